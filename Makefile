@@ -1,0 +1,50 @@
+# VICReg toolkit: the two commands for a fresh machine are `make train` and `make test`.
+
+GO        ?= go
+PLUGIN    ?= $(HOME)/.local/lib/go-xla/pjrt_c_api_cpu_plugin.so
+# Tests run the whole module; the timeout bounds a hung XLA compile, not a slow machine.
+TESTFLAGS ?= -count=1 -timeout 25m
+BENCHTIME ?= 3x
+FUZZTIME  ?= 20s
+
+.PHONY: all xla train test bench fuzz lint clean
+
+all: lint test
+
+## xla: install the XLA CPU PJRT plugin from PyPI into ~/.local/lib/go-xla (idempotent, no root).
+xla:
+	@scripts/install-xla.sh
+
+$(PLUGIN):
+	@scripts/install-xla.sh
+
+## train: the default job (MNIST, small ResNet, VICReg, linear probe) on xla:cpu.
+train: $(PLUGIN)
+	$(GO) run ./train $(ARGS)
+
+## test: every test, on the backend that GOMLX_BACKEND selects (default xla:cpu).
+test: $(PLUGIN)
+	$(GO) run ./train -backend-info
+	$(GO) test $(TESTFLAGS) ./...
+
+## bench: the benchmarks (images/s, loss cost, compile time); prints numbers, asserts nothing.
+bench: $(PLUGIN)
+	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./...
+
+## fuzz: each fuzzer of the binary readers for FUZZTIME.
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "fuzz $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+## lint: gofmt and go vet.
+lint:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## clean: remove build output and run artefacts (not the installed plugin).
+clean:
+	rm -rf bin runs
+	$(GO) clean -testcache

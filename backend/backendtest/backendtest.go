@@ -1,0 +1,42 @@
+// Package backendtest gives tests the backend chosen by GOMLX_BACKEND, once per test binary.
+//
+// Tests that need XLA (convolution training, batch-norm training) call XLA and are skipped, with
+// the reason, when another backend is selected. A missing plugin is a test failure, never a skip:
+// `make test` installs the plugin first.
+package backendtest
+
+import (
+	"sync"
+	"testing"
+
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/gomlx-ssl/vicreg/backend"
+)
+
+var (
+	once    sync.Once
+	shared  backends.Backend
+	openErr error
+)
+
+// Backend returns the backend selected by GOMLX_BACKEND (default xla:cpu), shared by all tests of
+// the package. It fails the test if the backend cannot be started.
+func Backend(tb testing.TB) backends.Backend {
+	tb.Helper()
+	once.Do(func() { shared, openErr = backend.New() })
+	if openErr != nil {
+		tb.Fatalf("cannot start the GoMLX backend: %v", openErr)
+	}
+	return shared
+}
+
+// XLA returns the shared backend if it is XLA, and skips the test with the reason otherwise.
+func XLA(tb testing.TB) backends.Backend {
+	tb.Helper()
+	if !backend.IsXLA(backend.Config()) {
+		tb.Skipf("needs the XLA backend (GoMLX's pure Go backend lacks the ops this test uses); %s=%q",
+			backend.EnvVar, backend.Config())
+	}
+	return Backend(tb)
+}
