@@ -474,6 +474,9 @@ func readLine(r *bufio.Reader, what string) (string, error) {
 // readHeader reads the magic line, the header line and the JSON header from r. size is the total
 // size of the file, used to bound the header; it returns the number of bytes consumed.
 func readHeader(r *bufio.Reader, size int64) (*header, int64, error) {
+	if start, _ := r.Peek(len(Magic) + 1); string(start) != Magic+" " {
+		return nil, 0, corruptf("not a VICReg checkpoint: it starts with %q, want %q", start, Magic+" ")
+	}
 	magic, err := readLine(r, "magic")
 	if err != nil {
 		return nil, 0, err
@@ -581,21 +584,21 @@ func decode(r io.Reader, size int64) (s *State, err error) {
 		return nil, err
 	}
 	t, _ := time.Parse(time.RFC3339Nano, h.Time)
-	s = &State{
+	state := &State{
 		Step: h.Step, Epoch: h.Epoch, Time: t,
 		Config: h.Config, Data: h.Data, Metrics: h.Metrics,
 		Variables: make([]Variable, 0, len(h.Tensors)),
 	}
 	defer func() {
 		if err != nil {
-			s.Free()
+			state.Free() // Never hand out a partially read or unverified state.
 			s = nil
 		}
 	}()
 	for _, e := range h.Tensors {
 		dt := dtypeByName[e.DType]
 		value := tensors.FromShape(shapes.Make(dt, e.Shape...))
-		s.Variables = append(s.Variables, Variable{Scope: e.Scope, Name: e.Name, Trainable: e.Trainable, Value: value})
+		state.Variables = append(state.Variables, Variable{Scope: e.Scope, Name: e.Name, Trainable: e.Trainable, Value: value})
 		if e.Bytes == 0 {
 			continue
 		}
@@ -642,5 +645,5 @@ func decode(r io.Reader, size int64) (s *State, err error) {
 	if !bytes.Equal(stored[:], sum.Sum(nil)) {
 		return nil, corruptf("SHA-256 checksum mismatch: the file is damaged")
 	}
-	return s, nil
+	return state, nil
 }
