@@ -1,0 +1,230 @@
+// Package datasets loads image data sets into memory (MNIST, CIFAR-10/100, STL-10, image folders and a
+// synthetic Gaussian mixture), downloads and verifies them when they are missing, and feeds them to
+// training as fixed-shape batches of two augmented views (host-side, with a worker pool).
+//
+// Images are kept as uint8 in HWC order; batches are float32 NHWC slices ready for
+// tensors.FromFlatDataAndDimensions.
+package datasets
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// Split names understood by Load. Not every data set has every split: STL-10 has "unlabeled" and
+// "train+unlabeled", the synthetic mixture and image folders accept any name.
+const (
+	SplitTrain          = "train"
+	SplitTest           = "test"
+	SplitUnlabeled      = "unlabeled"
+	SplitTrainUnlabeled = "train+unlabeled"
+)
+
+// Dataset is an in-memory image data set. Image i occupies
+// Images[i*Height*Width*Channels : (i+1)*Height*Width*Channels] in HWC order (row by row, channels
+// interleaved), with pixel values 0..255.
+type Dataset struct {
+	// Name of the data set ("mnist", "cifar10", ...) and Split ("train", "test", ...).
+	Name, Split string
+	// Images holds N*Height*Width*Channels pixels, HWC order.
+	Images []uint8
+	// N is the number of images; Height, Width, Channels their shape.
+	N, Height, Width, Channels int
+	// Labels has one class index in [0, NumClasses) per image, or -1 for an unlabeled image
+	// (STL-10's "train+unlabeled"); nil when the whole split is unlabeled.
+	Labels []int32
+	// NumClasses is the number of classes (0 when unknown).
+	NumClasses int
+	// ClassNames, when known, names each class.
+	ClassNames []string
+	// Mean and Std are per-channel normalisation statistics on the [0, 1] scale (the values
+	// published and used by the reference implementations, or computed for folders and the
+	// synthetic set).
+	Mean, Std []float32
+	// Mixture holds the generating parameters of the "synthetic" data set; nil otherwise.
+	Mixture *GaussianMixture
+}
+
+// ImageSize is the number of bytes of one image: Height*Width*Channels.
+func (d *Dataset) ImageSize() int { return d.Height * d.Width * d.Channels }
+
+// Image returns the pixels of image i (HWC order); the slice aliases Images.
+func (d *Dataset) Image(i int) []uint8 {
+	s := d.ImageSize()
+	return d.Images[i*s : (i+1)*s]
+}
+
+// Label returns the label of image i, or -1 if the data set is unlabeled.
+func (d *Dataset) Label(i int) int32 {
+	if d.Labels == nil {
+		return -1
+	}
+	return d.Labels[i]
+}
+
+// Validate checks that the shapes, the pixel buffer, the labels and the normalisation statistics
+// agree with each other.
+func (d *Dataset) Validate() error {
+	if d == nil {
+		return fmt.Errorf("dataset is nil")
+	}
+	name := d.Name
+	if d.Split != "" {
+		name += "/" + d.Split
+	}
+	if d.N <= 0 || d.Height <= 0 || d.Width <= 0 || d.Channels <= 0 {
+		return fmt.Errorf("dataset %s: invalid shape N=%d H=%d W=%d C=%d, want all > 0", name, d.N, d.Height, d.Width, d.Channels)
+	}
+	if want := d.N * d.ImageSize(); len(d.Images) != want {
+		return fmt.Errorf("dataset %s: %d pixel bytes, want N*H*W*C = %d", name, len(d.Images), want)
+	}
+	if d.Labels != nil {
+		if len(d.Labels) != d.N {
+			return fmt.Errorf("dataset %s: %d labels for %d images", name, len(d.Labels), d.N)
+		}
+		for i, l := range d.Labels {
+			if l < -1 || (d.NumClasses > 0 && int(l) >= d.NumClasses) {
+				return fmt.Errorf("dataset %s: label %d of image %d out of range [0, %d)", name, l, i, d.NumClasses)
+			}
+		}
+	}
+	if d.ClassNames != nil && len(d.ClassNames) != d.NumClasses {
+		return fmt.Errorf("dataset %s: %d class names for %d classes", name, len(d.ClassNames), d.NumClasses)
+	}
+	if len(d.Mean) != d.Channels || len(d.Std) != d.Channels {
+		return fmt.Errorf("dataset %s: normalisation has %d means and %d stds, want %d (one per channel)", name, len(d.Mean), len(d.Std), d.Channels)
+	}
+	for c, s := range d.Std {
+		if !(s > 0) {
+			return fmt.Errorf("dataset %s: std of channel %d is %g, want > 0", name, c, s)
+		}
+	}
+	return nil
+}
+
+// ComputeMeanStd returns the per-channel mean and standard deviation of the pixels on the [0, 1]
+// scale (population statistics, in float64).
+func (d *Dataset) ComputeMeanStd() (mean, std []float32) {
+	c := d.Channels
+	sum := make([]float64, c)
+	sq := make([]float64, c)
+	for i, v := range d.Images {
+		x := float64(v) / 255
+		sum[i%c] += x
+		sq[i%c] += x * x
+	}
+	n := float64(len(d.Images) / c)
+	mean, std = make([]float32, c), make([]float32, c)
+	for k := range c {
+		m := sum[k] / n
+		v := sq[k]/n - m*m
+		if v < 1e-12 {
+			v = 1e-12
+		}
+		mean[k] = float32(m)
+		std[k] = float32(math.Sqrt(v))
+	}
+	return mean, std
+}
+
+// Subset returns a new Dataset with the images at the given indices (copied).
+func (d *Dataset) Subset(indices []int) *Dataset {
+	s := d.ImageSize()
+	out := *d
+	out.N = len(indices)
+	out.Images = make([]uint8, len(indices)*s)
+	if d.Labels != nil {
+		out.Labels = make([]int32, len(indices))
+	}
+	for k, i := range indices {
+		copy(out.Images[k*s:(k+1)*s], d.Image(i))
+		if d.Labels != nil {
+			out.Labels[k] = d.Labels[i]
+		}
+	}
+	return &out
+}
+
+// Names lists the data sets that Load knows.
+func Names() []string {
+	return []string{"mnist", "cifar10", "cifar100", "stl10", "folder", "synthetic"}
+}
+
+// Options configure LoadWith. The zero value reads from DefaultDataDir, downloads what is missing
+// from the canonical URLs, and prints download progress to standard error.
+type Options struct {
+	// DataDir is where data sets are looked for and downloaded to (one subfolder per data set);
+	// for "folder" it is the image folder itself. Empty means DefaultDataDir().
+	DataDir string
+	// NoDownload forbids network access: a missing file is an error that says where to put it.
+	NoDownload bool
+	// BaseURL, when set, replaces the scheme and host part of every download URL: the file name is
+	// appended to it (for mirrors and for tests against a local HTTP server).
+	BaseURL string
+	// Progress receives download progress lines; nil means os.Stderr. Use io.Discard to silence it.
+	Progress interface{ Write([]byte) (int, error) }
+	// ImageSize, for "folder", resizes every image (shorter side, then centre crop) to
+	// ImageSize x ImageSize; 0 requires all images to have the same size.
+	ImageSize int
+	// Synthetic configures the "synthetic" data set; the zero value means DefaultSynthetic().
+	Synthetic SyntheticConfig
+}
+
+// DefaultDataDir is $VICREG_DATA if set, otherwise the "vicreg-datasets" folder in the user's cache
+// folder (e.g. ~/.cache/vicreg-datasets), otherwise "data".
+func DefaultDataDir() string {
+	if d := os.Getenv("VICREG_DATA"); d != "" {
+		return d
+	}
+	if c, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(c, "vicreg-datasets")
+	}
+	return "data"
+}
+
+// Load reads a data set split into memory, downloading it into dataDir when it is missing
+// (see LoadWith). An empty dataDir means DefaultDataDir().
+func Load(name, dataDir, split string) (*Dataset, error) {
+	return LoadWith(name, split, Options{DataDir: dataDir})
+}
+
+// LoadWith reads split of the named data set (one of Names()) with the given options and validates it.
+func LoadWith(name, split string, opt Options) (*Dataset, error) {
+	if opt.DataDir == "" && name != "folder" {
+		opt.DataDir = DefaultDataDir()
+	}
+	var (
+		ds  *Dataset
+		err error
+	)
+	switch strings.ToLower(name) {
+	case "mnist":
+		ds, err = loadMNIST(split, opt)
+	case "cifar10", "cifar-10":
+		ds, err = loadCIFAR(cifar10Spec, split, opt)
+	case "cifar100", "cifar-100":
+		ds, err = loadCIFAR(cifar100Spec, split, opt)
+	case "stl10", "stl-10":
+		ds, err = loadSTL10(split, opt)
+	case "folder":
+		ds, err = LoadFolder(opt.DataDir, split, opt.ImageSize)
+	case "synthetic":
+		cfg := opt.Synthetic
+		if cfg.N == 0 {
+			cfg = DefaultSynthetic()
+		}
+		ds, err = Synthetic(cfg, split)
+	default:
+		return nil, fmt.Errorf("unknown data set %q: want one of %s", name, strings.Join(Names(), ", "))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := ds.Validate(); err != nil {
+		return nil, err
+	}
+	return ds, nil
+}
