@@ -1,0 +1,227 @@
+package eval
+
+import (
+	"bufio"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/core/tensors/numpy"
+
+	"github.com/gomlx-ssl/vicreg/backend/backendtest"
+)
+
+// twoGaussians draws n points per class from N(+-delta/2 * e1, I) in d dimensions.
+func twoGaussians(rng *rand.Rand, n, d int, delta float64) Features {
+	f := Features{N: 2 * n, D: d, X: make([]float32, 2*n*d), Labels: make([]int32, 2*n), NumClasses: 2}
+	for i := 0; i < 2*n; i++ {
+		c := i % 2
+		f.Labels[i] = int32(c)
+		for j := 0; j < d; j++ {
+			v := rng.NormFloat64()
+			if j == 0 {
+				v += delta * (float64(c) - 0.5)
+			}
+			f.X[i*d+j] = float32(v)
+		}
+	}
+	return f
+}
+
+// TestLinearProbeReachesBayesAccuracy: for two unit-variance Gaussians whose means are delta apart,
+// the best possible classifier is linear and its accuracy is Phi(delta/2).
+func TestLinearProbeReachesBayesAccuracy(t *testing.T) {
+	b := backendtest.Backend(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	const delta = 2.0
+	train := twoGaussians(rng, 4000, 8, delta)
+	test := twoGaussians(rng, 4000, 8, delta)
+	res, err := LinearProbe(b, train, test, ProbeConfig{Epochs: 20, BatchSize: 256, LR: 1e-2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bayes := 0.5 * (1 + math.Erf(delta/2/math.Sqrt2)) // Phi(1) = 0.8413
+	// 8000 test points: the standard error of an accuracy near 0.84 is 0.004.
+	if math.Abs(res.TestAccuracy-bayes) > 0.015 {
+		t.Errorf("test accuracy %.4f, Bayes accuracy %.4f", res.TestAccuracy, bayes)
+	}
+	t.Logf("linear probe: train %.4f test %.4f, Bayes %.4f", res.TrainAccuracy, res.TestAccuracy, bayes)
+}
+
+func TestLinearProbeOnRandomLabelsIsAtChance(t *testing.T) {
+	b := backendtest.Backend(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	train := twoGaussians(rng, 1000, 4, 0)
+	test := twoGaussians(rng, 2000, 4, 0)
+	res, err := LinearProbe(b, train, test, ProbeConfig{Epochs: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(res.TestAccuracy-0.5) > 0.04 { // 4000 points: standard error 0.008
+		t.Errorf("test accuracy %.4f on labels independent of the features, want 0.5", res.TestAccuracy)
+	}
+}
+
+// referenceKNN is a direct float64 implementation of the weighted vote, written apart from KNN.
+func referenceKNN(train, test Features, k int, temp float64) float64 {
+	norm := func(x []float32) []float64 {
+		var s float64
+		for _, v := range x {
+			s += float64(v) * float64(v)
+		}
+		out := make([]float64, len(x))
+		for i, v := range x {
+			out[i] = float64(v) / math.Sqrt(s+1e-12)
+		}
+		return out
+	}
+	correct := 0
+	for i := 0; i < test.N; i++ {
+		q := norm(test.Row(i))
+		type pair struct {
+			sim float64
+			idx int
+		}
+		var all []pair
+		for j := 0; j < train.N; j++ {
+			r := norm(train.Row(j))
+			var s float64
+			for l := range q {
+				s += q[l] * r[l]
+			}
+			all = append(all, pair{s, j})
+		}
+		// selection of the k largest by repeated scans
+		votes := make([]float64, train.NumClasses)
+		used := make([]bool, len(all))
+		for range k {
+			best := -1
+			for j, p := range all {
+				if !used[j] && (best < 0 || p.sim > all[best].sim) {
+					best = j
+				}
+			}
+			used[best] = true
+			votes[train.Labels[all[best].idx]] += math.Exp(all[best].sim / temp)
+		}
+		pred := 0
+		for c := range votes {
+			if votes[c] > votes[pred] {
+				pred = c
+			}
+		}
+		if pred == int(test.Labels[i]) {
+			correct++
+		}
+	}
+	return float64(correct) / float64(test.N)
+}
+
+func TestKNNMatchesReference(t *testing.T) {
+	b := backendtest.Backend(t)
+	rng := rand.New(rand.NewPCG(5, 6))
+	train := twoGaussians(rng, 150, 5, 1.5)
+	test := twoGaussians(rng, 70, 5, 1.5)
+	for _, cfg := range []KNNConfig{{K: 1, Temperature: 0.1}, {K: 7, Temperature: 0.07, BatchSize: 16}, {K: 20, Temperature: 0.5, BatchSize: 33}} {
+		got, err := KNN(b, train, test, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := referenceKNN(train, test, cfg.K, cfg.Temperature)
+		if got != want {
+			t.Errorf("%+v: accuracy %v, reference %v", cfg, got, want)
+		}
+	}
+}
+
+func TestBadFeaturesAreRejected(t *testing.T) {
+	b := backendtest.Backend(t)
+	good := Features{N: 2, D: 2, X: []float32{1, 2, 3, 4}, Labels: []int32{0, 1}, NumClasses: 2}
+	for _, tc := range []struct {
+		name string
+		f    Features
+		want string
+	}{
+		{"short", Features{N: 2, D: 2, X: []float32{1, 2, 3}, Labels: []int32{0, 1}, NumClasses: 2}, "3 values for 2 rows"},
+		{"label", Features{N: 2, D: 2, X: []float32{1, 2, 3, 4}, Labels: []int32{0, 5}, NumClasses: 2}, "label 5 of row 1"},
+		{"nan", Features{N: 2, D: 2, X: []float32{1, float32(math.NaN()), 3, 4}, Labels: []int32{0, 1}, NumClasses: 2}, "non-finite value"},
+		{"dims", Features{N: 2, D: 1, X: []float32{1, 2}, Labels: []int32{0, 1}, NumClasses: 2}, "dimension 2, test features 1"},
+	} {
+		_, err := LinearProbe(b, good, tc.f, ProbeConfig{Epochs: 1})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: want an error containing %q, got %v", tc.name, tc.want, err)
+		}
+		_, err = KNN(b, good, tc.f, KNNConfig{})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s (kNN): want an error containing %q, got %v", tc.name, tc.want, err)
+		}
+	}
+}
+
+func TestWriteEmbeddingsRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	f := Features{N: 3, D: 2, X: []float32{1.5, -2, 0.25, 3e-7, 7, 8}, Labels: []int32{2, 0, 1}, NumClasses: 3}
+
+	npy := filepath.Join(dir, "emb.npy")
+	if err := WriteEmbeddings(npy, f); err != nil {
+		t.Fatal(err)
+	}
+	x, err := numpy.FromNpyFile(npy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tensors.MustCopyFlatData[float32](x); !equal(got, f.X) || x.Shape().Dimensions[0] != 3 || x.Shape().Dimensions[1] != 2 {
+		t.Errorf("npy round trip: %v %v", x.Shape(), got)
+	}
+	l, err := numpy.FromNpyFile(filepath.Join(dir, "emb.labels.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tensors.MustCopyFlatData[int32](l); got[0] != 2 || got[1] != 0 || got[2] != 1 {
+		t.Errorf("labels round trip: %v", got)
+	}
+
+	csvPath := filepath.Join(dir, "emb.csv")
+	if err := WriteEmbeddings(csvPath, f); err != nil {
+		t.Fatal(err)
+	}
+	file, _ := os.Open(csvPath)
+	defer file.Close()
+	sc := bufio.NewScanner(file)
+	sc.Scan()
+	if sc.Text() != "label,z0,z1" {
+		t.Errorf("csv header %q", sc.Text())
+	}
+	for i := 0; sc.Scan(); i++ {
+		fields := strings.Split(sc.Text(), ",")
+		for j := 0; j < 2; j++ {
+			v, err := strconv.ParseFloat(fields[j+1], 32)
+			if err != nil || float32(v) != f.X[i*2+j] {
+				t.Errorf("csv row %d col %d: %q, want %v", i, j, fields[j+1], f.X[i*2+j])
+			}
+		}
+	}
+	if err := WriteEmbeddings(filepath.Join(dir, "emb.txt"), f); err == nil || !strings.Contains(err.Error(), "use .npy or .csv") {
+		t.Errorf("unknown extension: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "emb.npy.tmp")); !os.IsNotExist(err) {
+		t.Errorf("temporary file left behind")
+	}
+}
+
+func equal(a, b []float32) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,89 @@
+// Package eval measures frozen representations: an offline linear probe, a weighted kNN
+// classifier, and embedding export (CSV or NumPy .npy).
+//
+// Every function works on Features, embeddings computed beforehand (for example by
+// checkpoints.Encoder), so the same code evaluates a trained encoder, a randomly initialised one
+// and raw pixels.
+package eval
+
+import (
+	"fmt"
+	"math"
+)
+
+// Features is a row-major matrix of N embeddings of dimension D, with optional labels.
+type Features struct {
+	X          []float32 // N*D values, row i is X[i*D:(i+1)*D]
+	N, D       int
+	Labels     []int32 // nil for unlabeled data
+	NumClasses int
+}
+
+// Validate reports inconsistent sizes, NaN or Inf values and labels out of range.
+func (f Features) Validate(name string) error {
+	if f.N <= 0 || f.D <= 0 {
+		return fmt.Errorf("%s features: empty (%d rows of dimension %d)", name, f.N, f.D)
+	}
+	if len(f.X) != f.N*f.D {
+		return fmt.Errorf("%s features: %d values for %d rows of dimension %d", name, len(f.X), f.N, f.D)
+	}
+	for i, v := range f.X {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("%s features: non-finite value %v in row %d", name, v, i/f.D)
+		}
+	}
+	if f.Labels != nil {
+		if len(f.Labels) != f.N {
+			return fmt.Errorf("%s features: %d labels for %d rows", name, len(f.Labels), f.N)
+		}
+		for i, l := range f.Labels {
+			if l < 0 || int(l) >= f.NumClasses {
+				return fmt.Errorf("%s features: label %d of row %d outside [0, %d)", name, l, i, f.NumClasses)
+			}
+		}
+	}
+	return nil
+}
+
+// Row returns row i (a view, not a copy).
+func (f Features) Row(i int) []float32 { return f.X[i*f.D : (i+1)*f.D] }
+
+// standardizer holds per-dimension mean and inverse standard deviation.
+type standardizer struct{ mean, invStd []float32 }
+
+// fitStandardizer computes per-dimension mean and standard deviation of f (float64 accumulation);
+// constant dimensions get an inverse deviation of 1.
+func fitStandardizer(f Features) standardizer {
+	mean := make([]float64, f.D)
+	sq := make([]float64, f.D)
+	for i := 0; i < f.N; i++ {
+		for j, v := range f.Row(i) {
+			mean[j] += float64(v)
+			sq[j] += float64(v) * float64(v)
+		}
+	}
+	s := standardizer{mean: make([]float32, f.D), invStd: make([]float32, f.D)}
+	for j := range mean {
+		m := mean[j] / float64(f.N)
+		variance := sq[j]/float64(f.N) - m*m
+		s.mean[j] = float32(m)
+		s.invStd[j] = 1
+		if variance > 1e-12 {
+			s.invStd[j] = float32(1 / math.Sqrt(variance))
+		}
+	}
+	return s
+}
+
+// apply returns a standardised copy of f.
+func (s standardizer) apply(f Features) Features {
+	out := f
+	out.X = make([]float32, len(f.X))
+	for i := 0; i < f.N; i++ {
+		row, dst := f.Row(i), out.X[i*f.D:(i+1)*f.D]
+		for j, v := range row {
+			dst[j] = (v - s.mean[j]) * s.invStd[j]
+		}
+	}
+	return out
+}

@@ -1,0 +1,151 @@
+package eval
+
+import (
+	"fmt"
+	"math/rand/v2"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
+	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+)
+
+// ProbeConfig configures the offline linear probe: a softmax classifier on standardised frozen
+// features, trained with Adam on shuffled mini-batches.
+type ProbeConfig struct {
+	Epochs      int     // passes over the training features (default 30)
+	BatchSize   int     // default 1024 (capped at the number of training rows)
+	LR          float64 // Adam learning rate (default 1e-3)
+	WeightDecay float64 // decoupled weight decay (default 0)
+	Seed        uint64  // shuffling seed
+}
+
+func (c ProbeConfig) withDefaults() ProbeConfig {
+	if c.Epochs == 0 {
+		c.Epochs = 30
+	}
+	if c.BatchSize == 0 {
+		c.BatchSize = 1024
+	}
+	if c.LR == 0 {
+		c.LR = 1e-3
+	}
+	return c
+}
+
+// ProbeResult is the accuracy of the linear probe on its training and test features.
+type ProbeResult struct {
+	TrainAccuracy, TestAccuracy float64
+}
+
+// LinearProbe trains a linear classifier on train and reports its accuracy on train and test.
+// Features are standardised with the training mean and deviation first (an affine map, so the
+// probe stays linear in the representation).
+func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (ProbeResult, error) {
+	cfg = cfg.withDefaults()
+	if err := train.Validate("probe training"); err != nil {
+		return ProbeResult{}, err
+	}
+	if err := test.Validate("probe test"); err != nil {
+		return ProbeResult{}, err
+	}
+	if train.Labels == nil || test.Labels == nil {
+		return ProbeResult{}, fmt.Errorf("linear probe needs labeled features")
+	}
+	if train.D != test.D {
+		return ProbeResult{}, fmt.Errorf("linear probe: training features have dimension %d, test features %d", train.D, test.D)
+	}
+	if cfg.Epochs < 0 || cfg.BatchSize < 0 || cfg.LR < 0 {
+		return ProbeResult{}, fmt.Errorf("linear probe: epochs, batch size and learning rate must be positive, got %+v", cfg)
+	}
+	classes := max(train.NumClasses, test.NumClasses)
+	std := fitStandardizer(train)
+	train, test = std.apply(train), std.apply(test)
+	batch := min(cfg.BatchSize, train.N)
+	d := train.D
+
+	ctx := context.New()
+	logits := func(ctx *context.Context, x *Node) *Node {
+		ctx = ctx.In("probe").WithInitializer(initializers.Zero)
+		w := ctx.VariableWithShape("weights", shapes.Make(dtypes.Float32, d, classes)).ValueGraph(x.Graph())
+		bias := ctx.VariableWithShape("biases", shapes.Make(dtypes.Float32, classes)).ValueGraph(x.Graph())
+		return Add(MatMul(x, w), InsertAxes(bias, 0))
+	}
+	opt := optimizers.Adam().LearningRate(cfg.LR).WeightDecay(cfg.WeightDecay).Done()
+	step, err := context.NewExec(b, ctx, func(ctx *context.Context, x, labels *Node) *Node {
+		loss := softmaxCrossEntropy(logits(ctx, x), labels)
+		opt.UpdateGraph(ctx, x.Graph(), loss)
+		return loss
+	})
+	if err != nil {
+		return ProbeResult{}, fmt.Errorf("linear probe: building the training step: %w", err)
+	}
+	defer step.Finalize()
+
+	rng := rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15))
+	xb := make([]float32, batch*d)
+	yb := make([]int32, batch)
+	for range cfg.Epochs {
+		perm := rng.Perm(train.N)
+		for start := 0; start+batch <= train.N; start += batch {
+			for i, r := range perm[start : start+batch] {
+				copy(xb[i*d:(i+1)*d], train.Row(r))
+				yb[i] = train.Labels[r]
+			}
+			if _, err := step.Exec(tensors.FromFlatDataAndDimensions(xb, batch, d), yb); err != nil {
+				return ProbeResult{}, fmt.Errorf("linear probe: training step: %w", err)
+			}
+		}
+	}
+
+	predict, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, x *Node) *Node {
+		return ArgMax(logits(ctx, x), -1, dtypes.Int32)
+	})
+	if err != nil {
+		return ProbeResult{}, fmt.Errorf("linear probe: building the prediction: %w", err)
+	}
+	defer predict.Finalize()
+	trainAcc, err := accuracy(predict, train, batch)
+	if err != nil {
+		return ProbeResult{}, err
+	}
+	testAcc, err := accuracy(predict, test, batch)
+	if err != nil {
+		return ProbeResult{}, err
+	}
+	return ProbeResult{TrainAccuracy: trainAcc, TestAccuracy: testAcc}, nil
+}
+
+// softmaxCrossEntropy is the mean over the batch of -log softmax(logits)[label].
+func softmaxCrossEntropy(logits, labels *Node) *Node {
+	classes := logits.Shape().Dimensions[1]
+	oneHot := OneHot(labels, classes, logits.DType())
+	return Neg(ReduceAllMean(ReduceSum(Mul(oneHot, LogSoftmax(logits, -1)), -1)))
+}
+
+// accuracy runs predict over f in chunks of size batch (the last chunk padded, so that only two
+// shapes are ever compiled) and returns the fraction of correct labels.
+func accuracy(predict *context.Exec, f Features, batch int) (float64, error) {
+	correct := 0
+	buf := make([]float32, batch*f.D)
+	for start := 0; start < f.N; start += batch {
+		n := min(batch, f.N-start)
+		clear(buf)
+		copy(buf, f.X[start*f.D:(start+n)*f.D])
+		out, err := predict.Exec(tensors.FromFlatDataAndDimensions(buf, batch, f.D))
+		if err != nil {
+			return 0, fmt.Errorf("linear probe: prediction: %w", err)
+		}
+		pred := tensors.MustCopyFlatData[int32](out[0])
+		for i := 0; i < n; i++ {
+			if pred[i] == f.Labels[start+i] {
+				correct++
+			}
+		}
+	}
+	return float64(correct) / float64(f.N), nil
+}
