@@ -1,0 +1,99 @@
+package models
+
+import (
+	"fmt"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's graph DSL reads best unqualified.
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
+)
+
+// Batch-norm constants, PyTorch's defaults.
+const (
+	// BatchNormEpsilon is added to the variance before the square root.
+	BatchNormEpsilon = 1e-5
+	// BatchNormMomentum is the weight of the new batch statistic in the running averages:
+	// running = (1 - momentum) * running + momentum * batch.
+	BatchNormMomentum = 0.1
+)
+
+// BatchNorm normalises x per feature (its last axis) as PyTorch's BatchNorm1d/BatchNorm2d do, for
+// x of shape [batch, features] or NHWC [batch, height, width, channels]. Its variables live directly
+// in ctx's scope: "weight" (scale, initialised to 1) and "bias" (offset, 0), both trainable, and
+// the non-trainable "running_mean" (0) and "running_var" (1). All have the dtype of x.
+//
+// Training mode (ctx.IsTraining(g), GoMLX's convention): x is normalised with the batch mean and the
+// biased batch variance over all axes but the last, and gradients flow through both statistics
+// (unlike GoMLX's own non-fused batch norm, which stops them). The running averages are updated in
+// the same graph (Variable.SetValueGraph, so context.Exec stores them after the step):
+// running_mean ← 0.9·running_mean + 0.1·mean and running_var ← 0.9·running_var + 0.1·var·n/(n−1),
+// with the unbiased variance, n the number of values averaged per feature. Calling BatchNorm twice
+// with the same variables in one graph (two views) updates the averages twice, as two PyTorch
+// forward calls do. Training with n = 1 panics, as PyTorch refuses it.
+//
+// Eval mode: x is normalised with the running averages. Epsilon is 1e-5.
+//
+// Multi-device: the statistics here are those of the batch this graph sees. Under SPMD data
+// parallelism each device would normalise with its own shard's statistics (PyTorch's plain
+// BatchNorm under DDP); global-batch statistics (SyncBatchNorm) need the per-feature sum and sum of
+// squares all-reduced across devices before computing the mean and variance, with n the global
+// count — that change, and nothing else, would go into batchStats.
+func BatchNorm(ctx *context.Context, x *Node) *Node {
+	return batchNorm(ctx, x, false)
+}
+
+// batchNorm is BatchNorm with the option of initialising the scale to zero (ZeroInitResidual).
+func batchNorm(ctx *context.Context, x *Node, zeroScale bool) *Node {
+	if x.Rank() != 2 && x.Rank() != 4 {
+		panic(fmt.Sprintf("models.BatchNorm: input must be [batch, features] or [batch, h, w, c], got %s", x.Shape()))
+	}
+	ctx = ctx.Checked(false)
+	g := x.Graph()
+	dtype := x.DType()
+	features := x.Shape().Dimensions[x.Rank()-1]
+	varShape := shapes.Make(dtype, features)
+	scaleInit := initializers.One
+	if zeroScale {
+		scaleInit = initializers.Zero
+	}
+	weight := ctx.WithInitializer(scaleInit).VariableWithShape("weight", varShape).SetTrainable(true)
+	bias := ctx.WithInitializer(initializers.Zero).VariableWithShape("bias", varShape).SetTrainable(true)
+	runMeanVar := ctx.WithInitializer(initializers.Zero).VariableWithShape("running_mean", varShape).SetTrainable(false)
+	runVarVar := ctx.WithInitializer(initializers.One).VariableWithShape("running_var", varShape).SetTrainable(false)
+
+	var mean, variance *Node
+	if ctx.IsTraining(g) {
+		var n int
+		mean, variance, n = batchStats(x)
+		if n < 2 {
+			panic(fmt.Sprintf("models.BatchNorm: training needs more than 1 value per feature, got input %s", x.Shape()))
+		}
+		momentum := Scalar(g, dtype, BatchNormMomentum)
+		keep := OneMinus(momentum)
+		unbiased := MulScalar(StopGradient(variance), float64(n)/float64(n-1))
+		runMeanVar.SetValueGraph(Add(Mul(keep, runMeanVar.ValueGraph(g)), Mul(momentum, StopGradient(mean))))
+		runVarVar.SetValueGraph(Add(Mul(keep, runVarVar.ValueGraph(g)), Mul(momentum, unbiased)))
+	} else {
+		mean, variance = runMeanVar.ValueGraph(g), runVarVar.ValueGraph(g)
+	}
+	// y = (x - mean) * weight / sqrt(var + eps) + bias, broadcasting [features] over the last axis.
+	scale := Mul(weight.ValueGraph(g), Rsqrt(AddScalar(variance, BatchNormEpsilon)))
+	bcast := func(v *Node) *Node { return ExpandLeftToRank(v, x.Rank()) }
+	return Add(Mul(Sub(x, bcast(mean)), bcast(scale)), bcast(bias.ValueGraph(g)))
+}
+
+// batchStats returns the per-feature mean and biased variance of x over all axes but the last,
+// both shaped [features], and the number of values averaged per feature.
+func batchStats(x *Node) (mean, variance *Node, n int) {
+	axes := make([]int, x.Rank()-1)
+	n = 1
+	for i := range axes {
+		axes[i] = i
+		n *= x.Shape().Dimensions[i]
+	}
+	meanKeep := ReduceAndKeep(x, ReduceMean, axes...)
+	variance = ReduceMean(Square(Sub(x, meanKeep)), axes...)
+	mean = Reshape(meanKeep, variance.Shape().Dimensions...)
+	return mean, variance, n
+}
