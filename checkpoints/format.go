@@ -578,7 +578,7 @@ func decode(r io.Reader, size int64) (s *State, err error) {
 	}
 	sum := sha256.New()
 	body := io.TeeReader(io.LimitReader(r, size-sha256.Size), sum)
-	br := bufio.NewReaderSize(body, 1<<20)
+	br := bufio.NewReaderSize(body, int(min(size, 1<<20)))
 	h, _, err := readHeader(br, size)
 	if err != nil {
 		return nil, err
