@@ -41,6 +41,10 @@ func FromContext(ctx *context.Context) ([]Variable, error) {
 // Everything is checked before anything is changed: on error (a mismatch, an invalid scope or
 // name, a duplicate) the context is left as it was. Variables of ctx that vars does not name are
 // left untouched.
+//
+// Variables created here exist before the model's graph is built, so build it with ctx.Reuse()
+// (as after loading any GoMLX checkpoint); a checked, non-reuse context would refuse to create
+// them again.
 func ToContext(ctx *context.Context, vars []Variable) error {
 	seen := make(map[string]bool, len(vars))
 	existing := make([]*context.Variable, len(vars))
