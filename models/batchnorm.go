@@ -46,7 +46,7 @@ func BatchNorm(ctx *context.Context, x *Node) *Node {
 // batchNorm is BatchNorm with the option of initialising the scale to zero (ZeroInitResidual).
 func batchNorm(ctx *context.Context, x *Node, zeroScale bool) *Node {
 	if x.Rank() != 2 && x.Rank() != 4 {
-		panic(fmt.Sprintf("models.BatchNorm: input must be [batch, features] or [batch, h, w, c], got %s", x.Shape()))
+		panic(fmt.Errorf("models.BatchNorm: input must be [batch, features] or [batch, h, w, c], got %s", x.Shape()))
 	}
 	ctx = ctx.Checked(false)
 	g := x.Graph()
@@ -67,7 +67,7 @@ func batchNorm(ctx *context.Context, x *Node, zeroScale bool) *Node {
 		var n int
 		mean, variance, n = batchStats(x)
 		if n < 2 {
-			panic(fmt.Sprintf("models.BatchNorm: training needs more than 1 value per feature, got input %s", x.Shape()))
+			panic(fmt.Errorf("models.BatchNorm: training needs more than 1 value per feature, got input %s", x.Shape()))
 		}
 		momentum := Scalar(g, dtype, BatchNormMomentum)
 		keep := OneMinus(momentum)
@@ -78,7 +78,7 @@ func batchNorm(ctx *context.Context, x *Node, zeroScale bool) *Node {
 		mean, variance = runMeanVar.ValueGraph(g), runVarVar.ValueGraph(g)
 	}
 	// y = (x - mean) * weight / sqrt(var + eps) + bias, broadcasting [features] over the last axis.
-	scale := Mul(weight.ValueGraph(g), Rsqrt(AddScalar(variance, BatchNormEpsilon)))
+	scale := Div(weight.ValueGraph(g), Sqrt(AddScalar(variance, BatchNormEpsilon)))
 	bcast := func(v *Node) *Node { return ExpandLeftToRank(v, x.Rank()) }
 	return Add(Mul(Sub(x, bcast(mean)), bcast(scale)), bcast(bias.ValueGraph(g)))
 }

@@ -1,6 +1,7 @@
 package models
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -41,10 +42,10 @@ func ParseExpander(spec string) ([]int, error) {
 // x is not rank 2.
 func Expander(ctx *context.Context, dims []int, x *Node) *Node {
 	if len(dims) == 0 {
-		panic("models.Expander: no layer widths given")
+		panic(errors.New("models.Expander: no layer widths given"))
 	}
 	if x.Rank() != 2 {
-		panic(fmt.Sprintf("models.Expander: input must be [batch, features], got %s", x.Shape()))
+		panic(fmt.Errorf("models.Expander: input must be [batch, features], got %s", x.Shape()))
 	}
 	ctx = ctx.Checked(false)
 	for i, d := range dims {

@@ -33,10 +33,10 @@ func Encoder(ctx *context.Context, c Config, images *Node) *Node {
 	}
 	dims := images.Shape().Dimensions
 	if images.Rank() != 4 || dims[3] != c.InChannels {
-		panic(fmt.Sprintf("models.Encoder: images must be NHWC [batch, height, width, %d], got %s", c.InChannels, images.Shape()))
+		panic(fmt.Errorf("models.Encoder: images must be NHWC [batch, height, width, %d], got %s", c.InChannels, images.Shape()))
 	}
 	if !images.DType().IsFloat() {
-		panic(fmt.Sprintf("models.Encoder: images must be float32 or float64, got %s", images.Shape()))
+		panic(fmt.Errorf("models.Encoder: images must be float32 or float64, got %s", images.Shape()))
 	}
 	ctx = ctx.Checked(false)
 	x := images
