@@ -405,13 +405,21 @@ func normalize(img []float32, c int, mean, std []float32) {
 	if mean == nil {
 		return
 	}
-	scale := make([]float32, c)
-	for k := range c {
-		scale[k] = 1 / std[k]
+	if c == 3 {
+		m0, m1, m2 := mean[0], mean[1], mean[2]
+		s0, s1, s2 := 1/std[0], 1/std[1], 1/std[2]
+		for p := 0; p+2 < len(img); p += 3 {
+			img[p] = (img[p] - m0) * s0
+			img[p+1] = (img[p+1] - m1) * s1
+			img[p+2] = (img[p+2] - m2) * s2
+		}
+		return
 	}
-	for i, v := range img {
-		k := i % c
-		img[i] = (v - mean[k]) * scale[k]
+	for k := range c {
+		m, s := mean[k], 1/std[k]
+		for p := k; p < len(img); p += c {
+			img[p] = (img[p] - m) * s
+		}
 	}
 }
 

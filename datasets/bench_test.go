@@ -1,0 +1,42 @@
+package datasets
+
+import (
+	"fmt"
+	"testing"
+	"time"
+)
+
+// BenchmarkTwoView measures two-view augmentation throughput (solo-cifar preset) through the Loader,
+// in images per second (each image gives two views), at 32x32 and 96x96 with 1 and 2 workers.
+func BenchmarkTwoView(b *testing.B) {
+	for _, side := range []int{32, 96} {
+		ds, err := Synthetic(SyntheticConfig{N: 1024, Components: 10, Height: side, Width: side, Channels: 3, Sigma: 30, Seed: 1}, "train")
+		if err != nil {
+			b.Fatal(err)
+		}
+		aug, _ := Preset("solo-cifar", ds)
+		for _, workers := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%dx%d/workers=%d", side, side, workers), func(b *testing.B) {
+				const batch = 64
+				l, err := NewLoader(ds, LoaderConfig{BatchSize: batch, Seed: 1, Workers: workers, Augmentation: aug}, Position{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer l.Close()
+				if _, err := l.Next(); err != nil { // warm up the pool
+					b.Fatal(err)
+				}
+				start := time.Now()
+				b.ResetTimer()
+				for b.Loop() {
+					if _, err := l.Next(); err != nil {
+						b.Fatal(err)
+					}
+				}
+				rate := float64(b.N*batch) / time.Since(start).Seconds()
+				b.ReportMetric(rate, "images/s")
+				b.Logf("%dx%d, %d workers: %.0f images/s (two views each)", side, side, workers, rate)
+			})
+		}
+	}
+}

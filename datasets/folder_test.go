@@ -1,0 +1,111 @@
+package datasets
+
+import (
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writePNG(t *testing.T, path string, w, h int, f func(x, y int) color.RGBA) {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			img.SetRGBA(x, y, f(x, y))
+		}
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	fh, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	if strings.HasSuffix(path, ".png") {
+		err = png.Encode(fh, img)
+	} else {
+		err = jpeg.Encode(fh, img, &jpeg.Options{Quality: 100})
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestFolder(t *testing.T) {
+	root := t.TempDir()
+	col := func(k int) func(x, y int) color.RGBA {
+		return func(x, y int) color.RGBA { return color.RGBA{uint8(10*x + k), uint8(20 * y), uint8(k), 255} }
+	}
+	writePNG(t, filepath.Join(root, "train", "cat", "b.png"), 6, 4, col(1))
+	writePNG(t, filepath.Join(root, "train", "cat", "a.png"), 6, 4, col(2))
+	writePNG(t, filepath.Join(root, "train", "dog", "c.jpg"), 6, 4, func(x, y int) color.RGBA { return color.RGBA{128, 128, 128, 255} })
+	ds, err := LoadWith("folder", SplitTrain, Options{DataDir: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.N != 3 || ds.Height != 4 || ds.Width != 6 || ds.Channels != 3 || ds.NumClasses != 2 {
+		t.Fatalf("got N=%d %dx%dx%d, %d classes", ds.N, ds.Height, ds.Width, ds.Channels, ds.NumClasses)
+	}
+	if ds.ClassNames[0] != "cat" || ds.ClassNames[1] != "dog" || ds.Labels[0] != 0 || ds.Labels[1] != 0 || ds.Labels[2] != 1 {
+		t.Fatalf("classes %v labels %v", ds.ClassNames, ds.Labels)
+	}
+	// Sorted: a.png (k=2) first; PNG pixels are exact.
+	for y := range 4 {
+		for x := range 6 {
+			want := col(2)(x, y)
+			got := ds.Image(0)[(y*6+x)*3:]
+			if got[0] != want.R || got[1] != want.G || got[2] != want.B {
+				t.Fatalf("pixel (%d, %d) = %v, want %v", x, y, got[:3], want)
+			}
+		}
+	}
+	if v := ds.Image(2)[0]; math.Abs(float64(v)-128) > 2 {
+		t.Fatalf("JPEG gray pixel %d, want about 128", v)
+	}
+	// Flat folder: unlabeled; resized to a square.
+	flat := t.TempDir()
+	writePNG(t, filepath.Join(flat, "x.png"), 8, 4, col(0))
+	writePNG(t, filepath.Join(flat, "y.png"), 4, 8, col(0))
+	ds, err = LoadFolder(flat, "", 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.N != 2 || ds.Labels != nil || ds.Height != 4 || ds.Width != 4 {
+		t.Fatalf("flat folder: N=%d labels %v %dx%d", ds.N, ds.Labels, ds.Height, ds.Width)
+	}
+	// The centre crop of x.png at the same scale is exact: columns 2..5.
+	if got, want := ds.Image(0)[0], col(0)(2, 0).R; got != want {
+		t.Fatalf("centre crop pixel %d, want %d", got, want)
+	}
+}
+
+func TestFolderErrors(t *testing.T) {
+	empty := t.TempDir()
+	mixed := t.TempDir()
+	writePNG(t, filepath.Join(mixed, "a.png"), 4, 4, func(x, y int) color.RGBA { return color.RGBA{} })
+	writePNG(t, filepath.Join(mixed, "b.png"), 5, 4, func(x, y int) color.RGBA { return color.RGBA{} })
+	broken := t.TempDir()
+	writeFile(t, filepath.Join(broken, "bad.jpg"), []byte("not an image"))
+	tests := []struct {
+		name, dir, want string
+	}{
+		{"empty", empty, "image folder " + empty + ": no .jpg"},
+		{"missing", filepath.Join(empty, "nope"), filepath.Join(empty, "nope")},
+		{"sizes differ", mixed, filepath.Join(mixed, "b.png") + " is 5x4, want 4x4"},
+		{"unreadable", broken, "decoding image " + filepath.Join(broken, "bad.jpg")},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := LoadFolder(tc.dir, "", 0); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}

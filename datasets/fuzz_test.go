@@ -1,0 +1,61 @@
+package datasets
+
+import "testing"
+
+// The fuzzers check that the binary readers never panic and that whatever they accept is
+// consistent. Seeds live in testdata/fuzz/<FuzzName>.
+
+func FuzzParseIDX(f *testing.F) {
+	f.Add(idxBytes([]int{2, 2, 2}, []byte{1, 2, 3, 4, 5, 6, 7, 8}))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		dims, vals, err := ParseIDX(data)
+		if err != nil {
+			return
+		}
+		n := 1
+		for _, d := range dims {
+			n *= d
+		}
+		if n != len(vals) {
+			t.Fatalf("dims %v but %d values", dims, len(vals))
+		}
+	})
+}
+
+func FuzzParseCIFAR(f *testing.F) {
+	f.Add(cifarRecords(1, 0, 1, func(int) int { return 3 }), 1, 10)
+	f.Add(cifarRecords(2, 0, 2, func(i int) int { return 50 + i }), 2, 100)
+	f.Fuzz(func(t *testing.T, data []byte, labelBytes, classes int) {
+		if labelBytes < 1 || labelBytes > 2 {
+			return
+		}
+		imgs, labels, err := ParseCIFAR(data, labelBytes, classes)
+		if err != nil {
+			return
+		}
+		if len(imgs) != len(labels)*3072 || len(data) != len(labels)*(3072+labelBytes) {
+			t.Fatalf("%d bytes gave %d pixels and %d labels", len(data), len(imgs), len(labels))
+		}
+		for _, l := range labels {
+			if l < 0 || int(l) >= classes {
+				t.Fatalf("label %d accepted for %d classes", l, classes)
+			}
+		}
+	})
+}
+
+func FuzzParseSTL10(f *testing.F) {
+	f.Add(stlImages(1, 0), []byte{1, 10})
+	f.Fuzz(func(t *testing.T, images, labels []byte) {
+		if imgs, err := ParseSTL10Images(images); err == nil && len(imgs) != len(images) {
+			t.Fatalf("%d bytes gave %d pixels", len(images), len(imgs))
+		}
+		if l, err := ParseSTL10Labels(labels); err == nil {
+			for _, v := range l {
+				if v < 0 || v > 9 {
+					t.Fatalf("label %d accepted", v)
+				}
+			}
+		}
+	})
+}

@@ -1,0 +1,171 @@
+package datasets
+
+import (
+	"slices"
+	"testing"
+)
+
+func smallSet(t *testing.T, n int) *Dataset {
+	t.Helper()
+	ds, err := Synthetic(SyntheticConfig{N: n, Components: 4, Height: 10, Width: 10, Channels: 3, Sigma: 30, Seed: 5}, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ds
+}
+
+func collect(t *testing.T, ds *Dataset, cfg LoaderConfig, start Position, n int) []*Batch {
+	t.Helper()
+	l, err := NewLoader(ds, cfg, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var out []*Batch
+	for range n {
+		b, err := l.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func TestLoaderReproducibleAcrossWorkers(t *testing.T) {
+	ds := smallSet(t, 37)
+	aug, _ := Preset("vicreg", ds)
+	cfg := LoaderConfig{BatchSize: 8, Seed: 11, Augmentation: aug}
+	var runs [][]*Batch
+	for _, w := range []int{1, 2, 5} {
+		cfg.Workers = w
+		runs = append(runs, collect(t, ds, cfg, Position{}, 10))
+	}
+	for r := 1; r < len(runs); r++ {
+		for i := range runs[0] {
+			a, b := runs[0][i], runs[r][i]
+			if a.Position != b.Position || !slices.Equal(a.Indices, b.Indices) || !slices.Equal(a.View1, b.View1) || !slices.Equal(a.View2, b.View2) || !slices.Equal(a.Labels, b.Labels) {
+				t.Fatalf("batch %d differs between 1 worker and run %d", i, r)
+			}
+		}
+	}
+	// Shapes, epochs and drop-last: 37 images, batch 8 -> 4 batches per epoch, 5 images dropped.
+	seen := map[int32]bool{}
+	for i, b := range runs[0] {
+		if want := (Position{i / 4, i % 4}); b.Position != want {
+			t.Fatalf("batch %d at %+v, want %+v", i, b.Position, want)
+		}
+		if len(b.View1) != 8*10*10*3 || !slices.Equal(b.Dims(), []int{8, 10, 10, 3}) || b.Mask != nil {
+			t.Fatalf("batch %d: %d values, dims %v", i, len(b.View1), b.Dims())
+		}
+		if b.Position.Epoch == 0 {
+			for k, idx := range b.Indices {
+				if seen[idx] {
+					t.Fatalf("image %d twice in epoch 0", idx)
+				}
+				seen[idx] = true
+				if b.Labels[k] != ds.Labels[idx] {
+					t.Fatalf("label of image %d: %d, want %d", idx, b.Labels[k], ds.Labels[idx])
+				}
+			}
+		}
+		if slices.Equal(b.View1, b.View2) {
+			t.Fatalf("batch %d: the two views are equal", i)
+		}
+	}
+	if len(seen) != 32 {
+		t.Fatalf("%d distinct images in epoch 0, want 32", len(seen))
+	}
+	if slices.Equal(runs[0][0].Indices, runs[0][4].Indices) {
+		t.Fatal("epochs 0 and 1 have the same order")
+	}
+	// Another seed gives another order.
+	cfg.Seed = 12
+	other := collect(t, ds, cfg, Position{}, 1)
+	if slices.Equal(other[0].Indices, runs[0][0].Indices) {
+		t.Fatal("seed does not change the order")
+	}
+}
+
+func TestLoaderResume(t *testing.T) {
+	ds := smallSet(t, 20)
+	aug, _ := Preset("solo-cifar", ds)
+	cfg := LoaderConfig{BatchSize: 6, Seed: 3, Workers: 2, Augmentation: aug}
+	l, err := NewLoader(ds, cfg, Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all []*Batch
+	var saved Position
+	for i := range 8 {
+		if i == 4 {
+			saved = l.Position() // a checkpoint after 4 batches
+		}
+		b, err := l.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b)
+	}
+	l.Close()
+	if want := (Position{1, 1}); saved != want {
+		t.Fatalf("position after 4 batches of 3 per epoch: %+v, want %+v", saved, want)
+	}
+	resumed := collect(t, ds, cfg, saved, 4)
+	for i, b := range resumed {
+		a := all[4+i]
+		if a.Position != b.Position || !slices.Equal(a.Indices, b.Indices) || !slices.Equal(a.View1, b.View1) || !slices.Equal(a.View2, b.View2) {
+			t.Fatalf("resumed batch %d differs", i)
+		}
+	}
+	if _, err := NewLoader(ds, cfg, Position{0, 3}); err == nil {
+		t.Fatal("start batch past the epoch accepted")
+	}
+	if _, err := NewLoader(ds, LoaderConfig{BatchSize: 21}, Position{}); err == nil {
+		t.Fatal("batch larger than the data set accepted")
+	}
+}
+
+func TestEvalIteratorPadsAndMasks(t *testing.T) {
+	ds := smallSet(t, 7)
+	mean := []float32{0.5, 0.25, 0}
+	std := []float32{0.5, 2, 1}
+	it, err := NewEvalIterator(ds, EvalConfig{BatchSize: 3, Mean: mean, Std: std})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if it.NumBatches() != 3 {
+		t.Fatalf("%d batches, want 3", it.NumBatches())
+	}
+	next := 0
+	for b, ok := it.Next(); ok; b, ok = it.Next() {
+		if len(b.View1) != 3*10*10*3 || b.View2 != nil {
+			t.Fatalf("batch shape %d", len(b.View1))
+		}
+		for i := range 3 {
+			idx := next
+			next++
+			if idx >= ds.N {
+				if b.Mask[i] != 0 || b.Indices[i] != -1 || b.Labels[i] != -1 {
+					t.Fatalf("padding %d: mask %g index %d label %d", i, b.Mask[i], b.Indices[i], b.Labels[i])
+				}
+				continue
+			}
+			if b.Mask[i] != 1 || int(b.Indices[i]) != idx || b.Labels[i] != ds.Labels[idx] {
+				t.Fatalf("entry %d: mask %g index %d", i, b.Mask[i], b.Indices[i])
+			}
+			for p, v := range ds.Image(idx) {
+				want := (float64(v)/255 - float64(mean[p%3])) / float64(std[p%3])
+				if got := float64(b.View1[i*300+p]); got-want > 1e-5 || want-got > 1e-5 {
+					t.Fatalf("image %d value %d: %g, want %g", idx, p, got, want)
+				}
+			}
+		}
+		if want := min(3, ds.N-3*b.Position.Batch); b.Valid != want {
+			t.Fatalf("batch %d: %d valid, want %d", b.Position.Batch, b.Valid, want)
+		}
+	}
+	if next != 9 {
+		t.Fatalf("visited %d slots, want 9", next)
+	}
+}
