@@ -171,3 +171,61 @@ func transpose2D(src []float32, rows, cols int) []float32 {
 	}
 	return dst
 }
+
+// ExportTorchvision writes the encoder weights in ctx's scope to a safetensors file at path, in
+// torchvision's state_dict layout and names (kernels OIHW, F32), the inverse of ImportTorchvision:
+// the file loads into torchvision with load_state_dict(..., strict=False) (it has no fc and no
+// num_batches_tracked). The variables must exist and hold values (after a first Exec, an import or
+// a checkpoint load); a missing one is an error naming it. The file is written atomically.
+func ExportTorchvision(ctx *context.Context, c Config, path string) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("exporting %s: %w", path, err)
+	}
+	f := &safetensors.File{
+		Tensors:  map[string]safetensors.Tensor{},
+		Metadata: map[string]string{"arch": c.Arch, "stem": c.Stem, "width": fmt.Sprint(c.Width), "in_channels": fmt.Sprint(c.InChannels)},
+	}
+	for _, p := range paramSpecs(c) {
+		scopePath, name := p.scope()
+		vctx := ctx
+		for _, s := range scopePath {
+			vctx = vctx.In(s)
+		}
+		v := vctx.GetVariableByScopeAndName(vctx.Scope(), name)
+		if v == nil {
+			return fmt.Errorf("exporting %s: no variable %s/%s for %s", path, vctx.Scope(), name, p.torch)
+		}
+		value, err := v.Value()
+		if err != nil {
+			return fmt.Errorf("exporting %s: variable %s for %s: %w", path, v.ScopeAndName(), p.torch, err)
+		}
+		data, err := tensors.CopyFlatData[float32](value)
+		if err != nil || !slices.Equal(value.Shape().Dimensions, p.shape) {
+			return fmt.Errorf("exporting %s: variable %s is %s, want float32 %v", path, v.ScopeAndName(), value.Shape(), p.shape)
+		}
+		if p.kind == convKernel {
+			data = hwioToOIHW(data, p.shape)
+		}
+		f.Tensors[p.torch] = safetensors.FromFloat32(p.torchShape(), data)
+	}
+	if err := safetensors.WriteFile(path, f); err != nil {
+		return fmt.Errorf("exporting encoder: %w", err)
+	}
+	return nil
+}
+
+// hwioToOIHW reorders a kernel from [kh, kw, in, out] to PyTorch's [out, in, kh, kw].
+func hwioToOIHW(src []float32, hwio []int) []float32 {
+	kh, kw, in, o := hwio[0], hwio[1], hwio[2], hwio[3]
+	dst := make([]float32, len(src))
+	for y := range kh {
+		for x := range kw {
+			for b := range in {
+				for a := range o {
+					dst[((a*in+b)*kh+y)*kw+x] = src[((y*kw+x)*in+b)*o+a]
+				}
+			}
+		}
+	}
+	return dst
+}

@@ -154,3 +154,38 @@ func TestImportTorchvisionErrors(t *testing.T) {
 		t.Errorf("missing file: error = %v, want one naming the file", err)
 	}
 }
+
+// TestExportTorchvisionRoundTrip imports a state_dict, exports it, and checks that every tensor
+// comes back bit for bit in torchvision's layout.
+func TestExportTorchvisionRoundTrip(t *testing.T) {
+	c := Config{Arch: "resnet50", Stem: "imagenet", Width: 2, InChannels: 1}
+	state := torchStateDict(c)
+	ctx := context.New().In("backbone")
+	if err := ImportTorchvision(ctx, c, writeState(t, state)); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "export.safetensors")
+	if err := ExportTorchvision(ctx, c, out); err != nil {
+		t.Fatal(err)
+	}
+	back, err := safetensors.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(back.Tensors), len(paramSpecs(c)); got != want {
+		t.Errorf("exported %d tensors, want %d", got, want)
+	}
+	for _, name := range back.Names() {
+		got, want := back.Tensors[name], state.Tensors[name]
+		if !slices.Equal(got.Shape, want.Shape) || string(got.Data) != string(want.Data) {
+			t.Errorf("%s: exported %v differs from the imported %v", name, got.Shape, want.Shape)
+		}
+	}
+	if back.Metadata["arch"] != "resnet50" {
+		t.Errorf("metadata = %v, want arch resnet50", back.Metadata)
+	}
+	err = ExportTorchvision(context.New(), c, out)
+	if err == nil || !strings.Contains(err.Error(), "conv1.weight") {
+		t.Errorf("export of an empty context: error = %v, want one naming conv1.weight", err)
+	}
+}
