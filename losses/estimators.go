@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
@@ -15,11 +16,14 @@ import (
 //
 // It is computed as d/2·log(2πe·eps) + 0.5·log det(I + Zcᵀ Zc/((n-1)·eps)) on the smaller of the
 // d×d and n×n matrices (see LogDetIPlusGram), so it stays finite when n < d; the eps ridge then
-// dominates the value. Differentiable.
+// dominates the value. That matrix has a condition number up to ~max Var/eps (1e4 and more), which
+// float32 elimination cannot resolve, so the factorisation runs in float64 inside the graph (the
+// result is converted back to z's dtype); backends without float64 (TPU) cannot run it.
+// Differentiable.
 func GaussianEntropy(z *graph.Node, eps float64) *graph.Node {
 	checkEmbeddings("GaussianEntropy", z)
 	n, d := z.Shape().Dimensions[0], z.Shape().Dimensions[1]
-	ld := LogDetIPlusGram(z, 1/(float64(n-1)*eps), true, z.DType())
+	ld := LogDetIPlusGram(z, 1/(float64(n-1)*eps), true, dtypes.Float64)
 	return graph.AddScalar(graph.MulScalar(ld, 0.5), 0.5*float64(d)*math.Log(2*math.Pi*math.E*eps))
 }
 
