@@ -1,7 +1,14 @@
 // Command train pretrains a ResNet encoder with VICReg (or an information-theoretic variant) and
-// evaluates it with a linear probe.
+// evaluates the frozen encoder with a linear probe and a kNN classifier.
 //
-//	go run ./train -backend-info   # which backend, devices and plugin are in use
+//	go run ./train                      # the default job: MNIST, small ResNet-18, VICReg, ~minutes on CPU
+//	go run ./train -preset cifar10      # solo-learn's CIFAR-10 recipe (needs a GPU to be practical)
+//	go run ./train -resume              # continue the run in -checkpoint-dir
+//	go run ./train -backend-info        # which backend, devices and XLA plugin are in use
+//	go run ./train -h                   # every flag
+//
+// Exit status: 0 on success (also after SIGINT/SIGTERM, once a checkpoint is written), 1 on
+// failure, 2 on a usage error (a bad flag or value).
 package main
 
 import (
@@ -9,30 +16,51 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
 
 	"github.com/charmbracelet/log"
 
 	"github.com/gomlx-ssl/vicreg/backend"
+	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
 
-// run parses the flags and runs the command; it returns the process exit status:
-// 0 success, 1 failure, 2 usage error.
+// run parses the flags and runs the command; it returns the process exit status.
 func run(args []string) int {
+	logger := log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true})
 	fs := flag.NewFlagSet("train", flag.ContinueOnError)
 	backendInfo := fs.Bool("backend-info", false, "print the backend, its devices and the XLA plugin in use, then exit")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: go run ./train [flags]\n\nPretrains an encoder with a self-supervised objective, then evaluates it.\nWith no flags: the default MNIST job. GOMLX_BACKEND picks the backend (xla:cpu, xla:cuda, go).\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	cfg, err := trainer.ParseFlags(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		var ue *trainer.UsageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(os.Stderr, "train: %v\nRun 'go run ./train -h' for the flags.\n", err)
 		}
+		return 2 // the flag package already printed its own parse errors
+	}
+	level, err := log.ParseLevel(*logLevel)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "train: -log-level: %v\n", err)
 		return 2
 	}
+	logger.SetLevel(level)
+
 	b, err := backend.New()
 	if err != nil {
-		log.Error(err)
+		logger.Error(err)
 		return 1
 	}
 	defer b.Finalize()
@@ -40,6 +68,46 @@ func run(args []string) int {
 		fmt.Print(backend.Describe(b))
 		return 0
 	}
-	fmt.Print(backend.Describe(b))
+
+	var stop atomic.Bool
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
+	go func() {
+		for s := range signals {
+			if stop.Load() {
+				logger.Warn("second signal: exiting without a checkpoint", "signal", s)
+				os.Exit(130)
+			}
+			logger.Warn("signal received: finishing the current step and writing a checkpoint", "signal", s)
+			stop.Store(true)
+		}
+	}()
+
+	res, err := trainer.Run(b, cfg, trainer.Options{Logger: logger, Stop: &stop})
+	if err != nil {
+		var ue *trainer.UsageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(os.Stderr, "train: %v\n", err)
+			return 2
+		}
+		logger.Error(err)
+		return 1
+	}
+	if res.Interrupted {
+		logger.Info("interrupted; checkpoint written", "step", res.Steps, "checkpoint", res.Checkpoint)
+		fmt.Fprintf(os.Stderr, "To resume: go run ./train -resume -checkpoint-dir %s (with the same flags as this run)\n", cfg.CheckpointDir)
+		return 0
+	}
+	fmt.Printf("\nTrained %d steps in %s; checkpoint %s\n", res.Steps, res.TrainTime.Round(1e9), res.Checkpoint)
+	if res.Linear >= 0 {
+		fmt.Printf("\nTest accuracy (%s, %s):\n", cfg.Dataset, cfg.Loss)
+		fmt.Printf("  linear probe, pretrained encoder  %6.2f%%\n", 100*res.Linear)
+		fmt.Printf("  kNN (k=%d), pretrained encoder    %6.2f%%\n", cfg.KNNK, 100*res.KNN)
+		fmt.Printf("  online linear probe               %6.2f%%\n", 100*res.ProbeAcc)
+		if res.PixelLinear >= 0 {
+			fmt.Printf("  linear probe, raw pixels          %6.2f%%\n", 100*res.PixelLinear)
+			fmt.Printf("  linear probe, random encoder      %6.2f%%\n", 100*res.RandomLinear)
+		}
+	}
 	return 0
 }

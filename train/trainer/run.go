@@ -1,0 +1,443 @@
+package trainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/losses"
+	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/train/optim"
+)
+
+// Result summarises a finished (or interrupted) run.
+type Result struct {
+	Steps        int64
+	Interrupted  bool    // stopped by a signal; a checkpoint was written
+	Checkpoint   string  // the last checkpoint written
+	ProbeAcc     float64 // online probe accuracy on the test split at the end (-1 if none)
+	Linear       float64 // offline linear probe test accuracy (-1 if not run)
+	KNN          float64 // kNN test accuracy (-1 if not run)
+	PixelLinear  float64 // baseline: linear probe on raw pixels (-1 if not run)
+	RandomLinear float64 // baseline: linear probe on a randomly initialised encoder (-1 if not run)
+	TrainTime    time.Duration
+	// StepCompilations counts how often the training step was compiled: 1, whatever the steps.
+	StepCompilations int
+}
+
+// Options are the parts of a run that are not part of its configuration.
+type Options struct {
+	Logger *log.Logger
+	// Stop, when it becomes true, makes the loop finish the current step, write a checkpoint and
+	// return with Result.Interrupted set (the command sets it on SIGINT and SIGTERM).
+	Stop *atomic.Bool
+	// Progress is where the progress bar is drawn (nil: standard error).
+	Progress *os.File
+	// NoProgressBar disables the bar (tests, non-interactive runs).
+	NoProgressBar bool
+	// AfterStep, when set, is called after every training step with the number of steps done.
+	AfterStep func(step int64)
+}
+
+// ErrNonFinite is wrapped by the error returned when a loss term becomes NaN or infinite.
+var ErrNonFinite = errors.New("non-finite loss")
+
+// Run pretrains according to cfg (which must be valid), then evaluates the encoder.
+func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = log.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if !isXLA(b) {
+		return nil, fmt.Errorf("backend %q cannot train convolutional networks (GoMLX's pure Go backend lacks the convolution gradient and batch-norm training ops): unset GOMLX_BACKEND or set it to xla:cpu or xla:cuda", b.Name())
+	}
+	res := &Result{ProbeAcc: -1, Linear: -1, KNN: -1, PixelLinear: -1, RandomLinear: -1}
+
+	// Data.
+	loadOpt := datasets.Options{DataDir: cfg.DataDir}
+	train, err := datasets.LoadWith(cfg.Dataset, datasets.SplitTrain, loadOpt)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Subset > 0 && cfg.Subset < train.N {
+		train = subset(train, cfg.Subset)
+	}
+	if train.Channels != cfg.Model.InChannels {
+		return nil, usage("channels", "the encoder takes %d-channel images but %s has %d channels: set -channels %d",
+			cfg.Model.InChannels, cfg.Dataset, train.Channels, train.Channels)
+	}
+	if train.N < cfg.BatchSize {
+		return nil, usage("batch-size", "%d is larger than the %d training images", cfg.BatchSize, train.N)
+	}
+	var test *datasets.Dataset
+	if train.NumClasses > 0 {
+		if test, err = datasets.LoadWith(cfg.Dataset, datasets.SplitTest, loadOpt); err != nil {
+			return nil, err
+		}
+		if cfg.EvalSubset > 0 && cfg.EvalSubset < test.N {
+			test = subset(test, cfg.EvalSubset)
+		}
+	}
+	aug, err := datasets.Preset(cfg.Augment, train)
+	if err != nil {
+		return nil, usage("augment", "%v", err)
+	}
+
+	// Network, objective, optimiser.
+	objective, err := losses.New(cfg.Loss, cfg.LossParams)
+	if err != nil {
+		return nil, usage("loss", "%v", err)
+	}
+	expander, _ := models.ParseExpander(cfg.Expander)
+	net := &Network{Model: cfg.Model, Expander: expander, NumClasses: train.NumClasses, Objective: objective}
+	batchesPerEpoch := int64(train.N / cfg.BatchSize)
+	total := cfg.Steps
+	if total <= 0 {
+		total = int64(cfg.Epochs) * batchesPerEpoch
+	}
+	peak := cfg.LR * float64(cfg.BatchSize) / 256
+	warmup := min(int64(math.Round(cfg.WarmupEpochs*float64(batchesPerEpoch))), total)
+	opt, err := optim.New(optim.Config{Kind: cfg.Optimizer, WeightDecay: cfg.WeightDecay, Momentum: cfg.Momentum,
+		Eta: cfg.Eta, Clip: cfg.Clip, Beta1: 0.9, Beta2: 0.999, Epsilon: 1e-8,
+		Schedule:  optim.Schedule{Base: peak, WarmupSteps: warmup, TotalSteps: total, FinalFraction: 0.001},
+		HeadScope: "/" + ProbeScope, HeadLR: cfg.ProbeLR})
+	if err != nil {
+		return nil, usage("optimizer", "%v", err)
+	}
+
+	// Checkpoints and resume.
+	mgr, err := checkpoints.NewManager(cfg.CheckpointDir, cfg.KeepLast, "probe_acc")
+	if err != nil {
+		return nil, err
+	}
+	mgr.Logger = logger
+	ctx := context.New()
+	if err := ctx.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
+		return nil, err
+	}
+	start := datasets.Position{}
+	var step int64
+	if cfg.Resume {
+		state, path, err := mgr.LoadLatest()
+		switch {
+		case errors.Is(err, checkpoints.ErrNoCheckpoint):
+			logger.Info("no checkpoint to resume from: starting a new run", "dir", cfg.CheckpointDir)
+		case err != nil:
+			return nil, err
+		default:
+			if diff := checkpoints.DiffConfig(state.Config, cfg.JSON()); len(diff) > 0 {
+				return nil, &UsageError{Msg: fmt.Sprintf("cannot resume from %s: the configuration differs:\n  %s\nrerun with the saved values, or use another -checkpoint-dir",
+					path, strings.Join(diff, "\n  "))}
+			}
+			if err := checkpoints.ToContext(ctx, state.Variables); err != nil {
+				return nil, fmt.Errorf("resuming from %s: %w", path, err)
+			}
+			if err := json.Unmarshal(state.Data, &start); err != nil {
+				return nil, fmt.Errorf("resuming from %s: data position: %w", path, err)
+			}
+			step = state.Step
+			logger.Info("resuming", "checkpoint", path, "step", step, "epoch", start.Epoch)
+		}
+	} else if paths, _ := mgr.List(); len(paths) > 0 {
+		return nil, &UsageError{Flag: "resume", Msg: fmt.Sprintf("%s already holds checkpoints of a run: pass -resume to continue it, or choose another -checkpoint-dir (nothing was overwritten)", cfg.CheckpointDir)}
+	}
+
+	metricsPath := cfg.MetricsFile
+	if metricsPath == "" {
+		metricsPath = filepath.Join(cfg.CheckpointDir, "metrics.jsonl")
+	}
+	metrics, err := openMetrics(metricsPath)
+	if err != nil {
+		return nil, err
+	}
+	defer metrics.Close()
+
+	loader, err := datasets.NewLoader(train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed,
+		Workers: cfg.Workers, Augmentation: aug}, start)
+	if err != nil {
+		return nil, err
+	}
+	defer loader.Close()
+
+	trainStep, err := NewStep(b, ctx, net, opt)
+	if err != nil {
+		return nil, err
+	}
+	defer trainStep.Finalize()
+
+	logger.Info("training", "dataset", cfg.Dataset, "images", train.N, "model", cfg.Model.Arch, "width", cfg.Model.Width,
+		"loss", cfg.Loss, "optimizer", cfg.Optimizer, "batch", cfg.BatchSize, "steps", total, "peak_lr", peak, "backend", b.Name())
+
+	var bar *progressbar.ProgressBar
+	if !opts.NoProgressBar {
+		w := opts.Progress
+		if w == nil {
+			w = os.Stderr
+		}
+		bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(), progressbar.OptionSetItsString("steps"), progressbar.OptionSetWidth(20),
+			progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionClearOnFinish())
+		_ = bar.Set64(step)
+	}
+
+	window := newWindow()
+	began := time.Now()
+	lastSave := ""
+	save := func(metricsAtSave map[string]float64) error {
+		pos := loader.Position()
+		data, _ := json.Marshal(pos)
+		vars, err := checkpoints.FromContext(ctx)
+		if err != nil {
+			return fmt.Errorf("step %d: reading the variables for a checkpoint: %w", step, err)
+		}
+		st := &checkpoints.State{Step: step, Epoch: pos.Epoch, Config: cfg.JSON(), Data: data,
+			Metrics: metricsAtSave, Variables: vars}
+		path, err := mgr.Save(st)
+		if err != nil {
+			return fmt.Errorf("step %d: writing a checkpoint: %w (the previous checkpoints are intact)", step, err)
+		}
+		lastSave = path
+		return nil
+	}
+	var embedder *Embedder
+	evalProbe := func() (float64, error) {
+		if test == nil {
+			return -1, nil
+		}
+		if embedder == nil {
+			if embedder, err = NewEmbedder(b, ctx, net, evalBatch(cfg), true); err != nil {
+				return -1, err
+			}
+		}
+		_, acc, err := embedder.Run(test)
+		return acc, err
+	}
+	defer func() {
+		if embedder != nil {
+			embedder.Finalize()
+		}
+	}()
+
+	for step < total {
+		if opts.Stop != nil && opts.Stop.Load() {
+			if err := save(nil); err != nil {
+				return nil, err
+			}
+			res.Interrupted, res.Steps, res.Checkpoint = true, step, lastSave
+			return res, nil
+		}
+		batch, err := loader.Next()
+		if err != nil {
+			return nil, err
+		}
+		t0 := time.Now()
+		out, err := trainStep.Run(tensors.FromFlatDataAndDimensions(batch.View1, batch.Dims()...),
+			tensors.FromFlatDataAndDimensions(batch.View2, batch.Dims()...), batch.Labels)
+		if err != nil {
+			return nil, fmt.Errorf("step %d: %w", step, err)
+		}
+		step++
+		if name, ok := nonFinite(out, trainStep.Names()); !ok {
+			return nil, fmt.Errorf("%w at step %d: %s = %v; stopping without saving (the last checkpoint, %q, holds finite weights): lower -lr or check the data",
+				ErrNonFinite, step, name, out[name], lastSave)
+		}
+		window.add(out, time.Since(t0), cfg.BatchSize)
+		if opts.AfterStep != nil {
+			opts.AfterStep(step)
+		}
+		if bar != nil {
+			bar.Describe(fmt.Sprintf("epoch %d loss %.3f", batch.Position.Epoch, out["loss"]))
+			_ = bar.Set64(step)
+		}
+		if step%int64(cfg.LogEvery) == 0 || step == total {
+			line := window.flush()
+			line["step"], line["epoch"] = float64(step), float64(batch.Position.Epoch)
+			if err := metrics.Write(line); err != nil {
+				return nil, err
+			}
+		}
+		endOfEpoch := step%batchesPerEpoch == 0
+		if endOfEpoch || step == total {
+			acc, err := evalProbe()
+			if err != nil {
+				return nil, err
+			}
+			res.ProbeAcc = acc
+			line := map[string]float64{"step": float64(step), "epoch": float64(loader.Position().Epoch), "probe_acc": acc}
+			if err := metrics.Write(line); err != nil {
+				return nil, err
+			}
+			if bar != nil {
+				_ = bar.Clear()
+			}
+			logger.Info("epoch done", "epoch", loader.Position().Epoch, "step", step, "online_probe_acc", fmt.Sprintf("%.4f", acc),
+				"elapsed", time.Since(began).Round(time.Second))
+		}
+		if (cfg.CheckpointEvery > 0 && step%int64(cfg.CheckpointEvery) == 0) ||
+			(cfg.CheckpointEvery == 0 && endOfEpoch) || step == total {
+			if err := save(map[string]float64{"probe_acc": res.ProbeAcc}); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if bar != nil {
+		_ = bar.Finish()
+	}
+	res.Steps, res.Checkpoint, res.TrainTime = step, lastSave, time.Since(began)
+	res.StepCompilations = trainStep.Compilations()
+	if err := metrics.Close(); err != nil {
+		return nil, err
+	}
+	if err := plotMetrics(metricsPath, strings.TrimSuffix(metricsPath, filepath.Ext(metricsPath))+".svg"); err != nil {
+		logger.Warn("could not plot the metrics", "err", err)
+	}
+	if cfg.ExportEncoder != "" {
+		if err := ExportEncoder(cfg.ExportEncoder, ctx, cfg); err != nil {
+			return nil, err
+		}
+		logger.Info("encoder exported", "path", cfg.ExportEncoder)
+	}
+	if test != nil {
+		if err := finalEvaluation(b, ctx, net, cfg, train, test, res, logger); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+func evalBatch(cfg Config) int { return max(cfg.BatchSize, 256) }
+
+// finalEvaluation runs the offline linear probe and kNN on the frozen encoder and the baselines.
+func finalEvaluation(b backends.Backend, ctx *context.Context, net *Network, cfg Config,
+	train, test *datasets.Dataset, res *Result, logger *log.Logger) error {
+	probeCfg := eval.ProbeConfig{Epochs: cfg.ProbeEpochs, Seed: cfg.Seed}
+	probeAndKNN := func(ctx *context.Context) (float64, float64, error) {
+		emb, err := NewEmbedder(b, ctx, net, evalBatch(cfg), false)
+		if err != nil {
+			return 0, 0, err
+		}
+		defer emb.Finalize()
+		trainF, _, err := emb.Run(train)
+		if err != nil {
+			return 0, 0, err
+		}
+		testF, _, err := emb.Run(test)
+		if err != nil {
+			return 0, 0, err
+		}
+		lin, err := eval.LinearProbe(b, trainF, testF, probeCfg)
+		if err != nil {
+			return 0, 0, err
+		}
+		knn, err := eval.KNN(b, trainF, testF, eval.KNNConfig{K: cfg.KNNK, Temperature: cfg.KNNTemperature})
+		return lin.TestAccuracy, knn, err
+	}
+	logger.Info("evaluating the frozen encoder", "train_images", train.N, "test_images", test.N)
+	var err error
+	if res.Linear, res.KNN, err = probeAndKNN(ctx); err != nil {
+		return err
+	}
+	if cfg.Baselines {
+		pixTrain, err := PixelFeatures(train)
+		if err != nil {
+			return err
+		}
+		pixTest, err := PixelFeatures(test)
+		if err != nil {
+			return err
+		}
+		pix, err := eval.LinearProbe(b, pixTrain, pixTest, probeCfg)
+		if err != nil {
+			return err
+		}
+		res.PixelLinear = pix.TestAccuracy
+		random := context.New()
+		if err := random.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
+			return err
+		}
+		if res.RandomLinear, _, err = probeAndKNN(random); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// subset returns the first n images of ds.
+func subset(ds *datasets.Dataset, n int) *datasets.Dataset {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return ds.Subset(idx)
+}
+
+// nonFinite returns the first output (in order) that is NaN or infinite.
+func nonFinite(out map[string]float64, names []string) (string, bool) {
+	for _, n := range names {
+		if v := out[n]; math.IsNaN(v) || math.IsInf(v, 0) {
+			return n, false
+		}
+	}
+	return "", true
+}
+
+func isXLA(b backends.Backend) bool {
+	return strings.HasPrefix(b.Name(), "xla") || strings.Contains(strings.ToLower(b.Name()), "stablehlo")
+}
+
+// window averages step outputs between two metric lines.
+type window struct {
+	sums   map[string]float64
+	n      int
+	images int
+	busy   time.Duration
+	start  time.Time
+}
+
+func newWindow() *window { return &window{sums: map[string]float64{}, start: time.Now()} }
+
+func (w *window) add(out map[string]float64, d time.Duration, batch int) {
+	for k, v := range out {
+		w.sums[k] += v
+	}
+	w.n++
+	w.images += 2 * batch
+	w.busy += d
+}
+
+// flush returns the averages (and throughput: views per second, wall clock and step-only) and resets.
+func (w *window) flush() map[string]float64 {
+	line := map[string]float64{}
+	keys := make([]string, 0, len(w.sums))
+	for k := range w.sums {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		line[k] = w.sums[k] / float64(max(w.n, 1))
+	}
+	line["images_per_sec"] = float64(w.images) / time.Since(w.start).Seconds()
+	line["step_images_per_sec"] = float64(w.images) / w.busy.Seconds()
+	*w = *newWindow()
+	return line
+}
