@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/gomlx-ssl/vicreg/checkpoints"
 )
 
 var (
@@ -69,5 +72,97 @@ func TestNoPluginGivesInstructionsNotAStackTrace(t *testing.T) {
 		if strings.Contains(string(out), bad) {
 			t.Errorf("output contains %q (a stack trace):\n%s", bad, out)
 		}
+	}
+}
+
+// tinyArgs is a run small enough for CI.
+func tinyArgs(dir string, extra ...string) []string {
+	args := []string{"-dataset", "synthetic", "-augment", "solo-cifar", "-stem", "cifar", "-width", "4",
+		"-channels", "3", "-expander", "32-32", "-batch-size", "16", "-subset", "512", "-eval-subset", "128",
+		"-baselines=false", "-probe-epochs", "1", "-log-every", "1", "-checkpoint-dir", dir}
+	return append(args, extra...)
+}
+
+func TestUsageErrorsExitWithStatus2(t *testing.T) {
+	bin := trainBinary(t)
+	for _, args := range [][]string{
+		{"-epochs", "-3"},
+		{"-no-such-flag"},
+		{"-loss", "byol"},
+		append(tinyArgs(t.TempDir()), "-channels", "1", "-steps", "1"),
+	} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		exitErr, ok := err.(*exec.ExitError)
+		if !ok || exitErr.ExitCode() != 2 {
+			t.Errorf("%v: want exit status 2, got %v\n%s", args, err, out)
+		}
+		if strings.Contains(string(out), "goroutine ") || strings.Contains(string(out), "panic:") {
+			t.Errorf("%v: stack trace in the output:\n%s", args, out)
+		}
+	}
+}
+
+// TestSIGINTWritesACheckpointAndExitsZero interrupts a long run after its first step.
+func TestSIGINTWritesACheckpointAndExitsZero(t *testing.T) {
+	if os.Getenv("GOMLX_BACKEND") == "go" {
+		t.Skip("needs the XLA backend (training a ResNet); GOMLX_BACKEND=go")
+	}
+	bin := trainBinary(t)
+	dir := t.TempDir()
+	cmd := exec.Command(bin, tinyArgs(dir, "-steps", "100000")...)
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	metrics := filepath.Join(dir, "metrics.jsonl")
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		if data, err := os.ReadFile(metrics); err == nil && len(data) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no training step after 5 minutes:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("after SIGINT: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "To resume: go run ./train -resume") {
+		t.Errorf("no resume instructions:\n%s", out.String())
+	}
+	state, path, err := (&checkpoints.Manager{Dir: dir}).LoadLatest()
+	if err != nil {
+		t.Fatalf("no loadable checkpoint after SIGINT: %v\n%s", err, out.String())
+	}
+	if state.Step < 1 {
+		t.Errorf("%s holds step %d, want >= 1", path, state.Step)
+	}
+}
+
+// TestExportedEncoderLoadsInAnotherProgram trains two steps, exports the encoder and runs the
+// retrieval example on it.
+func TestExportedEncoderLoadsInAnotherProgram(t *testing.T) {
+	if os.Getenv("GOMLX_BACKEND") == "go" {
+		t.Skip("needs the XLA backend (training a ResNet); GOMLX_BACKEND=go")
+	}
+	bin := trainBinary(t)
+	dir := t.TempDir()
+	encoder := filepath.Join(dir, "encoder.vckpt")
+	if out, err := exec.Command(bin, tinyArgs(filepath.Join(dir, "run"), "-steps", "2", "-export-encoder", encoder)...).CombinedOutput(); err != nil {
+		t.Fatalf("training: %v\n%s", err, out)
+	}
+	example := exec.Command("go", "run", "../examples/retrieval", "-encoder", encoder, "-n", "64", "-queries", "2", "-k", "3")
+	out, err := example.CombinedOutput()
+	if err != nil {
+		t.Fatalf("retrieval example: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "neighbours with the query's label:") || !strings.Contains(string(out), "of 6") {
+		t.Errorf("unexpected retrieval output:\n%s", out)
 	}
 }
