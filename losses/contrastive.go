@@ -24,7 +24,7 @@ func (o *BarlowTwins) Name() string { return NameBarlow }
 func (o *BarlowTwins) Loss(z1, z2 *graph.Node) (*graph.Node, []Term) {
 	checkEmbeddings("BarlowTwins", z1)
 	n, d := z1.Shape().Dimensions[0], z1.Shape().Dimensions[1]
-	c := graph.DivScalar(graph.Einsum("ki,kj->ij", standardize(z1), standardize(z2)), float64(n))
+	c := graph.DivScalar(graph.MatMul(graph.Transpose(standardize(z1), 0, 1), standardize(z2)), float64(n))
 	g := z1.Graph()
 	diag := graph.Equal(graph.Iota(g, shapes.Make(c.DType(), d, d), 0), graph.Iota(g, shapes.Make(c.DType(), d, d), 1))
 	zeros := graph.ZerosLike(c)
