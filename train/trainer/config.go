@@ -67,9 +67,9 @@ var Presets = map[string]func() Config{
 	"mnist": func() Config {
 		c := base()
 		c.Dataset, c.Augment = "mnist", "mnist"
-		c.Model = models.Config{Arch: "resnet18", Stem: "cifar", Width: 8, InChannels: 1}
+		c.Model = models.Config{Arch: "resnet18", Stem: "imagenet", Width: 16, InChannels: 1}
 		c.Expander = "256-256-256"
-		c.Epochs, c.BatchSize = 3, 256
+		c.Epochs, c.BatchSize = 4, 256
 		c.LR, c.Eta, c.WeightDecay, c.WarmupEpochs = 0.3, 0.02, 1e-4, 0.5
 		return c
 	},

@@ -16,6 +16,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
 
 	"github.com/gomlx-ssl/vicreg/checkpoints"
@@ -188,11 +189,11 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		"loss", cfg.Loss, "optimizer", cfg.Optimizer, "batch", cfg.BatchSize, "steps", total, "peak_lr", peak, "backend", b.Name())
 
 	var bar *progressbar.ProgressBar
-	if !opts.NoProgressBar {
-		w := opts.Progress
-		if w == nil {
-			w = os.Stderr
-		}
+	w := opts.Progress
+	if w == nil {
+		w = os.Stderr
+	}
+	if !opts.NoProgressBar && isatty.IsTerminal(w.Fd()) {
 		bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionShowCount(),
 			progressbar.OptionShowIts(), progressbar.OptionSetItsString("steps"), progressbar.OptionSetWidth(20),
 			progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionSetPredictTime(true),
@@ -202,6 +203,7 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 
 	window := newWindow()
 	began := time.Now()
+	firstStep := step
 	lastSave := ""
 	save := func(metricsAtSave map[string]float64) error {
 		pos := loader.Position()
@@ -272,6 +274,12 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		if step%int64(cfg.LogEvery) == 0 || step == total {
 			line := window.flush()
 			line["step"], line["epoch"] = float64(step), float64(batch.Position.Epoch)
+			if bar == nil && !opts.NoProgressBar && (step%int64(10*cfg.LogEvery) == 0 || step == total) {
+				// No terminal for a bar: a log line every 10 metric lines instead.
+				left := time.Duration(float64(time.Since(began)) / float64(step-firstStep) * float64(total-step))
+				logger.Info("progress", "step", fmt.Sprintf("%d/%d", step, total), "loss", fmt.Sprintf("%.4f", line["loss"]),
+					"views_per_s", fmt.Sprintf("%.0f", line["images_per_sec"]), "eta", left.Round(time.Second))
+			}
 			if err := metrics.Write(line); err != nil {
 				return nil, err
 			}
@@ -283,14 +291,15 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 				return nil, err
 			}
 			res.ProbeAcc = acc
-			line := map[string]float64{"step": float64(step), "epoch": float64(loader.Position().Epoch), "probe_acc": acc}
+			epochsDone := float64(step) / float64(batchesPerEpoch)
+			line := map[string]float64{"step": float64(step), "epoch": epochsDone, "probe_acc": acc}
 			if err := metrics.Write(line); err != nil {
 				return nil, err
 			}
 			if bar != nil {
 				_ = bar.Clear()
 			}
-			logger.Info("epoch done", "epoch", loader.Position().Epoch, "step", step, "online_probe_acc", fmt.Sprintf("%.4f", acc),
+			logger.Info("evaluated", "epochs", fmt.Sprintf("%.2f", epochsDone), "step", step, "online_probe_acc", fmt.Sprintf("%.4f", acc),
 				"elapsed", time.Since(began).Round(time.Second))
 		}
 		if (cfg.CheckpointEvery > 0 && step%int64(cfg.CheckpointEvery) == 0) ||
