@@ -2,6 +2,7 @@ package eval
 
 import (
 	"fmt"
+	"github.com/gomlx-ssl/vicreg/linalg"
 	"math/rand/v2"
 
 	"github.com/gomlx/gomlx/backends"
@@ -19,7 +20,7 @@ import (
 type ProbeConfig struct {
 	Epochs      int     // passes over the training features (default 30)
 	BatchSize   int     // default 1024 (capped at the number of training rows)
-	LR          float64 // Adam learning rate (default 1e-3)
+	LR          float64 // Adam learning rate (default 1e-2)
 	WeightDecay float64 // decoupled weight decay (default 0)
 	Seed        uint64  // shuffling seed
 }
@@ -32,7 +33,7 @@ func (c ProbeConfig) withDefaults() ProbeConfig {
 		c.BatchSize = 1024
 	}
 	if c.LR == 0 {
-		c.LR = 1e-3
+		c.LR = 1e-2
 	}
 	return c
 }
@@ -73,7 +74,7 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 		ctx = ctx.In("probe").WithInitializer(initializers.Zero)
 		w := ctx.VariableWithShape("weights", shapes.Make(dtypes.Float32, d, classes)).ValueGraph(x.Graph())
 		bias := ctx.VariableWithShape("biases", shapes.Make(dtypes.Float32, classes)).ValueGraph(x.Graph())
-		return Add(MatMul(x, w), InsertAxes(bias, 0))
+		return Add(linalg.MatMul(x, w), InsertAxes(bias, 0))
 	}
 	opt := optimizers.Adam().LearningRate(cfg.LR).WeightDecay(cfg.WeightDecay).Done()
 	step, err := context.NewExec(b, ctx, func(ctx *context.Context, x, labels *Node) *Node {

@@ -1,6 +1,7 @@
 package losses
 
 import (
+	"github.com/gomlx-ssl/vicreg/linalg"
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 )
@@ -24,7 +25,7 @@ func (o *BarlowTwins) Name() string { return NameBarlow }
 func (o *BarlowTwins) Loss(z1, z2 *graph.Node) (*graph.Node, []Term) {
 	checkEmbeddings("BarlowTwins", z1)
 	n, d := z1.Shape().Dimensions[0], z1.Shape().Dimensions[1]
-	c := graph.DivScalar(graph.MatMul(graph.Transpose(standardize(z1), 0, 1), standardize(z2)), float64(n))
+	c := graph.DivScalar(linalg.MatMul(graph.Transpose(standardize(z1), 0, 1), standardize(z2)), float64(n))
 	g := z1.Graph()
 	diag := graph.Equal(graph.Iota(g, shapes.Make(c.DType(), d, d), 0), graph.Iota(g, shapes.Make(c.DType(), d, d), 1))
 	zeros := graph.ZerosLike(c)
@@ -58,7 +59,7 @@ func (o *SimCLR) Loss(z1, z2 *graph.Node) (*graph.Node, []Term) {
 	checkEmbeddings("SimCLR", z1)
 	n := z1.Shape().Dimensions[0]
 	u := graph.L2NormalizeWithEpsilon(graph.Concatenate([]*graph.Node{z1, z2}, 0), 1e-12, 1) // [2n, d]
-	sim := graph.DivScalar(graph.Einsum("ik,jk->ij", u, u), o.P.Temperature)                 // [2n, 2n]
+	sim := graph.DivScalar(linalg.Gram(u), o.P.Temperature)                                  // [2n, 2n]
 	g := z1.Graph()
 	self := graph.Equal(graph.Iota(g, shapes.Make(sim.DType(), 2*n, 2*n), 0), graph.Iota(g, shapes.Make(sim.DType(), 2*n, 2*n), 1))
 	masked := graph.Where(self, graph.AddScalar(graph.ZerosLike(sim), -1e9), sim)

@@ -2,6 +2,7 @@ package losses
 
 import (
 	"fmt"
+	"github.com/gomlx-ssl/vicreg/linalg"
 	"math"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -72,7 +73,7 @@ func MutualInfoLowerBound(z1, z2 *graph.Node, eps float64) *graph.Node {
 func squaredDistances(z *graph.Node) *graph.Node {
 	n := z.Shape().Dimensions[0]
 	sq := graph.ReduceSum(graph.Square(z), 1) // [n]
-	gram := graph.Einsum("ik,jk->ij", z, z)
+	gram := linalg.Gram(z)
 	d2 := graph.Sub(graph.Add(graph.Reshape(sq, n, 1), graph.Reshape(sq, 1, n)), graph.MulScalar(gram, 2))
 	g := z.Graph()
 	diag := graph.Equal(graph.Iota(g, shapes.Make(z.DType(), n, n), 0), graph.Iota(g, shapes.Make(z.DType(), n, n), 1))

@@ -2,6 +2,7 @@ package losses
 
 import (
 	"fmt"
+	"github.com/gomlx-ssl/vicreg/linalg"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -106,9 +107,9 @@ func LogDetIPlusGram(z *graph.Node, alpha float64, center bool, dtype dtypes.DTy
 	var gram *graph.Node
 	var m int
 	if n <= d {
-		gram, m = graph.Einsum("ik,jk->ij", x, x), n
+		gram, m = linalg.Gram(x), n
 	} else {
-		gram, m = graph.Einsum("ki,kj->ij", x, x), d
+		gram, m = linalg.InnerGram(x), d
 	}
 	g := z.Graph()
 	eye := graph.ConvertDType(graph.Equal(graph.Iota(g, shapes.Make(dtype, m, m), 0), graph.Iota(g, shapes.Make(dtype, m, m), 1)), dtype)

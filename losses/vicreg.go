@@ -2,6 +2,7 @@ package losses
 
 import (
 	"fmt"
+	"github.com/gomlx-ssl/vicreg/linalg"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -28,7 +29,7 @@ func Covariance(z *graph.Node) *graph.Node {
 	checkEmbeddings("Covariance", z)
 	n, d := z.Shape().Dimensions[0], z.Shape().Dimensions[1]
 	zc := graph.Sub(z, graph.ReduceAndKeep(z, graph.ReduceMean, 0))
-	cov := graph.DivScalar(graph.MatMul(graph.Transpose(zc, 0, 1), zc), float64(n-1))
+	cov := graph.DivScalar(linalg.InnerGram(zc), float64(n-1))
 	g := z.Graph()
 	offDiagonal := graph.NotEqual(graph.Iota(g, shapes.Make(cov.DType(), d, d), 0), graph.Iota(g, shapes.Make(cov.DType(), d, d), 1))
 	return graph.DivScalar(graph.ReduceAllSum(graph.Where(offDiagonal, graph.Square(cov), graph.ZerosLike(cov))), float64(d))

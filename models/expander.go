@@ -3,6 +3,7 @@ package models
 import (
 	"errors"
 	"fmt"
+	"github.com/gomlx-ssl/vicreg/linalg"
 	"math"
 	"strconv"
 	"strings"
@@ -68,7 +69,7 @@ func linear(ctx *context.Context, x *Node, out int, useBias bool) *Node {
 	g := x.Graph()
 	wctx := ctx.WithInitializer(init)
 	w := wctx.VariableWithShape("weight", shapes.Make(x.DType(), in, out)).SetTrainable(true)
-	y := MatMul(x, w.ValueGraph(g))
+	y := linalg.MatMul(x, w.ValueGraph(g))
 	if useBias {
 		b := wctx.VariableWithShape("bias", shapes.Make(x.DType(), out)).SetTrainable(true)
 		y = Add(y, ExpandLeftToRank(b.ValueGraph(g), 2))

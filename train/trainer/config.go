@@ -46,19 +46,19 @@ type Config struct {
 	WarmupEpochs float64 `json:"warmup_epochs"`
 	ProbeLR      float64 `json:"probe_lr"`
 
-	CheckpointDir   string `json:"-"`
-	KeepLast        int    `json:"-"`
-	CheckpointEvery int    `json:"-"` // steps between checkpoints (0: at every epoch end)
-	Resume          bool   `json:"-"`
-	MetricsFile     string `json:"-"`
-	LogEvery        int    `json:"-"` // steps between metric lines
-	EvalEvery       int    `json:"-"` // epochs between offline kNN evaluations during training (0: only at the end)
-	KNNK            int    `json:"-"`
-	KNNTemperature  float64
-	ProbeEpochs     int    `json:"-"`
-	Baselines       bool   `json:"-"` // also probe raw pixels and a randomly initialised encoder
-	EvalSubset      int    `json:"-"` // evaluate on the first EvalSubset test images (0: all)
-	ExportEncoder   string `json:"-"`
+	CheckpointDir   string  `json:"-"`
+	KeepLast        int     `json:"-"`
+	CheckpointEvery int     `json:"-"` // steps between checkpoints (0: at every epoch end)
+	Resume          bool    `json:"-"`
+	MetricsFile     string  `json:"-"`
+	LogEvery        int     `json:"-"` // steps between metric lines
+	EvalEvery       int     `json:"-"` // epochs between offline kNN evaluations during training (0: only at the end)
+	KNNK            int     `json:"-"`
+	KNNTemperature  float64 `json:"-"`
+	ProbeEpochs     int     `json:"-"`
+	Baselines       bool    `json:"-"` // also probe raw pixels and a randomly initialised encoder
+	EvalSubset      int     `json:"-"` // evaluate on the first EvalSubset test images (0: all)
+	ExportEncoder   string  `json:"-"`
 }
 
 // Presets are named configurations. "mnist" is the default job: it runs on 2 CPU cores in
@@ -67,9 +67,9 @@ var Presets = map[string]func() Config{
 	"mnist": func() Config {
 		c := base()
 		c.Dataset, c.Augment = "mnist", "mnist"
-		c.Model = models.Config{Arch: "resnet18", Stem: "imagenet", Width: 16, InChannels: 1}
+		c.Model = models.Config{Arch: "resnet18", Stem: "imagenet", Width: 24, InChannels: 1}
 		c.Expander = "256-256-256"
-		c.Epochs, c.BatchSize = 4, 256
+		c.Epochs, c.BatchSize = 3, 256
 		c.LR, c.Eta, c.WeightDecay, c.WarmupEpochs = 0.3, 0.02, 1e-4, 0.5
 		return c
 	},

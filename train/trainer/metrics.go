@@ -100,7 +100,7 @@ func plotMetrics(metricsPath, svgPath string) error {
 	var lossKeys []string
 	for k := range series {
 		switch k {
-		case "lr", "probe_acc", "probe_batch_acc", "probe_loss", "images_per_sec", "step_images_per_sec", "z_std":
+		case "lr", "probe_acc", "probe_batch_acc", "knn_acc", "probe_loss", "images_per_sec", "step_images_per_sec", "z_std":
 		default:
 			lossKeys = append(lossKeys, k)
 		}
@@ -112,7 +112,7 @@ func plotMetrics(metricsPath, svgPath string) error {
 	}{
 		{"objective and its terms", lossKeys},
 		{"learning rate", []string{"lr"}},
-		{"online linear probe accuracy (test, per epoch; batch, per window)", []string{"probe_acc", "probe_batch_acc"}},
+		{"accuracy: online probe (test, per epoch; batch, per window), kNN (test)", []string{"probe_acc", "probe_batch_acc", "knn_acc"}},
 		{"embedding spread z_std (0 = collapse)", []string{"z_std"}},
 		{"throughput (views/s)", []string{"images_per_sec"}},
 	}

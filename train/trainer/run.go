@@ -222,17 +222,27 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		return nil
 	}
 	var embedder *Embedder
-	evalProbe := func() (float64, error) {
+	// evalProbe returns the online probe's test accuracy and, with withKNN, the kNN accuracy of
+	// the current encoder (-1 when not measured).
+	evalProbe := func(withKNN bool) (probeAcc, knnAcc float64, err error) {
 		if test == nil {
-			return -1, nil
+			return -1, -1, nil
 		}
 		if embedder == nil {
 			if embedder, err = NewEmbedder(b, ctx, net, evalBatch(cfg), true); err != nil {
-				return -1, err
+				return -1, -1, err
 			}
 		}
-		_, acc, err := embedder.Run(test)
-		return acc, err
+		testF, probeAcc, err := embedder.Run(test)
+		if err != nil || !withKNN {
+			return probeAcc, -1, err
+		}
+		trainF, _, err := embedder.Run(train)
+		if err != nil {
+			return probeAcc, -1, err
+		}
+		knnAcc, err = eval.KNN(b, trainF, testF, eval.KNNConfig{K: cfg.KNNK, Temperature: cfg.KNNTemperature})
+		return probeAcc, knnAcc, err
 	}
 	defer func() {
 		if embedder != nil {
@@ -268,7 +278,7 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 			opts.AfterStep(step)
 		}
 		if bar != nil {
-			bar.Describe(fmt.Sprintf("epoch %d loss %.3f", batch.Position.Epoch, out["loss"]))
+			bar.Describe(describe(batch.Position.Epoch, out, trainStep.Names()))
 			_ = bar.Set64(step)
 		}
 		if step%int64(cfg.LogEvery) == 0 || step == total {
@@ -286,13 +296,18 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		}
 		endOfEpoch := step%batchesPerEpoch == 0
 		if endOfEpoch || step == total {
-			acc, err := evalProbe()
+			epochsDone := float64(step) / float64(batchesPerEpoch)
+			withKNN := cfg.EvalEvery > 0 && endOfEpoch && int(step/batchesPerEpoch)%cfg.EvalEvery == 0 && step != total
+			acc, knnAcc, err := evalProbe(withKNN)
 			if err != nil {
 				return nil, err
 			}
 			res.ProbeAcc = acc
-			epochsDone := float64(step) / float64(batchesPerEpoch)
 			line := map[string]float64{"step": float64(step), "epoch": epochsDone, "probe_acc": acc}
+			if withKNN {
+				line["knn_acc"] = knnAcc
+				logger.Info("kNN", "epochs", fmt.Sprintf("%.2f", epochsDone), "knn_acc", fmt.Sprintf("%.4f", knnAcc))
+			}
 			if err := metrics.Write(line); err != nil {
 				return nil, err
 			}
@@ -332,6 +347,19 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// describe is the progress bar's text: the epoch, the loss and its terms.
+func describe(epoch int, out map[string]float64, names []string) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "epoch %d", epoch)
+	for _, n := range names {
+		if n == "probe_loss" || n == "probe_batch_acc" || n == "lr" || n == "z_std" {
+			continue
+		}
+		fmt.Fprintf(&sb, " %s %.3f", n, out[n])
+	}
+	return sb.String()
 }
 
 func evalBatch(cfg Config) int { return max(cfg.BatchSize, 256) }

@@ -6,9 +6,11 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/pkg/ml/layers"
+	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 
+	"github.com/gomlx-ssl/vicreg/linalg"
 	"github.com/gomlx-ssl/vicreg/losses"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/train/optim"
@@ -37,7 +39,13 @@ func (n *Network) Embed(ctx *context.Context, images *Node) *Node {
 // ProbeLogits is the online linear probe on detached representations: no gradient reaches the
 // encoder through it.
 func (n *Network) ProbeLogits(ctx *context.Context, features *Node) *Node {
-	return layers.DenseWithBias(ctx.In(ProbeScope), StopGradient(features), n.NumClasses)
+	ctx = ctx.In(ProbeScope)
+	g := features.Graph()
+	x := StopGradient(features)
+	dims := shapes.Make(x.DType(), x.Shape().Dimensions[1], n.NumClasses)
+	w := ctx.VariableWithShape("weights", dims).ValueGraph(g)
+	b := ctx.WithInitializer(initializers.Zero).VariableWithShape("biases", shapes.Make(x.DType(), n.NumClasses)).ValueGraph(g)
+	return Add(linalg.MatMul(x, w), InsertAxes(b, 0))
 }
 
 // Step is the compiled training step: both views forward, the objective, the backward pass and the

@@ -207,3 +207,25 @@ func TestResumeIsExact(t *testing.T) {
 		t.Errorf("resume with another -lr: got %v", err)
 	}
 }
+
+// TestEvalEveryMeasuresKNNDuringTraining: with -eval-every 1, each epoch end but the last (which
+// the final evaluation covers) adds a kNN accuracy to the metrics.
+func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
+	b := backendtest.XLA(t)
+	c := tinyConfig(t)
+	c.Subset, c.Steps, c.EvalEvery, c.CheckpointEvery = 64, 8, 1, 0 // 4 batches per epoch
+	if _, err := Run(b, c, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	series, err := readMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	knn := series["knn_acc"]
+	if len(knn) != 1 || knn[0][0] != 4 || knn[0][1] < 0 || knn[0][1] > 1 {
+		t.Errorf("knn_acc series %v, want one accuracy at step 4", knn)
+	}
+	if got := len(series["probe_acc"]); got != 2 {
+		t.Errorf("%d online probe evaluations, want 2 (one per epoch)", got)
+	}
+}
