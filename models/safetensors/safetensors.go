@@ -299,7 +299,14 @@ func Parse(data []byte) (*File, error) {
 		f.Tensors[name] = Tensor{DType: e.DType, Shape: e.Shape, Data: body[begin:end:end]}
 	}
 	// Tensors must not overlap (the reference implementation also forbids gaps; we tolerate them).
-	sort.Slice(spans, func(i, j int) bool { return spans[i].begin < spans[j].begin })
+	// Sorted by begin, then end, so that an empty tensor at the start of another does not count as
+	// overlapping it (the order of equal begins would otherwise depend on map iteration).
+	sort.Slice(spans, func(i, j int) bool {
+		if spans[i].begin != spans[j].begin {
+			return spans[i].begin < spans[j].begin
+		}
+		return spans[i].end < spans[j].end
+	})
 	for i := 1; i < len(spans); i++ {
 		if spans[i].begin < spans[i-1].end {
 			return nil, fmt.Errorf("safetensors: tensors %q and %q overlap", spans[i-1].name, spans[i].name)
