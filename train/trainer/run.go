@@ -270,8 +270,12 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		}
 		step++
 		if name, ok := nonFinite(out, trainStep.Names()); !ok {
-			return nil, fmt.Errorf("%w at step %d: %s = %v; stopping without saving (the last checkpoint, %q, holds finite weights): lower -lr or check the data",
-				ErrNonFinite, step, name, out[name], lastSave)
+			saved := "no checkpoint was written by this run"
+			if lastSave != "" {
+				saved = fmt.Sprintf("the last checkpoint, %s, holds finite weights", lastSave)
+			}
+			return nil, fmt.Errorf("%w at step %d: %s = %v; stopping without saving (%s): lower -lr or check the data",
+				ErrNonFinite, step, name, out[name], saved)
 		}
 		window.add(out, time.Since(t0), cfg.BatchSize)
 		if opts.AfterStep != nil {
