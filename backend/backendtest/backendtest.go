@@ -6,6 +6,7 @@
 package backendtest
 
 import (
+	"strings"
 	"sync"
 	"testing"
 
@@ -39,4 +40,14 @@ func XLA(tb testing.TB) backends.Backend {
 			backend.EnvVar, backend.Config())
 	}
 	return Backend(tb)
+}
+
+// SkipIfUnsupported skips the test, naming the missing operation, when err says that the
+// selected backend does not implement an op (GoMLX's pure Go backend lacks some, e.g. Pad, which
+// the gradients of Slice and Concatenate use). Any other error is left to the caller.
+func SkipIfUnsupported(tb testing.TB, err error) {
+	tb.Helper()
+	if err != nil && !backend.IsXLA(backend.Config()) && strings.Contains(err.Error(), "not implemented") {
+		tb.Skipf("the %s backend lacks an operation this test needs: %v", backend.Config(), err)
+	}
 }

@@ -68,9 +68,6 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	if !isXLA(b) {
-		return nil, fmt.Errorf("backend %q cannot train convolutional networks (GoMLX's pure Go backend lacks the convolution gradient and batch-norm training ops): unset GOMLX_BACKEND or set it to xla:cpu or xla:cuda", b.Name())
-	}
 	res := &Result{ProbeAcc: -1, Linear: -1, KNN: -1, PixelLinear: -1, RandomLinear: -1}
 
 	// Data.
@@ -101,6 +98,10 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 	aug, err := datasets.Preset(cfg.Augment, train)
 	if err != nil {
 		return nil, usage("augment", "%v", err)
+	}
+
+	if !isXLA(b) {
+		return nil, fmt.Errorf("backend %q cannot train convolutional networks (GoMLX's pure Go backend lacks the convolution gradient and batch-norm training ops): unset GOMLX_BACKEND or set it to xla:cpu or xla:cuda", b.Name())
 	}
 
 	// Network, objective, optimiser.
