@@ -12,6 +12,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
+	"github.com/gomlx/gomlx/pkg/ml/train/losses"
 	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
 )
 
@@ -78,7 +79,7 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 	}
 	opt := optimizers.Adam().LearningRate(cfg.LR).WeightDecay(cfg.WeightDecay).Done()
 	step, err := context.NewExec(b, ctx, func(ctx *context.Context, x, labels *Node) *Node {
-		loss := softmaxCrossEntropy(logits(ctx, x), labels)
+		loss := losses.SparseCategoricalCrossEntropyLogits([]*Node{InsertAxes(labels, -1)}, []*Node{logits(ctx, x)})
 		opt.UpdateGraph(ctx, x.Graph(), loss)
 		return loss
 	})
@@ -119,13 +120,6 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 		return ProbeResult{}, err
 	}
 	return ProbeResult{TrainAccuracy: trainAcc, TestAccuracy: testAcc}, nil
-}
-
-// softmaxCrossEntropy is the mean over the batch of -log softmax(logits)[label].
-func softmaxCrossEntropy(logits, labels *Node) *Node {
-	classes := logits.Shape().Dimensions[1]
-	oneHot := OneHot(labels, classes, logits.DType())
-	return Neg(ReduceAllMean(ReduceSum(Mul(oneHot, LogSoftmax(logits, -1)), -1)))
 }
 
 // accuracy runs predict over f in chunks of size batch (the last chunk padded, so that only two

@@ -126,7 +126,8 @@ func (s *Step) Names() []string { return s.names }
 func (s *Step) Finalize() { s.exec.Finalize() }
 
 // maskedCrossEntropy is the mean softmax cross-entropy and accuracy over the rows with a label
-// >= 0 (unlabeled rows carry -1).
+// >= 0 (unlabeled rows carry -1). Unlike GoMLX's masked cross-entropy it stays finite (0) for a
+// batch without any labeled row, which STL-10's train+unlabeled split produces.
 func maskedCrossEntropy(logits, labels *Node) (loss, acc *Node) {
 	g := logits.Graph()
 	classes := logits.Shape().Dimensions[1]
