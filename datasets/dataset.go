@@ -130,6 +130,18 @@ func (d *Dataset) ComputeMeanStd() (mean, std []float32) {
 	return mean, std
 }
 
+// Head returns the first n images of d (a copy), or d itself when n <= 0 or n >= d.N.
+func (d *Dataset) Head(n int) *Dataset {
+	if n <= 0 || n >= d.N {
+		return d
+	}
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
+	}
+	return d.Subset(idx)
+}
+
 // Subset returns a new Dataset with the images at the given indices (copied).
 func (d *Dataset) Subset(indices []int) *Dataset {
 	s := d.ImageSize()

@@ -71,14 +71,7 @@ func run(args []string) int {
 		if err != nil {
 			return nil, err
 		}
-		if *subset > 0 && *subset < ds.N {
-			idx := make([]int, *subset)
-			for i := range idx {
-				idx[i] = i
-			}
-			ds = ds.Subset(idx)
-		}
-		return ds, nil
+		return ds.Head(*subset), nil
 	}
 	features := map[string]eval.Features{}
 	get := func(split string) (eval.Features, error) {

@@ -50,11 +50,7 @@ func run(path, dataset string, n, queries, k int) error {
 	if err != nil {
 		return err
 	}
-	idx := make([]int, min(n, ds.N))
-	for i := range idx {
-		idx[i] = i
-	}
-	ds = ds.Subset(idx)
+	ds = ds.Head(n)
 	f, err := eval.Embed(enc, ds, 256)
 	if err != nil {
 		return err

@@ -76,9 +76,7 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Subset > 0 && cfg.Subset < train.N {
-		train = subset(train, cfg.Subset)
-	}
+	train = train.Head(cfg.Subset)
 	if train.Channels != cfg.Model.InChannels {
 		return nil, usage("channels", "the encoder takes %d-channel images but %s has %d channels: set -channels %d",
 			cfg.Model.InChannels, cfg.Dataset, train.Channels, train.Channels)
@@ -91,9 +89,7 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		if test, err = datasets.LoadWith(cfg.Dataset, datasets.SplitTest, loadOpt); err != nil {
 			return nil, err
 		}
-		if cfg.EvalSubset > 0 && cfg.EvalSubset < test.N {
-			test = subset(test, cfg.EvalSubset)
-		}
+		test = test.Head(cfg.EvalSubset)
 	}
 	aug, err := datasets.Preset(cfg.Augment, train)
 	if err != nil {
@@ -422,15 +418,6 @@ func finalEvaluation(b backends.Backend, ctx *context.Context, net *Network, cfg
 		}
 	}
 	return nil
-}
-
-// subset returns the first n images of ds.
-func subset(ds *datasets.Dataset, n int) *datasets.Dataset {
-	idx := make([]int, n)
-	for i := range idx {
-		idx[i] = i
-	}
-	return ds.Subset(idx)
 }
 
 // nonFinite returns the first output (in order) that is NaN or infinite.
