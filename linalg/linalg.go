@@ -11,9 +11,10 @@ package linalg
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
+
+	"github.com/gomlx-ssl/vicreg/backend"
 )
 
 // MatMul returns a·b for a of shape [n, k] and b of shape [k, m], with an efficient gradient with
@@ -22,7 +23,7 @@ func MatMul(a, b *graph.Node) *graph.Node {
 	if a.Rank() != 2 || b.Rank() != 2 || a.Shape().Dimensions[1] != b.Shape().Dimensions[0] {
 		panic(fmt.Sprintf("linalg.MatMul: want [n, k] x [k, m], got %s x %s", a.Shape(), b.Shape()))
 	}
-	if !onXLA(a.Graph()) {
+	if !backend.IsXLA(a.Graph().Backend().Name()) {
 		return graph.MatMul(a, b)
 	}
 	n, k := a.Shape().Dimensions[0], a.Shape().Dimensions[1]
@@ -37,8 +38,3 @@ func Gram(x *graph.Node) *graph.Node { return MatMul(x, graph.Transpose(x, 0, 1)
 
 // InnerGram returns xᵀ·x for x of shape [n, k] (a [k, k] matrix), with an efficient gradient.
 func InnerGram(x *graph.Node) *graph.Node { return MatMul(graph.Transpose(x, 0, 1), x) }
-
-func onXLA(g *graph.Graph) bool {
-	name := strings.ToLower(g.Backend().Name())
-	return strings.Contains(name, "xla") || strings.Contains(name, "hlo")
-}

@@ -91,26 +91,3 @@ func (e *Embedder) Run(ds *datasets.Dataset) (eval.Features, float64, error) {
 	}
 	return f, acc, nil
 }
-
-// PixelFeatures returns the normalised pixels of ds as features (the raw-pixel baseline).
-func PixelFeatures(ds *datasets.Dataset) (eval.Features, error) {
-	it, err := datasets.NewEvalIterator(ds, datasets.EvalConfig{BatchSize: 512})
-	if err != nil {
-		return eval.Features{}, err
-	}
-	f := eval.Features{N: ds.N, D: ds.ImageSize(), NumClasses: ds.NumClasses}
-	if ds.Labels != nil {
-		f.Labels = make([]int32, 0, ds.N)
-	}
-	for {
-		batch, ok := it.Next()
-		if !ok {
-			break
-		}
-		f.X = append(f.X, batch.View1[:batch.Valid*f.D]...)
-		if f.Labels != nil {
-			f.Labels = append(f.Labels, batch.Labels[:batch.Valid]...)
-		}
-	}
-	return f, nil
-}

@@ -19,6 +19,7 @@ import (
 	"github.com/mattn/go-isatty"
 	"github.com/schollz/progressbar/v3"
 
+	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/eval"
@@ -96,7 +97,7 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		return nil, usage("augment", "%v", err)
 	}
 
-	if !isXLA(b) {
+	if !backend.IsXLA(b.Name()) {
 		return nil, fmt.Errorf("backend %q cannot train convolutional networks (GoMLX's pure Go backend lacks the convolution gradient and batch-norm training ops): unset GOMLX_BACKEND or set it to xla:cpu or xla:cuda", b.Name())
 	}
 
@@ -396,11 +397,11 @@ func finalEvaluation(b backends.Backend, ctx *context.Context, net *Network, cfg
 		return err
 	}
 	if cfg.Baselines {
-		pixTrain, err := PixelFeatures(train)
+		pixTrain, err := eval.Pixels(train)
 		if err != nil {
 			return err
 		}
-		pixTest, err := PixelFeatures(test)
+		pixTest, err := eval.Pixels(test)
 		if err != nil {
 			return err
 		}
@@ -428,10 +429,6 @@ func nonFinite(out map[string]float64, names []string) (string, bool) {
 		}
 	}
 	return "", true
-}
-
-func isXLA(b backends.Backend) bool {
-	return strings.HasPrefix(b.Name(), "xla") || strings.Contains(strings.ToLower(b.Name()), "stablehlo")
 }
 
 // window averages step outputs between two metric lines.

@@ -214,8 +214,15 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 	b := backendtest.XLA(t)
 	c := tinyConfig(t)
 	c.Subset, c.Steps, c.EvalEvery, c.CheckpointEvery = 64, 8, 1, 0 // 4 batches per epoch
-	if _, err := Run(b, c, quiet()); err != nil {
+	c.Baselines = true
+	res, err := Run(b, c, quiet())
+	if err != nil {
 		t.Fatal(err)
+	}
+	for name, acc := range map[string]float64{"pixels": res.PixelLinear, "random encoder": res.RandomLinear} {
+		if acc < 0 || acc > 1 {
+			t.Errorf("baseline %s: accuracy %v, want it measured", name, acc)
+		}
 	}
 	series, err := readMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
 	if err != nil {
