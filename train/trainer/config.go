@@ -59,7 +59,14 @@ type Config struct {
 	Baselines       bool    `json:"-"` // also probe raw pixels and a randomly initialised encoder
 	EvalSubset      int     `json:"-"` // evaluate on the first EvalSubset test images (0: all)
 	ExportEncoder   string  `json:"-"`
+	OnNonFinite     string  `json:"-"` // OnNonFiniteStop or OnNonFiniteRollback
 }
+
+// What a run does when a loss term or a variable becomes NaN or infinite (Config.OnNonFinite).
+const (
+	OnNonFiniteStop     = "stop"     // return ErrNonFinite; nothing is saved
+	OnNonFiniteRollback = "rollback" // restore the newest checkpoint and go on, at most MaxRollbacks times
+)
 
 // Presets are named configurations. "mnist" is the default job: it runs on 2 CPU cores in
 // minutes. "cifar10", "cifar100" reproduce solo-learn's VICReg recipe; "imagenet" the official one.
@@ -102,7 +109,7 @@ func base() Config {
 	return Config{
 		Seed: 0, Loss: "vicreg", LossParams: losses.Defaults(), Optimizer: "lars", Momentum: 0.9,
 		ProbeLR: 0.1, CheckpointDir: "runs/vicreg", KeepLast: 3, LogEvery: 10, KNNK: 20,
-		KNNTemperature: 0.07, ProbeEpochs: 30, Baselines: true,
+		KNNTemperature: 0.07, ProbeEpochs: 30, Baselines: true, OnNonFinite: OnNonFiniteStop,
 	}
 }
 
@@ -175,6 +182,8 @@ func (c *Config) Validate() error {
 		return usage("probe-lr", "must be > 0")
 	case c.CheckpointDir == "":
 		return usage("checkpoint-dir", "must not be empty")
+	case c.OnNonFinite != OnNonFiniteStop && c.OnNonFinite != OnNonFiniteRollback:
+		return usage("on-nonfinite", "unknown action %q: use %s or %s", c.OnNonFinite, OnNonFiniteStop, OnNonFiniteRollback)
 	}
 	oc := optim.Config{Kind: c.Optimizer, WeightDecay: c.WeightDecay, Momentum: c.Momentum, Eta: c.Eta,
 		Schedule: optim.Schedule{Base: c.LR, TotalSteps: 1}}
@@ -260,6 +269,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Baselines, "baselines", c.Baselines, "also probe raw pixels and a randomly initialised encoder")
 	fs.IntVar(&c.EvalSubset, "eval-subset", c.EvalSubset, "evaluate on the first N test images (0: all)")
 	fs.StringVar(&c.ExportEncoder, "export-encoder", c.ExportEncoder, "also write the trained encoder alone to this file")
+	fs.StringVar(&c.OnNonFinite, "on-nonfinite", c.OnNonFinite, "when the loss or a weight becomes NaN/Inf: stop (nothing is saved), or rollback to the newest checkpoint, skipping the batches since (at most 3 times)")
 }
 
 // ParseFlags parses args into a Config: -preset (default "mnist") picks the starting values, then

@@ -55,10 +55,31 @@ type Options struct {
 	NoProgressBar bool
 	// AfterStep, when set, is called after every training step with the number of steps done.
 	AfterStep func(step int64)
+
+	// injectFault, in tests, may alter a step's outputs before they are checked.
+	injectFault func(step int64, out map[string]float64)
 }
 
-// ErrNonFinite is wrapped by the error returned when a loss term becomes NaN or infinite.
-var ErrNonFinite = errors.New("non-finite loss")
+// ErrNonFinite is wrapped by the error returned when a loss term or a variable becomes NaN or
+// infinite.
+var ErrNonFinite = errors.New("non-finite training state")
+
+// MaxRollbacks bounds how often one run rolls back to a checkpoint with -on-nonfinite rollback.
+const MaxRollbacks = 3
+
+// nonFiniteError says which step and which value went non-finite, and what is safe on disk.
+type nonFiniteError struct {
+	step  int64
+	what  string // "loss = NaN" or "variable /encoder/conv1/weights[12]"
+	saved string
+}
+
+func (e *nonFiniteError) Error() string {
+	return fmt.Sprintf("%v at step %d: %s; stopping without saving (%s): lower -lr, check the data, or pass -on-nonfinite rollback",
+		ErrNonFinite, e.step, e.what, e.saved)
+}
+
+func (e *nonFiniteError) Unwrap() error { return ErrNonFinite }
 
 // Run pretrains according to cfg (which must be valid), then evaluates the encoder.
 func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
@@ -210,6 +231,9 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		if err != nil {
 			return fmt.Errorf("step %d: reading the variables for a checkpoint: %w", step, err)
 		}
+		if key, i, ok := checkpoints.FirstNonFinite(vars); !ok {
+			return &nonFiniteError{step: step, what: fmt.Sprintf("variable %s[%d]", key, i)}
+		}
 		st := &checkpoints.State{Step: step, Epoch: pos.Epoch, Config: cfg.JSON(), Data: data,
 			Metrics: metricsAtSave, Variables: vars}
 		path, err := mgr.Save(st)
@@ -247,6 +271,40 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 			embedder.Finalize()
 		}
 	}()
+	rollbacks := 0
+	// recoverNonFinite handles a loss term or a variable that went non-finite: with -on-nonfinite
+	// rollback (at most MaxRollbacks times) it restores the newest checkpoint and lets the loop go
+	// on; the data loader is not rewound, so the batches seen since that checkpoint are skipped and
+	// the replay differs from the run that diverged. Otherwise it returns the error that stops the run.
+	recoverNonFinite := func(nf *nonFiniteError) error {
+		nf.saved = "no checkpoint was written by this run"
+		if lastSave != "" {
+			nf.saved = fmt.Sprintf("the last checkpoint, %s, holds finite weights", lastSave)
+		}
+		if cfg.OnNonFinite != OnNonFiniteRollback {
+			return nf
+		}
+		if rollbacks >= MaxRollbacks {
+			nf.saved += fmt.Sprintf("; already rolled back %d times", rollbacks)
+			return nf
+		}
+		state, path, err := mgr.LoadLatest()
+		if err != nil {
+			return fmt.Errorf("%w; rolling back: %v", nf, err)
+		}
+		if err := checkpoints.ToContext(ctx, state.Variables); err != nil {
+			return fmt.Errorf("%w; rolling back to %s: %v", nf, path, err)
+		}
+		rollbacks++
+		logger.Warn("non-finite training state: rolled back to the newest checkpoint, skipping the batches seen since",
+			"at_step", nf.step, "value", nf.what, "checkpoint", path, "resumed_step", state.Step, "skipped_batches", nf.step-state.Step,
+			"rollback", fmt.Sprintf("%d/%d", rollbacks, MaxRollbacks))
+		step = state.Step
+		if bar != nil {
+			_ = bar.Set64(step)
+		}
+		return metrics.Write(map[string]float64{"step": float64(step), "rollback_from_step": float64(nf.step)})
+	}
 
 	for step < total {
 		if opts.Stop != nil && opts.Stop.Load() {
@@ -267,13 +325,14 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 			return nil, fmt.Errorf("step %d: %w", step, err)
 		}
 		step++
+		if opts.injectFault != nil {
+			opts.injectFault(step, out)
+		}
 		if name, ok := nonFinite(out, trainStep.Names()); !ok {
-			saved := "no checkpoint was written by this run"
-			if lastSave != "" {
-				saved = fmt.Sprintf("the last checkpoint, %s, holds finite weights", lastSave)
+			if err := recoverNonFinite(&nonFiniteError{step: step, what: fmt.Sprintf("%s = %v", name, out[name])}); err != nil {
+				return nil, err
 			}
-			return nil, fmt.Errorf("%w at step %d: %s = %v; stopping without saving (%s): lower -lr or check the data",
-				ErrNonFinite, step, name, out[name], saved)
+			continue
 		}
 		window.add(out, time.Since(t0), cfg.BatchSize)
 		if opts.AfterStep != nil {
@@ -322,7 +381,13 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		if (cfg.CheckpointEvery > 0 && step%int64(cfg.CheckpointEvery) == 0) ||
 			(cfg.CheckpointEvery == 0 && endOfEpoch) || step == total {
 			if err := save(map[string]float64{"probe_acc": res.ProbeAcc}); err != nil {
-				return nil, err
+				var nf *nonFiniteError
+				if !errors.As(err, &nf) {
+					return nil, err
+				}
+				if err := recoverNonFinite(nf); err != nil {
+					return nil, err
+				}
 			}
 		}
 	}

@@ -67,6 +67,7 @@ func TestBadFlagsAreUsageErrorsNamingTheFlag(t *testing.T) {
 		{[]string{"-eta", "0"}, "eta"},
 		{[]string{"-preset", "nope"}, "preset"},
 		{[]string{"-epochs", "0"}, "epochs"},
+		{[]string{"-on-nonfinite", "retry"}, "on-nonfinite"},
 	} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
