@@ -1,0 +1,261 @@
+// Command bench runs the VICReg training step, the encoder's inference pass and a large matrix
+// product on our side (GoMLX on the backend GOMLX_BACKEND selects, xla:cpu by default) and, with
+// the same configurations, on PyTorch (torch_step.py, Debian's python3-torch, tuned as a careful
+// user would), and prints one markdown table: images/s, the ratio ours/PyTorch, achieved GFLOP/s
+// (analytic FLOP counts), the share of the machine's measured matmul peak, first-step (compile)
+// time and peak resident memory. Each configuration runs in its own process, so the peak memory
+// figures are per configuration.
+//
+//	go run ./bench                                   # every configuration, batch 256
+//	go run ./bench -configs w16 -batch 64 -steps 2   # a quick run
+//	go run ./bench -rss-steps 1000                   # resident memory over 1,000 small steps
+//	go run ./bench -levers                           # the XLA levers, A/B interleaved
+package main
+
+import (
+	"bytes"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/charmbracelet/log"
+
+	"github.com/gomlx-ssl/vicreg/backend"
+	"github.com/gomlx-ssl/vicreg/models"
+)
+
+//go:embed torch_step.py
+var torchScript []byte
+
+// options are the command's flags.
+type options struct {
+	configs, expander, python, side string
+	batch, warmup, steps, peak      int
+	rssSteps, rssWidth, rssBatch    int
+	levers, ompPassive              bool
+	child                           string
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.configs, "configs", "", "comma-separated substrings of the configuration names to run (default all: r18w64/r18w16 × train-sgd, train-lars, infer)")
+	flag.IntVar(&o.batch, "batch", 256, "batch size per view")
+	flag.StringVar(&o.expander, "expander", "2048-2048-2048", "expander widths")
+	flag.IntVar(&o.warmup, "warmup", 2, "untimed calls, the first (compile) included")
+	flag.IntVar(&o.steps, "steps", 3, "timed steps")
+	flag.IntVar(&o.peak, "peak", 2048, "size of the square float32 matrix product that measures the peak (0: skip)")
+	flag.StringVar(&o.side, "side", "both", "which side runs: both, ours or torch")
+	flag.StringVar(&o.python, "python", "/usr/bin/python3", "Python with python3-torch (Debian's)")
+	flag.IntVar(&o.rssSteps, "rss-steps", 0, "instead of the table: run this many training steps of a small configuration and report resident memory every 100 steps")
+	flag.IntVar(&o.rssWidth, "rss-width", 8, "ResNet-18 width of the -rss-steps configuration")
+	flag.IntVar(&o.rssBatch, "rss-batch", 32, "batch of the -rss-steps configuration")
+	flag.BoolVar(&o.ompPassive, "omp-passive", true, "run PyTorch with OMP_WAIT_POLICY=PASSIVE (sleeping, not spinning, OpenMP threads)")
+	flag.BoolVar(&o.levers, "levers", false, "instead of the table: the lever micro-benchmarks (layout, XLA flags, bf16, forward/backward/update split)")
+	flag.StringVar(&o.child, "child", "", "internal: run one JSON-encoded job in this process and print its result")
+	flag.Parse()
+	if err := run(o); err != nil {
+		log.Error(err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	if o.child != "" {
+		return runChild(o.child)
+	}
+	if o.warmup < 1 || o.steps < 1 {
+		return fmt.Errorf("-warmup %d and -steps %d must both be >= 1", o.warmup, o.steps)
+	}
+	exp, err := models.ParseExpander(o.expander)
+	if err != nil {
+		return err
+	}
+	switch {
+	case o.rssSteps > 0:
+		return runRSS(o, exp)
+	case o.levers:
+		return runLevers(o)
+	}
+	cfgs, err := selectConfigs(defaultConfigs(o.batch, exp), o.configs)
+	if err != nil {
+		return err
+	}
+	return runTable(o, cfgs)
+}
+
+// job is what a child process runs.
+type job struct {
+	Kind     string      `json:"kind"` // "config", "peak", "rss" or a lever name
+	Config   benchConfig `json:"config"`
+	Warmup   int         `json:"warmup"`
+	Steps    int         `json:"steps"`
+	Size     int         `json:"size,omitempty"`
+	Variant  string      `json:"variant,omitempty"`
+	XLAFlags string      `json:"xla_flags,omitempty"`
+}
+
+// runChild runs one job in this process and prints its result as the last line of stdout.
+func runChild(spec string) error {
+	var j job
+	if err := json.Unmarshal([]byte(spec), &j); err != nil {
+		return fmt.Errorf("-child %q: %w", spec, err)
+	}
+	b, err := backend.New()
+	if err != nil {
+		return err
+	}
+	defer b.Finalize()
+	var out any
+	switch j.Kind {
+	case "config":
+		out = runOurs(b, j.Config, j.Warmup, j.Steps)
+	case "peak":
+		out = matmulPeak(b, j.Size, j.Warmup, j.Steps)
+	case "rss":
+		out = rssSamples(b, j.Config, j.Steps)
+	default:
+		out = runLeverJob(b, j)
+	}
+	line, err := json.Marshal(out)
+	if err != nil {
+		return err
+	}
+	fmt.Println(string(line))
+	return nil
+}
+
+// inChild runs j in a fresh process of this binary (extra environment appended) and decodes the
+// last stdout line into out.
+func inChild(j job, extraEnv []string, out any) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	spec, _ := json.Marshal(j)
+	cmd := exec.Command(self, "-child", string(spec))
+	cmd.Env = append(os.Environ(), extraEnv...)
+	if j.XLAFlags != "" {
+		cmd.Env = append(cmd.Env, "XLA_FLAGS="+j.XLAFlags)
+	}
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("child %s %s: %w\n%s", j.Kind, j.Config.Name, err, tail(stderr.String(), 2000))
+	}
+	return decodeLastLine(stdout.Bytes(), out)
+}
+
+// decodeLastLine decodes the last non-empty line of text as JSON.
+func decodeLastLine(text []byte, out any) error {
+	lines := strings.Split(strings.TrimSpace(string(text)), "\n")
+	last := lines[len(lines)-1]
+	if err := json.Unmarshal([]byte(last), out); err != nil {
+		return fmt.Errorf("decoding result line %q: %w", last, err)
+	}
+	return nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// torchSide runs torch_step.py with the tuned environment.
+type torchSide struct {
+	python, script string
+	passive        bool   // OMP_WAIT_POLICY=PASSIVE
+	note           string // why the PyTorch columns are empty, when they are
+}
+
+// torchEnv is the environment a careful PyTorch user sets on this machine: OpenBLAS's pthread
+// build, jemalloc that keeps freed pages, and no OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides.
+// With passive, OpenMP threads sleep at barriers instead of spinning: on a machine whose cores
+// are shared with other work, spinning made PyTorch's 2-thread steps about 10 times slower.
+func torchEnv(passive bool) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch name {
+		case "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "LD_LIBRARY_PATH", "LD_PRELOAD", "MALLOC_CONF", "OMP_NUM_THREADS", "OMP_WAIT_POLICY":
+			continue
+		}
+		env = append(env, kv)
+	}
+	ld := "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+	if old := os.Getenv("LD_LIBRARY_PATH"); old != "" {
+		ld += ":" + old
+	}
+	env = append(env, "LD_LIBRARY_PATH="+ld, "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+		"MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1", "OMP_NUM_THREADS=2")
+	if passive {
+		env = append(env, "OMP_WAIT_POLICY=PASSIVE")
+	}
+	return env
+}
+
+// newTorchSide writes the embedded script to a temporary folder and checks that python has torch.
+func newTorchSide(python string, passive bool) (*torchSide, func(), error) {
+	dir, err := os.MkdirTemp("", "vicreg-bench-")
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup := func() { os.RemoveAll(dir) }
+	t := &torchSide{python: python, passive: passive, script: filepath.Join(dir, "torch_step.py")}
+	if err := os.WriteFile(t.script, torchScript, 0o644); err != nil {
+		cleanup()
+		return nil, nil, fmt.Errorf("writing %s: %w", t.script, err)
+	}
+	if out, err := exec.Command(python, "-c", "import torch, torchvision").CombinedOutput(); err != nil {
+		t.note = fmt.Sprintf("PyTorch columns skipped: %s cannot import torch and torchvision (%v: %s); install Debian's python3-torch python3-torchvision", python, err, strings.TrimSpace(tail(string(out), 300)))
+	}
+	return t, cleanup, nil
+}
+
+// torchResult is one line of torch_step.py.
+type torchResult struct {
+	FirstS   float64 `json:"first_s"`
+	StepS    float64 `json:"step_s"`
+	ImagesPS float64 `json:"images_per_s"`
+	GFLOPs   float64 `json:"gflops"`
+	VmHWMKiB int64   `json:"vmhwm_kib"`
+	Encoder  int64   `json:"encoder"`
+	Expander int64   `json:"expander"`
+}
+
+// run executes the script with args and decodes its result line.
+func (t *torchSide) run(args ...string) (torchResult, error) {
+	var r torchResult
+	if t.note != "" {
+		return r, errors.New(t.note)
+	}
+	cmd := exec.Command(t.python, append([]string{t.script}, args...)...)
+	cmd.Env = torchEnv(t.passive)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return r, fmt.Errorf("%s %s: %w\n%s", t.python, strings.Join(args, " "), err, tail(stderr.String(), 2000))
+	}
+	return r, decodeLastLine(stdout.Bytes(), &r)
+}
+
+// configArgs are torch_step.py's arguments for c.
+func configArgs(c benchConfig, warmup, steps int) []string {
+	exp := make([]string, len(c.Expander))
+	for i, d := range c.Expander {
+		exp[i] = fmt.Sprint(d)
+	}
+	args := []string{"--mode", c.Mode, "--width", fmt.Sprint(c.Width), "--batch", fmt.Sprint(c.Batch),
+		"--expander", strings.Join(exp, "-"), "--warmup", fmt.Sprint(warmup), "--steps", fmt.Sprint(steps)}
+	if c.Opt != "" {
+		args = append(args, "--opt", c.Opt)
+	}
+	return args
+}

@@ -1,0 +1,208 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx/gomlx/backends"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's graph DSL reads best unqualified.
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/gomlx-ssl/vicreg/losses"
+	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/train/optim"
+	"github.com/gomlx-ssl/vicreg/train/trainer"
+)
+
+// result is what one side reports for one configuration.
+type result struct {
+	Config    string  `json:"config"`
+	FirstS    float64 `json:"first_s"` // first call: graph building, compilation, variable init, one step
+	StepS     float64 `json:"step_s"`  // steady-state seconds per step
+	ImagesPS  float64 `json:"images_per_s"`
+	VmHWMKiB  int64   `json:"vmhwm_kib"` // peak resident memory of the process
+	Err       string  `json:"error,omitempty"`
+	PeakGFLOP float64 `json:"gflops,omitempty"` // peak mode only
+}
+
+// randomImages returns a [n, 32, 32, 3] tensor of N(0,1) pixels (NHWC, our models' layout).
+func randomImages(seed uint64, n int) *tensors.Tensor {
+	r := rand.New(rand.NewPCG(seed, 1))
+	data := make([]float32, n*32*32*3)
+	for i := range data {
+		data[i] = float32(r.NormFloat64())
+	}
+	return tensors.FromFlatDataAndDimensions(data, n, 32, 32, 3)
+}
+
+// newOptimizer returns the update the PyTorch script also uses: SGD with momentum 0.9 and weight
+// decay 1e-4, or solo-learn's LARS (eta 0.02, clipping); learning rate 0.3·batch/256, constant.
+func newOptimizer(c benchConfig) (*optim.Optimizer, error) {
+	oc := optim.Config{Kind: c.Opt, Momentum: 0.9, WeightDecay: 1e-4,
+		Schedule: optim.Schedule{Base: 0.3 * float64(c.Batch) / 256, TotalSteps: 1 << 40}}
+	if c.Opt == "lars" {
+		oc.Eta, oc.Clip = 0.02, true
+	}
+	return optim.New(oc)
+}
+
+// stepper runs one step of a configuration.
+type stepper func() error
+
+// buildOurs prepares the configuration's compiled program (compiled lazily on the first call).
+func buildOurs(b backends.Backend, c benchConfig) (stepper, func(), error) {
+	mc := models.Config{Arch: "resnet18", Stem: "cifar", Width: c.Width, InChannels: 3}
+	ctx := context.New()
+	v1 := randomImages(1, c.Batch)
+	if c.Mode == modeInfer {
+		exec, err := context.NewExec(b, ctx, func(ctx *context.Context, x *Node) *Node {
+			ctx.SetTraining(x.Graph(), false)
+			return models.Encoder(ctx.In(trainer.EncoderScope), mc, x)
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("building the inference graph: %w", err)
+		}
+		run := func() error {
+			outs, err := exec.Exec(v1)
+			if err != nil {
+				return err
+			}
+			for _, o := range outs {
+				o.MustFinalizeAll() // waits for the result and frees its buffer
+			}
+			return nil
+		}
+		return run, exec.Finalize, nil
+	}
+	obj, err := losses.New(losses.NameVICReg, losses.Defaults())
+	if err != nil {
+		return nil, nil, err
+	}
+	opt, err := newOptimizer(c)
+	if err != nil {
+		return nil, nil, err
+	}
+	net := &trainer.Network{Model: mc, Expander: c.Expander, Objective: obj}
+	step, err := trainer.NewStep(b, ctx, net, opt)
+	if err != nil {
+		return nil, nil, err
+	}
+	v2 := randomImages(2, c.Batch)
+	labels := tensors.FromFlatDataAndDimensions(make([]int32, c.Batch), c.Batch)
+	run := func() error {
+		_, err := step.Run(v1, v2, labels)
+		return err
+	}
+	return run, step.Finalize, nil
+}
+
+// timeSteps calls run once (the compile), then warmup-1 more times, then times steps calls.
+func timeSteps(run stepper, warmup, steps int) (first, perStep time.Duration, err error) {
+	start := time.Now()
+	if err := run(); err != nil {
+		return 0, 0, err
+	}
+	first = time.Since(start)
+	for range warmup - 1 {
+		if err := run(); err != nil {
+			return 0, 0, err
+		}
+	}
+	start = time.Now()
+	for range steps {
+		if err := run(); err != nil {
+			return 0, 0, err
+		}
+	}
+	return first, time.Since(start) / time.Duration(steps), nil
+}
+
+// runOurs benchmarks one configuration in this process.
+func runOurs(b backends.Backend, c benchConfig, warmup, steps int) result {
+	res := result{Config: c.Name}
+	run, done, err := buildOurs(b, c)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	defer done()
+	first, per, err := timeSteps(run, warmup, steps)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	res.FirstS, res.StepS = first.Seconds(), per.Seconds()
+	res.ImagesPS = float64(c.imagesPerStep()) / per.Seconds()
+	res.VmHWMKiB, _ = procStatusKiB("VmHWM")
+	return res
+}
+
+// matmulPeak times an n×n float32 matrix product on b: the machine's practical peak in GFLOP/s.
+func matmulPeak(b backends.Backend, n, warmup, steps int) result {
+	res := result{Config: fmt.Sprintf("matmul-%d", n)}
+	exec, err := NewExec(b, func(x, y *Node) *Node { return MatMul(x, y) })
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	defer exec.Finalize()
+	r := rand.New(rand.NewPCG(3, 4))
+	data := make([]float32, n*n)
+	for i := range data {
+		data[i] = float32(r.NormFloat64())
+	}
+	x := tensors.FromFlatDataAndDimensions(data, n, n)
+	y := tensors.FromFlatDataAndDimensions(data, n, n)
+	first, per, err := timeSteps(func() error {
+		outs, err := exec.Exec(x, y)
+		if err != nil {
+			return err
+		}
+		outs[0].MustFinalizeAll()
+		return nil
+	}, warmup, steps)
+	if err != nil {
+		res.Err = err.Error()
+		return res
+	}
+	res.FirstS, res.StepS = first.Seconds(), per.Seconds()
+	res.PeakGFLOP = 2 * float64(n) * float64(n) * float64(n) / per.Seconds() / 1e9
+	res.VmHWMKiB, _ = procStatusKiB("VmHWM")
+	return res
+}
+
+// procStatusKiB reads a "kB" field (VmHWM, VmRSS) of /proc/self/status.
+func procStatusKiB(field string) (int64, error) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, fmt.Errorf("reading /proc/self/status: %w", err)
+	}
+	defer f.Close()
+	return parseStatusKiB(f, field)
+}
+
+// parseStatusKiB finds "field:   123 kB" in a /proc/<pid>/status text.
+func parseStatusKiB(r interface{ Read([]byte) (int, error) }, field string) (int64, error) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		name, rest, ok := strings.Cut(sc.Text(), ":")
+		if !ok || name != field {
+			continue
+		}
+		f := strings.Fields(rest)
+		if len(f) != 2 || f[1] != "kB" {
+			return 0, fmt.Errorf("/proc status field %s: unexpected value %q", field, rest)
+		}
+		return strconv.ParseInt(f[0], 10, 64)
+	}
+	if err := sc.Err(); err != nil {
+		return 0, err
+	}
+	return 0, fmt.Errorf("/proc status has no field %s", field)
+}

@@ -1,0 +1,159 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/charmbracelet/log"
+)
+
+// row is one line of the table; a zero value means "not measured".
+type row struct {
+	cfg         benchConfig
+	ours, torch result
+	oursErr     string
+	torchErr    string
+}
+
+// runTable measures every configuration on both sides, and the peak, and prints the table.
+func runTable(o options, cfgs []benchConfig) error {
+	ts, cleanup, err := newTorchSide(o.python, o.ompPassive)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	var notes []string
+	if ts.note != "" && o.side != "ours" {
+		notes = append(notes, ts.note)
+	}
+	doOurs, doTorch := o.side != "torch", o.side != "ours" && ts.note == ""
+
+	// FLOP counts: ours are analytic; check them against PyTorch's hooks once per width.
+	if doTorch {
+		seen := map[int]bool{}
+		for _, c := range cfgs {
+			if seen[c.Width] {
+				continue
+			}
+			seen[c.Width] = true
+			notes = append(notes, macsCheck(ts, c))
+		}
+	}
+
+	var peakOurs, peakTorch float64
+	if o.peak > 0 {
+		if doOurs {
+			var r result
+			if err := inChild(job{Kind: "peak", Size: o.peak, Warmup: 2, Steps: 5}, nil, &r); err != nil {
+				return fmt.Errorf("our matmul peak: %w", err)
+			}
+			peakOurs = r.PeakGFLOP
+		}
+		if doTorch {
+			r, err := ts.run("--mode", "peak", "--size", fmt.Sprint(o.peak), "--warmup", "2", "--steps", "5")
+			if err != nil {
+				return fmt.Errorf("PyTorch matmul peak: %w", err)
+			}
+			peakTorch = r.GFLOPs
+		}
+		notes = append(notes, fmt.Sprintf("Peak: %d×%d float32 matmul, ours (XLA DotGeneral) %.1f GFLOP/s, PyTorch (OpenBLAS) %.1f GFLOP/s; %% of peak uses the larger.",
+			o.peak, o.peak, peakOurs, peakTorch))
+	}
+	peak := max(peakOurs, peakTorch)
+
+	var rows []row
+	for _, c := range cfgs {
+		r := row{cfg: c}
+		if doOurs {
+			log.Info("ours", "config", c.Name)
+			if err := inChild(job{Kind: "config", Config: c, Warmup: o.warmup, Steps: o.steps}, nil, &r.ours); err != nil {
+				r.oursErr = err.Error()
+			} else if r.ours.Err != "" {
+				r.oursErr = r.ours.Err
+			}
+		}
+		if doTorch {
+			log.Info("torch", "config", c.Name)
+			t, err := ts.run(configArgs(c, o.warmup, o.steps)...)
+			if err != nil {
+				r.torchErr = err.Error()
+			} else {
+				r.torch = result{Config: c.Name, FirstS: t.FirstS, StepS: t.StepS, ImagesPS: t.ImagesPS, VmHWMKiB: t.VmHWMKiB}
+			}
+		}
+		for _, e := range []string{r.oursErr, r.torchErr} {
+			if e != "" {
+				notes = append(notes, fmt.Sprintf("%s: %s", c.Name, tail(e, 500)))
+			}
+		}
+		rows = append(rows, r)
+	}
+	writeTable(os.Stdout, rows, peak, notes, o)
+	return nil
+}
+
+// macsCheck compares our analytic MAC count with the one PyTorch's hooks give.
+func macsCheck(ts *torchSide, c benchConfig) string {
+	t, err := ts.run(configArgs(benchConfig{Mode: "macs", Width: c.Width, Expander: c.Expander}, 1, 1)...)
+	if err != nil {
+		return fmt.Sprintf("MAC cross-check for width %d failed: %v", c.Width, err)
+	}
+	enc, exp := resnet18MACs(c.Width, 32, 32, 3), expanderMACs(8*c.Width, c.Expander)
+	verdict := "equal"
+	if enc != t.Encoder || exp != t.Expander {
+		verdict = "DIFFERENT"
+	}
+	return fmt.Sprintf("MACs per image, width %d: encoder %d, expander %d (analytic); PyTorch hooks %d, %d: %s.",
+		c.Width, enc, exp, t.Encoder, t.Expander, verdict)
+}
+
+// writeTable prints the markdown table and its notes.
+func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options) {
+	fmt.Fprintf(w, "\n| config | ours img/s | torch img/s | ours/torch | ours GFLOP/s | torch GFLOP/s | %% of peak (ours / torch) | first step s (ours / torch) | peak RSS MiB (ours / torch) |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		flops := r.cfg.flopsPerStep()
+		gf := func(x result) float64 {
+			if x.StepS == 0 {
+				return 0
+			}
+			return flops / x.StepS / 1e9
+		}
+		ratio := "–"
+		if r.ours.ImagesPS > 0 && r.torch.ImagesPS > 0 {
+			ratio = fmt.Sprintf("%.2f", r.ours.ImagesPS/r.torch.ImagesPS)
+		}
+		pct := func(x result) string {
+			if peak == 0 || x.StepS == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.0f%%", 100*gf(x)/peak)
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s |\n", r.cfg.Name,
+			num(r.ours.ImagesPS, 1), num(r.torch.ImagesPS, 1), ratio, num(gf(r.ours), 1), num(gf(r.torch), 1),
+			pct(r.ours), pct(r.torch), num(r.ours.FirstS, 1), num(r.torch.FirstS, 1),
+			num(float64(r.ours.VmHWMKiB)/1024, 0), num(float64(r.torch.VmHWMKiB)/1024, 0))
+	}
+	fmt.Fprintf(w, "\nSteady state: %d untimed calls (the first is the compile / first step), then the mean of %d timed steps. "+
+		"A training step counts both views (2×batch images) and 3 forwards of FLOPs; inference is the encoder alone. "+
+		"Backend %s; PyTorch: %s, 2 threads, OpenBLAS pthread, jemalloc, OMP_WAIT_POLICY=PASSIVE %v.\n", o.warmup, o.steps, backendName(), o.python, o.ompPassive)
+	for _, n := range notes {
+		fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(n, "\n", " "))
+	}
+}
+
+func num(x float64, prec int) string {
+	if x == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.*f", prec, x)
+}
+
+func backendName() string {
+	if b := os.Getenv("GOMLX_BACKEND"); b != "" {
+		return b
+	}
+	return "xla:cpu (default)"
+}

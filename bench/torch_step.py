@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""PyTorch side of `go run ./bench`: the same VICReg training step, inference pass and matmul peak.
+
+One JSON object per line on stdout. Run it with Debian's /usr/bin/python3 (python3-torch 1.13);
+the Go command sets the tuned environment (OpenBLAS pthread, jemalloc, 2 threads).
+
+  python3 torch_step.py --mode train --width 64 --batch 256 --opt sgd --steps 5
+  python3 torch_step.py --mode infer --width 16 --batch 256 --steps 5
+  python3 torch_step.py --mode peak --size 2048 --steps 5
+  python3 torch_step.py --mode macs --width 64        # MACs per image counted by hooks
+"""
+import argparse
+import json
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+from torchvision.models.resnet import BasicBlock, ResNet
+
+
+class CifarResNet18(ResNet):
+    """torchvision's ResNet-18 at base width `width` (64 is torchvision's), CIFAR stem, no fc."""
+
+    def __init__(self, width=64):
+        super().__init__(BasicBlock, [2, 2, 2, 2])
+        if width != 64:  # rebuild the layers at the scaled widths, with torchvision's own builder
+            self.inplanes = width
+            self.layer1 = self._make_layer(BasicBlock, width, 2)
+            self.layer2 = self._make_layer(BasicBlock, 2 * width, 2, stride=2)
+            self.layer3 = self._make_layer(BasicBlock, 4 * width, 2, stride=2)
+            self.layer4 = self._make_layer(BasicBlock, 8 * width, 2, stride=2)
+            self.bn1 = nn.BatchNorm2d(width)
+        self.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
+        self.maxpool = nn.Identity()
+        self.fc = nn.Identity()
+        self.feature_dim = 8 * width
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+
+def expander(in_dim, dims=(2048, 2048, 2048)):
+    """The official VICReg projector: (Linear-BN-ReLU) for all but the last width, then Linear."""
+    layers, d = [], in_dim
+    for w in dims[:-1]:
+        layers += [nn.Linear(d, w), nn.BatchNorm1d(w), nn.ReLU(True)]
+        d = w
+    layers.append(nn.Linear(d, dims[-1], bias=False))
+    return nn.Sequential(*layers)
+
+
+def vicreg_loss(z1, z2, lam=25.0, mu=25.0, nu=1.0):
+    """VICReg (paper's equation: the variance term is not halved)."""
+    n, d = z1.shape
+    inv = F.mse_loss(z1, z2)
+    z1 = z1 - z1.mean(0)
+    z2 = z2 - z2.mean(0)
+    std1 = torch.sqrt(z1.var(0) + 1e-4)
+    std2 = torch.sqrt(z2.var(0) + 1e-4)
+    var = F.relu(1 - std1).mean() + F.relu(1 - std2).mean()
+    c1 = (z1.T @ z1) / (n - 1)
+    c2 = (z2.T @ z2) / (n - 1)
+    off = lambda c: c.pow(2).sum() - c.diagonal().pow(2).sum()
+    cov = off(c1) / d + off(c2) / d
+    return lam * inv + mu * var + nu * cov
+
+
+class LARS(torch.optim.Optimizer):
+    """LARS as solo-learn's (eta 0.02, trust-ratio clipping; biases and norms excluded)."""
+
+    def __init__(self, params, lr, momentum=0.9, weight_decay=1e-4, eta=0.02, clip=True):
+        super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, eta=eta, clip=clip))
+
+    @torch.no_grad()
+    def step(self):
+        for g in self.param_groups:
+            for p in g["params"]:
+                if p.grad is None:
+                    continue
+                d = p.grad
+                if p.ndim > 1:
+                    d = d.add(p, alpha=g["weight_decay"])
+                    pn, dn = torch.norm(p), torch.norm(d)
+                    q = torch.where((pn > 0) & (dn > 0), g["eta"] * pn / dn, torch.ones_like(pn))
+                    if g["clip"]:
+                        q = torch.clamp(q / g["lr"], max=1)
+                    d = d.mul(q)
+                st = self.state[p]
+                if "mu" not in st:
+                    st["mu"] = torch.zeros_like(p)
+                mu = st["mu"].mul_(g["momentum"]).add_(d)
+                p.add_(mu, alpha=-g["lr"])
+
+
+def vmhwm_kib():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def count_macs(width, expander_dims):
+    """MACs per image of the encoder and expander forward, counted by hooks on conv and linear."""
+    enc = CifarResNet18(width).eval()
+    exp = expander(enc.feature_dim, expander_dims).eval()
+    macs = {"encoder": 0, "expander": 0}
+
+    def hook(part):
+        def f(m, inp, out):
+            if isinstance(m, nn.Conv2d):
+                k = m.kernel_size[0] * m.kernel_size[1] * m.in_channels // m.groups
+                macs[part] += out.numel() * k
+            else:
+                macs[part] += out.numel() * m.in_features
+        return f
+
+    for part, mod in (("encoder", enc), ("expander", exp)):
+        for m in mod.modules():
+            if isinstance(m, (nn.Conv2d, nn.Linear)):
+                m.register_forward_hook(hook(part))
+    with torch.no_grad():
+        exp(enc(torch.zeros(1, 3, 32, 32)))
+    return macs
+
+
+def timed(fn, warmup, steps):
+    t0 = time.perf_counter()
+    fn()
+    first = time.perf_counter() - t0
+    for _ in range(warmup - 1):
+        fn()
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    return first, (time.perf_counter() - t0) / steps
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=["train", "infer", "peak", "macs"], required=True)
+    ap.add_argument("--width", type=int, default=64)
+    ap.add_argument("--batch", type=int, default=256)
+    ap.add_argument("--opt", choices=["sgd", "lars"], default="sgd")
+    ap.add_argument("--expander", default="2048-2048-2048")
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--size", type=int, default=2048, help="matrix size for --mode peak")
+    ap.add_argument("--threads", type=int, default=2)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    dims = tuple(int(x) for x in a.expander.split("-"))
+    out = dict(mode=a.mode, width=a.width, batch=a.batch, threads=torch.get_num_threads(),
+               torch=torch.__version__)
+
+    if a.mode == "macs":
+        out.update(count_macs(a.width, dims))
+    elif a.mode == "peak":
+        x, y = torch.randn(a.size, a.size), torch.randn(a.size, a.size)
+        first, step = timed(lambda: torch.mm(x, y), a.warmup, a.steps)
+        out.update(size=a.size, step_s=step, gflops=2 * a.size ** 3 / step / 1e9)
+    elif a.mode == "infer":
+        enc = CifarResNet18(a.width).eval()
+        x = torch.randn(a.batch, 3, 32, 32)
+
+        def fwd():
+            with torch.inference_mode():
+                enc(x)
+
+        first, step = timed(fwd, a.warmup, a.steps)
+        out.update(first_s=first, step_s=step, images_per_s=a.batch / step)
+    else:
+        enc = CifarResNet18(a.width)
+        exp = expander(enc.feature_dim, dims)
+        params = list(enc.parameters()) + list(exp.parameters())
+        lr = 0.3 * a.batch / 256
+        if a.opt == "sgd":
+            opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
+        else:
+            opt = LARS(params, lr=lr)
+        v1, v2 = torch.randn(a.batch, 3, 32, 32), torch.randn(a.batch, 3, 32, 32)
+
+        def step_fn():
+            opt.zero_grad(set_to_none=True)
+            loss = vicreg_loss(exp(enc(v1)), exp(enc(v2)))
+            loss.backward()
+            opt.step()
+            return loss
+
+        first, step = timed(step_fn, a.warmup, a.steps)
+        out.update(opt=a.opt, first_s=first, step_s=step, images_per_s=2 * a.batch / step)
+    out["vmhwm_kib"] = vmhwm_kib()
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
