@@ -95,6 +95,15 @@ var mnistFiles = map[string][2]Resource{
 	},
 }
 
+// mnistRawSHA256 are the SHA-256 sums of the decompressed MNIST files (of the published .gz files'
+// contents), so that a decompressed copy is verified as strictly as the .gz files are by their MD5.
+var mnistRawSHA256 = map[string]string{
+	"train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+	"train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+	"t10k-images-idx3-ubyte":  "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+	"t10k-labels-idx1-ubyte":  "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
 // MNISTDirs lists the folders where the MNIST files are looked for, in order: dataDir/mnist,
 // dataDir, then the data/ folder of the GoMNIST module in the Go module cache (its version taken
 // from the binary's build information; the cache from $GOMODCACHE, `go env GOMODCACHE`, $GOPATH or
@@ -155,7 +164,7 @@ func moduleCaches() []string {
 }
 
 // findMNISTFile returns a valid copy of r: the first of MNISTDirs that holds it (checked against its
-// MD5; the uncompressed name is accepted too, checked by its size), or a fresh download.
+// MD5; the uncompressed name is accepted too, checked against its SHA-256), or a fresh download.
 func findMNISTFile(r Resource, opt Options) (string, error) {
 	name := r.fileName()
 	for _, dir := range MNISTDirs(opt.DataDir) {
@@ -168,6 +177,10 @@ func findMNISTFile(r Resource, opt Options) (string, error) {
 		}
 		if raw := strings.TrimSuffix(p, ".gz"); raw != p {
 			if _, err := os.Stat(raw); err == nil {
+				sum := Resource{SHA256: mnistRawSHA256[filepath.Base(raw)]}
+				if err := sum.VerifyFile(raw); err != nil {
+					return "", fmt.Errorf("%w; or put %s beside it", err, name)
+				}
 				return raw, nil
 			}
 		}

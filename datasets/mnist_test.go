@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,7 +113,11 @@ func TestMNISTBadFiles(t *testing.T) {
 	})
 	t.Run("label out of range", func(t *testing.T) {
 		dir := t.TempDir()
-		// Files without checksums: the uncompressed names are accepted and checked by content.
+		// Files without checksums (the table of SHA-256 sums emptied for this case): the
+		// uncompressed names are accepted and checked by content.
+		saved := mnistRawSHA256
+		mnistRawSHA256 = map[string]string{}
+		t.Cleanup(func() { mnistRawSHA256 = saved })
 		writeFile(t, filepath.Join(dir, "mnist", "t10k-images-idx3-ubyte"), images)
 		lbl := filepath.Join(dir, "mnist", "t10k-labels-idx1-ubyte")
 		writeFile(t, lbl, idxBytes([]int{2}, []byte{3, 12}))
@@ -130,5 +135,36 @@ func TestMNISTBadFiles(t *testing.T) {
 			t.Fatalf("got %v, want a checksum mismatch naming %s", err, path)
 		}
 	})
+	t.Run("flipped byte in a decompressed file", func(t *testing.T) {
+		// The real test labels, decompressed, with one label byte changed to another valid label:
+		// only the checksum can tell.
+		var src string
+		for _, d := range MNISTDirs(t.TempDir()) {
+			if p := filepath.Join(d, "t10k-labels-idx1-ubyte.gz"); isFile(p) {
+				src = p
+				break
+			}
+		}
+		if src == "" {
+			t.Skip("the GoMNIST module is not in the module cache")
+		}
+		_, labels, err := ReadIDXFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		labels[77] = (labels[77] + 1) % 10
+		dir := t.TempDir()
+		path := filepath.Join(dir, "mnist", "t10k-labels-idx1-ubyte")
+		writeFile(t, path, idxBytes([]int{len(labels)}, labels))
+		_, err = LoadWith("mnist", SplitTest, Options{DataDir: dir, NoDownload: true})
+		if err == nil || !strings.Contains(err.Error(), "checksum mismatch for "+path) || !strings.Contains(err.Error(), "delete it") {
+			t.Fatalf("got %v, want a checksum mismatch naming %s and saying how to fix it", err, path)
+		}
+	})
 
+}
+
+func isFile(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && st.Mode().IsRegular()
 }

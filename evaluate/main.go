@@ -4,7 +4,9 @@
 //	go run ./evaluate -checkpoint runs/vicreg                 # newest checkpoint of a run
 //	go run ./evaluate -checkpoint encoder.vckpt -embeddings test.npy
 //
-// Exit status: 0 on success, 1 on failure, 2 on a usage error.
+// Exit status: 0 on success, 1 on failure (including a damaged checkpoint or data file), 2 on a
+// usage error (a bad flag value, a -checkpoint path that does not exist or holds no checkpoint, a
+// data set whose images do not fit the encoder).
 package main
 
 import (
@@ -12,6 +14,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/charmbracelet/log"
 
@@ -48,8 +53,26 @@ func run(args []string) int {
 	if *ckpt == "" {
 		return usage("-checkpoint is required")
 	}
-	if *batch < 1 || *probeEpochs < 0 || *knnK < 0 || *knnT <= 0 || *subset < 0 {
-		return usage("-batch-size, -knn-t must be > 0; -probe-epochs, -knn-k, -subset >= 0")
+	switch {
+	case *batch < 1:
+		return usage("-batch-size: must be > 0, got %d", *batch)
+	case *knnT <= 0:
+		return usage("-knn-t: must be > 0, got %g", *knnT)
+	case *probeEpochs < 0:
+		return usage("-probe-epochs: must be >= 0, got %d", *probeEpochs)
+	case *knnK < 0:
+		return usage("-knn-k: must be >= 0, got %d", *knnK)
+	case *subset < 0:
+		return usage("-subset: must be >= 0, got %d", *subset)
+	case *dataset != "" && !slices.Contains(datasets.Names(), *dataset):
+		return usage("-dataset: unknown data set %q: use one of %s", *dataset, strings.Join(datasets.Names(), ", "))
+	case !slices.Contains(splits, *split):
+		return usage("-split: unknown split %q: use one of %s", *split, strings.Join(splits, ", "))
+	case *embeddings != "" && !slices.Contains([]string{".npy", ".csv"}, strings.ToLower(filepath.Ext(*embeddings))):
+		return usage("-embeddings: %s: the file name must end in .npy or .csv", *embeddings)
+	}
+	if msg := checkCheckpointPath(*ckpt); msg != "" {
+		return usage("-checkpoint: %s", msg)
 	}
 	b, err := backend.New()
 	if err != nil {
@@ -71,7 +94,20 @@ func run(args []string) int {
 		if err != nil {
 			return nil, err
 		}
+		if ds.Channels != enc.Config.InChannels {
+			return nil, &usageError{fmt.Sprintf("-dataset: the encoder takes %d-channel images but %s has %d channels: evaluate it on a %d-channel data set",
+				enc.Config.InChannels, *dataset, ds.Channels, enc.Config.InChannels)}
+		}
 		return ds.Head(*subset), nil
+	}
+	// fail reports err and returns the exit status: 2 for a usage error, 1 otherwise.
+	fail := func(err error) int {
+		var ue *usageError
+		if errors.As(err, &ue) {
+			return usage("%s", ue.msg)
+		}
+		log.Error(err)
+		return 1
 	}
 	features := map[string]eval.Features{}
 	get := func(split string) (eval.Features, error) {
@@ -89,13 +125,11 @@ func run(args []string) int {
 	if *probeEpochs > 0 || *knnK > 0 {
 		train, err := get(datasets.SplitTrain)
 		if err != nil {
-			log.Error(err)
-			return 1
+			return fail(err)
 		}
 		test, err := get(datasets.SplitTest)
 		if err != nil {
-			log.Error(err)
-			return 1
+			return fail(err)
 		}
 		fmt.Printf("encoder %s (%s, width %d, %d-dim), %s: %d train / %d test images\n",
 			enc.Config.Arch, enc.Config.Stem, enc.Config.Width, enc.Dim(), *dataset, train.N, test.N)
@@ -119,8 +153,7 @@ func run(args []string) int {
 	if *embeddings != "" {
 		f, err := get(*split)
 		if err != nil {
-			log.Error(err)
-			return 1
+			return fail(err)
 		}
 		if err := eval.WriteEmbeddings(*embeddings, f); err != nil {
 			log.Error(err)
@@ -129,4 +162,34 @@ func run(args []string) int {
 		fmt.Printf("wrote %d embeddings of dimension %d to %s\n", f.N, f.D, *embeddings)
 	}
 	return 0
+}
+
+// splits are the values -split accepts (not every data set has every split).
+var splits = []string{datasets.SplitTrain, datasets.SplitTest, datasets.SplitUnlabeled, datasets.SplitTrainUnlabeled}
+
+// usageError is a problem with the flags found after parsing them (such as a data set whose
+// images do not fit the encoder); it exits with status 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+// checkCheckpointPath returns what is wrong with the -checkpoint path as given by the user (it
+// does not exist, or is a folder without any checkpoint file), or "". A checkpoint that exists
+// but is damaged is not a usage error: loading it reports the damage.
+func checkCheckpointPath(path string) string {
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Sprintf("%s does not exist (give a checkpoint file, an exported encoder or a run's checkpoint folder)", path)
+	}
+	if !info.IsDir() {
+		return ""
+	}
+	paths, err := (&checkpoints.Manager{Dir: path}).List()
+	if err != nil {
+		return err.Error()
+	}
+	if len(paths) == 0 {
+		return fmt.Sprintf("the folder %s holds no checkpoint (ckpt-*%s)", path, checkpoints.Ext)
+	}
+	return ""
 }
