@@ -78,12 +78,7 @@ var encoderScope = strings.TrimPrefix(checkpoints.EncoderScope, "/")
 // NewNetwork returns the encoder stored in the variables of a training checkpoint (those under
 // checkpoints.EncoderScope) for height x width images, evaluated chunk images at a time.
 func NewNetwork(b backends.Backend, cfg models.Config, vars []checkpoints.Variable, height, width, chunk int) (*Network, error) {
-	var enc []checkpoints.Variable
-	for _, v := range vars {
-		if v.Scope == checkpoints.EncoderScope || strings.HasPrefix(v.Scope, checkpoints.EncoderScope+"/") {
-			enc = append(enc, v)
-		}
-	}
+	enc := encoderVariables(vars)
 	if len(enc) == 0 {
 		return nil, fmt.Errorf("the checkpoint has no variables under %s", checkpoints.EncoderScope)
 	}
@@ -91,7 +86,7 @@ func NewNetwork(b backends.Backend, cfg models.Config, vars []checkpoints.Variab
 	if err := checkpoints.ToContext(ctx, enc); err != nil {
 		return nil, fmt.Errorf("loading the encoder: %w", err)
 	}
-	return newNetwork(b, cfg, ctx.Reuse(), height, width, chunk)
+	return newNetwork(b, cfg, ctx.Checked(false), height, width, chunk)
 }
 
 // NewRandomNetwork returns a freshly initialised encoder (the baseline), its initial values drawn
@@ -178,6 +173,41 @@ func (n *Network) run(x, u []float32, rows, outDim int) ([]float32, error) {
 		out = append(out, vals[:m*outDim]...)
 	}
 	return out, nil
+}
+
+// Load sets the encoder's variables to those of a training checkpoint (the ones under
+// checkpoints.EncoderScope). The compiled programs are kept: a series of checkpoints of one run
+// compiles once.
+func (n *Network) Load(vars []checkpoints.Variable) error {
+	enc := encoderVariables(vars)
+	if len(enc) == 0 {
+		return fmt.Errorf("the checkpoint has no variables under %s", checkpoints.EncoderScope)
+	}
+	if err := checkpoints.ToContext(n.ctx, enc); err != nil {
+		return fmt.Errorf("loading the encoder: %w", err)
+	}
+	// Every encoder variable of the network must come from the checkpoint: none may keep a value
+	// from a previous model.
+	have := make(map[string]bool, len(enc))
+	for _, v := range enc {
+		have[v.Key()] = true
+	}
+	for v := range n.ctx.IterVariables() {
+		if !have[v.ScopeAndName()] {
+			return fmt.Errorf("loading the encoder: the checkpoint has no value for %s", v.ScopeAndName())
+		}
+	}
+	return nil
+}
+
+func encoderVariables(vars []checkpoints.Variable) []checkpoints.Variable {
+	var enc []checkpoints.Variable
+	for _, v := range vars {
+		if v.Scope == checkpoints.EncoderScope || strings.HasPrefix(v.Scope, checkpoints.EncoderScope+"/") {
+			enc = append(enc, v)
+		}
+	}
+	return enc
 }
 
 // Close frees the compiled programs.

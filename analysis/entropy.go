@@ -1,0 +1,144 @@
+package analysis
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gomlx-ssl/vicreg/losses"
+	"github.com/gomlx-ssl/vicreg/losses/entropy"
+)
+
+// EntropyConfig holds the hyperparameters of the entropy estimators (assumption A3).
+type EntropyConfig struct {
+	// Eps is the ridge of the Gaussian entropy (and of the mutual-information bound).
+	Eps float64 `json:"eps"`
+	// Beta is the scale of the LogDet estimator.
+	Beta float64 `json:"beta"`
+	// Sigma is the kernel width of the pairwise-distance estimators.
+	Sigma float64 `json:"sigma"`
+	// KNNK is the neighbour rank of the Kozachenko–Leonenko estimator.
+	KNNK int `json:"knn_k"`
+}
+
+// EntropyResult holds every entropy estimate (nats) of one set of held-out embeddings, and the
+// lower bound on the mutual information between two views.
+type EntropyResult struct {
+	N int `json:"n"`
+	D int `json:"d"`
+	// Graph estimators of package losses, on the embeddings Z of the unaugmented images.
+	Gaussian      float64 `json:"gaussian"`
+	LogDet        float64 `json:"logdet"`
+	PairwiseLower float64 `json:"pairwise_bhattacharyya"`
+	PairwiseUpper float64 `json:"pairwise_kl"`
+	// KNN is the host Kozachenko–Leonenko estimate (losses/entropy).
+	KNN float64 `json:"knn"`
+	// MutualInfoLowerBound is H(Z) - H(Z|Z') (losses.MutualInfoLowerBound) between the embeddings
+	// of two augmented views of the same images; ConditionalGaussian is its H(Z|Z') part (the
+	// Gaussian entropy of the residual Z - Z') and ViewGaussian its H(Z) part.
+	MutualInfoLowerBound float64 `json:"mutual_info_lower_bound"`
+	ViewGaussian         float64 `json:"view_gaussian"`
+	ConditionalGaussian  float64 `json:"conditional_gaussian"`
+	// LogDetCovariance is log det(Σ_Z + Eps·I) and SumLogVariance Σ_j log(Σ_jj + Eps): by Hadamard's
+	// inequality the first is at most the second, with equality for decorrelated features.
+	LogDetCovariance float64 `json:"logdet_covariance"`
+	SumLogVariance   float64 `json:"sum_log_variance"`
+	// Errors names the estimators that failed (e.g. kNN on duplicate embeddings), by name.
+	Errors map[string]string `json:"errors,omitempty"`
+}
+
+// Entropies runs the estimators on z (n rows of d, the embeddings of unaugmented held-out images)
+// and the mutual-information bound on z1, z2 (the embeddings of two views of the same images).
+// The graph estimators run on backend b.
+func Entropies(b backends.Backend, z, z1, z2 [][]float64, cfg EntropyConfig) (EntropyResult, error) {
+	e, err := newEntropyEstimator(b, cfg)
+	if err != nil {
+		return EntropyResult{}, err
+	}
+	defer e.exec.Finalize()
+	return e.run(z, z1, z2)
+}
+
+// entropyEstimator holds the compiled graph estimators, reused across models of the same shape.
+type entropyEstimator struct {
+	cfg  EntropyConfig
+	exec *Exec
+}
+
+func newEntropyEstimator(b backends.Backend, cfg EntropyConfig) (*entropyEstimator, error) {
+	exec, err := NewExec(b, func(z, z1, z2 *Node) []*Node {
+		return []*Node{
+			losses.GaussianEntropy(z, cfg.Eps),
+			losses.LogDetEntropy(z, cfg.Beta),
+			losses.PairwiseEntropy(z, cfg.Sigma, losses.Bhattacharyya),
+			losses.PairwiseEntropy(z, cfg.Sigma, losses.KL),
+			losses.MutualInfoLowerBound(z1, z2, cfg.Eps),
+			losses.GaussianEntropy(z1, cfg.Eps),
+			losses.GaussianEntropy(Sub(z1, z2), cfg.Eps),
+		}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("entropy estimators: %w", err)
+	}
+	return &entropyEstimator{cfg: cfg, exec: exec}, nil
+}
+
+func (e *entropyEstimator) run(z, z1, z2 [][]float64) (EntropyResult, error) {
+	cfg := e.cfg
+	n := len(z)
+	if n < 2 || len(z1) < 2 || len(z1) != len(z2) {
+		return EntropyResult{}, fmt.Errorf("entropy: need at least 2 embeddings and two views of equal size (got %d, %d, %d)", n, len(z1), len(z2))
+	}
+	d := len(z[0])
+	r := EntropyResult{N: n, D: d, Errors: map[string]string{}}
+	outs, err := e.exec.Exec(toTensor(z), toTensor(z1), toTensor(z2))
+	if err != nil {
+		return r, fmt.Errorf("entropy estimators: %w", err)
+	}
+	vals := make([]float64, len(outs))
+	for i, o := range outs {
+		vals[i] = scalar(o)
+		o.FinalizeAll()
+	}
+	r.Gaussian, r.LogDet, r.PairwiseLower, r.PairwiseUpper = vals[0], vals[1], vals[2], vals[3]
+	r.MutualInfoLowerBound, r.ViewGaussian, r.ConditionalGaussian = vals[4], vals[5], vals[6]
+	r.LogDetCovariance = 2*r.Gaussian - float64(d)*math.Log(2*math.Pi*math.E)
+	if cov, err := entropy.Covariance(z); err == nil {
+		for j := range d {
+			r.SumLogVariance += math.Log(cov[j][j] + cfg.Eps)
+		}
+	}
+	if r.KNN, err = entropy.KNN(z, cfg.KNNK); err != nil {
+		r.KNN = math.NaN()
+		r.Errors["knn"] = err.Error()
+	}
+	if len(r.Errors) == 0 {
+		r.Errors = nil
+	}
+	return r, nil
+}
+
+func toTensor(x [][]float64) *tensors.Tensor {
+	n, d := len(x), len(x[0])
+	flat := make([]float32, 0, n*d)
+	for _, row := range x {
+		for _, v := range row {
+			flat = append(flat, float32(v))
+		}
+	}
+	return tensors.FromFlatDataAndDimensions(flat, n, d)
+}
+
+func scalar(t *tensors.Tensor) float64 {
+	switch t.DType() {
+	case dtypes.Float32:
+		return float64(tensors.MustCopyFlatData[float32](t)[0])
+	case dtypes.Float64:
+		return tensors.MustCopyFlatData[float64](t)[0]
+	}
+	return math.NaN()
+}

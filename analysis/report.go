@@ -1,0 +1,294 @@
+package analysis
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+
+	"github.com/gomlx-ssl/vicreg/plot"
+)
+
+// Files written by WriteReport into the report folder.
+const (
+	ReportJSON      = "report.json"
+	ReportSummary   = "summary.md"
+	FigGaussianity  = "gaussianity.svg"
+	FigAffinity     = "affinity.svg"
+	FigEntropy      = "entropy.svg"
+	EstimatorsJSON  = "estimators.json"
+	EstimatorsTable = "estimators.md"
+)
+
+// ReportFiles lists the files WriteReport writes.
+var ReportFiles = []string{ReportJSON, ReportSummary, FigGaussianity, FigAffinity, FigEntropy}
+
+// WriteReport writes the report folder dir: every number as JSON (non-finite values as null),
+// the figures (SVG) and a Markdown summary.
+func WriteReport(dir string, r *Report) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("report folder: %w", err)
+	}
+	if err := writeJSON(filepath.Join(dir, ReportJSON), r); err != nil {
+		return err
+	}
+	if err := writeFigures(dir, r); err != nil {
+		return err
+	}
+	return writeFile(filepath.Join(dir, ReportSummary), []byte(Markdown(r)))
+}
+
+// writeJSON writes v as indented JSON, with NaN and ±Inf as null (encoding/json refuses them).
+func writeJSON(path string, v any) error {
+	data, err := json.MarshalIndent(finite(reflect.ValueOf(v)), "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return writeFile(path, append(data, '\n'))
+}
+
+func writeFile(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// finite converts v to plain maps, slices and values following its json tags, with non-finite
+// floats replaced by nil.
+func finite(v reflect.Value) any {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if v.IsNil() {
+			return nil
+		}
+		return finite(v.Elem())
+	case reflect.Float32, reflect.Float64:
+		f := v.Float()
+		if math.IsNaN(f) || math.IsInf(f, 0) {
+			return nil
+		}
+		return f
+	case reflect.Struct:
+		out := map[string]any{}
+		t := v.Type()
+		for i := range t.NumField() {
+			fld := t.Field(i)
+			if !fld.IsExported() {
+				continue
+			}
+			name, opts, _ := strings.Cut(fld.Tag.Get("json"), ",")
+			if name == "-" {
+				continue
+			}
+			if name == "" {
+				name = fld.Name
+			}
+			if strings.Contains(opts, "omitempty") && v.Field(i).IsZero() {
+				continue
+			}
+			out[name] = finite(v.Field(i))
+		}
+		return out
+	case reflect.Slice, reflect.Array:
+		if v.Kind() == reflect.Slice && v.IsNil() {
+			return nil
+		}
+		out := make([]any, v.Len())
+		for i := range out {
+			out[i] = finite(v.Index(i))
+		}
+		return out
+	case reflect.Map:
+		if v.IsNil() {
+			return nil
+		}
+		out := map[string]any{}
+		for _, k := range v.MapKeys() {
+			out[fmt.Sprint(k.Interface())] = finite(v.MapIndex(k))
+		}
+		return out
+	}
+	return v.Interface()
+}
+
+// writeFigures draws each quantity across training steps (the baseline at step 0) and, for the
+// affinity, across noise scales.
+func writeFigures(dir string, r *Report) error {
+	steps := make([]float64, len(r.Models))
+	for i, m := range r.Models {
+		steps[i] = float64(m.Step)
+	}
+	series := func(name string, get func(m ModelReport) float64) plot.Series {
+		s := plot.Series{Name: name, X: steps}
+		for _, m := range r.Models {
+			s.Y = append(s.Y, get(m))
+		}
+		return s
+	}
+	a1 := plot.Panel{Title: fmt.Sprintf("A1: fraction of anchors whose views pass (level %g; %d anchors x %d views)", r.Options.Alpha, r.Options.Anchors, r.Options.Views),
+		XLabel: "training step (0: random init)", YLabel: "fraction passing"}
+	for _, t := range []struct {
+		name string
+		get  func(g GaussianityResult) Proportion
+	}{
+		{"Mardia skewness", func(g GaussianityResult) Proportion { return g.PassSkew }},
+		{"Mardia kurtosis", func(g GaussianityResult) Proportion { return g.PassKurt }},
+		{"1-D Anderson-Darling (Holm)", func(g GaussianityResult) Proportion { return g.PassProj }},
+		{"all three (Bonferroni)", func(g GaussianityResult) Proportion { return g.PassAll }},
+	} {
+		a1.Series = append(a1.Series, series(t.name, func(m ModelReport) float64 { return t.get(m.Gaussianity).Fraction }))
+	}
+	all := plot.Panel{Title: "A1: fraction passing all tests, with its 95% Wilson interval", XLabel: "training step (0: random init)", YLabel: "fraction passing",
+		Series: []plot.Series{
+			series("pass all", func(m ModelReport) float64 { return m.Gaussianity.PassAll.Fraction }),
+			series("95% CI low", func(m ModelReport) float64 { return m.Gaussianity.PassAll.Lo }),
+			series("95% CI high", func(m ModelReport) float64 { return m.Gaussianity.PassAll.Hi }),
+		}}
+	if err := plot.WriteSVG(filepath.Join(dir, FigGaussianity), a1, all); err != nil {
+		return err
+	}
+
+	byStep := plot.Panel{Title: "A2: median affinity ratio across anchors (1 = locally affine)", XLabel: "training step (0: random init)", YLabel: "ratio"}
+	for si, s := range r.Options.Scales {
+		byStep.Series = append(byStep.Series, series(fmt.Sprintf("s = %g", s), func(m ModelReport) float64 {
+			if si < len(m.Affinity) {
+				return m.Affinity[si].Summary.Median
+			}
+			return math.NaN()
+		}))
+	}
+	byScale := plot.Panel{Title: "A2: affinity ratio against noise scale (median; last model also quartiles)", XLabel: "noise scale s (normalised pixels)", YLabel: "ratio", LogX: true}
+	for i, m := range r.Models {
+		s := plot.Series{Name: m.Label}
+		for _, a := range m.Affinity {
+			s.X, s.Y = append(s.X, a.Scale), append(s.Y, a.Summary.Median)
+		}
+		byScale.Series = append(byScale.Series, s)
+		if i == len(r.Models)-1 {
+			q1, q3 := plot.Series{Name: m.Label + " Q1"}, plot.Series{Name: m.Label + " Q3"}
+			for _, a := range m.Affinity {
+				q1.X, q1.Y = append(q1.X, a.Scale), append(q1.Y, a.Summary.Q1)
+				q3.X, q3.Y = append(q3.X, a.Scale), append(q3.Y, a.Summary.Q3)
+			}
+			byScale.Series = append(byScale.Series, q1, q3)
+		}
+	}
+	if err := plot.WriteSVG(filepath.Join(dir, FigAffinity), byStep, byScale); err != nil {
+		return err
+	}
+
+	h := plot.Panel{Title: fmt.Sprintf("A3: entropy estimates of held-out embeddings (nats; n = %d)", r.Options.EntropyImages), XLabel: "training step (0: random init)", YLabel: "nats",
+		Series: []plot.Series{
+			series("Gaussian", func(m ModelReport) float64 { return m.Entropy.Gaussian }),
+			series("pairwise KL (upper)", func(m ModelReport) float64 { return m.Entropy.PairwiseUpper }),
+			series("pairwise Bhattacharyya (lower)", func(m ModelReport) float64 { return m.Entropy.PairwiseLower }),
+			series("kNN (Kozachenko-Leonenko)", func(m ModelReport) float64 { return m.Entropy.KNN }),
+		}}
+	ld := plot.Panel{Title: "A3: LogDet estimator 0.5 log det(I + beta Sigma)", XLabel: "training step (0: random init)", YLabel: "nats",
+		Series: []plot.Series{series("LogDet", func(m ModelReport) float64 { return m.Entropy.LogDet })}}
+	mi := plot.Panel{Title: "A3: lower bound on I(Z;Z') = H(Z) - H(Z|Z'), both Gaussian", XLabel: "training step (0: random init)", YLabel: "nats",
+		Series: []plot.Series{
+			series("I lower bound", func(m ModelReport) float64 { return m.Entropy.MutualInfoLowerBound }),
+			series("H(Z) (view 1)", func(m ModelReport) float64 { return m.Entropy.ViewGaussian }),
+			series("H(Z|Z') (residual)", func(m ModelReport) float64 { return m.Entropy.ConditionalGaussian }),
+		}}
+	had := plot.Panel{Title: "A3: log det of the covariance against its Hadamard bound (sum of log variances)", XLabel: "training step (0: random init)", YLabel: "log det",
+		Series: []plot.Series{
+			series("log det(Sigma + eps I)", func(m ModelReport) float64 { return m.Entropy.LogDetCovariance }),
+			series("sum log(Sigma_jj + eps)", func(m ModelReport) float64 { return m.Entropy.SumLogVariance }),
+		}}
+	return plot.WriteSVG(filepath.Join(dir, FigEntropy), h, ld, mi, had)
+}
+
+// Markdown returns the summary of a report: what holds and what does not, with sample
+// sizes and intervals.
+func Markdown(r *Report) string {
+	var sb strings.Builder
+	o := r.Options
+	fmt.Fprintf(&sb, "# Assumption checks: %s\n\n", o.Checkpoints)
+	fmt.Fprintf(&sb, "Run: data set %s, augmentation %s, %s width %d (%s stem), loss %s, seed %d. Backend %s.\n\n",
+		r.Run.Dataset, r.Run.Augment, r.Run.Model.Arch, r.Run.Model.Width, r.Run.Model.Stem, r.Run.Loss, r.Run.Seed, r.Backend)
+	views := "the run's first-view augmentation"
+	if o.InputNoise > 0 {
+		views = fmt.Sprintf("isotropic input noise N(0, %g²I) in normalised pixel units", o.InputNoise)
+	}
+	fmt.Fprintf(&sb, "## A1: conditional Gaussianity\n\n%d test-set anchors, %d views each (%s). An anchor passes a test when it is not rejected at level %g: "+
+		"Mardia's skewness and kurtosis on the first %d principal components of its views; Anderson–Darling on those %d components and on %d random projections "+
+		"(Holm-corrected); \"all\" = the three families at %g/3 each (Bonferroni). Under exact Gaussianity about %.0f%% of anchors pass each test. "+
+		"Intervals: 95%% Wilson.\n\n", o.Anchors, o.Views, views, o.Alpha, o.Components, o.Components, o.Projections, o.Alpha, 100*(1-o.Alpha))
+	sb.WriteString("| model | step | skewness | kurtosis | 1-D | all (95% CI) | degenerate |\n|---|---|---|---|---|---|---|\n")
+	for _, m := range r.Models {
+		g := m.Gaussianity
+		fmt.Fprintf(&sb, "| %s | %d | %.2f | %.2f | %.2f | %.2f [%.2f, %.2f] | %d |\n", m.Label, m.Step,
+			g.PassSkew.Fraction, g.PassKurt.Fraction, g.PassProj.Fraction, g.PassAll.Fraction, g.PassAll.Lo, g.PassAll.Hi, g.Degenerate)
+	}
+	if len(r.Models) > 0 {
+		last := r.Models[len(r.Models)-1]
+		g := last.Gaussianity.PassAll
+		verdict := "holds: the pass rate is compatible with Gaussian views"
+		if g.Hi < 1-o.Alpha {
+			verdict = fmt.Sprintf("does not hold: the pass rate's 95%% interval lies below the %.0f%% expected of Gaussian views", 100*(1-o.Alpha))
+		}
+		fmt.Fprintf(&sb, "\n**Verdict (%s):** conditional Gaussianity %s (%d of %d anchors pass all tests, %.2f [%.2f, %.2f]).\n\n", last.Label, verdict, g.K, g.N, g.Fraction, g.Lo, g.Hi)
+	}
+
+	fmt.Fprintf(&sb, "## A2: local affinity\n\nRatio E[(u·(f(x+δ)−f(x)))²] / E[(∇(u·f)·δ)²] with the same draws on both sides (1 = affine), δ ~ N(0, s²I) in normalised pixel units, "+
+		"%d random unit directions u, %d noise draws per anchor and scale, on the %d anchors. Median [Q1, Q3] across anchors:\n\n", o.Directions, o.NoiseSamples, o.Anchors)
+	sb.WriteString("| model | step |")
+	for _, s := range o.Scales {
+		fmt.Fprintf(&sb, " s = %g |", s)
+	}
+	sb.WriteString("\n|---|---|" + strings.Repeat("---|", len(o.Scales)) + "\n")
+	for _, m := range r.Models {
+		fmt.Fprintf(&sb, "| %s | %d |", m.Label, m.Step)
+		for _, a := range m.Affinity {
+			fmt.Fprintf(&sb, " %.3f [%.3f, %.3f] |", a.Summary.Median, a.Summary.Q1, a.Summary.Q3)
+		}
+		sb.WriteString("\n")
+	}
+	if len(r.Models) > 0 {
+		last := r.Models[len(r.Models)-1]
+		var holds, fails []string
+		for _, a := range last.Affinity {
+			if a.Summary.Q1 >= 0.8 && a.Summary.Q3 <= 1.25 {
+				holds = append(holds, fmt.Sprintf("%g", a.Scale))
+			} else {
+				fails = append(fails, fmt.Sprintf("%g", a.Scale))
+			}
+		}
+		fmt.Fprintf(&sb, "\n**Verdict (%s):** close to affine (interquartile range within [0.8, 1.25]) at s ∈ {%s}; not at s ∈ {%s}.\n\n",
+			last.Label, strings.Join(holds, ", "), strings.Join(fails, ", "))
+	}
+
+	fmt.Fprintf(&sb, "## A3: entropy and mutual information\n\nOn the embeddings of the first %d test images (no augmentation); the bound on I(Z;Z') on two augmented views of the same images. "+
+		"Estimator parameters: eps %g, beta %g, sigma %g, kNN k = %d. Nats.\n\n", o.EntropyImages, r.Run.LossParams.Eps, r.Run.LossParams.Beta, r.Run.LossParams.Sigma, o.KNNK)
+	sb.WriteString("| model | step | Gaussian | LogDet | pairwise lower | pairwise upper | kNN | I(Z;Z') ≥ | log det Σ | Σ log Σ_jj |\n|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, m := range r.Models {
+		e := m.Entropy
+		fmt.Fprintf(&sb, "| %s | %d | %.1f | %.2f | %.2f | %.2f | %.1f | %.1f | %.1f | %.1f |\n", m.Label, m.Step,
+			e.Gaussian, e.LogDet, e.PairwiseLower, e.PairwiseUpper, e.KNN, e.MutualInfoLowerBound, e.LogDetCovariance, e.SumLogVariance)
+	}
+	if len(r.Models) > 0 {
+		last := r.Models[len(r.Models)-1]
+		e := last.Entropy
+		gap := e.SumLogVariance - e.LogDetCovariance
+		fmt.Fprintf(&sb, "\n**Verdict (%s):** the Gaussian (covariance) entropy %.1f exceeds the kNN estimate %.1f by %.1f nats "+
+			"(the Gaussian is the maximum-entropy distribution for the covariance; a large gap means the covariance does not track the entropy, although kNN is biased in %d dimensions); "+
+			"the Hadamard gap Σ log Σ_jj − log det Σ is %.1f (0 = decorrelated features).\n",
+			last.Label, e.Gaussian, e.KNN, e.Gaussian-e.KNN, e.D, gap)
+	}
+	sb.WriteString("\n## Timing\n\n| model | seconds |\n|---|---|\n")
+	for _, m := range r.Models {
+		fmt.Fprintf(&sb, "| %s | %.1f |\n", m.Label, m.Seconds)
+	}
+	sb.WriteString("\nFigures: " + FigGaussianity + ", " + FigAffinity + ", " + FigEntropy + ". Every number: " + ReportJSON + ".\n")
+	return sb.String()
+}

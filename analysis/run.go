@@ -1,0 +1,340 @@
+package analysis
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/datasets"
+)
+
+// Options configure Run. DefaultOptions gives values sized so that one checkpoint of a width-16
+// MNIST ResNet-18 takes well under a minute on 2 CPU cores.
+type Options struct {
+	// Checkpoints is one checkpoint file, or a folder of ckpt-*.vckpt files of one run (all of
+	// them are analysed, oldest first).
+	Checkpoints string `json:"checkpoints"`
+	// Last, when > 0, keeps only the newest Last checkpoints of a folder.
+	Last int `json:"last"`
+	// DataDir is where the data set is read from (empty: datasets.DefaultDataDir()).
+	DataDir string `json:"-"`
+	// Baseline also analyses a freshly initialised encoder (same configuration and seed).
+	Baseline bool `json:"baseline"`
+
+	// A1: Anchors test images, Views views of each (the run's View1 augmentation, or, when
+	// InputNoise > 0, the clean image plus N(0, InputNoise²I) in normalised pixel units).
+	Anchors     int     `json:"anchors"`
+	Views       int     `json:"views"`
+	InputNoise  float64 `json:"input_noise"`
+	Components  int     `json:"components"`
+	Projections int     `json:"projections"`
+	Alpha       float64 `json:"alpha"`
+
+	// A2: noise scales, output directions and noise draws per anchor and scale (on the same anchors).
+	Scales       []float64 `json:"scales"`
+	Directions   int       `json:"directions"`
+	NoiseSamples int       `json:"noise_samples"`
+
+	// A3: the first EntropyImages test images; KNNK for the kNN estimator. The other estimator
+	// hyperparameters (eps, beta, sigma) are the run's loss parameters.
+	EntropyImages int `json:"entropy_images"`
+	KNNK          int `json:"knn_k"`
+
+	// Seed makes everything reproducible; Chunk is the batch size of the compiled programs.
+	Seed  uint64 `json:"seed"`
+	Chunk int    `json:"chunk"`
+
+	// Logger receives progress lines (nil: log.Default()).
+	Logger *log.Logger `json:"-"`
+}
+
+// DefaultOptions returns the defaults of the analyze command.
+func DefaultOptions() Options {
+	return Options{Baseline: true, Anchors: 64, Views: 64, Components: 5, Projections: 8, Alpha: 0.05,
+		Scales: []float64{0.01, 0.05, 0.25}, Directions: 8, NoiseSamples: 16,
+		EntropyImages: 2000, KNNK: 3, Seed: 0, Chunk: 64}
+}
+
+// Validate reports the first invalid option.
+func (o *Options) Validate() error {
+	switch {
+	case o.Checkpoints == "":
+		return errors.New("no checkpoints given")
+	case o.Anchors < 1:
+		return fmt.Errorf("anchors must be >= 1, got %d", o.Anchors)
+	case o.Views < max(8, o.Components+4):
+		return fmt.Errorf("views must be >= %d (8, and more than components + 3), got %d", max(8, o.Components+4), o.Views)
+	case o.Components < 1:
+		return fmt.Errorf("components must be >= 1, got %d", o.Components)
+	case o.Projections < 1:
+		return fmt.Errorf("projections must be >= 1, got %d", o.Projections)
+	case !(o.Alpha > 0 && o.Alpha < 1):
+		return fmt.Errorf("alpha must be in (0, 1), got %g", o.Alpha)
+	case o.InputNoise < 0:
+		return fmt.Errorf("input noise must be >= 0, got %g", o.InputNoise)
+	case len(o.Scales) == 0:
+		return errors.New("give at least one noise scale")
+	case o.Directions < 1 || o.NoiseSamples < 1:
+		return fmt.Errorf("directions and noise samples must be >= 1, got %d and %d", o.Directions, o.NoiseSamples)
+	case o.EntropyImages < o.KNNK+1 || o.KNNK < 1:
+		return fmt.Errorf("need knn-k >= 1 and more entropy images than knn-k, got %d and %d", o.KNNK, o.EntropyImages)
+	case o.Chunk < 1:
+		return fmt.Errorf("chunk must be >= 1, got %d", o.Chunk)
+	}
+	for _, s := range o.Scales {
+		if !(s > 0) {
+			return fmt.Errorf("noise scales must be > 0, got %g", s)
+		}
+	}
+	return nil
+}
+
+// ModelReport holds every measurement of one encoder.
+type ModelReport struct {
+	// Label is "random init" for the baseline, else the checkpoint file name.
+	Label string `json:"label"`
+	// Step is the checkpoint's training step (0 for the baseline).
+	Step        int64             `json:"step"`
+	Path        string            `json:"path,omitempty"`
+	Seconds     float64           `json:"seconds"`
+	Gaussianity GaussianityResult `json:"gaussianity"`
+	Affinity    []AffinityScale   `json:"affinity"`
+	Entropy     EntropyResult     `json:"entropy"`
+}
+
+// Report is the outcome of Run.
+type Report struct {
+	Options Options       `json:"options"`
+	Run     RunConfig     `json:"run"`
+	Backend string        `json:"backend"`
+	Models  []ModelReport `json:"models"`
+}
+
+// inputs are the images every model is measured on (normalised, NHWC, flattened).
+type inputs struct {
+	size, channels int
+	anchors        []float32 // [Anchors, p]
+	views          []float32 // [Anchors*Views, p]
+	clean          []float32 // [EntropyImages, p]
+	view1, view2   []float32 // [EntropyImages, p]
+	n              int       // EntropyImages actually used
+}
+
+// ErrNoCheckpoint is returned when the folder holds no checkpoint.
+var ErrNoCheckpoint = errors.New("no checkpoint found")
+
+// Run analyses the checkpoints of opts (and the baseline) on backend b.
+func Run(b backends.Backend, opts Options) (*Report, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = log.Default()
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, err
+	}
+	paths, err := listCheckpoints(opts.Checkpoints, opts.Last)
+	if err != nil {
+		return nil, err
+	}
+	first, err := checkpoints.Load(paths[0])
+	if err != nil {
+		return nil, err
+	}
+	run, err := ParseRunConfig(first.Config)
+	first.Free()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", paths[0], err)
+	}
+	ds, err := datasets.LoadWith(run.Dataset, datasets.SplitTest, datasets.Options{DataDir: opts.DataDir})
+	if err != nil {
+		return nil, err
+	}
+	if ds.Channels != run.Model.InChannels {
+		return nil, fmt.Errorf("the encoder takes %d-channel images but %s has %d channels", run.Model.InChannels, run.Dataset, ds.Channels)
+	}
+	aug, err := datasets.Preset(run.Augment, ds)
+	if err != nil {
+		return nil, fmt.Errorf("the run's augmentation: %w", err)
+	}
+	in, err := prepareInputs(ds, aug, opts)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Options: opts, Run: run, Backend: b.Name()}
+	ent, err := newEntropyEstimator(b, EntropyConfig{Eps: run.LossParams.Eps, Beta: run.LossParams.Beta, Sigma: run.LossParams.Sigma, KNNK: opts.KNNK})
+	if err != nil {
+		return nil, err
+	}
+	defer ent.exec.Finalize()
+	// One network: its programs compile once; each checkpoint only replaces the variables' values.
+	net, err := NewRandomNetwork(b, run.Model, run.Seed, in.size, in.size, opts.Chunk)
+	if err != nil {
+		return nil, err
+	}
+	defer net.Close()
+	if opts.Baseline {
+		start := time.Now()
+		m, err := measure(net, in, opts, ent)
+		if err != nil {
+			return nil, fmt.Errorf("random init: %w", err)
+		}
+		m.Label, m.Seconds = "random init", time.Since(start).Seconds()
+		logger.Info("analysed", "model", m.Label, "seconds", fmt.Sprintf("%.1f", m.Seconds))
+		rep.Models = append(rep.Models, m)
+	}
+	for _, path := range paths {
+		start := time.Now()
+		state, err := checkpoints.Load(path)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := ParseRunConfig(state.Config)
+		if err != nil || cfg.Model != run.Model {
+			state.Free()
+			return nil, fmt.Errorf("%s: not the same run as %s (model configuration differs or is missing)", path, paths[0])
+		}
+		err = net.Load(state.Variables)
+		step := state.Step
+		state.Free()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		m, err := measure(net, in, opts, ent)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		m.Label, m.Step, m.Path, m.Seconds = baseName(path), step, path, time.Since(start).Seconds()
+		logger.Info("analysed", "checkpoint", path, "step", step, "seconds", fmt.Sprintf("%.1f", m.Seconds))
+		rep.Models = append(rep.Models, m)
+	}
+	return rep, nil
+}
+
+func baseName(path string) string {
+	for i := len(path) - 1; i >= 0; i-- {
+		if os.IsPathSeparator(path[i]) {
+			return path[i+1:]
+		}
+	}
+	return path
+}
+
+// listCheckpoints returns the checkpoint files of path (a file, or a folder of a run).
+func listCheckpoints(path string, last int) ([]string, error) {
+	info, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoints: %w", err)
+	}
+	if !info.IsDir() {
+		return []string{path}, nil
+	}
+	paths, err := (&checkpoints.Manager{Dir: path}).List()
+	if err != nil {
+		return nil, err
+	}
+	if len(paths) == 0 {
+		return nil, fmt.Errorf("%s: %w (want ckpt-*.vckpt files written by the trainer)", path, ErrNoCheckpoint)
+	}
+	if last > 0 && len(paths) > last {
+		paths = paths[len(paths)-last:]
+	}
+	return paths, nil
+}
+
+// prepareInputs draws the anchors, their views and the entropy images.
+func prepareInputs(ds *datasets.Dataset, aug datasets.Augmentation, opts Options) (*inputs, error) {
+	size := aug.View1.Size
+	if size == 0 {
+		size = min(ds.Height, ds.Width)
+	}
+	if opts.Anchors > ds.N {
+		return nil, fmt.Errorf("%d anchors requested but the %s test split has %d images", opts.Anchors, ds.Name, ds.N)
+	}
+	in := &inputs{size: size, channels: ds.Channels, n: min(opts.EntropyImages, ds.N)}
+	p := size * size * ds.Channels
+	clean := datasets.Augmentation{Name: "resize", View1: datasets.ViewConfig{Size: size}, View2: datasets.ViewConfig{Size: size}}
+	tmp := make([]float32, p)
+	cleanImage := func(i int) []float32 {
+		out := make([]float32, p)
+		clean.AugmentPair(ds, i, 0, 0, out, tmp, ds.Mean, ds.Std)
+		return out
+	}
+	rng := rand.New(rand.NewPCG(opts.Seed, 0xa1c0))
+	order := rng.Perm(ds.N)[:opts.Anchors]
+	noise := rand.New(rand.NewPCG(opts.Seed, 0x7015e))
+	for _, idx := range order {
+		x := cleanImage(idx)
+		in.anchors = append(in.anchors, x...)
+		for m := range opts.Views {
+			if opts.InputNoise > 0 {
+				for _, v := range x {
+					in.views = append(in.views, v+float32(opts.InputNoise*noise.NormFloat64()))
+				}
+				continue
+			}
+			// View m of the anchor is the run's first view with the random draws of "epoch" m.
+			v := make([]float32, p)
+			aug.AugmentPair(ds, idx, opts.Seed, m, v, tmp, ds.Mean, ds.Std)
+			in.views = append(in.views, v...)
+		}
+	}
+	v2 := make([]float32, p)
+	for i := range in.n {
+		in.clean = append(in.clean, cleanImage(i)...)
+		v1 := make([]float32, p)
+		aug.AugmentPair(ds, i, opts.Seed^0x5eed, 0, v1, v2, ds.Mean, ds.Std)
+		in.view1 = append(in.view1, v1...)
+		in.view2 = append(in.view2, v2...)
+	}
+	return in, nil
+}
+
+// measure runs A1, A2 and A3 on one encoder.
+func measure(f Func, in *inputs, opts Options, ent *entropyEstimator) (ModelReport, error) {
+	var m ModelReport
+	q := f.OutDim()
+	emb, err := f.Forward(in.views, opts.Anchors*opts.Views)
+	if err != nil {
+		return m, err
+	}
+	views := make([][][]float64, opts.Anchors)
+	for a := range views {
+		views[a] = rows(emb[a*opts.Views*q:(a+1)*opts.Views*q], opts.Views, q)
+	}
+	if m.Gaussianity, err = Gaussianity(views, GaussianityConfig{Components: opts.Components, Projections: opts.Projections, Alpha: opts.Alpha, Seed: opts.Seed}); err != nil {
+		return m, err
+	}
+	if m.Affinity, err = Affinity(f, in.anchors, opts.Anchors, AffinityConfig{Scales: opts.Scales, Directions: opts.Directions, Samples: opts.NoiseSamples, Seed: opts.Seed}); err != nil {
+		return m, err
+	}
+	var z, z1, z2 []float32
+	if z, err = f.Forward(in.clean, in.n); err != nil {
+		return m, err
+	}
+	if z1, err = f.Forward(in.view1, in.n); err != nil {
+		return m, err
+	}
+	if z2, err = f.Forward(in.view2, in.n); err != nil {
+		return m, err
+	}
+	m.Entropy, err = ent.run(rows(z, in.n, q), rows(z1, in.n, q), rows(z2, in.n, q))
+	return m, err
+}
+
+// rows converts a row-major [n, d] float32 slice to float64 rows.
+func rows(x []float32, n, d int) [][]float64 {
+	out := make([][]float64, n)
+	for i := range out {
+		out[i] = make([]float64, d)
+		for j := range d {
+			out[i][j] = float64(x[i*d+j])
+		}
+	}
+	return out
+}
