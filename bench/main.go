@@ -22,6 +22,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/charmbracelet/log"
@@ -39,7 +40,7 @@ type options struct {
 	batch, warmup, steps, peak      int
 	rssSteps, rssWidth, rssBatch    int
 	levers, ompPassive              bool
-	child                           string
+	child, xlaFlags                 string
 }
 
 func main() {
@@ -57,6 +58,7 @@ func main() {
 	flag.IntVar(&o.rssBatch, "rss-batch", 32, "batch of the -rss-steps configuration")
 	flag.BoolVar(&o.ompPassive, "omp-passive", true, "run PyTorch with OMP_WAIT_POLICY=PASSIVE (sleeping, not spinning, OpenMP threads)")
 	flag.BoolVar(&o.levers, "levers", false, "instead of the table: the lever micro-benchmarks (layout, XLA flags, bf16, forward/backward/update split)")
+	flag.StringVar(&o.xlaFlags, "xla-flags", "--xla_cpu_use_thunk_runtime=false;--xla_cpu_enable_fast_math=true;--xla_cpu_use_xnnpack=true;--xla_cpu_use_onednn=true;--xla_cpu_multi_thread_eigen=false", "-levers: the XLA_FLAGS settings compared with none, separated by ';'")
 	flag.StringVar(&o.child, "child", "", "internal: run one JSON-encoded job in this process and print its result")
 	flag.Parse()
 	if err := run(o); err != nil {
@@ -98,6 +100,7 @@ type job struct {
 	Size     int         `json:"size,omitempty"`
 	Variant  string      `json:"variant,omitempty"`
 	XLAFlags string      `json:"xla_flags,omitempty"`
+	Conv     *convSpec   `json:"conv,omitempty"`
 }
 
 // runChild runs one job in this process and prints its result as the last line of stdout.
@@ -133,12 +136,18 @@ func runChild(spec string) error {
 // inChild runs j in a fresh process of this binary (extra environment appended) and decodes the
 // last stdout line into out.
 func inChild(j job, extraEnv []string, out any) error {
+	return inChildWrapped(j, extraEnv, nil, out)
+}
+
+// inChildWrapped is inChild with a command prefix (such as taskset -c 0).
+func inChildWrapped(j job, extraEnv, wrap []string, out any) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
 	}
 	spec, _ := json.Marshal(j)
-	cmd := exec.Command(self, "-child", string(spec))
+	args := append(slices.Clone(wrap), self, "-child", string(spec))
+	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), extraEnv...)
 	if j.XLAFlags != "" {
 		cmd.Env = append(cmd.Env, "XLA_FLAGS="+j.XLAFlags)
@@ -226,6 +235,7 @@ type torchResult struct {
 	ImagesPS float64 `json:"images_per_s"`
 	GFLOPs   float64 `json:"gflops"`
 	VmHWMKiB int64   `json:"vmhwm_kib"`
+	CPUCores float64 `json:"cpu_cores"`
 	Encoder  int64   `json:"encoder"`
 	Expander int64   `json:"expander"`
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/gomlx/gomlx/backends"
@@ -28,7 +29,8 @@ type result struct {
 	ImagesPS  float64 `json:"images_per_s"`
 	VmHWMKiB  int64   `json:"vmhwm_kib"` // peak resident memory of the process
 	Err       string  `json:"error,omitempty"`
-	PeakGFLOP float64 `json:"gflops,omitempty"` // peak mode only
+	PeakGFLOP float64 `json:"gflops,omitempty"`    // peak and conv jobs
+	CPUCores  float64 `json:"cpu_cores,omitempty"` // CPU time / wall time over the timed steps
 }
 
 // randomImages returns a [n, 32, 32, 3] tensor of N(0,1) pixels (NHWC, our models' layout).
@@ -103,6 +105,9 @@ func buildOurs(b backends.Backend, c benchConfig) (stepper, func(), error) {
 }
 
 // timeSteps calls run once (the compile), then warmup-1 more times, then times steps calls.
+// lastCPUCores is the CPU time of this process over the last timed steps divided by their wall time.
+var lastCPUCores float64
+
 func timeSteps(run stepper, warmup, steps int) (first, perStep time.Duration, err error) {
 	start := time.Now()
 	if err := run(); err != nil {
@@ -114,13 +119,16 @@ func timeSteps(run stepper, warmup, steps int) (first, perStep time.Duration, er
 			return 0, 0, err
 		}
 	}
+	cpu0 := cpuTime()
 	start = time.Now()
 	for range steps {
 		if err := run(); err != nil {
 			return 0, 0, err
 		}
 	}
-	return first, time.Since(start) / time.Duration(steps), nil
+	wall := time.Since(start)
+	lastCPUCores = (cpuTime() - cpu0).Seconds() / wall.Seconds()
+	return first, wall / time.Duration(steps), nil
 }
 
 // runOurs benchmarks one configuration in this process.
@@ -137,7 +145,7 @@ func runOurs(b backends.Backend, c benchConfig, warmup, steps int) result {
 		res.Err = err.Error()
 		return res
 	}
-	res.FirstS, res.StepS = first.Seconds(), per.Seconds()
+	res.FirstS, res.StepS, res.CPUCores = first.Seconds(), per.Seconds(), lastCPUCores
 	res.ImagesPS = float64(c.imagesPerStep()) / per.Seconds()
 	res.VmHWMKiB, _ = procStatusKiB("VmHWM")
 	return res
@@ -175,6 +183,15 @@ func matmulPeak(b backends.Backend, n, warmup, steps int) result {
 	res.PeakGFLOP = 2 * float64(n) * float64(n) * float64(n) / per.Seconds() / 1e9
 	res.VmHWMKiB, _ = procStatusKiB("VmHWM")
 	return res
+}
+
+// cpuTime is this process's user + system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // procStatusKiB reads a "kB" field (VmHWM, VmRSS) of /proc/self/status.

@@ -80,7 +80,7 @@ func runTable(o options, cfgs []benchConfig) error {
 			if err != nil {
 				r.torchErr = err.Error()
 			} else {
-				r.torch = result{Config: c.Name, FirstS: t.FirstS, StepS: t.StepS, ImagesPS: t.ImagesPS, VmHWMKiB: t.VmHWMKiB}
+				r.torch = result{Config: c.Name, FirstS: t.FirstS, StepS: t.StepS, ImagesPS: t.ImagesPS, VmHWMKiB: t.VmHWMKiB, CPUCores: t.CPUCores}
 			}
 		}
 		for _, e := range []string{r.oursErr, r.torchErr} {
@@ -135,6 +135,23 @@ func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options
 			num(r.ours.ImagesPS, 1), num(r.torch.ImagesPS, 1), ratio, num(gf(r.ours), 1), num(gf(r.torch), 1),
 			pct(r.ours), pct(r.torch), num(r.ours.FirstS, 1), num(r.torch.FirstS, 1),
 			num(float64(r.ours.VmHWMKiB)/1024, 0), num(float64(r.torch.VmHWMKiB)/1024, 0))
+	}
+	fmt.Fprintf(w, "\nThe same steps per CPU second (CPU time of the process, all its threads: the work each side needs, less sensitive than wall time to other work on the cores):\n\n")
+	fmt.Fprintf(w, "| config | ours cores busy | torch cores busy | ours GFLOP per CPU-s | torch GFLOP per CPU-s | ours/torch (CPU time) |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		flops := r.cfg.flopsPerStep()
+		perCPU := func(x result) float64 {
+			if x.StepS == 0 || x.CPUCores == 0 {
+				return 0
+			}
+			return flops / (x.StepS * x.CPUCores) / 1e9
+		}
+		ratio := "–"
+		if perCPU(r.ours) > 0 && perCPU(r.torch) > 0 {
+			ratio = fmt.Sprintf("%.2f", perCPU(r.ours)/perCPU(r.torch))
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.cfg.Name, num(r.ours.CPUCores, 2), num(r.torch.CPUCores, 2),
+			num(perCPU(r.ours), 1), num(perCPU(r.torch), 1), ratio)
 	}
 	fmt.Fprintf(w, "\nSteady state: %d untimed calls (the first is the compile / first step), then the mean of %d timed steps. "+
 		"A training step counts both views (2×batch images) and 3 forwards of FLOPs; inference is the encoder alone. "+

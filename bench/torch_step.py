@@ -126,16 +126,21 @@ def count_macs(width, expander_dims):
     return macs
 
 
+CPU_CORES = [0.0]  # process CPU time / wall time over the last timed steps
+
+
 def timed(fn, warmup, steps):
     t0 = time.perf_counter()
     fn()
     first = time.perf_counter() - t0
     for _ in range(warmup - 1):
         fn()
-    t0 = time.perf_counter()
+    c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(steps):
         fn()
-    return first, (time.perf_counter() - t0) / steps
+    wall = time.perf_counter() - t0
+    CPU_CORES[0] = (time.process_time() - c0) / wall
+    return first, wall / steps
 
 
 def main():
@@ -193,6 +198,7 @@ def main():
         first, step = timed(step_fn, a.warmup, a.steps)
         out.update(opt=a.opt, first_s=first, step_s=step, images_per_s=2 * a.batch / step)
     out["vmhwm_kib"] = vmhwm_kib()
+    out["cpu_cores"] = CPU_CORES[0]
     print(json.dumps(out), flush=True)
 
 
