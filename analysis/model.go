@@ -193,7 +193,7 @@ func (n *Network) Load(vars []checkpoints.Variable) error {
 		have[v.Key()] = true
 	}
 	for v := range n.ctx.IterVariables() {
-		if !have[v.ScopeAndName()] {
+		if strings.HasPrefix(v.Scope(), checkpoints.EncoderScope+"/") && !have[v.ScopeAndName()] {
 			return fmt.Errorf("loading the encoder: the checkpoint has no value for %s", v.ScopeAndName())
 		}
 	}

@@ -241,7 +241,7 @@ func Markdown(r *Report) string {
 	}
 
 	fmt.Fprintf(&sb, "## A2: local affinity\n\nRatio E[(u·(f(x+δ)−f(x)))²] / E[(∇(u·f)·δ)²] with the same draws on both sides (1 = affine), δ ~ N(0, s²I) in normalised pixel units, "+
-		"%d random unit directions u, %d noise draws per anchor and scale, on the %d anchors. Median [Q1, Q3] across anchors:\n\n", o.Directions, o.NoiseSamples, o.Anchors)
+		"%d random unit directions u, %d noise draws per anchor and scale, on the %d anchors%s. Median [Q1, Q3] across anchors:\n\n", o.Directions, o.NoiseSamples, o.Anchors, jitterNote(o.AnchorJitter))
 	sb.WriteString("| model | step |")
 	for _, s := range o.Scales {
 		fmt.Fprintf(&sb, " s = %g |", s)
@@ -280,10 +280,16 @@ func Markdown(r *Report) string {
 		last := r.Models[len(r.Models)-1]
 		e := last.Entropy
 		gap := e.SumLogVariance - e.LogDetCovariance
-		fmt.Fprintf(&sb, "\n**Verdict (%s):** the Gaussian (covariance) entropy %.1f exceeds the kNN estimate %.1f by %.1f nats "+
-			"(the Gaussian is the maximum-entropy distribution for the covariance; a large gap means the covariance does not track the entropy, although kNN is biased in %d dimensions); "+
-			"the Hadamard gap Σ log Σ_jj − log det Σ is %.1f (0 = decorrelated features).\n",
+		fmt.Fprintf(&sb, "\n**Verdict (%s):** Gaussian (covariance) entropy %.1f, kNN estimate %.1f: difference %+.1f nats "+
+			"(the Gaussian is the largest entropy any distribution with that covariance has, so a large positive difference means the covariance does not track the entropy; "+
+			"kNN is biased in %d dimensions and the ridge eps dominates directions of near-zero variance, so read the difference as indicative). "+
+			"Hadamard gap Σ log Σ_jj − log det Σ = %.1f (0 = decorrelated features). ",
 			last.Label, e.Gaussian, e.KNN, e.Gaussian-e.KNN, e.D, gap)
+		if e.PairwiseMax-e.PairwiseUpper < 0.5 {
+			fmt.Fprintf(&sb, "The pairwise estimates are saturated (within %.2f nats of their maximum %.1f = d/2·log(2πeσ²) + log n): σ = %g is small for these embeddings' scale.",
+				e.PairwiseMax-e.PairwiseUpper, e.PairwiseMax, r.Run.LossParams.Sigma)
+		}
+		sb.WriteString("\n")
 	}
 	sb.WriteString("\n## Timing\n\n| model | seconds |\n|---|---|\n")
 	for _, m := range r.Models {
@@ -291,4 +297,11 @@ func Markdown(r *Report) string {
 	}
 	sb.WriteString("\nFigures: " + FigGaussianity + ", " + FigAffinity + ", " + FigEntropy + ". Every number: " + ReportJSON + ".\n")
 	return sb.String()
+}
+
+func jitterNote(j float64) string {
+	if j > 0 {
+		return fmt.Sprintf(" (each moved once by N(0, %g²I))", j)
+	}
+	return ""
 }

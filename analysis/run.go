@@ -37,9 +37,13 @@ type Options struct {
 	Alpha       float64 `json:"alpha"`
 
 	// A2: noise scales, output directions and noise draws per anchor and scale (on the same anchors).
-	Scales       []float64 `json:"scales"`
-	Directions   int       `json:"directions"`
-	NoiseSamples int       `json:"noise_samples"`
+	Scales []float64 `json:"scales"`
+	// AnchorJitter, when > 0, moves each A2 anchor once by N(0, AnchorJitter²I) before measuring:
+	// images with a constant background put the anchor exactly on the network's kinks (max-pool
+	// ties), where no gradient describes the map; a jittered anchor is a generic point.
+	AnchorJitter float64 `json:"anchor_jitter"`
+	Directions   int     `json:"directions"`
+	NoiseSamples int     `json:"noise_samples"`
 
 	// A3: the first EntropyImages test images; KNNK for the kNN estimator. The other estimator
 	// hyperparameters (eps, beta, sigma) are the run's loss parameters.
@@ -78,6 +82,8 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("alpha must be in (0, 1), got %g", o.Alpha)
 	case o.InputNoise < 0:
 		return fmt.Errorf("input noise must be >= 0, got %g", o.InputNoise)
+	case o.AnchorJitter < 0:
+		return fmt.Errorf("anchor jitter must be >= 0, got %g", o.AnchorJitter)
 	case len(o.Scales) == 0:
 		return errors.New("give at least one noise scale")
 	case o.Directions < 1 || o.NoiseSamples < 1:
@@ -100,12 +106,15 @@ type ModelReport struct {
 	// Label is "random init" for the baseline, else the checkpoint file name.
 	Label string `json:"label"`
 	// Step is the checkpoint's training step (0 for the baseline).
-	Step        int64             `json:"step"`
-	Path        string            `json:"path,omitempty"`
-	Seconds     float64           `json:"seconds"`
-	Gaussianity GaussianityResult `json:"gaussianity"`
-	Affinity    []AffinityScale   `json:"affinity"`
-	Entropy     EntropyResult     `json:"entropy"`
+	Step    int64   `json:"step"`
+	Path    string  `json:"path,omitempty"`
+	Seconds float64 `json:"seconds"`
+	// PhaseSeconds splits Seconds by measurement: "a1", "a2", "a3" (the first model's include the
+	// compilation of the encoder's programs).
+	PhaseSeconds map[string]float64 `json:"phase_seconds"`
+	Gaussianity  GaussianityResult  `json:"gaussianity"`
+	Affinity     []AffinityScale    `json:"affinity"`
+	Entropy      EntropyResult      `json:"entropy"`
 }
 
 // Report is the outcome of Run.
@@ -118,12 +127,13 @@ type Report struct {
 
 // inputs are the images every model is measured on (normalised, NHWC, flattened).
 type inputs struct {
-	size, channels int
-	anchors        []float32 // [Anchors, p]
-	views          []float32 // [Anchors*Views, p]
-	clean          []float32 // [EntropyImages, p]
-	view1, view2   []float32 // [EntropyImages, p]
-	n              int       // EntropyImages actually used
+	size, channels  int
+	anchors         []float32 // [Anchors, p]
+	affinityAnchors []float32 // anchors, jittered by AnchorJitter
+	views           []float32 // [Anchors*Views, p]
+	clean           []float32 // [EntropyImages, p]
+	view1, view2    []float32 // [EntropyImages, p]
+	n               int       // EntropyImages actually used
 }
 
 // ErrNoCheckpoint is returned when the folder holds no checkpoint.
@@ -185,7 +195,7 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 			return nil, fmt.Errorf("random init: %w", err)
 		}
 		m.Label, m.Seconds = "random init", time.Since(start).Seconds()
-		logger.Info("analysed", "model", m.Label, "seconds", fmt.Sprintf("%.1f", m.Seconds))
+		logger.Info("analysed", "model", m.Label, "seconds", fmt.Sprintf("%.1f", m.Seconds), "phases", m.PhaseSeconds)
 		rep.Models = append(rep.Models, m)
 	}
 	for _, path := range paths {
@@ -210,7 +220,7 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		m.Label, m.Step, m.Path, m.Seconds = baseName(path), step, path, time.Since(start).Seconds()
-		logger.Info("analysed", "checkpoint", path, "step", step, "seconds", fmt.Sprintf("%.1f", m.Seconds))
+		logger.Info("analysed", "checkpoint", path, "step", step, "seconds", fmt.Sprintf("%.1f", m.Seconds), "phases", m.PhaseSeconds)
 		rep.Models = append(rep.Models, m)
 	}
 	return rep, nil
@@ -284,6 +294,14 @@ func prepareInputs(ds *datasets.Dataset, aug datasets.Augmentation, opts Options
 			in.views = append(in.views, v...)
 		}
 	}
+	in.affinityAnchors = in.anchors
+	if opts.AnchorJitter > 0 {
+		jit := rand.New(rand.NewPCG(opts.Seed, 0x717e))
+		in.affinityAnchors = make([]float32, len(in.anchors))
+		for i, v := range in.anchors {
+			in.affinityAnchors[i] = v + float32(opts.AnchorJitter*jit.NormFloat64())
+		}
+	}
 	v2 := make([]float32, p)
 	for i := range in.n {
 		in.clean = append(in.clean, cleanImage(i)...)
@@ -297,8 +315,9 @@ func prepareInputs(ds *datasets.Dataset, aug datasets.Augmentation, opts Options
 
 // measure runs A1, A2 and A3 on one encoder.
 func measure(f Func, in *inputs, opts Options, ent *entropyEstimator) (ModelReport, error) {
-	var m ModelReport
+	m := ModelReport{PhaseSeconds: map[string]float64{}}
 	q := f.OutDim()
+	t0 := time.Now()
 	emb, err := f.Forward(in.views, opts.Anchors*opts.Views)
 	if err != nil {
 		return m, err
@@ -310,9 +329,13 @@ func measure(f Func, in *inputs, opts Options, ent *entropyEstimator) (ModelRepo
 	if m.Gaussianity, err = Gaussianity(views, GaussianityConfig{Components: opts.Components, Projections: opts.Projections, Alpha: opts.Alpha, Seed: opts.Seed}); err != nil {
 		return m, err
 	}
-	if m.Affinity, err = Affinity(f, in.anchors, opts.Anchors, AffinityConfig{Scales: opts.Scales, Directions: opts.Directions, Samples: opts.NoiseSamples, Seed: opts.Seed}); err != nil {
+	m.PhaseSeconds["a1"] = time.Since(t0).Seconds()
+	t0 = time.Now()
+	if m.Affinity, err = Affinity(f, in.affinityAnchors, opts.Anchors, AffinityConfig{Scales: opts.Scales, Directions: opts.Directions, Samples: opts.NoiseSamples, Seed: opts.Seed}); err != nil {
 		return m, err
 	}
+	m.PhaseSeconds["a2"] = time.Since(t0).Seconds()
+	t0 = time.Now()
 	var z, z1, z2 []float32
 	if z, err = f.Forward(in.clean, in.n); err != nil {
 		return m, err
@@ -324,6 +347,7 @@ func measure(f Func, in *inputs, opts Options, ent *entropyEstimator) (ModelRepo
 		return m, err
 	}
 	m.Entropy, err = ent.run(rows(z, in.n, q), rows(z1, in.n, q), rows(z2, in.n, q))
+	m.PhaseSeconds["a3"] = time.Since(t0).Seconds()
 	return m, err
 }
 

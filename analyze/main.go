@@ -100,6 +100,7 @@ func run(args []string) int {
 	fs.IntVar(&o.Projections, "projections", o.Projections, "A1: random projections for the 1-D tests")
 	fs.Float64Var(&o.Alpha, "alpha", o.Alpha, "A1: level of the tests")
 	fs.Var(&scales, "scales", "A2: noise scales s, comma-separated (normalised pixel units)")
+	fs.Float64Var(&o.AnchorJitter, "anchor-jitter", 0, "A2: when > 0, move each anchor once by N(0, s²I) (normalised pixels) so that it is a generic point of the network, not on a kink")
 	fs.IntVar(&o.Directions, "directions", o.Directions, "A2: random output directions")
 	fs.IntVar(&o.NoiseSamples, "noise-samples", o.NoiseSamples, "A2: noise draws per anchor and scale")
 	fs.IntVar(&o.EntropyImages, "entropy-images", o.EntropyImages, "A3: test images for the entropy estimators")
