@@ -1,0 +1,195 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomlx-ssl/vicreg/backend/backendtest"
+	"github.com/gomlx-ssl/vicreg/models"
+)
+
+// TestMACsMatchPyTorchHooks checks the analytic MAC counts against those PyTorch's forward hooks
+// count on torchvision's modules (testdata/macs.jsonl, written by testdata/gen_macs.sh).
+func TestMACsMatchPyTorchHooks(t *testing.T) {
+	f, err := os.Open("testdata/macs.jsonl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	n := 0
+	for sc.Scan() {
+		var fx struct {
+			Spec     string `json:"expander_spec"`
+			Width    int    `json:"width"`
+			Encoder  int64  `json:"encoder"`
+			Expander int64  `json:"expander"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &fx); err != nil {
+			t.Fatal(err)
+		}
+		dims, err := models.ParseExpander(fx.Spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := resnet18MACs(fx.Width, 32, 32, 3); got != fx.Encoder {
+			t.Errorf("width %d: encoder MACs %d, PyTorch hooks %d", fx.Width, got, fx.Encoder)
+		}
+		if got := expanderMACs(8*fx.Width, dims); got != fx.Expander {
+			t.Errorf("width %d, expander %s: MACs %d, PyTorch hooks %d", fx.Width, fx.Spec, got, fx.Expander)
+		}
+		c := benchConfig{Mode: modeTrain, Width: fx.Width, Batch: 10, Expander: dims}
+		if got, want := c.flopsPerStep(), float64(3*2*(fx.Encoder+fx.Expander)*20); got != want {
+			t.Errorf("width %d: train FLOPs per step %g, want 3 forwards × 2 FLOPs × MACs × 20 images = %g", fx.Width, got, want)
+		}
+		c.Mode = modeInfer
+		if got, want := c.flopsPerStep(), float64(2*fx.Encoder*10); got != want {
+			t.Errorf("width %d: inference FLOPs %g, want %g", fx.Width, got, want)
+		}
+		n++
+	}
+	if n == 0 {
+		t.Fatal("no fixture lines")
+	}
+}
+
+func TestParseStatusKiB(t *testing.T) {
+	status := "Name:\tbench\nVmPeak:\t  123456 kB\nVmHWM:\t    2048 kB\nVmRSS:\t    1024 kB\nThreads:\t17\n"
+	for _, tc := range []struct {
+		field string
+		want  int64
+		err   string
+	}{
+		{"VmHWM", 2048, ""},
+		{"VmRSS", 1024, ""},
+		{"VmSwap", 0, "no field VmSwap"},
+		{"Threads", 0, "unexpected value"},
+	} {
+		got, err := parseStatusKiB(strings.NewReader(status), tc.field)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%s: error %v, want one containing %q", tc.field, err, tc.err)
+			}
+			continue
+		}
+		if err != nil || got != tc.want {
+			t.Errorf("%s = %d, %v; want %d", tc.field, got, err, tc.want)
+		}
+	}
+}
+
+func TestRSSGrowth(t *testing.T) {
+	for _, tc := range []struct {
+		steps   []int
+		rss     []int64
+		growth  int64
+		perStep float64
+	}{
+		// The first sample (step 1) is before allocators settle and is ignored.
+		{[]int{1, 100, 200, 300}, []int64{500, 1000, 1000, 1100}, 100, 0.5},
+		{[]int{1, 100}, []int64{500, 900}, 0, 0},
+		{[]int{1}, []int64{500}, 0, 0},
+	} {
+		g, p := rssGrowth(tc.steps, tc.rss)
+		if g != tc.growth || p != tc.perStep {
+			t.Errorf("rssGrowth(%v, %v) = %d, %g; want %d, %g", tc.steps, tc.rss, g, p, tc.growth, tc.perStep)
+		}
+	}
+}
+
+func TestSelectConfigs(t *testing.T) {
+	all := defaultConfigs(256, []int{2048, 2048, 2048})
+	for _, tc := range []struct {
+		filter string
+		want   []string
+		err    string
+	}{
+		{"", []string{"r18w64-train-sgd-b256", "r18w64-train-lars-b256", "r18w64-infer-b256",
+			"r18w16-train-sgd-b256", "r18w16-train-lars-b256", "r18w16-infer-b256"}, ""},
+		{"w16-train", []string{"r18w16-train-sgd-b256", "r18w16-train-lars-b256"}, ""},
+		{"infer, lars", []string{"r18w64-train-lars-b256", "r18w64-infer-b256", "r18w16-train-lars-b256", "r18w16-infer-b256"}, ""},
+		{"w32", nil, `-configs "w32" matches none of r18w64-train-sgd-b256`},
+	} {
+		got, err := selectConfigs(all, tc.filter)
+		if tc.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("%q: error %v, want %q", tc.filter, err, tc.err)
+			}
+			continue
+		}
+		var names []string
+		for _, c := range got {
+			names = append(names, c.Name)
+		}
+		if err != nil || !slices.Equal(names, tc.want) {
+			t.Errorf("%q: %v, %v; want %v", tc.filter, names, err, tc.want)
+		}
+	}
+	if c := all[0]; c.imagesPerStep() != 512 {
+		t.Errorf("a training step of batch 256 counts %d images, want 512 (two views)", c.imagesPerStep())
+	}
+}
+
+func TestTorchEnv(t *testing.T) {
+	t.Setenv("OPENBLAS_CORETYPE", "Haswell")
+	t.Setenv("OPENBLAS_L2_SIZE", "1")
+	t.Setenv("LD_LIBRARY_PATH", "/opt/x")
+	env := torchEnv(true)
+	has := func(kv string) bool { return slices.Contains(env, kv) }
+	for _, kv := range []string{
+		"LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread:/opt/x",
+		"LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
+		"MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1",
+		"OMP_WAIT_POLICY=PASSIVE",
+	} {
+		if !has(kv) {
+			t.Errorf("tuned environment lacks %s", kv)
+		}
+	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=") {
+			t.Errorf("tuned environment keeps %s", kv)
+		}
+	}
+	if slices.Contains(torchEnv(false), "OMP_WAIT_POLICY=PASSIVE") {
+		t.Error("torchEnv(false) sets OMP_WAIT_POLICY=PASSIVE")
+	}
+}
+
+func TestDecodeLastLine(t *testing.T) {
+	var r result
+	if err := decodeLastLine([]byte("log line\n{\"config\":\"x\",\"step_s\":0.5}\n\n"), &r); err != nil || r.Config != "x" || r.StepS != 0.5 {
+		t.Errorf("got %+v, %v", r, err)
+	}
+	if err := decodeLastLine([]byte("{\"config\":\"x\"}\nnot json"), &r); err == nil || !strings.Contains(err.Error(), `"not json"`) {
+		t.Errorf("error %v should quote the bad line", err)
+	}
+}
+
+// TestOursRuns runs a tiny inference configuration and the matmul peak in-process: the timings
+// are positive and consistent with the reported rates.
+func TestOursRuns(t *testing.T) {
+	b := backendtest.XLA(t)
+	c := benchConfig{Name: "tiny", Mode: modeInfer, Width: 2, Batch: 2, Expander: []int{4}}
+	r := runOurs(b, c, 1, 2)
+	if r.Err != "" {
+		t.Fatal(r.Err)
+	}
+	if r.StepS <= 0 || r.FirstS <= 0 || r.VmHWMKiB <= 0 {
+		t.Errorf("non-positive figures: %+v", r)
+	}
+	if got := float64(c.Batch) / r.StepS; got != r.ImagesPS {
+		t.Errorf("images/s %g, want batch/step_s = %g", r.ImagesPS, got)
+	}
+	p := matmulPeak(b, 32, 1, 2)
+	if p.Err != "" {
+		t.Fatal(p.Err)
+	}
+	if want := 2 * 32.0 * 32 * 32 / p.StepS / 1e9; p.PeakGFLOP != want {
+		t.Errorf("peak %g GFLOP/s, want 2n³/step = %g", p.PeakGFLOP, want)
+	}
+}
