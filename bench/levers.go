@@ -272,21 +272,37 @@ func runLevers(o options) error {
 		for _, v := range []string{"fwd", "fwdbwd", "step"} {
 			vs = append(vs, variant{name: v, job: job{Kind: jobSplit, Variant: v, Config: w16, Warmup: 2, Steps: 3}})
 		}
-		printArms("Where the time goes: "+w16.Name+" (fwd: both views + loss, training mode; fwdbwd: + gradients; step: + optimizer update)", vs, interleave(vs, 2))
+		printArms("Where the time goes: "+w16.Name+" (fwd: both views + loss, training mode; fwdbwd: + gradients; step: + optimizer update)", vs, interleave(vs, 1))
 	}
+	micro := convSpec{N: o.batch, HW: 16, Cin: 64, Cout: 64, Stride: 1, Backward: true}
+	microJob := job{Kind: jobConv, Variant: "nhwc", Conv: &micro, Warmup: 2, Steps: 5}
+	microName := fmt.Sprintf("3×3 convolution forward + gradients, batch %d, 16×16, 64→64", o.batch)
 	if which("threads") {
 		vs := []variant{
-			{name: "2 cores (default)", job: job{Kind: "config", Config: w16, Warmup: 2, Steps: 3}},
-			{name: "taskset -c 0 (1 core)", job: job{Kind: "config", Config: w16, Warmup: 2, Steps: 3}, wrap: []string{"taskset", "-c", "0"}},
+			{name: "2 cores (default)", job: microJob},
+			{name: "taskset -c 0 (1 core)", job: microJob, wrap: []string{"taskset", "-c", "0"}},
 		}
-		printArms("Threads: "+w16.Name, vs, interleave(vs, 2))
+		printArms("Threads: "+microName, vs, interleave(vs, reps))
+		if which("threads-step") {
+			vs := []variant{
+				{name: "2 cores (default)", job: job{Kind: "config", Config: w16, Warmup: 2, Steps: 3}},
+				{name: "taskset -c 0 (1 core)", job: job{Kind: "config", Config: w16, Warmup: 2, Steps: 3}, wrap: []string{"taskset", "-c", "0"}},
+			}
+			printArms("Threads: "+w16.Name, vs, interleave(vs, 1))
+		}
 	}
 	if which("flags") {
-		var vs []variant
+		var vs, steps []variant
 		for _, f := range xlaFlagArms(o.xlaFlags) {
-			vs = append(vs, variant{name: orDefault(f, "no XLA_FLAGS"), job: job{Kind: "config", Config: w16, Warmup: 2, Steps: 3, XLAFlags: f}})
+			j := microJob
+			j.XLAFlags = f
+			vs = append(vs, variant{name: orDefault(f, "no XLA_FLAGS"), job: j})
+			steps = append(steps, variant{name: orDefault(f, "no XLA_FLAGS"), job: job{Kind: "config", Config: w16, Warmup: 2, Steps: 3, XLAFlags: f}})
 		}
-		printArms("XLA_FLAGS: "+w16.Name, vs, interleave(vs, 2))
+		printArms("XLA_FLAGS: "+microName, vs, interleave(vs, reps))
+		if which("flags-step") {
+			printArms("XLA_FLAGS: "+w16.Name, steps, interleave(steps, 1))
+		}
 	}
 	fmt.Printf("\nCPU s/step is this process's CPU time per step: the work done, less sensitive than wall time to how much of the shared cores it got.\n")
 	fmt.Printf("\nLevers took %s. Other work shared the 2 cores during these runs; compare arms only within a table.\n", time.Since(start).Round(time.Second))
