@@ -42,7 +42,7 @@ type EstimatorConfig struct {
 // DefaultEstimatorConfig is the grid of `analyze -estimators`.
 func DefaultEstimatorConfig() EstimatorConfig {
 	return EstimatorConfig{Dims: []int{2, 8, 32}, Ns: []int{256, 1024, 4096}, Reps: 3, Components: 8, Sigma: 1, Spread: 2,
-		MCSamples: 20000, Eps: 1e-6, Beta: 1, KNNK: 3, Tau: 0.5, Seed: 0}
+		MCSamples: 100000, Eps: 1e-6, Beta: 1, KNNK: 3, Tau: 0.5, Seed: 0}
 }
 
 // EstimatorRow is one estimator's accuracy on one (distribution, d, n) cell.
