@@ -28,7 +28,7 @@ type convSpec struct {
 
 // leverJob kinds.
 const (
-	jobConv  = "conv"  // one 3×3 convolution; Variant "nhwc", "nchw" or "nhwc-bf16"
+	jobConv  = "conv"  // one 3×3 convolution; Variant "nhwc", "nchw", "nhwc-bf16" or "nhwc-dw9" (kernel gradient as 9 matrix products)
 	jobSplit = "split" // Variant "fwd", "fwdbwd" or "step" of a training configuration
 )
 
@@ -62,6 +62,10 @@ func convBench(b backends.Backend, j job) result {
 		loss := ReduceAllSum(Square(y))
 		if !s.Backward {
 			return []*Node{loss}
+		}
+		if j.Variant == "nhwc-dw9" {
+			dx, dk := convGradsDW9(x, k, y)
+			return []*Node{loss, dx, dk}
 		}
 		g := Gradient(loss, x, k)
 		return []*Node{loss, g[0], g[1]}
@@ -101,6 +105,29 @@ func convBench(b backends.Backend, j job) result {
 	}
 	res.PeakGFLOP = 2 * macs / per.Seconds() / 1e9
 	return res
+}
+
+// convGradsDW9 returns the gradients of sum(y²) for y = conv3×3(x, k) (stride 1, padding 1, NHWC):
+// the input gradient from GoMLX's convolution VJP, and the kernel gradient as 9 matrix products,
+// dk[i, j] = x_pad[:, i:i+H, j:j+W, :]ᵀ · dy over the N·H·W rows, instead of GoMLX's kernel-gradient
+// convolution (a window as large as the image, with batch and channel axes swapped, which XLA CPU
+// canonicalises with transposes of the activation and of the output gradient).
+func convGradsDW9(x, k, y *Node) (dx, dk *Node) {
+	dy := MulScalar(StopGradient(y), 2)
+	dx = Gradient(ReduceAllSum(Mul(dy, Convolve(x, StopGradient(k)).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done())), x)[0]
+	n, h, w, ci := x.Shape().Dimensions[0], x.Shape().Dimensions[1], x.Shape().Dimensions[2], x.Shape().Dimensions[3]
+	co := k.Shape().Dimensions[3]
+	g := x.Graph()
+	xp := Pad(StopGradient(x), ScalarZero(g, x.DType()), PadAxis{}, PadAxis{Start: 1, End: 1}, PadAxis{Start: 1, End: 1}, PadAxis{})
+	dyFlat := Reshape(dy, n*h*w, co)
+	var taps []*Node
+	for i := range 3 {
+		for j := range 3 {
+			win := Slice(xp, AxisRange(), AxisRange(i, i+h), AxisRange(j, j+w), AxisRange())
+			taps = append(taps, DotGeneral(Reshape(win, n*h*w, ci), []int{0}, nil, dyFlat, []int{0}, nil))
+		}
+	}
+	return dx, Reshape(Stack(taps, 0), 3, 3, ci, co)
 }
 
 // randomTensor returns N(0,1) float32 values of the given dimensions.
@@ -257,7 +284,11 @@ func runLevers(o options) error {
 			{N: o.batch, HW: 16, Cin: 64, Cout: 64, Stride: 1, Backward: true},
 		} {
 			var vs []variant
-			for _, v := range []string{"nhwc", "nchw", "nhwc-bf16"} {
+			arms := []string{"nhwc", "nchw", "nhwc-bf16"}
+			if s.Backward && s.Stride == 1 {
+				arms = append(arms, "nhwc-dw9")
+			}
+			for _, v := range arms {
 				s := s
 				vs = append(vs, variant{name: v, job: job{Kind: jobConv, Variant: v, Conv: &s, Warmup: 2, Steps: 5}})
 			}
