@@ -179,7 +179,7 @@ func matmulPeak(b backends.Backend, n, warmup, steps int) result {
 		res.Err = err.Error()
 		return res
 	}
-	res.FirstS, res.StepS = first.Seconds(), per.Seconds()
+	res.FirstS, res.StepS, res.CPUCores = first.Seconds(), per.Seconds(), lastCPUCores
 	res.PeakGFLOP = 2 * float64(n) * float64(n) * float64(n) / per.Seconds() / 1e9
 	res.VmHWMKiB, _ = procStatusKiB("VmHWM")
 	return res

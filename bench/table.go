@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"strings"
 
 	"github.com/charmbracelet/log"
@@ -42,6 +43,9 @@ func runTable(o options, cfgs []benchConfig) error {
 		}
 	}
 
+	// The peak is counted per CPU-second (GFLOP/s divided by the cores the process kept busy), so
+	// that it means the same on a machine whose cores are shared with other work; the machine's
+	// peak is that times its cores.
 	var peakOurs, peakTorch float64
 	if o.peak > 0 {
 		if doOurs {
@@ -49,17 +53,18 @@ func runTable(o options, cfgs []benchConfig) error {
 			if err := inChild(job{Kind: "peak", Size: o.peak, Warmup: 2, Steps: 5}, nil, &r); err != nil {
 				return fmt.Errorf("our matmul peak: %w", err)
 			}
-			peakOurs = r.PeakGFLOP
+			peakOurs = perCPU(r.PeakGFLOP, r.CPUCores)
 		}
 		if doTorch {
 			r, err := ts.run("--mode", "peak", "--size", fmt.Sprint(o.peak), "--warmup", "2", "--steps", "5")
 			if err != nil {
 				return fmt.Errorf("PyTorch matmul peak: %w", err)
 			}
-			peakTorch = r.GFLOPs
+			peakTorch = perCPU(r.GFLOPs, r.CPUCores)
 		}
-		notes = append(notes, fmt.Sprintf("Peak: %d×%d float32 matmul, ours (XLA DotGeneral) %.1f GFLOP/s, PyTorch (OpenBLAS) %.1f GFLOP/s; %% of peak uses the larger.",
-			o.peak, o.peak, peakOurs, peakTorch))
+		notes = append(notes, fmt.Sprintf("Peak: %d×%d float32 matmul, ours (XLA DotGeneral) %.1f GFLOP per CPU-second, PyTorch (OpenBLAS) %.1f; "+
+			"%% of peak is a step's GFLOP per CPU-second over the larger (the machine's peak is %d cores × that).",
+			o.peak, o.peak, peakOurs, peakTorch, runtime.NumCPU()))
 	}
 	peak := max(peakOurs, peakTorch)
 
@@ -111,7 +116,7 @@ func macsCheck(ts *torchSide, c benchConfig) string {
 
 // writeTable prints the markdown table and its notes.
 func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options) {
-	fmt.Fprintf(w, "\n| config | ours img/s | torch img/s | ours/torch | ours GFLOP/s | torch GFLOP/s | %% of peak (ours / torch) | first step s (ours / torch) | peak RSS MiB (ours / torch) |\n")
+	fmt.Fprintf(w, "\n| config | ours img/s | torch img/s | ours/torch | ours GFLOP/s | torch GFLOP/s | %% of peak per CPU-s (ours / torch) | first step s (ours / torch) | peak RSS MiB (ours / torch) |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		flops := r.cfg.flopsPerStep()
@@ -126,10 +131,10 @@ func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options
 			ratio = fmt.Sprintf("%.2f", r.ours.ImagesPS/r.torch.ImagesPS)
 		}
 		pct := func(x result) string {
-			if peak == 0 || x.StepS == 0 {
+			if peak == 0 || x.StepS == 0 || x.CPUCores == 0 {
 				return "–"
 			}
-			return fmt.Sprintf("%.0f%%", 100*gf(x)/peak)
+			return fmt.Sprintf("%.0f%%", 100*perCPU(gf(x), x.CPUCores)/peak)
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s |\n", r.cfg.Name,
 			num(r.ours.ImagesPS, 1), num(r.torch.ImagesPS, 1), ratio, num(gf(r.ours), 1), num(gf(r.torch), 1),
@@ -140,18 +145,18 @@ func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options
 	fmt.Fprintf(w, "| config | ours cores busy | torch cores busy | ours GFLOP per CPU-s | torch GFLOP per CPU-s | ours/torch (CPU time) |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		flops := r.cfg.flopsPerStep()
-		perCPU := func(x result) float64 {
-			if x.StepS == 0 || x.CPUCores == 0 {
+		rate := func(x result) float64 {
+			if x.StepS == 0 {
 				return 0
 			}
-			return flops / (x.StepS * x.CPUCores) / 1e9
+			return perCPU(flops/x.StepS/1e9, x.CPUCores)
 		}
 		ratio := "–"
-		if perCPU(r.ours) > 0 && perCPU(r.torch) > 0 {
-			ratio = fmt.Sprintf("%.2f", perCPU(r.ours)/perCPU(r.torch))
+		if rate(r.ours) > 0 && rate(r.torch) > 0 {
+			ratio = fmt.Sprintf("%.2f", rate(r.ours)/rate(r.torch))
 		}
 		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s |\n", r.cfg.Name, num(r.ours.CPUCores, 2), num(r.torch.CPUCores, 2),
-			num(perCPU(r.ours), 1), num(perCPU(r.torch), 1), ratio)
+			num(rate(r.ours), 1), num(rate(r.torch), 1), ratio)
 	}
 	fmt.Fprintf(w, "\nSteady state: %d untimed calls (the first is the compile / first step), then the mean of %d timed steps. "+
 		"A training step counts both views (2×batch images) and 3 forwards of FLOPs; inference is the encoder alone. "+
@@ -159,6 +164,14 @@ func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options
 	for _, n := range notes {
 		fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(n, "\n", " "))
 	}
+}
+
+// perCPU is a rate per CPU-second: gflops achieved while keeping cores CPUs busy (0 if unknown).
+func perCPU(gflops, cores float64) float64 {
+	if cores <= 0 {
+		return 0
+	}
+	return gflops / cores
 }
 
 func num(x float64, prec int) string {
