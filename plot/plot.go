@@ -134,11 +134,11 @@ func drawPanel(sb *strings.Builder, panel Panel, y0 float64) {
 	py := func(y float64) float64 { return y0 + panelHeight - (y-minY)/(maxY-minY)*panelHeight }
 	for i, s := range panel.Series {
 		color := Colors[i%len(Colors)]
-		fmt.Fprintf(sb, `<text x="%.0f" y="%.0f" fill="%s">%s</text>`+"\n", plotWidth+8, y0+12+float64(i)*14, color, esc(s.Name))
 		pts := all[i]
 		if len(pts) == 0 {
-			continue
+			continue // no legend entry for a series without points
 		}
+		fmt.Fprintf(sb, `<text x="%.0f" y="%.0f" fill="%s">%s</text>`+"\n", plotWidth+8, y0+12+float64(i)*14, color, esc(s.Name))
 		var poly strings.Builder
 		for _, pt := range pts {
 			fmt.Fprintf(&poly, "%.1f,%.1f ", px(pt[0]), py(pt[1]))
