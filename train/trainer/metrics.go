@@ -8,7 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
+
+	"github.com/gomlx-ssl/vicreg/plot"
 )
 
 // metricsFile appends one JSON object per line; a resumed run appends to the same file.
@@ -106,70 +107,26 @@ func plotMetrics(metricsPath, svgPath string) error {
 		}
 	}
 	sort.Strings(lossKeys)
-	panels := []struct {
-		title string
-		keys  []string
+	specs := []struct {
+		title, yLabel string
+		keys          []string
 	}{
-		{"objective and its terms", lossKeys},
-		{"learning rate", []string{"lr"}},
-		{"accuracy: online probe (test, per epoch; batch, per window), kNN (test)", []string{"probe_acc", "probe_batch_acc", "knn_acc"}},
-		{"embedding spread z_std (0 = collapse)", []string{"z_std"}},
-		{"throughput (views/s)", []string{"images_per_sec"}},
+		{"objective and its terms", "loss", lossKeys},
+		{"learning rate", "lr", []string{"lr"}},
+		{"accuracy: online probe (test, per epoch; batch, per window), kNN (test)", "accuracy", []string{"probe_acc", "probe_batch_acc", "knn_acc"}},
+		{"embedding spread z_std (0 = collapse)", "z_std", []string{"z_std"}},
+		{"throughput (views/s)", "views/s", []string{"images_per_sec"}},
 	}
-	const width, panelH, left, top = 760.0, 180.0, 70.0, 30.0
-	colors := []string{"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2"}
-	var sb strings.Builder
-	fmt.Fprintf(&sb, `<svg xmlns="http://www.w3.org/2000/svg" width="%.0f" height="%.0f" font-family="sans-serif" font-size="11">`+"\n",
-		width+180, float64(len(panels))*(panelH+top)+top)
-	for p, panel := range panels {
-		y0 := top + float64(p)*(panelH+top)
-		minX, maxX, minY, maxY := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
-		for _, k := range panel.keys {
+	panels := make([]plot.Panel, len(specs))
+	for i, spec := range specs {
+		panels[i] = plot.Panel{Title: spec.title, XLabel: "step", YLabel: spec.yLabel}
+		for _, k := range spec.keys {
+			s := plot.Series{Name: k}
 			for _, pt := range series[k] {
-				minX, maxX = math.Min(minX, pt[0]), math.Max(maxX, pt[0])
-				minY, maxY = math.Min(minY, pt[1]), math.Max(maxY, pt[1])
+				s.X, s.Y = append(s.X, pt[0]), append(s.Y, pt[1])
 			}
-		}
-		fmt.Fprintf(&sb, `<text x="%.0f" y="%.0f" font-weight="bold">%s</text>`+"\n", left, y0-8, panel.title)
-		fmt.Fprintf(&sb, `<rect x="%.0f" y="%.0f" width="%.0f" height="%.0f" fill="none" stroke="#999"/>`+"\n", left, y0, width-left, panelH)
-		if math.IsInf(minX, 0) {
-			continue
-		}
-		if maxX == minX {
-			maxX = minX + 1
-		}
-		if maxY == minY {
-			maxY, minY = maxY+0.5, minY-0.5
-		}
-		fmt.Fprintf(&sb, `<text x="%.0f" y="%.0f" text-anchor="end">%.4g</text>`+"\n", left-4, y0+10, maxY)
-		fmt.Fprintf(&sb, `<text x="%.0f" y="%.0f" text-anchor="end">%.4g</text>`+"\n", left-4, y0+panelH, minY)
-		fmt.Fprintf(&sb, `<text x="%.0f" y="%.0f">step %.0f</text>`+"\n", left, y0+panelH+12, minX)
-		fmt.Fprintf(&sb, `<text x="%.0f" y="%.0f" text-anchor="end">step %.0f</text>`+"\n", width, y0+panelH+12, maxX)
-		for i, k := range panel.keys {
-			pts := series[k]
-			if len(pts) == 0 {
-				continue
-			}
-			color := colors[i%len(colors)]
-			var poly strings.Builder
-			for _, pt := range pts {
-				x := left + (pt[0]-minX)/(maxX-minX)*(width-left)
-				y := y0 + panelH - (pt[1]-minY)/(maxY-minY)*panelH
-				fmt.Fprintf(&poly, "%.1f,%.1f ", x, y)
-			}
-			fmt.Fprintf(&sb, `<polyline fill="none" stroke="%s" stroke-width="1.5" points="%s"/>`+"\n", color, poly.String())
-			if len(pts) == 1 {
-				x := left + (pts[0][0]-minX)/(maxX-minX)*(width-left)
-				y := y0 + panelH - (pts[0][1]-minY)/(maxY-minY)*panelH
-				fmt.Fprintf(&sb, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", x, y, color)
-			}
-			fmt.Fprintf(&sb, `<text x="%.0f" y="%.0f" fill="%s">%s</text>`+"\n", width+8, y0+14+float64(i)*14, color, k)
+			panels[i].Series = append(panels[i].Series, s)
 		}
 	}
-	sb.WriteString("</svg>\n")
-	tmp := svgPath + ".tmp"
-	if err := os.WriteFile(tmp, []byte(sb.String()), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, svgPath)
+	return plot.WriteSVG(svgPath, panels...)
 }
