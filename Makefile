@@ -6,8 +6,9 @@ PLUGIN    ?= $(HOME)/.local/lib/go-xla/pjrt_c_api_cpu_plugin.so
 TESTFLAGS ?= -count=1 -timeout 25m
 BENCHTIME ?= 3x
 FUZZTIME  ?= 20s
+BENCHARGS ?=
 
-.PHONY: all xla train test bench fuzz lint clean
+.PHONY: all xla train test bench faults fuzz lint clean
 
 all: lint test
 
@@ -27,9 +28,18 @@ test: $(PLUGIN)
 	$(GO) run ./train -backend-info
 	$(GO) test $(TESTFLAGS) ./...
 
-## bench: the benchmarks (images/s, loss cost, compile time); prints numbers, asserts nothing.
+## bench: ours side by side with PyTorch (one table: images/s, ratio, GFLOP/s, share of the measured
+## peak, compile time, peak memory), then the Go micro-benchmarks; prints numbers, asserts nothing.
+## A quick run: make bench BENCHARGS='-configs w16 -batch 64 -steps 2'
 bench: $(PLUGIN)
+	$(GO) run ./bench $(BENCHARGS)
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./...
+
+## faults: the fault-injection suite in full (20 kill -9 trials, disk full, flipped bytes, NaN, usage
+## errors, a 5,000-step load run), then the fuzzers. `make test` runs its short form (3 trials).
+faults: $(PLUGIN)
+	$(GO) test -count=1 -timeout 90m -v ./faults -faults.trials 20 -faults.load
+	@$(MAKE) --no-print-directory fuzz
 
 ## fuzz: each fuzzer of the binary readers for FUZZTIME.
 fuzz:

@@ -18,8 +18,13 @@ import (
 const filePrefix = "ckpt-"
 
 // ErrNoCheckpoint is wrapped by the errors of Manager.LoadLatest and Manager.Best when the folder
-// holds no (valid) checkpoint: a caller can start training from scratch.
+// holds no checkpoint: a caller can start training from scratch.
 var ErrNoCheckpoint = errors.New("no checkpoint")
+
+// ErrNoValidCheckpoint is wrapped by the error of Manager.LoadLatest when the folder holds
+// checkpoints but every one of them is damaged (the files are kept). It is not ErrNoCheckpoint:
+// a caller must not treat such a folder as empty and start afresh over it.
+var ErrNoValidCheckpoint = errors.New("no valid checkpoint")
 
 // Manager keeps a folder of checkpoints named after their step (ckpt-000001234.vckpt).
 //
@@ -231,7 +236,7 @@ func (m *Manager) retain(saved string) {
 
 // LoadLatest loads the newest checkpoint that verifies. Newer damaged checkpoints are skipped,
 // logged as warnings and kept. The returned error wraps ErrNoCheckpoint when the folder has no
-// checkpoint, or joins the errors of every damaged one when none verifies.
+// checkpoint, and ErrNoValidCheckpoint joined with every file's error when none verifies.
 func (m *Manager) LoadLatest() (*State, string, error) {
 	paths, err := m.List()
 	if err != nil {
@@ -249,7 +254,7 @@ func (m *Manager) LoadLatest() (*State, string, error) {
 		m.logger().Warn("skipping a damaged checkpoint (kept on disk)", "path", paths[i], "err", err)
 		errs = append(errs, err)
 	}
-	return nil, "", fmt.Errorf("%w valid in %s: %w", ErrNoCheckpoint, m.Dir, errors.Join(errs...))
+	return nil, "", fmt.Errorf("%w in %s: all %d are damaged (kept on disk): %w", ErrNoValidCheckpoint, m.Dir, len(paths), errors.Join(errs...))
 }
 
 // Best returns the path of the checkpoint with the highest value of BestMetric (the newest among

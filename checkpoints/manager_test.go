@@ -188,8 +188,8 @@ func TestLoadLatestNoneValid(t *testing.T) {
 		flipByte(t, m.PathForStep(step))
 	}
 	_, _, err := m.LoadLatest()
-	if !errors.Is(err, ErrNoCheckpoint) || !errors.Is(err, ErrCorrupt) {
-		t.Errorf("all damaged: %v, want ErrNoCheckpoint and ErrCorrupt", err)
+	if !errors.Is(err, ErrNoValidCheckpoint) || !errors.Is(err, ErrCorrupt) || errors.Is(err, ErrNoCheckpoint) {
+		t.Errorf("all damaged: %v, want ErrNoValidCheckpoint and ErrCorrupt, not ErrNoCheckpoint", err)
 	}
 	for step := int64(1); step <= 2; step++ {
 		if err == nil || !strings.Contains(err.Error(), m.PathForStep(step)) {

@@ -71,10 +71,6 @@ func TestAllCheckpointsFlipped(t *testing.T) {
 			t.Errorf("%s was deleted or changed", name)
 		}
 	}
-	if r.code == 0 && strings.Contains(r.output, "no checkpoint to resume from: starting a new run") {
-		t.Skipf("KNOWN BUG (reported, not yet fixed): -resume with every checkpoint damaged starts a new run and exits 0: " +
-			"train/trainer/run.go:162 treats LoadLatest's \"no valid checkpoint\" (which wraps ErrNoCheckpoint) like an empty folder")
-	}
 	if r.code == 0 {
 		t.Errorf("exit 0 with every checkpoint damaged: want a failure, not a fresh start:\n%s", r.output)
 	}

@@ -86,20 +86,9 @@ func TestUsageErrors(t *testing.T) {
 	// Known wrong exit statuses, reported to be fixed at the named place: a case that still gives
 	// the wrong status is skipped with the note (after checking it prints no stack trace); once
 	// fixed, it is checked like the others.
-	knownBugs := map[string]struct {
-		code int
-		note string
-	}{
-		"folder data set that does not exist": {1, "train/trainer/run.go:97: a -data-dir that does not exist is returned as a plain error"},
-		"checkpoint-dir is a file":            {1, "train/trainer/run.go:148: a -checkpoint-dir that cannot be created is returned as a plain error"},
-	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, tc.bin, nil, tc.args...)
-			if bug, ok := knownBugs[tc.name]; ok && r.code == bug.code {
-				assertNoStackTrace(t, tc.name, r.output)
-				t.Skipf("KNOWN BUG (reported, not yet fixed): exit %d, want %d: %s", r.code, tc.code, bug.note)
-			}
 			if r.code != tc.code {
 				t.Errorf("%s %v: exit %d, want %d:\n%s", filepath.Base(tc.bin), tc.args, r.code, tc.code, r.output)
 			}

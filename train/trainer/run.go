@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -95,6 +96,9 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 	// Data.
 	loadOpt := datasets.Options{DataDir: cfg.DataDir}
 	train, err := datasets.LoadWith(cfg.Dataset, datasets.SplitTrain, loadOpt)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, usage("data-dir", "%v", err)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -147,7 +151,7 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 	// Checkpoints and resume.
 	mgr, err := checkpoints.NewManager(cfg.CheckpointDir, cfg.KeepLast, "probe_acc")
 	if err != nil {
-		return nil, err
+		return nil, usage("checkpoint-dir", "%v", err)
 	}
 	mgr.Logger = logger
 	ctx := context.New()
@@ -162,7 +166,7 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		case errors.Is(err, checkpoints.ErrNoCheckpoint):
 			logger.Info("no checkpoint to resume from: starting a new run", "dir", cfg.CheckpointDir)
 		case err != nil:
-			return nil, err
+			return nil, fmt.Errorf("cannot resume: %w\nnothing was deleted: restore a good checkpoint into %s, or move the damaged ones away to start a new run", err, cfg.CheckpointDir)
 		default:
 			if diff := checkpoints.DiffConfig(state.Config, cfg.JSON()); len(diff) > 0 {
 				return nil, &UsageError{Msg: fmt.Sprintf("cannot resume from %s: the configuration differs:\n  %s\nrerun with the saved values, or use another -checkpoint-dir",
@@ -328,8 +332,8 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		if opts.injectFault != nil {
 			opts.injectFault(step, out)
 		}
-		if name, ok := nonFinite(out, trainStep.Names()); !ok {
-			if err := recoverNonFinite(&nonFiniteError{step: step, what: fmt.Sprintf("%s = %v", name, out[name])}); err != nil {
+		if bad := nonFinite(out, trainStep.Names()); len(bad) > 0 {
+			if err := recoverNonFinite(&nonFiniteError{step: step, what: strings.Join(bad, ", ")}); err != nil {
 				return nil, err
 			}
 			continue
@@ -486,14 +490,24 @@ func finalEvaluation(b backends.Backend, ctx *context.Context, net *Network, cfg
 	return nil
 }
 
-// nonFinite returns the first output (in order) that is NaN or infinite.
-func nonFinite(out map[string]float64, names []string) (string, bool) {
+// nonFinite lists the outputs that are NaN or infinite as "name = value", the loss terms before
+// the total "loss" (which is non-finite whenever a term is), in the order of names.
+func nonFinite(out map[string]float64, names []string) []string {
+	var terms []string
+	total := ""
 	for _, n := range names {
 		if v := out[n]; math.IsNaN(v) || math.IsInf(v, 0) {
-			return n, false
+			if n == "loss" {
+				total = fmt.Sprintf("%s = %v", n, v)
+			} else {
+				terms = append(terms, fmt.Sprintf("%s = %v", n, v))
+			}
 		}
 	}
-	return "", true
+	if total != "" {
+		terms = append(terms, total)
+	}
+	return terms
 }
 
 // window averages step outputs between two metric lines.
