@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -40,7 +41,7 @@ func tinyBatches(steps, batch int) [][3]*tensors.Tensor {
 
 // tinyNet is a width-4 ResNet-18 (CIFAR stem), a 16-16 expander and an online probe, trained with
 // VICReg and LARS.
-func tinyNet(t *testing.T, precision string, steps int) (*Network, *optim.Optimizer) {
+func tinyNet(t *testing.T, precision string, steps int, lr float64) (*Network, *optim.Optimizer) {
 	t.Helper()
 	obj, err := losses.New("vicreg", losses.Defaults())
 	if err != nil {
@@ -49,7 +50,7 @@ func tinyNet(t *testing.T, precision string, steps int) (*Network, *optim.Optimi
 	net := &Network{Model: models.Config{Arch: "resnet18", Stem: "cifar", Width: 4, InChannels: 3},
 		Expander: []int{16, 16}, NumClasses: 10, Objective: obj, Precision: precision}
 	opt, err := optim.New(optim.Config{Kind: "lars", WeightDecay: 1e-4, Momentum: 0.9, Eta: 0.02,
-		Schedule: optim.Schedule{Base: 0.2, TotalSteps: int64(steps)}, HeadScope: "/" + ProbeScope, HeadLR: 0.1})
+		Schedule: optim.Schedule{Base: lr, TotalSteps: int64(steps)}, HeadScope: "/" + ProbeScope, HeadLR: 0.1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +174,61 @@ func flatFloat64(t *tensors.Tensor) []float64 {
 	return out
 }
 
+// reference is a single-device float32 run of the tiny network, compiled once and shared by the
+// tests that compare other configurations with it: every run starts from init and sees batches.
+type reference struct {
+	net     *Network
+	opt     *optim.Optimizer
+	ctx     *context.Context
+	step    *Step
+	init    []checkpoints.Variable
+	batches [][3]*tensors.Tensor
+}
+
+var (
+	refOnce sync.Once
+	ref     *reference
+	refErr  string
+)
+
+// refSteps is the number of steps in the reference batches.
+const refSteps = 10
+
+// sharedReference returns the reference (built on first use): one batch of 16, seen at every step,
+// so that the loss falls smoothly and differences between runs come from arithmetic, not from the
+// noise of fresh batches; LARS with a base learning rate of 0.05.
+func sharedReference(t *testing.T) *reference {
+	t.Helper()
+	b := backendtest.XLA(t)
+	refOnce.Do(func() {
+		r := &reference{}
+		one := tinyBatches(1, 16)[0]
+		for range refSteps {
+			r.batches = append(r.batches, one)
+		}
+		r.net, r.opt = tinyNet(t, "f32", refSteps+1, 0.05)
+		r.ctx = context.New()
+		var err error
+		if r.step, err = NewStep(b, r.ctx, r.net, r.opt); err != nil {
+			refErr = err.Error()
+			return
+		}
+		if _, err := r.step.Run(one[0], one[1], one[2]); err != nil {
+			refErr = err.Error()
+			return
+		}
+		if r.init, err = checkpoints.FromContext(r.ctx); err != nil {
+			refErr = err.Error()
+			return
+		}
+		ref = r
+	})
+	if ref == nil {
+		t.Fatalf("building the single-device float32 reference: %s", refErr)
+	}
+	return ref
+}
+
 // TestDataParallelEqualsOneDevice: training over 2 devices (the batch split, variables replicated)
 // gives the same losses and variables as one device on the same global batch, from the same
 // initial variables. Batch norm, the VICReg variance and covariance and the probe's mean are
@@ -189,27 +245,19 @@ func TestDataParallelEqualsOneDevice(t *testing.T) {
 	if have := b.NumDevices(); have < devices {
 		t.Skipf("backend %s has %d device(s); this test needs %d (the XLA CPU plugin exposes several)", b.Name(), have, devices)
 	}
-	batches := tinyBatches(2, 8)
-	net, opt := tinyNet(t, "f32", len(batches))
-
-	ctx1 := context.New()
-	step1, err := NewStep(b, ctx1, net, opt)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer step1.Finalize()
-	init := initialVariables(t, ctx1, step1, batches[0])
-	wantLoss, wantVars := trainFrom(t, ctx1, step1, init, batches)
-	permLoss, permVars := trainFrom(t, ctx1, step1, init, permuteRows(batches))
+	r := sharedReference(t)
+	batches := r.batches[:2]
+	wantLoss, wantVars := trainFrom(t, r.ctx, r.step, r.init, batches)
+	permLoss, permVars := trainFrom(t, r.ctx, r.step, r.init, permuteRows(batches))
 	noise, noiseName := worstDiff(t, permVars, wantVars)
 
 	ctx2 := context.New()
-	step2, err := NewStepOn(b, ctx2, net, opt, devices)
+	step2, err := NewStepOn(b, ctx2, r.net, r.opt, devices)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer step2.Finalize()
-	gotLoss, gotVars := trainFrom(t, ctx2, step2, init, batches)
+	gotLoss, gotVars := trainFrom(t, ctx2, step2, r.init, batches)
 	diff, diffName := worstDiff(t, gotVars, wantVars)
 	t.Logf("losses: 1 device %v, rows permuted %v, %d devices %v", wantLoss, permLoss, devices, gotLoss)
 	t.Logf("worst variable difference: rows permuted %.3g (%s), %d devices %.3g (%s)", noise, noiseName, devices, diff, diffName)
