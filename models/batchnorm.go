@@ -34,6 +34,9 @@ const (
 //
 // Eval mode: x is normalised with the running averages. Epsilon is 1e-5.
 //
+// Mixed precision: for bfloat16 (or float16) x, everything above is computed in float32 on
+// float32 variables, and only the result is cast back to x's dtype.
+//
 // Multi-device: the statistics here are those of the batch this graph sees. Under SPMD data
 // parallelism each device would normalise with its own shard's statistics (PyTorch's plain
 // BatchNorm under DDP); global-batch statistics (SyncBatchNorm) need the per-feature sum and sum of
@@ -47,6 +50,10 @@ func BatchNorm(ctx *context.Context, x *Node) *Node {
 func batchNorm(ctx *context.Context, x *Node, zeroScale bool) *Node {
 	if x.Rank() != 2 && x.Rank() != 4 {
 		panic(fmt.Errorf("models.BatchNorm: input must be [batch, features] or [batch, h, w, c], got %s", x.Shape()))
+	}
+	if master := MasterDType(x.DType()); master != x.DType() {
+		// Mixed precision: statistics, normalisation and variables in float32, output in x's dtype.
+		return ConvertDType(batchNorm(ctx, ConvertDType(x, master), zeroScale), x.DType())
 	}
 	ctx = ctx.Checked(false)
 	g := x.Graph()

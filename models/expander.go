@@ -39,8 +39,9 @@ func ParseExpander(spec string) ([]int, error) {
 // Scopes follow the PyTorch nn.Sequential indices inside ctx's scope: the i-th hidden block uses
 // "3i" (linear: "weight" [in, out], "bias" [out]) and "3i+1" (batch norm); the last linear is at
 // "3(len(dims)-1)". Linear layers are initialised as PyTorch's nn.Linear: weight and bias
-// ~ U(−1/√in, 1/√in). Existing variables are reused, as in Encoder. It panics if dims is empty or
-// x is not rank 2.
+// ~ U(−1/√in, 1/√in). Existing variables are reused, as in Encoder. With bfloat16 (or float16) x,
+// the weights are float32 cast where used and batch norm computes in float32 (see MasterDType).
+// It panics if dims is empty or x is not rank 2.
 func Expander(ctx *context.Context, dims []int, x *Node) *Node {
 	if len(dims) == 0 {
 		panic(errors.New("models.Expander: no layer widths given"))
@@ -68,11 +69,12 @@ func linear(ctx *context.Context, x *Node, out int, useBias bool) *Node {
 	}
 	g := x.Graph()
 	wctx := ctx.WithInitializer(init)
-	w := wctx.VariableWithShape("weight", shapes.Make(x.DType(), in, out)).SetTrainable(true)
-	y := linalg.MatMul(x, w.ValueGraph(g))
+	master := MasterDType(x.DType())
+	w := wctx.VariableWithShape("weight", shapes.Make(master, in, out)).SetTrainable(true)
+	y := linalg.MatMul(x, atUse(w.ValueGraph(g), x))
 	if useBias {
-		b := wctx.VariableWithShape("bias", shapes.Make(x.DType(), out)).SetTrainable(true)
-		y = Add(y, ExpandLeftToRank(b.ValueGraph(g), 2))
+		b := wctx.VariableWithShape("bias", shapes.Make(master, out)).SetTrainable(true)
+		y = Add(y, ExpandLeftToRank(atUse(b.ValueGraph(g), x), 2))
 	}
 	return y
 }

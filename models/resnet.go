@@ -12,6 +12,9 @@ import (
 
 // Encoder builds the ResNet that c describes on images ([batch, height, width, c.InChannels], NHWC,
 // float32 or float64) and returns the globally average-pooled representation [batch, c.FeatureDim()].
+// Mixed precision: with bfloat16 (or float16) images the convolutions run in that dtype on float32
+// weights cast where they are used, batch norm and the pooling compute in float32, and the output
+// has the images' dtype (see MasterDType).
 //
 // Architecture as torchvision's ResNet (v1.5: in bottlenecks the stride is on the 3x3 convolution),
 // without the fc layer; every convolution has no bias and is followed by batch norm (see BatchNorm:
@@ -48,7 +51,10 @@ func Encoder(ctx *context.Context, c Config, images *Node) *Node {
 	x = activations.Relu(batchNorm(ctx.In("bn1"), x, false))
 	if c.Stem == "imagenet" {
 		// nn.MaxPool2d(kernel_size=3, stride=2, padding=1): padded positions never win the max.
-		x = MaxPool(x).Window(3).Strides(2).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done()
+		// In float32 for half-precision input: the max is exact in any dtype, and the XLA CPU
+		// plugin (PJRT 0.81) fails to parse the bfloat16 -inf padding constant that GoMLX writes.
+		x = ConvertDType(MaxPool(ConvertDType(x, MasterDType(x.DType()))).Window(3).Strides(2).
+			PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done(), x.DType())
 	}
 	exp := c.expansion()
 	for layer, n := range c.blocks() {
@@ -66,7 +72,8 @@ func Encoder(ctx *context.Context, c Config, images *Node) *Node {
 			}
 		}
 	}
-	return ReduceMean(x, 1, 2) // Global average pooling over height and width.
+	// Global average pooling over height and width, summed in float32 for half-precision input.
+	return ConvertDType(ReduceMean(ConvertDType(x, MasterDType(x.DType())), 1, 2), x.DType())
 }
 
 // basicBlock is torchvision's BasicBlock: two 3x3 convolutions and a shortcut.
@@ -105,10 +112,10 @@ func conv2d(ctx *context.Context, x *Node, outChannels, k, stride int) *Node {
 		return MulScalar(ctx.RandomNormal(g, shape), std)
 	}
 	kernel := ctx.WithInitializer(init).
-		VariableWithShape("weight", shapes.Make(x.DType(), k, k, inChannels, outChannels)).
+		VariableWithShape("weight", shapes.Make(MasterDType(x.DType()), k, k, inChannels, outChannels)).
 		SetTrainable(true)
 	p := k / 2
-	return Convolve(x, kernel.ValueGraph(x.Graph())).
+	return Convolve(x, atUse(kernel.ValueGraph(x.Graph()), x)).
 		Strides(stride).
 		PaddingPerDim([][2]int{{p, p}, {p, p}}).
 		Done()

@@ -46,6 +46,15 @@ type Config struct {
 	WarmupEpochs float64 `json:"warmup_epochs"`
 	ProbeLR      float64 `json:"probe_lr"`
 
+	// Devices is the number of devices the training step is split over (data parallel, see
+	// NewStepOn). Not stored: results equal one device's up to float32 rounding, so a run may
+	// resume on another number of devices.
+	Devices int `json:"-"`
+	// Precision is the compute precision, one of Precisions. Stored (bf16 changes the results);
+	// the default "f32" is left out of the JSON so that checkpoints written before this option
+	// existed still resume.
+	Precision string `json:"precision,omitempty"`
+
 	CheckpointDir   string  `json:"-"`
 	KeepLast        int     `json:"-"`
 	CheckpointEvery int     `json:"-"` // steps between checkpoints (0: at every epoch end)
@@ -109,7 +118,7 @@ func base() Config {
 	return Config{
 		Seed: 0, Loss: "vicreg", LossParams: losses.Defaults(), Optimizer: "lars", Momentum: 0.9,
 		ProbeLR: 0.1, CheckpointDir: "runs/vicreg", KeepLast: 3, LogEvery: 10, KNNK: 20,
-		KNNTemperature: 0.07, ProbeEpochs: 30, Baselines: true, OnNonFinite: OnNonFiniteStop,
+		KNNTemperature: 0.07, ProbeEpochs: 30, Baselines: true, OnNonFinite: OnNonFiniteStop, Devices: 1, Precision: "f32",
 	}
 }
 
@@ -166,6 +175,10 @@ func (c *Config) Validate() error {
 		return usage("steps", "must be >= 0")
 	case c.BatchSize < 2:
 		return usage("batch-size", "must be at least 2 (batch statistics need two samples), got %d", c.BatchSize)
+	case c.Devices < 1:
+		return usage("devices", "must be >= 1, got %d", c.Devices)
+	case c.BatchSize%c.Devices != 0:
+		return usage("devices", "%d devices do not divide the batch of %d: use a -batch-size that is a multiple of -devices", c.Devices, c.BatchSize)
 	case c.Subset < 0:
 		return usage("subset", "must be >= 0")
 	case c.WarmupEpochs < 0:
@@ -184,6 +197,9 @@ func (c *Config) Validate() error {
 		return usage("checkpoint-dir", "must not be empty")
 	case c.OnNonFinite != OnNonFiniteStop && c.OnNonFinite != OnNonFiniteRollback:
 		return usage("on-nonfinite", "unknown action %q: use %s or %s", c.OnNonFinite, OnNonFiniteStop, OnNonFiniteRollback)
+	}
+	if _, err := PrecisionDType(c.Precision); err != nil {
+		return usage("precision", "%v", err)
 	}
 	oc := optim.Config{Kind: c.Optimizer, WeightDecay: c.WeightDecay, Momentum: c.Momentum, Eta: c.Eta,
 		Schedule: optim.Schedule{Base: c.LR, TotalSteps: 1}}
@@ -211,7 +227,11 @@ func optimizerFlag(err error) string {
 
 // JSON returns the configuration as stored in checkpoints.
 func (c *Config) JSON() json.RawMessage {
-	data, err := json.Marshal(c)
+	cc := *c
+	if cc.Precision == "f32" {
+		cc.Precision = "" // the default is not written (see Config.Precision)
+	}
+	data, err := json.Marshal(cc)
 	if err != nil {
 		panic(err) // Config holds only plain values.
 	}
@@ -256,6 +276,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Clip, "lars-clip", c.Clip, "LARS trust-ratio clipping (solo-learn)")
 	fs.Float64Var(&c.WarmupEpochs, "warmup-epochs", c.WarmupEpochs, "linear warm-up, in epochs (may be fractional)")
 	fs.Float64Var(&c.ProbeLR, "probe-lr", c.ProbeLR, "learning rate of the online linear probe")
+	fs.IntVar(&c.Devices, "devices", c.Devices, "devices to split each batch over (data parallel; XLA CPU exposes several, xla:cuda one per GPU); must divide -batch-size")
+	fs.StringVar(&c.Precision, "precision", c.Precision, "compute precision: "+strings.Join(Precisions, ", ")+" (bf16: bfloat16 convolutions and matrix products, float32 weights, batch-norm statistics and losses)")
 	fs.StringVar(&c.CheckpointDir, "checkpoint-dir", c.CheckpointDir, "folder of checkpoints, metrics and plots")
 	fs.IntVar(&c.KeepLast, "keep", c.KeepLast, "checkpoints to keep (plus the best by probe accuracy)")
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", c.CheckpointEvery, "steps between checkpoints (0: at the end of every epoch)")

@@ -132,7 +132,10 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		return nil, usage("loss", "%v", err)
 	}
 	expander, _ := models.ParseExpander(cfg.Expander)
-	net := &Network{Model: cfg.Model, Expander: expander, NumClasses: train.NumClasses, Objective: objective}
+	if err := CheckDevices(b, cfg.Devices); err != nil {
+		return nil, err
+	}
+	net := &Network{Model: cfg.Model, Expander: expander, NumClasses: train.NumClasses, Objective: objective, Precision: cfg.Precision}
 	batchesPerEpoch := int64(train.N / cfg.BatchSize)
 	total := cfg.Steps
 	if total <= 0 {
@@ -202,14 +205,15 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 	}
 	defer loader.Close()
 
-	trainStep, err := NewStep(b, ctx, net, opt)
+	trainStep, err := NewStepOn(b, ctx, net, opt, cfg.Devices)
 	if err != nil {
 		return nil, err
 	}
 	defer trainStep.Finalize()
 
 	logger.Info("training", "dataset", cfg.Dataset, "images", train.N, "model", cfg.Model.Arch, "width", cfg.Model.Width,
-		"loss", cfg.Loss, "optimizer", cfg.Optimizer, "batch", cfg.BatchSize, "steps", total, "peak_lr", peak, "backend", b.Name())
+		"loss", cfg.Loss, "optimizer", cfg.Optimizer, "batch", cfg.BatchSize, "steps", total, "peak_lr", peak, "backend", b.Name(),
+		"devices", cfg.Devices, "precision", cfg.Precision)
 
 	var bar *progressbar.ProgressBar
 	w := opts.Progress

@@ -7,6 +7,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 
@@ -29,11 +30,20 @@ type Network struct {
 	Expander   []int
 	NumClasses int // 0: no online probe (unlabeled data)
 	Objective  losses.Objective
+	// Precision is the compute precision of the encoder and expander: "f32" (or "") or "bf16"
+	// (see Precisions). Variables are float32 in both.
+	Precision string
 }
 
-// Embed returns the encoder's representation of images in ctx's training mode for images' graph.
+// Embed returns the encoder's representation (float32) of images in ctx's training mode for
+// images' graph, computed in n's precision.
 func (n *Network) Embed(ctx *context.Context, images *Node) *Node {
-	return models.Encoder(ctx.In(EncoderScope), n.Model, images)
+	return toFloat32(models.Encoder(ctx.In(EncoderScope), n.Model, n.toCompute(images)))
+}
+
+// Project returns the expander's output (float32) on features, computed in n's precision.
+func (n *Network) Project(ctx *context.Context, features *Node) *Node {
+	return toFloat32(models.Expander(ctx.In(ExpanderScope), n.Expander, n.toCompute(features)))
 }
 
 // ProbeLogits is the online linear probe on detached representations: no gradient reaches the
@@ -54,10 +64,17 @@ type Step struct {
 	exec   *context.Exec
 	names  []string
 	builds int
+	dist   *dataParallel // nil: one device
 }
 
-// NewStep builds (lazily: XLA compiles on the first call) the training step.
+// NewStep builds (lazily: XLA compiles on the first call) the training step on one device.
 func NewStep(b backends.Backend, ctx *context.Context, net *Network, opt *optim.Optimizer) (*Step, error) {
+	return NewStepOn(b, ctx, net, opt, 1)
+}
+
+// NewStepOn is NewStep over the first devices devices of b, data-parallel: see dataParallel. With
+// devices = 1 it is NewStep. The batch size must be a multiple of devices.
+func NewStepOn(b backends.Backend, ctx *context.Context, net *Network, opt *optim.Optimizer, devices int) (*Step, error) {
 	s := &Step{}
 	exec, err := context.NewExec(b, ctx.Checked(false), func(ctx *context.Context, view1, view2, labels *Node) []*Node {
 		s.builds++
@@ -65,8 +82,8 @@ func NewStep(b backends.Backend, ctx *context.Context, net *Network, opt *optim.
 		ctx.SetTraining(g, true)
 		f1 := net.Embed(ctx, view1)
 		f2 := net.Embed(ctx, view2)
-		z1 := models.Expander(ctx.In(ExpanderScope), net.Expander, f1)
-		z2 := models.Expander(ctx.In(ExpanderScope), net.Expander, f2)
+		z1 := net.Project(ctx, f1)
+		z2 := net.Project(ctx, f2)
 		total, terms := net.Objective.Loss(z1, z2)
 
 		names := []string{"loss"}
@@ -98,12 +115,25 @@ func NewStep(b backends.Backend, ctx *context.Context, net *Network, opt *optim.
 	}
 	// One program only: a batch of another shape is an error, never a silent recompilation.
 	s.exec = exec.SetMaxCache(1)
+	if devices != 1 {
+		if s.dist, err = distribute(b, s.exec, devices); err != nil {
+			s.exec.Finalize()
+			return nil, err
+		}
+	}
 	return s, nil
 }
 
-// Run executes one step and returns its outputs by name.
+// Run executes one step on view1, view2 ([batch, h, w, c] float32 tensors) and labels ([batch]
+// int32) and returns its outputs by name.
 func (s *Step) Run(view1, view2, labels any) (map[string]float64, error) {
-	outs, err := s.exec.Exec(view1, view2, labels)
+	var outs []*tensors.Tensor
+	var err error
+	if s.dist != nil {
+		outs, err = s.dist.exec(s.exec, view1, view2, labels)
+	} else {
+		outs, err = s.exec.Exec(view1, view2, labels)
+	}
 	if err != nil {
 		return nil, err
 	}
