@@ -8,7 +8,7 @@ BENCHTIME ?= 3x
 FUZZTIME  ?= 20s
 BENCHARGS ?=
 
-.PHONY: all xla train test bench faults fuzz lint clean
+.PHONY: all xla train test analyze estimators bench faults fuzz lint clean
 
 all: lint test
 
@@ -27,6 +27,15 @@ train: $(PLUGIN)
 test: $(PLUGIN)
 	$(GO) run ./train -backend-info
 	$(GO) test $(TESTFLAGS) ./...
+
+## analyze: the paper's assumption checks on a run's checkpoints, e.g.
+## make analyze ARGS="-checkpoints runs/vicreg -out runs/vicreg/analysis"
+analyze: $(PLUGIN)
+	$(GO) run ./analyze $(ARGS)
+
+## estimators: the entropy estimators' error against ground truth on synthetic Gaussians and mixtures.
+estimators: $(PLUGIN)
+	$(GO) run ./analyze -estimators -out runs/estimators $(ARGS)
 
 ## bench: ours side by side with PyTorch (one table: images/s, ratio, GFLOP/s, share of the measured
 ## peak, compile time, peak memory), then the Go micro-benchmarks; prints numbers, asserts nothing.
