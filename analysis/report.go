@@ -264,8 +264,14 @@ func Markdown(r *Report) string {
 				fails = append(fails, fmt.Sprintf("%g", a.Scale))
 			}
 		}
-		fmt.Fprintf(&sb, "\n**Verdict (%s):** close to affine (interquartile range within [0.8, 1.25]) at s ∈ {%s}; not at s ∈ {%s}.\n\n",
-			last.Label, strings.Join(holds, ", "), strings.Join(fails, ", "))
+		scales := func(s []string) string {
+			if len(s) == 0 {
+				return "no scale measured"
+			}
+			return "s ∈ {" + strings.Join(s, ", ") + "}"
+		}
+		fmt.Fprintf(&sb, "\n**Verdict (%s):** close to affine (interquartile range within [0.8, 1.25]) at %s; not at %s.\n\n",
+			last.Label, scales(holds), scales(fails))
 	}
 
 	fmt.Fprintf(&sb, "## A3: entropy and mutual information\n\nOn the embeddings of the first %d test images (no augmentation); the bound on I(Z;Z') on two augmented views of the same images. "+
