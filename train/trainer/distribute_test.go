@@ -208,6 +208,13 @@ func sharedReference(t *testing.T) *reference {
 		}
 		r.net, r.opt = tinyNet(t, "f32", refSteps+1, 0.05)
 		r.ctx = context.New()
+		// A fixed initialisation, so that a failure can be reproduced. With unseeded inits, 1 run in
+		// 5 showed one batch-norm weight's momentum 0.79 apart on 2 devices after 2 steps (rows
+		// permuted on one device: 2.6e-5); that case is not understood yet (see the README).
+		if err := r.ctx.SetRNGStateFromSeed(7); err != nil {
+			refErr = err.Error()
+			return
+		}
 		var err error
 		if r.step, err = NewStep(b, r.ctx, r.net, r.opt); err != nil {
 			refErr = err.Error()
