@@ -293,7 +293,7 @@ func Markdown(r *Report) string {
 			last.Label, e.Gaussian, e.KNN, e.Gaussian-e.KNN, e.D, gap)
 		if e.PairwiseMax-e.PairwiseUpper < 0.5 {
 			fmt.Fprintf(&sb, "The pairwise estimates are saturated (within %.2f nats of their maximum %.1f = d/2·log(2πeσ²) + log n): σ = %g is small for these embeddings' scale.",
-				e.PairwiseMax-e.PairwiseUpper, e.PairwiseMax, r.Run.LossParams.Sigma)
+				max(0, e.PairwiseMax-e.PairwiseUpper), e.PairwiseMax, r.Run.LossParams.Sigma)
 		}
 		sb.WriteString("\n")
 	}
