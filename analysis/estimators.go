@@ -299,33 +299,12 @@ func mixtureEntropyMC(centres [][]float64, sigma float64, n int, rng *rand.Rand)
 			x[j] = c[j] + sigma*rng.NormFloat64()
 		}
 		for k, m := range centres {
-			terms[k] = norm - sqDist(x, m)/(2*sigma*sigma)
+			terms[k] = norm - entropy.SquaredDistance(x, m)/(2*sigma*sigma)
 		}
-		v[s] = -logSumExp(terms)
+		v[s] = -entropy.LogSumExp(terms)
 	}
 	mean, sd := meanSD(v)
 	return mean, sd / math.Sqrt(float64(n))
-}
-
-func sqDist(a, b []float64) float64 {
-	s := 0.0
-	for i := range a {
-		t := a[i] - b[i]
-		s += t * t
-	}
-	return s
-}
-
-func logSumExp(v []float64) float64 {
-	m := math.Inf(-1)
-	for _, x := range v {
-		m = max(m, x)
-	}
-	s := 0.0
-	for _, x := range v {
-		s += math.Exp(x - m)
-	}
-	return m + math.Log(s)
 }
 
 // WriteEstimatorTable writes the rows as JSON (with the configuration) and as a Markdown table

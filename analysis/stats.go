@@ -93,17 +93,7 @@ func Mardia(y [][]float64) (MardiaResult, error) {
 	if n <= p+3 {
 		return MardiaResult{}, fmt.Errorf("Mardia test: need more than %d points in %d dimensions, got %d", p+3, p, n)
 	}
-	c := mat.NewDense(n, p, nil)
-	for j := range p {
-		m := 0.0
-		for i := range n {
-			m += y[i][j]
-		}
-		m /= float64(n)
-		for i := range n {
-			c.Set(i, j, y[i][j]-m)
-		}
-	}
+	c := centred(y)
 	var s mat.SymDense
 	s.SymOuterK(1/float64(n), c.T())
 	var chol mat.Cholesky
@@ -186,17 +176,7 @@ func PCA(x [][]float64, k int) ([][]float64, []float64, error) {
 	if k < 1 || k > d {
 		return nil, nil, fmt.Errorf("PCA: k must be in [1, %d], got %d", d, k)
 	}
-	c := mat.NewDense(n, d, nil)
-	for j := range d {
-		m := 0.0
-		for i := range n {
-			m += x[i][j]
-		}
-		m /= float64(n)
-		for i := range n {
-			c.Set(i, j, x[i][j]-m)
-		}
-	}
+	c := centred(x)
 	var s mat.SymDense
 	s.SymOuterK(1/float64(n-1), c.T())
 	var eig mat.EigenSym
@@ -223,4 +203,21 @@ func PCA(x [][]float64, k int) ([][]float64, []float64, error) {
 		}
 	}
 	return out, variances, nil
+}
+
+// centred returns the n×d matrix of the rows of x minus their column means.
+func centred(x [][]float64) *mat.Dense {
+	n, d := len(x), len(x[0])
+	c := mat.NewDense(n, d, nil)
+	for j := range d {
+		m := 0.0
+		for i := range n {
+			m += x[i][j]
+		}
+		m /= float64(n)
+		for i := range n {
+			c.Set(i, j, x[i][j]-m)
+		}
+	}
+	return c
 }

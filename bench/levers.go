@@ -84,16 +84,7 @@ func convBench(b backends.Backend, j job) result {
 		kDims = []int{s.Cout, s.Cin, 3, 3} // GoMLX's channels-first kernel: [out, in, kh, kw]
 	}
 	x, k := randomTensor(5, xDims...), randomTensor(6, kDims...)
-	first, per, err := timeSteps(func() error {
-		outs, err := exec.Exec(x, k)
-		if err != nil {
-			return err
-		}
-		for _, o := range outs {
-			o.MustFinalizeAll()
-		}
-		return nil
-	}, j.Warmup, j.Steps)
+	first, per, err := timeSteps(execStep(exec, x, k), j.Warmup, j.Steps)
 	if err != nil {
 		res.Err = err.Error()
 		return res
@@ -182,16 +173,7 @@ func splitBench(b backends.Backend, j job) result {
 	}
 	defer exec.Finalize()
 	v1, v2 := randomImages(1, c.Batch), randomImages(2, c.Batch)
-	first, per, err := timeSteps(func() error {
-		outs, err := exec.Exec(v1, v2)
-		if err != nil {
-			return err
-		}
-		for _, o := range outs {
-			o.MustFinalizeAll()
-		}
-		return nil
-	}, j.Warmup, j.Steps)
+	first, per, err := timeSteps(execStep(exec, v1, v2), j.Warmup, j.Steps)
 	if err != nil {
 		res.Err = err.Error()
 		return res

@@ -57,6 +57,25 @@ func newOptimizer(c benchConfig) (*optim.Optimizer, error) {
 // stepper runs one step of a configuration.
 type stepper func() error
 
+// executable is what graph.Exec and context.Exec have in common.
+type executable interface {
+	Exec(args ...any) ([]*tensors.Tensor, error)
+}
+
+// execStep is the stepper that runs exec on args and waits for (and frees) every output.
+func execStep(exec executable, args ...any) stepper {
+	return func() error {
+		outs, err := exec.Exec(args...)
+		if err != nil {
+			return err
+		}
+		for _, o := range outs {
+			o.MustFinalizeAll() // waits for the result and frees its buffer
+		}
+		return nil
+	}
+}
+
 // buildOurs prepares the configuration's compiled program (compiled lazily on the first call).
 func buildOurs(b backends.Backend, c benchConfig) (stepper, func(), error) {
 	mc := models.Config{Arch: "resnet18", Stem: "cifar", Width: c.Width, InChannels: 3}
@@ -70,17 +89,7 @@ func buildOurs(b backends.Backend, c benchConfig) (stepper, func(), error) {
 		if err != nil {
 			return nil, nil, fmt.Errorf("building the inference graph: %w", err)
 		}
-		run := func() error {
-			outs, err := exec.Exec(v1)
-			if err != nil {
-				return err
-			}
-			for _, o := range outs {
-				o.MustFinalizeAll() // waits for the result and frees its buffer
-			}
-			return nil
-		}
-		return run, exec.Finalize, nil
+		return execStep(exec, v1), exec.Finalize, nil
 	}
 	obj, err := losses.New(losses.NameVICReg, losses.Defaults())
 	if err != nil {
@@ -167,14 +176,7 @@ func matmulPeak(b backends.Backend, n, warmup, steps int) result {
 	}
 	x := tensors.FromFlatDataAndDimensions(data, n, n)
 	y := tensors.FromFlatDataAndDimensions(data, n, n)
-	first, per, err := timeSteps(func() error {
-		outs, err := exec.Exec(x, y)
-		if err != nil {
-			return err
-		}
-		outs[0].MustFinalizeAll()
-		return nil
-	}, warmup, steps)
+	first, per, err := timeSteps(execStep(exec, x, y), warmup, steps)
 	if err != nil {
 		res.Err = err.Error()
 		return res

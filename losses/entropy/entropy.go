@@ -226,9 +226,9 @@ func Pairwise(x [][]float64, sigma float64, kind string) (float64, error) {
 	total := 0.0
 	for i := range n {
 		for j := range n {
-			logits[j] = -sqDist(x[i], x[j]) / (div * sigma * sigma)
+			logits[j] = -SquaredDistance(x[i], x[j]) / (div * sigma * sigma)
 		}
-		total += logSumExp(logits) - math.Log(float64(n))
+		total += LogSumExp(logits) - math.Log(float64(n))
 	}
 	return 0.5*float64(d)*math.Log(2*math.Pi*math.E*sigma*sigma) - total/float64(n), nil
 }
@@ -251,7 +251,7 @@ func KNN(x [][]float64, k int) (float64, error) {
 		dist = dist[:0]
 		for j := range n {
 			if j != i {
-				dist = append(dist, sqDist(x[i], x[j]))
+				dist = append(dist, SquaredDistance(x[i], x[j]))
 			}
 		}
 		sort.Float64s(dist)
@@ -304,7 +304,8 @@ func Digamma(x float64) float64 {
 	return r + math.Log(x) - 0.5/x - f*(1.0/12-f*(1.0/120-f*(1.0/252-f*(1.0/240-f/132))))
 }
 
-func sqDist(a, b []float64) float64 {
+// SquaredDistance is ||a - b||².
+func SquaredDistance(a, b []float64) float64 {
 	s := 0.0
 	for i := range a {
 		t := a[i] - b[i]
@@ -313,7 +314,8 @@ func sqDist(a, b []float64) float64 {
 	return s
 }
 
-func logSumExp(v []float64) float64 {
+// LogSumExp is log Σ exp(v_i), shifted by the maximum for stability.
+func LogSumExp(v []float64) float64 {
 	m := math.Inf(-1)
 	for _, x := range v {
 		m = max(m, x)

@@ -168,9 +168,9 @@ func TestPairwiseBracketsMixtureEntropy(t *testing.T) {
 				x[j] = c[j] + tc.sigma*r.NormFloat64()
 			}
 			for i, m := range means {
-				logs[i] = logNorm - sqDist(x, m)/(2*tc.sigma*tc.sigma)
+				logs[i] = logNorm - SquaredDistance(x, m)/(2*tc.sigma*tc.sigma)
 			}
-			lp := logSumExp(logs) - math.Log(float64(tc.n))
+			lp := LogSumExp(logs) - math.Log(float64(tc.n))
 			sum -= lp
 			sumSq += lp * lp
 		}
