@@ -119,13 +119,7 @@ func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options
 	fmt.Fprintf(w, "\n| config | ours img/s | torch img/s | ours/torch | ours GFLOP/s | torch GFLOP/s | %% of peak per CPU-s (ours / torch) | first step s (ours / torch) | peak RSS MiB (ours / torch) |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		flops := r.cfg.flopsPerStep()
-		gf := func(x result) float64 {
-			if x.StepS == 0 {
-				return 0
-			}
-			return flops / x.StepS / 1e9
-		}
+		gf := func(x result) float64 { return gflopsPerSec(r.cfg, x) }
 		ratio := "–"
 		if r.ours.ImagesPS > 0 && r.torch.ImagesPS > 0 {
 			ratio = fmt.Sprintf("%.2f", r.ours.ImagesPS/r.torch.ImagesPS)
@@ -144,13 +138,7 @@ func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options
 	fmt.Fprintf(w, "\nThe same steps per CPU second (CPU time of the process, all its threads: the work each side needs, less sensitive than wall time to other work on the cores):\n\n")
 	fmt.Fprintf(w, "| config | ours cores busy | torch cores busy | ours GFLOP per CPU-s | torch GFLOP per CPU-s | ours/torch (CPU time) |\n|---|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		flops := r.cfg.flopsPerStep()
-		rate := func(x result) float64 {
-			if x.StepS == 0 {
-				return 0
-			}
-			return perCPU(flops/x.StepS/1e9, x.CPUCores)
-		}
+		rate := func(x result) float64 { return perCPU(gflopsPerSec(r.cfg, x), x.CPUCores) }
 		ratio := "–"
 		if rate(r.ours) > 0 && rate(r.torch) > 0 {
 			ratio = fmt.Sprintf("%.2f", rate(r.ours)/rate(r.torch))
@@ -164,6 +152,14 @@ func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options
 	for _, n := range notes {
 		fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(n, "\n", " "))
 	}
+}
+
+// gflopsPerSec is the configuration's step FLOPs over x's step time, in GFLOP/s (0 if not measured).
+func gflopsPerSec(c benchConfig, x result) float64 {
+	if x.StepS == 0 {
+		return 0
+	}
+	return c.flopsPerStep() / x.StepS / 1e9
 }
 
 // perCPU is a rate per CPU-second: gflops achieved while keeping cores CPUs busy (0 if unknown).
