@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 
@@ -46,9 +47,15 @@ func refBatchNormTrain(x []float64, c int, w, b []float64) (y, mean, biasedVar [
 	return y, mean, biasedVar
 }
 
+// maxAbsDiff returns max |a - b| (+Inf where a difference is NaN, so that tolerance checks fail)
+// and max |b|.
 func maxAbsDiff(a, b []float64) (worst, scale float64) {
 	for i := range a {
-		worst = max(worst, math.Abs(a[i]-b[i]))
+		d := math.Abs(a[i] - b[i])
+		if math.IsNaN(d) {
+			d = math.Inf(1)
+		}
+		worst = max(worst, d)
 		scale = max(scale, math.Abs(b[i]))
 	}
 	return worst, scale
@@ -60,7 +67,9 @@ func maxAbsDiff(a, b []float64) (worst, scale float64) {
 // non-fused one) would fail this test.
 func TestBatchNormGradientFiniteDifferences(t *testing.T) {
 	backend := backendtest.Backend(t)
-	for _, dims := range [][]int{{5, 3}, {2, 3, 2, 4}} {
+	// {5, 3}: no widening (5 rows); {2, 3, 2, 4}: 4 partial sums per feature; {8, 4, 4, 2}: one
+	// row of 128 partial sums per feature (see channelSum).
+	for _, dims := range [][]int{{5, 3}, {2, 3, 2, 4}, {8, 4, 4, 2}} {
 		t.Run(fmt.Sprint(dims), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(1, uint64(len(dims))))
 			xShape := shapes.Make(dtypes.Float64, dims...)
@@ -142,6 +151,77 @@ func TestBatchNormGradientFiniteDifferences(t *testing.T) {
 				if math.Abs(s) > 1e-9 {
 					t.Errorf("feature %d: sum of d loss/d x over the batch = %g, want 0", j, s)
 				}
+			}
+		})
+	}
+}
+
+// TestBatchNormFloat32LargeMean checks the float32 batch statistics where the mean is 10⁴ times the
+// spread: the two-pass variance gives the float64 answer to the precision of the float32 inputs,
+// where E[x²] − E[x]² would lose every digit (E[x²] ≈ 10⁶ has a float32 spacing of 0.06, six
+// times the variance).
+func TestBatchNormFloat32LargeMean(t *testing.T) {
+	backend := backendtest.Backend(t)
+	dims := []int{64, 8, 8, 16} // 4096 values per feature, widened to 64-value partial sums.
+	c := dims[3]
+	rng := rand.New(rand.NewPCG(3, 3))
+	x := randomF64(rng, 64*8*8*c, 0.1, 1000)
+	x32 := make([]float32, len(x))
+	for i := range x {
+		x32[i] = float32(x[i])
+		x[i] = float64(x32[i]) // The reference sees exactly the float32 inputs.
+	}
+	w, b := make([]float64, c), make([]float64, c)
+	for j := range w {
+		w[j] = 1
+	}
+	want, _, _ := refBatchNormTrain(x, c, w, b)
+	exec := context.MustNewExec(backend, context.New(), func(ctx *context.Context, x *Node) *Node {
+		ctx.SetTraining(x.Graph(), true)
+		return BatchNorm(ctx, x)
+	})
+	out, err := exec.Exec(tensors.FromFlatDataAndDimensions(x32, dims...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got32 := tensors.MustCopyFlatData[float32](out[0])
+	got := make([]float64, len(got32))
+	for i, v := range got32 {
+		got[i] = float64(v)
+	}
+	// Float32 sums of 4096 values near 1000 carry relative errors of ~1e-6, so the mean is off by
+	// ~1e-3 of the spread at worst; E[x²] − E[x]² would be off by several spreads.
+	if worst, _ := maxAbsDiff(got, want); worst > 1e-2 {
+		t.Errorf("normalised output: max error %g against float64 (want < 1e-2 on a unit scale)", worst)
+	}
+}
+
+// TestChannelSumAndBroadcast compares the wide-row per-channel sum and broadcast with GoMLX's
+// plain reduction and broadcast, for shapes that are widened (k > 1), not widened (an odd number
+// of rows, or channels wider than wideRow) and widened into a single row.
+func TestChannelSumAndBroadcast(t *testing.T) {
+	backend := backendtest.Backend(t)
+	for _, dims := range [][]int{{16, 8, 8, 16}, {3, 5, 7, 8}, {4, 2048}, {8, 4, 4, 2}, {6, 5}} {
+		t.Run(fmt.Sprint(dims), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(5, uint64(len(dims))))
+			shape := shapes.Make(dtypes.Float64, dims...)
+			c := dims[len(dims)-1]
+			x := randomF64(rng, shape.Size(), 1, 0.5)
+			v := randomF64(rng, c, 1, 0)
+			outs := MustExecOnceN(backend, func(x, v *Node) []*Node {
+				axes := make([]int, x.Rank()-1)
+				for i := range axes {
+					axes[i] = i
+				}
+				return []*Node{channelSum(x), ReduceSum(x, axes...),
+					channelBroadcast(v, x), BroadcastToShape(ExpandLeftToRank(v, x.Rank()), x.Shape())}
+			}, tensors.FromFlatDataAndDimensions(x, dims...), tensors.FromFlatDataAndDimensions(v, c))
+			sum, ref := tensors.MustCopyFlatData[float64](outs[0]), tensors.MustCopyFlatData[float64](outs[1])
+			if worst, scale := maxAbsDiff(sum, ref); worst > 1e-12*max(scale, 1) {
+				t.Errorf("channelSum = %v, want %v", sum, ref)
+			}
+			if got, want := tensors.MustCopyFlatData[float64](outs[2]), tensors.MustCopyFlatData[float64](outs[3]); !slices.Equal(got, want) {
+				t.Errorf("channelBroadcast differs from a plain broadcast")
 			}
 		})
 	}
