@@ -224,3 +224,48 @@ func TestConvGradsDW9(t *testing.T) {
 		}
 	}
 }
+
+// TestPrintOps checks the -ops table's arithmetic: the ratio of times, the calls per step (8 for
+// a first-stage convolution, 6 for a later one, 10 for a batch norm) and the gap summed over rows.
+func TestPrintOps(t *testing.T) {
+	ours := []opTiming{
+		{Op: opConvForward, HW: 32, C: 16, MS: 30},
+		{Op: opConvKernel, HW: 16, C: 32, MS: 50},
+		{Op: opBatchNorm, HW: 4, C: 128, MS: 2},
+	}
+	torch := []opTiming{
+		{Op: opConvForward, HW: 32, C: 16, MS: 20},
+		{Op: opConvKernel, HW: 16, C: 32, MS: 25},
+		{Op: opBatchNorm, HW: 4, C: 128, MS: 4},
+	}
+	var b strings.Builder
+	printOps(&b, 16, 256, ours, torch)
+	for _, want := range []string{
+		"| conv forward | 32×32×16 | 30.0 | 20.0 | 1.50 | 8 | +0.08 |",    // (30−20)·8 ms
+		"| conv kernel gradient | 16×16×32 | 50.0 | 25.0 | 2.00 | 6 | +0.15 |", // (50−25)·6 ms
+		"| batch norm forward + backward | 4×4×128 | 2.0 | 4.0 | 0.50 | 10 | -0.02 |",
+		"| **all** | | | | | | **+0.21** |",
+	} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestOpsBenchRuns runs every op of -ops once on a tiny width and checks that each stage has one
+// positive time per op.
+func TestOpsBenchRuns(t *testing.T) {
+	b := backendtest.XLA(t)
+	r := opsBench(b, job{Kind: "ops", Config: benchConfig{Width: 2, Batch: 2}, Warmup: 1, Steps: 1})
+	if r.Err != "" {
+		t.Fatal(r.Err)
+	}
+	if len(r.Ops) != len(stageOps)*4 {
+		t.Fatalf("%d timings, want %d (4 ops × 4 stages)", len(r.Ops), len(stageOps)*4)
+	}
+	for i, o := range r.Ops {
+		if o.MS <= 0 || o.Op != stageOps[i%len(stageOps)] || o.HW != 32>>(i/len(stageOps)) {
+			t.Errorf("timing %d = %+v", i, o)
+		}
+	}
+}

@@ -10,6 +10,7 @@
 //	go run ./bench -configs w16 -batch 64 -steps 2   # a quick run
 //	go run ./bench -rss-steps 1000                   # resident memory over 1,000 small steps
 //	go run ./bench -levers                           # the XLA levers, A/B interleaved
+//	go run ./bench -ops                              # convolution and batch-norm ops, stage by stage
 package main
 
 import (
@@ -39,7 +40,8 @@ type options struct {
 	configs, expander, python, side string
 	batch, warmup, steps, peak      int
 	rssSteps, rssWidth, rssBatch    int
-	levers, ompPassive              bool
+	levers, ompPassive, ops         bool
+	opsWidths                       string
 	child, xlaFlags                 string
 }
 
@@ -58,6 +60,8 @@ func main() {
 	flag.IntVar(&o.rssBatch, "rss-batch", 32, "batch of the -rss-steps configuration")
 	flag.BoolVar(&o.ompPassive, "omp-passive", true, "run PyTorch with OMP_WAIT_POLICY=PASSIVE (sleeping, not spinning, OpenMP threads)")
 	flag.BoolVar(&o.levers, "levers", false, "instead of the table: the lever micro-benchmarks (layout, XLA flags, bf16, forward/backward/update split)")
+	flag.BoolVar(&o.ops, "ops", false, "instead of the table: each convolution and batch-norm op of the training step at each ResNet-18 stage, on both sides, and what each difference costs a step")
+	flag.StringVar(&o.opsWidths, "ops-widths", "64,16", "-ops: the ResNet-18 widths, comma-separated")
 	flag.StringVar(&o.xlaFlags, "xla-flags", "--xla_cpu_use_thunk_runtime=false;--xla_cpu_enable_fast_math=true;--xla_cpu_use_xnnpack=true;--xla_cpu_use_onednn=true;--xla_cpu_multi_thread_eigen=false", "-levers: the XLA_FLAGS settings compared with none, separated by ';'")
 	flag.StringVar(&o.child, "child", "", "internal: run one JSON-encoded job in this process and print its result")
 	flag.Parse()
@@ -83,6 +87,13 @@ func run(o options) error {
 		return runRSS(o, exp)
 	case o.levers:
 		return runLevers(o)
+	case o.ops:
+		torch, cleanup, err := newTorchSide(o.python, o.ompPassive)
+		if err != nil {
+			return err
+		}
+		defer cleanup()
+		return runOps(o, torch)
 	}
 	cfgs, err := selectConfigs(defaultConfigs(o.batch, exp), o.configs)
 	if err != nil {
@@ -122,6 +133,8 @@ func runChild(spec string) error {
 		out = matmulPeak(b, j.Size, j.Warmup, j.Steps)
 	case "rss":
 		out = rssSamples(b, j.Config, j.Steps)
+	case "ops":
+		out = opsBench(b, j)
 	default:
 		out = runLeverJob(b, j)
 	}
@@ -243,17 +256,22 @@ type torchResult struct {
 // run executes the script with args and decodes its result line.
 func (t *torchSide) run(args ...string) (torchResult, error) {
 	var r torchResult
+	return r, t.runJSON(&r, args...)
+}
+
+// runJSON executes the script with args and decodes its result line into out.
+func (t *torchSide) runJSON(out any, args ...string) error {
 	if t.note != "" {
-		return r, errors.New(t.note)
+		return errors.New(t.note)
 	}
 	cmd := exec.Command(t.python, append([]string{t.script}, args...)...)
 	cmd.Env = torchEnv(t.passive)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
-		return r, fmt.Errorf("%s %s: %w\n%s", t.python, strings.Join(args, " "), err, tail(stderr.String(), 2000))
+		return fmt.Errorf("%s %s: %w\n%s", t.python, strings.Join(args, " "), err, tail(stderr.String(), 2000))
 	}
-	return r, decodeLastLine(stdout.Bytes(), &r)
+	return decodeLastLine(stdout.Bytes(), out)
 }
 
 // configArgs are torch_step.py's arguments for c.

@@ -8,6 +8,7 @@ the Go command sets the tuned environment (OpenBLAS pthread, jemalloc, 2 threads
   python3 torch_step.py --mode infer --width 16 --batch 256 --steps 5
   python3 torch_step.py --mode peak --size 2048 --steps 5
   python3 torch_step.py --mode macs --width 64        # MACs per image counted by hooks
+  python3 torch_step.py --mode ops --width 64 --batch 256  # conv and batch-norm ops per stage
 """
 import argparse
 import json
@@ -143,9 +144,38 @@ def timed(fn, warmup, steps):
     return first, wall / steps
 
 
+def stage_ops(width, batch, warmup, steps):
+    """Milliseconds of the training step's parts at each ResNet-18 stage, NCHW as the model runs:
+    a 3x3 stride-1 convolution forward, its input and kernel gradients (aten's convolution_backward,
+    what autograd calls), batch norm forward + backward. `go run ./bench -ops` times the same."""
+    rows = []
+    for hw, c in ((32, width), (16, 2 * width), (8, 4 * width), (4, 8 * width)):
+        x, r, w = torch.randn(batch, c, hw, hw), torch.randn(batch, c, hw, hw), torch.randn(c, c, 3, 3)
+
+        def conv_bwd(mask):
+            return lambda: torch.ops.aten.convolution_backward(
+                r, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, mask)
+
+        xb = x.clone().requires_grad_(True)
+        bn = nn.BatchNorm2d(c)
+
+        def bn_fwd_bwd():
+            torch.autograd.grad(bn(xb), [xb, bn.weight, bn.bias], r)
+
+        def fwd():
+            with torch.no_grad():
+                F.conv2d(x, w, padding=1)
+
+        for op, fn in (("conv forward", fwd), ("conv input gradient", conv_bwd([True, False, False])),
+                       ("conv kernel gradient", conv_bwd([False, True, False])), ("batch norm forward + backward", bn_fwd_bwd)):
+            _, step = timed(fn, warmup, steps)
+            rows.append(dict(op=op, hw=hw, c=c, ms=1000 * step))
+    return rows
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--mode", choices=["train", "infer", "peak", "macs"], required=True)
+    ap.add_argument("--mode", choices=["train", "infer", "peak", "macs", "ops"], required=True)
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--opt", choices=["sgd", "lars"], default="sgd")
@@ -163,6 +193,8 @@ def main():
 
     if a.mode == "macs":
         out.update(count_macs(a.width, dims))
+    elif a.mode == "ops":
+        out["ops"] = stage_ops(a.width, a.batch, a.warmup, a.steps)
     elif a.mode == "peak":
         x, y = torch.randn(a.size, a.size), torch.randn(a.size, a.size)
         first, step = timed(lambda: torch.mm(x, y), a.warmup, a.steps)
