@@ -241,7 +241,7 @@ func TestPrintOps(t *testing.T) {
 	var b strings.Builder
 	printOps(&b, 16, 256, ours, torch)
 	for _, want := range []string{
-		"| conv forward | 32×32×16 | 30.0 | 20.0 | 1.50 | 8 | +0.08 |",    // (30−20)·8 ms
+		"| conv forward | 32×32×16 | 30.0 | 20.0 | 1.50 | 8 | +0.08 |",         // (30−20)·8 ms
 		"| conv kernel gradient | 16×16×32 | 50.0 | 25.0 | 2.00 | 6 | +0.15 |", // (50−25)·6 ms
 		"| batch norm forward + backward | 4×4×128 | 2.0 | 4.0 | 0.50 | 10 | -0.02 |",
 		"| **all** | | | | | | **+0.21** |",
