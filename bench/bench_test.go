@@ -103,6 +103,13 @@ func TestRSSGrowth(t *testing.T) {
 			t.Errorf("rssGrowth(%v, %v) = %d, %g; want %d, %g", tc.steps, tc.rss, g, p, tc.growth, tc.perStep)
 		}
 	}
+	// The bound: 64 MiB below 1280 MiB of RSS at step 100, 5% above.
+	if got := rssBound([]int{1, 100, 200}, []int64{1 << 20, 700 << 10, 800 << 10}); got != 64<<10 {
+		t.Errorf("rssBound at 700 MiB = %d KiB, want 64 MiB", got)
+	}
+	if got := rssBound([]int{1, 100, 200}, []int64{1 << 20, 4000 << 10, 4100 << 10}); got != 200<<10 {
+		t.Errorf("rssBound at 4000 MiB = %d KiB, want 200 MiB", got)
+	}
 }
 
 func TestSelectConfigs(t *testing.T) {

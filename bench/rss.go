@@ -62,7 +62,26 @@ func runRSS(o options, exp []int) error {
 	fmt.Printf("\n%s, %d steps: RSS growth from step %d to %d: %.1f MiB (%.2f KiB/step); peak (VmHWM) %.1f MiB.\n",
 		c.Name, o.rssSteps, firstAfterWarmup(rep.Steps), rep.Steps[len(rep.Steps)-1], float64(growth)/1024, perStep,
 		float64(rep.VmHWMKiB)/1024)
+	bound := rssBound(rep.Steps, rep.RSSKiB)
+	verdict := "within"
+	if growth > bound {
+		verdict = "EXCEEDS"
+	}
+	fmt.Printf("Bound: growth after step 100 at most max(64 MiB, 5%% of the RSS at step 100) = %.1f MiB: %s.\n", float64(bound)/1024, verdict)
 	return nil
+}
+
+// rssBound is the growth that the memory-stability check allows, in KiB: 64 MiB or 5% of the
+// resident memory at the first settled sample (step 100), whichever is larger. Allocators grow
+// their arenas in steps of a few MiB as buffer sizes vary; a leak of one activation per step
+// (hundreds of KiB and up) exceeds the bound within 1,000 steps.
+func rssBound(steps []int, rss []int64) int64 {
+	for i, s := range steps {
+		if s >= 100 {
+			return max(64*1024, rss[i]/20)
+		}
+	}
+	return 64 * 1024
 }
 
 // rssGrowth is the RSS change from the first sample at or after step 100 (allocators and caches
