@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -101,13 +103,13 @@ func trainFrom(t *testing.T, ctx *context.Context, step *Step, init []checkpoint
 }
 
 // permuteRows returns the batches with their rows (both views and the labels alike) in another
-// order: the same training problem, whose results differ from the original's only by the order
-// of floating-point additions.
-func permuteRows(batches [][3]*tensors.Tensor) [][3]*tensors.Tensor {
+// order, drawn from seed: the same training problem, whose results differ from the original's
+// only by the order of floating-point additions.
+func permuteRows(batches [][3]*tensors.Tensor, seed uint64) [][3]*tensors.Tensor {
 	out := make([][3]*tensors.Tensor, len(batches))
 	for s, bt := range batches {
 		n := bt[2].Shape().Dimensions[0]
-		perm := rand.New(rand.NewPCG(uint64(s), 5)).Perm(n)
+		perm := rand.New(rand.NewPCG(uint64(s), 5+seed)).Perm(n)
 		for k := range 2 {
 			dims := bt[k].Shape().Dimensions
 			row := bt[k].Shape().Size() / n
@@ -191,6 +193,13 @@ var (
 	refErr  string
 )
 
+// permutations is the number of row orders that measure the float32 noise.
+const permutations = 16
+
+// dataParallelSeedEnv overrides the seed of the reference's initialisation (default 7), to
+// reproduce the data-parallel comparison from other starting points.
+const dataParallelSeedEnv = "VICREG_DP_SEED"
+
 // refSteps is the number of steps in the reference batches.
 const refSteps = 10
 
@@ -208,10 +217,16 @@ func sharedReference(t *testing.T) *reference {
 		}
 		r.net, r.opt = tinyNet(t, "f32", refSteps+1, 0.05)
 		r.ctx = context.New()
-		// A fixed initialisation, so that a failure can be reproduced. With unseeded inits, 1 run in
-		// 5 showed one batch-norm weight's momentum 0.79 apart on 2 devices after 2 steps (rows
-		// permuted on one device: 2.6e-5); that case is not understood yet (see the README).
-		if err := r.ctx.SetRNGStateFromSeed(7); err != nil {
+		// A fixed initialisation, so that a failure can be reproduced; VICREG_DP_SEED picks another.
+		seed := int64(7)
+		if v := os.Getenv(dataParallelSeedEnv); v != "" {
+			var err error
+			if seed, err = strconv.ParseInt(v, 10, 64); err != nil {
+				refErr = fmt.Sprintf("%s=%q: %v", dataParallelSeedEnv, v, err)
+				return
+			}
+		}
+		if err := r.ctx.SetRNGStateFromSeed(seed); err != nil {
 			refErr = err.Error()
 			return
 		}
@@ -243,9 +258,9 @@ func sharedReference(t *testing.T) *reference {
 //
 // Tolerance: the two programs differ only in the order of float32 additions (per-device partial
 // sums, then an all-reduce). The same reordering happens on one device when the batch's rows are
-// permuted, so that run measures the float32 noise of this very computation; the test asserts
-// that the 2-device results are within 10 times that noise (and 1e-5 relative, whichever is
-// larger) of the 1-device ones.
+// permuted, so those runs (several orders, the worst kept) measure the float32 noise of this very
+// computation; the test asserts that the 2-device results are within 10 times that noise (and
+// 1e-5 relative, whichever is larger) of the 1-device ones.
 func TestDataParallelEqualsOneDevice(t *testing.T) {
 	b := backendtest.XLA(t)
 	const devices = 2
@@ -255,8 +270,21 @@ func TestDataParallelEqualsOneDevice(t *testing.T) {
 	r := sharedReference(t)
 	batches := r.batches[:2]
 	wantLoss, wantVars := trainFrom(t, r.ctx, r.step, r.init, batches)
-	permLoss, permVars := trainFrom(t, r.ctx, r.step, r.init, permuteRows(batches))
-	noise, noiseName := worstDiff(t, permVars, wantVars)
+	// The float32 noise: the largest difference over several row orders. One order is not
+	// enough: in this tiny network a reordering can flip a discrete outcome (with seed 12, 4 of
+	// 16 row orders on one device move a batch-norm bias momentum by 0.03, to the value the two
+	// devices give; with seed 1 one order moves a weight momentum by 0.04), so a single
+	// permutation can understate what the 2-device reordering legitimately does. That was the
+	// cause of this test's earlier failures for 1 initialisation in 5.
+	var noise float64
+	var noiseName string
+	var permLoss []float64
+	for p := range uint64(permutations) {
+		pl, pv := trainFrom(t, r.ctx, r.step, r.init, permuteRows(batches, p))
+		if d, name := worstDiff(t, pv, wantVars); d >= noise {
+			noise, noiseName, permLoss = d, name, pl
+		}
+	}
 
 	ctx2 := context.New()
 	step2, err := NewStepOn(b, ctx2, r.net, r.opt, devices)
