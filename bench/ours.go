@@ -34,14 +34,7 @@ type result struct {
 }
 
 // randomImages returns a [n, 32, 32, 3] tensor of N(0,1) pixels (NHWC, our models' layout).
-func randomImages(seed uint64, n int) *tensors.Tensor {
-	r := rand.New(rand.NewPCG(seed, 1))
-	data := make([]float32, n*32*32*3)
-	for i := range data {
-		data[i] = float32(r.NormFloat64())
-	}
-	return tensors.FromFlatDataAndDimensions(data, n, 32, 32, 3)
-}
+func randomImages(seed uint64, n int) *tensors.Tensor { return randomTensor(seed, n, 32, 32, 3) }
 
 // newOptimizer returns the update the PyTorch script also uses: SGD with momentum 0.9 and weight
 // decay 1e-4, or solo-learn's LARS (eta 0.02, clipping); learning rate 0.3·batch/256, constant.
