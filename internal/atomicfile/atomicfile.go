@@ -1,0 +1,118 @@
+// Package atomicfile writes files atomically: the content goes to a temporary file in the same
+// folder, which is fsynced, renamed over the destination, and then the folder is fsynced, so that a
+// crash at any moment leaves either the old file or the complete new one, never a partial file.
+//
+// Every file the toolkit writes (checkpoints, exported encoders, downloads, embeddings, figures,
+// reports) goes through this package.
+package atomicfile
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// TempInfix is part of every temporary file name: ".<base>" + TempInfix + "<random>". IsTemp
+// recognises such names, so that a folder's owner can remove what a crash left behind.
+const TempInfix = ".tmp-"
+
+// File is what Write needs of the temporary file; tests substitute failing ones through Create.
+type File interface {
+	io.Writer
+	Sync() error
+	Close() error
+	Name() string
+}
+
+// Create creates the temporary file in dir with the given name pattern (as os.CreateTemp). Tests
+// replace it to inject write, sync or close errors; restore it afterwards.
+var Create = func(dir, pattern string) (File, error) { return os.CreateTemp(dir, pattern) }
+
+// SyncDir fsyncs a folder so that a rename in it is durable. Tests may replace it.
+var SyncDir = func(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// IsTemp reports whether name (a base name) is a temporary file that Write creates for base
+// names starting with prefix ("" matches any).
+func IsTemp(name, prefix string) bool {
+	rest, ok := strings.CutPrefix(name, "."+prefix)
+	return ok && strings.Contains(rest, TempInfix)
+}
+
+// Write creates or replaces path with what fn writes, atomically. fn receives a buffered writer;
+// Write flushes it. On any error (from fn or the file system) the temporary file is removed, the
+// file at path is left as it was, and the error names path and the step that failed. The file
+// gets mode perm (before the umask); 0 means 0o644.
+func Write(path string, perm os.FileMode, fn func(w io.Writer) error) (err error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	if perm == 0 {
+		perm = 0o644
+	}
+	f, err := Create(dir, "."+base+TempInfix+"*")
+	if err != nil {
+		return fmt.Errorf("writing %s: creating a temporary file: %w", path, err)
+	}
+	tmp := f.Name()
+	closed := false
+	defer func() {
+		if err != nil {
+			if !closed {
+				_ = f.Close()
+			}
+			_ = os.Remove(tmp)
+		}
+	}()
+	bw := bufio.NewWriterSize(f, 1<<20)
+	if err = fn(bw); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = bw.Flush(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = f.Sync(); err != nil {
+		return fmt.Errorf("writing %s: syncing %s: %w", path, tmp, err)
+	}
+	closed = true
+	if err = f.Close(); err != nil {
+		return fmt.Errorf("writing %s: closing %s: %w", path, tmp, err)
+	}
+	if err = os.Chmod(tmp, perm&^umask()); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err = os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("writing %s: renaming %s: %w", path, tmp, err)
+	}
+	if err = SyncDir(dir); err != nil {
+		// The file is in place; only the durability of the rename is in doubt.
+		return fmt.Errorf("writing %s: syncing folder %s: %w", path, dir, err)
+	}
+	return nil
+}
+
+// WriteFile is Write of a byte slice.
+func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return Write(path, perm, func(w io.Writer) error {
+		_, err := w.Write(data)
+		return err
+	})
+}
+
+// Copy is Write of everything r yields (a download, say).
+func Copy(path string, perm os.FileMode, r io.Reader) error {
+	return Write(path, perm, func(w io.Writer) error {
+		_, err := io.Copy(w, r)
+		return err
+	})
+}

@@ -1,0 +1,106 @@
+package atomicfile
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestWriteReplacesAtomically(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "a.json")
+	if err := WriteFile(path, []byte("old"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil || string(got) != "new" {
+		t.Fatalf("read %q, %v; want \"new\"", got, err)
+	}
+	info, _ := os.Stat(path)
+	if info.Mode().Perm() != 0o600&^umask() {
+		t.Errorf("mode %v, want %v", info.Mode().Perm(), 0o600&^umask())
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("folder holds %d entries, want only the file (no temporary left)", len(entries))
+	}
+}
+
+// A failure while writing leaves the old file untouched and no temporary file behind.
+func TestWriteFailureKeepsOldFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "ckpt.safetensors")
+	if err := WriteFile(path, []byte("old"), 0); err != nil {
+		t.Fatal(err)
+	}
+	boom := errors.New("disk full")
+	err := Write(path, 0, func(w io.Writer) error {
+		if _, err := w.Write([]byte("partial")); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), path) {
+		t.Fatalf("error %v, want one wrapping %v and naming %s", err, boom, path)
+	}
+	got, _ := os.ReadFile(path)
+	if string(got) != "old" {
+		t.Errorf("file holds %q after a failed write, want \"old\"", got)
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 {
+		t.Errorf("folder holds %d entries, want 1 (the temporary file must be removed)", len(entries))
+	}
+}
+
+type failingSync struct{ *os.File }
+
+func (f failingSync) Sync() error { return errors.New("sync failed") }
+
+func TestSyncFailureIsReported(t *testing.T) {
+	dir := t.TempDir()
+	orig := Create
+	Create = func(dir, pattern string) (File, error) {
+		f, err := os.CreateTemp(dir, pattern)
+		return failingSync{f}, err
+	}
+	t.Cleanup(func() { Create = orig })
+	path := filepath.Join(dir, "x")
+	if err := WriteFile(path, []byte("x"), 0); err == nil || !strings.Contains(err.Error(), "sync failed") {
+		t.Fatalf("error %v, want the sync failure", err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the destination exists after a failed sync: %v", err)
+	}
+}
+
+func TestIsTemp(t *testing.T) {
+	dir := t.TempDir()
+	var seen string
+	orig := Create
+	Create = func(dir, pattern string) (File, error) {
+		f, err := os.CreateTemp(dir, pattern)
+		if f != nil {
+			seen = filepath.Base(f.Name())
+		}
+		return f, err
+	}
+	t.Cleanup(func() { Create = orig })
+	if err := WriteFile(filepath.Join(dir, "ckpt-000000001.safetensors"), nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !IsTemp(seen, "ckpt-") || !IsTemp(seen, "") {
+		t.Errorf("IsTemp(%q, \"ckpt-\") = false, want true", seen)
+	}
+	for _, name := range []string{"ckpt-000000001.safetensors", ".ckpt-1", "metrics.jsonl"} {
+		if IsTemp(name, "ckpt-") {
+			t.Errorf("IsTemp(%q) = true, want false", name)
+		}
+	}
+}
