@@ -12,12 +12,14 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/encoder"
+	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 // Options configure Run. DefaultOptions gives values sized so that one checkpoint of a width-16
 // MNIST ResNet-18 takes well under a minute on 2 CPU cores.
 type Options struct {
-	// Checkpoints is one checkpoint file, or a folder of ckpt-*.vckpt files of one run (all of
+	// Checkpoints is one checkpoint file, or a folder of checkpoint files (ckpt-*) of one run (all of
 	// them are analysed, oldest first).
 	Checkpoints string `json:"checkpoints"`
 	// Last, when > 0, keeps only the newest Last checkpoints of a folder.
@@ -120,7 +122,7 @@ type ModelReport struct {
 // Report is the outcome of Run.
 type Report struct {
 	Options Options       `json:"options"`
-	Run     RunConfig     `json:"run"`
+	Run     config.Config `json:"run"`
 	Backend string        `json:"backend"`
 	Models  []ModelReport `json:"models"`
 }
@@ -156,7 +158,7 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	run, err := ParseRunConfig(first.Config)
+	run, err := encoder.ParseConfig(first.Config)
 	first.Free()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", paths[0], err)
@@ -183,8 +185,13 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 	}
 	defer ent.exec.Finalize()
 	// One network: its programs compile once; each checkpoint only replaces the variables' values.
-	net, err := NewRandomNetwork(b, run.Model, run.Seed, in.size, in.size, opts.Chunk)
+	random, err := encoder.Random(b, run)
 	if err != nil {
+		return nil, err
+	}
+	net, err := NewNetwork(random, in.size, in.size, opts.Chunk)
+	if err != nil {
+		random.Close()
 		return nil, err
 	}
 	defer net.Close()
@@ -204,12 +211,12 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg, err := ParseRunConfig(state.Config)
+		cfg, err := encoder.ParseConfig(state.Config)
 		if err != nil || cfg.Model != run.Model {
 			state.Free()
 			return nil, fmt.Errorf("%s: not the same run as %s (model configuration differs or is missing)", path, paths[0])
 		}
-		err = net.Load(state.Variables)
+		err = net.Encoder().SetVariables(state.Variables)
 		step := state.Step
 		state.Free()
 		if err != nil {
@@ -249,7 +256,7 @@ func listCheckpoints(path string, last int) ([]string, error) {
 		return nil, err
 	}
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("%s: %w (want ckpt-*.vckpt files written by the trainer)", path, ErrNoCheckpoint)
+		return nil, fmt.Errorf("%s: %w (want ckpt-*"+checkpoints.Ext+" files written by the trainer)", path, ErrNoCheckpoint)
 	}
 	if last > 0 && len(paths) > last {
 		paths = paths[len(paths)-last:]

@@ -14,8 +14,8 @@ import (
 	"github.com/gomlx-ssl/vicreg/analysis"
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
-	"github.com/gomlx-ssl/vicreg/losses"
 	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 // writeTinyRun writes two checkpoints of a tiny encoder (ResNet-18, width 2, CIFAR stem) "trained"
@@ -43,14 +43,16 @@ func writeTinyRun(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	config, _ := json.Marshal(analysis.RunConfig{Dataset: "synthetic", Augment: "solo-cifar", Seed: 7, Model: cfg, Loss: "vicreg", LossParams: losses.Defaults()})
+	run := config.Default()
+	run.Dataset, run.Augment, run.Seed, run.Model = "synthetic", "solo-cifar", 7, cfg
+	stored := run.JSON()
 	dir := t.TempDir()
 	m, err := checkpoints.NewManager(dir, 5, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, step := range []int64{10, 20} {
-		if _, err := m.Save(&checkpoints.State{Step: step, Config: config, Variables: vars}); err != nil {
+		if _, err := m.Save(&checkpoints.State{Step: step, Config: stored, Variables: vars}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -136,7 +138,7 @@ func TestReport(t *testing.T) {
 		t.Errorf("same variables, different entropies:\n%s\n%s", ea, eb)
 	}
 	summary, _ := os.ReadFile(filepath.Join(out, analysis.ReportSummary))
-	for _, want := range []string{"A1", "A2", "A3", "Verdict", "random init", "ckpt-000000020.vckpt"} {
+	for _, want := range []string{"A1", "A2", "A3", "Verdict", "random init", "ckpt-000000020" + checkpoints.Ext} {
 		if !strings.Contains(string(summary), want) {
 			t.Errorf("summary.md does not mention %q", want)
 		}

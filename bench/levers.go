@@ -17,6 +17,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/losses"
 	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
 
@@ -155,8 +156,8 @@ func splitBench(b backends.Backend, j job) result {
 	exec, err := context.NewExec(b, ctx.Checked(false), func(ctx *context.Context, v1, v2 *Node) []*Node {
 		g := v1.Graph()
 		ctx.SetTraining(g, true)
-		z1 := models.Expander(ctx.In(trainer.ExpanderScope), net.Expander, net.Embed(ctx, v1))
-		z2 := models.Expander(ctx.In(trainer.ExpanderScope), net.Expander, net.Embed(ctx, v2))
+		z1 := models.Expander(ctx.In(config.ExpanderScope), net.Expander, net.Embed(ctx, v1))
+		z2 := models.Expander(ctx.In(config.ExpanderScope), net.Expander, net.Embed(ctx, v2))
 		loss, _ := obj.Loss(z1, z2)
 		if j.Variant == "fwd" {
 			return []*Node{loss}

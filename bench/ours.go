@@ -17,6 +17,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/losses"
 	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/optim"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
@@ -77,7 +78,7 @@ func buildOurs(b backends.Backend, c benchConfig) (stepper, func(), error) {
 	if c.Mode == modeInfer {
 		exec, err := context.NewExec(b, ctx, func(ctx *context.Context, x *Node) *Node {
 			ctx.SetTraining(x.Graph(), false)
-			return models.Encoder(ctx.In(trainer.EncoderScope), mc, x)
+			return models.Encoder(ctx.In(config.EncoderScope), mc, x)
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("building the inference graph: %w", err)

@@ -2,7 +2,7 @@
 // classifier, and embedding export (CSV or NumPy .npy).
 //
 // Every function works on Features, embeddings computed beforehand (for example by
-// checkpoints.Encoder), so the same code evaluates a trained encoder, a randomly initialised one
+// encoder.Encoder.EmbedDataset), so the same code evaluates a trained encoder, a randomly initialised one
 // and raw pixels.
 package eval
 

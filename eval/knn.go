@@ -1,9 +1,11 @@
 package eval
 
 import (
+	"cmp"
 	"container/heap"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
@@ -36,57 +38,98 @@ func (c KNNConfig) withDefaults() KNNConfig {
 // top-K selection runs on the host.
 func KNN(b backends.Backend, train, test Features, cfg KNNConfig) (float64, error) {
 	cfg = cfg.withDefaults()
-	if err := train.Validate("kNN training"); err != nil {
-		return 0, err
-	}
-	if err := test.Validate("kNN test"); err != nil {
-		return 0, err
-	}
 	if train.Labels == nil || test.Labels == nil {
 		return 0, fmt.Errorf("kNN needs labeled features")
 	}
-	if train.D != test.D {
-		return 0, fmt.Errorf("kNN: training features have dimension %d, test features %d", train.D, test.D)
+	if cfg.Temperature <= 0 {
+		return 0, fmt.Errorf("kNN: the temperature must be positive, got %+v", cfg)
 	}
-	if cfg.K < 1 || cfg.Temperature <= 0 || cfg.BatchSize < 1 {
-		return 0, fmt.Errorf("kNN: k, temperature and batch size must be positive, got %+v", cfg)
-	}
-	k := min(cfg.K, train.N)
 	classes := max(train.NumClasses, test.NumClasses)
+	votes := make([]float64, classes)
+	correct := 0
+	err := eachNeighbours(b, train, test, cfg.K, cfg.BatchSize, func(i int, nbs []Neighbour) {
+		clear(votes)
+		for _, nb := range nbs {
+			votes[train.Labels[nb.Index]] += math.Exp(float64(nb.Similarity) / cfg.Temperature)
+		}
+		if argmax(votes) == int(test.Labels[i]) {
+			correct++
+		}
+	})
+	if err != nil {
+		return 0, fmt.Errorf("kNN: %w", err)
+	}
+	return float64(correct) / float64(test.N), nil
+}
+
+// Neighbour is one of a query's nearest keys: its row in the keys and its cosine similarity.
+type Neighbour struct {
+	Index      int
+	Similarity float32
+}
+
+// NearestNeighbours returns, for every row of queries, its k most similar rows of keys by cosine
+// similarity, the most similar first (image retrieval; the kNN classifier votes with them). The
+// similarity products run on the backend, batch query rows at a time (0: 256).
+func NearestNeighbours(b backends.Backend, keys, queries Features, k, batch int) ([][]Neighbour, error) {
+	out := make([][]Neighbour, queries.N)
+	err := eachNeighbours(b, keys, queries, k, batch, func(i int, nbs []Neighbour) {
+		sorted := slices.Clone(nbs)
+		slices.SortFunc(sorted, func(a, b Neighbour) int {
+			if a.Similarity != b.Similarity {
+				return cmp.Compare(b.Similarity, a.Similarity)
+			}
+			return cmp.Compare(a.Index, b.Index)
+		})
+		out[i] = sorted
+	})
+	return out, err
+}
+
+// eachNeighbours calls fn with each query row's k nearest keys (in no particular order).
+func eachNeighbours(b backends.Backend, keys, queries Features, k, batch int, fn func(query int, nbs []Neighbour)) error {
+	if err := keys.Validate("kNN training"); err != nil {
+		return err
+	}
+	if err := queries.Validate("kNN test"); err != nil {
+		return err
+	}
+	if keys.D != queries.D {
+		return fmt.Errorf("training features have dimension %d, test features %d", keys.D, queries.D)
+	}
+	if batch == 0 {
+		batch = 256
+	}
+	if k < 1 || batch < 1 {
+		return fmt.Errorf("k and the batch size must be positive, got %d and %d", k, batch)
+	}
+	k = min(k, keys.N)
 	similarity, err := NewExec(b, func(queries, keys *Node) *Node {
 		return MatMul(l2Normalize(queries), Transpose(l2Normalize(keys), 0, 1))
 	})
 	if err != nil {
-		return 0, fmt.Errorf("kNN: building the similarity product: %w", err)
+		return fmt.Errorf("building the similarity product: %w", err)
 	}
 	defer similarity.Finalize()
 
-	keys := tensors.FromFlatDataAndDimensions(train.X, train.N, train.D)
-	batch := min(cfg.BatchSize, test.N)
-	buf := make([]float32, batch*test.D)
-	votes := make([]float64, classes)
-	correct := 0
-	for start := 0; start < test.N; start += batch {
-		n := min(batch, test.N-start)
+	keyT := tensors.FromFlatDataAndDimensions(keys.X, keys.N, keys.D)
+	batch = min(batch, queries.N)
+	buf := make([]float32, batch*queries.D)
+	for start := 0; start < queries.N; start += batch {
+		n := min(batch, queries.N-start)
 		clear(buf)
-		copy(buf, test.X[start*test.D:(start+n)*test.D])
-		out, err := similarity.Exec(tensors.FromFlatDataAndDimensions(buf, batch, test.D), keys)
+		copy(buf, queries.X[start*queries.D:(start+n)*queries.D])
+		out, err := similarity.Exec(tensors.FromFlatDataAndDimensions(buf, batch, queries.D), keyT)
 		if err != nil {
-			return 0, fmt.Errorf("kNN: similarity product: %w", err)
+			return fmt.Errorf("similarity product: %w", err)
 		}
 		sims := tensors.MustCopyFlatData[float32](out[0])
 		out[0].FinalizeAll()
 		for i := 0; i < n; i++ {
-			clear(votes)
-			for _, nb := range topK(sims[i*train.N:(i+1)*train.N], k) {
-				votes[train.Labels[nb.index]] += math.Exp(float64(nb.sim) / cfg.Temperature)
-			}
-			if argmax(votes) == int(test.Labels[start+i]) {
-				correct++
-			}
+			fn(start+i, topK(sims[i*keys.N:(i+1)*keys.N], k))
 		}
 	}
-	return float64(correct) / float64(test.N), nil
+	return nil
 }
 
 func l2Normalize(x *Node) *Node {
@@ -94,18 +137,13 @@ func l2Normalize(x *Node) *Node {
 	return Div(x, norm)
 }
 
-type neighbour struct {
-	sim   float32
-	index int
-}
-
 // minHeap keeps the k largest similarities seen so far, the smallest on top.
-type minHeap []neighbour
+type minHeap []Neighbour
 
 func (h minHeap) Len() int           { return len(h) }
-func (h minHeap) Less(i, j int) bool { return h[i].sim < h[j].sim }
+func (h minHeap) Less(i, j int) bool { return h[i].Similarity < h[j].Similarity }
 func (h minHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *minHeap) Push(x any)        { *h = append(*h, x.(neighbour)) }
+func (h *minHeap) Push(x any)        { *h = append(*h, x.(Neighbour)) }
 func (h *minHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
@@ -114,13 +152,13 @@ func (h *minHeap) Pop() any {
 }
 
 // topK returns the k entries of sims with the largest values (in no particular order).
-func topK(sims []float32, k int) []neighbour {
+func topK(sims []float32, k int) []Neighbour {
 	h := make(minHeap, 0, k)
 	for i, s := range sims {
 		if len(h) < k {
-			heap.Push(&h, neighbour{s, i})
-		} else if s > h[0].sim {
-			h[0] = neighbour{s, i}
+			heap.Push(&h, Neighbour{Index: i, Similarity: s})
+		} else if s > h[0].Similarity {
+			h[0] = Neighbour{Index: i, Similarity: s}
 			heap.Fix(&h, 0)
 		}
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
 )
 
@@ -80,23 +81,23 @@ func run(args []string) int {
 		return 1
 	}
 	defer b.Finalize()
-	enc, err := checkpoints.LoadEncoder(b, *ckpt)
+	enc, err := encoder.Load(b, *ckpt)
 	if err != nil {
 		log.Error(err)
 		return 1
 	}
 	defer enc.Close()
 	if *dataset == "" {
-		*dataset = enc.Dataset
+		*dataset = enc.Config.Dataset
 	}
 	load := func(split string) (*datasets.Dataset, error) {
 		ds, err := datasets.LoadWith(*dataset, split, datasets.Options{DataDir: *dataDir})
 		if err != nil {
 			return nil, err
 		}
-		if ds.Channels != enc.Config.InChannels {
+		if ds.Channels != enc.Config.Model.InChannels {
 			return nil, &usageError{fmt.Sprintf("-dataset: the encoder takes %d-channel images but %s has %d channels: evaluate it on a %d-channel data set",
-				enc.Config.InChannels, *dataset, ds.Channels, enc.Config.InChannels)}
+				enc.Config.Model.InChannels, *dataset, ds.Channels, enc.Config.Model.InChannels)}
 		}
 		return ds.Head(*subset), nil
 	}
@@ -118,7 +119,7 @@ func run(args []string) int {
 		if err != nil {
 			return eval.Features{}, err
 		}
-		f, err := eval.Embed(enc, ds, *batch)
+		f, err := enc.EmbedDataset(ds, encoder.EmbedOptions{BatchSize: *batch})
 		features[split] = f
 		return f, err
 	}
@@ -132,7 +133,7 @@ func run(args []string) int {
 			return fail(err)
 		}
 		fmt.Printf("encoder %s (%s, width %d, %d-dim), %s: %d train / %d test images\n",
-			enc.Config.Arch, enc.Config.Stem, enc.Config.Width, enc.Dim(), *dataset, train.N, test.N)
+			enc.Config.Model.Arch, enc.Config.Model.Stem, enc.Config.Model.Width, enc.Dim(), *dataset, train.N, test.N)
 		if *probeEpochs > 0 {
 			res, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: *probeEpochs})
 			if err != nil {

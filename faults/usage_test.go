@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/gomlx-ssl/vicreg/checkpoints"
-	"github.com/gomlx-ssl/vicreg/train/trainer"
+	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 // foreignRun writes, in a new folder, a valid checkpoint whose configuration is the tiny run's
@@ -17,7 +17,7 @@ import (
 func foreignRun(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	cfg, err := trainer.ParseFlags(flag.NewFlagSet("x", flag.ContinueOnError), tinyArgs(dir))
+	cfg, err := config.ParseFlags(flag.NewFlagSet("x", flag.ContinueOnError), tinyArgs(dir))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,18 +31,18 @@ var (
 // Config describes a ResNet encoder.
 type Config struct {
 	// Arch is one of "resnet18", "resnet34" (basic blocks) or "resnet50" (bottleneck blocks).
-	Arch string
+	Arch string `json:"arch"`
 	// Stem is "imagenet" (7x7 stride-2 convolution, then 3x3 stride-2 max-pool) or "cifar"
 	// (3x3 stride-1 convolution, no max-pool), the usual choice for 32x32 images.
-	Stem string
+	Stem string `json:"stem"`
 	// Width is the base width: the channels of the stem and of layer1 (64 in torchvision); layers
 	// 2-4 have 2, 4 and 8 times as many. Smaller widths make CPU experiments affordable.
-	Width int
+	Width int `json:"width"`
 	// InChannels is the number of image channels: 1 (grayscale) or 3 (RGB).
-	InChannels int
+	InChannels int `json:"in_channels"`
 	// ZeroInitResidual initialises to zero the scale of the last batch norm of every residual
 	// block (torchvision's zero_init_residual), so each block starts as the identity.
-	ZeroInitResidual bool
+	ZeroInitResidual bool `json:"zero_init_residual"`
 }
 
 // DefaultConfig returns a ResNet-18 with the CIFAR stem, width 64 and 3 input channels.

@@ -176,14 +176,18 @@ func transpose2D(src []float32, rows, cols int) []float32 {
 // torchvision's state_dict layout and names (kernels OIHW, F32), the inverse of ImportTorchvision:
 // the file loads into torchvision with load_state_dict(..., strict=False) (it has no fc and no
 // num_batches_tracked). The variables must exist and hold values (after a first Exec, an import or
-// a checkpoint load); a missing one is an error naming it. The file is written atomically.
-func ExportTorchvision(ctx *context.Context, c Config, path string) error {
+// a checkpoint load); a missing one is an error naming it. The file is written atomically; its
+// metadata holds the architecture's fields and the entries of meta.
+func ExportTorchvision(ctx *context.Context, c Config, path string, meta map[string]string) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("exporting %s: %w", path, err)
 	}
 	f := &safetensors.File{
 		Tensors:  map[string]safetensors.Tensor{},
 		Metadata: map[string]string{"arch": c.Arch, "stem": c.Stem, "width": fmt.Sprint(c.Width), "in_channels": fmt.Sprint(c.InChannels)},
+	}
+	for k, v := range meta {
+		f.Metadata[k] = v
 	}
 	for _, p := range paramSpecs(c) {
 		scopePath, name := p.scope()

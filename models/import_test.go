@@ -165,7 +165,7 @@ func TestExportTorchvisionRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(t.TempDir(), "export.safetensors")
-	if err := ExportTorchvision(ctx, c, out); err != nil {
+	if err := ExportTorchvision(ctx, c, out, nil); err != nil {
 		t.Fatal(err)
 	}
 	back, err := safetensors.ReadFile(out)
@@ -184,7 +184,7 @@ func TestExportTorchvisionRoundTrip(t *testing.T) {
 	if back.Metadata["arch"] != "resnet50" {
 		t.Errorf("metadata = %v, want arch resnet50", back.Metadata)
 	}
-	err = ExportTorchvision(context.New(), c, out)
+	err = ExportTorchvision(context.New(), c, out, nil)
 	if err == nil || !strings.Contains(err.Error(), "conv1.weight") {
 		t.Errorf("export of an empty context: error = %v, want one naming conv1.weight", err)
 	}

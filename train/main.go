@@ -17,12 +17,14 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sync/atomic"
 	"syscall"
 
 	"github.com/charmbracelet/log"
 
 	"github.com/gomlx-ssl/vicreg/backend"
+	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
 
@@ -40,12 +42,12 @@ func run(args []string) int {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./train [flags]\n\nPretrains an encoder with a self-supervised objective, then evaluates it.\nWith no flags: the default MNIST job. GOMLX_BACKEND picks the backend (xla:cpu, xla:cuda, go).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	cfg, err := trainer.ParseFlags(fs, args)
+	cfg, err := config.ParseFlags(fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
 	}
 	if err != nil {
-		var ue *trainer.UsageError
+		var ue *config.FieldError
 		if errors.As(err, &ue) {
 			fmt.Fprintf(os.Stderr, "train: %v\nRun 'go run ./train -h' for the flags.\n", err)
 		}
@@ -85,7 +87,7 @@ func run(args []string) int {
 
 	res, err := trainer.Run(b, cfg, trainer.Options{Logger: logger, Stop: &stop})
 	if err != nil {
-		var ue *trainer.UsageError
+		var ue *config.FieldError
 		if errors.As(err, &ue) {
 			fmt.Fprintf(os.Stderr, "train: %v\n", err)
 			return 2
@@ -95,7 +97,7 @@ func run(args []string) int {
 	}
 	if res.Interrupted {
 		logger.Info("interrupted; checkpoint written", "step", res.Steps, "checkpoint", res.Checkpoint)
-		fmt.Fprintf(os.Stderr, "To resume: go run ./train -resume -checkpoint-dir %s (with the same flags as this run)\n", cfg.CheckpointDir)
+		fmt.Fprintf(os.Stderr, "To resume: go run ./train -config %s -resume\n", filepath.Join(cfg.CheckpointDir, config.FileName))
 		return 0
 	}
 	fmt.Printf("\nTrained %d steps in %s; checkpoint %s\n", res.Steps, res.TrainTime.Round(1e9), res.Checkpoint)

@@ -133,7 +133,7 @@ func TestSIGINTWritesACheckpointAndExitsZero(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("after SIGINT: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "To resume: go run ./train -resume") {
+	if !strings.Contains(out.String(), "To resume: go run ./train -config ") {
 		t.Errorf("no resume instructions:\n%s", out.String())
 	}
 	state, path, err := (&checkpoints.Manager{Dir: dir}).LoadLatest()
@@ -153,7 +153,7 @@ func TestExportedEncoderLoadsInAnotherProgram(t *testing.T) {
 	}
 	bin := trainBinary(t)
 	dir := t.TempDir()
-	encoder := filepath.Join(dir, "encoder.vckpt")
+	encoder := filepath.Join(dir, "encoder.safetensors")
 	if out, err := exec.Command(bin, tinyArgs(filepath.Join(dir, "run"), "-steps", "2", "-export-encoder", encoder)...).CombinedOutput(); err != nil {
 		t.Fatalf("training: %v\n%s", err, out)
 	}

@@ -1,26 +1,24 @@
 // Command retrieval is an example of using a pretrained encoder from another Go program: it loads
-// the encoder with checkpoints.LoadEncoder, embeds a data set and, for a few query images, lists
-// the labels of their nearest neighbours by cosine similarity (image retrieval).
+// the encoder with encoder.Load, embeds a data set and, for a few query images, lists the labels
+// of their nearest neighbours by cosine similarity (image retrieval).
 //
-//	go run ./train -export-encoder encoder.vckpt
-//	go run ./examples/retrieval -encoder encoder.vckpt
+//	go run ./train -export-encoder encoder.safetensors
+//	go run ./examples/retrieval -encoder encoder.safetensors
 package main
 
 import (
 	"flag"
 	"fmt"
-	"math"
 	"os"
-	"sort"
 
 	"github.com/gomlx-ssl/vicreg/backend"
-	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
 )
 
 func main() {
-	path := flag.String("encoder", "encoder.vckpt", "exported encoder or checkpoint")
+	path := flag.String("encoder", "encoder.safetensors", "exported encoder, checkpoint or run folder")
 	dataset := flag.String("dataset", "", "data set (default: the encoder's)")
 	n := flag.Int("n", 1000, "images of the test split to search")
 	queries := flag.Int("queries", 5, "query images")
@@ -38,59 +36,43 @@ func run(path, dataset string, n, queries, k int) error {
 		return err
 	}
 	defer b.Finalize()
-	enc, err := checkpoints.LoadEncoder(b, path)
+	enc, err := encoder.Load(b, path)
 	if err != nil {
 		return err
 	}
 	defer enc.Close()
 	if dataset == "" {
-		dataset = enc.Dataset
+		dataset = enc.Config.Dataset
 	}
 	ds, err := datasets.Load(dataset, "", datasets.SplitTest)
 	if err != nil {
 		return err
 	}
 	ds = ds.Head(n)
-	f, err := eval.Embed(enc, ds, 256)
+	f, err := enc.EmbedDataset(ds, encoder.EmbedOptions{})
 	if err != nil {
 		return err
 	}
-	norm := func(i int) []float64 {
-		row := f.Row(i)
-		var s float64
-		for _, v := range row {
-			s += float64(v) * float64(v)
-		}
-		out := make([]float64, len(row))
-		for j, v := range row {
-			out[j] = float64(v) / math.Sqrt(s+1e-12)
-		}
-		return out
+	q := f
+	q.N = min(queries, f.N)
+	q.X, q.Labels = f.X[:q.N*f.D], f.Labels[:q.N]
+	// k+1 neighbours: each query finds itself first.
+	found, err := eval.NearestNeighbours(b, f, q, k+1, 0)
+	if err != nil {
+		return err
 	}
 	hits, total := 0, 0
-	for q := 0; q < min(queries, f.N); q++ {
-		qv := norm(q)
-		type match struct {
-			i   int
-			sim float64
-		}
-		var all []match
-		for i := 0; i < f.N; i++ {
-			if i == q {
+	for i, nbs := range found {
+		fmt.Printf("query %d (label %d): neighbours", i, ds.Label(i))
+		shown := 0
+		for _, nb := range nbs {
+			if nb.Index == i || shown == k {
 				continue
 			}
-			var s float64
-			for j, v := range norm(i) {
-				s += v * qv[j]
-			}
-			all = append(all, match{i, s})
-		}
-		sort.Slice(all, func(a, b int) bool { return all[a].sim > all[b].sim })
-		fmt.Printf("query %d (label %d): neighbours", q, ds.Label(q))
-		for _, m := range all[:min(k, len(all))] {
-			fmt.Printf(" %d(label %d, cos %.3f)", m.i, ds.Label(m.i), m.sim)
+			shown++
+			fmt.Printf(" %d(label %d, cos %.3f)", nb.Index, ds.Label(nb.Index), nb.Similarity)
 			total++
-			if ds.Label(m.i) == ds.Label(q) {
+			if ds.Label(nb.Index) == ds.Label(i) {
 				hits++
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/distributed"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 // BatchAxis is the name of the device-mesh axis over which the batch is split.
@@ -46,10 +48,10 @@ func distribute(b backends.Backend, exec *context.Exec, devices int) (*dataParal
 // CheckDevices returns a UsageError (flag -devices) unless b has at least devices devices.
 func CheckDevices(b backends.Backend, devices int) error {
 	if devices < 1 {
-		return usage("devices", "must be >= 1, got %d", devices)
+		return config.Errorf("devices", "must be >= 1, got %d", devices)
 	}
 	if have := b.NumDevices(); devices > have {
-		return usage("devices", "%d devices asked for, but the %s backend has %d (%s)", devices, b.Name(), have, b.Description())
+		return config.Errorf("devices", "%d devices asked for, but the %s backend has %d (%s)", devices, b.Name(), have, b.Description())
 	}
 	return nil
 }

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/gomlx/gomlx/backends"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX graph DSL
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -18,6 +20,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/losses"
 	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/optim"
 )
 
@@ -49,10 +52,14 @@ func tinyNet(t *testing.T, precision string, steps int, lr float64) (*Network, *
 	if err != nil {
 		t.Fatal(err)
 	}
+	dtype, err := config.PrecisionDType(precision)
+	if err != nil {
+		t.Fatal(err)
+	}
 	net := &Network{Model: models.Config{Arch: "resnet18", Stem: "cifar", Width: 4, InChannels: 3},
-		Expander: []int{16, 16}, NumClasses: 10, Objective: obj, Precision: precision}
+		Expander: []int{16, 16}, NumClasses: 10, Objective: obj, Precision: dtype}
 	opt, err := optim.New(optim.Config{Kind: "lars", WeightDecay: 1e-4, Momentum: 0.9, Eta: 0.02,
-		Schedule: optim.Schedule{Base: lr, TotalSteps: int64(steps)}, HeadScope: "/" + ProbeScope, HeadLR: 0.1})
+		Schedule: optim.Schedule{Base: lr, TotalSteps: int64(steps)}, HeadScope: "/" + config.ProbeScope, HeadLR: 0.1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +325,7 @@ func TestDevicesUsageErrors(t *testing.T) {
 		{b.NumDevices() + 1, fmt.Sprintf("but the %s backend has %d", b.Name(), b.NumDevices())},
 	} {
 		err := CheckDevices(b, tc.devices)
-		var ue *UsageError
+		var ue *config.FieldError
 		if !errors.As(err, &ue) || ue.Flag != "devices" || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("CheckDevices(%d): got %v, want a -devices usage error containing %q", tc.devices, err, tc.want)
 		}
@@ -327,3 +334,85 @@ func TestDevicesUsageErrors(t *testing.T) {
 		t.Errorf("CheckDevices(1): %v", err)
 	}
 }
+
+// perShard is a single-device step that computes some whole-batch statistics per half of the
+// batch, as two devices would if the sharding were wrong: with bnPerShard, the encoder and the
+// expander (and so every batch norm) run on each half separately; with lossPerShard, the
+// objective (VICReg's variance and covariance) is the mean of its values on the two halves.
+func perShard(t *testing.T, b backends.Backend, ctx *context.Context, net *Network, opt *optim.Optimizer, bnPerShard, lossPerShard bool) *Step {
+	t.Helper()
+	s := &Step{names: []string{"loss"}}
+	halves := func(x *Node) [2]*Node {
+		n := x.Shape().Dimensions[0]
+		return [2]*Node{Slice(x, AxisRange(0, n/2)), Slice(x, AxisRange(n/2, n))}
+	}
+	exec, err := context.NewExec(b, ctx.Checked(false), func(ctx *context.Context, view1, view2, labels *Node) []*Node {
+		s.builds++
+		g := view1.Graph()
+		ctx.SetTraining(g, true)
+		forward := func(v *Node) (f, z *Node) {
+			if !bnPerShard {
+				f = net.Embed(ctx, v)
+				return f, net.Project(ctx, f)
+			}
+			h := halves(v)
+			fa, fb := net.Embed(ctx, h[0]), net.Embed(ctx, h[1])
+			return Concatenate([]*Node{fa, fb}, 0), Concatenate([]*Node{net.Project(ctx, fa), net.Project(ctx, fb)}, 0)
+		}
+		f1, z1 := forward(view1)
+		_, z2 := forward(view2)
+		var total *Node
+		if lossPerShard {
+			a, b := halves(z1), halves(z2)
+			la, _ := net.Objective.Loss(a[0], b[0])
+			lb, _ := net.Objective.Loss(a[1], b[1])
+			total = MulScalar(Add(la, lb), 0.5)
+		} else {
+			total, _ = net.Objective.Loss(z1, z2)
+		}
+		probeLoss, _ := maskedCrossEntropy(net.ProbeLogits(ctx, f1), labels)
+		opt.UpdateGraph(ctx, g, Add(total, probeLoss))
+		return []*Node{total}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.exec = exec
+	return s
+}
+
+// TestDataParallelNegativeControl shows that TestDataParallelEqualsOneDevice's tolerance catches
+// the bugs it is there for: a step whose batch-norm statistics, or whose variance and covariance
+// terms, are those of each device's half of the batch differs from the global-batch step by far
+// more than the tolerance that test allows for the float32 noise (measured the same way here).
+func TestDataParallelNegativeControl(t *testing.T) {
+	b := backendtest.XLA(t)
+	r := sharedReference(t)
+	batches := r.batches[:2]
+	_, wantVars := trainFrom(t, r.ctx, r.step, r.init, batches)
+	var noise float64
+	for p := range uint64(permutations) {
+		_, pv := trainFrom(t, r.ctx, r.step, r.init, permuteRows(batches, p))
+		noise = max(noise, first(worstDiff(t, pv, wantVars)))
+	}
+	tol := max(10*noise, 1e-5)
+	for _, tc := range []struct {
+		name               string
+		bnPerShard, lossPS bool
+	}{
+		{"batch norm per device", true, false},
+		{"variance and covariance per device", false, true},
+	} {
+		ctx := context.New()
+		step := perShard(t, b, ctx, r.net, r.opt, tc.bnPerShard, tc.lossPS)
+		_, got := trainFrom(t, ctx, step, r.init, batches)
+		step.Finalize()
+		diff, name := worstDiff(t, got, wantVars)
+		t.Logf("%s: worst variable difference %.3g (%s), tolerance %.3g", tc.name, diff, name, tol)
+		if diff <= tol {
+			t.Errorf("%s: differs from the global-batch step by %.3g, within the data-parallel test's tolerance %.3g: that test could not catch it", tc.name, diff, tol)
+		}
+	}
+}
+
+func first[A, B any](a A, _ B) A { return a }

@@ -12,14 +12,15 @@ import (
 	"github.com/gomlx-ssl/vicreg/plot"
 )
 
-// metricsFile appends one JSON object per line; a resumed run appends to the same file.
-type metricsFile struct {
+// MetricsFile is a metrics file: it appends one JSON object per line; a resumed run appends to the same file.
+type MetricsFile struct {
 	path string
 	f    *os.File
 	w    *bufio.Writer
 }
 
-func openMetrics(path string) (*metricsFile, error) {
+// OpenMetrics opens (creating it if needed) the JSON-lines metrics file at path for appending.
+func OpenMetrics(path string) (*MetricsFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("metrics file %s: %w", path, err)
 	}
@@ -27,12 +28,12 @@ func openMetrics(path string) (*metricsFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics file %s: %w", path, err)
 	}
-	return &metricsFile{path: path, f: f, w: bufio.NewWriter(f)}, nil
+	return &MetricsFile{path: path, f: f, w: bufio.NewWriter(f)}, nil
 }
 
 // Write appends one line; non-finite values are written as null. Lines are flushed at once, so a
 // killed run loses nothing it reported.
-func (m *metricsFile) Write(values map[string]float64) error {
+func (m *MetricsFile) Write(values map[string]float64) error {
 	line := make(map[string]any, len(values))
 	for k, v := range values {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -51,7 +52,7 @@ func (m *metricsFile) Write(values map[string]float64) error {
 }
 
 // Close flushes and closes the file; closing twice is harmless.
-func (m *metricsFile) Close() error {
+func (m *MetricsFile) Close() error {
 	if m.f == nil {
 		return nil
 	}

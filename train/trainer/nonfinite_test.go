@@ -9,6 +9,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 // assertFiniteCheckpoints loads every checkpoint in dir and fails if one holds a non-finite value.
@@ -63,7 +64,7 @@ func TestInjectedNaNNamesStepAndTerm(t *testing.T) {
 	if !errors.Is(err, ErrNonFinite) {
 		t.Fatalf("want ErrNonFinite, got %v", err)
 	}
-	for _, want := range []string{"at step 5", "variance = NaN", "ckpt-000000004.vckpt, holds finite weights", "-on-nonfinite rollback"} {
+	for _, want := range []string{"at step 5", "variance = NaN", "ckpt-000000004"+checkpoints.Ext+", holds finite weights", "-on-nonfinite rollback"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message %q lacks %q", err, want)
 		}
@@ -76,7 +77,7 @@ func TestInjectedNaNNamesStepAndTerm(t *testing.T) {
 func TestRollbackRecoversFromATransientFault(t *testing.T) {
 	b := backendtest.XLA(t)
 	c := tinyConfig(t)
-	c.Steps, c.CheckpointEvery, c.OnNonFinite = 8, 2, OnNonFiniteRollback
+	c.Steps, c.CheckpointEvery, c.OnNonFinite = 8, 2, config.OnNonFiniteRollback
 	opts := quiet()
 	faults := 0
 	opts.injectFault = func(step int64, out map[string]float64) {
@@ -106,7 +107,7 @@ func TestRollbackRecoversFromATransientFault(t *testing.T) {
 func TestRollbackGivesUpOnAPersistentFault(t *testing.T) {
 	b := backendtest.XLA(t)
 	c := tinyConfig(t)
-	c.Steps, c.CheckpointEvery, c.OnNonFinite = 8, 2, OnNonFiniteRollback
+	c.Steps, c.CheckpointEvery, c.OnNonFinite = 8, 2, config.OnNonFiniteRollback
 	opts := quiet()
 	opts.injectFault = func(step int64, out map[string]float64) {
 		if step >= 3 {

@@ -6,57 +6,11 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 
-	"github.com/gomlx-ssl/vicreg/linalg"
-	"github.com/gomlx-ssl/vicreg/losses"
-	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/train/optim"
 )
-
-// Scopes of the model's parts in the context (and so in checkpoints).
-const (
-	EncoderScope  = "encoder"
-	ExpanderScope = "expander"
-	ProbeScope    = "probe"
-)
-
-// Network is the pretraining network: encoder, expander and the online linear probe.
-type Network struct {
-	Model      models.Config
-	Expander   []int
-	NumClasses int // 0: no online probe (unlabeled data)
-	Objective  losses.Objective
-	// Precision is the compute precision of the encoder and expander: "f32" (or "") or "bf16"
-	// (see Precisions). Variables are float32 in both.
-	Precision string
-}
-
-// Embed returns the encoder's representation (float32) of images in ctx's training mode for
-// images' graph, computed in n's precision.
-func (n *Network) Embed(ctx *context.Context, images *Node) *Node {
-	return toFloat32(models.Encoder(ctx.In(EncoderScope), n.Model, n.toCompute(images)))
-}
-
-// Project returns the expander's output (float32) on features, computed in n's precision.
-func (n *Network) Project(ctx *context.Context, features *Node) *Node {
-	return toFloat32(models.Expander(ctx.In(ExpanderScope), n.Expander, n.toCompute(features)))
-}
-
-// ProbeLogits is the online linear probe on detached representations: no gradient reaches the
-// encoder through it.
-func (n *Network) ProbeLogits(ctx *context.Context, features *Node) *Node {
-	ctx = ctx.In(ProbeScope)
-	g := features.Graph()
-	x := StopGradient(features)
-	dims := shapes.Make(x.DType(), x.Shape().Dimensions[1], n.NumClasses)
-	w := ctx.VariableWithShape("weights", dims).ValueGraph(g)
-	b := ctx.WithInitializer(initializers.Zero).VariableWithShape("biases", shapes.Make(x.DType(), n.NumClasses)).ValueGraph(g)
-	return Add(linalg.MatMul(x, w), InsertAxes(b, 0))
-}
 
 // Step is the compiled training step: both views forward, the objective, the backward pass and the
 // optimiser update, in one program.
@@ -138,11 +92,16 @@ func (s *Step) Run(view1, view2, labels any) (map[string]float64, error) {
 		return nil, err
 	}
 	values := make(map[string]float64, len(outs))
+	var bad error
 	for i, o := range outs {
-		values[s.names[i]] = scalarFloat(o.Value())
+		v, err := scalarFloat(o)
+		if err != nil && bad == nil {
+			bad = fmt.Errorf("step output %q: %w", s.names[i], err)
+		}
+		values[s.names[i]] = v
 		o.FinalizeAll()
 	}
-	return values, nil
+	return values, bad
 }
 
 // Compilations returns how many times the step's graph was built (and so compiled): 1 after the
@@ -172,16 +131,21 @@ func maskedCrossEntropy(logits, labels *Node) (loss, acc *Node) {
 	return ConvertDType(loss, dtypes.Float32), ConvertDType(acc, dtypes.Float32)
 }
 
-func scalarFloat(v any) float64 {
-	switch x := v.(type) {
-	case float32:
-		return float64(x)
-	case float64:
-		return x
-	case int64:
-		return float64(x)
-	case int32:
-		return float64(x)
+// scalarFloat reads a scalar tensor of a float or integer dtype as a float64; any other dtype or
+// shape is an error (a programming error in the step's outputs, reported, not read as 0).
+func scalarFloat(t *tensors.Tensor) (float64, error) {
+	if t.Shape().Rank() != 0 {
+		return 0, fmt.Errorf("want a scalar, got %s", t.Shape())
 	}
-	return 0
+	switch x := t.Value().(type) {
+	case float32:
+		return float64(x), nil
+	case float64:
+		return x, nil
+	case int64:
+		return float64(x), nil
+	case int32:
+		return float64(x), nil
+	}
+	return 0, fmt.Errorf("unsupported dtype %s", t.DType())
 }

@@ -2,10 +2,10 @@ package trainer
 
 import (
 	"errors"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -14,12 +14,14 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 // tinyConfig is a run small enough for CI: a width-4 ResNet-18 on 16x16 synthetic images.
-func tinyConfig(t *testing.T) Config {
-	c := Default()
+func tinyConfig(t *testing.T) config.Config {
+	c := config.Default()
 	c.Dataset, c.Augment = "synthetic", "solo-cifar"
 	c.Model = models.Config{Arch: "resnet18", Stem: "cifar", Width: 4, InChannels: 3}
 	c.Expander = "32-32"
@@ -36,55 +38,12 @@ func quiet() Options {
 	return Options{Logger: log.New(io.Discard), NoProgressBar: true}
 }
 
-func TestParseFlagsDefaultsAndOverrides(t *testing.T) {
-	c, err := ParseFlags(flag.NewFlagSet("t", flag.ContinueOnError), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if want := Default(); c.JSON() == nil || string(c.JSON()) != string(want.JSON()) {
-		t.Errorf("no flags: got %s, want the mnist preset %s", c.JSON(), want.JSON())
-	}
-	c, err = ParseFlags(flag.NewFlagSet("t", flag.ContinueOnError), []string{"-preset", "cifar10", "-epochs", "7", "-lr=0.5"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if c.Dataset != "cifar10" || c.Epochs != 7 || c.LR != 0.5 || c.Expander != "2048-2048-2048" || c.Model.Width != 64 {
-		t.Errorf("-preset cifar10 -epochs 7 -lr=0.5: got %+v", c)
-	}
-}
-
-func TestBadFlagsAreUsageErrorsNamingTheFlag(t *testing.T) {
-	for _, tc := range []struct {
-		args []string
-		flag string
-	}{
-		{[]string{"-dataset", "imagenet21k"}, "dataset"},
-		{[]string{"-model", "vgg"}, "model"},
-		{[]string{"-expander", "12-x"}, "expander"},
-		{[]string{"-loss", "byol"}, "loss"},
-		{[]string{"-batch-size", "1"}, "batch-size"},
-		{[]string{"-optimizer", "adagrad"}, "optimizer"},
-		{[]string{"-eta", "0"}, "eta"},
-		{[]string{"-preset", "nope"}, "preset"},
-		{[]string{"-epochs", "0"}, "epochs"},
-		{[]string{"-on-nonfinite", "retry"}, "on-nonfinite"},
-	} {
-		fs := flag.NewFlagSet("t", flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		_, err := ParseFlags(fs, tc.args)
-		var ue *UsageError
-		if !errors.As(err, &ue) || ue.Flag != tc.flag {
-			t.Errorf("%v: want a usage error for -%s, got %v", tc.args, tc.flag, err)
-		}
-	}
-}
-
 func TestWrongChannelCountIsAUsageError(t *testing.T) {
 	b := backendtest.XLA(t)
 	c := tinyConfig(t)
 	c.Model.InChannels = 1 // synthetic images have 3 channels
 	_, err := Run(b, c, quiet())
-	var ue *UsageError
+	var ue *config.FieldError
 	if !errors.As(err, &ue) || ue.Flag != "channels" || !strings.Contains(err.Error(), "set -channels 3") {
 		t.Errorf("want a -channels usage error, got %v", err)
 	}
@@ -94,7 +53,7 @@ func TestWrongChannelCountIsAUsageError(t *testing.T) {
 func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	b := backendtest.XLA(t)
 	c := tinyConfig(t)
-	c.ExportEncoder = filepath.Join(t.TempDir(), "encoder.vckpt")
+	c.ExportEncoder = filepath.Join(t.TempDir(), "encoder.safetensors")
 	opts := quiet()
 	calls := 0
 	opts.AfterStep = func(int64) { calls++ }
@@ -108,7 +67,7 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	if res.Steps != 4 || res.Linear < 0 || res.KNN < 0 || res.ProbeAcc < 0 {
 		t.Errorf("result %+v: want 4 steps and every accuracy measured", res)
 	}
-	for _, f := range []string{"metrics.jsonl", "metrics.svg", "ckpt-000000002.vckpt", "ckpt-000000004.vckpt"} {
+	for _, f := range []string{"metrics.jsonl", "metrics.svg", "ckpt-000000002" + checkpoints.Ext, "ckpt-000000004" + checkpoints.Ext, config.FileName} {
 		if _, err := os.Stat(filepath.Join(c.CheckpointDir, f)); err != nil {
 			t.Errorf("missing output: %v", err)
 		}
@@ -126,24 +85,45 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 		t.Errorf("%d loss lines, want 4 (one per step with -log-every 1)", got)
 	}
 
-	enc, err := checkpoints.LoadEncoder(b, c.ExportEncoder)
+	// The exported encoder (torchvision's names and layout) computes exactly what the last
+	// checkpoint's encoder computes.
+	exported, err := encoder.Load(b, c.ExportEncoder)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer enc.Close()
-	emb, err := enc.Embed(make([]float32, 2*16*16*3), 2, 16, 16)
-	if err != nil || len(emb) != 2*enc.Dim() || enc.Dim() != 32 {
-		t.Errorf("exported encoder: dim %d, %d values, err %v", enc.Dim(), len(emb), err)
+	defer exported.Close()
+	fromCkpt, err := encoder.Load(b, c.CheckpointDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fromCkpt.Close()
+	images := make([]float32, 2*16*16*3)
+	for i := range images {
+		images[i] = float32(i%17)/8 - 1
+	}
+	got, err := exported.Embed(images, 2, 16, 16)
+	if err != nil || len(got) != 2*exported.Dim() || exported.Dim() != 32 {
+		t.Fatalf("exported encoder: dim %d, %d values, err %v", exported.Dim(), len(got), err)
+	}
+	want, err := fromCkpt.Embed(images, 2, 16, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("the exported encoder's embeddings differ from the checkpoint's:\n%v\n%v", got[:4], want[:4])
+	}
+	if exported.Config.Model != c.Model || exported.Config.Seed != c.Seed {
+		t.Errorf("exported configuration %+v, want the run's %+v", exported.Config.Model, c.Model)
 	}
 
 	// A second run into the same folder without -resume must refuse, and touch nothing.
-	before, _ := os.ReadFile(filepath.Join(c.CheckpointDir, "ckpt-000000004.vckpt"))
+	before, _ := os.ReadFile(filepath.Join(c.CheckpointDir, "ckpt-000000004"+checkpoints.Ext))
 	_, err = Run(b, c, quiet())
-	var ue *UsageError
+	var ue *config.FieldError
 	if !errors.As(err, &ue) || ue.Flag != "resume" {
 		t.Errorf("second run without -resume: want a -resume usage error, got %v", err)
 	}
-	after, _ := os.ReadFile(filepath.Join(c.CheckpointDir, "ckpt-000000004.vckpt"))
+	after, _ := os.ReadFile(filepath.Join(c.CheckpointDir, "ckpt-000000004"+checkpoints.Ext))
 	if string(before) != string(after) {
 		t.Error("the refused run changed the existing checkpoint")
 	}
@@ -180,11 +160,11 @@ func TestResumeIsExact(t *testing.T) {
 		t.Fatalf("resumed run ended at step %d, want 4", res.Steps)
 	}
 
-	a, err := checkpoints.Load(filepath.Join(straight.CheckpointDir, "ckpt-000000004.vckpt"))
+	a, err := checkpoints.Load(filepath.Join(straight.CheckpointDir, "ckpt-000000004"+checkpoints.Ext))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bb, err := checkpoints.Load(filepath.Join(split.CheckpointDir, "ckpt-000000004.vckpt"))
+	bb, err := checkpoints.Load(filepath.Join(split.CheckpointDir, "ckpt-000000004"+checkpoints.Ext))
 	if err != nil {
 		t.Fatal(err)
 	}

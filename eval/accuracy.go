@@ -1,0 +1,63 @@
+package eval
+
+import "fmt"
+
+// TopK returns the fraction of the labelled rows (label >= 0) whose label is among the k highest
+// of their scores: scores is row-major [len(labels), classes]. A tie at the k-th place counts the
+// lower class indices first (as a stable sort by decreasing score). It returns -1 when no row is
+// labelled.
+func TopK(scores []float32, labels []int32, classes, k int) (float64, error) {
+	if classes <= 0 || len(scores) != len(labels)*classes {
+		return 0, fmt.Errorf("top-%d accuracy: %d scores for %d rows of %d classes", k, len(scores), len(labels), classes)
+	}
+	if k < 1 {
+		return 0, fmt.Errorf("top-%d accuracy: k must be >= 1", k)
+	}
+	hits, labelled := 0, 0
+	for i, l := range labels {
+		if l < 0 {
+			continue
+		}
+		if int(l) >= classes {
+			return 0, fmt.Errorf("top-%d accuracy: label %d of row %d out of range [0, %d)", k, l, i, classes)
+		}
+		labelled++
+		row := scores[i*classes : (i+1)*classes]
+		s := row[l]
+		// The label's rank: classes scoring higher, plus equal-scoring classes of lower index.
+		rank := 0
+		for c, v := range row {
+			if v > s || (v == s && c < int(l)) {
+				rank++
+			}
+		}
+		if rank < k {
+			hits++
+		}
+	}
+	if labelled == 0 {
+		return -1, nil
+	}
+	return float64(hits) / float64(labelled), nil
+}
+
+// Accuracy is the top-1 accuracy on the labelled rows of f of a classifier whose score function
+// fills logits (length classes) for one row x; -1 when f has no labels.
+func Accuracy(f Features, score func(x []float32, logits []float64), classes int) float64 {
+	if f.Labels == nil {
+		return -1
+	}
+	scores := make([]float32, f.N*classes)
+	logits := make([]float64, classes)
+	for i := range f.N {
+		score(f.Row(i), logits)
+		for c, v := range logits {
+			scores[i*classes+c] = float32(v)
+		}
+	}
+	acc, err := TopK(scores, f.Labels, classes, 1)
+	if err != nil {
+		return -1
+	}
+	return acc
+}

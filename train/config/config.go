@@ -1,0 +1,189 @@
+// Package config is the one configuration of a pretraining run: its fields (stored in every
+// checkpoint and exported encoder, read back by the trainer, the evaluation and the analysis),
+// the named presets, the command-line flags, configuration files, and the Plan that a valid
+// configuration builds (the objective, the expander, the optimiser).
+//
+// Fields tagged `config:"local"` say where and how a run executes (folders, workers, logging,
+// evaluation settings) but not what it computes: a resumed run may change them. Every other field
+// changes the computation, and a resume with another value of any of them is refused.
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"sort"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"github.com/gomlx-ssl/vicreg/losses"
+	"github.com/gomlx-ssl/vicreg/models"
+)
+
+// Config is everything that defines a pretraining run.
+type Config struct {
+	Dataset string `json:"dataset"`
+	// DataDir is where the data lives (for "folder" and "shards", the images themselves).
+	DataDir string `json:"data_dir" config:"local"`
+	Augment string `json:"augment"`
+	// Subset trains on the first Subset training images only (0: all).
+	Subset int `json:"subset"`
+	// Validation holds out the last Validation training images: training uses the others, and
+	// every evaluation (online probe, kNN, final probe) uses the held-out ones instead of the test
+	// split, so that a recipe can be chosen without looking at the test set. 0: no hold-out.
+	Validation int `json:"validation"`
+	// Workers is the number of data goroutines; results do not depend on it.
+	Workers int `json:"workers" config:"local"`
+	Seed    uint64 `json:"seed"`
+
+	Model    models.Config `json:"model"`
+	Expander string        `json:"expander"`
+
+	Loss       string        `json:"loss"`
+	LossParams losses.Params `json:"loss_params"`
+
+	Epochs       int     `json:"epochs"`
+	Steps        int64   `json:"steps"` // when > 0, overrides Epochs
+	BatchSize    int     `json:"batch_size"`
+	LR           float64 `json:"lr"` // base learning rate, for a batch of 256
+	WeightDecay  float64 `json:"weight_decay"`
+	Optimizer    string  `json:"optimizer"`
+	Momentum     float64 `json:"momentum"`
+	Eta          float64 `json:"eta"`
+	Clip         bool    `json:"lars_clip"`
+	WarmupEpochs float64 `json:"warmup_epochs"`
+	ProbeLR      float64 `json:"probe_lr"`
+
+	// Devices is the number of devices the training step is split over (data parallel). Local:
+	// results equal one device's up to float32 rounding, so a run may resume on another number.
+	Devices int `json:"devices" config:"local"`
+	// Precision is the compute precision, one of Precisions.
+	Precision string `json:"precision"`
+
+	CheckpointDir   string  `json:"checkpoint_dir" config:"local"`
+	KeepLast        int     `json:"keep" config:"local"`
+	CheckpointEvery int     `json:"checkpoint_every" config:"local"` // steps between checkpoints (0: every epoch end)
+	Resume          bool    `json:"resume" config:"local"`
+	MetricsFile     string  `json:"metrics" config:"local"`
+	LogEvery        int     `json:"log_every" config:"local"`  // steps between metric lines
+	EvalEvery       int     `json:"eval_every" config:"local"` // epochs between kNN evaluations (0: only at the end)
+	KNNK            int     `json:"knn_k" config:"local"`
+	KNNTemperature  float64 `json:"knn_t" config:"local"`
+	ProbeEpochs     int     `json:"probe_epochs" config:"local"`
+	Baselines       bool    `json:"baselines" config:"local"`   // also probe raw pixels and a random encoder
+	EvalSubset      int     `json:"eval_subset" config:"local"` // evaluate on the first EvalSubset images (0: all)
+	ExportEncoder   string  `json:"export_encoder" config:"local"`
+	OnNonFinite     string  `json:"on_nonfinite" config:"local"` // OnNonFiniteStop or OnNonFiniteRollback
+}
+
+// What a run does when a loss term or a variable becomes NaN or infinite (Config.OnNonFinite).
+const (
+	OnNonFiniteStop     = "stop"     // stop with an error; nothing non-finite is saved
+	OnNonFiniteRollback = "rollback" // restore the newest checkpoint and go on (a bounded number of times)
+)
+
+// Precisions are the accepted values of Config.Precision: "f32" computes in float32; "bf16" is
+// mixed precision: the encoder's and expander's convolutions and matrix products run in bfloat16
+// on float32 master weights, while batch-norm statistics, every loss reduction, the online probe,
+// the gradients' accumulation and the optimiser state stay float32.
+var Precisions = []string{"f32", "bf16"}
+
+// PrecisionDType returns the compute dtype of a precision name ("" is "f32").
+func PrecisionDType(precision string) (dtypes.DType, error) {
+	switch precision {
+	case "", "f32":
+		return dtypes.Float32, nil
+	case "bf16":
+		return dtypes.BFloat16, nil
+	}
+	return dtypes.InvalidDType, fmt.Errorf("unknown precision %q: use one of %s", precision, strings.Join(Precisions, ", "))
+}
+
+// JSON returns the whole configuration as JSON: what checkpoints store and what a configuration
+// file (-config) holds.
+func (c Config) JSON() json.RawMessage {
+	data, err := json.Marshal(c)
+	if err != nil {
+		panic(err) // Config holds only plain values.
+	}
+	return data
+}
+
+// Stored returns the configuration with every local field zeroed: two runs compute the same
+// thing exactly when their Stored configurations are equal.
+func (c Config) Stored() Config {
+	v := reflect.ValueOf(&c).Elem()
+	t := v.Type()
+	for i := range t.NumField() {
+		if t.Field(i).Tag.Get("config") == "local" {
+			v.Field(i).SetZero()
+		}
+	}
+	return c
+}
+
+// StoredJSON is Stored as JSON without the local fields' keys, for comparing runs.
+func (c Config) StoredJSON() json.RawMessage {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(c.JSON(), &m); err != nil {
+		panic(err)
+	}
+	t := reflect.TypeOf(c)
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Tag.Get("config") == "local" {
+			delete(m, strings.Split(f.Tag.Get("json"), ",")[0])
+		}
+	}
+	data, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return data
+}
+
+// Parse reads a configuration stored by JSON (in a checkpoint, an exported encoder or a
+// configuration file). Keys it does not know are an error naming them (a *FieldError whose Flag
+// is "config"); keys it lacks keep the values of base.
+func Parse(data []byte, base Config) (Config, error) {
+	c := base
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		msg := err.Error()
+		if key, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
+			return c, &FieldError{Flag: "config", Msg: fmt.Sprintf("unknown key %s: the keys are those of -h's flags, e.g. %s", key, strings.Join(someKeys(), ", "))}
+		}
+		var te *json.UnmarshalTypeError
+		if ok := asTypeError(err, &te); ok {
+			return c, &FieldError{Flag: "config", Msg: fmt.Sprintf("key %q: a %s where a %s is wanted", te.Field, te.Value, te.Type)}
+		}
+		return c, &FieldError{Flag: "config", Msg: "not a valid configuration: " + msg}
+	}
+	if dec.More() {
+		return c, &FieldError{Flag: "config", Msg: "trailing data after the configuration object"}
+	}
+	return c, nil
+}
+
+func asTypeError(err error, target **json.UnmarshalTypeError) bool {
+	te, ok := err.(*json.UnmarshalTypeError)
+	if ok {
+		*target = te
+	}
+	return ok
+}
+
+// someKeys lists a few top-level keys of a configuration, for error messages.
+func someKeys() []string {
+	var m map[string]json.RawMessage
+	_ = json.Unmarshal(Default().JSON(), &m)
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys[:min(6, len(keys))]
+}

@@ -1,0 +1,161 @@
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func parse(args ...string) (Config, error) {
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	return ParseFlags(fs, args)
+}
+
+func TestParseFlagsDefaultsAndOverrides(t *testing.T) {
+	c, err := parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := Default(); string(c.JSON()) != string(want.JSON()) {
+		t.Errorf("no flags: got %s, want the mnist preset %s", c.JSON(), want.JSON())
+	}
+	c, err = parse("-preset", "cifar10", "-epochs", "7", "-lr=0.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Dataset != "cifar10" || c.Epochs != 7 || c.LR != 0.5 || c.Expander != "2048-2048-2048" || c.Model.Width != 64 {
+		t.Errorf("-preset cifar10 -epochs 7 -lr=0.5: got %+v", c)
+	}
+}
+
+func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		flag string
+		want string // in the message
+	}{
+		{[]string{"-dataset", "imagenet21k"}, "dataset", "unknown data set"},
+		{[]string{"-model", "vgg"}, "model", "vgg"},
+		{[]string{"-expander", "12-x"}, "expander", "12-x"},
+		{[]string{"-loss", "byol"}, "loss", "byol"},
+		{[]string{"-batch-size", "1"}, "batch-size", "at least 2"},
+		{[]string{"-optimizer", "adagrad"}, "optimizer", "adagrad"},
+		{[]string{"-eta", "0"}, "eta", "eta"},
+		{[]string{"-momentum", "1.5"}, "momentum", "momentum"},
+		{[]string{"-wd", "-1"}, "wd", "weight decay"},
+		{[]string{"-preset", "nope"}, "preset", "nope"},
+		{[]string{"-epochs", "0"}, "epochs", "> 0"},
+		{[]string{"-on-nonfinite", "retry"}, "on-nonfinite", "retry"},
+		{[]string{"-validation", "-3"}, "validation", ">= 0"},
+		{[]string{"-devices", "0"}, "devices", "must be >= 1"},
+		{[]string{"-devices", "3"}, "devices", "3 devices do not divide the batch of 256"},
+		{[]string{"-devices", "4", "-batch-size", "6"}, "devices", "4 devices do not divide the batch of 6"},
+		{[]string{"-precision", "fp8"}, "precision", `unknown precision "fp8": use one of f32, bf16`},
+		{[]string{"-preset", "mnist", "-config", "x.json"}, "config", "not both"},
+	} {
+		_, err := parse(tc.args...)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Flag != tc.flag || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: got %v, want a -%s error containing %q", tc.args, err, tc.flag, tc.want)
+		}
+	}
+	for _, ok := range [][]string{{"-devices", "2"}, {"-precision", "bf16"}, {"-validation", "10000"}} {
+		if _, err := parse(ok...); err != nil {
+			t.Errorf("%v: %v", ok, err)
+		}
+	}
+}
+
+// The file a run writes beside its checkpoints reproduces the configuration exactly, flags given
+// with it override it, and an unknown key is an error naming it.
+func TestConfigFileRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	orig, err := parse("-preset", "cifar100", "-epochs", "3", "-seed", "7", "-width", "16", "-checkpoint-dir", "runs/x", "-workers", "3", "-loss", "vicreg-logdet", "-beta", "0.5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, FileName)
+	if err := os.WriteFile(path, orig.JSON(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	again, err := parse("-config", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(again.JSON()) != string(orig.JSON()) {
+		t.Errorf("-config of the written file:\n got %s\nwant %s", again.JSON(), orig.JSON())
+	}
+	over, err := parse("-config", path, "-epochs", "9", "-lr", "0.25")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := orig
+	want.Epochs, want.LR = 9, 0.25
+	if string(over.JSON()) != string(want.JSON()) {
+		t.Errorf("-config with overrides:\n got %s\nwant %s", over.JSON(), want.JSON())
+	}
+
+	// A partial file: the keys it has, the mnist preset's values for the others.
+	partial := filepath.Join(dir, "partial.json")
+	os.WriteFile(partial, []byte(`{"epochs": 5, "model": {"arch": "resnet34", "stem": "cifar", "width": 8, "in_channels": 1}}`), 0o644)
+	c, err := parse("-config", partial)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Epochs != 5 || c.Model.Arch != "resnet34" || c.BatchSize != Default().BatchSize {
+		t.Errorf("partial file: got %+v", c)
+	}
+
+	for body, want := range map[string]string{
+		`{"epochs": 5, "learning_rate": 0.1}`: `unknown key "learning_rate"`,
+		`{"epochs": "five"}`:                  `key "epochs"`,
+		`{"epochs": 5`:                        "not a valid configuration",
+	} {
+		bad := filepath.Join(dir, "bad.json")
+		os.WriteFile(bad, []byte(body), 0o644)
+		_, err := parse("-config", bad)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Flag != "config" || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), bad) {
+			t.Errorf("%s: got %v, want a -config error naming the file and containing %q", body, err, want)
+		}
+	}
+	if _, err := parse("-config", filepath.Join(dir, "missing.json")); err == nil || !strings.Contains(err.Error(), "missing.json") {
+		t.Errorf("missing file: got %v", err)
+	}
+}
+
+// Local fields (folders, workers, devices, evaluation settings) are not part of what a run
+// computes: Stored drops them, and only them.
+func TestStoredDropsOnlyLocalFields(t *testing.T) {
+	a := Default()
+	b := a
+	b.CheckpointDir, b.Workers, b.Devices, b.ProbeEpochs, b.DataDir, b.Resume = "elsewhere", 7, 4, 3, "/data", true
+	if string(a.StoredJSON()) != string(b.StoredJSON()) {
+		t.Errorf("local fields changed the stored configuration:\n%s\n%s", a.StoredJSON(), b.StoredJSON())
+	}
+	var m map[string]any
+	json.Unmarshal(a.StoredJSON(), &m)
+	for _, k := range []string{"checkpoint_dir", "workers", "devices", "data_dir"} {
+		if _, ok := m[k]; ok {
+			t.Errorf("stored configuration has local key %q", k)
+		}
+	}
+	for _, change := range []func(*Config){
+		func(c *Config) { c.Precision = "bf16" },
+		func(c *Config) { c.Seed = 1 },
+		func(c *Config) { c.Validation = 100 },
+		func(c *Config) { c.LossParams.Lambda = 1 },
+	} {
+		c := a
+		change(&c)
+		if string(c.StoredJSON()) == string(a.StoredJSON()) {
+			t.Errorf("a computational change left the stored configuration equal: %s", c.StoredJSON())
+		}
+	}
+}

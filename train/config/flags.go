@@ -1,0 +1,169 @@
+package config
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/losses"
+	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/train/optim"
+)
+
+// FileName is the name of the resolved configuration a run writes beside its checkpoints;
+// `-config <checkpoint-dir>/config.json` repeats the run.
+const FileName = "config.json"
+
+// BindFlags registers one flag per field of c on fs, with c's current values as defaults.
+// -preset and -config are handled by ParseFlags.
+func (c *Config) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Dataset, "dataset", c.Dataset, "data set: "+strings.Join(datasets.Names(), ", "))
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder of the data sets (downloaded there when missing and online); for -dataset folder, the image folder")
+	fs.StringVar(&c.Augment, "augment", c.Augment, "two-view augmentation preset: "+strings.Join(datasets.PresetNames(), ", "))
+	fs.IntVar(&c.Subset, "subset", c.Subset, "train on the first N training images only (0: all)")
+	fs.IntVar(&c.Validation, "validation", c.Validation, "hold out the last N training images and evaluate on them instead of the test split (for choosing a recipe; 0: none)")
+	fs.IntVar(&c.Workers, "workers", c.Workers, "data goroutines (0: one per CPU); results do not depend on it")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of initialisation, data order and augmentations")
+	fs.StringVar(&c.Model.Arch, "model", c.Model.Arch, "encoder: "+strings.Join(models.Archs, ", "))
+	fs.StringVar(&c.Model.Stem, "stem", c.Model.Stem, "encoder stem: "+strings.Join(models.Stems, ", "))
+	fs.IntVar(&c.Model.Width, "width", c.Model.Width, "encoder base width (64 is torchvision's)")
+	fs.IntVar(&c.Model.InChannels, "channels", c.Model.InChannels, "image channels the encoder takes (1 or 3); must match the data set")
+	fs.BoolVar(&c.Model.ZeroInitResidual, "zero-init-residual", c.Model.ZeroInitResidual, "zero-initialise the last batch-norm scale of each residual block")
+	fs.StringVar(&c.Expander, "expander", c.Expander, "expander widths, e.g. 2048-2048-2048")
+	fs.StringVar(&c.Loss, "loss", c.Loss, "objective: "+strings.Join(losses.Names(), ", "))
+	fs.Float64Var(&c.LossParams.Lambda, "lambda", c.LossParams.Lambda, "VICReg invariance weight")
+	fs.Float64Var(&c.LossParams.Mu, "mu", c.LossParams.Mu, "VICReg variance weight")
+	fs.Float64Var(&c.LossParams.Nu, "nu", c.LossParams.Nu, "VICReg covariance weight")
+	fs.Float64Var(&c.LossParams.Gamma, "gamma", c.LossParams.Gamma, "VICReg target standard deviation")
+	fs.StringVar(&c.LossParams.VarianceConvention, "variance-convention", c.LossParams.VarianceConvention, "VICReg variance term: sum (paper, solo-learn) or half (official code)")
+	fs.Float64Var(&c.LossParams.EntropyWeight, "entropy-weight", c.LossParams.EntropyWeight, "weight of the entropy estimate (vicreg-logdet, vicreg-pairdist)")
+	fs.Float64Var(&c.LossParams.Beta, "beta", c.LossParams.Beta, "LogDet estimator scale (vicreg-logdet)")
+	fs.Float64Var(&c.LossParams.Sigma, "sigma", c.LossParams.Sigma, "pairwise-distance kernel width (vicreg-pairdist)")
+	fs.StringVar(&c.LossParams.PairDistance, "pair-distance", c.LossParams.PairDistance, "pairwise distance: bhattacharyya or kl (vicreg-pairdist)")
+	fs.Float64Var(&c.LossParams.BarlowLambda, "barlow-lambda", c.LossParams.BarlowLambda, "Barlow Twins off-diagonal weight")
+	fs.Float64Var(&c.LossParams.Temperature, "temperature", c.LossParams.Temperature, "SimCLR NT-Xent temperature")
+	fs.IntVar(&c.Epochs, "epochs", c.Epochs, "training epochs")
+	fs.Int64Var(&c.Steps, "steps", c.Steps, "training steps; when > 0, overrides -epochs")
+	fs.IntVar(&c.BatchSize, "batch-size", c.BatchSize, "images per batch (each gives two views)")
+	fs.Float64Var(&c.LR, "lr", c.LR, "base learning rate for a batch of 256; the peak is lr*batch/256")
+	fs.Float64Var(&c.WeightDecay, "wd", c.WeightDecay, "weight decay")
+	fs.StringVar(&c.Optimizer, "optimizer", c.Optimizer, "optimizer: "+strings.Join(optim.Kinds, ", "))
+	fs.Float64Var(&c.Momentum, "momentum", c.Momentum, "momentum (lars, sgd)")
+	fs.Float64Var(&c.Eta, "eta", c.Eta, "LARS trust coefficient")
+	fs.BoolVar(&c.Clip, "lars-clip", c.Clip, "LARS trust-ratio clipping (solo-learn)")
+	fs.Float64Var(&c.WarmupEpochs, "warmup-epochs", c.WarmupEpochs, "linear warm-up, in epochs (may be fractional)")
+	fs.Float64Var(&c.ProbeLR, "probe-lr", c.ProbeLR, "learning rate of the online linear probe")
+	fs.IntVar(&c.Devices, "devices", c.Devices, "devices to split each batch over (data parallel; XLA CPU exposes several, xla:cuda one per GPU); must divide -batch-size")
+	fs.StringVar(&c.Precision, "precision", c.Precision, "compute precision: "+strings.Join(Precisions, ", ")+" (bf16: bfloat16 convolutions and matrix products, float32 weights, batch-norm statistics and losses)")
+	fs.StringVar(&c.CheckpointDir, "checkpoint-dir", c.CheckpointDir, "folder of checkpoints, metrics, plots and the run's "+FileName)
+	fs.IntVar(&c.KeepLast, "keep", c.KeepLast, "checkpoints to keep (plus the best by probe accuracy)")
+	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", c.CheckpointEvery, "steps between checkpoints (0: at the end of every epoch)")
+	fs.BoolVar(&c.Resume, "resume", c.Resume, "continue from the newest valid checkpoint in -checkpoint-dir")
+	fs.StringVar(&c.MetricsFile, "metrics", c.MetricsFile, "metrics file, JSON lines (default <checkpoint-dir>/metrics.jsonl)")
+	fs.IntVar(&c.LogEvery, "log-every", c.LogEvery, "steps between metric lines")
+	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "epochs between kNN evaluations during training (0: only at the end)")
+	fs.IntVar(&c.KNNK, "knn-k", c.KNNK, "neighbours of the kNN classifier")
+	fs.Float64Var(&c.KNNTemperature, "knn-t", c.KNNTemperature, "temperature of the kNN classifier")
+	fs.IntVar(&c.ProbeEpochs, "probe-epochs", c.ProbeEpochs, "epochs of the final offline linear probe")
+	fs.BoolVar(&c.Baselines, "baselines", c.Baselines, "also probe raw pixels and a randomly initialised encoder")
+	fs.IntVar(&c.EvalSubset, "eval-subset", c.EvalSubset, "evaluate on the first N evaluation images (0: all)")
+	fs.StringVar(&c.ExportEncoder, "export-encoder", c.ExportEncoder, "also write the trained encoder alone to this .safetensors file (torchvision's names)")
+	fs.StringVar(&c.OnNonFinite, "on-nonfinite", c.OnNonFinite, "when the loss or a weight becomes NaN/Inf: stop (nothing is saved), or rollback to the newest checkpoint, skipping the batches since (at most 3 times)")
+}
+
+// ParseFlags parses args into a Config. The starting values come from -preset NAME (default
+// "mnist") or from -config FILE (a configuration written by an earlier run, or by hand: any
+// subset of its keys, the others from the mnist preset); every other flag given overrides them.
+// Errors are *FieldError naming the flag (or flag.ErrHelp, or the flag package's parse errors,
+// which it has already printed).
+func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
+	preset, presetSet := lookAhead(args, "preset")
+	file, fileSet := lookAhead(args, "config")
+	if presetSet && fileSet {
+		return Config{}, Errorf("config", "give -config or -preset, not both (a configuration file already holds a preset's values)")
+	}
+	if !presetSet {
+		preset = "mnist"
+	}
+	mk, ok := Presets[preset]
+	if !ok {
+		return Config{}, Errorf("preset", "unknown preset %q: use one of %s", preset, strings.Join(PresetNames(), ", "))
+	}
+	c := mk()
+	if fileSet {
+		var err error
+		if c, err = Load(file); err != nil {
+			return Config{}, err
+		}
+	}
+	fs.String("preset", "mnist", "starting configuration: "+strings.Join(PresetNames(), ", ")+"; other flags override it")
+	fs.String("config", "", "starting configuration from a JSON file (e.g. a run's "+FileName+"); other flags override it")
+	c.BindFlags(fs)
+	if err := fs.Parse(args); err != nil {
+		return Config{}, err
+	}
+	if fs.NArg() > 0 {
+		return Config{}, Errorf("", "unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	return c, c.Validate()
+}
+
+// Load reads a configuration file: a JSON object with any subset of a configuration's keys (the
+// others take the mnist preset's values). Unknown keys and wrong types are *FieldErrors naming the
+// key, with Flag "config".
+func Load(path string) (Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, Errorf("config", "%v", err)
+	}
+	c, err := Parse(data, Default())
+	if fe, ok := err.(*FieldError); ok {
+		fe.Msg = path + ": " + fe.Msg
+	}
+	return c, err
+}
+
+// lookAhead finds the value of -name (or --name, -name=value) in args before parsing.
+func lookAhead(args []string, name string) (string, bool) {
+	value, found := "", false
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--" {
+			break
+		}
+		if !strings.HasPrefix(a, "-") {
+			continue
+		}
+		key, v, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if key != name {
+			continue
+		}
+		found = true
+		if hasValue {
+			value = v
+		} else if i+1 < len(args) {
+			value = args[i+1]
+			i++
+		}
+	}
+	return value, found
+}
+
+// optimizerError maps an optimiser validation error to the flag that sets the field at fault.
+func optimizerError(err error) error {
+	msg := err.Error()
+	flagName := "lr"
+	switch {
+	case strings.Contains(msg, "optimizer"):
+		flagName = "optimizer"
+	case strings.Contains(msg, "eta"):
+		flagName = "eta"
+	case strings.Contains(msg, "momentum"):
+		flagName = "momentum"
+	case strings.Contains(msg, "weight decay"):
+		flagName = "wd"
+	}
+	return &FieldError{Flag: flagName, Msg: fmt.Sprint(err)}
+}

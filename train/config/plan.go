@@ -1,0 +1,146 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/losses"
+	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/train/optim"
+)
+
+// FieldError is an invalid configuration value. Flag names the command-line flag that sets it
+// (without the dash; "config" for a problem with a configuration file, "" for one that no single
+// flag causes); commands exit with status 2 for it.
+type FieldError struct {
+	Flag, Msg string
+}
+
+func (e *FieldError) Error() string {
+	if e.Flag == "" {
+		return e.Msg
+	}
+	return fmt.Sprintf("-%s: %s", e.Flag, e.Msg)
+}
+
+// Errorf returns a *FieldError for flag.
+func Errorf(flag, format string, args ...any) error {
+	return &FieldError{Flag: flag, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Plan is what a valid Config builds, once: the objective, the expander's widths, the compute
+// precision and the optimiser's settings. Validation is building it.
+type Plan struct {
+	Config    Config
+	Objective losses.Objective
+	Expander  []int
+	Precision dtypes.DType
+	// Optimizer holds every optimiser setting; its schedule's length is set by ForData.
+	Optimizer optim.Config
+}
+
+// Validate checks every field and returns a *FieldError naming the flag of the first bad one.
+func (c Config) Validate() error {
+	_, err := c.Plan()
+	return err
+}
+
+// Plan validates c and builds what it describes; errors are *FieldError.
+func (c Config) Plan() (*Plan, error) {
+	if !slices.Contains(datasets.Names(), c.Dataset) {
+		return nil, Errorf("dataset", "unknown data set %q: use one of %s", c.Dataset, strings.Join(datasets.Names(), ", "))
+	}
+	if !slices.Contains(datasets.PresetNames(), c.Augment) {
+		return nil, Errorf("augment", "unknown augmentation preset %q: use one of %s", c.Augment, strings.Join(datasets.PresetNames(), ", "))
+	}
+	if err := c.Model.Validate(); err != nil {
+		return nil, Errorf("model", "%v", err)
+	}
+	p := &Plan{Config: c}
+	var err error
+	if p.Expander, err = models.ParseExpander(c.Expander); err != nil {
+		return nil, Errorf("expander", "%v", err)
+	}
+	if p.Objective, err = losses.New(c.Loss, c.LossParams); err != nil {
+		return nil, Errorf("loss", "%v", err)
+	}
+	if p.Precision, err = PrecisionDType(c.Precision); err != nil {
+		return nil, Errorf("precision", "%v", err)
+	}
+	switch {
+	case c.Epochs <= 0 && c.Steps <= 0:
+		return nil, Errorf("epochs", "must be > 0 (or give -steps)")
+	case c.Steps < 0:
+		return nil, Errorf("steps", "must be >= 0")
+	case c.BatchSize < 2:
+		return nil, Errorf("batch-size", "must be at least 2 (batch statistics need two samples), got %d", c.BatchSize)
+	case c.Devices < 1:
+		return nil, Errorf("devices", "must be >= 1, got %d", c.Devices)
+	case c.BatchSize%c.Devices != 0:
+		return nil, Errorf("devices", "%d devices do not divide the batch of %d: use a -batch-size that is a multiple of -devices", c.Devices, c.BatchSize)
+	case c.Subset < 0:
+		return nil, Errorf("subset", "must be >= 0")
+	case c.Validation < 0:
+		return nil, Errorf("validation", "must be >= 0")
+	case c.WarmupEpochs < 0:
+		return nil, Errorf("warmup-epochs", "must be >= 0")
+	case c.KeepLast < 1:
+		return nil, Errorf("keep", "must keep at least 1 checkpoint")
+	case c.CheckpointEvery < 0:
+		return nil, Errorf("checkpoint-every", "must be >= 0")
+	case c.LogEvery < 1:
+		return nil, Errorf("log-every", "must be >= 1")
+	case c.EvalEvery < 0:
+		return nil, Errorf("eval-every", "must be >= 0")
+	case c.KNNK < 1:
+		return nil, Errorf("knn-k", "must be >= 1")
+	case c.KNNTemperature <= 0:
+		return nil, Errorf("knn-t", "must be > 0")
+	case c.ProbeLR <= 0:
+		return nil, Errorf("probe-lr", "must be > 0")
+	case c.ProbeEpochs < 0:
+		return nil, Errorf("probe-epochs", "must be >= 0")
+	case c.EvalSubset < 0:
+		return nil, Errorf("eval-subset", "must be >= 0")
+	case c.CheckpointDir == "":
+		return nil, Errorf("checkpoint-dir", "must not be empty")
+	case c.OnNonFinite != OnNonFiniteStop && c.OnNonFinite != OnNonFiniteRollback:
+		return nil, Errorf("on-nonfinite", "unknown action %q: use %s or %s", c.OnNonFinite, OnNonFiniteStop, OnNonFiniteRollback)
+	}
+	p.Optimizer = optim.Config{Kind: c.Optimizer, WeightDecay: c.WeightDecay, Momentum: c.Momentum,
+		Eta: c.Eta, Clip: c.Clip,
+		Schedule:  optim.Schedule{Base: c.LR * float64(c.BatchSize) / 256, TotalSteps: 1, FinalFraction: 0.001},
+		HeadScope: "/" + ProbeScope, HeadLR: c.ProbeLR}
+	if err := p.Optimizer.Validate(); err != nil {
+		return nil, optimizerError(err)
+	}
+	return p, nil
+}
+
+// Scopes of the pretraining network's parts in the context (and so in checkpoints).
+const (
+	EncoderScope  = "encoder"
+	ExpanderScope = "expander"
+	ProbeScope    = "probe"
+)
+
+// ForData completes the plan for a training set of n images: the number of batches per epoch,
+// the total number of steps (Steps, or Epochs full passes) and the optimiser with its schedule
+// (linear warm-up of WarmupEpochs, then cosine decay to 0.1% of the peak).
+func (p *Plan) ForData(n int) (batchesPerEpoch, total int64, opt optim.Config) {
+	c := p.Config
+	batchesPerEpoch = int64(n / c.BatchSize)
+	total = c.Steps
+	if total <= 0 {
+		total = int64(c.Epochs) * batchesPerEpoch
+	}
+	opt = p.Optimizer
+	opt.Schedule.TotalSteps = total
+	opt.Schedule.WarmupSteps = min(int64(math.Round(c.WarmupEpochs*float64(batchesPerEpoch))), total)
+	return batchesPerEpoch, total, opt
+}

@@ -1,0 +1,176 @@
+package trainer
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/gomlx-ssl/vicreg/encoder"
+	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/train/config"
+)
+
+// evaluator measures the encoder during and after training: the online probe's accuracy at each
+// epoch end (and a kNN accuracy every EvalEvery epochs), and at the end the offline linear probe,
+// kNN and the baselines.
+type evaluator struct {
+	b      backends.Backend
+	ctx    *context.Context
+	cfg    config.Config
+	net    *Network
+	data   *data
+	logger *log.Logger
+	enc    *encoder.Encoder // over the training context, built on first use
+	began  time.Time
+}
+
+func (e *evaluator) close() {
+	if e.enc != nil {
+		e.enc.Close()
+	}
+}
+
+func (e *evaluator) batch() int { return max(e.cfg.BatchSize, 256) }
+
+// encoder returns the encoder over the training context (its weights of the moment).
+func (e *evaluator) encoder() (*encoder.Encoder, error) {
+	if e.enc == nil {
+		var err error
+		if e.enc, err = encoder.New(e.b, e.ctx, e.cfg); err != nil {
+			return nil, err
+		}
+	}
+	return e.enc, nil
+}
+
+// endOfEpoch is the Loop's evaluation hook.
+func (e *evaluator) endOfEpoch(batchesPerEpoch int64) func(step int64, epochs float64, last bool) (map[string]float64, error) {
+	e.began = time.Now()
+	return func(step int64, epochs float64, last bool) (map[string]float64, error) {
+		if e.data.eval == nil {
+			return nil, nil
+		}
+		enc, err := e.encoder()
+		if err != nil {
+			return nil, err
+		}
+		evalF, err := enc.EmbedDataset(e.data.eval, encoder.EmbedOptions{BatchSize: e.batch()})
+		if err != nil {
+			return nil, err
+		}
+		acc, err := onlineProbeAccuracy(e.ctx, evalF)
+		if err != nil {
+			return nil, err
+		}
+		out := map[string]float64{"probe_acc": acc}
+		withKNN := e.cfg.EvalEvery > 0 && step%batchesPerEpoch == 0 && int(step/batchesPerEpoch)%e.cfg.EvalEvery == 0 && !last
+		if withKNN {
+			trainF, err := enc.EmbedDataset(e.data.train, encoder.EmbedOptions{BatchSize: e.batch()})
+			if err != nil {
+				return nil, err
+			}
+			if out["knn_acc"], err = eval.KNN(e.b, trainF, evalF, eval.KNNConfig{K: e.cfg.KNNK, Temperature: e.cfg.KNNTemperature}); err != nil {
+				return nil, err
+			}
+			e.logger.Info("kNN", "epochs", fmt.Sprintf("%.2f", epochs), "knn_acc", fmt.Sprintf("%.4f", out["knn_acc"]))
+		}
+		e.logger.Info("evaluated", "epochs", fmt.Sprintf("%.2f", epochs), "step", step, "online_probe_acc", fmt.Sprintf("%.4f", acc),
+			"elapsed", time.Since(e.began).Round(time.Second))
+		return out, nil
+	}
+}
+
+// onlineProbeAccuracy is the accuracy of the online linear probe (its weights in ctx's probe
+// scope) on features, computed on the host.
+func onlineProbeAccuracy(ctx *context.Context, f eval.Features) (float64, error) {
+	scope := ctx.In(config.ProbeScope).Scope()
+	read := func(name string) ([]float32, error) {
+		v := ctx.GetVariableByScopeAndName(scope, name)
+		if v == nil {
+			return nil, fmt.Errorf("the online probe has no variable %s/%s", scope, name)
+		}
+		t, err := v.Value()
+		if err != nil {
+			return nil, err
+		}
+		return tensors.CopyFlatData[float32](t)
+	}
+	w, err := read("weights")
+	if err != nil {
+		return 0, err
+	}
+	bias, err := read("biases")
+	if err != nil {
+		return 0, err
+	}
+	classes := len(bias)
+	if len(w) != f.D*classes {
+		return 0, fmt.Errorf("the online probe has %d weights for %d-dimensional features and %d classes", len(w), f.D, classes)
+	}
+	return eval.Accuracy(f, func(x []float32, logits []float64) {
+		for c := range classes {
+			s := float64(bias[c])
+			for j, v := range x {
+				s += float64(v) * float64(w[j*classes+c])
+			}
+			logits[c] = s
+		}
+	}, classes), nil
+}
+
+// final runs the offline linear probe and kNN on the frozen encoder, and the baselines.
+func (e *evaluator) final(res *Result) error {
+	enc, err := e.encoder()
+	if err != nil {
+		return err
+	}
+	probeCfg := eval.ProbeConfig{Epochs: e.cfg.ProbeEpochs, Seed: e.cfg.Seed}
+	e.logger.Info("evaluating the frozen encoder", "train_images", e.data.train.N, "eval_images", e.data.eval.N, "split", e.data.eval.Split)
+	if res.Linear, res.KNN, err = e.probeAndKNN(enc, probeCfg); err != nil {
+		return err
+	}
+	if !e.cfg.Baselines {
+		return nil
+	}
+	pixTrain, err := eval.Pixels(e.data.train)
+	if err != nil {
+		return err
+	}
+	pixEval, err := eval.Pixels(e.data.eval)
+	if err != nil {
+		return err
+	}
+	pix, err := eval.LinearProbe(e.b, pixTrain, pixEval, probeCfg)
+	if err != nil {
+		return err
+	}
+	res.PixelLinear = pix.TestAccuracy
+	random, err := encoder.Random(e.b, e.cfg)
+	if err != nil {
+		return err
+	}
+	defer random.Close()
+	res.RandomLinear, _, err = e.probeAndKNN(random, probeCfg)
+	return err
+}
+
+func (e *evaluator) probeAndKNN(enc *encoder.Encoder, probeCfg eval.ProbeConfig) (float64, float64, error) {
+	trainF, err := enc.EmbedDataset(e.data.train, encoder.EmbedOptions{BatchSize: e.batch()})
+	if err != nil {
+		return 0, 0, err
+	}
+	evalF, err := enc.EmbedDataset(e.data.eval, encoder.EmbedOptions{BatchSize: e.batch()})
+	if err != nil {
+		return 0, 0, err
+	}
+	lin, err := eval.LinearProbe(e.b, trainF, evalF, probeCfg)
+	if err != nil {
+		return 0, 0, err
+	}
+	knn, err := eval.KNN(e.b, trainF, evalF, eval.KNNConfig{K: e.cfg.KNNK, Temperature: e.cfg.KNNTemperature})
+	return lin.TestAccuracy, knn, err
+}

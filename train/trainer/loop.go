@@ -1,0 +1,429 @@
+package trainer
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/datasets"
+)
+
+// ErrNonFinite is wrapped by the error returned when a loss term or a variable becomes NaN or
+// infinite.
+var ErrNonFinite = errors.New("non-finite training state")
+
+// MaxRollbacks bounds how often one run rolls back to a checkpoint with -on-nonfinite rollback.
+const MaxRollbacks = 3
+
+// nonFiniteError says which step and which value went non-finite, and what is safe on disk.
+type nonFiniteError struct {
+	step  int64
+	what  string // "loss = NaN" or "variable /encoder/conv1/weights[12]"
+	saved string
+}
+
+func (e *nonFiniteError) Error() string {
+	return fmt.Sprintf("%v at step %d: %s; stopping without saving (%s): lower -lr, check the data, or pass -on-nonfinite rollback",
+		ErrNonFinite, e.step, e.what, e.saved)
+}
+
+func (e *nonFiniteError) Unwrap() error { return ErrNonFinite }
+
+// Loop is a training run in progress: it owns the step counter, the data loader's position, the
+// checkpoints, the metrics file and the progress bar, and its methods are the phases of a run
+// (resume, step, end of epoch, checkpoint, rollback). What is trained is given by its hooks:
+// Step runs one compiled update on a batch, EndOfEpoch evaluates. Pretraining (Run) and
+// fine-tuning use the same Loop.
+type Loop struct {
+	// Ctx holds every variable of the run (model, optimiser state, generator state).
+	Ctx *context.Context
+	// Manager stores the checkpoints; Config is the configuration stored in each of them.
+	Manager *checkpoints.Manager
+	Config  json.RawMessage
+	// Metrics receives one line per LogEvery steps and one per evaluation.
+	Metrics *MetricsFile
+	// Loader produces the training batches; its position is stored in every checkpoint.
+	Loader *datasets.Loader
+	// Total is the number of steps of the run, BatchesPerEpoch the number of steps per epoch.
+	Total, BatchesPerEpoch int64
+	// CheckpointEvery is the number of steps between checkpoints (0: at every epoch end); a
+	// checkpoint is always written at the end and on interruption.
+	CheckpointEvery int64
+	// LogEvery is the number of steps between metric lines.
+	LogEvery int64
+	// Rollback: on a non-finite state, restore the newest checkpoint instead of stopping.
+	Rollback bool
+	// ImagesPerStep is the number of images a step consumes (for the throughput metrics).
+	ImagesPerStep int
+
+	// Step runs one training step on b and returns its outputs by name (names lists them in
+	// order, for messages and the progress bar).
+	Step  func(b *datasets.Batch) (map[string]float64, error)
+	Names func() []string
+	// EndOfEpoch, when set, evaluates after each epoch (and at the end, with last set); the
+	// values are written to the metrics file, and SaveMetric's value goes into checkpoints (the
+	// manager keeps the best by it).
+	EndOfEpoch func(step int64, epoch float64, last bool) (map[string]float64, error)
+	SaveMetric string
+
+	Logger *log.Logger
+	Opts   Options
+
+	step, first int64
+	rollbacks   int
+	lastSave    string
+	kept        map[string]float64
+	bar         *progressbar.ProgressBar
+	began       time.Time
+}
+
+// Resume restores the newest valid checkpoint of the manager's folder into ctx and returns the
+// loader position and step to continue from. A folder without checkpoints is a new run; one whose
+// checkpoints are all damaged, or whose configuration differs from stored (compared by diff), is
+// an error that deletes nothing.
+func Resume(mgr *checkpoints.Manager, ctx *context.Context, logger *log.Logger, diff func(saved json.RawMessage) []string) (start datasets.Position, step int64, err error) {
+	state, path, err := mgr.LoadLatest()
+	switch {
+	case errors.Is(err, checkpoints.ErrNoCheckpoint):
+		logger.Info("no checkpoint to resume from: starting a new run", "dir", mgr.Dir)
+		return start, 0, nil
+	case err != nil:
+		return start, 0, fmt.Errorf("cannot resume: %w\nnothing was deleted: restore a good checkpoint into %s, or move the damaged ones away to start a new run", err, mgr.Dir)
+	}
+	defer state.Free()
+	if d := diff(state.Config); len(d) > 0 {
+		return start, 0, &resumeError{path: path, diff: d}
+	}
+	if err := checkpoints.ToContext(ctx, state.Variables); err != nil {
+		return start, 0, fmt.Errorf("resuming from %s: %w", path, err)
+	}
+	if err := json.Unmarshal(state.Data, &start); err != nil {
+		return start, 0, fmt.Errorf("resuming from %s: data position: %w", path, err)
+	}
+	logger.Info("resuming", "checkpoint", path, "step", state.Step, "epoch", start.Epoch)
+	return start, state.Step, nil
+}
+
+// resumeError is a resume with a configuration other than the saved one: a usage error.
+type resumeError struct {
+	path string
+	diff []string
+}
+
+func (e *resumeError) Error() string {
+	return fmt.Sprintf("cannot resume from %s: the configuration differs:\n  %s\nrerun with the saved values, or use another -checkpoint-dir",
+		e.path, strings.Join(e.diff, "\n  "))
+}
+
+// LoopResult is where a Loop stopped.
+type LoopResult struct {
+	Steps       int64
+	Interrupted bool   // stopped by Options.Stop; a checkpoint was written
+	Checkpoint  string // the last checkpoint written
+	TrainTime   time.Duration
+	// Last holds EndOfEpoch's values at the end (nil without EndOfEpoch).
+	Last map[string]float64
+}
+
+// Run trains from step start to l.Total.
+func (l *Loop) Run(start int64) (*LoopResult, error) {
+	l.step, l.first, l.began = start, start, time.Now()
+	l.startBar()
+	w := newWindow()
+	res := &LoopResult{}
+	for l.step < l.Total {
+		if l.Opts.Stop != nil && l.Opts.Stop.Load() {
+			if err := l.checkpoint(); err != nil {
+				return nil, err
+			}
+			res.Interrupted, res.Steps, res.Checkpoint = true, l.step, l.lastSave
+			return res, nil
+		}
+		out, epoch, err := l.trainStep()
+		if err != nil {
+			var nf *nonFiniteError
+			if errors.As(err, &nf) {
+				if err := l.rollback(nf); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			return nil, err
+		}
+		w.add(out, l.ImagesPerStep)
+		if l.step%l.LogEvery == 0 || l.step == l.Total {
+			if err := l.logLine(w, epoch); err != nil {
+				return nil, err
+			}
+		}
+		endOfEpoch := l.step%l.BatchesPerEpoch == 0
+		if endOfEpoch || l.step == l.Total {
+			if err := l.endOfEpoch(res); err != nil {
+				return nil, err
+			}
+		}
+		if (l.CheckpointEvery > 0 && l.step%l.CheckpointEvery == 0) || (l.CheckpointEvery == 0 && endOfEpoch) || l.step == l.Total {
+			if err := l.checkpoint(); err != nil {
+				var nf *nonFiniteError
+				if !errors.As(err, &nf) {
+					return nil, err
+				}
+				if err := l.rollback(nf); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	if l.bar != nil {
+		_ = l.bar.Finish()
+	}
+	res.Steps, res.Checkpoint, res.TrainTime = l.step, l.lastSave, time.Since(l.began)
+	return res, nil
+}
+
+// trainStep takes the next batch, runs one step and checks its outputs; it returns a
+// *nonFiniteError when one of them is NaN or infinite.
+func (l *Loop) trainStep() (map[string]float64, int, error) {
+	batch, err := l.Loader.Next()
+	if err != nil {
+		return nil, 0, fmt.Errorf("step %d: %w", l.step+1, err)
+	}
+	t0 := time.Now()
+	out, err := l.Step(batch)
+	if err != nil {
+		return nil, 0, fmt.Errorf("step %d: %w", l.step+1, err)
+	}
+	busy := time.Since(t0)
+	l.step++
+	if l.Opts.injectFault != nil {
+		l.Opts.injectFault(l.step, out)
+	}
+	if bad := nonFinite(out, l.Names()); len(bad) > 0 {
+		return nil, 0, &nonFiniteError{step: l.step, what: strings.Join(bad, ", ")}
+	}
+	out[busyKey] = busy.Seconds()
+	if l.Opts.AfterStep != nil {
+		l.Opts.AfterStep(l.step)
+	}
+	if l.bar != nil {
+		l.bar.Describe(describe(batch.Position.Epoch, out, l.Names()))
+		_ = l.bar.Set64(l.step)
+	}
+	return out, batch.Position.Epoch, nil
+}
+
+// busyKey carries a step's compute time from trainStep to the metrics window.
+const busyKey = "\x00busy"
+
+// logLine writes the window's averages as a metrics line (and, without a terminal for the bar,
+// a log line every 10 of them).
+func (l *Loop) logLine(w *window, epoch int) error {
+	line := w.flush()
+	line["step"], line["epoch"] = float64(l.step), float64(epoch)
+	if l.bar == nil && !l.Opts.NoProgressBar && (l.step%(10*l.LogEvery) == 0 || l.step == l.Total) {
+		left := time.Duration(float64(time.Since(l.began)) / float64(l.step-l.first) * float64(l.Total-l.step))
+		l.Logger.Info("progress", "step", fmt.Sprintf("%d/%d", l.step, l.Total), "loss", fmt.Sprintf("%.4f", line["loss"]),
+			"views_per_s", fmt.Sprintf("%.0f", line["images_per_sec"]), "eta", left.Round(time.Second))
+	}
+	return l.Metrics.Write(line)
+}
+
+// endOfEpoch runs the evaluation hook and writes its values.
+func (l *Loop) endOfEpoch(res *LoopResult) error {
+	if l.EndOfEpoch == nil {
+		return nil
+	}
+	if l.bar != nil {
+		_ = l.bar.Clear()
+	}
+	epochs := float64(l.step) / float64(l.BatchesPerEpoch)
+	values, err := l.EndOfEpoch(l.step, epochs, l.step == l.Total)
+	if err != nil {
+		return err
+	}
+	line := map[string]float64{"step": float64(l.step), "epoch": epochs}
+	for k, v := range values {
+		line[k] = v
+	}
+	if v, ok := values[l.SaveMetric]; ok {
+		l.kept = map[string]float64{l.SaveMetric: v}
+	}
+	res.Last = values
+	return l.Metrics.Write(line)
+}
+
+// checkpoint saves the run's state: every variable, the step, the loader's position, the
+// configuration and the last evaluation's SaveMetric. It refuses to save a non-finite variable
+// (returning a *nonFiniteError).
+func (l *Loop) checkpoint() error {
+	pos := l.Loader.Position()
+	data, _ := json.Marshal(pos)
+	vars, err := checkpoints.FromContext(l.Ctx)
+	if err != nil {
+		return fmt.Errorf("step %d: reading the variables for a checkpoint: %w", l.step, err)
+	}
+	if key, i, ok := checkpoints.FirstNonFinite(vars); !ok {
+		return &nonFiniteError{step: l.step, what: fmt.Sprintf("variable %s[%d]", key, i)}
+	}
+	st := &checkpoints.State{Step: l.step, Epoch: pos.Epoch, Config: l.Config, Data: data, Metrics: l.kept, Variables: vars}
+	path, err := l.Manager.Save(st)
+	if err != nil {
+		return fmt.Errorf("step %d: writing a checkpoint: %w (the previous checkpoints are intact)", l.step, err)
+	}
+	l.lastSave = path
+	return nil
+}
+
+// rollback handles a loss term or a variable that went non-finite: with Rollback (at most
+// MaxRollbacks times) it restores the newest checkpoint and the loop goes on; the loader is not
+// rewound, so the batches seen since that checkpoint are skipped. Otherwise it returns the error
+// that stops the run.
+func (l *Loop) rollback(nf *nonFiniteError) error {
+	nf.saved = "no checkpoint was written by this run"
+	if l.lastSave != "" {
+		nf.saved = fmt.Sprintf("the last checkpoint, %s, holds finite weights", l.lastSave)
+	}
+	if !l.Rollback {
+		return nf
+	}
+	if l.rollbacks >= MaxRollbacks {
+		nf.saved += fmt.Sprintf("; already rolled back %d times", l.rollbacks)
+		return nf
+	}
+	state, path, err := l.Manager.LoadLatest()
+	if err != nil {
+		return fmt.Errorf("%w; rolling back: %v", nf, err)
+	}
+	defer state.Free()
+	if err := checkpoints.ToContext(l.Ctx, state.Variables); err != nil {
+		return fmt.Errorf("%w; rolling back to %s: %v", nf, path, err)
+	}
+	l.rollbacks++
+	l.Logger.Warn("non-finite training state: rolled back to the newest checkpoint, skipping the batches seen since",
+		"at_step", nf.step, "value", nf.what, "checkpoint", path, "resumed_step", state.Step, "skipped_batches", nf.step-state.Step,
+		"rollback", fmt.Sprintf("%d/%d", l.rollbacks, MaxRollbacks))
+	l.step = state.Step
+	if l.bar != nil {
+		_ = l.bar.Set64(l.step)
+	}
+	return l.Metrics.Write(map[string]float64{"step": float64(l.step), "rollback_from_step": float64(nf.step)})
+}
+
+// startBar draws a progress bar when the progress writer is a terminal.
+func (l *Loop) startBar() {
+	w := l.Opts.Progress
+	if w == nil {
+		w = os.Stderr
+	}
+	if l.Opts.NoProgressBar || !isatty.IsTerminal(w.Fd()) {
+		return
+	}
+	l.bar = progressbar.NewOptions64(l.Total, progressbar.OptionSetWriter(w), progressbar.OptionShowCount(),
+		progressbar.OptionShowIts(), progressbar.OptionSetItsString("steps"), progressbar.OptionSetWidth(20),
+		progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionSetPredictTime(true),
+		progressbar.OptionClearOnFinish())
+	_ = l.bar.Set64(l.step)
+}
+
+// describe is the progress bar's text: the epoch, the loss and its terms.
+func describe(epoch int, out map[string]float64, names []string) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "epoch %d", epoch)
+	for _, n := range names {
+		if n == "probe_loss" || n == "probe_batch_acc" || n == "lr" || n == "z_std" {
+			continue
+		}
+		fmt.Fprintf(&sb, " %s %.3f", n, out[n])
+	}
+	return sb.String()
+}
+
+// nonFinite lists the outputs that are NaN or infinite as "name = value", the loss terms before
+// the total "loss" (which is non-finite whenever a term is), in the order of names.
+func nonFinite(out map[string]float64, names []string) []string {
+	var terms []string
+	total := ""
+	for _, n := range names {
+		if v := out[n]; math.IsNaN(v) || math.IsInf(v, 0) {
+			if n == "loss" {
+				total = fmt.Sprintf("%s = %v", n, v)
+			} else {
+				terms = append(terms, fmt.Sprintf("%s = %v", n, v))
+			}
+		}
+	}
+	if total != "" {
+		terms = append(terms, total)
+	}
+	return terms
+}
+
+// window averages step outputs between two metric lines.
+type window struct {
+	sums   map[string]float64
+	n      int
+	images int
+	busy   float64
+	start  time.Time
+}
+
+func newWindow() *window { return &window{sums: map[string]float64{}, start: time.Now()} }
+
+func (w *window) add(out map[string]float64, images int) {
+	for k, v := range out {
+		if k == busyKey {
+			w.busy += v
+			continue
+		}
+		w.sums[k] += v
+	}
+	w.n++
+	w.images += images
+}
+
+// flush returns the averages (and throughput: images per second, wall clock and step-only) and
+// resets.
+func (w *window) flush() map[string]float64 {
+	line := map[string]float64{}
+	keys := make([]string, 0, len(w.sums))
+	for k := range w.sums {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		line[k] = w.sums[k] / float64(max(w.n, 1))
+	}
+	line["images_per_sec"] = float64(w.images) / time.Since(w.start).Seconds()
+	line["step_images_per_sec"] = float64(w.images) / w.busy
+	*w = *newWindow()
+	return line
+}
+
+// Options are the parts of a run that are not part of its configuration.
+type Options struct {
+	Logger *log.Logger
+	// Stop, when it becomes true, makes the loop finish the current step, write a checkpoint and
+	// return with Result.Interrupted set (the command sets it on SIGINT and SIGTERM).
+	Stop *atomic.Bool
+	// Progress is where the progress bar is drawn (nil: standard error).
+	Progress *os.File
+	// NoProgressBar disables the bar (tests, non-interactive runs).
+	NoProgressBar bool
+	// AfterStep, when set, is called after every training step with the number of steps done.
+	AfterStep func(step int64)
+
+	// injectFault, in tests, may alter a step's outputs before they are checked.
+	injectFault func(step int64, out map[string]float64)
+}
