@@ -35,7 +35,7 @@ type Config struct {
 	// split, so that a recipe can be chosen without looking at the test set. 0: no hold-out.
 	Validation int `json:"validation"`
 	// Workers is the number of data goroutines; results do not depend on it.
-	Workers int `json:"workers" config:"local"`
+	Workers int    `json:"workers" config:"local"`
 	Seed    uint64 `json:"seed"`
 
 	Model    models.Config `json:"model"`
