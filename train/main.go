@@ -102,7 +102,7 @@ func run(args []string) int {
 	}
 	fmt.Printf("\nTrained %d steps in %s; checkpoint %s\n", res.Steps, res.TrainTime.Round(1e9), res.Checkpoint)
 	if res.Linear >= 0 {
-		fmt.Printf("\nTest accuracy (%s, %s):\n", cfg.Dataset, cfg.Loss)
+		fmt.Printf("\nAccuracy on %s/%s, %d images (%s):\n", cfg.Dataset, res.EvalSplit, res.EvalImages, cfg.Loss)
 		fmt.Printf("  linear probe, pretrained encoder  %6.2f%%\n", 100*res.Linear)
 		fmt.Printf("  kNN (k=%d), pretrained encoder    %6.2f%%\n", cfg.KNNK, 100*res.KNN)
 		fmt.Printf("  online linear probe               %6.2f%%\n", 100*res.ProbeAcc)

@@ -23,19 +23,26 @@ import (
 	"github.com/gomlx-ssl/vicreg/train/optim"
 )
 
+// ResultFile is the name of the file, beside the checkpoints, that holds a finished run's Result.
+const ResultFile = "result.json"
+
 // Result summarises a finished (or interrupted) run.
 type Result struct {
-	Steps        int64
-	Interrupted  bool    // stopped by a signal; a checkpoint was written
-	Checkpoint   string  // the last checkpoint written
-	ProbeAcc     float64 // online probe accuracy on the evaluation split at the end (-1 if none)
-	Linear       float64 // offline linear probe accuracy (-1 if not run)
-	KNN          float64 // kNN accuracy (-1 if not run)
-	PixelLinear  float64 // baseline: linear probe on raw pixels (-1 if not run)
-	RandomLinear float64 // baseline: linear probe on a randomly initialised encoder (-1 if not run)
-	TrainTime    time.Duration
+	Steps        int64         `json:"steps"`
+	Interrupted  bool          `json:"interrupted"`   // stopped by a signal; a checkpoint was written
+	Checkpoint   string        `json:"checkpoint"`    // the last checkpoint written
+	ProbeAcc     float64       `json:"online_probe"`  // online probe accuracy on the evaluation split at the end (-1 if none)
+	Linear       float64       `json:"linear_probe"`  // offline linear probe accuracy (-1 if not run)
+	KNN          float64       `json:"knn"`           // kNN accuracy (-1 if not run)
+	PixelLinear  float64       `json:"linear_pixels"` // baseline: linear probe on raw pixels (-1 if not run)
+	RandomLinear float64       `json:"linear_random"` // baseline: linear probe on a randomly initialised encoder (-1 if not run)
+	TrainTime    time.Duration `json:"train_ns"`
+	// EvalSplit names the images the accuracies are measured on ("test", or "validation": the
+	// held-out training images), EvalImages their number.
+	EvalSplit  string `json:"eval_split"`
+	EvalImages int    `json:"eval_images"`
 	// StepCompilations counts how often the training step was compiled: 1, whatever the steps.
-	StepCompilations int
+	StepCompilations int `json:"step_compilations"`
 }
 
 // data is a run's training and evaluation sets.
@@ -210,9 +217,14 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 		logger.Info("encoder exported", "path", cfg.ExportEncoder)
 	}
 	if d.eval != nil {
+		res.EvalSplit, res.EvalImages = d.eval.Split, d.eval.N
 		if err := ev.final(res); err != nil {
 			return nil, err
 		}
+	}
+	data, _ := json.MarshalIndent(res, "", "  ")
+	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, ResultFile), append(data, '\n'), 0); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

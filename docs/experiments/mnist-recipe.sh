@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# The default job's recipe, chosen on a validation split: every candidate trains on MNIST's first
+# 50,000 training images and is evaluated on the last 10,000 (-validation 10000), never on the test
+# set. Usage:
+#   docs/experiments/mnist-recipe.sh [OUT_DIR] [NAME=FLAGS ...]
+# With no candidates it runs the list below. A candidate already finished (result.json) is skipped.
+# Summarise with: go run ./docs/experiments/recipe OUT_DIR
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+out=${1:-runs/mnist-recipe}
+shift || true
+candidates=("$@")
+if [ ${#candidates[@]} -eq 0 ]; then
+  candidates=(
+    "base="
+    "epochs5=-epochs 5"
+    "batch128=-batch-size 128"
+    "expander1024=-expander 1024-1024-1024"
+    "width32=-width 32"
+  )
+fi
+mkdir -p "$out"
+go build -o bin/train ./train
+for c in "${candidates[@]}"; do
+  name=${c%%=*}
+  flags=${c#*=}
+  dir="$out/$name"
+  if [ -f "$dir/result.json" ]; then echo "skip $dir (done)"; continue; fi
+  rm -rf "$dir"
+  echo "== $name: $flags"
+  start=$(date +%s)
+  # shellcheck disable=SC2086
+  bin/train -validation 10000 -baselines=false -keep 1 -checkpoint-dir "$dir" $flags >"$dir.stdout" 2>"$dir.log"
+  echo "$(( $(date +%s) - start ))" >"$dir/wall_seconds"
+  mv "$dir.stdout" "$dir/stdout.txt"; mv "$dir.log" "$dir/train.log"
+  grep -E "linear probe, pretrained|kNN|online" "$dir/stdout.txt" || true
+done
