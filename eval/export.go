@@ -1,19 +1,20 @@
 package eval
 
 import (
-	"bufio"
 	"fmt"
-	"os"
+	"io"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/core/tensors/numpy"
+
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 )
 
-// WriteEmbeddings writes f to path, atomically (temporary file, then rename). The format follows
-// the extension: ".npy" writes a float32 [N, D] NumPy array (and the labels, when present, to
+// WriteEmbeddings writes f to path, atomically (internal/atomicfile). The format follows the
+// extension: ".npy" writes a float32 [N, D] NumPy array (and the labels, when present, to
 // "<name>.labels.npy" beside it); ".csv" writes one row per embedding, the label first when present.
 func WriteEmbeddings(path string, f Features) error {
 	if err := f.Validate("exported"); err != nil {
@@ -21,79 +22,56 @@ func WriteEmbeddings(path string, f Features) error {
 	}
 	switch ext := strings.ToLower(filepath.Ext(path)); ext {
 	case ".npy":
-		if err := atomicWrite(path, func(tmp string) error {
-			return numpy.ToNpyFile(tensors.FromFlatDataAndDimensions(f.X, f.N, f.D), tmp)
+		if err := atomicfile.Write(path, 0, func(w io.Writer) error {
+			return numpy.ToNpyWriter(tensors.FromFlatDataAndDimensions(f.X, f.N, f.D), w)
 		}); err != nil {
 			return err
 		}
 		if f.Labels != nil {
 			labels := strings.TrimSuffix(path, filepath.Ext(path)) + ".labels.npy"
-			return atomicWrite(labels, func(tmp string) error {
-				return numpy.ToNpyFile(tensors.FromFlatDataAndDimensions(f.Labels, f.N), tmp)
+			return atomicfile.Write(labels, 0, func(w io.Writer) error {
+				return numpy.ToNpyWriter(tensors.FromFlatDataAndDimensions(f.Labels, f.N), w)
 			})
 		}
 		return nil
 	case ".csv":
-		return atomicWrite(path, func(tmp string) error { return writeCSV(tmp, f) })
+		return atomicfile.Write(path, 0, func(w io.Writer) error { return writeCSV(w, f) })
 	default:
 		return fmt.Errorf("embeddings file %q: unknown extension %q, use .npy or .csv", path, ext)
 	}
 }
 
-func writeCSV(path string, f Features) error {
-	file, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	w := bufio.NewWriter(file)
+func writeCSV(w io.Writer, f Features) error {
+	var sb strings.Builder
 	if f.Labels != nil {
-		w.WriteString("label,")
+		sb.WriteString("label,")
 	}
 	for j := 0; j < f.D; j++ {
 		if j > 0 {
-			w.WriteByte(',')
+			sb.WriteByte(',')
 		}
-		fmt.Fprintf(w, "z%d", j)
+		fmt.Fprintf(&sb, "z%d", j)
 	}
-	w.WriteByte('\n')
+	sb.WriteByte('\n')
+	if _, err := io.WriteString(w, sb.String()); err != nil {
+		return err
+	}
 	for i := 0; i < f.N; i++ {
+		sb.Reset()
 		if f.Labels != nil {
-			w.WriteString(strconv.Itoa(int(f.Labels[i])))
-			w.WriteByte(',')
+			sb.WriteString(strconv.Itoa(int(f.Labels[i])))
+			sb.WriteByte(',')
 		}
 		for j, v := range f.Row(i) {
 			if j > 0 {
-				w.WriteByte(',')
+				sb.WriteByte(',')
 			}
-			w.WriteString(strconv.FormatFloat(float64(v), 'g', -1, 32))
+			sb.WriteString(strconv.FormatFloat(float64(v), 'g', -1, 32))
 		}
-		w.WriteByte('\n')
-	}
-	if err := w.Flush(); err != nil {
-		file.Close()
-		return err
-	}
-	return file.Close()
-}
-
-// atomicWrite calls write on a temporary file beside path, syncs it and renames it to path.
-func atomicWrite(path string, write func(tmp string) error) error {
-	tmp := path + ".tmp"
-	if err := write(tmp); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if f, err := os.Open(tmp); err == nil {
-		err = f.Sync()
-		f.Close()
-		if err != nil {
-			os.Remove(tmp)
-			return fmt.Errorf("writing %s: %w", path, err)
+		sb.WriteByte('\n')
+		if _, err := io.WriteString(w, sb.String()); err != nil {
+			return err
 		}
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
 }
