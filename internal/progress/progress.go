@@ -1,0 +1,118 @@
+// Package progress shows the progress of a long phase (training, feature extraction, a probe's
+// epochs, kNN, an analysis): a bar with the rate and the time left when standard error is a
+// terminal, otherwise a log line at every tenth of the way, so that logs of batch jobs show progress
+// too. Every long phase of the toolkit reports through it.
+package progress
+
+import (
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
+)
+
+// Options configure a Bar.
+type Options struct {
+	// Writer is where the bar is drawn (nil: standard error); with no terminal there, log lines
+	// replace the bar.
+	Writer *os.File
+	// Logger receives the log lines (nil: log.Default()).
+	Logger *log.Logger
+	// Quiet shows nothing (tests).
+	Quiet bool
+	// Unit names what is counted ("steps", "images", "epochs").
+	Unit string
+}
+
+// Bar is the progress of one phase of Total units.
+type Bar struct {
+	name    string
+	total   int64
+	done    int64
+	unit    string
+	bar     *progressbar.ProgressBar
+	logger  *log.Logger
+	quiet   bool
+	began   time.Time
+	nextLog int64
+}
+
+// New starts the progress of a phase named name, of total units, at done units (a resumed phase).
+func New(name string, total, done int64, o Options) *Bar {
+	b := &Bar{name: name, total: total, done: done, unit: o.Unit, logger: o.Logger, quiet: o.Quiet, began: time.Now()}
+	if b.unit == "" {
+		b.unit = "items"
+	}
+	if b.logger == nil {
+		b.logger = log.Default()
+	}
+	if o.Quiet || total <= 0 {
+		b.quiet = true
+		return b
+	}
+	w := o.Writer
+	if w == nil {
+		w = os.Stderr
+	}
+	if isatty.IsTerminal(w.Fd()) {
+		b.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(), progressbar.OptionSetItsString(b.unit), progressbar.OptionSetWidth(20),
+			progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetDescription(name), progressbar.OptionClearOnFinish())
+		_ = b.bar.Set64(done)
+	}
+	b.nextLog = b.done + max(1, total/10)
+	return b
+}
+
+// Set records that done units are finished; detail, when not empty, replaces the description
+// (the loss, say).
+func (b *Bar) Set(done int64, detail string) {
+	b.done = done
+	if b.quiet {
+		return
+	}
+	if b.bar != nil {
+		if detail != "" {
+			b.bar.Describe(b.name + " " + detail)
+		}
+		_ = b.bar.Set64(done)
+		return
+	}
+	if done >= b.nextLog || done == b.total {
+		elapsed := time.Since(b.began)
+		left := time.Duration(0)
+		if done > 0 {
+			left = time.Duration(float64(elapsed) / float64(done) * float64(b.total-done))
+		}
+		kv := []any{"done", fmt.Sprintf("%d/%d %s", done, b.total, b.unit), "elapsed", elapsed.Round(time.Second), "left", left.Round(time.Second)}
+		if detail != "" {
+			kv = append(kv, "detail", detail)
+		}
+		b.logger.Info(b.name, kv...)
+		for b.nextLog <= done {
+			b.nextLog += max(1, b.total/10)
+		}
+	}
+}
+
+// Add records n more finished units.
+func (b *Bar) Add(n int64) { b.Set(b.done+n, "") }
+
+// Clear removes the bar from the terminal for a moment (before a log line); the next Set draws it
+// again.
+func (b *Bar) Clear() {
+	if b.bar != nil {
+		_ = b.bar.Clear()
+	}
+}
+
+// Finish ends the phase.
+func (b *Bar) Finish() {
+	if b.bar != nil {
+		_ = b.bar.Finish()
+	}
+}
