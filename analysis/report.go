@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 	"github.com/gomlx-ssl/vicreg/plot"
 )
 
@@ -27,7 +28,7 @@ const (
 var ReportFiles = []string{ReportJSON, ReportSummary, FigGaussianity, FigAffinity, FigEntropy}
 
 // WriteReport writes the report folder dir: every number as JSON (non-finite values as null),
-// the figures (SVG) and a Markdown summary.
+// the figures (SVG) and a Markdown summary, each file atomically.
 func WriteReport(dir string, r *Report) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("report folder: %w", err)
@@ -50,15 +51,9 @@ func writeJSON(path string, v any) error {
 	return writeFile(path, append(data, '\n'))
 }
 
+// writeFile writes data to path atomically.
 func writeFile(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
+	return atomicfile.WriteFile(path, data, 0)
 }
 
 // finite converts v to plain maps, slices and values following its json tags, with non-finite
@@ -119,9 +114,22 @@ func finite(v reflect.Value) any {
 	return v.Interface()
 }
 
-// writeFigures draws each quantity across training steps (the baseline at step 0) and, for the
-// affinity, across noise scales.
+// writeFigures writes the report's figures into dir.
 func writeFigures(dir string, r *Report) error {
+	figs := figures(r)
+	for _, name := range []string{FigGaussianity, FigAffinity, FigEntropy} {
+		if err := figs[name].Save(filepath.Join(dir, name)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// figures draws each quantity across training steps (the baseline at step 0) and, for the
+// affinity, across noise scales: intervals as shaded bands, the value each quantity takes when
+// the assumption holds as a dashed line. The figures are keyed by file name.
+func figures(r *Report) map[string]*plot.Figure {
+	const byStep = "training step (0: random init)"
 	steps := make([]float64, len(r.Models))
 	for i, m := range r.Models {
 		steps[i] = float64(m.Step)
@@ -133,8 +141,18 @@ func writeFigures(dir string, r *Report) error {
 		}
 		return s
 	}
-	a1 := plot.Panel{Title: fmt.Sprintf("A1: fraction of anchors whose views pass (level %g; %d anchors x %d views)", r.Options.Alpha, r.Options.Anchors, r.Options.Views),
-		XLabel: "training step (0: random init)", YLabel: "fraction passing"}
+	// withInterval is series with a band from lo to hi.
+	withInterval := func(name string, get, lo, hi func(m ModelReport) float64) plot.Series {
+		s := series(name, get)
+		for _, m := range r.Models {
+			s.Lo, s.Hi = append(s.Lo, lo(m)), append(s.Hi, hi(m))
+		}
+		return s
+	}
+	o := r.Options
+	expected := []plot.RefLine{{At: 1 - o.Alpha, Label: fmt.Sprintf("expected of Gaussian views (1 − α = %g)", 1-o.Alpha)}}
+	tests := plot.Panel{Title: fmt.Sprintf("A1: fraction of anchors whose views pass each test (level α = %g; %d anchors × %d views)", o.Alpha, o.Anchors, o.Views),
+		XLabel: byStep, YLabel: "fraction passing", YInclude: []float64{0, 1}, HLines: expected}
 	for _, t := range []struct {
 		name string
 		get  func(g GaussianityResult) Proportion
@@ -142,70 +160,71 @@ func writeFigures(dir string, r *Report) error {
 		{"Mardia skewness", func(g GaussianityResult) Proportion { return g.PassSkew }},
 		{"Mardia kurtosis", func(g GaussianityResult) Proportion { return g.PassKurt }},
 		{"1-D Anderson-Darling (Holm)", func(g GaussianityResult) Proportion { return g.PassProj }},
-		{"all three (Bonferroni)", func(g GaussianityResult) Proportion { return g.PassAll }},
 	} {
-		a1.Series = append(a1.Series, series(t.name, func(m ModelReport) float64 { return t.get(m.Gaussianity).Fraction }))
+		tests.Series = append(tests.Series, series(t.name, func(m ModelReport) float64 { return t.get(m.Gaussianity).Fraction }))
 	}
-	all := plot.Panel{Title: "A1: fraction passing all tests, with its 95% Wilson interval", XLabel: "training step (0: random init)", YLabel: "fraction passing",
-		Series: []plot.Series{
-			series("pass all", func(m ModelReport) float64 { return m.Gaussianity.PassAll.Fraction }),
-			series("95% CI low", func(m ModelReport) float64 { return m.Gaussianity.PassAll.Lo }),
-			series("95% CI high", func(m ModelReport) float64 { return m.Gaussianity.PassAll.Hi }),
-		}}
-	if err := plot.WriteSVG(filepath.Join(dir, FigGaussianity), a1, all); err != nil {
-		return err
-	}
+	all := plot.Panel{Title: "A1: fraction passing all three tests (Bonferroni), with its 95% Wilson interval", XLabel: byStep, YLabel: "fraction passing",
+		YInclude: []float64{0, 1}, HLines: expected, Series: []plot.Series{withInterval("all three (95% Wilson interval)",
+			func(m ModelReport) float64 { return m.Gaussianity.PassAll.Fraction },
+			func(m ModelReport) float64 { return m.Gaussianity.PassAll.Lo },
+			func(m ModelReport) float64 { return m.Gaussianity.PassAll.Hi })}}
+	figs := map[string]*plot.Figure{FigGaussianity: {Panels: []plot.Panel{tests, all}}}
 
-	byStep := plot.Panel{Title: "A2: median affinity ratio across anchors (1 = locally affine)", XLabel: "training step (0: random init)", YLabel: "ratio"}
-	for si, s := range r.Options.Scales {
-		byStep.Series = append(byStep.Series, series(fmt.Sprintf("s = %g", s), func(m ModelReport) float64 {
-			if si < len(m.Affinity) {
-				return m.Affinity[si].Summary.Median
+	affine := []plot.RefLine{{At: 1, Label: "affine (ratio 1)"}}
+	overSteps := plot.Panel{Title: "A2: affinity ratio across anchors: median, interquartile band (1 = locally affine)", XLabel: byStep, YLabel: "ratio",
+		YScale: plot.AutoScale, HLines: affine}
+	for si, s := range o.Scales {
+		at := func(get func(Summary) float64) func(m ModelReport) float64 {
+			return func(m ModelReport) float64 {
+				if si < len(m.Affinity) {
+					return get(m.Affinity[si].Summary)
+				}
+				return math.NaN()
 			}
-			return math.NaN()
-		}))
+		}
+		overSteps.Series = append(overSteps.Series, withInterval(fmt.Sprintf("s = %g", s),
+			at(func(q Summary) float64 { return q.Median }), at(func(q Summary) float64 { return q.Q1 }), at(func(q Summary) float64 { return q.Q3 })))
 	}
-	byScale := plot.Panel{Title: "A2: affinity ratio against noise scale (median; last model also quartiles)", XLabel: "noise scale s (normalised pixels)", YLabel: "ratio", LogX: true}
+	overScales := plot.Panel{Title: "A2: affinity ratio against noise scale (median; the last model with its interquartile band)", XLabel: "noise scale s (normalised pixels)",
+		YLabel: "ratio", XScale: plot.Log, YScale: plot.AutoScale, HLines: affine}
 	for i, m := range r.Models {
 		s := plot.Series{Name: m.Label}
+		last := i == len(r.Models)-1
 		for _, a := range m.Affinity {
 			s.X, s.Y = append(s.X, a.Scale), append(s.Y, a.Summary.Median)
-		}
-		byScale.Series = append(byScale.Series, s)
-		if i == len(r.Models)-1 {
-			q1, q3 := plot.Series{Name: m.Label + " Q1"}, plot.Series{Name: m.Label + " Q3"}
-			for _, a := range m.Affinity {
-				q1.X, q1.Y = append(q1.X, a.Scale), append(q1.Y, a.Summary.Q1)
-				q3.X, q3.Y = append(q3.X, a.Scale), append(q3.Y, a.Summary.Q3)
+			if last {
+				s.Lo, s.Hi = append(s.Lo, a.Summary.Q1), append(s.Hi, a.Summary.Q3)
 			}
-			byScale.Series = append(byScale.Series, q1, q3)
 		}
+		if last {
+			s.Name += " (interquartile band)"
+		}
+		overScales.Series = append(overScales.Series, s)
 	}
-	if err := plot.WriteSVG(filepath.Join(dir, FigAffinity), byStep, byScale); err != nil {
-		return err
-	}
+	figs[FigAffinity] = &plot.Figure{Panels: []plot.Panel{overSteps, overScales}}
 
-	h := plot.Panel{Title: fmt.Sprintf("A3: entropy estimates of held-out embeddings (nats; n = %d)", r.Options.EntropyImages), XLabel: "training step (0: random init)", YLabel: "nats",
+	h := plot.Panel{Title: fmt.Sprintf("A3: entropy estimates of held-out embeddings (n = %d)", o.EntropyImages), XLabel: byStep, YLabel: "nats",
 		Series: []plot.Series{
 			series("Gaussian", func(m ModelReport) float64 { return m.Entropy.Gaussian }),
 			series("pairwise KL (upper)", func(m ModelReport) float64 { return m.Entropy.PairwiseUpper }),
 			series("pairwise Bhattacharyya (lower)", func(m ModelReport) float64 { return m.Entropy.PairwiseLower }),
 			series("kNN (Kozachenko-Leonenko)", func(m ModelReport) float64 { return m.Entropy.KNN }),
 		}}
-	ld := plot.Panel{Title: "A3: LogDet estimator 0.5 log det(I + beta Sigma)", XLabel: "training step (0: random init)", YLabel: "nats",
+	ld := plot.Panel{Title: "A3: LogDet estimator ½ log det(I + βΣ)", XLabel: byStep, YLabel: "nats", Legend: plot.LegendHidden,
 		Series: []plot.Series{series("LogDet", func(m ModelReport) float64 { return m.Entropy.LogDet })}}
-	mi := plot.Panel{Title: "A3: lower bound on I(Z;Z') = H(Z) - H(Z|Z'), both Gaussian", XLabel: "training step (0: random init)", YLabel: "nats",
+	mi := plot.Panel{Title: "A3: lower bound on I(Z;Z') = H(Z) − H(Z|Z'), both Gaussian", XLabel: byStep, YLabel: "nats",
 		Series: []plot.Series{
-			series("I lower bound", func(m ModelReport) float64 { return m.Entropy.MutualInfoLowerBound }),
+			series("I(Z;Z') lower bound", func(m ModelReport) float64 { return m.Entropy.MutualInfoLowerBound }),
 			series("H(Z) (view 1)", func(m ModelReport) float64 { return m.Entropy.ViewGaussian }),
 			series("H(Z|Z') (residual)", func(m ModelReport) float64 { return m.Entropy.ConditionalGaussian }),
 		}}
-	had := plot.Panel{Title: "A3: log det of the covariance against its Hadamard bound (sum of log variances)", XLabel: "training step (0: random init)", YLabel: "log det",
+	had := plot.Panel{Title: "A3: log det of the covariance against its Hadamard bound (sum of log variances)", XLabel: byStep, YLabel: "log det",
 		Series: []plot.Series{
-			series("log det(Sigma + eps I)", func(m ModelReport) float64 { return m.Entropy.LogDetCovariance }),
-			series("sum log(Sigma_jj + eps)", func(m ModelReport) float64 { return m.Entropy.SumLogVariance }),
+			series("log det(Σ + εI)", func(m ModelReport) float64 { return m.Entropy.LogDetCovariance }),
+			series("Σ_j log(Σ_jj + ε)", func(m ModelReport) float64 { return m.Entropy.SumLogVariance }),
 		}}
-	return plot.WriteSVG(filepath.Join(dir, FigEntropy), h, ld, mi, had)
+	figs[FigEntropy] = &plot.Figure{Columns: 2, Panels: []plot.Panel{h, ld, mi, had}}
+	return figs
 }
 
 // Markdown returns the summary of a report: what holds and what does not, with sample

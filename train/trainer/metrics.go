@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/gomlx-ssl/vicreg/plot"
 )
@@ -92,42 +93,63 @@ func readMetrics(path string) (map[string][][2]float64, error) {
 	return series, sc.Err()
 }
 
-// plotMetrics draws the curves of a metrics file as an SVG: the loss and its terms, the learning
-// rate, the online probe accuracy and the throughput, one panel each.
+// plotMetrics draws the curves of a metrics file as a figure at svgPath and, beside it, the
+// same figure as a PNG (svgPath with the extension .png): the total loss and each of its terms on
+// panels of their own (a log axis where a term spans decades), the learning rate, the online
+// probe's and the kNN classifier's accuracy, the embedding spread z_std and the throughput.
+// Rollbacks after a non-finite step are dashed vertical lines on the loss panel.
 func plotMetrics(metricsPath, svgPath string) error {
 	series, err := readMetrics(metricsPath)
 	if err != nil {
 		return err
 	}
-	var lossKeys []string
+	var terms []string
 	for k := range series {
 		switch k {
-		case "lr", "probe_acc", "probe_batch_acc", "knn_acc", "probe_loss", "images_per_sec", "step_images_per_sec", "z_std":
+		case "loss", "lr", "probe_acc", "probe_batch_acc", "knn_acc", "probe_loss", "images_per_sec", "step_images_per_sec", "z_std", "rollback_from_step":
 		default:
-			lossKeys = append(lossKeys, k)
+			terms = append(terms, k)
 		}
 	}
-	sort.Strings(lossKeys)
-	specs := []struct {
-		title, yLabel string
-		keys          []string
-	}{
-		{"objective and its terms", "loss", lossKeys},
-		{"learning rate", "lr", []string{"lr"}},
-		{"accuracy: online probe (test, per epoch; batch, per window), kNN (test)", "accuracy", []string{"probe_acc", "probe_batch_acc", "knn_acc"}},
-		{"embedding spread z_std (0 = collapse)", "z_std", []string{"z_std"}},
-		{"throughput (views/s)", "views/s", []string{"images_per_sec"}},
-	}
-	panels := make([]plot.Panel, len(specs))
-	for i, spec := range specs {
-		panels[i] = plot.Panel{Title: spec.title, XLabel: "step", YLabel: spec.yLabel}
-		for _, k := range spec.keys {
-			s := plot.Series{Name: k}
-			for _, pt := range series[k] {
-				s.X, s.Y = append(s.X, pt[0]), append(s.Y, pt[1])
-			}
-			panels[i].Series = append(panels[i].Series, s)
+	sort.Strings(terms)
+	line := func(key, name string) plot.Series {
+		s := plot.Series{Name: name}
+		for _, pt := range series[key] {
+			s.X, s.Y = append(s.X, pt[0]), append(s.Y, pt[1])
 		}
+		return s
 	}
-	return plot.WriteSVG(svgPath, panels...)
+	fromZero := []float64{0} // every panel's step axis starts where training did
+	one := func(title, yLabel, key string, scale plot.Scale) plot.Panel {
+		return plot.Panel{Title: title, XLabel: "step", YLabel: yLabel, YScale: scale, Legend: plot.LegendHidden,
+			XInclude: fromZero, Series: []plot.Series{line(key, key)}}
+	}
+	loss := one("objective (total loss)", "loss", "loss", plot.AutoScale)
+	for i, pt := range series["rollback_from_step"] {
+		rl := plot.RefLine{At: pt[0]}
+		if i == 0 {
+			rl.Label = "rollback (non-finite step)"
+		}
+		loss.VLines = append(loss.VLines, rl)
+	}
+	if len(loss.VLines) > 0 {
+		loss.Legend = plot.LegendAuto
+	}
+	panels := []plot.Panel{loss}
+	for _, k := range terms {
+		panels = append(panels, one("loss term: "+k+" (unweighted)", k, k, plot.AutoScale))
+	}
+	panels = append(panels, one("learning rate", "lr", "lr", plot.Linear))
+	if len(series["probe_acc"])+len(series["probe_batch_acc"])+len(series["knn_acc"]) > 0 {
+		batch := line("probe_batch_acc", "online probe, training batches (per log window)")
+		batch.Marker = plot.NoMarker
+		panels = append(panels, plot.Panel{Title: "accuracy (online linear probe, kNN)", XLabel: "step", YLabel: "accuracy", XInclude: fromZero, Series: []plot.Series{
+			batch, line("probe_acc", "online probe, test set (per epoch)"), line("knn_acc", "kNN, test set"),
+		}})
+	}
+	panels = append(panels,
+		one("embedding spread z_std (0 = collapse)", "z_std", "z_std", plot.Linear),
+		one("throughput", "views/s", "images_per_sec", plot.Linear))
+	fig := plot.Figure{Title: "Training metrics: " + metricsPath, Columns: 2, Panels: panels}
+	return fig.Save(svgPath, strings.TrimSuffix(svgPath, filepath.Ext(svgPath))+".png")
 }
