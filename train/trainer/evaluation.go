@@ -9,8 +9,10 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/internal/progress"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -24,8 +26,25 @@ type evaluator struct {
 	net    *Network
 	data   *data
 	logger *log.Logger
+	opts   Options
 	enc    *encoder.Encoder // over the training context, built on first use
 	began  time.Time
+}
+
+// embed embeds ds with enc, showing the progress as the phase name (final evaluation only: the
+// per-epoch evaluation is short and would interleave with the training bar).
+func (e *evaluator) embed(enc *encoder.Encoder, ds *datasets.Dataset, name string) (eval.Features, error) {
+	opt := encoder.EmbedOptions{BatchSize: e.batch()}
+	if name != "" {
+		bar := e.bar(name, int64(ds.N), "images")
+		defer bar.Finish()
+		opt.Progress = func(done, _ int) { bar.Set(int64(done), "") }
+	}
+	return enc.EmbedDataset(ds, opt)
+}
+
+func (e *evaluator) bar(name string, total int64, unit string) *progress.Bar {
+	return progress.New(name, total, 0, progress.Options{Writer: e.opts.Progress, Logger: e.logger, Quiet: e.opts.NoProgressBar, Unit: unit})
 }
 
 func (e *evaluator) close() {
@@ -58,7 +77,7 @@ func (e *evaluator) endOfEpoch(batchesPerEpoch int64) func(step int64, epochs fl
 		if err != nil {
 			return nil, err
 		}
-		evalF, err := enc.EmbedDataset(e.data.eval, encoder.EmbedOptions{BatchSize: e.batch()})
+		evalF, err := e.embed(enc, e.data.eval, "")
 		if err != nil {
 			return nil, err
 		}
@@ -69,7 +88,7 @@ func (e *evaluator) endOfEpoch(batchesPerEpoch int64) func(step int64, epochs fl
 		out := map[string]float64{"probe_acc": acc}
 		withKNN := e.cfg.EvalEvery > 0 && step%batchesPerEpoch == 0 && int(step/batchesPerEpoch)%e.cfg.EvalEvery == 0 && !last
 		if withKNN {
-			trainF, err := enc.EmbedDataset(e.data.train, encoder.EmbedOptions{BatchSize: e.batch()})
+			trainF, err := e.embed(enc, e.data.train, "")
 			if err != nil {
 				return nil, err
 			}
@@ -130,7 +149,7 @@ func (e *evaluator) final(res *Result) error {
 	}
 	probeCfg := eval.ProbeConfig{Epochs: e.cfg.ProbeEpochs, Seed: e.cfg.Seed}
 	e.logger.Info("evaluating the frozen encoder", "train_images", e.data.train.N, "eval_images", e.data.eval.N, "split", e.data.eval.Split)
-	if res.Linear, res.KNN, err = e.probeAndKNN(enc, probeCfg); err != nil {
+	if res.Linear, res.KNN, err = e.probeAndKNN(enc, probeCfg, "pretrained encoder"); err != nil {
 		return err
 	}
 	if !e.cfg.Baselines {
@@ -154,16 +173,16 @@ func (e *evaluator) final(res *Result) error {
 		return err
 	}
 	defer random.Close()
-	res.RandomLinear, _, err = e.probeAndKNN(random, probeCfg)
+	res.RandomLinear, _, err = e.probeAndKNN(random, probeCfg, "random encoder")
 	return err
 }
 
-func (e *evaluator) probeAndKNN(enc *encoder.Encoder, probeCfg eval.ProbeConfig) (float64, float64, error) {
-	trainF, err := enc.EmbedDataset(e.data.train, encoder.EmbedOptions{BatchSize: e.batch()})
+func (e *evaluator) probeAndKNN(enc *encoder.Encoder, probeCfg eval.ProbeConfig, what string) (float64, float64, error) {
+	trainF, err := e.embed(enc, e.data.train, "embedding the training images ("+what+")")
 	if err != nil {
 		return 0, 0, err
 	}
-	evalF, err := enc.EmbedDataset(e.data.eval, encoder.EmbedOptions{BatchSize: e.batch()})
+	evalF, err := e.embed(enc, e.data.eval, "embedding the "+e.data.eval.Split+" images ("+what+")")
 	if err != nil {
 		return 0, 0, err
 	}

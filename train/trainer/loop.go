@@ -13,11 +13,10 @@ import (
 
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/pkg/ml/context"
-	"github.com/mattn/go-isatty"
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/internal/progress"
 )
 
 // ErrNonFinite is wrapped by the error returned when a loss term or a variable becomes NaN or
@@ -81,12 +80,12 @@ type Loop struct {
 	Logger *log.Logger
 	Opts   Options
 
-	step, first int64
-	rollbacks   int
-	lastSave    string
-	kept        map[string]float64
-	bar         *progressbar.ProgressBar
-	began       time.Time
+	step      int64
+	rollbacks int
+	lastSave  string
+	kept      map[string]float64
+	bar       *progress.Bar
+	began     time.Time
 }
 
 // Resume restores the newest valid checkpoint of the manager's folder into ctx and returns the
@@ -139,8 +138,9 @@ type LoopResult struct {
 
 // Run trains from step start to l.Total.
 func (l *Loop) Run(start int64) (*LoopResult, error) {
-	l.step, l.first, l.began = start, start, time.Now()
-	l.startBar()
+	l.step, l.began = start, time.Now()
+	l.bar = progress.New("training", l.Total, start, progress.Options{Writer: l.Opts.Progress, Logger: l.Logger,
+		Quiet: l.Opts.NoProgressBar, Unit: "steps"})
 	w := newWindow()
 	res := &LoopResult{}
 	for l.step < l.Total {
@@ -186,9 +186,7 @@ func (l *Loop) Run(start int64) (*LoopResult, error) {
 			}
 		}
 	}
-	if l.bar != nil {
-		_ = l.bar.Finish()
-	}
+	l.bar.Finish()
 	res.Steps, res.Checkpoint, res.TrainTime = l.step, l.lastSave, time.Since(l.began)
 	return res, nil
 }
@@ -217,26 +215,17 @@ func (l *Loop) trainStep() (map[string]float64, int, error) {
 	if l.Opts.AfterStep != nil {
 		l.Opts.AfterStep(l.step)
 	}
-	if l.bar != nil {
-		l.bar.Describe(describe(batch.Position.Epoch, out, l.Names()))
-		_ = l.bar.Set64(l.step)
-	}
+	l.bar.Set(l.step, describe(batch.Position.Epoch, out, l.Names()))
 	return out, batch.Position.Epoch, nil
 }
 
 // busyKey carries a step's compute time from trainStep to the metrics window.
 const busyKey = "\x00busy"
 
-// logLine writes the window's averages as a metrics line (and, without a terminal for the bar,
-// a log line every 10 of them).
+// logLine writes the window's averages as a metrics line.
 func (l *Loop) logLine(w *window, epoch int) error {
 	line := w.flush()
 	line["step"], line["epoch"] = float64(l.step), float64(epoch)
-	if l.bar == nil && !l.Opts.NoProgressBar && (l.step%(10*l.LogEvery) == 0 || l.step == l.Total) {
-		left := time.Duration(float64(time.Since(l.began)) / float64(l.step-l.first) * float64(l.Total-l.step))
-		l.Logger.Info("progress", "step", fmt.Sprintf("%d/%d", l.step, l.Total), "loss", fmt.Sprintf("%.4f", line["loss"]),
-			"views_per_s", fmt.Sprintf("%.0f", line["images_per_sec"]), "eta", left.Round(time.Second))
-	}
 	return l.Metrics.Write(line)
 }
 
@@ -245,9 +234,7 @@ func (l *Loop) endOfEpoch(res *LoopResult) error {
 	if l.EndOfEpoch == nil {
 		return nil
 	}
-	if l.bar != nil {
-		_ = l.bar.Clear()
-	}
+	l.bar.Clear()
 	epochs := float64(l.step) / float64(l.BatchesPerEpoch)
 	values, err := l.EndOfEpoch(l.step, epochs, l.step == l.Total)
 	if err != nil {
@@ -315,26 +302,8 @@ func (l *Loop) rollback(nf *nonFiniteError) error {
 		"at_step", nf.step, "value", nf.what, "checkpoint", path, "resumed_step", state.Step, "skipped_batches", nf.step-state.Step,
 		"rollback", fmt.Sprintf("%d/%d", l.rollbacks, MaxRollbacks))
 	l.step = state.Step
-	if l.bar != nil {
-		_ = l.bar.Set64(l.step)
-	}
+	l.bar.Set(l.step, "")
 	return l.Metrics.Write(map[string]float64{"step": float64(l.step), "rollback_from_step": float64(nf.step)})
-}
-
-// startBar draws a progress bar when the progress writer is a terminal.
-func (l *Loop) startBar() {
-	w := l.Opts.Progress
-	if w == nil {
-		w = os.Stderr
-	}
-	if l.Opts.NoProgressBar || !isatty.IsTerminal(w.Fd()) {
-		return
-	}
-	l.bar = progressbar.NewOptions64(l.Total, progressbar.OptionSetWriter(w), progressbar.OptionShowCount(),
-		progressbar.OptionShowIts(), progressbar.OptionSetItsString("steps"), progressbar.OptionSetWidth(20),
-		progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionSetPredictTime(true),
-		progressbar.OptionClearOnFinish())
-	_ = l.bar.Set64(l.step)
 }
 
 // describe is the progress bar's text: the epoch, the loss and its terms.

@@ -176,7 +176,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 		"loss", cfg.Loss, "optimizer", cfg.Optimizer, "batch", cfg.BatchSize, "steps", total, "peak_lr", optCfg.Schedule.Base,
 		"backend", b.Name(), "devices", cfg.Devices, "precision", cfg.Precision)
 
-	ev := &evaluator{b: b, ctx: ctx, cfg: cfg, net: net, data: d, logger: logger}
+	ev := &evaluator{b: b, ctx: ctx, cfg: cfg, net: net, data: d, logger: logger, opts: opts}
 	defer ev.close()
 	loop := &Loop{
 		Ctx: ctx, Manager: mgr, Config: cfg.JSON(), Metrics: metrics, Loader: loader,
