@@ -18,6 +18,8 @@ type KNNConfig struct {
 	K           int     // neighbours (default 20)
 	Temperature float64 // T (default 0.07)
 	BatchSize   int     // test rows per similarity product (default 256)
+	// Progress, when set, is called after each batch of test rows with the rows done and the total.
+	Progress func(done, total int)
 }
 
 func (c KNNConfig) withDefaults() KNNConfig {
@@ -47,7 +49,7 @@ func KNN(b backends.Backend, train, test Features, cfg KNNConfig) (float64, erro
 	classes := max(train.NumClasses, test.NumClasses)
 	votes := make([]float64, classes)
 	correct := 0
-	err := eachNeighbours(b, train, test, cfg.K, cfg.BatchSize, func(i int, nbs []Neighbour) {
+	err := eachNeighbours(b, train, test, cfg.K, cfg.BatchSize, cfg.Progress, func(i int, nbs []Neighbour) {
 		clear(votes)
 		for _, nb := range nbs {
 			votes[train.Labels[nb.Index]] += math.Exp(float64(nb.Similarity) / cfg.Temperature)
@@ -73,7 +75,7 @@ type Neighbour struct {
 // similarity products run on the backend, batch query rows at a time (0: 256).
 func NearestNeighbours(b backends.Backend, keys, queries Features, k, batch int) ([][]Neighbour, error) {
 	out := make([][]Neighbour, queries.N)
-	err := eachNeighbours(b, keys, queries, k, batch, func(i int, nbs []Neighbour) {
+	err := eachNeighbours(b, keys, queries, k, batch, nil, func(i int, nbs []Neighbour) {
 		sorted := slices.Clone(nbs)
 		slices.SortFunc(sorted, func(a, b Neighbour) int {
 			if a.Similarity != b.Similarity {
@@ -87,7 +89,7 @@ func NearestNeighbours(b backends.Backend, keys, queries Features, k, batch int)
 }
 
 // eachNeighbours calls fn with each query row's k nearest keys (in no particular order).
-func eachNeighbours(b backends.Backend, keys, queries Features, k, batch int, fn func(query int, nbs []Neighbour)) error {
+func eachNeighbours(b backends.Backend, keys, queries Features, k, batch int, progress func(done, total int), fn func(query int, nbs []Neighbour)) error {
 	if err := keys.Validate("kNN training"); err != nil {
 		return err
 	}
@@ -127,6 +129,9 @@ func eachNeighbours(b backends.Backend, keys, queries Features, k, batch int, fn
 		out[0].FinalizeAll()
 		for i := 0; i < n; i++ {
 			fn(start+i, topK(sims[i*keys.N:(i+1)*keys.N], k))
+		}
+		if progress != nil {
+			progress(start+n, queries.N)
 		}
 	}
 	return nil

@@ -190,6 +190,9 @@ func (e *evaluator) probeAndKNN(enc *encoder.Encoder, probeCfg eval.ProbeConfig,
 	if err != nil {
 		return 0, 0, err
 	}
-	knn, err := eval.KNN(e.b, trainF, evalF, eval.KNNConfig{K: e.cfg.KNNK, Temperature: e.cfg.KNNTemperature})
+	bar := e.bar("kNN ("+what+")", int64(evalF.N), "images")
+	defer bar.Finish()
+	knn, err := eval.KNN(e.b, trainF, evalF, eval.KNNConfig{K: e.cfg.KNNK, Temperature: e.cfg.KNNTemperature,
+		Progress: func(done, _ int) { bar.Set(int64(done), "") }})
 	return lin.TestAccuracy, knn, err
 }
