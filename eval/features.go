@@ -87,3 +87,18 @@ func (s standardizer) apply(f Features) Features {
 	}
 	return out
 }
+
+// Rows returns the rows of f at the given indices (a copy), with their labels.
+func (f Features) Rows(indices []int) Features {
+	out := Features{N: len(indices), D: f.D, NumClasses: f.NumClasses, X: make([]float32, 0, len(indices)*f.D)}
+	if f.Labels != nil {
+		out.Labels = make([]int32, 0, len(indices))
+	}
+	for _, i := range indices {
+		out.X = append(out.X, f.Row(i)...)
+		if f.Labels != nil {
+			out.Labels = append(out.Labels, f.Labels[i])
+		}
+	}
+	return out
+}

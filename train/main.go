@@ -106,6 +106,9 @@ func run(args []string) int {
 		fmt.Printf("  linear probe, pretrained encoder  %6.2f%%\n", 100*res.Linear)
 		fmt.Printf("  kNN (k=%d), pretrained encoder    %6.2f%%\n", cfg.KNNK, 100*res.KNN)
 		fmt.Printf("  online linear probe               %6.2f%%\n", 100*res.ProbeAcc)
+		for _, ll := range res.LowLabel {
+			fmt.Printf("  linear probe, %4g%% of the labels %6.2f%%   (kNN %6.2f%%, %d images)\n", ll.Percent, 100*ll.Linear, 100*ll.KNN, ll.Images)
+		}
 		if res.PixelLinear >= 0 {
 			fmt.Printf("  linear probe, raw pixels          %6.2f%%\n", 100*res.PixelLinear)
 			fmt.Printf("  linear probe, random encoder      %6.2f%%\n", 100*res.RandomLinear)

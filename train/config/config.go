@@ -72,10 +72,14 @@ type Config struct {
 	KNNK            int     `json:"knn_k" config:"local"`
 	KNNTemperature  float64 `json:"knn_t" config:"local"`
 	ProbeEpochs     int     `json:"probe_epochs" config:"local"`
-	Baselines       bool    `json:"baselines" config:"local"`   // also probe raw pixels and a random encoder
-	EvalSubset      int     `json:"eval_subset" config:"local"` // evaluate on the first EvalSubset images (0: all)
-	ExportEncoder   string  `json:"export_encoder" config:"local"`
-	OnNonFinite     string  `json:"on_nonfinite" config:"local"` // OnNonFiniteStop or OnNonFiniteRollback
+	Baselines       bool    `json:"baselines" config:"local"` // also probe raw pixels and a random encoder
+	// LowLabel lists label percentages (in (0, 100)) at which the final evaluation also trains
+	// the linear probe and kNN on a class-balanced subset of the training labels (1 and 10 are
+	// the VICReg paper's semi-supervised budgets); the subsets are nested and fixed by Seed.
+	LowLabel      []float64 `json:"low_label" config:"local"`
+	EvalSubset    int       `json:"eval_subset" config:"local"` // evaluate on the first EvalSubset images (0: all)
+	ExportEncoder string    `json:"export_encoder" config:"local"`
+	OnNonFinite   string    `json:"on_nonfinite" config:"local"` // OnNonFiniteStop or OnNonFiniteRollback
 }
 
 // What a run does when a loss term or a variable becomes NaN or infinite (Config.OnNonFinite).

@@ -107,6 +107,8 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("probe-epochs", "must be >= 0")
 	case c.EvalSubset < 0:
 		return nil, Errorf("eval-subset", "must be >= 0")
+	case !validPercents(c.LowLabel):
+		return nil, Errorf("low-label", "want percentages in (0, 100), got %v", c.LowLabel)
 	case c.CheckpointDir == "":
 		return nil, Errorf("checkpoint-dir", "must not be empty")
 	case c.OnNonFinite != OnNonFiniteStop && c.OnNonFinite != OnNonFiniteRollback:
@@ -143,4 +145,13 @@ func (p *Plan) ForData(n int) (batchesPerEpoch, total int64, opt optim.Config) {
 	opt.Schedule.TotalSteps = total
 	opt.Schedule.WarmupSteps = min(int64(math.Round(c.WarmupEpochs*float64(batchesPerEpoch))), total)
 	return batchesPerEpoch, total, opt
+}
+
+func validPercents(ps []float64) bool {
+	for _, p := range ps {
+		if !(p > 0 && p < 100) {
+			return false
+		}
+	}
+	return true
 }

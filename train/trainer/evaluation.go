@@ -141,7 +141,8 @@ func onlineProbeAccuracy(ctx *context.Context, f eval.Features) (float64, error)
 	}, classes), nil
 }
 
-// final runs the offline linear probe and kNN on the frozen encoder, and the baselines.
+// final runs the offline linear probe and kNN on the frozen encoder (with all the training labels
+// and with each LowLabel fraction of them), and the baselines.
 func (e *evaluator) final(res *Result) error {
 	enc, err := e.encoder()
 	if err != nil {
@@ -149,8 +150,23 @@ func (e *evaluator) final(res *Result) error {
 	}
 	probeCfg := eval.ProbeConfig{Epochs: e.cfg.ProbeEpochs, Seed: e.cfg.Seed}
 	e.logger.Info("evaluating the frozen encoder", "train_images", e.data.train.N, "eval_images", e.data.eval.N, "split", e.data.eval.Split)
-	if res.Linear, res.KNN, err = e.probeAndKNN(enc, probeCfg, "pretrained encoder"); err != nil {
+	trainF, evalF, err := e.features(enc, "pretrained encoder")
+	if err != nil {
 		return err
+	}
+	if res.Linear, res.KNN, err = e.probeAndKNN(trainF, evalF, probeCfg, "pretrained encoder"); err != nil {
+		return err
+	}
+	for _, p := range e.cfg.LowLabel {
+		idx, err := datasets.LabelFraction(trainF.Labels, trainF.NumClasses, p, e.cfg.Seed)
+		if err != nil {
+			return err
+		}
+		lin, knn, err := e.probeAndKNN(trainF.Rows(idx), evalF, probeCfg, fmt.Sprintf("pretrained encoder, %g%% of the labels", p))
+		if err != nil {
+			return err
+		}
+		res.LowLabel = append(res.LowLabel, LowLabelResult{Percent: p, Images: len(idx), Linear: lin, KNN: knn})
 	}
 	if !e.cfg.Baselines {
 		return nil
@@ -173,19 +189,23 @@ func (e *evaluator) final(res *Result) error {
 		return err
 	}
 	defer random.Close()
-	res.RandomLinear, _, err = e.probeAndKNN(random, probeCfg, "random encoder")
+	if trainF, evalF, err = e.features(random, "random encoder"); err != nil {
+		return err
+	}
+	res.RandomLinear, _, err = e.probeAndKNN(trainF, evalF, probeCfg, "random encoder")
 	return err
 }
 
-func (e *evaluator) probeAndKNN(enc *encoder.Encoder, probeCfg eval.ProbeConfig, what string) (float64, float64, error) {
-	trainF, err := e.embed(enc, e.data.train, "embedding the training images ("+what+")")
-	if err != nil {
-		return 0, 0, err
+// features embeds the training and evaluation images.
+func (e *evaluator) features(enc *encoder.Encoder, what string) (train, evalF eval.Features, err error) {
+	if train, err = e.embed(enc, e.data.train, "embedding the training images ("+what+")"); err != nil {
+		return
 	}
-	evalF, err := e.embed(enc, e.data.eval, "embedding the "+e.data.eval.Split+" images ("+what+")")
-	if err != nil {
-		return 0, 0, err
-	}
+	evalF, err = e.embed(enc, e.data.eval, "embedding the "+e.data.eval.Split+" images ("+what+")")
+	return
+}
+
+func (e *evaluator) probeAndKNN(trainF, evalF eval.Features, probeCfg eval.ProbeConfig, what string) (float64, float64, error) {
 	lin, err := eval.LinearProbe(e.b, trainF, evalF, probeCfg)
 	if err != nil {
 		return 0, 0, err

@@ -41,8 +41,19 @@ type Result struct {
 	// held-out training images), EvalImages their number.
 	EvalSplit  string `json:"eval_split"`
 	EvalImages int    `json:"eval_images"`
+	// LowLabel holds the probes trained on fractions of the labels (Config.LowLabel).
+	LowLabel []LowLabelResult `json:"low_label,omitempty"`
 	// StepCompilations counts how often the training step was compiled: 1, whatever the steps.
 	StepCompilations int `json:"step_compilations"`
+}
+
+// LowLabelResult is the linear probe and kNN trained on Percent% of the training labels (Images
+// images, class-balanced).
+type LowLabelResult struct {
+	Percent float64 `json:"percent"`
+	Images  int     `json:"images"`
+	Linear  float64 `json:"linear_probe"`
+	KNN     float64 `json:"knn"`
 }
 
 // data is a run's training and evaluation sets.

@@ -54,6 +54,7 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	b := backendtest.XLA(t)
 	c := tinyConfig(t)
 	c.ExportEncoder = filepath.Join(t.TempDir(), "encoder.safetensors")
+	c.LowLabel = []float64{10}
 	opts := quiet()
 	calls := 0
 	opts.AfterStep = func(int64) { calls++ }
@@ -67,7 +68,12 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	if res.Steps != 4 || res.Linear < 0 || res.KNN < 0 || res.ProbeAcc < 0 {
 		t.Errorf("result %+v: want 4 steps and every accuracy measured", res)
 	}
-	for _, f := range []string{"metrics.jsonl", "metrics.svg", "ckpt-000000002" + checkpoints.Ext, "ckpt-000000004" + checkpoints.Ext, config.FileName} {
+	// 10% of the labels of 512 training images: a class-balanced subset of about 51.
+	if len(res.LowLabel) != 1 || res.LowLabel[0].Percent != 10 || res.LowLabel[0].Images < 45 || res.LowLabel[0].Images > 57 ||
+		res.LowLabel[0].Linear < 0 || res.LowLabel[0].KNN < 0 {
+		t.Errorf("low-label results %+v, want one at 10%% of the 512 training labels", res.LowLabel)
+	}
+	for _, f := range []string{"metrics.jsonl", "metrics.svg", "metrics.png", ResultFile, "ckpt-000000002" + checkpoints.Ext, "ckpt-000000004" + checkpoints.Ext, config.FileName} {
 		if _, err := os.Stat(filepath.Join(c.CheckpointDir, f)); err != nil {
 			t.Errorf("missing output: %v", err)
 		}
