@@ -30,10 +30,16 @@ type Config struct {
 	Beta2       float64 // adamw (0.999)
 	Epsilon     float64 // adamw (1e-8)
 
-	// Head, when not nil, trains the variables under HeadScope (the online linear probe) with plain
-	// SGD with momentum, at a constant learning rate, without weight decay.
-	HeadScope string
-	HeadLR    float64
+	// The variables under HeadScope (when not empty) form a second parameter group: the online
+	// linear probe during pretraining, the classifier when fine-tuning. They are trained with SGD
+	// with momentum at HeadLR: constant and without weight decay by default (the online probe);
+	// with HeadScheduled, HeadLR follows the schedule's shape (HeadLR·lr(t)/Schedule.Base, PyTorch's
+	// param groups under one scheduler) and HeadWeightDecay is added to the gradient (evaluate.py's
+	// classifier).
+	HeadScope       string
+	HeadLR          float64
+	HeadScheduled   bool
+	HeadWeightDecay float64
 }
 
 // Validate reports invalid settings, naming the field.
@@ -110,7 +116,16 @@ func (o *Optimizer) UpdateGraph(ctx *context.Context, g *Graph, loss *Node) {
 	for i, v := range vars {
 		grad := grads[i]
 		if o.cfg.HeadScope != "" && strings.HasPrefix(v.Scope(), o.cfg.HeadScope) {
-			o.momentumUpdate(ctx, g, v, grad, Scalar(g, dtypes.Float32, o.cfg.HeadLR))
+			headLR := Scalar(g, dtypes.Float32, o.cfg.HeadLR)
+			if o.cfg.HeadScheduled && o.cfg.Schedule.Base > 0 {
+				headLR = MulScalar(lr, o.cfg.HeadLR/o.cfg.Schedule.Base)
+			} else if o.cfg.HeadScheduled {
+				headLR = o.cfg.Schedule.WithBase(o.cfg.HeadLR).Graph(StepVar(ctx).ValueGraph(g))
+			}
+			if o.cfg.HeadWeightDecay > 0 {
+				grad = Add(grad, MulScalar(v.ValueGraph(g), o.cfg.HeadWeightDecay))
+			}
+			o.momentumUpdate(ctx, g, v, grad, headLR)
 			continue
 		}
 		switch o.cfg.Kind {

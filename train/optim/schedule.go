@@ -39,6 +39,12 @@ func (s Schedule) Validate() error {
 	return nil
 }
 
+// WithBase returns the schedule with another peak learning rate (the same warm-up and decay).
+func (s Schedule) WithBase(base float64) Schedule {
+	s.Base = base
+	return s
+}
+
 // At returns the learning rate for the given step, in float64 on the host.
 //
 //	step < warm-up:  lr = Base * step / warm-up
