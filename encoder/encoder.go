@@ -187,11 +187,19 @@ func fromState(b backends.Backend, state *checkpoints.State, path string) (*Enco
 	return e, nil
 }
 
-// ParseConfig reads the run configuration stored in a checkpoint or an export and checks that it
-// describes an encoder.
+// ParseConfig reads the run configuration stored in a checkpoint (of pretraining, or of
+// fine-tuning: its "encoder" key) or an export and checks that it describes an encoder.
 func ParseConfig(raw json.RawMessage) (config.Config, error) {
 	if len(raw) == 0 {
 		return config.Config{}, errors.New("the file holds no run configuration (is it a checkpoint or exported encoder of this toolkit?)")
+	}
+	// A fine-tuning run's configuration holds its encoder's under "encoder".
+	var wrapper struct {
+		Encoder json.RawMessage `json:"encoder"`
+		Weights string          `json:"weights"`
+	}
+	if json.Unmarshal(raw, &wrapper) == nil && len(wrapper.Encoder) > 0 && wrapper.Weights != "" {
+		raw = wrapper.Encoder
 	}
 	cfg, err := config.Parse(raw, config.Default())
 	if err != nil {

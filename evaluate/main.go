@@ -1,12 +1,24 @@
-// Command evaluate measures a pretrained encoder: a linear probe and a kNN classifier on a labeled
-// data set, and optionally writes the embeddings of one split to a .npy or .csv file.
+// Command evaluate measures a pretrained encoder on a labelled data set, as the official VICReg
+// evaluate.py does and more:
 //
-//	go run ./evaluate -checkpoint runs/vicreg                 # newest checkpoint of a run
-//	go run ./evaluate -checkpoint encoder.vckpt -embeddings test.npy
+//	go run ./evaluate -checkpoint runs/vicreg                          # linear probe + kNN on frozen features
+//	go run ./evaluate -checkpoint runs/vicreg -train-percent 1          # ... trained on 1% of the labels
+//	go run ./evaluate -checkpoint runs/vicreg -finetune -train-percent 1 # fine-tune encoder + classifier
+//	go run ./evaluate -checkpoint runs/vicreg -weights freeze           # evaluate.py's linear evaluation
+//	go run ./evaluate -checkpoint encoder.safetensors -embeddings test.npy
 //
-// Exit status: 0 on success, 1 on failure (including a damaged checkpoint or data file), 2 on a
-// usage error (a bad flag value, a -checkpoint path that does not exist or holds no checkpoint, a
-// data set whose images do not fit the encoder).
+// Without -weights it embeds the images once and trains a linear probe and a kNN classifier on the
+// frozen features. With -weights freeze|finetune (-finetune for short) it runs evaluate.py's
+// protocol as a training run (progress, metrics.jsonl, checkpoints, -resume, SIGINT): a linear
+// classifier on the encoder, trained with augmentation, the encoder frozen or fine-tuned, SGD with
+// momentum and a cosine schedule, top-1 and top-5 accuracy on the test split after every epoch;
+// and the same procedure from a randomly initialised encoder (supervised training from scratch)
+// unless -baseline=false, so that the gain from pretraining is one line of the output.
+//
+// Exit status: 0 on success (also after SIGINT, once a checkpoint is written), 1 on failure
+// (including a damaged checkpoint or data file), 2 on a usage error (a bad flag value, a
+// -checkpoint path that does not exist or holds no checkpoint, a data set without labels or whose
+// images do not fit the encoder, a resume with another configuration).
 package main
 
 import (
@@ -19,160 +31,326 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/log"
+	"github.com/gomlx/gomlx/backends"
 
 	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/train/config"
+	"github.com/gomlx-ssl/vicreg/train/finetune"
+	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
 
+// flags are the command's settings.
+type flags struct {
+	ckpt, dataset, dataDir, embeddings, split string
+	subset, probeEpochs, knnK, batch          int
+	knnT, percent                             float64
+	seed                                      uint64
+
+	weights            string
+	finetune, baseline bool
+	ft                 finetune.Config // the fine-tuning settings given on the command line
+	set                map[string]bool // flags given explicitly
+}
+
 func run(args []string) int {
+	logger := log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true})
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
-	ckpt := fs.String("checkpoint", "", "a checkpoint file, an exported encoder, or a run's checkpoint folder (its newest valid checkpoint)")
-	dataset := fs.String("dataset", "", "labeled data set to evaluate on (default: the one the encoder was trained on)")
-	dataDir := fs.String("data-dir", "", "folder of the data sets")
-	subset := fs.Int("subset", 0, "use the first N images of each split (0: all)")
-	probeEpochs := fs.Int("probe-epochs", 30, "epochs of the linear probe (0: skip the probe)")
-	knnK := fs.Int("knn-k", 20, "neighbours of the kNN classifier (0: skip kNN)")
-	knnT := fs.Float64("knn-t", 0.07, "temperature of the kNN classifier")
-	embeddings := fs.String("embeddings", "", "write the embeddings of -split to this .npy or .csv file")
-	split := fs.String("split", datasets.SplitTest, "split whose embeddings -embeddings writes")
-	batch := fs.Int("batch-size", 256, "images per forward pass")
+	var f flags
+	fs.StringVar(&f.ckpt, "checkpoint", "", "a checkpoint file, an exported encoder, or a run's checkpoint folder (its newest valid checkpoint)")
+	fs.StringVar(&f.dataset, "dataset", "", "labelled data set to evaluate on (default: the one the encoder was trained on)")
+	fs.StringVar(&f.dataDir, "data-dir", "", "folder of the data sets")
+	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split (0: all)")
+	fs.IntVar(&f.probeEpochs, "probe-epochs", 30, "frozen features: epochs of the linear probe (0: skip the probe)")
+	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
+	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
+	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file")
+	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes")
+	fs.IntVar(&f.batch, "batch-size", 256, "images per batch (forward passes; fine-tuning steps)")
+	fs.Float64Var(&f.percent, "train-percent", 100, "percentage of the training labels to train on, in (0, 100]: a class-balanced subset fixed by -seed (nested: 1% lies inside 10%)")
+	fs.Uint64Var(&f.seed, "seed", 0, "seed of the label subset, the classifier's initialisation, the data order and the augmentations")
+	fs.StringVar(&f.weights, "weights", "", "freeze (evaluate.py's linear evaluation) or finetune (encoder and classifier trained together); empty: probe and kNN on frozen features")
+	fs.BoolVar(&f.finetune, "finetune", false, "short for -weights finetune")
+	fs.BoolVar(&f.baseline, "baseline", true, "with -weights: also run the same training from a randomly initialised encoder (supervised from scratch)")
+	fs.IntVar(&f.ft.Epochs, "epochs", 0, "with -weights: training epochs (default from -weights and -train-percent: see -h)")
+	fs.Float64Var(&f.ft.LRBackbone, "lr-backbone", 0, "with -weights finetune: the encoder's peak learning rate (default by -train-percent)")
+	fs.Float64Var(&f.ft.LRHead, "lr-head", 0, "with -weights: the classifier's peak learning rate (default by -weights and -train-percent)")
+	fs.Float64Var(&f.ft.WeightDecay, "wd", 0, "with -weights: weight decay (default by -weights)")
+	fs.StringVar(&f.ft.Augment, "augment", "", "with -weights: training augmentation, "+strings.Join(finetune.Augmentations, " or ")+" (default: mnist for MNIST, crop-flip otherwise)")
+	fs.StringVar(&f.ft.CheckpointDir, "checkpoint-dir", "", "with -weights: the run's folder (default: beside the encoder, finetune-<weights>-<percent>pct; the baseline in scratch-...)")
+	fs.BoolVar(&f.ft.Resume, "resume", false, "with -weights: continue the runs in their folders")
+	fs.IntVar(&f.ft.Workers, "workers", 0, "with -weights: data goroutines (0: one per CPU)")
+	fs.IntVar(&f.ft.EvalSubset, "eval-subset", 0, "with -weights: evaluate on the first N test images (0: all)")
+	fs.StringVar(&f.ft.ExportEncoder, "export-encoder", "", "with -weights finetune: write the fine-tuned encoder to this .safetensors file")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: go run ./evaluate -checkpoint PATH [flags]\n\n"+
+			"Defaults with -weights (evaluate.py's; fewer epochs on CPU): freeze: lr-head 0.02, wd 1e-6, 10 epochs;\n"+
+			"finetune 1%%: lr-backbone 0.03, lr-head 0.08, wd 0, 20 epochs; 10%%: 0.01, 0.1, 0, 20 epochs; 100%%: 0.01, 0.1, 0, 10 epochs.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
 	}
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(os.Stderr, "evaluate: "+format+"\n", a...)
-		return 2
+	f.set = map[string]bool{}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	if f.finetune {
+		if f.weights != "" && f.weights != finetune.Finetune {
+			return usage("-finetune and -weights %s contradict each other", f.weights)
+		}
+		f.weights = finetune.Finetune
 	}
-	if *ckpt == "" {
-		return usage("-checkpoint is required")
-	}
-	switch {
-	case *batch < 1:
-		return usage("-batch-size: must be > 0, got %d", *batch)
-	case *knnT <= 0:
-		return usage("-knn-t: must be > 0, got %g", *knnT)
-	case *probeEpochs < 0:
-		return usage("-probe-epochs: must be >= 0, got %d", *probeEpochs)
-	case *knnK < 0:
-		return usage("-knn-k: must be >= 0, got %d", *knnK)
-	case *subset < 0:
-		return usage("-subset: must be >= 0, got %d", *subset)
-	case *dataset != "" && !slices.Contains(datasets.Names(), *dataset):
-		return usage("-dataset: unknown data set %q: use one of %s", *dataset, strings.Join(datasets.Names(), ", "))
-	case !slices.Contains(splits, *split):
-		return usage("-split: unknown split %q: use one of %s", *split, strings.Join(splits, ", "))
-	case *embeddings != "" && !slices.Contains([]string{".npy", ".csv"}, strings.ToLower(filepath.Ext(*embeddings))):
-		return usage("-embeddings: %s: the file name must end in .npy or .csv", *embeddings)
-	}
-	if msg := checkCheckpointPath(*ckpt); msg != "" {
-		return usage("-checkpoint: %s", msg)
+	if msg := f.check(); msg != "" {
+		return usage("%s", msg)
 	}
 	b, err := backend.New()
 	if err != nil {
-		log.Error(err)
+		logger.Error(err)
 		return 1
 	}
 	defer b.Finalize()
-	enc, err := encoder.Load(b, *ckpt)
+	if f.weights != "" {
+		return fail(logger, runFinetune(b, &f, logger))
+	}
+	return fail(logger, frozenFeatures(b, &f, logger))
+}
+
+// check returns what is wrong with the flags, or "".
+func (f *flags) check() string {
+	switch {
+	case f.ckpt == "":
+		return "-checkpoint is required"
+	case f.batch < 1:
+		return fmt.Sprintf("-batch-size: must be > 0, got %d", f.batch)
+	case f.knnT <= 0:
+		return fmt.Sprintf("-knn-t: must be > 0, got %g", f.knnT)
+	case f.probeEpochs < 0:
+		return fmt.Sprintf("-probe-epochs: must be >= 0, got %d", f.probeEpochs)
+	case f.knnK < 0:
+		return fmt.Sprintf("-knn-k: must be >= 0, got %d", f.knnK)
+	case f.subset < 0:
+		return fmt.Sprintf("-subset: must be >= 0, got %d", f.subset)
+	case !(f.percent > 0 && f.percent <= 100):
+		return fmt.Sprintf("-train-percent: want a percentage in (0, 100], got %g", f.percent)
+	case f.dataset != "" && !slices.Contains(datasets.Names(), f.dataset):
+		return fmt.Sprintf("-dataset: unknown data set %q: use one of %s", f.dataset, strings.Join(datasets.Names(), ", "))
+	case !slices.Contains(splits, f.split):
+		return fmt.Sprintf("-split: unknown split %q: use one of %s", f.split, strings.Join(splits, ", "))
+	case f.embeddings != "" && !slices.Contains([]string{".npy", ".csv"}, strings.ToLower(filepath.Ext(f.embeddings))):
+		return fmt.Sprintf("-embeddings: %s: the file name must end in .npy or .csv", f.embeddings)
+	case f.weights != "" && f.weights != finetune.Freeze && f.weights != finetune.Finetune:
+		return fmt.Sprintf("-weights: unknown mode %q: use %s or %s", f.weights, finetune.Freeze, finetune.Finetune)
+	case f.weights != "" && f.embeddings != "":
+		return "-embeddings writes frozen features: give it without -weights"
+	}
+	return checkCheckpointPath(f.ckpt)
+}
+
+// usage prints a usage error and returns exit status 2.
+func usage(format string, a ...any) int {
+	fmt.Fprintf(os.Stderr, "evaluate: "+format+"\nRun 'go run ./evaluate -h' for the flags.\n", a...)
+	return 2
+}
+
+// fail reports err and returns the exit status: 0 for nil, 2 for a usage error, 1 otherwise.
+func fail(logger *log.Logger, err error) int {
+	if err == nil {
+		return 0
+	}
+	var fe *config.FieldError
+	if errors.As(err, &fe) {
+		return usage("%v", err)
+	}
+	logger.Error(err)
+	return 1
+}
+
+// frozenFeatures embeds the images once and runs the linear probe, kNN and the embeddings export.
+func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
+	enc, err := encoder.Load(b, f.ckpt)
 	if err != nil {
-		log.Error(err)
-		return 1
+		return err
 	}
 	defer enc.Close()
-	if *dataset == "" {
-		*dataset = enc.Config.Dataset
+	dataset := f.dataset
+	if dataset == "" {
+		dataset = enc.Config.Dataset
 	}
 	load := func(split string) (*datasets.Dataset, error) {
-		ds, err := datasets.LoadWith(*dataset, split, datasets.Options{DataDir: *dataDir})
+		ds, err := datasets.LoadWith(dataset, split, datasets.Options{DataDir: f.dataDir})
 		if err != nil {
 			return nil, err
 		}
 		if ds.Channels != enc.Config.Model.InChannels {
-			return nil, &usageError{fmt.Sprintf("-dataset: the encoder takes %d-channel images but %s has %d channels: evaluate it on a %d-channel data set",
-				enc.Config.Model.InChannels, *dataset, ds.Channels, enc.Config.Model.InChannels)}
+			return nil, config.Errorf("dataset", "the encoder takes %d-channel images but %s has %d channels: evaluate it on a %d-channel data set",
+				enc.Config.Model.InChannels, dataset, ds.Channels, enc.Config.Model.InChannels)
 		}
-		return ds.Head(*subset), nil
-	}
-	// fail reports err and returns the exit status: 2 for a usage error, 1 otherwise.
-	fail := func(err error) int {
-		var ue *usageError
-		if errors.As(err, &ue) {
-			return usage("%s", ue.msg)
-		}
-		log.Error(err)
-		return 1
+		return ds.Head(f.subset), nil
 	}
 	features := map[string]eval.Features{}
 	get := func(split string) (eval.Features, error) {
-		if f, ok := features[split]; ok {
-			return f, nil
+		if x, ok := features[split]; ok {
+			return x, nil
 		}
 		ds, err := load(split)
 		if err != nil {
 			return eval.Features{}, err
 		}
-		f, err := enc.EmbedDataset(ds, encoder.EmbedOptions{BatchSize: *batch})
-		features[split] = f
-		return f, err
+		x, err := enc.EmbedDataset(ds, encoder.EmbedOptions{BatchSize: f.batch})
+		features[split] = x
+		return x, err
 	}
-	if *probeEpochs > 0 || *knnK > 0 {
+	if f.probeEpochs > 0 || f.knnK > 0 {
 		train, err := get(datasets.SplitTrain)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		test, err := get(datasets.SplitTest)
 		if err != nil {
-			return fail(err)
+			return err
 		}
-		fmt.Printf("encoder %s (%s, width %d, %d-dim), %s: %d train / %d test images\n",
-			enc.Config.Model.Arch, enc.Config.Model.Stem, enc.Config.Model.Width, enc.Dim(), *dataset, train.N, test.N)
-		if *probeEpochs > 0 {
-			res, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: *probeEpochs})
+		if train.Labels == nil {
+			return config.Errorf("dataset", "%s has no labels: a probe needs a labelled data set", dataset)
+		}
+		if f.percent < 100 {
+			idx, err := datasets.LabelFraction(train.Labels, train.NumClasses, f.percent, f.seed)
 			if err != nil {
-				log.Error(err)
-				return 1
+				return config.Errorf("train-percent", "%v", err)
+			}
+			train = train.Rows(idx)
+		}
+		m := enc.Config.Model
+		fmt.Printf("encoder %s (%s, width %d, %d-dim), %s: %d train (%g%% of the labels) / %d test images\n",
+			m.Arch, m.Stem, m.Width, enc.Dim(), dataset, train.N, f.percent, test.N)
+		if f.probeEpochs > 0 {
+			res, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed})
+			if err != nil {
+				return err
 			}
 			fmt.Printf("linear probe: train %.2f%%, test %.2f%%\n", 100*res.TrainAccuracy, 100*res.TestAccuracy)
 		}
-		if *knnK > 0 {
-			acc, err := eval.KNN(b, train, test, eval.KNNConfig{K: *knnK, Temperature: *knnT})
+		if f.knnK > 0 {
+			acc, err := eval.KNN(b, train, test, eval.KNNConfig{K: f.knnK, Temperature: f.knnT})
 			if err != nil {
-				log.Error(err)
-				return 1
+				return err
 			}
-			fmt.Printf("kNN (k=%d, T=%g): test %.2f%%\n", *knnK, *knnT, 100*acc)
+			fmt.Printf("kNN (k=%d, T=%g): test %.2f%%\n", f.knnK, f.knnT, 100*acc)
 		}
 	}
-	if *embeddings != "" {
-		f, err := get(*split)
+	if f.embeddings != "" {
+		x, err := get(f.split)
 		if err != nil {
-			return fail(err)
+			return err
 		}
-		if err := eval.WriteEmbeddings(*embeddings, f); err != nil {
-			log.Error(err)
-			return 1
+		if err := eval.WriteEmbeddings(f.embeddings, x); err != nil {
+			return err
 		}
-		fmt.Printf("wrote %d embeddings of dimension %d to %s\n", f.N, f.D, *embeddings)
+		fmt.Printf("wrote %d embeddings of dimension %d to %s\n", x.N, x.D, f.embeddings)
 	}
-	return 0
+	return nil
+}
+
+// runFinetune runs evaluate.py's protocol from the pretrained encoder and, with -baseline, from a
+// random one, and prints both and the difference.
+func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
+	encCfg, vars, sum, err := finetune.Pretrained(b, f.ckpt)
+	if err != nil {
+		return err
+	}
+	cfg := finetune.Defaults(f.weights, f.percent)
+	cfg.Encoder, cfg.EncoderSHA256, cfg.Source = encCfg, sum, f.ckpt
+	cfg.Dataset, cfg.DataDir, cfg.Seed, cfg.BatchSize = encCfg.Dataset, f.dataDir, f.seed, f.batch
+	if f.dataset != "" {
+		cfg.Dataset = f.dataset
+	}
+	cfg.Augment = "crop-flip"
+	if cfg.Dataset == "mnist" {
+		cfg.Augment = "mnist"
+	}
+	for name, apply := range map[string]func(){
+		"epochs": func() { cfg.Epochs = f.ft.Epochs }, "lr-backbone": func() { cfg.LRBackbone = f.ft.LRBackbone },
+		"lr-head": func() { cfg.LRHead = f.ft.LRHead }, "wd": func() { cfg.WeightDecay = f.ft.WeightDecay },
+		"augment": func() { cfg.Augment = f.ft.Augment },
+	} {
+		if f.set[name] {
+			apply()
+		}
+	}
+	cfg.Resume, cfg.Workers, cfg.EvalSubset, cfg.ExportEncoder = f.ft.Resume, f.ft.Workers, f.ft.EvalSubset, f.ft.ExportEncoder
+	cfg.CheckpointDir = f.ft.CheckpointDir
+	if cfg.CheckpointDir == "" {
+		cfg.CheckpointDir = filepath.Join(runDir(f.ckpt), fmt.Sprintf("finetune-%s-%gpct", cfg.Weights, cfg.TrainPercent))
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	if cfg.ExportEncoder != "" && cfg.Weights != finetune.Finetune {
+		return config.Errorf("export-encoder", "a frozen encoder does not change: export it from the pretraining run")
+	}
+	fmt.Printf("fine-tuning configuration: %s\n", cfg.JSON())
+	stop := trainer.StopOnSignal(logger)
+	opts := trainer.Options{Logger: logger, Stop: stop}
+	res, err := finetune.Run(b, cfg, vars, opts)
+	if err != nil {
+		return err
+	}
+	if res.Interrupted {
+		fmt.Fprintf(os.Stderr, "interrupted; to resume: the same command with -resume\n")
+		return nil
+	}
+	var scratch *finetune.Result
+	dirs := []string{cfg.CheckpointDir}
+	if f.baseline {
+		base := cfg
+		base.Scratch, base.EncoderSHA256, base.ExportEncoder = true, "", ""
+		base.CheckpointDir = filepath.Join(filepath.Dir(cfg.CheckpointDir), "scratch-"+strings.TrimPrefix(filepath.Base(cfg.CheckpointDir), "finetune-"))
+		if f.ft.CheckpointDir != "" {
+			base.CheckpointDir = cfg.CheckpointDir + "-scratch"
+		}
+		dirs = append(dirs, base.CheckpointDir)
+		if scratch, err = finetune.Run(b, base, nil, opts); err != nil {
+			return err
+		}
+		if scratch.Interrupted {
+			fmt.Fprintf(os.Stderr, "interrupted; to resume: the same command with -resume\n")
+			return nil
+		}
+	}
+	fmt.Printf("\n%s, %s, %g%% of the labels (%d images), %d epochs; test accuracy (%d images):\n",
+		cfg.Dataset, cfg.Weights, cfg.TrainPercent, res.TrainImages, cfg.Epochs, res.TestImages)
+	line := func(name string, r *finetune.Result) {
+		fmt.Printf("  %-28s top-1 %6.2f%%", name, 100*r.Top1)
+		if r.Top5 >= 0 {
+			fmt.Printf("   top-5 %6.2f%%", 100*r.Top5)
+		}
+		fmt.Println()
+	}
+	line("pretrained encoder", res)
+	if scratch != nil {
+		line("from scratch (random init)", scratch)
+		fmt.Printf("  gain from pretraining        %+6.2f points (top-1)\n", 100*(res.Top1-scratch.Top1))
+	}
+	fmt.Printf("runs (checkpoints, metrics.jsonl, result.json): %s\n", strings.Join(dirs, ", "))
+	return nil
+}
+
+// runDir is the folder a -checkpoint path belongs to: itself for a folder, its folder for a file.
+func runDir(path string) string {
+	if info, err := os.Stat(path); err == nil && info.IsDir() {
+		return path
+	}
+	return filepath.Dir(path)
 }
 
 // splits are the values -split accepts (not every data set has every split).
 var splits = []string{datasets.SplitTrain, datasets.SplitTest, datasets.SplitUnlabeled, datasets.SplitTrainUnlabeled}
-
-// usageError is a problem with the flags found after parsing them (such as a data set whose
-// images do not fit the encoder); it exits with status 2.
-type usageError struct{ msg string }
-
-func (e *usageError) Error() string { return e.msg }
 
 // checkCheckpointPath returns what is wrong with the -checkpoint path as given by the user (it
 // does not exist, or is a folder without any checkpoint file), or "". A checkpoint that exists
@@ -180,17 +358,17 @@ func (e *usageError) Error() string { return e.msg }
 func checkCheckpointPath(path string) string {
 	info, err := os.Stat(path)
 	if err != nil {
-		return fmt.Sprintf("%s does not exist (give a checkpoint file, an exported encoder or a run's checkpoint folder)", path)
+		return fmt.Sprintf("-checkpoint: %s does not exist (give a checkpoint file, an exported encoder or a run's checkpoint folder)", path)
 	}
 	if !info.IsDir() {
 		return ""
 	}
 	paths, err := (&checkpoints.Manager{Dir: path}).List()
 	if err != nil {
-		return err.Error()
+		return "-checkpoint: " + err.Error()
 	}
 	if len(paths) == 0 {
-		return fmt.Sprintf("the folder %s holds no checkpoint (ckpt-*%s)", path, checkpoints.Ext)
+		return fmt.Sprintf("-checkpoint: the folder %s holds no checkpoint (ckpt-*%s)", path, checkpoints.Ext)
 	}
 	return ""
 }

@@ -16,10 +16,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/signal"
 	"path/filepath"
-	"sync/atomic"
-	"syscall"
 
 	"github.com/charmbracelet/log"
 
@@ -71,21 +68,8 @@ func run(args []string) int {
 		return 0
 	}
 
-	var stop atomic.Bool
-	signals := make(chan os.Signal, 2)
-	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
-	go func() {
-		for s := range signals {
-			if stop.Load() {
-				logger.Warn("second signal: exiting without a checkpoint", "signal", s)
-				os.Exit(130)
-			}
-			logger.Warn("signal received: finishing the current step and writing a checkpoint", "signal", s)
-			stop.Store(true)
-		}
-	}()
-
-	res, err := trainer.Run(b, cfg, trainer.Options{Logger: logger, Stop: &stop})
+	stop := trainer.StopOnSignal(logger)
+	res, err := trainer.Run(b, cfg, trainer.Options{Logger: logger, Stop: stop})
 	if err != nil {
 		var ue *config.FieldError
 		if errors.As(err, &ue) {

@@ -1,7 +1,7 @@
 // Package progress shows the progress of a long phase (training, feature extraction, a probe's
 // epochs, kNN, an analysis): a bar with the rate and the time left when standard error is a
-// terminal, otherwise a log line at every tenth of the way, so that logs of batch jobs show progress
-// too. Every long phase of the toolkit reports through it.
+// terminal, otherwise a log line at every tenth of the way (at most one every 10 s) and at the end,
+// so that logs of batch jobs show progress too. Every long phase of the toolkit reports through it.
 package progress
 
 import (
@@ -25,6 +25,8 @@ type Options struct {
 	Quiet bool
 	// Unit names what is counted ("steps", "images", "epochs").
 	Unit string
+	// Every is the least time between two log lines (0: 10 s); the last line is always written.
+	Every time.Duration
 }
 
 // Bar is the progress of one phase of Total units.
@@ -38,11 +40,16 @@ type Bar struct {
 	quiet   bool
 	began   time.Time
 	nextLog int64
+	lastLog time.Time
+	every   time.Duration
 }
 
 // New starts the progress of a phase named name, of total units, at done units (a resumed phase).
 func New(name string, total, done int64, o Options) *Bar {
-	b := &Bar{name: name, total: total, done: done, unit: o.Unit, logger: o.Logger, quiet: o.Quiet, began: time.Now()}
+	b := &Bar{name: name, total: total, done: done, unit: o.Unit, logger: o.Logger, quiet: o.Quiet, began: time.Now(), every: o.Every}
+	if b.every == 0 {
+		b.every = 10 * time.Second
+	}
 	if b.unit == "" {
 		b.unit = "items"
 	}
@@ -82,7 +89,8 @@ func (b *Bar) Set(done int64, detail string) {
 		_ = b.bar.Set64(done)
 		return
 	}
-	if done >= b.nextLog || done == b.total {
+	if (done >= b.nextLog && time.Since(b.lastLog) >= b.every) || done == b.total {
+		b.lastLog = time.Now()
 		elapsed := time.Since(b.began)
 		left := time.Duration(0)
 		if done > 0 {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/log"
 )
@@ -17,7 +18,7 @@ func TestLogsTenLinesWithoutATerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := New("embedding", 100, 0, Options{Writer: f, Logger: logger, Unit: "images"})
+	b := New("embedding", 100, 0, Options{Writer: f, Logger: logger, Unit: "images", Every: time.Nanosecond})
 	for i := int64(1); i <= 100; i++ {
 		b.Set(i, "")
 	}
@@ -34,5 +35,21 @@ func TestLogsTenLinesWithoutATerminal(t *testing.T) {
 	q.Set(100, "")
 	if buf.Len() != 0 {
 		t.Errorf("a quiet bar logged %q", buf.String())
+	}
+}
+
+// Log lines are at least Every apart, except the last.
+func TestLogLinesAreThrottled(t *testing.T) {
+	var buf bytes.Buffer
+	f, err := openNotATerminal(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := New("training", 100, 0, Options{Writer: f, Logger: log.New(&buf), Every: time.Hour})
+	for i := int64(1); i <= 100; i++ {
+		b.Set(i, "")
+	}
+	if lines := strings.Split(strings.TrimSpace(buf.String()), "\n"); len(lines) != 2 || !strings.Contains(lines[1], "100/100") {
+		t.Errorf("want the first tenth and the end only, got:\n%s", buf.String())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
+	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 // ErrNonFinite is wrapped by the error returned when a loss term or a variable becomes NaN or
@@ -90,8 +91,8 @@ type Loop struct {
 
 // Resume restores the newest valid checkpoint of the manager's folder into ctx and returns the
 // loader position and step to continue from. A folder without checkpoints is a new run; one whose
-// checkpoints are all damaged, or whose configuration differs from stored (compared by diff), is
-// an error that deletes nothing.
+// checkpoints are all damaged is an error, and one whose configuration differs (diff lists the
+// differences) a *config.FieldError; neither deletes anything.
 func Resume(mgr *checkpoints.Manager, ctx *context.Context, logger *log.Logger, diff func(saved json.RawMessage) []string) (start datasets.Position, step int64, err error) {
 	state, path, err := mgr.LoadLatest()
 	switch {
@@ -103,7 +104,8 @@ func Resume(mgr *checkpoints.Manager, ctx *context.Context, logger *log.Logger, 
 	}
 	defer state.Free()
 	if d := diff(state.Config); len(d) > 0 {
-		return start, 0, &resumeError{path: path, diff: d}
+		return start, 0, &config.FieldError{Msg: fmt.Sprintf("cannot resume from %s: the configuration differs:\n  %s\nrerun with the saved values, or use another -checkpoint-dir",
+			path, strings.Join(d, "\n  "))}
 	}
 	if err := checkpoints.ToContext(ctx, state.Variables); err != nil {
 		return start, 0, fmt.Errorf("resuming from %s: %w", path, err)
@@ -113,17 +115,6 @@ func Resume(mgr *checkpoints.Manager, ctx *context.Context, logger *log.Logger, 
 	}
 	logger.Info("resuming", "checkpoint", path, "step", state.Step, "epoch", start.Epoch)
 	return start, state.Step, nil
-}
-
-// resumeError is a resume with a configuration other than the saved one: a usage error.
-type resumeError struct {
-	path string
-	diff []string
-}
-
-func (e *resumeError) Error() string {
-	return fmt.Sprintf("cannot resume from %s: the configuration differs:\n  %s\nrerun with the saved values, or use another -checkpoint-dir",
-		e.path, strings.Join(e.diff, "\n  "))
 }
 
 // LoopResult is where a Loop stopped.

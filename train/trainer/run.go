@@ -147,10 +147,6 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	start, step := datasets.Position{}, int64(0)
 	if cfg.Resume {
 		if start, step, err = Resume(mgr, ctx, logger, func(saved json.RawMessage) []string { return diffConfig(saved, cfg) }); err != nil {
-			var re *resumeError
-			if errors.As(err, &re) {
-				return nil, &config.FieldError{Msg: re.Error()}
-			}
 			return nil, err
 		}
 	} else if paths, _ := mgr.List(); len(paths) > 0 {

@@ -50,7 +50,7 @@ func NewStepOn(b backends.Backend, ctx *context.Context, net *Network, opt *opti
 		loss := total
 		probeLoss, probeAcc := ScalarZero(g, dtypes.Float32), ScalarZero(g, dtypes.Float32)
 		if net.NumClasses > 0 {
-			probeLoss, probeAcc = maskedCrossEntropy(net.ProbeLogits(ctx, f1), labels)
+			probeLoss, probeAcc = MaskedCrossEntropy(net.ProbeLogits(ctx, f1), labels)
 			loss = Add(loss, probeLoss)
 		}
 		opt.UpdateGraph(ctx, g, loss)
@@ -114,10 +114,10 @@ func (s *Step) Names() []string { return s.names }
 // Finalize frees the compiled program.
 func (s *Step) Finalize() { s.exec.Finalize() }
 
-// maskedCrossEntropy is the mean softmax cross-entropy and accuracy over the rows with a label
+// MaskedCrossEntropy is the mean softmax cross-entropy and accuracy over the rows with a label
 // >= 0 (unlabeled rows carry -1). Unlike GoMLX's masked cross-entropy it stays finite (0) for a
 // batch without any labeled row, which STL-10's train+unlabeled split produces.
-func maskedCrossEntropy(logits, labels *Node) (loss, acc *Node) {
+func MaskedCrossEntropy(logits, labels *Node) (loss, acc *Node) {
 	g := logits.Graph()
 	classes := logits.Shape().Dimensions[1]
 	valid := ConvertDType(GreaterOrEqual(labels, ScalarZero(g, labels.DType())), logits.DType())

@@ -1,0 +1,208 @@
+package finetune
+
+import (
+	"errors"
+	"io"
+	"math"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/charmbracelet/log"
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/gomlx-ssl/vicreg/backend/backendtest"
+	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/encoder"
+	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/train/config"
+	"github.com/gomlx-ssl/vicreg/train/trainer"
+)
+
+// pretrained returns the configuration and variables of a tiny "pretrained" encoder (a width-4
+// ResNet-18 with the CIFAR stem, randomly initialised) for the synthetic data set.
+func pretrained(t *testing.T, b backends.Backend) (config.Config, []checkpoints.Variable) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Dataset, cfg.Seed = "synthetic", 3
+	cfg.Model = models.Config{Arch: "resnet18", Stem: "cifar", Width: 4, InChannels: 3}
+	enc, err := encoder.Random(b, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	if _, err := enc.Embed(make([]float32, 16*16*3), 1, 16, 16); err != nil { // creates the variables
+		t.Fatal(err)
+	}
+	vars, err := checkpoints.FromContext(enc.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg, encoder.Variables(vars)
+}
+
+func tinyConfig(t *testing.T, enc config.Config, vars []checkpoints.Variable, weights string) Config {
+	c := Defaults(weights, 100)
+	c.Encoder, c.EncoderSHA256 = enc, fingerprint(vars)
+	c.Dataset, c.Augment, c.Seed = "synthetic", "none", 5
+	c.BatchSize, c.Epochs, c.LogEvery, c.Workers, c.EvalSubset = 64, 1, 1, 2, 256
+	c.CheckpointDir = filepath.Join(t.TempDir(), "ft")
+	return c
+}
+
+func quiet() trainer.Options { return trainer.Options{Logger: log.New(io.Discard), NoProgressBar: true} }
+
+// finalEncoder loads the encoder variables of a run's newest checkpoint, by key.
+func finalVariables(t *testing.T, dir string) map[string]checkpoints.Variable {
+	t.Helper()
+	st, _, err := (&checkpoints.Manager{Dir: dir}).LoadLatest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]checkpoints.Variable{}
+	for _, v := range st.Variables {
+		out[v.Key()] = v
+	}
+	return out
+}
+
+// Fine-tuning moves the encoder's weights (and batch-norm statistics) and reaches the Bayes
+// accuracy of the synthetic mixture (its Bayes classifier, the nearest component mean, is known:
+// equal weights, one isotropic variance); the frozen mode trains the classifier only and leaves
+// every encoder variable exactly as it was.
+func TestFinetuneMovesTheEncoderFreezeDoesNot(t *testing.T) {
+	b := backendtest.XLA(t)
+	enc, vars := pretrained(t, b)
+	for _, weights := range []string{Freeze, Finetune} {
+		c := tinyConfig(t, enc, vars, weights)
+		c.Epochs, c.TrainPercent = 1, 25 // ~1024 images, 16 steps
+		if weights == Finetune {
+			c.Epochs, c.TrainPercent, c.LRBackbone, c.LRHead = 3, 100, 0.05, 0.1
+		}
+		res, err := Run(b, c, vars, quiet())
+		if err != nil {
+			t.Fatalf("%s: %v", weights, err)
+		}
+		got := finalVariables(t, c.CheckpointDir)
+		changed := 0
+		for _, v := range vars {
+			w, ok := got[v.Key()]
+			if !ok {
+				t.Fatalf("%s: the checkpoint lacks %s", weights, v.Key())
+			}
+			if !w.Value.Equal(v.Value) {
+				changed++
+			}
+		}
+		if got["/"+HeadScope+"/weights"].Value == nil {
+			t.Fatalf("%s: no classifier in the checkpoint", weights)
+		}
+		switch weights {
+		case Freeze:
+			if changed != 0 {
+				t.Errorf("freeze: %d of %d encoder variables changed, want none", changed, len(vars))
+			}
+		case Finetune:
+			if changed < len(vars)/2 {
+				t.Errorf("finetune: only %d of %d encoder variables changed", changed, len(vars))
+			}
+			bayes := bayesAccuracy(t, c.EvalSubset)
+			t.Logf("top-1 %.4f, top-5 %.4f; Bayes accuracy %.4f", res.Top1, res.Top5, bayes)
+			if res.Top1 < bayes-0.03 {
+				t.Errorf("fine-tuned top-1 %.4f, want within 3 points of the Bayes accuracy %.4f", res.Top1, bayes)
+			}
+			if res.Top5 < res.Top1 || res.Top5 > 1 {
+				t.Errorf("top-5 %.4f should lie between top-1 %.4f and 1", res.Top5, res.Top1)
+			}
+		}
+	}
+}
+
+// bayesAccuracy is the accuracy of the nearest-mean classifier on the first n synthetic test images.
+func bayesAccuracy(t *testing.T, n int) float64 {
+	test, err := datasets.LoadWith("synthetic", datasets.SplitTest, datasets.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	test = test.Head(n)
+	hits := 0
+	for i := range test.N {
+		best, bestD := 0, math.Inf(1)
+		for k, m := range test.Mixture.Means {
+			var d float64
+			for j, p := range test.Image(i) {
+				d += (float64(p) - m[j]) * (float64(p) - m[j])
+			}
+			if d < bestD {
+				best, bestD = k, d
+			}
+		}
+		if int32(best) == test.Label(i) {
+			hits++
+		}
+	}
+	return float64(hits) / float64(test.N)
+}
+
+// An interrupted fine-tuning run, resumed, ends bit-identical to an uninterrupted one; a resume
+// with another learning rate is refused, naming it.
+func TestFinetuneResumeIsExact(t *testing.T) {
+	b := backendtest.XLA(t)
+	enc, vars := pretrained(t, b)
+	straight := tinyConfig(t, enc, vars, Finetune)
+	straight.TrainPercent, straight.Epochs = 10, 2 // ~409 images: 6 steps per epoch
+	if _, err := Run(b, straight, vars, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	split := straight
+	split.CheckpointDir = filepath.Join(t.TempDir(), "split")
+	var stop atomic.Bool
+	opts := quiet()
+	opts.Stop = &stop
+	opts.AfterStep = func(step int64) { stop.Store(step == 4) }
+	res, err := Run(b, split, vars, opts)
+	if err != nil || !res.Interrupted || res.Steps != 4 {
+		t.Fatalf("interrupted run: %+v, %v; want interrupted at step 4", res, err)
+	}
+	split.Resume = true
+	if res, err = Run(b, split, vars, quiet()); err != nil || res.Steps != 12 {
+		t.Fatalf("resumed run: %+v, %v; want 12 steps", res, err)
+	}
+	a, c := finalVariables(t, straight.CheckpointDir), finalVariables(t, split.CheckpointDir)
+	for k, v := range a {
+		if !v.Value.Equal(c[k].Value) {
+			t.Errorf("%s differs between the uninterrupted and the resumed run", k)
+		}
+	}
+	split.LRHead = 0.5
+	_, err = Run(b, split, vars, quiet())
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "lr_head: saved 0.1, now 0.5") {
+		t.Errorf("resume with another -lr-head: got %v, want a usage error naming lr_head", err)
+	}
+}
+
+func TestBadInputIsAFieldError(t *testing.T) {
+	b := backendtest.XLA(t)
+	enc, vars := pretrained(t, b)
+	for _, tc := range []struct {
+		name, flag, want string
+		mutate           func(*Config)
+	}{
+		{"percent 0", "train-percent", "(0, 100]", func(c *Config) { c.TrainPercent = 0 }},
+		{"percent 150", "train-percent", "(0, 100]", func(c *Config) { c.TrainPercent = 150 }},
+		{"unknown weights", "weights", "unknown mode", func(c *Config) { c.Weights = "partial" }},
+		{"channels", "dataset", "takes 1-channel images", func(c *Config) { c.Encoder.Model.InChannels = 1 }},
+		{"batch larger than the subset", "batch-size", "larger than the", func(c *Config) { c.TrainPercent, c.BatchSize = 1, 64 }},
+	} {
+		c := tinyConfig(t, enc, vars, Finetune)
+		tc.mutate(&c)
+		_, err := Run(b, c, vars, quiet())
+		var fe *config.FieldError
+		if !errors.As(err, &fe) || fe.Flag != tc.flag || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want a -%s error containing %q", tc.name, err, tc.flag, tc.want)
+		}
+	}
+}

@@ -1,0 +1,360 @@
+package finetune
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
+	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's graph DSL reads best unqualified.
+	"github.com/gomlx/gomlx/pkg/core/shapes"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
+
+	"github.com/gomlx-ssl/vicreg/backend"
+	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/encoder"
+	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+	"github.com/gomlx-ssl/vicreg/linalg"
+	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/train/config"
+	"github.com/gomlx-ssl/vicreg/train/optim"
+	"github.com/gomlx-ssl/vicreg/train/trainer"
+)
+
+// Result is a finished (or interrupted) fine-tuning run.
+type Result struct {
+	Steps       int64         `json:"steps"`
+	Interrupted bool          `json:"interrupted"`
+	Checkpoint  string        `json:"checkpoint"`
+	TrainImages int           `json:"train_images"` // labelled images trained on (TrainPercent of the split)
+	TestImages  int           `json:"test_images"`
+	Top1        float64       `json:"top1"` // test accuracy at the end
+	Top5        float64       `json:"top5"` // -1 with 5 classes or fewer
+	TrainTime   time.Duration `json:"train_ns"`
+}
+
+// ResultFile is the file beside the checkpoints that holds a finished run's Result.
+const ResultFile = "result.json"
+
+// Pretrained loads the encoder to fine-tune from path (a run folder, a checkpoint or an exported
+// encoder) and returns its variables and their fingerprint.
+func Pretrained(b backends.Backend, path string) (config.Config, []checkpoints.Variable, string, error) {
+	enc, err := encoder.Load(b, path)
+	if err != nil {
+		return config.Config{}, nil, "", err
+	}
+	defer enc.Close()
+	vars, err := checkpoints.FromContext(enc.Context())
+	if err != nil {
+		return config.Config{}, nil, "", err
+	}
+	vars = encoder.Variables(vars)
+	return enc.Config, vars, fingerprint(vars), nil
+}
+
+// fingerprint is a SHA-256 over the variables' names, shapes and values, in key order.
+func fingerprint(vars []checkpoints.Variable) string {
+	sorted := append([]checkpoints.Variable(nil), vars...)
+	sort.Slice(sorted, func(i, j int) bool { return sorted[i].Key() < sorted[j].Key() })
+	h := sha256.New()
+	for _, v := range sorted {
+		fmt.Fprintf(h, "%s %s\n", v.Key(), v.Value.Shape())
+		_ = v.Value.ConstBytes(func(data []byte) { h.Write(data) })
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// Run fine-tunes according to cfg, starting from the encoder variables init (those of
+// Pretrained; nil with cfg.Scratch).
+func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts trainer.Options) (*Result, error) {
+	logger := opts.Logger
+	if logger == nil {
+		logger = log.Default()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if !backend.IsXLA(b.Name()) {
+		return nil, fmt.Errorf("backend %q cannot train convolutional networks: unset GOMLX_BACKEND or set it to xla:cpu or xla:cuda", b.Name())
+	}
+	if cfg.Scratch != (init == nil) {
+		return nil, errors.New("finetune.Run: give the pretrained variables, or set Scratch (not both)") // programming error
+	}
+	dtype, err := config.PrecisionDType(cfg.Encoder.Precision)
+	if err != nil {
+		return nil, err
+	}
+	train, test, err := loadData(cfg)
+	if err != nil {
+		return nil, err
+	}
+	classes := train.NumClasses
+	aug := augmentation(cfg.Augment, train)
+
+	mgr, err := checkpoints.NewManager(cfg.CheckpointDir, cfg.KeepLast, "top1")
+	if err != nil {
+		return nil, config.Errorf("checkpoint-dir", "%v", err)
+	}
+	mgr.Logger = logger
+	ctx := context.New()
+	if err := ctx.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
+		return nil, err
+	}
+	if init != nil {
+		if err := checkpoints.ToContext(ctx, init); err != nil {
+			return nil, fmt.Errorf("the pretrained encoder: %w", err)
+		}
+	}
+	start, step := datasets.Position{}, int64(0)
+	if cfg.Resume {
+		if start, step, err = trainer.Resume(mgr, ctx, logger, cfg.diff); err != nil {
+			return nil, err
+		}
+	} else if paths, _ := mgr.List(); len(paths) > 0 {
+		return nil, config.Errorf("resume", "%s already holds checkpoints of a run: pass -resume to continue it, or choose another -checkpoint-dir (nothing was overwritten)", cfg.CheckpointDir)
+	}
+	if cfg.Weights == Freeze {
+		freeze(ctx)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, "config.json"), append(cfg.JSON(), '\n'), 0); err != nil {
+		return nil, err
+	}
+	metrics, err := trainer.OpenMetrics(filepath.Join(cfg.CheckpointDir, "metrics.jsonl"))
+	if err != nil {
+		return nil, err
+	}
+	defer metrics.Close()
+
+	batchesPerEpoch := int64(train.N / cfg.BatchSize)
+	total := int64(cfg.Epochs) * batchesPerEpoch
+	opt, err := optim.New(optim.Config{Kind: "sgd", Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay,
+		Schedule:  optim.Schedule{Base: cfg.LRBackbone, TotalSteps: total},
+		HeadScope: "/" + HeadScope, HeadLR: cfg.LRHead, HeadScheduled: true, HeadWeightDecay: cfg.WeightDecay})
+	if err != nil {
+		return nil, fmt.Errorf("the optimiser: %w", err)
+	}
+	net := &network{model: cfg.Encoder.Model, dtype: dtype, classes: classes, frozen: cfg.Weights == Freeze}
+	stepExec, err := context.NewExec(b, ctx.Checked(false), func(ctx *context.Context, images, labels *Node) []*Node {
+		g := images.Graph()
+		loss, acc := trainer.MaskedCrossEntropy(net.logits(ctx, images, !net.frozen), labels)
+		lr := optim.Schedule{Base: cfg.LRHead, TotalSteps: total}.Graph(optim.StepVar(ctx).ValueGraph(g))
+		opt.UpdateGraph(ctx, g, loss)
+		return []*Node{loss, acc, lr}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building the fine-tuning step: %w", err)
+	}
+	stepExec = stepExec.SetMaxCache(1)
+	defer stepExec.Finalize()
+	names := []string{"loss", "batch_acc", "lr_head"}
+	evalExec, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, images *Node) *Node {
+		return net.logits(ctx, images, false)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("building the evaluation program: %w", err)
+	}
+	defer evalExec.Finalize()
+
+	loader, err := datasets.NewLoader(train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed,
+		Workers: cfg.Workers, Augmentation: aug}, start)
+	if err != nil {
+		return nil, err
+	}
+	defer loader.Close()
+
+	logger.Info("fine-tuning", "weights", cfg.Weights, "scratch", cfg.Scratch, "dataset", cfg.Dataset,
+		"train_images", train.N, "percent", cfg.TrainPercent, "epochs", cfg.Epochs, "steps", total,
+		"lr_backbone", cfg.LRBackbone, "lr_head", cfg.LRHead, "wd", cfg.WeightDecay, "batch", cfg.BatchSize)
+	res := &Result{TrainImages: train.N, TestImages: test.N, Top1: -1, Top5: -1}
+	loop := &trainer.Loop{
+		Ctx: ctx, Manager: mgr, Config: cfg.JSON(), Metrics: metrics, Loader: loader,
+		Total: total, BatchesPerEpoch: batchesPerEpoch, LogEvery: int64(cfg.LogEvery),
+		ImagesPerStep: cfg.BatchSize,
+		Step: func(batch *datasets.Batch) (map[string]float64, error) {
+			outs, err := stepExec.Exec(tensors.FromFlatDataAndDimensions(batch.View1, batch.Dims()...), batch.Labels)
+			if err != nil {
+				return nil, err
+			}
+			values := make(map[string]float64, len(outs))
+			for i, o := range outs {
+				values[names[i]] = float64(tensors.ToScalar[float32](o))
+				o.FinalizeAll()
+			}
+			return values, nil
+		},
+		Names: func() []string { return names },
+		EndOfEpoch: func(step int64, epoch float64, last bool) (map[string]float64, error) {
+			top1, top5, err := accuracy(evalExec, test, classes, max(cfg.BatchSize, 256))
+			if err != nil {
+				return nil, err
+			}
+			logger.Info("evaluated", "epoch", fmt.Sprintf("%.2f", epoch), "top1", fmt.Sprintf("%.4f", top1), "top5", fmt.Sprintf("%.4f", top5))
+			out := map[string]float64{"top1": top1}
+			if top5 >= 0 {
+				out["top5"] = top5
+			}
+			return out, nil
+		},
+		SaveMetric: "top1", Logger: logger, Opts: opts,
+	}
+	lr, err := loop.Run(step)
+	if err != nil {
+		return nil, err
+	}
+	res.Steps, res.Interrupted, res.Checkpoint, res.TrainTime = lr.Steps, lr.Interrupted, lr.Checkpoint, lr.TrainTime
+	if v, ok := lr.Last["top1"]; ok {
+		res.Top1 = v
+	}
+	if v, ok := lr.Last["top5"]; ok {
+		res.Top5 = v
+	}
+	if res.Interrupted {
+		return res, nil
+	}
+	if cfg.ExportEncoder != "" {
+		if err := encoder.Export(cfg.ExportEncoder, ctx, cfg.Encoder); err != nil {
+			return nil, err
+		}
+	}
+	if err := metrics.Close(); err != nil {
+		return nil, err
+	}
+	data, _ := json.MarshalIndent(res, "", "  ")
+	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, ResultFile), append(data, '\n'), 0); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// freeze makes every encoder variable non-trainable (the classifier alone learns).
+func freeze(ctx *context.Context) {
+	for v := range ctx.IterVariables() {
+		if isEncoderScope(v.Scope()) {
+			v.SetTrainable(false)
+		}
+	}
+}
+
+func isEncoderScope(scope string) bool {
+	p := context.ScopeSeparator + encoder.Scope
+	return scope == p || len(scope) > len(p) && scope[:len(p)+1] == p+context.ScopeSeparator
+}
+
+// network is the encoder and a linear classifier.
+type network struct {
+	model   models.Config
+	dtype   dtypes.DType
+	classes int
+	frozen  bool
+}
+
+// logits adds the encoder (in training mode when training) and the classifier to the graph. The
+// classifier is evaluate.py's: weights ~ N(0, 0.01²), biases 0.
+func (n *network) logits(ctx *context.Context, images *Node, training bool) *Node {
+	g := images.Graph()
+	ctx.SetTraining(g, training)
+	f := encoder.Build(ctx, n.model, n.dtype, images)
+	if n.frozen {
+		f = StopGradient(f)
+	}
+	head := ctx.In(HeadScope)
+	w := head.WithInitializer(initializers.RandomNormalFn(head, 0.01)).
+		VariableWithShape("weights", shapes.Make(dtypes.Float32, f.Shape().Dimensions[1], n.classes)).ValueGraph(g)
+	bias := head.WithInitializer(initializers.Zero).VariableWithShape("biases", shapes.Make(dtypes.Float32, n.classes)).ValueGraph(g)
+	return Add(linalg.MatMul(f, w), InsertAxes(bias, 0))
+}
+
+// accuracy is the top-1 and top-5 accuracy (top-5 only with more than 5 classes, else -1) of
+// the network on ds, in evaluation mode.
+func accuracy(exec *context.Exec, ds *datasets.Dataset, classes, batch int) (top1, top5 float64, err error) {
+	it, err := datasets.NewEvalIterator(ds, datasets.EvalConfig{BatchSize: batch})
+	if err != nil {
+		return 0, 0, err
+	}
+	scores := make([]float32, 0, ds.N*classes)
+	labels := make([]int32, 0, ds.N)
+	for {
+		bt, ok := it.Next()
+		if !ok {
+			break
+		}
+		out, err := exec.Exec(tensors.FromFlatDataAndDimensions(bt.View1, bt.Dims()...))
+		if err != nil {
+			return 0, 0, fmt.Errorf("evaluating: %w", err)
+		}
+		s := tensors.MustCopyFlatData[float32](out[0])
+		out[0].FinalizeAll()
+		scores = append(scores, s[:bt.Valid*classes]...)
+		labels = append(labels, bt.Labels[:bt.Valid]...)
+	}
+	if top1, err = eval.TopK(scores, labels, classes, 1); err != nil {
+		return 0, 0, err
+	}
+	top5 = -1
+	if classes > 5 {
+		if top5, err = eval.TopK(scores, labels, classes, 5); err != nil {
+			return 0, 0, err
+		}
+	}
+	return top1, top5, nil
+}
+
+// loadData loads the labelled training split (its TrainPercent fraction) and the test split.
+func loadData(cfg Config) (train, test *datasets.Dataset, err error) {
+	opt := datasets.Options{DataDir: cfg.DataDir}
+	full, err := datasets.LoadWith(cfg.Dataset, datasets.SplitTrain, opt)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, config.Errorf("data-dir", "%v", err)
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	if full.Labels == nil || full.NumClasses == 0 {
+		return nil, nil, config.Errorf("dataset", "%s has no labels to fine-tune on: use a labelled data set", cfg.Dataset)
+	}
+	if full.Channels != cfg.Encoder.Model.InChannels {
+		return nil, nil, config.Errorf("dataset", "the encoder takes %d-channel images but %s has %d channels: fine-tune it on a %d-channel data set",
+			cfg.Encoder.Model.InChannels, cfg.Dataset, full.Channels, cfg.Encoder.Model.InChannels)
+	}
+	idx, err := datasets.LabelFraction(full.Labels, full.NumClasses, cfg.TrainPercent, cfg.Seed)
+	if err != nil {
+		return nil, nil, config.Errorf("train-percent", "%v", err)
+	}
+	train = full
+	if len(idx) < full.N {
+		train = full.Subset(idx)
+	}
+	if train.N < cfg.BatchSize {
+		return nil, nil, config.Errorf("batch-size", "%d is larger than the %d training images (%g%% of %d): use a smaller -batch-size",
+			cfg.BatchSize, train.N, cfg.TrainPercent, full.N)
+	}
+	if test, err = datasets.LoadWith(cfg.Dataset, datasets.SplitTest, opt); err != nil {
+		return nil, nil, err
+	}
+	return train, test.Head(cfg.EvalSubset), nil
+}
+
+// augmentation is the supervised training augmentation (one view is used).
+func augmentation(name string, ds *datasets.Dataset) datasets.Augmentation {
+	size := min(ds.Height, ds.Width)
+	v := datasets.ViewConfig{Size: size, CropScale: [2]float64{0.08, 1}, CropRatio: [2]float64{0.75, 4.0 / 3}, FlipProb: 0.5}
+	switch name {
+	case "mnist":
+		v = datasets.ViewConfig{Size: size, CropScale: [2]float64{0.6, 1}, CropRatio: [2]float64{0.8, 1.25}}
+	case "none":
+		v = datasets.ViewConfig{Size: size}
+	}
+	return datasets.Augmentation{Name: "supervised-" + name, View1: v, View2: datasets.ViewConfig{Size: size}}
+}
