@@ -2,12 +2,12 @@ package losses
 
 import (
 	"fmt"
-	"github.com/gomlx-ssl/vicreg/linalg"
 	"math"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/gomlx-ssl/vicreg/linalg"
 )
 
 // GaussianEntropy is the entropy, in nats, of the Gaussian with the covariance of z [n, d] plus
@@ -75,9 +75,7 @@ func squaredDistances(z *graph.Node) *graph.Node {
 	sq := graph.ReduceSum(graph.Square(z), 1) // [n]
 	gram := linalg.Gram(z)
 	d2 := graph.Sub(graph.Add(graph.Reshape(sq, n, 1), graph.Reshape(sq, 1, n)), graph.MulScalar(gram, 2))
-	g := z.Graph()
-	diag := graph.Equal(graph.Iota(g, shapes.Make(z.DType(), n, n), 0), graph.Iota(g, shapes.Make(z.DType(), n, n), 1))
-	return graph.Where(diag, graph.ZerosLike(d2), graph.MaxScalar(d2, 0))
+	return graph.Where(graph.Diagonal(z.Graph(), n), graph.ZerosLike(d2), graph.MaxScalar(d2, 0))
 }
 
 // logSumExp reduces log Σ exp(x) over axis, shifted by the (constant) maximum for stability.
