@@ -17,9 +17,11 @@ import (
 type EntropyConfig struct {
 	// Eps is the ridge of the Gaussian entropy (and of the mutual-information bound).
 	Eps float64 `json:"eps"`
-	// Beta is the scale of the LogDet estimator.
+	// Beta is the scale of the LogDet estimator; 0 (losses.Auto) is the scale-aware d/tr(Σ_Z) of
+	// the embeddings (losses.AutoBeta).
 	Beta float64 `json:"beta"`
-	// Sigma is the kernel width of the pairwise-distance estimators.
+	// Sigma is the kernel width of the pairwise-distance estimators; 0 (losses.Auto) is the
+	// scale-aware width from the embeddings' median pairwise distance (losses.AutoSigma).
 	Sigma float64 `json:"sigma"`
 	// KNNK is the neighbour rank of the Kozachenko–Leonenko estimator.
 	KNNK int `json:"knn_k"`
@@ -30,6 +32,10 @@ type EntropyConfig struct {
 type EntropyResult struct {
 	N int `json:"n"`
 	D int `json:"d"`
+	// Beta and Sigma are the LogDet scale and the pairwise kernel width used: the configured ones,
+	// or the scale-aware values computed from the embeddings when those are 0 (losses.Auto).
+	Beta  float64 `json:"beta"`
+	Sigma float64 `json:"sigma"`
 	// Graph estimators of package losses, on the embeddings Z of the unaugmented images.
 	Gaussian      float64 `json:"gaussian"`
 	LogDet        float64 `json:"logdet"`
@@ -76,12 +82,20 @@ type entropyEstimator struct {
 
 func newEntropyEstimator(b backends.Backend, cfg EntropyConfig) (*entropyEstimator, error) {
 	exec, err := NewExec(b, func(z, z1, z2 *Node) []*Node {
+		beta, sigma := Scalar(z.Graph(), z.DType(), cfg.Beta), Scalar(z.Graph(), z.DType(), cfg.Sigma)
+		if cfg.Beta == losses.Auto {
+			beta = losses.AutoBeta(z)
+		}
+		if cfg.Sigma == losses.Auto {
+			sigma = losses.AutoSigma(z)
+		}
 		return []*Node{
 			losses.GaussianEntropy(z, cfg.Eps),
 			losses.LogDetEntropy(z, cfg.Beta),
 			losses.PairwiseEntropy(z, cfg.Sigma, losses.Bhattacharyya),
 			losses.PairwiseEntropy(z, cfg.Sigma, losses.KL),
 			losses.MutualInfoLowerBound(z1, z2, cfg.Eps),
+			beta, sigma,
 		}
 	})
 	if err != nil {
@@ -109,6 +123,7 @@ func (e *entropyEstimator) run(z, z1, z2 [][]float64) (EntropyResult, error) {
 	}
 	r.Gaussian, r.LogDet, r.PairwiseLower, r.PairwiseUpper = vals[0], vals[1], vals[2], vals[3]
 	r.MutualInfoLowerBound = vals[4]
+	r.Beta, r.Sigma = vals[5], vals[6]
 	// The two parts of the bound, on the host in float64 (entropy.Gaussian, the same formula).
 	res := make([][]float64, n)
 	for i := range res {
@@ -125,12 +140,12 @@ func (e *entropyEstimator) run(z, z1, z2 [][]float64) (EntropyResult, error) {
 		r.ConditionalGaussian = math.NaN()
 		r.Errors["conditional_gaussian"] = err.Error()
 	}
-	// Largest value of the pairwise estimators: every pair of points far apart relative to Sigma.
-	r.PairwiseMax = 0.5*float64(d)*math.Log(2*math.Pi*math.E*cfg.Sigma*cfg.Sigma) + math.Log(float64(n))
+	// Largest value of the pairwise estimators: every pair of points far apart relative to σ.
+	r.PairwiseMax = 0.5*float64(d)*math.Log(2*math.Pi*math.E*r.Sigma*r.Sigma) + math.Log(float64(n))
 	r.LogDetCovariance = 2*r.Gaussian - float64(d)*math.Log(2*math.Pi*math.E)
 	if cov, err := entropy.Covariance(z); err == nil {
 		for j := range d {
-			r.SumLogVariance += math.Log(cov[j][j] + cfg.Eps)
+			r.SumLogVariance += math.Log(cov.At(j, j) + cfg.Eps)
 		}
 	}
 	if r.KNN, err = entropy.KNN(z, cfg.KNNK); err != nil {

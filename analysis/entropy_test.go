@@ -65,25 +65,93 @@ func TestEntropies(t *testing.T) {
 	if r.PairwiseLower > r.PairwiseUpper || r.PairwiseUpper > r.PairwiseMax {
 		t.Errorf("pairwise: lower %.3f, upper %.3f, maximum %.3f out of order", r.PairwiseLower, r.PairwiseUpper, r.PairwiseMax)
 	}
+	if r.Beta != cfg.Beta || r.Sigma != cfg.Sigma {
+		t.Errorf("explicit β = %g, σ = %g reported as %g, %g", cfg.Beta, cfg.Sigma, r.Beta, r.Sigma)
+	}
+
+	// The scale-aware defaults (0): the values used are reported, and are the host's.
+	auto := EntropyConfig{Eps: 1e-4, KNNK: 3}
+	ra, err := Entropies(b, z, z1, z2, auto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"beta", ra.Beta, host(func() (float64, error) { return entropy.AutoBeta(z) })},
+		{"sigma", ra.Sigma, host(func() (float64, error) { return entropy.AutoSigma(z) })},
+		{"logdet", ra.LogDet, host(func() (float64, error) { return entropy.LogDet(z, 0) })},
+		{"pairwise lower", ra.PairwiseLower, host(func() (float64, error) { return entropy.Pairwise(z, 0, entropy.Bhattacharyya) })},
+		{"pairwise upper", ra.PairwiseUpper, host(func() (float64, error) { return entropy.Pairwise(z, 0, entropy.KL) })},
+		{"pairwise max", ra.PairwiseMax, 0.5*d*math.Log(2*math.Pi*math.E*ra.Sigma*ra.Sigma) + math.Log(n)},
+	} {
+		if math.Abs(tc.got-tc.want) > 1e-3*max(1, math.Abs(tc.want)) {
+			t.Errorf("auto %s: got %.5f, want %.5f", tc.name, tc.got, tc.want)
+		}
+	}
 }
 
 // TestEstimatorTable runs a tiny grid and checks the ground truths and the bracketing.
 func TestEstimatorTable(t *testing.T) {
 	b := backendtest.Backend(t)
 	cfg := DefaultEstimatorConfig()
-	cfg.Dims, cfg.Ns, cfg.Reps, cfg.MCSamples = []int{3}, []int{512}, 2, 20000
+	cfg.Dims, cfg.Ns, cfg.Reps, cfg.MCSamples = []int{3, 16}, []int{512}, 2, 20000
 	rows, err := EstimatorTable(b, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	found := map[string]EstimatorRow{}
-	for _, r := range rows {
-		found[r.Distribution+"/"+strings.Fields(r.Estimator)[0]] = r
-	}
-	for _, k := range []string{"gaussian/gaussian", "gaussian/knn", "gaussian/logdet", "gaussian/mi", "mixture/gaussian", "mixture/knn", "mixture/pairwise-bhattacharyya", "mixture/pairwise-kl"} {
-		if _, ok := found[k]; !ok {
-			t.Errorf("no row %s", k)
+	// find returns the row of distribution dist whose estimator name starts with prefix, at n.
+	find := func(dist, prefix string, n int) EstimatorRow {
+		t.Helper()
+		for _, r := range rows {
+			if r.Distribution == dist && strings.HasPrefix(r.Estimator, prefix) && r.N == n {
+				return r
+			}
 		}
+		t.Fatalf("no row %s/%s at n = %d", dist, prefix, n)
+		return EstimatorRow{}
+	}
+	found := map[string]EstimatorRow{}
+	for _, k := range []string{"gaussian/gaussian", "gaussian/knn", "gaussian/logdet beta=1", "gaussian/logdet beta=auto", "gaussian/mi",
+		"mixture/gaussian", "mixture/knn"} {
+		dist, prefix, _ := strings.Cut(k, "/")
+		found[k] = find(dist, prefix, 512)
+	}
+	found["mixture/pairwise-bhattacharyya"] = find("mixture", "pairwise-bhattacharyya (lower bound)", cfg.Components)
+	found["mixture/pairwise-kl"] = find("mixture", "pairwise-kl (upper bound)", cfg.Components)
+	// The scale-aware defaults on samples: unsaturated in d = 3 and 16; σ = 1 saturated (KL) in
+	// d = 16, the negative control.
+	for _, d := range cfg.Dims {
+		for _, dist := range []string{"gaussian", "mixture"} {
+			for _, kind := range []string{"pairwise-bhattacharyya", "pairwise-kl"} {
+				var r EstimatorRow
+				for _, row := range rows {
+					if row.D == d && row.Distribution == dist && row.Estimator == kind+" sigma=auto, the default (losses.PairwiseEntropy)" {
+						r = row
+					}
+				}
+				if r.Saturation == nil || *r.Saturation < 0.1 || *r.Saturation > 0.9 {
+					t.Errorf("d=%d %s %s at sigma=auto: saturation %.3f, want it in [0.1, 0.9]", d, dist, kind, deref(r.Saturation))
+				}
+			}
+		}
+	}
+	controls := 0
+	for _, row := range rows {
+		if row.D == 16 && row.N == 512 && row.Estimator == "pairwise-kl sigma=1, the old default (losses.PairwiseEntropy)" {
+			controls++
+			if row.Saturation == nil || *row.Saturation < 0.95 {
+				t.Errorf("d=16 %s %s: saturation %.3f, want >= 0.95 (saturated)", row.Distribution, row.Estimator, deref(row.Saturation))
+			}
+		}
+	}
+	if controls != 2 {
+		t.Errorf("%d rows of the σ = 1 control at d = 16, want 2 (Gaussian and mixture)", controls)
+	}
+	// LogDet at its default against its own population value (β = d/tr Σ of the true covariance).
+	if r := found["gaussian/logdet beta=auto"]; math.Abs(r.Bias) > 0.05*math.Abs(r.Truth) {
+		t.Errorf("LogDet at beta=auto: %.3f, population value %.3f", r.Mean, r.Truth)
 	}
 	// The Gaussian estimator is consistent for a Gaussian: small error at n = 512, d = 3.
 	if r := found["gaussian/gaussian"]; math.Abs(r.Bias) > 0.15 {
@@ -125,6 +193,14 @@ func TestEstimatorTable(t *testing.T) {
 	if got := strings.Count(string(md), "\n| "); got != len(rows)+1 {
 		t.Errorf("estimators.md has %d table lines, want %d", got, len(rows)+1)
 	}
+}
+
+// deref is *p, NaN for nil.
+func deref(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
 }
 
 func TestFiniteJSON(t *testing.T) {

@@ -7,19 +7,22 @@ import (
 	"sort"
 
 	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/stat"
 	"gonum.org/v1/gonum/stat/distuv"
+
+	"github.com/gomlx-ssl/vicreg/losses/entropy"
 )
 
 // AndersonDarling tests the normality of x with unknown mean and variance (Stephens' case 3). It
 // returns the modified statistic A*² = A²·(1 + 0.75/n + 2.25/n²) and its p-value from the
 // D'Agostino and Stephens (1986, table 4.9) approximation, accurate for n >= 8. A sample with zero
 // variance gets an error.
-func AndersonDarling(x []float64) (stat, p float64, err error) {
+func AndersonDarling(x []float64) (aStar2, p float64, err error) {
 	n := len(x)
 	if n < 8 {
 		return 0, 0, fmt.Errorf("Anderson-Darling test: need at least 8 values, got %d", n)
 	}
-	mean, sd := meanSD(x)
+	mean, sd := stat.MeanStdDev(x, nil)
 	if !(sd > 0) || sd < 1e-12*math.Abs(mean) {
 		return 0, 0, errors.New("Anderson-Darling test: the sample has zero variance")
 	}
@@ -56,18 +59,6 @@ func logNormCDF(z float64) float64 {
 	return math.Log(0.5 * math.Erfc(-z/math.Sqrt2))
 }
 
-func meanSD(x []float64) (mean, sd float64) {
-	for _, v := range x {
-		mean += v
-	}
-	mean /= float64(len(x))
-	ss := 0.0
-	for _, v := range x {
-		ss += (v - mean) * (v - mean)
-	}
-	return mean, math.Sqrt(ss / float64(len(x)-1))
-}
-
 // MardiaResult holds Mardia's (1970, 1974) multivariate skewness and kurtosis tests of one sample
 // of n points in p dimensions.
 type MardiaResult struct {
@@ -93,7 +84,7 @@ func Mardia(y [][]float64) (MardiaResult, error) {
 	if n <= p+3 {
 		return MardiaResult{}, fmt.Errorf("Mardia test: need more than %d points in %d dimensions, got %d", p+3, p, n)
 	}
-	c := centred(y)
+	c := entropy.Centred(y)
 	var s mat.SymDense
 	s.SymOuterK(1/float64(n), c.T())
 	var chol mat.Cholesky
@@ -176,7 +167,7 @@ func PCA(x [][]float64, k int) ([][]float64, []float64, error) {
 	if k < 1 || k > d {
 		return nil, nil, fmt.Errorf("PCA: k must be in [1, %d], got %d", d, k)
 	}
-	c := centred(x)
+	c := entropy.Centred(x)
 	var s mat.SymDense
 	s.SymOuterK(1/float64(n-1), c.T())
 	var eig mat.EigenSym
@@ -203,21 +194,4 @@ func PCA(x [][]float64, k int) ([][]float64, []float64, error) {
 		}
 	}
 	return out, variances, nil
-}
-
-// centred returns the n×d matrix of the rows of x minus their column means.
-func centred(x [][]float64) *mat.Dense {
-	n, d := len(x), len(x[0])
-	c := mat.NewDense(n, d, nil)
-	for j := range d {
-		m := 0.0
-		for i := range n {
-			m += x[i][j]
-		}
-		m /= float64(n)
-		for i := range n {
-			c.Set(i, j, x[i][j]-m)
-		}
-	}
-	return c
 }

@@ -2,7 +2,6 @@ package eval
 
 import (
 	"fmt"
-	"github.com/gomlx-ssl/vicreg/linalg"
 	"math/rand/v2"
 
 	"github.com/gomlx/gomlx/backends"
@@ -13,16 +12,19 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 	"github.com/gomlx/gomlx/pkg/ml/context/initializers"
 	"github.com/gomlx/gomlx/pkg/ml/train/losses"
-	"github.com/gomlx/gomlx/pkg/ml/train/optimizers"
+
+	"github.com/gomlx-ssl/vicreg/linalg"
+	"github.com/gomlx-ssl/vicreg/train/optim"
 )
 
 // ProbeConfig configures the offline linear probe: a softmax classifier on standardised frozen
-// features, trained with Adam on shuffled mini-batches.
+// features, trained on shuffled mini-batches with the toolkit's AdamW (train/optim, at its default
+// β₁, β₂ and ε and a constant learning rate).
 type ProbeConfig struct {
 	Epochs      int     // passes over the training features (default 30)
 	BatchSize   int     // default 1024 (capped at the number of training rows)
-	LR          float64 // Adam learning rate (default 1e-2)
-	WeightDecay float64 // decoupled weight decay (default 0)
+	LR          float64 // AdamW learning rate (default 1e-2)
+	WeightDecay float64 // AdamW's decoupled weight decay, on the weights only, not the biases (default 0)
 	Seed        uint64  // shuffling seed
 }
 
@@ -77,7 +79,10 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 		bias := ctx.VariableWithShape("biases", shapes.Make(dtypes.Float32, classes)).ValueGraph(x.Graph())
 		return Add(linalg.MatMul(x, w), InsertAxes(bias, 0))
 	}
-	opt := optimizers.Adam().LearningRate(cfg.LR).WeightDecay(cfg.WeightDecay).Done()
+	opt, err := optim.New(optim.Config{Kind: "adamw", WeightDecay: cfg.WeightDecay, Schedule: optim.Constant(cfg.LR)})
+	if err != nil {
+		return ProbeResult{}, fmt.Errorf("linear probe: %w", err)
+	}
 	step, err := context.NewExec(b, ctx, func(ctx *context.Context, x, labels *Node) *Node {
 		loss := losses.SparseCategoricalCrossEntropyLogits([]*Node{InsertAxes(labels, -1)}, []*Node{logits(ctx, x)})
 		opt.UpdateGraph(ctx, x.Graph(), loss)

@@ -1,9 +1,9 @@
 package losses
 
 import (
-	"github.com/gomlx-ssl/vicreg/linalg"
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/gomlx-ssl/vicreg/linalg"
 )
 
 // barlowBatchNormEps is the epsilon of PyTorch's BatchNorm1d, which Barlow Twins uses (affine=False)
@@ -26,11 +26,9 @@ func (o *BarlowTwins) Loss(z1, z2 *graph.Node) (*graph.Node, []Term) {
 	checkEmbeddings("BarlowTwins", z1)
 	n, d := z1.Shape().Dimensions[0], z1.Shape().Dimensions[1]
 	c := graph.DivScalar(linalg.MatMul(graph.Transpose(standardize(z1), 0, 1), standardize(z2)), float64(n))
-	g := z1.Graph()
-	diag := graph.Equal(graph.Iota(g, shapes.Make(c.DType(), d, d), 0), graph.Iota(g, shapes.Make(c.DType(), d, d), 1))
-	zeros := graph.ZerosLike(c)
-	on := graph.ReduceAllSum(graph.Where(diag, graph.Square(graph.OneMinus(c)), zeros))
-	off := graph.ReduceAllSum(graph.Where(diag, zeros, graph.Square(c)))
+	diagonal := graph.Diagonal(z1.Graph(), d) // i = j
+	on := graph.MaskedReduceAllSum(graph.Square(graph.OneMinus(c)), diagonal)
+	off := graph.MaskedReduceAllSum(graph.Square(c), graph.LogicalNot(diagonal))
 	total := graph.Add(on, graph.MulScalar(off, o.P.BarlowLambda))
 	return total, []Term{{"on_diagonal", on}, {"off_diagonal", off}}
 }
@@ -60,8 +58,8 @@ func (o *SimCLR) Loss(z1, z2 *graph.Node) (*graph.Node, []Term) {
 	n := z1.Shape().Dimensions[0]
 	u := graph.L2NormalizeWithEpsilon(graph.Concatenate([]*graph.Node{z1, z2}, 0), 1e-12, 1) // [2n, d]
 	sim := graph.DivScalar(linalg.Gram(u), o.P.Temperature)                                  // [2n, 2n]
-	g := z1.Graph()
-	self := graph.Equal(graph.Iota(g, shapes.Make(sim.DType(), 2*n, 2*n), 0), graph.Iota(g, shapes.Make(sim.DType(), 2*n, 2*n), 1))
+	// The denominator leaves out j = i: the diagonal of sim is masked to -1e9 (exp gives 0).
+	self := graph.Diagonal(z1.Graph(), 2*n)
 	masked := graph.Where(self, graph.AddScalar(graph.ZerosLike(sim), -1e9), sim)
 	u1 := graph.Slice(u, graph.AxisRange(0, n))
 	u2 := graph.Slice(u, graph.AxisRange(n))

@@ -10,12 +10,17 @@
 //     c(Z) = (1/d)·Σ_{i≠j} C(Z)_ij², C(Z) = Σ_Z, and k = 1 ("sum": the paper's equation,
 //     solo-learn) or k = 1/2 ("half": the official code). Defaults λ = μ = 25, ν = 1, γ = 1, ε = 1e-4.
 //   - "vicreg-logdet" (Shwartz-Ziv et al. 2023): λ·s(Z,Z') - w·[H_LD(Z) + H_LD(Z')], with
-//     H_LD(Z) = ½·log det(I + β·Σ_Z).
+//     H_LD(Z) = ½·log det(I + β·Σ_Z). Default β = Auto: d/tr(Σ_Z) per batch (AutoBeta).
 //   - "vicreg-pairdist" (Shwartz-Ziv et al. 2023; Kolchinsky and Tracey 2017):
 //     λ·s(Z,Z') - w·[H_D(Z) + H_D(Z')], with
 //     H_D(Z) = d/2·log(2πeσ²) - (1/n)·Σ_i log((1/n)·Σ_j exp(-D_ij)), D_ij = ||z_i - z_j||²/(8σ²)
 //     (Bhattacharyya: a lower bound on the entropy of the mixture (1/n)·Σ_i N(z_i, σ²I)) or
-//     ||z_i - z_j||²/(2σ²) (KL: an upper bound).
+//     ||z_i - z_j||²/(2σ²) (KL: an upper bound). Default σ = Auto: σ² = median ||z_i - z_j||²/(2 ln n)
+//     per batch (AutoSigma).
+//
+// The scale-aware defaults (Auto) follow the embeddings' scale, so that the estimates are not
+// saturated whatever it is; they are computed from each batch without gradient. Explicit values
+// (> 0) are used as given. Params' JSON form (stored in checkpoints) writes Auto as "auto".
 //   - "barlow" (Zbontar et al. 2021): Σ_i (1 - C_ii)² + λ_BT·Σ_{i≠j} C_ij², with C = Ẑᵀ Ẑ'/n
 //     the cross-correlation of the batch-standardised views; λ_BT = 0.0051.
 //   - "simclr" (Chen et al. 2020), NT-Xent: (1/2n)·Σ_i -log(exp(sim(u_i, u_i⁺)/τ) / Σ_{j≠i} exp(sim(u_i, u_j)/τ))

@@ -2,11 +2,11 @@ package losses
 
 import (
 	"fmt"
-	"github.com/gomlx-ssl/vicreg/linalg"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/gomlx-ssl/vicreg/linalg"
 )
 
 // LogDetSPD returns log det(a) for a symmetric positive-definite matrix a of shape [m, m], as a scalar
@@ -68,7 +68,7 @@ func sweepLogDet(a *graph.Node) (logDet, inv *graph.Node) {
 	g := a.Graph()
 	m := a.Shape().Dimensions[0]
 	dtype := a.DType()
-	eye := graph.ConvertDType(graph.Equal(graph.Iota(g, shapes.Make(dtype, m, m), 0), graph.Iota(g, shapes.Make(dtype, m, m), 1)), dtype)
+	eye := graph.DiagonalWithValue(graph.ScalarOne(g, dtype), m)
 	pivots := make([]*graph.Node, m)
 	for k := range m {
 		ek := graph.Slice(eye, graph.AxisRange(), graph.AxisElem(k)) // [m, 1] one-hot.
@@ -111,8 +111,7 @@ func LogDetIPlusGram(z *graph.Node, alpha float64, center bool, dtype dtypes.DTy
 	} else {
 		gram, m = linalg.InnerGram(x), d
 	}
-	g := z.Graph()
-	eye := graph.ConvertDType(graph.Equal(graph.Iota(g, shapes.Make(dtype, m, m), 0), graph.Iota(g, shapes.Make(dtype, m, m), 1)), dtype)
+	eye := graph.DiagonalWithValue(graph.ScalarOne(z.Graph(), dtype), m)
 	mat := graph.Add(eye, graph.MulScalar(gram, alpha))
 	return graph.ConvertDType(LogDetSPD(mat), outDType)
 }

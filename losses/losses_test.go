@@ -30,6 +30,15 @@ type fixture struct {
 	Gaussian   float64        `json:"gaussian_eps1e-4"`
 	PairBhatt  float64        `json:"pairwise_bhattacharyya"`
 	PairKL     float64        `json:"pairwise_kl"`
+	// Auto holds the scale-aware defaults (Auto) and their gradients w.r.t. z1.
+	Auto struct {
+		Beta, Sigma, LogDet float64
+		LogDetGrad          []float64 `json:"logdet_grad"`
+		PairBhatt           float64   `json:"pairwise_bhattacharyya"`
+		PairBhattGrad       []float64 `json:"pairwise_bhattacharyya_grad"`
+		PairKL              float64   `json:"pairwise_kl"`
+		PairKLGrad          []float64 `json:"pairwise_kl_grad"`
+	}
 }
 
 func loadFixtures(t *testing.T) []fixture {
@@ -289,7 +298,9 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 	b := backendtest.Backend(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	p := Defaults()
-	p.Sigma = 2
+	// Explicit β and σ: the scale-aware defaults carry no gradient, so finite differences of the
+	// objective would see their change (TestScaleAwareGradients checks the defaults).
+	p.Beta, p.Sigma = 1, 2
 	scalar := func(obj Objective) func(z1, z2 *graph.Node) *graph.Node {
 		return func(z1, z2 *graph.Node) *graph.Node { v, _ := obj.Loss(z1, z2); return v }
 	}
@@ -409,7 +420,8 @@ func TestNewErrors(t *testing.T) {
 		{NameVICReg, func(p *Params) { p.VarianceConvention = "mean" }, "VarianceConvention"},
 		{NameVICReg, func(p *Params) { p.Eps = 0 }, "parameter Eps must be > 0"},
 		{NameVICReg, func(p *Params) { p.Mu = -1 }, "parameter Mu must be >= 0"},
-		{NameVICRegLogDet, func(p *Params) { p.Beta = 0 }, "parameter Beta must be > 0"},
+		{NameVICRegLogDet, func(p *Params) { p.Beta = -1 }, `parameter Beta must be > 0, or 0 ("auto") for the scale-aware value, got -1`},
+		{NameVICRegLogDet, func(p *Params) { p.Beta = math.Inf(1) }, "parameter Beta must be > 0"},
 		{NameVICRegPairDist, func(p *Params) { p.PairDistance = "l2" }, "PairDistance"},
 		{NameVICRegPairDist, func(p *Params) { p.Sigma = math.NaN() }, "parameter Sigma must be > 0"},
 		{NameBarlow, func(p *Params) { p.BarlowLambda = -0.1 }, "BarlowLambda"},

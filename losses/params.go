@@ -1,8 +1,12 @@
 package losses
 
 import (
+	"encoding/json"
+	"flag"
 	"fmt"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
@@ -52,11 +56,16 @@ type Params struct {
 	// EntropyWeight weighs the entropy estimate (per branch) in vicreg-logdet and vicreg-pairdist,
 	// which minimise Lambda·s(Z,Z') - EntropyWeight·[H(Z) + H(Z')]. Default 1 (our choice).
 	EntropyWeight float64
-	// Beta is the scale of the LogDet estimator 0.5·log det(I + Beta·Σ_Z). Default 1 (our choice:
-	// at VICReg's optimum Σ_Z ≈ I, so Beta·Σ_Z is of order one).
+	// Beta is the scale β of the LogDet estimator ½·log det(I + β·Σ_Z) (vicreg-logdet). Default
+	// Auto (0, stored in JSON as "auto"): β = d/tr(Σ_Z) from each batch, without gradient, so that
+	// β·Σ_Z has mean eigenvalue 1 at any embedding scale (MCR²'s coding-rate normalisation; see
+	// AutoBeta). A value > 0 is used as given (1 was the default before: right for unit variances).
 	Beta float64
-	// Sigma is the kernel width of the pairwise-distance estimator. Default 1 (our choice; squared
-	// distances grow like d, so large d may want a larger Sigma).
+	// Sigma is the kernel width σ of the pairwise-distance estimator (vicreg-pairdist). Default Auto
+	// (0, stored in JSON as "auto"): σ² = m²/(2·ln n), m² the median squared distance between the
+	// batch's embeddings, without gradient, so that the estimate is saturated at neither end at
+	// any scale (see AutoSigma). A value > 0 is used as given (1 was the default before: saturated
+	// on spread-out embeddings).
 	Sigma float64
 	// PairDistance is Bhattacharyya ("bhattacharyya", default) or KL ("kl").
 	PairDistance string
@@ -67,14 +76,23 @@ type Params struct {
 	Temperature float64
 }
 
+// Auto, as the value of Params.Beta or Params.Sigma (or the beta and sigma arguments of
+// LogDetEntropy and PairwiseEntropy), selects the scale-aware value computed from each batch
+// (AutoBeta, AutoSigma). Params' JSON form writes it as the string AutoJSON.
+const Auto = 0
+
+// AutoJSON is how Params' JSON form (as stored in checkpoints) writes Beta or Sigma = Auto, so the
+// stored value says what it means; a number there is an explicit value.
+const AutoJSON = "auto"
+
 // Defaults returns the published hyperparameters (see each field for its source).
 func Defaults() Params {
 	return Params{
 		Lambda: 25, Mu: 25, Nu: 1, Gamma: 1, Eps: 1e-4,
 		VarianceConvention: VarianceSum,
 		EntropyWeight:      1,
-		Beta:               1,
-		Sigma:              1,
+		Beta:               Auto,
+		Sigma:              Auto,
 		PairDistance:       Bhattacharyya,
 		BarlowLambda:       0.0051,
 		Temperature:        0.2,
@@ -126,6 +144,12 @@ func (p Params) validate(name string) error {
 		}
 		return nil
 	}
+	scale := func(field string, v float64) error {
+		if !(v >= 0) || math.IsInf(v, 0) {
+			return fmt.Errorf("parameter %s must be > 0, or 0 (%q) for the scale-aware value, got %g", field, AutoJSON, v)
+		}
+		return nil
+	}
 	nonNegative := func(field string, v float64) error {
 		if !(v >= 0) {
 			return fmt.Errorf("parameter %s must be >= 0, got %g", field, v)
@@ -143,10 +167,10 @@ func (p Params) validate(name string) error {
 		}
 	case NameVICRegLogDet:
 		errs = append(errs, nonNegative("Lambda", p.Lambda), nonNegative("EntropyWeight", p.EntropyWeight),
-			positive("Beta", p.Beta))
+			scale("Beta", p.Beta))
 	case NameVICRegPairDist:
 		errs = append(errs, nonNegative("Lambda", p.Lambda), nonNegative("EntropyWeight", p.EntropyWeight),
-			positive("Sigma", p.Sigma))
+			scale("Sigma", p.Sigma))
 		if p.PairDistance != Bhattacharyya && p.PairDistance != KL {
 			errs = append(errs, fmt.Errorf("parameter PairDistance must be %q or %q, got %q",
 				Bhattacharyya, KL, p.PairDistance))
@@ -161,5 +185,85 @@ func (p Params) validate(name string) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// scaleJSON is the JSON form of Beta and Sigma: AutoJSON for Auto, a number otherwise.
+type scaleJSON float64
+
+// MarshalJSON implements json.Marshaler.
+func (s scaleJSON) MarshalJSON() ([]byte, error) {
+	if s == Auto {
+		return json.Marshal(AutoJSON)
+	}
+	return json.Marshal(float64(s))
+}
+
+// UnmarshalJSON implements json.Unmarshaler: AutoJSON or a number.
+func (s *scaleJSON) UnmarshalJSON(data []byte) error {
+	var text string
+	if json.Unmarshal(data, &text) == nil && text == AutoJSON {
+		*s = Auto
+		return nil
+	}
+	var v float64
+	if err := json.Unmarshal(data, &v); err != nil {
+		return fmt.Errorf("want a number or %q, got %s", AutoJSON, data)
+	}
+	*s = scaleJSON(v)
+	return nil
+}
+
+// MarshalJSON implements json.Marshaler. Fields keep their Go names; Beta and Sigma are written as
+// AutoJSON ("auto") when they are Auto, and as numbers otherwise.
+func (p Params) MarshalJSON() ([]byte, error) {
+	type plain Params // the same fields, without these methods
+	return json.Marshal(struct {
+		plain
+		Beta  scaleJSON
+		Sigma scaleJSON
+	}{plain(p), scaleJSON(p.Beta), scaleJSON(p.Sigma)})
+}
+
+// UnmarshalJSON implements json.Unmarshaler, the inverse of MarshalJSON; Beta and Sigma accept
+// AutoJSON or a number. Fields absent from data keep their values.
+func (p *Params) UnmarshalJSON(data []byte) error {
+	type plain Params
+	aux := struct {
+		*plain
+		Beta  *scaleJSON
+		Sigma *scaleJSON
+	}{(*plain)(p), (*scaleJSON)(&p.Beta), (*scaleJSON)(&p.Sigma)}
+	if err := json.Unmarshal(data, &aux); err != nil {
+		return fmt.Errorf("loss parameters: %w", err)
+	}
+	return nil
+}
+
+// ScaleFlag returns a flag.Value for Params.Beta or Params.Sigma that accepts AutoJSON ("auto") or
+// a number (0 also means Auto), e.g. flag.Var(losses.ScaleFlag(&p.Sigma), "sigma", "...").
+func ScaleFlag(v *float64) flag.Value {
+	return (*scaleFlag)(v)
+}
+
+type scaleFlag float64
+
+func (f *scaleFlag) String() string {
+	if f == nil || *f == Auto {
+		return AutoJSON
+	}
+	return strconv.FormatFloat(float64(*f), 'g', -1, 64)
+}
+
+func (f *scaleFlag) Set(text string) error {
+	if text == AutoJSON {
+		*f = Auto
+		return nil
+	}
+	v, err := strconv.ParseFloat(text, 64)
+	if err != nil || !(v >= 0) || math.IsInf(v, 0) {
+		return fmt.Errorf("want %q or a number >= 0, got %q", AutoJSON, text)
+	}
+	*f = scaleFlag(v)
 	return nil
 }

@@ -2,10 +2,10 @@ package losses
 
 import (
 	"fmt"
-	"github.com/gomlx-ssl/vicreg/linalg"
 
 	"github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/shapes"
+
+	"github.com/gomlx-ssl/vicreg/linalg"
 )
 
 // Invariance is VICReg's s(Z, Z') = mean over all n·d entries of (Z - Z')² (PyTorch's F.mse_loss).
@@ -30,9 +30,8 @@ func Covariance(z *graph.Node) *graph.Node {
 	n, d := z.Shape().Dimensions[0], z.Shape().Dimensions[1]
 	zc := graph.Sub(z, graph.ReduceAndKeep(z, graph.ReduceMean, 0))
 	cov := graph.DivScalar(linalg.InnerGram(zc), float64(n-1))
-	g := z.Graph()
-	offDiagonal := graph.NotEqual(graph.Iota(g, shapes.Make(cov.DType(), d, d), 0), graph.Iota(g, shapes.Make(cov.DType(), d, d), 1))
-	return graph.DivScalar(graph.ReduceAllSum(graph.Where(offDiagonal, graph.Square(cov), graph.ZerosLike(cov))), float64(d))
+	offDiagonal := graph.LogicalNot(graph.Diagonal(z.Graph(), d)) // i ≠ j
+	return graph.DivScalar(graph.MaskedReduceAllSum(graph.Square(cov), offDiagonal), float64(d))
 }
 
 // checkEmbeddings panics (a programming error) unless z is a [n, d] matrix with n >= 2.

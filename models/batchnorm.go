@@ -37,11 +37,12 @@ const (
 // Mixed precision: for bfloat16 (or float16) x, everything above is computed in float32 on
 // float32 variables, and only the result is cast back to x's dtype.
 //
-// Multi-device: the statistics here are those of the batch this graph sees. Under SPMD data
-// parallelism each device would normalise with its own shard's statistics (PyTorch's plain
-// BatchNorm under DDP); global-batch statistics (SyncBatchNorm) need the per-feature sum and sum of
-// squares all-reduced across devices before computing the mean and variance, with n the global
-// count — that change, and nothing else, would go into batchStats.
+// Multi-device: the statistics are those of the whole batch the graph is written over. The
+// trainer's data parallelism (train/trainer/distribute.go) compiles one program over the global
+// batch with XLA's auto-sharding, which splits the batch across devices and inserts the
+// all-reduces that batchStats' per-feature sums need: every device normalises with the global
+// batch's mean and variance (what PyTorch calls SyncBatchNorm, not plain BatchNorm under DDP), and
+// the running averages are the same on every device. Nothing here is computed per device.
 func BatchNorm(ctx *context.Context, x *Node) *Node {
 	return batchNorm(ctx, x, false)
 }

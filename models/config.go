@@ -87,7 +87,7 @@ func (c Config) bottleneck() bool {
 // expansion is the ratio of a block's output channels to its inner width (1 basic, 4 bottleneck).
 func (c Config) expansion() int {
 	if c.bottleneck() {
-		return 4
+		return bottleneckExpansion
 	}
 	return 1
 }

@@ -3,6 +3,7 @@ package models
 import (
 	"fmt"
 	"math"
+	"strings"
 
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's graph DSL reads best unqualified.
 	"github.com/gomlx/gomlx/pkg/core/shapes"
@@ -42,21 +43,57 @@ func Encoder(ctx *context.Context, c Config, images *Node) *Node {
 		panic(fmt.Errorf("models.Encoder: images must be float32 or float64, got %s", images.Shape()))
 	}
 	ctx = ctx.Checked(false)
-	x := images
-	if c.Stem == "imagenet" {
-		x = conv2d(ctx.In("conv1"), x, c.Width, 7, 2)
-	} else {
-		x = conv2d(ctx.In("conv1"), x, c.Width, 3, 1)
-	}
-	x = activations.Relu(batchNorm(ctx.In("bn1"), x, false))
-	if c.Stem == "imagenet" {
+	arch := c.architecture()
+	x := activations.Relu(convBN(ctx, arch.stem, images))
+	if arch.maxPool {
 		// nn.MaxPool2d(kernel_size=3, stride=2, padding=1): padded positions never win the max.
 		// In float32 for half-precision input: the max is exact in any dtype, and the XLA CPU
 		// plugin (PJRT 0.81) fails to parse the bfloat16 -inf padding constant that GoMLX writes.
 		x = ConvertDType(MaxPool(ConvertDType(x, MasterDType(x.DType()))).Window(3).Strides(2).
 			PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done(), x.DType())
 	}
-	exp := c.expansion()
+	for _, b := range arch.blocks {
+		x = residualBlock(ctx, b, x)
+	}
+	// Global average pooling over height and width, summed in float32 for half-precision input.
+	return ConvertDType(ReduceMean(ConvertDType(x, MasterDType(x.DType())), 1, 2), x.DType())
+}
+
+// The architecture, described once: Encoder builds its graph from it and paramSpecs lists its
+// variables from it (the torchvision names and shapes that import and export use).
+
+// convSpec is one bias-free k×k convolution followed by batch norm, with their torchvision scopes
+// relative to the block ("conv1" and "bn1", or "downsample.0" and "downsample.1").
+type convSpec struct {
+	conv, bn      string
+	k, in, out    int
+	stride        int
+	zeroInitScale bool // the batch norm's scale starts at 0 (ZeroInitResidual, on a block's last)
+}
+
+// blockSpec is one residual block: out = ReLU(path(x) + shortcut(x)), with ReLU between the
+// path's convolutions (after their batch norm) and shortcut the identity when nil.
+type blockSpec struct {
+	scope    string // torchvision's, e.g. "layer2.0"; "" for the context itself
+	path     []convSpec
+	shortcut *convSpec
+}
+
+// architecture is a whole encoder: the stem (followed by ReLU, then the max-pool when maxPool),
+// then the residual blocks in order.
+type architecture struct {
+	stem    convSpec
+	maxPool bool
+	blocks  []blockSpec
+}
+
+// architecture returns the ResNet that c describes, as torchvision builds it (v1.5).
+func (c Config) architecture() architecture {
+	a := architecture{stem: convSpec{conv: "conv1", bn: "bn1", k: 3, in: c.InChannels, out: c.Width, stride: 1}}
+	if c.Stem == "imagenet" {
+		a.stem.k, a.stem.stride, a.maxPool = 7, 2, true
+	}
+	in := c.Width
 	for layer, n := range c.blocks() {
 		planes := c.Width << layer
 		for b := range n {
@@ -64,43 +101,93 @@ func Encoder(ctx *context.Context, c Config, images *Node) *Node {
 			if layer > 0 && b == 0 {
 				stride = 2
 			}
-			bctx := ctx.In(fmt.Sprintf("layer%d", layer+1)).In(fmt.Sprint(b))
-			if c.bottleneck() {
-				x = bottleneckBlock(bctx, x, planes, stride, exp, c.ZeroInitResidual)
-			} else {
-				x = basicBlock(bctx, x, planes, stride, c.ZeroInitResidual)
-			}
+			blk := newBlock(fmt.Sprintf("layer%d.%d", layer+1, b), in, planes, stride, c.bottleneck(), c.ZeroInitResidual)
+			a.blocks = append(a.blocks, blk)
+			in = blk.outChannels()
 		}
 	}
-	// Global average pooling over height and width, summed in float32 for half-precision input.
-	return ConvertDType(ReduceMean(ConvertDType(x, MasterDType(x.DType())), 1, 2), x.DType())
+	return a
 }
 
-// basicBlock is torchvision's BasicBlock: two 3x3 convolutions and a shortcut.
-func basicBlock(ctx *context.Context, x *Node, planes, stride int, zeroInit bool) *Node {
-	identity := shortcut(ctx, x, planes, stride)
-	out := activations.Relu(batchNorm(ctx.In("bn1"), conv2d(ctx.In("conv1"), x, planes, 3, stride), false))
-	out = batchNorm(ctx.In("bn2"), conv2d(ctx.In("conv2"), out, planes, 3, 1), zeroInit)
-	return activations.Relu(Add(out, identity))
-}
+// bottleneckExpansion is the ratio of a bottleneck block's output channels to its inner width.
+const bottleneckExpansion = 4
 
-// bottleneckBlock is torchvision's Bottleneck (v1.5): 1x1 reduce, 3x3 (strided), 1x1 expand.
-func bottleneckBlock(ctx *context.Context, x *Node, planes, stride, expansion int, zeroInit bool) *Node {
-	identity := shortcut(ctx, x, planes*expansion, stride)
-	out := activations.Relu(batchNorm(ctx.In("bn1"), conv2d(ctx.In("conv1"), x, planes, 1, 1), false))
-	out = activations.Relu(batchNorm(ctx.In("bn2"), conv2d(ctx.In("conv2"), out, planes, 3, stride), false))
-	out = batchNorm(ctx.In("bn3"), conv2d(ctx.In("conv3"), out, planes*expansion, 1, 1), zeroInit)
-	return activations.Relu(Add(out, identity))
-}
-
-// shortcut returns x itself, or its 1x1 strided projection followed by batch norm
-// ("downsample/0" and "downsample/1") when the shape changes.
-func shortcut(ctx *context.Context, x *Node, outChannels, stride int) *Node {
-	if stride == 1 && x.Shape().Dimensions[3] == outChannels {
-		return x
+// newBlock describes torchvision's BasicBlock (two 3x3 convolutions) or, when bottleneck, its
+// Bottleneck v1.5 (1x1 reduce, 3x3 carrying the stride, 1x1 expand by 4), from in channels at inner
+// width planes; the shortcut is a strided 1x1 projection with batch norm ("downsample.0" and
+// "downsample.1") when the shape changes.
+func newBlock(scope string, in, planes, stride int, bottleneck, zeroInit bool) blockSpec {
+	var b blockSpec
+	b.scope = scope
+	if bottleneck {
+		b.path = []convSpec{
+			{conv: "conv1", bn: "bn1", k: 1, in: in, out: planes, stride: 1},
+			{conv: "conv2", bn: "bn2", k: 3, in: planes, out: planes, stride: stride},
+			{conv: "conv3", bn: "bn3", k: 1, in: planes, out: planes * bottleneckExpansion, stride: 1},
+		}
+	} else {
+		b.path = []convSpec{
+			{conv: "conv1", bn: "bn1", k: 3, in: in, out: planes, stride: stride},
+			{conv: "conv2", bn: "bn2", k: 3, in: planes, out: planes, stride: 1},
+		}
 	}
-	d := ctx.In("downsample")
-	return batchNorm(d.In("1"), conv2d(d.In("0"), x, outChannels, 1, stride), false)
+	b.path[len(b.path)-1].zeroInitScale = zeroInit
+	if out := b.outChannels(); stride != 1 || in != out {
+		b.shortcut = &convSpec{conv: "downsample.0", bn: "downsample.1", k: 1, in: in, out: out, stride: stride}
+	}
+	return b
+}
+
+// outChannels is the number of channels the block returns.
+func (b blockSpec) outChannels() int { return b.path[len(b.path)-1].out }
+
+// convs lists the block's convolutions in torchvision's state_dict order: the path, then the
+// shortcut.
+func (b blockSpec) convs() []convSpec {
+	if b.shortcut == nil {
+		return b.path
+	}
+	return append(append([]convSpec(nil), b.path...), *b.shortcut)
+}
+
+// residualBlock builds block b on x in ctx (b's variables in b.scope under ctx).
+func residualBlock(ctx *context.Context, b blockSpec, x *Node) *Node {
+	ctx = inScope(ctx, b.scope)
+	identity := x
+	if b.shortcut != nil {
+		identity = convBN(ctx, *b.shortcut, x)
+	}
+	out := x
+	for i, cs := range b.path {
+		out = convBN(ctx, cs, out)
+		if i < len(b.path)-1 {
+			out = activations.Relu(out)
+		}
+	}
+	return activations.Relu(Add(out, identity))
+}
+
+// convBN builds the convolution and batch norm cs describes on x, their variables under cs's
+// scopes in ctx. It panics when x does not have cs.in channels (the description and the graph
+// disagree: a programming error).
+func convBN(ctx *context.Context, cs convSpec, x *Node) *Node {
+	if got := x.Shape().Dimensions[3]; got != cs.in {
+		panic(fmt.Errorf("models: %s expects %d input channels, the graph has %d", cs.conv, cs.in, got))
+	}
+	y := conv2d(inScope(ctx, cs.conv), x, cs.out, cs.k, cs.stride)
+	return batchNorm(inScope(ctx, cs.bn), y, cs.zeroInitScale)
+}
+
+// inScope returns ctx in the sub-scope of a dotted torchvision name ("layer1.0", "downsample.1");
+// "" is ctx itself.
+func inScope(ctx *context.Context, dotted string) *context.Context {
+	if dotted == "" {
+		return ctx
+	}
+	for _, s := range strings.Split(dotted, ".") {
+		ctx = ctx.In(s)
+	}
+	return ctx
 }
 
 // conv2d is a bias-free k x k convolution with PyTorch padding k/2, its kernel "weight"

@@ -114,7 +114,7 @@ func TestEncoderGradients(t *testing.T) {
 			3 * len(paramSpecs(r18)) / 5, "/layer4/1/bn1"},
 		{"bottleneck", []int{4, 6, 6, 8}, 4 * 4,
 			func(ctx *context.Context, x *Node) *Node {
-				return ReduceMean(bottleneckBlock(ctx, x, 4, 2, 4, false), 1, 2)
+				return ReduceMean(residualBlock(ctx, newBlock("", 8, 4, 2, true, false), x), 1, 2)
 			},
 			4 * 3, "/downsample/1"},
 	}

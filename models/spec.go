@@ -1,9 +1,6 @@
 package models
 
-import (
-	"fmt"
-	"strings"
-)
+import "strings"
 
 // paramKind says how a torchvision tensor maps onto our variable.
 type paramKind int
@@ -40,53 +37,27 @@ func (p param) torchShape() []int {
 }
 
 // paramSpecs lists every variable Encoder creates for c, in the order torchvision's state_dict
-// lists them (without fc.*). It must stay in step with Encoder (a test checks that it does).
+// lists them (without fc.*), from the same architecture description Encoder builds (a test checks
+// that the graph's variables are these).
 func paramSpecs(c Config) []param {
 	var ps []param
-	conv := func(prefix string, k, in, out int) {
-		ps = append(ps, param{torch: prefix + ".weight", shape: []int{k, k, in, out}, kind: convKernel})
-	}
-	bn := func(prefix string, ch int) {
+	add := func(prefix string, cs convSpec) {
+		if prefix != "" {
+			prefix += "."
+		}
+		ch := []int{cs.out}
 		ps = append(ps,
-			param{torch: prefix + ".weight", shape: []int{ch}, kind: bnParam},
-			param{torch: prefix + ".bias", shape: []int{ch}, kind: bnParam},
-			param{torch: prefix + ".running_mean", shape: []int{ch}, kind: bnStat},
-			param{torch: prefix + ".running_var", shape: []int{ch}, kind: bnStat})
+			param{torch: prefix + cs.conv + ".weight", shape: []int{cs.k, cs.k, cs.in, cs.out}, kind: convKernel},
+			param{torch: prefix + cs.bn + ".weight", shape: ch, kind: bnParam},
+			param{torch: prefix + cs.bn + ".bias", shape: ch, kind: bnParam},
+			param{torch: prefix + cs.bn + ".running_mean", shape: ch, kind: bnStat},
+			param{torch: prefix + cs.bn + ".running_var", shape: ch, kind: bnStat})
 	}
-	k := 3
-	if c.Stem == "imagenet" {
-		k = 7
-	}
-	conv("conv1", k, c.InChannels, c.Width)
-	bn("bn1", c.Width)
-	inplanes := c.Width
-	exp := c.expansion()
-	for layer, n := range c.blocks() {
-		planes := c.Width << layer
-		for b := range n {
-			stride := 1
-			if layer > 0 && b == 0 {
-				stride = 2
-			}
-			p := fmt.Sprintf("layer%d.%d", layer+1, b)
-			if c.bottleneck() {
-				conv(p+".conv1", 1, inplanes, planes)
-				bn(p+".bn1", planes)
-				conv(p+".conv2", 3, planes, planes)
-				bn(p+".bn2", planes)
-				conv(p+".conv3", 1, planes, planes*exp)
-				bn(p+".bn3", planes*exp)
-			} else {
-				conv(p+".conv1", 3, inplanes, planes)
-				bn(p+".bn1", planes)
-				conv(p+".conv2", 3, planes, planes)
-				bn(p+".bn2", planes)
-			}
-			if stride != 1 || inplanes != planes*exp {
-				conv(p+".downsample.0", 1, inplanes, planes*exp)
-				bn(p+".downsample.1", planes*exp)
-			}
-			inplanes = planes * exp
+	arch := c.architecture()
+	add("", arch.stem)
+	for _, b := range arch.blocks {
+		for _, cs := range b.convs() {
+			add(b.scope, cs)
 		}
 	}
 	return ps

@@ -8,6 +8,11 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/mathext"
+	"gonum.org/v1/gonum/stat"
 )
 
 // Distances accepted by Pairwise.
@@ -34,135 +39,74 @@ func dims(x [][]float64, minRows int) (n, d int, err error) {
 	return n, d, nil
 }
 
-// centered returns x minus its column means.
-func centered(x [][]float64) [][]float64 {
-	n, d := len(x), len(x[0])
-	mean := make([]float64, d)
-	for _, row := range x {
-		for j, v := range row {
-			mean[j] += v / float64(n)
-		}
-	}
-	out := make([][]float64, n)
+// dense returns the rows of x (a non-empty rectangular matrix) as a gonum matrix.
+func dense(x [][]float64) *mat.Dense {
+	m := mat.NewDense(len(x), len(x[0]), nil)
 	for i, row := range x {
-		out[i] = make([]float64, d)
-		for j, v := range row {
-			out[i][j] = v - mean[j]
-		}
+		m.SetRow(i, row)
 	}
-	return out
+	return m
 }
 
-// Covariance returns the unbiased [d, d] sample covariance (divided by n-1) of the rows of x.
-func Covariance(x [][]float64) ([][]float64, error) {
-	n, d, err := dims(x, 2)
-	if err != nil {
+// Centred returns the n×d matrix of the rows of x minus their column means (x must be a non-empty
+// rectangular matrix).
+func Centred(x [][]float64) *mat.Dense {
+	c := dense(x)
+	n, d := c.Dims()
+	col := make([]float64, n)
+	for j := range d {
+		mat.Col(col, j, c)
+		floats.AddConst(-stat.Mean(col, nil), col)
+		c.SetCol(j, col)
+	}
+	return c
+}
+
+// Covariance returns the unbiased [d, d] sample covariance (divided by n-1) of the rows of x
+// (gonum's stat.CovarianceMatrix).
+func Covariance(x [][]float64) (*mat.SymDense, error) {
+	if _, _, err := dims(x, 2); err != nil {
 		return nil, err
 	}
-	xc := centered(x)
-	cov := make([][]float64, d)
-	for a := range d {
-		cov[a] = make([]float64, d)
-	}
-	for _, row := range xc {
-		for a := range d {
-			ra := row[a]
-			for b := a; b < d; b++ {
-				cov[a][b] += ra * row[b]
-			}
-		}
-	}
-	for a := range d {
-		for b := a; b < d; b++ {
-			cov[a][b] /= float64(n - 1)
-			cov[b][a] = cov[a][b]
-		}
-	}
-	return cov, nil
+	var cov mat.SymDense
+	stat.CovarianceMatrix(&cov, dense(x), nil)
+	return &cov, nil
 }
 
-// LogDetSPD returns log det(a) of a symmetric positive-definite matrix by Cholesky factorisation.
-// It fails if a is not (numerically) positive definite.
-func LogDetSPD(a [][]float64) (float64, error) {
-	m := len(a)
-	l := make([][]float64, m)
-	for i := range m {
-		if len(a[i]) != m {
-			return 0, fmt.Errorf("matrix is not square: row %d has %d values, want %d", i, len(a[i]), m)
-		}
-		l[i] = make([]float64, i+1)
+// LogDetSPD returns log det(a) of a symmetric positive-definite matrix by gonum's Cholesky
+// factorisation. It fails if a is not (numerically) positive definite.
+func LogDetSPD(a mat.Symmetric) (float64, error) {
+	var chol mat.Cholesky
+	if !chol.Factorize(a) {
+		return 0, fmt.Errorf("matrix of size %d is not positive definite", a.SymmetricDim())
 	}
-	logDet := 0.0
-	for j := range m {
-		s := a[j][j]
-		for k := range j {
-			s -= l[j][k] * l[j][k]
-		}
-		if !(s > 0) {
-			return 0, fmt.Errorf("matrix is not positive definite (pivot %d is %g)", j, s)
-		}
-		l[j][j] = math.Sqrt(s)
-		logDet += math.Log(s)
-		for i := j + 1; i < m; i++ {
-			t := a[i][j]
-			for k := range j {
-				t -= l[i][k] * l[j][k]
-			}
-			l[i][j] = t / l[j][j]
-		}
-	}
-	return logDet, nil
+	return chol.LogDet(), nil
 }
 
 // logDetIPlusGram returns log det(I_d + alpha·Xcᵀ Xc) of the column-centred x, using the smaller of
 // the d×d and n×n forms (det(I_d + a XᵀX) = det(I_n + a X Xᵀ)).
 func logDetIPlusGram(x [][]float64, alpha float64) (float64, error) {
-	n, d := len(x), len(x[0])
-	xc := centered(x)
-	var m int
-	var at func(i, j int) float64
+	xc := Centred(x)
+	n, d := xc.Dims()
+	var a mat.SymDense
 	if n <= d {
-		m = n
-		at = func(i, j int) float64 {
-			s := 0.0
-			for k := range d {
-				s += xc[i][k] * xc[j][k]
-			}
-			return s
-		}
+		a.SymOuterK(alpha, xc) // alpha·Xc Xcᵀ, n×n
 	} else {
-		m = d
-		at = func(i, j int) float64 {
-			s := 0.0
-			for k := range n {
-				s += xc[k][i] * xc[k][j]
-			}
-			return s
-		}
+		a.SymOuterK(alpha, xc.T()) // alpha·Xcᵀ Xc, d×d
 	}
-	a := make([][]float64, m)
-	for i := range m {
-		a[i] = make([]float64, m)
+	for i := range a.SymmetricDim() {
+		a.SetSym(i, i, a.At(i, i)+1)
 	}
-	for i := range m {
-		for j := i; j < m; j++ {
-			v := alpha * at(i, j)
-			if i == j {
-				v++
-			}
-			a[i][j], a[j][i] = v, v
-		}
-	}
-	return LogDetSPD(a)
+	return LogDetSPD(&a)
 }
 
 // GaussianExact is the entropy 0.5·log det(2πe·Σ) of a Gaussian with covariance cov.
-func GaussianExact(cov [][]float64) (float64, error) {
+func GaussianExact(cov mat.Symmetric) (float64, error) {
 	ld, err := LogDetSPD(cov)
 	if err != nil {
 		return 0, fmt.Errorf("Gaussian entropy: %w", err)
 	}
-	return 0.5 * (float64(len(cov))*math.Log(2*math.Pi*math.E) + ld), nil
+	return 0.5 * (float64(cov.SymmetricDim())*math.Log(2*math.Pi*math.E) + ld), nil
 }
 
 // Gaussian is the entropy of the Gaussian with the sample covariance of x plus eps·I:
@@ -186,14 +130,18 @@ func Gaussian(x [][]float64, eps float64) (float64, error) {
 	return 0.5*float64(d)*math.Log(2*math.Pi*math.E*eps) + 0.5*ld, nil
 }
 
-// LogDet is the LogDet entropy estimator 0.5·log det(I + beta·Σ) of the sample covariance Σ of x.
+// LogDet is the LogDet entropy estimator 0.5·log det(I + β·Σ) of the sample covariance Σ of x. beta
+// > 0 is used as given; beta = 0 is the scale-aware β = AutoBeta(x) (as losses.Auto).
 func LogDet(x [][]float64, beta float64) (float64, error) {
 	n, _, err := dims(x, 2)
 	if err != nil {
 		return 0, fmt.Errorf("LogDet entropy: %w", err)
 	}
+	if beta == 0 {
+		beta, _ = AutoBeta(x)
+	}
 	if !(beta > 0) {
-		return 0, fmt.Errorf("LogDet entropy: beta must be > 0, got %g", beta)
+		return 0, fmt.Errorf("LogDet entropy: beta must be > 0 (or 0 for the scale-aware value), got %g", beta)
 	}
 	ld, err := logDetIPlusGram(x, beta/float64(n-1))
 	if err != nil {
@@ -202,16 +150,60 @@ func LogDet(x [][]float64, beta float64) (float64, error) {
 	return 0.5 * ld, nil
 }
 
+// AutoBeta is the scale-aware β of the LogDet estimator (losses.AutoBeta, computed here in
+// float64): d/tr(Σ), Σ the sample covariance of x, or 1 when tr(Σ) = 0.
+func AutoBeta(x [][]float64) (float64, error) {
+	_, d, err := dims(x, 2)
+	if err != nil {
+		return 0, fmt.Errorf("scale-aware beta: %w", err)
+	}
+	cov, _ := Covariance(x)
+	if tr := mat.Trace(cov); tr > 0 {
+		return float64(d) / tr, nil
+	}
+	return 1, nil
+}
+
+// AutoSigma is the scale-aware kernel width of the pairwise-distance estimator (losses.AutoSigma,
+// computed here in float64 by sorting): σ = sqrt(m²/(2·ln n)), m² the lower median (the
+// ⌈P/2⌉-th smallest) of the P = n(n-1)/2 squared distances ||x_i - x_j||², i < j; σ = 1 when
+// m² = 0.
+func AutoSigma(x [][]float64) (float64, error) {
+	n, _, err := dims(x, 2)
+	if err != nil {
+		return 0, fmt.Errorf("scale-aware sigma: %w", err)
+	}
+	d2 := make([]float64, 0, n*(n-1)/2)
+	for i := range n {
+		for j := i + 1; j < n; j++ {
+			d2 = append(d2, SquaredDistance(x[i], x[j]))
+		}
+	}
+	sort.Float64s(d2)
+	m2 := d2[(len(d2)+1)/2-1]
+	if m2 == 0 {
+		return 1, nil
+	}
+	return math.Sqrt(m2 / (2 * math.Log(float64(n)))), nil
+}
+
 // Pairwise is the Kolchinsky–Tracey pairwise-distance estimate of the entropy of the mixture
 // (1/n)·Σ_i N(x_i, σ²I): d/2·log(2πeσ²) - (1/n)·Σ_i log((1/n)·Σ_j exp(-D_ij)), with D the
-// Bhattacharyya (lower bound) or KL (upper bound) distance between the components.
+// Bhattacharyya (lower bound) or KL (upper bound) distance between the components. sigma > 0 is
+// used as given; sigma = 0 is the scale-aware σ = AutoSigma(x) (as losses.Auto), which needs two
+// samples or more.
 func Pairwise(x [][]float64, sigma float64, kind string) (float64, error) {
 	n, d, err := dims(x, 1)
 	if err != nil {
 		return 0, fmt.Errorf("pairwise entropy: %w", err)
 	}
+	if sigma == 0 {
+		if sigma, err = AutoSigma(x); err != nil {
+			return 0, fmt.Errorf("pairwise entropy: %w", err)
+		}
+	}
 	if !(sigma > 0) {
-		return 0, fmt.Errorf("pairwise entropy: sigma must be > 0, got %g", sigma)
+		return 0, fmt.Errorf("pairwise entropy: sigma must be > 0 (or 0 for the scale-aware value), got %g", sigma)
 	}
 	var div float64
 	switch kind {
@@ -228,7 +220,7 @@ func Pairwise(x [][]float64, sigma float64, kind string) (float64, error) {
 		for j := range n {
 			logits[j] = -SquaredDistance(x[i], x[j]) / (div * sigma * sigma)
 		}
-		total += LogSumExp(logits) - math.Log(float64(n))
+		total += floats.LogSumExp(logits) - math.Log(float64(n))
 	}
 	return 0.5*float64(d)*math.Log(2*math.Pi*math.E*sigma*sigma) - total/float64(n), nil
 }
@@ -262,7 +254,7 @@ func KNN(x [][]float64, k int) (float64, error) {
 	}
 	lgamma, _ := math.Lgamma(float64(d)/2 + 1)
 	logVd := float64(d)/2*math.Log(math.Pi) - lgamma
-	return Digamma(float64(n)) - Digamma(float64(k)) + logVd + float64(d)*sumLog/float64(n), nil
+	return mathext.Digamma(float64(n)) - mathext.Digamma(float64(k)) + logVd + float64(d)*sumLog/float64(n), nil
 }
 
 // MutualInfoLowerBound is H(Z) - H(Z|Z') with both entropies Gaussian (ridge eps): H(Z) from z1 and
@@ -293,17 +285,6 @@ func MutualInfoLowerBound(z1, z2 [][]float64, eps float64) (float64, error) {
 	return h - hc, nil
 }
 
-// Digamma is ψ(x) = d/dx log Γ(x) for x > 0 (recurrence to x >= 10, then the asymptotic series).
-func Digamma(x float64) float64 {
-	r := 0.0
-	for x < 10 {
-		r -= 1 / x
-		x++
-	}
-	f := 1 / (x * x)
-	return r + math.Log(x) - 0.5/x - f*(1.0/12-f*(1.0/120-f*(1.0/252-f*(1.0/240-f/132))))
-}
-
 // SquaredDistance is ||a - b||².
 func SquaredDistance(a, b []float64) float64 {
 	s := 0.0
@@ -312,17 +293,4 @@ func SquaredDistance(a, b []float64) float64 {
 		s += t * t
 	}
 	return s
-}
-
-// LogSumExp is log Σ exp(v_i), shifted by the maximum for stability.
-func LogSumExp(v []float64) float64 {
-	m := math.Inf(-1)
-	for _, x := range v {
-		m = max(m, x)
-	}
-	s := 0.0
-	for _, x := range v {
-		s += math.Exp(x - m)
-	}
-	return m + math.Log(s)
 }

@@ -5,33 +5,22 @@ import (
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/mat"
+	"gonum.org/v1/gonum/mathext"
 )
-
-const eulerGamma = 0.5772156649015329
-
-func TestDigamma(t *testing.T) {
-	for _, tc := range []struct{ x, want float64 }{
-		{1, -eulerGamma},
-		{0.5, -eulerGamma - 2*math.Ln2},
-		{10, 1 + 1.0/2 + 1.0/3 + 1.0/4 + 1.0/5 + 1.0/6 + 1.0/7 + 1.0/8 + 1.0/9 - eulerGamma},
-	} {
-		if got := Digamma(tc.x); math.Abs(got-tc.want) > 1e-12 {
-			t.Errorf("Digamma(%g) = %.15g, want %.15g", tc.x, got, tc.want)
-		}
-	}
-}
 
 func TestLogDetSPD(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
-		a       [][]float64
+		a       *mat.SymDense
 		want    float64
 		wantErr string
 	}{
-		{"2x2", [][]float64{{4, 2}, {2, 3}}, math.Log(8), ""},
-		{"diagonal", [][]float64{{2, 0, 0}, {0, 3, 0}, {0, 0, 5}}, math.Log(30), ""},
-		{"indefinite", [][]float64{{1, 2}, {2, 1}}, 0, "not positive definite"},
-		{"ragged", [][]float64{{1, 2}, {2}}, 0, "not square"},
+		{"2x2", mat.NewSymDense(2, []float64{4, 2, 2, 3}), math.Log(8), ""},
+		{"diagonal", mat.NewSymDense(3, []float64{2, 0, 0, 0, 3, 0, 0, 0, 5}), math.Log(30), ""},
+		{"indefinite", mat.NewSymDense(2, []float64{1, 2, 2, 1}), 0, "not positive definite"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := LogDetSPD(tc.a)
@@ -50,7 +39,7 @@ func TestLogDetSPD(t *testing.T) {
 
 // gaussianSamples draws n samples of N(0, Σ) with Σ = L Lᵀ, L lower triangular with a unit-ish
 // diagonal and random off-diagonal entries; it returns the samples and Σ.
-func gaussianSamples(r *rand.Rand, n, d int) ([][]float64, [][]float64) {
+func gaussianSamples(r *rand.Rand, n, d int) ([][]float64, *mat.SymDense) {
 	l := make([][]float64, d)
 	for i := range d {
 		l[i] = make([]float64, d)
@@ -59,13 +48,14 @@ func gaussianSamples(r *rand.Rand, n, d int) ([][]float64, [][]float64) {
 		}
 		l[i][i] = 0.5 + r.Float64()
 	}
-	cov := make([][]float64, d)
+	cov := mat.NewSymDense(d, nil)
 	for i := range d {
-		cov[i] = make([]float64, d)
-		for j := range d {
+		for j := i; j < d; j++ {
+			s := 0.0
 			for k := range d {
-				cov[i][j] += l[i][k] * l[j][k]
+				s += l[i][k] * l[j][k]
 			}
+			cov.SetSym(i, j, s)
 		}
 	}
 	x := make([][]float64, n)
@@ -102,7 +92,7 @@ func TestGaussianEstimatorOnGaussians(t *testing.T) {
 		}
 		bias := float64(tc.d) * math.Log(2/float64(tc.n-1))
 		for i := 1; i <= tc.d; i++ {
-			bias += Digamma(float64(tc.n-i) / 2)
+			bias += mathext.Digamma(float64(tc.n-i) / 2)
 		}
 		bias /= 2
 		tol := 5 * 0.5 * math.Sqrt(2*float64(tc.d)/float64(tc.n))
@@ -170,7 +160,7 @@ func TestPairwiseBracketsMixtureEntropy(t *testing.T) {
 			for i, m := range means {
 				logs[i] = logNorm - SquaredDistance(x, m)/(2*tc.sigma*tc.sigma)
 			}
-			lp := LogSumExp(logs) - math.Log(float64(tc.n))
+			lp := floats.LogSumExp(logs) - math.Log(float64(tc.n))
 			sum -= lp
 			sumSq += lp * lp
 		}
@@ -226,7 +216,9 @@ func TestErrors(t *testing.T) {
 	}{
 		{"ragged", func() error { _, err := Gaussian([][]float64{{1, 2}, {3}}, 1e-4); return err }, "row 1 has 1 values"},
 		{"one sample", func() error { _, err := LogDet([][]float64{{1, 2}}, 1); return err }, "at least 2 samples"},
-		{"beta", func() error { _, err := LogDet(x, 0); return err }, "beta must be > 0"},
+		{"beta", func() error { _, err := LogDet(x, -1); return err }, "beta must be > 0 (or 0 for the scale-aware value), got -1"},
+		{"sigma", func() error { _, err := Pairwise(x, math.NaN(), KL); return err }, "sigma must be > 0"},
+		{"auto sigma of one sample", func() error { _, err := Pairwise([][]float64{{1, 2}}, 0, KL); return err }, "scale-aware sigma: need at least 2 samples, got 1"},
 		{"kind", func() error { _, err := Pairwise(x, 1, "euclid"); return err }, `kind must be "bhattacharyya" or "kl"`},
 		{"k", func() error { _, err := KNN(x, 3); return err }, "k must be in [1, 2]"},
 		{"duplicates", func() error { _, err := KNN([][]float64{{1}, {1}, {2}}, 1); return err }, "duplicates"},
@@ -235,5 +227,46 @@ func TestErrors(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: err = %v, want it to contain %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestScaleAwareValues checks AutoBeta and AutoSigma against values worked out by hand, and that
+// Auto (0) in LogDet and Pairwise means them.
+func TestScaleAwareValues(t *testing.T) {
+	// Corners of a square of side 2: each column has mean 1 and unbiased variance 4/3, so
+	// tr Σ = 8/3 and β = d/tr Σ = 3/4. Squared distances over the 6 pairs: 4, 4, 4, 4, 8, 8; the
+	// lower median (3rd smallest) is 4, so σ² = 4/(2 ln 4).
+	square := [][]float64{{0, 0}, {2, 0}, {0, 2}, {2, 2}}
+	// Three points on a line at 0, 1 and 3: squared distances 1, 9, 4; median 4.
+	line := [][]float64{{0}, {1}, {3}}
+	// Four points, three of them equal: the median squared distance is 0, so σ = 1.
+	coincident := [][]float64{{5}, {5}, {5}, {6}}
+	ok := must(t)
+	for _, tc := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"square beta", ok(AutoBeta(square)), 0.75},
+		{"square sigma", ok(AutoSigma(square)), math.Sqrt(4 / (2 * math.Log(4)))},
+		{"line sigma", ok(AutoSigma(line)), math.Sqrt(4 / (2 * math.Log(3)))},
+		{"coincident sigma", ok(AutoSigma(coincident)), 1},
+		{"constant beta", ok(AutoBeta([][]float64{{1, 1}, {1, 1}})), 1},
+		{"LogDet(0) is LogDet(AutoBeta)", ok(LogDet(square, 0)), ok(LogDet(square, 0.75))},
+		{"Pairwise(0) is Pairwise(AutoSigma)", ok(Pairwise(line, 0, KL)), ok(Pairwise(line, math.Sqrt(2/math.Log(3)), KL))},
+	} {
+		if math.Abs(tc.got-tc.want) > 1e-12 {
+			t.Errorf("%s = %.15g, want %.15g", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+// must returns a function that unwraps (value, error), failing t on an error.
+func must(t *testing.T) func(float64, error) float64 {
+	return func(v float64, err error) float64 {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
 	}
 }

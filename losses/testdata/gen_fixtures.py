@@ -2,7 +2,8 @@
 
 Run with Debian's python3-torch:  /usr/bin/python3 losses/testdata/gen_fixtures.py
 Inputs are generated here (float64), the Go test reads them from the JSON file; all references are
-computed in float64 with the formulas of the original papers / official code.
+computed in float64 with the formulas of the original papers / official code. A rerun reproduces
+the committed values up to float64 rounding (differences of about 1e-16 from torch's threading).
 """
 import json, math, os
 import torch
@@ -85,6 +86,27 @@ for n, d, scale in [(8, 6, 1.0), (5, 10, 0.3), (4, 3, 2.0)]:
         sigma = 1.0
         h = d / 2 * math.log(2 * math.pi * math.e * sigma ** 2) - torch.mean(torch.logsumexp(-d2 / (div * sigma ** 2), 1) - math.log(n)).item()
         case["pairwise_" + kind] = h
+    # Scale-aware defaults (losses.Auto), with their gradients: beta = d/tr(cov) and
+    # sigma^2 = m2/(2 ln n), m2 the lower median (torch.median) of the squared distances over the
+    # pairs i < j, both detached (no gradient through them).
+    z = x.detach().clone().requires_grad_()
+    zc = z - z.mean(0)
+    cov = zc.T @ zc / (n - 1)
+    beta = (d / torch.trace(cov)).detach()
+    h_ld = 0.5 * torch.logdet(torch.eye(d, dtype=dt) + beta * cov)
+    (g_ld,) = torch.autograd.grad(h_ld, [z])
+    iu = torch.triu_indices(n, n, 1)
+    d2 = ((z[:, None, :] - z[None, :, :]) ** 2).sum(-1)
+    m2 = torch.median(d2.detach()[iu[0], iu[1]])
+    sigma2 = m2 / (2 * math.log(n))
+    auto = {"beta": beta.item(), "sigma": math.sqrt(sigma2.item()), "logdet": h_ld.item(),
+            "logdet_grad": g_ld.flatten().tolist()}
+    for kind, div in (("bhattacharyya", 8.0), ("kl", 2.0)):
+        h = d / 2 * torch.log(2 * math.pi * math.e * sigma2) - torch.mean(torch.logsumexp(-d2 / (div * sigma2), 1) - math.log(n))
+        (g,) = torch.autograd.grad(h, [z], retain_graph=True)
+        auto["pairwise_" + kind] = h.item()
+        auto["pairwise_" + kind + "_grad"] = g.flatten().tolist()
+    case["auto"] = auto
     cases.append(case)
 
 out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures.json")

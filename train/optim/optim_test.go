@@ -1,13 +1,17 @@
 package optim
 
 import (
+	"encoding/json"
+	"errors"
 	"math"
-	"strings"
+	"os"
 	"testing"
 
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
+	"gonum.org/v1/gonum/floats"
 
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 )
@@ -52,9 +56,9 @@ func TestScheduleValidate(t *testing.T) {
 	}
 }
 
-// TestOneLARSUpdate applies two updates to a matrix W and a bias b whose gradients are the
-// constants G and gb (loss = sum(W*G) + sum(b*gb)), and compares with the LARS formulas computed
-// here by hand in float64.
+// TestOneLARSUpdate applies two updates of the official VICReg LARS (Clip false) to a matrix W and
+// a bias b whose gradients are the constants G and gb (loss = sum(W*G) + sum(b*gb)), and compares
+// with its formulas computed here by hand in float64. TestLARSMatchesSoloLearn checks Clip.
 func TestOneLARSUpdate(t *testing.T) {
 	W0 := []float64{1, -2, 0.5, 3}
 	G := []float64{0.3, 0.1, -0.2, 0.4}
@@ -70,7 +74,7 @@ func TestOneLARSUpdate(t *testing.T) {
 		return math.Sqrt(s)
 	}
 	// reference runs `steps` updates by hand.
-	reference := func(clip bool, steps int) (W, b []float64) {
+	reference := func(steps int) (W, b []float64) {
 		W = append([]float64(nil), W0...)
 		b = append([]float64(nil), b0...)
 		muW := make([]float64, 4)
@@ -81,9 +85,6 @@ func TestOneLARSUpdate(t *testing.T) {
 				dp[i] = G[i] + wd*W[i]
 			}
 			q := eta * norm(W) / norm(dp)
-			if clip {
-				q = math.Min(q/lr, 1)
-			}
 			for i := range W {
 				muW[i] = mom*muW[i] + q*dp[i]
 				W[i] -= lr * muW[i]
@@ -97,11 +98,11 @@ func TestOneLARSUpdate(t *testing.T) {
 	}
 
 	b := backendtest.Backend(t)
-	for _, clip := range []bool{false, true} {
+	{
 		ctx := context.New()
 		wVar := ctx.In("layer").VariableWithValue("weights", tensors.FromFlatDataAndDimensions(f32(W0), 2, 2))
 		bVar := ctx.In("layer").VariableWithValue("biases", f32(b0))
-		opt, err := New(Config{Kind: "lars", WeightDecay: wd, Momentum: mom, Eta: eta, Clip: clip,
+		opt, err := New(Config{Kind: "lars", WeightDecay: wd, Momentum: mom, Eta: eta,
 			Schedule: Schedule{Base: lr, TotalSteps: 1 << 40}})
 		if err != nil {
 			t.Fatal(err)
@@ -116,17 +117,17 @@ func TestOneLARSUpdate(t *testing.T) {
 		})
 		for step := 1; step <= 2; step++ {
 			exec.MustExec()
-			wantW, wantB := reference(clip, step)
+			wantW, wantB := reference(step)
 			gotW := tensors.MustCopyFlatData[float32](wVar.MustValue())
 			gotB := tensors.MustCopyFlatData[float32](bVar.MustValue())
 			for i := range wantW {
 				if math.Abs(float64(gotW[i])-wantW[i]) > 1e-6 {
-					t.Errorf("clip=%v step %d: W[%d] = %v, want %v", clip, step, i, gotW[i], wantW[i])
+					t.Errorf("step %d: W[%d] = %v, want %v", step, i, gotW[i], wantW[i])
 				}
 			}
 			for i := range wantB {
 				if math.Abs(float64(gotB[i])-wantB[i]) > 1e-6 {
-					t.Errorf("clip=%v step %d: b[%d] = %v, want %v", clip, step, i, gotB[i], wantB[i])
+					t.Errorf("step %d: b[%d] = %v, want %v", step, i, gotB[i], wantB[i])
 				}
 			}
 		}
@@ -136,26 +137,239 @@ func TestOneLARSUpdate(t *testing.T) {
 	}
 }
 
+// TestConfigErrorsNameTheSetting checks that every invalid setting gives a *FieldError whose Field
+// names it, with a message that says what is valid, and that valid settings (zero AdamW settings
+// included: they mean the defaults) pass.
 func TestConfigErrorsNameTheSetting(t *testing.T) {
 	ok := Config{Kind: "lars", Eta: 0.02, Momentum: 0.9, Schedule: Schedule{Base: 1, TotalSteps: 10}}
 	for _, tc := range []struct {
 		mutate func(*Config)
+		field  string
 		want   string
 	}{
-		{func(c *Config) { c.Kind = "adam" }, `optimizer "adam" unknown`},
-		{func(c *Config) { c.Eta = 0 }, "eta"},
-		{func(c *Config) { c.Momentum = 1 }, "momentum"},
-		{func(c *Config) { c.WeightDecay = -1 }, "weight decay"},
+		{func(c *Config) { c.Kind = "adam" }, FieldKind, `optimizer "adam" unknown: use one of lars, sgd, adamw`},
+		{func(c *Config) { c.Eta = 0 }, FieldEta, "LARS trust coefficient eta 0 must be a finite number > 0"},
+		{func(c *Config) { c.Momentum = 1 }, FieldMomentum, "momentum 1 must be in [0, 1)"},
+		{func(c *Config) { c.Momentum = math.NaN() }, FieldMomentum, "momentum NaN must be in [0, 1)"},
+		{func(c *Config) { c.WeightDecay = -1 }, FieldWeightDecay, "weight decay -1 must be a finite number >= 0"},
+		{func(c *Config) { c.Schedule.Base = math.Inf(1) }, FieldLR, "learning rate +Inf must be a finite number >= 0"},
+		{func(c *Config) { c.Schedule.TotalSteps = 0 }, FieldTotalSteps, "total steps 0 must be > 0"},
+		{func(c *Config) { c.Schedule.WarmupSteps = 11 }, FieldWarmupSteps, "warm-up steps 11 must be between 0 and the total steps 10"},
+		{func(c *Config) { c.Schedule.FinalFraction = 2 }, FieldFinalFraction, "final learning-rate fraction 2 must be in [0, 1]"},
+		{func(c *Config) { c.Kind, c.Beta1 = "adamw", 1 }, FieldBeta1, "AdamW beta1 1 must be in (0, 1) (0 means 0.9)"},
+		{func(c *Config) { c.Kind, c.Beta2 = "adamw", -0.5 }, FieldBeta2, "AdamW beta2 -0.5 must be in (0, 1) (0 means 0.999)"},
+		{func(c *Config) { c.Kind, c.Epsilon = "adamw", -1 }, FieldEpsilon, "AdamW epsilon -1 must be a finite number > 0 (0 means 1e-08)"},
+		{func(c *Config) { c.HeadScope, c.HeadLR = "/probe", -0.1 }, FieldHeadLR, "head learning rate -0.1 must be a finite number >= 0"},
 	} {
 		c := ok
 		tc.mutate(&c)
 		_, err := New(c)
-		if err == nil || !strings.Contains(err.Error(), tc.want) {
-			t.Errorf("want an error containing %q, got %v", tc.want, err)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Field != tc.field || err.Error() != tc.want {
+			t.Errorf("want a *FieldError for %q saying %q, got %#v", tc.field, tc.want, err)
 		}
 	}
-	if _, err := New(ok); err != nil {
-		t.Errorf("valid config rejected: %v", err)
+	for _, c := range []Config{ok, {Kind: "adamw", Schedule: Constant(1e-3)}, {Kind: "sgd", Schedule: Constant(0)}} {
+		if _, err := New(c); err != nil {
+			t.Errorf("valid config %+v rejected: %v", c, err)
+		}
+	}
+}
+
+// larsFixture is testdata/lars_reference.json (written by testdata/lars_reference.py with numpy).
+type larsFixture struct {
+	Config struct {
+		WeightDecay   float64 `json:"weight_decay"`
+		Eta, Momentum float64
+		A             float64 `json:"a"`
+		Base          float64
+		WarmupSteps   int64   `json:"warmup_steps"`
+		TotalSteps    int64   `json:"total_steps"`
+		FinalFraction float64 `json:"final_fraction"`
+	}
+	Shapes           map[string][]int
+	Initial          map[string][]float64
+	GradientConstant map[string][]float64   `json:"gradient_constant"`
+	AfterStep        []map[string][]float64 `json:"after_step"`
+	WeightsRatio     []*float64             `json:"weights_ratio"`
+}
+
+// TestLARSMatchesSoloLearn runs solo-learn's LARS (Clip: its trust ratio η‖w‖/(‖g‖ + λ‖w‖ + ε),
+// weight decay only when both norms are positive, min(ratio/lr, 1), biases excluded) for 7 steps
+// of a warm-up-then-cosine schedule on a matrix, an all-zero matrix and a bias, with gradients
+// G + a·W, against a float64 numpy reference. The steps cover lr = 0, a ratio below 1/lr and a
+// ratio clipped to 1. A negative control computes the formula -lars-clip used before (the
+// official ratio η‖w‖/‖g + λw‖, clipped) and checks that this test would have failed with it.
+func TestLARSMatchesSoloLearn(t *testing.T) {
+	raw, err := os.ReadFile("testdata/lars_reference.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f larsFixture
+	if err := json.Unmarshal(raw, &f); err != nil {
+		t.Fatal(err)
+	}
+	c := f.Config
+	sched := Schedule{Base: c.Base, WarmupSteps: c.WarmupSteps, TotalSteps: c.TotalSteps, FinalFraction: c.FinalFraction}
+	names := []string{"weights", "zero", "biases"}
+	const tol = 1e-5 // float32 against float64, relative to max(1, |value|)
+
+	b := backendtest.Backend(t)
+	ctx := context.New()
+	vars := map[string]*context.Variable{}
+	for _, name := range names {
+		vars[name] = ctx.In("layer").VariableWithValue(name, tensors.FromFlatDataAndDimensions(f32(f.Initial[name]), f.Shapes[name]...))
+	}
+	opt, err := New(Config{Kind: "lars", WeightDecay: c.WeightDecay, Momentum: c.Momentum, Eta: c.Eta, Clip: true, Schedule: sched})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := context.MustNewExec(b, ctx, func(ctx *context.Context, g *Graph) *Node {
+		loss := ScalarZero(g, dtypes.Float32)
+		for _, name := range names {
+			w := vars[name].ValueGraph(g)
+			gc := Const(g, tensors.FromFlatDataAndDimensions(f32(f.GradientConstant[name]), f.Shapes[name]...))
+			loss = Add(loss, Add(ReduceAllSum(Mul(w, gc)), MulScalar(ReduceAllSum(Square(w)), c.A/2)))
+		}
+		opt.UpdateGraph(ctx, g, loss)
+		return loss
+	})
+	for step, want := range f.AfterStep {
+		exec.MustExec()
+		for _, name := range names {
+			got := tensors.MustCopyFlatData[float32](vars[name].MustValue())
+			for i, w := range want[name] {
+				if math.Abs(float64(got[i])-w) > tol*max(1, math.Abs(w)) {
+					t.Errorf("step %d (lr %.4g, ratio %v): %s[%d] = %.7g, solo-learn %.7g", step, sched.At(int64(step)), deref(f.WeightsRatio[step]), name, i, got[i], w)
+				}
+			}
+		}
+	}
+
+	// Negative controls, in float64: the formula before this change (the official ratio
+	// η‖w‖/‖g + λw‖, clipped with lr = 0 read as lr = 1), and its ratio alone (lr = 0 handled as
+	// solo-learn does), both leave the reference by far more than the tolerance.
+	for _, control := range []struct {
+		name        string
+		zeroLRAsOne bool
+	}{{"the old -lars-clip formula", true}, {"the official trust ratio, clipped", false}} {
+		old := map[string][]float64{}
+		bufs := map[string][]float64{}
+		for _, name := range names {
+			old[name] = append([]float64(nil), f.Initial[name]...)
+			bufs[name] = make([]float64, len(old[name]))
+		}
+		worst := 0.0
+		for step := range f.AfterStep {
+			lr := sched.At(int64(step))
+			for _, name := range names {
+				w := old[name]
+				g := make([]float64, len(w))
+				for i := range g {
+					g[i] = f.GradientConstant[name][i] + c.A*w[i]
+				}
+				d := g
+				if len(f.Shapes[name]) > 1 {
+					d = make([]float64, len(g))
+					for i := range d {
+						d[i] = g[i] + c.WeightDecay*w[i]
+					}
+					q := 1.0
+					if floats.Norm(w, 2) > 0 && floats.Norm(d, 2) > 0 {
+						q = c.Eta * floats.Norm(w, 2) / floats.Norm(d, 2)
+					}
+					switch {
+					case lr > 0:
+						q = math.Min(q/lr, 1)
+					case control.zeroLRAsOne:
+						q = math.Min(q, 1)
+					default:
+						q = 1
+					}
+					floats.Scale(q, d)
+				}
+				for i := range w {
+					bufs[name][i] = c.Momentum*bufs[name][i] + d[i]
+					w[i] -= lr * bufs[name][i]
+				}
+				for i, v := range f.AfterStep[step][name] {
+					worst = max(worst, math.Abs(w[i]-v)/max(1, math.Abs(v)))
+				}
+			}
+		}
+		if worst < 100*tol {
+			t.Errorf("%s stays within %.2g of solo-learn's: this test could not tell them apart", control.name, worst)
+		}
+		t.Logf("%s departs from solo-learn's by up to %.3g (tolerance %g)", control.name, worst, tol)
+	}
+}
+
+func deref(p *float64) any {
+	if p == nil {
+		return "none"
+	}
+	return *p
+}
+
+// TestAdamWUpdate applies three AdamW updates with the default β₁, β₂ and ε (Config leaves them
+// at 0) to a matrix and a bias (excluded from weight decay), gradients G + a·W, at a constant
+// learning rate, against the formulas computed here in float64.
+func TestAdamWUpdate(t *testing.T) {
+	W0 := []float64{0.5, -1, 2, 0.25}
+	b0 := []float64{0.1, -0.3}
+	G := []float64{0.2, -0.4, 0.1, 0.3}
+	gb := []float64{-1, 0.5}
+	const lr, wd, a = 0.01, 0.1, 0.5
+	reference := func(steps int) (W, bias []float64) {
+		W, bias = append([]float64(nil), W0...), append([]float64(nil), b0...)
+		m := [2][]float64{make([]float64, 4), make([]float64, 2)}
+		v := [2][]float64{make([]float64, 4), make([]float64, 2)}
+		for t := 1; t <= steps; t++ {
+			for k, x := range [][]float64{W, bias} {
+				for i := range x {
+					g := []([]float64){G, gb}[k][i] + a*x[i]
+					m[k][i] = 0.9*m[k][i] + 0.1*g
+					v[k][i] = 0.999*v[k][i] + 0.001*g*g
+					mHat := m[k][i] / (1 - math.Pow(0.9, float64(t)))
+					vHat := v[k][i] / (1 - math.Pow(0.999, float64(t)))
+					u := mHat / (math.Sqrt(vHat) + 1e-8)
+					if k == 0 {
+						u += wd * x[i]
+					}
+					x[i] -= lr * u
+				}
+			}
+		}
+		return W, bias
+	}
+	b := backendtest.Backend(t)
+	ctx := context.New()
+	wVar := ctx.In("layer").VariableWithValue("weights", tensors.FromFlatDataAndDimensions(f32(W0), 2, 2))
+	bVar := ctx.In("layer").VariableWithValue("biases", f32(b0))
+	opt, err := New(Config{Kind: "adamw", WeightDecay: wd, Schedule: Constant(lr)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec := context.MustNewExec(b, ctx, func(ctx *context.Context, g *Graph) *Node {
+		w, bv := wVar.ValueGraph(g), bVar.ValueGraph(g)
+		loss := Add(ReduceAllSum(Mul(w, Const(g, tensors.FromFlatDataAndDimensions(f32(G), 2, 2)))), ReduceAllSum(Mul(bv, Const(g, f32(gb)))))
+		loss = Add(loss, MulScalar(Add(ReduceAllSum(Square(w)), ReduceAllSum(Square(bv))), a/2))
+		opt.UpdateGraph(ctx, g, loss)
+		return loss
+	})
+	for step := 1; step <= 3; step++ {
+		exec.MustExec()
+		wantW, wantB := reference(step)
+		for i, got := range tensors.MustCopyFlatData[float32](wVar.MustValue()) {
+			if math.Abs(float64(got)-wantW[i]) > 1e-6 {
+				t.Errorf("step %d: W[%d] = %.8g, want %.8g", step, i, got, wantW[i])
+			}
+		}
+		for i, got := range tensors.MustCopyFlatData[float32](bVar.MustValue()) {
+			if math.Abs(float64(got)-wantB[i]) > 1e-6 {
+				t.Errorf("step %d: b[%d] = %.8g, want %.8g", step, i, got, wantB[i])
+			}
+		}
 	}
 }
 

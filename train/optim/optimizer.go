@@ -2,6 +2,7 @@ package optim
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 
@@ -18,17 +19,29 @@ var Kinds = []string{"lars", "sgd", "adamw"}
 // Scope is the context scope under which optimiser state (momentum buffers, moments) lives.
 const Scope = "optim"
 
+// AdamW's defaults (PyTorch's), used where Config leaves Beta1, Beta2 or Epsilon at zero.
+const (
+	DefaultBeta1   = 0.9
+	DefaultBeta2   = 0.999
+	DefaultEpsilon = 1e-8
+)
+
+// LARSEpsilon is the constant in the denominator of solo-learn's LARS trust ratio (Config.Clip).
+const LARSEpsilon = 1e-8
+
 // Config configures the optimiser of the main parameters (encoder and expander).
 type Config struct {
 	Kind        string // "lars" (default), "sgd" or "adamw"
 	Schedule    Schedule
 	WeightDecay float64 // L2 for lars/sgd (added to the gradient), decoupled for adamw
 	Momentum    float64 // lars/sgd momentum (0.9)
-	Eta         float64 // LARS trust coefficient (0.001 official VICReg, 0.02 solo-learn)
-	Clip        bool    // LARS trust-ratio clipping as in solo-learn: q = min(q/lr, 1)
-	Beta1       float64 // adamw (0.9)
-	Beta2       float64 // adamw (0.999)
-	Epsilon     float64 // adamw (1e-8)
+	Eta         float64 // LARS trust coefficient η (0.001 official VICReg, 0.02 solo-learn)
+	// Clip selects solo-learn's LARS (its trust ratio, and clipping it as min(ratio/lr, 1)); false
+	// is the official VICReg LARS. See larsUpdate for both formulas.
+	Clip    bool
+	Beta1   float64 // adamw β₁; 0 means DefaultBeta1 (0.9)
+	Beta2   float64 // adamw β₂; 0 means DefaultBeta2 (0.999)
+	Epsilon float64 // adamw ε; 0 means DefaultEpsilon (1e-8)
 
 	// The variables under HeadScope (when not empty) form a second parameter group: the online
 	// linear probe during pretraining, the classifier when fine-tuning. They are trained with SGD
@@ -42,22 +55,78 @@ type Config struct {
 	HeadWeightDecay float64
 }
 
-// Validate reports invalid settings, naming the field.
+// withDefaults returns c with AdamW's zero settings replaced by their defaults.
+func (c Config) withDefaults() Config {
+	if c.Beta1 == 0 {
+		c.Beta1 = DefaultBeta1
+	}
+	if c.Beta2 == 0 {
+		c.Beta2 = DefaultBeta2
+	}
+	if c.Epsilon == 0 {
+		c.Epsilon = DefaultEpsilon
+	}
+	return c
+}
+
+// Names of the settings a FieldError blames (FieldError.Field): a fixed set, one per setting of
+// Config and Schedule that Validate checks.
+const (
+	FieldKind          = "kind"           // Config.Kind
+	FieldLR            = "lr"             // Config.Schedule.Base, the peak learning rate
+	FieldTotalSteps    = "total_steps"    // Config.Schedule.TotalSteps
+	FieldWarmupSteps   = "warmup_steps"   // Config.Schedule.WarmupSteps
+	FieldFinalFraction = "final_fraction" // Config.Schedule.FinalFraction
+	FieldWeightDecay   = "weight_decay"   // Config.WeightDecay
+	FieldMomentum      = "momentum"       // Config.Momentum
+	FieldEta           = "eta"            // Config.Eta (LARS)
+	FieldBeta1         = "beta1"          // Config.Beta1 (AdamW)
+	FieldBeta2         = "beta2"          // Config.Beta2 (AdamW)
+	FieldEpsilon       = "epsilon"        // Config.Epsilon (AdamW)
+	FieldHeadLR        = "head_lr"        // Config.HeadLR
+)
+
+// FieldError is the error Config.Validate and Schedule.Validate return: Field names the setting at
+// fault (one of the Field constants), so a caller can blame its own flag or key without reading
+// the message, and Message says what is wrong and what is valid.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+// Error implements error.
+func (e *FieldError) Error() string { return e.Message }
+
+func fieldError(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+// Validate reports the first invalid setting as a *FieldError naming it. Zero AdamW settings
+// stand for their defaults and are valid.
 func (c Config) Validate() error {
-	if !slices.Contains(Kinds, c.Kind) {
-		return fmt.Errorf("optimizer %q unknown: use one of %s", c.Kind, strings.Join(Kinds, ", "))
+	c = c.withDefaults()
+	switch {
+	case !slices.Contains(Kinds, c.Kind):
+		return fieldError(FieldKind, "optimizer %q unknown: use one of %s", c.Kind, strings.Join(Kinds, ", "))
 	}
 	if err := c.Schedule.Validate(); err != nil {
 		return err
 	}
-	if c.WeightDecay < 0 {
-		return fmt.Errorf("weight decay %v must be >= 0", c.WeightDecay)
-	}
-	if c.Momentum < 0 || c.Momentum >= 1 {
-		return fmt.Errorf("momentum %v must be in [0, 1)", c.Momentum)
-	}
-	if c.Kind == "lars" && c.Eta <= 0 {
-		return fmt.Errorf("LARS trust coefficient eta %v must be > 0", c.Eta)
+	switch {
+	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
+		return fieldError(FieldWeightDecay, "weight decay %v must be a finite number >= 0", c.WeightDecay)
+	case !(c.Momentum >= 0 && c.Momentum < 1):
+		return fieldError(FieldMomentum, "momentum %v must be in [0, 1)", c.Momentum)
+	case c.Kind == "lars" && (!(c.Eta > 0) || math.IsInf(c.Eta, 0)):
+		return fieldError(FieldEta, "LARS trust coefficient eta %v must be a finite number > 0", c.Eta)
+	case c.Kind == "adamw" && !(c.Beta1 > 0 && c.Beta1 < 1):
+		return fieldError(FieldBeta1, "AdamW beta1 %v must be in (0, 1) (0 means %v)", c.Beta1, DefaultBeta1)
+	case c.Kind == "adamw" && !(c.Beta2 > 0 && c.Beta2 < 1):
+		return fieldError(FieldBeta2, "AdamW beta2 %v must be in (0, 1) (0 means %v)", c.Beta2, DefaultBeta2)
+	case c.Kind == "adamw" && (!(c.Epsilon > 0) || math.IsInf(c.Epsilon, 0)):
+		return fieldError(FieldEpsilon, "AdamW epsilon %v must be a finite number > 0 (0 means %v)", c.Epsilon, DefaultEpsilon)
+	case c.HeadScope != "" && (!(c.HeadLR >= 0) || math.IsInf(c.HeadLR, 0)):
+		return fieldError(FieldHeadLR, "head learning rate %v must be a finite number >= 0", c.HeadLR)
 	}
 	return nil
 }
@@ -74,12 +143,12 @@ type Optimizer struct {
 	cfg Config
 }
 
-// New returns the optimiser, or an error naming the invalid setting.
+// New returns the optimiser, or the *FieldError of the invalid setting (see Validate).
 func New(cfg Config) (*Optimizer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Optimizer{cfg: cfg}, nil
+	return &Optimizer{cfg: cfg.withDefaults()}, nil
 }
 
 var _ optimizers.Interface = (*Optimizer)(nil)
@@ -142,32 +211,52 @@ func (o *Optimizer) UpdateGraph(ctx *context.Context, g *Graph, loss *Node) {
 	}
 }
 
-// larsUpdate is one LARS update of v, as in the official VICReg code:
+// larsUpdate is one LARS update of v. With w the variable, g its gradient, λ the weight decay, η
+// the trust coefficient and lr the step's learning rate, for a variable that is not Excluded:
 //
-//	dp = g + wd*w                       (not for excluded variables)
-//	q  = eta*||w||/||dp|| if both norms > 0, else 1   (not for excluded variables)
-//	q  = min(q/lr, 1)                   (only with Clip, as solo-learn does)
-//	mu = momentum*mu + q*dp
-//	w  = w - lr*mu
+// the official VICReg LARS (Clip false):
+//
+//	dp = g + λw
+//	q  = η‖w‖/‖dp‖ if ‖w‖ > 0 and ‖dp‖ > 0, else 1
+//	dp = q·dp
+//
+// solo-learn's LARS (Clip true; its clip_lars_lr and exclude_bias_n_norm_lars options):
+//
+//	if ‖w‖ > 0 and ‖g‖ > 0:  q = η‖w‖/(‖g‖ + λ‖w‖ + ε), ε = LARSEpsilon
+//	                         q = min(q/lr, 1)  (1 when lr = 0: q/lr is +∞)
+//	                         dp = q·(g + λw)
+//	otherwise:               dp = g            (no weight decay either)
+//
+// An excluded variable (bias or normalisation parameter) gets dp = g in both. Then, for all,
+//
+//	mu = momentum·mu + dp
+//	w  = w − lr·mu
 func (o *Optimizer) larsUpdate(ctx *context.Context, g *Graph, v *context.Variable, grad, lr *Node) {
+	if Excluded(v) {
+		o.momentumUpdate(ctx, g, v, grad, lr)
+		return
+	}
 	w := v.ValueGraph(g)
-	dp := grad
-	if !Excluded(v) {
-		if o.cfg.WeightDecay > 0 {
-			dp = Add(dp, MulScalar(w, o.cfg.WeightDecay))
-		}
-		wNorm := L2Norm(w)
-		dNorm := L2Norm(dp)
-		zero := ZerosLike(wNorm)
-		one := OnesLike(wNorm)
-		safeD := Where(GreaterThan(dNorm, zero), dNorm, one)
-		q := Where(And(GreaterThan(wNorm, zero), GreaterThan(dNorm, zero)),
-			MulScalar(Div(wNorm, safeD), o.cfg.Eta), one)
-		if o.cfg.Clip {
-			safeLR := Where(GreaterThan(lr, ZerosLike(lr)), lr, OnesLike(lr))
-			q = Min(Div(q, ConvertDType(safeLR, q.DType())), one)
-		}
-		dp = Mul(dp, q)
+	wd := o.cfg.WeightDecay
+	wNorm := L2Norm(w)
+	zero, one := ZerosLike(wNorm), OnesLike(wNorm)
+	positive := func(x *Node) *Node { return GreaterThan(x, zero) }
+	safe := func(x *Node) *Node { return Where(positive(x), x, one) } // a divisor that is never 0
+	decayed := grad
+	if wd > 0 {
+		decayed = Add(grad, MulScalar(w, wd))
+	}
+	var dp *Node
+	if !o.cfg.Clip {
+		dNorm := L2Norm(decayed)
+		q := Where(And(positive(wNorm), positive(dNorm)), MulScalar(Div(wNorm, safe(dNorm)), o.cfg.Eta), one)
+		dp = Mul(decayed, q)
+	} else {
+		gNorm := L2Norm(grad)
+		q := MulScalar(Div(wNorm, AddScalar(Add(gNorm, MulScalar(wNorm, wd)), LARSEpsilon)), o.cfg.Eta)
+		lrq := ConvertDType(lr, q.DType())
+		q = Where(positive(lrq), Min(Div(q, safe(lrq)), one), one)
+		dp = Where(And(positive(wNorm), positive(gNorm)), Mul(decayed, q), grad)
 	}
 	o.momentumUpdate(ctx, g, v, dp, lr)
 }

@@ -7,7 +7,6 @@
 package optim
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -24,17 +23,23 @@ type Schedule struct {
 	FinalFraction float64
 }
 
-// Validate reports a schedule that cannot be evaluated.
+// Constant returns the schedule of a constant learning rate lr (no warm-up, no decay).
+func Constant(lr float64) Schedule {
+	return Schedule{Base: lr, TotalSteps: 1, FinalFraction: 1}
+}
+
+// Validate reports a schedule that cannot be evaluated, as a *FieldError naming the setting
+// (FieldLR, FieldTotalSteps, FieldWarmupSteps or FieldFinalFraction).
 func (s Schedule) Validate() error {
 	switch {
 	case s.Base < 0 || math.IsNaN(s.Base) || math.IsInf(s.Base, 0):
-		return fmt.Errorf("learning rate %v must be a finite number >= 0", s.Base)
+		return fieldError(FieldLR, "learning rate %v must be a finite number >= 0", s.Base)
 	case s.TotalSteps <= 0:
-		return fmt.Errorf("total steps %d must be > 0", s.TotalSteps)
+		return fieldError(FieldTotalSteps, "total steps %d must be > 0", s.TotalSteps)
 	case s.WarmupSteps < 0 || s.WarmupSteps > s.TotalSteps:
-		return fmt.Errorf("warm-up steps %d must be between 0 and the total steps %d", s.WarmupSteps, s.TotalSteps)
-	case s.FinalFraction < 0 || s.FinalFraction > 1:
-		return fmt.Errorf("final learning-rate fraction %v must be in [0, 1]", s.FinalFraction)
+		return fieldError(FieldWarmupSteps, "warm-up steps %d must be between 0 and the total steps %d", s.WarmupSteps, s.TotalSteps)
+	case !(s.FinalFraction >= 0 && s.FinalFraction <= 1):
+		return fieldError(FieldFinalFraction, "final learning-rate fraction %v must be in [0, 1]", s.FinalFraction)
 	}
 	return nil
 }
