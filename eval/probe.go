@@ -26,6 +26,8 @@ type ProbeConfig struct {
 	LR          float64 // AdamW learning rate (default 1e-2)
 	WeightDecay float64 // AdamW's decoupled weight decay, on the weights only, not the biases (default 0)
 	Seed        uint64  // shuffling seed
+	// Progress, when set, is called after each epoch with the epochs done and the total.
+	Progress func(done, total int)
 }
 
 func (c ProbeConfig) withDefaults() ProbeConfig {
@@ -96,7 +98,10 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15))
 	xb := make([]float32, batch*d)
 	yb := make([]int32, batch)
-	for range cfg.Epochs {
+	for epoch := range cfg.Epochs {
+		if cfg.Progress != nil && epoch > 0 {
+			cfg.Progress(epoch, cfg.Epochs)
+		}
 		perm := rng.Perm(train.N)
 		for start := 0; start+batch <= train.N; start += batch {
 			for i, r := range perm[start : start+batch] {
@@ -109,6 +114,9 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 		}
 	}
 
+	if cfg.Progress != nil {
+		cfg.Progress(cfg.Epochs, cfg.Epochs)
+	}
 	predict, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, x *Node) *Node {
 		return ArgMax(logits(ctx, x), -1, dtypes.Int32)
 	})

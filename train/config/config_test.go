@@ -76,7 +76,7 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 // with it override it, and an unknown key is an error naming it.
 func TestConfigFileRoundTrip(t *testing.T) {
 	dir := t.TempDir()
-	orig, err := parse("-preset", "cifar100", "-epochs", "3", "-seed", "7", "-width", "16", "-checkpoint-dir", "runs/x", "-workers", "3", "-loss", "vicreg-logdet", "-beta", "0.5")
+	orig, err := parse("-preset", "cifar100", "-epochs", "3", "-seed", "7", "-width", "16", "-checkpoint-dir", "runs/x", "-workers", "3", "-loss", "vicreg-logdet", "-beta", "0.5", "-sigma", "auto")
 	if err != nil {
 		t.Fatal(err)
 	}

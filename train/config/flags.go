@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -40,8 +41,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.LossParams.Gamma, "gamma", c.LossParams.Gamma, "VICReg target standard deviation")
 	fs.StringVar(&c.LossParams.VarianceConvention, "variance-convention", c.LossParams.VarianceConvention, "VICReg variance term: sum (paper, solo-learn) or half (official code)")
 	fs.Float64Var(&c.LossParams.EntropyWeight, "entropy-weight", c.LossParams.EntropyWeight, "weight of the entropy estimate (vicreg-logdet, vicreg-pairdist)")
-	fs.Float64Var(&c.LossParams.Beta, "beta", c.LossParams.Beta, "LogDet estimator scale (vicreg-logdet)")
-	fs.Float64Var(&c.LossParams.Sigma, "sigma", c.LossParams.Sigma, "pairwise-distance kernel width (vicreg-pairdist)")
+	fs.Var(losses.ScaleFlag(&c.LossParams.Beta), "beta", "LogDet estimator scale β in 0.5·logdet(I + β·Σ_Z) (vicreg-logdet): auto (β = d/tr Σ_Z per batch, MCR²'s normalisation) or a number")
+	fs.Var(losses.ScaleFlag(&c.LossParams.Sigma), "sigma", "pairwise-distance kernel width σ (vicreg-pairdist): auto (σ² = median pairwise squared distance / (2 ln n) per batch) or a number")
 	fs.StringVar(&c.LossParams.PairDistance, "pair-distance", c.LossParams.PairDistance, "pairwise distance: bhattacharyya or kl (vicreg-pairdist)")
 	fs.Float64Var(&c.LossParams.BarlowLambda, "barlow-lambda", c.LossParams.BarlowLambda, "Barlow Twins off-diagonal weight")
 	fs.Float64Var(&c.LossParams.Temperature, "temperature", c.LossParams.Temperature, "SimCLR NT-Xent temperature")
@@ -53,7 +54,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Optimizer, "optimizer", c.Optimizer, "optimizer: "+strings.Join(optim.Kinds, ", "))
 	fs.Float64Var(&c.Momentum, "momentum", c.Momentum, "momentum (lars, sgd)")
 	fs.Float64Var(&c.Eta, "eta", c.Eta, "LARS trust coefficient")
-	fs.BoolVar(&c.Clip, "lars-clip", c.Clip, "LARS trust-ratio clipping (solo-learn)")
+	fs.BoolVar(&c.Clip, "lars-clip", c.Clip, "solo-learn's LARS (its trust ratio and clipping min(ratio/lr, 1)) instead of the official VICReg's")
 	fs.Float64Var(&c.WarmupEpochs, "warmup-epochs", c.WarmupEpochs, "linear warm-up, in epochs (may be fractional)")
 	fs.Float64Var(&c.ProbeLR, "probe-lr", c.ProbeLR, "learning rate of the online linear probe")
 	fs.IntVar(&c.Devices, "devices", c.Devices, "devices to split each batch over (data parallel; XLA CPU exposes several, xla:cuda one per GPU); must divide -batch-size")
@@ -153,21 +154,21 @@ func lookAhead(args []string, name string) (string, bool) {
 	return value, found
 }
 
+// optimizerFlags maps optim.FieldError's fields to the flags that set them.
+var optimizerFlags = map[string]string{
+	"kind": "optimizer", "lr": "lr", "weight_decay": "wd", "momentum": "momentum", "eta": "eta",
+	"warmup_steps": "warmup-epochs", "total_steps": "epochs", "head_lr": "probe-lr",
+}
+
 // optimizerError maps an optimiser validation error to the flag that sets the field at fault.
 func optimizerError(err error) error {
-	msg := err.Error()
-	flagName := "lr"
-	switch {
-	case strings.Contains(msg, "optimizer"):
-		flagName = "optimizer"
-	case strings.Contains(msg, "eta"):
-		flagName = "eta"
-	case strings.Contains(msg, "momentum"):
-		flagName = "momentum"
-	case strings.Contains(msg, "weight decay"):
-		flagName = "wd"
+	var fe *optim.FieldError
+	if errors.As(err, &fe) {
+		if flagName, ok := optimizerFlags[fe.Field]; ok {
+			return &FieldError{Flag: flagName, Msg: fe.Message}
+		}
 	}
-	return &FieldError{Flag: flagName, Msg: fmt.Sprint(err)}
+	return &FieldError{Msg: fmt.Sprintf("optimiser: %v", err)}
 }
 
 // percentList is a comma-separated list of percentages (a flag.Value).

@@ -179,7 +179,11 @@ func (e *evaluator) final(res *Result) error {
 	if err != nil {
 		return err
 	}
-	pix, err := eval.LinearProbe(e.b, pixTrain, pixEval, probeCfg)
+	pbar := e.bar("linear probe (raw pixels)", int64(probeCfg.Epochs), "epochs")
+	pixCfg := probeCfg
+	pixCfg.Progress = func(done, _ int) { pbar.Set(int64(done), "") }
+	pix, err := eval.LinearProbe(e.b, pixTrain, pixEval, pixCfg)
+	pbar.Finish()
 	if err != nil {
 		return err
 	}
@@ -206,7 +210,10 @@ func (e *evaluator) features(enc *encoder.Encoder, what string) (train, evalF ev
 }
 
 func (e *evaluator) probeAndKNN(trainF, evalF eval.Features, probeCfg eval.ProbeConfig, what string) (float64, float64, error) {
+	pbar := e.bar("linear probe ("+what+")", int64(probeCfg.Epochs), "epochs")
+	probeCfg.Progress = func(done, _ int) { pbar.Set(int64(done), "") }
 	lin, err := eval.LinearProbe(e.b, trainF, evalF, probeCfg)
+	pbar.Finish()
 	if err != nil {
 		return 0, 0, err
 	}
