@@ -52,7 +52,9 @@ func tinyConfig(t *testing.T, enc config.Config, vars []checkpoints.Variable, we
 	return c
 }
 
-func quiet() trainer.Options { return trainer.Options{Logger: log.New(io.Discard), NoProgressBar: true} }
+func quiet() trainer.Options {
+	return trainer.Options{Logger: log.New(io.Discard), NoProgressBar: true}
+}
 
 // finalEncoder loads the encoder variables of a run's newest checkpoint, by key.
 func finalVariables(t *testing.T, dir string) map[string]checkpoints.Variable {
