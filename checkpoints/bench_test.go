@@ -21,7 +21,7 @@ func benchState() *State {
 // BenchmarkSave measures an atomic, fsynced save (go test ./checkpoints -run '^$' -bench .).
 func BenchmarkSave(b *testing.B) {
 	s := benchState()
-	path := filepath.Join(b.TempDir(), "bench.vckpt")
+	path := filepath.Join(b.TempDir(), "bench.safetensors")
 	b.SetBytes(3 * 11_200_000 * 4)
 	for b.Loop() {
 		if err := Save(path, s); err != nil {
@@ -32,7 +32,7 @@ func BenchmarkSave(b *testing.B) {
 
 // BenchmarkLoad measures a verified load.
 func BenchmarkLoad(b *testing.B) {
-	path := filepath.Join(b.TempDir(), "bench.vckpt")
+	path := filepath.Join(b.TempDir(), "bench.safetensors")
 	if err := Save(path, benchState()); err != nil {
 		b.Fatal(err)
 	}
