@@ -534,7 +534,9 @@ func TestChecksumCoversEveryField(t *testing.T) {
 		t.Fatal(err)
 	}
 	two, _ := os.ReadFile(path)
-	swap := func(ts []safetensors.Info) { ts[0].Begin, ts[0].End, ts[1].Begin, ts[1].End = ts[1].Begin, ts[1].End, ts[0].Begin, ts[0].End }
+	swap := func(ts []safetensors.Info) {
+		ts[0].Begin, ts[0].End, ts[1].Begin, ts[1].End = ts[1].Begin, ts[1].End, ts[0].Begin, ts[0].End
+	}
 	for _, fix := range []bool{false, true} {
 		if err := os.WriteFile(path, withHeader(t, two, fix, nil, swap), 0o644); err != nil {
 			t.Fatal(err)
