@@ -70,7 +70,8 @@ func dtypeCases() []struct {
 		name  string
 		value *tensors.Tensor
 	}{
-		{"float32 matrix", tensors.FromValue([][]float32{{1.5, -2, 3}, {4, float32(math.Inf(1)), -0.0}})},
+		{"float32 matrix", tensors.FromValue([][]float32{{1.5, -2, 3}, {4, float32(math.Inf(1)), float32(math.Copysign(0, -1))}})},
+		{"float32 NaN payload", tensors.FromValue([]float32{math.Float32frombits(0x7fc00001), math.Float32frombits(0xffbfffff)})},
 		{"float64 scalar", tensors.FromAnyValue(math.Pi)},
 		{"float64 3d", tensors.FromValue([][][]float64{{{1, 2}, {3, 4}}, {{5, 6}, {7, math.MaxFloat64}}})},
 		{"int32", tensors.FromValue([]int32{math.MinInt32, -1, 0, math.MaxInt32})},
@@ -152,7 +153,7 @@ func assertStatesEqual(t *testing.T, want, got *State) {
 			t.Errorf("variable %s: shape %s, want %s", w.Key(), g.Value.Shape(), w.Value.Shape())
 			continue
 		}
-		if !reflect.DeepEqual(flatValue(t, g.Value), flatValue(t, w.Value)) {
+		if !bytes.Equal(rawBytes(t, g.Value), rawBytes(t, w.Value)) { // bit for bit: NaN payloads, -0
 			t.Errorf("variable %s: got %v, want %v", w.Key(), flatValue(t, g.Value), flatValue(t, w.Value))
 		}
 	}
