@@ -17,7 +17,7 @@ import (
 // Options configure Run. DefaultOptions gives values sized so that one checkpoint of a width-16
 // MNIST ResNet-18 takes well under a minute on 2 CPU cores.
 type Options struct {
-	// Checkpoints is one checkpoint file, or a folder of ckpt-*.vckpt files of one run (all of
+	// Checkpoints is one checkpoint file, or a folder of ckpt-*.safetensors files of one run (all of
 	// them are analysed, oldest first).
 	Checkpoints string `json:"checkpoints"`
 	// Last, when > 0, keeps only the newest Last checkpoints of a folder.
@@ -249,7 +249,7 @@ func listCheckpoints(path string, last int) ([]string, error) {
 		return nil, err
 	}
 	if len(paths) == 0 {
-		return nil, fmt.Errorf("%s: %w (want ckpt-*.vckpt files written by the trainer)", path, ErrNoCheckpoint)
+		return nil, fmt.Errorf("%s: %w (want ckpt-*.safetensors files written by the trainer)", path, ErrNoCheckpoint)
 	}
 	if last > 0 && len(paths) > last {
 		paths = paths[len(paths)-last:]

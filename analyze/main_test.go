@@ -136,7 +136,7 @@ func TestReport(t *testing.T) {
 		t.Errorf("same variables, different entropies:\n%s\n%s", ea, eb)
 	}
 	summary, _ := os.ReadFile(filepath.Join(out, analysis.ReportSummary))
-	for _, want := range []string{"A1", "A2", "A3", "Verdict", "random init", "ckpt-000000020.vckpt"} {
+	for _, want := range []string{"A1", "A2", "A3", "Verdict", "random init", "ckpt-000000020.safetensors"} {
 		if !strings.Contains(string(summary), want) {
 			t.Errorf("summary.md does not mention %q", want)
 		}

@@ -2,7 +2,7 @@
 // data set, and optionally writes the embeddings of one split to a .npy or .csv file.
 //
 //	go run ./evaluate -checkpoint runs/vicreg                 # newest checkpoint of a run
-//	go run ./evaluate -checkpoint encoder.vckpt -embeddings test.npy
+//	go run ./evaluate -checkpoint encoder.safetensors -embeddings test.npy
 //
 // Exit status: 0 on success, 1 on failure (including a damaged checkpoint or data file), 2 on a
 // usage error (a bad flag value, a -checkpoint path that does not exist or holds no checkpoint, a

@@ -153,7 +153,7 @@ func TestExportedEncoderLoadsInAnotherProgram(t *testing.T) {
 	}
 	bin := trainBinary(t)
 	dir := t.TempDir()
-	encoder := filepath.Join(dir, "encoder.vckpt")
+	encoder := filepath.Join(dir, "encoder.safetensors")
 	if out, err := exec.Command(bin, tinyArgs(filepath.Join(dir, "run"), "-steps", "2", "-export-encoder", encoder)...).CombinedOutput(); err != nil {
 		t.Fatalf("training: %v\n%s", err, out)
 	}

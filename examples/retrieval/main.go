@@ -2,8 +2,8 @@
 // the encoder with checkpoints.LoadEncoder, embeds a data set and, for a few query images, lists
 // the labels of their nearest neighbours by cosine similarity (image retrieval).
 //
-//	go run ./train -export-encoder encoder.vckpt
-//	go run ./examples/retrieval -encoder encoder.vckpt
+//	go run ./train -export-encoder encoder.safetensors
+//	go run ./examples/retrieval -encoder encoder.safetensors
 package main
 
 import (
@@ -20,7 +20,7 @@ import (
 )
 
 func main() {
-	path := flag.String("encoder", "encoder.vckpt", "exported encoder or checkpoint")
+	path := flag.String("encoder", "encoder.safetensors", "exported encoder or checkpoint")
 	dataset := flag.String("dataset", "", "data set (default: the encoder's)")
 	n := flag.Int("n", 1000, "images of the test split to search")
 	queries := flag.Int("queries", 5, "query images")

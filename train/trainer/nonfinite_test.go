@@ -63,7 +63,7 @@ func TestInjectedNaNNamesStepAndTerm(t *testing.T) {
 	if !errors.Is(err, ErrNonFinite) {
 		t.Fatalf("want ErrNonFinite, got %v", err)
 	}
-	for _, want := range []string{"at step 5", "variance = NaN", "ckpt-000000004.vckpt, holds finite weights", "-on-nonfinite rollback"} {
+	for _, want := range []string{"at step 5", "variance = NaN", "ckpt-000000004.safetensors, holds finite weights", "-on-nonfinite rollback"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("message %q lacks %q", err, want)
 		}

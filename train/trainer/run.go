@@ -151,7 +151,14 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 		return nil, usage("optimizer", "%v", err)
 	}
 
-	// Checkpoints and resume.
+	// Checkpoints and resume. The folder's lock comes first: NewManager removes leftover
+	// temporary files, which must not be those of another process writing into the folder.
+	// (Temporary wiring of the storage branch: the lead redoes it in the restructured trainer.)
+	lock, err := checkpoints.Lock(cfg.CheckpointDir, logger)
+	if err != nil {
+		return nil, usage("checkpoint-dir", "%v", err)
+	}
+	defer lock.Unlock()
 	mgr, err := checkpoints.NewManager(cfg.CheckpointDir, cfg.KeepLast, "probe_acc")
 	if err != nil {
 		return nil, usage("checkpoint-dir", "%v", err)
@@ -184,7 +191,9 @@ func Run(b backends.Backend, cfg Config, opts Options) (*Result, error) {
 			step = state.Step
 			logger.Info("resuming", "checkpoint", path, "step", step, "epoch", start.Epoch)
 		}
-	} else if paths, _ := mgr.List(); len(paths) > 0 {
+	} else if paths, err := mgr.List(); err != nil {
+		return nil, err // e.g. only checkpoints of the old format: the error names the converter
+	} else if len(paths) > 0 {
 		return nil, &UsageError{Flag: "resume", Msg: fmt.Sprintf("%s already holds checkpoints of a run: pass -resume to continue it, or choose another -checkpoint-dir (nothing was overwritten)", cfg.CheckpointDir)}
 	}
 

@@ -94,7 +94,7 @@ func TestWrongChannelCountIsAUsageError(t *testing.T) {
 func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	b := backendtest.XLA(t)
 	c := tinyConfig(t)
-	c.ExportEncoder = filepath.Join(t.TempDir(), "encoder.vckpt")
+	c.ExportEncoder = filepath.Join(t.TempDir(), "encoder.safetensors")
 	opts := quiet()
 	calls := 0
 	opts.AfterStep = func(int64) { calls++ }
@@ -108,7 +108,7 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	if res.Steps != 4 || res.Linear < 0 || res.KNN < 0 || res.ProbeAcc < 0 {
 		t.Errorf("result %+v: want 4 steps and every accuracy measured", res)
 	}
-	for _, f := range []string{"metrics.jsonl", "metrics.svg", "ckpt-000000002.vckpt", "ckpt-000000004.vckpt"} {
+	for _, f := range []string{"metrics.jsonl", "metrics.svg", "ckpt-000000002.safetensors", "ckpt-000000004.safetensors"} {
 		if _, err := os.Stat(filepath.Join(c.CheckpointDir, f)); err != nil {
 			t.Errorf("missing output: %v", err)
 		}
@@ -137,13 +137,13 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	}
 
 	// A second run into the same folder without -resume must refuse, and touch nothing.
-	before, _ := os.ReadFile(filepath.Join(c.CheckpointDir, "ckpt-000000004.vckpt"))
+	before, _ := os.ReadFile(filepath.Join(c.CheckpointDir, "ckpt-000000004.safetensors"))
 	_, err = Run(b, c, quiet())
 	var ue *UsageError
 	if !errors.As(err, &ue) || ue.Flag != "resume" {
 		t.Errorf("second run without -resume: want a -resume usage error, got %v", err)
 	}
-	after, _ := os.ReadFile(filepath.Join(c.CheckpointDir, "ckpt-000000004.vckpt"))
+	after, _ := os.ReadFile(filepath.Join(c.CheckpointDir, "ckpt-000000004.safetensors"))
 	if string(before) != string(after) {
 		t.Error("the refused run changed the existing checkpoint")
 	}
@@ -180,11 +180,11 @@ func TestResumeIsExact(t *testing.T) {
 		t.Fatalf("resumed run ended at step %d, want 4", res.Steps)
 	}
 
-	a, err := checkpoints.Load(filepath.Join(straight.CheckpointDir, "ckpt-000000004.vckpt"))
+	a, err := checkpoints.Load(filepath.Join(straight.CheckpointDir, "ckpt-000000004.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	bb, err := checkpoints.Load(filepath.Join(split.CheckpointDir, "ckpt-000000004.vckpt"))
+	bb, err := checkpoints.Load(filepath.Join(split.CheckpointDir, "ckpt-000000004.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
