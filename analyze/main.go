@@ -2,7 +2,7 @@
 // encoders, and measures the entropy estimators against ground truth.
 //
 //	go run ./analyze -checkpoints runs/vicreg           # every checkpoint of a run, plus a random-init baseline
-//	go run ./analyze -checkpoints runs/vicreg/ckpt-000000390.vckpt -out report
+//	go run ./analyze -checkpoints runs/vicreg/ckpt-000000390.safetensors -out report
 //	go run ./analyze -estimators -out estimators        # estimator-accuracy table on synthetic data
 //	go run ./analyze -h                                 # every flag
 //
@@ -88,7 +88,7 @@ func run(args []string) int {
 	e := analysis.DefaultEstimatorConfig()
 	scales := floatList(o.Scales)
 	dims, ns := intList(e.Dims), intList(e.Ns)
-	fs.StringVar(&o.Checkpoints, "checkpoints", "", "a checkpoint file, or a folder of ckpt-*.vckpt files of one run (required unless -estimators)")
+	fs.StringVar(&o.Checkpoints, "checkpoints", "", "a checkpoint file, or a folder of ckpt-*.safetensors files of one run (required unless -estimators)")
 	out := fs.String("out", "analysis-report", "report folder (created; files in it are replaced)")
 	fs.StringVar(&o.DataDir, "data-dir", "", "data folder (default: $VICREG_DATA or the user cache)")
 	fs.IntVar(&o.Last, "last", 0, "analyse only the newest N checkpoints of the folder (0: all)")

@@ -61,7 +61,7 @@ func TestContextRoundTripThroughFile(t *testing.T) {
 	if !reflect.DeepEqual(gotKeys, wantKeys) {
 		t.Fatalf("FromContext keys %v, want %v", gotKeys, wantKeys)
 	}
-	path := filepath.Join(t.TempDir(), "ctx.vckpt")
+	path := filepath.Join(t.TempDir(), "ctx.safetensors")
 	if err := Save(path, &State{Step: 42, Variables: vars}); err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func TestResumeIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "resume.vckpt")
+	path := filepath.Join(t.TempDir(), "resume.safetensors")
 	if err := Save(path, &State{Step: optimizers.GetGlobalStep(a), Variables: vars}); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package checkpoints
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -16,6 +17,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	"github.com/gomlx/gomlx/pkg/core/shapes"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gomlx-ssl/vicreg/checkpoints/safetensors"
 )
 
 var updateSeeds = flag.Bool("update-fuzz-seeds", false, "rewrite testdata/fuzz/FuzzLoad")
@@ -49,15 +52,28 @@ func encodeToBytes(t testing.TB, s *State) []byte {
 // to rewrite them after a deliberate format change).
 func TestFuzzSeeds(t *testing.T) {
 	valid := encodeToBytes(t, seedState())
-	first := bytes.IndexByte(valid, '\n')
+	n := int(binary.LittleEndian.Uint64(valid))
+	step := bytes.Index(valid, []byte(`"step":"3"`)) + len(`"step":"`)
 	seeds := map[string][]byte{
 		"valid":          valid,
 		"truncated_data": valid[:len(valid)-40],
-		"bad_magic":      append([]byte("vicreg-checkpoinT 1"), valid[first:]...),
-		"flipped_header": func() []byte { b := bytes.Clone(valid); b[first+20] ^= 1; return b }(),
+		"flipped_step":   func() []byte { b := bytes.Clone(valid); b[step] = '4'; return b }(),
+		"flipped_data":   func() []byte { b := bytes.Clone(valid); b[8+n+5] ^= 1; return b }(),
 		"empty_state":    encodeToBytes(t, &State{Time: time.Unix(0, 0)}),
+		"old_format":     []byte("vicreg-checkpoint 1\nheader 2\n{}"),
+	}
+	if step < len(`"step":"`) {
+		t.Fatal("no step in the seed's header")
 	}
 	dir := filepath.Join("testdata", "fuzz", "FuzzLoad")
+	if *updateSeeds {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if _, ok := seeds[e.Name()]; !ok {
+				_ = os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
 	for name, data := range seeds {
 		path := filepath.Join(dir, name)
 		content := fmt.Sprintf("go test fuzz v1\n[]byte(%s)\n", strconv.Quote(string(data)))
@@ -72,19 +88,49 @@ func TestFuzzSeeds(t *testing.T) {
 			t.Errorf("fuzz seed %s is missing or stale (err %v): run go test ./checkpoints -run TestFuzzSeeds -update-fuzz-seeds", path, err)
 		}
 	}
+	if entries, _ := os.ReadDir(dir); len(entries) != len(seeds) {
+		t.Errorf("%s holds %d files, want the %d seeds", dir, len(entries), len(seeds))
+	}
+	// The damaged seeds are refused, the valid ones load: the seeds reach the checks they aim at.
+	for name, data := range seeds {
+		_, err := decode(bytes.NewReader(data), int64(len(data)))
+		if (err == nil) != (name == "valid" || name == "empty_state") {
+			t.Errorf("seed %s: decode error %v", name, err)
+		}
+	}
+}
+
+// fixChecksum returns data with the sha256 metadata value replaced by the right checksum of the
+// rest, or nil when data has no parsable header with a checksum of the right length.
+func fixChecksum(data []byte) []byte {
+	h, err := safetensors.ReadHeader(bytes.NewReader(data), int64(len(data)))
+	if err != nil || len(h.Metadata[metaSHA256]) != 2*sha256.Size {
+		return nil
+	}
+	body := data[8+h.Len:]
+	sums := make([][sha256.Size]byte, len(h.Tensors))
+	for i, t := range h.Tensors {
+		sums[i] = sha256.Sum256(body[t.Begin:t.End])
+	}
+	old := []byte(h.Metadata[metaSHA256])
+	header := data[:8+h.Len]
+	if bytes.Count(header, old) != 1 {
+		return nil
+	}
+	fixed := bytes.Clone(data)
+	i := bytes.Index(header, old)
+	copy(fixed[i:], digest(h.Tensors, sums, h.Metadata))
+	return fixed
 }
 
 // FuzzLoad feeds arbitrary bytes to the reader: it must never panic, never return a state with an
 // error, and whatever it accepts must survive a write and a second read unchanged. Each input is
-// also tried with its last 32 bytes replaced by the right checksum, so that mutations reach the
-// header checks and the tensor reader instead of stopping at the checksum.
+// also tried with its checksum recomputed, so that mutations reach the metadata checks and the
+// tensor reader instead of stopping at the checksum.
 func FuzzLoad(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkDecode(t, data)
-		if len(data) >= sha256.Size {
-			fixed := bytes.Clone(data)
-			sum := sha256.Sum256(fixed[:len(fixed)-sha256.Size])
-			copy(fixed[len(fixed)-sha256.Size:], sum[:])
+		if fixed := fixChecksum(data); fixed != nil {
 			checkDecode(t, fixed)
 		}
 	})

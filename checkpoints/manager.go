@@ -12,6 +12,9 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/log"
+
+	"github.com/gomlx-ssl/vicreg/checkpoints/safetensors"
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 )
 
 // filePrefix starts the name of every checkpoint a Manager writes.
@@ -26,7 +29,7 @@ var ErrNoCheckpoint = errors.New("no checkpoint")
 // a caller must not treat such a folder as empty and start afresh over it.
 var ErrNoValidCheckpoint = errors.New("no valid checkpoint")
 
-// Manager keeps a folder of checkpoints named after their step (ckpt-000001234.vckpt).
+// Manager keeps a folder of checkpoints named after their step (ckpt-000001234.safetensors).
 //
 // After each Save it keeps the KeepLast newest checkpoints plus the one with the highest value
 // of BestMetric, and deletes the others — only after the new one is safely in place. It never
@@ -65,13 +68,14 @@ func (m *Manager) PathForStep(step int64) string {
 	return filepath.Join(m.Dir, fmt.Sprintf("%s%09d%s", filePrefix, step, Ext))
 }
 
-// stepOf parses the step out of a checkpoint file name; ok is false for other files.
-func stepOf(name string) (step int64, ok bool) {
+// stepOf parses the step out of the name of a checkpoint file with extension ext; ok is false
+// for other files.
+func stepOf(name, ext string) (step int64, ok bool) {
 	digits, found := strings.CutPrefix(name, filePrefix)
 	if !found {
 		return 0, false
 	}
-	digits, found = strings.CutSuffix(digits, Ext)
+	digits, found = strings.CutSuffix(digits, ext)
 	if !found || digits == "" {
 		return 0, false
 	}
@@ -84,12 +88,6 @@ func stepOf(name string) (step int64, ok bool) {
 	return step, err == nil
 }
 
-// isTemp reports whether name is a temporary file left by Save of a checkpoint.
-func isTemp(name string) bool {
-	rest, found := strings.CutPrefix(name, tempPrefix+filePrefix)
-	return found && strings.Contains(rest, Ext+tempInfix)
-}
-
 // CleanTemp removes the temporary files that an interrupted Save left in the folder. Only one
 // process may save into the folder at a time, or this could remove a file being written.
 func (m *Manager) CleanTemp() error {
@@ -98,7 +96,7 @@ func (m *Manager) CleanTemp() error {
 		return fmt.Errorf("checkpoint manager: reading folder %s: %w", m.Dir, err)
 	}
 	for _, e := range entries {
-		if e.Type().IsRegular() && isTemp(e.Name()) {
+		if e.Type().IsRegular() && atomicfile.IsTemp(e.Name(), filePrefix) {
 			p := filepath.Join(m.Dir, e.Name())
 			if err := os.Remove(p); err != nil {
 				return fmt.Errorf("checkpoint manager: removing leftover temporary file %s: %w", p, err)
@@ -117,7 +115,9 @@ func (m *Manager) logger() *log.Logger {
 }
 
 // List returns the paths of the checkpoints in the folder, oldest (smallest step) first.
-// Temporary files and other files are ignored.
+// Temporary files and other files are ignored. A folder that holds no checkpoint but checkpoints
+// in the old .vckpt format is an error wrapping ErrOldFormat that names them and the conversion
+// command: such a folder is not empty, and a caller must not start afresh over it.
 func (m *Manager) List() ([]string, error) {
 	entries, err := os.ReadDir(m.Dir)
 	if err != nil {
@@ -128,13 +128,19 @@ func (m *Manager) List() ([]string, error) {
 		name string
 	}
 	var items []item
+	var old []string
 	for _, e := range entries {
 		if !e.Type().IsRegular() {
 			continue
 		}
-		if step, ok := stepOf(e.Name()); ok {
+		if step, ok := stepOf(e.Name(), Ext); ok {
 			items = append(items, item{step, e.Name()})
+		} else if _, ok := stepOf(e.Name(), OldExt); ok {
+			old = append(old, filepath.Join(m.Dir, e.Name()))
 		}
+	}
+	if len(items) == 0 && len(old) > 0 {
+		return nil, oldFormatError(m.Dir, old)
 	}
 	slices.SortFunc(items, func(a, b item) int {
 		if a.step != b.step {
@@ -183,8 +189,18 @@ func fileExists(path string) bool {
 	return err == nil
 }
 
-// readHeaderFile reads only the header of a checkpoint (not verifying the checksum of the data).
-func readHeaderFile(path string) (*header, error) {
+// oldFormatError reports a folder whose checkpoints are all in the old format.
+func oldFormatError(dir string, old []string) error {
+	list := old
+	if len(old) > 5 {
+		list = append(slices.Clone(old[:5]), fmt.Sprintf("... and %d more", len(old)-5))
+	}
+	return fmt.Errorf("%w: %s holds %d checkpoint(s) of the old format (version 1), which this program no longer reads, and none of the current one:\n  %s\nconvert them (the old files are kept) with\n  %s %s",
+		ErrOldFormat, dir, len(old), strings.Join(list, "\n  "), ConvertCommand, dir)
+}
+
+// readHeaderFile reads only the header of a checkpoint (not verifying the checksum).
+func readHeaderFile(path string) (*safetensors.Header, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -194,7 +210,7 @@ func readHeaderFile(path string) (*header, error) {
 	if err != nil {
 		return nil, err
 	}
-	h, _, err := readHeader(bufio.NewReader(f), info.Size())
+	h, err := readHeader(bufio.NewReader(f), info.Size())
 	if err != nil {
 		return nil, fmt.Errorf("reading the header of %s: %w", path, err)
 	}
@@ -274,7 +290,11 @@ func (m *Manager) Best() (string, error) {
 		if err != nil {
 			continue
 		}
-		v, ok := h.Metrics[m.BestMetric]
+		metrics, err := headerMetrics(h)
+		if err != nil {
+			continue
+		}
+		v, ok := metrics[m.BestMetric]
 		if !ok || math.IsNaN(v) {
 			continue
 		}

@@ -3,6 +3,7 @@ package checkpoints
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -50,14 +51,14 @@ func mustList(t *testing.T, m *Manager) []string {
 	return names(paths)
 }
 
-// flipByte corrupts one byte of the data section of a file (its last byte before the checksum).
+// flipByte corrupts one byte of the data section of a file (its last byte).
 func flipByte(t *testing.T, path string) {
 	t.Helper()
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw[len(raw)-33] ^= 0xff
+	raw[len(raw)-1] ^= 0xff
 	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -71,12 +72,13 @@ func TestListOrderAndNames(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, junk := range []string{"notes.txt", "ckpt-abc.vckpt", "ckpt-000000007.vckpt.corrupt", "ckpt-.vckpt", ".ckpt-000000003.vckpt.tmp-99"} {
+	for _, junk := range []string{"notes.txt", "ckpt-abc.safetensors", "ckpt-000000007.safetensors.corrupt", "ckpt-.safetensors",
+		".ckpt-000000003.safetensors.tmp-99", "ckpt-000000004.vckpt", "LOCK"} {
 		if err := os.WriteFile(filepath.Join(dir, junk), []byte("x"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want := []string{"ckpt-000000000.vckpt", "ckpt-000000005.vckpt", "ckpt-000000010.vckpt", "ckpt-1000000000.vckpt"}
+	want := []string{"ckpt-000000000.safetensors", "ckpt-000000005.safetensors", "ckpt-000000010.safetensors", "ckpt-1000000000.safetensors"}
 	if got := mustList(t, m); !slices.Equal(got, want) {
 		t.Errorf("List = %v, want %v", got, want)
 	}
@@ -148,7 +150,11 @@ func TestLoadLatestSkipsCorrupt(t *testing.T) {
 		}
 	}
 	flipByte(t, m.PathForStep(3))
-	if err := os.WriteFile(m.PathForStep(4), []byte("vicreg-checkpoint 1\nheader 9"), 0o644); err != nil {
+	raw, err := os.ReadFile(m.PathForStep(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(m.PathForStep(4), raw[:100], 0o644); err != nil { // truncated in its header
 		t.Fatal(err)
 	}
 	s, path, err := m.LoadLatest()
@@ -205,15 +211,15 @@ func TestLeftoverTempFilesIgnoredAndCleaned(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A crash in the middle of Save leaves a partial temporary file behind.
-	tmp := filepath.Join(dir, ".ckpt-000000002.vckpt.tmp-12345")
-	if err := os.WriteFile(tmp, []byte("vicreg-checkpoint 1\nhea"), 0o644); err != nil {
+	tmp := filepath.Join(dir, ".ckpt-000000002.safetensors.tmp-12345")
+	if err := os.WriteFile(tmp, []byte("\x10\x00\x00\x00\x00\x00\x00\x00{\"a\""), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	other := filepath.Join(dir, ".hidden-user-file")
 	if err := os.WriteFile(other, []byte("keep me"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got := mustList(t, m); !slices.Equal(got, []string{"ckpt-000000001.vckpt"}) {
+	if got := mustList(t, m); !slices.Equal(got, []string{"ckpt-000000001.safetensors"}) {
 		t.Errorf("List = %v", got)
 	}
 	if s, _, err := m.LoadLatest(); err != nil || s.Step != 1 {
@@ -229,7 +235,7 @@ func TestLeftoverTempFilesIgnoredAndCleaned(t *testing.T) {
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("NewManager removed an unrelated file: %v", err)
 	}
-	if got := mustList(t, m2); !slices.Equal(got, []string{"ckpt-000000001.vckpt"}) {
+	if got := mustList(t, m2); !slices.Equal(got, []string{"ckpt-000000001.safetensors"}) {
 		t.Errorf("List = %v", got)
 	}
 }
@@ -265,7 +271,7 @@ func TestSaveOverDamagedCheckpointMovesItAside(t *testing.T) {
 	if s, err := Load(p); err != nil || s.Metrics["x"] != 1 {
 		t.Errorf("replaced checkpoint: %v, %v", s, err)
 	}
-	if got := mustList(t, m); !slices.Equal(got, []string{"ckpt-000000007.vckpt"}) {
+	if got := mustList(t, m); !slices.Equal(got, []string{"ckpt-000000007.safetensors"}) {
 		t.Errorf("List = %v", got)
 	}
 }
@@ -287,7 +293,7 @@ func TestRetentionKeepsUnreadableCheckpoints(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := []string{"ckpt-000000001.vckpt", "ckpt-000000003.vckpt"}
+	want := []string{"ckpt-000000001.safetensors", "ckpt-000000003.safetensors"}
 	if got := mustList(t, m); !slices.Equal(got, want) {
 		t.Errorf("List = %v, want %v", got, want)
 	}
@@ -307,10 +313,10 @@ func TestManagerSaveFailureKeepsEverything(t *testing.T) {
 	if err == nil || !errors.Is(err, syscall.ENOSPC) || path != "" {
 		t.Fatalf("Save = %q, %v; want an ENOSPC error", path, err)
 	}
-	if got := mustList(t, m); !slices.Equal(got, []string{"ckpt-000000001.vckpt"}) {
+	if got := mustList(t, m); !slices.Equal(got, []string{"ckpt-000000001.safetensors"}) {
 		t.Errorf("after a failed save: %v", got)
 	}
-	assertNoFiles(t, dir, "ckpt-000000001.vckpt")
+	assertNoFiles(t, dir, "ckpt-000000001.safetensors")
 	if s, _, err := m.LoadLatest(); err != nil || s.Step != 1 {
 		t.Errorf("LoadLatest after a failed save: %v", err)
 	}
@@ -331,3 +337,43 @@ func TestNewManagerErrors(t *testing.T) {
 
 func nan() float64 { return math.NaN() }
 func inf() float64 { return math.Inf(1) }
+
+// TestOldFormatFolder: a folder holding only checkpoints of the old format is not empty: List and
+// LoadLatest say what the files are and how to convert them, and never report ErrNoCheckpoint
+// (a -resume would start afresh over the old run).
+func TestOldFormatFolder(t *testing.T) {
+	dir := t.TempDir()
+	m, _ := newTestManager(t, dir, 0, "probe_acc")
+	var old []string
+	for _, step := range []int64{20, 10} {
+		p := filepath.Join(dir, fmt.Sprintf("ckpt-%09d.vckpt", step))
+		if err := os.WriteFile(p, []byte("vicreg-checkpoint 1\nheader 2\n{}"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		old = append(old, p)
+	}
+	_, listErr := m.List()
+	_, _, loadErr := m.LoadLatest()
+	_, bestErr := m.Best()
+	for what, err := range map[string]error{"List": listErr, "LoadLatest": loadErr, "Best": bestErr} {
+		if !errors.Is(err, ErrOldFormat) || errors.Is(err, ErrNoCheckpoint) {
+			t.Errorf("%s: %v, want ErrOldFormat and not ErrNoCheckpoint", what, err)
+			continue
+		}
+		for _, want := range append(old, "go run ./checkpoints/convert-vckpt "+dir) {
+			if !strings.Contains(err.Error(), want) {
+				t.Errorf("%s: error %q does not name %q", what, err, want)
+			}
+		}
+	}
+	// Once converted (a checkpoint of the current format exists), the old files are ignored.
+	if _, err := m.Save(stepState(20, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if got := mustList(t, m); !slices.Equal(got, []string{"ckpt-000000020.safetensors"}) {
+		t.Errorf("List = %v", got)
+	}
+	if _, err := os.Stat(old[0]); err != nil {
+		t.Errorf("an old file was removed: %v", err)
+	}
+}

@@ -9,6 +9,7 @@
 package encoder
 
 import (
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,8 +23,8 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/checkpoints/safetensors"
 	"github.com/gomlx-ssl/vicreg/models"
-	"github.com/gomlx-ssl/vicreg/models/safetensors"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -163,8 +164,8 @@ func Load(b backends.Backend, path string) (*Encoder, error) {
 		defer state.Free()
 		return fromState(b, state, file)
 	}
-	if isExport(path) {
-		return loadExport(b, path)
+	if meta := exportMetadata(path); meta != nil {
+		return loadExport(b, path, meta)
 	}
 	state, err := checkpoints.Load(path)
 	if err != nil {
@@ -261,18 +262,27 @@ func Export(path string, ctx *context.Context, cfg config.Config) error {
 	return nil
 }
 
-// isExport reports whether path is a safetensors file written by Export.
-func isExport(path string) bool {
-	f, err := safetensors.ReadFile(path)
-	return err == nil && f.Metadata["format"] == ExportFormat
+// exportMetadata returns the metadata of path when it is a safetensors file written by Export
+// (reading its header only), or nil.
+func exportMetadata(path string) map[string]string {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil
+	}
+	h, err := safetensors.ReadHeader(bufio.NewReader(f), info.Size())
+	if err != nil || h.Metadata["format"] != ExportFormat {
+		return nil
+	}
+	return h.Metadata
 }
 
-func loadExport(b backends.Backend, path string) (*Encoder, error) {
-	f, err := safetensors.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	cfg, err := ParseConfig(json.RawMessage(f.Metadata["config"]))
+func loadExport(b backends.Backend, path string, meta map[string]string) (*Encoder, error) {
+	cfg, err := ParseConfig(json.RawMessage(meta["config"]))
 	if err != nil {
 		return nil, fmt.Errorf("loading an encoder from %s: %w", path, err)
 	}

@@ -23,7 +23,7 @@ func TestFlippedNewestCheckpointFallsBack(t *testing.T) {
 	dir := t.TempDir()
 	copyFile(t, ckptPath(ref, k-1), ckptPath(dir, k-1))
 	copyFile(t, ckptPath(ref, k), ckptPath(dir, k))
-	flipByte(t, ckptPath(dir, k), -100) // in the tensor data, covered by the checksum
+	flipByte(t, ckptPath(dir, k), dataOffset(t, ckptPath(dir, k))) // in the tensor data, covered by the checksum
 	r := run(t, bins.train, nil, tinyArgs(dir, "-resume")...)
 	if r.code != 0 {
 		t.Fatalf("exit %d:\n%s", r.code, r.output)
@@ -40,7 +40,8 @@ func TestFlippedNewestCheckpointFallsBack(t *testing.T) {
 	assertMatchesReference(t, dir)
 }
 
-// TestAllCheckpointsFlipped damages every checkpoint (one in its header, one in its data):
+// TestAllCheckpointsFlipped damages every checkpoint (one in its header, where the step's digit
+// changes, one in its data):
 // -resume must fail with a non-zero status naming both files, never silently start a new run,
 // and delete nothing (a damaged file may be moved aside as .corrupt, its bytes intact).
 func TestAllCheckpointsFlipped(t *testing.T) {
@@ -51,14 +52,23 @@ func TestAllCheckpointsFlipped(t *testing.T) {
 	for _, k := range []int{1, 2} {
 		copyFile(t, ckptPath(ref, k), ckptPath(dir, k))
 	}
-	flipByte(t, ckptPath(dir, 1), 40)   // header
-	flipByte(t, ckptPath(dir, 2), -100) // data
+	changeStep(t, ckptPath(dir, 1))                                // header: step 1 becomes 2
+	flipByte(t, ckptPath(dir, 2), dataOffset(t, ckptPath(dir, 2))) // data
 	before := snapshot(t, dir)
 	r := run(t, bins.train, nil, tinyArgs(dir, "-resume")...)
 	assertNoStackTrace(t, "all checkpoints flipped", r.output)
 	for _, k := range []int{1, 2} {
 		if !strings.Contains(r.output, ckptPath(dir, k)) {
 			t.Errorf("the output does not name %s:\n%s", ckptPath(dir, k), r.output)
+		}
+	}
+	for _, k := range []int{1, 2} { // both damages are only visible to the checksum
+		found := false
+		for line := range strings.SplitSeq(r.output, "\n") {
+			found = found || strings.Contains(line, ckptPath(dir, k)) && strings.Contains(line, "checksum mismatch")
+		}
+		if !found {
+			t.Errorf("no line of the output reports a checksum mismatch in %s:\n%s", ckptPath(dir, k), r.output)
 		}
 	}
 	// Nothing deleted: every damaged file is still in the folder, under its name or moved aside.

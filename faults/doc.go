@@ -4,8 +4,13 @@
 //
 //   - kill -9 at random moments (also while a checkpoint is being written): every checkpoint
 //     left verifies, and -resume ends with exactly the variables of an uninterrupted run;
-//   - a full disk (a file-size limit) while a checkpoint is written: a clear error, the previous
-//     checkpoint intact, and a later -resume matches the uninterrupted run;
+//   - a full disk while a checkpoint is written, twice: a file-size limit (ulimit -f), and a real
+//     ENOSPC from a small tmpfs in a private mount namespace (skipped where unshare may not mount):
+//     a clear error, the previous checkpoint intact, and a later -resume matches the
+//     uninterrupted run;
+//   - a second train into a folder in use: exit 2 naming the other process, nothing touched;
+//     after kill -9 of the first, -resume takes its stale lock over and matches the
+//     uninterrupted run;
 //   - flipped bytes in checkpoints and in MNIST files: detected and named, no panic, no partial load;
 //   - a non-finite loss: exit 1 naming the step and the value, never a non-finite checkpoint
 //     (and the -on-nonfinite rollback path);

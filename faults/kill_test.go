@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 )
 
 // isTempCheckpoint reports whether name is the temporary file of a checkpoint being written
-// (".ckpt-<step>.vckpt.tmp-<random>", see checkpoints.Save).
+// (".ckpt-<step>.safetensors.tmp-<random>", see internal/atomicfile).
 func isTempCheckpoint(name string) bool {
-	return strings.HasPrefix(name, ".ckpt-") && strings.Contains(name, checkpoints.Ext+".tmp-")
+	return atomicfile.IsTemp(name, "ckpt-") && strings.Contains(name, checkpoints.Ext+atomicfile.TempInfix)
 }
 
 // folderState verifies every checkpoint in dir. It returns the newest step (0 if none), the

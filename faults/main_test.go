@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/checkpoints/safetensors"
 )
 
 var (
@@ -253,6 +254,56 @@ func flipByte(t *testing.T, path string, offset int64) {
 	}
 	b[0] ^= 0xFF
 	if _, err := f.WriteAt(b, offset); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dataOffset returns the offset in the file of a byte in the middle of the largest tensor's data
+// of the checkpoint at path (covered by the checksum only).
+func dataOffset(t *testing.T, path string) int64 {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := safetensors.ReadHeader(f, st.Size())
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var big safetensors.Info
+	for _, ti := range h.Tensors {
+		if ti.End-ti.Begin > big.End-big.Begin {
+			big = ti
+		}
+	}
+	return 8 + h.Len + (big.Begin+big.End)/2
+}
+
+// changeStep rewrites the digit of the step in the header of the checkpoint at path (1 becomes 2,
+// any other digit 1): the file stays a well-formed safetensors file with a plausible step, so
+// only the checksum can tell.
+func changeStep(t *testing.T, path string) {
+	t.Helper()
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := bytes.Index(raw, []byte(`"step":"`))
+	if i < 0 {
+		t.Fatalf("%s: no step in the header", path)
+	}
+	i += len(`"step":"`)
+	if raw[i] == '1' {
+		raw[i] = '2'
+	} else {
+		raw[i] = '1'
+	}
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -41,11 +41,22 @@ func TestUsageErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	emptyDir := t.TempDir()
-	damaged := filepath.Join(tmp, "damaged.vckpt")
+	damaged := filepath.Join(tmp, "damaged.safetensors")
 	if err := os.WriteFile(damaged, []byte("VCKPT garbage\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	ck := func() string { return filepath.Join(t.TempDir(), "run") }
+	// A run folder holding only checkpoints of the old format (version 1, .vckpt).
+	oldRun := func() string {
+		dir := t.TempDir()
+		copyFile(t, filepath.Join("..", "checkpoints", "convert-vckpt", "testdata", "ckpt-000001234.vckpt"), filepath.Join(dir, "ckpt-000001234.vckpt"))
+		return dir
+	}
+	oldDir := oldRun()
+	oldFile := filepath.Join(oldDir, "ckpt-000001234.vckpt")
+	oldWants := func(dir string) []string {
+		return []string{"old format", filepath.Join(dir, "ckpt-000001234.vckpt"), "go run ./checkpoints/convert-vckpt " + dir}
+	}
 	tests := []struct {
 		name  string
 		bin   string
@@ -71,13 +82,18 @@ func TestUsageErrors(t *testing.T) {
 		{"resume with another configuration", bins.train, append(tinyArgs(""), "-resume", "-checkpoint-dir", foreignRun(t)), 2,
 			[]string{"configuration differs", "model.Width"}},
 		{"new run over an old one", bins.train, append(tinyArgs(""), "-checkpoint-dir", foreignRun(t)), 2, []string{"-resume"}},
+		{"resume over checkpoints of the old format", bins.train, append(tinyArgs(""), "-resume", "-checkpoint-dir", oldDir), 1, oldWants(oldDir)},
+		{"new run over checkpoints of the old format", bins.train, append(tinyArgs(""), "-checkpoint-dir", oldDir), 1, oldWants(oldDir)},
 
 		{"evaluate: no checkpoint flag", bins.evaluate, nil, 2, []string{"-checkpoint"}},
 		{"evaluate: unknown flag", bins.evaluate, []string{"-no-such-flag"}, 2, []string{"no-such-flag"}},
-		{"evaluate: missing checkpoint", bins.evaluate, []string{"-checkpoint", filepath.Join(tmp, "missing.vckpt")}, 2,
-			[]string{filepath.Join(tmp, "missing.vckpt")}},
+		{"evaluate: missing checkpoint", bins.evaluate, []string{"-checkpoint", filepath.Join(tmp, "missing.safetensors")}, 2,
+			[]string{filepath.Join(tmp, "missing.safetensors")}},
 		{"evaluate: folder without checkpoints", bins.evaluate, []string{"-checkpoint", emptyDir}, 2, []string{emptyDir}},
 		{"evaluate: damaged checkpoint", bins.evaluate, []string{"-checkpoint", damaged}, 1, []string{damaged}},
+		{"evaluate: checkpoint of the old format", bins.evaluate, []string{"-checkpoint", oldFile}, 1,
+			[]string{oldFile, "old .vckpt format", "go run ./checkpoints/convert-vckpt " + oldFile}},
+		{"evaluate: folder of old-format checkpoints", bins.evaluate, []string{"-checkpoint", oldDir}, 2, oldWants(oldDir)},
 		{"evaluate: bad batch size", bins.evaluate, []string{"-checkpoint", damaged, "-batch-size", "0"}, 2, []string{"-batch-size"}},
 		{"evaluate: bad split", bins.evaluate, []string{"-checkpoint", damaged, "-split", "validation"}, 2, []string{"-split"}},
 		{"evaluate: bad embeddings file", bins.evaluate, []string{"-checkpoint", damaged, "-embeddings", filepath.Join(tmp, "e.parquet")}, 2,
@@ -99,5 +115,13 @@ func TestUsageErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+	// The runs refused over the old-format checkpoints wrote nothing there (not even a lock).
+	if entries, _ := os.ReadDir(oldDir); len(entries) != 1 {
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		t.Errorf("the folder of old-format checkpoints holds %v, want only the old checkpoint", names)
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
-	"github.com/gomlx-ssl/vicreg/models/safetensors"
+	"github.com/gomlx-ssl/vicreg/checkpoints/safetensors"
 )
 
 // linearWeight is a PyTorch nn.Linear weight: [out, in] there, [in, out] here.

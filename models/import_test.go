@@ -9,7 +9,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
-	"github.com/gomlx-ssl/vicreg/models/safetensors"
+	"github.com/gomlx-ssl/vicreg/checkpoints/safetensors"
 )
 
 // torchStateDict returns a state_dict for c with every tensor filled by its own running index (so

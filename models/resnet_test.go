@@ -15,7 +15,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
-	"github.com/gomlx-ssl/vicreg/models/safetensors"
+	"github.com/gomlx-ssl/vicreg/checkpoints/safetensors"
 )
 
 func randomImages(seed uint64, dims ...int) *tensors.Tensor {

@@ -103,11 +103,11 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	classes := train.NumClasses
 	aug := augmentation(cfg.Augment, train)
 
-	mgr, err := checkpoints.NewManager(cfg.CheckpointDir, cfg.KeepLast, "top1")
+	mgr, unlock, err := trainer.OpenCheckpoints(cfg.CheckpointDir, cfg.KeepLast, "top1", logger)
 	if err != nil {
-		return nil, config.Errorf("checkpoint-dir", "%v", err)
+		return nil, err
 	}
-	mgr.Logger = logger
+	defer unlock()
 	ctx := context.New()
 	if err := ctx.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
 		return nil, err
@@ -122,8 +122,8 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		if start, step, err = trainer.Resume(mgr, ctx, logger, cfg.diff); err != nil {
 			return nil, err
 		}
-	} else if paths, _ := mgr.List(); len(paths) > 0 {
-		return nil, config.Errorf("resume", "%s already holds checkpoints of a run: pass -resume to continue it, or choose another -checkpoint-dir (nothing was overwritten)", cfg.CheckpointDir)
+	} else if err := trainer.RefuseOverwrite(mgr); err != nil {
+		return nil, err
 	}
 	if cfg.Weights == Freeze {
 		freeze(ctx)

@@ -387,3 +387,34 @@ type Options struct {
 	// injectFault, in tests, may alter a step's outputs before they are checked.
 	injectFault func(step int64, out map[string]float64)
 }
+
+// OpenCheckpoints takes the lock of a run's checkpoint folder (for the process's life; release it
+// with the returned function) and returns its manager. A folder another process uses, or one that
+// cannot be created, is a *config.FieldError for -checkpoint-dir. The lock comes first: NewManager
+// removes leftover temporary files, which must not be another process's file in the making.
+func OpenCheckpoints(dir string, keep int, best string, logger *log.Logger) (*checkpoints.Manager, func(), error) {
+	lock, err := checkpoints.Lock(dir, logger)
+	if err != nil {
+		return nil, nil, config.Errorf("checkpoint-dir", "%v", err)
+	}
+	mgr, err := checkpoints.NewManager(dir, keep, best)
+	if err != nil {
+		lock.Unlock()
+		return nil, nil, config.Errorf("checkpoint-dir", "%v", err)
+	}
+	mgr.Logger = logger
+	return mgr, func() { lock.Unlock() }, nil
+}
+
+// RefuseOverwrite returns a *config.FieldError (-resume) when the manager's folder already holds
+// checkpoints of a run (or an error naming the converter when they are of the old format).
+func RefuseOverwrite(mgr *checkpoints.Manager) error {
+	paths, err := mgr.List()
+	if err != nil {
+		return err
+	}
+	if len(paths) > 0 {
+		return config.Errorf("resume", "%s already holds checkpoints of a run: pass -resume to continue it, or choose another -checkpoint-dir (nothing was overwritten)", mgr.Dir)
+	}
+	return nil
+}

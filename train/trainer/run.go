@@ -135,11 +135,11 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 		return nil, fmt.Errorf("the optimiser: %w", err) // Plan validated every setting
 	}
 
-	mgr, err := checkpoints.NewManager(cfg.CheckpointDir, cfg.KeepLast, "probe_acc")
+	mgr, unlock, err := OpenCheckpoints(cfg.CheckpointDir, cfg.KeepLast, "probe_acc", logger)
 	if err != nil {
-		return nil, config.Errorf("checkpoint-dir", "%v", err)
+		return nil, err
 	}
-	mgr.Logger = logger
+	defer unlock()
 	ctx := context.New()
 	if err := ctx.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
 		return nil, err
@@ -149,8 +149,8 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 		if start, step, err = Resume(mgr, ctx, logger, func(saved json.RawMessage) []string { return diffConfig(saved, cfg) }); err != nil {
 			return nil, err
 		}
-	} else if paths, _ := mgr.List(); len(paths) > 0 {
-		return nil, config.Errorf("resume", "%s already holds checkpoints of a run: pass -resume to continue it, or choose another -checkpoint-dir (nothing was overwritten)", cfg.CheckpointDir)
+	} else if err := RefuseOverwrite(mgr); err != nil {
+		return nil, err
 	}
 	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, config.FileName), append(cfg.JSON(), '\n'), 0); err != nil {
 		return nil, err
