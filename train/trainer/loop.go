@@ -99,6 +99,8 @@ func Resume(mgr *checkpoints.Manager, ctx *context.Context, logger *log.Logger, 
 	case errors.Is(err, checkpoints.ErrNoCheckpoint):
 		logger.Info("no checkpoint to resume from: starting a new run", "dir", mgr.Dir)
 		return start, 0, nil
+	case errors.Is(err, checkpoints.ErrOldFormat):
+		return start, 0, fmt.Errorf("cannot resume: %w", err)
 	case err != nil:
 		return start, 0, fmt.Errorf("cannot resume: %w\nnothing was deleted: restore a good checkpoint into %s, or move the damaged ones away to start a new run", err, mgr.Dir)
 	}
