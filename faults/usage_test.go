@@ -80,7 +80,7 @@ func TestUsageErrors(t *testing.T) {
 			"-data-dir", filepath.Join(tmp, "no-such-images"), "-checkpoint-dir", ck()}, 2, []string{filepath.Join(tmp, "no-such-images")}},
 		{"checkpoint-dir is a file", bins.train, tinyArgs(aFile), 2, []string{aFile}},
 		{"resume with another configuration", bins.train, append(tinyArgs(""), "-resume", "-checkpoint-dir", foreignRun(t)), 2,
-			[]string{"configuration differs", "model.Width"}},
+			[]string{"configuration differs", "model.width"}},
 		{"new run over an old one", bins.train, append(tinyArgs(""), "-checkpoint-dir", foreignRun(t)), 2, []string{"-resume"}},
 		{"resume over checkpoints of the old format", bins.train, append(tinyArgs(""), "-resume", "-checkpoint-dir", oldDir), 1, oldWants(oldDir)},
 		{"new run over checkpoints of the old format", bins.train, append(tinyArgs(""), "-checkpoint-dir", oldDir), 1, oldWants(oldDir)},
