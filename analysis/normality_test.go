@@ -92,7 +92,7 @@ func TestNullTableExact(t *testing.T) {
 // Mardia's tests (so it catches a miscalibrated p-value), and the non-Gaussian samples must get
 // small p-values.
 func TestNormalityCalibration(t *testing.T) {
-		// 4,999 null draws: a table of B draws deviates from the exact null by about 1/√B, which
+	// 4,999 null draws: a table of B draws deviates from the exact null by about 1/√B, which
 	// 600 replications would start to see at B = 999.
 	cfg := CalibrationConfig{Views: 64, Components: 5, Dim: 16, Reps: 600, NullDraws: 4999, Level: ksLevel, Seed: 3}
 	rows, err := Calibrate(cfg)

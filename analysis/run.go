@@ -134,9 +134,9 @@ type ModelReport struct {
 	Gaussianity  GaussianityResult  `json:"gaussianity"`
 	// NoiseSweep is the p-value of each anchor's outputs under input noise at each level of
 	// Options.NoiseLevels (nil when there are none).
-	NoiseSweep *SweepResult `json:"noise_sweep,omitempty"`
-	Affinity     []AffinityScale    `json:"affinity"`
-	Entropy      EntropyResult      `json:"entropy"`
+	NoiseSweep *SweepResult    `json:"noise_sweep,omitempty"`
+	Affinity   []AffinityScale `json:"affinity"`
+	Entropy    EntropyResult   `json:"entropy"`
 }
 
 // Report is the outcome of Run.
