@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // KSUniform is the one-sample Kolmogorov–Smirnov test of the values u against the uniform
@@ -301,4 +304,29 @@ func splitmix(x uint64) uint64 {
 	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
 	x = (x ^ x>>27) * 0x94d049bb133111eb
 	return x ^ x>>31
+}
+
+// Files written by WriteCalibration.
+const (
+	CalibrationJSON  = "calibration.json"
+	CalibrationTable = "calibration.md"
+)
+
+// WriteCalibration writes Calibrate's rows into dir as JSON and as a Markdown table.
+func WriteCalibration(dir string, cfg CalibrationConfig, rows []CalibrationRow) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("calibration folder: %w", err)
+	}
+	if err := writeJSON(filepath.Join(dir, CalibrationJSON), map[string]any{"config": cfg, "test": TestName(cfg.Components, cfg.NullDraws), "rows": rows}); err != nil {
+		return err
+	}
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "# Calibration of the noise sweep's normality test\n\nTest: %s. Samples of %d points; %d replications per condition; "+
+		"representation of %d dimensions. A condition's p-values are uniform when the Kolmogorov–Smirnov test against U(0, 1) does not reject at level %g.\n\n",
+		TestName(cfg.Components, cfg.NullDraws), cfg.Views, cfg.Reps, cfg.Dim, cfg.Level)
+	sb.WriteString("| condition | null | KS D | KS p | uniform | mean p | p < 0.01 | p < 0.05 |\n|---|---|---|---|---|---|---|---|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&sb, "| %s | %v | %.4f | %.4f | %v | %.3f | %.3f | %.3f |\n", r.Name, r.Null, r.KSD, r.KSP, r.Calibrated, r.MeanP, r.Reject01, r.Reject05)
+	}
+	return writeFile(filepath.Join(dir, CalibrationTable), []byte(sb.String()))
 }

@@ -15,17 +15,24 @@ import (
 
 // Files written by WriteReport into the report folder.
 const (
-	ReportJSON      = "report.json"
-	ReportSummary   = "summary.md"
-	FigGaussianity  = "gaussianity.svg"
-	FigAffinity     = "affinity.svg"
-	FigEntropy      = "entropy.svg"
+	ReportJSON     = "report.json"
+	ReportSummary  = "summary.md"
+	FigGaussianity = "gaussianity.svg"
+	FigAffinity    = "affinity.svg"
+	FigEntropy     = "entropy.svg"
+	// FigNoise and FigNoisePNG are the paper's figure: the mean normality p-value against the
+	// normalised input noise σ, one curve and band per model (written when the sweep ran).
+	FigNoise        = "noise.svg"
+	FigNoisePNG     = "noise.png"
 	EstimatorsJSON  = "estimators.json"
 	EstimatorsTable = "estimators.md"
 )
 
-// ReportFiles lists the files WriteReport writes.
-var ReportFiles = []string{ReportJSON, ReportSummary, FigGaussianity, FigAffinity, FigEntropy}
+// ReportFiles lists the files WriteReport writes (the noise figure when the sweep ran).
+var ReportFiles = []string{ReportJSON, ReportSummary, FigGaussianity, FigAffinity, FigEntropy, FigNoise, FigNoisePNG}
+
+// ComparisonFiles lists the files WriteComparison writes.
+var ComparisonFiles = []string{ReportJSON, ReportSummary, FigNoise, FigNoisePNG}
 
 // WriteReport writes the report folder dir: every number as JSON (non-finite values as null),
 // the figures (SVG) and a Markdown summary, each file atomically.
@@ -121,6 +128,9 @@ func writeFigures(dir string, r *Report) error {
 		if err := figs[name].Save(filepath.Join(dir, name)); err != nil {
 			return err
 		}
+	}
+	if fig := modelsNoiseFigure(r); fig != nil {
+		return fig.Save(filepath.Join(dir, FigNoise), filepath.Join(dir, FigNoisePNG))
 	}
 	return nil
 }
@@ -259,6 +269,7 @@ func Markdown(r *Report) string {
 		fmt.Fprintf(&sb, "\n**Verdict (%s):** conditional Gaussianity %s (%d of %d anchors pass all tests, %.2f [%.2f, %.2f]).\n\n", last.Label, verdict, g.K, g.N, g.Fraction, g.Lo, g.Hi)
 	}
 
+	sb.WriteString(sweepSection(r))
 	fmt.Fprintf(&sb, "## A2: local affinity\n\nRatio E[(u·(f(x+δ)−f(x)))²] / E[(∇(u·f)·δ)²] with the same draws on both sides (1 = affine), δ ~ N(0, s²I) in normalised pixel units, "+
 		"%d random unit directions u, %d noise draws per anchor and scale, on the %d anchors%s. Median [Q1, Q3] across anchors:\n\n", o.Directions, o.NoiseSamples, o.Anchors, jitterNote(o.AnchorJitter))
 	sb.WriteString("| model | step |")
@@ -316,11 +327,24 @@ func Markdown(r *Report) string {
 		}
 		sb.WriteString("\n")
 	}
-	sb.WriteString("\n## Timing\n\n| model | seconds |\n|---|---|\n")
+	sb.WriteString("\n## Timing\n\n| model | seconds | A1 | noise sweep | A2 | A3 |\n|---|---|---|---|---|---|\n")
 	for _, m := range r.Models {
-		fmt.Fprintf(&sb, "| %s | %.1f |\n", m.Label, m.Seconds)
+		fmt.Fprintf(&sb, "| %s | %.1f |%s\n", m.Label, m.Seconds, phases(m.PhaseSeconds))
 	}
-	sb.WriteString("\nFigures: " + FigGaussianity + ", " + FigAffinity + ", " + FigEntropy + ". Every number: " + ReportJSON + ".\n")
+	sb.WriteString("\nFigures: " + FigGaussianity + ", " + FigNoise + ", " + FigAffinity + ", " + FigEntropy + ". Every number: " + ReportJSON + ".\n")
+	return sb.String()
+}
+
+// phases formats the phase times of a model as table cells.
+func phases(p map[string]float64) string {
+	var sb strings.Builder
+	for _, k := range []string{"a1", "sweep", "a2", "a3"} {
+		if v, ok := p[k]; ok {
+			fmt.Fprintf(&sb, " %.1f |", v)
+		} else {
+			sb.WriteString(" – |")
+		}
+	}
 	return sb.String()
 }
 

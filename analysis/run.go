@@ -79,9 +79,15 @@ func DefaultOptions() Options {
 
 // Validate reports the first invalid option.
 func (o *Options) Validate() error {
-	switch {
-	case o.Checkpoints == "":
+	if o.Checkpoints == "" {
 		return errors.New("no checkpoints given")
+	}
+	return o.validateMeasures()
+}
+
+// validateMeasures checks every option but the checkpoints.
+func (o *Options) validateMeasures() error {
+	switch {
 	case o.Anchors < 1:
 		return fmt.Errorf("anchors must be >= 1, got %d", o.Anchors)
 	case o.Views < max(8, o.Components+4):
@@ -285,26 +291,64 @@ func listCheckpoints(path string, last int) ([]string, error) {
 	return paths, nil
 }
 
-// prepareInputs draws the anchors, their views and the entropy images.
-func prepareInputs(ds *datasets.Dataset, aug datasets.Augmentation, opts Options) (*inputs, error) {
-	size := aug.View1.Size
-	if size == 0 {
-		size = min(ds.Height, ds.Width)
+// inputSize is the side of the images the run's encoder sees.
+func inputSize(aug datasets.Augmentation, ds *datasets.Dataset) int {
+	if aug.View1.Size > 0 {
+		return aug.View1.Size
 	}
-	if opts.Anchors > ds.N {
-		return nil, fmt.Errorf("%d anchors requested but the %s test split has %d images", opts.Anchors, ds.Name, ds.N)
-	}
-	in := &inputs{size: size, channels: ds.Channels, n: min(opts.EntropyImages, ds.N)}
+	return min(ds.Height, ds.Width)
+}
+
+// cleanImages returns a function that gives test image i, resized to size and normalised with
+// the data set's statistics.
+func cleanImages(ds *datasets.Dataset, size int) func(i int) []float32 {
 	p := size * size * ds.Channels
 	clean := datasets.Augmentation{Name: "resize", View1: datasets.ViewConfig{Size: size}, View2: datasets.ViewConfig{Size: size}}
 	tmp := make([]float32, p)
-	cleanImage := func(i int) []float32 {
+	return func(i int) []float32 {
 		out := make([]float32, p)
 		clean.AugmentPair(ds, i, 0, 0, out, tmp, ds.Mean, ds.Std)
 		return out
 	}
-	rng := rand.New(rand.NewPCG(opts.Seed, 0xa1c0))
-	order := rng.Perm(ds.N)[:opts.Anchors]
+}
+
+// anchorOrder draws the indices of the anchor images (the same for every mode and model).
+func anchorOrder(ds *datasets.Dataset, opts Options) ([]int, error) {
+	if opts.Anchors > ds.N {
+		return nil, fmt.Errorf("%d anchors requested but the %s test split has %d images", opts.Anchors, ds.Name, ds.N)
+	}
+	return rand.New(rand.NewPCG(opts.Seed, 0xa1c0)).Perm(ds.N)[:opts.Anchors], nil
+}
+
+// sweepInputs returns the anchors of the noise sweep and the standard deviation of the values of
+// the evaluation images (the first EntropyImages test images, normalised), as prepareInputs does.
+func sweepInputs(ds *datasets.Dataset, size int, opts Options) ([]float32, float64, error) {
+	order, err := anchorOrder(ds, opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	img := cleanImages(ds, size)
+	var anchors, eval []float32
+	for _, idx := range order {
+		anchors = append(anchors, img(idx)...)
+	}
+	for i := range min(opts.EntropyImages, ds.N) {
+		eval = append(eval, img(i)...)
+	}
+	return anchors, valueStd(eval), nil
+}
+
+// prepareInputs draws the anchors, their views and the entropy images.
+func prepareInputs(ds *datasets.Dataset, aug datasets.Augmentation, opts Options) (*inputs, error) {
+	size := inputSize(aug, ds)
+	order, err := anchorOrder(ds, opts)
+	if err != nil {
+		return nil, err
+	}
+	in := &inputs{size: size, channels: ds.Channels, n: min(opts.EntropyImages, ds.N)}
+	p := size * size * ds.Channels
+	tmp := make([]float32, p)
+	cleanImage := cleanImages(ds, size)
 	noise := rand.New(rand.NewPCG(opts.Seed, 0x7015e))
 	for _, idx := range order {
 		x := cleanImage(idx)
