@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/plot"
 	"github.com/gomlx-ssl/vicreg/plot/plottest"
+	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 // syntheticSweep is a sweep over levels whose mean p falls from top by factor per level, with
@@ -186,5 +188,22 @@ func TestClaimsFailing(t *testing.T) {
 	v = syntheticSweep(levels, 0.1, 2).Claims()
 	if v[0].Outcome != Holds || v[1].Outcome != Fails {
 		t.Errorf("rising: %+v", v)
+	}
+}
+
+// TestSameEncoder: every field that changes the encoder or its inputs is refused, by name; the
+// objective, the seed and the recipe are not.
+func TestSameEncoder(t *testing.T) {
+	base := compared{path: "a", size: 28, cfg: config.Default()}
+	ok := base
+	ok.path, ok.cfg.Loss, ok.cfg.Seed, ok.cfg.LR, ok.cfg.Expander = "b", "simclr", 4, 1, "64-64"
+	if err := sameEncoder(base, ok); err != nil {
+		t.Errorf("objective, seed, learning rate and expander differ: %v", err)
+	}
+	bigger := base
+	bigger.path, bigger.size = "b", 32
+	err := sameEncoder(base, bigger)
+	if !errors.Is(err, ErrNotComparable) || !strings.Contains(err.Error(), "image size") || !strings.Contains(err.Error(), "28 against 32") {
+		t.Errorf("input size 28 against 32: %v", err)
 	}
 }

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -39,6 +40,10 @@ import (
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
+
+// run parses the flags and runs the command, logging to standard error; it returns the process
+// exit status.
+func run(args []string) int { return runLogged(args, os.Stderr) }
 
 // usageError is a bad flag value: exit status 2.
 type usageError struct{ msg string }
@@ -94,9 +99,9 @@ func (l *intList) Set(v string) error {
 	return nil
 }
 
-// run parses the flags and runs the command; it returns the process exit status.
-func run(args []string) int {
-	logger := log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true})
+// runLogged is run with the log lines written to logw.
+func runLogged(args []string, logw io.Writer) int {
+	logger := log.NewWithOptions(logw, log.Options{ReportTimestamp: true})
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	o := analysis.DefaultOptions()
 	e := analysis.DefaultEstimatorConfig()
