@@ -110,11 +110,11 @@ func figureTitle(s SweepResult) string {
 // the 95% interval across runs.
 func comparisonFigure(c *Comparison) *plot.Figure {
 	var curves []noiseCurve
-	if c.Baseline != nil {
-		curves = append(curves, sweepCurve(c.Baseline.Label, c.Baseline.Sweep, true))
-	}
 	for _, r := range c.Runs {
 		curves = append(curves, sweepCurve(r.Label, r.Sweep, true))
+	}
+	if c.Baseline != nil { // last, so that the runs keep the first colours
+		curves = append(curves, sweepCurve(c.Baseline.Label, c.Baseline.Sweep, true))
 	}
 	s := c.Runs[0].Sweep
 	title := fmt.Sprintf("%s, %s width %d on %s", figureTitle(s), c.Model.Arch, c.Model.Width, c.Dataset)
@@ -175,7 +175,7 @@ func sweepRows(sb *strings.Builder, label string, s SweepResult) {
 
 func claimLines(sb *strings.Builder, label string, vs []Verdict) {
 	for _, v := range vs {
-		fmt.Fprintf(sb, "- **%s**: the paper's claim \"%s\" %s: %s.\n", label, v.Claim, v.Outcome, v.Detail)
+		fmt.Fprintf(sb, "- **%s**, the paper's claim \"%s\": **%s** (%s).\n", label, v.Claim, v.Outcome, v.Detail)
 	}
 }
 
@@ -206,7 +206,7 @@ func ComparisonMarkdown(c *Comparison) string {
 		all = append([]RunSweep{*c.Baseline}, c.Runs...)
 	}
 	fmt.Fprintf(&sb, "# Gaussianity under input noise: %d runs compared\n\n", len(c.Runs))
-	fmt.Fprintf(&sb, "Encoder %s (%s stem, width %d, %d channels) on %s, %dx%d inputs. Backend %s.\n\n",
+	fmt.Fprintf(&sb, "Encoder %s (%s stem, width %d, input channels %d) on %s, %dx%d inputs. Backend %s.\n\n",
 		c.Model.Arch, c.Model.Stem, c.Model.Width, c.Model.InChannels, c.Dataset, c.InputSize, c.InputSize, c.Backend)
 	sb.WriteString("| run | objective | seed | checkpoint | step |\n|---|---|---|---|---|\n")
 	for _, r := range all {
