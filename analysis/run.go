@@ -31,7 +31,8 @@ type Options struct {
 	Baseline bool `json:"baseline"`
 
 	// A1: Anchors test images, Views views of each (the run's View1 augmentation, or, when
-	// InputNoise > 0, the clean image plus N(0, InputNoise²I) in normalised pixel units).
+	// InputNoise > 0, the clean image plus N(0, InputNoise²I) in normalised pixel units). The
+	// noise sweep uses the same anchors, Views noisy copies and Components principal components.
 	Anchors     int     `json:"anchors"`
 	Views       int     `json:"views"`
 	InputNoise  float64 `json:"input_noise"`
@@ -72,7 +73,7 @@ type Options struct {
 // DefaultOptions returns the defaults of the analyze command.
 func DefaultOptions() Options {
 	return Options{Baseline: true, Anchors: 64, Views: 64, Components: 5, Projections: 8, Alpha: 0.05,
-		NoiseLevels: append([]float64(nil), DefaultNoiseLevels...), NullDraws: 4999,
+		NoiseLevels: append([]float64(nil), DefaultNoiseLevels...), NullDraws: 19999,
 		Scales: []float64{0.01, 0.05, 0.25}, Directions: 8, NoiseSamples: 16,
 		EntropyImages: 2000, KNNK: 3, Seed: 0, Chunk: 64}
 }
