@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
@@ -15,17 +16,24 @@ import (
 
 // Files written by WriteReport into the report folder.
 const (
-	ReportJSON      = "report.json"
-	ReportSummary   = "summary.md"
-	FigGaussianity  = "gaussianity.svg"
-	FigAffinity     = "affinity.svg"
-	FigEntropy      = "entropy.svg"
+	ReportJSON     = "report.json"
+	ReportSummary  = "summary.md"
+	FigGaussianity = "gaussianity.svg"
+	FigAffinity    = "affinity.svg"
+	FigEntropy     = "entropy.svg"
+	// FigNoise and FigNoisePNG are the paper's figure: the mean normality p-value against the
+	// normalised input noise σ, one curve and band per model (written when the sweep ran).
+	FigNoise        = "noise.svg"
+	FigNoisePNG     = "noise.png"
 	EstimatorsJSON  = "estimators.json"
 	EstimatorsTable = "estimators.md"
 )
 
-// ReportFiles lists the files WriteReport writes.
-var ReportFiles = []string{ReportJSON, ReportSummary, FigGaussianity, FigAffinity, FigEntropy}
+// ReportFiles lists the files WriteReport writes (the noise figure when the sweep ran).
+var ReportFiles = []string{ReportJSON, ReportSummary, FigGaussianity, FigAffinity, FigEntropy, FigNoise, FigNoisePNG}
+
+// ComparisonFiles lists the files WriteComparison writes.
+var ComparisonFiles = []string{ReportJSON, ReportSummary, FigNoise, FigNoisePNG}
 
 // WriteReport writes the report folder dir: every number as JSON (non-finite values as null),
 // the figures (SVG) and a Markdown summary, each file atomically.
@@ -121,6 +129,9 @@ func writeFigures(dir string, r *Report) error {
 		if err := figs[name].Save(filepath.Join(dir, name)); err != nil {
 			return err
 		}
+	}
+	if fig := modelsNoiseFigure(r); fig != nil {
+		return fig.Save(filepath.Join(dir, FigNoise), filepath.Join(dir, FigNoisePNG))
 	}
 	return nil
 }
@@ -259,6 +270,7 @@ func Markdown(r *Report) string {
 		fmt.Fprintf(&sb, "\n**Verdict (%s):** conditional Gaussianity %s (%d of %d anchors pass all tests, %.2f [%.2f, %.2f]).\n\n", last.Label, verdict, g.K, g.N, g.Fraction, g.Lo, g.Hi)
 	}
 
+	sb.WriteString(sweepSection(r))
 	fmt.Fprintf(&sb, "## A2: local affinity\n\nRatio E[(u·(f(x+δ)−f(x)))²] / E[(∇(u·f)·δ)²] with the same draws on both sides (1 = affine), δ ~ N(0, s²I) in normalised pixel units, "+
 		"%d random unit directions u, %d noise draws per anchor and scale, on the %d anchors%s. Median [Q1, Q3] across anchors:\n\n", o.Directions, o.NoiseSamples, o.Anchors, jitterNote(o.AnchorJitter))
 	sb.WriteString("| model | step |")
@@ -294,7 +306,7 @@ func Markdown(r *Report) string {
 	}
 
 	fmt.Fprintf(&sb, "## A3: entropy and mutual information\n\nOn the embeddings of the first %d test images (no augmentation); the bound on I(Z;Z') on two augmented views of the same images. "+
-		"Estimator parameters: eps %g, beta %g, sigma %g, kNN k = %d. Nats.\n\n", o.EntropyImages, r.Run.LossParams.Eps, r.Run.LossParams.Beta, r.Run.LossParams.Sigma, o.KNNK)
+		"Estimator parameters: eps %g, beta %s, sigma %s (the run's; auto: from each model's embeddings, below), kNN k = %d. Nats.\n\n", o.EntropyImages, r.Run.LossParams.Eps, scale(r.Run.LossParams.Beta), scale(r.Run.LossParams.Sigma), o.KNNK)
 	sb.WriteString("| model | step | Gaussian | LogDet | pairwise lower | pairwise upper | kNN | I(Z;Z') ≥ | log det Σ | Σ log Σ_jj |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, m := range r.Models {
 		e := m.Entropy
@@ -312,15 +324,28 @@ func Markdown(r *Report) string {
 			last.Label, e.Gaussian, e.KNN, e.Gaussian-e.KNN, e.D, gap)
 		if e.PairwiseMax-e.PairwiseUpper < 0.5 {
 			fmt.Fprintf(&sb, "The pairwise estimates are saturated (within %.2f nats of their maximum %.1f = d/2·log(2πeσ²) + log n): σ = %g is small for these embeddings' scale.",
-				max(0, e.PairwiseMax-e.PairwiseUpper), e.PairwiseMax, r.Run.LossParams.Sigma)
+				max(0, e.PairwiseMax-e.PairwiseUpper), e.PairwiseMax, e.Sigma)
 		}
 		sb.WriteString("\n")
 	}
-	sb.WriteString("\n## Timing\n\n| model | seconds |\n|---|---|\n")
+	sb.WriteString("\n## Timing\n\n| model | seconds | A1 | noise sweep | A2 | A3 |\n|---|---|---|---|---|---|\n")
 	for _, m := range r.Models {
-		fmt.Fprintf(&sb, "| %s | %.1f |\n", m.Label, m.Seconds)
+		fmt.Fprintf(&sb, "| %s | %.1f |%s\n", m.Label, m.Seconds, phases(m.PhaseSeconds))
 	}
-	sb.WriteString("\nFigures: " + FigGaussianity + ", " + FigAffinity + ", " + FigEntropy + ". Every number: " + ReportJSON + ".\n")
+	sb.WriteString("\nFigures: " + FigGaussianity + ", " + FigNoise + ", " + FigAffinity + ", " + FigEntropy + ". Every number: " + ReportJSON + ".\n")
+	return sb.String()
+}
+
+// phases formats the phase times of a model as table cells.
+func phases(p map[string]float64) string {
+	var sb strings.Builder
+	for _, k := range []string{"a1", "sweep", "a2", "a3"} {
+		if v, ok := p[k]; ok {
+			fmt.Fprintf(&sb, " %.1f |", v)
+		} else {
+			sb.WriteString(" – |")
+		}
+	}
 	return sb.String()
 }
 
@@ -329,4 +354,12 @@ func jitterNote(j float64) string {
 		return fmt.Sprintf(" (each moved once by N(0, %g²I))", j)
 	}
 	return ""
+}
+
+// scale prints a loss scale parameter: "auto" for losses.Auto (0), else the number.
+func scale(v float64) string {
+	if v == 0 {
+		return "auto"
+	}
+	return strconv.FormatFloat(v, 'g', -1, 64)
 }

@@ -27,6 +27,8 @@ func syntheticReport() *Report {
 			}
 			m.Affinity = append(m.Affinity, AffinityScale{Scale: s, Summary: Summary{Q1: 0.8 * med, Median: med, Q3: 1.3 * med}})
 		}
+		sw := syntheticSweep([]float64{0.01, 0.1, 0.8}, 0.4-0.1*float64(i), 0.5)
+		m.NoiseSweep = &sw
 		m.Entropy = EntropyResult{Gaussian: 10 + float64(i), PairwiseUpper: 12, PairwiseLower: 11, KNN: 9, LogDet: 3,
 			MutualInfoLowerBound: 2, ViewGaussian: 10, ConditionalGaussian: 8, LogDetCovariance: -5, SumLogVariance: -2}
 		r.Models = append(r.Models, m)
@@ -113,6 +115,19 @@ func TestReportFigures(t *testing.T) {
 	}
 	if e.Count("LogDet") != 0 {
 		t.Errorf("%s: the one-series LogDet panel has a legend", FigEntropy)
+	}
+	// The noise figure: a line per model; four models, so every one has a band.
+	n := read(FigNoise)
+	for i := range models {
+		if got := len(plottest.WithVertices(n.Lines(plot.Colors[i]), 3)); got != 2 {
+			t.Errorf("%s: %d lines of model %d with 3 vertices, want 2 (mean p and pass fraction)", FigNoise, got, i)
+		}
+		if got := len(plottest.WithVertices(n.Fills(plot.Colors[i]), 6)); got != 2 {
+			t.Errorf("%s: %d bands of model %d, want 2 (mean p and pass fraction)", FigNoise, got, i)
+		}
+	}
+	if n.Count("p = 0.01") != 1 || n.Count("expected of Gaussian outputs (0.99)") != 1 {
+		t.Errorf("%s: reference lines named %d and %d times, want once each", FigNoise, n.Count("p = 0.01"), n.Count("expected of Gaussian outputs (0.99)"))
 	}
 	for _, f := range ReportFiles {
 		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {

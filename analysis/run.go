@@ -3,6 +3,7 @@ package analysis
 import (
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"time"
@@ -30,13 +31,22 @@ type Options struct {
 	Baseline bool `json:"baseline"`
 
 	// A1: Anchors test images, Views views of each (the run's View1 augmentation, or, when
-	// InputNoise > 0, the clean image plus N(0, InputNoise²I) in normalised pixel units).
+	// InputNoise > 0, the clean image plus N(0, InputNoise²I) in normalised pixel units). The
+	// noise sweep uses the same anchors, Views noisy copies and Components principal components.
 	Anchors     int     `json:"anchors"`
 	Views       int     `json:"views"`
 	InputNoise  float64 `json:"input_noise"`
 	Components  int     `json:"components"`
 	Projections int     `json:"projections"`
 	Alpha       float64 `json:"alpha"`
+
+	// NoiseLevels is the grid of the noise sweep (the paper's figure): normalised noise levels σ,
+	// the noise's standard deviation as a fraction of the evaluation images' standard deviation.
+	// At each σ every anchor gets Views noisy copies, and NormalityTest on their outputs' first
+	// Components principal components gives one p-value (NullDraws: the size of its Monte Carlo
+	// null). Empty: no sweep.
+	NoiseLevels []float64 `json:"noise_levels"`
+	NullDraws   int       `json:"null_draws"`
 
 	// A2: noise scales, output directions and noise draws per anchor and scale (on the same anchors).
 	Scales []float64 `json:"scales"`
@@ -63,15 +73,22 @@ type Options struct {
 // DefaultOptions returns the defaults of the analyze command.
 func DefaultOptions() Options {
 	return Options{Baseline: true, Anchors: 64, Views: 64, Components: 5, Projections: 8, Alpha: 0.05,
+		NoiseLevels: append([]float64(nil), DefaultNoiseLevels...), NullDraws: 19999,
 		Scales: []float64{0.01, 0.05, 0.25}, Directions: 8, NoiseSamples: 16,
 		EntropyImages: 2000, KNNK: 3, Seed: 0, Chunk: 64}
 }
 
 // Validate reports the first invalid option.
 func (o *Options) Validate() error {
-	switch {
-	case o.Checkpoints == "":
+	if o.Checkpoints == "" {
 		return errors.New("no checkpoints given")
+	}
+	return o.validateMeasures()
+}
+
+// validateMeasures checks every option but the checkpoints.
+func (o *Options) validateMeasures() error {
+	switch {
 	case o.Anchors < 1:
 		return fmt.Errorf("anchors must be >= 1, got %d", o.Anchors)
 	case o.Views < max(8, o.Components+4):
@@ -94,6 +111,13 @@ func (o *Options) Validate() error {
 		return fmt.Errorf("need knn-k >= 1 and more entropy images than knn-k, got %d and %d", o.KNNK, o.EntropyImages)
 	case o.Chunk < 1:
 		return fmt.Errorf("chunk must be >= 1, got %d", o.Chunk)
+	case len(o.NoiseLevels) > 0 && o.NullDraws < 99:
+		return fmt.Errorf("null draws must be >= 99, got %d", o.NullDraws)
+	}
+	for _, s := range o.NoiseLevels {
+		if !(s > 0) || math.IsInf(s, 0) {
+			return fmt.Errorf("noise levels must be > 0, got %g", s)
+		}
 	}
 	for _, s := range o.Scales {
 		if !(s > 0) {
@@ -111,12 +135,15 @@ type ModelReport struct {
 	Step    int64   `json:"step"`
 	Path    string  `json:"path,omitempty"`
 	Seconds float64 `json:"seconds"`
-	// PhaseSeconds splits Seconds by measurement: "a1", "a2", "a3" (the first model's include the
+	// PhaseSeconds splits Seconds by measurement: "a1", "sweep", "a2", "a3" (the first model's include the
 	// compilation of the encoder's programs).
 	PhaseSeconds map[string]float64 `json:"phase_seconds"`
 	Gaussianity  GaussianityResult  `json:"gaussianity"`
-	Affinity     []AffinityScale    `json:"affinity"`
-	Entropy      EntropyResult      `json:"entropy"`
+	// NoiseSweep is the p-value of each anchor's outputs under input noise at each level of
+	// Options.NoiseLevels (nil when there are none).
+	NoiseSweep *SweepResult    `json:"noise_sweep,omitempty"`
+	Affinity   []AffinityScale `json:"affinity"`
+	Entropy    EntropyResult   `json:"entropy"`
 }
 
 // Report is the outcome of Run.
@@ -134,6 +161,7 @@ type inputs struct {
 	affinityAnchors []float32 // anchors, jittered by AnchorJitter
 	views           []float32 // [Anchors*Views, p]
 	clean           []float32 // [EntropyImages, p]
+	std             float64   // standard deviation of the values of clean
 	view1, view2    []float32 // [EntropyImages, p]
 	n               int       // EntropyImages actually used
 }
@@ -264,26 +292,64 @@ func listCheckpoints(path string, last int) ([]string, error) {
 	return paths, nil
 }
 
-// prepareInputs draws the anchors, their views and the entropy images.
-func prepareInputs(ds *datasets.Dataset, aug datasets.Augmentation, opts Options) (*inputs, error) {
-	size := aug.View1.Size
-	if size == 0 {
-		size = min(ds.Height, ds.Width)
+// inputSize is the side of the images the run's encoder sees.
+func inputSize(aug datasets.Augmentation, ds *datasets.Dataset) int {
+	if aug.View1.Size > 0 {
+		return aug.View1.Size
 	}
-	if opts.Anchors > ds.N {
-		return nil, fmt.Errorf("%d anchors requested but the %s test split has %d images", opts.Anchors, ds.Name, ds.N)
-	}
-	in := &inputs{size: size, channels: ds.Channels, n: min(opts.EntropyImages, ds.N)}
+	return min(ds.Height, ds.Width)
+}
+
+// cleanImages returns a function that gives test image i, resized to size and normalised with
+// the data set's statistics.
+func cleanImages(ds *datasets.Dataset, size int) func(i int) []float32 {
 	p := size * size * ds.Channels
 	clean := datasets.Augmentation{Name: "resize", View1: datasets.ViewConfig{Size: size}, View2: datasets.ViewConfig{Size: size}}
 	tmp := make([]float32, p)
-	cleanImage := func(i int) []float32 {
+	return func(i int) []float32 {
 		out := make([]float32, p)
 		clean.AugmentPair(ds, i, 0, 0, out, tmp, ds.Mean, ds.Std)
 		return out
 	}
-	rng := rand.New(rand.NewPCG(opts.Seed, 0xa1c0))
-	order := rng.Perm(ds.N)[:opts.Anchors]
+}
+
+// anchorOrder draws the indices of the anchor images (the same for every mode and model).
+func anchorOrder(ds *datasets.Dataset, opts Options) ([]int, error) {
+	if opts.Anchors > ds.N {
+		return nil, fmt.Errorf("%d anchors requested but the %s test split has %d images", opts.Anchors, ds.Name, ds.N)
+	}
+	return rand.New(rand.NewPCG(opts.Seed, 0xa1c0)).Perm(ds.N)[:opts.Anchors], nil
+}
+
+// sweepInputs returns the anchors of the noise sweep and the standard deviation of the values of
+// the evaluation images (the first EntropyImages test images, normalised), as prepareInputs does.
+func sweepInputs(ds *datasets.Dataset, size int, opts Options) ([]float32, float64, error) {
+	order, err := anchorOrder(ds, opts)
+	if err != nil {
+		return nil, 0, err
+	}
+	img := cleanImages(ds, size)
+	var anchors, eval []float32
+	for _, idx := range order {
+		anchors = append(anchors, img(idx)...)
+	}
+	for i := range min(opts.EntropyImages, ds.N) {
+		eval = append(eval, img(i)...)
+	}
+	return anchors, valueStd(eval), nil
+}
+
+// prepareInputs draws the anchors, their views and the entropy images.
+func prepareInputs(ds *datasets.Dataset, aug datasets.Augmentation, opts Options) (*inputs, error) {
+	size := inputSize(aug, ds)
+	order, err := anchorOrder(ds, opts)
+	if err != nil {
+		return nil, err
+	}
+	in := &inputs{size: size, channels: ds.Channels, n: min(opts.EntropyImages, ds.N)}
+	p := size * size * ds.Channels
+	tmp := make([]float32, p)
+	cleanImage := cleanImages(ds, size)
 	noise := rand.New(rand.NewPCG(opts.Seed, 0x7015e))
 	for _, idx := range order {
 		x := cleanImage(idx)
@@ -317,7 +383,32 @@ func prepareInputs(ds *datasets.Dataset, aug datasets.Augmentation, opts Options
 		in.view1 = append(in.view1, v1...)
 		in.view2 = append(in.view2, v2...)
 	}
+	in.std = valueStd(in.clean)
 	return in, nil
+}
+
+// valueStd is the standard deviation of the values of x (in float64).
+func valueStd(x []float32) float64 {
+	if len(x) < 2 {
+		return math.NaN()
+	}
+	mean := 0.0
+	for _, v := range x {
+		mean += float64(v)
+	}
+	mean /= float64(len(x))
+	ss := 0.0
+	for _, v := range x {
+		d := float64(v) - mean
+		ss += d * d
+	}
+	return math.Sqrt(ss / float64(len(x)-1))
+}
+
+// sweepConfig is the noise sweep of opts on inputs whose values have standard deviation std.
+func sweepConfig(opts Options, std float64) SweepConfig {
+	return SweepConfig{Levels: opts.NoiseLevels, InputStd: std, Copies: opts.Views, Components: opts.Components,
+		NullDraws: opts.NullDraws, Alpha: opts.Alpha, Seed: opts.Seed}
 }
 
 // measure runs A1, A2 and A3 on one encoder.
@@ -337,6 +428,15 @@ func measure(f Func, in *inputs, opts Options, ent *entropyEstimator) (ModelRepo
 		return m, err
 	}
 	m.PhaseSeconds["a1"] = time.Since(t0).Seconds()
+	if len(opts.NoiseLevels) > 0 {
+		t0 = time.Now()
+		sw, err := NoiseSweep(f, in.anchors, opts.Anchors, sweepConfig(opts, in.std))
+		if err != nil {
+			return m, err
+		}
+		m.NoiseSweep = &sw
+		m.PhaseSeconds["sweep"] = time.Since(t0).Seconds()
+	}
 	t0 = time.Now()
 	if m.Affinity, err = Affinity(f, in.affinityAnchors, opts.Anchors, AffinityConfig{Scales: opts.Scales, Directions: opts.Directions, Samples: opts.NoiseSamples, Seed: opts.Seed}); err != nil {
 		return m, err

@@ -1,20 +1,32 @@
 // Command analyze checks the assumptions of the information-theoretic reading of VICReg on trained
-// encoders, and measures the entropy estimators against ground truth.
+// encoders, reproduces the paper's Gaussianity-under-noise figure, and measures the entropy
+// estimators against ground truth.
 //
 //	go run ./analyze -checkpoints runs/vicreg           # every checkpoint of a run, plus a random-init baseline
 //	go run ./analyze -checkpoints runs/vicreg/ckpt-000000390.safetensors -out report
+//	go run ./analyze -compare runs/vicreg,runs/simclr   # the runs' newest checkpoints on one noise-sweep figure
+//	go run ./analyze -calibrate -out calibration        # the normality test's calibration under the null
 //	go run ./analyze -estimators -out estimators        # estimator-accuracy table on synthetic data
 //	go run ./analyze -h                                 # every flag
 //
+// The noise sweep (on by default: -noise-levels) gives, for each anchor image and each normalised
+// noise level σ (noise standard deviation as a fraction of the evaluation images' standard
+// deviation), one p-value of multivariate normality of the encoder's outputs for noisy copies of
+// the anchor: Henze–Zirkler on the first -components principal components, with an exact Monte
+// Carlo null (-null-draws). -compare refuses runs whose data set, input size, architecture, stem,
+// width, channels or precision differ, naming the field.
+//
 // The report folder holds report.json (every number), summary.md (what holds and what does not)
-// and the figures gaussianity.svg, affinity.svg and entropy.svg. Results depend only on the flags
-// (and -seed). Exit status: 0 on success, 1 on failure, 2 on a usage error.
+// and the figures gaussianity.svg, noise.svg/noise.png, affinity.svg and entropy.svg (-compare:
+// report.json, summary.md and noise.svg/noise.png). Results depend only on the flags (and -seed).
+// Exit status: 0 on success, 1 on failure, 2 on a usage error.
 package main
 
 import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
 	"strings"
@@ -28,6 +40,10 @@ import (
 func main() {
 	os.Exit(run(os.Args[1:]))
 }
+
+// run parses the flags and runs the command, logging to standard error; it returns the process
+// exit status.
+func run(args []string) int { return runLogged(args, os.Stderr) }
 
 // usageError is a bad flag value: exit status 2.
 type usageError struct{ msg string }
@@ -47,6 +63,9 @@ func (f *floatList) String() string {
 
 func (f *floatList) Set(v string) error {
 	*f = nil
+	if strings.TrimSpace(v) == "none" {
+		return nil
+	}
 	for _, part := range strings.Split(v, ",") {
 		x, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
 		if err != nil {
@@ -80,25 +99,31 @@ func (l *intList) Set(v string) error {
 	return nil
 }
 
-// run parses the flags and runs the command; it returns the process exit status.
-func run(args []string) int {
-	logger := log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true})
+// runLogged is run with the log lines written to logw.
+func runLogged(args []string, logw io.Writer) int {
+	logger := log.NewWithOptions(logw, log.Options{ReportTimestamp: true})
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	o := analysis.DefaultOptions()
 	e := analysis.DefaultEstimatorConfig()
-	scales := floatList(o.Scales)
+	scales, levels := floatList(o.Scales), floatList(o.NoiseLevels)
 	dims, ns := intList(e.Dims), intList(e.Ns)
-	fs.StringVar(&o.Checkpoints, "checkpoints", "", "a checkpoint file, or a folder of ckpt-*.safetensors files of one run (required unless -estimators)")
+	fs.StringVar(&o.Checkpoints, "checkpoints", "", "a checkpoint file, or a folder of ckpt-*.safetensors files of one run (required unless -compare, -calibrate or -estimators)")
 	out := fs.String("out", "analysis-report", "report folder (created; files in it are replaced)")
 	fs.StringVar(&o.DataDir, "data-dir", "", "data folder (default: $VICREG_DATA or the user cache)")
 	fs.IntVar(&o.Last, "last", 0, "analyse only the newest N checkpoints of the folder (0: all)")
 	noBaseline := fs.Bool("no-baseline", false, "skip the randomly initialised encoder")
-	fs.IntVar(&o.Anchors, "anchors", o.Anchors, "A1/A2: number of test-set anchor images")
-	fs.IntVar(&o.Views, "views", o.Views, "A1: views per anchor")
+	fs.IntVar(&o.Anchors, "anchors", o.Anchors, "A1, noise sweep, A2: number of test-set anchor images")
+	fs.IntVar(&o.Views, "views", o.Views, "A1: views per anchor (augmentations; in the noise sweep, noisy copies)")
 	fs.Float64Var(&o.InputNoise, "input-noise", 0, "A1: when > 0, views are the anchor plus N(0, s²I) noise (normalised pixels) instead of the run's augmentation")
-	fs.IntVar(&o.Components, "components", o.Components, "A1: principal components for Mardia's tests")
+	fs.IntVar(&o.Components, "components", o.Components, "A1: principal components for Mardia's tests and the noise sweep's Henze-Zirkler test")
 	fs.IntVar(&o.Projections, "projections", o.Projections, "A1: random projections for the 1-D tests")
 	fs.Float64Var(&o.Alpha, "alpha", o.Alpha, "A1: level of the tests")
+	fs.Var(&levels, "noise-levels", "noise sweep: normalised noise levels σ, comma-separated (noise sd as a fraction of the evaluation images' sd); \"none\" skips the sweep")
+	fs.IntVar(&o.NullDraws, "null-draws", o.NullDraws, "noise sweep: Gaussian samples in the Monte Carlo null of the normality test (p-values are multiples of 1/(N+1))")
+	compare := fs.String("compare", "", "instead of -checkpoints: comma-separated run folders (each one's newest checkpoint) or checkpoint files, compared on one noise-sweep figure and table")
+	calibrate := fs.Bool("calibrate", false, "instead of checkpoints, write the normality test's calibration table (calibration.md, calibration.json)")
+	calReps := fs.Int("cal-reps", analysis.DefaultCalibrationConfig().Reps, "-calibrate: replications per condition")
+	calDim := fs.Int("cal-dim", analysis.DefaultCalibrationConfig().Dim, "-calibrate: dimension of the simulated representations")
 	fs.Var(&scales, "scales", "A2: noise scales s, comma-separated (normalised pixel units)")
 	fs.Float64Var(&o.AnchorJitter, "anchor-jitter", 0, "A2: when > 0, move each anchor once by N(0, s²I) (normalised pixels) so that it is a generic point of the network, not on a kink")
 	fs.IntVar(&o.Directions, "directions", o.Directions, "A2: random output directions")
@@ -113,9 +138,13 @@ func run(args []string) int {
 	fs.IntVar(&e.Reps, "est-reps", e.Reps, "-estimators: samples per cell")
 	fs.IntVar(&e.MCSamples, "est-mc", e.MCSamples, "-estimators: Monte Carlo samples of the mixtures' true entropy")
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: go run ./analyze -checkpoints DIR|FILE [flags]\n       go run ./analyze -estimators [flags]\n\n"+
-			"Checks conditional Gaussianity (A1), local affinity (A2) and entropy/mutual information (A3) on trained encoders,\n"+
-			"or measures the entropy estimators against ground truth. GOMLX_BACKEND picks the backend (xla:cpu, xla:cuda, go).\n\nFlags:\n")
+		fmt.Fprintf(fs.Output(), "Usage: go run ./analyze -checkpoints DIR|FILE [flags]\n       go run ./analyze -compare DIR1,DIR2,... [flags]\n"+
+			"       go run ./analyze -calibrate [flags]\n       go run ./analyze -estimators [flags]\n\n"+
+			"Checks conditional Gaussianity (A1: under the run's augmentation, and under input noise at each -noise-levels σ, the paper's figure),\n"+
+			"local affinity (A2) and entropy/mutual information (A3) on trained encoders. -compare puts several runs' noise sweeps on one\n"+
+			"figure and table (same data set, input size and encoder architecture; objective and seed may differ). -calibrate checks that\n"+
+			"the normality test's p-values are uniform under the null; -estimators measures the entropy estimators against ground truth.\n"+
+			"GOMLX_BACKEND picks the backend (xla:cpu, xla:cuda, go).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -128,15 +157,51 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "analyze: unexpected arguments %q (flags only)\nRun 'go run ./analyze -h' for the flags.\n", fs.Args())
 		return 2
 	}
-	o.Scales, o.Seed, o.Baseline, o.Logger = scales, *seed, !*noBaseline, logger
+	o.Scales, o.NoiseLevels, o.Seed, o.Baseline, o.Logger = scales, levels, *seed, !*noBaseline, logger
 	e.Dims, e.Ns, e.Seed = dims, ns, *seed
+	modes := 0
+	for _, on := range []bool{o.Checkpoints != "", *compare != "", *calibrate, *estimators} {
+		if on {
+			modes++
+		}
+	}
+	if modes > 1 {
+		fmt.Fprintf(os.Stderr, "analyze: give one of -checkpoints, -compare, -calibrate and -estimators\nRun 'go run ./analyze -h' for the flags.\n")
+		return 2
+	}
+	if *calibrate {
+		return runCalibration(*out, o, *calReps, *calDim, *seed, logger)
+	}
+	var runs []string
+	if *compare != "" {
+		for _, p := range strings.Split(*compare, ",") {
+			if p = strings.TrimSpace(p); p != "" {
+				runs = append(runs, p)
+			}
+		}
+		if len(o.NoiseLevels) == 0 {
+			fmt.Fprintf(os.Stderr, "analyze: -compare compares noise sweeps: give -noise-levels\n")
+			return 2
+		}
+		for _, p := range runs {
+			if _, err := os.Stat(p); err != nil {
+				fmt.Fprintf(os.Stderr, "analyze: -compare: %v\n", err)
+				return 2
+			}
+		}
+		o.Checkpoints = strings.Join(runs, ",")
+	}
 	if !*estimators {
 		if err := o.Validate(); err != nil {
 			fmt.Fprintf(os.Stderr, "analyze: %v\nRun 'go run ./analyze -h' for the flags.\n", err)
 			return 2
 		}
-		if _, err := os.Stat(o.Checkpoints); err != nil {
-			fmt.Fprintf(os.Stderr, "analyze: -checkpoints: %v\n", err)
+		if _, err := os.Stat(o.Checkpoints); err != nil && runs == nil {
+			hint := ""
+			if strings.Contains(o.Checkpoints, ",") {
+				hint = "\nTo compare several runs, use -compare " + o.Checkpoints
+			}
+			fmt.Fprintf(os.Stderr, "analyze: -checkpoints: %v%s\n", err, hint)
 			return 2
 		}
 	}
@@ -160,6 +225,22 @@ func run(args []string) int {
 		logger.Info("estimator table written", "folder", *out)
 		return 0
 	}
+	if runs != nil {
+		cmp, err := analysis.Compare(b, runs, o)
+		if err != nil {
+			logger.Error(err)
+			if errors.Is(err, analysis.ErrNotComparable) || errors.Is(err, analysis.ErrNoCheckpoint) {
+				return 2
+			}
+			return 1
+		}
+		if err := analysis.WriteComparison(*out, cmp); err != nil {
+			logger.Error(err)
+			return 1
+		}
+		logger.Info("comparison written", "folder", *out, "summary", *out+"/"+analysis.ReportSummary, "figure", *out+"/"+analysis.FigNoisePNG)
+		return 0
+	}
 	rep, err := analysis.Run(b, o)
 	if err != nil {
 		logger.Error(err)
@@ -173,5 +254,23 @@ func run(args []string) int {
 		return 1
 	}
 	logger.Info("report written", "folder", *out, "summary", *out+"/"+analysis.ReportSummary)
+	return 0
+}
+
+// runCalibration writes the normality test's calibration table into dir.
+func runCalibration(dir string, o analysis.Options, reps, dim int, seed uint64, logger *log.Logger) int {
+	cfg := analysis.DefaultCalibrationConfig()
+	cfg.Views, cfg.Components, cfg.NullDraws, cfg.Reps, cfg.Dim, cfg.Seed = o.Views, o.Components, o.NullDraws, reps, dim, seed
+	logger.Info("calibrating the normality test", "views", cfg.Views, "components", cfg.Components, "dim", cfg.Dim, "reps", cfg.Reps, "null_draws", cfg.NullDraws)
+	rows, err := analysis.Calibrate(cfg)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "analyze: %v\nRun 'go run ./analyze -h' for the flags.\n", err)
+		return 2
+	}
+	if err := analysis.WriteCalibration(dir, cfg, rows); err != nil {
+		logger.Error(err)
+		return 1
+	}
+	logger.Info("calibration written", "folder", dir, "table", dir+"/"+analysis.CalibrationTable)
 	return 0
 }

@@ -23,6 +23,14 @@ import (
 // run configuration as JSON.
 func writeTinyRun(t *testing.T) string {
 	t.Helper()
+	return writeTinyRuns(t, func(*config.Config) {})[0]
+}
+
+// writeTinyRuns writes one tiny run per edit, each with the stored configuration changed by its
+// edit (the variables are those of the width-2 encoder whatever the edit says: enough for the
+// comparison's checks, which read the configuration first).
+func writeTinyRuns(t *testing.T, edits ...func(*config.Config)) []string {
+	t.Helper()
 	b := backendtest.XLA(t)
 	cfg := models.Config{Arch: "resnet18", Stem: "cifar", Width: 2, InChannels: 3}
 	ctx := context.New()
@@ -43,20 +51,25 @@ func writeTinyRun(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := config.Default()
-	run.Dataset, run.Augment, run.Seed, run.Model = "synthetic", "solo-cifar", 7, cfg
-	stored := run.JSON()
-	dir := t.TempDir()
-	m, err := checkpoints.NewManager(dir, 5, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, step := range []int64{10, 20} {
-		if _, err := m.Save(&checkpoints.State{Step: step, Config: stored, Variables: vars}); err != nil {
+	var dirs []string
+	for _, edit := range edits {
+		run := config.Default()
+		run.Dataset, run.Augment, run.Seed, run.Model = "synthetic", "solo-cifar", 7, cfg
+		edit(&run)
+		stored := run.JSON()
+		dir := t.TempDir()
+		m, err := checkpoints.NewManager(dir, 5, "")
+		if err != nil {
 			t.Fatal(err)
 		}
+		for _, step := range []int64{10, 20} {
+			if _, err := m.Save(&checkpoints.State{Step: step, Config: stored, Variables: vars}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		dirs = append(dirs, dir)
 	}
-	return dir
+	return dirs
 }
 
 // TestReport runs the command on a tiny run and checks every promised file and JSON key.
@@ -64,7 +77,7 @@ func TestReport(t *testing.T) {
 	dir := writeTinyRun(t)
 	out := filepath.Join(t.TempDir(), "report")
 	args := []string{"-checkpoints", dir, "-out", out, "-anchors", "3", "-views", "12", "-components", "2", "-projections", "2",
-		"-scales", "0.1,1", "-directions", "2", "-noise-samples", "3", "-entropy-images", "24", "-knn-k", "2", "-chunk", "16", "-seed", "3"}
+		"-scales", "0.1,1", "-noise-levels", "0.05,0.5", "-null-draws", "99", "-directions", "2", "-noise-samples", "3", "-entropy-images", "24", "-knn-k", "2", "-chunk", "16", "-seed", "3"}
 	if code := run(args); code != 0 {
 		t.Fatalf("exit status %d", code)
 	}
@@ -116,6 +129,13 @@ func TestReport(t *testing.T) {
 				}
 			}
 		}
+		sw, _ := m["noise_sweep"].(map[string]any)
+		lvs, _ := sw["levels"].([]any)
+		if len(lvs) != 2 || sw["test"] == nil || sw["input_std"] == nil {
+			t.Errorf("model %d: noise sweep %v, want 2 levels, the test and the input std", i, sw)
+		} else if lv := lvs[1].(map[string]any); lv["sigma"] != 0.5 || lv["p"].(map[string]any)["mean"] == nil || len(lv["per_anchor"].([]any)) != 3 {
+			t.Errorf("model %d: level %v", i, lv)
+		}
 		aff, _ := m["affinity"].([]any)
 		if len(aff) != 2 {
 			t.Errorf("model %d: %d affinity scales, want 2", i, len(aff))
@@ -138,7 +158,7 @@ func TestReport(t *testing.T) {
 		t.Errorf("same variables, different entropies:\n%s\n%s", ea, eb)
 	}
 	summary, _ := os.ReadFile(filepath.Join(out, analysis.ReportSummary))
-	for _, want := range []string{"A1", "A2", "A3", "Verdict", "random init", "ckpt-000000020" + checkpoints.Ext} {
+	for _, want := range []string{"A1", "A2", "A3", "Verdict", "random init", "ckpt-000000020" + checkpoints.Ext, "under input noise", "falls with σ"} {
 		if !strings.Contains(string(summary), want) {
 			t.Errorf("summary.md does not mention %q", want)
 		}
@@ -160,6 +180,12 @@ func TestUsageErrors(t *testing.T) {
 		{"extra argument", []string{"-checkpoints", empty, "extra"}},
 		{"unknown flag", []string{"-frobnicate"}},
 		{"empty folder", []string{"-checkpoints", empty, "-out", filepath.Join(empty, "out")}},
+		{"comma list to -checkpoints", []string{"-checkpoints", empty + "," + empty}},
+		{"two modes", []string{"-checkpoints", empty, "-compare", empty}},
+		{"compare without levels", []string{"-compare", empty, "-noise-levels", "none"}},
+		{"compare missing folder", []string{"-compare", empty + "," + filepath.Join(empty, "nope")}},
+		{"bad noise level", []string{"-checkpoints", empty, "-noise-levels", "0.1,-2"}},
+		{"few null draws", []string{"-checkpoints", empty, "-null-draws", "5"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "empty folder" {
@@ -169,5 +195,93 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("exit status %d, want 2", code)
 			}
 		})
+	}
+}
+
+var tinyArgs = []string{"-anchors", "3", "-views", "12", "-components", "2", "-noise-levels", "0.05,0.5", "-null-draws", "99",
+	"-entropy-images", "24", "-chunk", "16", "-seed", "3"}
+
+// TestCompare compares two tiny runs of two objectives and seeds: one curve per run, labelled by
+// objective and seed, in the table and on the figure; the same weights give the same p-values.
+func TestCompare(t *testing.T) {
+	runs := writeTinyRuns(t, func(*config.Config) {}, func(c *config.Config) { c.Loss, c.Seed = "simclr", 3 })
+	a, b := runs[0], runs[1]
+	out := filepath.Join(t.TempDir(), "cmp")
+	if code := run(append([]string{"-compare", a + "," + b, "-out", out, "-no-baseline"}, tinyArgs...)); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	for _, f := range analysis.ComparisonFiles {
+		if info, err := os.Stat(filepath.Join(out, f)); err != nil || info.Size() == 0 {
+			t.Errorf("comparison file %s: %v", f, err)
+		}
+	}
+	data, _ := os.ReadFile(filepath.Join(out, analysis.ReportJSON))
+	var cmp analysis.Comparison
+	if err := json.Unmarshal(data, &cmp); err != nil {
+		t.Fatalf("report.json: %v", err)
+	}
+	if len(cmp.Runs) != 2 || cmp.Runs[0].Label != "vicreg seed 7" || cmp.Runs[1].Label != "simclr seed 3" || cmp.Runs[0].Step != 20 {
+		t.Fatalf("runs: %+v", cmp.Runs)
+	}
+	p0, p1 := cmp.Runs[0].Sweep.Levels[1].PerAnchor, cmp.Runs[1].Sweep.Levels[1].PerAnchor
+	for i := range p0 {
+		if p0[i].P != p1[i].P {
+			t.Errorf("anchor %d: same weights, p %g and %g: the runs are not measured on the same draws", i, p0[i].P, p1[i].P)
+		}
+	}
+	summary, _ := os.ReadFile(filepath.Join(out, analysis.ReportSummary))
+	for _, s := range []string{"vicreg seed 7", "simclr seed 3", "Verdicts"} {
+		if !strings.Contains(string(summary), s) {
+			t.Errorf("summary.md does not mention %q", s)
+		}
+	}
+}
+
+// TestCompareRefuses: runs whose encoder or data differ are refused with exit status 2, the
+// message naming the field; objective and seed may differ (TestCompare). (The input size cannot
+// differ between the augmentation presets on one data set today; analysis' TestSameEncoder
+// checks that field.)
+func TestCompareRefuses(t *testing.T) {
+	cases := []struct {
+		field string
+		edit  func(*config.Config)
+	}{
+		{"width (model.width)", func(c *config.Config) { c.Model.Width = 4 }},
+		{"stem (model.stem)", func(c *config.Config) { c.Model.Stem = "imagenet" }},
+		{"data set (dataset)", func(c *config.Config) { c.Dataset = "mnist"; c.Model.InChannels = 1 }},
+		{"image channels (model.in_channels)", func(c *config.Config) { c.Model.InChannels = 1 }},
+		{"model architecture (model.arch)", func(c *config.Config) { c.Model.Arch = "resnet34" }},
+		{"compute precision (precision)", func(c *config.Config) { c.Precision = "bf16" }},
+	}
+	edits := []func(*config.Config){func(*config.Config) {}}
+	for _, tc := range cases {
+		edits = append(edits, tc.edit)
+	}
+	dirs := writeTinyRuns(t, edits...)
+	base := dirs[0]
+	for i, tc := range cases {
+		t.Run(tc.field, func(t *testing.T) {
+			other := dirs[i+1]
+			var logs strings.Builder
+			code := runLogged(append([]string{"-compare", base + "," + other, "-out", filepath.Join(t.TempDir(), "o"), "-no-baseline"}, tinyArgs...), &logs)
+			if code != 2 {
+				t.Errorf("exit status %d, want 2", code)
+			}
+			if !strings.Contains(logs.String(), tc.field) || !strings.Contains(logs.String(), "cannot be compared") {
+				t.Errorf("the message does not name %q:\n%s", tc.field, logs.String())
+			}
+		})
+	}
+}
+
+// TestCalibrate writes the calibration table of a small configuration.
+func TestCalibrate(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "cal")
+	if code := run([]string{"-calibrate", "-out", out, "-cal-reps", "50", "-cal-dim", "8", "-views", "16", "-components", "2", "-null-draws", "99"}); code != 0 {
+		t.Fatalf("exit status %d", code)
+	}
+	table, err := os.ReadFile(filepath.Join(out, analysis.CalibrationTable))
+	if err != nil || !strings.Contains(string(table), "Bonferroni") || !strings.Contains(string(table), "KS p") {
+		t.Errorf("calibration.md: %v\n%s", err, table)
 	}
 }
