@@ -20,6 +20,10 @@ var (
 	// unsupported kind): the only kind of error that LoaderConfig.SkipBadImages skips. Every
 	// ErrBadImage is also ErrDamaged.
 	ErrBadImage = errors.New("bad image")
+	// ErrNoSplit is an image folder or shard folder that has split folders (train/, val/, test/)
+	// but not the one asked for: a caller may then go without that split (no evaluation). It is
+	// also ErrUsage.
+	ErrNoSplit = errors.New("no such split")
 )
 
 // DataError names the file (and, inside a tar shard, the member) that an error is about.

@@ -145,9 +145,10 @@ func (e *EvalIterator) Next() (*Batch, bool) {
 	for i, ref := range refs {
 		if err := errs[i]; err != nil {
 			if e.cfg.SkipBadImages && errors.Is(err, ErrBadImage) {
-				name := ref.path
-				if ref.member != "" {
-					name += ":" + ref.member
+				name := fmt.Sprintf("%s sample %d", e.info.Name, ref.index)
+				var de *DataError
+				if errors.As(err, &de) {
+					name = de.Name()
 				}
 				e.cfg.Logger.Warn("skipping a bad image", "image", name, "err", err, "batch", e.number)
 				bt.BadImages = append(bt.BadImages, name)

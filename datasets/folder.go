@@ -34,7 +34,7 @@ func splitDirs(split string) []string {
 	switch split {
 	case SplitTrain:
 		return []string{"train"}
-	case SplitTest, "val":
+	case SplitTest:
 		return []string{"val", "test"}
 	case "":
 		return nil
@@ -59,8 +59,8 @@ func resolveSplit(root, split string) (string, error) {
 	}
 	for _, name := range []string{"train", "val", "test"} {
 		if isDir(filepath.Join(root, name)) && split != "" {
-			return "", usageErr(root, fmt.Errorf("holds a %s/ folder but no folder for the %s split (want %s/)", name, split,
-				strings.Join(splitDirs(split), "/ or ")), "")
+			return "", usageErr(root, fmt.Errorf("holds a %s/ folder but no folder for the %s split (want %s/): %w", name, split,
+				strings.Join(splitDirs(split), "/ or "), ErrNoSplit), "")
 		}
 	}
 	return root, nil

@@ -235,26 +235,31 @@ func TestRandomResizedCropMatchesTorchvision(t *testing.T) {
 		t.Skip("no /usr/bin/python3 (Debian's python3-torchvision is the reference)")
 	}
 	const n = 10000
-	for _, size := range [][2]int{{375, 500}, {100, 400}} {
-		h, w := size[0], size[1]
-		script := `
+	sizes := [][2]int{{375, 500}, {100, 400}}
+	script := `
 import sys, torch
 from torchvision.transforms import RandomResizedCrop
 torch.manual_seed(0)
-img = torch.zeros(1, ` + strconv.Itoa(h) + `, ` + strconv.Itoa(w) + `)
-out = []
-for _ in range(` + strconv.Itoa(n) + `):
-    i, j, h, w = RandomResizedCrop.get_params(img, (0.08, 1.0), (3/4, 4/3))
-    out.append("%d %d %d %d" % (i, j, h, w))
-print("\n".join(out))
+for h, w in ((375, 500), (100, 400)):
+    img = torch.zeros(1, h, w)
+    out = []
+    for _ in range(` + strconv.Itoa(n) + `):
+        i, j, ch, cw = RandomResizedCrop.get_params(img, (0.08, 1.0), (3/4, 4/3))
+        out.append("%d %d %d %d" % (i, j, ch, cw))
+    print("\n".join(out))
 `
-		cmd := exec.Command(py, "-c", script)
-		outb, err := cmd.Output()
-		if err != nil {
-			t.Skipf("torchvision is not usable with %s: %v", py, err)
-		}
+	outb, err := exec.Command(py, "-c", script).Output()
+	if err != nil {
+		t.Skipf("torchvision is not usable with %s: %v", py, err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(outb)), "\n")
+	if len(lines) != n*len(sizes) {
+		t.Fatalf("torchvision printed %d boxes, want %d", len(lines), n*len(sizes))
+	}
+	for si, size := range sizes {
+		h, w := size[0], size[1]
 		theirs := [][4]int{}
-		for _, line := range strings.Split(strings.TrimSpace(string(outb)), "\n") {
+		for _, line := range lines[si*n : (si+1)*n] {
 			var b [4]int
 			for k, f := range strings.Fields(line) {
 				b[k], _ = strconv.Atoi(f)

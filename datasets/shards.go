@@ -312,6 +312,8 @@ type shardSample struct {
 type shardReader struct {
 	path string
 	f    *os.File
+	size int64 // of the file
+	end  int64 // offset of the end of the last member's data (padded to 512 bytes)
 	tr   *tar.Reader
 	peek *tar.Header // first member of the next sample, already read
 	n    int         // samples returned so far
@@ -322,7 +324,34 @@ func openShard(p string) (*shardReader, error) {
 	if err != nil {
 		return nil, damagedErr(p, "", -1, err)
 	}
-	return &shardReader{path: p, f: f, tr: tar.NewReader(f)}, nil
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, damagedErr(p, "", -1, err)
+	}
+	return &shardReader{path: p, f: f, size: st.Size(), tr: tar.NewReader(f)}, nil
+}
+
+// nextMember is tar.Reader.Next, which skips the data of the member before by seeking: a file cut
+// inside a skipped member, or without the end-of-archive blocks, is reported as truncated rather
+// than as a clean end.
+func (r *shardReader) nextMember() (*tar.Header, error) {
+	hdr, err := r.tr.Next()
+	pos, serr := r.f.Seek(0, io.SeekCurrent)
+	if serr != nil {
+		return nil, serr
+	}
+	if err == io.EOF {
+		if pos > r.size || pos <= r.end && r.end > 0 {
+			return nil, fmt.Errorf("the file ends inside a member or without the tar end-of-archive blocks (truncated: %d bytes)", r.size)
+		}
+		return nil, io.EOF
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.end = pos + (hdr.Size+511)/512*512
+	return hdr, nil
 }
 
 func (r *shardReader) close() { r.f.Close() }
@@ -349,7 +378,7 @@ func (r *shardReader) next(withData bool) (shardSample, error) {
 		r.peek = nil
 		if hdr == nil {
 			var err error
-			hdr, err = r.tr.Next()
+			hdr, err = r.nextMember()
 			if err == io.EOF {
 				if !started {
 					return s, io.EOF
