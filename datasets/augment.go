@@ -299,6 +299,8 @@ func reflect(i, n int) int {
 }
 
 // gaussianBlur convolves with a separable Gaussian of radius ceil(3 sigma), reflecting at the edges.
+// tmp must hold len(img) values. Each output sums its 2r+1 products in kernel order, row pass then
+// column pass.
 func gaussianBlur(img, tmp []float32, h, w, c int, sigma float64) {
 	r := int(math.Ceil(3 * sigma))
 	if r < 1 {
@@ -314,27 +316,38 @@ func gaussianBlur(img, tmp []float32, h, w, c int, sigma float64) {
 	for i := range k {
 		k[i] /= float32(s)
 	}
+	rowLen := w * c
+	// Rows: each row copied with r reflected pixels on both sides, then convolved.
+	pad := make([]float32, (w+2*r)*c)
 	for y := range h {
-		for x := range w {
-			for ch := range c {
-				var acc float32
-				for i := -r; i <= r; i++ {
-					acc += k[i+r] * img[(y*w+reflect(x+i, w))*c+ch]
-				}
-				tmp[(y*w+x)*c+ch] = acc
+		row := img[y*rowLen : (y+1)*rowLen]
+		for x := -r; x < w+r; x++ {
+			copy(pad[(x+r)*c:(x+r+1)*c], row[reflect(x, w)*c:(reflect(x, w)+1)*c])
+		}
+		out := tmp[y*rowLen : (y+1)*rowLen]
+		clear(out)
+		for i, kv := range k {
+			src := pad[i*c : i*c+rowLen]
+			for j, v := range src {
+				out[j] += kv * v
 			}
 		}
 	}
+	// Columns: each output row accumulates the 2r+1 input rows around it, in kernel order.
+	acc := pad[:rowLen]
+	if len(pad) < rowLen {
+		acc = make([]float32, rowLen)
+	}
 	for y := range h {
-		for x := range w {
-			for ch := range c {
-				var acc float32
-				for i := -r; i <= r; i++ {
-					acc += k[i+r] * tmp[(reflect(y+i, h)*w+x)*c+ch]
-				}
-				img[(y*w+x)*c+ch] = acc
+		clear(acc)
+		for i, kv := range k {
+			src := tmp[reflect(y+i-r, h)*rowLen:]
+			src = src[:rowLen]
+			for j, v := range src {
+				acc[j] += kv * v
 			}
 		}
+		copy(img[y*rowLen:(y+1)*rowLen], acc)
 	}
 }
 

@@ -231,3 +231,63 @@ func TestPresetsShapesAndRanges(t *testing.T) {
 		t.Fatalf("vicreg on 256 px images: size %d, want 224", a.View1.Size)
 	}
 }
+
+// gaussianBlurReference is the direct form of gaussianBlur (every output a loop over the kernel
+// with reflected indices): the optimised one must give the same bits.
+func gaussianBlurReference(img, tmp []float32, h, w, c int, sigma float64) {
+	r := int(math.Ceil(3 * sigma))
+	if r < 1 {
+		return
+	}
+	k := make([]float32, 2*r+1)
+	var s float64
+	for i := -r; i <= r; i++ {
+		v := math.Exp(-float64(i*i) / (2 * sigma * sigma))
+		k[i+r] = float32(v)
+		s += v
+	}
+	for i := range k {
+		k[i] /= float32(s)
+	}
+	for y := range h {
+		for x := range w {
+			for ch := range c {
+				var acc float32
+				for i := -r; i <= r; i++ {
+					acc += k[i+r] * img[(y*w+reflect(x+i, w))*c+ch]
+				}
+				tmp[(y*w+x)*c+ch] = acc
+			}
+		}
+	}
+	for y := range h {
+		for x := range w {
+			for ch := range c {
+				var acc float32
+				for i := -r; i <= r; i++ {
+					acc += k[i+r] * tmp[(reflect(y+i, h)*w+x)*c+ch]
+				}
+				img[(y*w+x)*c+ch] = acc
+			}
+		}
+	}
+}
+
+func TestGaussianBlurMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, tc := range []struct {
+		h, w, c int
+		sigma   float64
+	}{{9, 7, 3, 0.5}, {16, 16, 3, 2}, {5, 40, 1, 1.3}, {3, 3, 3, 2}, {30, 2, 3, 0.9}} {
+		a := make([]float32, tc.h*tc.w*tc.c)
+		for i := range a {
+			a[i] = rng.Float32()
+		}
+		b := slices.Clone(a)
+		gaussianBlur(a, make([]float32, len(a)), tc.h, tc.w, tc.c, tc.sigma)
+		gaussianBlurReference(b, make([]float32, len(b)), tc.h, tc.w, tc.c, tc.sigma)
+		if !slices.Equal(a, b) {
+			t.Fatalf("%+v: the optimised blur differs from the direct one", tc)
+		}
+	}
+}

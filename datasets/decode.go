@@ -131,14 +131,7 @@ func toRGB(m image.Image) Image {
 	pix := out.Pix
 	switch m := m.(type) {
 	case *image.YCbCr:
-		for y := range h {
-			row := pix[y*w*3 : (y+1)*w*3]
-			for x := range w {
-				yi, ci := m.YOffset(b.Min.X+x, b.Min.Y+y), m.COffset(b.Min.X+x, b.Min.Y+y)
-				r, g, bl := color.YCbCrToRGB(m.Y[yi], m.Cb[ci], m.Cr[ci])
-				row[3*x], row[3*x+1], row[3*x+2] = r, g, bl
-			}
-		}
+		ycbcrToRGB(pix, m)
 	case *image.Gray:
 		for y := range h {
 			src := m.Pix[y*m.Stride : y*m.Stride+w]
@@ -200,6 +193,34 @@ func toRGB(m image.Image) Image {
 		}
 	}
 	return out
+}
+
+// ycbcrToRGB converts with color.YCbCrToRGB, row by row: the chroma samples of a row are found
+// once per row and stepped through by the subsampling ratio (what YOffset and COffset compute
+// for every pixel).
+func ycbcrToRGB(pix []uint8, m *image.YCbCr) {
+	b := m.Bounds()
+	h, w := b.Dy(), b.Dx()
+	sx := 0 // log2 of the horizontal chroma subsampling (COffset of the row handles the vertical)
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+		sx = 1
+	case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+		sx = 2
+	}
+	for y := range h {
+		yrow := m.Y[m.YOffset(b.Min.X, b.Min.Y+y):]
+		yrow = yrow[:w]
+		c0 := m.COffset(b.Min.X, b.Min.Y+y)
+		cx0 := b.Min.X >> sx // chroma column of the row's first pixel, in absolute coordinates
+		cb, cr := m.Cb[c0:], m.Cr[c0:]
+		row := pix[y*w*3 : (y+1)*w*3]
+		for x, yv := range yrow {
+			ci := (b.Min.X+x)>>sx - cx0
+			r, g, bl := color.YCbCrToRGB(yv, cb[ci], cr[ci])
+			row[3*x], row[3*x+1], row[3*x+2] = r, g, bl
+		}
+	}
 }
 
 // copyRGB copies the first three channels of an interleaved image of the given bytes per pixel;

@@ -312,3 +312,31 @@ func TestDecodeErrorsNameTheFile(t *testing.T) {
 		t.Fatalf("missing file: %v", err)
 	}
 }
+
+// TestYCbCrToRGBRowByRow: the row-by-row conversion equals color.YCbCrToRGB at every pixel's
+// YOffset and COffset, for every subsampling ratio and for sub-images at odd origins.
+func TestYCbCrToRGBRowByRow(t *testing.T) {
+	for _, ratio := range []image.YCbCrSubsampleRatio{image.YCbCrSubsampleRatio444, image.YCbCrSubsampleRatio422,
+		image.YCbCrSubsampleRatio420, image.YCbCrSubsampleRatio440, image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410} {
+		full := image.NewYCbCr(image.Rect(0, 0, 23, 17), ratio)
+		for i := range full.Y {
+			full.Y[i] = uint8(i * 13)
+		}
+		for i := range full.Cb {
+			full.Cb[i], full.Cr[i] = uint8(i*29), uint8(255-i*7)
+		}
+		for _, m := range []*image.YCbCr{full, full.SubImage(image.Rect(3, 5, 20, 16)).(*image.YCbCr)} {
+			got := toRGB(m)
+			b := m.Bounds()
+			for y := b.Min.Y; y < b.Max.Y; y++ {
+				for x := b.Min.X; x < b.Max.X; x++ {
+					r, g, bl := color.YCbCrToRGB(m.Y[m.YOffset(x, y)], m.Cb[m.COffset(x, y)], m.Cr[m.COffset(x, y)])
+					p := ((y-b.Min.Y)*b.Dx() + x - b.Min.X) * 3
+					if got.Pix[p] != r || got.Pix[p+1] != g || got.Pix[p+2] != bl {
+						t.Fatalf("ratio %v bounds %v: pixel (%d, %d) = %v, want %v", ratio, b, x, y, got.Pix[p:p+3], []uint8{r, g, bl})
+					}
+				}
+			}
+		}
+	}
+}

@@ -207,9 +207,13 @@ func libjpegName() string {
 	return fmt.Sprintf("libjpeg-turbo (%s through cgo, headers of %d.%d.%d)", C.GoString(C.vj_soname()), v/1000000, v/1000%1000, v%1000)
 }
 
-// decodeJPEGLib decodes with libjpeg at 1/reduce scale. ok is false when the image is CMYK or YCCK,
-// which the caller decodes with Go's decoder (libjpeg does not convert CMYK to RGB).
+// decodeJPEGLib decodes with libjpeg at 1/reduce scale. ok is false when libjpeg is not loaded, or
+// when the image is CMYK or YCCK, which the caller decodes with Go's decoder (libjpeg does not
+// convert CMYK to RGB).
 func decodeJPEGLib(data []byte, reduce int) (img Image, ok bool, err error) {
+	if jpegLib() != nil {
+		return Image{}, false, nil
+	}
 	if len(data) == 0 {
 		return Image{}, true, errors.New("empty file")
 	}

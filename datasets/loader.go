@@ -113,6 +113,14 @@ type Loader struct {
 	maxHeld   atomic.Int64 // the most samples of shards held at once by the reader (tests)
 	live      atomic.Int64 // decoded images alive at this moment (tests)
 	maxLive   atomic.Int64
+	batches   atomic.Int64 // batches allocated and not yet handed to the consumer (tests)
+	maxBatch  atomic.Int64
+}
+
+// raise sets m to n if n is larger.
+func raise(m *atomic.Int64, n int64) {
+	for old := m.Load(); n > old && !m.CompareAndSwap(old, n); old = m.Load() {
+	}
 }
 
 // encodedSource is a Source whose samples the loader can read as encoded bytes and decode itself
@@ -256,14 +264,11 @@ func EpochOrder(n int, seed uint64, epoch int) []int {
 	return rng.Perm(n)
 }
 
-// dispatch queues a batch in order and hands its samples to the workers; false once closed.
+// dispatch queues a batch in order and hands its samples to the workers; false once closed. The
+// batch's buffers are allocated once it has its place in the queue, so that at most Prefetch
+// batches wait there and one more is with the consumer.
 func (l *Loader) dispatch(pb *pendingBatch) bool {
-	n, per := len(pb.refs), l.size*l.size*l.info.Channels
-	pb.batch = &Batch{
-		View1: make([]float32, n*per), View2: make([]float32, n*per),
-		Labels: make([]int32, n), Indices: make([]int32, n), Valid: n, Position: pb.pos,
-		BatchSize: n, Height: l.size, Width: l.size, Channels: l.info.Channels,
-	}
+	n := len(pb.refs)
 	pb.errs = make([]error, n)
 	pb.left.Store(int32(n))
 	pb.out = make(chan loaderResult, 1)
@@ -272,6 +277,13 @@ func (l *Loader) dispatch(pb *pendingBatch) bool {
 	case <-l.done:
 		return false
 	}
+	per := l.size * l.size * l.info.Channels
+	pb.batch = &Batch{
+		View1: make([]float32, n*per), View2: make([]float32, n*per),
+		Labels: make([]int32, n), Indices: make([]int32, n), Valid: n, Position: pb.pos,
+		BatchSize: n, Height: l.size, Width: l.size, Channels: l.info.Channels,
+	}
+	raise(&l.maxBatch, l.batches.Add(1))
 	for i := range n {
 		select {
 		case l.tasks <- task{pb, i}:
@@ -334,7 +346,7 @@ func (l *Loader) produceShards(start Position) {
 				}
 				refs[i] = sampleRef{index: g, label: l.shards.Label(g), path: smp.shard, member: smp.member, data: smp.data}
 			}
-			l.maxHeld.Store(max(l.maxHeld.Load(), int64(st.maxPending)))
+			raise(&l.maxHeld, int64(st.maxPending))
 			if !l.dispatch(&pendingBatch{pos: Position{epoch, k}, refs: refs}) {
 				st.close()
 				return
@@ -428,11 +440,7 @@ func (l *Loader) decodeTrain(ref sampleRef, rng *rand.Rand) (Image, int, int, [2
 	return img, h, w, boxes, nil
 }
 
-func (l *Loader) countLive() {
-	n := l.live.Add(1)
-	for m := l.maxLive.Load(); n > m && !l.maxLive.CompareAndSwap(m, n); m = l.maxLive.Load() {
-	}
-}
+func (l *Loader) countLive() { raise(&l.maxLive, l.live.Add(1)) }
 
 func (l *Loader) checkImage(img Image, ref sampleRef) error {
 	if img.C != l.info.Channels || len(img.Pix) != img.H*img.W*img.C || img.H <= 0 || img.W <= 0 {
@@ -542,6 +550,7 @@ func (l *Loader) Next() (*Batch, error) {
 		return nil, l.err
 	}
 	b := r.b
+	l.batches.Add(-1)
 	l.next = Position{b.Position.Epoch, b.Position.Batch + 1}
 	if l.next.Batch == l.perEpoch {
 		l.next = Position{l.next.Epoch + 1, 0}

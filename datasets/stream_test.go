@@ -571,3 +571,35 @@ func writeTar(t *testing.T, path string, files map[string][]byte, order []string
 	tw.Close()
 	writeFile(t, path, buf.Bytes())
 }
+
+// TestLoaderMemoryBound: whatever the data set's size, a loader holds at most Prefetch+1 batches
+// (allocated and not yet handed over) and at most one decoded image per worker, also when the
+// consumer is slow.
+func TestLoaderMemoryBound(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, nil, 60)
+	f, _ := OpenFolder(root, "")
+	aug, _ := Preset("vicreg", f)
+	const workers, prefetch = 3, 2
+	l, err := NewLoader(f, LoaderConfig{BatchSize: 6, Seed: 1, Workers: workers, Prefetch: prefetch, Augmentation: aug.WithSize(16)}, Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 12 {
+		if _, err := l.Next(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond) // a slow consumer: the workers run ahead as far as allowed
+	}
+	l.Close()
+	if b, d := l.maxBatch.Load(), l.maxLive.Load(); b > prefetch+1 || d > workers || d < 1 {
+		t.Fatalf("at most %d batches and %d decoded images alive at once, want <= %d and 1..%d", b, d, prefetch+1, workers)
+	}
+	// The default prefetch keeps large batches under about 1 GiB.
+	l, _ = NewLoader(f, LoaderConfig{BatchSize: 60, Workers: 16, Augmentation: aug}, Position{})
+	l.Close()
+	// Two views of 60 images of 224 x 224 x 3 float32: 72 MB a batch, 14 of them in 1 GiB (< 2*16).
+	if got := l.cfg.Prefetch; got != 14 {
+		t.Fatalf("default prefetch for batches of 60 two-view 224 px images and 16 workers: %d, want 14", got)
+	}
+}
