@@ -186,16 +186,20 @@ func (r *resampler) horizontal(tmp []uint8, src Image, first, rows int, a axis) 
 			for xx := range ow {
 				n := a.n[xx]
 				k := a.k[xx*a.ksize : xx*a.ksize+n]
-				s := in[a.first[xx]*3 : (a.first[xx]+n)*3]
-				s = s[:3*len(k)]
+				s := in[a.first[xx]*3:]
 				ss0, ss1, ss2 := resampleHalf, resampleHalf, resampleHalf
-				for i, w := range k {
+				for _, w := range k {
+					if len(s) < 3 {
+						break // never: the taps lie inside the row
+					}
 					wi := int(w)
-					ss0 += int(s[3*i]) * wi
-					ss1 += int(s[3*i+1]) * wi
-					ss2 += int(s[3*i+2]) * wi
+					ss0 += int(s[0]) * wi
+					ss1 += int(s[1]) * wi
+					ss2 += int(s[2]) * wi
+					s = s[3:]
 				}
-				out[3*xx], out[3*xx+1], out[3*xx+2] = clip8(ss0), clip8(ss1), clip8(ss2)
+				o := out[3*xx : 3*xx+3 : 3*xx+3]
+				o[0], o[1], o[2] = clip8(ss0), clip8(ss1), clip8(ss2)
 			}
 		default:
 			for xx := range ow {
