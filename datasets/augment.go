@@ -157,7 +157,17 @@ func SampleRNG(seed uint64, epoch, index int) *rand.Rand {
 	return rand.New(rand.NewPCG(a, b))
 }
 
-func clamp01(v float32) float32 { return min(max(v, 0), 1) }
+// clamp01 clamps to [0, 1] (with branches: the min and max builtins also order -0 and 0 and
+// propagate NaN, which costs more, and no NaN or -0 reaches here that would change a result).
+func clamp01(v float32) float32 {
+	if v < 0 {
+		return 0
+	}
+	if v > 1 {
+		return 1
+	}
+	return v
+}
 
 // gray returns ITU-R 601-2 luma with torchvision's weights.
 func gray(r, g, b float32) float32 { return 0.2989*r + 0.587*g + 0.114*b }

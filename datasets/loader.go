@@ -151,9 +151,10 @@ type loaderResult struct {
 	err error
 }
 
+// task is the samples [i, j) of a batch, for one worker.
 type task struct {
-	pb *pendingBatch
-	i  int
+	pb   *pendingBatch
+	i, j int
 }
 
 // checkData validates d and returns its Info and the way to read it.
@@ -284,9 +285,12 @@ func (l *Loader) dispatch(pb *pendingBatch) bool {
 		BatchSize: n, Height: l.size, Width: l.size, Channels: l.info.Channels,
 	}
 	raise(&l.maxBatch, l.batches.Add(1))
-	for i := range n {
+	// About four tasks per worker and batch: enough to balance the load, few enough that handing
+	// them over costs nothing next to decoding.
+	chunk := max(1, n/(4*l.cfg.Workers))
+	for i := 0; i < n; i += chunk {
 		select {
-		case l.tasks <- task{pb, i}:
+		case l.tasks <- task{pb, i, min(i+chunk, n)}:
 		case <-l.done:
 			return false
 		}
@@ -366,9 +370,11 @@ func (l *Loader) work() {
 			return
 		}
 		pb := t.pb
-		ref := pb.refs[t.i]
-		pb.errs[t.i] = l.fill(&au, pb.batch, t.i, ref, ref.index)
-		if pb.left.Add(-1) == 0 {
+		for i := t.i; i < t.j; i++ {
+			ref := pb.refs[i]
+			pb.errs[i] = l.fill(&au, pb.batch, i, ref, ref.index)
+		}
+		if pb.left.Add(-int32(t.j-t.i)) == 0 {
 			l.finish(&au, pb)
 		}
 	}

@@ -58,6 +58,7 @@ type axis struct {
 	first, n []int
 	k        []int32
 	ksize    int
+	w        []float64 // scratch: one output's float weights
 }
 
 // newAxis computes the weights of outputs from..from+count-1 of an axis of outSize samples that
@@ -65,12 +66,18 @@ type axis struct {
 // normalize_coeffs_8bpc; input positions are clamped to [0, inSize)). offset is added to every
 // input index.
 func newAxis(inSize int, in0, in1 float32, outSize, from, count, offset int, flt Filter) axis {
+	return newAxisInto(axis{}, inSize, in0, in1, outSize, from, count, offset, flt)
+}
+
+// newAxisInto is newAxis reusing the buffers of a.
+func newAxisInto(a axis, inSize int, in0, in1 float32, outSize, from, count, offset int, flt Filter) axis {
 	scale := float64(in1-in0) / float64(outSize)
 	filterScale := max(scale, 1)
 	support := flt.support * filterScale
 	ksize := int(math.Ceil(support))*2 + 1
-	a := axis{first: make([]int, count), n: make([]int, count), k: make([]int32, count*ksize), ksize: ksize}
-	w := make([]float64, ksize)
+	a.first, a.n, a.k, a.ksize = grow(a.first, count), grow(a.n, count), grow(a.k, count*ksize), ksize
+	a.w = grow(a.w, ksize)
+	w := a.w
 	for i := range count {
 		xx := from + i
 		center := float64(in0) + (float64(xx)+0.5)*scale
@@ -110,10 +117,21 @@ func clip8(ss int) uint8 {
 	return uint8(v)
 }
 
+// grow returns s resized to n elements, reusing its array when it is large enough (the elements
+// are not cleared).
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	return s[:n]
+}
+
 // resampler holds scratch buffers; one per worker.
 type resampler struct {
-	tmp []uint8
-	acc []int
+	tmp  []uint8
+	acc  []int
+	h, v axis
+	w    []float64
 }
 
 // window describes one resampling: the input region, the size it is resized to, and the window
@@ -137,8 +155,9 @@ func cropWindow(top, left, ch, cw, oh, ow int) window {
 // run resamples src (HWC uint8) through win into dst (oh*ow*c uint8) with the given filter.
 func (r *resampler) run(dst []uint8, src Image, win window, flt Filter) {
 	c := src.C
-	horiz := newAxis(win.inW, win.x0, win.x1, win.rw, win.left, win.ow, win.offX, flt)
-	vert := newAxis(win.inH, win.y0, win.y1, win.rh, win.top, win.oh, win.offY, flt)
+	r.h = newAxisInto(r.h, win.inW, win.x0, win.x1, win.rw, win.left, win.ow, win.offX, flt)
+	r.v = newAxisInto(r.v, win.inH, win.y0, win.y1, win.rh, win.top, win.oh, win.offY, flt)
+	horiz, vert := r.h, r.v
 	// Rows of the source that the vertical pass reads.
 	rowFirst := vert.first[0]
 	rowLast := vert.first[win.oh-1] + vert.n[win.oh-1]

@@ -383,11 +383,12 @@ func rss(o options, exe string) int {
 	}
 	fmt.Printf("Peak resident memory of %d loader steps (batch %d, %d px vicreg views, %d workers), each in a fresh process:\n\n",
 		o.rssSteps, o.batch, o.size, o.workers[len(o.workers)-1])
-	fmt.Println("| images | peak RSS MiB (each round) |")
-	fmt.Println("| ---: | --- |")
+	fmt.Println("| images | peak RSS MiB (each round) | median |")
+	fmt.Println("| ---: | --- | ---: |")
 	var peaks [2]float64
 	for k, dir := range []string{small, large} {
 		var vals []string
+		var nums []float64
 		for range o.rounds {
 			cmd := exec.Command(exe, "-child", "-rss-folder", dir, "-batch", strconv.Itoa(o.batch), "-size", strconv.Itoa(o.size),
 				"-workers", strconv.Itoa(o.workers[len(o.workers)-1]), "-rss-steps", strconv.Itoa(o.rssSteps), "-warmup", "1")
@@ -397,10 +398,15 @@ func rss(o options, exe string) int {
 				return 1
 			}
 			vals = append(vals, fmt.Sprintf("%.1f", m.MaxRSSMiB))
-			peaks[k] = max(peaks[k], m.MaxRSSMiB)
+			nums = append(nums, m.MaxRSSMiB)
 		}
-		fmt.Printf("| %d | %s |\n", []int{2000, 20000}[k], strings.Join(vals, ", "))
+		sort.Float64s(nums)
+		peaks[k] = nums[len(nums)/2]
+		if len(nums)%2 == 0 {
+			peaks[k] = (nums[len(nums)/2-1] + nums[len(nums)/2]) / 2
+		}
+		fmt.Printf("| %d | %s | %.1f |\n", []int{2000, 20000}[k], strings.Join(vals, ", "), peaks[k])
 	}
-	fmt.Printf("\n20,000 against 2,000 images: %+.1f%% (the bound asked for: less than 10%%)\n", 100*(peaks[1]-peaks[0])/peaks[0])
+	fmt.Printf("\n20,000 against 2,000 images (medians): %+.1f%% (the bound asked for: less than 10%%)\n", 100*(peaks[1]-peaks[0])/peaks[0])
 	return 0
 }
