@@ -177,11 +177,23 @@ func Names() []string {
 func Open(name, split string, opt Options) (Data, error) {
 	switch strings.ToLower(name) {
 	case "folder":
-		return OpenFolder(opt.DataDir, split)
+		f, err := OpenFolder(opt.DataDir, split)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
 	case "shards":
-		return OpenShards(opt.DataDir, split)
+		s, err := OpenShards(opt.DataDir, split)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
 	}
-	return LoadWith(name, split, opt)
+	ds, err := LoadWith(name, split, opt)
+	if err != nil {
+		return nil, err // not a nil *Dataset in a non-nil Data
+	}
+	return ds, nil
 }
 
 // Options configure LoadWith. The zero value reads from DefaultDataDir, downloads what is missing
