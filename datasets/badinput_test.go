@@ -130,8 +130,20 @@ func TestFileDeletedWhileTraining(t *testing.T) {
 	aug, _ := Preset("solo-cifar", f)
 	cfg := LoaderConfig{BatchSize: 4, Seed: 2, Workers: 2, Prefetch: 1, Augmentation: aug.WithSize(12), SkipBadImages: true, Logger: quietLogger()}
 	ref := collectN(t, f, cfg, Position{}, 6)
-	// Delete an image of the second epoch's first batch, train through the first epoch.
-	victim := f.Path(EpochOrder(12, cfg.Seed, 1)[0])
+	// Delete, after two batches, an image those batches read (so it is not read early by chance)
+	// that the second epoch's first batch needs again: with Prefetch 1, that batch is not started
+	// before the third one is taken.
+	victim := ""
+	first := EpochOrder(12, cfg.Seed, 0)[:8]
+	for _, idx := range EpochOrder(12, cfg.Seed, 1)[:4] {
+		if slices.Contains(first, idx) {
+			victim = f.Path(idx)
+			break
+		}
+	}
+	if victim == "" {
+		t.Fatal("no image of epoch 0's first two batches in epoch 1's first batch: choose another seed")
+	}
 	data, _ := os.ReadFile(victim)
 	l, _ := NewLoader(f, cfg, Position{})
 	for range 2 {
