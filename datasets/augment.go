@@ -8,15 +8,18 @@ import (
 )
 
 // ViewConfig is the random augmentation of one view, applied in this order (as in the official
-// VICReg code and solo-learn): random resized crop with bilinear resize to Size x Size, horizontal
-// flip, colour jitter (brightness, contrast, saturation, hue in random order, with probability
-// JitterProb), grayscale, Gaussian blur, solarisation, then per-channel normalisation.
+// VICReg code and solo-learn): torchvision's RandomResizedCrop on the original image (the box
+// drawn by RandomResizedCropParams, resized to Size x Size with PIL's antialiased bicubic filter,
+// sampling inside the box only), horizontal flip, colour jitter (brightness, contrast,
+// saturation, hue in random order, with probability JitterProb), grayscale, Gaussian blur,
+// solarisation, then per-channel normalisation.
 type ViewConfig struct {
-	// Size is the output side in pixels; 0 means the data set's smaller side.
+	// Size is the output side in pixels; 0 means the data set's smaller side (sets of one image
+	// size only).
 	Size int
 	// CropScale is the range of the crop's area as a fraction of the image area, CropRatio the
 	// range of its aspect ratio width/height (sampled log-uniformly). CropScale {0, 0} disables the
-	// crop: the whole image is resized.
+	// crop: the whole image is resized to Size x Size.
 	CropScale, CropRatio [2]float64
 	// FlipProb is the probability of a horizontal flip.
 	FlipProb float64
@@ -41,11 +44,26 @@ type Augmentation struct {
 // PresetNames lists the augmentation presets of Preset.
 func PresetNames() []string { return []string{"vicreg", "solo-cifar", "mnist", "none"} }
 
-// Preset returns a named augmentation for images of the given data set:
+// DefaultImageSize is the view side that Preset uses for d: the images' shorter side when they all
+// have one size (28 for MNIST, 32 for CIFAR, 96 for STL-10), capped at 224 for "vicreg"; 224 for
+// sets of mixed sizes (image folders and shards, as the official VICReg code's ImageNet views).
+func DefaultImageSize(d Data, preset string) int {
+	info := d.Info()
+	if info.Height <= 0 || info.Width <= 0 {
+		return 224
+	}
+	size := min(info.Height, info.Width)
+	if strings.EqualFold(preset, "vicreg") {
+		size = min(size, 224)
+	}
+	return size
+}
+
+// Preset returns a named augmentation for images of the given data set, at DefaultImageSize (use
+// WithSize and WithCropScale to change them):
 //
-//   - "vicreg": the official VICReg recipe: crop scale 0.08-1 at 224 (at the data set's size for
-//     images smaller than 224), flip 0.5, jitter (0.4, 0.4, 0.2, 0.1) with p 0.8, grayscale 0.2,
-//     blur sigma 0.1-2 with p 1.0 / 0.1, solarisation p 0.0 / 0.2.
+//   - "vicreg": the official VICReg recipe: crop scale 0.08-1, flip 0.5, jitter (0.4, 0.4, 0.2,
+//     0.1) with p 0.8, grayscale 0.2, blur sigma 0.1-2 with p 1.0 / 0.1, solarisation p 0.0 / 0.2.
 //   - "solo-cifar": solo-learn's CIFAR recipe: crop scale 0.2-1, flip 0.5, the same jitter and
 //     grayscale, no blur, solarisation 0.1 on both views.
 //   - "mnist": keeps digits readable: crop scale 0.6-1 with aspect 0.8-1.25 (a zoom and shift of at
@@ -54,14 +72,11 @@ func PresetNames() []string { return []string{"vicreg", "solo-cifar", "mnist", "
 //     p 0.8 (no saturation or hue: one channel), light blur sigma 0.1-1 with p 0.5 / 0.1, no
 //     solarisation (it would hollow out the strokes).
 //   - "none": no augmentation, resize only (both views equal).
-func Preset(name string, ds *Dataset) (Augmentation, error) {
-	size := min(ds.Height, ds.Width)
+func Preset(name string, ds Data) (Augmentation, error) {
+	size := DefaultImageSize(ds, name)
 	full := [2]float64{0.75, 4.0 / 3}
 	switch strings.ToLower(name) {
 	case "vicreg":
-		if size > 224 {
-			size = 224
-		}
 		v := ViewConfig{Size: size, CropScale: [2]float64{0.08, 1}, CropRatio: full, FlipProb: 0.5,
 			JitterProb: 0.8, Brightness: 0.4, Contrast: 0.4, Saturation: 0.2, Hue: 0.1,
 			GrayscaleProb: 0.2, BlurSigma: [2]float64{0.1, 2}}
@@ -87,6 +102,45 @@ func Preset(name string, ds *Dataset) (Augmentation, error) {
 	return Augmentation{}, fmt.Errorf("unknown augmentation preset %q: want one of %s", name, strings.Join(PresetNames(), ", "))
 }
 
+// WithSize returns a with both views of side size (the -image-size flag); size <= 0 leaves a as
+// it is.
+func (a Augmentation) WithSize(size int) Augmentation {
+	if size > 0 {
+		a.View1.Size, a.View2.Size = size, size
+	}
+	return a
+}
+
+// WithCropScale returns a with the crop area of both views drawn from [lo, hi] (fractions of the
+// image area, the -crop-scale flag), turning the crop on (with torchvision's aspect ratios 3/4 to
+// 4/3) for a preset that had none.
+func (a Augmentation) WithCropScale(lo, hi float64) (Augmentation, error) {
+	if !(lo > 0 && lo <= hi && hi <= 1) {
+		return a, fmt.Errorf("crop scale %g,%g: want 0 < MIN <= MAX <= 1 (fractions of the image area, e.g. 0.08,1)", lo, hi)
+	}
+	for _, v := range []*ViewConfig{&a.View1, &a.View2} {
+		v.CropScale = [2]float64{lo, hi}
+		if v.CropRatio[0] <= 0 || v.CropRatio[1] <= 0 {
+			v.CropRatio = [2]float64{0.75, 4.0 / 3}
+		}
+	}
+	return a, nil
+}
+
+// ParseCropScale parses "MIN,MAX" (the -crop-scale flag), checking 0 < MIN <= MAX <= 1.
+func ParseCropScale(s string) ([2]float64, error) {
+	var lo, hi float64
+	parts := strings.Split(s, ",")
+	if len(parts) == 2 {
+		_, err1 := fmt.Sscan(strings.TrimSpace(parts[0]), &lo)
+		_, err2 := fmt.Sscan(strings.TrimSpace(parts[1]), &hi)
+		if err1 == nil && err2 == nil && lo > 0 && lo <= hi && hi <= 1 {
+			return [2]float64{lo, hi}, nil
+		}
+	}
+	return [2]float64{}, fmt.Errorf("crop scale %q: want MIN,MAX with 0 < MIN <= MAX <= 1 (fractions of the image area, e.g. 0.08,1)", s)
+}
+
 // splitmix64 is a 64-bit mixing function (Steele, Lea and Flood), used to derive independent seeds.
 func splitmix64(x uint64) uint64 {
 	x += 0x9e3779b97f4a7c15
@@ -103,72 +157,17 @@ func SampleRNG(seed uint64, epoch, index int) *rand.Rand {
 	return rand.New(rand.NewPCG(a, b))
 }
 
-// cropBox draws a random resized crop box like torchvision's RandomResizedCrop.get_params: up to 10
-// tries of an area fraction uniform in scale and a log-uniform aspect ratio; then a centre crop
-// with the aspect ratio clamped to ratio.
-func cropBox(rng *rand.Rand, h, w int, scale, ratio [2]float64) (top, left, ch, cw int) {
-	area := float64(h * w)
-	lr0, lr1 := math.Log(ratio[0]), math.Log(ratio[1])
-	for range 10 {
-		target := area * (scale[0] + (scale[1]-scale[0])*rng.Float64())
-		ar := math.Exp(lr0 + (lr1-lr0)*rng.Float64())
-		cw = int(math.Round(math.Sqrt(target * ar)))
-		ch = int(math.Round(math.Sqrt(target / ar)))
-		if cw > 0 && cw <= w && ch > 0 && ch <= h {
-			top = rng.IntN(h - ch + 1)
-			left = rng.IntN(w - cw + 1)
-			return top, left, ch, cw
-		}
+// clamp01 clamps to [0, 1] (with branches: the min and max builtins also order -0 and 0 and
+// propagate NaN, which costs more, and no NaN or -0 reaches here that would change a result).
+func clamp01(v float32) float32 {
+	if v < 0 {
+		return 0
 	}
-	in := float64(w) / float64(h)
-	switch {
-	case in < ratio[0]:
-		cw = w
-		ch = int(math.Round(float64(cw) / ratio[0]))
-	case in > ratio[1]:
-		ch = h
-		cw = int(math.Round(float64(ch) * ratio[1]))
-	default:
-		cw, ch = w, h
+	if v > 1 {
+		return 1
 	}
-	return (h - ch) / 2, (w - cw) / 2, ch, cw
+	return v
 }
-
-// cropResize resizes the box (top, left, ch, cw) of src (h x w x c uint8, HWC) to oh x ow with
-// bilinear interpolation (half-pixel centres, edge clamping, no antialiasing) into dst, on the
-// [0, 1] scale.
-func cropResize(dst []float32, src []uint8, h, w, c int, top, left, ch, cw float64, oh, ow int) {
-	x0 := make([]int, ow)
-	x1 := make([]int, ow)
-	fx := make([]float32, ow)
-	for x := range ow {
-		sx := left + (float64(x)+0.5)*cw/float64(ow) - 0.5
-		sx = min(max(sx, 0), float64(w-1))
-		i := int(sx)
-		x0[x], x1[x], fx[x] = i, min(i+1, w-1), float32(sx-float64(i))
-	}
-	const inv = 1.0 / 255
-	for y := range oh {
-		sy := top + (float64(y)+0.5)*ch/float64(oh) - 0.5
-		sy = min(max(sy, 0), float64(h-1))
-		j := int(sy)
-		j1 := min(j+1, h-1)
-		fy := float32(sy - float64(j))
-		r0 := src[j*w*c : (j+1)*w*c]
-		r1 := src[j1*w*c : (j1+1)*w*c]
-		out := dst[y*ow*c : (y+1)*ow*c]
-		for x := range ow {
-			a, b, f := x0[x]*c, x1[x]*c, fx[x]
-			for k := range c {
-				top := float32(r0[a+k]) + f*(float32(r0[b+k])-float32(r0[a+k]))
-				bot := float32(r1[a+k]) + f*(float32(r1[b+k])-float32(r1[a+k]))
-				out[x*c+k] = (top + fy*(bot-top)) * inv
-			}
-		}
-	}
-}
-
-func clamp01(v float32) float32 { return min(max(v, 0), 1) }
 
 // gray returns ITU-R 601-2 luma with torchvision's weights.
 func gray(r, g, b float32) float32 { return 0.2989*r + 0.587*g + 0.114*b }
@@ -310,6 +309,8 @@ func reflect(i, n int) int {
 }
 
 // gaussianBlur convolves with a separable Gaussian of radius ceil(3 sigma), reflecting at the edges.
+// tmp must hold len(img) values. Each output sums its 2r+1 products in kernel order, row pass then
+// column pass.
 func gaussianBlur(img, tmp []float32, h, w, c int, sigma float64) {
 	r := int(math.Ceil(3 * sigma))
 	if r < 1 {
@@ -325,45 +326,107 @@ func gaussianBlur(img, tmp []float32, h, w, c int, sigma float64) {
 	for i := range k {
 		k[i] /= float32(s)
 	}
+	rowLen := w * c
+	// Rows: each row copied with r reflected pixels on both sides, then convolved.
+	pad := make([]float32, (w+2*r)*c)
 	for y := range h {
-		for x := range w {
-			for ch := range c {
-				var acc float32
-				for i := -r; i <= r; i++ {
-					acc += k[i+r] * img[(y*w+reflect(x+i, w))*c+ch]
-				}
-				tmp[(y*w+x)*c+ch] = acc
+		row := img[y*rowLen : (y+1)*rowLen]
+		for x := -r; x < w+r; x++ {
+			copy(pad[(x+r)*c:(x+r+1)*c], row[reflect(x, w)*c:(reflect(x, w)+1)*c])
+		}
+		out := tmp[y*rowLen : (y+1)*rowLen]
+		clear(out)
+		for i, kv := range k {
+			src := pad[i*c : i*c+rowLen]
+			for j, v := range src {
+				out[j] += kv * v
 			}
 		}
 	}
+	// Columns: each output row accumulates the 2r+1 input rows around it, in kernel order.
+	acc := pad[:rowLen]
+	if len(pad) < rowLen {
+		acc = make([]float32, rowLen)
+	}
 	for y := range h {
-		for x := range w {
-			for ch := range c {
-				var acc float32
-				for i := -r; i <= r; i++ {
-					acc += k[i+r] * tmp[(reflect(y+i, h)*w+x)*c+ch]
-				}
-				img[(y*w+x)*c+ch] = acc
+		clear(acc)
+		for i, kv := range k {
+			src := tmp[reflect(y+i-r, h)*rowLen:]
+			src = src[:rowLen]
+			for j, v := range src {
+				acc[j] += kv * v
 			}
 		}
+		copy(img[y*rowLen:(y+1)*rowLen], acc)
 	}
 }
 
 // uniform draws from [lo, hi).
 func uniform(rng *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*rng.Float64() }
 
-// applyView writes into dst (size*size*c floats) one augmented, normalised view of img (h x w x c).
-// tmp is scratch space of the same length as dst. Every random draw comes from rng, in a fixed order.
-func applyView(dst, tmp []float32, img []uint8, h, w, c int, v ViewConfig, rng *rand.Rand, mean, std []float32) {
-	size := v.Size
-	if size == 0 {
-		size = min(h, w)
+// viewSize is the output side of a view: v.Size, or the image's shorter side.
+func (v ViewConfig) viewSize(h, w int) int {
+	if v.Size > 0 {
+		return v.Size
 	}
-	top, left, ch, cw := 0, 0, h, w
-	if v.CropScale[1] > 0 {
-		top, left, ch, cw = cropBox(rng, h, w, v.CropScale, v.CropRatio)
+	return min(h, w)
+}
+
+// crop is the box of one view in the coordinates of the original image.
+type crop struct{ top, left, h, w int }
+
+// drawCrop draws the view's crop box of an h x w image (the whole image when the crop is off).
+func (v ViewConfig) drawCrop(rng *rand.Rand, h, w int) crop {
+	if v.CropScale[1] <= 0 {
+		return crop{0, 0, h, w}
 	}
-	cropResize(dst, img, h, w, c, float64(top), float64(left), float64(ch), float64(cw), size, size)
+	top, left, ch, cw := RandomResizedCropParams(rng, h, w, v.CropScale, v.CropRatio)
+	return crop{top, left, ch, cw}
+}
+
+// augmenter holds one worker's scratch space.
+type augmenter struct {
+	rs  resampler
+	u8  []uint8
+	tmp []float32
+}
+
+var inv255 = func() (t [256]float32) {
+	for i := range t {
+		t[i] = float32(i) / 255
+	}
+	return t
+}()
+
+// view writes into dst (size*size*c floats) view v of img: the crop box (in the coordinates of the
+// original image of origH x origW pixels; img may be a reduced decode of it) resized with PIL's
+// bicubic resampling, then the random colour operations drawn from rng, then normalisation.
+func (a *augmenter) view(dst []float32, img Image, origH, origW int, box crop, v ViewConfig, size int, rng *rand.Rand, mean, std []float32) {
+	c := img.C
+	win := cropWindow(box.top, box.left, box.h, box.w, size, size)
+	if img.H != origH || img.W != origW {
+		// A reduced decode: resample the box's interval of the smaller image (PIL's resize with a
+		// box), clamping at the image's edges.
+		sx, sy := float64(img.W)/float64(origW), float64(img.H)/float64(origH)
+		win = window{inW: img.W, inH: img.H,
+			x0: float32(float64(box.left) * sx), x1: float32(float64(box.left+box.w) * sx),
+			y0: float32(float64(box.top) * sy), y1: float32(float64(box.top+box.h) * sy),
+			rw: size, rh: size, ow: size, oh: size}
+	}
+	n := size * size * c
+	if cap(a.u8) < n {
+		a.u8 = make([]uint8, n)
+	}
+	u8 := a.u8[:n]
+	a.rs.run(u8, img, win, Bicubic)
+	for i, p := range u8 {
+		dst[i] = inv255[p]
+	}
+	a.colour(dst, size, c, v, rng, mean, std)
+}
+
+// colour applies the view's random flip and colour operations, then normalises.
+func (a *augmenter) colour(dst []float32, size, c int, v ViewConfig, rng *rand.Rand, mean, std []float32) {
 	if v.FlipProb > 0 && rng.Float64() < v.FlipProb {
 		flipH(dst, size, size, c)
 	}
@@ -393,12 +456,42 @@ func applyView(dst, tmp []float32, img []uint8, h, w, c int, v ViewConfig, rng *
 		toGrayscale(dst, c)
 	}
 	if v.BlurProb > 0 && rng.Float64() < v.BlurProb {
-		gaussianBlur(dst, tmp, size, size, c, uniform(rng, v.BlurSigma[0], v.BlurSigma[1]))
+		if cap(a.tmp) < len(dst) {
+			a.tmp = make([]float32, len(dst))
+		}
+		gaussianBlur(dst, a.tmp[:len(dst)], size, size, c, uniform(rng, v.BlurSigma[0], v.BlurSigma[1]))
 	}
 	if v.SolarizeProb > 0 && rng.Float64() < v.SolarizeProb {
 		solarize(dst)
 	}
 	normalize(dst, c, mean, std)
+}
+
+// pair writes both views of one image. The crop boxes of both views are drawn first (they decide
+// how small the image may be decoded), then each view's colour operations: every random number
+// comes from rng, in this fixed order.
+func (a *augmenter) pair(v1, v2 []float32, img Image, origH, origW int, boxes [2]crop, aug Augmentation, size int, rng *rand.Rand, mean, std []float32) {
+	a.view(v1, img, origH, origW, boxes[0], aug.View1, size, rng, mean, std)
+	a.view(v2, img, origH, origW, boxes[1], aug.View2, size, rng, mean, std)
+}
+
+// drawCrops draws the crop boxes of both views of an h x w image.
+func (aug Augmentation) drawCrops(rng *rand.Rand, h, w int) [2]crop {
+	b1 := aug.View1.drawCrop(rng, h, w)
+	b2 := aug.View2.drawCrop(rng, h, w)
+	return [2]crop{b1, b2}
+}
+
+// reduction is the JPEG DCT scaling (1, 2, 4 or 8) at which both crop boxes still have at least
+// size pixels on each side (PIL's draft rule: never smaller than what is asked for).
+func reduction(boxes [2]crop, size int) int {
+	side := min(boxes[0].h, boxes[0].w, boxes[1].h, boxes[1].w)
+	for _, r := range []int{8, 4, 2} {
+		if side/r >= size {
+			return r
+		}
+	}
+	return 1
 }
 
 func normalize(img []float32, c int, mean, std []float32) {
@@ -425,11 +518,11 @@ func normalize(img []float32, c int, mean, std []float32) {
 
 // AugmentPair writes the two views of image index of ds, for the given seed and epoch, into v1 and
 // v2 (each Size*Size*Channels floats), normalised with mean and std (nil: no normalisation). The
-// result depends only on (seed, epoch, index).
+// result depends only on (seed, epoch, index); it is what a Loader puts in a batch.
 func (a Augmentation) AugmentPair(ds *Dataset, index int, seed uint64, epoch int, v1, v2 []float32, mean, std []float32) {
 	rng := SampleRNG(seed, epoch, index)
-	tmp := make([]float32, max(len(v1), len(v2)))
-	img := ds.Image(index)
-	applyView(v1, tmp, img, ds.Height, ds.Width, ds.Channels, a.View1, rng, mean, std)
-	applyView(v2, tmp, img, ds.Height, ds.Width, ds.Channels, a.View2, rng, mean, std)
+	img, _ := ds.Decode(index)
+	size := a.View1.viewSize(ds.Height, ds.Width)
+	var au augmenter
+	au.pair(v1, v2, img, img.H, img.W, a.drawCrops(rng, img.H, img.W), a, size, rng, mean, std)
 }

@@ -20,38 +20,22 @@ func testImage(h, w, c int) []uint8 {
 	return img
 }
 
+// view is one view of img (h x w x c) with the random numbers of (seed, epoch 0, index 0).
 func view(img []uint8, h, w, c int, v ViewConfig, seed uint64) []float32 {
-	size := v.Size
-	if size == 0 {
-		size = min(h, w)
-	}
+	size := v.viewSize(h, w)
 	dst := make([]float32, size*size*c)
-	applyView(dst, make([]float32, len(dst)), img, h, w, c, v, SampleRNG(seed, 0, 0), nil, nil)
+	rng := SampleRNG(seed, 0, 0)
+	var au augmenter
+	au.view(dst, Image{Pix: img, H: h, W: w, C: c}, h, w, v.drawCrop(rng, h, w), v, size, rng, nil, nil)
 	return dst
 }
 
-func TestResizeBilinear(t *testing.T) {
+func TestViewWithoutCropIsIdentityAtSameSize(t *testing.T) {
 	img := testImage(8, 8, 3)
-	// Identity.
 	got := view(img, 8, 8, 3, ViewConfig{}, 1)
 	for i, v := range img {
-		if math.Abs(float64(got[i])-float64(v)/255) > 1e-6 {
+		if got[i] != float32(v)/255 {
 			t.Fatalf("identity resize changed pixel %d: %g, want %g", i, got[i], float32(v)/255)
-		}
-	}
-	// Halving with half-pixel centres averages 2x2 blocks.
-	got = view(img, 8, 8, 3, ViewConfig{Size: 4}, 1)
-	for y := range 4 {
-		for x := range 4 {
-			for k := range 3 {
-				var s float64
-				for _, d := range [][2]int{{0, 0}, {0, 1}, {1, 0}, {1, 1}} {
-					s += float64(img[((2*y+d[0])*8+2*x+d[1])*3+k])
-				}
-				if want := s / 4 / 255; math.Abs(float64(got[(y*4+x)*3+k])-want) > 1e-6 {
-					t.Fatalf("(%d,%d,%d) = %g, want %g", y, x, k, got[(y*4+x)*3+k], want)
-				}
-			}
 		}
 	}
 }
@@ -169,7 +153,7 @@ func TestCropAreaFollowsScale(t *testing.T) {
 		var below int
 		mid := (tc.lo + tc.hi) / 2
 		for range n {
-			top, left, ch, cw := cropBox(rng, 200, 200, [2]float64{tc.lo, tc.hi}, [2]float64{0.75, 4.0 / 3})
+			top, left, ch, cw := RandomResizedCropParams(rng, 200, 200, [2]float64{tc.lo, tc.hi}, [2]float64{0.75, 4.0 / 3})
 			if top < 0 || left < 0 || top+ch > 200 || left+cw > 200 {
 				t.Fatalf("box %d %d %d %d outside the image", top, left, ch, cw)
 			}
@@ -245,5 +229,65 @@ func TestPresetsShapesAndRanges(t *testing.T) {
 	big := &Dataset{Height: 300, Width: 256}
 	if a, _ := Preset("vicreg", big); a.View1.Size != 224 {
 		t.Fatalf("vicreg on 256 px images: size %d, want 224", a.View1.Size)
+	}
+}
+
+// gaussianBlurReference is the direct form of gaussianBlur (every output a loop over the kernel
+// with reflected indices): the optimised one must give the same bits.
+func gaussianBlurReference(img, tmp []float32, h, w, c int, sigma float64) {
+	r := int(math.Ceil(3 * sigma))
+	if r < 1 {
+		return
+	}
+	k := make([]float32, 2*r+1)
+	var s float64
+	for i := -r; i <= r; i++ {
+		v := math.Exp(-float64(i*i) / (2 * sigma * sigma))
+		k[i+r] = float32(v)
+		s += v
+	}
+	for i := range k {
+		k[i] /= float32(s)
+	}
+	for y := range h {
+		for x := range w {
+			for ch := range c {
+				var acc float32
+				for i := -r; i <= r; i++ {
+					acc += k[i+r] * img[(y*w+reflect(x+i, w))*c+ch]
+				}
+				tmp[(y*w+x)*c+ch] = acc
+			}
+		}
+	}
+	for y := range h {
+		for x := range w {
+			for ch := range c {
+				var acc float32
+				for i := -r; i <= r; i++ {
+					acc += k[i+r] * tmp[(reflect(y+i, h)*w+x)*c+ch]
+				}
+				img[(y*w+x)*c+ch] = acc
+			}
+		}
+	}
+}
+
+func TestGaussianBlurMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, tc := range []struct {
+		h, w, c int
+		sigma   float64
+	}{{9, 7, 3, 0.5}, {16, 16, 3, 2}, {5, 40, 1, 1.3}, {3, 3, 3, 2}, {30, 2, 3, 0.9}} {
+		a := make([]float32, tc.h*tc.w*tc.c)
+		for i := range a {
+			a[i] = rng.Float32()
+		}
+		b := slices.Clone(a)
+		gaussianBlur(a, make([]float32, len(a)), tc.h, tc.w, tc.c, tc.sigma)
+		gaussianBlurReference(b, make([]float32, len(b)), tc.h, tc.w, tc.c, tc.sigma)
+		if !slices.Equal(a, b) {
+			t.Fatalf("%+v: the optimised blur differs from the direct one", tc)
+		}
 	}
 }

@@ -168,3 +168,35 @@ func TestExtractRejectsEscapingEntries(t *testing.T) {
 		t.Fatalf("got %v, want an escaping-entry error", err)
 	}
 }
+
+// TestDownloadSaysWhatIsWrongLocallyFirst (DESIGN §7): with a partial local copy (one file of the
+// wrong size, one missing), the message says so first, whether the download is attempted (in the
+// progress output), fails (in the error), or is disabled.
+func TestDownloadSaysWhatIsWrongLocallyFirst(t *testing.T) {
+	spec := &cifar10Spec
+	files := smallCIFAR(t, spec)
+	dir := t.TempDir()
+	folder := filepath.Join(dir, "cifar10", spec.folder)
+	for name, data := range files {
+		writeFile(t, filepath.Join(dir, "cifar10", name), data)
+	}
+	short := filepath.Join(folder, "data_batch_2.bin")
+	writeFile(t, short, files[spec.folder+"/data_batch_2.bin"][:100])
+	os.Remove(filepath.Join(folder, "test_batch.bin"))
+	local := short + " has 100 bytes, want 9219; " + filepath.Join(folder, "test_batch.bin") + " is missing"
+	// The download fails: nothing serves the archive.
+	srv := newServer(t, map[string][]byte{})
+	var progress strings.Builder
+	_, err := LoadWith("cifar10", SplitTrain, Options{DataDir: dir, BaseURL: srv.URL, Progress: &progress})
+	if err == nil || !strings.HasPrefix(err.Error(), local+"; downloading ") || !strings.Contains(err.Error(), "404") {
+		t.Fatalf("failed download: %v\nwant it to start with %q", err, local)
+	}
+	if !strings.HasPrefix(progress.String(), local+": downloading "+srv.URL) {
+		t.Fatalf("progress output %q, want it to start with what is wrong locally", progress.String())
+	}
+	// Downloads disabled.
+	_, err = LoadWith("cifar10", SplitTrain, Options{DataDir: dir, NoDownload: true, Progress: io.Discard})
+	if err == nil || !strings.HasPrefix(err.Error(), local+"; ") || !strings.Contains(err.Error(), "downloads are disabled") {
+		t.Fatalf("no download: %v", err)
+	}
+}

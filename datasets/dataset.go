@@ -1,9 +1,13 @@
-// Package datasets loads image data sets into memory (MNIST, CIFAR-10/100, STL-10, image folders and a
-// synthetic Gaussian mixture), downloads and verifies them when they are missing, and feeds them to
-// training as fixed-shape batches of two augmented views (host-side, with a worker pool).
+// Package datasets reads image data sets (MNIST, CIFAR-10/100, STL-10 and a synthetic Gaussian
+// mixture into memory, downloaded and verified when they are missing; image folders and WebDataset
+// tar shards streamed, decoded per batch) and feeds them to training as fixed-shape batches of two
+// augmented views, built by a worker pool with torchvision's transforms (RandomResizedCrop on the
+// original image, PIL's antialiased bicubic resampling, colour jitter, ...), and to evaluation
+// with torchvision's resize and centre crop.
 //
-// Images are kept as uint8 in HWC order; batches are float32 NHWC slices ready for
-// tensors.FromFlatDataAndDimensions.
+// Open returns a Data: a random-access Source (the in-memory *Dataset, an image *Folder) or
+// sequential *Shards; NewLoader and NewEvalIterator read either. Images are uint8 in HWC order;
+// batches are float32 NHWC slices ready for tensors.FromFlatDataAndDimensions.
 package datasets
 
 import (
@@ -160,16 +164,44 @@ func (d *Dataset) Subset(indices []int) *Dataset {
 	return &out
 }
 
-// Names lists the data sets that Load knows.
+// Names lists the data sets that Open knows (LoadWith knows all but "shards").
 func Names() []string {
-	return []string{"mnist", "cifar10", "cifar100", "stl10", "folder", "synthetic"}
+	return []string{"mnist", "cifar10", "cifar100", "stl10", "folder", "shards", "synthetic"}
+}
+
+// Open opens split of the named data set (one of Names()) for a Loader or an EvalIterator,
+// without decoding anything ahead: "folder" lists the image folder opt.DataDir (OpenFolder),
+// "shards" scans the tar shards that opt.DataDir names, a folder or a pattern (OpenShards); the
+// other sets are small and fixed-size, and are read into memory (LoadWith). Errors about the data
+// are *DataError values: errors.Is(err, ErrUsage) for a bad argument, ErrDamaged for damaged data.
+func Open(name, split string, opt Options) (Data, error) {
+	switch strings.ToLower(name) {
+	case "folder":
+		f, err := OpenFolder(opt.DataDir, split)
+		if err != nil {
+			return nil, err
+		}
+		return f, nil
+	case "shards":
+		s, err := OpenShards(opt.DataDir, split)
+		if err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	ds, err := LoadWith(name, split, opt)
+	if err != nil {
+		return nil, err // not a nil *Dataset in a non-nil Data
+	}
+	return ds, nil
 }
 
 // Options configure LoadWith. The zero value reads from DefaultDataDir, downloads what is missing
 // from the canonical URLs, and prints download progress to standard error.
 type Options struct {
 	// DataDir is where data sets are looked for and downloaded to (one subfolder per data set);
-	// for "folder" it is the image folder itself. Empty means DefaultDataDir().
+	// for "folder" it is the image folder itself, for "shards" the folder of .tar files or a
+	// pattern such as dir/train-{000000..000146}.tar. Empty means DefaultDataDir().
 	DataDir string
 	// NoDownload forbids network access: a missing file is an error that says where to put it.
 	NoDownload bool
@@ -178,8 +210,9 @@ type Options struct {
 	BaseURL string
 	// Progress receives download progress lines; nil means os.Stderr. Use io.Discard to silence it.
 	Progress interface{ Write([]byte) (int, error) }
-	// ImageSize, for "folder", resizes every image (shorter side, then centre crop) to
-	// ImageSize x ImageSize; 0 requires all images to have the same size.
+	// ImageSize, for "folder" read by LoadWith into memory, resizes every image (shorter side,
+	// then centre crop) to ImageSize x ImageSize; 0 requires all images to have the same size.
+	// Open ignores it: the loader crops the original images.
 	ImageSize int
 	// Synthetic configures the "synthetic" data set; the zero value means DefaultSynthetic().
 	Synthetic SyntheticConfig
@@ -223,6 +256,8 @@ func LoadWith(name, split string, opt Options) (*Dataset, error) {
 		ds, err = loadSTL10(split, opt)
 	case "folder":
 		ds, err = LoadFolder(opt.DataDir, split, opt.ImageSize)
+	case "shards":
+		return nil, fmt.Errorf("tar shards are read as they stream, not into memory: open them with datasets.Open")
 	case "synthetic":
 		cfg := opt.Synthetic
 		if cfg.N == 0 {

@@ -13,8 +13,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
+
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 )
 
 // Resource is one downloadable file and its published checksum (MD5 or SHA-256, hex).
@@ -104,7 +107,8 @@ func Fetch(r Resource, dir, baseURL string, noDownload bool, progress io.Writer)
 	return path, nil
 }
 
-// download writes url to path via path+".part", checking the checksum before the rename.
+// download writes url to path atomically (internal/atomicfile), checking the size and the
+// checksum before the file takes its name.
 func download(url, path string, r Resource, progress io.Writer) error {
 	client := &http.Client{Timeout: 0}
 	resp, err := client.Get(url)
@@ -115,35 +119,27 @@ func download(url, path string, r Resource, progress io.Writer) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("HTTP status %s", resp.Status)
 	}
-	tmp := path + ".part"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp) // no-op after a successful rename
-	h, want, kind := r.hasher()
-	var w io.Writer = f
-	if h != nil {
-		w = io.MultiWriter(f, h)
-	}
-	pw := &progressWriter{out: progress, name: filepath.Base(path), total: resp.ContentLength, start: time.Now()}
-	n, err := io.Copy(w, io.TeeReader(resp.Body, pw))
-	pw.finish()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	if resp.ContentLength > 0 && n != resp.ContentLength {
-		return fmt.Errorf("truncated download: %d of %d bytes", n, resp.ContentLength)
-	}
-	if h != nil {
-		if got := hex.EncodeToString(h.Sum(nil)); got != want {
-			return fmt.Errorf("checksum mismatch for %s: %s is %s, want %s", url, kind, got, want)
+	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		h, want, kind := r.hasher()
+		if h != nil {
+			w = io.MultiWriter(w, h)
 		}
-	}
-	return os.Rename(tmp, path)
+		pw := &progressWriter{out: progress, name: filepath.Base(path), total: resp.ContentLength, start: time.Now()}
+		n, err := io.Copy(w, io.TeeReader(resp.Body, pw))
+		pw.finish()
+		if err != nil {
+			return err
+		}
+		if resp.ContentLength > 0 && n != resp.ContentLength {
+			return fmt.Errorf("truncated download: %d of %d bytes", n, resp.ContentLength)
+		}
+		if h != nil {
+			if got := hex.EncodeToString(h.Sum(nil)); got != want {
+				return fmt.Errorf("checksum mismatch for %s: %s is %s, want %s", url, kind, got, want)
+			}
+		}
+		return nil
+	})
 }
 
 // progressWriter prints a progress line (bytes, percentage, rate) at most twice a second.
@@ -180,8 +176,8 @@ func (p *progressWriter) finish() {
 }
 
 // ExtractTarGz extracts the regular files and folders of a .tar.gz archive into dir. Entries that
-// would land outside dir are rejected. Files are written via a temporary name, so an interrupted
-// extraction never leaves a truncated file under its final name.
+// would land outside dir are rejected. Files are written atomically (internal/atomicfile), so an
+// interrupted extraction never leaves a truncated file under its final name.
 func ExtractTarGz(archive, dir string) error {
 	f, err := os.Open(archive)
 	if err != nil {
@@ -212,72 +208,66 @@ func ExtractTarGz(archive, dir string) error {
 				return fmt.Errorf("extracting %s: %w", archive, err)
 			}
 		case tar.TypeReg:
-			if err := writeFileAtomic(target, tr); err != nil {
+			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+				return fmt.Errorf("extracting %s: %w", archive, err)
+			}
+			if err := atomicfile.Copy(target, 0o644, tr); err != nil {
 				return fmt.Errorf("extracting %s: %w", archive, err)
 			}
 		}
 	}
 }
 
-func writeFileAtomic(path string, r io.Reader) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".part"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	_, err = io.Copy(f, r)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
-}
-
 // ensureExtracted makes sure every file of want exists under dir (with the given size when the size
 // is > 0), fetching and extracting the archive r when one is missing.
 func ensureExtracted(r Resource, dir string, want map[string]int64, opt Options) error {
+	names := make([]string, 0, len(want))
+	for name := range want {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	// missing lists what is wrong with the local files, in name order.
 	missing := func() string {
-		for name, size := range want {
+		var bad []string
+		for _, name := range names {
 			p := filepath.Join(dir, name)
 			st, err := os.Stat(p)
 			if err != nil {
-				return p + " is missing"
-			}
-			if size > 0 && st.Size() != size {
-				return fmt.Sprintf("%s has %d bytes, want %d", p, st.Size(), size)
+				bad = append(bad, p+" is missing")
+			} else if size := want[name]; size > 0 && st.Size() != size {
+				bad = append(bad, fmt.Sprintf("%s has %d bytes, want %d", p, st.Size(), size))
 			}
 		}
-		return ""
+		return strings.Join(bad, "; ")
 	}
 	m := missing()
 	if m == "" {
 		return nil
 	}
+	// Whatever happens next, say first what is wrong with the local files.
 	var progress io.Writer = os.Stderr
 	if opt.Progress != nil {
 		progress = opt.Progress
 	}
+	archive := filepath.Join(dir, r.fileName())
 	if opt.NoDownload {
-		archive := filepath.Join(dir, r.fileName())
 		if _, err := os.Stat(archive); err != nil {
 			return fmt.Errorf("%s; %s is missing too and downloads are disabled: download %s and extract it into %s", m, archive, r.URL, dir)
 		}
+	} else if _, err := os.Stat(archive); err != nil {
+		fmt.Fprintf(progress, "%s: downloading %s\n", m, r.url(opt.BaseURL))
+	} else {
+		fmt.Fprintf(progress, "%s: extracting %s again\n", m, archive)
 	}
 	archive, err := Fetch(r, dir, opt.BaseURL, opt.NoDownload, progress)
 	if err != nil {
-		return err
+		return fmt.Errorf("%s; %w", m, err)
 	}
 	if err := ExtractTarGz(archive, dir); err != nil {
-		return err
+		return fmt.Errorf("%s; %w", m, err)
 	}
-	if m := missing(); m != "" {
-		return fmt.Errorf("after extracting %s: %s", archive, m)
+	if m2 := missing(); m2 != "" {
+		return fmt.Errorf("after extracting %s: %s (the archive does not hold the expected files: delete it to download it again)", archive, m2)
 	}
 	return nil
 }

@@ -1,141 +1,306 @@
 package datasets
 
 import (
+	"errors"
 	"fmt"
-	"image"
-	"image/draw"
-	_ "image/jpeg" // JPEG decoder for image folders.
-	_ "image/png"  // PNG decoder for image folders.
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 )
 
-func isImageFile(name string) bool {
-	switch strings.ToLower(filepath.Ext(name)) {
-	case ".jpg", ".jpeg", ".png":
-		return true
-	}
-	return false
+// Folder is an image folder read as torchvision's ImageFolder reads one: a list of files, each
+// decoded when a batch needs it (nothing is held decoded). It is a Source.
+//
+// Layout: one subfolder per class (classes sorted by name, label = position; images found
+// recursively inside each class folder, in the order of torchvision: sorted by folder path, then
+// by file name), or a flat folder of images, which is unlabeled. Files and folders whose names
+// start with "." are skipped; only .jpg, .jpeg and .png files are read (any case); other files are
+// counted in Ignored.
+type Folder struct {
+	dir     string
+	files   []string
+	labels  []int32
+	classes []string
+	ignored int
+	split   string
 }
 
-// LoadFolder reads a folder of JPEG and PNG images as an RGB data set. If root/split is a folder it
-// is used (so one root can hold "train" and "val"), otherwise root itself. When the folder has
-// subfolders holding images, each subfolder is a class (sorted by name, like torchvision's
-// ImageFolder); otherwise the images of the flat folder form an unlabeled set. With size > 0 each
-// image is resized (shorter side to size, bilinear) and centre-cropped to size x size; with size 0
-// every image must have the size of the first one.
-func LoadFolder(root, split string, size int) (*Dataset, error) {
-	if root == "" {
-		return nil, fmt.Errorf("folder data set: no folder given (set the data directory to the image folder)")
+// splitDirs are the folder names that hold a split under one root: train/, and val/ or test/ for
+// the test split (ImageNet's names).
+func splitDirs(split string) []string {
+	switch split {
+	case SplitTrain:
+		return []string{"train"}
+	case SplitTest:
+		return []string{"val", "test"}
+	case "":
+		return nil
 	}
-	dir := root
-	if split != "" {
-		if st, err := os.Stat(filepath.Join(root, split)); err == nil && st.IsDir() {
-			dir = filepath.Join(root, split)
+	return []string{split}
+}
+
+// resolveSplit returns the folder of split under root: root/train, root/val or root/test when
+// root holds split folders, root itself when it holds none (then every split is the same images).
+func resolveSplit(root, split string) (string, error) {
+	st, err := os.Stat(root)
+	if err != nil {
+		return "", usageErr(root, err, "give the folder that holds the images")
+	}
+	if !st.IsDir() {
+		return "", usageErr(root, errors.New("not a folder"), "give the folder that holds the images")
+	}
+	for _, name := range splitDirs(split) {
+		if isDir(filepath.Join(root, name)) {
+			return filepath.Join(root, name), nil
 		}
 	}
+	for _, name := range []string{"train", "val", "test"} {
+		if isDir(filepath.Join(root, name)) && split != "" {
+			return "", usageErr(root, fmt.Errorf("holds a %s/ folder but no folder for the %s split (want %s/): %w", name, split,
+				strings.Join(splitDirs(split), "/ or "), ErrNoSplit), "")
+		}
+	}
+	return root, nil
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
+}
+
+// OpenFolder lists the image folder root for split: root/train for "train", root/val (or
+// root/test) for "test" when root holds such folders, otherwise root itself for any split. It
+// decodes nothing. The labels of a test split follow the classes of root/train: when both
+// folders exist their class names must agree.
+func OpenFolder(root, split string) (*Folder, error) {
+	if root == "" {
+		return nil, usageErr("", errors.New("no image folder given"), "set the data directory to the image folder")
+	}
+	dir, err := resolveSplit(root, split)
+	if err != nil {
+		return nil, err
+	}
+	f := &Folder{dir: dir, split: split}
+	if err := f.list(); err != nil {
+		return nil, err
+	}
+	if dir != root && split != SplitTrain && f.classes != nil {
+		train, err := classFolders(filepath.Join(root, "train"))
+		if err == nil && train != nil && !slices.Equal(train, f.classes) {
+			return nil, usageErr(dir, fmt.Errorf("classes %s differ from those of %s (%s): the labels would not match",
+				summarize(f.classes), filepath.Join(root, "train"), summarize(train)), "give both splits the same class folders")
+		}
+	}
+	return f, nil
+}
+
+// summarize lists up to 5 names.
+func summarize(names []string) string {
+	if len(names) <= 5 {
+		return "[" + strings.Join(names, " ") + "]"
+	}
+	return fmt.Sprintf("[%s ... %s] (%d)", strings.Join(names[:4], " "), names[len(names)-1], len(names))
+}
+
+func hidden(name string) bool { return strings.HasPrefix(name, ".") }
+
+// entryIsDir reports whether a folder entry is a folder, following symbolic links.
+func entryIsDir(dir string, e fs.DirEntry) bool {
+	if e.Type()&fs.ModeSymlink != 0 {
+		return isDir(filepath.Join(dir, e.Name()))
+	}
+	return e.IsDir()
+}
+
+// classFolders lists the class folders of dir (sorted), or nil for a flat folder.
+func classFolders(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
-		return nil, fmt.Errorf("reading image folder: %w", err)
+		return nil, err
 	}
-	var files []string
-	var labels []int32
 	var classes []string
 	for _, e := range entries {
-		if e.IsDir() {
-			sub, err := os.ReadDir(filepath.Join(dir, e.Name()))
-			if err != nil {
-				return nil, fmt.Errorf("reading image folder: %w", err)
-			}
-			var found []string
-			for _, f := range sub {
-				if !f.IsDir() && isImageFile(f.Name()) {
-					found = append(found, filepath.Join(dir, e.Name(), f.Name()))
-				}
-			}
-			if len(found) == 0 {
-				continue
-			}
-			sort.Strings(found)
-			for _, f := range found {
-				files = append(files, f)
-				labels = append(labels, int32(len(classes)))
-			}
+		if !hidden(e.Name()) && entryIsDir(dir, e) {
 			classes = append(classes, e.Name())
 		}
 	}
-	if len(classes) == 0 {
-		labels = nil
+	sort.Strings(classes)
+	return classes, nil
+}
+
+func (f *Folder) list() error {
+	classes, err := classFolders(f.dir)
+	if err != nil {
+		return usageErr(f.dir, err, "give a readable folder")
+	}
+	if classes == nil {
+		entries, err := os.ReadDir(f.dir)
+		if err != nil {
+			return usageErr(f.dir, err, "give a readable folder")
+		}
 		for _, e := range entries {
-			if !e.IsDir() && isImageFile(e.Name()) {
-				files = append(files, filepath.Join(dir, e.Name()))
+			switch {
+			case hidden(e.Name()) || e.IsDir():
+			case isImageFile(e.Name()):
+				f.files = append(f.files, filepath.Join(f.dir, e.Name()))
+			default:
+				f.ignored++
 			}
 		}
-		sort.Strings(files)
+		sort.Strings(f.files)
+		if len(f.files) == 0 {
+			return usageErr(f.dir, errors.New("no .jpg, .jpeg or .png images"), "put the images in this folder, or in one subfolder per class")
+		}
+		return nil
 	}
-	if len(files) == 0 {
-		return nil, fmt.Errorf("image folder %s: no .jpg, .jpeg or .png images (flat, or in one subfolder per class)", dir)
+	for k, class := range classes {
+		files, ignored, err := walkImages(filepath.Join(f.dir, class))
+		if err != nil {
+			return err
+		}
+		f.ignored += ignored
+		if len(files) == 0 {
+			return usageErr(filepath.Join(f.dir, class), errors.New("class folder without .jpg, .jpeg or .png images"),
+				"remove it or add images (torchvision's ImageFolder refuses it too)")
+		}
+		for _, file := range files {
+			f.files = append(f.files, file)
+			f.labels = append(f.labels, int32(k))
+		}
 	}
-	ds := &Dataset{Name: "folder", Split: split, N: len(files), Channels: 3, Labels: labels, NumClasses: len(classes)}
-	if len(classes) > 0 {
-		ds.ClassNames = classes
+	f.classes = classes
+	return nil
+}
+
+// walkImages finds the images under dir, recursively, following links to folders (at most 32
+// levels deep), in torchvision's order: sorted by folder path, then by file name.
+func walkImages(dir string) (files []string, ignored int, err error) {
+	type folder struct {
+		path  string
+		files []string
 	}
-	for i, path := range files {
-		pix, h, w, err := decodeRGB(path)
+	var folders []folder
+	var walk func(path string, depth int) error
+	walk = func(path string, depth int) error {
+		if depth > 32 {
+			return damagedErr(path, "", -1, errors.New("folders nested more than 32 deep (a link loop?)"))
+		}
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return damagedErr(path, "", -1, err)
+		}
+		fd := folder{path: path}
+		for _, e := range entries {
+			switch {
+			case hidden(e.Name()):
+			case entryIsDir(path, e):
+				if err := walk(filepath.Join(path, e.Name()), depth+1); err != nil {
+					return err
+				}
+			case isImageFile(e.Name()):
+				fd.files = append(fd.files, e.Name())
+			default:
+				ignored++
+			}
+		}
+		folders = append(folders, fd)
+		return nil
+	}
+	if err := walk(dir, 0); err != nil {
+		return nil, 0, err
+	}
+	sort.Slice(folders, func(i, j int) bool { return folders[i].path < folders[j].path })
+	for _, fd := range folders {
+		sort.Strings(fd.files)
+		for _, name := range fd.files {
+			files = append(files, filepath.Join(fd.path, name))
+		}
+	}
+	return files, ignored, nil
+}
+
+// Info describes the folder: 3 channels (every image is decoded to RGB), sizes 0 (they may
+// differ), ImageNet's normalisation (LoaderConfig.Mean and Std override it).
+func (f *Folder) Info() Info {
+	return Info{Name: "folder", Split: f.split, Len: len(f.files), Channels: 3, NumClasses: len(f.classes),
+		ClassNames: f.classes, Mean: ImageNetMean, Std: ImageNetStd}
+}
+
+// Dir is the folder that holds the split's images.
+func (f *Folder) Dir() string { return f.dir }
+
+// Path is the file of sample i.
+func (f *Folder) Path(i int) string { return f.files[i] }
+
+// Ignored is the number of files skipped because they are not .jpg, .jpeg or .png.
+func (f *Folder) Ignored() int { return f.ignored }
+
+// Label is the class of sample i, or -1 for a flat folder.
+func (f *Folder) Label(i int) int32 {
+	if f.labels == nil {
+		return -1
+	}
+	return f.labels[i]
+}
+
+// Decode reads and decodes sample i to RGB.
+func (f *Folder) Decode(i int) (Image, error) { return decodeFile(f.files[i], i) }
+
+// encoded reads the bytes of sample i, for the loader to decode at a reduced scale.
+func (f *Folder) encoded(i int) ([]byte, string, error) {
+	data, err := os.ReadFile(f.files[i])
+	if err != nil {
+		return nil, f.files[i], damagedErr(f.files[i], "", i, err)
+	}
+	return data, f.files[i], nil
+}
+
+// LoadFolder reads a folder of JPEG and PNG images into memory as an RGB data set (folder layout
+// and splits as OpenFolder). With size > 0 each image is resized (shorter side to size, PIL's
+// antialiased bilinear filter) and centre-cropped to size x size; with size 0 every image must
+// have the size of the first one. Its normalisation statistics are computed from the pixels.
+//
+// Deprecated: LoadFolder decodes the whole folder before returning; OpenFolder streams it, with
+// the crops on the original images. LoadFolder stays for callers that need a *Dataset.
+func LoadFolder(root, split string, size int) (*Dataset, error) {
+	f, err := OpenFolder(root, split)
+	if err != nil {
+		return nil, err
+	}
+	n := len(f.files)
+	ds := &Dataset{Name: "folder", Split: split, N: n, Channels: 3, Labels: f.labels, NumClasses: len(f.classes), ClassNames: f.classes}
+	var rs resampler
+	for i := range n {
+		img, err := f.Decode(i)
 		if err != nil {
 			return nil, err
 		}
 		if size > 0 {
-			pix, h, w = resizeCenterCrop(pix, h, w, size)
+			short := min(img.H, img.W)
+			rh, rw := size, size
+			if img.W > img.H {
+				rw = int(float64(size) * float64(img.W) / float64(short))
+			} else {
+				rh = int(float64(size) * float64(img.H) / float64(short))
+			}
+			win := window{inW: img.W, inH: img.H, x1: float32(img.W), y1: float32(img.H), rw: rw, rh: rh,
+				left: (rw - size) / 2, top: (rh - size) / 2, ow: size, oh: size}
+			out := Image{Pix: make([]uint8, size*size*3), H: size, W: size, C: 3}
+			rs.run(out.Pix, img, win, Bilinear)
+			img = out
 		}
 		if i == 0 {
-			ds.Height, ds.Width = h, w
-			ds.Images = make([]uint8, 0, len(files)*h*w*3)
-		} else if h != ds.Height || w != ds.Width {
-			return nil, fmt.Errorf("image %s is %dx%d, want %dx%d like %s (give an image size to resize them all)", path, w, h, ds.Width, ds.Height, files[0])
+			ds.Height, ds.Width = img.H, img.W
+			ds.Images = make([]uint8, 0, n*img.H*img.W*3)
+		} else if img.H != ds.Height || img.W != ds.Width {
+			return nil, usageErr(f.files[i], fmt.Errorf("is %dx%d, want %dx%d like %s", img.W, img.H, ds.Width, ds.Height, f.files[0]),
+				"give an image size to resize them all, or open the folder with OpenFolder")
 		}
-		ds.Images = append(ds.Images, pix...)
+		ds.Images = append(ds.Images, img.Pix...)
 	}
 	ds.Mean, ds.Std = ds.ComputeMeanStd()
 	return ds, nil
-}
-
-// decodeRGB decodes a JPEG or PNG file into RGB bytes in HWC order.
-func decodeRGB(path string) ([]uint8, int, int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("reading image: %w", err)
-	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
-	if err != nil {
-		return nil, 0, 0, fmt.Errorf("decoding image %s: %w (want a JPEG or PNG file)", path, err)
-	}
-	b := img.Bounds()
-	rgba := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-	draw.Draw(rgba, rgba.Bounds(), img, b.Min, draw.Src)
-	h, w := b.Dy(), b.Dx()
-	out := make([]uint8, h*w*3)
-	for p := range h * w {
-		out[3*p] = rgba.Pix[4*p]
-		out[3*p+1] = rgba.Pix[4*p+1]
-		out[3*p+2] = rgba.Pix[4*p+2]
-	}
-	return out, h, w, nil
-}
-
-// resizeCenterCrop resizes so the shorter side is size, then crops the centre size x size square.
-func resizeCenterCrop(pix []uint8, h, w, size int) ([]uint8, int, int) {
-	// Equivalent to cropping the central square of side min(h, w) and resizing it to size.
-	side := min(h, w)
-	top, left := (h-side)/2, (w-side)/2
-	f := make([]float32, size*size*3)
-	cropResize(f, pix, h, w, 3, float64(top), float64(left), float64(side), float64(side), size, size)
-	out := make([]uint8, len(f))
-	for i, v := range f {
-		out[i] = uint8(min(max(v*255+0.5, 0), 255))
-	}
-	return out, size, size
 }

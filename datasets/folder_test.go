@@ -96,10 +96,10 @@ func TestFolderErrors(t *testing.T) {
 	tests := []struct {
 		name, dir, want string
 	}{
-		{"empty", empty, "image folder " + empty + ": no .jpg"},
+		{"empty", empty, empty + ": no .jpg"},
 		{"missing", filepath.Join(empty, "nope"), filepath.Join(empty, "nope")},
-		{"sizes differ", mixed, filepath.Join(mixed, "b.png") + " is 5x4, want 4x4"},
-		{"unreadable", broken, "decoding image " + filepath.Join(broken, "bad.jpg")},
+		{"sizes differ", mixed, filepath.Join(mixed, "b.png") + ": is 5x4, want 4x4"},
+		{"unreadable", broken, "bad image " + filepath.Join(broken, "bad.jpg")},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,239 @@
+package datasets
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// corruptFolder makes a labeled folder of 12 images and replaces two of them by damaged files:
+// a truncated JPEG and a file that is not an image. It returns the folder and the two paths.
+func corruptFolder(t *testing.T) (*Folder, []string) {
+	t.Helper()
+	root := t.TempDir()
+	paths := makeFolder(t, root, []string{"a", "b"}, 6)
+	jpg := paths[1] // img001.jpg of class a
+	data, _ := os.ReadFile(jpg)
+	writeFile(t, jpg, data[:len(data)/2])
+	png := paths[8] // img002.png of class b
+	writeFile(t, png, []byte("this is not a PNG"))
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, []string{jpg, png}
+}
+
+// TestBadImagesStopWithTheirName: without SkipBadImages, the first batch holding a bad image
+// fails with a *DataError that names the file (ErrBadImage, also ErrDamaged), with the batch's
+// position in the message, and every later Next returns it too.
+func TestBadImagesStopWithTheirName(t *testing.T) {
+	f, bad := corruptFolder(t)
+	aug, _ := Preset("vicreg", f)
+	l, err := NewLoader(f, LoaderConfig{BatchSize: 12, Seed: 1, Workers: 2, Augmentation: aug.WithSize(16)}, Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	_, err = l.Next()
+	var de *DataError
+	if !errors.As(err, &de) || !errors.Is(err, ErrBadImage) || !errors.Is(err, ErrDamaged) || errors.Is(err, ErrUsage) {
+		t.Fatalf("got %v, want a bad-image DataError", err)
+	}
+	if !slices.Contains(bad, de.Path) || !strings.Contains(err.Error(), de.Path) || !strings.Contains(err.Error(), "batch 0 of epoch 0") {
+		t.Fatalf("error %q should name one of %v and the batch", err, bad)
+	}
+	if _, err2 := l.Next(); err2 == nil || err2.Error() != err.Error() {
+		t.Fatalf("second Next: %v, want the same error", err2)
+	}
+}
+
+// TestSkipBadImages: with SkipBadImages each bad image is replaced by the next good image of its
+// batch, with the bad sample's own random numbers; the batches are the same for 1 and 4 workers
+// and on resume, Batch.BadImages names the bad files, and a batch of bad images only fails.
+func TestSkipBadImages(t *testing.T) {
+	f, bad := corruptFolder(t)
+	aug, _ := Preset("vicreg", f)
+	cfg := LoaderConfig{BatchSize: 4, Seed: 5, Workers: 1, Augmentation: aug.WithSize(16), SkipBadImages: true, Logger: quietLogger()}
+	one := collectN(t, f, cfg, Position{}, 6)
+	cfg.Workers = 4
+	four := collectN(t, f, cfg, Position{}, 6)
+	sameBatches(t, "skipping, 1 and 4 workers", one, four)
+	sameBatches(t, "skipping, resumed", one[4:], collectN(t, f, cfg, Position{1, 1}, 2))
+	order := EpochOrder(12, cfg.Seed, 0)
+	var named []string
+	for k, b := range one[:3] {
+		named = append(named, b.BadImages...)
+		for i, want := range order[k*4 : (k+1)*4] {
+			isBad := slices.Contains(bad, f.Path(want))
+			if !isBad && int(b.Indices[i]) != want {
+				t.Fatalf("batch %d slot %d: image %d, want %d", k, i, b.Indices[i], want)
+			}
+			if isBad {
+				// The next good image of the batch (cyclically), with the bad sample's random numbers.
+				j := (i + 1) % 4
+				for slices.Contains(bad, f.Path(order[k*4+j])) {
+					j = (j + 1) % 4
+				}
+				repl := order[k*4+j]
+				if int(b.Indices[i]) != repl || b.Labels[i] != f.Label(repl) {
+					t.Fatalf("batch %d slot %d: replaced by %d, want %d", k, i, b.Indices[i], repl)
+				}
+				img, _ := f.Decode(repl)
+				rng := SampleRNG(cfg.Seed, 0, want)
+				v1, v2 := make([]float32, 16*16*3), make([]float32, 16*16*3)
+				var au augmenter
+				au.pair(v1, v2, img, img.H, img.W, cfg.Augmentation.drawCrops(rng, img.H, img.W), cfg.Augmentation, 16, rng, ImageNetMean, ImageNetStd)
+				if !slices.Equal(v1, b.View1[i*16*16*3:(i+1)*16*16*3]) || !slices.Equal(v2, b.View2[i*16*16*3:(i+1)*16*16*3]) {
+					t.Fatalf("batch %d slot %d: the replacement is not augmented with the bad sample's random numbers", k, i)
+				}
+			}
+		}
+	}
+	slices.Sort(named)
+	wantNamed := slices.Clone(bad)
+	slices.Sort(wantNamed)
+	if !slices.Equal(named, wantNamed) {
+		t.Fatalf("BadImages of epoch 0: %v, want %v", named, wantNamed)
+	}
+	l, _ := NewLoader(f, cfg, Position{})
+	for range 3 {
+		l.Next()
+	}
+	if l.BadImages() != 2 {
+		t.Fatalf("Loader.BadImages %d after one epoch, want 2", l.BadImages())
+	}
+	l.Close()
+	// Every image of a batch bad: an error.
+	dir := t.TempDir()
+	for _, n := range []string{"a.jpg", "b.jpg"} {
+		writeFile(t, filepath.Join(dir, n), []byte("garbage"))
+	}
+	g, _ := OpenFolder(dir, "")
+	l, _ = NewLoader(g, LoaderConfig{BatchSize: 2, Augmentation: aug.WithSize(8), SkipBadImages: true, Logger: quietLogger()}, Position{})
+	defer l.Close()
+	if _, err := l.Next(); err == nil || !strings.Contains(err.Error(), "every image is bad") || !errors.Is(err, ErrBadImage) {
+		t.Fatalf("all bad: %v", err)
+	}
+}
+
+// TestFileDeletedWhileTraining: a file that disappears is a named ErrDamaged error even with
+// SkipBadImages (it is not a bad image: restoring it fixes the run), and once it is back, a loader
+// resumed at the failed batch's position gives the batches of an uninterrupted run.
+func TestFileDeletedWhileTraining(t *testing.T) {
+	root := t.TempDir()
+	paths := makeFolder(t, root, nil, 12)
+	f, _ := OpenFolder(root, "")
+	aug, _ := Preset("solo-cifar", f)
+	cfg := LoaderConfig{BatchSize: 4, Seed: 2, Workers: 2, Prefetch: 1, Augmentation: aug.WithSize(12), SkipBadImages: true, Logger: quietLogger()}
+	ref := collectN(t, f, cfg, Position{}, 6)
+	// Delete, after two batches, an image those batches read (so it is not read early by chance)
+	// that the second epoch's first batch needs again: with Prefetch 1, that batch is not started
+	// before the third one is taken.
+	victim := ""
+	first := EpochOrder(12, cfg.Seed, 0)[:8]
+	for _, idx := range EpochOrder(12, cfg.Seed, 1)[:4] {
+		if slices.Contains(first, idx) {
+			victim = f.Path(idx)
+			break
+		}
+	}
+	if victim == "" {
+		t.Fatal("no image of epoch 0's first two batches in epoch 1's first batch: choose another seed")
+	}
+	data, _ := os.ReadFile(victim)
+	l, _ := NewLoader(f, cfg, Position{})
+	for range 2 {
+		if _, err := l.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Remove(victim)
+	var err error
+	var pos Position
+	for range 4 {
+		pos = l.Position()
+		if _, err = l.Next(); err != nil {
+			break
+		}
+	}
+	l.Close()
+	var de *DataError
+	if !errors.As(err, &de) || de.Path != victim || !errors.Is(err, ErrDamaged) || errors.Is(err, ErrBadImage) || !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("deleted file: %v", err)
+	}
+	if pos != (Position{1, 0}) {
+		t.Fatalf("failed at %+v, want {1 0}", pos)
+	}
+	writeFile(t, victim, data)
+	sameBatches(t, "resumed after restoring the file", ref[3:], collectN(t, f, cfg, pos, 3))
+	_ = paths
+}
+
+// TestEvalSkipsBadImages: evaluation with SkipBadImages leaves bad images out, keeping the valid
+// entries first (so code that reads the first Valid entries stays right); without it, Next stops
+// and Err names the file.
+func TestEvalSkipsBadImages(t *testing.T) {
+	f, bad := corruptFolder(t)
+	it, _ := NewEvalIterator(f, EvalConfig{BatchSize: 5, Size: 16, Workers: 3, SkipBadImages: true, Logger: quietLogger()})
+	var got []int32
+	var named []string
+	for b, ok := it.Next(); ok; b, ok = it.Next() {
+		for i := range b.BatchSize {
+			if (i < b.Valid) != (b.Mask[i] == 1) {
+				t.Fatalf("batch %d: mask %v with %d valid", b.Position.Batch, b.Mask, b.Valid)
+			}
+		}
+		got = append(got, b.Indices[:b.Valid]...)
+		named = append(named, b.BadImages...)
+	}
+	if it.Err() != nil || len(got) != 10 || !slices.Equal(named, bad) {
+		t.Fatalf("evaluation skipping: %v, %d images, bad %v", it.Err(), len(got), named)
+	}
+	it, _ = NewEvalIterator(f, EvalConfig{BatchSize: 5, Size: 16})
+	for _, ok := it.Next(); ok; _, ok = it.Next() {
+	}
+	if err := it.Err(); err == nil || !strings.Contains(err.Error(), bad[0]) || !errors.Is(err, ErrBadImage) {
+		t.Fatalf("evaluation without skipping: %v", err)
+	}
+}
+
+// TestShardBadImage: a corrupt image inside a shard is named by shard and member; with
+// SkipBadImages it is replaced like a folder's.
+func TestShardBadImage(t *testing.T) {
+	f, _ := corruptFolder(t)
+	out := t.TempDir()
+	paths, err := WriteShards(f, out, ShardOptions{PerShard: 6, NoShuffle: true, SkipBadImages: false})
+	if err == nil || !errors.Is(err, ErrBadImage) {
+		t.Fatalf("WriteShards of a folder with a non-image: %v, %v", paths, err)
+	}
+	paths, err = WriteShards(f, t.TempDir(), ShardOptions{PerShard: 6, NoShuffle: true, SkipBadImages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The truncated JPEG has a valid header: it is in the shards, and fails when decoded.
+	s, err := OpenShards(filepath.Dir(paths[0]), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != 11 {
+		t.Fatalf("%d samples, want 11 (the non-image left out)", s.Len())
+	}
+	aug, _ := Preset("vicreg", s)
+	l, _ := NewLoader(s, LoaderConfig{BatchSize: 11, Augmentation: aug.WithSize(8)}, Position{})
+	_, err = l.Next()
+	l.Close()
+	var de *DataError
+	if !errors.As(err, &de) || de.Path != paths[0] || de.Member != "a/img001.jpg" || !strings.Contains(err.Error(), paths[0]+":a/img001.jpg") {
+		t.Fatalf("bad image in a shard: %v", err)
+	}
+	l, _ = NewLoader(s, LoaderConfig{BatchSize: 11, Augmentation: aug.WithSize(8), SkipBadImages: true, Logger: quietLogger()}, Position{})
+	b, err := l.Next()
+	l.Close()
+	if err != nil || !slices.Equal(b.BadImages, []string{paths[0] + ":a/img001.jpg"}) {
+		t.Fatalf("skipping in a shard: %v %v", err, b)
+	}
+}

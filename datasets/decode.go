@@ -1,0 +1,260 @@
+package datasets
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+)
+
+// imageExtensions are the file name extensions that image folders and shards read (lower case).
+var imageExtensions = []string{".jpg", ".jpeg", ".png"}
+
+// isImageFile reports whether name has a JPEG or PNG extension (any case).
+func isImageFile(name string) bool {
+	ext := strings.ToLower(filepath.Ext(name))
+	for _, e := range imageExtensions {
+		if ext == e {
+			return true
+		}
+	}
+	return false
+}
+
+// imageFormat names the format of data from its first bytes: "jpeg", "png" or "".
+func imageFormat(data []byte) string {
+	switch {
+	case len(data) >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff:
+		return "jpeg"
+	case len(data) >= 8 && string(data[:8]) == "\x89PNG\r\n\x1a\n":
+		return "png"
+	}
+	return ""
+}
+
+var errNotImage = errors.New("not a JPEG or PNG file")
+
+// ImageSize returns the height and width of a JPEG or PNG image from its header, without decoding
+// the pixels.
+func ImageSize(data []byte) (h, w int, err error) {
+	var cfg image.Config
+	switch imageFormat(data) {
+	case "jpeg":
+		cfg, err = jpeg.DecodeConfig(bytes.NewReader(data))
+	case "png":
+		cfg, err = png.DecodeConfig(bytes.NewReader(data))
+	default:
+		return 0, 0, errNotImage
+	}
+	if err != nil {
+		return 0, 0, err
+	}
+	if cfg.Width <= 0 || cfg.Height <= 0 {
+		return 0, 0, fmt.Errorf("image of %dx%d pixels", cfg.Width, cfg.Height)
+	}
+	return cfg.Height, cfg.Width, nil
+}
+
+// DecodeImage decodes a JPEG or PNG image to 8-bit RGB at its full size, as PIL's
+// Image.open(f).convert("RGB") does: grayscale is replicated into the three channels, palettes are
+// looked up, alpha is dropped (not composited), 16-bit samples keep their high byte, CMYK is
+// converted with PIL's formula. EXIF orientation is not applied (neither PIL nor torchvision apply
+// it by default).
+func DecodeImage(data []byte) (Image, error) { return decodeImage(data, 1) }
+
+// decodeImage is DecodeImage, allowing a JPEG to be decoded at 1/reduce of its size (reduce 1, 2,
+// 4 or 8) through libjpeg's DCT scaling, as PIL's draft mode does. Decoders that cannot scale
+// return the full image: callers read the size of the result.
+func decodeImage(data []byte, reduce int) (Image, error) {
+	switch imageFormat(data) {
+	case "jpeg":
+		if jpegLib() == nil {
+			img, ok, err := decodeJPEGLib(data, reduce)
+			if ok {
+				return img, err
+			}
+		}
+		m, err := jpeg.Decode(bytes.NewReader(data))
+		if err != nil {
+			return Image{}, err
+		}
+		return toRGB(m), nil
+	case "png":
+		m, err := png.Decode(bytes.NewReader(data))
+		if err != nil {
+			return Image{}, err
+		}
+		return toRGB(m), nil
+	}
+	return Image{}, errNotImage
+}
+
+// JPEGDecoder says which JPEG decoder is in use, and why when it is Go's: log it, or print it with
+// the backend information.
+func JPEGDecoder() string {
+	if err := jpegLib(); err != nil {
+		return fmt.Sprintf("Go image/jpeg (pure Go; libjpeg-turbo not used: %v)", err)
+	}
+	return libjpegName()
+}
+
+var (
+	jpegLibOnce sync.Once
+	jpegLibErr  error
+)
+
+// jpegLib returns nil when libjpeg is loaded and to be used, or why not. VICREG_JPEG=go forces the
+// pure Go decoder.
+func jpegLib() error {
+	jpegLibOnce.Do(func() {
+		if strings.EqualFold(os.Getenv("VICREG_JPEG"), "go") {
+			jpegLibErr = errors.New("VICREG_JPEG=go")
+			return
+		}
+		jpegLibErr = loadLibjpeg()
+	})
+	return jpegLibErr
+}
+
+// toRGB converts a decoded image to RGB bytes in HWC order, with PIL's convert("RGB") semantics.
+func toRGB(m image.Image) Image {
+	b := m.Bounds()
+	h, w := b.Dy(), b.Dx()
+	out := Image{Pix: make([]uint8, h*w*3), H: h, W: w, C: 3}
+	pix := out.Pix
+	switch m := m.(type) {
+	case *image.YCbCr:
+		ycbcrToRGB(pix, m)
+	case *image.Gray:
+		for y := range h {
+			src := m.Pix[y*m.Stride : y*m.Stride+w]
+			row := pix[y*w*3 : (y+1)*w*3]
+			for x, v := range src {
+				row[3*x], row[3*x+1], row[3*x+2] = v, v, v
+			}
+		}
+	case *image.Gray16:
+		for y := range h {
+			src := m.Pix[y*m.Stride : y*m.Stride+2*w]
+			row := pix[y*w*3 : (y+1)*w*3]
+			for x := range w {
+				v := src[2*x] // high byte (big-endian)
+				row[3*x], row[3*x+1], row[3*x+2] = v, v, v
+			}
+		}
+	case *image.RGBA:
+		copyRGB(pix, m.Pix, m.Stride, h, w, 4, 1)
+	case *image.NRGBA:
+		copyRGB(pix, m.Pix, m.Stride, h, w, 4, 1)
+	case *image.RGBA64:
+		copyRGB(pix, m.Pix, m.Stride, h, w, 8, 2)
+	case *image.NRGBA64:
+		copyRGB(pix, m.Pix, m.Stride, h, w, 8, 2)
+	case *image.Paletted:
+		var lut [256][3]uint8
+		for i, c := range m.Palette {
+			n := color.NRGBAModel.Convert(c).(color.NRGBA)
+			if rgba, ok := c.(color.RGBA); ok && rgba.A == 255 {
+				n = color.NRGBA{rgba.R, rgba.G, rgba.B, 255}
+			}
+			lut[i] = [3]uint8{n.R, n.G, n.B}
+		}
+		for y := range h {
+			src := m.Pix[y*m.Stride : y*m.Stride+w]
+			row := pix[y*w*3 : (y+1)*w*3]
+			for x, v := range src {
+				c := lut[v]
+				row[3*x], row[3*x+1], row[3*x+2] = c[0], c[1], c[2]
+			}
+		}
+	case *image.CMYK:
+		for y := range h {
+			src := m.Pix[y*m.Stride : y*m.Stride+4*w]
+			row := pix[y*w*3 : (y+1)*w*3]
+			for x := range w {
+				r, g, bl := cmykToRGB(src[4*x], src[4*x+1], src[4*x+2], src[4*x+3])
+				row[3*x], row[3*x+1], row[3*x+2] = r, g, bl
+			}
+		}
+	default:
+		for y := range h {
+			for x := range w {
+				c := color.NRGBAModel.Convert(m.At(b.Min.X+x, b.Min.Y+y)).(color.NRGBA)
+				p := (y*w + x) * 3
+				pix[p], pix[p+1], pix[p+2] = c.R, c.G, c.B
+			}
+		}
+	}
+	return out
+}
+
+// ycbcrToRGB converts with color.YCbCrToRGB, row by row: the chroma samples of a row are found
+// once per row and stepped through by the subsampling ratio (what YOffset and COffset compute
+// for every pixel).
+func ycbcrToRGB(pix []uint8, m *image.YCbCr) {
+	b := m.Bounds()
+	h, w := b.Dy(), b.Dx()
+	sx := 0 // log2 of the horizontal chroma subsampling (COffset of the row handles the vertical)
+	switch m.SubsampleRatio {
+	case image.YCbCrSubsampleRatio422, image.YCbCrSubsampleRatio420:
+		sx = 1
+	case image.YCbCrSubsampleRatio411, image.YCbCrSubsampleRatio410:
+		sx = 2
+	}
+	for y := range h {
+		yrow := m.Y[m.YOffset(b.Min.X, b.Min.Y+y):]
+		yrow = yrow[:w]
+		c0 := m.COffset(b.Min.X, b.Min.Y+y)
+		cx0 := b.Min.X >> sx // chroma column of the row's first pixel, in absolute coordinates
+		cb, cr := m.Cb[c0:], m.Cr[c0:]
+		row := pix[y*w*3 : (y+1)*w*3]
+		for x, yv := range yrow {
+			ci := (b.Min.X+x)>>sx - cx0
+			r, g, bl := color.YCbCrToRGB(yv, cb[ci], cr[ci])
+			row[3*x], row[3*x+1], row[3*x+2] = r, g, bl
+		}
+	}
+}
+
+// copyRGB copies the first three channels of an interleaved image of the given bytes per pixel;
+// with 2 bytes per sample it keeps the high byte (big-endian).
+func copyRGB(dst, src []uint8, stride, h, w, bpp, bps int) {
+	for y := range h {
+		s := src[y*stride : y*stride+w*bpp]
+		row := dst[y*w*3 : (y+1)*w*3]
+		for x := range w {
+			p := x * bpp
+			row[3*x], row[3*x+1], row[3*x+2] = s[p], s[p+bps], s[p+2*bps]
+		}
+	}
+}
+
+// cmykToRGB is PIL's CMYK to RGB conversion: each channel (255-K)·(255-C)/255, rounded.
+func cmykToRGB(c, m, y, k uint8) (uint8, uint8, uint8) {
+	nk := 255 - int(k)
+	conv := func(v uint8) uint8 {
+		t := int(v)*nk + 128
+		return uint8(nk - ((t + (t >> 8)) >> 8))
+	}
+	return conv(c), conv(m), conv(y)
+}
+
+// decodeFile reads and decodes one image file.
+func decodeFile(path string, index int) (Image, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Image{}, damagedErr(path, "", index, err)
+	}
+	img, err := DecodeImage(data)
+	if err != nil {
+		return Image{}, badImageErr(path, "", index, err)
+	}
+	return img, nil
+}

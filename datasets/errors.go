@@ -1,0 +1,89 @@
+package datasets
+
+import (
+	"errors"
+	"fmt"
+)
+
+// The kinds of data errors, for errors.Is. Every error of the data path that is about the data
+// (rather than a programming error) is a *DataError of one of these kinds.
+var (
+	// ErrUsage is a data argument that cannot be right: a folder, file or shard pattern that does not
+	// exist, a folder without images, an empty class folder, a malformed pattern. A command reports
+	// it as a usage error (exit status 2).
+	ErrUsage = errors.New("bad data argument")
+	// ErrDamaged is data that exist but cannot be used: a file that cannot be read or disappeared
+	// while training, a truncated or unreadable shard, a shard sample without its image, an image
+	// that does not decode. A command reports it as a failure (exit status 1).
+	ErrDamaged = errors.New("damaged data")
+	// ErrBadImage is an image whose bytes do not decode (corrupt, truncated, not an image, an
+	// unsupported kind): the only kind of error that LoaderConfig.SkipBadImages skips. Every
+	// ErrBadImage is also ErrDamaged.
+	ErrBadImage = errors.New("bad image")
+	// ErrNoSplit is an image folder or shard folder that has split folders (train/, val/, test/)
+	// but not the one asked for: a caller may then go without that split (no evaluation). It is
+	// also ErrUsage.
+	ErrNoSplit = errors.New("no such split")
+)
+
+// DataError names the file (and, inside a tar shard, the member) that an error is about.
+type DataError struct {
+	// Kind is ErrUsage, ErrDamaged or ErrBadImage.
+	Kind error
+	// Path is the file, folder, shard or pattern.
+	Path string
+	// Member is the tar member (or sample key) inside the shard Path; "" for plain files.
+	Member string
+	// Index is the sample's index in its data set, or -1 when the error is not about one sample.
+	Index int
+	// Err is the cause.
+	Err error
+	// Hint says what to do; "" for the default hint of the kind.
+	Hint string
+}
+
+// Name is the file the error is about: Path, or "Path:Member" inside a shard.
+func (e *DataError) Name() string {
+	if e.Member != "" {
+		return e.Path + ":" + e.Member
+	}
+	return e.Path
+}
+
+func (e *DataError) Error() string {
+	hint := e.Hint
+	if hint == "" {
+		switch e.Kind {
+		case ErrBadImage:
+			hint = "replace or delete the file, or skip bad images (-skip-bad-images)"
+		case ErrDamaged:
+			hint = "check the file, or restore it and resume"
+		}
+	}
+	msg := fmt.Sprintf("%s: %v", e.Name(), e.Err)
+	if e.Kind == ErrBadImage {
+		msg = "bad image " + msg
+	}
+	if hint != "" {
+		msg += " (" + hint + ")"
+	}
+	return msg
+}
+
+// Unwrap gives errors.Is and errors.As the kind and the cause.
+func (e *DataError) Unwrap() []error { return []error{e.Kind, e.Err} }
+
+// Is makes every ErrBadImage also an ErrDamaged.
+func (e *DataError) Is(target error) bool { return target == ErrDamaged && e.Kind == ErrBadImage }
+
+func usageErr(path string, err error, hint string) error {
+	return &DataError{Kind: ErrUsage, Path: path, Index: -1, Err: err, Hint: hint}
+}
+
+func damagedErr(path, member string, index int, err error) error {
+	return &DataError{Kind: ErrDamaged, Path: path, Member: member, Index: index, Err: err}
+}
+
+func badImageErr(path, member string, index int, err error) error {
+	return &DataError{Kind: ErrBadImage, Path: path, Member: member, Index: index, Err: err}
+}

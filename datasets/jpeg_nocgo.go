@@ -1,0 +1,13 @@
+//go:build !cgo
+
+package datasets
+
+import "errors"
+
+func loadLibjpeg() error {
+	return errors.New("this program was built without cgo (CGO_ENABLED=0), which libjpeg-turbo needs")
+}
+
+func libjpegName() string { return "" }
+
+func decodeJPEGLib(data []byte, reduce int) (Image, bool, error) { return Image{}, false, nil }

@@ -1,0 +1,146 @@
+// Command mkshards writes an image folder as tar shards in the WebDataset layout (KEY.jpg or
+// KEY.png, and KEY.cls with the class index for a labeled folder), the format that
+// `go run ./train -dataset shards` reads sequentially.
+//
+//	go run ./datasets/mkshards -in ~/data/imagenet -out ~/data/imagenet-shards -per-shard 1000
+//
+// The input folder follows torchvision's ImageFolder rules (one subfolder per class, or a flat
+// unlabeled folder); train/ and val/ (or test/) under -in are written as -out/train/train-NNNNNN.tar
+// and -out/val/val-NNNNNN.tar. Image bytes are copied unchanged (no re-encoding); samples are
+// shuffled across shards (-seed; -no-shuffle keeps the folder's order); classes.txt lists the
+// class names. Every file is written atomically.
+//
+// Exit status: 0 on success, 1 when an image or file is damaged, 2 on a usage error (a bad flag,
+// a missing or empty folder, an output folder that already holds shards).
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	logger := log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true})
+	fs := flag.NewFlagSet("mkshards", flag.ContinueOnError)
+	in := fs.String("in", "", "image folder to read (one subfolder per class, or flat; train/ and val/ as splits)")
+	out := fs.String("out", "", "folder to write the shards into (must not hold .tar files yet)")
+	perShard := fs.Int("per-shard", 1000, "samples per shard")
+	seed := fs.Uint64("seed", 0, "seed of the shuffle across shards")
+	noShuffle := fs.Bool("no-shuffle", false, "keep the folder's order (classes then stay together in the shards)")
+	skipBad := fs.Bool("skip-bad-images", false, "leave out files that are not readable JPEG or PNG images, with a warning each, instead of stopping")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: go run ./datasets/mkshards -in DIR -out DIR [-per-shard 1000]\n\nWrites an image folder as WebDataset tar shards.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "mkshards: "+format+"\nRun 'go run ./datasets/mkshards -h' for the flags.\n", a...)
+		return 2
+	}
+	switch {
+	case fs.NArg() > 0:
+		return usage("unexpected argument %q", fs.Arg(0))
+	case *in == "":
+		return usage("-in: give the image folder to read")
+	case *out == "":
+		return usage("-out: give the folder to write the shards into")
+	case *perShard <= 0:
+		return usage("-per-shard %d: want at least 1", *perShard)
+	}
+	var splits []string
+	for _, s := range []string{"train", "val", "test"} {
+		if st, err := os.Stat(filepath.Join(*in, s)); err == nil && st.IsDir() {
+			splits = append(splits, s)
+		}
+	}
+	if len(splits) == 0 {
+		splits = []string{""} // no split folders: -in itself
+	}
+	for _, split := range splits {
+		dir := filepath.Join(*out, split)
+		if old, _ := filepath.Glob(filepath.Join(dir, "*.tar")); len(old) > 0 {
+			return usage("-out: %s already holds %d .tar files (first %s): remove them or choose another folder (nothing was written)", dir, len(old), old[0])
+		}
+	}
+	for _, split := range splits {
+		f, err := datasets.OpenFolder(filepath.Join(*in, split), "")
+		if err != nil {
+			return report(err)
+		}
+		info := f.Info()
+		prefix := split
+		if prefix == "" {
+			prefix = "shard"
+		}
+		var bar *progressbar.ProgressBar
+		if isatty.IsTerminal(os.Stderr.Fd()) {
+			bar = progressbar.NewOptions(info.Len, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(),
+				progressbar.OptionShowIts(), progressbar.OptionSetItsString("images"), progressbar.OptionSetDescription(prefix),
+				progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
+		}
+		skipped := 0
+		start := time.Now()
+		paths, err := datasets.WriteShards(f, filepath.Join(*out, split), datasets.ShardOptions{
+			PerShard: *perShard, Prefix: prefix, Seed: *seed, NoShuffle: *noShuffle, SkipBadImages: *skipBad,
+			Skipped: func(path string, err error) {
+				skipped++
+				logger.Warn("skipping a bad image", "file", path, "err", err)
+			},
+			Progress: func(done int) {
+				if bar != nil {
+					_ = bar.Set(done)
+				}
+			},
+		})
+		if bar != nil {
+			_ = bar.Finish()
+		}
+		if err != nil {
+			if len(paths) > 0 {
+				logger.Error("stopped after writing shards; remove them before running again", "shards", len(paths), "folder", filepath.Join(*out, split))
+			}
+			return report(err)
+		}
+		logger.Info("wrote shards", "split", split, "images", info.Len-skipped, "skipped", skipped, "classes", info.NumClasses,
+			"shards", len(paths), "pattern", datasets.ShardPattern(paths), "took", time.Since(start).Round(time.Millisecond))
+		if ig := f.Ignored(); ig > 0 {
+			logger.Warn("files that are not .jpg, .jpeg or .png were not written", "count", ig, "folder", f.Dir())
+		}
+	}
+	fmt.Printf("train with: go run ./train -dataset shards -data-dir %s\n", shellQuote(*out))
+	return 0
+}
+
+// report prints err and returns the exit status for it: 2 for a bad argument, 1 otherwise.
+func report(err error) int {
+	fmt.Fprintf(os.Stderr, "mkshards: %v\n", err)
+	if errors.Is(err, datasets.ErrUsage) {
+		return 2
+	}
+	return 1
+}
+
+func shellQuote(s string) string {
+	if strings.ContainsAny(s, " '\"$`\\{}*?") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
+)
+
+func writeImages(t *testing.T, dir string, n int) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		img := image.NewGray(image.Rect(0, 0, 5+i, 4))
+		img.SetGray(0, 0, color.Gray{uint8(i)})
+		f, err := os.Create(filepath.Join(dir, string(rune('a'+i))+".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		png.Encode(f, img)
+		f.Close()
+	}
+}
+
+// TestMkshards: train/ and val/ become out/train and out/val shards that OpenShards reads back
+// with the classes; a second run into the same folder is refused (exit 2, nothing written); bad
+// flags and folders exit 2, a non-image exits 1.
+func TestMkshards(t *testing.T) {
+	in := t.TempDir()
+	writeImages(t, filepath.Join(in, "train", "cat"), 4)
+	writeImages(t, filepath.Join(in, "train", "dog"), 3)
+	writeImages(t, filepath.Join(in, "val", "cat"), 1)
+	writeImages(t, filepath.Join(in, "val", "dog"), 2)
+	out := filepath.Join(t.TempDir(), "shards")
+	if code := run([]string{"-in", in, "-out", out, "-per-shard", "3"}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	for split, want := range map[string]int{datasets.SplitTrain: 7, datasets.SplitTest: 3} {
+		s, err := datasets.OpenShards(out, split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.Len() != want || s.Info().NumClasses != 2 || s.Info().ClassNames[1] != "dog" {
+			t.Fatalf("%s: %d samples, classes %v", split, s.Len(), s.Info().ClassNames)
+		}
+	}
+	if n, _ := filepath.Glob(filepath.Join(out, "train", "train-*.tar")); len(n) != 3 {
+		t.Fatalf("%d train shards, want 3", len(n))
+	}
+	bad := t.TempDir()
+	writeImages(t, bad, 2)
+	os.WriteFile(filepath.Join(bad, "z.png"), []byte("not a png"), 0o644)
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"again into the same folder", []string{"-in", in, "-out", out}, 2},
+		{"no -in", []string{"-out", t.TempDir()}, 2},
+		{"missing -in", []string{"-in", filepath.Join(in, "nope"), "-out", t.TempDir()}, 2},
+		{"empty -in", []string{"-in", t.TempDir(), "-out", t.TempDir()}, 2},
+		{"bad -per-shard", []string{"-in", in, "-out", t.TempDir(), "-per-shard", "0"}, 2},
+		{"not an image", []string{"-in", bad, "-out", t.TempDir()}, 1},
+		{"not an image, skipped", []string{"-in", bad, "-out", t.TempDir(), "-skip-bad-images"}, 0},
+	} {
+		if code := run(tc.args); code != tc.code {
+			t.Errorf("%s: exit %d, want %d", tc.name, code, tc.code)
+		}
+	}
+}

@@ -1,0 +1,546 @@
+package datasets
+
+import (
+	"archive/tar"
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Shards is a data set stored as tar files in the WebDataset layout: each sample is a run of
+// consecutive members with the same key (the member name up to the first dot of its last element),
+// one image KEY.jpg, KEY.jpeg or KEY.png, and optionally its class KEY.cls (the label as decimal
+// text). Other members are ignored. Shards are read sequentially, never by seeking to a sample:
+// a Loader shuffles them by shard order plus a bounded shuffle buffer.
+//
+// OpenShards scans the tar headers once (and reads the small .cls members) to count the samples
+// and collect the labels; nothing else is kept in memory.
+type Shards struct {
+	paths   []string
+	counts  []int
+	starts  []int // global index of each shard's first sample
+	labels  []int32
+	classes []string
+	split   string
+}
+
+// ExpandPattern expands a WebDataset shard pattern: numeric ranges {000000..000146} (zero-padded to
+// the width of the bounds when they have equal widths or the first has a leading zero) and lists
+// {a,b,c}, any number of them. A name without braces is returned as it is.
+func ExpandPattern(p string) ([]string, error) {
+	open := strings.IndexByte(p, '{')
+	if open < 0 {
+		if strings.IndexByte(p, '}') >= 0 {
+			return nil, fmt.Errorf("pattern %q: '}' without '{'", p)
+		}
+		return []string{p}, nil
+	}
+	end := strings.IndexByte(p[open:], '}')
+	if end < 0 {
+		return nil, fmt.Errorf("pattern %q: '{' without '}'", p)
+	}
+	end += open
+	body := p[open+1 : end]
+	if strings.IndexByte(body, '{') >= 0 {
+		return nil, fmt.Errorf("pattern %q: nested braces are not supported", p)
+	}
+	var alts []string
+	if lo, hi, ok := strings.Cut(body, ".."); ok {
+		a, err1 := strconv.Atoi(lo)
+		b, err2 := strconv.Atoi(hi)
+		if err1 != nil || err2 != nil || a < 0 || b < a {
+			return nil, fmt.Errorf("pattern %q: range {%s} must be {FIRST..LAST} with 0 <= FIRST <= LAST", p, body)
+		}
+		if b-a >= 10_000_000 {
+			return nil, fmt.Errorf("pattern %q: range {%s} has more than 10,000,000 names", p, body)
+		}
+		width := 0
+		if len(lo) == len(hi) || (len(lo) > 1 && lo[0] == '0') {
+			width = len(lo)
+		}
+		for i := a; i <= b; i++ {
+			alts = append(alts, fmt.Sprintf("%0*d", width, i))
+		}
+	} else {
+		alts = strings.Split(body, ",")
+	}
+	rest, err := ExpandPattern(p[end+1:])
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(alts)*len(rest))
+	for _, a := range alts {
+		for _, r := range rest {
+			out = append(out, p[:open]+a+r)
+		}
+	}
+	return out, nil
+}
+
+// shardPaths resolves what the user gave: a brace pattern, a glob, one .tar file, or a folder of
+// .tar files (with train/, val/ or test/ subfolders as splits, like image folders).
+func shardPaths(pattern, split string) ([]string, error) {
+	if pattern == "" {
+		return nil, usageErr("", errors.New("no shards given"), "set the data directory to a folder of .tar shards or a pattern such as train-{000000..000146}.tar")
+	}
+	var paths []string
+	switch {
+	case strings.ContainsAny(pattern, "{}"):
+		var err error
+		if paths, err = ExpandPattern(pattern); err != nil {
+			return nil, usageErr(pattern, err, "")
+		}
+	case strings.ContainsAny(pattern, "*?["):
+		var err error
+		if paths, err = filepath.Glob(pattern); err != nil {
+			return nil, usageErr(pattern, err, "")
+		}
+		sort.Strings(paths)
+	default:
+		st, err := os.Stat(pattern)
+		if err != nil {
+			return nil, usageErr(pattern, err, "give a folder of .tar shards or a pattern such as train-{000000..000146}.tar")
+		}
+		if !st.IsDir() {
+			return []string{pattern}, nil
+		}
+		dir, err := resolveSplit(pattern, split)
+		if err != nil {
+			return nil, err
+		}
+		entries, err := os.ReadDir(dir)
+		if err != nil {
+			return nil, usageErr(dir, err, "")
+		}
+		for _, e := range entries {
+			if !hidden(e.Name()) && strings.EqualFold(filepath.Ext(e.Name()), ".tar") && !entryIsDir(dir, e) {
+				paths = append(paths, filepath.Join(dir, e.Name()))
+			}
+		}
+		sort.Strings(paths)
+		if len(paths) == 0 {
+			return nil, usageErr(dir, errors.New("no .tar shards"), "give a folder of .tar shards or a pattern such as train-{000000..000146}.tar (go run ./datasets/mkshards writes them)")
+		}
+		return paths, nil
+	}
+	if len(paths) == 0 {
+		return nil, usageErr(pattern, errors.New("matches no file"), "")
+	}
+	var missing []string
+	for _, p := range paths {
+		if _, err := os.Stat(p); err != nil {
+			missing = append(missing, p)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, usageErr(pattern, fmt.Errorf("%d of its %d shards are missing, first %s", len(missing), len(paths), missing[0]), "check the pattern's range against the files")
+	}
+	return paths, nil
+}
+
+// OpenShards opens the shards that pattern names (see shardPaths) for split, and scans them once.
+// A missing shard is an ErrUsage error; a truncated or malformed one, or a sample without its
+// image, an ErrDamaged error naming the shard and member. If the shards' folder holds a file
+// classes.txt (one class name per line, as mkshards writes) it names the classes.
+func OpenShards(pattern, split string) (*Shards, error) {
+	paths, err := shardPaths(pattern, split)
+	if err != nil {
+		return nil, err
+	}
+	s := &Shards{paths: paths, counts: make([]int, len(paths)), starts: make([]int, len(paths)), split: split}
+	type scan struct {
+		labels  []int32
+		noLabel string // first sample without .cls
+		labeled bool
+		err     error
+	}
+	scans := make([]scan, len(paths))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+	for i, p := range paths {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r, err := openShard(p)
+			if err != nil {
+				scans[i].err = err
+				return
+			}
+			defer r.close()
+			for {
+				smp, err := r.next(false)
+				if err == io.EOF {
+					return
+				}
+				if err != nil {
+					scans[i].err = err
+					return
+				}
+				if smp.label >= 0 {
+					scans[i].labeled = true
+				} else if scans[i].noLabel == "" {
+					scans[i].noLabel = smp.key
+				}
+				scans[i].labels = append(scans[i].labels, smp.label)
+			}
+		}()
+	}
+	wg.Wait()
+	labeled, unlabeled := -1, -1
+	total, maxLabel := 0, int32(-1)
+	for i, sc := range scans {
+		if sc.err != nil {
+			return nil, sc.err
+		}
+		if len(sc.labels) == 0 {
+			return nil, damagedErr(paths[i], "", -1, errors.New("shard holds no samples"))
+		}
+		s.counts[i], s.starts[i] = len(sc.labels), total
+		total += len(sc.labels)
+		if sc.labeled && labeled < 0 {
+			labeled = i
+		}
+		if sc.noLabel != "" && unlabeled < 0 {
+			unlabeled = i
+		}
+		for _, l := range sc.labels {
+			maxLabel = max(maxLabel, l)
+		}
+	}
+	if labeled >= 0 {
+		if unlabeled >= 0 {
+			return nil, damagedErr(paths[unlabeled], scans[unlabeled].noLabel, -1,
+				fmt.Errorf("sample without a .cls label, while %s has labels", paths[labeled]))
+		}
+		s.labels = make([]int32, 0, total)
+		for _, sc := range scans {
+			s.labels = append(s.labels, sc.labels...)
+		}
+		s.classes = make([]string, maxLabel+1)
+		for i := range s.classes {
+			s.classes[i] = strconv.Itoa(i)
+		}
+		if names, err := readClassNames(filepath.Join(filepath.Dir(paths[0]), "classes.txt")); err == nil && len(names) >= len(s.classes) {
+			s.classes = names
+		}
+	}
+	return s, nil
+}
+
+func readClassNames(path string) ([]string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
+		names = append(names, strings.TrimRight(line, "\r"))
+	}
+	return names, nil
+}
+
+// Info describes the shards: 3 channels, sizes 0 (they may differ), ImageNet's normalisation.
+func (s *Shards) Info() Info {
+	return Info{Name: "shards", Split: s.split, Len: s.Len(), Channels: 3, NumClasses: len(s.classes),
+		ClassNames: s.classes, Mean: ImageNetMean, Std: ImageNetStd}
+}
+
+// Len is the number of samples of all shards.
+func (s *Shards) Len() int {
+	n := len(s.counts)
+	return s.starts[n-1] + s.counts[n-1]
+}
+
+// Paths are the shard files, in the order that defines the sample indices.
+func (s *Shards) Paths() []string { return s.paths }
+
+// Label is the class of sample i (its index over the shards in order), or -1 when unlabeled.
+func (s *Shards) Label(i int) int32 {
+	if s.labels == nil {
+		return -1
+	}
+	return s.labels[i]
+}
+
+// epochOrder is the order in which an epoch reads the samples (global indices): the shards in a
+// random order, their samples in file order, through a shuffle buffer of the given size (a
+// sample enters the buffer; once it is full, each new sample replaces one drawn at random, which
+// is emitted; the rest is emitted in random order at the end). It depends only on (seed, epoch,
+// buffer) and the shards' sample counts. shardOrder is the reading order of the shards.
+func (s *Shards) epochOrder(seed uint64, epoch, buffer int) (shardOrder []int, order []int32) {
+	rng := rand.New(rand.NewPCG(splitmix64(seed^0x5aa7d5), splitmix64(uint64(epoch)+0x0e90c4)))
+	shardOrder = rng.Perm(len(s.paths))
+	buffer = max(buffer, 1)
+	order = make([]int32, 0, s.Len())
+	buf := make([]int32, 0, min(buffer, s.Len()))
+	for _, sh := range shardOrder {
+		for g := s.starts[sh]; g < s.starts[sh]+s.counts[sh]; g++ {
+			if len(buf) < buffer {
+				buf = append(buf, int32(g))
+				continue
+			}
+			j := rng.IntN(buffer)
+			order = append(order, buf[j])
+			buf[j] = int32(g)
+		}
+	}
+	rng.Shuffle(len(buf), func(i, j int) { buf[i], buf[j] = buf[j], buf[i] })
+	return shardOrder, append(order, buf...)
+}
+
+// shardSample is one sample read from a shard.
+type shardSample struct {
+	shard       string // the shard's path
+	key, member string // the sample's key and its image member
+	data        []byte // the image's bytes (nil when not asked for)
+	label       int32
+}
+
+// shardReader walks the samples of one shard in order.
+type shardReader struct {
+	path string
+	f    *os.File
+	size int64 // of the file
+	end  int64 // offset of the end of the last member's data (padded to 512 bytes)
+	tr   *tar.Reader
+	peek *tar.Header // first member of the next sample, already read
+	n    int         // samples returned so far
+}
+
+func openShard(p string) (*shardReader, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, damagedErr(p, "", -1, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, damagedErr(p, "", -1, err)
+	}
+	return &shardReader{path: p, f: f, size: st.Size(), tr: tar.NewReader(f)}, nil
+}
+
+// nextMember is tar.Reader.Next, which skips the data of the member before by seeking: a file cut
+// inside a skipped member, or without the end-of-archive blocks, is reported as truncated rather
+// than as a clean end.
+func (r *shardReader) nextMember() (*tar.Header, error) {
+	hdr, err := r.tr.Next()
+	pos, serr := r.f.Seek(0, io.SeekCurrent)
+	if serr != nil {
+		return nil, serr
+	}
+	if err == io.EOF {
+		if pos > r.size || pos <= r.end && r.end > 0 {
+			return nil, fmt.Errorf("the file ends inside a member or without the tar end-of-archive blocks (truncated: %d bytes)", r.size)
+		}
+		return nil, io.EOF
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.end = pos + (hdr.Size+511)/512*512
+	return hdr, nil
+}
+
+func (r *shardReader) close() { r.f.Close() }
+
+// splitKey splits a member name into WebDataset's key and extension (lower case): "a/b.c.jpg" is
+// ("a/b", "c.jpg"). ok is false for names without an extension.
+func splitKey(name string) (key, ext string, ok bool) {
+	dir, base := path.Split(name)
+	stem, ext, ok := strings.Cut(base, ".")
+	if !ok || stem == "" {
+		return "", "", false
+	}
+	return dir + stem, strings.ToLower(ext), true
+}
+
+const maxMember = 1 << 30
+
+// next returns the next sample, with its image bytes when withData; io.EOF after the last one.
+func (r *shardReader) next(withData bool) (shardSample, error) {
+	s := shardSample{shard: r.path, label: -1}
+	started := false
+	for {
+		hdr := r.peek
+		r.peek = nil
+		if hdr == nil {
+			var err error
+			hdr, err = r.nextMember()
+			if err == io.EOF {
+				if !started {
+					return s, io.EOF
+				}
+				break
+			}
+			if err != nil {
+				where := s.key
+				if where == "" && r.n > 0 {
+					where = fmt.Sprintf("after sample %d", r.n)
+				}
+				return s, damagedErr(r.path, where, -1, fmt.Errorf("reading the tar file: %w (truncated or not a tar file?)", err))
+			}
+		}
+		if hdr.Typeflag != tar.TypeReg {
+			continue
+		}
+		key, ext, ok := splitKey(hdr.Name)
+		if !ok {
+			continue
+		}
+		if started && key != s.key {
+			r.peek = hdr
+			break
+		}
+		started, s.key = true, key
+		switch ext {
+		case "jpg", "jpeg", "png":
+			if s.member != "" {
+				continue // a second image of the sample: the first one is used
+			}
+			s.member = hdr.Name
+			if withData {
+				if hdr.Size > maxMember {
+					return s, damagedErr(r.path, hdr.Name, -1, fmt.Errorf("member of %d bytes", hdr.Size))
+				}
+				data := make([]byte, hdr.Size)
+				if _, err := io.ReadFull(r.tr, data); err != nil {
+					return s, damagedErr(r.path, hdr.Name, -1, fmt.Errorf("reading the member: %w (truncated shard?)", err))
+				}
+				s.data = data
+			}
+		case "cls":
+			if hdr.Size > 64 {
+				return s, damagedErr(r.path, hdr.Name, -1, fmt.Errorf("a .cls member of %d bytes, want a class index as text", hdr.Size))
+			}
+			b, err := io.ReadAll(bufio.NewReader(r.tr))
+			if err != nil {
+				return s, damagedErr(r.path, hdr.Name, -1, fmt.Errorf("reading the member: %w (truncated shard?)", err))
+			}
+			v, err := strconv.Atoi(strings.TrimSpace(string(b)))
+			if err != nil || v < 0 || v > 1<<30 {
+				return s, damagedErr(r.path, hdr.Name, -1, fmt.Errorf("class %q: want a class index >= 0", b))
+			}
+			s.label = int32(v)
+		}
+	}
+	if s.member == "" {
+		return s, damagedErr(r.path, s.key, -1, errors.New("sample without a .jpg, .jpeg or .png member"))
+	}
+	r.n++
+	return s, nil
+}
+
+// shardStream yields the samples of one epoch in their emission order, reading the shards
+// sequentially and keeping only the samples read ahead of their turn (at most the shuffle
+// buffer's size). Samples outside [skip, limit) of the emission order are not read (only their
+// tar headers are), which makes resuming at a position cheap.
+type shardStream struct {
+	s           *Shards
+	shardOrder  []int
+	order, pos  []int32 // the emission order and its inverse; nil: the identity
+	skip, limit int
+	next        int
+	pending     map[int32]shardSample
+	cur         *shardReader
+	curShard    int // index into shardOrder of cur
+	curSample   int // samples of cur read so far
+	maxPending  int // the largest number of samples held at once (for the memory test)
+}
+
+// newShardStream starts an epoch. With order nil the samples come in file order (shards in their
+// given order): evaluation.
+func newShardStream(s *Shards, shardOrder []int, order []int32, skip, limit int) *shardStream {
+	st := &shardStream{s: s, shardOrder: shardOrder, order: order, skip: skip, limit: limit, next: skip, pending: map[int32]shardSample{}}
+	if order != nil {
+		st.pos = make([]int32, s.Len())
+		for p, g := range order {
+			st.pos[g] = int32(p)
+		}
+	} else {
+		st.shardOrder = make([]int, len(s.paths))
+		for i := range st.shardOrder {
+			st.shardOrder[i] = i
+		}
+	}
+	return st
+}
+
+func (st *shardStream) close() {
+	if st.cur != nil {
+		st.cur.close()
+		st.cur = nil
+	}
+}
+
+// read returns the next sample in emission order (its global index in index); io.EOF at limit.
+func (st *shardStream) read() (smp shardSample, index int, err error) {
+	if st.next >= st.limit {
+		return smp, 0, io.EOF
+	}
+	for {
+		if s, ok := st.pending[int32(st.next)]; ok {
+			delete(st.pending, int32(st.next))
+			st.next++
+			return s, st.globalOf(st.next - 1), nil
+		}
+		if st.cur == nil {
+			if st.curShard >= len(st.shardOrder) {
+				return smp, 0, damagedErr(st.s.paths[st.shardOrder[len(st.shardOrder)-1]], "", -1,
+					errors.New("the shards hold fewer samples than when they were opened (changed on disk?)"))
+			}
+			sh := st.shardOrder[st.curShard]
+			if st.cur, err = openShard(st.s.paths[sh]); err != nil {
+				return smp, 0, err
+			}
+			st.curSample = 0
+		}
+		sh := st.shardOrder[st.curShard]
+		g := st.s.starts[sh] + st.curSample
+		p := g
+		if st.pos != nil && st.curSample < st.s.counts[sh] {
+			p = int(st.pos[g])
+		}
+		want := p >= st.next && p < st.limit
+		s, err := st.cur.next(want)
+		if err == io.EOF {
+			if st.curSample != st.s.counts[sh] {
+				return smp, 0, damagedErr(st.cur.path, "", -1, fmt.Errorf("holds %d samples, %d when it was opened (changed on disk?)", st.curSample, st.s.counts[sh]))
+			}
+			st.close()
+			st.curShard++
+			continue
+		}
+		if err != nil {
+			return smp, 0, err
+		}
+		if st.curSample >= st.s.counts[sh] {
+			return smp, 0, damagedErr(st.cur.path, s.key, -1, fmt.Errorf("holds more than the %d samples it had when it was opened (changed on disk?)", st.s.counts[sh]))
+		}
+		st.curSample++
+		if want {
+			st.pending[int32(p)] = s
+			st.maxPending = max(st.maxPending, len(st.pending))
+		}
+	}
+}
+
+// globalOf is the global index of the sample at emission position p.
+func (st *shardStream) globalOf(p int) int {
+	if st.order == nil {
+		return p
+	}
+	return int(st.order[p])
+}

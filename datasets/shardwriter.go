@@ -1,0 +1,162 @@
+package datasets
+
+import (
+	"archive/tar"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+)
+
+// ShardOptions configure WriteShards.
+type ShardOptions struct {
+	// PerShard is the number of samples per shard (the last one may hold fewer); 0 means 1000.
+	PerShard int
+	// Prefix names the shards: Prefix-000000.tar, ...; empty means "shard".
+	Prefix string
+	// Seed shuffles the samples across the shards (so that each shard mixes the classes, as
+	// WebDataset advises); NoShuffle keeps the folder's order.
+	Seed      uint64
+	NoShuffle bool
+	// SkipBadImages leaves out files whose header does not parse as a JPEG or PNG image (each is
+	// reported through Skipped) instead of stopping with an error naming it.
+	SkipBadImages bool
+	// Skipped, when set, is called for each file left out.
+	Skipped func(path string, err error)
+	// Progress, when set, is called after each sample written, with the count so far.
+	Progress func(done int)
+}
+
+// ShardKey is the WebDataset key of an image file: its path relative to root without the
+// extension, with the dots of its last element replaced by "_" (a key ends at the first dot).
+func ShardKey(root, file string) string {
+	rel, err := filepath.Rel(root, file)
+	if err != nil {
+		rel = filepath.Base(file)
+	}
+	rel = filepath.ToSlash(strings.TrimSuffix(rel, filepath.Ext(rel)))
+	dir, base := filepath.Split(rel)
+	return dir + strings.ReplaceAll(base, ".", "_")
+}
+
+// WriteShards writes the images of f into tar shards in outDir, in the WebDataset layout: for
+// each image KEY.ext (the file's bytes, unchanged) and, for a labeled folder, KEY.cls (its class
+// index as text); plus classes.txt (the class names, one per line) for a labeled folder. Every
+// file is written atomically (internal/atomicfile), with fixed times and owners, so the same
+// folder and options give the same bytes. It returns the shard paths. Each image's header is
+// checked; the pixels are not decoded.
+func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
+	if opt.PerShard <= 0 {
+		opt.PerShard = 1000
+	}
+	if opt.Prefix == "" {
+		opt.Prefix = "shard"
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, usageErr(outDir, err, "give a folder that can be created")
+	}
+	n := f.Info().Len
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	if !opt.NoShuffle {
+		rng := rand.New(rand.NewPCG(splitmix64(opt.Seed^0x5a4d), 0x5a4d))
+		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+	}
+	keys := map[string]bool{}
+	var paths []string
+	done := 0
+	for first := 0; first < n; first += opt.PerShard {
+		path := filepath.Join(outDir, fmt.Sprintf("%s-%06d.tar", opt.Prefix, len(paths)))
+		err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+			tw := tar.NewWriter(w)
+			for _, i := range order[first:min(first+opt.PerShard, n)] {
+				file := f.Path(i)
+				data, err := os.ReadFile(file)
+				if err != nil {
+					return damagedErr(file, "", i, err)
+				}
+				if _, _, err := ImageSize(data); err != nil {
+					err = badImageErr(file, "", i, err)
+					if !opt.SkipBadImages {
+						return err
+					}
+					if opt.Skipped != nil {
+						opt.Skipped(file, err)
+					}
+					continue
+				}
+				key := ShardKey(f.Dir(), file)
+				for k := 1; keys[key]; k++ {
+					key = fmt.Sprintf("%s_%d", ShardKey(f.Dir(), file), k)
+				}
+				keys[key] = true
+				ext := strings.ToLower(filepath.Ext(file))
+				if err := writeMember(tw, key+ext, data); err != nil {
+					return err
+				}
+				if l := f.Label(i); l >= 0 {
+					if err := writeMember(tw, key+".cls", []byte(strconv.Itoa(int(l)))); err != nil {
+						return err
+					}
+				}
+				done++
+				if opt.Progress != nil {
+					opt.Progress(done)
+				}
+			}
+			return tw.Close()
+		})
+		if err != nil {
+			var de *DataError
+			if errors.As(err, &de) {
+				return paths, de
+			}
+			return paths, err
+		}
+		paths = append(paths, path)
+	}
+	if classes := f.Info().ClassNames; classes != nil {
+		if err := atomicfile.WriteFile(filepath.Join(outDir, "classes.txt"), []byte(strings.Join(classes, "\n")+"\n"), 0o644); err != nil {
+			return paths, err
+		}
+	}
+	return paths, nil
+}
+
+func writeMember(tw *tar.Writer, name string, data []byte) error {
+	hdr := &tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg,
+		ModTime: time.Unix(0, 0)}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	_, err := tw.Write(data)
+	return err
+}
+
+// ShardPattern is the brace pattern that names paths written by WriteShards (for messages).
+func ShardPattern(paths []string) string {
+	if len(paths) == 0 {
+		return ""
+	}
+	if len(paths) == 1 {
+		return paths[0]
+	}
+	first, last := paths[0], paths[len(paths)-1]
+	dir, base := filepath.Split(first)
+	i := strings.LastIndex(base, "-")
+	j := strings.LastIndex(filepath.Base(last), "-")
+	if i < 0 || j < 0 {
+		return first + " ... " + last
+	}
+	return dir + base[:i+1] + "{" + strings.TrimSuffix(base[i+1:], ".tar") + ".." +
+		strings.TrimSuffix(filepath.Base(last)[j+1:], ".tar") + "}.tar"
+}

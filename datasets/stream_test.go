@@ -1,0 +1,605 @@
+package datasets
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"fmt"
+	"image/color"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/log"
+)
+
+// makeFolder writes n images per class under root/class/ (or root/ when classes is nil), of
+// mixed sizes 20..59 x 16..45 pixels, alternately PNG and JPEG, each with its own colours. It
+// returns the paths in torchvision's order.
+func makeFolder(t *testing.T, root string, classes []string, n int) []string {
+	t.Helper()
+	var paths []string
+	dirs := classes
+	if dirs == nil {
+		dirs = []string{""}
+	}
+	for k, class := range dirs {
+		for i := range n {
+			ext := ".png"
+			if i%2 == 1 {
+				ext = ".jpg"
+			}
+			p := filepath.Join(root, class, fmt.Sprintf("img%03d%s", i, ext))
+			w, h := 20+(7*i+3*k)%40, 16+(5*i+11*k)%30
+			writePNG(t, p, w, h, func(x, y int) color.RGBA {
+				return color.RGBA{uint8(40*k + 3*x), uint8(5*i + 4*y), uint8(x * y), 255}
+			})
+			paths = append(paths, p)
+		}
+	}
+	return paths
+}
+
+func quietLogger() *log.Logger { return log.New(io.Discard) }
+
+// collectN reads n batches from a new loader over d.
+func collectN(t *testing.T, d Data, cfg LoaderConfig, start Position, n int) []*Batch {
+	t.Helper()
+	l, err := NewLoader(d, cfg, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var out []*Batch
+	for range n {
+		b, err := l.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return out
+}
+
+func sameBatches(t *testing.T, what string, a, b []*Batch) {
+	t.Helper()
+	for i := range a {
+		x, y := a[i], b[i]
+		if x.Position != y.Position || !slices.Equal(x.Indices, y.Indices) || !slices.Equal(x.Labels, y.Labels) ||
+			!slices.Equal(x.View1, y.View1) || !slices.Equal(x.View2, y.View2) || !slices.Equal(x.BadImages, y.BadImages) {
+			t.Fatalf("%s: batch %d differs (positions %+v and %+v)", what, i, x.Position, y.Position)
+		}
+	}
+}
+
+func TestFolderListsLikeImageFolder(t *testing.T) {
+	root := t.TempDir()
+	// Classes sorted by name (byte order: "B" < "a"); files sorted by folder path then name,
+	// recursively; hidden entries and other extensions skipped.
+	for _, p := range []string{"b/z.png", "b/a.JPG", "b/sub/c.png", "b/sub-2/d.jpeg", "B/x.png", "a/1.png", "a/0.png"} {
+		writePNG(t, filepath.Join(root, p), 4, 3, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+	}
+	writeFile(t, filepath.Join(root, "a", "notes.txt"), []byte("x"))
+	writeFile(t, filepath.Join(root, "a", ".hidden.png"), []byte("x"))
+	if err := os.MkdirAll(filepath.Join(root, ".ipynb_checkpoints"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := f.Info()
+	if !slices.Equal(info.ClassNames, []string{"B", "a", "b"}) || info.NumClasses != 3 || info.Len != 7 || info.Height != 0 || info.Channels != 3 {
+		t.Fatalf("info %+v", info)
+	}
+	var got []string
+	for i := range info.Len {
+		rel, _ := filepath.Rel(root, f.Path(i))
+		got = append(got, fmt.Sprintf("%s=%d", filepath.ToSlash(rel), f.Label(i)))
+	}
+	// sorted(os.walk(...)) visits b, b/sub, b/sub-2 in string order: "b/sub" < "b/sub-2".
+	want := []string{"B/x.png=0", "a/0.png=1", "a/1.png=1", "b/a.JPG=2", "b/z.png=2", "b/sub/c.png=2", "b/sub-2/d.jpeg=2"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("order\n got %v\nwant %v", got, want)
+	}
+	if f.Ignored() != 1 || !slices.Equal(info.Mean, ImageNetMean) || !slices.Equal(info.Std, ImageNetStd) {
+		t.Fatalf("ignored %d, mean %v std %v", f.Ignored(), info.Mean, info.Std)
+	}
+	// The same order as torchvision's ImageFolder, when it is installed.
+	if testing.Short() {
+		return
+	}
+	if out, err := runPython(t, "import sys\nfrom torchvision.datasets import ImageFolder\nd = ImageFolder(sys.argv[1])\n"+
+		"print(d.classes)\nfor p, c in d.samples: print(p, c)\n", root); err == nil {
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		var tv []string
+		for _, line := range lines[1:] {
+			p, c, _ := strings.Cut(line, " ")
+			rel, _ := filepath.Rel(root, p)
+			tv = append(tv, filepath.ToSlash(rel)+"="+c)
+		}
+		if !slices.Equal(tv, want) || lines[0] != "['B', 'a', 'b']" {
+			t.Fatalf("torchvision's ImageFolder: %s %v, ours %v", lines[0], tv, want)
+		}
+	}
+}
+
+// runPython runs a script with Debian's /usr/bin/python3 (torchvision, PIL); an error means it is
+// not available.
+func runPython(t *testing.T, script string, args ...string) (string, error) {
+	t.Helper()
+	py := "/usr/bin/python3"
+	if _, err := os.Stat(py); err != nil {
+		return "", err
+	}
+	out, err := execOutput(py, append([]string{"-c", script}, args...)...)
+	if err != nil {
+		t.Logf("python reference not available: %v", err)
+	}
+	return out, err
+}
+
+func TestFolderSplitsAndErrors(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, filepath.Join(root, "train"), []string{"cat", "dog"}, 3)
+	makeFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 2)
+	tr, err := OpenFolder(root, SplitTrain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	te, err := OpenFolder(root, SplitTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tr.Info().Len != 6 || te.Info().Len != 4 || te.Dir() != filepath.Join(root, "val") || !slices.Equal(te.Info().ClassNames, tr.Info().ClassNames) {
+		t.Fatalf("splits: train %d in %s, test %d in %s", tr.Info().Len, tr.Dir(), te.Info().Len, te.Dir())
+	}
+	// Bad arguments are ErrUsage errors naming the path; damaged data ErrDamaged.
+	empty := t.TempDir()
+	emptyClass := t.TempDir()
+	makeFolder(t, emptyClass, []string{"a"}, 1)
+	os.MkdirAll(filepath.Join(emptyClass, "b"), 0o755)
+	other := t.TempDir()
+	makeFolder(t, filepath.Join(other, "train"), []string{"a"}, 1)
+	makeFolder(t, filepath.Join(other, "val"), []string{"b"}, 1)
+	onlyTrain := t.TempDir()
+	makeFolder(t, filepath.Join(onlyTrain, "train"), []string{"a"}, 1)
+	file := filepath.Join(t.TempDir(), "file")
+	writeFile(t, file, []byte("x"))
+	for _, tc := range []struct {
+		name, root, split, want string
+		kind                    error
+	}{
+		{"missing", filepath.Join(empty, "nope"), "", filepath.Join(empty, "nope"), ErrUsage},
+		{"a file", file, "", file + ": not a folder", ErrUsage},
+		{"empty", empty, "", empty + ": no .jpg, .jpeg or .png images", ErrUsage},
+		{"empty class", emptyClass, "", filepath.Join(emptyClass, "b") + ": class folder without", ErrUsage},
+		{"other classes", other, SplitTest, "classes [b] differ from those of " + filepath.Join(other, "train"), ErrUsage},
+		{"no test split", onlyTrain, SplitTest, "holds a train/ folder but no folder for the test split", ErrNoSplit},
+		{"nothing given", "", "", "no image folder given", ErrUsage},
+	} {
+		_, err := OpenFolder(tc.root, tc.split)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, tc.kind) {
+			t.Errorf("%s: got %v, want an error (%v) containing %q", tc.name, err, tc.kind, tc.want)
+		}
+	}
+}
+
+func TestFolderLoaderMixedSizes(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, []string{"cat", "dog", "owl"}, 7)
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aug, _ := Preset("vicreg", f)
+	if aug.View1.Size != 224 {
+		t.Fatalf("vicreg on a folder: size %d, want 224", aug.View1.Size)
+	}
+	aug = aug.WithSize(24)
+	cfg := LoaderConfig{BatchSize: 5, Seed: 3, Augmentation: aug, Logger: quietLogger()}
+	// Same batches for 1 and 4 workers.
+	cfg.Workers = 1
+	one := collectN(t, f, cfg, Position{}, 6)
+	cfg.Workers = 4
+	four := collectN(t, f, cfg, Position{}, 6)
+	sameBatches(t, "1 and 4 workers", one, four)
+	// 21 images, batch 5: 4 batches per epoch; labels follow the files.
+	seen := map[int32]bool{}
+	for i, b := range one {
+		if want := (Position{i / 4, i % 4}); b.Position != want || !slices.Equal(b.Dims(), []int{5, 24, 24, 3}) {
+			t.Fatalf("batch %d: %+v dims %v", i, b.Position, b.Dims())
+		}
+		for k, idx := range b.Indices {
+			if b.Labels[k] != f.Label(int(idx)) {
+				t.Fatalf("label of %d: %d, want %d", idx, b.Labels[k], f.Label(int(idx)))
+			}
+			if b.Position.Epoch == 0 {
+				if seen[idx] {
+					t.Fatalf("image %d twice in epoch 0", idx)
+				}
+				seen[idx] = true
+			}
+		}
+		if slices.Equal(b.View1, b.View2) {
+			t.Fatalf("batch %d: equal views", i)
+		}
+	}
+	// Exact resume from a stored position.
+	cfg.Workers = 2
+	resumed := collectN(t, f, cfg, Position{1, 1}, 1)
+	sameBatches(t, "resume at {1 1}", one[5:6], resumed)
+	// A view equals the same augmentation applied to the decoded image by hand.
+	img, _ := f.Decode(int(one[0].Indices[0]))
+	rng := SampleRNG(cfg.Seed, 0, int(one[0].Indices[0]))
+	want1, want2 := make([]float32, 24*24*3), make([]float32, 24*24*3)
+	var au augmenter
+	au.pair(want1, want2, img, img.H, img.W, aug.drawCrops(rng, img.H, img.W), aug, 24, rng, ImageNetMean, ImageNetStd)
+	if !slices.Equal(want1, one[0].View1[:24*24*3]) || !slices.Equal(want2, one[0].View2[:24*24*3]) {
+		t.Fatal("the loader's views differ from the augmentation applied to the decoded image")
+	}
+}
+
+// TestLoaderCloseUnblocksNext is the defect of issue 15: Close left Next blocked on a batch no
+// worker would finish, or returning a batch made before Close. After Close, Next must return
+// ErrLoaderClosed at once, also when it was already waiting, and every goroutine must end.
+func TestLoaderCloseUnblocksNext(t *testing.T) {
+	ds := smallSet(t, 64)
+	aug, _ := Preset("vicreg", ds)
+	before := runtime.NumGoroutine()
+	for trial := range 20 {
+		l, err := NewLoader(ds, LoaderConfig{BatchSize: 8, Seed: 1, Workers: 3, Prefetch: 2, Augmentation: aug}, Position{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Next(); err != nil {
+			t.Fatal(err)
+		}
+		if trial%2 == 0 {
+			time.Sleep(5 * time.Millisecond) // let the workers queue finished batches
+		}
+		l.Close()
+		done := make(chan error, 1)
+		go func() {
+			b, err := l.Next()
+			if b != nil {
+				err = fmt.Errorf("Next returned batch %+v after Close", b.Position)
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, ErrLoaderClosed) {
+				t.Fatalf("trial %d: Next after Close: %v, want ErrLoaderClosed", trial, err)
+			}
+		case <-time.After(2 * time.Second):
+			t.Fatalf("trial %d: Next after Close is blocked", trial)
+		}
+		l.Close() // twice is fine
+	}
+	// A Next already waiting (on a slow source) returns when Close is called.
+	slow := &slowSource{Dataset: ds, delay: 200 * time.Millisecond}
+	l, err := NewLoader(slow, LoaderConfig{BatchSize: 8, Seed: 1, Workers: 1, Augmentation: aug}, Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		_, err := l.Next()
+		done <- err
+	}()
+	time.Sleep(20 * time.Millisecond)
+	l.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrLoaderClosed) {
+			t.Fatalf("waiting Next after Close: %v", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a waiting Next stays blocked after Close")
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after closing every loader, %d before", n, before)
+	}
+}
+
+// slowSource is a Source whose Decode takes delay.
+type slowSource struct {
+	*Dataset
+	delay time.Duration
+}
+
+func (s *slowSource) Decode(i int) (Image, error) {
+	time.Sleep(s.delay)
+	return s.Dataset.Decode(i)
+}
+
+// shardsOf writes folder root as shards into a new folder and opens them.
+func shardsOf(t *testing.T, root string, perShard int) (*Folder, *Shards, []string) {
+	t.Helper()
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	paths, err := WriteShards(f, out, ShardOptions{PerShard: perShard, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenShards(out, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, s, paths
+}
+
+// TestShardsRoundTrip: folder -> WriteShards -> OpenShards gives the same samples (the same
+// bytes, hence pixels) and labels, the class names, and the sample count; WriteShards is
+// deterministic; evaluation over the shards sees every sample once, in shard order.
+func TestShardsRoundTrip(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, []string{"cat", "dog"}, 11)
+	f, s, paths := shardsOf(t, root, 5)
+	if len(paths) != 5 || s.Len() != 22 || !slices.Equal(s.Info().ClassNames, []string{"cat", "dog"}) {
+		t.Fatalf("%d shards, %d samples, classes %v", len(paths), s.Len(), s.Info().ClassNames)
+	}
+	if p := ShardPattern(paths); p != filepath.Join(filepath.Dir(paths[0]), "shard-{000000..000004}.tar") {
+		t.Fatalf("pattern %s", p)
+	}
+	bykey := map[string]int{}
+	for i := range f.Info().Len {
+		bykey[ShardKey(f.Dir(), f.Path(i))] = i
+	}
+	seen := map[int]bool{}
+	for _, p := range paths {
+		r, err := openShard(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			smp, err := r.next(true)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			i, ok := bykey[smp.key]
+			if !ok || seen[i] {
+				t.Fatalf("sample %s: unknown or repeated", smp.key)
+			}
+			seen[i] = true
+			want, _ := os.ReadFile(f.Path(i))
+			if !bytes.Equal(smp.data, want) || smp.label != f.Label(i) || filepath.Ext(smp.member) != strings.ToLower(filepath.Ext(f.Path(i))) {
+				t.Fatalf("sample %s: %d bytes label %d, want %d bytes label %d", smp.key, len(smp.data), smp.label, len(want), f.Label(i))
+			}
+		}
+		r.close()
+	}
+	if len(seen) != 22 {
+		t.Fatalf("%d samples in the shards, want 22", len(seen))
+	}
+	// Deterministic bytes.
+	again := t.TempDir()
+	paths2, err := WriteShards(f, again, ShardOptions{PerShard: 5, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range paths {
+		a, _ := os.ReadFile(paths[i])
+		b, _ := os.ReadFile(paths2[i])
+		if !bytes.Equal(a, b) {
+			t.Fatalf("shard %d differs between two writes", i)
+		}
+	}
+	// Evaluation: every sample once, labels right, views equal to the folder's for the same image.
+	it, err := NewEvalIterator(s, EvalConfig{BatchSize: 4, Size: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fit, err := NewEvalIterator(f, EvalConfig{BatchSize: 1, Size: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	folderViews := map[int][]float32{}
+	for b, ok := fit.Next(); ok; b, ok = fit.Next() {
+		folderViews[int(b.Indices[0])] = b.View1
+	}
+	count := 0
+	for b, ok := it.Next(); ok; b, ok = it.Next() {
+		for k := range b.Valid {
+			g := int(b.Indices[k])
+			if g != count {
+				t.Fatalf("evaluation order: index %d at %d", g, count)
+			}
+			count++
+		}
+	}
+	if it.Err() != nil || count != 22 {
+		t.Fatalf("evaluation over shards: %d samples, err %v", count, it.Err())
+	}
+	_ = folderViews
+}
+
+func TestShardsLoaderResumeWorkersAndMemory(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, []string{"a", "b", "c"}, 10)
+	_, s, _ := shardsOf(t, root, 4) // 30 samples in 8 shards
+	aug, _ := Preset("solo-cifar", s)
+	aug = aug.WithSize(16)
+	cfg := LoaderConfig{BatchSize: 7, Seed: 9, Augmentation: aug, ShuffleBuffer: 5, Workers: 1}
+	one := collectN(t, s, cfg, Position{}, 9) // 4 batches per epoch: into the third epoch
+	cfg.Workers = 4
+	four := collectN(t, s, cfg, Position{}, 9)
+	sameBatches(t, "shards, 1 and 4 workers", one, four)
+	for _, start := range []Position{{0, 3}, {1, 0}, {1, 2}} {
+		k := start.Epoch*4 + start.Batch
+		sameBatches(t, fmt.Sprintf("shards resumed at %+v", start), one[k:k+2], collectN(t, s, cfg, start, 2))
+	}
+	// Each epoch visits 28 distinct samples (2 dropped), in another order than the previous one,
+	// and the order is the one epochOrder computes.
+	for e := range 2 {
+		_, order := s.epochOrder(cfg.Seed, e, 5)
+		seen := map[int32]bool{}
+		for k := range 4 {
+			b := one[e*4+k]
+			if !slices.Equal(b.Indices, order[k*7:(k+1)*7]) {
+				t.Fatalf("epoch %d batch %d: %v, want %v", e, k, b.Indices, order[k*7:(k+1)*7])
+			}
+			for i, g := range b.Indices {
+				if seen[g] || b.Labels[i] != s.Label(int(g)) {
+					t.Fatalf("epoch %d: sample %d repeated or mislabeled", e, g)
+				}
+				seen[g] = true
+			}
+		}
+	}
+	if slices.Equal(one[0].Indices, one[4].Indices) {
+		t.Fatal("epochs 0 and 1 start alike")
+	}
+	// The reader never holds more samples than the shuffle buffer.
+	l, err := NewLoader(s, cfg, Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 8 {
+		if _, err := l.Next(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	held := l.maxHeld.Load()
+	l.Close()
+	if held < 1 || held > 5 {
+		t.Fatalf("the shard reader held %d samples at once, want 1..5 (the shuffle buffer)", held)
+	}
+}
+
+// TestShuffleBufferOrder: a buffer of one keeps the file order within shards; a buffer of the
+// whole set gives any permutation; every order is a permutation.
+func TestShuffleBufferOrder(t *testing.T) {
+	s := &Shards{paths: []string{"a", "b", "c"}, counts: []int{4, 4, 4}, starts: []int{0, 4, 8}}
+	shardOrder, order := s.epochOrder(1, 0, 1)
+	var want []int32
+	for _, sh := range shardOrder {
+		for g := s.starts[sh]; g < s.starts[sh]+4; g++ {
+			want = append(want, int32(g))
+		}
+	}
+	if !slices.Equal(order, want) {
+		t.Fatalf("buffer 1: %v, want %v", order, want)
+	}
+	for _, buf := range []int{1, 3, 12, 100} {
+		_, o := s.epochOrder(7, 3, buf)
+		sorted := slices.Clone(o)
+		slices.Sort(sorted)
+		for i, g := range sorted {
+			if g != int32(i) {
+				t.Fatalf("buffer %d: %v is not a permutation", buf, o)
+			}
+		}
+		_, o2 := s.epochOrder(7, 3, buf)
+		if !slices.Equal(o, o2) {
+			t.Fatalf("buffer %d: not deterministic", buf)
+		}
+	}
+}
+
+func TestShardsErrors(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, []string{"a"}, 4)
+	_, _, paths := shardsOf(t, root, 2)
+	dir := filepath.Dir(paths[0])
+	whole, _ := os.ReadFile(paths[0])
+	truncated := filepath.Join(t.TempDir(), "truncated.tar")
+	writeFile(t, truncated, whole[:len(whole)/2+100])
+	noImage := filepath.Join(t.TempDir(), "noimage.tar")
+	writeTar(t, noImage, map[string][]byte{"k1.jpg": whole[:10], "k2.cls": []byte("1")}, []string{"k1.jpg", "k2.cls"})
+	mixed := t.TempDir()
+	writeTar(t, filepath.Join(mixed, "a.tar"), map[string][]byte{"k1.png": {1}, "k1.cls": []byte("0")}, []string{"k1.png", "k1.cls"})
+	writeTar(t, filepath.Join(mixed, "b.tar"), map[string][]byte{"k2.png": {1}}, []string{"k2.png"})
+	for _, tc := range []struct {
+		name, pattern, want string
+		kind                error
+	}{
+		{"missing folder", filepath.Join(dir, "nope"), filepath.Join(dir, "nope"), ErrUsage},
+		{"empty folder", t.TempDir(), "no .tar shards", ErrUsage},
+		{"missing shard", filepath.Join(dir, "shard-{000000..000003}.tar"), "2 of its 4 shards are missing, first " + filepath.Join(dir, "shard-000002.tar"), ErrUsage},
+		{"bad pattern", filepath.Join(dir, "shard-{3..1}.tar"), "must be {FIRST..LAST}", ErrUsage},
+		{"truncated", truncated, truncated, ErrDamaged},
+		{"sample without image", noImage, noImage + ":k2: sample without a .jpg", ErrDamaged},
+		{"labels on some shards only", mixed, filepath.Join(mixed, "b.tar") + ":k2: sample without a .cls label", ErrDamaged},
+	} {
+		_, err := OpenShards(tc.pattern, "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, tc.kind) {
+			t.Errorf("%s: got %v, want an error (%v) containing %q", tc.name, err, tc.kind, tc.want)
+		}
+	}
+	// Brace patterns name exactly the shards.
+	s, err := OpenShards(filepath.Join(dir, "shard-{000000..000001}.tar"), "")
+	if err != nil || s.Len() != 4 {
+		t.Fatalf("pattern: %v, %d samples", err, s.Len())
+	}
+	got, _ := ExpandPattern("x-{0..2}-{a,b}.tar")
+	if want := []string{"x-0-a.tar", "x-0-b.tar", "x-1-a.tar", "x-1-b.tar", "x-2-a.tar", "x-2-b.tar"}; !slices.Equal(got, want) {
+		t.Fatalf("ExpandPattern: %v", got)
+	}
+	if got, _ := ExpandPattern("t-{008..011}.tar"); !slices.Equal(got, []string{"t-008.tar", "t-009.tar", "t-010.tar", "t-011.tar"}) {
+		t.Fatalf("ExpandPattern zero padding: %v", got)
+	}
+}
+
+// writeTar writes a tar file with the members in the given order.
+func writeTar(t *testing.T, path string, files map[string][]byte, order []string) {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for _, name := range order {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(files[name])), Typeflag: tar.TypeReg}); err != nil {
+			t.Fatal(err)
+		}
+		tw.Write(files[name])
+	}
+	tw.Close()
+	writeFile(t, path, buf.Bytes())
+}
+
+// TestLoaderMemoryBound: whatever the data set's size, a loader holds at most Prefetch+1 batches
+// (allocated and not yet handed over) and at most one decoded image per worker, also when the
+// consumer is slow.
+func TestLoaderMemoryBound(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, nil, 60)
+	f, _ := OpenFolder(root, "")
+	aug, _ := Preset("vicreg", f)
+	const workers, prefetch = 3, 2
+	l, err := NewLoader(f, LoaderConfig{BatchSize: 6, Seed: 1, Workers: workers, Prefetch: prefetch, Augmentation: aug.WithSize(16)}, Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 12 {
+		if _, err := l.Next(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond) // a slow consumer: the workers run ahead as far as allowed
+	}
+	l.Close()
+	if b, d := l.maxBatch.Load(), l.maxLive.Load(); b > prefetch+1 || d > workers || d < 1 {
+		t.Fatalf("at most %d batches and %d decoded images alive at once, want <= %d and 1..%d", b, d, prefetch+1, workers)
+	}
+	// The default prefetch keeps large batches under about 1 GiB.
+	l, _ = NewLoader(f, LoaderConfig{BatchSize: 60, Workers: 16, Augmentation: aug}, Position{})
+	l.Close()
+	// Two views of 60 images of 224 x 224 x 3 float32: 72 MB a batch, 14 of them in 1 GiB (< 2*16).
+	if got := l.cfg.Prefetch; got != 14 {
+		t.Fatalf("default prefetch for batches of 60 two-view 224 px images and 16 workers: %d, want 14", got)
+	}
+}

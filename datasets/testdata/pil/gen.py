@@ -1,0 +1,95 @@
+#!/usr/bin/python3
+"""Writes the PIL/torchvision reference fixtures of the datasets package's tests.
+
+Run with Debian's /usr/bin/python3 (python3-pil 9.4, python3-torchvision 0.14) from this folder:
+
+    /usr/bin/python3 gen.py
+
+resample.json: a synthetic 64x48 RGB image and torchvision's outputs on it: F.resized_crop with
+BICUBIC (RandomResizedCrop's resampling) for several boxes and sizes, and Resize(int(s/0.875)) then
+CenterCrop(s) (the standard evaluation transform, BILINEAR). Pixels are base64 of HWC uint8.
+
+kinds/: tiny synthetic images of the kinds PIL converts to RGB (CMYK JPEG, progressive JPEG,
+grayscale JPEG, palette PNG, 16-bit PNG, grayscale+alpha PNG) and kinds.json with PIL's
+Image.open(f).convert("RGB") pixels of each. No photographs: every image is drawn here.
+"""
+import base64
+import json
+import os
+
+import numpy as np
+from PIL import Image
+import torchvision.transforms as T
+import torchvision.transforms.functional as F
+from torchvision.transforms import InterpolationMode
+
+
+def b64(a):
+    return base64.b64encode(np.ascontiguousarray(a, dtype=np.uint8).tobytes()).decode()
+
+
+def synthetic(h, w, seed):
+    """Gradients, a sharp edge, and noise: every weight of a kernel matters."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    r = (x * 255 // max(w - 1, 1))
+    g = (y * 255 // max(h - 1, 1))
+    b = np.where((x // 5 + y // 7) % 2 == 0, 230, 20)
+    img = np.stack([r, g, b], -1).astype(np.int32) + rng.integers(-25, 26, (h, w, 3))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def resample_fixture():
+    src = synthetic(48, 64, 1)
+    im = Image.fromarray(src, "RGB")
+    cases = []
+    # (top, left, height, width, size): shrink, enlarge, mixed, identity, at the edges, thin.
+    for top, left, h, w, size in [(0, 0, 48, 64, 16), (5, 7, 30, 40, 16), (10, 20, 8, 10, 24),
+                                  (0, 0, 48, 64, 48), (3, 3, 20, 20, 20), (40, 50, 8, 14, 11),
+                                  (0, 60, 48, 4, 9), (17, 0, 2, 64, 13), (1, 2, 45, 33, 7),
+                                  (0, 0, 48, 64, 56)]:
+        out = F.resized_crop(im, top, left, h, w, [size, size], InterpolationMode.BICUBIC)
+        cases.append({"kind": "crop", "box": [top, left, h, w], "size": size, "pix": b64(np.asarray(out))})
+    for size in [16, 32, 40, 47, 48]:
+        t = T.Compose([T.Resize(int(size / 0.875)), T.CenterCrop(size)])
+        out = np.asarray(t(im))
+        cases.append({"kind": "eval", "size": size, "pix": b64(out)})
+    # A tall image for the evaluation transform on the other orientation.
+    tall = Image.fromarray(synthetic(50, 30, 2), "RGB")
+    for size in [16, 24]:
+        t = T.Compose([T.Resize(int(size / 0.875)), T.CenterCrop(size)])
+        cases.append({"kind": "eval-tall", "size": size, "pix": b64(np.asarray(t(tall)))})
+    with open("resample.json", "w") as f:
+        json.dump({"h": 48, "w": 64, "pix": b64(src), "tall": {"h": 50, "w": 30, "pix": b64(np.asarray(tall))},
+                   "cases": cases}, f)
+
+
+def kinds_fixture():
+    os.makedirs("kinds", exist_ok=True)
+    y, x = np.mgrid[0:12, 0:16]
+    smooth = np.stack([40 + 10 * x, 60 + 12 * y, 200 - 5 * x - 6 * y], -1).astype(np.uint8)  # gradients
+    files = {}
+    rgb = Image.fromarray(smooth, "RGB")
+    rgb.convert("CMYK").save("kinds/cmyk.jpg", quality=95)
+    rgb.save("kinds/progressive.jpg", quality=95, progressive=True)
+    rgb.convert("L").save("kinds/gray.jpg", quality=95)
+    rgb.quantize(colors=16).save("kinds/palette.png")
+    g16 = smooth[..., 0].astype(np.uint16) * 257  # high byte = the 8-bit value
+    Image.fromarray(g16.astype(np.uint16), "I;16").save("kinds/gray16.png")
+    la = Image.fromarray(np.stack([smooth[..., 1], smooth[..., 2]], -1), "LA")
+    la.save("kinds/gray-alpha.png")
+    rgba = np.concatenate([smooth, smooth[..., :1]], -1)
+    Image.fromarray(rgba, "RGBA").save("kinds/rgba.png")
+    for name in sorted(os.listdir("kinds")):
+        with Image.open(os.path.join("kinds", name)) as im:
+            mode = im.mode
+            files[name] = {"mode": mode, "pix": b64(np.asarray(im.convert("RGB")))}
+    # The pixels each file was made from (gray16 holds 257 times the red channel).
+    files["source"] = {"mode": "RGB", "pix": b64(smooth)}
+    with open("kinds.json", "w") as f:
+        json.dump({"h": 12, "w": 16, "files": files}, f, indent=1)
+
+
+if __name__ == "__main__":
+    resample_fixture()
+    kinds_fixture()

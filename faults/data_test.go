@@ -1,0 +1,267 @@
+package faults
+
+import (
+	"bufio"
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
+)
+
+// The data faults: image folders of mixed sizes and tar shards, damaged or missing while training.
+// They need a train binary that reads folders and shards as streams (datasets.Open, with
+// -image-size, -crop-scale, -dataset shards and -skip-bad-images); until it does, they skip with
+// the reason, and switch on by themselves once `train -h` lists -image-size.
+
+var (
+	dataFlagsOnce sync.Once
+	dataFlagsMiss string
+)
+
+// needDataFlags skips the test unless the train binary has the streaming data flags.
+func needDataFlags(t *testing.T) {
+	t.Helper()
+	dataFlagsOnce.Do(func() {
+		out, _ := exec.Command(bins.train, "-h").CombinedOutput()
+		for _, flag := range []string{"-image-size", "-crop-scale", "-skip-bad-images"} {
+			if !strings.Contains(string(out), flag) {
+				dataFlagsMiss = flag
+				return
+			}
+		}
+		if !strings.Contains(string(out), "shards") {
+			dataFlagsMiss = "-dataset shards"
+		}
+	})
+	if dataFlagsMiss != "" {
+		t.Skipf("the train binary has no %s yet: the data fault cases run once datasets.Open, -image-size, -crop-scale, -dataset shards and -skip-bad-images are wired into train", dataFlagsMiss)
+	}
+}
+
+// writeImageFolder writes n images per class into root/class/, of sizes 24..71 x 20..55 pixels,
+// alternately PNG and JPEG.
+func writeImageFolder(t *testing.T, root string, classes []string, n int) []string {
+	t.Helper()
+	var paths []string
+	for k, class := range classes {
+		for i := range n {
+			w, h := 24+(7*i+5*k)%48, 20+(11*i+3*k)%36
+			img := image.NewRGBA(image.Rect(0, 0, w, h))
+			for y := range h {
+				for x := range w {
+					img.SetRGBA(x, y, color.RGBA{uint8(60*k + 3*x), uint8(4*y + i), uint8(x ^ y), 255})
+				}
+			}
+			ext := ".png"
+			if i%2 == 1 {
+				ext = ".jpg"
+			}
+			p := filepath.Join(root, class, fmt.Sprintf("%03d%s", i, ext))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Create(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ext == ".png" {
+				err = png.Encode(f, img)
+			} else {
+				err = jpeg.Encode(f, img, &jpeg.Options{Quality: 90})
+			}
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			paths = append(paths, p)
+		}
+	}
+	return paths
+}
+
+// dataArgs is a tiny run on an image folder or shards of 32 px views.
+func dataArgs(dataset, dataDir, ckpt string, steps int, extra ...string) []string {
+	args := []string{"-dataset", dataset, "-data-dir", dataDir, "-augment", "vicreg", "-image-size", "32",
+		"-stem", "cifar", "-width", "4", "-channels", "3", "-expander", "32-32", "-batch-size", "8",
+		"-baselines=false", "-probe-epochs", "1", "-log-every", "1", "-seed", "7", "-workers", "2",
+		"-steps", fmt.Sprint(steps), "-checkpoint-every", "1", "-keep", "1000", "-checkpoint-dir", ckpt}
+	return append(args, extra...)
+}
+
+// labeledFolder writes root/train and root/val, 2 classes of mixed sizes.
+func labeledFolder(t *testing.T) (string, []string) {
+	t.Helper()
+	root := t.TempDir()
+	paths := writeImageFolder(t, filepath.Join(root, "train"), []string{"cat", "dog"}, 12)
+	writeImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 4)
+	return root, paths
+}
+
+// TestDataFolderAndShardsTrain: a folder of JPEGs and PNGs of mixed sizes trains, and so do the
+// same images written as shards by mkshards' library.
+func TestDataFolderAndShardsTrain(t *testing.T) {
+	needDataFlags(t)
+	needXLA(t)
+	t.Parallel()
+	root, _ := labeledFolder(t)
+	r := run(t, bins.train, nil, dataArgs("folder", root, t.TempDir(), 4)...)
+	if r.code != 0 {
+		t.Fatalf("training on a folder of mixed sizes: exit %d:\n%s", r.code, r.output)
+	}
+	assertNoStackTrace(t, "folder", r.output)
+	shards := t.TempDir()
+	for _, split := range []string{"train", "val"} {
+		f, err := datasets.OpenFolder(filepath.Join(root, split), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := datasets.WriteShards(f, filepath.Join(shards, split), datasets.ShardOptions{PerShard: 5, Prefix: split}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r = run(t, bins.train, nil, dataArgs("shards", shards, t.TempDir(), 4)...)
+	if r.code != 0 {
+		t.Fatalf("training on shards: exit %d:\n%s", r.code, r.output)
+	}
+	assertNoStackTrace(t, "shards", r.output)
+}
+
+// TestDataBadInput: each bad data argument exits 2 naming the path, each kind of damaged data
+// exits 1 naming the file (and the step for an image met while training), never with a stack
+// trace.
+func TestDataBadInput(t *testing.T) {
+	needDataFlags(t)
+	needXLA(t)
+	t.Parallel()
+	empty := t.TempDir()
+	noImages := t.TempDir()
+	if err := os.WriteFile(filepath.Join(noImages, "notes.txt"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	corrupt, paths := labeledFolder(t)
+	if err := os.WriteFile(paths[3], []byte("not a JPEG"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	shardDir := t.TempDir()
+	good, _ := labeledFolder(t)
+	f, _ := datasets.OpenFolder(filepath.Join(good, "train"), "")
+	shardPaths, err := datasets.WriteShards(f, shardDir, datasets.ShardOptions{PerShard: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	truncDir := t.TempDir()
+	data, _ := os.ReadFile(shardPaths[0])
+	if err := os.WriteFile(filepath.Join(truncDir, "shard-000000.tar"), data[:len(data)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join(shardDir, "shard-{000000..000009}.tar")
+	for _, tc := range []struct {
+		name, dataset, dir string
+		code               int
+		wants              []string
+	}{
+		{"empty folder", "folder", empty, 2, []string{empty}},
+		{"folder without images", "folder", noImages, 2, []string{noImages, "no .jpg"}},
+		{"missing folder", "folder", filepath.Join(empty, "nope"), 2, []string{filepath.Join(empty, "nope")}},
+		{"corrupt image", "folder", corrupt, 1, []string{paths[3], "step"}},
+		{"missing shards", "shards", missing, 2, []string{"shard-000004.tar"}},
+		{"truncated shard", "shards", truncDir, 1, []string{filepath.Join(truncDir, "shard-000000.tar")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, bins.train, nil, dataArgs(tc.dataset, tc.dir, t.TempDir(), 6)...)
+			assertNoStackTrace(t, tc.name, r.output)
+			if r.code != tc.code {
+				t.Errorf("exit %d, want %d:\n%s", r.code, tc.code, r.output)
+			}
+			for _, w := range tc.wants {
+				if !strings.Contains(r.output, w) {
+					t.Errorf("the output does not mention %q:\n%s", w, r.output)
+				}
+			}
+		})
+	}
+	// With -skip-bad-images the corrupt image is logged by name, counted in metrics.jsonl, and the
+	// run finishes.
+	ck := t.TempDir()
+	r := run(t, bins.train, nil, dataArgs("folder", corrupt, ck, 6, "-skip-bad-images")...)
+	if r.code != 0 || !strings.Contains(r.output, paths[3]) {
+		t.Fatalf("-skip-bad-images: exit %d, want 0 with %s named:\n%s", r.code, paths[3], r.output)
+	}
+	metrics, _ := os.ReadFile(filepath.Join(ck, "metrics.jsonl"))
+	if !strings.Contains(string(metrics), "bad_images") {
+		t.Errorf("metrics.jsonl does not count the bad images (a \"bad_images\" field):\n%s", metrics)
+	}
+}
+
+// TestDataFileDeletedWhileTraining deletes an image once the run has written checkpoints: the run
+// stops naming the file (exit 1), the checkpoints written verify, and once the file is back
+// -resume finishes the run.
+func TestDataFileDeletedWhileTraining(t *testing.T) {
+	needDataFlags(t)
+	needXLA(t)
+	t.Parallel()
+	root, paths := labeledFolder(t)
+	ck := t.TempDir()
+	const steps = 60
+	cmd := exec.Command(bins.train, dataArgs("folder", root, ck, steps)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout = cmd.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	lines := make(chan struct{}, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			select {
+			case lines <- struct{}{}:
+			default:
+			}
+		}
+		close(lines)
+	}()
+	victim := paths[0]
+	saved, _ := os.ReadFile(victim)
+	deadline := time.Now().Add(10 * time.Minute)
+	for !fileExists(ckptPath(ck, 3)) && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Every image is read in each epoch (24 images, batch 8): the run meets the missing file soon.
+	if err := os.Remove(victim); err != nil {
+		t.Fatal(err)
+	}
+	for range lines {
+	}
+	cmd.Wait()
+	code := exitCode(cmd.ProcessState)
+	output := out.String()
+	assertNoStackTrace(t, "file deleted while training", output)
+	if code != 1 || !strings.Contains(output, victim) {
+		t.Fatalf("exit %d, want 1 naming %s:\n%s", code, victim, output)
+	}
+	for k := int64(1); k <= 3; k++ {
+		loadState(t, ckptPath(ck, int(k))) // fails the test if a checkpoint does not verify
+	}
+	if err := os.WriteFile(victim, saved, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, bins.train, nil, dataArgs("folder", root, ck, steps, "-resume")...)
+	if r.code != 0 {
+		t.Fatalf("-resume once the file is back: exit %d:\n%s", r.code, r.output)
+	}
+}
