@@ -12,28 +12,37 @@ type EmbedOptions struct {
 	// BatchSize is the number of images per forward pass (default 256); the last batch is padded,
 	// so one program is compiled whatever the data set's size.
 	BatchSize int
+	// Size is the side of the views: images are resized and centre-cropped as torchvision's
+	// evaluation transform does (datasets.EvalConfig); 0 keeps the data set's own size (sets of
+	// one size only).
+	Size int
+	// SkipBadImages leaves out the images that do not decode (logged) instead of failing.
+	SkipBadImages bool
 	// Progress, when set, is called after each batch with the images done and the total.
 	Progress func(done, total int)
 }
 
-// EmbedDataset returns the representations of every image of ds, in order, with its labels:
-// images are normalised with ds's statistics and not augmented.
-func (e *Encoder) EmbedDataset(ds *datasets.Dataset, opt EmbedOptions) (eval.Features, error) {
-	if ds.Channels != e.Config.Model.InChannels {
+// EmbedDataset returns the representations of every image of d (in memory, an image folder or
+// shards), in order, with its labels: images are only resized (Size) and normalised with d's
+// statistics, not augmented.
+func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features, error) {
+	info := d.Info()
+	if info.Channels != e.Config.Model.InChannels {
 		return eval.Features{}, fmt.Errorf("the encoder takes %d-channel images, %s/%s has %d channels",
-			e.Config.Model.InChannels, ds.Name, ds.Split, ds.Channels)
+			e.Config.Model.InChannels, info.Name, info.Split, info.Channels)
 	}
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 256
 	}
-	it, err := datasets.NewEvalIterator(ds, datasets.EvalConfig{BatchSize: opt.BatchSize})
+	it, err := datasets.NewEvalIterator(d, datasets.EvalConfig{BatchSize: opt.BatchSize, Size: opt.Size, SkipBadImages: opt.SkipBadImages})
 	if err != nil {
 		return eval.Features{}, err
 	}
-	d := e.Dim()
-	f := eval.Features{N: ds.N, D: d, NumClasses: ds.NumClasses, X: make([]float32, 0, ds.N*d)}
-	if ds.Labels != nil {
-		f.Labels = make([]int32, 0, ds.N)
+	defer it.Close()
+	dim := e.Dim()
+	f := eval.Features{N: info.Len, D: dim, NumClasses: info.NumClasses, X: make([]float32, 0, info.Len*dim)}
+	if info.NumClasses > 0 {
+		f.Labels = make([]int32, 0, info.Len)
 	}
 	done := 0
 	for {
@@ -43,16 +52,20 @@ func (e *Encoder) EmbedDataset(ds *datasets.Dataset, opt EmbedOptions) (eval.Fea
 		}
 		z, err := e.Embed(b.View1, b.BatchSize, b.Height, b.Width)
 		if err != nil {
-			return eval.Features{}, fmt.Errorf("embedding %s/%s: %w", ds.Name, ds.Split, err)
+			return eval.Features{}, fmt.Errorf("embedding %s/%s: %w", info.Name, info.Split, err)
 		}
-		f.X = append(f.X, z[:b.Valid*d]...)
+		f.X = append(f.X, z[:b.Valid*dim]...)
 		if f.Labels != nil {
 			f.Labels = append(f.Labels, b.Labels[:b.Valid]...)
 		}
-		done += b.Valid
+		done += b.Valid + len(b.BadImages)
 		if opt.Progress != nil {
-			opt.Progress(done, ds.N)
+			opt.Progress(done, info.Len)
 		}
 	}
+	if err := it.Err(); err != nil {
+		return eval.Features{}, fmt.Errorf("embedding %s/%s: %w", info.Name, info.Split, err)
+	}
+	f.N = len(f.X) / dim
 	return f, nil
 }

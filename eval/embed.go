@@ -4,24 +4,34 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 )
 
-// Pixels returns the normalised pixels of every image of ds as features (the raw-pixel baseline).
-func Pixels(ds *datasets.Dataset) (Features, error) {
-	it, err := datasets.NewEvalIterator(ds, datasets.EvalConfig{BatchSize: 512})
+// Pixels returns the normalised pixels of every image of d, as views of side size (0: the data
+// set's own; see datasets.EvalConfig), as features: the raw-pixel baseline.
+func Pixels(d datasets.Data, size int) (Features, error) {
+	it, err := datasets.NewEvalIterator(d, datasets.EvalConfig{BatchSize: 512, Size: size})
 	if err != nil {
 		return Features{}, err
 	}
-	f := Features{N: ds.N, D: ds.ImageSize(), NumClasses: ds.NumClasses, X: make([]float32, 0, ds.N*ds.ImageSize())}
-	if ds.Labels != nil {
-		f.Labels = make([]int32, 0, ds.N)
+	defer it.Close()
+	info := d.Info()
+	var f Features
+	f.N, f.NumClasses = info.Len, info.NumClasses
+	if info.NumClasses > 0 {
+		f.Labels = make([]int32, 0, info.Len)
 	}
 	for {
 		b, ok := it.Next()
 		if !ok {
-			return f, nil
+			break
 		}
+		f.D = b.Height * b.Width * b.Channels
 		f.X = append(f.X, b.View1[:b.Valid*f.D]...)
 		if f.Labels != nil {
 			f.Labels = append(f.Labels, b.Labels[:b.Valid]...)
 		}
 	}
+	if err := it.Err(); err != nil {
+		return Features{}, err
+	}
+	f.N = len(f.X) / max(f.D, 1)
+	return f, nil
 }

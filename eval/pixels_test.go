@@ -11,7 +11,7 @@ func TestPixelsAreNormalisedInOrder(t *testing.T) {
 	ds := &datasets.Dataset{Name: "t", Split: "train", N: 3, Height: 1, Width: 2, Channels: 1,
 		Images: []uint8{0, 255, 51, 102, 204, 153}, Labels: []int32{1, 0, 1}, NumClasses: 2,
 		Mean: []float32{0.5}, Std: []float32{0.25}}
-	f, err := Pixels(ds)
+	f, err := Pixels(ds, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

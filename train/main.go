@@ -21,6 +21,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/gomlx-ssl/vicreg/backend"
+	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
@@ -65,6 +66,7 @@ func run(args []string) int {
 	defer b.Finalize()
 	if *backendInfo {
 		fmt.Print(backend.Describe(b))
+		fmt.Printf("jpeg:        %s\n", datasets.JPEGDecoder())
 		return 0
 	}
 

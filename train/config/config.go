@@ -34,6 +34,20 @@ type Config struct {
 	// every evaluation (online probe, kNN, final probe) uses the held-out ones instead of the test
 	// split, so that a recipe can be chosen without looking at the test set. 0: no hold-out.
 	Validation int `json:"validation"`
+	// ImageSize is the side of the training and evaluation views in pixels (0: the preset's, or
+	// the data set's own for sets of one size). Folders and shards need one.
+	ImageSize int `json:"image_size"`
+	// CropScale, "MIN,MAX", overrides the augmentation's random-resized-crop area range
+	// (fractions of the image area; "" keeps the preset's).
+	CropScale string `json:"crop_scale"`
+	// ShuffleBuffer is the number of samples held to shuffle tar shards (0: 1000).
+	ShuffleBuffer int `json:"shuffle_buffer"`
+	// ReducedDecode decodes JPEGs at 1/2, 1/4 or 1/8 of their size when the crops allow it
+	// (libjpeg's DCT scaling, PIL's draft mode): faster for small views, slightly other pixels.
+	ReducedDecode bool `json:"reduced_decode"`
+	// SkipBadImages replaces images that do not decode (logged by name, counted as bad_images in
+	// the metrics) instead of stopping; the replacement is the same on resume.
+	SkipBadImages bool `json:"skip_bad_images" config:"local"`
 	// Workers is the number of data goroutines; results do not depend on it.
 	Workers int    `json:"workers" config:"local"`
 	Seed    uint64 `json:"seed"`

@@ -40,6 +40,8 @@ type Plan struct {
 	Objective losses.Objective
 	Expander  []int
 	Precision dtypes.DType
+	// CropScale is the parsed Config.CropScale ({0, 0}: the preset's).
+	CropScale [2]float64
 	// Optimizer holds every optimiser setting; its schedule's length is set by ForData.
 	Optimizer optim.Config
 }
@@ -85,6 +87,10 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("devices", "%d devices do not divide the batch of %d: use a -batch-size that is a multiple of -devices", c.Devices, c.BatchSize)
 	case c.Subset < 0:
 		return nil, Errorf("subset", "must be >= 0")
+	case c.ImageSize < 0:
+		return nil, Errorf("image-size", "must be >= 0, got %d", c.ImageSize)
+	case c.ShuffleBuffer < 0:
+		return nil, Errorf("shuffle-buffer", "must be >= 0, got %d", c.ShuffleBuffer)
 	case c.Validation < 0:
 		return nil, Errorf("validation", "must be >= 0")
 	case c.WarmupEpochs < 0:
@@ -113,6 +119,11 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("checkpoint-dir", "must not be empty")
 	case c.OnNonFinite != OnNonFiniteStop && c.OnNonFinite != OnNonFiniteRollback:
 		return nil, Errorf("on-nonfinite", "unknown action %q: use %s or %s", c.OnNonFinite, OnNonFiniteStop, OnNonFiniteRollback)
+	}
+	if c.CropScale != "" {
+		if p.CropScale, err = datasets.ParseCropScale(c.CropScale); err != nil {
+			return nil, Errorf("crop-scale", "%v", err)
+		}
 	}
 	p.Optimizer = optim.Config{Kind: c.Optimizer, WeightDecay: c.WeightDecay, Momentum: c.Momentum,
 		Eta: c.Eta, Clip: c.Clip,

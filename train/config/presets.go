@@ -13,7 +13,7 @@ import (
 var Presets = map[string]func() Config{
 	"mnist": func() Config {
 		c := base()
-		c.Dataset, c.Augment = "mnist", "mnist"
+		c.Dataset, c.Augment, c.ImageSize = "mnist", "mnist", 28
 		c.Model = models.Config{Arch: "resnet18", Stem: "imagenet", Width: 24, InChannels: 1}
 		c.Expander = "256-256-256"
 		c.Epochs, c.BatchSize = 3, 256
@@ -24,7 +24,7 @@ var Presets = map[string]func() Config{
 	"cifar100": func() Config { return soloCIFAR("cifar100") },
 	"imagenet": func() Config {
 		c := base()
-		c.Dataset, c.Augment = "folder", "vicreg"
+		c.Dataset, c.Augment, c.ImageSize = "folder", "vicreg", 224
 		c.Model = models.Config{Arch: "resnet50", Stem: "imagenet", Width: 64, InChannels: 3}
 		c.Expander = "8192-8192-8192"
 		c.Epochs, c.BatchSize = 1000, 2048
@@ -37,7 +37,7 @@ var Presets = map[string]func() Config{
 // soloCIFAR is solo-learn's VICReg recipe for CIFAR (DESIGN section 5).
 func soloCIFAR(dataset string) Config {
 	c := base()
-	c.Dataset, c.Augment = dataset, "solo-cifar"
+	c.Dataset, c.Augment, c.ImageSize = dataset, "solo-cifar", 32
 	c.Model = models.Config{Arch: "resnet18", Stem: "cifar", Width: 64, InChannels: 3}
 	c.Expander = "2048-2048-2048"
 	c.Epochs, c.BatchSize = 1000, 256

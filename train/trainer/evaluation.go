@@ -33,10 +33,10 @@ type evaluator struct {
 
 // embed embeds ds with enc, showing the progress as the phase name (final evaluation only: the
 // per-epoch evaluation is short and would interleave with the training bar).
-func (e *evaluator) embed(enc *encoder.Encoder, ds *datasets.Dataset, name string) (eval.Features, error) {
-	opt := encoder.EmbedOptions{BatchSize: e.batch()}
+func (e *evaluator) embed(enc *encoder.Encoder, ds datasets.Data, name string) (eval.Features, error) {
+	opt := encoder.EmbedOptions{BatchSize: e.batch(), Size: e.data.size, SkipBadImages: e.cfg.SkipBadImages}
 	if name != "" {
-		bar := e.bar(name, int64(ds.N), "images")
+		bar := e.bar(name, int64(ds.Info().Len), "images")
 		defer bar.Finish()
 		opt.Progress = func(done, _ int) { bar.Set(int64(done), "") }
 	}
@@ -149,7 +149,7 @@ func (e *evaluator) final(res *Result) error {
 		return err
 	}
 	probeCfg := eval.ProbeConfig{Epochs: e.cfg.ProbeEpochs, Seed: e.cfg.Seed}
-	e.logger.Info("evaluating the frozen encoder", "train_images", e.data.train.N, "eval_images", e.data.eval.N, "split", e.data.eval.Split)
+	e.logger.Info("evaluating the frozen encoder", "train_images", e.data.train.Info().Len, "eval_images", e.data.eval.Info().Len, "split", e.data.eval.Info().Split)
 	trainF, evalF, err := e.features(enc, "pretrained encoder")
 	if err != nil {
 		return err
@@ -171,11 +171,11 @@ func (e *evaluator) final(res *Result) error {
 	if !e.cfg.Baselines {
 		return nil
 	}
-	pixTrain, err := eval.Pixels(e.data.train)
+	pixTrain, err := eval.Pixels(e.data.train, e.data.size)
 	if err != nil {
 		return err
 	}
-	pixEval, err := eval.Pixels(e.data.eval)
+	pixEval, err := eval.Pixels(e.data.eval, e.data.size)
 	if err != nil {
 		return err
 	}
@@ -205,7 +205,7 @@ func (e *evaluator) features(enc *encoder.Encoder, what string) (train, evalF ev
 	if train, err = e.embed(enc, e.data.train, "embedding the training images ("+what+")"); err != nil {
 		return
 	}
-	evalF, err = e.embed(enc, e.data.eval, "embedding the "+e.data.eval.Split+" images ("+what+")")
+	evalF, err = e.embed(enc, e.data.eval, "embedding the "+e.data.eval.Info().Split+" images ("+what+")")
 	return
 }
 

@@ -56,55 +56,90 @@ type LowLabelResult struct {
 	KNN     float64 `json:"knn"`
 }
 
-// data is a run's training and evaluation sets.
+// data is a run's training and evaluation sets, and their views.
 type data struct {
-	train, eval *datasets.Dataset // eval is nil for an unlabeled training set
+	train, eval datasets.Data // eval is nil when there is nothing to evaluate against
 	aug         datasets.Augmentation
+	size        int // side of every view
 }
 
-// loadData loads the training set and the evaluation set (the test split, or the held-out
-// images with -validation) and checks them against the configuration.
-func loadData(cfg config.Config) (*data, error) {
-	opt := datasets.Options{DataDir: cfg.DataDir}
-	train, err := datasets.LoadWith(cfg.Dataset, datasets.SplitTrain, opt)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, config.Errorf("data-dir", "%v", err)
+// dataError turns a data-set error into a usage error for -data-dir when the argument is at fault
+// (a missing or empty folder, a bad shard pattern); damaged data stays an error (exit 1).
+func dataError(err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) {
+		return config.Errorf("data-dir", "%v", err)
 	}
+	return err
+}
+
+// loadData opens the training set and the evaluation set (the test split, or the held-out images
+// with -validation) and checks them against the configuration. Image folders and shards are
+// opened, not read: their images are decoded batch by batch.
+func loadData(cfg config.Config, plan *config.Plan, logger *log.Logger) (*data, error) {
+	opt := datasets.Options{DataDir: cfg.DataDir}
+	train, err := datasets.Open(cfg.Dataset, datasets.SplitTrain, opt)
 	if err != nil {
-		return nil, err
+		return nil, dataError(err)
 	}
 	d := &data{}
-	if cfg.Validation > 0 {
-		if cfg.Validation >= train.N {
-			return nil, config.Errorf("validation", "holding out %d images leaves none of the %d to train on", cfg.Validation, train.N)
-		}
-		d.eval = train.Tail(cfg.Validation)
-		d.eval.Split = "validation"
-		train = train.Head(train.N - cfg.Validation)
+	mem, inMemory := train.(*datasets.Dataset)
+	switch {
+	case !inMemory && cfg.Validation > 0:
+		return nil, config.Errorf("validation", "holds out images of in-memory data sets (mnist, cifar10, ...); for -dataset %s, put the held-out images in a val/ folder", cfg.Dataset)
+	case !inMemory && cfg.Subset > 0:
+		return nil, config.Errorf("subset", "applies to in-memory data sets (mnist, cifar10, ...), not to -dataset %s", cfg.Dataset)
+	case !inMemory && cfg.EvalSubset > 0:
+		return nil, config.Errorf("eval-subset", "applies to in-memory data sets (mnist, cifar10, ...), not to -dataset %s", cfg.Dataset)
 	}
-	train = train.Head(cfg.Subset)
-	if train.Channels != cfg.Model.InChannels {
+	if inMemory {
+		if cfg.Validation > 0 {
+			if cfg.Validation >= mem.N {
+				return nil, config.Errorf("validation", "holding out %d images leaves none of the %d to train on", cfg.Validation, mem.N)
+			}
+			held := mem.Tail(cfg.Validation)
+			held.Split = "validation"
+			d.eval = held
+			mem = mem.Head(mem.N - cfg.Validation)
+		}
+		mem = mem.Head(cfg.Subset)
+		train = mem
+	}
+	info := train.Info()
+	if info.Channels != cfg.Model.InChannels {
 		return nil, config.Errorf("channels", "the encoder takes %d-channel images but %s has %d channels: set -channels %d",
-			cfg.Model.InChannels, cfg.Dataset, train.Channels, train.Channels)
+			cfg.Model.InChannels, cfg.Dataset, info.Channels, info.Channels)
 	}
-	if train.N < cfg.BatchSize {
-		return nil, config.Errorf("batch-size", "%d is larger than the %d training images", cfg.BatchSize, train.N)
+	if info.Len < cfg.BatchSize {
+		return nil, config.Errorf("batch-size", "%d is larger than the %d training images", cfg.BatchSize, info.Len)
 	}
-	if train.NumClasses > 0 && d.eval == nil {
-		if d.eval, err = datasets.LoadWith(cfg.Dataset, datasets.SplitTest, opt); err != nil {
-			return nil, err
-		}
-	}
-	if train.NumClasses == 0 {
-		d.eval = nil // nothing to evaluate against
-	}
-	if d.eval != nil {
-		d.eval = d.eval.Head(cfg.EvalSubset)
-	}
-	d.train = train
 	if d.aug, err = datasets.Preset(cfg.Augment, train); err != nil {
 		return nil, config.Errorf("augment", "%v", err)
 	}
+	d.aug = d.aug.WithSize(cfg.ImageSize)
+	if plan.CropScale[1] > 0 {
+		if d.aug, err = d.aug.WithCropScale(plan.CropScale[0], plan.CropScale[1]); err != nil {
+			return nil, config.Errorf("crop-scale", "%v", err)
+		}
+	}
+	d.size = d.aug.View1.Size
+	if info.NumClasses > 0 && d.eval == nil {
+		test, err := datasets.Open(cfg.Dataset, datasets.SplitTest, opt)
+		switch {
+		case errors.Is(err, datasets.ErrNoSplit):
+			logger.Warn("no evaluation split: the run is not evaluated (put labelled images in a val/ or test/ folder beside train/)", "err", err)
+		case err != nil:
+			return nil, dataError(err)
+		default:
+			d.eval = test
+		}
+	}
+	if info.NumClasses == 0 {
+		d.eval = nil // nothing to evaluate against
+	}
+	if ds, ok := d.eval.(*datasets.Dataset); ok {
+		d.eval = ds.Head(cfg.EvalSubset)
+	}
+	d.train = train
 	return d, nil
 }
 
@@ -124,12 +159,13 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	if err := CheckDevices(b, cfg.Devices); err != nil {
 		return nil, err
 	}
-	d, err := loadData(cfg)
+	d, err := loadData(cfg, plan, logger)
 	if err != nil {
 		return nil, err
 	}
-	net := NewNetwork(plan, d.train.NumClasses)
-	batchesPerEpoch, total, optCfg := plan.ForData(d.train.N)
+	info := d.train.Info()
+	net := NewNetwork(plan, info.NumClasses)
+	batchesPerEpoch, total, optCfg := plan.ForData(info.Len)
 	opt, err := optim.New(optCfg)
 	if err != nil {
 		return nil, fmt.Errorf("the optimiser: %w", err) // Plan validated every setting
@@ -167,9 +203,10 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	defer metrics.Close()
 
 	loader, err := datasets.NewLoader(d.train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed,
-		Workers: cfg.Workers, Augmentation: d.aug}, start)
+		Workers: cfg.Workers, Augmentation: d.aug, SkipBadImages: cfg.SkipBadImages, ShuffleBuffer: cfg.ShuffleBuffer,
+		ReducedDecode: cfg.ReducedDecode, Logger: logger}, start)
 	if err != nil {
-		return nil, err
+		return nil, dataError(err)
 	}
 	defer loader.Close()
 
@@ -179,7 +216,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	}
 	defer trainStep.Finalize()
 
-	logger.Info("training", "dataset", cfg.Dataset, "images", d.train.N, "model", cfg.Model.Arch, "width", cfg.Model.Width,
+	logger.Info("training", "dataset", cfg.Dataset, "images", info.Len, "view", d.size, "jpeg", datasets.JPEGDecoder(), "model", cfg.Model.Arch, "width", cfg.Model.Width,
 		"loss", cfg.Loss, "optimizer", cfg.Optimizer, "batch", cfg.BatchSize, "steps", total, "peak_lr", optCfg.Schedule.Base,
 		"backend", b.Name(), "devices", cfg.Devices, "precision", cfg.Precision)
 
@@ -191,8 +228,12 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 		LogEvery: int64(cfg.LogEvery), Rollback: cfg.OnNonFinite == config.OnNonFiniteRollback,
 		ImagesPerStep: 2 * cfg.BatchSize,
 		Step: func(batch *datasets.Batch) (map[string]float64, error) {
-			return trainStep.Run(tensors.FromFlatDataAndDimensions(batch.View1, batch.Dims()...),
+			out, err := trainStep.Run(tensors.FromFlatDataAndDimensions(batch.View1, batch.Dims()...),
 				tensors.FromFlatDataAndDimensions(batch.View2, batch.Dims()...), batch.Labels)
+			if out != nil && cfg.SkipBadImages {
+				out["bad_images"] = float64(len(batch.BadImages))
+			}
+			return out, err
 		},
 		Names:      trainStep.Names,
 		EndOfEpoch: ev.endOfEpoch(batchesPerEpoch),
@@ -224,7 +265,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 		logger.Info("encoder exported", "path", cfg.ExportEncoder)
 	}
 	if d.eval != nil {
-		res.EvalSplit, res.EvalImages = d.eval.Split, d.eval.N
+		res.EvalSplit, res.EvalImages = d.eval.Info().Split, d.eval.Info().Len
 		if err := ev.final(res); err != nil {
 			return nil, err
 		}
