@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"fmt"
+	"github.com/gomlx-ssl/vicreg/datasets"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -240,7 +241,7 @@ func Calibrate(cfg CalibrationConfig) ([]CalibrationRow, error) {
 	for ci, c := range conds {
 		ps := make([]float64, cfg.Reps)
 		for i := range ps {
-			r := rand.New(rand.NewPCG(splitmix(cfg.Seed^uint64(ci)<<40), splitmix(uint64(i)+0x9e37)))
+			r := rand.New(rand.NewPCG(datasets.SplitMix64(cfg.Seed^uint64(ci)<<40), datasets.SplitMix64(uint64(i)+0x9e37)))
 			p, err := c.p(c.sample(r))
 			if err != nil {
 				return nil, fmt.Errorf("calibration %q: %w", c.name, err)
@@ -296,14 +297,6 @@ func projectRandom(x [][]float64, k int, rng *rand.Rand) [][]float64 {
 		}
 	}
 	return out
-}
-
-// splitmix is SplitMix64's finaliser: well-separated PCG seeds from consecutive integers.
-func splitmix(x uint64) uint64 {
-	x += 0x9e3779b97f4a7c15
-	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
-	x = (x ^ x>>27) * 0x94d049bb133111eb
-	return x ^ x>>31
 }
 
 // Files written by WriteCalibration.

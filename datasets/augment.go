@@ -141,8 +141,8 @@ func ParseCropScale(s string) ([2]float64, error) {
 	return [2]float64{}, fmt.Errorf("crop scale %q: want MIN,MAX with 0 < MIN <= MAX <= 1 (fractions of the image area, e.g. 0.08,1)", s)
 }
 
-// splitmix64 is a 64-bit mixing function (Steele, Lea and Flood), used to derive independent seeds.
-func splitmix64(x uint64) uint64 {
+// SplitMix64 is a 64-bit mixing function (Steele, Lea and Flood), used to derive independent seeds.
+func SplitMix64(x uint64) uint64 {
 	x += 0x9e3779b97f4a7c15
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
 	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
@@ -152,8 +152,8 @@ func splitmix64(x uint64) uint64 {
 // SampleRNG returns the random generator of one sample: a function of (seed, epoch, index) only,
 // so the augmentation of a sample does not depend on which worker makes it or when.
 func SampleRNG(seed uint64, epoch, index int) *rand.Rand {
-	a := splitmix64(seed ^ splitmix64(uint64(epoch)+0x1234567))
-	b := splitmix64(a ^ splitmix64(uint64(index)+0x89abcdef))
+	a := SplitMix64(seed ^ SplitMix64(uint64(epoch)+0x1234567))
+	b := SplitMix64(a ^ SplitMix64(uint64(index)+0x89abcdef))
 	return rand.New(rand.NewPCG(a, b))
 }
 

@@ -261,7 +261,7 @@ func NewLoader(d Data, cfg LoaderConfig, start Position) (*Loader, error) {
 // EpochOrder returns the order in which the images of an epoch of a random-access data set are
 // visited: a permutation of 0..n-1 that depends only on (seed, epoch).
 func EpochOrder(n int, seed uint64, epoch int) []int {
-	rng := rand.New(rand.NewPCG(splitmix64(seed^0x0de12), splitmix64(uint64(epoch))))
+	rng := rand.New(rand.NewPCG(SplitMix64(seed^0x0de12), SplitMix64(uint64(epoch))))
 	return rng.Perm(n)
 }
 

@@ -280,7 +280,7 @@ func (s *Shards) Label(i int) int32 {
 // is emitted; the rest is emitted in random order at the end). It depends only on (seed, epoch,
 // buffer) and the shards' sample counts. shardOrder is the reading order of the shards.
 func (s *Shards) epochOrder(seed uint64, epoch, buffer int) (shardOrder []int, order []int32) {
-	rng := rand.New(rand.NewPCG(splitmix64(seed^0x5aa7d5), splitmix64(uint64(epoch)+0x0e90c4)))
+	rng := rand.New(rand.NewPCG(SplitMix64(seed^0x5aa7d5), SplitMix64(uint64(epoch)+0x0e90c4)))
 	shardOrder = rng.Perm(len(s.paths))
 	buffer = max(buffer, 1)
 	order = make([]int32, 0, s.Len())

@@ -68,7 +68,7 @@ func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 		order[i] = i
 	}
 	if !opt.NoShuffle {
-		rng := rand.New(rand.NewPCG(splitmix64(opt.Seed^0x5a4d), 0x5a4d))
+		rng := rand.New(rand.NewPCG(SplitMix64(opt.Seed^0x5a4d), 0x5a4d))
 		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 	}
 	keys := map[string]bool{}

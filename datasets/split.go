@@ -44,7 +44,7 @@ func LabelFraction(labels []int32, numClasses int, percent float64, seed uint64)
 			continue
 		}
 		k := max(1, int(math.Round(percent/100*float64(len(idx)))))
-		rng := rand.New(rand.NewPCG(splitmix64(seed^0x1abe1), splitmix64(uint64(c))))
+		rng := rand.New(rand.NewPCG(SplitMix64(seed^0x1abe1), SplitMix64(uint64(c))))
 		perm := rng.Perm(len(idx))
 		for _, p := range perm[:min(k, len(idx))] {
 			out = append(out, idx[p])
@@ -55,4 +55,38 @@ func LabelFraction(labels []int32, numClasses int, percent float64, seed uint64)
 	}
 	sort.Ints(out)
 	return out, nil
+}
+
+// Select returns the samples of src at the given indices as a Source of their own (sample i is
+// src's sample indices[i]); an in-memory *Dataset is copied (Subset), other sources are read
+// through. Its Info is src's with Len the number of indices.
+func Select(src Source, indices []int) Source {
+	if ds, ok := src.(*Dataset); ok {
+		return ds.Subset(indices)
+	}
+	return &selection{src: src, idx: indices}
+}
+
+type selection struct {
+	src Source
+	idx []int
+}
+
+func (s *selection) Info() Info {
+	info := s.src.Info()
+	info.Len = len(s.idx)
+	return info
+}
+
+func (s *selection) Label(i int) int32 { return s.src.Label(s.idx[i]) }
+
+func (s *selection) Decode(i int) (Image, error) { return s.src.Decode(s.idx[i]) }
+
+// Labels returns the label of every sample of src (-1 where unknown).
+func Labels(src Source) []int32 {
+	out := make([]int32, src.Info().Len)
+	for i := range out {
+		out[i] = src.Label(i)
+	}
+	return out
 }

@@ -91,3 +91,20 @@ func TestLabelFractionIsBalancedDeterministicAndNested(t *testing.T) {
 		t.Error("no labels: no error")
 	}
 }
+
+func TestSelect(t *testing.T) {
+	ds := tinySet(10)
+	sel := Select(ds, []int{7, 2})
+	if sel.Info().Len != 2 || sel.Label(0) != ds.Label(7) {
+		t.Errorf("Select of a Dataset: len %d, label %d", sel.Info().Len, sel.Label(0))
+	}
+	// A source that is not in memory is read through.
+	through := Select(&selection{src: ds, idx: []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}}, []int{9, 4})
+	img, err := through.Decode(0)
+	if err != nil || img.Pix[0] != 9 || through.Label(1) != ds.Label(4) || through.Info().Len != 2 {
+		t.Errorf("Select of a source: pixel %v, %v", img.Pix, err)
+	}
+	if got := Labels(through); !slices.Equal(got, []int32{ds.Label(9), ds.Label(4)}) {
+		t.Errorf("Labels: %v", got)
+	}
+}

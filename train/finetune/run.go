@@ -100,8 +100,12 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if err != nil {
 		return nil, err
 	}
-	classes := train.NumClasses
-	aug := augmentation(cfg.Augment, train)
+	classes := train.Info().NumClasses
+	size := cfg.Encoder.ImageSize
+	if size == 0 {
+		size = datasets.DefaultImageSize(train, cfg.Encoder.Augment)
+	}
+	aug := augmentation(cfg.Augment, size)
 
 	mgr, unlock, err := trainer.OpenCheckpoints(cfg.CheckpointDir, cfg.KeepLast, "top1", logger)
 	if err != nil {
@@ -137,7 +141,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	}
 	defer metrics.Close()
 
-	batchesPerEpoch := int64(train.N / cfg.BatchSize)
+	batchesPerEpoch := int64(train.Info().Len / cfg.BatchSize)
 	total := int64(cfg.Epochs) * batchesPerEpoch
 	opt, err := optim.New(optim.Config{Kind: "sgd", Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay,
 		Schedule:  optim.Schedule{Base: cfg.LRBackbone, TotalSteps: total},
@@ -175,9 +179,9 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	defer loader.Close()
 
 	logger.Info("fine-tuning", "weights", cfg.Weights, "scratch", cfg.Scratch, "dataset", cfg.Dataset,
-		"train_images", train.N, "percent", cfg.TrainPercent, "epochs", cfg.Epochs, "steps", total,
+		"train_images", train.Info().Len, "view", size, "percent", cfg.TrainPercent, "epochs", cfg.Epochs, "steps", total,
 		"lr_backbone", cfg.LRBackbone, "lr_head", cfg.LRHead, "wd", cfg.WeightDecay, "batch", cfg.BatchSize)
-	res := &Result{TrainImages: train.N, TestImages: test.N, Top1: -1, Top5: -1}
+	res := &Result{TrainImages: train.Info().Len, TestImages: test.Info().Len, Top1: -1, Top5: -1}
 	loop := &trainer.Loop{
 		Ctx: ctx, Manager: mgr, Config: cfg.JSON(), Metrics: metrics, Loader: loader,
 		Total: total, BatchesPerEpoch: batchesPerEpoch, LogEvery: int64(cfg.LogEvery),
@@ -196,7 +200,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		},
 		Names: func() []string { return names },
 		EndOfEpoch: func(step int64, epoch float64, last bool) (map[string]float64, error) {
-			top1, top5, err := accuracy(evalExec, test, classes, max(cfg.BatchSize, 256))
+			top1, top5, err := accuracy(evalExec, test, classes, max(cfg.BatchSize, 256), size)
 			if err != nil {
 				return nil, err
 			}
@@ -278,13 +282,15 @@ func (n *network) logits(ctx *context.Context, images *Node, training bool) *Nod
 
 // accuracy is the top-1 and top-5 accuracy (top-5 only with more than 5 classes, else -1) of
 // the network on ds, in evaluation mode.
-func accuracy(exec *context.Exec, ds *datasets.Dataset, classes, batch int) (top1, top5 float64, err error) {
-	it, err := datasets.NewEvalIterator(ds, datasets.EvalConfig{BatchSize: batch})
+func accuracy(exec *context.Exec, ds datasets.Data, classes, batch, size int) (top1, top5 float64, err error) {
+	it, err := datasets.NewEvalIterator(ds, datasets.EvalConfig{BatchSize: batch, Size: size})
 	if err != nil {
 		return 0, 0, err
 	}
-	scores := make([]float32, 0, ds.N*classes)
-	labels := make([]int32, 0, ds.N)
+	defer it.Close()
+	n := ds.Info().Len
+	scores := make([]float32, 0, n*classes)
+	labels := make([]int32, 0, n)
 	for {
 		bt, ok := it.Next()
 		if !ok {
@@ -299,6 +305,9 @@ func accuracy(exec *context.Exec, ds *datasets.Dataset, classes, batch int) (top
 		scores = append(scores, s[:bt.Valid*classes]...)
 		labels = append(labels, bt.Labels[:bt.Valid]...)
 	}
+	if err := it.Err(); err != nil {
+		return 0, 0, err
+	}
 	if top1, err = eval.TopK(scores, labels, classes, 1); err != nil {
 		return 0, 0, err
 	}
@@ -311,44 +320,51 @@ func accuracy(exec *context.Exec, ds *datasets.Dataset, classes, batch int) (top
 	return top1, top5, nil
 }
 
-// loadData loads the labelled training split (its TrainPercent fraction) and the test split.
-func loadData(cfg Config) (train, test *datasets.Dataset, err error) {
+// loadData opens the labelled training split (its TrainPercent fraction) and the test split.
+func loadData(cfg Config) (train, test datasets.Data, err error) {
 	opt := datasets.Options{DataDir: cfg.DataDir}
-	full, err := datasets.LoadWith(cfg.Dataset, datasets.SplitTrain, opt)
-	if errors.Is(err, fs.ErrNotExist) {
+	full, err := datasets.Open(cfg.Dataset, datasets.SplitTrain, opt)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) {
 		return nil, nil, config.Errorf("data-dir", "%v", err)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	if full.Labels == nil || full.NumClasses == 0 {
+	info := full.Info()
+	if info.NumClasses == 0 {
 		return nil, nil, config.Errorf("dataset", "%s has no labels to fine-tune on: use a labelled data set", cfg.Dataset)
 	}
-	if full.Channels != cfg.Encoder.Model.InChannels {
+	if info.Channels != cfg.Encoder.Model.InChannels {
 		return nil, nil, config.Errorf("dataset", "the encoder takes %d-channel images but %s has %d channels: fine-tune it on a %d-channel data set",
-			cfg.Encoder.Model.InChannels, cfg.Dataset, full.Channels, cfg.Encoder.Model.InChannels)
-	}
-	idx, err := datasets.LabelFraction(full.Labels, full.NumClasses, cfg.TrainPercent, cfg.Seed)
-	if err != nil {
-		return nil, nil, config.Errorf("train-percent", "%v", err)
+			cfg.Encoder.Model.InChannels, cfg.Dataset, info.Channels, cfg.Encoder.Model.InChannels)
 	}
 	train = full
-	if len(idx) < full.N {
-		train = full.Subset(idx)
+	if cfg.TrainPercent < 100 {
+		src, ok := full.(datasets.Source)
+		if !ok {
+			return nil, nil, config.Errorf("train-percent", "label fractions need a data set read in any order (in memory or an image folder), not -dataset %s", cfg.Dataset)
+		}
+		idx, err := datasets.LabelFraction(datasets.Labels(src), info.NumClasses, cfg.TrainPercent, cfg.Seed)
+		if err != nil {
+			return nil, nil, config.Errorf("train-percent", "%v", err)
+		}
+		train = datasets.Select(src, idx)
 	}
-	if train.N < cfg.BatchSize {
+	if n := train.Info().Len; n < cfg.BatchSize {
 		return nil, nil, config.Errorf("batch-size", "%d is larger than the %d training images (%g%% of %d): use a smaller -batch-size",
-			cfg.BatchSize, train.N, cfg.TrainPercent, full.N)
+			cfg.BatchSize, n, cfg.TrainPercent, info.Len)
 	}
-	if test, err = datasets.LoadWith(cfg.Dataset, datasets.SplitTest, opt); err != nil {
+	if test, err = datasets.Open(cfg.Dataset, datasets.SplitTest, opt); err != nil {
 		return nil, nil, err
 	}
-	return train, test.Head(cfg.EvalSubset), nil
+	if ds, ok := test.(*datasets.Dataset); ok {
+		test = ds.Head(cfg.EvalSubset)
+	}
+	return train, test, nil
 }
 
-// augmentation is the supervised training augmentation (one view is used).
-func augmentation(name string, ds *datasets.Dataset) datasets.Augmentation {
-	size := min(ds.Height, ds.Width)
+// augmentation is the supervised training augmentation (one view is used), of side size.
+func augmentation(name string, size int) datasets.Augmentation {
 	v := datasets.ViewConfig{Size: size, CropScale: [2]float64{0.08, 1}, CropRatio: [2]float64{0.75, 4.0 / 3}, FlipProb: 0.5}
 	switch name {
 	case "mnist":
