@@ -13,7 +13,7 @@ import (
 var Presets = map[string]func() Config{
 	"mnist": func() Config {
 		c := base()
-		c.Dataset, c.Augment, c.ImageSize = "mnist", "mnist", 28
+		c.Dataset, c.Augment = "mnist", "mnist" // ImageSize 0: the data set's own (28 for MNIST)
 		c.Model = models.Config{Arch: "resnet18", Stem: "imagenet", Width: 24, InChannels: 1}
 		c.Expander = "256-256-256"
 		c.Epochs, c.BatchSize = 3, 256

@@ -26,7 +26,7 @@ import (
 func pretrained(t *testing.T, b backends.Backend) (config.Config, []checkpoints.Variable) {
 	t.Helper()
 	cfg := config.Default()
-	cfg.Dataset, cfg.Seed, cfg.ImageSize = "synthetic", 3, 0 // the images' own 16x16
+	cfg.Dataset, cfg.Seed = "synthetic", 3
 	cfg.Model = models.Config{Arch: "resnet18", Stem: "cifar", Width: 4, InChannels: 3}
 	enc, err := encoder.Random(b, cfg)
 	if err != nil {
