@@ -8,7 +8,7 @@ BENCHTIME ?= 3x
 FUZZTIME  ?= 20s
 BENCHARGS ?=
 
-.PHONY: all xla train test analyze estimators bench faults fuzz lint clean
+.PHONY: all xla cuda train test analyze estimators bench faults fuzz lint clean
 
 all: lint test
 
@@ -18,6 +18,11 @@ xla:
 
 $(PLUGIN):
 	@scripts/install-xla.sh
+
+## cuda: install JAX's CUDA 13 PJRT plugin and its NVIDIA libraries from PyPI (pinned, sha256-checked)
+## into ~/.local/lib/vicreg-cuda (VICREG_CUDA_DIR), no root, idempotent; then GOMLX_BACKEND=xla:cuda.
+cuda:
+	@scripts/install-cuda.sh
 
 ## train: the default job (MNIST, small ResNet, VICReg, linear probe) on xla:cpu.
 train: $(PLUGIN)
