@@ -55,3 +55,17 @@ func waitFor(t *testing.T, cond func() bool, seconds float64) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestMeasurePipeline runs the input pipeline briefly: it reports the preset's view size and a
+// positive rate.
+func TestMeasurePipeline(t *testing.T) {
+	r, err := measurePipeline("vicreg", 40, 8, 1, 50*time.Millisecond)
+	if err != nil || r.View != 40 || r.ImagesPS <= 0 || r.ImagesCPUS <= 0 {
+		t.Errorf("got %+v, %v; want 40 px views (the vicreg preset keeps images under 224 px) and positive rates", r, err)
+	}
+	var b strings.Builder
+	printPipeline(&b, []pipelineRow{{Preset: "vicreg", Source: 256, View: 224, Batch: 128, Workers: 16, ImagesPS: 1500, ImagesCPUS: 95}})
+	if !strings.Contains(b.String(), "| vicreg | 256 | 224 | 128 | 16 | 1500 | 3000 | 95 |") {
+		t.Errorf("table:\n%s", b.String())
+	}
+}

@@ -16,6 +16,7 @@
 //	go run ./bench -configs w16 -batch 64 -steps 2   # a quick run
 //	go run ./bench -rss-steps 1000                   # resident memory over 1,000 small steps
 //	go run ./bench -ops                              # convolution and batch-norm ops, stage by stage
+//	go run ./bench -pipeline                         # two-view augmentation throughput, all cores and one
 //	GOMLX_BACKEND=xla:cuda go run ./bench -device cuda -python python3   # on a GPU
 //	go run -tags levers ./bench -levers              # the lever experiments (not in the shipped bench)
 package main
@@ -50,6 +51,8 @@ type options struct {
 	batch, warmup, steps, peak      int
 	rssSteps, rssWidth, rssBatch    int
 	levers, ompPassive, ops         bool
+	pipeline                        bool
+	pipelineSeconds                 float64
 	opsWidths                       string
 	child, xlaFlags                 string
 }
@@ -71,6 +74,8 @@ func main() {
 	flag.BoolVar(&o.ompPassive, "omp-passive", true, "run PyTorch with OMP_WAIT_POLICY=PASSIVE (sleeping, not spinning, OpenMP threads)")
 	flag.BoolVar(&o.levers, "levers", false, "instead of the table: the lever micro-benchmarks (layout, XLA flags, bf16, plugins, forward/backward/update split; build with -tags levers)")
 	flag.BoolVar(&o.ops, "ops", false, "instead of the table: each convolution and batch-norm op of the training step at each ResNet-18 stage, on both sides, and what each difference costs a step")
+	flag.BoolVar(&o.pipeline, "pipeline", false, "instead of the table: the input pipeline's two-view augmentation throughput on every core and on one")
+	flag.Float64Var(&o.pipelineSeconds, "pipeline-seconds", 5, "-pipeline: seconds per measurement")
 	flag.StringVar(&o.opsWidths, "ops-widths", "64,16", "-ops: the ResNet-18 widths, comma-separated")
 	flag.StringVar(&o.xlaFlags, "xla-flags", "--xla_cpu_use_thunk_runtime=false;--xla_cpu_enable_fast_math=true;--xla_cpu_use_xnnpack=true;--xla_cpu_use_onednn=true;--xla_cpu_multi_thread_eigen=false", "-levers: the XLA_FLAGS settings compared with none, separated by ';'")
 	flag.StringVar(&o.child, "child", "", "internal: run one JSON-encoded job in this process and print its result")
@@ -99,6 +104,8 @@ func run(o options) error {
 		return fmt.Errorf("-device cuda runs PyTorch on the GPU: run ours there too with %s=xla:cuda (now %q)", backend.EnvVar, backend.Config())
 	}
 	switch {
+	case o.pipeline:
+		return runPipeline(o.pipelineSeconds)
 	case o.rssSteps > 0:
 		return runRSS(o, exp)
 	case o.levers:
