@@ -155,9 +155,9 @@ func TestSelectConfigs(t *testing.T) {
 	for _, c := range gpuConfigs() {
 		names = append(names, c.Name)
 	}
-	want = []string{"r18w64-train-sgd-b256", "r18w64-train-sgd-b256-bf16", "r18w64-train-sgd-b1024", "r18w64-train-sgd-b1024-bf16",
-		"r18w64-infer-b256", "r18w64-infer-b256-bf16", "r18w64-infer-b1024", "r18w64-infer-b1024-bf16",
-		"r50w64-224px-train-sgd-b128", "r50w64-224px-train-sgd-b128-bf16"}
+	want = []string{"r18w64-train-sgd-b256", "r18w64-train-sgd-b256-bf16", "r50w64-224px-train-sgd-b128", "r50w64-224px-train-sgd-b128-bf16",
+		"r18w64-infer-b256", "r18w64-infer-b256-bf16", "r18w64-train-sgd-b1024", "r18w64-train-sgd-b1024-bf16",
+		"r18w64-infer-b1024", "r18w64-infer-b1024-bf16"}
 	if !slices.Equal(names, want) {
 		t.Errorf("GPU rows %v, want %v", names, want)
 	}

@@ -53,7 +53,7 @@ type options struct {
 	levers, ompPassive, ops         bool
 	pipeline                        bool
 	pipelineSeconds                 float64
-	opsWidths                       string
+	opsWidths, opsPrecision         string
 	child, xlaFlags                 string
 }
 
@@ -77,6 +77,7 @@ func main() {
 	flag.BoolVar(&o.pipeline, "pipeline", false, "instead of the table: the input pipeline's two-view augmentation throughput on every core and on one")
 	flag.Float64Var(&o.pipelineSeconds, "pipeline-seconds", 5, "-pipeline: seconds per measurement")
 	flag.StringVar(&o.opsWidths, "ops-widths", "64,16", "-ops: the ResNet-18 widths, comma-separated")
+	flag.StringVar(&o.opsPrecision, "ops-precision", "f32", "-ops: f32, or bf16 (the ops on bfloat16 operands, as -precision bf16 and PyTorch's bf16 autocast run them)")
 	flag.StringVar(&o.xlaFlags, "xla-flags", "--xla_cpu_use_thunk_runtime=false;--xla_cpu_enable_fast_math=true;--xla_cpu_use_xnnpack=true;--xla_cpu_use_onednn=true;--xla_cpu_multi_thread_eigen=false", "-levers: the XLA_FLAGS settings compared with none, separated by ';'")
 	flag.StringVar(&o.child, "child", "", "internal: run one JSON-encoded job in this process and print its result")
 	flag.Parse()

@@ -124,6 +124,8 @@ func runTable(o options, cfgs []benchConfig, cpu cpuInfo) error {
 				notes = append(notes, c.Name+" PyTorch, GPU sampling: "+note)
 			}
 		}
+		log.Info("row", "config", c.Name, "ours img/s", fmt.Sprintf("%.1f", r.ours.ImagesPS), "torch img/s", fmt.Sprintf("%.1f", r.torch.ImagesPS),
+			"first s (ours/torch)", fmt.Sprintf("%.1f/%.1f", r.ours.FirstS, r.torch.FirstS), "GPU MiB (ours/torch)", fmt.Sprintf("%.0f/%.0f", r.oursGPU.PeakMiB, r.torchGPU.PeakMiB))
 		for _, e := range []string{r.oursErr, r.torchErr} {
 			if e != "" {
 				notes = append(notes, fmt.Sprintf("%s: %s", c.Name, tail(e, 500)))
@@ -132,6 +134,17 @@ func runTable(o options, cfgs []benchConfig, cpu cpuInfo) error {
 		rows = append(rows, r)
 	}
 	writeTable(os.Stdout, rows, peak, notes, o)
+	if doOurs {
+		failed := 0
+		for _, r := range rows {
+			if r.oursErr != "" {
+				failed++
+			}
+		}
+		if failed == len(rows) {
+			return fmt.Errorf("every configuration failed on our side; the first: %s", tail(rows[0].oursErr, 400))
+		}
+	}
 	return nil
 }
 

@@ -176,20 +176,23 @@ def timed(fn, warmup, steps):
     return first, wall / steps
 
 
-def stage_ops(width, batch, warmup, steps):
+def stage_ops(width, batch, warmup, steps, dtype=torch.float32):
     """Milliseconds of the training step's parts at each ResNet-18 stage, NCHW as the model runs:
     a 3x3 stride-1 convolution forward, its input and kernel gradients (aten's convolution_backward,
-    what autograd calls), batch norm forward + backward. `go run ./bench -ops` times the same."""
+    what autograd calls), batch norm forward + backward. `go run ./bench -ops` times the same.
+    With dtype bfloat16 the operands are bfloat16, as bf16 autocast makes them for convolutions
+    (batch norm then runs on the bfloat16 activations, as in an autocast step)."""
     rows = []
     for hw, c in ((32, width), (16, 2 * width), (8, 4 * width), (4, 8 * width)):
-        x, r, w = torch.randn(batch, c, hw, hw), torch.randn(batch, c, hw, hw), torch.randn(c, c, 3, 3)
+        x, r, w = (torch.randn(batch, c, hw, hw, dtype=dtype), torch.randn(batch, c, hw, hw, dtype=dtype),
+                   torch.randn(c, c, 3, 3, dtype=dtype))
 
         def conv_bwd(mask):
             return lambda: torch.ops.aten.convolution_backward(
                 r, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, mask)
 
         xb = x.clone().requires_grad_(True)
-        bn = nn.BatchNorm2d(c)
+        bn = nn.BatchNorm2d(c).to(dtype)
 
         def bn_fwd_bwd():
             torch.autograd.grad(bn(xb), [xb, bn.weight, bn.bias], r)
@@ -240,7 +243,7 @@ def main():
     if a.mode == "macs":
         out.update(count_macs(a.arch, a.width, a.image, dims))
     elif a.mode == "ops":
-        out["ops"] = stage_ops(a.width, a.batch, a.warmup, a.steps)
+        out["ops"] = stage_ops(a.width, a.batch, a.warmup, a.steps, torch.bfloat16 if bf16 else torch.float32)
     elif a.mode == "peak":
         x, y = torch.randn(a.size, a.size, device=dev), torch.randn(a.size, a.size, device=dev)
         first, step = timed(lambda: torch.mm(x, y), a.warmup, a.steps)
