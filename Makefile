@@ -8,7 +8,7 @@ BENCHTIME ?= 3x
 FUZZTIME  ?= 20s
 BENCHARGS ?=
 
-.PHONY: all xla train test analyze estimators bench faults fuzz lint clean
+.PHONY: all xla cuda gpu-build gpu-check train test analyze estimators bench faults fuzz lint clean
 
 all: lint test
 
@@ -18,6 +18,22 @@ xla:
 
 $(PLUGIN):
 	@scripts/install-xla.sh
+
+## cuda: install JAX's CUDA 13 PJRT plugin and its NVIDIA libraries from PyPI (pinned, sha256-checked)
+## into ~/.local/lib/vicreg-cuda (VICREG_CUDA_DIR), no root, idempotent; then GOMLX_BACKEND=xla:cuda.
+cuda:
+	@scripts/install-cuda.sh
+
+## gpu-build: build, strip and xz-compress into bin/gpu what scripts/gpu-check.sh runs on a GPU
+## machine without Go (train, bench, the test binaries of backend, models, losses, train/trainer,
+## eval, checkpoints) with MNIST; at most 56 MiB, to travel with the working tree.
+gpu-build:
+	@scripts/gpu-build.sh
+
+## gpu-check: the prepared GPU check (scripts/gpu-check.sh; results in $$OUT or runs/gpu-check).
+## Without a GPU it stops at once; `scripts/gpu-check.sh --dry-run` exercises everything else.
+gpu-check:
+	@scripts/gpu-check.sh
 
 ## train: the default job (MNIST, small ResNet, VICReg, linear probe) on xla:cpu.
 train: $(PLUGIN)

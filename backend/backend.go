@@ -8,6 +8,17 @@
 // go-xla's auto-installer downloads plugins from GitHub. It is only attempted when no plugin is
 // installed, GOMLX_NO_AUTO_INSTALL is unset and GitHub answers within a few seconds, so that a
 // machine without internet fails fast with a clear message instead of hanging.
+//
+// GOMLX_BACKEND=xla:cuda uses JAX's CUDA 13 PJRT plugin (PyPI's jax-cuda13-pjrt) with its NVIDIA
+// libraries: the folder `make cuda` installs (FindCUDA: $VICREG_CUDA_DIR, else
+// ~/.local/lib/vicreg-cuda), else the jax-cuda13-pjrt that pip installed into the python3 on
+// PATH. Nothing else needs setting: the plugin's RPATH finds the libraries, and New points XLA
+// at the installation's ptxas and libdevice (--xla_gpu_cuda_data_dir in XLA_FLAGS). JAX's
+// XLA_PYTHON_CLIENT_PREALLOCATE, XLA_PYTHON_CLIENT_MEM_FRACTION and XLA_PYTHON_CLIENT_ALLOCATOR
+// set the plugin's memory pool as they do for JAX. On a machine without a GPU, New returns
+// ErrNoGPU with the message
+//
+//	no GPU visible: the CUDA plugin <plugin file> found no NVIDIA GPU; it needs one with NVIDIA driver 580 or newer (CUDA 13): check that nvidia-smi lists the GPU, or use GOMLX_BACKEND=xla:cpu
 package backend
 
 import (
@@ -15,8 +26,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gomlx/go-xla/pkg/pjrt"
@@ -91,7 +104,11 @@ func New() (backends.Backend, error) {
 		return nil, fmt.Errorf("%s=%q names an unknown backend %q: use one of xla:cpu, xla:cuda, go", EnvVar, config, name)
 	}
 	if IsXLA(config) {
-		pluginName, _, _ = strings.Cut(pluginName, ",")
+		var options string
+		pluginName, options, _ = strings.Cut(pluginName, ",")
+		if pluginName == "cuda" || (filepath.IsAbs(pluginName) && isCUDAPlugin(pluginName)) {
+			return newCUDA(pluginName, options)
+		}
 		if err := ensurePlugin(pluginName); err != nil {
 			return nil, err
 		}
@@ -101,6 +118,65 @@ func New() (backends.Backend, error) {
 		return nil, fmt.Errorf("starting backend %q: %w", config, err)
 	}
 	return b, nil
+}
+
+// cudaInUse is the CUDA installation of the last backend newCUDA started (for Describe).
+var (
+	cudaMu    sync.Mutex
+	cudaInUse *CUDAInstall
+)
+
+// newCUDA starts the XLA backend on the CUDA plugin: plugin is "cuda" (found by FindCUDA) or the
+// plugin file's absolute path; options are GoMLX's backend options (after the first comma).
+func newCUDA(plugin, options string) (backends.Backend, error) {
+	c := CUDAInstall{Root: filepath.Dir(filepath.Dir(filepath.Dir(plugin))), Plugin: plugin, Source: EnvVar}
+	if plugin == "cuda" {
+		var err error
+		if c, err = FindCUDA(); err != nil {
+			return nil, err
+		}
+	}
+	if err := prepareCUDA(c); err != nil {
+		return nil, fmt.Errorf("setting up the CUDA plugin %s: %w", c.Plugin, err)
+	}
+	clientOptions, err := cudaClientOptions()
+	if err != nil {
+		return nil, err
+	}
+	config := c.Plugin
+	if options != "" {
+		config += "," + options
+	}
+	var b *xla.Backend
+	// The plugin logs its failure to find a GPU (cuInit, a source-location trace) on file
+	// descriptor 2 before it returns the error: keep that out of the user's terminal, and pass it
+	// on when the client starts.
+	logs := captureStderr(func() { b, err = xla.NewWithOptions(config, clientOptions) })
+	if err != nil {
+		e := cudaError(c.Plugin, err)
+		if !errors.Is(e, ErrNoGPU) {
+			if l := pluginErrorLines(logs, 5); l != "" {
+				e = fmt.Errorf("%w\nthe plugin logged:\n%s", e, l)
+			}
+		}
+		return nil, e
+	}
+	_, _ = os.Stderr.Write(logs)
+	cudaMu.Lock()
+	cudaInUse = &c
+	cudaMu.Unlock()
+	return b, nil
+}
+
+// pluginErrorLines returns up to n of the error lines ("E...") of a plugin's captured log.
+func pluginErrorLines(logs []byte, n int) string {
+	var out []string
+	for _, l := range strings.Split(string(logs), "\n") {
+		if strings.HasPrefix(l, "E") && len(out) < n {
+			out = append(out, "  "+strings.TrimSpace(l))
+		}
+	}
+	return strings.Join(out, "\n")
 }
 
 // ensurePlugin makes sure the named plugin (or any plugin, if the name is empty) is installed,
@@ -151,19 +227,68 @@ func githubReachable() bool {
 
 // Describe returns a human-readable description of a backend: its name, description, devices
 // and, for XLA, the plugin file and its PJRT C API version next to the one go-xla was built for.
+// For the CUDA plugin it adds where the installation was found, the CUDA version the plugin was
+// built for and the versions of the NVIDIA libraries' wheels, the CUDA data folder given to XLA,
+// and each GPU with its memory (from nvidia-smi: go-xla v0.1.4 does not expose PJRT's device
+// memory statistics).
 func Describe(b backends.Backend) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "backend:     %s\n", b.Name())
 	fmt.Fprintf(&sb, "description: %s\n", b.Description())
 	fmt.Fprintf(&sb, "devices:     %d\n", b.NumDevices())
-	if IsXLA(b.Name()) {
-		_, pluginName, _ := strings.Cut(Config(), ":")
-		pluginName, _, _ = strings.Cut(pluginName, ",")
-		if p, err := pjrt.GetPlugin(pluginName); err == nil {
-			major, minor := p.Version()
-			fmt.Fprintf(&sb, "plugin:      %s (PJRT C API %d.%d; go-xla v0.1.4 was built for %s)\n",
-				p.Path(), major, minor, BuiltForPJRT)
-		}
+	if !IsXLA(b.Name()) {
+		return sb.String()
+	}
+	_, pluginName, _ := strings.Cut(Config(), ":")
+	pluginName, _, _ = strings.Cut(pluginName, ",")
+	cudaMu.Lock()
+	cuda := cudaInUse
+	cudaMu.Unlock()
+	if cuda != nil && isCUDAPlugin(pluginName) {
+		pluginName = cuda.Plugin
+	}
+	p, err := pjrt.GetPlugin(pluginName)
+	if err != nil {
+		return sb.String()
+	}
+	major, minor := p.Version()
+	fmt.Fprintf(&sb, "plugin:      %s (PJRT C API %d.%d; go-xla v0.1.4 was built for %s)\n",
+		p.Path(), major, minor, BuiltForPJRT)
+	if cuda == nil || pluginName != cuda.Plugin {
+		return sb.String()
+	}
+	fmt.Fprintf(&sb, "found by:    %s (%s)\n", cuda.Source, cuda.Root)
+	fmt.Fprintf(&sb, "CUDA:        %s\n", cudaVersions(p.Attributes(), cuda.Wheels()))
+	if dir := cuda.DataDir(); dir != "" {
+		fmt.Fprintf(&sb, "CUDA data:   %s (--xla_gpu_cuda_data_dir: ptxas, libdevice)\n", dir)
+	}
+	for i := range b.NumDevices() {
+		fmt.Fprintf(&sb, "device %d:    %s\n", i, b.DeviceDescription(backends.DeviceNum(i)))
+	}
+	for _, l := range nvidiaSMI() {
+		fmt.Fprintf(&sb, "nvidia-smi:  %s (index, name, memory, driver)\n", l)
 	}
 	return sb.String()
+}
+
+// cudaVersions describes the CUDA the plugin was built for (its cuda_version attribute, e.g.
+// 13000 for 13.0) and the versions of the plugin's and the main NVIDIA libraries' wheels.
+func cudaVersions(attrs pjrt.NamedValuesMap, wheels map[string]string) string {
+	var parts []string
+	if v, ok := attrs["cuda_version"].(int64); ok {
+		parts = append(parts, fmt.Sprintf("plugin built for %d.%d", v/1000, v%1000/10))
+	}
+	for _, w := range []struct{ pkg, label string }{
+		{CUDAPluginPackage, CUDAPluginPackage},
+		{"nvidia-cuda-runtime", "runtime"},
+		{"nvidia-cudnn-cu13", "cuDNN"},
+		{"nvidia-cublas", "cuBLAS"},
+		{"nvidia-nccl-cu13", "NCCL"},
+		{"nvidia-cuda-nvcc", "ptxas"},
+	} {
+		if v, ok := wheels[w.pkg]; ok {
+			parts = append(parts, w.label+" "+v)
+		}
+	}
+	return strings.Join(parts, ", ")
 }

@@ -1,8 +1,13 @@
+//go:build levers
+
+// The lever experiments (go run -tags levers ./bench -levers): A/B comparisons of layouts, XLA
+// flags, threads, bf16 and CPU plugins, interleaved on the same machine state. They changed
+// nothing that the shipped bench needs, so they are built only with the levers tag.
+
 package main
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"slices"
 	"strings"
@@ -11,7 +16,6 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's graph DSL reads best unqualified.
-	"github.com/gomlx/gomlx/pkg/core/tensors"
 	timage "github.com/gomlx/gomlx/pkg/core/tensors/images"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -20,12 +24,6 @@ import (
 	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
-
-// convSpec is the convolution of the layout and precision micro-benchmarks.
-type convSpec struct {
-	N, HW, Cin, Cout, Stride int
-	Backward                 bool // time forward + both gradients (else the forward alone)
-}
 
 // leverJob kinds.
 const (
@@ -122,20 +120,6 @@ func convGradsDW9(x, k, y *Node) (dx, dk *Node) {
 	return dx, Reshape(Stack(taps, 0), 3, 3, ci, co)
 }
 
-// randomTensor returns N(0,1) float32 values of the given dimensions.
-func randomTensor(seed uint64, dims ...int) *tensors.Tensor {
-	r := rand.New(rand.NewPCG(seed, 7))
-	n := 1
-	for _, d := range dims {
-		n *= d
-	}
-	data := make([]float32, n)
-	for i := range data {
-		data[i] = float32(r.NormFloat64())
-	}
-	return tensors.FromFlatDataAndDimensions(data, dims...)
-}
-
 // splitBench times part of a training step: "fwd" (both views forward in training mode and the
 // VICReg loss), "fwdbwd" (that plus every trainable variable's gradient, not applied) or "step"
 // (trainer.NewStep: everything, the optimizer update included).
@@ -173,7 +157,7 @@ func splitBench(b backends.Backend, j job) result {
 		return res
 	}
 	defer exec.Finalize()
-	v1, v2 := randomImages(1, c.Batch), randomImages(2, c.Batch)
+	v1, v2 := randomImages(1, c.Batch, c.image()), randomImages(2, c.Batch, c.image())
 	first, per, err := timeSteps(execStep(exec, v1, v2), j.Warmup, j.Steps)
 	if err != nil {
 		res.Err = err.Error()

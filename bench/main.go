@@ -4,13 +4,21 @@
 // user would), and prints one markdown table: images/s, the ratio ours/PyTorch, achieved GFLOP/s
 // (analytic FLOP counts), the share of the machine's measured matmul peak, first-step (compile)
 // time and peak resident memory. Each configuration runs in its own process, so the peak memory
-// figures are per configuration.
+// figures are per configuration. It names the CPU (model, AVX-512, AVX512_BF16, AMX); on a CPU
+// with bfloat16 hardware it adds mixed-precision rows: ours at -precision bf16 beside PyTorch
+// under bf16 autocast.
+//
+// With -device cuda both sides run on the GPU (ours needs GOMLX_BACKEND=xla:cuda): the ResNet-18
+// CIFAR step at batch 256 and 1024, its inference, and the ResNet-50 224 px step at batch 128,
+// each in float32 and bf16, with each process's peak GPU memory and utilisation from nvidia-smi.
 //
 //	go run ./bench                                   # every configuration, batch 256
 //	go run ./bench -configs w16 -batch 64 -steps 2   # a quick run
 //	go run ./bench -rss-steps 1000                   # resident memory over 1,000 small steps
-//	go run ./bench -levers                           # the XLA levers, A/B interleaved
 //	go run ./bench -ops                              # convolution and batch-norm ops, stage by stage
+//	go run ./bench -pipeline                         # two-view augmentation throughput, all cores and one
+//	GOMLX_BACKEND=xla:cuda go run ./bench -device cuda -python python3   # on a GPU
+//	go run -tags levers ./bench -levers              # the lever experiments (not in the shipped bench)
 package main
 
 import (
@@ -23,6 +31,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 
@@ -38,10 +47,13 @@ var torchScript []byte
 // options are the command's flags.
 type options struct {
 	configs, expander, python, side string
+	device                          string
 	batch, warmup, steps, peak      int
 	rssSteps, rssWidth, rssBatch    int
 	levers, ompPassive, ops         bool
-	opsWidths                       string
+	pipeline                        bool
+	pipelineSeconds                 float64
+	opsWidths, opsPrecision         string
 	child, xlaFlags                 string
 }
 
@@ -54,14 +66,18 @@ func main() {
 	flag.IntVar(&o.steps, "steps", 3, "timed steps")
 	flag.IntVar(&o.peak, "peak", 2048, "size of the square float32 matrix product that measures the peak (0: skip)")
 	flag.StringVar(&o.side, "side", "both", "which side runs: both, ours or torch")
-	flag.StringVar(&o.python, "python", "/usr/bin/python3", "Python with python3-torch (Debian's)")
+	flag.StringVar(&o.python, "python", "/usr/bin/python3", "Python with torch and torchvision (Debian's python3-torch on the CPU)")
+	flag.StringVar(&o.device, "device", "cpu", "cpu, or cuda: both sides on the GPU (ours with GOMLX_BACKEND=xla:cuda), the GPU rows")
 	flag.IntVar(&o.rssSteps, "rss-steps", 0, "instead of the table: run this many training steps of a small configuration and report resident memory every 100 steps")
 	flag.IntVar(&o.rssWidth, "rss-width", 8, "ResNet-18 width of the -rss-steps configuration")
 	flag.IntVar(&o.rssBatch, "rss-batch", 32, "batch of the -rss-steps configuration")
 	flag.BoolVar(&o.ompPassive, "omp-passive", true, "run PyTorch with OMP_WAIT_POLICY=PASSIVE (sleeping, not spinning, OpenMP threads)")
-	flag.BoolVar(&o.levers, "levers", false, "instead of the table: the lever micro-benchmarks (layout, XLA flags, bf16, forward/backward/update split)")
+	flag.BoolVar(&o.levers, "levers", false, "instead of the table: the lever micro-benchmarks (layout, XLA flags, bf16, plugins, forward/backward/update split; build with -tags levers)")
 	flag.BoolVar(&o.ops, "ops", false, "instead of the table: each convolution and batch-norm op of the training step at each ResNet-18 stage, on both sides, and what each difference costs a step")
+	flag.BoolVar(&o.pipeline, "pipeline", false, "instead of the table: the input pipeline's two-view augmentation throughput on every core and on one")
+	flag.Float64Var(&o.pipelineSeconds, "pipeline-seconds", 5, "-pipeline: seconds per measurement")
 	flag.StringVar(&o.opsWidths, "ops-widths", "64,16", "-ops: the ResNet-18 widths, comma-separated")
+	flag.StringVar(&o.opsPrecision, "ops-precision", "f32", "-ops: f32, or bf16 (the ops on bfloat16 operands, as -precision bf16 and PyTorch's bf16 autocast run them)")
 	flag.StringVar(&o.xlaFlags, "xla-flags", "--xla_cpu_use_thunk_runtime=false;--xla_cpu_enable_fast_math=true;--xla_cpu_use_xnnpack=true;--xla_cpu_use_onednn=true;--xla_cpu_multi_thread_eigen=false", "-levers: the XLA_FLAGS settings compared with none, separated by ';'")
 	flag.StringVar(&o.child, "child", "", "internal: run one JSON-encoded job in this process and print its result")
 	flag.Parse()
@@ -82,24 +98,40 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	if o.device != "cpu" && o.device != "cuda" {
+		return fmt.Errorf("-device %q: want cpu or cuda", o.device)
+	}
+	if o.device == "cuda" && !strings.Contains(backend.Config(), "cuda") {
+		return fmt.Errorf("-device cuda runs PyTorch on the GPU: run ours there too with %s=xla:cuda (now %q)", backend.EnvVar, backend.Config())
+	}
 	switch {
+	case o.pipeline:
+		return runPipeline(o.pipelineSeconds)
 	case o.rssSteps > 0:
 		return runRSS(o, exp)
 	case o.levers:
 		return runLevers(o)
 	case o.ops:
-		torch, cleanup, err := newTorchSide(o.python, o.ompPassive)
+		torch, cleanup, err := newTorchSide(o.python, o.ompPassive, "cpu")
 		if err != nil {
 			return err
 		}
 		defer cleanup()
 		return runOps(o, torch)
 	}
-	cfgs, err := selectConfigs(defaultConfigs(o.batch, exp), o.configs)
+	cpu, err := readCPUInfo()
+	if err != nil {
+		log.Warn("CPU features unknown", "err", err)
+	}
+	all := defaultConfigs(o.batch, exp, cpu.BF16())
+	if o.device == "cuda" {
+		all = gpuConfigs()
+	}
+	cfgs, err := selectConfigs(all, o.configs)
 	if err != nil {
 		return err
 	}
-	return runTable(o, cfgs)
+	return runTable(o, cfgs, cpu)
 }
 
 // job is what a child process runs.
@@ -194,14 +226,20 @@ func tail(s string, n int) string {
 type torchSide struct {
 	python, script string
 	passive        bool   // OMP_WAIT_POLICY=PASSIVE
+	device         string // "cpu" or "cuda"
 	note           string // why the PyTorch columns are empty, when they are
 }
 
+// jemalloc is the allocator a careful PyTorch user preloads on the CPU (Debian's libjemalloc2).
+const jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+
 // torchEnv is the environment a careful PyTorch user sets on this machine: OpenBLAS's pthread
-// build, jemalloc that keeps freed pages, and no OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE overrides.
-// With passive, OpenMP threads sleep at barriers instead of spinning: on a machine whose cores
-// are shared with other work, spinning made PyTorch's 2-thread steps about 10 times slower.
-func torchEnv(passive bool) []string {
+// build, jemalloc that keeps freed pages (when it is installed), and no OPENBLAS_CORETYPE /
+// OPENBLAS_L2_SIZE overrides. With passive, OpenMP threads sleep at barriers instead of spinning:
+// on a machine whose cores are shared with other work, spinning made PyTorch's 2-thread steps
+// about 10 times slower. On a GPU (device "cuda") only the OpenBLAS overrides are removed: the
+// work is on the GPU and the Python environment is the GPU machine's own.
+func torchEnv(passive bool, device string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
@@ -211,12 +249,17 @@ func torchEnv(passive bool) []string {
 		}
 		env = append(env, kv)
 	}
+	if device == "cuda" {
+		return env
+	}
 	ld := "/usr/lib/x86_64-linux-gnu/openblas-pthread"
 	if old := os.Getenv("LD_LIBRARY_PATH"); old != "" {
 		ld += ":" + old
 	}
-	env = append(env, "LD_LIBRARY_PATH="+ld, "LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2",
-		"MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1", "OMP_NUM_THREADS=2")
+	env = append(env, "LD_LIBRARY_PATH="+ld, "OMP_NUM_THREADS=2")
+	if _, err := os.Stat(jemalloc); err == nil {
+		env = append(env, "LD_PRELOAD="+jemalloc, "MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1")
+	}
 	if passive {
 		env = append(env, "OMP_WAIT_POLICY=PASSIVE")
 	}
@@ -224,33 +267,44 @@ func torchEnv(passive bool) []string {
 }
 
 // newTorchSide writes the embedded script to a temporary folder and checks that python has torch.
-func newTorchSide(python string, passive bool) (*torchSide, func(), error) {
+func newTorchSide(python string, passive bool, device string) (*torchSide, func(), error) {
 	dir, err := os.MkdirTemp("", "vicreg-bench-")
 	if err != nil {
 		return nil, nil, err
 	}
 	cleanup := func() { os.RemoveAll(dir) }
-	t := &torchSide{python: python, passive: passive, script: filepath.Join(dir, "torch_step.py")}
+	t := &torchSide{python: python, passive: passive, device: device, script: filepath.Join(dir, "torch_step.py")}
 	if err := os.WriteFile(t.script, torchScript, 0o644); err != nil {
 		cleanup()
 		return nil, nil, fmt.Errorf("writing %s: %w", t.script, err)
 	}
-	if out, err := exec.Command(python, "-c", "import torch, torchvision").CombinedOutput(); err != nil {
+	check := "import torch, torchvision"
+	if device == "cuda" {
+		check += "; assert torch.cuda.is_available(), 'torch.cuda.is_available() is False'"
+	}
+	if out, err := exec.Command(python, "-c", check).CombinedOutput(); err != nil {
 		t.note = fmt.Sprintf("PyTorch columns skipped: %s cannot import torch and torchvision (%v: %s); install Debian's python3-torch python3-torchvision", python, err, strings.TrimSpace(tail(string(out), 300)))
+		if device == "cuda" {
+			t.note = fmt.Sprintf("PyTorch columns skipped: %s has no CUDA torch (%v: %s)", python, err, strings.TrimSpace(tail(string(out), 300)))
+		}
 	}
 	return t, cleanup, nil
 }
 
 // torchResult is one line of torch_step.py.
 type torchResult struct {
-	FirstS   float64 `json:"first_s"`
-	StepS    float64 `json:"step_s"`
-	ImagesPS float64 `json:"images_per_s"`
-	GFLOPs   float64 `json:"gflops"`
-	VmHWMKiB int64   `json:"vmhwm_kib"`
-	CPUCores float64 `json:"cpu_cores"`
-	Encoder  int64   `json:"encoder"`
-	Expander int64   `json:"expander"`
+	FirstS       float64 `json:"first_s"`
+	StepS        float64 `json:"step_s"`
+	ImagesPS     float64 `json:"images_per_s"`
+	GFLOPs       float64 `json:"gflops"`
+	VmHWMKiB     int64   `json:"vmhwm_kib"`
+	CPUCores     float64 `json:"cpu_cores"`
+	Encoder      int64   `json:"encoder"`
+	Expander     int64   `json:"expander"`
+	GPUAllocMiB  float64 `json:"gpu_peak_allocated_mib"`
+	GPUReserved  float64 `json:"gpu_peak_reserved_mib"`
+	GPU          string  `json:"gpu"`
+	TorchVersion string  `json:"torch"`
 }
 
 // run executes the script with args and decodes its result line.
@@ -265,7 +319,7 @@ func (t *torchSide) runJSON(out any, args ...string) error {
 		return errors.New(t.note)
 	}
 	cmd := exec.Command(t.python, append([]string{t.script}, args...)...)
-	cmd.Env = torchEnv(t.passive)
+	cmd.Env = torchEnv(t.passive, t.device)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -274,8 +328,8 @@ func (t *torchSide) runJSON(out any, args ...string) error {
 	return decodeLastLine(stdout.Bytes(), out)
 }
 
-// configArgs are torch_step.py's arguments for c.
-func configArgs(c benchConfig, warmup, steps int) []string {
+// configArgs are torch_step.py's arguments for c on device.
+func configArgs(c benchConfig, warmup, steps int, device string) []string {
 	exp := make([]string, len(c.Expander))
 	for i, d := range c.Expander {
 		exp[i] = fmt.Sprint(d)
@@ -284,6 +338,13 @@ func configArgs(c benchConfig, warmup, steps int) []string {
 		"--expander", strings.Join(exp, "-"), "--warmup", fmt.Sprint(warmup), "--steps", fmt.Sprint(steps)}
 	if c.Opt != "" {
 		args = append(args, "--opt", c.Opt)
+	}
+	args = append(args, "--arch", c.arch(), "--image", fmt.Sprint(c.image()), "--device", device)
+	if c.bf16() {
+		args = append(args, "--precision", "bf16")
+	}
+	if device == "cuda" {
+		args = append(args, "--threads", fmt.Sprint(runtime.NumCPU()))
 	}
 	return args
 }

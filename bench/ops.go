@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gomlx/gomlx/backends"
+	"github.com/gomlx/gomlx/pkg/core/dtypes"
 	. "github.com/gomlx/gomlx/pkg/core/graph" //nolint:revive // GoMLX's graph DSL reads best unqualified.
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
@@ -59,14 +60,22 @@ func perStep(op string, stage int) int {
 // opsBench times, in this process, each op of stageOps at each stage of j.Config's width: a 3×3
 // stride-1 convolution with padding 1 (NHWC) forward, its input gradient and its kernel gradient
 // (each alone: XLA drops the unused forward), and models.BatchNorm in training mode forward with
-// the gradients to its input, scale and offset.
+// the gradients to its input, scale and offset. With j.Config.Precision "bf16" the operands are
+// cast to bfloat16 in the graph first (the kernel's gradient accumulates into float32 as
+// -precision bf16 does: the cast's gradient).
 func opsBench(b backends.Backend, j job) opsResult {
 	var res opsResult
 	n := j.Config.Batch
+	cast := func(x *Node) *Node { return x }
+	if j.Config.bf16() {
+		cast = func(x *Node) *Node { return ConvertDType(x, dtypes.BFloat16) }
+	}
 	for _, s := range stages(j.Config.Width) {
 		hw, c := s[0], s[1]
 		x, r, k := randomTensor(1, n, hw, hw, c), randomTensor(2, n, hw, hw, c), randomTensor(3, 3, 3, c, c)
-		conv := func(x, k *Node) *Node { return Convolve(x, k).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done() }
+		conv := func(x, k *Node) *Node {
+			return ConvertDType(Convolve(cast(x), cast(k)).PaddingPerDim([][2]int{{1, 1}, {1, 1}}).Done(), dtypes.Float32)
+		}
 		graphs := map[string]func(ctx *context.Context, x, r, k *Node) []*Node{
 			opConvForward: func(_ *context.Context, x, _, k *Node) []*Node { return []*Node{conv(x, k)} },
 			opConvInput: func(_ *context.Context, x, r, k *Node) []*Node {
@@ -78,7 +87,7 @@ func opsBench(b backends.Backend, j job) opsResult {
 			opBatchNorm: func(ctx *context.Context, x, r, _ *Node) []*Node {
 				g := x.Graph()
 				ctx.SetTraining(g, true)
-				loss := ReduceAllSum(Mul(models.BatchNorm(ctx, x), r))
+				loss := ReduceAllSum(Mul(ConvertDType(models.BatchNorm(ctx, cast(x)), dtypes.Float32), r))
 				return Gradient(loss, x, ctx.GetVariable("weight").ValueGraph(g), ctx.GetVariable("bias").ValueGraph(g))
 			},
 		}
@@ -108,7 +117,10 @@ func runOps(o options, torch *torchSide) error {
 		if err != nil || width <= 0 {
 			return fmt.Errorf("-ops-widths %q: %q is not a positive width", o.opsWidths, w)
 		}
-		cfg := benchConfig{Name: fmt.Sprintf("r18w%d-ops-b%d", width, o.batch), Width: width, Batch: o.batch}
+		if o.opsPrecision != "f32" && o.opsPrecision != "bf16" {
+			return fmt.Errorf("-ops-precision %q: want f32 or bf16", o.opsPrecision)
+		}
+		cfg := benchConfig{Name: fmt.Sprintf("r18w%d-ops-b%d", width, o.batch), Width: width, Batch: o.batch, Precision: o.opsPrecision}
 		var ours opsResult
 		if err := inChild(job{Kind: "ops", Config: cfg, Warmup: o.warmup, Steps: o.steps}, nil, &ours); err != nil {
 			return err
@@ -120,10 +132,11 @@ func runOps(o options, torch *torchSide) error {
 		torchNote := torch.note
 		if torchNote == "" {
 			if err := torch.runJSON(&theirs, "--mode", "ops", "--width", fmt.Sprint(width), "--batch", fmt.Sprint(o.batch),
-				"--warmup", fmt.Sprint(o.warmup), "--steps", fmt.Sprint(o.steps)); err != nil {
+				"--warmup", fmt.Sprint(o.warmup), "--steps", fmt.Sprint(o.steps), "--precision", o.opsPrecision); err != nil {
 				torchNote = err.Error()
 			}
 		}
+		fmt.Printf("\nPrecision %s; backend %s; XLA_FLAGS=%q.\n", o.opsPrecision, backendName(), os.Getenv("XLA_FLAGS"))
 		printOps(os.Stdout, width, o.batch, ours.Ops, theirs.Ops)
 		if torchNote != "" {
 			fmt.Printf("\nPyTorch columns empty: %s\n", tail(torchNote, 400))

@@ -34,8 +34,19 @@ type result struct {
 	CPUCores  float64 `json:"cpu_cores,omitempty"` // CPU time / wall time over the timed steps
 }
 
-// randomImages returns a [n, 32, 32, 3] tensor of N(0,1) pixels (NHWC, our models' layout).
-func randomImages(seed uint64, n int) *tensors.Tensor { return randomTensor(seed, n, 32, 32, 3) }
+// randomImages returns a [n, side, side, 3] tensor of N(0,1) pixels (NHWC, our models' layout).
+func randomImages(seed uint64, n, side int) *tensors.Tensor {
+	return randomTensor(seed, n, side, side, 3)
+}
+
+// onDevice copies t to device 0 of b once, so that timed steps do not include the host-to-device
+// copy of their inputs (PyTorch's inputs also stay on the device).
+func onDevice(b backends.Backend, t *tensors.Tensor) (*tensors.Tensor, error) {
+	if err := t.MaterializeOnDevice(b, false, 0); err != nil {
+		return nil, fmt.Errorf("copying an input to the device: %w", err)
+	}
+	return t, nil
+}
 
 // newOptimizer returns the update the PyTorch script also uses: SGD with momentum 0.9 and weight
 // decay 1e-4, or solo-learn's LARS (eta 0.02, clipping); learning rate 0.3·batch/256, constant.
@@ -48,6 +59,20 @@ func newOptimizer(c benchConfig) (*optim.Optimizer, error) {
 	return optim.New(oc)
 }
 
+// randomTensor returns N(0,1) float32 values of the given dimensions.
+func randomTensor(seed uint64, dims ...int) *tensors.Tensor {
+	r := rand.New(rand.NewPCG(seed, 7))
+	n := 1
+	for _, d := range dims {
+		n *= d
+	}
+	data := make([]float32, n)
+	for i := range data {
+		data[i] = float32(r.NormFloat64())
+	}
+	return tensors.FromFlatDataAndDimensions(data, dims...)
+}
+
 // stepper runs one step of a configuration.
 type stepper func() error
 
@@ -56,15 +81,22 @@ type executable interface {
 	Exec(args ...any) ([]*tensors.Tensor, error)
 }
 
-// execStep is the stepper that runs exec on args and waits for (and frees) every output.
+// execStep is the stepper that runs exec on args, waits for its results and frees them. It waits
+// by reading the first output on the host: freeing a device buffer does not wait for the
+// computation on every backend (on a GPU, execution is asynchronous).
 func execStep(exec executable, args ...any) stepper {
 	return func() error {
 		outs, err := exec.Exec(args...)
 		if err != nil {
 			return err
 		}
+		if len(outs) > 0 {
+			if err := outs[0].ConstFlatData(func(any) {}); err != nil {
+				return err
+			}
+		}
 		for _, o := range outs {
-			o.MustFinalizeAll() // waits for the result and frees its buffer
+			o.MustFinalizeAll()
 		}
 		return nil
 	}
@@ -72,13 +104,21 @@ func execStep(exec executable, args ...any) stepper {
 
 // buildOurs prepares the configuration's compiled program (compiled lazily on the first call).
 func buildOurs(b backends.Backend, c benchConfig) (stepper, func(), error) {
-	mc := models.Config{Arch: "resnet18", Stem: "cifar", Width: c.Width, InChannels: 3}
+	mc := models.Config{Arch: c.arch(), Stem: c.stem(), Width: c.Width, InChannels: 3}
+	dtype, err := config.PrecisionDType(c.Precision)
+	if err != nil {
+		return nil, nil, err
+	}
+	net := &trainer.Network{Model: mc, Expander: c.Expander, Precision: dtype}
 	ctx := context.New()
-	v1 := randomImages(1, c.Batch)
+	v1, err := onDevice(b, randomImages(1, c.Batch, c.image()))
+	if err != nil {
+		return nil, nil, err
+	}
 	if c.Mode == modeInfer {
 		exec, err := context.NewExec(b, ctx, func(ctx *context.Context, x *Node) *Node {
 			ctx.SetTraining(x.Graph(), false)
-			return models.Encoder(ctx.In(config.EncoderScope), mc, x)
+			return net.Embed(ctx, x)
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("building the inference graph: %w", err)
@@ -93,13 +133,19 @@ func buildOurs(b backends.Backend, c benchConfig) (stepper, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	net := &trainer.Network{Model: mc, Expander: c.Expander, Objective: obj}
+	net.Objective = obj
 	step, err := trainer.NewStep(b, ctx, net, opt)
 	if err != nil {
 		return nil, nil, err
 	}
-	v2 := randomImages(2, c.Batch)
-	labels := tensors.FromFlatDataAndDimensions(make([]int32, c.Batch), c.Batch)
+	v2, err := onDevice(b, randomImages(2, c.Batch, c.image()))
+	if err != nil {
+		return nil, nil, err
+	}
+	labels, err := onDevice(b, tensors.FromFlatDataAndDimensions(make([]int32, c.Batch), c.Batch))
+	if err != nil {
+		return nil, nil, err
+	}
 	run := func() error {
 		_, err := step.Run(v1, v2, labels)
 		return err

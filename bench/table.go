@@ -12,33 +12,52 @@ import (
 
 // row is one line of the table; a zero value means "not measured".
 type row struct {
-	cfg         benchConfig
-	ours, torch result
-	oursErr     string
-	torchErr    string
+	cfg               benchConfig
+	ours, torch       result
+	oursGPU, torchGPU gpuUse // on a GPU: what nvidia-smi saw while each side's process ran
+	oursErr           string
+	torchErr          string
 }
 
 // runTable measures every configuration on both sides, and the peak, and prints the table.
-func runTable(o options, cfgs []benchConfig) error {
-	ts, cleanup, err := newTorchSide(o.python, o.ompPassive)
+func runTable(o options, cfgs []benchConfig, cpu cpuInfo) error {
+	ts, cleanup, err := newTorchSide(o.python, o.ompPassive, o.device)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
-	var notes []string
+	onGPU := o.device == "cuda"
+	notes := []string{"CPU: " + cpu.String() + "."}
 	if ts.note != "" && o.side != "ours" {
 		notes = append(notes, ts.note)
 	}
+	if !onGPU && o.side != "ours" {
+		if _, err := os.Stat(jemalloc); err != nil {
+			notes = append(notes, "PyTorch ran without jemalloc ("+jemalloc+" is not installed: Debian's libjemalloc2).")
+		}
+	}
 	doOurs, doTorch := o.side != "torch", o.side != "ours" && ts.note == ""
+	var oursEnv []string
+	if onGPU {
+		// Grow XLA's memory pool on demand, so that nvidia-smi's peak is what the step needs (by
+		// default the CUDA plugin reserves 75% of the GPU at start).
+		oursEnv = []string{"XLA_PYTHON_CLIENT_PREALLOCATE=false"}
+		notes = append(notes, "GPU: peak memory is nvidia-smi's memory.used of GPU 0 while the process ran, less its value before (CUDA context and allocator pool: ours with XLA_PYTHON_CLIENT_PREALLOCATE=false, PyTorch's caching allocator); utilisation is nvidia-smi's mean over the process, compile included. float32 products may use TF32 on both sides (XLA's default precision; PyTorch with cuDNN's default and set_float32_matmul_precision(\"high\")).")
+		if o.peak > 0 {
+			notes = append(notes, "The matmul peak and the % of peak columns are CPU measures (per CPU-second): skipped on the GPU.")
+			o.peak = 0
+		}
+	}
 
-	// FLOP counts: ours are analytic; check them against PyTorch's hooks once per width.
+	// FLOP counts: ours are analytic; check them against PyTorch's hooks once per model.
 	if doTorch {
-		seen := map[int]bool{}
+		seen := map[string]bool{}
 		for _, c := range cfgs {
-			if seen[c.Width] {
+			key := fmt.Sprintf("%s/%d/%d/%v", c.arch(), c.image(), c.Width, c.Expander)
+			if seen[key] {
 				continue
 			}
-			seen[c.Width] = true
+			seen[key] = true
 			notes = append(notes, macsCheck(ts, c))
 		}
 	}
@@ -73,21 +92,40 @@ func runTable(o options, cfgs []benchConfig) error {
 		r := row{cfg: c}
 		if doOurs {
 			log.Info("ours", "config", c.Name)
-			if err := inChild(job{Kind: "config", Config: c, Warmup: o.warmup, Steps: o.steps}, nil, &r.ours); err != nil {
+			var err error
+			var note string
+			r.oursGPU, note = sampled(onGPU, func() {
+				err = inChild(job{Kind: "config", Config: c, Warmup: o.warmup, Steps: o.steps}, oursEnv, &r.ours)
+			})
+			if err != nil {
 				r.oursErr = err.Error()
 			} else if r.ours.Err != "" {
 				r.oursErr = r.ours.Err
 			}
+			if note != "" {
+				notes = append(notes, c.Name+" ours, GPU sampling: "+note)
+			}
 		}
 		if doTorch {
 			log.Info("torch", "config", c.Name)
-			t, err := ts.run(configArgs(c, o.warmup, o.steps)...)
+			var t torchResult
+			var err error
+			var note string
+			r.torchGPU, note = sampled(onGPU, func() { t, err = ts.run(configArgs(c, o.warmup, o.steps, o.device)...) })
 			if err != nil {
 				r.torchErr = err.Error()
 			} else {
 				r.torch = result{Config: c.Name, FirstS: t.FirstS, StepS: t.StepS, ImagesPS: t.ImagesPS, VmHWMKiB: t.VmHWMKiB, CPUCores: t.CPUCores}
+				if onGPU {
+					notes = append(notes, fmt.Sprintf("%s PyTorch %s on %s: caching allocator peak %.0f MiB allocated, %.0f MiB reserved.", c.Name, t.TorchVersion, t.GPU, t.GPUAllocMiB, t.GPUReserved))
+				}
+			}
+			if note != "" {
+				notes = append(notes, c.Name+" PyTorch, GPU sampling: "+note)
 			}
 		}
+		log.Info("row", "config", c.Name, "ours img/s", fmt.Sprintf("%.1f", r.ours.ImagesPS), "torch img/s", fmt.Sprintf("%.1f", r.torch.ImagesPS),
+			"first s (ours/torch)", fmt.Sprintf("%.1f/%.1f", r.ours.FirstS, r.torch.FirstS), "GPU MiB (ours/torch)", fmt.Sprintf("%.0f/%.0f", r.oursGPU.PeakMiB, r.torchGPU.PeakMiB))
 		for _, e := range []string{r.oursErr, r.torchErr} {
 			if e != "" {
 				notes = append(notes, fmt.Sprintf("%s: %s", c.Name, tail(e, 500)))
@@ -96,26 +134,42 @@ func runTable(o options, cfgs []benchConfig) error {
 		rows = append(rows, r)
 	}
 	writeTable(os.Stdout, rows, peak, notes, o)
+	if doOurs {
+		failed := 0
+		for _, r := range rows {
+			if r.oursErr != "" {
+				failed++
+			}
+		}
+		if failed == len(rows) {
+			return fmt.Errorf("every configuration failed on our side; the first: %s", tail(rows[0].oursErr, 400))
+		}
+	}
 	return nil
 }
 
 // macsCheck compares our analytic MAC count with the one PyTorch's hooks give.
 func macsCheck(ts *torchSide, c benchConfig) string {
-	t, err := ts.run(configArgs(benchConfig{Mode: "macs", Width: c.Width, Expander: c.Expander}, 1, 1)...)
+	m := benchConfig{Mode: "macs", Arch: c.Arch, Image: c.Image, Width: c.Width, Expander: c.Expander}
+	t, err := ts.run(configArgs(m, 1, 1, "cpu")...)
 	if err != nil {
-		return fmt.Sprintf("MAC cross-check for width %d failed: %v", c.Width, err)
+		return fmt.Sprintf("MAC cross-check for %s width %d failed: %v", c.arch(), c.Width, err)
 	}
-	enc, exp := resnet18MACs(c.Width, 32, 32, 3), expanderMACs(8*c.Width, c.Expander)
+	enc, exp := c.encoderMACs(), expanderMACs(c.featureDim(), c.Expander)
 	verdict := "equal"
 	if enc != t.Encoder || exp != t.Expander {
 		verdict = "DIFFERENT"
 	}
-	return fmt.Sprintf("MACs per image, width %d: encoder %d, expander %d (analytic); PyTorch hooks %d, %d: %s.",
-		c.Width, enc, exp, t.Encoder, t.Expander, verdict)
+	return fmt.Sprintf("MACs per image, %s %d px width %d: encoder %d, expander %d (analytic); PyTorch hooks %d, %d: %s.",
+		c.arch(), c.image(), c.Width, enc, exp, t.Encoder, t.Expander, verdict)
 }
 
 // writeTable prints the markdown table and its notes.
 func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options) {
+	if o.device == "cuda" {
+		writeGPUTable(w, rows, notes, o)
+		return
+	}
 	fmt.Fprintf(w, "\n| config | ours img/s | torch img/s | ours/torch | ours GFLOP/s | torch GFLOP/s | %% of peak per CPU-s (ours / torch) | first step s (ours / torch) | peak RSS MiB (ours / torch) |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
@@ -148,7 +202,32 @@ func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options
 	}
 	fmt.Fprintf(w, "\nSteady state: %d untimed calls (the first is the compile / first step), then the mean of %d timed steps. "+
 		"A training step counts both views (2×batch images) and 3 forwards of FLOPs; inference is the encoder alone. "+
+		"bf16 rows: ours at -precision bf16, PyTorch under torch.autocast(\"cpu\", dtype=torch.bfloat16) around the forward passes, the loss in float32. "+
 		"Backend %s; PyTorch: %s, 2 threads, OpenBLAS pthread, jemalloc, OMP_WAIT_POLICY=PASSIVE %v.\n", o.warmup, o.steps, backendName(), o.python, o.ompPassive)
+	for _, n := range notes {
+		fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(n, "\n", " "))
+	}
+}
+
+// writeGPUTable prints the GPU table: rates, first step, and nvidia-smi's peak memory and
+// utilisation for each side's process.
+func writeGPUTable(w io.Writer, rows []row, notes []string, o options) {
+	fmt.Fprintf(w, "\n| config | ours img/s | torch img/s | ours/torch | ours TFLOP/s | torch TFLOP/s | first step s (ours / torch) | peak GPU MiB (ours / torch) | GPU util %% (ours / torch) |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		ratio := "–"
+		if r.ours.ImagesPS > 0 && r.torch.ImagesPS > 0 {
+			ratio = fmt.Sprintf("%.2f", r.ours.ImagesPS/r.torch.ImagesPS)
+		}
+		tf := func(x result) string { return num(gflopsPerSec(r.cfg, x)/1000, 2) }
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s / %s | %s / %s | %s / %s |\n", r.cfg.Name,
+			num(r.ours.ImagesPS, 0), num(r.torch.ImagesPS, 0), ratio, tf(r.ours), tf(r.torch),
+			num(r.ours.FirstS, 1), num(r.torch.FirstS, 1), num(r.oursGPU.PeakMiB, 0), num(r.torchGPU.PeakMiB, 0),
+			num(r.oursGPU.MeanUtil, 0), num(r.torchGPU.MeanUtil, 0))
+	}
+	fmt.Fprintf(w, "\nSteady state: %d untimed calls (the first is the compile / first step), then the mean of %d timed steps, each waited for. "+
+		"A training step counts both views (2×batch images) and 3 forwards of FLOPs; inference is the encoder alone. "+
+		"bf16 rows: ours at -precision bf16, PyTorch under torch.autocast(dtype=torch.bfloat16). Backend %s; PyTorch: %s.\n", o.warmup, o.steps, backendName(), o.python)
 	for _, n := range notes {
 		fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(n, "\n", " "))
 	}

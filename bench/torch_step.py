@@ -2,9 +2,15 @@
 """PyTorch side of `go run ./bench`: the same VICReg training step, inference pass and matmul peak.
 
 One JSON object per line on stdout. Run it with Debian's /usr/bin/python3 (python3-torch 1.13);
-the Go command sets the tuned environment (OpenBLAS pthread, jemalloc, 2 threads).
+the Go command sets the tuned environment (OpenBLAS pthread, jemalloc, 2 threads). On a GPU
+(--device cuda) it times with torch.cuda.synchronize() and reports the CUDA caching allocator's
+peak; cuDNN autotuning is on and float32 products may use TF32, as XLA's are on the same GPU.
+--precision bf16 wraps the forward passes in torch.autocast(dtype=torch.bfloat16), the loss
+computed in float32, as a careful user does on hardware with bf16 arithmetic.
 
   python3 torch_step.py --mode train --width 64 --batch 256 --opt sgd --steps 5
+  python3 torch_step.py --mode train --width 64 --batch 256 --precision bf16
+  python3 torch_step.py --mode train --arch resnet50 --image 224 --batch 128 --device cuda
   python3 torch_step.py --mode infer --width 16 --batch 256 --steps 5
   python3 torch_step.py --mode peak --size 2048 --steps 5
   python3 torch_step.py --mode macs --width 64        # MACs per image counted by hooks
@@ -18,6 +24,7 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torchvision.models import resnet50
 from torchvision.models.resnet import BasicBlock, ResNet
 
 
@@ -40,6 +47,27 @@ class CifarResNet18(ResNet):
         for m in self.modules():
             if isinstance(m, nn.Conv2d):
                 nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+
+class ImageNetResNet50(nn.Module):
+    """torchvision's ResNet-50 (ImageNet stem, v1.5), no fc: the official VICReg backbone."""
+
+    def __init__(self):
+        super().__init__()
+        self.net = resnet50()
+        self.net.fc = nn.Identity()
+        self.feature_dim = 2048
+
+    def forward(self, x):
+        return self.net(x)
+
+
+def encoder(arch, width):
+    if arch == "resnet50":
+        if width != 64:
+            raise SystemExit("--arch resnet50 supports --width 64 only (torchvision's)")
+        return ImageNetResNet50()
+    return CifarResNet18(width)
 
 
 def expander(in_dim, dims=(2048, 2048, 2048)):
@@ -103,9 +131,9 @@ def vmhwm_kib():
     return 0
 
 
-def count_macs(width, expander_dims):
+def count_macs(arch, width, image, expander_dims):
     """MACs per image of the encoder and expander forward, counted by hooks on conv and linear."""
-    enc = CifarResNet18(width).eval()
+    enc = encoder(arch, width).eval()
     exp = expander(enc.feature_dim, expander_dims).eval()
     macs = {"encoder": 0, "expander": 0}
 
@@ -123,41 +151,48 @@ def count_macs(width, expander_dims):
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 m.register_forward_hook(hook(part))
     with torch.no_grad():
-        exp(enc(torch.zeros(1, 3, 32, 32)))
+        exp(enc(torch.zeros(1, 3, image, image)))
     return macs
 
 
 CPU_CORES = [0.0]  # process CPU time / wall time over the last timed steps
+SYNC = [lambda: None]  # waits for the device (torch.cuda.synchronize on a GPU)
 
 
 def timed(fn, warmup, steps):
     t0 = time.perf_counter()
     fn()
+    SYNC[0]()
     first = time.perf_counter() - t0
     for _ in range(warmup - 1):
         fn()
+    SYNC[0]()
     c0, t0 = time.process_time(), time.perf_counter()
     for _ in range(steps):
         fn()
+    SYNC[0]()
     wall = time.perf_counter() - t0
     CPU_CORES[0] = (time.process_time() - c0) / wall
     return first, wall / steps
 
 
-def stage_ops(width, batch, warmup, steps):
+def stage_ops(width, batch, warmup, steps, dtype=torch.float32):
     """Milliseconds of the training step's parts at each ResNet-18 stage, NCHW as the model runs:
     a 3x3 stride-1 convolution forward, its input and kernel gradients (aten's convolution_backward,
-    what autograd calls), batch norm forward + backward. `go run ./bench -ops` times the same."""
+    what autograd calls), batch norm forward + backward. `go run ./bench -ops` times the same.
+    With dtype bfloat16 the operands are bfloat16, as bf16 autocast makes them for convolutions
+    (batch norm then runs on the bfloat16 activations, as in an autocast step)."""
     rows = []
     for hw, c in ((32, width), (16, 2 * width), (8, 4 * width), (4, 8 * width)):
-        x, r, w = torch.randn(batch, c, hw, hw), torch.randn(batch, c, hw, hw), torch.randn(c, c, 3, 3)
+        x, r, w = (torch.randn(batch, c, hw, hw, dtype=dtype), torch.randn(batch, c, hw, hw, dtype=dtype),
+                   torch.randn(c, c, 3, 3, dtype=dtype))
 
         def conv_bwd(mask):
             return lambda: torch.ops.aten.convolution_backward(
                 r, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, mask)
 
         xb = x.clone().requires_grad_(True)
-        bn = nn.BatchNorm2d(c)
+        bn = nn.BatchNorm2d(c).to(dtype)
 
         def bn_fwd_bwd():
             torch.autograd.grad(bn(xb), [xb, bn.weight, bn.bias], r)
@@ -176,6 +211,10 @@ def stage_ops(width, batch, warmup, steps):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=["train", "infer", "peak", "macs", "ops"], required=True)
+    ap.add_argument("--arch", choices=["resnet18", "resnet50"], default="resnet18")
+    ap.add_argument("--image", type=int, default=32, help="image side in pixels")
+    ap.add_argument("--precision", choices=["f32", "bf16"], default="f32")
+    ap.add_argument("--device", default="cpu", help="cpu or cuda")
     ap.add_argument("--width", type=int, default=64)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--opt", choices=["sgd", "lars"], default="sgd")
@@ -187,48 +226,65 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
+    dev = torch.device(a.device)
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise SystemExit("--device cuda: torch.cuda.is_available() is False (no GPU, or a CPU-only torch)")
+        torch.backends.cudnn.benchmark = True
+        torch.set_float32_matmul_precision("high")  # TF32 products, as cuDNN's convolutions by default
+        SYNC[0] = torch.cuda.synchronize
+        torch.cuda.reset_peak_memory_stats()
+    bf16 = a.precision == "bf16"
+    autocast = lambda: torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=bf16)
     dims = tuple(int(x) for x in a.expander.split("-"))
-    out = dict(mode=a.mode, width=a.width, batch=a.batch, threads=torch.get_num_threads(),
-               torch=torch.__version__)
+    out = dict(mode=a.mode, arch=a.arch, image=a.image, width=a.width, batch=a.batch, precision=a.precision,
+               device=a.device, threads=torch.get_num_threads(), torch=torch.__version__)
 
     if a.mode == "macs":
-        out.update(count_macs(a.width, dims))
+        out.update(count_macs(a.arch, a.width, a.image, dims))
     elif a.mode == "ops":
-        out["ops"] = stage_ops(a.width, a.batch, a.warmup, a.steps)
+        out["ops"] = stage_ops(a.width, a.batch, a.warmup, a.steps, torch.bfloat16 if bf16 else torch.float32)
     elif a.mode == "peak":
-        x, y = torch.randn(a.size, a.size), torch.randn(a.size, a.size)
+        x, y = torch.randn(a.size, a.size, device=dev), torch.randn(a.size, a.size, device=dev)
         first, step = timed(lambda: torch.mm(x, y), a.warmup, a.steps)
         out.update(size=a.size, step_s=step, gflops=2 * a.size ** 3 / step / 1e9)
     elif a.mode == "infer":
-        enc = CifarResNet18(a.width).eval()
-        x = torch.randn(a.batch, 3, 32, 32)
+        enc = encoder(a.arch, a.width).to(dev).eval()
+        x = torch.randn(a.batch, 3, a.image, a.image, device=dev)
 
         def fwd():
-            with torch.inference_mode():
+            with torch.inference_mode(), autocast():
                 enc(x)
 
         first, step = timed(fwd, a.warmup, a.steps)
         out.update(first_s=first, step_s=step, images_per_s=a.batch / step)
     else:
-        enc = CifarResNet18(a.width)
-        exp = expander(enc.feature_dim, dims)
+        enc = encoder(a.arch, a.width).to(dev)
+        exp = expander(enc.feature_dim, dims).to(dev)
         params = list(enc.parameters()) + list(exp.parameters())
         lr = 0.3 * a.batch / 256
         if a.opt == "sgd":
             opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=1e-4)
         else:
             opt = LARS(params, lr=lr)
-        v1, v2 = torch.randn(a.batch, 3, 32, 32), torch.randn(a.batch, 3, 32, 32)
+        v1 = torch.randn(a.batch, 3, a.image, a.image, device=dev)
+        v2 = torch.randn(a.batch, 3, a.image, a.image, device=dev)
 
         def step_fn():
             opt.zero_grad(set_to_none=True)
-            loss = vicreg_loss(exp(enc(v1)), exp(enc(v2)))
+            with autocast():  # the forward passes; the loss in float32
+                z1, z2 = exp(enc(v1)), exp(enc(v2))
+            loss = vicreg_loss(z1.float(), z2.float())
             loss.backward()
             opt.step()
             return loss
 
         first, step = timed(step_fn, a.warmup, a.steps)
         out.update(opt=a.opt, first_s=first, step_s=step, images_per_s=2 * a.batch / step)
+    if dev.type == "cuda":
+        out["gpu_peak_allocated_mib"] = torch.cuda.max_memory_allocated() / 2**20
+        out["gpu_peak_reserved_mib"] = torch.cuda.max_memory_reserved() / 2**20
+        out["gpu"] = torch.cuda.get_device_name()
     out["vmhwm_kib"] = vmhwm_kib()
     out["cpu_cores"] = CPU_CORES[0]
     print(json.dumps(out), flush=True)

@@ -1,0 +1,63 @@
+package main
+
+import (
+	"os"
+	"runtime"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/cpu"
+)
+
+// TestParseCPUInfo reads three machines' /proc/cpuinfo: this development machine (an Intel Xeon,
+// Emerald Rapids, whose hypervisor shows AVX512_BF16 but not AMX), the AMD EPYC Zen 1 that the
+// README's first table comes from (AVX2 only), and a Sapphire Rapids guest with AMX (this
+// machine's text with the AMX flags and another model name: a constructed fixture).
+func TestParseCPUInfo(t *testing.T) {
+	for _, tc := range []struct {
+		file string
+		want cpuInfo
+		bf16 bool
+	}{
+		{"testdata/cpuinfo-xeon-emr-avx512bf16.txt", cpuInfo{Model: "Intel(R) Xeon(R) Processor", Logical: 2, AVX512: true, AVX512BF16: true}, true},
+		{"testdata/cpuinfo-epyc-zen1.txt", cpuInfo{Model: "AMD EPYC 7551 32-Core Processor", Logical: 2}, false},
+		{"testdata/cpuinfo-xeon-spr-amx.txt", cpuInfo{Model: "Intel(R) Xeon(R) Platinum 8481C CPU @ 2.70GHz", Logical: 2, AVX512: true, AVX512BF16: true, AMX: true}, true},
+	} {
+		f, err := os.Open(tc.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := parseCPUInfo(f)
+		f.Close()
+		if err != nil || got != tc.want || got.BF16() != tc.bf16 {
+			t.Errorf("%s: %+v (bf16 %v), %v; want %+v (bf16 %v)", tc.file, got, got.BF16(), err, tc.want, tc.bf16)
+		}
+	}
+	want := "AMD EPYC 7551 32-Core Processor, 2 logical CPUs; AVX-512 no, AVX512_BF16 no, AMX no"
+	if s := (cpuInfo{Model: "AMD EPYC 7551 32-Core Processor", Logical: 2}).String(); s != want {
+		t.Errorf("String() = %q, want %q", s, want)
+	}
+	if _, err := parseCPUInfo(strings.NewReader("processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd\n")); err == nil {
+		t.Error("an arm64 cpuinfo (no model name, no flags) parsed without an error")
+	}
+}
+
+// TestCPUInfoMatchesCPUID checks the parse of this machine's /proc/cpuinfo against CPUID, as
+// golang.org/x/sys/cpu reads it (which also checks that the OS saves the AVX-512 and AMX state).
+func TestCPUInfoMatchesCPUID(t *testing.T) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		t.Skipf("x86 Linux only (%s/%s)", runtime.GOOS, runtime.GOARCH)
+	}
+	c, err := readCPUInfo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.AVX512 != cpu.X86.HasAVX512F || c.AVX512BF16 != cpu.X86.HasAVX512BF16 || c.AMX != (cpu.X86.HasAMXBF16 && cpu.X86.HasAMXTile) {
+		t.Errorf("/proc/cpuinfo gives %+v; CPUID: AVX512F %v, AVX512_BF16 %v, AMX-BF16 %v, AMX-TILE %v",
+			c, cpu.X86.HasAVX512F, cpu.X86.HasAVX512BF16, cpu.X86.HasAMXBF16, cpu.X86.HasAMXTile)
+	}
+	if c.Logical != runtime.NumCPU() {
+		t.Logf("%d processors listed, %d usable by this process (affinity)", c.Logical, runtime.NumCPU())
+	}
+	t.Log(c)
+}
