@@ -316,16 +316,7 @@ func gaussianBlur(img, tmp []float32, h, w, c int, sigma float64) {
 	if r < 1 {
 		return
 	}
-	k := make([]float32, 2*r+1)
-	var s float64
-	for i := -r; i <= r; i++ {
-		v := math.Exp(-float64(i*i) / (2 * sigma * sigma))
-		k[i+r] = float32(v)
-		s += v
-	}
-	for i := range k {
-		k[i] /= float32(s)
-	}
+	k := gaussianKernel(r, sigma)
 	rowLen := w * c
 	// Rows: each row copied with r reflected pixels on both sides, then convolved.
 	pad := make([]float32, (w+2*r)*c)
@@ -391,6 +382,20 @@ type augmenter struct {
 	tmp []float32
 }
 
+// resample resamples the window win of img into dst (len(dst) values, on the [0, 1] scale) with
+// the given filter, through the augmenter's uint8 buffer (PIL's rounding).
+func (a *augmenter) resample(dst []float32, img Image, win window, f Filter) {
+	n := len(dst)
+	if cap(a.u8) < n {
+		a.u8 = make([]uint8, n)
+	}
+	u8 := a.u8[:n]
+	a.rs.run(u8, img, win, f)
+	for i, p := range u8 {
+		dst[i] = inv255[p]
+	}
+}
+
 var inv255 = func() (t [256]float32) {
 	for i := range t {
 		t[i] = float32(i) / 255
@@ -413,15 +418,7 @@ func (a *augmenter) view(dst []float32, img Image, origH, origW int, box crop, v
 			y0: float32(float64(box.top) * sy), y1: float32(float64(box.top+box.h) * sy),
 			rw: size, rh: size, ow: size, oh: size}
 	}
-	n := size * size * c
-	if cap(a.u8) < n {
-		a.u8 = make([]uint8, n)
-	}
-	u8 := a.u8[:n]
-	a.rs.run(u8, img, win, Bicubic)
-	for i, p := range u8 {
-		dst[i] = inv255[p]
-	}
+	a.resample(dst, img, win, Bicubic)
 	a.colour(dst, size, c, v, rng, mean, std)
 }
 
@@ -525,4 +522,19 @@ func (a Augmentation) AugmentPair(ds *Dataset, index int, seed uint64, epoch int
 	size := a.View1.viewSize(ds.Height, ds.Width)
 	var au augmenter
 	au.pair(v1, v2, img, img.H, img.W, a.drawCrops(rng, img.H, img.W), a, size, rng, mean, std)
+}
+
+// gaussianKernel is the normalised Gaussian of standard deviation sigma on -r..r, in float32.
+func gaussianKernel(r int, sigma float64) []float32 {
+	k := make([]float32, 2*r+1)
+	var s float64
+	for i := -r; i <= r; i++ {
+		v := math.Exp(-float64(i*i) / (2 * sigma * sigma))
+		k[i+r] = float32(v)
+		s += v
+	}
+	for i := range k {
+		k[i] /= float32(s)
+	}
+	return k
 }

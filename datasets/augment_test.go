@@ -239,16 +239,7 @@ func gaussianBlurReference(img, tmp []float32, h, w, c int, sigma float64) {
 	if r < 1 {
 		return
 	}
-	k := make([]float32, 2*r+1)
-	var s float64
-	for i := -r; i <= r; i++ {
-		v := math.Exp(-float64(i*i) / (2 * sigma * sigma))
-		k[i+r] = float32(v)
-		s += v
-	}
-	for i := range k {
-		k[i] /= float32(s)
-	}
+	k := gaussianKernel(r, sigma)
 	for y := range h {
 		for x := range w {
 			for ch := range c {

@@ -222,15 +222,7 @@ func (e *EvalIterator) fill(au *augmenter, dst []float32, ref sampleRef) error {
 	}
 	// The window is computed on the original size; a reduced decode is resized whole.
 	win.inW, win.inH, win.x1, win.y1 = img.W, img.H, float32(img.W), float32(img.H)
-	n := len(dst)
-	if cap(au.u8) < n {
-		au.u8 = make([]uint8, n)
-	}
-	u8 := au.u8[:n]
-	au.rs.run(u8, img, win, Bilinear)
-	for i, p := range u8 {
-		dst[i] = inv255[p]
-	}
+	au.resample(dst, img, win, Bilinear)
 	normalize(dst, img.C, e.cfg.Mean, e.cfg.Std)
 	return nil
 }

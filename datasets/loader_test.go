@@ -16,20 +16,7 @@ func smallSet(t *testing.T, n int) *Dataset {
 
 func collect(t *testing.T, ds *Dataset, cfg LoaderConfig, start Position, n int) []*Batch {
 	t.Helper()
-	l, err := NewLoader(ds, cfg, start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	var out []*Batch
-	for range n {
-		b, err := l.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		out = append(out, b)
-	}
-	return out
+	return collectN(t, ds, cfg, start, n)
 }
 
 func TestLoaderReproducibleAcrossWorkers(t *testing.T) {
