@@ -4,19 +4,23 @@
 # set. Usage:
 #   docs/experiments/mnist-recipe.sh [OUT_DIR] [NAME=FLAGS ...]
 # With no candidates it runs the list below. A candidate already finished (result.json) is skipped.
-# Summarise with: go run ./docs/experiments/recipe OUT_DIR
+# Each candidate prints its validation accuracies; they are kept in OUT_DIR/NAME/result.json.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-runs/mnist-recipe}
 shift || true
 candidates=("$@")
 if [ ${#candidates[@]} -eq 0 ]; then
+  # Explicit epochs, so that the list does not move with the preset. The rule that chose the default
+  # (5 epochs): the cheapest candidate whose validation linear probe clears 98.0%, as long as the
+  # full default job (60,000 images and the baselines) stays under 10 minutes.
   candidates=(
-    "base="
-    "epochs5=-epochs 5"
-    "batch128=-batch-size 128"
-    "expander1024=-expander 1024-1024-1024"
-    "width32=-width 32"
+    "e5=-epochs 5"
+    "e6=-epochs 6"
+    "e7=-epochs 7"
+    "e8=-epochs 8"
+    "e5-b128=-epochs 5 -batch-size 128"
+    "w16-e8=-epochs 8 -width 16"
   )
 fi
 mkdir -p "$out"

@@ -16,7 +16,7 @@ var Presets = map[string]func() Config{
 		c.Dataset, c.Augment = "mnist", "mnist" // ImageSize 0: the data set's own (28 for MNIST)
 		c.Model = models.Config{Arch: "resnet18", Stem: "imagenet", Width: 24, InChannels: 1}
 		c.Expander = "256-256-256"
-		c.Epochs, c.BatchSize = 3, 256
+		c.Epochs, c.BatchSize = 5, 256
 		c.LR, c.Eta, c.WeightDecay, c.WarmupEpochs = 0.3, 0.02, 1e-4, 0.5
 		return c
 	},
