@@ -60,7 +60,7 @@ type Config struct {
 	WeightDecay float64 `json:"weight_decay"`
 	Momentum    float64 `json:"momentum"`
 	// Augment is the supervised training augmentation: "crop-flip" (RandomResizedCrop scale
-	// 0.08-1 and a horizontal flip, evaluate.py's), "mnist" (the mnist preset's geometry: crop
+	// 0.08-1 and a horizontal flip, evaluate.py's), "mnist" (a zoom and shift: crop
 	// scale 0.6-1, aspect 0.8-1.25, no flip, no colour) or "none".
 	Augment string `json:"augment"`
 	Seed    uint64 `json:"seed"`
