@@ -69,8 +69,8 @@ func DefaultImageSize(d Data, preset string) int {
 //   - "mnist": keeps digits readable: crop scale 0.4-1 with aspect 0.8-1.25 (a zoom and shift of a
 //     few pixels: the digits fill the central 20x20 of 28x28; 0.4 beat 0.6 on the validation split,
 //     docs/experiments/mnist-recipe.sh), no flip (a mirrored 2, 3, 7 is not a digit), brightness
-//     and contrast jitter 0.4 with p 0.8 (no saturation or hue: one channel), light blur sigma 0.1-1 with p 0.5 / 0.1, no
-//     solarisation (it would hollow out the strokes).
+//     and contrast jitter 0.4 with p 0.8 (no saturation or hue: one channel), light blur sigma
+//     0.1-1 with p 0.5 / 0.1, no solarisation (it would hollow out the strokes).
 //   - "none": no augmentation, resize only (both views equal).
 func Preset(name string, ds Data) (Augmentation, error) {
 	size := DefaultImageSize(ds, name)
