@@ -105,10 +105,11 @@ func figureTitle(s SweepResult) string {
 	return fmt.Sprintf("Normality of the outputs under input noise (Henze–Zirkler, %d PCs; %d anchors × %d copies)", s.Components, s.Anchors, s.Copies)
 }
 
-// comparisonFigure is the noise figure of a comparison: one curve and band per run (and the
+// ComparisonFigure is the noise figure of a comparison: one curve and band per run (and the
 // baseline), and, when an objective has several runs, a panel of the per-objective means with
-// the 95% interval across runs.
-func comparisonFigure(c *Comparison) *plot.Figure {
+// the 95% interval across runs. WriteComparison saves it; callers that lay out their own
+// documents (docs/experiments/paper) save it elsewhere.
+func ComparisonFigure(c *Comparison) *plot.Figure {
 	var curves []noiseCurve
 	for _, r := range c.Runs {
 		curves = append(curves, sweepCurve(r.Label, r.Sweep, true))
@@ -192,7 +193,7 @@ func WriteComparison(dir string, c *Comparison) error {
 	if err := writeJSON(filepath.Join(dir, ReportJSON), c); err != nil {
 		return err
 	}
-	if err := comparisonFigure(c).Save(filepath.Join(dir, FigNoise), filepath.Join(dir, FigNoisePNG)); err != nil {
+	if err := ComparisonFigure(c).Save(filepath.Join(dir, FigNoise), filepath.Join(dir, FigNoisePNG)); err != nil {
 		return err
 	}
 	return writeFile(filepath.Join(dir, ReportSummary), []byte(ComparisonMarkdown(c)))

@@ -26,13 +26,16 @@ for loss in vicreg-logdet vicreg-pairdist; do
   done
 done
 run "$out/sweep/vicreg" -loss vicreg -epochs 1 -validation 10000
+declare -A weight
 for loss in vicreg-logdet vicreg-pairdist; do
-  w=$(go run ./docs/experiments/paper -choose "$out/sweep" -loss "$loss")
-  echo "$loss: entropy weight $w (best on the validation split)" | tee "$out/$loss.choice"
-  for seed in 0 1 2 3 4; do
-    run "$out/$loss-seed$seed" -loss "$loss" -entropy-weight "$w" -epochs 2 -seed "$seed" -low-label 1,10
-  done
+  weight[$loss]=$(go run ./docs/experiments/paper -choose "$out/sweep" -loss "$loss")
+  echo "$loss: entropy weight ${weight[$loss]} (best on the validation split)" | tee "$out/$loss.choice"
 done
+# Seeds outermost: whenever the script is stopped, every objective has the same finished seeds,
+# so the paired comparison uses them all.
 for seed in 0 1 2 3 4; do
   run "$out/vicreg-seed$seed" -loss vicreg -epochs 2 -seed "$seed" -low-label 1,10
+  for loss in vicreg-logdet vicreg-pairdist; do
+    run "$out/$loss-seed$seed" -loss "$loss" -entropy-weight "${weight[$loss]}" -epochs 2 -seed "$seed" -low-label 1,10
+  done
 done

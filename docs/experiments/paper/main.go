@@ -1,7 +1,7 @@
 // Command paper prints the tables of docs/paper.md from the runs of
 // docs/experiments/paper-objectives.sh and docs/experiments/paper-estimators.sh:
 //
-//	go run ./docs/experiments/paper [-runs runs/paper]          # the Markdown tables and verdicts
+//	go run ./docs/experiments/paper [-runs runs/paper] [-figures docs/figures]  # tables, verdicts, figures
 //	go run ./docs/experiments/paper -choose DIR -loss L          # the sweep's best entropy weight for L
 //
 // Accuracies come from each run's result.json, the noise sweep from the comparison's report.json.
@@ -22,6 +22,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/gomlx-ssl/vicreg/analysis"
+	"github.com/gomlx-ssl/vicreg/plot"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
 
@@ -29,6 +30,7 @@ func main() {
 	runs := flag.String("runs", "runs/paper", "folder of the experiments' runs")
 	choose := flag.String("choose", "", "print the entropy weight of the best -loss run in this sweep folder (validation linear probe)")
 	loss := flag.String("loss", "", "with -choose: the objective")
+	figures := flag.String("figures", "", "also draw the page's figures (SVG and PNG) into this folder, e.g. docs/figures")
 	flag.Parse()
 	if *choose != "" {
 		w, err := best(*choose, *loss)
@@ -39,7 +41,7 @@ func main() {
 		fmt.Println(w)
 		return
 	}
-	if err := tables(*runs); err != nil {
+	if err := tables(*runs, *figures); err != nil {
 		fmt.Fprintln(os.Stderr, "paper:", err)
 		os.Exit(1)
 	}
@@ -85,85 +87,136 @@ func meanSD(v []float64) string {
 	return fmt.Sprintf("%.2f ± %.2f", 100*m, 100*s)
 }
 
-// pairedT is the two-sided paired t-test of a - b: mean difference (points), its 95% interval and p.
-func pairedT(a, b []float64) (mean, lo, hi, p float64) {
-	n := min(len(a), len(b))
-	if n < 2 {
-		return math.NaN(), math.NaN(), math.NaN(), math.NaN()
+// pairedT is the two-sided paired t-test of a - b over the seeds both have: the mean difference
+// (points), its 95% interval, p, and the number of pairs. Fewer than two pairs give NaNs.
+func pairedT(a, b map[int]float64) (mean, lo, hi, p float64, n int) {
+	var d []float64
+	for _, seed := range sortedSeeds(a) {
+		if y, ok := b[seed]; ok {
+			d = append(d, 100*(a[seed]-y))
+		}
 	}
-	d := make([]float64, n)
-	for i := range d {
-		d[i] = 100 * (a[i] - b[i])
+	n = len(d)
+	if n < 2 {
+		return math.NaN(), math.NaN(), math.NaN(), math.NaN(), n
 	}
 	m, s := stat.MeanStdDev(d, nil)
 	se := s / math.Sqrt(float64(n))
+	if se == 0 {
+		return m, m, m, 0, n
+	}
 	t := distuv.StudentsT{Mu: 0, Sigma: 1, Nu: float64(n - 1)}
 	half := t.Quantile(0.975) * se
-	p = 2 * t.Survival(math.Abs(m/se))
-	if se == 0 {
-		p = 0
-	}
-	return m, m - half, m + half, p
+	return m, m - half, m + half, 2 * t.Survival(math.Abs(m/se)), n
 }
 
-// budgets reads, for the runs dir/<loss>-seed<k> (k in order), the linear probe and kNN with all,
-// 10% and 1% of the labels.
-func budgets(dir, loss string) (lin, knn map[string][]float64, seeds []int, err error) {
-	lin, knn = map[string][]float64{}, map[string][]float64{}
+func sortedSeeds(m map[int]float64) []int {
+	var seeds []int
+	for s := range m {
+		seeds = append(seeds, s)
+	}
+	sort.Ints(seeds)
+	return seeds
+}
+
+// values returns m's values in the order of their seeds.
+func values(m map[int]float64) []float64 {
+	var v []float64
+	for _, s := range sortedSeeds(m) {
+		v = append(v, m[s])
+	}
+	return v
+}
+
+// accuracies are one objective's test accuracies (fractions) by label budget ("100%", "10%",
+// "1%") and seed.
+type accuracies struct {
+	linear, knn map[string]map[int]float64
+	seeds       int
+}
+
+// budgets reads the finished runs dir/<loss>-seed<k>: the linear probe and kNN with all, 10%
+// and 1% of the labels.
+func budgets(dir, loss string) (accuracies, error) {
+	acc := accuracies{linear: map[string]map[int]float64{}, knn: map[string]map[int]float64{}}
+	put := func(budget string, seed int, lin, knn float64) {
+		if acc.linear[budget] == nil {
+			acc.linear[budget], acc.knn[budget] = map[int]float64{}, map[int]float64{}
+		}
+		acc.linear[budget][seed], acc.knn[budget][seed] = lin, knn
+	}
 	matches, _ := filepath.Glob(filepath.Join(dir, loss+"-seed*"))
-	sort.Slice(matches, func(i, j int) bool { return seedOf(matches[i]) < seedOf(matches[j]) })
 	for _, m := range matches {
+		seed, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(m), loss+"-seed"))
+		if err != nil {
+			continue // another objective whose name starts with loss (vicreg-logdet for vicreg)
+		}
 		r, err := readResult(m)
 		if os.IsNotExist(err) {
-			continue
+			continue // not finished
 		}
 		if err != nil {
-			return nil, nil, nil, err
+			return acc, fmt.Errorf("%s: %w", m, err)
 		}
-		seeds = append(seeds, seedOf(m))
-		lin["100%"], knn["100%"] = append(lin["100%"], r.Linear), append(knn["100%"], r.KNN)
+		acc.seeds++
+		put("100%", seed, r.Linear, r.KNN)
 		for _, ll := range r.LowLabel {
-			k := strconv.FormatFloat(ll.Percent, 'g', -1, 64) + "%"
-			lin[k], knn[k] = append(lin[k], ll.Linear), append(knn[k], ll.KNN)
+			put(strconv.FormatFloat(ll.Percent, 'g', -1, 64)+"%", seed, ll.Linear, ll.KNN)
 		}
 	}
-	return lin, knn, seeds, nil
-}
-
-func seedOf(path string) int {
-	i := strings.LastIndex(path, "-seed")
-	n, _ := strconv.Atoi(path[i+5:])
-	return n
+	return acc, nil
 }
 
 var labelBudgets = []string{"100%", "10%", "1%"}
 
-func accuracyTable(dir string, losses []string) (map[string]map[string][]float64, error) {
+func accuracyTable(dir string, losses []string) (map[string]accuracies, error) {
 	fmt.Printf("| objective | seeds | linear 100%% | linear 10%% | linear 1%% | kNN 100%% | kNN 10%% | kNN 1%% |\n|---|---|---|---|---|---|---|---|\n")
-	all := map[string]map[string][]float64{}
+	all := map[string]accuracies{}
 	for _, l := range losses {
-		lin, knn, seeds, err := budgets(dir, l)
+		acc, err := budgets(dir, l)
 		if err != nil {
 			return nil, err
 		}
-		if len(seeds) == 0 {
+		if acc.seeds == 0 {
 			continue
 		}
-		all[l] = lin
-		fmt.Printf("| %s | %d | %s | %s | %s | %s | %s | %s |\n", l, len(seeds), meanSD(lin["100%"]), meanSD(lin["10%"]), meanSD(lin["1%"]),
-			meanSD(knn["100%"]), meanSD(knn["10%"]), meanSD(knn["1%"]))
+		all[l] = acc
+		fmt.Printf("| %s | %d |", l, acc.seeds)
+		for _, m := range []map[string]map[int]float64{acc.linear, acc.knn} {
+			for _, b := range labelBudgets {
+				fmt.Printf(" %s |", meanSD(values(m[b])))
+			}
+		}
+		fmt.Println()
 	}
 	fmt.Println("\nTest accuracy in %, mean ± sample standard deviation over seeds.")
 	return all, nil
 }
 
-func tables(root string) error {
+// verdict reads a paired difference's 95% interval.
+func verdict(lo, hi float64) string {
+	switch {
+	case lo > 0:
+		return "better than VICReg"
+	case hi < 0:
+		return "worse than VICReg"
+	case math.IsNaN(lo):
+		return "too few seeds"
+	}
+	return "no difference detected"
+}
+
+func tables(root, figures string) error {
 	objDir := filepath.Join(root, "objectives")
 	fmt.Printf("## Objectives at an equal budget (%s)\n\n", objDir)
-	if _, err := accuracyTable(objDir, []string{"vicreg", "simclr", "barlow"}); err != nil {
+	objAcc, err := accuracyTable(objDir, []string{"vicreg", "simclr", "barlow"})
+	if err != nil {
 		return err
 	}
-	if err := sweepTables(filepath.Join(objDir, "compare", analysis.ReportJSON)); err != nil {
+	cmp, err := readComparison(filepath.Join(objDir, "compare", analysis.ReportJSON))
+	if err == nil {
+		sweepTables(cmp)
+	} else {
 		fmt.Printf("\n(no noise sweep: %v)\n", err)
 	}
 	estDir := filepath.Join(root, "estimators")
@@ -178,33 +231,120 @@ func tables(root string) error {
 		}
 		fmt.Println()
 	}
-	acc, err := accuracyTable(estDir, []string{"vicreg", "vicreg-logdet", "vicreg-pairdist"})
+	estAcc, err := accuracyTable(estDir, estimatorLosses)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nPaired differences against VICReg (same seeds), in points, with the 95%% t-interval and the two-sided paired t-test:\n\n| objective | labels | difference | 95%% CI | p |\n|---|---|---|---|---|\n")
-	for _, l := range []string{"vicreg-logdet", "vicreg-pairdist"} {
-		for _, b := range labelBudgets {
-			if acc[l] == nil || acc["vicreg"] == nil {
-				continue
+	fmt.Printf("\nPaired differences against VICReg (same seeds), in points, with the 95%% t-interval and the two-sided paired t-test:\n\n| objective | probe | labels | pairs | difference | 95%% CI | p | verdict |\n|---|---|---|---|---|---|---|---|\n")
+	for _, l := range estimatorLosses[1:] {
+		a, v := estAcc[l], estAcc["vicreg"]
+		if a.seeds == 0 || v.seeds == 0 {
+			continue
+		}
+		for _, probe := range []string{"linear", "kNN"} {
+			am, vm := a.linear, v.linear
+			if probe == "kNN" {
+				am, vm = a.knn, v.knn
 			}
-			m, lo, hi, p := pairedT(acc[l][b], acc["vicreg"][b])
-			fmt.Printf("| %s | %s | %+.2f | [%+.2f, %+.2f] | %.3f |\n", l, b, m, lo, hi, p)
+			for _, b := range labelBudgets {
+				m, lo, hi, p, n := pairedT(am[b], vm[b])
+				fmt.Printf("| %s | %s | %s | %d | %+.2f | [%+.2f, %+.2f] | %.3f | %s |\n", l, probe, b, n, m, lo, hi, p, verdict(lo, hi))
+			}
 		}
 	}
-	return nil
+	if figures == "" {
+		return nil
+	}
+	if err := os.MkdirAll(figures, 0o755); err != nil {
+		return err
+	}
+	save := func(fig *plot.Figure, name string) error {
+		if fig == nil {
+			return nil
+		}
+		svg, png := filepath.Join(figures, name+".svg"), filepath.Join(figures, name+".png")
+		fmt.Fprintf(os.Stderr, "paper: writing %s and %s\n", svg, png)
+		return fig.Save(svg, png)
+	}
+	if cmp != nil {
+		if err := save(analysis.ComparisonFigure(cmp), "paper-noise"); err != nil {
+			return err
+		}
+	}
+	if err := save(accuracyFigure("VICReg, SimCLR and Barlow Twins at an equal budget (MNIST, ResNet-18 width 24, 2 epochs)",
+		objAcc, []string{"vicreg", "simclr", "barlow"}), "paper-objectives-accuracy"); err != nil {
+		return err
+	}
+	return save(accuracyFigure("Entropy-estimator objectives against VICReg (MNIST, ResNet-18 width 24, 2 epochs)",
+		estAcc, estimatorLosses), "paper-estimators-accuracy")
 }
 
-// sweepTables prints the per-objective noise sweep and the verdicts on the paper's three claims.
-func sweepTables(path string) error {
+var estimatorLosses = []string{"vicreg", "vicreg-logdet", "vicreg-pairdist"}
+
+// accuracyFigure draws test accuracy against the share of labels the probe was trained on, a
+// panel per probe, a curve per objective: the mean over seeds with its 95% t-interval as a band.
+// It is nil when no objective has a finished run.
+func accuracyFigure(title string, all map[string]accuracies, losses []string) *plot.Figure {
+	probes := []struct {
+		name string
+		get  func(accuracies) map[string]map[int]float64
+	}{
+		{"linear probe", func(a accuracies) map[string]map[int]float64 { return a.linear }},
+		{"kNN (k = 20)", func(a accuracies) map[string]map[int]float64 { return a.knn }},
+	}
+	fig := &plot.Figure{Title: title, Columns: 2}
+	for _, pr := range probes {
+		pn := plot.Panel{Title: pr.name + "; band: 95% t-interval across seeds", XLabel: "labels used by the probe (% of MNIST's training set)",
+			YLabel: "test accuracy (%)", XScale: plot.Log}
+		for _, l := range losses {
+			a, ok := all[l]
+			if !ok {
+				continue
+			}
+			s := plot.Series{Name: fmt.Sprintf("%s (%d seeds)", l, a.seeds)}
+			for _, pct := range []float64{1, 10, 100} {
+				m := pr.get(a)[strconv.FormatFloat(pct, 'g', -1, 64)+"%"]
+				if len(m) == 0 {
+					continue
+				}
+				v := values(m)
+				for i := range v {
+					v[i] *= 100
+				}
+				mi := analysis.NewMeanInterval(v, 0, 100)
+				lo, hi := mi.Lo, mi.Hi
+				if math.IsNaN(lo) { // one seed: no interval
+					lo, hi = mi.Mean, mi.Mean
+				}
+				s.X, s.Y, s.Lo, s.Hi = append(s.X, pct), append(s.Y, mi.Mean), append(s.Lo, lo), append(s.Hi, hi)
+			}
+			pn.Series = append(pn.Series, s)
+		}
+		if len(pn.Series) == 0 {
+			return nil
+		}
+		fig.Panels = append(fig.Panels, pn)
+	}
+	return fig
+}
+
+func readComparison(path string) (*analysis.Comparison, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var c analysis.Comparison
 	if err := json.Unmarshal(data, &c); err != nil {
-		return err
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if len(c.Runs) == 0 {
+		return nil, fmt.Errorf("%s holds no runs", path)
+	}
+	return &c, nil
+}
+
+// sweepTables prints the per-objective noise sweep and the verdicts on the paper's three claims.
+func sweepTables(c *analysis.Comparison) {
 	byObj := map[string][]analysis.RunSweep{}
 	var objs []string
 	for _, r := range c.Runs {
@@ -212,9 +352,6 @@ func sweepTables(path string) error {
 			objs = append(objs, r.Objective)
 		}
 		byObj[r.Objective] = append(byObj[r.Objective], r)
-	}
-	if len(c.Runs) == 0 {
-		return fmt.Errorf("%s holds no runs", path)
 	}
 	levels := c.Runs[0].Sweep.Levels
 	fmt.Printf("\nNoise sweep (%s, %d anchors × %d noisy copies each): mean p-value across anchors, averaged over seeds (range over seeds):\n\n| σ |", c.Runs[0].Sweep.Test, c.Runs[0].Sweep.Anchors, c.Runs[0].Sweep.Copies)
@@ -252,12 +389,14 @@ func sweepTables(path string) error {
 	}
 	// VICReg above SimCLR: paired by seed, the mean over σ of the difference of mean p-values.
 	if len(byObj["vicreg"]) > 0 && len(byObj["simclr"]) > 0 {
-		var a, b []float64
-		for i := range min(len(byObj["vicreg"]), len(byObj["simclr"])) {
-			a = append(a, stat.Mean(curve(byObj["vicreg"][i]), nil))
-			b = append(b, stat.Mean(curve(byObj["simclr"][i]), nil))
+		a, b := map[int]float64{}, map[int]float64{}
+		for _, r := range byObj["vicreg"] {
+			a[int(r.Seed)] = stat.Mean(curve(r), nil)
 		}
-		m, lo, hi, p := pairedT(a, b)
+		for _, r := range byObj["simclr"] {
+			b[int(r.Seed)] = stat.Mean(curve(r), nil)
+		}
+		m, lo, hi, p, _ := pairedT(a, b)
 		verdict := "inconclusive"
 		if lo > 0 {
 			verdict = "holds"
@@ -266,5 +405,4 @@ func sweepTables(path string) error {
 		}
 		fmt.Printf("\nVICReg above SimCLR (mean p over σ, VICReg − SimCLR, paired by seed, ×100): %+.2f, 95%% CI [%+.2f, %+.2f], p = %.3f: %s.\n", m, lo, hi, p, verdict)
 	}
-	return nil
 }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/gomlx-ssl/vicreg/train/trainer"
+)
+
+// TestPairedTAgainstSciPy checks the paired t-test against scipy.stats.ttest_rel (SciPy 1.16) on
+// five pairs: t = 2.2691267, p = 0.0858104, mean 0.22 points, 95% interval [-0.0491863, 0.4891863]
+// (scipy.stats.t.ppf(0.975, 4) times the standard error).
+func TestPairedTAgainstSciPy(t *testing.T) {
+	a := map[int]float64{0: 0.981, 1: 0.976, 2: 0.984, 3: 0.979, 4: 0.983}
+	b := map[int]float64{0: 0.978, 1: 0.977, 2: 0.980, 3: 0.975, 4: 0.982}
+	m, lo, hi, p, n := pairedT(a, b)
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{{"mean", m, 0.22}, {"lo", lo, -0.04918634023379009}, {"hi", hi, 0.4891863402337905}, {"p", p, 0.08581037844005122}} {
+		if math.Abs(c.got-c.want) > 1e-9 {
+			t.Errorf("%s = %.12g, want %.12g (scipy)", c.name, c.got, c.want)
+		}
+	}
+	if n != 5 {
+		t.Errorf("pairs = %d, want 5", n)
+	}
+	if v := verdict(lo, hi); v != "no difference detected" {
+		t.Errorf("verdict = %q for an interval that contains 0", v)
+	}
+}
+
+// TestPairedTPairsBySeed: only the seeds both objectives finished are paired, each with its own
+// seed. Pairing by position (seed 0 of one with seed 1 of the other) would give a mean of +20.
+func TestPairedTPairsBySeed(t *testing.T) {
+	a := map[int]float64{0: 0.9, 1: 0.8, 2: 0.7}
+	b := map[int]float64{1: 0.7, 2: 0.65, 3: 0.1}
+	m, _, _, _, n := pairedT(a, b)
+	if n != 2 || math.Abs(m-7.5) > 1e-9 {
+		t.Fatalf("pairedT = %.4g over %d pairs, want 7.5 over 2 (seeds 1 and 2)", m, n)
+	}
+	if m, lo, _, _, n := pairedT(a, map[int]float64{2: 0.5}); n != 1 || !math.IsNaN(m) || !math.IsNaN(lo) {
+		t.Fatalf("one pair gave %g [%g] over %d pairs, want NaN", m, lo, n)
+	}
+}
+
+func writeResult(t *testing.T, dir string, r trainer.Result) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	data, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, trainer.ResultFile), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestBudgetsAndFigure reads finished runs by seed and label budget, skips unfinished ones and
+// runs of another objective with the same prefix, and draws one curve per objective.
+func TestBudgetsAndFigure(t *testing.T) {
+	dir := t.TempDir()
+	low := func(l1, l10 float64) []trainer.LowLabelResult {
+		return []trainer.LowLabelResult{{Percent: 1, Images: 600, Linear: l1, KNN: l1 - 0.01}, {Percent: 10, Images: 6000, Linear: l10, KNN: l10 - 0.01}}
+	}
+	writeResult(t, filepath.Join(dir, "vicreg-seed0"), trainer.Result{Linear: 0.98, KNN: 0.97, LowLabel: low(0.90, 0.95)})
+	writeResult(t, filepath.Join(dir, "vicreg-seed3"), trainer.Result{Linear: 0.96, KNN: 0.95, LowLabel: low(0.88, 0.93)})
+	writeResult(t, filepath.Join(dir, "vicreg-logdet-seed0"), trainer.Result{Linear: 0.5, KNN: 0.5})
+	if err := os.MkdirAll(filepath.Join(dir, "vicreg-seed1"), 0o755); err != nil { // unfinished
+		t.Fatal(err)
+	}
+	acc, err := budgets(dir, "vicreg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.seeds != 2 {
+		t.Fatalf("seeds = %d, want 2 (0 and 3; 1 is unfinished, vicreg-logdet is another objective)", acc.seeds)
+	}
+	if got := acc.linear["100%"][3]; got != 0.96 {
+		t.Errorf("linear 100%% seed 3 = %g, want 0.96", got)
+	}
+	if got := acc.knn["1%"][0]; math.Abs(got-0.89) > 1e-12 {
+		t.Errorf("kNN 1%% seed 0 = %g, want 0.89", got)
+	}
+	fig := accuracyFigure("t", map[string]accuracies{"vicreg": acc}, []string{"vicreg", "simclr"})
+	if fig == nil || len(fig.Panels) != 2 {
+		t.Fatalf("figure = %+v, want two panels", fig)
+	}
+	s := fig.Panels[0].Series
+	if len(s) != 1 || len(s[0].X) != 3 || s[0].X[0] != 1 || s[0].X[2] != 100 {
+		t.Fatalf("linear panel series = %+v, want one curve at 1, 10, 100%%", s)
+	}
+	// Mean of 98 and 96 at 100%, with a t-interval of half-width 12.706 * 1 around it.
+	if math.Abs(s[0].Y[2]-97) > 1e-9 || math.Abs(s[0].Lo[2]-(97-12.706204736174705)) > 1e-6 || s[0].Hi[2] != 100 {
+		t.Errorf("100%% point = %g [%g, %g], want 97 [84.29, 100 (clipped)]", s[0].Y[2], s[0].Lo[2], s[0].Hi[2])
+	}
+	if accuracyFigure("t", nil, []string{"vicreg"}) != nil {
+		t.Error("a figure without runs should be nil")
+	}
+}
+
+func TestBestWeight(t *testing.T) {
+	dir := t.TempDir()
+	for w, acc := range map[string]float64{"0.25": 0.95, "1": 0.97, "4": 0.96} {
+		writeResult(t, filepath.Join(dir, "vicreg-logdet-w"+w), trainer.Result{Linear: acc})
+	}
+	writeResult(t, filepath.Join(dir, "vicreg-pairdist-w4"), trainer.Result{Linear: 0.99})
+	if w, err := best(dir, "vicreg-logdet"); err != nil || w != "1" {
+		t.Fatalf("best = %q, %v; want 1", w, err)
+	}
+	if _, err := best(dir, "barlow"); err == nil {
+		t.Fatal("no barlow runs: want an error")
+	}
+}
