@@ -105,22 +105,53 @@ func figureTitle(s SweepResult) string {
 	return fmt.Sprintf("Normality of the outputs under input noise (Henze–Zirkler, %d PCs; %d anchors × %d copies)", s.Components, s.Anchors, s.Copies)
 }
 
-// ComparisonFigure is the noise figure of a comparison: one curve and band per run (and the
-// baseline), and, when an objective has several runs, a panel of the per-objective means with
-// the 95% interval across runs. WriteComparison saves it; callers that lay out their own
+// ComparisonFigure is the noise figure of a comparison: one curve per run (and the baseline), and,
+// when an objective has several runs, a panel of the per-objective means with the 95% interval
+// across runs. When an objective has several runs, its runs share its colour and each seed has its
+// marker; runs get bands while there are at most MaxNoiseBands of them (the per-objective panel
+// carries the intervals beyond that). WriteComparison saves it; callers that lay out their own
 // documents (docs/experiments/paper) save it elsewhere.
 func ComparisonFigure(c *Comparison) *plot.Figure {
-	var curves []noiseCurve
+	objIndex := map[string]int{}
 	for _, r := range c.Runs {
-		curves = append(curves, sweepCurve(r.Label, r.Sweep, true))
+		if _, ok := objIndex[r.Objective]; !ok {
+			objIndex[r.Objective] = len(objIndex)
+		}
 	}
-	if c.Baseline != nil { // last, so that the runs keep the first colours
-		curves = append(curves, sweepCurve(c.Baseline.Label, c.Baseline.Sweep, true))
+	byObjective := len(c.Objectives) > 0
+	band := len(c.Runs) <= MaxNoiseBands
+	var curves []noiseCurve
+	var series []plot.Series
+	seedIndex := map[string]int{}
+	for _, r := range c.Runs {
+		curves = append(curves, sweepCurve(r.Label, r.Sweep, band))
+		var st plot.Series
+		if byObjective {
+			st.Color = plot.Colors[objIndex[r.Objective]%len(plot.Colors)]
+			st.Marker = plot.AutoMarkers[seedIndex[r.Objective]%len(plot.AutoMarkers)]
+			seedIndex[r.Objective]++
+		}
+		series = append(series, st)
+	}
+	if c.Baseline != nil { // last, in grey and dashed, so that the runs keep the first colours
+		curves = append(curves, sweepCurve(c.Baseline.Label, c.Baseline.Sweep, band))
+		series = append(series, plot.Series{Color: baselineColor, Dashed: true})
 	}
 	s := c.Runs[0].Sweep
 	title := fmt.Sprintf("%s, %s width %d on %s", figureTitle(s), c.Model.Arch, c.Model.Width, c.Dataset)
-	panels := []plot.Panel{noisePanel(meanTitle, curves)}
-	if len(c.Objectives) > 0 {
+	runsTitle := meanTitle
+	if !band {
+		runsTitle = "mean p-value across anchors, per run (intervals: in the summary)"
+	}
+	runs := noisePanel(runsTitle, curves)
+	for i := range runs.Series {
+		runs.Series[i].Color, runs.Series[i].Marker, runs.Series[i].Dashed = series[i].Color, series[i].Marker, series[i].Dashed
+	}
+	if len(runs.Series) > MaxNoiseBands {
+		runs.Legend = plot.LegendOutside
+	}
+	panels := []plot.Panel{runs}
+	if byObjective {
 		var agg []noiseCurve
 		for _, o := range c.Objectives {
 			a := noiseCurve{name: fmt.Sprintf("%s (%d runs)", o.Objective, len(o.Runs)), band: true}
@@ -129,10 +160,17 @@ func ComparisonFigure(c *Comparison) *plot.Figure {
 			}
 			agg = append(agg, a)
 		}
-		panels = append(panels, noisePanel("per objective: mean of the runs' mean p-values; band: 95% t-interval across runs", agg))
+		pn := noisePanel("per objective: mean of the runs' mean p-values; band: 95% t-interval across runs", agg)
+		for i, o := range c.Objectives {
+			pn.Series[i].Color = plot.Colors[objIndex[o.Objective]%len(plot.Colors)]
+		}
+		panels = append(panels, pn)
 	}
 	return &plot.Figure{Title: title, Panels: panels, Height: float64(len(panels))*3.4 + 0.4}
 }
+
+// baselineColor draws the random-initialisation baseline (grey, the palette's eighth colour).
+var baselineColor = plot.Colors[7]
 
 // sweepSection is the summary's section on the noise sweep of a report's models.
 func sweepSection(r *Report) string {

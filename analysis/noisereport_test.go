@@ -143,8 +143,8 @@ func TestComparisonFigure(t *testing.T) {
 		t.Fatal(err)
 	}
 	doc = parseSVG(t, filepath.Join(dir2, FigNoise))
-	if got := len(plottest.WithVertices(doc.Fills(plot.Colors[0]), 2*len(levels))); got != 2 {
-		t.Errorf("colour 0 (vicreg seed 0, and the vicreg aggregate): %d bands, want 2", got)
+	if got := len(plottest.WithVertices(doc.Fills(plot.Colors[0]), 2*len(levels))); got != 3 {
+		t.Errorf("colour 0 (vicreg seeds 0 and 1, and the vicreg aggregate): %d bands, want 3", got)
 	}
 	if doc.Count("vicreg (2 runs)") != 1 || doc.Count("p = 0.01") != 2 {
 		t.Errorf("aggregate legend %d, 0.01 lines %d", doc.Count("vicreg (2 runs)"), doc.Count("p = 0.01"))
@@ -174,6 +174,51 @@ func TestComparisonFigure(t *testing.T) {
 	}
 	if _, ok := rep["objectives"]; !ok {
 		t.Error("report.json has no objectives")
+	}
+}
+
+// TestComparisonFigureManyRuns: past MaxNoiseBands runs, the runs of an objective share its colour
+// (in both panels), only the per-objective panel has bands, and the baseline is grey and dashed.
+func TestComparisonFigureManyRuns(t *testing.T) {
+	levels := []float64{0.01, 0.05, 0.2, 0.8}
+	c := &Comparison{Dataset: "mnist", InputSize: 28, Backend: "test", Options: DefaultOptions()}
+	c.Model.Arch, c.Model.Width = "resnet18", 24
+	objs := []string{"vicreg", "simclr", "barlow"}
+	for seed := range uint64(2) {
+		for i, obj := range objs {
+			sw := syntheticSweep(levels, 0.3-0.05*float64(i)-0.01*float64(seed), 0.7)
+			c.Runs = append(c.Runs, RunSweep{Label: fmt.Sprintf("%s seed %d", obj, seed), Objective: obj, Seed: seed, Sweep: sw})
+		}
+	}
+	base := syntheticSweep(levels, 0.9, 0.99)
+	c.Baseline = &RunSweep{Label: "random init", Sweep: base}
+	c.Objectives = aggregateObjectives(c.Runs)
+	dir := t.TempDir()
+	if err := WriteComparison(dir, c); err != nil {
+		t.Fatal(err)
+	}
+	doc := parseSVG(t, filepath.Join(dir, FigNoise))
+	for i, obj := range objs {
+		// Two runs and the aggregate in the objective's colour; one band, the aggregate's.
+		if got := len(plottest.WithVertices(doc.Lines(plot.Colors[i]), len(levels))); got != 3 {
+			t.Errorf("%s: %d lines in its colour, want 3 (two seeds and the mean)", obj, got)
+		}
+		if got := len(plottest.WithVertices(doc.Fills(plot.Colors[i]), 2*len(levels))); got != 1 {
+			t.Errorf("%s: %d bands, want 1 (the per-objective interval)", obj, got)
+		}
+	}
+	grey := plottest.WithVertices(doc.Lines(baselineColor), len(levels))
+	if len(grey) != 1 || grey[0].Style["stroke-dasharray"] == "" || grey[0].Style["stroke-dasharray"] == "none" {
+		t.Errorf("baseline: %d grey lines, want one dashed", len(grey))
+	}
+	// The other branch: with one run per objective and few runs, every run has its own colour and band.
+	few := &Comparison{Dataset: c.Dataset, Model: c.Model, Runs: c.Runs[:3]}
+	if err := WriteComparison(dir, few); err != nil {
+		t.Fatal(err)
+	}
+	doc = parseSVG(t, filepath.Join(dir, FigNoise))
+	if got := len(plottest.WithVertices(doc.Fills(plot.Colors[1]), 2*len(levels))); got != 1 {
+		t.Errorf("three runs: %d bands in the second colour, want 1 (simclr seed 0's own)", got)
 	}
 }
 

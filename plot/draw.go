@@ -258,7 +258,7 @@ func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 		if cv.marker == MarkerAuto {
 			cv.marker = NoMarker
 			if len(cv.pts) <= MaxAutoMarkers {
-				cv.marker = autoMarkers[i%len(autoMarkers)]
+				cv.marker = AutoMarkers[i%len(AutoMarkers)]
 			}
 		}
 		curves = append(curves, cv)

@@ -77,8 +77,9 @@ const (
 // MaxAutoMarkers is the largest number of points for which MarkerAuto draws markers.
 const MaxAutoMarkers = 30
 
-// autoMarkers is the order in which MarkerAuto assigns shapes to the series of a panel.
-var autoMarkers = []Marker{Circle, Square, Triangle, Diamond, Cross, Plus}
+// AutoMarkers is the order in which MarkerAuto assigns shapes to the series of a panel; callers
+// that give related series one colour can tell them apart by these shapes.
+var AutoMarkers = []Marker{Circle, Square, Triangle, Diamond, Cross, Plus}
 
 // LegendPlace says where a panel's legend goes.
 type LegendPlace int
