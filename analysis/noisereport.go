@@ -169,8 +169,8 @@ func ComparisonFigure(c *Comparison) *plot.Figure {
 	return &plot.Figure{Title: title, Panels: panels, Height: float64(len(panels))*3.4 + 0.4}
 }
 
-// baselineColor draws the random-initialisation baseline (grey, the palette's eighth colour).
-var baselineColor = plot.Colors[7]
+// baselineColor draws the random-initialisation baseline (grey, the palette's ninth colour).
+var baselineColor = plot.Colors[8]
 
 // sweepSection is the summary's section on the noise sweep of a report's models.
 func sweepSection(r *Report) string {
