@@ -222,6 +222,7 @@ func tables(root, figures string) error {
 	estDir := filepath.Join(root, "estimators")
 	fmt.Printf("\n## Entropy-estimator objectives against VICReg (%s)\n\n", estDir)
 	sweep, _ := filepath.Glob(filepath.Join(estDir, "sweep", "*"))
+	sortSweep(sweep)
 	if len(sweep) > 0 {
 		fmt.Printf("Validation split (last 10,000 training images), 1 epoch:\n\n| run | linear probe | kNN |\n|---|---|---|\n")
 		for _, s := range sweep {
@@ -277,6 +278,28 @@ func tables(root, figures string) error {
 	}
 	return save(accuracyFigure("Entropy-estimator objectives against VICReg (MNIST, ResNet-18 width 24, 2 epochs)",
 		estAcc, estimatorLosses), "paper-estimators-accuracy")
+}
+
+// sortSweep orders sweep run folders (<loss>-w<weight>, or <loss> alone) by loss, then by weight
+// as a number (0.25 before 1 before 4 before 16).
+func sortSweep(dirs []string) {
+	key := func(d string) (string, float64) {
+		b := filepath.Base(d)
+		if i := strings.LastIndex(b, "-w"); i >= 0 {
+			if w, err := strconv.ParseFloat(b[i+2:], 64); err == nil {
+				return b[:i], w
+			}
+		}
+		return b, 0
+	}
+	sort.SliceStable(dirs, func(i, j int) bool {
+		li, wi := key(dirs[i])
+		lj, wj := key(dirs[j])
+		if li != lj {
+			return li < lj
+		}
+		return wi < wj
+	})
 }
 
 var estimatorLosses = []string{"vicreg", "vicreg-logdet", "vicreg-pairdist"}

@@ -104,6 +104,17 @@ func TestBudgetsAndFigure(t *testing.T) {
 	}
 }
 
+func TestSortSweep(t *testing.T) {
+	dirs := []string{"s/vicreg-logdet-w16", "s/vicreg", "s/vicreg-logdet-w0.25", "s/vicreg-logdet-w4", "s/vicreg-logdet-w1", "s/vicreg-pairdist-w1"}
+	sortSweep(dirs)
+	want := []string{"s/vicreg", "s/vicreg-logdet-w0.25", "s/vicreg-logdet-w1", "s/vicreg-logdet-w4", "s/vicreg-logdet-w16", "s/vicreg-pairdist-w1"}
+	for i := range want {
+		if dirs[i] != want[i] {
+			t.Fatalf("sorted: %v, want %v", dirs, want)
+		}
+	}
+}
+
 func TestBestWeight(t *testing.T) {
 	dir := t.TempDir()
 	for w, acc := range map[string]float64{"0.25": 0.95, "1": 0.97, "4": 0.96} {
