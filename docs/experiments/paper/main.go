@@ -193,6 +193,23 @@ func accuracyTable(dir string, losses []string) (map[string]accuracies, error) {
 	return all, nil
 }
 
+// holmFinite is analysis.Holm over the finite p-values (a row without a test, NaN, is never
+// significant and does not count in the family).
+func holmFinite(p []float64, alpha float64) []bool {
+	var finite []float64
+	var at []int
+	for i, x := range p {
+		if !math.IsNaN(x) {
+			finite, at = append(finite, x), append(at, i)
+		}
+	}
+	out := make([]bool, len(p))
+	for j, rej := range analysis.Holm(finite, alpha) {
+		out[at[j]] = rej
+	}
+	return out
+}
+
 // verdict reads a paired difference's 95% interval.
 func verdict(lo, hi float64) string {
 	switch {
@@ -236,7 +253,12 @@ func tables(root, figures string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("\nPaired differences against VICReg (same seeds), in points, with the 95%% t-interval and the two-sided paired t-test:\n\n| objective | probe | labels | pairs | difference | 95%% CI | p | verdict |\n|---|---|---|---|---|---|---|---|\n")
+	type row struct {
+		loss, probe, budget string
+		n                   int
+		mean, lo, hi, p     float64
+	}
+	var rows []row
 	for _, l := range estimatorLosses[1:] {
 		a, v := estAcc[l], estAcc["vicreg"]
 		if a.seeds == 0 || v.seeds == 0 {
@@ -249,9 +271,22 @@ func tables(root, figures string) error {
 			}
 			for _, b := range labelBudgets {
 				m, lo, hi, p, n := pairedT(am[b], vm[b])
-				fmt.Printf("| %s | %s | %s | %d | %+.2f | [%+.2f, %+.2f] | %.3f | %s |\n", l, probe, b, n, m, lo, hi, p, verdict(lo, hi))
+				rows = append(rows, row{l, probe, b, n, m, lo, hi, p})
 			}
 		}
+	}
+	var ps []float64
+	for _, r := range rows {
+		ps = append(ps, r.p)
+	}
+	holm := holmFinite(ps, 0.05)
+	fmt.Printf("\nPaired differences against VICReg (same seeds), in points, with the 95%% t-interval, the two-sided paired t-test, and whether it stays significant at 0.05 after Holm's correction over the %d rows:\n\n| objective | probe | labels | pairs | difference | 95%% CI | p | Holm | verdict |\n|---|---|---|---|---|---|---|---|---|\n", len(rows))
+	for i, r := range rows {
+		mark := "no"
+		if holm[i] {
+			mark = "yes"
+		}
+		fmt.Printf("| %s | %s | %s | %d | %+.2f | [%+.2f, %+.2f] | %.3f | %s | %s |\n", r.loss, r.probe, r.budget, r.n, r.mean, r.lo, r.hi, r.p, mark, verdict(r.lo, r.hi))
 	}
 	if figures == "" {
 		return nil

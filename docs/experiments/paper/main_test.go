@@ -104,6 +104,18 @@ func TestBudgetsAndFigure(t *testing.T) {
 	}
 }
 
+// TestHolmFinite: rows without a test (NaN) are never significant and leave the family. With the
+// NaN counted as a third test, 0.03 would have to be <= 0.05/2 and would fail.
+func TestHolmFinite(t *testing.T) {
+	got := holmFinite([]float64{0.03, math.NaN(), 0.01}, 0.05)
+	if !got[0] || got[1] || !got[2] {
+		t.Fatalf("holmFinite = %v, want [true false true]", got)
+	}
+	if got := holmFinite([]float64{0.03, 0.04, 0.01}, 0.05); got[0] || got[1] || !got[2] {
+		t.Fatalf("three tests: %v, want only 0.01 significant (0.03 > 0.05/2)", got)
+	}
+}
+
 func TestSortSweep(t *testing.T) {
 	dirs := []string{"s/vicreg-logdet-w16", "s/vicreg", "s/vicreg-logdet-w0.25", "s/vicreg-logdet-w4", "s/vicreg-logdet-w1", "s/vicreg-pairdist-w1"}
 	sortSweep(dirs)
