@@ -337,10 +337,15 @@ func sortSweep(dirs []string) {
 	})
 }
 
-var estimatorLosses = []string{"vicreg", "vicreg-logdet", "vicreg-pairdist"}
+// estimatorLosses are the arms of the estimator comparison, VICReg first (the reference of the paired
+// tests); vicreg-pairdist-sigma1 is PairDist at the fixed width σ = 1.
+var estimatorLosses = []string{"vicreg", "vicreg-logdet", "vicreg-pairdist", "vicreg-pairdist-sigma1"}
 
 // accuracyFigure draws test accuracy against the share of labels the probe was trained on, a
 // panel per probe, a curve per objective: the mean over seeds with its 95% t-interval as a band.
+// A second row shows each objective's paired difference from the first (the reference), with its
+// 95% t-interval; objectives more than offScale points from the reference at every budget are
+// left out of that row (the panel's title names them) so that they do not flatten the others.
 // It is nil when no objective has a finished run.
 func accuracyFigure(title string, all map[string]accuracies, losses []string) *plot.Figure {
 	probes := []struct {
@@ -350,41 +355,87 @@ func accuracyFigure(title string, all map[string]accuracies, losses []string) *p
 		{"linear probe", func(a accuracies) map[string]map[int]float64 { return a.linear }},
 		{"kNN (k = 20)", func(a accuracies) map[string]map[int]float64 { return a.knn }},
 	}
+	const xLabel = "labels used by the probe (% of MNIST's training set)"
+	pcts := []float64{1, 10, 100}
+	budget := func(pct float64) string { return strconv.FormatFloat(pct, 'g', -1, 64) + "%" }
+	interval := func(v []float64, lo, hi float64) (float64, float64, float64) {
+		mi := analysis.NewMeanInterval(v, lo, hi)
+		if math.IsNaN(mi.Lo) { // one value: no interval
+			return mi.Mean, mi.Mean, mi.Mean
+		}
+		return mi.Mean, mi.Lo, mi.Hi
+	}
 	fig := &plot.Figure{Title: title, Columns: 2}
+	var diffs []plot.Panel
 	for _, pr := range probes {
-		pn := plot.Panel{Title: pr.name + "; band: 95% t-interval across seeds", XLabel: "labels used by the probe (% of MNIST's training set)",
-			YLabel: "test accuracy (%)", XScale: plot.Log}
-		for _, l := range losses {
+		pn := plot.Panel{Title: pr.name + "; band: 95% t-interval across seeds", XLabel: xLabel, YLabel: "test accuracy (%)", XScale: plot.Log}
+		ref, haveRef := all[losses[0]]
+		dp := plot.Panel{XLabel: xLabel, YLabel: "difference (points)", XScale: plot.Log, HLines: []plot.RefLine{{At: 0, Label: losses[0]}}}
+		var off []string
+		for i, l := range losses {
 			a, ok := all[l]
 			if !ok {
 				continue
 			}
-			s := plot.Series{Name: fmt.Sprintf("%s (%d seeds)", l, a.seeds)}
-			for _, pct := range []float64{1, 10, 100} {
-				m := pr.get(a)[strconv.FormatFloat(pct, 'g', -1, 64)+"%"]
+			color := plot.Colors[i%len(plot.Colors)]
+			marker := plot.AutoMarkers[i%len(plot.AutoMarkers)]
+			s := plot.Series{Name: fmt.Sprintf("%s (%d seeds)", l, a.seeds), Color: color, Marker: marker}
+			d := plot.Series{Name: l, Color: color, Marker: marker}
+			far := true
+			for _, pct := range pcts {
+				m := pr.get(a)[budget(pct)]
 				if len(m) == 0 {
 					continue
 				}
 				v := values(m)
-				for i := range v {
-					v[i] *= 100
+				for j := range v {
+					v[j] *= 100
 				}
-				mi := analysis.NewMeanInterval(v, 0, 100)
-				lo, hi := mi.Lo, mi.Hi
-				if math.IsNaN(lo) { // one seed: no interval
-					lo, hi = mi.Mean, mi.Mean
+				mean, lo, hi := interval(v, 0, 100)
+				s.X, s.Y, s.Lo, s.Hi = append(s.X, pct), append(s.Y, mean), append(s.Lo, lo), append(s.Hi, hi)
+				if i == 0 || !haveRef {
+					continue
 				}
-				s.X, s.Y, s.Lo, s.Hi = append(s.X, pct), append(s.Y, mi.Mean), append(s.Lo, lo), append(s.Hi, hi)
+				dm, dlo, dhi, _, n := pairedT(m, pr.get(ref)[budget(pct)])
+				if n == 0 {
+					continue
+				}
+				if n == 1 {
+					dlo, dhi = dm, dm
+				}
+				far = far && math.Abs(dm) > offScale
+				d.X, d.Y, d.Lo, d.Hi = append(d.X, pct), append(d.Y, dm), append(d.Lo, dlo), append(d.Hi, dhi)
 			}
 			pn.Series = append(pn.Series, s)
+			switch {
+			case i == 0 || len(d.X) == 0:
+			case far:
+				off = append(off, l)
+			default:
+				dp.Series = append(dp.Series, d)
+			}
 		}
 		if len(pn.Series) == 0 {
 			return nil
 		}
 		fig.Panels = append(fig.Panels, pn)
+		dp.Title = fmt.Sprintf("%s − %s, paired by seed (95%% band)", strings.Fields(pr.name)[0], losses[0])
+		if len(off) > 0 {
+			dp.Title += fmt.Sprintf("; not shown, > %g off: %s", offScale, strings.Join(off, ", "))
+		}
+		if len(dp.Series) > 0 {
+			diffs = append(diffs, dp)
+		}
+	}
+	if len(diffs) == len(probes) {
+		fig.Panels = append(fig.Panels, diffs...)
 	}
 	return fig
 }
+
+// offScale is the distance from the reference, in points, beyond which accuracyFigure leaves an
+// objective out of the difference panels.
+const offScale = 5.0
 
 func readComparison(path string) (*analysis.Comparison, error) {
 	data, err := os.ReadFile(path)

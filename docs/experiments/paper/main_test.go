@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomlx-ssl/vicreg/train/trainer"
@@ -124,6 +125,38 @@ func TestSortSweep(t *testing.T) {
 		if dirs[i] != want[i] {
 			t.Fatalf("sorted: %v, want %v", dirs, want)
 		}
+	}
+}
+
+// TestDifferencePanels: the second row holds each objective's paired difference from the first;
+// one more than offScale points away at every budget is left out and named in the title.
+func TestDifferencePanels(t *testing.T) {
+	acc := func(lin ...float64) accuracies {
+		a := accuracies{linear: map[string]map[int]float64{}, knn: map[string]map[int]float64{}, seeds: len(lin)}
+		for _, b := range labelBudgets {
+			a.linear[b], a.knn[b] = map[int]float64{}, map[int]float64{}
+			for seed, v := range lin {
+				a.linear[b][seed], a.knn[b][seed] = v, v
+			}
+		}
+		return a
+	}
+	all := map[string]accuracies{"ref": acc(0.90, 0.92, 0.94), "near": acc(0.91, 0.92, 0.96), "far": acc(0.5, 0.6, 0.7)}
+	fig := accuracyFigure("t", all, []string{"ref", "near", "far"})
+	if fig == nil || len(fig.Panels) != 4 {
+		t.Fatalf("want 4 panels (accuracy and difference for two probes), got %+v", fig)
+	}
+	d := fig.Panels[2]
+	if len(d.Series) != 1 || d.Series[0].Name != "near" || !strings.Contains(d.Title, "far") {
+		t.Fatalf("difference panel: %d series, title %q; want only near, far named as off the scale", len(d.Series), d.Title)
+	}
+	// near - ref per seed: +1, 0, +2 points: mean 1, sd 1, half-width t(0.975, 2 df)·1/√3.
+	want := 1 - 4.302652729749464/math.Sqrt(3)
+	if y, lo := d.Series[0].Y[0], d.Series[0].Lo[0]; math.Abs(y-1) > 1e-9 || math.Abs(lo-want) > 1e-6 {
+		t.Errorf("difference = %g [lo %g], want 1 [%g]", y, lo, want)
+	}
+	if d.Series[0].Color != fig.Panels[0].Series[1].Color {
+		t.Error("an objective should keep its colour in the difference panel")
 	}
 }
 
