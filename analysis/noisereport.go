@@ -121,21 +121,11 @@ func ComparisonFigure(c *Comparison) *plot.Figure {
 	byObjective := len(c.Objectives) > 0
 	band := len(c.Runs) <= MaxNoiseBands
 	var curves []noiseCurve
-	var series []plot.Series
-	seedIndex := map[string]int{}
 	for _, r := range c.Runs {
 		curves = append(curves, sweepCurve(r.Label, r.Sweep, band))
-		var st plot.Series
-		if byObjective {
-			st.Color = plot.Colors[objIndex[r.Objective]%len(plot.Colors)]
-			st.Marker = plot.AutoMarkers[seedIndex[r.Objective]%len(plot.AutoMarkers)]
-			seedIndex[r.Objective]++
-		}
-		series = append(series, st)
 	}
-	if c.Baseline != nil { // last, in grey and dashed, so that the runs keep the first colours
+	if c.Baseline != nil { // last, so that the runs keep the first colours
 		curves = append(curves, sweepCurve(c.Baseline.Label, c.Baseline.Sweep, band))
-		series = append(series, plot.Series{Color: baselineColor, Dashed: true})
 	}
 	s := c.Runs[0].Sweep
 	title := fmt.Sprintf("%s, %s width %d on %s", figureTitle(s), c.Model.Arch, c.Model.Width, c.Dataset)
@@ -144,8 +134,16 @@ func ComparisonFigure(c *Comparison) *plot.Figure {
 		runsTitle = "mean p-value across anchors, per run (intervals: in the summary)"
 	}
 	runs := noisePanel(runsTitle, curves)
-	for i := range runs.Series {
-		runs.Series[i].Color, runs.Series[i].Marker, runs.Series[i].Dashed = series[i].Color, series[i].Marker, series[i].Dashed
+	seedIndex := map[string]int{}
+	for i, r := range c.Runs {
+		if byObjective {
+			runs.Series[i].Color = plot.Colors[objIndex[r.Objective]%len(plot.Colors)]
+			runs.Series[i].Marker = plot.AutoMarkers[seedIndex[r.Objective]%len(plot.AutoMarkers)]
+			seedIndex[r.Objective]++
+		}
+	}
+	if c.Baseline != nil { // grey and dashed
+		runs.Series[len(c.Runs)].Color, runs.Series[len(c.Runs)].Dashed = baselineColor, true
 	}
 	if len(runs.Series) > MaxNoiseBands {
 		runs.Legend = plot.LegendOutside
