@@ -120,14 +120,14 @@ func TestEstimatorTable(t *testing.T) {
 	}
 	found["mixture/pairwise-bhattacharyya"] = find("mixture", "pairwise-bhattacharyya (lower bound)", cfg.Components)
 	found["mixture/pairwise-kl"] = find("mixture", "pairwise-kl (upper bound)", cfg.Components)
-	// The scale-aware defaults on samples: unsaturated in d = 3 and 16; σ = 1 saturated (KL) in
+	// The scale-aware σ on samples: unsaturated in d = 3 and 16; σ = 1 saturated (KL) in
 	// d = 16, the negative control.
 	for _, d := range cfg.Dims {
 		for _, dist := range []string{"gaussian", "mixture"} {
 			for _, kind := range []string{"pairwise-bhattacharyya", "pairwise-kl"} {
 				var r EstimatorRow
 				for _, row := range rows {
-					if row.D == d && row.Distribution == dist && row.Estimator == kind+" sigma=auto, the default (losses.PairwiseEntropy)" {
+					if row.D == d && row.Distribution == dist && row.Estimator == kind+" sigma=auto (losses.PairwiseEntropy)" {
 						r = row
 					}
 				}
@@ -139,7 +139,7 @@ func TestEstimatorTable(t *testing.T) {
 	}
 	controls := 0
 	for _, row := range rows {
-		if row.D == 16 && row.N == 512 && row.Estimator == "pairwise-kl sigma=1, the old default (losses.PairwiseEntropy)" {
+		if row.D == 16 && row.N == 512 && row.Estimator == "pairwise-kl sigma=1, the default (losses.PairwiseEntropy)" {
 			controls++
 			if row.Saturation == nil || *row.Saturation < 0.95 {
 				t.Errorf("d=16 %s %s: saturation %.3f, want >= 0.95 (saturated)", row.Distribution, row.Estimator, deref(row.Saturation))

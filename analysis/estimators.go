@@ -77,7 +77,7 @@ type EstimatorRow struct {
 
 // EstimatorTable measures every estimator against ground truth on synthetic Gaussians (closed
 // form) and Gaussian mixtures (Monte Carlo with the exact mixture density), across cfg's grid,
-// the objectives' scale-aware defaults (losses.Auto) beside fixed values. The graph estimators
+// the objectives' scale-aware values (losses.Auto) beside fixed ones. The graph estimators
 // (losses) run on backend b; kNN on the host.
 func EstimatorTable(b backends.Backend, cfg EstimatorConfig) ([]EstimatorRow, error) {
 	if cfg.Reps < 1 || len(cfg.Dims) == 0 || len(cfg.Ns) == 0 || cfg.Components < 1 || cfg.MCSamples < 2 {
@@ -215,16 +215,16 @@ func EstimatorTable(b backends.Backend, cfg EstimatorConfig) ([]EstimatorRow, er
 				{"g/logdet", "gaussian", fmt.Sprintf("logdet beta=%g (losses.LogDetEntropy)", cfg.Beta), "0.5 log det(I + beta Sigma) of the true covariance", ldTrue, 0},
 				{"g/logdet-auto", "gaussian", "logdet beta=auto, the default (losses.LogDetEntropy)", "0.5 log det(I + beta Sigma) of the true covariance, beta = d/tr Sigma", ldAutoTrue, 0},
 				{"g/mi", "gaussian", "mi lower bound (losses.MutualInfoLowerBound)", fmt.Sprintf("I(Z;Z'), Z' = Z + N(0, %g²I)", cfg.Tau), miTrue, 0},
-				{"g/pb-auto", "gaussian", "pairwise-bhattacharyya sigma=auto, the default (losses.PairwiseEntropy)", "entropy", hTrue, 0},
-				{"g/pkl-auto", "gaussian", "pairwise-kl sigma=auto, the default (losses.PairwiseEntropy)", "entropy", hTrue, 0},
-				{"g/pb-1", "gaussian", "pairwise-bhattacharyya sigma=1, the old default (losses.PairwiseEntropy)", "entropy", hTrue, 0},
-				{"g/pkl-1", "gaussian", "pairwise-kl sigma=1, the old default (losses.PairwiseEntropy)", "entropy", hTrue, 0},
+				{"g/pb-auto", "gaussian", "pairwise-bhattacharyya sigma=auto (losses.PairwiseEntropy)", "entropy", hTrue, 0},
+				{"g/pkl-auto", "gaussian", "pairwise-kl sigma=auto (losses.PairwiseEntropy)", "entropy", hTrue, 0},
+				{"g/pb-1", "gaussian", "pairwise-bhattacharyya sigma=1, the default (losses.PairwiseEntropy)", "entropy", hTrue, 0},
+				{"g/pkl-1", "gaussian", "pairwise-kl sigma=1, the default (losses.PairwiseEntropy)", "entropy", hTrue, 0},
 				{"m/gaussian", "mixture", "gaussian (losses.GaussianEntropy)", "entropy (an upper bound)", mixTrue, mixSE},
 				{"m/knn", "mixture", fmt.Sprintf("knn k=%d (entropy.KNN)", cfg.KNNK), "entropy", mixTrue, mixSE},
-				{"m/pb-auto", "mixture", "pairwise-bhattacharyya sigma=auto, the default (losses.PairwiseEntropy)", "entropy", mixTrue, mixSE},
-				{"m/pkl-auto", "mixture", "pairwise-kl sigma=auto, the default (losses.PairwiseEntropy)", "entropy", mixTrue, mixSE},
-				{"m/pb-1", "mixture", "pairwise-bhattacharyya sigma=1, the old default (losses.PairwiseEntropy)", "entropy", mixTrue, mixSE},
-				{"m/pkl-1", "mixture", "pairwise-kl sigma=1, the old default (losses.PairwiseEntropy)", "entropy", mixTrue, mixSE},
+				{"m/pb-auto", "mixture", "pairwise-bhattacharyya sigma=auto (losses.PairwiseEntropy)", "entropy", mixTrue, mixSE},
+				{"m/pkl-auto", "mixture", "pairwise-kl sigma=auto (losses.PairwiseEntropy)", "entropy", mixTrue, mixSE},
+				{"m/pb-1", "mixture", "pairwise-bhattacharyya sigma=1, the default (losses.PairwiseEntropy)", "entropy", mixTrue, mixSE},
+				{"m/pkl-1", "mixture", "pairwise-kl sigma=1, the default (losses.PairwiseEntropy)", "entropy", mixTrue, mixSE},
 			} {
 				v := g[spec.key].vals
 				mean, sd := meanSDAll(v)
@@ -246,8 +246,8 @@ func EstimatorTable(b backends.Backend, cfg EstimatorConfig) ([]EstimatorRow, er
 }
 
 // meanSDAll is the mean and sample standard deviation of v, with sd 0 for a single value.
-// pairwiseNodes returns the pairwise estimates of the sample z at the default σ (losses.Auto) and
-// at σ = 1 (the old default): Bhattacharyya and KL at Auto, then at 1, then AutoSigma(z).
+// pairwiseNodes returns the pairwise estimates of the sample z at the scale-aware σ (losses.Auto)
+// and at σ = 1 (the default): Bhattacharyya and KL at Auto, then at 1, then AutoSigma(z).
 func pairwiseNodes(z *Node) []*Node {
 	return []*Node{
 		losses.PairwiseEntropy(z, losses.Auto, losses.Bhattacharyya), losses.PairwiseEntropy(z, losses.Auto, losses.KL),
@@ -405,7 +405,7 @@ func WriteEstimatorTable(dir string, cfg EstimatorConfig, rows []EstimatorRow) e
 	fmt.Fprintf(&sb, "# Entropy estimators against ground truth\n\nGaussians: random covariance (eigenvalues 0.1 to 10), exact entropy. "+
 		"Mixtures: %d equal components N(μ_k, %g²I), μ_k ~ N(0, %g²I), truth by Monte Carlo (%d samples, exact log-density; ± its standard error). "+
 		"%d samples per cell; mean ± sd of the estimates. Nats. The pairwise bounds use the exact components (n = number of components) and must bracket the truth.\n\n"+
-		"The defaults of the objectives are scale-aware: beta=auto is d/tr Σ of the batch, sigma=auto is sqrt(median ||z_i - z_j||²/(2 ln n)) (losses.AutoBeta, losses.AutoSigma). "+
+		"The scale-aware values follow the batch: beta=auto (LogDet's default) is d/tr Σ of the batch, sigma=auto is sqrt(median ||z_i - z_j||²/(2 ln n)) (losses.AutoBeta, losses.AutoSigma); PairDist's default is sigma=1, the width at which it trains (docs/paper.md). "+
 		"On samples, the pairwise estimates bound the entropy of the sample smoothed by N(0, σ²I), the mixture (1/n)·Σ_i N(z_i, σ²I), which exceeds the sampled distribution's entropy "+
 		"when σ is not small against its spread: their error against the truth is mostly that smoothing. "+
 		"Saturation is the estimate's data term over its largest value ln n: at 1 the estimate is its maximum whatever the points (no gradient), at 0 its minimum.\n\n",

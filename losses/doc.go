@@ -15,12 +15,15 @@
 //     λ·s(Z,Z') - w·[H_D(Z) + H_D(Z')], with
 //     H_D(Z) = d/2·log(2πeσ²) - (1/n)·Σ_i log((1/n)·Σ_j exp(-D_ij)), D_ij = ||z_i - z_j||²/(8σ²)
 //     (Bhattacharyya: a lower bound on the entropy of the mixture (1/n)·Σ_i N(z_i, σ²I)) or
-//     ||z_i - z_j||²/(2σ²) (KL: an upper bound). Default σ = Auto: σ² = median ||z_i - z_j||²/(2 ln n)
-//     per batch (AutoSigma).
+//     ||z_i - z_j||²/(2σ²) (KL: an upper bound). Default σ = 1; σ = Auto is
+//     σ² = median ||z_i - z_j||²/(2 ln n) per batch (AutoSigma).
 //
-// The scale-aware defaults (Auto) follow the embeddings' scale, so that the estimates are not
-// saturated whatever it is; they are computed from each batch without gradient. Explicit values
-// (> 0) are used as given. Params' JSON form (stored in checkpoints) writes Auto as "auto".
+// The scale-aware values (Auto) follow the embeddings' scale, so that the estimates are not
+// saturated whatever it is; they are computed from each batch without gradient. β = Auto is
+// LogDet's default. σ = Auto is not PairDist's: with the kernel width following the batch, nothing
+// sets the embeddings' scale, and on MNIST the objective trained far worse than at the fixed σ = 1
+// (docs/paper.md). Explicit values (> 0) are used as given. Params' JSON form (stored in
+// checkpoints) writes Auto as "auto".
 //   - "barlow" (Zbontar et al. 2021): Σ_i (1 - C_ii)² + λ_BT·Σ_{i≠j} C_ij², with C = Ẑᵀ Ẑ'/n
 //     the cross-correlation of the batch-standardised views; λ_BT = 0.0051.
 //   - "simclr" (Chen et al. 2020), NT-Xent: (1/2n)·Σ_i -log(exp(sim(u_i, u_i⁺)/τ) / Σ_{j≠i} exp(sim(u_i, u_j)/τ))

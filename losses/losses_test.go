@@ -298,8 +298,8 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 	b := backendtest.Backend(t)
 	r := rand.New(rand.NewPCG(5, 6))
 	p := Defaults()
-	// Explicit β and σ: the scale-aware defaults carry no gradient, so finite differences of the
-	// objective would see their change (TestScaleAwareGradients checks the defaults).
+	// Explicit β and σ: the scale-aware values carry no gradient, so finite differences of the
+	// objective would see their change (TestScaleAwareGradients checks them).
 	p.Beta, p.Sigma = 1, 2
 	scalar := func(obj Objective) func(z1, z2 *graph.Node) *graph.Node {
 		return func(z1, z2 *graph.Node) *graph.Node { v, _ := obj.Loss(z1, z2); return v }

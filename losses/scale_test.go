@@ -235,9 +235,9 @@ func TestScaleAwareDefaultsUnsaturated(t *testing.T) {
 	}
 }
 
-// TestScaleAwareGradients checks the gradients of vicreg-logdet and vicreg-pairdist at their
-// defaults (float64) against central finite differences of the same objectives with β and σ fixed
-// at the values AutoBeta and AutoSigma give at the point: the defaults carry no gradient.
+// TestScaleAwareGradients checks the gradients of vicreg-logdet and vicreg-pairdist at β = σ = Auto
+// (float64) against central finite differences of the same objectives with β and σ fixed at the
+// values AutoBeta and AutoSigma give at the point: the scale-aware values carry no gradient.
 func TestScaleAwareGradients(t *testing.T) {
 	b := backendtest.Backend(t)
 	r := rand.New(rand.NewPCG(25, 26))
@@ -259,6 +259,7 @@ func TestScaleAwareGradients(t *testing.T) {
 		return v
 	}
 	p := Defaults()
+	p.Beta, p.Sigma = Auto, Auto
 	for _, tc := range []struct {
 		name string
 		host func([][]float64) (float64, error) // β or σ of one branch
@@ -302,8 +303,9 @@ func TestScaleAwareGradients(t *testing.T) {
 	}
 }
 
-// TestParamsJSON checks that the stored form of Params says what the defaults mean ("auto"),
-// round-trips, reads the numbers of older files, and rejects anything else naming the field.
+// TestParamsJSON checks that the stored form of Params says what the scale-aware values mean
+// ("auto"), round-trips, reads the numbers of older files, and rejects anything else naming the
+// field.
 func TestParamsJSON(t *testing.T) {
 	data, err := json.Marshal(Defaults())
 	if err != nil {
@@ -313,8 +315,8 @@ func TestParamsJSON(t *testing.T) {
 	if err := json.Unmarshal(data, &raw); err != nil {
 		t.Fatal(err)
 	}
-	if raw["Beta"] != "auto" || raw["Sigma"] != "auto" || raw["Lambda"] != 25.0 || raw["PairDistance"] != Bhattacharyya {
-		t.Errorf("Defaults() stored as %s: want Beta and Sigma \"auto\", the other fields under their names", data)
+	if raw["Beta"] != "auto" || raw["Sigma"] != 1.0 || raw["Lambda"] != 25.0 || raw["PairDistance"] != Bhattacharyya {
+		t.Errorf("Defaults() stored as %s: want Beta \"auto\", Sigma 1, the other fields under their names", data)
 	}
 	if len(raw) != 12 {
 		t.Errorf("stored form has %d fields, want the 12 of Params: %s", len(raw), data)
@@ -329,6 +331,11 @@ func TestParamsJSON(t *testing.T) {
 	if !strings.Contains(string(data), `"Beta":1`) || !strings.Contains(string(data), `"Sigma":2.5`) {
 		t.Errorf("explicit values stored as %s", data)
 	}
+	auto := Defaults()
+	auto.Sigma = Auto
+	if data, _ := json.Marshal(auto); !strings.Contains(string(data), `"Sigma":"auto"`) {
+		t.Errorf("Sigma = Auto stored as %s", data)
+	}
 	back = Params{}
 	if err := json.Unmarshal(data, &back); err != nil || back != explicit {
 		t.Errorf("round trip of explicit values: %+v, %v", back, err)
@@ -339,9 +346,9 @@ func TestParamsJSON(t *testing.T) {
 	if err := json.Unmarshal([]byte(old), &back); err != nil || back.Beta != 1 || back.Sigma != 1 || back.Lambda != 25 || back.Temperature != 0.2 {
 		t.Errorf("old form: %+v, %v", back, err)
 	}
-	// A missing field keeps the value already there (Defaults() before decoding: auto).
+	// A missing field keeps the value already there (Defaults() before decoding: β auto, σ 1).
 	back = Defaults()
-	if err := json.Unmarshal([]byte(`{"Lambda":3}`), &back); err != nil || back.Lambda != 3 || back.Sigma != Auto {
+	if err := json.Unmarshal([]byte(`{"Lambda":3}`), &back); err != nil || back.Lambda != 3 || back.Beta != Auto || back.Sigma != 1 {
 		t.Errorf("partial form: %+v, %v", back, err)
 	}
 	if err := json.Unmarshal([]byte(`{"Sigma":"wide"}`), &back); err == nil || !strings.Contains(err.Error(), `want a number or "auto", got "wide"`) {
@@ -361,5 +368,58 @@ func TestParamsJSON(t *testing.T) {
 	fs.SetOutput(new(strings.Builder))
 	if err := fs.Parse([]string{"-sigma", "-2"}); err == nil || !strings.Contains(err.Error(), `want "auto" or a number >= 0, got "-2"`) {
 		t.Errorf("-sigma -2: error %v", err)
+	}
+}
+
+// TestPairDistScaleEquivalence checks the identity docs/paper.md reads PairDist's kernel-width grid
+// by: for embeddings scaled by a, the loss at (σ, w) is a² times the loss at (σ/a, w/a²) minus
+// 2·w·d·log a (float64), and its gradient at (a·z1, a·z2) is a times the other's at (z1, z2). So
+// once the network sets its output scale, only w/σ² tells the objectives apart.
+func TestPairDistScaleEquivalence(t *testing.T) {
+	b := backendtest.Backend(t)
+	r := rand.New(rand.NewPCG(31, 32))
+	const n, d, a = 12, 6, 2.5
+	x1, _ := scaledGaussian(r, n, d, 1, true)
+	x2 := make([]float64, len(x1))
+	for i := range x2 {
+		x2[i] = x1[i] + 0.3*r.NormFloat64()
+	}
+	scaled := func(x []float64) []float64 {
+		y := make([]float64, len(x))
+		for i := range x {
+			y[i] = a * x[i]
+		}
+		return y
+	}
+	for _, kind := range []string{Bhattacharyya, KL} {
+		t.Run(kind, func(t *testing.T) {
+			p := Defaults()
+			p.Sigma, p.EntropyWeight, p.PairDistance = 1.3, 0.7, kind
+			q := p
+			q.Sigma, q.EntropyWeight = p.Sigma/a, p.EntropyWeight/(a*a)
+			lossAndGrad := func(params Params, x1, x2 []float64) [][]float64 {
+				obj, err := New(NameVICRegPairDist, params)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return run(t, b, func(z1, z2 *graph.Node) []*graph.Node {
+					total, _ := obj.Loss(z1, z2)
+					return append([]*graph.Node{total}, graph.Gradient(total, z1, z2)...)
+				}, tensorOf(x1, n, d, dtypes.Float64), tensorOf(x2, n, d, dtypes.Float64))
+			}
+			big := lossAndGrad(p, scaled(x1), scaled(x2))
+			small := lossAndGrad(q, x1, x2)
+			want := a*a*small[0][0] - 2*p.EntropyWeight*d*math.Log(a)
+			if got := big[0][0]; math.Abs(got-want) > 1e-9*max(1, math.Abs(want)) {
+				t.Fatalf("loss at (a·z, σ, w) = %.12g, a²·loss at (z, σ/a, w/a²) - 2wd·log a = %.12g", got, want)
+			}
+			for k := 1; k <= 2; k++ {
+				for i := range big[k] {
+					if want := a * small[k][i]; math.Abs(big[k][i]-want) > 1e-9*max(1, math.Abs(want)) {
+						t.Fatalf("d/dz%d[%d] at (a·z, σ, w) = %.12g, a times the one at (z, σ/a, w/a²) = %.12g", k, i, big[k][i], want)
+					}
+				}
+			}
+		})
 	}
 }
