@@ -1,5 +1,6 @@
 // Command paper prints the tables of docs/paper.md from the runs of
-// docs/experiments/paper-objectives.sh and docs/experiments/paper-estimators.sh:
+// docs/experiments/paper-objectives.sh, docs/experiments/paper-estimators.sh and
+// docs/experiments/pairdist-sigma.sh:
 //
 //	go run ./docs/experiments/paper [-runs runs/paper] [-figures docs/figures]  # tables, verdicts, figures
 //	go run ./docs/experiments/paper -choose DIR -loss L          # the sweep's best entropy weight for L
@@ -14,6 +15,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -210,13 +212,13 @@ func holmFinite(p []float64, alpha float64) []bool {
 	return out
 }
 
-// verdict reads a paired difference's 95% interval.
-func verdict(lo, hi float64) string {
+// verdict reads a paired difference's 95% interval against the reference ref.
+func verdict(lo, hi float64, ref string) string {
 	switch {
 	case lo > 0:
-		return "better than VICReg"
+		return "better than " + ref
 	case hi < 0:
-		return "worse than VICReg"
+		return "worse than " + ref
 	case math.IsNaN(lo):
 		return "too few seeds"
 	}
@@ -253,40 +255,10 @@ func tables(root, figures string) error {
 	if err != nil {
 		return err
 	}
-	type row struct {
-		loss, probe, budget string
-		n                   int
-		mean, lo, hi, p     float64
-	}
-	var rows []row
-	for _, l := range estimatorLosses[1:] {
-		a, v := estAcc[l], estAcc["vicreg"]
-		if a.seeds == 0 || v.seeds == 0 {
-			continue
-		}
-		for _, probe := range []string{"linear", "kNN"} {
-			am, vm := a.linear, v.linear
-			if probe == "kNN" {
-				am, vm = a.knn, v.knn
-			}
-			for _, b := range labelBudgets {
-				m, lo, hi, p, n := pairedT(am[b], vm[b])
-				rows = append(rows, row{l, probe, b, n, m, lo, hi, p})
-			}
-		}
-	}
-	var ps []float64
-	for _, r := range rows {
-		ps = append(ps, r.p)
-	}
-	holm := holmFinite(ps, 0.05)
-	fmt.Printf("\nPaired differences against VICReg (same seeds), in points, with the 95%% t-interval, the two-sided paired t-test, and whether it stays significant at 0.05 after Holm's correction over the %d rows:\n\n| objective | probe | labels | pairs | difference | 95%% CI | p | Holm | verdict |\n|---|---|---|---|---|---|---|---|---|\n", len(rows))
-	for i, r := range rows {
-		mark := "no"
-		if holm[i] {
-			mark = "yes"
-		}
-		fmt.Printf("| %s | %s | %s | %d | %+.2f | [%+.2f, %+.2f] | %.3f | %s | %s |\n", r.loss, r.probe, r.budget, r.n, r.mean, r.lo, r.hi, r.p, mark, verdict(r.lo, r.hi))
+	pairedRows(estAcc, estimatorLosses)
+	sigmaFig, err := pairdistSigma(filepath.Join(root, "pairdist-sigma"))
+	if err != nil {
+		return err
 	}
 	if figures == "" {
 		return nil
@@ -311,8 +283,186 @@ func tables(root, figures string) error {
 		objAcc, []string{"vicreg", "simclr", "barlow"}), "paper-objectives-accuracy"); err != nil {
 		return err
 	}
-	return save(accuracyFigure("Entropy-estimator objectives against VICReg (MNIST, ResNet-18 width 24, 2 epochs)",
-		estAcc, estimatorLosses), "paper-estimators-accuracy")
+	if err := save(accuracyFigure("Entropy-estimator objectives against VICReg (MNIST, ResNet-18 width 24, 2 epochs)",
+		estAcc, estimatorLosses), "paper-estimators-accuracy"); err != nil {
+		return err
+	}
+	return save(sigmaFig, "paper-pairdist-sigma")
+}
+
+// pairedRows prints the paired differences of each of losses[1:] from losses[0] (the reference,
+// same seeds), in points, per probe and label budget: the 95% t-interval, the two-sided paired
+// t-test, and whether it stays significant at 0.05 after Holm's correction over all the rows.
+func pairedRows(all map[string]accuracies, losses []string) {
+	type row struct {
+		loss, probe, budget string
+		n                   int
+		mean, lo, hi, p     float64
+	}
+	ref := losses[0]
+	var rows []row
+	for _, l := range losses[1:] {
+		a, v := all[l], all[ref]
+		if a.seeds == 0 || v.seeds == 0 {
+			continue
+		}
+		for _, probe := range []string{"linear", "kNN"} {
+			am, vm := a.linear, v.linear
+			if probe == "kNN" {
+				am, vm = a.knn, v.knn
+			}
+			for _, b := range labelBudgets {
+				m, lo, hi, p, n := pairedT(am[b], vm[b])
+				rows = append(rows, row{l, probe, b, n, m, lo, hi, p})
+			}
+		}
+	}
+	var ps []float64
+	for _, r := range rows {
+		ps = append(ps, r.p)
+	}
+	holm := holmFinite(ps, 0.05)
+	fmt.Printf("\nPaired differences against %s (same seeds), in points, with the 95%% t-interval, the two-sided paired t-test, and whether it stays significant at 0.05 after Holm's correction over the %d rows:\n\n| objective | probe | labels | pairs | difference | 95%% CI | p | Holm | verdict |\n|---|---|---|---|---|---|---|---|---|\n", ref, len(rows))
+	for i, r := range rows {
+		mark := "no"
+		if holm[i] {
+			mark = "yes"
+		}
+		fmt.Printf("| %s | %s | %s | %d | %+.2f | [%+.2f, %+.2f] | %.3f | %s | %s |\n", r.loss, r.probe, r.budget, r.n, r.mean, r.lo, r.hi, r.p, mark, verdict(r.lo, r.hi, ref))
+	}
+}
+
+// sigmaRun is one run of PairDist's (σ, w) grid: sweep/sigma<σ>-w<w>, σ = 0 for auto.
+type sigmaRun struct {
+	sigma, weight float64
+	linear, knn   float64 // validation accuracy, %
+}
+
+// ratio is w/σ², the quantity the objective depends on once the embeddings' scale is free
+// (scaling them by a turns (σ, w) into (σ/a, w/a²)); NaN for σ = auto.
+func (r sigmaRun) ratio() float64 {
+	if r.sigma == 0 {
+		return math.NaN()
+	}
+	return r.weight / (r.sigma * r.sigma)
+}
+
+// readSigmaGrid reads the finished runs dir/sigma<σ>-w<w>, ordered by w/σ² (auto last), then σ.
+func readSigmaGrid(dir string) ([]sigmaRun, error) {
+	matches, _ := filepath.Glob(filepath.Join(dir, "sigma*-w*"))
+	var runs []sigmaRun
+	for _, m := range matches {
+		s, w, ok := strings.Cut(strings.TrimPrefix(filepath.Base(m), "sigma"), "-w")
+		if !ok {
+			continue
+		}
+		weight, err := strconv.ParseFloat(w, 64)
+		if err != nil {
+			continue
+		}
+		sigma := 0.0
+		if s != "auto" {
+			if sigma, err = strconv.ParseFloat(s, 64); err != nil || sigma <= 0 {
+				continue
+			}
+		}
+		r, err := readResult(m)
+		if os.IsNotExist(err) {
+			continue // not finished
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m, err)
+		}
+		runs = append(runs, sigmaRun{sigma, weight, 100 * r.Linear, 100 * r.KNN})
+	}
+	sort.SliceStable(runs, func(i, j int) bool {
+		ri, rj := runs[i].ratio(), runs[j].ratio()
+		switch {
+		case math.IsNaN(ri) || math.IsNaN(rj):
+			return !math.IsNaN(ri) && math.IsNaN(rj)
+		case ri != rj:
+			return ri < rj
+		}
+		return runs[i].sigma > runs[j].sigma
+	})
+	return runs, nil
+}
+
+// sigmaLabel names σ in tables and legends.
+func sigmaLabel(sigma float64) string {
+	if sigma == 0 {
+		return "auto"
+	}
+	return strconv.FormatFloat(sigma, 'g', -1, 64)
+}
+
+// sigmaFigure draws the grid's validation accuracy against w/σ² (log axis), a curve per σ, σ =
+// auto as a reference line: a panel per probe. Nil without runs at a fixed σ.
+func sigmaFigure(runs []sigmaRun) *plot.Figure {
+	var sigmas []float64
+	for _, r := range runs {
+		if r.sigma != 0 && !slices.Contains(sigmas, r.sigma) {
+			sigmas = append(sigmas, r.sigma)
+		}
+	}
+	if len(sigmas) == 0 {
+		return nil
+	}
+	sort.Float64s(sigmas)
+	fig := &plot.Figure{Title: "VICReg-PairDist: kernel width σ and entropy weight w (MNIST validation split, 1 epoch, seed 0)", Columns: 2}
+	for _, probe := range []string{"linear probe", "kNN (k = 20)"} {
+		get := func(r sigmaRun) float64 {
+			if probe == "linear probe" {
+				return r.linear
+			}
+			return r.knn
+		}
+		pn := plot.Panel{Title: probe, XLabel: "w / σ² (log scale)", YLabel: "validation accuracy (%)", XScale: plot.Log}
+		for i, sg := range sigmas {
+			s := plot.Series{Name: "σ = " + sigmaLabel(sg), Color: plot.Colors[i%len(plot.Colors)], Marker: plot.AutoMarkers[i%len(plot.AutoMarkers)]}
+			for _, r := range runs {
+				if r.sigma == sg {
+					s.X, s.Y = append(s.X, r.ratio()), append(s.Y, get(r))
+				}
+			}
+			pn.Series = append(pn.Series, s)
+		}
+		for _, r := range runs {
+			if r.sigma == 0 {
+				pn.HLines = append(pn.HLines, plot.RefLine{At: get(r), Label: fmt.Sprintf("σ = auto, w = %g", r.weight)})
+			}
+		}
+		fig.Panels = append(fig.Panels, pn)
+	}
+	return fig
+}
+
+// pairdistSigma prints the (σ, w) grid and the seed comparison of the σ arms
+// (docs/experiments/pairdist-sigma.sh), and returns the grid's figure (nil without runs).
+func pairdistSigma(dir string) (*plot.Figure, error) {
+	fmt.Printf("\n## PairDist's kernel width and weight (%s)\n\n", dir)
+	runs, err := readSigmaGrid(filepath.Join(dir, "sweep"))
+	if err != nil {
+		return nil, err
+	}
+	if len(runs) > 0 {
+		fmt.Printf("Validation split (last 10,000 training images), 1 epoch, seed 0, by w/σ²:\n\n| σ | w | w/σ² | linear probe | kNN |\n|---|---|---|---|---|\n")
+		for _, r := range runs {
+			ratio := "–"
+			if !math.IsNaN(r.ratio()) {
+				ratio = strconv.FormatFloat(r.ratio(), 'g', -1, 64)
+			}
+			fmt.Printf("| %s | %g | %s | %.2f | %.2f |\n", sigmaLabel(r.sigma), r.weight, ratio, r.linear, r.knn)
+		}
+		fmt.Println()
+	}
+	arms := []string{"vicreg-pairdist-sigma1", "vicreg-pairdist-sigma0.5"}
+	acc, err := accuracyTable(dir, arms)
+	if err != nil {
+		return nil, err
+	}
+	pairedRows(acc, arms)
+	return sigmaFigure(runs), nil
 }
 
 // sortSweep orders sweep run folders (<loss>-w<weight>, or <loss> alone) by loss, then by weight

@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -29,7 +31,7 @@ func TestPairedTAgainstSciPy(t *testing.T) {
 	if n != 5 {
 		t.Errorf("pairs = %d, want 5", n)
 	}
-	if v := verdict(lo, hi); v != "no difference detected" {
+	if v := verdict(lo, hi, "VICReg"); v != "no difference detected" {
 		t.Errorf("verdict = %q for an interval that contains 0", v)
 	}
 }
@@ -171,5 +173,60 @@ func TestBestWeight(t *testing.T) {
 	}
 	if _, err := best(dir, "barlow"); err == nil {
 		t.Fatal("no barlow runs: want an error")
+	}
+}
+
+// TestSigmaGrid reads the (σ, w) grid: σ = auto and numbers parsed from the folder names,
+// unfinished and foreign folders skipped, runs ordered by w/σ² (ties by the larger σ first, auto
+// last), and the figure draws a curve per σ over w/σ² with auto as a reference line.
+func TestSigmaGrid(t *testing.T) {
+	dir := t.TempDir()
+	for name, acc := range map[string]float64{
+		"sigma1-w1": 0.95, "sigma2-w1": 0.87, "sigma1-w0.25": 0.88, "sigma0.5-w1": 0.96, "sigmaauto-w1": 0.82, "sigma1-w4": 0.955,
+	} {
+		writeResult(t, filepath.Join(dir, name), trainer.Result{Linear: acc, KNN: acc - 0.01})
+	}
+	for _, name := range []string{"sigma4-w1", "sigmawide-w1", "sigma1-wx"} { // unfinished, or not a grid run
+		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	runs, err := readSigmaGrid(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range runs {
+		got = append(got, fmt.Sprintf("%s/%g/%.1f", sigmaLabel(r.sigma), r.weight, r.linear))
+	}
+	want := []string{"2/1/87.0", "1/0.25/88.0", "1/1/95.0", "1/4/95.5", "0.5/1/96.0", "auto/1/82.0"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("grid = %v, want %v", got, want)
+	}
+	if r := runs[4].ratio(); r != 4 {
+		t.Errorf("w/σ² of σ = 0.5, w = 1: %g, want 4", r)
+	}
+	fig := sigmaFigure(runs)
+	if fig == nil || len(fig.Panels) != 2 {
+		t.Fatalf("figure = %+v, want two panels", fig)
+	}
+	p := fig.Panels[0]
+	if len(p.Series) != 3 || p.Series[0].Name != "σ = 0.5" || p.Series[2].Name != "σ = 2" {
+		t.Fatalf("series = %+v, want σ = 0.5, 1, 2", p.Series)
+	}
+	near := func(a, b []float64) bool {
+		return slices.EqualFunc(a, b, func(x, y float64) bool { return math.Abs(x-y) < 1e-9 })
+	}
+	if s := p.Series[1]; !near(s.X, []float64{0.25, 1, 4}) || !near(s.Y, []float64{88, 95, 95.5}) {
+		t.Errorf("σ = 1 curve: x %v, y %v; want x 0.25, 1, 4 and y 88, 95, 95.5", s.X, s.Y)
+	}
+	if len(p.HLines) != 1 || !near([]float64{p.HLines[0].At, fig.Panels[1].HLines[0].At}, []float64{82, 81}) {
+		t.Errorf("auto reference lines: %+v / %+v, want 82 (linear) and 81 (kNN)", p.HLines, fig.Panels[1].HLines)
+	}
+	if sigmaFigure(runs[5:]) != nil {
+		t.Error("a grid with σ = auto alone should give no figure")
+	}
+	if v := verdict(-2, -1, "σ = 1"); v != "worse than σ = 1" {
+		t.Errorf("verdict = %q", v)
 	}
 }
