@@ -47,7 +47,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LossParams.VarianceConvention, "variance-convention", c.LossParams.VarianceConvention, "VICReg variance term: sum (paper, solo-learn) or half (official code)")
 	fs.Float64Var(&c.LossParams.EntropyWeight, "entropy-weight", c.LossParams.EntropyWeight, "weight of the entropy estimate (vicreg-logdet, vicreg-pairdist)")
 	fs.Var(losses.ScaleFlag(&c.LossParams.Beta), "beta", "LogDet estimator scale β in 0.5·logdet(I + β·Σ_Z) (vicreg-logdet): auto (β = d/tr Σ_Z per batch, MCR²'s normalisation) or a number")
-	fs.Var(losses.ScaleFlag(&c.LossParams.Sigma), "sigma", "pairwise-distance kernel width σ (vicreg-pairdist): a number, or auto (σ² = median pairwise squared distance / (2 ln n) per batch, without gradient: trained far worse than σ = 1 on MNIST, see docs/paper.md)")
+	fs.Var(losses.ScaleFlag(&c.LossParams.Sigma), "sigma", "pairwise-distance kernel width σ (vicreg-pairdist; keep entropy-weight/σ² ≥ 1): a number, or auto (σ² = median pairwise squared distance / (2 ln n) per batch, without gradient: trained far worse than σ = 1 on MNIST, see docs/paper.md)")
 	fs.StringVar(&c.LossParams.PairDistance, "pair-distance", c.LossParams.PairDistance, "pairwise distance: bhattacharyya or kl (vicreg-pairdist)")
 	fs.Float64Var(&c.LossParams.BarlowLambda, "barlow-lambda", c.LossParams.BarlowLambda, "Barlow Twins off-diagonal weight")
 	fs.Float64Var(&c.LossParams.Temperature, "temperature", c.LossParams.Temperature, "SimCLR NT-Xent temperature")

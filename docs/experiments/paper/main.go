@@ -347,7 +347,8 @@ func (r sigmaRun) ratio() float64 {
 	return r.weight / (r.sigma * r.sigma)
 }
 
-// readSigmaGrid reads the finished runs dir/sigma<σ>-w<w>, ordered by w/σ² (auto last), then σ.
+// readSigmaGrid reads the finished runs dir/sigma<σ>-w<w>, ordered by w/σ² (auto last), then by
+// σ, the larger first.
 func readSigmaGrid(dir string) ([]sigmaRun, error) {
 	matches, _ := filepath.Glob(filepath.Join(dir, "sigma*-w*"))
 	var runs []sigmaRun
@@ -441,6 +442,10 @@ func sigmaFigure(runs []sigmaRun) *plot.Figure {
 // (docs/experiments/pairdist-sigma.sh), and returns the grid's figure (nil without runs).
 func pairdistSigma(dir string) (*plot.Figure, error) {
 	fmt.Printf("\n## PairDist's kernel width and weight (%s)\n\n", dir)
+	if _, err := os.Stat(dir); os.IsNotExist(err) {
+		fmt.Println("(no runs: docs/experiments/pairdist-sigma.sh makes them)")
+		return nil, nil
+	}
 	runs, err := readSigmaGrid(filepath.Join(dir, "sweep"))
 	if err != nil {
 		return nil, err
