@@ -20,10 +20,9 @@
 //
 // The scale-aware values (Auto) follow the embeddings' scale, so that the estimates are not
 // saturated whatever it is; they are computed from each batch without gradient. β = Auto is
-// LogDet's default. σ = Auto is not PairDist's: with the kernel width following the batch, nothing
-// sets the embeddings' scale, and on MNIST the objective trained far worse than at the fixed σ = 1
-// (docs/paper.md). Explicit values (> 0) are used as given. Params' JSON form (stored in
-// checkpoints) writes Auto as "auto".
+// LogDet's default. σ = Auto is not PairDist's: on MNIST the objective trained far worse with it
+// than at the fixed σ = 1, like a fixed σ at a small EntropyWeight/σ² (docs/paper.md). Explicit
+// values (> 0) are used as given. Params' JSON form (stored in checkpoints) writes Auto as "auto".
 //   - "barlow" (Zbontar et al. 2021): Σ_i (1 - C_ii)² + λ_BT·Σ_{i≠j} C_ij², with C = Ẑᵀ Ẑ'/n
 //     the cross-correlation of the batch-standardised views; λ_BT = 0.0051.
 //   - "simclr" (Chen et al. 2020), NT-Xent: (1/2n)·Σ_i -log(exp(sim(u_i, u_i⁺)/τ) / Σ_{j≠i} exp(sim(u_i, u_j)/τ))

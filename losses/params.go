@@ -61,13 +61,14 @@ type Params struct {
 	// β·Σ_Z has mean eigenvalue 1 at any embedding scale (MCR²'s coding-rate normalisation; see
 	// AutoBeta). A value > 0 is used as given (1 was the default before: right for unit variances).
 	Beta float64
-	// Sigma is the kernel width σ of the pairwise-distance estimator (vicreg-pairdist). Default 1:
-	// a fixed width gives the embeddings a scale (the invariance term shrinks them until pairs are
-	// a few σ apart, where the estimate has a gradient), and it trains. Auto (0, stored in JSON as
-	// "auto") is σ² = m²/(2·ln n), m² the median squared distance between the batch's embeddings,
-	// without gradient (see AutoSigma): the estimate is then saturated at neither end at any scale,
-	// which suits measuring a trained model, but as a training objective it failed (docs/paper.md:
-	// MNIST, 2 epochs, 5 seeds, linear probe 76.4% against 96.2% at σ = 1).
+	// Sigma is the kernel width σ of the pairwise-distance estimator (vicreg-pairdist). Default 1.
+	// Scaling the embeddings by a turns the loss at (σ, w) into a² times the loss at (σ/a, w/a²),
+	// so at a given Lambda only EntropyWeight/σ² matters; on MNIST it trains at 1 and above and
+	// falls off below (docs/paper.md). Auto (0, stored in JSON as "auto") is σ² = m²/(2·ln n), m²
+	// the median squared distance between the batch's embeddings, without gradient (see
+	// AutoSigma): the estimate is then saturated at neither end at any scale, but as a training
+	// objective it failed (docs/paper.md: MNIST, 2 epochs, 5 seeds, linear probe 76.4% against
+	// 96.2% at σ = 1).
 	Sigma float64
 	// PairDistance is Bhattacharyya ("bhattacharyya", default) or KL ("kl").
 	PairDistance string
