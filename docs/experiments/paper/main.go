@@ -461,7 +461,7 @@ func pairdistSigma(dir string) (*plot.Figure, error) {
 		}
 		fmt.Println()
 	}
-	arms := []string{"vicreg-pairdist-sigma1", "vicreg-pairdist-sigma0.5"}
+	arms := []string{"vicreg-pairdist-sigma1", "vicreg-pairdist-sigma0.5", "vicreg-pairdist-sigma1-w64"}
 	acc, err := accuracyTable(dir, arms)
 	if err != nil {
 		return nil, err
