@@ -24,6 +24,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/gomlx-ssl/vicreg/analysis"
+	"github.com/gomlx-ssl/vicreg/losses"
 	"github.com/gomlx-ssl/vicreg/plot"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
@@ -171,10 +172,10 @@ func budgets(dir, loss string) (accuracies, error) {
 
 var labelBudgets = []string{"100%", "10%", "1%"}
 
-func accuracyTable(dir string, losses []string) (map[string]accuracies, error) {
+func accuracyTable(dir string, objectives []string) (map[string]accuracies, error) {
 	fmt.Printf("| objective | seeds | linear 100%% | linear 10%% | linear 1%% | kNN 100%% | kNN 10%% | kNN 1%% |\n|---|---|---|---|---|---|---|---|\n")
 	all := map[string]accuracies{}
-	for _, l := range losses {
+	for _, l := range objectives {
 		acc, err := budgets(dir, l)
 		if err != nil {
 			return nil, err
@@ -290,18 +291,18 @@ func tables(root, figures string) error {
 	return save(sigmaFig, "paper-pairdist-sigma")
 }
 
-// pairedRows prints the paired differences of each of losses[1:] from losses[0] (the reference,
-// same seeds), in points, per probe and label budget: the 95% t-interval, the two-sided paired
-// t-test, and whether it stays significant at 0.05 after Holm's correction over all the rows.
-func pairedRows(all map[string]accuracies, losses []string) {
+// pairedRows prints the paired differences of each of objectives[1:] from objectives[0] (the
+// reference, same seeds), in points, per probe and label budget: the 95% t-interval, the two-sided
+// paired t-test, and whether it stays significant at 0.05 after Holm's correction over all the rows.
+func pairedRows(all map[string]accuracies, objectives []string) {
 	type row struct {
 		loss, probe, budget string
 		n                   int
 		mean, lo, hi, p     float64
 	}
-	ref := losses[0]
+	ref := objectives[0]
 	var rows []row
-	for _, l := range losses[1:] {
+	for _, l := range objectives[1:] {
 		a, v := all[l], all[ref]
 		if a.seeds == 0 || v.seeds == 0 {
 			continue
@@ -332,7 +333,7 @@ func pairedRows(all map[string]accuracies, losses []string) {
 	}
 }
 
-// sigmaRun is one run of PairDist's (σ, w) grid: sweep/sigma<σ>-w<w>, σ = 0 for auto.
+// sigmaRun is one run of PairDist's (σ, w) grid: sweep/sigma<σ>-w<w>, σ = losses.Auto for auto.
 type sigmaRun struct {
 	sigma, weight float64
 	linear, knn   float64 // validation accuracy, %
@@ -341,7 +342,7 @@ type sigmaRun struct {
 // ratio is w/σ², the quantity the objective depends on once the embeddings' scale is free
 // (scaling them by a turns (σ, w) into (σ/a, w/a²)); NaN for σ = auto.
 func (r sigmaRun) ratio() float64 {
-	if r.sigma == 0 {
+	if r.sigma == losses.Auto {
 		return math.NaN()
 	}
 	return r.weight / (r.sigma * r.sigma)
@@ -361,8 +362,8 @@ func readSigmaGrid(dir string) ([]sigmaRun, error) {
 		if err != nil {
 			continue
 		}
-		sigma := 0.0
-		if s != "auto" {
+		sigma := float64(losses.Auto)
+		if s != losses.AutoJSON {
 			if sigma, err = strconv.ParseFloat(s, 64); err != nil || sigma <= 0 {
 				continue
 			}
@@ -391,8 +392,8 @@ func readSigmaGrid(dir string) ([]sigmaRun, error) {
 
 // sigmaLabel names σ in tables and legends.
 func sigmaLabel(sigma float64) string {
-	if sigma == 0 {
-		return "auto"
+	if sigma == losses.Auto {
+		return losses.AutoJSON
 	}
 	return strconv.FormatFloat(sigma, 'g', -1, 64)
 }
@@ -402,7 +403,7 @@ func sigmaLabel(sigma float64) string {
 func sigmaFigure(runs []sigmaRun) *plot.Figure {
 	var sigmas []float64
 	for _, r := range runs {
-		if r.sigma != 0 && !slices.Contains(sigmas, r.sigma) {
+		if r.sigma != losses.Auto && !slices.Contains(sigmas, r.sigma) {
 			sigmas = append(sigmas, r.sigma)
 		}
 	}
@@ -411,14 +412,15 @@ func sigmaFigure(runs []sigmaRun) *plot.Figure {
 	}
 	sort.Float64s(sigmas)
 	fig := &plot.Figure{Title: "VICReg-PairDist: kernel width σ and entropy weight w (MNIST validation split, 1 epoch, seed 0)", Columns: 2}
-	for _, probe := range []string{"linear probe", "kNN (k = 20)"} {
-		get := func(r sigmaRun) float64 {
-			if probe == "linear probe" {
-				return r.linear
-			}
-			return r.knn
-		}
-		pn := plot.Panel{Title: probe, XLabel: "w / σ² (log scale)", YLabel: "validation accuracy (%)", XScale: plot.Log}
+	for _, probe := range []struct {
+		name string
+		get  func(sigmaRun) float64
+	}{
+		{"linear probe", func(r sigmaRun) float64 { return r.linear }},
+		{"kNN (k = 20)", func(r sigmaRun) float64 { return r.knn }},
+	} {
+		get := probe.get
+		pn := plot.Panel{Title: probe.name, XLabel: "w / σ² (log scale)", YLabel: "validation accuracy (%)", XScale: plot.Log}
 		for i, sg := range sigmas {
 			s := plot.Series{Name: "σ = " + sigmaLabel(sg), Color: plot.Colors[i%len(plot.Colors)], Marker: plot.AutoMarkers[i%len(plot.AutoMarkers)]}
 			for _, r := range runs {
@@ -429,7 +431,7 @@ func sigmaFigure(runs []sigmaRun) *plot.Figure {
 			pn.Series = append(pn.Series, s)
 		}
 		for _, r := range runs {
-			if r.sigma == 0 {
+			if r.sigma == losses.Auto {
 				pn.HLines = append(pn.HLines, plot.RefLine{At: get(r), Label: fmt.Sprintf("σ = auto, w = %g", r.weight)})
 			}
 		}
@@ -502,7 +504,7 @@ var estimatorLosses = []string{"vicreg", "vicreg-logdet", "vicreg-pairdist", "vi
 // 95% t-interval; objectives more than offScale points from the reference at every budget are
 // left out of that row (the panel's title names them) so that they do not flatten the others.
 // It is nil when no objective has a finished run.
-func accuracyFigure(title string, all map[string]accuracies, losses []string) *plot.Figure {
+func accuracyFigure(title string, all map[string]accuracies, objectives []string) *plot.Figure {
 	probes := []struct {
 		name string
 		get  func(accuracies) map[string]map[int]float64
@@ -524,10 +526,10 @@ func accuracyFigure(title string, all map[string]accuracies, losses []string) *p
 	var diffs []plot.Panel
 	for _, pr := range probes {
 		pn := plot.Panel{Title: pr.name + "; band: 95% t-interval across seeds", XLabel: xLabel, YLabel: "test accuracy (%)", XScale: plot.Log}
-		ref, haveRef := all[losses[0]]
-		dp := plot.Panel{XLabel: xLabel, YLabel: "difference (points)", XScale: plot.Log, HLines: []plot.RefLine{{At: 0, Label: losses[0]}}}
+		ref, haveRef := all[objectives[0]]
+		dp := plot.Panel{XLabel: xLabel, YLabel: "difference (points)", XScale: plot.Log, HLines: []plot.RefLine{{At: 0, Label: objectives[0]}}}
 		var off []string
-		for i, l := range losses {
+		for i, l := range objectives {
 			a, ok := all[l]
 			if !ok {
 				continue
@@ -574,7 +576,7 @@ func accuracyFigure(title string, all map[string]accuracies, losses []string) *p
 			return nil
 		}
 		fig.Panels = append(fig.Panels, pn)
-		dp.Title = fmt.Sprintf("%s − %s, paired by seed (95%% band)", strings.Fields(pr.name)[0], losses[0])
+		dp.Title = fmt.Sprintf("%s − %s, paired by seed (95%% band)", strings.Fields(pr.name)[0], objectives[0])
 		if len(off) > 0 {
 			dp.Title += fmt.Sprintf("; not shown, > %g off: %s", offScale, strings.Join(off, ", "))
 		}
