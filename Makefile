@@ -26,7 +26,7 @@ cuda:
 
 ## gpu-build: build, strip and xz-compress into bin/gpu what scripts/gpu-check.sh runs on a GPU
 ## machine without Go (train, bench, the test binaries of backend, models, losses, train/trainer,
-## eval, checkpoints) with MNIST; at most 56 MiB, to travel with the working tree.
+## eval, checkpoints) with MNIST; with the working tree at most 63 MiB, what one device call carries.
 gpu-build:
 	@scripts/gpu-build.sh
 

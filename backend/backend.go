@@ -15,7 +15,9 @@
 // PATH. Nothing else needs setting: the plugin's RPATH finds the libraries, and New points XLA
 // at the installation's ptxas and libdevice (--xla_gpu_cuda_data_dir in XLA_FLAGS). JAX's
 // XLA_PYTHON_CLIENT_PREALLOCATE, XLA_PYTHON_CLIENT_MEM_FRACTION and XLA_PYTHON_CLIENT_ALLOCATOR
-// set the plugin's memory pool as they do for JAX. On a machine without a GPU, New returns
+// set the plugin's memory pool as they do for JAX. VICREG_TF32 and VICREG_DETERMINISTIC choose
+// the GPU arithmetic (TF32Env: TF32 or float32 products and convolutions; DeterministicEnv), and
+// MeasureFloat32 measures which one is in effect. On a machine without a GPU, New returns
 // ErrNoGPU with the message
 //
 //	no GPU visible: the CUDA plugin <plugin file> found no NVIDIA GPU; it needs one with NVIDIA driver 580 or newer (CUDA 13): check that nvidia-smi lists the GPU, or use GOMLX_BACKEND=xla:cpu
@@ -120,10 +122,12 @@ func New() (backends.Backend, error) {
 	return b, nil
 }
 
-// cudaInUse is the CUDA installation of the last backend newCUDA started (for Describe).
+// cudaInUse is the CUDA installation of the last backend newCUDA started, and cudaMath its GPU
+// arithmetic (for Describe).
 var (
 	cudaMu    sync.Mutex
 	cudaInUse *CUDAInstall
+	cudaMath  GPUMath
 )
 
 // newCUDA starts the XLA backend on the CUDA plugin: plugin is "cuda" (found by FindCUDA) or the
@@ -136,7 +140,8 @@ func newCUDA(plugin, options string) (backends.Backend, error) {
 			return nil, err
 		}
 	}
-	if err := prepareCUDA(c); err != nil {
+	math, err := prepareCUDA(c)
+	if err != nil {
 		return nil, fmt.Errorf("setting up the CUDA plugin %s: %w", c.Plugin, err)
 	}
 	clientOptions, err := cudaClientOptions()
@@ -163,9 +168,17 @@ func newCUDA(plugin, options string) (backends.Backend, error) {
 	}
 	_, _ = os.Stderr.Write(logs)
 	cudaMu.Lock()
-	cudaInUse = &c
+	cudaInUse, cudaMath = &c, math
 	cudaMu.Unlock()
 	return b, nil
+}
+
+// CUDAMath returns the GPU arithmetic of the last CUDA backend New started, and false when New has
+// started none.
+func CUDAMath() (GPUMath, bool) {
+	cudaMu.Lock()
+	defer cudaMu.Unlock()
+	return cudaMath, cudaInUse != nil
 }
 
 // pluginErrorLines returns up to n of the error lines ("E...") of a plugin's captured log.
@@ -229,8 +242,8 @@ func githubReachable() bool {
 // and, for XLA, the plugin file and its PJRT C API version next to the one go-xla was built for.
 // For the CUDA plugin it adds where the installation was found, the CUDA version the plugin was
 // built for and the versions of the NVIDIA libraries' wheels, the CUDA data folder given to XLA,
-// and each GPU with its memory (from nvidia-smi: go-xla v0.1.4 does not expose PJRT's device
-// memory statistics).
+// the GPU math chosen (GPUMath), and each GPU with its memory (from nvidia-smi: go-xla v0.1.4
+// does not expose PJRT's device memory statistics).
 func Describe(b backends.Backend) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "backend:     %s\n", b.Name())
@@ -242,7 +255,7 @@ func Describe(b backends.Backend) string {
 	_, pluginName, _ := strings.Cut(Config(), ":")
 	pluginName, _, _ = strings.Cut(pluginName, ",")
 	cudaMu.Lock()
-	cuda := cudaInUse
+	cuda, math := cudaInUse, cudaMath
 	cudaMu.Unlock()
 	if cuda != nil && isCUDAPlugin(pluginName) {
 		pluginName = cuda.Plugin
@@ -262,6 +275,7 @@ func Describe(b backends.Backend) string {
 	if dir := cuda.DataDir(); dir != "" {
 		fmt.Fprintf(&sb, "CUDA data:   %s (--xla_gpu_cuda_data_dir: ptxas, libdevice)\n", dir)
 	}
+	fmt.Fprintf(&sb, "GPU math:    %s\n", math)
 	for i := range b.NumDevices() {
 		fmt.Fprintf(&sb, "device %d:    %s\n", i, b.DeviceDescription(backends.DeviceNum(i)))
 	}

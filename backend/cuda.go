@@ -197,28 +197,111 @@ func isCUDAPlugin(name string) bool {
 	return strings.Contains(n, "cuda") || strings.Contains(n, "nvidia")
 }
 
-// prepareCUDA sets the environment the plugin reads when it creates its client: XLA_FLAGS gets
-// --xla_gpu_cuda_data_dir (the installation's ptxas and libdevice) unless the user set one, and
-// GOPJRT_CUDA_CHECKS=0 stops go-xla from replacing it with a folder of its author's home
-// (go-xla v0.1.4, pkg/pjrt/cuda_linux.go) and from warning about a layout it does not know.
-func prepareCUDA(c CUDAInstall) error {
-	if err := os.Setenv("GOPJRT_CUDA_CHECKS", "0"); err != nil {
-		return err
-	}
-	flags, changed := withCUDADataDir(os.Getenv("XLA_FLAGS"), c.DataDir())
-	if changed {
-		return os.Setenv("XLA_FLAGS", flags)
-	}
-	return nil
+// TF32Env and DeterministicEnv choose how XLA computes on an NVIDIA GPU; both are read by New and
+// apply to the CUDA backend only (XLA on a CPU computes float32 in float32, deterministically).
+//
+//   - VICREG_TF32=1 (the default) keeps XLA's default precision, as JAX and TensorFlow do: on
+//     GPUs since Ampere, float32 matrix products and convolutions round their operands to TF32
+//     (a 10-bit mantissa) on the tensor cores, several times faster than float32. VICREG_TF32=0
+//     computes them in float32: it sets NVIDIA_TF32_OVERRIDE=0, which turns TF32 off in cuBLAS and
+//     cuDNN, and --xla_gpu_enable_triton_gemm=false, so that no product runs in XLA's own Triton
+//     kernels, which take the precision from the graph (GoMLX leaves it at the default).
+//   - VICREG_DETERMINISTIC=1 adds --xla_gpu_deterministic_ops=true: deterministic scatters and
+//     no autotuning, so that two runs of one program, or a run and its resumption, compute the
+//     same bits. The default, 0, lets XLA autotune (faster, but a resumed run may pick other
+//     kernels than the first and drift from it by rounding).
+//
+// The tests (backendtest) set VICREG_TF32=0 and VICREG_DETERMINISTIC=1 when they are unset, so
+// that on a GPU they hold to the tolerances and exact round trips they assert on a CPU.
+// `go run ./train -backend-info` measures which arithmetic is in effect (MeasureFloat32).
+const (
+	TF32Env          = "VICREG_TF32"
+	DeterministicEnv = "VICREG_DETERMINISTIC"
+)
+
+// GPUMath is the GPU arithmetic chosen by TF32Env and DeterministicEnv.
+type GPUMath struct {
+	TF32          bool // float32 products and convolutions may use TF32 (XLA's default)
+	Deterministic bool // deterministic kernels, no autotuning
 }
 
-// withCUDADataDir adds --xla_gpu_cuda_data_dir=dir to the XLA_FLAGS value flags, unless flags
-// already has one or dir is empty.
-func withCUDADataDir(flags, dir string) (string, bool) {
-	if dir == "" || strings.Contains(flags, "--xla_gpu_cuda_data_dir") {
-		return flags, false
+// GPUMathFromEnv reads TF32Env and DeterministicEnv (unset or empty: the defaults, TF32 allowed
+// and autotuned kernels); a value other than 0 or 1 is an error that names the variable.
+func GPUMathFromEnv() (GPUMath, error) {
+	m := GPUMath{TF32: true}
+	for _, v := range []struct {
+		name string
+		dst  *bool
+	}{{TF32Env, &m.TF32}, {DeterministicEnv, &m.Deterministic}} {
+		switch os.Getenv(v.name) {
+		case "":
+		case "0":
+			*v.dst = false
+		case "1":
+			*v.dst = true
+		default:
+			return m, fmt.Errorf("%s=%q: want 0 or 1 (see go doc ./backend)", v.name, os.Getenv(v.name))
+		}
 	}
-	return strings.TrimSpace(flags + " --xla_gpu_cuda_data_dir=" + dir), true
+	return m, nil
+}
+
+// String describes the choice for -backend-info.
+func (m GPUMath) String() string {
+	s := "TF32 allowed (XLA's default; " + TF32Env + "=0 for float32)"
+	if !m.TF32 {
+		s = "float32 (" + TF32Env + "=0: NVIDIA_TF32_OVERRIDE=0, no Triton GEMMs)"
+	}
+	if m.Deterministic {
+		return s + ", deterministic kernels (" + DeterministicEnv + "=1)"
+	}
+	return s + ", autotuned kernels (" + DeterministicEnv + "=1 for deterministic ones)"
+}
+
+// prepareCUDA sets the environment the plugin reads when it creates its client. XLA_FLAGS gets
+// --xla_gpu_cuda_data_dir (the installation's ptxas and libdevice) and the flags of GPUMathFromEnv's
+// choice, each unless the user's XLA_FLAGS already names that flag; GOPJRT_CUDA_CHECKS=0 stops
+// go-xla from replacing the data folder with one of its author's home (go-xla v0.1.4,
+// pkg/pjrt/cuda_linux.go) and from warning about a layout it does not know.
+func prepareCUDA(c CUDAInstall) (GPUMath, error) {
+	m, err := GPUMathFromEnv()
+	if err != nil {
+		return m, err
+	}
+	if err := os.Setenv("GOPJRT_CUDA_CHECKS", "0"); err != nil {
+		return m, err
+	}
+	flags := withXLAFlag(os.Getenv("XLA_FLAGS"), "xla_gpu_cuda_data_dir", c.DataDir())
+	if !m.TF32 {
+		if v := os.Getenv("NVIDIA_TF32_OVERRIDE"); v != "" && v != "0" {
+			return m, fmt.Errorf("%s=0 asks for float32 but NVIDIA_TF32_OVERRIDE=%q allows TF32: unset one of them", TF32Env, v)
+		}
+		if err := os.Setenv("NVIDIA_TF32_OVERRIDE", "0"); err != nil {
+			return m, err
+		}
+		flags = withXLAFlag(flags, "xla_gpu_enable_triton_gemm", "false")
+	}
+	if m.Deterministic {
+		flags = withXLAFlag(flags, "xla_gpu_deterministic_ops", "true")
+	}
+	if flags != os.Getenv("XLA_FLAGS") {
+		return m, os.Setenv("XLA_FLAGS", flags)
+	}
+	return m, nil
+}
+
+// withXLAFlag adds --name=value to the XLA_FLAGS value flags, unless flags already sets that flag
+// (the user's choice wins) or value is empty.
+func withXLAFlag(flags, name, value string) string {
+	if value == "" {
+		return flags
+	}
+	for _, f := range strings.Fields(flags) {
+		if n, _, _ := strings.Cut(strings.TrimLeft(f, "-"), "="); n == name {
+			return flags
+		}
+	}
+	return strings.TrimSpace(flags + " --" + name + "=" + value)
 }
 
 // cudaClientOptions are the CUDA plugin's client options from JAX's environment variables, so

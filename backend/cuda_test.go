@@ -61,6 +61,8 @@ func TestCUDAPluginWithoutGPU(t *testing.T) {
 	for _, config := range []string{"xla:cuda", "cuda", "xla:" + c.Plugin} {
 		t.Setenv(EnvVar, config)
 		t.Setenv("XLA_FLAGS", "")
+		t.Setenv(TF32Env, "") // the defaults: only the data folder is added to XLA_FLAGS
+		t.Setenv(DeterministicEnv, "")
 		t.Setenv("XLA_PYTHON_CLIENT_PREALLOCATE", "false") // the plugin rejects unknown option
 		t.Setenv("XLA_PYTHON_CLIENT_MEM_FRACTION", "0.5")  // names and wrong types before it
 		t.Setenv("XLA_PYTHON_CLIENT_ALLOCATOR", "bfc")     // looks for a GPU: these are accepted
@@ -97,7 +99,7 @@ func TestCUDAOnGPU(t *testing.T) {
 		t.Fatalf("%d devices", b.NumDevices())
 	}
 	d := Describe(b)
-	for _, want := range []string{"PJRT C API 0.", "plugin built for 13.", "found by:", "device 0:"} {
+	for _, want := range []string{"PJRT C API 0.", "plugin built for 13.", "found by:", "GPU math:", "device 0:"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("Describe lacks %q:\n%s", want, d)
 		}
@@ -129,20 +131,103 @@ func TestNoGPUErrorIsOneLine(t *testing.T) {
 	}
 }
 
-func TestWithCUDADataDir(t *testing.T) {
-	for _, tc := range []struct {
-		flags, dir, want string
-		changed          bool
-	}{
-		{"", "/x/nvidia/cu13", "--xla_gpu_cuda_data_dir=/x/nvidia/cu13", true},
-		{"--xla_gpu_autotune_level=0", "/x", "--xla_gpu_autotune_level=0 --xla_gpu_cuda_data_dir=/x", true},
-		{"--xla_gpu_cuda_data_dir=/mine", "/x", "--xla_gpu_cuda_data_dir=/mine", false}, // the user's wins
-		{"--a=1", "", "--a=1", false},
+func TestWithXLAFlag(t *testing.T) {
+	for _, tc := range []struct{ flags, name, value, want string }{
+		{"", "xla_gpu_cuda_data_dir", "/x/nvidia/cu13", "--xla_gpu_cuda_data_dir=/x/nvidia/cu13"},
+		{"--xla_gpu_autotune_level=0", "xla_gpu_cuda_data_dir", "/x", "--xla_gpu_autotune_level=0 --xla_gpu_cuda_data_dir=/x"},
+		{"--xla_gpu_cuda_data_dir=/mine", "xla_gpu_cuda_data_dir", "/x", "--xla_gpu_cuda_data_dir=/mine"}, // the user's wins
+		{"--a=1", "xla_gpu_cuda_data_dir", "", "--a=1"},
+		// A longer flag that starts with the name is another flag.
+		{"--xla_gpu_enable_triton_gemm_int4=true", "xla_gpu_enable_triton_gemm", "false", "--xla_gpu_enable_triton_gemm_int4=true --xla_gpu_enable_triton_gemm=false"},
+		{" --xla_gpu_enable_triton_gemm=true ", "xla_gpu_enable_triton_gemm", "false", " --xla_gpu_enable_triton_gemm=true "},
 	} {
-		got, changed := withCUDADataDir(tc.flags, tc.dir)
-		if got != tc.want || changed != tc.changed {
-			t.Errorf("withCUDADataDir(%q, %q) = %q, %v; want %q, %v", tc.flags, tc.dir, got, changed, tc.want, tc.changed)
+		if got := withXLAFlag(tc.flags, tc.name, tc.value); got != tc.want {
+			t.Errorf("withXLAFlag(%q, %q, %q) = %q; want %q", tc.flags, tc.name, tc.value, got, tc.want)
 		}
+	}
+}
+
+// TestPrepareCUDASetsGPUMath checks the environment that the CUDA plugin will read for each
+// choice of VICREG_TF32 and VICREG_DETERMINISTIC: what can be checked without a GPU (whether the
+// settings have the effect described is measured on a GPU by -backend-info: MeasureFloat32).
+func TestPrepareCUDASetsGPUMath(t *testing.T) {
+	root := t.TempDir()
+	dataDir := filepath.Join(root, "nvidia", "cu13")
+	libdevice := filepath.Join(dataDir, "nvvm", "libdevice", "libdevice.10.bc")
+	if err := os.MkdirAll(filepath.Dir(libdevice), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(libdevice, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := CUDAInstall{Root: root, Plugin: filepath.Join(root, CUDAPluginFile)}
+	unset := func(names ...string) {
+		for _, n := range names {
+			t.Setenv(n, "") // restored after the test
+			if err := os.Unsetenv(n); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dirFlag := "--xla_gpu_cuda_data_dir=" + dataDir
+	for _, tc := range []struct {
+		tf32, det, userFlags string
+		wantFlags, override  string // override "-" is unset
+		wantMath             GPUMath
+	}{
+		{"", "", "", dirFlag, "-", GPUMath{TF32: true}},
+		{"1", "0", "", dirFlag, "-", GPUMath{TF32: true}},
+		{"0", "", "", dirFlag + " --xla_gpu_enable_triton_gemm=false", "0", GPUMath{}},
+		{"", "1", "", dirFlag + " --xla_gpu_deterministic_ops=true", "-", GPUMath{TF32: true, Deterministic: true}},
+		{"0", "1", "--xla_gpu_autotune_level=2", "--xla_gpu_autotune_level=2 " + dirFlag + " --xla_gpu_enable_triton_gemm=false --xla_gpu_deterministic_ops=true", "0", GPUMath{Deterministic: true}},
+		// The user's own flag stays.
+		{"0", "", "--xla_gpu_enable_triton_gemm=true", "--xla_gpu_enable_triton_gemm=true " + dirFlag, "0", GPUMath{}},
+	} {
+		name := fmt.Sprintf("TF32=%q,DET=%q,XLA_FLAGS=%q", tc.tf32, tc.det, tc.userFlags)
+		unset("NVIDIA_TF32_OVERRIDE", "GOPJRT_CUDA_CHECKS")
+		t.Setenv(TF32Env, tc.tf32)
+		t.Setenv(DeterministicEnv, tc.det)
+		t.Setenv("XLA_FLAGS", tc.userFlags)
+		m, err := prepareCUDA(c)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if m != tc.wantMath {
+			t.Errorf("%s: GPU math %+v, want %+v", name, m, tc.wantMath)
+		}
+		if got := os.Getenv("XLA_FLAGS"); got != tc.wantFlags {
+			t.Errorf("%s: XLA_FLAGS=%q, want %q", name, got, tc.wantFlags)
+		}
+		override, ok := os.LookupEnv("NVIDIA_TF32_OVERRIDE")
+		if !ok {
+			override = "-"
+		}
+		if override != tc.override {
+			t.Errorf("%s: NVIDIA_TF32_OVERRIDE %q, want %q", name, override, tc.override)
+		}
+		if got := os.Getenv("GOPJRT_CUDA_CHECKS"); got != "0" {
+			t.Errorf("%s: GOPJRT_CUDA_CHECKS=%q, want 0", name, got)
+		}
+	}
+
+	// Errors name the variable and what to do.
+	t.Setenv(DeterministicEnv, "")
+	for _, tc := range []struct{ env, value, want string }{
+		{TF32Env, "off", `VICREG_TF32="off": want 0 or 1`},
+		{DeterministicEnv, "true", `VICREG_DETERMINISTIC="true": want 0 or 1`},
+	} {
+		t.Setenv(TF32Env, "")
+		t.Setenv(tc.env, tc.value)
+		if _, err := prepareCUDA(c); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s=%s: error %v, want it to say %q", tc.env, tc.value, err, tc.want)
+		}
+		t.Setenv(tc.env, "")
+	}
+	t.Setenv(TF32Env, "0")
+	t.Setenv("NVIDIA_TF32_OVERRIDE", "1")
+	want := `VICREG_TF32=0 asks for float32 but NVIDIA_TF32_OVERRIDE="1" allows TF32: unset one of them`
+	if _, err := prepareCUDA(c); err == nil || err.Error() != want {
+		t.Errorf("conflicting settings: error %v, want %q", err, want)
 	}
 }
 

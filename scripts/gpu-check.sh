@@ -4,9 +4,13 @@
 #
 #   summary.md         one line per phase (status, seconds) and the figures that matter
 #   env.txt            nvidia-smi, driver, Python and the installed jax/nvidia/torch wheels
-#   backend-info.txt   train -backend-info on GOMLX_BACKEND=xla:cuda (plugin, PJRT and CUDA versions, devices)
+#   backend-info.txt   train -backend-info on GOMLX_BACKEND=xla:cuda (plugin, PJRT and CUDA versions, devices,
+#                      and the measured float32 arithmetic: TF32 or float32) with the default GPU math;
+#                      backend-info-float32.txt the same under VICREG_TF32=0 VICREG_DETERMINISTIC=1
 #   pipeline.md        two-view augmentation throughput on every core (bench -pipeline)
-#   test-<pkg>.txt     the tests of backend, models, losses, train/trainer, eval, checkpoints on xla:cuda
+#   test-<pkg>.txt     the tests of backend, models, losses, train/trainer, eval, checkpoints on xla:cuda,
+#                      in float32 with deterministic kernels (VICREG_TF32=0 VICREG_DETERMINISTIC=1, as
+#                      backendtest sets them), so they hold to the tolerances they assert on a CPU
 #   bench.md           ours against PyTorch on the same GPU (f32 and bf16): ResNet-18 CIFAR step at
 #                      batch 256 and 1024, inference, ResNet-50 224 px step at batch 128; peak GPU
 #                      memory and utilisation from nvidia-smi; bench.log has each row as it finishes
@@ -59,7 +63,7 @@ TORCH_PY=${TORCH_PY:-$PY}
 (( DRY )) && [[ -x /usr/bin/python3 ]] && TORCH_PY=${TORCH_PY_DRY:-/usr/bin/python3}
 
 # Phase budgets (seconds), each capped by what is left of the whole.
-declare -A CAP=([info]=25 [pipeline]=25 [tests]=75 [bench]=150 [job]=110)
+declare -A CAP=([info]=20 [pipeline]=25 [tests]=75 [bench]=150 [job]=110)
 if (( DRY )); then CAP=([info]=60 [pipeline]=30 [tests]=300 [bench]=400 [job]=45); BUDGET=${GPU_CHECK_BUDGET:-1200}; fi
 left() { echo $((BUDGET - (SECONDS - START))); }
 cap() { local c=${CAP[$1]} l; l=$(left); (( l < c )) && c=$l; echo $c; }
@@ -123,6 +127,10 @@ has() { [[ " $PHASES " == *" $1 "* ]]; }
 
 if has info; then
   run info "$(cap info)" "$OUT/backend-info.txt" "$WORK/train" -backend-info
+  run info-float32 "$(cap info)" "$OUT/backend-info-float32.txt" env VICREG_TF32=0 VICREG_DETERMINISTIC=1 "$WORK/train" -backend-info
+  for f in backend-info backend-info-float32; do
+    grep -E '^(float32|GPU math):' "$OUT/$f.txt" | sed "s/^/  - $f: /" >> "$OUT/summary.md"
+  done
   if (( DRY )); then
     # Without a GPU the CUDA backend must fail with its one-line message, exit 1, no trace.
     GOMLX_BACKEND=xla:cuda timeout 60 "$WORK/train" -backend-info > "$OUT/backend-info-cuda.txt" 2>&1
@@ -146,7 +154,8 @@ if has tests; then
     # The dry run lists the tests of the large packages and runs backend's (which covers
     # xla:cuda without a GPU when `make cuda` has run).
     if (( DRY )) && [[ $name != backend ]]; then args=(-test.list .); fi
-    (cd "$ROOT/$pkg" && XLA_PYTHON_CLIENT_PREALLOCATE=false timeout -k 10 "$t" "$bin" "${args[@]}") > "$OUT/test-$name.txt" 2>&1 &
+    (cd "$ROOT/$pkg" && XLA_PYTHON_CLIENT_PREALLOCATE=false VICREG_TF32=0 VICREG_DETERMINISTIC=1 \
+      timeout -k 10 "$t" "$bin" "${args[@]}") > "$OUT/test-$name.txt" 2>&1 &
     pids+=($!)
   done
   for p in "${pids[@]}"; do wait "$p"; done

@@ -66,6 +66,11 @@ func run(args []string) int {
 	defer b.Finalize()
 	if *backendInfo {
 		fmt.Print(backend.Describe(b))
+		if e, err := backend.MeasureFloat32(b); err != nil {
+			fmt.Printf("float32:     not measured: %v\n", err)
+		} else {
+			fmt.Printf("float32:     %s\n", e)
+		}
 		fmt.Printf("jpeg:        %s\n", datasets.JPEGDecoder())
 		return 0
 	}

@@ -6,6 +6,7 @@
 package backendtest
 
 import (
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -23,9 +24,23 @@ var (
 
 // Backend returns the backend selected by GOMLX_BACKEND (default xla:cpu), shared by all tests of
 // the package. It fails the test if the backend cannot be started.
+//
+// On a GPU the tests compute in float32 with deterministic kernels, so that they hold to the
+// tolerances and exact round trips they assert on a CPU: Backend sets VICREG_TF32=0 and
+// VICREG_DETERMINISTIC=1 (backend.TF32Env, backend.DeterministicEnv) unless they are set, for
+// this process and the commands its tests start. They change nothing on a CPU.
 func Backend(tb testing.TB) backends.Backend {
 	tb.Helper()
-	once.Do(func() { shared, openErr = backend.New() })
+	once.Do(func() {
+		for name, value := range map[string]string{backend.TF32Env: "0", backend.DeterministicEnv: "1"} {
+			if _, set := os.LookupEnv(name); !set {
+				if openErr = os.Setenv(name, value); openErr != nil {
+					return
+				}
+			}
+		}
+		shared, openErr = backend.New()
+	})
 	if openErr != nil {
 		tb.Fatalf("cannot start the GoMLX backend: %v", openErr)
 	}

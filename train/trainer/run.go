@@ -219,6 +219,9 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	logger.Info("training", "dataset", cfg.Dataset, "images", info.Len, "view", d.size, "jpeg", datasets.JPEGDecoder(), "model", cfg.Model.Arch, "width", cfg.Model.Width,
 		"loss", cfg.Loss, "optimizer", cfg.Optimizer, "batch", cfg.BatchSize, "steps", total, "peak_lr", optCfg.Schedule.Base,
 		"backend", b.Name(), "devices", cfg.Devices, "precision", cfg.Precision)
+	if m, ok := backend.CUDAMath(); ok {
+		logger.Info("GPU math: " + m.String())
+	}
 
 	ev := &evaluator{b: b, ctx: ctx, cfg: cfg, net: net, data: d, logger: logger, opts: opts}
 	defer ev.close()
