@@ -6,7 +6,8 @@
 #   env.txt            nvidia-smi, driver, Python and the installed jax/nvidia/torch wheels
 #   backend-info.txt   train -backend-info on GOMLX_BACKEND=xla:cuda (plugin, PJRT and CUDA versions, devices,
 #                      and the measured float32 arithmetic: TF32 or float32) with the default GPU math;
-#                      backend-info-float32.txt the same under VICREG_TF32=0 VICREG_DETERMINISTIC=1
+#                      backend-info-float32.txt the same under VICREG_TF32=0 VICREG_DETERMINISTIC=1, and
+#                      backend-info-float32-nocublaslt.txt also with --xla_gpu_enable_cublaslt=false
 #   pipeline.md        two-view augmentation throughput on every core (bench -pipeline)
 #   test-<pkg>.txt     the tests of backend, models, losses, train/trainer, eval, checkpoints on xla:cuda,
 #                      in float32 with deterministic kernels (VICREG_TF32=0 VICREG_DETERMINISTIC=1, as
@@ -63,7 +64,7 @@ TORCH_PY=${TORCH_PY:-$PY}
 (( DRY )) && [[ -x /usr/bin/python3 ]] && TORCH_PY=${TORCH_PY_DRY:-/usr/bin/python3}
 
 # Phase budgets (seconds), each capped by what is left of the whole.
-declare -A CAP=([info]=20 [pipeline]=25 [tests]=75 [bench]=150 [job]=110)
+declare -A CAP=([info]=15 [pipeline]=25 [tests]=75 [bench]=150 [job]=110)
 if (( DRY )); then CAP=([info]=60 [pipeline]=30 [tests]=300 [bench]=400 [job]=45); BUDGET=${GPU_CHECK_BUDGET:-1200}; fi
 left() { echo $((BUDGET - (SECONDS - START))); }
 cap() { local c=${CAP[$1]} l; l=$(left); (( l < c )) && c=$l; echo $c; }
@@ -128,7 +129,11 @@ has() { [[ " $PHASES " == *" $1 "* ]]; }
 if has info; then
   run info "$(cap info)" "$OUT/backend-info.txt" "$WORK/train" -backend-info
   run info-float32 "$(cap info)" "$OUT/backend-info-float32.txt" env VICREG_TF32=0 VICREG_DETERMINISTIC=1 "$WORK/train" -backend-info
-  for f in backend-info backend-info-float32; do
+  # A diagnosis in case the line above does not read "full float32": the same without cuBLASLt
+  # (XLA's default GEMM library; the legacy cuBLAS path is where NVIDIA_TF32_OVERRIDE was seen to
+  # work with XLA), to tell which library keeps TF32.
+  run info-float32-nocublaslt "$(cap info)" "$OUT/backend-info-float32-nocublaslt.txt" env VICREG_TF32=0 VICREG_DETERMINISTIC=1 XLA_FLAGS=--xla_gpu_enable_cublaslt=false "$WORK/train" -backend-info
+  for f in backend-info backend-info-float32 backend-info-float32-nocublaslt; do
     grep -E '^(float32|GPU math):' "$OUT/$f.txt" | sed "s/^/  - $f: /" >> "$OUT/summary.md"
   done
   if (( DRY )); then
