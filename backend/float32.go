@@ -18,7 +18,7 @@ import (
 // It tells what the hardware does with float32 where no setting says it: on a CPU the errors are
 // those of float32 rounding (about 1e-7); on an NVIDIA GPU since Ampere, XLA's default precision
 // lets cuBLAS, cuDNN and its own Triton kernels round the operands to TF32's 10-bit mantissa
-// (about 5e-4), which VICREG_TF32=0 turns off (see the package documentation).
+// (about 3e-4), which VICREG_TF32=0 turns off (see the package documentation).
 type Float32Error struct {
 	MatMul, Conv float64
 }
