@@ -22,7 +22,8 @@
 # The CUDA plugin is the machine's own (jax-cuda13-pjrt, found through the python3 on PATH).
 # The whole run stays within GPU_CHECK_BUDGET seconds (default 345): each phase gets at most its
 # own budget and what is left; a phase cut short says so in summary.md. GPU_CHECK_PHASES picks
-# phases (default "info pipeline tests bench job"), e.g. GPU_CHECK_PHASES=bench for a rerun.
+# phases (default "info pipeline tests bench job"), e.g. GPU_CHECK_PHASES=bench for a rerun; a
+# single phase gets the whole budget (GPU_CHECK_PHASES=tests GPU_CHECK_BUDGET=300).
 #
 #   scripts/gpu-check.sh             # on the GPU machine (through the device tool: OUT is set)
 #   scripts/gpu-check.sh --dry-run   # here: every phase on xla:cpu with tiny sizes, no GPU needed
@@ -66,6 +67,9 @@ TORCH_PY=${TORCH_PY:-$PY}
 # Phase budgets (seconds), each capped by what is left of the whole.
 declare -A CAP=([info]=15 [pipeline]=25 [tests]=75 [bench]=150 [job]=110)
 if (( DRY )); then CAP=([info]=60 [pipeline]=30 [tests]=300 [bench]=400 [job]=45); BUDGET=${GPU_CHECK_BUDGET:-1200}; fi
+# A rerun of one phase (GPU_CHECK_PHASES=tests) may use the whole budget.
+read -r -a phase_list <<< "$PHASES"
+(( ${#phase_list[@]} == 1 )) && [[ -n "${CAP[${phase_list[0]}]:-}" ]] && CAP[${phase_list[0]}]=$BUDGET
 left() { echo $((BUDGET - (SECONDS - START))); }
 cap() { local c=${CAP[$1]} l; l=$(left); (( l < c )) && c=$l; echo $c; }
 
