@@ -245,7 +245,6 @@ func EstimatorTable(b backends.Backend, cfg EstimatorConfig) ([]EstimatorRow, er
 	return rows, nil
 }
 
-// meanSDAll is the mean and sample standard deviation of v, with sd 0 for a single value.
 // pairwiseNodes returns the pairwise estimates of the sample z at the scale-aware σ (losses.Auto)
 // and at σ = 1 (the default): Bhattacharyya and KL at Auto, then at 1, then AutoSigma(z).
 func pairwiseNodes(z *Node) []*Node {
@@ -263,6 +262,7 @@ func pairwiseSaturation(h, sigma float64, d, n int) float64 {
 	return (h - 0.5*float64(d)*math.Log(2*math.Pi*math.E*sigma*sigma)) / math.Log(float64(n))
 }
 
+// meanSDAll is the mean and sample standard deviation of v, with sd 0 for a single value.
 func meanSDAll(v []float64) (mean, sd float64) {
 	if len(v) == 1 {
 		return v[0], 0
