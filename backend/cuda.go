@@ -228,22 +228,24 @@ type GPUMath struct {
 // GPUMathFromEnv reads TF32Env and DeterministicEnv (unset or empty: the defaults, TF32 allowed
 // and autotuned kernels); a value other than 0 or 1 is an error that names the variable.
 func GPUMathFromEnv() (GPUMath, error) {
-	m := GPUMath{TF32: true}
-	for _, v := range []struct {
-		name string
-		dst  *bool
-	}{{TF32Env, &m.TF32}, {DeterministicEnv, &m.Deterministic}} {
-		switch os.Getenv(v.name) {
-		case "":
-		case "0":
-			*v.dst = false
-		case "1":
-			*v.dst = true
-		default:
-			return m, fmt.Errorf("%s=%q: want 0 or 1 (see go doc ./backend)", v.name, os.Getenv(v.name))
-		}
+	tf32, err := envBit(TF32Env, true)
+	if err != nil {
+		return GPUMath{}, err
 	}
-	return m, nil
+	det, err := envBit(DeterministicEnv, false)
+	return GPUMath{TF32: tf32, Deterministic: det}, err
+}
+
+// envBit reads an environment variable that holds 0 or 1, def when it is unset or empty.
+func envBit(name string, def bool) (bool, error) {
+	switch v := os.Getenv(name); v {
+	case "":
+		return def, nil
+	case "0", "1":
+		return v == "1", nil
+	default:
+		return def, fmt.Errorf("%s=%q: want 0 or 1 (see go doc ./backend)", name, v)
+	}
 }
 
 // String describes the choice for -backend-info.
@@ -271,7 +273,8 @@ func prepareCUDA(c CUDAInstall) (GPUMath, error) {
 	if err := os.Setenv("GOPJRT_CUDA_CHECKS", "0"); err != nil {
 		return m, err
 	}
-	flags := withXLAFlag(os.Getenv("XLA_FLAGS"), "xla_gpu_cuda_data_dir", c.DataDir())
+	userFlags := os.Getenv("XLA_FLAGS")
+	flags := withXLAFlag(userFlags, "xla_gpu_cuda_data_dir", c.DataDir())
 	if !m.TF32 {
 		if v := os.Getenv("NVIDIA_TF32_OVERRIDE"); v != "" && v != "0" {
 			return m, fmt.Errorf("%s=0 asks for float32 but NVIDIA_TF32_OVERRIDE=%q allows TF32: unset one of them", TF32Env, v)
@@ -284,7 +287,7 @@ func prepareCUDA(c CUDAInstall) (GPUMath, error) {
 	if m.Deterministic {
 		flags = withXLAFlag(flags, "xla_gpu_deterministic_ops", "true")
 	}
-	if flags != os.Getenv("XLA_FLAGS") {
+	if flags != userFlags {
 		return m, os.Setenv("XLA_FLAGS", flags)
 	}
 	return m, nil
