@@ -1,6 +1,7 @@
 package losses
 
 import (
+	"bytes"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -229,7 +230,7 @@ func (p Params) MarshalJSON() ([]byte, error) {
 }
 
 // UnmarshalJSON implements json.Unmarshaler, the inverse of MarshalJSON; Beta and Sigma accept
-// AutoJSON or a number. Fields absent from data keep their values.
+// AutoJSON or a number. Fields absent from data keep their values; an unknown key is an error.
 func (p *Params) UnmarshalJSON(data []byte) error {
 	type plain Params
 	aux := struct {
@@ -237,7 +238,15 @@ func (p *Params) UnmarshalJSON(data []byte) error {
 		Beta  *scaleJSON
 		Sigma *scaleJSON
 	}{(*plain)(p), (*scaleJSON)(&p.Beta), (*scaleJSON)(&p.Sigma)}
-	if err := json.Unmarshal(data, &aux); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields() // a misspelt key must not pass silently for the default
+	if err := dec.Decode(&aux); err != nil {
+		if te, ok := err.(*json.UnmarshalTypeError); ok {
+			// Name the key as it is written ("Lambda"), not through aux's embedded field; returned
+			// as is, so that an enclosing decoder prefixes its own path ("loss_params.Lambda").
+			te.Field = strings.TrimPrefix(te.Field, "plain.")
+			return te
+		}
 		return fmt.Errorf("loss parameters: %w", err)
 	}
 	return nil

@@ -11,9 +11,10 @@ package config
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"flag"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -171,12 +172,12 @@ func Parse(data []byte, base Config) (Config, error) {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
 		msg := err.Error()
-		if key, ok := strings.CutPrefix(msg, "json: unknown field "); ok {
-			return c, &FieldError{Flag: "config", Msg: fmt.Sprintf("unknown key %s: the keys are those of -h's flags, e.g. %s", key, strings.Join(someKeys(), ", "))}
+		if _, key, ok := strings.Cut(msg, "json: unknown field "); ok {
+			return c, &FieldError{Flag: "config", Msg: unknownKeyMessage(strings.Trim(key, `"`))}
 		}
 		var te *json.UnmarshalTypeError
-		if ok := asTypeError(err, &te); ok {
-			return c, &FieldError{Flag: "config", Msg: fmt.Sprintf("key %q: a %s where a %s is wanted", te.Field, te.Value, te.Type)}
+		if errors.As(err, &te) {
+			return c, &FieldError{Flag: "config", Msg: fmt.Sprintf("key %q: %s where %s is wanted", te.Field, jsonKindOfValue(te.Value), jsonKindOfType(te.Type))}
 		}
 		return c, &FieldError{Flag: "config", Msg: "not a valid configuration: " + msg}
 	}
@@ -186,22 +187,128 @@ func Parse(data []byte, base Config) (Config, error) {
 	return c, nil
 }
 
-func asTypeError(err error, target **json.UnmarshalTypeError) bool {
-	te, ok := err.(*json.UnmarshalTypeError)
-	if ok {
-		*target = te
-	}
-	return ok
+// A Key is one key of a configuration file: its dotted path ("model.width",
+// "loss_params.Lambda") and the flag that sets it ("" for none).
+type Key struct {
+	Path, Flag string
 }
 
-// someKeys lists a few top-level keys of a configuration, for error messages.
-func someKeys() []string {
-	var m map[string]json.RawMessage
-	_ = json.Unmarshal(Default().JSON(), &m)
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// Keys lists every key of a configuration file (the leaves of Config's JSON form), each with the
+// command-line flag that sets it. A run's config.json holds them all.
+func Keys() []Key {
+	c := Default()
+	fs := flag.NewFlagSet("keys", flag.ContinueOnError)
+	c.BindFlags(fs)
+	flagAt := map[uintptr]string{} // a field's address -> the flag bound to it
+	fs.VisitAll(func(f *flag.Flag) {
+		if v := reflect.ValueOf(f.Value); v.Kind() == reflect.Pointer {
+			flagAt[v.Pointer()] = f.Name
+		}
+	})
+	var keys []Key
+	var walk func(v reflect.Value, prefix string)
+	walk = func(v reflect.Value, prefix string) {
+		t := v.Type()
+		for i := range t.NumField() {
+			name := t.Field(i).Name
+			if tag := strings.Split(t.Field(i).Tag.Get("json"), ",")[0]; tag != "" {
+				name = tag
+			}
+			if f := v.Field(i); f.Kind() == reflect.Struct {
+				walk(f, prefix+name+".")
+			} else {
+				keys = append(keys, Key{Path: prefix + name, Flag: flagAt[f.Addr().Pointer()]})
+			}
+		}
 	}
-	sort.Strings(keys)
-	return keys[:min(6, len(keys))]
+	walk(reflect.ValueOf(&c).Elem(), "")
+	return keys
+}
+
+// unknownKeyMessage says what an unknown key of a configuration file probably meant: the key of
+// the flag of that name (-wd is "weight_decay"), or the nearest key by spelling.
+func unknownKeyMessage(key string) string {
+	const hint = "a run's " + FileName + " lists every key"
+	keys := Keys()
+	flagName := strings.ReplaceAll(key, "_", "-")
+	for _, k := range keys {
+		if k.Flag == flagName {
+			return fmt.Sprintf("unknown key %q: the flag -%s is the key %s; %s", key, k.Flag, nested(k.Path), hint)
+		}
+	}
+	best, bestDist := "", 3 // suggest only keys within two edits
+	for _, k := range keys {
+		leaf := k.Path[strings.LastIndex(k.Path, ".")+1:]
+		if d := editDistance(strings.ToLower(key), strings.ToLower(leaf)); d < bestDist {
+			best, bestDist = k.Path, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("unknown key %q: did you mean %s? %s", key, nested(best), hint)
+	}
+	return fmt.Sprintf("unknown key %q: %s", key, hint)
+}
+
+// nested writes a dotted key as it appears in the file: "weight_decay", or "Lambda" inside
+// "loss_params".
+func nested(path string) string {
+	if i := strings.LastIndex(path, "."); i >= 0 {
+		return fmt.Sprintf("%q inside %q", path[i+1:], path[:i])
+	}
+	return fmt.Sprintf("%q", path)
+}
+
+// editDistance is the Levenshtein distance between a and b (bytes).
+func editDistance(a, b string) int {
+	row := make([]int, len(b)+1)
+	for j := range row {
+		row[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		diag := row[0]
+		row[0] = i
+		for j := 1; j <= len(b); j++ {
+			sub := diag
+			if a[i-1] != b[j-1] {
+				sub++
+			}
+			diag = row[j]
+			row[j] = min(row[j]+1, row[j-1]+1, sub)
+		}
+	}
+	return row[len(b)]
+}
+
+// jsonKindOfValue names a JSON value as encoding/json's UnmarshalTypeError.Value does ("string",
+// "number", "bool", "array", "object"), with its article.
+func jsonKindOfValue(v string) string {
+	switch {
+	case v == "array" || v == "object":
+		return "an " + v
+	case strings.HasPrefix(v, "number"):
+		return "a number"
+	case v == "bool":
+		return "true or false"
+	}
+	return "a " + v
+}
+
+// jsonKindOfType names what a Go type is written as in JSON, with its article.
+func jsonKindOfType(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	}
+	return "a " + t.String()
 }

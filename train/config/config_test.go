@@ -113,9 +113,19 @@ func TestConfigFileRoundTrip(t *testing.T) {
 	}
 
 	for body, want := range map[string]string{
-		`{"epochs": 5, "learning_rate": 0.1}`: `unknown key "learning_rate"`,
-		`{"epochs": "five"}`:                  `key "epochs"`,
+		`{"epochs": 5, "learning_rate": 0.1}`: `unknown key "learning_rate": a run's config.json lists every key`,
+		`{"epochs": "five"}`:                  `key "epochs": a string where a whole number is wanted`,
 		`{"epochs": 5`:                        "not a valid configuration",
+		// A flag's name is not always its key: the message gives the key.
+		`{"wd": 1e-5}`:          `unknown key "wd": the flag -wd is the key "weight_decay"`,
+		`{"batch-size": 64}`:    `the flag -batch-size is the key "batch_size"`,
+		`{"width": 16}`:         `the flag -width is the key "width" inside "model"`,
+		`{"lambda": 10}`:        `the flag -lambda is the key "Lambda" inside "loss_params"`,
+		`{"model": "resnet34"}`: `key "model": a string where an object is wanted`,
+		// Misspelt keys, nested ones included, are errors (not silently the default).
+		`{"loss_params": {"Lamda": 3}}`:    `unknown key "Lamda": did you mean "Lambda" inside "loss_params"?`,
+		`{"model": {"widht": 8}}`:          `did you mean "width" inside "model"?`,
+		`{"loss_params": {"Lambda": "x"}}`: `key "loss_params.Lambda": a string where a number is wanted`,
 	} {
 		bad := filepath.Join(dir, "bad.json")
 		os.WriteFile(bad, []byte(body), 0o644)
@@ -127,6 +137,56 @@ func TestConfigFileRoundTrip(t *testing.T) {
 	}
 	if _, err := parse("-config", filepath.Join(dir, "missing.json")); err == nil || !strings.Contains(err.Error(), "missing.json") {
 		t.Errorf("missing file: got %v", err)
+	}
+}
+
+// Keys finds every key of a configuration file and the flag of each: every flag but -preset and
+// -config sets exactly one key, and the keys are those of the JSON a run writes.
+func TestKeysMatchFlagsAndJSON(t *testing.T) {
+	var flat func(m map[string]any, prefix string, out map[string]bool)
+	flat = func(m map[string]any, prefix string, out map[string]bool) {
+		for k, v := range m {
+			if sub, ok := v.(map[string]any); ok {
+				flat(sub, prefix+k+".", out)
+			} else {
+				out[prefix+k] = true
+			}
+		}
+	}
+	var m map[string]any
+	if err := json.Unmarshal(Default().JSON(), &m); err != nil {
+		t.Fatal(err)
+	}
+	inJSON := map[string]bool{}
+	flat(m, "", inJSON)
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	c := Default()
+	c.BindFlags(fs)
+	flagged := map[string]string{}
+	for _, k := range Keys() {
+		if !inJSON[k.Path] {
+			t.Errorf("key %q is not in a configuration's JSON", k.Path)
+		}
+		delete(inJSON, k.Path)
+		if k.Flag != "" {
+			if other, dup := flagged[k.Flag]; dup {
+				t.Errorf("flag -%s sets both %q and %q", k.Flag, other, k.Path)
+			}
+			flagged[k.Flag] = k.Path
+		}
+	}
+	for k := range inJSON {
+		t.Errorf("key %q of the JSON is missing from Keys", k)
+	}
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := flagged[f.Name]; !ok {
+			t.Errorf("flag -%s sets no key", f.Name)
+		}
+	})
+	for flagName, want := range map[string]string{"wd": "weight_decay", "width": "model.width", "beta": "loss_params.Beta", "low-label": "low_label"} {
+		if flagged[flagName] != want {
+			t.Errorf("flag -%s: key %q, want %q", flagName, flagged[flagName], want)
+		}
 	}
 }
 
