@@ -91,7 +91,14 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "To resume: go run ./train -config %s -resume\n", filepath.Join(cfg.CheckpointDir, config.FileName))
 		return 0
 	}
-	fmt.Printf("\nTrained %d steps in %s; checkpoint %s\n", res.Steps, res.TrainTime.Round(1e9), res.Checkpoint)
+	switch {
+	case res.Trained == 0:
+		fmt.Printf("\nNothing to train: the run was complete at step %d; checkpoint %s\n", res.Steps, res.Checkpoint)
+	case res.Trained < res.Steps:
+		fmt.Printf("\nTrained to step %d (%d steps in %s after resuming); checkpoint %s\n", res.Steps, res.Trained, res.TrainTime.Round(1e9), res.Checkpoint)
+	default:
+		fmt.Printf("\nTrained %d steps in %s; checkpoint %s\n", res.Steps, res.TrainTime.Round(1e9), res.Checkpoint)
+	}
 	if res.Linear >= 0 {
 		fmt.Printf("\nAccuracy on %s/%s, %d images (%s):\n", cfg.Dataset, res.EvalSplit, res.EvalImages, cfg.Loss)
 		fmt.Printf("  linear probe, pretrained encoder  %6.2f%%\n", 100*res.Linear)

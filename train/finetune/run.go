@@ -121,9 +121,9 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 			return nil, fmt.Errorf("the pretrained encoder: %w", err)
 		}
 	}
-	start, step := datasets.Position{}, int64(0)
+	var from trainer.Resumed
 	if cfg.Resume {
-		if start, step, err = trainer.Resume(mgr, ctx, logger, cfg.diff); err != nil {
+		if from, err = trainer.Resume(mgr, ctx, logger, cfg.diff); err != nil {
 			return nil, err
 		}
 	} else if err := trainer.RefuseOverwrite(mgr); err != nil {
@@ -172,7 +172,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	defer evalExec.Finalize()
 
 	loader, err := datasets.NewLoader(train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed,
-		Workers: cfg.Workers, Augmentation: aug}, start)
+		Workers: cfg.Workers, Augmentation: aug}, from.Position)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +213,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		},
 		SaveMetric: "top1", Logger: logger, Opts: opts,
 	}
-	lr, err := loop.Run(step)
+	lr, err := loop.Run(from)
 	if err != nil {
 		return nil, err
 	}

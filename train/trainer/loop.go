@@ -89,59 +89,76 @@ type Loop struct {
 	began     time.Time
 }
 
-// Resume restores the newest valid checkpoint of the manager's folder into ctx and returns the
-// loader position and step to continue from. A folder without checkpoints is a new run; one whose
+// Resumed is where a run continues from: the step, the loader's position, and the checkpoint it
+// was restored from with the metrics saved in it. Its zero value is a new run.
+type Resumed struct {
+	Step       int64
+	Position   datasets.Position
+	Checkpoint string
+	Metrics    map[string]float64
+}
+
+// Resume restores the newest valid checkpoint of the manager's folder into ctx and says where to
+// continue from. A folder without checkpoints is a new run (the zero Resumed); one whose
 // checkpoints are all damaged is an error, and one whose configuration differs (diff lists the
 // differences) a *config.FieldError; neither deletes anything.
-func Resume(mgr *checkpoints.Manager, ctx *context.Context, logger *log.Logger, diff func(saved json.RawMessage) []string) (start datasets.Position, step int64, err error) {
+func Resume(mgr *checkpoints.Manager, ctx *context.Context, logger *log.Logger, diff func(saved json.RawMessage) []string) (Resumed, error) {
 	state, path, err := mgr.LoadLatest()
 	switch {
 	case errors.Is(err, checkpoints.ErrNoCheckpoint):
 		logger.Info("no checkpoint to resume from: starting a new run", "dir", mgr.Dir)
-		return start, 0, nil
+		return Resumed{}, nil
 	case errors.Is(err, checkpoints.ErrOldFormat):
-		return start, 0, fmt.Errorf("cannot resume: %w", err)
+		return Resumed{}, fmt.Errorf("cannot resume: %w", err)
 	case err != nil:
-		return start, 0, fmt.Errorf("cannot resume: %w\nnothing was deleted: restore a good checkpoint into %s, or move the damaged ones away to start a new run", err, mgr.Dir)
+		return Resumed{}, fmt.Errorf("cannot resume: %w\nnothing was deleted: restore a good checkpoint into %s, or move the damaged ones away to start a new run", err, mgr.Dir)
 	}
 	defer state.Free()
 	if d := diff(state.Config); len(d) > 0 {
-		return start, 0, &config.FieldError{Msg: fmt.Sprintf("cannot resume from %s: the configuration differs:\n  %s\nrerun with the saved values, or use another -checkpoint-dir",
+		return Resumed{}, &config.FieldError{Msg: fmt.Sprintf("cannot resume from %s: the configuration differs:\n  %s\nrerun with the saved values, or use another -checkpoint-dir",
 			path, strings.Join(d, "\n  "))}
 	}
 	if err := checkpoints.ToContext(ctx, state.Variables); err != nil {
-		return start, 0, fmt.Errorf("resuming from %s: %w", path, err)
+		return Resumed{}, fmt.Errorf("resuming from %s: %w", path, err)
 	}
-	if err := json.Unmarshal(state.Data, &start); err != nil {
-		return start, 0, fmt.Errorf("resuming from %s: data position: %w", path, err)
+	r := Resumed{Step: state.Step, Checkpoint: path, Metrics: state.Metrics}
+	if err := json.Unmarshal(state.Data, &r.Position); err != nil {
+		return Resumed{}, fmt.Errorf("resuming from %s: data position: %w", path, err)
 	}
-	logger.Info("resuming", "checkpoint", path, "step", state.Step, "epoch", start.Epoch)
-	return start, state.Step, nil
+	logger.Info("resuming", "checkpoint", path, "step", state.Step, "epoch", r.Position.Epoch)
+	return r, nil
 }
 
 // LoopResult is where a Loop stopped.
 type LoopResult struct {
 	Steps       int64
+	Trained     int64  // steps this Run took (0 when it resumed a finished run)
 	Interrupted bool   // stopped by Options.Stop; a checkpoint was written
-	Checkpoint  string // the last checkpoint written
+	Checkpoint  string // the newest checkpoint: the last one written, or the one resumed from
 	TrainTime   time.Duration
-	// Last holds EndOfEpoch's values at the end (nil without EndOfEpoch).
+	// Last holds EndOfEpoch's last values (nil without EndOfEpoch), or, when no evaluation ran,
+	// those saved in the checkpoint resumed from.
 	Last map[string]float64
 }
 
-// Run trains from step start to l.Total.
-func (l *Loop) Run(start int64) (*LoopResult, error) {
+// Run trains from where from says (the zero Resumed: from the start) to l.Total.
+func (l *Loop) Run(from Resumed) (*LoopResult, error) {
+	start := from.Step
 	l.step, l.began = start, time.Now()
+	// The checkpoint resumed from is the newest one until this run writes another, and its saved
+	// metric goes into the next checkpoints until the next evaluation, as it would have without
+	// the interruption.
+	l.lastSave, l.kept = from.Checkpoint, from.Metrics
 	l.bar = progress.New("training", l.Total, start, progress.Options{Writer: l.Opts.Progress, Logger: l.Logger,
 		Quiet: l.Opts.NoProgressBar, Unit: "steps"})
 	w := newWindow()
-	res := &LoopResult{}
+	res := &LoopResult{Last: from.Metrics}
 	for l.step < l.Total {
 		if l.Opts.Stop != nil && l.Opts.Stop.Load() {
 			if err := l.checkpoint(); err != nil {
 				return nil, err
 			}
-			res.Interrupted, res.Steps, res.Checkpoint = true, l.step, l.lastSave
+			res.Interrupted, res.Steps, res.Trained, res.Checkpoint = true, l.step, l.step-start, l.lastSave
 			return res, nil
 		}
 		out, epoch, err := l.trainStep()
@@ -180,7 +197,7 @@ func (l *Loop) Run(start int64) (*LoopResult, error) {
 		}
 	}
 	l.bar.Finish()
-	res.Steps, res.Checkpoint, res.TrainTime = l.step, l.lastSave, time.Since(l.began)
+	res.Steps, res.Trained, res.Checkpoint, res.TrainTime = l.step, l.step-start, l.lastSave, time.Since(l.began)
 	return res, nil
 }
 

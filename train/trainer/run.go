@@ -29,14 +29,15 @@ const ResultFile = "result.json"
 // Result summarises a finished (or interrupted) run.
 type Result struct {
 	Steps        int64         `json:"steps"`
+	Trained      int64         `json:"trained_steps"` // steps this process trained (Steps less the step it resumed from)
 	Interrupted  bool          `json:"interrupted"`   // stopped by a signal; a checkpoint was written
-	Checkpoint   string        `json:"checkpoint"`    // the last checkpoint written
+	Checkpoint   string        `json:"checkpoint"`    // the newest checkpoint (written, or resumed from)
 	ProbeAcc     float64       `json:"online_probe"`  // online probe accuracy on the evaluation split at the end (-1 if none)
 	Linear       float64       `json:"linear_probe"`  // offline linear probe accuracy (-1 if not run)
 	KNN          float64       `json:"knn"`           // kNN accuracy (-1 if not run)
 	PixelLinear  float64       `json:"linear_pixels"` // baseline: linear probe on raw pixels (-1 if not run)
 	RandomLinear float64       `json:"linear_random"` // baseline: linear probe on a randomly initialised encoder (-1 if not run)
-	TrainTime    time.Duration `json:"train_ns"`
+	TrainTime    time.Duration `json:"train_ns"`      // this process's training time (Trained steps)
 	// EvalSplit names the images the accuracies are measured on ("test", or "validation": the
 	// held-out training images), EvalImages their number.
 	EvalSplit  string `json:"eval_split"`
@@ -180,9 +181,9 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	if err := ctx.SetRNGStateFromSeed(int64(cfg.Seed)); err != nil {
 		return nil, err
 	}
-	start, step := datasets.Position{}, int64(0)
+	var from Resumed
 	if cfg.Resume {
-		if start, step, err = Resume(mgr, ctx, logger, func(saved json.RawMessage) []string { return diffConfig(saved, cfg) }); err != nil {
+		if from, err = Resume(mgr, ctx, logger, func(saved json.RawMessage) []string { return diffConfig(saved, cfg) }); err != nil {
 			return nil, err
 		}
 	} else if err := RefuseOverwrite(mgr); err != nil {
@@ -204,7 +205,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 
 	loader, err := datasets.NewLoader(d.train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed,
 		Workers: cfg.Workers, Augmentation: d.aug, SkipBadImages: cfg.SkipBadImages, ShuffleBuffer: cfg.ShuffleBuffer,
-		ReducedDecode: cfg.ReducedDecode, Logger: logger}, start)
+		ReducedDecode: cfg.ReducedDecode, Logger: logger}, from.Position)
 	if err != nil {
 		return nil, dataError(err)
 	}
@@ -243,11 +244,14 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 		SaveMetric: "probe_acc",
 		Logger:     logger, Opts: opts,
 	}
-	lr, err := loop.Run(step)
+	if from.Step >= total {
+		logger.Info("the run is already complete: nothing to train; evaluating its last checkpoint", "step", from.Step, "checkpoint", from.Checkpoint)
+	}
+	lr, err := loop.Run(from)
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Steps: lr.Steps, Interrupted: lr.Interrupted, Checkpoint: lr.Checkpoint, TrainTime: lr.TrainTime,
+	res := &Result{Steps: lr.Steps, Trained: lr.Trained, Interrupted: lr.Interrupted, Checkpoint: lr.Checkpoint, TrainTime: lr.TrainTime,
 		ProbeAcc: -1, Linear: -1, KNN: -1, PixelLinear: -1, RandomLinear: -1, StepCompilations: trainStep.Compilations()}
 	if v, ok := lr.Last["probe_acc"]; ok {
 		res.ProbeAcc = v

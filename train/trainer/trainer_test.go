@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -139,7 +140,8 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 func TestResumeIsExact(t *testing.T) {
 	b := backendtest.XLA(t)
 	straight := tinyConfig(t)
-	if _, err := Run(b, straight, quiet()); err != nil {
+	want, err := Run(b, straight, quiet())
+	if err != nil {
 		t.Fatal(err)
 	}
 
@@ -162,8 +164,37 @@ func TestResumeIsExact(t *testing.T) {
 	split.Resume = true
 	if res, err = Run(b, split, quiet()); err != nil {
 		t.Fatal(err)
-	} else if res.Steps != 4 {
-		t.Fatalf("resumed run ended at step %d, want 4", res.Steps)
+	} else if res.Steps != 4 || res.Trained != 2 {
+		t.Fatalf("resumed run ended at step %d after %d steps, want 4 after 2", res.Steps, res.Trained)
+	}
+	// The same result as the uninterrupted run's, online probe included.
+	sameResult := func(what string, got *Result, trained int64, dir string) {
+		t.Helper()
+		w := *want
+		w.Trained, w.TrainTime = trained, got.TrainTime
+		w.Checkpoint = filepath.Join(dir, filepath.Base(want.Checkpoint))
+		if trained == 0 {
+			w.StepCompilations = 0 // no step to compile
+		}
+		if gj, wj := fmt.Sprintf("%+v", *got), fmt.Sprintf("%+v", w); gj != wj {
+			t.Errorf("%s:\n got %s\nwant %s", what, gj, wj)
+		}
+	}
+	sameResult("the resumed run's result", res, 2, split.CheckpointDir)
+
+	// Resuming a finished run trains nothing, writes no checkpoint, and gives the same result
+	// (the checkpoint resumed from, its online probe), not an empty one.
+	before, _ := os.ReadDir(split.CheckpointDir)
+	again, err := Run(b, split, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameResult("resuming the finished run", again, 0, split.CheckpointDir)
+	if after, _ := os.ReadDir(split.CheckpointDir); len(after) != len(before) {
+		t.Errorf("resuming the finished run: %d files in its folder, were %d", len(after), len(before))
+	}
+	if data, err := os.ReadFile(filepath.Join(split.CheckpointDir, ResultFile)); err != nil || !strings.Contains(string(data), `"online_probe": `+fmt.Sprint(want.ProbeAcc)) {
+		t.Errorf("result.json after resuming the finished run (want the online probe %v):\n%s", want.ProbeAcc, data)
 	}
 
 	a, err := checkpoints.Load(filepath.Join(straight.CheckpointDir, "ckpt-000000004"+checkpoints.Ext))
