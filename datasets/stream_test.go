@@ -603,3 +603,45 @@ func TestLoaderMemoryBound(t *testing.T) {
 		t.Fatalf("default prefetch for batches of 60 two-view 224 px images and 16 workers: %d, want 14", got)
 	}
 }
+
+// SameImages tells a real held-out split from a "test" split that is the training images again
+// (a folder, or shards, without split folders; shards named by a pattern).
+func TestSameImages(t *testing.T) {
+	split := t.TempDir()
+	makeFolder(t, filepath.Join(split, "train"), []string{"a", "b"}, 2)
+	makeFolder(t, filepath.Join(split, "val"), []string{"a", "b"}, 2)
+	flat := t.TempDir()
+	makeFolder(t, flat, []string{"a", "b"}, 2)
+	shards := t.TempDir()
+	for _, s := range []string{"train", "val"} {
+		f, err := OpenFolder(filepath.Join(split, s), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := WriteShards(f, filepath.Join(shards, s), ShardOptions{PerShard: 2, Prefix: s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open := func(dataset, dir, s string) Data {
+		t.Helper()
+		d, err := Open(dataset, s, Options{DataDir: dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for _, tc := range []struct {
+		name, dataset, dir string
+		same               bool
+	}{
+		{"folder with train/ and val/", "folder", split, false},
+		{"folder of class folders only", "folder", flat, true},
+		{"shards with train/ and val/", "shards", shards, false},
+		{"shards by pattern", "shards", filepath.Join(shards, "train", "train-{000000..000001}.tar"), true},
+		{"shards folder without splits", "shards", filepath.Join(shards, "train"), true},
+	} {
+		if got := SameImages(open(tc.dataset, tc.dir, SplitTrain), open(tc.dataset, tc.dir, SplitTest)); got != tc.same {
+			t.Errorf("%s: SameImages(train, test) = %v, want %v", tc.name, got, tc.same)
+		}
+	}
+}

@@ -134,6 +134,13 @@ func TestDataFolderAndShardsTrain(t *testing.T) {
 		t.Fatalf("training on shards: exit %d:\n%s", r.code, r.output)
 	}
 	assertNoStackTrace(t, "shards", r.output)
+
+	// Class folders without train/ and val/: the test split would be the training images, so the
+	// run trains but is not evaluated, and says why (it used to report their "test" accuracy).
+	r = run(t, bins.train, nil, dataArgs("folder", filepath.Join(root, "train"), t.TempDir(), 2)...)
+	if r.code != 0 || !strings.Contains(r.output, "no held-out images") || strings.Contains(r.output, "Accuracy on") {
+		t.Errorf("training on class folders without a val/ split: exit %d, want 0, a warning and no accuracy:\n%s", r.code, r.output)
+	}
 }
 
 // TestDataBadInput: each bad data argument exits 2 naming the path, each kind of damaged data

@@ -357,6 +357,9 @@ func loadData(cfg Config) (train, test datasets.Data, err error) {
 	if test, err = datasets.Open(cfg.Dataset, datasets.SplitTest, opt); err != nil {
 		return nil, nil, err
 	}
+	if datasets.SameImages(full, test) {
+		return nil, nil, config.Errorf("data-dir", "%s has no held-out images (its test split would be the training images): %s", cfg.DataDir, datasets.SplitsHint(cfg.Dataset))
+	}
 	if ds, ok := test.(*datasets.Dataset); ok {
 		test = ds.Head(cfg.EvalSubset)
 	}

@@ -130,6 +130,8 @@ func loadData(cfg config.Config, plan *config.Plan, logger *log.Logger) (*data, 
 			logger.Warn("no evaluation split: the run is not evaluated (put labelled images in a val/ or test/ folder beside train/)", "err", err)
 		case err != nil:
 			return nil, dataError(err)
+		case datasets.SameImages(train, test):
+			logger.Warn("no held-out images: the test split would be the training images, so the run is not evaluated (no online probe, kNN or linear probe): " + datasets.SplitsHint(cfg.Dataset))
 		default:
 			d.eval = test
 		}
