@@ -175,6 +175,7 @@ func Names() []string {
 // other sets are small and fixed-size, and are read into memory (LoadWith). Errors about the data
 // are *DataError values: errors.Is(err, ErrUsage) for a bad argument, ErrDamaged for damaged data.
 func Open(name, split string, opt Options) (Data, error) {
+	opt.DataDir = ExpandHome(opt.DataDir)
 	switch strings.ToLower(name) {
 	case "folder":
 		f, err := OpenFolder(opt.DataDir, split)
@@ -238,6 +239,7 @@ func Load(name, dataDir, split string) (*Dataset, error) {
 
 // LoadWith reads split of the named data set (one of Names()) with the given options and validates it.
 func LoadWith(name, split string, opt Options) (*Dataset, error) {
+	opt.DataDir = ExpandHome(opt.DataDir)
 	if opt.DataDir == "" && name != "folder" {
 		opt.DataDir = DefaultDataDir()
 	}
@@ -274,4 +276,18 @@ func LoadWith(name, split string, opt Options) (*Dataset, error) {
 		return nil, err
 	}
 	return ds, nil
+}
+
+// ExpandHome replaces a leading "~/" (or a lone "~") of path by the user's home folder, as a
+// shell would, for paths that reach us quoted (-data-dir '~/shards/train-{000000..000009}.tar');
+// other paths are returned as they are.
+func ExpandHome(path string) string {
+	if path != "~" && !strings.HasPrefix(path, "~/") {
+		return path
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return path
+	}
+	return filepath.Join(home, path[1:])
 }

@@ -645,3 +645,19 @@ func TestSameImages(t *testing.T) {
 		}
 	}
 }
+
+// A quoted "~/" in a data path is the home folder, as the shell would have made it.
+func TestExpandHome(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	makeFolder(t, filepath.Join(home, "photos"), []string{"a", "b"}, 1)
+	for in, want := range map[string]string{"~/photos": filepath.Join(home, "photos"), "~": home, "~x/y": "~x/y", "a/~/b": "a/~/b", "": ""} {
+		if got := ExpandHome(in); got != want {
+			t.Errorf("ExpandHome(%q) = %q, want %q", in, got, want)
+		}
+	}
+	f, err := Open("folder", SplitTrain, Options{DataDir: "~/photos"})
+	if err != nil || f.Info().Len != 2 {
+		t.Errorf("Open of ~/photos: %v", err)
+	}
+}

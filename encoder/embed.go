@@ -13,8 +13,8 @@ type EmbedOptions struct {
 	// so one program is compiled whatever the data set's size.
 	BatchSize int
 	// Size is the side of the views: images are resized and centre-cropped as torchvision's
-	// evaluation transform does (datasets.EvalConfig); 0 keeps the data set's own size (sets of
-	// one size only).
+	// evaluation transform does (datasets.EvalConfig); 0 is the side the encoder was trained at
+	// (its run's ImageSize, or when that was 0 the augmentation's default for these images).
 	Size int
 	// SkipBadImages leaves out the images that do not decode (logged) instead of failing.
 	SkipBadImages bool
@@ -33,6 +33,12 @@ func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features
 	}
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 256
+	}
+	if opt.Size == 0 {
+		opt.Size = e.Config.ImageSize
+	}
+	if opt.Size == 0 {
+		opt.Size = datasets.DefaultImageSize(d, e.Config.Augment)
 	}
 	it, err := datasets.NewEvalIterator(d, datasets.EvalConfig{BatchSize: opt.BatchSize, Size: opt.Size, SkipBadImages: opt.SkipBadImages})
 	if err != nil {

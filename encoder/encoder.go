@@ -297,3 +297,6 @@ func loadExport(b backends.Backend, path string, meta map[string]string) (*Encod
 	e.Source = path
 	return e, nil
 }
+
+// Export writes the encoder to path as Export does for a training context.
+func (e *Encoder) Export(path string) error { return Export(path, e.ctx, e.Config) }

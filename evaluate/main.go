@@ -6,6 +6,10 @@
 //	go run ./evaluate -checkpoint runs/vicreg -finetune -train-percent 1 # fine-tune encoder + classifier
 //	go run ./evaluate -checkpoint runs/vicreg -weights freeze           # evaluate.py's linear evaluation
 //	go run ./evaluate -checkpoint encoder.safetensors -embeddings test.npy
+//	go run ./evaluate -checkpoint runs/vicreg -export-encoder encoder.safetensors -probe-epochs 0 -knn-k 0
+//
+// The data set is the encoder's own unless -dataset or -data-dir say otherwise (for an image folder
+// or shards, the folder it was trained on), read as its training run read it for evaluation.
 //
 // Without -weights it embeds the images once and trains a linear probe and a kNN classifier on the
 // frozen features. With -weights freeze|finetune (-finetune for short) it runs evaluate.py's
@@ -25,6 +29,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -38,6 +43,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/internal/progress"
 	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/finetune"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
@@ -64,7 +70,7 @@ func run(args []string) int {
 	var f flags
 	fs.StringVar(&f.ckpt, "checkpoint", "", "a checkpoint file, an exported encoder, or a run's checkpoint folder (its newest valid checkpoint)")
 	fs.StringVar(&f.dataset, "dataset", "", "labelled data set to evaluate on (default: the one the encoder was trained on)")
-	fs.StringVar(&f.dataDir, "data-dir", "", "folder of the data sets")
+	fs.StringVar(&f.dataDir, "data-dir", "", "folder of the data sets; for -dataset folder or shards, the images (default: the folder the encoder was trained on)")
 	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split (0: all)")
 	fs.IntVar(&f.probeEpochs, "probe-epochs", 30, "frozen features: epochs of the linear probe (0: skip the probe)")
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
@@ -86,7 +92,7 @@ func run(args []string) int {
 	fs.BoolVar(&f.ft.Resume, "resume", false, "with -weights: continue the runs in their folders")
 	fs.IntVar(&f.ft.Workers, "workers", 0, "with -weights: data goroutines (0: one per CPU)")
 	fs.IntVar(&f.ft.EvalSubset, "eval-subset", 0, "with -weights: evaluate on the first N test images (0: all)")
-	fs.StringVar(&f.ft.ExportEncoder, "export-encoder", "", "with -weights finetune: write the fine-tuned encoder to this .safetensors file")
+	fs.StringVar(&f.ft.ExportEncoder, "export-encoder", "", "write the encoder to this .safetensors file (torchvision's names): the one loaded, or with -weights finetune the fine-tuned one")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./evaluate -checkpoint PATH [flags]\n\n"+
 			"Defaults with -weights (evaluate.py's; fewer epochs on CPU): freeze: lr-head 0.02, wd 1e-6, 10 epochs;\n"+
@@ -172,38 +178,72 @@ func fail(logger *log.Logger, err error) int {
 	return 1
 }
 
-// frozenFeatures embeds the images once and runs the linear probe, kNN and the embeddings export.
+// dataOf returns the data set to evaluate on and its folder: -dataset and -data-dir when given,
+// otherwise the encoder's own (for an image folder or shards, the folder it was trained on).
+func (f *flags) dataOf(enc config.Config) (dataset, dataDir string) {
+	dataset, dataDir = f.dataset, f.dataDir
+	if dataset == "" {
+		dataset = enc.Dataset
+	}
+	if !f.set["data-dir"] && dataset == enc.Dataset {
+		dataDir = enc.DataDir
+	}
+	return dataset, dataDir
+}
+
+// frozenFeatures embeds the images once and runs the linear probe, kNN, the embeddings export and
+// the encoder export. Images are read and resized as the training run's evaluation reads them
+// (an image folder or shards streamed, at the run's view size).
 func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 	enc, err := encoder.Load(b, f.ckpt)
 	if err != nil {
 		return err
 	}
 	defer enc.Close()
-	dataset := f.dataset
-	if dataset == "" {
-		dataset = enc.Config.Dataset
+	logger.Info("encoder loaded", "from", enc.Source)
+	if f.ft.ExportEncoder != "" {
+		if err := enc.Export(f.ft.ExportEncoder); err != nil {
+			return err
+		}
+		fmt.Printf("wrote the encoder to %s\n", f.ft.ExportEncoder)
 	}
-	load := func(split string) (*datasets.Dataset, error) {
-		ds, err := datasets.LoadWith(dataset, split, datasets.Options{DataDir: f.dataDir})
-		if err != nil {
+	dataset, dataDir := f.dataOf(enc.Config)
+	opened := map[string]datasets.Data{}
+	open := func(split string) (datasets.Data, error) {
+		if d, ok := opened[split]; ok {
+			return d, nil
+		}
+		d, err := datasets.Open(dataset, split, datasets.Options{DataDir: dataDir})
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) || errors.Is(err, datasets.ErrNoSplit) {
+			return nil, config.Errorf("data-dir", "%v", err)
+		} else if err != nil {
 			return nil, err
 		}
-		if ds.Channels != enc.Config.Model.InChannels {
+		if ch := d.Info().Channels; ch != enc.Config.Model.InChannels {
 			return nil, config.Errorf("dataset", "the encoder takes %d-channel images but %s has %d channels: evaluate it on a %d-channel data set",
-				enc.Config.Model.InChannels, dataset, ds.Channels, enc.Config.Model.InChannels)
+				enc.Config.Model.InChannels, dataset, ch, enc.Config.Model.InChannels)
 		}
-		return ds.Head(f.subset), nil
+		if ds, ok := d.(*datasets.Dataset); ok {
+			d = ds.Head(f.subset)
+		} else if f.subset > 0 {
+			return nil, config.Errorf("subset", "applies to in-memory data sets (mnist, cifar10, ...), not to -dataset %s", dataset)
+		}
+		opened[split] = d
+		return d, nil
 	}
 	features := map[string]eval.Features{}
 	get := func(split string) (eval.Features, error) {
 		if x, ok := features[split]; ok {
 			return x, nil
 		}
-		ds, err := load(split)
+		d, err := open(split)
 		if err != nil {
 			return eval.Features{}, err
 		}
-		x, err := enc.EmbedDataset(ds, encoder.EmbedOptions{BatchSize: f.batch})
+		bar := progress.New("embedding "+split, int64(d.Info().Len), 0, progress.Options{Logger: logger, Unit: "images"})
+		x, err := enc.EmbedDataset(d, encoder.EmbedOptions{BatchSize: f.batch, SkipBadImages: enc.Config.SkipBadImages,
+			Progress: func(done, _ int) { bar.Set(int64(done), "") }})
+		bar.Finish()
 		features[split] = x
 		return x, err
 	}
@@ -215,6 +255,9 @@ func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 		test, err := get(datasets.SplitTest)
 		if err != nil {
 			return err
+		}
+		if datasets.SameImages(opened[datasets.SplitTrain], opened[datasets.SplitTest]) {
+			return config.Errorf("data-dir", "%s has no held-out images (its test split would be the training images): %s", dataDir, datasets.SplitsHint(dataset))
 		}
 		if train.Labels == nil {
 			return config.Errorf("dataset", "%s has no labels: a probe needs a labelled data set", dataset)
@@ -266,10 +309,8 @@ func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
 	}
 	cfg := finetune.Defaults(f.weights, f.percent)
 	cfg.Encoder, cfg.EncoderSHA256, cfg.Source = encCfg, sum, f.ckpt
-	cfg.Dataset, cfg.DataDir, cfg.Seed, cfg.BatchSize = encCfg.Dataset, f.dataDir, f.seed, f.batch
-	if f.dataset != "" {
-		cfg.Dataset = f.dataset
-	}
+	cfg.Dataset, cfg.DataDir = f.dataOf(encCfg)
+	cfg.Seed, cfg.BatchSize = f.seed, f.batch
 	cfg.Augment = "crop-flip"
 	if cfg.Dataset == "mnist" {
 		cfg.Augment = "mnist"
@@ -292,7 +333,7 @@ func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
 		return err
 	}
 	if cfg.ExportEncoder != "" && cfg.Weights != finetune.Finetune {
-		return config.Errorf("export-encoder", "a frozen encoder does not change: export it from the pretraining run")
+		return config.Errorf("export-encoder", "a frozen encoder does not change: export it without -weights (evaluate -checkpoint %s -export-encoder %s)", f.ckpt, cfg.ExportEncoder)
 	}
 	fmt.Printf("fine-tuning configuration: %s\n", cfg.JSON())
 	stop := trainer.StopOnSignal(logger)

@@ -2,6 +2,8 @@ package faults
 
 import (
 	"bufio"
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -270,5 +272,46 @@ func TestDataFileDeletedWhileTraining(t *testing.T) {
 	r := run(t, bins.train, nil, dataArgs("folder", root, ck, steps, "-resume")...)
 	if r.code != 0 {
 		t.Fatalf("-resume once the file is back: exit %d:\n%s", r.code, r.output)
+	}
+}
+
+// TestDataEvaluateOwnImages: evaluate on a run trained on a folder of mixed sizes finds the
+// folder through the checkpoint, reads it as training did (streamed, at the run's view size), so
+// its kNN accuracy is the run's own, and its encoder export embeds exactly as the checkpoint.
+func TestDataEvaluateOwnImages(t *testing.T) {
+	needDataFlags(t)
+	needXLA(t)
+	t.Parallel()
+	root, _ := labeledFolder(t)
+	ck := t.TempDir()
+	if r := run(t, bins.train, nil, dataArgs("folder", root, ck, 2)...); r.code != 0 {
+		t.Fatalf("training: exit %d:\n%s", r.code, r.output)
+	}
+	var res struct {
+		KNN float64 `json:"knn"`
+	}
+	data, err := os.ReadFile(filepath.Join(ck, "result.json"))
+	if err != nil || json.Unmarshal(data, &res) != nil {
+		t.Fatalf("result.json: %v\n%s", err, data)
+	}
+	out := t.TempDir()
+	exported, fromCkpt, fromExport := filepath.Join(out, "e.safetensors"), filepath.Join(out, "ckpt.npy"), filepath.Join(out, "export.npy")
+	r := run(t, bins.evaluate, nil, "-checkpoint", ck, "-probe-epochs", "1", "-export-encoder", exported, "-embeddings", fromCkpt)
+	assertNoStackTrace(t, "evaluate", r.output)
+	if want := fmt.Sprintf("kNN (k=20, T=0.07): test %.2f%%", 100*res.KNN); r.code != 0 || !strings.Contains(r.output, want) {
+		t.Fatalf("evaluate on the run's folder: exit %d, want 0 and %q (the run's own kNN):\n%s", r.code, want, r.output)
+	}
+	if r := run(t, bins.evaluate, nil, "-checkpoint", exported, "-probe-epochs", "0", "-knn-k", "0", "-embeddings", fromExport); r.code != 0 {
+		t.Fatalf("evaluate on the exported encoder: exit %d:\n%s", r.code, r.output)
+	}
+	a, errA := os.ReadFile(fromCkpt)
+	b, errB := os.ReadFile(fromExport)
+	if errA != nil || errB != nil || len(a) < 1000 || !bytes.Equal(a, b) {
+		t.Errorf("the exported encoder's embeddings (%d bytes, %v) differ from the checkpoint's (%d bytes, %v)", len(b), errB, len(a), errA)
+	}
+	// Without a held-out split, a probe is refused rather than scored on the training images.
+	r = run(t, bins.evaluate, nil, "-checkpoint", ck, "-data-dir", filepath.Join(root, "train"))
+	if r.code != 2 || !strings.Contains(r.output, "no held-out images") {
+		t.Errorf("evaluate on class folders without val/: exit %d, want 2 and \"no held-out images\":\n%s", r.code, r.output)
 	}
 }

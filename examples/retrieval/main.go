@@ -2,7 +2,7 @@
 // the encoder with encoder.Load, embeds a data set and, for a few query images, lists the labels
 // of their nearest neighbours by cosine similarity (image retrieval).
 //
-//	go run ./train -export-encoder encoder.safetensors
+//	go run ./evaluate -checkpoint runs/vicreg -export-encoder encoder.safetensors -probe-epochs 0 -knn-k 0
 //	go run ./examples/retrieval -encoder encoder.safetensors
 package main
 
@@ -20,17 +20,18 @@ import (
 func main() {
 	path := flag.String("encoder", "encoder.safetensors", "exported encoder, checkpoint or run folder")
 	dataset := flag.String("dataset", "", "data set (default: the encoder's)")
-	n := flag.Int("n", 1000, "images of the test split to search")
+	dataDir := flag.String("data-dir", "", "folder of the data sets; for an image folder or shards, the images (default: the encoder's)")
+	n := flag.Int("n", 1000, "images of the test split to search (in-memory data sets)")
 	queries := flag.Int("queries", 5, "query images")
 	k := flag.Int("k", 5, "neighbours per query")
 	flag.Parse()
-	if err := run(*path, *dataset, *n, *queries, *k); err != nil {
+	if err := run(*path, *dataset, *dataDir, *n, *queries, *k); err != nil {
 		fmt.Fprintln(os.Stderr, "retrieval:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path, dataset string, n, queries, k int) error {
+func run(path, dataset, dataDir string, n, queries, k int) error {
 	b, err := backend.New()
 	if err != nil {
 		return err
@@ -43,19 +44,31 @@ func run(path, dataset string, n, queries, k int) error {
 	defer enc.Close()
 	if dataset == "" {
 		dataset = enc.Config.Dataset
+		if dataDir == "" {
+			dataDir = enc.Config.DataDir
+		}
 	}
-	ds, err := datasets.Load(dataset, "", datasets.SplitTest)
+	ds, err := datasets.Open(dataset, datasets.SplitTest, datasets.Options{DataDir: dataDir})
 	if err != nil {
 		return err
 	}
-	ds = ds.Head(n)
+	if mem, ok := ds.(*datasets.Dataset); ok {
+		ds = mem.Head(n)
+	}
+	// The images as the encoder was trained on them: resized to its view size, normalised.
 	f, err := enc.EmbedDataset(ds, encoder.EmbedOptions{})
 	if err != nil {
 		return err
 	}
 	q := f
 	q.N = min(queries, f.N)
-	q.X, q.Labels = f.X[:q.N*f.D], f.Labels[:q.N]
+	q.X, q.Labels = f.X[:q.N*f.D], nil
+	label := func(i int) int32 { // -1 for unlabelled images
+		if f.Labels == nil {
+			return -1
+		}
+		return f.Labels[i]
+	}
 	// k+1 neighbours: each query finds itself first.
 	found, err := eval.NearestNeighbours(b, f, q, k+1, 0)
 	if err != nil {
@@ -63,22 +76,22 @@ func run(path, dataset string, n, queries, k int) error {
 	}
 	hits, total := 0, 0
 	for i, nbs := range found {
-		fmt.Printf("query %d (label %d): neighbours", i, ds.Label(i))
+		fmt.Printf("query %d (label %d): neighbours", i, label(i))
 		shown := 0
 		for _, nb := range nbs {
 			if nb.Index == i || shown == k {
 				continue
 			}
 			shown++
-			fmt.Printf(" %d(label %d, cos %.3f)", nb.Index, ds.Label(nb.Index), nb.Similarity)
+			fmt.Printf(" %d(label %d, cos %.3f)", nb.Index, label(nb.Index), nb.Similarity)
 			total++
-			if ds.Label(nb.Index) == ds.Label(i) {
+			if label(nb.Index) == label(i) {
 				hits++
 			}
 		}
 		fmt.Println()
 	}
-	if total > 0 {
+	if total > 0 && f.Labels != nil {
 		fmt.Printf("neighbours with the query's label: %d of %d\n", hits, total)
 	}
 	return nil
