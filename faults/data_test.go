@@ -174,6 +174,9 @@ func TestDataBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	missing := filepath.Join(shardDir, "shard-{000000..000009}.tar")
+	unlabelledVal := t.TempDir()
+	writeImageFolder(t, filepath.Join(unlabelledVal, "train"), []string{"cat", "dog"}, 4)
+	writeImageFolder(t, filepath.Join(unlabelledVal, "val"), []string{"."}, 4) // images straight in val/
 	for _, tc := range []struct {
 		name, dataset, dir string
 		code               int
@@ -185,6 +188,7 @@ func TestDataBadInput(t *testing.T) {
 		{"corrupt image", "folder", corrupt, 1, []string{paths[3], "step"}},
 		{"missing shards", "shards", missing, 2, []string{"shard-000004.tar"}},
 		{"truncated shard", "shards", truncDir, 1, []string{filepath.Join(truncDir, "shard-000000.tar")}},
+		{"unlabelled val/", "folder", unlabelledVal, 2, []string{"evaluation images", "not"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, bins.train, nil, dataArgs(tc.dataset, tc.dir, t.TempDir(), 6)...)
@@ -314,4 +318,34 @@ func TestDataEvaluateOwnImages(t *testing.T) {
 	if r.code != 2 || !strings.Contains(r.output, "no held-out images") {
 		t.Errorf("evaluate on class folders without val/: exit %d, want 2 and \"no held-out images\":\n%s", r.code, r.output)
 	}
+}
+
+// TestDataBadEvaluationImage: an evaluation image that does not decode stops the run at the first
+// epoch's evaluation (exit 1, naming it), but the epoch's training is saved first, and -resume
+// finishes the run once the image is fixed.
+func TestDataBadEvaluationImage(t *testing.T) {
+	needDataFlags(t)
+	needXLA(t)
+	t.Parallel()
+	root, _ := labeledFolder(t)
+	bad := filepath.Join(root, "val", "cat", "zz-not-an-image.jpg")
+	if err := os.WriteFile(bad, []byte("not a JPEG"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ck := t.TempDir()
+	// 24 training images, batch 8: an epoch is 3 steps; checkpoints only at epoch ends.
+	args := dataArgs("folder", root, ck, 6, "-checkpoint-every", "0")
+	r := run(t, bins.train, nil, args...)
+	assertNoStackTrace(t, "bad evaluation image", r.output)
+	if r.code != 1 || !strings.Contains(r.output, bad) || !strings.Contains(r.output, "-resume") {
+		t.Fatalf("exit %d, want 1 naming %s and -resume:\n%s", r.code, bad, r.output)
+	}
+	loadState(t, ckptPath(ck, 3)) // the first epoch's training, saved before the failed evaluation
+	if err := os.Remove(bad); err != nil {
+		t.Fatal(err)
+	}
+	if r := run(t, bins.train, nil, append(args, "-resume")...); r.code != 0 || !strings.Contains(r.output, "resuming") {
+		t.Fatalf("-resume once the image is gone: exit %d, want 0 resuming from step 3:\n%s", r.code, r.output)
+	}
+	loadState(t, ckptPath(ck, 6))
 }

@@ -181,7 +181,7 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 		endOfEpoch := l.step%l.BatchesPerEpoch == 0
 		if endOfEpoch || l.step == l.Total {
 			if err := l.endOfEpoch(res); err != nil {
-				return nil, err
+				return nil, l.saveAfterFailedEvaluation(err)
 			}
 		}
 		if (l.CheckpointEvery > 0 && l.step%l.CheckpointEvery == 0) || (l.CheckpointEvery == 0 && endOfEpoch) || l.step == l.Total {
@@ -259,6 +259,16 @@ func (l *Loop) endOfEpoch(res *LoopResult) error {
 	}
 	res.Last = values
 	return l.Metrics.Write(line)
+}
+
+// saveAfterFailedEvaluation keeps the training done when an evaluation fails (an unreadable
+// evaluation image, say): it writes a checkpoint of the steps trained so far and returns err
+// saying where, so that -resume continues once the cause is fixed.
+func (l *Loop) saveAfterFailedEvaluation(err error) error {
+	if cerr := l.checkpoint(); cerr != nil {
+		return fmt.Errorf("%w\n(the training state could not be saved either: %v)", err, cerr)
+	}
+	return fmt.Errorf("%w\nthe training up to step %d is saved in %s: fix the cause and continue with -resume", err, l.step, l.lastSave)
 }
 
 // checkpoint saves the run's state: every variable, the step, the loader's position, the

@@ -139,6 +139,10 @@ func loadData(cfg config.Config, plan *config.Plan, logger *log.Logger) (*data, 
 	if info.NumClasses == 0 {
 		d.eval = nil // nothing to evaluate against
 	}
+	if d.eval != nil && d.eval.Info().NumClasses == 0 {
+		return nil, config.Errorf("data-dir", "the training images are labelled (%d classes) but the evaluation images (%s) are not: put them in the same class folders as the training images",
+			info.NumClasses, d.eval.Info().Split)
+	}
 	if ds, ok := d.eval.(*datasets.Dataset); ok {
 		d.eval = ds.Head(cfg.EvalSubset)
 	}
