@@ -206,6 +206,10 @@ func runLogged(args []string, logw io.Writer) int {
 		}
 	}
 
+	// The report folder is made (and tried) before any work: a bad -out must not cost an analysis.
+	if err := writableFolder(*out); err != nil {
+		return outError(err)
+	}
 	b, err := backend.New()
 	if err != nil {
 		logger.Error(err)
@@ -259,6 +263,9 @@ func runLogged(args []string, logw io.Writer) int {
 
 // runCalibration writes the normality test's calibration table into dir.
 func runCalibration(dir string, o analysis.Options, reps, dim int, seed uint64, logger *log.Logger) int {
+	if err := writableFolder(dir); err != nil {
+		return outError(err)
+	}
 	cfg := analysis.DefaultCalibrationConfig()
 	cfg.Views, cfg.Components, cfg.NullDraws, cfg.Reps, cfg.Dim, cfg.Seed = o.Views, o.Components, o.NullDraws, reps, dim, seed
 	logger.Info("calibrating the normality test", "views", cfg.Views, "components", cfg.Components, "dim", cfg.Dim, "reps", cfg.Reps, "null_draws", cfg.NullDraws)
@@ -273,4 +280,23 @@ func runCalibration(dir string, o analysis.Options, reps, dim int, seed uint64, 
 	}
 	logger.Info("calibration written", "folder", dir, "table", dir+"/"+analysis.CalibrationTable)
 	return 0
+}
+
+// outError reports an -out folder that cannot be written (a usage error: exit status 2).
+func outError(err error) int {
+	fmt.Fprintf(os.Stderr, "analyze: -out: %v\nGive a folder that can be created and written.\n", err)
+	return 2
+}
+
+// writableFolder creates dir if needed and checks that a file can be written in it.
+func writableFolder(dir string) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, ".write-test-*")
+	if err != nil {
+		return err
+	}
+	f.Close()
+	return os.Remove(f.Name())
 }

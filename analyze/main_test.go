@@ -167,6 +167,10 @@ func TestReport(t *testing.T) {
 
 func TestUsageErrors(t *testing.T) {
 	empty := t.TempDir()
+	file := filepath.Join(t.TempDir(), "report.json")
+	if err := os.WriteFile(file, []byte("{}"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -186,6 +190,9 @@ func TestUsageErrors(t *testing.T) {
 		{"compare missing folder", []string{"-compare", empty + "," + filepath.Join(empty, "nope")}},
 		{"bad noise level", []string{"-checkpoints", empty, "-noise-levels", "0.1,-2"}},
 		{"few null draws", []string{"-checkpoints", empty, "-null-draws", "5"}},
+		// A report folder that cannot be made is refused before the work (a short calibration
+		// would otherwise run and then fail to write, exit 1).
+		{"-out under a file", []string{"-calibrate", "-out", filepath.Join(file, "x"), "-cal-reps", "10", "-cal-dim", "4", "-views", "12", "-components", "2", "-null-draws", "99"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if tc.name == "empty folder" {
@@ -195,6 +202,10 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("exit status %d, want 2", code)
 			}
 		})
+	}
+	if _, err := os.Stat("analysis-report"); err == nil {
+		t.Error("a usage error created the default report folder analysis-report")
+		os.RemoveAll("analysis-report")
 	}
 }
 
