@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -150,14 +151,23 @@ func (e *evaluator) final(res *Result) error {
 	}
 	probeCfg := eval.ProbeConfig{Epochs: e.cfg.ProbeEpochs, Seed: e.cfg.Seed}
 	e.logger.Info("evaluating the frozen encoder", "train_images", e.data.train.Info().Len, "eval_images", e.data.eval.Info().Len, "split", e.data.eval.Info().Split)
+	if err := e.stopped(); err != nil {
+		return err
+	}
 	trainF, evalF, err := e.features(enc, "pretrained encoder")
 	if err != nil {
+		return err
+	}
+	if err := e.stopped(); err != nil {
 		return err
 	}
 	if res.Linear, res.KNN, err = e.probeAndKNN(trainF, evalF, probeCfg, "pretrained encoder"); err != nil {
 		return err
 	}
 	for _, p := range e.cfg.LowLabel {
+		if err := e.stopped(); err != nil {
+			return err
+		}
 		idx, err := datasets.LabelFraction(trainF.Labels, trainF.NumClasses, p, e.cfg.Seed)
 		if err != nil {
 			return err
@@ -170,6 +180,9 @@ func (e *evaluator) final(res *Result) error {
 	}
 	if !e.cfg.Baselines {
 		return nil
+	}
+	if err := e.stopped(); err != nil {
+		return err
 	}
 	pixTrain, err := eval.Pixels(e.data.train, e.data.size)
 	if err != nil {
@@ -188,6 +201,9 @@ func (e *evaluator) final(res *Result) error {
 		return err
 	}
 	res.PixelLinear = pix.TestAccuracy
+	if err := e.stopped(); err != nil {
+		return err
+	}
 	random, err := encoder.Random(e.b, e.cfg)
 	if err != nil {
 		return err
@@ -198,6 +214,19 @@ func (e *evaluator) final(res *Result) error {
 	}
 	res.RandomLinear, _, err = e.probeAndKNN(trainF, evalF, probeCfg, "random encoder")
 	return err
+}
+
+// errEvaluationStopped is final's error when a signal (Options.Stop) arrives during it: the
+// trained checkpoint is saved, and -resume evaluates it again.
+var errEvaluationStopped = errors.New("the final evaluation was stopped by a signal")
+
+// stopped returns errEvaluationStopped once Options.Stop is set; the evaluation checks it between
+// its phases (embedding, probe and kNN, each label fraction, each baseline).
+func (e *evaluator) stopped() error {
+	if e.opts.Stop != nil && e.opts.Stop.Load() {
+		return errEvaluationStopped
+	}
+	return nil
 }
 
 // features embeds the training and evaluation images.

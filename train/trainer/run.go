@@ -279,7 +279,12 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	}
 	if d.eval != nil {
 		res.EvalSplit, res.EvalImages = d.eval.Info().Split, d.eval.Info().Len
-		if err := ev.final(res); err != nil {
+		if err := ev.final(res); errors.Is(err, errEvaluationStopped) {
+			logger.Warn("final evaluation stopped by a signal: the trained checkpoint is saved; -resume evaluates it", "checkpoint", res.Checkpoint)
+			res.Interrupted = true
+			res.Linear, res.KNN, res.PixelLinear, res.RandomLinear, res.LowLabel = -1, -1, -1, -1, nil
+			return res, nil
+		} else if err != nil {
 			return nil, err
 		}
 	}

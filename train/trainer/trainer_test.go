@@ -254,3 +254,42 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 		t.Errorf("%d online probe evaluations, want 2 (one per epoch)", got)
 	}
 }
+
+// TestSignalDuringFinalEvaluation: a stop request that arrives after the last step stops the final
+// evaluation (the run is interrupted, its last checkpoint saved, no result.json), and -resume then
+// evaluates that checkpoint: the same result as a run that was never stopped.
+func TestSignalDuringFinalEvaluation(t *testing.T) {
+	b := backendtest.XLA(t)
+	straight := tinyConfig(t)
+	want, err := Run(b, straight, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := tinyConfig(t)
+	var stop atomic.Bool
+	opts := quiet()
+	opts.Stop = &stop
+	opts.AfterStep = func(step int64) {
+		if step == c.Steps {
+			stop.Store(true) // after the last step: nothing left to train, the evaluation is next
+		}
+	}
+	res, err := Run(b, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || res.Steps != 4 || res.Linear != -1 || res.KNN != -1 {
+		t.Fatalf("stopped in the final evaluation: %+v, want interrupted at step 4 with no accuracy", res)
+	}
+	if _, err := os.Stat(filepath.Join(c.CheckpointDir, ResultFile)); !os.IsNotExist(err) {
+		t.Errorf("an interrupted evaluation wrote %s (err %v)", ResultFile, err)
+	}
+	c.Resume = true
+	again, err := Run(b, c, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Interrupted || again.Trained != 0 || again.Linear != want.Linear || again.KNN != want.KNN || again.ProbeAcc != want.ProbeAcc {
+		t.Errorf("-resume after the stopped evaluation: %+v, want the uninterrupted run's accuracies %+v", again, want)
+	}
+}
