@@ -62,7 +62,7 @@ func TestSkipBadImages(t *testing.T) {
 	cfg.Workers = 4
 	four := collectN(t, f, cfg, Position{}, 6)
 	sameBatches(t, "skipping, 1 and 4 workers", one, four)
-	sameBatches(t, "skipping, resumed", one[4:], collectN(t, f, cfg, Position{1, 1}, 2))
+	sameBatches(t, "skipping, resumed", one[4:], collectN(t, f, cfg, Position{Epoch: 1, Batch: 1}, 2))
 	order := EpochOrder(12, cfg.Seed, 0)
 	var named []string
 	for k, b := range one[:3] {
@@ -165,7 +165,7 @@ func TestFileDeletedWhileTraining(t *testing.T) {
 	if !errors.As(err, &de) || de.Path != victim || !errors.Is(err, ErrDamaged) || errors.Is(err, ErrBadImage) || !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("deleted file: %v", err)
 	}
-	if pos != (Position{1, 0}) {
+	if pos.Epoch != 1 || pos.Batch != 0 {
 		t.Fatalf("failed at %+v, want {1 0}", pos)
 	}
 	writeFile(t, victim, data)

@@ -60,7 +60,10 @@ func (e *DataError) Error() string {
 			hint = "check the file, or restore it and resume"
 		}
 	}
-	msg := fmt.Sprintf("%s: %v", e.Name(), e.Err)
+	msg := fmt.Sprint(e.Err)
+	if name := e.Name(); name != "" {
+		msg = name + ": " + msg
+	}
 	if e.Kind == ErrBadImage {
 		msg = "bad image " + msg
 	}

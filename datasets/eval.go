@@ -101,7 +101,7 @@ func (e *EvalIterator) Next() (*Batch, bool) {
 	per := e.h * e.w * c
 	bt := &Batch{
 		View1: make([]float32, b*per), Labels: make([]int32, b), Indices: make([]int32, b), Mask: make([]float32, b),
-		Position: Position{0, e.number}, BatchSize: b, Height: e.h, Width: e.w, Channels: c,
+		Position: Position{Batch: e.number}, BatchSize: b, Height: e.h, Width: e.w, Channels: c,
 	}
 	n := min(b, e.info.Len-e.next)
 	refs := make([]sampleRef, n)

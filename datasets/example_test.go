@@ -29,7 +29,7 @@ func ExampleNewLoader() {
 	fmt.Printf("next: %+v of %d batches per epoch\n", l.Position(), l.BatchesPerEpoch())
 	// Output:
 	// [32 16 16 3] 24576 24576 32
-	// next: {Epoch:0 Batch:1} of 3 batches per epoch
+	// next: {Epoch:0 Batch:1 Images:100 Classes:10} of 3 batches per epoch
 }
 
 // An image folder of any sizes streams through the same loader: nothing is decoded before a batch

@@ -16,6 +16,10 @@ import (
 // followed.
 type Position struct {
 	Epoch, Batch int
+	// Images and Classes describe the data set the position belongs to (0 in checkpoints written
+	// before they were recorded): NewLoader refuses to continue another data set from it.
+	Images  int `json:",omitempty"`
+	Classes int `json:",omitempty"`
 }
 
 // Batch is one batch of images as flat float32 NHWC slices, ready for
@@ -234,6 +238,11 @@ func NewLoader(d Data, cfg LoaderConfig, start Position) (*Loader, error) {
 	if e, ok := src.(encodedSource); ok {
 		l.enc = e
 	}
+	if start.Images != 0 && (start.Images != info.Len || start.Classes != info.NumClasses) {
+		return nil, usageErr("", fmt.Errorf("the position to continue from belongs to a data set of %d images in %d classes, but this one has %d in %d",
+			start.Images, start.Classes, info.Len, info.NumClasses), "resume on the data the run was trained on, or start a new run in another folder")
+	}
+	start.Images, start.Classes = 0, 0
 	if start.Epoch < 0 || start.Batch < 0 || start.Batch >= l.perEpoch {
 		return nil, fmt.Errorf("loader for %s: start position %+v, want epoch >= 0 and batch in [0, %d)", info.Name, start, l.perEpoch)
 	}
@@ -322,7 +331,7 @@ func (l *Loader) produce(start Position) {
 			for i, idx := range order[k*b : (k+1)*b] {
 				refs[i] = sampleRef{index: idx, label: l.src.Label(idx)}
 			}
-			if !l.dispatch(&pendingBatch{pos: Position{epoch, k}, refs: refs}) {
+			if !l.dispatch(&pendingBatch{pos: Position{Epoch: epoch, Batch: k}, refs: refs}) {
 				return
 			}
 		}
@@ -345,13 +354,13 @@ func (l *Loader) produceShards(start Position) {
 				smp, g, err := st.read()
 				if err != nil {
 					st.close()
-					l.fail(Position{epoch, k}, err)
+					l.fail(Position{Epoch: epoch, Batch: k}, err)
 					return
 				}
 				refs[i] = sampleRef{index: g, label: l.shards.Label(g), path: smp.shard, member: smp.member, data: smp.data}
 			}
 			raise(&l.maxHeld, int64(st.maxPending))
-			if !l.dispatch(&pendingBatch{pos: Position{epoch, k}, refs: refs}) {
+			if !l.dispatch(&pendingBatch{pos: Position{Epoch: epoch, Batch: k}, refs: refs}) {
 				st.close()
 				return
 			}
@@ -557,9 +566,9 @@ func (l *Loader) Next() (*Batch, error) {
 	}
 	b := r.b
 	l.batches.Add(-1)
-	l.next = Position{b.Position.Epoch, b.Position.Batch + 1}
+	l.next = Position{Epoch: b.Position.Epoch, Batch: b.Position.Batch + 1}
 	if l.next.Batch == l.perEpoch {
-		l.next = Position{l.next.Epoch + 1, 0}
+		l.next = Position{Epoch: l.next.Epoch + 1}
 	}
 	l.bad += len(b.BadImages)
 	return b, nil
@@ -567,7 +576,11 @@ func (l *Loader) Next() (*Batch, error) {
 
 // Position returns the position of the batch the next call to Next returns: store it in a
 // checkpoint and pass it to NewLoader to resume.
-func (l *Loader) Position() Position { return l.next }
+func (l *Loader) Position() Position {
+	p := l.next
+	p.Images, p.Classes = l.info.Len, l.info.NumClasses
+	return p
+}
 
 // BatchesPerEpoch is the number of full batches per epoch (N / BatchSize).
 func (l *Loader) BatchesPerEpoch() int { return l.perEpoch }

@@ -1,7 +1,9 @@
 package datasets
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -39,7 +41,7 @@ func TestLoaderReproducibleAcrossWorkers(t *testing.T) {
 	// Shapes, epochs and drop-last: 37 images, batch 8 -> 4 batches per epoch, 5 images dropped.
 	seen := map[int32]bool{}
 	for i, b := range runs[0] {
-		if want := (Position{i / 4, i % 4}); b.Position != want {
+		if want := (Position{Epoch: i / 4, Batch: i % 4}); b.Position != want {
 			t.Fatalf("batch %d at %+v, want %+v", i, b.Position, want)
 		}
 		if len(b.View1) != 8*10*10*3 || !slices.Equal(b.Dims(), []int{8, 10, 10, 3}) || b.Mask != nil {
@@ -95,7 +97,7 @@ func TestLoaderResume(t *testing.T) {
 		all = append(all, b)
 	}
 	l.Close()
-	if want := (Position{1, 1}); saved != want {
+	if want := (Position{Epoch: 1, Batch: 1, Images: 20, Classes: ds.NumClasses}); saved != want {
 		t.Fatalf("position after 4 batches of 3 per epoch: %+v, want %+v", saved, want)
 	}
 	resumed := collect(t, ds, cfg, saved, 4)
@@ -105,8 +107,20 @@ func TestLoaderResume(t *testing.T) {
 			t.Fatalf("resumed batch %d differs", i)
 		}
 	}
-	if _, err := NewLoader(ds, cfg, Position{0, 3}); err == nil {
+	if _, err := NewLoader(ds, cfg, Position{Epoch: 0, Batch: 3}); err == nil {
 		t.Fatal("start batch past the epoch accepted")
+	}
+	// A position saved on another data set (other images or classes) is refused as a usage error;
+	// one without them (older checkpoints) is taken as it is.
+	for _, other := range []Position{{Epoch: 1, Batch: 1, Images: 21, Classes: ds.NumClasses}, {Epoch: 1, Batch: 1, Images: 20, Classes: ds.NumClasses + 1}} {
+		if _, err := NewLoader(ds, cfg, other); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "resume on the data the run was trained on") {
+			t.Errorf("position of another data set %+v: got %v, want a usage error", other, err)
+		}
+	}
+	if l, err := NewLoader(ds, cfg, Position{Epoch: 1, Batch: 1}); err != nil {
+		t.Errorf("a position without the data set's size: %v", err)
+	} else {
+		l.Close()
 	}
 	if _, err := NewLoader(ds, LoaderConfig{BatchSize: 21}, Position{}); err == nil {
 		t.Fatal("batch larger than the data set accepted")

@@ -212,7 +212,7 @@ func TestFolderLoaderMixedSizes(t *testing.T) {
 	// 21 images, batch 5: 4 batches per epoch; labels follow the files.
 	seen := map[int32]bool{}
 	for i, b := range one {
-		if want := (Position{i / 4, i % 4}); b.Position != want || !slices.Equal(b.Dims(), []int{5, 24, 24, 3}) {
+		if want := (Position{Epoch: i / 4, Batch: i % 4}); b.Position != want || !slices.Equal(b.Dims(), []int{5, 24, 24, 3}) {
 			t.Fatalf("batch %d: %+v dims %v", i, b.Position, b.Dims())
 		}
 		for k, idx := range b.Indices {
@@ -232,7 +232,7 @@ func TestFolderLoaderMixedSizes(t *testing.T) {
 	}
 	// Exact resume from a stored position.
 	cfg.Workers = 2
-	resumed := collectN(t, f, cfg, Position{1, 1}, 1)
+	resumed := collectN(t, f, cfg, Position{Epoch: 1, Batch: 1}, 1)
 	sameBatches(t, "resume at {1 1}", one[5:6], resumed)
 	// A view equals the same augmentation applied to the decoded image by hand.
 	img, _ := f.Decode(int(one[0].Indices[0]))
@@ -441,7 +441,7 @@ func TestShardsLoaderResumeWorkersAndMemory(t *testing.T) {
 	cfg.Workers = 4
 	four := collectN(t, s, cfg, Position{}, 9)
 	sameBatches(t, "shards, 1 and 4 workers", one, four)
-	for _, start := range []Position{{0, 3}, {1, 0}, {1, 2}} {
+	for _, start := range []Position{{Epoch: 0, Batch: 3}, {Epoch: 1}, {Epoch: 1, Batch: 2}} {
 		k := start.Epoch*4 + start.Batch
 		sameBatches(t, fmt.Sprintf("shards resumed at %+v", start), one[k:k+2], collectN(t, s, cfg, start, 2))
 	}
