@@ -156,6 +156,15 @@ func (f *Folder) list() error {
 		}
 		return nil
 	}
+	entries, err := os.ReadDir(f.dir)
+	if err != nil {
+		return usageErr(f.dir, err, "give a readable folder")
+	}
+	for _, e := range entries {
+		if !hidden(e.Name()) && !entryIsDir(f.dir, e) {
+			f.ignored++ // a file beside the class folders has no class (ImageFolder skips it too)
+		}
+	}
 	for k, class := range classes {
 		files, ignored, err := walkImages(filepath.Join(f.dir, class))
 		if err != nil {
@@ -235,7 +244,8 @@ func (f *Folder) Dir() string { return f.dir }
 // Path is the file of sample i.
 func (f *Folder) Path(i int) string { return f.files[i] }
 
-// Ignored is the number of files skipped because they are not .jpg, .jpeg or .png.
+// Ignored is the number of files left out: those that are not .jpg, .jpeg or .png, and those
+// beside the class folders of a labelled folder (they have no class). Hidden files are not counted.
 func (f *Folder) Ignored() int { return f.ignored }
 
 // Label is the class of sample i, or -1 for a flat folder.

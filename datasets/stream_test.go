@@ -86,6 +86,9 @@ func TestFolderListsLikeImageFolder(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(root, "a", "notes.txt"), []byte("x"))
 	writeFile(t, filepath.Join(root, "a", ".hidden.png"), []byte("x"))
+	writeFile(t, filepath.Join(root, ".DS_Store"), []byte("x"))
+	// An image beside the class folders has no class: left out (as by ImageFolder), and counted.
+	writePNG(t, filepath.Join(root, "loose.png"), 4, 3, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
 	if err := os.MkdirAll(filepath.Join(root, ".ipynb_checkpoints"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +110,7 @@ func TestFolderListsLikeImageFolder(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Fatalf("order\n got %v\nwant %v", got, want)
 	}
-	if f.Ignored() != 1 || !slices.Equal(info.Mean, ImageNetMean) || !slices.Equal(info.Std, ImageNetStd) {
+	if f.Ignored() != 2 || !slices.Equal(info.Mean, ImageNetMean) || !slices.Equal(info.Std, ImageNetStd) {
 		t.Fatalf("ignored %d, mean %v std %v", f.Ignored(), info.Mean, info.Std)
 	}
 	// The same order as torchvision's ImageFolder, when it is installed.

@@ -147,6 +147,11 @@ func loadData(cfg config.Config, plan *config.Plan, logger *log.Logger) (*data, 
 		d.eval = ds.Head(cfg.EvalSubset)
 	}
 	d.train = train
+	for _, data := range []datasets.Data{d.train, d.eval} {
+		if f, ok := data.(*datasets.Folder); ok && f.Ignored() > 0 {
+			logger.Warn("files left out: not .jpg, .jpeg or .png, or beside the class folders", "count", f.Ignored(), "folder", f.Dir())
+		}
+	}
 	return d, nil
 }
 
