@@ -341,6 +341,19 @@ func TestDataBadEvaluationImage(t *testing.T) {
 		t.Fatalf("exit %d, want 1 naming %s and -resume:\n%s", r.code, bad, r.output)
 	}
 	loadState(t, ckptPath(ck, 3)) // the first epoch's training, saved before the failed evaluation
+
+	// With -skip-bad-images the run finishes, and the accuracies count the 8 good val images of 9.
+	skip := t.TempDir()
+	if r := run(t, bins.train, nil, dataArgs("folder", root, skip, 3, "-skip-bad-images")...); r.code != 0 {
+		t.Fatalf("-skip-bad-images: exit %d:\n%s", r.code, r.output)
+	}
+	var res struct {
+		EvalImages int `json:"eval_images"`
+	}
+	if data, err := os.ReadFile(filepath.Join(skip, "result.json")); err != nil || json.Unmarshal(data, &res) != nil || res.EvalImages != 8 {
+		t.Errorf("-skip-bad-images: eval_images %d, want the 8 that decode (err %v)", res.EvalImages, err)
+	}
+
 	if err := os.Remove(bad); err != nil {
 		t.Fatal(err)
 	}

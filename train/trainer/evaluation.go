@@ -158,6 +158,7 @@ func (e *evaluator) final(res *Result) error {
 	if err != nil {
 		return err
 	}
+	res.EvalImages = evalF.N // without the images left out as bad (-skip-bad-images)
 	if err := e.stopped(); err != nil {
 		return err
 	}
