@@ -61,6 +61,8 @@ type Comparison struct {
 	Baseline   *RunSweep        `json:"baseline,omitempty"`
 	Runs       []RunSweep       `json:"runs"`
 	Objectives []ObjectiveSweep `json:"objectives"`
+	// Notes says why an objective of several runs has no aggregate (two of its runs share a seed).
+	Notes []string `json:"notes,omitempty"`
 }
 
 // compared is one run to compare: its newest checkpoint (or the given file) and configuration.
@@ -182,7 +184,10 @@ func Compare(b backends.Backend, paths []string, opts Options) (*Comparison, err
 		cmp.Runs = append(cmp.Runs, RunSweep{Label: labels[i], Objective: r.cfg.Loss, Seed: r.cfg.Seed, Path: r.path, Step: r.step,
 			Run: r.cfg, Seconds: secs, Sweep: sw, Claims: sw.Claims()})
 	}
-	cmp.Objectives = aggregateObjectives(cmp.Runs)
+	cmp.Objectives, cmp.Notes = aggregateObjectives(cmp.Runs)
+	for _, n := range cmp.Notes {
+		logger.Warn(n)
+	}
 	return cmp, nil
 }
 
@@ -241,8 +246,10 @@ func runLabels(runs []compared) []string {
 	return labels
 }
 
-// aggregateObjectives averages the per-run curves of every objective with at least two runs.
-func aggregateObjectives(runs []RunSweep) []ObjectiveSweep {
+// aggregateObjectives averages the per-run curves of every objective with at least two runs, all
+// of distinct seeds: the interval is seed-to-seed variation, which two runs of one seed (a copy,
+// or a resumed run) would understate. notes says which objectives were left out and why.
+func aggregateObjectives(runs []RunSweep) (out []ObjectiveSweep, notes []string) {
 	var order []string
 	byObj := map[string][]RunSweep{}
 	for _, r := range runs {
@@ -251,10 +258,14 @@ func aggregateObjectives(runs []RunSweep) []ObjectiveSweep {
 		}
 		byObj[r.Objective] = append(byObj[r.Objective], r)
 	}
-	var out []ObjectiveSweep
 	for _, obj := range order {
 		rs := byObj[obj]
 		if len(rs) < 2 {
+			continue
+		}
+		if a, b, ok := sharedSeed(rs); ok {
+			notes = append(notes, fmt.Sprintf("%s: no seed-to-seed interval: %s and %s have the same seed %d (compare runs of distinct seeds)",
+				obj, a.Path, b.Path, a.Seed))
 			continue
 		}
 		o := ObjectiveSweep{Objective: obj}
@@ -274,5 +285,17 @@ func aggregateObjectives(runs []RunSweep) []ObjectiveSweep {
 		}
 		out = append(out, o)
 	}
-	return out
+	return out, notes
+}
+
+// sharedSeed returns two runs of rs with the same seed, if any.
+func sharedSeed(rs []RunSweep) (a, b RunSweep, ok bool) {
+	bySeed := map[uint64]RunSweep{}
+	for _, r := range rs {
+		if first, seen := bySeed[r.Seed]; seen {
+			return first, r, true
+		}
+		bySeed[r.Seed] = r
+	}
+	return a, b, false
 }

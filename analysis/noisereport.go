@@ -283,6 +283,9 @@ func ComparisonMarkdown(c *Comparison) string {
 			sb.WriteString("\n")
 		}
 	}
+	for _, n := range c.Notes {
+		sb.WriteString("\n" + n + "\n")
+	}
 	sb.WriteString("\n## Verdicts per run\n\n")
 	for _, r := range all {
 		claimLines(&sb, r.Label, r.Claims)

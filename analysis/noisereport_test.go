@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -80,7 +81,8 @@ func TestComparisonFigure(t *testing.T) {
 		c.Runs = append(c.Runs, RunSweep{Label: fmt.Sprintf("%s seed %d", r.obj, r.seed), Objective: r.obj, Seed: r.seed, Step: int64(100 * i), Sweep: sw, Claims: sw.Claims()})
 	}
 	dir := t.TempDir()
-	single := &Comparison{Dataset: c.Dataset, InputSize: 28, Model: c.Model, Runs: c.Runs[:2], Objectives: aggregateObjectives(c.Runs[:2])}
+	single := &Comparison{Dataset: c.Dataset, InputSize: 28, Model: c.Model, Runs: c.Runs[:2]}
+	single.Objectives, _ = aggregateObjectives(c.Runs[:2])
 	if len(single.Objectives) != 0 {
 		t.Fatalf("one run per objective: %d aggregates, want none", len(single.Objectives))
 	}
@@ -130,9 +132,17 @@ func TestComparisonFigure(t *testing.T) {
 	}
 
 	// Two seeds of VICReg: the aggregate panel, one line and band per objective with several runs.
-	c.Objectives = aggregateObjectives(c.Runs)
-	if len(c.Objectives) != 1 || c.Objectives[0].Objective != "vicreg" || len(c.Objectives[0].Runs) != 2 {
-		t.Fatalf("aggregates: %+v", c.Objectives)
+	var notes []string
+	c.Objectives, notes = aggregateObjectives(c.Runs)
+	if len(c.Objectives) != 1 || c.Objectives[0].Objective != "vicreg" || len(c.Objectives[0].Runs) != 2 || len(notes) != 0 {
+		t.Fatalf("aggregates: %+v, notes %q", c.Objectives, notes)
+	}
+	// The same seed twice (a copy of a run, or a resumed one) is no seed-to-seed variation: no
+	// aggregate for that objective, and a note naming both runs.
+	twice := append(slices.Clone(c.Runs[:2]), c.Runs[0])
+	twice[2].Path, twice[0].Path = "runs/copy", "runs/vicreg"
+	if objs, notes := aggregateObjectives(twice); len(objs) != 0 || len(notes) != 1 || !strings.Contains(notes[0], "runs/vicreg and runs/copy have the same seed 0") {
+		t.Errorf("two runs of seed 0: aggregates %+v, notes %q; want none and a note naming both", objs, notes)
 	}
 	want := (c.Runs[0].Sweep.Levels[3].P.Mean + c.Runs[2].Sweep.Levels[3].P.Mean) / 2
 	if got := c.Objectives[0].Levels[3].P; math.Abs(got.Mean-want) > 1e-12 || !(got.Lo < got.Mean && got.Mean < got.Hi) {
@@ -192,7 +202,7 @@ func TestComparisonFigureManyRuns(t *testing.T) {
 	}
 	base := syntheticSweep(levels, 0.9, 0.99)
 	c.Baseline = &RunSweep{Label: "random init", Sweep: base}
-	c.Objectives = aggregateObjectives(c.Runs)
+	c.Objectives, _ = aggregateObjectives(c.Runs)
 	dir := t.TempDir()
 	if err := WriteComparison(dir, c); err != nil {
 		t.Fatal(err)
