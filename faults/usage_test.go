@@ -76,6 +76,7 @@ func TestUsageErrors(t *testing.T) {
 		{"3-channel stem on MNIST", bins.train, []string{"-dataset", "mnist", "-augment", "mnist", "-channels", "3",
 			"-steps", "1", "-checkpoint-dir", ck()}, 2, []string{"-channels"}},
 		{"batch larger than the subset", bins.train, tinyArgs(ck(), "-subset", "8"), 2, []string{"-batch-size"}},
+		{"subset larger than the data", bins.train, tinyArgs(ck(), "-subset", "999999"), 2, []string{"-subset", "more than the"}},
 		{"folder data set that does not exist", bins.train, []string{"-dataset", "folder", "-augment", "vicreg", "-channels", "3",
 			"-data-dir", filepath.Join(tmp, "no-such-images"), "-checkpoint-dir", ck()}, 2, []string{filepath.Join(tmp, "no-such-images")}},
 		{"checkpoint-dir is a file", bins.train, tinyArgs(aFile), 2, []string{aFile}},

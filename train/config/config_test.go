@@ -42,6 +42,11 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 	}{
 		{[]string{"-dataset", "imagenet21k"}, "dataset", "unknown data set"},
 		{[]string{"-model", "vgg"}, "model", "vgg"},
+		{[]string{"-stem", "cifar10"}, "stem", `unknown stem "cifar10"`},
+		{[]string{"-width", "0"}, "width", "got 0"},
+		{[]string{"-channels", "2"}, "channels", "got 2"},
+		{[]string{"-lr", "-1"}, "lr", "got -1"}, // what was typed, not the batch-scaled peak
+		{[]string{"-workers", "-1"}, "workers", "got -1"},
 		{[]string{"-expander", "12-x"}, "expander", "12-x"},
 		{[]string{"-loss", "byol"}, "loss", "byol"},
 		{[]string{"-batch-size", "1"}, "batch-size", "at least 2"},

@@ -60,8 +60,18 @@ func (c Config) Plan() (*Plan, error) {
 	if !slices.Contains(datasets.PresetNames(), c.Augment) {
 		return nil, Errorf("augment", "unknown augmentation preset %q: use one of %s", c.Augment, strings.Join(datasets.PresetNames(), ", "))
 	}
+	switch m := c.Model; {
+	case !slices.Contains(models.Archs, m.Arch):
+		return nil, Errorf("model", "unknown encoder %q: use one of %s", m.Arch, strings.Join(models.Archs, ", "))
+	case !slices.Contains(models.Stems, m.Stem):
+		return nil, Errorf("stem", "unknown stem %q: use one of %s", m.Stem, strings.Join(models.Stems, ", "))
+	case m.Width <= 0:
+		return nil, Errorf("width", "must be a positive number of channels (64 is torchvision's), got %d", m.Width)
+	case m.InChannels != 1 && m.InChannels != 3:
+		return nil, Errorf("channels", "must be 1 (grayscale) or 3 (RGB), got %d", m.InChannels)
+	}
 	if err := c.Model.Validate(); err != nil {
-		return nil, Errorf("model", "%v", err)
+		return nil, Errorf("model", "%v", err) // a check models has and the cases above lack
 	}
 	p := &Plan{Config: c}
 	var err error
@@ -85,6 +95,10 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("devices", "must be >= 1, got %d", c.Devices)
 	case c.BatchSize%c.Devices != 0:
 		return nil, Errorf("devices", "%d devices do not divide the batch of %d: use a -batch-size that is a multiple of -devices", c.Devices, c.BatchSize)
+	case !(c.LR > 0) || math.IsInf(c.LR, 0):
+		return nil, Errorf("lr", "must be a number > 0, got %g", c.LR)
+	case c.Workers < 0:
+		return nil, Errorf("workers", "must be >= 0 (0: one per CPU), got %d", c.Workers)
 	case c.Subset < 0:
 		return nil, Errorf("subset", "must be >= 0")
 	case c.ImageSize < 0:

@@ -102,6 +102,9 @@ func loadData(cfg config.Config, plan *config.Plan, logger *log.Logger) (*data, 
 			d.eval = held
 			mem = mem.Head(mem.N - cfg.Validation)
 		}
+		if cfg.Subset > mem.N {
+			return nil, config.Errorf("subset", "%d is more than the %d training images: use -subset 0 for all of them", cfg.Subset, mem.N)
+		}
 		mem = mem.Head(cfg.Subset)
 		train = mem
 	}
