@@ -86,42 +86,43 @@ func (o *Options) Validate() error {
 	return o.validateMeasures()
 }
 
-// validateMeasures checks every option but the checkpoints.
+// validateMeasures checks every option but the checkpoints; errors name the analyze flag that sets
+// the option.
 func (o *Options) validateMeasures() error {
 	switch {
 	case o.Anchors < 1:
-		return fmt.Errorf("anchors must be >= 1, got %d", o.Anchors)
+		return fmt.Errorf("-anchors: must be >= 1, got %d", o.Anchors)
 	case o.Views < max(8, o.Components+4):
-		return fmt.Errorf("views must be >= %d (8, and more than components + 3), got %d", max(8, o.Components+4), o.Views)
+		return fmt.Errorf("-views: must be >= %d (8, and more than -components + 3), got %d", max(8, o.Components+4), o.Views)
 	case o.Components < 1:
-		return fmt.Errorf("components must be >= 1, got %d", o.Components)
+		return fmt.Errorf("-components: must be >= 1, got %d", o.Components)
 	case o.Projections < 1:
-		return fmt.Errorf("projections must be >= 1, got %d", o.Projections)
+		return fmt.Errorf("-projections: must be >= 1, got %d", o.Projections)
 	case !(o.Alpha > 0 && o.Alpha < 1):
-		return fmt.Errorf("alpha must be in (0, 1), got %g", o.Alpha)
+		return fmt.Errorf("-alpha: must be in (0, 1), got %g", o.Alpha)
 	case o.InputNoise < 0:
-		return fmt.Errorf("input noise must be >= 0, got %g", o.InputNoise)
+		return fmt.Errorf("-input-noise: must be >= 0, got %g", o.InputNoise)
 	case o.AnchorJitter < 0:
-		return fmt.Errorf("anchor jitter must be >= 0, got %g", o.AnchorJitter)
+		return fmt.Errorf("-anchor-jitter: must be >= 0, got %g", o.AnchorJitter)
 	case len(o.Scales) == 0:
-		return errors.New("give at least one noise scale")
+		return errors.New("-scales: give at least one noise scale")
 	case o.Directions < 1 || o.NoiseSamples < 1:
-		return fmt.Errorf("directions and noise samples must be >= 1, got %d and %d", o.Directions, o.NoiseSamples)
+		return fmt.Errorf("-directions and -noise-samples: must be >= 1, got %d and %d", o.Directions, o.NoiseSamples)
 	case o.EntropyImages < o.KNNK+1 || o.KNNK < 1:
-		return fmt.Errorf("need knn-k >= 1 and more entropy images than knn-k, got %d and %d", o.KNNK, o.EntropyImages)
+		return fmt.Errorf("-knn-k and -entropy-images: need -knn-k >= 1 and more entropy images than it, got %d and %d", o.KNNK, o.EntropyImages)
 	case o.Chunk < 1:
-		return fmt.Errorf("chunk must be >= 1, got %d", o.Chunk)
+		return fmt.Errorf("-chunk: must be >= 1, got %d", o.Chunk)
 	case len(o.NoiseLevels) > 0 && o.NullDraws < 99:
-		return fmt.Errorf("null draws must be >= 99, got %d", o.NullDraws)
+		return fmt.Errorf("-null-draws: must be >= 99, got %d", o.NullDraws)
 	}
 	for _, s := range o.NoiseLevels {
 		if !(s > 0) || math.IsInf(s, 0) {
-			return fmt.Errorf("noise levels must be > 0, got %g", s)
+			return fmt.Errorf("-noise-levels: must be > 0, got %g", s)
 		}
 	}
 	for _, s := range o.Scales {
 		if !(s > 0) {
-			return fmt.Errorf("noise scales must be > 0, got %g", s)
+			return fmt.Errorf("-scales: must be > 0, got %g", s)
 		}
 	}
 	return nil
