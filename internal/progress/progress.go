@@ -42,11 +42,17 @@ type Bar struct {
 	nextLog int64
 	lastLog time.Time
 	every   time.Duration
+	// The time left is estimated from the units finished since the first Set: the first unit
+	// often holds a compilation, and a resumed phase starts with units done by another process.
+	rateFrom     time.Time
+	rateFromDone int64
+	now          func() time.Time // time.Now; a fake clock in tests
 }
 
 // New starts the progress of a phase named name, of total units, at done units (a resumed phase).
 func New(name string, total, done int64, o Options) *Bar {
-	b := &Bar{name: name, total: total, done: done, unit: o.Unit, logger: o.Logger, quiet: o.Quiet, began: time.Now(), every: o.Every}
+	b := &Bar{name: name, total: total, done: done, unit: o.Unit, logger: o.Logger, quiet: o.Quiet, every: o.Every, now: time.Now, rateFromDone: -1}
+	b.began = b.now()
 	if b.every == 0 {
 		b.every = 10 * time.Second
 	}
@@ -89,14 +95,20 @@ func (b *Bar) Set(done int64, detail string) {
 		_ = b.bar.Set64(done)
 		return
 	}
-	if (done >= b.nextLog && time.Since(b.lastLog) >= b.every) || done == b.total {
-		b.lastLog = time.Now()
-		elapsed := time.Since(b.began)
-		left := time.Duration(0)
-		if done > 0 {
-			left = time.Duration(float64(elapsed) / float64(done) * float64(b.total-done))
+	now := b.now()
+	if b.rateFromDone < 0 {
+		b.rateFrom, b.rateFromDone = now, done
+	}
+	if (done >= b.nextLog && now.Sub(b.lastLog) >= b.every) || done == b.total {
+		b.lastLog = now
+		elapsed := now.Sub(b.began)
+		left := "?" // until a unit after the first is done
+		if n := done - b.rateFromDone; n > 0 {
+			left = time.Duration(float64(now.Sub(b.rateFrom)) / float64(n) * float64(b.total-done)).Round(time.Second).String()
+		} else if done == b.total {
+			left = "0s"
 		}
-		kv := []any{"done", fmt.Sprintf("%d/%d %s", done, b.total, b.unit), "elapsed", elapsed.Round(time.Second), "left", left.Round(time.Second)}
+		kv := []any{"done", fmt.Sprintf("%d/%d %s", done, b.total, b.unit), "elapsed", elapsed.Round(time.Second), "left", left}
 		if detail != "" {
 			kv = append(kv, "detail", detail)
 		}

@@ -53,3 +53,36 @@ func TestLogLinesAreThrottled(t *testing.T) {
 		t.Errorf("want the first tenth and the end only, got:\n%s", buf.String())
 	}
 }
+
+// The time left comes from the units finished since the first one: a slow first unit (a
+// compilation) or units done before a resume do not distort it.
+func TestTimeLeftIgnoresTheFirstUnit(t *testing.T) {
+	var buf bytes.Buffer
+	f, err := openNotATerminal(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Unix(0, 0)
+	b := New("training", 100, 40, Options{Writer: f, Logger: log.New(&buf), Every: time.Nanosecond})
+	b.now = func() time.Time { return clock }
+	b.began = clock
+	clock = clock.Add(time.Minute) // step 41 compiles: a minute
+	b.Set(41, "")
+	for i := int64(42); i <= 50; i++ {
+		clock = clock.Add(time.Second) // then a second a step
+		b.Set(i, "")
+	}
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	// At step 50: 9 steps in 9 s since step 41, 50 steps left: 50 s (not 70 s/10 steps x 50, and
+	// not 69 s/50 steps x 50 counting the 40 steps of an earlier process).
+	if last := lines[len(lines)-1]; !strings.Contains(last, "50/100") || !strings.Contains(last, "left=50s") {
+		t.Errorf("want 50s left at step 50, got:\n%s", buf.String())
+	}
+	// After the first unit alone there is no rate yet: no guess.
+	buf.Reset()
+	first := New("training", 10, 0, Options{Writer: f, Logger: log.New(&buf), Every: time.Nanosecond})
+	first.Set(1, "")
+	if !strings.Contains(buf.String(), "1/10") || !strings.Contains(buf.String(), "left=?") {
+		t.Errorf("after the first unit, want left=?, got:\n%s", buf.String())
+	}
+}
