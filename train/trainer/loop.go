@@ -161,7 +161,7 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 			res.Interrupted, res.Steps, res.Trained, res.Checkpoint = true, l.step, l.step-start, l.lastSave
 			return res, nil
 		}
-		out, epoch, err := l.trainStep()
+		out, err := l.trainStep()
 		if err != nil {
 			var nf *nonFiniteError
 			if errors.As(err, &nf) {
@@ -174,7 +174,7 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 		}
 		w.add(out, l.ImagesPerStep)
 		if l.step%l.LogEvery == 0 || l.step == l.Total {
-			if err := l.logLine(w, epoch); err != nil {
+			if err := l.logLine(w); err != nil {
 				return nil, err
 			}
 		}
@@ -203,15 +203,15 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 
 // trainStep takes the next batch, runs one step and checks its outputs; it returns a
 // *nonFiniteError when one of them is NaN or infinite.
-func (l *Loop) trainStep() (map[string]float64, int, error) {
+func (l *Loop) trainStep() (map[string]float64, error) {
 	batch, err := l.Loader.Next()
 	if err != nil {
-		return nil, 0, fmt.Errorf("step %d: %w", l.step+1, err)
+		return nil, fmt.Errorf("step %d: %w", l.step+1, err)
 	}
 	t0 := time.Now()
 	out, err := l.Step(batch)
 	if err != nil {
-		return nil, 0, fmt.Errorf("step %d: %w", l.step+1, err)
+		return nil, fmt.Errorf("step %d: %w", l.step+1, err)
 	}
 	busy := time.Since(t0)
 	l.step++
@@ -219,23 +219,24 @@ func (l *Loop) trainStep() (map[string]float64, int, error) {
 		l.Opts.injectFault(l.step, out)
 	}
 	if bad := nonFinite(out, l.Names()); len(bad) > 0 {
-		return nil, 0, &nonFiniteError{step: l.step, what: strings.Join(bad, ", ")}
+		return nil, &nonFiniteError{step: l.step, what: strings.Join(bad, ", ")}
 	}
 	out[busyKey] = busy.Seconds()
 	if l.Opts.AfterStep != nil {
 		l.Opts.AfterStep(l.step)
 	}
 	l.bar.Set(l.step, describe(batch.Position.Epoch, out, l.Names()))
-	return out, batch.Position.Epoch, nil
+	return out, nil
 }
 
 // busyKey carries a step's compute time from trainStep to the metrics window.
 const busyKey = "\x00busy"
 
-// logLine writes the window's averages as a metrics line.
-func (l *Loop) logLine(w *window, epoch int) error {
+// logLine writes the window's averages as a metrics line; its epoch is the epochs completed
+// (step / steps per epoch), as in the evaluation lines.
+func (l *Loop) logLine(w *window) error {
 	line := w.flush()
-	line["step"], line["epoch"] = float64(l.step), float64(epoch)
+	line["step"], line["epoch"] = float64(l.step), float64(l.step)/float64(l.BatchesPerEpoch)
 	return l.Metrics.Write(line)
 }
 

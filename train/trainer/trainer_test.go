@@ -1,6 +1,7 @@
 package trainer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -90,6 +91,18 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	}
 	if got := len(series["loss"]); got != 4 {
 		t.Errorf("%d loss lines, want 4 (one per step with -log-every 1)", got)
+	}
+	// Every line, training or evaluation, counts epochs the same way: steps / steps per epoch
+	// (512 images in batches of 16: 32 steps per epoch).
+	raw, _ := os.ReadFile(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var m map[string]float64
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["epoch"] != m["step"]/32 {
+			t.Errorf("metrics line at step %g has epoch %g, want %g:\n%s", m["step"], m["epoch"], m["step"]/32, line)
+		}
 	}
 
 	// The exported encoder (torchvision's names and layout) computes exactly what the last
