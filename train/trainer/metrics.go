@@ -143,9 +143,14 @@ func plotMetrics(metricsPath, svgPath string) error {
 	if len(series["probe_acc"])+len(series["probe_batch_acc"])+len(series["knn_acc"]) > 0 {
 		batch := line("probe_batch_acc", "online probe, training batches (per log window)")
 		batch.Marker = plot.NoMarker
-		panels = append(panels, plot.Panel{Title: "accuracy (online linear probe, kNN)", XLabel: "step", YLabel: "accuracy", XInclude: fromZero, Series: []plot.Series{
-			batch, line("probe_acc", "online probe, test set (per epoch)"), line("knn_acc", "kNN, test set"),
-		}})
+		acc := plot.Panel{Title: "accuracy (online linear probe)", XLabel: "step", YLabel: "accuracy", XInclude: fromZero, Series: []plot.Series{
+			batch, line("probe_acc", "online probe, evaluation images (per epoch)"),
+		}}
+		if len(series["knn_acc"]) > 0 {
+			acc.Title = "accuracy (online linear probe, kNN)"
+			acc.Series = append(acc.Series, line("knn_acc", "kNN, evaluation images"))
+		}
+		panels = append(panels, acc)
 	}
 	panels = append(panels,
 		one("embedding spread z_std (0 = collapse)", "z_std", "z_std", plot.Linear),

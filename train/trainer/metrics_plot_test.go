@@ -53,13 +53,14 @@ func TestPlotMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, title := range []string{"objective (total loss)", "loss term: covariance (unweighted)", "loss term: invariance (unweighted)",
-		"loss term: variance (unweighted)", "learning rate", "accuracy (online linear probe, kNN)", "throughput", "rollback (non-finite step)",
-		"online probe, test set (per epoch)", "online probe, training batches (per log window)"} {
+		"loss term: variance (unweighted)", "learning rate", "accuracy (online linear probe)", "throughput", "rollback (non-finite step)",
+		"online probe, evaluation images (per epoch)", "online probe, training batches (per log window)"} {
 		if doc.Count(title) != 1 {
 			t.Errorf("text %q appears %d times, want once", title, doc.Count(title))
 		}
 	}
-	for _, absent := range []string{"loss term: rollback_from_step (unweighted)", "loss term: probe_loss (unweighted)", "kNN, test set"} {
+	for _, absent := range []string{"loss term: rollback_from_step (unweighted)", "loss term: probe_loss (unweighted)",
+		"kNN, evaluation images", "accuracy (online linear probe, kNN)"} { // no kNN in this file
 		if doc.Count(absent) != 0 {
 			t.Errorf("text %q drawn: it has no data or is not a loss term", absent)
 		}
