@@ -40,7 +40,7 @@ func run(args []string) int {
 	perShard := fs.Int("per-shard", 1000, "samples per shard")
 	seed := fs.Uint64("seed", 0, "seed of the shuffle across shards")
 	noShuffle := fs.Bool("no-shuffle", false, "keep the folder's order (classes then stay together in the shards)")
-	skipBad := fs.Bool("skip-bad-images", false, "leave out files that are not readable JPEG or PNG images, with a warning each, instead of stopping")
+	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not a JPEG or PNG header, with a warning each, instead of stopping (images are not decoded here: a file damaged further in is met in training, where train -skip-bad-images replaces it)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./datasets/mkshards -in DIR -out DIR [-per-shard 1000]\n\nWrites an image folder as WebDataset tar shards.\n\nFlags:\n")
 		fs.PrintDefaults()
