@@ -11,7 +11,6 @@ import (
 	"github.com/gomlx/gomlx/backends"
 
 	"github.com/gomlx-ssl/vicreg/checkpoints"
-	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/train/config"
@@ -112,15 +111,12 @@ func Compare(b backends.Backend, paths []string, opts Options) (*Comparison, err
 		}
 	}
 	first := runs[0].cfg
-	ds, err := datasets.LoadWith(first.Dataset, datasets.SplitTest, datasets.Options{DataDir: opts.DataDir})
+	ds, err := testImages(first, opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	if ds.Channels != first.Model.InChannels {
-		return nil, fmt.Errorf("the encoder takes %d-channel images but %s has %d channels", first.Model.InChannels, first.Dataset, ds.Channels)
-	}
 	for i := range runs {
-		aug, err := datasets.Preset(runs[i].cfg.Augment, ds)
+		aug, err := runs[i].cfg.Augmentation(ds)
 		if err != nil {
 			return nil, fmt.Errorf("%s: the run's augmentation: %w", runs[i].path, err)
 		}

@@ -25,7 +25,8 @@ type Options struct {
 	Checkpoints string `json:"checkpoints"`
 	// Last, when > 0, keeps only the newest Last checkpoints of a folder.
 	Last int `json:"last"`
-	// DataDir is where the data set is read from (empty: datasets.DefaultDataDir()).
+	// DataDir is where the data set is read from (empty: the run's own, as its configuration
+	// records it, or datasets.DefaultDataDir()).
 	DataDir string `json:"-"`
 	// Baseline also analyses a freshly initialised encoder (same configuration and seed).
 	Baseline bool `json:"baseline"`
@@ -192,14 +193,11 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", paths[0], err)
 	}
-	ds, err := datasets.LoadWith(run.Dataset, datasets.SplitTest, datasets.Options{DataDir: opts.DataDir})
+	ds, err := testImages(run, opts.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	if ds.Channels != run.Model.InChannels {
-		return nil, fmt.Errorf("the encoder takes %d-channel images but %s has %d channels", run.Model.InChannels, run.Dataset, ds.Channels)
-	}
-	aug, err := datasets.Preset(run.Augment, ds)
+	aug, err := run.Augmentation(ds)
 	if err != nil {
 		return nil, fmt.Errorf("the run's augmentation: %w", err)
 	}
@@ -469,4 +467,32 @@ func rows(x []float32, n, d int) [][]float64 {
 		}
 	}
 	return out
+}
+
+// testImages loads the evaluation images of the run's data set into memory: from dataDir, or
+// when empty from the folder the run read. An image folder is read at the run's view side (each
+// image resized and centre-cropped to it: the run's -image-size, or the size its preset chose), so that images of mixed
+// sizes load; the run's augmentation then crops within those squares.
+func testImages(run config.Config, dataDir string) (*datasets.Dataset, error) {
+	opt := datasets.Options{DataDir: dataDir}
+	if opt.DataDir == "" {
+		opt.DataDir = run.DataDir
+	}
+	if run.Dataset == "folder" {
+		if opt.ImageSize = run.ImageSize; opt.ImageSize == 0 {
+			f, err := datasets.Open(run.Dataset, datasets.SplitTest, opt)
+			if err != nil {
+				return nil, err
+			}
+			opt.ImageSize = datasets.DefaultImageSize(f, run.Augment) // what the run's views had
+		}
+	}
+	ds, err := datasets.LoadWith(run.Dataset, datasets.SplitTest, opt)
+	if err != nil {
+		return nil, err
+	}
+	if ds.Channels != run.Model.InChannels {
+		return nil, fmt.Errorf("the encoder takes %d-channel images but %s has %d channels", run.Model.InChannels, run.Dataset, ds.Channels)
+	}
+	return ds, nil
 }

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
 )
 
 func parse(args ...string) (Config, error) {
@@ -222,5 +224,34 @@ func TestStoredDropsOnlyLocalFields(t *testing.T) {
 		if string(c.StoredJSON()) == string(a.StoredJSON()) {
 			t.Errorf("a computational change left the stored configuration equal: %s", c.StoredJSON())
 		}
+	}
+}
+
+// Augmentation is the preset at -image-size with -crop-scale, the views training and the analysis
+// use; without them, the preset's own.
+func TestAugmentation(t *testing.T) {
+	syn := datasets.DefaultSynthetic()
+	syn.N = 8
+	ds, err := datasets.Synthetic(syn, datasets.SplitTrain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Default()
+	c.Augment = "solo-cifar"
+	preset, err := datasets.Preset("solo-cifar", ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Augmentation(ds); err != nil || got.View1 != preset.View1 || got.View2 != preset.View2 {
+		t.Errorf("no -image-size or -crop-scale: %+v, %v; want the preset's %+v", got, err, preset)
+	}
+	c.ImageSize, c.CropScale = 20, "0.5,0.9"
+	got, err := c.Augmentation(ds)
+	if err != nil || got.View1.Size != 20 || got.View2.Size != 20 || got.View1.CropScale != [2]float64{0.5, 0.9} || got.View2.CropScale != [2]float64{0.5, 0.9} {
+		t.Errorf("-image-size 20 -crop-scale 0.5,0.9: %+v, %v", got, err)
+	}
+	c.CropScale = "0.9,0.5"
+	if _, err := c.Augmentation(ds); err == nil || !strings.Contains(err.Error(), "crop-scale") {
+		t.Errorf("-crop-scale 0.9,0.5: got %v, want a -crop-scale error", err)
 	}
 }

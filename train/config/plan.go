@@ -40,8 +40,6 @@ type Plan struct {
 	Objective losses.Objective
 	Expander  []int
 	Precision dtypes.DType
-	// CropScale is the parsed Config.CropScale ({0, 0}: the preset's).
-	CropScale [2]float64
 	// Optimizer holds every optimiser setting; its schedule's length is set by ForData.
 	Optimizer optim.Config
 }
@@ -135,7 +133,7 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("on-nonfinite", "unknown action %q: use %s or %s", c.OnNonFinite, OnNonFiniteStop, OnNonFiniteRollback)
 	}
 	if c.CropScale != "" {
-		if p.CropScale, err = datasets.ParseCropScale(c.CropScale); err != nil {
+		if _, err := datasets.ParseCropScale(c.CropScale); err != nil {
 			return nil, Errorf("crop-scale", "%v", err)
 		}
 	}
@@ -179,4 +177,25 @@ func validPercents(ps []float64) bool {
 		}
 	}
 	return true
+}
+
+// Augmentation is the run's two-view augmentation for the images of d: the -augment preset at
+// -image-size (0: the preset's size for d) with -crop-scale. Training, and every measurement that
+// replays the training views (the analysis), take it from here. Errors are *FieldError.
+func (c Config) Augmentation(d datasets.Data) (datasets.Augmentation, error) {
+	aug, err := datasets.Preset(c.Augment, d)
+	if err != nil {
+		return aug, Errorf("augment", "%v", err)
+	}
+	aug = aug.WithSize(c.ImageSize)
+	if c.CropScale != "" {
+		scale, err := datasets.ParseCropScale(c.CropScale)
+		if err != nil {
+			return aug, Errorf("crop-scale", "%v", err)
+		}
+		if aug, err = aug.WithCropScale(scale[0], scale[1]); err != nil {
+			return aug, Errorf("crop-scale", "%v", err)
+		}
+	}
+	return aug, nil
 }

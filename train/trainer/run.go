@@ -76,7 +76,7 @@ func dataError(err error) error {
 // loadData opens the training set and the evaluation set (the test split, or the held-out images
 // with -validation) and checks them against the configuration. Image folders and shards are
 // opened, not read: their images are decoded batch by batch.
-func loadData(cfg config.Config, plan *config.Plan, logger *log.Logger) (*data, error) {
+func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 	opt := datasets.Options{DataDir: cfg.DataDir}
 	train, err := datasets.Open(cfg.Dataset, datasets.SplitTrain, opt)
 	if err != nil {
@@ -116,14 +116,8 @@ func loadData(cfg config.Config, plan *config.Plan, logger *log.Logger) (*data, 
 	if info.Len < cfg.BatchSize {
 		return nil, config.Errorf("batch-size", "%d is larger than the %d training images", cfg.BatchSize, info.Len)
 	}
-	if d.aug, err = datasets.Preset(cfg.Augment, train); err != nil {
-		return nil, config.Errorf("augment", "%v", err)
-	}
-	d.aug = d.aug.WithSize(cfg.ImageSize)
-	if plan.CropScale[1] > 0 {
-		if d.aug, err = d.aug.WithCropScale(plan.CropScale[0], plan.CropScale[1]); err != nil {
-			return nil, config.Errorf("crop-scale", "%v", err)
-		}
+	if d.aug, err = cfg.Augmentation(train); err != nil {
+		return nil, err
 	}
 	d.size = d.aug.View1.Size
 	if info.NumClasses > 0 && d.eval == nil {
@@ -174,7 +168,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	if err := CheckDevices(b, cfg.Devices); err != nil {
 		return nil, err
 	}
-	d, err := loadData(cfg, plan, logger)
+	d, err := loadData(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
