@@ -135,6 +135,7 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 	}
 	if info.NumClasses == 0 {
 		d.eval = nil // nothing to evaluate against
+		logger.Info("the training images have no labels (a flat folder): the run is not evaluated (no online probe, kNN or linear probe)")
 	}
 	if d.eval != nil && d.eval.Info().NumClasses == 0 {
 		return nil, config.Errorf("data-dir", "the training images are labelled (%d classes) but the evaluation images (%s) are not: put them in the same class folders as the training images",
@@ -225,7 +226,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	}
 	defer trainStep.Finalize()
 
-	logger.Info("training", "dataset", cfg.Dataset, "images", info.Len, "view", d.size, "jpeg", datasets.JPEGDecoder(), "model", cfg.Model.Arch, "width", cfg.Model.Width,
+	logger.Info("training", "dataset", cfg.Dataset, "images", info.Len, "classes", info.NumClasses, "view", d.size, "jpeg", datasets.JPEGDecoder(), "model", cfg.Model.Arch, "width", cfg.Model.Width,
 		"loss", cfg.Loss, "optimizer", cfg.Optimizer, "batch", cfg.BatchSize, "steps", total, "peak_lr", optCfg.Schedule.Base,
 		"backend", b.Name(), "devices", cfg.Devices, "precision", cfg.Precision)
 	if m, ok := backend.CUDAMath(); ok {
