@@ -135,7 +135,7 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 	}
 	if info.NumClasses == 0 {
 		d.eval = nil // nothing to evaluate against
-		logger.Info("the training images have no labels (a flat folder): the run is not evaluated (no online probe, kNN or linear probe)")
+		logger.Info("the training images have no labels: the run is not evaluated (no online probe, kNN or linear probe)")
 	}
 	if d.eval != nil && d.eval.Info().NumClasses == 0 {
 		return nil, config.Errorf("data-dir", "the training images are labelled (%d classes) but the evaluation images (%s) are not: put them in the same class folders as the training images",
