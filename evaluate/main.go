@@ -91,6 +91,7 @@ func run(args []string) int {
 	fs.StringVar(&f.ft.CheckpointDir, "checkpoint-dir", "", "with -weights: the run's folder (default: beside the encoder, finetune-<weights>-<percent>pct; the baseline in scratch-...)")
 	fs.BoolVar(&f.ft.Resume, "resume", false, "with -weights: continue the runs in their folders")
 	fs.IntVar(&f.ft.Workers, "workers", 0, "with -weights: data goroutines (0: one per CPU)")
+	fs.BoolVar(&f.ft.SkipBadImages, "skip-bad-images", false, "replace training images that do not decode and leave them out of the evaluation, logged by name, instead of stopping (default: as the encoder's run did)")
 	fs.IntVar(&f.ft.EvalSubset, "eval-subset", 0, "with -weights: evaluate on the first N test images (0: all)")
 	fs.StringVar(&f.ft.ExportEncoder, "export-encoder", "", "write the encoder to this .safetensors file (torchvision's names): the one loaded, or with -weights finetune the fine-tuned one")
 	fs.Usage = func() {
@@ -191,6 +192,14 @@ func (f *flags) dataOf(enc config.Config) (dataset, dataDir string) {
 	return dataset, dataDir
 }
 
+// skipBad is -skip-bad-images, or when not given the setting of the encoder's run.
+func (f *flags) skipBad(enc config.Config) bool {
+	if f.set["skip-bad-images"] {
+		return f.ft.SkipBadImages
+	}
+	return enc.SkipBadImages
+}
+
 // frozenFeatures embeds the images once and runs the linear probe, kNN, the embeddings export and
 // the encoder export. Images are read and resized as the training run's evaluation reads them
 // (an image folder or shards streamed, at the run's view size).
@@ -241,7 +250,7 @@ func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 			return eval.Features{}, err
 		}
 		bar := progress.New("embedding "+split, int64(d.Info().Len), 0, progress.Options{Logger: logger, Unit: "images"})
-		x, err := enc.EmbedDataset(d, encoder.EmbedOptions{BatchSize: f.batch, SkipBadImages: enc.Config.SkipBadImages,
+		x, err := enc.EmbedDataset(d, encoder.EmbedOptions{BatchSize: f.batch, SkipBadImages: f.skipBad(enc.Config),
 			Progress: func(done, _ int) { bar.Set(int64(done), "") }})
 		bar.Finish()
 		features[split] = x
@@ -325,6 +334,7 @@ func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
 		}
 	}
 	cfg.Resume, cfg.Workers, cfg.EvalSubset, cfg.ExportEncoder = f.ft.Resume, f.ft.Workers, f.ft.EvalSubset, f.ft.ExportEncoder
+	cfg.SkipBadImages = f.skipBad(encCfg)
 	cfg.CheckpointDir = f.ft.CheckpointDir
 	if cfg.CheckpointDir == "" {
 		cfg.CheckpointDir = filepath.Join(runDir(f.ckpt), fmt.Sprintf("finetune-%s-%gpct", cfg.Weights, cfg.TrainPercent))

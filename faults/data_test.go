@@ -353,6 +353,19 @@ func TestDataBadEvaluationImage(t *testing.T) {
 	if data, err := os.ReadFile(filepath.Join(skip, "result.json")); err != nil || json.Unmarshal(data, &res) != nil || res.EvalImages != 8 {
 		t.Errorf("-skip-bad-images: eval_images %d, want the 8 that decode (err %v)", res.EvalImages, err)
 	}
+	// evaluate.py's protocol on that encoder skips the bad image as its run did; on the encoder of
+	// the run that did not skip, it stops naming the file, and -skip-bad-images (a flag evaluate
+	// has, as its message says) gets it through.
+	ft := []string{"-weights", "freeze", "-epochs", "1", "-baseline=false", "-batch-size", "8"}
+	if r := run(t, bins.evaluate, nil, append([]string{"-checkpoint", skip, "-checkpoint-dir", t.TempDir()}, ft...)...); r.code != 0 {
+		t.Errorf("evaluate -weights freeze on the encoder of a -skip-bad-images run: exit %d, want 0:\n%s", r.code, r.output)
+	}
+	if r := run(t, bins.evaluate, nil, append([]string{"-checkpoint", ck, "-checkpoint-dir", t.TempDir()}, ft...)...); r.code != 1 || !strings.Contains(r.output, bad) {
+		t.Errorf("evaluate -weights freeze with a bad image: exit %d, want 1 naming %s:\n%s", r.code, bad, r.output)
+	}
+	if r := run(t, bins.evaluate, nil, append([]string{"-checkpoint", ck, "-checkpoint-dir", t.TempDir(), "-skip-bad-images"}, ft...)...); r.code != 0 {
+		t.Errorf("evaluate -weights freeze -skip-bad-images: exit %d, want 0:\n%s", r.code, r.output)
+	}
 
 	if err := os.Remove(bad); err != nil {
 		t.Fatal(err)

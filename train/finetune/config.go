@@ -70,6 +70,9 @@ type Config struct {
 	Resume        bool   `json:"resume" config:"local"`
 	LogEvery      int    `json:"log_every" config:"local"`
 	Workers       int    `json:"workers" config:"local"`
+	// SkipBadImages replaces training images that do not decode and leaves them out of the
+	// evaluation (logged by name) instead of stopping.
+	SkipBadImages bool   `json:"skip_bad_images" config:"local"`
 	EvalSubset    int    `json:"eval_subset" config:"local"`
 	ExportEncoder string `json:"export_encoder" config:"local"`
 }

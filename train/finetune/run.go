@@ -172,7 +172,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	defer evalExec.Finalize()
 
 	loader, err := datasets.NewLoader(train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed,
-		Workers: cfg.Workers, Augmentation: aug}, from.Position)
+		Workers: cfg.Workers, Augmentation: aug, SkipBadImages: cfg.SkipBadImages, Logger: logger}, from.Position)
 	if err != nil {
 		return nil, err
 	}
@@ -200,7 +200,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		},
 		Names: func() []string { return names },
 		EndOfEpoch: func(step int64, epoch float64, last bool) (map[string]float64, error) {
-			top1, top5, err := accuracy(evalExec, test, classes, max(cfg.BatchSize, 256), size)
+			top1, top5, err := accuracy(evalExec, test, classes, max(cfg.BatchSize, 256), size, cfg.SkipBadImages)
 			if err != nil {
 				return nil, err
 			}
@@ -281,9 +281,9 @@ func (n *network) logits(ctx *context.Context, images *Node, training bool) *Nod
 }
 
 // accuracy is the top-1 and top-5 accuracy (top-5 only with more than 5 classes, else -1) of
-// the network on ds, in evaluation mode.
-func accuracy(exec *context.Exec, ds datasets.Data, classes, batch, size int) (top1, top5 float64, err error) {
-	it, err := datasets.NewEvalIterator(ds, datasets.EvalConfig{BatchSize: batch, Size: size})
+// the network on ds, in evaluation mode; with skipBad, images that do not decode are left out.
+func accuracy(exec *context.Exec, ds datasets.Data, classes, batch, size int, skipBad bool) (top1, top5 float64, err error) {
+	it, err := datasets.NewEvalIterator(ds, datasets.EvalConfig{BatchSize: batch, Size: size, SkipBadImages: skipBad})
 	if err != nil {
 		return 0, 0, err
 	}
