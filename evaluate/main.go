@@ -76,7 +76,7 @@ func run(args []string) int {
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file")
-	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes")
+	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes (for an image folder, test is its val/ or test/ folder; val is accepted for it)")
 	fs.IntVar(&f.batch, "batch-size", 256, "images per batch (forward passes; fine-tuning steps)")
 	fs.Float64Var(&f.percent, "train-percent", 100, "percentage of the training labels to train on, in (0, 100]: a class-balanced subset fixed by -seed (nested: 1% lies inside 10%)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the label subset, the classifier's initialisation, the data order and the augmentations")
@@ -108,6 +108,9 @@ func run(args []string) int {
 	}
 	f.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	if f.split == "val" {
+		f.split = datasets.SplitTest // an image folder's val/ is its test split
+	}
 	if f.finetune {
 		if f.weights != "" && f.weights != finetune.Finetune {
 			return usage("-finetune and -weights %s contradict each other", f.weights)
