@@ -192,14 +192,25 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
+		// Every accepted tensor decodes through the conversion its dtype has; the dtypes with
+		// none (BOOL, U64, C64) are refused by both, with an error naming the dtype.
 		for _, name := range file.Names() {
 			tensor := file.Tensors[name]
-			if tensor.DType == I64 || tensor.DType == I32 {
-				if _, err := tensor.Int64s(); err != nil {
-					t.Fatalf("accepted tensor %q does not decode: %v", name, err)
+			_, ferr := tensor.Float32s()
+			_, ierr := tensor.Int64s()
+			switch tensor.DType {
+			case F32, F64, F16, BF16:
+				if ferr != nil {
+					t.Fatalf("accepted tensor %q does not decode: %v", name, ferr)
 				}
-			} else if _, err := tensor.Float32s(); err != nil {
-				t.Fatalf("accepted tensor %q does not decode: %v", name, err)
+			case I64, I32, I16, I8, U32, U16, U8:
+				if ierr != nil {
+					t.Fatalf("accepted tensor %q does not decode: %v", name, ierr)
+				}
+			default:
+				if ferr == nil || ierr == nil || !strings.Contains(ferr.Error(), string(tensor.DType)) {
+					t.Fatalf("%s tensor %q: float32 conversion %v, int64 conversion %v; want both refused, naming the dtype", tensor.DType, name, ferr, ierr)
+				}
 			}
 		}
 		var out bytes.Buffer
