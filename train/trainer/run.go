@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -291,11 +292,30 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	data, _ := json.MarshalIndent(res, "", "  ")
-	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, ResultFile), append(data, '\n'), 0); err != nil {
+	resultPath := filepath.Join(cfg.CheckpointDir, ResultFile)
+	stored := *res
+	if res.Trained == 0 {
+		keepTraining(resultPath, &stored)
+	}
+	data, _ := json.MarshalIndent(stored, "", "  ")
+	if err := atomicfile.WriteFile(resultPath, append(data, '\n'), 0); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// keepTraining carries the training figures (steps trained, time, compilations) of the result
+// already at path into res, the stored result of a run resumed after its last step that trained
+// nothing: evaluating it again must not erase how it was trained.
+func keepTraining(path string, res *Result) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	var old Result
+	if json.Unmarshal(data, &old) == nil && old.Steps == res.Steps {
+		res.Trained, res.TrainTime, res.StepCompilations = old.Trained, old.TrainTime, old.StepCompilations
+	}
 }
 
 // diffConfig lists how the configuration saved in a checkpoint differs from cfg in the fields
