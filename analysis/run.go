@@ -471,8 +471,8 @@ func rows(x []float32, n, d int) [][]float64 {
 
 // testImages loads the evaluation images of the run's data set into memory: from dataDir, or
 // when empty from the folder the run read. An image folder is read at the run's view side (each
-// image resized and centre-cropped to it: the run's -image-size, or the size its preset chose), so that images of mixed
-// sizes load; the run's augmentation then crops within those squares.
+// image resized and centre-cropped to it: the run's -image-size, or the size its preset chose),
+// so that images of mixed sizes load; the run's augmentation then crops within those squares.
 func testImages(run config.Config, dataDir string) (*datasets.Dataset, error) {
 	opt := datasets.Options{DataDir: dataDir}
 	if opt.DataDir == "" {
