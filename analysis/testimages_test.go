@@ -1,13 +1,10 @@
 package analysis
 
 import (
-	"image"
-	"image/color"
-	"image/png"
-	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -16,29 +13,7 @@ import (
 func TestTestImagesOfAFolderRun(t *testing.T) {
 	root := t.TempDir()
 	for _, split := range []string{"train", "val"} {
-		for k, class := range []string{"cat", "dog"} {
-			for i := range 3 {
-				w, h := 20+7*i+3*k, 16+5*i
-				img := image.NewRGBA(image.Rect(0, 0, w, h))
-				for y := range h {
-					for x := range w {
-						img.SetRGBA(x, y, color.RGBA{uint8(9 * x), uint8(7 * y), uint8(40 * k), 255})
-					}
-				}
-				p := filepath.Join(root, split, class, string(rune('a'+i))+".png")
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				f, err := os.Create(p)
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := png.Encode(f, img); err != nil {
-					t.Fatal(err)
-				}
-				f.Close()
-			}
-		}
+		datasetstest.WriteImageFolder(t, filepath.Join(root, split), []string{"cat", "dog"}, 3)
 	}
 	run := config.Default()
 	run.Dataset, run.DataDir, run.Augment, run.Model.InChannels = "folder", root, "vicreg", 3

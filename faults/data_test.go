@@ -5,10 +5,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/color"
-	"image/jpeg"
-	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +14,8 @@ import (
 	"time"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
+	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
 
 // The data faults: image folders of mixed sizes and tar shards, damaged or missing while training.
@@ -50,47 +48,6 @@ func needDataFlags(t *testing.T) {
 	}
 }
 
-// writeImageFolder writes n images per class into root/class/, of sizes 24..71 x 20..55 pixels,
-// alternately PNG and JPEG.
-func writeImageFolder(t *testing.T, root string, classes []string, n int) []string {
-	t.Helper()
-	var paths []string
-	for k, class := range classes {
-		for i := range n {
-			w, h := 24+(7*i+5*k)%48, 20+(11*i+3*k)%36
-			img := image.NewRGBA(image.Rect(0, 0, w, h))
-			for y := range h {
-				for x := range w {
-					img.SetRGBA(x, y, color.RGBA{uint8(60*k + 3*x), uint8(4*y + i), uint8(x ^ y), 255})
-				}
-			}
-			ext := ".png"
-			if i%2 == 1 {
-				ext = ".jpg"
-			}
-			p := filepath.Join(root, class, fmt.Sprintf("%03d%s", i, ext))
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			f, err := os.Create(p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if ext == ".png" {
-				err = png.Encode(f, img)
-			} else {
-				err = jpeg.Encode(f, img, &jpeg.Options{Quality: 90})
-			}
-			f.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			paths = append(paths, p)
-		}
-	}
-	return paths
-}
-
 // dataArgs is a tiny run on an image folder or shards of 32 px views.
 func dataArgs(dataset, dataDir, ckpt string, steps int, extra ...string) []string {
 	args := []string{"-dataset", dataset, "-data-dir", dataDir, "-augment", "vicreg", "-image-size", "32",
@@ -100,12 +57,26 @@ func dataArgs(dataset, dataDir, ckpt string, steps int, extra ...string) []strin
 	return append(args, extra...)
 }
 
+// readResult reads the result.json a finished run wrote into its checkpoint folder dir.
+func readResult(t *testing.T, dir string) trainer.Result {
+	t.Helper()
+	var res trainer.Result
+	data, err := os.ReadFile(filepath.Join(dir, trainer.ResultFile))
+	if err == nil {
+		err = json.Unmarshal(data, &res)
+	}
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", trainer.ResultFile, err, data)
+	}
+	return res
+}
+
 // labeledFolder writes root/train and root/val, 2 classes of mixed sizes.
 func labeledFolder(t *testing.T) (string, []string) {
 	t.Helper()
 	root := t.TempDir()
-	paths := writeImageFolder(t, filepath.Join(root, "train"), []string{"cat", "dog"}, 12)
-	writeImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 4)
+	paths := datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"cat", "dog"}, 12)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 4)
 	return root, paths
 }
 
@@ -175,8 +146,8 @@ func TestDataBadInput(t *testing.T) {
 	}
 	missing := filepath.Join(shardDir, "shard-{000000..000009}.tar")
 	unlabelledVal := t.TempDir()
-	writeImageFolder(t, filepath.Join(unlabelledVal, "train"), []string{"cat", "dog"}, 4)
-	writeImageFolder(t, filepath.Join(unlabelledVal, "val"), []string{"."}, 4) // images straight in val/
+	datasetstest.WriteImageFolder(t, filepath.Join(unlabelledVal, "train"), []string{"cat", "dog"}, 4)
+	datasetstest.WriteImageFolder(t, filepath.Join(unlabelledVal, "val"), []string{"."}, 4) // images straight in val/
 	for _, tc := range []struct {
 		name, dataset, dir string
 		code               int
@@ -291,13 +262,7 @@ func TestDataEvaluateOwnImages(t *testing.T) {
 	if r := run(t, bins.train, nil, dataArgs("folder", root, ck, 2)...); r.code != 0 {
 		t.Fatalf("training: exit %d:\n%s", r.code, r.output)
 	}
-	var res struct {
-		KNN float64 `json:"knn"`
-	}
-	data, err := os.ReadFile(filepath.Join(ck, "result.json"))
-	if err != nil || json.Unmarshal(data, &res) != nil {
-		t.Fatalf("result.json: %v\n%s", err, data)
-	}
+	res := readResult(t, ck)
 	out := t.TempDir()
 	exported, fromCkpt, fromExport := filepath.Join(out, "e.safetensors"), filepath.Join(out, "ckpt.npy"), filepath.Join(out, "export.npy")
 	r := run(t, bins.evaluate, nil, "-checkpoint", ck, "-probe-epochs", "1", "-export-encoder", exported, "-embeddings", fromCkpt)
@@ -347,11 +312,8 @@ func TestDataBadEvaluationImage(t *testing.T) {
 	if r := run(t, bins.train, nil, dataArgs("folder", root, skip, 3, "-skip-bad-images")...); r.code != 0 {
 		t.Fatalf("-skip-bad-images: exit %d:\n%s", r.code, r.output)
 	}
-	var res struct {
-		EvalImages int `json:"eval_images"`
-	}
-	if data, err := os.ReadFile(filepath.Join(skip, "result.json")); err != nil || json.Unmarshal(data, &res) != nil || res.EvalImages != 8 {
-		t.Errorf("-skip-bad-images: eval_images %d, want the 8 that decode (err %v)", res.EvalImages, err)
+	if res := readResult(t, skip); res.EvalImages != 8 {
+		t.Errorf("-skip-bad-images: eval_images %d, want the 8 that decode", res.EvalImages)
 	}
 	// evaluate.py's protocol on that encoder skips the bad image as its run did; on the encoder of
 	// the run that did not skip, it stops naming the file, and -skip-bad-images (a flag evaluate

@@ -149,7 +149,8 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	}
 }
 
-// TestResumeIsExact: 2 steps, interrupt, resume for 2 more equals 4 uninterrupted steps, bit for bit.
+// TestResumeIsExact: 2 steps, interrupt, resume for 2 more equals 4 uninterrupted steps, bit for
+// bit, with the same result; so does a run stopped in its final evaluation once resumed.
 func TestResumeIsExact(t *testing.T) {
 	b := backendtest.XLA(t)
 	straight := tinyConfig(t)
@@ -159,15 +160,7 @@ func TestResumeIsExact(t *testing.T) {
 	}
 
 	split := tinyConfig(t)
-	var stop atomic.Bool
-	opts := quiet()
-	opts.Stop = &stop
-	opts.AfterStep = func(step int64) {
-		if step == 2 {
-			stop.Store(true)
-		}
-	}
-	res, err := Run(b, split, opts)
+	res, err := Run(b, split, stopAfter(2))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -236,6 +229,27 @@ func TestResumeIsExact(t *testing.T) {
 		}
 	}
 
+	// A stop request after the last step (nothing left to train) stops the final evaluation: the
+	// run is interrupted, its last checkpoint saved, no result.json; -resume then evaluates that
+	// checkpoint, with the uninterrupted run's result.
+	c := tinyConfig(t)
+	res, err = Run(b, c, stopAfter(c.Steps))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || res.Steps != 4 || res.Linear != -1 || res.KNN != -1 {
+		t.Fatalf("stopped in the final evaluation: %+v, want interrupted at step 4 with no accuracy", res)
+	}
+	if _, err := os.Stat(filepath.Join(c.CheckpointDir, ResultFile)); !os.IsNotExist(err) {
+		t.Errorf("an interrupted evaluation wrote %s (err %v)", ResultFile, err)
+	}
+	c.Resume = true
+	again, err = Run(b, c, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameResult("-resume after the stopped evaluation", again, 0, c.CheckpointDir)
+
 	// Resuming with another configuration is refused with the differences listed.
 	split.LR = 0.123
 	_, err = Run(b, split, quiet())
@@ -273,41 +287,15 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 	}
 }
 
-// TestSignalDuringFinalEvaluation: a stop request that arrives after the last step stops the final
-// evaluation (the run is interrupted, its last checkpoint saved, no result.json), and -resume then
-// evaluates that checkpoint: the same result as a run that was never stopped.
-func TestSignalDuringFinalEvaluation(t *testing.T) {
-	b := backendtest.XLA(t)
-	straight := tinyConfig(t)
-	want, err := Run(b, straight, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := tinyConfig(t)
+// stopAfter is quiet() with a stop request (a signal's) raised at the end of the given step.
+func stopAfter(step int64) Options {
 	var stop atomic.Bool
 	opts := quiet()
 	opts.Stop = &stop
-	opts.AfterStep = func(step int64) {
-		if step == c.Steps {
-			stop.Store(true) // after the last step: nothing left to train, the evaluation is next
+	opts.AfterStep = func(s int64) {
+		if s == step {
+			stop.Store(true)
 		}
 	}
-	res, err := Run(b, c, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !res.Interrupted || res.Steps != 4 || res.Linear != -1 || res.KNN != -1 {
-		t.Fatalf("stopped in the final evaluation: %+v, want interrupted at step 4 with no accuracy", res)
-	}
-	if _, err := os.Stat(filepath.Join(c.CheckpointDir, ResultFile)); !os.IsNotExist(err) {
-		t.Errorf("an interrupted evaluation wrote %s (err %v)", ResultFile, err)
-	}
-	c.Resume = true
-	again, err := Run(b, c, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if again.Interrupted || again.Trained != 0 || again.Linear != want.Linear || again.KNN != want.KNN || again.ProbeAcc != want.ProbeAcc {
-		t.Errorf("-resume after the stopped evaluation: %+v, want the uninterrupted run's accuracies %+v", again, want)
-	}
+	return opts
 }

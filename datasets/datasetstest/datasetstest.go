@@ -1,0 +1,56 @@
+// Package datasetstest writes small image folders for tests of the packages that read them
+// (training, evaluation, the analysis): real PNG and JPEG files of mixed sizes, laid out as
+// torchvision's ImageFolder expects.
+package datasetstest
+
+import (
+	"fmt"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// WriteImageFolder writes n images per class into root/class/, of sizes 24..71 x 20..55 pixels,
+// alternately PNG and JPEG, each class with its own colours, and returns their paths in order.
+func WriteImageFolder(t testing.TB, root string, classes []string, n int) []string {
+	t.Helper()
+	var paths []string
+	for k, class := range classes {
+		for i := range n {
+			w, h := 24+(7*i+5*k)%48, 20+(11*i+3*k)%36
+			img := image.NewRGBA(image.Rect(0, 0, w, h))
+			for y := range h {
+				for x := range w {
+					img.SetRGBA(x, y, color.RGBA{uint8(60*k + 3*x), uint8(4*y + i), uint8(x ^ y), 255})
+				}
+			}
+			ext := ".png"
+			if i%2 == 1 {
+				ext = ".jpg"
+			}
+			p := filepath.Join(root, class, fmt.Sprintf("%03d%s", i, ext))
+			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Create(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ext == ".png" {
+				err = png.Encode(f, img)
+			} else {
+				err = jpeg.Encode(f, img, &jpeg.Options{Quality: 90})
+			}
+			f.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			paths = append(paths, p)
+		}
+	}
+	return paths
+}
