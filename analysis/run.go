@@ -479,13 +479,15 @@ func testImages(run config.Config, dataDir string) (*datasets.Dataset, error) {
 		opt.DataDir = run.DataDir
 	}
 	if run.Dataset == "folder" {
-		if opt.ImageSize = run.ImageSize; opt.ImageSize == 0 {
-			f, err := datasets.Open(run.Dataset, datasets.SplitTest, opt)
-			if err != nil {
-				return nil, err
-			}
-			opt.ImageSize = datasets.DefaultImageSize(f, run.Augment) // what the run's views had
+		f, err := datasets.Open(run.Dataset, datasets.SplitTest, opt)
+		if err != nil {
+			return nil, err
 		}
+		aug, err := run.Augmentation(f)
+		if err != nil {
+			return nil, err
+		}
+		opt.ImageSize = aug.View1.Size // the side of the run's views
 	}
 	ds, err := datasets.LoadWith(run.Dataset, datasets.SplitTest, opt)
 	if err != nil {

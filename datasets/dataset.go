@@ -15,6 +15,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -195,6 +196,36 @@ func Open(name, split string, opt Options) (Data, error) {
 		return nil, err // not a nil *Dataset in a non-nil Data
 	}
 	return ds, nil
+}
+
+// OpenTest opens the test split of the data set name, whose training split train is: Open's
+// test split, except that an image folder or shards without split folders (or shards named by a
+// pattern), whose "test" split would be the training images again, is an ErrNoSplit error (and
+// ErrUsage) saying how to give held-out images, not an evaluation of the training images.
+func OpenTest(name string, train Data, opt Options) (Data, error) {
+	test, err := Open(name, SplitTest, opt)
+	if err != nil || !sameImages(train, test) {
+		return test, err
+	}
+	hint := "give the data directory a train/ and a val/ (or test/) folder of class folders"
+	if name == "shards" {
+		hint = "give the data directory a train/ and a val/ (or test/) folder of shards"
+	}
+	return nil, usageErr(ExpandHome(opt.DataDir), fmt.Errorf("no held-out images: the test split would be the training images: %w", ErrNoSplit), hint)
+}
+
+// sameImages reports whether a and b read the same images: an image folder, or shards, opened
+// for two splits where there are none.
+func sameImages(a, b Data) bool {
+	switch a := a.(type) {
+	case *Folder:
+		b, ok := b.(*Folder)
+		return ok && a.dir == b.dir
+	case *Shards:
+		b, ok := b.(*Shards)
+		return ok && slices.Equal(a.paths, b.paths)
+	}
+	return false
 }
 
 // Options configure LoadWith. The zero value reads from DefaultDataDir, downloads what is missing

@@ -1,7 +1,5 @@
 package datasets
 
-import "slices"
-
 // Image is one decoded image: H rows of W pixels of C interleaved uint8 channels (HWC order).
 type Image struct {
 	Pix     []uint8
@@ -60,28 +58,4 @@ func (d *Dataset) Info() Info {
 // Decode returns image i without copying (the in-memory set holds decoded pixels); it never fails.
 func (d *Dataset) Decode(i int) (Image, error) {
 	return Image{Pix: d.Image(i), H: d.Height, W: d.Width, C: d.Channels}, nil
-}
-
-// SameImages reports whether a and b read the same images: an image folder, or a folder of
-// shards, without split folders (or shards named by a pattern) opened for two splits. Evaluating
-// on such a "test" split measures the training images.
-func SameImages(a, b Data) bool {
-	switch a := a.(type) {
-	case *Folder:
-		b, ok := b.(*Folder)
-		return ok && a.dir == b.dir
-	case *Shards:
-		b, ok := b.(*Shards)
-		return ok && slices.Equal(a.paths, b.paths)
-	}
-	return false
-}
-
-// SplitsHint says how to give an image folder ("folder") or shards ("shards") a split to
-// evaluate on, for messages.
-func SplitsHint(dataset string) string {
-	if dataset == "shards" {
-		return "give -data-dir a folder holding train/ and val/ (or test/) folders of shards"
-	}
-	return "give -data-dir a folder holding train/ and val/ (or test/) folders of class folders"
 }

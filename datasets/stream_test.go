@@ -607,9 +607,10 @@ func TestLoaderMemoryBound(t *testing.T) {
 	}
 }
 
-// SameImages tells a real held-out split from a "test" split that is the training images again
-// (a folder, or shards, without split folders; shards named by a pattern).
-func TestSameImages(t *testing.T) {
+// OpenTest opens a real held-out split, and refuses a "test" split that is the training images
+// again (a folder, or shards, without split folders; shards named by a pattern) with an ErrNoSplit
+// error that is also a usage error.
+func TestOpenTest(t *testing.T) {
 	split := t.TempDir()
 	makeFolder(t, filepath.Join(split, "train"), []string{"a", "b"}, 2)
 	makeFolder(t, filepath.Join(split, "val"), []string{"a", "b"}, 2)
@@ -625,14 +626,6 @@ func TestSameImages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	open := func(dataset, dir, s string) Data {
-		t.Helper()
-		d, err := Open(dataset, s, Options{DataDir: dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
-	}
 	for _, tc := range []struct {
 		name, dataset, dir string
 		same               bool
@@ -643,8 +636,16 @@ func TestSameImages(t *testing.T) {
 		{"shards by pattern", "shards", filepath.Join(shards, "train", "train-{000000..000001}.tar"), true},
 		{"shards folder without splits", "shards", filepath.Join(shards, "train"), true},
 	} {
-		if got := SameImages(open(tc.dataset, tc.dir, SplitTrain), open(tc.dataset, tc.dir, SplitTest)); got != tc.same {
-			t.Errorf("%s: SameImages(train, test) = %v, want %v", tc.name, got, tc.same)
+		train, err := Open(tc.dataset, SplitTrain, Options{DataDir: tc.dir})
+		if err != nil {
+			t.Fatal(err)
+		}
+		test, err := OpenTest(tc.dataset, train, Options{DataDir: tc.dir})
+		switch {
+		case tc.same && (!errors.Is(err, ErrNoSplit) || !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "no held-out images")):
+			t.Errorf("%s: OpenTest: %v, want a usage error saying there are no held-out images", tc.name, err)
+		case !tc.same && (err != nil || test.Info().Len != 4 || test.Info().Split != SplitTest):
+			t.Errorf("%s: OpenTest: %v, want the 4 images of val/", tc.name, err)
 		}
 	}
 }

@@ -13,8 +13,8 @@ type EmbedOptions struct {
 	// so one program is compiled whatever the data set's size.
 	BatchSize int
 	// Size is the side of the views: images are resized and centre-cropped as torchvision's
-	// evaluation transform does (datasets.EvalConfig); 0 is the side the encoder was trained at
-	// (its run's ImageSize, or when that was 0 the augmentation's default for these images).
+	// evaluation transform does (datasets.EvalConfig); 0 is the side of the views the encoder was
+	// trained on (config.Config.Augmentation for these images).
 	Size int
 	// SkipBadImages leaves out the images that do not decode (logged) instead of failing.
 	SkipBadImages bool
@@ -35,10 +35,11 @@ func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features
 		opt.BatchSize = 256
 	}
 	if opt.Size == 0 {
-		opt.Size = e.Config.ImageSize
-	}
-	if opt.Size == 0 {
-		opt.Size = datasets.DefaultImageSize(d, e.Config.Augment)
+		aug, err := e.Config.Augmentation(d) // the views the encoder was trained on
+		if err != nil {
+			return eval.Features{}, err
+		}
+		opt.Size = aug.View1.Size
 	}
 	it, err := datasets.NewEvalIterator(d, datasets.EvalConfig{BatchSize: opt.BatchSize, Size: opt.Size, SkipBadImages: opt.SkipBadImages})
 	if err != nil {

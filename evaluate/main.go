@@ -220,12 +220,20 @@ func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 		fmt.Printf("wrote the encoder to %s\n", f.ft.ExportEncoder)
 	}
 	dataset, dataDir := f.dataOf(enc.Config)
+	probe := f.probeEpochs > 0 || f.knnK > 0
 	opened := map[string]datasets.Data{}
 	open := func(split string) (datasets.Data, error) {
 		if d, ok := opened[split]; ok {
 			return d, nil
 		}
-		d, err := datasets.Open(dataset, split, datasets.Options{DataDir: dataDir})
+		opt := datasets.Options{DataDir: dataDir}
+		var d datasets.Data
+		var err error
+		if train, ok := opened[datasets.SplitTrain]; ok && split == datasets.SplitTest && probe {
+			d, err = datasets.OpenTest(dataset, train, opt) // a probe needs held-out images
+		} else {
+			d, err = datasets.Open(dataset, split, opt)
+		}
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) || errors.Is(err, datasets.ErrNoSplit) {
 			return nil, config.Errorf("data-dir", "%v", err)
 		} else if err != nil {
@@ -259,7 +267,7 @@ func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 		features[split] = x
 		return x, err
 	}
-	if f.probeEpochs > 0 || f.knnK > 0 {
+	if probe {
 		train, err := get(datasets.SplitTrain)
 		if err != nil {
 			return err
@@ -267,9 +275,6 @@ func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 		test, err := get(datasets.SplitTest)
 		if err != nil {
 			return err
-		}
-		if datasets.SameImages(opened[datasets.SplitTrain], opened[datasets.SplitTest]) {
-			return config.Errorf("data-dir", "%s has no held-out images (its test split would be the training images): %s", dataDir, datasets.SplitsHint(dataset))
 		}
 		if train.Labels == nil {
 			return config.Errorf("dataset", "%s has no labels: a probe needs a labelled data set", dataset)

@@ -354,11 +354,12 @@ func loadData(cfg Config) (train, test datasets.Data, err error) {
 		return nil, nil, config.Errorf("batch-size", "%d is larger than the %d training images (%g%% of %d): use a smaller -batch-size",
 			cfg.BatchSize, n, cfg.TrainPercent, info.Len)
 	}
-	if test, err = datasets.Open(cfg.Dataset, datasets.SplitTest, opt); err != nil {
-		return nil, nil, err
+	test, err = datasets.OpenTest(cfg.Dataset, full, opt)
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) {
+		return nil, nil, config.Errorf("data-dir", "%v", err)
 	}
-	if datasets.SameImages(full, test) {
-		return nil, nil, config.Errorf("data-dir", "%s has no held-out images (its test split would be the training images): %s", cfg.DataDir, datasets.SplitsHint(cfg.Dataset))
+	if err != nil {
+		return nil, nil, err
 	}
 	if ds, ok := test.(*datasets.Dataset); ok {
 		test = ds.Head(cfg.EvalSubset)

@@ -122,14 +122,12 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 	}
 	d.size = d.aug.View1.Size
 	if info.NumClasses > 0 && d.eval == nil {
-		test, err := datasets.Open(cfg.Dataset, datasets.SplitTest, opt)
+		test, err := datasets.OpenTest(cfg.Dataset, train, opt)
 		switch {
 		case errors.Is(err, datasets.ErrNoSplit):
-			logger.Warn("no evaluation split: the run is not evaluated (put labelled images in a val/ or test/ folder beside train/)", "err", err)
+			logger.Warn("no evaluation split: the run is not evaluated (no online probe, kNN or linear probe)", "err", err)
 		case err != nil:
 			return nil, dataError(err)
-		case datasets.SameImages(train, test):
-			logger.Warn("no held-out images: the test split would be the training images, so the run is not evaluated (no online probe, kNN or linear probe): " + datasets.SplitsHint(cfg.Dataset))
 		default:
 			d.eval = test
 		}
