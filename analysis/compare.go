@@ -111,16 +111,16 @@ func Compare(b backends.Backend, paths []string, opts Options) (*Comparison, err
 		}
 	}
 	first := runs[0].cfg
-	ds, err := testImages(first, opts.DataDir)
+	set, err := testImages(first, opts, logger)
 	if err != nil {
 		return nil, err
 	}
 	for i := range runs {
-		aug, err := runs[i].cfg.Augmentation(ds)
+		aug, err := runs[i].cfg.Augmentation(set.data)
 		if err != nil {
 			return nil, fmt.Errorf("%s: the run's augmentation: %w", runs[i].path, err)
 		}
-		runs[i].size = inputSize(aug, ds)
+		runs[i].size = inputSize(aug, set.ds)
 		if i > 0 {
 			if err := sameEncoder(runs[0], runs[i]); err != nil {
 				return nil, err
@@ -128,10 +128,7 @@ func Compare(b backends.Backend, paths []string, opts Options) (*Comparison, err
 		}
 	}
 	size := runs[0].size
-	anchors, std, err := sweepInputs(ds, size, opts)
-	if err != nil {
-		return nil, err
-	}
+	anchors, std := sweepInputs(set, size)
 	random, err := encoder.Random(b, first)
 	if err != nil {
 		return nil, err

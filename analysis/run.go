@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/encoder"
+	"github.com/gomlx-ssl/vicreg/internal/progress"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -193,15 +194,11 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", paths[0], err)
 	}
-	ds, err := testImages(run, opts.DataDir)
+	set, err := testImages(run, opts, logger)
 	if err != nil {
 		return nil, err
 	}
-	aug, err := run.Augmentation(ds)
-	if err != nil {
-		return nil, fmt.Errorf("the run's augmentation: %w", err)
-	}
-	in, err := prepareInputs(ds, aug, opts)
+	in, err := prepareInputs(set, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -312,45 +309,30 @@ func cleanImages(ds *datasets.Dataset, size int) func(i int) []float32 {
 	}
 }
 
-// anchorOrder draws the indices of the anchor images (the same for every mode and model).
-func anchorOrder(ds *datasets.Dataset, opts Options) ([]int, error) {
-	if opts.Anchors > ds.N {
-		return nil, fmt.Errorf("%d anchors requested but the %s test split has %d images", opts.Anchors, ds.Name, ds.N)
-	}
-	return rand.New(rand.NewPCG(opts.Seed, 0xa1c0)).Perm(ds.N)[:opts.Anchors], nil
-}
-
 // sweepInputs returns the anchors of the noise sweep and the standard deviation of the values of
 // the evaluation images (the first EntropyImages test images, normalised), as prepareInputs does.
-func sweepInputs(ds *datasets.Dataset, size int, opts Options) ([]float32, float64, error) {
-	order, err := anchorOrder(ds, opts)
-	if err != nil {
-		return nil, 0, err
-	}
-	img := cleanImages(ds, size)
+func sweepInputs(set *evalSet, size int) ([]float32, float64) {
+	img := cleanImages(set.ds, size)
 	var anchors, eval []float32
-	for _, idx := range order {
+	for _, idx := range set.anchors {
 		anchors = append(anchors, img(idx)...)
 	}
-	for i := range min(opts.EntropyImages, ds.N) {
+	for i := range set.n {
 		eval = append(eval, img(i)...)
 	}
-	return anchors, valueStd(eval), nil
+	return anchors, valueStd(eval)
 }
 
-// prepareInputs draws the anchors, their views and the entropy images.
-func prepareInputs(ds *datasets.Dataset, aug datasets.Augmentation, opts Options) (*inputs, error) {
+// prepareInputs draws the anchors' views and the entropy images' views.
+func prepareInputs(set *evalSet, opts Options) (*inputs, error) {
+	ds, aug := set.ds, set.aug
 	size := inputSize(aug, ds)
-	order, err := anchorOrder(ds, opts)
-	if err != nil {
-		return nil, err
-	}
-	in := &inputs{size: size, channels: ds.Channels, n: min(opts.EntropyImages, ds.N)}
+	in := &inputs{size: size, channels: ds.Channels, n: set.n}
 	p := size * size * ds.Channels
 	tmp := make([]float32, p)
 	cleanImage := cleanImages(ds, size)
 	noise := rand.New(rand.NewPCG(opts.Seed, 0x7015e))
-	for _, idx := range order {
+	for _, idx := range set.anchors {
 		x := cleanImage(idx)
 		in.anchors = append(in.anchors, x...)
 		for m := range opts.Views {
@@ -469,32 +451,68 @@ func rows(x []float32, n, d int) [][]float64 {
 	return out
 }
 
-// testImages loads the evaluation images of the run's data set into memory: from dataDir, or
-// when empty from the folder the run read. An image folder is read at the run's view side (each
-// image resized and centre-cropped to it: the run's -image-size, or the size its preset chose),
-// so that images of mixed sizes load; the run's augmentation then crops within those squares.
-func testImages(run config.Config, dataDir string) (*datasets.Dataset, error) {
-	opt := datasets.Options{DataDir: dataDir}
+// evalSet holds the test images that an analysis measures.
+type evalSet struct {
+	// data is the run's test split as opened; ds the images measured, in memory.
+	data datasets.Data
+	ds   *datasets.Dataset
+	// aug is the run's augmentation (its views' side comes from data, as in training).
+	aug datasets.Augmentation
+	// anchors are the indices in ds of the anchor images (drawn at random from the whole split,
+	// the same for every mode and model); the entropy images are ds's first n.
+	anchors []int
+	n       int
+}
+
+// testImages opens the test split of the run's data set (from opts.DataDir, or when empty from
+// the folder the run read) and brings into memory the images that the analysis measures: all of
+// an in-memory set (MNIST, CIFAR, ...); of an image folder or of shards, only the first
+// EntropyImages and the Anchors anchors, decoded (a folder's files in parallel, shards in one
+// pass), each resized and centre-cropped to the run's view side (its -image-size, or the size its
+// preset chose), normalised as training normalised them; the run's augmentation then crops within
+// those squares.
+func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, error) {
+	opt := datasets.Options{DataDir: opts.DataDir}
 	if opt.DataDir == "" {
 		opt.DataDir = run.DataDir
 	}
-	if run.Dataset == "folder" {
-		f, err := datasets.Open(run.Dataset, datasets.SplitTest, opt)
-		if err != nil {
-			return nil, err
-		}
-		aug, err := run.Augmentation(f)
-		if err != nil {
-			return nil, err
-		}
-		opt.ImageSize = aug.View1.Size // the side of the run's views
-	}
-	ds, err := datasets.LoadWith(run.Dataset, datasets.SplitTest, opt)
+	d, err := datasets.Open(run.Dataset, datasets.SplitTest, opt)
 	if err != nil {
 		return nil, err
 	}
-	if ds.Channels != run.Model.InChannels {
-		return nil, fmt.Errorf("the encoder takes %d-channel images but %s has %d channels", run.Model.InChannels, run.Dataset, ds.Channels)
+	info := d.Info()
+	if info.Channels != run.Model.InChannels {
+		return nil, fmt.Errorf("the encoder takes %d-channel images but %s has %d channels", run.Model.InChannels, run.Dataset, info.Channels)
 	}
-	return ds, nil
+	aug, err := run.Augmentation(d)
+	if err != nil {
+		return nil, fmt.Errorf("the run's augmentation: %w", err)
+	}
+	if opts.Anchors > info.Len {
+		return nil, fmt.Errorf("%d anchors requested but the %s test split has %d images", opts.Anchors, info.Name, info.Len)
+	}
+	set := &evalSet{data: d, aug: aug, n: min(opts.EntropyImages, info.Len),
+		anchors: rand.New(rand.NewPCG(opts.Seed, 0xa1c0)).Perm(info.Len)[:opts.Anchors]}
+	if ds, ok := d.(*datasets.Dataset); ok {
+		set.ds = ds
+		return set, nil
+	}
+	// The entropy images, then the anchors that are not among them.
+	indices := make([]int, set.n, set.n+len(set.anchors))
+	for i := range indices {
+		indices[i] = i
+	}
+	for k, a := range set.anchors {
+		if a >= set.n {
+			set.anchors[k] = len(indices)
+			indices = append(indices, a)
+		}
+	}
+	bar := progress.New("reading test images", int64(len(indices)), 0, progress.Options{Logger: logger, Unit: "images"})
+	set.ds, err = datasets.Gather(d, indices, datasets.GatherConfig{Size: aug.View1.Size, Progress: func(done int) { bar.Set(int64(done), "") }})
+	bar.Finish()
+	if err != nil {
+		return nil, fmt.Errorf("reading the test images: %w", err)
+	}
+	return set, nil
 }

@@ -1,34 +1,107 @@
 package analysis
 
 import (
+	"io"
 	"path/filepath"
+	"slices"
 	"testing"
 
+	"github.com/charmbracelet/log"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 // The analysis of a run trained on an image folder of mixed sizes reads that folder (its path from
-// the run's configuration) at the run's view size: the -image-size it gave, or the preset's.
+// the run's configuration) at the run's view size: the -image-size it gave, or the preset's. It
+// reads only the images it measures (the first -entropy-images and the anchors), normalised as
+// training normalised them (ImageNet's statistics for a folder), and the same images from shards
+// written from that folder.
 func TestTestImagesOfAFolderRun(t *testing.T) {
 	root := t.TempDir()
 	for _, split := range []string{"train", "val"} {
-		datasetstest.WriteImageFolder(t, filepath.Join(root, split), []string{"cat", "dog"}, 3)
+		datasetstest.WriteImageFolder(t, filepath.Join(root, split), []string{"cat", "dog"}, 5)
 	}
 	run := config.Default()
 	run.Dataset, run.DataDir, run.Augment, run.Model.InChannels = "folder", root, "vicreg", 3
+	opts := DefaultOptions()
+	opts.Anchors, opts.EntropyImages = 3, 4
+	quiet := log.New(io.Discard)
 	for _, tc := range []struct{ imageSize, want int }{{0, 224}, {32, 32}} {
 		run.ImageSize = tc.imageSize
-		ds, err := testImages(run, "")
+		set, err := testImages(run, opts, quiet)
 		if err != nil {
 			t.Fatalf("-image-size %d: %v", tc.imageSize, err)
 		}
-		if ds.N != 6 || ds.Height != tc.want || ds.Width != tc.want || ds.NumClasses != 2 {
-			t.Errorf("-image-size %d: %d images of %dx%d in %d classes, want 6 of %dx%[6]d in 2", tc.imageSize, ds.N, ds.Height, ds.Width, ds.NumClasses, tc.want)
+		ds := set.ds
+		// The anchors among the first 4 images are read once.
+		extra := 0
+		for _, a := range set.anchors {
+			if a >= 4 {
+				extra++
+			}
 		}
-		aug, err := run.Augmentation(ds)
-		if err != nil || aug.View1.Size != tc.want {
-			t.Errorf("-image-size %d: the run's views are %d px (%v), want %d", tc.imageSize, aug.View1.Size, err, tc.want)
+		if set.n != 4 || ds.N != 4+extra || len(set.anchors) != 3 || ds.Height != tc.want || ds.Width != tc.want || ds.NumClasses != 2 {
+			t.Errorf("-image-size %d: %d images of %dx%d in %d classes (%d entropy images, anchors %v), want 4 + the anchors after them, of %dx%[8]d in 2",
+				tc.imageSize, ds.N, ds.Height, ds.Width, ds.NumClasses, set.n, set.anchors, tc.want)
 		}
+		if a := slices.Clone(set.anchors); len(slices.Compact(slices.Sorted(slices.Values(a)))) != 3 || slices.Max(a) >= ds.N {
+			t.Errorf("-image-size %d: anchors %v, want 3 distinct images of the %d read", tc.imageSize, set.anchors, ds.N)
+		}
+		if set.aug.View1.Size != tc.want {
+			t.Errorf("-image-size %d: views of %d px, want %d", tc.imageSize, set.aug.View1.Size, tc.want)
+		}
+		if !slices.Equal(ds.Mean, datasets.ImageNetMean) || !slices.Equal(ds.Std, datasets.ImageNetStd) {
+			t.Errorf("-image-size %d: normalised with %v %v, want ImageNet's, as training on a folder is", tc.imageSize, ds.Mean, ds.Std)
+		}
+	}
+	// The same images as shards (in the folder's order): the same pixels and labels.
+	folderSet, err := testImages(run, opts, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shards := t.TempDir()
+	f, err := datasets.OpenFolder(root, "val")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := datasets.WriteShards(f, filepath.Join(shards, "val"), datasets.ShardOptions{PerShard: 4, NoShuffle: true}); err != nil {
+		t.Fatal(err)
+	}
+	run.Dataset, run.DataDir = "shards", shards
+	set, err := testImages(run, opts, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(set.ds.Images, folderSet.ds.Images) || !slices.Equal(set.ds.Labels, folderSet.ds.Labels) || !slices.Equal(set.anchors, folderSet.anchors) {
+		t.Errorf("shards: labels %v anchors %v, the folder's %v %v; same pixels: %v", set.ds.Labels, set.anchors,
+			folderSet.ds.Labels, folderSet.anchors, slices.Equal(set.ds.Images, folderSet.ds.Images))
+	}
+	opts.Anchors = 11
+	if _, err := testImages(run, opts, quiet); err == nil {
+		t.Error("11 anchors of 10 test images: no error")
+	}
+}
+
+// An in-memory data set is measured as it is: the anchors are drawn from the whole test split.
+func TestTestImagesInMemory(t *testing.T) {
+	run := config.Default()
+	run.Dataset, run.Augment, run.Model.InChannels = "synthetic", "solo-cifar", 3
+	opts := DefaultOptions()
+	opts.Anchors, opts.EntropyImages = 5, 10
+	set, err := testImages(run, opts, log.New(io.Discard))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := datasets.LoadWith("synthetic", datasets.SplitTest, datasets.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if set.ds.N != ds.N || set.n != 10 || !slices.Equal(set.ds.Images, ds.Images) || len(set.anchors) != 5 {
+		t.Fatalf("%d images (%d entropy, anchors %v), want the %d of the split", set.ds.N, set.n, set.anchors, ds.N)
+	}
+	if slices.Max(set.anchors) < 10 {
+		t.Errorf("anchors %v: all among the entropy images (drawn from the first 10 only?)", set.anchors)
 	}
 }

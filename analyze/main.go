@@ -109,7 +109,7 @@ func runLogged(args []string, logw io.Writer) int {
 	dims, ns := intList(e.Dims), intList(e.Ns)
 	fs.StringVar(&o.Checkpoints, "checkpoints", "", "a checkpoint file, or a folder of ckpt-*.safetensors files of one run (required unless -compare, -calibrate or -estimators)")
 	out := fs.String("out", "analysis-report", "report folder (created; files in it are replaced)")
-	fs.StringVar(&o.DataDir, "data-dir", "", "data folder (default: $VICREG_DATA or the user cache)")
+	fs.StringVar(&o.DataDir, "data-dir", "", "data folder; for a run on an image folder or shards, the folder whose val/ (or test/) split is analysed (default: the one the run recorded)")
 	fs.IntVar(&o.Last, "last", 0, "analyse only the newest N checkpoints of the folder (0: all)")
 	noBaseline := fs.Bool("no-baseline", false, "skip the randomly initialised encoder")
 	fs.IntVar(&o.Anchors, "anchors", o.Anchors, "A1, noise sweep, A2: number of test-set anchor images")

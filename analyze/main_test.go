@@ -14,6 +14,8 @@ import (
 	"github.com/gomlx-ssl/vicreg/analysis"
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
@@ -294,5 +296,42 @@ func TestCalibrate(t *testing.T) {
 	table, err := os.ReadFile(filepath.Join(out, analysis.CalibrationTable))
 	if err != nil || !strings.Contains(string(table), "Bonferroni") || !strings.Contains(string(table), "KS p") {
 		t.Errorf("calibration.md: %v\n%s", err, table)
+	}
+}
+
+// TestReportOnFolderAndShards: the analysis of a run trained on an image folder of mixed sizes,
+// and of one trained on shards of the same images, reads them from the data folders the runs
+// recorded, and measures the same numbers on both (the shards hold the folder's images, in its
+// order).
+func TestReportOnFolderAndShards(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 8)
+	shards := t.TempDir()
+	f, err := datasets.OpenFolder(root, "val")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := datasets.WriteShards(f, filepath.Join(shards, "val"), datasets.ShardOptions{PerShard: 5, NoShuffle: true}); err != nil {
+		t.Fatal(err)
+	}
+	runs := writeTinyRuns(t,
+		func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 },
+		func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "shards", shards, 16 })
+	var entropies []string
+	for i, dir := range runs {
+		out := filepath.Join(t.TempDir(), "report")
+		if code := run(append([]string{"-checkpoints", dir, "-out", out, "-no-baseline", "-last", "1"}, tinyArgs...)); code != 0 {
+			t.Fatalf("run %d: exit status %d", i, code)
+		}
+		var rep analysis.Report
+		data, _ := os.ReadFile(filepath.Join(out, analysis.ReportJSON))
+		if err := json.Unmarshal(data, &rep); err != nil || len(rep.Models) != 1 {
+			t.Fatalf("run %d: report.json: %v, %d models", i, err, len(rep.Models))
+		}
+		e, _ := json.Marshal(rep.Models[0].Entropy)
+		entropies = append(entropies, string(e))
+	}
+	if entropies[0] != entropies[1] {
+		t.Errorf("the same images from a folder and from shards, different entropies:\n%s\n%s", entropies[0], entropies[1])
 	}
 }

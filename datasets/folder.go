@@ -280,36 +280,9 @@ func LoadFolder(root, split string, size int) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := len(f.files)
-	ds := &Dataset{Name: "folder", Split: split, N: n, Channels: 3, Labels: f.labels, NumClasses: len(f.classes), ClassNames: f.classes}
-	var rs resampler
-	for i := range n {
-		img, err := f.Decode(i)
-		if err != nil {
-			return nil, err
-		}
-		if size > 0 {
-			short := min(img.H, img.W)
-			rh, rw := size, size
-			if img.W > img.H {
-				rw = int(float64(size) * float64(img.W) / float64(short))
-			} else {
-				rh = int(float64(size) * float64(img.H) / float64(short))
-			}
-			win := window{inW: img.W, inH: img.H, x1: float32(img.W), y1: float32(img.H), rw: rw, rh: rh,
-				left: (rw - size) / 2, top: (rh - size) / 2, ow: size, oh: size}
-			out := Image{Pix: make([]uint8, size*size*3), H: size, W: size, C: 3}
-			rs.run(out.Pix, img, win, Bilinear)
-			img = out
-		}
-		if i == 0 {
-			ds.Height, ds.Width = img.H, img.W
-			ds.Images = make([]uint8, 0, n*img.H*img.W*3)
-		} else if img.H != ds.Height || img.W != ds.Width {
-			return nil, usageErr(f.files[i], fmt.Errorf("is %dx%d, want %dx%d like %s", img.W, img.H, ds.Width, ds.Height, f.files[0]),
-				"give an image size to resize them all, or open the folder with OpenFolder")
-		}
-		ds.Images = append(ds.Images, img.Pix...)
+	ds, err := Gather(f, identityOrder(len(f.files)), GatherConfig{Size: size})
+	if err != nil {
+		return nil, err
 	}
 	ds.Mean, ds.Std = ds.ComputeMeanStd()
 	return ds, nil

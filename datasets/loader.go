@@ -503,9 +503,9 @@ func (l *Loader) finish(au *augmenter, pb *pendingBatch) {
 		for pb.errs[j] != nil {
 			j = (j + 1) % len(pb.refs)
 		}
-		name := l.sampleName(pb.refs[i])
+		name := sampleName(l.info.Name, l.src, pb.refs[i])
 		l.cfg.Logger.Warn("skipping a bad image", "image", name, "err", pb.errs[i], "epoch", pb.pos.Epoch,
-			"batch", pb.pos.Batch, "replaced_by", l.sampleName(pb.refs[j]))
+			"batch", pb.pos.Batch, "replaced_by", sampleName(l.info.Name, l.src, pb.refs[j]))
 		if err := l.fill(au, b, i, pb.refs[j], pb.refs[i].index); err != nil {
 			pb.out <- loaderResult{err: fmt.Errorf("batch %d of epoch %d: replacing %s: %w", pb.pos.Batch, pb.pos.Epoch, name, err)}
 			pb.refs = nil
@@ -517,15 +517,16 @@ func (l *Loader) finish(au *augmenter, pb *pendingBatch) {
 	pb.out <- loaderResult{b: b}
 }
 
-// sampleName names a sample in messages: its file, or shard:member.
-func (l *Loader) sampleName(ref sampleRef) string {
+// sampleName names sample ref of the data set name (read through src, or from shards) in
+// messages: its file, or shard:member.
+func sampleName(name string, src Source, ref sampleRef) string {
 	if ref.member != "" {
 		return ref.path + ":" + ref.member
 	}
-	if f, ok := l.src.(*Folder); ok {
+	if f, ok := src.(*Folder); ok {
 		return f.Path(ref.index)
 	}
-	return fmt.Sprintf("%s sample %d", l.info.Name, ref.index)
+	return fmt.Sprintf("%s sample %d", name, ref.index)
 }
 
 func (l *Loader) closed() bool {

@@ -1,0 +1,281 @@
+package datasets
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"sync"
+)
+
+// GatherConfig configures Gather.
+type GatherConfig struct {
+	// Size, when > 0, resizes every image (shorter side to Size, PIL's antialiased bilinear
+	// filter) and centre-crops it to Size x Size; an image already of that size is kept as it is.
+	// 0 requires every image to have the size of the first one.
+	Size int
+	// Workers is the number of goroutines that decode; 0 means runtime.NumCPU().
+	Workers int
+	// Progress, when set, is called with the number of images read so far (from one goroutine at
+	// a time, in increasing order).
+	Progress func(done int)
+}
+
+// Gather reads the samples of d at indices (in that order; an index may repeat) into an in-memory
+// data set, decoding only those: a few thousand images of a folder or of shards too large for
+// memory. The result keeps d's labels, classes and normalisation (Info().Mean and Std: what a
+// Loader and an EvalIterator over d use), not statistics of the gathered pixels. Shards are read
+// in one sequential pass that ends at the last wanted sample. An in-memory *Dataset that needs no
+// resizing is copied (Subset).
+//
+// Errors about the data are *DataError values naming the file (a bad image is not skipped).
+func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
+	info, src, shards, err := checkData(d)
+	if err != nil {
+		return nil, err
+	}
+	for _, i := range indices {
+		if i < 0 || i >= info.Len {
+			return nil, fmt.Errorf("gather %s: index %d out of range [0, %d)", info.Name, i, info.Len)
+		}
+	}
+	if ds, ok := d.(*Dataset); ok && (cfg.Size <= 0 || ds.Height == cfg.Size && ds.Width == cfg.Size) {
+		return ds.Subset(indices), nil
+	}
+	out := &Dataset{Name: info.Name, Split: info.Split, N: len(indices), Channels: info.Channels,
+		NumClasses: info.NumClasses, ClassNames: info.ClassNames, Mean: info.Mean, Std: info.Std}
+	if info.NumClasses > 0 {
+		out.Labels = make([]int32, len(indices))
+	}
+	// Each distinct index is read once, in increasing order (file order for shards), and written
+	// to every position that asks for it.
+	wanted := slices.Clone(indices)
+	slices.Sort(wanted)
+	wanted = slices.Compact(wanted)
+	slots := make(map[int][]int, len(wanted))
+	for k, i := range indices {
+		slots[i] = append(slots[i], k)
+	}
+	g := &gatherer{out: out, slots: slots, size: cfg.Size, h: info.Height, w: info.Width, src: src, firstName: "the others"}
+	if g.size > 0 {
+		g.h, g.w = g.size, g.size
+	}
+	if len(wanted) == 0 {
+		return out, nil
+	}
+	workers := cfg.Workers
+	if workers <= 0 {
+		workers = runtime.NumCPU()
+	}
+	var stream *shardStream
+	if shards != nil {
+		stream = newShardStream(shards, identityOrder(len(shards.paths)), wantedFirst(wanted, shards.Len()), 0, len(wanted))
+		defer stream.close()
+	}
+	// next yields the wanted samples in increasing order (file order for shards: one pass).
+	k := 0
+	next := func() (sampleRef, error) {
+		i := wanted[k]
+		k++
+		if shards == nil {
+			return gatherRef(src, nil, nil, i), nil
+		}
+		smp, index, err := stream.read()
+		return gatherRef(nil, shards, &smp, index), err
+	}
+	var (
+		mu       sync.Mutex
+		firstErr error
+		done     int
+	)
+	// finish records one image read (or the first error).
+	finish := func(err error) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil && firstErr == nil {
+			firstErr = err
+		}
+		if err == nil {
+			done++
+			if cfg.Progress != nil {
+				cfg.Progress(done)
+			}
+		}
+		return firstErr == nil
+	}
+	failed := func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return firstErr != nil
+	}
+	// The first image is read alone: without a Size it fixes the size that the others must have.
+	var rs resampler
+	ref, err := next()
+	if err == nil {
+		err = g.readPut(&rs, ref)
+	}
+	if !finish(err) {
+		return nil, firstErr
+	}
+	jobs := make(chan sampleRef, 2*workers)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var rs resampler
+			for ref := range jobs {
+				if !failed() { // after an error, the rest is drained unread
+					finish(g.readPut(&rs, ref))
+				}
+			}
+		}()
+	}
+	for k < len(wanted) {
+		ref, err := next()
+		if err != nil {
+			finish(err)
+			break
+		}
+		if failed() {
+			break
+		}
+		jobs <- ref
+	}
+	close(jobs)
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
+}
+
+// identityOrder is 0, 1, ..., n-1.
+func identityOrder(n int) []int {
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	return order
+}
+
+// wantedFirst is a permutation of 0..n-1 that starts with wanted (sorted, distinct): the emission
+// order of a shard stream that reads only those samples (with limit len(wanted)).
+func wantedFirst(wanted []int, n int) []int32 {
+	order := make([]int32, 0, n)
+	isWanted := make([]bool, n)
+	for _, i := range wanted {
+		order = append(order, int32(i))
+		isWanted[i] = true
+	}
+	for i := range n {
+		if !isWanted[i] {
+			order = append(order, int32(i))
+		}
+	}
+	return order
+}
+
+// gatherer writes the images that Gather reads into its output.
+type gatherer struct {
+	out   *Dataset
+	slots map[int][]int // sample index -> positions in out
+	size  int           // Size of GatherConfig
+	mu    sync.Mutex    // guards h, w and out.Images while the size is unknown
+	h, w  int           // the output size; 0 until known
+	src   Source        // nil for shards
+	// firstName names the image that set the size, when none was given.
+	firstName string
+}
+
+// gatherRef is the reference to sample i: of a Source, or of shards (smp, read from the stream).
+func gatherRef(src Source, shards *Shards, smp *shardSample, i int) sampleRef {
+	ref := sampleRef{index: i}
+	if smp != nil {
+		ref.path, ref.member, ref.data = smp.shard, smp.member, smp.data
+	}
+	switch {
+	case src != nil:
+		ref.label = src.Label(i)
+	case shards != nil:
+		ref.label = shards.Label(i)
+	}
+	return ref
+}
+
+// read decodes the sample ref: its bytes when it has them (shards), else through src.
+func (g *gatherer) read(ref sampleRef) (Image, error) {
+	if ref.data == nil {
+		return g.src.Decode(ref.index)
+	}
+	h, w, err := ImageSize(ref.data)
+	if err != nil {
+		return Image{}, badImageErr(ref.path, ref.member, ref.index, err)
+	}
+	return decodeEncoded(ref.data, ref, h, w, 1)
+}
+
+// readPut reads sample ref and puts it into out.
+func (g *gatherer) readPut(rs *resampler, ref sampleRef) error {
+	img, err := g.read(ref)
+	if err != nil {
+		return err
+	}
+	return g.put(rs, img, ref)
+}
+
+// put resizes img (when Size asks for it) into every position of out that wants sample ref.
+func (g *gatherer) put(rs *resampler, img Image, ref sampleRef) error {
+	if img.C != g.out.Channels || img.H <= 0 || img.W <= 0 || len(img.Pix) != img.H*img.W*img.C {
+		return fmt.Errorf("%s: decoded to %dx%dx%d, want %d channels", sampleName(g.out.Name, g.src, ref), img.H, img.W, img.C, g.out.Channels)
+	}
+	if g.size > 0 && (img.H != g.size || img.W != g.size) {
+		img = resizeCentre(rs, img, g.size)
+	}
+	p, err := g.shape(img, ref)
+	if err != nil {
+		return err
+	}
+	for _, k := range g.slots[ref.index] {
+		copy(g.out.Images[k*p:(k+1)*p], img.Pix)
+		if g.out.Labels != nil {
+			g.out.Labels[k] = ref.label
+		}
+	}
+	return nil
+}
+
+// shape checks img against the output size (set by the first image when unknown) and returns the
+// bytes per image.
+func (g *gatherer) shape(img Image, ref sampleRef) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.h == 0 || g.w == 0 {
+		g.h, g.w, g.firstName = img.H, img.W, sampleName(g.out.Name, g.src, ref)
+	}
+	if g.out.Images == nil {
+		g.out.Height, g.out.Width = g.h, g.w
+		g.out.Images = make([]uint8, g.out.N*g.h*g.w*g.out.Channels)
+	}
+	if img.H != g.h || img.W != g.w {
+		return 0, usageErr(sampleName(g.out.Name, g.src, ref), fmt.Errorf("is %dx%d, want %dx%d like %s", img.W, img.H, g.w, g.h, g.firstName),
+			"give an image size to resize them all")
+	}
+	return g.h * g.w * g.out.Channels, nil
+}
+
+// resizeCentre resizes img so that its shorter side is size (PIL's antialiased bilinear filter)
+// and keeps its centre size x size.
+func resizeCentre(rs *resampler, img Image, size int) Image {
+	short := min(img.H, img.W)
+	rh, rw := size, size
+	if img.W > img.H {
+		rw = int(float64(size) * float64(img.W) / float64(short))
+	} else {
+		rh = int(float64(size) * float64(img.H) / float64(short))
+	}
+	win := window{inW: img.W, inH: img.H, x1: float32(img.W), y1: float32(img.H), rw: rw, rh: rh,
+		left: (rw - size) / 2, top: (rh - size) / 2, ow: size, oh: size}
+	out := Image{Pix: make([]uint8, size*size*img.C), H: size, W: size, C: img.C}
+	rs.run(out.Pix, img, win, Bilinear)
+	return out
+}

@@ -1,0 +1,171 @@
+package datasets
+
+import (
+	"errors"
+	"image/color"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// Gather of a folder: the images asked for, in that order and repeated where asked, with their
+// labels, the folder's classes, and the normalisation that training on the folder uses
+// (ImageNet's), not statistics of the gathered pixels; only the images asked for are decoded.
+func TestGatherFolder(t *testing.T) {
+	root := t.TempDir()
+	col := func(k int) func(x, y int) color.RGBA {
+		return func(x, y int) color.RGBA { return color.RGBA{uint8(10*x + k), uint8(20 * y), uint8(40 * k), 255} }
+	}
+	for k, name := range []string{"cat/a.png", "cat/b.png", "dog/c.png", "dog/d.png"} {
+		writePNG(t, filepath.Join(root, "train", name), 6, 4, col(k))
+	}
+	// A file that does not decode, never asked for: Gather must not read it.
+	writeFile(t, filepath.Join(root, "train", "dog", "e.png"), []byte("not an image"))
+	f, err := OpenFolder(root, SplitTrain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := []int{2, 0, 2, 3}
+	var progress []int
+	ds, err := Gather(f, idx, GatherConfig{Workers: 3, Progress: func(done int) { progress = append(progress, done) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.N != 4 || ds.Height != 4 || ds.Width != 6 || ds.Channels != 3 || ds.NumClasses != 2 || !slices.Equal(ds.ClassNames, []string{"cat", "dog"}) {
+		t.Fatalf("got %d images of %dx%dx%d in classes %v", ds.N, ds.Width, ds.Height, ds.Channels, ds.ClassNames)
+	}
+	if !slices.Equal(ds.Labels, []int32{1, 0, 1, 1}) {
+		t.Errorf("labels %v, want [1 0 1 1]", ds.Labels)
+	}
+	if !slices.Equal(ds.Mean, ImageNetMean) || !slices.Equal(ds.Std, ImageNetStd) {
+		t.Errorf("normalisation %v %v, want ImageNet's (what a Loader over the folder uses)", ds.Mean, ds.Std)
+	}
+	if !slices.Equal(progress, []int{1, 2, 3}) {
+		t.Errorf("progress %v, want 1, 2, 3 (three distinct images)", progress)
+	}
+	// PNG pixels are exact: image k of the result is file idx[k].
+	for k, i := range idx {
+		for y := range 4 {
+			for x := range 6 {
+				want := col(i)(x, y)
+				got := ds.Image(k)[(y*6+x)*3:]
+				if got[0] != want.R || got[1] != want.G || got[2] != want.B {
+					t.Fatalf("image %d (file %d), pixel (%d, %d) = %v, want %v", k, i, x, y, got[:3], want)
+				}
+			}
+		}
+	}
+	// Resized: every image square; a file already of that size is kept exact.
+	ds, err = Gather(f, []int{1, 0}, GatherConfig{Size: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ds.Height != 4 || ds.Width != 4 || ds.N != 2 {
+		t.Fatalf("resized: %d images of %dx%d, want 2 of 4x4", ds.N, ds.Width, ds.Height)
+	}
+	// The centre crop at the same scale: columns 1..4 of a 6x4 image.
+	if got, want := ds.Image(0)[0], col(1)(1, 0).R; got != want {
+		t.Errorf("centre crop pixel %d, want %d", got, want)
+	}
+	if _, err := Gather(f, []int{4}, GatherConfig{}); !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), "e.png") {
+		t.Errorf("a bad image: got %v, want ErrBadImage naming e.png", err)
+	}
+	if _, err := Gather(f, []int{0, 5}, GatherConfig{}); err == nil || !strings.Contains(err.Error(), "index 5 out of range [0, 5)") {
+		t.Errorf("index out of range: got %v", err)
+	}
+	if ds, err := Gather(f, nil, GatherConfig{}); err != nil || ds.N != 0 {
+		t.Errorf("no indices: %v, %v", ds, err)
+	}
+}
+
+// Gather of images of mixed sizes without a size names the image that differs and the one it
+// differs from.
+func TestGatherMixedSizesNeedASize(t *testing.T) {
+	root := t.TempDir()
+	writePNG(t, filepath.Join(root, "a.png"), 4, 4, func(x, y int) color.RGBA { return color.RGBA{} })
+	writePNG(t, filepath.Join(root, "b.png"), 5, 4, func(x, y int) color.RGBA { return color.RGBA{} })
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Gather(f, []int{0, 1}, GatherConfig{})
+	want := filepath.Join(root, "b.png") + ": is 5x4, want 4x4 like " + filepath.Join(root, "a.png")
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want a usage error containing %q", err, want)
+	}
+	if ds, err := Gather(f, []int{0, 1}, GatherConfig{Size: 3}); err != nil || ds.Width != 3 {
+		t.Fatalf("with a size: %v", err)
+	}
+}
+
+// Gather of shards gives what Gather of the folder they were written from gives, reading the
+// shards once, in order, up to the last sample asked for: a damaged shard after it is not read.
+func TestGatherShards(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, []string{"cat", "dog"}, 11)
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	paths, err := WriteShards(f, out, ShardOptions{PerShard: 5, NoShuffle: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenShards(out, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := []int{21, 3, 3, 10, 0}
+	fromShards, err := Gather(s, idx, GatherConfig{Size: 12, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFolder, err := Gather(f, idx, GatherConfig{Size: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fromShards.N != 5 || fromShards.Height != 12 || !slices.Equal(fromShards.Images, fromFolder.Images) ||
+		!slices.Equal(fromShards.Labels, fromFolder.Labels) || !slices.Equal(fromShards.Labels, []int32{1, 0, 0, 0, 0}) {
+		t.Fatalf("shards: %d images, labels %v; the folder's labels %v, images equal: %v", fromShards.N, fromShards.Labels,
+			fromFolder.Labels, slices.Equal(fromShards.Images, fromFolder.Images))
+	}
+	if !slices.Equal(fromShards.ClassNames, []string{"cat", "dog"}) || !slices.Equal(fromShards.Mean, ImageNetMean) {
+		t.Errorf("classes %v, mean %v", fromShards.ClassNames, fromShards.Mean)
+	}
+	// Damage the last shard (samples 20 and 21) after the shards were opened.
+	last := paths[len(paths)-1]
+	if err := os.Truncate(last, 700); err != nil {
+		t.Fatal(err)
+	}
+	if ds, err := Gather(s, []int{12, 4}, GatherConfig{Size: 12}); err != nil || ds.N != 2 {
+		t.Errorf("samples before the damaged shard: %v", err)
+	}
+	if _, err := Gather(s, []int{4, 21}, GatherConfig{Size: 12}); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), last) {
+		t.Errorf("a sample of the damaged shard: got %v, want ErrDamaged naming %s", err, last)
+	}
+}
+
+// Gather of an in-memory set copies the images (resizing them only when asked).
+func TestGatherInMemory(t *testing.T) {
+	ds := &Dataset{Name: "toy", Split: "test", N: 3, Height: 2, Width: 2, Channels: 1, NumClasses: 3,
+		Images: []uint8{0, 1, 2, 3, 10, 11, 12, 13, 20, 21, 22, 23}, Labels: []int32{0, 1, 2},
+		Mean: []float32{0.5}, Std: []float32{0.25}}
+	got, err := Gather(ds, []int{2, 0}, GatherConfig{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got.Images, []uint8{20, 21, 22, 23, 0, 1, 2, 3}) || !slices.Equal(got.Labels, []int32{2, 0}) || !slices.Equal(got.Mean, ds.Mean) {
+		t.Fatalf("got images %v labels %v mean %v", got.Images, got.Labels, got.Mean)
+	}
+	got, err = Gather(ds, []int{1}, GatherConfig{Size: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Bilinear 2x2 -> 1x1 with antialiasing averages the four pixels: (10+11+12+13)/4 = 11.5.
+	if got.Height != 1 || len(got.Images) != 1 || got.Images[0] < 11 || got.Images[0] > 12 {
+		t.Fatalf("resized to 1x1: %v (%dx%d)", got.Images, got.Width, got.Height)
+	}
+}
