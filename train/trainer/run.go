@@ -279,27 +279,37 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 		}
 		logger.Info("encoder exported", "path", cfg.ExportEncoder)
 	}
+	resultPath := filepath.Join(cfg.CheckpointDir, ResultFile)
 	if d.eval != nil {
 		res.EvalSplit, res.EvalImages = d.eval.Info().Split, d.eval.Info().Len
 		if err := ev.final(res); errors.Is(err, errEvaluationStopped) {
 			logger.Warn("final evaluation stopped by a signal: the trained checkpoint is saved; -resume evaluates it", "checkpoint", res.Checkpoint)
 			res.Interrupted = true
-			res.Linear, res.KNN, res.PixelLinear, res.RandomLinear, res.LowLabel = -1, -1, -1, -1, nil
+			res.Linear, res.KNN, res.PixelLinear, res.RandomLinear, res.LowLabel, res.EvalImages = -1, -1, -1, -1, nil, 0
+			// How it was trained is written now: the resumed run trains nothing and carries it.
+			if err := writeResult(resultPath, res); err != nil {
+				return nil, err
+			}
 			return res, nil
 		} else if err != nil {
 			return nil, err
 		}
 	}
-	resultPath := filepath.Join(cfg.CheckpointDir, ResultFile)
-	stored := *res
-	if res.Trained == 0 {
-		keepTraining(resultPath, &stored)
-	}
-	data, _ := json.MarshalIndent(stored, "", "  ")
-	if err := atomicfile.WriteFile(resultPath, append(data, '\n'), 0); err != nil {
+	if err := writeResult(resultPath, res); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// writeResult writes res to path; a run that trained nothing (resumed after its last step)
+// keeps the training figures of the result already there.
+func writeResult(path string, res *Result) error {
+	stored := *res
+	if res.Trained == 0 {
+		keepTraining(path, &stored)
+	}
+	data, _ := json.MarshalIndent(stored, "", "  ")
+	return atomicfile.WriteFile(path, append(data, '\n'), 0)
 }
 
 // keepTraining carries the training figures (steps trained, time, compilations) of the result

@@ -230,8 +230,9 @@ func TestResumeIsExact(t *testing.T) {
 	}
 
 	// A stop request after the last step (nothing left to train) stops the final evaluation: the
-	// run is interrupted, its last checkpoint saved, no result.json; -resume then evaluates that
-	// checkpoint, with the uninterrupted run's result.
+	// run is interrupted, its last checkpoint saved, and result.json says so, with how it was
+	// trained and no accuracy; -resume then evaluates that checkpoint, with the uninterrupted run's
+	// result, and result.json keeps how it was trained.
 	c := tinyConfig(t)
 	res, err = Run(b, c, stopAfter(c.Steps))
 	if err != nil {
@@ -240,8 +241,18 @@ func TestResumeIsExact(t *testing.T) {
 	if !res.Interrupted || res.Steps != 4 || res.Linear != -1 || res.KNN != -1 {
 		t.Fatalf("stopped in the final evaluation: %+v, want interrupted at step 4 with no accuracy", res)
 	}
-	if _, err := os.Stat(filepath.Join(c.CheckpointDir, ResultFile)); !os.IsNotExist(err) {
-		t.Errorf("an interrupted evaluation wrote %s (err %v)", ResultFile, err)
+	readResult := func() Result {
+		t.Helper()
+		var r Result
+		data, err := os.ReadFile(filepath.Join(c.CheckpointDir, ResultFile))
+		if err != nil || json.Unmarshal(data, &r) != nil {
+			t.Fatalf("%s: %v\n%s", ResultFile, err, data)
+		}
+		return r
+	}
+	stopped := readResult()
+	if !stopped.Interrupted || stopped.Trained != 4 || stopped.TrainTime != res.TrainTime || stopped.TrainTime <= 0 || stopped.Linear != -1 || stopped.StepCompilations != 1 {
+		t.Errorf("%s of the run stopped in its final evaluation: %+v, want interrupted, 4 steps trained in %v, no accuracy", ResultFile, stopped, res.TrainTime)
 	}
 	c.Resume = true
 	again, err = Run(b, c, quiet())
@@ -249,6 +260,9 @@ func TestResumeIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameResult("-resume after the stopped evaluation", again, 0, c.CheckpointDir)
+	if r := readResult(); r.Interrupted || r.Trained != 4 || r.TrainTime != res.TrainTime || r.StepCompilations != 1 || r.Linear != want.Linear {
+		t.Errorf("%s once the stopped evaluation was resumed: %+v, want the training of the first process (4 steps in %v, 1 compilation) and the accuracies", ResultFile, r, res.TrainTime)
+	}
 
 	// Resuming with another configuration is refused with the differences listed.
 	split.LR = 0.123
