@@ -96,7 +96,7 @@ func readMetrics(path string) (map[string][][2]float64, error) {
 // plotMetrics draws the curves of a metrics file as a figure at svgPath and, beside it, the
 // same figure as a PNG (svgPath with the extension .png): the total loss and each of its terms on
 // panels of their own (a log axis where a term spans decades), the learning rate, the online
-// probe's and the kNN classifier's accuracy, the embedding spread z_std and the throughput.
+// probe's, the kNN classifier's and the final linear probe's accuracy, the embedding spread z_std and the throughput.
 // Rollbacks after a non-finite step are dashed vertical lines on the loss panel.
 func plotMetrics(metricsPath, svgPath string) error {
 	series, err := readMetrics(metricsPath)
@@ -106,7 +106,7 @@ func plotMetrics(metricsPath, svgPath string) error {
 	var terms []string
 	for k := range series {
 		switch k {
-		case "loss", "lr", "probe_acc", "probe_batch_acc", "knn_acc", "probe_loss", "images_per_sec", "step_images_per_sec", "z_std", "rollback_from_step":
+		case "loss", "lr", "probe_acc", "probe_batch_acc", "knn_acc", "linear_acc", "probe_loss", "images_per_sec", "step_images_per_sec", "z_std", "rollback_from_step":
 		default:
 			terms = append(terms, k)
 		}
@@ -140,7 +140,7 @@ func plotMetrics(metricsPath, svgPath string) error {
 		panels = append(panels, one("loss term: "+k+" (unweighted)", k, k, plot.AutoScale))
 	}
 	panels = append(panels, one("learning rate", "lr", "lr", plot.Linear))
-	if len(series["probe_acc"])+len(series["probe_batch_acc"])+len(series["knn_acc"]) > 0 {
+	if len(series["probe_acc"])+len(series["probe_batch_acc"])+len(series["knn_acc"])+len(series["linear_acc"]) > 0 {
 		batch := line("probe_batch_acc", "online probe, training batches (per log window)")
 		batch.Marker = plot.NoMarker
 		acc := plot.Panel{Title: "accuracy (online linear probe)", XLabel: "step", YLabel: "accuracy", XInclude: fromZero, Series: []plot.Series{
@@ -149,6 +149,9 @@ func plotMetrics(metricsPath, svgPath string) error {
 		if len(series["knn_acc"]) > 0 {
 			acc.Title = "accuracy (online linear probe, kNN)"
 			acc.Series = append(acc.Series, line("knn_acc", "kNN, evaluation images"))
+		}
+		if len(series["linear_acc"]) > 0 {
+			acc.Series = append(acc.Series, line("linear_acc", "linear probe on frozen features (final)"))
 		}
 		panels = append(panels, acc)
 	}

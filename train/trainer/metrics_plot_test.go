@@ -38,6 +38,7 @@ func TestPlotMetrics(t *testing.T) {
 		}
 	}
 	enc.Encode(map[string]any{"step": 120, "rollback_from_step": 135})
+	enc.Encode(map[string]any{"step": 300, "epoch": 3, "linear_acc": 0.9}) // the final evaluation's line
 	f.Close()
 
 	svg := filepath.Join(dir, "metrics.svg")
@@ -54,12 +55,13 @@ func TestPlotMetrics(t *testing.T) {
 	}
 	for _, title := range []string{"objective (total loss)", "loss term: covariance (unweighted)", "loss term: invariance (unweighted)",
 		"loss term: variance (unweighted)", "learning rate", "accuracy (online linear probe)", "throughput", "rollback (non-finite step)",
-		"online probe, evaluation images (per epoch)", "online probe, training batches (per log window)"} {
+		"online probe, evaluation images (per epoch)", "online probe, training batches (per log window)",
+		"linear probe on frozen features (final)"} {
 		if doc.Count(title) != 1 {
 			t.Errorf("text %q appears %d times, want once", title, doc.Count(title))
 		}
 	}
-	for _, absent := range []string{"loss term: rollback_from_step (unweighted)", "loss term: probe_loss (unweighted)",
+	for _, absent := range []string{"loss term: rollback_from_step (unweighted)", "loss term: probe_loss (unweighted)", "loss term: linear_acc (unweighted)",
 		"kNN, evaluation images", "accuracy (online linear probe, kNN)"} { // no kNN in this file
 		if doc.Count(absent) != 0 {
 			t.Errorf("text %q drawn: it has no data or is not a loss term", absent)

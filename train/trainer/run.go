@@ -267,11 +267,16 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	if lr.Interrupted {
 		return res, nil
 	}
-	if err := metrics.Close(); err != nil {
-		return nil, err
-	}
-	if err := plotMetrics(metricsPath, strings.TrimSuffix(metricsPath, filepath.Ext(metricsPath))+".svg"); err != nil {
-		logger.Warn("could not plot the metrics", "err", err)
+	// The figure is drawn once the metrics are complete (the final evaluation's line included),
+	// also when the final evaluation stops or fails.
+	closeAndPlot := func() error {
+		if err := metrics.Close(); err != nil {
+			return err
+		}
+		if err := plotMetrics(metricsPath, strings.TrimSuffix(metricsPath, filepath.Ext(metricsPath))+".svg"); err != nil {
+			logger.Warn("could not plot the metrics", "err", err)
+		}
+		return nil
 	}
 	if cfg.ExportEncoder != "" {
 		if err := encoder.Export(cfg.ExportEncoder, ctx, cfg); err != nil {
@@ -287,13 +292,32 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 			res.Interrupted = true
 			res.Linear, res.KNN, res.PixelLinear, res.RandomLinear, res.LowLabel, res.EvalImages = -1, -1, -1, -1, nil, 0
 			// How it was trained is written now: the resumed run trains nothing and carries it.
+			if err := closeAndPlot(); err != nil {
+				return nil, err
+			}
 			if err := writeResult(resultPath, res); err != nil {
 				return nil, err
 			}
 			return res, nil
 		} else if err != nil {
+			_ = closeAndPlot()
 			return nil, err
 		}
+		// The final accuracies join the metrics, at the last step: the end of the kNN curve that
+		// -eval-every draws.
+		final := map[string]float64{"step": float64(res.Steps), "epoch": float64(res.Steps) / float64(batchesPerEpoch)}
+		if res.Linear >= 0 {
+			final["linear_acc"] = res.Linear
+		}
+		if res.KNN >= 0 {
+			final["knn_acc"] = res.KNN
+		}
+		if err := metrics.Write(final); err != nil {
+			return nil, err
+		}
+	}
+	if err := closeAndPlot(); err != nil {
+		return nil, err
 	}
 	if err := writeResult(resultPath, res); err != nil {
 		return nil, err

@@ -273,7 +273,8 @@ func TestResumeIsExact(t *testing.T) {
 }
 
 // TestEvalEveryMeasuresKNNDuringTraining: with -eval-every 1, each epoch end but the last (which
-// the final evaluation covers) adds a kNN accuracy to the metrics.
+// the final evaluation covers) adds a kNN accuracy to the metrics; the final evaluation adds its
+// kNN and linear-probe accuracies at the last step, the values of the result.
 func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 	b := backendtest.XLA(t)
 	c := tinyConfig(t)
@@ -293,8 +294,11 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 		t.Fatal(err)
 	}
 	knn := series["knn_acc"]
-	if len(knn) != 1 || knn[0][0] != 4 || knn[0][1] < 0 || knn[0][1] > 1 {
-		t.Errorf("knn_acc series %v, want one accuracy at step 4", knn)
+	if len(knn) != 2 || knn[0][0] != 4 || knn[0][1] < 0 || knn[0][1] > 1 || knn[1] != [2]float64{8, res.KNN} {
+		t.Errorf("knn_acc series %v, want one accuracy at step 4 and the final one, %v, at step 8", knn, res.KNN)
+	}
+	if lin := series["linear_acc"]; len(lin) != 1 || lin[0] != [2]float64{8, res.Linear} || res.Linear < 0 {
+		t.Errorf("linear_acc series %v, want the final linear probe's accuracy, %v, at step 8", lin, res.Linear)
 	}
 	if got := len(series["probe_acc"]); got != 2 {
 		t.Errorf("%d online probe evaluations, want 2 (one per epoch)", got)
