@@ -29,6 +29,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -49,7 +50,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // flags are the command's settings.
 type flags struct {
@@ -64,9 +65,12 @@ type flags struct {
 	set                map[string]bool // flags given explicitly
 }
 
-func run(args []string) int {
-	logger := log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true})
+// run runs the command with args, printing the results to stdout and the log, usage errors and
+// help to stderr, and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	logger := log.NewWithOptions(stderr, log.Options{ReportTimestamp: true})
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var f flags
 	fs.StringVar(&f.ckpt, "checkpoint", "", "a checkpoint file, an exported encoder, or a run's checkpoint folder (its newest valid checkpoint)")
 	fs.StringVar(&f.dataset, "dataset", "", "labelled data set to evaluate on (default: the one the encoder was trained on)")
@@ -113,12 +117,12 @@ func run(args []string) int {
 	}
 	if f.finetune {
 		if f.weights != "" && f.weights != finetune.Finetune {
-			return usage("-finetune and -weights %s contradict each other", f.weights)
+			return usage(stderr, "-finetune and -weights %s contradict each other", f.weights)
 		}
 		f.weights = finetune.Finetune
 	}
 	if msg := f.check(); msg != "" {
-		return usage("%s", msg)
+		return usage(stderr, "%s", msg)
 	}
 	b, err := backend.New()
 	if err != nil {
@@ -127,9 +131,9 @@ func run(args []string) int {
 	}
 	defer b.Finalize()
 	if f.weights != "" {
-		return fail(logger, runFinetune(b, &f, logger))
+		return fail(stderr, logger, runFinetune(b, &f, stdout, stderr, logger))
 	}
-	return fail(logger, frozenFeatures(b, &f, logger))
+	return fail(stderr, logger, frozenFeatures(b, &f, stdout, logger))
 }
 
 // check returns what is wrong with the flags, or "".
@@ -163,20 +167,21 @@ func (f *flags) check() string {
 	return checkCheckpointPath(f.ckpt)
 }
 
-// usage prints a usage error and returns exit status 2.
-func usage(format string, a ...any) int {
-	fmt.Fprintf(os.Stderr, "evaluate: "+format+"\nRun 'go run ./evaluate -h' for the flags.\n", a...)
+// usage prints a usage error to w and returns exit status 2.
+func usage(w io.Writer, format string, a ...any) int {
+	fmt.Fprintf(w, "evaluate: "+format+"\nRun 'go run ./evaluate -h' for the flags.\n", a...)
 	return 2
 }
 
-// fail reports err and returns the exit status: 0 for nil, 2 for a usage error, 1 otherwise.
-func fail(logger *log.Logger, err error) int {
+// fail reports err (a usage error to stderr, others to the log) and returns the exit status: 0
+// for nil, 2 for a usage error, 1 otherwise.
+func fail(stderr io.Writer, logger *log.Logger, err error) int {
 	if err == nil {
 		return 0
 	}
 	var fe *config.FieldError
 	if errors.As(err, &fe) {
-		return usage("%v", err)
+		return usage(stderr, "%v", err)
 	}
 	logger.Error(err)
 	return 1
@@ -206,7 +211,7 @@ func (f *flags) skipBad(enc config.Config) bool {
 // frozenFeatures embeds the images once and runs the linear probe, kNN, the embeddings export and
 // the encoder export. Images are read and resized as the training run's evaluation reads them
 // (an image folder or shards streamed, at the run's view size).
-func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
+func frozenFeatures(b backends.Backend, f *flags, stdout io.Writer, logger *log.Logger) error {
 	enc, err := encoder.Load(b, f.ckpt)
 	if err != nil {
 		return err
@@ -217,7 +222,7 @@ func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 		if err := enc.Export(f.ft.ExportEncoder); err != nil {
 			return err
 		}
-		fmt.Printf("wrote the encoder to %s\n", f.ft.ExportEncoder)
+		fmt.Fprintf(stdout, "wrote the encoder to %s\n", f.ft.ExportEncoder)
 	}
 	dataset, dataDir := f.dataOf(enc.Config)
 	probe := f.probeEpochs > 0 || f.knnK > 0
@@ -287,21 +292,21 @@ func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 			train = train.Rows(idx)
 		}
 		m := enc.Config.Model
-		fmt.Printf("encoder %s (%s, width %d, %d-dim), %s: %d train (%g%% of the labels) / %d test images\n",
+		fmt.Fprintf(stdout, "encoder %s (%s, width %d, %d-dim), %s: %d train (%g%% of the labels) / %d test images\n",
 			m.Arch, m.Stem, m.Width, enc.Dim(), dataset, train.N, f.percent, test.N)
 		if f.probeEpochs > 0 {
 			res, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed})
 			if err != nil {
 				return err
 			}
-			fmt.Printf("linear probe: train %.2f%%, test %.2f%%\n", 100*res.TrainAccuracy, 100*res.TestAccuracy)
+			fmt.Fprintf(stdout, "linear probe: train %.2f%%, test %.2f%%\n", 100*res.TrainAccuracy, 100*res.TestAccuracy)
 		}
 		if f.knnK > 0 {
 			acc, err := eval.KNN(b, train, test, eval.KNNConfig{K: f.knnK, Temperature: f.knnT})
 			if err != nil {
 				return err
 			}
-			fmt.Printf("kNN (k=%d, T=%g): test %.2f%%\n", f.knnK, f.knnT, 100*acc)
+			fmt.Fprintf(stdout, "kNN (k=%d, T=%g): test %.2f%%\n", f.knnK, f.knnT, 100*acc)
 		}
 	}
 	if f.embeddings != "" {
@@ -312,14 +317,14 @@ func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 		if err := eval.WriteEmbeddings(f.embeddings, x); err != nil {
 			return err
 		}
-		fmt.Printf("wrote %d embeddings of dimension %d to %s\n", x.N, x.D, f.embeddings)
+		fmt.Fprintf(stdout, "wrote %d embeddings of dimension %d to %s\n", x.N, x.D, f.embeddings)
 	}
 	return nil
 }
 
 // runFinetune runs evaluate.py's protocol from the pretrained encoder and, with -baseline, from a
 // random one, and prints both and the difference.
-func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
+func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger *log.Logger) error {
 	encCfg, vars, sum, err := finetune.Pretrained(b, f.ckpt)
 	if err != nil {
 		return err
@@ -353,7 +358,7 @@ func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
 	if cfg.ExportEncoder != "" && cfg.Weights != finetune.Finetune {
 		return config.Errorf("export-encoder", "a frozen encoder does not change: export it without -weights (evaluate -checkpoint %s -export-encoder %s)", f.ckpt, cfg.ExportEncoder)
 	}
-	fmt.Printf("fine-tuning configuration: %s\n", cfg.JSON())
+	fmt.Fprintf(stdout, "fine-tuning configuration: %s\n", cfg.JSON())
 	stop := trainer.StopOnSignal(logger)
 	opts := trainer.Options{Logger: logger, Stop: stop}
 	res, err := finetune.Run(b, cfg, vars, opts)
@@ -361,7 +366,7 @@ func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
 		return err
 	}
 	if res.Interrupted {
-		fmt.Fprintf(os.Stderr, "interrupted; to resume: the same command with -resume\n")
+		fmt.Fprintf(stderr, "interrupted; to resume: the same command with -resume\n")
 		return nil
 	}
 	var scratch *finetune.Result
@@ -378,25 +383,25 @@ func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
 			return err
 		}
 		if scratch.Interrupted {
-			fmt.Fprintf(os.Stderr, "interrupted; to resume: the same command with -resume\n")
+			fmt.Fprintf(stderr, "interrupted; to resume: the same command with -resume\n")
 			return nil
 		}
 	}
-	fmt.Printf("\n%s, %s, %g%% of the labels (%d images), %d epochs; test accuracy (%d images):\n",
+	fmt.Fprintf(stdout, "\n%s, %s, %g%% of the labels (%d images), %d epochs; test accuracy (%d images):\n",
 		cfg.Dataset, cfg.Weights, cfg.TrainPercent, res.TrainImages, cfg.Epochs, res.TestImages)
 	line := func(name string, r *finetune.Result) {
-		fmt.Printf("  %-28s top-1 %6.2f%%", name, 100*r.Top1)
+		fmt.Fprintf(stdout, "  %-28s top-1 %6.2f%%", name, 100*r.Top1)
 		if r.Top5 >= 0 {
-			fmt.Printf("   top-5 %6.2f%%", 100*r.Top5)
+			fmt.Fprintf(stdout, "   top-5 %6.2f%%", 100*r.Top5)
 		}
-		fmt.Println()
+		fmt.Fprintln(stdout)
 	}
 	line("pretrained encoder", res)
 	if scratch != nil {
 		line("from scratch (random init)", scratch)
-		fmt.Printf("  gain from pretraining        %+6.2f points (top-1)\n", 100*(res.Top1-scratch.Top1))
+		fmt.Fprintf(stdout, "  gain from pretraining        %+6.2f points (top-1)\n", 100*(res.Top1-scratch.Top1))
 	}
-	fmt.Printf("runs (checkpoints, metrics.jsonl, result.json): %s\n", strings.Join(dirs, ", "))
+	fmt.Fprintf(stdout, "runs (checkpoints, metrics.jsonl, result.json): %s\n", strings.Join(dirs, ", "))
 	return nil
 }
 
