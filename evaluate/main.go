@@ -35,6 +35,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/backends"
@@ -54,10 +55,10 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // flags are the command's settings.
 type flags struct {
-	ckpt, dataset, dataDir, embeddings, split string
-	subset, probeEpochs, knnK, batch          int
-	knnT, percent                             float64
-	seed                                      uint64
+	ckpt, dataset, dataDir, embeddings, split, result string
+	subset, probeEpochs, knnK, batch                  int
+	knnT, percent                                     float64
+	seed                                              uint64
 
 	weights            string
 	finetune, baseline bool
@@ -68,6 +69,7 @@ type flags struct {
 // run runs the command with args, printing the results to stdout and the log, usage errors and
 // help to stderr, and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	start := time.Now()
 	logger := log.NewWithOptions(stderr, log.Options{ReportTimestamp: true})
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -80,6 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file")
+	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, image counts, accuracies, settings, backend, time) to this JSON file, replaced atomically; its folder must exist")
 	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes (for an image folder, test is its val/ or test/ folder; val is accepted for it)")
 	fs.IntVar(&f.batch, "batch-size", 256, "images per batch (forward passes; fine-tuning steps)")
 	fs.Float64Var(&f.percent, "train-percent", 100, "percentage of the training labels to train on, in (0, 100]: a class-balanced subset fixed by -seed (nested: 1% lies inside 10%)")
@@ -133,7 +136,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if f.weights != "" {
 		return fail(stderr, logger, runFinetune(b, &f, stdout, stderr, logger))
 	}
-	return fail(stderr, logger, frozenFeatures(b, &f, stdout, logger))
+	return fail(stderr, logger, frozenFeatures(b, &f, start, stdout, logger))
 }
 
 // check returns what is wrong with the flags, or "".
@@ -163,6 +166,14 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-weights: unknown mode %q: use %s or %s", f.weights, finetune.Freeze, finetune.Finetune)
 	case f.weights != "" && f.embeddings != "":
 		return "-embeddings writes frozen features: give it without -weights"
+	case f.weights != "" && f.result != "":
+		return "-result records an evaluation on frozen features (without -weights); with -weights each run writes its own result.json " +
+			"in its folder (-checkpoint-dir; by default finetune-<weights>-<percent>pct beside the encoder, and scratch-<weights>-<percent>pct for the baseline)"
+	}
+	if f.result != "" {
+		if msg := checkResultPath(f.result); msg != "" {
+			return msg
+		}
 	}
 	return checkCheckpointPath(f.ckpt)
 }
@@ -209,15 +220,21 @@ func (f *flags) skipBad(enc config.Config) bool {
 }
 
 // frozenFeatures embeds the images once and runs the linear probe, kNN, the embeddings export and
-// the encoder export. Images are read and resized as the training run's evaluation reads them
-// (an image folder or shards streamed, at the run's view size).
-func frozenFeatures(b backends.Backend, f *flags, stdout io.Writer, logger *log.Logger) error {
+// the encoder export, and with -result writes what it measured there. Images are read and resized
+// as the training run's evaluation reads them (an image folder or shards streamed, at the run's
+// view size). start is when the command started (for the result's wall time).
+func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Writer, logger *log.Logger) error {
 	enc, err := encoder.Load(b, f.ckpt)
 	if err != nil {
 		return err
 	}
 	defer enc.Close()
 	logger.Info("encoder loaded", "from", enc.Source)
+	res := Result{Checkpoint: enc.Source, Seed: f.seed, Backend: backend.Config(), Date: start.UTC().Format(time.RFC3339)}
+	if enc.Step >= 0 {
+		res.Step = &enc.Step
+	}
+	skipBad := f.skipBad(enc.Config)
 	if f.ft.ExportEncoder != "" {
 		if err := enc.Export(f.ft.ExportEncoder); err != nil {
 			return err
@@ -225,6 +242,7 @@ func frozenFeatures(b backends.Backend, f *flags, stdout io.Writer, logger *log.
 		fmt.Fprintf(stdout, "wrote the encoder to %s\n", f.ft.ExportEncoder)
 	}
 	dataset, dataDir := f.dataOf(enc.Config)
+	res.Dataset, res.DataDir = dataset, resolvedDataDir(dataset, dataDir)
 	probe := f.probeEpochs > 0 || f.knnK > 0
 	opened := map[string]datasets.Data{}
 	open := func(split string) (datasets.Data, error) {
@@ -257,6 +275,7 @@ func frozenFeatures(b backends.Backend, f *flags, stdout io.Writer, logger *log.
 		return d, nil
 	}
 	features := map[string]eval.Features{}
+	bad := map[string]int{} // images of each split left out because they did not decode
 	get := func(split string) (eval.Features, error) {
 		if x, ok := features[split]; ok {
 			return x, nil
@@ -265,12 +284,21 @@ func frozenFeatures(b backends.Backend, f *flags, stdout io.Writer, logger *log.
 		if err != nil {
 			return eval.Features{}, err
 		}
+		aug, err := enc.Config.Augmentation(d) // the views the encoder was trained on
+		if err != nil {
+			return eval.Features{}, err
+		}
+		res.ViewSize = aug.View1.Size
 		bar := progress.New("embedding "+split, int64(d.Info().Len), 0, progress.Options{Logger: logger, Unit: "images"})
-		x, err := enc.EmbedDataset(d, encoder.EmbedOptions{BatchSize: f.batch, SkipBadImages: f.skipBad(enc.Config),
+		x, err := enc.EmbedDataset(d, encoder.EmbedOptions{BatchSize: f.batch, Size: res.ViewSize, SkipBadImages: skipBad,
 			Progress: func(done, _ int) { bar.Set(int64(done), "") }})
 		bar.Finish()
+		if err != nil {
+			return eval.Features{}, err
+		}
 		features[split] = x
-		return x, err
+		bad[split] = d.Info().Len - x.N
+		return x, nil
 	}
 	if probe {
 		train, err := get(datasets.SplitTrain)
@@ -291,15 +319,21 @@ func frozenFeatures(b backends.Backend, f *flags, stdout io.Writer, logger *log.
 			}
 			train = train.Rows(idx)
 		}
+		res.TrainImages, res.TestImages, res.TrainPercent = &train.N, &test.N, f.percent
+		if skipBad {
+			trainBad, testBad := bad[datasets.SplitTrain], bad[datasets.SplitTest]
+			res.TrainBadImages, res.TestBadImages = &trainBad, &testBad
+		}
 		m := enc.Config.Model
 		fmt.Fprintf(stdout, "encoder %s (%s, width %d, %d-dim), %s: %d train (%g%% of the labels) / %d test images\n",
 			m.Arch, m.Stem, m.Width, enc.Dim(), dataset, train.N, f.percent, test.N)
 		if f.probeEpochs > 0 {
-			res, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed})
+			pr, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "linear probe: train %.2f%%, test %.2f%%\n", 100*res.TrainAccuracy, 100*res.TestAccuracy)
+			fmt.Fprintf(stdout, "linear probe: train %.2f%%, test %.2f%%\n", 100*pr.TrainAccuracy, 100*pr.TestAccuracy)
+			res.LinearProbe, res.LinearProbeTrain, res.ProbeEpochs = &pr.TestAccuracy, &pr.TrainAccuracy, f.probeEpochs
 		}
 		if f.knnK > 0 {
 			acc, err := eval.KNN(b, train, test, eval.KNNConfig{K: f.knnK, Temperature: f.knnT})
@@ -307,6 +341,7 @@ func frozenFeatures(b backends.Backend, f *flags, stdout io.Writer, logger *log.
 				return err
 			}
 			fmt.Fprintf(stdout, "kNN (k=%d, T=%g): test %.2f%%\n", f.knnK, f.knnT, 100*acc)
+			res.KNN, res.KNNK, res.KNNT = &acc, f.knnK, f.knnT
 		}
 	}
 	if f.embeddings != "" {
@@ -318,6 +353,13 @@ func frozenFeatures(b backends.Backend, f *flags, stdout io.Writer, logger *log.
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %d embeddings of dimension %d to %s\n", x.N, x.D, f.embeddings)
+	}
+	if f.result != "" {
+		res.Wall = time.Since(start)
+		if err := res.write(f.result); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote the result to %s\n", f.result)
 	}
 	return nil
 }
