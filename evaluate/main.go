@@ -7,12 +7,16 @@
 //	go run ./evaluate -checkpoint runs/vicreg -weights freeze           # evaluate.py's linear evaluation
 //	go run ./evaluate -checkpoint encoder.safetensors -embeddings test.npy
 //	go run ./evaluate -checkpoint runs/vicreg -export-encoder encoder.safetensors -probe-epochs 0 -knn-k 0
+//	go run ./evaluate -checkpoint runs/vicreg/ckpt-000000390.safetensors -result eval-390.json
 //
 // The data set is the encoder's own unless -dataset or -data-dir say otherwise (for an image folder
 // or shards, the folder it was trained on), read as its training run read it for evaluation.
 //
 // Without -weights it embeds the images once and trains a linear probe and a kNN classifier on the
-// frozen features. With -weights freeze|finetune (-finetune for short) it runs evaluate.py's
+// frozen features; -result FILE also writes what it measured as JSON (Result: the checkpoint and
+// its step, the data and the images used, the accuracies, the settings, the backend, the wall time
+// and the date; what was not measured is absent), replacing FILE atomically; FILE's folder must
+// exist. With -weights freeze|finetune (-finetune for short) it runs evaluate.py's
 // protocol as a training run (progress, metrics.jsonl, checkpoints, -resume, SIGINT): a linear
 // classifier on the encoder, trained with augmentation, the encoder frozen or fine-tuned, SGD with
 // momentum and a cosine schedule, top-1 and top-5 accuracy on the test split after every epoch;
@@ -21,7 +25,8 @@
 //
 // Exit status: 0 on success (also after SIGINT, once a checkpoint is written), 1 on failure
 // (including a damaged checkpoint or data file), 2 on a usage error (a bad flag value, a
-// -checkpoint path that does not exist or holds no checkpoint, a data set without labels or whose
+// -checkpoint path that does not exist or holds no checkpoint, a -result file whose folder does
+// not exist or cannot be written, -result with -weights, a data set without labels or whose
 // images do not fit the encoder, a resume with another configuration).
 package main
 
@@ -82,7 +87,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file")
-	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, image counts, accuracies, settings, backend, time) to this JSON file, replaced atomically; its folder must exist")
+	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
 	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes (for an image folder, test is its val/ or test/ folder; val is accepted for it)")
 	fs.IntVar(&f.batch, "batch-size", 256, "images per batch (forward passes; fine-tuning steps)")
 	fs.Float64Var(&f.percent, "train-percent", 100, "percentage of the training labels to train on, in (0, 100]: a class-balanced subset fixed by -seed (nested: 1% lies inside 10%)")
