@@ -99,6 +99,7 @@ func readResult(t *testing.T, path string) (Result, map[string]any) {
 	if err := json.Unmarshal(data, &keys); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("%s:\n%s", path, data)
 	for k, v := range keys {
 		if v == -1.0 {
 			t.Errorf("%s: %s is -1: what was not measured must be absent", path, k)
@@ -277,6 +278,21 @@ func TestResultOmitsWhatWasNotMeasured(t *testing.T) {
 			}
 		})
 	}
+	// An exported encoder has no training step: the key is absent, not 0 or -1.
+	t.Run("exported encoder", func(t *testing.T) {
+		tmp := t.TempDir()
+		exported, path := filepath.Join(tmp, "encoder.safetensors"), filepath.Join(tmp, "r.json")
+		if o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "0", "-knn-k", "0", "-export-encoder", exported); o.code != 0 {
+			t.Fatalf("export: exit status %d:\n%s", o.code, o.stderr)
+		}
+		if o := evaluate(t, "-checkpoint", exported, "-probe-epochs", "0", "-knn-k", "0", "-result", path); o.code != 0 {
+			t.Fatalf("exit status %d:\n%s", o.code, o.stderr)
+		}
+		r, keys := readResult(t, path)
+		if _, ok := keys["step"]; ok || r.Checkpoint != exported {
+			t.Errorf("checkpoint %q, step %v: want %s without a step", r.Checkpoint, keys["step"], exported)
+		}
+	})
 }
 
 // TestResultCountsBadImages evaluates a run on an image folder with undecodable images in both
