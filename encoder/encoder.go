@@ -72,6 +72,9 @@ type Encoder struct {
 	Config config.Config
 	// Source is the file the encoder was loaded from ("" when built from a context).
 	Source string
+	// Step is the training step of the checkpoint the encoder was loaded from, or -1 when it was
+	// not loaded from a checkpoint (an exported encoder, or one built from a context).
+	Step int64
 
 	backend backends.Backend
 	ctx     *context.Context
@@ -91,7 +94,7 @@ func New(b backends.Backend, ctx *context.Context, cfg config.Config) (*Encoder,
 	if err != nil {
 		return nil, err
 	}
-	e := &Encoder{Config: cfg, backend: b, ctx: ctx.Checked(false), dtype: dtype}
+	e := &Encoder{Config: cfg, Step: -1, backend: b, ctx: ctx.Checked(false), dtype: dtype}
 	e.exec, err = context.NewExec(b, e.ctx, func(ctx *context.Context, images *Node) *Node {
 		return e.Forward(ctx, images)
 	})
@@ -184,7 +187,7 @@ func fromState(b backends.Backend, state *checkpoints.State, path string) (*Enco
 	if err != nil {
 		return nil, fmt.Errorf("loading an encoder from %s: %w", path, err)
 	}
-	e.Source = path
+	e.Source, e.Step = path, state.Step
 	return e, nil
 }
 

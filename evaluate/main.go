@@ -7,12 +7,16 @@
 //	go run ./evaluate -checkpoint runs/vicreg -weights freeze           # evaluate.py's linear evaluation
 //	go run ./evaluate -checkpoint encoder.safetensors -embeddings test.npy
 //	go run ./evaluate -checkpoint runs/vicreg -export-encoder encoder.safetensors -probe-epochs 0 -knn-k 0
+//	go run ./evaluate -checkpoint runs/vicreg/ckpt-000000390.safetensors -result eval-390.json
 //
 // The data set is the encoder's own unless -dataset or -data-dir say otherwise (for an image folder
 // or shards, the folder it was trained on), read as its training run read it for evaluation.
 //
 // Without -weights it embeds the images once and trains a linear probe and a kNN classifier on the
-// frozen features. With -weights freeze|finetune (-finetune for short) it runs evaluate.py's
+// frozen features; -result FILE also writes what it measured as JSON (Result: the checkpoint and
+// its step, the data and the images used, the accuracies, the settings, the backend, the wall time
+// and the date; what was not measured is absent), replacing FILE atomically; FILE's folder must
+// exist. With -weights freeze|finetune (-finetune for short) it runs evaluate.py's
 // protocol as a training run (progress, metrics.jsonl, checkpoints, -resume, SIGINT): a linear
 // classifier on the encoder, trained with augmentation, the encoder frozen or fine-tuned, SGD with
 // momentum and a cosine schedule, top-1 and top-5 accuracy on the test split after every epoch;
@@ -21,7 +25,8 @@
 //
 // Exit status: 0 on success (also after SIGINT, once a checkpoint is written), 1 on failure
 // (including a damaged checkpoint or data file), 2 on a usage error (a bad flag value, a
-// -checkpoint path that does not exist or holds no checkpoint, a data set without labels or whose
+// -checkpoint path that does not exist or holds no checkpoint, a -result file whose folder does
+// not exist or cannot be written, -result with -weights, a data set without labels or whose
 // images do not fit the encoder, a resume with another configuration).
 package main
 
@@ -29,11 +34,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/backends"
@@ -49,14 +56,14 @@ import (
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
 
-func main() { os.Exit(run(os.Args[1:])) }
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // flags are the command's settings.
 type flags struct {
-	ckpt, dataset, dataDir, embeddings, split string
-	subset, probeEpochs, knnK, batch          int
-	knnT, percent                             float64
-	seed                                      uint64
+	ckpt, dataset, dataDir, embeddings, split, result string
+	subset, probeEpochs, knnK, batch                  int
+	knnT, percent                                     float64
+	seed                                              uint64
 
 	weights            string
 	finetune, baseline bool
@@ -64,9 +71,13 @@ type flags struct {
 	set                map[string]bool // flags given explicitly
 }
 
-func run(args []string) int {
-	logger := log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true})
+// run runs the command with args, printing the results to stdout and the log, usage errors and
+// help to stderr, and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	start := time.Now()
+	logger := log.NewWithOptions(stderr, log.Options{ReportTimestamp: true})
 	fs := flag.NewFlagSet("evaluate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var f flags
 	fs.StringVar(&f.ckpt, "checkpoint", "", "a checkpoint file, an exported encoder, or a run's checkpoint folder (its newest valid checkpoint)")
 	fs.StringVar(&f.dataset, "dataset", "", "labelled data set to evaluate on (default: the one the encoder was trained on)")
@@ -76,6 +87,7 @@ func run(args []string) int {
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file")
+	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
 	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes (for an image folder, test is its val/ or test/ folder; val is accepted for it)")
 	fs.IntVar(&f.batch, "batch-size", 256, "images per batch (forward passes; fine-tuning steps)")
 	fs.Float64Var(&f.percent, "train-percent", 100, "percentage of the training labels to train on, in (0, 100]: a class-balanced subset fixed by -seed (nested: 1% lies inside 10%)")
@@ -113,12 +125,12 @@ func run(args []string) int {
 	}
 	if f.finetune {
 		if f.weights != "" && f.weights != finetune.Finetune {
-			return usage("-finetune and -weights %s contradict each other", f.weights)
+			return usage(stderr, "-finetune and -weights %s contradict each other", f.weights)
 		}
 		f.weights = finetune.Finetune
 	}
 	if msg := f.check(); msg != "" {
-		return usage("%s", msg)
+		return usage(stderr, "%s", msg)
 	}
 	b, err := backend.New()
 	if err != nil {
@@ -127,9 +139,9 @@ func run(args []string) int {
 	}
 	defer b.Finalize()
 	if f.weights != "" {
-		return fail(logger, runFinetune(b, &f, logger))
+		return fail(stderr, logger, runFinetune(b, &f, stdout, stderr, logger))
 	}
-	return fail(logger, frozenFeatures(b, &f, logger))
+	return fail(stderr, logger, frozenFeatures(b, &f, start, stdout, logger))
 }
 
 // check returns what is wrong with the flags, or "".
@@ -159,24 +171,33 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-weights: unknown mode %q: use %s or %s", f.weights, finetune.Freeze, finetune.Finetune)
 	case f.weights != "" && f.embeddings != "":
 		return "-embeddings writes frozen features: give it without -weights"
+	case f.weights != "" && f.result != "":
+		return "-result records an evaluation on frozen features (without -weights); with -weights each run writes its own result.json " +
+			"in its folder (-checkpoint-dir; by default finetune-<weights>-<percent>pct beside the encoder, and scratch-<weights>-<percent>pct for the baseline)"
+	}
+	if f.result != "" {
+		if msg := checkResultPath(f.result); msg != "" {
+			return msg
+		}
 	}
 	return checkCheckpointPath(f.ckpt)
 }
 
-// usage prints a usage error and returns exit status 2.
-func usage(format string, a ...any) int {
-	fmt.Fprintf(os.Stderr, "evaluate: "+format+"\nRun 'go run ./evaluate -h' for the flags.\n", a...)
+// usage prints a usage error to w and returns exit status 2.
+func usage(w io.Writer, format string, a ...any) int {
+	fmt.Fprintf(w, "evaluate: "+format+"\nRun 'go run ./evaluate -h' for the flags.\n", a...)
 	return 2
 }
 
-// fail reports err and returns the exit status: 0 for nil, 2 for a usage error, 1 otherwise.
-func fail(logger *log.Logger, err error) int {
+// fail reports err (a usage error to stderr, others to the log) and returns the exit status: 0
+// for nil, 2 for a usage error, 1 otherwise.
+func fail(stderr io.Writer, logger *log.Logger, err error) int {
 	if err == nil {
 		return 0
 	}
 	var fe *config.FieldError
 	if errors.As(err, &fe) {
-		return usage("%v", err)
+		return usage(stderr, "%v", err)
 	}
 	logger.Error(err)
 	return 1
@@ -204,22 +225,29 @@ func (f *flags) skipBad(enc config.Config) bool {
 }
 
 // frozenFeatures embeds the images once and runs the linear probe, kNN, the embeddings export and
-// the encoder export. Images are read and resized as the training run's evaluation reads them
-// (an image folder or shards streamed, at the run's view size).
-func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
+// the encoder export, and with -result writes what it measured there. Images are read and resized
+// as the training run's evaluation reads them (an image folder or shards streamed, at the run's
+// view size). start is when the command started (for the result's wall time).
+func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Writer, logger *log.Logger) error {
 	enc, err := encoder.Load(b, f.ckpt)
 	if err != nil {
 		return err
 	}
 	defer enc.Close()
 	logger.Info("encoder loaded", "from", enc.Source)
+	res := Result{Checkpoint: enc.Source, Seed: f.seed, Backend: backend.Config(), Date: start.UTC().Format(time.RFC3339)}
+	if enc.Step >= 0 {
+		res.Step = &enc.Step
+	}
+	skipBad := f.skipBad(enc.Config)
 	if f.ft.ExportEncoder != "" {
 		if err := enc.Export(f.ft.ExportEncoder); err != nil {
 			return err
 		}
-		fmt.Printf("wrote the encoder to %s\n", f.ft.ExportEncoder)
+		fmt.Fprintf(stdout, "wrote the encoder to %s\n", f.ft.ExportEncoder)
 	}
 	dataset, dataDir := f.dataOf(enc.Config)
+	res.Dataset, res.DataDir = dataset, resolvedDataDir(dataset, dataDir)
 	probe := f.probeEpochs > 0 || f.knnK > 0
 	opened := map[string]datasets.Data{}
 	open := func(split string) (datasets.Data, error) {
@@ -252,6 +280,7 @@ func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 		return d, nil
 	}
 	features := map[string]eval.Features{}
+	bad := map[string]int{} // images of each split left out because they did not decode
 	get := func(split string) (eval.Features, error) {
 		if x, ok := features[split]; ok {
 			return x, nil
@@ -260,12 +289,21 @@ func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 		if err != nil {
 			return eval.Features{}, err
 		}
+		aug, err := enc.Config.Augmentation(d) // the views the encoder was trained on
+		if err != nil {
+			return eval.Features{}, err
+		}
+		res.ViewSize = aug.View1.Size
 		bar := progress.New("embedding "+split, int64(d.Info().Len), 0, progress.Options{Logger: logger, Unit: "images"})
-		x, err := enc.EmbedDataset(d, encoder.EmbedOptions{BatchSize: f.batch, SkipBadImages: f.skipBad(enc.Config),
+		x, err := enc.EmbedDataset(d, encoder.EmbedOptions{BatchSize: f.batch, Size: res.ViewSize, SkipBadImages: skipBad,
 			Progress: func(done, _ int) { bar.Set(int64(done), "") }})
 		bar.Finish()
+		if err != nil {
+			return eval.Features{}, err
+		}
 		features[split] = x
-		return x, err
+		bad[split] = d.Info().Len - x.N
+		return x, nil
 	}
 	if probe {
 		train, err := get(datasets.SplitTrain)
@@ -286,22 +324,29 @@ func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 			}
 			train = train.Rows(idx)
 		}
+		res.TrainImages, res.TestImages, res.TrainPercent = &train.N, &test.N, f.percent
+		if skipBad {
+			trainBad, testBad := bad[datasets.SplitTrain], bad[datasets.SplitTest]
+			res.TrainBadImages, res.TestBadImages = &trainBad, &testBad
+		}
 		m := enc.Config.Model
-		fmt.Printf("encoder %s (%s, width %d, %d-dim), %s: %d train (%g%% of the labels) / %d test images\n",
+		fmt.Fprintf(stdout, "encoder %s (%s, width %d, %d-dim), %s: %d train (%g%% of the labels) / %d test images\n",
 			m.Arch, m.Stem, m.Width, enc.Dim(), dataset, train.N, f.percent, test.N)
 		if f.probeEpochs > 0 {
-			res, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed})
+			pr, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed})
 			if err != nil {
 				return err
 			}
-			fmt.Printf("linear probe: train %.2f%%, test %.2f%%\n", 100*res.TrainAccuracy, 100*res.TestAccuracy)
+			fmt.Fprintf(stdout, "linear probe: train %.2f%%, test %.2f%%\n", 100*pr.TrainAccuracy, 100*pr.TestAccuracy)
+			res.LinearProbe, res.LinearProbeTrain, res.ProbeEpochs = &pr.TestAccuracy, &pr.TrainAccuracy, f.probeEpochs
 		}
 		if f.knnK > 0 {
 			acc, err := eval.KNN(b, train, test, eval.KNNConfig{K: f.knnK, Temperature: f.knnT})
 			if err != nil {
 				return err
 			}
-			fmt.Printf("kNN (k=%d, T=%g): test %.2f%%\n", f.knnK, f.knnT, 100*acc)
+			fmt.Fprintf(stdout, "kNN (k=%d, T=%g): test %.2f%%\n", f.knnK, f.knnT, 100*acc)
+			res.KNN, res.KNNK, res.KNNT = &acc, f.knnK, f.knnT
 		}
 	}
 	if f.embeddings != "" {
@@ -312,14 +357,21 @@ func frozenFeatures(b backends.Backend, f *flags, logger *log.Logger) error {
 		if err := eval.WriteEmbeddings(f.embeddings, x); err != nil {
 			return err
 		}
-		fmt.Printf("wrote %d embeddings of dimension %d to %s\n", x.N, x.D, f.embeddings)
+		fmt.Fprintf(stdout, "wrote %d embeddings of dimension %d to %s\n", x.N, x.D, f.embeddings)
+	}
+	if f.result != "" {
+		res.Wall = time.Since(start)
+		if err := res.write(f.result); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote the result to %s\n", f.result)
 	}
 	return nil
 }
 
 // runFinetune runs evaluate.py's protocol from the pretrained encoder and, with -baseline, from a
 // random one, and prints both and the difference.
-func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
+func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger *log.Logger) error {
 	encCfg, vars, sum, err := finetune.Pretrained(b, f.ckpt)
 	if err != nil {
 		return err
@@ -353,7 +405,7 @@ func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
 	if cfg.ExportEncoder != "" && cfg.Weights != finetune.Finetune {
 		return config.Errorf("export-encoder", "a frozen encoder does not change: export it without -weights (evaluate -checkpoint %s -export-encoder %s)", f.ckpt, cfg.ExportEncoder)
 	}
-	fmt.Printf("fine-tuning configuration: %s\n", cfg.JSON())
+	fmt.Fprintf(stdout, "fine-tuning configuration: %s\n", cfg.JSON())
 	stop := trainer.StopOnSignal(logger)
 	opts := trainer.Options{Logger: logger, Stop: stop}
 	res, err := finetune.Run(b, cfg, vars, opts)
@@ -361,7 +413,7 @@ func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
 		return err
 	}
 	if res.Interrupted {
-		fmt.Fprintf(os.Stderr, "interrupted; to resume: the same command with -resume\n")
+		fmt.Fprintf(stderr, "interrupted; to resume: the same command with -resume\n")
 		return nil
 	}
 	var scratch *finetune.Result
@@ -378,25 +430,25 @@ func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
 			return err
 		}
 		if scratch.Interrupted {
-			fmt.Fprintf(os.Stderr, "interrupted; to resume: the same command with -resume\n")
+			fmt.Fprintf(stderr, "interrupted; to resume: the same command with -resume\n")
 			return nil
 		}
 	}
-	fmt.Printf("\n%s, %s, %g%% of the labels (%d images), %d epochs; test accuracy (%d images):\n",
+	fmt.Fprintf(stdout, "\n%s, %s, %g%% of the labels (%d images), %d epochs; test accuracy (%d images):\n",
 		cfg.Dataset, cfg.Weights, cfg.TrainPercent, res.TrainImages, cfg.Epochs, res.TestImages)
 	line := func(name string, r *finetune.Result) {
-		fmt.Printf("  %-28s top-1 %6.2f%%", name, 100*r.Top1)
+		fmt.Fprintf(stdout, "  %-28s top-1 %6.2f%%", name, 100*r.Top1)
 		if r.Top5 >= 0 {
-			fmt.Printf("   top-5 %6.2f%%", 100*r.Top5)
+			fmt.Fprintf(stdout, "   top-5 %6.2f%%", 100*r.Top5)
 		}
-		fmt.Println()
+		fmt.Fprintln(stdout)
 	}
 	line("pretrained encoder", res)
 	if scratch != nil {
 		line("from scratch (random init)", scratch)
-		fmt.Printf("  gain from pretraining        %+6.2f points (top-1)\n", 100*(res.Top1-scratch.Top1))
+		fmt.Fprintf(stdout, "  gain from pretraining        %+6.2f points (top-1)\n", 100*(res.Top1-scratch.Top1))
 	}
-	fmt.Printf("runs (checkpoints, metrics.jsonl, result.json): %s\n", strings.Join(dirs, ", "))
+	fmt.Fprintf(stdout, "runs (checkpoints, metrics.jsonl, result.json): %s\n", strings.Join(dirs, ", "))
 	return nil
 }
 

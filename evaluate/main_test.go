@@ -1,0 +1,400 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	. "github.com/gomlx/gomlx/pkg/core/graph"
+	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"github.com/gomlx/gomlx/pkg/ml/context"
+
+	"github.com/gomlx-ssl/vicreg/backend"
+	"github.com/gomlx-ssl/vicreg/backend/backendtest"
+	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
+	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/train/config"
+)
+
+// writeTinyRun writes checkpoints at the given steps of a tiny encoder (ResNet-18, width 2, CIFAR
+// stem, random weights), the way the trainer stores them, with the run configuration edited by
+// edit, and returns the folder (as analyze's tests do).
+func writeTinyRun(t *testing.T, edit func(*config.Config), steps ...int64) string {
+	t.Helper()
+	b := backendtest.XLA(t)
+	cfg := models.Config{Arch: "resnet18", Stem: "cifar", Width: 2, InChannels: 3}
+	ctx := context.New()
+	if err := ctx.SetRNGStateFromSeed(7); err != nil {
+		t.Fatal(err)
+	}
+	exec, err := context.NewExec(b, ctx, func(ctx *context.Context, x *Node) *Node {
+		ctx.SetTraining(x.Graph(), false)
+		return models.Encoder(ctx.In("encoder"), cfg, x)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exec.Exec(tensors.FromShape(tensors.FromFlatDataAndDimensions(make([]float32, 16*16*3), 1, 16, 16, 3).Shape())); err != nil {
+		t.Fatal(err)
+	}
+	vars, err := checkpoints.FromContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := config.Default()
+	run.Dataset, run.Augment, run.Seed, run.Model = "synthetic", "solo-cifar", 7, cfg
+	edit(&run)
+	dir := t.TempDir()
+	m, err := checkpoints.NewManager(dir, 5, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range steps {
+		if _, err := m.Save(&checkpoints.State{Step: step, Config: run.JSON(), Variables: vars}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// output is what one run of the command left.
+type output struct {
+	code           int
+	stdout, stderr string
+	start, end     time.Time
+}
+
+// evaluate runs the command in this process.
+func evaluate(t *testing.T, args ...string) output {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	o := output{start: time.Now()}
+	o.code = run(args, &stdout, &stderr)
+	o.end = time.Now()
+	o.stdout, o.stderr = stdout.String(), stderr.String()
+	t.Logf("evaluate %s: exit %d in %s\n%s", strings.Join(args, " "), o.code, o.end.Sub(o.start).Round(time.Millisecond), o.stdout)
+	return o
+}
+
+// readResult reads path both as a Result and as a generic object (to see which keys exist).
+func readResult(t *testing.T, path string) (Result, map[string]any) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r Result
+	var keys map[string]any
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatalf("%s does not parse: %v\n%s", path, err, data)
+	}
+	if err := json.Unmarshal(data, &keys); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s:\n%s", path, data)
+	for k, v := range keys {
+		if v == -1.0 {
+			t.Errorf("%s: %s is -1: what was not measured must be absent", path, k)
+		}
+	}
+	return r, keys
+}
+
+var (
+	countsLine = regexp.MustCompile(`: (\d+) train \(([0-9.]+)% of the labels\) / (\d+) test images`)
+	probeLine  = regexp.MustCompile(`linear probe: train ([0-9.]+)%, test ([0-9.]+)%`)
+	knnLine    = regexp.MustCompile(`kNN \(k=(\d+), T=([0-9.e-]+)\): test ([0-9.]+)%`)
+)
+
+// mismatches lists where the result r differs from what the command printed (stdout): the image
+// counts, the probe's and kNN's accuracies (printed as percentages with two decimals) and
+// settings. A figure the output prints must be in r; one it does not print must be absent.
+func mismatches(stdout string, r Result) []string {
+	var bad []string
+	pct := func(p *float64) string {
+		if p == nil {
+			return "absent"
+		}
+		return fmt.Sprintf("%.2f", 100**p)
+	}
+	count := func(p *int) string {
+		if p == nil {
+			return "absent"
+		}
+		return strconv.Itoa(*p)
+	}
+	cmp := func(what, got, printed string) {
+		if got != printed {
+			bad = append(bad, fmt.Sprintf("%s: the result has %s, the output printed %s", what, got, printed))
+		}
+	}
+	if m := countsLine.FindStringSubmatch(stdout); m != nil {
+		cmp("train_images", count(r.TrainImages), m[1])
+		cmp("train_percent", strconv.FormatFloat(r.TrainPercent, 'g', -1, 64), m[2])
+		cmp("test_images", count(r.TestImages), m[3])
+	} else {
+		cmp("train_images", count(r.TrainImages), "absent")
+		cmp("test_images", count(r.TestImages), "absent")
+	}
+	if m := probeLine.FindStringSubmatch(stdout); m != nil {
+		cmp("linear_probe_train", pct(r.LinearProbeTrain), m[1])
+		cmp("linear_probe", pct(r.LinearProbe), m[2])
+	} else {
+		cmp("linear_probe", pct(r.LinearProbe), "absent")
+		cmp("linear_probe_train", pct(r.LinearProbeTrain), "absent")
+	}
+	if m := knnLine.FindStringSubmatch(stdout); m != nil {
+		cmp("knn_k", strconv.Itoa(r.KNNK), m[1])
+		cmp("knn_t", strconv.FormatFloat(r.KNNT, 'g', -1, 64), m[2])
+		cmp("knn", pct(r.KNN), m[3])
+	} else {
+		cmp("knn", pct(r.KNN), "absent")
+	}
+	return bad
+}
+
+// TestResultFile evaluates a tiny run with -result and checks the file against what the command
+// printed and against the inputs of the test (the checkpoint, the data, the flags).
+func TestResultFile(t *testing.T) {
+	const viewSize = 12 // the run's -image-size: synthetic images are 16x16, resized for the encoder
+	dir := writeTinyRun(t, func(c *config.Config) { c.ImageSize = viewSize }, 10, 20)
+	path := filepath.Join(t.TempDir(), "result.json")
+	if err := os.WriteFile(path, []byte("an older result\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := evaluate(t, "-checkpoint", dir, "-subset", "200", "-train-percent", "50", "-probe-epochs", "3",
+		"-knn-k", "5", "-seed", "3", "-batch-size", "64", "-result", path)
+	if o.code != 0 {
+		t.Fatalf("exit status %d:\n%s", o.code, o.stderr)
+	}
+	if !strings.Contains(o.stdout, "wrote the result to "+path) {
+		t.Errorf("the output does not say where the result went:\n%s", o.stdout)
+	}
+	r, keys := readResult(t, path)
+	for _, msg := range mismatches(o.stdout, r) {
+		t.Error(msg)
+	}
+	// Every figure printed is in the file (mismatches compares only the lines it finds).
+	for _, line := range []*regexp.Regexp{countsLine, probeLine, knnLine} {
+		if !line.MatchString(o.stdout) {
+			t.Errorf("the output has no line matching %s:\n%s", line, o.stdout)
+		}
+	}
+
+	ckpts, err := (&checkpoints.Manager{Dir: dir}).List()
+	if err != nil || len(ckpts) != 2 {
+		t.Fatalf("checkpoints of the tiny run: %v, %v", ckpts, err)
+	}
+	if r.Checkpoint != ckpts[1] || r.Step == nil || *r.Step != 20 {
+		t.Errorf("checkpoint %q step %v, want the newest %q, step 20", r.Checkpoint, r.Step, ckpts[1])
+	}
+	if r.Dataset != "synthetic" || keys["data_dir"] != nil {
+		t.Errorf("dataset %q, data_dir %v: want synthetic, which reads no folder", r.Dataset, keys["data_dir"])
+	}
+	if r.TestImages == nil || *r.TestImages != 200 || r.TrainImages == nil || *r.TrainImages >= 200 || *r.TrainImages < 90 {
+		t.Errorf("train %v / test %v images: want about half of -subset 200 / all 200", r.TrainImages, r.TestImages)
+	}
+	if r.ViewSize != viewSize {
+		t.Errorf("view_size %d, want the run's image size %d", r.ViewSize, viewSize)
+	}
+	if r.ProbeEpochs != 3 || r.KNNK != 5 || r.KNNT != 0.07 || r.Seed != 3 || r.TrainPercent != 50 {
+		t.Errorf("settings: probe_epochs %d knn_k %d knn_t %g seed %d train_percent %g; want 3, 5, 0.07, 3, 50",
+			r.ProbeEpochs, r.KNNK, r.KNNT, r.Seed, r.TrainPercent)
+	}
+	if _, ok := keys["train_bad_images"]; ok {
+		t.Error("train_bad_images is present, but the run does not skip bad images")
+	}
+	if r.Backend != backend.Config() {
+		t.Errorf("backend %q, want %q", r.Backend, backend.Config())
+	}
+	if r.Wall <= 0 || r.Wall > o.end.Sub(o.start) {
+		t.Errorf("wall_ns %v, want in (0, %v] (the command's time)", r.Wall, o.end.Sub(o.start))
+	}
+	date, err := time.Parse(time.RFC3339, r.Date)
+	if err != nil || date.Before(o.start.Truncate(time.Second)) || date.After(o.end) {
+		t.Errorf("date %q (%v): want RFC 3339 between %v and %v", r.Date, err, o.start, o.end)
+	}
+
+	// Negative control: had the file been written from the wrong variable, mismatches would say
+	// so. The printed figures differ from each other here, so each confusion is visible.
+	wrong := map[string]func(*Result){
+		"linear_probe from the probe's training accuracy": func(r *Result) { r.LinearProbe = r.LinearProbeTrain },
+		"knn from the linear probe":                       func(r *Result) { r.KNN = r.LinearProbe },
+		"train_images from the test images":               func(r *Result) { r.TrainImages = r.TestImages },
+		"no linear probe":                                 func(r *Result) { r.LinearProbe = nil },
+	}
+	for name, edit := range wrong {
+		w := r
+		edit(&w)
+		if len(mismatches(o.stdout, w)) == 0 {
+			t.Errorf("negative control %q: the check does not see it", name)
+		}
+	}
+}
+
+// TestResultOmitsWhatWasNotMeasured: without the probe its keys are absent, without kNN its keys,
+// and with neither the image counts too (nothing is embedded); never a -1 (readResult).
+func TestResultOmitsWhatWasNotMeasured(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	for _, tc := range []struct {
+		name           string
+		args           []string
+		absent, always []string
+	}{
+		{"no probe", []string{"-probe-epochs", "0", "-knn-k", "3"},
+			[]string{"linear_probe", "linear_probe_train", "probe_epochs"}, []string{"knn", "knn_k", "knn_t", "train_images", "test_images", "view_size"}},
+		{"no kNN", []string{"-probe-epochs", "1", "-knn-k", "0"},
+			[]string{"knn", "knn_k", "knn_t"}, []string{"linear_probe", "linear_probe_train", "probe_epochs", "train_images", "test_images", "view_size"}},
+		{"neither", []string{"-probe-epochs", "0", "-knn-k", "0"},
+			[]string{"linear_probe", "linear_probe_train", "probe_epochs", "knn", "knn_k", "knn_t", "train_images", "test_images", "train_percent", "view_size"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "r.json")
+			o := evaluate(t, append([]string{"-checkpoint", dir, "-subset", "64", "-batch-size", "64", "-result", path}, tc.args...)...)
+			if o.code != 0 {
+				t.Fatalf("exit status %d:\n%s", o.code, o.stderr)
+			}
+			r, keys := readResult(t, path)
+			for _, msg := range mismatches(o.stdout, r) {
+				t.Error(msg)
+			}
+			for _, k := range tc.absent {
+				if v, ok := keys[k]; ok {
+					t.Errorf("%s is present (%v) but was not measured", k, v)
+				}
+			}
+			for _, k := range append(tc.always, "checkpoint", "step", "dataset", "seed", "backend", "wall_ns", "date") {
+				if _, ok := keys[k]; !ok {
+					t.Errorf("%s is absent", k)
+				}
+			}
+		})
+	}
+	// An exported encoder has no training step: the key is absent, not 0 or -1.
+	t.Run("exported encoder", func(t *testing.T) {
+		tmp := t.TempDir()
+		exported, path := filepath.Join(tmp, "encoder.safetensors"), filepath.Join(tmp, "r.json")
+		if o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "0", "-knn-k", "0", "-export-encoder", exported); o.code != 0 {
+			t.Fatalf("export: exit status %d:\n%s", o.code, o.stderr)
+		}
+		if o := evaluate(t, "-checkpoint", exported, "-probe-epochs", "0", "-knn-k", "0", "-result", path); o.code != 0 {
+			t.Fatalf("exit status %d:\n%s", o.code, o.stderr)
+		}
+		r, keys := readResult(t, path)
+		if _, ok := keys["step"]; ok || r.Checkpoint != exported {
+			t.Errorf("checkpoint %q, step %v: want %s without a step", r.Checkpoint, keys["step"], exported)
+		}
+	})
+}
+
+// TestResultCountsBadImages evaluates a run on an image folder with undecodable images in both
+// splits (two in train, one in val: counts that differ, so that a count taken from the wrong split
+// shows): with -skip-bad-images the counts of the folder's files are in the result.
+func TestResultCountsBadImages(t *testing.T) {
+	root := t.TempDir()
+	classes := []string{"a", "b"}
+	train := datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), classes, 6)
+	test := datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), classes, 4)
+	for _, p := range []string{filepath.Join(root, "train", "a", "bad.png"), filepath.Join(root, "train", "b", "bad.jpg"), filepath.Join(root, "val", "b", "bad.jpg")} {
+		if err := os.WriteFile(p, []byte("not an image"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 }, 3)
+	path := filepath.Join(t.TempDir(), "r.json")
+	o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "1", "-knn-k", "3", "-skip-bad-images", "-result", path)
+	if o.code != 0 {
+		t.Fatalf("exit status %d:\n%s", o.code, o.stderr)
+	}
+	r, _ := readResult(t, path)
+	for _, msg := range mismatches(o.stdout, r) {
+		t.Error(msg)
+	}
+	want := func(name string, got *int, n int) {
+		if got == nil {
+			t.Errorf("%s is absent, want %d", name, n)
+		} else if *got != n {
+			t.Errorf("%s: %d, want %d", name, *got, n)
+		}
+	}
+	want("train_images", r.TrainImages, len(train))
+	want("test_images", r.TestImages, len(test))
+	want("train_bad_images", r.TrainBadImages, 2)
+	want("test_bad_images", r.TestBadImages, 1)
+	if r.Dataset != "folder" || r.DataDir != root || r.ViewSize != 16 {
+		t.Errorf("dataset %q, data_dir %q, view_size %d; want folder, %s, 16", r.Dataset, r.DataDir, r.ViewSize, root)
+	}
+}
+
+// TestResultPathRefused: a -result that cannot be written is a usage error (exit status 2) that
+// says what to do, found before the encoder is even loaded; and -result with -weights is refused,
+// pointing at the runs' own result.json.
+func TestResultPathRefused(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	tmp := t.TempDir()
+	missing := filepath.Join(tmp, "no-such-folder")
+	file := filepath.Join(tmp, "file")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		wants []string
+	}{
+		{"missing folder", []string{"-result", filepath.Join(missing, "r.json")}, []string{"-result", missing, "does not exist", "mkdir -p " + missing}},
+		{"folder given", []string{"-result", tmp}, []string{"-result", tmp + " is a folder", "give a file name"}},
+		{"under a file", []string{"-result", filepath.Join(file, "r.json")}, []string{"-result", file + " is not a folder"}},
+		{"with -weights", []string{"-weights", "freeze", "-result", filepath.Join(tmp, "r.json")}, []string{"-result", "without -weights", "result.json", "-checkpoint-dir"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := evaluate(t, append([]string{"-checkpoint", dir}, tc.args...)...)
+			if o.code != 2 {
+				t.Errorf("exit status %d, want 2", o.code)
+			}
+			for _, w := range tc.wants {
+				if !strings.Contains(o.stderr, w) {
+					t.Errorf("the message does not say %q:\n%s", w, o.stderr)
+				}
+			}
+			if strings.Contains(o.stderr, "encoder loaded") || strings.Contains(o.stderr, "embedding") || o.stdout != "" {
+				t.Errorf("work was done before the refusal:\n%s%s", o.stdout, o.stderr)
+			}
+		})
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Errorf("the refusal created %s", missing)
+	}
+	entries, _ := os.ReadDir(tmp)
+	if len(entries) != 1 {
+		t.Errorf("%s holds %d entries, want only the file the test wrote (no test file or result left)", tmp, len(entries))
+	}
+}
+
+// TestResultKeptOnFailure: an evaluation that fails leaves an existing result file as it was.
+func TestResultKeptOnFailure(t *testing.T) {
+	tmp := t.TempDir()
+	damaged := filepath.Join(tmp, "ckpt-000000001"+checkpoints.Ext)
+	if err := os.WriteFile(damaged, []byte("not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(tmp, "r.json")
+	if err := os.WriteFile(path, []byte("the previous result\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	backendtest.Backend(t)
+	if o := evaluate(t, "-checkpoint", damaged, "-result", path); o.code != 1 {
+		t.Errorf("exit status %d on a damaged checkpoint, want 1:\n%s", o.code, o.stderr)
+	}
+	if data, _ := os.ReadFile(path); string(data) != "the previous result\n" {
+		t.Errorf("the result file was changed to %q", data)
+	}
+}
