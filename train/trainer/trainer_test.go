@@ -80,7 +80,7 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 			t.Errorf("missing output: %v", err)
 		}
 	}
-	series, err := readMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
+	series, err := ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -274,12 +274,12 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 			t.Errorf("baseline %s: accuracy %v, want it measured", name, acc)
 		}
 	}
-	series, err := readMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
+	series, err := ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	knn := series["knn_acc"]
-	if len(knn) != 1 || knn[0][0] != 4 || knn[0][1] < 0 || knn[0][1] > 1 {
+	if len(knn) != 1 || knn[0].Step != 4 || knn[0].Value < 0 || knn[0].Value > 1 {
 		t.Errorf("knn_acc series %v, want one accuracy at step 4", knn)
 	}
 	if got := len(series["probe_acc"]); got != 2 {
