@@ -396,7 +396,7 @@ func runFinetune(b backends.Backend, f *flags, logger *log.Logger) error {
 		line("from scratch (random init)", scratch)
 		fmt.Printf("  gain from pretraining        %+6.2f points (top-1)\n", 100*(res.Top1-scratch.Top1))
 	}
-	fmt.Printf("runs (checkpoints, metrics.jsonl, result.json): %s\n", strings.Join(dirs, ", "))
+	fmt.Printf("runs (checkpoints, metrics.jsonl, metrics.svg and .png, result.json): %s\n", strings.Join(dirs, ", "))
 	return nil
 }
 
