@@ -448,7 +448,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 		line("from scratch (random init)", scratch)
 		fmt.Fprintf(stdout, "  gain from pretraining        %+6.2f points (top-1)\n", 100*(res.Top1-scratch.Top1))
 	}
-	fmt.Fprintf(stdout, "runs (checkpoints, metrics.jsonl, result.json): %s\n", strings.Join(dirs, ", "))
+	fmt.Fprintf(stdout, "runs (checkpoints, metrics.jsonl, metrics.svg and .png, result.json): %s\n", strings.Join(dirs, ", "))
 	return nil
 }
 

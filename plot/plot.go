@@ -39,7 +39,8 @@ const (
 	// Linear is the default scale.
 	Linear Scale = iota
 	// Log is a base-10 log scale with tick labels at powers of ten (or at 1, 2 and 5 times them
-	// when the range spans less than two decades). Values <= 0 are left out.
+	// when the range spans less than two decades), and at an end of the axis that falls on a
+	// tick (such as 0.4 for data from 0.01 to 0.4). Values <= 0 are left out.
 	Log
 	// AutoScale is Log when every value on the axis is positive and the largest is at least
 	// AutoLogRatio times the smallest, else Linear: for quantities that may or may not span

@@ -481,12 +481,74 @@ func TestLogTicks(t *testing.T) {
 			if err != nil || math.Abs(v-tk.Value) > 1e-9*v {
 				t.Errorf("[%g, %g]: label %q for value %g", tc.lo, tc.hi, tk.Label, tk.Value)
 			}
-			if tc.powers && !isPowerOfTen(v) {
+			atEnd := math.Abs(v-tc.lo) <= 1e-9*v || math.Abs(v-tc.hi) <= 1e-9*v // an end on a tick is labelled
+			if tc.powers && !isPowerOfTen(v) && !atEnd {
 				t.Errorf("[%g, %g]: label %q is not a power of ten", tc.lo, tc.hi, tk.Label)
 			}
 		}
 		if len(labels) < tc.atLeast {
 			t.Errorf("[%g, %g]: labels %v, want at least %d", tc.lo, tc.hi, labels, tc.atLeast)
 		}
+	}
+}
+
+// The labelled ticks of log axes, derived from logTicks' rule (target 5): with three or more
+// powers of ten inside, every n-th power is labelled, n = ⌊(decades+6)/7⌋; with fewer, the ticks
+// at 1, 2 and 5 times a power. Then an axis end that falls on a tick is labelled too; a labelled
+// neighbour within half a label slot of it (log10(hi/lo)/10 decades) loses its label, unless that
+// neighbour is a power of ten and the end is not.
+func TestLogTicksLabelTheEnds(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi float64
+		want   []string
+	}{
+		// 0.01 and 0.1 inside: 1-2-5 labels up to 0.2; the end 0.4 is a tick 0.30 decades from
+		// 0.2 (the slot is log10(40)/10 = 0.16 decades): labelled.
+		{0.01, 0.4, []string{"0.01", "0.02", "0.05", "0.1", "0.2", "0.4"}},
+		// Four powers of ten, n = 1: all labelled, both ends among them.
+		{0.001, 1, []string{"0.001", "0.01", "0.1", "1"}},
+		// One power inside: 0.05, 0.1, 0.2 and the end 0.4 (0.30 decades from 0.2 > 0.09).
+		{0.05, 0.4, []string{"0.05", "0.1", "0.2", "0.4"}},
+		{1, 1000, []string{"1", "10", "100", "1000"}},
+		// The low end too: 0.03 lies 0.22 decades below 0.05 (slot 0.11).
+		{0.03, 0.4, []string{"0.03", "0.05", "0.1", "0.2", "0.4"}},
+		// Ten powers, n = 2: 1e-6, 1e-4, ..., 100; the end 1000 lies one decade from 100 (slot
+		// 0.9): labelled as well.
+		{1e-6, 1e3, []string{"1e-6", "0.0001", "0.01", "1", "100", "1000"}},
+		// The end 0.6 lies 0.08 decades from 0.5 (slot 0.18): 0.5, not a power of ten, gives way.
+		{0.01, 0.6, []string{"0.01", "0.02", "0.05", "0.1", "0.2", "0.6"}},
+		// Three powers, n = 1, with minor ticks: the end 0.9 is one (0.95 decades from 0.1,
+		// slot 0.31): labelled; the end 0.0008 is 0.1 decades below the power 0.001, which keeps
+		// its label.
+		{0.0008, 0.9, []string{"0.001", "0.01", "0.1", "0.9"}},
+	} {
+		// The ends as the figure computes them (axisRange goes through log10).
+		lo, hi := math.Pow(10, math.Log10(tc.lo)), math.Pow(10, math.Log10(tc.hi))
+		var got []string
+		for _, tk := range logTicks(lo, hi, 5) {
+			if tk.Label != "" {
+				got = append(got, tk.Label)
+			}
+		}
+		if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+			t.Errorf("[%g, %g]: labels %v, want %v", tc.lo, tc.hi, got, tc.want)
+		}
+	}
+}
+
+// The noise figure's case end to end: a log x axis over the levels 0.01 to 0.4 names its last
+// tick, at the right end of the axis.
+func TestLogAxisEndLabelledInFigure(t *testing.T) {
+	levels := []float64{0.01, 0.02, 0.05, 0.1, 0.2, 0.4}
+	y := []float64{0.5, 0.4, 0.3, 0.2, 0.1, 0.05}
+	doc := parseSVG(t, encode(t, &Figure{Panels: []Panel{{XLabel: "σ", YLabel: "p", XScale: Log,
+		Series: []Series{{Name: "p", X: levels, Y: y}}}}}, "svg"))
+	xs, _ := doc.TickLabels()
+	var labels []string
+	for _, x := range xs {
+		labels = append(labels, x.S)
+	}
+	if len(labels) == 0 || labels[len(labels)-1] != "0.4" {
+		t.Errorf("x tick labels %v, want the last to be 0.4", labels)
 	}
 }

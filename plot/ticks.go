@@ -9,7 +9,8 @@ import (
 )
 
 // ticker places labelled ticks at round values: about target of them on a linear axis (never
-// fewer than three), and at powers of ten on a log axis (with unlabelled minor ticks between).
+// fewer than three), and at powers of ten on a log axis (with unlabelled minor ticks between,
+// and a label at an end of the axis that falls on a tick).
 type ticker struct {
 	log    bool
 	target int
@@ -105,64 +106,112 @@ func cleanExponent(s string) string {
 // logTicks labels the powers of ten inside [lo, hi] (every n-th when there are more than
 // target+2 of them), with unlabelled minor ticks at 2..9 times each power when few decades are
 // shown. With fewer than three powers of ten inside, it labels 1, 2 and 5 times them, then 1 to
-// 9 times them, and on a range narrower than that falls back to linear ticks.
+// 9 times them, and on a range narrower than that falls back to linear ticks. An end of the
+// axis that falls on a tick is labelled as well (labelEnds).
 func logTicks(lo, hi float64, target int) []gplot.Tick {
 	if !(hi > lo) || lo <= 0 || math.IsInf(hi, 0) {
 		return nil
 	}
 	kLo, kHi := int(math.Floor(math.Log10(lo)+1e-9)), int(math.Ceil(math.Log10(hi)-1e-9))
 	in := func(v float64) bool { return v >= lo*(1-1e-9) && v <= hi*(1+1e-9) }
+	// candidates are the values m·10^k inside the range, in increasing order.
+	var candidates []logTick
 	var decades []int
 	for k := kLo; k <= kHi; k++ {
-		if in(math.Pow(10, float64(k))) {
-			decades = append(decades, k)
+		for m := 1; m <= 9; m++ {
+			if tk := (logTick{m: m, k: k}); in(tk.value()) {
+				candidates = append(candidates, tk)
+				if m == 1 {
+					decades = append(decades, k)
+				}
+			}
 		}
 	}
 	if len(decades) >= 3 {
 		every := (len(decades) + target + 1) / (target + 2)
 		every = max(every, 1)
 		minor := len(decades) <= 6
-		var ticks []gplot.Tick
-		for k := kLo; k <= kHi; k++ {
-			for m := 1; m <= 9; m++ {
-				v := float64(m) * math.Pow(10, float64(k))
-				if !in(v) {
-					continue
-				}
-				switch {
-				case m == 1 && (k-decades[0])%every == 0:
-					ticks = append(ticks, gplot.Tick{Value: v, Label: formatPow(m, k)})
-				case m == 1 || minor:
-					ticks = append(ticks, gplot.Tick{Value: v})
-				}
-			}
-		}
-		return ticks
-	}
-	for _, mantissas := range [][]int{{1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}} {
-		var ticks []gplot.Tick
-		labelled := 0
-		for k := kLo; k <= kHi; k++ {
-			for m := 1; m <= 9; m++ {
-				v := float64(m) * math.Pow(10, float64(k))
-				if !in(v) {
-					continue
-				}
-				tk := gplot.Tick{Value: v}
-				for _, lm := range mantissas {
-					if lm == m {
-						tk.Label = formatPow(m, k)
-						labelled++
-					}
-				}
+		var ticks []logTick
+		for _, tk := range candidates {
+			if tk.m == 1 || minor {
+				tk.label = tk.m == 1 && (tk.k-decades[0])%every == 0
 				ticks = append(ticks, tk)
 			}
 		}
+		return labelEnds(ticks, lo, hi, target)
+	}
+	for _, mantissas := range [][]int{{1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}} {
+		ticks := append([]logTick(nil), candidates...)
+		labelled := 0
+		for i := range ticks {
+			for _, lm := range mantissas {
+				if lm == ticks[i].m {
+					ticks[i].label = true
+					labelled++
+				}
+			}
+		}
 		if labelled >= 3 {
-			return ticks
+			return labelEnds(ticks, lo, hi, target)
 		}
 	}
 	return linearTicks(lo, hi, target)
+}
+
+// logTick is a tick of a log axis at m·10^k, labelled or not.
+type logTick struct {
+	m, k  int
+	label bool
+}
+
+// value is m·10^k, correctly rounded (0.3, not 3·0.1 = 0.30000000000000004).
+func (t logTick) value() float64 {
+	if t.k < 0 {
+		return float64(t.m) / math.Pow10(-t.k)
+	}
+	return float64(t.m) * math.Pow10(t.k)
+}
+
+// labelEnds labels an end of the axis (hi, then lo) that falls on a tick, so that an axis
+// ending at a data value, such as the largest noise level 0.4, names it. A labelled tick closer
+// to that end than half a label slot (log10(hi/lo)/(2·target) decades) loses its label, so that
+// the two do not collide; but a power of ten keeps its label against an end that is not one
+// (the end then stays unlabelled). It returns the ticks as gonum's.
+func labelEnds(ticks []logTick, lo, hi float64, target int) []gplot.Tick {
+	slot := math.Log10(hi/lo) / float64(2*max(target, 1))
+	dist := func(i int, v float64) float64 { return math.Abs(math.Log10(ticks[i].value() / v)) }
+	for _, end := range []float64{hi, lo} {
+		at := -1
+		for i := range ticks {
+			if dist(i, end) <= 1e-9 {
+				at = i
+			}
+		}
+		if at < 0 || ticks[at].label {
+			continue
+		}
+		near := -1
+		for i := range ticks {
+			if ticks[i].label && (near < 0 || dist(i, end) < dist(near, end)) {
+				near = i
+			}
+		}
+		if near >= 0 && dist(near, end) < slot {
+			if ticks[near].m == 1 && ticks[at].m != 1 {
+				continue
+			}
+			ticks[near].label = false
+		}
+		ticks[at].label = true
+	}
+	out := make([]gplot.Tick, len(ticks))
+	for i, tk := range ticks {
+		out[i].Value = tk.value()
+		if tk.label {
+			out[i].Label = formatPow(tk.m, tk.k)
+		}
+	}
+	return out
 }
 
 // formatPow writes m·10^k: in fixed point for 10^-4 <= value < 10^6 ("0.001", "20000"), else as

@@ -7,7 +7,8 @@
 //
 // A fine-tuning run is a training run: it uses the trainer's Loop (progress, metrics.jsonl,
 // checkpoints with exact resume, interruption, non-finite checks) and the checkpoint manager, and
-// its checkpoints load back with encoder.Load. Run from a randomly initialised encoder
+// its checkpoints load back with encoder.Load. A finished run draws its metrics beside them
+// (metrics.svg and metrics.png). Run from a randomly initialised encoder
 // (Scratch), the same procedure is supervised training from scratch: the baseline that measures
 // what pretraining gives.
 package finetune

@@ -1,9 +1,11 @@
 package finetune
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"math"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -17,6 +19,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/plot/plottest"
 	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
@@ -101,6 +104,7 @@ func TestFinetuneMovesTheEncoderFreezeDoesNot(t *testing.T) {
 		if got["/"+HeadScope+"/weights"].Value == nil {
 			t.Fatalf("%s: no classifier in the checkpoint", weights)
 		}
+		checkFigure(t, c.CheckpointDir, weights)
 		switch weights {
 		case Freeze:
 			if changed != 0 {
@@ -118,6 +122,31 @@ func TestFinetuneMovesTheEncoderFreezeDoesNot(t *testing.T) {
 			if res.Top5 < res.Top1 || res.Top5 > 1 {
 				t.Errorf("top-5 %.4f should lie between top-1 %.4f and 1", res.Top5, res.Top1)
 			}
+		}
+	}
+}
+
+// checkFigure fails unless a run's folder holds the metrics figure, as SVG and PNG, with the
+// training loss and the test accuracy drawn (a series without points gets no legend entry).
+func checkFigure(t *testing.T, dir, name string) {
+	t.Helper()
+	paths := trainer.MetricsFigures(filepath.Join(dir, "metrics.jsonl"))
+	for _, p := range paths {
+		if info, err := os.Stat(p); err != nil || info.Size() == 0 {
+			t.Errorf("%s: no metrics figure %s: %v", name, filepath.Base(p), err)
+		}
+	}
+	data, err := os.ReadFile(paths[0])
+	if err != nil {
+		return
+	}
+	doc, err := plottest.Parse(data)
+	if err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	for _, s := range []string{legendLoss, legendTop1, legendTop5} {
+		if doc.Count(s) != 1 {
+			t.Errorf("%s: legend entry %q appears %d times in the metrics figure, want once", name, s, doc.Count(s))
 		}
 	}
 }
@@ -168,9 +197,30 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 	if err != nil || !res.Interrupted || res.Steps != 4 {
 		t.Fatalf("interrupted run: %+v, %v; want interrupted at step 4", res, err)
 	}
+	figures := trainer.MetricsFigures(filepath.Join(split.CheckpointDir, "metrics.jsonl"))
+	if _, err := os.Stat(figures[0]); err == nil {
+		t.Errorf("the interrupted run drew %s; only a finished run does", figures[0])
+	}
+	// The resumed run draws the figure; its PNG cannot be written (a folder holds the name): a
+	// warning, and the run, its checkpoints and its result are as they would be.
+	if err := os.Mkdir(figures[1], 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	resumeOpts := quiet()
+	resumeOpts.Logger = log.New(&logged)
 	split.Resume = true
-	if res, err = Run(b, split, vars, quiet()); err != nil || res.Steps != 12 {
+	if res, err = Run(b, split, vars, resumeOpts); err != nil || res.Steps != 12 {
 		t.Fatalf("resumed run: %+v, %v; want 12 steps", res, err)
+	}
+	if !strings.Contains(logged.String(), "could not plot the fine-tuning metrics") {
+		t.Errorf("no warning for the figure that could not be written; log:\n%s", logged.String())
+	}
+	if _, err := os.Stat(filepath.Join(split.CheckpointDir, ResultFile)); err != nil {
+		t.Errorf("a figure that failed to draw lost the result: %v", err)
+	}
+	if _, err := os.Stat(figures[0]); err != nil {
+		t.Errorf("the resumed run drew no %s: %v", filepath.Base(figures[0]), err)
 	}
 	a, c := finalVariables(t, straight.CheckpointDir), finalVariables(t, split.CheckpointDir)
 	for k, v := range a {

@@ -135,7 +135,8 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, "config.json"), append(cfg.JSON(), '\n'), 0); err != nil {
 		return nil, err
 	}
-	metrics, err := trainer.OpenMetrics(filepath.Join(cfg.CheckpointDir, "metrics.jsonl"))
+	metricsPath := filepath.Join(cfg.CheckpointDir, "metrics.jsonl")
+	metrics, err := trainer.OpenMetrics(metricsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +163,6 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	}
 	stepExec = stepExec.SetMaxCache(1)
 	defer stepExec.Finalize()
-	names := []string{"loss", "batch_acc", "lr_head"}
 	evalExec, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, images *Node) *Node {
 		return net.logits(ctx, images, false)
 	})
@@ -193,12 +193,12 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 			}
 			values := make(map[string]float64, len(outs))
 			for i, o := range outs {
-				values[names[i]] = float64(tensors.ToScalar[float32](o))
+				values[stepOutputs[i]] = float64(tensors.ToScalar[float32](o))
 				o.FinalizeAll()
 			}
 			return values, nil
 		},
-		Names: func() []string { return names },
+		Names: func() []string { return stepOutputs },
 		EndOfEpoch: func(step int64, epoch float64, last bool) (map[string]float64, error) {
 			top1, top5, err := accuracy(evalExec, test, classes, max(cfg.BatchSize, 256), size, cfg.SkipBadImages)
 			if err != nil {
@@ -239,8 +239,17 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, ResultFile), append(data, '\n'), 0); err != nil {
 		return nil, err
 	}
+	// After the checkpoints, the metrics and the result are written: a figure that fails to draw
+	// costs nothing else.
+	if err := plotMetrics(metricsPath, cfg); err != nil {
+		logger.Warn("could not plot the fine-tuning metrics", "err", err)
+	}
 	return res, nil
 }
+
+// stepOutputs name the training step's outputs, in order: their means over each log window are
+// the training lines of metrics.jsonl (the evaluation lines hold "top1" and "top5").
+var stepOutputs = []string{"loss", "batch_acc", "lr_head"}
 
 // freeze makes every encoder variable non-trainable (the classifier alone learns).
 func freeze(ctx *context.Context) {

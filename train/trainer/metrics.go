@@ -65,41 +65,99 @@ func (m *MetricsFile) Close() error {
 	return err
 }
 
-// readMetrics reads a JSON-lines metrics file into per-key series of (step, value).
-func readMetrics(path string) (map[string][][2]float64, error) {
+// MetricPoint is one value of a metrics file, with the step and the epoch (NaN where its line
+// has none, as a rollback's) of its line.
+type MetricPoint struct {
+	Step, Epoch, Value float64
+}
+
+// Metrics are the values of a metrics file by key ("loss", "top1", ...), each in the order of the
+// file's lines; non-finite values (written as null) are left out.
+type Metrics map[string][]MetricPoint
+
+// ReadMetrics reads a JSON-lines metrics file (MetricsFile's) for plotting; lines without a
+// step are skipped.
+func ReadMetrics(path string) (Metrics, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("metrics file: %w", err)
 	}
 	defer f.Close()
-	series := map[string][][2]float64{}
+	series := Metrics{}
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for line := 1; sc.Scan(); line++ {
 		var rec map[string]*float64
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+			return nil, fmt.Errorf("metrics file %s:%d: %w", path, line, err)
 		}
 		step := rec["step"]
 		if step == nil {
 			continue
 		}
+		epoch := math.NaN()
+		if e := rec["epoch"]; e != nil {
+			epoch = *e
+		}
 		for k, v := range rec {
 			if k != "step" && k != "epoch" && v != nil {
-				series[k] = append(series[k], [2]float64{*step, *v})
+				series[k] = append(series[k], MetricPoint{Step: *step, Epoch: epoch, Value: *v})
 			}
 		}
 	}
-	return series, sc.Err()
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("metrics file %s: %w", path, err)
+	}
+	return series, nil
 }
 
-// plotMetrics draws the curves of a metrics file as a figure at svgPath and, beside it, the
-// same figure as a PNG (svgPath with the extension .png): the total loss and each of its terms on
-// panels of their own (a log axis where a term spans decades), the learning rate, the online
-// probe's, the kNN classifier's and the final linear probe's accuracy, the embedding spread z_std and the throughput.
-// Rollbacks after a non-finite step are dashed vertical lines on the loss panel.
-func plotMetrics(metricsPath, svgPath string) error {
-	series, err := readMetrics(metricsPath)
+// Steps returns key's values against their steps, as a series named name.
+func (m Metrics) Steps(key, name string) plot.Series {
+	s := plot.Series{Name: name}
+	for _, pt := range m[key] {
+		s.X, s.Y = append(s.X, pt.Step), append(s.Y, pt.Value)
+	}
+	return s
+}
+
+// Epochs returns key's values against their epochs (the epochs completed when the line was
+// written), as a series named name.
+func (m Metrics) Epochs(key, name string) plot.Series {
+	s := plot.Series{Name: name}
+	for _, pt := range m[key] {
+		s.X, s.Y = append(s.X, pt.Epoch), append(s.Y, pt.Value)
+	}
+	return s
+}
+
+// Rollbacks are dashed vertical lines at the steps that rollbacks after a non-finite step
+// returned to, for a panel whose x axis is the step; the first has a legend entry.
+func (m Metrics) Rollbacks() []plot.RefLine {
+	var lines []plot.RefLine
+	for i, pt := range m["rollback_from_step"] {
+		rl := plot.RefLine{At: pt.Step}
+		if i == 0 {
+			rl.Label = "rollback (non-finite step)"
+		}
+		lines = append(lines, rl)
+	}
+	return lines
+}
+
+// MetricsFigures are the paths of the figure drawn from the metrics file at metricsPath: an SVG
+// and a PNG beside it, with its name (metrics.svg and metrics.png for metrics.jsonl).
+func MetricsFigures(metricsPath string) []string {
+	base := strings.TrimSuffix(metricsPath, filepath.Ext(metricsPath))
+	return []string{base + ".svg", base + ".png"}
+}
+
+// plotMetrics draws the curves of a metrics file as a figure at MetricsFigures(metricsPath) (an
+// SVG and a PNG): the total loss and each of its terms on panels of their own (a log axis where
+// a term spans decades), the learning rate, the online probe's, the kNN classifier's and the final
+// linear probe's accuracy, the embedding spread z_std and the throughput. Rollbacks after a
+// non-finite step are dashed vertical lines on the loss panel.
+func plotMetrics(metricsPath string) error {
+	series, err := ReadMetrics(metricsPath)
 	if err != nil {
 		return err
 	}
@@ -112,26 +170,14 @@ func plotMetrics(metricsPath, svgPath string) error {
 		}
 	}
 	sort.Strings(terms)
-	line := func(key, name string) plot.Series {
-		s := plot.Series{Name: name}
-		for _, pt := range series[key] {
-			s.X, s.Y = append(s.X, pt[0]), append(s.Y, pt[1])
-		}
-		return s
-	}
+	line := series.Steps
 	fromZero := []float64{0} // every panel's step axis starts where training did
 	one := func(title, yLabel, key string, scale plot.Scale) plot.Panel {
 		return plot.Panel{Title: title, XLabel: "step", YLabel: yLabel, YScale: scale, Legend: plot.LegendHidden,
 			XInclude: fromZero, Series: []plot.Series{line(key, key)}}
 	}
 	loss := one("objective (total loss)", "loss", "loss", plot.AutoScale)
-	for i, pt := range series["rollback_from_step"] {
-		rl := plot.RefLine{At: pt[0]}
-		if i == 0 {
-			rl.Label = "rollback (non-finite step)"
-		}
-		loss.VLines = append(loss.VLines, rl)
-	}
+	loss.VLines = series.Rollbacks()
 	if len(loss.VLines) > 0 {
 		loss.Legend = plot.LegendAuto
 	}
@@ -159,5 +205,5 @@ func plotMetrics(metricsPath, svgPath string) error {
 		one("embedding spread z_std (0 = collapse)", "z_std", "z_std", plot.Linear),
 		one("throughput", "views/s", "images_per_sec", plot.Linear))
 	fig := plot.Figure{Title: "Training metrics: " + metricsPath, Columns: 2, Panels: panels}
-	return fig.Save(svgPath, strings.TrimSuffix(svgPath, filepath.Ext(svgPath))+".png")
+	return fig.Save(MetricsFigures(metricsPath)...)
 }

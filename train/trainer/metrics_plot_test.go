@@ -42,7 +42,7 @@ func TestPlotMetrics(t *testing.T) {
 	f.Close()
 
 	svg := filepath.Join(dir, "metrics.svg")
-	if err := plotMetrics(path, svg); err != nil {
+	if err := plotMetrics(path); err != nil {
 		t.Fatal(err)
 	}
 	data, err := os.ReadFile(svg)

@@ -93,12 +93,12 @@ func TestRollbackRecoversFromATransientFault(t *testing.T) {
 	if res.Steps != 8 {
 		t.Errorf("steps: got %d, want 8", res.Steps)
 	}
-	series, err := readMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
+	series, err := ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	rb := series["rollback_from_step"]
-	if len(rb) != 1 || rb[0] != [2]float64{4, 5} {
+	if len(rb) != 1 || rb[0].Step != 4 || rb[0].Value != 5 || !math.IsNaN(rb[0].Epoch) {
 		t.Errorf("want one rollback from step 5 to step 4 in the metrics, got %v", rb)
 	}
 	assertFiniteCheckpoints(t, c.CheckpointDir)

@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -273,7 +272,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 		if err := metrics.Close(); err != nil {
 			return err
 		}
-		if err := plotMetrics(metricsPath, strings.TrimSuffix(metricsPath, filepath.Ext(metricsPath))+".svg"); err != nil {
+		if err := plotMetrics(metricsPath); err != nil {
 			logger.Warn("could not plot the metrics", "err", err)
 		}
 		return nil

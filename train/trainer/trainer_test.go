@@ -80,7 +80,7 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 			t.Errorf("missing output: %v", err)
 		}
 	}
-	series, err := readMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
+	series, err := ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -289,15 +289,15 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 			t.Errorf("baseline %s: accuracy %v, want it measured", name, acc)
 		}
 	}
-	series, err := readMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
+	series, err := ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	knn := series["knn_acc"]
-	if len(knn) != 2 || knn[0][0] != 4 || knn[0][1] < 0 || knn[0][1] > 1 || knn[1] != [2]float64{8, res.KNN} {
+	if len(knn) != 2 || knn[0].Step != 4 || knn[0].Value < 0 || knn[0].Value > 1 || knn[1].Step != 8 || knn[1].Value != res.KNN {
 		t.Errorf("knn_acc series %v, want one accuracy at step 4 and the final one, %v, at step 8", knn, res.KNN)
 	}
-	if lin := series["linear_acc"]; len(lin) != 1 || lin[0] != [2]float64{8, res.Linear} || res.Linear < 0 {
+	if lin := series["linear_acc"]; len(lin) != 1 || lin[0].Step != 8 || lin[0].Value != res.Linear || res.Linear < 0 {
 		t.Errorf("linear_acc series %v, want the final linear probe's accuracy, %v, at step 8", lin, res.Linear)
 	}
 	if got := len(series["probe_acc"]); got != 2 {
