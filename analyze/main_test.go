@@ -7,71 +7,25 @@ import (
 	"strings"
 	"testing"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/gomlx/gomlx/pkg/ml/context"
-
 	"github.com/gomlx-ssl/vicreg/analysis"
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
-	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
-// writeTinyRun writes two checkpoints of a tiny encoder (ResNet-18, width 2, CIFAR stem) "trained"
-// on the synthetic data set, the way the trainer stores them: variables under /encoder and the
-// run configuration as JSON.
+// writeTinyRun writes a tiny run (encodertest.WriteTinyRuns) with checkpoints at steps 10 and 20.
 func writeTinyRun(t *testing.T) string {
 	t.Helper()
 	return writeTinyRuns(t, func(*config.Config) {})[0]
 }
 
-// writeTinyRuns writes one tiny run per edit, each with the stored configuration changed by its
-// edit (the variables are those of the width-2 encoder whatever the edit says: enough for the
-// comparison's checks, which read the configuration first).
+// writeTinyRuns writes one tiny run per edit, with checkpoints at steps 10 and 20.
 func writeTinyRuns(t *testing.T, edits ...func(*config.Config)) []string {
 	t.Helper()
-	b := backendtest.XLA(t)
-	cfg := models.Config{Arch: "resnet18", Stem: "cifar", Width: 2, InChannels: 3}
-	ctx := context.New()
-	if err := ctx.SetRNGStateFromSeed(7); err != nil {
-		t.Fatal(err)
-	}
-	exec, err := context.NewExec(b, ctx, func(ctx *context.Context, x *Node) *Node {
-		ctx.SetTraining(x.Graph(), false)
-		return models.Encoder(ctx.In("encoder"), cfg, x)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := exec.Exec(tensors.FromShape(tensors.FromFlatDataAndDimensions(make([]float32, 16*16*3), 1, 16, 16, 3).Shape())); err != nil {
-		t.Fatal(err)
-	}
-	vars, err := checkpoints.FromContext(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var dirs []string
-	for _, edit := range edits {
-		run := config.Default()
-		run.Dataset, run.Augment, run.Seed, run.Model = "synthetic", "solo-cifar", 7, cfg
-		edit(&run)
-		stored := run.JSON()
-		dir := t.TempDir()
-		m, err := checkpoints.NewManager(dir, 5, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, step := range []int64{10, 20} {
-			if _, err := m.Save(&checkpoints.State{Step: step, Config: stored, Variables: vars}); err != nil {
-				t.Fatal(err)
-			}
-		}
-		dirs = append(dirs, dir)
-	}
-	return dirs
+	return encodertest.WriteTinyRuns(t, []int64{10, 20}, edits...)
 }
 
 // TestReport runs the command on a tiny run and checks every promised file and JSON key.

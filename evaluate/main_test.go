@@ -12,57 +12,19 @@ import (
 	"testing"
 	"time"
 
-	. "github.com/gomlx/gomlx/pkg/core/graph"
-	"github.com/gomlx/gomlx/pkg/core/tensors"
-	"github.com/gomlx/gomlx/pkg/ml/context"
-
 	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
-	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
-// writeTinyRun writes checkpoints at the given steps of a tiny encoder (ResNet-18, width 2, CIFAR
-// stem, random weights), the way the trainer stores them, with the run configuration edited by
-// edit, and returns the folder (as analyze's tests do).
+// writeTinyRun writes a tiny run (encodertest.WriteTinyRuns) with checkpoints at the given steps
+// and its configuration changed by edit.
 func writeTinyRun(t *testing.T, edit func(*config.Config), steps ...int64) string {
 	t.Helper()
-	b := backendtest.XLA(t)
-	cfg := models.Config{Arch: "resnet18", Stem: "cifar", Width: 2, InChannels: 3}
-	ctx := context.New()
-	if err := ctx.SetRNGStateFromSeed(7); err != nil {
-		t.Fatal(err)
-	}
-	exec, err := context.NewExec(b, ctx, func(ctx *context.Context, x *Node) *Node {
-		ctx.SetTraining(x.Graph(), false)
-		return models.Encoder(ctx.In("encoder"), cfg, x)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := exec.Exec(tensors.FromShape(tensors.FromFlatDataAndDimensions(make([]float32, 16*16*3), 1, 16, 16, 3).Shape())); err != nil {
-		t.Fatal(err)
-	}
-	vars, err := checkpoints.FromContext(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	run := config.Default()
-	run.Dataset, run.Augment, run.Seed, run.Model = "synthetic", "solo-cifar", 7, cfg
-	edit(&run)
-	dir := t.TempDir()
-	m, err := checkpoints.NewManager(dir, 5, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, step := range steps {
-		if _, err := m.Save(&checkpoints.State{Step: step, Config: run.JSON(), Variables: vars}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
+	return encodertest.WriteTinyRuns(t, steps, edit)[0]
 }
 
 // output is what one run of the command left.
