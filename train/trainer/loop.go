@@ -153,6 +153,13 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 		Quiet: l.Opts.NoProgressBar, Unit: "steps"})
 	w := newWindow()
 	res := &LoopResult{Last: from.Metrics}
+	if start > 0 {
+		// The lines that an earlier process wrote after its last checkpoint (a run killed, not
+		// stopped) are superseded by the steps trained again from here: ReadMetrics drops them.
+		if err := l.Metrics.Write(map[string]float64{"step": float64(start), ResumedKey: 1}); err != nil {
+			return nil, err
+		}
+	}
 	for l.step < l.Total {
 		if l.Opts.Stop != nil && l.Opts.Stop.Load() {
 			if err := l.checkpoint(); err != nil {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -75,8 +76,15 @@ type MetricPoint struct {
 // file's lines; non-finite values (written as null) are left out.
 type Metrics map[string][]MetricPoint
 
+// ResumedKey marks the line that a resumed run writes before its first step: {"step": S,
+// "resumed": 1}, S the step of the checkpoint it resumed from. Lines written before it with a
+// step after S come from a process that went on past its last checkpoint and was killed: the
+// resumed run trains those steps again.
+const ResumedKey = "resumed"
+
 // ReadMetrics reads a JSON-lines metrics file (MetricsFile's) for plotting; lines without a
-// step are skipped.
+// step are skipped. At a ResumedKey line at step S, the values read so far at steps after S are
+// dropped: the run trained those steps again from S (the file keeps both).
 func ReadMetrics(path string) (Metrics, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -93,6 +101,12 @@ func ReadMetrics(path string) (Metrics, error) {
 		}
 		step := rec["step"]
 		if step == nil {
+			continue
+		}
+		if rec[ResumedKey] != nil {
+			for k, pts := range series {
+				series[k] = slices.DeleteFunc(pts, func(p MetricPoint) bool { return p.Step > *step })
+			}
 			continue
 		}
 		epoch := math.NaN()

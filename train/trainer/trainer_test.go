@@ -229,6 +229,51 @@ func TestResumeIsExact(t *testing.T) {
 		}
 	}
 
+	// A run killed after step 4 but before its checkpoint (the uninterrupted run's folder without
+	// ckpt-4): -resume trains steps 3 and 4 again, and metrics.jsonl holds them twice; read back,
+	// each step is there once, with the values of the uninterrupted run (time-based ones aside).
+	killed := tinyConfig(t)
+	if err := os.CopyFS(killed.CheckpointDir, os.DirFS(straight.CheckpointDir)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(killed.CheckpointDir, "ckpt-000000004"+checkpoints.Ext)); err != nil {
+		t.Fatal(err)
+	}
+	killed.Resume = true
+	if _, err := Run(b, killed, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	wantMetrics, err := ReadMetrics(filepath.Join(straight.CheckpointDir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotMetrics, err := ReadMetrics(filepath.Join(killed.CheckpointDir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(killed.CheckpointDir, "metrics.jsonl"))
+	lossLines := 0 // training lines of step 4
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		var rec map[string]any
+		if json.Unmarshal([]byte(line), &rec) == nil && rec["step"] == 4.0 && rec["loss"] != nil {
+			lossLines++
+		}
+	}
+	if lossLines != 2 {
+		t.Errorf("metrics.jsonl of the killed run holds %d training lines of step 4, want 2 (the file keeps both processes' lines)", lossLines)
+	}
+	for k, want := range wantMetrics {
+		if k == "images_per_sec" || k == "step_images_per_sec" {
+			continue
+		}
+		if got := gotMetrics[k]; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("metric %s of the killed and resumed run, read back:\n got %v\nwant %v (the uninterrupted run's)", k, got, want)
+		}
+	}
+	if _, ok := gotMetrics[ResumedKey]; ok {
+		t.Errorf("the resume marker is read as a metric")
+	}
+
 	// A stop request after the last step (nothing left to train) stops the final evaluation: the
 	// run is interrupted, its last checkpoint saved, and result.json says so, with how it was
 	// trained and no accuracy; -resume then evaluates that checkpoint, with the uninterrupted run's
