@@ -465,7 +465,8 @@ type evalSet struct {
 }
 
 // testImages opens the test split of the run's data set (from opts.DataDir, or when empty from
-// the folder the run read) and brings into memory the images that the analysis measures: all of
+// the folder the run read; the training images, with a warning, where there is no held-out
+// split) and brings into memory the images that the analysis measures: all of
 // an in-memory set (MNIST, CIFAR, ...); of an image folder or of shards, only the first
 // EntropyImages and the Anchors anchors, decoded (a folder's files in parallel, shards in one
 // pass), each resized and centre-cropped to the run's view side (its -image-size, or the size its
@@ -476,7 +477,12 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 	if opt.DataDir == "" {
 		opt.DataDir = run.DataDir
 	}
-	d, err := datasets.Open(run.Dataset, datasets.SplitTest, opt)
+	d, err := datasets.OpenTest(run.Dataset, opt)
+	if errors.Is(err, datasets.ErrNoSplit) {
+		// Without held-out images the measures are taken on training images: said, not refused.
+		logger.Warn("no held-out split: the analysis measures training images", "err", err)
+		d, err = datasets.Open(run.Dataset, datasets.SplitTest, opt)
+	}
 	if err != nil {
 		return nil, err
 	}

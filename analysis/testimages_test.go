@@ -4,6 +4,7 @@ import (
 	"io"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/charmbracelet/log"
@@ -81,6 +82,14 @@ func TestTestImagesOfAFolderRun(t *testing.T) {
 	opts.Anchors = 11
 	if _, err := testImages(run, opts, quiet); err == nil {
 		t.Error("11 anchors of 10 test images: no error")
+	}
+
+	// Class folders without train/ and val/: the training images are measured, with a warning.
+	var logged strings.Builder
+	run.Dataset, run.DataDir, opts.Anchors = "folder", filepath.Join(root, "train"), 3
+	set, err = testImages(run, opts, log.New(&logged))
+	if err != nil || set.data.Info().Len != 10 || !strings.Contains(logged.String(), "no held-out split") {
+		t.Errorf("a folder without splits: %v, want its 10 images measured with a warning; logged:\n%s", err, logged.String())
 	}
 }
 

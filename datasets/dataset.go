@@ -198,32 +198,37 @@ func Open(name, split string, opt Options) (Data, error) {
 	return ds, nil
 }
 
-// OpenTest opens the test split of the data set name, whose training split train is: Open's
-// test split, except that an image folder or shards without split folders (or shards named by a
-// pattern), whose "test" split would be the training images again, is an ErrNoSplit error (and
-// ErrUsage) saying how to give held-out images, not an evaluation of the training images.
-func OpenTest(name string, train Data, opt Options) (Data, error) {
+// OpenTest opens the test split of the data set name: Open's test split, except that an image
+// folder or shards without split folders (or shards named by a pattern), whose "test" split would
+// be the training images again, is an ErrNoSplit error (and ErrUsage) saying how to give held-out
+// images, not an evaluation of the training images. It decides from the layout alone: nothing of
+// the training split is listed or scanned.
+func OpenTest(name string, opt Options) (Data, error) {
 	test, err := Open(name, SplitTest, opt)
-	if err != nil || !sameImages(train, test) {
+	if err != nil || !sameSplits(name, opt.DataDir) {
 		return test, err
 	}
 	hint := "give the data directory a train/ and a val/ (or test/) folder of class folders"
-	if name == "shards" {
+	if strings.EqualFold(name, "shards") {
 		hint = "give the data directory a train/ and a val/ (or test/) folder of shards"
 	}
 	return nil, usageErr(ExpandHome(opt.DataDir), fmt.Errorf("no held-out images: the test split would be the training images: %w", ErrNoSplit), hint)
 }
 
-// sameImages reports whether a and b read the same images: an image folder, or shards, opened
-// for two splits where there are none.
-func sameImages(a, b Data) bool {
-	switch a := a.(type) {
-	case *Folder:
-		b, ok := b.(*Folder)
-		return ok && a.dir == b.dir
-	case *Shards:
-		b, ok := b.(*Shards)
-		return ok && slices.Equal(a.paths, b.paths)
+// sameSplits reports whether the training and test splits of the data set name in dir are the
+// same images: an image folder, or a folder of shards, without split folders; shards named by a
+// pattern, a glob or one file.
+func sameSplits(name, dir string) bool {
+	dir = ExpandHome(dir)
+	switch strings.ToLower(name) {
+	case "folder":
+		train, err1 := resolveSplit(dir, SplitTrain)
+		test, err2 := resolveSplit(dir, SplitTest)
+		return err1 == nil && err2 == nil && train == test
+	case "shards":
+		train, err1 := shardPaths(dir, SplitTrain)
+		test, err2 := shardPaths(dir, SplitTest)
+		return err1 == nil && err2 == nil && slices.Equal(train, test)
 	}
 	return false
 }

@@ -636,11 +636,7 @@ func TestOpenTest(t *testing.T) {
 		{"shards by pattern", "shards", filepath.Join(shards, "train", "train-{000000..000001}.tar"), true},
 		{"shards folder without splits", "shards", filepath.Join(shards, "train"), true},
 	} {
-		train, err := Open(tc.dataset, SplitTrain, Options{DataDir: tc.dir})
-		if err != nil {
-			t.Fatal(err)
-		}
-		test, err := OpenTest(tc.dataset, train, Options{DataDir: tc.dir})
+		test, err := OpenTest(tc.dataset, Options{DataDir: tc.dir})
 		switch {
 		case tc.same && (!errors.Is(err, ErrNoSplit) || !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "no held-out images")):
 			t.Errorf("%s: OpenTest: %v, want a usage error saying there are no held-out images", tc.name, err)

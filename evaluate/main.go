@@ -257,8 +257,8 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		opt := datasets.Options{DataDir: dataDir}
 		var d datasets.Data
 		var err error
-		if train, ok := opened[datasets.SplitTrain]; ok && split == datasets.SplitTest && probe {
-			d, err = datasets.OpenTest(dataset, train, opt) // a probe needs held-out images
+		if split == datasets.SplitTest && probe {
+			d, err = datasets.OpenTest(dataset, opt) // a probe needs held-out images
 		} else {
 			d, err = datasets.Open(dataset, split, opt)
 		}

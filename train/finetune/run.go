@@ -363,7 +363,7 @@ func loadData(cfg Config) (train, test datasets.Data, err error) {
 		return nil, nil, config.Errorf("batch-size", "%d is larger than the %d training images (%g%% of %d): use a smaller -batch-size",
 			cfg.BatchSize, n, cfg.TrainPercent, info.Len)
 	}
-	test, err = datasets.OpenTest(cfg.Dataset, full, opt)
+	test, err = datasets.OpenTest(cfg.Dataset, opt)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) {
 		return nil, nil, config.Errorf("data-dir", "%v", err)
 	}

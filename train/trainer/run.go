@@ -121,7 +121,7 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 	}
 	d.size = d.aug.View1.Size
 	if info.NumClasses > 0 && d.eval == nil {
-		test, err := datasets.OpenTest(cfg.Dataset, train, opt)
+		test, err := datasets.OpenTest(cfg.Dataset, opt)
 		switch {
 		case errors.Is(err, datasets.ErrNoSplit):
 			logger.Warn("no evaluation split: the run is not evaluated (no online probe, kNN or linear probe)", "err", err)
