@@ -35,6 +35,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/analysis"
 	"github.com/gomlx-ssl/vicreg/backend"
+	"github.com/gomlx-ssl/vicreg/datasets"
 )
 
 func main() {
@@ -157,6 +158,8 @@ func runLogged(args []string, logw io.Writer) int {
 		fmt.Fprintf(os.Stderr, "analyze: unexpected arguments %q (flags only)\nRun 'go run ./analyze -h' for the flags.\n", fs.Args())
 		return 2
 	}
+	// A quoted "~/runs" is the home folder, as the shell would have made it.
+	datasets.ExpandHomes(&o.Checkpoints, &o.DataDir, out)
 	o.Scales, o.NoiseLevels, o.Seed, o.Baseline, o.Logger = scales, levels, *seed, !*noBaseline, logger
 	e.Dims, e.Ns, e.Seed = dims, ns, *seed
 	modes := 0
@@ -175,7 +178,7 @@ func runLogged(args []string, logw io.Writer) int {
 	var runs []string
 	if *compare != "" {
 		for _, p := range strings.Split(*compare, ",") {
-			if p = strings.TrimSpace(p); p != "" {
+			if p = datasets.ExpandHome(strings.TrimSpace(p)); p != "" {
 				runs = append(runs, p)
 			}
 		}

@@ -314,6 +314,13 @@ func LoadWith(name, split string, opt Options) (*Dataset, error) {
 	return ds, nil
 }
 
+// ExpandHomes applies ExpandHome to each path in place: the path flags of a command once parsed.
+func ExpandHomes(paths ...*string) {
+	for _, p := range paths {
+		*p = ExpandHome(*p)
+	}
+}
+
 // ExpandHome replaces a leading "~/" (or a lone "~") of path by the user's home folder, as a
 // shell would, for paths that reach us quoted (-data-dir '~/shards/train-{000000..000009}.tar');
 // other paths are returned as they are.

@@ -240,14 +240,16 @@ func TestResultOmitsWhatWasNotMeasured(t *testing.T) {
 			}
 		})
 	}
-	// An exported encoder has no training step: the key is absent, not 0 or -1.
+	// An exported encoder has no training step: the key is absent, not 0 or -1. (The paths are
+	// given as a quoted "~/..." would reach the command: they are the home folder's.)
 	t.Run("exported encoder", func(t *testing.T) {
 		tmp := t.TempDir()
+		t.Setenv("HOME", tmp)
 		exported, path := filepath.Join(tmp, "encoder.safetensors"), filepath.Join(tmp, "r.json")
-		if o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "0", "-knn-k", "0", "-export-encoder", exported); o.code != 0 {
+		if o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "0", "-knn-k", "0", "-export-encoder", "~/encoder.safetensors"); o.code != 0 {
 			t.Fatalf("export: exit status %d:\n%s", o.code, o.stderr)
 		}
-		if o := evaluate(t, "-checkpoint", exported, "-probe-epochs", "0", "-knn-k", "0", "-result", path); o.code != 0 {
+		if o := evaluate(t, "-checkpoint", "~/encoder.safetensors", "-probe-epochs", "0", "-knn-k", "0", "-result", "~/r.json"); o.code != 0 {
 			t.Fatalf("exit status %d:\n%s", o.code, o.stderr)
 		}
 		r, keys := readResult(t, path)

@@ -51,6 +51,7 @@ func run(args []string) int {
 		}
 		return 2
 	}
+	datasets.ExpandHomes(in, out) // a quoted "~/photos" is the home folder
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "mkshards: "+format+"\nRun 'go run ./datasets/mkshards -h' for the flags.\n", a...)
 		return 2

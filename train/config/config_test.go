@@ -255,3 +255,27 @@ func TestAugmentation(t *testing.T) {
 		t.Errorf("-crop-scale 0.9,0.5: got %v, want a -crop-scale error", err)
 	}
 }
+
+// A quoted "~/..." path, on the command line or in a configuration file, is the home folder (as
+// the shell would have made it), not a folder named "~" in the working directory.
+func TestPathsExpandHome(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	file := filepath.Join(home, "run.json")
+	if err := os.WriteFile(file, []byte(`{"checkpoint_dir": "~/runs/a", "data_dir": "~/photos"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := parse("-config", "~/run.json", "-metrics", "~/m.jsonl", "-export-encoder", "~/enc.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for got, want := range map[string]string{c.CheckpointDir: filepath.Join(home, "runs", "a"), c.DataDir: filepath.Join(home, "photos"),
+		c.MetricsFile: filepath.Join(home, "m.jsonl"), c.ExportEncoder: filepath.Join(home, "enc.safetensors")} {
+		if got != want {
+			t.Errorf("got %q, want %q", got, want)
+		}
+	}
+	if c, err = parse("-checkpoint-dir", "runs/~x"); err != nil || c.CheckpointDir != "runs/~x" {
+		t.Errorf("a path with ~ elsewhere: %q (%v), want it unchanged", c.CheckpointDir, err)
+	}
+}

@@ -102,7 +102,7 @@ func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 	c := mk()
 	if fileSet {
 		var err error
-		if c, err = Load(file); err != nil {
+		if c, err = Load(datasets.ExpandHome(file)); err != nil {
 			return Config{}, err
 		}
 	}
@@ -115,6 +115,8 @@ func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 	if fs.NArg() > 0 {
 		return Config{}, Errorf("", "unexpected argument %q (flags start with -)", fs.Arg(0))
 	}
+	// A quoted "~/runs" (or one in a configuration file) is the home folder, not a folder named ~.
+	datasets.ExpandHomes(&c.DataDir, &c.CheckpointDir, &c.MetricsFile, &c.ExportEncoder)
 	return c, c.Validate()
 }
 
