@@ -87,6 +87,7 @@ func run(args []string) int {
 		return 1
 	}
 	if res.Interrupted {
+		printAccuracy(res, cfg) // the phases of the final evaluation that finished before the signal
 		logger.Info("interrupted; checkpoint written", "step", res.Steps, "checkpoint", res.Checkpoint)
 		fmt.Fprintf(os.Stderr, "To resume: go run ./train -config %s -resume\n", filepath.Join(cfg.CheckpointDir, config.FileName))
 		return 0
@@ -99,18 +100,27 @@ func run(args []string) int {
 	default:
 		fmt.Printf("\nTrained %d steps in %s; checkpoint %s\n", res.Steps, res.TrainTime.Round(1e9), res.Checkpoint)
 	}
-	if res.Linear >= 0 {
-		fmt.Printf("\nAccuracy on %s/%s, %d images (%s):\n", cfg.Dataset, res.EvalSplit, res.EvalImages, cfg.Loss)
-		fmt.Printf("  linear probe, pretrained encoder  %6.2f%%\n", 100*res.Linear)
-		fmt.Printf("  kNN (k=%d), pretrained encoder    %6.2f%%\n", cfg.KNNK, 100*res.KNN)
-		fmt.Printf("  online linear probe               %6.2f%%\n", 100*res.ProbeAcc)
-		for _, ll := range res.LowLabel {
-			fmt.Printf("  linear probe, %4g%% of the labels %6.2f%%   (kNN %6.2f%%, %d images)\n", ll.Percent, 100*ll.Linear, 100*ll.KNN, ll.Images)
-		}
-		if res.PixelLinear >= 0 {
-			fmt.Printf("  linear probe, raw pixels          %6.2f%%\n", 100*res.PixelLinear)
-			fmt.Printf("  linear probe, random encoder      %6.2f%%\n", 100*res.RandomLinear)
-		}
-	}
+	printAccuracy(res, cfg)
 	return 0
+}
+
+// printAccuracy prints the final evaluation's accuracies that were measured (all of them, or
+// those of the phases that finished before a signal).
+func printAccuracy(res *trainer.Result, cfg config.Config) {
+	if res.Linear < 0 {
+		return
+	}
+	fmt.Printf("\nAccuracy on %s/%s, %d images (%s):\n", cfg.Dataset, res.EvalSplit, res.EvalImages, cfg.Loss)
+	fmt.Printf("  linear probe, pretrained encoder  %6.2f%%\n", 100*res.Linear)
+	fmt.Printf("  kNN (k=%d), pretrained encoder    %6.2f%%\n", cfg.KNNK, 100*res.KNN)
+	fmt.Printf("  online linear probe               %6.2f%%\n", 100*res.ProbeAcc)
+	for _, ll := range res.LowLabel {
+		fmt.Printf("  linear probe, %4g%% of the labels %6.2f%%   (kNN %6.2f%%, %d images)\n", ll.Percent, 100*ll.Linear, 100*ll.KNN, ll.Images)
+	}
+	if res.PixelLinear >= 0 {
+		fmt.Printf("  linear probe, raw pixels          %6.2f%%\n", 100*res.PixelLinear)
+	}
+	if res.RandomLinear >= 0 {
+		fmt.Printf("  linear probe, random encoder      %6.2f%%\n", 100*res.RandomLinear)
+	}
 }

@@ -151,22 +151,22 @@ func (e *evaluator) final(res *Result) error {
 	}
 	probeCfg := eval.ProbeConfig{Epochs: e.cfg.ProbeEpochs, Seed: e.cfg.Seed}
 	e.logger.Info("evaluating the frozen encoder", "train_images", e.data.train.Info().Len, "eval_images", e.data.eval.Info().Len, "split", e.data.eval.Info().Split)
-	if err := e.stopped(); err != nil {
+	if err := e.stopped("embedding"); err != nil {
 		return err
 	}
 	trainF, evalF, err := e.features(enc, "pretrained encoder")
 	if err != nil {
 		return err
 	}
-	res.EvalImages = evalF.N // without the images left out as bad (-skip-bad-images)
-	if err := e.stopped(); err != nil {
+	if err := e.stopped("probe and kNN"); err != nil {
 		return err
 	}
 	if res.Linear, res.KNN, err = e.probeAndKNN(trainF, evalF, probeCfg, "pretrained encoder"); err != nil {
 		return err
 	}
+	res.EvalImages = evalF.N // the images scored: without those left out as bad (-skip-bad-images)
 	for _, p := range e.cfg.LowLabel {
-		if err := e.stopped(); err != nil {
+		if err := e.stopped(fmt.Sprintf("%g%% of the labels", p)); err != nil {
 			return err
 		}
 		idx, err := datasets.LabelFraction(trainF.Labels, trainF.NumClasses, p, e.cfg.Seed)
@@ -182,7 +182,7 @@ func (e *evaluator) final(res *Result) error {
 	if !e.cfg.Baselines {
 		return nil
 	}
-	if err := e.stopped(); err != nil {
+	if err := e.stopped("raw pixels"); err != nil {
 		return err
 	}
 	pixTrain, err := eval.Pixels(e.data.train, e.data.size)
@@ -202,7 +202,7 @@ func (e *evaluator) final(res *Result) error {
 		return err
 	}
 	res.PixelLinear = pix.TestAccuracy
-	if err := e.stopped(); err != nil {
+	if err := e.stopped("random encoder"); err != nil {
 		return err
 	}
 	random, err := encoder.Random(e.b, e.cfg)
@@ -221,9 +221,13 @@ func (e *evaluator) final(res *Result) error {
 // trained checkpoint is saved, and -resume evaluates it again.
 var errEvaluationStopped = errors.New("the final evaluation was stopped by a signal")
 
-// stopped returns errEvaluationStopped once Options.Stop is set; the evaluation checks it between
-// its phases (embedding, probe and kNN, each label fraction, each baseline).
-func (e *evaluator) stopped() error {
+// stopped returns errEvaluationStopped once Options.Stop is set; the evaluation checks it before
+// each of its phases (embedding, probe and kNN, each label fraction, each baseline), and what the
+// phases before measured is kept.
+func (e *evaluator) stopped(phase string) error {
+	if e.opts.beforePhase != nil {
+		e.opts.beforePhase(phase)
+	}
 	if e.opts.Stop != nil && e.opts.Stop.Load() {
 		return errEvaluationStopped
 	}

@@ -423,6 +423,8 @@ type Options struct {
 
 	// injectFault, in tests, may alter a step's outputs before they are checked.
 	injectFault func(step int64, out map[string]float64)
+	// beforePhase, in tests, is called before each phase of the final evaluation, by name.
+	beforePhase func(phase string)
 }
 
 // OpenCheckpoints takes the lock of a run's checkpoint folder (for the process's life; release it

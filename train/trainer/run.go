@@ -285,12 +285,12 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	}
 	resultPath := filepath.Join(cfg.CheckpointDir, ResultFile)
 	if d.eval != nil {
-		res.EvalSplit, res.EvalImages = d.eval.Info().Split, d.eval.Info().Len
+		res.EvalSplit = d.eval.Info().Split
 		if err := ev.final(res); errors.Is(err, errEvaluationStopped) {
 			logger.Warn("final evaluation stopped by a signal: the trained checkpoint is saved; -resume evaluates it", "checkpoint", res.Checkpoint)
 			res.Interrupted = true
-			res.Linear, res.KNN, res.PixelLinear, res.RandomLinear, res.LowLabel, res.EvalImages = -1, -1, -1, -1, nil, 0
-			// How it was trained is written now: the resumed run trains nothing and carries it.
+			// What the phases before the signal measured is kept; how it was trained is written now:
+			// the resumed run trains nothing and carries it.
 			if err := closeAndPlot(); err != nil {
 				return nil, err
 			}

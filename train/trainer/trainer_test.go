@@ -362,3 +362,41 @@ func stopAfter(step int64) Options {
 	}
 	return opts
 }
+
+// TestStopInFinalEvaluationKeepsFinishedPhases: a signal during the final evaluation stops it
+// before its next phase; the phases that finished (here the probe and kNN, stopped before the
+// baselines) are in the result and in result.json, with the images they scored; the others are
+// not measured (-1).
+func TestStopInFinalEvaluationKeepsFinishedPhases(t *testing.T) {
+	b := backendtest.XLA(t)
+	c := tinyConfig(t)
+	c.Baselines = true
+	var phases []string
+	opts := quiet()
+	var stop atomic.Bool
+	opts.Stop = &stop
+	opts.beforePhase = func(phase string) {
+		phases = append(phases, phase)
+		if phase == "raw pixels" {
+			stop.Store(true)
+		}
+	}
+	res, err := Run(b, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(phases, []string{"embedding", "probe and kNN", "raw pixels"}) {
+		t.Errorf("phases %v, want embedding, probe and kNN, then the stop before raw pixels", phases)
+	}
+	if !res.Interrupted || res.Linear < 0 || res.KNN < 0 || res.EvalImages != c.EvalSubset || res.PixelLinear != -1 || res.RandomLinear != -1 {
+		t.Errorf("result %+v: want interrupted, the probe and kNN measured on %d images, no baseline", res, c.EvalSubset)
+	}
+	var stored Result
+	data, err := os.ReadFile(filepath.Join(c.CheckpointDir, ResultFile))
+	if err != nil || json.Unmarshal(data, &stored) != nil {
+		t.Fatalf("%s: %v\n%s", ResultFile, err, data)
+	}
+	if stored.Linear != res.Linear || stored.KNN != res.KNN || stored.EvalImages != res.EvalImages || !stored.Interrupted || stored.PixelLinear != -1 {
+		t.Errorf("%s: %+v, want the measured figures of %+v", ResultFile, stored, res)
+	}
+}
