@@ -50,9 +50,12 @@ type ObjectiveSweep struct {
 // Comparison is the outcome of Compare: the noise sweeps of several runs of one encoder
 // architecture on one data set, measured on the same anchors with the same noise draws.
 type Comparison struct {
-	Options   Options       `json:"options"`
-	Backend   string        `json:"backend"`
-	Dataset   string        `json:"dataset"`
+	Options Options `json:"options"`
+	Backend string  `json:"backend"`
+	Dataset string  `json:"dataset"`
+	// Data is the images measured (the anchors of the sweep; its input scale from the first
+	// Data.EntropyImages).
+	Data      DataSource    `json:"data"`
 	InputSize int           `json:"input_size"`
 	Model     models.Config `json:"model"`
 	// Baseline is a randomly initialised encoder of the first run's configuration (when
@@ -139,7 +142,7 @@ func Compare(b backends.Backend, paths []string, opts Options) (*Comparison, err
 		return nil, err
 	}
 	defer net.Close()
-	cmp := &Comparison{Options: opts, Backend: b.Name(), Dataset: first.Dataset, InputSize: size, Model: first.Model}
+	cmp := &Comparison{Options: opts, Backend: b.Name(), Dataset: first.Dataset, Data: set.source, InputSize: size, Model: first.Model}
 	scfg := sweepConfig(opts, std)
 	sweep := func(label string) (SweepResult, float64, error) {
 		start := time.Now()

@@ -243,8 +243,8 @@ func ComparisonMarkdown(c *Comparison) string {
 		all = append([]RunSweep{*c.Baseline}, c.Runs...)
 	}
 	fmt.Fprintf(&sb, "# Gaussianity under input noise: %d runs compared\n\n", len(c.Runs))
-	fmt.Fprintf(&sb, "Encoder %s (%s stem, width %d, input channels %d) on %s, %dx%d inputs. Backend %s.\n\n",
-		c.Model.Arch, c.Model.Stem, c.Model.Width, c.Model.InChannels, c.Dataset, c.InputSize, c.InputSize, c.Backend)
+	fmt.Fprintf(&sb, "Encoder %s (%s stem, width %d, input channels %d) on %s, %dx%d inputs. Backend %s.\n\nImages measured: the %s.\n\n",
+		c.Model.Arch, c.Model.Stem, c.Model.Width, c.Model.InChannels, c.Dataset, c.InputSize, c.InputSize, c.Backend, c.Data.Describe())
 	sb.WriteString("| run | objective | seed | checkpoint | step |\n|---|---|---|---|---|\n")
 	for _, r := range all {
 		fmt.Fprintf(&sb, "| %s | %s | %d | %s | %d |\n", r.Label, r.Objective, r.Seed, r.Path, r.Step)

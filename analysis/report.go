@@ -214,7 +214,7 @@ func figures(r *Report) map[string]*plot.Figure {
 	}
 	figs[FigAffinity] = &plot.Figure{Panels: []plot.Panel{overSteps, overScales}}
 
-	h := plot.Panel{Title: fmt.Sprintf("A3: entropy estimates of held-out embeddings (n = %d)", o.EntropyImages), XLabel: byStep, YLabel: "nats",
+	h := plot.Panel{Title: fmt.Sprintf("A3: entropy estimates of held-out embeddings (n = %d)", r.Data.EntropyImages), XLabel: byStep, YLabel: "nats",
 		Series: []plot.Series{
 			series("Gaussian", func(m ModelReport) float64 { return m.Entropy.Gaussian }),
 			series("pairwise KL (upper)", func(m ModelReport) float64 { return m.Entropy.PairwiseUpper }),
@@ -244,8 +244,8 @@ func Markdown(r *Report) string {
 	var sb strings.Builder
 	o := r.Options
 	fmt.Fprintf(&sb, "# Assumption checks: %s\n\n", o.Checkpoints)
-	fmt.Fprintf(&sb, "Run: data set %s, augmentation %s, %s width %d (%s stem), loss %s, seed %d. Backend %s.\n\n",
-		r.Run.Dataset, r.Run.Augment, r.Run.Model.Arch, r.Run.Model.Width, r.Run.Model.Stem, r.Run.Loss, r.Run.Seed, r.Backend)
+	fmt.Fprintf(&sb, "Run: data set %s, augmentation %s, %s width %d (%s stem), loss %s, seed %d. Backend %s.\n\nImages measured: the %s.\n\n",
+		r.Run.Dataset, r.Run.Augment, r.Run.Model.Arch, r.Run.Model.Width, r.Run.Model.Stem, r.Run.Loss, r.Run.Seed, r.Backend, r.Data.Describe())
 	views := "the run's first-view augmentation"
 	if o.InputNoise > 0 {
 		views = fmt.Sprintf("isotropic input noise N(0, %g²I) in normalised pixel units", o.InputNoise)
@@ -305,8 +305,8 @@ func Markdown(r *Report) string {
 			last.Label, scales(holds), scales(fails))
 	}
 
-	fmt.Fprintf(&sb, "## A3: entropy and mutual information\n\nOn the embeddings of the first %d test images (no augmentation); the bound on I(Z;Z') on two augmented views of the same images. "+
-		"Estimator parameters: eps %g, beta %s, sigma %s (the run's; auto: from each model's embeddings, below), kNN k = %d. Nats.\n\n", o.EntropyImages, r.Run.LossParams.Eps, scale(r.Run.LossParams.Beta), scale(r.Run.LossParams.Sigma), o.KNNK)
+	fmt.Fprintf(&sb, "## A3: entropy and mutual information\n\nOn the embeddings of %s (no augmentation); the bound on I(Z;Z') on two augmented views of the same images. "+
+		"Estimator parameters: eps %g, beta %s, sigma %s (the run's; auto: from each model's embeddings, below), kNN k = %d. Nats.\n\n", r.Data.EntropyText(), r.Run.LossParams.Eps, scale(r.Run.LossParams.Beta), scale(r.Run.LossParams.Sigma), o.KNNK)
 	sb.WriteString("| model | step | Gaussian | LogDet | pairwise lower | pairwise upper | kNN | I(Z;Z') ≥ | log det Σ | Σ log Σ_jj |\n|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, m := range r.Models {
 		e := m.Entropy

@@ -154,7 +154,44 @@ type Report struct {
 	Options Options       `json:"options"`
 	Run     config.Config `json:"run"`
 	Backend string        `json:"backend"`
-	Models  []ModelReport `json:"models"`
+	// Data is what was measured: the images read and how they were chosen.
+	Data   DataSource    `json:"data"`
+	Models []ModelReport `json:"models"`
+}
+
+// DataSource says which images an analysis measured.
+type DataSource struct {
+	// Dataset is the data set's name; Dir the folder (or shard pattern) it was read from, "" for
+	// a data set in the cache folder (datasets.DefaultDataDir).
+	Dataset string `json:"dataset"`
+	Dir     string `json:"dir,omitempty"`
+	// Split is the split measured: "test", or "train" where the data has no held-out split.
+	Split string `json:"split"`
+	// Images is the number of images of the split; EntropyImages the number measured by A3
+	// (at most Options.EntropyImages), chosen as EntropySelection says: "first" (the first of
+	// the split: the published sets, whose order is random) or "random" (drawn with the seed from
+	// the whole split: image folders and shards, whose files come class by class).
+	Images           int    `json:"images"`
+	EntropyImages    int    `json:"entropy_images"`
+	EntropySelection string `json:"entropy_selection"`
+}
+
+// Describe is one line naming the images measured, for summaries.
+func (d DataSource) Describe() string {
+	s := fmt.Sprintf("%s %s split (%d images)", d.Dataset, d.Split, d.Images)
+	if d.Dir != "" {
+		s += " from " + d.Dir
+	}
+	return s
+}
+
+// EntropyText says which images A3 measured ("the first 2000 test images", "500 test images
+// drawn at random").
+func (d DataSource) EntropyText() string {
+	if d.EntropySelection == "random" {
+		return fmt.Sprintf("%d %s images drawn at random", d.EntropyImages, d.Split)
+	}
+	return fmt.Sprintf("the first %d %s images", d.EntropyImages, d.Split)
 }
 
 // inputs are the images every model is measured on (normalised, NHWC, flattened).
@@ -202,7 +239,7 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Options: opts, Run: run, Backend: b.Name()}
+	rep := &Report{Options: opts, Run: run, Backend: b.Name(), Data: set.source}
 	ent, err := newEntropyEstimator(b, EntropyConfig{Eps: run.LossParams.Eps, Beta: run.LossParams.Beta, Sigma: run.LossParams.Sigma, KNNK: opts.KNNK})
 	if err != nil {
 		return nil, err
@@ -462,13 +499,14 @@ type evalSet struct {
 	// the same for every mode and model); the entropy images are ds's first n.
 	anchors []int
 	n       int
+	source  DataSource
 }
 
 // testImages opens the test split of the run's data set (from opts.DataDir, or when empty from
 // the folder the run read; the training images, with a warning, where there is no held-out
-// split) and brings into memory the images that the analysis measures: all of
-// an in-memory set (MNIST, CIFAR, ...); of an image folder or of shards, only the first
-// EntropyImages and the Anchors anchors, decoded (a folder's files in parallel, shards in one
+// split) and brings into memory the images that the analysis measures: all of an in-memory set
+// (MNIST, CIFAR, ...), whose first EntropyImages A3 measures; of an image folder or of shards,
+// only EntropyImages images drawn at random and the Anchors anchors, decoded (a folder's files in parallel, shards in one
 // pass), each resized and centre-cropped to the run's view side (its -image-size, or the size its
 // preset chose), normalised as training normalised them; the run's augmentation then crops within
 // those squares.
@@ -477,10 +515,12 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 	if opt.DataDir == "" {
 		opt.DataDir = run.DataDir
 	}
+	split := datasets.SplitTest
 	d, err := datasets.OpenTest(run.Dataset, opt)
 	if errors.Is(err, datasets.ErrNoSplit) {
 		// Without held-out images the measures are taken on training images: said, not refused.
 		logger.Warn("no held-out split: the analysis measures training images", "err", err)
+		split = datasets.SplitTrain
 		d, err = datasets.Open(run.Dataset, datasets.SplitTest, opt)
 	}
 	if err != nil {
@@ -499,20 +539,29 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 	}
 	set := &evalSet{data: d, aug: aug, n: min(opts.EntropyImages, info.Len),
 		anchors: rand.New(rand.NewPCG(opts.Seed, 0xa1c0)).Perm(info.Len)[:opts.Anchors]}
+	set.source = DataSource{Dataset: run.Dataset, Split: split, Images: info.Len, EntropyImages: set.n, EntropySelection: "first"}
+	if run.Dataset == "folder" || run.Dataset == "shards" {
+		set.source.Dir = datasets.ExpandHome(opt.DataDir)
+	}
 	if ds, ok := d.(*datasets.Dataset); ok {
 		set.ds = ds
 		return set, nil
 	}
-	// The entropy images, then the anchors that are not among them.
-	indices := make([]int, set.n, set.n+len(set.anchors))
-	for i := range indices {
-		indices[i] = i
+	// An image folder lists its files class by class (and shards may keep that order): the
+	// entropy images are drawn at random from the whole split, as the anchors are. They come first
+	// in ds, then the anchors that are not among them.
+	set.source.EntropySelection = "random"
+	indices := rand.New(rand.NewPCG(opts.Seed, 0xe7)).Perm(info.Len)[:set.n]
+	at := make(map[int]int, len(indices)) // index in the split -> position in ds
+	for k, i := range indices {
+		at[i] = k
 	}
 	for k, a := range set.anchors {
-		if a >= set.n {
-			set.anchors[k] = len(indices)
+		if _, ok := at[a]; !ok {
+			at[a] = len(indices)
 			indices = append(indices, a)
 		}
+		set.anchors[k] = at[a]
 	}
 	bar := progress.New("reading test images", int64(len(indices)), 0, progress.Options{Logger: logger, Unit: "images"})
 	set.ds, err = datasets.Gather(d, indices, datasets.GatherConfig{Size: aug.View1.Size, Progress: func(done int) { bar.Set(int64(done), "") }})

@@ -53,6 +53,14 @@ func TestTestImagesOfAFolderRun(t *testing.T) {
 		if set.aug.View1.Size != tc.want {
 			t.Errorf("-image-size %d: views of %d px, want %d", tc.imageSize, set.aug.View1.Size, tc.want)
 		}
+		// The folder lists its files class by class (cat, then dog): the entropy images are drawn
+		// from the whole split, not its first files (which would all be cats).
+		if src := set.source; src != (DataSource{Dataset: "folder", Dir: root, Split: "test", Images: 10, EntropyImages: 4, EntropySelection: "random"}) {
+			t.Errorf("-image-size %d: data %+v", tc.imageSize, src)
+		}
+		if labels := ds.Labels[:4]; !slices.Contains(labels, 0) || !slices.Contains(labels, 1) {
+			t.Errorf("-image-size %d: the entropy images' labels %v: want both classes, drawn from the whole split", tc.imageSize, labels)
+		}
 		if !slices.Equal(ds.Mean, datasets.ImageNetMean) || !slices.Equal(ds.Std, datasets.ImageNetStd) {
 			t.Errorf("-image-size %d: normalised with %v %v, want ImageNet's, as training on a folder is", tc.imageSize, ds.Mean, ds.Std)
 		}
@@ -88,7 +96,7 @@ func TestTestImagesOfAFolderRun(t *testing.T) {
 	var logged strings.Builder
 	run.Dataset, run.DataDir, opts.Anchors = "folder", filepath.Join(root, "train"), 3
 	set, err = testImages(run, opts, log.New(&logged))
-	if err != nil || set.data.Info().Len != 10 || !strings.Contains(logged.String(), "no held-out split") {
+	if err != nil || set.data.Info().Len != 10 || set.source.Split != "train" || !strings.Contains(logged.String(), "no held-out split") {
 		t.Errorf("a folder without splits: %v, want its 10 images measured with a warning; logged:\n%s", err, logged.String())
 	}
 }
@@ -109,6 +117,9 @@ func TestTestImagesInMemory(t *testing.T) {
 	}
 	if set.ds.N != ds.N || set.n != 10 || !slices.Equal(set.ds.Images, ds.Images) || len(set.anchors) != 5 {
 		t.Fatalf("%d images (%d entropy, anchors %v), want the %d of the split", set.ds.N, set.n, set.anchors, ds.N)
+	}
+	if set.source.EntropySelection != "first" || set.source.EntropyImages != 10 || set.source.Dir != "" {
+		t.Errorf("data %+v: want the first 10 images of the published order, from the cache folder", set.source)
 	}
 	if slices.Max(set.anchors) < 10 {
 		t.Errorf("anchors %v: all among the entropy images (drawn from the first 10 only?)", set.anchors)

@@ -284,6 +284,18 @@ func TestReportOnFolderAndShards(t *testing.T) {
 		}
 		e, _ := json.Marshal(rep.Models[0].Entropy)
 		entropies = append(entropies, string(e))
+		// 16 test images for -entropy-images 24: the report says how many were measured, and
+		// where they came from.
+		want := []string{"16 test images drawn at random", "(16 images) from " + []string{root, shards}[i]}
+		summary, _ := os.ReadFile(filepath.Join(out, analysis.ReportSummary))
+		for _, w := range want {
+			if !strings.Contains(string(summary), w) {
+				t.Errorf("run %d: summary.md does not say %q", i, w)
+			}
+		}
+		if rep.Data.EntropyImages != 16 || rep.Models[0].Entropy.N != 16 || rep.Data.Dir != []string{root, shards}[i] {
+			t.Errorf("run %d: data %+v, entropy n %d: want 16 images measured, from the run's folder", i, rep.Data, rep.Models[0].Entropy.N)
+		}
 	}
 	if entropies[0] != entropies[1] {
 		t.Errorf("the same images from a folder and from shards, different entropies:\n%s\n%s", entropies[0], entropies[1])
