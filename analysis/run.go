@@ -3,6 +3,7 @@ package analysis
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -208,6 +209,16 @@ type inputs struct {
 
 // ErrNoCheckpoint is returned when the folder holds no checkpoint.
 var ErrNoCheckpoint = errors.New("no checkpoint found")
+
+// ErrUsage marks an error of the options given, found once the data is known (more anchors than
+// test images): errors.Is(err, ErrUsage).
+var ErrUsage = errors.New("usage error")
+
+// usageError is an error that is ErrUsage without saying so in its text.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error        { return e.error }
+func (e usageError) Is(target error) bool { return target == ErrUsage }
 
 // Run analyses the checkpoints of opts (and the baseline) on backend b.
 func Run(b backends.Backend, opts Options) (*Report, error) {
@@ -523,6 +534,9 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 		split = datasets.SplitTrain
 		d, err = datasets.Open(run.Dataset, datasets.SplitTest, opt)
 	}
+	if errors.Is(err, fs.ErrNotExist) && opts.DataDir == "" && opt.DataDir != "" {
+		return nil, fmt.Errorf("%w\n%s", err, datasets.MissingRunData(opt.DataDir))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -535,7 +549,7 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 		return nil, fmt.Errorf("the run's augmentation: %w", err)
 	}
 	if opts.Anchors > info.Len {
-		return nil, fmt.Errorf("%d anchors requested but the %s test split has %d images", opts.Anchors, info.Name, info.Len)
+		return nil, usageError{fmt.Errorf("-anchors: %d anchors requested but the %s %s split has %d images: give -anchors %d or fewer", opts.Anchors, info.Name, split, info.Len, info.Len)}
 	}
 	set := &evalSet{data: d, aug: aug, n: min(opts.EntropyImages, info.Len),
 		anchors: rand.New(rand.NewPCG(opts.Seed, 0xa1c0)).Perm(info.Len)[:opts.Anchors]}

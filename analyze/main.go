@@ -210,8 +210,13 @@ func runLogged(args []string, logw io.Writer) int {
 	}
 
 	// The report folder is made (and tried) before any work: a bad -out must not cost an analysis.
+	// One made here is removed again if the analysis fails before writing into it.
+	_, statErr := os.Stat(*out)
 	if err := writableFolder(*out); err != nil {
 		return outError(err)
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		defer os.Remove(*out) // only while empty
 	}
 	b, err := backend.New()
 	if err != nil {
@@ -235,11 +240,7 @@ func runLogged(args []string, logw io.Writer) int {
 	if runs != nil {
 		cmp, err := analysis.Compare(b, runs, o)
 		if err != nil {
-			logger.Error(err)
-			if errors.Is(err, analysis.ErrNotComparable) || errors.Is(err, analysis.ErrNoCheckpoint) {
-				return 2
-			}
-			return 1
+			return failed(logger, err)
 		}
 		if err := analysis.WriteComparison(*out, cmp); err != nil {
 			logger.Error(err)
@@ -250,11 +251,7 @@ func runLogged(args []string, logw io.Writer) int {
 	}
 	rep, err := analysis.Run(b, o)
 	if err != nil {
-		logger.Error(err)
-		if errors.Is(err, analysis.ErrNoCheckpoint) {
-			return 2
-		}
-		return 1
+		return failed(logger, err)
 	}
 	if err := analysis.WriteReport(*out, rep); err != nil {
 		logger.Error(err)
@@ -286,6 +283,19 @@ func runCalibration(dir string, o analysis.Options, reps, dim int, seed uint64, 
 }
 
 // outError reports an -out folder that cannot be written (a usage error: exit status 2).
+// failed logs the error of an analysis and returns the exit status: 2 for a usage error (runs
+// that cannot be compared, a folder without checkpoints, a data folder that is missing or wrong,
+// more anchors than images), 1 otherwise (damaged data or checkpoints, a failed computation).
+func failed(logger *log.Logger, err error) int {
+	logger.Error(err)
+	for _, usage := range []error{analysis.ErrNotComparable, analysis.ErrNoCheckpoint, analysis.ErrUsage, datasets.ErrUsage, os.ErrNotExist} {
+		if errors.Is(err, usage) && !errors.Is(err, datasets.ErrDamaged) {
+			return 2
+		}
+	}
+	return 1
+}
+
 func outError(err error) int {
 	fmt.Fprintf(os.Stderr, "analyze: -out: %v\nGive a folder that can be created and written.\n", err)
 	return 2

@@ -301,3 +301,39 @@ func TestReportOnFolderAndShards(t *testing.T) {
 		t.Errorf("the same images from a folder and from shards, different entropies:\n%s\n%s", entropies[0], entropies[1])
 	}
 }
+
+// TestDataUsageErrors: errors of the data given, found once it is opened, exit with status 2 and
+// say what to do; the report folder made for the analysis is removed again.
+func TestDataUsageErrors(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 2)
+	moved := filepath.Join(t.TempDir(), "photos") // the folder a run recorded, since moved away
+	runs := writeTinyRuns(t,
+		func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 },
+		func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", moved, 16 })
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		wants []string
+	}{
+		{"more anchors than images", []string{"-checkpoints", runs[0], "-anchors", "5"}, []string{"-anchors: 5 anchors requested", "4 images", "-anchors 4 or fewer"}},
+		{"the run's data folder moved", []string{"-checkpoints", runs[1]}, []string{moved, "give the images' folder with -data-dir"}},
+		{"a -data-dir that is not there", []string{"-checkpoints", runs[0], "-data-dir", moved}, []string{moved}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out := filepath.Join(t.TempDir(), "report")
+			var logged strings.Builder
+			if code := runLogged(append(tc.args, "-out", out, "-views", "12", "-components", "2", "-null-draws", "99"), &logged); code != 2 {
+				t.Errorf("exit status %d, want 2:\n%s", code, logged.String())
+			}
+			for _, w := range tc.wants {
+				if !strings.Contains(logged.String(), w) {
+					t.Errorf("the log does not say %q:\n%s", w, logged.String())
+				}
+			}
+			if _, err := os.Stat(out); !os.IsNotExist(err) {
+				t.Errorf("the report folder made for the failed analysis is still there (%v)", err)
+			}
+		})
+	}
+}

@@ -314,6 +314,17 @@ func LoadWith(name, split string, opt Options) (*Dataset, error) {
 	return ds, nil
 }
 
+// MissingRunData says what to do when dir, the data folder that a run's configuration records,
+// is not there: a run moved to another machine, data moved since, or a relative path (stored by
+// runs before paths were made absolute) read from another working directory.
+func MissingRunData(dir string) string {
+	msg := fmt.Sprintf("the run was trained on %s (its configuration's data_dir), which is not there", dir)
+	if !filepath.IsAbs(dir) {
+		msg += ": a relative path, from the folder the run was started in"
+	}
+	return msg + "; give the images' folder with -data-dir"
+}
+
 // ExpandHomes applies ExpandHome to each path in place: the path flags of a command once parsed.
 func ExpandHomes(paths ...*string) {
 	for _, p := range paths {

@@ -264,7 +264,9 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		} else {
 			d, err = datasets.Open(dataset, split, opt)
 		}
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) || errors.Is(err, datasets.ErrNoSplit) {
+		if errors.Is(err, fs.ErrNotExist) && !f.set["data-dir"] && dataDir != "" {
+			return nil, config.Errorf("data-dir", "%v\n%s", err, datasets.MissingRunData(dataDir))
+		} else if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) || errors.Is(err, datasets.ErrNoSplit) {
 			return nil, config.Errorf("data-dir", "%v", err)
 		} else if err != nil {
 			return nil, err

@@ -362,3 +362,22 @@ func TestResultKeptOnFailure(t *testing.T) {
 		t.Errorf("the result file was changed to %q", data)
 	}
 }
+
+// TestRunDataMoved: an encoder whose run's image folder is no longer where its configuration
+// says is a usage error (exit 2) that names the folder and says to give -data-dir; given, it is
+// evaluated.
+func TestRunDataMoved(t *testing.T) {
+	root := t.TempDir()
+	for _, split := range []string{"train", "val"} {
+		datasetstest.WriteImageFolder(t, filepath.Join(root, split), []string{"cat", "dog"}, 3)
+	}
+	moved := filepath.Join(t.TempDir(), "photos")
+	dir := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", moved, 16 }, 3)
+	o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "1", "-knn-k", "2", "-batch-size", "4")
+	if o.code != 2 || !strings.Contains(o.stderr, moved) || !strings.Contains(o.stderr, "give the images' folder with -data-dir") {
+		t.Errorf("exit status %d, want 2 naming %s and -data-dir:\n%s", o.code, moved, o.stderr)
+	}
+	if o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "1", "-knn-k", "2", "-batch-size", "4", "-data-dir", root); o.code != 0 {
+		t.Errorf("with -data-dir: exit status %d:\n%s", o.code, o.stderr)
+	}
+}

@@ -24,8 +24,12 @@ func TestParseFlagsDefaultsAndOverrides(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := Default(); string(c.JSON()) != string(want.JSON()) {
-		t.Errorf("no flags: got %s, want the mnist preset %s", c.JSON(), want.JSON())
+	want := Default()
+	if want.CheckpointDir, err = filepath.Abs(want.CheckpointDir); err != nil {
+		t.Fatal(err)
+	}
+	if string(c.JSON()) != string(want.JSON()) {
+		t.Errorf("no flags: got %s, want the mnist preset (its folder absolute) %s", c.JSON(), want.JSON())
 	}
 	c, err = parse("-preset", "cifar10", "-epochs", "7", "-lr=0.5")
 	if err != nil {
@@ -275,7 +279,17 @@ func TestPathsExpandHome(t *testing.T) {
 			t.Errorf("got %q, want %q", got, want)
 		}
 	}
-	if c, err = parse("-checkpoint-dir", "runs/~x"); err != nil || c.CheckpointDir != "runs/~x" {
-		t.Errorf("a path with ~ elsewhere: %q (%v), want it unchanged", c.CheckpointDir, err)
+	// A relative path is stored absolute: the run's configuration names the same folders from
+	// any working directory.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err = parse("-checkpoint-dir", "runs/~x", "-data-dir", "photos/{000..009}.tar"); err != nil ||
+		c.CheckpointDir != filepath.Join(wd, "runs", "~x") || c.DataDir != filepath.Join(wd, "photos", "{000..009}.tar") {
+		t.Errorf("relative paths (a ~ inside): %q and %q (%v), want them under %s", c.CheckpointDir, c.DataDir, err, wd)
+	}
+	if c, err = parse(); err != nil || c.DataDir != "" || c.MetricsFile != "" {
+		t.Errorf("no -data-dir, no -metrics: %q, %q (%v), want them empty (the defaults)", c.DataDir, c.MetricsFile, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -115,8 +116,16 @@ func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 	if fs.NArg() > 0 {
 		return Config{}, Errorf("", "unexpected argument %q (flags start with -)", fs.Arg(0))
 	}
-	// A quoted "~/runs" (or one in a configuration file) is the home folder, not a folder named ~.
-	datasets.ExpandHomes(&c.DataDir, &c.CheckpointDir, &c.MetricsFile, &c.ExportEncoder)
+	// A quoted "~/runs" (or one in a configuration file) is the home folder, not a folder named ~;
+	// a relative path is made absolute, so that the configuration the run stores still names the
+	// same folders when evaluate, analyze or -resume run from another working directory.
+	for _, p := range []*string{&c.DataDir, &c.CheckpointDir, &c.MetricsFile, &c.ExportEncoder} {
+		if *p = datasets.ExpandHome(*p); *p != "" {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
+	}
 	return c, c.Validate()
 }
 
