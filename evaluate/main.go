@@ -310,6 +310,13 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		return x, nil
 	}
 	if probe {
+		// Both splits are opened (listed, checked) before either is embedded: a missing or
+		// mismatched test split must not cost the training split's embedding first.
+		for _, split := range []string{datasets.SplitTrain, datasets.SplitTest} {
+			if _, err := open(split); err != nil {
+				return err
+			}
+		}
 		train, err := get(datasets.SplitTrain)
 		if err != nil {
 			return err

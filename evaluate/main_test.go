@@ -365,7 +365,7 @@ func TestResultKeptOnFailure(t *testing.T) {
 
 // TestRunDataMoved: an encoder whose run's image folder is no longer where its configuration
 // says is a usage error (exit 2) that names the folder and says to give -data-dir; given, it is
-// evaluated.
+// evaluated; given one without a test split, it is refused before any embedding.
 func TestRunDataMoved(t *testing.T) {
 	root := t.TempDir()
 	for _, split := range []string{"train", "val"} {
@@ -379,5 +379,12 @@ func TestRunDataMoved(t *testing.T) {
 	}
 	if o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "1", "-knn-k", "2", "-batch-size", "4", "-data-dir", root); o.code != 0 {
 		t.Errorf("with -data-dir: exit status %d:\n%s", o.code, o.stderr)
+	}
+	// A folder without a test split is refused before the training images are embedded.
+	trainOnly := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(trainOnly, "train"), []string{"cat", "dog"}, 3)
+	o = evaluate(t, "-checkpoint", dir, "-probe-epochs", "1", "-knn-k", "2", "-batch-size", "4", "-data-dir", trainOnly)
+	if o.code != 2 || !strings.Contains(o.stderr, "test split") || strings.Contains(o.stderr, "embedding") {
+		t.Errorf("a folder without val/: exit status %d, want 2 before any embedding:\n%s", o.code, o.stderr)
 	}
 }
