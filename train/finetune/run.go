@@ -225,6 +225,13 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		res.Top5 = v
 	}
 	if res.Interrupted {
+		// The curves so far; the checkpoint is written already.
+		if err := metrics.Close(); err != nil {
+			return nil, err
+		}
+		if err := plotMetrics(metricsPath, cfg); err != nil {
+			logger.Warn("could not plot the fine-tuning metrics", "err", err)
+		}
 		return res, nil
 	}
 	if cfg.ExportEncoder != "" {

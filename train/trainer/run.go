@@ -263,11 +263,8 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	if v, ok := lr.Last["probe_acc"]; ok {
 		res.ProbeAcc = v
 	}
-	if lr.Interrupted {
-		return res, nil
-	}
 	// The figure is drawn once the metrics are complete (the final evaluation's line included),
-	// also when the final evaluation stops or fails.
+	// also when the run is interrupted (the curves so far) or the final evaluation stops or fails.
 	closeAndPlot := func() error {
 		if err := metrics.Close(); err != nil {
 			return err
@@ -276,6 +273,12 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 			logger.Warn("could not plot the metrics", "err", err)
 		}
 		return nil
+	}
+	if lr.Interrupted {
+		if err := closeAndPlot(); err != nil {
+			return nil, err
+		}
+		return res, nil
 	}
 	if cfg.ExportEncoder != "" {
 		if err := encoder.Export(cfg.ExportEncoder, ctx, cfg); err != nil {

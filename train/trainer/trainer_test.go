@@ -167,6 +167,11 @@ func TestResumeIsExact(t *testing.T) {
 	if !res.Interrupted || res.Steps != 2 {
 		t.Fatalf("interrupted run: %+v, want interrupted after 2 steps", res)
 	}
+	for _, f := range MetricsFigures(filepath.Join(split.CheckpointDir, "metrics.jsonl")) {
+		if _, err := os.Stat(f); err != nil {
+			t.Errorf("the interrupted run drew no %s (the curves so far): %v", filepath.Base(f), err)
+		}
+	}
 	split.Resume = true
 	if res, err = Run(b, split, quiet()); err != nil {
 		t.Fatal(err)
