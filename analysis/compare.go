@@ -118,6 +118,7 @@ func Compare(b backends.Backend, paths []string, opts Options) (*Comparison, err
 	if err != nil {
 		return nil, err
 	}
+	opts.Anchors = len(set.anchors) // fewer, where bad images were left out
 	for i := range runs {
 		aug, err := runs[i].cfg.Augmentation(set.data)
 		if err != nil {

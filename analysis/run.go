@@ -65,6 +65,11 @@ type Options struct {
 	EntropyImages int `json:"entropy_images"`
 	KNNK          int `json:"knn_k"`
 
+	// SkipBadImages leaves out the test images of a folder or shards that do not decode (each
+	// logged), as the run's own -skip-bad-images does (which the analysis follows too): fewer
+	// anchors or entropy images are measured, and the report says how many.
+	SkipBadImages bool `json:"skip_bad_images"`
+
 	// Seed makes everything reproducible; Chunk is the batch size of the compiled programs.
 	Seed  uint64 `json:"seed"`
 	Chunk int    `json:"chunk"`
@@ -175,6 +180,10 @@ type DataSource struct {
 	Images           int    `json:"images"`
 	EntropyImages    int    `json:"entropy_images"`
 	EntropySelection string `json:"entropy_selection"`
+	// Anchors is the number of anchors measured; BadImages the images left out because they did
+	// not decode (-skip-bad-images), among the anchors and the entropy images.
+	Anchors   int `json:"anchors"`
+	BadImages int `json:"bad_images,omitempty"`
 }
 
 // Describe is one line naming the images measured, for summaries.
@@ -182,6 +191,9 @@ func (d DataSource) Describe() string {
 	s := fmt.Sprintf("%s %s split (%d images)", d.Dataset, d.Split, d.Images)
 	if d.Dir != "" {
 		s += " from " + d.Dir
+	}
+	if d.BadImages > 0 {
+		s += fmt.Sprintf(", %d bad images left out", d.BadImages)
 	}
 	return s
 }
@@ -246,6 +258,7 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
+	opts.Anchors = len(set.anchors) // fewer, where bad images were left out
 	in, err := prepareInputs(set, opts)
 	if err != nil {
 		return nil, err
@@ -553,7 +566,7 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 	}
 	set := &evalSet{data: d, aug: aug, n: min(opts.EntropyImages, info.Len),
 		anchors: rand.New(rand.NewPCG(opts.Seed, 0xa1c0)).Perm(info.Len)[:opts.Anchors]}
-	set.source = DataSource{Dataset: run.Dataset, Split: split, Images: info.Len, EntropyImages: set.n, EntropySelection: "first"}
+	set.source = DataSource{Dataset: run.Dataset, Split: split, Images: info.Len, EntropyImages: set.n, EntropySelection: "first", Anchors: len(set.anchors)}
 	if run.Dataset == "folder" || run.Dataset == "shards" {
 		set.source.Dir = datasets.ExpandHome(opt.DataDir)
 	}
@@ -578,10 +591,50 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 		set.anchors[k] = at[a]
 	}
 	bar := progress.New("reading test images", int64(len(indices)), 0, progress.Options{Logger: logger, Unit: "images"})
-	set.ds, err = datasets.Gather(d, indices, datasets.GatherConfig{Size: aug.View1.Size, Progress: func(done int) { bar.Set(int64(done), "") }})
+	bad := map[int]bool{}
+	set.ds, err = datasets.Gather(d, indices, datasets.GatherConfig{Size: aug.View1.Size, Progress: func(done int) { bar.Set(int64(done), "") },
+		SkipBadImages: opts.SkipBadImages || run.SkipBadImages, Skipped: func(i int, err error) {
+			bar.Clear()
+			logger.Warn("skipping a bad image", "err", err)
+			bad[i] = true
+		}})
 	bar.Finish()
 	if err != nil {
 		return nil, fmt.Errorf("reading the test images: %w", err)
 	}
+	if len(bad) > 0 {
+		set.dropBad(indices, bad)
+	}
+	set.source.Anchors, set.source.EntropyImages = len(set.anchors), set.n
+	if len(set.anchors) == 0 {
+		return nil, fmt.Errorf("every anchor is a bad image (%d left out): repair the images or draw others (-seed)", len(bad))
+	}
 	return set, nil
+}
+
+// dropBad renumbers the set after Gather left out the bad images (sample indices in bad) of
+// indices: the entropy images and the anchors that remain, at their positions in ds.
+func (set *evalSet) dropBad(indices []int, bad map[int]bool) {
+	pos := make([]int, len(indices)) // position in indices -> position in ds, -1 if left out
+	c := 0
+	for k, i := range indices {
+		pos[k] = -1
+		if !bad[i] {
+			pos[k] = c
+			c++
+		}
+	}
+	n := 0
+	for k := range set.n {
+		if pos[k] >= 0 {
+			n++
+		}
+	}
+	var anchors []int
+	for _, p := range set.anchors {
+		if pos[p] >= 0 {
+			anchors = append(anchors, pos[p])
+		}
+	}
+	set.n, set.anchors, set.source.BadImages = n, anchors, len(bad)
 }

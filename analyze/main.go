@@ -113,6 +113,7 @@ func runLogged(args []string, logw io.Writer) int {
 	fs.StringVar(&o.DataDir, "data-dir", "", "data folder; for a run on an image folder or shards, the folder whose val/ (or test/) split is analysed (default: the one the run recorded)")
 	fs.IntVar(&o.Last, "last", 0, "analyse only the newest N checkpoints of the folder (0: all)")
 	noBaseline := fs.Bool("no-baseline", false, "skip the randomly initialised encoder")
+	fs.BoolVar(&o.SkipBadImages, "skip-bad-images", false, "leave out the test images that do not decode, each logged (a run trained with -skip-bad-images is analysed so anyway)")
 	fs.IntVar(&o.Anchors, "anchors", o.Anchors, "A1, noise sweep, A2: number of test-set anchor images")
 	fs.IntVar(&o.Views, "views", o.Views, "A1: views per anchor (augmentations; in the noise sweep, noisy copies)")
 	fs.Float64Var(&o.InputNoise, "input-noise", 0, "A1: when > 0, views are the anchor plus N(0, s²I) noise (normalised pixels) instead of the run's augmentation")

@@ -337,3 +337,41 @@ func TestDataUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestBadTestImages: a test image that does not decode stops the analysis (exit 1, naming it)
+// unless bad images are skipped, by -skip-bad-images or because the run was trained so; then the
+// others are measured and the report counts the one left out.
+func TestBadTestImages(t *testing.T) {
+	root := t.TempDir()
+	paths := datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 3)
+	if err := os.WriteFile(paths[4], []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runs := writeTinyRuns(t,
+		func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 },
+		func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize, c.SkipBadImages = "folder", root, 16, true })
+	small := []string{"-no-baseline", "-last", "1", "-anchors", "2", "-views", "12", "-components", "2", "-noise-levels", "none",
+		"-scales", "0.1", "-directions", "2", "-noise-samples", "2", "-entropy-images", "24", "-chunk", "16"}
+	var logged strings.Builder
+	if code := runLogged(append([]string{"-checkpoints", runs[0], "-out", filepath.Join(t.TempDir(), "r")}, small...), &logged); code != 1 || !strings.Contains(logged.String(), paths[4]) {
+		t.Errorf("a bad test image: exit %d, want 1 naming %s:\n%s", code, paths[4], logged.String())
+	}
+	for name, args := range map[string][]string{
+		"-skip-bad-images":            {"-checkpoints", runs[0], "-skip-bad-images"},
+		"a run trained skipping them": {"-checkpoints", runs[1]},
+	} {
+		out := filepath.Join(t.TempDir(), "r")
+		logged.Reset()
+		if code := runLogged(append(append(args, "-out", out), small...), &logged); code != 0 {
+			t.Fatalf("%s: exit %d:\n%s", name, code, logged.String())
+		}
+		var rep analysis.Report
+		data, _ := os.ReadFile(filepath.Join(out, analysis.ReportJSON))
+		if err := json.Unmarshal(data, &rep); err != nil {
+			t.Fatal(err)
+		}
+		if d := rep.Data; d.BadImages != 1 || d.EntropyImages != 5 || rep.Models[0].Entropy.N != 5 || d.Anchors+d.BadImages < 2 || !strings.Contains(logged.String(), paths[4]) {
+			t.Errorf("%s: data %+v, entropy n %d: want the 5 good images measured, the bad one counted and logged:\n%s", name, d, rep.Models[0].Entropy.N, logged.String())
+		}
+	}
+}

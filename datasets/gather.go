@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"slices"
@@ -18,6 +19,11 @@ type GatherConfig struct {
 	// Progress, when set, is called with the number of images read so far (from one goroutine at
 	// a time, in increasing order).
 	Progress func(done int)
+	// SkipBadImages leaves out the images that do not decode (ErrBadImage) instead of stopping:
+	// the result holds the others, in the order asked; Skipped, when set, is called with each
+	// one's sample index and error (from one goroutine at a time).
+	SkipBadImages bool
+	Skipped       func(index int, err error)
 }
 
 // Gather reads the samples of d at indices (in that order; an index may repeat) into an in-memory
@@ -27,7 +33,8 @@ type GatherConfig struct {
 // in one sequential pass that ends at the last wanted sample. An in-memory *Dataset that needs no
 // resizing is copied (Subset).
 //
-// Errors about the data are *DataError values naming the file (a bad image is not skipped).
+// Errors about the data are *DataError values naming the file (a bad image stops it unless
+// SkipBadImages).
 func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
 	info, src, shards, err := checkData(d)
 	if err != nil {
@@ -86,35 +93,49 @@ func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
 		mu       sync.Mutex
 		firstErr error
 		done     int
+		bad      = map[int]bool{} // sample indices skipped as bad images
 	)
-	// finish records one image read (or the first error).
-	finish := func(err error) bool {
+	// finish records one image read, or skipped, or the first error; it reports whether the
+	// image was put into the result.
+	finish := func(ref sampleRef, err error) bool {
 		mu.Lock()
 		defer mu.Unlock()
-		if err != nil && firstErr == nil {
-			firstErr = err
-		}
-		if err == nil {
-			done++
-			if cfg.Progress != nil {
-				cfg.Progress(done)
+		if err != nil && cfg.SkipBadImages && errors.Is(err, ErrBadImage) {
+			bad[ref.index] = true
+			if cfg.Skipped != nil {
+				cfg.Skipped(ref.index, err)
 			}
+		} else if err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			return false
 		}
-		return firstErr == nil
+		done++
+		if cfg.Progress != nil {
+			cfg.Progress(done)
+		}
+		return err == nil
 	}
 	failed := func() bool {
 		mu.Lock()
 		defer mu.Unlock()
 		return firstErr != nil
 	}
-	// The first image is read alone: without a Size it fixes the size that the others must have.
+	// The first image is read alone: without a Size it fixes the size that the others must have
+	// (the first that decodes, when bad ones are skipped).
 	var rs resampler
-	ref, err := next()
-	if err == nil {
-		err = g.readPut(&rs, ref)
-	}
-	if !finish(err) {
-		return nil, firstErr
+	for k < len(wanted) {
+		ref, err := next()
+		if err == nil {
+			err = g.readPut(&rs, ref)
+		}
+		if finish(ref, err) {
+			break
+		}
+		if failed() {
+			return nil, firstErr
+		}
 	}
 	jobs := make(chan sampleRef, 2*workers)
 	var wg sync.WaitGroup
@@ -125,7 +146,7 @@ func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
 			var rs resampler
 			for ref := range jobs {
 				if !failed() { // after an error, the rest is drained unread
-					finish(g.readPut(&rs, ref))
+					finish(ref, g.readPut(&rs, ref))
 				}
 			}
 		}()
@@ -133,7 +154,7 @@ func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
 	for k < len(wanted) {
 		ref, err := next()
 		if err != nil {
-			finish(err)
+			finish(ref, err)
 			break
 		}
 		if failed() {
@@ -145,6 +166,15 @@ func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
 	wg.Wait()
 	if firstErr != nil {
 		return nil, firstErr
+	}
+	if len(bad) > 0 {
+		var keep []int
+		for k, i := range indices {
+			if !bad[i] {
+				keep = append(keep, k)
+			}
+		}
+		out = out.Subset(keep)
 	}
 	return out, nil
 }

@@ -72,6 +72,19 @@ func TestGatherFolder(t *testing.T) {
 	if _, err := Gather(f, []int{4}, GatherConfig{}); !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), "e.png") {
 		t.Errorf("a bad image: got %v, want ErrBadImage naming e.png", err)
 	}
+	// Skipping bad images: the others, in the order asked; the bad one reported once.
+	var skipped []int
+	ds, err = Gather(f, []int{4, 3, 4, 1}, GatherConfig{SkipBadImages: true, Skipped: func(i int, err error) {
+		if errors.Is(err, ErrBadImage) {
+			skipped = append(skipped, i)
+		}
+	}})
+	if err != nil || ds.N != 2 || !slices.Equal(ds.Labels, []int32{1, 0}) || !slices.Equal(skipped, []int{4}) || ds.Image(1)[0] != col(1)(0, 0).R {
+		t.Errorf("skipping bad images: %v; %d images, labels %v, skipped %v", err, ds.N, ds.Labels, skipped)
+	}
+	if ds, err = Gather(f, []int{4}, GatherConfig{SkipBadImages: true}); err != nil || ds.N != 0 {
+		t.Errorf("only bad images, skipped: %v, %v", ds, err)
+	}
 	if _, err := Gather(f, []int{0, 5}, GatherConfig{}); err == nil || !strings.Contains(err.Error(), "index 5 out of range [0, 5)") {
 		t.Errorf("index out of range: got %v", err)
 	}
