@@ -255,7 +255,9 @@ func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 				spanX, spanY = append(spanX, x), append(spanY, s.Hi[j])
 			}
 		}
-		if cv.marker == MarkerAuto {
+		if cv.marker == MarkerAuto || (cv.marker == NoMarker && len(cv.pts) == 1) {
+			// A line through one point draws nothing: a single point gets its marker whatever
+			// the series asked.
 			cv.marker = NoMarker
 			if len(cv.pts) <= MaxAutoMarkers {
 				cv.marker = AutoMarkers[i%len(AutoMarkers)]

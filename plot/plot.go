@@ -59,7 +59,8 @@ const (
 	// MarkerAuto (the zero value) draws the series' own shape, chosen by its index in the panel,
 	// when the series has at most MaxAutoMarkers points, and no marker otherwise.
 	MarkerAuto Marker = iota
-	// NoMarker draws the line only.
+	// NoMarker draws the line only (a series of one point gets its MarkerAuto shape: a line
+	// through one point would draw nothing).
 	NoMarker
 	// Circle is a filled disc.
 	Circle

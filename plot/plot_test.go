@@ -552,3 +552,28 @@ func TestLogAxisEndLabelledInFigure(t *testing.T) {
 		t.Errorf("x tick labels %v, want the last to be 0.4", labels)
 	}
 }
+
+// A series of one point asked to be drawn without markers still shows: its point gets a marker
+// (a line through one point draws nothing); a longer one stays a bare line.
+func TestSinglePointSeriesIsDrawn(t *testing.T) {
+	fig := &Figure{Panels: []Panel{{Title: "one point", Series: []Series{
+		{Name: "alone", X: []float64{1}, Y: []float64{2}, Marker: NoMarker},
+		{Name: "line", X: []float64{0, 1, 2}, Y: []float64{1, 2, 3}, Marker: NoMarker},
+	}}}}
+	doc := parseSVG(t, encode(t, fig, "svg"))
+	filled := func(c color.Color) int { // opaque filled shapes of colour c: markers
+		n := 0
+		for _, p := range doc.Paths {
+			if plottest.Near(p.Style["fill"], c) && (p.Style["fill-opacity"] == "" || p.Style["fill-opacity"] == "1") {
+				n++
+			}
+		}
+		return n
+	}
+	if filled(Colors[0]) == 0 {
+		t.Error("the one-point series drew no marker: it is invisible")
+	}
+	if n := filled(Colors[1]); n != 0 {
+		t.Errorf("the three-point series without markers drew %d filled shapes", n)
+	}
+}
