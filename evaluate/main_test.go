@@ -74,6 +74,8 @@ var (
 	countsLine = regexp.MustCompile(`: (\d+) train \(([0-9.]+)% of the labels\) / (\d+) test images`)
 	probeLine  = regexp.MustCompile(`linear probe: train ([0-9.]+)%, test ([0-9.]+)%`)
 	knnLine    = regexp.MustCompile(`kNN \(k=(\d+), T=([0-9.e-]+)\): test ([0-9.]+)%`)
+	// embeddingsLine is -embeddings' line: the count and the file.
+	embeddingsLine = regexp.MustCompile(`wrote (\d+) embeddings of dimension \d+ to (\S+)`)
 )
 
 // mismatches lists where the result r differs from what the command printed (stdout): the image
@@ -119,6 +121,12 @@ func mismatches(stdout string, r Result) []string {
 		cmp("knn", pct(r.KNN), m[3])
 	} else {
 		cmp("knn", pct(r.KNN), "absent")
+	}
+	if m := embeddingsLine.FindStringSubmatch(stdout); m != nil {
+		cmp("embeddings_images", count(r.EmbeddingsImages), m[1])
+		cmp("embeddings", r.Embeddings, m[2])
+	} else {
+		cmp("embeddings", r.Embeddings, "")
 	}
 	return bad
 }
@@ -216,7 +224,9 @@ func TestResultOmitsWhatWasNotMeasured(t *testing.T) {
 		{"no kNN", []string{"-probe-epochs", "1", "-knn-k", "0"},
 			[]string{"knn", "knn_k", "knn_t"}, []string{"linear_probe", "linear_probe_train", "probe_epochs", "train_images", "test_images", "view_size"}},
 		{"neither", []string{"-probe-epochs", "0", "-knn-k", "0"},
-			[]string{"linear_probe", "linear_probe_train", "probe_epochs", "knn", "knn_k", "knn_t", "train_images", "test_images", "train_percent", "view_size"}, nil},
+			[]string{"linear_probe", "linear_probe_train", "probe_epochs", "knn", "knn_k", "knn_t", "train_images", "test_images", "train_percent", "view_size", "embeddings"}, nil},
+		{"embeddings only", []string{"-probe-epochs", "0", "-knn-k", "0", "-embeddings", filepath.Join(t.TempDir(), "e.csv")},
+			[]string{"linear_probe", "knn", "train_images", "test_images"}, []string{"embeddings", "embeddings_split", "embeddings_images", "view_size"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "r.json")

@@ -50,6 +50,11 @@ type Result struct {
 	KNN  *float64 `json:"knn,omitempty"`
 	KNNK int      `json:"knn_k,omitempty"`
 	KNNT float64  `json:"knn_t,omitempty"`
+	// Embeddings is the file -embeddings wrote, with the EmbeddingsImages images of the split
+	// EmbeddingsSplit (absent without -embeddings).
+	Embeddings       string `json:"embeddings,omitempty"`
+	EmbeddingsSplit  string `json:"embeddings_split,omitempty"`
+	EmbeddingsImages *int   `json:"embeddings_images,omitempty"`
 	// Seed is -seed (the label subset and the probe's initialisation and data order).
 	Seed uint64 `json:"seed"`
 	// Backend is the GoMLX backend that computed the features, as GOMLX_BACKEND chose it
