@@ -81,9 +81,21 @@ func run(args []string) int {
 			return usage("-out: %s already holds %d .tar files (first %s): remove them or choose another folder (nothing was written)", dir, len(old), old[0])
 		}
 	}
+	// A failure leaves -out as it was: the shards this run wrote (of earlier splits too) are
+	// removed, so that the command can simply run again once the cause is fixed.
+	var written []string
+	undo := func() {
+		for _, p := range written {
+			os.Remove(p)
+		}
+		if len(written) > 0 {
+			logger.Warn("removed the shards written before the error: -out is as it was", "shards", len(written))
+		}
+	}
 	for _, split := range splits {
 		f, err := datasets.OpenFolder(filepath.Join(*in, split), "")
 		if err != nil {
+			undo()
 			return report(err)
 		}
 		info := f.Info()
@@ -114,10 +126,9 @@ func run(args []string) int {
 		if bar != nil {
 			_ = bar.Finish()
 		}
+		written = append(written, paths...)
 		if err != nil {
-			if len(paths) > 0 {
-				logger.Error("stopped after writing shards; remove them before running again", "shards", len(paths), "folder", filepath.Join(*out, split))
-			}
+			undo()
 			return report(err)
 		}
 		logger.Info("wrote shards", "split", split, "images", info.Len-skipped, "skipped", skipped, "classes", info.NumClasses,

@@ -73,4 +73,21 @@ func TestMkshards(t *testing.T) {
 			t.Errorf("%s: exit %d, want %d", tc.name, code, tc.code)
 		}
 	}
+
+	// A bad image in val/, met after train/ is written: the train shards are removed again, so
+	// that the same command with -skip-bad-images runs into the same folder.
+	badVal := t.TempDir()
+	writeImages(t, filepath.Join(badVal, "train", "cat"), 3)
+	writeImages(t, filepath.Join(badVal, "val", "cat"), 2)
+	os.WriteFile(filepath.Join(badVal, "val", "cat", "z.png"), []byte("not a png"), 0o644)
+	out2 := filepath.Join(t.TempDir(), "shards")
+	if code := run([]string{"-in", badVal, "-out", out2, "-per-shard", "2"}); code != 1 {
+		t.Errorf("a bad image in val/: exit %d, want 1", code)
+	}
+	if left, _ := filepath.Glob(filepath.Join(out2, "*", "*.tar")); len(left) != 0 {
+		t.Errorf("the failed run left shards behind: %v", left)
+	}
+	if code := run([]string{"-in", badVal, "-out", out2, "-per-shard", "2", "-skip-bad-images"}); code != 0 {
+		t.Errorf("again with -skip-bad-images: exit %d, want 0", code)
+	}
 }
