@@ -595,7 +595,12 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 	set.ds, err = datasets.Gather(d, indices, datasets.GatherConfig{Size: aug.View1.Size, Progress: func(done int) { bar.Set(int64(done), "") },
 		SkipBadImages: opts.SkipBadImages || run.SkipBadImages, Skipped: func(i int, err error) {
 			bar.Clear()
-			logger.Warn("skipping a bad image", "err", err)
+			name := fmt.Sprintf("%s sample %d", info.Name, i)
+			var de *datasets.DataError
+			if errors.As(err, &de) {
+				name = de.Name()
+			}
+			logger.Warn("skipping a bad image", "image", name, "err", datasets.Cause(err))
 			bad[i] = true
 		}})
 	bar.Finish()

@@ -73,6 +73,17 @@ func (e *DataError) Error() string {
 	return msg
 }
 
+// Cause is what went wrong with the file of err (a *DataError's cause, without the file's name
+// or the hint), for a log line that names the file itself and has acted already (skipped it);
+// another error's message as it is.
+func Cause(err error) string {
+	var de *DataError
+	if errors.As(err, &de) && de.Err != nil {
+		return de.Err.Error()
+	}
+	return err.Error()
+}
+
 // Unwrap gives errors.Is and errors.As the kind and the cause.
 func (e *DataError) Unwrap() []error { return []error{e.Kind, e.Err} }
 

@@ -150,7 +150,7 @@ func (e *EvalIterator) Next() (*Batch, bool) {
 				if errors.As(err, &de) {
 					name = de.Name()
 				}
-				e.cfg.Logger.Warn("skipping a bad image", "image", name, "err", err, "batch", e.number)
+				e.cfg.Logger.Warn("skipping a bad image", "image", name, "err", Cause(err), "batch", e.number)
 				bt.BadImages = append(bt.BadImages, name)
 				continue
 			}

@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"errors"
+	"fmt"
 	"image/color"
 	"os"
 	"path/filepath"
@@ -180,5 +181,20 @@ func TestGatherInMemory(t *testing.T) {
 	// Bilinear 2x2 -> 1x1 with antialiasing averages the four pixels: (10+11+12+13)/4 = 11.5.
 	if got.Height != 1 || len(got.Images) != 1 || got.Images[0] < 11 || got.Images[0] > 12 {
 		t.Fatalf("resized to 1x1: %v (%dx%d)", got.Images, got.Width, got.Height)
+	}
+}
+
+// Cause is a data error's cause alone: for the log line of a skipped image, which names the file
+// and must not advise the flag in use.
+func TestCause(t *testing.T) {
+	err := badImageErr("/x/cat.jpg", "", 3, errors.New("unexpected EOF"))
+	if !strings.Contains(err.Error(), "-skip-bad-images") || !strings.Contains(err.Error(), "/x/cat.jpg") {
+		t.Fatalf("the error %q: want the file and the hint", err)
+	}
+	if got := Cause(fmt.Errorf("step 3: %w", err)); got != "unexpected EOF" {
+		t.Errorf("Cause = %q, want the cause alone", got)
+	}
+	if got := Cause(errors.New("plain")); got != "plain" {
+		t.Errorf("Cause of another error = %q", got)
 	}
 }

@@ -504,7 +504,7 @@ func (l *Loader) finish(au *augmenter, pb *pendingBatch) {
 			j = (j + 1) % len(pb.refs)
 		}
 		name := sampleName(l.info.Name, l.src, pb.refs[i])
-		l.cfg.Logger.Warn("skipping a bad image", "image", name, "err", pb.errs[i], "epoch", pb.pos.Epoch,
+		l.cfg.Logger.Warn("skipping a bad image", "image", name, "err", Cause(pb.errs[i]), "epoch", pb.pos.Epoch,
 			"batch", pb.pos.Batch, "replaced_by", sampleName(l.info.Name, l.src, pb.refs[j]))
 		if err := l.fill(au, b, i, pb.refs[j], pb.refs[i].index); err != nil {
 			pb.out <- loaderResult{err: fmt.Errorf("batch %d of epoch %d: replacing %s: %w", pb.pos.Batch, pb.pos.Epoch, name, err)}

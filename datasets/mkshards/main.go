@@ -115,7 +115,7 @@ func run(args []string) int {
 			PerShard: *perShard, Prefix: prefix, Seed: *seed, NoShuffle: *noShuffle, SkipBadImages: *skipBad,
 			Skipped: func(path string, err error) {
 				skipped++
-				logger.Warn("skipping a bad image", "file", path, "err", err)
+				logger.Warn("skipping a bad image", "file", path, "err", datasets.Cause(err))
 			},
 			Progress: func(done int) {
 				if bar != nil {
