@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -287,7 +288,7 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 			return nil, fmt.Errorf("random init: %w", err)
 		}
 		m.Label, m.Seconds = "random init", time.Since(start).Seconds()
-		logger.Info("analysed", "model", m.Label, "seconds", fmt.Sprintf("%.1f", m.Seconds), "phases", m.PhaseSeconds)
+		logger.Info("analysed", "model", m.Label, "seconds", fmt.Sprintf("%.1f", m.Seconds), "phases", phaseText(m.PhaseSeconds))
 		rep.Models = append(rep.Models, m)
 	}
 	for _, path := range paths {
@@ -312,10 +313,21 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 		m.Label, m.Step, m.Path, m.Seconds = baseName(path), step, path, time.Since(start).Seconds()
-		logger.Info("analysed", "checkpoint", path, "step", step, "seconds", fmt.Sprintf("%.1f", m.Seconds), "phases", m.PhaseSeconds)
+		logger.Info("analysed", "checkpoint", path, "step", step, "seconds", fmt.Sprintf("%.1f", m.Seconds), "phases", phaseText(m.PhaseSeconds))
 		rep.Models = append(rep.Models, m)
 	}
 	return rep, nil
+}
+
+// phaseText is the seconds of each phase, in the order they run: "a1 1.3s, sweep 0.4s, ...".
+func phaseText(secs map[string]float64) string {
+	var parts []string
+	for _, p := range []string{"a1", "sweep", "a2", "a3"} {
+		if v, ok := secs[p]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.1fs", p, v))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func baseName(path string) string {
