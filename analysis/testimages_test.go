@@ -55,7 +55,7 @@ func TestTestImagesOfAFolderRun(t *testing.T) {
 		}
 		// The folder lists its files class by class (cat, then dog): the entropy images are drawn
 		// from the whole split, not its first files (which would all be cats).
-		if src := set.source; src != (DataSource{Dataset: "folder", Dir: root, Split: "test", Images: 10, EntropyImages: 4, EntropySelection: "random"}) {
+		if src := set.source; src != (DataSource{Dataset: "folder", Dir: root, Split: "test", Images: 10, EntropyImages: 4, EntropySelection: "random", Anchors: 3}) {
 			t.Errorf("-image-size %d: data %+v", tc.imageSize, src)
 		}
 		if labels := ds.Labels[:4]; !slices.Contains(labels, 0) || !slices.Contains(labels, 1) {
