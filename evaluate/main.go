@@ -103,6 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.ft.CheckpointDir, "checkpoint-dir", "", "with -weights: the run's folder (default: beside the encoder, finetune-<weights>-<percent>pct; the baseline in scratch-...)")
 	fs.BoolVar(&f.ft.Resume, "resume", false, "with -weights: continue the runs in their folders")
 	fs.IntVar(&f.ft.Workers, "workers", 0, "with -weights: data goroutines (0: one per CPU)")
+	fs.IntVar(&f.ft.LogEvery, "log-every", 10, "with -weights: training steps between lines of metrics.jsonl (means over the window) and points of its figure")
 	fs.BoolVar(&f.ft.SkipBadImages, "skip-bad-images", false, "replace training images that do not decode and leave them out of the evaluation, logged by name, instead of stopping (default: as the encoder's run did)")
 	fs.IntVar(&f.ft.EvalSubset, "eval-subset", 0, "with -weights: evaluate on the first N test images (0: all)")
 	fs.StringVar(&f.ft.ExportEncoder, "export-encoder", "", "write the encoder to this .safetensors file (torchvision's names): the one loaded, or with -weights finetune the fine-tuned one")
@@ -399,7 +400,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	for name, apply := range map[string]func(){
 		"epochs": func() { cfg.Epochs = f.ft.Epochs }, "lr-backbone": func() { cfg.LRBackbone = f.ft.LRBackbone },
 		"lr-head": func() { cfg.LRHead = f.ft.LRHead }, "wd": func() { cfg.WeightDecay = f.ft.WeightDecay },
-		"augment": func() { cfg.Augment = f.ft.Augment },
+		"augment": func() { cfg.Augment = f.ft.Augment }, "log-every": func() { cfg.LogEvery = f.ft.LogEvery },
 	} {
 		if f.set[name] {
 			apply()

@@ -398,3 +398,17 @@ func TestRunDataMoved(t *testing.T) {
 		t.Errorf("a folder without val/: exit status %d, want 2 before any embedding:\n%s", o.code, o.stderr)
 	}
 }
+
+// TestLogEveryReachesFineTuning: -log-every is the fine-tuning run's: checked as its own (a bad
+// value is a usage error naming it, before any training), and recorded in its configuration.
+func TestLogEveryReachesFineTuning(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	o := evaluate(t, "-checkpoint", dir, "-weights", "freeze", "-log-every", "0", "-checkpoint-dir", filepath.Join(t.TempDir(), "ft"))
+	if o.code != 2 || !strings.Contains(o.stderr, "-log-every: must be >= 1") {
+		t.Errorf("-log-every 0: exit %d, want 2 naming -log-every:\n%s", o.code, o.stderr)
+	}
+	o = evaluate(t, "-checkpoint", dir, "-weights", "freeze", "-log-every", "3", "-batch-size", "100000", "-checkpoint-dir", filepath.Join(t.TempDir(), "ft"))
+	if !strings.Contains(o.stdout, `"log_every":3`) {
+		t.Errorf("-log-every 3: the fine-tuning configuration does not hold it:\n%s\n%s", o.stdout, o.stderr)
+	}
+}
