@@ -557,7 +557,7 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 		// Without held-out images the measures are taken on training images: said, not refused.
 		logger.Warn("no held-out split: the analysis measures training images", "err", err)
 		split = datasets.SplitTrain
-		d, err = datasets.Open(run.Dataset, datasets.SplitTest, opt)
+		d, err = datasets.Open(run.Dataset, datasets.SplitTrain, opt)
 	}
 	if errors.Is(err, fs.ErrNotExist) && opts.DataDir == "" && opt.DataDir != "" {
 		return nil, fmt.Errorf("%w\n%s", err, datasets.MissingRunData(opt.DataDir))

@@ -99,6 +99,15 @@ func TestTestImagesOfAFolderRun(t *testing.T) {
 	if err != nil || set.data.Info().Len != 10 || set.source.Split != "train" || !strings.Contains(logged.String(), "no held-out split") {
 		t.Errorf("a folder without splits: %v, want its 10 images measured with a warning; logged:\n%s", err, logged.String())
 	}
+	// A train/ folder without val/: its images, with the same warning.
+	trainOnly := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(trainOnly, "train"), []string{"cat", "dog"}, 4)
+	logged.Reset()
+	run.DataDir = trainOnly
+	set, err = testImages(run, opts, log.New(&logged))
+	if err != nil || set.data.Info().Len != 8 || set.source.Split != "train" || !strings.Contains(logged.String(), "no held-out split") {
+		t.Errorf("a train/ folder without val/: %v, want its 8 images measured with a warning; logged:\n%s", err, logged.String())
+	}
 }
 
 // An in-memory data set is measured as it is: the anchors are drawn from the whole test split.
