@@ -22,6 +22,16 @@ type EmbedOptions struct {
 	Progress func(done, total int)
 }
 
+// ViewSize is the side of the views the encoder was trained on, for the images of d: its run's
+// -image-size, or the size its augmentation preset chose for them (config.Config.Augmentation).
+func (e *Encoder) ViewSize(d datasets.Data) (int, error) {
+	aug, err := e.Config.Augmentation(d)
+	if err != nil {
+		return 0, err
+	}
+	return aug.View1.Size, nil
+}
+
 // EmbedDataset returns the representations of every image of d (in memory, an image folder or
 // shards), in order, with its labels: images are only resized (Size) and normalised with d's
 // statistics, not augmented.
@@ -35,11 +45,10 @@ func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features
 		opt.BatchSize = 256
 	}
 	if opt.Size == 0 {
-		aug, err := e.Config.Augmentation(d) // the views the encoder was trained on
-		if err != nil {
+		var err error
+		if opt.Size, err = e.ViewSize(d); err != nil {
 			return eval.Features{}, err
 		}
-		opt.Size = aug.View1.Size
 	}
 	it, err := datasets.NewEvalIterator(d, datasets.EvalConfig{BatchSize: opt.BatchSize, Size: opt.Size, SkipBadImages: opt.SkipBadImages})
 	if err != nil {

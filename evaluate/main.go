@@ -294,11 +294,9 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		if err != nil {
 			return eval.Features{}, err
 		}
-		aug, err := enc.Config.Augmentation(d) // the views the encoder was trained on
-		if err != nil {
+		if res.ViewSize, err = enc.ViewSize(d); err != nil {
 			return eval.Features{}, err
 		}
-		res.ViewSize = aug.View1.Size
 		bar := progress.New("embedding "+split, int64(d.Info().Len), 0, progress.Options{Logger: logger, Unit: "images"})
 		x, err := enc.EmbedDataset(d, encoder.EmbedOptions{BatchSize: f.batch, Size: res.ViewSize, SkipBadImages: skipBad,
 			Progress: func(done, _ int) { bar.Set(int64(done), "") }})
