@@ -267,6 +267,24 @@ func DefaultDataDir() string {
 	return "data"
 }
 
+// DataDirOf is the folder that the data set name reads for the data directory dir (Options.DataDir):
+// dir with a leading ~ expanded; when empty, DefaultDataDir() for the sets downloaded into it,
+// and "" for an image folder or shards (which need one) and for the synthetic set (which reads
+// nothing).
+func DataDirOf(name, dir string) string {
+	dir = ExpandHome(dir)
+	switch strings.ToLower(name) {
+	case "synthetic":
+		return ""
+	case "folder", "shards":
+		return dir
+	}
+	if dir == "" {
+		return DefaultDataDir()
+	}
+	return dir
+}
+
 // Load reads a data set split into memory, downloading it into dataDir when it is missing
 // (see LoadWith). An empty dataDir means DefaultDataDir().
 func Load(name, dataDir, split string) (*Dataset, error) {
@@ -275,10 +293,7 @@ func Load(name, dataDir, split string) (*Dataset, error) {
 
 // LoadWith reads split of the named data set (one of Names()) with the given options and validates it.
 func LoadWith(name, split string, opt Options) (*Dataset, error) {
-	opt.DataDir = ExpandHome(opt.DataDir)
-	if opt.DataDir == "" && name != "folder" {
-		opt.DataDir = DefaultDataDir()
-	}
+	opt.DataDir = DataDirOf(name, opt.DataDir)
 	var (
 		ds  *Dataset
 		err error

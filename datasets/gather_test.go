@@ -198,3 +198,18 @@ func TestCause(t *testing.T) {
 		t.Errorf("Cause of another error = %q", got)
 	}
 }
+
+// DataDirOf resolves a data directory as the loaders read it.
+func TestDataDirOf(t *testing.T) {
+	home := t.TempDir()
+	t.Setenv("HOME", home)
+	t.Setenv("VICREG_DATA", "/cache")
+	for _, tc := range []struct{ name, dir, want string }{
+		{"mnist", "", "/cache"}, {"CIFAR10", "", "/cache"}, {"mnist", "~/d", filepath.Join(home, "d")},
+		{"folder", "", ""}, {"shards", "~/s/{0..1}.tar", filepath.Join(home, "s/{0..1}.tar")}, {"synthetic", "/x", ""},
+	} {
+		if got := DataDirOf(tc.name, tc.dir); got != tc.want {
+			t.Errorf("DataDirOf(%q, %q) = %q, want %q", tc.name, tc.dir, got, tc.want)
+		}
+	}
+}

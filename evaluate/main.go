@@ -250,7 +250,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		fmt.Fprintf(stdout, "wrote the encoder to %s\n", f.ft.ExportEncoder)
 	}
 	dataset, dataDir := f.dataOf(enc.Config)
-	res.Dataset, res.DataDir = dataset, resolvedDataDir(dataset, dataDir)
+	res.Dataset, res.DataDir = dataset, datasets.DataDirOf(dataset, dataDir)
 	probe := f.probeEpochs > 0 || f.knnK > 0
 	opened := map[string]datasets.Data{}
 	open := func(split string) (datasets.Data, error) {

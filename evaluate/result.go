@@ -10,7 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 )
 
@@ -74,19 +73,6 @@ func (r *Result) write(path string) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return atomicfile.WriteFile(path, append(data, '\n'), 0)
-}
-
-// resolvedDataDir is the folder the data set name reads from given -data-dir dir, as datasets.Open
-// resolves it, or "" for the synthetic set, which reads nothing.
-func resolvedDataDir(name, dir string) string {
-	dir = datasets.ExpandHome(dir)
-	switch {
-	case name == "synthetic":
-		return ""
-	case dir == "" && name != "folder" && name != "shards":
-		return datasets.DefaultDataDir()
-	}
-	return dir
 }
 
 // checkResultPath returns what is wrong with the -result path (its folder does not exist or
