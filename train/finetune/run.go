@@ -224,14 +224,17 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if v, ok := lr.Last["top5"]; ok {
 		res.Top5 = v
 	}
-	if res.Interrupted {
-		// The curves so far; the checkpoint is written already.
-		if err := metrics.Close(); err != nil {
-			return nil, err
-		}
+	if err := metrics.Close(); err != nil {
+		return nil, err
+	}
+	// The figure is drawn last, once what it could cost is written (the checkpoints, the metrics,
+	// the result): the curves so far when the run was interrupted.
+	defer func() {
 		if err := plotMetrics(metricsPath, cfg); err != nil {
 			logger.Warn("could not plot the fine-tuning metrics", "err", err)
 		}
+	}()
+	if res.Interrupted {
 		return res, nil
 	}
 	if cfg.ExportEncoder != "" {
@@ -239,17 +242,9 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 			return nil, err
 		}
 	}
-	if err := metrics.Close(); err != nil {
-		return nil, err
-	}
 	data, _ := json.MarshalIndent(res, "", "  ")
 	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, ResultFile), append(data, '\n'), 0); err != nil {
 		return nil, err
-	}
-	// After the checkpoints, the metrics and the result are written: a figure that fails to draw
-	// costs nothing else.
-	if err := plotMetrics(metricsPath, cfg); err != nil {
-		logger.Warn("could not plot the fine-tuning metrics", "err", err)
 	}
 	return res, nil
 }
