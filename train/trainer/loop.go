@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"sort"
@@ -82,6 +83,7 @@ type Loop struct {
 	Opts   Options
 
 	step      int64
+	win       *window // the steps since the last metrics line
 	rollbacks int
 	lastSave  string
 	kept      map[string]float64
@@ -96,6 +98,22 @@ type Resumed struct {
 	Position   datasets.Position
 	Checkpoint string
 	Metrics    map[string]float64
+	pending    *pendingWindow // the metrics window the checkpoint holds (nil in older checkpoints)
+}
+
+// loopState is a checkpoint's data: the loader's position, and the step outputs summed since the
+// last metrics line, so that the first line after a resume averages the same steps as an
+// uninterrupted run's. Older checkpoints hold the position alone; their first line after a
+// resume averages the steps trained since.
+type loopState struct {
+	datasets.Position
+	Window *pendingWindow `json:",omitempty"`
+}
+
+// pendingWindow is a window's sums of step outputs and its number of steps.
+type pendingWindow struct {
+	Steps int
+	Sums  map[string]float64
 }
 
 // Resume restores the newest valid checkpoint of the manager's folder into ctx and says where to
@@ -122,9 +140,11 @@ func Resume(mgr *checkpoints.Manager, ctx *context.Context, logger *log.Logger, 
 		return Resumed{}, fmt.Errorf("resuming from %s: %w", path, err)
 	}
 	r := Resumed{Step: state.Step, Checkpoint: path, Metrics: state.Metrics}
-	if err := json.Unmarshal(state.Data, &r.Position); err != nil {
+	var ls loopState
+	if err := json.Unmarshal(state.Data, &ls); err != nil {
 		return Resumed{}, fmt.Errorf("resuming from %s: data position: %w", path, err)
 	}
+	r.Position, r.pending = ls.Position, ls.Window
 	logger.Info("resuming", "checkpoint", path, "step", state.Step, "epoch", r.Position.Epoch)
 	return r, nil
 }
@@ -151,7 +171,7 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 	l.lastSave, l.kept = from.Checkpoint, from.Metrics
 	l.bar = progress.New("training", l.Total, start, progress.Options{Writer: l.Opts.Progress, Logger: l.Logger,
 		Quiet: l.Opts.NoProgressBar, Unit: "steps"})
-	w := newWindow()
+	l.win = newWindow(from.pending)
 	res := &LoopResult{Last: from.Metrics}
 	if start > 0 {
 		// The lines that an earlier process wrote after its last checkpoint (a run killed, not
@@ -179,9 +199,9 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 			}
 			return nil, err
 		}
-		w.add(out, l.ImagesPerStep)
+		l.win.add(out, l.ImagesPerStep)
 		if l.step%l.LogEvery == 0 || l.step == l.Total {
-			if err := l.logLine(w); err != nil {
+			if err := l.logLine(); err != nil {
 				return nil, err
 			}
 		}
@@ -241,8 +261,8 @@ const busyKey = "\x00busy"
 
 // logLine writes the window's averages as a metrics line; its epoch is the epochs completed
 // (step / steps per epoch), as in the evaluation lines.
-func (l *Loop) logLine(w *window) error {
-	line := w.flush()
+func (l *Loop) logLine() error {
+	line := l.win.flush()
 	line["step"], line["epoch"] = float64(l.step), float64(l.step)/float64(l.BatchesPerEpoch)
 	return l.Metrics.Write(line)
 }
@@ -284,7 +304,7 @@ func (l *Loop) saveAfterFailedEvaluation(err error) error {
 // (returning a *nonFiniteError).
 func (l *Loop) checkpoint() error {
 	pos := l.Loader.Position()
-	data, _ := json.Marshal(pos)
+	data, _ := json.Marshal(loopState{Position: pos, Window: l.win.pending()})
 	vars, err := checkpoints.FromContext(l.Ctx)
 	if err != nil {
 		return fmt.Errorf("step %d: reading the variables for a checkpoint: %w", l.step, err)
@@ -329,6 +349,12 @@ func (l *Loop) rollback(nf *nonFiniteError) error {
 	l.Logger.Warn("non-finite training state: rolled back to the newest checkpoint, skipping the batches seen since",
 		"at_step", nf.step, "value", nf.what, "checkpoint", path, "resumed_step", state.Step, "skipped_batches", nf.step-state.Step,
 		"rollback", fmt.Sprintf("%d/%d", l.rollbacks, MaxRollbacks))
+	// The window restarts from the checkpoint's: the outputs of the steps rolled back are dropped.
+	var ls loopState
+	if err := json.Unmarshal(state.Data, &ls); err != nil {
+		return fmt.Errorf("%w; rolling back to %s: data position: %v", nf, path, err)
+	}
+	l.win = newWindow(ls.Window)
 	l.step = state.Step
 	l.bar.Set(l.step, "")
 	return l.Metrics.Write(map[string]float64{"step": float64(l.step), "rollback_from_step": float64(nf.step)})
@@ -367,7 +393,9 @@ func nonFinite(out map[string]float64, names []string) []string {
 	return terms
 }
 
-// window averages step outputs between two metric lines.
+// window averages step outputs between two metric lines. The throughput counts the steps this
+// process trained (images, busy time, wall clock since start); the averages also count the steps
+// a resumed checkpoint's window held.
 type window struct {
 	sums   map[string]float64
 	n      int
@@ -376,7 +404,23 @@ type window struct {
 	start  time.Time
 }
 
-func newWindow() *window { return &window{sums: map[string]float64{}, start: time.Now()} }
+// newWindow starts a window, from the sums a checkpoint holds (p, nil for none).
+func newWindow(p *pendingWindow) *window {
+	w := &window{sums: map[string]float64{}, start: time.Now()}
+	if p != nil {
+		maps.Copy(w.sums, p.Sums)
+		w.n = p.Steps
+	}
+	return w
+}
+
+// pending returns the window's sums for a checkpoint (nil when empty).
+func (w *window) pending() *pendingWindow {
+	if w == nil || w.n == 0 {
+		return nil
+	}
+	return &pendingWindow{Steps: w.n, Sums: maps.Clone(w.sums)}
+}
 
 func (w *window) add(out map[string]float64, images int) {
 	for k, v := range out {
@@ -404,7 +448,7 @@ func (w *window) flush() map[string]float64 {
 	}
 	line["images_per_sec"] = float64(w.images) / time.Since(w.start).Seconds()
 	line["step_images_per_sec"] = float64(w.images) / w.busy
-	*w = *newWindow()
+	*w = *newWindow(nil)
 	return line
 }
 

@@ -84,7 +84,8 @@ const ResumedKey = "resumed"
 
 // ReadMetrics reads a JSON-lines metrics file (MetricsFile's) for plotting; lines without a
 // step are skipped. At a ResumedKey line at step S, the values read so far at steps after S are
-// dropped: the run trained those steps again from S (the file keeps both).
+// dropped: the run trained those steps again from S (the file keeps both). Of two values of a key
+// at the same step, the later is kept (a finished run evaluated again writes its final line again).
 func ReadMetrics(path string) (Metrics, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -114,9 +115,17 @@ func ReadMetrics(path string) (Metrics, error) {
 			epoch = *e
 		}
 		for k, v := range rec {
-			if k != "step" && k != "epoch" && v != nil {
-				series[k] = append(series[k], MetricPoint{Step: *step, Epoch: epoch, Value: *v})
+			if k == "step" || k == "epoch" || v == nil {
+				continue
 			}
+			pt := MetricPoint{Step: *step, Epoch: epoch, Value: *v}
+			// A later value at the same step supersedes the earlier one: a finished run evaluated
+			// again (-resume) writes its final line again.
+			if pts := series[k]; len(pts) > 0 && pts[len(pts)-1].Step == *step {
+				pts[len(pts)-1] = pt
+				continue
+			}
+			series[k] = append(series[k], pt)
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -77,11 +78,13 @@ func TestInjectedNaNNamesStepAndTerm(t *testing.T) {
 func TestRollbackRecoversFromATransientFault(t *testing.T) {
 	b := backendtest.XLA(t)
 	c := tinyConfig(t)
-	c.Steps, c.CheckpointEvery, c.OnNonFinite = 8, 2, config.OnNonFiniteRollback
+	// A metrics line every 4 steps: the window of the line at step 4 holds steps 1 to 3 when
+	// step 4 fails, and the rollback to the checkpoint at step 2 drops step 3's outputs from it.
+	c.Steps, c.CheckpointEvery, c.LogEvery, c.OnNonFinite = 8, 2, 4, config.OnNonFiniteRollback
 	opts := quiet()
 	faults := 0
 	opts.injectFault = func(step int64, out map[string]float64) {
-		if step == 5 && faults == 0 { // once: a glitch, not a divergence
+		if step == 4 && faults == 0 { // once: a glitch, not a divergence
 			faults++
 			out["loss"] = math.Inf(1)
 		}
@@ -98,10 +101,25 @@ func TestRollbackRecoversFromATransientFault(t *testing.T) {
 		t.Fatal(err)
 	}
 	rb := series["rollback_from_step"]
-	if len(rb) != 1 || rb[0].Step != 4 || rb[0].Value != 5 || !math.IsNaN(rb[0].Epoch) {
-		t.Errorf("want one rollback from step 5 to step 4 in the metrics, got %v", rb)
+	if len(rb) != 1 || rb[0].Step != 2 || rb[0].Value != 4 || !math.IsNaN(rb[0].Epoch) {
+		t.Errorf("want one rollback from step 4 to step 2 in the metrics, got %v", rb)
 	}
 	assertFiniteCheckpoints(t, c.CheckpointDir)
+
+	// The learning rate depends on the step alone: each line's mean equals a run's without the
+	// fault when the window holds each step once (steps 1 to 4, not 1, 2, 3, 3, 4).
+	ref := tinyConfig(t)
+	ref.Steps, ref.CheckpointEvery, ref.LogEvery, ref.OnNonFinite = c.Steps, c.CheckpointEvery, c.LogEvery, c.OnNonFinite
+	if _, err := Run(b, ref, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	want, err := ReadMetrics(filepath.Join(ref.CheckpointDir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := fmt.Sprint(series["lr"]), fmt.Sprint(want["lr"]); got != want {
+		t.Errorf("mean learning rate of each metrics line after the rollback:\n got %s\nwant %s (the run without the fault)", got, want)
+	}
 }
 
 func TestRollbackGivesUpOnAPersistentFault(t *testing.T) {

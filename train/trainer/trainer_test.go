@@ -150,16 +150,48 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 }
 
 // TestResumeIsExact: 2 steps, interrupt, resume for 2 more equals 4 uninterrupted steps, bit for
-// bit, with the same result; so does a run stopped in its final evaluation once resumed.
+// bit, with the same result and metrics; so does a run stopped in its final evaluation once
+// resumed.
 func TestResumeIsExact(t *testing.T) {
 	b := backendtest.XLA(t)
+	// A metrics line every 3 steps: the window of the line at step 3 spans the checkpoint at step 2.
+	const logEvery = 3
 	straight := tinyConfig(t)
+	straight.LogEvery = logEvery
 	want, err := Run(b, straight, quiet())
 	if err != nil {
 		t.Fatal(err)
 	}
+	wantMetrics, err := ReadMetrics(filepath.Join(straight.CheckpointDir, "metrics.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wantMetrics["loss"]) != 2 {
+		t.Fatalf("the uninterrupted run's loss at %v, want it at steps 3 and 4", wantMetrics["loss"])
+	}
+	// sameMetrics: the run in dir wrote the uninterrupted run's metrics, read back (time-based
+	// ones aside), the first line after its resume included.
+	sameMetrics := func(what, dir string) {
+		t.Helper()
+		got, err := ReadMetrics(filepath.Join(dir, "metrics.jsonl"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, want := range wantMetrics {
+			if k == "images_per_sec" || k == "step_images_per_sec" {
+				continue
+			}
+			if g := got[k]; fmt.Sprint(g) != fmt.Sprint(want) {
+				t.Errorf("metric %s of %s, read back:\n got %v\nwant %v (the uninterrupted run's)", k, what, g, want)
+			}
+		}
+		if _, ok := got[ResumedKey]; ok {
+			t.Errorf("%s: the resume marker is read as a metric", what)
+		}
+	}
 
 	split := tinyConfig(t)
+	split.LogEvery = logEvery
 	res, err := Run(b, split, stopAfter(2))
 	if err != nil {
 		t.Fatal(err)
@@ -192,6 +224,7 @@ func TestResumeIsExact(t *testing.T) {
 		}
 	}
 	sameResult("the resumed run's result", res, 2, split.CheckpointDir)
+	sameMetrics("the interrupted and resumed run", split.CheckpointDir)
 
 	// Resuming a finished run trains nothing, writes no checkpoint, and evaluates its last
 	// checkpoint again: result.json is the same, byte for byte (not an empty one, and how it was
@@ -206,6 +239,7 @@ func TestResumeIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameResult("resuming the finished run", again, 0, split.CheckpointDir)
+	sameMetrics("the finished run evaluated again", split.CheckpointDir)
 	if after, _ := os.ReadDir(split.CheckpointDir); len(after) != len(before) {
 		t.Errorf("resuming the finished run: %d files in its folder, were %d", len(after), len(before))
 	}
@@ -238,6 +272,7 @@ func TestResumeIsExact(t *testing.T) {
 	// ckpt-4): -resume trains steps 3 and 4 again, and metrics.jsonl holds them twice; read back,
 	// each step is there once, with the values of the uninterrupted run (time-based ones aside).
 	killed := tinyConfig(t)
+	killed.LogEvery = logEvery
 	if err := os.CopyFS(killed.CheckpointDir, os.DirFS(straight.CheckpointDir)); err != nil {
 		t.Fatal(err)
 	}
@@ -246,14 +281,6 @@ func TestResumeIsExact(t *testing.T) {
 	}
 	killed.Resume = true
 	if _, err := Run(b, killed, quiet()); err != nil {
-		t.Fatal(err)
-	}
-	wantMetrics, err := ReadMetrics(filepath.Join(straight.CheckpointDir, "metrics.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	gotMetrics, err := ReadMetrics(filepath.Join(killed.CheckpointDir, "metrics.jsonl"))
-	if err != nil {
 		t.Fatal(err)
 	}
 	raw, _ := os.ReadFile(filepath.Join(killed.CheckpointDir, "metrics.jsonl"))
@@ -267,17 +294,7 @@ func TestResumeIsExact(t *testing.T) {
 	if lossLines != 2 {
 		t.Errorf("metrics.jsonl of the killed run holds %d training lines of step 4, want 2 (the file keeps both processes' lines)", lossLines)
 	}
-	for k, want := range wantMetrics {
-		if k == "images_per_sec" || k == "step_images_per_sec" {
-			continue
-		}
-		if got := gotMetrics[k]; fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Errorf("metric %s of the killed and resumed run, read back:\n got %v\nwant %v (the uninterrupted run's)", k, got, want)
-		}
-	}
-	if _, ok := gotMetrics[ResumedKey]; ok {
-		t.Errorf("the resume marker is read as a metric")
-	}
+	sameMetrics("the killed and resumed run", killed.CheckpointDir)
 
 	// A stop request after the last step (nothing left to train) stops the final evaluation: the
 	// run is interrupted, its last checkpoint saved, and result.json says so, with how it was
