@@ -89,7 +89,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
 	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes (for an image folder, test is its val/ or test/ folder; val is accepted for it)")
-	fs.IntVar(&f.batch, "batch-size", 256, "images per batch (forward passes; fine-tuning steps)")
+	fs.IntVar(&f.batch, "batch-size", 256, "images per batch (forward passes; fine-tuning steps: by default at most the training images)")
 	fs.Float64Var(&f.percent, "train-percent", 100, "percentage of the training labels to train on, in (0, 100]: a class-balanced subset fixed by -seed (nested: 1% lies inside 10%)")
 	fs.Uint64Var(&f.seed, "seed", 0, "seed of the label subset, the classifier's initialisation, the data order and the augmentations")
 	fs.StringVar(&f.weights, "weights", "", "freeze (evaluate.py's linear evaluation) or finetune (encoder and classifier trained together); empty: probe and kNN on frozen features")
@@ -390,7 +390,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	cfg := finetune.Defaults(f.weights, f.percent)
 	cfg.Encoder, cfg.EncoderSHA256, cfg.Source = encCfg, sum, f.ckpt
 	cfg.Dataset, cfg.DataDir = f.dataOf(encCfg)
-	cfg.Seed, cfg.BatchSize = f.seed, f.batch
+	cfg.Seed, cfg.BatchSize, cfg.FitBatch = f.seed, f.batch, !f.set["batch-size"]
 	cfg.Augment = "crop-flip"
 	if cfg.Dataset == "mnist" {
 		cfg.Augment = "mnist"

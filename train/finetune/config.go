@@ -76,6 +76,10 @@ type Config struct {
 	SkipBadImages bool   `json:"skip_bad_images" config:"local"`
 	EvalSubset    int    `json:"eval_subset" config:"local"`
 	ExportEncoder string `json:"export_encoder" config:"local"`
+	// FitBatch lets a BatchSize larger than the training images (a default one, not one the
+	// user asked for) shrink to all of them, one step per epoch, logged; without it such a
+	// batch is refused. The size used is the one recorded.
+	FitBatch bool `json:"-"`
 }
 
 // Augmentations lists the accepted values of Config.Augment.

@@ -2,6 +2,7 @@ package finetune
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"math"
@@ -260,5 +261,34 @@ func TestBadInputIsAFieldError(t *testing.T) {
 		if !errors.As(err, &fe) || fe.Flag != tc.flag || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: got %v, want a -%s error containing %q", tc.name, err, tc.flag, tc.want)
 		}
+	}
+}
+
+// TestDefaultBatchFitsFewImages: a default batch larger than the training images (FitBatch)
+// becomes all of them, one step per epoch, recorded in config.json; -resume accepts the run.
+// The same batch asked for is refused (TestBadInputIsAFieldError).
+func TestDefaultBatchFitsFewImages(t *testing.T) {
+	b := backendtest.XLA(t)
+	enc, vars := pretrained(t, b)
+	c := tinyConfig(t, enc, vars, Freeze)
+	c.TrainPercent, c.BatchSize, c.Epochs, c.FitBatch = 1, 64, 2, true
+	res, err := Run(b, c, vars, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.TrainImages >= 64 || res.Steps != 2 {
+		t.Fatalf("%d training images in %d steps, want fewer than 64 in 2 (one per epoch)", res.TrainImages, res.Steps)
+	}
+	data, err := os.ReadFile(filepath.Join(c.CheckpointDir, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved Config
+	if err := json.Unmarshal(data, &saved); err != nil || saved.BatchSize != res.TrainImages {
+		t.Errorf("config.json records batch %d (%v), want the %d training images", saved.BatchSize, err, res.TrainImages)
+	}
+	c.Resume = true
+	if again, err := Run(b, c, vars, quiet()); err != nil || again.Steps != 2 {
+		t.Errorf("-resume of the finished run: %+v, %v", again, err)
 	}
 }

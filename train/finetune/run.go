@@ -100,6 +100,11 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if err != nil {
 		return nil, err
 	}
+	if n := train.Info().Len; n < cfg.BatchSize {
+		logger.Info("fewer training images than the default batch: each step takes all of them (-batch-size sets it)",
+			"images", n, "default_batch", cfg.BatchSize)
+		cfg.BatchSize = n
+	}
 	classes := train.Info().NumClasses
 	size := cfg.Encoder.ImageSize
 	if size == 0 {
@@ -361,7 +366,7 @@ func loadData(cfg Config) (train, test datasets.Data, err error) {
 		}
 		train = datasets.Select(src, idx)
 	}
-	if n := train.Info().Len; n < cfg.BatchSize {
+	if n := train.Info().Len; n < cfg.BatchSize && !cfg.FitBatch {
 		return nil, nil, config.Errorf("batch-size", "%d is larger than the %d training images (%g%% of %d): use a smaller -batch-size",
 			cfg.BatchSize, n, cfg.TrainPercent, info.Len)
 	}
