@@ -38,7 +38,7 @@ func vmRSS(pid int) (int64, error) {
 }
 
 // stepTimes reads the per-step times (seconds) from a metrics file written with -log-every 1:
-// each step line holds step_images_per_sec over the two views of one batch.
+// each step line holds step_images_per_sec over the images of one batch.
 func stepTimes(t *testing.T, path string, batch int) []float64 {
 	t.Helper()
 	f, err := os.Open(path)
@@ -54,7 +54,7 @@ func stepTimes(t *testing.T, path string, batch int) []float64 {
 			t.Fatalf("%s: %v", path, err)
 		}
 		if v := rec["step_images_per_sec"]; v != nil && *v > 0 {
-			times = append(times, float64(2*batch) / *v)
+			times = append(times, float64(batch) / *v)
 		}
 	}
 	return times

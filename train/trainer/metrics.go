@@ -226,7 +226,7 @@ func plotMetrics(metricsPath string) error {
 	}
 	panels = append(panels,
 		one("embedding spread z_std (0 = collapse)", "z_std", "z_std", plot.Linear),
-		one("throughput", "views/s", "images_per_sec", plot.Linear))
+		one("throughput (each image two views)", "images/s", "images_per_sec", plot.Linear))
 	fig := plot.Figure{Title: "Training metrics: " + metricsPath, Columns: 2, Panels: panels}
 	return fig.Save(MetricsFigures(metricsPath)...)
 }

@@ -54,7 +54,7 @@ func TestPlotMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, title := range []string{"objective (total loss)", "loss term: covariance (unweighted)", "loss term: invariance (unweighted)",
-		"loss term: variance (unweighted)", "learning rate", "accuracy (online linear probe)", "throughput", "rollback (non-finite step)",
+		"loss term: variance (unweighted)", "learning rate", "accuracy (online linear probe)", "throughput (each image two views)", "rollback (non-finite step)",
 		"online probe, evaluation images (per epoch)", "online probe, training batches (per log window)",
 		"linear probe on frozen features (final)"} {
 		if doc.Count(title) != 1 {
