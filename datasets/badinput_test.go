@@ -237,3 +237,64 @@ func TestShardBadImage(t *testing.T) {
 		t.Fatalf("skipping in a shard: %v %v", err, b)
 	}
 }
+
+// TestVerifyFindsImagesDamagedPastTheirHeader: the header check of WriteShards lets a truncated
+// JPEG through (TestShardBadImage); Folder.Verify decodes it and reports it, the non-image too,
+// for any number of workers; given as ShardOptions.Bad it is a bad image: refused, or left out
+// with SkipBadImages. A file that cannot be read stops Verify naming it.
+func TestVerifyFindsImagesDamagedPastTheirHeader(t *testing.T) {
+	f, damaged := corruptFolder(t)
+	want := []string{damaged[0], damaged[1]}
+	slices.Sort(want)
+	for _, workers := range []int{1, 3} {
+		calls := 0
+		bad, err := f.Verify(workers, func(done int) {
+			if calls++; done != calls {
+				t.Errorf("%d workers: progress %d at call %d", workers, done, calls)
+			}
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for i, err := range bad {
+			if !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), f.Path(i)) {
+				t.Errorf("image %d: %v, want a bad-image error naming %s", i, err, f.Path(i))
+			}
+			got = append(got, f.Path(i))
+		}
+		slices.Sort(got)
+		if !slices.Equal(got, want) || calls != f.Info().Len {
+			t.Errorf("%d workers: bad %v after %d progress calls, want %v after %d", workers, got, calls, want, f.Info().Len)
+		}
+	}
+	bad, _ := f.Verify(0, nil)
+	onlyTruncated := map[int]error{}
+	for i, err := range bad {
+		if f.Path(i) == damaged[0] {
+			onlyTruncated[i] = err
+		}
+	}
+	if _, err := WriteShards(f, t.TempDir(), ShardOptions{NoShuffle: true, Bad: onlyTruncated}); !errors.Is(err, ErrBadImage) ||
+		!strings.Contains(err.Error(), damaged[0]) {
+		t.Errorf("WriteShards with the truncated JPEG in Bad: %v, want a bad-image error naming %s", err, damaged[0])
+	}
+	paths, err := WriteShards(f, t.TempDir(), ShardOptions{NoShuffle: true, SkipBadImages: true, Bad: bad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenShards(filepath.Dir(paths[0]), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Len() != f.Info().Len-2 {
+		t.Errorf("%d samples in the shards, want %d (both damaged files left out)", s.Len(), f.Info().Len-2)
+	}
+
+	if err := os.Remove(f.Path(3)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.Verify(2, nil); !errors.Is(err, ErrDamaged) || errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), f.Path(3)) {
+		t.Errorf("Verify with a file deleted: %v, want an error naming %s", err, f.Path(3))
+	}
+}

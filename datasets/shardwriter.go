@@ -25,9 +25,12 @@ type ShardOptions struct {
 	// WebDataset advises); NoShuffle keeps the folder's order.
 	Seed      uint64
 	NoShuffle bool
-	// SkipBadImages leaves out files whose header does not parse as a JPEG or PNG image (each is
-	// reported through Skipped) instead of stopping with an error naming it.
+	// SkipBadImages leaves out files whose header does not parse as a JPEG or PNG image, and those
+	// in Bad (each is reported through Skipped), instead of stopping with an error naming it.
 	SkipBadImages bool
+	// Bad holds images found not to decode beforehand (Folder.Verify), by index: each is a bad
+	// image as one whose header does not parse.
+	Bad map[int]error
 	// Skipped, when set, is called for each file left out.
 	Skipped func(path string, err error)
 	// Progress, when set, is called after each sample written, with the count so far.
@@ -51,7 +54,7 @@ func ShardKey(root, file string) string {
 // index as text); plus classes.txt (the class names, one per line) for a labeled folder. Every
 // file is written atomically (internal/atomicfile), with fixed times and owners, so the same
 // folder and options give the same bytes. It returns the shard paths. Each image's header is
-// checked; the pixels are not decoded.
+// checked; the pixels are not decoded (Folder.Verify decodes them, for opt.Bad).
 func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 	if opt.PerShard <= 0 {
 		opt.PerShard = 1000
@@ -84,8 +87,11 @@ func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 				if err != nil {
 					return damagedErr(file, "", i, err)
 				}
-				if _, _, err := ImageSize(data); err != nil {
-					err = badImageErr(file, "", i, err)
+				err = opt.Bad[i]
+				if _, _, herr := ImageSize(data); herr != nil {
+					err = badImageErr(file, "", i, herr)
+				}
+				if err != nil {
 					if !opt.SkipBadImages {
 						return err
 					}

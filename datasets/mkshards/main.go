@@ -8,7 +8,9 @@
 // unlabeled folder); train/ and val/ (or test/) under -in are written as -out/train/train-NNNNNN.tar
 // and -out/val/val-NNNNNN.tar. Image bytes are copied unchanged (no re-encoding); samples are
 // shuffled across shards (-seed; -no-shuffle keeps the folder's order); classes.txt lists the
-// class names. Every file is written atomically.
+// class names. Every file is written atomically. Each image's header is checked; -verify also
+// decodes every image first, in parallel, so that a file damaged past its header is found here
+// (-skip-bad-images leaves such files out) rather than in training.
 //
 // Exit status: 0 on success, 1 when an image or file is damaged, 2 on a usage error (a bad flag,
 // a missing or empty folder, an output folder that already holds shards).
@@ -18,16 +20,17 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/charmbracelet/log"
-	"github.com/mattn/go-isatty"
-	"github.com/schollz/progressbar/v3"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/internal/progress"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -40,7 +43,8 @@ func run(args []string) int {
 	perShard := fs.Int("per-shard", 1000, "samples per shard")
 	seed := fs.Uint64("seed", 0, "seed of the shuffle across shards")
 	noShuffle := fs.Bool("no-shuffle", false, "keep the folder's order (classes then stay together in the shards)")
-	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not a JPEG or PNG header, with a warning each, instead of stopping (images are not decoded here: a file damaged further in is met in training, where train -skip-bad-images replaces it)")
+	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not a JPEG or PNG header (with -verify: that do not decode), with a warning each, instead of stopping")
+	verify := fs.Bool("verify", false, "decode every image first, in parallel (slower), to find files damaged past their header here rather than in training (without it, only headers are checked and train -skip-bad-images replaces such a file)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./datasets/mkshards -in DIR -out DIR [-per-shard 1000]\n\nWrites an image folder as WebDataset tar shards.\n\nFlags:\n")
 		fs.PrintDefaults()
@@ -103,29 +107,34 @@ func run(args []string) int {
 		if prefix == "" {
 			prefix = "shard"
 		}
-		var bar *progressbar.ProgressBar
-		if isatty.IsTerminal(os.Stderr.Fd()) {
-			bar = progressbar.NewOptions(info.Len, progressbar.OptionSetWriter(os.Stderr), progressbar.OptionShowCount(),
-				progressbar.OptionShowIts(), progressbar.OptionSetItsString("images"), progressbar.OptionSetDescription(prefix),
-				progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionSetPredictTime(true), progressbar.OptionClearOnFinish())
+		start := time.Now()
+		var bad map[int]error
+		if *verify {
+			bar := progress.New("verifying "+prefix, int64(info.Len), 0, progress.Options{Logger: logger, Unit: "images"})
+			bad, err = f.Verify(0, func(done int) { bar.Set(int64(done), "") })
+			bar.Finish()
+			if err == nil && len(bad) > 0 && !*skipBad {
+				first := slices.Min(slices.Collect(maps.Keys(bad)))
+				err = fmt.Errorf("%d of %d images do not decode, the first %s (%s): replace or delete them, or rerun with -skip-bad-images to leave them out",
+					len(bad), info.Len, f.Path(first), datasets.Cause(bad[first]))
+			}
+			if err != nil {
+				undo()
+				return report(err)
+			}
+			logger.Info("verified", "split", split, "images", info.Len, "bad", len(bad), "took", time.Since(start).Round(time.Millisecond))
 		}
 		skipped := 0
-		start := time.Now()
+		bar := progress.New(prefix, int64(info.Len-len(bad)), 0, progress.Options{Logger: logger, Unit: "images"})
 		paths, err := datasets.WriteShards(f, filepath.Join(*out, split), datasets.ShardOptions{
-			PerShard: *perShard, Prefix: prefix, Seed: *seed, NoShuffle: *noShuffle, SkipBadImages: *skipBad,
+			PerShard: *perShard, Prefix: prefix, Seed: *seed, NoShuffle: *noShuffle, SkipBadImages: *skipBad, Bad: bad,
 			Skipped: func(path string, err error) {
 				skipped++
 				logger.Warn("skipping a bad image", "file", path, "err", datasets.Cause(err))
 			},
-			Progress: func(done int) {
-				if bar != nil {
-					_ = bar.Set(done)
-				}
-			},
+			Progress: func(done int) { bar.Set(int64(done), "") },
 		})
-		if bar != nil {
-			_ = bar.Finish()
-		}
+		bar.Finish()
 		written = append(written, paths...)
 		if err != nil {
 			undo()

@@ -91,3 +91,44 @@ func TestMkshards(t *testing.T) {
 		t.Errorf("again with -skip-bad-images: exit %d, want 0", code)
 	}
 }
+
+// TestVerify: a PNG truncated past its header passes the header check into the shards; -verify
+// decodes it and stops (exit 1, nothing written, the train shards removed), and with
+// -skip-bad-images leaves it out.
+func TestVerify(t *testing.T) {
+	in := t.TempDir()
+	writeImages(t, filepath.Join(in, "train", "cat"), 3)
+	writeImages(t, filepath.Join(in, "val", "cat"), 3)
+	damaged := filepath.Join(in, "val", "cat", "b.png")
+	data, err := os.ReadFile(damaged)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(damaged, data[:len(data)-20], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	count := func(out, split string) int {
+		s, err := datasets.OpenShards(out, split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s.Len()
+	}
+	out := filepath.Join(t.TempDir(), "shards")
+	if code := run([]string{"-in", in, "-out", out}); code != 0 || count(out, datasets.SplitTest) != 3 {
+		t.Fatalf("without -verify: exit %d, want 0 with the truncated PNG in the shards", code)
+	}
+	out = filepath.Join(t.TempDir(), "shards")
+	if code := run([]string{"-in", in, "-out", out, "-verify"}); code != 1 {
+		t.Errorf("-verify: exit %d, want 1", code)
+	}
+	if left, _ := filepath.Glob(filepath.Join(out, "*", "*.tar")); len(left) != 0 {
+		t.Errorf("-verify that failed left shards behind: %v", left)
+	}
+	if code := run([]string{"-in", in, "-out", out, "-verify", "-skip-bad-images"}); code != 0 {
+		t.Fatalf("-verify -skip-bad-images: exit %d, want 0", code)
+	}
+	if n, m := count(out, datasets.SplitTrain), count(out, datasets.SplitTest); n != 3 || m != 2 {
+		t.Errorf("-verify -skip-bad-images: %d train and %d val samples, want 3 and 2", n, m)
+	}
+}
