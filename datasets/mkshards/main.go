@@ -115,7 +115,7 @@ func run(args []string) int {
 			bar.Finish()
 			if err == nil && len(bad) > 0 && !*skipBad {
 				first := slices.Min(slices.Collect(maps.Keys(bad)))
-				err = fmt.Errorf("%d of %d images do not decode, the first %s (%s): replace or delete them, or rerun with -skip-bad-images to leave them out",
+				err = fmt.Errorf("%d of %d images did not decode, the first %s (%s): replace or delete them, or rerun with -skip-bad-images to leave them out",
 					len(bad), info.Len, f.Path(first), datasets.Cause(bad[first]))
 			}
 			if err != nil {
