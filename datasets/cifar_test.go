@@ -63,7 +63,7 @@ func TestCIFARDownloadAndRead(t *testing.T) {
 				t.Fatalf("%d requests, want 1", srv.requests.Load())
 			}
 			wantN := spec.recsTrain * len(spec.train)
-			if ds.N != wantN || ds.Height != 32 || ds.Width != 32 || ds.Channels != 3 || ds.NumClasses != spec.numClasses {
+			if ds.N != wantN || ds.Height != 32 || ds.Width != 32 || ImageSide(spec.name) != 32 || ds.Channels != 3 || ds.NumClasses != spec.numClasses {
 				t.Fatalf("got N=%d %dx%dx%d classes %d", ds.N, ds.Height, ds.Width, ds.Channels, ds.NumClasses)
 			}
 			for i := range ds.N {

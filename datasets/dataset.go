@@ -165,6 +165,23 @@ func (d *Dataset) Subset(indices []int) *Dataset {
 	return &out
 }
 
+// ImageSide is the side of the images of the named data set where all have one (MNIST 28,
+// CIFAR 32, STL-10 96, the default synthetic set's 16), and 0 for an image folder, shards or an
+// unknown name (images of any size).
+func ImageSide(name string) int {
+	switch strings.ToLower(name) {
+	case "mnist":
+		return 28
+	case "cifar10", "cifar100":
+		return 32
+	case "stl10":
+		return stlSide
+	case "synthetic":
+		return DefaultSynthetic().Height
+	}
+	return 0
+}
+
 // Names lists the data sets that Open knows (LoadWith knows all but "shards").
 func Names() []string {
 	return []string{"mnist", "cifar10", "cifar100", "stl10", "folder", "shards", "synthetic"}

@@ -26,7 +26,7 @@ func TestMNIST(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ds.N != tc.n || ds.Height != 28 || ds.Width != 28 || ds.Channels != 1 {
+			if ds.N != tc.n || ds.Height != 28 || ds.Width != 28 || ImageSide("mnist") != 28 || ds.Channels != 1 {
 				t.Fatalf("got N=%d %dx%dx%d, want %d 28x28x1", ds.N, ds.Height, ds.Width, ds.Channels, tc.n)
 			}
 			counts := make([]int, 10)

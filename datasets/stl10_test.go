@@ -60,7 +60,7 @@ func TestSTL10(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if ds.N != len(tc.first) || ds.Height != 96 || ds.Width != 96 || ds.Channels != 3 {
+			if ds.N != len(tc.first) || ds.Height != 96 || ds.Width != 96 || ImageSide("stl10") != 96 || ds.Channels != 3 {
 				t.Fatalf("got N=%d %dx%dx%d", ds.N, ds.Height, ds.Width, ds.Channels)
 			}
 			if (ds.Labels == nil) != (tc.labels == nil) {

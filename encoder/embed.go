@@ -14,7 +14,7 @@ type EmbedOptions struct {
 	BatchSize int
 	// Size is the side of the views: images are resized and centre-cropped as torchvision's
 	// evaluation transform does (datasets.EvalConfig); 0 is the side of the views the encoder was
-	// trained on (config.Config.Augmentation for these images).
+	// trained on (ViewSize), whatever the images embedded.
 	Size int
 	// SkipBadImages leaves out the images that do not decode (logged) instead of failing.
 	SkipBadImages bool
@@ -22,15 +22,23 @@ type EmbedOptions struct {
 	Progress func(done, total int)
 }
 
-// ViewSize is the side of the views the encoder was trained on, for the images of d: its run's
-// -image-size, or the size its augmentation preset chose for them (config.Config.Augmentation).
-func (e *Encoder) ViewSize(d datasets.Data) (int, error) {
-	aug, err := e.Config.Augmentation(d)
+// ViewSize is the side of the views the encoder was trained on: its run's -image-size, or the
+// size its augmentation preset chose for the training images (config.Config.Augmentation): 28
+// for MNIST, 224 for an image folder or shards with the imagenet preset. Images of another data
+// set are embedded at this size too: an MNIST encoder sees 28-pixel views of photos.
+func (e *Encoder) ViewSize() (int, error) {
+	side := datasets.ImageSide(e.Config.Dataset)
+	aug, err := e.Config.Augmentation(infoOnly{Name: e.Config.Dataset, Height: side, Width: side})
 	if err != nil {
 		return 0, err
 	}
 	return aug.View1.Size, nil
 }
+
+// infoOnly is a data set known by its description alone (for the augmentation preset's size).
+type infoOnly datasets.Info
+
+func (i infoOnly) Info() datasets.Info { return datasets.Info(i) }
 
 // EmbedDataset returns the representations of every image of d (in memory, an image folder or
 // shards), in order, with its labels: images are only resized (Size) and normalised with d's
@@ -38,15 +46,15 @@ func (e *Encoder) ViewSize(d datasets.Data) (int, error) {
 func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features, error) {
 	info := d.Info()
 	if info.Channels != e.Config.Model.InChannels {
-		return eval.Features{}, fmt.Errorf("the encoder takes %d-channel images, %s/%s has %d channels",
-			e.Config.Model.InChannels, info.Name, info.Split, info.Channels)
+		return eval.Features{}, fmt.Errorf("the encoder takes %d-channel images, %s/%s has %d channels: embed a %d-channel data set",
+			e.Config.Model.InChannels, info.Name, info.Split, info.Channels, e.Config.Model.InChannels)
 	}
 	if opt.BatchSize <= 0 {
 		opt.BatchSize = 256
 	}
 	if opt.Size == 0 {
 		var err error
-		if opt.Size, err = e.ViewSize(d); err != nil {
+		if opt.Size, err = e.ViewSize(); err != nil {
 			return eval.Features{}, err
 		}
 	}

@@ -294,7 +294,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		if err != nil {
 			return eval.Features{}, err
 		}
-		if res.ViewSize, err = enc.ViewSize(d); err != nil {
+		if res.ViewSize, err = enc.ViewSize(); err != nil {
 			return eval.Features{}, err
 		}
 		bar := progress.New("embedding "+split, int64(d.Info().Len), 0, progress.Options{Logger: logger, Unit: "images"})
