@@ -42,7 +42,8 @@ func (i infoOnly) Info() datasets.Info { return datasets.Info(i) }
 
 // EmbedDataset returns the representations of every image of d (in memory, an image folder or
 // shards), in order, with its labels: images are only resized (Size) and normalised with d's
-// statistics, not augmented.
+// statistics, not augmented. With SkipBadImages, the images that do not decode have no row, and
+// the result's Index gives the image of each row.
 func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features, error) {
 	info := d.Info()
 	if info.Channels != e.Config.Model.InChannels {
@@ -68,6 +69,7 @@ func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features
 	if info.NumClasses > 0 {
 		f.Labels = make([]int32, 0, info.Len)
 	}
+	index := make([]int32, 0, info.Len)
 	done := 0
 	for {
 		b, ok := it.Next()
@@ -82,6 +84,7 @@ func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features
 		if f.Labels != nil {
 			f.Labels = append(f.Labels, b.Labels[:b.Valid]...)
 		}
+		index = append(index, b.Indices[:b.Valid]...)
 		done += b.Valid + len(b.BadImages)
 		if opt.Progress != nil {
 			opt.Progress(done, info.Len)
@@ -91,5 +94,8 @@ func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features
 		return eval.Features{}, fmt.Errorf("embedding %s/%s: %w", info.Name, info.Split, err)
 	}
 	f.N = len(f.X) / dim
+	if f.N < info.Len {
+		f.Index = index // images were left out: which row is which image
+	}
 	return f, nil
 }

@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,5 +74,36 @@ func TestViewSizeIsTheTrainingOne(t *testing.T) {
 	defer enc1.Close()
 	if _, err := enc1.EmbedDataset(folder, EmbedOptions{}); err == nil || !strings.Contains(err.Error(), "embed a 1-channel data set") {
 		t.Errorf("a 1-channel encoder on RGB images: %v, want an error that says what to embed", err)
+	}
+}
+
+// TestEmbedDatasetIndexesRowsWhenImagesAreLeftOut: with SkipBadImages, an image that does not
+// decode has no row and Index names the image of each row; with every image there, Index is nil.
+func TestEmbedDatasetIndexesRowsWhenImagesAreLeftOut(t *testing.T) {
+	b := backendtest.XLA(t)
+	cfg := config.Default()
+	cfg.Dataset = "folder"
+	cfg.Model = models.Config{Arch: "resnet18", Stem: "cifar", Width: 2, InChannels: 3}
+	enc, err := Random(b, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	root := t.TempDir()
+	paths := datasetstest.WriteImageFolder(t, root, []string{"x"}, 4)
+	folder, err := datasets.OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := EmbedOptions{BatchSize: 3, Size: 8, SkipBadImages: true}
+	if x, err := enc.EmbedDataset(folder, opt); err != nil || x.N != 4 || x.Index != nil {
+		t.Fatalf("every image there: %d rows, index %v (%v), want 4 rows and no index", x.N, x.Index, err)
+	}
+	if err := os.WriteFile(paths[1], []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	x, err := enc.EmbedDataset(folder, opt)
+	if err != nil || x.N != 3 || fmt.Sprint(x.Index) != "[0 2 3]" || x.Validate("embedded") != nil {
+		t.Errorf("image 1 damaged: %d rows, index %v (%v), want 3 rows of images [0 2 3]", x.N, x.Index, err)
 	}
 }

@@ -2,6 +2,7 @@ package eval
 
 import (
 	"bufio"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -224,4 +225,42 @@ func equal(a, b []float32) bool {
 		}
 	}
 	return true
+}
+
+// TestWriteEmbeddingsWithRowsLeftOut: with Index set (images left out), each row's image index
+// goes to <name>.index.npy and to the CSV's first column; Rows carries it; without it neither is
+// written.
+func TestWriteEmbeddingsWithRowsLeftOut(t *testing.T) {
+	dir := t.TempDir()
+	f := Features{N: 2, D: 1, X: []float32{0.5, -1}, Labels: []int32{1, 0}, NumClasses: 2, Index: []int32{0, 2}}
+	if err := WriteEmbeddings(filepath.Join(dir, "emb.npy"), f); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := numpy.FromNpyFile(filepath.Join(dir, "emb.index.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tensors.MustCopyFlatData[int32](idx); fmt.Sprint(got) != "[0 2]" {
+		t.Errorf("emb.index.npy holds %v, want [0 2]", got)
+	}
+	if err := WriteEmbeddings(filepath.Join(dir, "emb.csv"), f); err != nil {
+		t.Fatal(err)
+	}
+	if data, _ := os.ReadFile(filepath.Join(dir, "emb.csv")); string(data) != "index,label,z0\n0,1,0.5\n2,0,-1\n" {
+		t.Errorf("emb.csv:\n%s", data)
+	}
+	if r := f.Rows([]int{1}); fmt.Sprint(r.Index, r.Labels, r.X) != "[2] [0] [-1]" {
+		t.Errorf("Rows([1]): index %v, labels %v, values %v", r.Index, r.Labels, r.X)
+	}
+	if err := (Features{N: 2, D: 1, X: []float32{1, 2}, Index: []int32{0}}).Validate("x"); err == nil || !strings.Contains(err.Error(), "1 indices for 2 rows") {
+		t.Errorf("Validate with an index per row missing: %v", err)
+	}
+	f.Index = nil
+	other := t.TempDir()
+	if err := WriteEmbeddings(filepath.Join(other, "emb.npy"), f); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(other, "emb.index.npy")); !os.IsNotExist(err) {
+		t.Errorf("an index file written for features without rows left out: %v", err)
+	}
 }

@@ -16,6 +16,8 @@ import (
 // WriteEmbeddings writes f to path, atomically (internal/atomicfile). The format follows the
 // extension: ".npy" writes a float32 [N, D] NumPy array (and the labels, when present, to
 // "<name>.labels.npy" beside it); ".csv" writes one row per embedding, the label first when present.
+// Where rows were left out (f.Index set), each row's image index goes to "<name>.index.npy", or
+// to an "index" column first.
 func WriteEmbeddings(path string, f Features) error {
 	if err := f.Validate("exported"); err != nil {
 		return err
@@ -27,11 +29,15 @@ func WriteEmbeddings(path string, f Features) error {
 		}); err != nil {
 			return err
 		}
-		if f.Labels != nil {
-			labels := strings.TrimSuffix(path, filepath.Ext(path)) + ".labels.npy"
-			return atomicfile.Write(labels, 0, func(w io.Writer) error {
-				return numpy.ToNpyWriter(tensors.FromFlatDataAndDimensions(f.Labels, f.N), w)
-			})
+		for suffix, v := range map[string][]int32{".labels.npy": f.Labels, ".index.npy": f.Index} {
+			if v == nil {
+				continue
+			}
+			if err := atomicfile.Write(strings.TrimSuffix(path, filepath.Ext(path))+suffix, 0, func(w io.Writer) error {
+				return numpy.ToNpyWriter(tensors.FromFlatDataAndDimensions(v, f.N), w)
+			}); err != nil {
+				return err
+			}
 		}
 		return nil
 	case ".csv":
@@ -43,6 +49,9 @@ func WriteEmbeddings(path string, f Features) error {
 
 func writeCSV(w io.Writer, f Features) error {
 	var sb strings.Builder
+	if f.Index != nil {
+		sb.WriteString("index,")
+	}
 	if f.Labels != nil {
 		sb.WriteString("label,")
 	}
@@ -58,6 +67,10 @@ func writeCSV(w io.Writer, f Features) error {
 	}
 	for i := 0; i < f.N; i++ {
 		sb.Reset()
+		if f.Index != nil {
+			sb.WriteString(strconv.Itoa(int(f.Index[i])))
+			sb.WriteByte(',')
+		}
 		if f.Labels != nil {
 			sb.WriteString(strconv.Itoa(int(f.Labels[i])))
 			sb.WriteByte(',')

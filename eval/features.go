@@ -17,6 +17,9 @@ type Features struct {
 	N, D       int
 	Labels     []int32 // nil for unlabeled data
 	NumClasses int
+	// Index is the data set's index of each row where rows were left out (images that did not
+	// decode, skipped by encoder.EmbedOptions.SkipBadImages); nil when row i is image i.
+	Index []int32
 }
 
 // Validate reports inconsistent sizes, NaN or Inf values and labels out of range.
@@ -31,6 +34,9 @@ func (f Features) Validate(name string) error {
 		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
 			return fmt.Errorf("%s features: non-finite value %v in row %d", name, v, i/f.D)
 		}
+	}
+	if f.Index != nil && len(f.Index) != f.N {
+		return fmt.Errorf("%s features: %d indices for %d rows", name, len(f.Index), f.N)
 	}
 	if f.Labels != nil {
 		if len(f.Labels) != f.N {
@@ -88,16 +94,23 @@ func (s standardizer) apply(f Features) Features {
 	return out
 }
 
-// Rows returns the rows of f at the given indices (a copy), with their labels.
+// Rows returns the rows of f at the given indices (a copy), with their labels and data-set
+// indices.
 func (f Features) Rows(indices []int) Features {
 	out := Features{N: len(indices), D: f.D, NumClasses: f.NumClasses, X: make([]float32, 0, len(indices)*f.D)}
 	if f.Labels != nil {
 		out.Labels = make([]int32, 0, len(indices))
 	}
+	if f.Index != nil {
+		out.Index = make([]int32, 0, len(indices))
+	}
 	for _, i := range indices {
 		out.X = append(out.X, f.Row(i)...)
 		if f.Labels != nil {
 			out.Labels = append(out.Labels, f.Labels[i])
+		}
+		if f.Index != nil {
+			out.Index = append(out.Index, f.Index[i])
 		}
 	}
 	return out

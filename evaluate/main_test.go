@@ -284,9 +284,18 @@ func TestResultCountsBadImages(t *testing.T) {
 	}
 	dir := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 }, 3)
 	path := filepath.Join(t.TempDir(), "r.json")
-	o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "1", "-knn-k", "3", "-skip-bad-images", "-result", path)
+	emb := filepath.Join(t.TempDir(), "val.csv")
+	o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "1", "-knn-k", "3", "-skip-bad-images", "-result", path, "-embeddings", emb)
 	if o.code != 0 {
 		t.Fatalf("exit status %d:\n%s", o.code, o.stderr)
+	}
+	// The val/ embeddings have a row per good image, each with its image's index in the folder.
+	rows, _ := os.ReadFile(emb)
+	lines := strings.Split(strings.TrimSpace(string(rows)), "\n")
+	if !strings.HasPrefix(lines[0], "index,label,z0,") || len(lines) != 1+len(test) ||
+		!strings.Contains(o.stdout, "images left out because they did not decode: 1; each row's image index is in its index column") {
+		t.Errorf("-embeddings with a bad image left out: header %q and %d rows, want an index column and %d rows; stdout:\n%s",
+			lines[0], len(lines)-1, len(test), o.stdout)
 	}
 	r, _ := readResult(t, path)
 	for _, msg := range mismatches(o.stdout, r) {
