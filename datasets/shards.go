@@ -148,7 +148,9 @@ func shardPaths(pattern, split string) ([]string, error) {
 	return paths, nil
 }
 
-// OpenShards opens the shards that pattern names (see shardPaths) for split, and scans them once.
+// OpenShards opens the shards that pattern names for split, and scans them once. pattern is a
+// brace pattern ("shards/train-{000000..000146}.tar"), a glob, one .tar file, or a folder of .tar
+// files, whose train/, val/ or test/ subfolders are its splits (as an image folder's).
 // A missing shard is an ErrUsage error; a truncated or malformed one, or a sample without its
 // image, an ErrDamaged error naming the shard and member. If the shards' folder holds a file
 // classes.txt (one class name per line, as mkshards writes) it names the classes.

@@ -264,3 +264,37 @@ func TestWriteEmbeddingsWithRowsLeftOut(t *testing.T) {
 		t.Errorf("an index file written for features without rows left out: %v", err)
 	}
 }
+
+// TestNearestNeighbours: the most similar keys by cosine similarity first (ties by row), every
+// key when k exceeds them, and errors that speak of keys and queries.
+func TestNearestNeighbours(t *testing.T) {
+	b := backendtest.Backend(t)
+	// Keys at angles 0°, 90°, 45° and 180° (lengths differ: cosine ignores them); queries at 10°
+	// and at 100°.
+	keys := Features{N: 4, D: 2, X: []float32{2, 0, 0, 1, 3, 3, -1, 0}}
+	queries := Features{N: 2, D: 2, X: []float32{float32(math.Cos(0.1745)), float32(math.Sin(0.1745)), float32(math.Cos(1.745)), float32(math.Sin(1.745))}}
+	got, err := NearestNeighbours(b, keys, queries, 2, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	order := func(nbs []Neighbour) []int {
+		var rows []int
+		for _, nb := range nbs {
+			rows = append(rows, nb.Index)
+		}
+		return rows
+	}
+	if fmt.Sprint(order(got[0]), order(got[1])) != "[0 2] [1 2]" {
+		t.Errorf("neighbours %v and %v, want [0 2] and [1 2]", order(got[0]), order(got[1]))
+	}
+	if s := got[0][0].Similarity; math.Abs(float64(s)-math.Cos(0.1745)) > 1e-6 {
+		t.Errorf("similarity of the query at 10° to the key at 0°: %v, want cos 10° = %v", s, math.Cos(0.1745))
+	}
+	if all, err := NearestNeighbours(b, keys, queries, 10, 1); err != nil || fmt.Sprint(order(all[0])) != "[0 2 1 3]" {
+		t.Errorf("k = 10 > 4 keys: %v (%v), want all four, [0 2 1 3]", order(all[0]), err)
+	}
+	wide := Features{N: 1, D: 3, X: []float32{1, 2, 3}}
+	if r, err := NearestNeighbours(b, keys, wide, 1, 0); r != nil || err == nil || err.Error() != "key features have dimension 2, query features 3" {
+		t.Errorf("queries of another dimension: %v, %v", r, err)
+	}
+}

@@ -49,7 +49,7 @@ func KNN(b backends.Backend, train, test Features, cfg KNNConfig) (float64, erro
 	classes := max(train.NumClasses, test.NumClasses)
 	votes := make([]float64, classes)
 	correct := 0
-	err := eachNeighbours(b, train, test, cfg.K, cfg.BatchSize, cfg.Progress, func(i int, nbs []Neighbour) {
+	err := eachNeighbours(b, train, test, [2]string{"training", "test"}, cfg.K, cfg.BatchSize, cfg.Progress, func(i int, nbs []Neighbour) {
 		clear(votes)
 		for _, nb := range nbs {
 			votes[train.Labels[nb.Index]] += math.Exp(float64(nb.Similarity) / cfg.Temperature)
@@ -71,11 +71,12 @@ type Neighbour struct {
 }
 
 // NearestNeighbours returns, for every row of queries, its k most similar rows of keys by cosine
-// similarity, the most similar first (image retrieval; the kNN classifier votes with them). The
-// similarity products run on the backend, batch query rows at a time (0: 256).
+// similarity, the most similar first (image retrieval; the kNN classifier votes with them); all
+// the keys when there are fewer than k. The similarity products run on the backend, batch query
+// rows at a time (0: 256).
 func NearestNeighbours(b backends.Backend, keys, queries Features, k, batch int) ([][]Neighbour, error) {
 	out := make([][]Neighbour, queries.N)
-	err := eachNeighbours(b, keys, queries, k, batch, nil, func(i int, nbs []Neighbour) {
+	err := eachNeighbours(b, keys, queries, [2]string{"key", "query"}, k, batch, nil, func(i int, nbs []Neighbour) {
 		sorted := slices.Clone(nbs)
 		slices.SortFunc(sorted, func(a, b Neighbour) int {
 			if a.Similarity != b.Similarity {
@@ -85,19 +86,23 @@ func NearestNeighbours(b backends.Backend, keys, queries Features, k, batch int)
 		})
 		out[i] = sorted
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// eachNeighbours calls fn with each query row's k nearest keys (in no particular order).
-func eachNeighbours(b backends.Backend, keys, queries Features, k, batch int, progress func(done, total int), fn func(query int, nbs []Neighbour)) error {
-	if err := keys.Validate("kNN training"); err != nil {
+// eachNeighbours calls fn with each query row's k nearest keys (in no particular order). names
+// are what the keys and the queries are called in errors.
+func eachNeighbours(b backends.Backend, keys, queries Features, names [2]string, k, batch int, progress func(done, total int), fn func(query int, nbs []Neighbour)) error {
+	if err := keys.Validate(names[0]); err != nil {
 		return err
 	}
-	if err := queries.Validate("kNN test"); err != nil {
+	if err := queries.Validate(names[1]); err != nil {
 		return err
 	}
 	if keys.D != queries.D {
-		return fmt.Errorf("training features have dimension %d, test features %d", keys.D, queries.D)
+		return fmt.Errorf("%s features have dimension %d, %s features %d", names[0], keys.D, names[1], queries.D)
 	}
 	if batch == 0 {
 		batch = 256
