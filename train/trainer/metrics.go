@@ -72,8 +72,20 @@ type MetricPoint struct {
 	Step, Epoch, Value float64
 }
 
-// Metrics are the values of a metrics file by key ("loss", "top1", ...), each in the order of the
-// file's lines; non-finite values (written as null) are left out.
+// Metrics are the values of a metrics file by key, each in the order of the file's lines;
+// non-finite values (written as null) are left out. Every line has "step" and (but a rollback's)
+// "epoch"; accuracies are fractions. The keys:
+//
+//   - training lines, the means over the -log-every window: "loss", the objective's terms by
+//     name ("invariance", "variance", "covariance", ... unweighted), "lr", "z_std" and the online
+//     probe's "probe_loss" and "probe_batch_acc" in pretraining; "loss", "batch_acc" and
+//     "lr_head" in fine-tuning; "images_per_sec" (wall clock) and "step_images_per_sec" (compute
+//     alone) in both; in pretraining with -skip-bad-images, "bad_images" (images replaced per
+//     step, its mean);
+//   - evaluation lines: "probe_acc" (online probe, each epoch) and "knn_acc" (-eval-every) in
+//     pretraining, and the final evaluation's "linear_acc" and "knn_acc" at the last step;
+//     "top1" and "top5" (more than 5 classes) after each fine-tuning epoch;
+//   - "rollback_from_step" (a rollback to the line's step) and ResumedKey (not a metric).
 type Metrics map[string][]MetricPoint
 
 // ResumedKey marks the line that a resumed run writes before its first step: {"step": S,
