@@ -3,7 +3,7 @@
 // estimators against ground truth.
 //
 //	go run ./analyze -checkpoints runs/vicreg           # every checkpoint of a run, plus a random-init baseline
-//	go run ./analyze -checkpoints runs/vicreg/ckpt-000000390.safetensors -out report
+//	go run ./analyze -checkpoints runs/vicreg/ckpt-000001170.safetensors -out report
 //	go run ./analyze -compare runs/vicreg,runs/simclr   # the runs' newest checkpoints on one noise-sweep figure
 //	go run ./analyze -calibrate -out calibration        # the normality test's calibration under the null
 //	go run ./analyze -estimators -out estimators        # estimator-accuracy table on synthetic data

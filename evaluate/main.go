@@ -7,7 +7,7 @@
 //	go run ./evaluate -checkpoint runs/vicreg -weights freeze           # evaluate.py's linear evaluation
 //	go run ./evaluate -checkpoint encoder.safetensors -embeddings test.npy
 //	go run ./evaluate -checkpoint runs/vicreg -export-encoder encoder.safetensors -probe-epochs 0 -knn-k 0
-//	go run ./evaluate -checkpoint runs/vicreg/ckpt-000000390.safetensors -result eval-390.json
+//	go run ./evaluate -checkpoint runs/vicreg/ckpt-000001170.safetensors -result eval-1170.json
 //
 // The data set is the encoder's own unless -dataset or -data-dir say otherwise (for an image folder
 // or shards, the folder it was trained on), read as its training run read it for evaluation.
