@@ -46,8 +46,8 @@ type Config struct {
 	// ReducedDecode decodes JPEGs at 1/2, 1/4 or 1/8 of their size when the crops allow it
 	// (libjpeg's DCT scaling, PIL's draft mode): faster for small views, slightly other pixels.
 	ReducedDecode bool `json:"reduced_decode"`
-	// SkipBadImages replaces images that do not decode (logged by name, counted as bad_images in
-	// the metrics) instead of stopping; the replacement is the same on resume.
+	// SkipBadImages replaces images that do not decode (logged by name; "bad_images" in the
+	// metrics, images replaced per step) instead of stopping; the replacement is the same on resume.
 	SkipBadImages bool `json:"skip_bad_images" config:"local"`
 	// Workers is the number of data goroutines; results do not depend on it.
 	Workers int    `json:"workers" config:"local"`

@@ -29,7 +29,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CropScale, "crop-scale", c.CropScale, "MIN,MAX area range of the random resized crop, as fractions of the image (e.g. 0.08,1; empty: the -augment preset's)")
 	fs.IntVar(&c.ShuffleBuffer, "shuffle-buffer", c.ShuffleBuffer, "-dataset shards: samples held in the shuffle buffer (0: 1000)")
 	fs.BoolVar(&c.ReducedDecode, "reduced-decode", c.ReducedDecode, "decode JPEGs at 1/2, 1/4 or 1/8 of their size when the crops allow it (libjpeg-turbo; faster for small views, slightly other pixels)")
-	fs.BoolVar(&c.SkipBadImages, "skip-bad-images", c.SkipBadImages, "replace images that do not decode by another of the batch (logged by name, counted as bad_images in the metrics) instead of stopping")
+	fs.BoolVar(&c.SkipBadImages, "skip-bad-images", c.SkipBadImages, "replace images that do not decode by another of the batch (logged by name; bad_images in the metrics: images replaced per step, a mean over each line) instead of stopping")
 	fs.IntVar(&c.Subset, "subset", c.Subset, "train on the first N training images only (0: all; in-memory data sets: mnist, cifar10, ...)")
 	fs.IntVar(&c.Validation, "validation", c.Validation, "hold out the last N training images and evaluate on them instead of the test split (for choosing a recipe; 0: none; in-memory data sets: a folder or shards hold theirs in val/)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "data goroutines (0: one per CPU); results do not depend on it")
