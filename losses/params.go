@@ -140,23 +140,44 @@ func New(name string, p Params) (Objective, error) {
 	}
 }
 
+// ParamError is a hyperparameter outside its range; Field is its name in Params.
+type ParamError struct {
+	Field string
+	Msg   string // what is wrong: "must be > 0, got 0"
+}
+
+func (e *ParamError) Error() string { return "parameter " + e.Field + " " + e.Msg }
+
+// Validate checks every hyperparameter, whichever objectives use it, returning a *ParamError for
+// the first out of its range: for a complete set, such as a run's configuration, where a bad value
+// is a mistake even for a parameter the chosen objective ignores. New checks only the
+// parameters of its objective.
+func (p Params) Validate() error {
+	for _, name := range Names() {
+		if err := p.validate(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // validate checks the hyperparameters that objective name uses.
 func (p Params) validate(name string) error {
 	positive := func(field string, v float64) error {
 		if !(v > 0) {
-			return fmt.Errorf("parameter %s must be > 0, got %g", field, v)
+			return &ParamError{field, fmt.Sprintf("must be > 0, got %g", v)}
 		}
 		return nil
 	}
 	scale := func(field string, v float64) error {
 		if !(v >= 0) || math.IsInf(v, 0) {
-			return fmt.Errorf("parameter %s must be > 0, or 0 (%q) for the scale-aware value, got %g", field, AutoJSON, v)
+			return &ParamError{field, fmt.Sprintf("must be > 0, or 0 (%q) for the scale-aware value, got %g", AutoJSON, v)}
 		}
 		return nil
 	}
 	nonNegative := func(field string, v float64) error {
 		if !(v >= 0) {
-			return fmt.Errorf("parameter %s must be >= 0, got %g", field, v)
+			return &ParamError{field, fmt.Sprintf("must be >= 0, got %g", v)}
 		}
 		return nil
 	}
@@ -166,8 +187,8 @@ func (p Params) validate(name string) error {
 		errs = append(errs, nonNegative("Lambda", p.Lambda), nonNegative("Mu", p.Mu), nonNegative("Nu", p.Nu),
 			positive("Gamma", p.Gamma), positive("Eps", p.Eps))
 		if p.VarianceConvention != VarianceSum && p.VarianceConvention != VarianceHalf {
-			errs = append(errs, fmt.Errorf("parameter VarianceConvention must be %q or %q, got %q",
-				VarianceSum, VarianceHalf, p.VarianceConvention))
+			errs = append(errs, &ParamError{"VarianceConvention", fmt.Sprintf("must be %q or %q, got %q",
+				VarianceSum, VarianceHalf, p.VarianceConvention)})
 		}
 	case NameVICRegLogDet:
 		errs = append(errs, nonNegative("Lambda", p.Lambda), nonNegative("EntropyWeight", p.EntropyWeight),
@@ -176,8 +197,8 @@ func (p Params) validate(name string) error {
 		errs = append(errs, nonNegative("Lambda", p.Lambda), nonNegative("EntropyWeight", p.EntropyWeight),
 			scale("Sigma", p.Sigma))
 		if p.PairDistance != Bhattacharyya && p.PairDistance != KL {
-			errs = append(errs, fmt.Errorf("parameter PairDistance must be %q or %q, got %q",
-				Bhattacharyya, KL, p.PairDistance))
+			errs = append(errs, &ParamError{"PairDistance", fmt.Sprintf("must be %q or %q, got %q",
+				Bhattacharyya, KL, p.PairDistance)})
 		}
 	case NameBarlow:
 		errs = append(errs, nonNegative("BarlowLambda", p.BarlowLambda))

@@ -69,12 +69,33 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 		{[]string{"-devices", "4", "-batch-size", "6"}, "devices", "4 devices do not divide the batch of 6"},
 		{[]string{"-precision", "fp8"}, "precision", `unknown precision "fp8": use one of f32, bf16`},
 		{[]string{"-preset", "mnist", "-config", "x.json"}, "config", "not both"},
+		// Loss parameters name their flag, also those the chosen objective (vicreg) ignores.
+		{[]string{"-lambda", "-1"}, "lambda", "must be >= 0, got -1"},
+		{[]string{"-variance-convention", "foo"}, "variance-convention", `must be "sum" or "half", got "foo"`},
+		{[]string{"-pair-distance", "foo"}, "pair-distance", `got "foo"`},
+		{[]string{"-entropy-weight", "-1"}, "entropy-weight", "must be >= 0, got -1"},
+		{[]string{"-temperature", "0"}, "temperature", "must be > 0, got 0"},
+		{[]string{"-loss", "simclr", "-temperature", "0"}, "temperature", "must be > 0, got 0"},
 	} {
 		_, err := parse(tc.args...)
 		var fe *FieldError
 		if !errors.As(err, &fe) || fe.Flag != tc.flag || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: got %v, want a -%s error containing %q", tc.args, err, tc.flag, tc.want)
 		}
+	}
+	// Every parameter's flag exists; Eps, which has none, is named by its key in -config's file.
+	fs := flag.NewFlagSet("t", flag.ContinueOnError)
+	var c Config
+	c.BindFlags(fs)
+	for field, name := range lossParamFlags {
+		if fs.Lookup(name) == nil {
+			t.Errorf("lossParamFlags: %s maps to -%s, which does not exist", field, name)
+		}
+	}
+	bad := Default()
+	bad.LossParams.Eps = 0
+	if err := bad.Validate(); err == nil || err.Error() != "-config: loss_params.Eps must be > 0, got 0" {
+		t.Errorf("Eps = 0: %v, want a -config error naming loss_params.Eps", err)
 	}
 	for _, ok := range [][]string{{"-devices", "2"}, {"-precision", "bf16"}, {"-validation", "10000"}} {
 		if _, err := parse(ok...); err != nil {

@@ -47,7 +47,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.Float64Var(&c.LossParams.Gamma, "gamma", c.LossParams.Gamma, "VICReg target standard deviation")
 	fs.StringVar(&c.LossParams.VarianceConvention, "variance-convention", c.LossParams.VarianceConvention, "VICReg variance term: sum (paper, solo-learn) or half (official code)")
 	fs.Float64Var(&c.LossParams.EntropyWeight, "entropy-weight", c.LossParams.EntropyWeight, "weight of the entropy estimate (vicreg-logdet, vicreg-pairdist)")
-	fs.Var(losses.ScaleFlag(&c.LossParams.Beta), "beta", "LogDet estimator scale β in 0.5·logdet(I + β·Σ_Z) (vicreg-logdet): auto (β = d/tr Σ_Z per batch, MCR²'s normalisation) or a number")
+	fs.Var(losses.ScaleFlag(&c.LossParams.Beta), "beta", "LogDet estimator scale β in 0.5·logdet(I + β·Σ_Z) (vicreg-logdet): auto (β = d/tr Σ_Z per batch, MCR²'s normalisation) or a number (default auto)")
 	fs.Var(losses.ScaleFlag(&c.LossParams.Sigma), "sigma", "pairwise-distance kernel width σ (vicreg-pairdist; keep entropy-weight/σ² ≥ 1): a number, or auto (σ² = median pairwise squared distance / (2 ln n) per batch, without gradient: trained far worse than σ = 1 on MNIST, see docs/paper.md)")
 	fs.StringVar(&c.LossParams.PairDistance, "pair-distance", c.LossParams.PairDistance, "pairwise distance: bhattacharyya or kl (vicreg-pairdist)")
 	fs.Float64Var(&c.LossParams.BarlowLambda, "barlow-lambda", c.LossParams.BarlowLambda, "Barlow Twins off-diagonal weight")
@@ -185,6 +185,26 @@ func optimizerError(err error) error {
 		}
 	}
 	return &FieldError{Msg: fmt.Sprintf("optimiser: %v", err)}
+}
+
+// lossParamFlags maps losses.ParamError's fields to the flags that set them (Eps has none).
+var lossParamFlags = map[string]string{
+	"Lambda": "lambda", "Mu": "mu", "Nu": "nu", "Gamma": "gamma", "VarianceConvention": "variance-convention",
+	"EntropyWeight": "entropy-weight", "Beta": "beta", "Sigma": "sigma", "PairDistance": "pair-distance",
+	"BarlowLambda": "barlow-lambda", "Temperature": "temperature",
+}
+
+// lossError maps an objective's validation error to the flag that sets the parameter at fault
+// (to -config's loss_params for one without a flag), or to -loss.
+func lossError(err error) error {
+	var pe *losses.ParamError
+	if !errors.As(err, &pe) {
+		return &FieldError{Flag: "loss", Msg: err.Error()}
+	}
+	if flagName, ok := lossParamFlags[pe.Field]; ok {
+		return &FieldError{Flag: flagName, Msg: pe.Msg}
+	}
+	return &FieldError{Flag: "config", Msg: fmt.Sprintf("loss_params.%s %s", pe.Field, pe.Msg)}
 }
 
 // percentList is a comma-separated list of percentages (a flag.Value).
