@@ -34,7 +34,7 @@ var Presets = map[string]func() Config{
 	},
 }
 
-// soloCIFAR is solo-learn's VICReg recipe for CIFAR (its configs/pretrain/cifar/vicreg.yaml).
+// soloCIFAR is solo-learn's VICReg recipe for CIFAR (its scripts/pretrain/cifar/vicreg.yaml).
 func soloCIFAR(dataset string) Config {
 	c := base()
 	c.Dataset, c.Augment, c.ImageSize = dataset, "solo-cifar", 32
