@@ -66,6 +66,10 @@ type Options struct {
 	EntropyImages int `json:"entropy_images"`
 	KNNK          int `json:"knn_k"`
 
+	// FitAnchors lets Anchors shrink to the held-out images when they are fewer (a default, not a
+	// number the user asked for), logged; without it more anchors than images is refused.
+	FitAnchors bool `json:"-"`
+
 	// SkipBadImages leaves out the test images of a folder or shards that do not decode (each
 	// logged), as the run's own -skip-bad-images does (which the analysis follows too): fewer
 	// anchors or entropy images are measured, and the report says how many.
@@ -572,6 +576,11 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 	aug, err := run.Augmentation(d)
 	if err != nil {
 		return nil, fmt.Errorf("the run's augmentation: %w", err)
+	}
+	if opts.Anchors > info.Len && opts.FitAnchors {
+		logger.Warn("fewer held-out images than the default anchors: every image is an anchor (-anchors sets the number)",
+			"images", info.Len, "default_anchors", opts.Anchors)
+		opts.Anchors = info.Len
 	}
 	if opts.Anchors > info.Len {
 		return nil, usageError{fmt.Errorf("-anchors: %d anchors requested but the %s %s split has %d images: give -anchors %d or fewer", opts.Anchors, info.Name, split, info.Len, info.Len)}

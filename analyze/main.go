@@ -114,7 +114,7 @@ func runLogged(args []string, logw io.Writer) int {
 	fs.IntVar(&o.Last, "last", 0, "analyse only the newest N checkpoints of the folder (0: all)")
 	noBaseline := fs.Bool("no-baseline", false, "skip the randomly initialised encoder")
 	fs.BoolVar(&o.SkipBadImages, "skip-bad-images", false, "leave out the test images that do not decode, each logged (a run trained with -skip-bad-images is analysed so anyway)")
-	fs.IntVar(&o.Anchors, "anchors", o.Anchors, "A1, noise sweep, A2: number of test-set anchor images")
+	fs.IntVar(&o.Anchors, "anchors", o.Anchors, "A1, noise sweep, A2: number of test-set anchor images (by default at most the split's images)")
 	fs.IntVar(&o.Views, "views", o.Views, "A1: views per anchor (augmentations; in the noise sweep, noisy copies)")
 	fs.Float64Var(&o.InputNoise, "input-noise", 0, "A1: when > 0, views are the anchor plus N(0, s²I) noise (normalised pixels) instead of the run's augmentation")
 	fs.IntVar(&o.Components, "components", o.Components, "A1: principal components for Mardia's tests and the noise sweep's Henze-Zirkler test")
@@ -162,6 +162,9 @@ func runLogged(args []string, logw io.Writer) int {
 	// A quoted "~/runs" is the home folder, as the shell would have made it.
 	datasets.ExpandHomes(&o.Checkpoints, &o.DataDir, out)
 	o.Scales, o.NoiseLevels, o.Seed, o.Baseline, o.Logger = scales, levels, *seed, !*noBaseline, logger
+	anchorsGiven := false
+	fs.Visit(func(f *flag.Flag) { anchorsGiven = anchorsGiven || f.Name == "anchors" })
+	o.FitAnchors = !anchorsGiven // the default -anchors shrinks to a small split; a number asked for does not
 	e.Dims, e.Ns, e.Seed = dims, ns, *seed
 	modes := 0
 	for _, on := range []bool{o.Checkpoints != "", *compare != "", *calibrate, *estimators} {

@@ -375,3 +375,24 @@ func TestBadTestImages(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultAnchorsFitASmallSplit: without -anchors, a held-out split of 4 images (fewer than
+// the default 64) is analysed with each image an anchor, and the log and report say so; the
+// same number asked for is refused (TestDataUsageErrors).
+func TestDefaultAnchorsFitASmallSplit(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 2)
+	runs := writeTinyRuns(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 })
+	out := filepath.Join(t.TempDir(), "report")
+	var logged strings.Builder
+	args := []string{"-checkpoints", runs[0], "-out", out, "-no-baseline", "-last", "1", "-views", "12", "-components", "2",
+		"-noise-levels", "none", "-scales", "0.1", "-directions", "2", "-noise-samples", "2", "-entropy-images", "24", "-chunk", "16"}
+	if code := runLogged(args, &logged); code != 0 || !strings.Contains(logged.String(), "every image is an anchor") {
+		t.Fatalf("exit status %d, want 0 with a warning that every image is an anchor:\n%s", code, logged.String())
+	}
+	var rep analysis.Report
+	data, _ := os.ReadFile(filepath.Join(out, analysis.ReportJSON))
+	if err := json.Unmarshal(data, &rep); err != nil || rep.Data.Anchors != 4 {
+		t.Errorf("report.json: %v, anchors %d, want 4", err, rep.Data.Anchors)
+	}
+}
