@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -63,6 +64,9 @@ func TestCIFARDownloadAndRead(t *testing.T) {
 				t.Fatalf("%d requests, want 1", srv.requests.Load())
 			}
 			wantN := spec.recsTrain * len(spec.train)
+			if m, s, _ := Normalisation(spec.name); fmt.Sprint(m, s) != fmt.Sprint(ds.Mean, ds.Std) {
+				t.Errorf("%s: Normalisation %v %v, the loaded set's %v %v", spec.name, m, s, ds.Mean, ds.Std)
+			}
 			if ds.N != wantN || ds.Height != 32 || ds.Width != 32 || ImageSide(spec.name) != 32 || ds.Channels != 3 || ds.NumClasses != spec.numClasses {
 				t.Fatalf("got N=%d %dx%dx%d classes %d", ds.N, ds.Height, ds.Width, ds.Channels, ds.NumClasses)
 			}

@@ -182,6 +182,25 @@ func ImageSide(name string) int {
 	return 0
 }
 
+// Normalisation returns the per-channel mean and standard deviation (on the [0, 1] scale) that
+// the named data set's images are normalised with, as its Info says, without reading it:
+// published values for MNIST, CIFAR-10/100 and STL-10 (ImageNet's), ImageNet's for an image
+// folder or shards. ok is false for the synthetic set, whose statistics come from its pixels,
+// and for an unknown name.
+func Normalisation(name string) (mean, std []float32, ok bool) {
+	switch strings.ToLower(name) {
+	case "mnist":
+		return slices.Clone(mnistMean), slices.Clone(mnistStd), true
+	case "cifar10":
+		return slices.Clone(cifar10Spec.mean), slices.Clone(cifar10Spec.std), true
+	case "cifar100":
+		return slices.Clone(cifar100Spec.mean), slices.Clone(cifar100Spec.std), true
+	case "stl10", "folder", "shards":
+		return slices.Clone(ImageNetMean), slices.Clone(ImageNetStd), true
+	}
+	return nil, nil, false
+}
+
 // Names lists the data sets that Open knows (LoadWith knows all but "shards").
 func Names() []string {
 	return []string{"mnist", "cifar10", "cifar100", "stl10", "folder", "shards", "synthetic"}

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -224,7 +225,7 @@ func loadMNIST(split string, opt Options) (*Dataset, error) {
 		N: dims[0], Height: dims[1], Width: dims[2], Channels: 1,
 		Labels: make([]int32, dims[0]), NumClasses: 10,
 		ClassNames: []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"},
-		Mean:       []float32{0.1307}, Std: []float32{0.3081},
+		Mean:       slices.Clone(mnistMean), Std: slices.Clone(mnistStd),
 	}
 	for i, l := range labels {
 		if l >= 10 {

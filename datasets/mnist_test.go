@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -25,6 +26,9 @@ func TestMNIST(t *testing.T) {
 			ds, err := LoadWith("mnist", tc.split, Options{DataDir: dir, NoDownload: true})
 			if err != nil {
 				t.Fatal(err)
+			}
+			if m, s, _ := Normalisation("mnist"); fmt.Sprint(m, s) != fmt.Sprint(ds.Mean, ds.Std) {
+				t.Errorf("Normalisation %v %v, the loaded set's %v %v", m, s, ds.Mean, ds.Std)
 			}
 			if ds.N != tc.n || ds.Height != 28 || ds.Width != 28 || ImageSide("mnist") != 28 || ds.Channels != 1 {
 				t.Fatalf("got N=%d %dx%dx%d, want %d 28x28x1", ds.N, ds.Height, ds.Width, ds.Channels, tc.n)

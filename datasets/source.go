@@ -49,6 +49,12 @@ var (
 	ImageNetStd  = []float32{0.229, 0.224, 0.225}
 )
 
+// mnistMean and mnistStd are MNIST's published statistics (torchvision's MNIST examples').
+var (
+	mnistMean = []float32{0.1307}
+	mnistStd  = []float32{0.3081}
+)
+
 // Info describes the in-memory set.
 func (d *Dataset) Info() Info {
 	return Info{Name: d.Name, Split: d.Split, Len: d.N, Channels: d.Channels, Height: d.Height, Width: d.Width,

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 )
 
 const stlSide = 96
@@ -114,7 +115,7 @@ func loadSTL10(split string, opt Options) (*Dataset, error) {
 		Name: "stl10", Split: split, Height: stlSide, Width: stlSide, Channels: 3,
 		NumClasses: 10, ClassNames: STL10Classes,
 		// ImageNet statistics, as solo-learn uses for STL-10.
-		Mean: []float32{0.485, 0.456, 0.406}, Std: []float32{0.229, 0.224, 0.225},
+		Mean: slices.Clone(ImageNetMean), Std: slices.Clone(ImageNetStd),
 	}
 	labelled := false
 	for _, part := range parts {

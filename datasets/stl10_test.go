@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"fmt"
 	"io"
 	"path/filepath"
 	"strings"
@@ -59,6 +60,9 @@ func TestSTL10(t *testing.T) {
 			ds, err := LoadWith("stl10", tc.split, opt)
 			if err != nil {
 				t.Fatal(err)
+			}
+			if m, s, _ := Normalisation("stl10"); fmt.Sprint(m, s) != fmt.Sprint(ds.Mean, ds.Std) {
+				t.Errorf("Normalisation %v %v, the loaded set's %v %v", m, s, ds.Mean, ds.Std)
 			}
 			if ds.N != len(tc.first) || ds.Height != 96 || ds.Width != 96 || ImageSide("stl10") != 96 || ds.Channels != 3 {
 				t.Fatalf("got N=%d %dx%dx%d", ds.N, ds.Height, ds.Width, ds.Channels)

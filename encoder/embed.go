@@ -2,6 +2,7 @@ package encoder
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/eval"
@@ -41,8 +42,9 @@ type infoOnly datasets.Info
 func (i infoOnly) Info() datasets.Info { return datasets.Info(i) }
 
 // EmbedDataset returns the representations of every image of d (in memory, an image folder or
-// shards), in order, with its labels: images are only resized (Size) and normalised with d's
-// statistics, not augmented. With SkipBadImages, the images that do not decode have no row, and
+// shards), in order, with its labels: images are only resized (Size) and normalised, not
+// augmented. The normalisation is the encoder's training images' (datasets.Normalisation; d's
+// own when d is that data set, or when it is the synthetic set). With SkipBadImages, the images that do not decode have no row, and
 // the result's Index gives the image of each row.
 func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features, error) {
 	info := d.Info()
@@ -59,7 +61,13 @@ func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features
 			return eval.Features{}, err
 		}
 	}
-	it, err := datasets.NewEvalIterator(d, datasets.EvalConfig{BatchSize: opt.BatchSize, Size: opt.Size, SkipBadImages: opt.SkipBadImages})
+	var mean, std []float32 // nil: d's own
+	if !strings.EqualFold(info.Name, e.Config.Dataset) {
+		if m, s, ok := datasets.Normalisation(e.Config.Dataset); ok && len(m) == info.Channels {
+			mean, std = m, s // images of another data set, normalised as the training images were
+		}
+	}
+	it, err := datasets.NewEvalIterator(d, datasets.EvalConfig{BatchSize: opt.BatchSize, Size: opt.Size, Mean: mean, Std: std, SkipBadImages: opt.SkipBadImages})
 	if err != nil {
 		return eval.Features{}, err
 	}

@@ -107,3 +107,52 @@ func TestEmbedDatasetIndexesRowsWhenImagesAreLeftOut(t *testing.T) {
 		t.Errorf("image 1 damaged: %d rows, index %v (%v), want 3 rows of images [0 2 3]", x.N, x.Index, err)
 	}
 }
+
+// TestEmbedDatasetNormalisesAsTraining: a CIFAR-10 encoder embeds a folder of photos normalised
+// with CIFAR-10's statistics, as its training images were, not with the folder's (ImageNet's);
+// its own data set keeps its own.
+func TestEmbedDatasetNormalisesAsTraining(t *testing.T) {
+	if m, s, ok := datasets.Normalisation("cifar10"); !ok || fmt.Sprint(m, s) != "[0.4914 0.4822 0.4465] [0.247 0.2435 0.2616]" {
+		t.Fatalf("CIFAR-10's normalisation: %v %v %v, want the published one", m, s, ok)
+	}
+	b := backendtest.XLA(t)
+	cfg := config.Default()
+	cfg.Dataset = "cifar10"
+	cfg.Model = models.Config{Arch: "resnet18", Stem: "cifar", Width: 2, InChannels: 3}
+	enc, err := Random(b, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, root, []string{"x"}, 3)
+	folder, err := datasets.OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// by embeds the folder's images normalised with mean and std, batch by batch.
+	by := func(mean, std []float32) string {
+		it, err := datasets.NewEvalIterator(folder, datasets.EvalConfig{BatchSize: 4, Size: 32, Mean: mean, Std: std})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer it.Close()
+		var rows []float32
+		for bt, ok := it.Next(); ok; bt, ok = it.Next() {
+			z, err := enc.Embed(bt.View1, bt.BatchSize, bt.Height, bt.Width)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rows = append(rows, z[:bt.Valid*enc.Dim()]...)
+		}
+		return fmt.Sprint(rows)
+	}
+	x, err := enc.EmbedDataset(folder, EmbedOptions{BatchSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cifarMean, cifarStd, _ := datasets.Normalisation("cifar10")
+	if got := fmt.Sprint(x.X); got != by(cifarMean, cifarStd) || got == by(datasets.ImageNetMean, datasets.ImageNetStd) {
+		t.Errorf("the folder embedded by a CIFAR-10 encoder is not normalised with CIFAR-10's statistics")
+	}
+}
