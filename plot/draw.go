@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image/color"
 	"math"
+	"slices"
 	"strings"
 
 	xfont "golang.org/x/image/font"
@@ -374,6 +375,10 @@ func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 
 	// The axes' ranges: the data's, the y range padded, both widened when empty.
 	p.X.Min, p.X.Max = axisRange(spanX, logX, 0)
+	if len(spanX) > 0 && slices.Min(spanX) < slices.Max(spanX) {
+		// Unpadded: the x axis ends at data values, which a log axis labels even between ticks.
+		p.X.Tick.Marker = ticker{log: logX, target: p.X.Tick.Marker.(ticker).target, dataEnds: true}
+	}
 	p.Y.Min, p.Y.Max = axisRange(spanY, logY, dataPadding)
 	for i := range curves {
 		for j := range curves[i].band {

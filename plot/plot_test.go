@@ -469,7 +469,7 @@ func TestLogTicks(t *testing.T) {
 		{1e-3, 10, true, 5}, {0.0008, 0.9, true, 3}, {0.008, 0.9, false, 3}, {1e-12, 1e3, true, 4}, {0.3, 3, false, 3}, {0.4, 0.9, false, 3}, {0.95, 1.05, false, 3},
 	} {
 		var labels []string
-		for _, tk := range logTicks(tc.lo, tc.hi, 5) {
+		for _, tk := range logTicks(tc.lo, tc.hi, 5, false) {
 			if tk.Value < tc.lo*(1-1e-9) || tk.Value > tc.hi*(1+1e-9) {
 				t.Errorf("[%g, %g]: tick %g outside the range", tc.lo, tc.hi, tk.Value)
 			}
@@ -525,7 +525,7 @@ func TestLogTicksLabelTheEnds(t *testing.T) {
 		// The ends as the figure computes them (axisRange goes through log10).
 		lo, hi := math.Pow(10, math.Log10(tc.lo)), math.Pow(10, math.Log10(tc.hi))
 		var got []string
-		for _, tk := range logTicks(lo, hi, 5) {
+		for _, tk := range logTicks(lo, hi, 5, false) {
 			if tk.Label != "" {
 				got = append(got, tk.Label)
 			}
@@ -575,5 +575,42 @@ func TestSinglePointSeriesIsDrawn(t *testing.T) {
 	}
 	if n := filled(Colors[1]); n != 0 {
 		t.Errorf("the three-point series without markers drew %d filled shapes", n)
+	}
+}
+
+// An axis that ends at data values (the x axis: unpadded) labels an end between the round ticks
+// too, as its own tick, with the same give-way rule as an end on a tick; a padded axis does not.
+func TestLogTicksLabelDataEnds(t *testing.T) {
+	for _, tc := range []struct {
+		lo, hi   float64
+		dataEnds bool
+		want     string
+	}{
+		// The A2 scales: 0.25 lies 0.10 decades from 0.2 (slot log10(25)/10 = 0.14): 0.2 gives way.
+		{0.01, 0.25, true, "0.01 0.02 0.05 0.1 0.25"},
+		{0.01, 0.25, false, "0.01 0.02 0.05 0.1 0.2"},
+		// 0.11 lies 0.04 decades from the power 0.1 (slot 0.096), which keeps its label: no tick
+		// at 0.11; 0.012 lies 0.22 decades from 0.02: labelled.
+		{0.012, 0.11, true, "0.012 0.02 0.05 0.1"},
+		// Far ends in exponent form, to three significant digits.
+		{1.234e-7, 1e-3, true, "1.23e-7 1e-6 1e-5 0.0001 0.001"},
+	} {
+		lo, hi := math.Pow(10, math.Log10(tc.lo)), math.Pow(10, math.Log10(tc.hi))
+		var got []string
+		for _, tk := range logTicks(lo, hi, 5, tc.dataEnds) {
+			if tk.Label != "" {
+				got = append(got, tk.Label)
+			}
+		}
+		if strings.Join(got, " ") != tc.want {
+			t.Errorf("[%g, %g], data ends %v: labels %v, want %s", tc.lo, tc.hi, tc.dataEnds, got, tc.want)
+		}
+	}
+	levels := []float64{0.01, 0.05, 0.25}
+	doc := parseSVG(t, encode(t, &Figure{Panels: []Panel{{XLabel: "scale", YLabel: "ratio", XScale: Log,
+		Series: []Series{{Name: "median", X: levels, Y: []float64{1, 1.1, 1.4}}}}}}, "svg"))
+	xs, _ := doc.TickLabels()
+	if len(xs) == 0 || xs[len(xs)-1].S != "0.25" {
+		t.Errorf("x tick labels %v, want the last to be 0.25, the largest scale", xs)
 	}
 }

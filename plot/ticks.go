@@ -10,16 +10,19 @@ import (
 
 // ticker places labelled ticks at round values: about target of them on a linear axis (never
 // fewer than three), and at powers of ten on a log axis (with unlabelled minor ticks between,
-// and a label at an end of the axis that falls on a tick).
+// and a label at an end of the axis that falls on a tick, or with dataEnds at any end).
 type ticker struct {
 	log    bool
 	target int
+	// dataEnds: the axis ends at data values (no padding), so a log axis labels an end that
+	// falls between ticks too, such as a largest noise scale of 0.25.
+	dataEnds bool
 }
 
 // Ticks implements gonum's plot.Ticker.
 func (t ticker) Ticks(lo, hi float64) []gplot.Tick {
 	if t.log && lo > 0 {
-		return logTicks(lo, hi, t.target)
+		return logTicks(lo, hi, t.target, t.dataEnds)
 	}
 	return linearTicks(lo, hi, t.target)
 }
@@ -107,8 +110,8 @@ func cleanExponent(s string) string {
 // target+2 of them), with unlabelled minor ticks at 2..9 times each power when few decades are
 // shown. With fewer than three powers of ten inside, it labels 1, 2 and 5 times them, then 1 to
 // 9 times them, and on a range narrower than that falls back to linear ticks. An end of the
-// axis that falls on a tick is labelled as well (labelEnds).
-func logTicks(lo, hi float64, target int) []gplot.Tick {
+// axis that falls on a tick is labelled as well, and with dataEnds any end (labelEnds).
+func logTicks(lo, hi float64, target int, dataEnds bool) []gplot.Tick {
 	if !(hi > lo) || lo <= 0 || math.IsInf(hi, 0) {
 		return nil
 	}
@@ -138,7 +141,7 @@ func logTicks(lo, hi float64, target int) []gplot.Tick {
 				ticks = append(ticks, tk)
 			}
 		}
-		return labelEnds(ticks, lo, hi, target)
+		return labelEnds(ticks, lo, hi, target, dataEnds)
 	}
 	for _, mantissas := range [][]int{{1, 2, 5}, {1, 2, 3, 4, 5, 6, 7, 8, 9}} {
 		ticks := append([]logTick(nil), candidates...)
@@ -152,20 +155,25 @@ func logTicks(lo, hi float64, target int) []gplot.Tick {
 			}
 		}
 		if labelled >= 3 {
-			return labelEnds(ticks, lo, hi, target)
+			return labelEnds(ticks, lo, hi, target, dataEnds)
 		}
 	}
 	return linearTicks(lo, hi, target)
 }
 
-// logTick is a tick of a log axis at m·10^k, labelled or not.
+// logTick is a tick of a log axis at m·10^k, labelled or not; or, with m = 0, at the end of the
+// axis end (a data value between the round ticks).
 type logTick struct {
 	m, k  int
 	label bool
+	end   float64
 }
 
-// value is m·10^k, correctly rounded (0.3, not 3·0.1 = 0.30000000000000004).
+// value is m·10^k, correctly rounded (0.3, not 3·0.1 = 0.30000000000000004), or end.
 func (t logTick) value() float64 {
+	if t.m == 0 {
+		return t.end
+	}
 	if t.k < 0 {
 		return float64(t.m) / math.Pow10(-t.k)
 	}
@@ -173,11 +181,12 @@ func (t logTick) value() float64 {
 }
 
 // labelEnds labels an end of the axis (hi, then lo) that falls on a tick, so that an axis
-// ending at a data value, such as the largest noise level 0.4, names it. A labelled tick closer
-// to that end than half a label slot (log10(hi/lo)/(2·target) decades) loses its label, so that
-// the two do not collide; but a power of ten keeps its label against an end that is not one
-// (the end then stays unlabelled). It returns the ticks as gonum's.
-func labelEnds(ticks []logTick, lo, hi float64, target int) []gplot.Tick {
+// ending at a data value, such as the largest noise level 0.4, names it; with dataEnds, an end
+// between ticks (0.25) gets a tick of its own first. A labelled tick closer to that end than
+// half a label slot (log10(hi/lo)/(2·target) decades) loses its label, so that the two do not
+// collide; but a power of ten keeps its label against an end that is not one (the end then
+// stays unlabelled). It returns the ticks as gonum's.
+func labelEnds(ticks []logTick, lo, hi float64, target int, dataEnds bool) []gplot.Tick {
 	slot := math.Log10(hi/lo) / float64(2*max(target, 1))
 	dist := func(i int, v float64) float64 { return math.Abs(math.Log10(ticks[i].value() / v)) }
 	for _, end := range []float64{hi, lo} {
@@ -185,6 +194,17 @@ func labelEnds(ticks []logTick, lo, hi float64, target int) []gplot.Tick {
 		for i := range ticks {
 			if dist(i, end) <= 1e-9 {
 				at = i
+			}
+		}
+		if at < 0 && dataEnds {
+			if end == hi {
+				ticks = append(ticks, logTick{end: end})
+			} else {
+				ticks = append([]logTick{{end: end}}, ticks...)
+			}
+			at = len(ticks) - 1
+			if end == lo {
+				at = 0
 			}
 		}
 		if at < 0 || ticks[at].label {
@@ -204,14 +224,30 @@ func labelEnds(ticks []logTick, lo, hi float64, target int) []gplot.Tick {
 		}
 		ticks[at].label = true
 	}
-	out := make([]gplot.Tick, len(ticks))
-	for i, tk := range ticks {
-		out[i].Value = tk.value()
-		if tk.label {
-			out[i].Label = formatPow(tk.m, tk.k)
+	out := make([]gplot.Tick, 0, len(ticks))
+	for _, tk := range ticks {
+		switch {
+		case tk.m == 0 && !tk.label:
+			// an end of its own that gave way to a power of ten: no tick either
+		case tk.m == 0:
+			out = append(out, gplot.Tick{Value: tk.end, Label: formatEnd(tk.end)})
+		case tk.label:
+			out = append(out, gplot.Tick{Value: tk.value(), Label: formatPow(tk.m, tk.k)})
+		default:
+			out = append(out, gplot.Tick{Value: tk.value()})
 		}
 	}
 	return out
+}
+
+// formatEnd writes an axis end to three significant digits: in fixed point for
+// 10^-4 <= value < 10^6 ("0.25", "1230"), else as "2.5e-5".
+func formatEnd(v float64) string {
+	r, _ := strconv.ParseFloat(strconv.FormatFloat(v, 'g', 3, 64), 64)
+	if r >= 1e-4 && r < 1e6 {
+		return strconv.FormatFloat(r, 'f', -1, 64)
+	}
+	return cleanExponent(strconv.FormatFloat(r, 'g', 3, 64))
 }
 
 // formatPow writes m·10^k: in fixed point for 10^-4 <= value < 10^6 ("0.001", "20000"), else as
