@@ -255,13 +255,17 @@ func TestWriteEmbeddingsWithRowsLeftOut(t *testing.T) {
 	if err := (Features{N: 2, D: 1, X: []float32{1, 2}, Index: []int32{0}}).Validate("x"); err == nil || !strings.Contains(err.Error(), "1 indices for 2 rows") {
 		t.Errorf("Validate with an index per row missing: %v", err)
 	}
+	// Written again without rows left out (the bad image replaced): the index file of the
+	// earlier export goes, as it would describe other rows.
 	f.Index = nil
-	other := t.TempDir()
-	if err := WriteEmbeddings(filepath.Join(other, "emb.npy"), f); err != nil {
+	if err := WriteEmbeddings(filepath.Join(dir, "emb.npy"), f); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := os.Stat(filepath.Join(other, "emb.index.npy")); !os.IsNotExist(err) {
-		t.Errorf("an index file written for features without rows left out: %v", err)
+	if _, err := os.Stat(filepath.Join(dir, "emb.index.npy")); !os.IsNotExist(err) {
+		t.Errorf("emb.index.npy of the earlier export is still there: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "emb.labels.npy")); err != nil {
+		t.Errorf("emb.labels.npy: %v", err)
 	}
 }
 

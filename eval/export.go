@@ -1,8 +1,11 @@
 package eval
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -17,7 +20,8 @@ import (
 // extension: ".npy" writes a float32 [N, D] NumPy array (and the labels, when present, to
 // "<name>.labels.npy" beside it); ".csv" writes one row per embedding, the label first when present.
 // Where rows were left out (f.Index set), each row's image index goes to "<name>.index.npy", or
-// to an "index" column first.
+// to an "index" column first. A .npy export removes the side files of an earlier one to path that
+// it does not write again.
 func WriteEmbeddings(path string, f Features) error {
 	if err := f.Validate("exported"); err != nil {
 		return err
@@ -29,11 +33,15 @@ func WriteEmbeddings(path string, f Features) error {
 		}); err != nil {
 			return err
 		}
-		for suffix, v := range map[string][]int32{".labels.npy": f.Labels, ".index.npy": f.Index} {
+		for side, v := range map[string][]int32{sidePath(path, ".labels.npy"): f.Labels, IndexFile(path): f.Index} {
 			if v == nil {
+				// One written beside an earlier export to path would describe other rows.
+				if err := os.Remove(side); err != nil && !errors.Is(err, fs.ErrNotExist) {
+					return fmt.Errorf("embeddings: removing the earlier %s: %w", side, err)
+				}
 				continue
 			}
-			if err := atomicfile.Write(strings.TrimSuffix(path, filepath.Ext(path))+suffix, 0, func(w io.Writer) error {
+			if err := atomicfile.Write(side, 0, func(w io.Writer) error {
 				return numpy.ToNpyWriter(tensors.FromFlatDataAndDimensions(v, f.N), w)
 			}); err != nil {
 				return err
@@ -46,6 +54,18 @@ func WriteEmbeddings(path string, f Features) error {
 		return fmt.Errorf("embeddings file %q: unknown extension %q, use .npy or .csv", path, ext)
 	}
 }
+
+// IndexFile is where WriteEmbeddings puts each row's image index for an export to path, when
+// rows were left out: NAME.index.npy beside a .npy file; "" for a .csv file (its index column).
+func IndexFile(path string) string {
+	if strings.EqualFold(filepath.Ext(path), ".csv") {
+		return ""
+	}
+	return sidePath(path, ".index.npy")
+}
+
+// sidePath is the file beside an export to path with the given suffix instead of its extension.
+func sidePath(path, suffix string) string { return strings.TrimSuffix(path, filepath.Ext(path)) + suffix }
 
 func writeCSV(w io.Writer, f Features) error {
 	var sb strings.Builder

@@ -371,7 +371,11 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		}
 		fmt.Fprintf(stdout, "wrote %d embeddings of dimension %d to %s\n", x.N, x.D, f.embeddings)
 		if x.Index != nil {
-			fmt.Fprintf(stdout, "images left out because they did not decode: %d; each row's image index is in %s\n", bad[f.split], indexWhere(f.embeddings))
+			where := eval.IndexFile(f.embeddings)
+			if where == "" {
+				where = "its index column"
+			}
+			fmt.Fprintf(stdout, "images left out because they did not decode: %d; each row's image index is in %s\n", bad[f.split], where)
 		}
 		res.Embeddings, res.EmbeddingsSplit, res.EmbeddingsImages = f.embeddings, f.split, &x.N
 	}
@@ -466,14 +470,6 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	}
 	fmt.Fprintf(stdout, "runs (checkpoints, metrics.jsonl, metrics.svg and .png, result.json): %s\n", strings.Join(dirs, ", "))
 	return nil
-}
-
-// indexWhere says where WriteEmbeddings puts the rows' image indices of an embeddings file.
-func indexWhere(path string) string {
-	if strings.EqualFold(filepath.Ext(path), ".csv") {
-		return "its index column"
-	}
-	return strings.TrimSuffix(path, filepath.Ext(path)) + ".index.npy"
 }
 
 // runDir is the folder a -checkpoint path belongs to: itself for a folder, its folder for a file.

@@ -107,16 +107,21 @@ func run(args []string) int {
 		if prefix == "" {
 			prefix = "shard"
 		}
-		start := time.Now()
 		var bad map[int]error
 		if *verify {
+			start := time.Now()
 			bar := progress.New("verifying "+prefix, int64(info.Len), 0, progress.Options{Logger: logger, Unit: "images"})
 			bad, err = f.Verify(0, func(done int) { bar.Set(int64(done), "") })
 			bar.Finish()
 			if err == nil && len(bad) > 0 && !*skipBad {
 				first := slices.Min(slices.Collect(maps.Keys(bad)))
-				err = fmt.Errorf("%d of %d images did not decode, the first %s (%s): replace or delete them, or rerun with -skip-bad-images to leave them out",
-					len(bad), info.Len, f.Path(first), datasets.Cause(bad[first]))
+				if len(bad) == 1 {
+					err = fmt.Errorf("%s did not decode (%s): replace or delete it, or rerun with -skip-bad-images to leave it out",
+						f.Path(first), datasets.Cause(bad[first]))
+				} else {
+					err = fmt.Errorf("%d of %d images did not decode, the first %s (%s): replace or delete them, or rerun with -skip-bad-images to leave them out",
+						len(bad), info.Len, f.Path(first), datasets.Cause(bad[first]))
+				}
 			}
 			if err != nil {
 				undo()
@@ -125,6 +130,7 @@ func run(args []string) int {
 			logger.Info("verified", "split", split, "images", info.Len, "bad", len(bad), "took", time.Since(start).Round(time.Millisecond))
 		}
 		skipped := 0
+		start := time.Now()
 		bar := progress.New(prefix, int64(info.Len-len(bad)), 0, progress.Options{Logger: logger, Unit: "images"})
 		paths, err := datasets.WriteShards(f, filepath.Join(*out, split), datasets.ShardOptions{
 			PerShard: *perShard, Prefix: prefix, Seed: *seed, NoShuffle: *noShuffle, SkipBadImages: *skipBad, Bad: bad,

@@ -4,8 +4,10 @@ import (
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
@@ -119,8 +121,9 @@ func TestVerify(t *testing.T) {
 		t.Fatalf("without -verify: exit %d, want 0 with the truncated PNG in the shards", code)
 	}
 	out = filepath.Join(t.TempDir(), "shards")
-	if code := run([]string{"-in", in, "-out", out, "-verify"}); code != 1 {
-		t.Errorf("-verify: exit %d, want 1", code)
+	if code, stderr := runStderr(t, "-in", in, "-out", out, "-verify"); code != 1 ||
+		!strings.Contains(stderr, damaged+" did not decode") || !strings.Contains(stderr, "rerun with -skip-bad-images to leave it out") {
+		t.Errorf("-verify: exit %d, want 1 naming %s and what to do:\n%s", code, damaged, stderr)
 	}
 	if left, _ := filepath.Glob(filepath.Join(out, "*", "*.tar")); len(left) != 0 {
 		t.Errorf("-verify that failed left shards behind: %v", left)
@@ -131,4 +134,25 @@ func TestVerify(t *testing.T) {
 	if n, m := count(out, datasets.SplitTrain), count(out, datasets.SplitTest); n != 3 || m != 2 {
 		t.Errorf("-verify -skip-bad-images: %d train and %d val samples, want 3 and 2", n, m)
 	}
+}
+
+// runStderr runs the command with args and returns its exit status and what it wrote to the
+// standard error.
+func runStderr(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	done := make(chan string)
+	go func() {
+		data, _ := io.ReadAll(r)
+		done <- string(data)
+	}()
+	code := run(args)
+	os.Stderr = saved
+	w.Close()
+	return code, <-done
 }

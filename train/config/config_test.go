@@ -97,6 +97,10 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 	if err := bad.Validate(); err == nil || err.Error() != "-config: loss_params.Eps must be > 0, got 0" {
 		t.Errorf("Eps = 0: %v, want a -config error naming loss_params.Eps", err)
 	}
+	// A run started with such a value before it was refused can still be resumed.
+	if _, err := parse("-temperature", "0", "-resume"); err != nil {
+		t.Errorf("-resume of a vicreg run with -temperature 0: %v", err)
+	}
 	for _, ok := range [][]string{{"-devices", "2"}, {"-precision", "bf16"}, {"-validation", "10000"}} {
 		if _, err := parse(ok...); err != nil {
 			t.Errorf("%v: %v", ok, err)

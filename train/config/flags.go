@@ -126,7 +126,17 @@ func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 			}
 		}
 	}
-	return c, c.Validate()
+	if err := c.Validate(); err != nil {
+		return c, err
+	}
+	// A new run also refuses a bad value of a loss parameter its objective ignores (a mistake,
+	// such as -temperature 0 with vicreg); a resumed run keeps what it was started with.
+	if !c.Resume {
+		if err := c.LossParams.Validate(); err != nil {
+			return c, lossError(err)
+		}
+	}
+	return c, nil
 }
 
 // Load reads a configuration file: a JSON object with any subset of a configuration's keys (the

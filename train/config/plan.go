@@ -76,10 +76,7 @@ func (c Config) Plan() (*Plan, error) {
 	if p.Expander, err = models.ParseExpander(c.Expander); err != nil {
 		return nil, Errorf("expander", "%v", err)
 	}
-	if p.Objective, err = losses.New(c.Loss, c.LossParams); err == nil {
-		err = c.LossParams.Validate() // those the objective ignores too: a bad value is a mistake
-	}
-	if err != nil {
+	if p.Objective, err = losses.New(c.Loss, c.LossParams); err != nil {
 		return nil, lossError(err)
 	}
 	if p.Precision, err = PrecisionDType(c.Precision); err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/plot/plottest"
@@ -244,6 +245,9 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 func TestBadInputIsAFieldError(t *testing.T) {
 	b := backendtest.XLA(t)
 	enc, vars := pretrained(t, b)
+	single := t.TempDir() // a folder of one labelled training image
+	datasetstest.WriteImageFolder(t, filepath.Join(single, "train"), []string{"a"}, 1)
+	datasetstest.WriteImageFolder(t, filepath.Join(single, "val"), []string{"a"}, 1)
 	for _, tc := range []struct {
 		name, flag, want string
 		mutate           func(*Config)
@@ -253,6 +257,9 @@ func TestBadInputIsAFieldError(t *testing.T) {
 		{"unknown weights", "weights", "unknown mode", func(c *Config) { c.Weights = "partial" }},
 		{"channels", "dataset", "takes 1-channel images", func(c *Config) { c.Encoder.Model.InChannels = 1 }},
 		{"batch larger than the subset", "batch-size", "larger than the", func(c *Config) { c.TrainPercent, c.BatchSize = 1, 64 }},
+		{"a default batch fitted to one image", "train-percent", "batch norm needs at least 2", func(c *Config) {
+			c.Dataset, c.DataDir, c.FitBatch = "folder", single, true
+		}},
 	} {
 		c := tinyConfig(t, enc, vars, Finetune)
 		tc.mutate(&c)

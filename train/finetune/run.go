@@ -101,6 +101,9 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		return nil, err
 	}
 	if n := train.Info().Len; n < cfg.BatchSize {
+		if n < 2 {
+			return nil, config.Errorf("train-percent", "%g%% of the labels is %d training image: batch norm needs at least 2 per batch; use a larger -train-percent", cfg.TrainPercent, n)
+		}
 		logger.Info("fewer training images than the default batch: each step takes all of them (-batch-size sets it)",
 			"images", n, "default_batch", cfg.BatchSize)
 		cfg.BatchSize = n

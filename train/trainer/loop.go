@@ -103,8 +103,9 @@ type Resumed struct {
 
 // loopState is a checkpoint's data: the loader's position, and the step outputs summed since the
 // last metrics line, so that the first line after a resume averages the same steps as an
-// uninterrupted run's. Older checkpoints hold the position alone; their first line after a
-// resume averages the steps trained since.
+// uninterrupted run's (with the same -log-every: a resume may change it, and its first line then
+// averages the steps since the last line). Older checkpoints hold the position alone; their first
+// line after a resume averages the steps trained since.
 type loopState struct {
 	datasets.Position
 	Window *pendingWindow `json:",omitempty"`
@@ -304,7 +305,10 @@ func (l *Loop) saveAfterFailedEvaluation(err error) error {
 // (returning a *nonFiniteError).
 func (l *Loop) checkpoint() error {
 	pos := l.Loader.Position()
-	data, _ := json.Marshal(loopState{Position: pos, Window: l.win.pending()})
+	data, err := json.Marshal(loopState{Position: pos, Window: l.win.pending()})
+	if err != nil {
+		return fmt.Errorf("step %d: the loader's position and metrics window for a checkpoint: %w", l.step, err) // step outputs are finite
+	}
 	vars, err := checkpoints.FromContext(l.Ctx)
 	if err != nil {
 		return fmt.Errorf("step %d: reading the variables for a checkpoint: %w", l.step, err)
@@ -342,6 +346,11 @@ func (l *Loop) rollback(nf *nonFiniteError) error {
 		return fmt.Errorf("%w; rolling back: %v", nf, err)
 	}
 	defer state.Free()
+	// The window restarts from the checkpoint's: the outputs of the steps rolled back are dropped.
+	var ls loopState
+	if err := json.Unmarshal(state.Data, &ls); err != nil {
+		return fmt.Errorf("%w; rolling back to %s: data position: %v", nf, path, err)
+	}
 	if err := checkpoints.ToContext(l.Ctx, state.Variables); err != nil {
 		return fmt.Errorf("%w; rolling back to %s: %v", nf, path, err)
 	}
@@ -349,11 +358,6 @@ func (l *Loop) rollback(nf *nonFiniteError) error {
 	l.Logger.Warn("non-finite training state: rolled back to the newest checkpoint, skipping the batches seen since",
 		"at_step", nf.step, "value", nf.what, "checkpoint", path, "resumed_step", state.Step, "skipped_batches", nf.step-state.Step,
 		"rollback", fmt.Sprintf("%d/%d", l.rollbacks, MaxRollbacks))
-	// The window restarts from the checkpoint's: the outputs of the steps rolled back are dropped.
-	var ls loopState
-	if err := json.Unmarshal(state.Data, &ls); err != nil {
-		return fmt.Errorf("%w; rolling back to %s: data position: %v", nf, path, err)
-	}
 	l.win = newWindow(ls.Window)
 	l.step = state.Step
 	l.bar.Set(l.step, "")

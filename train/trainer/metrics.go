@@ -73,8 +73,8 @@ type MetricPoint struct {
 }
 
 // Metrics are the values of a metrics file by key, each in the order of the file's lines;
-// non-finite values (written as null) are left out. Every line has "step" and (but a rollback's)
-// "epoch"; accuracies are fractions. The keys:
+// non-finite values (written as null) are left out. Every line has "step", and "epoch" but for a
+// rollback's and a resume's; accuracies are fractions. The keys:
 //
 //   - training lines, the means over the -log-every window: "loss", the objective's terms by
 //     name ("invariance", "variance", "covariance", ... unweighted), "lr", "z_std" and the online
@@ -96,8 +96,9 @@ const ResumedKey = "resumed"
 
 // ReadMetrics reads a JSON-lines metrics file (MetricsFile's) for plotting; lines without a
 // step are skipped. At a ResumedKey line at step S, the values read so far at steps after S are
-// dropped: the run trained those steps again from S (the file keeps both). Of two values of a key
-// at the same step, the later is kept (a finished run evaluated again writes its final line again).
+// dropped: the run trained those steps again from S (the file keeps both). A value of a key at the
+// step of its previous value replaces it (a finished run evaluated again writes its final line
+// again); the values of steps trained again after a rollback are kept, as the rollback's line.
 func ReadMetrics(path string) (Metrics, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -131,9 +132,9 @@ func ReadMetrics(path string) (Metrics, error) {
 				continue
 			}
 			pt := MetricPoint{Step: *step, Epoch: epoch, Value: *v}
-			// A later value at the same step supersedes the earlier one: a finished run evaluated
-			// again (-resume) writes its final line again.
-			if pts := series[k]; len(pts) > 0 && pts[len(pts)-1].Step == *step {
+			// A value at the step of the key's previous one replaces it: a finished run evaluated
+			// again (-resume) writes its final line again. Each rollback stays, even to one step.
+			if pts := series[k]; k != "rollback_from_step" && len(pts) > 0 && pts[len(pts)-1].Step == *step {
 				pts[len(pts)-1] = pt
 				continue
 			}

@@ -1,0 +1,50 @@
+package trainer
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestReadMetricsSupersedes: lines of steps trained again after a resume are dropped, a final
+// line written again replaces the first, and two rollbacks to one step both stay.
+func TestReadMetricsSupersedes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "metrics.jsonl")
+	lines := `{"step":4,"epoch":1,"loss":4}
+{"step":8,"epoch":2,"loss":3}
+{"step":8,"rollback_from_step":9}
+{"step":8,"rollback_from_step":10}
+{"step":12,"epoch":3,"loss":2}
+{"step":16,"epoch":4,"loss":9}
+{"step":12,"resumed":1}
+{"step":16,"epoch":4,"loss":1}
+{"step":16,"epoch":4,"linear_acc":0.5}
+{"step":16,"resumed":1}
+{"step":16,"epoch":4,"linear_acc":0.75}
+`
+	if err := os.WriteFile(path, []byte(lines), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := ReadMetrics(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	steps := func(key string) string {
+		var s []string
+		for _, p := range m[key] {
+			s = append(s, fmt.Sprintf("%g:%g", p.Step, p.Value))
+		}
+		return fmt.Sprint(s)
+	}
+	for key, want := range map[string]string{
+		"loss":               "[4:4 8:3 12:2 16:1]",
+		"rollback_from_step": "[8:9 8:10]",
+		"linear_acc":         "[16:0.75]",
+		ResumedKey:           "[]",
+	} {
+		if got := steps(key); got != want {
+			t.Errorf("%s: %s, want %s", key, got, want)
+		}
+	}
+}
