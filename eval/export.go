@@ -65,7 +65,9 @@ func IndexFile(path string) string {
 }
 
 // sidePath is the file beside an export to path with the given suffix instead of its extension.
-func sidePath(path, suffix string) string { return strings.TrimSuffix(path, filepath.Ext(path)) + suffix }
+func sidePath(path, suffix string) string {
+	return strings.TrimSuffix(path, filepath.Ext(path)) + suffix
+}
 
 func writeCSV(w io.Writer, f Features) error {
 	var sb strings.Builder
