@@ -2,7 +2,6 @@ package encoder
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/eval"
@@ -27,24 +26,12 @@ type EmbedOptions struct {
 // size its augmentation preset chose for the training images (config.Config.Augmentation): 28
 // for MNIST, 224 for an image folder or shards with the imagenet preset. Images of another data
 // set are embedded at this size too: an MNIST encoder sees 28-pixel views of photos.
-func (e *Encoder) ViewSize() (int, error) {
-	side := datasets.ImageSide(e.Config.Dataset)
-	aug, err := e.Config.Augmentation(infoOnly{Name: e.Config.Dataset, Height: side, Width: side})
-	if err != nil {
-		return 0, err
-	}
-	return aug.View1.Size, nil
-}
-
-// infoOnly is a data set known by its description alone (for the augmentation preset's size).
-type infoOnly datasets.Info
-
-func (i infoOnly) Info() datasets.Info { return datasets.Info(i) }
+func (e *Encoder) ViewSize() (int, error) { return e.Config.ViewSize() }
 
 // EmbedDataset returns the representations of every image of d (in memory, an image folder or
 // shards), in order, with its labels: images are only resized (Size) and normalised, not
-// augmented. The normalisation is the encoder's training images' (datasets.Normalisation; d's
-// own when d is that data set, or when it is the synthetic set). With SkipBadImages, the images that do not decode have no row, and
+// augmented. The normalisation is the encoder's training images' (config.Config.Normalisation:
+// d's own when d is that data set, or when it is the synthetic set). With SkipBadImages, the images that do not decode have no row, and
 // the result's Index gives the image of each row.
 func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features, error) {
 	info := d.Info()
@@ -61,12 +48,7 @@ func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features
 			return eval.Features{}, err
 		}
 	}
-	var mean, std []float32 // nil: d's own
-	if !strings.EqualFold(info.Name, e.Config.Dataset) {
-		if m, s, ok := datasets.Normalisation(e.Config.Dataset); ok && len(m) == info.Channels {
-			mean, std = m, s // images of another data set, normalised as the training images were
-		}
-	}
+	mean, std := e.Config.Normalisation(info) // another data set's images as the training images were
 	it, err := datasets.NewEvalIterator(d, datasets.EvalConfig{BatchSize: opt.BatchSize, Size: opt.Size, Mean: mean, Std: std, SkipBadImages: opt.SkipBadImages})
 	if err != nil {
 		return eval.Features{}, err

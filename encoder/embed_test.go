@@ -109,8 +109,8 @@ func TestEmbedDatasetIndexesRowsWhenImagesAreLeftOut(t *testing.T) {
 }
 
 // TestEmbedDatasetNormalisesAsTraining: a CIFAR-10 encoder embeds a folder of photos normalised
-// with CIFAR-10's statistics, as its training images were, not with the folder's (ImageNet's);
-// its own data set keeps its own.
+// with CIFAR-10's statistics, as its training images were, not with the folder's (ImageNet's).
+// The other cases of the rule are config's TestNormalisationOfOtherImages.
 func TestEmbedDatasetNormalisesAsTraining(t *testing.T) {
 	if m, s, ok := datasets.Normalisation("cifar10"); !ok || fmt.Sprint(m, s) != "[0.4914 0.4822 0.4465] [0.247 0.2435 0.2616]" {
 		t.Fatalf("CIFAR-10's normalisation: %v %v %v, want the published one", m, s, ok)

@@ -12,7 +12,8 @@
 // The data set is the encoder's own unless -dataset or -data-dir say otherwise (for an image folder
 // or shards, the folder it was trained on), read as its training run read it for evaluation.
 // Images of another data set are resized to the encoder's view size and normalised with its
-// training images' statistics (encoder.EmbedDataset).
+// training images' statistics, for frozen features and fine-tuning alike (config.Config.ViewSize
+// and Normalisation).
 //
 // Without -weights it embeds the images once and trains a linear probe and a kNN classifier on the
 // frozen features; -result FILE also writes what it measured as JSON (Result: the checkpoint and

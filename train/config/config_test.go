@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -316,5 +317,31 @@ func TestPathsExpandHome(t *testing.T) {
 	}
 	if c, err = parse(); err != nil || c.DataDir != "" || c.MetricsFile != "" {
 		t.Errorf("no -data-dir, no -metrics: %q, %q (%v), want them empty (the defaults)", c.DataDir, c.MetricsFile, err)
+	}
+}
+
+// TestNormalisationOfOtherImages: an encoder sees its own data set's images with their own
+// statistics (nil), another data set's with its training images' statistics where they are
+// known and of as many channels, and otherwise with their own.
+func TestNormalisationOfOtherImages(t *testing.T) {
+	cifar := Default()
+	cifar.Dataset = "cifar10"
+	synthetic := Default()
+	synthetic.Dataset = "synthetic"
+	photos := datasets.Info{Name: "folder", Channels: 3}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		d    datasets.Info
+		want string
+	}{
+		{"a CIFAR-10 encoder on photos", cifar, photos, "[0.4914 0.4822 0.4465] [0.247 0.2435 0.2616]"},
+		{"a CIFAR-10 encoder on CIFAR-10", cifar, datasets.Info{Name: "cifar10", Channels: 3}, "[] []"},
+		{"a CIFAR-10 encoder on 1-channel images", cifar, datasets.Info{Name: "mnist", Channels: 1}, "[] []"},
+		{"a synthetic-set encoder on photos", synthetic, photos, "[] []"},
+	} {
+		if m, s := tc.cfg.Normalisation(tc.d); fmt.Sprint(m, s) != tc.want {
+			t.Errorf("%s: %v %v, want %s", tc.name, m, s, tc.want)
+		}
 	}
 }

@@ -179,6 +179,37 @@ func validPercents(ps []float64) bool {
 	return true
 }
 
+// ViewSize is the side of the views a run of this configuration trains on, known without reading
+// its images: -image-size, or the size its augmentation preset chooses for the training images
+// (28 for MNIST, 224 for an image folder or shards with the imagenet preset). An encoder it
+// trained sees the images of any data set at this size.
+func (c Config) ViewSize() (int, error) {
+	side := datasets.ImageSide(c.Dataset)
+	aug, err := c.Augmentation(infoOnly{Name: c.Dataset, Height: side, Width: side})
+	if err != nil {
+		return 0, err
+	}
+	return aug.View1.Size, nil
+}
+
+// Normalisation is how an encoder this configuration trained wants the images of the data set
+// that d describes normalised: nil (d's own statistics) when d is its training data set, else
+// its training images' statistics (datasets.Normalisation) where known and of d's channels.
+func (c Config) Normalisation(d datasets.Info) (mean, std []float32) {
+	if strings.EqualFold(d.Name, c.Dataset) {
+		return nil, nil
+	}
+	if m, s, ok := datasets.Normalisation(c.Dataset); ok && len(m) == d.Channels {
+		return m, s
+	}
+	return nil, nil
+}
+
+// infoOnly is a data set known by its description alone.
+type infoOnly datasets.Info
+
+func (i infoOnly) Info() datasets.Info { return datasets.Info(i) }
+
 // Augmentation is the run's two-view augmentation for the images of d: the -augment preset at
 // -image-size (0: the preset's size for d) with -crop-scale. Training, and every measurement that
 // replays the training views (the analysis), take it from here. Errors are *FieldError.

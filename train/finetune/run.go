@@ -109,10 +109,13 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		cfg.BatchSize = n
 	}
 	classes := train.Info().NumClasses
-	size := cfg.Encoder.ImageSize
-	if size == 0 {
-		size = datasets.DefaultImageSize(train, cfg.Encoder.Augment)
+	// The encoder sees another data set's images as it saw its training images: at its view size,
+	// normalised with their statistics (as frozen-feature evaluation does).
+	size, err := cfg.Encoder.ViewSize()
+	if err != nil {
+		return nil, err
 	}
+	mean, std := cfg.Encoder.Normalisation(train.Info())
 	aug := augmentation(cfg.Augment, size)
 
 	mgr, unlock, err := trainer.OpenCheckpoints(cfg.CheckpointDir, cfg.KeepLast, "top1", logger)
@@ -180,7 +183,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	defer evalExec.Finalize()
 
 	loader, err := datasets.NewLoader(train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed,
-		Workers: cfg.Workers, Augmentation: aug, SkipBadImages: cfg.SkipBadImages, Logger: logger}, from.Position)
+		Workers: cfg.Workers, Augmentation: aug, Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages, Logger: logger}, from.Position)
 	if err != nil {
 		return nil, err
 	}
@@ -208,7 +211,8 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		},
 		Names: func() []string { return stepOutputs },
 		EndOfEpoch: func(step int64, epoch float64, last bool) (map[string]float64, error) {
-			top1, top5, err := accuracy(evalExec, test, classes, max(cfg.BatchSize, 256), size, cfg.SkipBadImages)
+			top1, top5, err := accuracy(evalExec, test, datasets.EvalConfig{BatchSize: max(cfg.BatchSize, 256), Size: size,
+				Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages}, classes)
 			if err != nil {
 				return nil, err
 			}
@@ -300,9 +304,10 @@ func (n *network) logits(ctx *context.Context, images *Node, training bool) *Nod
 }
 
 // accuracy is the top-1 and top-5 accuracy (top-5 only with more than 5 classes, else -1) of
-// the network on ds, in evaluation mode; with skipBad, images that do not decode are left out.
-func accuracy(exec *context.Exec, ds datasets.Data, classes, batch, size int, skipBad bool) (top1, top5 float64, err error) {
-	it, err := datasets.NewEvalIterator(ds, datasets.EvalConfig{BatchSize: batch, Size: size, SkipBadImages: skipBad})
+// the network on ds, in evaluation mode, its images prepared as ec says (with SkipBadImages,
+// those that do not decode are left out).
+func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, classes int) (top1, top5 float64, err error) {
+	it, err := datasets.NewEvalIterator(ds, ec)
 	if err != nil {
 		return 0, 0, err
 	}
