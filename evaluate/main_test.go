@@ -15,6 +15,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
 	"github.com/gomlx-ssl/vicreg/train/config"
@@ -290,12 +291,26 @@ func TestResultCountsBadImages(t *testing.T) {
 		t.Fatalf("exit status %d:\n%s", o.code, o.stderr)
 	}
 	// The val/ embeddings have a row per good image, each with its image's index in the folder.
+	val, err := datasets.OpenFolder(root, datasets.SplitTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantIndex []string
+	for i := range val.Info().Len {
+		if filepath.Base(val.Path(i)) != "bad.jpg" {
+			wantIndex = append(wantIndex, strconv.Itoa(i))
+		}
+	}
 	rows, _ := os.ReadFile(emb)
 	lines := strings.Split(strings.TrimSpace(string(rows)), "\n")
-	if !strings.HasPrefix(lines[0], "index,label,z0,") || len(lines) != 1+len(test) ||
+	var gotIndex []string
+	for _, l := range lines[1:] {
+		gotIndex = append(gotIndex, strings.Split(l, ",")[0])
+	}
+	if !strings.HasPrefix(lines[0], "index,label,z0,") || strings.Join(gotIndex, " ") != strings.Join(wantIndex, " ") || len(wantIndex) != len(test) ||
 		!strings.Contains(o.stdout, "images left out because they did not decode: 1; each row's image index is in its index column") {
-		t.Errorf("-embeddings with a bad image left out: header %q and %d rows, want an index column and %d rows; stdout:\n%s",
-			lines[0], len(lines)-1, len(test), o.stdout)
+		t.Errorf("-embeddings with a bad image left out: header %q, indices %v, want an index column and indices %v; stdout:\n%s",
+			lines[0], gotIndex, wantIndex, o.stdout)
 	}
 	r, _ := readResult(t, path)
 	for _, msg := range mismatches(o.stdout, r) {
@@ -419,5 +434,33 @@ func TestLogEveryReachesFineTuning(t *testing.T) {
 	o = evaluate(t, "-checkpoint", dir, "-weights", "freeze", "-log-every", "3", "-batch-size", "100000", "-checkpoint-dir", filepath.Join(t.TempDir(), "ft"))
 	if !strings.Contains(o.stdout, `"log_every":3`) {
 		t.Errorf("-log-every 3: the fine-tuning configuration does not hold it:\n%s\n%s", o.stdout, o.stderr)
+	}
+}
+
+// TestDefaultFineTuningBatchFitsFewImages: without -batch-size, fine-tuning on 1% of the labels
+// (fewer images than the default batch of 256) trains on batches of all of them, recorded in its
+// configuration; the same 256 given as -batch-size is refused, naming the flag.
+func TestDefaultFineTuningBatchFitsFewImages(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	ft := filepath.Join(t.TempDir(), "ft")
+	o := evaluate(t, "-checkpoint", dir, "-weights", "freeze", "-train-percent", "1", "-epochs", "1", "-baseline=false",
+		"-eval-subset", "64", "-checkpoint-dir", ft)
+	if o.code != 0 || !strings.Contains(o.stderr, "fewer training images than the default batch") {
+		t.Fatalf("the default batch on 1%% of the labels: exit %d, want 0 with the batch fitted:\n%s", o.code, o.stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(ft, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var saved struct {
+		BatchSize int `json:"batch_size"`
+	}
+	if err := json.Unmarshal(data, &saved); err != nil || saved.BatchSize < 2 || saved.BatchSize >= 256 {
+		t.Errorf("config.json records batch %d (%v), want the training images, fewer than 256", saved.BatchSize, err)
+	}
+	o = evaluate(t, "-checkpoint", dir, "-weights", "freeze", "-train-percent", "1", "-epochs", "1", "-baseline=false",
+		"-batch-size", "256", "-checkpoint-dir", filepath.Join(t.TempDir(), "ft"))
+	if o.code != 2 || !strings.Contains(o.stderr, "-batch-size: 256 is larger than the") {
+		t.Errorf("-batch-size 256 on 1%% of the labels: exit %d, want 2 naming -batch-size:\n%s", o.code, o.stderr)
 	}
 }
