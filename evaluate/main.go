@@ -241,7 +241,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 	}
 	defer enc.Close()
 	logger.Info("encoder loaded", "from", enc.Source)
-	res := Result{Checkpoint: enc.Source, Seed: f.seed, Backend: backend.Config(), Date: start.UTC().Format(time.RFC3339)}
+	res := Result{Kind: "evaluate", Checkpoint: enc.Source, Seed: f.seed, Backend: backend.Config(), Date: start.UTC().Format(time.RFC3339)}
 	if enc.Step >= 0 {
 		res.Step = &enc.Step
 	}

@@ -170,6 +170,9 @@ func TestResultFile(t *testing.T) {
 	if r.Dataset != "synthetic" || keys["data_dir"] != nil {
 		t.Errorf("dataset %q, data_dir %v: want synthetic, which reads no folder", r.Dataset, keys["data_dir"])
 	}
+	if keys["kind"] != "evaluate" {
+		t.Errorf("kind %v, want evaluate (what tells this file from the runs' result.json)", keys["kind"])
+	}
 	if r.TestImages == nil || *r.TestImages != 200 || r.TrainImages == nil || *r.TrainImages >= 200 || *r.TrainImages < 90 {
 		t.Errorf("train %v / test %v images: want about half of -subset 200 / all 200", r.TrainImages, r.TestImages)
 	}

@@ -20,6 +20,9 @@ import (
 // nothing was scored, the bad-image counts unless bad images were skipped, the step for an
 // exported encoder.
 type Result struct {
+	// Kind is "evaluate", which tells this file from the runs' result.json (trainer.ResultKind,
+	// finetune.ResultKind).
+	Kind string `json:"kind"`
 	// Checkpoint is the file the encoder was loaded from (for a run folder, its newest valid
 	// checkpoint) and Step its training step (absent for an exported encoder).
 	Checkpoint string `json:"checkpoint"`

@@ -222,8 +222,11 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 	if !strings.Contains(logged.String(), "could not plot the fine-tuning metrics") {
 		t.Errorf("no warning for the figure that could not be written; log:\n%s", logged.String())
 	}
-	if _, err := os.Stat(filepath.Join(split.CheckpointDir, ResultFile)); err != nil {
+	var stored Result
+	if data, err := os.ReadFile(filepath.Join(split.CheckpointDir, ResultFile)); err != nil {
 		t.Errorf("a figure that failed to draw lost the result: %v", err)
+	} else if json.Unmarshal(data, &stored) != nil || stored.Kind != "finetune" {
+		t.Errorf("%s: kind %q, want finetune:\n%s", ResultFile, stored.Kind, data)
 	}
 	if _, err := os.Stat(figures[0]); err != nil {
 		t.Errorf("the resumed run drew no %s: %v", filepath.Base(figures[0]), err)

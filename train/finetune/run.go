@@ -33,8 +33,13 @@ import (
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
 
+// ResultKind is a fine-tuning run's Result.Kind, which tells its result.json from a pretraining
+// run's (trainer.ResultKind) and from evaluate -result's ("evaluate").
+const ResultKind = "finetune"
+
 // Result is a finished (or interrupted) fine-tuning run.
 type Result struct {
+	Kind        string        `json:"kind"` // ResultKind (absent in files written before it was recorded)
 	Steps       int64         `json:"steps"`
 	Interrupted bool          `json:"interrupted"`
 	Checkpoint  string        `json:"checkpoint"`
@@ -192,7 +197,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	logger.Info("fine-tuning", "weights", cfg.Weights, "scratch", cfg.Scratch, "dataset", cfg.Dataset,
 		"train_images", train.Info().Len, "view", size, "percent", cfg.TrainPercent, "epochs", cfg.Epochs, "steps", total,
 		"lr_backbone", cfg.LRBackbone, "lr_head", cfg.LRHead, "wd", cfg.WeightDecay, "batch", cfg.BatchSize)
-	res := &Result{TrainImages: train.Info().Len, TestImages: test.Info().Len, Top1: -1, Top5: -1}
+	res := &Result{Kind: ResultKind, TrainImages: train.Info().Len, TestImages: test.Info().Len, Top1: -1, Top5: -1}
 	loop := &trainer.Loop{
 		Ctx: ctx, Manager: mgr, Config: cfg.JSON(), Metrics: metrics, Loader: loader,
 		Total: total, BatchesPerEpoch: batchesPerEpoch, LogEvery: int64(cfg.LogEvery),

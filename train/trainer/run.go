@@ -26,8 +26,13 @@ import (
 // ResultFile is the name of the file, beside the checkpoints, that holds a finished run's Result.
 const ResultFile = "result.json"
 
+// ResultKind is a pretraining run's Result.Kind, which tells its result.json from a fine-tuning
+// run's (finetune.ResultKind) and from evaluate -result's ("evaluate").
+const ResultKind = "pretrain"
+
 // Result summarises a finished (or interrupted) run.
 type Result struct {
+	Kind         string        `json:"kind"` // ResultKind (absent in files written before it was recorded)
 	Steps        int64         `json:"steps"`
 	Trained      int64         `json:"trained_steps"` // steps this process trained (Steps less the step it resumed from)
 	Interrupted  bool          `json:"interrupted"`   // stopped by a signal; a checkpoint was written
@@ -258,7 +263,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Steps: lr.Steps, Trained: lr.Trained, Interrupted: lr.Interrupted, Checkpoint: lr.Checkpoint, TrainTime: lr.TrainTime,
+	res := &Result{Kind: ResultKind, Steps: lr.Steps, Trained: lr.Trained, Interrupted: lr.Interrupted, Checkpoint: lr.Checkpoint, TrainTime: lr.TrainTime,
 		ProbeAcc: -1, Linear: -1, KNN: -1, PixelLinear: -1, RandomLinear: -1, StepCompilations: trainStep.Compilations()}
 	if v, ok := lr.Last["probe_acc"]; ok {
 		res.ProbeAcc = v

@@ -318,6 +318,9 @@ func TestResumeIsExact(t *testing.T) {
 		return r
 	}
 	stopped := readResult()
+	if stopped.Kind != "pretrain" {
+		t.Errorf("%s: kind %q, want pretrain", ResultFile, stopped.Kind)
+	}
 	if !stopped.Interrupted || stopped.Trained != 4 || stopped.TrainTime != res.TrainTime || stopped.TrainTime <= 0 || stopped.Linear != -1 || stopped.StepCompilations != 1 {
 		t.Errorf("%s of the run stopped in its final evaluation: %+v, want interrupted, 4 steps trained in %v, no accuracy", ResultFile, stopped, res.TrainTime)
 	}
