@@ -22,17 +22,17 @@ type EmbedOptions struct {
 	Progress func(done, total int)
 }
 
-// ViewSize is the side of the views the encoder was trained on: its run's -image-size, or the
-// size its augmentation preset chose for the training images (config.Config.Augmentation): 28
-// for MNIST, 224 for an image folder or shards with the imagenet preset. Images of another data
-// set are embedded at this size too: an MNIST encoder sees 28-pixel views of photos.
+// ViewSize is the side of the views the encoder was trained on (config.Config.ViewSize): its
+// run's -image-size, or the size its augmentation preset chose for the training images: 28 for
+// MNIST, 224 for an image folder or shards with the imagenet preset. Images of another data set
+// are embedded at this size too: an MNIST encoder sees 28-pixel views of photos.
 func (e *Encoder) ViewSize() (int, error) { return e.Config.ViewSize() }
 
 // EmbedDataset returns the representations of every image of d (in memory, an image folder or
 // shards), in order, with its labels: images are only resized (Size) and normalised, not
 // augmented. The normalisation is the encoder's training images' (config.Config.Normalisation:
-// d's own when d is that data set, or when it is the synthetic set). With SkipBadImages, the images that do not decode have no row, and
-// the result's Index gives the image of each row.
+// d's own when d is that data set, or when it is the synthetic set). With SkipBadImages, the
+// images that do not decode have no row, and the result's Index gives the image of each row.
 func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features, error) {
 	info := d.Info()
 	if info.Channels != e.Config.Model.InChannels {

@@ -6,9 +6,9 @@
 //
 // The input folder follows torchvision's ImageFolder rules (one subfolder per class, or a flat
 // unlabeled folder); train/ and val/ (or test/) under -in are written as -out/train/train-NNNNNN.tar
-// and -out/val/val-NNNNNN.tar, a folder without them as -out/shard-NNNNNN.tar. Image bytes are copied unchanged (no re-encoding); samples are
-// shuffled across shards (-seed; -no-shuffle keeps the folder's order); classes.txt lists the
-// class names. Every file is written atomically. Each image's header is checked; -verify also
+// and -out/val/val-NNNNNN.tar, a folder without them as -out/shard-NNNNNN.tar. Image bytes are
+// copied unchanged (no re-encoding); samples are shuffled across shards (-seed; -no-shuffle keeps
+// the folder's order); classes.txt lists the class names. Every file is written atomically. Each image's header is checked; -verify also
 // decodes every image first, in parallel, so that a file damaged past its header is found here
 // (-skip-bad-images leaves such files out) rather than in training.
 //
