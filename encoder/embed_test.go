@@ -3,7 +3,6 @@ package encoder
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -39,21 +38,7 @@ func TestViewSizeIsTheTrainingOne(t *testing.T) {
 		}
 	}
 
-	b := backendtest.XLA(t)
-	cfg := config.Default()
-	cfg.Dataset, cfg.Augment = "synthetic", "vicreg"
-	cfg.Model = models.Config{Arch: "resnet18", Stem: "cifar", Width: 2, InChannels: 3}
-	enc, err := Random(b, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	root := t.TempDir()
-	datasetstest.WriteImageFolder(t, filepath.Join(root, "a"), []string{"x"}, 3)
-	folder, err := datasets.OpenFolder(filepath.Join(root, "a"), "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	enc, folder, _ := tinyEncoderAndFolder(t, "synthetic", "vicreg", 3)
 	embed := func(size int) string {
 		x, err := enc.EmbedDataset(folder, EmbedOptions{BatchSize: 4, Size: size})
 		if err != nil {
@@ -65,9 +50,9 @@ func TestViewSizeIsTheTrainingOne(t *testing.T) {
 		t.Errorf("the folder embedded by default differs from its embedding at 16 pixels (or equals the one at 224)")
 	}
 
-	gray := cfg
+	gray := enc.Config
 	gray.Model.InChannels = 1
-	enc1, err := Random(b, gray)
+	enc1, err := Random(backendtest.XLA(t), gray)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,21 +65,7 @@ func TestViewSizeIsTheTrainingOne(t *testing.T) {
 // TestEmbedDatasetIndexesRowsWhenImagesAreLeftOut: with SkipBadImages, an image that does not
 // decode has no row and Index names the image of each row; with every image there, Index is nil.
 func TestEmbedDatasetIndexesRowsWhenImagesAreLeftOut(t *testing.T) {
-	b := backendtest.XLA(t)
-	cfg := config.Default()
-	cfg.Dataset = "folder"
-	cfg.Model = models.Config{Arch: "resnet18", Stem: "cifar", Width: 2, InChannels: 3}
-	enc, err := Random(b, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	root := t.TempDir()
-	paths := datasetstest.WriteImageFolder(t, root, []string{"x"}, 4)
-	folder, err := datasets.OpenFolder(root, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	enc, folder, paths := tinyEncoderAndFolder(t, "folder", "vicreg", 4)
 	opt := EmbedOptions{BatchSize: 3, Size: 8, SkipBadImages: true}
 	if x, err := enc.EmbedDataset(folder, opt); err != nil || x.N != 4 || x.Index != nil {
 		t.Fatalf("every image there: %d rows, index %v (%v), want 4 rows and no index", x.N, x.Index, err)
@@ -115,21 +86,7 @@ func TestEmbedDatasetNormalisesAsTraining(t *testing.T) {
 	if m, s, ok := datasets.Normalisation("cifar10"); !ok || fmt.Sprint(m, s) != "[0.4914 0.4822 0.4465] [0.247 0.2435 0.2616]" {
 		t.Fatalf("CIFAR-10's normalisation: %v %v %v, want the published one", m, s, ok)
 	}
-	b := backendtest.XLA(t)
-	cfg := config.Default()
-	cfg.Dataset = "cifar10"
-	cfg.Model = models.Config{Arch: "resnet18", Stem: "cifar", Width: 2, InChannels: 3}
-	enc, err := Random(b, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	root := t.TempDir()
-	datasetstest.WriteImageFolder(t, root, []string{"x"}, 3)
-	folder, err := datasets.OpenFolder(root, "")
-	if err != nil {
-		t.Fatal(err)
-	}
+	enc, folder, _ := tinyEncoderAndFolder(t, "cifar10", "solo-cifar", 3)
 	// by embeds the folder's images normalised with mean and std, batch by batch.
 	by := func(mean, std []float32) string {
 		it, err := datasets.NewEvalIterator(folder, datasets.EvalConfig{BatchSize: 4, Size: 32, Mean: mean, Std: std})
@@ -155,4 +112,25 @@ func TestEmbedDatasetNormalisesAsTraining(t *testing.T) {
 	if got := fmt.Sprint(x.X); got != by(cifarMean, cifarStd) || got == by(datasets.ImageNetMean, datasets.ImageNetStd) {
 		t.Errorf("the folder embedded by a CIFAR-10 encoder is not normalised with CIFAR-10's statistics")
 	}
+}
+
+// tinyEncoderAndFolder returns a random width-2 RGB encoder whose run trained on dataset with
+// the augmentation preset augment, and a folder of n photos of one class (with their paths).
+func tinyEncoderAndFolder(t *testing.T, dataset, augment string, n int) (*Encoder, *datasets.Folder, []string) {
+	t.Helper()
+	cfg := config.Default()
+	cfg.Dataset, cfg.Augment = dataset, augment
+	cfg.Model = models.Config{Arch: "resnet18", Stem: "cifar", Width: 2, InChannels: 3}
+	enc, err := Random(backendtest.XLA(t), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(enc.Close)
+	root := t.TempDir()
+	paths := datasetstest.WriteImageFolder(t, root, []string{"x"}, n)
+	folder, err := datasets.OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return enc, folder, paths
 }
