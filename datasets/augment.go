@@ -517,9 +517,18 @@ func normalize(img []float32, c int, mean, std []float32) {
 // v2 (each Size*Size*Channels floats), normalised with mean and std (nil: no normalisation). The
 // result depends only on (seed, epoch, index); it is what a Loader puts in a batch.
 func (a Augmentation) AugmentPair(ds *Dataset, index int, seed uint64, epoch int, v1, v2 []float32, mean, std []float32) {
-	rng := SampleRNG(seed, epoch, index)
 	img, _ := ds.Decode(index)
-	size := a.View1.viewSize(ds.Height, ds.Width)
+	a.AugmentImage(img, index, seed, epoch, v1, v2, mean, std)
+}
+
+// AugmentImage writes the two views of img, sample index of its data set as decoded (at its own
+// size: Visit with GatherConfig.Size 0), for the given seed and epoch, into v1 and v2 (each
+// Size*Size*Channels floats; Size the augmentation's, or img's side for a square image without
+// one), normalised with mean and std (nil: no normalisation). It is what a Loader without
+// ReducedDecode puts in a batch for that sample.
+func (a Augmentation) AugmentImage(img Image, index int, seed uint64, epoch int, v1, v2 []float32, mean, std []float32) {
+	rng := SampleRNG(seed, epoch, index)
+	size := a.View1.viewSize(img.H, img.W)
 	var au augmenter
 	au.pair(v1, v2, img, img.H, img.W, a.drawCrops(rng, img.H, img.W), a, size, rng, mean, std)
 }

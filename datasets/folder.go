@@ -269,9 +269,10 @@ func (f *Folder) encoded(i int) ([]byte, string, error) {
 }
 
 // LoadFolder reads a folder of JPEG and PNG images into memory as an RGB data set (folder layout
-// and splits as OpenFolder). With size > 0 each image is resized (shorter side to size, PIL's
-// antialiased bilinear filter) and centre-cropped to size x size; with size 0 every image must
-// have the size of the first one. Its normalisation statistics are computed from the pixels.
+// and splits as OpenFolder). With size > 0 each image is prepared as the evaluation transform
+// does (GatherConfig.Size: shorter side to int(size/0.875), PIL's antialiased bilinear filter,
+// then the centre size x size); with size 0 every image must have the size of the first one. Its
+// normalisation statistics are computed from the pixels.
 //
 // Deprecated: LoadFolder decodes the whole folder before returning; OpenFolder streams it, with
 // the crops on the original images. LoadFolder stays for callers that need a *Dataset.

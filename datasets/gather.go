@@ -8,11 +8,12 @@ import (
 	"sync"
 )
 
-// GatherConfig configures Gather.
+// GatherConfig configures Gather and Visit.
 type GatherConfig struct {
-	// Size, when > 0, resizes every image (shorter side to Size, PIL's antialiased bilinear
-	// filter) and centre-crops it to Size x Size; an image already of that size is kept as it is.
-	// 0 requires every image to have the size of the first one.
+	// Size, when > 0, prepares every image as the evaluation transform does (EvalConfig.Size):
+	// resized so that its shorter side is int(Size/0.875) (PIL's antialiased bilinear filter),
+	// then its centre Size x Size kept; an image already of that size is kept as it is. 0 keeps
+	// each image as decoded: Gather then requires every image to have the size of the first one.
 	Size int
 	// Workers is the number of goroutines that decode; 0 means runtime.NumCPU().
 	Workers int
@@ -36,14 +37,12 @@ type GatherConfig struct {
 // Errors about the data are *DataError values naming the file (a bad image stops it unless
 // SkipBadImages).
 func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
-	info, src, shards, err := checkData(d)
+	info, src, _, err := checkData(d)
 	if err != nil {
 		return nil, err
 	}
-	for _, i := range indices {
-		if i < 0 || i >= info.Len {
-			return nil, fmt.Errorf("gather %s: index %d out of range [0, %d)", info.Name, i, info.Len)
-		}
+	if err := checkIndices(info, indices); err != nil {
+		return nil, err
 	}
 	if ds, ok := d.(*Dataset); ok && (cfg.Size <= 0 || ds.Height == cfg.Size && ds.Width == cfg.Size) {
 		return ds.Subset(indices), nil
@@ -53,21 +52,87 @@ func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
 	if info.NumClasses > 0 {
 		out.Labels = make([]int32, len(indices))
 	}
-	// Each distinct index is read once, in increasing order (file order for shards), and written
-	// to every position that asks for it.
-	wanted := slices.Clone(indices)
-	slices.Sort(wanted)
-	wanted = slices.Compact(wanted)
-	slots := make(map[int][]int, len(wanted))
+	slots := make(map[int][]int, len(indices))
 	for k, i := range indices {
 		slots[i] = append(slots[i], k)
 	}
-	g := &gatherer{out: out, slots: slots, size: cfg.Size, h: info.Height, w: info.Width, src: src, firstName: "the others"}
-	if g.size > 0 {
-		g.h, g.w = g.size, g.size
+	g := &gatherer{out: out, slots: slots, h: info.Height, w: info.Width, src: src, firstName: "the others"}
+	if cfg.Size > 0 {
+		g.h, g.w = cfg.Size, cfg.Size
 	}
+	bad := map[int]bool{} // sample indices skipped as bad images
+	skipped := cfg.Skipped
+	cfg.Skipped = func(i int, err error) {
+		bad[i] = true
+		if skipped != nil {
+			skipped(i, err)
+		}
+	}
+	if err := visit(d, indices, cfg, g.put); err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		var keep []int
+		for k, i := range indices {
+			if !bad[i] {
+				keep = append(keep, k)
+			}
+		}
+		out = out.Subset(keep)
+	}
+	return out, nil
+}
+
+// Visit decodes the samples of d at indices (each distinct index once, in increasing order of
+// index, on cfg.Workers goroutines), prepares each as cfg.Size asks, and calls fn with its sample
+// index, its label (-1 without labels) and the image: what Gather stores, for a caller that keeps
+// less than the images (the views of an analysis, say). fn is called from several goroutines at
+// once, but the first image's call ends before any other starts; the image is fn's to keep. An
+// error from fn stops Visit and is returned. Shards are read in one sequential pass that ends at
+// the last wanted sample.
+//
+// Errors about the data are *DataError values naming the file (a bad image stops it unless
+// SkipBadImages: it is then left out, and reported to cfg.Skipped).
+func Visit(d Data, indices []int, cfg GatherConfig, fn func(index int, label int32, img Image) error) error {
+	info, _, _, err := checkData(d)
+	if err != nil {
+		return err
+	}
+	if err := checkIndices(info, indices); err != nil {
+		return err
+	}
+	return visit(d, indices, cfg, func(_ *resampler, img Image, ref sampleRef) error {
+		label := int32(-1)
+		if info.NumClasses > 0 {
+			label = ref.label
+		}
+		return fn(ref.index, label, img)
+	})
+}
+
+// checkIndices refuses an index outside d.
+func checkIndices(info Info, indices []int) error {
+	for _, i := range indices {
+		if i < 0 || i >= info.Len {
+			return fmt.Errorf("gather %s: index %d out of range [0, %d)", info.Name, i, info.Len)
+		}
+	}
+	return nil
+}
+
+// visit is Visit's worker pool; put receives each image, prepared as cfg.Size asks, with the
+// worker's resampler.
+func visit(d Data, indices []int, cfg GatherConfig, put func(rs *resampler, img Image, ref sampleRef) error) error {
+	info, src, shards, err := checkData(d)
+	if err != nil {
+		return err
+	}
+	// Each distinct index is read once, in increasing order (file order for shards).
+	wanted := slices.Clone(indices)
+	slices.Sort(wanted)
+	wanted = slices.Compact(wanted)
 	if len(wanted) == 0 {
-		return out, nil
+		return nil
 	}
 	workers := cfg.Workers
 	if workers <= 0 {
@@ -89,19 +154,32 @@ func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
 		smp, index, err := stream.read()
 		return gatherRef(nil, shards, &smp, index), err
 	}
+	readPut := func(rs *resampler, ref sampleRef) error {
+		img, err := readSample(src, ref)
+		if err != nil {
+			return err
+		}
+		if img.C != info.Channels || img.H <= 0 || img.W <= 0 || len(img.Pix) != img.H*img.W*img.C {
+			return fmt.Errorf("%s: decoded to %dx%dx%d, want %d channels", sampleName(info.Name, src, ref), img.H, img.W, img.C, info.Channels)
+		}
+		if cfg.Size > 0 && (img.H != cfg.Size || img.W != cfg.Size) {
+			out := Image{Pix: make([]uint8, cfg.Size*cfg.Size*img.C), H: cfg.Size, W: cfg.Size, C: img.C}
+			rs.run(out.Pix, img, evalWindow(img.H, img.W, cfg.Size), Bilinear)
+			img = out
+		}
+		return put(rs, img, ref)
+	}
 	var (
 		mu       sync.Mutex
 		firstErr error
 		done     int
-		bad      = map[int]bool{} // sample indices skipped as bad images
 	)
 	// finish records one image read, or skipped, or the first error; it reports whether the
-	// image was put into the result.
+	// image was handed over.
 	finish := func(ref sampleRef, err error) bool {
 		mu.Lock()
 		defer mu.Unlock()
 		if err != nil && cfg.SkipBadImages && errors.Is(err, ErrBadImage) {
-			bad[ref.index] = true
 			if cfg.Skipped != nil {
 				cfg.Skipped(ref.index, err)
 			}
@@ -122,19 +200,19 @@ func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
 		defer mu.Unlock()
 		return firstErr != nil
 	}
-	// The first image is read alone: without a Size it fixes the size that the others must have
-	// (the first that decodes, when bad ones are skipped).
+	// The first image is read alone: for Gather without a Size it fixes the size that the others
+	// must have (the first that decodes, when bad ones are skipped).
 	var rs resampler
 	for k < len(wanted) {
 		ref, err := next()
 		if err == nil {
-			err = g.readPut(&rs, ref)
+			err = readPut(&rs, ref)
 		}
 		if finish(ref, err) {
 			break
 		}
 		if failed() {
-			return nil, firstErr
+			return firstErr
 		}
 	}
 	jobs := make(chan sampleRef, 2*workers)
@@ -146,7 +224,7 @@ func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
 			var rs resampler
 			for ref := range jobs {
 				if !failed() { // after an error, the rest is drained unread
-					finish(ref, g.readPut(&rs, ref))
+					finish(ref, readPut(&rs, ref))
 				}
 			}
 		}()
@@ -164,19 +242,7 @@ func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
 	}
 	close(jobs)
 	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
-	}
-	if len(bad) > 0 {
-		var keep []int
-		for k, i := range indices {
-			if !bad[i] {
-				keep = append(keep, k)
-			}
-		}
-		out = out.Subset(keep)
-	}
-	return out, nil
+	return firstErr
 }
 
 // identityOrder is 0, 1, ..., n-1.
@@ -209,7 +275,6 @@ func wantedFirst(wanted []int, n int) []int32 {
 type gatherer struct {
 	out   *Dataset
 	slots map[int][]int // sample index -> positions in out
-	size  int           // Size of GatherConfig
 	mu    sync.Mutex    // guards h, w and out.Images while the size is unknown
 	h, w  int           // the output size; 0 until known
 	src   Source        // nil for shards
@@ -232,10 +297,10 @@ func gatherRef(src Source, shards *Shards, smp *shardSample, i int) sampleRef {
 	return ref
 }
 
-// read decodes the sample ref: its bytes when it has them (shards), else through src.
-func (g *gatherer) read(ref sampleRef) (Image, error) {
+// readSample decodes the sample ref: its bytes when it has them (shards), else through src.
+func readSample(src Source, ref sampleRef) (Image, error) {
 	if ref.data == nil {
-		return g.src.Decode(ref.index)
+		return src.Decode(ref.index)
 	}
 	h, w, err := ImageSize(ref.data)
 	if err != nil {
@@ -244,23 +309,8 @@ func (g *gatherer) read(ref sampleRef) (Image, error) {
 	return decodeEncoded(ref.data, ref, h, w, 1)
 }
 
-// readPut reads sample ref and puts it into out.
-func (g *gatherer) readPut(rs *resampler, ref sampleRef) error {
-	img, err := g.read(ref)
-	if err != nil {
-		return err
-	}
-	return g.put(rs, img, ref)
-}
-
-// put resizes img (when Size asks for it) into every position of out that wants sample ref.
-func (g *gatherer) put(rs *resampler, img Image, ref sampleRef) error {
-	if img.C != g.out.Channels || img.H <= 0 || img.W <= 0 || len(img.Pix) != img.H*img.W*img.C {
-		return fmt.Errorf("%s: decoded to %dx%dx%d, want %d channels", sampleName(g.out.Name, g.src, ref), img.H, img.W, img.C, g.out.Channels)
-	}
-	if g.size > 0 && (img.H != g.size || img.W != g.size) {
-		img = resizeCentre(rs, img, g.size)
-	}
+// put copies img into every position of out that wants sample ref.
+func (g *gatherer) put(_ *resampler, img Image, ref sampleRef) error {
 	p, err := g.shape(img, ref)
 	if err != nil {
 		return err
@@ -291,21 +341,4 @@ func (g *gatherer) shape(img Image, ref sampleRef) (int, error) {
 			"give an image size to resize them all")
 	}
 	return g.h * g.w * g.out.Channels, nil
-}
-
-// resizeCentre resizes img so that its shorter side is size (PIL's antialiased bilinear filter)
-// and keeps its centre size x size.
-func resizeCentre(rs *resampler, img Image, size int) Image {
-	short := min(img.H, img.W)
-	rh, rw := size, size
-	if img.W > img.H {
-		rw = int(float64(size) * float64(img.W) / float64(short))
-	} else {
-		rh = int(float64(size) * float64(img.H) / float64(short))
-	}
-	win := window{inW: img.W, inH: img.H, x1: float32(img.W), y1: float32(img.H), rw: rw, rh: rh,
-		left: (rw - size) / 2, top: (rh - size) / 2, ow: size, oh: size}
-	out := Image{Pix: make([]uint8, size*size*img.C), H: size, W: size, C: img.C}
-	rs.run(out.Pix, img, win, Bilinear)
-	return out
 }

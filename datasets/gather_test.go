@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -211,5 +212,119 @@ func TestDataDirOf(t *testing.T) {
 		if got := DataDirOf(tc.name, tc.dir); got != tc.want {
 			t.Errorf("DataDirOf(%q, %q) = %q, want %q", tc.name, tc.dir, got, tc.want)
 		}
+	}
+}
+
+// Visit hands over each image as decoded, with its label, and AugmentImage on it gives exactly
+// the views that a Loader puts in a batch for that sample, for a folder of images of many sizes
+// and for its shards: what an analysis needs to measure the views training saw. An error from
+// the callback stops Visit and is returned.
+func TestVisitViewsAreTheLoaders(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, []string{"cat", "dog"}, 6)
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	if _, err := WriteShards(f, out, ShardOptions{PerShard: 5}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenShards(out, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aug, err := Preset("vicreg", f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aug = aug.WithSize(12)
+	const seed, per = 5, 12 * 12 * 3
+	for _, d := range []Data{f, s} {
+		info := d.Info()
+		l, err := NewLoader(d, LoaderConfig{BatchSize: info.Len, Seed: seed, Workers: 2, Augmentation: aug, Logger: quietLogger()}, Position{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := l.Next()
+		l.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		row := map[int]int{} // sample index -> row of the batch
+		for r, i := range b.Indices {
+			row[int(i)] = r
+		}
+		var mu sync.Mutex
+		visited := 0
+		sizes := map[[2]int]bool{} // the sizes of the images handed over
+		err = Visit(d, identityOrder(info.Len), GatherConfig{Workers: 3}, func(i int, label int32, img Image) error {
+			v1, v2 := make([]float32, per), make([]float32, per)
+			aug.AugmentImage(img, i, seed, 0, v1, v2, info.Mean, info.Std)
+			mu.Lock()
+			defer mu.Unlock()
+			visited++
+			r, ok := row[i]
+			if !ok {
+				return fmt.Errorf("sample %d is not in the loader's epoch", i)
+			}
+			sizes[[2]int{img.H, img.W}] = true
+			if !slices.Equal(v1, b.View1[r*per:(r+1)*per]) || !slices.Equal(v2, b.View2[r*per:(r+1)*per]) {
+				return fmt.Errorf("sample %d: the views differ from the loader's", i)
+			}
+			if label != b.Labels[r] {
+				return fmt.Errorf("sample %d: label %d, the loader's %d", i, label, b.Labels[r])
+			}
+			return nil
+		})
+		if err != nil || visited != info.Len {
+			t.Fatalf("%s: %v after %d of %d images", info.Name, err, visited, info.Len)
+		}
+		if len(sizes) < info.Len/2 {
+			t.Errorf("%s: %d sizes among %d images, want them as decoded (makeFolder's differ)", info.Name, len(sizes), info.Len)
+		}
+	}
+	stop := errors.New("enough")
+	calls := 0
+	err = Visit(f, identityOrder(f.Info().Len), GatherConfig{Workers: 1}, func(int, int32, Image) error { calls++; return stop })
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("callback error: Visit returned %v after %d calls, want it after 1", err, calls)
+	}
+}
+
+// Gather's Size is the evaluation transform's (EvalConfig.Size): its images, scaled to [0, 1],
+// are exactly what an EvalIterator gives (without normalisation), the border of int(Size/0.875)
+// included: a 16x8 PNG at Size 7 is cropped from its own pixels (8 = int(7/0.875), so no resize),
+// at column 4.
+func TestGatherSizeIsTheEvaluationTransform(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, []string{"cat", "dog"}, 5)
+	col := func(x, y int) color.RGBA { return color.RGBA{uint8(9 * x), uint8(20 * y), uint8(x + y), 255} }
+	writePNG(t, filepath.Join(root, "dog", "wide.png"), 16, 8, col)
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := f.Info().Len
+	ds, err := Gather(f, identityOrder(n), GatherConfig{Size: 7, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := NewEvalIterator(f, EvalConfig{BatchSize: n, Size: 7, Mean: []float32{0, 0, 0}, Std: []float32{1, 1, 1}, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := it.Next()
+	if !ok {
+		t.Fatal(it.Err())
+	}
+	for i, v := range ds.Images {
+		if got, want := float32(v)/255, b.View1[i]; got != want {
+			t.Fatalf("value %d (image %d): Gather %g, the evaluation transform %g", i, i/(7*7*3), got, want)
+		}
+	}
+	wide := slices.Index(f.files, filepath.Join(root, "dog", "wide.png"))
+	if got, want := ds.Image(wide)[:3], col(4, 0); got[0] != want.R || got[1] != want.G || got[2] != want.B {
+		t.Errorf("wide.png's first pixel %v, want column 4's %v", got, want)
 	}
 }
