@@ -7,6 +7,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -264,7 +265,7 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 		return nil, err
 	}
 	opts.Anchors = len(set.anchors) // fewer, where bad images were left out
-	in, err := prepareInputs(set, opts)
+	in, err := prepareInputs(set, opts, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -401,28 +402,21 @@ func sweepInputs(set *evalSet, size int) ([]float32, float64) {
 }
 
 // prepareInputs draws the anchors' views and the entropy images' views.
-func prepareInputs(set *evalSet, opts Options) (*inputs, error) {
-	ds, aug := set.ds, set.aug
-	size := inputSize(aug, ds)
+func prepareInputs(set *evalSet, opts Options, logger *log.Logger) (*inputs, error) {
+	ds := set.ds
+	size := inputSize(set.aug, ds)
 	in := &inputs{size: size, channels: ds.Channels, n: set.n}
-	p := size * size * ds.Channels
-	tmp := make([]float32, p)
 	cleanImage := cleanImages(ds, size)
 	noise := rand.New(rand.NewPCG(opts.Seed, 0x7015e))
 	for _, idx := range set.anchors {
 		x := cleanImage(idx)
 		in.anchors = append(in.anchors, x...)
-		for m := range opts.Views {
-			if opts.InputNoise > 0 {
+		if opts.InputNoise > 0 {
+			for range opts.Views {
 				for _, v := range x {
 					in.views = append(in.views, v+float32(opts.InputNoise*noise.NormFloat64()))
 				}
-				continue
 			}
-			// View m of the anchor is the run's first view with the random draws of "epoch" m.
-			v := make([]float32, p)
-			aug.AugmentPair(ds, idx, opts.Seed, m, v, tmp, ds.Mean, ds.Std)
-			in.views = append(in.views, v...)
 		}
 	}
 	in.affinityAnchors = in.anchors
@@ -433,16 +427,69 @@ func prepareInputs(set *evalSet, opts Options) (*inputs, error) {
 			in.affinityAnchors[i] = v + float32(opts.AnchorJitter*jit.NormFloat64())
 		}
 	}
-	v2 := make([]float32, p)
 	for i := range in.n {
 		in.clean = append(in.clean, cleanImage(i)...)
-		v1 := make([]float32, p)
-		aug.AugmentPair(ds, i, opts.Seed^0x5eed, 0, v1, v2, ds.Mean, ds.Std)
-		in.view1 = append(in.view1, v1...)
-		in.view2 = append(in.view2, v2...)
 	}
 	in.std = valueStd(in.clean)
+	if err := viewInputs(set, in, opts, logger); err != nil {
+		return nil, err
+	}
 	return in, nil
+}
+
+// viewInputs draws the views of in from the test images as decoded, as the run's training drew
+// them (datasets.Augmentation.AugmentImage: the run's augmentation on the whole image, with the
+// random draws of the image's sample index): the anchors' Views views (unless InputNoise made
+// them), view m the run's first view of "epoch" m, and a pair for each entropy image.
+func viewInputs(set *evalSet, in *inputs, opts Options, logger *log.Logger) error {
+	p := in.size * in.size * in.channels
+	views := opts.Views
+	if opts.InputNoise > 0 {
+		views = 0
+	}
+	in.view1, in.view2 = make([]float32, in.n*p), make([]float32, in.n*p)
+	if views > 0 {
+		in.views = make([]float32, len(set.anchors)*views*p)
+	}
+	anchorOf := make(map[int]int, len(set.anchors)) // position in ds -> anchor
+	for a, k := range set.anchors {
+		anchorOf[k] = a
+	}
+	at := make(map[int]int, len(set.indices)) // sample index -> position in ds
+	var samples []int
+	for k, i := range set.indices {
+		if _, isAnchor := anchorOf[k]; k < in.n || isAnchor && views > 0 {
+			at[i] = k
+			samples = append(samples, i)
+		}
+	}
+	info, mean, std := set.data.Info(), set.ds.Mean, set.ds.Std
+	_, inMemory := set.data.(*datasets.Dataset) // no files to decode: no bar
+	bar := progress.New("drawing views", int64(len(samples)), 0, progress.Options{Logger: logger, Unit: "images", Quiet: inMemory})
+	defer bar.Finish()
+	err := datasets.Visit(set.data, samples, datasets.GatherConfig{Progress: func(done int) { bar.Set(int64(done), "") }},
+		func(i int, _ int32, img datasets.Image) error {
+			if img.C != in.channels {
+				return fmt.Errorf("%s sample %d has %d channels, want %d", info.Name, i, img.C, in.channels)
+			}
+			k := at[i]
+			if k < in.n {
+				set.aug.AugmentImage(img, i, opts.Seed^0x5eed, 0, in.view1[k*p:(k+1)*p], in.view2[k*p:(k+1)*p], mean, std)
+			}
+			if a, ok := anchorOf[k]; ok && views > 0 {
+				other := make([]float32, p)
+				for m := range views {
+					// View m of the anchor is the run's first view with the random draws of "epoch" m.
+					j := a*views + m
+					set.aug.AugmentImage(img, i, opts.Seed, m, in.views[j*p:(j+1)*p], other, mean, std)
+				}
+			}
+			return nil
+		})
+	if err != nil {
+		return fmt.Errorf("drawing the views of the test images: %w", err)
+	}
+	return nil
 }
 
 // valueStd is the standard deviation of the values of x (in float64).
@@ -530,9 +577,12 @@ func rows(x []float32, n, d int) [][]float64 {
 
 // evalSet holds the test images that an analysis measures.
 type evalSet struct {
-	// data is the run's test split as opened; ds the images measured, in memory.
-	data datasets.Data
-	ds   *datasets.Dataset
+	// data is the run's test split as opened; ds the images measured, in memory, prepared as
+	// evaluate prepares them (datasets.GatherConfig.Size); indices[k] is image k's sample index
+	// in data.
+	data    datasets.Data
+	ds      *datasets.Dataset
+	indices []int
 	// aug is the run's augmentation (its views' side comes from data, as in training).
 	aug datasets.Augmentation
 	// anchors are the indices in ds of the anchor images (drawn at random from the whole split,
@@ -544,12 +594,12 @@ type evalSet struct {
 
 // testImages opens the test split of the run's data set (from opts.DataDir, or when empty from
 // the folder the run read; the training images, with a warning, where there is no held-out
-// split) and brings into memory the images that the analysis measures: all of an in-memory set
-// (MNIST, CIFAR, ...), whose first EntropyImages A3 measures; of an image folder or of shards,
-// only EntropyImages images drawn at random and the Anchors anchors, decoded (a folder's files in parallel, shards in one
-// pass), each resized and centre-cropped to the run's view side (its -image-size, or the size its
-// preset chose), normalised as training normalised them; the run's augmentation then crops within
-// those squares.
+// split) and brings into memory the images that the analysis measures: EntropyImages images
+// (the first ones of an in-memory set such as MNIST or CIFAR, drawn at random from an image
+// folder or shards) and the Anchors anchors, decoded (a folder's files in parallel, shards in one
+// pass) and prepared as evaluate prepares them for the run's view side (its -image-size, or the
+// size its preset chose; the evaluation transform, normalised as training normalised them). The
+// views are drawn later from the images as decoded (viewInputs), as training drew them.
 func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, error) {
 	opt := datasets.Options{DataDir: opts.DataDir}
 	if opt.DataDir == "" {
@@ -591,15 +641,20 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 	if run.Dataset == "folder" || run.Dataset == "shards" {
 		set.source.Dir = datasets.ExpandHome(opt.DataDir)
 	}
-	if ds, ok := d.(*datasets.Dataset); ok {
-		set.ds = ds
-		return set, nil
+	// An in-memory set's entropy images are its first ones. An image folder lists its files class
+	// by class (and shards may keep that order): its entropy images are drawn at random from the
+	// whole split, as the anchors are. They come first in ds, then the anchors that are not among
+	// them.
+	_, inMemory := d.(*datasets.Dataset)
+	var indices []int
+	if inMemory {
+		for i := range set.n {
+			indices = append(indices, i)
+		}
+	} else {
+		set.source.EntropySelection = "random"
+		indices = rand.New(rand.NewPCG(opts.Seed, 0xe7)).Perm(info.Len)[:set.n]
 	}
-	// An image folder lists its files class by class (and shards may keep that order): the
-	// entropy images are drawn at random from the whole split, as the anchors are. They come first
-	// in ds, then the anchors that are not among them.
-	set.source.EntropySelection = "random"
-	indices := rand.New(rand.NewPCG(opts.Seed, 0xe7)).Perm(info.Len)[:set.n]
 	at := make(map[int]int, len(indices)) // index in the split -> position in ds
 	for k, i := range indices {
 		at[i] = k
@@ -611,7 +666,8 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 		}
 		set.anchors[k] = at[a]
 	}
-	bar := progress.New("reading test images", int64(len(indices)), 0, progress.Options{Logger: logger, Unit: "images"})
+	set.indices = indices
+	bar := progress.New("reading test images", int64(len(indices)), 0, progress.Options{Logger: logger, Unit: "images", Quiet: inMemory})
 	bad := map[int]bool{}
 	set.ds, err = datasets.Gather(d, indices, datasets.GatherConfig{Size: aug.View1.Size, Progress: func(done int) { bar.Set(int64(done), "") },
 		SkipBadImages: opts.SkipBadImages || run.SkipBadImages, Skipped: func(i int, err error) {
@@ -662,5 +718,6 @@ func (set *evalSet) dropBad(indices []int, bad map[int]bool) {
 			anchors = append(anchors, pos[p])
 		}
 	}
+	set.indices = slices.DeleteFunc(slices.Clone(indices), func(i int) bool { return bad[i] })
 	set.n, set.anchors, set.source.BadImages = n, anchors, len(bad)
 }

@@ -124,13 +124,96 @@ func TestTestImagesInMemory(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if set.ds.N != ds.N || set.n != 10 || !slices.Equal(set.ds.Images, ds.Images) || len(set.anchors) != 5 {
-		t.Fatalf("%d images (%d entropy, anchors %v), want the %d of the split", set.ds.N, set.n, set.anchors, ds.N)
+	// The first 10 images, then the anchors that are not among them, as they are.
+	if set.n != 10 || len(set.anchors) != 5 || set.ds.N != len(set.indices) || set.ds.N < 10 || set.ds.N > 15 ||
+		!slices.Equal(set.indices[:10], []int{0, 1, 2, 3, 4, 5, 6, 7, 8, 9}) {
+		t.Fatalf("%d images of samples %v (%d entropy, anchors %v), want the first 10 and the anchors", set.ds.N, set.indices, set.n, set.anchors)
+	}
+	for k, i := range set.indices {
+		if !slices.Equal(set.ds.Image(k), ds.Image(i)) || set.ds.Labels[k] != ds.Labels[i] {
+			t.Fatalf("image %d differs from sample %d of the split", k, i)
+		}
 	}
 	if set.source.EntropySelection != "first" || set.source.EntropyImages != 10 || set.source.Dir != "" {
 		t.Errorf("data %+v: want the first 10 images of the published order, from the cache folder", set.source)
 	}
-	if slices.Max(set.anchors) < 10 {
-		t.Errorf("anchors %v: all among the entropy images (drawn from the first 10 only?)", set.anchors)
+	var anchors []int
+	for _, k := range set.anchors {
+		anchors = append(anchors, set.indices[k])
+	}
+	if slices.Max(anchors) < 10 {
+		t.Errorf("anchors %v: all among the entropy images (drawn from the first 10 only?)", anchors)
+	}
+}
+
+// The analysis of a folder run measures what training and evaluate saw: each anchor's views and
+// each entropy image's pair are exactly the views a training Loader draws for that sample (the
+// run's augmentation on the image as decoded, at any size), and the clean images are exactly
+// evaluate's (the evaluation transform, normalised as in training).
+func TestAnalysisInputsAreTrainingsViews(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 5)
+	run := config.Default()
+	run.Dataset, run.DataDir, run.Augment, run.ImageSize, run.Model.InChannels = "folder", root, "vicreg", 16, 3
+	opts := DefaultOptions()
+	opts.Anchors, opts.EntropyImages, opts.Views = 3, 4, 2
+	quiet := log.New(io.Discard)
+	set, err := testImages(run, opts, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := prepareInputs(set, opts, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const p = 16 * 16 * 3
+	n := set.data.Info().Len
+	// loaderViews is epoch e of a Loader over the whole split: sample index -> its two views.
+	loaderViews := func(seed uint64, e int) map[int][2][]float32 {
+		l, err := datasets.NewLoader(set.data, datasets.LoaderConfig{BatchSize: n, Seed: seed, Workers: 2, Augmentation: set.aug, Logger: quiet},
+			datasets.Position{Epoch: e})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		b, err := l.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		views := map[int][2][]float32{}
+		for r, i := range b.Indices {
+			views[int(i)] = [2][]float32{b.View1[r*p : (r+1)*p], b.View2[r*p : (r+1)*p]}
+		}
+		return views
+	}
+	pairs := loaderViews(opts.Seed^0x5eed, 0)
+	for k := range in.n {
+		want := pairs[set.indices[k]]
+		if !slices.Equal(in.view1[k*p:(k+1)*p], want[0]) || !slices.Equal(in.view2[k*p:(k+1)*p], want[1]) {
+			t.Errorf("entropy image %d (sample %d): its pair differs from the training loader's", k, set.indices[k])
+		}
+	}
+	for m := range opts.Views {
+		epoch := loaderViews(opts.Seed, m)
+		for a, k := range set.anchors {
+			j := a*opts.Views + m
+			if !slices.Equal(in.views[j*p:(j+1)*p], epoch[set.indices[k]][0]) {
+				t.Errorf("anchor %d (sample %d), view %d: differs from the training loader's first view of epoch %d", a, set.indices[k], m, m)
+			}
+		}
+	}
+	it, err := datasets.NewEvalIterator(set.data, datasets.EvalConfig{BatchSize: n, Size: 16, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, ok := it.Next()
+	if !ok {
+		t.Fatal(it.Err())
+	}
+	for k := range in.n {
+		i := set.indices[k]
+		if !slices.Equal(in.clean[k*p:(k+1)*p], b.View1[i*p:(i+1)*p]) {
+			t.Errorf("entropy image %d (sample %d): the clean image differs from evaluate's", k, i)
+		}
 	}
 }
