@@ -182,6 +182,21 @@ func ImageSide(name string) int {
 	return 0
 }
 
+// Channels is the number of channels of the named data set's images, without reading it: 1 for
+// MNIST, 3 for CIFAR-10/100, STL-10, the default synthetic set and an image folder or shards
+// (decoded to RGB); 0 for an unknown name.
+func Channels(name string) int {
+	switch strings.ToLower(name) {
+	case "mnist":
+		return 1
+	case "cifar10", "cifar100", "stl10", "folder", "shards":
+		return 3
+	case "synthetic":
+		return DefaultSynthetic().Channels
+	}
+	return 0
+}
+
 // Normalisation returns the per-channel mean and standard deviation (on the [0, 1] scale) that
 // the named data set's images are normalised with, as its Info says, without reading it:
 // published values for MNIST, CIFAR-10/100 and STL-10 (ImageNet's), ImageNet's for an image

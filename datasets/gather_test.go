@@ -328,3 +328,33 @@ func TestGatherSizeIsTheEvaluationTransform(t *testing.T) {
 		t.Errorf("wide.png's first pixel %v, want column 4's %v", got, want)
 	}
 }
+
+// Channels names the channels that opening the data set gives, for the sets made here (the
+// published ones are checked where they are loaded), and 0 for an unknown name.
+func TestChannelsOfFoldersShardsAndSynthetic(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, []string{"cat", "dog"}, 3)
+	out := t.TempDir()
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteShards(f, out, ShardOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, dir string }{{"folder", root}, {"shards", out}, {"synthetic", ""}} {
+		d, err := Open(tc.name, SplitTrain, Options{DataDir: tc.dir})
+		if errors.Is(err, ErrNoSplit) {
+			d, err = OpenFolder(tc.dir, "")
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got, want := Channels(tc.name), d.Info().Channels; got != want || want == 0 {
+			t.Errorf("Channels(%q) = %d, opening it gives %d", tc.name, got, want)
+		}
+	}
+	if Channels("imagenet") != 0 {
+		t.Errorf("Channels of an unknown name: %d, want 0", Channels("imagenet"))
+	}
+}

@@ -30,7 +30,7 @@ func TestMNIST(t *testing.T) {
 			if m, s, _ := Normalisation("mnist"); fmt.Sprint(m, s) != fmt.Sprint(ds.Mean, ds.Std) {
 				t.Errorf("Normalisation %v %v, the loaded set's %v %v", m, s, ds.Mean, ds.Std)
 			}
-			if ds.N != tc.n || ds.Height != 28 || ds.Width != 28 || ImageSide("mnist") != 28 || ds.Channels != 1 {
+			if ds.N != tc.n || ds.Height != 28 || ds.Width != 28 || ImageSide("mnist") != 28 || ds.Channels != 1 || Channels("mnist") != 1 {
 				t.Fatalf("got N=%d %dx%dx%d, want %d 28x28x1", ds.N, ds.Height, ds.Width, ds.Channels, tc.n)
 			}
 			counts := make([]int, 10)

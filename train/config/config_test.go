@@ -39,6 +39,28 @@ func TestParseFlagsDefaultsAndOverrides(t *testing.T) {
 	if c.Dataset != "cifar10" || c.Epochs != 7 || c.LR != 0.5 || c.Expander != "2048-2048-2048" || c.Model.Width != 64 {
 		t.Errorf("-preset cifar10 -epochs 7 -lr=0.5: got %+v", c)
 	}
+	// -dataset sets the encoder's channels to the data set's, unless -channels is given or the
+	// run is resumed (its encoder is fixed).
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"-dataset", "folder"}, 3},
+		{[]string{"-dataset", "cifar10"}, 3},
+		{[]string{"-preset", "cifar10", "-dataset", "mnist"}, 1},
+		{[]string{"-dataset", "folder", "-channels", "1"}, 1},
+		{[]string{"-channels", "1", "-dataset", "folder"}, 1},
+		{[]string{"-preset", "cifar10"}, 3},
+		{[]string{"-dataset", "folder", "-resume"}, 1},
+	} {
+		c, err := parse(tc.args...)
+		if err != nil {
+			t.Fatalf("%v: %v", tc.args, err)
+		}
+		if c.Model.InChannels != tc.want {
+			t.Errorf("%v: %d channels, want %d", tc.args, c.Model.InChannels, tc.want)
+		}
+	}
 }
 
 func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {

@@ -37,7 +37,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Model.Arch, "model", c.Model.Arch, "encoder: "+strings.Join(models.Archs, ", "))
 	fs.StringVar(&c.Model.Stem, "stem", c.Model.Stem, "encoder stem: "+strings.Join(models.Stems, ", "))
 	fs.IntVar(&c.Model.Width, "width", c.Model.Width, "encoder base width (64 is torchvision's)")
-	fs.IntVar(&c.Model.InChannels, "channels", c.Model.InChannels, "image channels the encoder takes (1 or 3); must match the data set")
+	fs.IntVar(&c.Model.InChannels, "channels", c.Model.InChannels, "image channels the encoder takes (1 or 3); must match the data set (-dataset sets it to that data set's unless given)")
 	fs.BoolVar(&c.Model.ZeroInitResidual, "zero-init-residual", c.Model.ZeroInitResidual, "zero-initialise the last batch-norm scale of each residual block")
 	fs.StringVar(&c.Expander, "expander", c.Expander, "expander widths, e.g. 2048-2048-2048")
 	fs.StringVar(&c.Loss, "loss", c.Loss, "objective: "+strings.Join(losses.Names(), ", "))
@@ -115,6 +115,15 @@ func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 	}
 	if fs.NArg() > 0 {
 		return Config{}, Errorf("", "unexpected argument %q (flags start with -)", fs.Arg(0))
+	}
+	// -dataset without -channels: the encoder takes that data set's channels (3 for a folder with
+	// the default mnist preset), except on -resume, which keeps the run's encoder.
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if given["dataset"] && !given["channels"] && !c.Resume {
+		if ch := datasets.Channels(c.Dataset); ch > 0 {
+			c.Model.InChannels = ch
+		}
 	}
 	// A quoted "~/runs" (or one in a configuration file) is the home folder, not a folder named ~;
 	// a relative path is made absolute, so that the configuration the run stores still names the
