@@ -16,7 +16,7 @@
 // and Normalisation).
 //
 // Without -weights it embeds the images once and trains a linear probe and a kNN classifier on the
-// frozen features; -result FILE also writes what it measured as JSON (Result: the checkpoint and
+// frozen features; -result FILE also writes what it measured as JSON (results.Evaluate: the checkpoint and
 // its step, the data and the images used, the accuracies, the settings, the backend, the wall time
 // and the date; what was not measured is absent), replacing FILE atomically; FILE's folder must
 // exist. With -weights freeze|finetune (-finetune for short) it runs evaluate.py's
@@ -54,6 +54,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/finetune"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
@@ -241,7 +242,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 	}
 	defer enc.Close()
 	logger.Info("encoder loaded", "from", enc.Source)
-	res := Result{Kind: "evaluate", Checkpoint: enc.Source, Seed: f.seed, Backend: backend.Config(), Date: start.UTC().Format(time.RFC3339)}
+	res := results.Evaluate{Kind: results.KindEvaluate, Checkpoint: enc.Source, Seed: f.seed, Backend: backend.Config(), Date: start.UTC().Format(time.RFC3339)}
 	if enc.Step >= 0 {
 		res.Step = &enc.Step
 	}
@@ -382,7 +383,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 	}
 	if f.result != "" {
 		res.Wall = time.Since(start)
-		if err := res.write(f.result); err != nil {
+		if err := results.Write(f.result, res); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote the result to %s\n", f.result)
@@ -437,7 +438,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 		fmt.Fprintf(stderr, "interrupted; to resume: the same command with -resume\n")
 		return nil
 	}
-	var scratch *finetune.Result
+	var scratch *results.Finetune
 	dirs := []string{cfg.CheckpointDir}
 	if f.baseline {
 		base := cfg
@@ -457,7 +458,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	}
 	fmt.Fprintf(stdout, "\n%s, %s, %g%% of the labels (%d images), %d epochs; test accuracy (%d images):\n",
 		cfg.Dataset, cfg.Weights, cfg.TrainPercent, res.TrainImages, cfg.Epochs, res.TestImages)
-	line := func(name string, r *finetune.Result) {
+	line := func(name string, r *results.Finetune) {
 		fmt.Fprintf(stdout, "  %-28s top-1 %6.2f%%", name, 100*r.Top1)
 		if r.Top5 >= 0 {
 			fmt.Fprintf(stdout, "   top-5 %6.2f%%", 100*r.Top5)

@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -48,13 +49,13 @@ func evaluate(t *testing.T, args ...string) output {
 }
 
 // readResult reads path both as a Result and as a generic object (to see which keys exist).
-func readResult(t *testing.T, path string) (Result, map[string]any) {
+func readResult(t *testing.T, path string) (results.Evaluate, map[string]any) {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r Result
+	var r results.Evaluate
 	var keys map[string]any
 	if err := json.Unmarshal(data, &r); err != nil {
 		t.Fatalf("%s does not parse: %v\n%s", path, err, data)
@@ -82,7 +83,7 @@ var (
 // mismatches lists where the result r differs from what the command printed (stdout): the image
 // counts, the probe's and kNN's accuracies (printed as percentages with two decimals) and
 // settings. A figure the output prints must be in r; one it does not print must be absent.
-func mismatches(stdout string, r Result) []string {
+func mismatches(stdout string, r results.Evaluate) []string {
 	var bad []string
 	pct := func(p *float64) string {
 		if p == nil {
@@ -199,11 +200,11 @@ func TestResultFile(t *testing.T) {
 
 	// Negative control: had the file been written from the wrong variable, mismatches would say
 	// so. The printed figures differ from each other here, so each confusion is visible.
-	wrong := map[string]func(*Result){
-		"linear_probe from the probe's training accuracy": func(r *Result) { r.LinearProbe = r.LinearProbeTrain },
-		"knn from the linear probe":                       func(r *Result) { r.KNN = r.LinearProbe },
-		"train_images from the test images":               func(r *Result) { r.TrainImages = r.TestImages },
-		"no linear probe":                                 func(r *Result) { r.LinearProbe = nil },
+	wrong := map[string]func(*results.Evaluate){
+		"linear_probe from the probe's training accuracy": func(r *results.Evaluate) { r.LinearProbe = r.LinearProbeTrain },
+		"knn from the linear probe":                       func(r *results.Evaluate) { r.KNN = r.LinearProbe },
+		"train_images from the test images":               func(r *results.Evaluate) { r.TrainImages = r.TestImages },
+		"no linear probe":                                 func(r *results.Evaluate) { r.LinearProbe = nil },
 	}
 	for name, edit := range wrong {
 		w := r

@@ -3,7 +3,6 @@ package faults
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,7 +14,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
-	"github.com/gomlx-ssl/vicreg/train/trainer"
+	"github.com/gomlx-ssl/vicreg/results"
 )
 
 // The data faults: image folders of mixed sizes and tar shards, damaged or missing while training.
@@ -58,17 +57,17 @@ func dataArgs(dataset, dataDir, ckpt string, steps int, extra ...string) []strin
 }
 
 // readResult reads the result.json a finished run wrote into its checkpoint folder dir.
-func readResult(t *testing.T, dir string) trainer.Result {
+func readResult(t *testing.T, dir string) results.Pretrain {
 	t.Helper()
-	var res trainer.Result
-	data, err := os.ReadFile(filepath.Join(dir, trainer.ResultFile))
-	if err == nil {
-		err = json.Unmarshal(data, &res)
-	}
+	r, err := results.Read(filepath.Join(dir, results.File))
 	if err != nil {
-		t.Fatalf("%s: %v\n%s", trainer.ResultFile, err, data)
+		t.Fatal(err)
 	}
-	return res
+	res, ok := r.(*results.Pretrain)
+	if !ok {
+		t.Fatalf("%s: a %T, want a pretraining result", results.File, r)
+	}
+	return *res
 }
 
 // labeledFolder writes root/train and root/val, 2 classes of mixed sizes.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
@@ -106,7 +107,7 @@ func run(args []string) int {
 
 // printAccuracy prints the final evaluation's accuracies that were measured (all of them, or
 // those of the phases that finished before a signal).
-func printAccuracy(res *trainer.Result, cfg config.Config) {
+func printAccuracy(res *results.Pretrain, cfg config.Config) {
 	if res.Linear < 0 {
 		return
 	}

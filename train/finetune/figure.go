@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/gomlx-ssl/vicreg/plot"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
 
@@ -21,17 +22,17 @@ const (
 // and, against the epoch, the test top-1 and top-5 accuracy after each epoch with the training
 // batches' top-1 accuracy.
 func plotMetrics(metricsPath string, cfg Config) error {
-	m, err := trainer.ReadMetrics(metricsPath)
+	m, err := results.ReadMetrics(metricsPath)
 	if err != nil {
 		return err
 	}
 	fromZero := []float64{0}
 	loss := plot.Panel{Title: "training loss (cross-entropy)", XLabel: "step", YLabel: "loss", YScale: plot.AutoScale, XInclude: fromZero,
-		Series: []plot.Series{m.Steps("loss", legendLoss)}, VLines: m.Rollbacks()}
-	batch := m.Epochs("batch_acc", legendBatchAcc)
+		Series: []plot.Series{trainer.StepSeries(m, "loss", legendLoss)}, VLines: trainer.RollbackLines(m)}
+	batch := trainer.EpochSeries(m, "batch_acc", legendBatchAcc)
 	batch.Marker = plot.NoMarker
 	acc := plot.Panel{Title: "classification accuracy", XLabel: "epoch", YLabel: "accuracy", XInclude: fromZero,
-		Series: []plot.Series{m.Epochs("top1", legendTop1), m.Epochs("top5", legendTop5), batch}}
+		Series: []plot.Series{trainer.EpochSeries(m, "top1", legendTop1), trainer.EpochSeries(m, "top5", legendTop5), batch}}
 	start := "from the pretrained encoder"
 	if cfg.Scratch {
 		start = "from scratch"

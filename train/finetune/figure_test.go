@@ -8,6 +8,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/plot"
 	"github.com/gomlx-ssl/vicreg/plot/plottest"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
 
@@ -16,7 +17,7 @@ import (
 // each epoch a line with the test accuracy (top5 only when withTop5).
 func writeMetrics(t *testing.T, path string, epochs, stepsPerEpoch int, withTop5 bool) {
 	t.Helper()
-	mf, err := trainer.OpenMetrics(path)
+	mf, err := results.OpenMetrics(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/plot/plottest"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
@@ -222,11 +223,11 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 	if !strings.Contains(logged.String(), "could not plot the fine-tuning metrics") {
 		t.Errorf("no warning for the figure that could not be written; log:\n%s", logged.String())
 	}
-	var stored Result
-	if data, err := os.ReadFile(filepath.Join(split.CheckpointDir, ResultFile)); err != nil {
+	var stored results.Finetune
+	if data, err := os.ReadFile(filepath.Join(split.CheckpointDir, results.File)); err != nil {
 		t.Errorf("a figure that failed to draw lost the result: %v", err)
 	} else if json.Unmarshal(data, &stored) != nil || stored.Kind != "finetune" {
-		t.Errorf("%s: kind %q, want finetune:\n%s", ResultFile, stored.Kind, data)
+		t.Errorf("%s: kind %q, want finetune:\n%s", results.File, stored.Kind, data)
 	}
 	if _, err := os.Stat(figures[0]); err != nil {
 		t.Errorf("the resumed run drew no %s: %v", filepath.Base(figures[0]), err)

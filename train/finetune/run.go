@@ -3,13 +3,11 @@ package finetune
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
 	"path/filepath"
 	"sort"
-	"time"
 
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/backends"
@@ -28,30 +26,11 @@ import (
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 	"github.com/gomlx-ssl/vicreg/linalg"
 	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/optim"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
 )
-
-// ResultKind is a fine-tuning run's Result.Kind, which tells its result.json from a pretraining
-// run's (trainer.ResultKind) and from evaluate -result's ("evaluate").
-const ResultKind = "finetune"
-
-// Result is a finished (or interrupted) fine-tuning run.
-type Result struct {
-	Kind        string        `json:"kind"` // ResultKind (absent in files written before it was recorded)
-	Steps       int64         `json:"steps"`
-	Interrupted bool          `json:"interrupted"`
-	Checkpoint  string        `json:"checkpoint"`
-	TrainImages int           `json:"train_images"` // labelled images trained on (TrainPercent of the split)
-	TestImages  int           `json:"test_images"`
-	Top1        float64       `json:"top1"` // test accuracy at the end
-	Top5        float64       `json:"top5"` // -1 with 5 classes or fewer
-	TrainTime   time.Duration `json:"train_ns"`
-}
-
-// ResultFile is the file beside the checkpoints that holds a finished run's Result.
-const ResultFile = "result.json"
 
 // Pretrained loads the encoder to fine-tune from path (a run folder, a checkpoint or an exported
 // encoder) and returns its variables and their fingerprint.
@@ -83,7 +62,7 @@ func fingerprint(vars []checkpoints.Variable) string {
 
 // Run fine-tunes according to cfg, starting from the encoder variables init (those of
 // Pretrained; nil with cfg.Scratch).
-func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts trainer.Options) (*Result, error) {
+func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts trainer.Options) (*results.Finetune, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = log.Default()
@@ -152,7 +131,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		return nil, err
 	}
 	metricsPath := filepath.Join(cfg.CheckpointDir, "metrics.jsonl")
-	metrics, err := trainer.OpenMetrics(metricsPath)
+	metrics, err := results.OpenMetrics(metricsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -197,7 +176,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	logger.Info("fine-tuning", "weights", cfg.Weights, "scratch", cfg.Scratch, "dataset", cfg.Dataset,
 		"train_images", train.Info().Len, "view", size, "percent", cfg.TrainPercent, "epochs", cfg.Epochs, "steps", total,
 		"lr_backbone", cfg.LRBackbone, "lr_head", cfg.LRHead, "wd", cfg.WeightDecay, "batch", cfg.BatchSize)
-	res := &Result{Kind: ResultKind, TrainImages: train.Info().Len, TestImages: test.Info().Len, Top1: -1, Top5: -1}
+	res := &results.Finetune{Kind: results.KindFinetune, TrainImages: train.Info().Len, TestImages: test.Info().Len, Top1: -1, Top5: -1}
 	loop := &trainer.Loop{
 		Ctx: ctx, Manager: mgr, Config: cfg.JSON(), Metrics: metrics, Loader: loader,
 		Total: total, BatchesPerEpoch: batchesPerEpoch, LogEvery: int64(cfg.LogEvery),
@@ -259,8 +238,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 			return nil, err
 		}
 	}
-	data, _ := json.MarshalIndent(res, "", "  ")
-	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, ResultFile), append(data, '\n'), 0); err != nil {
+	if err := results.Write(filepath.Join(cfg.CheckpointDir, results.File), res); err != nil {
 		return nil, err
 	}
 	return res, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -144,7 +145,7 @@ func onlineProbeAccuracy(ctx *context.Context, f eval.Features) (float64, error)
 
 // final runs the offline linear probe and kNN on the frozen encoder (with all the training labels
 // and with each LowLabel fraction of them), and the baselines.
-func (e *evaluator) final(res *Result) error {
+func (e *evaluator) final(res *results.Pretrain) error {
 	enc, err := e.encoder()
 	if err != nil {
 		return err
@@ -177,7 +178,7 @@ func (e *evaluator) final(res *Result) error {
 		if err != nil {
 			return err
 		}
-		res.LowLabel = append(res.LowLabel, LowLabelResult{Percent: p, Images: len(idx), Linear: lin, KNN: knn})
+		res.LowLabel = append(res.LowLabel, results.LowLabel{Percent: p, Images: len(idx), Linear: lin, KNN: knn})
 	}
 	if !e.cfg.Baselines {
 		return nil

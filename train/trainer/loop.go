@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -54,7 +55,7 @@ type Loop struct {
 	Manager *checkpoints.Manager
 	Config  json.RawMessage
 	// Metrics receives one line per LogEvery steps and one per evaluation.
-	Metrics *MetricsFile
+	Metrics *results.MetricsFile
 	// Loader produces the training batches; its position is stored in every checkpoint.
 	Loader *datasets.Loader
 	// Total is the number of steps of the run, BatchesPerEpoch the number of steps per epoch.
@@ -177,7 +178,7 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 	if start > 0 {
 		// The lines that an earlier process wrote after its last checkpoint (a run killed, not
 		// stopped) are superseded by the steps trained again from here: ReadMetrics drops them.
-		if err := l.Metrics.Write(map[string]float64{"step": float64(start), ResumedKey: 1}); err != nil {
+		if err := l.Metrics.Write(map[string]float64{"step": float64(start), results.ResumedKey: 1}); err != nil {
 			return nil, err
 		}
 	}

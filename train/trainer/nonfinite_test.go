@@ -10,6 +10,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -96,7 +97,7 @@ func TestRollbackRecoversFromATransientFault(t *testing.T) {
 	if res.Steps != 8 {
 		t.Errorf("steps: got %d, want 8", res.Steps)
 	}
-	series, err := ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
+	series, err := results.ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +114,7 @@ func TestRollbackRecoversFromATransientFault(t *testing.T) {
 	if _, err := Run(b, ref, quiet()); err != nil {
 		t.Fatal(err)
 	}
-	want, err := ReadMetrics(filepath.Join(ref.CheckpointDir, "metrics.jsonl"))
+	want, err := results.ReadMetrics(filepath.Join(ref.CheckpointDir, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}

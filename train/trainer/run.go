@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
-	"time"
 
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/backends"
@@ -19,48 +17,10 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/optim"
 )
-
-// ResultFile is the name of the file, beside the checkpoints, that holds a finished run's Result.
-const ResultFile = "result.json"
-
-// ResultKind is a pretraining run's Result.Kind, which tells its result.json from a fine-tuning
-// run's (finetune.ResultKind) and from evaluate -result's ("evaluate").
-const ResultKind = "pretrain"
-
-// Result summarises a finished (or interrupted) run.
-type Result struct {
-	Kind         string        `json:"kind"` // ResultKind (absent in files written before it was recorded)
-	Steps        int64         `json:"steps"`
-	Trained      int64         `json:"trained_steps"` // steps this process trained (Steps less the step it resumed from)
-	Interrupted  bool          `json:"interrupted"`   // stopped by a signal; a checkpoint was written
-	Checkpoint   string        `json:"checkpoint"`    // the newest checkpoint (written, or resumed from)
-	ProbeAcc     float64       `json:"online_probe"`  // online probe accuracy on the evaluation split at the end (-1 if none)
-	Linear       float64       `json:"linear_probe"`  // offline linear probe accuracy (-1 if not run)
-	KNN          float64       `json:"knn"`           // kNN accuracy (-1 if not run)
-	PixelLinear  float64       `json:"linear_pixels"` // baseline: linear probe on raw pixels (-1 if not run)
-	RandomLinear float64       `json:"linear_random"` // baseline: linear probe on a randomly initialised encoder (-1 if not run)
-	TrainTime    time.Duration `json:"train_ns"`      // this process's training time (Trained steps)
-	// EvalSplit names the images the accuracies are measured on ("test", or "validation": the
-	// held-out training images), EvalImages their number.
-	EvalSplit  string `json:"eval_split"`
-	EvalImages int    `json:"eval_images"`
-	// LowLabel holds the probes trained on fractions of the labels (Config.LowLabel).
-	LowLabel []LowLabelResult `json:"low_label,omitempty"`
-	// StepCompilations counts how often the training step was compiled: 1, whatever the steps.
-	StepCompilations int `json:"step_compilations"`
-}
-
-// LowLabelResult is the linear probe and kNN trained on Percent% of the training labels (Images
-// images, class-balanced).
-type LowLabelResult struct {
-	Percent float64 `json:"percent"`
-	Images  int     `json:"images"`
-	Linear  float64 `json:"linear_probe"`
-	KNN     float64 `json:"knn"`
-}
 
 // data is a run's training and evaluation sets, and their views.
 type data struct {
@@ -157,7 +117,7 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 }
 
 // Run pretrains according to cfg, then evaluates the encoder.
-func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
+func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain, error) {
 	logger := opts.Logger
 	if logger == nil {
 		logger = log.Default()
@@ -209,7 +169,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	if metricsPath == "" {
 		metricsPath = filepath.Join(cfg.CheckpointDir, "metrics.jsonl")
 	}
-	metrics, err := OpenMetrics(metricsPath)
+	metrics, err := results.OpenMetrics(metricsPath)
 	if err != nil {
 		return nil, err
 	}
@@ -263,7 +223,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := &Result{Kind: ResultKind, Steps: lr.Steps, Trained: lr.Trained, Interrupted: lr.Interrupted, Checkpoint: lr.Checkpoint, TrainTime: lr.TrainTime,
+	res := &results.Pretrain{Kind: results.KindPretrain, Steps: lr.Steps, Trained: lr.Trained, Interrupted: lr.Interrupted, Checkpoint: lr.Checkpoint, TrainTime: lr.TrainTime,
 		ProbeAcc: -1, Linear: -1, KNN: -1, PixelLinear: -1, RandomLinear: -1, StepCompilations: trainStep.Compilations()}
 	if v, ok := lr.Last["probe_acc"]; ok {
 		res.ProbeAcc = v
@@ -291,7 +251,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 		}
 		logger.Info("encoder exported", "path", cfg.ExportEncoder)
 	}
-	resultPath := filepath.Join(cfg.CheckpointDir, ResultFile)
+	resultPath := filepath.Join(cfg.CheckpointDir, results.File)
 	if d.eval != nil {
 		res.EvalSplit = d.eval.Info().Split
 		if err := ev.final(res); errors.Is(err, errEvaluationStopped) {
@@ -334,25 +294,23 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 
 // writeResult writes res to path; a run that trained nothing (resumed after its last step)
 // keeps the training figures of the result already there.
-func writeResult(path string, res *Result) error {
+func writeResult(path string, res *results.Pretrain) error {
 	stored := *res
 	if res.Trained == 0 {
 		keepTraining(path, &stored)
 	}
-	data, _ := json.MarshalIndent(stored, "", "  ")
-	return atomicfile.WriteFile(path, append(data, '\n'), 0)
+	return results.Write(path, stored)
 }
 
 // keepTraining carries the training figures (steps trained, time, compilations) of the result
 // already at path into res, the stored result of a run resumed after its last step that trained
 // nothing: evaluating it again must not erase how it was trained.
-func keepTraining(path string, res *Result) {
-	data, err := os.ReadFile(path)
+func keepTraining(path string, res *results.Pretrain) {
+	r, err := results.Read(path)
 	if err != nil {
 		return
 	}
-	var old Result
-	if json.Unmarshal(data, &old) == nil && old.Steps == res.Steps {
+	if old, ok := r.(*results.Pretrain); ok && old.Steps == res.Steps {
 		res.Trained, res.TrainTime, res.StepCompilations = old.Trained, old.TrainTime, old.StepCompilations
 	}
 }

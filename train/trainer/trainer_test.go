@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -75,12 +76,12 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 		res.LowLabel[0].Linear < 0 || res.LowLabel[0].KNN < 0 {
 		t.Errorf("low-label results %+v, want one at 10%% of the 512 training labels", res.LowLabel)
 	}
-	for _, f := range []string{"metrics.jsonl", "metrics.svg", "metrics.png", ResultFile, "ckpt-000000002" + checkpoints.Ext, "ckpt-000000004" + checkpoints.Ext, config.FileName} {
+	for _, f := range []string{"metrics.jsonl", "metrics.svg", "metrics.png", results.File, "ckpt-000000002" + checkpoints.Ext, "ckpt-000000004" + checkpoints.Ext, config.FileName} {
 		if _, err := os.Stat(filepath.Join(c.CheckpointDir, f)); err != nil {
 			t.Errorf("missing output: %v", err)
 		}
 	}
-	series, err := ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
+	series, err := results.ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,7 +163,7 @@ func TestResumeIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wantMetrics, err := ReadMetrics(filepath.Join(straight.CheckpointDir, "metrics.jsonl"))
+	wantMetrics, err := results.ReadMetrics(filepath.Join(straight.CheckpointDir, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,7 +174,7 @@ func TestResumeIsExact(t *testing.T) {
 	// ones aside), the first line after its resume included.
 	sameMetrics := func(what, dir string) {
 		t.Helper()
-		got, err := ReadMetrics(filepath.Join(dir, "metrics.jsonl"))
+		got, err := results.ReadMetrics(filepath.Join(dir, "metrics.jsonl"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -185,7 +186,7 @@ func TestResumeIsExact(t *testing.T) {
 				t.Errorf("metric %s of %s, read back:\n got %v\nwant %v (the uninterrupted run's)", k, what, g, want)
 			}
 		}
-		if _, ok := got[ResumedKey]; ok {
+		if _, ok := got[results.ResumedKey]; ok {
 			t.Errorf("%s: the resume marker is read as a metric", what)
 		}
 	}
@@ -211,7 +212,7 @@ func TestResumeIsExact(t *testing.T) {
 		t.Fatalf("resumed run ended at step %d after %d steps, want 4 after 2", res.Steps, res.Trained)
 	}
 	// The same result as the uninterrupted run's, online probe included.
-	sameResult := func(what string, got *Result, trained int64, dir string) {
+	sameResult := func(what string, got *results.Pretrain, trained int64, dir string) {
 		t.Helper()
 		w := *want
 		w.Trained, w.TrainTime = trained, got.TrainTime
@@ -230,7 +231,7 @@ func TestResumeIsExact(t *testing.T) {
 	// checkpoint again: result.json is the same, byte for byte (not an empty one, and how it was
 	// trained is kept).
 	before, _ := os.ReadDir(split.CheckpointDir)
-	resultBefore, err := os.ReadFile(filepath.Join(split.CheckpointDir, ResultFile))
+	resultBefore, err := os.ReadFile(filepath.Join(split.CheckpointDir, results.File))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -243,7 +244,7 @@ func TestResumeIsExact(t *testing.T) {
 	if after, _ := os.ReadDir(split.CheckpointDir); len(after) != len(before) {
 		t.Errorf("resuming the finished run: %d files in its folder, were %d", len(after), len(before))
 	}
-	if resultAfter, err := os.ReadFile(filepath.Join(split.CheckpointDir, ResultFile)); err != nil || string(resultAfter) != string(resultBefore) {
+	if resultAfter, err := os.ReadFile(filepath.Join(split.CheckpointDir, results.File)); err != nil || string(resultAfter) != string(resultBefore) {
 		t.Errorf("result.json after resuming the finished run (%v):\n%s\nwant it unchanged:\n%s", err, resultAfter, resultBefore)
 	}
 
@@ -308,21 +309,21 @@ func TestResumeIsExact(t *testing.T) {
 	if !res.Interrupted || res.Steps != 4 || res.Linear != -1 || res.KNN != -1 {
 		t.Fatalf("stopped in the final evaluation: %+v, want interrupted at step 4 with no accuracy", res)
 	}
-	readResult := func() Result {
+	readResult := func() results.Pretrain {
 		t.Helper()
-		var r Result
-		data, err := os.ReadFile(filepath.Join(c.CheckpointDir, ResultFile))
+		var r results.Pretrain
+		data, err := os.ReadFile(filepath.Join(c.CheckpointDir, results.File))
 		if err != nil || json.Unmarshal(data, &r) != nil {
-			t.Fatalf("%s: %v\n%s", ResultFile, err, data)
+			t.Fatalf("%s: %v\n%s", results.File, err, data)
 		}
 		return r
 	}
 	stopped := readResult()
 	if stopped.Kind != "pretrain" {
-		t.Errorf("%s: kind %q, want pretrain", ResultFile, stopped.Kind)
+		t.Errorf("%s: kind %q, want pretrain", results.File, stopped.Kind)
 	}
 	if !stopped.Interrupted || stopped.Trained != 4 || stopped.TrainTime != res.TrainTime || stopped.TrainTime <= 0 || stopped.Linear != -1 || stopped.StepCompilations != 1 {
-		t.Errorf("%s of the run stopped in its final evaluation: %+v, want interrupted, 4 steps trained in %v, no accuracy", ResultFile, stopped, res.TrainTime)
+		t.Errorf("%s of the run stopped in its final evaluation: %+v, want interrupted, 4 steps trained in %v, no accuracy", results.File, stopped, res.TrainTime)
 	}
 	c.Resume = true
 	again, err = Run(b, c, quiet())
@@ -331,7 +332,7 @@ func TestResumeIsExact(t *testing.T) {
 	}
 	sameResult("-resume after the stopped evaluation", again, 0, c.CheckpointDir)
 	if r := readResult(); r.Interrupted || r.Trained != 4 || r.TrainTime != res.TrainTime || r.StepCompilations != 1 || r.Linear != want.Linear {
-		t.Errorf("%s once the stopped evaluation was resumed: %+v, want the training of the first process (4 steps in %v, 1 compilation) and the accuracies", ResultFile, r, res.TrainTime)
+		t.Errorf("%s once the stopped evaluation was resumed: %+v, want the training of the first process (4 steps in %v, 1 compilation) and the accuracies", results.File, r, res.TrainTime)
 	}
 
 	// Resuming with another configuration is refused with the differences listed.
@@ -359,7 +360,7 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 			t.Errorf("baseline %s: accuracy %v, want it measured", name, acc)
 		}
 	}
-	series, err := ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
+	series, err := results.ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -416,12 +417,12 @@ func TestStopInFinalEvaluationKeepsFinishedPhases(t *testing.T) {
 	if !res.Interrupted || res.Linear < 0 || res.KNN < 0 || res.EvalImages != c.EvalSubset || res.PixelLinear != -1 || res.RandomLinear != -1 {
 		t.Errorf("result %+v: want interrupted, the probe and kNN measured on %d images, no baseline", res, c.EvalSubset)
 	}
-	var stored Result
-	data, err := os.ReadFile(filepath.Join(c.CheckpointDir, ResultFile))
+	var stored results.Pretrain
+	data, err := os.ReadFile(filepath.Join(c.CheckpointDir, results.File))
 	if err != nil || json.Unmarshal(data, &stored) != nil {
-		t.Fatalf("%s: %v\n%s", ResultFile, err, data)
+		t.Fatalf("%s: %v\n%s", results.File, err, data)
 	}
 	if stored.Linear != res.Linear || stored.KNN != res.KNN || stored.EvalImages != res.EvalImages || !stored.Interrupted || stored.PixelLinear != -1 {
-		t.Errorf("%s: %+v, want the measured figures of %+v", ResultFile, stored, res)
+		t.Errorf("%s: %+v, want the measured figures of %+v", results.File, stored, res)
 	}
 }

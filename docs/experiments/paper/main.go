@@ -26,7 +26,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/analysis"
 	"github.com/gomlx-ssl/vicreg/losses"
 	"github.com/gomlx-ssl/vicreg/plot"
-	"github.com/gomlx-ssl/vicreg/train/trainer"
+	"github.com/gomlx-ssl/vicreg/results"
 )
 
 func main() {
@@ -50,13 +50,17 @@ func main() {
 	}
 }
 
-func readResult(dir string) (*trainer.Result, error) {
-	data, err := os.ReadFile(filepath.Join(dir, trainer.ResultFile))
+func readResult(dir string) (*results.Pretrain, error) {
+	path := filepath.Join(dir, results.File)
+	r, err := results.Read(path)
 	if err != nil {
 		return nil, err
 	}
-	var r trainer.Result
-	return &r, json.Unmarshal(data, &r)
+	p, ok := r.(*results.Pretrain)
+	if !ok {
+		return nil, fmt.Errorf("%s is not a pretraining run's result", path)
+	}
+	return p, nil
 }
 
 // best returns the entropy weight of the sweep run of loss with the highest linear probe.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -10,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx-ssl/vicreg/train/trainer"
+	"github.com/gomlx-ssl/vicreg/results"
 )
 
 // TestPairedTAgainstSciPy checks the paired t-test against scipy.stats.ttest_rel (SciPy 1.16) on
@@ -50,16 +49,13 @@ func TestPairedTPairsBySeed(t *testing.T) {
 	}
 }
 
-func writeResult(t *testing.T, dir string, r trainer.Result) {
+func writeResult(t *testing.T, dir string, r results.Pretrain) {
 	t.Helper()
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	data, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, trainer.ResultFile), data, 0o644); err != nil {
+	r.Kind = results.KindPretrain
+	if err := results.Write(filepath.Join(dir, results.File), r); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -68,12 +64,12 @@ func writeResult(t *testing.T, dir string, r trainer.Result) {
 // runs of another objective with the same prefix, and draws one curve per objective.
 func TestBudgetsAndFigure(t *testing.T) {
 	dir := t.TempDir()
-	low := func(l1, l10 float64) []trainer.LowLabelResult {
-		return []trainer.LowLabelResult{{Percent: 1, Images: 600, Linear: l1, KNN: l1 - 0.01}, {Percent: 10, Images: 6000, Linear: l10, KNN: l10 - 0.01}}
+	low := func(l1, l10 float64) []results.LowLabel {
+		return []results.LowLabel{{Percent: 1, Images: 600, Linear: l1, KNN: l1 - 0.01}, {Percent: 10, Images: 6000, Linear: l10, KNN: l10 - 0.01}}
 	}
-	writeResult(t, filepath.Join(dir, "vicreg-seed0"), trainer.Result{Linear: 0.98, KNN: 0.97, LowLabel: low(0.90, 0.95)})
-	writeResult(t, filepath.Join(dir, "vicreg-seed3"), trainer.Result{Linear: 0.96, KNN: 0.95, LowLabel: low(0.88, 0.93)})
-	writeResult(t, filepath.Join(dir, "vicreg-logdet-seed0"), trainer.Result{Linear: 0.5, KNN: 0.5})
+	writeResult(t, filepath.Join(dir, "vicreg-seed0"), results.Pretrain{Linear: 0.98, KNN: 0.97, LowLabel: low(0.90, 0.95)})
+	writeResult(t, filepath.Join(dir, "vicreg-seed3"), results.Pretrain{Linear: 0.96, KNN: 0.95, LowLabel: low(0.88, 0.93)})
+	writeResult(t, filepath.Join(dir, "vicreg-logdet-seed0"), results.Pretrain{Linear: 0.5, KNN: 0.5})
 	if err := os.MkdirAll(filepath.Join(dir, "vicreg-seed1"), 0o755); err != nil { // unfinished
 		t.Fatal(err)
 	}
@@ -165,9 +161,9 @@ func TestDifferencePanels(t *testing.T) {
 func TestBestWeight(t *testing.T) {
 	dir := t.TempDir()
 	for w, acc := range map[string]float64{"0.25": 0.95, "1": 0.97, "4": 0.96} {
-		writeResult(t, filepath.Join(dir, "vicreg-logdet-w"+w), trainer.Result{Linear: acc})
+		writeResult(t, filepath.Join(dir, "vicreg-logdet-w"+w), results.Pretrain{Linear: acc})
 	}
-	writeResult(t, filepath.Join(dir, "vicreg-pairdist-w4"), trainer.Result{Linear: 0.99})
+	writeResult(t, filepath.Join(dir, "vicreg-pairdist-w4"), results.Pretrain{Linear: 0.99})
 	if w, err := best(dir, "vicreg-logdet"); err != nil || w != "1" {
 		t.Fatalf("best = %q, %v; want 1", w, err)
 	}
@@ -184,7 +180,7 @@ func TestSigmaGrid(t *testing.T) {
 	for name, acc := range map[string]float64{
 		"sigma1-w1": 0.95, "sigma2-w1": 0.87, "sigma1-w0.25": 0.88, "sigma0.5-w1": 0.96, "sigmaauto-w1": 0.82, "sigma1-w4": 0.955,
 	} {
-		writeResult(t, filepath.Join(dir, name), trainer.Result{Linear: acc, KNN: acc - 0.01})
+		writeResult(t, filepath.Join(dir, name), results.Pretrain{Linear: acc, KNN: acc - 0.01})
 	}
 	for _, name := range []string{"sigma4-w1", "sigmawide-w1", "sigma1-wx"} { // unfinished, or not a grid run
 		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {

@@ -1,0 +1,144 @@
+package results
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+)
+
+// MetricsFile is a metrics file: it appends one JSON object per line; a resumed run appends to the same file.
+type MetricsFile struct {
+	path string
+	f    *os.File
+	w    *bufio.Writer
+}
+
+// OpenMetrics opens (creating it if needed) the JSON-lines metrics file at path for appending.
+func OpenMetrics(path string) (*MetricsFile, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("metrics file %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("metrics file %s: %w", path, err)
+	}
+	return &MetricsFile{path: path, f: f, w: bufio.NewWriter(f)}, nil
+}
+
+// Write appends one line; non-finite values are written as null. Lines are flushed at once, so a
+// killed run loses nothing it reported.
+func (m *MetricsFile) Write(values map[string]float64) error {
+	line := make(map[string]any, len(values))
+	for k, v := range values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			line[k] = nil
+		} else {
+			line[k] = v
+		}
+	}
+	data, _ := json.Marshal(line)
+	m.w.Write(data)
+	m.w.WriteByte('\n')
+	if err := m.w.Flush(); err != nil {
+		return fmt.Errorf("metrics file %s: %w", m.path, err)
+	}
+	return nil
+}
+
+// Close flushes and closes the file; closing twice is harmless.
+func (m *MetricsFile) Close() error {
+	if m.f == nil {
+		return nil
+	}
+	err := m.w.Flush()
+	if cerr := m.f.Close(); err == nil {
+		err = cerr
+	}
+	m.f = nil
+	return err
+}
+
+// MetricPoint is one value of a metrics file, with the step and the epoch (NaN where its line
+// has none, as a rollback's) of its line.
+type MetricPoint struct {
+	Step, Epoch, Value float64
+}
+
+// Metrics are the values of a metrics file by key, each in the order of the file's lines;
+// non-finite values (written as null) are left out. Every line has "step", and "epoch" but for a
+// rollback's and a resume's; accuracies are fractions. The keys:
+//
+//   - training lines, the means over the -log-every window: "loss", the objective's terms by
+//     name ("invariance", "variance", "covariance", ... unweighted), "lr", "z_std" and the online
+//     probe's "probe_loss" and "probe_batch_acc" in pretraining; "loss", "batch_acc" and
+//     "lr_head" in fine-tuning; "images_per_sec" (wall clock) and "step_images_per_sec" (compute
+//     alone) in both; in pretraining with -skip-bad-images, "bad_images" (images replaced per
+//     step, its mean);
+//   - evaluation lines: "probe_acc" (online probe, each epoch) and "knn_acc" (-eval-every) in
+//     pretraining, and the final evaluation's "linear_acc" and "knn_acc" at the last step;
+//     "top1" and "top5" (more than 5 classes) after each fine-tuning epoch;
+//   - "rollback_from_step" (a rollback to the line's step) and ResumedKey (not a metric).
+type Metrics map[string][]MetricPoint
+
+// ResumedKey marks the line that a resumed run writes before its first step: {"step": S,
+// "resumed": 1}, S the step of the checkpoint it resumed from. Lines written before it with a
+// step after S come from a process that went on past its last checkpoint and was killed: the
+// resumed run trains those steps again.
+const ResumedKey = "resumed"
+
+// ReadMetrics reads a JSON-lines metrics file (MetricsFile's); lines without a
+// step are skipped. At a ResumedKey line at step S, the values read so far at steps after S are
+// dropped: the run trained those steps again from S (the file keeps both). A value of a key at the
+// step of its previous value replaces it (a finished run evaluated again writes its final line
+// again); the values of steps trained again after a rollback are kept, as the rollback's line.
+func ReadMetrics(path string) (Metrics, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("metrics file: %w", err)
+	}
+	defer f.Close()
+	series := Metrics{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for line := 1; sc.Scan(); line++ {
+		var rec map[string]*float64
+		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
+			return nil, fmt.Errorf("metrics file %s:%d: %w", path, line, err)
+		}
+		step := rec["step"]
+		if step == nil {
+			continue
+		}
+		if rec[ResumedKey] != nil {
+			for k, pts := range series {
+				series[k] = slices.DeleteFunc(pts, func(p MetricPoint) bool { return p.Step > *step })
+			}
+			continue
+		}
+		epoch := math.NaN()
+		if e := rec["epoch"]; e != nil {
+			epoch = *e
+		}
+		for k, v := range rec {
+			if k == "step" || k == "epoch" || v == nil {
+				continue
+			}
+			pt := MetricPoint{Step: *step, Epoch: epoch, Value: *v}
+			// A value at the step of the key's previous one replaces it: a finished run evaluated
+			// again (-resume) writes its final line again. Each rollback stays, even to one step.
+			if pts := series[k]; k != "rollback_from_step" && len(pts) > 0 && pts[len(pts)-1].Step == *step {
+				pts[len(pts)-1] = pt
+				continue
+			}
+			series[k] = append(series[k], pt)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("metrics file %s: %w", path, err)
+	}
+	return series, nil
+}

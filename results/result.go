@@ -1,0 +1,167 @@
+// Package results reads and writes what runs leave beside their checkpoints: result.json (Pretrain,
+// Finetune), evaluate's -result file (Evaluate) and metrics.jsonl (MetricsFile, ReadMetrics). It
+// uses the standard library alone, so that a script or a notebook that reads results does not
+// link XLA.
+package results
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+)
+
+// File is the name of the file, beside a run's checkpoints, that holds its result.
+const File = "result.json"
+
+// The kinds of result ("kind" in the file), which tell the three formats apart.
+const (
+	KindPretrain = "pretrain" // Pretrain
+	KindFinetune = "finetune" // Finetune
+	KindEvaluate = "evaluate" // Evaluate
+)
+
+// Pretrain is the result.json of a pretraining run (go run ./train): a finished run, or one
+// interrupted by a signal.
+type Pretrain struct {
+	Kind         string        `json:"kind"` // KindPretrain (absent in files written before it was recorded)
+	Steps        int64         `json:"steps"`
+	Trained      int64         `json:"trained_steps"` // steps this process trained (Steps less the step it resumed from)
+	Interrupted  bool          `json:"interrupted"`   // stopped by a signal; a checkpoint was written
+	Checkpoint   string        `json:"checkpoint"`    // the newest checkpoint (written, or resumed from)
+	ProbeAcc     float64       `json:"online_probe"`  // online probe accuracy on the evaluation split at the end (-1 if none)
+	Linear       float64       `json:"linear_probe"`  // offline linear probe accuracy (-1 if not run)
+	KNN          float64       `json:"knn"`           // kNN accuracy (-1 if not run)
+	PixelLinear  float64       `json:"linear_pixels"` // baseline: linear probe on raw pixels (-1 if not run)
+	RandomLinear float64       `json:"linear_random"` // baseline: linear probe on a randomly initialised encoder (-1 if not run)
+	TrainTime    time.Duration `json:"train_ns"`      // this process's training time (Trained steps)
+	// EvalSplit names the images the accuracies are measured on ("test", or "validation": the
+	// held-out training images), EvalImages their number.
+	EvalSplit  string `json:"eval_split"`
+	EvalImages int    `json:"eval_images"`
+	// LowLabel holds the probes trained on fractions of the labels (the -low-label flag).
+	LowLabel []LowLabel `json:"low_label,omitempty"`
+	// StepCompilations counts how often the training step was compiled: 1, whatever the steps.
+	StepCompilations int `json:"step_compilations"`
+}
+
+// LowLabel is the linear probe and kNN trained on Percent% of the training labels (Images
+// images, class-balanced).
+type LowLabel struct {
+	Percent float64 `json:"percent"`
+	Images  int     `json:"images"`
+	Linear  float64 `json:"linear_probe"`
+	KNN     float64 `json:"knn"`
+}
+
+// Finetune is the result.json of a fine-tuning run (go run ./evaluate -weights): a finished run,
+// or one interrupted by a signal.
+type Finetune struct {
+	Kind        string        `json:"kind"` // KindFinetune (absent in files written before it was recorded)
+	Steps       int64         `json:"steps"`
+	Interrupted bool          `json:"interrupted"`
+	Checkpoint  string        `json:"checkpoint"`
+	TrainImages int           `json:"train_images"` // labelled images trained on (TrainPercent of the split)
+	TestImages  int           `json:"test_images"`
+	Top1        float64       `json:"top1"` // test accuracy at the end
+	Top5        float64       `json:"top5"` // -1 with 5 classes or fewer
+	TrainTime   time.Duration `json:"train_ns"`
+}
+
+// Evaluate is what go run ./evaluate -result writes: one evaluation on frozen features, in the
+// conventions of the runs' result.json (Pretrain, Finetune): snake_case keys, accuracies as fractions
+// in [0, 1], durations in nanoseconds. What was not measured is absent, never -1: the probe's
+// keys without a probe (-probe-epochs 0), kNN's without kNN (-knn-k 0), the image counts when
+// nothing was scored, the bad-image counts unless bad images were skipped, the step for an
+// exported encoder.
+type Evaluate struct {
+	// Kind is KindEvaluate, which tells this file from the runs' result.json.
+	Kind string `json:"kind"`
+	// Checkpoint is the file the encoder was loaded from (for a run folder, its newest valid
+	// checkpoint) and Step its training step (absent for an exported encoder).
+	Checkpoint string `json:"checkpoint"`
+	Step       *int64 `json:"step,omitempty"`
+	// Dataset and DataDir are where the images came from (DataDir resolved as the data set
+	// opened it; absent for the generated synthetic set).
+	Dataset string `json:"dataset"`
+	DataDir string `json:"data_dir,omitempty"`
+	// TrainImages is the number of training images the probe and kNN used (TrainPercent% of the
+	// split's images that were embedded), TestImages the number of test images scored.
+	TrainImages  *int    `json:"train_images,omitempty"`
+	TrainPercent float64 `json:"train_percent,omitempty"`
+	TestImages   *int    `json:"test_images,omitempty"`
+	// TrainBadImages and TestBadImages count the images left out because they did not decode:
+	// present (0 or more) when bad images were skipped (-skip-bad-images, or the encoder's run
+	// skipped them), absent otherwise (a bad image then stops the command).
+	TrainBadImages *int `json:"train_bad_images,omitempty"`
+	TestBadImages  *int `json:"test_bad_images,omitempty"`
+	// ViewSize is the side of the images the encoder saw (absent when nothing was embedded).
+	ViewSize int `json:"view_size,omitempty"`
+	// LinearProbe is the linear probe's test top-1 accuracy after ProbeEpochs epochs,
+	// LinearProbeTrain its accuracy on its training images.
+	LinearProbe      *float64 `json:"linear_probe,omitempty"`
+	LinearProbeTrain *float64 `json:"linear_probe_train,omitempty"`
+	ProbeEpochs      int      `json:"probe_epochs,omitempty"`
+	// KNN is the kNN classifier's test top-1 accuracy with KNNK neighbours at temperature KNNT.
+	KNN  *float64 `json:"knn,omitempty"`
+	KNNK int      `json:"knn_k,omitempty"`
+	KNNT float64  `json:"knn_t,omitempty"`
+	// Embeddings is the file -embeddings wrote, with the EmbeddingsImages images of the split
+	// EmbeddingsSplit (absent without -embeddings).
+	Embeddings       string `json:"embeddings,omitempty"`
+	EmbeddingsSplit  string `json:"embeddings_split,omitempty"`
+	EmbeddingsImages *int   `json:"embeddings_images,omitempty"`
+	// Seed is -seed (the label subset and the probe's initialisation and data order).
+	Seed uint64 `json:"seed"`
+	// Backend is the GoMLX backend that computed the features, as GOMLX_BACKEND chose it
+	// (backend.Config: "xla:cpu", "xla:cuda", "go").
+	Backend string `json:"backend"`
+	// Wall is the command's wall time up to the result, from the start of the backend on.
+	Wall time.Duration `json:"wall_ns"`
+	// Date is when the evaluation started, UTC, RFC 3339.
+	Date string `json:"date"`
+}
+
+// Write writes r (a Pretrain, Finetune or Evaluate, or a pointer to one) to path as indented
+// JSON, atomically: an existing file is replaced only by the complete new one.
+func Write(path string, r any) error {
+	data, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return atomicfile.WriteFile(path, append(data, '\n'), 0)
+}
+
+// Read reads the result file at path: a *Pretrain, *Finetune or *Evaluate according to its
+// "kind". A file written before kinds were recorded is a *Finetune when it has fine-tuning's
+// "top1", else a *Pretrain.
+func Read(path string) (any, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var head struct {
+		Kind string   `json:"kind"`
+		Top1 *float64 `json:"top1"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("%s: %w (want a result file: a run's %s or evaluate -result's)", path, err, File)
+	}
+	var r any
+	switch {
+	case head.Kind == KindPretrain || head.Kind == "" && head.Top1 == nil:
+		r = &Pretrain{}
+	case head.Kind == KindFinetune || head.Kind == "":
+		r = &Finetune{}
+	case head.Kind == KindEvaluate:
+		r = &Evaluate{}
+	default:
+		return nil, fmt.Errorf("%s: unknown kind %q of result (want %s, %s or %s): written by a newer version?", path, head.Kind, KindPretrain, KindFinetune, KindEvaluate)
+	}
+	if err := json.Unmarshal(data, r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return r, nil
+}

@@ -1,0 +1,76 @@
+package results
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Read gives back what Write wrote, as the type its kind names; a file written before kinds
+// were recorded is told by its keys; an unknown kind and a file that is not JSON are errors that
+// name the file.
+func TestWriteReadRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	acc := 0.75
+	n := 12
+	for _, want := range []any{
+		&Pretrain{Kind: KindPretrain, Steps: 40, Trained: 40, Linear: 0.98, KNN: 0.97, ProbeAcc: -1, TrainTime: 3 * time.Second,
+			LowLabel: []LowLabel{{Percent: 1, Images: 600, Linear: 0.9, KNN: 0.89}}, EvalSplit: "test", EvalImages: 10000},
+		&Finetune{Kind: KindFinetune, Steps: 7, TrainImages: 600, TestImages: 100, Top1: 0.5, Top5: -1},
+		&Evaluate{Kind: KindEvaluate, Checkpoint: "runs/x/ckpt-000000007.safetensors", LinearProbe: &acc, TestImages: &n, Backend: "xla:cpu"},
+	} {
+		path := filepath.Join(dir, "result.json")
+		if err := Write(path, want); err != nil {
+			t.Fatal(err)
+		}
+		got, err := Read(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("read back %#v, wrote %#v", got, want)
+		}
+	}
+	for content, want := range map[string]any{
+		`{"steps": 5, "linear_probe": 0.9, "knn": -1}`: &Pretrain{Steps: 5, Linear: 0.9, KNN: -1},
+		`{"steps": 5, "top1": 0.4, "top5": 0.9}`:        &Finetune{Steps: 5, Top1: 0.4, Top5: 0.9},
+	} {
+		path := filepath.Join(dir, "old.json")
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := Read(path); err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("a file without a kind, %s: read %#v, %v; want %#v", content, got, err, want)
+		}
+	}
+	for content, msg := range map[string]string{
+		`{"kind": "distill"}`: `unknown kind "distill"`,
+		`not json`:            "want a result file",
+	} {
+		path := filepath.Join(dir, "bad.json")
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Read(path); err == nil || !strings.Contains(err.Error(), msg) || !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: %v, want an error naming %s with %q", content, err, path, msg)
+		}
+	}
+}
+
+// The package links neither XLA nor GoMLX: a script that reads results stays small.
+func TestNoDependenciesBeyondTheStandardLibrary(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").Output()
+	if err != nil {
+		t.Skipf("go list: %v", err)
+	}
+	for _, pkg := range strings.Fields(string(out)) {
+		first := strings.SplitN(pkg, "/", 2)[0]
+		if strings.Contains(first, ".") && pkg != "github.com/gomlx-ssl/vicreg/results" && pkg != "github.com/gomlx-ssl/vicreg/internal/atomicfile" {
+			t.Errorf("results depends on %s", pkg)
+		}
+	}
+}
