@@ -1,7 +1,7 @@
 // Command bench runs the VICReg training step, the encoder's inference pass and a large matrix
 // product on our side (GoMLX on the backend GOMLX_BACKEND selects, xla:cpu by default) and, with
 // the same configurations, on PyTorch (torch_step.py, Debian's python3-torch, tuned as a careful
-// user would), and prints one markdown table: images/s, the ratio ours/PyTorch, achieved GFLOP/s
+// user would), and prints one markdown table: views/s (a training image is two views), the ratio ours/PyTorch, achieved GFLOP/s
 // (analytic FLOP counts), the share of the machine's measured matmul peak, first-step (compile)
 // time and peak resident memory. Each configuration runs in its own process, so the peak memory
 // figures are per configuration. It names the CPU (model, AVX-512, AVX512_BF16, AMX); on a CPU

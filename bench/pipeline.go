@@ -91,12 +91,12 @@ func runPipeline(seconds float64) error {
 }
 
 // printPipeline writes the pipeline table. Views per second is what a training step consumes:
-// compare it with the step table's images/s, which counts both views.
+// compare it with the step table's views/s (a training image is two views).
 func printPipeline(w io.Writer, rows []pipelineRow) {
 	fmt.Fprintf(w, "\n| augmentation | source px | view px | batch | workers | images/s | views/s | images per CPU-s |\n|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		fmt.Fprintf(w, "| %s | %d | %d | %d | %d | %.0f | %.0f | %.0f |\n", r.Preset, r.Source, r.View, r.Batch, r.Workers, r.ImagesPS, 2*r.ImagesPS, r.ImagesCPUS)
 	}
 	fmt.Fprintf(w, "\nTwo-view augmentation through datasets.Loader on synthetic, already decoded images (no JPEG decoding), %d logical CPUs. "+
-		"A training step keeps up when the views/s here exceed the step's images/s (which counts both views).\n", runtime.NumCPU())
+		"A training step keeps up when the views/s here exceed the step table's views/s.\n", runtime.NumCPU())
 }

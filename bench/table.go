@@ -124,7 +124,7 @@ func runTable(o options, cfgs []benchConfig, cpu cpuInfo) error {
 				notes = append(notes, c.Name+" PyTorch, GPU sampling: "+note)
 			}
 		}
-		log.Info("row", "config", c.Name, "ours img/s", fmt.Sprintf("%.1f", r.ours.ImagesPS), "torch img/s", fmt.Sprintf("%.1f", r.torch.ImagesPS),
+		log.Info("row", "config", c.Name, "ours views/s", fmt.Sprintf("%.1f", r.ours.ImagesPS), "torch views/s", fmt.Sprintf("%.1f", r.torch.ImagesPS),
 			"first s (ours/torch)", fmt.Sprintf("%.1f/%.1f", r.ours.FirstS, r.torch.FirstS), "GPU MiB (ours/torch)", fmt.Sprintf("%.0f/%.0f", r.oursGPU.PeakMiB, r.torchGPU.PeakMiB))
 		for _, e := range []string{r.oursErr, r.torchErr} {
 			if e != "" {
@@ -170,7 +170,7 @@ func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options
 		writeGPUTable(w, rows, notes, o)
 		return
 	}
-	fmt.Fprintf(w, "\n| config | ours img/s | torch img/s | ours/torch | ours GFLOP/s | torch GFLOP/s | %% of peak per CPU-s (ours / torch) | first step s (ours / torch) | peak RSS MiB (ours / torch) |\n")
+	fmt.Fprintf(w, "\n| config | ours views/s | torch views/s | ours/torch | ours GFLOP/s | torch GFLOP/s | %% of peak per CPU-s (ours / torch) | first step s (ours / torch) | peak RSS MiB (ours / torch) |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		gf := func(x result) float64 { return gflopsPerSec(r.cfg, x) }
@@ -212,7 +212,7 @@ func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options
 // writeGPUTable prints the GPU table: rates, first step, and nvidia-smi's peak memory and
 // utilisation for each side's process.
 func writeGPUTable(w io.Writer, rows []row, notes []string, o options) {
-	fmt.Fprintf(w, "\n| config | ours img/s | torch img/s | ours/torch | ours TFLOP/s | torch TFLOP/s | first step s (ours / torch) | peak GPU MiB (ours / torch) | GPU util %% (ours / torch) |\n")
+	fmt.Fprintf(w, "\n| config | ours views/s | torch views/s | ours/torch | ours TFLOP/s | torch TFLOP/s | first step s (ours / torch) | peak GPU MiB (ours / torch) | GPU util %% (ours / torch) |\n")
 	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
 		ratio := "–"

@@ -200,7 +200,7 @@ if has job; then
 fi
 
 # The input pipeline against the steps' consumption: views/s made on every core against the
-# images/s (both views) each training row consumed.
+# views/s each training row of bench.md consumed.
 if [[ -s "$OUT/pipeline.md" && -s "$OUT/bench.md" ]]; then
   "$PY" - "$OUT/pipeline.md" "$OUT/bench.md" >> "$OUT/summary.md" 2>&1 <<'PYEOF'
 import sys
