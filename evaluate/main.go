@@ -181,8 +181,15 @@ func (f *flags) check() string {
 		return "-result records an evaluation on frozen features (without -weights); with -weights each run writes its own result.json " +
 			"in its folder (-checkpoint-dir; by default finetune-<weights>-<percent>pct beside the encoder, and scratch-<weights>-<percent>pct for the baseline)"
 	}
-	if f.result != "" {
-		if msg := checkResultPath(f.result); msg != "" {
+	for _, out := range []struct{ flag, path, example string }{
+		{"-result", f.result, "result.json"},
+		{"-embeddings", f.embeddings, "embeddings.npy"},
+		{"-export-encoder", f.ft.ExportEncoder, "encoder.safetensors"},
+	} {
+		if out.path == "" {
+			continue
+		}
+		if msg := checkOutputPath(out.flag, out.path, out.example); msg != "" {
 			return msg
 		}
 	}

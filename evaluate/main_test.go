@@ -380,6 +380,42 @@ func TestResultPathRefused(t *testing.T) {
 	}
 }
 
+// TestOutputPathsRefused: -embeddings and -export-encoder files that cannot be written are usage
+// errors found before any work (-embeddings is written after the probe and kNN), as -result's are.
+func TestOutputPathsRefused(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	tmp := t.TempDir()
+	missing := filepath.Join(tmp, "no-such-folder")
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		wants []string
+	}{
+		{"embeddings, missing folder", []string{"-embeddings", filepath.Join(missing, "e.npy")}, []string{"-embeddings", missing, "mkdir -p " + missing}},
+		{"export, missing folder", []string{"-export-encoder", filepath.Join(missing, "e.safetensors")}, []string{"-export-encoder", missing, "mkdir -p " + missing}},
+		{"export, a folder", []string{"-export-encoder", tmp}, []string{"-export-encoder", tmp + " is a folder", "give a file name"}},
+		{"fine-tuning export, missing folder", []string{"-finetune", "-export-encoder", filepath.Join(missing, "e.safetensors")}, []string{"-export-encoder", missing}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := evaluate(t, append([]string{"-checkpoint", dir}, tc.args...)...)
+			if o.code != 2 {
+				t.Errorf("exit status %d, want 2", o.code)
+			}
+			for _, w := range tc.wants {
+				if !strings.Contains(o.stderr, w) {
+					t.Errorf("the message does not say %q:\n%s", w, o.stderr)
+				}
+			}
+			if strings.Contains(o.stderr, "encoder loaded") || strings.Contains(o.stderr, "done=") || o.stdout != "" {
+				t.Errorf("work was done before the refusal:\n%s%s", o.stdout, o.stderr)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+		t.Errorf("%s holds %d entries, want none (no test file left)", tmp, len(entries))
+	}
+}
+
 // TestResultKeptOnFailure: an evaluation that fails leaves an existing result file as it was.
 func TestResultKeptOnFailure(t *testing.T) {
 	tmp := t.TempDir()

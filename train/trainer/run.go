@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -172,6 +173,9 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	if err := CheckDevices(b, cfg.Devices); err != nil {
 		return nil, err
 	}
+	if err := checkExportPath(cfg.ExportEncoder); err != nil {
+		return nil, err
+	}
 	d, err := loadData(cfg, logger)
 	if err != nil {
 		return nil, err
@@ -330,6 +334,22 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// checkExportPath refuses, before any work, an -export-encoder file that could not be written
+// (its folder does not exist or cannot be written, or it is a folder): the encoder is exported
+// after the last step, and a bad path found then would cost the whole training.
+func checkExportPath(path string) error {
+	if path == "" {
+		return nil
+	}
+	if info, err := os.Stat(path); strings.HasSuffix(path, string(filepath.Separator)) || err == nil && info.IsDir() {
+		return config.Errorf("export-encoder", "%s is a folder: give a file name, such as %s", path, filepath.Join(path, "encoder.safetensors"))
+	}
+	if err := atomicfile.CheckWritable(path); err != nil {
+		return config.Errorf("export-encoder", "%v", err)
+	}
+	return nil
 }
 
 // writeResult writes res to path; a run that trained nothing (resumed after its last step)
