@@ -122,6 +122,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	// The flags after a stray argument were not read: refuse rather than run without them.
+	if msg := config.StrayArgument(fs, args); msg != "" {
+		return usage(stderr, "%s", msg)
+	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.
 	datasets.ExpandHomes(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder)
 	f.set = map[string]bool{}

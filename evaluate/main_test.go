@@ -416,6 +416,33 @@ func TestOutputPathsRefused(t *testing.T) {
 	}
 }
 
+// TestStrayArgumentRefused: an argument that is not a flag is a usage error before any work; the
+// flag package stops reading at it, so the flags after it would have been left at their defaults
+// (-baseline false -probe-epochs 0 ran the default 30-epoch probe).
+func TestStrayArgumentRefused(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	for _, tc := range []struct {
+		args  []string
+		wants []string
+	}{
+		{[]string{"-checkpoint", dir, "-baseline", "false", "-probe-epochs", "0", "-knn-k", "0"}, []string{`"false"`, "-baseline=false"}},
+		{[]string{"-checkpoint", dir, filepath.Join(dir, "other-run")}, []string{"unexpected argument", "other-run"}},
+	} {
+		o := evaluate(t, tc.args...)
+		if o.code != 2 {
+			t.Errorf("%q: exit status %d, want 2", tc.args, o.code)
+		}
+		for _, w := range tc.wants {
+			if !strings.Contains(o.stderr, w) {
+				t.Errorf("%q: the message does not say %q:\n%s", tc.args, w, o.stderr)
+			}
+		}
+		if strings.Contains(o.stderr, "encoder loaded") || o.stdout != "" {
+			t.Errorf("%q: work was done before the refusal:\n%s%s", tc.args, o.stdout, o.stderr)
+		}
+	}
+}
+
 // TestResultKeptOnFailure: an evaluation that fails leaves an existing result file as it was.
 func TestResultKeptOnFailure(t *testing.T) {
 	tmp := t.TempDir()
