@@ -312,7 +312,8 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 			return res, nil
 		} else if err != nil {
 			_ = closeAndPlot()
-			return nil, err
+			return nil, fmt.Errorf("%w\nthe trained checkpoint %s is saved: fix the cause and rerun with -resume, which evaluates it without training again%s",
+				err, res.Checkpoint, ResumeAdvice(err))
 		}
 		// The final accuracies join the metrics, at the last step: the end of the kNN curve that
 		// -eval-every draws.
