@@ -205,6 +205,11 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 	} else if err := RefuseOverwrite(mgr); err != nil {
 		return nil, err
 	}
+	if from.Step == 0 {
+		if err := refuseOverResult(cfg.CheckpointDir); err != nil {
+			return nil, err
+		}
+	}
 	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, config.FileName), append(cfg.JSON(), '\n'), 0); err != nil {
 		return nil, err
 	}
@@ -335,6 +340,18 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// refuseOverResult refuses to start a run from its first step in a folder that holds the result
+// of an earlier run but no checkpoint (removed to save space, say): the new run would replace
+// that result.json and config.json and add its lines to that metrics.jsonl.
+func refuseOverResult(dir string) error {
+	path := filepath.Join(dir, ResultFile)
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	return config.Errorf("checkpoint-dir", "%s holds the %s of an earlier run but no checkpoint: a new run would replace it and the %s beside it, and add to its metrics.jsonl; move them away or choose another -checkpoint-dir (nothing was overwritten)",
+		dir, ResultFile, config.FileName)
 }
 
 // checkExportPath refuses, before any work, an -export-encoder file that could not be written

@@ -51,6 +51,36 @@ func TestWrongChannelCountIsAUsageError(t *testing.T) {
 	}
 }
 
+// TestRefusesAnEarlierRunsResult: a run that would start from step 0 (with or without -resume) in
+// a folder that holds an earlier run's result.json but no checkpoint is a -checkpoint-dir usage
+// error that leaves the earlier run's files as they were.
+func TestRefusesAnEarlierRunsResult(t *testing.T) {
+	b := backendtest.XLA(t)
+	c := tinyConfig(t)
+	if err := os.MkdirAll(c.CheckpointDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	earlier := map[string]string{ResultFile: `{"kind": "pretrain", "linear_probe": 0.98}` + "\n", config.FileName: "{}\n", "metrics.jsonl": `{"step": 1}` + "\n"}
+	for name, data := range earlier {
+		if err := os.WriteFile(filepath.Join(c.CheckpointDir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, resume := range []bool{false, true} {
+		c.Resume = resume
+		_, err := Run(b, c, quiet())
+		var ue *config.FieldError
+		if !errors.As(err, &ue) || ue.Flag != "checkpoint-dir" || !strings.Contains(err.Error(), ResultFile) {
+			t.Errorf("resume %v: want a -checkpoint-dir usage error naming %s, got %v", resume, ResultFile, err)
+		}
+	}
+	for name, want := range earlier {
+		if data, _ := os.ReadFile(filepath.Join(c.CheckpointDir, name)); string(data) != want {
+			t.Errorf("%s was changed to %q", name, data)
+		}
+	}
+}
+
 // TestRunWritesEverythingAndNeverRecompiles runs a short job end to end.
 func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	b := backendtest.XLA(t)
