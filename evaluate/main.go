@@ -326,8 +326,12 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		// Both splits are opened (listed, checked) before either is embedded: a missing or
 		// mismatched test split must not cost the training split's embedding first.
 		for _, split := range []string{datasets.SplitTrain, datasets.SplitTest} {
-			if _, err := open(split); err != nil {
+			d, err := open(split)
+			if err != nil {
 				return err
+			}
+			if split == datasets.SplitTrain && d.Info().NumClasses == 1 {
+				return config.Errorf("data-dir", "%s: the images are in one class folder: every accuracy would be 100%% by construction; evaluate on a data set of two or more classes", datasets.DataDirOf(dataset, dataDir))
 			}
 		}
 		train, err := get(datasets.SplitTrain)

@@ -443,6 +443,24 @@ func TestStrayArgumentRefused(t *testing.T) {
 	}
 }
 
+// TestOneClassRefused: a labelled image folder of one class is refused before any embedding, by
+// the probe and kNN and by fine-tuning: every accuracy would be 100% by construction.
+func TestOneClassRefused(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"all"}, 8)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"all"}, 4)
+	for _, extra := range [][]string{{"-probe-epochs", "1"}, {"-finetune", "-epochs", "1", "-baseline=false", "-checkpoint-dir", t.TempDir()}} {
+		o := evaluate(t, append([]string{"-checkpoint", dir, "-dataset", "folder", "-data-dir", root}, extra...)...)
+		if o.code != 2 || !strings.Contains(o.stderr, "one class") || !strings.Contains(o.stderr, root) {
+			t.Errorf("%q: exit %d, want 2 naming %s and its one class:\n%s%s", extra, o.code, root, o.stdout, o.stderr)
+		}
+		if strings.Contains(o.stderr, "done=") {
+			t.Errorf("%q: images were embedded or trained on before the refusal:\n%s", extra, o.stderr)
+		}
+	}
+}
+
 // TestResultKeptOnFailure: an evaluation that fails leaves an existing result file as it was.
 func TestResultKeptOnFailure(t *testing.T) {
 	tmp := t.TempDir()

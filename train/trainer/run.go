@@ -137,6 +137,12 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 			d.eval = test
 		}
 	}
+	if info.NumClasses == 1 && d.eval != nil {
+		// A single class folder (images put in one "dummy" class for pretraining, say): every
+		// label is the same, and the probe and kNN would score 100% whatever the encoder.
+		d.eval = nil
+		logger.Warn("the training images are in one class folder: the run is not evaluated (no online probe, kNN or linear probe), as every accuracy would be 100% by construction; evaluate the encoder on a labelled data set of two or more classes (go run ./evaluate -checkpoint ... -data-dir ...)")
+	}
 	if info.NumClasses == 0 {
 		d.eval = nil // nothing to evaluate against
 		logger.Info("the training images have no labels: the run is not evaluated (no online probe, kNN or linear probe)")

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/train/config"
@@ -78,6 +79,29 @@ func TestRefusesAnEarlierRunsResult(t *testing.T) {
 		if data, _ := os.ReadFile(filepath.Join(c.CheckpointDir, name)); string(data) != want {
 			t.Errorf("%s was changed to %q", name, data)
 		}
+	}
+}
+
+// TestOneClassIsNotEvaluated: training images in a single class folder (a "dummy" class for
+// pretraining) train, but the run is not evaluated and says why: every accuracy would be 100%.
+func TestOneClassIsNotEvaluated(t *testing.T) {
+	b := backendtest.XLA(t)
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"all"}, 16)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"all"}, 4)
+	c := tinyConfig(t)
+	c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16
+	c.Subset, c.EvalSubset, c.Steps = 0, 0, 1
+	var logged strings.Builder
+	res, err := Run(b, c, Options{Logger: log.New(&logged), NoProgressBar: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Linear >= 0 || res.KNN >= 0 || res.ProbeAcc >= 0 {
+		t.Errorf("one class: linear %v, kNN %v, online probe %v; want none measured (-1)", res.Linear, res.KNN, res.ProbeAcc)
+	}
+	if !strings.Contains(logged.String(), "one class folder") {
+		t.Errorf("the log does not say why the run is not evaluated:\n%s", logged.String())
 	}
 }
 
