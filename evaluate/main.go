@@ -508,6 +508,13 @@ func checkCheckpointPath(path string) string {
 		return fmt.Sprintf("-checkpoint: %s does not exist (give a checkpoint file, an exported encoder or a run's checkpoint folder)", path)
 	}
 	if !info.IsDir() {
+		// A run's other files (config.json, metrics.jsonl, result.json, the figures) are not
+		// damaged checkpoints: the user meant the run.
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".json", ".jsonl", ".svg", ".png", ".md", ".npy", ".csv", ".txt":
+			return fmt.Sprintf("-checkpoint: %s is not a checkpoint: give the run's folder %s (its newest valid checkpoint), one of its ckpt-*%s files or an exported encoder",
+				path, filepath.Dir(path), checkpoints.Ext)
+		}
 		return ""
 	}
 	paths, err := (&checkpoints.Manager{Dir: path}).List()

@@ -461,6 +461,24 @@ func TestOneClassRefused(t *testing.T) {
 	}
 }
 
+// TestRunFileIsNotACheckpoint: -checkpoint given a run's config.json or metrics.jsonl is a usage
+// error that points to the run's folder, not a "corrupt checkpoint" (exit 1).
+func TestRunFileIsNotACheckpoint(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	for _, name := range []string{config.FileName, "metrics.jsonl"} {
+		path := filepath.Join(dir, name)
+		if _, err := os.Stat(path); err != nil {
+			if err := os.WriteFile(path, []byte("{}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		o := evaluate(t, "-checkpoint", path)
+		if o.code != 2 || !strings.Contains(o.stderr, "not a checkpoint") || !strings.Contains(o.stderr, "folder "+dir) || strings.Contains(o.stderr, "corrupt") {
+			t.Errorf("-checkpoint %s: exit %d, want 2 saying it is not a checkpoint and naming the folder %s:\n%s", name, o.code, dir, o.stderr)
+		}
+	}
+}
+
 // TestResultKeptOnFailure: an evaluation that fails leaves an existing result file as it was.
 func TestResultKeptOnFailure(t *testing.T) {
 	tmp := t.TempDir()
