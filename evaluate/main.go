@@ -27,10 +27,11 @@
 // unless -baseline=false, so that the gain from pretraining is one line of the output.
 //
 // Exit status: 0 on success (also after SIGINT, once a checkpoint is written), 1 on failure
-// (including a damaged checkpoint or data file), 2 on a usage error (a bad flag value, a
-// -checkpoint path that does not exist or holds no checkpoint, a -result file whose folder does
-// not exist or cannot be written, -result with -weights, a data set without labels or whose
-// images do not fit the encoder, a resume with another configuration).
+// (including a damaged checkpoint or data file), 2 on a usage error (a bad flag value, an
+// argument that is not a flag, a -checkpoint path that does not exist, holds no checkpoint or is
+// one of a run's other files, a -result, -embeddings or -export-encoder file whose folder does
+// not exist or cannot be written, -result with -weights, a data set without labels, of one class
+// or whose images do not fit the encoder, a resume with another configuration).
 package main
 
 import (
