@@ -36,6 +36,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/analysis"
 	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 func main() {
@@ -155,8 +156,8 @@ func runLogged(args []string, logw io.Writer) int {
 		}
 		return 2
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "analyze: unexpected arguments %q (flags only)\nRun 'go run ./analyze -h' for the flags.\n", fs.Args())
+	if msg := config.StrayArgument(fs, args); msg != "" {
+		fmt.Fprintf(os.Stderr, "analyze: %s\nRun 'go run ./analyze -h' for the flags.\n", msg)
 		return 2
 	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.

@@ -27,10 +27,11 @@
 // unless -baseline=false, so that the gain from pretraining is one line of the output.
 //
 // Exit status: 0 on success (also after SIGINT, once a checkpoint is written), 1 on failure
-// (including a damaged checkpoint or data file), 2 on a usage error (a bad flag value, a
-// -checkpoint path that does not exist or holds no checkpoint, a -result file whose folder does
-// not exist or cannot be written, -result with -weights, a data set without labels or whose
-// images do not fit the encoder, a resume with another configuration).
+// (including a damaged checkpoint or data file), 2 on a usage error (a bad flag value, an
+// argument that is not a flag, a -checkpoint path that does not exist, holds no checkpoint or is
+// one of a run's other files, a -result, -embeddings or -export-encoder file whose folder does
+// not exist or cannot be written, -result with -weights, a data set without labels, of one class
+// or whose images do not fit the encoder, a resume with another configuration).
 package main
 
 import (
@@ -123,6 +124,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
+	// The flags after a stray argument were not read: refuse rather than run without them.
+	if msg := config.StrayArgument(fs, args); msg != "" {
+		return usage(stderr, "%s", msg)
+	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.
 	datasets.ExpandHomes(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder)
 	f.set = map[string]bool{}
@@ -182,8 +187,15 @@ func (f *flags) check() string {
 		return "-result records an evaluation on frozen features (without -weights); with -weights each run writes its own result.json " +
 			"in its folder (-checkpoint-dir; by default finetune-<weights>-<percent>pct beside the encoder, and scratch-<weights>-<percent>pct for the baseline)"
 	}
-	if f.result != "" {
-		if msg := checkResultPath(f.result); msg != "" {
+	for _, out := range []struct{ flag, path, example string }{
+		{"-result", f.result, "result.json"},
+		{"-embeddings", f.embeddings, "embeddings.npy"},
+		{"-export-encoder", f.ft.ExportEncoder, "encoder.safetensors"},
+	} {
+		if out.path == "" {
+			continue
+		}
+		if msg := checkOutputPath(out.flag, out.path, out.example); msg != "" {
 			return msg
 		}
 	}
@@ -316,8 +328,12 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		// Both splits are opened (listed, checked) before either is embedded: a missing or
 		// mismatched test split must not cost the training split's embedding first.
 		for _, split := range []string{datasets.SplitTrain, datasets.SplitTest} {
-			if _, err := open(split); err != nil {
+			d, err := open(split)
+			if err != nil {
 				return err
+			}
+			if split == datasets.SplitTrain && d.Info().NumClasses == 1 {
+				return config.Errorf("data-dir", "%s: the images are in one class folder: every accuracy would be 100%% by construction; evaluate on a data set of two or more classes", datasets.DataDirOf(dataset, dataDir))
 			}
 		}
 		train, err := get(datasets.SplitTrain)
@@ -494,6 +510,13 @@ func checkCheckpointPath(path string) string {
 		return fmt.Sprintf("-checkpoint: %s does not exist (give a checkpoint file, an exported encoder or a run's checkpoint folder)", path)
 	}
 	if !info.IsDir() {
+		// A run's other files (config.json, metrics.jsonl, result.json, the figures) are not
+		// damaged checkpoints: the user meant the run.
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".json", ".jsonl", ".svg", ".png", ".md", ".npy", ".csv", ".txt":
+			return fmt.Sprintf("-checkpoint: %s is not a checkpoint: give the run's folder %s (its newest valid checkpoint), one of its ckpt-*%s files or an exported encoder",
+				path, filepath.Dir(path), checkpoints.Ext)
+		}
 		return ""
 	}
 	paths, err := (&checkpoints.Manager{Dir: path}).List()

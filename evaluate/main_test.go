@@ -381,6 +381,105 @@ func TestResultPathRefused(t *testing.T) {
 	}
 }
 
+// TestOutputPathsRefused: -embeddings and -export-encoder files that cannot be written are usage
+// errors found before any work (-embeddings is written after the probe and kNN), as -result's are.
+func TestOutputPathsRefused(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	tmp := t.TempDir()
+	missing := filepath.Join(tmp, "no-such-folder")
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		wants []string
+	}{
+		{"embeddings, missing folder", []string{"-embeddings", filepath.Join(missing, "e.npy")}, []string{"-embeddings", missing, "mkdir -p " + missing}},
+		{"export, missing folder", []string{"-export-encoder", filepath.Join(missing, "e.safetensors")}, []string{"-export-encoder", missing, "mkdir -p " + missing}},
+		{"export, a folder", []string{"-export-encoder", tmp}, []string{"-export-encoder", tmp + " is a folder", "give a file name"}},
+		{"fine-tuning export, missing folder", []string{"-finetune", "-export-encoder", filepath.Join(missing, "e.safetensors")}, []string{"-export-encoder", missing}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := evaluate(t, append([]string{"-checkpoint", dir}, tc.args...)...)
+			if o.code != 2 {
+				t.Errorf("exit status %d, want 2", o.code)
+			}
+			for _, w := range tc.wants {
+				if !strings.Contains(o.stderr, w) {
+					t.Errorf("the message does not say %q:\n%s", w, o.stderr)
+				}
+			}
+			if strings.Contains(o.stderr, "encoder loaded") || strings.Contains(o.stderr, "done=") || o.stdout != "" {
+				t.Errorf("work was done before the refusal:\n%s%s", o.stdout, o.stderr)
+			}
+		})
+	}
+	if entries, _ := os.ReadDir(tmp); len(entries) != 0 {
+		t.Errorf("%s holds %d entries, want none (no test file left)", tmp, len(entries))
+	}
+}
+
+// TestStrayArgumentRefused: an argument that is not a flag is a usage error before any work; the
+// flag package stops reading at it, so the flags after it would have been left at their defaults
+// (-baseline false -probe-epochs 0 ran the default 30-epoch probe).
+func TestStrayArgumentRefused(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	for _, tc := range []struct {
+		args  []string
+		wants []string
+	}{
+		{[]string{"-checkpoint", dir, "-baseline", "false", "-probe-epochs", "0", "-knn-k", "0"}, []string{`"false"`, "-baseline=false"}},
+		{[]string{"-checkpoint", dir, filepath.Join(dir, "other-run")}, []string{"unexpected argument", "other-run"}},
+	} {
+		o := evaluate(t, tc.args...)
+		if o.code != 2 {
+			t.Errorf("%q: exit status %d, want 2", tc.args, o.code)
+		}
+		for _, w := range tc.wants {
+			if !strings.Contains(o.stderr, w) {
+				t.Errorf("%q: the message does not say %q:\n%s", tc.args, w, o.stderr)
+			}
+		}
+		if strings.Contains(o.stderr, "encoder loaded") || o.stdout != "" {
+			t.Errorf("%q: work was done before the refusal:\n%s%s", tc.args, o.stdout, o.stderr)
+		}
+	}
+}
+
+// TestOneClassRefused: a labelled image folder of one class is refused before any embedding, by
+// the probe and kNN and by fine-tuning: every accuracy would be 100% by construction.
+func TestOneClassRefused(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"all"}, 8)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"all"}, 4)
+	for _, extra := range [][]string{{"-probe-epochs", "1"}, {"-finetune", "-epochs", "1", "-baseline=false", "-checkpoint-dir", t.TempDir()}} {
+		o := evaluate(t, append([]string{"-checkpoint", dir, "-dataset", "folder", "-data-dir", root}, extra...)...)
+		if o.code != 2 || !strings.Contains(o.stderr, "one class") || !strings.Contains(o.stderr, root) {
+			t.Errorf("%q: exit %d, want 2 naming %s and its one class:\n%s%s", extra, o.code, root, o.stdout, o.stderr)
+		}
+		if strings.Contains(o.stderr, "done=") {
+			t.Errorf("%q: images were embedded or trained on before the refusal:\n%s", extra, o.stderr)
+		}
+	}
+}
+
+// TestRunFileIsNotACheckpoint: -checkpoint given a run's config.json or metrics.jsonl is a usage
+// error that points to the run's folder, not a "corrupt checkpoint" (exit 1).
+func TestRunFileIsNotACheckpoint(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	for _, name := range []string{config.FileName, "metrics.jsonl"} {
+		path := filepath.Join(dir, name)
+		if _, err := os.Stat(path); err != nil {
+			if err := os.WriteFile(path, []byte("{}\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		o := evaluate(t, "-checkpoint", path)
+		if o.code != 2 || !strings.Contains(o.stderr, "not a checkpoint") || !strings.Contains(o.stderr, "folder "+dir) || strings.Contains(o.stderr, "corrupt") {
+			t.Errorf("-checkpoint %s: exit %d, want 2 saying it is not a checkpoint and naming the folder %s:\n%s", name, o.code, dir, o.stderr)
+		}
+	}
+}
+
 // TestResultKeptOnFailure: an evaluation that fails leaves an existing result file as it was.
 func TestResultKeptOnFailure(t *testing.T) {
 	tmp := t.TempDir()

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/results"
@@ -335,4 +336,68 @@ func TestDataBadEvaluationImage(t *testing.T) {
 		t.Fatalf("-resume once the image is gone: exit %d, want 0 resuming from step 3:\n%s", r.code, r.output)
 	}
 	loadState(t, ckptPath(ck, 6))
+}
+
+// TestBadImageSaysHowToResume: a run stopped by a bad training image, during training or in the
+// final evaluation, names the checkpoint it saved and says to continue with -resume after
+// replacing the image, not deleting it (-resume refuses a training set of another size).
+func TestBadImageSaysHowToResume(t *testing.T) {
+	needDataFlags(t)
+	needXLA(t)
+	t.Parallel()
+	root, paths := labeledFolder(t)
+	bad := paths[len(paths)-1]
+	good, err := os.ReadFile(bad)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := t.TempDir()
+	if r := run(t, bins.train, nil, dataArgs("folder", root, ck, 2)...); r.code != 0 {
+		t.Fatalf("the run before the damage: exit %d:\n%s", r.code, r.output)
+	}
+	if err := os.WriteFile(bad, good[:len(good)/3], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	advice := "rather than deleting it"
+
+	// The final evaluation of the finished run (-resume trains nothing) meets the image.
+	r := run(t, bins.train, nil, dataArgs("folder", root, ck, 2, "-resume")...)
+	assertNoStackTrace(t, "final evaluation", r.output)
+	saved := filepath.Join(ck, "ckpt-000000002.safetensors")
+	for _, w := range []string{bad, "the trained checkpoint " + saved + " is saved", "-resume", advice} {
+		if !strings.Contains(r.output, w) {
+			t.Errorf("final evaluation: the output does not say %q:\n%s", w, r.output)
+		}
+	}
+	if r.code != 1 {
+		t.Errorf("final evaluation: exit %d, want 1", r.code)
+	}
+
+	// A new run meets it while training, after its first checkpoints (every step; an epoch is 3).
+	ck2 := t.TempDir()
+	r = run(t, bins.train, nil, dataArgs("folder", root, ck2, 6)...)
+	assertNoStackTrace(t, "training", r.output)
+	if r.code != 1 || !strings.Contains(r.output, bad) {
+		t.Fatalf("training: exit %d, want 1 naming %s:\n%s", r.code, bad, r.output)
+	}
+	latest, err := (&checkpoints.Manager{Dir: ck2}).List()
+	if err != nil || len(latest) == 0 {
+		t.Fatalf("training: no checkpoint before the bad image (%v); choose another image:\n%s", err, r.output)
+	}
+	for _, w := range []string{"the training up to " + latest[len(latest)-1] + " is saved", "continue with -resume", advice} {
+		if !strings.Contains(r.output, w) {
+			t.Errorf("training: the output does not say %q:\n%s", w, r.output)
+		}
+	}
+
+	// As the message says: the image replaced, -resume finishes both runs.
+	if err := os.WriteFile(bad, good, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{ck, ck2} {
+		steps := map[string]int{ck: 2, ck2: 6}[dir]
+		if r := run(t, bins.train, nil, dataArgs("folder", root, dir, steps, "-resume")...); r.code != 0 {
+			t.Errorf("-resume in %s after replacing the image: exit %d:\n%s", dir, r.code, r.output)
+		}
+	}
 }

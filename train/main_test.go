@@ -102,6 +102,42 @@ func TestUsageErrorsExitWithStatus2(t *testing.T) {
 	}
 }
 
+// TestBadExportPathRefusedBeforeTraining: an -export-encoder file that cannot be written is a
+// usage error found before any work (the encoder is written after the last step, where a bad path
+// would cost the whole training), naming the flag and what to do; no run folder is made.
+func TestBadExportPathRefusedBeforeTraining(t *testing.T) {
+	bin := trainBinary(t)
+	tmp := t.TempDir()
+	dir := filepath.Join(tmp, "run")
+	missing := filepath.Join(tmp, "no-such-folder")
+	for _, tc := range []struct {
+		name, path string
+		wants      []string
+	}{
+		{"missing folder", filepath.Join(missing, "encoder.safetensors"), []string{"-export-encoder", missing, "mkdir -p " + missing}},
+		{"a folder", tmp, []string{"-export-encoder", tmp + " is a folder", "give a file name"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, err := exec.Command(bin, tinyArgs(dir, "-steps", "1", "-export-encoder", tc.path)...).CombinedOutput()
+			exitErr, ok := err.(*exec.ExitError)
+			if !ok || exitErr.ExitCode() != 2 {
+				t.Errorf("want exit status 2, got %v\n%s", err, out)
+			}
+			for _, want := range tc.wants {
+				if !strings.Contains(string(out), want) {
+					t.Errorf("the output does not mention %q:\n%s", want, out)
+				}
+			}
+			if strings.Contains(string(out), "training") {
+				t.Errorf("it trained before the refusal:\n%s", out)
+			}
+		})
+	}
+	if _, err := os.Stat(dir); err == nil {
+		t.Errorf("the refusals made the run folder %s", dir)
+	}
+}
+
 // TestSIGINTWritesACheckpointAndExitsZero interrupts a long run after its first step.
 func TestSIGINTWritesACheckpointAndExitsZero(t *testing.T) {
 	if os.Getenv("GOMLX_BACKEND") == "go" {

@@ -8,8 +8,10 @@ package atomicfile
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,4 +117,34 @@ func Copy(path string, perm os.FileMode, r io.Reader) error {
 		_, err := io.Copy(w, r)
 		return err
 	})
+}
+
+// CheckWritable says, before any work, why Write could not create path: its folder does not
+// exist, is not a folder or cannot be written, or path is a folder (the error then suggests the
+// file example in it). It creates and removes a temporary file beside path, named as Write names
+// its own. The error says what to do; a caller puts the flag's name before it.
+func CheckWritable(path, example string) error {
+	if info, err := os.Stat(path); strings.HasSuffix(path, string(filepath.Separator)) || err == nil && info.IsDir() {
+		return fmt.Errorf("%s is a folder: give a file name, such as %s", path, filepath.Join(path, example))
+	}
+	dir, base := filepath.Dir(path), filepath.Base(path)
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("the folder %s does not exist: create it first (mkdir -p %s) or give a file in an existing folder", dir, dir)
+	case err != nil:
+		return fmt.Errorf("%v: give a file in a folder you can write to", err)
+	case !info.IsDir():
+		return fmt.Errorf("%s is not a folder: give a file in an existing folder", dir)
+	}
+	f, err := os.CreateTemp(dir, "."+base+TempInfix+"*")
+	if err != nil {
+		return fmt.Errorf("cannot write in the folder %s (%v): give a file in a folder you can write to", dir, err)
+	}
+	name := f.Name()
+	f.Close()
+	if err := os.Remove(name); err != nil {
+		return fmt.Errorf("cannot remove the test file %s: %v", name, err)
+	}
+	return nil
 }

@@ -367,3 +367,23 @@ func TestNormalisationOfOtherImages(t *testing.T) {
 		}
 	}
 }
+
+// TestStrayArgument: an argument that is not a flag is a usage error; a true/false given apart
+// from its boolean flag (-baselines false, which the flag package reads as -baselines and then
+// stops) names the form that works.
+func TestStrayArgument(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-baselines", "false", "-steps", "1"}, `unexpected argument "false" after -baselines: a boolean flag takes its value after =, as in -baselines=false`},
+		{[]string{"--resume", "true"}, "-resume=true"},
+		{[]string{"-steps", "1", "mnist"}, `unexpected argument "mnist" (flags start with -)`},
+		{[]string{"-baselines=false", "false"}, `unexpected argument "false" (flags start with -)`},
+	} {
+		_, err := parse(tc.args...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%q: got %v, want an error saying %q", tc.args, err, tc.want)
+		}
+	}
+}

@@ -93,6 +93,9 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		cfg.BatchSize = n
 	}
 	classes := train.Info().NumClasses
+	if classes == 1 {
+		return nil, config.Errorf("data-dir", "%s: the images are in one class folder: every accuracy would be 100%% by construction; fine-tune on a data set of two or more classes", datasets.DataDirOf(cfg.Dataset, cfg.DataDir))
+	}
 	// The encoder sees another data set's images as it saw its training images: at its view size,
 	// normalised with their statistics (as frozen-feature evaluation does).
 	size, err := cfg.Encoder.ViewSize()

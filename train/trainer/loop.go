@@ -199,7 +199,7 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 				}
 				continue
 			}
-			return nil, err
+			return nil, l.stoppedBy(err)
 		}
 		l.win.add(out, l.ImagesPerStep)
 		if l.step%l.LogEvery == 0 || l.step == l.Total {
@@ -289,6 +289,25 @@ func (l *Loop) endOfEpoch(res *LoopResult) error {
 	}
 	res.Last = values
 	return l.Metrics.Write(line)
+}
+
+// stoppedBy adds to err, a failure of a training step (a bad image, a data file gone), what
+// this run saved and how to continue from it.
+func (l *Loop) stoppedBy(err error) error {
+	if l.lastSave == "" {
+		return fmt.Errorf("%w\nno checkpoint was written by this run: fix the cause and start it again%s", err, ResumeAdvice(err))
+	}
+	return fmt.Errorf("%w\nthe training up to %s is saved: fix the cause and continue with -resume%s", err, l.lastSave, ResumeAdvice(err))
+}
+
+// ResumeAdvice is what to add, after an error that stopped a run, about a bad training image:
+// deleting it changes the training set, which -resume refuses, so it must be replaced, or
+// skipped with -skip-bad-images. "" for other errors.
+func ResumeAdvice(err error) string {
+	if !errors.Is(err, datasets.ErrBadImage) {
+		return ""
+	}
+	return " (replace a bad training image with a good one rather than deleting it: -resume refuses a training set of another size; or add -skip-bad-images)"
 }
 
 // saveAfterFailedEvaluation keeps the training done when an evaluation fails (an unreadable

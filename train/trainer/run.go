@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/charmbracelet/log"
@@ -96,6 +97,12 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 			d.eval = test
 		}
 	}
+	if info.NumClasses == 1 && d.eval != nil {
+		// A single class folder (images put in one "dummy" class for pretraining, say): every
+		// label is the same, and the probe and kNN would score 100% whatever the encoder.
+		d.eval = nil
+		logger.Warn("the training images are in one class folder: the run is not evaluated (no online probe, kNN or linear probe), as every accuracy would be 100% by construction; evaluate the encoder on a labelled data set of two or more classes (go run ./evaluate -checkpoint ... -data-dir ...)")
+	}
 	if info.NumClasses == 0 {
 		d.eval = nil // nothing to evaluate against
 		logger.Info("the training images have no labels: the run is not evaluated (no online probe, kNN or linear probe)")
@@ -132,6 +139,9 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 	if err := CheckDevices(b, cfg.Devices); err != nil {
 		return nil, err
 	}
+	if err := checkExportPath(cfg.ExportEncoder); err != nil {
+		return nil, err
+	}
 	d, err := loadData(cfg, logger)
 	if err != nil {
 		return nil, err
@@ -160,6 +170,11 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		}
 	} else if err := RefuseOverwrite(mgr); err != nil {
 		return nil, err
+	}
+	if from.Step == 0 {
+		if err := refuseOverResult(cfg.CheckpointDir); err != nil {
+			return nil, err
+		}
 	}
 	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, config.FileName), append(cfg.JSON(), '\n'), 0); err != nil {
 		return nil, err
@@ -268,7 +283,8 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 			return res, nil
 		} else if err != nil {
 			_ = closeAndPlot()
-			return nil, err
+			return nil, fmt.Errorf("%w\nthe trained checkpoint %s is saved: fix the cause and rerun with -resume, which evaluates it without training again%s",
+				err, res.Checkpoint, ResumeAdvice(err))
 		}
 		// The final accuracies join the metrics, at the last step: the end of the kNN curve that
 		// -eval-every draws.
@@ -290,6 +306,31 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		return nil, err
 	}
 	return res, nil
+}
+
+// refuseOverResult refuses to start a run from its first step in a folder that holds the result
+// of an earlier run but no checkpoint (removed to save space, say): the new run would replace
+// that result.json and config.json and add its lines to that metrics.jsonl.
+func refuseOverResult(dir string) error {
+	path := filepath.Join(dir, results.File)
+	if _, err := os.Stat(path); err != nil {
+		return nil
+	}
+	return config.Errorf("checkpoint-dir", "%s holds the %s of an earlier run but no checkpoint: a new run would replace it and the %s beside it, and add to its metrics.jsonl; move them away or choose another -checkpoint-dir (nothing was overwritten)",
+		dir, results.File, config.FileName)
+}
+
+// checkExportPath refuses, before any work, an -export-encoder file that could not be written
+// (its folder does not exist or cannot be written, or it is a folder): the encoder is exported
+// after the last step, and a bad path found then would cost the whole training.
+func checkExportPath(path string) error {
+	if path == "" {
+		return nil
+	}
+	if err := atomicfile.CheckWritable(path, "encoder.safetensors"); err != nil {
+		return config.Errorf("export-encoder", "%v", err)
+	}
+	return nil
 }
 
 // writeResult writes res to path; a run that trained nothing (resumed after its last step)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/results"
@@ -49,6 +50,59 @@ func TestWrongChannelCountIsAUsageError(t *testing.T) {
 	var ue *config.FieldError
 	if !errors.As(err, &ue) || ue.Flag != "channels" || !strings.Contains(err.Error(), "set -channels 3") {
 		t.Errorf("want a -channels usage error, got %v", err)
+	}
+}
+
+// TestRefusesAnEarlierRunsResult: a run that would start from step 0 (with or without -resume) in
+// a folder that holds an earlier run's result.json but no checkpoint is a -checkpoint-dir usage
+// error that leaves the earlier run's files as they were.
+func TestRefusesAnEarlierRunsResult(t *testing.T) {
+	b := backendtest.XLA(t)
+	c := tinyConfig(t)
+	if err := os.MkdirAll(c.CheckpointDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	earlier := map[string]string{results.File: `{"kind": "pretrain", "linear_probe": 0.98}` + "\n", config.FileName: "{}\n", "metrics.jsonl": `{"step": 1}` + "\n"}
+	for name, data := range earlier {
+		if err := os.WriteFile(filepath.Join(c.CheckpointDir, name), []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, resume := range []bool{false, true} {
+		c.Resume = resume
+		_, err := Run(b, c, quiet())
+		var ue *config.FieldError
+		if !errors.As(err, &ue) || ue.Flag != "checkpoint-dir" || !strings.Contains(err.Error(), results.File) {
+			t.Errorf("resume %v: want a -checkpoint-dir usage error naming %s, got %v", resume, results.File, err)
+		}
+	}
+	for name, want := range earlier {
+		if data, _ := os.ReadFile(filepath.Join(c.CheckpointDir, name)); string(data) != want {
+			t.Errorf("%s was changed to %q", name, data)
+		}
+	}
+}
+
+// TestOneClassIsNotEvaluated: training images in a single class folder (a "dummy" class for
+// pretraining) train, but the run is not evaluated and says why: every accuracy would be 100%.
+func TestOneClassIsNotEvaluated(t *testing.T) {
+	b := backendtest.XLA(t)
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"all"}, 16)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"all"}, 4)
+	c := tinyConfig(t)
+	c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16
+	c.Subset, c.EvalSubset, c.Steps = 0, 0, 1
+	var logged strings.Builder
+	res, err := Run(b, c, Options{Logger: log.New(&logged), NoProgressBar: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Linear >= 0 || res.KNN >= 0 || res.ProbeAcc >= 0 {
+		t.Errorf("one class: linear %v, kNN %v, online probe %v; want none measured (-1)", res.Linear, res.KNN, res.ProbeAcc)
+	}
+	if !strings.Contains(logged.String(), "one class folder") {
+		t.Errorf("the log does not say why the run is not evaluated:\n%s", logged.String())
 	}
 }
 
