@@ -82,7 +82,7 @@ func TestUsageErrors(t *testing.T) {
 		{"checkpoint-dir is a file", bins.train, tinyArgs(aFile), 2, []string{aFile}},
 		{"resume with another configuration", bins.train, append(tinyArgs(""), "-resume", "-checkpoint-dir", foreignRun(t)), 2,
 			[]string{"configuration differs", "model.width"}},
-		{"new run over an old one", bins.train, append(tinyArgs(""), "-checkpoint-dir", foreignRun(t)), 2, []string{"-resume"}},
+		{"new run over an old one", bins.train, append(tinyArgs(""), "-checkpoint-dir", foreignRun(t)), 2, []string{"-checkpoint-dir:", "pass -resume"}},
 		{"resume over checkpoints of the old format", bins.train, append(tinyArgs(""), "-resume", "-checkpoint-dir", oldDir), 1, oldWants(oldDir)},
 		{"new run over checkpoints of the old format", bins.train, append(tinyArgs(""), "-checkpoint-dir", oldDir), 1, oldWants(oldDir)},
 

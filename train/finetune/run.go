@@ -130,7 +130,9 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if cfg.Weights == Freeze {
 		freeze(ctx)
 	}
-	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, "config.json"), append(cfg.JSON(), '\n'), 0); err != nil {
+	stored := cfg // the run, not this command's -resume (as pretraining's config.json)
+	stored.Resume = false
+	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, config.FileName), append(stored.JSON(), '\n'), 0); err != nil {
 		return nil, err
 	}
 	metricsPath := filepath.Join(cfg.CheckpointDir, "metrics.jsonl")

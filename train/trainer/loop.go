@@ -126,7 +126,7 @@ func Resume(mgr *checkpoints.Manager, ctx *context.Context, logger *log.Logger, 
 	state, path, err := mgr.LoadLatest()
 	switch {
 	case errors.Is(err, checkpoints.ErrNoCheckpoint):
-		logger.Info("no checkpoint to resume from: starting a new run", "dir", mgr.Dir)
+		logger.Warn("-resume: no checkpoint to resume from, so a new run starts here (if a run was meant, check -checkpoint-dir)", "dir", mgr.Dir)
 		return Resumed{}, nil
 	case errors.Is(err, checkpoints.ErrOldFormat):
 		return Resumed{}, fmt.Errorf("cannot resume: %w", err)
@@ -513,15 +513,15 @@ func OpenCheckpoints(dir string, keep int, best string, logger *log.Logger) (*ch
 	return mgr, func() { lock.Unlock() }, nil
 }
 
-// RefuseOverwrite returns a *config.FieldError (-resume) when the manager's folder already holds
-// checkpoints of a run (or an error naming the converter when they are of the old format).
+// RefuseOverwrite returns a *config.FieldError (-checkpoint-dir) when the manager's folder already
+// holds checkpoints of a run (or an error naming the converter when they are of the old format).
 func RefuseOverwrite(mgr *checkpoints.Manager) error {
 	paths, err := mgr.List()
 	if err != nil {
 		return err
 	}
 	if len(paths) > 0 {
-		return config.Errorf("resume", "%s already holds checkpoints of a run: pass -resume to continue it, or choose another -checkpoint-dir (nothing was overwritten)", mgr.Dir)
+		return config.Errorf("checkpoint-dir", "%s already holds checkpoints of a run: pass -resume to continue it, or choose another -checkpoint-dir (nothing was overwritten)", mgr.Dir)
 	}
 	return nil
 }

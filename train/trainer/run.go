@@ -176,7 +176,11 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 			return nil, err
 		}
 	}
-	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, config.FileName), append(cfg.JSON(), '\n'), 0); err != nil {
+	// config.json records the run, not this command's action: -resume is left out, so that
+	// -config config.json repeats the run (into another folder) rather than resuming one there.
+	stored := cfg
+	stored.Resume = false
+	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, config.FileName), append(stored.JSON(), '\n'), 0); err != nil {
 		return nil, err
 	}
 

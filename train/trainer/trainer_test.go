@@ -195,8 +195,8 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	before, _ := os.ReadFile(filepath.Join(c.CheckpointDir, "ckpt-000000004"+checkpoints.Ext))
 	_, err = Run(b, c, quiet())
 	var ue *config.FieldError
-	if !errors.As(err, &ue) || ue.Flag != "resume" {
-		t.Errorf("second run without -resume: want a -resume usage error, got %v", err)
+	if !errors.As(err, &ue) || ue.Flag != "checkpoint-dir" || !strings.Contains(err.Error(), "pass -resume") {
+		t.Errorf("second run without -resume: want a -checkpoint-dir usage error that suggests -resume, got %v", err)
 	}
 	after, _ := os.ReadFile(filepath.Join(c.CheckpointDir, "ckpt-000000004"+checkpoints.Ext))
 	if string(before) != string(after) {
@@ -280,6 +280,11 @@ func TestResumeIsExact(t *testing.T) {
 	}
 	sameResult("the resumed run's result", res, 2, split.CheckpointDir)
 	sameMetrics("the interrupted and resumed run", split.CheckpointDir)
+	// config.json records the run, not the -resume of the command that continued it: -config
+	// config.json repeats the run rather than resuming one.
+	if stored, err := config.Load(filepath.Join(split.CheckpointDir, config.FileName)); err != nil || stored.Resume || stored.Seed != split.Seed {
+		t.Errorf("config.json after -resume: resume %v, seed %d (want false, %d): %v", stored.Resume, stored.Seed, split.Seed, err)
+	}
 
 	// Resuming a finished run trains nothing, writes no checkpoint, and evaluates its last
 	// checkpoint again: result.json is the same, byte for byte (not an empty one, and how it was
