@@ -95,7 +95,7 @@ func DefaultOptions() Options {
 // Validate reports the first invalid option.
 func (o *Options) Validate() error {
 	if o.Checkpoints == "" {
-		return errors.New("no checkpoints given")
+		return errors.New("no checkpoints given: give -checkpoints (a run's checkpoint folder or one checkpoint file), or use -compare, -calibrate or -estimators")
 	}
 	return o.validateMeasures()
 }

@@ -35,6 +35,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/analysis"
 	"github.com/gomlx-ssl/vicreg/backend"
+	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
@@ -209,7 +210,7 @@ func runLogged(args []string, logw io.Writer) int {
 			if strings.Contains(o.Checkpoints, ",") {
 				hint = "\nTo compare several runs, use -compare " + o.Checkpoints
 			}
-			fmt.Fprintf(os.Stderr, "analyze: -checkpoints: %v%s\n", err, hint)
+			fmt.Fprintf(os.Stderr, "analyze: -checkpoints: %v: give a run's checkpoint folder (its -checkpoint-dir) or one of its ckpt-*%s files%s\n", err, checkpoints.Ext, hint)
 			return 2
 		}
 	}

@@ -152,7 +152,11 @@ func (f *Folder) list() error {
 		}
 		sort.Strings(f.files)
 		if len(f.files) == 0 {
-			return usageErr(f.dir, errors.New("no .jpg, .jpeg or .png images"), "put the images in this folder, or in one subfolder per class")
+			hint := "put the images in this folder, or in one subfolder per class"
+			if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.EqualFold(filepath.Ext(e.Name()), ".tar") }) {
+				hint = "it holds .tar files: read WebDataset shards as shards (-dataset shards)"
+			}
+			return usageErr(f.dir, errors.New("no .jpg, .jpeg or .png images"), hint)
 		}
 		return nil
 	}

@@ -11,6 +11,7 @@ import (
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -129,7 +130,11 @@ func shardPaths(pattern, split string) ([]string, error) {
 		}
 		sort.Strings(paths)
 		if len(paths) == 0 {
-			return nil, usageErr(dir, errors.New("no .tar shards"), "give a folder of .tar shards or a pattern such as train-{000000..000146}.tar (go run ./datasets/mkshards writes them)")
+			hint := "give a folder of .tar shards or a pattern such as train-{000000..000146}.tar (go run ./datasets/mkshards writes them)"
+			if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return !hidden(e.Name()) && (isImageFile(e.Name()) || entryIsDir(dir, e)) }) {
+				hint = "it holds images or folders, not shards: read it as an image folder (-dataset folder), or write shards from it with go run ./datasets/mkshards"
+			}
+			return nil, usageErr(dir, errors.New("no .tar shards"), hint)
 		}
 		return paths, nil
 	}

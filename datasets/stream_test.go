@@ -174,6 +174,8 @@ func TestFolderSplitsAndErrors(t *testing.T) {
 	makeFolder(t, filepath.Join(onlyTrain, "train"), []string{"a"}, 1)
 	file := filepath.Join(t.TempDir(), "file")
 	writeFile(t, file, []byte("x"))
+	shardDir := t.TempDir()
+	writeFile(t, filepath.Join(shardDir, "shard-000000.tar"), []byte("x"))
 	for _, tc := range []struct {
 		name, root, split, want string
 		kind                    error
@@ -185,6 +187,7 @@ func TestFolderSplitsAndErrors(t *testing.T) {
 		{"other classes", other, SplitTest, "classes [b] differ from those of " + filepath.Join(other, "train"), ErrUsage},
 		{"no test split", onlyTrain, SplitTest, "holds a train/ folder but no folder for the test split", ErrNoSplit},
 		{"nothing given", "", "", "no image folder given", ErrUsage},
+		{"shards", shardDir, "", shardDir + ": no .jpg, .jpeg or .png images (it holds .tar files: read WebDataset shards as shards (-dataset shards))", ErrUsage},
 	} {
 		_, err := OpenFolder(tc.root, tc.split)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, tc.kind) {
@@ -534,7 +537,8 @@ func TestShardsErrors(t *testing.T) {
 		kind                error
 	}{
 		{"missing folder", filepath.Join(dir, "nope"), filepath.Join(dir, "nope"), ErrUsage},
-		{"empty folder", t.TempDir(), "no .tar shards", ErrUsage},
+		{"empty folder", t.TempDir(), "no .tar shards (give a folder of .tar shards", ErrUsage},
+		{"an image folder", root, "no .tar shards (it holds images or folders, not shards: read it as an image folder (-dataset folder)", ErrUsage},
 		{"missing shard", filepath.Join(dir, "shard-{000000..000003}.tar"), "2 of its 4 shards are missing, first " + filepath.Join(dir, "shard-000002.tar"), ErrUsage},
 		{"bad pattern", filepath.Join(dir, "shard-{3..1}.tar"), "must be {FIRST..LAST}", ErrUsage},
 		{"truncated", truncated, truncated, ErrDamaged},

@@ -69,6 +69,8 @@ func run(args []string) int {
 		return usage("-out: give the folder to write the shards into")
 	case *perShard <= 0:
 		return usage("-per-shard %d: want at least 1", *perShard)
+	case within(*out, *in):
+		return usage("-out: %s is inside the image folder -in %s, where the shards would be read as images (or as a class): choose a folder outside it", *out, *in)
 	}
 	var splits []string
 	for _, s := range []string{"train", "val", "test"} {
@@ -85,12 +87,28 @@ func run(args []string) int {
 			return usage("-out: %s already holds %d .tar files (first %s): remove them or choose another folder (nothing was written)", dir, len(old), old[0])
 		}
 	}
-	// A failure leaves -out as it was: the shards this run wrote (of earlier splits too) are
-	// removed, so that the command can simply run again once the cause is fixed.
-	var written []string
+	// A failure leaves -out as it was: the shards this run wrote (of earlier splits too), the
+	// classes.txt files and the folders it created are removed, so that the command can simply
+	// run again once the cause is fixed.
+	var written, created []string // created: deepest first
+	for _, split := range splits {
+		dir := filepath.Join(*out, split)
+		if _, err := os.Stat(filepath.Join(dir, "classes.txt")); err != nil {
+			created = append(created, filepath.Join(dir, "classes.txt"))
+		}
+		if _, err := os.Stat(dir); err != nil && split != "" {
+			created = append(created, dir)
+		}
+	}
+	if _, err := os.Stat(*out); err != nil {
+		created = append(created, *out)
+	}
 	undo := func() {
 		for _, p := range written {
 			os.Remove(p)
+		}
+		for _, p := range created {
+			os.Remove(p) // a folder only when empty
 		}
 		if len(written) > 0 {
 			logger.Warn("removed the shards written before the error: -out is as it was", "shards", len(written))
@@ -154,6 +172,18 @@ func run(args []string) int {
 	}
 	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s\n", shellQuote(*out))
 	return 0
+}
+
+// within reports whether path is dir or inside it (both made absolute; symbolic links are not
+// followed).
+func within(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
 // report prints err and returns the exit status for it: 2 for a bad argument, 1 otherwise.

@@ -68,6 +68,8 @@ func TestMkshards(t *testing.T) {
 		{"missing -in", []string{"-in", filepath.Join(in, "nope"), "-out", t.TempDir()}, 2},
 		{"empty -in", []string{"-in", t.TempDir(), "-out", t.TempDir()}, 2},
 		{"bad -per-shard", []string{"-in", in, "-out", t.TempDir(), "-per-shard", "0"}, 2},
+		{"-out is -in", []string{"-in", bad, "-out", bad}, 2},
+		{"-out inside -in", []string{"-in", bad, "-out", filepath.Join(bad, "shards")}, 2},
 		{"not an image", []string{"-in", bad, "-out", t.TempDir()}, 1},
 		{"not an image, skipped", []string{"-in", bad, "-out", t.TempDir(), "-skip-bad-images"}, 0},
 	} {
@@ -86,8 +88,9 @@ func TestMkshards(t *testing.T) {
 	if code := run([]string{"-in", badVal, "-out", out2, "-per-shard", "2"}); code != 1 {
 		t.Errorf("a bad image in val/: exit %d, want 1", code)
 	}
-	if left, _ := filepath.Glob(filepath.Join(out2, "*", "*.tar")); len(left) != 0 {
-		t.Errorf("the failed run left shards behind: %v", left)
+	if _, err := os.Stat(out2); !os.IsNotExist(err) {
+		left, _ := filepath.Glob(filepath.Join(out2, "*", "*"))
+		t.Errorf("the failed run left -out behind (it did not exist before): %v", left)
 	}
 	if code := run([]string{"-in", badVal, "-out", out2, "-per-shard", "2", "-skip-bad-images"}); code != 0 {
 		t.Errorf("again with -skip-bad-images: exit %d, want 0", code)

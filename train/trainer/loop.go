@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"math"
 	"os"
 	"sort"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -502,15 +504,24 @@ type Options struct {
 func OpenCheckpoints(dir string, keep int, best string, logger *log.Logger) (*checkpoints.Manager, func(), error) {
 	lock, err := checkpoints.Lock(dir, logger)
 	if err != nil {
-		return nil, nil, config.Errorf("checkpoint-dir", "%v", err)
+		return nil, nil, config.Errorf("checkpoint-dir", "%v%s", err, unwritableAdvice(err))
 	}
 	mgr, err := checkpoints.NewManager(dir, keep, best)
 	if err != nil {
 		lock.Unlock()
-		return nil, nil, config.Errorf("checkpoint-dir", "%v", err)
+		return nil, nil, config.Errorf("checkpoint-dir", "%v%s", err, unwritableAdvice(err))
 	}
 	mgr.Logger = logger
 	return mgr, func() { lock.Unlock() }, nil
+}
+
+// unwritableAdvice is what to do about a folder that cannot be written (no permission, a
+// read-only file system), or "" for other errors.
+func unwritableAdvice(err error) string {
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, syscall.EROFS) {
+		return ": choose a -checkpoint-dir you can write to"
+	}
+	return ""
 }
 
 // RefuseOverwrite returns a *config.FieldError (-checkpoint-dir) when the manager's folder already

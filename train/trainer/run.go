@@ -142,6 +142,11 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 	if err := checkExportPath(cfg.ExportEncoder); err != nil {
 		return nil, err
 	}
+	if cfg.MetricsFile != "" {
+		if err := atomicfile.CheckWritable(cfg.MetricsFile, "metrics.jsonl"); err != nil {
+			return nil, config.Errorf("metrics", "%v", err)
+		}
+	}
 	d, err := loadData(cfg, logger)
 	if err != nil {
 		return nil, err
@@ -363,6 +368,14 @@ func keepTraining(path string, res *results.Pretrain) {
 // diffConfig lists how the configuration saved in a checkpoint differs from cfg in the fields
 // that change the computation (local fields such as folders and workers may differ).
 func diffConfig(saved json.RawMessage, cfg config.Config) []string {
+	var finetuning struct {
+		Encoder json.RawMessage `json:"encoder"`
+		Weights string          `json:"weights"`
+	}
+	if json.Unmarshal(saved, &finetuning) == nil && finetuning.Encoder != nil && finetuning.Weights != "" {
+		return []string{fmt.Sprintf("the folder holds a fine-tuning run (-weights %s), not a pretraining run: continue it with go run ./evaluate -weights %[1]s -resume and the flags that started it",
+			finetuning.Weights)}
+	}
 	old, err := config.Parse(saved, config.Config{})
 	if err != nil {
 		return []string{fmt.Sprintf("the saved configuration cannot be read: %v", err)}

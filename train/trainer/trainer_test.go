@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 
 	"github.com/charmbracelet/log"
@@ -483,5 +485,50 @@ func TestStopInFinalEvaluationKeepsFinishedPhases(t *testing.T) {
 	}
 	if stored.Linear != res.Linear || stored.KNN != res.KNN || stored.EvalImages != res.EvalImages || !stored.Interrupted || stored.PixelLinear != -1 {
 		t.Errorf("%s: %+v, want the measured figures of %+v", results.File, stored, res)
+	}
+}
+
+// TestUnwritableOutputs: a -metrics file in a folder that does not exist is a -metrics usage
+// error before any work, and a checkpoint folder that cannot be written (no permission, a
+// read-only file system) says to choose another.
+func TestUnwritableOutputs(t *testing.T) {
+	b := backendtest.XLA(t)
+	c := tinyConfig(t)
+	c.MetricsFile = filepath.Join(t.TempDir(), "missing", "metrics.jsonl")
+	_, err := Run(b, c, quiet())
+	var ue *config.FieldError
+	if !errors.As(err, &ue) || ue.Flag != "metrics" || !strings.Contains(err.Error(), "does not exist") {
+		t.Errorf("-metrics in a missing folder: %v, want a -metrics usage error", err)
+	}
+	if _, err := os.Stat(c.CheckpointDir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the refused run created its checkpoint folder: %v", err)
+	}
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{&fs.PathError{Op: "mkdir", Path: "/x", Err: syscall.EACCES}, true},
+		{&fs.PathError{Op: "open", Path: "/x", Err: syscall.EROFS}, true},
+		{&fs.PathError{Op: "mkdir", Path: "/x", Err: syscall.ENOTDIR}, false},
+	} {
+		if got := unwritableAdvice(tc.err) != ""; got != tc.want {
+			t.Errorf("%v: advice %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
+
+// TestResumeIntoAFineTuningRun: -resume into the folder of a fine-tuning run says so and how to
+// continue it, rather than that its configuration cannot be read; a pretraining configuration
+// that differs lists the difference.
+func TestResumeIntoAFineTuningRun(t *testing.T) {
+	c := config.Default()
+	got := diffConfig(json.RawMessage(`{"encoder": `+string(c.JSON())+`, "weights": "finetune", "train_percent": 1}`), c)
+	if len(got) != 1 || !strings.Contains(got[0], "fine-tuning run (-weights finetune)") || !strings.Contains(got[0], "go run ./evaluate -weights finetune -resume") {
+		t.Errorf("a fine-tuning run's configuration: %q", got)
+	}
+	other := c
+	other.Seed = 9
+	if got := diffConfig(other.JSON(), c); len(got) != 1 || !strings.Contains(got[0], "seed") {
+		t.Errorf("another seed: %q, want the seed named", got)
 	}
 }
