@@ -87,8 +87,12 @@ func TestGatherFolder(t *testing.T) {
 	if ds, err = Gather(f, []int{4}, GatherConfig{SkipBadImages: true}); err != nil || ds.N != 0 {
 		t.Errorf("only bad images, skipped: %v, %v", ds, err)
 	}
-	if _, err := Gather(f, []int{0, 5}, GatherConfig{}); err == nil || !strings.Contains(err.Error(), "index 5 out of range [0, 5)") {
+	if _, err := Gather(f, []int{0, 5}, GatherConfig{}); err == nil || !strings.Contains(err.Error(), "gather folder: index 5 out of range [0, 5)") {
 		t.Errorf("index out of range: got %v", err)
+	}
+	// Visit's error names Visit (it said "gather").
+	if err := Visit(f, []int{0, 5}, GatherConfig{}, func(int, int32, Image) error { return nil }); err == nil || !strings.Contains(err.Error(), "visit folder: index 5 out of range [0, 5)") {
+		t.Errorf("index out of range, Visit: got %v", err)
 	}
 	if ds, err := Gather(f, nil, GatherConfig{}); err != nil || ds.N != 0 {
 		t.Errorf("no indices: %v, %v", ds, err)
