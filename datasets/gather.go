@@ -338,7 +338,7 @@ func (g *gatherer) shape(img Image, ref sampleRef) (int, error) {
 	}
 	if img.H != g.h || img.W != g.w {
 		return 0, usageErr(sampleName(g.out.Name, g.src, ref), fmt.Errorf("is %dx%d, want %dx%d like %s", img.W, img.H, g.w, g.h, g.firstName),
-			"give an image size to resize them all")
+			"give GatherConfig.Size to resize them all")
 	}
 	return g.h * g.w * g.out.Channels, nil
 }

@@ -111,7 +111,9 @@ func TestGatherMixedSizesNeedASize(t *testing.T) {
 	}
 	_, err = Gather(f, []int{0, 1}, GatherConfig{})
 	want := filepath.Join(root, "b.png") + ": is 5x4, want 4x4 like " + filepath.Join(root, "a.png")
-	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) {
+	// The advice names the field to set (it said "give an image size", which a caller of Gather
+	// cannot map to anything).
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "GatherConfig.Size") {
 		t.Fatalf("got %v, want a usage error containing %q", err, want)
 	}
 	if ds, err := Gather(f, []int{0, 1}, GatherConfig{Size: 3}); err != nil || ds.Width != 3 {
