@@ -10,6 +10,10 @@ import (
 	"slices"
 )
 
+// MetricsFileName is the name of the metrics file, beside a run's checkpoints (and its File),
+// that go run ./train and go run ./evaluate -weights write (without -metrics).
+const MetricsFileName = "metrics.jsonl"
+
 // MetricsFile is a metrics file: it appends one JSON object per line; a resumed run appends to the same file.
 type MetricsFile struct {
 	path string

@@ -10,7 +10,7 @@ import (
 // TestReadMetricsSupersedes: lines of steps trained again after a resume are dropped, a final
 // line written again replaces the first, and two rollbacks to one step both stay.
 func TestReadMetricsSupersedes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "metrics.jsonl")
+	path := filepath.Join(t.TempDir(), MetricsFileName)
 	lines := `{"step":4,"epoch":1,"loss":4}
 {"step":8,"epoch":2,"loss":3}
 {"step":8,"rollback_from_step":9}
@@ -46,5 +46,13 @@ func TestReadMetricsSupersedes(t *testing.T) {
 		if got := steps(key); got != want {
 			t.Errorf("%s: %s, want %s", key, got, want)
 		}
+	}
+}
+
+// A script finds a run's metrics by name, as it finds its result (File): the name is the one the
+// trainer and fine-tuning write.
+func TestMetricsFileName(t *testing.T) {
+	if MetricsFileName != "metrics.jsonl" {
+		t.Fatalf("MetricsFileName %q, want metrics.jsonl (the runs write that name)", MetricsFileName)
 	}
 }
