@@ -111,7 +111,7 @@ func ReadMetrics(path string) (Metrics, error) {
 	for line := 1; sc.Scan(); line++ {
 		var rec map[string]*float64
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			return nil, fmt.Errorf("metrics file %s:%d: %w", path, line, err)
+			return nil, fmt.Errorf("metrics file %s:%d: %w (want a JSON-lines metrics file, a run's %s: one object of numbers per line)", path, line, err, MetricsFileName)
 		}
 		step := rec["step"]
 		if step == nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -54,5 +55,25 @@ func TestReadMetricsSupersedes(t *testing.T) {
 func TestMetricsFileName(t *testing.T) {
 	if MetricsFileName != "metrics.jsonl" {
 		t.Fatalf("MetricsFileName %q, want metrics.jsonl (the runs write that name)", MetricsFileName)
+	}
+}
+
+// A file that is not a metrics file (a run's result.json or config.json given by mistake) is an
+// error that names the file and its line and says what was wanted (it gave only the JSON
+// decoder's message, such as "unexpected end of JSON input").
+func TestReadMetricsNotMetrics(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		File:          "{\n  \"kind\": \"pretrain\"\n}\n",
+		"config.json": `{"dataset":"synthetic","steps":20}` + "\n",
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadMetrics(path)
+		if err == nil || !strings.Contains(err.Error(), path+":1:") || !strings.Contains(err.Error(), "want a JSON-lines metrics file") {
+			t.Errorf("%s: %v, want an error naming %s:1 and what was wanted", name, err, path)
+		}
 	}
 }
