@@ -525,12 +525,17 @@ func (a Augmentation) AugmentPair(ds *Dataset, index int, seed uint64, epoch int
 // size: Visit with GatherConfig.Size 0), for the given seed and epoch, into v1 and v2 (each
 // Size*Size*Channels floats; Size the augmentation's, or img's side for a square image without
 // one), normalised with mean and std (nil: no normalisation). It is what a Loader without
-// ReducedDecode puts in a batch for that sample.
+// ReducedDecode puts in a batch for that sample. Only the first Size*Size*Channels floats of v1
+// and v2 are written (a view may be the head of a larger buffer); a shorter v1 or v2 panics.
 func (a Augmentation) AugmentImage(img Image, index int, seed uint64, epoch int, v1, v2 []float32, mean, std []float32) {
 	rng := SampleRNG(seed, epoch, index)
 	size := a.View1.viewSize(img.H, img.W)
+	n := size * size * img.C
+	if len(v1) < n || len(v2) < n {
+		panic(fmt.Sprintf("AugmentImage: views of %d and %d floats, want %d each (%dx%dx%d)", len(v1), len(v2), n, size, size, img.C))
+	}
 	var au augmenter
-	au.pair(v1, v2, img, img.H, img.W, a.drawCrops(rng, img.H, img.W), a, size, rng, mean, std)
+	au.pair(v1[:n:n], v2[:n:n], img, img.H, img.W, a.drawCrops(rng, img.H, img.W), a, size, rng, mean, std)
 }
 
 // gaussianKernel is the normalised Gaussian of standard deviation sigma on -r..r, in float32.

@@ -1,9 +1,11 @@
 package datasets
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -281,4 +283,37 @@ func TestGaussianBlurMatchesReference(t *testing.T) {
 			t.Fatalf("%+v: the optimised blur differs from the direct one", tc)
 		}
 	}
+}
+
+// AugmentImage writes the first Size*Size*Channels floats of longer buffers, as it would exact
+// ones (the colour operations and the normalisation once ran over the whole slice: the contrast's
+// mean took in the rest), and refuses shorter ones with a message that gives the size.
+func TestAugmentImageBufferLength(t *testing.T) {
+	const h, w, c, size = 20, 30, 3, 12
+	img := Image{Pix: testImage(h, w, c), H: h, W: w, C: c}
+	a, err := Preset("vicreg", &Dataset{Height: h, Width: w, Channels: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a = a.WithSize(size)
+	n := size * size * c
+	mean, std := []float32{0.5, 0.4, 0.3}, []float32{0.2, 0.25, 0.3}
+	for seed := range uint64(8) {
+		v1, v2 := make([]float32, n), make([]float32, n)
+		a.AugmentImage(img, 3, seed, 0, v1, v2, mean, std)
+		b1, b2 := make([]float32, 2*n), make([]float32, 2*n)
+		a.AugmentImage(img, 3, seed, 0, b1, b2, mean, std)
+		if !slices.Equal(v1, b1[:n]) || !slices.Equal(v2, b2[:n]) {
+			t.Fatalf("seed %d: the views in buffers of %d floats differ from those in buffers of %d", seed, 2*n, n)
+		}
+		if slices.ContainsFunc(b1[n:], func(v float32) bool { return v != 0 }) {
+			t.Fatalf("seed %d: wrote past the view's %d floats", seed, n)
+		}
+	}
+	defer func() {
+		if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), "want 432 each (12x12x3)") {
+			t.Fatalf("short buffers: panic %v, want one that gives the size", r)
+		}
+	}()
+	a.AugmentImage(img, 3, 1, 0, make([]float32, 10), make([]float32, n), nil, nil)
 }

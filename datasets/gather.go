@@ -41,7 +41,7 @@ func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := checkIndices(info, indices); err != nil {
+	if err := checkIndices("gather", info, indices); err != nil {
 		return nil, err
 	}
 	if ds, ok := d.(*Dataset); ok && (cfg.Size <= 0 || ds.Height == cfg.Size && ds.Width == cfg.Size) {
@@ -98,7 +98,7 @@ func Visit(d Data, indices []int, cfg GatherConfig, fn func(index int, label int
 	if err != nil {
 		return err
 	}
-	if err := checkIndices(info, indices); err != nil {
+	if err := checkIndices("visit", info, indices); err != nil {
 		return err
 	}
 	return visit(d, indices, cfg, func(_ *resampler, img Image, ref sampleRef) error {
@@ -110,11 +110,11 @@ func Visit(d Data, indices []int, cfg GatherConfig, fn func(index int, label int
 	})
 }
 
-// checkIndices refuses an index outside d.
-func checkIndices(info Info, indices []int) error {
+// checkIndices refuses an index outside d; what names the function asked (gather, visit).
+func checkIndices(what string, info Info, indices []int) error {
 	for _, i := range indices {
 		if i < 0 || i >= info.Len {
-			return fmt.Errorf("gather %s: index %d out of range [0, %d)", info.Name, i, info.Len)
+			return fmt.Errorf("%s %s: index %d out of range [0, %d)", what, info.Name, i, info.Len)
 		}
 	}
 	return nil
@@ -338,7 +338,7 @@ func (g *gatherer) shape(img Image, ref sampleRef) (int, error) {
 	}
 	if img.H != g.h || img.W != g.w {
 		return 0, usageErr(sampleName(g.out.Name, g.src, ref), fmt.Errorf("is %dx%d, want %dx%d like %s", img.W, img.H, g.w, g.h, g.firstName),
-			"give an image size to resize them all")
+			"give GatherConfig.Size to resize them all")
 	}
 	return g.h * g.w * g.out.Channels, nil
 }

@@ -87,8 +87,12 @@ func TestGatherFolder(t *testing.T) {
 	if ds, err = Gather(f, []int{4}, GatherConfig{SkipBadImages: true}); err != nil || ds.N != 0 {
 		t.Errorf("only bad images, skipped: %v, %v", ds, err)
 	}
-	if _, err := Gather(f, []int{0, 5}, GatherConfig{}); err == nil || !strings.Contains(err.Error(), "index 5 out of range [0, 5)") {
+	if _, err := Gather(f, []int{0, 5}, GatherConfig{}); err == nil || !strings.Contains(err.Error(), "gather folder: index 5 out of range [0, 5)") {
 		t.Errorf("index out of range: got %v", err)
+	}
+	// Visit's error names Visit (it said "gather").
+	if err := Visit(f, []int{0, 5}, GatherConfig{}, func(int, int32, Image) error { return nil }); err == nil || !strings.Contains(err.Error(), "visit folder: index 5 out of range [0, 5)") {
+		t.Errorf("index out of range, Visit: got %v", err)
 	}
 	if ds, err := Gather(f, nil, GatherConfig{}); err != nil || ds.N != 0 {
 		t.Errorf("no indices: %v, %v", ds, err)
@@ -107,7 +111,9 @@ func TestGatherMixedSizesNeedASize(t *testing.T) {
 	}
 	_, err = Gather(f, []int{0, 1}, GatherConfig{})
 	want := filepath.Join(root, "b.png") + ": is 5x4, want 4x4 like " + filepath.Join(root, "a.png")
-	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) {
+	// The advice names the field to set (it said "give an image size", which a caller of Gather
+	// cannot map to anything).
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "GatherConfig.Size") {
 		t.Fatalf("got %v, want a usage error containing %q", err, want)
 	}
 	if ds, err := Gather(f, []int{0, 1}, GatherConfig{Size: 3}); err != nil || ds.Width != 3 {

@@ -10,6 +10,10 @@ import (
 	"slices"
 )
 
+// MetricsFileName is the name of the metrics file, beside a run's checkpoints (and its File),
+// that go run ./train and go run ./evaluate -weights write (without -metrics).
+const MetricsFileName = "metrics.jsonl"
+
 // MetricsFile is a metrics file: it appends one JSON object per line; a resumed run appends to the same file.
 type MetricsFile struct {
 	path string
@@ -107,7 +111,7 @@ func ReadMetrics(path string) (Metrics, error) {
 	for line := 1; sc.Scan(); line++ {
 		var rec map[string]*float64
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
-			return nil, fmt.Errorf("metrics file %s:%d: %w", path, line, err)
+			return nil, fmt.Errorf("metrics file %s:%d: %w (want a JSON-lines metrics file, a run's %s: one object of numbers per line)", path, line, err, MetricsFileName)
 		}
 		step := rec["step"]
 		if step == nil {

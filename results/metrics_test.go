@@ -4,13 +4,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
 // TestReadMetricsSupersedes: lines of steps trained again after a resume are dropped, a final
 // line written again replaces the first, and two rollbacks to one step both stay.
 func TestReadMetricsSupersedes(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "metrics.jsonl")
+	path := filepath.Join(t.TempDir(), MetricsFileName)
 	lines := `{"step":4,"epoch":1,"loss":4}
 {"step":8,"epoch":2,"loss":3}
 {"step":8,"rollback_from_step":9}
@@ -45,6 +46,34 @@ func TestReadMetricsSupersedes(t *testing.T) {
 	} {
 		if got := steps(key); got != want {
 			t.Errorf("%s: %s, want %s", key, got, want)
+		}
+	}
+}
+
+// A script finds a run's metrics by name, as it finds its result (File): the name is the one the
+// trainer and fine-tuning write.
+func TestMetricsFileName(t *testing.T) {
+	if MetricsFileName != "metrics.jsonl" {
+		t.Fatalf("MetricsFileName %q, want metrics.jsonl (the runs write that name)", MetricsFileName)
+	}
+}
+
+// A file that is not a metrics file (a run's result.json or config.json given by mistake) is an
+// error that names the file and its line and says what was wanted (it gave only the JSON
+// decoder's message, such as "unexpected end of JSON input").
+func TestReadMetricsNotMetrics(t *testing.T) {
+	dir := t.TempDir()
+	for name, content := range map[string]string{
+		File:          "{\n  \"kind\": \"pretrain\"\n}\n",
+		"config.json": `{"dataset":"synthetic","steps":20}` + "\n",
+	} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := ReadMetrics(path)
+		if err == nil || !strings.Contains(err.Error(), path+":1:") || !strings.Contains(err.Error(), "want a JSON-lines metrics file") {
+			t.Errorf("%s: %v, want an error naming %s:1 and what was wanted", name, err, path)
 		}
 	}
 }

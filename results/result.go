@@ -136,21 +136,25 @@ func Write(path string, r any) error {
 
 // Read reads the result file at path: a *Pretrain, *Finetune or *Evaluate according to its
 // "kind". A file written before kinds were recorded is a *Finetune when it has fine-tuning's
-// "top1", else a *Pretrain.
+// "top1", a *Pretrain when it has pretraining's "linear_probe"; any other JSON object without a
+// kind (a run's config.json, say) is an error.
 func Read(path string) (any, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
 	}
 	var head struct {
-		Kind string   `json:"kind"`
-		Top1 *float64 `json:"top1"`
+		Kind   string   `json:"kind"`
+		Top1   *float64 `json:"top1"`
+		Linear *float64 `json:"linear_probe"`
 	}
 	if err := json.Unmarshal(data, &head); err != nil {
 		return nil, fmt.Errorf("%s: %w (want a result file: a run's %s or evaluate -result's)", path, err, File)
 	}
 	var r any
 	switch {
+	case head.Kind == "" && head.Top1 == nil && head.Linear == nil:
+		return nil, fmt.Errorf("%s: not a result file: no \"kind\" (want a run's %s or evaluate -result's)", path, File)
 	case head.Kind == KindPretrain || head.Kind == "" && head.Top1 == nil:
 		r = &Pretrain{}
 	case head.Kind == KindFinetune || head.Kind == "":

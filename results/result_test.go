@@ -50,6 +50,9 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	for content, msg := range map[string]string{
 		`{"kind": "distill"}`: `unknown kind "distill"`,
 		`not json`:            "want a result file",
+		// A run's config.json is JSON but no result: it was read as an empty Pretrain.
+		`{"dataset": "synthetic", "steps": 20, "checkpoint_dir": "runs/x"}`: "not a result file",
+		`{}`: "not a result file",
 	} {
 		path := filepath.Join(dir, "bad.json")
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
