@@ -298,8 +298,9 @@ type Options struct {
 	BaseURL string
 	// Progress receives download progress lines; nil means os.Stderr. Use io.Discard to silence it.
 	Progress interface{ Write([]byte) (int, error) }
-	// ImageSize, for "folder" read by LoadWith into memory, resizes every image (shorter side,
-	// then centre crop) to ImageSize x ImageSize; 0 requires all images to have the same size.
+	// ImageSize, for "folder" read by LoadWith into memory, prepares every image as the evaluation
+	// transform does (shorter side to int(ImageSize/0.875), then the centre ImageSize x ImageSize:
+	// LoadFolder); 0 requires all images to have the same size.
 	// Open ignores it: the loader crops the original images.
 	ImageSize int
 	// Synthetic configures the "synthetic" data set; the zero value means DefaultSynthetic().
