@@ -389,7 +389,8 @@ func cleanImages(ds *datasets.Dataset, size int) func(i int) []float32 {
 }
 
 // sweepInputs returns the anchors of the noise sweep and the standard deviation of the values of
-// the evaluation images (the first EntropyImages test images, normalised), as prepareInputs does.
+// the evaluation images (the EntropyImages test images that A3 measures, normalised), as
+// prepareInputs does.
 func sweepInputs(set *evalSet, size int) ([]float32, float64) {
 	img := cleanImages(set.ds, size)
 	var anchors, eval []float32
