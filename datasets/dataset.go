@@ -6,8 +6,9 @@
 // with torchvision's resize and centre crop.
 //
 // Open returns a Data: a random-access Source (the in-memory *Dataset, an image *Folder) or
-// sequential *Shards; NewLoader and NewEvalIterator read either. Images are uint8 in HWC order;
-// batches are float32 NHWC slices ready for tensors.FromFlatDataAndDimensions.
+// sequential *Shards; NewLoader and NewEvalIterator read either, and Gather and Visit decode
+// chosen samples of either (as decoded, or as the evaluation transform prepares them). Images are
+// uint8 in HWC order; batches are float32 NHWC slices ready for tensors.FromFlatDataAndDimensions.
 package datasets
 
 import (
