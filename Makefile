@@ -53,7 +53,7 @@ analyze: $(PLUGIN)
 estimators: $(PLUGIN)
 	$(GO) run ./analyze -estimators -out runs/estimators $(ARGS)
 
-## bench: ours side by side with PyTorch (one table: images/s, ratio, GFLOP/s, share of the measured
+## bench: ours side by side with PyTorch (one table: views/s, ratio, GFLOP/s, share of the measured
 ## peak, compile time, peak memory), then the Go micro-benchmarks; prints numbers, asserts nothing.
 ## A quick run: make bench BENCHARGS='-configs w16 -batch 64 -steps 2'
 bench: $(PLUGIN)

@@ -62,7 +62,8 @@ type Options struct {
 	Directions   int     `json:"directions"`
 	NoiseSamples int     `json:"noise_samples"`
 
-	// A3: the first EntropyImages test images; KNNK for the kNN estimator. The other estimator
+	// A3: EntropyImages test images (the first ones of an in-memory set such as MNIST, drawn at
+	// random from an image folder or shards); KNNK for the kNN estimator. The other estimator
 	// hyperparameters (eps, beta, sigma) are the run's loss parameters.
 	EntropyImages int `json:"entropy_images"`
 	KNNK          int `json:"knn_k"`
@@ -374,8 +375,8 @@ func inputSize(aug datasets.Augmentation, ds *datasets.Dataset) int {
 	return min(ds.Height, ds.Width)
 }
 
-// cleanImages returns a function that gives test image i, resized to size and normalised with
-// the data set's statistics.
+// cleanImages returns a function that gives image i of ds, normalised with the data set's
+// statistics: ds holds the images as evaluate prepares them (testImages), already at size.
 func cleanImages(ds *datasets.Dataset, size int) func(i int) []float32 {
 	p := size * size * ds.Channels
 	clean := datasets.Augmentation{Name: "resize", View1: datasets.ViewConfig{Size: size}, View2: datasets.ViewConfig{Size: size}}
@@ -388,7 +389,8 @@ func cleanImages(ds *datasets.Dataset, size int) func(i int) []float32 {
 }
 
 // sweepInputs returns the anchors of the noise sweep and the standard deviation of the values of
-// the evaluation images (the first EntropyImages test images, normalised), as prepareInputs does.
+// the evaluation images (the EntropyImages test images that A3 measures, normalised), as
+// prepareInputs does.
 func sweepInputs(set *evalSet, size int) ([]float32, float64) {
 	img := cleanImages(set.ds, size)
 	var anchors, eval []float32

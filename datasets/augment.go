@@ -523,8 +523,8 @@ func (a Augmentation) AugmentPair(ds *Dataset, index int, seed uint64, epoch int
 
 // AugmentImage writes the two views of img, sample index of its data set as decoded (at its own
 // size: Visit with GatherConfig.Size 0), for the given seed and epoch, into v1 and v2 (each
-// Size*Size*Channels floats; Size the augmentation's, or img's side for a square image without
-// one), normalised with mean and std (nil: no normalisation). It is what a Loader without
+// Size*Size*Channels floats; Size the augmentation's, or img's shorter side without one),
+// normalised with mean and std (nil: no normalisation). It is what a Loader without
 // ReducedDecode puts in a batch for that sample. Only the first Size*Size*Channels floats of v1
 // and v2 are written (a view may be the head of a larger buffer); a shorter v1 or v2 panics.
 func (a Augmentation) AugmentImage(img Image, index int, seed uint64, epoch int, v1, v2 []float32, mean, std []float32) {

@@ -6,8 +6,9 @@
 // with torchvision's resize and centre crop.
 //
 // Open returns a Data: a random-access Source (the in-memory *Dataset, an image *Folder) or
-// sequential *Shards; NewLoader and NewEvalIterator read either. Images are uint8 in HWC order;
-// batches are float32 NHWC slices ready for tensors.FromFlatDataAndDimensions.
+// sequential *Shards; NewLoader and NewEvalIterator read either, and Gather and Visit decode
+// chosen samples of either (as decoded, or as the evaluation transform prepares them). Images are
+// uint8 in HWC order; batches are float32 NHWC slices ready for tensors.FromFlatDataAndDimensions.
 package datasets
 
 import (
@@ -298,8 +299,9 @@ type Options struct {
 	BaseURL string
 	// Progress receives download progress lines; nil means os.Stderr. Use io.Discard to silence it.
 	Progress interface{ Write([]byte) (int, error) }
-	// ImageSize, for "folder" read by LoadWith into memory, resizes every image (shorter side,
-	// then centre crop) to ImageSize x ImageSize; 0 requires all images to have the same size.
+	// ImageSize, for "folder" read by LoadWith into memory, prepares every image as the evaluation
+	// transform does (shorter side to int(ImageSize/0.875), then the centre ImageSize x ImageSize:
+	// LoadFolder); 0 requires all images to have the same size.
 	// Open ignores it: the loader crops the original images.
 	ImageSize int
 	// Synthetic configures the "synthetic" data set; the zero value means DefaultSynthetic().

@@ -12,6 +12,9 @@
 //     after kill -9 of the first, -resume takes its stale lock over and matches the
 //     uninterrupted run;
 //   - flipped bytes in checkpoints and in MNIST files: detected and named, no panic, no partial load;
+//   - a truncated training image or a file deleted while training: exit 1 naming it (for a bad
+//     image, also the checkpoint saved, and to replace the image rather than delete it); -resume
+//     finishes the run once the file is back;
 //   - a non-finite loss: exit 1 naming the step and the value, never a non-finite checkpoint
 //     (and the -on-nonfinite rollback path);
 //   - bad flags, paths and data sets: exit status 2 with the flag or path named, no stack trace;

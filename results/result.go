@@ -1,7 +1,7 @@
 // Package results reads and writes what runs leave beside their checkpoints: result.json (Pretrain,
 // Finetune), evaluate's -result file (Evaluate) and metrics.jsonl (MetricsFile, ReadMetrics). It
-// uses the standard library alone, so that a script or a notebook that reads results does not
-// link XLA.
+// uses the standard library alone (and internal/atomicfile, which does too), so that a script or
+// a notebook that reads results does not link XLA.
 package results
 
 import (

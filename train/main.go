@@ -8,7 +8,10 @@
 //	go run ./train -h                   # every flag
 //
 // Exit status: 0 on success (also after SIGINT/SIGTERM, once a checkpoint is written), 1 on
-// failure, 2 on a usage error (a bad flag or value).
+// failure, 2 on a usage error (a bad flag or value, an argument that is not a flag, a
+// -checkpoint-dir that holds an earlier run's checkpoints without -resume or its result.json
+// alone, or cannot be written, an -export-encoder or -metrics file whose folder does not exist
+// or cannot be written, a resume with another configuration).
 package main
 
 import (

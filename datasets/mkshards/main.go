@@ -10,10 +10,11 @@
 // copied unchanged (no re-encoding); samples are shuffled across shards (-seed; -no-shuffle keeps
 // the folder's order); classes.txt lists the class names. Every file is written atomically. Each image's header is checked; -verify also
 // decodes every image first, in parallel, so that a file damaged past its header is found here
-// (-skip-bad-images leaves such files out) rather than in training.
+// (-skip-bad-images leaves such files out) rather than in training. A failure leaves -out as it
+// was: the shards, the classes.txt files and the folders this run made are removed.
 //
 // Exit status: 0 on success, 1 when an image or file is damaged, 2 on a usage error (a bad flag,
-// a missing or empty folder, an output folder that already holds shards).
+// a missing or empty folder, an output folder that already holds shards or lies inside -in).
 package main
 
 import (

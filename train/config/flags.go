@@ -107,8 +107,10 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 // ParseFlags parses args into a Config. The starting values come from -preset NAME (default
 // "mnist") or from -config FILE (a configuration written by an earlier run, or by hand: any
 // subset of its keys, the others from the mnist preset); every other flag given overrides them.
-// Errors are *FieldError naming the flag (or flag.ErrHelp, or the flag package's parse errors,
-// which it has already printed).
+// -dataset without -channels gives the encoder that data set's channels (datasets.Channels),
+// except with -resume, which keeps the run's. An argument that is not a flag is an error
+// (StrayArgument). Errors are *FieldError naming the flag (or flag.ErrHelp, or the flag
+// package's parse errors, which it has already printed).
 func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 	preset, presetSet := lookAhead(args, "preset")
 	file, fileSet := lookAhead(args, "config")

@@ -121,9 +121,9 @@ type pendingWindow struct {
 }
 
 // Resume restores the newest valid checkpoint of the manager's folder into ctx and says where to
-// continue from. A folder without checkpoints is a new run (the zero Resumed); one whose
-// checkpoints are all damaged is an error, and one whose configuration differs (diff lists the
-// differences) a *config.FieldError; neither deletes anything.
+// continue from. A folder without checkpoints is a new run (the zero Resumed, with a warning);
+// one whose checkpoints are all damaged is an error, and one whose configuration differs (diff
+// lists the differences) a *config.FieldError; neither deletes anything.
 func Resume(mgr *checkpoints.Manager, ctx *context.Context, logger *log.Logger, diff func(saved json.RawMessage) []string) (Resumed, error) {
 	state, path, err := mgr.LoadLatest()
 	switch {
@@ -482,7 +482,8 @@ func (w *window) flush() map[string]float64 {
 type Options struct {
 	Logger *log.Logger
 	// Stop, when it becomes true, makes the loop finish the current step, write a checkpoint and
-	// return with Result.Interrupted set (the command sets it on SIGINT and SIGTERM).
+	// return with LoopResult.Interrupted set, and so the run's result (results.Pretrain,
+	// results.Finetune) with its Interrupted (the command sets Stop on SIGINT and SIGTERM).
 	Stop *atomic.Bool
 	// Progress is where the progress bar is drawn (nil: standard error).
 	Progress *os.File
