@@ -73,6 +73,9 @@ func DefaultImageSize(d Data, preset string) int {
 //     0.1-1 with p 0.5 / 0.1, no solarisation (it would hollow out the strokes).
 //   - "none": no augmentation, resize only (both views equal).
 func Preset(name string, ds Data) (Augmentation, error) {
+	if ds == nil {
+		return Augmentation{}, fmt.Errorf("augmentation preset %q: no data set given (the view size comes from its images)", name)
+	}
 	size := DefaultImageSize(ds, name)
 	full := [2]float64{0.75, 4.0 / 3}
 	switch strings.ToLower(name) {

@@ -225,6 +225,9 @@ func TestPresetsShapesAndRanges(t *testing.T) {
 			}
 		}
 	}
+	if _, err := Preset("vicreg", nil); err == nil || !strings.Contains(err.Error(), "no data set given") {
+		t.Errorf("no data set: %v, want an error saying so", err)
+	}
 	if _, err := Preset("nope", ds); err == nil {
 		t.Fatal("unknown preset accepted")
 	}

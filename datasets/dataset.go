@@ -46,9 +46,10 @@ type Dataset struct {
 	NumClasses int
 	// ClassNames, when known, names each class.
 	ClassNames []string
-	// Mean and Std are per-channel normalisation statistics on the [0, 1] scale (the values
-	// published and used by the reference implementations, or computed for folders and the
-	// synthetic set).
+	// Mean and Std are per-channel normalisation statistics on the [0, 1] scale: the values
+	// published and used by the reference implementations (ImageNet's for image folders and
+	// shards, and for what Gather reads from them), or computed from the pixels for the synthetic
+	// set and by the deprecated LoadFolder.
 	Mean, Std []float32
 	// Mixture holds the generating parameters of the "synthetic" data set; nil otherwise.
 	Mixture *GaussianMixture

@@ -59,6 +59,7 @@ func Gather(d Data, indices []int, cfg GatherConfig) (*Dataset, error) {
 	g := &gatherer{out: out, slots: slots, h: info.Height, w: info.Width, src: src, firstName: "the others"}
 	if cfg.Size > 0 {
 		g.h, g.w = cfg.Size, cfg.Size
+		out.Height, out.Width = cfg.Size, cfg.Size // also when no image is asked for
 	}
 	bad := map[int]bool{} // sample indices skipped as bad images
 	skipped := cfg.Skipped

@@ -97,6 +97,9 @@ func TestGatherFolder(t *testing.T) {
 	if ds, err := Gather(f, nil, GatherConfig{}); err != nil || ds.N != 0 {
 		t.Errorf("no indices: %v, %v", ds, err)
 	}
+	if ds, err := Gather(f, nil, GatherConfig{Size: 8}); err != nil || ds.N != 0 || ds.Height != 8 || ds.Width != 8 {
+		t.Errorf("no image at size 8: %v, %d images of %dx%d, want none of 8x8", err, ds.N, ds.Width, ds.Height)
+	}
 }
 
 // Gather of images of mixed sizes without a size names the image that differs and the one it

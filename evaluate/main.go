@@ -91,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.probeEpochs, "probe-epochs", 30, "frozen features: epochs of the linear probe (0: skip the probe)")
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
-	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file")
+	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file; its folder must exist")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
 	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes (for an image folder, test is its val/ or test/ folder; val is accepted for it)")
 	fs.IntVar(&f.batch, "batch-size", 256, "images per batch (forward passes; fine-tuning steps: by default at most the training images)")
@@ -111,7 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.ft.LogEvery, "log-every", 10, "with -weights: training steps between lines of metrics.jsonl (means over the window) and points of its figure")
 	fs.BoolVar(&f.ft.SkipBadImages, "skip-bad-images", false, "replace training images that do not decode and leave them out of the evaluation, logged by name, instead of stopping (default: as the encoder's run did)")
 	fs.IntVar(&f.ft.EvalSubset, "eval-subset", 0, "with -weights: evaluate on the first N test images (0: all)")
-	fs.StringVar(&f.ft.ExportEncoder, "export-encoder", "", "write the encoder to this .safetensors file (torchvision's names): the one loaded, or with -weights finetune the fine-tuned one")
+	fs.StringVar(&f.ft.ExportEncoder, "export-encoder", "", "write the encoder to this .safetensors file (torchvision's names): the one loaded, or with -weights finetune the fine-tuned one; its folder must exist")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./evaluate -checkpoint PATH [flags]\n\n"+
 			"Defaults with -weights (evaluate.py's; fewer epochs on CPU): freeze: lr-head 0.02, wd 1e-6, 10 epochs;\n"+

@@ -136,8 +136,8 @@ func Write(path string, r any) error {
 
 // Read reads the result file at path: a *Pretrain, *Finetune or *Evaluate according to its
 // "kind". A file written before kinds were recorded is a *Finetune when it has fine-tuning's
-// "top1", a *Pretrain when it has pretraining's "linear_probe"; any other JSON object without a
-// kind (a run's config.json, say) is an error.
+// "top1", a *Pretrain when it has pretraining's "linear_probe" (Kind is then filled in); any
+// other JSON object without a kind (a run's config.json, say) is an error.
 func Read(path string) (any, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -166,6 +166,13 @@ func Read(path string) (any, error) {
 	}
 	if err := json.Unmarshal(data, r); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// A file written before kinds were recorded reads with its kind filled in.
+	switch r := r.(type) {
+	case *Pretrain:
+		r.Kind = KindPretrain
+	case *Finetune:
+		r.Kind = KindFinetune
 	}
 	return r, nil
 }

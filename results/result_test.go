@@ -36,8 +36,8 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		}
 	}
 	for content, want := range map[string]any{
-		`{"steps": 5, "linear_probe": 0.9, "knn": -1}`: &Pretrain{Steps: 5, Linear: 0.9, KNN: -1},
-		`{"steps": 5, "top1": 0.4, "top5": 0.9}`:       &Finetune{Steps: 5, Top1: 0.4, Top5: 0.9},
+		`{"steps": 5, "linear_probe": 0.9, "knn": -1}`: &Pretrain{Kind: KindPretrain, Steps: 5, Linear: 0.9, KNN: -1},
+		`{"steps": 5, "top1": 0.4, "top5": 0.9}`:       &Finetune{Kind: KindFinetune, Steps: 5, Top1: 0.4, Top5: 0.9},
 	} {
 		path := filepath.Join(dir, "old.json")
 		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {

@@ -40,7 +40,7 @@ func run(args []string) int {
 	logger := log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true})
 	fs := flag.NewFlagSet("mkshards", flag.ContinueOnError)
 	in := fs.String("in", "", "image folder to read (one subfolder per class, or flat; train/ and val/ as splits)")
-	out := fs.String("out", "", "folder to write the shards into (must not hold .tar files yet)")
+	out := fs.String("out", "", "folder to write the shards into (must not hold .tar files yet, nor lie inside -in)")
 	perShard := fs.Int("per-shard", 1000, "samples per shard")
 	seed := fs.Uint64("seed", 0, "seed of the shuffle across shards")
 	noShuffle := fs.Bool("no-shuffle", false, "keep the folder's order (classes then stay together in the shards)")

@@ -90,8 +90,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.CheckpointDir, "checkpoint-dir", c.CheckpointDir, "folder of checkpoints, metrics, plots and the run's "+FileName)
 	fs.IntVar(&c.KeepLast, "keep", c.KeepLast, "checkpoints to keep (plus the best by probe accuracy)")
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", c.CheckpointEvery, "steps between checkpoints (0: at the end of every epoch)")
-	fs.BoolVar(&c.Resume, "resume", c.Resume, "continue from the newest valid checkpoint in -checkpoint-dir")
-	fs.StringVar(&c.MetricsFile, "metrics", c.MetricsFile, "metrics file, JSON lines (default <checkpoint-dir>/metrics.jsonl)")
+	fs.BoolVar(&c.Resume, "resume", c.Resume, "continue from the newest valid checkpoint in -checkpoint-dir (a folder without checkpoints starts a new run, with a warning)")
+	fs.StringVar(&c.MetricsFile, "metrics", c.MetricsFile, "metrics file, JSON lines (default <checkpoint-dir>/metrics.jsonl); its folder must exist")
 	fs.IntVar(&c.LogEvery, "log-every", c.LogEvery, "steps between metric lines")
 	fs.IntVar(&c.EvalEvery, "eval-every", c.EvalEvery, "epochs between kNN evaluations during training (0: only at the end)")
 	fs.IntVar(&c.KNNK, "knn-k", c.KNNK, "neighbours of the kNN classifier")
@@ -100,7 +100,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.Baselines, "baselines", c.Baselines, "also probe raw pixels and a randomly initialised encoder")
 	fs.Var((*percentList)(&c.LowLabel), "low-label", "also probe with these percentages of the training labels, comma-separated (e.g. 1,10: a class-balanced subset fixed by -seed)")
 	fs.IntVar(&c.EvalSubset, "eval-subset", c.EvalSubset, "evaluate on the first N evaluation images (0: all; in-memory data sets)")
-	fs.StringVar(&c.ExportEncoder, "export-encoder", c.ExportEncoder, "also write the trained encoder alone to this .safetensors file (torchvision's names)")
+	fs.StringVar(&c.ExportEncoder, "export-encoder", c.ExportEncoder, "also write the trained encoder alone to this .safetensors file (torchvision's names); its folder must exist")
 	fs.StringVar(&c.OnNonFinite, "on-nonfinite", c.OnNonFinite, "when the loss or a weight becomes NaN/Inf: stop (nothing is saved), or rollback to the newest checkpoint, skipping the batches since (at most 3 times)")
 }
 

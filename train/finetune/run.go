@@ -135,7 +135,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, config.FileName), append(stored.JSON(), '\n'), 0); err != nil {
 		return nil, err
 	}
-	metricsPath := filepath.Join(cfg.CheckpointDir, "metrics.jsonl")
+	metricsPath := filepath.Join(cfg.CheckpointDir, results.MetricsFileName)
 	metrics, err := results.OpenMetrics(metricsPath)
 	if err != nil {
 		return nil, err

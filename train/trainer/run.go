@@ -143,7 +143,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		return nil, err
 	}
 	if cfg.MetricsFile != "" {
-		if err := atomicfile.CheckWritable(cfg.MetricsFile, "metrics.jsonl"); err != nil {
+		if err := atomicfile.CheckWritable(cfg.MetricsFile, results.MetricsFileName); err != nil {
 			return nil, config.Errorf("metrics", "%v", err)
 		}
 	}
@@ -191,7 +191,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 
 	metricsPath := cfg.MetricsFile
 	if metricsPath == "" {
-		metricsPath = filepath.Join(cfg.CheckpointDir, "metrics.jsonl")
+		metricsPath = filepath.Join(cfg.CheckpointDir, results.MetricsFileName)
 	}
 	metrics, err := results.OpenMetrics(metricsPath)
 	if err != nil {
