@@ -2,8 +2,10 @@
 // folder, which is fsynced, renamed over the destination, and then the folder is fsynced, so that a
 // crash at any moment leaves either the old file or the complete new one, never a partial file.
 //
-// Every file the toolkit writes (checkpoints, exported encoders, downloads, embeddings, figures,
-// reports) goes through this package.
+// Every file the toolkit writes whole (checkpoints, exported encoders, downloads, embeddings,
+// figures, reports, results) goes through this package. Two kinds do not: the metrics file, which
+// is appended to line by line and flushed after each line (results.MetricsFile), and the folder
+// lock, which must stay one file (checkpoints.Lock).
 package atomicfile
 
 import (
