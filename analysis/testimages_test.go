@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -214,6 +215,84 @@ func TestAnalysisInputsAreTrainingsViews(t *testing.T) {
 		i := set.indices[k]
 		if !slices.Equal(in.clean[k*p:(k+1)*p], b.View1[i*p:(i+1)*p]) {
 			t.Errorf("entropy image %d (sample %d): the clean image differs from evaluate's", k, i)
+		}
+	}
+}
+
+// With bad images skipped, the images kept, their sample indices, the entropy images and the
+// anchors stay aligned: image k of ds is sample indices[k] as evaluate prepares it, each anchor
+// is the image it was drawn as, and the views drawn later are those of the same samples.
+func TestTestImagesDropBadKeepsTheIndices(t *testing.T) {
+	root := t.TempDir()
+	paths := datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 6)
+	run := config.Default()
+	run.Dataset, run.DataDir, run.Augment, run.ImageSize, run.Model.InChannels = "folder", root, "vicreg", 16, 3
+	opts := DefaultOptions()
+	opts.Anchors, opts.EntropyImages, opts.Views = 6, 5, 1
+	quiet := log.New(io.Discard)
+	clean, err := testImages(run, opts, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Damage an entropy image and an anchor that is not one (both exist with these seeds).
+	anchorOnly := -1
+	for _, k := range clean.anchors {
+		if k >= clean.n {
+			anchorOnly = k
+			break
+		}
+	}
+	if anchorOnly < 0 {
+		t.Fatal("no anchor beyond the entropy images: change the counts")
+	}
+	sorted := slices.Clone(paths)
+	slices.Sort(sorted) // the folder's order: its sample indices
+	for _, k := range []int{1, anchorOnly} {
+		if err := os.WriteFile(sorted[clean.indices[k]], []byte("not an image"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	opts.SkipBadImages = true
+	set, err := testImages(run, opts, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := slices.Delete(slices.Clone(clean.indices), anchorOnly, anchorOnly+1)
+	want = slices.Delete(want, 1, 2)
+	if !slices.Equal(set.indices, want) || set.n != clean.n-1 || set.ds.N != len(want) {
+		t.Fatalf("after dropping 2 bad images: indices %v (want %v), %d entropy images, %d anchors", set.indices, want, set.n, len(set.anchors))
+	}
+	for k, i := range set.indices {
+		if !slices.Equal(set.ds.Image(k), clean.ds.Image(slices.Index(clean.indices, i))) {
+			t.Errorf("image %d is not sample %d", k, i)
+		}
+	}
+	var anchors, cleanAnchors []int
+	for _, k := range set.anchors {
+		anchors = append(anchors, set.indices[k])
+	}
+	for _, k := range clean.anchors {
+		if i := clean.indices[k]; i != clean.indices[anchorOnly] && i != clean.indices[1] {
+			cleanAnchors = append(cleanAnchors, i)
+		}
+	}
+	if !slices.Equal(anchors, cleanAnchors) {
+		t.Errorf("anchors of samples %v, want %v", anchors, cleanAnchors)
+	}
+	in, err := prepareInputs(set, opts, quiet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const p = 16 * 16 * 3
+	for k := range in.n {
+		img, err := set.data.(*datasets.Folder).Decode(set.indices[k])
+		if err != nil {
+			t.Fatal(err)
+		}
+		v1, v2 := make([]float32, p), make([]float32, p)
+		set.aug.AugmentImage(img, set.indices[k], opts.Seed^0x5eed, 0, v1, v2, set.ds.Mean, set.ds.Std)
+		if !slices.Equal(in.view1[k*p:(k+1)*p], v1) || !slices.Equal(in.view2[k*p:(k+1)*p], v2) {
+			t.Errorf("entropy image %d (sample %d): its views are not that sample's", k, set.indices[k])
 		}
 	}
 }

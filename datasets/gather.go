@@ -102,7 +102,12 @@ func Visit(d Data, indices []int, cfg GatherConfig, fn func(index int, label int
 	if err := checkIndices("visit", info, indices); err != nil {
 		return err
 	}
+	mem, _ := d.(*Dataset)
 	return visit(d, indices, cfg, func(_ *resampler, img Image, ref sampleRef) error {
+		if mem != nil && img.H == mem.Height && img.W == mem.Width {
+			// Not resized: a view of mem.Images, which fn may change or keep.
+			img.Pix = slices.Clone(img.Pix)
+		}
 		label := int32(-1)
 		if info.NumClasses > 0 {
 			label = ref.label

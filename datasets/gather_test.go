@@ -367,3 +367,28 @@ func TestChannelsOfFoldersShardsAndSynthetic(t *testing.T) {
 		t.Errorf("Channels of an unknown name: %d, want 0", Channels("imagenet"))
 	}
 }
+
+// Visit's image is the callback's to keep, also from an in-memory data set at its own size (no
+// resize): changing it leaves the data set as it was (it was a view of Dataset.Images).
+func TestVisitImageIsACopy(t *testing.T) {
+	ds := &Dataset{Name: "mem", N: 3, Height: 2, Width: 2, Channels: 1, Images: []uint8{1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3},
+		Mean: []float32{0.5}, Std: []float32{0.25}}
+	before := slices.Clone(ds.Images)
+	var mu sync.Mutex
+	var kept []Image
+	err := Visit(ds, []int{0, 1, 2}, GatherConfig{Workers: 2}, func(_ int, _ int32, img Image) error {
+		for i := range img.Pix {
+			img.Pix[i] = 99
+		}
+		mu.Lock()
+		kept = append(kept, img)
+		mu.Unlock()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ds.Images, before) || len(kept) != 3 {
+		t.Errorf("after the callback changed its images: the data set's %v, want %v unchanged", ds.Images, before)
+	}
+}

@@ -39,8 +39,9 @@ func TestParseFlagsDefaultsAndOverrides(t *testing.T) {
 	if c.Dataset != "cifar10" || c.Epochs != 7 || c.LR != 0.5 || c.Expander != "2048-2048-2048" || c.Model.Width != 64 {
 		t.Errorf("-preset cifar10 -epochs 7 -lr=0.5: got %+v", c)
 	}
-	// -dataset sets the encoder's channels to the data set's, unless -channels is given or the
-	// run is resumed (its encoder is fixed).
+	// -dataset sets the encoder's channels to the data set's, unless -channels is given; also with
+	// -resume, so that the command that started a run, with -resume added, continues it (the
+	// channels are not read from the run: with the preset's they were refused).
 	for _, tc := range []struct {
 		args []string
 		want int
@@ -51,7 +52,8 @@ func TestParseFlagsDefaultsAndOverrides(t *testing.T) {
 		{[]string{"-dataset", "folder", "-channels", "1"}, 1},
 		{[]string{"-channels", "1", "-dataset", "folder"}, 1},
 		{[]string{"-preset", "cifar10"}, 3},
-		{[]string{"-dataset", "folder", "-resume"}, 1},
+		{[]string{"-dataset", "folder", "-resume"}, 3},
+		{[]string{"-dataset", "folder", "-channels", "1", "-resume"}, 1},
 	} {
 		c, err := parse(tc.args...)
 		if err != nil {

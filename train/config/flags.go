@@ -108,7 +108,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 // "mnist") or from -config FILE (a configuration written by an earlier run, or by hand: any
 // subset of its keys, the others from the mnist preset); every other flag given overrides them.
 // -dataset without -channels gives the encoder that data set's channels (datasets.Channels),
-// except with -resume, which keeps the run's. An argument that is not a flag is an error
+// with or without -resume. An argument that is not a flag is an error
 // (StrayArgument). Errors are *FieldError naming the flag (or flag.ErrHelp, or the flag
 // package's parse errors, which it has already printed).
 func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
@@ -141,10 +141,11 @@ func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 		return Config{}, Errorf("", "%s", msg)
 	}
 	// -dataset without -channels: the encoder takes that data set's channels (3 for a folder with
-	// the default mnist preset), except on -resume, which keeps the run's encoder.
+	// the default mnist preset). Also on -resume: nothing here reads the run's encoder, so the
+	// command that started a run, with -resume added, must give it the channels it had then.
 	given := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
-	if given["dataset"] && !given["channels"] && !c.Resume {
+	if given["dataset"] && !given["channels"] {
 		if ch := datasets.Channels(c.Dataset); ch > 0 {
 			c.Model.InChannels = ch
 		}

@@ -303,3 +303,31 @@ func TestDefaultBatchFitsFewImages(t *testing.T) {
 		t.Errorf("-resume of the finished run: %+v, %v", again, err)
 	}
 }
+
+// TestRefusesAnEarlierRunsResult: as pretraining, a fine-tuning run that would start from step 0
+// in a folder holding an earlier run's result.json but no checkpoint is a -checkpoint-dir usage
+// error that leaves that result as it was (it was replaced by the new run's).
+func TestRefusesAnEarlierRunsResult(t *testing.T) {
+	b := backendtest.XLA(t)
+	enc, vars := pretrained(t, b)
+	c := tinyConfig(t, enc, vars, Freeze)
+	if err := os.MkdirAll(c.CheckpointDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	earlier := `{"kind": "finetune", "top1": 0.9}` + "\n"
+	path := filepath.Join(c.CheckpointDir, results.File)
+	if err := os.WriteFile(path, []byte(earlier), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, resume := range []bool{false, true} {
+		c.Resume = resume
+		_, err := Run(b, c, vars, quiet())
+		var fe *config.FieldError
+		if !errors.As(err, &fe) || fe.Flag != "checkpoint-dir" || !strings.Contains(err.Error(), results.File) {
+			t.Errorf("resume %v: want a -checkpoint-dir usage error naming %s, got %v", resume, results.File, err)
+		}
+	}
+	if data, _ := os.ReadFile(path); string(data) != earlier {
+		t.Errorf("%s was changed to %q", results.File, data)
+	}
+}

@@ -127,6 +127,11 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	} else if err := trainer.RefuseOverwrite(mgr); err != nil {
 		return nil, err
 	}
+	if from.Step == 0 {
+		if err := trainer.RefuseOverResult(cfg.CheckpointDir); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Weights == Freeze {
 		freeze(ctx)
 	}

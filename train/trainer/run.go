@@ -177,7 +177,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		return nil, err
 	}
 	if from.Step == 0 {
-		if err := refuseOverResult(cfg.CheckpointDir); err != nil {
+		if err := RefuseOverResult(cfg.CheckpointDir); err != nil {
 			return nil, err
 		}
 	}
@@ -317,10 +317,11 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 	return res, nil
 }
 
-// refuseOverResult refuses to start a run from its first step in a folder that holds the result
-// of an earlier run but no checkpoint (removed to save space, say): the new run would replace
-// that result.json and config.json and add its lines to that metrics.jsonl.
-func refuseOverResult(dir string) error {
+// RefuseOverResult returns a *config.FieldError (-checkpoint-dir) for a run about to start from
+// its first step (pretraining or fine-tuning) in a folder that holds the result of an earlier run
+// but no checkpoint (removed to save space, say): the new run would replace that result.json and
+// config.json and add its lines to that metrics.jsonl.
+func RefuseOverResult(dir string) error {
 	path := filepath.Join(dir, results.File)
 	if _, err := os.Stat(path); err != nil {
 		return nil
