@@ -358,7 +358,7 @@ func TestBadImageSaysHowToResume(t *testing.T) {
 	if err := os.WriteFile(bad, good[:len(good)/3], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	advice := "rather than deleting it"
+	advice := "must be replaced with a good one, not deleted"
 
 	// The final evaluation of the finished run (-resume trains nothing) meets the image.
 	r := run(t, bins.train, nil, dataArgs("folder", root, ck, 2, "-resume")...)

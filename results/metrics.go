@@ -19,6 +19,7 @@ type MetricsFile struct {
 	path string
 	f    *os.File
 	w    *bufio.Writer
+	had  bool // the file held lines when it was opened
 }
 
 // OpenMetrics opens (creating it if needed) the JSON-lines metrics file at path for appending.
@@ -30,8 +31,17 @@ func OpenMetrics(path string) (*MetricsFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metrics file %s: %w", path, err)
 	}
-	return &MetricsFile{path: path, f: f, w: bufio.NewWriter(f)}, nil
+	info, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("metrics file %s: %w", path, err)
+	}
+	return &MetricsFile{path: path, f: f, w: bufio.NewWriter(f), had: info.Size() > 0}, nil
 }
+
+// HadLines reports whether the file held lines when it was opened: those of an earlier process
+// (a run resumed, or a first attempt that stopped before its first checkpoint).
+func (m *MetricsFile) HadLines() bool { return m.had }
 
 // Write appends one line; non-finite values are written as null. Lines are flushed at once, so a
 // killed run loses nothing it reported.
@@ -89,9 +99,10 @@ type MetricPoint struct {
 type Metrics map[string][]MetricPoint
 
 // ResumedKey marks the line that a resumed run writes before its first step: {"step": S,
-// "resumed": 1}, S the step of the checkpoint it resumed from. Lines written before it with a
-// step after S come from a process that went on past its last checkpoint and was killed: the
-// resumed run trains those steps again.
+// "resumed": 1}, S the step of the checkpoint it resumed from (0 for a run started again over the
+// lines of a first attempt that stopped before its first checkpoint). Lines written before it
+// with a step after S come from a process that went on past its last checkpoint: the resumed run
+// trains those steps again.
 const ResumedKey = "resumed"
 
 // ReadMetrics reads a JSON-lines metrics file (MetricsFile's); lines without a

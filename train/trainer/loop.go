@@ -177,9 +177,10 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 		Quiet: l.Opts.NoProgressBar, Unit: "steps"})
 	l.win = newWindow(from.pending)
 	res := &LoopResult{Last: from.Metrics}
-	if start > 0 {
+	if start > 0 || l.Metrics.HadLines() {
 		// The lines that an earlier process wrote after its last checkpoint (a run killed, not
-		// stopped) are superseded by the steps trained again from here: ReadMetrics drops them.
+		// stopped; or a first attempt that failed before its first checkpoint, when start is 0)
+		// are superseded by the steps trained again from here: ReadMetrics drops them.
 		if err := l.Metrics.Write(map[string]float64{"step": float64(start), results.ResumedKey: 1}); err != nil {
 			return nil, err
 		}
@@ -302,14 +303,14 @@ func (l *Loop) stoppedBy(err error) error {
 	return fmt.Errorf("%w\nthe training up to %s is saved: fix the cause and continue with -resume%s", err, l.lastSave, ResumeAdvice(err))
 }
 
-// ResumeAdvice is what to add, after an error that stopped a run, about a bad training image:
-// deleting it changes the training set, which -resume refuses, so it must be replaced, or
-// skipped with -skip-bad-images. "" for other errors.
+// ResumeAdvice is what to add, after an error that stopped a run, about a bad image: a training
+// image must be replaced, not deleted (that changes the training set, which -resume refuses), or
+// skipped with -skip-bad-images; an evaluation image may also be deleted. "" for other errors.
 func ResumeAdvice(err error) string {
 	if !errors.Is(err, datasets.ErrBadImage) {
 		return ""
 	}
-	return " (replace a bad training image with a good one rather than deleting it: -resume refuses a training set of another size; or add -skip-bad-images)"
+	return " (a bad training image must be replaced with a good one, not deleted: -resume refuses a training set of another size; an evaluation image may be deleted; or add -skip-bad-images)"
 }
 
 // saveAfterFailedEvaluation keeps the training done when an evaluation fails (an unreadable

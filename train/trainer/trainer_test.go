@@ -532,3 +532,34 @@ func TestResumeIntoAFineTuningRun(t *testing.T) {
 		t.Errorf("another seed: %q, want the seed named", got)
 	}
 }
+
+// TestStartAgainOverAFailedAttempt: a run started again in a folder whose first attempt stopped
+// before its first checkpoint (its metrics.jsonl lines, no checkpoint, no result) reads back as
+// the new run alone, not as two curves one after the other.
+func TestStartAgainOverAFailedAttempt(t *testing.T) {
+	b := backendtest.XLA(t)
+	c := tinyConfig(t)
+	c.Steps, c.ProbeEpochs = 2, 0
+	if err := os.MkdirAll(c.CheckpointDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	attempt := `{"step": 1, "epoch": 0, "loss": 99}` + "\n" + `{"step": 2, "epoch": 0, "loss": 98}` + "\n"
+	if err := os.WriteFile(filepath.Join(c.CheckpointDir, results.MetricsFileName), []byte(attempt), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(b, c, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	m, err := results.ReadMetrics(filepath.Join(c.CheckpointDir, results.MetricsFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	loss := m["loss"]
+	if len(loss) != 2 || loss[0].Step != 1 || loss[1].Step != 2 || loss[0].Value == 99 || loss[1].Value == 98 {
+		t.Errorf("loss read back %v, want the new run's steps 1 and 2 only", loss)
+	}
+	data, _ := os.ReadFile(filepath.Join(c.CheckpointDir, results.MetricsFileName))
+	if !strings.HasPrefix(string(data), attempt) {
+		t.Errorf("the first attempt's line is gone from the file (nothing saved may be lost):\n%s", data)
+	}
+}
