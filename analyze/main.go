@@ -37,7 +37,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
-	"github.com/gomlx-ssl/vicreg/train/config"
+	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 )
 
 func main() {
@@ -157,7 +157,7 @@ func runLogged(args []string, logw io.Writer) int {
 		}
 		return 2
 	}
-	if msg := config.StrayArgument(fs, args); msg != "" {
+	if msg := flagargs.Stray(fs, args); msg != "" {
 		fmt.Fprintf(os.Stderr, "analyze: %s\nRun 'go run ./analyze -h' for the flags.\n", msg)
 		return 2
 	}

@@ -197,13 +197,8 @@ func ParseConfig(raw json.RawMessage) (config.Config, error) {
 	if len(raw) == 0 {
 		return config.Config{}, errors.New("the file holds no run configuration (is it a checkpoint or exported encoder of this toolkit?)")
 	}
-	// A fine-tuning run's configuration holds its encoder's under "encoder".
-	var wrapper struct {
-		Encoder json.RawMessage `json:"encoder"`
-		Weights string          `json:"weights"`
-	}
-	if json.Unmarshal(raw, &wrapper) == nil && len(wrapper.Encoder) > 0 && wrapper.Weights != "" {
-		raw = wrapper.Encoder
+	if enc, _, ok := FineTuning(raw); ok {
+		raw = enc
 	}
 	cfg, err := config.Parse(raw, config.Default())
 	if err != nil {
@@ -213,6 +208,20 @@ func ParseConfig(raw json.RawMessage) (config.Config, error) {
 		return cfg, fmt.Errorf("the stored model configuration: %w", err)
 	}
 	return cfg, nil
+}
+
+// FineTuning reports whether raw, a run configuration stored in a checkpoint or a config.json, is
+// a fine-tuning run's, and then returns the configuration of its encoder (its "encoder" key) and
+// its -weights mode.
+func FineTuning(raw json.RawMessage) (enc json.RawMessage, weights string, ok bool) {
+	var wrapper struct {
+		Encoder json.RawMessage `json:"encoder"`
+		Weights string          `json:"weights"`
+	}
+	if json.Unmarshal(raw, &wrapper) != nil || len(wrapper.Encoder) == 0 || wrapper.Weights == "" {
+		return nil, "", false
+	}
+	return wrapper.Encoder, wrapper.Weights, true
 }
 
 // Dim is the size of the representation.

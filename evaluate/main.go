@@ -54,6 +54,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
@@ -125,7 +126,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	// The flags after a stray argument were not read: refuse rather than run without them.
-	if msg := config.StrayArgument(fs, args); msg != "" {
+	if msg := flagargs.Stray(fs, args); msg != "" {
 		return usage(stderr, "%s", msg)
 	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.

@@ -31,6 +31,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
 )
 
@@ -63,7 +64,7 @@ func run(args []string) int {
 	}
 	switch {
 	case fs.NArg() > 0:
-		return usage("unexpected argument %q", fs.Arg(0))
+		return usage("%s", flagargs.Stray(fs, args))
 	case *in == "":
 		return usage("-in: give the image folder to read")
 	case *out == "":

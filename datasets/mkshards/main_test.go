@@ -69,6 +69,7 @@ func TestMkshards(t *testing.T) {
 		{"empty -in", []string{"-in", t.TempDir(), "-out", t.TempDir()}, 2},
 		{"bad -per-shard", []string{"-in", in, "-out", t.TempDir(), "-per-shard", "0"}, 2},
 		{"-out is -in", []string{"-in", bad, "-out", bad}, 2},
+		{"-verify true", []string{"-verify", "true", "-in", bad, "-out", t.TempDir()}, 2},
 		{"-out inside -in", []string{"-in", bad, "-out", filepath.Join(bad, "shards")}, 2},
 		{"not an image", []string{"-in", bad, "-out", t.TempDir()}, 1},
 		{"not an image, skipped", []string{"-in", bad, "-out", t.TempDir(), "-skip-bad-images"}, 0},

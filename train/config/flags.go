@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/losses"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/train/optim"
@@ -18,28 +19,6 @@ import (
 // FileName is the name of the resolved configuration a run writes beside its checkpoints;
 // `-config <checkpoint-dir>/config.json` repeats the run.
 const FileName = "config.json"
-
-// StrayArgument describes the first of args that fs.Parse left unread, for a usage error, or ""
-// when fs read them all. The flag package stops at the first argument that is not a flag and
-// leaves every flag after it unread; the usual cause is a value given apart from its boolean flag
-// (-baselines false), for which the message gives the form that works (-baselines=false).
-func StrayArgument(fs *flag.FlagSet, args []string) string {
-	if fs.NArg() == 0 {
-		return ""
-	}
-	stray := fs.Arg(0)
-	if i := len(args) - fs.NArg() - 1; i >= 0 && strings.HasPrefix(args[i], "-") {
-		name := strings.TrimLeft(args[i], "-")
-		if f := fs.Lookup(name); f != nil {
-			if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
-				if _, err := strconv.ParseBool(stray); err == nil {
-					return fmt.Sprintf("unexpected argument %q after -%s: a boolean flag takes its value after =, as in -%s=%s", stray, name, name, stray)
-				}
-			}
-		}
-	}
-	return fmt.Sprintf("unexpected argument %q (flags start with -)", stray)
-}
 
 // BindFlags registers one flag per field of c on fs, with c's current values as defaults.
 // -preset and -config are handled by ParseFlags.
@@ -109,7 +88,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 // subset of its keys, the others from the mnist preset); every other flag given overrides them.
 // -dataset without -channels gives the encoder that data set's channels (datasets.Channels),
 // with or without -resume. An argument that is not a flag is an error
-// (StrayArgument). Errors are *FieldError naming the flag (or flag.ErrHelp, or the flag
+// (flagargs.Stray). Errors are *FieldError naming the flag (or flag.ErrHelp, or the flag
 // package's parse errors, which it has already printed).
 func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 	preset, presetSet := lookAhead(args, "preset")
@@ -137,7 +116,7 @@ func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
-	if msg := StrayArgument(fs, args); msg != "" {
+	if msg := flagargs.Stray(fs, args); msg != "" {
 		return Config{}, Errorf("", "%s", msg)
 	}
 	// -dataset without -channels: the encoder takes that data set's channels (3 for a folder with

@@ -146,6 +146,12 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		if err := atomicfile.CheckWritable(cfg.MetricsFile, results.MetricsFileName); err != nil {
 			return nil, config.Errorf("metrics", "%v", err)
 		}
+		// The metrics file is appended to: one already there must open for writing.
+		if f, err := os.OpenFile(cfg.MetricsFile, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+			f.Close()
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, config.Errorf("metrics", "%v: give a file you can write to", err)
+		}
 	}
 	d, err := loadData(cfg, logger)
 	if err != nil {
@@ -369,13 +375,9 @@ func keepTraining(path string, res *results.Pretrain) {
 // diffConfig lists how the configuration saved in a checkpoint differs from cfg in the fields
 // that change the computation (local fields such as folders and workers may differ).
 func diffConfig(saved json.RawMessage, cfg config.Config) []string {
-	var finetuning struct {
-		Encoder json.RawMessage `json:"encoder"`
-		Weights string          `json:"weights"`
-	}
-	if json.Unmarshal(saved, &finetuning) == nil && finetuning.Encoder != nil && finetuning.Weights != "" {
+	if _, weights, ok := encoder.FineTuning(saved); ok {
 		return []string{fmt.Sprintf("the folder holds a fine-tuning run (-weights %s), not a pretraining run: continue it with go run ./evaluate -weights %[1]s -resume and the flags that started it",
-			finetuning.Weights)}
+			weights)}
 	}
 	old, err := config.Parse(saved, config.Config{})
 	if err != nil {
