@@ -60,13 +60,9 @@ func dataArgs(dataset, dataDir, ckpt string, steps int, extra ...string) []strin
 // readResult reads the result.json a finished run wrote into its checkpoint folder dir.
 func readResult(t *testing.T, dir string) results.Pretrain {
 	t.Helper()
-	r, err := results.Read(filepath.Join(dir, results.File))
+	res, err := results.ReadAs[results.Pretrain](filepath.Join(dir, results.File))
 	if err != nil {
 		t.Fatal(err)
-	}
-	res, ok := r.(*results.Pretrain)
-	if !ok {
-		t.Fatalf("%s: a %T, want a pretraining result", results.File, r)
 	}
 	return *res
 }

@@ -176,3 +176,29 @@ func Read(path string) (any, error) {
 	}
 	return r, nil
 }
+
+// ReadAs reads the result file at path (Read) as a T: Pretrain, Finetune or Evaluate. A file of
+// another kind is an error that says which kind it holds.
+func ReadAs[T Pretrain | Finetune | Evaluate](path string) (*T, error) {
+	r, err := Read(path)
+	if err != nil {
+		return nil, err
+	}
+	if t, ok := r.(*T); ok {
+		return t, nil
+	}
+	return nil, fmt.Errorf("%s holds a %s result, not a %s one", path, kindOf(r), kindOf(new(T)))
+}
+
+// kindOf is the kind of a *Pretrain, *Finetune or *Evaluate.
+func kindOf(r any) string {
+	switch r.(type) {
+	case *Pretrain:
+		return KindPretrain
+	case *Finetune:
+		return KindFinetune
+	case *Evaluate:
+		return KindEvaluate
+	}
+	return fmt.Sprintf("%T", r)
+}

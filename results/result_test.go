@@ -77,3 +77,17 @@ func TestNoDependenciesBeyondTheStandardLibrary(t *testing.T) {
 		}
 	}
 }
+
+// ReadAs gives the type asked for, or says which kind the file holds.
+func TestReadAs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), File)
+	if err := Write(path, &Finetune{Kind: KindFinetune, Top1: 0.5}); err != nil {
+		t.Fatal(err)
+	}
+	if f, err := ReadAs[Finetune](path); err != nil || f.Top1 != 0.5 {
+		t.Errorf("ReadAs[Finetune]: %+v, %v", f, err)
+	}
+	if _, err := ReadAs[Pretrain](path); err == nil || !strings.Contains(err.Error(), "holds a finetune result, not a pretrain one") {
+		t.Errorf("ReadAs[Pretrain] of a fine-tuning result: %v", err)
+	}
+}

@@ -363,11 +363,7 @@ func writeResult(path string, res *results.Pretrain) error {
 // already at path into res, the stored result of a run resumed after its last step that trained
 // nothing: evaluating it again must not erase how it was trained.
 func keepTraining(path string, res *results.Pretrain) {
-	r, err := results.Read(path)
-	if err != nil {
-		return
-	}
-	if old, ok := r.(*results.Pretrain); ok && old.Steps == res.Steps {
+	if old, err := results.ReadAs[results.Pretrain](path); err == nil && old.Steps == res.Steps {
 		res.Trained, res.TrainTime, res.StepCompilations = old.Trained, old.TrainTime, old.StepCompilations
 	}
 }

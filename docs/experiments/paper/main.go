@@ -51,16 +51,7 @@ func main() {
 }
 
 func readResult(dir string) (*results.Pretrain, error) {
-	path := filepath.Join(dir, results.File)
-	r, err := results.Read(path)
-	if err != nil {
-		return nil, err
-	}
-	p, ok := r.(*results.Pretrain)
-	if !ok {
-		return nil, fmt.Errorf("%s is not a pretraining run's result", path)
-	}
-	return p, nil
+	return results.ReadAs[results.Pretrain](filepath.Join(dir, results.File))
 }
 
 // best returns the entropy weight of the sweep run of loss with the highest linear probe.
