@@ -82,9 +82,38 @@ type MetricPoint struct {
 	Step, Epoch, Value float64
 }
 
+// The keys of a metrics file's lines, besides the objective's terms (named as in package losses):
+// Metrics says which lines hold each.
+const (
+	KeyStep             = "step"
+	KeyEpoch            = "epoch"
+	KeyLoss             = "loss"
+	KeyLR               = "lr"
+	KeyZStd             = "z_std"
+	KeyProbeLoss        = "probe_loss"
+	KeyProbeBatchAcc    = "probe_batch_acc"
+	KeyBatchAcc         = "batch_acc"
+	KeyLRHead           = "lr_head"
+	KeyImagesPerSec     = "images_per_sec"
+	KeyStepImagesPerSec = "step_images_per_sec"
+	KeyBadImages        = "bad_images"
+	KeyProbeAcc         = "probe_acc"
+	KeyKNNAcc           = "knn_acc"
+	KeyLinearAcc        = "linear_acc"
+	KeyTop1             = "top1"
+	KeyTop5             = "top5"
+	KeyRollbackFromStep = "rollback_from_step"
+)
+
+// Keys lists every key of a metrics file but the objective's terms (and ResumedKey, which marks a
+// line rather than a metric): a key of a file that is not among them is a term of the objective.
+var Keys = []string{KeyStep, KeyEpoch, KeyLoss, KeyLR, KeyZStd, KeyProbeLoss, KeyProbeBatchAcc, KeyBatchAcc, KeyLRHead,
+	KeyImagesPerSec, KeyStepImagesPerSec, KeyBadImages, KeyProbeAcc, KeyKNNAcc, KeyLinearAcc, KeyTop1, KeyTop5,
+	KeyRollbackFromStep}
+
 // Metrics are the values of a metrics file by key, each in the order of the file's lines;
 // non-finite values (written as null) are left out. Every line has "step", and "epoch" but for a
-// rollback's and a resume's; accuracies are fractions. The keys:
+// rollback's and a resume's; accuracies are fractions. The keys (the Key constants):
 //
 //   - training lines, the means over the -log-every window: "loss", the objective's terms by
 //     name ("invariance", "variance", "covariance", ... unweighted), "lr", "z_std" and the online

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -231,6 +232,22 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 	}
 	if _, err := os.Stat(figures[0]); err != nil {
 		t.Errorf("the resumed run drew no %s: %v", filepath.Base(figures[0]), err)
+	}
+	// Every key of the metrics file is a results.Key constant (cross-entropy has no terms), and
+	// those fine-tuning always writes are there.
+	series, err := results.ReadMetrics(filepath.Join(split.CheckpointDir, results.MetricsFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k := range series {
+		if !slices.Contains(results.Keys, k) {
+			t.Errorf("metrics key %q is not a results.Key constant", k)
+		}
+	}
+	for _, k := range []string{results.KeyLoss, results.KeyBatchAcc, results.KeyLRHead, results.KeyImagesPerSec, results.KeyStepImagesPerSec, results.KeyTop1} {
+		if len(series[k]) == 0 {
+			t.Errorf("metrics file has no %q", k)
+		}
 	}
 	a, c := finalVariables(t, straight.CheckpointDir), finalVariables(t, split.CheckpointDir)
 	for k, v := range a {

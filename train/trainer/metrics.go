@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,9 +62,7 @@ func plotMetrics(metricsPath string) error {
 	}
 	var terms []string
 	for k := range series {
-		switch k {
-		case "loss", "lr", "probe_acc", "probe_batch_acc", "knn_acc", "linear_acc", "probe_loss", "images_per_sec", "step_images_per_sec", "z_std", "rollback_from_step":
-		default:
+		if !slices.Contains(results.Keys, k) {
 			terms = append(terms, k)
 		}
 	}
@@ -100,8 +99,11 @@ func plotMetrics(metricsPath string) error {
 		panels = append(panels, acc)
 	}
 	panels = append(panels,
-		one("embedding spread z_std (0 = collapse)", "z_std", "z_std", plot.Linear),
-		one("throughput (each image two views)", "images/s", "images_per_sec", plot.Linear))
+		one("embedding spread z_std (0 = collapse)", "z_std", results.KeyZStd, plot.Linear),
+		one("throughput (each image two views)", "images/s", results.KeyImagesPerSec, plot.Linear))
+	if len(series[results.KeyBadImages]) > 0 {
+		panels = append(panels, one("bad images replaced (-skip-bad-images)", "images per step", results.KeyBadImages, plot.Linear))
+	}
 	fig := plot.Figure{Title: "Training metrics: " + metricsPath, Columns: 2, Panels: panels}
 	return fig.Save(MetricsFigures(metricsPath)...)
 }

@@ -26,7 +26,7 @@ func TestPlotMetrics(t *testing.T) {
 		s := float64(step)
 		line := map[string]any{"step": s, "epoch": 0, "loss": 30 - s/20, "invariance": 0.5 - s/1000,
 			"variance": math.Pow(10, -s/100), "covariance": 2 + s/300, "lr": s / 1000, "z_std": 0.05,
-			"images_per_sec": 800, "probe_batch_acc": s / 400, "probe_loss": 1}
+			"images_per_sec": 800, "probe_batch_acc": s / 400, "probe_loss": 1, "bad_images": 0.25, "step_images_per_sec": 900}
 		if step == 150 {
 			line["variance"] = nil // a non-finite value, written as null: skipped
 		}
@@ -56,12 +56,13 @@ func TestPlotMetrics(t *testing.T) {
 	for _, title := range []string{"objective (total loss)", "loss term: covariance (unweighted)", "loss term: invariance (unweighted)",
 		"loss term: variance (unweighted)", "learning rate", "accuracy (online linear probe)", "throughput (each image two views)", "rollback (non-finite step)",
 		"online probe, evaluation images (per epoch)", "online probe, training batches (per log window)",
-		"linear probe on frozen features (final)"} {
+		"linear probe on frozen features (final)", "bad images replaced (-skip-bad-images)"} {
 		if doc.Count(title) != 1 {
 			t.Errorf("text %q appears %d times, want once", title, doc.Count(title))
 		}
 	}
 	for _, absent := range []string{"loss term: rollback_from_step (unweighted)", "loss term: probe_loss (unweighted)", "loss term: linear_acc (unweighted)",
+		"loss term: bad_images (unweighted)", "loss term: step_images_per_sec (unweighted)",
 		"kNN, evaluation images", "accuracy (online linear probe, kNN)"} { // no kNN in this file
 		if doc.Count(absent) != 0 {
 			t.Errorf("text %q drawn: it has no data or is not a loss term", absent)

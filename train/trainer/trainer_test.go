@@ -149,6 +149,19 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	if got := len(series["loss"]); got != 4 {
 		t.Errorf("%d loss lines, want 4 (one per step with -log-every 1)", got)
 	}
+	// Every key is a results.Key constant or a term of the objective, and those a pretraining run
+	// always writes are there.
+	for k := range series {
+		if !slices.Contains(results.Keys, k) && !slices.Contains([]string{"invariance", "variance", "covariance"}, k) {
+			t.Errorf("metrics key %q is neither a results.Key constant nor a term of VICReg", k)
+		}
+	}
+	for _, k := range []string{results.KeyLoss, results.KeyLR, results.KeyZStd, results.KeyProbeLoss, results.KeyProbeBatchAcc, results.KeyImagesPerSec,
+		results.KeyStepImagesPerSec, results.KeyProbeAcc, results.KeyKNNAcc, results.KeyLinearAcc} {
+		if len(series[k]) == 0 {
+			t.Errorf("metrics file has no %q", k)
+		}
+	}
 	// Every line, training or evaluation, counts epochs the same way: steps / steps per epoch
 	// (512 images in batches of 16: 32 steps per epoch).
 	raw, _ := os.ReadFile(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
