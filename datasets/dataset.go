@@ -167,36 +167,48 @@ func (d *Dataset) Subset(indices []int) *Dataset {
 	return &out
 }
 
+// known is what the toolkit knows of a named data set without reading it: the side of its
+// images (0: of any size), their channels and the normalisation its Info gives (nil for the
+// synthetic set, whose statistics come from its pixels).
+type known struct {
+	side, channels int
+	mean, std      []float32
+}
+
+// knownSet returns what is known of the named data set; ok is false for an unknown name.
+func knownSet(name string) (k known, ok bool) {
+	switch strings.ToLower(name) {
+	case "mnist":
+		return known{28, 1, mnistMean, mnistStd}, true
+	case "cifar10":
+		return known{32, 3, cifar10Spec.mean, cifar10Spec.std}, true
+	case "cifar100":
+		return known{32, 3, cifar100Spec.mean, cifar100Spec.std}, true
+	case "stl10":
+		return known{stlSide, 3, ImageNetMean, ImageNetStd}, true
+	case "folder", "shards":
+		return known{0, 3, ImageNetMean, ImageNetStd}, true // decoded to RGB, of any size
+	case "synthetic":
+		s := DefaultSynthetic()
+		return known{s.Height, s.Channels, nil, nil}, true
+	}
+	return known{}, false
+}
+
 // ImageSide is the side of the images of the named data set where all have one (MNIST 28,
 // CIFAR 32, STL-10 96, the default synthetic set's 16), and 0 for an image folder, shards or an
 // unknown name (images of any size).
 func ImageSide(name string) int {
-	switch strings.ToLower(name) {
-	case "mnist":
-		return 28
-	case "cifar10", "cifar100":
-		return 32
-	case "stl10":
-		return stlSide
-	case "synthetic":
-		return DefaultSynthetic().Height
-	}
-	return 0
+	k, _ := knownSet(name)
+	return k.side
 }
 
 // Channels is the number of channels of the named data set's images, without reading it: 1 for
 // MNIST, 3 for CIFAR-10/100, STL-10, the default synthetic set and an image folder or shards
 // (decoded to RGB); 0 for an unknown name.
 func Channels(name string) int {
-	switch strings.ToLower(name) {
-	case "mnist":
-		return 1
-	case "cifar10", "cifar100", "stl10", "folder", "shards":
-		return 3
-	case "synthetic":
-		return DefaultSynthetic().Channels
-	}
-	return 0
+	k, _ := knownSet(name)
+	return k.channels
 }
 
 // Normalisation returns the per-channel mean and standard deviation (on the [0, 1] scale) that
@@ -205,17 +217,11 @@ func Channels(name string) int {
 // folder or shards. ok is false for the synthetic set, whose statistics come from its pixels,
 // and for an unknown name.
 func Normalisation(name string) (mean, std []float32, ok bool) {
-	switch strings.ToLower(name) {
-	case "mnist":
-		return slices.Clone(mnistMean), slices.Clone(mnistStd), true
-	case "cifar10":
-		return slices.Clone(cifar10Spec.mean), slices.Clone(cifar10Spec.std), true
-	case "cifar100":
-		return slices.Clone(cifar100Spec.mean), slices.Clone(cifar100Spec.std), true
-	case "stl10", "folder", "shards":
-		return slices.Clone(ImageNetMean), slices.Clone(ImageNetStd), true
+	k, _ := knownSet(name)
+	if k.mean == nil {
+		return nil, nil, false
 	}
-	return nil, nil, false
+	return slices.Clone(k.mean), slices.Clone(k.std), true
 }
 
 // Names lists the data sets that Open knows (LoadWith knows all but "shards").
