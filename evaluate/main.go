@@ -54,6 +54,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
 	"github.com/gomlx-ssl/vicreg/results"
@@ -196,8 +197,9 @@ func (f *flags) check() string {
 		if out.path == "" {
 			continue
 		}
-		if msg := checkOutputPath(out.flag, out.path, out.example); msg != "" {
-			return msg
+		// Checked before any work, so that a bad path does not cost an evaluation.
+		if err := atomicfile.CheckWritable(out.path, out.example); err != nil {
+			return out.flag + ": " + err.Error()
 		}
 	}
 	return checkCheckpointPath(f.ckpt)
