@@ -147,15 +147,24 @@ func TestTestImagesInMemory(t *testing.T) {
 	}
 }
 
+// folderRun writes a val/ folder of perClass images of mixed sizes in each of two classes and
+// returns their paths and the configuration of a run trained on that folder (vicreg views of 16
+// px).
+func folderRun(t *testing.T, perClass int) ([]string, config.Config) {
+	t.Helper()
+	root := t.TempDir()
+	paths := datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, perClass)
+	run := config.Default()
+	run.Dataset, run.DataDir, run.Augment, run.ImageSize, run.Model.InChannels = "folder", root, "vicreg", 16, 3
+	return paths, run
+}
+
 // The analysis of a folder run measures what training and evaluate saw: each anchor's views and
 // each entropy image's pair are exactly the views a training Loader draws for that sample (the
 // run's augmentation on the image as decoded, at any size), and the clean images are exactly
 // evaluate's (the evaluation transform, normalised as in training).
 func TestAnalysisInputsAreTrainingsViews(t *testing.T) {
-	root := t.TempDir()
-	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 5)
-	run := config.Default()
-	run.Dataset, run.DataDir, run.Augment, run.ImageSize, run.Model.InChannels = "folder", root, "vicreg", 16, 3
+	_, run := folderRun(t, 5)
 	opts := DefaultOptions()
 	opts.Anchors, opts.EntropyImages, opts.Views = 3, 4, 2
 	quiet := log.New(io.Discard)
@@ -223,10 +232,7 @@ func TestAnalysisInputsAreTrainingsViews(t *testing.T) {
 // anchors stay aligned: image k of ds is sample indices[k] as evaluate prepares it, each anchor
 // is the image it was drawn as, and the views drawn later are those of the same samples.
 func TestTestImagesDropBadKeepsTheIndices(t *testing.T) {
-	root := t.TempDir()
-	paths := datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 6)
-	run := config.Default()
-	run.Dataset, run.DataDir, run.Augment, run.ImageSize, run.Model.InChannels = "folder", root, "vicreg", 16, 3
+	paths, run := folderRun(t, 6)
 	opts := DefaultOptions()
 	opts.Anchors, opts.EntropyImages, opts.Views = 6, 5, 1
 	quiet := log.New(io.Discard)
