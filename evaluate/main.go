@@ -16,10 +16,10 @@
 // and Normalisation).
 //
 // Without -weights it embeds the images once and trains a linear probe and a kNN classifier on the
-// frozen features; -result FILE also writes what it measured as JSON (results.Evaluate: the checkpoint and
-// its step, the data and the images used, the accuracies, the settings, the backend, the wall time
-// and the date; what was not measured is absent), replacing FILE atomically; FILE's folder must
-// exist. With -weights freeze|finetune (-finetune for short) it runs evaluate.py's
+// frozen features; -result FILE also writes what it measured as JSON (results.Evaluate: the
+// checkpoint and its step, the data and the images used, the accuracies, the settings, the
+// backend, the wall time and the date; what was not measured is absent), replacing FILE
+// atomically; FILE's folder must exist. With -weights freeze|finetune (-finetune for short) it runs evaluate.py's
 // protocol as a training run (progress, metrics.jsonl, checkpoints, -resume, SIGINT): a linear
 // classifier on the encoder, trained with augmentation, the encoder frozen or fine-tuned, SGD with
 // momentum and a cosine schedule, top-1 and top-5 accuracy on the test split after every epoch;
