@@ -38,6 +38,8 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	_ "github.com/gomlx/gomlx/backends/simplego" // Registers the pure Go backend ("go").
 	"github.com/gomlx/gomlx/backends/xla"        // Registers the XLA backend ("xla").
+
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 )
 
 // EnvVar is the environment variable that selects the backend (GoMLX's own convention).
@@ -249,6 +251,7 @@ func Describe(b backends.Backend) string {
 	fmt.Fprintf(&sb, "backend:     %s\n", b.Name())
 	fmt.Fprintf(&sb, "description: %s\n", b.Description())
 	fmt.Fprintf(&sb, "devices:     %d\n", b.NumDevices())
+	fmt.Fprintf(&sb, "CPU:         %s\n", cpuinfo.Describe())
 	if !IsXLA(b.Name()) {
 		return sb.String()
 	}

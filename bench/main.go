@@ -38,6 +38,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/gomlx-ssl/vicreg/backend"
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 	"github.com/gomlx-ssl/vicreg/models"
 )
 
@@ -119,7 +120,7 @@ func run(o options) error {
 		defer cleanup()
 		return runOps(o, torch)
 	}
-	cpu, err := readCPUInfo()
+	cpu, err := cpuinfo.Read()
 	if err != nil {
 		log.Warn("CPU features unknown", "err", err)
 	}
@@ -131,7 +132,7 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	return runTable(o, cfgs, cpu)
+	return runTable(o, cfgs)
 }
 
 // job is what a child process runs.

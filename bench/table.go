@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/charmbracelet/log"
+
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 )
 
 // row is one line of the table; a zero value means "not measured".
@@ -20,14 +22,14 @@ type row struct {
 }
 
 // runTable measures every configuration on both sides, and the peak, and prints the table.
-func runTable(o options, cfgs []benchConfig, cpu cpuInfo) error {
+func runTable(o options, cfgs []benchConfig) error {
 	ts, cleanup, err := newTorchSide(o.python, o.ompPassive, o.device)
 	if err != nil {
 		return err
 	}
 	defer cleanup()
 	onGPU := o.device == "cuda"
-	notes := []string{"CPU: " + cpu.String() + "."}
+	notes := []string{"CPU: " + cpuinfo.Describe() + "."}
 	if ts.note != "" && o.side != "ours" {
 		notes = append(notes, ts.note)
 	}

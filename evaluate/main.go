@@ -257,7 +257,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 	}
 	defer enc.Close()
 	logger.Info("encoder loaded", "from", enc.Source)
-	res := results.Evaluate{Kind: results.KindEvaluate, Checkpoint: enc.Source, Seed: f.seed, Backend: backend.Config(), Date: start.UTC().Format(time.RFC3339)}
+	res := results.Evaluate{Kind: results.KindEvaluate, Checkpoint: enc.Source}
 	if enc.Step >= 0 {
 		res.Step = &enc.Step
 	}
@@ -269,7 +269,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		fmt.Fprintf(stdout, "wrote the encoder to %s\n", f.ft.ExportEncoder)
 	}
 	dataset, dataDir := f.dataOf(enc.Config)
-	res.Dataset, res.DataDir = dataset, datasets.DataDirOf(dataset, dataDir)
+	res.Provenance = backend.Provenance(b, dataset, datasets.DataDirOf(dataset, dataDir), f.seed, start)
 	probe := f.probeEpochs > 0 || f.knnK > 0
 	opened := map[string]datasets.Data{}
 	open := func(split string) (datasets.Data, error) {

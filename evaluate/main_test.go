@@ -18,6 +18,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
@@ -189,6 +190,9 @@ func TestResultFile(t *testing.T) {
 	}
 	if r.Backend != backend.Config() {
 		t.Errorf("backend %q, want %q", r.Backend, backend.Config())
+	}
+	if r.Machine == nil || r.Machine.CPU != cpuinfo.Describe() || r.Machine.Devices != nil {
+		t.Errorf("machine %+v, want this CPU (%s) and no devices", r.Machine, cpuinfo.Describe())
 	}
 	if r.Wall <= 0 || r.Wall > o.end.Sub(o.start) {
 		t.Errorf("wall_ns %v, want in (0, %v] (the command's time)", r.Wall, o.end.Sub(o.start))

@@ -23,6 +23,39 @@ const (
 	KindEvaluate = "evaluate" // Evaluate
 )
 
+// Provenance is where a result comes from: the images, the seed, and the backend and machine
+// that computed it, so that a result file read alone says what its figures are of. Every kind of
+// result embeds it (its keys sit beside the result's own). Files written before it was recorded
+// read with zero values.
+type Provenance struct {
+	// Dataset and DataDir are where the images came from (DataDir resolved as the data set
+	// opened it; absent for the generated synthetic set).
+	Dataset string `json:"dataset"`
+	DataDir string `json:"data_dir,omitempty"`
+	// Seed is -seed: for a training run, its initialisation, augmentation and data order; for
+	// evaluate, the label subset and the probe's initialisation and data order.
+	Seed uint64 `json:"seed"`
+	// Backend is the GoMLX backend that computed the result, as GOMLX_BACKEND chose it
+	// (backend.Config: "xla:cpu", "xla:cuda", "go").
+	Backend string `json:"backend"`
+	// Machine is the computer the result's timings were measured on.
+	Machine *Machine `json:"machine,omitempty"`
+	// Date is when the command that wrote the result started, UTC, RFC 3339.
+	Date string `json:"date"`
+}
+
+// Machine is the computer a result's timings (training time, throughput, wall time) were
+// measured on: XLA picks other kernels on each CPU type, and a GPU run's speed is its GPU's, so a
+// speed holds for one kind of machine only.
+type Machine struct {
+	// CPU names the processor: model name, family and model numbers, logical CPUs, AVX-512,
+	// AVX512_BF16 and AMX (internal/cpuinfo's line).
+	CPU string `json:"cpu"`
+	// Devices are the backend's accelerators, one line each (for a GPU: index, name, memory and
+	// driver, from nvidia-smi); absent on the CPU backends.
+	Devices []string `json:"devices,omitempty"`
+}
+
 // Pretrain is the result.json of a pretraining run (go run ./train): a finished run, or one
 // interrupted by a signal.
 type Pretrain struct {
@@ -45,6 +78,9 @@ type Pretrain struct {
 	LowLabel []LowLabel `json:"low_label,omitempty"`
 	// StepCompilations counts how often the training step was compiled: 1, whatever the steps.
 	StepCompilations int `json:"step_compilations"`
+	// Provenance: for a run resumed after its last step (which trains nothing and carries the
+	// training figures of the result it replaces), Machine is the one that trained.
+	Provenance
 }
 
 // LowLabel is the linear probe and kNN trained on Percent% of the training labels (Images
@@ -68,6 +104,7 @@ type Finetune struct {
 	Top1        float64       `json:"top1"` // test accuracy at the end
 	Top5        float64       `json:"top5"` // -1 with 5 classes or fewer
 	TrainTime   time.Duration `json:"train_ns"`
+	Provenance
 }
 
 // Evaluate is what go run ./evaluate -result writes: one evaluation on frozen features, in the
@@ -83,10 +120,6 @@ type Evaluate struct {
 	// checkpoint) and Step its training step (absent for an exported encoder).
 	Checkpoint string `json:"checkpoint"`
 	Step       *int64 `json:"step,omitempty"`
-	// Dataset and DataDir are where the images came from (DataDir resolved as the data set
-	// opened it; absent for the generated synthetic set).
-	Dataset string `json:"dataset"`
-	DataDir string `json:"data_dir,omitempty"`
 	// TrainImages is the number of training images the probe and kNN used (TrainPercent% of the
 	// split's images that were embedded), TestImages the number of test images scored.
 	TrainImages  *int    `json:"train_images,omitempty"`
@@ -113,15 +146,9 @@ type Evaluate struct {
 	Embeddings       string `json:"embeddings,omitempty"`
 	EmbeddingsSplit  string `json:"embeddings_split,omitempty"`
 	EmbeddingsImages *int   `json:"embeddings_images,omitempty"`
-	// Seed is -seed (the label subset and the probe's initialisation and data order).
-	Seed uint64 `json:"seed"`
-	// Backend is the GoMLX backend that computed the features, as GOMLX_BACKEND chose it
-	// (backend.Config: "xla:cpu", "xla:cuda", "go").
-	Backend string `json:"backend"`
 	// Wall is the command's wall time up to the result, from the start of the backend on.
 	Wall time.Duration `json:"wall_ns"`
-	// Date is when the evaluation started, UTC, RFC 3339.
-	Date string `json:"date"`
+	Provenance
 }
 
 // Write writes r (a Pretrain, Finetune or Evaluate, or a pointer to one) to path as indented

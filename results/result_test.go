@@ -1,6 +1,7 @@
 package results
 
 import (
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,9 +20,14 @@ func TestWriteReadRoundTrip(t *testing.T) {
 	n := 12
 	for _, want := range []any{
 		&Pretrain{Kind: KindPretrain, Steps: 40, Trained: 40, Linear: 0.98, KNN: 0.97, ProbeAcc: -1, TrainTime: 3 * time.Second,
-			LowLabel: []LowLabel{{Percent: 1, Images: 600, Linear: 0.9, KNN: 0.89}}, EvalSplit: "test", EvalImages: 10000},
-		&Finetune{Kind: KindFinetune, Steps: 7, TrainImages: 600, TestImages: 100, Top1: 0.5, Top5: -1},
-		&Evaluate{Kind: KindEvaluate, Checkpoint: "runs/x/ckpt-000000007.safetensors", LinearProbe: &acc, TestImages: &n, Backend: "xla:cpu"},
+			LowLabel: []LowLabel{{Percent: 1, Images: 600, Linear: 0.9, KNN: 0.89}}, EvalSplit: "test", EvalImages: 10000,
+			Provenance: Provenance{Dataset: "mnist", DataDir: "/data", Seed: 3, Backend: "xla:cuda", Date: "2026-12-05T19:00:00Z",
+				Machine: &Machine{CPU: "AMD EPYC (family 25, model 1), 16 logical CPUs; AVX-512 no, AVX512_BF16 no, AMX no",
+					Devices: []string{"0, NVIDIA H100 80GB HBM3, 81559 MiB, 580.65.06"}}}},
+		&Finetune{Kind: KindFinetune, Steps: 7, TrainImages: 600, TestImages: 100, Top1: 0.5, Top5: -1,
+			Provenance: Provenance{Dataset: "folder", DataDir: "/photos", Seed: 1, Backend: "xla:cpu", Machine: &Machine{CPU: "x"}}},
+		&Evaluate{Kind: KindEvaluate, Checkpoint: "runs/x/ckpt-000000007.safetensors", LinearProbe: &acc, TestImages: &n,
+			Provenance: Provenance{Backend: "xla:cpu"}},
 	} {
 		path := filepath.Join(dir, "result.json")
 		if err := Write(path, want); err != nil {
@@ -46,6 +52,25 @@ func TestWriteReadRoundTrip(t *testing.T) {
 		if got, err := Read(path); err != nil || !reflect.DeepEqual(got, want) {
 			t.Errorf("a file without a kind, %s: read %#v, %v; want %#v", content, got, err, want)
 		}
+	}
+	// The provenance's keys are those of evaluate's result before it was shared, beside the
+	// result's own keys; the machine is one object.
+	path := filepath.Join(dir, "provenance.json")
+	if err := Write(path, &Pretrain{Kind: KindPretrain, Provenance: Provenance{Dataset: "cifar10", Seed: 7, Backend: "xla:cpu", Date: "d",
+		Machine: &Machine{CPU: "c"}}}); err != nil {
+		t.Fatal(err)
+	}
+	var keys map[string]any
+	if data, err := os.ReadFile(path); err != nil || json.Unmarshal(data, &keys) != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	for k, want := range map[string]any{"dataset": "cifar10", "seed": 7.0, "backend": "xla:cpu", "date": "d", "machine": map[string]any{"cpu": "c"}} {
+		if !reflect.DeepEqual(keys[k], want) {
+			t.Errorf("key %q = %#v, want %#v", k, keys[k], want)
+		}
+	}
+	if _, ok := keys["data_dir"]; ok {
+		t.Error("an empty data_dir was written")
 	}
 	for content, msg := range map[string]string{
 		`{"kind": "distill"}`: `unknown kind "distill"`,

@@ -25,7 +25,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"sort"
 	"strconv"
@@ -36,6 +35,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -286,9 +286,8 @@ func table(o options, exe string) int {
 			}
 		}
 	}
-	cpu := cpuModel()
 	fmt.Printf("\nTwo-view training batches (%d images of %d px, vicreg preset) from %d JPEGs of about 500x375 (quality 90) in %s\n", o.batch, o.size, o.images, o.dir)
-	fmt.Printf("CPU: %s, %d cores; best of %d rounds; load average at the end %s\n\n", cpu, runtime.NumCPU(), o.rounds, loadAverage())
+	fmt.Printf("CPU: %s; best of %d rounds; load average at the end %s\n\n", cpuinfo.Describe(), o.rounds, loadAverage())
 	fmt.Println("| pipeline | workers | batches/s | batches per CPU-second | torchvision batches/s | torchvision per CPU-second | ours/torchvision per core |")
 	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 	torchPerCore := map[int]float64{}
@@ -329,19 +328,6 @@ func withoutOpenBLASTuning(env []string) []string {
 	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
 		return strings.HasPrefix(kv, "OPENBLAS_CORETYPE=") || strings.HasPrefix(kv, "OPENBLAS_L2_SIZE=")
 	})
-}
-
-func cpuModel() string {
-	data, err := os.ReadFile("/proc/cpuinfo")
-	if err != nil {
-		return runtime.GOARCH
-	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-			return strings.TrimSpace(v)
-		}
-	}
-	return runtime.GOARCH
 }
 
 func loadAverage() string {

@@ -16,11 +16,13 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/backends"
 
+	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder"
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/plot/plottest"
 	"github.com/gomlx-ssl/vicreg/results"
@@ -229,6 +231,9 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 		t.Errorf("a figure that failed to draw lost the result: %v", err)
 	} else if json.Unmarshal(data, &stored) != nil || stored.Kind != "finetune" {
 		t.Errorf("%s: kind %q, want finetune:\n%s", results.File, stored.Kind, data)
+	} else if p := stored.Provenance; p.Dataset != split.Dataset || p.Seed != split.Seed || p.Backend != backend.Config() ||
+		p.Machine == nil || p.Machine.CPU != cpuinfo.Describe() || p.Date == "" {
+		t.Errorf("%s: provenance %+v (machine %+v), want %s, seed %d, %s, this CPU, a date", results.File, p, p.Machine, split.Dataset, split.Seed, backend.Config())
 	}
 	if _, err := os.Stat(figures[0]); err != nil {
 		t.Errorf("the resumed run drew no %s: %v", filepath.Base(figures[0]), err)

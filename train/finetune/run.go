@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/backends"
@@ -63,6 +64,7 @@ func fingerprint(vars []checkpoints.Variable) string {
 // Run fine-tunes according to cfg, starting from the encoder variables init (those of
 // Pretrained; nil with cfg.Scratch).
 func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts trainer.Options) (*results.Finetune, error) {
+	start := time.Now()
 	logger := opts.Logger
 	if logger == nil {
 		logger = log.Default()
@@ -186,7 +188,8 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	logger.Info("fine-tuning", "weights", cfg.Weights, "scratch", cfg.Scratch, "dataset", cfg.Dataset,
 		"train_images", train.Info().Len, "view", size, "percent", cfg.TrainPercent, "epochs", cfg.Epochs, "steps", total,
 		"lr_backbone", cfg.LRBackbone, "lr_head", cfg.LRHead, "wd", cfg.WeightDecay, "batch", cfg.BatchSize)
-	res := &results.Finetune{Kind: results.KindFinetune, TrainImages: train.Info().Len, TestImages: test.Info().Len, Top1: -1, Top5: -1}
+	res := &results.Finetune{Kind: results.KindFinetune, TrainImages: train.Info().Len, TestImages: test.Info().Len, Top1: -1, Top5: -1,
+		Provenance: backend.Provenance(b, cfg.Dataset, datasets.DataDirOf(cfg.Dataset, cfg.DataDir), cfg.Seed, start)}
 	loop := &trainer.Loop{
 		Ctx: ctx, Manager: mgr, Config: cfg.JSON(), Metrics: metrics, Loader: loader,
 		Total: total, BatchesPerEpoch: batchesPerEpoch, LogEvery: int64(cfg.LogEvery),

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/backends"
@@ -125,6 +126,7 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 
 // Run pretrains according to cfg, then evaluates the encoder.
 func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain, error) {
+	start := time.Now()
 	logger := opts.Logger
 	if logger == nil {
 		logger = log.Default()
@@ -254,7 +256,8 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		return nil, err
 	}
 	res := &results.Pretrain{Kind: results.KindPretrain, Steps: lr.Steps, Trained: lr.Trained, Interrupted: lr.Interrupted, Checkpoint: lr.Checkpoint, TrainTime: lr.TrainTime,
-		ProbeAcc: -1, Linear: -1, KNN: -1, PixelLinear: -1, RandomLinear: -1, StepCompilations: trainStep.Compilations()}
+		ProbeAcc: -1, Linear: -1, KNN: -1, PixelLinear: -1, RandomLinear: -1, StepCompilations: trainStep.Compilations(),
+		Provenance: backend.Provenance(b, cfg.Dataset, datasets.DataDirOf(cfg.Dataset, cfg.DataDir), cfg.Seed, start)}
 	if v, ok := lr.Last["probe_acc"]; ok {
 		res.ProbeAcc = v
 	}
@@ -361,10 +364,14 @@ func writeResult(path string, res *results.Pretrain) error {
 
 // keepTraining carries the training figures (steps trained, time, compilations) of the result
 // already at path into res, the stored result of a run resumed after its last step that trained
-// nothing: evaluating it again must not erase how it was trained.
+// nothing: evaluating it again must not erase how it was trained. The machine that trained and
+// the date it started go with them (when the old result records them).
 func keepTraining(path string, res *results.Pretrain) {
 	if old, err := results.ReadAs[results.Pretrain](path); err == nil && old.Steps == res.Steps {
 		res.Trained, res.TrainTime, res.StepCompilations = old.Trained, old.TrainTime, old.StepCompilations
+		if old.Machine != nil {
+			res.Machine, res.Date = old.Machine, old.Date
+		}
 	}
 }
 

@@ -8,18 +8,22 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/log"
 
+	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder"
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
@@ -117,9 +121,22 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	opts := quiet()
 	calls := 0
 	opts.AfterStep = func(int64) { calls++ }
+	c.Seed = 5
+	started := time.Now().Truncate(time.Second)
 	res, err := Run(b, c, opts)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// result.json says what its figures are of: the data, the seed, the backend and the machine.
+	stored, err := results.ReadAs[results.Pretrain](filepath.Join(c.CheckpointDir, results.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	date, err := time.Parse(time.RFC3339, stored.Date)
+	if p := stored.Provenance; err != nil || p.Dataset != "synthetic" || p.DataDir != "" || p.Seed != 5 || p.Backend != backend.Config() ||
+		p.Machine == nil || p.Machine.CPU != cpuinfo.Describe() || p.Machine.Devices != nil || date.Before(started) || date.After(time.Now()) {
+		t.Errorf("result.json's provenance %+v (machine %+v; date: %v), want synthetic, seed 5, %s, this CPU, started after %v",
+			p, p.Machine, err, backend.Config(), started)
 	}
 	if calls != 4 || res.StepCompilations != 1 {
 		t.Errorf("%d steps ran, the step was compiled %d times: want 4 steps and 1 compilation", calls, res.StepCompilations)
@@ -289,6 +306,10 @@ func TestResumeIsExact(t *testing.T) {
 		if trained == 0 {
 			w.StepCompilations = 0 // this process compiled no step (result.json keeps the run's count)
 		}
+		if !reflect.DeepEqual(got.Machine, want.Machine) {
+			t.Errorf("%s: machine %+v, want %+v", what, got.Machine, want.Machine)
+		}
+		w.Machine, w.Date = got.Machine, got.Date // this process's
 		if gj, wj := fmt.Sprintf("%+v", *got), fmt.Sprintf("%+v", w); gj != wj {
 			t.Errorf("%s:\n got %s\nwant %s", what, gj, wj)
 		}
