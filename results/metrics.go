@@ -153,7 +153,7 @@ func ReadMetrics(path string) (Metrics, error) {
 		if err := json.Unmarshal(sc.Bytes(), &rec); err != nil {
 			return nil, fmt.Errorf("metrics file %s:%d: %w (want a JSON-lines metrics file, a run's %s: one object of numbers per line)", path, line, err, MetricsFileName)
 		}
-		step := rec["step"]
+		step := rec[KeyStep]
 		if step == nil {
 			continue
 		}
@@ -164,17 +164,17 @@ func ReadMetrics(path string) (Metrics, error) {
 			continue
 		}
 		epoch := math.NaN()
-		if e := rec["epoch"]; e != nil {
+		if e := rec[KeyEpoch]; e != nil {
 			epoch = *e
 		}
 		for k, v := range rec {
-			if k == "step" || k == "epoch" || v == nil {
+			if k == KeyStep || k == KeyEpoch || v == nil {
 				continue
 			}
 			pt := MetricPoint{Step: *step, Epoch: epoch, Value: *v}
 			// A value at the step of the key's previous one replaces it: a finished run evaluated
 			// again (-resume) writes its final line again. Each rollback stays, even to one step.
-			if pts := series[k]; k != "rollback_from_step" && len(pts) > 0 && pts[len(pts)-1].Step == *step {
+			if pts := series[k]; k != KeyRollbackFromStep && len(pts) > 0 && pts[len(pts)-1].Step == *step {
 				pts[len(pts)-1] = pt
 				continue
 			}

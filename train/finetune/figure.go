@@ -28,11 +28,11 @@ func plotMetrics(metricsPath string, cfg Config) error {
 	}
 	fromZero := []float64{0}
 	loss := plot.Panel{Title: "training loss (cross-entropy)", XLabel: "step", YLabel: "loss", YScale: plot.AutoScale, XInclude: fromZero,
-		Series: []plot.Series{trainer.StepSeries(m, "loss", legendLoss)}, VLines: trainer.RollbackLines(m)}
-	batch := trainer.EpochSeries(m, "batch_acc", legendBatchAcc)
+		Series: []plot.Series{trainer.StepSeries(m, results.KeyLoss, legendLoss)}, VLines: trainer.RollbackLines(m)}
+	batch := trainer.EpochSeries(m, results.KeyBatchAcc, legendBatchAcc)
 	batch.Marker = plot.NoMarker
 	acc := plot.Panel{Title: "classification accuracy", XLabel: "epoch", YLabel: "accuracy", XInclude: fromZero,
-		Series: []plot.Series{trainer.EpochSeries(m, "top1", legendTop1), trainer.EpochSeries(m, "top5", legendTop5), batch}}
+		Series: []plot.Series{trainer.EpochSeries(m, results.KeyTop1, legendTop1), trainer.EpochSeries(m, results.KeyTop5, legendTop5), batch}}
 	start := "from the pretrained encoder"
 	if cfg.Scratch {
 		start = "from scratch"

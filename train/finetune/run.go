@@ -107,7 +107,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	mean, std := cfg.Encoder.Normalisation(train.Info())
 	aug := augmentation(cfg.Augment, size)
 
-	mgr, unlock, err := trainer.OpenCheckpoints(cfg.CheckpointDir, cfg.KeepLast, "top1", logger)
+	mgr, unlock, err := trainer.OpenCheckpoints(cfg.CheckpointDir, cfg.KeepLast, results.KeyTop1, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -214,23 +214,23 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 				return nil, err
 			}
 			logger.Info("evaluated", "epoch", fmt.Sprintf("%.2f", epoch), "top1", fmt.Sprintf("%.4f", top1), "top5", fmt.Sprintf("%.4f", top5))
-			out := map[string]float64{"top1": top1}
+			out := map[string]float64{results.KeyTop1: top1}
 			if top5 >= 0 {
-				out["top5"] = top5
+				out[results.KeyTop5] = top5
 			}
 			return out, nil
 		},
-		SaveMetric: "top1", Logger: logger, Opts: opts,
+		SaveMetric: results.KeyTop1, Logger: logger, Opts: opts,
 	}
 	lr, err := loop.Run(from)
 	if err != nil {
 		return nil, err
 	}
 	res.Steps, res.Interrupted, res.Checkpoint, res.TrainTime = lr.Steps, lr.Interrupted, lr.Checkpoint, lr.TrainTime
-	if v, ok := lr.Last["top1"]; ok {
+	if v, ok := lr.Last[results.KeyTop1]; ok {
 		res.Top1 = v
 	}
-	if v, ok := lr.Last["top5"]; ok {
+	if v, ok := lr.Last[results.KeyTop5]; ok {
 		res.Top5 = v
 	}
 	if err := metrics.Close(); err != nil {
@@ -259,7 +259,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 
 // stepOutputs name the training step's outputs, in order: their means over each log window are
 // the training lines of metrics.jsonl (the evaluation lines hold "top1" and "top5").
-var stepOutputs = []string{"loss", "batch_acc", "lr_head"}
+var stepOutputs = []string{results.KeyLoss, results.KeyBatchAcc, results.KeyLRHead}
 
 // freeze makes every encoder variable non-trainable (the classifier alone learns).
 func freeze(ctx *context.Context) {

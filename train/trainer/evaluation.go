@@ -87,17 +87,17 @@ func (e *evaluator) endOfEpoch(batchesPerEpoch int64) func(step int64, epochs fl
 		if err != nil {
 			return nil, err
 		}
-		out := map[string]float64{"probe_acc": acc}
+		out := map[string]float64{results.KeyProbeAcc: acc}
 		withKNN := e.cfg.EvalEvery > 0 && step%batchesPerEpoch == 0 && int(step/batchesPerEpoch)%e.cfg.EvalEvery == 0 && !last
 		if withKNN {
 			trainF, err := e.embed(enc, e.data.train, "")
 			if err != nil {
 				return nil, err
 			}
-			if out["knn_acc"], err = eval.KNN(e.b, trainF, evalF, eval.KNNConfig{K: e.cfg.KNNK, Temperature: e.cfg.KNNTemperature}); err != nil {
+			if out[results.KeyKNNAcc], err = eval.KNN(e.b, trainF, evalF, eval.KNNConfig{K: e.cfg.KNNK, Temperature: e.cfg.KNNTemperature}); err != nil {
 				return nil, err
 			}
-			e.logger.Info("kNN", "epochs", fmt.Sprintf("%.2f", epochs), "knn_acc", fmt.Sprintf("%.4f", out["knn_acc"]))
+			e.logger.Info("kNN", "epochs", fmt.Sprintf("%.2f", epochs), "knn_acc", fmt.Sprintf("%.4f", out[results.KeyKNNAcc]))
 		}
 		e.logger.Info("evaluated", "epochs", fmt.Sprintf("%.2f", epochs), "step", step, "online_probe_acc", fmt.Sprintf("%.4f", acc),
 			"elapsed", time.Since(e.began).Round(time.Second))

@@ -181,7 +181,7 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 		// The lines that an earlier process wrote after its last checkpoint (a run killed, not
 		// stopped; or a first attempt that failed before its first checkpoint, when start is 0)
 		// are superseded by the steps trained again from here: ReadMetrics drops them.
-		if err := l.Metrics.Write(map[string]float64{"step": float64(start), results.ResumedKey: 1}); err != nil {
+		if err := l.Metrics.Write(map[string]float64{results.KeyStep: float64(start), results.ResumedKey: 1}); err != nil {
 			return nil, err
 		}
 	}
@@ -268,7 +268,7 @@ const busyKey = "\x00busy"
 // (step / steps per epoch), as in the evaluation lines.
 func (l *Loop) logLine() error {
 	line := l.win.flush()
-	line["step"], line["epoch"] = float64(l.step), float64(l.step)/float64(l.BatchesPerEpoch)
+	line[results.KeyStep], line[results.KeyEpoch] = float64(l.step), float64(l.step)/float64(l.BatchesPerEpoch)
 	return l.Metrics.Write(line)
 }
 
@@ -283,7 +283,7 @@ func (l *Loop) endOfEpoch(res *LoopResult) error {
 	if err != nil {
 		return err
 	}
-	line := map[string]float64{"step": float64(l.step), "epoch": epochs}
+	line := map[string]float64{results.KeyStep: float64(l.step), results.KeyEpoch: epochs}
 	for k, v := range values {
 		line[k] = v
 	}
@@ -384,7 +384,7 @@ func (l *Loop) rollback(nf *nonFiniteError) error {
 	l.win = newWindow(ls.Window)
 	l.step = state.Step
 	l.bar.Set(l.step, "")
-	return l.Metrics.Write(map[string]float64{"step": float64(l.step), "rollback_from_step": float64(nf.step)})
+	return l.Metrics.Write(map[string]float64{results.KeyStep: float64(l.step), results.KeyRollbackFromStep: float64(nf.step)})
 }
 
 // describe is the progress bar's text: the epoch, the loss and its terms.
@@ -392,7 +392,7 @@ func describe(epoch int, out map[string]float64, names []string) string {
 	var sb strings.Builder
 	fmt.Fprintf(&sb, "epoch %d", epoch)
 	for _, n := range names {
-		if n == "probe_loss" || n == "probe_batch_acc" || n == "lr" || n == "z_std" {
+		if n == results.KeyProbeLoss || n == results.KeyProbeBatchAcc || n == results.KeyLR || n == results.KeyZStd {
 			continue
 		}
 		fmt.Fprintf(&sb, " %s %.3f", n, out[n])
@@ -407,7 +407,7 @@ func nonFinite(out map[string]float64, names []string) []string {
 	total := ""
 	for _, n := range names {
 		if v := out[n]; math.IsNaN(v) || math.IsInf(v, 0) {
-			if n == "loss" {
+			if n == results.KeyLoss {
 				total = fmt.Sprintf("%s = %v", n, v)
 			} else {
 				terms = append(terms, fmt.Sprintf("%s = %v", n, v))
@@ -473,8 +473,8 @@ func (w *window) flush() map[string]float64 {
 	for _, k := range keys {
 		line[k] = w.sums[k] / float64(max(w.n, 1))
 	}
-	line["images_per_sec"] = float64(w.images) / time.Since(w.start).Seconds()
-	line["step_images_per_sec"] = float64(w.images) / w.busy
+	line[results.KeyImagesPerSec] = float64(w.images) / time.Since(w.start).Seconds()
+	line[results.KeyStepImagesPerSec] = float64(w.images) / w.busy
 	*w = *newWindow(nil)
 	return line
 }

@@ -33,7 +33,7 @@ func EpochSeries(m results.Metrics, key, name string) plot.Series {
 // step returned to, for a panel whose x axis is the step; the first has a legend entry.
 func RollbackLines(m results.Metrics) []plot.RefLine {
 	var lines []plot.RefLine
-	for i, pt := range m["rollback_from_step"] {
+	for i, pt := range m[results.KeyRollbackFromStep] {
 		rl := plot.RefLine{At: pt.Step}
 		if i == 0 {
 			rl.Label = "rollback (non-finite step)"
@@ -73,7 +73,7 @@ func plotMetrics(metricsPath string) error {
 		return plot.Panel{Title: title, XLabel: "step", YLabel: yLabel, YScale: scale, Legend: plot.LegendHidden,
 			XInclude: fromZero, Series: []plot.Series{line(key, key)}}
 	}
-	loss := one("objective (total loss)", "loss", "loss", plot.AutoScale)
+	loss := one("objective (total loss)", "loss", results.KeyLoss, plot.AutoScale)
 	loss.VLines = RollbackLines(series)
 	if len(loss.VLines) > 0 {
 		loss.Legend = plot.LegendAuto
@@ -82,19 +82,19 @@ func plotMetrics(metricsPath string) error {
 	for _, k := range terms {
 		panels = append(panels, one("loss term: "+k+" (unweighted)", k, k, plot.AutoScale))
 	}
-	panels = append(panels, one("learning rate", "lr", "lr", plot.Linear))
-	if len(series["probe_acc"])+len(series["probe_batch_acc"])+len(series["knn_acc"])+len(series["linear_acc"]) > 0 {
-		batch := line("probe_batch_acc", "online probe, training batches (per log window)")
+	panels = append(panels, one("learning rate", "lr", results.KeyLR, plot.Linear))
+	if len(series[results.KeyProbeAcc])+len(series[results.KeyProbeBatchAcc])+len(series[results.KeyKNNAcc])+len(series[results.KeyLinearAcc]) > 0 {
+		batch := line(results.KeyProbeBatchAcc, "online probe, training batches (per log window)")
 		batch.Marker = plot.NoMarker
 		acc := plot.Panel{Title: "accuracy (online linear probe)", XLabel: "step", YLabel: "accuracy", XInclude: fromZero, Series: []plot.Series{
-			batch, line("probe_acc", "online probe, evaluation images (per epoch)"),
+			batch, line(results.KeyProbeAcc, "online probe, evaluation images (per epoch)"),
 		}}
-		if len(series["knn_acc"]) > 0 {
+		if len(series[results.KeyKNNAcc]) > 0 {
 			acc.Title = "accuracy (online linear probe, kNN)"
-			acc.Series = append(acc.Series, line("knn_acc", "kNN, evaluation images"))
+			acc.Series = append(acc.Series, line(results.KeyKNNAcc, "kNN, evaluation images"))
 		}
-		if len(series["linear_acc"]) > 0 {
-			acc.Series = append(acc.Series, line("linear_acc", "linear probe on frozen features (final)"))
+		if len(series[results.KeyLinearAcc]) > 0 {
+			acc.Series = append(acc.Series, line(results.KeyLinearAcc, "linear probe on frozen features (final)"))
 		}
 		panels = append(panels, acc)
 	}

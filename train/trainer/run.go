@@ -167,7 +167,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		return nil, fmt.Errorf("the optimiser: %w", err) // Plan validated every setting
 	}
 
-	mgr, unlock, err := OpenCheckpoints(cfg.CheckpointDir, cfg.KeepLast, "probe_acc", logger)
+	mgr, unlock, err := OpenCheckpoints(cfg.CheckpointDir, cfg.KeepLast, results.KeyProbeAcc, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -239,13 +239,13 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 			out, err := trainStep.Run(tensors.FromFlatDataAndDimensions(batch.View1, batch.Dims()...),
 				tensors.FromFlatDataAndDimensions(batch.View2, batch.Dims()...), batch.Labels)
 			if out != nil && cfg.SkipBadImages {
-				out["bad_images"] = float64(len(batch.BadImages))
+				out[results.KeyBadImages] = float64(len(batch.BadImages))
 			}
 			return out, err
 		},
 		Names:      trainStep.Names,
 		EndOfEpoch: ev.endOfEpoch(batchesPerEpoch),
-		SaveMetric: "probe_acc",
+		SaveMetric: results.KeyProbeAcc,
 		Logger:     logger, Opts: opts,
 	}
 	if from.Step >= total {
@@ -258,7 +258,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 	res := &results.Pretrain{Kind: results.KindPretrain, Steps: lr.Steps, Trained: lr.Trained, Interrupted: lr.Interrupted, Checkpoint: lr.Checkpoint, TrainTime: lr.TrainTime,
 		ProbeAcc: -1, Linear: -1, KNN: -1, PixelLinear: -1, RandomLinear: -1, StepCompilations: trainStep.Compilations(),
 		Provenance: backend.Provenance(b, cfg.Dataset, datasets.DataDirOf(cfg.Dataset, cfg.DataDir), cfg.Seed, start)}
-	if v, ok := lr.Last["probe_acc"]; ok {
+	if v, ok := lr.Last[results.KeyProbeAcc]; ok {
 		res.ProbeAcc = v
 	}
 	// The figure is drawn once the metrics are complete (the final evaluation's line included),
@@ -306,12 +306,12 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		}
 		// The final accuracies join the metrics, at the last step: the end of the kNN curve that
 		// -eval-every draws.
-		final := map[string]float64{"step": float64(res.Steps), "epoch": float64(res.Steps) / float64(batchesPerEpoch)}
+		final := map[string]float64{results.KeyStep: float64(res.Steps), results.KeyEpoch: float64(res.Steps) / float64(batchesPerEpoch)}
 		if res.Linear >= 0 {
-			final["linear_acc"] = res.Linear
+			final[results.KeyLinearAcc] = res.Linear
 		}
 		if res.KNN >= 0 {
-			final["knn_acc"] = res.KNN
+			final[results.KeyKNNAcc] = res.KNN
 		}
 		if err := metrics.Write(final); err != nil {
 			return nil, err

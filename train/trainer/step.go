@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/optim"
 )
 
@@ -40,7 +41,7 @@ func NewStepOn(b backends.Backend, ctx *context.Context, net *Network, opt *opti
 		z2 := net.Project(ctx, f2)
 		total, terms := net.Objective.Loss(z1, z2)
 
-		names := []string{"loss"}
+		names := []string{results.KeyLoss}
 		outs := []*Node{total}
 		for _, t := range terms {
 			names = append(names, t.Name)
@@ -59,7 +60,7 @@ func NewStepOn(b backends.Backend, ctx *context.Context, net *Network, opt *opti
 		zn := Div(z1, AddScalar(Sqrt(ReduceAndKeep(Square(z1), ReduceSum, -1)), 1e-12))
 		centered := Sub(zn, ReduceAndKeep(zn, ReduceMean, 0))
 		zStd := ReduceAllMean(Sqrt(ReduceMean(Square(centered), 0)))
-		names = append(names, "probe_loss", "probe_batch_acc", "lr", "z_std")
+		names = append(names, results.KeyProbeLoss, results.KeyProbeBatchAcc, results.KeyLR, results.KeyZStd)
 		outs = append(outs, probeLoss, probeAcc, lr, zStd)
 		s.names = names
 		return outs
