@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/backends"
@@ -237,6 +238,22 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 	}
 	if _, err := os.Stat(figures[0]); err != nil {
 		t.Errorf("the resumed run drew no %s: %v", filepath.Base(figures[0]), err)
+	}
+	if res.Trained != 8 || stored.Trained != 8 {
+		t.Errorf("the resumed run trained %d steps (%d in %s), want 8", res.Trained, stored.Trained, results.File)
+	}
+	// Resuming the finished run trains nothing: result.json stays as it was, byte for byte (how
+	// the run was trained, and where, is kept).
+	resultBefore, err := os.ReadFile(filepath.Join(split.CheckpointDir, results.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // another second: the date would differ
+	if again, err := Run(b, split, vars, quiet()); err != nil || again.Trained != 0 || again.Steps != 12 {
+		t.Errorf("the finished run resumed: %+v, %v; want 12 steps, none trained", again, err)
+	}
+	if resultAfter, err := os.ReadFile(filepath.Join(split.CheckpointDir, results.File)); err != nil || string(resultAfter) != string(resultBefore) {
+		t.Errorf("%s after resuming the finished run (%v):\n%s\nwant it unchanged:\n%s", results.File, err, resultAfter, resultBefore)
 	}
 	// Every key of the metrics file is a results.Key constant (cross-entropy has no terms), and
 	// those fine-tuning always writes are there.

@@ -190,6 +190,20 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		"lr_backbone", cfg.LRBackbone, "lr_head", cfg.LRHead, "wd", cfg.WeightDecay, "batch", cfg.BatchSize)
 	res := &results.Finetune{Kind: results.KindFinetune, TrainImages: train.Info().Len, TestImages: test.Info().Len, Top1: -1, Top5: -1,
 		Provenance: backend.Provenance(b, cfg.Dataset, datasets.DataDirOf(cfg.Dataset, cfg.DataDir), cfg.Seed, start)}
+	// evaluate measures the test accuracies of the classifier as it is at epoch.
+	evaluate := func(epoch float64) (map[string]float64, error) {
+		top1, top5, err := accuracy(evalExec, test, datasets.EvalConfig{BatchSize: max(cfg.BatchSize, 256), Size: size,
+			Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages}, classes)
+		if err != nil {
+			return nil, err
+		}
+		logger.Info("evaluated", "epoch", fmt.Sprintf("%.2f", epoch), "top1", fmt.Sprintf("%.4f", top1), "top5", fmt.Sprintf("%.4f", top5))
+		out := map[string]float64{results.KeyTop1: top1}
+		if top5 >= 0 {
+			out[results.KeyTop5] = top5
+		}
+		return out, nil
+	}
 	loop := &trainer.Loop{
 		Ctx: ctx, Manager: mgr, Config: cfg.JSON(), Metrics: metrics, Loader: loader,
 		Total: total, BatchesPerEpoch: batchesPerEpoch, LogEvery: int64(cfg.LogEvery),
@@ -208,17 +222,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		},
 		Names: func() []string { return stepOutputs },
 		EndOfEpoch: func(step int64, epoch float64, last bool) (map[string]float64, error) {
-			top1, top5, err := accuracy(evalExec, test, datasets.EvalConfig{BatchSize: max(cfg.BatchSize, 256), Size: size,
-				Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages}, classes)
-			if err != nil {
-				return nil, err
-			}
-			logger.Info("evaluated", "epoch", fmt.Sprintf("%.2f", epoch), "top1", fmt.Sprintf("%.4f", top1), "top5", fmt.Sprintf("%.4f", top5))
-			out := map[string]float64{results.KeyTop1: top1}
-			if top5 >= 0 {
-				out[results.KeyTop5] = top5
-			}
-			return out, nil
+			return evaluate(epoch)
 		},
 		SaveMetric: results.KeyTop1, Logger: logger, Opts: opts,
 	}
@@ -226,7 +230,15 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if err != nil {
 		return nil, err
 	}
-	res.Steps, res.Interrupted, res.Checkpoint, res.TrainTime = lr.Steps, lr.Interrupted, lr.Checkpoint, lr.TrainTime
+	if lr.Trained == 0 && !lr.Interrupted {
+		// A finished run resumed: its checkpoint holds top-1 alone; both accuracies are measured
+		// again on its last checkpoint (what the run measured at its end).
+		logger.Info("the run is already complete: nothing to train; evaluating its last checkpoint", "step", lr.Steps, "checkpoint", lr.Checkpoint)
+		if lr.Last, err = evaluate(float64(lr.Steps) / float64(batchesPerEpoch)); err != nil {
+			return nil, err
+		}
+	}
+	res.Steps, res.Trained, res.Interrupted, res.Checkpoint, res.TrainTime = lr.Steps, lr.Trained, lr.Interrupted, lr.Checkpoint, lr.TrainTime
 	if v, ok := lr.Last[results.KeyTop1]; ok {
 		res.Top1 = v
 	}
@@ -251,10 +263,28 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 			return nil, err
 		}
 	}
-	if err := results.Write(filepath.Join(cfg.CheckpointDir, results.File), res); err != nil {
+	resultPath := filepath.Join(cfg.CheckpointDir, results.File)
+	written := *res
+	if res.Trained == 0 {
+		keepTraining(resultPath, &written)
+	}
+	if err := results.Write(resultPath, written); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// keepTraining carries the training figures (steps trained, time) of the result already at path
+// into res, the stored result of a run resumed after its last step that trained nothing:
+// evaluating it again must not erase how it was trained. The machine that trained and the date it
+// started go with them (when the old result records them).
+func keepTraining(path string, res *results.Finetune) {
+	if old, err := results.ReadAs[results.Finetune](path); err == nil && old.Steps == res.Steps {
+		res.Trained, res.TrainTime = old.Trained, old.TrainTime
+		if old.Machine != nil {
+			res.Machine, res.Date = old.Machine, old.Date
+		}
+	}
 }
 
 // stepOutputs name the training step's outputs, in order: their means over each log window are
