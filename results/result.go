@@ -102,8 +102,8 @@ type Finetune struct {
 	Checkpoint  string        `json:"checkpoint"`
 	TrainImages int           `json:"train_images"` // labelled images trained on (TrainPercent of the split)
 	TestImages  int           `json:"test_images"`
-	Top1        float64       `json:"top1"` // test accuracy at the end
-	Top5        float64       `json:"top5"` // -1 with 5 classes or fewer
+	Top1        float64       `json:"top1"`     // test accuracy at the end
+	Top5        float64       `json:"top5"`     // -1 with 5 classes or fewer
 	TrainTime   time.Duration `json:"train_ns"` // this process's training time (Trained steps)
 	// Provenance: for a run resumed after its last step (which trains nothing and carries the
 	// training figures of the result it replaces), Machine is the one that trained.
