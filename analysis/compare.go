@@ -10,9 +10,11 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/backends"
 
+	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/models"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -51,7 +53,10 @@ type ObjectiveSweep struct {
 // architecture on one data set, measured on the same anchors with the same noise draws.
 type Comparison struct {
 	Options Options `json:"options"`
-	Backend string  `json:"backend"`
+	// Backend is the backend as GOMLX_BACKEND chose it ("xla:cpu"), Machine the computer the
+	// timings were measured on.
+	Backend string           `json:"backend"`
+	Machine *results.Machine `json:"machine,omitempty"`
 	Dataset string  `json:"dataset"`
 	// Data is the images measured (the anchors of the sweep; its input scale from the first
 	// Data.EntropyImages).
@@ -143,7 +148,7 @@ func Compare(b backends.Backend, paths []string, opts Options) (*Comparison, err
 		return nil, err
 	}
 	defer net.Close()
-	cmp := &Comparison{Options: opts, Backend: b.Name(), Dataset: first.Dataset, Data: set.source, InputSize: size, Model: first.Model}
+	cmp := &Comparison{Options: opts, Backend: backend.Config(), Machine: backend.Machine(b), Dataset: first.Dataset, Data: set.source, InputSize: size, Model: first.Model}
 	scfg := sweepConfig(opts, std)
 	sweep := func(label string) (SweepResult, float64, error) {
 		start := time.Now()

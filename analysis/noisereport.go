@@ -294,6 +294,7 @@ func ComparisonMarkdown(c *Comparison) string {
 	for _, r := range all {
 		fmt.Fprintf(&sb, "| %s | %.1f |\n", r.Label, r.Seconds)
 	}
+	sb.WriteString(measuredOn(c.Backend, c.Machine))
 	sb.WriteString("\nFigure: " + FigNoise + " (and " + FigNoisePNG + "). Every number: " + ReportJSON + ".\n")
 	return sb.String()
 }

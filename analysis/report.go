@@ -12,6 +12,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 	"github.com/gomlx-ssl/vicreg/plot"
+	"github.com/gomlx-ssl/vicreg/results"
 )
 
 // Files written by WriteReport into the report folder.
@@ -332,6 +333,7 @@ func Markdown(r *Report) string {
 	for _, m := range r.Models {
 		fmt.Fprintf(&sb, "| %s | %.1f |%s\n", m.Label, m.Seconds, phases(m.PhaseSeconds))
 	}
+	sb.WriteString(measuredOn(r.Backend, r.Machine))
 	sb.WriteString("\nFigures: " + FigGaussianity + ", " + FigNoise + ", " + FigAffinity + ", " + FigEntropy + ". Every number: " + ReportJSON + ".\n")
 	return sb.String()
 }
@@ -362,4 +364,12 @@ func scale(v float64) string {
 		return "auto"
 	}
 	return strconv.FormatFloat(v, 'g', -1, 64)
+}
+
+// measuredOn is the line under a timing table that names where it was measured.
+func measuredOn(backend string, m *results.Machine) string {
+	if m == nil {
+		return ""
+	}
+	return fmt.Sprintf("\nMeasured on %s: %s.\n", backend, m)
 }

@@ -14,10 +14,12 @@ import (
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/backends"
 
+	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
+	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -166,7 +168,10 @@ type ModelReport struct {
 type Report struct {
 	Options Options       `json:"options"`
 	Run     config.Config `json:"run"`
-	Backend string        `json:"backend"`
+	// Backend is the backend as GOMLX_BACKEND chose it ("xla:cpu"), Machine the computer the
+	// timings were measured on.
+	Backend string           `json:"backend"`
+	Machine *results.Machine `json:"machine,omitempty"`
 	// Data is what was measured: the images read and how they were chosen.
 	Data   DataSource    `json:"data"`
 	Models []ModelReport `json:"models"`
@@ -270,7 +275,7 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Options: opts, Run: run, Backend: b.Name(), Data: set.source}
+	rep := &Report{Options: opts, Run: run, Backend: backend.Config(), Machine: backend.Machine(b), Data: set.source}
 	ent, err := newEntropyEstimator(b, EntropyConfig{Eps: run.LossParams.Eps, Beta: run.LossParams.Beta, Sigma: run.LossParams.Sigma, KNNK: opts.KNNK})
 	if err != nil {
 		return nil, err

@@ -8,11 +8,13 @@ import (
 	"testing"
 
 	"github.com/gomlx-ssl/vicreg/analysis"
+	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -55,6 +57,13 @@ func TestReport(t *testing.T) {
 		if _, ok := rep[k]; !ok {
 			t.Errorf("report.json has no key %q", k)
 		}
+	}
+	// The timings name where they were measured, in report.json and under summary.md's table.
+	if m, _ := rep["machine"].(map[string]any); rep["backend"] != backend.Config() || m == nil || m["cpu"] != cpuinfo.Describe() {
+		t.Errorf("report.json: backend %v, machine %v; want %s on %s", rep["backend"], rep["machine"], backend.Config(), cpuinfo.Describe())
+	}
+	if summary, _ := os.ReadFile(filepath.Join(out, analysis.ReportSummary)); !strings.Contains(string(summary), "Measured on "+backend.Config()+": "+cpuinfo.Describe()+".") {
+		t.Errorf("summary.md does not say where it was measured:\n%s", summary)
 	}
 	ms, _ := rep["models"].([]any)
 	if len(ms) != 3 {
@@ -186,6 +195,9 @@ func TestCompare(t *testing.T) {
 	var cmp analysis.Comparison
 	if err := json.Unmarshal(data, &cmp); err != nil {
 		t.Fatalf("report.json: %v", err)
+	}
+	if cmp.Machine == nil || cmp.Machine.CPU != cpuinfo.Describe() || cmp.Backend != backend.Config() {
+		t.Errorf("comparison: backend %q, machine %+v; want %s on %s", cmp.Backend, cmp.Machine, backend.Config(), cpuinfo.Describe())
 	}
 	if len(cmp.Runs) != 2 || cmp.Runs[0].Label != "vicreg seed 7" || cmp.Runs[1].Label != "simclr seed 3" || cmp.Runs[0].Step != 20 {
 		t.Fatalf("runs: %+v", cmp.Runs)

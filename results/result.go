@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
@@ -54,6 +55,14 @@ type Machine struct {
 	// Devices are the backend's accelerators, one line each (for a GPU: index, name, memory and
 	// driver, from nvidia-smi); absent on the CPU backends.
 	Devices []string `json:"devices,omitempty"`
+}
+
+// String is the machine in one line: the CPU, then the devices.
+func (m Machine) String() string {
+	if len(m.Devices) == 0 {
+		return m.CPU
+	}
+	return m.CPU + "; devices: " + strings.Join(m.Devices, "; ")
 }
 
 // Pretrain is the result.json of a pretraining run (go run ./train): a finished run, or one
