@@ -57,7 +57,7 @@ type Comparison struct {
 	// timings were measured on.
 	Backend string           `json:"backend"`
 	Machine *results.Machine `json:"machine,omitempty"`
-	Dataset string  `json:"dataset"`
+	Dataset string           `json:"dataset"`
 	// Data is the images measured (the anchors of the sweep; its input scale from the first
 	// Data.EntropyImages).
 	Data      DataSource    `json:"data"`
