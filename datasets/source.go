@@ -61,7 +61,8 @@ func (d *Dataset) Info() Info {
 		NumClasses: d.NumClasses, ClassNames: d.ClassNames, Mean: d.Mean, Std: d.Std}
 }
 
-// Decode returns image i without copying (the in-memory set holds decoded pixels); it never fails.
+// Decode returns image i without copying (the in-memory set holds decoded pixels); its error is
+// always nil. An i outside [0, N) panics, as in Image: a programming error, not bad data.
 func (d *Dataset) Decode(i int) (Image, error) {
 	return Image{Pix: d.Image(i), H: d.Height, W: d.Width, C: d.Channels}, nil
 }
