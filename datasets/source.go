@@ -1,6 +1,8 @@
 package datasets
 
 // Image is one decoded image: H rows of W pixels of C interleaved uint8 channels (HWC order).
+// Messages give the size of an image as width x height (W x H, as image viewers and tools such as
+// ImageMagick do), not in the order of the fields.
 type Image struct {
 	Pix     []uint8
 	H, W, C int
