@@ -46,7 +46,7 @@ func TestTestImagesOfAFolderRun(t *testing.T) {
 		}
 		if set.n != 4 || ds.N != 4+extra || len(set.anchors) != 3 || ds.Height != tc.want || ds.Width != tc.want || ds.NumClasses != 2 {
 			t.Errorf("-image-size %d: %d images of %dx%d in %d classes (%d entropy images, anchors %v), want 4 + the anchors after them, of %dx%[8]d in 2",
-				tc.imageSize, ds.N, ds.Height, ds.Width, ds.NumClasses, set.n, set.anchors, tc.want)
+				tc.imageSize, ds.N, ds.Width, ds.Height, ds.NumClasses, set.n, set.anchors, tc.want)
 		}
 		if a := slices.Clone(set.anchors); len(slices.Compact(slices.Sorted(slices.Values(a)))) != 3 || slices.Max(a) >= ds.N {
 			t.Errorf("-image-size %d: anchors %v, want 3 distinct images of the %d read", tc.imageSize, set.anchors, ds.N)

@@ -518,8 +518,13 @@ func normalize(img []float32, c int, mean, std []float32) {
 
 // AugmentPair writes the two views of image index of ds, for the given seed and epoch, into v1 and
 // v2 (each Size*Size*Channels floats), normalised with mean and std (nil: no normalisation). The
-// result depends only on (seed, epoch, index); it is what a Loader puts in a batch.
+// result depends only on (seed, epoch, index); it is what a Loader puts in a batch. It returns no
+// error because an in-memory set holds decoded pixels: nothing can fail to read or decode (an
+// index outside [0, ds.N) is a programming error and panics). For an image folder or shards,
+// decode the image first (Source.Decode, Visit) and call AugmentImage.
 func (a Augmentation) AugmentPair(ds *Dataset, index int, seed uint64, epoch int, v1, v2 []float32, mean, std []float32) {
+	// Dataset.Decode never returns an error: it slices the decoded pixels of image index out of
+	// ds.Images (LoadFolder and Gather decode, and report bad files, before a *Dataset exists).
 	img, _ := ds.Decode(index)
 	a.AugmentImage(img, index, seed, epoch, v1, v2, mean, std)
 }

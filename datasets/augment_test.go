@@ -320,3 +320,44 @@ func TestAugmentImageBufferLength(t *testing.T) {
 	}()
 	a.AugmentImage(img, 3, 1, 0, make([]float32, 10), make([]float32, n), nil, nil)
 }
+
+// AugmentPair gives the views that AugmentImage gives of the set's decoded image (Dataset.Decode
+// cannot fail: the pixels are in memory), and an index outside the set panics, naming it, rather
+// than augmenting a zero image: here the pixel buffer has spare capacity, which plain slicing
+// would hand out as image N.
+func TestAugmentPairDecodesInMemory(t *testing.T) {
+	ds, err := Synthetic(SyntheticConfig{N: 4, Components: 2, Height: 6, Width: 9, Channels: 3, Sigma: 40, Seed: 3}, "train")
+	if err != nil {
+		t.Fatal(err)
+	}
+	spare := make([]uint8, len(ds.Images), len(ds.Images)+ds.ImageSize())
+	copy(spare, ds.Images)
+	ds.Images = spare
+	a, err := Preset("vicreg", ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := a.View1.Size * a.View1.Size * ds.Channels
+	for i := range ds.N {
+		img, err := ds.Decode(i)
+		if err != nil || !slices.Equal(img.Pix, ds.Image(i)) || img.H != 6 || img.W != 9 || img.C != 3 {
+			t.Fatalf("Decode(%d): %dx%d pixels of %d channels, %v; want image %d, 9x6 of 3, and no error", i, img.W, img.H, img.C, err, i)
+		}
+		v1, v2, w1, w2 := make([]float32, n), make([]float32, n), make([]float32, n), make([]float32, n)
+		a.AugmentPair(ds, i, 7, 1, v1, v2, ds.Mean, ds.Std)
+		a.AugmentImage(img, i, 7, 1, w1, w2, ds.Mean, ds.Std)
+		if !slices.Equal(v1, w1) || !slices.Equal(v2, w2) {
+			t.Fatalf("image %d: AugmentPair differs from AugmentImage of the decoded image", i)
+		}
+	}
+	for _, index := range []int{ds.N, -1} {
+		func() {
+			defer func() {
+				if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), fmt.Sprintf("image %d of data set synthetic/train, which has 4", index)) {
+					t.Errorf("AugmentPair of image %d of 4: panic %v, want one naming the index and the set", index, r)
+				}
+			}()
+			a.AugmentPair(ds, index, 7, 1, make([]float32, n), make([]float32, n), nil, nil)
+		}()
+	}
+}

@@ -68,7 +68,7 @@ func TestCIFARDownloadAndRead(t *testing.T) {
 				t.Errorf("%s: Normalisation %v %v, the loaded set's %v %v", spec.name, m, s, ds.Mean, ds.Std)
 			}
 			if ds.N != wantN || ds.Height != 32 || ds.Width != 32 || ImageSide(spec.name) != 32 || ds.Channels != 3 || Channels(spec.name) != 3 || ds.NumClasses != spec.numClasses {
-				t.Fatalf("got N=%d %dx%dx%d classes %d", ds.N, ds.Height, ds.Width, ds.Channels, ds.NumClasses)
+				t.Fatalf("got N=%d %dx%dx%d classes %d", ds.N, ds.Width, ds.Height, ds.Channels, ds.NumClasses)
 			}
 			for i := range ds.N {
 				if want := int32((i * 37) % spec.numClasses); ds.Labels[i] != want {

@@ -58,8 +58,13 @@ type Dataset struct {
 // ImageSize is the number of bytes of one image: Height*Width*Channels.
 func (d *Dataset) ImageSize() int { return d.Height * d.Width * d.Channels }
 
-// Image returns the pixels of image i (HWC order); the slice aliases Images.
+// Image returns the pixels of image i (HWC order); the slice aliases Images. An i outside [0, N)
+// panics (a programming error), also where Images has spare capacity that slicing alone would
+// hand out.
 func (d *Dataset) Image(i int) []uint8 {
+	if i < 0 || i >= d.N {
+		panic(fmt.Sprintf("datasets: image %d of data set %s/%s, which has %d images", i, d.Name, d.Split, d.N))
+	}
 	s := d.ImageSize()
 	return d.Images[i*s : (i+1)*s]
 }

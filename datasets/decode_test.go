@@ -294,7 +294,9 @@ func TestLibjpegMatchesPIL(t *testing.T) {
 }
 
 // TestDecodeErrorsNameTheFile: a file that does not decode is an ErrBadImage *DataError with the
-// path; a missing file an ErrDamaged one that is not ErrBadImage.
+// path, whose hint gives the way out to a command's user (-skip-bad-images) and to a Go caller
+// (the SkipBadImages option); a missing file an ErrDamaged one that is not ErrBadImage and offers
+// no skipping (SkipBadImages does not skip it). A Hint of the error's own replaces the default.
 func TestDecodeErrorsNameTheFile(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.jpg")
@@ -304,12 +306,21 @@ func TestDecodeErrorsNameTheFile(t *testing.T) {
 	if !errors.As(err, &de) || de.Path != bad || de.Index != 3 || !errors.Is(err, ErrBadImage) || !errors.Is(err, ErrDamaged) || errors.Is(err, ErrUsage) {
 		t.Fatalf("corrupt file: %v (%#v)", err, de)
 	}
-	if !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "-skip-bad-images") {
-		t.Fatalf("message %q should name the file and the way out", err)
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "bad image "+bad+": ") || !strings.Contains(msg, "replace or delete the file") ||
+		!strings.Contains(msg, "-skip-bad-images") || !strings.Contains(msg, "SkipBadImages option") {
+		t.Fatalf("message %q should name the file and the way out, for a command (-skip-bad-images) and for Go (SkipBadImages)", msg)
+	}
+	de.Hint = "rerun with -skip-bad-images to leave it out"
+	if msg := de.Error(); !strings.HasSuffix(msg, " (rerun with -skip-bad-images to leave it out)") || strings.Contains(msg, "SkipBadImages") {
+		t.Fatalf("with a Hint of its own: %q, want that hint instead of the default", msg)
 	}
 	_, err = decodeFile(filepath.Join(dir, "gone.jpg"), 0)
 	if !errors.Is(err, ErrDamaged) || errors.Is(err, ErrBadImage) || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "gone.jpg") {
 		t.Fatalf("missing file: %v", err)
+	}
+	if msg := err.Error(); !strings.Contains(msg, "check the file") || strings.Contains(strings.ToLower(msg), "skip") {
+		t.Fatalf("missing file: %q, want the hint of damaged data, which SkipBadImages does not skip", msg)
 	}
 }
 

@@ -17,7 +17,8 @@ var (
 	// that does not decode. A command reports it as a failure (exit status 1).
 	ErrDamaged = errors.New("damaged data")
 	// ErrBadImage is an image whose bytes do not decode (corrupt, truncated, not an image, an
-	// unsupported kind): the only kind of error that LoaderConfig.SkipBadImages skips. Every
+	// unsupported kind): the only kind of error that the SkipBadImages option (of LoaderConfig,
+	// EvalConfig, GatherConfig and ShardOptions; the commands' -skip-bad-images) skips. Every
 	// ErrBadImage is also ErrDamaged.
 	ErrBadImage = errors.New("bad image")
 	// ErrNoSplit is an image folder or shard folder that has split folders (train/, val/, test/)
@@ -38,7 +39,8 @@ type DataError struct {
 	Index int
 	// Err is the cause.
 	Err error
-	// Hint says what to do; "" for the default hint of the kind.
+	// Hint says what to do; "" for the default hint of the kind (for ErrBadImage it names both
+	// the commands' -skip-bad-images flag and the SkipBadImages option of the Go configurations).
 	Hint string
 }
 
@@ -55,7 +57,7 @@ func (e *DataError) Error() string {
 	if hint == "" {
 		switch e.Kind {
 		case ErrBadImage:
-			hint = "replace or delete the file, or skip bad images (-skip-bad-images)"
+			hint = "replace or delete the file, or skip bad images (-skip-bad-images; in Go, the SkipBadImages option)"
 		case ErrDamaged:
 			hint = "check the file, or restore it and resume"
 		}

@@ -51,7 +51,7 @@ func TestFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ds.N != 3 || ds.Height != 4 || ds.Width != 6 || ds.Channels != 3 || ds.NumClasses != 2 {
-		t.Fatalf("got N=%d %dx%dx%d, %d classes", ds.N, ds.Height, ds.Width, ds.Channels, ds.NumClasses)
+		t.Fatalf("got N=%d %dx%dx%d (width x height x channels), %d classes; want 3 6x4x3, 2 classes", ds.N, ds.Width, ds.Height, ds.Channels, ds.NumClasses)
 	}
 	if ds.ClassNames[0] != "cat" || ds.ClassNames[1] != "dog" || ds.Labels[0] != 0 || ds.Labels[1] != 0 || ds.Labels[2] != 1 {
 		t.Fatalf("classes %v labels %v", ds.ClassNames, ds.Labels)
@@ -78,7 +78,7 @@ func TestFolder(t *testing.T) {
 		t.Fatal(err)
 	}
 	if ds.N != 2 || ds.Labels != nil || ds.Height != 4 || ds.Width != 4 {
-		t.Fatalf("flat folder: N=%d labels %v %dx%d", ds.N, ds.Labels, ds.Height, ds.Width)
+		t.Fatalf("flat folder: N=%d labels %v %dx%d", ds.N, ds.Labels, ds.Width, ds.Height)
 	}
 	// The centre crop of x.png at the same scale is exact: columns 2..5.
 	if got, want := ds.Image(0)[0], col(0)(2, 0).R; got != want {

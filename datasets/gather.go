@@ -166,7 +166,8 @@ func visit(d Data, indices []int, cfg GatherConfig, put func(rs *resampler, img 
 			return err
 		}
 		if img.C != info.Channels || img.H <= 0 || img.W <= 0 || len(img.Pix) != img.H*img.W*img.C {
-			return fmt.Errorf("%s: decoded to %dx%dx%d, want %d channels", sampleName(info.Name, src, ref), img.H, img.W, img.C, info.Channels)
+			return fmt.Errorf("%s: decoded to %dx%d pixels (width x height) of %d channel(s) in %d bytes; want %d channels and width*height*channels bytes",
+				sampleName(info.Name, src, ref), img.W, img.H, img.C, len(img.Pix), info.Channels)
 		}
 		if cfg.Size > 0 && (img.H != cfg.Size || img.W != cfg.Size) {
 			out := Image{Pix: make([]uint8, cfg.Size*cfg.Size*img.C), H: cfg.Size, W: cfg.Size, C: img.C}

@@ -459,7 +459,8 @@ func (l *Loader) countLive() { raise(&l.maxLive, l.live.Add(1)) }
 
 func (l *Loader) checkImage(img Image, ref sampleRef) error {
 	if img.C != l.info.Channels || len(img.Pix) != img.H*img.W*img.C || img.H <= 0 || img.W <= 0 {
-		return fmt.Errorf("%s: sample %d decoded to %dx%dx%d (%d bytes), want %d channels", l.info.Name, ref.index, img.H, img.W, img.C, len(img.Pix), l.info.Channels)
+		return fmt.Errorf("%s: sample %d decoded to %dx%d pixels (width x height) of %d channel(s) in %d bytes; want %d channels and width*height*channels bytes",
+			l.info.Name, ref.index, img.W, img.H, img.C, len(img.Pix), l.info.Channels)
 	}
 	return nil
 }

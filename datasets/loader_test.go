@@ -170,3 +170,30 @@ func TestEvalIteratorPadsAndMasks(t *testing.T) {
 		t.Fatalf("visited %d slots, want 9", next)
 	}
 }
+
+// grayWide is a Source that says its images are RGB but decodes each to one channel of 5 x 3
+// pixels (width x height): a Source of the wrong kind.
+type grayWide struct{ *Dataset }
+
+func (g grayWide) Decode(int) (Image, error) {
+	return Image{Pix: make([]uint8, 5*3), H: 3, W: 5, C: 1}, nil
+}
+
+// A Source whose image has the wrong channels stops Gather and a Loader with a message that
+// gives its size as width x height, as every size of an image is given, then its channels.
+func TestWrongChannelsMessageGivesWidthByHeight(t *testing.T) {
+	src := grayWide{smallSet(t, 4)}
+	const want = "decoded to 5x3 pixels (width x height) of 1 channel(s) in 15 bytes; want 3 channels"
+	if _, err := Gather(src, []int{1}, GatherConfig{Workers: 1}); err == nil || !strings.Contains(err.Error(), "synthetic sample 1: "+want) {
+		t.Errorf("Gather: %v, want %q", err, want)
+	}
+	aug, _ := Preset("none", src.Dataset)
+	l, err := NewLoader(src, LoaderConfig{BatchSize: 2, Workers: 1, Augmentation: aug}, Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, err := l.Next(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Loader: %v, want %q", err, want)
+	}
+}

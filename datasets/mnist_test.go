@@ -31,7 +31,7 @@ func TestMNIST(t *testing.T) {
 				t.Errorf("Normalisation %v %v, the loaded set's %v %v", m, s, ds.Mean, ds.Std)
 			}
 			if ds.N != tc.n || ds.Height != 28 || ds.Width != 28 || ImageSide("mnist") != 28 || ds.Channels != 1 || Channels("mnist") != 1 {
-				t.Fatalf("got N=%d %dx%dx%d, want %d 28x28x1", ds.N, ds.Height, ds.Width, ds.Channels, tc.n)
+				t.Fatalf("got N=%d %dx%dx%d, want %d 28x28x1", ds.N, ds.Width, ds.Height, ds.Channels, tc.n)
 			}
 			counts := make([]int, 10)
 			for _, l := range ds.Labels {

@@ -154,7 +154,7 @@ func TestRandomResizedCropFallback(t *testing.T) {
 		for range 50 {
 			top, left, ch, cw := RandomResizedCropParams(rng, tc.h, tc.w, [2]float64{0.08, 1}, ratio)
 			if top != tc.top || left != tc.left || ch != tc.ch || cw != tc.cw {
-				t.Fatalf("%dx%d image: box top %d left %d %dx%d, want top %d left %d %dx%d", tc.w, tc.h, top, left, cw, ch, tc.left, tc.top, tc.cw, tc.ch)
+				t.Fatalf("%dx%d image: box top %d left %d %dx%d, want top %d left %d %dx%d", tc.w, tc.h, top, left, cw, ch, tc.top, tc.left, tc.cw, tc.ch)
 			}
 		}
 	}

@@ -1,6 +1,8 @@
 package datasets
 
 // Image is one decoded image: H rows of W pixels of C interleaved uint8 channels (HWC order).
+// Messages give the size of an image as width x height (W x H, as image viewers and tools such as
+// ImageMagick do), not in the order of the fields.
 type Image struct {
 	Pix     []uint8
 	H, W, C int
@@ -61,7 +63,8 @@ func (d *Dataset) Info() Info {
 		NumClasses: d.NumClasses, ClassNames: d.ClassNames, Mean: d.Mean, Std: d.Std}
 }
 
-// Decode returns image i without copying (the in-memory set holds decoded pixels); it never fails.
+// Decode returns image i without copying (the in-memory set holds decoded pixels); its error is
+// always nil. An i outside [0, N) panics, as in Image: a programming error, not bad data.
 func (d *Dataset) Decode(i int) (Image, error) {
 	return Image{Pix: d.Image(i), H: d.Height, W: d.Width, C: d.Channels}, nil
 }

@@ -65,7 +65,7 @@ func TestSTL10(t *testing.T) {
 				t.Errorf("Normalisation %v %v, the loaded set's %v %v", m, s, ds.Mean, ds.Std)
 			}
 			if ds.N != len(tc.first) || ds.Height != 96 || ds.Width != 96 || ImageSide("stl10") != 96 || ds.Channels != 3 || Channels("stl10") != 3 {
-				t.Fatalf("got N=%d %dx%dx%d", ds.N, ds.Height, ds.Width, ds.Channels)
+				t.Fatalf("got N=%d %dx%dx%d", ds.N, ds.Width, ds.Height, ds.Channels)
 			}
 			if (ds.Labels == nil) != (tc.labels == nil) {
 				t.Fatalf("labels %v, want %v", ds.Labels, tc.labels)
