@@ -104,6 +104,9 @@ func run(args []string) int {
 	default:
 		fmt.Printf("\nTrained %d steps in %s; checkpoint %s\n", res.Steps, res.TrainTime.Round(1e9), res.Checkpoint)
 	}
+	if res.Trained > 0 && res.Machine != nil {
+		fmt.Printf("Measured on %s: %s\n", res.Backend, res.Machine)
+	}
 	printAccuracy(res, cfg)
 	return 0
 }

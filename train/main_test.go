@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 )
 
 var (
@@ -190,11 +192,16 @@ func TestExportedEncoderLoadsInAnotherProgram(t *testing.T) {
 	bin := trainBinary(t)
 	dir := t.TempDir()
 	encoder := filepath.Join(dir, "encoder.safetensors")
-	if out, err := exec.Command(bin, tinyArgs(filepath.Join(dir, "run"), "-steps", "2", "-export-encoder", encoder)...).CombinedOutput(); err != nil {
+	out, err := exec.Command(bin, tinyArgs(filepath.Join(dir, "run"), "-steps", "2", "-export-encoder", encoder)...).CombinedOutput()
+	if err != nil {
 		t.Fatalf("training: %v\n%s", err, out)
 	}
+	// The training time is printed with the machine it was measured on.
+	if want := "Measured on " + backend.Config() + ": " + cpuinfo.Describe() + "\n"; !strings.Contains(string(out), want) {
+		t.Errorf("the output lacks %q:\n%s", want, out)
+	}
 	example := exec.Command("go", "run", "../examples/retrieval", "-encoder", encoder, "-n", "64", "-queries", "2", "-k", "3")
-	out, err := example.CombinedOutput()
+	out, err = example.CombinedOutput()
 	if err != nil {
 		t.Fatalf("retrieval example: %v\n%s", err, out)
 	}
