@@ -53,8 +53,8 @@ type ObjectiveSweep struct {
 // architecture on one data set, measured on the same anchors with the same noise draws.
 type Comparison struct {
 	Options Options `json:"options"`
-	// Backend is the backend as GOMLX_BACKEND chose it ("xla:cpu"), Machine the computer the
-	// timings were measured on.
+	// Backend is the backend (backend.Name: "xla:cpu"), Machine the computer the timings were
+	// measured on.
 	Backend string           `json:"backend"`
 	Machine *results.Machine `json:"machine,omitempty"`
 	Dataset string           `json:"dataset"`
@@ -148,7 +148,7 @@ func Compare(b backends.Backend, paths []string, opts Options) (*Comparison, err
 		return nil, err
 	}
 	defer net.Close()
-	cmp := &Comparison{Options: opts, Backend: backend.Config(), Machine: backend.Machine(b), Dataset: first.Dataset, Data: set.source, InputSize: size, Model: first.Model}
+	cmp := &Comparison{Options: opts, Backend: backend.Name(b), Machine: backend.Machine(b), Dataset: first.Dataset, Data: set.source, InputSize: size, Model: first.Model}
 	scfg := sweepConfig(opts, std)
 	sweep := func(label string) (SweepResult, float64, error) {
 		start := time.Now()

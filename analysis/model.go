@@ -80,7 +80,7 @@ func (n *Network) InputGrad(x, u []float32, rows int) ([]float32, error) {
 func (n *Network) run(x, u []float32, rows, outDim int) ([]float32, error) {
 	in, q := n.InDim(), n.OutDim()
 	if len(x) != rows*in {
-		return nil, fmt.Errorf("encoder: %d input values for %d images of %dx%dx%d", len(x), rows, n.Height, n.Width, n.enc.Model().InChannels)
+		return nil, fmt.Errorf("encoder: %d input values for %d images of %dx%dx%d (height x width x channels)", len(x), rows, n.Height, n.Width, n.enc.Model().InChannels)
 	}
 	out := make([]float32, 0, rows*outDim)
 	xb := make([]float32, n.chunk*in)

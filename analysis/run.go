@@ -168,8 +168,8 @@ type ModelReport struct {
 type Report struct {
 	Options Options       `json:"options"`
 	Run     config.Config `json:"run"`
-	// Backend is the backend as GOMLX_BACKEND chose it ("xla:cpu"), Machine the computer the
-	// timings were measured on.
+	// Backend is the backend (backend.Name: "xla:cpu"), Machine the computer the timings were
+	// measured on.
 	Backend string           `json:"backend"`
 	Machine *results.Machine `json:"machine,omitempty"`
 	// Data is what was measured: the images read and how they were chosen.
@@ -275,7 +275,7 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	rep := &Report{Options: opts, Run: run, Backend: backend.Config(), Machine: backend.Machine(b), Data: set.source}
+	rep := &Report{Options: opts, Run: run, Backend: backend.Name(b), Machine: backend.Machine(b), Data: set.source}
 	ent, err := newEntropyEstimator(b, EntropyConfig{Eps: run.LossParams.Eps, Beta: run.LossParams.Beta, Sigma: run.LossParams.Sigma, KNNK: opts.KNNK})
 	if err != nil {
 		return nil, err

@@ -248,7 +248,7 @@ func githubReachable() bool {
 // does not expose PJRT's device memory statistics).
 func Describe(b backends.Backend) string {
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "backend:     %s\n", b.Name())
+	fmt.Fprintf(&sb, "backend:     %s\n", Name(b))
 	fmt.Fprintf(&sb, "description: %s\n", b.Description())
 	fmt.Fprintf(&sb, "devices:     %d\n", b.NumDevices())
 	fmt.Fprintf(&sb, "CPU:         %s\n", cpuinfo.Describe())

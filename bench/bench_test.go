@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -194,6 +195,29 @@ func TestTorchEnv(t *testing.T) {
 		if strings.HasPrefix(kv, "OPENBLAS_") || strings.HasPrefix(kv, "OMP_NUM_THREADS=") || kv == "LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-pthread:/opt/x" {
 			t.Errorf("GPU environment has %s", kv)
 		}
+	}
+}
+
+// TestMissingTorchLibraries: the table says when PyTorch ran without OpenBLAS's pthread build or
+// jemalloc, naming the Debian package; with both installed it says nothing.
+func TestMissingTorchLibraries(t *testing.T) {
+	dir := t.TempDir()
+	blasDir, jem := filepath.Join(dir, "openblas-pthread"), filepath.Join(dir, "libjemalloc.so.2")
+	notes := missingTorchLibraries(blasDir, jem)
+	if len(notes) != 2 || !strings.Contains(notes[0], "WITHOUT OpenBLAS") || !strings.Contains(notes[0], "libopenblas0-pthread") ||
+		!strings.Contains(notes[1], "without jemalloc") || !strings.Contains(notes[1], "libjemalloc2") {
+		t.Errorf("neither installed: notes %q", notes)
+	}
+	if err := os.MkdirAll(blasDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{filepath.Join(blasDir, "libblas.so.3"), jem} {
+		if err := os.WriteFile(f, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if notes := missingTorchLibraries(blasDir, jem); len(notes) != 0 {
+		t.Errorf("both installed: notes %q", notes)
 	}
 }
 

@@ -234,6 +234,27 @@ type torchSide struct {
 // jemalloc is the allocator a careful PyTorch user preloads on the CPU (Debian's libjemalloc2).
 const jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 
+// openBLAS is the folder of OpenBLAS's pthread build (Debian's libopenblas0-pthread), whose
+// libblas.so.3 a careful PyTorch user loads. Without it, Debian's torch takes the libblas.so.3
+// that the alternatives system points to, which may be the reference BLAS: on an AMD EPYC (Zen 3)
+// its 2048x2048 matrix product ran at 5 GFLOP/s against OpenBLAS's 173.
+const openBLAS = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+
+// missingTorchLibraries names the libraries of a careful PyTorch user's CPU set-up (OpenBLAS's
+// pthread build in openBLASDir, jemalloc at jemallocPath) that this machine lacks, one note each,
+// with the Debian package that installs it: the PyTorch columns are then not the reference's best.
+func missingTorchLibraries(openBLASDir, jemallocPath string) []string {
+	var notes []string
+	if _, err := os.Stat(filepath.Join(openBLASDir, "libblas.so.3")); err != nil {
+		notes = append(notes, "PyTorch ran WITHOUT OpenBLAS ("+filepath.Join(openBLASDir, "libblas.so.3")+" is not installed: Debian's libopenblas0-pthread): "+
+			"its matrix products used the system's libblas.so.3, possibly the reference BLAS, 30 times slower; install it and rerun before comparing.")
+	}
+	if _, err := os.Stat(jemallocPath); err != nil {
+		notes = append(notes, "PyTorch ran without jemalloc ("+jemallocPath+" is not installed: Debian's libjemalloc2).")
+	}
+	return notes
+}
+
 // torchEnv is the environment a careful PyTorch user sets on this machine: OpenBLAS's pthread
 // build, jemalloc that keeps freed pages (when it is installed), and no OPENBLAS_CORETYPE /
 // OPENBLAS_L2_SIZE overrides. With passive, OpenMP threads sleep at barriers instead of spinning:
@@ -253,7 +274,7 @@ func torchEnv(passive bool, device string) []string {
 	if device == "cuda" {
 		return env
 	}
-	ld := "/usr/lib/x86_64-linux-gnu/openblas-pthread"
+	ld := openBLAS
 	if old := os.Getenv("LD_LIBRARY_PATH"); old != "" {
 		ld += ":" + old
 	}

@@ -34,8 +34,9 @@ func runTable(o options, cfgs []benchConfig) error {
 		notes = append(notes, ts.note)
 	}
 	if !onGPU && o.side != "ours" {
-		if _, err := os.Stat(jemalloc); err != nil {
-			notes = append(notes, "PyTorch ran without jemalloc ("+jemalloc+" is not installed: Debian's libjemalloc2).")
+		for _, n := range missingTorchLibraries(openBLAS, jemalloc) {
+			notes = append(notes, n)
+			log.Warn(n)
 		}
 	}
 	doOurs, doTorch := o.side != "torch", o.side != "ours" && ts.note == ""
@@ -83,7 +84,7 @@ func runTable(o options, cfgs []benchConfig) error {
 			}
 			peakTorch = perCPU(r.GFLOPs, r.CPUCores)
 		}
-		notes = append(notes, fmt.Sprintf("Peak: %d×%d float32 matmul, ours (XLA DotGeneral) %.1f GFLOP per CPU-second, PyTorch (OpenBLAS) %.1f; "+
+		notes = append(notes, fmt.Sprintf("Peak: %d×%d float32 matmul, ours (XLA DotGeneral) %.1f GFLOP per CPU-second, PyTorch (its BLAS) %.1f; "+
 			"%% of peak is a step's GFLOP per CPU-second over the larger (the machine's peak is %d cores × that).",
 			o.peak, o.peak, peakOurs, peakTorch, runtime.NumCPU()))
 	}
@@ -205,7 +206,7 @@ func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options
 	fmt.Fprintf(w, "\nSteady state: %d untimed calls (the first is the compile / first step), then the mean of %d timed steps. "+
 		"A training step counts both views (2×batch images) and 3 forwards of FLOPs; inference is the encoder alone. "+
 		"bf16 rows: ours at -precision bf16, PyTorch under torch.autocast(\"cpu\", dtype=torch.bfloat16) around the forward passes, the loss in float32. "+
-		"Backend %s; PyTorch: %s, 2 threads, OpenBLAS pthread, jemalloc, OMP_WAIT_POLICY=PASSIVE %v.\n", o.warmup, o.steps, backendName(), o.python, o.ompPassive)
+		"Backend %s; PyTorch: %s, 2 threads, OpenBLAS pthread and jemalloc where installed (see below), OMP_WAIT_POLICY=PASSIVE %v.\n", o.warmup, o.steps, backendName(), o.python, o.ompPassive)
 	for _, n := range notes {
 		fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(n, "\n", " "))
 	}

@@ -249,7 +249,7 @@ func (e *Encoder) Forward(ctx *context.Context, images *Node) *Node {
 // of the given height and width. Each new batch shape compiles the program once.
 func (e *Encoder) Embed(images []float32, n, height, width int) ([]float32, error) {
 	if want := n * height * width * e.Config.Model.InChannels; len(images) != want {
-		return nil, fmt.Errorf("embed: %d values for %d images of %dx%dx%d (want %d)", len(images), n, height, width, e.Config.Model.InChannels, want)
+		return nil, fmt.Errorf("embed: %d values for %d images of %dx%dx%d (height x width x channels; want %d)", len(images), n, height, width, e.Config.Model.InChannels, want)
 	}
 	out, err := e.exec.Exec(tensors.FromFlatDataAndDimensions(images, n, height, width, e.Config.Model.InChannels))
 	if err != nil {

@@ -36,12 +36,12 @@ type Provenance struct {
 	// Seed is -seed: for a training run, its initialisation, augmentation and data order; for
 	// evaluate, the label subset and the probe's initialisation and data order.
 	Seed uint64 `json:"seed"`
-	// Backend is the GoMLX backend that computed the result, as GOMLX_BACKEND chose it
-	// (backend.Config: "xla:cpu", "xla:cuda", "go").
+	// Backend is the GoMLX backend that computed the result, as GOMLX_BACKEND names it, with the
+	// plugin GoMLX chose where it named none (backend.Name: "xla:cpu", "xla:cuda", "go").
 	Backend string `json:"backend"`
 	// Machine is the computer the result's timings were measured on.
 	Machine *Machine `json:"machine,omitempty"`
-	// Date is when the command that wrote the result started, UTC, RFC 3339.
+	// Date is when the run (pretraining, fine-tuning) or the evaluation began, UTC, RFC 3339.
 	Date string `json:"date"`
 }
 
@@ -87,8 +87,9 @@ type Pretrain struct {
 	LowLabel []LowLabel `json:"low_label,omitempty"`
 	// StepCompilations counts how often the training step was compiled: 1, whatever the steps.
 	StepCompilations int `json:"step_compilations"`
-	// Provenance: for a run resumed after its last step (which trains nothing and carries the
-	// training figures of the result it replaces), Machine is the one that trained.
+	// Provenance: a run resumed after its last step trains nothing and carries the training
+	// figures of the result it replaces; Backend, Machine and Date go with them (they are those
+	// of the process that trained, and absent where that result did not record them).
 	Provenance
 }
 
@@ -106,7 +107,7 @@ type LowLabel struct {
 type Finetune struct {
 	Kind        string        `json:"kind"` // KindFinetune (absent in files written before it was recorded)
 	Steps       int64         `json:"steps"`
-	Trained     int64         `json:"trained_steps"` // steps this process trained (Steps less the step it resumed from)
+	Trained     int64         `json:"trained_steps"` // steps this process trained (Steps less the step it resumed from; 0 in files written before it was recorded)
 	Interrupted bool          `json:"interrupted"`
 	Checkpoint  string        `json:"checkpoint"`
 	TrainImages int           `json:"train_images"` // labelled images trained on (TrainPercent of the split)
@@ -114,8 +115,9 @@ type Finetune struct {
 	Top1        float64       `json:"top1"`     // test accuracy at the end
 	Top5        float64       `json:"top5"`     // -1 with 5 classes or fewer
 	TrainTime   time.Duration `json:"train_ns"` // this process's training time (Trained steps)
-	// Provenance: for a run resumed after its last step (which trains nothing and carries the
-	// training figures of the result it replaces), Machine is the one that trained.
+	// Provenance: a run resumed after its last step trains nothing and carries the training
+	// figures of the result it replaces; Backend, Machine and Date go with them (they are those
+	// of the process that trained, and absent where that result did not record them).
 	Provenance
 }
 

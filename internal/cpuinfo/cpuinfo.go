@@ -21,10 +21,13 @@ type CPU struct {
 	// ("AMD EPYC", "Intel(R) Xeon(R) Processor" in a virtual machine) does not tell the
 	// generations apart, these numbers do (AMD family 23 is Zen 1 and 2, 25 is Zen 3 and 4).
 	Family, ModelNumber int
-	Logical             int  // processors listed
-	AVX512              bool // avx512f
-	AVX512BF16          bool // avx512_bf16: bfloat16 dot products in AVX-512
-	AMX                 bool // amx_bf16 and amx_tile: Intel's bfloat16 matrix tiles
+	Logical             int // processors listed
+	// Usable is the number of CPUs this process may run on (Read: runtime.NumCPU, which follows
+	// the affinity mask a container or taskset sets); 0 when unknown (Parse).
+	Usable     int
+	AVX512     bool // avx512f
+	AVX512BF16 bool // avx512_bf16: bfloat16 dot products in AVX-512
+	AMX        bool // amx_bf16 and amx_tile: Intel's bfloat16 matrix tiles
 }
 
 // BF16 reports whether the CPU has bfloat16 arithmetic in hardware (AVX512_BF16 or AMX), the
@@ -32,11 +35,16 @@ type CPU struct {
 func (c CPU) BF16() bool { return c.AVX512BF16 || c.AMX }
 
 // String is the one line that names the CPU beside a figure, e.g. "AMD EPYC 7551 32-Core
-// Processor (family 23, model 1), 2 logical CPUs; AVX-512 no, AVX512_BF16 no, AMX no".
+// Processor (family 23, model 1), 2 logical CPUs; AVX-512 no, AVX512_BF16 no, AMX no", with
+// "64 logical CPUs (2 usable)" where the process may run on fewer than the machine has.
 func (c CPU) String() string {
 	yes := func(b bool) string { return map[bool]string{true: "yes", false: "no"}[b] }
-	return fmt.Sprintf("%s (family %d, model %d), %d logical CPUs; AVX-512 %s, AVX512_BF16 %s, AMX %s",
-		c.Model, c.Family, c.ModelNumber, c.Logical, yes(c.AVX512), yes(c.AVX512BF16), yes(c.AMX))
+	usable := ""
+	if c.Usable > 0 && c.Usable != c.Logical {
+		usable = fmt.Sprintf(" (%d usable)", c.Usable)
+	}
+	return fmt.Sprintf("%s (family %d, model %d), %d logical CPUs%s; AVX-512 %s, AVX512_BF16 %s, AMX %s",
+		c.Model, c.Family, c.ModelNumber, c.Logical, usable, yes(c.AVX512), yes(c.AVX512BF16), yes(c.AMX))
 }
 
 // Parse reads a /proc/cpuinfo text (x86 Linux): the first processor's model name, family, model
@@ -89,14 +97,16 @@ func Parse(r io.Reader) (CPU, error) {
 	return c, nil
 }
 
-// Read parses this machine's /proc/cpuinfo.
+// Read parses this machine's /proc/cpuinfo and sets Usable.
 func Read() (CPU, error) {
 	f, err := os.Open("/proc/cpuinfo")
 	if err != nil {
 		return CPU{}, err
 	}
 	defer f.Close()
-	return Parse(f)
+	c, err := Parse(f)
+	c.Usable = runtime.NumCPU()
+	return c, err
 }
 
 // Describe is this machine's CPU line: Read's String, or, where /proc/cpuinfo does not name the
@@ -104,7 +114,7 @@ func Read() (CPU, error) {
 func Describe() string {
 	c, err := Read()
 	if err != nil {
-		return fmt.Sprintf("%s/%s, %d logical CPUs (model unknown: %v)", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), err)
+		return fmt.Sprintf("%s/%s, %d usable CPUs (model unknown: %v)", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), err)
 	}
 	return c.String()
 }

@@ -12,7 +12,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/backends"
@@ -242,17 +241,23 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 	if res.Trained != 8 || stored.Trained != 8 {
 		t.Errorf("the resumed run trained %d steps (%d in %s), want 8", res.Trained, stored.Trained, results.File)
 	}
-	// Resuming the finished run trains nothing: result.json stays as it was, byte for byte (how
-	// the run was trained, and where, is kept).
-	resultBefore, err := os.ReadFile(filepath.Join(split.CheckpointDir, results.File))
+	// Resuming the finished run trains nothing and measures both accuracies again: result.json
+	// stays as it was, byte for byte (how the run was trained, and where and when: planted here as
+	// another machine's).
+	resultPath := filepath.Join(split.CheckpointDir, results.File)
+	stored.Backend, stored.Date = "xla:cuda", "2000-01-01T00:00:00Z"
+	stored.Machine = &results.Machine{CPU: "elsewhere", Devices: []string{"0, NVIDIA H100 80GB HBM3, 81559 MiB, 580.65"}}
+	if err := results.Write(resultPath, stored); err != nil {
+		t.Fatal(err)
+	}
+	resultBefore, err := os.ReadFile(resultPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // another second: the date would differ
 	if again, err := Run(b, split, vars, quiet()); err != nil || again.Trained != 0 || again.Steps != 12 {
 		t.Errorf("the finished run resumed: %+v, %v; want 12 steps, none trained", again, err)
 	}
-	if resultAfter, err := os.ReadFile(filepath.Join(split.CheckpointDir, results.File)); err != nil || string(resultAfter) != string(resultBefore) {
+	if resultAfter, err := os.ReadFile(resultPath); err != nil || string(resultAfter) != string(resultBefore) {
 		t.Errorf("%s after resuming the finished run (%v):\n%s\nwant it unchanged:\n%s", results.File, err, resultAfter, resultBefore)
 	}
 	// Every key of the metrics file is a results.Key constant (cross-entropy has no terms), and

@@ -223,7 +223,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 
 	logger.Info("training", "dataset", cfg.Dataset, "images", info.Len, "classes", info.NumClasses, "view", d.size, "jpeg", datasets.JPEGDecoder(), "model", cfg.Model.Arch, "width", cfg.Model.Width,
 		"loss", cfg.Loss, "optimizer", cfg.Optimizer, "batch", cfg.BatchSize, "steps", total, "peak_lr", optCfg.Schedule.Base,
-		"backend", b.Name(), "devices", cfg.Devices, "precision", cfg.Precision)
+		"backend", backend.Name(b), "devices", cfg.Devices, "precision", cfg.Precision)
 	if m, ok := backend.CUDAMath(); ok {
 		logger.Info("GPU math: " + m.String())
 	}
@@ -364,14 +364,13 @@ func writeResult(path string, res *results.Pretrain) error {
 
 // keepTraining carries the training figures (steps trained, time, compilations) of the result
 // already at path into res, the stored result of a run resumed after its last step that trained
-// nothing: evaluating it again must not erase how it was trained. The machine that trained and
-// the date it started go with them (when the old result records them).
+// nothing: evaluating it again must not erase how it was trained. The backend, the machine and
+// the date go with them: those of the process that trained (absent where the old result did not
+// record them).
 func keepTraining(path string, res *results.Pretrain) {
 	if old, err := results.ReadAs[results.Pretrain](path); err == nil && old.Steps == res.Steps {
 		res.Trained, res.TrainTime, res.StepCompilations = old.Trained, old.TrainTime, old.StepCompilations
-		if old.Machine != nil {
-			res.Machine, res.Date = old.Machine, old.Date
-		}
+		res.Backend, res.Machine, res.Date = old.Backend, old.Machine, old.Date
 	}
 }
 
