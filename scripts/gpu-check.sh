@@ -196,7 +196,7 @@ if has job; then
   # run shrinks it (these flags may change with the train command; only the dry run needs them).
   (( DRY )) && jobargs+=(-steps 2 -batch-size 32 -width 4 -dataset synthetic -channels 3 -subset 512 -eval-subset 128 -baselines=false -probe-epochs 1)
   run job "$(cap job)" "$OUT/job.txt" "$WORK/train" "${jobargs[@]}"
-  grep -E 'Trained|linear probe|kNN|online' "$OUT/job.txt" | sed 's/^/  /' >> "$OUT/summary.md"
+  grep -E 'Trained|Measured on|linear probe|kNN|online' "$OUT/job.txt" | sed 's/^/  /' >> "$OUT/summary.md"
 fi
 
 # The input pipeline against the steps' consumption: views/s made on every core against the
