@@ -59,10 +59,10 @@ func TestReport(t *testing.T) {
 		}
 	}
 	// The timings name where they were measured, in report.json and under summary.md's table.
-	if m, _ := rep["machine"].(map[string]any); rep["backend"] != backend.Config() || m == nil || m["cpu"] != cpuinfo.Describe() {
-		t.Errorf("report.json: backend %v, machine %v; want %s on %s", rep["backend"], rep["machine"], backend.Config(), cpuinfo.Describe())
+	if m, _ := rep["machine"].(map[string]any); rep["backend"] != backend.Name(backendtest.Backend(t)) || m == nil || m["cpu"] != cpuinfo.Describe() {
+		t.Errorf("report.json: backend %v, machine %v; want %s on %s", rep["backend"], rep["machine"], backend.Name(backendtest.Backend(t)), cpuinfo.Describe())
 	}
-	if summary, _ := os.ReadFile(filepath.Join(out, analysis.ReportSummary)); !strings.Contains(string(summary), "Measured on "+backend.Config()+": "+cpuinfo.Describe()+".") {
+	if summary, _ := os.ReadFile(filepath.Join(out, analysis.ReportSummary)); !strings.Contains(string(summary), "Measured on "+backend.Name(backendtest.Backend(t))+": "+cpuinfo.Describe()+".") {
 		t.Errorf("summary.md does not say where it was measured:\n%s", summary)
 	}
 	ms, _ := rep["models"].([]any)
@@ -196,8 +196,8 @@ func TestCompare(t *testing.T) {
 	if err := json.Unmarshal(data, &cmp); err != nil {
 		t.Fatalf("report.json: %v", err)
 	}
-	if cmp.Machine == nil || cmp.Machine.CPU != cpuinfo.Describe() || cmp.Backend != backend.Config() {
-		t.Errorf("comparison: backend %q, machine %+v; want %s on %s", cmp.Backend, cmp.Machine, backend.Config(), cpuinfo.Describe())
+	if cmp.Machine == nil || cmp.Machine.CPU != cpuinfo.Describe() || cmp.Backend != backend.Name(backendtest.Backend(t)) {
+		t.Errorf("comparison: backend %q, machine %+v; want %s on %s", cmp.Backend, cmp.Machine, backend.Name(backendtest.Backend(t)), cpuinfo.Describe())
 	}
 	if len(cmp.Runs) != 2 || cmp.Runs[0].Label != "vicreg seed 7" || cmp.Runs[1].Label != "simclr seed 3" || cmp.Runs[0].Step != 20 {
 		t.Fatalf("runs: %+v", cmp.Runs)

@@ -255,7 +255,7 @@ func Describe(b backends.Backend) string {
 	if !IsXLA(b.Name()) {
 		return sb.String()
 	}
-	_, pluginName, _ := strings.Cut(Config(), ":")
+	_, pluginName, _ := strings.Cut(Name(b), ":")
 	pluginName, _, _ = strings.Cut(pluginName, ",")
 	cudaMu.Lock()
 	cuda, math := cudaInUse, cudaMath

@@ -22,34 +22,39 @@ func Provenance(b backends.Backend, dataset, dataDir string, seed uint64, start 
 }
 
 // Name is the backend b as GOMLX_BACKEND names it ("xla:cpu", "xla:cuda", "go"), with the plugin
-// GoMLX chose where GOMLX_BACKEND named none ("xla" alone).
+// GoMLX chose where GOMLX_BACKEND named none ("xla", or "xla:,options").
 func Name(b backends.Backend) string {
 	config := Config()
-	if name, plugin, _ := strings.Cut(config, ":"); !IsXLA(name) || plugin != "" || !IsXLA(b.Name()) {
+	name, rest, _ := strings.Cut(config, ":")
+	plugin, options, hasOptions := strings.Cut(rest, ",")
+	if !IsXLA(name) || plugin != "" || !IsXLA(b.Name()) {
 		return config
 	}
-	// GoMLX's XLA backend describes itself as "xla:<plugin> - <plugin file> [n device(s)]".
-	if head, _, ok := strings.Cut(b.Description(), " - "); ok && strings.Contains(head, ":") {
-		return head
+	// GoMLX's XLA backend describes itself as "xla:<plugin> - <the plugin's own description>
+	// [n device(s)]".
+	head, _, ok := strings.Cut(b.Description(), " - ")
+	if !ok || !strings.Contains(head, ":") {
+		return config
 	}
-	return config
+	if hasOptions {
+		return head + "," + options
+	}
+	return head
 }
 
 // Machine describes the computer b computes on, for a result's Provenance: the CPU (always: it
 // feeds the data and, on xla:cpu and go, computes) and, on an accelerator, each device of b: for
 // the CUDA plugin nvidia-smi's line (index, name, memory, driver) of each GPU that
-// CUDA_VISIBLE_DEVICES leaves visible, otherwise (or where those lines do not match b's devices
-// one for one) the backend's own description of each device.
+// CUDA_VISIBLE_DEVICES leaves visible (visibleGPUs), otherwise (or where those lines do not match
+// b's devices one for one) the backend's own description of each device, which for a GPU names
+// no model. A MIG slice is recorded as its whole GPU.
 func Machine(b backends.Backend) *results.Machine {
 	m := &results.Machine{CPU: cpuinfo.Describe()}
 	if !onAccelerator(b) {
 		return m
 	}
-	cudaMu.Lock()
-	cuda := cudaInUse
-	cudaMu.Unlock()
-	if cuda != nil {
-		m.Devices = visibleGPUs(nvidiaSMI(), os.Getenv("CUDA_VISIBLE_DEVICES"))
+	if isCUDAPlugin(Name(b)) {
+		m.Devices = visibleGPUs(nvidiaSMI(), os.Getenv("CUDA_VISIBLE_DEVICES"), os.Getenv("CUDA_DEVICE_ORDER"))
 	}
 	if len(m.Devices) != b.NumDevices() {
 		m.Devices = nil
@@ -72,11 +77,26 @@ func onAccelerator(b backends.Backend) bool {
 }
 
 // visibleGPUs keeps the nvidia-smi lines ("index, name, ...") of the GPUs that visible (the value
-// of CUDA_VISIBLE_DEVICES) lists by index; all of them where it is unset, and none where it lists
-// them otherwise (by UUID: the caller then falls back to the backend's descriptions).
-func visibleGPUs(lines []string, visible string) []string {
+// of CUDA_VISIBLE_DEVICES) lists by index; all of them where it is unset or empty. It keeps none
+// where visible lists them otherwise (by UUID), and none where the indices may not be
+// nvidia-smi's: CUDA numbers GPUs fastest first unless order (CUDA_DEVICE_ORDER) is PCI_BUS_ID,
+// nvidia-smi in PCI order, which agree only where every GPU is the same model. The caller then
+// falls back to the backend's descriptions.
+func visibleGPUs(lines []string, visible, order string) []string {
 	if visible == "" {
 		return lines
+	}
+	if order != "PCI_BUS_ID" {
+		model := func(l string) string {
+			_, rest, _ := strings.Cut(l, ",")
+			name, _, _ := strings.Cut(rest, ",")
+			return strings.TrimSpace(name)
+		}
+		for _, l := range lines[min(1, len(lines)):] {
+			if model(l) != model(lines[0]) {
+				return nil
+			}
+		}
 	}
 	ids := strings.Split(visible, ",")
 	var kept []string

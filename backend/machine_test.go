@@ -53,6 +53,8 @@ func TestOnAccelerator(t *testing.T) {
 		{"xla:/opt/cuda/xla_cuda_plugin.so", xlaOn("cuda"), "xla:/opt/cuda/xla_cuda_plugin.so", true},
 		{"xla:tpu", xlaOn("tpu"), "xla:tpu", true},
 		{"xla", xlaOn("cuda"), "xla:cuda", true}, // GoMLX chose the plugin
+		{"xla:,noshared_buffers", xlaOn("cpu"), "xla:cpu,noshared_buffers", false},
+		{"xla:,noshared_buffers", xlaOn("cuda"), "xla:cuda,noshared_buffers", true},
 	} {
 		t.Setenv(EnvVar, tc.env)
 		if got := Name(tc.b); got != tc.name {
@@ -86,21 +88,30 @@ func TestMachine(t *testing.T) {
 }
 
 // TestVisibleGPUs: CUDA_VISIBLE_DEVICES by index keeps those GPUs' lines, in its order; by UUID,
-// or naming a GPU nvidia-smi does not list, none (the caller falls back to the backend's own
-// descriptions).
+// naming a GPU nvidia-smi does not list, or on mixed GPUs numbered fastest first (CUDA's default
+// order, not nvidia-smi's), none (the caller falls back to the backend's own descriptions).
 func TestVisibleGPUs(t *testing.T) {
-	lines := []string{"0, NVIDIA H100 80GB HBM3, 81559 MiB, 580.65", "1, NVIDIA H100 80GB HBM3, 81559 MiB, 580.65",
-		"2, NVIDIA A100-SXM4-40GB, 40960 MiB, 580.65"}
-	for visible, want := range map[string][]string{
-		"":                  lines,
-		"2":                 lines[2:],
-		"2,0":               {lines[2], lines[0]},
-		" 1 ":               lines[1:2],
-		"GPU-5d3a9c1e-aaaa": nil,
-		"3":                 nil,
+	same := []string{"0, NVIDIA H100 80GB HBM3, 81559 MiB, 580.65", "1, NVIDIA H100 80GB HBM3, 81559 MiB, 580.65",
+		"2, NVIDIA H100 80GB HBM3, 81559 MiB, 580.65"}
+	mixed := []string{same[0], same[1], "2, NVIDIA A100-SXM4-40GB, 40960 MiB, 580.65"}
+	for _, tc := range []struct {
+		lines          []string
+		visible, order string
+		want           []string
+	}{
+		{same, "", "", same},
+		{mixed, "", "", mixed},
+		{same, "2", "", same[2:]},
+		{same, "2,0", "", []string{same[2], same[0]}},
+		{same, " 1 ", "", same[1:2]},
+		{same, "GPU-5d3a9c1e-aaaa", "", nil},
+		{same, "3", "", nil},
+		{mixed, "2", "", nil},
+		{mixed, "2", "FASTEST_FIRST", nil},
+		{mixed, "2,0", "PCI_BUS_ID", []string{mixed[2], mixed[0]}},
 	} {
-		if got := visibleGPUs(lines, visible); !reflect.DeepEqual(got, want) {
-			t.Errorf("CUDA_VISIBLE_DEVICES=%q: %q, want %q", visible, got, want)
+		if got := visibleGPUs(tc.lines, tc.visible, tc.order); !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("CUDA_VISIBLE_DEVICES=%q, CUDA_DEVICE_ORDER=%q: %q, want %q", tc.visible, tc.order, got, tc.want)
 		}
 	}
 }

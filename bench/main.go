@@ -237,7 +237,7 @@ const jemalloc = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 // openBLAS is the folder of OpenBLAS's pthread build (Debian's libopenblas0-pthread), whose
 // libblas.so.3 a careful PyTorch user loads. Without it, Debian's torch takes the libblas.so.3
 // that the alternatives system points to, which may be the reference BLAS: on an AMD EPYC (Zen 3)
-// its 2048x2048 matrix product ran at 5 GFLOP/s against OpenBLAS's 173.
+// the bench's 2048x2048 product ran at 4.8 GFLOP per CPU-second with it, 92 with OpenBLAS.
 const openBLAS = "/usr/lib/x86_64-linux-gnu/openblas-pthread"
 
 // missingTorchLibraries names the libraries of a careful PyTorch user's CPU set-up (OpenBLAS's
@@ -247,7 +247,7 @@ func missingTorchLibraries(openBLASDir, jemallocPath string) []string {
 	var notes []string
 	if _, err := os.Stat(filepath.Join(openBLASDir, "libblas.so.3")); err != nil {
 		notes = append(notes, "PyTorch ran WITHOUT OpenBLAS ("+filepath.Join(openBLASDir, "libblas.so.3")+" is not installed: Debian's libopenblas0-pthread): "+
-			"its matrix products used the system's libblas.so.3, possibly the reference BLAS, 30 times slower; install it and rerun before comparing.")
+			"its matrix products used the system's libblas.so.3, possibly the reference BLAS, about 20 times slower per CPU-second; install it and rerun before comparing.")
 	}
 	if _, err := os.Stat(jemallocPath); err != nil {
 		notes = append(notes, "PyTorch ran without jemalloc ("+jemallocPath+" is not installed: Debian's libjemalloc2).")

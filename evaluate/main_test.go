@@ -188,8 +188,8 @@ func TestResultFile(t *testing.T) {
 	if _, ok := keys["train_bad_images"]; ok {
 		t.Error("train_bad_images is present, but the run does not skip bad images")
 	}
-	if r.Backend != backend.Config() {
-		t.Errorf("backend %q, want %q", r.Backend, backend.Config())
+	if r.Backend != backend.Name(backendtest.Backend(t)) {
+		t.Errorf("backend %q, want %q", r.Backend, backend.Name(backendtest.Backend(t)))
 	}
 	if r.Machine == nil || r.Machine.CPU != cpuinfo.Describe() || r.Machine.Devices != nil {
 		t.Errorf("machine %+v, want this CPU (%s) and no devices", r.Machine, cpuinfo.Describe())

@@ -49,8 +49,8 @@ type Provenance struct {
 // measured on: XLA picks other kernels on each CPU type, and a GPU run's speed is its GPU's, so a
 // speed holds for one kind of machine only.
 type Machine struct {
-	// CPU names the processor: model name, family and model numbers, logical CPUs, AVX-512,
-	// AVX512_BF16 and AMX (internal/cpuinfo's line).
+	// CPU names the processor: model name, family and model numbers, logical CPUs (and how many
+	// the process could use, where fewer), AVX-512, AVX512_BF16 and AMX (internal/cpuinfo's line).
 	CPU string `json:"cpu"`
 	// Devices are the backend's accelerators, one line each (for a GPU: index, name, memory and
 	// driver, from nvidia-smi); absent on the CPU backends.
@@ -89,7 +89,7 @@ type Pretrain struct {
 	StepCompilations int `json:"step_compilations"`
 	// Provenance: a run resumed after its last step trains nothing and carries the training
 	// figures of the result it replaces; Backend, Machine and Date go with them (they are those
-	// of the process that trained, and absent where that result did not record them).
+	// of the process that trained, and empty where that result did not record them).
 	Provenance
 }
 
@@ -117,7 +117,7 @@ type Finetune struct {
 	TrainTime   time.Duration `json:"train_ns"` // this process's training time (Trained steps)
 	// Provenance: a run resumed after its last step trains nothing and carries the training
 	// figures of the result it replaces; Backend, Machine and Date go with them (they are those
-	// of the process that trained, and absent where that result did not record them).
+	// of the process that trained, and empty where that result did not record them).
 	Provenance
 }
 

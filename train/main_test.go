@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/gomlx-ssl/vicreg/backend"
+	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 )
@@ -197,7 +198,7 @@ func TestExportedEncoderLoadsInAnotherProgram(t *testing.T) {
 		t.Fatalf("training: %v\n%s", err, out)
 	}
 	// The training time is printed with the machine it was measured on.
-	if want := "Measured on " + backend.Config() + ": " + cpuinfo.Describe() + "\n"; !strings.Contains(string(out), want) {
+	if want := "Measured on " + backend.Name(backendtest.Backend(t)) + ": " + cpuinfo.Describe() + "\n"; !strings.Contains(string(out), want) {
 		t.Errorf("the output lacks %q:\n%s", want, out)
 	}
 	example := exec.Command("go", "run", "../examples/retrieval", "-encoder", encoder, "-n", "64", "-queries", "2", "-k", "3")

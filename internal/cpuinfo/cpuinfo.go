@@ -23,7 +23,8 @@ type CPU struct {
 	Family, ModelNumber int
 	Logical             int // processors listed
 	// Usable is the number of CPUs this process may run on (Read: runtime.NumCPU, which follows
-	// the affinity mask a container or taskset sets); 0 when unknown (Parse).
+	// the affinity mask that taskset or a container's cpuset sets, not a CPU quota); 0 when
+	// unknown (Parse).
 	Usable     int
 	AVX512     bool // avx512f
 	AVX512BF16 bool // avx512_bf16: bfloat16 dot products in AVX-512

@@ -231,9 +231,9 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 		t.Errorf("a figure that failed to draw lost the result: %v", err)
 	} else if json.Unmarshal(data, &stored) != nil || stored.Kind != "finetune" {
 		t.Errorf("%s: kind %q, want finetune:\n%s", results.File, stored.Kind, data)
-	} else if p := stored.Provenance; p.Dataset != split.Dataset || p.Seed != split.Seed || p.Backend != backend.Config() ||
+	} else if p := stored.Provenance; p.Dataset != split.Dataset || p.Seed != split.Seed || p.Backend != backend.Name(b) ||
 		p.Machine == nil || p.Machine.CPU != cpuinfo.Describe() || p.Date == "" {
-		t.Errorf("%s: provenance %+v (machine %+v), want %s, seed %d, %s, this CPU, a date", results.File, p, p.Machine, split.Dataset, split.Seed, backend.Config())
+		t.Errorf("%s: provenance %+v (machine %+v), want %s, seed %d, %s, this CPU, a date", results.File, p, p.Machine, split.Dataset, split.Seed, backend.Name(b))
 	}
 	if _, err := os.Stat(figures[0]); err != nil {
 		t.Errorf("the resumed run drew no %s: %v", filepath.Base(figures[0]), err)

@@ -277,7 +277,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 // keepTraining carries the training figures (steps trained, time) of the result already at path
 // into res, the stored result of a run resumed after its last step that trained nothing:
 // evaluating it again must not erase how it was trained. The backend, the machine and the date go
-// with them: those of the process that trained (absent where the old result did not record them).
+// with them: those of the process that trained (empty where the old result did not record them).
 func keepTraining(path string, res *results.Finetune) {
 	if old, err := results.ReadAs[results.Finetune](path); err == nil && old.Steps == res.Steps {
 		res.Trained, res.TrainTime = old.Trained, old.TrainTime

@@ -365,7 +365,7 @@ func writeResult(path string, res *results.Pretrain) error {
 // keepTraining carries the training figures (steps trained, time, compilations) of the result
 // already at path into res, the stored result of a run resumed after its last step that trained
 // nothing: evaluating it again must not erase how it was trained. The backend, the machine and
-// the date go with them: those of the process that trained (absent where the old result did not
+// the date go with them: those of the process that trained (empty where the old result did not
 // record them).
 func keepTraining(path string, res *results.Pretrain) {
 	if old, err := results.ReadAs[results.Pretrain](path); err == nil && old.Steps == res.Steps {

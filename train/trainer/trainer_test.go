@@ -132,10 +132,10 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	date, err := time.Parse(time.RFC3339, stored.Date)
-	if p := stored.Provenance; err != nil || p.Dataset != "synthetic" || p.DataDir != "" || p.Seed != 5 || p.Backend != backend.Config() ||
+	if p := stored.Provenance; err != nil || p.Dataset != "synthetic" || p.DataDir != "" || p.Seed != 5 || p.Backend != backend.Name(b) ||
 		p.Machine == nil || p.Machine.CPU != cpuinfo.Describe() || p.Machine.Devices != nil || date.Before(started) || date.After(time.Now()) {
 		t.Errorf("result.json's provenance %+v (machine %+v; date: %v), want synthetic, seed 5, %s, this CPU, started after %v",
-			p, p.Machine, err, backend.Config(), started)
+			p, p.Machine, err, backend.Name(b), started)
 	}
 	if calls != 4 || res.StepCompilations != 1 {
 		t.Errorf("%d steps ran, the step was compiled %d times: want 4 steps and 1 compilation", calls, res.StepCompilations)
