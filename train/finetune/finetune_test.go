@@ -260,6 +260,18 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 	if resultAfter, err := os.ReadFile(resultPath); err != nil || string(resultAfter) != string(resultBefore) {
 		t.Errorf("%s after resuming the finished run (%v):\n%s\nwant it unchanged:\n%s", results.File, err, resultAfter, resultBefore)
 	}
+	// A signal during that evaluation stops it: the run reports itself interrupted and
+	// result.json is left as it was.
+	var stopNow atomic.Bool
+	stopNow.Store(true)
+	stoppedOpts := quiet()
+	stoppedOpts.Stop = &stopNow
+	if stopped, err := Run(b, split, vars, stoppedOpts); err != nil || !stopped.Interrupted || stopped.Trained != 0 {
+		t.Errorf("the finished run resumed and stopped: %+v, %v; want interrupted, none trained", stopped, err)
+	}
+	if resultAfter, err := os.ReadFile(resultPath); err != nil || string(resultAfter) != string(resultBefore) {
+		t.Errorf("%s after a stopped re-evaluation (%v):\n%s\nwant it unchanged:\n%s", results.File, err, resultAfter, resultBefore)
+	}
 	// Every key of the metrics file is a results.Key constant (cross-entropy has no terms), and
 	// those fine-tuning always writes are there.
 	series, err := results.ReadMetrics(filepath.Join(split.CheckpointDir, results.MetricsFileName))

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"path/filepath"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -190,10 +191,11 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		"lr_backbone", cfg.LRBackbone, "lr_head", cfg.LRHead, "wd", cfg.WeightDecay, "batch", cfg.BatchSize)
 	res := &results.Finetune{Kind: results.KindFinetune, TrainImages: train.Info().Len, TestImages: test.Info().Len, Top1: -1, Top5: -1,
 		Provenance: backend.Provenance(b, cfg.Dataset, datasets.DataDirOf(cfg.Dataset, cfg.DataDir), cfg.Seed, start)}
-	// evaluate measures the test accuracies of the classifier as it is at epoch.
-	evaluate := func(epoch float64) (map[string]float64, error) {
+	// evaluate measures the test accuracies of the classifier as it is at epoch; it returns
+	// errStopped once stop (if not nil) is set.
+	evaluate := func(epoch float64, stop *atomic.Bool) (map[string]float64, error) {
 		top1, top5, err := accuracy(evalExec, test, datasets.EvalConfig{BatchSize: max(cfg.BatchSize, 256), Size: size,
-			Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages}, classes)
+			Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages}, classes, stop)
 		if err != nil {
 			return nil, err
 		}
@@ -222,7 +224,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		},
 		Names: func() []string { return stepOutputs },
 		EndOfEpoch: func(step int64, epoch float64, last bool) (map[string]float64, error) {
-			return evaluate(epoch)
+			return evaluate(epoch, nil) // the loop checks the signal between steps
 		},
 		SaveMetric: results.KeyTop1, Logger: logger, Opts: opts,
 	}
@@ -232,10 +234,18 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	}
 	if lr.Trained == 0 && !lr.Interrupted {
 		// A finished run resumed: its checkpoint holds top-1 alone; both accuracies are measured
-		// again on its last checkpoint (what the run measured at its end).
+		// again on its last checkpoint (what the run measured at its end). A signal stops the
+		// evaluation between batches, and result.json is left as it was.
 		logger.Info("the run is already complete: nothing to train; evaluating its last checkpoint", "step", lr.Steps, "checkpoint", lr.Checkpoint)
-		if lr.Last, err = evaluate(float64(lr.Steps) / float64(batchesPerEpoch)); err != nil {
+		last, err := evaluate(float64(lr.Steps)/float64(batchesPerEpoch), opts.Stop)
+		switch {
+		case errors.Is(err, errStopped):
+			logger.Warn("evaluation stopped by a signal: result.json is unchanged", "checkpoint", lr.Checkpoint)
+			lr.Interrupted = true
+		case err != nil:
 			return nil, err
+		default:
+			lr.Last = last
 		}
 	}
 	res.Steps, res.Trained, res.Interrupted, res.Checkpoint, res.TrainTime = lr.Steps, lr.Trained, lr.Interrupted, lr.Checkpoint, lr.TrainTime
@@ -285,6 +295,9 @@ func keepTraining(path string, res *results.Finetune) {
 	}
 }
 
+// errStopped is accuracy's error when its stop flag is set (a signal).
+var errStopped = errors.New("evaluation stopped by a signal")
+
 // stepOutputs name the training step's outputs, in order: their means over each log window are
 // the training lines of metrics.jsonl (the evaluation lines hold "top1" and "top5").
 var stepOutputs = []string{results.KeyLoss, results.KeyBatchAcc, results.KeyLRHead}
@@ -329,8 +342,8 @@ func (n *network) logits(ctx *context.Context, images *Node, training bool) *Nod
 
 // accuracy is the top-1 and top-5 accuracy (top-5 only with more than 5 classes, else -1) of
 // the network on ds, in evaluation mode, its images prepared as ec says (with SkipBadImages,
-// those that do not decode are left out).
-func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, classes int) (top1, top5 float64, err error) {
+// those that do not decode are left out). It returns errStopped once stop (if not nil) is set.
+func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, classes int, stop *atomic.Bool) (top1, top5 float64, err error) {
 	it, err := datasets.NewEvalIterator(ds, ec)
 	if err != nil {
 		return 0, 0, err
@@ -340,6 +353,9 @@ func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, clas
 	scores := make([]float32, 0, n*classes)
 	labels := make([]int32, 0, n)
 	for {
+		if stop != nil && stop.Load() {
+			return 0, 0, errStopped
+		}
 		bt, ok := it.Next()
 		if !ok {
 			break
