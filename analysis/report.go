@@ -368,8 +368,8 @@ func scale(v float64) string {
 
 // measuredOn is the line under a timing table that names where it was measured.
 func measuredOn(backend string, m *results.Machine) string {
-	if m == nil {
-		return ""
+	if line := results.MeasuredOn(backend, m); line != "" {
+		return "\n" + line + ".\n"
 	}
-	return fmt.Sprintf("\nMeasured on %s: %s.\n", backend, m)
+	return ""
 }

@@ -45,6 +45,22 @@ type Provenance struct {
 	Date string `json:"date"`
 }
 
+// KeepTrainedOn sets p's Backend, Machine and Date to those of old, the provenance of the result
+// of the process that trained a run: the result of a process that resumed the run after its last
+// step, trained nothing and kept old's training figures states where and when they were measured.
+func (p *Provenance) KeepTrainedOn(old Provenance) {
+	p.Backend, p.Machine, p.Date = old.Backend, old.Machine, old.Date
+}
+
+// MeasuredOn is the line that names where timings were measured, "Measured on xla:cpu: <the
+// machine>", or "" without a machine.
+func MeasuredOn(backend string, m *Machine) string {
+	if m == nil {
+		return ""
+	}
+	return fmt.Sprintf("Measured on %s: %s", backend, m)
+}
+
 // Machine is the computer a result's timings (training time, throughput, wall time) were
 // measured on: XLA picks other kernels on each CPU type, and a GPU run's speed is its GPU's, so a
 // speed holds for one kind of machine only.

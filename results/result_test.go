@@ -116,3 +116,15 @@ func TestReadAs(t *testing.T) {
 		t.Errorf("ReadAs[Pretrain] of a fine-tuning result: %v", err)
 	}
 }
+
+// MeasuredOn names the backend and the machine, CPU then devices; without a machine it says
+// nothing.
+func TestMeasuredOn(t *testing.T) {
+	m := &Machine{CPU: "AMD EPYC (family 25, model 1), 16 logical CPUs", Devices: []string{"0, NVIDIA H100", "1, NVIDIA H100"}}
+	if got, want := MeasuredOn("xla:cuda", m), "Measured on xla:cuda: AMD EPYC (family 25, model 1), 16 logical CPUs; devices: 0, NVIDIA H100; 1, NVIDIA H100"; got != want {
+		t.Errorf("MeasuredOn = %q, want %q", got, want)
+	}
+	if got := MeasuredOn("xla:cpu", nil); got != "" {
+		t.Errorf("MeasuredOn without a machine = %q, want \"\"", got)
+	}
+}

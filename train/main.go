@@ -104,8 +104,8 @@ func run(args []string) int {
 	default:
 		fmt.Printf("\nTrained %d steps in %s; checkpoint %s\n", res.Steps, res.TrainTime.Round(1e9), res.Checkpoint)
 	}
-	if res.Trained > 0 && res.Machine != nil {
-		fmt.Printf("Measured on %s: %s\n", res.Backend, res.Machine)
+	if line := results.MeasuredOn(res.Backend, res.Machine); res.Trained > 0 && line != "" {
+		fmt.Println(line)
 	}
 	printAccuracy(res, cfg)
 	return 0

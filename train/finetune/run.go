@@ -291,7 +291,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 func keepTraining(path string, res *results.Finetune) {
 	if old, err := results.ReadAs[results.Finetune](path); err == nil && old.Steps == res.Steps {
 		res.Trained, res.TrainTime = old.Trained, old.TrainTime
-		res.Backend, res.Machine, res.Date = old.Backend, old.Machine, old.Date
+		res.KeepTrainedOn(old.Provenance)
 	}
 }
 

@@ -370,7 +370,7 @@ func writeResult(path string, res *results.Pretrain) error {
 func keepTraining(path string, res *results.Pretrain) {
 	if old, err := results.ReadAs[results.Pretrain](path); err == nil && old.Steps == res.Steps {
 		res.Trained, res.TrainTime, res.StepCompilations = old.Trained, old.TrainTime, old.StepCompilations
-		res.Backend, res.Machine, res.Date = old.Backend, old.Machine, old.Date
+		res.KeepTrainedOn(old.Provenance)
 	}
 }
 
