@@ -87,14 +87,28 @@ func OpenFolder(root, split string) (*Folder, error) {
 	if err := f.list(); err != nil {
 		return nil, err
 	}
-	if dir != root && split != SplitTrain && f.classes != nil {
-		train, err := classFolders(filepath.Join(root, "train"))
-		if err == nil && train != nil && !slices.Equal(train, f.classes) {
-			return nil, usageErr(dir, fmt.Errorf("classes %s differ from those of %s (%s): the labels would not match",
-				summarize(f.classes), filepath.Join(root, "train"), summarize(train)), "give both splits the same class folders")
+	if dir != root && split != SplitTrain {
+		if err := f.CheckClassesOf(filepath.Join(root, "train")); err != nil {
+			return nil, err
 		}
 	}
 	return f, nil
+}
+
+// CheckClassesOf returns a usage error when f, a held-out split, has other class folders than the
+// training folder trainDir: its labels (positions in its own sorted class list) would then name
+// other classes than the training labels. It returns nil when they agree, or when either folder is
+// flat or trainDir does not exist.
+func (f *Folder) CheckClassesOf(trainDir string) error {
+	if f.classes == nil {
+		return nil
+	}
+	train, err := classFolders(trainDir)
+	if err == nil && train != nil && !slices.Equal(train, f.classes) {
+		return usageErr(f.dir, fmt.Errorf("classes %s differ from those of %s (%s): the labels would not match",
+			summarize(f.classes), trainDir, summarize(train)), "give both splits the same class folders")
+	}
+	return nil
 }
 
 // summarize lists up to 5 names.

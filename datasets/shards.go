@@ -242,8 +242,30 @@ func OpenShards(pattern, split string) (*Shards, error) {
 		if names, err := readClassNames(filepath.Join(filepath.Dir(paths[0]), "classes.txt")); err == nil && len(names) >= len(s.classes) {
 			s.classes = names
 		}
+		if err := checkShardClasses(filepath.Dir(paths[0]), split); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// checkShardClasses returns a usage error when dir, the folder of a held-out split's shards
+// (.../val or .../test), has a classes.txt other than that of the train/ folder beside it: the
+// labels are positions in each list, so they would name other classes than the training labels.
+// Shards written by an older mkshards, which numbered each split's class folders on its own, are
+// refused here rather than scored against the wrong classes.
+func checkShardClasses(dir, split string) error {
+	if split == SplitTrain || (filepath.Base(dir) != "val" && filepath.Base(dir) != "test") {
+		return nil
+	}
+	trainFile := filepath.Join(filepath.Dir(dir), "train", "classes.txt")
+	train, err1 := readClassNames(trainFile)
+	held, err2 := readClassNames(filepath.Join(dir, "classes.txt"))
+	if err1 != nil || err2 != nil || slices.Equal(train, held) {
+		return nil
+	}
+	return usageErr(dir, fmt.Errorf("classes %s (classes.txt) differ from those of %s (%s): the labels would not match",
+		summarize(held), trainFile, summarize(train)), "write the shards again with mkshards from a folder whose splits have the same class folders")
 }
 
 func readClassNames(path string) ([]string, error) {

@@ -650,6 +650,32 @@ func TestOpenTest(t *testing.T) {
 	}
 }
 
+// TestShardsSplitClasses: shards whose val/ classes.txt lists other classes than train/'s (as an
+// older mkshards wrote them, numbering each split's class folders on its own) are refused for the
+// test split, since a label would name another class in each split; the train split still opens.
+func TestShardsSplitClasses(t *testing.T) {
+	images, shards := t.TempDir(), t.TempDir()
+	makeFolder(t, filepath.Join(images, "train"), []string{"bird", "cat", "dog"}, 1)
+	makeFolder(t, filepath.Join(images, "val"), []string{"bird", "dog"}, 1)
+	for _, s := range []string{"train", "val"} {
+		f, err := OpenFolder(filepath.Join(images, s), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := WriteShards(f, filepath.Join(shards, s), ShardOptions{PerShard: 2, Prefix: s}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := OpenShards(shards, SplitTrain); err != nil {
+		t.Fatalf("train split: %v", err)
+	}
+	_, err := OpenShards(shards, SplitTest)
+	want := "classes [bird dog] (classes.txt) differ from those of " + filepath.Join(shards, "train", "classes.txt") + " ([bird cat dog])"
+	if !errors.Is(err, ErrUsage) || err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "mkshards") {
+		t.Fatalf("test split: got %v, want a usage error containing %q and naming mkshards", err, want)
+	}
+}
+
 // A quoted "~/" in a data path is the home folder, as the shell would have made it.
 func TestExpandHome(t *testing.T) {
 	home := t.TempDir()

@@ -10,8 +10,9 @@
 // copied unchanged (no re-encoding); samples are shuffled across shards (-seed; -no-shuffle keeps
 // the folder's order); classes.txt lists the class names. Every file is written atomically. Each image's header is checked; -verify also
 // decodes every image first, in parallel, so that a file damaged past its header is found here
-// (-skip-bad-images leaves such files out) rather than in training. A failure leaves -out as it
-// was: the shards, the classes.txt files and the folders this run made are removed.
+// (-skip-bad-images leaves such files out) rather than in training. The class folders of val/ and
+// test/ must be those of train/, so that a label means the same class in every split. A failure
+// leaves -out as it was: the shards, the classes.txt files and the folders this run made are removed.
 //
 // Exit status: 0 on success, 1 when an image or file is damaged, 2 on a usage error (a bad flag,
 // a missing or empty folder, an output folder that already holds shards or lies inside -in).
@@ -89,6 +90,19 @@ func run(args []string) int {
 			return usage("-out: %s already holds %d .tar files (first %s): remove them or choose another folder (nothing was written)", dir, len(old), old[0])
 		}
 	}
+	// Every split is listed, and the held-out splits' classes checked against train/'s, before
+	// anything is written: a val/ with other class folders would get other label numbers.
+	folders := make([]*datasets.Folder, len(splits))
+	for i, split := range splits {
+		f, err := datasets.OpenFolder(filepath.Join(*in, split), "")
+		if err == nil && split != "" && split != "train" {
+			err = f.CheckClassesOf(filepath.Join(*in, "train"))
+		}
+		if err != nil {
+			return report(err)
+		}
+		folders[i] = f
+	}
 	// A failure leaves -out as it was: the shards this run wrote (of earlier splits too), the
 	// classes.txt files and the folders it created are removed, so that the command can simply
 	// run again once the cause is fixed.
@@ -116,18 +130,15 @@ func run(args []string) int {
 			logger.Warn("removed the shards written before the error: -out is as it was", "shards", len(written))
 		}
 	}
-	for _, split := range splits {
-		f, err := datasets.OpenFolder(filepath.Join(*in, split), "")
-		if err != nil {
-			undo()
-			return report(err)
-		}
+	for i, split := range splits {
+		f := folders[i]
 		info := f.Info()
 		prefix := split
 		if prefix == "" {
 			prefix = "shard"
 		}
 		var bad map[int]error
+		var err error
 		if *verify {
 			start := time.Now()
 			bar := progress.New("verifying "+prefix, int64(info.Len), 0, progress.Options{Logger: logger, Unit: "images"})

@@ -140,6 +140,32 @@ func TestVerify(t *testing.T) {
 	}
 }
 
+// TestSplitClassesMustMatch: a val/ with other class folders than train/ (bird and dog against
+// bird, cat and dog) would number dog 1 in val and 2 in train; mkshards refuses it before writing
+// anything (exit 2, naming both class lists), as the image-folder reader refuses that layout.
+func TestSplitClassesMustMatch(t *testing.T) {
+	in := t.TempDir()
+	for _, c := range []string{"bird", "cat", "dog"} {
+		writeImages(t, filepath.Join(in, "train", c), 2)
+	}
+	writeImages(t, filepath.Join(in, "val", "bird"), 1)
+	writeImages(t, filepath.Join(in, "val", "dog"), 1)
+	out := filepath.Join(t.TempDir(), "shards")
+	code, stderr := runStderr(t, "-in", in, "-out", out)
+	want := "classes [bird dog] differ from those of " + filepath.Join(in, "train") + " ([bird cat dog]): the labels would not match"
+	if code != 2 || !strings.Contains(stderr, want) || !strings.Contains(stderr, filepath.Join(in, "val")) {
+		t.Fatalf("exit %d, stderr %q; want exit 2 and %q", code, stderr, want)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("-out %s exists after the refusal (%v): nothing should be written", out, err)
+	}
+	// The same classes in both splits are written (the control).
+	writeImages(t, filepath.Join(in, "val", "cat"), 1)
+	if code, stderr := runStderr(t, "-in", in, "-out", out); code != 0 {
+		t.Fatalf("same classes: exit %d, %s", code, stderr)
+	}
+}
+
 // runStderr runs the command with args and returns its exit status and what it wrote to the
 // standard error.
 func runStderr(t *testing.T, args ...string) (int, string) {
