@@ -14,8 +14,9 @@ import (
 type EvalConfig struct {
 	// BatchSize is the number of images per batch; the last batch is padded to this size.
 	BatchSize int
-	// Size is the side of the evaluation views. An image of Size x Size is used as it is; any other
-	// is resized (PIL's antialiased bilinear filter) so that its shorter side is int(Size/0.875)
+	// Size is the side of the evaluation views. An image of an in-memory *Dataset of Size x Size
+	// is used as it is (CIFAR at 32); any other, and every image file of a folder or shards, is
+	// resized (PIL's antialiased bilinear filter) so that its shorter side is int(Size/0.875)
 	// and its centre Size x Size kept: torchvision's standard evaluation transform (Resize(256),
 	// CenterCrop(224) at Size 224). 0 means the data set's own size (sets of one size only).
 	Size int
@@ -43,6 +44,7 @@ type EvalIterator struct {
 	info   Info
 	src    Source
 	enc    encodedSource
+	mem    bool // an in-memory *Dataset: its images of the view size are kept as they are
 	shards *Shards
 	cfg    EvalConfig
 	h, w   int
@@ -69,6 +71,7 @@ func NewEvalIterator(d Data, cfg EvalConfig) (*EvalIterator, error) {
 	if enc, ok := src.(encodedSource); ok {
 		e.enc = enc
 	}
+	_, e.mem = src.(*Dataset)
 	if cfg.Size > 0 {
 		e.h, e.w = cfg.Size, cfg.Size
 	}
@@ -194,7 +197,7 @@ func (e *EvalIterator) fill(au *augmenter, dst []float32, ref sampleRef) error {
 		if err != nil {
 			return badImageErr(ref.path, ref.member, ref.index, err)
 		}
-		win = evalWindow(h, w, e.h)
+		win = evalWindow(h, w, e.h, false)
 		r := 1
 		if e.cfg.ReducedDecode {
 			for _, f := range []int{8, 4, 2} {
@@ -214,7 +217,7 @@ func (e *EvalIterator) fill(au *augmenter, dst []float32, ref sampleRef) error {
 		if e.cfg.Size <= 0 {
 			win = window{inW: img.W, inH: img.H, x1: float32(img.W), y1: float32(img.H), rw: img.W, rh: img.H, ow: img.W, oh: img.H}
 		} else {
-			win = evalWindow(img.H, img.W, e.h)
+			win = evalWindow(img.H, img.W, e.h, e.mem)
 		}
 	}
 	if img.C != e.info.Channels {

@@ -12,7 +12,8 @@ import (
 type GatherConfig struct {
 	// Size, when > 0, prepares every image as the evaluation transform does (EvalConfig.Size):
 	// resized so that its shorter side is int(Size/0.875) (PIL's antialiased bilinear filter),
-	// then its centre Size x Size kept; an image already of that size is kept as it is. 0 keeps
+	// then its centre Size x Size kept; an image of an in-memory *Dataset already of that size is
+	// kept as it is (an image file always gets the whole transform). 0 keeps
 	// each image as decoded: Gather then requires every image to have the size of the first one.
 	Size int
 	// Workers is the number of goroutines that decode; 0 means runtime.NumCPU().
@@ -133,6 +134,7 @@ func visit(d Data, indices []int, cfg GatherConfig, put func(rs *resampler, img 
 	if err != nil {
 		return err
 	}
+	_, mem := src.(*Dataset) // its images of the view size are kept as they are (evalWindow)
 	// Each distinct index is read once, in increasing order (file order for shards).
 	wanted := slices.Clone(indices)
 	slices.Sort(wanted)
@@ -169,9 +171,9 @@ func visit(d Data, indices []int, cfg GatherConfig, put func(rs *resampler, img 
 			return fmt.Errorf("%s: decoded to %dx%d pixels (width x height) of %d channel(s) in %d bytes; want %d channels and width*height*channels bytes",
 				sampleName(info.Name, src, ref), img.W, img.H, img.C, len(img.Pix), info.Channels)
 		}
-		if cfg.Size > 0 && (img.H != cfg.Size || img.W != cfg.Size) {
+		if cfg.Size > 0 && (!mem || img.H != cfg.Size || img.W != cfg.Size) {
 			out := Image{Pix: make([]uint8, cfg.Size*cfg.Size*img.C), H: cfg.Size, W: cfg.Size, C: img.C}
-			rs.run(out.Pix, img, evalWindow(img.H, img.W, cfg.Size), Bilinear)
+			rs.run(out.Pix, img, evalWindow(img.H, img.W, cfg.Size, mem), Bilinear)
 			img = out
 		}
 		return put(rs, img, ref)

@@ -302,10 +302,12 @@ func RandomResizedCropParams(rng *rand.Rand, h, w int, scale, ratio [2]float64) 
 // evaluation transform: Resize(256), CenterCrop(224)).
 const EvalResizeFraction = 0.875
 
-// evalWindow is torchvision's Resize(int(size/0.875)) then CenterCrop(size) on an h x w image; an
-// image that is already size x size is kept as it is.
-func evalWindow(h, w, size int) window {
-	if h == size && w == size {
+// evalWindow is torchvision's Resize(int(size/0.875)) then CenterCrop(size) on an h x w image.
+// With keepSized, an image that is already size x size is kept as it is: in-memory data sets
+// (CIFAR at 32, MNIST at 28), evaluated on their own pixels as solo-learn does; image files of a
+// folder or shards always get the whole transform, whatever their size.
+func evalWindow(h, w, size int, keepSized bool) window {
+	if keepSized && h == size && w == size {
 		return window{inW: w, inH: h, x1: float32(w), y1: float32(h), rw: w, rh: h, ow: w, oh: h}
 	}
 	short := int(float64(size) / EvalResizeFraction)

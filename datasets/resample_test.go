@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"encoding/json"
+	"image/color"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -59,9 +60,9 @@ func TestResampleMatchesTorchvision(t *testing.T) {
 		case "crop":
 			rs.run(got, src, cropWindow(tc.Box[0], tc.Box[1], tc.Box[2], tc.Box[3], tc.Size, tc.Size), Bicubic)
 		case "eval":
-			rs.run(got, src, evalWindow(src.H, src.W, tc.Size), Bilinear)
+			rs.run(got, src, evalWindow(src.H, src.W, tc.Size, false), Bilinear)
 		case "eval-tall":
-			rs.run(got, tall, evalWindow(tall.H, tall.W, tc.Size), Bilinear)
+			rs.run(got, tall, evalWindow(tall.H, tall.W, tc.Size, false), Bilinear)
 		}
 		if len(tc.Pix) != len(got) {
 			t.Fatalf("%s %v size %d: fixture has %d bytes, want %d", tc.Kind, tc.Box, tc.Size, len(tc.Pix), len(got))
@@ -305,6 +306,65 @@ for h, w in ((375, 500), (100, 400)):
 		}
 		if a3, _, _, _ := stats(ours); ksStatistic(a3, a2) <= 0.0276 {
 			t.Errorf("%dx%d: negative control: crops of scale (0.2, 1) pass as torchvision's (0.08, 1)", w, h)
+		}
+	}
+}
+
+// TestEvalViewOfSizedImages: an image file already s x s gets the whole evaluation transform, as
+// torchvision's Resize(int(s/0.875)) then CenterCrop(s) gives it: for a 32x32 black image with a
+// one-pixel white frame at s = 32, Resize(36) + CenterCrop(32) keeps only black pixels (the crop
+// removes the frame; checked with torchvision 0.14 / PIL 9.4). Through the evaluation iterator
+// and through Gather alike. The same pixels in memory (a *Dataset of 32x32 images, as CIFAR) are
+// kept as they are, frame included.
+func TestEvalViewOfSizedImages(t *testing.T) {
+	const s = 32
+	frame := func(x, y int) color.RGBA {
+		if x == 0 || y == 0 || x == s-1 || y == s-1 {
+			return color.RGBA{255, 255, 255, 255}
+		}
+		return color.RGBA{0, 0, 0, 255}
+	}
+	dir := t.TempDir()
+	writePNG(t, filepath.Join(dir, "a.png"), s, s, frame)
+	folder, err := OpenFolder(dir, SplitTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := &Dataset{Name: "framed", Split: SplitTest, N: 1, Height: s, Width: s, Channels: 3, Images: make([]uint8, s*s*3),
+		Mean: []float32{0, 0, 0}, Std: []float32{1, 1, 1}}
+	for y := range s {
+		for x := range s {
+			c := frame(x, y)
+			copy(mem.Images[(y*s+x)*3:], []uint8{c.R, c.G, c.B})
+		}
+	}
+	corners := [][2]int{{0, 0}, {0, s / 2}, {s / 2, 0}, {s - 1, s - 1}}
+	for _, tc := range []struct {
+		name string
+		d    Data
+		want uint8 // at the frame's pixels
+	}{{"image file", folder, 0}, {"in memory", mem, 255}} {
+		it, err := NewEvalIterator(tc.d, EvalConfig{BatchSize: 1, Size: s, Mean: []float32{0, 0, 0}, Std: []float32{1, 1, 1}, Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, ok := it.Next()
+		if !ok {
+			t.Fatalf("%s: %v", tc.name, it.Err())
+		}
+		it.Close()
+		g, err := Gather(tc.d, []int{0}, GatherConfig{Size: s, Workers: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range corners {
+			i := (p[0]*s + p[1]) * 3
+			if v := math.Round(float64(b.View1[i]) * 255); v != float64(tc.want) {
+				t.Errorf("%s, evaluation iterator: pixel (row %d, column %d) is %.0f, want %d", tc.name, p[0], p[1], v, tc.want)
+			}
+			if v := g.Images[i]; v != tc.want {
+				t.Errorf("%s, Gather: pixel (row %d, column %d) is %d, want %d", tc.name, p[0], p[1], v, tc.want)
+			}
 		}
 	}
 }
