@@ -86,8 +86,8 @@ func readSTLLabels(path string, want int) ([]int32, error) {
 	return l, nil
 }
 
-// loadSTL10 reads "train" (5,000 labelled), "test" (8,000 labelled), "unlabeled" (100,000, no labels)
-// or "train+unlabeled" (105,000; label -1 for the unlabeled part).
+// loadSTL10 reads "train" (5,000 labelled), "test" (8,000 labelled), "unlabeled" (100,000, no labels,
+// NumClasses 0) or "train+unlabeled" (105,000; label -1 for the unlabeled part).
 func loadSTL10(split string, opt Options) (*Dataset, error) {
 	var parts []string
 	switch split {
@@ -139,8 +139,8 @@ func loadSTL10(split string, opt Options) (*Dataset, error) {
 		ds.Labels = append(ds.Labels, l...)
 	}
 	ds.N = len(ds.Images) / int(img)
-	if !labelled {
-		ds.Labels = nil
+	if !labelled { // "unlabeled": an unlabeled set, as Info describes one
+		ds.Labels, ds.NumClasses, ds.ClassNames = nil, 0, nil
 	}
 	return ds, nil
 }

@@ -70,6 +70,11 @@ func TestSTL10(t *testing.T) {
 			if (ds.Labels == nil) != (tc.labels == nil) {
 				t.Fatalf("labels %v, want %v", ds.Labels, tc.labels)
 			}
+			// An unlabeled split is an unlabeled set (Info: 0 classes), so that nothing takes its
+			// labels; the mixed split keeps STL-10's 10 classes.
+			if want := map[bool]int{true: 0, false: 10}[tc.labels == nil]; ds.NumClasses != want || len(ds.ClassNames) != want {
+				t.Fatalf("%d classes %v, want %d", ds.NumClasses, ds.ClassNames, want)
+			}
 			for i, src := range tc.first {
 				if tc.labels != nil && ds.Labels[i] != tc.labels[i] {
 					t.Fatalf("label %d = %d, want %d", i, ds.Labels[i], tc.labels[i])

@@ -152,6 +152,10 @@ func TestBadFeaturesAreRejected(t *testing.T) {
 		{"label", Features{N: 2, D: 2, X: []float32{1, 2, 3, 4}, Labels: []int32{0, 5}, NumClasses: 2}, "label 5 of row 1"},
 		{"nan", Features{N: 2, D: 2, X: []float32{1, float32(math.NaN()), 3, 4}, Labels: []int32{0, 1}, NumClasses: 2}, "non-finite value"},
 		{"dims", Features{N: 2, D: 1, X: []float32{1, 2}, Labels: []int32{0, 1}, NumClasses: 2}, "dimension 2, test features 1"},
+		{"below -1", Features{N: 2, D: 2, X: []float32{1, 2, 3, 4}, Labels: []int32{0, -2}, NumClasses: 2}, "label -2 of row 1"},
+		{"unknown", Features{N: 3, D: 2, X: []float32{1, 2, 3, 4, 5, 6}, Labels: []int32{0, -1, -1}, NumClasses: 2},
+			"needs labeled features: 2 of the 3 test rows have no label (-1), the first row 1"},
+		{"unlabeled", Features{N: 2, D: 2, X: []float32{1, 2, 3, 4}}, "needs labeled features: the test features have no labels"},
 	} {
 		_, err := LinearProbe(b, good, tc.f, ProbeConfig{Epochs: 1})
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -212,6 +216,30 @@ func TestWriteEmbeddingsRoundTrip(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "emb.npy.tmp")); !os.IsNotExist(err) {
 		t.Errorf("temporary file left behind")
+	}
+}
+
+// TestWriteEmbeddingsUnknownLabels: rows of unknown label (-1: STL-10's train+unlabeled) export,
+// -1 in the labels file and the CSV's label column, as the data set marks them.
+func TestWriteEmbeddingsUnknownLabels(t *testing.T) {
+	dir := t.TempDir()
+	f := Features{N: 3, D: 1, X: []float32{0.5, -1, 2}, Labels: []int32{4, -1, -1}, NumClasses: 10}
+	if err := WriteEmbeddings(filepath.Join(dir, "emb.npy"), f); err != nil {
+		t.Fatal(err)
+	}
+	l, err := numpy.FromNpyFile(filepath.Join(dir, "emb.labels.npy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tensors.MustCopyFlatData[int32](l); fmt.Sprint(got) != "[4 -1 -1]" {
+		t.Errorf("labels: %v, want [4 -1 -1]", got)
+	}
+	if err := WriteEmbeddings(filepath.Join(dir, "emb.csv"), f); err != nil {
+		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(filepath.Join(dir, "emb.csv"))
+	if want := "label,z0\n4,0.5\n-1,-1\n-1,2\n"; string(data) != want {
+		t.Errorf("csv %q, want %q", data, want)
 	}
 }
 

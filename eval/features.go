@@ -9,20 +9,22 @@ package eval
 import (
 	"fmt"
 	"math"
+	"slices"
 )
 
 // Features is a row-major matrix of N embeddings of dimension D, with optional labels.
 type Features struct {
 	X          []float32 // N*D values, row i is X[i*D:(i+1)*D]
 	N, D       int
-	Labels     []int32 // nil for unlabeled data
+	Labels     []int32 // nil for unlabeled data; -1 for a row whose label is unknown
 	NumClasses int
 	// Index is the data set's index of each row where rows were left out (images that did not
 	// decode, skipped by encoder.EmbedOptions.SkipBadImages); nil when row i is image i.
 	Index []int32
 }
 
-// Validate reports inconsistent sizes, NaN or Inf values and labels out of range.
+// Validate reports inconsistent sizes, NaN or Inf values and labels out of range (-1, unknown,
+// is in range: STL-10's train+unlabeled split; the probe and kNN refuse it, see labeled).
 func (f Features) Validate(name string) error {
 	if f.N <= 0 || f.D <= 0 {
 		return fmt.Errorf("%s features: empty (%d rows of dimension %d)", name, f.N, f.D)
@@ -43,10 +45,30 @@ func (f Features) Validate(name string) error {
 			return fmt.Errorf("%s features: %d labels for %d rows", name, len(f.Labels), f.N)
 		}
 		for i, l := range f.Labels {
-			if l < 0 || int(l) >= f.NumClasses {
-				return fmt.Errorf("%s features: label %d of row %d outside [0, %d)", name, l, i, f.NumClasses)
+			if l < -1 || int(l) >= f.NumClasses {
+				return fmt.Errorf("%s features: label %d of row %d outside [0, %d) (or -1, unknown)", name, l, i, f.NumClasses)
 			}
 		}
+	}
+	return nil
+}
+
+// labeled reports features that a classifier (the probe, kNN) cannot use: no labels, or rows
+// whose label is unknown (-1), which would be counted as a class of their own. what names the
+// classifier, name the features.
+func (f Features) labeled(what, name string) error {
+	if f.Labels == nil {
+		return fmt.Errorf("%s needs labeled features: the %s features have no labels (evaluate on a labeled split)", what, name)
+	}
+	if i := slices.Index(f.Labels, -1); i >= 0 {
+		n := 0
+		for _, l := range f.Labels {
+			if l < 0 {
+				n++
+			}
+		}
+		return fmt.Errorf("%s needs labeled features: %d of the %d %s rows have no label (-1), the first row %d (evaluate on a labeled split, e.g. STL-10's train, not train+unlabeled)",
+			what, n, f.N, name, i)
 	}
 	return nil
 }

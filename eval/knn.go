@@ -40,8 +40,11 @@ func (c KNNConfig) withDefaults() KNNConfig {
 // top-K selection runs on the host.
 func KNN(b backends.Backend, train, test Features, cfg KNNConfig) (float64, error) {
 	cfg = cfg.withDefaults()
-	if train.Labels == nil || test.Labels == nil {
-		return 0, fmt.Errorf("kNN needs labeled features")
+	if err := train.labeled("kNN", "training"); err != nil {
+		return 0, err
+	}
+	if err := test.labeled("kNN", "test"); err != nil {
+		return 0, err
 	}
 	if cfg.Temperature <= 0 {
 		return 0, fmt.Errorf("kNN: the temperature must be positive, got %+v", cfg)

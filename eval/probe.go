@@ -59,8 +59,11 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 	if err := test.Validate("probe test"); err != nil {
 		return ProbeResult{}, err
 	}
-	if train.Labels == nil || test.Labels == nil {
-		return ProbeResult{}, fmt.Errorf("linear probe needs labeled features")
+	if err := train.labeled("linear probe", "training"); err != nil {
+		return ProbeResult{}, err
+	}
+	if err := test.labeled("linear probe", "test"); err != nil {
+		return ProbeResult{}, err
 	}
 	if train.D != test.D {
 		return ProbeResult{}, fmt.Errorf("linear probe: training features have dimension %d, test features %d", train.D, test.D)
