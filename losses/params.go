@@ -164,8 +164,8 @@ func (p Params) Validate() error {
 // validate checks the hyperparameters that objective name uses.
 func (p Params) validate(name string) error {
 	positive := func(field string, v float64) error {
-		if !(v > 0) {
-			return &ParamError{field, fmt.Sprintf("must be > 0, got %g", v)}
+		if !(v > 0) || math.IsInf(v, 0) {
+			return &ParamError{field, fmt.Sprintf("must be a finite number > 0, got %g", v)}
 		}
 		return nil
 	}
@@ -176,8 +176,8 @@ func (p Params) validate(name string) error {
 		return nil
 	}
 	nonNegative := func(field string, v float64) error {
-		if !(v >= 0) {
-			return &ParamError{field, fmt.Sprintf("must be >= 0, got %g", v)}
+		if !(v >= 0) || math.IsInf(v, 0) {
+			return &ParamError{field, fmt.Sprintf("must be a finite number >= 0, got %g", v)}
 		}
 		return nil
 	}

@@ -95,12 +95,20 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 		{[]string{"-precision", "fp8"}, "precision", `unknown precision "fp8": use one of f32, bf16`},
 		{[]string{"-preset", "mnist", "-config", "x.json"}, "config", "not both"},
 		// Loss parameters name their flag, also those the chosen objective (vicreg) ignores.
-		{[]string{"-lambda", "-1"}, "lambda", "must be >= 0, got -1"},
+		{[]string{"-lambda", "-1"}, "lambda", "must be a finite number >= 0, got -1"},
 		{[]string{"-variance-convention", "foo"}, "variance-convention", `must be "sum" or "half", got "foo"`},
 		{[]string{"-pair-distance", "foo"}, "pair-distance", `got "foo"`},
-		{[]string{"-entropy-weight", "-1"}, "entropy-weight", "must be >= 0, got -1"},
-		{[]string{"-temperature", "0"}, "temperature", "must be > 0, got 0"},
-		{[]string{"-loss", "simclr", "-temperature", "0"}, "temperature", "must be > 0, got 0"},
+		{[]string{"-entropy-weight", "-1"}, "entropy-weight", "must be a finite number >= 0, got -1"},
+		{[]string{"-temperature", "0"}, "temperature", "must be a finite number > 0, got 0"},
+		{[]string{"-loss", "simclr", "-temperature", "0"}, "temperature", "must be a finite number > 0, got 0"},
+		// NaN fails every comparison and +Inf passes "> 0": both are refused, naming the flag.
+		{[]string{"-lambda", "+Inf"}, "lambda", "must be a finite number >= 0, got +Inf"},
+		{[]string{"-loss", "simclr", "-temperature", "NaN"}, "temperature", "must be a finite number > 0, got NaN"},
+		{[]string{"-warmup-epochs", "NaN"}, "warmup-epochs", "must be a number >= 0, got NaN"},
+		{[]string{"-warmup-epochs", "+Inf"}, "warmup-epochs", "must be a number >= 0, got +Inf"},
+		{[]string{"-knn-t", "NaN"}, "knn-t", "must be a number > 0, got NaN"},
+		{[]string{"-probe-lr", "NaN"}, "probe-lr", "must be a number > 0, got NaN"},
+		{[]string{"-wd", "NaN"}, "wd", "weight decay"},
 	} {
 		_, err := parse(tc.args...)
 		var fe *FieldError
@@ -119,7 +127,7 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 	}
 	bad := Default()
 	bad.LossParams.Eps = 0
-	if err := bad.Validate(); err == nil || err.Error() != "-config: loss_params.Eps must be > 0, got 0" {
+	if err := bad.Validate(); err == nil || err.Error() != "-config: loss_params.Eps must be a finite number > 0, got 0" {
 		t.Errorf("Eps = 0: %v, want a -config error naming loss_params.Eps", err)
 	}
 	// A run started with such a value before it was refused can still be resumed.
@@ -386,6 +394,40 @@ func TestStrayArgument(t *testing.T) {
 		_, err := parse(tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%q: got %v, want an error saying %q", tc.args, err, tc.want)
+		}
+	}
+}
+
+// TestImagenetPresetIsTheOfficialRecipe: the imagenet preset against facebookresearch/vicreg's
+// main_vicreg.py and its README's command: resnet50 built with zero_init_residual=True, expander
+// 8192-8192-8192, batch 2048, base lr 0.2 (x batch/256), weight decay 1e-6, LARS with eta 0.001
+// excluding biases and norms, 10 warm-up epochs, 1000 epochs, 224 px crops.
+func TestImagenetPresetIsTheOfficialRecipe(t *testing.T) {
+	c := Presets["imagenet"]()
+	m := c.Model
+	if m.Arch != "resnet50" || !m.ZeroInitResidual || m.Width != 64 || c.Expander != "8192-8192-8192" || c.BatchSize != 2048 ||
+		c.LR != 0.2 || c.WeightDecay != 1e-6 || c.Optimizer != "lars" || c.Eta != 0.001 || c.WarmupEpochs != 10 ||
+		c.Epochs != 1000 || c.ImageSize != 224 {
+		t.Errorf("imagenet preset: %s", c.JSON())
+	}
+}
+
+// TestForDataClampsTheWarmup: a warm-up longer than the run is the whole run, also one so long
+// that its step count overflows an int64 (1e19 epochs); a fractional one rounds to steps.
+func TestForDataClampsTheWarmup(t *testing.T) {
+	for _, tc := range []struct {
+		epochs float64
+		want   int64
+	}{{1e19, 2 * 234}, {3, 2 * 234}, {0.5, 117}, {0, 0}} {
+		c := Default()
+		c.Epochs, c.BatchSize, c.WarmupEpochs = 2, 256, tc.epochs
+		p, err := c.Plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bpe, total, opt := p.ForData(60000); bpe != 234 || total != 2*234 || opt.Schedule.WarmupSteps != tc.want {
+			t.Errorf("%g warm-up epochs: %d batches per epoch, %d steps, %d warm-up steps; want 234, 468, %d",
+				tc.epochs, bpe, total, opt.Schedule.WarmupSteps, tc.want)
 		}
 	}
 }

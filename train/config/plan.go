@@ -105,8 +105,8 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("shuffle-buffer", "must be >= 0, got %d", c.ShuffleBuffer)
 	case c.Validation < 0:
 		return nil, Errorf("validation", "must be >= 0")
-	case c.WarmupEpochs < 0:
-		return nil, Errorf("warmup-epochs", "must be >= 0")
+	case !(c.WarmupEpochs >= 0) || math.IsInf(c.WarmupEpochs, 0):
+		return nil, Errorf("warmup-epochs", "must be a number >= 0, got %g", c.WarmupEpochs)
 	case c.KeepLast < 1:
 		return nil, Errorf("keep", "must keep at least 1 checkpoint")
 	case c.CheckpointEvery < 0:
@@ -117,10 +117,10 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("eval-every", "must be >= 0")
 	case c.KNNK < 1:
 		return nil, Errorf("knn-k", "must be >= 1")
-	case c.KNNTemperature <= 0:
-		return nil, Errorf("knn-t", "must be > 0")
-	case c.ProbeLR <= 0:
-		return nil, Errorf("probe-lr", "must be > 0")
+	case !(c.KNNTemperature > 0) || math.IsInf(c.KNNTemperature, 0):
+		return nil, Errorf("knn-t", "must be a number > 0, got %g", c.KNNTemperature)
+	case !(c.ProbeLR > 0) || math.IsInf(c.ProbeLR, 0):
+		return nil, Errorf("probe-lr", "must be a number > 0, got %g", c.ProbeLR)
 	case c.ProbeEpochs < 0:
 		return nil, Errorf("probe-epochs", "must be >= 0")
 	case c.EvalSubset < 0:
@@ -166,7 +166,8 @@ func (p *Plan) ForData(n int) (batchesPerEpoch, total int64, opt optim.Config) {
 	}
 	opt = p.Optimizer
 	opt.Schedule.TotalSteps = total
-	opt.Schedule.WarmupSteps = min(int64(math.Round(c.WarmupEpochs*float64(batchesPerEpoch))), total)
+	// Clamped before the conversion: a warm-up longer than the run (even 1e19 epochs) is the run.
+	opt.Schedule.WarmupSteps = int64(math.Round(math.Min(c.WarmupEpochs*float64(batchesPerEpoch), float64(total))))
 	return batchesPerEpoch, total, opt
 }
 

@@ -25,7 +25,8 @@ var Presets = map[string]func() Config{
 	"imagenet": func() Config {
 		c := base()
 		c.Dataset, c.Augment, c.ImageSize = "folder", "vicreg", 224
-		c.Model = models.Config{Arch: "resnet50", Stem: "imagenet", Width: 64, InChannels: 3}
+		// main_vicreg.py builds its backbone with zero_init_residual=True.
+		c.Model = models.Config{Arch: "resnet50", Stem: "imagenet", Width: 64, InChannels: 3, ZeroInitResidual: true}
 		c.Expander = "8192-8192-8192"
 		c.Epochs, c.BatchSize = 1000, 2048
 		c.LR, c.Eta, c.WeightDecay, c.WarmupEpochs = 0.2, 0.001, 1e-6, 10
