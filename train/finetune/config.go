@@ -16,6 +16,7 @@ package finetune
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"strings"
 
@@ -120,13 +121,13 @@ func (c Config) Validate() error {
 		return config.Errorf("epochs", "must be >= 1, got %d", c.Epochs)
 	case c.BatchSize < 2:
 		return config.Errorf("batch-size", "must be at least 2 (batch norm needs two samples), got %d", c.BatchSize)
-	case c.LRBackbone < 0 || (c.Weights == Finetune && c.LRBackbone == 0):
-		return config.Errorf("lr-backbone", "must be > 0 when fine-tuning (>= 0 frozen), got %g", c.LRBackbone)
-	case !(c.LRHead > 0):
-		return config.Errorf("lr-head", "must be > 0, got %g", c.LRHead)
-	case c.WeightDecay < 0:
-		return config.Errorf("wd", "must be >= 0, got %g", c.WeightDecay)
-	case c.Momentum < 0 || c.Momentum >= 1:
+	case !(c.LRBackbone >= 0) || math.IsInf(c.LRBackbone, 0) || (c.Weights == Finetune && c.LRBackbone == 0):
+		return config.Errorf("lr-backbone", "must be a number > 0 when fine-tuning (>= 0 frozen), got %g", c.LRBackbone)
+	case !(c.LRHead > 0) || math.IsInf(c.LRHead, 0):
+		return config.Errorf("lr-head", "must be a number > 0, got %g", c.LRHead)
+	case !(c.WeightDecay >= 0) || math.IsInf(c.WeightDecay, 0):
+		return config.Errorf("wd", "must be a number >= 0, got %g", c.WeightDecay)
+	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return config.Errorf("momentum", "must be in [0, 1), got %g", c.Momentum)
 	case !contains(Augmentations, c.Augment):
 		return config.Errorf("augment", "unknown augmentation %q: use one of %s", c.Augment, strings.Join(Augmentations, ", "))
