@@ -152,7 +152,8 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 
 	batchesPerEpoch := int64(train.Info().Len / cfg.BatchSize)
 	total := int64(cfg.Epochs) * batchesPerEpoch
-	opt, err := optim.New(optim.Config{Kind: "sgd", Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay,
+	// evaluate.py's SGD decays every backbone parameter, batch norm's included (DecayAll).
+	opt, err := optim.New(optim.Config{Kind: "sgd", Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay, DecayAll: true,
 		Schedule:  optim.Schedule{Base: cfg.LRBackbone, TotalSteps: total},
 		HeadScope: "/" + HeadScope, HeadLR: cfg.LRHead, HeadScheduled: true, HeadWeightDecay: cfg.WeightDecay})
 	if err != nil {

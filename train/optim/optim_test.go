@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math"
 	"os"
+	"slices"
 	"testing"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
@@ -135,6 +136,73 @@ func TestOneLARSUpdate(t *testing.T) {
 			t.Errorf("step counter = %d after two updates, want 2", got)
 		}
 	}
+}
+
+// TestSGDWeightDecay: two steps of SGD with momentum and weight decay on a matrix and a bias,
+// against torch.optim.SGD's update (d = g + wd·p; buf = m·buf + d; p -= lr·buf): the bias, being
+// Excluded, is not decayed by default, and is with DecayAll (evaluate.py's SGD over all the
+// backbone's parameters).
+func TestSGDWeightDecay(t *testing.T) {
+	W0 := []float64{1, -2, 0.5, 3}
+	G := []float64{0.3, 0.1, -0.2, 0.4}
+	b0 := []float64{0.2, -0.1}
+	gb := []float64{1, -2}
+	const lr, wd, mom = 0.5, 0.1, 0.9
+	torchSGD := func(p0, g []float64, wd float64, steps int) []float64 {
+		p := slices.Clone(p0)
+		buf := make([]float64, len(p))
+		for range steps {
+			for i := range p {
+				buf[i] = mom*buf[i] + g[i] + wd*p[i]
+				p[i] -= lr * buf[i]
+			}
+		}
+		return p
+	}
+	b := backendtest.Backend(t)
+	for _, decayAll := range []bool{false, true} {
+		ctx := context.New()
+		wVar := ctx.In("layer").VariableWithValue("weights", tensors.FromFlatDataAndDimensions(f32(W0), 2, 2))
+		bVar := ctx.In("layer").VariableWithValue("biases", f32(b0))
+		opt, err := New(Config{Kind: "sgd", WeightDecay: wd, Momentum: mom, DecayAll: decayAll, Schedule: Constant(lr)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec := context.MustNewExec(b, ctx, func(ctx *context.Context, g *Graph) *Node {
+			loss := Add(ReduceAllSum(Mul(wVar.ValueGraph(g), Const(g, tensors.FromFlatDataAndDimensions(f32(G), 2, 2)))),
+				ReduceAllSum(Mul(bVar.ValueGraph(g), Const(g, f32(gb)))))
+			opt.UpdateGraph(ctx, g, loss)
+			return loss
+		})
+		biasWD := 0.0
+		if decayAll {
+			biasWD = wd
+		}
+		for step := 1; step <= 2; step++ {
+			exec.MustExec()
+			for _, v := range []struct {
+				name      string
+				got, want []float64
+			}{
+				{"W", f64(tensors.MustCopyFlatData[float32](wVar.MustValue())), torchSGD(W0, G, wd, step)},
+				{"b", f64(tensors.MustCopyFlatData[float32](bVar.MustValue())), torchSGD(b0, gb, biasWD, step)},
+			} {
+				for i := range v.want {
+					if math.Abs(v.got[i]-v.want[i]) > 1e-6 {
+						t.Errorf("DecayAll %v, step %d: %s[%d] = %v, want %v", decayAll, step, v.name, i, v.got[i], v.want[i])
+					}
+				}
+			}
+		}
+	}
+}
+
+func f64(x []float32) []float64 {
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = float64(v)
+	}
+	return out
 }
 
 // TestConfigErrorsNameTheSetting checks that every invalid setting gives a *FieldError whose Field

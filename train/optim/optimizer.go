@@ -38,10 +38,14 @@ type Config struct {
 	Eta         float64 // LARS trust coefficient η (0.001 official VICReg, 0.02 solo-learn)
 	// Clip selects solo-learn's LARS (its trust ratio, and clipping it as min(ratio/lr, 1)); false
 	// is the official VICReg LARS. See larsUpdate for both formulas.
-	Clip    bool
-	Beta1   float64 // adamw β₁; 0 means DefaultBeta1 (0.9)
-	Beta2   float64 // adamw β₂; 0 means DefaultBeta2 (0.999)
-	Epsilon float64 // adamw ε; 0 means DefaultEpsilon (1e-8)
+	Clip bool
+	// DecayAll adds sgd's weight decay to every variable, biases and normalisation parameters
+	// too, as torch.optim.SGD's weight_decay does over all the parameters it is given (the
+	// official evaluate.py fine-tunes the backbone so); false leaves Excluded variables undecayed.
+	DecayAll bool
+	Beta1    float64 // adamw β₁; 0 means DefaultBeta1 (0.9)
+	Beta2    float64 // adamw β₂; 0 means DefaultBeta2 (0.999)
+	Epsilon  float64 // adamw ε; 0 means DefaultEpsilon (1e-8)
 
 	// The variables under HeadScope (when not empty) form a second parameter group: the online
 	// linear probe during pretraining, the classifier when fine-tuning. They are trained with SGD
@@ -201,7 +205,7 @@ func (o *Optimizer) UpdateGraph(ctx *context.Context, g *Graph, loss *Node) {
 		case "lars":
 			o.larsUpdate(ctx, g, v, grad, lr)
 		case "sgd":
-			if !Excluded(v) && o.cfg.WeightDecay > 0 {
+			if (o.cfg.DecayAll || !Excluded(v)) && o.cfg.WeightDecay > 0 {
 				grad = Add(grad, MulScalar(v.ValueGraph(g), o.cfg.WeightDecay))
 			}
 			o.momentumUpdate(ctx, g, v, grad, lr)
