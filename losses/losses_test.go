@@ -320,7 +320,7 @@ func TestGradientsFiniteDifferences(t *testing.T) {
 		{"LogDetEntropy blocked", 40, 45, func(z, _ *graph.Node) *graph.Node { return LogDetEntropy(z, 0.5) }},
 		{"GaussianEntropy n>d", 12, 4, func(z, _ *graph.Node) *graph.Node { return GaussianEntropy(z, 1e-2) }},
 		{"PairwiseEntropy KL", 7, 3, func(z, _ *graph.Node) *graph.Node { return PairwiseEntropy(z, 1.5, KL) }},
-		{"MutualInfoLowerBound", 10, 3, func(z1, z2 *graph.Node) *graph.Node { return MutualInfoLowerBound(z1, z2, 1e-2) }},
+		{"GaussianMutualInfo", 10, 3, func(z1, z2 *graph.Node) *graph.Node { return GaussianMutualInfo(z1, z2, 1e-2) }},
 		{"vicreg", 7, 5, scalar(mustNew(NameVICReg))},
 		{"vicreg-logdet", 7, 5, scalar(mustNew(NameVICRegLogDet))},
 		{"vicreg-pairdist", 7, 5, scalar(mustNew(NameVICRegPairDist))},
@@ -418,14 +418,16 @@ func TestNewErrors(t *testing.T) {
 	}{
 		{"simsiam", func(*Params) {}, "unknown objective \"simsiam\": valid names are vicreg, vicreg-logdet, vicreg-pairdist, barlow, simclr"},
 		{NameVICReg, func(p *Params) { p.VarianceConvention = "mean" }, "VarianceConvention"},
-		{NameVICReg, func(p *Params) { p.Eps = 0 }, "parameter Eps must be > 0"},
-		{NameVICReg, func(p *Params) { p.Mu = -1 }, "parameter Mu must be >= 0"},
+		{NameVICReg, func(p *Params) { p.Eps = 0 }, "parameter Eps must be a finite number > 0"},
+		{NameVICReg, func(p *Params) { p.Lambda = math.Inf(1) }, "parameter Lambda must be a finite number >= 0, got +Inf"},
+		{NameVICReg, func(p *Params) { p.Gamma = math.NaN() }, "parameter Gamma must be a finite number > 0, got NaN"},
+		{NameVICReg, func(p *Params) { p.Mu = -1 }, "parameter Mu must be a finite number >= 0"},
 		{NameVICRegLogDet, func(p *Params) { p.Beta = -1 }, `parameter Beta must be > 0, or 0 ("auto") for the scale-aware value, got -1`},
 		{NameVICRegLogDet, func(p *Params) { p.Beta = math.Inf(1) }, "parameter Beta must be > 0"},
 		{NameVICRegPairDist, func(p *Params) { p.PairDistance = "l2" }, "PairDistance"},
 		{NameVICRegPairDist, func(p *Params) { p.Sigma = math.NaN() }, "parameter Sigma must be > 0"},
 		{NameBarlow, func(p *Params) { p.BarlowLambda = -0.1 }, "BarlowLambda"},
-		{NameSimCLR, func(p *Params) { p.Temperature = 0 }, "parameter Temperature must be > 0"},
+		{NameSimCLR, func(p *Params) { p.Temperature = 0 }, "parameter Temperature must be a finite number > 0"},
 	} {
 		p := Defaults()
 		tc.mutate(&p)
