@@ -245,3 +245,38 @@ func TestDegenerate(t *testing.T) {
 		t.Error("Mardia on a rank-1 sample: no error")
 	}
 }
+
+// TestAndersonDarlingLargeStatistics: D'Agostino and Stephens' p-value formula turns up beyond
+// A*² ≈ 153.5 and exceeds 1 from about 307: a grossly non-normal sample of a few thousand values
+// (lognormal with σ = 3) must still give p below 0.001, the level whose critical value (1.159,
+// Stephens' case 3) its A*² exceeds many times over, and a larger sample no larger a p-value.
+func TestAndersonDarlingLargeStatistics(t *testing.T) {
+	last := 1.0
+	for _, n := range []int{1000, 2000, 4000} {
+		rng := rand.New(rand.NewPCG(7, uint64(n)))
+		x := make([]float64, n)
+		for i := range x {
+			x[i] = math.Exp(3 * rng.NormFloat64())
+		}
+		a, p, err := AndersonDarling(x)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !(a > 153.5) || !(p < 1e-3) || p > last || math.IsNaN(p) {
+			t.Errorf("n %d: A*² = %.1f, p = %g (the previous n: %g); want A*² > 153.5 and p < 0.001, not above the previous", n, a, p, last)
+		}
+		last = p
+	}
+}
+
+// TestLogNormCDFTail: log Φ(z) against mpmath's log(ncdf(z)) at 50 digits, on both sides of
+// the switch to the asymptotic series (z = -37), where Φ itself underflows from about -38.5 on.
+func TestLogNormCDFTail(t *testing.T) {
+	for _, tc := range []struct{ z, want float64 }{
+		{-36, -652.503227593798}, {-38, -726.55721601882}, {-40, -804.608442013754}, {-100, -5005.52420869421},
+	} {
+		if got := logNormCDF(tc.z); math.Abs(got-tc.want) > 1e-9*math.Abs(tc.want) {
+			t.Errorf("logNormCDF(%g) = %.12g, want %.12g", tc.z, got, tc.want)
+		}
+	}
+}
