@@ -47,13 +47,14 @@ type EntropyResult struct {
 	PairwiseMax float64 `json:"pairwise_max"`
 	// KNN is the host Kozachenko–Leonenko estimate (losses/entropy).
 	KNN float64 `json:"knn"`
-	// MutualInfoLowerBound is H(Z) - H(Z|Z') (losses.MutualInfoLowerBound) between the embeddings
+	// GaussianMutualInfo is H(Z) - H(Z|Z') (losses.GaussianMutualInfo, a lower bound on
+	// I(Z;Z') only where Z is Gaussian) between the embeddings
 	// of two augmented views of the same images; ConditionalGaussian is its H(Z|Z') part (the
 	// Gaussian entropy of the residual Z - Z') and ViewGaussian its H(Z) part (both recomputed on
 	// the host in float64 with losses/entropy).
-	MutualInfoLowerBound float64 `json:"mutual_info_lower_bound"`
-	ViewGaussian         float64 `json:"view_gaussian"`
-	ConditionalGaussian  float64 `json:"conditional_gaussian"`
+	GaussianMutualInfo  float64 `json:"mutual_info_gaussian"`
+	ViewGaussian        float64 `json:"view_gaussian"`
+	ConditionalGaussian float64 `json:"conditional_gaussian"`
 	// LogDetCovariance is log det(Σ_Z + Eps·I) and SumLogVariance Σ_j log(Σ_jj + Eps): by Hadamard's
 	// inequality the first is at most the second, with equality for decorrelated features.
 	LogDetCovariance float64 `json:"logdet_covariance"`
@@ -94,7 +95,7 @@ func newEntropyEstimator(b backends.Backend, cfg EntropyConfig) (*entropyEstimat
 			losses.LogDetEntropy(z, cfg.Beta),
 			losses.PairwiseEntropy(z, cfg.Sigma, losses.Bhattacharyya),
 			losses.PairwiseEntropy(z, cfg.Sigma, losses.KL),
-			losses.MutualInfoLowerBound(z1, z2, cfg.Eps),
+			losses.GaussianMutualInfo(z1, z2, cfg.Eps),
 			beta, sigma,
 		}
 	})
@@ -122,7 +123,7 @@ func (e *entropyEstimator) run(z, z1, z2 [][]float64) (EntropyResult, error) {
 		o.FinalizeAll()
 	}
 	r.Gaussian, r.LogDet, r.PairwiseLower, r.PairwiseUpper = vals[0], vals[1], vals[2], vals[3]
-	r.MutualInfoLowerBound = vals[4]
+	r.GaussianMutualInfo = vals[4]
 	r.Beta, r.Sigma = vals[5], vals[6]
 	// The two parts of the bound, on the host in float64 (entropy.Gaussian, the same formula).
 	res := make([][]float64, n)

@@ -168,7 +168,7 @@ func EstimatorTable(b backends.Backend, cfg EstimatorConfig) ([]EstimatorRow, er
 					}
 				}
 				vals, err := graphs.run("gaussian", z, z2, func(z, z2 *Node) []*Node {
-					return append([]*Node{losses.GaussianEntropy(z, cfg.Eps), losses.LogDetEntropy(z, cfg.Beta), losses.MutualInfoLowerBound(z, z2, cfg.Eps),
+					return append([]*Node{losses.GaussianEntropy(z, cfg.Eps), losses.LogDetEntropy(z, cfg.Beta), losses.GaussianMutualInfo(z, z2, cfg.Eps),
 						losses.LogDetEntropy(z, losses.Auto)}, pairwiseNodes(z)...)
 				})
 				if err != nil {
@@ -214,7 +214,7 @@ func EstimatorTable(b backends.Backend, cfg EstimatorConfig) ([]EstimatorRow, er
 				{"g/knn", "gaussian", fmt.Sprintf("knn k=%d (entropy.KNN)", cfg.KNNK), "entropy", hTrue, 0},
 				{"g/logdet", "gaussian", fmt.Sprintf("logdet beta=%g (losses.LogDetEntropy)", cfg.Beta), "0.5 log det(I + beta Sigma) of the true covariance", ldTrue, 0},
 				{"g/logdet-auto", "gaussian", "logdet beta=auto, the default (losses.LogDetEntropy)", "0.5 log det(I + beta Sigma) of the true covariance, beta = d/tr Sigma", ldAutoTrue, 0},
-				{"g/mi", "gaussian", "mi lower bound (losses.MutualInfoLowerBound)", fmt.Sprintf("I(Z;Z'), Z' = Z + N(0, %g²I)", cfg.Tau), miTrue, 0},
+				{"g/mi", "gaussian", "mi, Gaussian (losses.GaussianMutualInfo)", fmt.Sprintf("I(Z;Z'), Z' = Z + N(0, %g²I)", cfg.Tau), miTrue, 0},
 				{"g/pb-auto", "gaussian", "pairwise-bhattacharyya sigma=auto (losses.PairwiseEntropy)", "entropy", hTrue, 0},
 				{"g/pkl-auto", "gaussian", "pairwise-kl sigma=auto (losses.PairwiseEntropy)", "entropy", hTrue, 0},
 				{"g/pb-1", "gaussian", "pairwise-bhattacharyya sigma=1, the default (losses.PairwiseEntropy)", "entropy", hTrue, 0},

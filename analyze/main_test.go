@@ -79,7 +79,7 @@ func TestReport(t *testing.T) {
 			{"gaussianity", "pass_skew", "fraction"}, {"gaussianity", "pass_kurt", "ci_lo"}, {"gaussianity", "pass_proj", "ci_hi"},
 			{"gaussianity", "pass_all", "n"}, {"gaussianity", "per_anchor"}, {"gaussianity", "degenerate"},
 			{"entropy", "gaussian"}, {"entropy", "logdet"}, {"entropy", "pairwise_bhattacharyya"}, {"entropy", "pairwise_kl"},
-			{"entropy", "knn"}, {"entropy", "mutual_info_lower_bound"}, {"entropy", "logdet_covariance"}, {"entropy", "sum_log_variance"},
+			{"entropy", "knn"}, {"entropy", "mutual_info_gaussian"}, {"entropy", "logdet_covariance"}, {"entropy", "sum_log_variance"},
 		} {
 			var v any = m
 			for _, k := range path {

@@ -29,8 +29,8 @@
 //     over the 2n L2-normalised embeddings u = [Z; Z'], sim the dot product; τ = 0.2 by default.
 //
 // Estimators (graph side, differentiable): GaussianEntropy H_G = d/2·log(2πe) + ½·log det(Σ_Z + εI),
-// LogDetEntropy H_LD, PairwiseEntropy H_D, MutualInfoLowerBound H(Z) - H(Z|Z') (both Gaussian,
-// H(Z|Z') from the residual Z - Z'), and the VICReg pieces Invariance, Variance and Covariance.
+// LogDetEntropy H_LD, PairwiseEntropy H_D, GaussianMutualInfo H(Z) - H(Z|Z') (both Gaussian,
+// H(Z|Z') from the residual Z - Z': a lower bound on I(Z;Z') for Gaussian Z only), and the VICReg pieces Invariance, Variance and Covariance.
 // Host-side float64 versions for diagnostics (plus the Kozachenko–Leonenko kNN estimator) are in
 // the subpackage losses/entropy.
 //

@@ -257,9 +257,9 @@ func KNN(x [][]float64, k int) (float64, error) {
 	return mathext.Digamma(float64(n)) - mathext.Digamma(float64(k)) + logVd + float64(d)*sumLog/float64(n), nil
 }
 
-// MutualInfoLowerBound is H(Z) - H(Z|Z') with both entropies Gaussian (ridge eps): H(Z) from z1 and
-// H(Z|Z') from the residual z1 - z2.
-func MutualInfoLowerBound(z1, z2 [][]float64, eps float64) (float64, error) {
+// GaussianMutualInfo is H(Z) - H(Z|Z') with both entropies Gaussian (ridge eps): H(Z) from z1 and
+// H(Z|Z') from the residual z1 - z2; see losses.GaussianMutualInfo for when it bounds I(Z;Z').
+func GaussianMutualInfo(z1, z2 [][]float64, eps float64) (float64, error) {
 	n, d, err := dims(z1, 2)
 	if err != nil {
 		return 0, fmt.Errorf("mutual information: %w", err)
