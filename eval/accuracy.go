@@ -5,7 +5,7 @@ import "fmt"
 // TopK returns the fraction of the labelled rows (label >= 0) whose label is among the k highest
 // of their scores: scores is row-major [len(labels), classes]. A tie at the k-th place counts the
 // lower class indices first (as a stable sort by decreasing score). It returns -1 when no row is
-// labelled.
+// labelled, and an error for a NaN score of a labelled row.
 func TopK(scores []float32, labels []int32, classes, k int) (float64, error) {
 	if classes <= 0 || len(scores) != len(labels)*classes {
 		return 0, fmt.Errorf("top-%d accuracy: %d scores for %d rows of %d classes", k, len(scores), len(labels), classes)
@@ -27,6 +27,9 @@ func TopK(scores []float32, labels []int32, classes, k int) (float64, error) {
 		// The label's rank: classes scoring higher, plus equal-scoring classes of lower index.
 		rank := 0
 		for c, v := range row {
+			if v != v { // NaN compares false with everything: the label would rank first
+				return 0, fmt.Errorf("top-%d accuracy: row %d has a NaN score (class %d): the model's outputs are not finite", k, i, c)
+			}
 			if v > s || (v == s && c < int(l)) {
 				rank++
 			}
@@ -42,10 +45,11 @@ func TopK(scores []float32, labels []int32, classes, k int) (float64, error) {
 }
 
 // Accuracy is the top-1 accuracy on the labelled rows of f of a classifier whose score function
-// fills logits (length classes) for one row x; -1 when f has no labels.
-func Accuracy(f Features, score func(x []float32, logits []float64), classes int) float64 {
+// fills logits (length classes) for one row x; -1 when f has no labels. A NaN score is an error
+// (TopK).
+func Accuracy(f Features, score func(x []float32, logits []float64), classes int) (float64, error) {
 	if f.Labels == nil {
-		return -1
+		return -1, nil
 	}
 	scores := make([]float32, f.N*classes)
 	logits := make([]float64, classes)
@@ -55,9 +59,5 @@ func Accuracy(f Features, score func(x []float32, logits []float64), classes int
 			scores[i*classes+c] = float32(v)
 		}
 	}
-	acc, err := TopK(scores, f.Labels, classes, 1)
-	if err != nil {
-		return -1
-	}
-	return acc
+	return TopK(scores, f.Labels, classes, 1)
 }

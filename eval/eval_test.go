@@ -330,3 +330,40 @@ func TestNearestNeighbours(t *testing.T) {
 		t.Errorf("queries of another dimension: %v, %v", r, err)
 	}
 }
+
+// TestTopK: hand-ranked rows of 3 classes. Row 0: label 2 scores highest (top-1 hit). Row 1: label
+// 0 ties class 1 for first and counts first (the lower index). Row 2: label 1 ties class 0 for
+// first and counts second: a top-1 miss, a top-2 hit. Row 3 is unlabelled (-1) and not counted.
+// A NaN score is an error (it compares false with everything, so the label would rank first);
+// a label out of range is an error; no labelled row gives -1.
+func TestTopK(t *testing.T) {
+	scores := []float32{
+		0.1, 0.2, 0.9,
+		0.5, 0.5, 0.1,
+		0.5, 0.5, 0.1,
+		9, 9, 9,
+	}
+	labels := []int32{2, 0, 1, -1}
+	for k, want := range map[int]float64{1: 2.0 / 3, 2: 1, 3: 1} {
+		if got, err := TopK(scores, labels, 3, k); err != nil || got != want {
+			t.Errorf("top-%d: %v, %v; want %v", k, got, err, want)
+		}
+	}
+	if got, err := TopK(scores[:3], []int32{-1}, 3, 1); err != nil || got != -1 {
+		t.Errorf("no labelled row: %v, %v; want -1", got, err)
+	}
+	nan := []float32{0.1, float32(math.NaN()), 0.3}
+	if _, err := TopK(nan, []int32{0}, 3, 1); err == nil || !strings.Contains(err.Error(), "row 0 has a NaN score (class 1)") {
+		t.Errorf("a NaN score: %v, want an error naming row 0 and class 1", err)
+	}
+	if _, err := TopK(nan, []int32{-1}, 3, 1); err != nil {
+		t.Errorf("a NaN score of an unlabelled row: %v, want no error (the row is not scored)", err)
+	}
+	if _, err := TopK(scores[:3], []int32{3}, 3, 1); err == nil || !strings.Contains(err.Error(), "label 3 of row 0 out of range [0, 3)") {
+		t.Errorf("label out of range: %v", err)
+	}
+	if acc, err := Accuracy(Features{N: 1, D: 1, X: []float32{1}, Labels: []int32{0}, NumClasses: 2},
+		func(_ []float32, logits []float64) { logits[0], logits[1] = math.NaN(), 0 }, 2); err == nil {
+		t.Errorf("Accuracy with a NaN score: %v, nil; want an error", acc)
+	}
+}

@@ -140,7 +140,7 @@ func onlineProbeAccuracy(ctx *context.Context, f eval.Features) (float64, error)
 			}
 			logits[c] = s
 		}
-	}, classes), nil
+	}, classes)
 }
 
 // final runs the offline linear probe and kNN on the frozen encoder (with all the training labels
