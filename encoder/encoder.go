@@ -143,6 +143,23 @@ func (e *Encoder) SetVariables(vars []checkpoints.Variable) error {
 	for _, v := range enc {
 		have[v.Key()] = true
 	}
+	// Every variable the architecture has, also before the graph is first built (when the context
+	// holds only what was just loaded): a missing running statistic or layer would otherwise be
+	// initialised afresh on the first Embed.
+	missing := 0
+	var first string
+	for _, name := range e.Config.Model.VariableNames() {
+		if key := context.ScopeSeparator + Scope + name; !have[key] {
+			if missing == 0 {
+				first = key
+			}
+			missing++
+		}
+	}
+	if missing > 0 {
+		return fmt.Errorf("loading the encoder: the checkpoint has no value for %s (%d of the %s encoder's variables are missing): it is not a whole checkpoint of this model",
+			first, missing, e.Config.Model.Arch)
+	}
 	prefix := context.ScopeSeparator + Scope + context.ScopeSeparator
 	for v := range e.ctx.IterVariables() {
 		if strings.HasPrefix(v.Scope(), prefix) && !have[v.ScopeAndName()] {

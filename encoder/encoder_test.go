@@ -179,6 +179,31 @@ func TestLoadAndItsErrors(t *testing.T) {
 	if err := fresh.SetVariables(partial); err == nil || !strings.Contains(err.Error(), "layer4") {
 		t.Errorf("checkpoint without layer4: got %v, want an error naming it", err)
 	}
+	// The same before the graph is first built (Load and FromVariables on a fresh encoder): a
+	// checkpoint without the running variances would have run with running_var 1.
+	var noVar []checkpoints.Variable
+	for _, v := range vars {
+		if !strings.HasSuffix(v.Key(), "running_var") {
+			noVar = append(noVar, v)
+		}
+	}
+	wantMissing := "the checkpoint has no value for /encoder/bn1/running_var (20 of the resnet18 encoder's variables are missing)"
+	if e, err := FromVariables(b, cfg, noVar); err == nil || !strings.Contains(err.Error(), wantMissing) {
+		if e != nil {
+			e.Close()
+		}
+		t.Errorf("FromVariables without the running variances: %v, want an error containing %q", err, wantMissing)
+	}
+	saved, err := mgr.Save(&checkpoints.State{Step: 4, Config: cfg.JSON(), Variables: noVar})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, err := Load(b, saved); err == nil || !strings.Contains(err.Error(), wantMissing) {
+		if e != nil {
+			e.Close()
+		}
+		t.Errorf("Load of a checkpoint without the running variances: %v, want an error containing %q", err, wantMissing)
+	}
 	if err := fresh.SetVariables(nil); err == nil || !strings.Contains(err.Error(), "no variables under /encoder") {
 		t.Errorf("no encoder variables: %v", err)
 	}

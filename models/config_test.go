@@ -174,3 +174,22 @@ func TestEncoderVariablesMatchSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestVariableNames: the names of torchvision's state_dict without fc.* and num_batches_tracked
+// (100 for ResNet-18, 265 for ResNet-50; counted with torchvision 0.14), from conv1.weight to the
+// last block's last running variance, as scope paths.
+func TestVariableNames(t *testing.T) {
+	for _, tc := range []struct {
+		arch        string
+		n           int
+		first, last string
+	}{
+		{"resnet18", 100, "/conv1/weight", "/layer4/1/bn2/running_var"},
+		{"resnet50", 265, "/conv1/weight", "/layer4/2/bn3/running_var"},
+	} {
+		names := Config{Arch: tc.arch, Stem: "imagenet", Width: 64, InChannels: 3}.VariableNames()
+		if len(names) != tc.n || names[0] != tc.first || names[len(names)-1] != tc.last {
+			t.Errorf("%s: %d names, %q ... %q; want %d, %q ... %q", tc.arch, len(names), names[0], names[len(names)-1], tc.n, tc.first, tc.last)
+		}
+	}
+}

@@ -63,6 +63,22 @@ func paramSpecs(c Config) []param {
 	return ps
 }
 
+// VariableNames lists the scope and name of every variable Encoder creates for c, relative to
+// the context it is given ("/layer1/0/conv1/weight", "/bn1/running_var"), in the order of
+// torchvision's state_dict: what a checkpoint of the encoder must hold. It panics on an invalid
+// Config.
+func (c Config) VariableNames() []string {
+	if err := c.Validate(); err != nil {
+		panic(err)
+	}
+	var names []string
+	for _, p := range paramSpecs(c) {
+		path, name := p.scope()
+		names = append(names, "/"+strings.Join(append(path, name), "/"))
+	}
+	return names
+}
+
 // NumParameters returns the number of trainable parameters of the encoder c describes (convolution
 // kernels and batch-norm scales and offsets; running statistics excluded), computed from shapes
 // alone. For width 64 and 3 channels with the ImageNet stem it equals torchvision's count without
