@@ -146,6 +146,8 @@ func ReadMetrics(path string) (Metrics, error) {
 	}
 	defer f.Close()
 	series := Metrics{}
+	lastLine := map[string]int{} // the line of each key's last value
+	rolledBack := 0              // the line of the last rollback
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for line := 1; sc.Scan(); line++ {
@@ -163,6 +165,9 @@ func ReadMetrics(path string) (Metrics, error) {
 			}
 			continue
 		}
+		if rec[KeyRollbackFromStep] != nil {
+			rolledBack = line
+		}
 		epoch := math.NaN()
 		if e := rec[KeyEpoch]; e != nil {
 			epoch = *e
@@ -173,12 +178,16 @@ func ReadMetrics(path string) (Metrics, error) {
 			}
 			pt := MetricPoint{Step: *step, Epoch: epoch, Value: *v}
 			// A value at the step of the key's previous one replaces it: a finished run evaluated
-			// again (-resume) writes its final line again. Each rollback stays, even to one step.
-			if pts := series[k]; k != KeyRollbackFromStep && len(pts) > 0 && pts[len(pts)-1].Step == *step {
+			// again (-resume) writes its final line again. Not across a rollback, whose steps trained
+			// again are kept beside the first values (also when the first value again is at the
+			// step of the last before it); each rollback stays, even to one step.
+			if pts := series[k]; k != KeyRollbackFromStep && len(pts) > 0 && pts[len(pts)-1].Step == *step && lastLine[k] > rolledBack {
 				pts[len(pts)-1] = pt
+				lastLine[k] = line
 				continue
 			}
 			series[k] = append(series[k], pt)
+			lastLine[k] = line
 		}
 	}
 	if err := sc.Err(); err != nil {

@@ -50,6 +50,45 @@ func TestReadMetricsSupersedes(t *testing.T) {
 	}
 }
 
+// TestReadMetricsAfterARollback: the values of steps trained again after a rollback stay beside
+// the first ones, however many lines were trained again: one (a checkpoint at step 2, logging
+// every step, a non-finite step 4: steps 1-3, the rollback, steps 3 and 4 again) or two.
+func TestReadMetricsAfterARollback(t *testing.T) {
+	for _, tc := range []struct{ lines, want string }{
+		{`{"step":1,"epoch":0.5,"loss":1}
+{"step":2,"epoch":1,"loss":2}
+{"step":3,"epoch":1.5,"loss":3}
+{"step":2,"rollback_from_step":4}
+{"step":3,"epoch":1.5,"loss":30}
+{"step":4,"epoch":2,"loss":40}
+`, "[1:1 2:2 3:3 3:30 4:40]"},
+		{`{"step":1,"epoch":0.5,"loss":1}
+{"step":2,"epoch":1,"loss":2}
+{"step":3,"epoch":1.5,"loss":3}
+{"step":4,"epoch":2,"loss":4}
+{"step":2,"rollback_from_step":5}
+{"step":3,"epoch":1.5,"loss":30}
+{"step":4,"epoch":2,"loss":40}
+`, "[1:1 2:2 3:3 4:4 3:30 4:40]"},
+	} {
+		path := filepath.Join(t.TempDir(), MetricsFileName)
+		if err := os.WriteFile(path, []byte(tc.lines), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		m, err := ReadMetrics(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, p := range m[KeyLoss] {
+			got = append(got, fmt.Sprintf("%g:%g", p.Step, p.Value))
+		}
+		if fmt.Sprint(got) != tc.want {
+			t.Errorf("loss read back %v, want %s", got, tc.want)
+		}
+	}
+}
+
 // A script finds a run's metrics by name, as it finds its result (File): the name is the one the
 // trainer and fine-tuning write.
 func TestMetricsFileName(t *testing.T) {
