@@ -90,6 +90,7 @@ type Loop struct {
 	rollbacks int
 	lastSave  string
 	kept      map[string]float64
+	evalDue   bool // the evaluation of this step failed: the checkpoint says so, and a resume redoes it
 	bar       *progress.Bar
 	began     time.Time
 }
@@ -102,16 +103,19 @@ type Resumed struct {
 	Checkpoint string
 	Metrics    map[string]float64
 	pending    *pendingWindow // the metrics window the checkpoint holds (nil in older checkpoints)
+	evalDue    bool           // the checkpoint was written after its step's evaluation failed
 }
 
 // loopState is a checkpoint's data: the loader's position, and the step outputs summed since the
 // last metrics line, so that the first line after a resume averages the same steps as an
 // uninterrupted run's (with the same -log-every: a resume may change it, and its first line then
 // averages the steps since the last line). Older checkpoints hold the position alone; their first
-// line after a resume averages the steps trained since.
+// line after a resume averages the steps trained since. EvalDue marks a checkpoint written after
+// its step's evaluation failed: a resume runs that evaluation first.
 type loopState struct {
 	datasets.Position
-	Window *pendingWindow `json:",omitempty"`
+	Window  *pendingWindow `json:",omitempty"`
+	EvalDue bool           `json:",omitempty"`
 }
 
 // pendingWindow is a window's sums of step outputs and its number of steps.
@@ -148,7 +152,7 @@ func Resume(mgr *checkpoints.Manager, ctx *context.Context, logger *log.Logger, 
 	if err := json.Unmarshal(state.Data, &ls); err != nil {
 		return Resumed{}, fmt.Errorf("resuming from %s: data position: %w", path, err)
 	}
-	r.Position, r.pending = ls.Position, ls.Window
+	r.Position, r.pending, r.evalDue = ls.Position, ls.Window, ls.EvalDue
 	logger.Info("resuming", "checkpoint", path, "step", state.Step, "epoch", r.Position.Epoch)
 	return r, nil
 }
@@ -182,6 +186,17 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 		// stopped; or a first attempt that failed before its first checkpoint, when start is 0)
 		// are superseded by the steps trained again from here: ReadMetrics drops them.
 		if err := l.Metrics.Write(map[string]float64{results.KeyStep: float64(start), results.ResumedKey: 1}); err != nil {
+			return nil, err
+		}
+	}
+	if from.evalDue && l.EndOfEpoch != nil {
+		// The evaluation that failed before the checkpoint resumed from, on its weights; the
+		// checkpoint is written again with its result (its metric ranks it among the kept ones).
+		l.Logger.Info("running the evaluation that failed before the checkpoint resumed from", "step", l.step)
+		if err := l.endOfEpoch(res); err != nil {
+			return nil, l.saveAfterFailedEvaluation(err)
+		}
+		if err := l.checkpoint(); err != nil {
 			return nil, err
 		}
 	}
@@ -314,13 +329,15 @@ func ResumeAdvice(err error) string {
 }
 
 // saveAfterFailedEvaluation keeps the training done when an evaluation fails (an unreadable
-// evaluation image, say): it writes a checkpoint of the steps trained so far and returns err
-// saying where, so that -resume continues once the cause is fixed.
+// evaluation image, say): it writes a checkpoint of the steps trained so far, marked so that
+// -resume runs the evaluation first, and returns err saying where.
 func (l *Loop) saveAfterFailedEvaluation(err error) error {
+	l.evalDue = true
+	defer func() { l.evalDue = false }()
 	if cerr := l.checkpoint(); cerr != nil {
 		return fmt.Errorf("%w\n(the training state could not be saved either: %v)", err, cerr)
 	}
-	return fmt.Errorf("%w\nthe training up to step %d is saved in %s: fix the cause and continue with -resume", err, l.step, l.lastSave)
+	return fmt.Errorf("%w\nthe training up to step %d is saved in %s: fix the cause and continue with -resume (which runs this evaluation first)", err, l.step, l.lastSave)
 }
 
 // checkpoint saves the run's state: every variable, the step, the loader's position, the
@@ -328,7 +345,7 @@ func (l *Loop) saveAfterFailedEvaluation(err error) error {
 // (returning a *nonFiniteError).
 func (l *Loop) checkpoint() error {
 	pos := l.Loader.Position()
-	data, err := json.Marshal(loopState{Position: pos, Window: l.win.pending()})
+	data, err := json.Marshal(loopState{Position: pos, Window: l.win.pending(), EvalDue: l.evalDue})
 	if err != nil {
 		return fmt.Errorf("step %d: the loader's position and metrics window for a checkpoint: %w", l.step, err) // step outputs are finite
 	}
@@ -383,6 +400,8 @@ func (l *Loop) rollback(nf *nonFiniteError) error {
 		"rollback", fmt.Sprintf("%d/%d", l.rollbacks, MaxRollbacks))
 	l.win = newWindow(ls.Window)
 	l.step = state.Step
+	// The metric saved with the checkpoint, not that of an evaluation since, on weights dropped.
+	l.kept = state.Metrics
 	l.bar.Set(l.step, "")
 	return l.Metrics.Write(map[string]float64{results.KeyStep: float64(l.step), results.KeyRollbackFromStep: float64(nf.step)})
 }
