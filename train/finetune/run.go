@@ -138,6 +138,13 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if cfg.Weights == Freeze {
 		freeze(ctx)
 	}
+	// The position resumed from is checked against the data before config.json is written.
+	loader, err := datasets.NewLoader(train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed,
+		Workers: cfg.Workers, Augmentation: aug, Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages, Logger: logger}, from.Position)
+	if err != nil {
+		return nil, trainer.DataError(trainer.ResumeDataHint(err, from, cfg.CheckpointDir))
+	}
+	defer loader.Close()
 	stored := cfg // the run, not this command's -resume (as pretraining's config.json)
 	stored.Resume = false
 	if err := atomicfile.WriteFile(filepath.Join(cfg.CheckpointDir, config.FileName), append(stored.JSON(), '\n'), 0); err != nil {
@@ -179,13 +186,6 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		return nil, fmt.Errorf("building the evaluation program: %w", err)
 	}
 	defer evalExec.Finalize()
-
-	loader, err := datasets.NewLoader(train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed,
-		Workers: cfg.Workers, Augmentation: aug, Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages, Logger: logger}, from.Position)
-	if err != nil {
-		return nil, err
-	}
-	defer loader.Close()
 
 	logger.Info("fine-tuning", "weights", cfg.Weights, "scratch", cfg.Scratch, "dataset", cfg.Dataset,
 		"train_images", train.Info().Len, "view", size, "percent", cfg.TrainPercent, "epochs", cfg.Epochs, "steps", total,

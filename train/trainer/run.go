@@ -31,9 +31,31 @@ type data struct {
 	size        int // side of every view
 }
 
-// dataError turns a data-set error into a usage error for -data-dir when the argument is at fault
+// ResumeDataHint adds to err, the loader's refusal of the position resumed from (from, in the
+// run folder dir), which data the run was trained on, as the folder's config.json records it.
+func ResumeDataHint(err error, from Resumed, dir string) error {
+	if from.Step == 0 || !errors.Is(err, datasets.ErrUsage) {
+		return err
+	}
+	path := filepath.Join(dir, config.FileName)
+	var saved struct {
+		Dataset string `json:"dataset"`
+		DataDir string `json:"data_dir"`
+	}
+	data, rerr := os.ReadFile(path)
+	if rerr != nil || json.Unmarshal(data, &saved) != nil || saved.Dataset == "" {
+		return err
+	}
+	where := saved.Dataset
+	if saved.DataDir != "" {
+		where += " in " + saved.DataDir
+	}
+	return fmt.Errorf("%w\nthe run was trained on %s (its %s)", err, where, path)
+}
+
+// DataError turns a data-set error into a usage error for -data-dir when the argument is at fault
 // (a missing or empty folder, a bad shard pattern); damaged data stays an error (exit 1).
-func dataError(err error) error {
+func DataError(err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) {
 		return config.Errorf("data-dir", "%v", err)
 	}
@@ -47,7 +69,7 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 	opt := datasets.Options{DataDir: cfg.DataDir}
 	train, err := datasets.Open(cfg.Dataset, datasets.SplitTrain, opt)
 	if err != nil {
-		return nil, dataError(err)
+		return nil, DataError(err)
 	}
 	d := &data{}
 	mem, inMemory := train.(*datasets.Dataset)
@@ -93,7 +115,7 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 		case errors.Is(err, datasets.ErrNoSplit):
 			logger.Warn("no evaluation split: the run is not evaluated (no online probe, kNN or linear probe)", "err", err)
 		case err != nil:
-			return nil, dataError(err)
+			return nil, DataError(err)
 		default:
 			d.eval = test
 		}
@@ -189,6 +211,15 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 			return nil, err
 		}
 	}
+	// The loader checks the position resumed from against the data set before config.json is
+	// written: a -resume refused for other data leaves the run's record of its data as it was.
+	loader, err := datasets.NewLoader(d.train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed,
+		Workers: cfg.Workers, Augmentation: d.aug, SkipBadImages: cfg.SkipBadImages, ShuffleBuffer: cfg.ShuffleBuffer,
+		ReducedDecode: cfg.ReducedDecode, Logger: logger}, from.Position)
+	if err != nil {
+		return nil, DataError(ResumeDataHint(err, from, cfg.CheckpointDir))
+	}
+	defer loader.Close()
 	// config.json records the run, not this command's action: -resume is left out, so that
 	// -config config.json repeats the run (into another folder) rather than resuming one there.
 	stored := cfg
@@ -206,14 +237,6 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		return nil, err
 	}
 	defer metrics.Close()
-
-	loader, err := datasets.NewLoader(d.train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed,
-		Workers: cfg.Workers, Augmentation: d.aug, SkipBadImages: cfg.SkipBadImages, ShuffleBuffer: cfg.ShuffleBuffer,
-		ReducedDecode: cfg.ReducedDecode, Logger: logger}, from.Position)
-	if err != nil {
-		return nil, dataError(err)
-	}
-	defer loader.Close()
 
 	trainStep, err := NewStepOn(b, ctx, net, opt, cfg.Devices)
 	if err != nil {

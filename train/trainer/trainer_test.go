@@ -111,6 +111,37 @@ func TestOneClassIsNotEvaluated(t *testing.T) {
 	}
 }
 
+// TestResumeOnOtherDataLeavesTheRunAsItWas: -resume with a -data-dir of another size is refused
+// (a usage error naming the data the run was trained on), and config.json, which records that
+// data, is left as it was: -config config.json -resume must still work afterwards.
+func TestResumeOnOtherDataLeavesTheRunAsItWas(t *testing.T) {
+	b := backendtest.XLA(t)
+	first, other := t.TempDir(), t.TempDir()
+	datasetstest.WriteImageFolder(t, first, []string{"a", "b"}, 8)
+	datasetstest.WriteImageFolder(t, other, []string{"a", "b"}, 9)
+	c := tinyConfig(t)
+	c.Dataset, c.DataDir, c.ImageSize = "folder", first, 16
+	c.Subset, c.EvalSubset, c.Steps, c.ProbeEpochs = 0, 0, 1, 0
+	if _, err := Run(b, c, quiet()); err != nil {
+		t.Fatal(err)
+	}
+	cfgPath := filepath.Join(c.CheckpointDir, config.FileName)
+	before, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.DataDir, c.Resume = other, true
+	_, err = Run(b, c, quiet())
+	var fe *config.FieldError
+	want := "the run was trained on folder in " + first + " (its " + cfgPath + ")"
+	if !errors.As(err, &fe) || fe.Flag != "data-dir" || !strings.Contains(err.Error(), "16 images in 2 classes, but this one has 18 in 2") || !strings.Contains(err.Error(), want) {
+		t.Errorf("resume on other data: %v; want a -data-dir error containing %q", err, want)
+	}
+	if after, _ := os.ReadFile(cfgPath); string(after) != string(before) {
+		t.Errorf("config.json changed by the refused resume:\n%s\nwas\n%s", after, before)
+	}
+}
+
 // TestRunWritesEverythingAndNeverRecompiles runs a short job end to end.
 func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	b := backendtest.XLA(t)
