@@ -186,11 +186,11 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	if err := e.stopped("raw pixels"); err != nil {
 		return err
 	}
-	pixTrain, err := eval.Pixels(e.data.train, e.data.size)
+	pixTrain, err := eval.Pixels(e.data.train, e.data.size, e.cfg.SkipBadImages)
 	if err != nil {
 		return err
 	}
-	pixEval, err := eval.Pixels(e.data.eval, e.data.size)
+	pixEval, err := eval.Pixels(e.data.eval, e.data.size, e.cfg.SkipBadImages)
 	if err != nil {
 		return err
 	}
