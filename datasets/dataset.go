@@ -405,6 +405,18 @@ func MissingRunData(dir string) string {
 	return msg + "; give the images' folder with -data-dir"
 }
 
+// Within reports whether path is dir or inside it (both made absolute; symbolic links are not
+// followed): an output folder there would be read as images, or as a class, of dir.
+func Within(path, dir string) bool {
+	p, err1 := filepath.Abs(path)
+	d, err2 := filepath.Abs(dir)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
 // ExpandHomes applies ExpandHome to each path in place: the path flags of a command once parsed.
 func ExpandHomes(paths ...*string) {
 	for _, p := range paths {

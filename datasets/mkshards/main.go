@@ -72,7 +72,7 @@ func run(args []string) int {
 		return usage("-out: give the folder to write the shards into")
 	case *perShard <= 0:
 		return usage("-per-shard %d: want at least 1", *perShard)
-	case within(*out, *in):
+	case datasets.Within(*out, *in):
 		return usage("-out: %s is inside the image folder -in %s, where the shards would be read as images (or as a class): choose a folder outside it", *out, *in)
 	}
 	var splits []string
@@ -187,17 +187,6 @@ func run(args []string) int {
 	return 0
 }
 
-// within reports whether path is dir or inside it (both made absolute; symbolic links are not
-// followed).
-func within(path, dir string) bool {
-	p, err1 := filepath.Abs(path)
-	d, err2 := filepath.Abs(dir)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	rel, err := filepath.Rel(d, p)
-	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
-}
 
 // report prints err and returns the exit status for it: 2 for a bad argument, 1 otherwise.
 func report(err error) int {

@@ -109,6 +109,9 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 		{[]string{"-knn-t", "NaN"}, "knn-t", "must be a number > 0, got NaN"},
 		{[]string{"-probe-lr", "NaN"}, "probe-lr", "must be a number > 0, got NaN"},
 		{[]string{"-wd", "NaN"}, "wd", "weight decay"},
+		// A run folder inside the image folder would be read as images, or as a class.
+		{[]string{"-dataset", "folder", "-data-dir", "/data/photos", "-checkpoint-dir", "/data/photos/run"}, "checkpoint-dir",
+			"/data/photos/run is inside the image folder -data-dir /data/photos"},
 	} {
 		_, err := parse(tc.args...)
 		var fe *FieldError

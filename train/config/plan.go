@@ -129,6 +129,8 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("low-label", "want percentages in (0, 100), got %v", c.LowLabel)
 	case c.CheckpointDir == "":
 		return nil, Errorf("checkpoint-dir", "must not be empty")
+	case strings.EqualFold(c.Dataset, "folder") && c.DataDir != "" && datasets.Within(c.CheckpointDir, c.DataDir):
+		return nil, Errorf("checkpoint-dir", "%s is inside the image folder -data-dir %s, where its checkpoints and figures would be read as images (or as a class): choose a folder outside it", c.CheckpointDir, c.DataDir)
 	case c.OnNonFinite != OnNonFiniteStop && c.OnNonFinite != OnNonFiniteRollback:
 		return nil, Errorf("on-nonfinite", "unknown action %q: use %s or %s", c.OnNonFinite, OnNonFiniteStop, OnNonFiniteRollback)
 	}

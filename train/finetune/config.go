@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
@@ -133,6 +134,8 @@ func (c Config) Validate() error {
 		return config.Errorf("augment", "unknown augmentation %q: use one of %s", c.Augment, strings.Join(Augmentations, ", "))
 	case c.CheckpointDir == "":
 		return config.Errorf("checkpoint-dir", "must not be empty")
+	case strings.EqualFold(c.Dataset, "folder") && c.DataDir != "" && datasets.Within(c.CheckpointDir, c.DataDir):
+		return config.Errorf("checkpoint-dir", "%s is inside the image folder -data-dir %s, where its checkpoints and figures would be read as images (or as a class): choose a folder outside it", c.CheckpointDir, c.DataDir)
 	case c.KeepLast < 1:
 		return config.Errorf("keep", "must keep at least 1 checkpoint")
 	case c.LogEvery < 1:

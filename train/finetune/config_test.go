@@ -24,6 +24,7 @@ func TestValidateRefusesNonFiniteValues(t *testing.T) {
 		{"lr-backbone", func(c *Config) { c.LRBackbone = inf }},
 		{"lr-head", func(c *Config) { c.LRHead = inf }},
 		{"lr-head", func(c *Config) { c.LRHead = nan }},
+		{"checkpoint-dir", func(c *Config) { c.Dataset, c.DataDir, c.CheckpointDir = "folder", "/data/photos", "/data/photos/ft" }},
 	} {
 		c := Defaults(Finetune, 10)
 		c.CheckpointDir, c.Augment = "runs/x", "crop-flip"
