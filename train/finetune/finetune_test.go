@@ -308,6 +308,9 @@ func TestBadInputIsAFieldError(t *testing.T) {
 	single := t.TempDir() // a folder of one labelled training image
 	datasetstest.WriteImageFolder(t, filepath.Join(single, "train"), []string{"a"}, 1)
 	datasetstest.WriteImageFolder(t, filepath.Join(single, "val"), []string{"a"}, 1)
+	twoClasses := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(twoClasses, "train"), []string{"a", "b"}, 2)
+	datasetstest.WriteImageFolder(t, filepath.Join(twoClasses, "val"), []string{"a", "b"}, 1)
 	for _, tc := range []struct {
 		name, flag, want string
 		mutate           func(*Config)
@@ -318,7 +321,10 @@ func TestBadInputIsAFieldError(t *testing.T) {
 		{"channels", "dataset", "takes 1-channel images", func(c *Config) { c.Encoder.Model.InChannels = 1 }},
 		{"batch larger than the subset", "batch-size", "larger than the", func(c *Config) { c.TrainPercent, c.BatchSize = 1, 64 }},
 		{"a default batch fitted to one image", "train-percent", "batch norm needs at least 2", func(c *Config) {
-			c.Dataset, c.DataDir, c.FitBatch = "folder", single, true
+			c.Dataset, c.DataDir, c.FitBatch, c.EvalSubset = "folder", single, true, 0
+		}},
+		{"eval-subset of a folder", "eval-subset", "applies to in-memory data sets (mnist, cifar10, ...), not to -dataset folder", func(c *Config) {
+			c.Dataset, c.DataDir, c.TrainPercent, c.BatchSize, c.EvalSubset = "folder", twoClasses, 100, 2, 1
 		}},
 	} {
 		c := tinyConfig(t, enc, vars, Finetune)

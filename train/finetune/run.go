@@ -428,6 +428,8 @@ func loadData(cfg Config) (train, test datasets.Data, err error) {
 	}
 	if ds, ok := test.(*datasets.Dataset); ok {
 		test = ds.Head(cfg.EvalSubset)
+	} else if cfg.EvalSubset > 0 {
+		return nil, nil, config.Errorf("eval-subset", "applies to in-memory data sets (mnist, cifar10, ...), not to -dataset %s", cfg.Dataset)
 	}
 	return train, test, nil
 }
