@@ -307,9 +307,14 @@ func TestDecodeErrorsNameTheFile(t *testing.T) {
 		t.Fatalf("corrupt file: %v (%#v)", err, de)
 	}
 	msg := err.Error()
-	if !strings.HasPrefix(msg, "bad image "+bad+": ") || !strings.Contains(msg, "replace or delete the file") ||
+	if !strings.HasPrefix(msg, "bad image "+bad+": ") || !strings.Contains(msg, "(replace the file, or skip bad images") ||
 		!strings.Contains(msg, "-skip-bad-images") || !strings.Contains(msg, "SkipBadImages option") {
 		t.Fatalf("message %q should name the file and the way out, for a command (-skip-bad-images) and for Go (SkipBadImages)", msg)
+	}
+	// In a shard the file cannot be replaced by hand: the shards are written again without it.
+	member := &DataError{Kind: ErrBadImage, Path: "train-000001.tar", Member: "k7.jpg", Index: 7, Err: errors.New("unexpected EOF")}
+	if want := "bad image train-000001.tar:k7.jpg: unexpected EOF (write the shards again without it (mkshards -verify -skip-bad-images), or skip bad images"; !strings.HasPrefix(member.Error(), want) {
+		t.Fatalf("shard member: %q, want it to start with %q", member.Error(), want)
 	}
 	de.Hint = "rerun with -skip-bad-images to leave it out"
 	if msg := de.Error(); !strings.HasSuffix(msg, " (rerun with -skip-bad-images to leave it out)") || strings.Contains(msg, "SkipBadImages") {

@@ -39,8 +39,9 @@ type DataError struct {
 	Index int
 	// Err is the cause.
 	Err error
-	// Hint says what to do; "" for the default hint of the kind (for ErrBadImage it names both
-	// the commands' -skip-bad-images flag and the SkipBadImages option of the Go configurations).
+	// Hint says what to do; "" for the default hint of the kind (for ErrBadImage: replace the file,
+	// or for a shard member write the shards again without it, or skip bad images, naming both the
+	// commands' -skip-bad-images flag and the SkipBadImages option of the Go configurations).
 	Hint string
 }
 
@@ -57,7 +58,11 @@ func (e *DataError) Error() string {
 	if hint == "" {
 		switch e.Kind {
 		case ErrBadImage:
-			hint = "replace or delete the file, or skip bad images (-skip-bad-images; in Go, the SkipBadImages option)"
+			fix := "replace the file"
+			if e.Member != "" {
+				fix = "write the shards again without it (mkshards -verify -skip-bad-images)"
+			}
+			hint = fix + ", or skip bad images (-skip-bad-images; in Go, the SkipBadImages option)"
 		case ErrDamaged:
 			hint = "check the file, or restore it and resume"
 		}
