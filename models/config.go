@@ -25,15 +25,18 @@ var (
 	// Archs lists the valid values of Config.Arch.
 	Archs = []string{"resnet18", "resnet34", "resnet50"}
 	// Stems lists the valid values of Config.Stem.
-	Stems = []string{"imagenet", "cifar"}
+	Stems = []string{"imagenet", "cifar", "solo"}
 )
 
 // Config describes a ResNet encoder.
 type Config struct {
 	// Arch is one of "resnet18", "resnet34" (basic blocks) or "resnet50" (bottleneck blocks).
 	Arch string `json:"arch"`
-	// Stem is "imagenet" (7x7 stride-2 convolution, then 3x3 stride-2 max-pool) or "cifar"
-	// (3x3 stride-1 convolution, no max-pool), the usual choice for 32x32 images.
+	// Stem is "imagenet" (7x7 stride-2 convolution, then 3x3 stride-2 max-pool), "cifar" (3x3
+	// stride-1 convolution with padding 1, no max-pool), the usual choice for 32x32 images, or
+	// "solo", solo-learn's CIFAR stem: the same with padding 2, so that 32x32 images give 34x34
+	// maps (34, 17, 9, 5 through the stages). Their weights have the same names and shapes, so a
+	// solo-learn CIFAR backbone imports as either; only "solo" computes what solo-learn's does.
 	Stem string `json:"stem"`
 	// Width is the base width: the channels of the stem and of layer1 (64 in torchvision); layers
 	// 2-4 have 2, 4 and 8 times as many. Smaller widths make CPU experiments affordable.

@@ -68,6 +68,7 @@ type convSpec struct {
 	conv, bn      string
 	k, in, out    int
 	stride        int
+	pad           int  // extra zero padding on each side beyond PyTorch's k/2 (solo-learn's stem: 1)
 	zeroInitScale bool // the batch norm's scale starts at 0 (ZeroInitResidual, on a block's last)
 }
 
@@ -90,8 +91,11 @@ type architecture struct {
 // architecture returns the ResNet that c describes, as torchvision builds it (v1.5).
 func (c Config) architecture() architecture {
 	a := architecture{stem: convSpec{conv: "conv1", bn: "bn1", k: 3, in: c.InChannels, out: c.Width, stride: 1}}
-	if c.Stem == "imagenet" {
+	switch c.Stem {
+	case "imagenet":
 		a.stem.k, a.stem.stride, a.maxPool = 7, 2, true
+	case "solo":
+		a.stem.pad = 1 // padding 2: a 32x32 image gives 34x34 maps
 	}
 	in := c.Width
 	for layer, n := range c.blocks() {
@@ -174,7 +178,7 @@ func convBN(ctx *context.Context, cs convSpec, x *Node) *Node {
 	if got := x.Shape().Dimensions[3]; got != cs.in {
 		panic(fmt.Errorf("models: %s expects %d input channels, the graph has %d", cs.conv, cs.in, got))
 	}
-	y := conv2d(inScope(ctx, cs.conv), x, cs.out, cs.k, cs.stride)
+	y := conv2d(inScope(ctx, cs.conv), x, cs.out, cs.k, cs.stride, cs.k/2+cs.pad)
 	return batchNorm(inScope(ctx, cs.bn), y, cs.zeroInitScale)
 }
 
@@ -190,9 +194,10 @@ func inScope(ctx *context.Context, dotted string) *context.Context {
 	return ctx
 }
 
-// conv2d is a bias-free k x k convolution with PyTorch padding k/2, its kernel "weight"
-// [k, k, in, out] in ctx's scope, initialised with kaiming_normal_(mode='fan_out').
-func conv2d(ctx *context.Context, x *Node, outChannels, k, stride int) *Node {
+// conv2d is a bias-free k x k convolution with zero padding p on each side (PyTorch's padding=p),
+// its kernel "weight" [k, k, in, out] in ctx's scope, initialised with
+// kaiming_normal_(mode='fan_out').
+func conv2d(ctx *context.Context, x *Node, outChannels, k, stride, p int) *Node {
 	inChannels := x.Shape().Dimensions[3]
 	std := math.Sqrt(2.0 / float64(outChannels*k*k))
 	init := func(g *Graph, shape shapes.Shape) *Node {
@@ -201,7 +206,6 @@ func conv2d(ctx *context.Context, x *Node, outChannels, k, stride int) *Node {
 	kernel := ctx.WithInitializer(init).
 		VariableWithShape("weight", shapes.Make(MasterDType(x.DType()), k, k, inChannels, outChannels)).
 		SetTrainable(true)
-	p := k / 2
 	return Convolve(x, atUse(kernel.ValueGraph(x.Graph()), x)).
 		Strides(stride).
 		PaddingPerDim([][2]int{{p, p}, {p, p}}).

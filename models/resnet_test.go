@@ -267,16 +267,43 @@ const parityTolerance = 1e-4
 
 // TestTorchvisionParity loads a torchvision ResNet-18 (width 4, CIFAR stem; written by
 // testdata/make_fixture.py with Debian's python3-torch) through ImportTorchvision and compares our
-// outputs in eval mode, then in train mode, and the updated running statistics with PyTorch's.
+// outputs in eval mode, then in train mode, and the updated running statistics with PyTorch's;
+// the same weights with solo-learn's stem (padding 2) against its outputs; and, as a negative
+// control, our "cifar" stem against solo-learn's outputs, which must differ.
 func TestTorchvisionParity(t *testing.T) {
+	for _, tc := range []struct{ stem, io string }{{"cifar", "cifar"}, {"solo", "solo"}} {
+		t.Run(tc.stem, func(t *testing.T) { torchvisionParity(t, tc.stem, "testdata/resnet18_w4_"+tc.io+"_io.safetensors") })
+	}
+	t.Run("cifar against solo-learn", func(t *testing.T) {
+		c := Config{Arch: "resnet18", Stem: "cifar", Width: 4, InChannels: 3}
+		ctx := context.New().In("backbone")
+		if err := ImportTorchvision(ctx, c, "testdata/resnet18_w4_cifar.safetensors"); err != nil {
+			t.Fatal(err)
+		}
+		io, err := safetensors.ReadFile("testdata/resnet18_w4_solo_io.safetensors")
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := io.Tensors["input"]
+		inVals, _ := in.Float32s()
+		out := context.MustNewExec(backendtest.Backend(t), ctx, func(ctx *context.Context, x *Node) *Node {
+			return Encoder(ctx, c, x)
+		}).MustExec(tensors.FromFlatDataAndDimensions(inVals, in.Shape...))
+		if e := relMaxErr(tensors.MustCopyFlatData[float32](out[0]), fixtureF64(t, io, "eval_output")); e < 100*parityTolerance {
+			t.Errorf("the cifar stem matches solo-learn's padding-2 stem to %g: the comparison cannot tell the stems apart", e)
+		}
+	})
+}
+
+func torchvisionParity(t *testing.T, stem, ioPath string) {
 	backend := backendtest.Backend(t)
-	c := Config{Arch: "resnet18", Stem: "cifar", Width: 4, InChannels: 3}
+	c := Config{Arch: "resnet18", Stem: stem, Width: 4, InChannels: 3}
 	ctx := context.New()
 	backbone := ctx.In("backbone")
 	if err := ImportTorchvision(backbone, c, "testdata/resnet18_w4_cifar.safetensors"); err != nil {
 		t.Fatal(err)
 	}
-	io, err := safetensors.ReadFile("testdata/resnet18_w4_cifar_io.safetensors")
+	io, err := safetensors.ReadFile(ioPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,8 @@ resnet18_w4_cifar.safetensors: the state_dict of a torchvision ResNet-18 built b
   randomised batch-norm parameters and running statistics, plus an fc layer (to be ignored).
 resnet18_w4_cifar_io.safetensors: an NHWC input batch, the eval-mode output (with the stored running
   statistics), then the train-mode output and every running statistic after that one train-mode call.
+resnet18_w4_solo_io.safetensors: the same for solo-learn's CIFAR stem (its solo/methods/base.py:
+  conv1 with padding=2, no max-pool), on the same weights and input.
 expander_io.safetensors: a VICReg expander (official Projector layout, "16-16-8" on 32 inputs) under
   "projector.", with its input, eval and train outputs and updated running statistics under "io.".
 
@@ -111,6 +113,18 @@ def main():
         io["train_output"] = features(x)
     io.update(stats(model, "after."))
     save("resnet18_w4_cifar_io.safetensors", io)
+
+    # solo-learn's stem on the same weights: the running statistics as stored, then one train call.
+    model.load_state_dict({k: v.double() if v.dtype.is_floating_point else v for k, v in state.items()})
+    model.conv1.padding = (2, 2)
+    solo = {"input": io["input"]}
+    with torch.no_grad():
+        model.eval()
+        solo["eval_output"] = features(x)
+        model.train()
+        solo["train_output"] = features(x)
+    solo.update(stats(model, "after."))
+    save("resnet18_w4_solo_io.safetensors", solo)
 
     proj = projector([8 * WIDTH, 16, 16, 8])
     randomise_bn(proj, gen)

@@ -39,7 +39,7 @@ var Presets = map[string]func() Config{
 func soloCIFAR(dataset string) Config {
 	c := base()
 	c.Dataset, c.Augment, c.ImageSize = dataset, "solo-cifar", 32
-	c.Model = models.Config{Arch: "resnet18", Stem: "cifar", Width: 64, InChannels: 3}
+	c.Model = models.Config{Arch: "resnet18", Stem: "solo", Width: 64, InChannels: 3} // solo-learn's stem: padding 2
 	c.Expander = "2048-2048-2048"
 	c.Epochs, c.BatchSize = 1000, 256
 	c.LR, c.Eta, c.WeightDecay, c.WarmupEpochs, c.Clip = 0.3, 0.02, 1e-4, 10, true
