@@ -187,7 +187,6 @@ func run(args []string) int {
 	return 0
 }
 
-
 // report prints err and returns the exit status for it: 2 for a bad argument, 1 otherwise.
 func report(err error) int {
 	fmt.Fprintf(os.Stderr, "mkshards: %v\n", err)
