@@ -417,6 +417,18 @@ func Within(path, dir string) bool {
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
 }
 
+// AbsPaths applies ExpandHome to each non-empty path in place and makes it absolute, so that a
+// path a run stores (config.json, result.json) names the same file from any working directory.
+func AbsPaths(paths ...*string) {
+	for _, p := range paths {
+		if *p = ExpandHome(*p); *p != "" {
+			if abs, err := filepath.Abs(*p); err == nil {
+				*p = abs
+			}
+		}
+	}
+}
+
 // ExpandHomes applies ExpandHome to each path in place: the path flags of a command once parsed.
 func ExpandHomes(paths ...*string) {
 	for _, p := range paths {

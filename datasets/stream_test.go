@@ -691,3 +691,16 @@ func TestExpandHome(t *testing.T) {
 		t.Errorf("Open of ~/photos: %v", err)
 	}
 }
+
+// TestAbsPaths: a path a run stores is absolute: ~/ expanded, a relative path joined to the
+// working directory, "" left empty.
+func TestAbsPaths(t *testing.T) {
+	home, wd := t.TempDir(), t.TempDir()
+	t.Setenv("HOME", home)
+	t.Chdir(wd)
+	a, b, c, d := "~/runs/x", "runs/y", "", "/abs/z"
+	AbsPaths(&a, &b, &c, &d)
+	if a != filepath.Join(home, "runs", "x") || b != filepath.Join(wd, "runs", "y") || c != "" || d != "/abs/z" {
+		t.Errorf("AbsPaths: %q %q %q %q", a, b, c, d)
+	}
+}

@@ -131,7 +131,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return usage(stderr, "%s", msg)
 	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.
-	datasets.ExpandHomes(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder)
+	// Absolute, as the run's own config.json: the fine-tuning run and -result store them.
+	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder)
 	f.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if f.split == "val" {

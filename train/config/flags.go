@@ -5,7 +5,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -132,13 +131,7 @@ func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 	// A quoted "~/runs" (or one in a configuration file) is the home folder, not a folder named ~;
 	// a relative path is made absolute, so that the configuration the run stores still names the
 	// same folders when evaluate, analyze or -resume run from another working directory.
-	for _, p := range []*string{&c.DataDir, &c.CheckpointDir, &c.MetricsFile, &c.ExportEncoder} {
-		if *p = datasets.ExpandHome(*p); *p != "" {
-			if abs, err := filepath.Abs(*p); err == nil {
-				*p = abs
-			}
-		}
-	}
+	datasets.AbsPaths(&c.DataDir, &c.CheckpointDir, &c.MetricsFile, &c.ExportEncoder)
 	if err := c.Validate(); err != nil {
 		return c, err
 	}
