@@ -32,7 +32,8 @@ func (e *Encoder) ViewSize() (int, error) { return e.Config.ViewSize() }
 // shards), in order, with its labels: images are only resized (Size) and normalised, not
 // augmented. The normalisation is the encoder's training images' (config.Config.Normalisation:
 // d's own when d is that data set, or when it is the synthetic set). With SkipBadImages, the
-// images that do not decode have no row, and the result's Index gives the image of each row.
+// images that do not decode have no row, and the result's Index gives the image of each row. For
+// an image folder, the result's Files names each row's file.
 func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features, error) {
 	info := d.Info()
 	if info.Channels != e.Config.Model.InChannels {
@@ -86,6 +87,12 @@ func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features
 	f.N = len(f.X) / dim
 	if f.N < info.Len {
 		f.Index = index // images were left out: which row is which image
+	}
+	if folder, ok := d.(*datasets.Folder); ok {
+		f.Files = make([]string, f.N)
+		for i, image := range index {
+			f.Files[i] = folder.Path(int(image))
+		}
 	}
 	return f, nil
 }

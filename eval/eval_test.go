@@ -367,3 +367,38 @@ func TestTopK(t *testing.T) {
 		t.Errorf("Accuracy with a NaN score: %v, nil; want an error", acc)
 	}
 }
+
+// TestWriteEmbeddingsFiles: each row's file goes to NAME.files.txt, one per line, for .npy and
+// .csv alike; Rows keeps each row's file; an export without files removes an earlier list (it
+// would describe other rows); a name with a line break is refused.
+func TestWriteEmbeddingsFiles(t *testing.T) {
+	dir := t.TempDir()
+	f := Features{N: 3, D: 1, X: []float32{1, 2, 3}, Files: []string{"/p/a b.jpg", "/p/c,d.png", "/p/e.jpg"}}
+	for _, name := range []string{"emb.npy", "emb.csv"} {
+		if err := WriteEmbeddings(filepath.Join(dir, name), f.Rows([]int{2, 0})); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := os.ReadFile(filepath.Join(dir, "emb.files.txt")); err != nil || string(got) != "/p/e.jpg\n/p/a b.jpg\n" {
+			t.Errorf("%s: files %q, %v; want the rows' files, one per line", name, got, err)
+		}
+		os.Remove(filepath.Join(dir, "emb.files.txt"))
+	}
+	if err := WriteEmbeddings(filepath.Join(dir, "emb.npy"), f); err != nil {
+		t.Fatal(err)
+	}
+	f.Files = nil
+	if err := WriteEmbeddings(filepath.Join(dir, "emb.npy"), f); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "emb.files.txt")); !os.IsNotExist(err) {
+		t.Errorf("an export without files left the earlier emb.files.txt: %v", err)
+	}
+	f.Files = []string{"a", "b\nc", "d"}
+	if err := WriteEmbeddings(filepath.Join(dir, "emb.npy"), f); err == nil || !strings.Contains(err.Error(), "has a line break") {
+		t.Errorf("a file name with a line break: %v", err)
+	}
+	f.Files = []string{"a"}
+	if err := WriteEmbeddings(filepath.Join(dir, "emb.npy"), f); err == nil || !strings.Contains(err.Error(), "1 file names for 3 rows") {
+		t.Errorf("too few file names: %v", err)
+	}
+}

@@ -20,13 +20,20 @@ import (
 // extension: ".npy" writes a float32 [N, D] NumPy array (and the labels, when present, to
 // "<name>.labels.npy" beside it); ".csv" writes one row per embedding, the label first when present.
 // Where rows were left out (f.Index set), each row's image index goes to "<name>.index.npy", or
-// to an "index" column first. A .npy export removes the side files of an earlier one to path that
-// it does not write again.
+// to an "index" column first. With f.Files, each row's image file goes to "<name>.files.txt"
+// (FilesFile), one per line, for either format. An export removes the side files of an earlier
+// one to path that it does not write again.
 func WriteEmbeddings(path string, f Features) error {
 	if err := f.Validate("exported"); err != nil {
 		return err
 	}
-	switch ext := strings.ToLower(filepath.Ext(path)); ext {
+	ext := strings.ToLower(filepath.Ext(path))
+	if ext == ".npy" || ext == ".csv" {
+		if err := writeFiles(FilesFile(path), f.Files); err != nil {
+			return err
+		}
+	}
+	switch ext {
 	case ".npy":
 		if err := atomicfile.Write(path, 0, func(w io.Writer) error {
 			return numpy.ToNpyWriter(tensors.FromFlatDataAndDimensions(f.X, f.N, f.D), w)
@@ -53,6 +60,35 @@ func WriteEmbeddings(path string, f Features) error {
 	default:
 		return fmt.Errorf("embeddings file %q: unknown extension %q, use .npy or .csv", path, ext)
 	}
+}
+
+// FilesFile is where WriteEmbeddings puts the image file of each row, for an export to path of
+// features that have them (Features.Files): NAME.files.txt beside it.
+func FilesFile(path string) string { return sidePath(path, ".files.txt") }
+
+// writeFiles writes names to path, one per line, or removes an earlier file there when names is
+// nil (it would describe other rows). A name holding a line break is refused: it would read back
+// as two rows.
+func writeFiles(path string, names []string) error {
+	if names == nil {
+		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("embeddings: removing the earlier %s: %w", path, err)
+		}
+		return nil
+	}
+	for i, n := range names {
+		if strings.ContainsAny(n, "\n\r") {
+			return fmt.Errorf("embeddings: the file of row %d, %q, has a line break: it cannot be listed one per line in %s; rename it", i, n, path)
+		}
+	}
+	return atomicfile.Write(path, 0, func(w io.Writer) error {
+		for _, n := range names {
+			if _, err := io.WriteString(w, n+"\n"); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // IndexFile is where WriteEmbeddings puts each row's image index for an export to path, when

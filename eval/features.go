@@ -21,6 +21,9 @@ type Features struct {
 	// Index is the data set's index of each row where rows were left out (images that did not
 	// decode, skipped by encoder.EmbedOptions.SkipBadImages); nil when row i is image i.
 	Index []int32
+	// Files is the image file of each row where the images are files (an image folder); nil
+	// otherwise. WriteEmbeddings writes it beside the export (FilesFile).
+	Files []string
 }
 
 // Validate reports inconsistent sizes, NaN or Inf values and labels out of range (-1, unknown,
@@ -39,6 +42,9 @@ func (f Features) Validate(name string) error {
 	}
 	if f.Index != nil && len(f.Index) != f.N {
 		return fmt.Errorf("%s features: %d indices for %d rows", name, len(f.Index), f.N)
+	}
+	if f.Files != nil && len(f.Files) != f.N {
+		return fmt.Errorf("%s features: %d file names for %d rows", name, len(f.Files), f.N)
 	}
 	if f.Labels != nil {
 		if len(f.Labels) != f.N {
@@ -116,8 +122,8 @@ func (s standardizer) apply(f Features) Features {
 	return out
 }
 
-// Rows returns the rows of f at the given indices (a copy), with their labels and data-set
-// indices.
+// Rows returns the rows of f at the given indices (a copy), with their labels, data-set indices
+// and files.
 func (f Features) Rows(indices []int) Features {
 	out := Features{N: len(indices), D: f.D, NumClasses: f.NumClasses, X: make([]float32, 0, len(indices)*f.D)}
 	if f.Labels != nil {
@@ -126,6 +132,9 @@ func (f Features) Rows(indices []int) Features {
 	if f.Index != nil {
 		out.Index = make([]int32, 0, len(indices))
 	}
+	if f.Files != nil {
+		out.Files = make([]string, 0, len(indices))
+	}
 	for _, i := range indices {
 		out.X = append(out.X, f.Row(i)...)
 		if f.Labels != nil {
@@ -133,6 +142,9 @@ func (f Features) Rows(indices []int) Features {
 		}
 		if f.Index != nil {
 			out.Index = append(out.Index, f.Index[i])
+		}
+		if f.Files != nil {
+			out.Files = append(out.Files, f.Files[i])
 		}
 	}
 	return out

@@ -392,6 +392,9 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote %d embeddings of dimension %d to %s\n", x.N, x.D, f.embeddings)
+		if x.Files != nil {
+			fmt.Fprintf(stdout, "each row's image file is in %s\n", eval.FilesFile(f.embeddings))
+		}
 		if x.Index != nil {
 			where := eval.IndexFile(f.embeddings)
 			if where == "" {

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -303,11 +304,18 @@ func TestResultCountsBadImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var wantIndex []string
+	var wantIndex, wantFiles []string
 	for i := range val.Info().Len {
 		if filepath.Base(val.Path(i)) != "bad.jpg" {
 			wantIndex = append(wantIndex, strconv.Itoa(i))
+			wantFiles = append(wantFiles, val.Path(i))
 		}
+	}
+	// And each row's file, one per line beside the export.
+	files, err := os.ReadFile(strings.TrimSuffix(emb, ".csv") + ".files.txt")
+	if got := strings.Split(strings.TrimSuffix(string(files), "\n"), "\n"); err != nil || !slices.Equal(got, wantFiles) ||
+		!strings.Contains(o.stdout, "each row's image file is in "+strings.TrimSuffix(emb, ".csv")+".files.txt") {
+		t.Errorf("val.files.txt: %v, %q; want %q, named in stdout:\n%s", err, got, wantFiles, o.stdout)
 	}
 	rows, _ := os.ReadFile(emb)
 	lines := strings.Split(strings.TrimSpace(string(rows)), "\n")

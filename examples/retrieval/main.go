@@ -1,6 +1,7 @@
 // Command retrieval is an example of using a pretrained encoder from another Go program: it loads
 // the encoder with encoder.Load, embeds a data set and, for a few query images, lists the labels
-// of their nearest neighbours by cosine similarity (image retrieval).
+// of their nearest neighbours by cosine similarity (image retrieval): their files for an image
+// folder, their indices otherwise.
 //
 //	go run ./evaluate -checkpoint runs/vicreg -export-encoder encoder.safetensors -probe-epochs 0 -knn-k 0
 //	go run ./examples/retrieval -encoder encoder.safetensors
@@ -10,6 +11,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/datasets"
@@ -60,14 +62,26 @@ func run(path, dataset, dataDir string, n, queries, k int) error {
 	if err != nil {
 		return err
 	}
-	q := f
-	q.N = min(queries, f.N)
-	q.X, q.Labels = f.X[:q.N*f.D], nil
+	// Queries spread evenly over the images (a folder lists them class by class).
+	picked := make([]int, min(queries, f.N))
+	for j := range picked {
+		picked[j] = j * f.N / len(picked)
+	}
+	q := f.Rows(picked)
 	label := func(i int) int32 { // -1 for unlabelled images
 		if f.Labels == nil {
 			return -1
 		}
 		return f.Labels[i]
+	}
+	name := func(i int) string { // the image's file (image folders) or its index
+		if f.Files != nil {
+			if rel, err := filepath.Rel(dataDir, f.Files[i]); err == nil && dataDir != "" {
+				return rel
+			}
+			return f.Files[i]
+		}
+		return fmt.Sprint(i)
 	}
 	// k+1 neighbours: each query finds itself first.
 	found, err := eval.NearestNeighbours(b, f, q, k+1, 0)
@@ -75,15 +89,16 @@ func run(path, dataset, dataDir string, n, queries, k int) error {
 		return err
 	}
 	hits, total := 0, 0
-	for i, nbs := range found {
-		fmt.Printf("query %d (label %d): neighbours", i, label(i))
+	for j, nbs := range found {
+		i := picked[j]
+		fmt.Printf("query %s (label %d): neighbours", name(i), label(i))
 		shown := 0
 		for _, nb := range nbs {
 			if nb.Index == i || shown == k {
 				continue
 			}
 			shown++
-			fmt.Printf(" %d(label %d, cos %.3f)", nb.Index, label(nb.Index), nb.Similarity)
+			fmt.Printf(" %s(label %d, cos %.3f)", name(nb.Index), label(nb.Index), nb.Similarity)
 			total++
 			if label(nb.Index) == label(i) {
 				hits++
