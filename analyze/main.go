@@ -151,7 +151,7 @@ func runLogged(args []string, logw io.Writer) int {
 			"GOMLX_BACKEND picks the backend (xla:cpu, xla:cuda, go).\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := flagargs.Parse(fs, args, "./analyze"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

@@ -120,7 +120,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			"finetune 1%%: lr-backbone 0.03, lr-head 0.08, wd 0, 20 epochs; 10%%: 0.01, 0.1, 0, 20 epochs; 100%%: 0.01, 0.1, 0, 10 epochs.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := flagargs.Parse(fs, args, "./evaluate"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

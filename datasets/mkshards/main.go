@@ -52,7 +52,7 @@ func run(args []string) int {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./datasets/mkshards -in DIR -out DIR [-per-shard 1000]\n\nWrites an image folder as WebDataset tar shards.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
+	if err := flagargs.Parse(fs, args, "./datasets/mkshards"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}

@@ -1,6 +1,8 @@
 package flagargs
 
 import (
+	"bytes"
+	"errors"
 	"flag"
 	"io"
 	"strings"
@@ -20,11 +22,13 @@ func TestStray(t *testing.T) {
 		{[]string{"--verify", "true"}, "-verify=true"},
 		{[]string{"-n", "2", "photos"}, `unexpected argument "photos" (flags start with -)`},
 		{[]string{"-n", "2", "true"}, `unexpected argument "true" (flags start with -)`},
+		{[]string{"-dir", "s/train-000000.tar", "s/train-000001.tar"}, `unexpected argument "s/train-000001.tar": quote a shard pattern`},
 	} {
 		fs := flag.NewFlagSet("t", flag.ContinueOnError)
 		fs.SetOutput(io.Discard)
 		fs.Bool("verify", false, "")
 		fs.Int("n", 0, "")
+		fs.String("dir", "", "")
 		if err := fs.Parse(tc.args); err != nil {
 			t.Fatal(err)
 		}
@@ -32,5 +36,38 @@ func TestStray(t *testing.T) {
 		if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
 			t.Errorf("%q: %q, want %q", tc.args, got, tc.want)
 		}
+	}
+}
+
+// TestParse: a bad flag prints one line, with the nearest flag for a misspelt one, and where to
+// find the flags, not the whole usage; -h prints the usage; a good command line prints nothing.
+func TestParse(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+		err  bool
+	}{
+		{[]string{"-data-dri", "x"}, "train: unknown flag -data-dri: did you mean -data-dir?\nRun 'go run ./train -h' for the flags.\n", true},
+		{[]string{"-zzzzzz"}, "train: unknown flag -zzzzzz\nRun 'go run ./train -h' for the flags.\n", true},
+		{[]string{"-epochs", "x"}, `train: invalid value "x" for flag -epochs: parse error` + "\nRun 'go run ./train -h' for the flags.\n", true},
+		{[]string{"-h"}, "USAGE\n", true},
+		{[]string{"-epochs", "3"}, "", false},
+	} {
+		var out bytes.Buffer
+		fs := flag.NewFlagSet("train", flag.ContinueOnError)
+		fs.SetOutput(&out)
+		fs.String("data-dir", "", "")
+		fs.Int("epochs", 1, "")
+		fs.Usage = func() { io.WriteString(fs.Output(), "USAGE\n") }
+		err := Parse(fs, tc.args, "./train")
+		if out.String() != tc.want || (err != nil) != tc.err || (tc.args[0] == "-h") != errors.Is(err, flag.ErrHelp) {
+			t.Errorf("%q: printed %q, error %v; want %q", tc.args, out.String(), err, tc.want)
+		}
+	}
+	if i := Nearest("Lamda", []string{"mu", "lambda", "nu"}); i != 1 {
+		t.Errorf("Nearest(Lamda): %d, want 1 (lambda, case ignored)", i)
+	}
+	if i := Nearest("abcdef", []string{"uvwxyz"}); i != -1 {
+		t.Errorf("Nearest of nothing close: %d, want -1", i)
 	}
 }

@@ -19,6 +19,7 @@ import (
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 
+	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/losses"
 	"github.com/gomlx-ssl/vicreg/models"
 )
@@ -236,14 +237,12 @@ func unknownKeyMessage(key string) string {
 			return fmt.Sprintf("unknown key %q: the flag -%s is the key %s; %s", key, k.Flag, nested(k.Path), hint)
 		}
 	}
-	best, bestDist := "", 3 // suggest only keys within two edits
-	for _, k := range keys {
-		leaf := k.Path[strings.LastIndex(k.Path, ".")+1:]
-		if d := editDistance(strings.ToLower(key), strings.ToLower(leaf)); d < bestDist {
-			best, bestDist = k.Path, d
-		}
+	leaves := make([]string, len(keys))
+	for i, k := range keys {
+		leaves[i] = k.Path[strings.LastIndex(k.Path, ".")+1:]
 	}
-	if best != "" {
+	if i := flagargs.Nearest(key, leaves); i >= 0 {
+		best := keys[i].Path
 		return fmt.Sprintf("unknown key %q: did you mean %s? %s", key, nested(best), hint)
 	}
 	return fmt.Sprintf("unknown key %q: %s", key, hint)
@@ -256,27 +255,6 @@ func nested(path string) string {
 		return fmt.Sprintf("%q inside %q", path[i+1:], path[:i])
 	}
 	return fmt.Sprintf("%q", path)
-}
-
-// editDistance is the Levenshtein distance between a and b (bytes).
-func editDistance(a, b string) int {
-	row := make([]int, len(b)+1)
-	for j := range row {
-		row[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		diag := row[0]
-		row[0] = i
-		for j := 1; j <= len(b); j++ {
-			sub := diag
-			if a[i-1] != b[j-1] {
-				sub++
-			}
-			diag = row[j]
-			row[j] = min(row[j]+1, row[j-1]+1, sub)
-		}
-	}
-	return row[len(b)]
 }
 
 // jsonKindOfValue names a JSON value as encoding/json's UnmarshalTypeError.Value does ("string",

@@ -112,8 +112,8 @@ func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 	fs.String("preset", "mnist", "starting configuration: "+strings.Join(PresetNames(), ", ")+"; other flags override it")
 	fs.String("config", "", "starting configuration from a JSON file (e.g. a run's "+FileName+"); other flags override it")
 	c.BindFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
+	if err := flagargs.Parse(fs, args, "./train"); err != nil {
+		return Config{}, err // printed: one line, or the usage for -h
 	}
 	if msg := flagargs.Stray(fs, args); msg != "" {
 		return Config{}, Errorf("", "%s", msg)
