@@ -130,6 +130,7 @@ func run(args []string) int {
 			logger.Warn("removed the shards written before the error: -out is as it was", "shards", len(written))
 		}
 	}
+	trainImages := 0 // written for training: the split train/, or the folder without splits
 	for i, split := range splits {
 		f := folders[i]
 		info := f.Info()
@@ -177,13 +178,16 @@ func run(args []string) int {
 			undo()
 			return report(err)
 		}
+		if split == "" || split == "train" {
+			trainImages = info.Len - skipped
+		}
 		logger.Info("wrote shards", "split", split, "images", info.Len-skipped, "skipped", skipped, "classes", info.NumClasses,
 			"shards", len(paths), "pattern", datasets.ShardPattern(paths), "took", time.Since(start).Round(time.Millisecond))
 		if ig := f.Ignored(); ig > 0 {
 			logger.Warn("files left out: not .jpg, .jpeg or .png, or beside the class folders", "count", ig, "folder", f.Dir())
 		}
 	}
-	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s\n", shellQuote(*out))
+	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s%s\n", shellQuote(*out), smallSet(trainImages))
 	return 0
 }
 
@@ -194,6 +198,20 @@ func report(err error) int {
 		return 2
 	}
 	return 1
+}
+
+// smallSet is what to add to the imagenet preset (ResNet-50, batch 2048, 224 px) for n training
+// images, fewer than its batch: the README's smaller start, with a batch of at most a quarter of
+// the images (a power of two, at most 256).
+func smallSet(n int) string {
+	if n >= 2048 {
+		return ""
+	}
+	b := 2
+	for b*2 <= min(256, n/4) {
+		b *= 2
+	}
+	return fmt.Sprintf(" -model resnet18 -batch-size %d -epochs 100 -image-size 96", b)
 }
 
 func shellQuote(s string) string {

@@ -186,3 +186,19 @@ func runStderr(t *testing.T, args ...string) (int, string) {
 	w.Close()
 	return code, <-done
 }
+
+// The suggested command fits the set: the imagenet preset's batch of 2048 is refused below 2048
+// training images, so smaller sets get the README's smaller start with a batch of at most a
+// quarter of the images.
+func TestSmallSet(t *testing.T) {
+	for n, want := range map[int]string{
+		5000: "", 2048: "",
+		2047: " -model resnet18 -batch-size 256 -epochs 100 -image-size 96",
+		66:   " -model resnet18 -batch-size 16 -epochs 100 -image-size 96",
+		7:    " -model resnet18 -batch-size 2 -epochs 100 -image-size 96",
+	} {
+		if got := smallSet(n); got != want {
+			t.Errorf("smallSet(%d) = %q, want %q", n, got, want)
+		}
+	}
+}

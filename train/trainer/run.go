@@ -103,7 +103,8 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 			cfg.Model.InChannels, cfg.Dataset, info.Channels, info.Channels)
 	}
 	if info.Len < cfg.BatchSize {
-		return nil, config.Errorf("batch-size", "%d is larger than the %d training images", cfg.BatchSize, info.Len)
+		return nil, config.Errorf("batch-size", "%d is larger than the %d training images: give -batch-size %d or less (with so few images, a quarter of them, %d, gives four steps an epoch)",
+			cfg.BatchSize, info.Len, info.Len, max(2, info.Len/4))
 	}
 	if d.aug, err = cfg.Augmentation(train); err != nil {
 		return nil, err
