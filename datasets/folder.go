@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/charmbracelet/log"
 )
 
 // Folder is an image folder read as torchvision's ImageFolder reads one: a list of files, each
@@ -25,6 +27,7 @@ type Folder struct {
 	labels  []int32
 	classes []string
 	ignored int
+	beside  int // images among the ignored files: beside the class folders, so of no class
 	split   string
 }
 
@@ -181,6 +184,9 @@ func (f *Folder) list() error {
 	for _, e := range entries {
 		if !hidden(e.Name()) && !entryIsDir(f.dir, e) {
 			f.ignored++ // a file beside the class folders has no class (ImageFolder skips it too)
+			if isImageFile(e.Name()) {
+				f.beside++
+			}
 		}
 	}
 	for k, class := range classes {
@@ -265,6 +271,19 @@ func (f *Folder) Path(i int) string { return f.files[i] }
 // Ignored is the number of files left out: those that are not .jpg, .jpeg or .png, and those
 // beside the class folders of a labelled folder (they have no class). Hidden files are not counted.
 func (f *Folder) Ignored() int { return f.ignored }
+
+// WarnLeftOut logs what the listing left out, if anything: images beside the class folders (with
+// a subfolder, a folder is read as class folders, as torchvision's ImageFolder reads it: a photo
+// folder with one subfolder loses its own photos), and other files.
+func (f *Folder) WarnLeftOut(logger *log.Logger) {
+	if f.beside > 0 {
+		logger.Warn("images beside the class folders left out: a folder with subfolders is read as one subfolder per class (ImageFolder's rule); move them into a class folder, or the subfolders out, to use them",
+			"images", f.beside, "folder", f.dir)
+	}
+	if other := f.ignored - f.beside; other > 0 {
+		logger.Warn("files left out: not .jpg, .jpeg or .png", "count", other, "folder", f.dir)
+	}
+}
 
 // Label is the class of sample i, or -1 for a flat folder.
 func (f *Folder) Label(i int) int32 {

@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"bytes"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -10,6 +11,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/charmbracelet/log"
 )
 
 func writePNG(t *testing.T, path string, w, h int, f func(x, y int) color.RGBA) {
@@ -107,5 +110,38 @@ func TestFolderErrors(t *testing.T) {
 				t.Fatalf("got %v, want an error containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestWarnLeftOut: a photo folder with one subfolder is read as class folders (ImageFolder's
+// rule): the photos beside it are left out, and the warning says how many images that is, apart
+// from the other files left out.
+func TestWarnLeftOut(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.jpg", "b.png", "c.JPG", "nested/d.png"} {
+		writePNG(t, filepath.Join(dir, name), 4, 4, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+	}
+	writeFile(t, filepath.Join(dir, "notes.txt"), []byte("x"))
+	writeFile(t, filepath.Join(dir, "nested", "e.gif"), []byte("x"))
+	f, err := OpenFolder(dir, SplitTrain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	f.WarnLeftOut(log.New(&logged))
+	out := logged.String()
+	if f.Info().Len != 1 || !strings.Contains(out, "images beside the class folders left out") || !strings.Contains(out, "images=3") ||
+		!strings.Contains(out, "files left out: not .jpg, .jpeg or .png") || !strings.Contains(out, "count=2") {
+		t.Errorf("%d images listed; logged:\n%s\nwant 1 image, a warning for 3 images beside the class folder and one for 2 other files", f.Info().Len, out)
+	}
+	var none bytes.Buffer
+	os.Remove(filepath.Join(dir, "nested", "e.gif"))
+	clean, err := OpenFolder(filepath.Join(dir, "nested"), SplitTrain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clean.WarnLeftOut(log.New(&none))
+	if none.Len() != 0 {
+		t.Errorf("nothing left out, yet logged: %s", none.String())
 	}
 }

@@ -183,9 +183,7 @@ func run(args []string) int {
 		}
 		logger.Info("wrote shards", "split", split, "images", info.Len-skipped, "skipped", skipped, "classes", info.NumClasses,
 			"shards", len(paths), "pattern", datasets.ShardPattern(paths), "took", time.Since(start).Round(time.Millisecond))
-		if ig := f.Ignored(); ig > 0 {
-			logger.Warn("files left out: not .jpg, .jpeg or .png, or beside the class folders", "count", ig, "folder", f.Dir())
-		}
+		f.WarnLeftOut(logger)
 	}
 	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s%s\n", shellQuote(*out), smallSet(trainImages))
 	return 0

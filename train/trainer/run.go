@@ -140,8 +140,8 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 	}
 	d.train = train
 	for _, data := range []datasets.Data{d.train, d.eval} {
-		if f, ok := data.(*datasets.Folder); ok && f.Ignored() > 0 {
-			logger.Warn("files left out: not .jpg, .jpeg or .png, or beside the class folders", "count", f.Ignored(), "folder", f.Dir())
+		if f, ok := data.(*datasets.Folder); ok {
+			f.WarnLeftOut(logger)
 		}
 	}
 	return d, nil
