@@ -245,6 +245,9 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 	}
 	defer trainStep.Finalize()
 
+	if (cfg.Dataset == "folder" || cfg.Dataset == "shards") && cfg.Augment == "mnist" {
+		logger.Warn("your own images with the mnist recipe (the default preset): its augmentation has no flip, colour jitter, grayscale or solarisation, and its model is small; for photos start from -preset imagenet (the README's 'Your own images' gives smaller settings for small sets)")
+	}
 	logger.Info("training", "dataset", cfg.Dataset, "images", info.Len, "classes", info.NumClasses, "view", d.size, "jpeg", datasets.JPEGDecoder(), "model", cfg.Model.Arch, "width", cfg.Model.Width,
 		"loss", cfg.Loss, "optimizer", cfg.Optimizer, "batch", cfg.BatchSize, "steps", total, "peak_lr", optCfg.Schedule.Base,
 		"backend", backend.Name(b), "devices", cfg.Devices, "precision", cfg.Precision)
