@@ -185,6 +185,10 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 	info := d.train.Info()
 	net := NewNetwork(plan, info.NumClasses)
 	batchesPerEpoch, total, optCfg := plan.ForData(info.Len)
+	if w := optCfg.Schedule.WarmupSteps; w >= total && cfg.WarmupEpochs > 0 {
+		logger.Warn("the warm-up lasts the whole run: the learning rate never reaches its peak; give -warmup-epochs below the run's length",
+			"warmup_epochs", cfg.WarmupEpochs, "warmup_steps", w, "steps", total)
+	}
 	opt, err := optim.New(optCfg)
 	if err != nil {
 		return nil, fmt.Errorf("the optimiser: %w", err) // Plan validated every setting
