@@ -54,11 +54,26 @@ const BuiltForPJRT = "0.83"
 // ErrNoPlugin is returned (wrapped) by New when XLA is wanted but no PJRT plugin can be found.
 var ErrNoPlugin = errors.New("no XLA PJRT plugin found")
 
-// NoPluginHelp is the text shown to a user who has no XLA plugin installed.
+// NoPluginHelp is the text shown to a user who has no XLA plugin installed (where $PJRT_PLUGIN_LIBRARY_PATH
+// is unset: see noPluginHelp).
 const NoPluginHelp = `searched ` + "$" + PluginPathEnv + `, ~/.local/lib/go-xla, /usr/local/lib/go-xla and the system library folders.
 Do one of:
   make xla                 # installs the XLA CPU plugin from PyPI into ~/.local/lib/go-xla (no root needed)
   export GOMLX_BACKEND=go  # pure Go backend: losses, estimators and inference, but no convolution training`
+
+// noPluginHelp is NoPluginHelp, or, where $PJRT_PLUGIN_LIBRARY_PATH is set (paths, its value),
+// what go-xla then searched: only those folders, so `make xla` (which installs into
+// ~/.local/lib/go-xla) cannot help until that folder is added to it or the variable unset.
+func noPluginHelp(paths string) string {
+	if paths == "" {
+		return NoPluginHelp
+	}
+	return fmt.Sprintf("searched only $%s=%s, which replaces the default folders (~/.local/lib/go-xla, ...).\n"+
+		"Do one of:\n"+
+		"  unset %s, then: make xla   # installs the XLA CPU plugin from PyPI into ~/.local/lib/go-xla\n"+
+		"  put a PJRT plugin (pjrt_c_api_cpu_plugin.so) in one of its folders, or add ~/.local/lib/go-xla to it after make xla",
+		PluginPathEnv, paths, PluginPathEnv)
+}
 
 // init stops go-xla from downloading plugins by itself: New decides when a download may succeed.
 func init() {
@@ -79,8 +94,14 @@ func normalize(config string) string {
 	name, rest, _ := strings.Cut(config, ":")
 	switch name {
 	case "go", "simplego":
+		if rest != "" {
+			return "go:" + rest // the Go backend's options (parallelism=N, ...): GoMLX checks them
+		}
 		return "go"
 	case "cpu", "cuda", "tpu":
+		if rest != "" {
+			return "xla:" + name + ":" + rest // not a plugin name: New refuses it rather than drop it
+		}
 		return "xla:" + name
 	}
 	if rest == "" {
@@ -206,7 +227,7 @@ func ensurePlugin(name string) error {
 		}
 	}
 	if name == "" || name == "cpu" {
-		return fmt.Errorf("%w; %s", ErrNoPlugin, NoPluginHelp)
+		return fmt.Errorf("%w; %s", ErrNoPlugin, noPluginHelp(os.Getenv(PluginPathEnv)))
 	}
 	return fmt.Errorf("%w: plugin %q is not installed (found: %v); see the README section on GPUs and TPUs",
 		ErrNoPlugin, name, pluginNames())

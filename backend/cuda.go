@@ -120,6 +120,9 @@ func readWheelMetadata(path string) (name, version string, err error) {
 // (ErrNoPlugin) says what to do.
 func FindCUDA() (CUDAInstall, error) {
 	if dir, ok := os.LookupEnv(CUDADirEnv); ok && dir != "" {
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs // go-xla loads a plugin by path only when the path is absolute
+		}
 		c := CUDAInstall{Root: dir, Plugin: filepath.Join(dir, CUDAPluginFile), Source: "$" + CUDADirEnv}
 		if !fileExists(c.Plugin) {
 			return CUDAInstall{}, fmt.Errorf("%w: %s=%s has no %s: run `make cuda` with that variable set, or unset it",
@@ -191,9 +194,10 @@ func cudaFromDiscovery() (CUDAInstall, bool) {
 	return CUDAInstall{Root: filepath.Dir(filepath.Dir(filepath.Dir(p))), Plugin: p, Source: PluginPathEnv}, true
 }
 
-// isCUDAPlugin reports whether an XLA plugin name (or path) is NVIDIA's.
+// isCUDAPlugin reports whether an XLA plugin name (or path: its file name, not its folders) is
+// NVIDIA's.
 func isCUDAPlugin(name string) bool {
-	n := strings.ToLower(name)
+	n := strings.ToLower(filepath.Base(name))
 	return strings.Contains(n, "cuda") || strings.Contains(n, "nvidia")
 }
 
