@@ -1,23 +1,26 @@
 # VICReg toolkit: the two commands for a fresh machine are `make train` and `make test`.
 
 GO        ?= go
-PLUGIN    ?= $(HOME)/.local/lib/go-xla/pjrt_c_api_cpu_plugin.so
 # Tests run the whole module; the timeout bounds a hung XLA compile, not a slow machine.
 TESTFLAGS ?= -count=1 -timeout 25m
 BENCHTIME ?= 3x
 FUZZTIME  ?= 20s
 BENCHARGS ?=
 
-.PHONY: all xla cuda gpu-build gpu-check train test analyze estimators bench faults fuzz lint clean
+.PHONY: all cgo xla cuda gpu-build gpu-check train test analyze estimators bench faults fuzz lint clean
 
 all: lint test
 
 ## xla: install the XLA CPU PJRT plugin from PyPI into ~/.local/lib/go-xla (idempotent, no root).
-xla:
+## Every target that runs XLA runs it first: it installs the pinned plugin where another (or an
+## older pin) sits, and returns at once where the pinned one is installed.
+xla: cgo
 	@scripts/install-xla.sh
 
-$(PLUGIN):
-	@scripts/install-xla.sh
+## cgo: go-xla loads the plugin through cgo, so a C compiler is required: say so before anything.
+cgo:
+	@if [ "$$($(GO) env CGO_ENABLED)" != 1 ]; then \
+	  echo "make: cgo is off (no C compiler found): go-xla loads the XLA plugin through cgo; install gcc (Debian: apt-get install gcc) and run again" >&2; exit 1; fi
 
 ## cuda: install JAX's CUDA 13 PJRT plugin and its NVIDIA libraries from PyPI (pinned, sha256-checked)
 ## into ~/.local/lib/vicreg-cuda (VICREG_CUDA_DIR), no root, idempotent; then GOMLX_BACKEND=xla:cuda.
@@ -36,33 +39,33 @@ gpu-check:
 	@scripts/gpu-check.sh
 
 ## train: the default job (MNIST, small ResNet, VICReg, linear probe) on xla:cpu.
-train: $(PLUGIN)
+train: xla
 	$(GO) run ./train $(ARGS)
 
 ## test: every test, on the backend that GOMLX_BACKEND selects (default xla:cpu).
-test: $(PLUGIN)
+test: xla
 	$(GO) run ./train -backend-info
 	$(GO) test $(TESTFLAGS) ./...
 
 ## analyze: the paper's assumption checks on a run's checkpoints, e.g.
 ## make analyze ARGS="-checkpoints runs/vicreg -out runs/vicreg/analysis"
-analyze: $(PLUGIN)
+analyze: xla
 	$(GO) run ./analyze $(ARGS)
 
 ## estimators: the entropy estimators' error against ground truth on synthetic Gaussians and mixtures.
-estimators: $(PLUGIN)
+estimators: xla
 	$(GO) run ./analyze -estimators -out runs/estimators $(ARGS)
 
 ## bench: ours side by side with PyTorch (one table: views/s, ratio, GFLOP/s, share of the measured
 ## peak, compile time, peak memory), then the Go micro-benchmarks; prints numbers, asserts nothing.
 ## A quick run: make bench BENCHARGS='-configs w16 -batch 64 -steps 2'
-bench: $(PLUGIN)
+bench: xla
 	$(GO) run ./bench $(BENCHARGS)
 	$(GO) test -run '^$$' -bench . -benchtime $(BENCHTIME) -timeout 60m ./...
 
 ## faults: the fault-injection suite in full (20 kill -9 trials, disk full, flipped bytes, NaN, usage
 ## errors, a 5,000-step load run), then the fuzzers. `make test` runs its short form (3 trials).
-faults: $(PLUGIN)
+faults: xla
 	$(GO) test -count=1 -timeout 90m -v ./faults -faults.trials 20 -faults.load
 	@$(MAKE) --no-print-directory fuzz
 

@@ -23,6 +23,10 @@ TARGET=$DEST/pjrt_c_api_cpu_plugin.so
 STAMP=$DEST/.pjrt_c_api_cpu_plugin.source
 
 if [[ "$(uname -s)/$(uname -m)" != "Linux/x86_64" ]]; then
+  if [[ -f "$TARGET" ]]; then
+    echo "install-xla: the pinned wheel is for Linux x86_64; using the plugin already at $TARGET"
+    exit 0
+  fi
   echo "install-xla: the pinned wheel is for Linux x86_64; on $(uname -s)/$(uname -m) let go-xla's auto-installer fetch a plugin (unset GOMLX_NO_AUTO_INSTALL)" >&2
   exit 1
 fi
