@@ -34,10 +34,14 @@ type Summary struct {
 }
 
 // Summarize returns the Summary of the finite values of v.
-func Summarize(v []float64) Summary {
+func Summarize(v []float64) Summary { return summarize(v, false) }
+
+// summarize is Summarize, keeping +Inf values (sorted last: an affinity ratio with a vanishing
+// gradient where f moves) with keepInf.
+func summarize(v []float64, keepInf bool) Summary {
 	var s []float64
 	for _, x := range v {
-		if !math.IsNaN(x) && !math.IsInf(x, 0) {
+		if !math.IsNaN(x) && !math.IsInf(x, -1) && (keepInf || !math.IsInf(x, 1)) {
 			s = append(s, x)
 		}
 	}
@@ -49,6 +53,9 @@ func Summarize(v []float64) Summary {
 		h := p * float64(len(s)-1)
 		lo := int(math.Floor(h))
 		hi := min(lo+1, len(s)-1)
+		if h == float64(lo) || s[hi] == s[lo] {
+			return s[lo] // also where s[hi] is +Inf: 0·Inf would be NaN
+		}
 		return s[lo] + (h-float64(lo))*(s[hi]-s[lo])
 	}
 	mean := 0.0
@@ -162,11 +169,19 @@ func affinity(f Func, anchors []float32, k int, dirs [][]float64, scales []float
 					den += lin * lin
 				}
 			}
-			res[si].Ratios[a] = num / den
+			switch {
+			case den > 0:
+				res[si].Ratios[a] = num / den
+			case num > 0:
+				res[si].Ratios[a] = math.Inf(1) // f moves where its gradient vanishes: not affine
+			default:
+				res[si].Ratios[a] = 1 // f does not move and its gradient vanishes: locally constant
+			}
 		}
 	}
 	for si := range res {
-		res[si].Summary = Summarize(res[si].Ratios)
+		res[si].Summary = summarize(res[si].Ratios, true) // an infinite ratio counts, as the least affine
+
 	}
 	return res, nil
 }

@@ -3,6 +3,7 @@ package analysis
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/gomlx/gomlx/backends"
@@ -161,4 +162,61 @@ func TestSummarize(t *testing.T) {
 	if s != want {
 		t.Errorf("Summarize = %+v, want %+v", s, want)
 	}
+}
+
+// TestAffinityInfiniteRatio: where the gradient vanishes but f moves under noise (ReLU at 0), the
+// ratio is +Inf, and it counts as the least affine in the quartiles: with two anchors at x = 1
+// (ratio 1) and two at x = 0 (+Inf), the median and Q3 are +Inf and the A2 verdict fails at that
+// scale, where dropping the infinite ratios had read "close to affine".
+func TestAffinityInfiniteRatio(t *testing.T) {
+	anchors := []float32{1, 1, 0, 0}
+	res, err := Affinity(kinkFunc{d: 1}, anchors, 4, AffinityConfig{Scales: []float64{0.01}, Directions: 2, Samples: 16, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for a, r := range res[0].Ratios {
+		want := 1.0
+		if anchors[a] == 0 {
+			want = math.Inf(1)
+		}
+		if r != want && math.Abs(r-want) > 1e-6 {
+			t.Fatalf("anchor %d: ratio %g, want %g", a, r, want)
+		}
+	}
+	if s := res[0].Summary; s.N != 4 || math.Abs(s.Q1-1) > 1e-6 || !math.IsInf(s.Median, 1) || !math.IsInf(s.Q3, 1) {
+		t.Errorf("summary %+v; want N 4, Q1 1, median and Q3 +Inf", s)
+	}
+	rep := &Report{Options: Options{Anchors: 4, Views: 8, Alpha: 0.05, Scales: []float64{0.01}, Directions: 2, NoiseSamples: 16},
+		Models: []ModelReport{{Label: "kink", Affinity: res}}}
+	md := Markdown(rep)
+	i := strings.Index(md, "close to affine")
+	if i < 0 {
+		t.Fatalf("no A2 verdict in the summary:\n%s", md)
+	}
+	if verdict := md[i : i+strings.Index(md[i:], "\n")]; !strings.Contains(verdict, "not at s ∈ {0.01}") {
+		t.Errorf("half of the anchors have an infinite ratio, yet the A2 verdict reads: %q", verdict)
+	}
+}
+
+// kinkFunc is f(x) = max(x, 0) element-wise, with the gradient 0 at x <= 0 (the convention of a
+// ReLU's derivative at its kink).
+type kinkFunc struct{ d int }
+
+func (f kinkFunc) InDim() int  { return f.d }
+func (f kinkFunc) OutDim() int { return f.d }
+func (f kinkFunc) Forward(x []float32, n int) ([]float32, error) {
+	out := make([]float32, len(x))
+	for i, v := range x {
+		out[i] = max(v, 0)
+	}
+	return out, nil
+}
+func (f kinkFunc) InputGrad(x, u []float32, n int) ([]float32, error) {
+	g := make([]float32, len(x))
+	for i, v := range x {
+		if v > 0 {
+			g[i] = u[i]
+		}
+	}
+	return g, nil
 }

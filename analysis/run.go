@@ -132,9 +132,12 @@ func (o *Options) validateMeasures() error {
 	case len(o.NoiseLevels) > 0 && o.NullDraws < 99:
 		return fmt.Errorf("-null-draws: must be >= 99, got %d", o.NullDraws)
 	}
-	for _, s := range o.NoiseLevels {
+	for i, s := range o.NoiseLevels {
 		if !(s > 0) || math.IsInf(s, 0) {
 			return fmt.Errorf("-noise-levels: must be > 0, got %g", s)
+		}
+		if i > 0 && !(s > o.NoiseLevels[i-1]) {
+			return fmt.Errorf("-noise-levels: give them smallest first, each larger than the one before (the claims compare the smallest with the largest): %g after %g", s, o.NoiseLevels[i-1])
 		}
 	}
 	for _, s := range o.Scales {

@@ -50,9 +50,12 @@ func (c SweepConfig) Validate() error {
 	case !(c.Alpha > 0 && c.Alpha < 1):
 		return fmt.Errorf("noise sweep: alpha must be in (0, 1), got %g", c.Alpha)
 	}
-	for _, s := range c.Levels {
+	for i, s := range c.Levels {
 		if !(s > 0) || math.IsInf(s, 0) {
 			return fmt.Errorf("noise sweep: noise levels must be > 0, got %g", s)
+		}
+		if i > 0 && !(s > c.Levels[i-1]) {
+			return fmt.Errorf("noise sweep: noise levels must increase (smallest first: the claims compare the smallest with the largest), got %g after %g", s, c.Levels[i-1])
 		}
 	}
 	return nil

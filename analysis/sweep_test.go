@@ -186,6 +186,9 @@ func TestSweepErrors(t *testing.T) {
 		"few copies":     func(c *SweepConfig) { c.Copies = 5 },
 		"few draws":      func(c *SweepConfig) { c.NullDraws = 10 },
 		"alpha":          func(c *SweepConfig) { c.Alpha = 1 },
+		// The claims compare the first level with the last as the smallest with the largest.
+		"decreasing levels": func(c *SweepConfig) { c.Levels = []float64{0.8, 0.01} },
+		"repeated level":    func(c *SweepConfig) { c.Levels = []float64{0.1, 0.1} },
 	} {
 		c := good
 		mod(&c)

@@ -154,6 +154,7 @@ func TestUsageErrors(t *testing.T) {
 		{"compare without levels", []string{"-compare", empty, "-noise-levels", "none"}},
 		{"compare missing folder", []string{"-compare", empty + "," + filepath.Join(empty, "nope")}},
 		{"bad noise level", []string{"-checkpoints", empty, "-noise-levels", "0.1,-2"}},
+		{"noise levels not increasing", []string{"-checkpoints", empty, "-noise-levels", "0.8,0.01"}},
 		{"few null draws", []string{"-checkpoints", empty, "-null-draws", "5"}},
 		// A report folder that cannot be made is refused before the work (a short calibration
 		// would otherwise run and then fail to write, exit 1).
