@@ -113,7 +113,7 @@ func Compare(b backends.Backend, paths []string, opts Options) (*Comparison, err
 			return nil, fmt.Errorf("%s: %w", file, err)
 		}
 		if i > 0 {
-			if err := sameEncoder(runs[0], runs[i]); err != nil {
+			if err := sameEncoder(runs[0], runs[i], opts.DataDir != ""); err != nil {
 				return nil, err
 			}
 		}
@@ -131,7 +131,7 @@ func Compare(b backends.Backend, paths []string, opts Options) (*Comparison, err
 		}
 		runs[i].size = inputSize(aug, set.ds)
 		if i > 0 {
-			if err := sameEncoder(runs[0], runs[i]); err != nil {
+			if err := sameEncoder(runs[0], runs[i], opts.DataDir != ""); err != nil {
 				return nil, err
 			}
 		}
@@ -210,8 +210,14 @@ func loadNewest(path string) (*checkpoints.State, string, error) {
 	return s, file, nil
 }
 
-// sameEncoder reports the first field in which b's encoder or data differ from a's.
-func sameEncoder(a, b compared) error {
+// sameEncoder reports the first field in which b's encoder or data differ from a's. Runs on an
+// image folder or shards must have been trained on the same one (their data_dir) unless
+// dataDirGiven (-data-dir): all are measured on one folder, the first run's or that one.
+func sameEncoder(a, b compared, dataDirGiven bool) error {
+	if own := a.cfg.Dataset == "folder" || a.cfg.Dataset == "shards"; own && !dataDirGiven && a.cfg.Dataset == b.cfg.Dataset && a.cfg.DataDir != b.cfg.DataDir {
+		return fmt.Errorf("%w: %s and %s were trained on other images (-dataset %s in %s and in %s), and all runs are measured on the first run's; if both folders hold the same images, give -data-dir to measure every run on one of them",
+			ErrNotComparable, a.path, b.path, a.cfg.Dataset, a.cfg.DataDir, b.cfg.DataDir)
+	}
 	for _, f := range []struct {
 		name   string
 		va, vb any

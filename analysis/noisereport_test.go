@@ -252,13 +252,30 @@ func TestSameEncoder(t *testing.T) {
 	base := compared{path: "a", size: 28, cfg: config.Default()}
 	ok := base
 	ok.path, ok.cfg.Loss, ok.cfg.Seed, ok.cfg.LR, ok.cfg.Expander = "b", "simclr", 4, 1, "64-64"
-	if err := sameEncoder(base, ok); err != nil {
+	if err := sameEncoder(base, ok, false); err != nil {
 		t.Errorf("objective, seed, learning rate and expander differ: %v", err)
 	}
 	bigger := base
 	bigger.path, bigger.size = "b", 32
-	err := sameEncoder(base, bigger)
+	err := sameEncoder(base, bigger, false)
 	if !errors.Is(err, ErrNotComparable) || !strings.Contains(err.Error(), "image size") || !strings.Contains(err.Error(), "28 against 32") {
 		t.Errorf("input size 28 against 32: %v", err)
+	}
+	// Runs on two image folders: refused (all would be measured on the first run's), unless
+	// -data-dir names one folder to measure them all on.
+	cats := base
+	cats.cfg.Dataset, cats.cfg.DataDir = "folder", "/data/cats"
+	xrays := cats
+	xrays.path, xrays.cfg.DataDir = "b", "/data/chest-xrays"
+	if err := sameEncoder(cats, xrays, false); !errors.Is(err, ErrNotComparable) || !strings.Contains(err.Error(), "-dataset folder in /data/cats and in /data/chest-xrays") {
+		t.Errorf("runs on two folders: %v", err)
+	}
+	if err := sameEncoder(cats, xrays, true); err != nil {
+		t.Errorf("runs on two folders with -data-dir: %v", err)
+	}
+	same := cats
+	same.path = "b"
+	if err := sameEncoder(cats, same, false); err != nil {
+		t.Errorf("runs on one folder: %v", err)
 	}
 }
