@@ -82,6 +82,18 @@ def resnet18_cifar(width):
     return model
 
 
+def outputs(model, features, x):
+    """The input (NHWC), the eval-mode and then the train-mode features, and the running statistics after."""
+    io = {"input": x.permute(0, 2, 3, 1).float()}
+    with torch.no_grad():
+        model.eval()
+        io["eval_output"] = features(x)
+        model.train()
+        io["train_output"] = features(x)
+    io.update(stats(model, "after."))
+    return io
+
+
 def projector(dims):  # The official VICReg Projector.
     layers = []
     for i in range(len(dims) - 2):
@@ -105,26 +117,12 @@ def main():
                                ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool"]],
                              nn.Flatten())
     x = torch.randn(BATCH, 3, SIZE, SIZE, generator=gen).float().double()
-    io = {"input": x.permute(0, 2, 3, 1).float()}
-    with torch.no_grad():
-        model.eval()
-        io["eval_output"] = features(x)
-        model.train()
-        io["train_output"] = features(x)
-    io.update(stats(model, "after."))
-    save("resnet18_w4_cifar_io.safetensors", io)
+    save("resnet18_w4_cifar_io.safetensors", outputs(model, features, x))
 
     # solo-learn's stem on the same weights: the running statistics as stored, then one train call.
     model.load_state_dict({k: v.double() if v.dtype.is_floating_point else v for k, v in state.items()})
     model.conv1.padding = (2, 2)
-    solo = {"input": io["input"]}
-    with torch.no_grad():
-        model.eval()
-        solo["eval_output"] = features(x)
-        model.train()
-        solo["train_output"] = features(x)
-    solo.update(stats(model, "after."))
-    save("resnet18_w4_solo_io.safetensors", solo)
+    save("resnet18_w4_solo_io.safetensors", outputs(model, features, x))
 
     proj = projector([8 * WIDTH, 16, 16, 8])
     randomise_bn(proj, gen)
