@@ -25,6 +25,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
@@ -93,7 +94,7 @@ func run(args []string) int {
 	if res.Interrupted {
 		printAccuracy(res, cfg) // the phases of the final evaluation that finished before the signal
 		logger.Info("interrupted; checkpoint written", "step", res.Steps, "checkpoint", res.Checkpoint)
-		fmt.Fprintf(os.Stderr, "To resume: go run ./train -config %s -resume\n", filepath.Join(cfg.CheckpointDir, config.FileName))
+		fmt.Fprintf(os.Stderr, "To resume: go run ./train -config %s -resume\n", flagargs.ShellQuote(filepath.Join(cfg.CheckpointDir, config.FileName)))
 		return 0
 	}
 	switch {

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -141,13 +142,15 @@ func TestBadExportPathRefusedBeforeTraining(t *testing.T) {
 	}
 }
 
-// TestSIGINTWritesACheckpointAndExitsZero interrupts a long run after its first step.
+// TestSIGINTWritesACheckpointAndExitsZero interrupts a long run after its first step: it exits
+// 0 with a checkpoint and a resume command that works when pasted into a shell, also for a run
+// folder whose path has a space.
 func TestSIGINTWritesACheckpointAndExitsZero(t *testing.T) {
 	if os.Getenv("GOMLX_BACKEND") == "go" {
 		t.Skip("needs the XLA backend (training a ResNet); GOMLX_BACKEND=go")
 	}
 	bin := trainBinary(t)
-	dir := t.TempDir()
+	dir := filepath.Join(t.TempDir(), "my run")
 	cmd := exec.Command(bin, tinyArgs(dir, "-steps", "100000")...)
 	var out strings.Builder
 	cmd.Stdout, cmd.Stderr = &out, &out
@@ -172,8 +175,17 @@ func TestSIGINTWritesACheckpointAndExitsZero(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("after SIGINT: %v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "To resume: go run ./train -config ") {
-		t.Errorf("no resume instructions:\n%s", out.String())
+	var hint string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, "To resume: "); ok {
+			hint = rest
+		}
+	}
+	// The shell splits the printed command into exactly these words.
+	words, err := exec.Command("sh", "-c", "printf '%s\\n' "+hint).Output()
+	want := []string{"go", "run", "./train", "-config", filepath.Join(dir, "config.json"), "-resume"}
+	if got := strings.Split(strings.TrimSuffix(string(words), "\n"), "\n"); err != nil || !slices.Equal(got, want) {
+		t.Errorf("the resume command %q splits in the shell into %q (%v), want %q:\n%s", hint, got, err, want, out.String())
 	}
 	state, path, err := (&checkpoints.Manager{Dir: dir}).LoadLatest()
 	if err != nil {

@@ -26,7 +26,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -185,7 +184,7 @@ func run(args []string) int {
 			"shards", len(paths), "pattern", datasets.ShardPattern(paths), "took", time.Since(start).Round(time.Millisecond))
 		f.WarnLeftOut(logger)
 	}
-	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s%s\n", shellQuote(*out), smallSet(trainImages))
+	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s%s\n", flagargs.ShellQuote(*out), smallSet(trainImages))
 	return 0
 }
 
@@ -210,11 +209,4 @@ func smallSet(n int) string {
 		b *= 2
 	}
 	return fmt.Sprintf(" -model resnet18 -batch-size %d -epochs 100 -image-size 96", b)
-}
-
-func shellQuote(s string) string {
-	if strings.ContainsAny(s, " '\"$`\\{}*?") {
-		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-	}
-	return s
 }

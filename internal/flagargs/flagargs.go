@@ -102,3 +102,13 @@ func editDistance(a, b string) int {
 	}
 	return row[len(b)]
 }
+
+// ShellQuote writes s (a path in a command printed for the user to paste) so that a POSIX shell
+// reads it back as one word: in single quotes where it holds a space or a character the shell
+// would interpret, as it is otherwise.
+func ShellQuote(s string) string {
+	if s == "" || strings.ContainsAny(s, " \t\n'\"$`\\{}*?[]()<>|&;~#!") {
+		return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+	}
+	return s
+}

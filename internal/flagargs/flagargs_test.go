@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"io"
+	"os/exec"
 	"strings"
 	"testing"
 )
@@ -69,5 +70,19 @@ func TestParse(t *testing.T) {
 	}
 	if i := Nearest("abcdef", []string{"uvwxyz"}); i != -1 {
 		t.Errorf("Nearest of nothing close: %d, want -1", i)
+	}
+}
+
+// TestShellQuote: a quoted path reads back through sh as the one word it was (spaces, quotes,
+// $, globs, ~); a plain path is left as it is.
+func TestShellQuote(t *testing.T) {
+	if got := ShellQuote("/runs/x/config.json"); got != "/runs/x/config.json" {
+		t.Errorf("a plain path: %q", got)
+	}
+	for _, p := range []string{"/tmp/my run/config.json", "it's", `a"b`, "$HOME/x", "a*b?[c]", "~/x", "a\\b", "", "a;b|c&d"} {
+		out, err := exec.Command("sh", "-c", "printf '%s' "+ShellQuote(p)).Output()
+		if err != nil || string(out) != p {
+			t.Errorf("ShellQuote(%q) = %s reads back as %q (%v)", p, ShellQuote(p), out, err)
+		}
 	}
 }
