@@ -47,6 +47,7 @@ type Bar struct {
 	rateFrom     time.Time
 	rateFromDone int64
 	now          func() time.Time // time.Now; a fake clock in tests
+	detail       string           // the terminal bar's last detail
 }
 
 // New starts the progress of a phase named name, of total units, at done units (a resumed phase).
@@ -71,9 +72,11 @@ func New(name string, total, done int64, o Options) *Bar {
 		w = os.Stderr
 	}
 	if isatty.IsTerminal(w.Fd()) {
+		// The rate and the time left are ours (describe): the library's count the units a resumed
+		// phase starts with as done in its first instant, and the first unit's compilation.
 		b.bar = progressbar.NewOptions64(total, progressbar.OptionSetWriter(w), progressbar.OptionShowCount(),
-			progressbar.OptionShowIts(), progressbar.OptionSetItsString(b.unit), progressbar.OptionSetWidth(20),
-			progressbar.OptionThrottle(250*time.Millisecond), progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetWidth(20), progressbar.OptionThrottle(250*time.Millisecond),
+			progressbar.OptionSetPredictTime(false), progressbar.OptionSetElapsedTime(true),
 			progressbar.OptionSetDescription(name), progressbar.OptionClearOnFinish())
 		_ = b.bar.Set64(done)
 	}
@@ -88,26 +91,22 @@ func (b *Bar) Set(done int64, detail string) {
 	if b.quiet {
 		return
 	}
-	if b.bar != nil {
-		if detail != "" {
-			b.bar.Describe(b.name + " " + detail)
-		}
-		_ = b.bar.Set64(done)
-		return
-	}
 	now := b.now()
 	if b.rateFromDone < 0 {
-		b.rateFrom, b.rateFromDone = now, done
+		b.rateFrom, b.rateFromDone = now, done // the rate counts the units finished from here
+	}
+	if b.bar != nil {
+		if detail != "" {
+			b.detail = detail
+		}
+		b.bar.Describe(b.describe(now, done))
+		_ = b.bar.Set64(done)
+		return
 	}
 	if (done >= b.nextLog && now.Sub(b.lastLog) >= b.every) || done == b.total {
 		b.lastLog = now
 		elapsed := now.Sub(b.began)
-		left := "?" // until a unit after the first is done
-		if n := done - b.rateFromDone; n > 0 {
-			left = time.Duration(float64(now.Sub(b.rateFrom)) / float64(n) * float64(b.total-done)).Round(time.Second).String()
-		} else if done == b.total {
-			left = "0s"
-		}
+		left, _ := b.estimate(now, done)
 		kv := []any{"done", fmt.Sprintf("%d/%d %s", done, b.total, b.unit), "elapsed", elapsed.Round(time.Second), "left", left}
 		if detail != "" {
 			kv = append(kv, "detail", detail)
@@ -117,6 +116,33 @@ func (b *Bar) Set(done int64, detail string) {
 			b.nextLog += max(1, b.total/10)
 		}
 	}
+}
+
+// estimate returns the time left and the rate (units per second; 0 until known) from the units
+// finished since the first Set: "?" left until a unit after that one is done.
+func (b *Bar) estimate(now time.Time, done int64) (left string, rate float64) {
+	left = "?"
+	if n := done - b.rateFromDone; b.rateFromDone >= 0 && n > 0 {
+		d := now.Sub(b.rateFrom)
+		left = time.Duration(float64(d) / float64(n) * float64(b.total-done)).Round(time.Second).String()
+		rate = float64(n) / d.Seconds()
+	} else if done == b.total {
+		left = "0s"
+	}
+	return left, rate
+}
+
+// describe is the terminal bar's text: the name, the last detail, the rate and the time left.
+func (b *Bar) describe(now time.Time, done int64) string {
+	s := b.name
+	if b.detail != "" {
+		s += " " + b.detail
+	}
+	left, rate := b.estimate(now, done)
+	if rate > 0 {
+		return fmt.Sprintf("%s (%.3g %s/s, %s left)", s, rate, b.unit, left)
+	}
+	return fmt.Sprintf("%s (%s left)", s, left)
 }
 
 // Add records n more finished units.

@@ -2,6 +2,7 @@ package progress
 
 import (
 	"bytes"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -84,5 +85,33 @@ func TestTimeLeftIgnoresTheFirstUnit(t *testing.T) {
 	first.Set(1, "")
 	if !strings.Contains(buf.String(), "1/10") || !strings.Contains(buf.String(), "left=?") {
 		t.Errorf("after the first unit, want left=?, got:\n%s", buf.String())
+	}
+}
+
+// TestTerminalBarRateAfterResume: the terminal bar's rate and time left come from the units
+// finished since the first Set, as the log lines' do: resumed at 900 of 1000, a first unit that
+// compiles for a minute, then a unit every 0.3 s: after 4 more, 3.33 units/s and 28.5 s (29s) left for
+// the 95 units to go (the progress bar library counted the 900 units of the earlier process as
+// done in its first instant: 0 s left at hundreds of units a second).
+func TestTerminalBarRateAfterResume(t *testing.T) {
+	f, err := openNotATerminal(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Unix(0, 0)
+	b := New("training", 1000, 900, Options{Writer: f, Logger: log.New(io.Discard), Unit: "steps"})
+	b.now = func() time.Time { return clock }
+	clock = clock.Add(time.Minute)
+	b.Set(901, "")
+	for i := int64(902); i <= 905; i++ {
+		clock = clock.Add(300 * time.Millisecond)
+		b.Set(i, "")
+	}
+	b.detail = "loss 1.5"
+	if got, want := b.describe(clock, 905), "training loss 1.5 (3.33 steps/s, 29s left)"; got != want {
+		t.Errorf("describe: %q, want %q", got, want)
+	}
+	if got := New("x", 10, 0, Options{Writer: f, Logger: log.New(io.Discard), Unit: "steps"}).describe(clock, 0); got != "x (? left)" {
+		t.Errorf("before any rate: %q", got)
 	}
 }
