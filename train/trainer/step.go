@@ -49,10 +49,11 @@ func NewStepOn(b backends.Backend, ctx *context.Context, net *Network, opt *opti
 		}
 		lr := opt.LearningRate(ctx, g)
 		loss := total
-		probeLoss, probeAcc := ScalarZero(g, dtypes.Float32), ScalarZero(g, dtypes.Float32)
-		if net.NumClasses > 0 {
-			probeLoss, probeAcc = MaskedCrossEntropy(net.ProbeLogits(ctx, f1), labels)
+		if net.NumClasses > 0 { // an unlabelled set has no probe: no probe outputs either
+			probeLoss, probeAcc := MaskedCrossEntropy(net.ProbeLogits(ctx, f1), labels)
 			loss = Add(loss, probeLoss)
+			names = append(names, results.KeyProbeLoss, results.KeyProbeBatchAcc)
+			outs = append(outs, probeLoss, probeAcc)
 		}
 		opt.UpdateGraph(ctx, g, loss)
 		// Mean over dimensions of the standard deviation of the l2-normalised embedding: 1/sqrt(d)
@@ -60,8 +61,8 @@ func NewStepOn(b backends.Backend, ctx *context.Context, net *Network, opt *opti
 		zn := Div(z1, AddScalar(Sqrt(ReduceAndKeep(Square(z1), ReduceSum, -1)), 1e-12))
 		centered := Sub(zn, ReduceAndKeep(zn, ReduceMean, 0))
 		zStd := ReduceAllMean(Sqrt(ReduceMean(Square(centered), 0)))
-		names = append(names, results.KeyProbeLoss, results.KeyProbeBatchAcc, results.KeyLR, results.KeyZStd)
-		outs = append(outs, probeLoss, probeAcc, lr, zStd)
+		names = append(names, results.KeyLR, results.KeyZStd)
+		outs = append(outs, lr, zStd)
 		s.names = names
 		return outs
 	})
