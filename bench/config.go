@@ -78,11 +78,17 @@ func (c benchConfig) imagesPerStep() int {
 
 // flopsPerStep is the analytic cost of one step: a forward is 2·MACs per image, a training step
 // about three forwards (forward, gradient with respect to activations, gradient with respect to
-// weights) for each of the two views; inference is the encoder's forward alone.
+// weights) for each of the two views, plus VICReg's covariance products Zᵀ·Z of each view
+// (batch·d² MACs, and the same three-forwards rule); inference is the encoder's forward alone.
 func (c benchConfig) flopsPerStep() float64 {
 	enc, exp := c.encoderMACs(), expanderMACs(c.featureDim(), c.Expander)
 	if c.Mode == modeTrain {
-		return 3 * 2 * float64(enc+exp) * float64(c.imagesPerStep())
+		covariance := 0.0
+		if len(c.Expander) > 0 {
+			d := float64(c.Expander[len(c.Expander)-1])
+			covariance = 2 * float64(c.Batch) * d * d // both views
+		}
+		return 3 * 2 * (float64(enc+exp)*float64(c.imagesPerStep()) + covariance)
 	}
 	return 2 * float64(enc) * float64(c.Batch)
 }

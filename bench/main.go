@@ -278,7 +278,8 @@ func torchEnv(passive bool, device string) []string {
 	if old := os.Getenv("LD_LIBRARY_PATH"); old != "" {
 		ld += ":" + old
 	}
-	env = append(env, "LD_LIBRARY_PATH="+ld, "OMP_NUM_THREADS=2")
+	// As many threads as XLA's CPU client uses: every CPU this process may run on.
+	env = append(env, "LD_LIBRARY_PATH="+ld, fmt.Sprintf("OMP_NUM_THREADS=%d", runtime.NumCPU()))
 	if _, err := os.Stat(jemalloc); err == nil {
 		env = append(env, "LD_PRELOAD="+jemalloc, "MALLOC_CONF=dirty_decay_ms:-1,muzzy_decay_ms:-1")
 	}
@@ -365,8 +366,7 @@ func configArgs(c benchConfig, warmup, steps int, device string) []string {
 	if c.bf16() {
 		args = append(args, "--precision", "bf16")
 	}
-	if device == "cuda" {
-		args = append(args, "--threads", fmt.Sprint(runtime.NumCPU()))
-	}
+	// PyTorch computes on as many threads as XLA's CPU client: every CPU the process may use.
+	args = append(args, "--threads", fmt.Sprint(runtime.NumCPU()))
 	return args
 }

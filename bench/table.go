@@ -206,7 +206,7 @@ func writeTable(w io.Writer, rows []row, peak float64, notes []string, o options
 	fmt.Fprintf(w, "\nSteady state: %d untimed calls (the first is the compile / first step), then the mean of %d timed steps. "+
 		"A training step counts both views (2×batch images) and 3 forwards of FLOPs; inference is the encoder alone. "+
 		"bf16 rows: ours at -precision bf16, PyTorch under torch.autocast(\"cpu\", dtype=torch.bfloat16) around the forward passes, the loss in float32. "+
-		"Backend %s; PyTorch: %s, 2 threads, OpenBLAS pthread and jemalloc where installed (see below), OMP_WAIT_POLICY=PASSIVE %v.\n", o.warmup, o.steps, backendName(), o.python, o.ompPassive)
+		"Backend %s; PyTorch: %s, %d threads (as many as XLA uses: every usable CPU), OpenBLAS pthread and jemalloc where installed (see below), OMP_WAIT_POLICY=PASSIVE %v.\n", o.warmup, o.steps, backendName(), o.python, runtime.NumCPU(), o.ompPassive)
 	for _, n := range notes {
 		fmt.Fprintf(w, "- %s\n", strings.ReplaceAll(n, "\n", " "))
 	}
