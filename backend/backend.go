@@ -71,7 +71,8 @@ func noPluginHelp(paths string) string {
 	return fmt.Sprintf("searched only $%s=%s, which replaces the default folders (~/.local/lib/go-xla, ...).\n"+
 		"Do one of:\n"+
 		"  unset %s, then: make xla   # installs the XLA CPU plugin from PyPI into ~/.local/lib/go-xla\n"+
-		"  put a PJRT plugin (pjrt_c_api_cpu_plugin.so) in one of its folders, or add ~/.local/lib/go-xla to it after make xla",
+		"  put a PJRT plugin (pjrt_c_api_cpu_plugin.so) in one of its folders, or add ~/.local/lib/go-xla to it after make xla\n"+
+		"  export GOMLX_BACKEND=go  # pure Go backend: losses, estimators and inference, but no convolution training",
 		PluginPathEnv, paths, PluginPathEnv)
 }
 
