@@ -82,15 +82,16 @@ def resnet18_cifar(width):
     return model
 
 
-def outputs(model, features, x):
-    """The input (NHWC), the eval-mode and then the train-mode features, and the running statistics after."""
-    io = {"input": x.permute(0, 2, 3, 1).float()}
+def outputs(model, features, x, stored, prefix=""):
+    """The input as stored, the eval-mode and then the train-mode outputs of features(x), and the
+    model's running statistics after, under prefix."""
+    io = {prefix + "input": stored}
     with torch.no_grad():
         model.eval()
-        io["eval_output"] = features(x)
+        io[prefix + "eval_output"] = features(x)
         model.train()
-        io["train_output"] = features(x)
-    io.update(stats(model, "after."))
+        io[prefix + "train_output"] = features(x)
+    io.update(stats(model, prefix + "after."))
     return io
 
 
@@ -117,12 +118,13 @@ def main():
                                ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool"]],
                              nn.Flatten())
     x = torch.randn(BATCH, 3, SIZE, SIZE, generator=gen).float().double()
-    save("resnet18_w4_cifar_io.safetensors", outputs(model, features, x))
+    nhwc = x.permute(0, 2, 3, 1).float()
+    save("resnet18_w4_cifar_io.safetensors", outputs(model, features, x, nhwc))
 
     # solo-learn's stem on the same weights: the running statistics as stored, then one train call.
     model.load_state_dict({k: v.double() if v.dtype.is_floating_point else v for k, v in state.items()})
     model.conv1.padding = (2, 2)
-    save("resnet18_w4_solo_io.safetensors", outputs(model, features, x))
+    save("resnet18_w4_solo_io.safetensors", outputs(model, features, x, nhwc))
 
     proj = projector([8 * WIDTH, 16, 16, 8])
     randomise_bn(proj, gen)
@@ -130,13 +132,7 @@ def main():
     proj = proj.double()
     e = {"projector." + k: (v.float() if v.dtype.is_floating_point else v) for k, v in proj.state_dict().items()}
     z = torch.randn(BATCH, 8 * WIDTH, generator=gen).float().double()
-    e["io.input"] = z.float()
-    with torch.no_grad():
-        proj.eval()
-        e["io.eval_output"] = proj(z)
-        proj.train()
-        e["io.train_output"] = proj(z)
-    e.update(stats(proj, "io.after."))
+    e.update(outputs(proj, proj, z, z.float(), "io."))
     save("expander_io.safetensors", e)
 
 
