@@ -50,49 +50,15 @@ func (e *Encoder) EmbedDataset(d datasets.Data, opt EmbedOptions) (eval.Features
 		}
 	}
 	mean, std := e.Config.Normalisation(info) // another data set's images as the training images were
-	it, err := datasets.NewEvalIterator(d, datasets.EvalConfig{BatchSize: opt.BatchSize, Size: opt.Size, Mean: mean, Std: std, SkipBadImages: opt.SkipBadImages})
-	if err != nil {
-		return eval.Features{}, err
-	}
-	defer it.Close()
 	dim := e.Dim()
-	f := eval.Features{N: info.Len, D: dim, NumClasses: info.NumClasses, X: make([]float32, 0, info.Len*dim)}
-	if info.NumClasses > 0 {
-		f.Labels = make([]int32, 0, info.Len)
-	}
-	index := make([]int32, 0, info.Len)
-	done := 0
-	for {
-		b, ok := it.Next()
-		if !ok {
-			break
-		}
-		z, err := e.Embed(b.View1, b.BatchSize, b.Height, b.Width)
-		if err != nil {
-			return eval.Features{}, fmt.Errorf("embedding %s/%s: %w", info.Name, info.Split, err)
-		}
-		f.X = append(f.X, z[:b.Valid*dim]...)
-		if f.Labels != nil {
-			f.Labels = append(f.Labels, b.Labels[:b.Valid]...)
-		}
-		index = append(index, b.Indices[:b.Valid]...)
-		done += b.Valid + len(b.BadImages)
-		if opt.Progress != nil {
-			opt.Progress(done, info.Len)
-		}
-	}
-	if err := it.Err(); err != nil {
+	f, err := eval.Collect(d, datasets.EvalConfig{BatchSize: opt.BatchSize, Size: opt.Size, Mean: mean, Std: std, SkipBadImages: opt.SkipBadImages},
+		func(b *datasets.Batch) ([]float32, int, error) {
+			z, err := e.Embed(b.View1, b.BatchSize, b.Height, b.Width)
+			return z, dim, err
+		}, opt.Progress)
+	if err != nil {
 		return eval.Features{}, fmt.Errorf("embedding %s/%s: %w", info.Name, info.Split, err)
 	}
-	f.N = len(f.X) / dim
-	if f.N < info.Len {
-		f.Index = index // images were left out: which row is which image
-	}
-	if folder, ok := d.(*datasets.Folder); ok {
-		f.Files = make([]string, f.N)
-		for i, image := range index {
-			f.Files[i] = folder.Path(int(image))
-		}
-	}
+	f.D = dim // also for a data set with no image left
 	return f, nil
 }

@@ -4,33 +4,44 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 )
 
-// Pixels returns the normalised pixels of every image of d, as views of side size (0: the data
-// set's own; see datasets.EvalConfig), as features: the raw-pixel baseline. With skipBad, the
-// images that do not decode have no row (logged), and Index gives the image of each row.
-func Pixels(d datasets.Data, size int, skipBad bool) (Features, error) {
-	it, err := datasets.NewEvalIterator(d, datasets.EvalConfig{BatchSize: 512, Size: size, SkipBadImages: skipBad})
+// Collect runs the evaluation iterator over d (cfg) and gathers the rows that embed makes of each
+// batch (dim values per image, the batch's valid images first), with their labels, the data-set
+// index of each row where images were left out (cfg.SkipBadImages), and the file of each row for
+// an image folder. progress, when set, is called after each batch with the images done and the
+// total. Pixels and encoder.Encoder.EmbedDataset are this with their own embed.
+func Collect(d datasets.Data, cfg datasets.EvalConfig, embed func(b *datasets.Batch) (rows []float32, dim int, err error),
+	progress func(done, total int)) (Features, error) {
+	it, err := datasets.NewEvalIterator(d, cfg)
 	if err != nil {
 		return Features{}, err
 	}
 	defer it.Close()
 	info := d.Info()
-	var f Features
-	f.N, f.NumClasses = info.Len, info.NumClasses
+	f := Features{NumClasses: info.NumClasses}
 	if info.NumClasses > 0 {
 		f.Labels = make([]int32, 0, info.Len)
 	}
 	index := make([]int32, 0, info.Len)
+	done := 0
 	for {
 		b, ok := it.Next()
 		if !ok {
 			break
 		}
-		f.D = b.Height * b.Width * b.Channels
-		f.X = append(f.X, b.View1[:b.Valid*f.D]...)
+		rows, dim, err := embed(b)
+		if err != nil {
+			return Features{}, err
+		}
+		f.D = dim
+		f.X = append(f.X, rows[:b.Valid*dim]...)
 		if f.Labels != nil {
 			f.Labels = append(f.Labels, b.Labels[:b.Valid]...)
 		}
 		index = append(index, b.Indices[:b.Valid]...)
+		done += b.Valid + len(b.BadImages)
+		if progress != nil {
+			progress(done, info.Len)
+		}
 	}
 	if err := it.Err(); err != nil {
 		return Features{}, err
@@ -39,5 +50,19 @@ func Pixels(d datasets.Data, size int, skipBad bool) (Features, error) {
 	if f.N < info.Len {
 		f.Index = index // images were left out: which row is which image
 	}
+	if folder, ok := d.(*datasets.Folder); ok {
+		f.Files = make([]string, f.N)
+		for i, image := range index {
+			f.Files[i] = folder.Path(int(image))
+		}
+	}
 	return f, nil
+}
+
+// Pixels returns the normalised pixels of every image of d, as views of side size (0: the data
+// set's own; see datasets.EvalConfig), as features: the raw-pixel baseline. With skipBad, the
+// images that do not decode have no row (logged), and Index gives the image of each row.
+func Pixels(d datasets.Data, size int, skipBad bool) (Features, error) {
+	return Collect(d, datasets.EvalConfig{BatchSize: 512, Size: size, SkipBadImages: skipBad},
+		func(b *datasets.Batch) ([]float32, int, error) { return b.View1, b.Height * b.Width * b.Channels, nil }, nil)
 }
