@@ -160,12 +160,6 @@ func (e *Encoder) SetVariables(vars []checkpoints.Variable) error {
 		return fmt.Errorf("loading the encoder: the checkpoint has no value for %s (%d of the %s encoder's variables are missing): it is not a whole checkpoint of this model",
 			first, missing, e.Config.Model.Arch)
 	}
-	prefix := context.ScopeSeparator + Scope + context.ScopeSeparator
-	for v := range e.ctx.IterVariables() {
-		if strings.HasPrefix(v.Scope(), prefix) && !have[v.ScopeAndName()] {
-			return fmt.Errorf("loading the encoder: the checkpoint has no value for %s", v.ScopeAndName())
-		}
-	}
 	return nil
 }
 
