@@ -59,7 +59,10 @@ var ErrNoPlugin = errors.New("no XLA PJRT plugin found")
 const NoPluginHelp = `searched ` + "$" + PluginPathEnv + `, ~/.local/lib/go-xla, /usr/local/lib/go-xla and the system library folders.
 Do one of:
   make xla                 # installs the XLA CPU plugin from PyPI into ~/.local/lib/go-xla (no root needed)
-  export GOMLX_BACKEND=go  # pure Go backend: losses, estimators and inference, but no convolution training`
+` + goBackendHint
+
+// goBackendHint is the way out without any plugin, the last line of every no-plugin message.
+const goBackendHint = `  export GOMLX_BACKEND=go  # pure Go backend: losses, estimators and inference, but no convolution training`
 
 // noPluginHelp is NoPluginHelp, or, where $PJRT_PLUGIN_LIBRARY_PATH is set (paths, its value),
 // what go-xla then searched: only those folders, so `make xla` (which installs into
@@ -71,9 +74,8 @@ func noPluginHelp(paths string) string {
 	return fmt.Sprintf("searched only $%s=%s, which replaces the default folders (~/.local/lib/go-xla, ...).\n"+
 		"Do one of:\n"+
 		"  unset %s, then: make xla   # installs the XLA CPU plugin from PyPI into ~/.local/lib/go-xla\n"+
-		"  put a PJRT plugin (pjrt_c_api_cpu_plugin.so) in one of its folders, or add ~/.local/lib/go-xla to it after make xla\n"+
-		"  export GOMLX_BACKEND=go  # pure Go backend: losses, estimators and inference, but no convolution training",
-		PluginPathEnv, paths, PluginPathEnv)
+		"  put a PJRT plugin (pjrt_c_api_cpu_plugin.so) in one of its folders, or add ~/.local/lib/go-xla to it after make xla\n",
+		PluginPathEnv, paths, PluginPathEnv) + goBackendHint
 }
 
 // init stops go-xla from downloading plugins by itself: New decides when a download may succeed.
