@@ -13,7 +13,9 @@ import (
 
 // TestHeadGroup checks the second parameter group against a float64 reference: constant, no weight
 // decay (the online probe), and scheduled with weight decay (a fine-tuned classifier: PyTorch's
-// param groups under one cosine scheduler), while the backbone follows the main schedule.
+// param groups under one cosine scheduler), while the backbone follows the main schedule; and
+// scheduled with a backbone rate of 0 (a frozen encoder), where the head keeps the schedule's
+// shape from its first step.
 func TestHeadGroup(t *testing.T) {
 	const (
 		mom, wd, headLR, headWD = 0.9, 0.01, 0.08, 0.001
@@ -22,7 +24,7 @@ func TestHeadGroup(t *testing.T) {
 	sched := Schedule{Base: 0.03, WarmupSteps: 1, TotalSteps: steps, FinalFraction: 0.001}
 	w0, gw := []float64{1, -2, 0.5, 3}, []float64{0.3, 0.1, -0.2, 0.4}
 	h0, gh := []float64{0.2, -0.1}, []float64{1, -2}
-	reference := func(scheduled bool) (w, h []float64) {
+	reference := func(scheduled bool, sched Schedule) (w, h []float64) {
 		w, h = append([]float64(nil), w0...), append([]float64(nil), h0...)
 		muW, muH := make([]float64, len(w)), make([]float64, len(h))
 		for step := range int64(steps) {
@@ -33,7 +35,7 @@ func TestHeadGroup(t *testing.T) {
 			}
 			hlr, hwd := headLR, 0.0
 			if scheduled {
-				hlr, hwd = headLR*lr/sched.Base, headWD
+				hlr, hwd = sched.WithBase(headLR).At(step), headWD
 			}
 			for i := range h {
 				muH[i] = mom*muH[i] + gh[i] + hwd*h[i]
@@ -43,7 +45,11 @@ func TestHeadGroup(t *testing.T) {
 		return w, h
 	}
 	b := backendtest.Backend(t)
-	for _, scheduled := range []bool{false, true} {
+	for _, tc := range []struct {
+		scheduled bool
+		base      float64
+	}{{false, sched.Base}, {true, sched.Base}, {true, 0}} {
+		scheduled, sched := tc.scheduled, sched.WithBase(tc.base)
 		ctx := context.New()
 		wVar := ctx.In("encoder").VariableWithValue("weights", tensors.FromFlatDataAndDimensions(f32(w0), 2, 2))
 		hVar := ctx.In("head").VariableWithValue("weights", tensors.FromFlatDataAndDimensions(f32(h0), 1, 2))
@@ -64,17 +70,17 @@ func TestHeadGroup(t *testing.T) {
 		for range steps {
 			exec.MustExec()
 		}
-		wantW, wantH := reference(scheduled)
+		wantW, wantH := reference(scheduled, sched)
 		gotW := tensors.MustCopyFlatData[float32](wVar.MustValue())
 		gotH := tensors.MustCopyFlatData[float32](hVar.MustValue())
 		for i := range wantW {
 			if math.Abs(float64(gotW[i])-wantW[i]) > 1e-6 {
-				t.Errorf("scheduled=%v: backbone[%d] = %v, want %v", scheduled, i, gotW[i], wantW[i])
+				t.Errorf("scheduled=%v, base %v: backbone[%d] = %v, want %v", scheduled, sched.Base, i, gotW[i], wantW[i])
 			}
 		}
 		for i := range wantH {
 			if math.Abs(float64(gotH[i])-wantH[i]) > 1e-6 {
-				t.Errorf("scheduled=%v: head[%d] = %v, want %v", scheduled, i, gotH[i], wantH[i])
+				t.Errorf("scheduled=%v, base %v: head[%d] = %v, want %v", scheduled, sched.Base, i, gotH[i], wantH[i])
 			}
 		}
 	}

@@ -183,7 +183,8 @@ func (o *Optimizer) UpdateGraph(ctx *context.Context, g *Graph, loss *Node) {
 	}
 	lr := o.LearningRate(ctx, g)
 	stepVar := StepVar(ctx)
-	step := Add(stepVar.ValueGraph(g), OnesLike(stepVar.ValueGraph(g)))
+	before := stepVar.ValueGraph(g) // the step this update is, as lr's (counted from 0)
+	step := Add(before, OnesLike(before))
 	stepVar.SetValueGraph(step)
 
 	for i, v := range vars {
@@ -193,7 +194,7 @@ func (o *Optimizer) UpdateGraph(ctx *context.Context, g *Graph, loss *Node) {
 			if o.cfg.HeadScheduled && o.cfg.Schedule.Base > 0 {
 				headLR = MulScalar(lr, o.cfg.HeadLR/o.cfg.Schedule.Base)
 			} else if o.cfg.HeadScheduled {
-				headLR = o.cfg.Schedule.WithBase(o.cfg.HeadLR).Graph(StepVar(ctx).ValueGraph(g))
+				headLR = o.cfg.Schedule.WithBase(o.cfg.HeadLR).Graph(before)
 			}
 			if o.cfg.HeadWeightDecay > 0 {
 				grad = Add(grad, MulScalar(v.ValueGraph(g), o.cfg.HeadWeightDecay))
