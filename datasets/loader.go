@@ -52,8 +52,14 @@ func (b *Batch) Dims() []int { return []int{b.BatchSize, b.Height, b.Width, b.Ch
 
 // LoaderConfig configures a training Loader.
 type LoaderConfig struct {
-	// BatchSize is the number of images per batch (the last partial batch of an epoch is dropped).
+	// BatchSize is the number of images per batch (the last partial batch of an epoch is dropped
+	// unless KeepLastBatch).
 	BatchSize int
+	// KeepLastBatch ends each epoch with a smaller batch of the N mod BatchSize images left over,
+	// as PyTorch's DataLoader does by default (drop_last=False), so that every image is seen once
+	// per epoch: an epoch is then ceil(N/BatchSize) batches. A consumer compiles a second program
+	// for that batch's size.
+	KeepLastBatch bool
 	// Seed determines the order of every epoch and every augmentation.
 	Seed uint64
 	// Workers is the number of goroutines that decode and augment; 0 means runtime.NumCPU().
@@ -234,7 +240,11 @@ func NewLoader(d Data, cfg LoaderConfig, start Position) (*Loader, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = log.Default()
 	}
-	l := &Loader{data: d, src: src, shards: shards, info: info, cfg: cfg, size: v1, perEpoch: info.Len / cfg.BatchSize, next: start}
+	perEpoch := info.Len / cfg.BatchSize
+	if cfg.KeepLastBatch {
+		perEpoch = (info.Len + cfg.BatchSize - 1) / cfg.BatchSize
+	}
+	l := &Loader{data: d, src: src, shards: shards, info: info, cfg: cfg, size: v1, perEpoch: perEpoch, next: start}
 	if e, ok := src.(encodedSource); ok {
 		l.enc = e
 	}
@@ -327,8 +337,9 @@ func (l *Loader) produce(start Position) {
 			first = start.Batch
 		}
 		for k := first; k < l.perEpoch; k++ {
-			refs := make([]sampleRef, b)
-			for i, idx := range order[k*b : (k+1)*b] {
+			batch := order[k*b : min((k+1)*b, len(order))]
+			refs := make([]sampleRef, len(batch))
+			for i, idx := range batch {
 				refs[i] = sampleRef{index: idx, label: l.src.Label(idx)}
 			}
 			if !l.dispatch(&pendingBatch{pos: Position{Epoch: epoch, Batch: k}, refs: refs}) {
@@ -347,9 +358,9 @@ func (l *Loader) produceShards(start Position) {
 		if epoch == start.Epoch {
 			first = start.Batch
 		}
-		st := newShardStream(l.shards, shardOrder, order, first*b, l.perEpoch*b)
+		st := newShardStream(l.shards, shardOrder, order, first*b, min(l.perEpoch*b, l.info.Len))
 		for k := first; k < l.perEpoch; k++ {
-			refs := make([]sampleRef, b)
+			refs := make([]sampleRef, min(b, l.info.Len-k*b))
 			for i := range refs {
 				smp, g, err := st.read()
 				if err != nil {
@@ -584,10 +595,12 @@ func (l *Loader) Position() Position {
 	return p
 }
 
-// BatchesPerEpoch is the number of full batches per epoch (N / BatchSize).
+// BatchesPerEpoch is the number of batches per epoch: N / BatchSize full batches, rounded up
+// with LoaderConfig.KeepLastBatch.
 func (l *Loader) BatchesPerEpoch() int { return l.perEpoch }
 
-// Dims returns the NHWC dimensions of each view of a batch.
+// Dims returns the NHWC dimensions of each view of a full batch (Batch.Dims gives those of one
+// batch, the last partial batch of an epoch included).
 func (l *Loader) Dims() []int { return []int{l.cfg.BatchSize, l.size, l.size, l.info.Channels} }
 
 // Info describes the data set the loader reads.

@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -196,4 +197,63 @@ func TestWrongChannelsMessageGivesWidthByHeight(t *testing.T) {
 	if _, err := l.Next(); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Loader: %v, want %q", err, want)
 	}
+}
+
+// TestLoaderKeepLastBatch: with KeepLastBatch an epoch is ceil(N/B) batches that visit every image
+// once, in the epoch's order, the last one of N mod B images; the full batches are those of a
+// loader that drops the rest; the partial batch is the same after a resume and for any number of
+// workers. In memory and from tar shards.
+func TestLoaderKeepLastBatch(t *testing.T) {
+	ds := smallSet(t, 20)
+	aug, _ := Preset("solo-cifar", ds)
+	drop := LoaderConfig{BatchSize: 6, Seed: 3, Workers: 1, Augmentation: aug}
+	keep := drop
+	keep.KeepLastBatch = true
+	all := collect(t, ds, keep, Position{}, 9) // 4 batches per epoch: into the third epoch
+	dropped := collect(t, ds, drop, Position{}, 6)
+	for e := range 2 {
+		order := EpochOrder(20, keep.Seed, e)
+		for k := range 4 {
+			b := all[e*4+k]
+			var want []int32
+			for _, i := range order[k*6 : min(k*6+6, 20)] {
+				want = append(want, int32(i))
+			}
+			if b.Position != (Position{Epoch: e, Batch: k}) || !slices.Equal(b.Indices, want) {
+				t.Fatalf("epoch %d batch %d at %+v: images %v, want %v", e, k, b.Position, b.Indices, want)
+			}
+			if n := len(want); b.BatchSize != n || b.Valid != n || len(b.Labels) != n || len(b.View1) != n*b.Height*b.Width*b.Channels || len(b.View2) != len(b.View1) {
+				t.Fatalf("epoch %d batch %d: size %d (valid %d, %d labels, %d values), want %d images", e, k, b.BatchSize, b.Valid, len(b.Labels), len(b.View1), n)
+			}
+			if k < 3 {
+				sameBatches(t, fmt.Sprintf("full batch %d of epoch %d, keeping and dropping the last", k, e), []*Batch{dropped[e*3+k]}, []*Batch{b})
+			}
+		}
+	}
+	if all[8].Position != (Position{Epoch: 2}) {
+		t.Fatalf("the ninth batch at %+v, want the start of epoch 2", all[8].Position)
+	}
+	keep.Workers = 3
+	sameBatches(t, "keeping the last batch, 1 and 3 workers", all, collect(t, ds, keep, Position{}, 9))
+	sameBatches(t, "resumed at the partial batch", all[3:6], collect(t, ds, keep, Position{Epoch: 0, Batch: 3}, 3))
+	if _, err := NewLoader(ds, keep, Position{Epoch: 0, Batch: 4}); err == nil {
+		t.Fatal("start batch past the epoch accepted")
+	}
+
+	root := t.TempDir()
+	makeFolder(t, root, []string{"a", "b", "c"}, 10)
+	_, s, _ := shardsOf(t, root, 4) // 30 samples in 8 shards
+	saug, _ := Preset("solo-cifar", s)
+	scfg := LoaderConfig{BatchSize: 7, Seed: 9, Augmentation: saug.WithSize(16), ShuffleBuffer: 5, Workers: 2, KeepLastBatch: true}
+	sb := collectN(t, s, scfg, Position{}, 6) // 5 batches per epoch: 7, 7, 7, 7, 2
+	_, order := s.epochOrder(scfg.Seed, 0, 5)
+	for k := range 5 {
+		if want := order[k*7 : min(k*7+7, 30)]; !slices.Equal(sb[k].Indices, want) || sb[k].BatchSize != len(want) {
+			t.Fatalf("shards, batch %d: images %v (size %d), want %v", k, sb[k].Indices, sb[k].BatchSize, want)
+		}
+	}
+	if sb[5].Position != (Position{Epoch: 1}) {
+		t.Fatalf("shards: the sixth batch at %+v, want the start of epoch 1", sb[5].Position)
+	}
+	sameBatches(t, "shards resumed at the partial batch", sb[4:6], collectN(t, s, scfg, Position{Epoch: 0, Batch: 4}, 2))
 }
