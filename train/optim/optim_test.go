@@ -44,6 +44,28 @@ func TestScheduleValues(t *testing.T) {
 	}
 }
 
+// TestSchedulePerEpoch: with Every, the rate is PyTorch's CosineAnnealingLR stepped once an epoch
+// (its closed form (1 + cos(pi*e/T))/2 for epoch e of T), held through the epoch's batches.
+func TestSchedulePerEpoch(t *testing.T) {
+	const base, batches = 0.08, 3
+	s := Schedule{Base: base, TotalSteps: 4, Every: batches}
+	perEpoch := []float64{1, 0.8535533905932737, 0.5, 0.14644660940672624, 0} // T = 4; e = 4: past the end
+	b := backendtest.Backend(t)
+	exec := MustNewExec(b, func(step *Node) *Node { return s.Graph(step) })
+	for step := int64(0); step < int64(len(perEpoch))*batches; step++ {
+		want := base * perEpoch[step/batches]
+		if got := s.At(step); math.Abs(got-want) > 1e-12 {
+			t.Errorf("At(%d) = %v, want %v (epoch %d)", step, got, want, step/batches)
+		}
+		if got := tensors.ToScalar[float32](exec.MustExec(step)[0]); math.Abs(float64(got)-want) > 1e-6 {
+			t.Errorf("graph schedule at step %d = %v, want %v", step, got, want)
+		}
+	}
+	if err := (Schedule{Base: 1, TotalSteps: 1, Every: -1}).Validate(); err == nil {
+		t.Error("a negative period accepted")
+	}
+}
+
 func TestScheduleValidate(t *testing.T) {
 	for _, s := range []Schedule{
 		{Base: -1, TotalSteps: 10},

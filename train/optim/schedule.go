@@ -16,11 +16,16 @@ import (
 // Schedule is a per-step learning rate: linear warm-up from 0 to Base over WarmupSteps, then cosine
 // decay from Base to Base*FinalFraction at TotalSteps (the official VICReg schedule, with
 // FinalFraction 0.001). Steps count from 0.
+//
+// With Every > 1 the rate changes once every Every steps, and WarmupSteps and TotalSteps count
+// such periods: evaluate.py's cosine, stepped once an epoch (PyTorch's CosineAnnealingLR with
+// T_max epochs), is Every = batches per epoch and TotalSteps = epochs.
 type Schedule struct {
 	Base          float64 // peak learning rate, already scaled by batch/256 where that applies
 	WarmupSteps   int64
 	TotalSteps    int64
 	FinalFraction float64
+	Every         int64 // steps per period of the schedule; 0 means 1 (every step)
 }
 
 // Constant returns the schedule of a constant learning rate lr (no warm-up, no decay).
@@ -40,6 +45,8 @@ func (s Schedule) Validate() error {
 		return fieldError(FieldWarmupSteps, "warm-up steps %d must be between 0 and the total steps %d", s.WarmupSteps, s.TotalSteps)
 	case !(s.FinalFraction >= 0 && s.FinalFraction <= 1):
 		return fieldError(FieldFinalFraction, "final learning-rate fraction %v must be in [0, 1]", s.FinalFraction)
+	case s.Every < 0:
+		return fieldError(FieldTotalSteps, "schedule period %d must be >= 0 steps", s.Every)
 	}
 	return nil
 }
@@ -50,12 +57,14 @@ func (s Schedule) WithBase(base float64) Schedule {
 	return s
 }
 
-// At returns the learning rate for the given step, in float64 on the host.
+// At returns the learning rate for the given step, in float64 on the host (with Every > 1, step
+// below is the period, step/Every).
 //
 //	step < warm-up:  lr = Base * step / warm-up
 //	otherwise:       q = (1 + cos(pi * (step - warm-up) / (total - warm-up))) / 2
 //	                 lr = Base * q + Base * FinalFraction * (1 - q)
 func (s Schedule) At(step int64) float64 {
+	step /= max(s.Every, 1)
 	if step < s.WarmupSteps {
 		return s.Base * float64(step) / float64(s.WarmupSteps)
 	}
@@ -70,6 +79,12 @@ func (s Schedule) At(step int64) float64 {
 // the same formula as At, as a float32 scalar.
 func (s Schedule) Graph(step *Node) *Node {
 	g := step.Graph()
+	if s.Every > 1 {
+		if !step.DType().IsInt() {
+			panic("optim: Schedule.Graph with Every > 1 needs an integer step")
+		}
+		step = Div(step, Scalar(g, step.DType(), s.Every)) // integer division: the period
+	}
 	t := ConvertDType(step, dtypes.Float32)
 	warm := float64(s.WarmupSteps)
 	span := float64(max(s.TotalSteps-s.WarmupSteps, 1))
