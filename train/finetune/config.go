@@ -78,6 +78,11 @@ type Config struct {
 	SkipBadImages bool   `json:"skip_bad_images" config:"local"`
 	EvalSubset    int    `json:"eval_subset" config:"local"`
 	ExportEncoder string `json:"export_encoder" config:"local"`
+	// LastBatch is true for every run Run starts: each epoch ends with the partial batch of the
+	// images left over and the cosine schedule steps once an epoch, as evaluate.py. Runs saved
+	// before it was recorded dropped that batch and stepped the schedule every batch: they cannot
+	// be continued exactly, and -resume refuses them.
+	LastBatch bool `json:"last_partial_batch"`
 	// FitBatch lets a BatchSize larger than the training images (a default one, not one the
 	// user asked for) shrink to all of them, one step per epoch, logged; without it such a
 	// batch is refused. The size used is the one recorded.
@@ -187,6 +192,9 @@ func (c Config) diff(saved json.RawMessage) []string {
 	var old Config
 	if err := json.Unmarshal(saved, &old); err != nil {
 		return []string{fmt.Sprintf("the saved configuration cannot be read: %v", err)}
+	}
+	if c.LastBatch && !old.LastBatch {
+		return []string{"the run was saved by an earlier version, whose epochs left out the last partial batch and whose cosine schedule stepped every batch (now: every image each epoch, one step of the schedule an epoch, as evaluate.py): it cannot be continued exactly; start it again with another -checkpoint-dir (the saved checkpoints stay as they are)"}
 	}
 	return checkpoints.DiffConfig(old.storedJSON(), c.storedJSON())
 }

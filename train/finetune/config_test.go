@@ -1,8 +1,10 @@
 package finetune
 
 import (
+	"encoding/json"
 	"errors"
 	"math"
+	"strings"
 	"testing"
 
 	"github.com/gomlx-ssl/vicreg/train/config"
@@ -36,5 +38,25 @@ func TestValidateRefusesNonFiniteValues(t *testing.T) {
 		if err := c.Validate(); !errors.As(err, &fe) || fe.Flag != tc.flag {
 			t.Errorf("-%s: got %v, want a -%s error", tc.flag, err, tc.flag)
 		}
+	}
+}
+
+// TestResumeRefusesEarlierEpochs: a run saved before epochs kept their last partial batch (its
+// configuration lacks last_partial_batch) cannot be continued exactly, and says so; one saved
+// since compares as usual.
+func TestResumeRefusesEarlierEpochs(t *testing.T) {
+	c := Defaults(Finetune, 10)
+	c.LastBatch = true
+	var old map[string]any
+	if err := json.Unmarshal(c.JSON(), &old); err != nil {
+		t.Fatal(err)
+	}
+	delete(old, "last_partial_batch")
+	saved, _ := json.Marshal(old)
+	if d := c.diff(saved); len(d) != 1 || !strings.Contains(d[0], "saved by an earlier version") || !strings.Contains(d[0], "another -checkpoint-dir") {
+		t.Errorf("a run saved without last_partial_batch: %q, want one line refusing it", d)
+	}
+	if d := c.diff(c.JSON()); len(d) != 0 {
+		t.Errorf("the same configuration: %q, want no difference", d)
 	}
 }

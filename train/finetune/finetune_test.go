@@ -184,24 +184,46 @@ func bayesAccuracy(t *testing.T, n int) float64 {
 }
 
 // An interrupted fine-tuning run, resumed, ends bit-identical to an uninterrupted one; a resume
-// with another learning rate is refused, naming it.
+// with another learning rate is refused, naming it. As evaluate.py, an epoch ends with the
+// partial batch of the images left over (the resume starts there) and the cosine schedule steps
+// once an epoch.
 func TestFinetuneResumeIsExact(t *testing.T) {
 	b := backendtest.XLA(t)
 	enc, vars := pretrained(t, b)
 	straight := tinyConfig(t, enc, vars, Finetune)
-	straight.TrainPercent, straight.Epochs = 10, 2 // ~409 images: 6 steps per epoch
-	if _, err := Run(b, straight, vars, quiet()); err != nil {
+	straight.TrainPercent, straight.Epochs = 10, 2 // ~409 images: 6 full batches of 64 and one partial
+	first, err := Run(b, straight, vars, quiet())
+	if err != nil {
 		t.Fatal(err)
+	}
+	n, batch := first.TrainImages, straight.BatchSize
+	perEpoch := (n + batch - 1) / batch
+	if n%batch == 0 || first.Steps != int64(2*perEpoch) {
+		t.Fatalf("%d training images at batch %d in %d steps, want a partial batch and %d steps (%d an epoch)", n, batch, first.Steps, 2*perEpoch, perEpoch)
+	}
+	series, err := results.ReadMetrics(filepath.Join(straight.CheckpointDir, results.MetricsFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(series[results.KeyLRHead]) != 2*perEpoch {
+		t.Fatalf("%d logged head learning rates, want one a step (%d)", len(series[results.KeyLRHead]), 2*perEpoch)
+	}
+	for i, p := range series[results.KeyLRHead] { // CosineAnnealingLR(T_max 2): 1 in epoch 0, 1/2 in epoch 1
+		want := straight.LRHead * []float64{1, 0.5}[i/perEpoch]
+		if math.Abs(p.Value-want) > 1e-6 {
+			t.Errorf("step %d: head learning rate %v, want %v", i+1, p.Value, want)
+		}
 	}
 	split := straight
 	split.CheckpointDir = filepath.Join(t.TempDir(), "split")
 	var stop atomic.Bool
 	opts := quiet()
 	opts.Stop = &stop
-	opts.AfterStep = func(step int64) { stop.Store(step == 4) }
+	stopAt := int64(perEpoch - 1) // the next batch is the first epoch's partial one
+	opts.AfterStep = func(step int64) { stop.Store(step == stopAt) }
 	res, err := Run(b, split, vars, opts)
-	if err != nil || !res.Interrupted || res.Steps != 4 {
-		t.Fatalf("interrupted run: %+v, %v; want interrupted at step 4", res, err)
+	if err != nil || !res.Interrupted || res.Steps != stopAt {
+		t.Fatalf("interrupted run: %+v, %v; want interrupted at step %d", res, err, stopAt)
 	}
 	// The interrupted run draws the curves so far.
 	figures := trainer.MetricsFigures(filepath.Join(split.CheckpointDir, "metrics.jsonl"))
@@ -220,8 +242,8 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 	resumeOpts := quiet()
 	resumeOpts.Logger = log.New(&logged)
 	split.Resume = true
-	if res, err = Run(b, split, vars, resumeOpts); err != nil || res.Steps != 12 {
-		t.Fatalf("resumed run: %+v, %v; want 12 steps", res, err)
+	if res, err = Run(b, split, vars, resumeOpts); err != nil || res.Steps != first.Steps {
+		t.Fatalf("resumed run: %+v, %v; want %d steps", res, err, first.Steps)
 	}
 	if !strings.Contains(logged.String(), "could not plot the fine-tuning metrics") {
 		t.Errorf("no warning for the figure that could not be written; log:\n%s", logged.String())
@@ -238,8 +260,8 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 	if _, err := os.Stat(figures[0]); err != nil {
 		t.Errorf("the resumed run drew no %s: %v", filepath.Base(figures[0]), err)
 	}
-	if res.Trained != 8 || stored.Trained != 8 {
-		t.Errorf("the resumed run trained %d steps (%d in %s), want 8", res.Trained, stored.Trained, results.File)
+	if res.Trained != first.Steps-stopAt || stored.Trained != res.Trained {
+		t.Errorf("the resumed run trained %d steps (%d in %s), want %d", res.Trained, stored.Trained, results.File, first.Steps-stopAt)
 	}
 	// Resuming the finished run trains nothing and measures both accuracies again: result.json
 	// stays as it was, byte for byte (how the run was trained, and where and when: planted here as
@@ -254,8 +276,8 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if again, err := Run(b, split, vars, quiet()); err != nil || again.Trained != 0 || again.Steps != 12 {
-		t.Errorf("the finished run resumed: %+v, %v; want 12 steps, none trained", again, err)
+	if again, err := Run(b, split, vars, quiet()); err != nil || again.Trained != 0 || again.Steps != first.Steps {
+		t.Errorf("the finished run resumed: %+v, %v; want %d steps, none trained", again, err, first.Steps)
 	}
 	if resultAfter, err := os.ReadFile(resultPath); err != nil || string(resultAfter) != string(resultBefore) {
 		t.Errorf("%s after resuming the finished run (%v):\n%s\nwant it unchanged:\n%s", results.File, err, resultAfter, resultBefore)
@@ -274,7 +296,7 @@ func TestFinetuneResumeIsExact(t *testing.T) {
 	}
 	// Every key of the metrics file is a results.Key constant (cross-entropy has no terms), and
 	// those fine-tuning always writes are there.
-	series, err := results.ReadMetrics(filepath.Join(split.CheckpointDir, results.MetricsFileName))
+	series, err = results.ReadMetrics(filepath.Join(split.CheckpointDir, results.MetricsFileName))
 	if err != nil {
 		t.Fatal(err)
 	}

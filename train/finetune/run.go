@@ -70,6 +70,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if logger == nil {
 		logger = log.Default()
 	}
+	cfg.LastBatch = true
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -139,7 +140,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		freeze(ctx)
 	}
 	// The position resumed from is checked against the data before config.json is written.
-	loader, err := datasets.NewLoader(train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed,
+	loader, err := datasets.NewLoader(train, datasets.LoaderConfig{BatchSize: cfg.BatchSize, Seed: cfg.Seed, KeepLastBatch: true,
 		Workers: cfg.Workers, Augmentation: aug, Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages, Logger: logger}, from.Position)
 	if err != nil {
 		return nil, trainer.DataError(trainer.ResumeDataHint(err, from, cfg.CheckpointDir))
@@ -157,11 +158,14 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	}
 	defer metrics.Close()
 
-	batchesPerEpoch := int64(train.Info().Len / cfg.BatchSize)
+	// As evaluate.py: an epoch trains on every image, the last batch smaller (a second compiled
+	// program), and the cosine schedule steps once an epoch (CosineAnnealingLR, T_max epochs).
+	batchesPerEpoch := int64(loader.BatchesPerEpoch())
 	total := int64(cfg.Epochs) * batchesPerEpoch
+	schedule := optim.Schedule{Base: cfg.LRBackbone, TotalSteps: int64(cfg.Epochs), Every: batchesPerEpoch}
 	// evaluate.py's SGD decays every backbone parameter, batch norm's included (DecayAll).
 	opt, err := optim.New(optim.Config{Kind: "sgd", Momentum: cfg.Momentum, WeightDecay: cfg.WeightDecay, DecayAll: true,
-		Schedule:  optim.Schedule{Base: cfg.LRBackbone, TotalSteps: total},
+		Schedule:  schedule,
 		HeadScope: "/" + HeadScope, HeadLR: cfg.LRHead, HeadScheduled: true, HeadWeightDecay: cfg.WeightDecay})
 	if err != nil {
 		return nil, fmt.Errorf("the optimiser: %w", err)
@@ -170,14 +174,14 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	stepExec, err := context.NewExec(b, ctx.Checked(false), func(ctx *context.Context, images, labels *Node) []*Node {
 		g := images.Graph()
 		loss, acc := trainer.MaskedCrossEntropy(net.logits(ctx, images, !net.frozen), labels)
-		lr := optim.Schedule{Base: cfg.LRHead, TotalSteps: total}.Graph(optim.StepVar(ctx).ValueGraph(g))
+		lr := schedule.WithBase(cfg.LRHead).Graph(optim.StepVar(ctx).ValueGraph(g))
 		opt.UpdateGraph(ctx, g, loss)
 		return []*Node{loss, acc, lr}
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building the fine-tuning step: %w", err)
 	}
-	stepExec = stepExec.SetMaxCache(1)
+	stepExec = stepExec.SetMaxCache(2) // the full batches and the last, smaller one
 	defer stepExec.Finalize()
 	evalExec, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, images *Node) *Node {
 		return net.logits(ctx, images, false)
@@ -210,7 +214,6 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	loop := &trainer.Loop{
 		Ctx: ctx, Manager: mgr, Config: cfg.JSON(), Metrics: metrics, Loader: loader,
 		Total: total, BatchesPerEpoch: batchesPerEpoch, LogEvery: int64(cfg.LogEvery),
-		ImagesPerStep: cfg.BatchSize,
 		Step: func(batch *datasets.Batch) (map[string]float64, error) {
 			outs, err := stepExec.Exec(tensors.FromFlatDataAndDimensions(batch.View1, batch.Dims()...), batch.Labels)
 			if err != nil {

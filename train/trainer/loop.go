@@ -69,8 +69,6 @@ type Loop struct {
 	LogEvery int64
 	// Rollback: on a non-finite state, restore the newest checkpoint instead of stopping.
 	Rollback bool
-	// ImagesPerStep is the number of images a step consumes (for the throughput metrics).
-	ImagesPerStep int
 
 	// Step runs one training step on b and returns its outputs by name (names lists them in
 	// order, for messages and the progress bar).
@@ -219,7 +217,7 @@ func (l *Loop) Run(from Resumed) (*LoopResult, error) {
 			}
 			return nil, l.stoppedBy(err)
 		}
-		l.win.add(out, l.ImagesPerStep)
+		l.win.add(out)
 		if l.step%l.LogEvery == 0 || l.step == l.Total {
 			if err := l.logLine(); err != nil {
 				return nil, err
@@ -268,7 +266,7 @@ func (l *Loop) trainStep() (map[string]float64, error) {
 	if bad := nonFinite(out, l.Names()); len(bad) > 0 {
 		return nil, &nonFiniteError{step: l.step, what: strings.Join(bad, ", ")}
 	}
-	out[busyKey] = busy.Seconds()
+	out[busyKey], out[imagesKey] = busy.Seconds(), float64(batch.Valid)
 	if l.Opts.AfterStep != nil {
 		l.Opts.AfterStep(l.step)
 	}
@@ -276,8 +274,12 @@ func (l *Loop) trainStep() (map[string]float64, error) {
 	return out, nil
 }
 
-// busyKey carries a step's compute time from trainStep to the metrics window.
-const busyKey = "\x00busy"
+// busyKey and imagesKey carry a step's compute time and its number of images (images, not
+// views; fewer in an epoch's last partial batch) from trainStep to the metrics window.
+const (
+	busyKey   = "\x00busy"
+	imagesKey = "\x00images"
+)
 
 // logLine writes the window's averages as a metrics line; its epoch is the epochs completed
 // (step / steps per epoch), as in the evaluation lines.
@@ -468,16 +470,18 @@ func (w *window) pending() *pendingWindow {
 	return &pendingWindow{Steps: w.n, Sums: maps.Clone(w.sums)}
 }
 
-func (w *window) add(out map[string]float64, images int) {
+func (w *window) add(out map[string]float64) {
 	for k, v := range out {
-		if k == busyKey {
+		switch k {
+		case busyKey:
 			w.busy += v
-			continue
+		case imagesKey:
+			w.images += int(v)
+		default:
+			w.sums[k] += v
 		}
-		w.sums[k] += v
 	}
 	w.n++
-	w.images += images
 }
 
 // flush returns the averages (and throughput: images per second, wall clock and step-only) and

@@ -71,7 +71,7 @@ func (h *loopHarness) loop(total, checkpointEvery, logEvery int64, resume bool) 
 	opts.Stop = &h.stop
 	l := &Loop{
 		Ctx: ctx, Manager: mgr, Config: json.RawMessage(`{}`), Metrics: metrics, Loader: loader,
-		Total: total, BatchesPerEpoch: 2, CheckpointEvery: checkpointEvery, LogEvery: logEvery, Rollback: true, ImagesPerStep: 16,
+		Total: total, BatchesPerEpoch: 2, CheckpointEvery: checkpointEvery, LogEvery: logEvery, Rollback: true,
 		Step: func(*datasets.Batch) (map[string]float64, error) {
 			step++
 			loss := float64(step)
@@ -181,5 +181,24 @@ func TestRollbackRestoresSavedMetric(t *testing.T) {
 	defer st.Free()
 	if got := st.Metrics[results.KeyProbeAcc]; got != 0.02 {
 		t.Errorf("ckpt-3 after the rollback holds probe_acc %v, want 0.02 (the evaluation of the state it holds, as saved before the rollback)", got)
+	}
+}
+
+// TestWindowCountsEachStepsImages: the step throughput is the images the steps trained over their
+// compute time, a smaller last batch counted as what it is (16 + 16 + 4 images in 0.5 s).
+func TestWindowCountsEachStepsImages(t *testing.T) {
+	w := newWindow(nil)
+	for _, n := range []float64{16, 16, 4} {
+		w.add(map[string]float64{"loss": n, busyKey: 0.5 / 3, imagesKey: n})
+	}
+	line := w.flush()
+	if got := line[results.KeyStepImagesPerSec]; math.Abs(got-72) > 1e-9 {
+		t.Errorf("step images/s %v, want 72 (36 images in 0.5 s)", got)
+	}
+	if got := line["loss"]; got != 12 {
+		t.Errorf("mean loss %v, want 12", got)
+	}
+	if _, ok := line[imagesKey]; ok {
+		t.Error("the image count leaked into the metrics line")
 	}
 }

@@ -265,7 +265,6 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		Ctx: ctx, Manager: mgr, Config: cfg.JSON(), Metrics: metrics, Loader: loader,
 		Total: total, BatchesPerEpoch: batchesPerEpoch, CheckpointEvery: int64(cfg.CheckpointEvery),
 		LogEvery: int64(cfg.LogEvery), Rollback: cfg.OnNonFinite == config.OnNonFiniteRollback,
-		ImagesPerStep: cfg.BatchSize, // images, not views: as fine-tuning counts them
 		Step: func(batch *datasets.Batch) (map[string]float64, error) {
 			out, err := trainStep.Run(tensors.FromFlatDataAndDimensions(batch.View1, batch.Dims()...),
 				tensors.FromFlatDataAndDimensions(batch.View2, batch.Dims()...), batch.Labels)
