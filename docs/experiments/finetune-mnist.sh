@@ -20,6 +20,12 @@ for p in "${percents[@]}"; do
   [ -d "$run/finetune-finetune-${p}pct" ] && resume=(-resume)
   echo "== $p% of the labels"
   bin/evaluate -checkpoint "$run" -finetune -train-percent "$p" "${resume[@]}" >"$out.tmp" 2>"$run/finetune-${p}pct.log"
+  # evaluate exits 0 when a signal stops it, before the accuracies are printed: the report is
+  # kept (and the percentage skipped next time) only when it holds them.
+  if ! grep -q "test accuracy" "$out.tmp"; then
+    echo "$p%: stopped before it finished (interrupted; $run/finetune-${p}pct.log says where): run the script again to resume it" >&2
+    exit 1
+  fi
   mv "$out.tmp" "$out"
   grep -A4 "test accuracy" "$out"
 done

@@ -13,6 +13,7 @@ seeds=("$@")
 [ ${#seeds[@]} -gt 0 ] || seeds=(0 1 2)
 mkdir -p "$out"
 go build -o bin/train ./train
+source docs/experiments/lib.sh # finished DIR
 for seed in "${seeds[@]}"; do
   for loss in vicreg vicreg-logdet vicreg-pairdist; do
     dir="$out/$loss-seed$seed"
@@ -26,6 +27,12 @@ for seed in "${seeds[@]}"; do
     # is now auto, the mnist preset's crops 0.4-1), named.
     bin/train -width 16 -epochs 2 -seed "$seed" -loss "$loss" -beta 1 -sigma 1 -crop-scale 0.6,1 -keep 1000 -checkpoint-every 78 \
       -baselines="$baselines" -checkpoint-dir "$dir" "${resume[@]}" >"$dir.stdout" 2>"$dir.log"
+    # train exits 0 when a signal stops it: result.txt, the mark of a finished run, is written
+    # only when it finished, and the script stops (run it again to resume the run).
+    if ! finished "$dir"; then
+      echo "$dir: stopped before it finished (interrupted; $dir.log says where): run the script again to resume it" >&2
+      exit 1
+    fi
     mv "$dir.stdout" "$dir/result.txt"
     mv "$dir.log" "$dir/train.log"
   done

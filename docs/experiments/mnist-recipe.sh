@@ -24,11 +24,12 @@ if [ ${#candidates[@]} -eq 0 ]; then
 fi
 mkdir -p "$out"
 go build -o bin/train ./train
+source docs/experiments/lib.sh # finished DIR
 for c in "${candidates[@]}"; do
   name=${c%%=*}
   flags=${c#*=}
   dir="$out/$name"
-  if [ -f "$dir/result.json" ]; then echo "skip $dir (done)"; continue; fi
+  if finished "$dir"; then echo "skip $dir (done)"; continue; fi
   rm -rf "$dir"
   echo "== $name: $flags"
   start=$(date +%s)
@@ -36,5 +37,9 @@ for c in "${candidates[@]}"; do
   bin/train -validation 10000 -baselines=false -keep 1 -checkpoint-dir "$dir" $flags >"$dir.stdout" 2>"$dir.log"
   echo "$(( $(date +%s) - start ))" >"$dir/wall_seconds"
   mv "$dir.stdout" "$dir/stdout.txt"; mv "$dir.log" "$dir/train.log"
+  if ! finished "$dir"; then
+    echo "$dir: stopped before it finished (interrupted; $dir/train.log says where): run the script again to redo it" >&2
+    exit 1
+  fi
   grep -E "linear probe, pretrained|kNN|online" "$dir/stdout.txt" || true
 done

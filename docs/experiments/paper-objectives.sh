@@ -13,17 +13,13 @@ seeds=("$@")
 mkdir -p "$out"
 go build -o bin/train ./train
 go build -o bin/analyze ./analyze
+source docs/experiments/lib.sh # run DIR FLAGS...
 runs=()
 for seed in "${seeds[@]}"; do
   for loss in vicreg simclr barlow; do
     dir="$out/$loss-seed$seed"
     runs+=("$dir")
-    if [ -f "$dir/result.json" ]; then echo "skip $dir (done)"; continue; fi
-    rm -rf "$dir"
-    echo "== $dir"
-    bin/train -epochs 2 -seed "$seed" -loss "$loss" -low-label 1,10 -baselines=false \
-      -checkpoint-dir "$dir" >"$dir.stdout" 2>"$dir.log"
-    mv "$dir.stdout" "$dir/stdout.txt"; mv "$dir.log" "$dir/train.log"
+    run "$dir" -epochs 2 -seed "$seed" -loss "$loss" -low-label 1,10
   done
 done
 IFS=,; list="${runs[*]}"; unset IFS

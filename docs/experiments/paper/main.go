@@ -10,8 +10,10 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -27,6 +29,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/losses"
 	"github.com/gomlx-ssl/vicreg/plot"
 	"github.com/gomlx-ssl/vicreg/results"
+	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 func main() {
@@ -50,8 +53,24 @@ func main() {
 	}
 }
 
+// errUnfinished is readResult's error for a run that has not finished.
+var errUnfinished = errors.New("the run has not finished")
+
+// readResult reads the result of the finished run in dir. A run without result.json, or whose
+// result.json says a signal interrupted its final evaluation (it then holds only the accuracies
+// measured before the signal, -1 for the others), gives an error wrapping errUnfinished.
 func readResult(dir string) (*results.Pretrain, error) {
-	return results.ReadAs[results.Pretrain](filepath.Join(dir, results.File))
+	r, err := results.ReadAs[results.Pretrain](filepath.Join(dir, results.File))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%s: %w (no %s)", dir, errUnfinished, results.File)
+	case err != nil:
+		return nil, err
+	case r.Interrupted:
+		return nil, fmt.Errorf("%s: %w: a signal stopped its final evaluation (go run ./train -config %s -resume evaluates it again)",
+			dir, errUnfinished, filepath.Join(dir, config.FileName))
+	}
+	return r, nil
 }
 
 // best returns the entropy weight of the sweep run of loss with the highest linear probe.
@@ -150,8 +169,8 @@ func budgets(dir, loss string) (accuracies, error) {
 			continue // another objective whose name starts with loss (vicreg-logdet for vicreg)
 		}
 		r, err := readResult(m)
-		if os.IsNotExist(err) {
-			continue // not finished
+		if errors.Is(err, errUnfinished) {
+			continue
 		}
 		if err != nil {
 			return acc, fmt.Errorf("%s: %w", m, err)
@@ -364,8 +383,8 @@ func readSigmaGrid(dir string) ([]sigmaRun, error) {
 			}
 		}
 		r, err := readResult(m)
-		if os.IsNotExist(err) {
-			continue // not finished
+		if errors.Is(err, errUnfinished) {
+			continue
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m, err)

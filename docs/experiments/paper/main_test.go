@@ -226,3 +226,40 @@ func TestSigmaGrid(t *testing.T) {
 		t.Errorf("verdict = %q", v)
 	}
 }
+
+// TestInterruptedRunsAreUnfinished: a run stopped by a signal during its final evaluation writes
+// result.json with "interrupted": true and -1 for every accuracy it did not measure (README: such
+// a result records only the phases that finished). It is not a finished run: counted as one, its
+// -1 would enter the table as a seed at -100% (here the mean of 0.98 and -1, -1%, instead of 98%).
+func TestInterruptedRunsAreUnfinished(t *testing.T) {
+	dir := t.TempDir()
+	writeResult(t, filepath.Join(dir, "vicreg-seed0"), results.Pretrain{Linear: 0.98, KNN: 0.97})
+	writeResult(t, filepath.Join(dir, "vicreg-seed1"), results.Pretrain{Interrupted: true, Linear: -1, KNN: -1})
+	acc, err := budgets(dir, "vicreg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if acc.seeds != 1 || len(acc.linear["100%"]) != 1 || meanSD(values(acc.linear["100%"])) != "98.00" {
+		t.Fatalf("%d seeds, linear 100%% %v (%s); want seed 0 alone at 98.00 (seed 1 was interrupted)",
+			acc.seeds, acc.linear["100%"], meanSD(values(acc.linear["100%"])))
+	}
+
+	grid := t.TempDir()
+	writeResult(t, filepath.Join(grid, "sigma1-w1"), results.Pretrain{Linear: 0.95, KNN: 0.94})
+	writeResult(t, filepath.Join(grid, "sigma2-w1"), results.Pretrain{Interrupted: true, Linear: 0.87, KNN: -1})
+	runs, err := readSigmaGrid(grid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(runs) != 1 || runs[0].sigma != 1 {
+		t.Fatalf("grid = %+v, want σ = 1 alone (σ = 2 was interrupted)", runs)
+	}
+
+	// The weight is chosen among finished runs: an interrupted one is an error that says so.
+	sweep := t.TempDir()
+	writeResult(t, filepath.Join(sweep, "vicreg-logdet-w1"), results.Pretrain{Linear: 0.95})
+	writeResult(t, filepath.Join(sweep, "vicreg-logdet-w4"), results.Pretrain{Interrupted: true, Linear: 0.97, KNN: -1})
+	if w, err := best(sweep, "vicreg-logdet"); err == nil || !strings.Contains(err.Error(), "interrupt") && !strings.Contains(err.Error(), "signal") {
+		t.Fatalf("best = %q, %v; want an error naming the interrupted run", w, err)
+	}
+}

@@ -126,8 +126,8 @@ func run(runs string) error {
 		var seeds []string
 		for _, d := range dirs {
 			acc, err := accuracies(filepath.Join(d, "result.txt"))
-			if err != nil {
-				continue // not finished
+			if _, measured := acc["linear"]; err != nil || !measured {
+				continue // not finished (a run stopped by a signal prints no accuracies)
 			}
 			seeds = append(seeds, strings.TrimPrefix(filepath.Base(d), obj+"-seed"))
 			lin, knn, onl = append(lin, acc["linear"]), append(knn, acc["kNN"]), append(onl, acc["online"])
