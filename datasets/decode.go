@@ -41,8 +41,14 @@ func imageFormat(data []byte) string {
 
 var errNotImage = errors.New("not a JPEG or PNG file")
 
+// MaxImagePixels is the largest image decoded, in pixels: PIL's limit (twice its
+// Image.MAX_IMAGE_PIXELS, above which Image.open raises DecompressionBombError, and so
+// torchvision's ImageFolder). A larger image is refused from its header, as a bad image, before
+// its pixels are allocated: a file of a few hundred bytes can declare gigapixels.
+const MaxImagePixels = 2 * 89478485
+
 // ImageSize returns the height and width of a JPEG or PNG image from its header, without decoding
-// the pixels.
+// the pixels. An image of more than MaxImagePixels pixels is an error.
 func ImageSize(data []byte) (h, w int, err error) {
 	var cfg image.Config
 	switch imageFormat(data) {
@@ -59,6 +65,10 @@ func ImageSize(data []byte) (h, w int, err error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return 0, 0, fmt.Errorf("image of %dx%d pixels", cfg.Width, cfg.Height)
 	}
+	if n := int64(cfg.Width) * int64(cfg.Height); n > MaxImagePixels {
+		return 0, 0, fmt.Errorf("image of %dx%d pixels (%d), more than the %d decoded (PIL's limit against decompression bombs): resize it to fewer pixels",
+			cfg.Width, cfg.Height, n, MaxImagePixels)
+	}
 	return cfg.Height, cfg.Width, nil
 }
 
@@ -66,13 +76,16 @@ func ImageSize(data []byte) (h, w int, err error) {
 // Image.open(f).convert("RGB") does: grayscale is replicated into the three channels, palettes are
 // looked up, alpha is dropped (not composited), 16-bit samples keep their high byte, CMYK is
 // converted with PIL's formula. EXIF orientation is not applied (neither PIL nor torchvision apply
-// it by default).
+// it by default). An image of more than MaxImagePixels pixels is refused from its header.
 func DecodeImage(data []byte) (Image, error) { return decodeImage(data, 1) }
 
 // decodeImage is DecodeImage, allowing a JPEG to be decoded at 1/reduce of its size (reduce 1, 2,
 // 4 or 8) through libjpeg's DCT scaling, as PIL's draft mode does. Decoders that cannot scale
 // return the full image: callers read the size of the result.
 func decodeImage(data []byte, reduce int) (Image, error) {
+	if _, _, err := ImageSize(data); err != nil {
+		return Image{}, err
+	}
 	switch imageFormat(data) {
 	case "jpeg":
 		if jpegLib() == nil {

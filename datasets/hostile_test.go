@@ -1,0 +1,103 @@
+package datasets
+
+import (
+	"bytes"
+	"compress/zlib"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+// pngDeclaring is a PNG that declares w x h 8-bit gray pixels but holds the data of one row only:
+// a few hundred bytes that claim gigabytes.
+func pngDeclaring(t *testing.T, w, h int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	buf.WriteString("\x89PNG\r\n\x1a\n")
+	chunk := func(typ string, data []byte) {
+		binary.Write(&buf, binary.BigEndian, uint32(len(data)))
+		crc := crc32.NewIEEE()
+		crc.Write([]byte(typ))
+		crc.Write(data)
+		buf.WriteString(typ)
+		buf.Write(data)
+		binary.Write(&buf, binary.BigEndian, crc.Sum32())
+	}
+	ihdr := make([]byte, 13)
+	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
+	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
+	ihdr[8], ihdr[9] = 8, 0 // 8 bits, gray
+	chunk("IHDR", ihdr)
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write(make([]byte, 1+w)) // one row: filter byte and w zeros
+	zw.Close()
+	chunk("IDAT", z.Bytes())
+	chunk("IEND", nil)
+	return buf.Bytes()
+}
+
+// jpegDeclaring is a small JPEG whose frame header (SOF0) is rewritten to declare w x h pixels.
+func jpegDeclaring(t *testing.T, w, h int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 16, 16)), nil); err != nil {
+		t.Fatal(err)
+	}
+	data := buf.Bytes()
+	i := bytes.Index(data, []byte{0xff, 0xc0})
+	if i < 0 {
+		t.Fatal("no SOF0 marker")
+	}
+	binary.BigEndian.PutUint16(data[i+5:], uint16(h))
+	binary.BigEndian.PutUint16(data[i+7:], uint16(w))
+	return data
+}
+
+// TestDecompressionBombRefused: a file of a few hundred bytes that declares more pixels than PIL
+// accepts (PIL's Image.open raises DecompressionBombError above 2 x Image.MAX_IMAGE_PIXELS =
+// 178956970 pixels, and so torchvision's ImageFolder) is refused from its header, as a bad image
+// that names the file and the limit, without allocating the pixels it claims.
+func TestDecompressionBombRefused(t *testing.T) {
+	bombs := map[string][]byte{
+		"bomb.png": pngDeclaring(t, 20000, 10000),  // 200 Mpixels: 200 MB of gray for Go's decoder
+		"bomb.jpg": jpegDeclaring(t, 15000, 15000), // 225 Mpixels
+	}
+	for name, data := range bombs {
+		if h, w, err := ImageSize(data); err == nil || !strings.Contains(err.Error(), "178956970") {
+			t.Errorf("%s: ImageSize gives %dx%d, %v; want an error naming the limit of 178956970 pixels", name, w, h, err)
+		}
+	}
+	root := t.TempDir()
+	writePNG(t, filepath.Join(root, "a.png"), 4, 4, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+	for name, data := range bombs {
+		writeFile(t, filepath.Join(root, name), data)
+	}
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range f.Info().Len {
+		if filepath.Base(f.Path(i)) == "a.png" {
+			continue
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := f.Decode(i)
+		runtime.ReadMemStats(&after)
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 16<<20 {
+			t.Errorf("%s: decoding allocated %d MB", f.Path(i), alloc>>20)
+		}
+		var de *DataError
+		if !errors.As(err, &de) || !errors.Is(err, ErrBadImage) || de.Path != f.Path(i) || !strings.Contains(err.Error(), "178956970") {
+			t.Errorf("%s: got %v, want a bad image error naming the file and the limit of 178956970 pixels", f.Path(i), err)
+		}
+	}
+}
