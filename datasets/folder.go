@@ -132,6 +132,27 @@ func entryIsDir(dir string, e fs.DirEntry) bool {
 	return e.IsDir()
 }
 
+// linkedIsDir is entryIsDir for the listing of an image folder: a link whose target cannot be
+// reached (moved, on a disk not mounted) is a usage error naming it, rather than a file that
+// stops the run when a batch reaches it, or a class folder left out (the classes after it would
+// be renumbered).
+func linkedIsDir(dir string, e fs.DirEntry) (bool, error) {
+	if e.Type()&fs.ModeSymlink == 0 {
+		return e.IsDir(), nil
+	}
+	path := filepath.Join(dir, e.Name())
+	st, err := os.Stat(path)
+	if err != nil {
+		if pe := (*fs.PathError)(nil); errors.As(err, &pe) {
+			err = pe.Err // the path is the error's own
+		}
+		target, _ := os.Readlink(path)
+		return false, usageErr(path, fmt.Errorf("a link to %s, which cannot be read: %w", target, err),
+			"restore its target (a folder moved? a disk not mounted?) or remove the link")
+	}
+	return st.IsDir(), nil
+}
+
 // classFolders lists the class folders of dir (sorted), or nil for a flat folder.
 func classFolders(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
@@ -140,7 +161,14 @@ func classFolders(dir string) ([]string, error) {
 	}
 	var classes []string
 	for _, e := range entries {
-		if !hidden(e.Name()) && entryIsDir(dir, e) {
+		if hidden(e.Name()) {
+			continue
+		}
+		isDir, err := linkedIsDir(dir, e)
+		if err != nil {
+			return nil, err
+		}
+		if isDir {
 			classes = append(classes, e.Name())
 		}
 	}
@@ -150,6 +178,9 @@ func classFolders(dir string) ([]string, error) {
 
 func (f *Folder) list() error {
 	classes, err := classFolders(f.dir)
+	if de := (*DataError)(nil); errors.As(err, &de) {
+		return err // a dangling link, named
+	}
 	if err != nil {
 		return usageErr(f.dir, err, "give a readable folder")
 	}
@@ -182,7 +213,7 @@ func (f *Folder) list() error {
 		return usageErr(f.dir, err, "give a readable folder")
 	}
 	for _, e := range entries {
-		if !hidden(e.Name()) && !entryIsDir(f.dir, e) {
+		if !hidden(e.Name()) && !entryIsDir(f.dir, e) { // classFolders refused dangling links
 			f.ignored++ // a file beside the class folders has no class (ImageFolder skips it too)
 			if isImageFile(e.Name()) {
 				f.beside++
@@ -227,9 +258,15 @@ func walkImages(dir string) (files []string, ignored int, err error) {
 		}
 		fd := folder{path: path}
 		for _, e := range entries {
+			if hidden(e.Name()) {
+				continue
+			}
+			isDir, err := linkedIsDir(path, e)
+			if err != nil {
+				return err
+			}
 			switch {
-			case hidden(e.Name()):
-			case entryIsDir(path, e):
+			case isDir:
 				if err := walk(filepath.Join(path, e.Name()), depth+1); err != nil {
 					return err
 				}

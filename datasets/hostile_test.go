@@ -9,6 +9,7 @@ import (
 	"image"
 	"image/color"
 	"image/jpeg"
+	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -99,5 +100,46 @@ func TestDecompressionBombRefused(t *testing.T) {
 		if !errors.As(err, &de) || !errors.Is(err, ErrBadImage) || de.Path != f.Path(i) || !strings.Contains(err.Error(), "178956970") {
 			t.Errorf("%s: got %v, want a bad image error naming the file and the limit of 178956970 pixels", f.Path(i), err)
 		}
+	}
+}
+
+// TestDanglingLinkRefusedAtListing: a link whose target is gone (a moved store, a disk not
+// mounted) cannot be read. Listed as an image, it let a run start and stop at the step that reached
+// it (an ErrDamaged error, which -skip-bad-images does not skip); as a class folder, it was left
+// out as "not .jpg, .jpeg or .png" and the classes after it renumbered. The listing refuses it,
+// naming the link.
+func TestDanglingLinkRefusedAtListing(t *testing.T) {
+	for _, layout := range []string{"flat", "in a class", "a class"} {
+		t.Run(layout, func(t *testing.T) {
+			root := t.TempDir()
+			img := func(rel string) {
+				writePNG(t, filepath.Join(root, rel), 4, 4, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+			}
+			var link string
+			switch layout {
+			case "flat":
+				img("a.png")
+				link = filepath.Join(root, "gone.jpg")
+			case "in a class":
+				img("cat/a.png")
+				img("dog/b.png")
+				link = filepath.Join(root, "cat", "sub", "gone.JPG")
+				img("cat/sub/c.png")
+			case "a class":
+				img("dog/b.png")
+				img("eel/b.png")
+				link = filepath.Join(root, "cat")
+			}
+			if err := os.Symlink(filepath.Join(t.TempDir(), "moved"), link); err != nil {
+				t.Skip(err)
+			}
+			f, err := OpenFolder(root, "")
+			if err == nil {
+				t.Fatalf("listed %d images of classes %v, without the dangling link %s; want an error naming it", f.Info().Len, f.Info().ClassNames, link)
+			}
+			if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), link) {
+				t.Fatalf("got %v, want a usage error naming %s", err, link)
+			}
+		})
 	}
 }
