@@ -143,3 +143,32 @@ func TestDanglingLinkRefusedAtListing(t *testing.T) {
 		})
 	}
 }
+
+// TestClassNameWithLineBreak: classes.txt holds one class name per line, so a class folder whose
+// name holds a line break cannot be written there: the shards read back had 3 classes, named
+// wrongly, for a folder of 2. mkshards refuses it before writing, naming the folder.
+func TestClassNameWithLineBreak(t *testing.T) {
+	root := t.TempDir()
+	for _, rel := range []string{"a\nb/x.png", "c/y.png"} {
+		writePNG(t, filepath.Join(root, rel), 4, 4, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+	}
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := t.TempDir()
+	_, err = WriteShards(f, out, ShardOptions{})
+	if err == nil {
+		s, err := OpenShards(out, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Fatalf("wrote shards of a folder of classes %q that read back as %d classes %q; want an error naming the folder", f.Info().ClassNames, s.Info().NumClasses, s.Info().ClassNames)
+	}
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), filepath.Join(root, "a\nb")) {
+		t.Fatalf("got %v, want a usage error naming the class folder", err)
+	}
+	if entries, _ := os.ReadDir(out); len(entries) != 0 {
+		t.Fatalf("wrote %d files before the error", len(entries))
+	}
+}

@@ -54,13 +54,20 @@ func ShardKey(root, file string) string {
 // index as text); plus classes.txt (the class names, one per line) for a labeled folder. Every
 // file is written atomically (internal/atomicfile), with fixed times and owners, so the same
 // folder and options give the same bytes. It returns the shard paths. Each image's header is
-// checked; the pixels are not decoded (Folder.Verify decodes them, for opt.Bad).
+// checked; the pixels are not decoded (Folder.Verify decodes them, for opt.Bad). A class name
+// with a line break is a usage error, before anything is written.
 func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 	if opt.PerShard <= 0 {
 		opt.PerShard = 1000
 	}
 	if opt.Prefix == "" {
 		opt.Prefix = "shard"
+	}
+	for _, class := range f.Info().ClassNames {
+		if strings.ContainsAny(class, "\r\n") {
+			return nil, usageErr(filepath.Join(f.Dir(), class), errors.New("class folder whose name holds a line break, which classes.txt (one class name per line) cannot hold"),
+				"rename the folder")
+		}
 	}
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return nil, usageErr(outDir, err, "give a folder that can be created")
