@@ -221,7 +221,7 @@ func (f *Folder) list() error {
 		}
 	}
 	for k, class := range classes {
-		files, ignored, err := walkImages(filepath.Join(f.dir, class))
+		files, ignored, err := walkImages(f.dir, filepath.Join(f.dir, class))
 		if err != nil {
 			return err
 		}
@@ -239,19 +239,39 @@ func (f *Folder) list() error {
 	return nil
 }
 
-// walkImages finds the images under dir, recursively, following links to folders (at most 32
-// levels deep), in torchvision's order: sorted by folder path, then by file name.
-func walkImages(dir string) (files []string, ignored int, err error) {
+// walkImages finds the images under dir, a class folder of root, recursively, following links to
+// folders (at most 32 levels deep), in torchvision's order: sorted by folder path, then by file
+// name. A link back to root or to a folder above it is a loop: a usage error naming it.
+func walkImages(root, dir string) (files []string, ignored int, err error) {
 	type folder struct {
 		path  string
 		files []string
 	}
+	type visited struct {
+		path string
+		info os.FileInfo
+	}
 	var folders []folder
+	var above []visited // root and the folders that hold the one walked
+	if st, err := os.Stat(root); err == nil {
+		above = append(above, visited{root, st})
+	}
 	var walk func(path string, depth int) error
 	walk = func(path string, depth int) error {
 		if depth > 32 {
-			return damagedErr(path, "", -1, errors.New("folders nested more than 32 deep (a link loop?)"))
+			return damagedErr(path, "", -1, errors.New("folders nested more than 32 deep"))
 		}
+		st, err := os.Stat(path)
+		if err != nil {
+			return damagedErr(path, "", -1, err)
+		}
+		for _, a := range above {
+			if os.SameFile(a.info, st) {
+				return usageErr(path, fmt.Errorf("a link back to %s, which holds it (a loop)", a.path), "remove the link")
+			}
+		}
+		above = append(above, visited{path, st})
+		defer func() { above = above[:len(above)-1] }()
 		entries, err := os.ReadDir(path)
 		if err != nil {
 			return damagedErr(path, "", -1, err)

@@ -144,6 +144,38 @@ func TestDanglingLinkRefusedAtListing(t *testing.T) {
 	}
 }
 
+// TestLinkLoopRefused: a link back to a folder above it (a loop) is a usage error naming the link
+// (exit status 2), not damaged data whose path repeats the link 32 times and whose hint is to
+// "restore it and resume" (exit status 1). A link to a folder elsewhere is followed, as
+// torchvision's ImageFolder follows it.
+func TestLinkLoopRefused(t *testing.T) {
+	root := t.TempDir()
+	img := func(rel string) {
+		writePNG(t, filepath.Join(root, rel), 4, 4, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+	}
+	img("cat/a.png")
+	img("dog/b.png")
+	other := t.TempDir()
+	writePNG(t, filepath.Join(other, "c.png"), 4, 4, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+	if err := os.Symlink(other, filepath.Join(root, "cat", "more")); err != nil {
+		t.Skip(err)
+	}
+	f, err := OpenFolder(root, "")
+	if err != nil || f.Info().Len != 3 || f.Path(1) != filepath.Join(root, "cat", "more", "c.png") {
+		t.Fatalf("with a link to a folder elsewhere: %v; want 3 images, the second through the link", err)
+	}
+	for _, name := range []string{"x", "y"} {
+		if err := os.Symlink(filepath.Join(root, "cat"), filepath.Join(root, "cat", name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = OpenFolder(root, "")
+	link := filepath.Join(root, "cat", "x")
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), link+": ") || !strings.Contains(err.Error(), "loop") || strings.Contains(err.Error(), "resume") {
+		t.Fatalf("got %v, want a usage error naming the loop %s", err, link)
+	}
+}
+
 // TestClassNameWithLineBreak: classes.txt holds one class name per line, so a class folder whose
 // name holds a line break cannot be written there: the shards read back had 3 classes, named
 // wrongly, for a folder of 2. mkshards refuses it before writing, naming the folder.
