@@ -19,8 +19,8 @@ import (
 // Layout: one subfolder per class (classes sorted by name, label = position; images found
 // recursively inside each class folder, in the order of torchvision: sorted by folder path, then
 // by file name), or a flat folder of images, which is unlabeled. Files and folders whose names
-// start with "." are skipped; only .jpg, .jpeg and .png files are read (any case); other files are
-// counted in Ignored.
+// start with "." and __MACOSX folders are skipped; only .jpg, .jpeg and .png files are read (any
+// case); other files are counted in Ignored.
 type Folder struct {
 	dir     string
 	files   []string
@@ -122,7 +122,11 @@ func summarize(names []string) string {
 	return fmt.Sprintf("[%s ... %s] (%d)", strings.Join(names[:4], " "), names[len(names)-1], len(names))
 }
 
-func hidden(name string) bool { return strings.HasPrefix(name, ".") }
+// hidden reports whether a folder entry is left out of every listing, uncounted: hidden names
+// (".DS_Store", AppleDouble "._photo.jpg" files, ".git", ".ipynb_checkpoints") and the
+// "__MACOSX" folder of AppleDouble files that a zip made by macOS's Finder unpacks beside the
+// photos. None is data; torchvision's ImageFolder would read such a folder as a class.
+func hidden(name string) bool { return strings.HasPrefix(name, ".") || name == "__MACOSX" }
 
 // entryIsDir reports whether a folder entry is a folder, following symbolic links.
 func entryIsDir(dir string, e fs.DirEntry) bool {

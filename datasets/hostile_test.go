@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -202,5 +203,37 @@ func TestClassNameWithLineBreak(t *testing.T) {
 	}
 	if entries, _ := os.ReadDir(out); len(entries) != 0 {
 		t.Fatalf("wrote %d files before the error", len(entries))
+	}
+}
+
+// TestArchiveArtefactsSkipped: what macOS and Windows leave in a photo folder is not data. A zip
+// made by macOS's Finder unpacks with a __MACOSX/ folder of AppleDouble "._NAME" files beside the
+// photos; it made a flat folder a labelled one of the single class __MACOSX, refused as a class
+// folder without images. It is skipped, as are .DS_Store, "._" files and hidden folders; Thumbs.db
+// and desktop.ini are files left out (counted, as every file that is not an image).
+func TestArchiveArtefactsSkipped(t *testing.T) {
+	img := func(root, rel string) {
+		writePNG(t, filepath.Join(root, rel), 4, 4, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+	}
+	junk := func(root string, rels ...string) {
+		for _, rel := range rels {
+			writeFile(t, filepath.Join(root, rel), []byte("\x00\x05\x16\x07 AppleDouble"))
+		}
+	}
+	flat := t.TempDir()
+	img(flat, "a.png")
+	img(flat, "b.jpg")
+	junk(flat, "__MACOSX/._a.png", "__MACOSX/._b.jpg", "._a.png", ".DS_Store", "Thumbs.db", "desktop.ini", ".thumbnails/a.png")
+	f, err := OpenFolder(flat, "")
+	if err != nil || f.Info().Len != 2 || f.Info().NumClasses != 0 || f.Ignored() != 2 {
+		t.Fatalf("flat folder unpacked from a macOS zip: %v; want its 2 images, unlabelled, and 2 files left out (Thumbs.db, desktop.ini)", err)
+	}
+	classes := t.TempDir()
+	img(classes, "cat/a.png")
+	img(classes, "dog/b.png")
+	junk(classes, "__MACOSX/cat/._a.png", "__MACOSX/dog/._b.png", "cat/._a.png", "cat/__MACOSX/._a.png", ".git/HEAD", ".DS_Store")
+	f, err = OpenFolder(classes, "")
+	if err != nil || !slices.Equal(f.Info().ClassNames, []string{"cat", "dog"}) || f.Info().Len != 2 {
+		t.Fatalf("class folders unpacked from a macOS zip: %v; want the classes cat and dog, one image each", err)
 	}
 }
