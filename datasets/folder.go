@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -27,7 +28,8 @@ type Folder struct {
 	labels  []int32
 	classes []string
 	ignored int
-	beside  int // images among the ignored files: beside the class folders, so of no class
+	beside  int            // images among the ignored files: beside the class folders, so of no class
+	other   map[string]int // the other ignored files (not .jpg, .jpeg or .png), by extension
 	split   string
 }
 
@@ -200,15 +202,19 @@ func (f *Folder) list() error {
 				f.files = append(f.files, filepath.Join(f.dir, e.Name()))
 			default:
 				f.ignored++
+				countExt(&f.other, e.Name())
 			}
 		}
 		sort.Strings(f.files)
 		if len(f.files) == 0 {
-			hint := "put the images in this folder, or in one subfolder per class"
+			msg, hint := "no .jpg, .jpeg or .png images", "put the images in this folder, or in one subfolder per class"
 			if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.EqualFold(filepath.Ext(e.Name()), ".tar") }) {
 				hint = "it holds .tar files: read WebDataset shards as shards (-dataset shards)"
+			} else if otherFormats(f.other) {
+				msg += ": it holds " + leftOut(f.other)
+				hint = "convert the images to JPEG or PNG, the only formats read"
 			}
-			return usageErr(f.dir, errors.New("no .jpg, .jpeg or .png images"), hint)
+			return usageErr(f.dir, errors.New(msg), hint)
 		}
 		return nil
 	}
@@ -221,18 +227,30 @@ func (f *Folder) list() error {
 			f.ignored++ // a file beside the class folders has no class (ImageFolder skips it too)
 			if isImageFile(e.Name()) {
 				f.beside++
+			} else {
+				countExt(&f.other, e.Name())
 			}
 		}
 	}
 	for k, class := range classes {
-		files, ignored, err := walkImages(f.dir, filepath.Join(f.dir, class))
+		files, other, err := walkImages(f.dir, filepath.Join(f.dir, class))
 		if err != nil {
 			return err
 		}
-		f.ignored += ignored
+		for ext, n := range other {
+			if f.other == nil {
+				f.other = map[string]int{}
+			}
+			f.ignored += n
+			f.other[ext] += n
+		}
 		if len(files) == 0 {
-			return usageErr(filepath.Join(f.dir, class), errors.New("class folder without .jpg, .jpeg or .png images"),
-				"remove it or add images (torchvision's ImageFolder refuses it too)")
+			msg, hint := "class folder without .jpg, .jpeg or .png images", "remove it or add images (torchvision's ImageFolder refuses it too)"
+			if otherFormats(other) {
+				msg += ": it holds " + leftOut(other)
+				hint = "convert its images to JPEG or PNG, the only formats read, or remove it"
+			}
+			return usageErr(filepath.Join(f.dir, class), errors.New(msg), hint)
 		}
 		for _, file := range files {
 			f.files = append(f.files, file)
@@ -245,8 +263,9 @@ func (f *Folder) list() error {
 
 // walkImages finds the images under dir, a class folder of root, recursively, following links to
 // folders (at most 32 levels deep), in torchvision's order: sorted by folder path, then by file
-// name. A link back to root or to a folder above it is a loop: a usage error naming it.
-func walkImages(root, dir string) (files []string, ignored int, err error) {
+// name, and counts the other files by extension. A link back to root or to a folder above it is a
+// loop: a usage error naming it.
+func walkImages(root, dir string) (files []string, other map[string]int, err error) {
 	type folder struct {
 		path  string
 		files []string
@@ -297,14 +316,14 @@ func walkImages(root, dir string) (files []string, ignored int, err error) {
 			case isImageFile(e.Name()):
 				fd.files = append(fd.files, e.Name())
 			default:
-				ignored++
+				countExt(&other, e.Name())
 			}
 		}
 		folders = append(folders, fd)
 		return nil
 	}
 	if err := walk(dir, 0); err != nil {
-		return nil, 0, err
+		return nil, nil, err
 	}
 	sort.Slice(folders, func(i, j int) bool { return folders[i].path < folders[j].path })
 	for _, fd := range folders {
@@ -313,7 +332,55 @@ func walkImages(root, dir string) (files []string, ignored int, err error) {
 			files = append(files, filepath.Join(fd.path, name))
 		}
 	}
-	return files, ignored, nil
+	return files, other, nil
+}
+
+// countExt counts the file name's extension (lower case; "" for none) in *m, made when nil.
+func countExt(m *map[string]int, name string) {
+	if *m == nil {
+		*m = map[string]int{}
+	}
+	(*m)[strings.ToLower(filepath.Ext(name))]++
+}
+
+// otherImageExtensions are image formats that are not read (torchvision's ImageFolder reads
+// some: .bmp, .pgm, .ppm, .tif, .tiff, .webp): a folder of them is told to convert them.
+var otherImageExtensions = []string{".avif", ".bmp", ".dng", ".gif", ".heic", ".heif", ".jp2", ".jxl", ".pbm",
+	".pgm", ".ppm", ".tif", ".tiff", ".webp"}
+
+// otherFormats reports whether the counts of files by extension include images of formats that
+// are not read.
+func otherFormats(counts map[string]int) bool {
+	for ext := range counts {
+		if slices.Contains(otherImageExtensions, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// leftOut lists counts of files by extension, the most frequent first (at most 5): ".webp 3, .txt 1".
+func leftOut(counts map[string]int) string {
+	exts := slices.Collect(maps.Keys(counts))
+	sort.Slice(exts, func(i, j int) bool {
+		if counts[exts[i]] != counts[exts[j]] {
+			return counts[exts[i]] > counts[exts[j]]
+		}
+		return exts[i] < exts[j]
+	})
+	var parts []string
+	for i, ext := range exts {
+		if i == 5 {
+			parts = append(parts, "...")
+			break
+		}
+		name := ext
+		if name == "" {
+			name = "no extension"
+		}
+		parts = append(parts, fmt.Sprintf("%s %d", name, counts[ext]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // Info describes the folder: 3 channels (every image is decoded to RGB), sizes 0 (they may
@@ -342,7 +409,7 @@ func (f *Folder) WarnLeftOut(logger *log.Logger) {
 			"images", f.beside, "folder", f.dir)
 	}
 	if other := f.ignored - f.beside; other > 0 {
-		logger.Warn("files left out: not .jpg, .jpeg or .png", "count", other, "folder", f.dir)
+		logger.Warn("files left out: not .jpg, .jpeg or .png", "count", other, "kinds", leftOut(f.other), "folder", f.dir)
 	}
 }
 

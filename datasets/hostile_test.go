@@ -5,6 +5,7 @@ import (
 	"compress/zlib"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"image"
 	"image/color"
@@ -15,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/charmbracelet/log"
 )
 
 // pngDeclaring is a PNG that declares w x h 8-bit gray pixels but holds the data of one row only:
@@ -235,5 +238,46 @@ func TestArchiveArtefactsSkipped(t *testing.T) {
 	f, err = OpenFolder(classes, "")
 	if err != nil || !slices.Equal(f.Info().ClassNames, []string{"cat", "dog"}) || f.Info().Len != 2 {
 		t.Fatalf("class folders unpacked from a macOS zip: %v; want the classes cat and dog, one image each", err)
+	}
+}
+
+// TestOtherFormatsNamed: a folder whose photos are HEIC (an iPhone's), WebP or TIFF holds images,
+// just not ones that are read. The error said "remove it or add images" (for a class folder, with
+// "torchvision's ImageFolder refuses it too", which reads .webp and .tif) or "put the images in
+// this folder"; it names the formats found and says to convert them. The warning about files left
+// out beside read images names their extensions, so that 50 .webp photos left out are seen as such.
+func TestOtherFormatsNamed(t *testing.T) {
+	img := func(root, rel string) {
+		writePNG(t, filepath.Join(root, rel), 4, 4, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+	}
+	classes := t.TempDir()
+	img(classes, "cat/a.png")
+	writeFile(t, filepath.Join(classes, "phone", "IMG_1.HEIC"), []byte("x"))
+	writeFile(t, filepath.Join(classes, "phone", "IMG_2.heic"), []byte("x"))
+	writeFile(t, filepath.Join(classes, "phone", "IMG_3.webp"), []byte("x"))
+	flat := t.TempDir()
+	writeFile(t, filepath.Join(flat, "scan.tif"), []byte("x"))
+	for name, root := range map[string]string{"class folder": classes, "flat folder": flat} {
+		_, err := OpenFolder(root, "")
+		msg := fmt.Sprint(err)
+		if !errors.Is(err, ErrUsage) || !strings.Contains(msg, "convert") || strings.Contains(msg, "add images") || strings.Contains(msg, "put the images") ||
+			!strings.Contains(msg, map[string]string{"class folder": ".heic 2, .webp 1", "flat folder": ".tif 1"}[name]) {
+			t.Errorf("%s of other formats: %v; want a usage error that names them and says to convert them", name, err)
+		}
+	}
+	mixed := t.TempDir()
+	img(mixed, "cat/a.png")
+	img(mixed, "dog/b.png")
+	for _, name := range []string{"cat/c.webp", "cat/d.webp", "dog/e.WEBP", "dog/notes.txt"} {
+		writeFile(t, filepath.Join(mixed, name), []byte("x"))
+	}
+	f, err := OpenFolder(mixed, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged bytes.Buffer
+	f.WarnLeftOut(log.New(&logged))
+	if !strings.Contains(logged.String(), ".webp 3, .txt 1") {
+		t.Errorf("logged %q; want the files left out named by extension (.webp 3, .txt 1)", logged.String())
 	}
 }
