@@ -405,16 +405,39 @@ func MissingRunData(dir string) string {
 	return msg + "; give the images' folder with -data-dir"
 }
 
-// Within reports whether path is dir or inside it (both made absolute; symbolic links are not
-// followed): an output folder there would be read as images, or as a class, of dir.
+// Within reports whether path is dir or inside it, as written (both made absolute) or once the
+// symbolic links of their existing parts are followed (dir a link to the folder that path names by
+// its real path, say): an output folder there would be read as images, or as a class, of dir.
 func Within(path, dir string) bool {
 	p, err1 := filepath.Abs(path)
 	d, err2 := filepath.Abs(dir)
 	if err1 != nil || err2 != nil {
 		return false
 	}
+	return inside(p, d) || inside(followLinks(p), followLinks(d))
+}
+
+// inside reports whether the absolute path p is d or inside it, by their names.
+func inside(p, d string) bool {
 	rel, err := filepath.Rel(d, p)
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator))
+}
+
+// followLinks is the absolute path with the symbolic links of its longest existing part followed
+// (filepath.EvalSymlinks), and the part that does not exist yet appended as it is.
+func followLinks(path string) string {
+	rest := ""
+	for p := path; ; {
+		if resolved, err := filepath.EvalSymlinks(p); err == nil {
+			return filepath.Join(resolved, rest)
+		}
+		parent := filepath.Dir(p)
+		if parent == p {
+			return path
+		}
+		rest = filepath.Join(filepath.Base(p), rest)
+		p = parent
+	}
 }
 
 // AbsPaths applies ExpandHome to each non-empty path in place and makes it absolute, so that a

@@ -281,3 +281,36 @@ func TestOtherFormatsNamed(t *testing.T) {
 		t.Errorf("logged %q; want the files left out named by extension (.webp 3, .txt 1)", logged.String())
 	}
 }
+
+// TestWithinFollowsLinks: the README promises that mkshards refuses an -out inside -in, and train
+// a -checkpoint-dir inside the image folder (it would be read as a class: a run's metrics.png then
+// trained as an image). With -data-dir a link to the folder (~/data linked to a scratch disk) and
+// the run folder given by its real path, or the other way round, the folder was not recognised.
+func TestWithinFollowsLinks(t *testing.T) {
+	base := t.TempDir()
+	target := filepath.Join(base, "target")
+	if err := os.MkdirAll(filepath.Join(target, "cat"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(base, "link")
+	if err := os.Symlink(target, link); err != nil {
+		t.Skip(err)
+	}
+	for _, c := range []struct {
+		path, dir string
+		want      bool
+	}{
+		{filepath.Join(target, "runs"), link, true},
+		{filepath.Join(target, "cat", "runs", "a"), link, true}, // several levels that do not exist yet
+		{filepath.Join(link, "runs"), target, true},
+		{filepath.Join(link, "cat"), target, true},
+		{link, target, true},
+		{filepath.Join(base, "runs"), link, false},
+		{base, link, false},
+		{filepath.Join(target, "..", "runs"), link, false},
+	} {
+		if got := Within(c.path, c.dir); got != c.want {
+			t.Errorf("Within(%s, %s) = %v, want %v", c.path, c.dir, got, c.want)
+		}
+	}
+}
