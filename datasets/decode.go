@@ -39,7 +39,10 @@ func imageFormat(data []byte) string {
 	return ""
 }
 
-var errNotImage = errors.New("not a JPEG or PNG file")
+var (
+	errNotImage = errors.New("not a JPEG or PNG file")
+	errEmpty    = errors.New("empty file (0 bytes)") // an interrupted download or copy
+)
 
 // MaxImagePixels is the largest image decoded, in pixels: PIL's limit (twice its
 // Image.MAX_IMAGE_PIXELS, above which Image.open raises DecompressionBombError, and so
@@ -57,6 +60,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 	case "png":
 		cfg, err = png.DecodeConfig(bytes.NewReader(data))
 	default:
+		if len(data) == 0 {
+			return 0, 0, errEmpty
+		}
 		return 0, 0, errNotImage
 	}
 	if err != nil {

@@ -314,3 +314,26 @@ func TestWithinFollowsLinks(t *testing.T) {
 		}
 	}
 }
+
+// TestEmptyFileNamed: a zero-byte file (an interrupted download or copy, common in scraped data
+// sets) is reported as empty, not as "not a JPEG or PNG file", which points to a format problem
+// in a photo.jpg.
+func TestEmptyFileNamed(t *testing.T) {
+	root := t.TempDir()
+	img := func(rel string) {
+		writePNG(t, filepath.Join(root, rel), 4, 4, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+	}
+	img("a.png")
+	writeFile(t, filepath.Join(root, "b.jpg"), nil)
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.Decode(1)
+	if !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), f.Path(1)+": empty file (0 bytes)") {
+		t.Fatalf("got %v, want a bad image error saying that %s is empty", err, f.Path(1))
+	}
+	if _, _, err := ImageSize(nil); err == nil || !strings.Contains(err.Error(), "empty file") {
+		t.Fatalf("ImageSize of no bytes: %v", err)
+	}
+}
