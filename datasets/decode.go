@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 )
@@ -39,6 +40,31 @@ func imageFormat(data []byte) string {
 	return ""
 }
 
+// otherFormat names the format of data when it is an image format that is not decoded, from its
+// first bytes as PIL recognises it (a WebP or GIF saved as .jpg, as data sets scraped from the web
+// hold), or "".
+func otherFormat(data []byte) string {
+	head := func(n int) string { return string(data[:min(n, len(data))]) }
+	switch {
+	case head(4) == "RIFF" && len(data) >= 12 && string(data[8:12]) == "WEBP":
+		return "WebP"
+	case head(6) == "GIF87a" || head(6) == "GIF89a":
+		return "GIF"
+	case head(4) == "II*\x00" || head(4) == "MM\x00*":
+		return "TIFF"
+	case len(data) >= 12 && string(data[4:8]) == "ftyp":
+		switch string(data[8:12]) {
+		case "heic", "heix", "hevc", "hevx", "mif1", "msf1":
+			return "HEIC"
+		case "avif", "avis":
+			return "AVIF"
+		}
+	case head(2) == "BM" && len(data) >= 18 && slices.Contains([]byte{12, 40, 52, 56, 64, 108, 124}, data[14]) && data[15] == 0:
+		return "BMP"
+	}
+	return ""
+}
+
 var (
 	errNotImage = errors.New("not a JPEG or PNG file")
 	errEmpty    = errors.New("empty file (0 bytes)") // an interrupted download or copy
@@ -62,6 +88,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 	default:
 		if len(data) == 0 {
 			return 0, 0, errEmpty
+		}
+		if kind := otherFormat(data); kind != "" {
+			return 0, 0, fmt.Errorf("a %s image, whatever its name says: only JPEG and PNG are decoded; convert it to one of them", kind)
 		}
 		return 0, 0, errNotImage
 	}

@@ -337,3 +337,29 @@ func TestEmptyFileNamed(t *testing.T) {
 		t.Fatalf("ImageSize of no bytes: %v", err)
 	}
 }
+
+// TestMisnamedFormatNamed: a WebP, GIF, HEIC or TIFF image saved under a .jpg name (common in
+// data sets scraped from the web; PIL, and so torchvision, recognise the format from the bytes)
+// is a bad image that names the format it is, not only "not a JPEG or PNG file".
+func TestMisnamedFormatNamed(t *testing.T) {
+	for kind, head := range map[string]string{
+		"WebP": "RIFF$\x00\x00\x00WEBPVP8 ",
+		"GIF":  "GIF89a\x04\x00\x04\x00\x81\x00\x00\x00",
+		"HEIC": "\x00\x00\x00\x18ftypheic\x00\x00\x00\x00",
+		"TIFF": "II*\x00\x08\x00\x00\x00\n\x00\x00\x01",
+	} {
+		root := t.TempDir()
+		writeFile(t, filepath.Join(root, "photo.jpg"), []byte(head+strings.Repeat("\x00", 64)))
+		f, err := OpenFolder(root, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.Decode(0)
+		if !errors.Is(err, ErrBadImage) || !strings.Contains(err.Error(), kind) || !strings.Contains(err.Error(), "convert") {
+			t.Errorf("%s named photo.jpg: %v; want a bad image error naming %s and saying to convert it", kind, err, kind)
+		}
+	}
+	if _, _, err := ImageSize([]byte("BMW owners' manual, not an image at all")); err != errNotImage {
+		t.Errorf("text: %v, want %v", err, errNotImage)
+	}
+}
