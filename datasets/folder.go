@@ -138,13 +138,13 @@ func entryIsDir(dir string, e fs.DirEntry) bool {
 	return e.IsDir()
 }
 
-// linkedIsDir is entryIsDir for the listing of an image folder: a link whose target cannot be
-// reached (moved, on a disk not mounted) is a usage error naming it, rather than a file that
-// stops the run when a batch reaches it, or a class folder left out (the classes after it would
-// be renumbered).
-func linkedIsDir(dir string, e fs.DirEntry) (bool, error) {
+// linkedType is the type of a folder entry (the type bits of fs.FileMode), following symbolic
+// links, for the listing of an image folder: a link whose target cannot be reached (moved, on a
+// disk not mounted) is a usage error naming it, rather than a file that stops the run when a batch
+// reaches it, or a class folder left out (the classes after it would be renumbered).
+func linkedType(dir string, e fs.DirEntry) (fs.FileMode, error) {
 	if e.Type()&fs.ModeSymlink == 0 {
-		return e.IsDir(), nil
+		return e.Type(), nil
 	}
 	path := filepath.Join(dir, e.Name())
 	st, err := os.Stat(path)
@@ -153,10 +153,28 @@ func linkedIsDir(dir string, e fs.DirEntry) (bool, error) {
 			err = pe.Err // the path is the error's own
 		}
 		target, _ := os.Readlink(path)
-		return false, usageErr(path, fmt.Errorf("a link to %s, which cannot be read: %w", target, err),
+		return 0, usageErr(path, fmt.Errorf("a link to %s, which cannot be read: %w", target, err),
 			"restore its target (a folder moved? a disk not mounted?) or remove the link")
 	}
-	return st.IsDir(), nil
+	return st.Mode().Type(), nil
+}
+
+// checkRegular returns a usage error naming path, a file with an image's name, when its type
+// (linkedType) is not that of a regular file: reading a named pipe waits for a writer for ever.
+func checkRegular(path string, typ fs.FileMode) error {
+	if typ.IsRegular() {
+		return nil
+	}
+	kind := "a " + typ.String()
+	switch {
+	case typ&fs.ModeNamedPipe != 0:
+		kind = "a named pipe"
+	case typ&fs.ModeSocket != 0:
+		kind = "a socket"
+	case typ&fs.ModeDevice != 0:
+		kind = "a device"
+	}
+	return usageErr(path, fmt.Errorf("not a regular file but %s", kind), "remove it, or put the image file there")
 }
 
 // classFolders lists the class folders of dir (sorted), or nil for a flat folder.
@@ -170,11 +188,11 @@ func classFolders(dir string) ([]string, error) {
 		if hidden(e.Name()) {
 			continue
 		}
-		isDir, err := linkedIsDir(dir, e)
+		typ, err := linkedType(dir, e)
 		if err != nil {
 			return nil, err
 		}
-		if isDir {
+		if typ.IsDir() {
 			classes = append(classes, e.Name())
 		}
 	}
@@ -199,6 +217,10 @@ func (f *Folder) list() error {
 			switch {
 			case hidden(e.Name()) || e.IsDir():
 			case isImageFile(e.Name()):
+				typ, _ := linkedType(f.dir, e) // classFolders refused dangling links
+				if err := checkRegular(filepath.Join(f.dir, e.Name()), typ); err != nil {
+					return err
+				}
 				f.files = append(f.files, filepath.Join(f.dir, e.Name()))
 			default:
 				f.ignored++
@@ -304,16 +326,19 @@ func walkImages(root, dir string) (files []string, other map[string]int, err err
 			if hidden(e.Name()) {
 				continue
 			}
-			isDir, err := linkedIsDir(path, e)
+			typ, err := linkedType(path, e)
 			if err != nil {
 				return err
 			}
 			switch {
-			case isDir:
+			case typ.IsDir():
 				if err := walk(filepath.Join(path, e.Name()), depth+1); err != nil {
 					return err
 				}
 			case isImageFile(e.Name()):
+				if err := checkRegular(filepath.Join(path, e.Name()), typ); err != nil {
+					return err
+				}
 				fd.files = append(fd.files, e.Name())
 			default:
 				countExt(&other, e.Name())
