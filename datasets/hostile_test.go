@@ -363,3 +363,27 @@ func TestMisnamedFormatNamed(t *testing.T) {
 		t.Errorf("text: %v, want %v", err, errNotImage)
 	}
 }
+
+// TestShardGlobSkipsHiddenFiles: shards copied by macOS to a drive without its own metadata
+// (exFAT, FAT, a network share) get an AppleDouble "._NAME.tar" beside each. A folder of shards
+// skips them; a glob (-data-dir 'dir/*.tar') matched them too, unlike the shell's and Python's
+// globs, and stopped at the first as a damaged shard.
+func TestShardGlobSkipsHiddenFiles(t *testing.T) {
+	root := t.TempDir()
+	makeFolder(t, root, []string{"cat", "dog"}, 3)
+	_, _, paths := shardsOf(t, root, 4)
+	dir := filepath.Dir(paths[0])
+	for _, p := range paths {
+		writeFile(t, filepath.Join(dir, "._"+filepath.Base(p)), []byte("\x00\x05\x16\x07 AppleDouble"))
+	}
+	for _, pattern := range []string{dir, filepath.Join(dir, "*.tar"), filepath.Join(dir, "shard-*.tar")} {
+		s, err := OpenShards(pattern, "")
+		if err != nil || len(s.Paths()) != len(paths) || s.Len() != 6 {
+			t.Errorf("%s: %v; want the %d shards of 6 samples", pattern, err, len(paths))
+		}
+	}
+	// A glob that names hidden files itself gets them.
+	if got, _ := filepath.Glob(filepath.Join(dir, ".*.tar")); len(got) != len(paths) {
+		t.Fatalf("the AppleDouble files: %v", got)
+	}
+}

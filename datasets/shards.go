@@ -106,6 +106,10 @@ func shardPaths(pattern, split string) ([]string, error) {
 		if paths, err = filepath.Glob(pattern); err != nil {
 			return nil, usageErr(pattern, err, "")
 		}
+		if !hidden(filepath.Base(pattern)) {
+			// As the shell's glob: "*" does not match a leading dot (macOS's "._NAME.tar" files).
+			paths = slices.DeleteFunc(paths, func(p string) bool { return hidden(filepath.Base(p)) })
+		}
 		sort.Strings(paths)
 	default:
 		st, err := os.Stat(pattern)
@@ -154,8 +158,9 @@ func shardPaths(pattern, split string) ([]string, error) {
 }
 
 // OpenShards opens the shards that pattern names for split, and scans them once. pattern is a
-// brace pattern ("shards/train-{000000..000146}.tar"), a glob, one .tar file, or a folder of .tar
-// files, whose train/, val/ or test/ subfolders are its splits (as an image folder's).
+// brace pattern ("shards/train-{000000..000146}.tar"), a glob (whose "*" skips hidden names, as the
+// shell's), one .tar file, or a folder of .tar files, whose train/, val/ or test/ subfolders are its
+// splits (as an image folder's).
 // A missing shard is an ErrUsage error; a truncated or malformed one, or a sample without its
 // image, an ErrDamaged error naming the shard and member. If the shards' folder holds a file
 // classes.txt (one class name per line, as mkshards writes) it names the classes.
