@@ -434,3 +434,29 @@ func TestForDataClampsTheWarmup(t *testing.T) {
 		}
 	}
 }
+
+// TestPathsNotUTF8Refused: config.json records -data-dir and -checkpoint-dir as JSON strings,
+// which are Unicode: a folder named in Latin-1 ("caf\xe9", from an old archive) came back as
+// "caf\uFFFD", a folder that does not exist, so that evaluate and -config config.json -resume
+// could not find the run's images after it had trained. Such a path is refused before training.
+func TestPathsNotUTF8Refused(t *testing.T) {
+	dir := "/data/caf\xe9"
+	var back struct{ D string }
+	data, _ := json.Marshal(struct{ D string }{dir})
+	if json.Unmarshal(data, &back); back.D == dir {
+		t.Fatalf("JSON kept %q: the premise of this test does not hold", dir)
+	}
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"-dataset", "folder", "-data-dir", dir}, "data-dir"},
+		{[]string{"-checkpoint-dir", "runs/caf\xe9"}, "checkpoint-dir"},
+	} {
+		_, err := parse(tc.args...)
+		var fe *FieldError
+		if !errors.As(err, &fe) || fe.Flag != tc.flag || !strings.Contains(err.Error(), "UTF-8") || !strings.Contains(err.Error(), `caf\xe9`) {
+			t.Errorf("%q: got %v, want a -%s error that names the path and says it is not UTF-8", tc.args, err, tc.flag)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 
@@ -26,6 +27,13 @@ func (e *FieldError) Error() string {
 		return e.Msg
 	}
 	return fmt.Sprintf("-%s: %s", e.Flag, e.Msg)
+}
+
+// NotUTF8 says why a path that is not valid UTF-8 is refused, and what to do: config.json records
+// paths as JSON strings, which are Unicode, so its other bytes would come back as U+FFFD, naming a
+// folder that does not exist.
+func NotUTF8(path string) string {
+	return fmt.Sprintf("%q holds bytes that are not UTF-8 (a name from an old archive, in Latin-1 say), which config.json cannot record: evaluate, analyze and -config config.json -resume would look for another folder; rename it in UTF-8 (for instance convmv -f latin1 -t utf8 -r --notest FOLDER)", path)
 }
 
 // Errorf returns a *FieldError for flag.
@@ -129,6 +137,10 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("low-label", "want percentages in (0, 100), got %v", c.LowLabel)
 	case c.CheckpointDir == "":
 		return nil, Errorf("checkpoint-dir", "must not be empty")
+	case !utf8.ValidString(c.DataDir):
+		return nil, Errorf("data-dir", "%s", NotUTF8(c.DataDir))
+	case !utf8.ValidString(c.CheckpointDir):
+		return nil, Errorf("checkpoint-dir", "%s", NotUTF8(c.CheckpointDir))
 	case strings.EqualFold(c.Dataset, "folder") && c.DataDir != "" && datasets.Within(c.CheckpointDir, c.DataDir):
 		return nil, Errorf("checkpoint-dir", "%s is inside the image folder -data-dir %s, where its checkpoints and figures would be read as images (or as a class): choose a folder outside it", c.CheckpointDir, c.DataDir)
 	case c.OnNonFinite != OnNonFiniteStop && c.OnNonFinite != OnNonFiniteRollback:

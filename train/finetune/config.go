@@ -19,6 +19,7 @@ import (
 	"math"
 	"reflect"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
@@ -139,6 +140,10 @@ func (c Config) Validate() error {
 		return config.Errorf("augment", "unknown augmentation %q: use one of %s", c.Augment, strings.Join(Augmentations, ", "))
 	case c.CheckpointDir == "":
 		return config.Errorf("checkpoint-dir", "must not be empty")
+	case !utf8.ValidString(c.DataDir):
+		return config.Errorf("data-dir", "%s", config.NotUTF8(c.DataDir))
+	case !utf8.ValidString(c.CheckpointDir):
+		return config.Errorf("checkpoint-dir", "%s", config.NotUTF8(c.CheckpointDir))
 	case strings.EqualFold(c.Dataset, "folder") && c.DataDir != "" && datasets.Within(c.CheckpointDir, c.DataDir):
 		return config.Errorf("checkpoint-dir", "%s is inside the image folder -data-dir %s, where its checkpoints and figures would be read as images (or as a class): choose a folder outside it", c.CheckpointDir, c.DataDir)
 	case c.KeepLast < 1:

@@ -60,3 +60,21 @@ func TestResumeRefusesEarlierEpochs(t *testing.T) {
 		t.Errorf("the same configuration: %q, want no difference", d)
 	}
 }
+
+// TestValidateRefusesPathsNotUTF8: a fine-tuning run's config.json records its folders as JSON
+// strings, in which a Latin-1 name ("caf\xe9") would come back as another folder; refused as the
+// pretraining run refuses it (config.NotUTF8).
+func TestValidateRefusesPathsNotUTF8(t *testing.T) {
+	for flag, mutate := range map[string]func(*Config){
+		"data-dir":       func(c *Config) { c.Dataset, c.DataDir = "folder", "/data/caf\xe9" },
+		"checkpoint-dir": func(c *Config) { c.CheckpointDir = "runs/caf\xe9" },
+	} {
+		c := Defaults(Finetune, 10)
+		c.CheckpointDir, c.Augment = "runs/x", "crop-flip"
+		mutate(&c)
+		var fe *config.FieldError
+		if err := c.Validate(); !errors.As(err, &fe) || fe.Flag != flag || !strings.Contains(err.Error(), "UTF-8") {
+			t.Errorf("-%s: got %v, want a -%s error saying it is not UTF-8", flag, err, flag)
+		}
+	}
+}
