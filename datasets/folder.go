@@ -20,8 +20,8 @@ import (
 // Layout: one subfolder per class (classes sorted by name, label = position; images found
 // recursively inside each class folder, in the order of torchvision: sorted by folder path, then
 // by file name), or a flat folder of images, which is unlabeled. Files and folders whose names
-// start with "." and __MACOSX folders are skipped; only .jpg, .jpeg and .png files are read (any
-// case); other files are counted in Ignored.
+// start with ".", and __MACOSX and @eaDir folders, are skipped; only .jpg, .jpeg and .png files
+// are read (any case); other files are counted in Ignored.
 type Folder struct {
 	dir     string
 	files   []string
@@ -125,10 +125,13 @@ func summarize(names []string) string {
 }
 
 // hidden reports whether a folder entry is left out of every listing, uncounted: hidden names
-// (".DS_Store", AppleDouble "._photo.jpg" files, ".git", ".ipynb_checkpoints") and the
-// "__MACOSX" folder of AppleDouble files that a zip made by macOS's Finder unpacks beside the
-// photos. None is data; torchvision's ImageFolder would read such a folder as a class.
-func hidden(name string) bool { return strings.HasPrefix(name, ".") || name == "__MACOSX" }
+// (".DS_Store", AppleDouble "._photo.jpg" files, ".git", ".ipynb_checkpoints"), the "__MACOSX"
+// folder of AppleDouble files that a zip made by macOS's Finder unpacks beside the photos, and
+// the "@eaDir" folders of JPEG thumbnails that a Synology NAS writes beside them. None is data;
+// torchvision's ImageFolder would read such a folder as a class, or its thumbnails as images.
+func hidden(name string) bool {
+	return strings.HasPrefix(name, ".") || name == "__MACOSX" || name == "@eaDir"
+}
 
 // entryIsDir reports whether a folder entry is a folder, following symbolic links.
 func entryIsDir(dir string, e fs.DirEntry) bool {

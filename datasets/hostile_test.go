@@ -387,3 +387,34 @@ func TestShardGlobSkipsHiddenFiles(t *testing.T) {
 		t.Fatalf("the AppleDouble files: %v", got)
 	}
 }
+
+// TestNASThumbnailsSkipped: a Synology NAS indexes every folder of photos into an "@eaDir"
+// subfolder that holds, per photo, a folder of JPEG thumbnails (SYNOPHOTO_THUMB_XL.jpg, ...). The
+// recursive walk of a class folder read them as more images of the class, several small copies of
+// each photo, silently. They are skipped, as hidden names are.
+func TestNASThumbnailsSkipped(t *testing.T) {
+	root := t.TempDir()
+	img := func(rel string) {
+		writePNG(t, filepath.Join(root, rel), 8, 8, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+	}
+	img("cat/a.jpg")
+	img("dog/b.jpg")
+	img("dog/sub/c.jpg")
+	for _, photo := range []string{"cat/@eaDir/a.jpg", "dog/@eaDir/b.jpg", "dog/sub/@eaDir/c.jpg"} {
+		img(photo + "/SYNOPHOTO_THUMB_XL.jpg")
+		img(photo + "/SYNOPHOTO_THUMB_S.jpg")
+	}
+	img("@eaDir/x.jpg/SYNOPHOTO_THUMB_S.jpg")
+	f, err := OpenFolder(root, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for i := range f.Info().Len {
+		rel, _ := filepath.Rel(root, f.Path(i))
+		got = append(got, filepath.ToSlash(rel))
+	}
+	if want := []string{"cat/a.jpg", "dog/b.jpg", "dog/sub/c.jpg"}; !slices.Equal(got, want) || !slices.Equal(f.Info().ClassNames, []string{"cat", "dog"}) {
+		t.Fatalf("listed %q of classes %q; want %q of classes [cat dog]", got, f.Info().ClassNames, want)
+	}
+}
