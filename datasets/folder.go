@@ -62,6 +62,9 @@ func resolveSplit(root, split string) (string, error) {
 			return filepath.Join(root, name), nil
 		}
 	}
+	if err := CheckSplitNames(root); err != nil {
+		return "", err
+	}
 	for _, name := range []string{"train", "val", "test"} {
 		if isDir(filepath.Join(root, name)) && split != "" {
 			return "", usageErr(root, fmt.Errorf("holds a %s/ folder but no folder for the %s split (want %s/): %w", name, split,
@@ -69,6 +72,38 @@ func resolveSplit(root, split string) (string, error) {
 		}
 	}
 	return root, nil
+}
+
+// CheckSplitNames returns a usage error when root holds split folders named in another case
+// (Train/, VAL/: from archives made on Windows, or for Kaggle), which a case-sensitive file system
+// does not find as train/, val/ and test/: read as class folders, the splits would be the classes.
+// It takes a folder for training's and one for the held-out split (either in another case) to be
+// splits: one class folder named "Train" (of trains) is not.
+func CheckSplitNames(root string) error {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return nil // listing root reports it
+	}
+	var train, held bool
+	var other []string
+	for _, e := range entries {
+		name := e.Name()
+		lower := strings.ToLower(name)
+		if (lower != "train" && lower != "val" && lower != "test") || !entryIsDir(root, e) {
+			continue
+		}
+		train = train || lower == "train"
+		held = held || lower != "train"
+		if name != lower {
+			other = append(other, name+"/")
+		}
+	}
+	if !train || !held || len(other) == 0 {
+		return nil
+	}
+	sort.Strings(other)
+	return usageErr(root, fmt.Errorf("holds %s: split folders are read in lower case only (train/, and val/ or test/), and these would be read as classes or missed",
+		strings.Join(other, " ")), "rename them in lower case")
 }
 
 func isDir(path string) bool {

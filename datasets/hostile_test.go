@@ -418,3 +418,47 @@ func TestNASThumbnailsSkipped(t *testing.T) {
 		t.Fatalf("listed %q of classes %q; want %q of classes [cat dog]", got, f.Info().ClassNames, want)
 	}
 }
+
+// TestSplitFoldersInOtherCase: split folders named Train/ and Test/ (as in many archives made on
+// Windows or for Kaggle) are not train/ and test/ on a case-sensitive file system. Both were read
+// as the two classes of one folder, so that training took the test images with "which split" as
+// the label; with train/ beside Val/, the run went unevaluated with a warning. Either is refused,
+// naming the folders; a class folder named "Train" (trains, in a data set of vehicles) is not a
+// split.
+func TestSplitFoldersInOtherCase(t *testing.T) {
+	img := func(root, rel string) {
+		writePNG(t, filepath.Join(root, rel), 4, 4, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+	}
+	upper := t.TempDir()
+	for _, rel := range []string{"Train/cat/a.png", "Train/dog/b.png", "Test/cat/c.png", "Test/dog/d.png"} {
+		img(upper, rel)
+	}
+	mixed := t.TempDir()
+	for _, rel := range []string{"train/cat/a.png", "train/dog/b.png", "Val/cat/c.png", "Val/dog/d.png"} {
+		img(mixed, rel)
+	}
+	for _, c := range []struct {
+		root, split, names string
+	}{
+		{upper, SplitTrain, "Test/ Train/"},
+		{upper, SplitTest, "Test/ Train/"},
+		{upper, "", "Test/ Train/"},
+		{mixed, SplitTest, "Val/"},
+	} {
+		f, err := OpenFolder(c.root, c.split)
+		if err == nil {
+			t.Errorf("split %q of %s: listed classes %q; want an error naming %s", c.split, c.root, f.Info().ClassNames, c.names)
+			continue
+		}
+		if !errors.Is(err, ErrUsage) || errors.Is(err, ErrNoSplit) || !strings.Contains(err.Error(), c.names) || !strings.Contains(err.Error(), "lower case") {
+			t.Errorf("split %q of %s: %v; want a usage error naming %s", c.split, c.root, err, c.names)
+		}
+	}
+	vehicles := t.TempDir()
+	for _, rel := range []string{"Bus/a.png", "Car/b.png", "Train/c.png"} {
+		img(vehicles, rel)
+	}
+	if f, err := OpenFolder(vehicles, SplitTrain); err != nil || !slices.Equal(f.Info().ClassNames, []string{"Bus", "Car", "Train"}) {
+		t.Errorf("vehicles: %v; want the classes Bus, Car and Train", err)
+	}
+}

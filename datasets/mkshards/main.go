@@ -74,6 +74,9 @@ func run(args []string) int {
 	case datasets.Within(*out, *in):
 		return usage("-out: %s is inside the image folder -in %s, where the shards would be read as images (or as a class): choose a folder outside it", *out, *in)
 	}
+	if err := datasets.CheckSplitNames(*in); err != nil {
+		return report(err) // Val/ beside train/ would be left out
+	}
 	var splits []string
 	for _, s := range []string{"train", "val", "test"} {
 		if st, err := os.Stat(filepath.Join(*in, s)); err == nil && st.IsDir() {

@@ -202,3 +202,22 @@ func TestSmallSet(t *testing.T) {
 		}
 	}
 }
+
+// TestSplitFolderInOtherCase: with train/ beside Val/ (a split folder named in another case),
+// mkshards wrote the train/ shards alone and left the held-out images out without a word; it
+// refuses the folder (exit 2, naming Val/), before writing anything.
+func TestSplitFolderInOtherCase(t *testing.T) {
+	in := t.TempDir()
+	writeImages(t, filepath.Join(in, "train", "cat"), 2)
+	writeImages(t, filepath.Join(in, "train", "dog"), 2)
+	writeImages(t, filepath.Join(in, "Val", "cat"), 1)
+	writeImages(t, filepath.Join(in, "Val", "dog"), 1)
+	out := filepath.Join(t.TempDir(), "shards")
+	code, stderr := runStderr(t, "-in", in, "-out", out)
+	if code != 2 || !strings.Contains(stderr, "Val/") || !strings.Contains(stderr, "lower case") {
+		t.Fatalf("exit %d, stderr %q; want exit 2 and an error naming Val/", code, stderr)
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Fatalf("-out %s exists after the refusal (%v): nothing should be written", out, err)
+	}
+}
