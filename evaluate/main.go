@@ -40,6 +40,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -166,8 +167,10 @@ func (f *flags) check() string {
 		return "-checkpoint is required"
 	case f.batch < 1:
 		return fmt.Sprintf("-batch-size: must be > 0, got %d", f.batch)
-	case f.knnT <= 0:
-		return fmt.Sprintf("-knn-t: must be > 0, got %g", f.knnT)
+	case !(f.knnT > 0) || math.IsInf(f.knnT, 0):
+		return fmt.Sprintf("-knn-t: must be a number > 0, got %g", f.knnT)
+	case f.ft.Workers < 0:
+		return fmt.Sprintf("-workers: must be >= 0 (0: one per CPU), got %d", f.ft.Workers)
 	case f.probeEpochs < 0:
 		return fmt.Sprintf("-probe-epochs: must be >= 0, got %d", f.probeEpochs)
 	case f.knnK < 0:

@@ -547,3 +547,34 @@ func TestDefaultFineTuningBatchFitsFewImages(t *testing.T) {
 		t.Errorf("-batch-size 256 on 1%% of the labels: exit %d, want 2 naming -batch-size:\n%s", o.code, o.stderr)
 	}
 }
+
+// damagedCheckpoint writes a file that is no checkpoint: a command that gets past its flag checks
+// fails loading it (exit 1) without training or embedding anything.
+func damagedCheckpoint(t *testing.T) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "ckpt-000000005"+checkpoints.Ext)
+	if err := os.WriteFile(path, []byte("not a checkpoint"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestBadNumbersRefused: -knn-t and -workers are checked as train checks them (a number > 0;
+// >= 0): a NaN temperature gave NaN votes and printed (and recorded) a meaningless kNN accuracy,
+// and a negative -workers was silently taken as one per CPU, where train refuses it.
+func TestBadNumbersRefused(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-checkpoint", dir, "-subset", "40", "-probe-epochs", "0", "-knn-k", "3", "-knn-t", "NaN"}, "-knn-t: must be a number > 0"},
+		{[]string{"-checkpoint", dir, "-subset", "40", "-probe-epochs", "0", "-knn-k", "3", "-knn-t", "Inf"}, "-knn-t: must be a number > 0"},
+		{[]string{"-checkpoint", damagedCheckpoint(t), "-weights", "freeze", "-workers", "-1", "-checkpoint-dir", t.TempDir()}, "-workers: must be >= 0"},
+	} {
+		o := evaluate(t, tc.args...)
+		if o.code != 2 || !strings.Contains(o.stderr, tc.want) {
+			t.Errorf("%q: exit %d, want 2 saying %q:\n%s%s", tc.args, o.code, tc.want, o.stdout, o.stderr)
+		}
+	}
+}
