@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -58,7 +59,7 @@ type options struct {
 func run(args []string) int {
 	var o options
 	fs := flag.NewFlagSet("loaderbench", flag.ContinueOnError)
-	fs.StringVar(&o.dir, "dir", filepath.Join(os.TempDir(), "vicreg-loaderbench"), "folder for the benchmark's JPEGs (written once, reused)")
+	fs.StringVar(&o.dir, "dir", filepath.Join(os.TempDir(), "vicreg-loaderbench"), "folder for the benchmark's JPEGs (written once, reused; a folder that holds other files is refused, not emptied)")
 	fs.StringVar(&o.python, "python", "/usr/bin/python3", "Python with torch, torchvision and PIL (Debian's python3-torchvision)")
 	fs.IntVar(&o.images, "images", 512, "JPEGs to write for the decoding table")
 	fs.IntVar(&o.batch, "batch", 64, "images per batch (two views each)")
@@ -194,10 +195,31 @@ func scriptPath() (string, error) {
 	return "", errors.New("run it from the repository root (datasets/loaderbench/torch_loader.py not found)")
 }
 
-// ensureImages writes the JPEGs into dir unless it already holds n of them.
+// usageError is an error the user's arguments cause: exit status 2.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// ownName is the name of each file the benchmark writes (torch_loader.py's, and rss's links).
+var ownName = regexp.MustCompile(`^img\d{6}\.jpg$`)
+
+// ensureImages writes the JPEGs into dir unless it already holds n of them. A folder that holds
+// anything but the benchmark's own files is refused (a usageError), never emptied: -dir may name a
+// folder of the user's photos.
 func ensureImages(o options, dir string, n int) error {
 	if files, _ := filepath.Glob(filepath.Join(dir, "*.jpg")); len(files) == n {
 		return nil
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	for _, e := range entries {
+		if !ownName.MatchString(e.Name()) {
+			return usageError(fmt.Sprintf("-dir: %s holds %s, which this benchmark did not write, and not the %d JPEGs it needs: "+
+				"it empties the folder before writing them, so give -dir a new or empty folder (nothing was removed)",
+				dir, filepath.Join(dir, e.Name()), n))
+		}
 	}
 	if err := os.RemoveAll(dir); err != nil {
 		return err
@@ -229,8 +251,7 @@ func best(ms []measurement, f func(measurement) float64) float64 {
 
 func table(o options, exe string) int {
 	if err := ensureImages(o, o.dir, o.images); err != nil {
-		fmt.Fprintln(os.Stderr, "loaderbench:", err)
-		return 1
+		return failed(err)
 	}
 	script, err := scriptPath()
 	if err != nil {
@@ -322,6 +343,15 @@ func table(o options, exe string) int {
 	return 0
 }
 
+// failed prints err and returns the exit status for it: 2 for a usage error, 1 otherwise.
+func failed(err error) int {
+	fmt.Fprintln(os.Stderr, "loaderbench:", err)
+	if _, ok := err.(usageError); ok {
+		return 2
+	}
+	return 1
+}
+
 // withoutOpenBLASTuning drops OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE, which slow PyTorch on some
 // machines (in the benchmark's command only).
 func withoutOpenBLASTuning(env []string) []string {
@@ -344,11 +374,17 @@ func loadAverage() string {
 func rss(o options, exe string) int {
 	small := filepath.Join(o.dir+"-rss", "2000")
 	if err := ensureImages(o, small, 2000); err != nil {
-		fmt.Fprintln(os.Stderr, "loaderbench:", err)
-		return 1
+		return failed(err)
 	}
 	large := filepath.Join(o.dir+"-rss", "20000")
 	if files, _ := filepath.Glob(filepath.Join(large, "*.jpg")); len(files) != 20000 {
+		entries, _ := os.ReadDir(large)
+		for _, e := range entries {
+			if !ownName.MatchString(e.Name()) {
+				return failed(usageError(fmt.Sprintf("-dir: %s holds %s, which this benchmark did not write: give a -dir whose -rss sibling is free (nothing was removed)",
+					large, filepath.Join(large, e.Name()))))
+			}
+		}
 		os.RemoveAll(large)
 		if err := os.MkdirAll(large, 0o755); err != nil {
 			fmt.Fprintln(os.Stderr, "loaderbench:", err)
