@@ -12,7 +12,8 @@
 // into -dir by torch_loader.py and reused; they are never committed. Each measurement runs in a
 // fresh process, ours and torchvision's alternating, so that a loaded machine slows both alike;
 // per-core rates (batches per CPU-second of all the processes' threads) are the figure to compare.
-// It prints numbers and asserts nothing.
+// It prints numbers and asserts nothing. Exit status: 0 on success, 1 on failure, 2 on a usage
+// error (a bad flag or value, an argument that is not a flag, a -dir that holds other files).
 package main
 
 import (
@@ -37,6 +38,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
+	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 )
 
 func main() { os.Exit(run(os.Args[1:])) }
@@ -75,11 +77,35 @@ func run(args []string) int {
 	fs.StringVar(&o.decoder, "decoder", "libjpeg", "internal (-child): libjpeg or go")
 	fs.BoolVar(&o.reduced, "reduced", false, "internal (-child): reduced-DCT-scale decoding")
 	fs.StringVar(&o.rssImages, "rss-folder", "", "internal (-child): the folder of a memory measurement")
-	if err := fs.Parse(args); err != nil {
+	if err := flagargs.Parse(fs, args, "./datasets/loaderbench"); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(os.Stderr, "loaderbench: "+format+"\nRun 'go run ./datasets/loaderbench -h' for the flags.\n", a...)
+		return 2
+	}
+	// The flags after a stray argument were not read; a count below 1 measures nothing (-rounds 0
+	// has no best, nor median, to show).
+	switch {
+	case fs.NArg() > 0:
+		return usage("%s", flagargs.Stray(fs, args))
+	case o.images < 1:
+		return usage("-images %d: want at least 1", o.images)
+	case o.batch < 1:
+		return usage("-batch %d: want at least 1", o.batch)
+	case o.batches < 1:
+		return usage("-batches %d: want at least 1", o.batches)
+	case o.warmup < 0:
+		return usage("-warmup %d: want 0 or more", o.warmup)
+	case o.size < 1:
+		return usage("-size %d: want a view side of at least 1 pixel", o.size)
+	case o.rounds < 1:
+		return usage("-rounds %d: want at least 1", o.rounds)
+	case o.rssSteps < 1:
+		return usage("-rss-steps %d: want at least 1", o.rssSteps)
 	}
 	for _, w := range strings.Split(*workers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(w))

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -28,6 +29,40 @@ func TestDirOfOtherFilesKept(t *testing.T) {
 	for _, p := range mine {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("%s was lost: %v", p, err)
+		}
+	}
+}
+
+// TestBadCountsRefused: a count below 1 (or a stray argument, before whose flags the flag package
+// stopped) is a usage error before any work. -rss -rounds 0 panicked on the median of no
+// measurement once the image folders existed; -batches 0 printed a table of zeros.
+func TestBadCountsRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bench")
+	// The folders of a memory measurement, as an earlier run left them (the file names the
+	// benchmark gives; their content is not read before the rounds).
+	for n, folder := range map[int]string{2000: "2000", 20000: "20000"} {
+		d := filepath.Join(dir+"-rss", folder)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			if err := os.WriteFile(filepath.Join(d, fmt.Sprintf("img%06d.jpg", i)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	noPython := filepath.Join(t.TempDir(), "no-python")
+	for _, args := range [][]string{
+		{"-rss", "-rounds", "0"},
+		{"-batches", "0"},
+		{"-batch", "0"},
+		{"-size", "-1"},
+		{"-images", "0"},
+		{"-rss", "-rss-steps", "0"},
+		{"-python", noPython, "extra", "-batches", "0"},
+	} {
+		if code := run(append([]string{"-dir", dir, "-python", noPython}, args...)); code != 2 {
+			t.Errorf("%q: exit status %d, want 2", args, code)
 		}
 	}
 }
