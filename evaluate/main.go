@@ -30,8 +30,9 @@
 // (including a damaged checkpoint or data file), 2 on a usage error (a bad flag value, an
 // argument that is not a flag, a -checkpoint path that does not exist, holds no checkpoint or is
 // one of a run's other files, a -result, -embeddings or -export-encoder file whose folder does
-// not exist or cannot be written, -result with -weights, a data set without labels, of one class
-// or whose images do not fit the encoder, a resume with another configuration).
+// not exist or cannot be written, -result with -weights, a flag of the other mode (-eval-subset
+// without -weights, -probe-epochs with it), a data set without labels, of one class or whose
+// images do not fit the encoder, a resume with another configuration).
 package main
 
 import (
@@ -193,6 +194,9 @@ func (f *flags) check() string {
 		return "-result records an evaluation on frozen features (without -weights); with -weights each run writes its own result.json " +
 			"in its folder (-checkpoint-dir; by default finetune-<weights>-<percent>pct beside the encoder, and scratch-<weights>-<percent>pct for the baseline)"
 	}
+	if msg := f.otherMode(); msg != "" {
+		return msg
+	}
 	for _, out := range []struct{ flag, path, example string }{
 		{"-result", f.result, "result.json"},
 		{"-embeddings", f.embeddings, "embeddings.npy"},
@@ -207,6 +211,51 @@ func (f *flags) check() string {
 		}
 	}
 	return checkCheckpointPath(f.ckpt)
+}
+
+// The flags that only one mode reads: the runs -weights starts (fine-tuning, evaluate.py's linear
+// evaluation), and the probe and kNN on frozen features (without -weights). The flag package
+// accepts either in both modes; given in the other, it would be ignored without a word.
+var (
+	weightsOnly = []string{"epochs", "lr-backbone", "lr-head", "wd", "augment", "checkpoint-dir", "resume", "workers", "log-every", "eval-subset", "baseline"}
+	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t"}
+)
+
+// otherMode returns the usage error for a flag given that the mode chosen does not read (see
+// weightsOnly and frozenOnly; -lr-backbone with the encoder frozen, -split without -embeddings),
+// or "".
+func (f *flags) otherMode() string {
+	if f.weights == "" {
+		for _, name := range weightsOnly {
+			if f.set[name] {
+				hint := ""
+				switch name {
+				case "eval-subset":
+					hint = "; on frozen features, -subset N uses the first N images of each split"
+				case "epochs":
+					hint = "; on frozen features, the linear probe's epochs are -probe-epochs"
+				}
+				return fmt.Sprintf("-%s applies to the training runs of -weights freeze or -weights finetune, and -weights was not given: it would be ignored%s", name, hint)
+			}
+		}
+	} else {
+		for _, name := range frozenOnly {
+			if f.set[name] {
+				hint := ""
+				if name == "subset" {
+					hint = "; with -weights, -train-percent chooses the training images and -eval-subset N the first N test images"
+				}
+				return fmt.Sprintf("-%s applies to the probe and kNN on frozen features (without -weights): with -weights %s it would be ignored%s", name, f.weights, hint)
+			}
+		}
+		if f.weights == finetune.Freeze && f.set["lr-backbone"] {
+			return "-lr-backbone: the encoder is not trained with -weights freeze: give -lr-head alone, or use -weights finetune"
+		}
+	}
+	if f.set["split"] && f.embeddings == "" {
+		return "-split chooses the split whose embeddings -embeddings writes: give -embeddings too"
+	}
+	return ""
 }
 
 // usage prints a usage error to w and returns exit status 2.

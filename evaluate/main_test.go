@@ -578,3 +578,40 @@ func TestBadNumbersRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestOtherModesFlagsRefused: a flag that only the other mode reads is a usage error naming it,
+// before any work. The flag package accepted them and the mode ignored them: train's
+// -eval-subset 4 evaluated on every test image, -probe-epochs with -weights was never used, and
+// -split without -embeddings chose nothing.
+func TestOtherModesFlagsRefused(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	damaged := damagedCheckpoint(t) // a mode that ran past its flags would fail loading it
+	ft := t.TempDir()
+	for _, tc := range []struct {
+		args  []string
+		wants []string
+	}{
+		// On frozen features (the tiny run: 40 images of each split).
+		{[]string{"-checkpoint", dir, "-subset", "40", "-probe-epochs", "1", "-knn-k", "3", "-eval-subset", "4"}, []string{"-eval-subset", "-weights", "-subset N"}},
+		{[]string{"-checkpoint", dir, "-subset", "40", "-probe-epochs", "1", "-knn-k", "3", "-epochs", "5"}, []string{"-epochs", "-weights", "-probe-epochs"}},
+		{[]string{"-checkpoint", dir, "-subset", "40", "-probe-epochs", "1", "-knn-k", "3", "-baseline=false"}, []string{"-baseline", "-weights"}},
+		{[]string{"-checkpoint", dir, "-subset", "40", "-probe-epochs", "1", "-knn-k", "3", "-split", "train"}, []string{"-split", "-embeddings"}},
+		// With -weights.
+		{[]string{"-checkpoint", damaged, "-weights", "freeze", "-probe-epochs", "5", "-checkpoint-dir", ft}, []string{"-probe-epochs", "without -weights"}},
+		{[]string{"-checkpoint", damaged, "-finetune", "-subset", "100", "-checkpoint-dir", ft}, []string{"-subset", "-train-percent", "-eval-subset"}},
+		{[]string{"-checkpoint", damaged, "-weights", "freeze", "-lr-backbone", "0.1", "-checkpoint-dir", ft}, []string{"-lr-backbone", "freeze"}},
+	} {
+		o := evaluate(t, tc.args...)
+		if o.code != 2 {
+			t.Errorf("%q: exit status %d, want 2", tc.args, o.code)
+		}
+		for _, w := range tc.wants {
+			if !strings.Contains(o.stderr, w) {
+				t.Errorf("%q: the message does not say %q:\n%s", tc.args, w, o.stderr)
+			}
+		}
+		if strings.Contains(o.stderr, "encoder loaded") || o.stdout != "" {
+			t.Errorf("%q: work was done before the refusal:\n%s%s", tc.args, o.stdout, o.stderr)
+		}
+	}
+}
