@@ -5,6 +5,9 @@
 //
 //	go run ./evaluate -checkpoint runs/vicreg -export-encoder encoder.safetensors -probe-epochs 0 -knn-k 0
 //	go run ./examples/retrieval -encoder encoder.safetensors
+//
+// Exit status: 0 on success, 1 on failure, 2 on a usage error (a bad flag or value, an argument
+// that is not a flag).
 package main
 
 import (
@@ -17,16 +20,33 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 )
 
 func main() {
 	path := flag.String("encoder", "encoder.safetensors", "exported encoder, checkpoint or run folder")
 	dataset := flag.String("dataset", "", "data set (default: the encoder's)")
 	dataDir := flag.String("data-dir", "", "folder of the data sets; for an image folder or shards, the images (default: the encoder's)")
-	n := flag.Int("n", 1000, "images of the test split to search (in-memory data sets)")
-	queries := flag.Int("queries", 5, "query images")
-	k := flag.Int("k", 5, "neighbours per query")
+	n := flag.Int("n", 1000, "images of the test split to search (in-memory data sets; 0: all)")
+	queries := flag.Int("queries", 5, "query images (at least 1)")
+	k := flag.Int("k", 5, "neighbours per query (at least 1)")
 	flag.Parse()
+	// The flag package stops at the first argument that is not a flag: refuse it rather than run
+	// without the flags after it (or with the default -encoder instead of the path given).
+	usage := func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "retrieval: "+format+"\nRun 'go run ./examples/retrieval -h' for the flags.\n", a...)
+		os.Exit(2)
+	}
+	switch {
+	case flag.NArg() > 0:
+		usage("%s; the encoder is given as -encoder PATH", flagargs.Stray(flag.CommandLine, os.Args[1:]))
+	case *n < 0:
+		usage("-n: must be >= 0 (0: every test image), got %d", *n)
+	case *queries < 1:
+		usage("-queries: must be >= 1, got %d", *queries)
+	case *k < 1:
+		usage("-k: must be >= 1, got %d", *k)
+	}
 	if err := run(*path, *dataset, *dataDir, *n, *queries, *k); err != nil {
 		fmt.Fprintln(os.Stderr, "retrieval:", err)
 		os.Exit(1)

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
+	"github.com/gomlx-ssl/vicreg/train/config"
+)
+
+// argsEnv carries the command line (JSON) of a child process that runs main.
+const argsEnv = "RETRIEVAL_TEST_ARGS"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(argsEnv); spec != "" {
+		var args []string
+		if err := json.Unmarshal([]byte(spec), &args); err != nil {
+			panic(err)
+		}
+		os.Args = append([]string{"retrieval"}, args...)
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// retrieval runs the command in a child process in dir; it returns the exit status and the
+// output.
+func retrieval(t *testing.T, dir string, args ...string) (int, string) {
+	t.Helper()
+	spec, _ := json.Marshal(args)
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), argsEnv+"="+string(spec))
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("retrieval %s: exit %d\n%s", strings.Join(args, " "), code, out)
+	return code, string(out)
+}
+
+// TestUsageErrors: an argument that is not a flag, and a count below 1, are usage errors (exit
+// status 2, one line naming the argument or flag, no stack trace). A path given without -encoder
+// was ignored, and the example embedded with ./encoder.safetensors, another encoder, and exited 0;
+// -queries -1 panicked; -k 0 printed queries without neighbours.
+func TestUsageErrors(t *testing.T) {
+	runs := encodertest.WriteTinyRuns(t, []int64{5}, func(*config.Config) {}, func(*config.Config) {})
+	wd := t.TempDir() // holds another run's checkpoint as encoder.safetensors, the default -encoder
+	other, err := filepath.Glob(filepath.Join(runs[1], "ckpt-*"+checkpoints.Ext))
+	if err != nil || len(other) != 1 {
+		t.Fatalf("the other run's checkpoint: %v %v", other, err)
+	}
+	data, err := os.ReadFile(other[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(wd, "encoder.safetensors"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		args  []string
+		wants []string
+	}{
+		{[]string{runs[0]}, []string{"unexpected argument", runs[0], "-encoder"}},
+		{[]string{"-encoder", runs[0], "-queries", "-1"}, []string{"-queries"}},
+		{[]string{"-encoder", runs[0], "-k", "0"}, []string{"-k"}},
+		{[]string{"-encoder", runs[0], "-n", "-1"}, []string{"-n"}},
+	} {
+		code, out := retrieval(t, wd, tc.args...)
+		if code != 2 || strings.Contains(out, "panic") || strings.Contains(out, "goroutine ") {
+			t.Errorf("%q: exit %d, want 2 without a stack trace:\n%s", tc.args, code, out)
+		}
+		for _, w := range tc.wants {
+			if !strings.Contains(out, w) {
+				t.Errorf("%q: the message does not say %q:\n%s", tc.args, w, out)
+			}
+		}
+	}
+}
