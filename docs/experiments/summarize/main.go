@@ -4,7 +4,8 @@
 //	go run ./docs/experiments/summarize [RUNS_DIR]     (default runs/mnist-objectives)
 //
 // Accuracies come from each run's result.txt (the train command's final report), the analysis
-// quantities from RUNS_DIR/analysis/<run>/report.json.
+// quantities from RUNS_DIR/analysis/<run>/report.json. A RUNS_DIR that does not exist, or holds
+// neither, is an error (exit status 2), not tables of dashes.
 package main
 
 import (
@@ -15,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -104,18 +106,41 @@ func meanSD(xs []float64) string {
 	return fmt.Sprintf("%.2f ± %.2f", m, math.Sqrt(v/float64(len(xs)-1)))
 }
 
+// usageLine is the command line the command accepts.
+const usageLine = "Usage: go run ./docs/experiments/summarize [RUNS_DIR]   (default runs/mnist-objectives)"
+
 func main() {
 	runs := "runs/mnist-objectives"
-	if len(os.Args) > 1 {
-		runs = os.Args[1]
+	switch args := os.Args[1:]; {
+	case len(args) == 1 && slices.Contains([]string{"-h", "-help", "--help"}, args[0]):
+		fmt.Println(usageLine)
+		return
+	case len(args) > 1 || len(args) == 1 && strings.HasPrefix(args[0], "-"):
+		fmt.Fprintf(os.Stderr, "summarize: unexpected arguments %q: give one folder\n%s\n", args, usageLine)
+		os.Exit(2)
+	case len(args) == 1:
+		runs = args[0]
 	}
 	if err := run(runs); err != nil {
 		fmt.Fprintln(os.Stderr, "summarize:", err)
-		os.Exit(1)
+		os.Exit(2)
 	}
 }
 
+// run prints the tables of the runs in the folder runs. A folder that does not exist, or holds
+// neither a finished run nor an analysis, is an error (not tables of dashes).
 func run(runs string) error {
+	const layout = "give the folder docs/experiments/mnist-objectives.sh wrote (<objective>-seed<N>/result.txt, analysis/<run>/report.json)"
+	if info, err := os.Stat(runs); err != nil {
+		return fmt.Errorf("%w: %s", err, layout)
+	} else if !info.IsDir() {
+		return fmt.Errorf("%s is not a folder: %s", runs, layout)
+	}
+	finished, _ := filepath.Glob(filepath.Join(runs, "*-seed*", "result.txt"))
+	reports, _ := filepath.Glob(filepath.Join(runs, "analysis", "*", "report.json"))
+	if len(finished)+len(reports) == 0 {
+		return fmt.Errorf("%s holds no finished run and no analysis: %s", runs, layout)
+	}
 	fmt.Printf("## Test accuracy (%%, mean ± sample standard deviation over seeds)\n\n")
 	fmt.Println("| objective | seeds | linear probe | kNN (k = 20) | online probe |")
 	fmt.Println("|---|---|---|---|---|")

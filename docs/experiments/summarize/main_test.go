@@ -82,3 +82,25 @@ func captureStdout(t *testing.T, f func()) string {
 	w.Close()
 	return string(<-done)
 }
+
+// TestMissingRunsRefused: a runs folder that does not exist (a typo), or holds neither a finished
+// run nor an analysis, is an error; it printed the tables' headers with a dash in every cell and
+// exited 0, as if the runs had not finished.
+func TestMissingRunsRefused(t *testing.T) {
+	tmp := t.TempDir()
+	for _, dir := range []string{filepath.Join(tmp, "runs", "mnist-objectivs"), tmp} {
+		if err := run(dir); err == nil {
+			t.Errorf("run(%s): no error, want one naming the folder", dir)
+		}
+	}
+	done := filepath.Join(tmp, "vicreg-seed0")
+	if err := os.MkdirAll(done, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(done, "result.txt"), []byte("  linear probe, pretrained encoder   97.00%\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := run(tmp); err != nil {
+		t.Errorf("a folder with a finished run: %v", err)
+	}
+}
