@@ -28,6 +28,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -39,6 +40,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
+	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/models"
 )
 
@@ -82,25 +84,62 @@ func main() {
 	flag.StringVar(&o.xlaFlags, "xla-flags", "--xla_cpu_use_thunk_runtime=false;--xla_cpu_enable_fast_math=true;--xla_cpu_use_xnnpack=true;--xla_cpu_use_onednn=true;--xla_cpu_multi_thread_eigen=false", "-levers: the XLA_FLAGS settings compared with none, separated by ';'")
 	flag.StringVar(&o.child, "child", "", "internal: run one JSON-encoded job in this process and print its result")
 	flag.Parse()
+	// The flag package stops at the first argument that is not a flag: refuse it rather than run
+	// without the flags after it.
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "bench: %s\nRun 'go run ./bench -h' for the flags.\n", flagargs.Stray(flag.CommandLine, os.Args[1:]))
+		os.Exit(2)
+	}
 	if err := run(o); err != nil {
 		log.Error(err)
+		if _, ok := err.(usageError); ok {
+			os.Exit(2)
+		}
 		os.Exit(1)
 	}
+}
+
+// usageError is a bad flag value: exit status 2.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+// check returns what is wrong with the flags (a usageError), or nil.
+func (o options) check() error {
+	var msg string
+	switch {
+	case o.warmup < 1 || o.steps < 1:
+		msg = fmt.Sprintf("-warmup %d and -steps %d must both be >= 1", o.warmup, o.steps)
+	case o.device != "cpu" && o.device != "cuda":
+		msg = fmt.Sprintf("-device %q: want cpu or cuda", o.device)
+	case o.side != "both" && o.side != "ours" && o.side != "torch":
+		msg = fmt.Sprintf("-side %q: want both, ours or torch", o.side)
+	case o.batch < 2:
+		msg = fmt.Sprintf("-batch %d: want at least 2 (the training step's batch statistics need two images)", o.batch)
+	case o.peak < 0:
+		msg = fmt.Sprintf("-peak %d: want a matrix size >= 1, or 0 to skip the peak", o.peak)
+	case o.rssSteps < 0:
+		msg = fmt.Sprintf("-rss-steps %d: want a number of steps >= 1, or 0 for the table", o.rssSteps)
+	case o.rssSteps > 0 && (o.rssWidth < 1 || o.rssBatch < 2):
+		msg = fmt.Sprintf("-rss-width %d and -rss-batch %d: want a width >= 1 and a batch >= 2", o.rssWidth, o.rssBatch)
+	case !(o.pipelineSeconds > 0) || math.IsInf(o.pipelineSeconds, 0):
+		msg = fmt.Sprintf("-pipeline-seconds %g: want a number of seconds > 0", o.pipelineSeconds)
+	default:
+		return nil
+	}
+	return usageError(msg)
 }
 
 func run(o options) error {
 	if o.child != "" {
 		return runChild(o.child)
 	}
-	if o.warmup < 1 || o.steps < 1 {
-		return fmt.Errorf("-warmup %d and -steps %d must both be >= 1", o.warmup, o.steps)
+	if err := o.check(); err != nil {
+		return err
 	}
 	exp, err := models.ParseExpander(o.expander)
 	if err != nil {
 		return err
-	}
-	if o.device != "cpu" && o.device != "cuda" {
-		return fmt.Errorf("-device %q: want cpu or cuda", o.device)
 	}
 	if o.device == "cuda" && !strings.Contains(backend.Config(), "cuda") {
 		return fmt.Errorf("-device cuda runs PyTorch on the GPU: run ours there too with %s=xla:cuda (now %q)", backend.EnvVar, backend.Config())
