@@ -178,6 +178,12 @@ func runLogged(args []string, logw io.Writer) int {
 		fmt.Fprintf(os.Stderr, "analyze: give one of -checkpoints, -compare, -calibrate and -estimators\nRun 'go run ./analyze -h' for the flags.\n")
 		return 2
 	}
+	if *estimators {
+		if msg := checkEstimators(e); msg != "" {
+			fmt.Fprintf(os.Stderr, "analyze: %s\nRun 'go run ./analyze -h' for the flags.\n", msg)
+			return 2
+		}
+	}
 	if *calibrate {
 		return runCalibration(*out, o, *calReps, *calDim, *seed, logger)
 	}
@@ -265,6 +271,33 @@ func runLogged(args []string, logw io.Writer) int {
 	}
 	logger.Info("report written", "folder", *out, "summary", *out+"/"+analysis.ReportSummary)
 	return 0
+}
+
+// checkEstimators returns what is wrong with the -estimators grid (the -est-* flags), or "": a
+// dimension below 1 or a sample size too small for the estimators (the Gaussian ones need two
+// points, the kNN estimator k+1) would fail, or panic, after the backend is up.
+func checkEstimators(e analysis.EstimatorConfig) string {
+	switch {
+	case len(e.Dims) == 0:
+		return "-est-dims: give at least one dimension"
+	case len(e.Ns) == 0:
+		return "-est-ns: give at least one sample size"
+	case e.Reps < 1:
+		return fmt.Sprintf("-est-reps: must be >= 1, got %d", e.Reps)
+	case e.MCSamples < 2:
+		return fmt.Sprintf("-est-mc: must be >= 2, got %d", e.MCSamples)
+	}
+	for _, d := range e.Dims {
+		if d < 1 {
+			return fmt.Sprintf("-est-dims: each dimension must be >= 1, got %d", d)
+		}
+	}
+	for _, n := range e.Ns {
+		if minN := max(2, e.KNNK+1); n < minN {
+			return fmt.Sprintf("-est-ns: each sample size must be >= %d (the kNN estimator's k = %d, plus one), got %d", minN, e.KNNK, n)
+		}
+	}
+	return ""
 }
 
 // runCalibration writes the normality test's calibration table into dir.

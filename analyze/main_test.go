@@ -409,3 +409,26 @@ func TestDefaultAnchorsFitASmallSplit(t *testing.T) {
 		t.Errorf("report.json: %v, anchors %d, want 4", err, rep.Data.Anchors)
 	}
 }
+
+// TestEstimatorFlagsRefused: an -estimators grid the estimators cannot measure is a usage error
+// (exit status 2) before any work. A dimension or sample size of 0, or a sample of one point,
+// panicked inside the estimators; a sample of 3 (the kNN estimator's k) or -est-reps 0 failed
+// with exit 1 once the backend was up.
+func TestEstimatorFlagsRefused(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "estimators")
+	for _, args := range [][]string{
+		{"-est-dims", "0"},
+		{"-est-ns", "0"},
+		{"-est-ns", "1"},
+		{"-est-ns", "3"},
+		{"-est-reps", "0"},
+	} {
+		grid := []string{"-estimators", "-out", out, "-est-dims", "2", "-est-ns", "64", "-est-reps", "1", "-est-mc", "1000"}
+		if code := run(append(grid, args...)); code != 2 {
+			t.Errorf("%q: exit status %d, want 2", args, code)
+		}
+	}
+	if _, err := os.Stat(out); err == nil {
+		t.Errorf("a refused grid left the report folder %s", out)
+	}
+}
