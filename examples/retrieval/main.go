@@ -64,11 +64,13 @@ func run(path, dataset, dataDir string, n, queries, k int) error {
 		return err
 	}
 	defer enc.Close()
+	// The encoder's data set and folder unless said otherwise, as evaluate reads them: -dataset
+	// naming the encoder's own data set keeps the folder it was trained on.
 	if dataset == "" {
 		dataset = enc.Config.Dataset
-		if dataDir == "" {
-			dataDir = enc.Config.DataDir
-		}
+	}
+	if dataDir == "" && dataset == enc.Config.Dataset {
+		dataDir = enc.Config.DataDir
 	}
 	ds, err := datasets.Open(dataset, datasets.SplitTest, datasets.Options{DataDir: dataDir})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/gomlx-ssl/vicreg/checkpoints"
+	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
@@ -84,5 +85,22 @@ func TestUsageErrors(t *testing.T) {
 				t.Errorf("%q: the message does not say %q:\n%s", tc.args, w, out)
 			}
 		}
+	}
+}
+
+// TestDatasetKeepsTheEncodersFolder: -dataset naming the encoder's own data set, without
+// -data-dir, reads the folder the encoder was trained on, as evaluate does; the example dropped
+// that folder as soon as -dataset was given (for an image folder, an error; for CIFAR, the
+// default data folder, another copy or a download).
+func TestDatasetKeepsTheEncodersFolder(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 4)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 3)
+	run := encodertest.WriteTinyRuns(t, []int64{5}, func(c *config.Config) {
+		c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16
+	})[0]
+	code, out := retrieval(t, t.TempDir(), "-encoder", run, "-dataset", "folder", "-queries", "2", "-k", "1")
+	if code != 0 || !strings.Contains(out, "neighbours with the query's label") {
+		t.Errorf("exit %d, want 0 with the neighbours of the queries in %s:\n%s", code, root, out)
 	}
 }
