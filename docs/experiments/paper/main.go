@@ -6,6 +6,8 @@
 //	go run ./docs/experiments/paper -choose DIR -loss L          # the sweep's best entropy weight for L
 //
 // Accuracies come from each run's result.json, the noise sweep from the comparison's report.json.
+// Exit status: 0 on success, 1 on failure, 2 on a usage error (a -runs folder that does not exist
+// or holds no experiment's runs, -choose without -loss, an argument that is not a flag).
 package main
 
 import (
@@ -26,6 +28,7 @@ import (
 	"gonum.org/v1/gonum/stat/distuv"
 
 	"github.com/gomlx-ssl/vicreg/analysis"
+	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/losses"
 	"github.com/gomlx-ssl/vicreg/plot"
 	"github.com/gomlx-ssl/vicreg/results"
@@ -38,6 +41,23 @@ func main() {
 	loss := flag.String("loss", "", "with -choose: the objective")
 	figures := flag.String("figures", "", "also draw the page's figures (SVG and PNG) into this folder, e.g. docs/figures")
 	flag.Parse()
+	usage := func(format string, a ...any) {
+		fmt.Fprintf(os.Stderr, "paper: "+format+"\nRun 'go run ./docs/experiments/paper -h' for the flags.\n", a...)
+		os.Exit(2)
+	}
+	switch {
+	case flag.NArg() > 0:
+		usage("%s", flagargs.Stray(flag.CommandLine, os.Args[1:]))
+	case *choose != "" && *loss == "":
+		usage("-choose needs -loss, the objective whose sweep runs (LOSS-wWEIGHT) it compares")
+	case *choose == "" && *loss != "":
+		usage("-loss applies with -choose DIR")
+	}
+	if *choose == "" {
+		if err := checkRuns(*runs); err != nil {
+			usage("%v", err)
+		}
+	}
 	if *choose != "" {
 		w, err := best(*choose, *loss)
 		if err != nil {
@@ -51,6 +71,25 @@ func main() {
 		fmt.Fprintln(os.Stderr, "paper:", err)
 		os.Exit(1)
 	}
+}
+
+// runFolders are the folders of -runs that the tables read, one per experiment script.
+var runFolders = []string{"objectives", "estimators", "pairdist-sigma"}
+
+// checkRuns returns an error when root is not a folder holding at least one experiment's runs:
+// the tables would otherwise print as empty, as if no run had finished.
+func checkRuns(root string) error {
+	if info, err := os.Stat(root); err != nil {
+		return fmt.Errorf("-runs: %w: give the folder the experiment scripts wrote (docs/experiments/paper-*.sh: %s)", err, strings.Join(runFolders, ", "))
+	} else if !info.IsDir() {
+		return fmt.Errorf("-runs: %s is not a folder", root)
+	}
+	for _, name := range runFolders {
+		if info, err := os.Stat(filepath.Join(root, name)); err == nil && info.IsDir() {
+			return nil
+		}
+	}
+	return fmt.Errorf("-runs: %s holds none of %s: give the folder the experiment scripts wrote (docs/experiments/paper-*.sh)", root, strings.Join(runFolders, ", "))
 }
 
 // errUnfinished is readResult's error for a run that has not finished.
