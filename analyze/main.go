@@ -302,11 +302,29 @@ func checkEstimators(e analysis.EstimatorConfig) string {
 
 // runCalibration writes the normality test's calibration table into dir.
 func runCalibration(dir string, o analysis.Options, reps, dim int, seed uint64, logger *log.Logger) int {
+	cfg := analysis.DefaultCalibrationConfig()
+	cfg.Views, cfg.Components, cfg.NullDraws, cfg.Reps, cfg.Dim, cfg.Seed = o.Views, o.Components, o.NullDraws, reps, dim, seed
+	// Checked before the report folder is made: a usage error leaves no empty folder behind.
+	var msg string
+	switch {
+	case cfg.Components < 1:
+		msg = fmt.Sprintf("-components: must be >= 1, got %d", cfg.Components)
+	case cfg.Dim < cfg.Components:
+		msg = fmt.Sprintf("-cal-dim: must be at least -components (%d), got %d", cfg.Components, cfg.Dim)
+	case cfg.Views <= cfg.Components+3:
+		msg = fmt.Sprintf("-views: must be more than -components + 3 (%d), got %d", cfg.Components+3, cfg.Views)
+	case cfg.Reps < 10:
+		msg = fmt.Sprintf("-cal-reps: must be >= 10 (each condition's uniformity test needs a sample), got %d", cfg.Reps)
+	case cfg.NullDraws < 1:
+		msg = fmt.Sprintf("-null-draws: must be >= 1, got %d", cfg.NullDraws)
+	}
+	if msg != "" {
+		fmt.Fprintf(os.Stderr, "analyze: %s\nRun 'go run ./analyze -h' for the flags.\n", msg)
+		return 2
+	}
 	if err := writableFolder(dir); err != nil {
 		return outError(err)
 	}
-	cfg := analysis.DefaultCalibrationConfig()
-	cfg.Views, cfg.Components, cfg.NullDraws, cfg.Reps, cfg.Dim, cfg.Seed = o.Views, o.Components, o.NullDraws, reps, dim, seed
 	logger.Info("calibrating the normality test", "views", cfg.Views, "components", cfg.Components, "dim", cfg.Dim, "reps", cfg.Reps, "null_draws", cfg.NullDraws)
 	rows, err := analysis.Calibrate(cfg)
 	if err != nil {

@@ -432,3 +432,24 @@ func TestEstimatorFlagsRefused(t *testing.T) {
 		t.Errorf("a refused grid left the report folder %s", out)
 	}
 }
+
+// TestCalibrationFlagsRefused: a -calibrate setting the calibration cannot run is a usage error
+// naming the flag (exit status 2) that leaves no report folder behind; the folder was made
+// (empty) before the check, whose message listed the whole configuration, not the flag.
+func TestCalibrationFlagsRefused(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "calibration")
+	for _, args := range [][]string{
+		{"-cal-reps", "5"},
+		{"-cal-dim", "1", "-components", "2"},
+		{"-views", "5", "-components", "2"},
+	} {
+		grid := []string{"-calibrate", "-out", out, "-cal-reps", "10", "-cal-dim", "4", "-views", "12", "-components", "2", "-null-draws", "99"}
+		if code := run(append(grid, args...)); code != 2 {
+			t.Errorf("%q: exit status %d, want 2", args, code)
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%q: the refusal left the report folder %s", args, out)
+			os.Remove(out)
+		}
+	}
+}
