@@ -30,6 +30,7 @@ func main() {
 	n := flag.Int("n", 1000, "images of the test split to search (in-memory data sets; 0: all)")
 	queries := flag.Int("queries", 5, "query images (at least 1)")
 	k := flag.Int("k", 5, "neighbours per query (at least 1)")
+	skipBad := flag.Bool("skip-bad-images", false, "leave out the images that do not decode, logged by name, instead of stopping (default: as the encoder's run did)")
 	flag.Parse()
 	// The flag package stops at the first argument that is not a flag: refuse it rather than run
 	// without the flags after it (or with the default -encoder instead of the path given).
@@ -47,13 +48,21 @@ func main() {
 	case *k < 1:
 		usage("-k: must be >= 1, got %d", *k)
 	}
-	if err := run(*path, *dataset, *dataDir, *n, *queries, *k); err != nil {
+	var skip *bool // nil: as the encoder's run did
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "skip-bad-images" {
+			skip = skipBad
+		}
+	})
+	if err := run(*path, *dataset, *dataDir, *n, *queries, *k, skip); err != nil {
 		fmt.Fprintln(os.Stderr, "retrieval:", err)
 		os.Exit(1)
 	}
 }
 
-func run(path, dataset, dataDir string, n, queries, k int) error {
+// run searches the test split of the data set with the encoder at path; skipBad leaves out the
+// images that do not decode (nil: when the encoder's run did).
+func run(path, dataset, dataDir string, n, queries, k int, skipBad *bool) error {
 	b, err := backend.New()
 	if err != nil {
 		return err
@@ -79,8 +88,14 @@ func run(path, dataset, dataDir string, n, queries, k int) error {
 	if mem, ok := ds.(*datasets.Dataset); ok {
 		ds = mem.Head(n)
 	}
-	// The images as the encoder was trained on them: resized to its view size, normalised.
-	f, err := enc.EmbedDataset(ds, encoder.EmbedOptions{})
+	// The images as the encoder was trained on them: resized to its view size, normalised; those
+	// that do not decode are left out (logged) with -skip-bad-images or, when it is not given,
+	// when the encoder's run skipped them, as evaluate does.
+	skip := enc.Config.SkipBadImages
+	if skipBad != nil {
+		skip = *skipBad
+	}
+	f, err := enc.EmbedDataset(ds, encoder.EmbedOptions{SkipBadImages: skip})
 	if err != nil {
 		return err
 	}

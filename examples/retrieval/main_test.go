@@ -104,3 +104,27 @@ func TestDatasetKeepsTheEncodersFolder(t *testing.T) {
 		t.Errorf("exit %d, want 0 with the neighbours of the queries in %s:\n%s", code, root, out)
 	}
 }
+
+// TestSkipsBadImagesAsItsRunDid: the encoder of a run trained with -skip-bad-images searches its
+// image folder without the images that do not decode, as evaluate and analyze do; the example
+// stopped at the first of them (exit 1).
+func TestSkipsBadImagesAsItsRunDid(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 4)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 3)
+	if err := os.WriteFile(filepath.Join(root, "val", "b", "bad.jpg"), []byte("not an image"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := encodertest.WriteTinyRuns(t, []int64{5}, func(c *config.Config) {
+		c.Dataset, c.DataDir, c.ImageSize, c.SkipBadImages = "folder", root, 16, true
+	})[0]
+	code, out := retrieval(t, t.TempDir(), "-encoder", run, "-queries", "2", "-k", "1")
+	if code != 0 || !strings.Contains(out, "neighbours with the query's label") || strings.Contains(out, "query b/bad.jpg") {
+		t.Errorf("exit %d, want 0 with the queries' neighbours among the images that decode:\n%s", code, out)
+	}
+	// -skip-bad-images=false stops at the bad image, naming it; the flag its message names exists.
+	code, out = retrieval(t, t.TempDir(), "-encoder", run, "-queries", "2", "-k", "1", "-skip-bad-images=false")
+	if code != 1 || !strings.Contains(out, "bad.jpg") || !strings.Contains(out, "-skip-bad-images") {
+		t.Errorf("-skip-bad-images=false: exit %d, want 1 naming bad.jpg and -skip-bad-images:\n%s", code, out)
+	}
+}
