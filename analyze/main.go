@@ -19,7 +19,8 @@
 // The report folder holds report.json (every number), summary.md (what holds and what does not)
 // and the figures gaussianity.svg, noise.svg/noise.png, affinity.svg and entropy.svg (-compare:
 // report.json, summary.md and noise.svg/noise.png). Results depend only on the flags (and -seed).
-// Exit status: 0 on success, 1 on failure, 2 on a usage error.
+// Exit status: 0 on success, 1 on failure, 2 on a usage error (a bad flag or value, a flag the
+// mode chosen does not read, such as -knn-k with -estimators or -scales with -compare).
 package main
 
 import (
@@ -27,7 +28,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -178,6 +181,12 @@ func runLogged(args []string, logw io.Writer) int {
 		fmt.Fprintf(os.Stderr, "analyze: give one of -checkpoints, -compare, -calibrate and -estimators\nRun 'go run ./analyze -h' for the flags.\n")
 		return 2
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	if msg := otherModeFlag(given); msg != "" {
+		fmt.Fprintf(os.Stderr, "analyze: %s\nRun 'go run ./analyze -h' for the flags.\n", msg)
+		return 2
+	}
 	if *estimators {
 		if msg := checkEstimators(e); msg != "" {
 			fmt.Fprintf(os.Stderr, "analyze: %s\nRun 'go run ./analyze -h' for the flags.\n", msg)
@@ -271,6 +280,41 @@ func runLogged(args []string, logw io.Writer) int {
 	}
 	logger.Info("report written", "folder", *out, "summary", *out+"/"+analysis.ReportSummary)
 	return 0
+}
+
+// The flags each mode reads besides -out and -seed: -estimators and -calibrate read only theirs;
+// -compare reads every flag of the analysis but those of checkpointsOnly (it measures the noise
+// sweep of each run's newest checkpoint); -checkpoints reads all of them. The flag package accepts
+// every flag in every mode: a flag the mode does not read would be ignored without a word.
+var (
+	estimatorFlags   = []string{"estimators", "est-dims", "est-ns", "est-reps", "est-mc"}
+	calibrationFlags = []string{"calibrate", "cal-reps", "cal-dim", "views", "components", "null-draws"}
+	checkpointsOnly  = []string{"checkpoints", "last", "input-noise", "projections", "scales", "anchor-jitter", "directions", "noise-samples", "knn-k"}
+)
+
+// otherModeFlag returns the usage error for the first flag in given (the flags on the command
+// line) that the mode chosen does not read, or "".
+func otherModeFlag(given map[string]bool) string {
+	names := slices.Sorted(maps.Keys(given))
+	for _, name := range names {
+		if name == "out" || name == "seed" {
+			continue
+		}
+		switch {
+		case given["estimators"] && !slices.Contains(estimatorFlags, name):
+			return fmt.Sprintf("-%s does not apply to -estimators, which reads -%s, -out and -seed: it would be ignored", name, strings.Join(estimatorFlags[1:], ", -"))
+		case given["calibrate"] && !slices.Contains(calibrationFlags, name):
+			return fmt.Sprintf("-%s does not apply to -calibrate, which reads -%s, -out and -seed: it would be ignored", name, strings.Join(calibrationFlags[1:], ", -"))
+		case given["estimators"] || given["calibrate"]:
+		case slices.Contains(estimatorFlags, name):
+			return fmt.Sprintf("-%s applies with -estimators: without it, it would be ignored", name)
+		case slices.Contains(calibrationFlags[:3], name):
+			return fmt.Sprintf("-%s applies with -calibrate: without it, it would be ignored", name)
+		case given["compare"] && slices.Contains(checkpointsOnly, name):
+			return fmt.Sprintf("-%s does not apply to -compare, which measures the noise sweep of each run's newest checkpoint: it would be ignored (analyse one run with -checkpoints for it)", name)
+		}
+	}
+	return ""
 }
 
 // checkEstimators returns what is wrong with the -estimators grid (the -est-* flags), or "": a

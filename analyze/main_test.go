@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -449,6 +451,62 @@ func TestCalibrationFlagsRefused(t *testing.T) {
 		}
 		if _, err := os.Stat(out); err == nil {
 			t.Errorf("%q: the refusal left the report folder %s", args, out)
+			os.Remove(out)
+		}
+	}
+}
+
+// stderr runs f and returns what it wrote to os.Stderr (the commands' usage errors).
+func stderr(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	done := make(chan string)
+	go func() {
+		data, _ := io.ReadAll(r)
+		done <- string(data)
+	}()
+	f()
+	w.Close()
+	os.Stderr = saved
+	return <-done
+}
+
+// TestOtherModesFlagsRefused: a flag the mode chosen does not read is a usage error naming it
+// (exit status 2), before any work; each was accepted and ignored: -estimators -knn-k 5 measured
+// the kNN estimator at k = 3, -compare -scales measured no affinity, -est-reps without
+// -estimators changed nothing.
+func TestOtherModesFlagsRefused(t *testing.T) {
+	tmp := t.TempDir()
+	out := filepath.Join(tmp, "out")
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		// -est-dims 0, -cal-reps 1 and a folder without checkpoints are refused too, after the
+		// flags are read: the refusal checked is the flag's.
+		{[]string{"-estimators", "-est-dims", "0", "-knn-k", "5"}, "-knn-k"},
+		{[]string{"-estimators", "-est-dims", "0", "-anchors", "8"}, "-anchors"},
+		{[]string{"-calibrate", "-cal-reps", "1", "-scales", "0.1"}, "-scales"},
+		{[]string{"-calibrate", "-cal-reps", "1", "-est-reps", "2"}, "-est-reps"},
+		{[]string{"-checkpoints", tmp, "-est-reps", "2"}, "-est-reps"},
+		{[]string{"-checkpoints", tmp, "-cal-dim", "8"}, "-cal-dim"},
+		{[]string{"-compare", tmp + "," + tmp, "-scales", "0.1"}, "-scales"},
+		{[]string{"-compare", tmp + "," + tmp, "-last", "1"}, "-last"},
+		{[]string{"-compare", tmp + "," + tmp, "-knn-k", "5"}, "-knn-k"},
+	} {
+		var logs bytes.Buffer
+		code := 0
+		msg := stderr(t, func() { code = runLogged(append(tc.args, "-out", out), &logs) })
+		if code != 2 || !strings.Contains(msg, tc.flag+" ") || !strings.Contains(msg, "ignored") {
+			t.Errorf("%q: exit status %d, want 2 saying %s would be ignored:\n%s%s", tc.args, code, tc.flag, msg, logs.String())
+		}
+		if _, err := os.Stat(out); err == nil {
+			t.Errorf("%q: the refusal left the report folder", tc.args)
 			os.Remove(out)
 		}
 	}
