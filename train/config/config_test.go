@@ -107,6 +107,9 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 		{[]string{"-warmup-epochs", "NaN"}, "warmup-epochs", "must be a number >= 0, got NaN"},
 		{[]string{"-warmup-epochs", "+Inf"}, "warmup-epochs", "must be a number >= 0, got +Inf"},
 		{[]string{"-knn-t", "NaN"}, "knn-t", "must be a number > 0, got NaN"},
+		// eval.LinearProbe reads 0 epochs as its default, 30: accepted, 0 ran the 30-epoch probe
+		// while config.json recorded 0 (evaluate's -probe-epochs 0 skips the probe).
+		{[]string{"-probe-epochs", "0"}, "probe-epochs", "must be >= 1"},
 		{[]string{"-probe-lr", "NaN"}, "probe-lr", "must be a number > 0, got NaN"},
 		{[]string{"-wd", "NaN"}, "wd", "weight decay"},
 		// A run folder inside the image folder would be read as images, or as a class.

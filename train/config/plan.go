@@ -129,8 +129,10 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("knn-t", "must be a number > 0, got %g", c.KNNTemperature)
 	case !(c.ProbeLR > 0) || math.IsInf(c.ProbeLR, 0):
 		return nil, Errorf("probe-lr", "must be a number > 0, got %g", c.ProbeLR)
-	case c.ProbeEpochs < 0:
-		return nil, Errorf("probe-epochs", "must be >= 0")
+	case c.ProbeEpochs < 1:
+		// eval.LinearProbe reads 0 as its default, 30 epochs: 0 would run 30 while config.json
+		// records 0 (and evaluate's -probe-epochs 0 skips the probe).
+		return nil, Errorf("probe-epochs", "must be >= 1 (the final linear probe always runs: evaluate -probe-epochs 0 is the command that skips it), got %d", c.ProbeEpochs)
 	case c.EvalSubset < 0:
 		return nil, Errorf("eval-subset", "must be >= 0")
 	case !validPercents(c.LowLabel):

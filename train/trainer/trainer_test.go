@@ -121,7 +121,7 @@ func TestResumeOnOtherDataLeavesTheRunAsItWas(t *testing.T) {
 	datasetstest.WriteImageFolder(t, other, []string{"a", "b"}, 9)
 	c := tinyConfig(t)
 	c.Dataset, c.DataDir, c.ImageSize = "folder", first, 16
-	c.Subset, c.EvalSubset, c.Steps, c.ProbeEpochs = 0, 0, 1, 0
+	c.Subset, c.EvalSubset, c.Steps, c.ProbeEpochs = 0, 0, 1, 1
 	if _, err := Run(b, c, quiet()); err != nil {
 		t.Fatal(err)
 	}
@@ -615,7 +615,7 @@ func TestResumeIntoAFineTuningRun(t *testing.T) {
 func TestStartAgainOverAFailedAttempt(t *testing.T) {
 	b := backendtest.XLA(t)
 	c := tinyConfig(t)
-	c.Steps, c.ProbeEpochs = 2, 0
+	c.Steps, c.ProbeEpochs = 2, 1
 	if err := os.MkdirAll(c.CheckpointDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
