@@ -117,10 +117,12 @@ func (o *Options) validateMeasures() error {
 		return fmt.Errorf("-projections: must be >= 1, got %d", o.Projections)
 	case !(o.Alpha > 0 && o.Alpha < 1):
 		return fmt.Errorf("-alpha: must be in (0, 1), got %g", o.Alpha)
-	case o.InputNoise < 0:
-		return fmt.Errorf("-input-noise: must be >= 0, got %g", o.InputNoise)
-	case o.AnchorJitter < 0:
-		return fmt.Errorf("-anchor-jitter: must be >= 0, got %g", o.AnchorJitter)
+	case o.Last < 0:
+		return fmt.Errorf("-last: must be >= 0 (0: every checkpoint), got %d", o.Last)
+	case !(o.InputNoise >= 0) || math.IsInf(o.InputNoise, 0):
+		return fmt.Errorf("-input-noise: must be a number >= 0, got %g", o.InputNoise)
+	case !(o.AnchorJitter >= 0) || math.IsInf(o.AnchorJitter, 0):
+		return fmt.Errorf("-anchor-jitter: must be a number >= 0, got %g", o.AnchorJitter)
 	case len(o.Scales) == 0:
 		return errors.New("-scales: give at least one noise scale")
 	case o.Directions < 1 || o.NoiseSamples < 1:
@@ -141,8 +143,8 @@ func (o *Options) validateMeasures() error {
 		}
 	}
 	for _, s := range o.Scales {
-		if !(s > 0) {
-			return fmt.Errorf("-scales: must be > 0, got %g", s)
+		if !(s > 0) || math.IsInf(s, 0) {
+			return fmt.Errorf("-scales: must be numbers > 0, got %g", s)
 		}
 	}
 	return nil

@@ -511,3 +511,30 @@ func TestOtherModesFlagsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestBadNumbersRefused: a NaN or infinite -input-noise, -anchor-jitter or -scales and a negative
+// -last are usage errors naming the flag. Each was accepted: NaN "> 0" is false, so NaN input
+// noise or jitter silently measured the run's augmentation or no jitter, an infinite scale gave
+// NaN affinities, and -last -1 analysed every checkpoint. (The folder has no checkpoint: without
+// the check the command stops there instead, also with status 2.)
+func TestBadNumbersRefused(t *testing.T) {
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		args []string
+		flag string
+	}{
+		{[]string{"-input-noise", "NaN"}, "-input-noise"},
+		{[]string{"-anchor-jitter", "NaN"}, "-anchor-jitter"},
+		{[]string{"-scales", "0.01,+Inf"}, "-scales"},
+		{[]string{"-last", "-1"}, "-last"},
+	} {
+		var logs bytes.Buffer
+		code := 0
+		msg := stderr(t, func() {
+			code = runLogged(append([]string{"-checkpoints", empty, "-out", filepath.Join(empty, "out")}, tc.args...), &logs)
+		})
+		if code != 2 || !strings.Contains(msg, tc.flag+":") {
+			t.Errorf("%q: exit status %d, want 2 naming %s:\n%s%s", tc.args, code, tc.flag, msg, logs.String())
+		}
+	}
+}
