@@ -7,8 +7,9 @@
 # against VICReg at its published settings (2 epochs, the default job's encoder), each evaluated on
 # the test set with all, 10% and 1% of the labels. Usage:
 #   docs/experiments/paper-estimators.sh [OUT_DIR]      (default: runs/paper/estimators)
-# The choice is made by `go run ./docs/experiments/paper -choose OUT_DIR/sweep` (highest validation
-# linear probe); a finished run (result.json) is skipped. Then: go run ./docs/experiments/paper
+# The choice is made by `go run ./docs/experiments/paper -choose OUT_DIR/sweep -loss LOSS`
+# (highest validation linear probe); a finished run (result.json) is skipped. Then: go run
+# ./docs/experiments/paper
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-runs/paper/estimators}
