@@ -298,3 +298,42 @@ func TestVerifyFindsImagesDamagedPastTheirHeader(t *testing.T) {
 		t.Errorf("Verify with a file deleted: %v, want an error naming %s", err, f.Path(3))
 	}
 }
+
+// TestSkipBadImagesOfASelectionNamesTheFile: a label subset of an image folder (Select, what
+// fine-tuning on -train-percent of the labels reads) names a skipped image by its file, as the
+// folder itself does, not by its position in the subset.
+func TestSkipBadImagesOfASelectionNamesTheFile(t *testing.T) {
+	f, bad := corruptFolder(t)
+	// Every other image: the subset holds both damaged files (images 1 and 8 of the folder) at
+	// positions that are not their folder indices.
+	idx := []int{0, 1, 3, 5, 7, 8, 10, 11}
+	sel := Select(f, idx)
+	aug, _ := Preset("vicreg", f)
+	var logged strings.Builder
+	logger := quietLogger()
+	logger.SetOutput(&logged)
+	l, err := NewLoader(sel, LoaderConfig{BatchSize: 4, Seed: 3, Workers: 2, Augmentation: aug.WithSize(8), SkipBadImages: true, Logger: logger}, Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var named []string
+	for range 2 {
+		b, err := l.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		named = append(named, b.BadImages...)
+	}
+	slices.Sort(named)
+	want := slices.Clone(bad)
+	slices.Sort(want)
+	if !slices.Equal(named, want) {
+		t.Errorf("Batch.BadImages of an epoch of the subset: %v, want the files %v", named, want)
+	}
+	for _, p := range bad {
+		if !strings.Contains(logged.String(), p) {
+			t.Errorf("the warnings do not name %s:\n%s", p, logged.String())
+		}
+	}
+}

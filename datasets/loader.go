@@ -530,13 +530,16 @@ func (l *Loader) finish(au *augmenter, pb *pendingBatch) {
 }
 
 // sampleName names sample ref of the data set name (read through src, or from shards) in
-// messages: its file, or shard:member.
+// messages: its file, or shard:member. A sample of a Select of a folder is named by its file too.
 func sampleName(name string, src Source, ref sampleRef) string {
 	if ref.member != "" {
 		return ref.path + ":" + ref.member
 	}
-	if f, ok := src.(*Folder); ok {
-		return f.Path(ref.index)
+	switch s := src.(type) {
+	case *Folder:
+		return s.Path(ref.index)
+	case *selection:
+		return sampleName(name, s.src, sampleRef{index: s.idx[ref.index]})
 	}
 	return fmt.Sprintf("%s sample %d", name, ref.index)
 }
