@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
@@ -35,7 +36,14 @@ type ShardOptions struct {
 	Skipped func(path string, err error)
 	// Progress, when set, is called after each sample written, with the count so far.
 	Progress func(done int)
+	// Stop, when set, is checked before each image: once it is true, WriteShards stops with
+	// ErrShardsStopped, the shard being written is not kept, and the paths of those finished
+	// before are returned (a command sets it on SIGINT, then removes them).
+	Stop *atomic.Bool
 }
+
+// ErrShardsStopped is WriteShards' error when ShardOptions.Stop became true.
+var ErrShardsStopped = errors.New("writing the shards was stopped")
 
 // ShardKey is the WebDataset key of an image file: its path relative to root without the
 // extension, with the dots of its last element replaced by "_" (a key ends at the first dot).
@@ -89,6 +97,9 @@ func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 		err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
 			tw := tar.NewWriter(w)
 			for _, i := range order[first:min(first+opt.PerShard, n)] {
+				if opt.Stop != nil && opt.Stop.Load() {
+					return ErrShardsStopped
+				}
 				file := f.Path(i)
 				data, err := os.ReadFile(file)
 				if err != nil {
@@ -132,6 +143,9 @@ func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 			var de *DataError
 			if errors.As(err, &de) {
 				return paths, de
+			}
+			if errors.Is(err, ErrShardsStopped) {
+				return paths, ErrShardsStopped
 			}
 			return paths, err
 		}

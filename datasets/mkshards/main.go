@@ -14,8 +14,13 @@
 // test/ must be those of train/, so that a label means the same class in every split. A failure
 // leaves -out as it was: the shards, the classes.txt files and the folders this run made are removed.
 //
+// SIGINT or SIGTERM is a failure too: the command stops before the next image (after the
+// verification under way, with -verify), removes what it wrote and exits with status 130; a
+// second signal exits at once.
+//
 // Exit status: 0 on success, 1 when an image or file is damaged, 2 on a usage error (a bad flag,
-// a missing or empty folder, an output folder that already holds shards or lies inside -in).
+// a missing or empty folder, an output folder that already holds shards or lies inside -in), 130
+// when interrupted.
 package main
 
 import (
@@ -24,8 +29,11 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
+	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -129,11 +137,38 @@ func run(args []string) int {
 			os.Remove(p) // a folder only when empty
 		}
 		if len(written) > 0 {
-			logger.Warn("removed the shards written before the error: -out is as it was", "shards", len(written))
+			logger.Warn("removed the shards this run wrote: -out is as it was", "shards", len(written))
 		}
+	}
+	// A signal stops the writing before the next image; what was written is then removed, as
+	// after any failure: a partial set of shards (without classes.txt) would train on a part of
+	// the images, and the next run would refuse the folder.
+	var stop atomic.Bool
+	signals := make(chan os.Signal, 2)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	defer func() {
+		signal.Stop(signals)
+		close(signals) // ends the goroutine below
+	}()
+	go func() {
+		for s := range signals {
+			if stop.Swap(true) {
+				fmt.Fprintf(os.Stderr, "mkshards: second signal (%v): exiting at once; -out %s may hold shards of this run: remove them before running again\n", s, *out)
+				os.Exit(130)
+			}
+			logger.Warn("signal received: stopping before the next image, then removing the shards written; a second signal exits at once", "signal", s)
+		}
+	}()
+	interrupted := func() int {
+		undo()
+		fmt.Fprintf(os.Stderr, "mkshards: interrupted: nothing was kept (-out is as it was)\n")
+		return 130
 	}
 	trainImages := 0 // written for training: the split train/, or the folder without splits
 	for i, split := range splits {
+		if stop.Load() {
+			return interrupted()
+		}
 		f := folders[i]
 		info := f.Info()
 		prefix := split
@@ -157,6 +192,9 @@ func run(args []string) int {
 						len(bad), info.Len, f.Path(first), datasets.Cause(bad[first]))
 				}
 			}
+			if stop.Load() {
+				return interrupted()
+			}
 			if err != nil {
 				undo()
 				return report(err)
@@ -173,9 +211,13 @@ func run(args []string) int {
 				logger.Warn("skipping a bad image", "file", path, "err", datasets.Cause(err))
 			},
 			Progress: func(done int) { bar.Set(int64(done), "") },
+			Stop:     &stop,
 		})
 		bar.Finish()
 		written = append(written, paths...)
+		if errors.Is(err, datasets.ErrShardsStopped) {
+			return interrupted()
+		}
 		if err != nil {
 			undo()
 			return report(err)

@@ -1,14 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
 )
@@ -219,5 +223,80 @@ func TestSplitFolderInOtherCase(t *testing.T) {
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("-out %s exists after the refusal (%v): nothing should be written", out, err)
+	}
+}
+
+// TestMain runs the command itself when the test binary is started as a child process by
+// TestInterruptLeavesOutAsItWas (MKSHARDS_CHILD set: the arguments follow "--").
+func TestMain(m *testing.M) {
+	if os.Getenv("MKSHARDS_CHILD") == "1" {
+		args := os.Args
+		for i, a := range args {
+			if a == "--" {
+				args = args[i+1:]
+				break
+			}
+		}
+		os.Exit(run(args))
+	}
+	os.Exit(m.Run())
+}
+
+// TestInterruptLeavesOutAsItWas: Ctrl-C (SIGINT) while the shards are being written is a failure
+// like any other: the command removes the shards it wrote (a partial set, without classes.txt,
+// would train on a part of the images, and a second run would refuse the folder), says so, and
+// exits with a non-zero status.
+func TestInterruptLeavesOutAsItWas(t *testing.T) {
+	in := t.TempDir()
+	for _, class := range []string{"cat", "dog"} {
+		dir := filepath.Join(in, "train", class)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 400 {
+			img := image.NewGray(image.Rect(0, 0, 8, 8))
+			img.SetGray(0, 0, color.Gray{uint8(i)})
+			var buf bytes.Buffer
+			png.Encode(&buf, img)
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("img%04d.png", i)), buf.Bytes(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out := filepath.Join(t.TempDir(), "shards")
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "-in", in, "-out", out, "-per-shard", "1")
+	cmd.Env = append(os.Environ(), "MKSHARDS_CHILD=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	written := 0
+	for deadline := time.Now().Add(30 * time.Second); written < 3 && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+		shards, _ := filepath.Glob(filepath.Join(out, "train", "*.tar"))
+		written = len(shards)
+	}
+	if written < 3 {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("no shards written within 30 s:\n%s", stderr.String())
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	shards, _ := filepath.Glob(filepath.Join(out, "train", "*.tar"))
+	if err == nil {
+		t.Errorf("exit status 0 after SIGINT, with %d of 800 shards written; want a failure", len(shards))
+	}
+	if len(shards) > 0 {
+		t.Errorf("SIGINT left %d shards (of 800) in %s, first %s: -out should be as it was", len(shards), out, shards[0])
+	}
+	if _, err := os.Stat(out); !os.IsNotExist(err) {
+		t.Errorf("SIGINT left -out %s behind (it did not exist before): %v", out, err)
+	}
+	if !strings.Contains(strings.ToLower(stderr.String()), "interrupt") {
+		t.Errorf("the command does not say it was interrupted:\n%s", stderr.String())
 	}
 }
