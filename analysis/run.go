@@ -307,12 +307,21 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 		logger.Info("analysed", "model", m.Label, "seconds", fmt.Sprintf("%.1f", m.Seconds), "phases", phaseText(m.PhaseSeconds))
 		rep.Models = append(rep.Models, m)
 	}
+	analysed := 0
 	for _, path := range paths {
 		start := time.Now()
 		state, err := checkpoints.Load(path)
+		if errors.Is(err, fs.ErrNotExist) && len(paths) > 1 {
+			// Checkpoints are read without the folder's lock: a run still training into it deletes
+			// its older checkpoints (-keep) while the analysis works through the list read at the
+			// start.
+			logger.Warn("skipping a checkpoint removed since the folder was listed (by the run's -keep, if it is still training?)", "checkpoint", path)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
+		analysed++
 		cfg, err := encoder.ParseConfig(state.Config)
 		if err != nil || cfg.Model != run.Model {
 			state.Free()
@@ -331,6 +340,9 @@ func Run(b backends.Backend, opts Options) (*Report, error) {
 		m.Label, m.Step, m.Path, m.Seconds = baseName(path), step, path, time.Since(start).Seconds()
 		logger.Info("analysed", "checkpoint", path, "step", step, "seconds", fmt.Sprintf("%.1f", m.Seconds), "phases", phaseText(m.PhaseSeconds))
 		rep.Models = append(rep.Models, m)
+	}
+	if analysed == 0 {
+		return nil, fmt.Errorf("%s: every checkpoint listed at the start was removed during the analysis (a run still training into the folder, with -keep?): analyse a copy of the checkpoints, or give -last 1", opts.Checkpoints)
 	}
 	return rep, nil
 }

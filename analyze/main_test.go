@@ -538,3 +538,58 @@ func TestBadNumbersRefused(t *testing.T) {
 		}
 	}
 }
+
+// pruneOnLine is a log writer that removes a file when a line containing a marker is logged: a
+// trainer still running in the folder, whose retention deletes its oldest checkpoint while the
+// analysis works through the list it read at the start.
+type pruneOnLine struct {
+	marker, path string
+	done         bool
+	log          strings.Builder
+}
+
+func (w *pruneOnLine) Write(p []byte) (int, error) {
+	w.log.Write(p)
+	if !w.done && strings.Contains(string(p), w.marker) {
+		w.done = true
+		os.Remove(w.path)
+	}
+	return len(p), nil
+}
+
+// TestCheckpointPrunedDuringTheAnalysis: checkpoints are read without a lock (a run may still be
+// training into the folder, its retention deleting the oldest checkpoints); one deleted after the
+// folder was listed is skipped with a warning naming it, and the others are analysed, rather than
+// the whole analysis failing (as a usage error) after the work already done.
+func TestCheckpointPrunedDuringTheAnalysis(t *testing.T) {
+	dir := writeTinyRun(t)
+	out := filepath.Join(t.TempDir(), "report")
+	pruned := filepath.Join(dir, "ckpt-000000010"+checkpoints.Ext)
+	w := &pruneOnLine{marker: "random init", path: pruned}
+	args := []string{"-checkpoints", dir, "-out", out, "-anchors", "3", "-views", "12", "-components", "2", "-projections", "2",
+		"-scales", "1", "-noise-levels", "none", "-directions", "2", "-noise-samples", "3", "-entropy-images", "24", "-knn-k", "2", "-chunk", "16"}
+	if code := runLogged(args, w); code != 0 {
+		t.Fatalf("exit status %d, want 0 (the remaining checkpoint analysed)\n%s", code, w.log.String())
+	}
+	if !w.done {
+		t.Fatal("the baseline's line never came: the test did not prune")
+	}
+	if !strings.Contains(w.log.String(), pruned) {
+		t.Errorf("the log does not name the checkpoint that disappeared, %s:\n%s", pruned, w.log.String())
+	}
+	data, err := os.ReadFile(filepath.Join(out, analysis.ReportJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Models []struct {
+			Step int64 `json:"step"`
+		} `json:"models"`
+	}
+	if err := json.Unmarshal(data, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Models) != 2 || rep.Models[1].Step != 20 {
+		t.Errorf("report models %+v, want the baseline and step 20", rep.Models)
+	}
+}
