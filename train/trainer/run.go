@@ -325,6 +325,12 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 			if err := closeAndPlot(); err != nil {
 				return nil, err
 			}
+			if res.Trained == 0 && completeResult(resultPath, res.Steps) {
+				// A finished run evaluated again (-resume): the complete evaluation of the same
+				// checkpoint already in result.json is not replaced by the phases done before the signal.
+				logger.Warn("the evaluation again of the finished run was stopped: result.json keeps its earlier, complete evaluation", "result", resultPath)
+				return res, nil
+			}
 			if err := writeResult(resultPath, res); err != nil {
 				return nil, err
 			}
@@ -390,6 +396,13 @@ func writeResult(path string, res *results.Pretrain) error {
 		keepTraining(path, &stored)
 	}
 	return results.Write(path, stored)
+}
+
+// completeResult reports whether path holds the result of an evaluation of the checkpoint of
+// step steps that was not interrupted.
+func completeResult(path string, steps int64) bool {
+	old, err := results.ReadAs[results.Pretrain](path)
+	return err == nil && old.Steps == steps && !old.Interrupted
 }
 
 // keepTraining carries the training figures (steps trained, time, compilations) of the result

@@ -639,3 +639,48 @@ func TestStartAgainOverAFailedAttempt(t *testing.T) {
 		t.Errorf("the first attempt's line is gone from the file (nothing saved may be lost):\n%s", data)
 	}
 }
+
+// TestStoppedReevaluationKeepsTheResult: -resume on a finished run evaluates its last checkpoint
+// again; a signal during that evaluation must not replace the complete result.json of the
+// earlier evaluation (the baselines measured there) by the few phases that finished before the
+// signal: result.json is left as it was, as fine-tuning leaves it.
+func TestStoppedReevaluationKeepsTheResult(t *testing.T) {
+	b := backendtest.XLA(t)
+	c := tinyConfig(t)
+	c.Baselines = true
+	first, err := Run(b, c, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(c.CheckpointDir, results.File)
+	before, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := quiet()
+	var stop atomic.Bool
+	opts.Stop = &stop
+	opts.beforePhase = func(phase string) {
+		if phase == "raw pixels" {
+			stop.Store(true)
+		}
+	}
+	c.Resume = true
+	res, err := Run(b, c, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !res.Interrupted || res.Trained != 0 {
+		t.Fatalf("re-evaluation stopped before the baselines: %+v, want interrupted with nothing trained", res)
+	}
+	after, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(after) != string(before) {
+		var r results.Pretrain
+		json.Unmarshal(after, &r)
+		t.Errorf("%s was rewritten by the stopped re-evaluation: pixel baseline %v (was %v), random %v (was %v), interrupted %v",
+			results.File, r.PixelLinear, first.PixelLinear, r.RandomLinear, first.RandomLinear, r.Interrupted)
+	}
+}
