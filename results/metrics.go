@@ -2,8 +2,11 @@ package results
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"math"
 	"os"
 	"path/filepath"
@@ -23,9 +26,15 @@ type MetricsFile struct {
 }
 
 // OpenMetrics opens (creating it if needed) the JSON-lines metrics file at path for appending.
+// A last line cut short (a process that died while writing it: a full disk, a power cut) is
+// removed first, so that the lines appended start on a line of their own; the steps it was about
+// are trained again by the resumed run.
 func OpenMetrics(path string) (*MetricsFile, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("metrics file %s: %w", path, err)
+	}
+	if err := dropCutLine(path); err != nil {
+		return nil, fmt.Errorf("metrics file %s: removing a last line cut short: %w", path, err)
 	}
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -37,6 +46,42 @@ func OpenMetrics(path string) (*MetricsFile, error) {
 		return nil, fmt.Errorf("metrics file %s: %w", path, err)
 	}
 	return &MetricsFile{path: path, f: f, w: bufio.NewWriter(f), had: info.Size() > 0}, nil
+}
+
+// dropCutLine truncates the file at path after its last newline, when it does not end with one
+// (nothing when it does not exist or is empty).
+func dropCutLine(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	end := info.Size()
+	buf := make([]byte, 64<<10)
+	for off := end; off > 0; {
+		n := min(off, int64(len(buf)))
+		off -= n
+		if _, err := f.ReadAt(buf[:n], off); err != nil {
+			return err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			if keep := off + int64(i) + 1; keep != end {
+				return f.Truncate(keep)
+			}
+			return nil
+		}
+	}
+	if end > 0 {
+		return f.Truncate(0) // a single line, cut short
+	}
+	return nil
 }
 
 // HadLines reports whether the file held lines when it was opened: those of an earlier process

@@ -116,3 +116,37 @@ func TestReadMetricsNotMetrics(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendAfterACutLine: a process that died while writing a line (a full disk, a power cut)
+// leaves the file ending in part of a line; the run resumed appends its lines after it, and the
+// file must still read: the cut line is an incomplete record of steps trained again, not a reason
+// to lose every metric of the run.
+func TestAppendAfterACutLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), MetricsFileName)
+	if err := os.WriteFile(path, []byte("{\"step\":4,\"epoch\":1,\"loss\":4}\n{\"step\":8,\"epoch\":2,\"lo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m, err := OpenMetrics(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.HadLines() {
+		t.Error("HadLines is false for a file with lines")
+	}
+	for _, line := range []map[string]float64{{KeyStep: 4, ResumedKey: 1}, {KeyStep: 8, KeyEpoch: 2, KeyLoss: 3}} {
+		if err := m.Write(line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadMetrics(path)
+	if err != nil {
+		data, _ := os.ReadFile(path)
+		t.Fatalf("the resumed run's metrics do not read: %v\n%s", err, data)
+	}
+	if loss := got[KeyLoss]; len(loss) != 2 || loss[0].Value != 4 || loss[1].Step != 8 || loss[1].Value != 3 {
+		t.Errorf("loss %v, want 4 at step 4 and 3 at step 8", loss)
+	}
+}
