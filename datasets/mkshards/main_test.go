@@ -296,7 +296,7 @@ func TestInterruptLeavesOutAsItWas(t *testing.T) {
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Errorf("SIGINT left -out %s behind (it did not exist before): %v", out, err)
 	}
-	if !strings.Contains(strings.ToLower(stderr.String()), "interrupt") {
+	if !strings.Contains(stderr.String(), "mkshards: interrupted") {
 		t.Errorf("the command does not say it was interrupted:\n%s", stderr.String())
 	}
 }
