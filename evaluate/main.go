@@ -26,7 +26,11 @@
 // and the same procedure from a randomly initialised encoder (supervised training from scratch)
 // unless -baseline=false, so that the gain from pretraining is one line of the output.
 //
-// Exit status: 0 on success (also after SIGINT, once a checkpoint is written), 1 on failure
+// SIGINT or SIGTERM stops an evaluation on frozen features at once (exit status 130): the files
+// written before it are complete, and the one being written is not kept (no temporary file is
+// left behind).
+//
+// Exit status: 0 on success (also after SIGINT with -weights, once a checkpoint is written), 1 on failure
 // (including a damaged checkpoint or data file), 2 on a usage error (a bad flag value, an
 // argument that is not a flag, a -checkpoint path that does not exist, holds no checkpoint or is
 // one of a run's other files, a -result, -embeddings or -export-encoder file whose folder does
@@ -43,9 +47,11 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -158,7 +164,31 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if f.weights != "" {
 		return fail(stderr, logger, runFinetune(b, &f, stdout, stderr, logger))
 	}
+	defer stopOnSignal(stderr)()
 	return fail(stderr, logger, frozenFeatures(b, &f, start, stdout, logger))
+}
+
+// stopOnSignal makes SIGINT and SIGTERM stop the evaluation on frozen features at once (exit
+// status 130), removing the temporary file of a write in progress (the embeddings of a large
+// data set take gigabytes); the files already written are complete. The returned function
+// restores the default handling.
+func stopOnSignal(stderr io.Writer) func() {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case s := <-signals:
+			removed := atomicfile.RemovePending()
+			fmt.Fprintf(stderr, "evaluate: interrupted (%v): stopped; the files written before are complete, and the %d being written were not kept\n", s, len(removed))
+			os.Exit(130)
+		case <-done:
+		}
+	}()
+	return func() {
+		signal.Stop(signals)
+		close(done)
+	}
 }
 
 // check returns what is wrong with the flags, or "".

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -19,6 +20,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
@@ -613,5 +615,94 @@ func TestOtherModesFlagsRefused(t *testing.T) {
 		if strings.Contains(o.stderr, "encoder loaded") || o.stdout != "" {
 			t.Errorf("%q: work was done before the refusal:\n%s%s", tc.args, o.stdout, o.stderr)
 		}
+	}
+}
+
+// TestMain runs the command itself when the test binary is started as a child process by
+// TestInterruptedWriteLeavesNoTemporaryFile (EVALUATE_CHILD set, the arguments after "--"); the
+// child's file writes stall after their first bytes, as a write of gigabytes of embeddings takes
+// its time, so that the signal arrives during one.
+func TestMain(m *testing.M) {
+	if os.Getenv("EVALUATE_CHILD") == "1" {
+		args := os.Args
+		for i, a := range args {
+			if a == "--" {
+				args = args[i+1:]
+				break
+			}
+		}
+		create := atomicfile.Create
+		atomicfile.Create = func(dir, pattern string) (atomicfile.File, error) {
+			f, err := create(dir, pattern)
+			if err != nil {
+				return nil, err
+			}
+			return &stallingFile{File: f}, nil
+		}
+		os.Exit(run(args, os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// stallingFile writes its first bytes, then blocks: a long write, during which the signal comes.
+type stallingFile struct{ atomicfile.File }
+
+func (f *stallingFile) Write(p []byte) (int, error) {
+	f.File.Write(p[:len(p)/2])
+	select {}
+}
+
+// TestInterruptedWriteLeavesNoTemporaryFile: SIGINT while the embeddings are being written stops
+// the command with a message and a failure status, and leaves no temporary file behind (for the
+// embeddings of a large data set, gigabytes in a hidden file that nothing removes).
+func TestInterruptedWriteLeavesNoTemporaryFile(t *testing.T) {
+	dir := writeTinyRun(t, func(c *config.Config) { c.ImageSize = 12 }, 10)
+	out := t.TempDir()
+	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "-checkpoint", dir, "-subset", "64", "-probe-epochs", "0", "-knn-k", "0",
+		"-split", "train", "-embeddings", filepath.Join(out, "emb.npy"))
+	cmd.Env = append(os.Environ(), "EVALUATE_CHILD=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	temps := func() []string {
+		var names []string
+		entries, _ := os.ReadDir(out)
+		for _, e := range entries {
+			if atomicfile.IsTemp(e.Name(), "") {
+				names = append(names, e.Name())
+			}
+		}
+		return names
+	}
+	for deadline := time.Now().Add(3 * time.Minute); len(temps()) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) || cmd.ProcessState != nil {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("no write began within 3 minutes:\n%s", stderr.String())
+		}
+	}
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(time.Minute):
+		cmd.Process.Kill()
+		<-done
+		t.Fatalf("still running a minute after SIGINT:\n%s", stderr.String())
+	}
+	if err == nil {
+		t.Errorf("exit status 0 after SIGINT during the write")
+	}
+	if left := temps(); len(left) > 0 {
+		t.Errorf("SIGINT during the write left %v in %s", left, out)
+	}
+	if !strings.Contains(stderr.String(), "evaluate: interrupted") {
+		t.Errorf("the command does not say it was interrupted:\n%s", stderr.String())
 	}
 }

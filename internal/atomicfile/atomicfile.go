@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 )
 
 // TempInfix is part of every temporary file name: ".<base>" + TempInfix + "<random>". IsTemp
@@ -69,6 +70,8 @@ func Write(path string, perm os.FileMode, fn func(w io.Writer) error) (err error
 		return fmt.Errorf("writing %s: creating a temporary file: %w", path, err)
 	}
 	tmp := f.Name()
+	track(tmp, true)
+	defer track(tmp, false)
 	closed := false
 	defer func() {
 		if err != nil {
@@ -103,6 +106,38 @@ func Write(path string, perm os.FileMode, fn func(w io.Writer) error) (err error
 		return fmt.Errorf("writing %s: syncing folder %s: %w", path, dir, err)
 	}
 	return nil
+}
+
+// pending holds the temporary files of the writes in progress (RemovePending).
+var (
+	pendingMu sync.Mutex
+	pending   = map[string]bool{}
+)
+
+func track(tmp string, on bool) {
+	pendingMu.Lock()
+	defer pendingMu.Unlock()
+	if on {
+		pending[tmp] = true
+	} else {
+		delete(pending, tmp)
+	}
+}
+
+// RemovePending removes the temporary files of the writes in progress and returns their names:
+// for a command stopped by a signal, which then exits at once, so that a write cut short leaves
+// nothing behind (the destination files keep what they held). The writes themselves then fail.
+func RemovePending() []string {
+	pendingMu.Lock()
+	defer pendingMu.Unlock()
+	var names []string
+	for tmp := range pending {
+		if err := os.Remove(tmp); err == nil {
+			names = append(names, tmp)
+		}
+		delete(pending, tmp)
+	}
+	return names
 }
 
 // WriteFile is Write of a byte slice.
