@@ -79,10 +79,10 @@ type Config struct {
 	SkipBadImages bool   `json:"skip_bad_images" config:"local"`
 	EvalSubset    int    `json:"eval_subset" config:"local"`
 	ExportEncoder string `json:"export_encoder" config:"local"`
-	// LastBatch is true for every run Run starts: each epoch ends with the partial batch of the
-	// images left over and the cosine schedule steps once an epoch, as evaluate.py. Runs saved
-	// before it was recorded dropped that batch and stepped the schedule every batch: they cannot
-	// be continued exactly, and -resume refuses them.
+	// LastBatch is true in Defaults and for every run Run starts: each epoch ends with the
+	// partial batch of the images left over and the cosine schedule steps once an epoch, as
+	// evaluate.py. Runs saved before it was recorded dropped that batch and stepped the schedule
+	// every batch: they cannot be continued exactly, and -resume refuses them.
 	LastBatch bool `json:"last_partial_batch"`
 	// FitBatch lets a BatchSize larger than the training images (a default one, not one the
 	// user asked for) shrink to all of them, one step per epoch, logged; without it such a
@@ -103,7 +103,7 @@ var Augmentations = []string{"crop-flip", "mnist", "none"}
 //
 // Batch 256, momentum 0.9. The 1% and 10% runs keep 20 epochs: they see few images per epoch.
 func Defaults(weights string, percent float64) Config {
-	c := Config{Weights: weights, TrainPercent: percent, BatchSize: 256, Momentum: 0.9, KeepLast: 2, LogEvery: 10}
+	c := Config{Weights: weights, TrainPercent: percent, BatchSize: 256, Momentum: 0.9, KeepLast: 2, LogEvery: 10, LastBatch: true}
 	switch {
 	case weights == Freeze:
 		c.Epochs, c.LRHead, c.WeightDecay = 10, 0.02, 1e-6
