@@ -1,44 +1,25 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/gomlx-ssl/vicreg/internal/childtest"
 )
 
-// argsEnv carries the command line (JSON) of a child process that runs main.
-const argsEnv = "BENCH_TEST_ARGS"
-
 func TestMain(m *testing.M) {
-	if spec := os.Getenv(argsEnv); spec != "" {
-		var args []string
-		if err := json.Unmarshal([]byte(spec), &args); err != nil {
-			panic(err)
-		}
+	childtest.Main(m, func(args []string) int {
 		os.Args = append([]string{"bench"}, args...)
 		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
+		return 0
+	})
 }
 
 // bench runs the command in a child process; it returns the exit status and the output.
 func bench(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	spec, _ := json.Marshal(args)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), argsEnv+"="+string(spec))
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("bench %s: exit %d\n%s", strings.Join(args, " "), code, out)
-	return code, string(out)
+	return childtest.Run(t, args...)
 }
 
 // TestBadFlagsRefused: a flag value the bench cannot use is a usage error (exit status 2) naming

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -21,6 +20,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+	"github.com/gomlx-ssl/vicreg/internal/childtest"
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
@@ -618,19 +618,12 @@ func TestOtherModesFlagsRefused(t *testing.T) {
 	}
 }
 
-// TestMain runs the command itself when the test binary is started as a child process by
-// TestInterruptedWriteLeavesNoTemporaryFile (EVALUATE_CHILD set, the arguments after "--"); the
-// child's file writes stall after their first bytes, as a write of gigabytes of embeddings takes
-// its time, so that the signal arrives during one.
+// TestMain runs the command itself in a child process of the test binary
+// (TestInterruptedWriteLeavesNoTemporaryFile's, through childtest); the child's file writes stall
+// after their first bytes, as a write of gigabytes of embeddings takes its time, so that the
+// signal arrives during one.
 func TestMain(m *testing.M) {
-	if os.Getenv("EVALUATE_CHILD") == "1" {
-		args := os.Args
-		for i, a := range args {
-			if a == "--" {
-				args = args[i+1:]
-				break
-			}
-		}
+	childtest.Main(m, func(args []string) int {
 		create := atomicfile.Create
 		atomicfile.Create = func(dir, pattern string) (atomicfile.File, error) {
 			f, err := create(dir, pattern)
@@ -639,9 +632,8 @@ func TestMain(m *testing.M) {
 			}
 			return &stallingFile{File: f}, nil
 		}
-		os.Exit(run(args, os.Stdout, os.Stderr))
-	}
-	os.Exit(m.Run())
+		return run(args, os.Stdout, os.Stderr)
+	})
 }
 
 // stallingFile writes its first bytes, then blocks: a long write, during which the signal comes.
@@ -658,9 +650,8 @@ func (f *stallingFile) Write(p []byte) (int, error) {
 func TestInterruptedWriteLeavesNoTemporaryFile(t *testing.T) {
 	dir := writeTinyRun(t, func(c *config.Config) { c.ImageSize = 12 }, 10)
 	out := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "-checkpoint", dir, "-subset", "64", "-probe-epochs", "0", "-knn-k", "0",
+	cmd := childtest.Command("-checkpoint", dir, "-subset", "64", "-probe-epochs", "0", "-knn-k", "0",
 		"-split", "train", "-embeddings", filepath.Join(out, "emb.npy"))
-	cmd.Env = append(os.Environ(), "EVALUATE_CHILD=1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

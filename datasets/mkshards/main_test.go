@@ -8,13 +8,13 @@ import (
 	"image/png"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/internal/childtest"
 )
 
 func writeImages(t *testing.T, dir string, n int) {
@@ -226,21 +226,9 @@ func TestSplitFolderInOtherCase(t *testing.T) {
 	}
 }
 
-// TestMain runs the command itself when the test binary is started as a child process by
-// TestInterruptLeavesOutAsItWas (MKSHARDS_CHILD set: the arguments follow "--").
-func TestMain(m *testing.M) {
-	if os.Getenv("MKSHARDS_CHILD") == "1" {
-		args := os.Args
-		for i, a := range args {
-			if a == "--" {
-				args = args[i+1:]
-				break
-			}
-		}
-		os.Exit(run(args))
-	}
-	os.Exit(m.Run())
-}
+// TestMain runs the command itself in a child process of the test binary
+// (TestInterruptLeavesOutAsItWas's, through childtest).
+func TestMain(m *testing.M) { childtest.Main(m, run) }
 
 // TestInterruptLeavesOutAsItWas: Ctrl-C (SIGINT) while the shards are being written is a failure
 // like any other: the command removes the shards it wrote (a partial set, without classes.txt,
@@ -264,8 +252,7 @@ func TestInterruptLeavesOutAsItWas(t *testing.T) {
 		}
 	}
 	out := filepath.Join(t.TempDir(), "shards")
-	cmd := exec.Command(os.Args[0], "-test.run=^$", "--", "-in", in, "-out", out, "-per-shard", "1")
-	cmd.Env = append(os.Environ(), "MKSHARDS_CHILD=1")
+	cmd := childtest.Command("-in", in, "-out", out, "-per-shard", "1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

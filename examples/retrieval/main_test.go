@@ -1,9 +1,7 @@
 package main
 
 import (
-	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,42 +9,25 @@ import (
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
+	"github.com/gomlx-ssl/vicreg/internal/childtest"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
-// argsEnv carries the command line (JSON) of a child process that runs main.
-const argsEnv = "RETRIEVAL_TEST_ARGS"
-
 func TestMain(m *testing.M) {
-	if spec := os.Getenv(argsEnv); spec != "" {
-		var args []string
-		if err := json.Unmarshal([]byte(spec), &args); err != nil {
-			panic(err)
-		}
+	childtest.Main(m, func(args []string) int {
 		os.Args = append([]string{"retrieval"}, args...)
 		main()
-		os.Exit(0)
-	}
-	os.Exit(m.Run())
+		return 0
+	})
 }
 
 // retrieval runs the command in a child process in dir; it returns the exit status and the
 // output.
 func retrieval(t *testing.T, dir string, args ...string) (int, string) {
 	t.Helper()
-	spec, _ := json.Marshal(args)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd := childtest.Command(args...)
 	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), argsEnv+"="+string(spec))
-	out, err := cmd.CombinedOutput()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("retrieval %s: exit %d\n%s", strings.Join(args, " "), code, out)
-	return code, string(out)
+	return childtest.Output(t, cmd)
 }
 
 // TestUsageErrors: an argument that is not a flag, and a count below 1, are usage errors (exit
