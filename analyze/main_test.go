@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,6 +15,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
+	"github.com/gomlx-ssl/vicreg/internal/cmdtest"
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
@@ -459,21 +459,7 @@ func TestCalibrationFlagsRefused(t *testing.T) {
 // stderr runs f and returns what it wrote to os.Stderr (the commands' usage errors).
 func stderr(t *testing.T, f func()) string {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved := os.Stderr
-	os.Stderr = w
-	done := make(chan string)
-	go func() {
-		data, _ := io.ReadAll(r)
-		done <- string(data)
-	}()
-	f()
-	w.Close()
-	os.Stderr = saved
-	return <-done
+	return cmdtest.Capture(t, &os.Stderr, f)
 }
 
 // TestOtherModesFlagsRefused: a flag the mode chosen does not read is a usage error naming it

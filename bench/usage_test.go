@@ -5,11 +5,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx-ssl/vicreg/internal/childtest"
+	"github.com/gomlx-ssl/vicreg/internal/cmdtest"
 )
 
 func TestMain(m *testing.M) {
-	childtest.Main(m, func(args []string) int {
+	cmdtest.Main(m, func(args []string) int {
 		os.Args = append([]string{"bench"}, args...)
 		main()
 		return 0
@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 // bench runs the command in a child process; it returns the exit status and the output.
 func bench(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	return childtest.Run(t, args...)
+	return cmdtest.Run(t, args...)
 }
 
 // TestBadFlagsRefused: a flag value the bench cannot use is a usage error (exit status 2) naming

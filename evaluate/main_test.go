@@ -20,7 +20,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
-	"github.com/gomlx-ssl/vicreg/internal/childtest"
+	"github.com/gomlx-ssl/vicreg/internal/cmdtest"
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
@@ -619,11 +619,11 @@ func TestOtherModesFlagsRefused(t *testing.T) {
 }
 
 // TestMain runs the command itself in a child process of the test binary
-// (TestInterruptedWriteLeavesNoTemporaryFile's, through childtest); the child's file writes stall
+// (TestInterruptedWriteLeavesNoTemporaryFile's, through cmdtest); the child's file writes stall
 // after their first bytes, as a write of gigabytes of embeddings takes its time, so that the
 // signal arrives during one.
 func TestMain(m *testing.M) {
-	childtest.Main(m, func(args []string) int {
+	cmdtest.Main(m, func(args []string) int {
 		create := atomicfile.Create
 		atomicfile.Create = func(dir, pattern string) (atomicfile.File, error) {
 			f, err := create(dir, pattern)
@@ -650,7 +650,7 @@ func (f *stallingFile) Write(p []byte) (int, error) {
 func TestInterruptedWriteLeavesNoTemporaryFile(t *testing.T) {
 	dir := writeTinyRun(t, func(c *config.Config) { c.ImageSize = 12 }, 10)
 	out := t.TempDir()
-	cmd := childtest.Command("-checkpoint", dir, "-subset", "64", "-probe-epochs", "0", "-knn-k", "0",
+	cmd := cmdtest.Command("-checkpoint", dir, "-subset", "64", "-probe-epochs", "0", "-knn-k", "0",
 		"-split", "train", "-embeddings", filepath.Join(out, "emb.npy"))
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr

@@ -6,7 +6,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +13,7 @@ import (
 	"time"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
-	"github.com/gomlx-ssl/vicreg/internal/childtest"
+	"github.com/gomlx-ssl/vicreg/internal/cmdtest"
 )
 
 func writeImages(t *testing.T, dir string, n int) {
@@ -174,21 +173,9 @@ func TestSplitClassesMustMatch(t *testing.T) {
 // standard error.
 func runStderr(t *testing.T, args ...string) (int, string) {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	saved := os.Stderr
-	os.Stderr = w
-	done := make(chan string)
-	go func() {
-		data, _ := io.ReadAll(r)
-		done <- string(data)
-	}()
-	code := run(args)
-	os.Stderr = saved
-	w.Close()
-	return code, <-done
+	var code int
+	msg := cmdtest.Capture(t, &os.Stderr, func() { code = run(args) })
+	return code, msg
 }
 
 // The suggested command fits the set: the imagenet preset's batch of 2048 is refused below 2048
@@ -227,8 +214,8 @@ func TestSplitFolderInOtherCase(t *testing.T) {
 }
 
 // TestMain runs the command itself in a child process of the test binary
-// (TestInterruptLeavesOutAsItWas's, through childtest).
-func TestMain(m *testing.M) { childtest.Main(m, run) }
+// (TestInterruptLeavesOutAsItWas's, through cmdtest).
+func TestMain(m *testing.M) { cmdtest.Main(m, run) }
 
 // TestInterruptLeavesOutAsItWas: Ctrl-C (SIGINT) while the shards are being written is a failure
 // like any other: the command removes the shards it wrote (a partial set, without classes.txt,
@@ -252,7 +239,7 @@ func TestInterruptLeavesOutAsItWas(t *testing.T) {
 		}
 	}
 	out := filepath.Join(t.TempDir(), "shards")
-	cmd := childtest.Command("-in", in, "-out", out, "-per-shard", "1")
+	cmd := cmdtest.Command("-in", in, "-out", out, "-per-shard", "1")
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {

@@ -9,12 +9,12 @@ import (
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
-	"github.com/gomlx-ssl/vicreg/internal/childtest"
+	"github.com/gomlx-ssl/vicreg/internal/cmdtest"
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 func TestMain(m *testing.M) {
-	childtest.Main(m, func(args []string) int {
+	cmdtest.Main(m, func(args []string) int {
 		os.Args = append([]string{"retrieval"}, args...)
 		main()
 		return 0
@@ -25,9 +25,9 @@ func TestMain(m *testing.M) {
 // output.
 func retrieval(t *testing.T, dir string, args ...string) (int, string) {
 	t.Helper()
-	cmd := childtest.Command(args...)
+	cmd := cmdtest.Command(args...)
 	cmd.Dir = dir
-	return childtest.Output(t, cmd)
+	return cmdtest.Output(t, cmd)
 }
 
 // TestUsageErrors: an argument that is not a flag, and a count below 1, are usage errors (exit

@@ -1,13 +1,15 @@
-// Package childtest runs a command's entry point in a child process of its own test binary, for
-// the tests of what only a process shows: its exit status, its output, what a signal does to it.
+// Package cmdtest helps the tests of the commands: it runs a command's entry point in a child
+// process of its own test binary, for what only a process shows (its exit status, its output,
+// what a signal does to it), and captures what a function writes to the standard output or error.
 //
-// The command's TestMain hands its entry point to Main; a test starts a child with Command (to
-// signal it) or runs one to its end with Run.
-package childtest
+// For a child, the command's TestMain hands its entry point to Main; a test starts the child with
+// Command (to signal it) or runs it to its end with Run.
+package cmdtest
 
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
@@ -23,7 +25,7 @@ func Main(m *testing.M, run func(args []string) int) {
 	if spec, ok := os.LookupEnv(argsEnv); ok {
 		var args []string
 		if err := json.Unmarshal([]byte(spec), &args); err != nil {
-			panic("childtest: the child's arguments: " + err.Error())
+			panic("cmdtest: the child's arguments: " + err.Error())
 		}
 		os.Exit(run(args))
 	}
@@ -64,4 +66,25 @@ func Output(t testing.TB, cmd *exec.Cmd) (int, string) {
 	_ = json.Unmarshal([]byte(strings.TrimPrefix(cmd.Env[len(cmd.Env)-1], argsEnv+"=")), &args)
 	t.Logf("%s: exit %d\n%s", strings.Join(args, " "), code, out)
 	return code, string(out)
+}
+
+// Capture runs f with *stream (&os.Stdout or &os.Stderr) sent to a pipe, and returns what f wrote
+// there; *stream is restored after.
+func Capture(t testing.TB, stream **os.File, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := *stream
+	*stream = w
+	done := make(chan string)
+	go func() {
+		data, _ := io.ReadAll(r)
+		done <- string(data)
+	}()
+	defer func() { *stream = saved }()
+	f()
+	w.Close()
+	return <-done
 }

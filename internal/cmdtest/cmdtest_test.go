@@ -1,7 +1,8 @@
-package childtest
+package cmdtest
 
 import (
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 )
@@ -23,5 +24,14 @@ func TestRunPassesArgumentsAndStatus(t *testing.T) {
 	}
 	if code, out := Run(t); code != 0 || out != "" {
 		t.Errorf("no arguments: exit %d, output %q; want 0 and nothing", code, out)
+	}
+}
+
+// TestCapture: what f writes to the stream comes back, and the stream is restored.
+func TestCapture(t *testing.T) {
+	saved := os.Stderr
+	got := Capture(t, &os.Stderr, func() { fmt.Fprint(os.Stderr, "to stderr") })
+	if got != "to stderr" || os.Stderr != saved {
+		t.Errorf("captured %q (stderr restored: %v), want %q", got, os.Stderr == saved, "to stderr")
 	}
 }

@@ -6,11 +6,11 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/gomlx-ssl/vicreg/internal/childtest"
+	"github.com/gomlx-ssl/vicreg/internal/cmdtest"
 )
 
 func TestMain(m *testing.M) {
-	childtest.Main(m, func(args []string) int {
+	cmdtest.Main(m, func(args []string) int {
 		os.Args = append([]string{"paper"}, args...)
 		main()
 		return 0
@@ -31,7 +31,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"-choose", tmp}, "-loss"},
 		{[]string{"-runs", tmp, "docs/figures"}, `unexpected argument "docs/figures"`},
 	} {
-		code, out := childtest.Run(t, tc.args...)
+		code, out := cmdtest.Run(t, tc.args...)
 		if code != 2 || !strings.Contains(out, tc.want) {
 			t.Errorf("%q: exit %d, want 2 saying %q:\n%s", tc.args, code, tc.want, out)
 		}

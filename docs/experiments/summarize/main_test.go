@@ -1,11 +1,12 @@
 package main
 
 import (
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomlx-ssl/vicreg/internal/cmdtest"
 )
 
 // TestAccuracies reads the train command's final report as it prints it (train/main.go's
@@ -66,21 +67,7 @@ func TestInterruptedRunLeftOut(t *testing.T) {
 
 func captureStdout(t *testing.T, f func()) string {
 	t.Helper()
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	old := os.Stdout
-	os.Stdout = w
-	done := make(chan []byte)
-	go func() {
-		b, _ := io.ReadAll(r)
-		done <- b
-	}()
-	defer func() { os.Stdout = old }()
-	f()
-	w.Close()
-	return string(<-done)
+	return cmdtest.Capture(t, &os.Stdout, f)
 }
 
 // TestMissingRunsRefused: a runs folder that does not exist (a typo), or holds neither a finished
