@@ -411,18 +411,7 @@ func TestStrayArgumentRefused(t *testing.T) {
 		{[]string{"-checkpoint", dir, "-baseline", "false", "-probe-epochs", "0", "-knn-k", "0"}, []string{`"false"`, "-baseline=false"}},
 		{[]string{"-checkpoint", dir, filepath.Join(dir, "other-run")}, []string{"unexpected argument", "other-run"}},
 	} {
-		o := evaluate(t, tc.args...)
-		if o.code != 2 {
-			t.Errorf("%q: exit status %d, want 2", tc.args, o.code)
-		}
-		for _, w := range tc.wants {
-			if !strings.Contains(o.stderr, w) {
-				t.Errorf("%q: the message does not say %q:\n%s", tc.args, w, o.stderr)
-			}
-		}
-		if strings.Contains(o.stderr, "encoder loaded") || o.stdout != "" {
-			t.Errorf("%q: work was done before the refusal:\n%s%s", tc.args, o.stdout, o.stderr)
-		}
+		refused(t, tc.args, tc.wants...)
 	}
 }
 
@@ -581,6 +570,24 @@ func TestBadNumbersRefused(t *testing.T) {
 	}
 }
 
+// refused runs the command with args and checks that it is a usage error (exit status 2) whose
+// message says each of wants, given before any work.
+func refused(t *testing.T, args []string, wants ...string) {
+	t.Helper()
+	o := evaluate(t, args...)
+	if o.code != 2 {
+		t.Errorf("%q: exit status %d, want 2", args, o.code)
+	}
+	for _, w := range wants {
+		if !strings.Contains(o.stderr, w) {
+			t.Errorf("%q: the message does not say %q:\n%s", args, w, o.stderr)
+		}
+	}
+	if strings.Contains(o.stderr, "encoder loaded") || o.stdout != "" {
+		t.Errorf("%q: work was done before the refusal:\n%s%s", args, o.stdout, o.stderr)
+	}
+}
+
 // TestOtherModesFlagsRefused: a flag that only the other mode reads is a usage error naming it,
 // before any work. The flag package accepted them and the mode ignored them: train's
 // -eval-subset 4 evaluated on every test image, -probe-epochs with -weights was never used, and
@@ -603,18 +610,7 @@ func TestOtherModesFlagsRefused(t *testing.T) {
 		{[]string{"-checkpoint", damaged, "-finetune", "-subset", "100", "-checkpoint-dir", ft}, []string{"-subset", "-train-percent", "-eval-subset"}},
 		{[]string{"-checkpoint", damaged, "-weights", "freeze", "-lr-backbone", "0.1", "-checkpoint-dir", ft}, []string{"-lr-backbone", "freeze"}},
 	} {
-		o := evaluate(t, tc.args...)
-		if o.code != 2 {
-			t.Errorf("%q: exit status %d, want 2", tc.args, o.code)
-		}
-		for _, w := range tc.wants {
-			if !strings.Contains(o.stderr, w) {
-				t.Errorf("%q: the message does not say %q:\n%s", tc.args, w, o.stderr)
-			}
-		}
-		if strings.Contains(o.stderr, "encoder loaded") || o.stdout != "" {
-			t.Errorf("%q: work was done before the refusal:\n%s%s", tc.args, o.stdout, o.stderr)
-		}
+		refused(t, tc.args, tc.wants...)
 	}
 }
 
