@@ -65,13 +65,12 @@ func Write(path string, perm os.FileMode, fn func(w io.Writer) error) (err error
 	if perm == 0 {
 		perm = 0o644
 	}
-	f, err := Create(dir, "."+base+TempInfix+"*")
+	f, err := createTracked(dir, "."+base+TempInfix+"*")
 	if err != nil {
 		return fmt.Errorf("writing %s: creating a temporary file: %w", path, err)
 	}
 	tmp := f.Name()
-	track(tmp, true)
-	defer track(tmp, false)
+	defer untrack(tmp)
 	closed := false
 	defer func() {
 		if err != nil {
@@ -114,14 +113,23 @@ var (
 	pending   = map[string]bool{}
 )
 
-func track(tmp string, on bool) {
+// createTracked creates a temporary file and records it as pending in one step under the lock
+// that RemovePending takes: a signal handler never finds the file on disk but not yet recorded.
+func createTracked(dir, pattern string) (File, error) {
 	pendingMu.Lock()
 	defer pendingMu.Unlock()
-	if on {
-		pending[tmp] = true
-	} else {
-		delete(pending, tmp)
+	f, err := Create(dir, pattern)
+	if err == nil {
+		pending[f.Name()] = true
 	}
+	return f, err
+}
+
+// untrack records that the write of tmp is over (renamed or removed).
+func untrack(tmp string) {
+	pendingMu.Lock()
+	defer pendingMu.Unlock()
+	delete(pending, tmp)
 }
 
 // RemovePending removes the temporary files of the writes in progress and returns their names:
