@@ -337,3 +337,62 @@ func TestSkipBadImagesOfASelectionNamesTheFile(t *testing.T) {
 		}
 	}
 }
+
+// TestSkipBadImagesInAPartialBatchOfBadImages: with KeepLastBatch an epoch's last batch can be a
+// single image, and with SkipBadImages a bad one there must not stop the run (README: a bad image
+// is logged, counted and replaced deterministically); the partial batch of bad images only takes
+// the first good image of the full batch before it, with the bad samples' random numbers, the
+// same on resume at that batch and for any number of workers. In a folder and in tar shards.
+func TestSkipBadImagesInAPartialBatchOfBadImages(t *testing.T) {
+	f, bad := corruptFolder(t) // 12 images, 2 bad
+	aug, _ := Preset("vicreg", f)
+	cfg := LoaderConfig{BatchSize: 11, KeepLastBatch: true, Seed: 1, Workers: 1, Augmentation: aug.WithSize(8), SkipBadImages: true, Logger: quietLogger()}
+	epoch := -1
+	for e := range 200 {
+		if slices.Contains(bad, f.Path(EpochOrder(12, cfg.Seed, e)[11])) {
+			epoch = e
+			break
+		}
+	}
+	if epoch < 0 {
+		t.Fatal("no epoch ends with a bad image")
+	}
+	got := collectN(t, f, cfg, Position{Epoch: epoch}, 2)
+	last := got[1]
+	order := EpochOrder(12, cfg.Seed, epoch)
+	j := 0
+	for slices.Contains(bad, f.Path(order[j])) {
+		j++
+	}
+	if last.BatchSize != 1 || !slices.Equal(last.BadImages, []string{f.Path(order[11])}) || last.Indices[0] != int32(order[j]) || last.Labels[0] != f.Label(order[j]) {
+		t.Fatalf("the partial batch of one bad image: size %d, images %v, bad %v; want image %d in place of %s", last.BatchSize, last.Indices, last.BadImages, order[j], f.Path(order[11]))
+	}
+	sameBatches(t, "resumed at the partial batch of a bad image", got[1:], collectN(t, f, cfg, Position{Epoch: epoch, Batch: 1}, 1))
+	cfg.Workers = 3
+	sameBatches(t, "3 workers", got, collectN(t, f, cfg, Position{Epoch: epoch}, 2))
+
+	paths, err := WriteShards(f, t.TempDir(), ShardOptions{PerShard: 6, NoShuffle: true, SkipBadImages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenShards(filepath.Dir(paths[0]), "") // 11 samples: the truncated JPEG a/img001.jpg is one
+	if err != nil {
+		t.Fatal(err)
+	}
+	scfg := LoaderConfig{BatchSize: 10, KeepLastBatch: true, Seed: 1, Workers: 2, Augmentation: aug.WithSize(8), SkipBadImages: true, ShuffleBuffer: 4, Logger: quietLogger()}
+	epoch = -1
+	for e := range 200 {
+		if _, o := s.epochOrder(scfg.Seed, e, scfg.ShuffleBuffer); o[10] == 1 { // a/img001.jpg, in folder order
+			epoch = e
+			break
+		}
+	}
+	if epoch < 0 {
+		t.Fatal("shards: no epoch ends with the bad image")
+	}
+	sgot := collectN(t, s, scfg, Position{Epoch: epoch}, 2)
+	if b := sgot[1]; b.BatchSize != 1 || len(b.BadImages) != 1 || b.Indices[0] != sgot[0].Indices[0] {
+		t.Fatalf("shards, the partial batch of one bad image: size %d, images %v, bad %v; want the first image of the batch before, %d", b.BatchSize, b.Indices, b.BadImages, sgot[0].Indices[0])
+	}
+	sameBatches(t, "shards resumed at the partial batch of a bad image", sgot[1:], collectN(t, s, scfg, Position{Epoch: epoch, Batch: 1}, 1))
+}

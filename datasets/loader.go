@@ -77,7 +77,9 @@ type LoaderConfig struct {
 	// SkipBadImages replaces an image that does not decode (ErrBadImage) by the next good image of
 	// the same batch (cyclically), augmented with the bad sample's random numbers, logs it by name
 	// and lists it in Batch.BadImages; the replacement is the same on resume and for any number of
-	// workers. Without it, a bad image stops the loader: Next returns a *DataError naming it. Files
+	// workers. An epoch's partial last batch (KeepLastBatch) of bad images only takes the first good
+	// image of the full batch before it; any other batch of bad images only is an error. Without
+	// it, a bad image stops the loader: Next returns a *DataError naming it. Files
 	// that cannot be read (deleted, unreadable) stop the loader either way.
 	SkipBadImages bool
 	// ShuffleBuffer is the size of the shuffle buffer for tar shards (samples held to be emitted
@@ -150,6 +152,7 @@ type sampleRef struct {
 type pendingBatch struct {
 	pos   Position
 	refs  []sampleRef
+	spare []sampleRef // an epoch's partial last batch (KeepLastBatch): the full batch before it
 	batch *Batch
 	errs  []error
 	left  atomic.Int32
@@ -336,13 +339,20 @@ func (l *Loader) produce(start Position) {
 		if epoch == start.Epoch {
 			first = start.Batch
 		}
-		for k := first; k < l.perEpoch; k++ {
+		refsOf := func(k int) []sampleRef {
 			batch := order[k*b : min((k+1)*b, len(order))]
 			refs := make([]sampleRef, len(batch))
 			for i, idx := range batch {
 				refs[i] = sampleRef{index: idx, label: l.src.Label(idx)}
 			}
-			if !l.dispatch(&pendingBatch{pos: Position{Epoch: epoch, Batch: k}, refs: refs}) {
+			return refs
+		}
+		for k := first; k < l.perEpoch; k++ {
+			pb := &pendingBatch{pos: Position{Epoch: epoch, Batch: k}, refs: refsOf(k)}
+			if len(pb.refs) < b && k > 0 {
+				pb.spare = refsOf(k - 1)
+			}
+			if !l.dispatch(pb) {
 				return
 			}
 		}
@@ -358,8 +368,16 @@ func (l *Loader) produceShards(start Position) {
 		if epoch == start.Epoch {
 			first = start.Batch
 		}
-		st := newShardStream(l.shards, shardOrder, order, first*b, min(l.perEpoch*b, l.info.Len))
-		for k := first; k < l.perEpoch; k++ {
+		// A partial last batch keeps the full batch before it as spare images: resuming at it
+		// reads that batch again.
+		partial := l.info.Len%b != 0 && l.perEpoch*b > l.info.Len
+		from := first
+		if partial && first == l.perEpoch-1 && first > 0 {
+			from = first - 1
+		}
+		st := newShardStream(l.shards, shardOrder, order, from*b, min(l.perEpoch*b, l.info.Len))
+		var prev []sampleRef
+		for k := from; k < l.perEpoch; k++ {
 			refs := make([]sampleRef, min(b, l.info.Len-k*b))
 			for i := range refs {
 				smp, g, err := st.read()
@@ -371,7 +389,15 @@ func (l *Loader) produceShards(start Position) {
 				refs[i] = sampleRef{index: g, label: l.shards.Label(g), path: smp.shard, member: smp.member, data: smp.data}
 			}
 			raise(&l.maxHeld, int64(st.maxPending))
-			if !l.dispatch(&pendingBatch{pos: Position{Epoch: epoch, Batch: k}, refs: refs}) {
+			pb := &pendingBatch{pos: Position{Epoch: epoch, Batch: k}, refs: refs}
+			if len(refs) < b {
+				pb.spare = prev
+			}
+			prev = refs
+			if k < first {
+				continue
+			}
+			if !l.dispatch(pb) {
 				st.close()
 				return
 			}
@@ -505,27 +531,50 @@ func (l *Loader) finish(au *augmenter, pb *pendingBatch) {
 		pb.refs = nil
 		return
 	}
+	// A partial last batch of bad images only (one image, often) takes the first good image of
+	// the full batch before it in the epoch: the same on resume and for any number of workers.
+	var spare *sampleRef
 	if len(bad) == len(pb.errs) {
+		for k := range pb.spare {
+			err := l.fill(au, b, 0, pb.spare[k], pb.refs[0].index)
+			if err == nil {
+				spare = &pb.spare[k]
+				break
+			}
+			if !errors.Is(err, ErrBadImage) {
+				pb.out <- loaderResult{err: fmt.Errorf("batch %d of epoch %d: replacing its bad images: %w", pb.pos.Batch, pb.pos.Epoch, err)}
+				pb.refs, pb.spare = nil, nil
+				return
+			}
+		}
+	}
+	if len(bad) == len(pb.errs) && spare == nil {
 		pb.out <- loaderResult{err: fmt.Errorf("batch %d of epoch %d: every image is bad, first: %w", pb.pos.Batch, pb.pos.Epoch, pb.errs[0])}
-		pb.refs = nil
+		pb.refs, pb.spare = nil, nil
 		return
 	}
 	for _, i := range bad {
-		j := (i + 1) % len(pb.refs)
-		for pb.errs[j] != nil {
-			j = (j + 1) % len(pb.refs)
+		var repl sampleRef
+		if spare != nil {
+			repl = *spare
+		} else {
+			j := (i + 1) % len(pb.refs)
+			for pb.errs[j] != nil {
+				j = (j + 1) % len(pb.refs)
+			}
+			repl = pb.refs[j]
 		}
 		name := sampleName(l.info.Name, l.src, pb.refs[i])
 		l.cfg.Logger.Warn("skipping a bad image", "image", name, "err", Cause(pb.errs[i]), "epoch", pb.pos.Epoch,
-			"batch", pb.pos.Batch, "replaced_by", sampleName(l.info.Name, l.src, pb.refs[j]))
-		if err := l.fill(au, b, i, pb.refs[j], pb.refs[i].index); err != nil {
+			"batch", pb.pos.Batch, "replaced_by", sampleName(l.info.Name, l.src, repl))
+		if err := l.fill(au, b, i, repl, pb.refs[i].index); err != nil {
 			pb.out <- loaderResult{err: fmt.Errorf("batch %d of epoch %d: replacing %s: %w", pb.pos.Batch, pb.pos.Epoch, name, err)}
 			pb.refs = nil
 			return
 		}
 		b.BadImages = append(b.BadImages, name)
 	}
-	pb.refs = nil
+	pb.refs, pb.spare = nil, nil
 	pb.out <- loaderResult{b: b}
 }
 
