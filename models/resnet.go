@@ -211,3 +211,25 @@ func conv2d(ctx *context.Context, x *Node, outChannels, k, stride, p int) *Node 
 		PaddingPerDim([][2]int{{p, p}, {p, p}}).
 		Done()
 }
+
+// LastFeatureSide is the side of the encoder's last feature maps (before the global average
+// pool) for square images of side pixels. Batch norm there averages side² values per image and
+// channel: when it is 1, a batch of one image cannot be normalised in training mode (BatchNorm
+// panics, as PyTorch refuses it).
+func (c Config) LastFeatureSide(side int) int {
+	a := c.architecture()
+	out := func(h int, cs convSpec) int {
+		p := cs.k/2 + cs.pad
+		return (h+2*p-cs.k)/cs.stride + 1
+	}
+	h := out(side, a.stem)
+	if a.maxPool {
+		h = (h+2-3)/2 + 1 // kernel 3, stride 2, padding 1
+	}
+	for _, b := range a.blocks {
+		for _, cs := range b.path {
+			h = out(h, cs)
+		}
+	}
+	return h
+}

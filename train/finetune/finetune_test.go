@@ -415,3 +415,54 @@ func TestRefusesAnEarlierRunsResult(t *testing.T) {
 		t.Errorf("%s was changed to %q", results.File, data)
 	}
 }
+
+// TestPartialBatchOfOneOnOneByOneMapsRefused: with the ImageNet stem a 16-pixel image ends in 1x1
+// feature maps (the default MNIST encoder's 28 pixels too), so an epoch's last batch of a single
+// image cannot go through batch norm in training mode (PyTorch's evaluate.py stops there with
+// "Expected more than 1 value per channel when training"). Fine-tuning refuses such a batch size
+// before it trains, naming -batch-size, rather than failing at the end of the first epoch with no
+// checkpoint written; the frozen mode (batch norm in evaluation mode) trains.
+func TestPartialBatchOfOneOnOneByOneMapsRefused(t *testing.T) {
+	b := backendtest.XLA(t)
+	enc := config.Default()
+	enc.Dataset, enc.Seed = "synthetic", 3
+	enc.Model = models.Config{Arch: "resnet18", Stem: "imagenet", Width: 4, InChannels: 3}
+	if side := enc.Model.LastFeatureSide(16); side != 1 {
+		t.Fatalf("the last feature maps of 16-pixel images: %dx%d, want 1x1", side, side)
+	}
+	if side := enc.Model.LastFeatureSide(28); side != 1 {
+		t.Fatalf("the last feature maps of 28-pixel images: %dx%d, want 1x1", side, side)
+	}
+	if side := (models.Config{Arch: "resnet18", Stem: "cifar", Width: 4, InChannels: 3}).LastFeatureSide(16); side != 2 {
+		t.Fatalf("the CIFAR stem's last feature maps of 16-pixel images: %dx%d, want 2x2", side, side)
+	}
+	e, err := encoder.Random(b, enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.Embed(make([]float32, 16*16*3), 1, 16, 16); err != nil {
+		t.Fatal(err)
+	}
+	all, err := checkpoints.FromContext(e.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := encoder.Variables(all)
+	c := tinyConfig(t, enc, vars, Finetune)
+	c.TrainPercent = 5 // 205 images: batches of 51, 51, 51, 51 and 1
+	c.BatchSize = 51
+	steps := 0
+	opts := quiet()
+	opts.AfterStep = func(int64) { steps++ }
+	_, err = Run(b, c, vars, opts)
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || fe.Flag != "batch-size" || steps != 0 {
+		t.Fatalf("a last batch of 1 image on 1x1 feature maps: %v after %d steps, want -batch-size refused before training", err, steps)
+	}
+	c = tinyConfig(t, enc, vars, Freeze)
+	c.TrainPercent, c.BatchSize = 5, 51
+	if res, err := Run(b, c, vars, quiet()); err != nil || res.Steps != 5 || res.TrainImages != 205 {
+		t.Fatalf("frozen, the same batches: %+v, %v; want 5 steps over 205 images", res, err)
+	}
+}

@@ -106,6 +106,12 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if err != nil {
 		return nil, err
 	}
+	if n := train.Info().Len; cfg.Weights != Freeze && n%cfg.BatchSize == 1 && cfg.Encoder.Model.LastFeatureSide(size) == 1 {
+		// Each epoch ends with a batch of one image (as evaluate.py's), whose 1x1 feature maps
+		// batch norm cannot normalise in training mode: refused now, not at the first epoch's end.
+		return nil, config.Errorf("batch-size", "%d training images at batch %d leave a last batch of 1 image each epoch, and the encoder's last feature maps are 1x1 at %d pixels: batch norm in training mode cannot normalise it (PyTorch refuses it too); use another -batch-size",
+			n, cfg.BatchSize, size)
+	}
 	mean, std := cfg.Encoder.Normalisation(train.Info())
 	aug := augmentation(cfg.Augment, size)
 
