@@ -192,6 +192,10 @@ func (c Config) storedJSON() json.RawMessage {
 	return data
 }
 
+// earlierVersion is why a run saved before LastBatch was recorded cannot be resumed, neither
+// continued nor, finished, measured again.
+const earlierVersion = "the run was saved by an earlier version, whose epochs left out the last partial batch and whose cosine schedule stepped every batch (now: every image each epoch, one step of the schedule an epoch, as evaluate.py): -resume can neither continue it exactly nor, if it finished, measure it again (its result.json keeps the accuracies it measured); start it again with another -checkpoint-dir (the saved checkpoints stay as they are)"
+
 // diff lists how a saved configuration differs from c (local fields aside).
 func (c Config) diff(saved json.RawMessage) []string {
 	var old Config
@@ -199,7 +203,7 @@ func (c Config) diff(saved json.RawMessage) []string {
 		return []string{fmt.Sprintf("the saved configuration cannot be read: %v", err)}
 	}
 	if c.LastBatch && !old.LastBatch {
-		return []string{"the run was saved by an earlier version, whose epochs left out the last partial batch and whose cosine schedule stepped every batch (now: every image each epoch, one step of the schedule an epoch, as evaluate.py): it cannot be continued exactly; start it again with another -checkpoint-dir (the saved checkpoints stay as they are)"}
+		return []string{earlierVersion}
 	}
 	return checkpoints.DiffConfig(old.storedJSON(), c.storedJSON())
 }

@@ -466,3 +466,35 @@ func TestPartialBatchOfOneOnOneByOneMapsRefused(t *testing.T) {
 		t.Fatalf("frozen, the same batches: %+v, %v; want 5 steps over 205 images", res, err)
 	}
 }
+
+// TestResumeOfAnEarlierFinishedRunSaysWhatToDo: -resume of a run saved before epochs kept their
+// last partial batch (here a finished one: 1 epoch of 6 steps) is refused before any work, and the
+// message offers what can be done: not "rerun with the saved values" (no flag brings the earlier
+// epochs back), and, for a finished run that -resume would have measured again, where its
+// accuracies are (result.json).
+func TestResumeOfAnEarlierFinishedRunSaysWhatToDo(t *testing.T) {
+	b := backendtest.XLA(t)
+	enc, vars := pretrained(t, b)
+	c := tinyConfig(t, enc, vars, Finetune)
+	c.TrainPercent = 10
+	var old map[string]any
+	if err := json.Unmarshal(c.JSON(), &old); err != nil {
+		t.Fatal(err)
+	}
+	delete(old, "last_partial_batch")
+	saved, _ := json.Marshal(old)
+	mgr, err := checkpoints.NewManager(c.CheckpointDir, 2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mgr.Save(&checkpoints.State{Step: 6, Config: saved, Data: json.RawMessage(`{"Epoch":1,"Batch":0}`)}); err != nil {
+		t.Fatal(err)
+	}
+	c.Resume = true
+	_, err = Run(b, c, vars, quiet())
+	var fe *config.FieldError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "earlier version") || strings.Contains(err.Error(), "rerun with the saved values") ||
+		!strings.Contains(err.Error(), results.File) || !strings.Contains(err.Error(), "another -checkpoint-dir") {
+		t.Errorf("-resume of an earlier run: %v; want a usage error that names %s and another -checkpoint-dir, and no saved values to rerun with", err, results.File)
+	}
+}

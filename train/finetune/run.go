@@ -3,6 +3,7 @@ package finetune
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -131,7 +132,16 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	}
 	var from trainer.Resumed
 	if cfg.Resume {
-		if from, err = trainer.Resume(mgr, ctx, logger, cfg.diff); err != nil {
+		earlier := false
+		diff := func(saved json.RawMessage) []string {
+			d := cfg.diff(saved)
+			earlier = len(d) == 1 && d[0] == earlierVersion
+			return d
+		}
+		if from, err = trainer.Resume(mgr, ctx, logger, diff); err != nil {
+			if earlier { // no saved values to rerun with: say what can be done
+				return nil, &config.FieldError{Msg: fmt.Sprintf("cannot resume %s: %s", cfg.CheckpointDir, earlierVersion)}
+			}
 			return nil, err
 		}
 	} else if err := trainer.RefuseOverwrite(mgr); err != nil {
