@@ -193,3 +193,22 @@ func TestVariableNames(t *testing.T) {
 		}
 	}
 }
+
+// TestLastFeatureSide: the side of the last feature maps, as torchvision 0.14's resnet18 and
+// resnet50 give it (children up to layer4 on a zero image; the CIFAR stem a 3x3 stride-1 conv
+// without max-pool, solo-learn's with padding 2).
+func TestLastFeatureSide(t *testing.T) {
+	for _, tc := range []struct {
+		arch, stem string
+		side, want int
+	}{
+		{"resnet18", "imagenet", 224, 7}, {"resnet18", "imagenet", 28, 1}, {"resnet18", "imagenet", 16, 1},
+		{"resnet18", "imagenet", 32, 1}, {"resnet50", "imagenet", 224, 7},
+		{"resnet18", "cifar", 32, 4}, {"resnet18", "cifar", 28, 4}, {"resnet18", "solo", 32, 5},
+	} {
+		c := Config{Arch: tc.arch, Stem: tc.stem, Width: 8, InChannels: 3}
+		if got := c.LastFeatureSide(tc.side); got != tc.want {
+			t.Errorf("%s, %s stem, %d px: last feature maps %dx%d, want %dx%d", tc.arch, tc.stem, tc.side, got, got, tc.want, tc.want)
+		}
+	}
+}
