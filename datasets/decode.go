@@ -100,11 +100,19 @@ func ImageSize(data []byte) (h, w int, err error) {
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return 0, 0, fmt.Errorf("image of %dx%d pixels", cfg.Width, cfg.Height)
 	}
-	if n := int64(cfg.Width) * int64(cfg.Height); n > MaxImagePixels {
-		return 0, 0, fmt.Errorf("image of %dx%d pixels (%d), more than the %d decoded (PIL's limit against decompression bombs): resize it to fewer pixels",
-			cfg.Width, cfg.Height, n, MaxImagePixels)
+	if err := checkPixels(cfg.Width, cfg.Height); err != nil {
+		return 0, 0, err
 	}
 	return cfg.Height, cfg.Width, nil
+}
+
+// checkPixels refuses an image of width x height pixels that is larger than MaxImagePixels.
+func checkPixels(width, height int) error {
+	if n := int64(width) * int64(height); n > MaxImagePixels {
+		return fmt.Errorf("image of %dx%d pixels (%d), more than the %d decoded (PIL's limit against decompression bombs): resize it to fewer pixels",
+			width, height, n, MaxImagePixels)
+	}
+	return nil
 }
 
 // DecodeImage decodes a JPEG or PNG image to 8-bit RGB at its full size, as PIL's
@@ -118,17 +126,18 @@ func DecodeImage(data []byte) (Image, error) { return decodeImage(data, 1) }
 // 4 or 8) through libjpeg's DCT scaling, as PIL's draft mode does. Decoders that cannot scale
 // return the full image: callers read the size of the result.
 func decodeImage(data []byte, reduce int) (Image, error) {
+	if imageFormat(data) == "jpeg" && jpegLib() == nil {
+		// libjpeg reads the header first, and the pixel count is checked there.
+		if img, ok, err := decodeJPEGLib(data, reduce); ok {
+			return img, err
+		}
+	}
+	// Go's decoders allocate from the header: its size is checked first.
 	if _, _, err := ImageSize(data); err != nil {
 		return Image{}, err
 	}
 	switch imageFormat(data) {
 	case "jpeg":
-		if jpegLib() == nil {
-			img, ok, err := decodeJPEGLib(data, reduce)
-			if ok {
-				return img, err
-			}
-		}
 		m, err := jpeg.Decode(bytes.NewReader(data))
 		if err != nil {
 			return Image{}, err

@@ -106,10 +106,10 @@ static void vj_emit(j_common_ptr c, int level) {
 }
 
 // vj_decode decodes a JPEG to RGB at scale 1/denom. With out == NULL it only reads the header and
-// reports the output size in *w, *h. It returns 0 on success, 1 for a CMYK or YCCK image (left to
+// reports the output size in *w, *h and the image's own in *iw, *ih. It returns 0 on success, 1 for a CMYK or YCCK image (left to
 // the caller's other decoder), -1 with a message in msg on an error.
 static int vj_decode(const unsigned char *data, size_t n, int denom, unsigned char *out, size_t outlen,
-		int *w, int *h, char *msg) {
+		int *w, int *h, int *iw, int *ih, char *msg) {
 	struct jpeg_decompress_struct cinfo;
 	struct vj_err err;
 	memset(&err, 0, sizeof(err));
@@ -136,6 +136,8 @@ static int vj_decode(const unsigned char *data, size_t n, int denom, unsigned ch
 		vj_calc_output_dimensions(&cinfo);
 		*w = cinfo.output_width;
 		*h = cinfo.output_height;
+		*iw = cinfo.image_width;
+		*ih = cinfo.image_height;
 		vj_destroy(&cinfo);
 		return 0;
 	}
@@ -179,7 +181,7 @@ static int vj_load(char *msg) {
 static const char *vj_soname(void) { return ""; }
 static int vj_turbo_version(void) { return 0; }
 static int vj_decode(const unsigned char *data, size_t n, int denom, unsigned char *out, size_t outlen,
-		int *w, int *h, char *msg) {
+		int *w, int *h, int *iw, int *ih, char *msg) {
 	snprintf(msg, VJ_MSG, "libjpeg is not available");
 	return -1;
 }
@@ -221,9 +223,9 @@ func decodeJPEGLib(data []byte, reduce int) (img Image, ok bool, err error) {
 		reduce = 1
 	}
 	var msg [C.VJ_MSG]C.char
-	var w, h C.int
+	var w, h, iw, ih C.int
 	src := (*C.uchar)(unsafe.Pointer(&data[0]))
-	switch C.vj_decode(src, C.size_t(len(data)), C.int(reduce), nil, 0, &w, &h, &msg[0]) {
+	switch C.vj_decode(src, C.size_t(len(data)), C.int(reduce), nil, 0, &w, &h, &iw, &ih, &msg[0]) {
 	case 1:
 		return Image{}, false, nil
 	case -1:
@@ -232,9 +234,12 @@ func decodeJPEGLib(data []byte, reduce int) (img Image, ok bool, err error) {
 	if w <= 0 || h <= 0 {
 		return Image{}, true, fmt.Errorf("image of %dx%d pixels", w, h)
 	}
+	if err := checkPixels(int(iw), int(ih)); err != nil { // from the header just read
+		return Image{}, true, err
+	}
 	img = Image{Pix: make([]uint8, int(w)*int(h)*3), H: int(h), W: int(w), C: 3}
 	dst := (*C.uchar)(unsafe.Pointer(&img.Pix[0]))
-	if C.vj_decode(src, C.size_t(len(data)), C.int(reduce), dst, C.size_t(len(img.Pix)), &w, &h, &msg[0]) != 0 {
+	if C.vj_decode(src, C.size_t(len(data)), C.int(reduce), dst, C.size_t(len(img.Pix)), &w, &h, &iw, &ih, &msg[0]) != 0 {
 		return Image{}, true, errors.New(C.GoString(&msg[0]))
 	}
 	return img, true, nil
