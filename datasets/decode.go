@@ -13,12 +13,23 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"golang.org/x/image/bmp"
+	"golang.org/x/image/tiff"
+	"golang.org/x/image/webp"
 )
 
-// imageExtensions are the file name extensions that image folders and shards read (lower case).
-var imageExtensions = []string{".jpg", ".jpeg", ".png"}
+// imageExtensions are the file name extensions that image folders and shards read (lower case):
+// torchvision's ImageFolder's.
+var imageExtensions = []string{".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
 
-// isImageFile reports whether name has a JPEG or PNG extension (any case).
+// readFormats names the formats read, for messages.
+const readFormats = "JPEG, PNG, WebP, TIFF, BMP, PPM or PGM"
+
+// imageExtList lists imageExtensions for messages: ".jpg, .jpeg, ..., .tiff or .webp".
+var imageExtList = strings.Join(imageExtensions[:len(imageExtensions)-1], ", ") + " or " + imageExtensions[len(imageExtensions)-1]
+
+// isImageFile reports whether name has one of imageExtensions (any case).
 func isImageFile(name string) bool {
 	ext := strings.ToLower(filepath.Ext(name))
 	for _, e := range imageExtensions {
@@ -29,29 +40,35 @@ func isImageFile(name string) bool {
 	return false
 }
 
-// imageFormat names the format of data from its first bytes: "jpeg", "png" or "".
+// imageFormat names the format of data from its first bytes, as PIL recognises it (whatever the
+// file's name says: data sets scraped from the web hold WebP images named .jpg): "jpeg", "png",
+// "webp", "tiff", "bmp", "pnm" or "".
 func imageFormat(data []byte) string {
+	head := func(n int) string { return string(data[:min(n, len(data))]) }
 	switch {
 	case len(data) >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff:
 		return "jpeg"
-	case len(data) >= 8 && string(data[:8]) == "\x89PNG\r\n\x1a\n":
+	case head(8) == "\x89PNG\r\n\x1a\n":
 		return "png"
+	case head(4) == "RIFF" && len(data) >= 12 && string(data[8:12]) == "WEBP":
+		return "webp"
+	case head(4) == "II*\x00" || head(4) == "MM\x00*":
+		return "tiff"
+	case head(2) == "BM" && len(data) >= 18 && slices.Contains([]byte{12, 40, 52, 56, 64, 108, 124}, data[14]) && data[15] == 0:
+		return "bmp"
+	case isPNM(data):
+		return "pnm"
 	}
 	return ""
 }
 
 // otherFormat names the format of data when it is an image format that is not decoded, from its
-// first bytes as PIL recognises it (a WebP or GIF saved as .jpg, as data sets scraped from the web
-// hold), or "".
+// first bytes as PIL recognises it (a GIF or HEIC saved as .jpg), or "".
 func otherFormat(data []byte) string {
 	head := func(n int) string { return string(data[:min(n, len(data))]) }
 	switch {
-	case head(4) == "RIFF" && len(data) >= 12 && string(data[8:12]) == "WEBP":
-		return "WebP"
 	case head(6) == "GIF87a" || head(6) == "GIF89a":
 		return "GIF"
-	case head(4) == "II*\x00" || head(4) == "MM\x00*":
-		return "TIFF"
 	case len(data) >= 12 && string(data[4:8]) == "ftyp":
 		switch string(data[8:12]) {
 		case "heic", "heix", "hevc", "hevx", "mif1", "msf1":
@@ -59,14 +76,12 @@ func otherFormat(data []byte) string {
 		case "avif", "avis":
 			return "AVIF"
 		}
-	case head(2) == "BM" && len(data) >= 18 && slices.Contains([]byte{12, 40, 52, 56, 64, 108, 124}, data[14]) && data[15] == 0:
-		return "BMP"
 	}
 	return ""
 }
 
 var (
-	errNotImage = errors.New("not a JPEG or PNG file")
+	errNotImage = errors.New("not an image file (" + readFormats + ")")
 	errEmpty    = errors.New("empty file (0 bytes)") // an interrupted download or copy
 )
 
@@ -76,26 +91,40 @@ var (
 // its pixels are allocated: a file of a few hundred bytes can declare gigapixels.
 const MaxImagePixels = 2 * 89478485
 
-// ImageSize returns the height and width of a JPEG or PNG image from its header, without decoding
-// the pixels. An image of more than MaxImagePixels pixels is an error.
+// ImageSize returns the height and width of an image from its header, without decoding the
+// pixels. An image of more than MaxImagePixels pixels is an error.
 func ImageSize(data []byte) (h, w int, err error) {
 	var cfg image.Config
-	switch imageFormat(data) {
+	r := bytes.NewReader(data)
+	switch format := imageFormat(data); format {
 	case "jpeg":
-		cfg, err = jpeg.DecodeConfig(bytes.NewReader(data))
+		cfg, err = jpeg.DecodeConfig(r)
 	case "png":
-		cfg, err = png.DecodeConfig(bytes.NewReader(data))
+		cfg, err = png.DecodeConfig(r)
+	case "webp":
+		if len(data) >= 21 && string(data[12:16]) == "VP8X" && data[20]&2 != 0 { // its animation flag
+			return 0, 0, errors.New("an animated WebP: only still images are decoded (PIL reads the first frame); convert that frame to PNG")
+		}
+		cfg, err = webp.DecodeConfig(r)
+	case "tiff":
+		cfg, err = tiff.DecodeConfig(r)
+	case "bmp":
+		cfg, err = bmp.DecodeConfig(r)
+	case "pnm":
+		var p pnmHeader
+		p, err = parsePNMHeader(data)
+		cfg.Width, cfg.Height = p.w, p.h
 	default:
 		if len(data) == 0 {
 			return 0, 0, errEmpty
 		}
 		if kind := otherFormat(data); kind != "" {
-			return 0, 0, fmt.Errorf("a %s image, whatever its name says: only JPEG and PNG are decoded; convert it to one of them", kind)
+			return 0, 0, fmt.Errorf("a %s image, whatever its name says: it is not decoded (%s are); convert it to PNG or JPEG", kind, readFormats)
 		}
 		return 0, 0, errNotImage
 	}
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, formatErr(imageFormat(data), err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return 0, 0, fmt.Errorf("image of %dx%d pixels", cfg.Width, cfg.Height)
@@ -115,7 +144,8 @@ func checkPixels(width, height int) error {
 	return nil
 }
 
-// DecodeImage decodes a JPEG or PNG image to 8-bit RGB at its full size, as PIL's
+// DecodeImage decodes an image (JPEG, PNG, WebP, TIFF, BMP, PPM or PGM: the formats of torchvision's
+// ImageFolder) to 8-bit RGB at its full size, as PIL's
 // Image.open(f).convert("RGB") does: grayscale is replicated into the three channels, palettes are
 // looked up, alpha is dropped (not composited), 16-bit samples keep their high byte, CMYK is
 // converted with PIL's formula. EXIF orientation is not applied (neither PIL nor torchvision apply
@@ -136,21 +166,48 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 	if _, _, err := ImageSize(data); err != nil {
 		return Image{}, err
 	}
-	switch imageFormat(data) {
+	var (
+		m   image.Image
+		err error
+		r   = bytes.NewReader(data)
+	)
+	switch format := imageFormat(data); format {
 	case "jpeg":
-		m, err := jpeg.Decode(bytes.NewReader(data))
-		if err != nil {
-			return Image{}, err
-		}
-		return toRGB(m), nil
+		m, err = jpeg.Decode(r)
 	case "png":
-		m, err := png.Decode(bytes.NewReader(data))
-		if err != nil {
-			return Image{}, err
+		m, err = png.Decode(r)
+	case "webp":
+		m, err = webp.Decode(r)
+		switch lossy := m.(type) {
+		case *image.YCbCr: // VP8: studio-range Y'CbCr, not image.YCbCr's full range
+			return webpToRGB(lossy), nil
+		case *image.NYCbCrA: // alpha is dropped, as everywhere
+			return webpToRGB(&lossy.YCbCr), nil
 		}
-		return toRGB(m), nil
+	case "tiff":
+		m, err = tiff.Decode(r)
+	case "bmp":
+		m, err = bmp.Decode(r)
+	case "pnm":
+		return decodePNM(data)
+	default:
+		return Image{}, errNotImage
 	}
-	return Image{}, errNotImage
+	if err != nil {
+		return Image{}, formatErr(imageFormat(data), err)
+	}
+	return toRGB(m), nil
+}
+
+// formatErr adds to a decoder's error, when the file is of a variant of its format that the
+// decoder does not read (PIL reads most of them), what to do.
+func formatErr(format string, err error) error {
+	var unsupported tiff.UnsupportedError
+	if errors.As(err, &unsupported) || errors.Is(err, bmp.ErrUnsupported) ||
+		format == "webp" && strings.Contains(err.Error(), "not implemented") {
+		return fmt.Errorf("%w: a %s variant that is not decoded here; convert the file to PNG", err, strings.ToUpper(format))
+	}
+	return err
 }
 
 // JPEGDecoder says which JPEG decoder is in use, and why when it is Go's: log it, or print it with

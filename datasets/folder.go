@@ -20,8 +20,9 @@ import (
 // Layout: one subfolder per class (classes sorted by name, label = position; images found
 // recursively inside each class folder, in the order of torchvision: sorted by folder path, then
 // by file name), or a flat folder of images, which is unlabeled. Files and folders whose names
-// start with ".", and __MACOSX and @eaDir folders, are skipped; only .jpg, .jpeg and .png files
-// are read (any case); other files are counted in Ignored.
+// start with ".", and __MACOSX and @eaDir folders, are skipped; only the files of ImageFolder's
+// extensions are read (.jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff, .webp, any case); other
+// files are counted in Ignored.
 type Folder struct {
 	dir     string
 	files   []string
@@ -29,7 +30,7 @@ type Folder struct {
 	classes []string
 	ignored int
 	beside  int            // images among the ignored files: beside the class folders, so of no class
-	other   map[string]int // the other ignored files (not .jpg, .jpeg or .png), by extension
+	other   map[string]int // the other ignored files (not of an image extension read), by extension
 	split   string
 }
 
@@ -267,12 +268,12 @@ func (f *Folder) list() error {
 		}
 		sort.Strings(f.files)
 		if len(f.files) == 0 {
-			msg, hint := "no .jpg, .jpeg or .png images", "put the images in this folder, or in one subfolder per class"
+			msg, hint := "no "+imageExtList+" images", "put the images in this folder, or in one subfolder per class"
 			if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return strings.EqualFold(filepath.Ext(e.Name()), ".tar") }) {
 				hint = "it holds .tar files: read WebDataset shards as shards (-dataset shards)"
 			} else if otherFormats(f.other) {
 				msg += ": it holds " + leftOut(f.other)
-				hint = "convert the images to JPEG or PNG, the only formats read"
+				hint = "convert the images to one of the formats read (" + readFormats + ")"
 			}
 			return usageErr(f.dir, errors.New(msg), hint)
 		}
@@ -305,10 +306,10 @@ func (f *Folder) list() error {
 			f.other[ext] += n
 		}
 		if len(files) == 0 {
-			msg, hint := "class folder without .jpg, .jpeg or .png images", "remove it or add images (torchvision's ImageFolder refuses it too)"
+			msg, hint := "class folder without "+imageExtList+" images", "remove it or add images (torchvision's ImageFolder refuses it too)"
 			if otherFormats(other) {
 				msg += ": it holds " + leftOut(other)
-				hint = "convert its images to JPEG or PNG, the only formats read, or remove it"
+				hint = "convert its images to one of the formats read (" + readFormats + "), or remove it"
 			}
 			return usageErr(filepath.Join(f.dir, class), errors.New(msg), hint)
 		}
@@ -406,10 +407,9 @@ func countExt(m *map[string]int, name string) {
 	(*m)[strings.ToLower(filepath.Ext(name))]++
 }
 
-// otherImageExtensions are image formats that are not read (torchvision's ImageFolder reads
-// some: .bmp, .pgm, .ppm, .tif, .tiff, .webp): a folder of them is told to convert them.
-var otherImageExtensions = []string{".avif", ".bmp", ".dng", ".gif", ".heic", ".heif", ".jp2", ".jxl", ".pbm",
-	".pgm", ".ppm", ".tif", ".tiff", ".webp"}
+// otherImageExtensions are image formats that are not read (nor by torchvision's ImageFolder): a
+// folder of them is told to convert them.
+var otherImageExtensions = []string{".avif", ".dng", ".gif", ".heic", ".heif", ".jp2", ".jxl", ".pbm", ".pnm"}
 
 // otherFormats reports whether the counts of files by extension include images of formats that
 // are not read.
@@ -459,7 +459,7 @@ func (f *Folder) Dir() string { return f.dir }
 // Path is the file of sample i.
 func (f *Folder) Path(i int) string { return f.files[i] }
 
-// Ignored is the number of files left out: those that are not .jpg, .jpeg or .png, and those
+// Ignored is the number of files left out: those not of an image extension read, and those
 // beside the class folders of a labelled folder (they have no class). Hidden files are not counted.
 func (f *Folder) Ignored() int { return f.ignored }
 
@@ -472,7 +472,7 @@ func (f *Folder) WarnLeftOut(logger *log.Logger) {
 			"images", f.beside, "folder", f.dir)
 	}
 	if other := f.ignored - f.beside; other > 0 {
-		logger.Warn("files left out: not .jpg, .jpeg or .png", "count", other, "kinds", leftOut(f.other), "folder", f.dir)
+		logger.Warn("files left out: not "+imageExtList, "count", other, "kinds", leftOut(f.other), "folder", f.dir)
 	}
 }
 
@@ -496,7 +496,7 @@ func (f *Folder) encoded(i int) ([]byte, string, error) {
 	return data, f.files[i], nil
 }
 
-// LoadFolder reads a folder of JPEG and PNG images into memory as an RGB data set (folder layout
+// LoadFolder reads a folder of images into memory as an RGB data set (folder layout
 // and splits as OpenFolder). With size > 0 each image is prepared as the evaluation transform
 // does (GatherConfig.Size: shorter side to int(size/0.875), PIL's antialiased bilinear filter,
 // then the centre size x size); with size 0 every image must have the size of the first one. Its

@@ -1,6 +1,10 @@
 package datasets
 
-import "testing"
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
 
 // The fuzzers check that the binary readers never panic and that whatever they accept is
 // consistent. Seeds live in testdata/fuzz/<FuzzName>.
@@ -56,6 +60,36 @@ func FuzzParseSTL10(f *testing.F) {
 					t.Fatalf("label %d accepted", v)
 				}
 			}
+		}
+	})
+}
+
+// FuzzDecodeImage starts from every fixture of testdata/pil (each format and variant read, and
+// some that are refused): a decoded image has the size its header gives, and three bytes a pixel.
+func FuzzDecodeImage(f *testing.F) {
+	for _, dir := range []string{"kinds", "formats"} {
+		files, err := os.ReadDir(filepath.Join("testdata", "pil", dir))
+		if err != nil {
+			f.Fatal(err)
+		}
+		for _, e := range files {
+			data, err := os.ReadFile(filepath.Join("testdata", "pil", dir, e.Name()))
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("P1 3 2 0 1 0 1 0 1"))
+	f.Add([]byte("P4 9 2\n\xff\x80\x00\x00"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		img, err := DecodeImage(data)
+		if err != nil {
+			return
+		}
+		h, w, err := ImageSize(data)
+		if err != nil || h != img.H || w != img.W || img.C != 3 || len(img.Pix) != h*w*3 {
+			t.Fatalf("decoded %dx%dx%d (%d bytes); header: %dx%d, %v", img.W, img.H, img.C, len(img.Pix), w, h, err)
 		}
 	})
 }

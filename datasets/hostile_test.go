@@ -66,6 +66,42 @@ func jpegDeclaring(t *testing.T, w, h int) []byte {
 	return data
 }
 
+// declaring returns a small fixture of testdata/pil/formats whose header is changed to declare
+// more than MaxImagePixels: a BMP of 20000x10000, a TIFF of 20000x10000, a lossless WebP of
+// 16384x16384 (its largest).
+func declaring(t *testing.T, name string) []byte {
+	t.Helper()
+	src := map[string]string{"bomb.bmp": "rgb.bmp", "bomb.tif": "gray.tiff", "bomb.webp": "lossless.webp"}[name]
+	data, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	switch filepath.Ext(name) {
+	case ".bmp": // BITMAPINFOHEADER: width and height, int32 at 18 and 22
+		binary.LittleEndian.PutUint32(data[18:], 20000)
+		binary.LittleEndian.PutUint32(data[22:], 10000)
+	case ".tif": // little-endian; the first IFD's ImageWidth (256) and ImageLength (257) entries
+		ifd := int(binary.LittleEndian.Uint32(data[4:]))
+		for e := range int(binary.LittleEndian.Uint16(data[ifd:])) {
+			entry := data[ifd+2+12*e:]
+			tag, typ := binary.LittleEndian.Uint16(entry), binary.LittleEndian.Uint16(entry[2:])
+			v := map[uint16]uint32{256: 20000, 257: 10000}[tag]
+			switch {
+			case v == 0:
+			case typ == 3: // SHORT
+				binary.LittleEndian.PutUint16(entry[8:], uint16(v))
+			default:
+				binary.LittleEndian.PutUint32(entry[8:], v)
+			}
+		}
+	case ".webp": // VP8L: after the signature byte 0x2f, 14 bits each of width-1 and height-1
+		i := bytes.Index(data, []byte("VP8L")) + 9
+		bits := binary.LittleEndian.Uint32(data[i:])
+		binary.LittleEndian.PutUint32(data[i:], bits&^(1<<28-1)|16383|16383<<14)
+	}
+	return data
+}
+
 // TestDecompressionBombRefused: a file of a few hundred bytes that declares more pixels than PIL
 // accepts (PIL's Image.open raises DecompressionBombError above 2 x Image.MAX_IMAGE_PIXELS =
 // 178956970 pixels, and so torchvision's ImageFolder) is refused from its header, as a bad image
@@ -74,6 +110,10 @@ func TestDecompressionBombRefused(t *testing.T) {
 	bombs := map[string][]byte{
 		"bomb.png": pngDeclaring(t, 20000, 10000),  // 200 Mpixels: 200 MB of gray for Go's decoder
 		"bomb.jpg": jpegDeclaring(t, 15000, 15000), // 225 Mpixels
+		"bomb.pgm": []byte("P5\n20000 10000\n255\n\x00\x00"),
+	}
+	for _, name := range []string{"bomb.bmp", "bomb.tif", "bomb.webp"} {
+		bombs[name] = declaring(t, name)
 	}
 	for name, data := range bombs {
 		if h, w, err := ImageSize(data); err == nil || !strings.Contains(err.Error(), "178956970") {
@@ -110,7 +150,7 @@ func TestDecompressionBombRefused(t *testing.T) {
 // TestDanglingLinkRefusedAtListing: a link whose target is gone (a moved store, a disk not
 // mounted) cannot be read. Listed as an image, it let a run start and stop at the step that reached
 // it (an ErrDamaged error, which -skip-bad-images does not skip); as a class folder, it was left
-// out as "not .jpg, .jpeg or .png" and the classes after it renumbered. The listing refuses it,
+// out as not an image file and the classes after it renumbered. The listing refuses it,
 // naming the link.
 func TestDanglingLinkRefusedAtListing(t *testing.T) {
 	for _, layout := range []string{"flat", "in a class", "a class"} {
@@ -241,11 +281,11 @@ func TestArchiveArtefactsSkipped(t *testing.T) {
 	}
 }
 
-// TestOtherFormatsNamed: a folder whose photos are HEIC (an iPhone's), WebP or TIFF holds images,
+// TestOtherFormatsNamed: a folder whose photos are HEIC (an iPhone's), GIF or AVIF holds images,
 // just not ones that are read. The error said "remove it or add images" (for a class folder, with
-// "torchvision's ImageFolder refuses it too", which reads .webp and .tif) or "put the images in
-// this folder"; it names the formats found and says to convert them. The warning about files left
-// out beside read images names their extensions, so that 50 .webp photos left out are seen as such.
+// "torchvision's ImageFolder refuses it too") or "put the images in this folder"; it names the
+// formats found and says to convert them. The warning about files left out beside read images
+// names their extensions, so that 50 .heic photos left out are seen as such.
 func TestOtherFormatsNamed(t *testing.T) {
 	img := func(root, rel string) {
 		writePNG(t, filepath.Join(root, rel), 4, 4, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
@@ -254,21 +294,21 @@ func TestOtherFormatsNamed(t *testing.T) {
 	img(classes, "cat/a.png")
 	writeFile(t, filepath.Join(classes, "phone", "IMG_1.HEIC"), []byte("x"))
 	writeFile(t, filepath.Join(classes, "phone", "IMG_2.heic"), []byte("x"))
-	writeFile(t, filepath.Join(classes, "phone", "IMG_3.webp"), []byte("x"))
+	writeFile(t, filepath.Join(classes, "phone", "IMG_3.avif"), []byte("x"))
 	flat := t.TempDir()
-	writeFile(t, filepath.Join(flat, "scan.tif"), []byte("x"))
+	writeFile(t, filepath.Join(flat, "anim.gif"), []byte("x"))
 	for name, root := range map[string]string{"class folder": classes, "flat folder": flat} {
 		_, err := OpenFolder(root, "")
 		msg := fmt.Sprint(err)
 		if !errors.Is(err, ErrUsage) || !strings.Contains(msg, "convert") || strings.Contains(msg, "add images") || strings.Contains(msg, "put the images") ||
-			!strings.Contains(msg, map[string]string{"class folder": ".heic 2, .webp 1", "flat folder": ".tif 1"}[name]) {
+			!strings.Contains(msg, map[string]string{"class folder": ".heic 2, .avif 1", "flat folder": ".gif 1"}[name]) {
 			t.Errorf("%s of other formats: %v; want a usage error that names them and says to convert them", name, err)
 		}
 	}
 	mixed := t.TempDir()
 	img(mixed, "cat/a.png")
 	img(mixed, "dog/b.png")
-	for _, name := range []string{"cat/c.webp", "cat/d.webp", "dog/e.WEBP", "dog/notes.txt"} {
+	for _, name := range []string{"cat/c.heic", "cat/d.heic", "dog/e.HEIC", "dog/notes.txt"} {
 		writeFile(t, filepath.Join(mixed, name), []byte("x"))
 	}
 	f, err := OpenFolder(mixed, "")
@@ -277,8 +317,8 @@ func TestOtherFormatsNamed(t *testing.T) {
 	}
 	var logged bytes.Buffer
 	f.WarnLeftOut(log.New(&logged))
-	if !strings.Contains(logged.String(), ".webp 3, .txt 1") {
-		t.Errorf("logged %q; want the files left out named by extension (.webp 3, .txt 1)", logged.String())
+	if !strings.Contains(logged.String(), ".heic 3, .txt 1") {
+		t.Errorf("logged %q; want the files left out named by extension (.heic 3, .txt 1)", logged.String())
 	}
 }
 
@@ -316,7 +356,7 @@ func TestWithinFollowsLinks(t *testing.T) {
 }
 
 // TestEmptyFileNamed: a zero-byte file (an interrupted download or copy, common in scraped data
-// sets) is reported as empty, not as "not a JPEG or PNG file", which points to a format problem
+// sets) is reported as empty, not as "not an image file", which points to a format problem
 // in a photo.jpg.
 func TestEmptyFileNamed(t *testing.T) {
 	root := t.TempDir()
@@ -338,15 +378,14 @@ func TestEmptyFileNamed(t *testing.T) {
 	}
 }
 
-// TestMisnamedFormatNamed: a WebP, GIF, HEIC or TIFF image saved under a .jpg name (common in
-// data sets scraped from the web; PIL, and so torchvision, recognise the format from the bytes)
-// is a bad image that names the format it is, not only "not a JPEG or PNG file".
+// TestMisnamedFormatNamed: a GIF, HEIC or AVIF image saved under a .jpg name (common in data
+// sets scraped from the web; PIL, and so torchvision, recognise the format from the bytes) is a
+// bad image that names the format it is, not only "not an image file".
 func TestMisnamedFormatNamed(t *testing.T) {
 	for kind, head := range map[string]string{
-		"WebP": "RIFF$\x00\x00\x00WEBPVP8 ",
 		"GIF":  "GIF89a\x04\x00\x04\x00\x81\x00\x00\x00",
 		"HEIC": "\x00\x00\x00\x18ftypheic\x00\x00\x00\x00",
-		"TIFF": "II*\x00\x08\x00\x00\x00\n\x00\x00\x01",
+		"AVIF": "\x00\x00\x00\x18ftypavif\x00\x00\x00\x00",
 	} {
 		root := t.TempDir()
 		writeFile(t, filepath.Join(root, "photo.jpg"), []byte(head+strings.Repeat("\x00", 64)))

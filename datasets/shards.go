@@ -20,7 +20,7 @@ import (
 
 // Shards is a data set stored as tar files in the WebDataset layout: each sample is a run of
 // consecutive members with the same key (the member name up to the first dot of its last element),
-// one image KEY.jpg, KEY.jpeg or KEY.png, and optionally its class KEY.cls (the label as decimal
+// one image (KEY.jpg, KEY.png, KEY.webp, ...: an extension of imageExtensions), and optionally its class KEY.cls (the label as decimal
 // text). Other members are ignored. Shards are read sequentially, never by seeking to a sample:
 // a Loader shuffles them by shard order plus a bounded shuffle buffer.
 //
@@ -439,8 +439,8 @@ func (r *shardReader) next(withData bool) (shardSample, error) {
 			break
 		}
 		started, s.key = true, key
-		switch ext {
-		case "jpg", "jpeg", "png":
+		switch {
+		case slices.Contains(imageExtensions, "."+ext):
 			if s.member != "" {
 				continue // a second image of the sample: the first one is used
 			}
@@ -455,7 +455,7 @@ func (r *shardReader) next(withData bool) (shardSample, error) {
 				}
 				s.data = data
 			}
-		case "cls":
+		case ext == "cls":
 			if hdr.Size > 64 {
 				return s, damagedErr(r.path, hdr.Name, -1, fmt.Errorf("a .cls member of %d bytes, want a class index as text", hdr.Size))
 			}
@@ -471,7 +471,7 @@ func (r *shardReader) next(withData bool) (shardSample, error) {
 		}
 	}
 	if s.member == "" {
-		return s, damagedErr(r.path, s.key, -1, errors.New("sample without a .jpg, .jpeg or .png member"))
+		return s, damagedErr(r.path, s.key, -1, errors.New("sample without an image member ("+imageExtList+")"))
 	}
 	r.n++
 	return s, nil

@@ -26,7 +26,7 @@ type ShardOptions struct {
 	// WebDataset advises); NoShuffle keeps the folder's order.
 	Seed      uint64
 	NoShuffle bool
-	// SkipBadImages leaves out files whose header does not parse as a JPEG or PNG image, and those
+	// SkipBadImages leaves out files whose header does not parse as an image, and those
 	// in Bad (each is reported through Skipped), instead of stopping with an error naming it.
 	SkipBadImages bool
 	// Bad holds images found not to decode beforehand (Folder.Verify), by index: each is a bad

@@ -197,12 +197,12 @@ func TestFolderSplitsAndErrors(t *testing.T) {
 	}{
 		{"missing", filepath.Join(empty, "nope"), "", filepath.Join(empty, "nope"), ErrUsage},
 		{"a file", file, "", file + ": not a folder", ErrUsage},
-		{"empty", empty, "", empty + ": no .jpg, .jpeg or .png images", ErrUsage},
+		{"empty", empty, "", empty + ": no .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff or .webp images", ErrUsage},
 		{"empty class", emptyClass, "", filepath.Join(emptyClass, "b") + ": class folder without", ErrUsage},
 		{"other classes", other, SplitTest, "classes [b] differ from those of " + filepath.Join(other, "train"), ErrUsage},
 		{"no test split", onlyTrain, SplitTest, "holds a train/ folder but no folder for the test split", ErrNoSplit},
 		{"nothing given", "", "", "no image folder given", ErrUsage},
-		{"shards", shardDir, "", shardDir + ": no .jpg, .jpeg or .png images (it holds .tar files: read WebDataset shards as shards (-dataset shards))", ErrUsage},
+		{"shards", shardDir, "", shardDir + ": no .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff or .webp images (it holds .tar files: read WebDataset shards as shards (-dataset shards))", ErrUsage},
 	} {
 		_, err := OpenFolder(tc.root, tc.split)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, tc.kind) {
@@ -557,7 +557,7 @@ func TestShardsErrors(t *testing.T) {
 		{"missing shard", filepath.Join(dir, "shard-{000000..000003}.tar"), "2 of its 4 shards are missing, first " + filepath.Join(dir, "shard-000002.tar"), ErrUsage},
 		{"bad pattern", filepath.Join(dir, "shard-{3..1}.tar"), "must be {FIRST..LAST}", ErrUsage},
 		{"truncated", truncated, truncated, ErrDamaged},
-		{"sample without image", noImage, noImage + ":k2: sample without a .jpg", ErrDamaged},
+		{"sample without image", noImage, noImage + ":k2: sample without an image member (.jpg, .jpeg, .png", ErrDamaged},
 		{"labels on some shards only", mixed, filepath.Join(mixed, "b.tar") + ":k2: sample without a .cls label", ErrDamaged},
 	} {
 		_, err := OpenShards(tc.pattern, "")

@@ -53,7 +53,7 @@ func run(args []string) int {
 	perShard := fs.Int("per-shard", 1000, "samples per shard")
 	seed := fs.Uint64("seed", 0, "seed of the shuffle across shards")
 	noShuffle := fs.Bool("no-shuffle", false, "keep the folder's order (classes then stay together in the shards)")
-	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not a JPEG or PNG header (with -verify: that do not decode), with a warning each, instead of stopping")
+	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not an image header (with -verify: that do not decode), with a warning each, instead of stopping")
 	verify := fs.Bool("verify", false, "decode every image first, in parallel (slower), to find files damaged past their header here rather than in training (without it, only headers are checked and train -skip-bad-images replaces such a file)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./datasets/mkshards -in DIR -out DIR [-per-shard 1000]\n\nWrites an image folder as WebDataset tar shards.\n\nFlags:\n")

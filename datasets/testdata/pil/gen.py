@@ -90,6 +90,67 @@ def kinds_fixture():
         json.dump({"h": 12, "w": 16, "files": files}, f, indent=1)
 
 
+def write_plain_pnm(path, magic, maxval, rows):
+    """Writes a plain (text) PNM file, which PIL cannot write: a comment, values over several lines."""
+    h, w = len(rows), len(rows[0])
+    with open(path, "w") as f:
+        f.write(f"{magic}\n# written by gen.py\n{w} {h}\n{maxval}\n")
+        for row in rows:
+            f.write(" ".join(str(int(v)) for v in np.ravel(row)) + "\n")
+
+
+def formats_fixture():
+    """formats/: the other formats torchvision's ImageFolder reads (BMP, TIFF, WebP, PPM/PGM), in the
+    variants PIL writes or reads, made from one odd-sized noisy image (odd sizes test the edges of
+    subsampled chroma); formats.json holds PIL's Image.open(f).convert("RGB") pixels of each, or
+    PIL's error."""
+    os.makedirs("formats", exist_ok=True)
+    src = synthetic(11, 15, 3)
+    rgb = Image.fromarray(src, "RGB")
+    gray = rgb.convert("L")
+    alpha = np.clip(np.arange(11 * 15).reshape(11, 15) * 2, 0, 255).astype(np.uint8)
+    rgba = Image.fromarray(np.concatenate([src, alpha[..., None]], -1), "RGBA")
+    g16 = Image.fromarray(np.asarray(gray).astype(np.uint16) * 257, "I;16")
+    rgb.save("formats/rgb.bmp")
+    rgb.quantize(colors=16).save("formats/palette.bmp")
+    gray.save("formats/gray.bmp")
+    gray.convert("1").save("formats/bilevel.bmp")
+    rgba.save("formats/rgba.bmp")
+    rgb.save("formats/rgb.tif")
+    rgb.save("formats/lzw.tif", compression="tiff_lzw")
+    rgb.save("formats/deflate.tif", compression="tiff_adobe_deflate")
+    rgb.save("formats/packbits.tif", compression="packbits")
+    gray.save("formats/gray.tiff")
+    g16.save("formats/gray16.tif")
+    rgb.quantize(colors=16).save("formats/palette.tif")
+    rgba.save("formats/rgba.tif")
+    gray.convert("1").save("formats/bilevel.tif")
+    rgb.convert("CMYK").save("formats/cmyk.tif")
+    rgb.save("formats/jpeg.tif", compression="jpeg")
+    rgb.save("formats/lossless.webp", lossless=True)
+    rgba.save("formats/lossless-alpha.webp", lossless=True)
+    rgb.save("formats/lossy.webp", quality=90)
+    rgba.save("formats/lossy-alpha.webp", quality=90)
+    rgb.save("formats/anim.webp", save_all=True, append_images=[gray.convert("RGB")], duration=100, loop=0)
+    rgb.save("formats/rgb.ppm")
+    gray.save("formats/gray.pgm")
+    Image.fromarray(np.asarray(gray).astype(np.int32) * 257, "I").save("formats/gray16.pgm")
+    write_plain_pnm("formats/plain.ppm", "P3", 255, src)
+    write_plain_pnm("formats/plain.pgm", "P2", 255, np.asarray(gray))
+    write_plain_pnm("formats/maxval100.pgm", "P2", 100, np.asarray(gray).astype(int) * 100 // 255)
+    files = {}
+    for name in sorted(os.listdir("formats")):
+        try:
+            with Image.open(os.path.join("formats", name)) as im:
+                files[name] = {"mode": im.mode, "pix": b64(np.asarray(im.convert("RGB")))}
+        except Exception as e:  # what PIL cannot read
+            files[name] = {"error": f"{type(e).__name__}: {e}"}
+    files["source"] = {"mode": "RGB", "pix": b64(src)}
+    with open("formats.json", "w") as f:
+        json.dump({"h": 11, "w": 15, "files": files}, f, indent=1)
+
+
 if __name__ == "__main__":
     resample_fixture()
     kinds_fixture()
+    formats_fixture()

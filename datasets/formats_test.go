@@ -1,0 +1,178 @@
+package datasets
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// formatsFixture is testdata/pil/formats.json: for each file of testdata/pil/formats (written by
+// gen.py with PIL 9.4 from one 11x15 noisy image), PIL's mode and its Image.open(f).convert("RGB")
+// pixels, and the source pixels.
+type formatsFixture struct {
+	H, W  int
+	Files map[string]struct {
+		Mode  string
+		Pix   []byte
+		Error string
+	}
+}
+
+// notDecoded are the files PIL reads and this package refuses, each with what its message says:
+// Go's TIFF decoder reads neither CMYK nor JPEG-compressed TIFF, and its WebP decoder called an
+// animated WebP (PIL reads its first frame) "invalid format".
+var notDecoded = map[string]string{
+	"cmyk.tif":  "a TIFF variant that is not decoded here; convert the file to PNG",
+	"jpeg.tif":  "a TIFF variant that is not decoded here; convert the file to PNG",
+	"anim.webp": "an animated WebP: only still images are decoded (PIL reads the first frame); convert that frame to PNG",
+}
+
+// TestDecodeFormats decodes the other formats of torchvision's ImageFolder (WebP lossless and
+// lossy, with and without alpha; TIFF uncompressed, LZW, Deflate, PackBits, grayscale, 16-bit,
+// palette, RGBA, bilevel; BMP 24- and 32-bit, palette, grayscale, bilevel; PPM and PGM, raw and
+// plain) and compares each with PIL's pixels, exactly. Two rules differ from PIL 9.4 on purpose:
+// 16-bit samples become their 8-bit value (PIL clips them to 255) and a PGM of maxval 100 is
+// scaled to 0..255 (PIL 9.4 reads a plain one as 0).
+func TestDecodeFormats(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "pil", "formats.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f formatsFixture
+	if err := json.Unmarshal(data, &f); err != nil {
+		t.Fatal(err)
+	}
+	gray := f.Files["gray.pgm"].Pix // PIL's 8-bit grayscale of the source, as RGB
+	if len(gray) != f.H*f.W*3 {
+		t.Fatalf("fixture: gray.pgm has %d bytes", len(gray))
+	}
+	seen := map[string]bool{}
+	for name, want := range f.Files {
+		if name == "source" {
+			continue
+		}
+		seen[filepath.Ext(name)] = true
+		t.Run(name, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !isImageFile(name) {
+				t.Errorf("%s: not taken as an image file", name)
+			}
+			img, err := DecodeImage(raw)
+			if msg, ok := notDecoded[name]; ok {
+				if err == nil || !strings.Contains(err.Error(), msg) {
+					t.Errorf("%s (PIL mode %s): %v; want an error saying %q", name, want.Mode, err, msg)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%s (PIL mode %s): %v", name, want.Mode, err)
+			}
+			if img.H != f.H || img.W != f.W || img.C != 3 || len(img.Pix) != f.H*f.W*3 {
+				t.Fatalf("decoded %dx%dx%d, want %dx%dx3", img.W, img.H, img.C, f.W, f.H)
+			}
+			ref := want.Pix
+			switch name {
+			case "gray16.tif", "gray16.pgm": // 257 times the 8-bit gray
+				ref = gray
+			case "maxval100.pgm": // gray·100/255 rounded down, written with maxval 100
+				ref = make([]uint8, len(gray))
+				for i, g := range gray {
+					v := int(g) * 100 / 255
+					ref[i] = uint8((v*255 + 50) / 100)
+				}
+			}
+			if mean, maxd := diffStats(img.Pix, ref); maxd != 0 {
+				t.Errorf("%s (PIL mode %s): differs from PIL's RGB by %.3f on average, %d at most; want equal", name, want.Mode, mean, maxd)
+			}
+			if h, w, err := ImageSize(raw); err != nil || w != f.W || h != f.H {
+				t.Errorf("ImageSize: %dx%d, %v; want %dx%d", w, h, err, f.W, f.H)
+			}
+		})
+	}
+	for _, ext := range imageExtensions {
+		if ext != ".jpg" && ext != ".jpeg" && ext != ".png" && !seen[ext] {
+			t.Errorf("no file of %s in the fixture", ext)
+		}
+	}
+}
+
+// TestEveryFormatThroughFolderAndShards: an image folder of every format read (a class per
+// extension, files named in upper and lower case) lists every image, decodes each as DecodeImage
+// does, and survives WriteShards and OpenShards: each sample keeps its extension and its pixels.
+func TestEveryFormatThroughFolderAndShards(t *testing.T) {
+	fixtures, err := os.ReadDir(filepath.Join("testdata", "pil", "formats"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	want := map[string][]uint8{} // by ShardKey
+	n := 0
+	for i, e := range fixtures {
+		if _, ok := notDecoded[e.Name()]; ok {
+			continue
+		}
+		raw, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := DecodeImage(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", e.Name(), err)
+		}
+		name := e.Name()
+		if i%2 == 1 {
+			name = strings.ToUpper(name)
+		}
+		class := strings.ToLower(strings.TrimPrefix(filepath.Ext(name), "."))
+		writeFile(t, filepath.Join(root, class, name), raw)
+		want[class+"/"+strings.TrimSuffix(name, filepath.Ext(name))] = img.Pix
+		n++
+	}
+	f, s, _ := shardsOf(t, root, 4)
+	if f.Info().Len != n || f.Ignored() != 0 || s.Len() != n {
+		t.Fatalf("folder lists %d images (%d ignored), shards hold %d; want %d", f.Info().Len, f.Ignored(), s.Len(), n)
+	}
+	for i := range f.Info().Len {
+		img, err := f.Decode(i)
+		key := ShardKey(f.Dir(), f.Path(i))
+		if err != nil || !bytes.Equal(img.Pix, want[key]) {
+			t.Errorf("folder image %s: %v, or other pixels than DecodeImage's", f.Path(i), err)
+		}
+		if class := f.Info().ClassNames[f.Label(i)]; !strings.EqualFold(filepath.Ext(f.Path(i)), "."+class) {
+			t.Errorf("%s: class %s", f.Path(i), class)
+		}
+	}
+	seen := 0
+	for _, p := range s.Paths() {
+		r, err := openShard(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			smp, err := r.next(true)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			img, err := DecodeImage(smp.data)
+			if err != nil || !bytes.Equal(img.Pix, want[smp.key]) || !strings.HasPrefix(smp.key, strings.TrimPrefix(filepath.Ext(smp.member), ".")+"/") {
+				t.Errorf("shard sample %s (member %s): %v, or other pixels", smp.key, smp.member, err)
+			}
+			seen++
+		}
+		r.close()
+	}
+	if seen != n {
+		t.Errorf("%d samples read from the shards, want %d", seen, n)
+	}
+}
+

@@ -1,0 +1,78 @@
+package datasets
+
+import "image"
+
+// webpToRGB converts the planes of a lossy WebP (VP8) image to RGB as libwebp does for PIL: the
+// 4:2:0 chroma is upsampled with libwebp's "fancy" filter (each pixel weighs its four nearest
+// chroma samples 9:3:3:1; at the image's edges the missing samples are the nearest ones), and
+// Y'CbCr is BT.601 studio range (Y' 16 to 235), not JPEG's full range that image.YCbCr assumes.
+// The arithmetic is libwebp's 14-bit fixed point, so that the result equals PIL's.
+func webpToRGB(m *image.YCbCr) Image {
+	b := m.Bounds()
+	h, w := b.Dy(), b.Dx()
+	out := Image{Pix: make([]uint8, h*w*3), H: h, W: w, C: 3}
+	cw, ch := (w+1)/2, (h+1)/2
+	clamp := func(v, n int) int { return max(0, min(v, n-1)) }
+	// near and far chroma index of luma coordinate v: the sample whose centre is nearest, and the
+	// next nearest on the other side (the same at an edge).
+	nearFar := func(v, n int) (int, int) {
+		near := v >> 1
+		if v&1 == 1 {
+			return clamp(near, n), clamp(near+1, n)
+		}
+		return clamp(near, n), clamp(near-1, n)
+	}
+	cb := make([]int32, w) // a row of upsampled chroma
+	cr := make([]int32, w)
+	for y := range h {
+		ny, fy := nearFar(y, ch)
+		nCb, fCb := m.Cb[m.COffset(b.Min.X, b.Min.Y+2*ny):], m.Cb[m.COffset(b.Min.X, b.Min.Y+2*fy):]
+		nCr, fCr := m.Cr[m.COffset(b.Min.X, b.Min.Y+2*ny):], m.Cr[m.COffset(b.Min.X, b.Min.Y+2*fy):]
+		for x := range w {
+			nx, fx := nearFar(x, cw)
+			cb[x] = fancy(nCb[nx], nCb[fx], fCb[nx], fCb[fx])
+			cr[x] = fancy(nCr[nx], nCr[fx], fCr[nx], fCr[fx])
+		}
+		yrow := m.Y[m.YOffset(b.Min.X, b.Min.Y+y):]
+		row := out.Pix[y*w*3 : (y+1)*w*3]
+		for x := range w {
+			row[3*x], row[3*x+1], row[3*x+2] = studioToRGB(int32(yrow[x]), cb[x], cr[x])
+		}
+	}
+	return out
+}
+
+// fancy is libwebp's chroma upsampling of the sample a, given its horizontal neighbour b, its
+// vertical neighbour c and the diagonal one d: (9a + 3b + 3c + d + 8)/16, rounded down. (libwebp
+// rounds in two steps, to (a + (a + 3b + 3c + d + 8)/8)/2, and at a left or right edge computes
+// (3a + c + 2)/4: both equal this.)
+func fancy(a, b, c, d uint8) int32 {
+	return (9*int32(a) + 3*int32(b) + 3*int32(c) + int32(d) + 8) >> 4
+}
+
+// studioToRGB converts BT.601 studio-range Y'CbCr to RGB in libwebp's fixed point: each
+// coefficient is scaled by 2^14 and each product keeps its top bits (>> 8), then the sum, in
+// units of 1/64, is rounded by the constant term and clipped.
+//
+//	R = 1.164 (Y'-16) + 1.596 (Cr-128)
+//	G = 1.164 (Y'-16) - 0.391 (Cb-128) - 0.813 (Cr-128)
+//	B = 1.164 (Y'-16) + 2.018 (Cb-128)
+func studioToRGB(y, cb, cr int32) (uint8, uint8, uint8) {
+	hi := func(v, k int32) int32 { return v * k >> 8 }
+	yy := hi(y, 19077) // 255/219 · 2^14
+	r := yy + hi(cr, 26149) - 14234
+	g := yy - hi(cb, 6419) - hi(cr, 13320) + 8708
+	bl := yy + hi(cb, 33050) - 17685
+	return clip6(r), clip6(g), clip6(bl)
+}
+
+// clip6 is v/64 clipped to 0..255.
+func clip6(v int32) uint8 {
+	switch {
+	case v < 0:
+		return 0
+	case v >= 256<<6:
+		return 255
+	}
+	return uint8(v >> 6)
+}
