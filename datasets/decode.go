@@ -98,7 +98,10 @@ func ImageSize(data []byte) (h, w int, err error) {
 	r := bytes.NewReader(data)
 	switch format := imageFormat(data); format {
 	case "jpeg":
-		cfg, err = jpeg.DecodeConfig(r)
+		var ok bool
+		if cfg.Height, cfg.Width, ok, err = jpegSizeLib(data); !ok {
+			cfg, err = jpeg.DecodeConfig(r) // without libjpeg, or CMYK: Go's decoder decodes it
+		}
 	case "png":
 		cfg, err = png.DecodeConfig(r)
 	case "webp":

@@ -209,6 +209,23 @@ func libjpegName() string {
 	return fmt.Sprintf("libjpeg-turbo (%s through cgo, headers of %d.%d.%d)", C.GoString(C.vj_soname()), v/1000000, v/1000%1000, v%1000)
 }
 
+// jpegSizeLib reads the size of a JPEG from its header with libjpeg, so that ImageSize accepts
+// what decodeJPEGLib decodes. ok is false as for decodeJPEGLib.
+func jpegSizeLib(data []byte) (h, w int, ok bool, err error) {
+	if jpegLib() != nil || len(data) == 0 {
+		return 0, 0, false, nil
+	}
+	var msg [C.VJ_MSG]C.char
+	var ow, oh, iw, ih C.int
+	switch C.vj_decode((*C.uchar)(unsafe.Pointer(&data[0])), C.size_t(len(data)), 1, nil, 0, &ow, &oh, &iw, &ih, &msg[0]) {
+	case 1:
+		return 0, 0, false, nil
+	case -1:
+		return 0, 0, true, errors.New(C.GoString(&msg[0]))
+	}
+	return int(ih), int(iw), true, nil
+}
+
 // decodeJPEGLib decodes with libjpeg at 1/reduce scale. ok is false when libjpeg is not loaded, or
 // when the image is CMYK or YCCK, which the caller decodes with Go's decoder (libjpeg does not
 // convert CMYK to RGB).
