@@ -1,7 +1,10 @@
 package datasets
 
 import (
+	"bytes"
 	"fmt"
+	"image"
+	"image/jpeg"
 	"testing"
 	"time"
 )
@@ -41,6 +44,25 @@ func BenchmarkTwoView(b *testing.B) {
 				}
 				b.Logf("%dx%d, %d workers: %.0f images/s (two views each)", side, side, workers, rate)
 			})
+		}
+	}
+}
+
+// BenchmarkImageSizeJPEG reads the size of a 500x375 JPEG (ImageNet's typical size) from its
+// header, as the loader does before each decode.
+func BenchmarkImageSizeJPEG(b *testing.B) {
+	m := image.NewRGBA(image.Rect(0, 0, 500, 375))
+	for i := range m.Pix {
+		m.Pix[i] = uint8(i * 7)
+	}
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, m, &jpeg.Options{Quality: 90}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("JPEG decoder: %s", JPEGDecoder())
+	for b.Loop() {
+		if _, _, err := ImageSize(buf.Bytes()); err != nil {
+			b.Fatal(err)
 		}
 	}
 }
