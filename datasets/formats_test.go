@@ -175,4 +175,3 @@ func TestEveryFormatThroughFolderAndShards(t *testing.T) {
 		t.Errorf("%d samples read from the shards, want %d", seen, n)
 	}
 }
-
