@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"math"
 	"os"
@@ -288,7 +289,7 @@ func tables(root, figures string) error {
 	}
 	cmp, err := readComparison(filepath.Join(objDir, "compare", analysis.ReportJSON))
 	if err == nil {
-		sweepTables(cmp)
+		sweepTables(os.Stdout, cmp)
 	} else {
 		fmt.Printf("\n(no noise sweep: %v)\n", err)
 	}
@@ -662,8 +663,10 @@ func readComparison(path string) (*analysis.Comparison, error) {
 	return &c, nil
 }
 
-// sweepTables prints the per-objective noise sweep and the verdicts on the paper's three claims.
-func sweepTables(c *analysis.Comparison) {
+// sweepTables writes to w the per-objective noise sweep, with the randomly initialised encoder's
+// curve as the last column when the comparison measured it (analyze -compare does unless
+// -no-baseline), and the verdicts on the paper's three claims.
+func sweepTables(w io.Writer, c *analysis.Comparison) {
 	byObj := map[string][]analysis.RunSweep{}
 	var objs []string
 	for _, r := range c.Runs {
@@ -673,11 +676,16 @@ func sweepTables(c *analysis.Comparison) {
 		byObj[r.Objective] = append(byObj[r.Objective], r)
 	}
 	levels := c.Runs[0].Sweep.Levels
-	fmt.Printf("\nNoise sweep (%s, %d anchors × %d noisy copies each): mean p-value across anchors, averaged over seeds (range over seeds):\n\n| σ |", c.Runs[0].Sweep.Test, c.Runs[0].Sweep.Anchors, c.Runs[0].Sweep.Copies)
+	fmt.Fprintf(w, "\nNoise sweep (%s, %d anchors × %d noisy copies each): mean p-value across anchors, averaged over seeds (range over seeds):\n\n| σ |", c.Runs[0].Sweep.Test, c.Runs[0].Sweep.Anchors, c.Runs[0].Sweep.Copies)
 	for _, o := range objs {
-		fmt.Printf(" %s |", o)
+		fmt.Fprintf(w, " %s |", o)
 	}
-	fmt.Printf("\n|---|%s\n", strings.Repeat("---|", len(objs)))
+	cols := len(objs)
+	if c.Baseline != nil {
+		fmt.Fprintf(w, " %s |", c.Baseline.Label)
+		cols++
+	}
+	fmt.Fprintf(w, "\n|---|%s\n", strings.Repeat("---|", cols))
 	curve := func(r analysis.RunSweep) []float64 {
 		out := make([]float64, len(r.Sweep.Levels))
 		for i, l := range r.Sweep.Levels {
@@ -686,7 +694,7 @@ func sweepTables(c *analysis.Comparison) {
 		return out
 	}
 	for i, l := range levels {
-		fmt.Printf("| %g |", l.Sigma)
+		fmt.Fprintf(w, "| %g |", l.Sigma)
 		for _, o := range objs {
 			var v []float64
 			for _, r := range byObj[o] {
@@ -696,14 +704,21 @@ func sweepTables(c *analysis.Comparison) {
 			for _, x := range v {
 				lo, hi = min(lo, x), max(hi, x)
 			}
-			fmt.Printf(" %.3f (%.3f–%.3f) |", stat.Mean(v, nil), lo, hi)
+			fmt.Fprintf(w, " %.3f (%.3f–%.3f) |", stat.Mean(v, nil), lo, hi)
 		}
-		fmt.Println()
+		if c.Baseline != nil {
+			if i < len(c.Baseline.Sweep.Levels) {
+				fmt.Fprintf(w, " %.3f |", c.Baseline.Sweep.Levels[i].P.Mean)
+			} else {
+				fmt.Fprint(w, " – |")
+			}
+		}
+		fmt.Fprintln(w)
 	}
-	fmt.Printf("\nVerdicts on the paper's claims, per run:\n\n| run | claim | verdict | evidence |\n|---|---|---|---|\n")
+	fmt.Fprintf(w, "\nVerdicts on the paper's claims, per run:\n\n| run | claim | verdict | evidence |\n|---|---|---|---|\n")
 	for _, r := range c.Runs {
 		for _, v := range r.Claims {
-			fmt.Printf("| %s | %s | %s | %s |\n", r.Label, v.Claim, v.Outcome, v.Detail)
+			fmt.Fprintf(w, "| %s | %s | %s | %s |\n", r.Label, v.Claim, v.Outcome, v.Detail)
 		}
 	}
 	// VICReg above SimCLR: paired by seed, the mean over σ of the difference of mean p-values.
@@ -722,6 +737,6 @@ func sweepTables(c *analysis.Comparison) {
 		} else if hi < 0 {
 			verdict = "fails (SimCLR above VICReg)"
 		}
-		fmt.Printf("\nVICReg above SimCLR (mean p over σ, VICReg − SimCLR, paired by seed, ×100): %+.2f, 95%% CI [%+.2f, %+.2f], p = %.3f: %s.\n", m, lo, hi, p, verdict)
+		fmt.Fprintf(w, "\nVICReg above SimCLR (mean p over σ, VICReg − SimCLR, paired by seed, ×100): %+.2f, 95%% CI [%+.2f, %+.2f], p = %.3f: %s.\n", m, lo, hi, p, verdict)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gomlx-ssl/vicreg/analysis"
 	"github.com/gomlx-ssl/vicreg/results"
 )
 
@@ -261,5 +262,42 @@ func TestInterruptedRunsAreUnfinished(t *testing.T) {
 	writeResult(t, filepath.Join(sweep, "vicreg-logdet-w4"), results.Pretrain{Interrupted: true, Linear: 0.97, KNN: -1})
 	if w, err := best(sweep, "vicreg-logdet"); err == nil || !strings.Contains(err.Error(), "interrupt") && !strings.Contains(err.Error(), "signal") {
 		t.Fatalf("best = %q, %v; want an error naming the interrupted run", w, err)
+	}
+}
+
+// TestSweepTableBaselineColumn: docs/paper.md's noise table ends with the randomly initialised
+// encoder's column, which analyze -compare measures by default (Comparison.Baseline); the table
+// printed only the objectives' columns, so that column could not be regenerated.
+func TestSweepTableBaselineColumn(t *testing.T) {
+	sweep := func(p ...float64) analysis.SweepResult {
+		s := analysis.SweepResult{Test: "HZ", Anchors: 64, Copies: 64}
+		for i, x := range p {
+			s.Levels = append(s.Levels, analysis.SweepLevel{Sigma: []float64{0.01, 0.8}[i], P: analysis.MeanInterval{Mean: x}})
+		}
+		return s
+	}
+	c := &analysis.Comparison{
+		Runs: []analysis.RunSweep{
+			{Label: "vicreg seed 0", Objective: "vicreg", Seed: 0, Sweep: sweep(0.4, 0.2)},
+			{Label: "vicreg seed 1", Objective: "vicreg", Seed: 1, Sweep: sweep(0.5, 0.3)},
+		},
+		Baseline: &analysis.RunSweep{Label: "random init (seed 0)", Objective: "random init", Sweep: sweep(0.514, 0.432)},
+	}
+	var out strings.Builder
+	sweepTables(&out, c)
+	for _, want := range []string{
+		"| σ | vicreg | random init (seed 0) |\n|---|---|---|\n",
+		"| 0.01 | 0.450 (0.400–0.500) | 0.514 |\n",
+		"| 0.8 | 0.250 (0.200–0.300) | 0.432 |\n",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("sweep table lacks %q:\n%s", want, out.String())
+		}
+	}
+	c.Baseline = nil // -no-baseline: no such column
+	out.Reset()
+	sweepTables(&out, c)
+	if strings.Contains(out.String(), "random init") || !strings.Contains(out.String(), "| σ | vicreg |\n|---|---|\n") {
+		t.Errorf("without a baseline:\n%s", out.String())
 	}
 }
