@@ -4,7 +4,8 @@
 # Every run keeps all its checkpoints (one per third of an epoch) so that the analysis can follow
 # the quantities over training. Usage:
 #   docs/experiments/mnist-objectives.sh [OUT_DIR] [SEEDS...]      (default: runs/mnist-objectives 0 1 2)
-# Each run takes about 4 minutes on 2 CPU cores; a run already finished is skipped.
+# Each run took about 4 minutes on 2 CPU cores (noted at the time, not re-measured; no file in the
+# repository records it); a run already finished is skipped.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 out=${1:-runs/mnist-objectives}

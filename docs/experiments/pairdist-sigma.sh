@@ -3,7 +3,8 @@
 # the comparison"): a grid on the validation split (the last 10,000 of MNIST's training images,
 # 1 epoch, seed 0), then 3 seeds each of σ = 0.5 and of w = 64 against σ = 1, w = 1 (2 epochs, test
 # set with all, 10% and 1% of the labels), the flags of paper-estimators.sh otherwise. About
-# 2 minutes per grid run and 5 per seed run on 2 CPU cores. Usage:
+# 2 minutes per grid run and 5 per seed run on 2 CPU cores (noted at the time, not re-measured;
+# each run's result.json records only its training time, train_ns). Usage:
 #   docs/experiments/pairdist-sigma.sh [OUT_DIR]      (default: runs/paper/pairdist-sigma)
 # A finished run (result.json) is skipped. Then: go run ./docs/experiments/paper
 set -euo pipefail
