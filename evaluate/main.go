@@ -379,6 +379,9 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 				enc.Config.Model.InChannels, dataset, ch, enc.Config.Model.InChannels)
 		}
 		if ds, ok := d.(*datasets.Dataset); ok {
+			if f.subset > ds.N {
+				return nil, config.Errorf("subset", "%d is more than the %d images of the %s split: use -subset %d or less, or -subset 0 for all of them", f.subset, ds.N, split, ds.N)
+			}
 			d = ds.Head(f.subset)
 		} else if f.subset > 0 {
 			return nil, config.Errorf("subset", "applies to in-memory data sets (mnist, cifar10, ...), not to -dataset %s", dataset)

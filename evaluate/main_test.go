@@ -693,3 +693,33 @@ func TestInterruptedWriteLeavesNoTemporaryFile(t *testing.T) {
 		t.Errorf("the command does not say it was interrupted:\n%s", stderr.String())
 	}
 }
+
+// refusedBeforeWork runs the command with args and checks that it is a usage error (exit status
+// 2) saying each of wants, before any image is embedded or trained on.
+func refusedBeforeWork(t *testing.T, args []string, wants ...string) {
+	t.Helper()
+	o := evaluate(t, args...)
+	if o.code != 2 {
+		t.Errorf("%q: exit %d, want 2:\n%s%s", args, o.code, o.stdout, o.stderr)
+	}
+	for _, w := range wants {
+		if !strings.Contains(o.stderr, w) {
+			t.Errorf("%q: the message does not say %q:\n%s", args, w, o.stderr)
+		}
+	}
+	if strings.Contains(o.stderr, "done=") || strings.Contains(o.stdout, "wrote") {
+		t.Errorf("%q: images were embedded or trained on before the refusal:\n%s%s", args, o.stdout, o.stderr)
+	}
+}
+
+// TestSubsetLargerThanASplitRefused: -subset N larger than a split's images is a usage error
+// naming the split, its size and -subset 0 (as train's -subset is), before any image is
+// embedded; it silently used every image of the split.
+func TestSubsetLargerThanASplitRefused(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5) // the synthetic set: 4096 images a split
+	refusedBeforeWork(t, []string{"-checkpoint", dir, "-subset", "5000", "-probe-epochs", "1", "-knn-k", "0"},
+		"-subset: 5000", "4096", "train split", "-subset 0")
+	refusedBeforeWork(t, []string{"-checkpoint", dir, "-subset", "5000", "-probe-epochs", "0", "-knn-k", "0",
+		"-split", "test", "-embeddings", filepath.Join(t.TempDir(), "e.npy")},
+		"-subset: 5000", "4096", "test split", "-subset 0")
+}
