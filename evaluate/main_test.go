@@ -723,3 +723,13 @@ func TestSubsetLargerThanASplitRefused(t *testing.T) {
 		"-split", "test", "-embeddings", filepath.Join(t.TempDir(), "e.npy")},
 		"-subset: 5000", "4096", "test split", "-subset 0")
 }
+
+// TestEvalSubsetLargerThanTheTestSplitRefused: with -weights, -eval-subset N larger than the test
+// split's images is a usage error naming the split, its size and -eval-subset 0, before any
+// training; the run trained and evaluated on every test image.
+func TestEvalSubsetLargerThanTheTestSplitRefused(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5) // the synthetic set: 4096 images a split
+	refusedBeforeWork(t, []string{"-checkpoint", dir, "-weights", "freeze", "-eval-subset", "5000", "-epochs", "1", "-baseline=false",
+		"-checkpoint-dir", filepath.Join(t.TempDir(), "ft")},
+		"-eval-subset: 5000", "4096", "test split", "-eval-subset 0")
+}

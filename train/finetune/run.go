@@ -446,6 +446,9 @@ func loadData(cfg Config) (train, test datasets.Data, err error) {
 		return nil, nil, err
 	}
 	if ds, ok := test.(*datasets.Dataset); ok {
+		if cfg.EvalSubset > ds.N {
+			return nil, nil, config.Errorf("eval-subset", "%d is more than the %d images of the test split: use -eval-subset %d or less, or -eval-subset 0 for all of them", cfg.EvalSubset, ds.N, ds.N)
+		}
 		test = ds.Head(cfg.EvalSubset)
 	} else if cfg.EvalSubset > 0 {
 		return nil, nil, config.Errorf("eval-subset", "applies to in-memory data sets (mnist, cifar10, ...), not to -dataset %s", cfg.Dataset)
