@@ -11,6 +11,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -21,6 +22,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/internal/flagargs"
+	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
 func main() {
@@ -49,20 +51,30 @@ func main() {
 		usage("-k: must be >= 1, got %d", *k)
 	}
 	var skip *bool // nil: as the encoder's run did
+	nGiven := false
 	flag.Visit(func(f *flag.Flag) {
-		if f.Name == "skip-bad-images" {
+		switch f.Name {
+		case "skip-bad-images":
 			skip = skipBad
+		case "n":
+			nGiven = true
 		}
 	})
-	if err := run(*path, *dataset, *dataDir, *n, *queries, *k, skip); err != nil {
+	if err := run(*path, *dataset, *dataDir, *n, nGiven, *queries, *k, skip); err != nil {
+		var fe *config.FieldError
+		if errors.As(err, &fe) {
+			usage("%v", err)
+		}
 		fmt.Fprintln(os.Stderr, "retrieval:", err)
 		os.Exit(1)
 	}
 }
 
-// run searches the test split of the data set with the encoder at path; skipBad leaves out the
-// images that do not decode (nil: when the encoder's run did).
-func run(path, dataset, dataDir string, n, queries, k int, skipBad *bool) error {
+// run searches the first n images (0: all) of the test split of the data set with the encoder at
+// path; nGiven says that n was given rather than the default, which an image folder or shards
+// (whose first n images the example cannot take) refuse. skipBad leaves out the images that do
+// not decode (nil: when the encoder's run did). Usage errors are *config.FieldError values.
+func run(path, dataset, dataDir string, n int, nGiven bool, queries, k int, skipBad *bool) error {
 	b, err := backend.New()
 	if err != nil {
 		return err
@@ -87,6 +99,8 @@ func run(path, dataset, dataDir string, n, queries, k int, skipBad *bool) error 
 	}
 	if mem, ok := ds.(*datasets.Dataset); ok {
 		ds = mem.Head(n)
+	} else if nGiven && n > 0 {
+		return config.Errorf("n", "applies to in-memory data sets (mnist, cifar10, ...), not to -dataset %s: use -n 0 to search every image of its test split", dataset)
 	}
 	// The images as the encoder was trained on them: resized to its view size, normalised; those
 	// that do not decode are left out (logged) with -skip-bad-images or, when it is not given,

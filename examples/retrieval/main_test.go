@@ -109,3 +109,23 @@ func TestSkipsBadImagesAsItsRunDid(t *testing.T) {
 		t.Errorf("-skip-bad-images=false: exit %d, want 1 naming bad.jpg and -skip-bad-images:\n%s", code, out)
 	}
 }
+
+// TestCountOfAFolderRefused: -n given for an image folder, whose images the example cannot take
+// the first N of, is a usage error naming -n and the data set (as evaluate's -subset is); it was
+// silently ignored and every image searched. -n 0 (every image) is accepted.
+func TestCountOfAFolderRefused(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 4)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 3)
+	run := encodertest.WriteTinyRuns(t, []int64{5}, func(c *config.Config) {
+		c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16
+	})[0]
+	code, out := retrieval(t, t.TempDir(), "-encoder", run, "-n", "3", "-queries", "2", "-k", "1")
+	if code != 2 || !strings.Contains(out, "-n") || !strings.Contains(out, "-dataset folder") || strings.Contains(out, "neighbours") {
+		t.Errorf("-n 3 on a folder: exit %d, want 2 naming -n and the folder, without a search:\n%s", code, out)
+	}
+	code, out = retrieval(t, t.TempDir(), "-encoder", run, "-n", "0", "-queries", "2", "-k", "1")
+	if code != 0 || !strings.Contains(out, "neighbours with the query's label") {
+		t.Errorf("-n 0 on a folder: exit %d, want 0 with the neighbours of the queries:\n%s", code, out)
+	}
+}
