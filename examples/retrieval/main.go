@@ -71,8 +71,8 @@ func main() {
 }
 
 // run searches the first n images (0: all) of the test split of the data set with the encoder at
-// path; nGiven says that n was given rather than the default, which an image folder or shards
-// (whose first n images the example cannot take) refuse. skipBad leaves out the images that do
+// path; nGiven says that n was given rather than the default (a cap), which an image folder or
+// shards (whose first n images the example cannot take) and a smaller split refuse. skipBad leaves out the images that do
 // not decode (nil: when the encoder's run did). Usage errors are *config.FieldError values.
 func run(path, dataset, dataDir string, n int, nGiven bool, queries, k int, skipBad *bool) error {
 	b, err := backend.New()
@@ -98,6 +98,9 @@ func run(path, dataset, dataDir string, n int, nGiven bool, queries, k int, skip
 		return err
 	}
 	if mem, ok := ds.(*datasets.Dataset); ok {
+		if nGiven && n > mem.N {
+			return config.Errorf("n", "%d is more than the %d images of the test split: use -n %d or less, or -n 0 for all of them", n, mem.N, mem.N)
+		}
 		ds = mem.Head(n)
 	} else if nGiven && n > 0 {
 		return config.Errorf("n", "applies to in-memory data sets (mnist, cifar10, ...), not to -dataset %s: use -n 0 to search every image of its test split", dataset)

@@ -129,3 +129,19 @@ func TestCountOfAFolderRefused(t *testing.T) {
 		t.Errorf("-n 0 on a folder: exit %d, want 0 with the neighbours of the queries:\n%s", code, out)
 	}
 }
+
+// TestCountLargerThanTheTestSplitRefused: -n N larger than the test split's images is a usage
+// error naming the split, its size and -n 0, before any image is embedded; it silently searched
+// every image. The default -n (1000) stays a cap.
+func TestCountLargerThanTheTestSplitRefused(t *testing.T) {
+	run := encodertest.WriteTinyRuns(t, []int64{5}, func(*config.Config) {})[0] // synthetic: 4096 test images
+	code, out := retrieval(t, t.TempDir(), "-encoder", run, "-n", "5000", "-queries", "2", "-k", "1")
+	for _, w := range []string{"-n: 5000", "4096", "test split", "-n 0"} {
+		if !strings.Contains(out, w) {
+			t.Errorf("-n 5000: the message does not say %q:\n%s", w, out)
+		}
+	}
+	if code != 2 || strings.Contains(out, "neighbours") {
+		t.Errorf("-n 5000: exit %d, want 2 without a search:\n%s", code, out)
+	}
+}
