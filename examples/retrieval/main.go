@@ -51,16 +51,14 @@ func main() {
 		usage("-k: must be >= 1, got %d", *k)
 	}
 	var skip *bool // nil: as the encoder's run did
-	nGiven := false
+	given := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) {
-		switch f.Name {
-		case "skip-bad-images":
+		given[f.Name] = true
+		if f.Name == "skip-bad-images" {
 			skip = skipBad
-		case "n":
-			nGiven = true
 		}
 	})
-	if err := run(*path, *dataset, *dataDir, *n, nGiven, *queries, *k, skip); err != nil {
+	if err := run(*path, *dataset, *dataDir, *n, *queries, *k, given, skip); err != nil {
 		var fe *config.FieldError
 		if errors.As(err, &fe) {
 			usage("%v", err)
@@ -71,10 +69,12 @@ func main() {
 }
 
 // run searches the first n images (0: all) of the test split of the data set with the encoder at
-// path; nGiven says that n was given rather than the default (a cap), which an image folder or
-// shards (whose first n images the example cannot take) and a smaller split refuse. skipBad leaves out the images that do
-// not decode (nil: when the encoder's run did). Usage errors are *config.FieldError values.
-func run(path, dataset, dataDir string, n int, nGiven bool, queries, k int, skipBad *bool) error {
+// path for queries images, listing k neighbours of each. given holds the flags given: the
+// defaults of -n, -queries and -k are caps, but a count given is refused where there are not so
+// many images (and -n for an image folder or shards, whose first n images the example does not
+// take). skipBad leaves out the images that do not decode (nil: when the encoder's run did).
+// Usage errors are *config.FieldError values.
+func run(path, dataset, dataDir string, n, queries, k int, given map[string]bool, skipBad *bool) error {
 	b, err := backend.New()
 	if err != nil {
 		return err
@@ -98,11 +98,11 @@ func run(path, dataset, dataDir string, n int, nGiven bool, queries, k int, skip
 		return err
 	}
 	if mem, ok := ds.(*datasets.Dataset); ok {
-		if nGiven && n > mem.N {
+		if given["n"] && n > mem.N {
 			return config.Errorf("n", "%d is more than the %d images of the test split: use -n %d or less, or -n 0 for all of them", n, mem.N, mem.N)
 		}
 		ds = mem.Head(n)
-	} else if nGiven && n > 0 {
+	} else if given["n"] && n > 0 {
 		return config.Errorf("n", "applies to in-memory data sets (mnist, cifar10, ...), not to -dataset %s: use -n 0 to search every image of its test split", dataset)
 	}
 	// The images as the encoder was trained on them: resized to its view size, normalised; those
@@ -112,9 +112,26 @@ func run(path, dataset, dataDir string, n int, nGiven bool, queries, k int, skip
 	if skipBad != nil {
 		skip = *skipBad
 	}
+	// A count given that the images cannot meet is refused before they are embedded, and again
+	// after, when images that do not decode were left out.
+	fits := func(images int) error {
+		switch {
+		case given["queries"] && queries > images:
+			return config.Errorf("queries", "%d is more than the %d images searched: give -queries %d or fewer", queries, images, images)
+		case given["k"] && k > images-1:
+			return config.Errorf("k", "%d neighbours is more than the %d other images searched: give -k %d or fewer", k, images-1, images-1)
+		}
+		return nil
+	}
+	if err := fits(ds.Info().Len); err != nil {
+		return err
+	}
 	f, err := enc.EmbedDataset(ds, encoder.EmbedOptions{SkipBadImages: skip})
 	if err != nil {
 		return err
+	}
+	if err := fits(f.N); err != nil {
+		return fmt.Errorf("%w (%d images that do not decode were left out)", err, ds.Info().Len-f.N)
 	}
 	// Queries spread evenly over the images (a folder lists them class by class).
 	picked := make([]int, min(queries, f.N))

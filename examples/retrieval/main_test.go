@@ -145,3 +145,37 @@ func TestCountLargerThanTheTestSplitRefused(t *testing.T) {
 		t.Errorf("-n 5000: exit %d, want 2 without a search:\n%s", code, out)
 	}
 }
+
+// TestQueriesAndNeighboursBeyondTheImagesRefused: -queries N more than the images searched, and
+// -k N more than the other images, are usage errors naming the flag and the count there is,
+// before any image is embedded; both were silently cut to what there is (-k 10 listed 5
+// neighbours). Their defaults stay caps: on 4 images, 4 queries of 3 neighbours.
+func TestQueriesAndNeighboursBeyondTheImagesRefused(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 2)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 2)
+	run := encodertest.WriteTinyRuns(t, []int64{5}, func(c *config.Config) {
+		c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16
+	})[0]
+	for _, tc := range []struct {
+		args  []string
+		wants []string
+	}{
+		{[]string{"-queries", "5", "-k", "1"}, []string{"-queries: 5", "4 images", "-queries 4"}},
+		{[]string{"-queries", "2", "-k", "4"}, []string{"-k: 4", "3 other images", "-k 3"}},
+	} {
+		code, out := retrieval(t, t.TempDir(), append([]string{"-encoder", run}, tc.args...)...)
+		if code != 2 || strings.Contains(out, "query ") || strings.Contains(out, "done=") {
+			t.Errorf("%q: exit %d, want 2 before any search:\n%s", tc.args, code, out)
+		}
+		for _, w := range tc.wants {
+			if !strings.Contains(out, w) {
+				t.Errorf("%q: the message does not say %q:\n%s", tc.args, w, out)
+			}
+		}
+	}
+	code, out := retrieval(t, t.TempDir(), "-encoder", run)
+	if code != 0 || strings.Count(out, "query ") != 4 || !strings.Contains(out, " of 12\n") {
+		t.Errorf("the defaults on 4 images: exit %d, want 0 with 4 queries of 3 neighbours:\n%s", code, out)
+	}
+}
