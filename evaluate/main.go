@@ -443,6 +443,19 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			}
 			train = train.Rows(idx)
 		}
+		// kNN votes with at most every training image: a k given beyond them is refused, the
+		// default one is cut to them, and the k used is what is printed and recorded.
+		knnK := f.knnK
+		if knnK > train.N {
+			if f.set["knn-k"] {
+				of := ""
+				if f.percent < 100 {
+					of = fmt.Sprintf(" (%g%% of the labels)", f.percent)
+				}
+				return config.Errorf("knn-k", "%d is more than the %d training images%s: give -knn-k %d or fewer", knnK, train.N, of, train.N)
+			}
+			knnK = train.N
+		}
 		res.TrainImages, res.TestImages, res.TrainPercent = &train.N, &test.N, f.percent
 		if skipBad {
 			trainBad, testBad := bad[datasets.SplitTrain], bad[datasets.SplitTest]
@@ -459,13 +472,13 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			fmt.Fprintf(stdout, "linear probe: train %.2f%%, test %.2f%%\n", 100*pr.TrainAccuracy, 100*pr.TestAccuracy)
 			res.LinearProbe, res.LinearProbeTrain, res.ProbeEpochs = &pr.TestAccuracy, &pr.TrainAccuracy, f.probeEpochs
 		}
-		if f.knnK > 0 {
-			acc, err := eval.KNN(b, train, test, eval.KNNConfig{K: f.knnK, Temperature: f.knnT})
+		if knnK > 0 {
+			acc, err := eval.KNN(b, train, test, eval.KNNConfig{K: knnK, Temperature: f.knnT})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "kNN (k=%d, T=%g): test %.2f%%\n", f.knnK, f.knnT, 100*acc)
-			res.KNN, res.KNNK, res.KNNT = &acc, f.knnK, f.knnT
+			fmt.Fprintf(stdout, "kNN (k=%d, T=%g): test %.2f%%\n", knnK, f.knnT, 100*acc)
+			res.KNN, res.KNNK, res.KNNT = &acc, knnK, f.knnT
 		}
 	}
 	if f.embeddings != "" {

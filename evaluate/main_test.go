@@ -733,3 +733,28 @@ func TestEvalSubsetLargerThanTheTestSplitRefused(t *testing.T) {
 		"-checkpoint-dir", filepath.Join(t.TempDir(), "ft")},
 		"-eval-subset: 5000", "4096", "test split", "-eval-subset 0")
 }
+
+// TestKNNKLargerThanTheTrainingImages: -knn-k N more than the training images is a usage error
+// naming them and the largest k, before the kNN or the probe runs; kNN voted with every training
+// image and printed and recorded k=N. The default k on fewer images votes with all of them and
+// says the k it used.
+func TestKNNKLargerThanTheTrainingImages(t *testing.T) {
+	dir := writeTinyRun(t, func(*config.Config) {}, 5)
+	o := evaluate(t, "-checkpoint", dir, "-subset", "10", "-probe-epochs", "1", "-knn-k", "20")
+	for _, w := range []string{"-knn-k: 20", "10 training images", "-knn-k 10"} {
+		if !strings.Contains(o.stderr, w) {
+			t.Errorf("-knn-k 20 on 10 images: the message does not say %q:\n%s", w, o.stderr)
+		}
+	}
+	if o.code != 2 || strings.Contains(o.stdout, "linear probe:") || strings.Contains(o.stdout, "kNN") {
+		t.Errorf("-knn-k 20 on 10 images: exit %d, want 2 before the probe and kNN:\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	path := filepath.Join(t.TempDir(), "result.json")
+	o = evaluate(t, "-checkpoint", dir, "-subset", "10", "-probe-epochs", "0", "-result", path)
+	if o.code != 0 || !strings.Contains(o.stdout, "kNN (k=10,") {
+		t.Errorf("the default -knn-k on 10 images: exit %d, want 0 with kNN at k=10:\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	if r, _ := readResult(t, path); r.KNNK != 10 {
+		t.Errorf("result.json records knn_k %d, want the 10 used", r.KNNK)
+	}
+}
