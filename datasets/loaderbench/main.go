@@ -107,6 +107,20 @@ func run(args []string) int {
 	case o.rssSteps < 1:
 		return usage("-rss-steps %d: want at least 1", o.rssSteps)
 	}
+	// The flags that only one measurement reads: the flag package accepts them in both, where the
+	// other would ignore them without a word (a child, run by the benchmark, is given what it reads).
+	if !o.child {
+		given := map[string]bool{}
+		fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+		for _, name := range []string{"images", "batches", "warmup", "levers"} {
+			if o.rss && given[name] {
+				return usage("-%s applies to the throughput table, not to -rss (the memory of -rss-steps loader steps on 2,000 and 20,000 images): leave it out", name)
+			}
+		}
+		if !o.rss && given["rss-steps"] {
+			return usage("-rss-steps applies to the memory measurement: give -rss too, or leave it out")
+		}
+	}
 	for _, w := range strings.Split(*workers, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(w))
 		if err != nil || n < 1 {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -63,6 +64,48 @@ func TestBadCountsRefused(t *testing.T) {
 	} {
 		if code := run(append([]string{"-dir", dir, "-python", noPython}, args...)); code != 2 {
 			t.Errorf("%q: exit status %d, want 2", args, code)
+		}
+	}
+}
+
+// stderrOf runs the command with args and returns its exit status and what it wrote to stderr.
+func stderrOf(t *testing.T, args ...string) (int, string) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	saved := os.Stderr
+	os.Stderr = f
+	code := run(args)
+	os.Stderr = saved
+	out, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, string(out)
+}
+
+// TestOtherModesFlagsRefused: a flag that only the other measurement reads is a usage error
+// naming it, before any work: -rss measured its own 2,000 and 20,000 images, batches and warm-up
+// without a word about -images, -batches, -warmup or -levers, and the table ignored -rss-steps.
+func TestOtherModesFlagsRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bench")
+	noPython := filepath.Join(t.TempDir(), "no-python") // should the benchmark go on, it fails making its JPEGs
+	for _, tc := range []struct {
+		flag string
+		args []string
+	}{
+		{"-images", []string{"-rss", "-images", "4"}},
+		{"-batches", []string{"-rss", "-batches", "3"}},
+		{"-warmup", []string{"-rss", "-warmup", "0"}},
+		{"-levers", []string{"-rss", "-levers=false"}},
+		{"-rss-steps", []string{"-rss-steps", "3"}},
+	} {
+		code, out := stderrOf(t, append([]string{"-dir", dir, "-python", noPython}, tc.args...)...)
+		if code != 2 || !strings.Contains(out, tc.flag) || strings.Contains(out, "writing ") {
+			t.Errorf("%q: exit status %d, want 2 naming %s before any work:\n%s", tc.args, code, tc.flag, out)
 		}
 	}
 }
