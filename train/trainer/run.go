@@ -136,6 +136,10 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 			info.NumClasses, d.eval.Info().Split)
 	}
 	if ds, ok := d.eval.(*datasets.Dataset); ok {
+		if cfg.EvalSubset > ds.N {
+			return nil, config.Errorf("eval-subset", "%d is more than the %d images of the %s split: use -eval-subset %d or less, or -eval-subset 0 for all of them",
+				cfg.EvalSubset, ds.N, ds.Split, ds.N)
+		}
 		d.eval = ds.Head(cfg.EvalSubset)
 	}
 	d.train = train

@@ -58,6 +58,31 @@ func TestWrongChannelCountIsAUsageError(t *testing.T) {
 	}
 }
 
+// TestEvalSubsetLargerThanTheSplitRefused: -eval-subset N beyond the evaluation images (the test
+// split, or the -validation images held out) was silently cut to them, so a run meant to be
+// evaluated on N images reported an accuracy on fewer; it is a usage error naming the split.
+func TestEvalSubsetLargerThanTheSplitRefused(t *testing.T) {
+	for _, validation := range []int{0, 100} {
+		c := tinyConfig(t)
+		c.Validation = validation
+		c.EvalSubset = 4097 // the synthetic test split holds 4096
+		split, n := "test", 4096
+		if validation > 0 {
+			c.EvalSubset, split, n = 101, "validation", 100
+		}
+		_, err := loadData(c, log.New(io.Discard))
+		var ue *config.FieldError
+		want := fmt.Sprintf("%d is more than the %d images of the %s split", c.EvalSubset, n, split)
+		if !errors.As(err, &ue) || ue.Flag != "eval-subset" || !strings.Contains(err.Error(), want) {
+			t.Errorf("-validation %d -eval-subset %d: %v; want a -eval-subset usage error saying %q", validation, c.EvalSubset, err, want)
+		}
+		c.EvalSubset = n
+		if _, err := loadData(c, log.New(io.Discard)); err != nil {
+			t.Errorf("-validation %d -eval-subset %d (all of them): %v", validation, n, err)
+		}
+	}
+}
+
 // TestRefusesAnEarlierRunsResult: a run that would start from step 0 (with or without -resume) in
 // a folder that holds an earlier run's result.json but no checkpoint is a -checkpoint-dir usage
 // error that leaves the earlier run's files as they were.
