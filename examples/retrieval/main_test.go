@@ -69,17 +69,27 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
+// folderRun writes an image folder of classes a and b (perTrain and perVal images each, in train/
+// and val/) and a tiny run trained on it (16 px views; more changes it further), and returns the
+// folder and the run.
+func folderRun(t *testing.T, perTrain, perVal int, more func(*config.Config)) (root, run string) {
+	t.Helper()
+	root = t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, perTrain)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, perVal)
+	run = encodertest.WriteTinyRuns(t, []int64{5}, func(c *config.Config) {
+		c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16
+		more(c)
+	})[0]
+	return root, run
+}
+
 // TestDatasetKeepsTheEncodersFolder: -dataset naming the encoder's own data set, without
 // -data-dir, reads the folder the encoder was trained on, as evaluate does; the example dropped
 // that folder as soon as -dataset was given (for an image folder, an error; for CIFAR, the
 // default data folder, another copy or a download).
 func TestDatasetKeepsTheEncodersFolder(t *testing.T) {
-	root := t.TempDir()
-	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 4)
-	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 3)
-	run := encodertest.WriteTinyRuns(t, []int64{5}, func(c *config.Config) {
-		c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16
-	})[0]
+	root, run := folderRun(t, 4, 3, func(*config.Config) {})
 	code, out := retrieval(t, t.TempDir(), "-encoder", run, "-dataset", "folder", "-queries", "2", "-k", "1")
 	if code != 0 || !strings.Contains(out, "neighbours with the query's label") {
 		t.Errorf("exit %d, want 0 with the neighbours of the queries in %s:\n%s", code, root, out)
@@ -114,12 +124,7 @@ func TestSkipsBadImagesAsItsRunDid(t *testing.T) {
 // the first N of, is a usage error naming -n and the data set (as evaluate's -subset is); it was
 // silently ignored and every image searched. -n 0 (every image) is accepted.
 func TestCountOfAFolderRefused(t *testing.T) {
-	root := t.TempDir()
-	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 4)
-	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 3)
-	run := encodertest.WriteTinyRuns(t, []int64{5}, func(c *config.Config) {
-		c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16
-	})[0]
+	_, run := folderRun(t, 4, 3, func(*config.Config) {})
 	code, out := retrieval(t, t.TempDir(), "-encoder", run, "-n", "3", "-queries", "2", "-k", "1")
 	if code != 2 || !strings.Contains(out, "-n") || !strings.Contains(out, "-dataset folder") || strings.Contains(out, "neighbours") {
 		t.Errorf("-n 3 on a folder: exit %d, want 2 naming -n and the folder, without a search:\n%s", code, out)
@@ -151,12 +156,7 @@ func TestCountLargerThanTheTestSplitRefused(t *testing.T) {
 // before any image is embedded; both were silently cut to what there is (-k 10 listed 5
 // neighbours). Their defaults stay caps: on 4 images, 4 queries of 3 neighbours.
 func TestQueriesAndNeighboursBeyondTheImagesRefused(t *testing.T) {
-	root := t.TempDir()
-	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 2)
-	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 2)
-	run := encodertest.WriteTinyRuns(t, []int64{5}, func(c *config.Config) {
-		c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16
-	})[0]
+	_, run := folderRun(t, 2, 2, func(*config.Config) {})
 	for _, tc := range []struct {
 		args  []string
 		wants []string
