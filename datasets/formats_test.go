@@ -3,7 +3,6 @@ package datasets
 import (
 	"bytes"
 	"encoding/json"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,25 +150,13 @@ func TestEveryFormatThroughFolderAndShards(t *testing.T) {
 	}
 	seen := 0
 	for _, p := range s.Paths() {
-		r, err := openShard(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			smp, err := r.next(true)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, smp := range readShard(t, p) {
 			img, err := DecodeImage(smp.data)
 			if err != nil || !bytes.Equal(img.Pix, want[smp.key]) || !strings.HasPrefix(smp.key, strings.TrimPrefix(filepath.Ext(smp.member), ".")+"/") {
 				t.Errorf("shard sample %s (member %s): %v, or other pixels", smp.key, smp.member, err)
 			}
 			seen++
 		}
-		r.close()
 	}
 	if seen != n {
 		t.Errorf("%d samples read from the shards, want %d", seen, n)

@@ -363,6 +363,27 @@ func shardsOf(t *testing.T, root string, perShard int) (*Folder, *Shards, []stri
 	return f, s, paths
 }
 
+// readShard returns every sample of the shard at path, with its bytes.
+func readShard(t *testing.T, path string) []shardSample {
+	t.Helper()
+	r, err := openShard(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.close()
+	var out []shardSample
+	for {
+		smp, err := r.next(true)
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, smp)
+	}
+}
+
 // TestShardsRoundTrip: folder -> WriteShards -> OpenShards gives the same samples (the same
 // bytes, hence pixels) and labels, the class names, and the sample count; WriteShards is
 // deterministic; evaluation over the shards sees every sample once, in shard order.
@@ -382,18 +403,7 @@ func TestShardsRoundTrip(t *testing.T) {
 	}
 	seen := map[int]bool{}
 	for _, p := range paths {
-		r, err := openShard(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for {
-			smp, err := r.next(true)
-			if err == io.EOF {
-				break
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
+		for _, smp := range readShard(t, p) {
 			i, ok := bykey[smp.key]
 			if !ok || seen[i] {
 				t.Fatalf("sample %s: unknown or repeated", smp.key)
@@ -404,7 +414,6 @@ func TestShardsRoundTrip(t *testing.T) {
 				t.Fatalf("sample %s: %d bytes label %d, want %d bytes label %d", smp.key, len(smp.data), smp.label, len(want), f.Label(i))
 			}
 		}
-		r.close()
 	}
 	if len(seen) != 22 {
 		t.Fatalf("%d samples in the shards, want 22", len(seen))
