@@ -189,6 +189,11 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 		}
 	case "tiff":
 		m, err = tiff.Decode(r)
+		if err == nil {
+			if img, ok := unpremultiply(m); ok {
+				return img, nil
+			}
+		}
 	case "bmp":
 		m, err = bmp.Decode(r)
 	case "pnm":
@@ -200,6 +205,48 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 		return Image{}, formatErr(imageFormat(data), err)
 	}
 	return toRGB(m), nil
+}
+
+// unpremultiply converts a TIFF's associated (premultiplied) alpha, ExtraSamples 1, which Go's
+// decoder returns as image.RGBA or RGBA64 (RGB without alpha too, opaque), to RGB as PIL does: each
+// channel v·255/alpha rounded down and clipped to 255, and 0 where alpha is 0 (16-bit samples:
+// their high bytes). It reports false for other kinds of image.
+func unpremultiply(m image.Image) (Image, bool) {
+	var (
+		src             []uint8
+		stride, bpp, bs int
+	)
+	switch m := m.(type) {
+	case *image.RGBA:
+		src, stride, bpp, bs = m.Pix, m.Stride, 4, 1
+	case *image.RGBA64:
+		src, stride, bpp, bs = m.Pix, m.Stride, 8, 2
+	default:
+		return Image{}, false
+	}
+	b := m.Bounds()
+	h, w := b.Dy(), b.Dx()
+	out := Image{Pix: make([]uint8, h*w*3), H: h, W: w, C: 3}
+	for y := range h {
+		s := src[y*stride : y*stride+w*bpp]
+		row := out.Pix[y*w*3 : (y+1)*w*3]
+		for x := range w {
+			p := s[x*bpp:]
+			a := int(p[3*bs])
+			for c := range 3 {
+				v := int(p[c*bs])
+				switch a {
+				case 255:
+				case 0:
+					v = 0
+				default:
+					v = min(255, v*255/a)
+				}
+				row[3*x+c] = uint8(v)
+			}
+		}
+	}
+	return out, true
 }
 
 // formatErr adds to a decoder's error, when the file is of a variant of its format that the

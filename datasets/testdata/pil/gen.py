@@ -16,6 +16,7 @@ Image.open(f).convert("RGB") pixels of each. No photographs: every image is draw
 import base64
 import json
 import os
+import struct
 
 import numpy as np
 from PIL import Image
@@ -99,6 +100,32 @@ def write_plain_pnm(path, magic, maxval, rows):
             f.write(" ".join(str(int(v)) for v in np.ravel(row)) + "\n")
 
 
+def write_tiff(path, w, h, spp, bps, photometric, strips, extra=None, planar=1):
+    """Writes an uncompressed little-endian TIFF of the given strips (one per plane when planar is 2),
+    for the variants PIL reads and cannot write."""
+    offsets, body = [], b""
+    for s in strips:
+        offsets.append(8 + len(body))
+        body += s
+    tags = {256: (3, [w]), 257: (3, [h]), 258: (3, [bps] * spp), 259: (3, [1]), 262: (3, [photometric]),
+            273: (4, offsets), 277: (3, [spp]), 278: (3, [h]), 279: (4, [len(s) for s in strips]),
+            284: (3, [planar])}
+    if extra is not None:
+        tags[338] = (3, extra)
+    ifd_at = 8 + len(body)
+    values_at = ifd_at + 2 + 12 * len(tags) + 4
+    ifd, values = struct.pack("<H", len(tags)), b""
+    for tag, (typ, vals) in sorted(tags.items()):
+        data = struct.pack("<" + ("H" if typ == 3 else "I") * len(vals), *vals)
+        if len(data) <= 4:
+            ifd += struct.pack("<HHI", tag, typ, len(vals)) + data.ljust(4, b"\0")
+        else:
+            ifd += struct.pack("<HHII", tag, typ, len(vals), values_at + len(values))
+            values += data
+    with open(path, "wb") as f:
+        f.write(b"II*\0" + struct.pack("<I", ifd_at) + body + ifd + b"\0\0\0\0" + values)
+
+
 def formats_fixture():
     """formats/: the other formats torchvision's ImageFolder reads (BMP, TIFF, WebP, PPM/PGM), in the
     variants PIL writes or reads, made from one odd-sized noisy image (odd sizes test the edges of
@@ -125,6 +152,10 @@ def formats_fixture():
     rgb.quantize(colors=16).save("formats/palette.tif")
     rgba.save("formats/rgba.tif")
     gray.convert("1").save("formats/bilevel.tif")
+    # Associated (premultiplied) alpha, ExtraSamples 1, which PIL un-premultiplies and cannot write.
+    premultiplied = (src.astype(np.int32) * alpha[..., None] + 127) // 255
+    write_tiff("formats/premultiplied.tif", 15, 11, 4, 8, 2,
+               [np.concatenate([premultiplied, alpha[..., None]], -1).astype(np.uint8).tobytes()], extra=[1])
     rgb.convert("CMYK").save("formats/cmyk.tif")
     rgb.save("formats/jpeg.tif", compression="jpeg")
     rgb.save("formats/lossless.webp", lossless=True)
