@@ -180,6 +180,9 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 	case "png":
 		m, err = png.Decode(r)
 	case "webp":
+		if vp8l := webpLossless(data); vp8l != nil {
+			r = bytes.NewReader(vp8l)
+		}
 		m, err = webp.Decode(r)
 		switch lossy := m.(type) {
 		case *image.YCbCr: // VP8: studio-range Y'CbCr, not image.YCbCr's full range

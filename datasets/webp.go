@@ -1,6 +1,9 @@
 package datasets
 
-import "image"
+import (
+	"encoding/binary"
+	"image"
+)
 
 // webpToRGB converts the planes of a lossy WebP (VP8) image to RGB as libwebp does for PIL: the
 // 4:2:0 chroma is upsampled with libwebp's "fancy" filter (each pixel weighs its four nearest
@@ -75,4 +78,38 @@ func clip6(v int32) uint8 {
 		return 255
 	}
 	return uint8(v >> 6)
+}
+
+// webpLossless returns the lossless (VP8L) image of an extended (VP8X) WebP file as a simple WebP
+// file of that chunk alone, or nil for other files. libwebp writes a lossless image with alpha and
+// metadata (EXIF, ICC, XMP) so, flagging the alpha in the VP8X chunk, and Go's decoder refuses
+// that flag beside a VP8L chunk ("invalid format"); the VP8L bitstream carries its own alpha.
+func webpLossless(data []byte) []byte {
+	if len(data) < 30 || string(data[12:16]) != "VP8X" {
+		return nil
+	}
+	for p := 12; p+8 <= len(data); {
+		size := int64(binary.LittleEndian.Uint32(data[p+4:]))
+		if string(data[p:p+4]) == "VP8L" {
+			if size > int64(len(data)-p-8) {
+				return nil // cut short: Go's decoder says so
+			}
+			chunk := data[p : p+8+int(size)]
+			out := make([]byte, 0, 12+len(chunk)+1)
+			padded := len(chunk) + len(chunk)%2
+			out = append(out, "RIFF"...)
+			out = binary.LittleEndian.AppendUint32(out, uint32(4+padded))
+			out = append(out, "WEBP"...)
+			out = append(out, chunk...)
+			if len(chunk)%2 == 1 {
+				out = append(out, 0)
+			}
+			return out
+		}
+		p += 8 + int(size+size&1)
+		if int64(p) > int64(len(data)) || p < 0 {
+			return nil
+		}
+	}
+	return nil
 }

@@ -160,6 +160,8 @@ def formats_fixture():
     rgb.save("formats/jpeg.tif", compression="jpeg")
     rgb.save("formats/lossless.webp", lossless=True)
     rgba.save("formats/lossless-alpha.webp", lossless=True)
+    # With metadata, an extended (VP8X) file, which flags the lossless image's alpha.
+    rgba.save("formats/lossless-alpha-exif.webp", lossless=True, exif=b"Exif\0\0II*\0\x08\0\0\0\0\0\0\0\0\0")
     rgb.save("formats/lossy.webp", quality=90)
     rgba.save("formats/lossy-alpha.webp", quality=90)
     rgb.save("formats/anim.webp", save_all=True, append_images=[gray.convert("RGB")], duration=100, loop=0)
