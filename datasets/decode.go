@@ -108,7 +108,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 		if len(data) >= 21 && string(data[12:16]) == "VP8X" && data[20]&2 != 0 { // its animation flag
 			return 0, 0, errors.New("an animated WebP: only still images are decoded (PIL reads the first frame); convert that frame to PNG")
 		}
-		cfg, err = webp.DecodeConfig(r)
+		if cfg, err = webp.DecodeConfig(r); err == nil {
+			err = checkWebPFrame(data, cfg.Width, cfg.Height)
+		}
 	case "tiff":
 		cfg, err = tiff.DecodeConfig(r)
 	case "bmp":

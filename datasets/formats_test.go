@@ -2,7 +2,9 @@ package datasets
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -160,5 +162,48 @@ func TestEveryFormatThroughFolderAndShards(t *testing.T) {
 	}
 	if seen != n {
 		t.Errorf("%d samples read from the shards, want %d", seen, n)
+	}
+}
+
+// TestWebPFrameOtherThanItsCanvasRefused: an extended (VP8X) WebP whose image is of another size
+// than the canvas its VP8X chunk declares is a bad image, as in libwebp (PIL: "could not create
+// decoder object"), from its header: the canvas is what ImageSize read and checked against
+// MaxImagePixels, and a 15x11 canvas holding a 16383x16383 frame (268 million pixels, over the
+// limit) was allocated by Go's decoder.
+func TestWebPFrameOtherThanItsCanvasRefused(t *testing.T) {
+	simple, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", "lossy.webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(simple[12:16]) != "VP8 " {
+		t.Fatalf("lossy.webp: chunk %q, want VP8", simple[12:16])
+	}
+	frame := simple[20 : 20+int(binary.LittleEndian.Uint32(simple[16:]))]
+	extended := func(cw, ch, fw, fh int) []byte {
+		f := bytes.Clone(frame)
+		binary.LittleEndian.PutUint16(f[6:], uint16(fw))
+		binary.LittleEndian.PutUint16(f[8:], uint16(fh))
+		body := []byte("WEBPVP8X")
+		body = binary.LittleEndian.AppendUint32(body, 10)
+		body = append(body, 0, 0, 0, 0, byte(cw-1), byte((cw-1)>>8), byte((cw-1)>>16), byte(ch-1), byte((ch-1)>>8), byte((ch-1)>>16))
+		body = append(body, "VP8 "...)
+		body = binary.LittleEndian.AppendUint32(body, uint32(len(f)))
+		body = append(body, f...)
+		if len(f)%2 == 1 {
+			body = append(body, 0)
+		}
+		return append(binary.LittleEndian.AppendUint32([]byte("RIFF"), uint32(len(body))), body...)
+	}
+	if img, err := DecodeImage(extended(15, 11, 15, 11)); err != nil || img.W != 15 || img.H != 11 {
+		t.Fatalf("same canvas and frame: %dx%d, %v", img.W, img.H, err)
+	}
+	for _, c := range [][4]int{{15, 11, 16383, 16383}, {16, 11, 15, 11}, {15, 11, 14, 11}} {
+		data := extended(c[0], c[1], c[2], c[3])
+		if _, _, err := ImageSize(data); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%dx%d", c[2], c[3])) {
+			t.Errorf("canvas %dx%d, frame %dx%d: ImageSize %v; want an error naming the frame's size", c[0], c[1], c[2], c[3], err)
+		}
+		if _, err := DecodeImage(data); err == nil {
+			t.Errorf("canvas %dx%d, frame %dx%d: decoded", c[0], c[1], c[2], c[3])
+		}
 	}
 }

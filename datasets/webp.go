@@ -1,8 +1,12 @@
 package datasets
 
 import (
+	"bytes"
 	"encoding/binary"
+	"fmt"
 	"image"
+
+	"golang.org/x/image/webp"
 )
 
 // webpToRGB converts the planes of a lossy WebP (VP8) image to RGB as libwebp does for PIL: the
@@ -80,19 +84,18 @@ func clip6(v int32) uint8 {
 	return uint8(v >> 6)
 }
 
-// webpLossless returns the lossless (VP8L) image of an extended (VP8X) WebP file as a simple WebP
-// file of that chunk alone, or nil for other files. libwebp writes a lossless image with alpha and
-// metadata (EXIF, ICC, XMP) so, flagging the alpha in the VP8X chunk, and Go's decoder refuses
-// that flag beside a VP8L chunk ("invalid format"); the VP8L bitstream carries its own alpha.
-func webpLossless(data []byte) []byte {
+// webpFrame returns the image chunk (VP8 lossy or VP8L lossless) of an extended (VP8X) WebP file
+// as a simple WebP file of that chunk alone, and its kind, or nil for other files and files cut
+// short.
+func webpFrame(data []byte) (simple []byte, fourcc string) {
 	if len(data) < 30 || string(data[12:16]) != "VP8X" {
-		return nil
+		return nil, ""
 	}
 	for p := 12; p+8 <= len(data); {
 		size := int64(binary.LittleEndian.Uint32(data[p+4:]))
-		if string(data[p:p+4]) == "VP8L" {
+		if id := string(data[p : p+4]); id == "VP8 " || id == "VP8L" {
 			if size > int64(len(data)-p-8) {
-				return nil // cut short: Go's decoder says so
+				return nil, "" // cut short: Go's decoder says so
 			}
 			chunk := data[p : p+8+int(size)]
 			out := make([]byte, 0, 12+len(chunk)+1)
@@ -104,12 +107,41 @@ func webpLossless(data []byte) []byte {
 			if len(chunk)%2 == 1 {
 				out = append(out, 0)
 			}
-			return out
+			return out, id
 		}
 		p += 8 + int(size+size&1)
-		if int64(p) > int64(len(data)) || p < 0 {
-			return nil
+		if int64(p) > int64(len(data)) {
+			return nil, ""
 		}
+	}
+	return nil, ""
+}
+
+// webpLossless returns the lossless (VP8L) image of an extended (VP8X) WebP file as a simple WebP
+// file of that chunk alone, or nil for other files. libwebp writes a lossless image with alpha and
+// metadata (EXIF, ICC, XMP) so, flagging the alpha in the VP8X chunk, and Go's decoder refuses
+// that flag beside a VP8L chunk ("invalid format"); the VP8L bitstream carries its own alpha.
+func webpLossless(data []byte) []byte {
+	if simple, id := webpFrame(data); id == "VP8L" {
+		return simple
+	}
+	return nil
+}
+
+// checkWebPFrame refuses an extended (VP8X) WebP file whose image is of another size than its
+// canvas of width x height pixels, as libwebp does: Go's decoder allocates the image's own size,
+// and the canvas is what was checked against MaxImagePixels.
+func checkWebPFrame(data []byte, width, height int) error {
+	simple, _ := webpFrame(data)
+	if simple == nil {
+		return nil
+	}
+	cfg, err := webp.DecodeConfig(bytes.NewReader(simple))
+	if err != nil {
+		return err
+	}
+	if cfg.Width != width || cfg.Height != height {
+		return fmt.Errorf("a WebP image of %dx%d pixels in a canvas of %dx%d (its VP8X chunk): not a valid WebP file", cfg.Width, cfg.Height, width, height)
 	}
 	return nil
 }
