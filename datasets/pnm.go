@@ -3,6 +3,7 @@ package datasets
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // pnmHeader is the header of a Netpbm image: PBM (P1 plain, P4 raw), PGM (P2, P5) or PPM (P3, P6).
@@ -112,7 +113,7 @@ func parsePNMHeader(data []byte) (pnmHeader, error) {
 }
 
 // decodePNM decodes a Netpbm image to 8-bit RGB. Samples are scaled from 0..maxval to 0..255,
-// rounded (identity for maxval 255; PIL 9.4 clips 16-bit samples to 255 instead, and reads plain
+// rounded as PIL rounds them in raw files (identity for maxval 255; PIL 9.4 clips 16-bit samples to 255 instead, and reads plain
 // files of other maxvals as 0); PBM's 1 is black. A sample above maxval is an error.
 func decodePNM(data []byte) (Image, error) {
 	p, err := parsePNMHeader(data)
@@ -140,7 +141,8 @@ func decodePNM(data []byte) (Image, error) {
 	if p.maxval != 255 && p.magic != '1' && p.magic != '4' {
 		lut = make([]uint8, p.maxval+1)
 		for v := range lut {
-			lut[v] = uint8((v*255 + p.maxval/2) / p.maxval)
+			// PIL's min(255, round(v / maxval * 255)): the rounding of a float64, half to even.
+			lut[v] = uint8(math.RoundToEven(float64(v) / float64(p.maxval) * 255))
 		}
 	}
 	set := func(i, v int) error { // sample i (in channels) takes value v

@@ -171,6 +171,12 @@ def formats_fixture():
     write_plain_pnm("formats/plain.ppm", "P3", 255, src)
     write_plain_pnm("formats/plain.pgm", "P2", 255, np.asarray(gray))
     write_plain_pnm("formats/maxval100.pgm", "P2", 100, np.asarray(gray).astype(int) * 100 // 255)
+    # Raw files of other maxvals, which PIL scales to 0..255 (rounding half to even): every value.
+    values = np.arange(11 * 15).reshape(11, 15)
+    with open("formats/maxval100-raw.pgm", "wb") as f:
+        f.write(b"P5\n15 11\n100\n" + (values % 101).astype(np.uint8).tobytes())
+    with open("formats/maxval300.ppm", "wb") as f:
+        f.write(b"P6\n15 11\n300\n" + np.stack([values, values + 135, 300 - values], -1).astype(">u2").tobytes())
     files = {}
     for name in sorted(os.listdir("formats")):
         try:
