@@ -113,8 +113,9 @@ func parsePNMHeader(data []byte) (pnmHeader, error) {
 }
 
 // decodePNM decodes a Netpbm image to 8-bit RGB. Samples are scaled from 0..maxval to 0..255,
-// rounded as PIL rounds them in raw files (identity for maxval 255; PIL 9.4 clips 16-bit samples to 255 instead, and reads plain
-// files of other maxvals as 0); PBM's 1 is black. A sample above maxval is an error.
+// rounded as PIL rounds them in raw files (identity for maxval 255; PIL 9.4 clips 16-bit gray
+// samples to 255 instead, and reads plain files of other maxvals as 0); PBM's 1 is black. A
+// sample above maxval is 255 in a raw file, as in PIL, and an error in a plain one (PIL's too).
 func decodePNM(data []byte) (Image, error) {
 	p, err := parsePNMHeader(data)
 	if err != nil {
@@ -147,7 +148,10 @@ func decodePNM(data []byte) (Image, error) {
 	}
 	set := func(i, v int) error { // sample i (in channels) takes value v
 		if v > p.maxval {
-			return fmt.Errorf("PNM sample %d above its maxval %d", v, p.maxval)
+			if p.plain() { // PIL: "Channel value too large"
+				return fmt.Errorf("PNM sample %d above its maxval %d", v, p.maxval)
+			}
+			v = p.maxval // PIL reads a raw one as 255
 		}
 		var b uint8
 		switch {

@@ -177,6 +177,11 @@ def formats_fixture():
         f.write(b"P5\n15 11\n100\n" + (values % 101).astype(np.uint8).tobytes())
     with open("formats/maxval300.ppm", "wb") as f:
         f.write(b"P6\n15 11\n300\n" + np.stack([values, values + 135, 300 - values], -1).astype(">u2").tobytes())
+    # Samples above maxval, which PIL reads in raw files as 255.
+    with open("formats/above-maxval.pgm", "wb") as f:
+        f.write(b"P5\n15 11\n100\n" + (values % 121).astype(np.uint8).tobytes())
+    with open("formats/above-maxval.ppm", "wb") as f:
+        f.write(b"P6\n15 11\n1000\n" + (np.stack([values, values * 7, values * 400], -1) % 65536).astype(">u2").tobytes())
     files = {}
     for name in sorted(os.listdir("formats")):
         try:
