@@ -113,9 +113,10 @@ func parsePNMHeader(data []byte) (pnmHeader, error) {
 }
 
 // decodePNM decodes a Netpbm image to 8-bit RGB. Samples are scaled from 0..maxval to 0..255,
-// rounded as PIL rounds them in raw files (identity for maxval 255; PIL 9.4 clips 16-bit gray
-// samples to 255 instead, and reads plain files of other maxvals as 0); PBM's 1 is black. A
-// sample above maxval is 255 in a raw file, as in PIL, and an error in a plain one (PIL's too).
+// rounded, as PIL scales them (identity for maxval 255), except that PIL 9.4 reads a PGM of maxval
+// above 255 as 16-bit gray and clips it to 255 (of maxval 65535, 100 is 0 here and 100 in PIL).
+// PBM's 1 is black. A sample above maxval is 255 in a raw file, as in PIL, and an error in a plain
+// one (PIL's too).
 func decodePNM(data []byte) (Image, error) {
 	p, err := parsePNMHeader(data)
 	if err != nil {
