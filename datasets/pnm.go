@@ -52,18 +52,31 @@ func (s *pnmScanner) skip() {
 }
 
 // next returns the next decimal value, at most limit; digits == 1 reads one digit (plain PBM
-// writes its bits without spaces between them).
+// writes its bits without spaces between them). A comment inside a number, with the end of its
+// line, is left out of it ("1#c\n5" is 15), as the Netpbm format says and PIL reads it.
 func (s *pnmScanner) next(what string, limit, digits int) (int, error) {
 	s.skip()
-	start, v := s.pos, 0
-	for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' && (digits == 0 || s.pos-start < digits) {
-		v = 10*v + int(s.data[s.pos]-'0')
+	n, v := 0, 0 // digits read, value
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		if c == '#' && n > 0 && digits == 0 {
+			for s.pos < len(s.data) && s.data[s.pos] != '\n' && s.data[s.pos] != '\r' {
+				s.pos++
+			}
+			s.pos = min(s.pos+1, len(s.data)) // and its end of line
+			continue
+		}
+		if c < '0' || c > '9' || digits != 0 && n >= digits {
+			break
+		}
+		v = 10*v + int(c-'0')
 		if v > limit {
 			return 0, fmt.Errorf("PNM %s above %d", what, limit)
 		}
 		s.pos++
+		n++
 	}
-	if s.pos == start {
+	if n == 0 {
 		if s.pos == len(s.data) {
 			return 0, fmt.Errorf("PNM file cut short: no %s", what)
 		}

@@ -182,6 +182,12 @@ def formats_fixture():
         f.write(b"P5\n15 11\n100\n" + (values % 121).astype(np.uint8).tobytes())
     with open("formats/above-maxval.ppm", "wb") as f:
         f.write(b"P6\n15 11\n1000\n" + (np.stack([values, values * 7, values * 400], -1) % 65536).astype(">u2").tobytes())
+    # A comment inside a number, which ends it no more than the Netpbm format says (PIL: 15, 11, 255).
+    with open("formats/comment-in-number.pgm", "wb") as f:
+        f.write(b"P5\n1#a\n5 1#b\n1 2#c\r55\n" + np.asarray(gray).tobytes())
+    text = " ".join(str(int(v)) for v in np.ravel(np.asarray(gray)))
+    with open("formats/comment-in-number-plain.pgm", "w") as f:
+        f.write("P2\n15 11\n255\n" + "".join(c + "#d\n" if c.isdigit() and i % 7 == 0 else c for i, c in enumerate(text)))
     files = {}
     for name in sorted(os.listdir("formats")):
         try:
