@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"image"
@@ -112,7 +113,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 			err = checkWebPFrame(data, cfg.Width, cfg.Height)
 		}
 	case "tiff":
-		cfg, err = tiff.DecodeConfig(r)
+		if cfg, err = tiff.DecodeConfig(r); err == nil && tiffPlanar(data) {
+			err = tiff.UnsupportedError("a plane per channel (PlanarConfiguration 2)")
+		}
 	case "bmp":
 		cfg, err = bmp.DecodeConfig(r)
 	case "pnm":
@@ -138,6 +141,38 @@ func ImageSize(data []byte) (h, w int, err error) {
 		return 0, 0, err
 	}
 	return cfg.Height, cfg.Width, nil
+}
+
+// tiffPlanar reports whether the first image of a TIFF file stores a plane per channel
+// (PlanarConfiguration 2, more than one sample per pixel), which Go's decoder reads as if it were
+// interleaved and then calls "not enough pixel data".
+func tiffPlanar(data []byte) bool {
+	if len(data) < 8 {
+		return false
+	}
+	var order binary.ByteOrder = binary.LittleEndian
+	if data[0] == 'M' {
+		order = binary.BigEndian
+	}
+	ifd := int64(order.Uint32(data[4:]))
+	if ifd+2 > int64(len(data)) {
+		return false
+	}
+	n := int64(order.Uint16(data[ifd:]))
+	planar, samples := 1, 1
+	for i := range n {
+		e := ifd + 2 + 12*i
+		if e+12 > int64(len(data)) {
+			break
+		}
+		switch order.Uint16(data[e:]) { // a SHORT, the first of the value field
+		case 277:
+			samples = int(order.Uint16(data[e+8:]))
+		case 284:
+			planar = int(order.Uint16(data[e+8:]))
+		}
+	}
+	return planar == 2 && samples > 1
 }
 
 // checkPixels refuses an image of width x height pixels that is larger than MaxImagePixels.

@@ -156,6 +156,8 @@ def formats_fixture():
     premultiplied = (src.astype(np.int32) * alpha[..., None] + 127) // 255
     write_tiff("formats/premultiplied.tif", 15, 11, 4, 8, 2,
                [np.concatenate([premultiplied, alpha[..., None]], -1).astype(np.uint8).tobytes()], extra=[1])
+    # A plane per channel (PlanarConfiguration 2), which PIL reads and does not write.
+    write_tiff("formats/planar.tif", 15, 11, 3, 8, 2, [src[..., c].tobytes() for c in range(3)], planar=2)
     rgb.convert("CMYK").save("formats/cmyk.tif")
     rgb.save("formats/jpeg.tif", compression="jpeg")
     rgb.save("formats/lossless.webp", lossless=True)
