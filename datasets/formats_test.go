@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 )
@@ -200,6 +201,24 @@ func TestWebPFrameOtherThanItsCanvasRefused(t *testing.T) {
 		}
 		if _, err := DecodeImage(data); err == nil {
 			t.Errorf("canvas %dx%d, frame %dx%d: decoded", c[0], c[1], c[2], c[3])
+		}
+	}
+}
+
+// TestPlainPNMTooShortRefusedBeforeAllocating: a plain PGM/PPM/PBM declaring many pixels (under
+// MaxImagePixels) in a file too short to hold one digit per sample is refused before its pixels
+// are allocated; a 30-byte file had 500 MB allocated.
+func TestPlainPNMTooShortRefusedBeforeAllocating(t *testing.T) {
+	for _, data := range []string{"P2 13000 13000 255 0 1 2\n", "P3 7000 7000 255 1 2 3\n", "P1 13000 13000 0101\n"} {
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := DecodeImage([]byte(data))
+		runtime.ReadMemStats(&after)
+		if err == nil || !strings.Contains(err.Error(), "cut short") {
+			t.Errorf("%q: %v; want an error saying the file is cut short", data, err)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+			t.Errorf("%q: %d bytes allocated; want the file refused first", data, n)
 		}
 	}
 }

@@ -139,7 +139,16 @@ func decodePNM(data []byte) (Image, error) {
 		return Image{}, err
 	}
 	n := p.w * p.h * p.channels // samples
-	if !p.plain() {
+	if p.plain() {
+		// A digit per sample at least, and a separator between two (but plain PBM's bits).
+		need := 2*n - 1
+		if p.magic == '1' {
+			need = n
+		}
+		if have := len(data) - p.raster; have < need {
+			return Image{}, fmt.Errorf("PNM file cut short: %d bytes of text, too few for %d samples", have, n)
+		}
+	} else {
 		need := n
 		switch {
 		case p.magic == '4':
