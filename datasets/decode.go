@@ -113,6 +113,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 			err = checkWebPFrame(data, cfg.Width, cfg.Height)
 		}
 	case "tiff":
+		if rgbx := tiffRGBX(data); rgbx != nil {
+			r = bytes.NewReader(rgbx)
+		}
 		if cfg, err = tiff.DecodeConfig(r); err == nil && tiffPlanar(data) {
 			err = tiff.UnsupportedError("a plane per channel (PlanarConfiguration 2)")
 		}
@@ -143,12 +146,18 @@ func ImageSize(data []byte) (h, w int, err error) {
 	return cfg.Height, cfg.Width, nil
 }
 
-// tiffPlanar reports whether the first image of a TIFF file stores a plane per channel
-// (PlanarConfiguration 2, more than one sample per pixel), which Go's decoder reads as if it were
-// interleaved and then calls "not enough pixel data".
-func tiffPlanar(data []byte) bool {
+// tiffIFD is what the first image directory of a TIFF file says that Go's decoder misreads.
+type tiffIFD struct {
+	planar, samples, photometric int
+	extraAt                      int // offset of the ExtraSamples value when it is one SHORT, or 0
+}
+
+// readTIFFIFD reads the first image directory of a TIFF file (SHORT values only; missing or
+// unread tags keep their defaults).
+func readTIFFIFD(data []byte) tiffIFD {
+	d := tiffIFD{planar: 1, samples: 1, photometric: -1}
 	if len(data) < 8 {
-		return false
+		return d
 	}
 	var order binary.ByteOrder = binary.LittleEndian
 	if data[0] == 'M' {
@@ -156,23 +165,54 @@ func tiffPlanar(data []byte) bool {
 	}
 	ifd := int64(order.Uint32(data[4:]))
 	if ifd+2 > int64(len(data)) {
-		return false
+		return d
 	}
 	n := int64(order.Uint16(data[ifd:]))
-	planar, samples := 1, 1
 	for i := range n {
 		e := ifd + 2 + 12*i
 		if e+12 > int64(len(data)) {
 			break
 		}
-		switch order.Uint16(data[e:]) { // a SHORT, the first of the value field
+		v := int(order.Uint16(data[e+8:])) // a SHORT, the first of the value field
+		switch order.Uint16(data[e:]) {
+		case 262:
+			d.photometric = v
 		case 277:
-			samples = int(order.Uint16(data[e+8:]))
+			d.samples = v
 		case 284:
-			planar = int(order.Uint16(data[e+8:]))
+			d.planar = v
+		case 338:
+			if order.Uint16(data[e+2:]) == 3 && order.Uint32(data[e+4:]) == 1 {
+				d.extraAt = int(e + 8)
+			}
 		}
 	}
-	return planar == 2 && samples > 1
+	return d
+}
+
+// tiffPlanar reports whether the first image of a TIFF file stores a plane per channel
+// (PlanarConfiguration 2, more than one sample per pixel), which Go's decoder reads as if it were
+// interleaved and then calls "not enough pixel data".
+func tiffPlanar(data []byte) bool {
+	d := readTIFFIFD(data)
+	return d.planar == 2 && d.samples > 1
+}
+
+// tiffRGBX returns a copy of an RGB TIFF file whose fourth sample has no meaning (ExtraSamples 0,
+// PIL's RGBX), which Go's decoder refuses ("wrong number of samples for RGB"), saying instead that
+// it is unassociated alpha, which is then dropped: the RGB is the file's. Other files: nil.
+func tiffRGBX(data []byte) []byte {
+	d := readTIFFIFD(data)
+	if d.photometric != 2 || d.samples != 4 || d.extraAt == 0 || data[d.extraAt] != 0 || data[d.extraAt+1] != 0 {
+		return nil
+	}
+	out := bytes.Clone(data)
+	if data[0] == 'M' {
+		out[d.extraAt+1] = 2
+	} else {
+		out[d.extraAt] = 2
+	}
+	return out
 }
 
 // checkPixels refuses an image of width x height pixels that is larger than MaxImagePixels.
@@ -228,6 +268,9 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 			return webpToRGB(&lossy.YCbCr), nil
 		}
 	case "tiff":
+		if rgbx := tiffRGBX(data); rgbx != nil {
+			r = bytes.NewReader(rgbx)
+		}
 		m, err = tiff.Decode(r)
 		if err == nil {
 			if img, ok := unpremultiply(m); ok {

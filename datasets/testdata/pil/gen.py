@@ -158,6 +158,8 @@ def formats_fixture():
                [np.concatenate([premultiplied, alpha[..., None]], -1).astype(np.uint8).tobytes()], extra=[1])
     # A plane per channel (PlanarConfiguration 2), which PIL reads and does not write.
     write_tiff("formats/planar.tif", 15, 11, 3, 8, 2, [src[..., c].tobytes() for c in range(3)], planar=2)
+    # A fourth sample of no meaning (ExtraSamples 0: PIL's RGBX), which PIL reads and does not write.
+    write_tiff("formats/rgbx.tif", 15, 11, 4, 8, 2, [np.concatenate([src, alpha[..., None]], -1).tobytes()], extra=[0])
     rgb.convert("CMYK").save("formats/cmyk.tif")
     rgb.save("formats/jpeg.tif", compression="jpeg")
     rgb.save("formats/lossless.webp", lossless=True)
