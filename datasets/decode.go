@@ -129,6 +129,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 		if len(data) == 0 {
 			return 0, 0, errEmpty
 		}
+		if h := string(data[:min(4, len(data))]); h == "II+\x00" || h == "MM\x00+" {
+			return 0, 0, errors.New("a BigTIFF image (64-bit offsets), which PIL reads: a TIFF variant that is not decoded here; convert the file to PNG")
+		}
 		if kind := otherFormat(data); kind != "" {
 			return 0, 0, fmt.Errorf("a %s image, whatever its name says: it is not decoded (%s are); convert it to PNG or JPEG", kind, readFormats)
 		}

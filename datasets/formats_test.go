@@ -222,3 +222,17 @@ func TestPlainPNMTooShortRefusedBeforeAllocating(t *testing.T) {
 		}
 	}
 }
+
+// TestBigTIFFNamed: a BigTIFF (64-bit offsets, "II+\x00" or "MM\x00+"), which PIL reads and Go's
+// decoder does not, is refused with a message that names it and says to convert the file; it was
+// "not an image file".
+func TestBigTIFFNamed(t *testing.T) {
+	for _, head := range []string{"II+\x00\x08\x00\x00\x00", "MM\x00+\x00\x08\x00\x00"} {
+		data := append([]byte(head), make([]byte, 64)...)
+		for _, err := range []error{func() error { _, _, err := ImageSize(data); return err }(), func() error { _, err := DecodeImage(data); return err }()} {
+			if err == nil || !strings.Contains(err.Error(), "BigTIFF") || !strings.Contains(err.Error(), "convert the file to PNG") {
+				t.Errorf("%q: %v; want an error naming BigTIFF and saying to convert the file", head, err)
+			}
+		}
+	}
+}
