@@ -25,14 +25,15 @@ type formatsFixture struct {
 }
 
 // notDecoded are the files PIL reads and this package refuses, each with what its message says:
-// Go's TIFF decoder reads neither CMYK, JPEG-compressed nor planar TIFF (it called the last "not
-// enough pixel data"), and its WebP decoder called an animated WebP (PIL reads its first frame)
-// "invalid format".
+// Go's TIFF decoder reads neither CMYK, JPEG-compressed, gray and alpha (which PIL writes for an LA
+// image) nor planar TIFF (it called the last "not enough pixel data"), and its WebP decoder called
+// an animated WebP (PIL reads its first frame) "invalid format".
 var notDecoded = map[string]string{
-	"cmyk.tif":   "a TIFF variant that is not decoded here; convert the file to PNG",
-	"jpeg.tif":   "a TIFF variant that is not decoded here; convert the file to PNG",
-	"anim.webp":  "an animated WebP: only still images are decoded (PIL reads the first frame); convert that frame to PNG",
-	"planar.tif": "tiff: unsupported feature: a plane per channel (PlanarConfiguration 2): a TIFF variant that is not decoded here; convert the file to PNG",
+	"cmyk.tif":       "a TIFF variant that is not decoded here; convert the file to PNG",
+	"jpeg.tif":       "a TIFF variant that is not decoded here; convert the file to PNG",
+	"gray-alpha.tif": "a TIFF variant that is not decoded here; convert the file to PNG",
+	"anim.webp":      "an animated WebP: only still images are decoded (PIL reads the first frame); convert that frame to PNG",
+	"planar.tif":     "tiff: unsupported feature: a plane per channel (PlanarConfiguration 2): a TIFF variant that is not decoded here; convert the file to PNG",
 }
 
 // TestDecodeFormats decodes the other formats of torchvision's ImageFolder (WebP lossless and

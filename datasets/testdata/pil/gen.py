@@ -161,6 +161,7 @@ def formats_fixture():
     # A fourth sample of no meaning (ExtraSamples 0: PIL's RGBX), which PIL reads and does not write.
     write_tiff("formats/rgbx.tif", 15, 11, 4, 8, 2, [np.concatenate([src, alpha[..., None]], -1).tobytes()], extra=[0])
     rgb.convert("CMYK").save("formats/cmyk.tif")
+    gray.convert("LA").save("formats/gray-alpha.tif")
     rgb.save("formats/jpeg.tif", compression="jpeg")
     rgb.save("formats/lossless.webp", lossless=True)
     rgba.save("formats/lossless-alpha.webp", lossless=True)
