@@ -109,7 +109,11 @@ func ImageSize(data []byte) (h, w int, err error) {
 		if len(data) >= 21 && string(data[12:16]) == "VP8X" && data[20]&2 != 0 { // its animation flag
 			return 0, 0, errors.New("an animated WebP: only still images are decoded (PIL reads the first frame); convert that frame to PNG")
 		}
-		if cfg, err = webp.DecodeConfig(r); err == nil {
+		var ok bool
+		if cfg.Height, cfg.Width, ok = webpSizeLib(data); !ok {
+			cfg, err = webp.DecodeConfig(r) // without libwebp, or a file it refuses: Go's decoder says why
+		}
+		if err == nil {
 			err = checkWebPFrame(data, cfg.Width, cfg.Height)
 		}
 	case "tiff":
@@ -260,6 +264,9 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 	case "png":
 		m, err = png.Decode(r)
 	case "webp":
+		if img, ok, err := decodeWebPLib(data); ok {
+			return img, err
+		}
 		if vp8l := webpLossless(data); vp8l != nil {
 			r = bytes.NewReader(vp8l)
 		}
@@ -355,23 +362,45 @@ func JPEGDecoder() string {
 	return libjpegName()
 }
 
-var (
-	jpegLibOnce sync.Once
-	jpegLibErr  error
-)
+// WebPDecoder says which WebP decoder is in use, and why when it is Go's.
+func WebPDecoder() string {
+	if err := webpLib(); err != nil {
+		return fmt.Sprintf("Go x/image/webp (pure Go, about 3 times slower; libwebp not used: %v)", err)
+	}
+	return libwebpName()
+}
 
-// jpegLib returns nil when libjpeg is loaded and to be used, or why not. VICREG_JPEG=go forces the
-// pure Go decoder.
-func jpegLib() error {
-	jpegLibOnce.Do(func() {
-		if strings.EqualFold(os.Getenv("VICREG_JPEG"), "go") {
-			jpegLibErr = errors.New("VICREG_JPEG=go")
+// nativeDecoder is a C decoder library, opened on first use unless its environment variable
+// is "go", which forces Go's decoder.
+type nativeDecoder struct {
+	env  string // VICREG_JPEG, VICREG_WEBP
+	load func() error
+	once sync.Once
+	err  error
+}
+
+// unavailable returns nil when the library is loaded and to be used, or why not.
+func (d *nativeDecoder) unavailable() error {
+	d.once.Do(func() {
+		if strings.EqualFold(os.Getenv(d.env), "go") {
+			d.err = errors.New(d.env + "=go")
 			return
 		}
-		jpegLibErr = loadLibjpeg()
+		d.err = d.load()
 	})
-	return jpegLibErr
+	return d.err
 }
+
+var (
+	libjpeg = &nativeDecoder{env: "VICREG_JPEG", load: loadLibjpeg}
+	libwebp = &nativeDecoder{env: "VICREG_WEBP", load: loadLibwebp}
+)
+
+// jpegLib returns nil when libjpeg-turbo is loaded and to be used, or why not.
+func jpegLib() error { return libjpeg.unavailable() }
+
+// webpLib returns nil when libwebp is loaded and to be used, or why not.
+func webpLib() error { return libwebp.unavailable() }
 
 // toRGB converts a decoded image to RGB bytes in HWC order, with PIL's convert("RGB") semantics.
 func toRGB(m image.Image) Image {

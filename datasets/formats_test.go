@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -36,9 +37,9 @@ var notDecoded = map[string]string{
 	"planar.tif":     "tiff: unsupported feature: a plane per channel (PlanarConfiguration 2): a TIFF variant that is not decoded here; convert the file to PNG",
 }
 
-// TestDecodeFormats decodes the other formats of torchvision's ImageFolder (WebP lossless and
-// lossy, with and without alpha; TIFF uncompressed, LZW, Deflate, PackBits, grayscale, 16-bit,
-// palette, RGBA, bilevel; BMP 24- and 32-bit, palette, grayscale, bilevel; PPM and PGM, raw and
+// TestDecodeFormats decodes, with libwebp and with Go's WebP decoder, the other formats of
+// torchvision's ImageFolder (WebP lossless and lossy, with and without alpha; TIFF uncompressed,
+// LZW, Deflate, PackBits, grayscale, 16-bit, palette, RGBA, bilevel; BMP 24- and 32-bit, palette, grayscale, bilevel; PPM and PGM, raw and
 // plain, of other maxvals) and compares each with PIL's pixels, exactly. One rule differs from
 // PIL 9.4 on purpose: 16-bit gray samples (TIFF, and PGM of maxval above 255) become their 8-bit
 // value, where PIL clips them to 255. (PIL scales other maxvals to 0..255, plain or raw, as here.)
@@ -55,6 +56,29 @@ func TestDecodeFormats(t *testing.T) {
 	if len(gray) != f.H*f.W*3 {
 		t.Fatalf("fixture: gray.pgm has %d bytes", len(gray))
 	}
+	t.Logf("WebP decoder: %s", WebPDecoder())
+	for _, decoder := range []string{"libwebp", "go"} {
+		t.Run(decoder, func(t *testing.T) {
+			if decoder == "go" {
+				forceGoDecoder(t, libwebp)
+			} else if err := webpLib(); err != nil {
+				t.Skipf("libwebp is not loaded (%v): only Go's WebP decoder is tested", err)
+			}
+			checkFormats(t, f, gray)
+		})
+	}
+}
+
+// forceGoDecoder makes Go's decoder the one used instead of d's library until the test ends.
+func forceGoDecoder(t testing.TB, d *nativeDecoder) {
+	d.unavailable() // loaded, or not, once
+	saved := d.err
+	d.err = errors.New("forced off by " + t.Name())
+	t.Cleanup(func() { d.err = saved })
+}
+
+// checkFormats decodes each file of the fixture and compares it with PIL's pixels.
+func checkFormats(t *testing.T, f formatsFixture, gray []uint8) {
 	seen := map[string]bool{}
 	for name, want := range f.Files {
 		if name == "source" {

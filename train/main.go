@@ -77,6 +77,7 @@ func run(args []string) int {
 			fmt.Printf("float32:     %s\n", e)
 		}
 		fmt.Printf("jpeg:        %s\n", datasets.JPEGDecoder())
+		fmt.Printf("webp:        %s\n", datasets.WebPDecoder())
 		return 0
 	}
 
