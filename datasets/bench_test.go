@@ -5,8 +5,15 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 )
 
 // BenchmarkTwoView measures two-view augmentation throughput (solo-cifar preset) through the Loader,
@@ -64,5 +71,43 @@ func BenchmarkImageSizeJPEG(b *testing.B) {
 		if _, _, err := ImageSize(buf.Bytes()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDecodeWebP decodes a 500x375 lossy WebP (testdata/pil/bench/photo.webp, written by
+// gen.py) to RGB with libwebp and with Go's decoder, each reporting beside its own time PIL's on
+// the same file (pil-ms, measured by testdata/pil/decode_time.py with Debian's /usr/bin/python3
+// when it runs; PIL decodes WebP with libwebp too).
+//
+//	go test ./datasets -run XXX -bench DecodeWebP -cpu 1
+func BenchmarkDecodeWebP(b *testing.B) {
+	path := filepath.Join("testdata", "pil", "bench", "photo.webp")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%s; WebP decoder: %s", cpuinfo.Describe(), WebPDecoder())
+	pil := -1.0
+	if out, err := exec.Command("/usr/bin/python3", filepath.Join("testdata", "pil", "decode_time.py"), path).Output(); err != nil {
+		b.Logf("PIL's time not measured: %v", err)
+	} else if pil, err = strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err != nil {
+		b.Fatalf("decode_time.py printed %q", out)
+	}
+	for _, decoder := range []string{"libwebp", "go"} {
+		b.Run(decoder, func(b *testing.B) {
+			if decoder == "go" {
+				forceGoDecoder(b, libwebp)
+			} else if err := webpLib(); err != nil {
+				b.Skipf("libwebp is not loaded: %v", err)
+			}
+			for b.Loop() {
+				if _, err := DecodeImage(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			if pil > 0 {
+				b.ReportMetric(pil, "pil-ms")
+			}
+		})
 	}
 }

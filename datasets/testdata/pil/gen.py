@@ -19,7 +19,7 @@ import os
 import struct
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageFilter
 import torchvision.transforms as T
 import torchvision.transforms.functional as F
 from torchvision.transforms import InterpolationMode
@@ -205,7 +205,20 @@ def formats_fixture():
         json.dump({"h": 11, "w": 15, "files": files}, f, indent=1)
 
 
+def bench_fixture():
+    """bench/photo.webp: a 500x375 photo-like image (ImageNet's typical size: gradients, noise,
+    a blur), lossy WebP quality 90, for BenchmarkDecodeWebP."""
+    os.makedirs("bench", exist_ok=True)
+    rng = np.random.default_rng(0)
+    y, x = np.mgrid[0:375, 0:500]
+    base = np.stack([128 + 100 * np.sin(x / 37 + y / 53), 128 + 100 * np.cos(x / 23 - y / 71),
+                     128 + 90 * np.sin((x + y) / 41)], -1)
+    img = np.clip(base + rng.normal(0, 18, (375, 500, 3)), 0, 255).astype(np.uint8)
+    Image.fromarray(img).filter(ImageFilter.GaussianBlur(1.2)).save("bench/photo.webp", quality=90)
+
+
 if __name__ == "__main__":
     resample_fixture()
     kinds_fixture()
     formats_fixture()
+    bench_fixture()
