@@ -271,7 +271,10 @@ func ensureImages(o options, dir string, n int) error {
 	fmt.Fprintf(os.Stderr, "writing %d JPEGs into %s\n", n, dir)
 	cmd := exec.Command(o.python, script, "--make", dir, "--images", strconv.Itoa(n))
 	cmd.Stderr = os.Stderr
-	return cmd.Run()
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("the JPEGs were not written (%s --make says why, above): %w", filepath.Base(script), err)
+	}
+	return nil
 }
 
 type row struct {

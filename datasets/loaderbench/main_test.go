@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -107,5 +108,20 @@ func TestOtherModesFlagsRefused(t *testing.T) {
 		if code != 2 || !strings.Contains(out, tc.flag) || strings.Contains(out, "writing ") {
 			t.Errorf("%q: exit status %d, want 2 naming %s before any work:\n%s", tc.args, code, tc.flag, out)
 		}
+	}
+}
+
+// TestMissingPhotographsNamed: the benchmark crops skimage's sample photographs (Debian's
+// python3-skimage) into its JPEGs; without them it stopped with a Python traceback
+// ("FileNotFoundError: ... astronaut.png") and "exit status 1". It says what to install.
+func TestMissingPhotographsNamed(t *testing.T) {
+	if err := exec.Command("/usr/bin/python3", "-c", "import numpy, PIL").Run(); err != nil {
+		t.Skipf("/usr/bin/python3 with numpy and PIL (python3-pil) is needed: %v", err)
+	}
+	t.Setenv("VICREG_SKIMAGE_DATA", t.TempDir())
+	t.Chdir(filepath.Join("..", "..")) // the repository root, where the benchmark runs
+	code, out := stderrOf(t, "-dir", filepath.Join(t.TempDir(), "jpegs"), "-images", "2", "-python", "/usr/bin/python3")
+	if code != 1 || !strings.Contains(out, "python3-skimage") || !strings.Contains(out, "the JPEGs were not written") || strings.Contains(out, "Traceback") {
+		t.Errorf("exit %d, want 1 with a message naming python3-skimage and no traceback:\n%s", code, out)
 	}
 }

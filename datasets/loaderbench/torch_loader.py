@@ -4,7 +4,8 @@ transform over a folder of JPEGs, through torch's DataLoader, timed.
 
 Run with Debian's /usr/bin/python3 (python3-torch 1.13, python3-torchvision 0.14, python3-pil 9.4).
 
-  torch_loader.py --make DIR --images 512          # write the benchmark's JPEGs (skimage photographs)
+  torch_loader.py --make DIR --images 512          # write the benchmark's JPEGs (skimage photographs,
+                                                   # python3-skimage; VICREG_SKIMAGE_DATA: another folder)
   torch_loader.py --dir DIR --batch 64 --workers 2 --batches 10 --size 224
 
 The second form prints one JSON object: wall and CPU seconds (the main process and every worker
@@ -23,12 +24,18 @@ from PIL import Image, ImageFilter, ImageOps
 
 PHOTOS = ["astronaut.png", "chelsea.png", "coffee.png", "motorcycle_left.png", "motorcycle_right.png",
           "rocket.jpg", "retina.jpg", "hubble_deep_field.jpg", "ihc.png"]
-SKIMAGE = "/usr/lib/python3/dist-packages/skimage/data"
+SKIMAGE = os.environ.get("VICREG_SKIMAGE_DATA", "/usr/lib/python3/dist-packages/skimage/data")
 
 
 def make(out, n, seed=0):
     """n JPEGs like ImageNet's: random crops of skimage's photographs resized to about 500x375
     (a quarter portrait, 375x500), quality 90, PIL's default 4:2:0 chroma subsampling."""
+    missing = [p for p in PHOTOS if not os.path.exists(os.path.join(SKIMAGE, p))]
+    if missing:
+        print("torch_loader.py: skimage's sample photographs, which the benchmark crops into its JPEGs, "
+              f"are not in {SKIMAGE} (no {missing[0]}): install Debian's python3-skimage "
+              "(apt install python3-skimage)", file=sys.stderr)
+        return 3
     rng = random.Random(seed)
     photos = [Image.open(os.path.join(SKIMAGE, p)).convert("RGB") for p in PHOTOS]
     os.makedirs(out, exist_ok=True)
@@ -148,8 +155,7 @@ def main():
     p.add_argument("--size", type=int, default=224)
     args = p.parse_args()
     if args.make:
-        make(args.make, args.images)
-        return
+        return make(args.make, args.images)
     bench(args)
 
 
