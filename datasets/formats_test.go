@@ -172,6 +172,34 @@ func TestEveryFormatThroughFolderAndShards(t *testing.T) {
 			t.Errorf("%s: class %s", f.Path(i), class)
 		}
 	}
+	// Training batches (two views, reduced decoding allowed) and evaluation batches over the
+	// folder and over the shards: every image of every format goes through without an error.
+	for _, d := range []Data{f, s} {
+		aug, err := Preset("vicreg", d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l, err := NewLoader(d, LoaderConfig{BatchSize: 5, Seed: 1, Workers: 2, Augmentation: aug.WithSize(8), ReducedDecode: true, KeepLastBatch: true}, Position{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range l.BatchesPerEpoch() {
+			if _, err := l.Next(); err != nil {
+				t.Fatalf("%s: training batch: %v", d.Info().Name, err)
+			}
+		}
+		l.Close()
+		e, err := NewEvalIterator(d, EvalConfig{BatchSize: 7, Size: 8, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ok := e.Next(); ok; _, ok = e.Next() {
+		}
+		if err := e.Err(); err != nil {
+			t.Fatalf("%s: evaluation batch: %v", d.Info().Name, err)
+		}
+		e.Close()
+	}
 	seen := 0
 	for _, p := range s.Paths() {
 		for _, smp := range readShard(t, p) {
