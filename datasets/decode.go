@@ -264,6 +264,9 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 	case "png":
 		m, err = png.Decode(r)
 	case "webp":
+		if err := webpCutShort(data); err != nil {
+			return Image{}, err
+		}
 		if img, ok, err := decodeWebPLib(data); ok {
 			return img, err
 		}

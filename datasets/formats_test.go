@@ -289,3 +289,44 @@ func TestBigTIFFNamed(t *testing.T) {
 		}
 	}
 }
+
+// TestWebPCutShortRefusedBeforeAllocating: a WebP file without the whole of its image chunk (a
+// 30-byte VP8X header of a 13000x13000 canvas and nothing after it; a lossy file of that size cut
+// after its frame header) is refused, with each decoder, before its pixels are allocated: libwebp
+// reads the size from the header alone, and 483 MB (the VP8X file) and 728 MB (the cut file, with
+// Go's decoder after libwebp) were allocated; Go's decoder alone allocated 244 MB for the second.
+func TestWebPCutShortRefusedBeforeAllocating(t *testing.T) {
+	const side = 13000 // 169 million pixels, under MaxImagePixels
+	m := side - 1      // the VP8X chunk holds the canvas size less 1, in 24 bits
+	body := binary.LittleEndian.AppendUint32([]byte("WEBPVP8X"), 10)
+	body = append(body, 0, 0, 0, 0, byte(m), byte(m>>8), 0, byte(m), byte(m>>8), 0)
+	vp8x := append(binary.LittleEndian.AppendUint32([]byte("RIFF"), uint32(len(body))), body...)
+	lossy, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", "lossy.webp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut := bytes.Clone(lossy[:40])
+	binary.LittleEndian.PutUint16(cut[26:], side)
+	binary.LittleEndian.PutUint16(cut[28:], side)
+	for _, decoder := range []string{"libwebp", "go"} {
+		t.Run(decoder, func(t *testing.T) {
+			if decoder == "go" {
+				forceGoDecoder(t, libwebp)
+			} else if err := webpLib(); err != nil {
+				t.Skipf("libwebp is not loaded: %v", err)
+			}
+			for name, data := range map[string][]byte{"vp8x-alone": vp8x, "cut": cut} {
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
+				_, err := DecodeImage(data)
+				runtime.ReadMemStats(&after)
+				if err == nil || !strings.Contains(err.Error(), "cut short") {
+					t.Errorf("%s: %v; want an error saying the file is cut short", name, err)
+				}
+				if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+					t.Errorf("%s (%d bytes): %d MB allocated; want the file refused first", name, len(data), n>>20)
+				}
+			}
+		})
+	}
+}

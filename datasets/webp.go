@@ -3,8 +3,10 @@ package datasets
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
+	"strings"
 
 	"golang.org/x/image/webp"
 )
@@ -142,6 +144,28 @@ func checkWebPFrame(data []byte, width, height int) error {
 	}
 	if cfg.Width != width || cfg.Height != height {
 		return fmt.Errorf("a WebP image of %dx%d pixels in a canvas of %dx%d (its VP8X chunk): not a valid WebP file", cfg.Width, cfg.Height, width, height)
+	}
+	return nil
+}
+
+// webpCutShort returns an error when a WebP file does not hold the whole of its image chunk (VP8
+// or VP8L), or nil. Its header can declare up to MaxImagePixels in 30 bytes, and both decoders
+// allocate the pixels before they find the data missing (libwebp reads the size from the header
+// alone); PIL refuses such a file too.
+func webpCutShort(data []byte) error {
+	if len(data) >= 30 && string(data[12:16]) == "VP8X" {
+		if simple, _ := webpFrame(data); simple == nil {
+			return errors.New("WebP file cut short: no whole VP8 or VP8L image chunk")
+		}
+		return nil
+	}
+	if len(data) < 20 {
+		return fmt.Errorf("WebP file cut short: %d bytes", len(data))
+	}
+	if id := string(data[12:16]); id == "VP8 " || id == "VP8L" {
+		if size := binary.LittleEndian.Uint32(data[16:]); int64(size) > int64(len(data)-20) {
+			return fmt.Errorf("WebP file cut short: its %s chunk of %d bytes has %d", strings.TrimSpace(id), size, len(data)-20)
+		}
 	}
 	return nil
 }
