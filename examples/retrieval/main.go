@@ -118,6 +118,8 @@ func run(path, dataset, dataDir string, n, queries, k int, given map[string]bool
 		switch {
 		case given["queries"] && queries > images:
 			return config.Errorf("queries", "%d is more than the %d images searched: give -queries %d or fewer", queries, images, images)
+		case given["k"] && images < 2: // -k 0 is refused: say what there is instead
+			return config.Errorf("k", "%d image(s) searched, so no other image to list as a neighbour: search 2 or more (-n 2 or more, or -n 0 for all of them)", images)
 		case given["k"] && k > images-1:
 			return config.Errorf("k", "%d neighbours is more than the %d other images searched: give -k %d or fewer", k, images-1, images-1)
 		}

@@ -179,3 +179,14 @@ func TestQueriesAndNeighboursBeyondTheImagesRefused(t *testing.T) {
 		t.Errorf("the defaults on 4 images: exit %d, want 0 with 4 queries of 3 neighbours:\n%s", code, out)
 	}
 }
+
+// TestNeighboursOfASingleImageNamed: -k given where one image is searched (-n 1) is a usage error
+// that says there is no other image and how to search more; it said "give -k 0 or fewer", which
+// -k refuses ("must be >= 1").
+func TestNeighboursOfASingleImageNamed(t *testing.T) {
+	run := encodertest.WriteTinyRuns(t, []int64{5}, func(*config.Config) {})[0]
+	code, out := retrieval(t, t.TempDir(), "-encoder", run, "-n", "1", "-k", "1")
+	if code != 2 || strings.Contains(out, "-k 0") || !strings.Contains(out, "no other image") || !strings.Contains(out, "-n 2") {
+		t.Errorf("-n 1 -k 1: exit %d, want 2 saying there is no other image and to give -n 2 or more:\n%s", code, out)
+	}
+}
