@@ -291,6 +291,9 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 			}
 		}
 	case "bmp":
+		if err := bmpCutShort(data); err != nil {
+			return Image{}, err
+		}
 		m, err = bmp.Decode(r)
 	case "pnm":
 		return decodePNM(data)
@@ -301,6 +304,24 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 		return Image{}, formatErr(imageFormat(data), err)
 	}
 	return toRGB(m), nil
+}
+
+// bmpCutShort returns an error when an uncompressed BMP file (what Go's decoder reads, its header
+// checked by ImageSize) holds fewer bytes of pixels than its header declares, or nil: Go's decoder
+// allocates the pixels first, and an 80-byte file can declare up to MaxImagePixels. The rows are
+// read from the header's pixel offset, each padded to 4 bytes, the last one too.
+func bmpCutShort(data []byte) error {
+	if len(data) < 30 {
+		return nil // the decoder says why
+	}
+	u32 := func(i int) int64 { return int64(binary.LittleEndian.Uint32(data[i:])) }
+	w, h := int64(int32(u32(18))), int64(int32(u32(22)))
+	bpp := int64(binary.LittleEndian.Uint16(data[28:]))
+	need := (w*bpp + 31) / 32 * 4 * max(h, -h)
+	if have := int64(len(data)) - u32(10); need > 0 && have < need {
+		return fmt.Errorf("BMP file cut short: %d bytes of pixels, want %d", max(have, 0), need)
+	}
+	return nil
 }
 
 // unpremultiply converts a TIFF's associated (premultiplied) alpha, ExtraSamples 1, which Go's

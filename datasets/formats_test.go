@@ -330,3 +330,28 @@ func TestWebPCutShortRefusedBeforeAllocating(t *testing.T) {
 		})
 	}
 }
+
+// TestBMPCutShortRefusedBeforeAllocating: a BMP declaring 13000x13000 pixels (under
+// MaxImagePixels) in an 80-byte file is refused as cut short before its pixels are allocated, as a
+// raw PPM is; Go's decoder allocated 644 MB and then said "unexpected EOF".
+func TestBMPCutShortRefusedBeforeAllocating(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", "rgb.bmp"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []int32{13000, -13000} { // bottom-up and top-down
+		data := bytes.Clone(raw[:80])
+		binary.LittleEndian.PutUint32(data[18:], 13000)
+		binary.LittleEndian.PutUint32(data[22:], uint32(h))
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		_, err := DecodeImage(data)
+		runtime.ReadMemStats(&after)
+		if err == nil || !strings.Contains(err.Error(), "cut short") {
+			t.Errorf("height %d: %v; want an error saying the file is cut short", h, err)
+		}
+		if n := after.TotalAlloc - before.TotalAlloc; n > 1<<20 {
+			t.Errorf("height %d: %d MB allocated; want the file refused first", h, n>>20)
+		}
+	}
+}
