@@ -1,5 +1,6 @@
-// Command mkshards writes an image folder as tar shards in the WebDataset layout (KEY.jpg or
-// KEY.png, and KEY.cls with the class index for a labeled folder), the format that
+// Command mkshards writes an image folder as tar shards in the WebDataset layout (KEY.jpg, KEY.png,
+// KEY.webp, ...: each image under its own extension, lower case, and KEY.cls with the class index
+// for a labeled folder), the format that
 // `go run ./train -dataset shards` reads sequentially.
 //
 //	go run ./datasets/mkshards -in ~/data/imagenet -out ~/data/imagenet-shards -per-shard 1000
