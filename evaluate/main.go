@@ -97,7 +97,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.ckpt, "checkpoint", "", "a checkpoint file, an exported encoder, or a run's checkpoint folder (its newest valid checkpoint)")
 	fs.StringVar(&f.dataset, "dataset", "", "labelled data set to evaluate on (default: the one the encoder was trained on)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "folder of the data sets; for -dataset folder or shards, the images (default: the folder the encoder was trained on)")
-	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split (0: all; in-memory data sets: mnist, cifar10, ...)")
+	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split, at most as many as the smaller split holds (0: all; in-memory data sets: mnist, cifar10, ...)")
 	fs.IntVar(&f.probeEpochs, "probe-epochs", 30, "frozen features: epochs of the linear probe (0: skip the probe)")
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
