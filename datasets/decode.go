@@ -9,6 +9,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -110,6 +111,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 			return 0, 0, errors.New("an animated WebP: only still images are decoded (PIL reads the first frame); convert that frame to PNG")
 		}
 		var ok bool
+		if err = webpCutShort(data); err != nil {
+			break
+		}
 		if cfg.Height, cfg.Width, ok = webpSizeLib(data); !ok {
 			cfg, err = webp.DecodeConfig(r) // without libwebp, or a file it refuses: Go's decoder says why
 		}
@@ -124,7 +128,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 			err = tiff.UnsupportedError("a plane per channel (PlanarConfiguration 2)")
 		}
 	case "bmp":
-		cfg, err = bmp.DecodeConfig(r)
+		if cfg, err = bmp.DecodeConfig(r); err == nil {
+			err = bmpCutShort(data)
+		}
 	case "pnm":
 		var p pnmHeader
 		p, err = parsePNMHeader(data)
@@ -264,16 +270,14 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 	case "png":
 		m, err = png.Decode(r)
 	case "webp":
-		if err := webpCutShort(data); err != nil {
-			return Image{}, err
-		}
 		if img, ok, err := decodeWebPLib(data); ok {
 			return img, err
 		}
+		var rd io.Reader = r
 		if vp8l := webpLossless(data); vp8l != nil {
-			r = bytes.NewReader(vp8l)
+			rd = vp8l
 		}
-		m, err = webp.Decode(r)
+		m, err = webp.Decode(rd)
 		switch lossy := m.(type) {
 		case *image.YCbCr: // VP8: studio-range Y'CbCr, not image.YCbCr's full range
 			return webpToRGB(lossy), nil
@@ -291,9 +295,6 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 			}
 		}
 	case "bmp":
-		if err := bmpCutShort(data); err != nil {
-			return Image{}, err
-		}
 		m, err = bmp.Decode(r)
 	case "pnm":
 		return decodePNM(data)
@@ -307,7 +308,7 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 }
 
 // bmpCutShort returns an error when an uncompressed BMP file (what Go's decoder reads, its header
-// checked by ImageSize) holds fewer bytes of pixels than its header declares, or nil: Go's decoder
+// checked first) holds fewer bytes of pixels than its header declares, or nil: Go's decoder
 // allocates the pixels first, and an 80-byte file can declare up to MaxImagePixels. The rows are
 // read from the header's pixel offset, each padded to 4 bytes, the last one too.
 func bmpCutShort(data []byte) error {
@@ -317,6 +318,9 @@ func bmpCutShort(data []byte) error {
 	u32 := func(i int) int64 { return int64(binary.LittleEndian.Uint32(data[i:])) }
 	w, h := int64(int32(u32(18))), int64(int32(u32(22)))
 	bpp := int64(binary.LittleEndian.Uint16(data[28:]))
+	if w*max(h, -h) > MaxImagePixels {
+		return nil // refused for its size (checkPixels), and the product below could overflow
+	}
 	need := (w*bpp + 31) / 32 * 4 * max(h, -h)
 	if have := int64(len(data)) - u32(10); need > 0 && have < need {
 		return fmt.Errorf("BMP file cut short: %d bytes of pixels, want %d", max(have, 0), need)

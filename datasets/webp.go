@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"image"
+	"io"
 	"strings"
 
 	"golang.org/x/image/webp"
@@ -87,9 +88,9 @@ func clip6(v int32) uint8 {
 }
 
 // webpFrame returns the image chunk (VP8 lossy or VP8L lossless) of an extended (VP8X) WebP file
-// as a simple WebP file of that chunk alone, and its kind, or nil for other files and files cut
-// short.
-func webpFrame(data []byte) (simple []byte, fourcc string) {
+// as a simple WebP file of that chunk alone, read in place (nothing is copied), and its kind, or
+// nil for other files and files cut short.
+func webpFrame(data []byte) (simple io.Reader, fourcc string) {
 	if len(data) < 30 || string(data[12:16]) != "VP8X" {
 		return nil, ""
 	}
@@ -100,16 +101,10 @@ func webpFrame(data []byte) (simple []byte, fourcc string) {
 				return nil, "" // cut short: Go's decoder says so
 			}
 			chunk := data[p : p+8+int(size)]
-			out := make([]byte, 0, 12+len(chunk)+1)
-			padded := len(chunk) + len(chunk)%2
-			out = append(out, "RIFF"...)
-			out = binary.LittleEndian.AppendUint32(out, uint32(4+padded))
-			out = append(out, "WEBP"...)
-			out = append(out, chunk...)
-			if len(chunk)%2 == 1 {
-				out = append(out, 0)
-			}
-			return out, id
+			padding := make([]byte, len(chunk)%2)
+			header := binary.LittleEndian.AppendUint32([]byte("RIFF"), uint32(4+len(chunk)+len(padding)))
+			header = append(header, "WEBP"...)
+			return io.MultiReader(bytes.NewReader(header), bytes.NewReader(chunk), bytes.NewReader(padding)), id
 		}
 		p += 8 + int(size+size&1)
 		if int64(p) > int64(len(data)) {
@@ -123,7 +118,7 @@ func webpFrame(data []byte) (simple []byte, fourcc string) {
 // file of that chunk alone, or nil for other files. libwebp writes a lossless image with alpha and
 // metadata (EXIF, ICC, XMP) so, flagging the alpha in the VP8X chunk, and Go's decoder refuses
 // that flag beside a VP8L chunk ("invalid format"); the VP8L bitstream carries its own alpha.
-func webpLossless(data []byte) []byte {
+func webpLossless(data []byte) io.Reader {
 	if simple, id := webpFrame(data); id == "VP8L" {
 		return simple
 	}
@@ -138,7 +133,7 @@ func checkWebPFrame(data []byte, width, height int) error {
 	if simple == nil {
 		return nil
 	}
-	cfg, err := webp.DecodeConfig(bytes.NewReader(simple))
+	cfg, err := webp.DecodeConfig(simple)
 	if err != nil {
 		return err
 	}
