@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/gomlx-ssl/vicreg/internal/cmdtest"
 )
 
 // TestDirOfOtherFilesKept: -dir naming a folder that holds files the benchmark did not write (a
@@ -70,22 +72,10 @@ func TestBadCountsRefused(t *testing.T) {
 }
 
 // stderrOf runs the command with args and returns its exit status and what it wrote to stderr.
-func stderrOf(t *testing.T, args ...string) (int, string) {
+func stderrOf(t *testing.T, args ...string) (code int, out string) {
 	t.Helper()
-	f, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	saved := os.Stderr
-	os.Stderr = f
-	code := run(args)
-	os.Stderr = saved
-	out, err := os.ReadFile(f.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	return code, string(out)
+	out = cmdtest.Capture(t, &os.Stderr, func() { code = run(args) })
+	return code, out
 }
 
 // TestOtherModesFlagsRefused: a flag that only the other measurement reads is a usage error
