@@ -256,19 +256,22 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 		}
 	}
 	// Go's decoders allocate from the header: its size is checked first.
-	if _, _, err := ImageSize(data); err != nil {
+	h, w, err := ImageSize(data)
+	if err != nil {
 		return Image{}, err
 	}
 	var (
-		m   image.Image
-		err error
-		r   = bytes.NewReader(data)
+		m image.Image
+		r = bytes.NewReader(data)
 	)
 	switch format := imageFormat(data); format {
 	case "jpeg":
 		m, err = jpeg.Decode(r)
 	case "png":
-		m, err = png.Decode(r)
+		if img, ok := decodePNGLib(data, h, w); ok {
+			return img, nil
+		}
+		return decodePNGGo(data)
 	case "webp":
 		if img, ok, err := decodeWebPLib(data); ok {
 			return img, err
@@ -305,6 +308,35 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 		return Image{}, formatErr(imageFormat(data), err)
 	}
 	return toRGB(m), nil
+}
+
+// decodePNGGo decodes a PNG with Go's decoder, after ImageSize.
+func decodePNGGo(data []byte) (Image, error) {
+	m, err := png.Decode(bytes.NewReader(data))
+	if err != nil {
+		return Image{}, formatErr("png", err)
+	}
+	if p, ok := m.(*image.Paletted); ok {
+		// Go's decoder extends the palette with black up to the largest index in the file.
+		p.Palette = p.Palette[:min(len(p.Palette), pngPaletteLen(data))]
+	}
+	return toRGB(m), nil
+}
+
+// pngPaletteLen returns the number of colors in a PNG's PLTE chunk (0 without one), found by
+// walking its chunks from the signature.
+func pngPaletteLen(data []byte) int {
+	for i := 8; i+8 <= len(data); {
+		n := int64(binary.BigEndian.Uint32(data[i:]))
+		switch string(data[i+4 : i+8]) {
+		case "PLTE":
+			return int(n / 3)
+		case "IDAT", "IEND":
+			return 0
+		}
+		i += 12 + int(min(n, int64(len(data))))
+	}
+	return 0
 }
 
 // bmpCutShort returns an error when an uncompressed BMP file (what Go's decoder reads, its header
@@ -352,22 +384,23 @@ func unpremultiply(m image.Image) (Image, bool) {
 		s := src[y*stride : y*stride+w*bpp]
 		row := out.Pix[y*w*3 : (y+1)*w*3]
 		for x := range w {
-			p := s[x*bpp:]
-			a := int(p[3*bs])
-			for c := range 3 {
-				v := int(p[c*bs])
-				switch a {
-				case 255:
-				case 0:
-					v = 0
-				default:
-					v = min(255, v*255/a)
-				}
-				row[3*x+c] = uint8(v)
+			p := s[x*bpp : (x+1)*bpp]
+			r, g, bl, a := p[0], p[bs], p[2*bs], p[3*bs]
+			if a != 255 { // opaque pixels (all of them in a TIFF without alpha) are copied
+				r, g, bl = unpremultiplied(r, a), unpremultiplied(g, a), unpremultiplied(bl, a)
 			}
+			row[3*x], row[3*x+1], row[3*x+2] = r, g, bl
 		}
 	}
 	return out, true
+}
+
+// unpremultiplied is PIL's v·255/a rounded down and clipped to 255, 0 where a is 0.
+func unpremultiplied(v, a uint8) uint8 {
+	if a == 0 {
+		return 0
+	}
+	return uint8(min(255, int(v)*255/int(a)))
 }
 
 // formatErr adds to a decoder's error, when the file is of a variant of its format that the
@@ -398,10 +431,18 @@ func WebPDecoder() string {
 	return libwebpName()
 }
 
+// PNGDecoder says which PNG decoder is in use, and why when it is Go's.
+func PNGDecoder() string {
+	if err := pngLib(); err != nil {
+		return fmt.Sprintf("Go image/png (pure Go, slower; libpng not used: %v)", err)
+	}
+	return libpngName()
+}
+
 // nativeDecoder is a C decoder library, opened on first use unless its environment variable
 // is "go", which forces Go's decoder.
 type nativeDecoder struct {
-	env  string // VICREG_JPEG, VICREG_WEBP
+	env  string // VICREG_JPEG, VICREG_WEBP, VICREG_PNG
 	load func() error
 	once sync.Once
 	err  error
@@ -422,6 +463,7 @@ func (d *nativeDecoder) unavailable() error {
 var (
 	libjpeg = &nativeDecoder{env: "VICREG_JPEG", load: loadLibjpeg}
 	libwebp = &nativeDecoder{env: "VICREG_WEBP", load: loadLibwebp}
+	libpng  = &nativeDecoder{env: "VICREG_PNG", load: loadLibpng}
 )
 
 // jpegLib returns nil when libjpeg-turbo is loaded and to be used, or why not.
@@ -429,6 +471,9 @@ func jpegLib() error { return libjpeg.unavailable() }
 
 // webpLib returns nil when libwebp is loaded and to be used, or why not.
 func webpLib() error { return libwebp.unavailable() }
+
+// pngLib returns nil when libpng is loaded and to be used, or why not.
+func pngLib() error { return libpng.unavailable() }
 
 // toRGB converts a decoded image to RGB bytes in HWC order, with PIL's convert("RGB") semantics.
 func toRGB(m image.Image) Image {
@@ -465,7 +510,10 @@ func toRGB(m image.Image) Image {
 	case *image.NRGBA64:
 		copyRGB(pix, m.Pix, m.Stride, h, w, 8, 2)
 	case *image.Paletted:
-		var lut [256][3]uint8
+		var lut [256][3]uint8 // an index past the palette's end is gray, as in PIL (its palettes start as a gray ramp)
+		for i := range lut {
+			lut[i] = [3]uint8{uint8(i), uint8(i), uint8(i)}
+		}
 		for i, c := range m.Palette {
 			n := color.NRGBAModel.Convert(c).(color.NRGBA)
 			if rgba, ok := c.(color.RGBA); ok && rgba.A == 255 {

@@ -37,12 +37,14 @@ var notDecoded = map[string]string{
 	"planar.tif":     "tiff: unsupported feature: a plane per channel (PlanarConfiguration 2): a TIFF variant that is not decoded here; convert the file to PNG",
 }
 
-// TestDecodeFormats decodes, with libwebp and with Go's WebP decoder, the other formats of
-// torchvision's ImageFolder (WebP lossless and lossy, with and without alpha; TIFF uncompressed,
-// LZW, Deflate, PackBits, grayscale, 16-bit, palette, RGBA, bilevel; BMP 24- and 32-bit, palette, grayscale, bilevel; PPM and PGM, raw and
-// plain, of other maxvals) and compares each with PIL's pixels, exactly. One rule differs from
-// PIL 9.4 on purpose: 16-bit gray samples (TIFF, and PGM of maxval above 255) become their 8-bit
-// value, where PIL clips them to 255. (PIL scales other maxvals to 0..255, plain or raw, as here.)
+// TestDecodeFormats decodes, with the C libraries (libwebp, libpng) and with Go's decoders, the
+// formats of torchvision's ImageFolder besides JPEG (PNG of every color type and bit depth,
+// interlaced, with tRNS, 16-bit, a palette shorter than its indices; WebP lossless and lossy, with
+// and without alpha; TIFF uncompressed, LZW, Deflate, PackBits, grayscale, 16-bit, palette, RGBA,
+// bilevel; BMP 24- and 32-bit, palette, grayscale, bilevel; PPM and PGM, raw and plain, of other
+// maxvals) and compares each with PIL's pixels, exactly. One rule differs from PIL 9.4 on purpose:
+// 16-bit gray samples (PNG, TIFF, and PGM of maxval above 255) become their 8-bit value, where PIL
+// clips them to 255. (PIL scales other maxvals to 0..255, plain or raw, as here.)
 func TestDecodeFormats(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "pil", "formats.json"))
 	if err != nil {
@@ -56,13 +58,14 @@ func TestDecodeFormats(t *testing.T) {
 	if len(gray) != f.H*f.W*3 {
 		t.Fatalf("fixture: gray.pgm has %d bytes", len(gray))
 	}
-	t.Logf("WebP decoder: %s", WebPDecoder())
-	for _, decoder := range []string{"libwebp", "go"} {
+	t.Logf("WebP decoder: %s; PNG decoder: %s", WebPDecoder(), PNGDecoder())
+	for _, decoder := range []string{"libraries", "go"} {
 		t.Run(decoder, func(t *testing.T) {
 			if decoder == "go" {
 				forceGoDecoder(t, libwebp)
-			} else if err := webpLib(); err != nil {
-				t.Skipf("libwebp is not loaded (%v): only Go's WebP decoder is tested", err)
+				forceGoDecoder(t, libpng)
+			} else if webpLib() != nil && pngLib() != nil {
+				t.Skipf("neither libwebp (%v) nor libpng (%v) is loaded: only Go's decoders are tested", webpLib(), pngLib())
 			}
 			checkFormats(t, f, gray)
 		})
@@ -108,7 +111,7 @@ func checkFormats(t *testing.T, f formatsFixture, gray []uint8) {
 			}
 			ref := want.Pix
 			switch name {
-			case "gray16.tif", "gray16.pgm": // 257 times the 8-bit gray
+			case "gray16.tif", "gray16.pgm", "gray16-interlaced.png": // 257 times the 8-bit gray
 				ref = gray
 			}
 			if mean, maxd := diffStats(img.Pix, ref); maxd != 0 {
@@ -120,7 +123,7 @@ func checkFormats(t *testing.T, f formatsFixture, gray []uint8) {
 		})
 	}
 	for _, ext := range imageExtensions {
-		if ext != ".jpg" && ext != ".jpeg" && ext != ".png" && !seen[ext] {
+		if ext != ".jpg" && ext != ".jpeg" && !seen[ext] {
 			t.Errorf("no file of %s in the fixture", ext)
 		}
 	}

@@ -78,6 +78,7 @@ func run(args []string) int {
 		}
 		fmt.Printf("jpeg:        %s\n", datasets.JPEGDecoder())
 		fmt.Printf("webp:        %s\n", datasets.WebPDecoder())
+		fmt.Printf("png:         %s\n", datasets.PNGDecoder())
 		return 0
 	}
 

@@ -126,8 +126,96 @@ def write_tiff(path, w, h, spp, bps, photometric, strips, extra=None, planar=1):
         f.write(b"II*\0" + struct.pack("<I", ifd_at) + body + ifd + b"\0\0\0\0" + values)
 
 
+def write_png(path, w, h, depth, color, samples, interlace=False, palette=None, trns=None, chunks=()):
+    """Writes a PNG that PIL cannot write (2- and 4-bit gray, 16-bit RGB, Adam7 interlacing, a
+    palette shorter than its indices, extra chunks) from samples, an array of h x w x channels. Row
+    y of each pass is filtered with filter type y % 5, so that every filter is undone on reading."""
+    import zlib
+    channels = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[color]
+    samples = np.asarray(samples).reshape(h, w, channels)
+    bpp = max(1, channels * depth // 8)  # bytes of a pixel, as filters count them
+
+    def pack(row):
+        if depth == 16:
+            return row.astype(">u2").tobytes()
+        if depth == 8:
+            return row.astype(np.uint8).tobytes()
+        bits = "".join(format(int(v), f"0{depth}b") for v in np.ravel(row))
+        bits += "0" * (-len(bits) % 8)
+        return bytes(int(bits[i:i + 8], 2) for i in range(0, len(bits), 8))
+
+    def paeth(a, b, c):
+        p = a + b - c
+        pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+        return a if pa <= pb and pa <= pc else b if pb <= pc else c
+
+    def filtered(rows):
+        out, prev = b"", None
+        for y, row in enumerate(rows):
+            kind, cur = y % 5, list(row)
+            up = prev if prev is not None else [0] * len(cur)
+            f = []
+            for i, v in enumerate(cur):
+                left = cur[i - bpp] if i >= bpp else 0
+                ul = up[i - bpp] if i >= bpp else 0
+                pred = [0, left, up[i], (left + up[i]) // 2, paeth(left, up[i], ul)][kind]
+                f.append((v - pred) % 256)
+            out += bytes([kind]) + bytes(f)
+            prev = cur
+        return out
+
+    passes = [(0, 0, 1, 1)] if not interlace else [
+        (0, 0, 8, 8), (0, 4, 8, 8), (4, 0, 8, 4), (0, 2, 4, 4), (2, 0, 4, 2), (0, 1, 2, 2), (1, 0, 2, 1)]
+    raw = b""
+    for y0, x0, dy, dx in passes:  # (first row, first column, row step, column step)
+        sub = samples[y0::dy, x0::dx]
+        if sub.size:
+            raw += filtered([pack(r) for r in sub])
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xffffffff)
+
+    out = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color, 0, 0, int(interlace)))
+    for kind, data in chunks:
+        out += chunk(kind, data)
+    if palette is not None:
+        out += chunk(b"PLTE", bytes(np.asarray(palette, dtype=np.uint8).ravel()))
+    if trns is not None:
+        out += chunk(b"tRNS", trns)
+    out += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
+    with open(path, "wb") as f:
+        f.write(out)
+
+
+def png_variants(src, gray):
+    """formats/*.png: PNG in the color types, bit depths and options of the PNG specification."""
+    h, w = gray.shape
+    rgb = Image.fromarray(src, "RGB")
+    rgb.save("formats/rgb.png")
+    Image.fromarray(gray, "L").save("formats/gray.png")
+    Image.fromarray(gray, "L").convert("1").save("formats/gray-1bit.png")
+    rgb.quantize(colors=4).save("formats/palette-2bit.png")
+    rgb.quantize(colors=16).save("formats/palette-trns.png", transparency=3)
+    Image.fromarray(gray, "L").save("formats/gray-trns.png", transparency=int(gray[0, 0]))
+    rgb.save("formats/rgb-trns.png", transparency=tuple(int(v) for v in src[0, 0]))
+    write_png("formats/rgb-interlaced.png", w, h, 8, 2, src, interlace=True)
+    write_png("formats/gray-2bit.png", w, h, 2, 0, gray >> 6)
+    write_png("formats/gray-4bit-interlaced.png", w, h, 4, 0, gray >> 4, interlace=True)
+    low = (np.arange(h * w * 3).reshape(h, w, 3) * 37) % 256  # low bytes that are not the high ones
+    write_png("formats/rgb16.png", w, h, 16, 2, src.astype(np.int64) * 256 + low)
+    alpha = (np.arange(h * w).reshape(h, w, 1) * 3) % 65536
+    write_png("formats/rgba16-interlaced.png", w, h, 16, 6,
+              np.concatenate([src.astype(np.int64) * 256 + low, alpha], -1), interlace=True)
+    write_png("formats/gray16-interlaced.png", w, h, 16, 0, gray.astype(np.int64) * 257, interlace=True)
+    # Indices past the end of a 4-colour palette (every pixel's index is 0..15).
+    write_png("formats/palette-short.png", w, h, 4, 3, np.arange(h * w).reshape(h, w) % 16,
+              palette=[[255, 0, 0], [0, 255, 0], [0, 0, 255], [9, 99, 199]])
+    # A gamma and an sRGB chunk, which neither PIL nor we apply.
+    write_png("formats/gamma.png", w, h, 8, 2, src, chunks=[(b"gAMA", struct.pack(">I", 100000))])
+
+
 def formats_fixture():
-    """formats/: the other formats torchvision's ImageFolder reads (BMP, TIFF, WebP, PPM/PGM), in the
+    """formats/: the formats torchvision's ImageFolder reads besides JPEG (PNG, BMP, TIFF, WebP, PPM/PGM), in the
     variants PIL writes or reads, made from one odd-sized noisy image (odd sizes test the edges of
     subsampled chroma); formats.json holds PIL's Image.open(f).convert("RGB") pixels of each, or
     PIL's error."""
@@ -170,6 +258,7 @@ def formats_fixture():
     rgb.save("formats/lossy.webp", quality=90)
     rgba.save("formats/lossy-alpha.webp", quality=90)
     rgb.save("formats/anim.webp", save_all=True, append_images=[gray.convert("RGB")], duration=100, loop=0)
+    png_variants(src, np.asarray(gray))
     rgb.save("formats/rgb.ppm")
     gray.save("formats/gray.pgm")
     Image.fromarray(np.asarray(gray).astype(np.int32) * 257, "I").save("formats/gray16.pgm")
@@ -207,7 +296,7 @@ def formats_fixture():
 
 def bench_fixture():
     """bench/photo.webp: a 500x375 photo-like image (ImageNet's typical size: gradients, noise,
-    a blur), lossy WebP quality 90, for BenchmarkDecodeWebP."""
+    a blur), lossy WebP quality 90, for BenchmarkDecode (which also writes it as a PNG)."""
     os.makedirs("bench", exist_ok=True)
     rng = np.random.default_rng(0)
     y, x = np.mgrid[0:375, 0:500]
