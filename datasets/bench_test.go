@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,40 +75,63 @@ func BenchmarkImageSizeJPEG(b *testing.B) {
 	}
 }
 
-// BenchmarkDecodeWebP decodes a 500x375 lossy WebP (testdata/pil/bench/photo.webp, written by
-// gen.py) to RGB with libwebp and with Go's decoder, each reporting beside its own time PIL's on
-// the same file (pil-ms, measured by testdata/pil/decode_time.py with Debian's /usr/bin/python3
-// when it runs; PIL decodes WebP with libwebp too).
+// BenchmarkDecode decodes a 500x375 photo-like image (testdata/pil/bench/photo.webp, written by
+// gen.py: lossy WebP; and the same pixels as a PNG written by Go's encoder into a temporary folder)
+// to RGB, with the C library (libwebp, libpng) and with Go's decoder, each reporting beside its own
+// time PIL's on the same file (pil-ms, measured by testdata/pil/decode_time.py with Debian's
+// /usr/bin/python3 when it runs; PIL decodes WebP with libwebp, PNG with zlib and its own code).
 //
-//	go test ./datasets -run XXX -bench DecodeWebP -cpu 1
-func BenchmarkDecodeWebP(b *testing.B) {
-	path := filepath.Join("testdata", "pil", "bench", "photo.webp")
-	data, err := os.ReadFile(path)
+//	go test ./datasets -run XXX -bench Decode -cpu 1
+func BenchmarkDecode(b *testing.B) {
+	webpData, err := os.ReadFile(filepath.Join("testdata", "pil", "bench", "photo.webp"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("%s; WebP decoder: %s", cpuinfo.Describe(), WebPDecoder())
-	pil := -1.0
-	if out, err := exec.Command("/usr/bin/python3", filepath.Join("testdata", "pil", "decode_time.py"), path).Output(); err != nil {
-		b.Logf("PIL's time not measured: %v", err)
-	} else if pil, err = strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err != nil {
-		b.Fatalf("decode_time.py printed %q", out)
+	photo, err := DecodeImage(webpData)
+	if err != nil {
+		b.Fatal(err)
 	}
-	for _, decoder := range []string{"libwebp", "go"} {
-		b.Run(decoder, func(b *testing.B) {
-			if decoder == "go" {
-				forceGoDecoder(b, libwebp)
-			} else if err := webpLib(); err != nil {
-				b.Skipf("libwebp is not loaded: %v", err)
-			}
-			for b.Loop() {
-				if _, err := DecodeImage(data); err != nil {
-					b.Fatal(err)
+	m := image.NewNRGBA(image.Rect(0, 0, photo.W, photo.H))
+	for i := range photo.W * photo.H {
+		copy(m.Pix[4*i:4*i+3], photo.Pix[3*i:3*i+3])
+		m.Pix[4*i+3] = 255
+	}
+	var pngData bytes.Buffer
+	if err := png.Encode(&pngData, m); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%s; WebP decoder: %s; PNG decoder: %s", cpuinfo.Describe(), WebPDecoder(), PNGDecoder())
+	for _, f := range []struct {
+		format string
+		data   []byte
+		lib    *nativeDecoder
+	}{{"webp", webpData, libwebp}, {"png", pngData.Bytes(), libpng}} {
+		path := filepath.Join(b.TempDir(), "photo."+f.format)
+		if err := os.WriteFile(path, f.data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		pil := -1.0
+		if out, err := exec.Command("/usr/bin/python3", filepath.Join("testdata", "pil", "decode_time.py"), path).Output(); err != nil {
+			b.Logf("PIL's time not measured: %v", err)
+		} else if pil, err = strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err != nil {
+			b.Fatalf("decode_time.py printed %q", out)
+		}
+		for _, decoder := range []string{"lib", "go"} {
+			b.Run(f.format+"/"+decoder, func(b *testing.B) {
+				if decoder == "go" {
+					forceGoDecoder(b, f.lib)
+				} else if err := f.lib.unavailable(); err != nil {
+					b.Skipf("the library is not loaded: %v", err)
 				}
-			}
-			if pil > 0 {
-				b.ReportMetric(pil, "pil-ms")
-			}
-		})
+				for b.Loop() {
+					if _, err := DecodeImage(f.data); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if pil > 0 {
+					b.ReportMetric(pil, "pil-ms")
+				}
+			})
+		}
 	}
 }

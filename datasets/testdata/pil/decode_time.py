@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Prints, for each file given, the milliseconds PIL takes to decode it as torchvision's
 ImageFolder does (Image.open(f).convert("RGB")): the best of 5 rounds of at least 0.3 s each, one
-thread. BenchmarkDecodeWebP runs it with Debian's /usr/bin/python3 to report PIL's time beside ours.
+thread. BenchmarkDecode runs it with Debian's /usr/bin/python3 to report PIL's time beside ours.
 """
 import io
 import sys
