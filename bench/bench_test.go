@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 	"github.com/gomlx-ssl/vicreg/models"
 )
 
@@ -203,6 +204,54 @@ func TestTorchEnv(t *testing.T) {
 			t.Errorf("GPU environment has %s", kv)
 		}
 	}
+}
+
+// TestOpenBLASCoreType: where OpenBLAS does not know the CPU (it then says "Core: Prescott"), PyTorch
+// runs with its AVX-512 kernels on a CPU that has AVX-512, and the table says so; on another CPU
+// nothing is set (a kernel for missing instructions would crash) and the table says what to set;
+// where OpenBLAS knows the CPU, nothing is set or said. With Debian's torch installed, the probe of
+// newTorchSide reads the core OpenBLAS chose on this machine.
+func TestOpenBLASCoreType(t *testing.T) {
+	verbose := "Core: Prescott\n"
+	if ct, note := openBLASCoreType(verbose, cpuinfo.CPU{AVX512: true}); ct != "SKYLAKEX" || !strings.Contains(note, "OPENBLAS_CORETYPE=SKYLAKEX") {
+		t.Errorf("Prescott on an AVX-512 CPU: %q, %q; want SKYLAKEX, said", ct, note)
+	}
+	if ct, note := openBLASCoreType(verbose, cpuinfo.CPU{}); ct != "" || !strings.Contains(note, "HASWELL") {
+		t.Errorf("Prescott without AVX-512: %q, %q; want nothing set, and HASWELL suggested", ct, note)
+	}
+	for _, v := range []string{"Core: SkylakeX\n", "Core: Zen\n", "", "Core: PrescottX\n"} {
+		if ct, note := openBLASCoreType(v, cpuinfo.CPU{AVX512: true}); ct != "" || note != "" {
+			t.Errorf("%q: %q, %q; want nothing", v, ct, note)
+		}
+	}
+	ts, cleanup, err := newTorchSide("/usr/bin/python3", true, "cpu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cleanup()
+	if ts.note != "" {
+		t.Skip(ts.note)
+	}
+	cmd := exec.Command("/usr/bin/python3", "-c", "import torch; torch.ones(64, 64) @ torch.ones(64, 64)")
+	cmd.Env = append(torchEnv(true, "cpu"), "OPENBLAS_VERBOSE=2")
+	out, _ := cmd.CombinedOutput()
+	_, core, ok := strings.Cut(string(out), "Core: ")
+	core, _, _ = strings.Cut(core, "\n")
+	t.Logf("%s: OpenBLAS chose %q; OPENBLAS_CORETYPE set: %q", cpuinfo.Describe(), core, ts.coreType)
+	if _, err := os.Stat(filepath.Join(openBLAS, "libblas.so.3")); err == nil && !ok {
+		t.Errorf("OpenBLAS is installed but said no core with OPENBLAS_VERBOSE=2:\n%s", out)
+	}
+	if want, _ := openBLASCoreType(string(out), mustCPU(t)); ts.coreType != want {
+		t.Errorf("newTorchSide set OPENBLAS_CORETYPE %q, want %q", ts.coreType, want)
+	}
+}
+
+func mustCPU(t *testing.T) cpuinfo.CPU {
+	cpu, err := cpuinfo.Read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cpu
 }
 
 // TestMissingTorchLibraries: the table says when PyTorch ran without OpenBLAS's pthread build or

@@ -268,6 +268,9 @@ type torchSide struct {
 	passive        bool   // OMP_WAIT_POLICY=PASSIVE
 	device         string // "cpu" or "cuda"
 	note           string // why the PyTorch columns are empty, when they are
+	// coreType is the OPENBLAS_CORETYPE PyTorch runs with where OpenBLAS does not know the CPU
+	// (openBLASCoreType), and blasNote says so; both empty otherwise.
+	coreType, blasNote string
 }
 
 // jemalloc is the allocator a careful PyTorch user preloads on the CPU (Debian's libjemalloc2).
@@ -296,7 +299,8 @@ func missingTorchLibraries(openBLASDir, jemallocPath string) []string {
 
 // torchEnv is the environment a careful PyTorch user sets on this machine: OpenBLAS's pthread
 // build, jemalloc that keeps freed pages (when it is installed), and no OPENBLAS_CORETYPE /
-// OPENBLAS_L2_SIZE overrides. With passive, OpenMP threads sleep at barriers instead of spinning:
+// OPENBLAS_L2_SIZE overrides of the caller's (torchSide adds its own where OpenBLAS does not know
+// the CPU: openBLASCoreType). With passive, OpenMP threads sleep at barriers instead of spinning:
 // on a machine whose cores are shared with other work, spinning made PyTorch's 2-thread steps
 // about 10 times slower. On a GPU (device "cuda") only the OpenBLAS overrides are removed: the
 // work is on the GPU and the Python environment is the GPU machine's own.
@@ -349,8 +353,39 @@ func newTorchSide(python string, passive bool, device string) (*torchSide, func(
 		if device == "cuda" {
 			t.note = fmt.Sprintf("PyTorch columns skipped: %s has no CUDA torch (%v: %s)", python, err, strings.TrimSpace(tail(string(out), 300)))
 		}
+		return t, cleanup, nil
+	}
+	if device == "cpu" {
+		// Which kernels OpenBLAS picked for this CPU: it says so with OPENBLAS_VERBOSE=2.
+		cmd := exec.Command(python, "-c", "import torch; torch.ones(64, 64) @ torch.ones(64, 64)")
+		cmd.Env = append(torchEnv(passive, device), "OPENBLAS_VERBOSE=2")
+		out, _ := cmd.CombinedOutput()
+		if cpu, err := cpuinfo.Read(); err == nil {
+			t.coreType, t.blasNote = openBLASCoreType(string(out), cpu)
+		}
 	}
 	return t, cleanup, nil
+}
+
+// openBLASCoreType reads the core OpenBLAS chose from its OPENBLAS_VERBOSE=2 output ("Core:
+// Prescott") and returns the OPENBLAS_CORETYPE a careful user sets, with a note for the table, when
+// OpenBLAS did not know the CPU: it then falls back to Prescott, its kernels for the first 64-bit
+// CPUs (Debian's OpenBLAS 0.3.21 does so on an Intel Xeon of family 6, model 207, where its
+// 2048x2048 product ran 5 times slower than with SKYLAKEX). On a CPU with AVX-512 the choice is
+// SKYLAKEX, its AVX-512 kernels; on another, none is set (a kernel for instructions the CPU lacks
+// would crash), and the note says what the user may set.
+func openBLASCoreType(verbose string, cpu cpuinfo.CPU) (coreType, note string) {
+	_, core, ok := strings.Cut(verbose, "Core: ")
+	if !ok {
+		return "", ""
+	}
+	if core, _, _ = strings.Cut(core, "\n"); strings.TrimSpace(core) != "Prescott" {
+		return "", ""
+	}
+	if cpu.AVX512 {
+		return "SKYLAKEX", "OpenBLAS does not know this CPU (it chose its Prescott kernels, several times slower): PyTorch ran with OPENBLAS_CORETYPE=SKYLAKEX, its kernels for AVX-512, as a careful user sets."
+	}
+	return "", "OpenBLAS does not know this CPU and chose its Prescott kernels, several times slower: PyTorch's matrix products are slower than they could be; set OPENBLAS_CORETYPE to the newest kernel set this CPU's instructions allow (HASWELL with AVX2) and rerun before comparing."
 }
 
 // torchResult is one line of torch_step.py.
@@ -382,6 +417,9 @@ func (t *torchSide) runJSON(out any, args ...string) error {
 	}
 	cmd := exec.Command(t.python, append([]string{t.script}, args...)...)
 	cmd.Env = torchEnv(t.passive, t.device)
+	if t.coreType != "" {
+		cmd.Env = append(cmd.Env, "OPENBLAS_CORETYPE="+t.coreType)
+	}
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

@@ -38,6 +38,10 @@ func runTable(o options, cfgs []benchConfig) error {
 			notes = append(notes, n)
 			log.Warn(n)
 		}
+		if ts.blasNote != "" {
+			notes = append(notes, ts.blasNote)
+			log.Warn(ts.blasNote)
+		}
 	}
 	doOurs, doTorch := o.side != "torch", o.side != "ours" && ts.note == ""
 	var oursEnv []string
