@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
+	"golang.org/x/image/tiff"
 )
 
 // BenchmarkTwoView measures two-view augmentation throughput (solo-cifar preset) through the Loader,
@@ -76,10 +77,12 @@ func BenchmarkImageSizeJPEG(b *testing.B) {
 }
 
 // BenchmarkDecode decodes a 500x375 photo-like image (testdata/pil/bench/photo.webp, written by
-// gen.py: lossy WebP; and the same pixels as a PNG written by Go's encoder into a temporary folder)
-// to RGB, with the C library (libwebp, libpng) and with Go's decoder, each reporting beside its own
-// time PIL's on the same file (pil-ms, measured by testdata/pil/decode_time.py with Debian's
-// /usr/bin/python3 when it runs; PIL decodes WebP with libwebp, PNG with zlib and its own code).
+// gen.py: lossy WebP; and the same pixels as a PNG and as an RGBA TIFF, uncompressed and Deflate
+// with the horizontal predictor, written by Go's encoders into a temporary folder, and as an RGB
+// LZW TIFF written by PIL) to RGB, with the C library (libwebp, libpng, libtiff) and with Go's
+// decoder, each reporting beside its own time PIL's on the same file (pil-ms, measured by testdata/pil/decode_time.py with Debian's
+// /usr/bin/python3 when it runs; PIL decodes WebP with libwebp, PNG with zlib and its own code,
+// compressed TIFF with libtiff).
 //
 //	go test ./datasets -run XXX -bench Decode -cpu 1
 func BenchmarkDecode(b *testing.B) {
@@ -96,16 +99,37 @@ func BenchmarkDecode(b *testing.B) {
 		copy(m.Pix[4*i:4*i+3], photo.Pix[3*i:3*i+3])
 		m.Pix[4*i+3] = 255
 	}
-	var pngData bytes.Buffer
+	var pngData, tiffData, deflateData bytes.Buffer
 	if err := png.Encode(&pngData, m); err != nil {
 		b.Fatal(err)
 	}
-	b.Logf("%s; WebP decoder: %s; PNG decoder: %s", cpuinfo.Describe(), WebPDecoder(), PNGDecoder())
-	for _, f := range []struct {
+	if err := tiff.Encode(&tiffData, m, nil); err != nil {
+		b.Fatal(err)
+	}
+	if err := tiff.Encode(&deflateData, m, &tiff.Options{Compression: tiff.Deflate, Predictor: true}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("%s; WebP decoder: %s; PNG decoder: %s; TIFF decoder: %s", cpuinfo.Describe(), WebPDecoder(), PNGDecoder(), TIFFDecoder())
+	type file struct {
 		format string
 		data   []byte
 		lib    *nativeDecoder
-	}{{"webp", webpData, libwebp}, {"png", pngData.Bytes(), libpng}} {
+	}
+	files := []file{{"webp", webpData, libwebp}, {"png", pngData.Bytes(), libpng},
+		{"tiff", tiffData.Bytes(), libtiff}, {"tiff-deflate", deflateData.Bytes(), libtiff}}
+	// Go's encoder writes no LZW: PIL writes the RGB TIFF that PIL users have most (an RGB image
+	// saved with compression="tiff_lzw"), when it runs.
+	dir := b.TempDir()
+	src, lzw := filepath.Join(dir, "photo.png"), filepath.Join(dir, "photo-lzw.tif")
+	save := `import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2], compression="tiff_lzw")`
+	if err := os.WriteFile(src, pngData.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	} else if out, err := exec.Command("/usr/bin/python3", "-c", save, src, lzw).CombinedOutput(); err != nil {
+		b.Logf("no LZW TIFF (PIL writes it): %v %s", err, out)
+	} else if data, err := os.ReadFile(lzw); err == nil {
+		files = append(files, file{"tiff-lzw", data, libtiff})
+	}
+	for _, f := range files {
 		path := filepath.Join(b.TempDir(), "photo."+f.format)
 		if err := os.WriteFile(path, f.data, 0o644); err != nil {
 			b.Fatal(err)

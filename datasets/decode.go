@@ -162,13 +162,14 @@ func ImageSize(data []byte) (h, w int, err error) {
 // tiffIFD is what the first image directory of a TIFF file says that Go's decoder misreads.
 type tiffIFD struct {
 	planar, samples, photometric int
+	compression, predictor       int
 	extraAt                      int // offset of the ExtraSamples value when it is one SHORT, or 0
 }
 
 // readTIFFIFD reads the first image directory of a TIFF file (SHORT values only; missing or
 // unread tags keep their defaults).
 func readTIFFIFD(data []byte) tiffIFD {
-	d := tiffIFD{planar: 1, samples: 1, photometric: -1}
+	d := tiffIFD{planar: 1, samples: 1, photometric: -1, compression: 1, predictor: 1}
 	if len(data) < 8 {
 		return d
 	}
@@ -188,12 +189,16 @@ func readTIFFIFD(data []byte) tiffIFD {
 		}
 		v := int(order.Uint16(data[e+8:])) // a SHORT, the first of the value field
 		switch order.Uint16(data[e:]) {
+		case 259:
+			d.compression = v
 		case 262:
 			d.photometric = v
 		case 277:
 			d.samples = v
 		case 284:
 			d.planar = v
+		case 317:
+			d.predictor = v
 		case 338:
 			if order.Uint16(data[e+2:]) == 3 && order.Uint32(data[e+4:]) == 1 {
 				d.extraAt = int(e + 8)
@@ -288,15 +293,10 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 			return webpToRGB(&lossy.YCbCr), nil
 		}
 	case "tiff":
-		if rgbx := tiffRGBX(data); rgbx != nil {
-			r = bytes.NewReader(rgbx)
+		if img, ok := decodeTIFFLib(data, h, w); ok {
+			return img, nil
 		}
-		m, err = tiff.Decode(r)
-		if err == nil {
-			if img, ok := unpremultiply(m); ok {
-				return img, nil
-			}
-		}
+		return decodeTIFFGo(data)
 	case "bmp":
 		m, err = bmp.Decode(r)
 	case "pnm":
@@ -319,6 +319,22 @@ func decodePNGGo(data []byte) (Image, error) {
 	if p, ok := m.(*image.Paletted); ok {
 		// Go's decoder extends the palette with black up to the largest index in the file.
 		p.Palette = p.Palette[:min(len(p.Palette), pngPaletteLen(data))]
+	}
+	return toRGB(m), nil
+}
+
+// decodeTIFFGo decodes a TIFF with Go's decoder, after ImageSize.
+func decodeTIFFGo(data []byte) (Image, error) {
+	r := bytes.NewReader(data)
+	if rgbx := tiffRGBX(data); rgbx != nil {
+		r = bytes.NewReader(rgbx)
+	}
+	m, err := tiff.Decode(r)
+	if err != nil {
+		return Image{}, formatErr("tiff", err)
+	}
+	if img, ok := unpremultiply(m); ok {
+		return img, nil
 	}
 	return toRGB(m), nil
 }
@@ -431,6 +447,14 @@ func WebPDecoder() string {
 	return libwebpName()
 }
 
+// TIFFDecoder says which TIFF decoder is in use, and why when it is Go's.
+func TIFFDecoder() string {
+	if err := tiffLib(); err != nil {
+		return fmt.Sprintf("Go x/image/tiff (pure Go, slower; libtiff not used: %v)", err)
+	}
+	return libtiffName()
+}
+
 // PNGDecoder says which PNG decoder is in use, and why when it is Go's.
 func PNGDecoder() string {
 	if err := pngLib(); err != nil {
@@ -442,7 +466,7 @@ func PNGDecoder() string {
 // nativeDecoder is a C decoder library, opened on first use unless its environment variable
 // is "go", which forces Go's decoder.
 type nativeDecoder struct {
-	env  string // VICREG_JPEG, VICREG_WEBP, VICREG_PNG
+	env  string // VICREG_JPEG, VICREG_WEBP, VICREG_PNG, VICREG_TIFF
 	load func() error
 	once sync.Once
 	err  error
@@ -464,6 +488,7 @@ var (
 	libjpeg = &nativeDecoder{env: "VICREG_JPEG", load: loadLibjpeg}
 	libwebp = &nativeDecoder{env: "VICREG_WEBP", load: loadLibwebp}
 	libpng  = &nativeDecoder{env: "VICREG_PNG", load: loadLibpng}
+	libtiff = &nativeDecoder{env: "VICREG_TIFF", load: loadLibtiff}
 )
 
 // jpegLib returns nil when libjpeg-turbo is loaded and to be used, or why not.
@@ -474,6 +499,9 @@ func webpLib() error { return libwebp.unavailable() }
 
 // pngLib returns nil when libpng is loaded and to be used, or why not.
 func pngLib() error { return libpng.unavailable() }
+
+// tiffLib returns nil when libtiff is loaded and to be used, or why not.
+func tiffLib() error { return libtiff.unavailable() }
 
 // toRGB converts a decoded image to RGB bytes in HWC order, with PIL's convert("RGB") semantics.
 func toRGB(m image.Image) Image {

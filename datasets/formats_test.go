@@ -37,12 +37,13 @@ var notDecoded = map[string]string{
 	"planar.tif":     "tiff: unsupported feature: a plane per channel (PlanarConfiguration 2): a TIFF variant that is not decoded here; convert the file to PNG",
 }
 
-// TestDecodeFormats decodes, with the C libraries (libwebp, libpng) and with Go's decoders, the
-// formats of torchvision's ImageFolder besides JPEG (PNG of every color type and bit depth,
-// interlaced, with tRNS, 16-bit, a palette shorter than its indices; WebP lossless and lossy, with
-// and without alpha; TIFF uncompressed, LZW, Deflate, PackBits, grayscale, 16-bit, palette, RGBA,
-// bilevel; BMP 24- and 32-bit, palette, grayscale, bilevel; PPM and PGM, raw and plain, of other
-// maxvals) and compares each with PIL's pixels, exactly. One rule differs from PIL 9.4 on purpose:
+// TestDecodeFormats decodes, with the C libraries (libwebp, libpng, libtiff) and with Go's
+// decoders, the formats of torchvision's ImageFolder besides JPEG (PNG of every color type and bit
+// depth, interlaced, with tRNS, 16-bit, a palette shorter than its indices; WebP lossless and lossy,
+// with and without alpha; TIFF uncompressed, LZW with and without predictor, Deflate, PackBits,
+// tiled, big-endian, grayscale, WhiteIsZero, 16-bit, palette, RGBA, premultiplied, bilevel; BMP
+// 24- and 32-bit, palette, grayscale, bilevel; PPM and PGM, raw and plain, of other maxvals) and
+// compares each with PIL's pixels, exactly. One rule differs from PIL 9.4 on purpose:
 // 16-bit gray samples (PNG, TIFF, and PGM of maxval above 255) become their 8-bit value, where PIL
 // clips them to 255. (PIL scales other maxvals to 0..255, plain or raw, as here.)
 func TestDecodeFormats(t *testing.T) {
@@ -58,14 +59,15 @@ func TestDecodeFormats(t *testing.T) {
 	if len(gray) != f.H*f.W*3 {
 		t.Fatalf("fixture: gray.pgm has %d bytes", len(gray))
 	}
-	t.Logf("WebP decoder: %s; PNG decoder: %s", WebPDecoder(), PNGDecoder())
+	t.Logf("WebP decoder: %s; PNG decoder: %s; TIFF decoder: %s", WebPDecoder(), PNGDecoder(), TIFFDecoder())
 	for _, decoder := range []string{"libraries", "go"} {
 		t.Run(decoder, func(t *testing.T) {
 			if decoder == "go" {
 				forceGoDecoder(t, libwebp)
 				forceGoDecoder(t, libpng)
-			} else if webpLib() != nil && pngLib() != nil {
-				t.Skipf("neither libwebp (%v) nor libpng (%v) is loaded: only Go's decoders are tested", webpLib(), pngLib())
+				forceGoDecoder(t, libtiff)
+			} else if webpLib() != nil && pngLib() != nil && tiffLib() != nil {
+				t.Skipf("none of libwebp (%v), libpng (%v) and libtiff (%v) is loaded: only Go's decoders are tested", webpLib(), pngLib(), tiffLib())
 			}
 			checkFormats(t, f, gray)
 		})
@@ -111,7 +113,7 @@ func checkFormats(t *testing.T, f formatsFixture, gray []uint8) {
 			}
 			ref := want.Pix
 			switch name {
-			case "gray16.tif", "gray16.pgm", "gray16-interlaced.png": // 257 times the 8-bit gray
+			case "gray16.tif", "gray16-be.tif", "gray16.pgm", "gray16-interlaced.png": // 257 times the 8-bit gray
 				ref = gray
 			}
 			if mean, maxd := diffStats(img.Pix, ref); maxd != 0 {

@@ -67,7 +67,7 @@ func FuzzParseSTL10(f *testing.F) {
 
 // FuzzDecodeImage starts from every fixture of testdata/pil (each format and variant read, and
 // some that are refused): a decoded image has the size its header gives, and three bytes a pixel;
-// a PNG that libpng and Go's decoder both read has the same pixels from each.
+// a PNG or TIFF that libpng or libtiff and Go's decoder both read has the same pixels from each.
 func FuzzDecodeImage(f *testing.F) {
 	for _, dir := range []string{"kinds", "formats"} {
 		files, err := os.ReadDir(filepath.Join("testdata", "pil", dir))
@@ -93,14 +93,22 @@ func FuzzDecodeImage(f *testing.F) {
 		if err != nil || h != img.H || w != img.W || img.C != 3 || len(img.Pix) != h*w*3 {
 			t.Fatalf("decoded %dx%dx%d (%d bytes); header: %dx%d, %v", img.W, img.H, img.C, len(img.Pix), w, h, err)
 		}
-		// Where libpng and Go's decoder both read a PNG, they give the same pixels.
-		if imageFormat(data) == "png" && pngLib() == nil {
-			lib, ok := decodePNGLib(data, h, w)
-			goImg, err := decodePNGGo(data)
-			if ok && err == nil && !bytes.Equal(lib.Pix, goImg.Pix) {
-				mean, maxd := diffStats(lib.Pix, goImg.Pix)
-				t.Fatalf("libpng and Go's decoder differ by %.3f on average, %d at most", mean, maxd)
-			}
+		// Where libpng or libtiff and Go's decoder both read a PNG or TIFF, they give the same pixels.
+		var (
+			lib, goImg Image
+			ok         bool
+		)
+		switch imageFormat(data) {
+		case "png":
+			lib, ok = decodePNGLib(data, h, w)
+			goImg, err = decodePNGGo(data)
+		case "tiff":
+			lib, ok = decodeTIFFLib(data, h, w)
+			goImg, err = decodeTIFFGo(data)
+		}
+		if ok && err == nil && !bytes.Equal(lib.Pix, goImg.Pix) {
+			mean, maxd := diffStats(lib.Pix, goImg.Pix)
+			t.Fatalf("the %s library and Go's decoder differ by %.3f on average, %d at most", imageFormat(data), mean, maxd)
 		}
 	})
 }

@@ -79,6 +79,7 @@ func run(args []string) int {
 		fmt.Printf("jpeg:        %s\n", datasets.JPEGDecoder())
 		fmt.Printf("webp:        %s\n", datasets.WebPDecoder())
 		fmt.Printf("png:         %s\n", datasets.PNGDecoder())
+		fmt.Printf("tiff:        %s\n", datasets.TIFFDecoder())
 		return 0
 	}
 

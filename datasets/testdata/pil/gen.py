@@ -100,9 +100,10 @@ def write_plain_pnm(path, magic, maxval, rows):
             f.write(" ".join(str(int(v)) for v in np.ravel(row)) + "\n")
 
 
-def write_tiff(path, w, h, spp, bps, photometric, strips, extra=None, planar=1):
-    """Writes an uncompressed little-endian TIFF of the given strips (one per plane when planar is 2),
-    for the variants PIL reads and cannot write."""
+def write_tiff(path, w, h, spp, bps, photometric, strips, extra=None, planar=1, order="<", tile=None):
+    """Writes an uncompressed TIFF of the given strips (one per plane when planar is 2; tiles, in
+    rows, when tile is (width, height)), little-endian or with order ">" big-endian, for the
+    variants PIL reads and cannot write."""
     offsets, body = [], b""
     for s in strips:
         offsets.append(8 + len(body))
@@ -110,20 +111,25 @@ def write_tiff(path, w, h, spp, bps, photometric, strips, extra=None, planar=1):
     tags = {256: (3, [w]), 257: (3, [h]), 258: (3, [bps] * spp), 259: (3, [1]), 262: (3, [photometric]),
             273: (4, offsets), 277: (3, [spp]), 278: (3, [h]), 279: (4, [len(s) for s in strips]),
             284: (3, [planar])}
+    if tile is not None:
+        for t in (273, 278, 279):
+            del tags[t]
+        tags.update({322: (3, [tile[0]]), 323: (3, [tile[1]]), 324: (4, offsets), 325: (4, [len(s) for s in strips])})
     if extra is not None:
         tags[338] = (3, extra)
     ifd_at = 8 + len(body)
     values_at = ifd_at + 2 + 12 * len(tags) + 4
-    ifd, values = struct.pack("<H", len(tags)), b""
+    ifd, values = struct.pack(order + "H", len(tags)), b""
     for tag, (typ, vals) in sorted(tags.items()):
-        data = struct.pack("<" + ("H" if typ == 3 else "I") * len(vals), *vals)
+        data = struct.pack(order + ("H" if typ == 3 else "I") * len(vals), *vals)
         if len(data) <= 4:
-            ifd += struct.pack("<HHI", tag, typ, len(vals)) + data.ljust(4, b"\0")
+            ifd += struct.pack(order + "HHI", tag, typ, len(vals)) + data.ljust(4, b"\0")
         else:
-            ifd += struct.pack("<HHII", tag, typ, len(vals), values_at + len(values))
+            ifd += struct.pack(order + "HHII", tag, typ, len(vals), values_at + len(values))
             values += data
+    head = b"II*\0" if order == "<" else b"MM\0*"
     with open(path, "wb") as f:
-        f.write(b"II*\0" + struct.pack("<I", ifd_at) + body + ifd + b"\0\0\0\0" + values)
+        f.write(head + struct.pack(order + "I", ifd_at) + body + ifd + b"\0\0\0\0" + values)
 
 
 def write_png(path, w, h, depth, color, samples, interlace=False, palette=None, trns=None, chunks=()):
@@ -248,6 +254,16 @@ def formats_fixture():
     write_tiff("formats/planar.tif", 15, 11, 3, 8, 2, [src[..., c].tobytes() for c in range(3)], planar=2)
     # A fourth sample of no meaning (ExtraSamples 0: PIL's RGBX), which PIL reads and does not write.
     write_tiff("formats/rgbx.tif", 15, 11, 4, 8, 2, [np.concatenate([src, alpha[..., None]], -1).tobytes()], extra=[0])
+    # Tiles (one of 16x16, padded past the image's edges), big-endian 16-bit samples (gray: 257 times
+    # the 8-bit value; RGB: other low bytes), WhiteIsZero gray, and LZW with the horizontal predictor.
+    tile = np.zeros((16, 16, 3), np.uint8)
+    tile[:11, :15] = src
+    write_tiff("formats/tiled.tif", 15, 11, 3, 8, 2, [tile.tobytes()], tile=(16, 16))
+    write_tiff("formats/gray16-be.tif", 15, 11, 1, 16, 1, [(np.asarray(gray).astype(">u2") * 257).tobytes()], order=">")
+    low = (np.arange(11 * 15 * 3).reshape(11, 15, 3) * 37) % 256
+    write_tiff("formats/rgb16-be.tif", 15, 11, 3, 16, 2, [(src.astype(np.int64) * 256 + low).astype(">u2").tobytes()], order=">")
+    write_tiff("formats/whiteiszero.tif", 15, 11, 1, 8, 0, [(255 - np.asarray(gray)).tobytes()])
+    rgb.save("formats/lzw-predictor.tif", compression="tiff_lzw", tiffinfo={317: 2})
     rgb.convert("CMYK").save("formats/cmyk.tif")
     gray.convert("LA").save("formats/gray-alpha.tif")
     rgb.save("formats/jpeg.tif", compression="jpeg")

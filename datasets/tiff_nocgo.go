@@ -1,0 +1,13 @@
+//go:build !cgo
+
+package datasets
+
+import "errors"
+
+func loadLibtiff() error {
+	return errors.New("this program was built without cgo (CGO_ENABLED=0), which libtiff needs")
+}
+
+func libtiffName() string { return "" }
+
+func decodeTIFFLib(data []byte, h, w int) (Image, bool) { return Image{}, false }
