@@ -580,16 +580,23 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	fmt.Fprintf(stdout, "\n%s, %s, %g%% of the labels (%d images), %d epochs; test accuracy (%d images):\n",
 		cfg.Dataset, cfg.Weights, cfg.TrainPercent, res.TrainImages, cfg.Epochs, res.TestImages)
 	line := func(name string, r *results.Finetune) {
-		fmt.Fprintf(stdout, "  %-28s top-1 %6.2f%%", name, 100*r.Top1)
-		if r.Top5 >= 0 {
-			fmt.Fprintf(stdout, "   top-5 %6.2f%%", 100*r.Top5)
+		fmt.Fprintf(stdout, "  %-28s top-1 ", name)
+		if r.Top1 == nil { // an interrupted run is reported above; this one was evaluated
+			fmt.Fprint(stdout, "not measured")
+		} else {
+			fmt.Fprintf(stdout, "%6.2f%%", 100**r.Top1)
+		}
+		if r.Top5 != nil {
+			fmt.Fprintf(stdout, "   top-5 %6.2f%%", 100**r.Top5)
 		}
 		fmt.Fprintln(stdout)
 	}
 	line("pretrained encoder", res)
 	if scratch != nil {
 		line("from scratch (random init)", scratch)
-		fmt.Fprintf(stdout, "  gain from pretraining        %+6.2f points (top-1)\n", 100*(res.Top1-scratch.Top1))
+		if res.Top1 != nil && scratch.Top1 != nil {
+			fmt.Fprintf(stdout, "  gain from pretraining        %+6.2f points (top-1)\n", 100*(*res.Top1-*scratch.Top1))
+		}
 	}
 	fmt.Fprintf(stdout, "runs (checkpoints, metrics.jsonl, metrics.svg and .png, result.json): %s\n", strings.Join(dirs, ", "))
 	return nil

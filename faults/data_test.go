@@ -263,7 +263,10 @@ func TestDataEvaluateOwnImages(t *testing.T) {
 	exported, fromCkpt, fromExport := filepath.Join(out, "e.safetensors"), filepath.Join(out, "ckpt.npy"), filepath.Join(out, "export.npy")
 	r := run(t, bins.evaluate, nil, "-checkpoint", ck, "-probe-epochs", "1", "-export-encoder", exported, "-embeddings", fromCkpt)
 	assertNoStackTrace(t, "evaluate", r.output)
-	if want := fmt.Sprintf("kNN (k=20, T=0.07): test %.2f%%", 100*res.KNN); r.code != 0 || !strings.Contains(r.output, want) {
+	if res.KNN == nil {
+		t.Fatalf("the run's %s has no kNN accuracy", results.File)
+	}
+	if want := fmt.Sprintf("kNN (k=20, T=0.07): test %.2f%%", 100**res.KNN); r.code != 0 || !strings.Contains(r.output, want) {
 		t.Fatalf("evaluate on the run's folder: exit %d, want 0 and %q (the run's own kNN):\n%s", r.code, want, r.output)
 	}
 	if r := run(t, bins.evaluate, nil, "-checkpoint", exported, "-probe-epochs", "0", "-knn-k", "0", "-embeddings", fromExport); r.code != 0 {

@@ -84,17 +84,21 @@ func (m Machine) String() string {
 // Pretrain is the result.json of a pretraining run (go run ./train): a finished run, or one
 // interrupted by a signal.
 type Pretrain struct {
-	Kind         string        `json:"kind"` // KindPretrain (absent in files written before it was recorded)
-	Steps        int64         `json:"steps"`
-	Trained      int64         `json:"trained_steps"` // steps this process trained (Steps less the step it resumed from)
-	Interrupted  bool          `json:"interrupted"`   // stopped by a signal; a checkpoint was written
-	Checkpoint   string        `json:"checkpoint"`    // the newest checkpoint (written, or resumed from)
-	ProbeAcc     float64       `json:"online_probe"`  // online probe accuracy on the evaluation split at the end (-1 if none)
-	Linear       float64       `json:"linear_probe"`  // offline linear probe accuracy (-1 if not run)
-	KNN          float64       `json:"knn"`           // kNN accuracy (-1 if not run)
-	PixelLinear  float64       `json:"linear_pixels"` // baseline: linear probe on raw pixels (-1 if not run)
-	RandomLinear float64       `json:"linear_random"` // baseline: linear probe on a randomly initialised encoder (-1 if not run)
-	TrainTime    time.Duration `json:"train_ns"`      // this process's training time (Trained steps)
+	Kind        string `json:"kind"` // KindPretrain (absent in files written before it was recorded)
+	Steps       int64  `json:"steps"`
+	Trained     int64  `json:"trained_steps"` // steps this process trained (Steps less the step it resumed from)
+	Interrupted bool   `json:"interrupted"`   // stopped by a signal; a checkpoint was written
+	Checkpoint  string `json:"checkpoint"`    // the newest checkpoint (written, or resumed from)
+	// The accuracies, fractions in [0, 1], are absent (nil) where not measured: the online probe's
+	// on the evaluation split at the end, the offline linear probe's and kNN's, and the baselines'
+	// (a linear probe on raw pixels and on a randomly initialised encoder). Files written before
+	// this release record -1 for them; Read makes those nil.
+	ProbeAcc     *float64      `json:"online_probe,omitempty"`
+	Linear       *float64      `json:"linear_probe,omitempty"`
+	KNN          *float64      `json:"knn,omitempty"`
+	PixelLinear  *float64      `json:"linear_pixels,omitempty"`
+	RandomLinear *float64      `json:"linear_random,omitempty"`
+	TrainTime    time.Duration `json:"train_ns"` // this process's training time (Trained steps)
 	// EvalSplit names the images the accuracies are measured on ("test", or "validation": the
 	// held-out training images), EvalImages their number.
 	EvalSplit  string `json:"eval_split"`
@@ -121,16 +125,19 @@ type LowLabel struct {
 // Finetune is the result.json of a fine-tuning run (go run ./evaluate -weights): a finished run,
 // or one interrupted by a signal.
 type Finetune struct {
-	Kind        string        `json:"kind"` // KindFinetune (absent in files written before it was recorded)
-	Steps       int64         `json:"steps"`
-	Trained     int64         `json:"trained_steps"` // steps this process trained (Steps less the step it resumed from; 0 in files written before it was recorded)
-	Interrupted bool          `json:"interrupted"`
-	Checkpoint  string        `json:"checkpoint"`
-	TrainImages int           `json:"train_images"` // labelled images trained on (TrainPercent of the split)
-	TestImages  int           `json:"test_images"`
-	Top1        float64       `json:"top1"`     // test accuracy at the end
-	Top5        float64       `json:"top5"`     // -1 with 5 classes or fewer
-	TrainTime   time.Duration `json:"train_ns"` // this process's training time (Trained steps)
+	Kind        string `json:"kind"` // KindFinetune (absent in files written before it was recorded)
+	Steps       int64  `json:"steps"`
+	Trained     int64  `json:"trained_steps"` // steps this process trained (Steps less the step it resumed from; 0 in files written before it was recorded)
+	Interrupted bool   `json:"interrupted"`
+	Checkpoint  string `json:"checkpoint"`
+	TrainImages int    `json:"train_images"` // labelled images trained on (TrainPercent of the split)
+	TestImages  int    `json:"test_images"`
+	// Top1 and Top5 are the test accuracies at the end, absent (nil) where not measured (a run
+	// stopped before its first evaluation; top-5 with 5 classes or fewer). Files written before
+	// this release record -1; Read makes it nil.
+	Top1      *float64      `json:"top1,omitempty"`
+	Top5      *float64      `json:"top5,omitempty"`
+	TrainTime time.Duration `json:"train_ns"` // this process's training time (Trained steps)
 	// Provenance: a run resumed after its last step trains nothing and carries the training
 	// figures of the result it replaces; Backend, Machine and Date go with them (they are those
 	// of the process that trained, and empty where that result did not record them).
@@ -224,15 +231,31 @@ func Read(path string) (any, error) {
 	if err := json.Unmarshal(data, r); err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	// A file written before kinds were recorded reads with its kind filled in.
+	// A file written before kinds were recorded reads with its kind filled in, and one written
+	// before unmeasured accuracies were left out reads without its -1s.
 	switch r := r.(type) {
 	case *Pretrain:
 		r.Kind = KindPretrain
+		for _, p := range []**float64{&r.ProbeAcc, &r.Linear, &r.KNN, &r.PixelLinear, &r.RandomLinear} {
+			*p = measured(*p)
+		}
 	case *Finetune:
 		r.Kind = KindFinetune
+		r.Top1, r.Top5 = measured(r.Top1), measured(r.Top5)
 	}
 	return r, nil
 }
+
+// measured is acc, or nil for the -1 of a file that recorded an accuracy not measured that way.
+func measured(acc *float64) *float64 {
+	if acc != nil && *acc < 0 {
+		return nil
+	}
+	return acc
+}
+
+// Acc is a pointer to a measured accuracy, for the fields of Pretrain and Finetune.
+func Acc(v float64) *float64 { return &v }
 
 // ReadAs reads the result file at path (Read) as a T: Pretrain, Finetune or Evaluate. A file of
 // another kind is an error that says which kind it holds.

@@ -118,20 +118,22 @@ func run(args []string) int {
 // printAccuracy prints the final evaluation's accuracies that were measured (all of them, or
 // those of the phases that finished before a signal).
 func printAccuracy(res *results.Pretrain, cfg config.Config) {
-	if res.Linear < 0 {
+	if res.Linear == nil || res.KNN == nil {
 		return
 	}
 	fmt.Printf("\nAccuracy on %s/%s, %d images (%s):\n", cfg.Dataset, res.EvalSplit, res.EvalImages, cfg.Loss)
-	fmt.Printf("  linear probe, pretrained encoder  %6.2f%%\n", 100*res.Linear)
-	fmt.Printf("  kNN (k=%d), pretrained encoder    %6.2f%%\n", cfg.KNNK, 100*res.KNN)
-	fmt.Printf("  online linear probe               %6.2f%%\n", 100*res.ProbeAcc)
+	fmt.Printf("  linear probe, pretrained encoder  %6.2f%%\n", 100**res.Linear)
+	fmt.Printf("  kNN (k=%d), pretrained encoder    %6.2f%%\n", cfg.KNNK, 100**res.KNN)
+	if res.ProbeAcc != nil {
+		fmt.Printf("  online linear probe               %6.2f%%\n", 100**res.ProbeAcc)
+	}
 	for _, ll := range res.LowLabel {
 		fmt.Printf("  linear probe, %4g%% of the labels %6.2f%%   (kNN %6.2f%%, %d images)\n", ll.Percent, 100*ll.Linear, 100*ll.KNN, ll.Images)
 	}
-	if res.PixelLinear >= 0 {
-		fmt.Printf("  linear probe, raw pixels          %6.2f%%\n", 100*res.PixelLinear)
+	if res.PixelLinear != nil {
+		fmt.Printf("  linear probe, raw pixels          %6.2f%%\n", 100**res.PixelLinear)
 	}
-	if res.RandomLinear >= 0 {
-		fmt.Printf("  linear probe, random encoder      %6.2f%%\n", 100*res.RandomLinear)
+	if res.RandomLinear != nil {
+		fmt.Printf("  linear probe, random encoder      %6.2f%%\n", 100**res.RandomLinear)
 	}
 }

@@ -210,7 +210,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	logger.Info("fine-tuning", "weights", cfg.Weights, "scratch", cfg.Scratch, "dataset", cfg.Dataset,
 		"train_images", train.Info().Len, "view", size, "percent", cfg.TrainPercent, "epochs", cfg.Epochs, "steps", total,
 		"lr_backbone", cfg.LRBackbone, "lr_head", cfg.LRHead, "wd", cfg.WeightDecay, "batch", cfg.BatchSize)
-	res := &results.Finetune{Kind: results.KindFinetune, TrainImages: train.Info().Len, TestImages: test.Info().Len, Top1: -1, Top5: -1,
+	res := &results.Finetune{Kind: results.KindFinetune, TrainImages: train.Info().Len, TestImages: test.Info().Len,
 		Provenance: backend.Provenance(b, cfg.Dataset, datasets.DataDirOf(cfg.Dataset, cfg.DataDir), cfg.Seed, start)}
 	// evaluate measures the test accuracies of the classifier as it is at epoch; it returns
 	// errStopped once stop (if not nil) is set.
@@ -270,10 +270,10 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	}
 	res.Steps, res.Trained, res.Interrupted, res.Checkpoint, res.TrainTime = lr.Steps, lr.Trained, lr.Interrupted, lr.Checkpoint, lr.TrainTime
 	if v, ok := lr.Last[results.KeyTop1]; ok {
-		res.Top1 = v
+		res.Top1 = results.Acc(v)
 	}
 	if v, ok := lr.Last[results.KeyTop5]; ok {
-		res.Top5 = v
+		res.Top5 = results.Acc(v)
 	}
 	if err := metrics.Close(); err != nil {
 		return nil, err

@@ -162,9 +162,11 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	if err := e.stopped("probe and kNN"); err != nil {
 		return err
 	}
-	if res.Linear, res.KNN, err = e.probeAndKNN(trainF, evalF, probeCfg, "pretrained encoder"); err != nil {
+	lin, knn, err := e.probeAndKNN(trainF, evalF, probeCfg, "pretrained encoder")
+	if err != nil {
 		return err
 	}
+	res.Linear, res.KNN = results.Acc(lin), results.Acc(knn)
 	res.EvalImages = evalF.N // the images scored: without those left out as bad (-skip-bad-images)
 	for _, p := range e.cfg.LowLabel {
 		if err := e.stopped(fmt.Sprintf("%g%% of the labels", p)); err != nil {
@@ -202,7 +204,7 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	if err != nil {
 		return err
 	}
-	res.PixelLinear = pix.TestAccuracy
+	res.PixelLinear = results.Acc(pix.TestAccuracy)
 	if err := e.stopped("random encoder"); err != nil {
 		return err
 	}
@@ -214,8 +216,12 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	if trainF, evalF, err = e.features(random, "random encoder"); err != nil {
 		return err
 	}
-	res.RandomLinear, _, err = e.probeAndKNN(trainF, evalF, probeCfg, "random encoder")
-	return err
+	randomLin, _, err := e.probeAndKNN(trainF, evalF, probeCfg, "random encoder")
+	if err != nil {
+		return err
+	}
+	res.RandomLinear = results.Acc(randomLin)
+	return nil
 }
 
 // errEvaluationStopped is final's error when a signal (Options.Stop) arrives during it: the

@@ -290,10 +290,10 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		return nil, err
 	}
 	res := &results.Pretrain{Kind: results.KindPretrain, Steps: lr.Steps, Trained: lr.Trained, Interrupted: lr.Interrupted, Checkpoint: lr.Checkpoint, TrainTime: lr.TrainTime,
-		ProbeAcc: -1, Linear: -1, KNN: -1, PixelLinear: -1, RandomLinear: -1, StepCompilations: trainStep.Compilations(),
-		Provenance: backend.Provenance(b, cfg.Dataset, datasets.DataDirOf(cfg.Dataset, cfg.DataDir), cfg.Seed, start)}
+		StepCompilations: trainStep.Compilations(),
+		Provenance:       backend.Provenance(b, cfg.Dataset, datasets.DataDirOf(cfg.Dataset, cfg.DataDir), cfg.Seed, start)}
 	if v, ok := lr.Last[results.KeyProbeAcc]; ok {
-		res.ProbeAcc = v
+		res.ProbeAcc = results.Acc(v)
 	}
 	// The figure is drawn once the metrics are complete (the final evaluation's line included),
 	// also when the run is interrupted (the curves so far) or the final evaluation stops or fails.
@@ -347,11 +347,11 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		// The final accuracies join the metrics, at the last step: the end of the kNN curve that
 		// -eval-every draws.
 		final := map[string]float64{results.KeyStep: float64(res.Steps), results.KeyEpoch: float64(res.Steps) / float64(batchesPerEpoch)}
-		if res.Linear >= 0 {
-			final[results.KeyLinearAcc] = res.Linear
+		if res.Linear != nil {
+			final[results.KeyLinearAcc] = *res.Linear
 		}
-		if res.KNN >= 0 {
-			final[results.KeyKNNAcc] = res.KNN
+		if res.KNN != nil {
+			final[results.KeyKNNAcc] = *res.KNN
 		}
 		if err := metrics.Write(final); err != nil {
 			return nil, err

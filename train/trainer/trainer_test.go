@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -128,8 +129,8 @@ func TestOneClassIsNotEvaluated(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Linear >= 0 || res.KNN >= 0 || res.ProbeAcc >= 0 {
-		t.Errorf("one class: linear %v, kNN %v, online probe %v; want none measured (-1)", res.Linear, res.KNN, res.ProbeAcc)
+	if res.Linear != nil || res.KNN != nil || res.ProbeAcc != nil {
+		t.Errorf("one class: linear %s, kNN %s, online probe %s; want none measured", acc(res.Linear), acc(res.KNN), acc(res.ProbeAcc))
 	}
 	if !strings.Contains(logged.String(), "one class folder") {
 		t.Errorf("the log does not say why the run is not evaluated:\n%s", logged.String())
@@ -196,7 +197,7 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	if calls != 4 || res.StepCompilations != 1 {
 		t.Errorf("%d steps ran, the step was compiled %d times: want 4 steps and 1 compilation", calls, res.StepCompilations)
 	}
-	if res.Steps != 4 || res.Linear < 0 || res.KNN < 0 || res.ProbeAcc < 0 {
+	if res.Steps != 4 || !fraction(res.Linear) || !fraction(res.KNN) || !fraction(res.ProbeAcc) {
 		t.Errorf("result %+v: want 4 steps and every accuracy measured", res)
 	}
 	// 10% of the labels of 512 training images: a class-balanced subset of about 51.
@@ -362,7 +363,9 @@ func TestResumeIsExact(t *testing.T) {
 			w.StepCompilations = 0 // this process compiled no step (result.json keeps the run's count)
 		}
 		w.Provenance = got.Provenance // this process's (TestRunWritesEverythingAndNeverRecompiles checks it)
-		if gj, wj := fmt.Sprintf("%+v", *got), fmt.Sprintf("%+v", w); gj != wj {
+		gj, _ := json.Marshal(got) // the accuracies' values, not their pointers
+		wj, _ := json.Marshal(w)
+		if string(gj) != string(wj) {
 			t.Errorf("%s:\n got %s\nwant %s", what, gj, wj)
 		}
 	}
@@ -468,7 +471,7 @@ func TestResumeIsExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !res.Interrupted || res.Steps != 4 || res.Linear != -1 || res.KNN != -1 {
+	if !res.Interrupted || res.Steps != 4 || res.Linear != nil || res.KNN != nil {
 		t.Fatalf("stopped in the final evaluation: %+v, want interrupted at step 4 with no accuracy", res)
 	}
 	readResult := func() results.Pretrain {
@@ -484,7 +487,12 @@ func TestResumeIsExact(t *testing.T) {
 	if stopped.Kind != "pretrain" {
 		t.Errorf("%s: kind %q, want pretrain", results.File, stopped.Kind)
 	}
-	if !stopped.Interrupted || stopped.Trained != 4 || stopped.TrainTime != res.TrainTime || stopped.TrainTime <= 0 || stopped.Linear != -1 || stopped.StepCompilations != 1 {
+	// What was not measured is absent from the file, not a number that could be averaged.
+	if data, _ := os.ReadFile(filepath.Join(c.CheckpointDir, results.File)); strings.Contains(string(data), "linear_probe") ||
+		strings.Contains(string(data), `"knn"`) || strings.Contains(string(data), ": -1,") {
+		t.Errorf("%s of the run stopped before its probe records it or -1:\n%s", results.File, data)
+	}
+	if !stopped.Interrupted || stopped.Trained != 4 || stopped.TrainTime != res.TrainTime || stopped.TrainTime <= 0 || stopped.Linear != nil || stopped.StepCompilations != 1 {
 		t.Errorf("%s of the run stopped in its final evaluation: %+v, want interrupted, 4 steps trained in %v, no accuracy", results.File, stopped, res.TrainTime)
 	}
 	c.Resume = true
@@ -493,7 +501,7 @@ func TestResumeIsExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameResult("-resume after the stopped evaluation", again, 0, c.CheckpointDir)
-	if r := readResult(); r.Interrupted || r.Trained != 4 || r.TrainTime != res.TrainTime || r.StepCompilations != 1 || r.Linear != want.Linear {
+	if r := readResult(); r.Interrupted || r.Trained != 4 || r.TrainTime != res.TrainTime || r.StepCompilations != 1 || !sameAcc(r.Linear, want.Linear) {
 		t.Errorf("%s once the stopped evaluation was resumed: %+v, want the training of the first process (4 steps in %v, 1 compilation) and the accuracies", results.File, r, res.TrainTime)
 	}
 
@@ -517,9 +525,9 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, acc := range map[string]float64{"pixels": res.PixelLinear, "random encoder": res.RandomLinear} {
-		if acc < 0 || acc > 1 {
-			t.Errorf("baseline %s: accuracy %v, want it measured", name, acc)
+	for name, a := range map[string]*float64{"pixels": res.PixelLinear, "random encoder": res.RandomLinear} {
+		if !fraction(a) {
+			t.Errorf("baseline %s: accuracy %s, want it measured", name, acc(a))
 		}
 	}
 	series, err := results.ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
@@ -527,11 +535,11 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 		t.Fatal(err)
 	}
 	knn := series["knn_acc"]
-	if len(knn) != 2 || knn[0].Step != 4 || knn[0].Value < 0 || knn[0].Value > 1 || knn[1].Step != 8 || knn[1].Value != res.KNN {
-		t.Errorf("knn_acc series %v, want one accuracy at step 4 and the final one, %v, at step 8", knn, res.KNN)
+	if len(knn) != 2 || knn[0].Step != 4 || knn[0].Value < 0 || knn[0].Value > 1 || knn[1].Step != 8 || !sameAcc(&knn[1].Value, res.KNN) {
+		t.Errorf("knn_acc series %v, want one accuracy at step 4 and the final one, %s, at step 8", knn, acc(res.KNN))
 	}
-	if lin := series["linear_acc"]; len(lin) != 1 || lin[0].Step != 8 || lin[0].Value != res.Linear || res.Linear < 0 {
-		t.Errorf("linear_acc series %v, want the final linear probe's accuracy, %v, at step 8", lin, res.Linear)
+	if lin := series["linear_acc"]; len(lin) != 1 || lin[0].Step != 8 || !sameAcc(&lin[0].Value, res.Linear) {
+		t.Errorf("linear_acc series %v, want the final linear probe's accuracy, %s, at step 8", lin, acc(res.Linear))
 	}
 	if got := len(series["probe_acc"]); got != 2 {
 		t.Errorf("%d online probe evaluations, want 2 (one per epoch)", got)
@@ -576,7 +584,7 @@ func TestStopInFinalEvaluationKeepsFinishedPhases(t *testing.T) {
 	if !slices.Equal(phases, []string{"embedding", "probe and kNN", "raw pixels"}) {
 		t.Errorf("phases %v, want embedding, probe and kNN, then the stop before raw pixels", phases)
 	}
-	if !res.Interrupted || res.Linear < 0 || res.KNN < 0 || res.EvalImages != c.EvalSubset || res.PixelLinear != -1 || res.RandomLinear != -1 {
+	if !res.Interrupted || !fraction(res.Linear) || !fraction(res.KNN) || res.EvalImages != c.EvalSubset || res.PixelLinear != nil || res.RandomLinear != nil {
 		t.Errorf("result %+v: want interrupted, the probe and kNN measured on %d images, no baseline", res, c.EvalSubset)
 	}
 	var stored results.Pretrain
@@ -584,7 +592,7 @@ func TestStopInFinalEvaluationKeepsFinishedPhases(t *testing.T) {
 	if err != nil || json.Unmarshal(data, &stored) != nil {
 		t.Fatalf("%s: %v\n%s", results.File, err, data)
 	}
-	if stored.Linear != res.Linear || stored.KNN != res.KNN || stored.EvalImages != res.EvalImages || !stored.Interrupted || stored.PixelLinear != -1 {
+	if !sameAcc(stored.Linear, res.Linear) || !sameAcc(stored.KNN, res.KNN) || stored.EvalImages != res.EvalImages || !stored.Interrupted || stored.PixelLinear != nil {
 		t.Errorf("%s: %+v, want the measured figures of %+v", results.File, stored, res)
 	}
 }
@@ -706,6 +714,20 @@ func TestStoppedReevaluationKeepsTheResult(t *testing.T) {
 		var r results.Pretrain
 		json.Unmarshal(after, &r)
 		t.Errorf("%s was rewritten by the stopped re-evaluation: pixel baseline %v (was %v), random %v (was %v), interrupted %v",
-			results.File, r.PixelLinear, first.PixelLinear, r.RandomLinear, first.RandomLinear, r.Interrupted)
+			results.File, acc(r.PixelLinear), acc(first.PixelLinear), acc(r.RandomLinear), acc(first.RandomLinear), r.Interrupted)
 	}
 }
+
+// acc formats an accuracy of a result, or says it is absent.
+func acc(p *float64) string {
+	if p == nil {
+		return "absent"
+	}
+	return strconv.FormatFloat(*p, 'g', -1, 64)
+}
+
+// fraction reports whether an accuracy was measured, in [0, 1].
+func fraction(p *float64) bool { return p != nil && *p >= 0 && *p <= 1 }
+
+// sameAcc reports whether two accuracies are both absent or equal.
+func sameAcc(a, b *float64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }

@@ -98,7 +98,8 @@ var errUnfinished = errors.New("the run has not finished")
 
 // readResult reads the result of the finished run in dir. A run without result.json, or whose
 // result.json says a signal interrupted its final evaluation (it then holds only the accuracies
-// measured before the signal, -1 for the others), gives an error wrapping errUnfinished.
+// measured before the signal), gives an error wrapping errUnfinished; so does one without a linear
+// probe and kNN (a run without an evaluation split).
 func readResult(dir string) (*results.Pretrain, error) {
 	r, err := results.ReadAs[results.Pretrain](filepath.Join(dir, results.File))
 	switch {
@@ -109,6 +110,8 @@ func readResult(dir string) (*results.Pretrain, error) {
 	case r.Interrupted:
 		return nil, fmt.Errorf("%s: %w: a signal stopped its final evaluation (go run ./train -config %s -resume evaluates it again)",
 			dir, errUnfinished, filepath.Join(dir, config.FileName))
+	case r.Linear == nil || r.KNN == nil:
+		return nil, fmt.Errorf("%s: %w: its %s holds no linear probe and kNN", dir, errUnfinished, results.File)
 	}
 	return r, nil
 }
@@ -122,8 +125,8 @@ func best(dir, loss string) (string, error) {
 		if err != nil {
 			return "", err
 		}
-		if r.Linear > bestAcc {
-			bestW, bestAcc = strings.TrimPrefix(filepath.Base(m), loss+"-w"), r.Linear
+		if *r.Linear > bestAcc {
+			bestW, bestAcc = strings.TrimPrefix(filepath.Base(m), loss+"-w"), *r.Linear
 		}
 	}
 	if bestW == "" {
@@ -216,7 +219,7 @@ func budgets(dir, loss string) (accuracies, error) {
 			return acc, fmt.Errorf("%s: %w", m, err)
 		}
 		acc.seeds++
-		put("100%", seed, r.Linear, r.KNN)
+		put("100%", seed, *r.Linear, *r.KNN)
 		for _, ll := range r.LowLabel {
 			put(strconv.FormatFloat(ll.Percent, 'g', -1, 64)+"%", seed, ll.Linear, ll.KNN)
 		}
@@ -301,7 +304,7 @@ func tables(root, figures string) error {
 		fmt.Printf("Validation split (last 10,000 training images), 1 epoch:\n\n| run | linear probe | kNN |\n|---|---|---|\n")
 		for _, s := range sweep {
 			if r, err := readResult(s); err == nil {
-				fmt.Printf("| %s | %.2f | %.2f |\n", filepath.Base(s), 100*r.Linear, 100*r.KNN)
+				fmt.Printf("| %s | %.2f | %.2f |\n", filepath.Base(s), 100**r.Linear, 100**r.KNN)
 			}
 		}
 		fmt.Println()
@@ -429,7 +432,7 @@ func readSigmaGrid(dir string) ([]sigmaRun, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", m, err)
 		}
-		runs = append(runs, sigmaRun{sigma, weight, 100 * r.Linear, 100 * r.KNN})
+		runs = append(runs, sigmaRun{sigma, weight, 100 * *r.Linear, 100 * *r.KNN})
 	}
 	sort.SliceStable(runs, func(i, j int) bool {
 		ri, rj := runs[i].ratio(), runs[j].ratio()

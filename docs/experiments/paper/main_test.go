@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -68,9 +69,9 @@ func TestBudgetsAndFigure(t *testing.T) {
 	low := func(l1, l10 float64) []results.LowLabel {
 		return []results.LowLabel{{Percent: 1, Images: 600, Linear: l1, KNN: l1 - 0.01}, {Percent: 10, Images: 6000, Linear: l10, KNN: l10 - 0.01}}
 	}
-	writeResult(t, filepath.Join(dir, "vicreg-seed0"), results.Pretrain{Linear: 0.98, KNN: 0.97, LowLabel: low(0.90, 0.95)})
-	writeResult(t, filepath.Join(dir, "vicreg-seed3"), results.Pretrain{Linear: 0.96, KNN: 0.95, LowLabel: low(0.88, 0.93)})
-	writeResult(t, filepath.Join(dir, "vicreg-logdet-seed0"), results.Pretrain{Linear: 0.5, KNN: 0.5})
+	writeResult(t, filepath.Join(dir, "vicreg-seed0"), results.Pretrain{Linear: results.Acc(0.98), KNN: results.Acc(0.97), LowLabel: low(0.90, 0.95)})
+	writeResult(t, filepath.Join(dir, "vicreg-seed3"), results.Pretrain{Linear: results.Acc(0.96), KNN: results.Acc(0.95), LowLabel: low(0.88, 0.93)})
+	writeResult(t, filepath.Join(dir, "vicreg-logdet-seed0"), results.Pretrain{Linear: results.Acc(0.5), KNN: results.Acc(0.5)})
 	if err := os.MkdirAll(filepath.Join(dir, "vicreg-seed1"), 0o755); err != nil { // unfinished
 		t.Fatal(err)
 	}
@@ -159,12 +160,23 @@ func TestDifferencePanels(t *testing.T) {
 	}
 }
 
+// TestResultWithoutAccuracies: a finished run whose result.json has no linear probe and kNN (no
+// evaluation split) is not read as accuracies of 0: it is unfinished for the tables, with a
+// message that says why.
+func TestResultWithoutAccuracies(t *testing.T) {
+	dir := t.TempDir()
+	writeResult(t, dir, results.Pretrain{Steps: 4})
+	if r, err := readResult(dir); !errors.Is(err, errUnfinished) || !strings.Contains(err.Error(), "no linear probe and kNN") {
+		t.Errorf("readResult: %+v, %v; want errUnfinished naming the missing accuracies", r, err)
+	}
+}
+
 func TestBestWeight(t *testing.T) {
 	dir := t.TempDir()
 	for w, acc := range map[string]float64{"0.25": 0.95, "1": 0.97, "4": 0.96} {
-		writeResult(t, filepath.Join(dir, "vicreg-logdet-w"+w), results.Pretrain{Linear: acc})
+		writeResult(t, filepath.Join(dir, "vicreg-logdet-w"+w), results.Pretrain{Linear: results.Acc(acc), KNN: results.Acc(acc)})
 	}
-	writeResult(t, filepath.Join(dir, "vicreg-pairdist-w4"), results.Pretrain{Linear: 0.99})
+	writeResult(t, filepath.Join(dir, "vicreg-pairdist-w4"), results.Pretrain{Linear: results.Acc(0.99), KNN: results.Acc(0.99)})
 	if w, err := best(dir, "vicreg-logdet"); err != nil || w != "1" {
 		t.Fatalf("best = %q, %v; want 1", w, err)
 	}
@@ -181,7 +193,7 @@ func TestSigmaGrid(t *testing.T) {
 	for name, acc := range map[string]float64{
 		"sigma1-w1": 0.95, "sigma2-w1": 0.87, "sigma1-w0.25": 0.88, "sigma0.5-w1": 0.96, "sigmaauto-w1": 0.82, "sigma1-w4": 0.955,
 	} {
-		writeResult(t, filepath.Join(dir, name), results.Pretrain{Linear: acc, KNN: acc - 0.01})
+		writeResult(t, filepath.Join(dir, name), results.Pretrain{Linear: results.Acc(acc), KNN: results.Acc(acc - 0.01)})
 	}
 	for _, name := range []string{"sigma4-w1", "sigmawide-w1", "sigma1-wx"} { // unfinished, or not a grid run
 		if err := os.MkdirAll(filepath.Join(dir, name), 0o755); err != nil {
@@ -234,8 +246,8 @@ func TestSigmaGrid(t *testing.T) {
 // -1 would enter the table as a seed at -100% (here the mean of 0.98 and -1, -1%, instead of 98%).
 func TestInterruptedRunsAreUnfinished(t *testing.T) {
 	dir := t.TempDir()
-	writeResult(t, filepath.Join(dir, "vicreg-seed0"), results.Pretrain{Linear: 0.98, KNN: 0.97})
-	writeResult(t, filepath.Join(dir, "vicreg-seed1"), results.Pretrain{Interrupted: true, Linear: -1, KNN: -1})
+	writeResult(t, filepath.Join(dir, "vicreg-seed0"), results.Pretrain{Linear: results.Acc(0.98), KNN: results.Acc(0.97)})
+	writeResult(t, filepath.Join(dir, "vicreg-seed1"), results.Pretrain{Interrupted: true})
 	acc, err := budgets(dir, "vicreg")
 	if err != nil {
 		t.Fatal(err)
@@ -246,8 +258,8 @@ func TestInterruptedRunsAreUnfinished(t *testing.T) {
 	}
 
 	grid := t.TempDir()
-	writeResult(t, filepath.Join(grid, "sigma1-w1"), results.Pretrain{Linear: 0.95, KNN: 0.94})
-	writeResult(t, filepath.Join(grid, "sigma2-w1"), results.Pretrain{Interrupted: true, Linear: 0.87, KNN: -1})
+	writeResult(t, filepath.Join(grid, "sigma1-w1"), results.Pretrain{Linear: results.Acc(0.95), KNN: results.Acc(0.94)})
+	writeResult(t, filepath.Join(grid, "sigma2-w1"), results.Pretrain{Interrupted: true, Linear: results.Acc(0.87)})
 	runs, err := readSigmaGrid(grid)
 	if err != nil {
 		t.Fatal(err)
@@ -258,8 +270,8 @@ func TestInterruptedRunsAreUnfinished(t *testing.T) {
 
 	// The weight is chosen among finished runs: an interrupted one is an error that says so.
 	sweep := t.TempDir()
-	writeResult(t, filepath.Join(sweep, "vicreg-logdet-w1"), results.Pretrain{Linear: 0.95})
-	writeResult(t, filepath.Join(sweep, "vicreg-logdet-w4"), results.Pretrain{Interrupted: true, Linear: 0.97, KNN: -1})
+	writeResult(t, filepath.Join(sweep, "vicreg-logdet-w1"), results.Pretrain{Linear: results.Acc(0.95), KNN: results.Acc(0.95)})
+	writeResult(t, filepath.Join(sweep, "vicreg-logdet-w4"), results.Pretrain{Interrupted: true, Linear: results.Acc(0.97)})
 	if w, err := best(sweep, "vicreg-logdet"); err == nil || !strings.Contains(err.Error(), "interrupt") && !strings.Contains(err.Error(), "signal") {
 		t.Fatalf("best = %q, %v; want an error naming the interrupted run", w, err)
 	}
