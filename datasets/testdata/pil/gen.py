@@ -237,6 +237,15 @@ def formats_fixture():
     gray.save("formats/gray.bmp")
     gray.convert("1").save("formats/bilevel.bmp")
     rgba.save("formats/rgba.bmp")
+    # An 8-bit BMP with a palette of 4 colours and indices up to 15, which PIL looks up in its
+    # palette, a gray ramp past the colours given.
+    index = (np.arange(11 * 15).reshape(11, 15) % 16).astype(np.uint8)
+    colors = b"".join(bytes(c) + b"\0" for c in [(0, 0, 255), (0, 255, 0), (255, 0, 0), (199, 99, 9)])  # BGR0
+    rows = b"".join(bytes(index[y]) + b"\0" for y in range(10, -1, -1))  # bottom-up, padded to 16 bytes
+    offset = 14 + 40 + len(colors)
+    with open("formats/palette-short.bmp", "wb") as f:
+        f.write(b"BM" + struct.pack("<IHHI", offset + len(rows), 0, 0, offset) +
+                struct.pack("<IiiHHIIiiII", 40, 15, 11, 1, 8, 0, len(rows), 2835, 2835, 4, 0) + colors + rows)
     rgb.save("formats/rgb.tif")
     rgb.save("formats/lzw.tif", compression="tiff_lzw")
     rgb.save("formats/deflate.tif", compression="tiff_adobe_deflate")
