@@ -164,6 +164,7 @@ type tiffIFD struct {
 	planar, samples, photometric int
 	compression, predictor       int
 	extraAt                      int // offset of the ExtraSamples value when it is one SHORT, or 0
+	predictorAt                  int // offset of the Predictor value when it is one SHORT, or 0
 }
 
 // readTIFFIFD reads the first image directory of a TIFF file (SHORT values only; missing or
@@ -199,6 +200,9 @@ func readTIFFIFD(data []byte) tiffIFD {
 			d.planar = v
 		case 317:
 			d.predictor = v
+			if order.Uint16(data[e+2:]) == 3 && order.Uint32(data[e+4:]) == 1 {
+				d.predictorAt = int(e + 8)
+			}
 		case 338:
 			if order.Uint16(data[e+2:]) == 3 && order.Uint32(data[e+4:]) == 1 {
 				d.extraAt = int(e + 8)
@@ -229,6 +233,30 @@ func tiffRGBX(data []byte) []byte {
 		out[d.extraAt+1] = 2
 	} else {
 		out[d.extraAt] = 2
+	}
+	return out
+}
+
+// tiffPredictorIgnored reports whether the first image of a TIFF file has a Predictor tag, one
+// SHORT other than 1, that libtiff and PIL ignore: the file is uncompressed or PackBits (the
+// predictor is a tag of the LZW and Deflate codecs).
+func tiffPredictorIgnored(d tiffIFD) bool {
+	return d.predictor != 1 && d.predictorAt != 0 && (d.compression == 1 || d.compression == 32773)
+}
+
+// tiffWithoutPredictor returns a copy of a TIFF file whose Predictor tag libtiff and PIL ignore
+// (tiffPredictorIgnored), with the tag saying 1 (none): Go's decoder undoes the horizontal
+// differencing whatever the compression. Other files: nil.
+func tiffWithoutPredictor(data []byte) []byte {
+	d := readTIFFIFD(data)
+	if !tiffPredictorIgnored(d) {
+		return nil
+	}
+	out := bytes.Clone(data)
+	if data[0] == 'M' {
+		out[d.predictorAt], out[d.predictorAt+1] = 0, 1
+	} else {
+		out[d.predictorAt], out[d.predictorAt+1] = 1, 0
 	}
 	return out
 }
@@ -325,11 +353,13 @@ func decodePNGGo(data []byte) (Image, error) {
 
 // decodeTIFFGo decodes a TIFF with Go's decoder, after ImageSize.
 func decodeTIFFGo(data []byte) (Image, error) {
-	r := bytes.NewReader(data)
 	if rgbx := tiffRGBX(data); rgbx != nil {
-		r = bytes.NewReader(rgbx)
+		data = rgbx
 	}
-	m, err := tiff.Decode(r)
+	if none := tiffWithoutPredictor(data); none != nil {
+		data = none
+	}
+	m, err := tiff.Decode(bytes.NewReader(data))
 	if err != nil {
 		return Image{}, formatErr("tiff", err)
 	}
@@ -426,6 +456,9 @@ func formatErr(format string, err error) error {
 	if errors.As(err, &unsupported) || errors.Is(err, bmp.ErrUnsupported) ||
 		format == "webp" && strings.Contains(err.Error(), "not implemented") {
 		return fmt.Errorf("%w: a %s variant that is not decoded here; convert the file to PNG", err, strings.ToUpper(format))
+	}
+	if format == "bmp" && strings.Contains(err.Error(), "invalid palette index") { // x/image/bmp's unexported error
+		return fmt.Errorf("%w: a pixel indexes past the end of the palette (PIL reads it as gray); convert the file to PNG", err)
 	}
 	return err
 }

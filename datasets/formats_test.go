@@ -35,6 +35,8 @@ var notDecoded = map[string]string{
 	"gray-alpha.tif": "a TIFF variant that is not decoded here; convert the file to PNG",
 	"anim.webp":      "an animated WebP: only still images are decoded (PIL reads the first frame); convert that frame to PNG",
 	"planar.tif":     "tiff: unsupported feature: a plane per channel (PlanarConfiguration 2): a TIFF variant that is not decoded here; convert the file to PNG",
+	// x/image/bmp refuses since v0.31.0 what PIL reads as gray (its palettes start as a gray ramp).
+	"palette-short.bmp": "bmp: invalid palette index: a pixel indexes past the end of the palette (PIL reads it as gray); convert the file to PNG",
 }
 
 // TestDecodeFormats decodes, with the C libraries (libwebp, libpng, libtiff) and with Go's
@@ -364,5 +366,247 @@ func TestBMPCutShortRefusedBeforeAllocating(t *testing.T) {
 		if n > 1<<20 {
 			t.Errorf("height %d: %d MB allocated; want the file refused first", h, n>>20)
 		}
+	}
+}
+
+// tiffByteOrder is binary.LittleEndian or binary.BigEndian.
+type tiffByteOrder interface {
+	binary.ByteOrder
+	binary.AppendByteOrder
+}
+
+// tiledTIFF writes an uncompressed tiled TIFF of w x h pixels in tiles of tw x th, byte order
+// order, from samples (h x w x spp values of bps bits: 1, 8 or 16): the tiles past the image's
+// right and bottom edges are padded with 0xa5 bytes, which must not be read as pixels. extra is
+// the ExtraSamples value (none when 0 samples of it), cmap the ColorMap (3 x 2^bps values) or nil,
+// predictor the Predictor tag's value (none when 0; the samples are written as they are).
+func tiledTIFF(order tiffByteOrder, w, h, tw, th, bps, spp, photometric int, extra []uint16, cmap []uint16, predictor int, samples []uint16) []byte {
+	rowBytes := (tw*spp*bps + 7) / 8
+	var body []byte
+	var offsets, counts []uint32
+	for ty := 0; ty < h; ty += th {
+		for tx := 0; tx < w; tx += tw {
+			tile := bytes.Repeat([]byte{0xa5}, rowBytes*th)
+			for y := 0; y < th && ty+y < h; y++ {
+				row := tile[y*rowBytes : (y+1)*rowBytes]
+				if bps == 1 {
+					clear(row)
+				}
+				for x := 0; x < tw && tx+x < w; x++ {
+					for c := range spp {
+						v := samples[((ty+y)*w+tx+x)*spp+c]
+						switch i := x*spp + c; bps {
+						case 1:
+							row[i/8] |= byte(v) << (7 - i%8)
+						case 8:
+							row[i] = byte(v)
+						case 16:
+							order.PutUint16(row[2*i:], v)
+						}
+					}
+				}
+			}
+			offsets = append(offsets, uint32(8+len(body)))
+			counts = append(counts, uint32(len(tile)))
+			body = append(body, tile...)
+		}
+	}
+	type entry struct {
+		tag, typ uint16
+		vals     []uint32
+	}
+	shorts := func(v ...uint16) []uint32 {
+		out := make([]uint32, len(v))
+		for i := range v {
+			out[i] = uint32(v[i])
+		}
+		return out
+	}
+	bpsVals := make([]uint16, spp)
+	for i := range bpsVals {
+		bpsVals[i] = uint16(bps)
+	}
+	entries := []entry{{256, 4, []uint32{uint32(w)}}, {257, 4, []uint32{uint32(h)}}, {258, 3, shorts(bpsVals...)},
+		{259, 3, shorts(1)}, {262, 3, shorts(uint16(photometric))}, {277, 3, shorts(uint16(spp))}, {284, 3, shorts(1)}}
+	if predictor != 0 {
+		entries = append(entries, entry{317, 3, shorts(uint16(predictor))})
+	}
+	if cmap != nil {
+		entries = append(entries, entry{320, 3, shorts(cmap...)})
+	}
+	entries = append(entries, entry{322, 4, []uint32{uint32(tw)}}, entry{323, 4, []uint32{uint32(th)}},
+		entry{324, 4, offsets}, entry{325, 4, counts})
+	if len(extra) > 0 {
+		entries = append(entries, entry{338, 3, shorts(extra...)})
+	}
+	ifdAt := 8 + len(body)
+	valuesAt := ifdAt + 2 + 12*len(entries) + 4
+	var ifd, values []byte
+	ifd = order.AppendUint16(ifd, uint16(len(entries)))
+	for _, e := range entries {
+		var data []byte
+		for _, v := range e.vals {
+			if e.typ == 3 {
+				data = order.AppendUint16(data, uint16(v))
+			} else {
+				data = order.AppendUint32(data, v)
+			}
+		}
+		ifd = order.AppendUint16(ifd, e.tag)
+		ifd = order.AppendUint16(ifd, e.typ)
+		ifd = order.AppendUint32(ifd, uint32(len(e.vals)))
+		if len(data) <= 4 {
+			ifd = append(ifd, append(data, make([]byte, 4-len(data))...)...)
+		} else {
+			ifd = order.AppendUint32(ifd, uint32(valuesAt+len(values)))
+			values = append(values, data...)
+		}
+	}
+	ifd = append(ifd, 0, 0, 0, 0)
+	head := []byte("II*\x00")
+	if order == binary.BigEndian {
+		head = []byte("MM\x00*")
+	}
+	out := order.AppendUint32(head, uint32(ifdAt))
+	out = append(append(append(out, body...), ifd...), values...)
+	return out
+}
+
+// TestTiledTIFFEdgeTiles: a tiled TIFF whose width is not a multiple of its tile width (20 pixels
+// in tiles of 16: the right tiles hold 4 pixels and 12 of padding a row) decodes to its pixels
+// with libtiff and with Go's decoder, in every layout both read: gray of 1, 8 and 16 bits, palette,
+// RGB of 8 and 16 bits, 16-bit RGBA (associated and not). Go's decoder (x/image/tiff) did not skip
+// the padding at the end of the rows of an edge tile for gray of 1 and 8 bits, palette, and 16-bit
+// RGB and RGBA: the pixels after the first row of each edge tile were read from the padding.
+func TestTiledTIFFEdgeTiles(t *testing.T) {
+	const w, h, tw, th = 20, 19, 16, 16
+	cmap := make([]uint16, 3*256)
+	for i := range 256 {
+		cmap[i], cmap[256+i], cmap[512+i] = uint16(i*257), uint16((255-i)*256+7), uint16((i*37%256)*256+255)
+	}
+	type layout struct {
+		name                  string
+		order                 tiffByteOrder
+		bps, spp, photometric int
+		extra, cmap           []uint16
+	}
+	layouts := []layout{
+		{"gray1", binary.LittleEndian, 1, 1, 1, nil, nil},
+		{"gray8", binary.LittleEndian, 8, 1, 1, nil, nil},
+		{"gray16-be", binary.BigEndian, 16, 1, 1, nil, nil},
+		{"palette8", binary.LittleEndian, 8, 1, 3, nil, cmap},
+		{"rgb8", binary.LittleEndian, 8, 3, 2, nil, nil},
+		{"rgb16-be", binary.BigEndian, 16, 3, 2, nil, nil},
+		{"rgba16-unassociated", binary.LittleEndian, 16, 4, 2, []uint16{2}, nil},
+		{"rgba16-premultiplied-be", binary.BigEndian, 16, 4, 2, []uint16{1}, nil},
+	}
+	for _, decoder := range []string{"libtiff", "go"} {
+		t.Run(decoder, func(t *testing.T) {
+			if decoder == "go" {
+				forceGoDecoder(t, libtiff)
+			} else if err := tiffLib(); err != nil {
+				t.Skipf("libtiff is not loaded (%v): only Go's decoder is tested", err)
+			}
+			for _, l := range layouts {
+				samples := make([]uint16, w*h*l.spp)
+				want := make([]uint8, w*h*3)
+				for i := range w * h {
+					px := samples[i*l.spp : (i+1)*l.spp]
+					for c := range px {
+						px[c] = uint16((i*(c+3)*2654435761 + c*977) >> 7) // every bit pattern, pixel to pixel
+					}
+					switch {
+					case l.bps == 1:
+						px[0] &= 1
+						want[3*i], want[3*i+1], want[3*i+2] = uint8(255*px[0]), uint8(255*px[0]), uint8(255*px[0])
+					case l.bps == 8:
+						for c := range px {
+							px[c] &= 0xff
+						}
+						if l.photometric == 3 {
+							want[3*i], want[3*i+1], want[3*i+2] = uint8(cmap[px[0]]>>8), uint8(cmap[256+px[0]]>>8), uint8(cmap[512+px[0]]>>8)
+						} else {
+							for c := range 3 {
+								want[3*i+c] = uint8(px[c%l.spp])
+							}
+						}
+					case l.spp == 4 && l.extra[0] == 1: // premultiplied: alpha opaque (255 high byte) where it is not 0
+						a := uint16(0xff00 | px[3]&0xff)
+						if px[3]&0x300 == 0 {
+							a = px[3] & 0xff // high byte 0: the color is 0
+						}
+						px[3] = a
+						for c := range 3 {
+							if a>>8 == 0 {
+								px[c] = 0
+							}
+							want[3*i+c] = uint8(px[c] >> 8)
+						}
+					default:
+						for c := range 3 {
+							want[3*i+c] = uint8(px[c%l.spp] >> 8)
+						}
+					}
+				}
+				data := tiledTIFF(l.order, w, h, tw, th, l.bps, l.spp, l.photometric, l.extra, l.cmap, 0, samples)
+				img, err := DecodeImage(data)
+				if err != nil {
+					t.Errorf("%s: %v", l.name, err)
+					continue
+				}
+				if img.W != w || img.H != h || img.C != 3 {
+					t.Errorf("%s: decoded %dx%dx%d, want %dx%dx3", l.name, img.W, img.H, img.C, w, h)
+					continue
+				}
+				if mean, maxd := diffStats(img.Pix, want); maxd != 0 {
+					first := 0
+					for first < len(want) && img.Pix[first] == want[first] {
+						first++
+					}
+					t.Errorf("%s: differs from the file's pixels by %.3f on average, %d at most, first at pixel (%d, %d); want equal",
+						l.name, mean, maxd, first/3%w, first/3/w)
+				}
+			}
+		})
+	}
+}
+
+// TestTIFFPredictorIgnoredUncompressed: an uncompressed TIFF with a Predictor tag (2, horizontal
+// differencing: a tag of the LZW and Deflate codecs, which some writers put in every file) decodes
+// to its samples as they are, as PIL and libtiff read it, with libtiff and with Go's decoder. Go's
+// decoder (x/image/tiff) undid the differencing whatever the compression, and such files were kept
+// from libtiff so that both decoders gave Go's pixels, not PIL's.
+func TestTIFFPredictorIgnoredUncompressed(t *testing.T) {
+	const w, h = 20, 19
+	for _, decoder := range []string{"libtiff", "go"} {
+		t.Run(decoder, func(t *testing.T) {
+			if decoder == "go" {
+				forceGoDecoder(t, libtiff)
+			} else if err := tiffLib(); err != nil {
+				t.Skipf("libtiff is not loaded (%v): only Go's decoder is tested", err)
+			}
+			for _, spp := range []int{1, 3} {
+				samples := make([]uint16, w*h*spp)
+				want := make([]uint8, w*h*3)
+				for i := range samples {
+					samples[i] = uint16(i * 2654435761 >> 9 & 0xff)
+				}
+				for i := range w * h {
+					for c := range 3 {
+						want[3*i+c] = uint8(samples[i*spp+c%spp])
+					}
+				}
+				data := tiledTIFF(binary.LittleEndian, w, h, 16, 16, 8, spp, map[int]int{1: 1, 3: 2}[spp], nil, nil, 2, samples)
+				img, err := DecodeImage(data)
+				if err != nil {
+					t.Errorf("%d samples a pixel: %v", spp, err)
+					continue
+				}
+				if mean, maxd := diffStats(img.Pix, want); img.W != w || img.H != h || maxd != 0 {
+					t.Errorf("%d samples a pixel: %dx%d, differs from the file's samples by %.3f on average, %d at most; want %dx%d and equal",
+						spp, img.W, img.H, mean, maxd, w, h)
+				}
+			}
+		})
 	}
 }

@@ -412,8 +412,10 @@ func decodeTIFFLib(data []byte, h, w int) (img Image, ok bool) {
 	if tiffLib() != nil || len(data) == 0 || h <= 0 || w <= 0 {
 		return Image{}, false
 	}
-	// Go's decoder applies a predictor whatever the compression, libtiff only to LZW and Deflate.
-	if d := readTIFFIFD(data); d.predictor != 1 && d.compression != 5 && d.compression != 8 && d.compression != 32946 {
+	// Go's decoder applies a predictor whatever the compression, libtiff (and PIL) only to LZW and
+	// Deflate: decodeTIFFGo clears the tag of an uncompressed or PackBits file; a file where it
+	// cannot (a tag of another type; a compression read otherwise) stays with Go's decoder.
+	if d := readTIFFIFD(data); d.predictor != 1 && d.compression != 5 && d.compression != 8 && d.compression != 32946 && !tiffPredictorIgnored(d) {
 		return Image{}, false
 	}
 	img = Image{Pix: make([]uint8, w*h*3), H: h, W: w, C: 3}

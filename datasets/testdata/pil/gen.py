@@ -268,6 +268,14 @@ def formats_fixture():
     tile = np.zeros((16, 16, 3), np.uint8)
     tile[:11, :15] = src
     write_tiff("formats/tiled.tif", 15, 11, 3, 8, 2, [tile.tobytes()], tile=(16, 16))
+    # 16-bit RGB in one 16x16 tile, padded: Go's x/image/tiff misreads the rows of a tile wider
+    # than what is left of the image at 16 bits (it does not skip the padding).
+    tile16 = np.zeros((16, 16, 3), np.uint16)
+    tile16[:11, :15] = src.astype(np.uint16) * 257
+    write_tiff("formats/tiled16.tif", 15, 11, 3, 16, 2, [tile16.astype("<u2").tobytes()], tile=(16, 16))
+    tile8 = np.zeros((16, 16), np.uint8)
+    tile8[:11, :15] = np.asarray(gray)
+    write_tiff("formats/tiled-gray.tif", 15, 11, 1, 8, 1, [tile8.tobytes()], tile=(16, 16))
     write_tiff("formats/gray16-be.tif", 15, 11, 1, 16, 1, [(np.asarray(gray).astype(">u2") * 257).tobytes()], order=">")
     low = (np.arange(11 * 15 * 3).reshape(11, 15, 3) * 37) % 256
     write_tiff("formats/rgb16-be.tif", 15, 11, 3, 16, 2, [(src.astype(np.int64) * 256 + low).astype(">u2").tobytes()], order=">")
