@@ -517,7 +517,7 @@ var (
 	libpng = &nativeDecoder{env: "VICREG_PNG", load: loadLibpng, name: libpngName, lib: "libpng",
 		goDecoder: "Go image/png (pure Go, about 1.5 times slower"}
 	libtiff = &nativeDecoder{env: "VICREG_TIFF", load: loadLibtiff, name: libtiffName, lib: "libtiff",
-		goDecoder: "Go x/image/tiff (pure Go, 2 to 5 times slower on compressed files"}
+		goDecoder: "Go x/image/tiff (pure Go, 3 to 5 times slower"}
 )
 
 // jpegLib returns nil when libjpeg-turbo is loaded and to be used, or why not.
