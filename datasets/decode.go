@@ -162,7 +162,7 @@ func ImageSize(data []byte) (h, w int, err error) {
 // tiffIFD is what the first image directory of a TIFF file says that Go's decoder misreads.
 type tiffIFD struct {
 	planar, samples, photometric int
-	compression, predictor       int
+	compression, predictor, fill int // fill: FillOrder
 	extraAt                      int // offset of the ExtraSamples value when it is one SHORT, or 0
 	predictorAt                  int // offset of the Predictor value when it is one SHORT, or 0
 }
@@ -170,7 +170,7 @@ type tiffIFD struct {
 // readTIFFIFD reads the first image directory of a TIFF file (SHORT values only; missing or
 // unread tags keep their defaults).
 func readTIFFIFD(data []byte) tiffIFD {
-	d := tiffIFD{planar: 1, samples: 1, photometric: -1, compression: 1, predictor: 1}
+	d := tiffIFD{planar: 1, samples: 1, photometric: -1, compression: 1, predictor: 1, fill: 1}
 	if len(data) < 8 {
 		return d
 	}
@@ -194,6 +194,8 @@ func readTIFFIFD(data []byte) tiffIFD {
 			d.compression = v
 		case 262:
 			d.photometric = v
+		case 266:
+			d.fill = v
 		case 277:
 			d.samples = v
 		case 284:
@@ -353,6 +355,10 @@ func decodePNGGo(data []byte) (Image, error) {
 
 // decodeTIFFGo decodes a TIFF with Go's decoder, after ImageSize.
 func decodeTIFFGo(data []byte) (Image, error) {
+	if d := readTIFFIFD(data); d.fill == 2 && d.compression != 3 && d.compression != 4 {
+		return Image{}, errors.New("a TIFF whose bytes hold their bits from the least significant (FillOrder 2), which Go's TIFF decoder " +
+			"reads reversed outside fax compression (libtiff and PIL read it: install libtiff, Debian's libtiff6), or convert the file to PNG")
+	}
 	if rgbx := tiffRGBX(data); rgbx != nil {
 		data = rgbx
 	}

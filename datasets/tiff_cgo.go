@@ -231,9 +231,9 @@ static void vt_row(int kind, const uint8_t *src, uint8_t *dst, uint32_t n, int s
 }
 
 // vt_kind returns the layout of the open image, or -1 for one left to Go's decoder: compressions
-// other than those Go's decoder reads too (none, LZW, Deflate, PackBits), predictors other than
-// none and horizontal, and the reversed bit order (FillOrder 2, which Go's decoder ignores), so
-// that the files both decoders read give the same pixels.
+// other than those Go's decoder reads too (none, LZW, Deflate, PackBits) and predictors other than
+// none and horizontal, so that the files both decoders read give the same pixels. The reversed bit
+// order (FillOrder 2) is read here, as by PIL; Go's decoder refuses it.
 static int vt_kind(void *tif, int *spp_out, uint8_t (*lut)[3]) {
 	uint16_t bps = 0, spp = 0, photometric = 0, planar = 0, format = 0, nextra = 0, compression = 0, predictor = 1, fill = 0;
 	uint16_t *extra = NULL;
@@ -247,7 +247,7 @@ static int vt_kind(void *tif, int *spp_out, uint8_t (*lut)[3]) {
 	} else if (compression != 1 && compression != 32773) {
 		return -1;
 	}
-	if ((predictor != 1 && predictor != 2) || fill != 1) {
+	if ((predictor != 1 && predictor != 2) || (fill != 1 && fill != 2)) {
 		return -1;
 	}
 	vt_get_field_defaulted(tif, 258, &bps);

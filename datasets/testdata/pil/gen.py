@@ -100,7 +100,7 @@ def write_plain_pnm(path, magic, maxval, rows):
             f.write(" ".join(str(int(v)) for v in np.ravel(row)) + "\n")
 
 
-def write_tiff(path, w, h, spp, bps, photometric, strips, extra=None, planar=1, order="<", tile=None):
+def write_tiff(path, w, h, spp, bps, photometric, strips, extra=None, planar=1, order="<", tile=None, fill=None):
     """Writes an uncompressed TIFF of the given strips (one per plane when planar is 2; tiles, in
     rows, when tile is (width, height)), little-endian or with order ">" big-endian, for the
     variants PIL reads and cannot write."""
@@ -117,6 +117,8 @@ def write_tiff(path, w, h, spp, bps, photometric, strips, extra=None, planar=1, 
         tags.update({322: (3, [tile[0]]), 323: (3, [tile[1]]), 324: (4, offsets), 325: (4, [len(s) for s in strips])})
     if extra is not None:
         tags[338] = (3, extra)
+    if fill is not None:
+        tags[266] = (3, [fill])
     ifd_at = 8 + len(body)
     values_at = ifd_at + 2 + 12 * len(tags) + 4
     ifd, values = struct.pack(order + "H", len(tags)), b""
@@ -276,6 +278,11 @@ def formats_fixture():
     tile8 = np.zeros((16, 16), np.uint8)
     tile8[:11, :15] = np.asarray(gray)
     write_tiff("formats/tiled-gray.tif", 15, 11, 1, 8, 1, [tile8.tobytes()], tile=(16, 16))
+    # FillOrder 2: the bits of each byte from the least significant, which PIL reads (1;R, L;R).
+    reverse = np.array([int(f"{i:08b}"[::-1], 2) for i in range(256)], np.uint8)
+    bits = np.packbits(np.asarray(gray) > 127, axis=1)  # rows of 15 bits in 2 bytes, white = 1
+    write_tiff("formats/bilevel-lsb.tif", 15, 11, 1, 1, 1, [reverse[bits].tobytes()], fill=2)
+    write_tiff("formats/gray-lsb.tif", 15, 11, 1, 8, 1, [reverse[np.asarray(gray)].tobytes()], fill=2)
     write_tiff("formats/gray16-be.tif", 15, 11, 1, 16, 1, [(np.asarray(gray).astype(">u2") * 257).tobytes()], order=">")
     low = (np.arange(11 * 15 * 3).reshape(11, 15, 3) * 37) % 256
     write_tiff("formats/rgb16-be.tif", 15, 11, 3, 16, 2, [(src.astype(np.int64) * 256 + low).astype(">u2").tobytes()], order=">")
