@@ -83,6 +83,21 @@ var goRefuses = map[string]string{
 	"gray-lsb.tif":    "(FillOrder 2), which Go's TIFF decoder reads reversed",
 }
 
+// eachDecoder runs f as a subtest with d's library (skipped when it is not loaded), then with
+// Go's decoder.
+func eachDecoder(t *testing.T, d *nativeDecoder, f func(t *testing.T)) {
+	for _, decoder := range []string{d.lib, "go"} {
+		t.Run(decoder, func(t *testing.T) {
+			if decoder == "go" {
+				forceGoDecoder(t, d)
+			} else if err := d.unavailable(); err != nil {
+				t.Skipf("%s is not loaded (%v): only Go's decoder is tested", d.lib, err)
+			}
+			f(t)
+		})
+	}
+}
+
 // forceGoDecoder makes Go's decoder the one used instead of d's library until the test ends.
 func forceGoDecoder(t testing.TB, d *nativeDecoder) {
 	d.unavailable() // loaded, or not, once
@@ -342,24 +357,17 @@ func TestWebPCutShortRefusedBeforeAllocating(t *testing.T) {
 	cut := bytes.Clone(lossy[:40])
 	binary.LittleEndian.PutUint16(cut[26:], side)
 	binary.LittleEndian.PutUint16(cut[28:], side)
-	for _, decoder := range []string{"libwebp", "go"} {
-		t.Run(decoder, func(t *testing.T) {
-			if decoder == "go" {
-				forceGoDecoder(t, libwebp)
-			} else if err := webpLib(); err != nil {
-				t.Skipf("libwebp is not loaded: %v", err)
+	eachDecoder(t, libwebp, func(t *testing.T) {
+		for name, data := range map[string][]byte{"vp8x-alone": vp8x, "cut": cut} {
+			n, err := decodeAllocating(data)
+			if err == nil || !strings.Contains(err.Error(), "cut short") {
+				t.Errorf("%s: %v; want an error saying the file is cut short", name, err)
 			}
-			for name, data := range map[string][]byte{"vp8x-alone": vp8x, "cut": cut} {
-				n, err := decodeAllocating(data)
-				if err == nil || !strings.Contains(err.Error(), "cut short") {
-					t.Errorf("%s: %v; want an error saying the file is cut short", name, err)
-				}
-				if n > 1<<20 {
-					t.Errorf("%s (%d bytes): %d MB allocated; want the file refused first", name, len(data), n>>20)
-				}
+			if n > 1<<20 {
+				t.Errorf("%s (%d bytes): %d MB allocated; want the file refused first", name, len(data), n>>20)
 			}
-		})
-	}
+		}
+	})
 }
 
 // TestBMPCutShortRefusedBeforeAllocating: a BMP declaring 13000x13000 pixels (under
@@ -515,75 +523,68 @@ func TestTiledTIFFEdgeTiles(t *testing.T) {
 		{"rgba16-unassociated", binary.LittleEndian, 16, 4, 2, []uint16{2}, nil},
 		{"rgba16-premultiplied-be", binary.BigEndian, 16, 4, 2, []uint16{1}, nil},
 	}
-	for _, decoder := range []string{"libtiff", "go"} {
-		t.Run(decoder, func(t *testing.T) {
-			if decoder == "go" {
-				forceGoDecoder(t, libtiff)
-			} else if err := tiffLib(); err != nil {
-				t.Skipf("libtiff is not loaded (%v): only Go's decoder is tested", err)
-			}
-			for _, l := range layouts {
-				samples := make([]uint16, w*h*l.spp)
-				want := make([]uint8, w*h*3)
-				for i := range w * h {
-					px := samples[i*l.spp : (i+1)*l.spp]
+	eachDecoder(t, libtiff, func(t *testing.T) {
+		for _, l := range layouts {
+			samples := make([]uint16, w*h*l.spp)
+			want := make([]uint8, w*h*3)
+			for i := range w * h {
+				px := samples[i*l.spp : (i+1)*l.spp]
+				for c := range px {
+					px[c] = uint16((i*(c+3)*2654435761 + c*977) >> 7) // every bit pattern, pixel to pixel
+				}
+				switch {
+				case l.bps == 1:
+					px[0] &= 1
+					want[3*i], want[3*i+1], want[3*i+2] = uint8(255*px[0]), uint8(255*px[0]), uint8(255*px[0])
+				case l.bps == 8:
 					for c := range px {
-						px[c] = uint16((i*(c+3)*2654435761 + c*977) >> 7) // every bit pattern, pixel to pixel
+						px[c] &= 0xff
 					}
-					switch {
-					case l.bps == 1:
-						px[0] &= 1
-						want[3*i], want[3*i+1], want[3*i+2] = uint8(255*px[0]), uint8(255*px[0]), uint8(255*px[0])
-					case l.bps == 8:
-						for c := range px {
-							px[c] &= 0xff
-						}
-						if l.photometric == 3 {
-							want[3*i], want[3*i+1], want[3*i+2] = uint8(cmap[px[0]]>>8), uint8(cmap[256+px[0]]>>8), uint8(cmap[512+px[0]]>>8)
-						} else {
-							for c := range 3 {
-								want[3*i+c] = uint8(px[c%l.spp])
-							}
-						}
-					case l.spp == 4 && l.extra[0] == 1: // premultiplied: alpha opaque (255 high byte) where it is not 0
-						a := uint16(0xff00 | px[3]&0xff)
-						if px[3]&0x300 == 0 {
-							a = px[3] & 0xff // high byte 0: the color is 0
-						}
-						px[3] = a
+					if l.photometric == 3 {
+						want[3*i], want[3*i+1], want[3*i+2] = uint8(cmap[px[0]]>>8), uint8(cmap[256+px[0]]>>8), uint8(cmap[512+px[0]]>>8)
+					} else {
 						for c := range 3 {
-							if a>>8 == 0 {
-								px[c] = 0
-							}
-							want[3*i+c] = uint8(px[c] >> 8)
-						}
-					default:
-						for c := range 3 {
-							want[3*i+c] = uint8(px[c%l.spp] >> 8)
+							want[3*i+c] = uint8(px[c%l.spp])
 						}
 					}
-				}
-				data := tiledTIFF(l.order, w, h, tw, th, l.bps, l.spp, l.photometric, l.extra, l.cmap, 0, samples)
-				img, err := DecodeImage(data)
-				if err != nil {
-					t.Errorf("%s: %v", l.name, err)
-					continue
-				}
-				if img.W != w || img.H != h || img.C != 3 {
-					t.Errorf("%s: decoded %dx%dx%d, want %dx%dx3", l.name, img.W, img.H, img.C, w, h)
-					continue
-				}
-				if mean, maxd := diffStats(img.Pix, want); maxd != 0 {
-					first := 0
-					for first < len(want) && img.Pix[first] == want[first] {
-						first++
+				case l.spp == 4 && l.extra[0] == 1: // premultiplied: alpha opaque (255 high byte) where it is not 0
+					a := uint16(0xff00 | px[3]&0xff)
+					if px[3]&0x300 == 0 {
+						a = px[3] & 0xff // high byte 0: the color is 0
 					}
-					t.Errorf("%s: differs from the file's pixels by %.3f on average, %d at most, first at pixel (%d, %d); want equal",
-						l.name, mean, maxd, first/3%w, first/3/w)
+					px[3] = a
+					for c := range 3 {
+						if a>>8 == 0 {
+							px[c] = 0
+						}
+						want[3*i+c] = uint8(px[c] >> 8)
+					}
+				default:
+					for c := range 3 {
+						want[3*i+c] = uint8(px[c%l.spp] >> 8)
+					}
 				}
 			}
-		})
-	}
+			data := tiledTIFF(l.order, w, h, tw, th, l.bps, l.spp, l.photometric, l.extra, l.cmap, 0, samples)
+			img, err := DecodeImage(data)
+			if err != nil {
+				t.Errorf("%s: %v", l.name, err)
+				continue
+			}
+			if img.W != w || img.H != h || img.C != 3 {
+				t.Errorf("%s: decoded %dx%dx%d, want %dx%dx3", l.name, img.W, img.H, img.C, w, h)
+				continue
+			}
+			if mean, maxd := diffStats(img.Pix, want); maxd != 0 {
+				first := 0
+				for first < len(want) && img.Pix[first] == want[first] {
+					first++
+				}
+				t.Errorf("%s: differs from the file's pixels by %.3f on average, %d at most, first at pixel (%d, %d); want equal",
+					l.name, mean, maxd, first/3%w, first/3/w)
+			}
+		}
+	})
 }
 
 // TestTIFFPredictorIgnoredUncompressed: an uncompressed TIFF with a Predictor tag (2, horizontal
@@ -593,35 +594,28 @@ func TestTiledTIFFEdgeTiles(t *testing.T) {
 // from libtiff so that both decoders gave Go's pixels, not PIL's.
 func TestTIFFPredictorIgnoredUncompressed(t *testing.T) {
 	const w, h = 20, 19
-	for _, decoder := range []string{"libtiff", "go"} {
-		t.Run(decoder, func(t *testing.T) {
-			if decoder == "go" {
-				forceGoDecoder(t, libtiff)
-			} else if err := tiffLib(); err != nil {
-				t.Skipf("libtiff is not loaded (%v): only Go's decoder is tested", err)
+	eachDecoder(t, libtiff, func(t *testing.T) {
+		for _, spp := range []int{1, 3} {
+			samples := make([]uint16, w*h*spp)
+			want := make([]uint8, w*h*3)
+			for i := range samples {
+				samples[i] = uint16(i * 2654435761 >> 9 & 0xff)
 			}
-			for _, spp := range []int{1, 3} {
-				samples := make([]uint16, w*h*spp)
-				want := make([]uint8, w*h*3)
-				for i := range samples {
-					samples[i] = uint16(i * 2654435761 >> 9 & 0xff)
-				}
-				for i := range w * h {
-					for c := range 3 {
-						want[3*i+c] = uint8(samples[i*spp+c%spp])
-					}
-				}
-				data := tiledTIFF(binary.LittleEndian, w, h, 16, 16, 8, spp, map[int]int{1: 1, 3: 2}[spp], nil, nil, 2, samples)
-				img, err := DecodeImage(data)
-				if err != nil {
-					t.Errorf("%d samples a pixel: %v", spp, err)
-					continue
-				}
-				if mean, maxd := diffStats(img.Pix, want); img.W != w || img.H != h || maxd != 0 {
-					t.Errorf("%d samples a pixel: %dx%d, differs from the file's samples by %.3f on average, %d at most; want %dx%d and equal",
-						spp, img.W, img.H, mean, maxd, w, h)
+			for i := range w * h {
+				for c := range 3 {
+					want[3*i+c] = uint8(samples[i*spp+c%spp])
 				}
 			}
-		})
-	}
+			data := tiledTIFF(binary.LittleEndian, w, h, 16, 16, 8, spp, map[int]int{1: 1, 3: 2}[spp], nil, nil, 2, samples)
+			img, err := DecodeImage(data)
+			if err != nil {
+				t.Errorf("%d samples a pixel: %v", spp, err)
+				continue
+			}
+			if mean, maxd := diffStats(img.Pix, want); img.W != w || img.H != h || maxd != 0 {
+				t.Errorf("%d samples a pixel: %dx%d, differs from the file's samples by %.3f on average, %d at most; want %dx%d and equal",
+					spp, img.W, img.H, mean, maxd, w, h)
+			}
+		}
+	})
 }

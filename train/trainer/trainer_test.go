@@ -363,7 +363,7 @@ func TestResumeIsExact(t *testing.T) {
 			w.StepCompilations = 0 // this process compiled no step (result.json keeps the run's count)
 		}
 		w.Provenance = got.Provenance // this process's (TestRunWritesEverythingAndNeverRecompiles checks it)
-		gj, _ := json.Marshal(got) // the accuracies' values, not their pointers
+		gj, _ := json.Marshal(got)    // the accuracies' values, not their pointers
 		wj, _ := json.Marshal(w)
 		if string(gj) != string(wj) {
 			t.Errorf("%s:\n got %s\nwant %s", what, gj, wj)
