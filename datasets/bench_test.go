@@ -79,7 +79,7 @@ func BenchmarkImageSizeJPEG(b *testing.B) {
 // BenchmarkDecode decodes a 500x375 photo-like image (testdata/pil/bench/photo.webp, written by
 // gen.py: lossy WebP; and the same pixels as a PNG and as an RGBA TIFF, uncompressed and Deflate
 // with the horizontal predictor, written by Go's encoders into a temporary folder, and as an RGB
-// LZW TIFF written by PIL) to RGB, with the C library (libwebp, libpng, libtiff) and with Go's
+// LZW TIFF and a JPEG one, quality 90, written by PIL) to RGB, with the C library (libwebp, libpng, libtiff) and with Go's
 // decoder, each reporting beside its own time PIL's on the same file (pil-ms, measured by testdata/pil/decode_time.py with Debian's
 // /usr/bin/python3 when it runs; PIL decodes WebP with libwebp, PNG with zlib and its own code,
 // compressed TIFF with libtiff).
@@ -111,23 +111,29 @@ func BenchmarkDecode(b *testing.B) {
 	}
 	b.Logf("%s; WebP decoder: %s; PNG decoder: %s; TIFF decoder: %s", cpuinfo.Describe(), WebPDecoder(), PNGDecoder(), TIFFDecoder())
 	type file struct {
-		format string
-		data   []byte
-		lib    *nativeDecoder
+		format  string
+		data    []byte
+		lib     *nativeDecoder
+		libOnly bool // a layout Go's decoder does not read
 	}
-	files := []file{{"webp", webpData, libwebp}, {"png", pngData.Bytes(), libpng},
-		{"tiff", tiffData.Bytes(), libtiff}, {"tiff-deflate", deflateData.Bytes(), libtiff}}
-	// Go's encoder writes no LZW: PIL writes the RGB TIFF that PIL users have most (an RGB image
-	// saved with compression="tiff_lzw"), when it runs.
+	files := []file{{"webp", webpData, libwebp, false}, {"png", pngData.Bytes(), libpng, false},
+		{"tiff", tiffData.Bytes(), libtiff, false}, {"tiff-deflate", deflateData.Bytes(), libtiff, false}}
+	// Go's encoder writes neither LZW nor JPEG: PIL writes an RGB image saved with
+	// compression="tiff_lzw" (the RGB TIFF PIL users have most) and with "jpeg" (quality 90), when
+	// it runs.
 	dir := b.TempDir()
-	src, lzw := filepath.Join(dir, "photo.png"), filepath.Join(dir, "photo-lzw.tif")
-	save := `import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2], compression="tiff_lzw")`
+	src := filepath.Join(dir, "photo.png")
 	if err := os.WriteFile(src, pngData.Bytes(), 0o644); err != nil {
 		b.Fatal(err)
-	} else if out, err := exec.Command("/usr/bin/python3", "-c", save, src, lzw).CombinedOutput(); err != nil {
-		b.Logf("no LZW TIFF (PIL writes it): %v %s", err, out)
-	} else if data, err := os.ReadFile(lzw); err == nil {
-		files = append(files, file{"tiff-lzw", data, libtiff})
+	}
+	for _, c := range []struct{ name, options string }{{"tiff-lzw", `compression="tiff_lzw"`}, {"tiff-jpeg", `compression="jpeg", quality=90`}} {
+		dst := filepath.Join(dir, c.name+".tif")
+		save := `import sys; from PIL import Image; Image.open(sys.argv[1]).convert("RGB").save(sys.argv[2], ` + c.options + ")"
+		if out, err := exec.Command("/usr/bin/python3", "-c", save, src, dst).CombinedOutput(); err != nil {
+			b.Logf("no %s (PIL writes it): %v %s", c.name, err, out)
+		} else if data, err := os.ReadFile(dst); err == nil {
+			files = append(files, file{c.name, data, libtiff, c.name == "tiff-jpeg"})
+		}
 	}
 	for _, f := range files {
 		path := filepath.Join(b.TempDir(), "photo."+f.format)
@@ -142,7 +148,9 @@ func BenchmarkDecode(b *testing.B) {
 		}
 		for _, decoder := range []string{"lib", "go"} {
 			b.Run(f.format+"/"+decoder, func(b *testing.B) {
-				if decoder == "go" {
+				if decoder == "go" && f.libOnly {
+					b.Skip("Go's decoder does not read it")
+				} else if decoder == "go" {
 					forceGoDecoder(b, f.lib)
 				} else if err := f.lib.unavailable(); err != nil {
 					b.Skipf("the library is not loaded: %v", err)

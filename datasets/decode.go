@@ -127,6 +127,11 @@ func ImageSize(data []byte) (h, w int, err error) {
 		if cfg, err = tiff.DecodeConfig(r); err == nil && tiffPlanar(data) {
 			err = tiff.UnsupportedError("a plane per channel (PlanarConfiguration 2)")
 		}
+		if err != nil { // CMYK, gray and alpha, 2 and 4 bits, a plane per channel: read by libtiff only
+			if h, w, ok := tiffSizeLib(data); ok {
+				cfg.Height, cfg.Width, err = h, w, nil
+			}
+		}
 	case "bmp":
 		if cfg, err = bmp.DecodeConfig(r); err == nil {
 			err = bmpCutShort(data)
@@ -323,10 +328,19 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 			return webpToRGB(&lossy.YCbCr), nil
 		}
 	case "tiff":
-		if img, ok := decodeTIFFLib(data, h, w); ok {
+		img, ok, libErr := decodeTIFFLib(data, h, w)
+		if ok {
 			return img, nil
 		}
-		return decodeTIFFGo(data)
+		img, err = decodeTIFFGo(data)
+		var unsupported tiff.UnsupportedError
+		switch {
+		case err == nil || libErr == nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+			return img, err // (a file cut short is one whatever libtiff says)
+		case errors.As(err, &unsupported): // a layout libtiff reads and Go's decoder does not
+			return Image{}, libErr
+		}
+		return Image{}, fmt.Errorf("%w (libtiff: %v)", err, libErr)
 	case "bmp":
 		m, err = bmp.Decode(r)
 	case "pnm":
@@ -455,13 +469,22 @@ func unpremultiplied(v, a uint8) uint8 {
 	return uint8(min(255, int(v)*255/int(a)))
 }
 
-// formatErr adds to a decoder's error, when the file is of a variant of its format that the
-// decoder does not read (PIL reads most of them), what to do.
+// formatErr adds to a decoder's error what it means: when the decoder ran out of bytes, that the
+// file is cut short; when the file is of a variant of its format that the decoder does not read
+// (PIL reads most of them), what to do.
 func formatErr(format string, err error) error {
+	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		format == "png" && strings.Contains(err.Error(), "not enough pixel data") { // image/png's words for the same
+		return fmt.Errorf("%s file cut short (%w): a copy or download that did not finish?", strings.ToUpper(format), err)
+	}
 	var unsupported tiff.UnsupportedError
 	if errors.As(err, &unsupported) || errors.Is(err, bmp.ErrUnsupported) ||
 		format == "webp" && strings.Contains(err.Error(), "not implemented") {
-		return fmt.Errorf("%w: a %s variant that is not decoded here; convert the file to PNG", err, strings.ToUpper(format))
+		todo := "convert the file to PNG"
+		if format == "tiff" && tiffLib() != nil {
+			todo = "install libtiff (Debian's libtiff6), which reads more of them (CMYK, JPEG, gray and alpha, 2 and 4 bits, a plane per channel), or " + todo
+		}
+		return fmt.Errorf("%w: a %s variant that is not decoded here; %s", err, strings.ToUpper(format), todo)
 	}
 	if format == "bmp" && strings.Contains(err.Error(), "invalid palette index") { // x/image/bmp's unexported error
 		return fmt.Errorf("%w: a pixel indexes past the end of the palette (PIL reads it as gray); convert the file to PNG", err)

@@ -26,15 +26,9 @@ type formatsFixture struct {
 }
 
 // notDecoded are the files PIL reads and this package refuses, each with what its message says:
-// Go's TIFF decoder reads neither CMYK, JPEG-compressed, gray and alpha (which PIL writes for an LA
-// image) nor planar TIFF (it called the last "not enough pixel data"), and its WebP decoder called
-// an animated WebP (PIL reads its first frame) "invalid format".
+// Go's WebP decoder called an animated WebP (PIL reads its first frame) "invalid format".
 var notDecoded = map[string]string{
-	"cmyk.tif":       "a TIFF variant that is not decoded here; convert the file to PNG",
-	"jpeg.tif":       "a TIFF variant that is not decoded here; convert the file to PNG",
-	"gray-alpha.tif": "a TIFF variant that is not decoded here; convert the file to PNG",
-	"anim.webp":      "an animated WebP: only still images are decoded (PIL reads the first frame); convert that frame to PNG",
-	"planar.tif":     "tiff: unsupported feature: a plane per channel (PlanarConfiguration 2): a TIFF variant that is not decoded here; convert the file to PNG",
+	"anim.webp": "an animated WebP: only still images are decoded (PIL reads the first frame); convert that frame to PNG",
 	// x/image/bmp refuses since v0.31.0 what PIL reads as gray (its palettes start as a gray ramp).
 	"palette-short.bmp": "bmp: invalid palette index: a pixel indexes past the end of the palette (PIL reads it as gray); convert the file to PNG",
 }
@@ -43,11 +37,14 @@ var notDecoded = map[string]string{
 // decoders, the formats of torchvision's ImageFolder besides JPEG (PNG of every color type and bit
 // depth, interlaced, with tRNS, 16-bit, a palette shorter than its indices; WebP lossless and lossy,
 // with and without alpha; TIFF uncompressed, LZW with and without predictor, Deflate, PackBits,
-// tiled, big-endian, grayscale, WhiteIsZero, 16-bit, palette, RGBA, premultiplied, bilevel; BMP
-// 24- and 32-bit, palette, grayscale, bilevel; PPM and PGM, raw and plain, of other maxvals) and
-// compares each with PIL's pixels, exactly. One rule differs from PIL 9.4 on purpose:
+// tiled, big-endian, grayscale, WhiteIsZero, 16-bit, palette, RGBA, premultiplied, bilevel, and
+// with libtiff only: JPEG in RGB, gray and subsampled YCbCr, CMYK, gray and alpha, gray and
+// palette of 2 and 4 bits, a plane per channel; BMP 24- and 32-bit, palette, grayscale, bilevel; PPM and PGM, raw and plain, of other
+// maxvals) and compares each with PIL's pixels, exactly. Two rules differ from PIL 9.4 on purpose:
 // 16-bit gray samples (PNG, TIFF, and PGM of maxval above 255) become their 8-bit value, where PIL
-// clips them to 255. (PIL scales other maxvals to 0..255, plain or raw, as here.)
+// clips them to 255 (PIL scales other maxvals to 0..255, plain or raw, as here); a TIFF of 16-bit
+// samples in a plane per channel keeps their high bytes, where PIL reads each plane as 8-bit
+// samples (the first half of the plane, each byte a pixel).
 func TestDecodeFormats(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join("testdata", "pil", "formats.json"))
 	if err != nil {
@@ -77,11 +74,33 @@ func TestDecodeFormats(t *testing.T) {
 }
 
 // goRefuses are the files PIL and the C libraries read and Go's decoders refuse, each with what
-// the message says: Go's TIFF decoder read FillOrder 2 bit-reversed (255 levels off on bilevel).
+// the message says: Go's TIFF decoder read FillOrder 2 bit-reversed (255 levels off on bilevel),
+// and reads neither CMYK, JPEG-compressed, gray and alpha (which PIL writes for an LA image),
+// samples of 2 or 4 bits, nor planar TIFF (it called the last "not enough pixel data").
 var goRefuses = map[string]string{
-	"bilevel-lsb.tif": "(FillOrder 2), which Go's TIFF decoder reads reversed",
-	"gray-lsb.tif":    "(FillOrder 2), which Go's TIFF decoder reads reversed",
+	"bilevel-lsb.tif":       "(FillOrder 2), which Go's TIFF decoder reads reversed",
+	"gray-lsb.tif":          "(FillOrder 2), which Go's TIFF decoder reads reversed",
+	"cmyk.tif":              libtiffReadsMore,
+	"cmyk16.tif":            libtiffReadsMore,
+	"cmykx.tif":             libtiffReadsMore,
+	"jpeg.tif":              libtiffReadsMore,
+	"jpeg-gray.tif":         libtiffReadsMore,
+	"jpeg-ycbcr.tif":        libtiffReadsMore,
+	"jpeg-ycbcr-tiled.tif":  libtiffReadsMore,
+	"gray-alpha.tif":        libtiffReadsMore,
+	"gray2.tif":             "BitsPerSample of 2: " + libtiffReadsMore,
+	"gray4.tif":             "BitsPerSample of 4: " + libtiffReadsMore,
+	"gray4-whiteiszero.tif": "BitsPerSample of 4: " + libtiffReadsMore,
+	"palette4.tif":          "BitsPerSample of 4: " + libtiffReadsMore,
+	"planar.tif":            "a plane per channel (PlanarConfiguration 2): " + libtiffReadsMore,
+	"planar-rgba.tif":       "a plane per channel (PlanarConfiguration 2): " + libtiffReadsMore,
+	"planar-cmyk.tif":       libtiffReadsMore,
+	"planar-lzw-tiled.tif":  "a plane per channel (PlanarConfiguration 2): " + libtiffReadsMore,
+	"planar16.tif":          "a plane per channel (PlanarConfiguration 2): " + libtiffReadsMore,
 }
+
+// libtiffReadsMore is what Go's decoder says of a TIFF that libtiff reads.
+const libtiffReadsMore = "a TIFF variant that is not decoded here; install libtiff (Debian's libtiff6), which reads more of them"
 
 // eachDecoder runs f as a subtest with d's library (skipped when it is not loaded), then with
 // Go's decoder.
@@ -144,6 +163,8 @@ func checkFormats(t *testing.T, f formatsFixture, gray []uint8, goOnly bool) {
 			switch name {
 			case "gray16.tif", "gray16-be.tif", "gray16.pgm", "gray16-interlaced.png": // 257 times the 8-bit gray
 				ref = gray
+			case "planar16.tif": // PIL 9.4 reads each 16-bit plane as 8-bit samples; the high bytes are the source
+				ref = f.Files["source"].Pix
 			}
 			if mean, maxd := diffStats(img.Pix, ref); maxd != 0 {
 				t.Errorf("%s (PIL mode %s): differs from PIL's RGB by %.3f on average, %d at most; want equal", name, want.Mode, mean, maxd)
@@ -389,6 +410,48 @@ func TestBMPCutShortRefusedBeforeAllocating(t *testing.T) {
 		if n > 1<<20 {
 			t.Errorf("height %d: %d MB allocated; want the file refused first", h, n>>20)
 		}
+	}
+}
+
+// TestCutShortSaysSo: a file cut at two thirds of its length is refused, with the C libraries and
+// with Go's decoders, saying that it is cut short (Go's TIFF, PNG and BMP decoders said "EOF",
+// "unexpected EOF" or "not enough pixel data"); a TIFF that only libtiff reads, with libtiff's
+// words: where its JPEG tables or its pixels were cut off.
+func TestCutShortSaysSo(t *testing.T) {
+	cases := map[string]string{
+		"rgb.png":              "PNG file cut short",
+		"rgb16.png":            "PNG file cut short",
+		"rgb.tif":              "TIFF file cut short",
+		"lzw.tif":              "TIFF file cut short",
+		"tiled.tif":            "TIFF file cut short",
+		"palette.bmp":          "BMP file cut short",
+		"rgb.bmp":              "BMP file cut short",
+		"lossy.webp":           "WebP file cut short",
+		"rgb.ppm":              "PNM file cut short",
+		"jpeg-ycbcr.tif":       `libtiff failed on strip 0 of 1: IO error during reading of "JPEGTables"`,
+		"jpeg-ycbcr-tiled.tif": `libtiff failed on tile 0 of 1: IO error during reading of "JPEGTables"`,
+		"cmyk.tif":             "libtiff failed on strip 0 of 1: ",
+	}
+	for _, decoder := range []string{"libraries", "go"} {
+		t.Run(decoder, func(t *testing.T) {
+			if decoder == "go" {
+				forceGoDecoder(t, libwebp)
+				forceGoDecoder(t, libpng)
+				forceGoDecoder(t, libtiff)
+			}
+			for name, want := range cases {
+				if _, libOnly := goRefuses[name]; libOnly && tiffLib() != nil {
+					continue
+				}
+				raw, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, err := DecodeImage(raw[:len(raw)*2/3]); err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("%s cut at two thirds: %v; want an error saying %q", name, err, want)
+				}
+			}
+		})
 	}
 }
 

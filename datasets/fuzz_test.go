@@ -103,7 +103,7 @@ func FuzzDecodeImage(f *testing.F) {
 			lib, ok = decodePNGLib(data, h, w)
 			goImg, err = decodePNGGo(data)
 		case "tiff":
-			lib, ok = decodeTIFFLib(data, h, w)
+			lib, ok, _ = decodeTIFFLib(data, h, w)
 			goImg, err = decodeTIFFGo(data)
 		}
 		if ok && err == nil && !bytes.Equal(lib.Pix, goImg.Pix) {

@@ -10,4 +10,6 @@ func loadLibtiff() error {
 
 func libtiffName() string { return "" }
 
-func decodeTIFFLib(data []byte, h, w int) (Image, bool) { return Image{}, false }
+func tiffSizeLib(data []byte) (h, w int, ok bool) { return 0, 0, false }
+
+func decodeTIFFLib(data []byte, h, w int) (Image, bool, error) { return Image{}, false, nil }

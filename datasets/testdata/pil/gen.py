@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes the PIL/torchvision reference fixtures of the datasets package's tests.
 
-Run with Debian's /usr/bin/python3 (python3-pil 9.4, python3-torchvision 0.14) from this folder:
+Run with Debian's /usr/bin/python3 (python3-pil 9.4, python3-torchvision 0.14) from this folder,
+with libtiff's tiffcp on the PATH (Debian's libtiff-tools) for the TIFF variants PIL cannot write:
 
     /usr/bin/python3 gen.py
 
@@ -17,6 +18,7 @@ import base64
 import json
 import os
 import struct
+import subprocess
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -100,10 +102,11 @@ def write_plain_pnm(path, magic, maxval, rows):
             f.write(" ".join(str(int(v)) for v in np.ravel(row)) + "\n")
 
 
-def write_tiff(path, w, h, spp, bps, photometric, strips, extra=None, planar=1, order="<", tile=None, fill=None):
+def write_tiff(path, w, h, spp, bps, photometric, strips, extra=None, planar=1, order="<", tile=None, fill=None,
+               colormap=None):
     """Writes an uncompressed TIFF of the given strips (one per plane when planar is 2; tiles, in
     rows, when tile is (width, height)), little-endian or with order ">" big-endian, for the
-    variants PIL reads and cannot write."""
+    variants PIL reads and cannot write; colormap: the 16-bit reds, greens and blues, in a list."""
     offsets, body = [], b""
     for s in strips:
         offsets.append(8 + len(body))
@@ -119,6 +122,8 @@ def write_tiff(path, w, h, spp, bps, photometric, strips, extra=None, planar=1, 
         tags[338] = (3, extra)
     if fill is not None:
         tags[266] = (3, [fill])
+    if colormap is not None:
+        tags[320] = (3, colormap)
     ifd_at = 8 + len(body)
     values_at = ifd_at + 2 + 12 * len(tags) + 4
     ifd, values = struct.pack(order + "H", len(tags)), b""
@@ -291,6 +296,36 @@ def formats_fixture():
     rgb.convert("CMYK").save("formats/cmyk.tif")
     gray.convert("LA").save("formats/gray-alpha.tif")
     rgb.save("formats/jpeg.tif", compression="jpeg")
+    # JPEG in gray, and in YCbCr with 2x2 chroma subsampling (in strips and in 16x16 tiles), which
+    # libtiff's tiffcp writes and PIL reads through libtiff, asking libjpeg for RGB.
+    gray.save("formats/jpeg-gray.tif", compression="jpeg")
+    subprocess.run(["tiffcp", "-c", "jpeg", "formats/rgb.tif", "formats/jpeg-ycbcr.tif"], check=True)
+    subprocess.run(["tiffcp", "-c", "jpeg", "-t", "-w", "16", "-l", "16", "formats/rgb.tif", "formats/jpeg-ycbcr-tiled.tif"], check=True)
+    # Gray of 2 and 4 bits (PIL scales them to 0..255) and a palette of 1 and 4 bits, which libtiff
+    # reads and Go's decoder does not (nor bits other than 1, 8 and 16).
+    def packed(values, bits):  # rows of values of bits bits, from the most significant, each row padded to a byte
+        return b"".join(np.packbits(np.unpackbits(row.astype(np.uint8)[:, None], axis=1)[:, 8 - bits:].ravel()).tobytes()
+                        for row in values)
+    g = np.asarray(gray)
+    write_tiff("formats/gray2.tif", 15, 11, 1, 2, 1, [packed(g >> 6, 2)])
+    write_tiff("formats/gray4.tif", 15, 11, 1, 4, 1, [packed(g >> 4, 4)])
+    write_tiff("formats/gray4-whiteiszero.tif", 15, 11, 1, 4, 0, [packed(15 - (g >> 4), 4)])
+    colors = (np.arange(16 * 3).reshape(3, 16) * 1361 + 4099) % 65536  # high and low bytes of every kind
+    write_tiff("formats/palette4.tif", 15, 11, 1, 4, 3, [packed(index, 4)], colormap=[int(v) for v in colors.ravel()])
+    write_tiff("formats/palette1.tif", 15, 11, 1, 1, 3, [packed(index % 2, 1)], colormap=[int(v) for v in colors[:, :2].ravel()])
+    # 16-bit CMYK (PIL keeps the high bytes), and CMYK with a fifth sample of no meaning, of
+    # every ink and black (PIL's conversion from RGB leaves K at 0).
+    cmyk = np.concatenate([src, np.asarray(gray)[..., None]], -1)
+    write_tiff("formats/cmyk16.tif", 15, 11, 4, 16, 5, [(cmyk.astype(np.uint16) * 256 + low[..., :1]).astype("<u2").tobytes()])
+    write_tiff("formats/cmykx.tif", 15, 11, 5, 8, 5, [np.concatenate([cmyk, alpha[..., None]], -1).tobytes()], extra=[0])
+    # More planes per channel: RGBA, CMYK, LZW in tiles (tiffcp), and 16-bit RGB, which PIL 9.4
+    # misreads (each 16-bit plane as 8-bit samples): the tests compare that one with the source.
+    write_tiff("formats/planar-rgba.tif", 15, 11, 4, 8, 2, [np.asarray(rgba)[..., c].tobytes() for c in range(4)], planar=2, extra=[2])
+    write_tiff("formats/planar-cmyk.tif", 15, 11, 4, 8, 5, [cmyk[..., c].tobytes() for c in range(4)], planar=2)
+    subprocess.run(["tiffcp", "-c", "lzw", "-p", "separate", "-t", "-w", "16", "-l", "16", "formats/rgb.tif",
+                    "formats/planar-lzw-tiled.tif"], check=True)
+    write_tiff("formats/planar16.tif", 15, 11, 3, 16, 2,
+               [(src[..., c].astype(np.int64) * 256 + low[..., c]).astype("<u2").tobytes() for c in range(3)], planar=2)
     rgb.save("formats/lossless.webp", lossless=True)
     rgba.save("formats/lossless-alpha.webp", lossless=True)
     # With metadata, an extended (VP8X) file, which flags the lossless image's alpha.
