@@ -481,8 +481,10 @@ func formatErr(format string, err error) error {
 	if errors.As(err, &unsupported) || errors.Is(err, bmp.ErrUnsupported) ||
 		format == "webp" && strings.Contains(err.Error(), "not implemented") {
 		todo := "convert the file to PNG"
-		if format == "tiff" && tiffLib() != nil {
-			todo = "install libtiff (Debian's libtiff6), which reads more of them (CMYK, JPEG, gray and alpha, 2 and 4 bits, a plane per channel), or " + todo
+		if more := "which reads more of them (CMYK, JPEG, gray and alpha, 2 and 4 bits, a plane per channel)"; format == "tiff" && libtiff.forced() {
+			todo = "unset VICREG_TIFF=go to use libtiff, " + more + ", or " + todo
+		} else if format == "tiff" && tiffLib() != nil {
+			todo = "install libtiff (Debian's libtiff6), " + more + ", or " + todo
 		}
 		return fmt.Errorf("%w: a %s variant that is not decoded here; %s", err, strings.ToUpper(format), todo)
 	}
@@ -526,10 +528,13 @@ func (d *nativeDecoder) describe() string {
 	return d.name()
 }
 
+// forced reports whether Go's decoder is asked for in the environment (VICREG_TIFF=go, ...).
+func (d *nativeDecoder) forced() bool { return strings.EqualFold(os.Getenv(d.env), "go") }
+
 // unavailable returns nil when the library is loaded and to be used, or why not.
 func (d *nativeDecoder) unavailable() error {
 	d.once.Do(func() {
-		if strings.EqualFold(os.Getenv(d.env), "go") {
+		if d.forced() {
 			d.err = errors.New(d.env + "=go")
 			return
 		}

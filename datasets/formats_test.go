@@ -413,6 +413,20 @@ func TestBMPCutShortRefusedBeforeAllocating(t *testing.T) {
 	}
 }
 
+// TestTIFFVariantHint: with Go's decoder asked for (VICREG_TIFF=go), a TIFF that only libtiff
+// reads is refused saying to unset it, not to install libtiff.
+func TestTIFFVariantHint(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", "planar.tif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	forceGoDecoder(t, libtiff)
+	t.Setenv("VICREG_TIFF", "go")
+	if _, err := DecodeImage(raw); err == nil || !strings.Contains(err.Error(), "unset VICREG_TIFF=go to use libtiff") {
+		t.Errorf("planar.tif with VICREG_TIFF=go: %v; want an error saying to unset it", err)
+	}
+}
+
 // TestCutShortSaysSo: a file cut at two thirds of its length is refused, with the C libraries and
 // with Go's decoders, saying that it is cut short (Go's TIFF, PNG and BMP decoders said "EOF",
 // "unexpected EOF" or "not enough pixel data"); a TIFF that only libtiff reads, with libtiff's
