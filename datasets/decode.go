@@ -107,8 +107,12 @@ func ImageSize(data []byte) (h, w int, err error) {
 	case "png":
 		cfg, err = png.DecodeConfig(r)
 	case "webp":
-		if len(data) >= 21 && string(data[12:16]) == "VP8X" && data[20]&2 != 0 { // its animation flag
-			return 0, 0, errors.New("an animated WebP: only still images are decoded (PIL reads the first frame); convert that frame to PNG")
+		if webpAnimated(data) {
+			if err := webpAnimLib(); err != nil {
+				return 0, 0, err
+			}
+			cfg.Height, cfg.Width, err = webpAnimSize(data)
+			break
 		}
 		var ok bool
 		if err = webpCutShort(data); err != nil {
@@ -313,6 +317,9 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 		}
 		return decodePNGGo(data)
 	case "webp":
+		if webpAnimated(data) {
+			return decodeWebPAnimLib(data, h, w)
+		}
 		if img, ok, err := decodeWebPLib(data); ok {
 			return img, err
 		}

@@ -25,10 +25,8 @@ type formatsFixture struct {
 	}
 }
 
-// notDecoded are the files PIL reads and this package refuses, each with what its message says:
-// Go's WebP decoder called an animated WebP (PIL reads its first frame) "invalid format".
+// notDecoded are the files PIL reads and this package refuses, each with what its message says.
 var notDecoded = map[string]string{
-	"anim.webp": "an animated WebP: only still images are decoded (PIL reads the first frame); convert that frame to PNG",
 	// x/image/bmp refuses since v0.31.0 what PIL reads as gray (its palettes start as a gray ramp).
 	"palette-short.bmp": "bmp: invalid palette index: a pixel indexes past the end of the palette (PIL reads it as gray); convert the file to PNG",
 }
@@ -76,8 +74,11 @@ func TestDecodeFormats(t *testing.T) {
 // goRefuses are the files PIL and the C libraries read and Go's decoders refuse, each with what
 // the message says: Go's TIFF decoder read FillOrder 2 bit-reversed (255 levels off on bilevel),
 // and reads neither CMYK, JPEG-compressed, gray and alpha (which PIL writes for an LA image),
-// samples of 2 or 4 bits, nor planar TIFF (it called the last "not enough pixel data").
+// samples of 2 or 4 bits, nor planar TIFF (it called the last "not enough pixel data"); Go's WebP
+// decoder called an animated WebP (PIL reads its first frame) "invalid format".
 var goRefuses = map[string]string{
+	"anim.webp":             "an animated WebP, whose first frame (which PIL reads) is decoded with libwebp and libwebpdemux only",
+	"anim-alpha.webp":       "an animated WebP, whose first frame (which PIL reads) is decoded with libwebp and libwebpdemux only",
 	"bilevel-lsb.tif":       "(FillOrder 2), which Go's TIFF decoder reads reversed",
 	"gray-lsb.tif":          "(FillOrder 2), which Go's TIFF decoder reads reversed",
 	"cmyk.tif":              libtiffReadsMore,
@@ -97,6 +98,15 @@ var goRefuses = map[string]string{
 	"planar-cmyk.tif":       libtiffReadsMore,
 	"planar-lzw-tiled.tif":  "a plane per channel (PlanarConfiguration 2): " + libtiffReadsMore,
 	"planar16.tif":          "a plane per channel (PlanarConfiguration 2): " + libtiffReadsMore,
+}
+
+// libReads reports whether the C library that reads the files of goRefuses of name's format (libtiff,
+// or libwebp with libwebpdemux) is used.
+func libReads(name string) bool {
+	if strings.HasSuffix(name, ".webp") {
+		return webpAnimLib() == nil
+	}
+	return tiffLib() == nil
 }
 
 // libtiffReadsMore is what Go's decoder says of a TIFF that libtiff reads.
@@ -144,7 +154,7 @@ func checkFormats(t *testing.T, f formatsFixture, gray []uint8, goOnly bool) {
 			}
 			img, err := DecodeImage(raw)
 			msg, ok := notDecoded[name]
-			if goMsg, refused := goRefuses[name]; refused && (goOnly || tiffLib() != nil) {
+			if goMsg, refused := goRefuses[name]; refused && (goOnly || !libReads(name)) {
 				msg, ok = goMsg, true
 			}
 			if ok {
@@ -196,8 +206,8 @@ func TestEveryFormatThroughFolderAndShards(t *testing.T) {
 		if _, ok := notDecoded[e.Name()]; ok {
 			continue
 		}
-		if _, ok := goRefuses[e.Name()]; ok && tiffLib() != nil {
-			continue // read with libtiff only
+		if _, ok := goRefuses[e.Name()]; ok && !libReads(e.Name()) {
+			continue // read with a C library only
 		}
 		raw, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", e.Name()))
 		if err != nil {
@@ -362,9 +372,10 @@ func TestBigTIFFNamed(t *testing.T) {
 
 // TestWebPCutShortRefusedBeforeAllocating: a WebP file without the whole of its image chunk (a
 // 30-byte VP8X header of a 13000x13000 canvas and nothing after it; a lossy file of that size cut
-// after its frame header) is refused, with each decoder, before its pixels are allocated: libwebp
-// reads the size from the header alone, and 483 MB (the VP8X file) and 728 MB (the cut file, with
-// Go's decoder after libwebp) were allocated; Go's decoder alone allocated 244 MB for the second.
+// after its frame header; the header with the animation flag and no frame) is refused, with each
+// decoder, before its pixels are allocated: libwebp reads the size from the header alone, and
+// 483 MB (the VP8X file) and 728 MB (the cut file, with Go's decoder after libwebp) were
+// allocated; Go's decoder alone allocated 244 MB for the second.
 func TestWebPCutShortRefusedBeforeAllocating(t *testing.T) {
 	const side = 13000 // 169 million pixels, under MaxImagePixels
 	m := side - 1      // the VP8X chunk holds the canvas size less 1, in 24 bits
@@ -378,8 +389,14 @@ func TestWebPCutShortRefusedBeforeAllocating(t *testing.T) {
 	cut := bytes.Clone(lossy[:40])
 	binary.LittleEndian.PutUint16(cut[26:], side)
 	binary.LittleEndian.PutUint16(cut[28:], side)
+	animated := bytes.Clone(vp8x)
+	animated[20] |= 2 // the animation flag, without a frame
 	eachDecoder(t, libwebp, func(t *testing.T) {
-		for name, data := range map[string][]byte{"vp8x-alone": vp8x, "cut": cut} {
+		files := map[string][]byte{"vp8x-alone": vp8x, "cut": cut}
+		if webpAnimLib() == nil { // (otherwise refused as an animation, unread)
+			files["animated"] = animated
+		}
+		for name, data := range files {
 			n, err := decodeAllocating(data)
 			if err == nil || !strings.Contains(err.Error(), "cut short") {
 				t.Errorf("%s: %v; want an error saying the file is cut short", name, err)
@@ -441,6 +458,7 @@ func TestCutShortSaysSo(t *testing.T) {
 		"palette.bmp":          "BMP file cut short",
 		"rgb.bmp":              "BMP file cut short",
 		"lossy.webp":           "WebP file cut short",
+		"anim-alpha.webp":      "WebP file cut short",
 		"rgb.ppm":              "PNM file cut short",
 		"jpeg-ycbcr.tif":       `libtiff failed on strip 0 of 1: IO error during reading of "JPEGTables"`,
 		"jpeg-ycbcr-tiled.tif": `libtiff failed on tile 0 of 1: IO error during reading of "JPEGTables"`,
@@ -454,7 +472,7 @@ func TestCutShortSaysSo(t *testing.T) {
 				forceGoDecoder(t, libtiff)
 			}
 			for name, want := range cases {
-				if _, libOnly := goRefuses[name]; libOnly && tiffLib() != nil {
+				if _, libOnly := goRefuses[name]; libOnly && !libReads(name) {
 					continue
 				}
 				raw, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", name))

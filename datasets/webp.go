@@ -164,3 +164,37 @@ func webpCutShort(data []byte) error {
 	}
 	return nil
 }
+
+// webpAnimated reports whether a WebP file is extended (VP8X) with its animation flag set.
+func webpAnimated(data []byte) bool {
+	return len(data) >= 21 && string(data[12:16]) == "VP8X" && data[20]&2 != 0
+}
+
+// webpAnimSize reads the canvas size of an animated WebP from its VP8X chunk, and checks that the
+// file holds all the bytes its RIFF header declares and a whole first frame (an ANMF chunk), which
+// libwebpdemux needs, before the canvas, which can declare up to MaxImagePixels in 30 bytes, is
+// allocated.
+func webpAnimSize(data []byte) (h, w int, err error) {
+	if len(data) < 30 {
+		return 0, 0, fmt.Errorf("WebP file cut short: %d bytes", len(data))
+	}
+	if riff := int64(binary.LittleEndian.Uint32(data[4:])) + 8; riff > int64(len(data)) {
+		return 0, 0, fmt.Errorf("WebP file cut short: %d bytes of the %d its header declares (an animation is decoded from the whole file)", len(data), riff)
+	}
+	w = 1 + (int(data[24]) | int(data[25])<<8 | int(data[26])<<16)
+	h = 1 + (int(data[27]) | int(data[28])<<8 | int(data[29])<<16)
+	for p := 12; p+8 <= len(data); {
+		size := int64(binary.LittleEndian.Uint32(data[p+4:]))
+		if string(data[p:p+4]) == "ANMF" {
+			if size > int64(len(data)-p-8) {
+				return 0, 0, fmt.Errorf("WebP file cut short: its first frame (ANMF chunk) of %d bytes has %d", size, len(data)-p-8)
+			}
+			return h, w, nil
+		}
+		if int64(p)+8+size+size&1 > int64(len(data)) {
+			break
+		}
+		p += 8 + int(size+size&1)
+	}
+	return 0, 0, errors.New("WebP file cut short: an animation without a whole frame (ANMF chunk)")
+}

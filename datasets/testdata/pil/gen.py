@@ -333,6 +333,14 @@ def formats_fixture():
     rgb.save("formats/lossy.webp", quality=90)
     rgba.save("formats/lossy-alpha.webp", quality=90)
     rgb.save("formats/anim.webp", save_all=True, append_images=[gray.convert("RGB")], duration=100, loop=0)
+    # An animation whose first frame is transparent but for a box of partly transparent pixels, which
+    # libwebp's encoder stores as a frame smaller than the canvas: PIL draws it on a transparent
+    # black canvas and drops the alpha.
+    first = np.zeros((11, 15, 4), np.uint8)
+    first[2:9, 4:12, :3] = src[2:9, 4:12]
+    first[2:9, 4:12, 3] = alpha[2:9, 4:12] | 64
+    Image.fromarray(first, "RGBA").save("formats/anim-alpha.webp", save_all=True, append_images=[rgba], duration=100,
+                                        loop=0, lossless=True)
     png_variants(src, np.asarray(gray))
     rgb.save("formats/rgb.ppm")
     gray.save("formats/gray.pgm")
