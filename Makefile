@@ -7,7 +7,7 @@ BENCHTIME ?= 3x
 FUZZTIME  ?= 20s
 BENCHARGS ?=
 
-.PHONY: all cgo xla cuda gpu-build gpu-check train test analyze estimators bench faults fuzz lint clean
+.PHONY: all cgo xla cuda gpu-build gpu-check train test race analyze estimators bench faults fuzz lint clean
 
 all: lint test
 
@@ -42,10 +42,19 @@ gpu-check:
 train: xla
 	$(GO) run ./train $(ARGS)
 
-## test: every test, on the backend that GOMLX_BACKEND selects (default xla:cpu).
+## test: every test, on the backend that GOMLX_BACKEND selects (default xla:cpu); then `make race`.
 test: xla
 	$(GO) run ./train -backend-info
 	$(GO) test $(TESTFLAGS) ./...
+	@$(MAKE) --no-print-directory race
+
+## race: the tests of the packages that do not load XLA (the data loader and its worker pool, the
+## file formats, the estimators, the plots) under the race detector. The XLA packages' tests pass
+## under it too (with -tags race_mu, which makes go-xla's per-P pools visible to it), and then the
+## process aborts at exit, in the race runtime's teardown beside the XLA plugin (a double free).
+RACEPKGS ?= ./datasets/... ./internal/... ./results/... ./plot/... ./checkpoints/safetensors ./losses/entropy
+race:
+	$(GO) test -race $(TESTFLAGS) $(RACEPKGS)
 
 ## analyze: the paper's assumption checks on a run's checkpoints, e.g.
 ## make analyze ARGS="-checkpoints runs/vicreg -out runs/vicreg/analysis"

@@ -331,6 +331,7 @@ func TestSkipBadImagesOfASelectionNamesTheFile(t *testing.T) {
 	if !slices.Equal(named, want) {
 		t.Errorf("Batch.BadImages of an epoch of the subset: %v, want the files %v", named, want)
 	}
+	l.Close() // the workers, which go on with the next batches and log into logged, have stopped
 	for _, p := range bad {
 		if !strings.Contains(logged.String(), p) {
 			t.Errorf("the warnings do not name %s:\n%s", p, logged.String())
