@@ -33,14 +33,15 @@ var notDecoded = map[string]string{
 
 // TestDecodeFormats decodes, with the C libraries (libwebp, libpng, libtiff) and with Go's
 // decoders, the formats of torchvision's ImageFolder besides JPEG (PNG of every color type and bit
-// depth, interlaced, with tRNS, 16-bit, a palette shorter than its indices; WebP lossless and lossy,
-// with and without alpha; TIFF uncompressed, LZW with and without predictor, Deflate, PackBits,
-// tiled, big-endian, grayscale, WhiteIsZero, 16-bit, palette, RGBA, premultiplied, bilevel, and
-// with libtiff only: JPEG in RGB, gray and subsampled YCbCr, CMYK, gray and alpha, gray and
-// palette of 2 and 4 bits, a plane per channel; BMP 24- and 32-bit, palette, grayscale, bilevel; PPM and PGM, raw and plain, of other
-// maxvals) and compares each with PIL's pixels, exactly. Two rules differ from PIL 9.4 on purpose:
-// 16-bit gray samples (PNG, TIFF, and PGM of maxval above 255) become their 8-bit value, where PIL
-// clips them to 255 (PIL scales other maxvals to 0..255, plain or raw, as here); a TIFF of 16-bit
+// depth, interlaced, with tRNS, 16-bit, a palette shorter than its indices; WebP lossless and
+// lossy, with and without alpha, and animated (with libwebpdemux only); TIFF uncompressed, LZW
+// with and without predictor, Deflate, PackBits, tiled, big-endian, grayscale, WhiteIsZero,
+// 16-bit, palette, RGBA, premultiplied, bilevel, and with libtiff only: JPEG in RGB, gray and
+// subsampled YCbCr, CMYK, gray and alpha, gray and palette of 2 and 4 bits, a plane per channel;
+// BMP 24- and 32-bit, palette, grayscale, bilevel; PPM and PGM, raw and plain, of other maxvals)
+// and compares each with PIL's pixels, exactly. Two rules differ from PIL 9.4 on purpose: 16-bit
+// gray samples (PNG, TIFF, and PGM of maxval above 255) become their 8-bit value, where PIL clips
+// them to 255 (PIL scales other maxvals to 0..255, plain or raw, as here); a TIFF of 16-bit
 // samples in a plane per channel keeps their high bytes, where PIL reads each plane as 8-bit
 // samples (the first half of the plane, each byte a pixel).
 func TestDecodeFormats(t *testing.T) {
