@@ -58,6 +58,12 @@ func TestDecodeFormats(t *testing.T) {
 		t.Fatalf("fixture: gray.pgm has %d bytes", len(gray))
 	}
 	t.Logf("WebP decoder: %s; PNG decoder: %s; TIFF decoder: %s", WebPDecoder(), PNGDecoder(), TIFFDecoder())
+	librariesThenGo(t, func(t *testing.T, goOnly bool) { checkFormats(t, f, gray, goOnly) })
+}
+
+// librariesThenGo runs f as a subtest with the C libraries (libwebp, libpng, libtiff; skipped
+// when none is loaded), then with Go's decoders alone (goOnly).
+func librariesThenGo(t *testing.T, f func(t *testing.T, goOnly bool)) {
 	for _, decoder := range []string{"libraries", "go"} {
 		t.Run(decoder, func(t *testing.T) {
 			if decoder == "go" {
@@ -67,7 +73,7 @@ func TestDecodeFormats(t *testing.T) {
 			} else if webpLib() != nil && pngLib() != nil && tiffLib() != nil {
 				t.Skipf("none of libwebp (%v), libpng (%v) and libtiff (%v) is loaded: only Go's decoders are tested", webpLib(), pngLib(), tiffLib())
 			}
-			checkFormats(t, f, gray, decoder == "go")
+			f(t, decoder == "go")
 		})
 	}
 }
@@ -465,27 +471,20 @@ func TestCutShortSaysSo(t *testing.T) {
 		"jpeg-ycbcr-tiled.tif": `libtiff failed on tile 0 of 1: IO error during reading of "JPEGTables"`,
 		"cmyk.tif":             "libtiff failed on strip 0 of 1: ",
 	}
-	for _, decoder := range []string{"libraries", "go"} {
-		t.Run(decoder, func(t *testing.T) {
-			if decoder == "go" {
-				forceGoDecoder(t, libwebp)
-				forceGoDecoder(t, libpng)
-				forceGoDecoder(t, libtiff)
+	librariesThenGo(t, func(t *testing.T, _ bool) {
+		for name, want := range cases {
+			if _, libOnly := goRefuses[name]; libOnly && !libReads(name) {
+				continue
 			}
-			for name, want := range cases {
-				if _, libOnly := goRefuses[name]; libOnly && !libReads(name) {
-					continue
-				}
-				raw, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", name))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if _, err := DecodeImage(raw[:len(raw)*2/3]); err == nil || !strings.Contains(err.Error(), want) {
-					t.Errorf("%s cut at two thirds: %v; want an error saying %q", name, err, want)
-				}
+			raw, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", name))
+			if err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
+			if _, err := DecodeImage(raw[:len(raw)*2/3]); err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("%s cut at two thirds: %v; want an error saying %q", name, err, want)
+			}
+		}
+	})
 }
 
 // tiffByteOrder is binary.LittleEndian or binary.BigEndian.
