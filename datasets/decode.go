@@ -102,7 +102,10 @@ func ImageSize(data []byte) (h, w int, err error) {
 	case "jpeg":
 		var ok bool
 		if cfg.Height, cfg.Width, ok, err = jpegSizeLib(data); !ok {
-			cfg, err = jpeg.DecodeConfig(r) // without libjpeg, or CMYK: Go's decoder decodes it
+			// Without libjpeg, or CMYK: Go's decoder decodes it (Huffman-coded only).
+			if cfg, err = jpeg.DecodeConfig(r); err == nil {
+				err = jpegCutShort(len(data), cfg.Width, cfg.Height, false)
+			}
 		}
 	case "png":
 		cfg, err = png.DecodeConfig(r)
@@ -270,6 +273,22 @@ func tiffWithoutPredictor(data []byte) []byte {
 		out[d.predictorAt], out[d.predictorAt+1] = 1, 0
 	}
 	return out
+}
+
+// jpegCutShort refuses a JPEG of more than MaxImagePixels (checkPixels), or a Huffman-coded JPEG
+// of n bytes that is too short for width x height pixels, or returns nil: each 8x8 block of every scan takes at least one bit, and a component is
+// at most 4 times subsampled each way, so such a JPEG holds at least a bit per 32x32 pixels. A
+// header of a few dozen bytes can declare up to MaxImagePixels, which both decoders allocate
+// before they find the data missing (and libjpeg also a coefficient buffer for a progressive
+// one). Arithmetic coding, which libjpeg reads, can take less than a bit a block: not checked.
+func jpegCutShort(n, width, height int, arith bool) error {
+	if err := checkPixels(width, height); err != nil {
+		return err // the first thing to say of a bomb
+	}
+	if need := ((width+31)/32*((height+31)/32) + 7) / 8; !arith && n < need {
+		return fmt.Errorf("JPEG file cut short: %d bytes, fewer than the %d that %dx%d pixels take at the least", n, need, width, height)
+	}
+	return nil
 }
 
 // checkPixels refuses an image of width x height pixels that is larger than MaxImagePixels.

@@ -65,6 +65,36 @@ func jpegDeclaring(t *testing.T, w, h int) []byte {
 	return data
 }
 
+// TestJPEGCutShortRefusedBeforeAllocating: a JPEG of a few hundred bytes (or 31: a progressive
+// one the fuzzer made) that declares 12000x12000 pixels, under MaxImagePixels, is refused as cut
+// short before its pixels are allocated, with libjpeg and with Go's decoder: 432 MB (and, for the
+// progressive one, libjpeg's coefficient buffer besides) were allocated first, up to 0.7 s a file.
+// A real JPEG all of one gray (the fewest bytes a Huffman-coded JPEG takes), 4000x4000, is accepted.
+func TestJPEGCutShortRefusedBeforeAllocating(t *testing.T) {
+	progressive := []byte("\xff\xd8\xff\xc2\x00\x11\b0000\x03\x0110\x0210\x0310\xff\xda\x00\f\x03\x010\x020\x03")
+	var flat bytes.Buffer
+	if err := jpeg.Encode(&flat, image.NewGray(image.Rect(0, 0, 4000, 4000)), &jpeg.Options{Quality: 1}); err != nil {
+		t.Fatal(err)
+	}
+	eachDecoder(t, libjpeg, func(t *testing.T) {
+		for name, data := range map[string][]byte{"baseline": jpegDeclaring(t, 12000, 12000), "progressive": progressive} {
+			err, n := allocating(func() error { _, err := DecodeImage(data); return err })
+			switch {
+			case name == "progressive" && jpegLib() != nil && err != nil:
+				// Go's decoder refuses its quantization table from the header ("bad Tq value").
+			case err == nil || !strings.Contains(err.Error(), "JPEG file cut short"):
+				t.Errorf("%s (%d bytes): %v; want an error saying the file is cut short", name, len(data), err)
+			}
+			if n > 1<<20 {
+				t.Errorf("%s: %d MB allocated; want the file refused first", name, n>>20)
+			}
+		}
+		if h, w, err := ImageSize(flat.Bytes()); err != nil || h != 4000 || w != 4000 {
+			t.Errorf("a flat 4000x4000 JPEG of %d bytes: %dx%d, %v; want it accepted", flat.Len(), w, h, err)
+		}
+	})
+}
+
 // declaring returns a small fixture of testdata/pil/formats whose header is changed to declare
 // more than MaxImagePixels: a BMP of 20000x10000, a TIFF of 20000x10000, a lossless WebP of
 // 16384x16384 (its largest).

@@ -106,10 +106,11 @@ static void vj_emit(j_common_ptr c, int level) {
 }
 
 // vj_decode decodes a JPEG to RGB at scale 1/denom. With out == NULL it only reads the header and
-// reports the output size in *w, *h and the image's own in *iw, *ih. It returns 0 on success, 1 for a CMYK or YCCK image (left to
-// the caller's other decoder), -1 with a message in msg on an error.
+// reports the output size in *w, *h, the image's own in *iw, *ih, and in *arith whether it is
+// arithmetic-coded. It returns 0 on success, 1 for a CMYK or YCCK image (left to the caller's
+// other decoder), -1 with a message in msg on an error.
 static int vj_decode(const unsigned char *data, size_t n, int denom, unsigned char *out, size_t outlen,
-		int *w, int *h, int *iw, int *ih, char *msg) {
+		int *w, int *h, int *iw, int *ih, int *arith, char *msg) {
 	struct jpeg_decompress_struct cinfo;
 	struct vj_err err;
 	memset(&err, 0, sizeof(err));
@@ -138,6 +139,7 @@ static int vj_decode(const unsigned char *data, size_t n, int denom, unsigned ch
 		*h = cinfo.output_height;
 		*iw = cinfo.image_width;
 		*ih = cinfo.image_height;
+		*arith = cinfo.arith_code;
 		vj_destroy(&cinfo);
 		return 0;
 	}
@@ -181,7 +183,7 @@ static int vj_load(char *msg) {
 static const char *vj_soname(void) { return ""; }
 static int vj_turbo_version(void) { return 0; }
 static int vj_decode(const unsigned char *data, size_t n, int denom, unsigned char *out, size_t outlen,
-		int *w, int *h, int *iw, int *ih, char *msg) {
+		int *w, int *h, int *iw, int *ih, int *arith, char *msg) {
 	snprintf(msg, VJ_MSG, "libjpeg is not available");
 	return -1;
 }
@@ -216,14 +218,14 @@ func jpegSizeLib(data []byte) (h, w int, ok bool, err error) {
 		return 0, 0, false, nil
 	}
 	var msg [C.VJ_MSG]C.char
-	var ow, oh, iw, ih C.int
-	switch C.vj_decode((*C.uchar)(unsafe.Pointer(&data[0])), C.size_t(len(data)), 1, nil, 0, &ow, &oh, &iw, &ih, &msg[0]) {
+	var ow, oh, iw, ih, arith C.int
+	switch C.vj_decode((*C.uchar)(unsafe.Pointer(&data[0])), C.size_t(len(data)), 1, nil, 0, &ow, &oh, &iw, &ih, &arith, &msg[0]) {
 	case 1:
 		return 0, 0, false, nil
 	case -1:
 		return 0, 0, true, errors.New(C.GoString(&msg[0]))
 	}
-	return int(ih), int(iw), true, nil
+	return int(ih), int(iw), true, jpegCutShort(len(data), int(iw), int(ih), arith != 0)
 }
 
 // decodeJPEGLib decodes with libjpeg at 1/reduce scale. ok is false when libjpeg is not loaded, or
@@ -240,9 +242,9 @@ func decodeJPEGLib(data []byte, reduce int) (img Image, ok bool, err error) {
 		reduce = 1
 	}
 	var msg [C.VJ_MSG]C.char
-	var w, h, iw, ih C.int
+	var w, h, iw, ih, arith C.int
 	src := (*C.uchar)(unsafe.Pointer(&data[0]))
-	switch C.vj_decode(src, C.size_t(len(data)), C.int(reduce), nil, 0, &w, &h, &iw, &ih, &msg[0]) {
+	switch C.vj_decode(src, C.size_t(len(data)), C.int(reduce), nil, 0, &w, &h, &iw, &ih, &arith, &msg[0]) {
 	case 1:
 		return Image{}, false, nil
 	case -1:
@@ -251,12 +253,12 @@ func decodeJPEGLib(data []byte, reduce int) (img Image, ok bool, err error) {
 	if w <= 0 || h <= 0 {
 		return Image{}, true, fmt.Errorf("image of %dx%d pixels", w, h)
 	}
-	if err := checkPixels(int(iw), int(ih)); err != nil { // from the header just read
+	if err := jpegCutShort(len(data), int(iw), int(ih), arith != 0); err != nil { // from the header just read
 		return Image{}, true, err
 	}
 	img = Image{Pix: make([]uint8, int(w)*int(h)*3), H: int(h), W: int(w), C: 3}
 	dst := (*C.uchar)(unsafe.Pointer(&img.Pix[0]))
-	if C.vj_decode(src, C.size_t(len(data)), C.int(reduce), dst, C.size_t(len(img.Pix)), &w, &h, &iw, &ih, &msg[0]) != 0 {
+	if C.vj_decode(src, C.size_t(len(data)), C.int(reduce), dst, C.size_t(len(img.Pix)), &w, &h, &iw, &ih, &arith, &msg[0]) != 0 {
 		return Image{}, true, errors.New(C.GoString(&msg[0]))
 	}
 	return img, true, nil
