@@ -108,7 +108,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 			}
 		}
 	case "png":
-		cfg, err = png.DecodeConfig(r)
+		if cfg, err = png.DecodeConfig(r); err == nil {
+			err = pngCutShort(data, cfg.Width, cfg.Height)
+		}
 	case "webp":
 		if webpAnimated(data) {
 			if err := webpAnimLib(); err != nil {
@@ -413,6 +415,33 @@ func decodeTIFFGo(data []byte) (Image, error) {
 		return img, nil
 	}
 	return toRGB(m), nil
+}
+
+// pngCutShort refuses a PNG of more than MaxImagePixels (checkPixels), or one whose image data (its IDAT chunks, as far as the file holds them) is
+// too short for its width x height pixels, or returns nil: deflate compresses at most 1032 to 1 (a
+// 258-byte match in two bits), and a header of 33 bytes can declare up to MaxImagePixels, which
+// both decoders allocate before they find the data missing.
+func pngCutShort(data []byte, width, height int) error {
+	if err := checkPixels(width, height); err != nil || len(data) < 26 {
+		return err // a bomb is first refused for its size; a short file, by the decoder
+	}
+	channels := map[byte]int64{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[data[25]]
+	bits := int64(width) * int64(height) * int64(data[24]) * channels
+	var have int64
+	for i := 8; i+8 <= len(data); {
+		n := int64(binary.BigEndian.Uint32(data[i:]))
+		if string(data[i+4:i+8]) == "IDAT" {
+			have += min(n, int64(len(data)-i-8))
+		}
+		if n > int64(len(data)) {
+			break
+		}
+		i += 12 + int(n)
+	}
+	if need := bits / 8 / 1032; have < need {
+		return fmt.Errorf("PNG file cut short: %d bytes of image data (IDAT), fewer than the %d that %dx%d pixels take at the least", have, need, width, height)
+	}
+	return nil
 }
 
 // pngPaletteLen returns the number of colors in a PNG's PLTE chunk (0 without one), found by
