@@ -141,6 +141,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 				cfg.Height, cfg.Width, err = h, w, nil
 			}
 		}
+		if err == nil {
+			err = tiffCutShort(data, cfg.Width, cfg.Height)
+		}
 	case "bmp":
 		if cfg, err = bmp.DecodeConfig(r); err == nil {
 			err = bmpCutShort(data)
@@ -176,9 +179,37 @@ func ImageSize(data []byte) (h, w int, err error) {
 // tiffIFD is what the first image directory of a TIFF file says that Go's decoder misreads.
 type tiffIFD struct {
 	planar, samples, photometric int
-	compression, predictor, fill int // fill: FillOrder
-	extraAt                      int // offset of the ExtraSamples value when it is one SHORT, or 0
-	predictorAt                  int // offset of the Predictor value when it is one SHORT, or 0
+	compression, predictor, fill int        // fill: FillOrder
+	extraAt                      int        // offset of the ExtraSamples value when it is one SHORT, or 0
+	predictorAt                  int        // offset of the Predictor value when it is one SHORT, or 0
+	offsets, counts              tiffValues // of the strips or the tiles
+	tiled                        bool
+	bits                         tiffValues // BitsPerSample
+	order                        binary.ByteOrder
+}
+
+// tiffValues are the SHORT or LONG values of a tag of a TIFF file's directory: n of them at
+// offset at of the file (in the entry itself when they fit in 4 bytes).
+type tiffValues struct {
+	long bool
+	n    int64
+	at   int64
+}
+
+// get returns value i, or -1 past the end of data.
+func (v tiffValues) get(data []byte, order binary.ByteOrder, i int64) int64 {
+	size := int64(2)
+	if v.long {
+		size = 4
+	}
+	p := v.at + i*size
+	if p < 0 || p+size > int64(len(data)) {
+		return -1
+	}
+	if v.long {
+		return int64(order.Uint32(data[p:]))
+	}
+	return int64(order.Uint16(data[p:]))
 }
 
 // readTIFFIFD reads the first image directory of a TIFF file (SHORT values only; missing or
@@ -192,6 +223,7 @@ func readTIFFIFD(data []byte) tiffIFD {
 	if data[0] == 'M' {
 		order = binary.BigEndian
 	}
+	d.order = order
 	ifd := int64(order.Uint32(data[4:]))
 	if ifd+2 > int64(len(data)) {
 		return d
@@ -223,9 +255,75 @@ func readTIFFIFD(data []byte) tiffIFD {
 			if order.Uint16(data[e+2:]) == 3 && order.Uint32(data[e+4:]) == 1 {
 				d.extraAt = int(e + 8)
 			}
+		case 258, 273, 324, 279, 325: // BitsPerSample, StripOffsets, TileOffsets, StripByteCounts, TileByteCounts
+			typ, n := order.Uint16(data[e+2:]), int64(order.Uint32(data[e+4:]))
+			if typ != 3 && typ != 4 {
+				break
+			}
+			v := tiffValues{long: typ == 4, n: n, at: e + 8}
+			if n*int64(2+2*btoi(v.long)) > 4 {
+				v.at = int64(order.Uint32(data[e+8:]))
+			}
+			switch tag := order.Uint16(data[e:]); tag {
+			case 258:
+				d.bits = v
+			case 273, 324:
+				d.offsets, d.tiled = v, tag == 324
+			default:
+				d.counts = v
+			}
 		}
 	}
 	return d
+}
+
+// btoi is 1 for true, 0 for false.
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// tiffRatio is the most that a TIFF compression expands its data, by its Compression tag: none;
+// PackBits (128 bytes from 2); Deflate (1032 to 1, a 258-byte match in two bits); LZW (a code of
+// at least 9 bits for at most 4096 bytes). Others (JPEG, fax) are not bounded here.
+var tiffRatio = map[int]int64{1: 1, 32773: 64, 8: 1032, 32946: 1032, 5: 4096}
+
+// tiffCutShort refuses a TIFF of more than MaxImagePixels (checkPixels), one with a strip or tile
+// that lies past the end of the file, or one whose strips or tiles hold too few bytes for its
+// width x height pixels, or returns nil: both decoders would fail on it after allocating its
+// pixels (up to MaxImagePixels from a header of a hundred bytes).
+func tiffCutShort(data []byte, width, height int) error {
+	if err := checkPixels(width, height); err != nil {
+		return err
+	}
+	d := readTIFFIFD(data)
+	block := "strip"
+	if d.tiled {
+		block = "tile"
+	}
+	var have int64
+	for i := range min(d.offsets.n, d.counts.n, 1<<20) {
+		off, n := d.offsets.get(data, d.order, i), d.counts.get(data, d.order, i)
+		if off < 0 || n < 0 {
+			return nil // the decoders say what is wrong
+		}
+		if off+n > int64(len(data)) {
+			return fmt.Errorf("TIFF file cut short: its %s %d ends at byte %d, past the file's %d", block, i, off+n, len(data))
+		}
+		have += n
+	}
+	bits := d.bits.get(data, d.order, 0)
+	if d.bits.n == 0 {
+		bits = 1 // the default
+	}
+	if ratio := tiffRatio[d.compression]; ratio > 0 && d.offsets.n > 0 && d.offsets.n <= 1<<20 && bits > 0 {
+		if need := int64(width) * int64(height) * int64(d.samples) * bits / 8 / ratio; have < need {
+			return fmt.Errorf("TIFF file cut short or damaged: its %ss hold %d bytes, fewer than the %d that %dx%d pixels take at the least", block, have, need, width, height)
+		}
+	}
+	return nil
 }
 
 // tiffPlanar reports whether the first image of a TIFF file stores a plane per channel

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/charmbracelet/log"
+	"golang.org/x/image/tiff"
 )
 
 // pngDeclaring is a PNG that declares w x h 8-bit gray pixels but holds the data of one row only:
@@ -124,6 +125,65 @@ func TestPNGCutShortRefusedBeforeAllocating(t *testing.T) {
 	})
 }
 
+// tiffDeclaring rewrites the first image directory of a little-endian TIFF to declare w x h pixels
+// (its ImageWidth and ImageLength entries; RowsPerStrip too, so that it stays one strip).
+func tiffDeclaring(data []byte, w, h uint32) {
+	ifd := int(binary.LittleEndian.Uint32(data[4:]))
+	for e := range int(binary.LittleEndian.Uint16(data[ifd:])) {
+		entry := data[ifd+2+12*e:]
+		tag, typ := binary.LittleEndian.Uint16(entry), binary.LittleEndian.Uint16(entry[2:])
+		v := map[uint16]uint32{256: w, 257: h, 278: h}[tag]
+		switch {
+		case v == 0:
+		case typ == 3: // SHORT
+			binary.LittleEndian.PutUint16(entry[8:], uint16(v))
+		default:
+			binary.LittleEndian.PutUint32(entry[8:], v)
+		}
+	}
+}
+
+// TestTIFFCutShortRefusedBeforeAllocating: a TIFF of under a kilobyte (uncompressed, LZW) that
+// declares 12000x12000 pixels, under MaxImagePixels, or whose one strip reaches past its end, is
+// refused as cut short before its pixels are allocated, with libtiff and with Go's decoder; a
+// real 4000x4000 TIFF all of one gray, Deflate-compressed, is accepted.
+func TestTIFFCutShortRefusedBeforeAllocating(t *testing.T) {
+	files, want := map[string][]byte{}, map[string]string{}
+	for _, name := range []string{"gray.tiff", "lzw.tif"} {
+		data, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		tiffDeclaring(data, 12000, 12000)
+		files[name+" declaring 12000x12000"] = data
+		want[name+" declaring 12000x12000"] = "TIFF file cut short or damaged: its strips hold"
+	}
+	rgb, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", "rgb.tif")) // PIL's: the directory first
+	if err != nil {
+		t.Fatal(err)
+	}
+	files["rgb.tif cut"] = rgb[:len(rgb)-100]
+	want["rgb.tif cut"] = "TIFF file cut short: its strip 0 ends at byte 635, past the file's 535"
+	var flat bytes.Buffer
+	if err := tiff.Encode(&flat, image.NewGray(image.Rect(0, 0, 4000, 4000)), &tiff.Options{Compression: tiff.Deflate}); err != nil {
+		t.Fatal(err)
+	}
+	eachDecoder(t, libtiff, func(t *testing.T) {
+		for name, data := range files {
+			err, n := allocating(func() error { _, err := DecodeImage(data); return err })
+			if err == nil || !strings.Contains(err.Error(), want[name]) {
+				t.Errorf("%s: %v; want an error saying %q", name, err, want[name])
+			}
+			if n > 1<<20 {
+				t.Errorf("%s: %d MB allocated; want the file refused first", name, n>>20)
+			}
+		}
+		if h, w, err := ImageSize(flat.Bytes()); err != nil || h != 4000 || w != 4000 {
+			t.Errorf("a flat 4000x4000 Deflate TIFF of %d bytes: %dx%d, %v; want it accepted", flat.Len(), w, h, err)
+		}
+	})
+}
+
 // declaring returns a small fixture of testdata/pil/formats whose header is changed to declare
 // more than MaxImagePixels: a BMP of 20000x10000, a TIFF of 20000x10000, a lossless WebP of
 // 16384x16384 (its largest).
@@ -138,20 +198,8 @@ func declaring(t *testing.T, name string) []byte {
 	case ".bmp": // BITMAPINFOHEADER: width and height, int32 at 18 and 22
 		binary.LittleEndian.PutUint32(data[18:], 20000)
 		binary.LittleEndian.PutUint32(data[22:], 10000)
-	case ".tif": // little-endian; the first IFD's ImageWidth (256) and ImageLength (257) entries
-		ifd := int(binary.LittleEndian.Uint32(data[4:]))
-		for e := range int(binary.LittleEndian.Uint16(data[ifd:])) {
-			entry := data[ifd+2+12*e:]
-			tag, typ := binary.LittleEndian.Uint16(entry), binary.LittleEndian.Uint16(entry[2:])
-			v := map[uint16]uint32{256: 20000, 257: 10000}[tag]
-			switch {
-			case v == 0:
-			case typ == 3: // SHORT
-				binary.LittleEndian.PutUint16(entry[8:], uint16(v))
-			default:
-				binary.LittleEndian.PutUint32(entry[8:], v)
-			}
-		}
+	case ".tif":
+		tiffDeclaring(data, 20000, 10000)
 	case ".webp": // VP8L: after the signature byte 0x2f, 14 bits each of width-1 and height-1
 		i := bytes.Index(data, []byte("VP8L")) + 9
 		bits := binary.LittleEndian.Uint32(data[i:])
