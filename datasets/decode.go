@@ -318,7 +318,8 @@ func tiffCutShort(data []byte, width, height int) error {
 	if d.bits.n == 0 {
 		bits = 1 // the default
 	}
-	if ratio := tiffRatio[d.compression]; ratio > 0 && d.offsets.n > 0 && d.offsets.n <= 1<<20 && bits > 0 {
+	// (Without StripByteCounts, which libtiff estimates, or in subsampled YCbCr: not bounded.)
+	if ratio := tiffRatio[d.compression]; ratio > 0 && d.counts.n > 0 && d.offsets.n <= 1<<20 && bits > 0 && d.photometric != 6 {
 		if need := int64(width) * int64(height) * int64(d.samples) * bits / 8 / ratio; have < need {
 			return fmt.Errorf("TIFF file cut short or damaged: its %ss hold %d bytes, fewer than the %d that %dx%d pixels take at the least", block, have, need, width, height)
 		}

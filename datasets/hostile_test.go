@@ -146,7 +146,8 @@ func tiffDeclaring(data []byte, w, h uint32) {
 // TestTIFFCutShortRefusedBeforeAllocating: a TIFF of under a kilobyte (uncompressed, LZW) that
 // declares 12000x12000 pixels, under MaxImagePixels, or whose one strip reaches past its end, is
 // refused as cut short before its pixels are allocated, with libtiff and with Go's decoder; a
-// real 4000x4000 TIFF all of one gray, Deflate-compressed, is accepted.
+// real 4000x4000 TIFF all of one gray, Deflate-compressed, is accepted, and so is, with libtiff,
+// which estimates them as PIL does, a TIFF without StripByteCounts.
 func TestTIFFCutShortRefusedBeforeAllocating(t *testing.T) {
 	files, want := map[string][]byte{}, map[string]string{}
 	for _, name := range []string{"gray.tiff", "lzw.tif"} {
@@ -168,6 +169,16 @@ func TestTIFFCutShortRefusedBeforeAllocating(t *testing.T) {
 	if err := tiff.Encode(&flat, image.NewGray(image.Rect(0, 0, 4000, 4000)), &tiff.Options{Compression: tiff.Deflate}); err != nil {
 		t.Fatal(err)
 	}
+	noCounts, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", "gray.tiff"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ifd := int(binary.LittleEndian.Uint32(noCounts[4:]))
+	for e := range int(binary.LittleEndian.Uint16(noCounts[ifd:])) {
+		if entry := noCounts[ifd+2+12*e:]; binary.LittleEndian.Uint16(entry) == 279 {
+			binary.LittleEndian.PutUint16(entry, 65000) // StripByteCounts becomes an unknown tag
+		}
+	}
 	eachDecoder(t, libtiff, func(t *testing.T) {
 		for name, data := range files {
 			err, n := allocating(func() error { _, err := DecodeImage(data); return err })
@@ -180,6 +191,9 @@ func TestTIFFCutShortRefusedBeforeAllocating(t *testing.T) {
 		}
 		if h, w, err := ImageSize(flat.Bytes()); err != nil || h != 4000 || w != 4000 {
 			t.Errorf("a flat 4000x4000 Deflate TIFF of %d bytes: %dx%d, %v; want it accepted", flat.Len(), w, h, err)
+		}
+		if img, err := DecodeImage(noCounts); tiffLib() == nil && (err != nil || img.H != 11 || img.W != 15) {
+			t.Errorf("gray.tiff without StripByteCounts: %dx%d, %v; want it read by libtiff", img.W, img.H, err)
 		}
 	})
 }
