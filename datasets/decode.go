@@ -290,10 +290,12 @@ func btoi(b bool) int {
 // at least 9 bits for at most 4096 bytes). Others (JPEG, fax) are not bounded here.
 var tiffRatio = map[int]int64{1: 1, 32773: 64, 8: 1032, 32946: 1032, 5: 4096}
 
-// tiffCutShort refuses a TIFF of more than MaxImagePixels (checkPixels), one with a strip or tile
-// that lies past the end of the file, or one whose strips or tiles hold too few bytes for its
-// width x height pixels, or returns nil: both decoders would fail on it after allocating its
-// pixels (up to MaxImagePixels from a header of a hundred bytes).
+// tiffCutShort refuses a TIFF of more than MaxImagePixels (checkPixels); a compressed one with a
+// strip or tile that lies past the end of the file (libtiff recomputes the byte counts of an
+// uncompressed one); or one whose strips or tiles (the file, uncompressed) hold too few bytes for
+// its width x height pixels at its compression's largest ratio; or returns nil. Both decoders
+// would fail on it after allocating its pixels (up to MaxImagePixels from a header of a hundred
+// bytes).
 func tiffCutShort(data []byte, width, height int) error {
 	if err := checkPixels(width, height); err != nil {
 		return err
@@ -303,16 +305,19 @@ func tiffCutShort(data []byte, width, height int) error {
 	if d.tiled {
 		block = "tile"
 	}
-	var have int64
-	for i := range min(d.offsets.n, d.counts.n, 1<<20) {
-		off, n := d.offsets.get(data, d.order, i), d.counts.get(data, d.order, i)
-		if off < 0 || n < 0 {
-			return nil // the decoders say what is wrong
+	have := int64(len(data))
+	if d.compression != 1 {
+		have = 0
+		for i := range min(d.offsets.n, d.counts.n, 1<<20) {
+			off, n := d.offsets.get(data, d.order, i), d.counts.get(data, d.order, i)
+			if off < 0 || n < 0 {
+				return nil // the decoders say what is wrong
+			}
+			if off+n > int64(len(data)) {
+				return fmt.Errorf("TIFF file cut short: its %s %d ends at byte %d, past the file's %d", block, i, off+n, len(data))
+			}
+			have += n
 		}
-		if off+n > int64(len(data)) {
-			return fmt.Errorf("TIFF file cut short: its %s %d ends at byte %d, past the file's %d", block, i, off+n, len(data))
-		}
-		have += n
 	}
 	bits := d.bits.get(data, d.order, 0)
 	if d.bits.n == 0 {
@@ -321,7 +326,11 @@ func tiffCutShort(data []byte, width, height int) error {
 	// (Without StripByteCounts, which libtiff estimates, or in subsampled YCbCr: not bounded.)
 	if ratio := tiffRatio[d.compression]; ratio > 0 && d.counts.n > 0 && d.offsets.n <= 1<<20 && bits > 0 && d.photometric != 6 {
 		if need := int64(width) * int64(height) * int64(d.samples) * bits / 8 / ratio; have < need {
-			return fmt.Errorf("TIFF file cut short or damaged: its %ss hold %d bytes, fewer than the %d that %dx%d pixels take at the least", block, have, need, width, height)
+			what := fmt.Sprintf("its %ss hold", block)
+			if d.compression == 1 {
+				what = "it holds"
+			}
+			return fmt.Errorf("TIFF file cut short or damaged: %s %d bytes, fewer than the %d that %dx%d pixels take at the least", what, have, need, width, height)
 		}
 	}
 	return nil

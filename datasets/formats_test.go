@@ -469,7 +469,7 @@ func TestCutShortSaysSo(t *testing.T) {
 		"rgb.ppm":              "PNM file cut short",
 		"jpeg-ycbcr.tif":       `libtiff failed on strip 0 of 1: IO error during reading of "JPEGTables"`,
 		"jpeg-ycbcr-tiled.tif": `libtiff failed on tile 0 of 1: IO error during reading of "JPEGTables"`,
-		"cmyk.tif":             "TIFF file cut short: its strip 0 ends at byte 802, past the file's 534",
+		"cmyk.tif":             "TIFF file cut short or damaged: it holds 534 bytes, fewer than the 660 that 15x11 pixels take",
 		"planar-lzw-tiled.tif": "TIFF file cut short",
 	}
 	librariesThenGo(t, func(t *testing.T, _ bool) {

@@ -144,10 +144,12 @@ func tiffDeclaring(data []byte, w, h uint32) {
 }
 
 // TestTIFFCutShortRefusedBeforeAllocating: a TIFF of under a kilobyte (uncompressed, LZW) that
-// declares 12000x12000 pixels, under MaxImagePixels, or whose one strip reaches past its end, is
-// refused as cut short before its pixels are allocated, with libtiff and with Go's decoder; a
+// declares 12000x12000 pixels, under MaxImagePixels, or an LZW one whose strip reaches past its
+// end, is refused as cut short before its pixels are allocated, with libtiff and with Go's
+// decoder; a
 // real 4000x4000 TIFF all of one gray, Deflate-compressed, is accepted, and so is, with libtiff,
-// which estimates them as PIL does, a TIFF without StripByteCounts.
+// which estimates them as PIL does, a TIFF without StripByteCounts or whose one uncompressed strip
+// declares more bytes than the file holds.
 func TestTIFFCutShortRefusedBeforeAllocating(t *testing.T) {
 	files, want := map[string][]byte{}, map[string]string{}
 	for _, name := range []string{"gray.tiff", "lzw.tif"} {
@@ -157,14 +159,20 @@ func TestTIFFCutShortRefusedBeforeAllocating(t *testing.T) {
 		}
 		tiffDeclaring(data, 12000, 12000)
 		files[name+" declaring 12000x12000"] = data
-		want[name+" declaring 12000x12000"] = "TIFF file cut short or damaged: its strips hold"
+		want[name+" declaring 12000x12000"] = "TIFF file cut short or damaged: "
 	}
-	rgb, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", "rgb.tif")) // PIL's: the directory first
+	lzw, err := os.ReadFile(filepath.Join("testdata", "pil", "formats", "lzw.tif"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	files["rgb.tif cut"] = rgb[:len(rgb)-100]
-	want["rgb.tif cut"] = "TIFF file cut short: its strip 0 ends at byte 635, past the file's 535"
+	ifd := int(binary.LittleEndian.Uint32(lzw[4:]))
+	for e := range int(binary.LittleEndian.Uint16(lzw[ifd:])) {
+		if entry := lzw[ifd+2+12*e:]; binary.LittleEndian.Uint16(entry) == 279 { // one LONG, or SHORT
+			binary.LittleEndian.PutUint16(entry[8:], 5000) // its one strip's bytes: past the end
+		}
+	}
+	files["lzw.tif of a strip past its end"] = lzw
+	want["lzw.tif of a strip past its end"] = "TIFF file cut short: its strip 0 ends at byte 5008, past the file's 728"
 	var flat bytes.Buffer
 	if err := tiff.Encode(&flat, image.NewGray(image.Rect(0, 0, 4000, 4000)), &tiff.Options{Compression: tiff.Deflate}); err != nil {
 		t.Fatal(err)
@@ -173,10 +181,17 @@ func TestTIFFCutShortRefusedBeforeAllocating(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ifd := int(binary.LittleEndian.Uint32(noCounts[4:]))
+	ifd = int(binary.LittleEndian.Uint32(noCounts[4:]))
 	for e := range int(binary.LittleEndian.Uint16(noCounts[ifd:])) {
 		if entry := noCounts[ifd+2+12*e:]; binary.LittleEndian.Uint16(entry) == 279 {
 			binary.LittleEndian.PutUint16(entry, 65000) // StripByteCounts becomes an unknown tag
+		}
+	}
+	overCounted := bytes.Clone(noCounts)
+	for e := range int(binary.LittleEndian.Uint16(overCounted[ifd:])) {
+		if entry := overCounted[ifd+2+12*e:]; binary.LittleEndian.Uint16(entry) == 65000 {
+			binary.LittleEndian.PutUint16(entry, 279)
+			binary.LittleEndian.PutUint32(entry[8:], 5000) // past the end, which libtiff recomputes
 		}
 	}
 	eachDecoder(t, libtiff, func(t *testing.T) {
@@ -194,6 +209,9 @@ func TestTIFFCutShortRefusedBeforeAllocating(t *testing.T) {
 		}
 		if img, err := DecodeImage(noCounts); tiffLib() == nil && (err != nil || img.H != 11 || img.W != 15) {
 			t.Errorf("gray.tiff without StripByteCounts: %dx%d, %v; want it read by libtiff", img.W, img.H, err)
+		}
+		if img, err := DecodeImage(overCounted); tiffLib() == nil && (err != nil || img.H != 11 || img.W != 15) {
+			t.Errorf("gray.tiff whose one strip declares 5000 bytes: %dx%d, %v; want it read by libtiff", img.W, img.H, err)
 		}
 	})
 }
