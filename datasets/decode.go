@@ -96,21 +96,21 @@ const MaxImagePixels = 2 * 89478485
 // ImageSize returns the height and width of an image from its header, without decoding the
 // pixels. An image of more than MaxImagePixels pixels is an error.
 func ImageSize(data []byte) (h, w int, err error) {
-	var cfg image.Config
-	r := bytes.NewReader(data)
-	switch format := imageFormat(data); format {
+	var (
+		cfg    image.Config
+		arith  bool // an arithmetic-coded JPEG
+		ifd    tiffIFD
+		r      = bytes.NewReader(data)
+		format = imageFormat(data)
+	)
+	switch format {
 	case "jpeg":
 		var ok bool
-		if cfg.Height, cfg.Width, ok, err = jpegSizeLib(data); !ok {
-			// Without libjpeg, or CMYK: Go's decoder decodes it (Huffman-coded only).
-			if cfg, err = jpeg.DecodeConfig(r); err == nil {
-				err = jpegCutShort(len(data), cfg.Width, cfg.Height, false)
-			}
+		if cfg.Height, cfg.Width, arith, ok, err = jpegSizeLib(data); !ok {
+			cfg, err = jpeg.DecodeConfig(r) // without libjpeg, or CMYK: Go's decoder decodes it
 		}
 	case "png":
-		if cfg, err = png.DecodeConfig(r); err == nil {
-			err = pngCutShort(data, cfg.Width, cfg.Height)
-		}
+		cfg, err = png.DecodeConfig(r)
 	case "webp":
 		if webpAnimated(data) {
 			if err := webpAnimLib(); err != nil {
@@ -130,10 +130,12 @@ func ImageSize(data []byte) (h, w int, err error) {
 			err = checkWebPFrame(data, cfg.Width, cfg.Height)
 		}
 	case "tiff":
-		if rgbx := tiffRGBX(data); rgbx != nil {
+		ifd = readTIFFIFD(data)
+		if rgbx := tiffRGBX(data, ifd); rgbx != nil {
 			r = bytes.NewReader(rgbx)
 		}
-		if cfg, err = tiff.DecodeConfig(r); err == nil && tiffPlanar(data) {
+		if cfg, err = tiff.DecodeConfig(r); err == nil && ifd.planar == 2 && ifd.samples > 1 {
+			// Go's decoder reads the planes as if interleaved, and then says "not enough pixel data".
 			err = tiff.UnsupportedError("a plane per channel (PlanarConfiguration 2)")
 		}
 		if err != nil { // CMYK, gray and alpha, 2 and 4 bits, a plane per channel: read by libtiff only
@@ -141,13 +143,8 @@ func ImageSize(data []byte) (h, w int, err error) {
 				cfg.Height, cfg.Width, err = h, w, nil
 			}
 		}
-		if err == nil {
-			err = tiffCutShort(data, cfg.Width, cfg.Height)
-		}
 	case "bmp":
-		if cfg, err = bmp.DecodeConfig(r); err == nil {
-			err = bmpCutShort(data)
-		}
+		cfg, err = bmp.DecodeConfig(r)
 	case "pnm":
 		var p pnmHeader
 		p, err = parsePNMHeader(data)
@@ -165,12 +162,27 @@ func ImageSize(data []byte) (h, w int, err error) {
 		return 0, 0, errNotImage
 	}
 	if err != nil {
-		return 0, 0, formatErr(imageFormat(data), err)
+		return 0, 0, formatErr(format, err)
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 {
 		return 0, 0, fmt.Errorf("image of %dx%d pixels", cfg.Width, cfg.Height)
 	}
 	if err := checkPixels(cfg.Width, cfg.Height); err != nil {
+		return 0, 0, err
+	}
+	// Then whether the file can hold the pixels it declares: the decoders allocate them first.
+	// (WebP and PNM are checked above, where their sizes are read.)
+	switch format {
+	case "jpeg":
+		err = jpegCutShort(len(data), cfg.Width, cfg.Height, arith)
+	case "png":
+		err = pngCutShort(data, cfg.Width, cfg.Height)
+	case "tiff":
+		err = tiffCutShort(data, ifd, cfg.Width, cfg.Height)
+	case "bmp":
+		err = bmpCutShort(data)
+	}
+	if err != nil {
 		return 0, 0, err
 	}
 	return cfg.Height, cfg.Width, nil
@@ -290,17 +302,13 @@ func btoi(b bool) int {
 // at least 9 bits for at most 4096 bytes). Others (JPEG, fax) are not bounded here.
 var tiffRatio = map[int]int64{1: 1, 32773: 64, 8: 1032, 32946: 1032, 5: 4096}
 
-// tiffCutShort refuses a TIFF of more than MaxImagePixels (checkPixels); a compressed one with a
-// strip or tile that lies past the end of the file (libtiff recomputes the byte counts of an
+// tiffCutShort refuses a TIFF of at most MaxImagePixels (checkPixels comes first), of directory
+// d: a compressed one with a strip or tile that lies past the end of the file (libtiff recomputes the byte counts of an
 // uncompressed one); or one whose strips or tiles (the file, uncompressed) hold too few bytes for
 // its width x height pixels at its compression's largest ratio; or returns nil. Both decoders
 // would fail on it after allocating its pixels (up to MaxImagePixels from a header of a hundred
 // bytes).
-func tiffCutShort(data []byte, width, height int) error {
-	if err := checkPixels(width, height); err != nil {
-		return err
-	}
-	d := readTIFFIFD(data)
+func tiffCutShort(data []byte, d tiffIFD, width, height int) error {
 	block := "strip"
 	if d.tiled {
 		block = "tile"
@@ -336,19 +344,10 @@ func tiffCutShort(data []byte, width, height int) error {
 	return nil
 }
 
-// tiffPlanar reports whether the first image of a TIFF file stores a plane per channel
-// (PlanarConfiguration 2, more than one sample per pixel), which Go's decoder reads as if it were
-// interleaved and then calls "not enough pixel data".
-func tiffPlanar(data []byte) bool {
-	d := readTIFFIFD(data)
-	return d.planar == 2 && d.samples > 1
-}
-
 // tiffRGBX returns a copy of an RGB TIFF file whose fourth sample has no meaning (ExtraSamples 0,
 // PIL's RGBX), which Go's decoder refuses ("wrong number of samples for RGB"), saying instead that
 // it is unassociated alpha, which is then dropped: the RGB is the file's. Other files: nil.
-func tiffRGBX(data []byte) []byte {
-	d := readTIFFIFD(data)
+func tiffRGBX(data []byte, d tiffIFD) []byte {
 	if d.photometric != 2 || d.samples != 4 || d.extraAt == 0 || data[d.extraAt] != 0 || data[d.extraAt+1] != 0 {
 		return nil
 	}
@@ -371,8 +370,7 @@ func tiffPredictorIgnored(d tiffIFD) bool {
 // tiffWithoutPredictor returns a copy of a TIFF file whose Predictor tag libtiff and PIL ignore
 // (tiffPredictorIgnored), with the tag saying 1 (none): Go's decoder undoes the horizontal
 // differencing whatever the compression. Other files: nil.
-func tiffWithoutPredictor(data []byte) []byte {
-	d := readTIFFIFD(data)
+func tiffWithoutPredictor(data []byte, d tiffIFD) []byte {
 	if !tiffPredictorIgnored(d) {
 		return nil
 	}
@@ -385,16 +383,13 @@ func tiffWithoutPredictor(data []byte) []byte {
 	return out
 }
 
-// jpegCutShort refuses a JPEG of more than MaxImagePixels (checkPixels), or a Huffman-coded JPEG
-// of n bytes that is too short for width x height pixels, or returns nil: each 8x8 block of every scan takes at least one bit, and a component is
+// jpegCutShort refuses a Huffman-coded JPEG of n bytes that is too short for width x height pixels
+// (at most MaxImagePixels: checkPixels comes first), or returns nil: each 8x8 block of every scan takes at least one bit, and a component is
 // at most 4 times subsampled each way, so such a JPEG holds at least a bit per 32x32 pixels. A
 // header of a few dozen bytes can declare up to MaxImagePixels, which both decoders allocate
 // before they find the data missing (and libjpeg also a coefficient buffer for a progressive
 // one). Arithmetic coding, which libjpeg reads, can take less than a bit a block: not checked.
 func jpegCutShort(n, width, height int, arith bool) error {
-	if err := checkPixels(width, height); err != nil {
-		return err // the first thing to say of a bomb
-	}
 	if need := ((width+31)/32*((height+31)/32) + 7) / 8; !arith && n < need {
 		return fmt.Errorf("JPEG file cut short: %d bytes, fewer than the %d that %dx%d pixels take at the least", n, need, width, height)
 	}
@@ -505,14 +500,15 @@ func decodePNGGo(data []byte) (Image, error) {
 
 // decodeTIFFGo decodes a TIFF with Go's decoder, after ImageSize.
 func decodeTIFFGo(data []byte) (Image, error) {
-	if d := readTIFFIFD(data); d.fill == 2 && d.compression != 3 && d.compression != 4 {
+	d := readTIFFIFD(data)
+	if d.fill == 2 && d.compression != 3 && d.compression != 4 {
 		return Image{}, errors.New("a TIFF whose bytes hold their bits from the least significant (FillOrder 2), which Go's TIFF decoder " +
 			"reads reversed outside fax compression (libtiff and PIL read it: install libtiff, Debian's libtiff6), or convert the file to PNG")
 	}
-	if rgbx := tiffRGBX(data); rgbx != nil {
+	if rgbx := tiffRGBX(data, d); rgbx != nil {
 		data = rgbx
 	}
-	if none := tiffWithoutPredictor(data); none != nil {
+	if none := tiffWithoutPredictor(data, d); none != nil { // (the directory is where it was)
 		data = none
 	}
 	m, err := tiff.Decode(bytes.NewReader(data))
@@ -525,13 +521,13 @@ func decodeTIFFGo(data []byte) (Image, error) {
 	return toRGB(m), nil
 }
 
-// pngCutShort refuses a PNG of more than MaxImagePixels (checkPixels), or one whose image data (its IDAT chunks, as far as the file holds them) is
+// pngCutShort refuses a PNG of at most MaxImagePixels (checkPixels comes first) whose image data (its IDAT chunks, as far as the file holds them) is
 // too short for its width x height pixels, or returns nil: deflate compresses at most 1032 to 1 (a
 // 258-byte match in two bits), and a header of 33 bytes can declare up to MaxImagePixels, which
 // both decoders allocate before they find the data missing.
 func pngCutShort(data []byte, width, height int) error {
-	if err := checkPixels(width, height); err != nil || len(data) < 26 {
-		return err // a bomb is first refused for its size; a short file, by the decoder
+	if len(data) < 26 {
+		return nil // the decoder says what is wrong
 	}
 	channels := map[byte]int64{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[data[25]]
 	bits := int64(width) * int64(height) * int64(data[24]) * channels
@@ -580,7 +576,7 @@ func bmpCutShort(data []byte) error {
 	w, h := int64(int32(u32(18))), int64(int32(u32(22)))
 	bpp := int64(binary.LittleEndian.Uint16(data[28:]))
 	if w*max(h, -h) > MaxImagePixels {
-		return nil // refused for its size (checkPixels), and the product below could overflow
+		return nil // over the limit (checkPixels refuses it first); the product below could overflow
 	}
 	need := (w*bpp + 31) / 32 * 4 * max(h, -h)
 	if have := int64(len(data)) - u32(10); need > 0 && have < need {

@@ -212,20 +212,21 @@ func libjpegName() string {
 }
 
 // jpegSizeLib reads the size of a JPEG from its header with libjpeg, so that ImageSize accepts
-// what decodeJPEGLib decodes. ok is false as for decodeJPEGLib.
-func jpegSizeLib(data []byte) (h, w int, ok bool, err error) {
+// what decodeJPEGLib decodes, and whether it is arithmetic-coded. ok is false as for
+// decodeJPEGLib.
+func jpegSizeLib(data []byte) (h, w int, arith, ok bool, err error) {
 	if jpegLib() != nil || len(data) == 0 {
-		return 0, 0, false, nil
+		return 0, 0, false, false, nil
 	}
 	var msg [C.VJ_MSG]C.char
-	var ow, oh, iw, ih, arith C.int
-	switch C.vj_decode((*C.uchar)(unsafe.Pointer(&data[0])), C.size_t(len(data)), 1, nil, 0, &ow, &oh, &iw, &ih, &arith, &msg[0]) {
+	var ow, oh, iw, ih, ac C.int
+	switch C.vj_decode((*C.uchar)(unsafe.Pointer(&data[0])), C.size_t(len(data)), 1, nil, 0, &ow, &oh, &iw, &ih, &ac, &msg[0]) {
 	case 1:
-		return 0, 0, false, nil
+		return 0, 0, false, false, nil
 	case -1:
-		return 0, 0, true, errors.New(C.GoString(&msg[0]))
+		return 0, 0, false, true, errors.New(C.GoString(&msg[0]))
 	}
-	return int(ih), int(iw), true, jpegCutShort(len(data), int(iw), int(ih), arith != 0)
+	return int(ih), int(iw), ac != 0, true, nil
 }
 
 // decodeJPEGLib decodes with libjpeg at 1/reduce scale. ok is false when libjpeg is not loaded, or
@@ -253,7 +254,10 @@ func decodeJPEGLib(data []byte, reduce int) (img Image, ok bool, err error) {
 	if w <= 0 || h <= 0 {
 		return Image{}, true, fmt.Errorf("image of %dx%d pixels", w, h)
 	}
-	if err := jpegCutShort(len(data), int(iw), int(ih), arith != 0); err != nil { // from the header just read
+	if err := checkPixels(int(iw), int(ih)); err != nil { // from the header just read
+		return Image{}, true, err
+	}
+	if err := jpegCutShort(len(data), int(iw), int(ih), arith != 0); err != nil {
 		return Image{}, true, err
 	}
 	img = Image{Pix: make([]uint8, int(w)*int(h)*3), H: int(h), W: int(w), C: 3}

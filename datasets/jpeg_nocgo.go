@@ -12,4 +12,4 @@ func libjpegName() string { return "" }
 
 func decodeJPEGLib(data []byte, reduce int) (Image, bool, error) { return Image{}, false, nil }
 
-func jpegSizeLib(data []byte) (h, w int, ok bool, err error) { return 0, 0, false, nil }
+func jpegSizeLib(data []byte) (h, w int, arith, ok bool, err error) { return 0, 0, false, false, nil }
