@@ -10,6 +10,7 @@ import (
 	"image/jpeg"
 	"image/png"
 	"io"
+	"iter"
 	"os"
 	"path/filepath"
 	"slices"
@@ -532,15 +533,10 @@ func pngCutShort(data []byte, width, height int) error {
 	channels := map[byte]int64{0: 1, 2: 3, 3: 1, 4: 2, 6: 4}[data[25]]
 	bits := int64(width) * int64(height) * int64(data[24]) * channels
 	var have int64
-	for i := 8; i+8 <= len(data); {
-		n := int64(binary.BigEndian.Uint32(data[i:]))
-		if string(data[i+4:i+8]) == "IDAT" {
-			have += min(n, int64(len(data)-i-8))
+	for c := range chunks(data, false) {
+		if c.id == "IDAT" {
+			have += min(c.n, int64(len(data))-c.at)
 		}
-		if n > int64(len(data)) {
-			break
-		}
-		i += 12 + int(n)
 	}
 	if need := bits / 8 / 1032; have < need {
 		return fmt.Errorf("PNG file cut short: %d bytes of image data (IDAT), fewer than the %d that %dx%d pixels take at the least", have, need, width, height)
@@ -551,17 +547,48 @@ func pngCutShort(data []byte, width, height int) error {
 // pngPaletteLen returns the number of colors in a PNG's PLTE chunk (0 without one), found by
 // walking its chunks from the signature.
 func pngPaletteLen(data []byte) int {
-	for i := 8; i+8 <= len(data); {
-		n := int64(binary.BigEndian.Uint32(data[i:]))
-		switch string(data[i+4 : i+8]) {
+	for c := range chunks(data, false) {
+		switch c.id {
 		case "PLTE":
-			return int(n / 3)
+			return int(c.n / 3)
 		case "IDAT", "IEND":
 			return 0
 		}
-		i += 12 + int(min(n, int64(len(data))))
 	}
 	return 0
+}
+
+// chunk is a chunk of a PNG or RIFF (WebP) file: its type, and the offset and the declared length
+// of its data, which may reach past the end of a file cut short.
+type chunk struct {
+	id    string
+	at, n int64
+}
+
+// chunks yields the chunks of a PNG file (after its 8-byte signature: a big-endian length, the
+// type, the data, a CRC) or, with riff, of a RIFF file (after its 12-byte header: the type, a
+// little-endian length, the data padded to an even length) whose headers lie in data, and stops
+// after one that reaches past its end.
+func chunks(data []byte, riff bool) iter.Seq[chunk] {
+	return func(yield func(chunk) bool) {
+		p := int64(8)
+		if riff {
+			p = 12
+		}
+		for p+8 <= int64(len(data)) {
+			c := chunk{at: p + 8}
+			if riff {
+				c.id, c.n = string(data[p:p+4]), int64(binary.LittleEndian.Uint32(data[p+4:]))
+				p = c.at + c.n + c.n&1
+			} else {
+				c.n, c.id = int64(binary.BigEndian.Uint32(data[p:])), string(data[p+4:p+8])
+				p = c.at + c.n + 4
+			}
+			if !yield(c) {
+				return
+			}
+		}
+	}
 }
 
 // bmpCutShort returns an error when an uncompressed BMP file (what Go's decoder reads, its header

@@ -94,21 +94,16 @@ func webpFrame(data []byte) (simple io.Reader, fourcc string) {
 	if len(data) < 30 || string(data[12:16]) != "VP8X" {
 		return nil, ""
 	}
-	for p := 12; p+8 <= len(data); {
-		size := int64(binary.LittleEndian.Uint32(data[p+4:]))
-		if id := string(data[p : p+4]); id == "VP8 " || id == "VP8L" {
-			if size > int64(len(data)-p-8) {
+	for c := range chunks(data, true) {
+		if c.id == "VP8 " || c.id == "VP8L" {
+			if c.n > int64(len(data))-c.at {
 				return nil, "" // cut short: Go's decoder says so
 			}
-			chunk := data[p : p+8+int(size)]
-			padding := make([]byte, len(chunk)%2)
-			header := binary.LittleEndian.AppendUint32([]byte("RIFF"), uint32(4+len(chunk)+len(padding)))
+			whole := data[c.at-8 : c.at+c.n]
+			padding := make([]byte, len(whole)%2)
+			header := binary.LittleEndian.AppendUint32([]byte("RIFF"), uint32(4+len(whole)+len(padding)))
 			header = append(header, "WEBP"...)
-			return io.MultiReader(bytes.NewReader(header), bytes.NewReader(chunk), bytes.NewReader(padding)), id
-		}
-		p += 8 + int(size+size&1)
-		if int64(p) > int64(len(data)) {
-			return nil, ""
+			return io.MultiReader(bytes.NewReader(header), bytes.NewReader(whole), bytes.NewReader(padding)), c.id
 		}
 	}
 	return nil, ""
@@ -183,18 +178,13 @@ func webpAnimSize(data []byte) (h, w int, err error) {
 	}
 	w = 1 + (int(data[24]) | int(data[25])<<8 | int(data[26])<<16)
 	h = 1 + (int(data[27]) | int(data[28])<<8 | int(data[29])<<16)
-	for p := 12; p+8 <= len(data); {
-		size := int64(binary.LittleEndian.Uint32(data[p+4:]))
-		if string(data[p:p+4]) == "ANMF" {
-			if size > int64(len(data)-p-8) {
-				return 0, 0, fmt.Errorf("WebP file cut short: its first frame (ANMF chunk) of %d bytes has %d", size, len(data)-p-8)
+	for c := range chunks(data, true) {
+		if c.id == "ANMF" {
+			if c.n > int64(len(data))-c.at {
+				return 0, 0, fmt.Errorf("WebP file cut short: its first frame (ANMF chunk) of %d bytes has %d", c.n, int64(len(data))-c.at)
 			}
 			return h, w, nil
 		}
-		if int64(p)+8+size+size&1 > int64(len(data)) {
-			break
-		}
-		p += 8 + int(size+size&1)
 	}
 	return 0, 0, errors.New("WebP file cut short: an animation without a whole frame (ANMF chunk)")
 }
