@@ -209,12 +209,17 @@ type tiffValues struct {
 	at   int64
 }
 
+// size is the bytes of a value: 2 for SHORT, 4 for LONG.
+func (v tiffValues) size() int64 {
+	if v.long {
+		return 4
+	}
+	return 2
+}
+
 // get returns value i, or -1 past the end of data.
 func (v tiffValues) get(data []byte, order binary.ByteOrder, i int64) int64 {
-	size := int64(2)
-	if v.long {
-		size = 4
-	}
+	size := v.size()
 	p := v.at + i*size
 	if p < 0 || p+size > int64(len(data)) {
 		return -1
@@ -274,7 +279,7 @@ func readTIFFIFD(data []byte) tiffIFD {
 				break
 			}
 			v := tiffValues{long: typ == 4, n: n, at: e + 8}
-			if n*int64(2+2*btoi(v.long)) > 4 {
+			if n*v.size() > 4 {
 				v.at = int64(order.Uint32(data[e+8:]))
 			}
 			switch tag := order.Uint16(data[e:]); tag {
@@ -288,14 +293,6 @@ func readTIFFIFD(data []byte) tiffIFD {
 		}
 	}
 	return d
-}
-
-// btoi is 1 for true, 0 for false.
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // tiffRatio is the most that a TIFF compression expands its data, by its Compression tag: none;
@@ -467,7 +464,7 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 		img, err = decodeTIFFGo(data)
 		var unsupported tiff.UnsupportedError
 		switch {
-		case err == nil || libErr == nil || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		case err == nil || libErr == nil || ranOut(err):
 			return img, err // (a file cut short is one whatever libtiff says)
 		case errors.As(err, &unsupported): // a layout libtiff reads and Go's decoder does not
 			return Image{}, libErr
@@ -655,12 +652,14 @@ func unpremultiplied(v, a uint8) uint8 {
 	return uint8(min(255, int(v)*255/int(a)))
 }
 
+// ranOut reports whether a decoder's error is that it ran out of bytes.
+func ranOut(err error) bool { return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) }
+
 // formatErr adds to a decoder's error what it means: when the decoder ran out of bytes, that the
 // file is cut short; when the file is of a variant of its format that the decoder does not read
 // (PIL reads most of them), what to do.
 func formatErr(format string, err error) error {
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		format == "png" && strings.Contains(err.Error(), "not enough pixel data") { // image/png's words for the same
+	if ranOut(err) || format == "png" && strings.Contains(err.Error(), "not enough pixel data") { // image/png's words for the same
 		return fmt.Errorf("%s file cut short (%w): a copy or download that did not finish?", strings.ToUpper(format), err)
 	}
 	var unsupported tiff.UnsupportedError
