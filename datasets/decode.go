@@ -457,11 +457,12 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 			return webpToRGB(&lossy.YCbCr), nil
 		}
 	case "tiff":
-		img, ok, libErr := decodeTIFFLib(data, h, w)
+		d := readTIFFIFD(data)
+		img, ok, libErr := decodeTIFFLib(data, d, h, w)
 		if ok {
 			return img, nil
 		}
-		img, err = decodeTIFFGo(data)
+		img, err = decodeTIFFGo(data, d)
 		var unsupported tiff.UnsupportedError
 		switch {
 		case err == nil || libErr == nil || ranOut(err):
@@ -496,9 +497,8 @@ func decodePNGGo(data []byte) (Image, error) {
 	return toRGB(m), nil
 }
 
-// decodeTIFFGo decodes a TIFF with Go's decoder, after ImageSize.
-func decodeTIFFGo(data []byte) (Image, error) {
-	d := readTIFFIFD(data)
+// decodeTIFFGo decodes a TIFF of directory d (readTIFFIFD) with Go's decoder, after ImageSize.
+func decodeTIFFGo(data []byte, d tiffIFD) (Image, error) {
 	if d.fill == 2 && d.compression != 3 && d.compression != 4 {
 		return Image{}, errors.New("a TIFF whose bytes hold their bits from the least significant (FillOrder 2), which Go's TIFF decoder " +
 			"reads reversed outside fax compression (libtiff and PIL read it: install libtiff, Debian's libtiff6), or convert the file to PNG")

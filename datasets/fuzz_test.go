@@ -103,8 +103,9 @@ func FuzzDecodeImage(f *testing.F) {
 			lib, ok = decodePNGLib(data, h, w)
 			goImg, err = decodePNGGo(data)
 		case "tiff":
-			lib, ok, _ = decodeTIFFLib(data, h, w)
-			goImg, err = decodeTIFFGo(data)
+			d := readTIFFIFD(data)
+			lib, ok, _ = decodeTIFFLib(data, d, h, w)
+			goImg, err = decodeTIFFGo(data, d)
 		}
 		if ok && err == nil && !bytes.Equal(lib.Pix, goImg.Pix) {
 			mean, maxd := diffStats(lib.Pix, goImg.Pix)
