@@ -555,11 +555,11 @@ func tiffSizeLib(data []byte) (h, w int, ok bool) {
 	return int(ch), int(cw), true
 }
 
-// decodeTIFFLib decodes a TIFF of directory d (readTIFFIFD) and h x w pixels (its header's size, checked against
-// MaxImagePixels by the caller) to RGB with libtiff. ok is false when libtiff is not loaded, fails
-// on the file (err says how), or the file is of a layout left to Go's decoder, which the caller
-// then gives it to: a bad file that Go's decoder reads too is refused with Go's message, as on a
-// machine without libtiff.
+// decodeTIFFLib decodes a TIFF of directory d (readTIFFIFD) and h x w pixels (its header's size,
+// checked against MaxImagePixels by the caller) to RGB with libtiff. ok is false when libtiff is
+// not loaded, fails on the file (err says how), or the file is of a layout left to Go's decoder,
+// which the caller then gives it to: a bad file that Go's decoder reads too is refused with Go's
+// message, as on a machine without libtiff.
 func decodeTIFFLib(data []byte, d tiffIFD, h, w int) (img Image, ok bool, err error) {
 	if tiffLib() != nil || len(data) == 0 || h <= 0 || w <= 0 {
 		return Image{}, false, nil
