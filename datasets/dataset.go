@@ -12,6 +12,7 @@
 package datasets
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"os"
@@ -268,13 +269,15 @@ func Open(name, split string, opt Options) (Data, error) {
 // images, not an evaluation of the training images. It decides from the layout alone: nothing of
 // the training split is listed or scanned.
 func OpenTest(name string, opt Options) (Data, error) {
-	test, err := Open(name, SplitTest, opt)
-	if err != nil || !sameSplits(name, opt.DataDir) {
-		return test, err
+	if !sameSplits(name, opt.DataDir) {
+		return Open(name, SplitTest, opt)
 	}
 	hint := "give the data directory a train/ and a val/ (or test/) folder of class folders"
 	if strings.EqualFold(name, "shards") {
 		hint = "give the data directory a train/ and a val/ (or test/) folder of shards"
+		if isIndex(opt.DataDir) {
+			hint = "give the index of train/ shards with the index of the same name in a val/ (or test/) folder beside train/, as mkshards writes them"
+		}
 	}
 	return nil, usageErr(ExpandHome(opt.DataDir), fmt.Errorf("no held-out images: the test split would be the training images: %w", ErrNoSplit), hint)
 }
@@ -290,6 +293,9 @@ func sameSplits(name, dir string) bool {
 		test, err2 := resolveSplit(dir, SplitTest)
 		return err1 == nil && err2 == nil && train == test
 	case "shards":
+		if isIndex(dir) {
+			return indexForSplit(dir, SplitTrain) == indexForSplit(dir, SplitTest)
+		}
 		train, err1 := shardPaths(dir, SplitTrain)
 		test, err2 := shardPaths(dir, SplitTest)
 		return err1 == nil && err2 == nil && slices.Equal(train, test)
@@ -405,6 +411,17 @@ func MissingRunData(dir string) string {
 	return msg + "; give the images' folder with -data-dir"
 }
 
+// CheckRecordedDataDir returns a usage error when dir, a data directory read from a run's
+// configuration rather than given on the command line, is a pipe: command: a command found in a
+// run's folder, which may come from someone else, is not run without being asked for.
+func CheckRecordedDataDir(dir string) error {
+	if !isPipe(dir) {
+		return nil
+	}
+	return usageErr(dir, errors.New("the run read its shards through a command (its configuration's data_dir), which is not run again unasked"),
+		"give it with -data-dir to run it")
+}
+
 // Within reports whether path is dir or inside it, as written (both made absolute) or once the
 // symbolic links of their existing parts are followed (dir a link to the folder that path names by
 // its real path, say): an output folder there would be read as images, or as a class, of dir.
@@ -442,9 +459,10 @@ func followLinks(path string) string {
 
 // AbsPaths applies ExpandHome to each non-empty path in place and makes it absolute, so that a
 // path a run stores (config.json, result.json) names the same file from any working directory.
+// URLs and pipe: commands (shards' locations) are left as they are.
 func AbsPaths(paths ...*string) {
 	for _, p := range paths {
-		if *p = ExpandHome(*p); *p != "" {
+		if *p = ExpandHome(*p); *p != "" && !isRemote(*p) {
 			if abs, err := filepath.Abs(*p); err == nil {
 				*p = abs
 			}

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"hash"
 	"io"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -108,30 +107,27 @@ func Fetch(r Resource, dir, baseURL string, noDownload bool, progress io.Writer)
 }
 
 // download writes url to path atomically (internal/atomicfile), checking the size and the
-// checksum before the file takes its name.
+// checksum before the file takes its name. A connection that breaks off is resumed where it
+// stopped (openURL).
 func download(url, path string, r Resource, progress io.Writer) error {
-	client := &http.Client{Timeout: 0}
-	resp, err := client.Get(url)
+	body, err := openURL(url)
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("HTTP status %s", resp.Status)
-	}
+	defer body.Close()
 	return atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		h, want, kind := r.hasher()
 		if h != nil {
 			w = io.MultiWriter(w, h)
 		}
-		pw := &progressWriter{out: progress, name: filepath.Base(path), total: resp.ContentLength, start: time.Now()}
-		n, err := io.Copy(w, io.TeeReader(resp.Body, pw))
+		pw := &progressWriter{out: progress, name: filepath.Base(path), total: body.size, start: time.Now()}
+		n, err := io.Copy(w, io.TeeReader(body, pw))
 		pw.finish()
 		if err != nil {
 			return err
 		}
-		if resp.ContentLength > 0 && n != resp.ContentLength {
-			return fmt.Errorf("truncated download: %d of %d bytes", n, resp.ContentLength)
+		if body.size > 0 && n != body.size {
+			return fmt.Errorf("truncated download: %d of %d bytes", n, body.size)
 		}
 		if h != nil {
 			if got := hex.EncodeToString(h.Sum(nil)); got != want {

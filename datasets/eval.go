@@ -121,14 +121,12 @@ func (e *EvalIterator) Next() (*Batch, bool) {
 				e.fail(err)
 				return nil, false
 			}
-			refs[i] = sampleRef{index: g, path: smp.shard, member: smp.member, data: smp.data}
+			refs[i] = sampleRef{index: g, label: smp.label, path: smp.shard, member: smp.member, data: smp.data}
 		}
 	}
-	for i := range refs {
-		if e.src != nil {
+	if e.src != nil {
+		for i := range refs {
 			refs[i].label = e.src.Label(refs[i].index)
-		} else {
-			refs[i].label = e.shards.Label(refs[i].index)
 		}
 	}
 	errs := make([]error, n)

@@ -157,10 +157,10 @@ func visit(d Data, indices []int, cfg GatherConfig, put func(rs *resampler, img 
 		i := wanted[k]
 		k++
 		if shards == nil {
-			return gatherRef(src, nil, nil, i), nil
+			return gatherRef(src, nil, i), nil
 		}
 		smp, index, err := stream.read()
-		return gatherRef(nil, shards, &smp, index), err
+		return gatherRef(nil, &smp, index), err
 	}
 	readPut := func(rs *resampler, ref sampleRef) error {
 		img, err := readSample(src, ref)
@@ -292,16 +292,13 @@ type gatherer struct {
 }
 
 // gatherRef is the reference to sample i: of a Source, or of shards (smp, read from the stream).
-func gatherRef(src Source, shards *Shards, smp *shardSample, i int) sampleRef {
-	ref := sampleRef{index: i}
+func gatherRef(src Source, smp *shardSample, i int) sampleRef {
+	ref := sampleRef{index: i, label: -1}
 	if smp != nil {
-		ref.path, ref.member, ref.data = smp.shard, smp.member, smp.data
+		ref.path, ref.member, ref.data, ref.label = smp.shard, smp.member, smp.data, smp.label
 	}
-	switch {
-	case src != nil:
+	if src != nil {
 		ref.label = src.Label(i)
-	case shards != nil:
-		ref.label = shards.Label(i)
 	}
 	return ref
 }

@@ -386,7 +386,7 @@ func (l *Loader) produceShards(start Position) {
 					l.fail(Position{Epoch: epoch, Batch: k}, err)
 					return
 				}
-				refs[i] = sampleRef{index: g, label: l.shards.Label(g), path: smp.shard, member: smp.member, data: smp.data}
+				refs[i] = sampleRef{index: g, label: smp.label, path: smp.shard, member: smp.member, data: smp.data}
 			}
 			raise(&l.maxHeld, int64(st.maxPending))
 			pb := &pendingBatch{pos: Position{Epoch: epoch, Batch: k}, refs: refs}

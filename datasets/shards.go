@@ -16,6 +16,10 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/charmbracelet/log"
+
+	"github.com/gomlx-ssl/vicreg/internal/progress"
 )
 
 // Shards is a data set stored as tar files in the WebDataset layout: each sample is a run of
@@ -25,14 +29,15 @@ import (
 // a Loader shuffles them by shard order plus a bounded shuffle buffer.
 //
 // OpenShards scans the tar headers once (and reads the small .cls members) to count the samples
-// and collect the labels; nothing else is kept in memory.
+// and the classes, or reads these counts from an index (ShardIndex); nothing else is kept in
+// memory. The labels are read with the images.
 type Shards struct {
 	paths   []string
 	counts  []int
-	starts  []int // global index of each shard's first sample
-	labels  []int32
-	classes []string
+	starts  []int    // global index of each shard's first sample
+	classes []string // nil: unlabeled
 	split   string
+	index   string // the index the counts come from, if any
 }
 
 // ExpandPattern expands a WebDataset shard pattern: numeric ranges {000000..000146} (zero-padded to
@@ -96,6 +101,16 @@ func shardPaths(pattern, split string) ([]string, error) {
 	}
 	var paths []string
 	switch {
+	case isRemote(pattern):
+		var err error
+		if paths, err = ExpandPattern(pattern); err != nil {
+			return nil, usageErr(pattern, err, "")
+		}
+		if isURL(pattern) && strings.HasSuffix(pattern, "/") {
+			return nil, usageErr(pattern, errors.New("a URL of a folder, whose files HTTP cannot list"),
+				"give the index.json that mkshards writes beside the shards, or a pattern of the shards' URLs such as https://host/train-{000000..000146}.tar")
+		}
+		return paths, nil // not looked for here: a missing one fails its scan
 	case strings.ContainsAny(pattern, "{}"):
 		var err error
 		if paths, err = ExpandPattern(pattern); err != nil {
@@ -160,23 +175,73 @@ func shardPaths(pattern, split string) ([]string, error) {
 // OpenShards opens the shards that pattern names for split, and scans them once. pattern is a
 // brace pattern ("shards/train-{000000..000146}.tar"), a glob (whose "*" skips hidden names, as the
 // shell's), one .tar file, or a folder of .tar files, whose train/, val/ or test/ subfolders are its
-// splits (as an image folder's).
+// splits (as an image folder's). A pattern may name URLs (https://host/train-{000000..000146}.tar)
+// or commands that write each shard ("pipe:aws s3 cp s3://bucket/train-{000000..000146}.tar -"),
+// which the scan downloads once.
+//
+// pattern may also be an index, a .json file or URL (ShardIndex, as mkshards writes), which gives
+// the shards' locations and sample counts: nothing is scanned. An index in a folder train/ has
+// for its held-out split the index of the same name in val/ or test/ beside it.
+//
 // A missing shard is an ErrUsage error; a truncated or malformed one, or a sample without its
 // image, an ErrDamaged error naming the shard and member. If the shards' folder holds a file
 // classes.txt (one class name per line, as mkshards writes) it names the classes.
 func OpenShards(pattern, split string) (*Shards, error) {
+	if isIndex(pattern) {
+		return openIndex(pattern, split)
+	}
 	paths, err := shardPaths(pattern, split)
 	if err != nil {
 		return nil, err
 	}
+	var report func(int)
+	if isRemote(paths[0]) {
+		// Counting streamed shards downloads them: said, with the way around it, and shown.
+		log.Warn("scanning remote shards to count their samples downloads each of them once; an index does not (go run ./datasets/mkshards -index PATTERN -out index.json)", "shards", len(paths))
+		bar := progress.New("scanning shards", int64(len(paths)), 0, progress.Options{Unit: "shards"})
+		defer bar.Finish()
+		report = func(done int) { bar.Set(int64(done), "") }
+	}
+	s, err := scanShards(paths, split, report)
+	if err != nil {
+		return nil, err
+	}
+	if s.classes != nil && !isRemote(paths[0]) {
+		if err := checkShardClasses(filepath.Dir(paths[0]), split); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// ScanShards is OpenShards(pattern, "") for shards named by pattern (not an index), calling
+// progress, when set, after each shard scanned (one call at a time): mkshards -index writes their
+// index from it.
+func ScanShards(pattern string, progress func(done, total int)) (*Shards, error) {
+	paths, err := shardPaths(pattern, "")
+	if err != nil {
+		return nil, err
+	}
+	var report func(int)
+	if progress != nil {
+		report = func(done int) { progress(done, len(paths)) }
+	}
+	return scanShards(paths, "", report)
+}
+
+// scanShards reads the tar headers and labels of the shards at paths (in parallel), calling
+// progress, when set, with the number of shards scanned so far (one call at a time).
+func scanShards(paths []string, split string, progress func(done int)) (*Shards, error) {
 	s := &Shards{paths: paths, counts: make([]int, len(paths)), starts: make([]int, len(paths)), split: split}
 	type scan struct {
-		labels  []int32
-		noLabel string // first sample without .cls
-		labeled bool
-		err     error
+		count    int
+		maxLabel int32
+		noLabel  string // first sample without .cls
+		err      error
 	}
 	scans := make([]scan, len(paths))
+	var scanned int
+	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 	for i, p := range paths {
@@ -185,9 +250,19 @@ func OpenShards(pattern, split string) (*Shards, error) {
 			defer wg.Done()
 			sem <- struct{}{}
 			defer func() { <-sem }()
+			if progress != nil {
+				defer func() {
+					mu.Lock()
+					defer mu.Unlock()
+					scanned++
+					progress(scanned)
+				}()
+			}
+			sc := &scans[i]
+			sc.maxLabel = -1
 			r, err := openShard(p)
 			if err != nil {
-				scans[i].err = err
+				sc.err = err
 				return
 			}
 			defer r.close()
@@ -197,15 +272,14 @@ func OpenShards(pattern, split string) (*Shards, error) {
 					return
 				}
 				if err != nil {
-					scans[i].err = err
+					sc.err = err
 					return
 				}
-				if smp.label >= 0 {
-					scans[i].labeled = true
-				} else if scans[i].noLabel == "" {
-					scans[i].noLabel = smp.key
+				if smp.label < 0 && sc.noLabel == "" {
+					sc.noLabel = smp.key
 				}
-				scans[i].labels = append(scans[i].labels, smp.label)
+				sc.maxLabel = max(sc.maxLabel, smp.label)
+				sc.count++
 			}
 		}()
 	}
@@ -216,39 +290,30 @@ func OpenShards(pattern, split string) (*Shards, error) {
 		if sc.err != nil {
 			return nil, sc.err
 		}
-		if len(sc.labels) == 0 {
+		if sc.count == 0 {
 			return nil, damagedErr(paths[i], "", -1, errors.New("shard holds no samples"))
 		}
-		s.counts[i], s.starts[i] = len(sc.labels), total
-		total += len(sc.labels)
-		if sc.labeled && labeled < 0 {
+		s.counts[i], s.starts[i] = sc.count, total
+		total += sc.count
+		if sc.maxLabel >= 0 && labeled < 0 {
 			labeled = i
 		}
 		if sc.noLabel != "" && unlabeled < 0 {
 			unlabeled = i
 		}
-		for _, l := range sc.labels {
-			maxLabel = max(maxLabel, l)
-		}
+		maxLabel = max(maxLabel, sc.maxLabel)
 	}
 	if labeled >= 0 {
 		if unlabeled >= 0 {
 			return nil, damagedErr(paths[unlabeled], scans[unlabeled].noLabel, -1,
 				fmt.Errorf("sample without a .cls label, while %s has labels", paths[labeled]))
 		}
-		s.labels = make([]int32, 0, total)
-		for _, sc := range scans {
-			s.labels = append(s.labels, sc.labels...)
-		}
 		s.classes = make([]string, maxLabel+1)
 		for i := range s.classes {
 			s.classes[i] = strconv.Itoa(i)
 		}
-		if names, err := readClassNames(filepath.Join(filepath.Dir(paths[0]), "classes.txt")); err == nil && len(names) >= len(s.classes) {
+		if names, err := readClassNames(beside(paths[0], "classes.txt")); err == nil && len(names) >= len(s.classes) {
 			s.classes = names
-		}
-		if err := checkShardClasses(filepath.Dir(paths[0]), split); err != nil {
-			return nil, err
 		}
 	}
 	return s, nil
@@ -273,8 +338,11 @@ func checkShardClasses(dir, split string) error {
 		summarize(held), trainFile, summarize(train)), "write the shards again with mkshards from a folder whose splits have the same class folders")
 }
 
-func readClassNames(path string) ([]string, error) {
-	data, err := os.ReadFile(path)
+func readClassNames(loc string) ([]string, error) {
+	if loc == "" {
+		return nil, os.ErrNotExist
+	}
+	data, err := readLocation(loc, 64<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -297,16 +365,9 @@ func (s *Shards) Len() int {
 	return s.starts[n-1] + s.counts[n-1]
 }
 
-// Paths are the shard files, in the order that defines the sample indices.
+// Paths are the shards' locations (files, URLs or pipe: commands), in the order that defines the
+// sample indices.
 func (s *Shards) Paths() []string { return s.paths }
-
-// Label is the class of sample i (its index over the shards in order), or -1 when unlabeled.
-func (s *Shards) Label(i int) int32 {
-	if s.labels == nil {
-		return -1
-	}
-	return s.labels[i]
-}
 
 // epochOrder is the order in which an epoch reads the samples (global indices): the shards in a
 // random order, their samples in file order, through a shuffle buffer of the given size (a
@@ -344,40 +405,67 @@ type shardSample struct {
 
 // shardReader walks the samples of one shard in order.
 type shardReader struct {
-	path string
-	f    *os.File
-	size int64 // of the file
-	end  int64 // offset of the end of the last member's data (padded to 512 bytes)
-	tr   *tar.Reader
-	peek *tar.Header // first member of the next sample, already read
-	n    int         // samples returned so far
+	path   string
+	rc     io.ReadCloser
+	seeker io.Seeker // the file, for a local shard; nil for a stream (pos counts the bytes read)
+	pos    int64
+	size   int64 // of the file; -1 when unknown
+	end    int64 // offset of the end of the last member's data (padded to 512 bytes)
+	tr     *tar.Reader
+	peek   *tar.Header // first member of the next sample, already read
+	n      int         // samples returned so far
 }
 
 func openShard(p string) (*shardReader, error) {
-	f, err := os.Open(p)
+	rc, size, seeker, err := openLocation(p)
 	if err != nil {
 		return nil, damagedErr(p, "", -1, err)
 	}
-	st, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, damagedErr(p, "", -1, err)
+	r := &shardReader{path: p, rc: rc, seeker: seeker, size: size}
+	if seeker != nil {
+		r.tr = tar.NewReader(rc)
+	} else {
+		r.tr = tar.NewReader(countingReader{bufio.NewReaderSize(rc, 1<<16), &r.pos}) // counts what tar consumed
 	}
-	return &shardReader{path: p, f: f, size: st.Size(), tr: tar.NewReader(f)}, nil
+	return r, nil
 }
 
-// nextMember is tar.Reader.Next, which skips the data of the member before by seeking: a file cut
-// inside a skipped member, or without the end-of-archive blocks, is reported as truncated rather
-// than as a clean end.
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n *int64
+}
+
+func (c countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	*c.n += int64(n)
+	return n, err
+}
+
+// offset is where the tar reader stands in the shard.
+func (r *shardReader) offset() (int64, error) {
+	if r.seeker != nil {
+		return r.seeker.Seek(0, io.SeekCurrent)
+	}
+	return r.pos, nil
+}
+
+// nextMember is tar.Reader.Next, which skips the data of the member before (by seeking in a file,
+// by reading a stream): a shard cut inside a skipped member, or without the end-of-archive blocks,
+// is reported as truncated rather than as a clean end.
 func (r *shardReader) nextMember() (*tar.Header, error) {
 	hdr, err := r.tr.Next()
-	pos, serr := r.f.Seek(0, io.SeekCurrent)
+	pos, serr := r.offset()
 	if serr != nil {
 		return nil, serr
 	}
 	if err == io.EOF {
-		if pos > r.size || pos <= r.end && r.end > 0 {
-			return nil, fmt.Errorf("the file ends inside a member or without the tar end-of-archive blocks (truncated: %d bytes)", r.size)
+		if r.size >= 0 && pos > r.size || pos <= r.end && r.end > 0 {
+			size := "size unknown"
+			if r.size >= 0 {
+				size = fmt.Sprintf("%d bytes", r.size)
+			}
+			return nil, fmt.Errorf("the file ends inside a member or without the tar end-of-archive blocks (truncated: %s)", size)
 		}
 		return nil, io.EOF
 	}
@@ -388,7 +476,7 @@ func (r *shardReader) nextMember() (*tar.Header, error) {
 	return hdr, nil
 }
 
-func (r *shardReader) close() { r.f.Close() }
+func (r *shardReader) close() { r.rc.Close() }
 
 // splitKey splits a member name into WebDataset's key and extension (lower case): "a/b.c.jpg" is
 // ("a/b", "c.jpg"). ok is false for names without an extension.
@@ -565,6 +653,9 @@ func (st *shardStream) read() (smp shardSample, index int, err error) {
 		}
 		st.curSample++
 		if want {
+			if err := st.s.checkLabel(&s); err != nil {
+				return smp, 0, err
+			}
 			st.pending[int32(p)] = s
 			st.maxPending = max(st.maxPending, len(st.pending))
 		}
@@ -577,4 +668,26 @@ func (st *shardStream) globalOf(p int) int {
 		return p
 	}
 	return int(st.order[p])
+}
+
+// checkLabel checks the label read with smp against the classes s was opened with (from a scan, or
+// from an index, which nothing checked against the shards); unlabeled shards' labels are -1.
+func (s *Shards) checkLabel(smp *shardSample) error {
+	switch {
+	case s.classes == nil:
+		smp.label = -1
+	case smp.label < 0:
+		return damagedErr(smp.shard, smp.key, -1, errors.New("sample without a .cls label, in labeled shards"))
+	case int(smp.label) >= len(s.classes):
+		return damagedErr(smp.shard, smp.key, -1, fmt.Errorf("class %d, but there are %d classes (%s)", smp.label, len(s.classes), s.classesFrom()))
+	}
+	return nil
+}
+
+// classesFrom says where s's classes come from, for messages.
+func (s *Shards) classesFrom() string {
+	if s.index != "" {
+		return "from the index " + s.index
+	}
+	return "from the scan of the shards"
 }

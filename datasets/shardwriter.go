@@ -59,7 +59,8 @@ func ShardKey(root, file string) string {
 
 // WriteShards writes the images of f into tar shards in outDir, in the WebDataset layout: for
 // each image KEY.ext (the file's bytes, unchanged) and, for a labeled folder, KEY.cls (its class
-// index as text); plus classes.txt (the class names, one per line) for a labeled folder. Every
+// index as text); plus classes.txt (the class names, one per line) for a labeled folder, and
+// index.json (ShardIndex: the shards' sample counts, which opening it need not scan). Every
 // file is written atomically (internal/atomicfile), with fixed times and owners, so the same
 // folder and options give the same bytes. It returns the shard paths. Each image's header is
 // checked; the pixels are not decoded (Folder.Verify decodes them, for opt.Bad). A class name
@@ -156,7 +157,11 @@ func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 			return paths, err
 		}
 	}
-	return paths, nil
+	s, err := scanShards(paths, "", nil)
+	if err != nil {
+		return paths, err
+	}
+	return paths, s.WriteIndex(filepath.Join(outDir, "index.json"))
 }
 
 func writeMember(tw *tar.Writer, name string, data []byte) error {

@@ -9,11 +9,21 @@
 // unlabeled folder); train/ and val/ (or test/) under -in are written as -out/train/train-NNNNNN.tar
 // and -out/val/val-NNNNNN.tar, a folder without them as -out/shard-NNNNNN.tar. Image bytes are
 // copied unchanged (no re-encoding); samples are shuffled across shards (-seed; -no-shuffle keeps
-// the folder's order); classes.txt lists the class names. Every file is written atomically. Each image's header is checked; -verify also
+// the folder's order); classes.txt lists the class names, and index.json (in the format of
+// WebDataset's wids) each shard's sample count, so that the shards open without a scan, which over
+// HTTP would download them (train -data-dir https://host/shards/train/index.json). Every file is
+// written atomically. Each image's header is checked; -verify also
 // decodes every image first, in parallel, so that a file damaged past its header is found here
 // (-skip-bad-images leaves such files out) rather than in training. The class folders of val/ and
 // test/ must be those of train/, so that a label means the same class in every split. A failure
-// leaves -out as it was: the shards, the classes.txt files and the folders this run made are removed.
+// leaves -out as it was: the shards, the classes.txt and index.json files and the folders this run made are removed.
+//
+// -index writes only the index.json of shards that exist (made by another tool, or by mkshards
+// before it wrote indexes), scanning them once; it takes a folder, a pattern, or a pattern of
+// URLs or pipe: commands, whose index -out names:
+//
+//	go run ./datasets/mkshards -index ~/data/imagenet-shards/train
+//	go run ./datasets/mkshards -index 'https://host/train-{000000..000146}.tar' -out train-index.json
 //
 // SIGINT or SIGTERM is a failure too: the command stops before the next image (after the
 // verification under way, with -verify), removes what it wrote and exits with status 130; a
@@ -33,6 +43,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -55,6 +66,7 @@ func run(args []string) int {
 	seed := fs.Uint64("seed", 0, "seed of the shuffle across shards")
 	noShuffle := fs.Bool("no-shuffle", false, "keep the folder's order (classes then stay together in the shards)")
 	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not an image header (with -verify: that do not decode), with a warning each, instead of stopping")
+	index := fs.String("index", "", "instead of writing shards, write the index.json of existing ones (made elsewhere, or before this option): a folder, a pattern or a pattern of URLs of .tar shards; -out is then the index file (default: index.json beside the shards)")
 	verify := fs.Bool("verify", false, "decode every image first, in parallel (slower), to find files damaged past their header here rather than in training (without it, only headers are checked and train -skip-bad-images replaces such a file)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./datasets/mkshards -in DIR -out DIR [-per-shard 1000]\n\nWrites an image folder as WebDataset tar shards.\n\nFlags:\n")
@@ -66,7 +78,7 @@ func run(args []string) int {
 		}
 		return 2
 	}
-	datasets.ExpandHomes(in, out) // a quoted "~/photos" is the home folder
+	datasets.ExpandHomes(in, out, index) // a quoted "~/photos" is the home folder
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "mkshards: "+format+"\nRun 'go run ./datasets/mkshards -h' for the flags.\n", a...)
 		return 2
@@ -74,6 +86,10 @@ func run(args []string) int {
 	switch {
 	case fs.NArg() > 0:
 		return usage("%s", flagargs.Stray(fs, args))
+	case *index != "" && *in != "":
+		return usage("-index writes the index of existing shards, -in shards from images: give one of them")
+	case *index != "":
+		return writeIndex(logger, *index, *out, usage)
 	case *in == "":
 		return usage("-in: give the image folder to read")
 	case *out == "":
@@ -120,8 +136,10 @@ func run(args []string) int {
 	var written, created []string // created: deepest first
 	for _, split := range splits {
 		dir := filepath.Join(*out, split)
-		if _, err := os.Stat(filepath.Join(dir, "classes.txt")); err != nil {
-			created = append(created, filepath.Join(dir, "classes.txt"))
+		for _, name := range []string{"classes.txt", "index.json"} {
+			if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+				created = append(created, filepath.Join(dir, name))
+			}
 		}
 		if _, err := os.Stat(dir); err != nil && split != "" {
 			created = append(created, dir)
@@ -255,4 +273,38 @@ func smallSet(n int) string {
 		b *= 2
 	}
 	return fmt.Sprintf(" -model resnet18 -batch-size %d -epochs 100 -image-size 96", b)
+}
+
+// writeIndex writes the index.json of the shards that pattern names to out (default: beside them).
+func writeIndex(logger *log.Logger, pattern, out string, usage func(string, ...any) int) int {
+	remote := strings.Contains(pattern, "://") || strings.HasPrefix(pattern, "pipe:")
+	if out == "" && remote {
+		return usage("-out: give the file to write the index of remote shards to (then put it beside them, or anywhere: it holds their full URLs)")
+	}
+	start := time.Now()
+	var bar *progress.Bar
+	s, err := datasets.ScanShards(pattern, func(done, total int) {
+		if bar == nil {
+			bar = progress.New("scanning", int64(total), 0, progress.Options{Logger: logger, Unit: "shards"})
+		}
+		bar.Set(int64(done), "")
+	})
+	if bar != nil {
+		bar.Finish()
+	}
+	if err != nil {
+		return report(err)
+	}
+	if out == "" {
+		out = filepath.Join(filepath.Dir(s.Paths()[0]), "index.json")
+	} else if st, err := os.Stat(out); err == nil && st.IsDir() {
+		out = filepath.Join(out, "index.json")
+	}
+	if err := s.WriteIndex(out); err != nil {
+		return report(fmt.Errorf("writing the index: %w", err))
+	}
+	info := s.Info()
+	logger.Info("wrote the index", "file", out, "shards", len(s.Paths()), "samples", info.Len, "classes", info.NumClasses, "took", time.Since(start).Round(time.Millisecond))
+	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s%s\n", flagargs.ShellQuote(out), smallSet(info.Len))
+	return 0
 }

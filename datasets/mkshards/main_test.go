@@ -274,3 +274,61 @@ func TestInterruptLeavesOutAsItWas(t *testing.T) {
 		t.Errorf("the command does not say it was interrupted:\n%s", stderr.String())
 	}
 }
+
+// TestIndex: -index writes, for shards without one, the index.json that writing them writes (the
+// same bytes); the index opens to the same samples per shard and classes as the scan. A pattern of
+// URLs needs -out; -index with -in is refused.
+func TestIndex(t *testing.T) {
+	in := t.TempDir()
+	writeImages(t, filepath.Join(in, "cat"), 4)
+	writeImages(t, filepath.Join(in, "dog"), 3)
+	out := filepath.Join(t.TempDir(), "shards")
+	if code := run([]string{"-in", in, "-out", out, "-per-shard", "3"}); code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	index := filepath.Join(out, "index.json")
+	written, err := os.ReadFile(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(index)
+	if code := run([]string{"-index", out}); code != 0 {
+		t.Fatalf("-index: exit %d", code)
+	}
+	again, _ := os.ReadFile(index)
+	if !bytes.Equal(written, again) {
+		t.Fatalf("-index wrote\n%s\nmkshards wrote\n%s", again, written)
+	}
+	scan, err := datasets.OpenShards(out, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	byIndex, err := datasets.OpenShards(index, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if byIndex.Len() != 7 || scan.Len() != 7 || fmt.Sprint(byIndex.Info().ClassNames) != "[cat dog]" ||
+		fmt.Sprint(byIndex.Paths()) != fmt.Sprint(scan.Paths()) {
+		t.Fatalf("index: %d samples %v %v; scan: %d %v", byIndex.Len(), byIndex.Info().ClassNames, byIndex.Paths(), scan.Len(), scan.Paths())
+	}
+	other := filepath.Join(t.TempDir(), "elsewhere.json")
+	if code := run([]string{"-index", filepath.Join(out, "shard-{000000..000002}.tar"), "-out", other}); code != 0 {
+		t.Fatalf("-index PATTERN -out FILE: exit %d", code)
+	}
+	if s, err := datasets.OpenShards(other, ""); err != nil || s.Len() != 7 || fmt.Sprint(s.Paths()) != fmt.Sprint(scan.Paths()) {
+		t.Fatalf("an index beside no shard (absolute locations): %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		code int
+	}{
+		{"a URL pattern without -out", []string{"-index", "https://example.com/shard-{000000..000002}.tar"}, 2},
+		{"-index and -in", []string{"-index", out, "-in", in}, 2},
+		{"no shards", []string{"-index", t.TempDir()}, 2},
+	} {
+		if code := run(tc.args); code != tc.code {
+			t.Errorf("%s: exit %d, want %d", tc.name, code, tc.code)
+		}
+	}
+}

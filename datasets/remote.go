@@ -1,0 +1,335 @@
+package datasets
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// A shard's location is a file path, an http:// or https:// URL, or "pipe:COMMAND": a shell
+// command that writes the shard to its standard output, as WebDataset reads
+// ("pipe:aws s3 cp s3://bucket/train-000000.tar -", "pipe:gsutil cat gs://..."). Brace patterns
+// expand over the whole location, the command included.
+
+// isURL reports whether loc is an http:// or https:// URL.
+func isURL(loc string) bool {
+	l := strings.ToLower(loc)
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
+}
+
+// isPipe reports whether loc is a "pipe:" command.
+func isPipe(loc string) bool { return strings.HasPrefix(loc, "pipe:") }
+
+// isRemote reports whether loc is read as a stream (a URL or a pipe), not as a local file.
+func isRemote(loc string) bool { return isURL(loc) || isPipe(loc) }
+
+// HTTP reading's retry policy: a request that fails, or a body that breaks off, is tried again
+// (from the byte where it stopped, with a Range request) up to httpAttempts times in a row without
+// progress, waiting httpRetryWait, then twice as long each time. A body that delivers nothing for
+// httpIdle is broken off. Variables for the tests.
+var (
+	httpAttempts  = 6
+	httpRetryWait = time.Second
+	httpIdle      = 2 * time.Minute
+	httpClient    = &http.Client{Transport: httpTransport()}
+)
+
+func httpTransport() http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = time.Minute
+	return t
+}
+
+// httpReader reads a URL from start to end, resuming with Range requests after a failure.
+type httpReader struct {
+	url    string
+	off    int64 // bytes delivered so far
+	size   int64 // from the first response; -1 when the server does not say
+	body   io.ReadCloser
+	cancel context.CancelFunc
+	idle   *time.Timer
+	fails  int // failures in a row, without a byte between them
+	closed bool
+}
+
+// errHTTPStatus is a response that trying again will not change (404, 403, ...).
+type errHTTPStatus struct {
+	url    string
+	status string
+	code   int
+}
+
+func (e *errHTTPStatus) Error() string {
+	hint := ""
+	switch e.code {
+	case http.StatusNotFound:
+		hint = ": check the URL (and the pattern's range)"
+	case http.StatusUnauthorized, http.StatusForbidden:
+		hint = ": the server refuses it; for a private bucket give a signed URL, or a pipe: command such as pipe:aws s3 cp s3://BUCKET/KEY -"
+	}
+	return fmt.Sprintf("GET %s: HTTP status %s%s", e.url, e.status, hint)
+}
+
+// openURL starts reading url. The first request's failure is returned as it is (after the
+// retries, for failures that may pass); later ones surface from Read.
+func openURL(url string) (*httpReader, error) {
+	r := &httpReader{url: url, size: -1}
+	if err := r.connect(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// connect requests the rest of the body from r.off, retrying what may pass.
+func (r *httpReader) connect() error {
+	for {
+		err := r.request()
+		if err == nil {
+			return nil
+		}
+		var st *errHTTPStatus
+		if errors.As(err, &st) && st.code < 500 && st.code != http.StatusTooManyRequests && st.code != http.StatusRequestTimeout {
+			return err
+		}
+		r.fails++
+		if r.fails >= httpAttempts {
+			return fmt.Errorf("%w (tried %d times)", err, r.fails)
+		}
+		time.Sleep(httpRetryWait << (r.fails - 1))
+	}
+}
+
+func (r *httpReader) request() error {
+	ctx, cancel := context.WithCancel(context.Background())
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if r.off > 0 {
+		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", r.off))
+	}
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		cancel()
+		return err
+	}
+	switch {
+	case resp.StatusCode == http.StatusPartialContent && r.off > 0:
+		var first int64
+		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-", &first); err != nil || first != r.off {
+			resp.Body.Close()
+			cancel()
+			return fmt.Errorf("GET %s from byte %d: the server answered with Content-Range %q", r.url, r.off, resp.Header.Get("Content-Range"))
+		}
+	case resp.StatusCode == http.StatusOK:
+		if r.off == 0 {
+			r.size = resp.ContentLength
+		} else if _, err := io.CopyN(io.Discard, resp.Body, r.off); err != nil { // no Range support: skip what was read
+			resp.Body.Close()
+			cancel()
+			return fmt.Errorf("GET %s: skipping the %d bytes read before: %w", r.url, r.off, err)
+		}
+	default:
+		resp.Body.Close()
+		cancel()
+		return &errHTTPStatus{url: r.url, status: resp.Status, code: resp.StatusCode}
+	}
+	r.body, r.cancel = resp.Body, cancel
+	r.idle = time.AfterFunc(httpIdle, cancel)
+	return nil
+}
+
+func (r *httpReader) drop() {
+	if r.body != nil {
+		r.idle.Stop()
+		r.body.Close()
+		r.cancel()
+		r.body = nil
+	}
+}
+
+// Read reads the body; a connection that breaks off is opened again where it stopped.
+func (r *httpReader) Read(p []byte) (int, error) {
+	for {
+		if r.closed {
+			return 0, errors.New("read after close")
+		}
+		if r.body == nil {
+			if err := r.connect(); err != nil {
+				return 0, fmt.Errorf("%w, after %d bytes", err, r.off)
+			}
+		}
+		n, err := r.body.Read(p)
+		r.off += int64(n)
+		if n > 0 {
+			r.fails = 0
+			r.idle.Reset(httpIdle)
+		}
+		if err == io.EOF && (r.size < 0 || r.off == r.size) {
+			return n, io.EOF
+		}
+		if err == nil || n > 0 && err == io.EOF {
+			if err != nil {
+				r.drop() // short of the length the server gave: ask for the rest
+			}
+			return n, nil
+		}
+		r.drop()
+		r.fails++
+		if r.fails >= httpAttempts {
+			return n, fmt.Errorf("reading %s: %w (after %d bytes; tried %d times)", r.url, err, r.off, r.fails)
+		}
+		time.Sleep(httpRetryWait << (r.fails - 1))
+		if n > 0 {
+			return n, nil
+		}
+	}
+}
+
+// Close ends the request.
+func (r *httpReader) Close() error {
+	r.drop()
+	r.closed = true
+	return nil
+}
+
+// pipeReader reads the standard output of a "pipe:" command.
+type pipeReader struct {
+	cmd    *exec.Cmd
+	out    io.ReadCloser
+	stderr *tailBuffer
+	done   bool
+	err    error // once done: io.EOF, or how the command failed
+}
+
+func openPipe(loc string) (*pipeReader, error) {
+	command := strings.TrimSpace(strings.TrimPrefix(loc, "pipe:"))
+	if command == "" {
+		return nil, errors.New("pipe: without a command")
+	}
+	cmd := exec.Command("sh", "-c", command)
+	stderr := &tailBuffer{max: 2000}
+	cmd.Stderr = stderr
+	cmd.WaitDelay = 5 * time.Second // a child left running with the output open does not hang Wait
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %q: %w", command, err)
+	}
+	return &pipeReader{cmd: cmd, out: out, stderr: stderr}, nil
+}
+
+// Read reads the command's output; at its end, a command that failed is an error with what it
+// wrote to its standard error.
+func (p *pipeReader) Read(b []byte) (int, error) {
+	if p.done {
+		return 0, p.err
+	}
+	n, err := p.out.Read(b)
+	if err == io.EOF {
+		p.done, p.err = true, io.EOF
+		if werr := p.cmd.Wait(); werr != nil {
+			msg := strings.TrimSpace(p.stderr.String())
+			if msg != "" {
+				msg = ": " + msg
+			}
+			p.err = fmt.Errorf("command %q: %w%s", p.cmd.Args[2], werr, msg)
+		}
+		return n, p.err
+	}
+	return n, err
+}
+
+// Close stops the command if it still runs.
+func (p *pipeReader) Close() error {
+	if !p.done {
+		p.done = true
+		p.cmd.Process.Kill()
+		p.cmd.Wait()
+	}
+	return nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+	max int
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.buf = append(t.buf, p...)
+	if len(t.buf) > t.max {
+		t.buf = t.buf[len(t.buf)-t.max:]
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return string(bytes.ToValidUTF8(t.buf, []byte("?")))
+}
+
+// openLocation opens a shard or index at loc for reading from its start; size is its length in
+// bytes, or -1 when unknown. seeker is the file when loc is one (tar skips members by seeking).
+func openLocation(loc string) (rc io.ReadCloser, size int64, seeker io.Seeker, err error) {
+	switch {
+	case isURL(loc):
+		r, err := openURL(loc)
+		if err != nil {
+			return nil, 0, nil, err
+		}
+		return r, r.size, nil, nil
+	case isPipe(loc):
+		p, err := openPipe(loc)
+		return p, -1, nil, err
+	}
+	f, err := os.Open(loc)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, nil, err
+	}
+	return f, st.Size(), f, nil
+}
+
+// readLocation reads the small file at loc (an index, classes.txt), at most limit bytes.
+func readLocation(loc string, limit int64) ([]byte, error) {
+	rc, _, _, err := openLocation(loc)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	data, err := io.ReadAll(io.LimitReader(rc, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("larger than %s bytes", strconv.FormatInt(limit, 10))
+	}
+	return data, nil
+}
+
+// notFound reports whether err says that a location does not exist (a missing file, HTTP 404).
+func notFound(err error) bool {
+	var st *errHTTPStatus
+	return errors.Is(err, os.ErrNotExist) || errors.As(err, &st) && (st.code == http.StatusNotFound || st.code == http.StatusForbidden)
+}

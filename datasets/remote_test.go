@@ -1,0 +1,369 @@
+package datasets
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fileServer serves dir over HTTP, counting the requests by path; a .tar request's Range header
+// is recorded too. broken, when set, decides for each request of a .tar whether to answer with
+// only half of the file, then break the connection off.
+type fileServer struct {
+	*httptest.Server
+	mu       sync.Mutex
+	requests map[string]int
+	ranges   []string
+	broken   func(path, rangeHeader string) bool
+	noRange  bool // answer every request with the whole file, as a server without Range support
+	// short, when set, decides for each Range request of a .tar whether to end the answer
+	// cleanly after 1000 bytes (without a Content-Length, so that only the first answer's
+	// length says it is short).
+	short func() bool
+}
+
+func serveDir(t *testing.T, dir string) *fileServer {
+	t.Helper()
+	fs := &fileServer{requests: map[string]int{}}
+	fs.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fs.mu.Lock()
+		fs.requests[r.URL.Path]++
+		rng := r.Header.Get("Range")
+		if rng != "" {
+			fs.ranges = append(fs.ranges, r.URL.Path+" "+rng)
+		}
+		broken := fs.broken != nil && strings.HasSuffix(r.URL.Path, ".tar") && fs.broken(r.URL.Path, rng)
+		short := fs.short != nil && rng != "" && strings.HasSuffix(r.URL.Path, ".tar") && fs.short()
+		fs.mu.Unlock()
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(r.URL.Path)))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		switch {
+		case broken:
+			w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+			w.WriteHeader(http.StatusOK)
+			w.Write(data[:len(data)/2])
+			w.(http.Flusher).Flush()
+			panic(http.ErrAbortHandler) // the connection breaks off
+		case short:
+			var first int
+			fmt.Sscanf(rng, "bytes=%d-", &first)
+			w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", first, len(data)-1, len(data)))
+			w.WriteHeader(http.StatusPartialContent)
+			w.Write(data[first:min(first+1000, len(data))])
+		case fs.noRange:
+			w.Write(data)
+		default:
+			http.ServeContent(w, r, r.URL.Path, time.Time{}, strings.NewReader(string(data)))
+		}
+	}))
+	t.Cleanup(fs.Close)
+	return fs
+}
+
+func (fs *fileServer) count(suffix string) int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	n := 0
+	for p, c := range fs.requests {
+		if strings.HasSuffix(p, suffix) {
+			n += c
+		}
+	}
+	return n
+}
+
+// fastRetries makes HTTP retries immediate for the test.
+func fastRetries(t *testing.T, attempts int) {
+	wait, n := httpRetryWait, httpAttempts
+	httpRetryWait, httpAttempts = time.Microsecond, attempts
+	t.Cleanup(func() { httpRetryWait, httpAttempts = wait, n })
+}
+
+// samplesOf reads every sample of s in file order: key, label and bytes.
+func samplesOf(t *testing.T, s *Shards) []string {
+	t.Helper()
+	st := newShardStream(s, nil, nil, 0, s.Len())
+	defer st.close()
+	var out []string
+	for {
+		smp, _, err := st.read()
+		if err == io.EOF {
+			return out
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s %d %x", smp.key, smp.label, smp.data))
+	}
+}
+
+// remoteFixture writes 3 classes of 5 images into 4 shards (4, 4, 4, 3 samples) with their
+// index.json, and serves them.
+func remoteFixture(t *testing.T) (dir string, local *Shards, want []string, srv *fileServer) {
+	t.Helper()
+	root := t.TempDir()
+	makeFolder(t, root, []string{"a", "b", "c"}, 5)
+	_, local, paths := shardsOf(t, root, 4)
+	dir = filepath.Dir(paths[0])
+	return dir, local, samplesOf(t, local), serveDir(t, dir)
+}
+
+// Shards over HTTP, named by their index or by a pattern of URLs, and through pipe: commands,
+// give the samples, labels and class names of the same shards on disk, and the same batches,
+// resumed too. Opening by the index reads the index and nothing else.
+func TestShardsOverHTTPAndPipes(t *testing.T) {
+	dir, local, want, srv := remoteFixture(t)
+	idx, err := OpenShards(srv.URL+"/index.json", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := srv.count(".tar"); n != 0 {
+		t.Fatalf("opening by the index requested %d shards, want none", n)
+	}
+	if n := srv.count("index.json"); n != 1 {
+		t.Fatalf("the index was requested %d times", n)
+	}
+	pattern, err := OpenShards(srv.URL+"/shard-{000000..000003}.tar", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pipe, err := OpenShards("pipe:cat "+filepath.Join(dir, "shard-{000000..000003}.tar"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]*Shards{"index over HTTP": idx, "URL pattern": pattern, "pipe": pipe} {
+		classes := []string{"a", "b", "c"}
+		if name == "pipe" {
+			classes = []string{"0", "1", "2"} // a command has no folder to find classes.txt in
+		}
+		if s.Len() != 15 || !slices.Equal(s.counts, local.counts) || !slices.Equal(s.Info().ClassNames, classes) {
+			t.Fatalf("%s: %d samples %v, classes %v; want 15 %v, %v", name, s.Len(), s.counts, s.Info().ClassNames, local.counts, classes)
+		}
+		if got := samplesOf(t, s); !slices.Equal(got, want) {
+			t.Fatalf("%s: samples differ from those of the files", name)
+		}
+	}
+	aug, _ := Preset("solo-cifar", local)
+	cfg := LoaderConfig{BatchSize: 4, Seed: 3, Augmentation: aug.WithSize(8), ShuffleBuffer: 5, Workers: 2}
+	ref := collectN(t, local, cfg, Position{}, 6)
+	sameBatches(t, "loader over HTTP", ref, collectN(t, idx, cfg, Position{}, 6))
+	sameBatches(t, "loader over HTTP, resumed", ref[4:], collectN(t, idx, cfg, Position{Epoch: 1, Batch: 1}, 2))
+}
+
+// A connection that breaks off in a shard is resumed where it stopped (a Range request), or, from
+// a server without Range support, read again and skipped to there; the samples are those of the
+// files. Without retries the break is an error naming the URL (the negative control).
+func TestHTTPResumesABrokenConnection(t *testing.T) {
+	_, _, want, srv := remoteFixture(t)
+	fastRetries(t, 3)
+	srv.broken = func(_, rng string) bool { return rng == "" } // every first request of a shard
+	s, err := OpenShards(srv.URL+"/index.json", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := samplesOf(t, s); !slices.Equal(got, want) {
+		t.Fatal("samples read through broken connections differ from those of the files")
+	}
+	if len(srv.ranges) != 4 || !strings.HasPrefix(srv.ranges[0], "/shard-0000") || !strings.Contains(srv.ranges[0], "bytes=") {
+		t.Fatalf("Range requests %q, want one per shard", srv.ranges)
+	}
+	// Answers to Range requests that end early, but cleanly: asked again for the rest.
+	k := 0
+	srv.short = func() bool { k++; return k%2 == 1 }
+	if got := samplesOf(t, s); !slices.Equal(got, want) {
+		t.Fatal("samples read through answers that end early differ from those of the files")
+	}
+	srv.short = nil
+	// A server that ignores Range: the whole file again, of which the part read is skipped.
+	srv.noRange = true
+	n := 0
+	srv.broken = func(_, _ string) bool { n++; return n%2 == 1 }
+	if got := samplesOf(t, s); !slices.Equal(got, want) {
+		t.Fatal("samples read again from a server without Range support differ from those of the files")
+	}
+	fastRetries(t, 1)
+	srv.broken = func(_, _ string) bool { return true }
+	st := newShardStream(s, nil, nil, 0, s.Len())
+	defer st.close()
+	for {
+		_, _, err = st.read()
+		if err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "reading "+srv.URL+"/shard-000000.tar") || !strings.Contains(err.Error(), "tried 1 times") {
+		t.Fatalf("without retries: %v, want a damaged-data error naming the shard's URL", err)
+	}
+}
+
+// What fails over HTTP or in a pipe says what and where: a missing index or shard (404), a refused
+// one (403, with the hint for private buckets), a server error that passes (retried), a shard cut
+// short, a command that fails.
+func TestRemoteErrors(t *testing.T) {
+	dir, _, want, srv := remoteFixture(t)
+	fastRetries(t, 3)
+	whole, _ := os.ReadFile(filepath.Join(dir, "shard-000001.tar"))
+	writeFile(t, filepath.Join(dir, "cut.tar"), whole[:len(whole)/2+100])
+	writeFile(t, filepath.Join(dir, "noend.tar"), whole[:len(whole)-1024]) // without the 2 end-of-archive blocks
+	for _, tc := range []struct {
+		name, loc, want string
+		kind            error
+	}{
+		{"no index", srv.URL + "/nope/index.json", "GET " + srv.URL + "/nope/index.json: HTTP status 404 Not Found: check the URL", ErrUsage},
+		{"missing shard", srv.URL + "/shard-{000003..000004}.tar", srv.URL + "/shard-000004.tar: GET " + srv.URL + "/shard-000004.tar: HTTP status 404", ErrDamaged},
+		{"cut short", srv.URL + "/cut.tar", srv.URL + "/cut.tar", ErrDamaged},
+		{"cut short in a pipe", "pipe:cat " + filepath.Join(dir, "cut.tar"), "truncated", ErrDamaged},
+		{"cut after a member", srv.URL + "/noend.tar", "without the tar end-of-archive blocks (truncated: " + fmt.Sprint(len(whole)-1024) + " bytes)", ErrDamaged},
+		{"cut after a member, in a pipe", "pipe:cat " + filepath.Join(dir, "noend.tar"), "without the tar end-of-archive blocks (truncated: size unknown)", ErrDamaged},
+		{"failing command", "pipe:cat " + filepath.Join(dir, "nope.tar"), `command "cat ` + filepath.Join(dir, "nope.tar") + `": exit status 1: cat: ` + filepath.Join(dir, "nope.tar") + ": No such file or directory", ErrDamaged},
+		{"folder URL", srv.URL + "/", "a URL of a folder, whose files HTTP cannot list (give the index.json", ErrUsage},
+	} {
+		_, err := OpenShards(tc.loc, "")
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, tc.kind) {
+			t.Errorf("%s: got %v, want an error (%v) containing %q", tc.name, err, tc.kind, tc.want)
+		}
+	}
+	forbidden := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "no", http.StatusForbidden)
+	}))
+	defer forbidden.Close()
+	_, err := OpenShards(forbidden.URL+"/a.tar", "")
+	if err == nil || !strings.Contains(err.Error(), "403 Forbidden: the server refuses it; for a private bucket give a signed URL, or a pipe: command") {
+		t.Errorf("403: %v", err)
+	}
+	// Two 503s, then the shards: retried, read.
+	fails := 0
+	flaky := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fails < 2 {
+			fails++
+			http.Error(w, "busy", http.StatusServiceUnavailable)
+			return
+		}
+		http.ServeFile(w, r, filepath.Join(dir, filepath.FromSlash(r.URL.Path)))
+	}))
+	defer flaky.Close()
+	s, err := OpenShards(flaky.URL+"/index.json", "")
+	if err != nil || fails != 2 || !slices.Equal(samplesOf(t, s), want) {
+		t.Fatalf("after two 503s: %v (%d failures)", err, fails)
+	}
+}
+
+// mkshards' index.json opens without a scan and gives the scan's shards; a hand-written index in
+// wids' format (as webdataset's widsindex writes) is read; a stale index (a shard rewritten), an
+// index whose counts or classes disagree with the shards, are errors that say so.
+func TestShardIndex(t *testing.T) {
+	dir, local, want, _ := remoteFixture(t)
+	s, err := OpenShards(filepath.Join(dir, "index.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(s.paths, local.paths) || !slices.Equal(s.counts, local.counts) || !slices.Equal(s.classes, local.classes) {
+		t.Fatalf("index: %v %v %v, scan: %v %v %v", s.paths, s.counts, s.classes, local.paths, local.counts, local.classes)
+	}
+	sizes := make([]int64, 4)
+	for i, p := range local.paths {
+		st, _ := os.Stat(p)
+		sizes[i] = st.Size()
+	}
+	wids := func(counts []int, sizes []int64) string {
+		var list []string
+		for i, n := range counts {
+			list = append(list, fmt.Sprintf(`{"url": "shard-%06d.tar", "nsamples": %d, "filesize": %d}`, i, n, sizes[i]))
+		}
+		return `{"__kind__": "wids-shard-index-v1", "wids_version": 1, "name": "t", "shardlist": [` + strings.Join(list, ", ") + "]}"
+	}
+	writeFile(t, filepath.Join(dir, "wids.json"), []byte(wids([]int{4, 4, 4, 3}, sizes)))
+	s, err = OpenShards(filepath.Join(dir, "wids.json"), "")
+	if err != nil || !slices.Equal(samplesOf(t, s), want) || !slices.Equal(s.classes, []string{"a", "b", "c"}) {
+		t.Fatalf("wids index (classes from classes.txt): %v", err)
+	}
+	// Counts that are not the shards': found when the shard is read.
+	writeFile(t, filepath.Join(dir, "more.json"), []byte(wids([]int{5, 4, 4, 3}, []int64{0, 0, 0, 0})))
+	s, err = OpenShards(filepath.Join(dir, "more.json"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := newShardStream(s, nil, nil, 0, s.Len())
+	for err == nil {
+		_, _, err = st.read()
+	}
+	st.close()
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "holds 4 samples, 5 when it was opened") {
+		t.Fatalf("wrong counts: %v", err)
+	}
+	// Fewer classes than the labels: found when the sample is read.
+	var few ShardIndex
+	data, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	json.Unmarshal(data, &few)
+	few.Classes = few.Classes[:2]
+	data, _ = json.Marshal(few)
+	writeFile(t, filepath.Join(dir, "few.json"), data)
+	s, _ = OpenShards(filepath.Join(dir, "few.json"), "")
+	st = newShardStream(s, nil, nil, 0, s.Len())
+	for err = nil; err == nil; {
+		_, _, err = st.read()
+	}
+	st.close()
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "class 2, but there are 2 classes (from the index "+filepath.Join(dir, "few.json")) {
+		t.Fatalf("too few classes: %v", err)
+	}
+	// A shard rewritten since the index: stale.
+	whole, _ := os.ReadFile(local.paths[2])
+	writeFile(t, local.paths[2], append(whole, make([]byte, 512)...))
+	_, err = OpenShards(filepath.Join(dir, "index.json"), "")
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "stale: "+local.paths[2]+" is") || !strings.Contains(err.Error(), "mkshards -index") {
+		t.Fatalf("stale index: %v", err)
+	}
+	writeFile(t, local.paths[2], whole)
+	// Labeled shards under an index without classes, and no classes.txt.
+	os.Remove(filepath.Join(dir, "classes.txt"))
+	_, err = OpenShards(filepath.Join(dir, "wids.json"), "")
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "the index names no classes, but the shards have .cls labels") {
+		t.Fatalf("labels without classes: %v", err)
+	}
+}
+
+// An index in train/ has the index of val/ beside it for its held-out split, on disk and over
+// HTTP; without one, OpenTest says there are no held-out images.
+func TestShardIndexSplits(t *testing.T) {
+	images, out := t.TempDir(), t.TempDir()
+	for _, split := range []string{"train", "val"} {
+		makeFolder(t, filepath.Join(images, split), []string{"a", "b"}, 3)
+		f, err := OpenFolder(filepath.Join(images, split), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := WriteShards(f, filepath.Join(out, split), ShardOptions{PerShard: 4, Prefix: split}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := serveDir(t, out)
+	for _, loc := range []string{filepath.Join(out, "train", "index.json"), srv.URL + "/train/index.json"} {
+		test, err := OpenTest("shards", Options{DataDir: loc})
+		if err != nil {
+			t.Fatalf("%s: %v", loc, err)
+		}
+		if p := test.(*Shards).paths[0]; !strings.HasSuffix(filepath.ToSlash(p), "/val/val-000000.tar") {
+			t.Fatalf("%s: the test split reads %s", loc, p)
+		}
+	}
+	os.Remove(filepath.Join(out, "val", "index.json"))
+	for _, loc := range []string{filepath.Join(out, "train", "index.json"), srv.URL + "/train/index.json"} {
+		if _, err := OpenTest("shards", Options{DataDir: loc}); !errors.Is(err, ErrNoSplit) {
+			t.Fatalf("%s without val/index.json: %v, want ErrNoSplit", loc, err)
+		}
+	}
+}

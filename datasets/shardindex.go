@@ -1,0 +1,236 @@
+package datasets
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+)
+
+// ShardIndex is the JSON index of a set of shards, in the format of WebDataset's wids
+// ("wids-shard-index-v1", as its widsindex command writes): each shard's location and number of
+// samples, so that shards can be opened without being scanned, which over HTTP would download
+// them. Locations are relative to the index's folder (or to BasePath when set) unless absolute.
+// Classes, an addition of this toolkit that wids ignores, names the classes of labeled shards;
+// without it, the classes.txt beside the index, or else beside the first shard, names them.
+type ShardIndex struct {
+	Kind     string         `json:"__kind__"`
+	Version  int            `json:"wids_version"`
+	Name     string         `json:"name,omitempty"`
+	BasePath string         `json:"base_path,omitempty"`
+	Classes  []string       `json:"classes,omitempty"`
+	Shards   []IndexedShard `json:"shardlist"`
+}
+
+// IndexedShard is one shard of a ShardIndex.
+type IndexedShard struct {
+	URL     string `json:"url"`
+	Samples int    `json:"nsamples"`
+	Size    int64  `json:"filesize,omitempty"` // bytes; 0 when unknown
+}
+
+const indexKind = "wids-shard-index-v1"
+
+// isIndex reports whether loc names an index: a .json file or URL.
+func isIndex(loc string) bool {
+	if isURL(loc) {
+		if u, err := url.Parse(loc); err == nil {
+			loc = u.Path
+		}
+	}
+	return !isPipe(loc) && strings.EqualFold(path.Ext(loc), ".json")
+}
+
+// beside is the location of the file name in the folder of loc (a file or URL), or "" for a pipe.
+func beside(loc, name string) string {
+	switch {
+	case isPipe(loc):
+		return ""
+	case isURL(loc):
+		u, err := url.Parse(loc)
+		if err != nil {
+			return ""
+		}
+		return u.ResolveReference(&url.URL{Path: name}).String()
+	}
+	return filepath.Join(filepath.Dir(loc), name)
+}
+
+// resolve is the location of ref (an index's entry) relative to the index at loc.
+func resolve(loc, base, ref string) (string, error) {
+	if isRemote(ref) || filepath.IsAbs(ref) {
+		return ref, nil
+	}
+	if base != "" {
+		if isURL(base) {
+			return strings.TrimSuffix(base, "/") + "/" + ref, nil
+		}
+		return filepath.Join(base, ref), nil
+	}
+	if b := beside(loc, ref); b != "" {
+		return b, nil
+	}
+	return "", fmt.Errorf("shard %q is relative, and an index read through pipe: has no folder: give absolute locations or base_path", ref)
+}
+
+// indexForSplit is the index of split for the index at loc: when loc lies in a folder train/,
+// val/ or test/, the index of the same name in split's folder beside it, if there is one;
+// otherwise loc.
+func indexForSplit(loc, split string) string {
+	dirs := splitDirs(split)
+	if isPipe(loc) || len(dirs) == 0 {
+		return loc
+	}
+	parent := beside(loc, "") // the folder, with its trailing separator
+	dir := path.Base(strings.TrimSuffix(filepath.ToSlash(parent), "/"))
+	if isURL(loc) {
+		u, err := url.Parse(loc)
+		if err != nil {
+			return loc
+		}
+		dir = path.Base(path.Dir(u.Path))
+	}
+	if dir != "train" && dir != "val" && dir != "test" {
+		return loc
+	}
+	name := path.Base(filepath.ToSlash(loc))
+	if isURL(loc) {
+		u, _ := url.Parse(loc)
+		name = path.Base(u.Path)
+	}
+	for _, d := range dirs {
+		if d == dir {
+			return loc
+		}
+		cand := beside(loc, "../"+d+"/"+name)
+		if !isURL(loc) {
+			cand = filepath.Join(filepath.Dir(filepath.Dir(loc)), d, name)
+		}
+		if rc, _, _, err := openLocation(cand); err == nil {
+			rc.Close()
+			return cand
+		}
+	}
+	return loc
+}
+
+// ReadShardIndex reads the index at loc (a file, or an http(s) URL).
+func ReadShardIndex(loc string) (*ShardIndex, error) {
+	data, err := readLocation(loc, 1<<30)
+	if err != nil {
+		if notFound(err) {
+			return nil, usageErr(loc, err, "give the index.json that mkshards writes beside the shards (go run ./datasets/mkshards -index PATTERN writes one for shards made elsewhere)")
+		}
+		return nil, damagedErr(loc, "", -1, err)
+	}
+	var idx ShardIndex
+	if err := json.Unmarshal(data, &idx); err != nil {
+		return nil, damagedErr(loc, "", -1, fmt.Errorf("not a shard index: %w", err))
+	}
+	if idx.Kind != "" && idx.Kind != indexKind {
+		return nil, damagedErr(loc, "", -1, fmt.Errorf("__kind__ %q, want %q", idx.Kind, indexKind))
+	}
+	if len(idx.Shards) == 0 {
+		return nil, damagedErr(loc, "", -1, errors.New("the index lists no shards (shardlist)"))
+	}
+	for i, sh := range idx.Shards {
+		if sh.URL == "" || sh.Samples <= 0 {
+			return nil, damagedErr(loc, "", -1, fmt.Errorf("shard %d of the index: url %q with %d samples, want a location and nsamples > 0", i, sh.URL, sh.Samples))
+		}
+	}
+	return &idx, nil
+}
+
+// openIndex opens the shards that the index at loc lists, for split (indexForSplit).
+func openIndex(loc, split string) (*Shards, error) {
+	loc = indexForSplit(loc, split)
+	idx, err := ReadShardIndex(loc)
+	if err != nil {
+		return nil, err
+	}
+	s := &Shards{split: split, index: loc}
+	total := 0
+	for _, sh := range idx.Shards {
+		p, err := resolve(loc, idx.BasePath, sh.URL)
+		if err != nil {
+			return nil, damagedErr(loc, "", -1, err)
+		}
+		if !isRemote(p) {
+			st, err := os.Stat(p)
+			if err != nil {
+				return nil, usageErr(p, fmt.Errorf("listed in %s: %w", loc, err), "check that the shards lie where the index says (relative to its folder)")
+			}
+			if sh.Size > 0 && st.Size() != sh.Size {
+				return nil, usageErr(loc, fmt.Errorf("stale: %s is %d bytes, the index says %d", p, st.Size(), sh.Size),
+					"write the index again: go run ./datasets/mkshards -index "+filepath.Dir(p))
+			}
+		}
+		s.paths = append(s.paths, p)
+		s.counts = append(s.counts, sh.Samples)
+		s.starts = append(s.starts, total)
+		total += sh.Samples
+	}
+	s.classes = idx.Classes
+	for _, near := range []string{loc, s.paths[0]} {
+		if s.classes == nil {
+			if names, err := readClassNames(beside(near, "classes.txt")); err == nil {
+				s.classes = names
+			}
+		}
+	}
+	if s.classes == nil {
+		// Labels that the index does not announce would be dropped: the first sample says.
+		r, err := openShard(s.paths[0])
+		if err != nil {
+			return nil, err
+		}
+		smp, err := r.next(false)
+		r.close()
+		if err != nil && err != io.EOF {
+			return nil, err
+		}
+		if smp.label >= 0 {
+			return nil, usageErr(loc, errors.New("the index names no classes, but the shards have .cls labels"),
+				"write the index with its classes: go run ./datasets/mkshards -index PATTERN_OF_THE_SHARDS")
+		}
+	}
+	return s, nil
+}
+
+// Index is the index of s: each shard's location (relative to dir when it lies in it: dir is
+// where the index will be written), sample count, and file size when s's shards are files.
+func (s *Shards) Index(dir string) ShardIndex {
+	idx := ShardIndex{Kind: indexKind, Version: 1, Classes: s.classes}
+	for i, p := range s.paths {
+		sh := IndexedShard{URL: p, Samples: s.counts[i]}
+		if !isRemote(p) {
+			if st, err := os.Stat(p); err == nil {
+				sh.Size = st.Size()
+			}
+			if rel, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(rel, "..") {
+				sh.URL = filepath.ToSlash(rel)
+			} else if abs, err := filepath.Abs(p); err == nil {
+				sh.URL = abs
+			}
+		}
+		idx.Shards = append(idx.Shards, sh)
+	}
+	return idx
+}
+
+// WriteIndex writes s.Index to path (atomically).
+func (s *Shards) WriteIndex(path string) error {
+	idx := s.Index(filepath.Dir(path))
+	data, err := json.MarshalIndent(idx, "", " ")
+	if err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o644)
+}
