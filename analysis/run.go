@@ -628,6 +628,9 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 	opt := datasets.Options{DataDir: opts.DataDir}
 	if opt.DataDir == "" {
 		opt.DataDir = run.DataDir
+		if err := datasets.CheckRecordedDataDir(opt.DataDir); err != nil {
+			return nil, err
+		}
 	}
 	split := datasets.SplitTest
 	d, err := datasets.OpenTest(run.Dataset, opt)

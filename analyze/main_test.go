@@ -323,9 +323,11 @@ func TestDataUsageErrors(t *testing.T) {
 	root := t.TempDir()
 	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"cat", "dog"}, 2)
 	moved := filepath.Join(t.TempDir(), "photos") // the folder a run recorded, since moved away
+	marker := filepath.Join(t.TempDir(), "ran")
 	runs := writeTinyRuns(t,
 		func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 },
-		func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", moved, 16 })
+		func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", moved, 16 },
+		func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "shards", "pipe:touch "+marker, 16 })
 	for _, tc := range []struct {
 		name  string
 		args  []string
@@ -334,6 +336,7 @@ func TestDataUsageErrors(t *testing.T) {
 		{"more anchors than images", []string{"-checkpoints", runs[0], "-anchors", "5"}, []string{"-anchors: 5 anchors requested", "4 images", "-anchors 4 or fewer"}},
 		{"the run's data folder moved", []string{"-checkpoints", runs[1]}, []string{moved, "give the images' folder with -data-dir"}},
 		{"a -data-dir that is not there", []string{"-checkpoints", runs[0], "-data-dir", moved}, []string{moved}},
+		{"the run's shards came through a command", []string{"-checkpoints", runs[2]}, []string{"pipe:touch " + marker, "not run again unasked (give it with -data-dir to run it)"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "report")
@@ -350,6 +353,9 @@ func TestDataUsageErrors(t *testing.T) {
 				t.Errorf("the report folder made for the failed analysis is still there (%v)", err)
 			}
 		})
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("the command recorded as the run's data_dir ran")
 	}
 }
 

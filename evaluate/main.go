@@ -309,16 +309,20 @@ func fail(stderr io.Writer, logger *log.Logger, err error) int {
 }
 
 // dataOf returns the data set to evaluate on and its folder: -dataset and -data-dir when given,
-// otherwise the encoder's own (for an image folder or shards, the folder it was trained on).
-func (f *flags) dataOf(enc config.Config) (dataset, dataDir string) {
+// otherwise the encoder's own (for an image folder or shards, the folder it was trained on; not
+// a pipe: command, datasets.CheckRecordedDataDir).
+func (f *flags) dataOf(enc config.Config) (dataset, dataDir string, err error) {
 	dataset, dataDir = f.dataset, f.dataDir
 	if dataset == "" {
 		dataset = enc.Dataset
 	}
 	if !f.set["data-dir"] && dataset == enc.Dataset {
 		dataDir = enc.DataDir
+		if cerr := datasets.CheckRecordedDataDir(dataDir); cerr != nil {
+			err = config.Errorf("data-dir", "%v", cerr)
+		}
 	}
-	return dataset, dataDir
+	return dataset, dataDir, err
 }
 
 // skipBad is -skip-bad-images, or when not given the setting of the encoder's run.
@@ -351,7 +355,10 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		}
 		fmt.Fprintf(stdout, "wrote the encoder to %s\n", f.ft.ExportEncoder)
 	}
-	dataset, dataDir := f.dataOf(enc.Config)
+	dataset, dataDir, err := f.dataOf(enc.Config)
+	if err != nil {
+		return err
+	}
 	res.Provenance = backend.Provenance(b, dataset, datasets.DataDirOf(dataset, dataDir), f.seed, start)
 	probe := f.probeEpochs > 0 || f.knnK > 0
 	opened := map[string]datasets.Data{}
@@ -521,7 +528,9 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	}
 	cfg := finetune.Defaults(f.weights, f.percent)
 	cfg.Encoder, cfg.EncoderSHA256, cfg.Source = encCfg, sum, f.ckpt
-	cfg.Dataset, cfg.DataDir = f.dataOf(encCfg)
+	if cfg.Dataset, cfg.DataDir, err = f.dataOf(encCfg); err != nil {
+		return err
+	}
 	cfg.Seed, cfg.BatchSize, cfg.FitBatch = f.seed, f.batch, !f.set["batch-size"]
 	cfg.Augment = "crop-flip"
 	if cfg.Dataset == "mnist" {

@@ -497,6 +497,22 @@ func TestRunDataMoved(t *testing.T) {
 	}
 }
 
+// TestRecordedPipeNotRun: a run whose shards came through a pipe: command (its data_dir) is not
+// evaluated by running that command again unless -data-dir gives it: the command runs then.
+func TestRecordedPipeNotRun(t *testing.T) {
+	marker := filepath.Join(t.TempDir(), "ran")
+	pipe := "pipe:touch " + marker + "; cat /nonexistent/shard-{0..1}.tar"
+	dir := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "shards", pipe, 16 }, 3)
+	o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "1", "-knn-k", "2", "-batch-size", "4")
+	if _, err := os.Stat(marker); o.code != 2 || err == nil || !strings.Contains(o.stderr, "not run again unasked (give it with -data-dir to run it)") {
+		t.Errorf("exit status %d (the command ran: %v), want 2 without running it:\n%s", o.code, err == nil, o.stderr)
+	}
+	o = evaluate(t, "-checkpoint", dir, "-probe-epochs", "1", "-knn-k", "2", "-batch-size", "4", "-data-dir", pipe)
+	if _, err := os.Stat(marker); err != nil || strings.Contains(o.stderr, "unasked") {
+		t.Errorf("with -data-dir: the command did not run (exit status %d):\n%s", o.code, o.stderr)
+	}
+}
+
 // TestLogEveryReachesFineTuning: -log-every is the fine-tuning run's: checked as its own (a bad
 // value is a usage error naming it, before any training), and recorded in its configuration.
 func TestLogEveryReachesFineTuning(t *testing.T) {

@@ -92,6 +92,9 @@ func run(path, dataset, dataDir string, n, queries, k int, given map[string]bool
 	}
 	if dataDir == "" && dataset == enc.Config.Dataset {
 		dataDir = enc.Config.DataDir
+		if err := datasets.CheckRecordedDataDir(dataDir); err != nil {
+			return err
+		}
 	}
 	ds, err := datasets.Open(dataset, datasets.SplitTest, datasets.Options{DataDir: dataDir})
 	if err != nil {
