@@ -1,11 +1,16 @@
 package datasets
 
 import (
+	"archive/tar"
 	"bytes"
 	"fmt"
 	"image"
 	"image/jpeg"
 	"image/png"
+	"io"
+	"math/rand/v2"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,5 +170,96 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkShardStream reads every sample of 4 shards (1,024 samples of 64 KiB, not decoded) in
+// file order, as an epoch reads them, from files, over HTTP on the loopback (a server in the
+// benchmark's process) and through pipe:cat; MB/s counts the samples' bytes. Beside it, when
+// webdataset imports in a python3 (not Debian's: pip install webdataset; VICREG_WDS_PYTHON names
+// the interpreter), webdataset's time for the same URLs and pipe: commands: wds-MB/s.
+func BenchmarkShardStream(b *testing.B) {
+	dir := b.TempDir()
+	const shards, perShard, size = 4, 256, 64 << 10
+	rng := rand.New(rand.NewPCG(1, 2))
+	var paths []string
+	for s := range shards {
+		var buf bytes.Buffer
+		tw := tar.NewWriter(&buf)
+		for i := range perShard {
+			data := make([]byte, size)
+			for j := range data {
+				data[j] = byte(rng.Uint32())
+			}
+			key := fmt.Sprintf("s%d/%06d", s, i)
+			for _, m := range []struct {
+				name string
+				data []byte
+			}{{key + ".jpg", data}, {key + ".cls", []byte(strconv.Itoa(i % 10))}} {
+				tw.WriteHeader(&tar.Header{Name: m.name, Mode: 0o644, Size: int64(len(m.data)), Typeflag: tar.TypeReg})
+				tw.Write(m.data)
+			}
+		}
+		tw.Close()
+		p := filepath.Join(dir, fmt.Sprintf("b-%06d.tar", s))
+		if err := os.WriteFile(p, buf.Bytes(), 0o644); err != nil {
+			b.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	pattern := fmt.Sprintf("b-{000000..%06d}.tar", shards-1)
+	locs := []struct{ name, loc string }{
+		{"file", filepath.Join(dir, pattern)},
+		{"http", srv.URL + "/" + pattern},
+		{"pipe", "pipe:cat " + filepath.Join(dir, pattern)},
+	}
+	python := os.Getenv("VICREG_WDS_PYTHON")
+	if python == "" {
+		python = "python3"
+	}
+	wdsMBs := map[string]float64{}
+	if err := exec.Command(python, "-c", "import webdataset").Run(); err != nil {
+		b.Logf("webdataset's time not measured (%s does not import it: pip install webdataset): %v", python, err)
+	} else if out, err := exec.Command(python, filepath.Join("testdata", "wds", "read_time.py"), locs[1].loc, locs[2].loc).Output(); err != nil {
+		b.Logf("webdataset's time not measured: %v", err)
+	} else {
+		for i, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			var seconds float64
+			var n int64
+			if _, err := fmt.Sscan(line, &seconds, &n); err != nil || n < shards*perShard*size {
+				b.Fatalf("read_time.py printed %q", out)
+			}
+			wdsMBs[locs[i+1].name] = float64(n) / seconds / 1e6
+		}
+	}
+	b.Logf("%s", cpuinfo.Describe())
+	for _, l := range locs {
+		b.Run(l.name, func(b *testing.B) {
+			s, err := OpenShards(l.loc, "") // the scan (over HTTP, a first download) is not timed
+			if err != nil {
+				b.Fatal(err)
+			}
+			var n int64
+			for b.Loop() {
+				st := newShardStream(s, nil, nil, 0, s.Len())
+				for {
+					smp, _, err := st.read()
+					if err == io.EOF {
+						break
+					}
+					if err != nil {
+						b.Fatal(err)
+					}
+					n += int64(len(smp.data))
+				}
+				st.close()
+			}
+			b.ReportMetric(float64(n)/b.Elapsed().Seconds()/1e6, "MB/s")
+			if v, ok := wdsMBs[l.name]; ok {
+				b.ReportMetric(v, "wds-MB/s")
+			}
+		})
 	}
 }
