@@ -175,7 +175,8 @@ func BenchmarkDecode(b *testing.B) {
 
 // BenchmarkShardStream reads every sample of 4 shards (1,024 samples of 64 KiB, not decoded) in
 // file order, as an epoch reads them, from files, over HTTP on the loopback (a server in the
-// benchmark's process) and through pipe:cat; MB/s counts the samples' bytes. Beside it, when
+// benchmark's process) and through pipe:cat, read ahead into TMPDIR (the default) or streamed
+// ("-streamed"); MB/s counts the samples' bytes. Beside it, when
 // webdataset imports in a python3 (not Debian's: pip install webdataset; VICREG_WDS_PYTHON names
 // the interpreter), webdataset's time for the same URLs and pipe: commands: wds-MB/s.
 func BenchmarkShardStream(b *testing.B) {
@@ -209,11 +210,24 @@ func BenchmarkShardStream(b *testing.B) {
 	}
 	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
 	defer srv.Close()
+	// An object store's connections each carry some 100 MB/s at most: simulated at 25 MB/s.
+	files := http.FileServer(http.Dir(dir))
+	limited := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		files.ServeHTTP(&paced{ResponseWriter: w, start: time.Now(), rate: 25e6}, r)
+	}))
+	defer limited.Close()
 	pattern := fmt.Sprintf("b-{000000..%06d}.tar", shards-1)
-	locs := []struct{ name, loc string }{
-		{"file", filepath.Join(dir, pattern)},
-		{"http", srv.URL + "/" + pattern},
-		{"pipe", "pipe:cat " + filepath.Join(dir, pattern)},
+	locs := []struct {
+		name, loc string
+		ahead     int
+	}{
+		{"file", filepath.Join(dir, pattern), DefaultReadAhead},
+		{"http", srv.URL + "/" + pattern, DefaultReadAhead},
+		{"pipe", "pipe:cat " + filepath.Join(dir, pattern), DefaultReadAhead},
+		{"http-streamed", srv.URL + "/" + pattern, 0},
+		{"pipe-streamed", "pipe:cat " + filepath.Join(dir, pattern), 0},
+		{"http-25MBps-per-connection", limited.URL + "/" + pattern, DefaultReadAhead},
+		{"http-25MBps-per-connection-streamed", limited.URL + "/" + pattern, 0},
 	}
 	python := os.Getenv("VICREG_WDS_PYTHON")
 	if python == "" {
@@ -241,6 +255,7 @@ func BenchmarkShardStream(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			s.readAhead = l.ahead
 			var n int64
 			for b.Loop() {
 				st := newShardStream(s, nil, nil, 0, s.Len())
@@ -257,9 +272,31 @@ func BenchmarkShardStream(b *testing.B) {
 				st.close()
 			}
 			b.ReportMetric(float64(n)/b.Elapsed().Seconds()/1e6, "MB/s")
-			if v, ok := wdsMBs[l.name]; ok {
+			if v, ok := wdsMBs[strings.TrimSuffix(l.name, "-streamed")]; ok { // not for the paced server
 				b.ReportMetric(v, "wds-MB/s")
 			}
 		})
 	}
+}
+
+// paced is a ResponseWriter that writes at most rate bytes a second.
+type paced struct {
+	http.ResponseWriter
+	start time.Time
+	rate  float64
+	sent  int
+}
+
+func (p *paced) Write(b []byte) (int, error) {
+	n := 0
+	for len(b) > 0 {
+		k := min(len(b), 32<<10)
+		m, err := p.ResponseWriter.Write(b[:k])
+		n, p.sent, b = n+m, p.sent+m, b[k:]
+		if err != nil {
+			return n, err
+		}
+		time.Sleep(time.Until(p.start.Add(time.Duration(float64(p.sent) / p.rate * float64(time.Second)))))
+	}
+	return n, nil
 }

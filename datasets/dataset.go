@@ -254,6 +254,9 @@ func Open(name, split string, opt Options) (Data, error) {
 		if err != nil {
 			return nil, err
 		}
+		if opt.ShardReadAhead != 0 {
+			s.readAhead = max(opt.ShardReadAhead, 0)
+		}
 		return s, nil
 	}
 	ds, err := LoadWith(name, split, opt)
@@ -322,6 +325,10 @@ type Options struct {
 	// LoadFolder); 0 requires all images to have the same size.
 	// Open ignores it: the loader crops the original images.
 	ImageSize int
+	// ShardReadAhead is the number of remote shards (URLs, pipe: commands) downloaded at once,
+	// the one being read included, into files of the temporary folder (TMPDIR), each removed once
+	// read: 0 means DefaultReadAhead, a negative number none (each shard streamed as it is read).
+	ShardReadAhead int
 	// Synthetic configures the "synthetic" data set; the zero value means DefaultSynthetic().
 	Synthetic SyntheticConfig
 }

@@ -3,6 +3,7 @@ package datasets
 import (
 	"archive/tar"
 	"compress/gzip"
+	"context"
 	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
@@ -110,7 +111,7 @@ func Fetch(r Resource, dir, baseURL string, noDownload bool, progress io.Writer)
 // checksum before the file takes its name. A connection that breaks off is resumed where it
 // stopped (openURL).
 func download(url, path string, r Resource, progress io.Writer) error {
-	body, err := openURL(url)
+	body, err := openURL(context.Background(), url)
 	if err != nil {
 		return err
 	}

@@ -51,6 +51,7 @@ func httpTransport() http.RoundTripper {
 
 // httpReader reads a URL from start to end, resuming with Range requests after a failure.
 type httpReader struct {
+	ctx    context.Context // ends the requests and the waits between them
 	url    string
 	off    int64 // bytes delivered so far
 	size   int64 // from the first response; -1 when the server does not say
@@ -79,10 +80,10 @@ func (e *errHTTPStatus) Error() string {
 	return fmt.Sprintf("GET %s: HTTP status %s%s", e.url, e.status, hint)
 }
 
-// openURL starts reading url. The first request's failure is returned as it is (after the
-// retries, for failures that may pass); later ones surface from Read.
-func openURL(url string) (*httpReader, error) {
-	r := &httpReader{url: url, size: -1}
+// openURL starts reading url, until ctx ends. The first request's failure is returned as it is
+// (after the retries, for failures that may pass); later ones surface from Read.
+func openURL(ctx context.Context, url string) (*httpReader, error) {
+	r := &httpReader{ctx: ctx, url: url, size: -1}
 	if err := r.connect(); err != nil {
 		return nil, err
 	}
@@ -104,12 +105,26 @@ func (r *httpReader) connect() error {
 		if r.fails >= httpAttempts {
 			return fmt.Errorf("%w (tried %d times)", err, r.fails)
 		}
-		time.Sleep(httpRetryWait << (r.fails - 1))
+		if err := r.wait(); err != nil {
+			return err
+		}
+	}
+}
+
+// wait waits before the next try: httpRetryWait, doubled with each failure in a row.
+func (r *httpReader) wait() error {
+	t := time.NewTimer(httpRetryWait << (r.fails - 1))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-r.ctx.Done():
+		return r.ctx.Err()
 	}
 }
 
 func (r *httpReader) request() error {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(r.ctx)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
 	if err != nil {
 		cancel()
@@ -186,10 +201,12 @@ func (r *httpReader) Read(p []byte) (int, error) {
 		}
 		r.drop()
 		r.fails++
-		if r.fails >= httpAttempts {
+		if r.fails >= httpAttempts || r.ctx.Err() != nil {
 			return n, fmt.Errorf("reading %s: %w (after %d bytes; tried %d times)", r.url, err, r.off, r.fails)
 		}
-		time.Sleep(httpRetryWait << (r.fails - 1))
+		if err := r.wait(); err != nil {
+			return n, err
+		}
 		if n > 0 {
 			return n, nil
 		}
@@ -212,12 +229,12 @@ type pipeReader struct {
 	err    error // once done: io.EOF, or how the command failed
 }
 
-func openPipe(loc string) (*pipeReader, error) {
+func openPipe(ctx context.Context, loc string) (*pipeReader, error) {
 	command := strings.TrimSpace(strings.TrimPrefix(loc, "pipe:"))
 	if command == "" {
 		return nil, errors.New("pipe: without a command")
 	}
-	cmd := exec.Command("sh", "-c", command)
+	cmd := exec.CommandContext(ctx, "sh", "-c", command)
 	stderr := &tailBuffer{max: 2000}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second // a child left running with the output open does not hang Wait
@@ -287,16 +304,17 @@ func (t *tailBuffer) String() string {
 
 // openLocation opens a shard or index at loc for reading from its start; size is its length in
 // bytes, or -1 when unknown. seeker is the file when loc is one (tar skips members by seeking).
-func openLocation(loc string) (rc io.ReadCloser, size int64, seeker io.Seeker, err error) {
+// A download or command stops when ctx ends.
+func openLocation(ctx context.Context, loc string) (rc io.ReadCloser, size int64, seeker io.Seeker, err error) {
 	switch {
 	case isURL(loc):
-		r, err := openURL(loc)
+		r, err := openURL(ctx, loc)
 		if err != nil {
 			return nil, 0, nil, err
 		}
 		return r, r.size, nil, nil
 	case isPipe(loc):
-		p, err := openPipe(loc)
+		p, err := openPipe(ctx, loc)
 		return p, -1, nil, err
 	}
 	f, err := os.Open(loc)
@@ -313,7 +331,7 @@ func openLocation(loc string) (rc io.ReadCloser, size int64, seeker io.Seeker, e
 
 // readLocation reads the small file at loc (an index, classes.txt), at most limit bytes.
 func readLocation(loc string, limit int64) ([]byte, error) {
-	rc, _, _, err := openLocation(loc)
+	rc, _, _, err := openLocation(context.Background(), loc)
 	if err != nil {
 		return nil, err
 	}

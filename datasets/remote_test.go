@@ -29,7 +29,7 @@ type fileServer struct {
 	// short, when set, decides for each Range request of a .tar whether to end the answer
 	// cleanly after 1000 bytes (without a Content-Length, so that only the first answer's
 	// length says it is short).
-	short func() bool
+	short func(path string) bool
 }
 
 func serveDir(t *testing.T, dir string) *fileServer {
@@ -43,7 +43,7 @@ func serveDir(t *testing.T, dir string) *fileServer {
 			fs.ranges = append(fs.ranges, r.URL.Path+" "+rng)
 		}
 		broken := fs.broken != nil && strings.HasSuffix(r.URL.Path, ".tar") && fs.broken(r.URL.Path, rng)
-		short := fs.short != nil && rng != "" && strings.HasSuffix(r.URL.Path, ".tar") && fs.short()
+		short := fs.short != nil && rng != "" && strings.HasSuffix(r.URL.Path, ".tar") && fs.short(r.URL.Path)
 		fs.mu.Unlock()
 		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(r.URL.Path)))
 		if err != nil {
@@ -180,17 +180,18 @@ func TestHTTPResumesABrokenConnection(t *testing.T) {
 	if len(srv.ranges) != 4 || !strings.HasPrefix(srv.ranges[0], "/shard-0000") || !strings.Contains(srv.ranges[0], "bytes=") {
 		t.Fatalf("Range requests %q, want one per shard", srv.ranges)
 	}
-	// Answers to Range requests that end early, but cleanly: asked again for the rest.
-	k := 0
-	srv.short = func() bool { k++; return k%2 == 1 }
+	// Answers to Range requests that end early, but cleanly: asked again for the rest. (The
+	// shards are read ahead, several at once: what fails is decided shard by shard.)
+	shortened := map[string]int{}
+	srv.short = func(path string) bool { shortened[path]++; return shortened[path]%2 == 1 }
 	if got := samplesOf(t, s); !slices.Equal(got, want) {
 		t.Fatal("samples read through answers that end early differ from those of the files")
 	}
 	srv.short = nil
 	// A server that ignores Range: the whole file again, of which the part read is skipped.
 	srv.noRange = true
-	n := 0
-	srv.broken = func(_, _ string) bool { n++; return n%2 == 1 }
+	requests := map[string]int{}
+	srv.broken = func(path, _ string) bool { requests[path]++; return requests[path]%2 == 1 }
 	if got := samplesOf(t, s); !slices.Equal(got, want) {
 		t.Fatal("samples read again from a server without Range support differ from those of the files")
 	}
@@ -365,5 +366,69 @@ func TestShardIndexSplits(t *testing.T) {
 		if _, err := OpenTest("shards", Options{DataDir: loc}); !errors.Is(err, ErrNoSplit) {
 			t.Fatalf("%s without val/index.json: %v, want ErrNoSplit", loc, err)
 		}
+	}
+}
+
+// Remote shards are downloaded several at once ahead of the one read (Options.ShardReadAhead),
+// into TMPDIR, whose files are removed once read; the samples are those of the files, read ahead
+// or streamed (-1). A stream that starts past the first samples (a resumed epoch) does not
+// download the shards that hold none of its samples.
+func TestReadAhead(t *testing.T) {
+	dir, _, want, _ := remoteFixture(t)
+	var mu sync.Mutex
+	inflight, most, tars := 0, 0, 0
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		inflight++
+		most = max(most, inflight)
+		if strings.HasSuffix(r.URL.Path, ".tar") {
+			tars++
+		}
+		mu.Unlock()
+		time.Sleep(30 * time.Millisecond)
+		http.ServeFile(w, r, filepath.Join(dir, filepath.FromSlash(r.URL.Path)))
+		mu.Lock()
+		inflight--
+		mu.Unlock()
+	}))
+	defer slow.Close()
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	for _, tc := range []struct {
+		ahead, most int
+	}{{0, DefaultReadAhead}, {2, 2}, {-1, 1}} {
+		d, err := Open("shards", "", Options{DataDir: slow.URL + "/index.json", ShardReadAhead: tc.ahead})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		most, tars = 0, 0
+		mu.Unlock()
+		if got := samplesOf(t, d.(*Shards)); !slices.Equal(got, want) {
+			t.Fatalf("read ahead %d: samples differ from those of the files", tc.ahead)
+		}
+		if most != tc.most || tars != 4 {
+			t.Errorf("read ahead %d: %d requests at once, %d shards requested; want %d, 4", tc.ahead, most, tars, tc.most)
+		}
+		if left, _ := os.ReadDir(tmp); len(left) != 0 {
+			t.Errorf("read ahead %d: %d files left in TMPDIR", tc.ahead, len(left))
+		}
+	}
+	// From the 13th sample on (of 15; the shards hold 4, 4, 4 and 3): only the last shard.
+	s, _ := OpenShards(slow.URL+"/index.json", "")
+	mu.Lock()
+	tars = 0
+	mu.Unlock()
+	st := newShardStream(s, nil, nil, 12, s.Len())
+	defer st.close()
+	for {
+		if _, _, err := st.read(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if tars != 1 {
+		t.Errorf("from sample 12: %d shards requested, want 1", tars)
 	}
 }

@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -113,7 +114,7 @@ func indexForSplit(loc, split string) string {
 		if !isURL(loc) {
 			cand = filepath.Join(filepath.Dir(filepath.Dir(loc)), d, name)
 		}
-		if rc, _, _, err := openLocation(cand); err == nil {
+		if rc, _, _, err := openLocation(context.Background(), cand); err == nil {
 			rc.Close()
 			return cand
 		}
@@ -155,7 +156,7 @@ func openIndex(loc, split string) (*Shards, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Shards{split: split, index: loc}
+	s := &Shards{split: split, index: loc, readAhead: DefaultReadAhead}
 	total := 0
 	for _, sh := range idx.Shards {
 		p, err := resolve(loc, idx.BasePath, sh.URL)

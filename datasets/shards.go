@@ -3,6 +3,7 @@ package datasets
 import (
 	"archive/tar"
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,8 @@ type Shards struct {
 	classes []string // nil: unlabeled
 	split   string
 	index   string // the index the counts come from, if any
+	// readAhead is the number of remote shards downloaded at once (Options.ShardReadAhead).
+	readAhead int
 }
 
 // ExpandPattern expands a WebDataset shard pattern: numeric ranges {000000..000146} (zero-padded to
@@ -232,7 +235,7 @@ func ScanShards(pattern string, progress func(done, total int)) (*Shards, error)
 // scanShards reads the tar headers and labels of the shards at paths (in parallel), calling
 // progress, when set, with the number of shards scanned so far (one call at a time).
 func scanShards(paths []string, split string, progress func(done int)) (*Shards, error) {
-	s := &Shards{paths: paths, counts: make([]int, len(paths)), starts: make([]int, len(paths)), split: split}
+	s := &Shards{paths: paths, counts: make([]int, len(paths)), starts: make([]int, len(paths)), split: split, readAhead: DefaultReadAhead}
 	type scan struct {
 		count    int
 		maxLabel int32
@@ -416,8 +419,11 @@ type shardReader struct {
 	n      int         // samples returned so far
 }
 
-func openShard(p string) (*shardReader, error) {
-	rc, size, seeker, err := openLocation(p)
+func openShard(p string) (*shardReader, error) { return openShardFrom(p, p) }
+
+// openShardFrom opens the shard p read from loc (a copy of it read ahead, or p itself).
+func openShardFrom(p, loc string) (*shardReader, error) {
+	rc, size, seeker, err := openLocation(context.Background(), loc)
 	if err != nil {
 		return nil, damagedErr(p, "", -1, err)
 	}
@@ -580,6 +586,13 @@ type shardStream struct {
 	curShard    int // index into shardOrder of cur
 	curSample   int // samples of cur read so far
 	maxPending  int // the largest number of samples held at once (for the memory test)
+	// need tells, for each shard of shardOrder, whether it holds a sample in [skip, limit): the
+	// others are not opened (over HTTP: not downloaded) when resuming.
+	need []bool
+	// ahead downloads remote shards ahead of the one read (nil for files, or when
+	// Shards.readAhead is 0); aheadIndex is each needed shard's index in its list.
+	ahead      *readAhead
+	aheadIndex []int
 }
 
 // newShardStream starts an epoch. With order nil the samples come in file order (shards in their
@@ -597,14 +610,58 @@ func newShardStream(s *Shards, shardOrder []int, order []int32, skip, limit int)
 			st.shardOrder[i] = i
 		}
 	}
+	st.need = make([]bool, len(st.shardOrder))
+	st.aheadIndex = make([]int, len(st.shardOrder))
+	var locs []string
+	for k, sh := range st.shardOrder {
+		for g := s.starts[sh]; g < s.starts[sh]+s.counts[sh] && !st.need[k]; g++ {
+			p := g
+			if st.pos != nil {
+				p = int(st.pos[g])
+			}
+			st.need[k] = p >= skip && p < limit
+		}
+		st.aheadIndex[k] = len(locs)
+		if st.need[k] {
+			locs = append(locs, s.paths[sh])
+		}
+	}
+	if s.readAhead > 0 && len(locs) > 0 && isRemote(locs[0]) {
+		st.ahead = &readAhead{locs: locs, ahead: s.readAhead} // its folder is made on first use
+	}
 	return st
 }
 
-func (st *shardStream) close() {
+// closeShard closes the shard being read (and removes its copy read ahead).
+func (st *shardStream) closeShard() {
 	if st.cur != nil {
 		st.cur.close()
 		st.cur = nil
+		if st.ahead != nil {
+			st.ahead.done(st.aheadIndex[st.curShard])
+		}
 	}
+}
+
+// close ends the stream: the shard being read, and the downloads ahead of it.
+func (st *shardStream) close() {
+	st.closeShard()
+	if st.ahead != nil {
+		st.ahead.close()
+	}
+}
+
+// open opens shard k of shardOrder: its copy read ahead, or the shard itself.
+func (st *shardStream) open(k int) (*shardReader, error) {
+	p := st.s.paths[st.shardOrder[k]]
+	if st.ahead == nil {
+		return openShard(p)
+	}
+	file, err := st.ahead.get(st.aheadIndex[k])
+	if err != nil {
+		return nil, damagedErr(p, "", -1, err)
+	}
+	return openShardFrom(p, file)
 }
 
 // read returns the next sample in emission order (its global index in index); io.EOF at limit.
@@ -619,12 +676,14 @@ func (st *shardStream) read() (smp shardSample, index int, err error) {
 			return s, st.globalOf(st.next - 1), nil
 		}
 		if st.cur == nil {
+			for st.curShard < len(st.shardOrder) && !st.need[st.curShard] {
+				st.curShard++
+			}
 			if st.curShard >= len(st.shardOrder) {
 				return smp, 0, damagedErr(st.s.paths[st.shardOrder[len(st.shardOrder)-1]], "", -1,
 					errors.New("the shards hold fewer samples than when they were opened (changed on disk?)"))
 			}
-			sh := st.shardOrder[st.curShard]
-			if st.cur, err = openShard(st.s.paths[sh]); err != nil {
+			if st.cur, err = st.open(st.curShard); err != nil {
 				return smp, 0, err
 			}
 			st.curSample = 0
@@ -641,7 +700,7 @@ func (st *shardStream) read() (smp shardSample, index int, err error) {
 			if st.curSample != st.s.counts[sh] {
 				return smp, 0, damagedErr(st.cur.path, "", -1, fmt.Errorf("holds %d samples, %d when it was opened (changed on disk?)", st.curSample, st.s.counts[sh]))
 			}
-			st.close()
+			st.closeShard()
 			st.curShard++
 			continue
 		}

@@ -51,8 +51,11 @@ type Config struct {
 	// metrics, images replaced per step) instead of stopping; the replacement is the same on resume.
 	SkipBadImages bool `json:"skip_bad_images" config:"local"`
 	// Workers is the number of data goroutines; results do not depend on it.
-	Workers int    `json:"workers" config:"local"`
-	Seed    uint64 `json:"seed"`
+	Workers int `json:"workers" config:"local"`
+	// ShardReadAhead is the number of remote shards downloaded at once, ahead of the one read
+	// (0: datasets.DefaultReadAhead; -1: none); results do not depend on it.
+	ShardReadAhead int    `json:"shard_read_ahead" config:"local"`
+	Seed           uint64 `json:"seed"`
 
 	Model    models.Config `json:"model"`
 	Expander string        `json:"expander"`

@@ -111,6 +111,8 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("image-size", "must be >= 0, got %d", c.ImageSize)
 	case c.ShuffleBuffer < 0:
 		return nil, Errorf("shuffle-buffer", "must be >= 0, got %d", c.ShuffleBuffer)
+	case c.ShardReadAhead < -1:
+		return nil, Errorf("shard-read-ahead", "must be -1 (none), 0 (the default, %d) or more, got %d", datasets.DefaultReadAhead, c.ShardReadAhead)
 	case c.Validation < 0:
 		return nil, Errorf("validation", "must be >= 0")
 	case !(c.WarmupEpochs >= 0) || math.IsInf(c.WarmupEpochs, 0):
