@@ -376,6 +376,7 @@ func (l *Loader) produceShards(start Position) {
 			from = first - 1
 		}
 		st := newShardStream(l.shards, shardOrder, order, from*b, min(l.perEpoch*b, l.info.Len))
+		st.cancel = l.done // Close does not wait for a shard's download
 		var prev []sampleRef
 		for k := from; k < l.perEpoch; k++ {
 			refs := make([]sampleRef, min(b, l.info.Len-k*b))

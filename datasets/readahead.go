@@ -37,9 +37,13 @@ type fetch struct {
 }
 
 // get returns the file of shard i once it is downloaded, having started the downloads of the
-// shards up to i+ahead-1.
-func (ra *readAhead) get(i int) (string, error) {
+// shards up to i+ahead-1; it gives up when cancel closes (a Loader closed while it waits).
+func (ra *readAhead) get(i int, cancel <-chan struct{}) (string, error) {
 	ra.mu.Lock()
+	if ra.closed {
+		ra.mu.Unlock()
+		return "", errReadAheadStopped
+	}
 	if ra.dir == "" {
 		dir, err := os.MkdirTemp("", "vicreg-shards-")
 		if err != nil {
@@ -48,10 +52,6 @@ func (ra *readAhead) get(i int) (string, error) {
 		}
 		ra.dir = dir
 		ra.ctx, ra.cancel = context.WithCancel(context.Background())
-	}
-	if ra.closed {
-		ra.mu.Unlock()
-		return "", errReadAheadStopped
 	}
 	for len(ra.jobs) < min(i+ra.ahead, len(ra.locs)) {
 		k := len(ra.jobs)
@@ -62,8 +62,12 @@ func (ra *readAhead) get(i int) (string, error) {
 	}
 	f := ra.jobs[i]
 	ra.mu.Unlock()
-	<-f.done
-	return f.file, f.err
+	select {
+	case <-f.done:
+		return f.file, f.err
+	case <-cancel:
+		return "", errReadAheadStopped
+	}
 }
 
 // done removes the file of shard i, read.

@@ -432,3 +432,40 @@ func TestReadAhead(t *testing.T) {
 		t.Errorf("from sample 12: %d shards requested, want 1", tars)
 	}
 }
+
+// A Loader closed while it waits for a shard's download returns at once: the downloads are
+// cancelled, not waited for (the negative control: without the cancel, Close waits for them).
+func TestLoaderCloseDoesNotWaitForADownload(t *testing.T) {
+	dir, local, _, _ := remoteFixture(t)
+	release, requested := make(chan struct{}), make(chan struct{}, 16)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".tar") {
+			requested <- struct{}{}
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		http.ServeFile(w, r, filepath.Join(dir, filepath.FromSlash(r.URL.Path)))
+	}))
+	defer srv.Close()
+	defer close(release)
+	s, err := OpenShards(srv.URL+"/index.json", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	aug, _ := Preset("solo-cifar", local)
+	l, err := NewLoader(s, LoaderConfig{BatchSize: 4, Seed: 1, Augmentation: aug.WithSize(8), Workers: 1}, Position{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-requested // the first shard's download has begun, and hangs
+	closed := make(chan struct{})
+	go func() { l.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close waited for a download")
+	}
+}

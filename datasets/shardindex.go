@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
@@ -89,34 +90,23 @@ func indexForSplit(loc, split string) string {
 	if isPipe(loc) || len(dirs) == 0 {
 		return loc
 	}
-	parent := beside(loc, "") // the folder, with its trailing separator
-	dir := path.Base(strings.TrimSuffix(filepath.ToSlash(parent), "/"))
+	folder, name := filepath.Base(filepath.Dir(loc)), filepath.Base(loc)
+	sibling := func(d string) string { return filepath.Join(filepath.Dir(filepath.Dir(loc)), d, name) }
 	if isURL(loc) {
 		u, err := url.Parse(loc)
 		if err != nil {
 			return loc
 		}
-		dir = path.Base(path.Dir(u.Path))
+		folder, name = path.Base(path.Dir(u.Path)), path.Base(u.Path)
+		sibling = func(d string) string { return u.ResolveReference(&url.URL{Path: "../" + d + "/" + name}).String() }
 	}
-	if dir != "train" && dir != "val" && dir != "test" {
+	if folder != "train" && folder != "val" && folder != "test" || slices.Contains(dirs, folder) {
 		return loc
 	}
-	name := path.Base(filepath.ToSlash(loc))
-	if isURL(loc) {
-		u, _ := url.Parse(loc)
-		name = path.Base(u.Path)
-	}
 	for _, d := range dirs {
-		if d == dir {
-			return loc
-		}
-		cand := beside(loc, "../"+d+"/"+name)
-		if !isURL(loc) {
-			cand = filepath.Join(filepath.Dir(filepath.Dir(loc)), d, name)
-		}
-		if rc, _, _, err := openLocation(context.Background(), cand); err == nil {
+		if rc, _, _, err := openLocation(context.Background(), sibling(d)); err == nil {
 			rc.Close()
-			return cand
+			return sibling(d)
 		}
 	}
 	return loc

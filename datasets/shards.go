@@ -593,6 +593,8 @@ type shardStream struct {
 	// Shards.readAhead is 0); aheadIndex is each needed shard's index in its list.
 	ahead      *readAhead
 	aheadIndex []int
+	// cancel, when set, ends a wait for a shard read ahead (the Loader's done channel).
+	cancel <-chan struct{}
 }
 
 // newShardStream starts an epoch. With order nil the samples come in file order (shards in their
@@ -657,7 +659,7 @@ func (st *shardStream) open(k int) (*shardReader, error) {
 	if st.ahead == nil {
 		return openShard(p)
 	}
-	file, err := st.ahead.get(st.aheadIndex[k])
+	file, err := st.ahead.get(st.aheadIndex[k], st.cancel)
 	if err != nil {
 		return nil, damagedErr(p, "", -1, err)
 	}
