@@ -257,6 +257,7 @@ func Open(name, split string, opt Options) (Data, error) {
 		if opt.ShardReadAhead != 0 {
 			s.readAhead = max(opt.ShardReadAhead, 0)
 		}
+		s.cache = ExpandHome(opt.ShardCache)
 		return s, nil
 	}
 	ds, err := LoadWith(name, split, opt)
@@ -329,6 +330,10 @@ type Options struct {
 	// the one being read included, into files of the temporary folder (TMPDIR), each removed once
 	// read: 0 means DefaultReadAhead, a negative number none (each shard streamed as it is read).
 	ShardReadAhead int
+	// ShardCache, when set, is a folder that keeps remote shards once downloaded (written
+	// atomically, named by CacheName): later epochs and runs read them there. Nothing is removed
+	// from it; a shard whose cached size differs from its index's is downloaded again.
+	ShardCache string
 	// Synthetic configures the "synthetic" data set; the zero value means DefaultSynthetic().
 	Synthetic SyntheticConfig
 }

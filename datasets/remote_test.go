@@ -469,3 +469,57 @@ func TestLoaderCloseDoesNotWaitForADownload(t *testing.T) {
 		t.Fatal("Close waited for a download")
 	}
 }
+
+// A shard cache (Options.ShardCache) keeps remote shards once read: a second epoch requests none,
+// a cached copy whose size differs from the index's is downloaded again, a download that fails
+// leaves nothing in the cache (it is written atomically), and a signed URL's query does not change
+// the cached name.
+func TestShardCache(t *testing.T) {
+	_, local, want, srv := remoteFixture(t)
+	cache := filepath.Join(t.TempDir(), "cache")
+	t.Setenv("TMPDIR", t.TempDir())
+	open := func() *Shards {
+		d, err := Open("shards", "", Options{DataDir: srv.URL + "/index.json", ShardCache: cache})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.(*Shards)
+	}
+	s := open()
+	for round, wantRequests := range []int{4, 4, 5} { // the first epoch downloads, the second not
+		if round == 2 {
+			writeFile(t, filepath.Join(cache, CacheName(s.paths[1])), []byte("stale"))
+		}
+		if got := samplesOf(t, open()); !slices.Equal(got, want) {
+			t.Fatalf("round %d: samples differ from those of the files", round)
+		}
+		if n := srv.count(".tar"); n != wantRequests {
+			t.Fatalf("round %d: %d shard requests in all, want %d", round, n, wantRequests)
+		}
+	}
+	for _, p := range local.paths {
+		cached, _ := os.ReadFile(filepath.Join(cache, CacheName(srv.URL+"/"+filepath.Base(p))))
+		orig, _ := os.ReadFile(p)
+		if !slices.Equal(cached, orig) {
+			t.Fatalf("the cached copy of %s differs from it", p)
+		}
+	}
+	if CacheName(srv.URL+"/a/x.tar?X-Amz-Signature=1") != CacheName(srv.URL+"/a/x.tar?X-Amz-Signature=2") ||
+		CacheName(srv.URL+"/a/x.tar") == CacheName(srv.URL+"/b/x.tar") || !strings.HasSuffix(CacheName("pipe:aws s3 cp s3://b/t-000001.tar -"), "-t-000001.tar") {
+		t.Fatal("CacheName: a query changes the name, or two folders share it, or a command's shard is not named")
+	}
+	// A download that breaks off for good: an error, and nothing in the cache.
+	fastRetries(t, 1)
+	srv.broken = func(_, _ string) bool { return true }
+	empty := filepath.Join(t.TempDir(), "cache")
+	d, _ := Open("shards", "", Options{DataDir: srv.URL + "/index.json", ShardCache: empty})
+	st := newShardStream(d.(*Shards), nil, nil, 0, d.Info().Len)
+	var err error
+	for err == nil {
+		_, _, err = st.read()
+	}
+	st.close()
+	if left, _ := os.ReadDir(empty); !errors.Is(err, ErrDamaged) || len(left) != 0 {
+		t.Fatalf("a failed download: %v, %d files left in the cache", err, len(left))
+	}
+}

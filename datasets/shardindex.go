@@ -164,6 +164,7 @@ func openIndex(loc, split string) (*Shards, error) {
 			}
 		}
 		s.paths = append(s.paths, p)
+		s.sizes = append(s.sizes, sh.Size)
 		s.counts = append(s.counts, sh.Samples)
 		s.starts = append(s.starts, total)
 		total += sh.Samples

@@ -41,6 +41,10 @@ type Shards struct {
 	index   string // the index the counts come from, if any
 	// readAhead is the number of remote shards downloaded at once (Options.ShardReadAhead).
 	readAhead int
+	// cache is the folder that keeps remote shards once downloaded (Options.ShardCache), if any.
+	cache string
+	// sizes are the shards' sizes that an index gives (0: unknown); nil without an index.
+	sizes []int64
 }
 
 // ExpandPattern expands a WebDataset shard pattern: numeric ranges {000000..000146} (zero-padded to
@@ -615,6 +619,7 @@ func newShardStream(s *Shards, shardOrder []int, order []int32, skip, limit int)
 	st.need = make([]bool, len(st.shardOrder))
 	st.aheadIndex = make([]int, len(st.shardOrder))
 	var locs []string
+	var sizes []int64
 	for k, sh := range st.shardOrder {
 		for g := s.starts[sh]; g < s.starts[sh]+s.counts[sh] && !st.need[k]; g++ {
 			p := g
@@ -626,10 +631,15 @@ func newShardStream(s *Shards, shardOrder []int, order []int32, skip, limit int)
 		st.aheadIndex[k] = len(locs)
 		if st.need[k] {
 			locs = append(locs, s.paths[sh])
+			sizes = append(sizes, 0)
+			if s.sizes != nil {
+				sizes[len(sizes)-1] = s.sizes[sh]
+			}
 		}
 	}
-	if s.readAhead > 0 && len(locs) > 0 && isRemote(locs[0]) {
-		st.ahead = &readAhead{locs: locs, ahead: s.readAhead} // its folder is made on first use
+	if (s.readAhead > 0 || s.cache != "") && len(locs) > 0 && isRemote(locs[0]) {
+		// Its folder is made on first use; a cache reads at least one shard ahead.
+		st.ahead = &readAhead{locs: locs, sizes: sizes, ahead: max(s.readAhead, 1), dir: s.cache, cache: s.cache != ""}
 	}
 	return st
 }

@@ -3,9 +3,10 @@
 // crash at any moment leaves either the old file or the complete new one, never a partial file.
 //
 // Every file the toolkit writes whole (checkpoints, exported encoders, downloads, embeddings,
-// figures, reports, results) goes through this package. Two kinds do not: the metrics file, which
-// is appended to line by line and flushed after each line (results.MetricsFile), and the folder
-// lock, which must stay one file (checkpoints.Lock).
+// figures, reports, results, shards kept in a shard cache) goes through this package. Three kinds
+// do not: the metrics file, which is appended to line by line and flushed after each line
+// (results.MetricsFile), the folder lock, which must stay one file (checkpoints.Lock), and the
+// temporary copies of remote shards read ahead, removed once read (datasets).
 package atomicfile
 
 import (

@@ -54,8 +54,10 @@ type Config struct {
 	Workers int `json:"workers" config:"local"`
 	// ShardReadAhead is the number of remote shards downloaded at once, ahead of the one read
 	// (0: datasets.DefaultReadAhead; -1: none); results do not depend on it.
-	ShardReadAhead int    `json:"shard_read_ahead" config:"local"`
-	Seed           uint64 `json:"seed"`
+	ShardReadAhead int `json:"shard_read_ahead" config:"local"`
+	// ShardCache is a folder that keeps remote shards once downloaded ("": none).
+	ShardCache string `json:"shard_cache" config:"local"`
+	Seed       uint64 `json:"seed"`
 
 	Model    models.Config `json:"model"`
 	Expander string        `json:"expander"`

@@ -28,6 +28,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ImageSize, "image-size", c.ImageSize, "side of the views in pixels (presets: 224 imagenet, 32 cifar10/cifar100; 0: the data set's own size, e.g. 28 MNIST, 96 STL-10, and 224 for folders and shards, whose images differ in size)")
 	fs.StringVar(&c.CropScale, "crop-scale", c.CropScale, "MIN,MAX area range of the random resized crop, as fractions of the image (e.g. 0.08,1; empty: the -augment preset's)")
 	fs.IntVar(&c.ShuffleBuffer, "shuffle-buffer", c.ShuffleBuffer, "-dataset shards: samples held in the shuffle buffer (0: 1000)")
+	fs.StringVar(&c.ShardCache, "shard-cache", c.ShardCache, "-dataset shards over HTTP or pipe:: a folder that keeps the shards once downloaded, so that later epochs and runs read them there (nothing is removed from it)")
 	fs.IntVar(&c.ShardReadAhead, "shard-read-ahead", c.ShardReadAhead, "-dataset shards over HTTP or pipe:: shards downloaded at once into TMPDIR, the one read included (0: 4; -1: none, each streamed as it is read)")
 	fs.BoolVar(&c.ReducedDecode, "reduced-decode", c.ReducedDecode, "decode JPEGs at 1/2, 1/4 or 1/8 of their size when the crops allow it (libjpeg-turbo; faster for small views, slightly other pixels)")
 	fs.BoolVar(&c.SkipBadImages, "skip-bad-images", c.SkipBadImages, "replace images that do not decode by another of the batch (logged by name; bad_images in the metrics: images replaced per step, a mean over each line) instead of stopping")
@@ -132,7 +133,7 @@ func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 	// A quoted "~/runs" (or one in a configuration file) is the home folder, not a folder named ~;
 	// a relative path is made absolute, so that the configuration the run stores still names the
 	// same folders when evaluate, analyze or -resume run from another working directory.
-	datasets.AbsPaths(&c.DataDir, &c.CheckpointDir, &c.MetricsFile, &c.ExportEncoder)
+	datasets.AbsPaths(&c.DataDir, &c.CheckpointDir, &c.MetricsFile, &c.ExportEncoder, &c.ShardCache)
 	if err := c.Validate(); err != nil {
 		return c, err
 	}

@@ -66,7 +66,7 @@ func DataError(err error) error {
 // with -validation) and checks them against the configuration. Image folders and shards are
 // opened, not read: their images are decoded batch by batch.
 func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
-	opt := datasets.Options{DataDir: cfg.DataDir, ShardReadAhead: cfg.ShardReadAhead}
+	opt := datasets.Options{DataDir: cfg.DataDir, ShardReadAhead: cfg.ShardReadAhead, ShardCache: cfg.ShardCache}
 	train, err := datasets.Open(cfg.Dataset, datasets.SplitTrain, opt)
 	if err != nil {
 		return nil, DataError(err)
