@@ -1,6 +1,8 @@
 package datasets
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -521,5 +523,45 @@ func TestShardCache(t *testing.T) {
 	st.close()
 	if left, _ := os.ReadDir(empty); !errors.Is(err, ErrDamaged) || len(left) != 0 {
 		t.Fatalf("a failed download: %v, %d files left in the cache", err, len(left))
+	}
+}
+
+// Shards compressed with gzip (.tar.gz, .tgz), as WebDataset reads them: recognised from their
+// first bytes, in a folder, by a glob, over HTTP, read ahead or streamed; one cut short is
+// damaged, and says so.
+func TestGzipShards(t *testing.T) {
+	_, local, want, _ := remoteFixture(t)
+	dir := t.TempDir()
+	var whole []byte
+	for i, p := range local.paths {
+		data, _ := os.ReadFile(p)
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(data)
+		zw.Close()
+		ext := map[bool]string{true: ".tgz", false: ".tar.gz"}[i == 3]
+		writeFile(t, filepath.Join(dir, fmt.Sprintf("shard-%06d%s", i, ext)), buf.Bytes())
+		whole = buf.Bytes()
+	}
+	writeFile(t, filepath.Join(dir, "classes.txt"), []byte("a\nb\nc\n"))
+	for _, loc := range []string{dir, filepath.Join(dir, "shard-*")} {
+		s, err := OpenShards(loc, "")
+		if err != nil || !slices.Equal(samplesOf(t, s), want) || !slices.Equal(s.classes, []string{"a", "b", "c"}) {
+			t.Fatalf("%s: %v, or the samples or classes differ from those of the files", loc, err)
+		}
+	}
+	srv := serveDir(t, dir)
+	for _, ahead := range []int{-1, 2} {
+		d, err := Open("shards", "", Options{DataDir: srv.URL + "/shard-{000000..000002}.tar.gz", ShardReadAhead: ahead})
+		if err != nil {
+			t.Fatalf("gzipped shards over HTTP (read ahead %d): %v", ahead, err)
+		}
+		if got := samplesOf(t, d.(*Shards)); !slices.Equal(got, want[:12]) {
+			t.Fatalf("gzipped shards over HTTP (read ahead %d): samples differ", ahead)
+		}
+	}
+	writeFile(t, filepath.Join(dir, "cut.tgz"), whole[:len(whole)/2])
+	if _, err := OpenShards(filepath.Join(dir, "cut.tgz"), ""); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "unexpected EOF") {
+		t.Fatalf("a gzipped shard cut short: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package datasets
 import (
 	"archive/tar"
 	"bufio"
+	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -150,7 +151,7 @@ func shardPaths(pattern, split string) ([]string, error) {
 			return nil, usageErr(dir, err, "")
 		}
 		for _, e := range entries {
-			if !hidden(e.Name()) && strings.EqualFold(filepath.Ext(e.Name()), ".tar") && !entryIsDir(dir, e) {
+			if !hidden(e.Name()) && isShardName(e.Name()) && !entryIsDir(dir, e) {
 				paths = append(paths, filepath.Join(dir, e.Name()))
 			}
 		}
@@ -423,20 +424,48 @@ type shardReader struct {
 	n      int         // samples returned so far
 }
 
+// isShardName reports whether a file name is a shard's: .tar, or gzip-compressed .tar.gz or .tgz.
+func isShardName(name string) bool {
+	n := strings.ToLower(name)
+	return strings.HasSuffix(n, ".tar") || strings.HasSuffix(n, ".tar.gz") || strings.HasSuffix(n, ".tgz")
+}
+
 func openShard(p string) (*shardReader, error) { return openShardFrom(p, p) }
 
-// openShardFrom opens the shard p read from loc (a copy of it read ahead, or p itself).
+// openShardFrom opens the shard p read from loc (a copy of it read ahead, or p itself). A shard
+// compressed with gzip (.tar.gz, .tgz: recognised from its first bytes, as Python's tarfile
+// does for WebDataset) is decompressed as it is read.
 func openShardFrom(p, loc string) (*shardReader, error) {
 	rc, size, seeker, err := openLocation(context.Background(), loc)
 	if err != nil {
 		return nil, damagedErr(p, "", -1, err)
 	}
 	r := &shardReader{path: p, rc: rc, seeker: seeker, size: size}
+	var stream io.Reader = rc
 	if seeker != nil {
-		r.tr = tar.NewReader(rc)
-	} else {
-		r.tr = tar.NewReader(countingReader{bufio.NewReaderSize(rc, 1<<16), &r.pos}) // counts what tar consumed
+		var magic [2]byte
+		n, _ := io.ReadFull(rc, magic[:])
+		if _, err := seeker.Seek(0, io.SeekStart); err != nil {
+			rc.Close()
+			return nil, damagedErr(p, "", -1, err)
+		}
+		if n < 2 || magic != [2]byte{0x1f, 0x8b} {
+			r.tr = tar.NewReader(rc) // a file: tar skips members by seeking
+			return r, nil
+		}
+		r.seeker = nil
 	}
+	br := bufio.NewReaderSize(stream, 1<<16)
+	stream = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			rc.Close()
+			return nil, damagedErr(p, "", -1, fmt.Errorf("reading the gzip header: %w", err))
+		}
+		stream, r.size = zr, -1 // the size is the compressed one
+	}
+	r.tr = tar.NewReader(countingReader{stream, &r.pos}) // counts what tar consumed
 	return r, nil
 }
 
