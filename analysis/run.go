@@ -34,6 +34,9 @@ type Options struct {
 	// DataDir is where the data set is read from (empty: the run's own, as its configuration
 	// records it, or datasets.DefaultDataDir()).
 	DataDir string `json:"-"`
+	// ShardCache is a folder that keeps remote shards once downloaded (empty: the run's, when
+	// that folder exists here).
+	ShardCache string `json:"-"`
 	// Baseline also analyses a freshly initialised encoder (same configuration and seed).
 	Baseline bool `json:"baseline"`
 
@@ -625,11 +628,14 @@ type evalSet struct {
 // size its preset chose; the evaluation transform, normalised as training normalised them). The
 // views are drawn later from the images as decoded (viewInputs), as training drew them.
 func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, error) {
-	opt := datasets.Options{DataDir: opts.DataDir}
+	opt := datasets.Options{DataDir: opts.DataDir, ShardCache: opts.ShardCache}
 	if opt.DataDir == "" {
 		opt.DataDir = run.DataDir
 		if err := datasets.CheckRecordedDataDir(opt.DataDir); err != nil {
 			return nil, err
+		}
+		if opt.ShardCache == "" {
+			opt.ShardCache = datasets.RecordedShardCache(run.ShardCache)
 		}
 	}
 	split := datasets.SplitTest

@@ -116,6 +116,7 @@ func runLogged(args []string, logw io.Writer) int {
 	fs.StringVar(&o.Checkpoints, "checkpoints", "", "a checkpoint file, or a folder of ckpt-*.safetensors files of one run (required unless -compare, -calibrate or -estimators)")
 	out := fs.String("out", "analysis-report", "report folder (created; files in it are replaced)")
 	fs.StringVar(&o.DataDir, "data-dir", "", "data folder; for a run on an image folder or shards, the folder whose val/ (or test/) split is analysed (default: the one the run recorded)")
+	fs.StringVar(&o.ShardCache, "shard-cache", "", "shards over HTTP or pipe:: a folder that keeps the shards once downloaded (default: the run's, when it exists here)")
 	fs.IntVar(&o.Last, "last", 0, "analyse only the newest N checkpoints of the folder (0: all)")
 	noBaseline := fs.Bool("no-baseline", false, "skip the randomly initialised encoder")
 	fs.BoolVar(&o.SkipBadImages, "skip-bad-images", false, "leave out the test images that do not decode, each logged (a run trained with -skip-bad-images is analysed so anyway)")
@@ -165,7 +166,7 @@ func runLogged(args []string, logw io.Writer) int {
 		return 2
 	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.
-	datasets.ExpandHomes(&o.Checkpoints, &o.DataDir, out)
+	datasets.ExpandHomes(&o.Checkpoints, &o.DataDir, out, &o.ShardCache)
 	o.Scales, o.NoiseLevels, o.Seed, o.Baseline, o.Logger = scales, levels, *seed, !*noBaseline, logger
 	anchorsGiven := false
 	fs.Visit(func(f *flag.Flag) { anchorsGiven = anchorsGiven || f.Name == "anchors" })

@@ -359,6 +359,30 @@ func TestDataUsageErrors(t *testing.T) {
 	}
 }
 
+// TestRunsShardCache: the analysis of a run on shards over HTTP reads its held-out shards through
+// the shard cache the run recorded, when that folder exists here (a second analysis downloads
+// nothing), and through -shard-cache when given.
+func TestRunsShardCache(t *testing.T) {
+	index, requests := datasetstest.ServeShards(t, []string{"cat", "dog"}, 3) // 3 shards a split
+	recorded, given := t.TempDir(), t.TempDir()
+	runs := writeTinyRuns(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize, c.ShardCache = "shards", index, 16, recorded })
+	small := []string{"-no-baseline", "-last", "1", "-anchors", "2", "-views", "12", "-components", "2", "-noise-levels", "none",
+		"-scales", "0.1", "-directions", "2", "-noise-samples", "2", "-entropy-images", "4", "-chunk", "16"}
+	for i, tc := range []struct {
+		args []string
+		want int // shard requests in all
+	}{{nil, 3}, {nil, 3}, {[]string{"-shard-cache", given}, 6}, {[]string{"-shard-cache", given}, 6}} {
+		var logged strings.Builder
+		args := append([]string{"-checkpoints", runs[0], "-out", filepath.Join(t.TempDir(), "r")}, append(small, tc.args...)...)
+		if code := runLogged(args, &logged); code != 0 {
+			t.Fatalf("analysis %d: exit %d:\n%s", i+1, code, logged.String())
+		}
+		if got := requests(); got != tc.want {
+			t.Errorf("analysis %d %v: %d shard requests in all, want %d", i+1, tc.args, got, tc.want)
+		}
+	}
+}
+
 // TestBadTestImages: a test image that does not decode stops the analysis (exit 1, naming it)
 // unless bad images are skipped, by -skip-bad-images or because the run was trained so; then the
 // others are measured and the report counts the one left out.

@@ -434,6 +434,16 @@ func CheckRecordedDataDir(dir string) error {
 		"give it with -data-dir to run it")
 }
 
+// RecordedShardCache is the shard cache dir that a run recorded (its configuration's
+// shard_cache) when that folder exists here, else "": a folder named by a run's configuration,
+// which may come from another machine, is used but never created.
+func RecordedShardCache(dir string) string {
+	if dir == "" || !isDir(dir) {
+		return ""
+	}
+	return dir
+}
+
 // Within reports whether path is dir or inside it, as written (both made absolute) or once the
 // symbolic links of their existing parts are followed (dir a link to the folder that path names by
 // its real path, say): an output folder there would be read as images, or as a class, of dir.

@@ -76,6 +76,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // flags are the command's settings.
 type flags struct {
 	ckpt, dataset, dataDir, embeddings, split, result string
+	shardCache                                        string
 	subset, probeEpochs, knnK, batch                  int
 	knnT, percent                                     float64
 	seed                                              uint64
@@ -97,6 +98,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.ckpt, "checkpoint", "", "a checkpoint file, an exported encoder, or a run's checkpoint folder (its newest valid checkpoint)")
 	fs.StringVar(&f.dataset, "dataset", "", "labelled data set to evaluate on (default: the one the encoder was trained on)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "folder of the data sets; for -dataset folder or shards, the images (default: the folder the encoder was trained on)")
+	fs.StringVar(&f.shardCache, "shard-cache", "", "-dataset shards over HTTP or pipe:: a folder that keeps the shards once downloaded (default: the training run's, when it exists here)")
 	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split, at most as many as the smaller split holds (0: all; in-memory data sets: mnist, cifar10, ...)")
 	fs.IntVar(&f.probeEpochs, "probe-epochs", 30, "frozen features: epochs of the linear probe (0: skip the probe)")
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
@@ -140,7 +142,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.
 	// Absolute, as the run's own config.json: the fine-tuning run and -result store them.
-	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder)
+	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder, &f.shardCache)
 	f.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if f.split == "val" {
@@ -308,11 +310,12 @@ func fail(stderr io.Writer, logger *log.Logger, err error) int {
 	return 1
 }
 
-// dataOf returns the data set to evaluate on and its folder: -dataset and -data-dir when given,
-// otherwise the encoder's own (for an image folder or shards, the folder it was trained on; not
-// a pipe: command, datasets.CheckRecordedDataDir).
-func (f *flags) dataOf(enc config.Config) (dataset, dataDir string, err error) {
-	dataset, dataDir = f.dataset, f.dataDir
+// dataOf returns the data set to evaluate on, its folder and the shard cache: -dataset,
+// -data-dir and -shard-cache when given, otherwise the encoder's own (for an image folder or
+// shards, the folder it was trained on, but not a pipe: command, datasets.CheckRecordedDataDir;
+// its shard cache if that folder exists here).
+func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err error) {
+	dataset, dataDir, cache = f.dataset, f.dataDir, f.shardCache
 	if dataset == "" {
 		dataset = enc.Dataset
 	}
@@ -321,8 +324,11 @@ func (f *flags) dataOf(enc config.Config) (dataset, dataDir string, err error) {
 		if cerr := datasets.CheckRecordedDataDir(dataDir); cerr != nil {
 			err = config.Errorf("data-dir", "%v", cerr)
 		}
+		if cache == "" {
+			cache = datasets.RecordedShardCache(enc.ShardCache)
+		}
 	}
-	return dataset, dataDir, err
+	return dataset, dataDir, cache, err
 }
 
 // skipBad is -skip-bad-images, or when not given the setting of the encoder's run.
@@ -355,7 +361,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		}
 		fmt.Fprintf(stdout, "wrote the encoder to %s\n", f.ft.ExportEncoder)
 	}
-	dataset, dataDir, err := f.dataOf(enc.Config)
+	dataset, dataDir, cache, err := f.dataOf(enc.Config)
 	if err != nil {
 		return err
 	}
@@ -366,7 +372,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		if d, ok := opened[split]; ok {
 			return d, nil
 		}
-		opt := datasets.Options{DataDir: dataDir}
+		opt := datasets.Options{DataDir: dataDir, ShardCache: cache}
 		var d datasets.Data
 		var err error
 		if split == datasets.SplitTest && probe {
@@ -528,7 +534,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	}
 	cfg := finetune.Defaults(f.weights, f.percent)
 	cfg.Encoder, cfg.EncoderSHA256, cfg.Source = encCfg, sum, f.ckpt
-	if cfg.Dataset, cfg.DataDir, err = f.dataOf(encCfg); err != nil {
+	if cfg.Dataset, cfg.DataDir, cfg.ShardCache, err = f.dataOf(encCfg); err != nil {
 		return err
 	}
 	cfg.Seed, cfg.BatchSize, cfg.FitBatch = f.seed, f.batch, !f.set["batch-size"]

@@ -513,6 +513,34 @@ func TestRecordedPipeNotRun(t *testing.T) {
 	}
 }
 
+// TestRunsShardCache: shards over HTTP are evaluated through the shard cache the run recorded
+// when that folder exists here (a second evaluation downloads nothing), and a recorded cache that
+// does not exist here is not created.
+func TestRunsShardCache(t *testing.T) {
+	index, requests := datasetstest.ServeShards(t, []string{"cat", "dog"}, 3) // 3 shards a split
+	cache := t.TempDir()
+	missing := filepath.Join(t.TempDir(), "elsewhere")
+	for _, tc := range []struct {
+		cache string
+		want  []int // shard requests in all after the first and the second evaluation
+	}{{cache, []int{6, 6}}, {missing, []int{12, 18}}} {
+		dir := writeTinyRun(t, func(c *config.Config) {
+			c.Dataset, c.DataDir, c.ImageSize, c.ShardCache = "shards", index, 16, tc.cache
+		}, 3)
+		for i, want := range tc.want {
+			if o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "1", "-knn-k", "2", "-batch-size", "4"); o.code != 0 {
+				t.Fatalf("cache %s: exit status %d:\n%s", tc.cache, o.code, o.stderr)
+			}
+			if got := requests(); got != want {
+				t.Errorf("cache %s, evaluation %d: %d shard requests in all, want %d", tc.cache, i+1, got, want)
+			}
+		}
+	}
+	if _, err := os.Stat(missing); !os.IsNotExist(err) {
+		t.Errorf("the recorded cache %s that did not exist was made (%v)", missing, err)
+	}
+}
+
 // TestLogEveryReachesFineTuning: -log-every is the fine-tuning run's: checked as its own (a bad
 // value is a usage error naming it, before any training), and recorded in its configuration.
 func TestLogEveryReachesFineTuning(t *testing.T) {

@@ -1,6 +1,6 @@
 // Package datasetstest writes small image folders for tests of the packages that read them
 // (training, evaluation, the analysis): real PNG and JPEG files of mixed sizes, laid out as
-// torchvision's ImageFolder expects.
+// torchvision's ImageFolder expects; and serves them as shards over HTTP.
 package datasetstest
 
 import (
@@ -9,9 +9,15 @@ import (
 	"image/color"
 	"image/jpeg"
 	"image/png"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
 )
 
 // WriteImageFolder writes n images per class into root/class/, of sizes 24..71 x 20..55 pixels,
@@ -53,4 +59,32 @@ func WriteImageFolder(t testing.TB, root string, classes []string, n int) []stri
 		}
 	}
 	return paths
+}
+
+// ServeShards writes a train/ and a val/ image folder of n images per class as shards (two
+// images each, with mkshards' index.json) and serves them over HTTP until the test ends. It
+// returns the URL of the train/ index, and a function that counts the shard requests so far.
+func ServeShards(t testing.TB, classes []string, n int) (trainIndex string, shardRequests func() int) {
+	t.Helper()
+	images, shards := t.TempDir(), t.TempDir()
+	for _, split := range []string{"train", "val"} {
+		WriteImageFolder(t, filepath.Join(images, split), classes, n)
+		f, err := datasets.OpenFolder(filepath.Join(images, split), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := datasets.WriteShards(f, filepath.Join(shards, split), datasets.ShardOptions{PerShard: 2, Prefix: split}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var requests atomic.Int64
+	files := http.FileServer(http.Dir(shards))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, ".tar") {
+			requests.Add(1)
+		}
+		files.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL + "/train/index.json", func() int { return int(requests.Load()) }
 }

@@ -50,6 +50,8 @@ type Config struct {
 	// Dataset is the labelled data set (default: the encoder's), DataDir where it lives.
 	Dataset string `json:"dataset"`
 	DataDir string `json:"data_dir" config:"local"`
+	// ShardCache is a folder that keeps remote shards once downloaded ("": none).
+	ShardCache string `json:"shard_cache" config:"local"`
 	// Weights is Freeze or Finetune.
 	Weights string `json:"weights"`
 	// TrainPercent is the percentage of the training labels used, in (0, 100]: a class-balanced
