@@ -365,7 +365,9 @@ func TestDataUsageErrors(t *testing.T) {
 func TestRunsShardCache(t *testing.T) {
 	index, requests := datasetstest.ServeShards(t, []string{"cat", "dog"}, 3) // 3 shards a split
 	recorded, given := t.TempDir(), t.TempDir()
-	runs := writeTinyRuns(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize, c.ShardCache = "shards", index, 16, recorded })
+	runs := writeTinyRuns(t, func(c *config.Config) {
+		c.Dataset, c.DataDir, c.ImageSize, c.ShardCache = "shards", index, 16, recorded
+	})
 	small := []string{"-no-baseline", "-last", "1", "-anchors", "2", "-views", "12", "-components", "2", "-noise-levels", "none",
 		"-scales", "0.1", "-directions", "2", "-noise-samples", "2", "-entropy-images", "4", "-chunk", "16"}
 	for i, tc := range []struct {
