@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -138,26 +137,25 @@ func (r *httpReader) request() error {
 		cancel()
 		return err
 	}
+	fail := func(err error) error {
+		resp.Body.Close()
+		cancel()
+		return err
+	}
 	switch {
 	case resp.StatusCode == http.StatusPartialContent && r.off > 0:
 		var first int64
 		if _, err := fmt.Sscanf(resp.Header.Get("Content-Range"), "bytes %d-", &first); err != nil || first != r.off {
-			resp.Body.Close()
-			cancel()
-			return fmt.Errorf("GET %s from byte %d: the server answered with Content-Range %q", r.url, r.off, resp.Header.Get("Content-Range"))
+			return fail(fmt.Errorf("GET %s from byte %d: the server answered with Content-Range %q", r.url, r.off, resp.Header.Get("Content-Range")))
 		}
 	case resp.StatusCode == http.StatusOK:
 		if r.off == 0 {
 			r.size = resp.ContentLength
 		} else if _, err := io.CopyN(io.Discard, resp.Body, r.off); err != nil { // no Range support: skip what was read
-			resp.Body.Close()
-			cancel()
-			return fmt.Errorf("GET %s: skipping the %d bytes read before: %w", r.url, r.off, err)
+			return fail(fmt.Errorf("GET %s: skipping the %d bytes read before: %w", r.url, r.off, err))
 		}
 	default:
-		resp.Body.Close()
-		cancel()
-		return &errHTTPStatus{url: r.url, status: resp.Status, code: resp.StatusCode}
+		return fail(&errHTTPStatus{url: r.url, status: resp.Status, code: resp.StatusCode})
 	}
 	r.body, r.cancel = resp.Body, cancel
 	r.idle = time.AfterFunc(httpIdle, cancel)
@@ -341,7 +339,7 @@ func readLocation(loc string, limit int64) ([]byte, error) {
 		return nil, err
 	}
 	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("larger than %s bytes", strconv.FormatInt(limit, 10))
+		return nil, fmt.Errorf("larger than %d bytes", limit)
 	}
 	return data, nil
 }

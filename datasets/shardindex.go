@@ -82,31 +82,41 @@ func resolve(loc, base, ref string) (string, error) {
 	return "", fmt.Errorf("shard %q is relative, and an index read through pipe: has no folder: give absolute locations or base_path", ref)
 }
 
-// indexForSplit is the index of split for the index at loc: when loc lies in a folder train/,
-// val/ or test/, the index of the same name in split's folder beside it, if there is one;
-// otherwise loc.
-func indexForSplit(loc, split string) string {
+// indexCandidates are the places of split's index for the index at loc, in the order they are
+// tried: when loc lies in a folder train/, val/ or test/ other than split's, the index of the same
+// name in split's folders beside it; then loc.
+func indexCandidates(loc, split string) []string {
 	dirs := splitDirs(split)
 	if isPipe(loc) || len(dirs) == 0 {
-		return loc
+		return []string{loc}
 	}
 	folder, name := filepath.Base(filepath.Dir(loc)), filepath.Base(loc)
 	sibling := func(d string) string { return filepath.Join(filepath.Dir(filepath.Dir(loc)), d, name) }
 	if isURL(loc) {
 		u, err := url.Parse(loc)
 		if err != nil {
-			return loc
+			return []string{loc}
 		}
 		folder, name = path.Base(path.Dir(u.Path)), path.Base(u.Path)
 		sibling = func(d string) string { return u.ResolveReference(&url.URL{Path: "../" + d + "/" + name}).String() }
 	}
 	if folder != "train" && folder != "val" && folder != "test" || slices.Contains(dirs, folder) {
-		return loc
+		return []string{loc}
 	}
+	var out []string
 	for _, d := range dirs {
-		if rc, _, _, err := openLocation(context.Background(), sibling(d)); err == nil {
+		out = append(out, sibling(d))
+	}
+	return append(out, loc)
+}
+
+// indexForSplit is the first of indexCandidates that exists, or loc.
+func indexForSplit(loc, split string) string {
+	cands := indexCandidates(loc, split)
+	for _, c := range cands[:len(cands)-1] {
+		if rc, _, _, err := openLocation(context.Background(), c); err == nil {
 			rc.Close()
-			return sibling(d)
+			return c
 		}
 	}
 	return loc
@@ -139,10 +149,16 @@ func ReadShardIndex(loc string) (*ShardIndex, error) {
 	return &idx, nil
 }
 
-// openIndex opens the shards that the index at loc lists, for split (indexForSplit).
+// openIndex opens the shards that the index of split lists: the first of indexCandidates that
+// exists (each read once: no look before).
 func openIndex(loc, split string) (*Shards, error) {
-	loc = indexForSplit(loc, split)
-	idx, err := ReadShardIndex(loc)
+	var idx *ShardIndex
+	var err error
+	for _, loc = range indexCandidates(loc, split) {
+		if idx, err = ReadShardIndex(loc); !notFound(err) {
+			break
+		}
+	}
 	if err != nil {
 		return nil, err
 	}

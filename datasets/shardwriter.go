@@ -92,9 +92,11 @@ func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 	}
 	keys := map[string]bool{}
 	var paths []string
+	var counts []int // samples written in each shard
 	done := 0
 	for first := 0; first < n; first += opt.PerShard {
 		path := filepath.Join(outDir, fmt.Sprintf("%s-%06d.tar", opt.Prefix, len(paths)))
+		count := 0
 		err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
 			tw := tar.NewWriter(w)
 			for _, i := range order[first:min(first+opt.PerShard, n)] {
@@ -134,6 +136,7 @@ func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 					}
 				}
 				done++
+				count++
 				if opt.Progress != nil {
 					opt.Progress(done)
 				}
@@ -151,16 +154,14 @@ func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 			return paths, err
 		}
 		paths = append(paths, path)
+		counts = append(counts, count)
 	}
 	if classes := f.Info().ClassNames; classes != nil {
 		if err := atomicfile.WriteFile(filepath.Join(outDir, "classes.txt"), []byte(strings.Join(classes, "\n")+"\n"), 0o644); err != nil {
 			return paths, err
 		}
 	}
-	s, err := scanShards(paths, "", nil)
-	if err != nil {
-		return paths, err
-	}
+	s := &Shards{paths: paths, counts: counts, classes: f.Info().ClassNames}
 	return paths, s.WriteIndex(filepath.Join(outDir, "index.json"))
 }
 
