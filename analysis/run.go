@@ -37,6 +37,8 @@ type Options struct {
 	// ShardCache is a folder that keeps remote shards once downloaded (empty: the run's, when
 	// that folder exists here).
 	ShardCache string `json:"-"`
+	// ShardCacheSize sets the size limit of the shard cache folder (datasets.LimitShardCache).
+	ShardCacheSize string `json:"-"`
 	// Baseline also analyses a freshly initialised encoder (same configuration and seed).
 	Baseline bool `json:"baseline"`
 
@@ -637,6 +639,9 @@ func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, 
 		if opt.ShardCache == "" {
 			opt.ShardCache = datasets.RecordedShardCache(run.ShardCache)
 		}
+	}
+	if err := datasets.LimitShardCache(opt.ShardCache, opts.ShardCacheSize); err != nil {
+		return nil, err
 	}
 	split := datasets.SplitTest
 	d, err := datasets.OpenTest(run.Dataset, opt)

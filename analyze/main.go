@@ -117,6 +117,7 @@ func runLogged(args []string, logw io.Writer) int {
 	out := fs.String("out", "analysis-report", "report folder (created; files in it are replaced)")
 	fs.StringVar(&o.DataDir, "data-dir", "", "data folder; for a run on an image folder or shards, the folder whose val/ (or test/) split is analysed (default: the one the run recorded)")
 	fs.StringVar(&o.ShardCache, "shard-cache", "", "shards over HTTP or pipe:: a folder that keeps the shards once downloaded (default: the run's, when it exists here)")
+	fs.StringVar(&o.ShardCacheSize, "shard-cache-size", "", "size limit of the shard cache folder, kept in it for every later use (e.g. 200GB; 0: none; empty: the folder's own, as train -shard-cache-size set it)")
 	fs.IntVar(&o.Last, "last", 0, "analyse only the newest N checkpoints of the folder (0: all)")
 	noBaseline := fs.Bool("no-baseline", false, "skip the randomly initialised encoder")
 	fs.BoolVar(&o.SkipBadImages, "skip-bad-images", false, "leave out the test images that do not decode, each logged (a run trained with -skip-bad-images is analysed so anyway)")
@@ -163,6 +164,10 @@ func runLogged(args []string, logw io.Writer) int {
 	}
 	if msg := flagargs.Stray(fs, args); msg != "" {
 		fmt.Fprintf(os.Stderr, "analyze: %s\nRun 'go run ./analyze -h' for the flags.\n", msg)
+		return 2
+	}
+	if _, err := datasets.ParseSize(o.ShardCacheSize); err != nil {
+		fmt.Fprintf(os.Stderr, "analyze: -shard-cache-size: %v\nRun 'go run ./analyze -h' for the flags.\n", err)
 		return 2
 	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.

@@ -373,7 +373,7 @@ func TestRunsShardCache(t *testing.T) {
 	for i, tc := range []struct {
 		args []string
 		want int // shard requests in all
-	}{{nil, 3}, {nil, 3}, {[]string{"-shard-cache", given}, 6}, {[]string{"-shard-cache", given}, 6}} {
+	}{{nil, 3}, {nil, 3}, {[]string{"-shard-cache", given}, 6}, {[]string{"-shard-cache", given, "-shard-cache-size", "1MB"}, 6}} {
 		var logged strings.Builder
 		args := append([]string{"-checkpoints", runs[0], "-out", filepath.Join(t.TempDir(), "r")}, append(small, tc.args...)...)
 		if code := runLogged(args, &logged); code != 0 {
@@ -382,6 +382,17 @@ func TestRunsShardCache(t *testing.T) {
 		if got := requests(); got != tc.want {
 			t.Errorf("analysis %d %v: %d shard requests in all, want %d", i+1, tc.args, got, tc.want)
 		}
+	}
+	// -shard-cache-size set the limit of the folder, which keeps it.
+	if n, err := datasets.ShardCacheLimit(given); n != 1e6 || err != nil {
+		t.Errorf("-shard-cache-size 1MB: the folder's limit is %d (%v), want 1000000", n, err)
+	}
+	var logged strings.Builder
+	if code := runLogged([]string{"-checkpoints", runs[0], "-shard-cache", given, "-shard-cache-size", "12X"}, &logged); code != 2 {
+		t.Errorf("-shard-cache-size 12X: exit %d, want 2", code)
+	}
+	if n, _ := datasets.ShardCacheLimit(given); n != 1e6 {
+		t.Errorf("-shard-cache-size 12X changed the folder's limit to %d", n)
 	}
 }
 

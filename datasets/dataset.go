@@ -331,8 +331,9 @@ type Options struct {
 	// read: 0 means DefaultReadAhead, a negative number none (each shard streamed as it is read).
 	ShardReadAhead int
 	// ShardCache, when set, is a folder that keeps remote shards once downloaded (written
-	// atomically, named by CacheName): later epochs and runs read them there. Nothing is removed
-	// from it; a shard whose cached size differs from its index's is downloaded again.
+	// atomically, named by CacheName): later epochs and runs read them there, under the folder's
+	// size limit (LimitShardCache); a shard whose cached size differs from its index's is
+	// downloaded again.
 	ShardCache string
 	// Synthetic configures the "synthetic" data set; the zero value means DefaultSynthetic().
 	Synthetic SyntheticConfig

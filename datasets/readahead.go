@@ -11,6 +11,10 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
+
+	"github.com/charmbracelet/log"
+	"github.com/dustin/go-humanize"
 
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 )
@@ -23,10 +27,12 @@ const DefaultReadAhead = 4
 // once: one connection seldom carries what training reads (an object store gives some 100 MB/s
 // to each), several do. Without a cache the files are in a temporary folder, each removed once
 // read (the folder holds at most ahead shards); with one (Options.ShardCache) they are written
-// atomically into the cache folder and kept, and a shard found there is not downloaded again.
+// atomically into the cache folder and kept, under its size limit (shardcache.go), and a shard
+// found there is not downloaded again.
 type readAhead struct {
-	dir    string   // the temporary folder, or the cache
-	cache  bool     // dir is a cache: files are kept
+	cache  string   // the shard cache folder ("": none)
+	limit  int64    // its size limit (0: none), read on first use
+	tmp    string   // the temporary folder of the shards not kept, made on first use
 	locs   []string // the shards to read, in order
 	sizes  []int64  // their sizes from an index (0: unknown), to tell a stale cached copy
 	ahead  int
@@ -38,8 +44,12 @@ type readAhead struct {
 	closed bool
 }
 
+// fetch is the download of one shard.
 type fetch struct {
-	file string
+	loc  string
+	file string   // its copy; "" when it is read from loc as a stream (the disk was full)
+	keep bool     // file is in the cache: it stays once read
+	hit  *os.File // the cached copy, opened when found (another process may evict it)
 	done chan struct{}
 	err  error
 }
@@ -77,95 +87,177 @@ func CacheName(loc string) string {
 	return hex.EncodeToString(sum[:8]) + "-" + strings.TrimPrefix(base, ".")
 }
 
-// get returns the file of shard i once it is downloaded, having started the downloads of the
-// shards up to i+ahead-1; it gives up when cancel closes (a Loader closed while it waits).
-func (ra *readAhead) get(i int, cancel <-chan struct{}) (string, error) {
+// get opens shard i once it is downloaded, having started the downloads of the shards up to
+// i+ahead-1 (as openLocation: the reader, its size, a seeker for a file); it gives up when cancel
+// closes (a Loader closed while it waits).
+func (ra *readAhead) get(i int, cancel <-chan struct{}) (io.ReadCloser, int64, io.Seeker, error) {
 	ra.mu.Lock()
 	if ra.closed {
 		ra.mu.Unlock()
-		return "", errReadAheadStopped
+		return nil, 0, nil, errReadAheadStopped
 	}
 	if ra.ctx == nil {
-		if err := ra.makeDir(); err != nil {
-			ra.mu.Unlock()
-			return "", err
+		if ra.cache != "" {
+			err := makeCacheDir(ra.cache)
+			if err == nil {
+				ra.limit, err = ShardCacheLimit(ra.cache)
+			}
+			if err != nil {
+				ra.mu.Unlock()
+				return nil, 0, nil, err
+			}
 		}
 		ra.ctx, ra.cancel = context.WithCancel(context.Background())
 	}
 	for len(ra.jobs) < min(i+ra.ahead, len(ra.locs)) {
 		k := len(ra.jobs)
-		f := &fetch{file: filepath.Join(ra.dir, fmt.Sprintf("%06d.tar", k)), done: make(chan struct{})}
+		f := &fetch{loc: ra.locs[k], done: make(chan struct{})}
 		ra.jobs = append(ra.jobs, f)
-		if ra.cache {
-			f.file = filepath.Join(ra.dir, CacheName(ra.locs[k]))
-			if st, err := os.Stat(f.file); err == nil && (ra.sizes[k] <= 0 || st.Size() == ra.sizes[k]) {
-				close(f.done) // cached
+		if ra.cache != "" {
+			f.file, f.keep = filepath.Join(ra.cache, CacheName(f.loc)), true
+			if f.hit = openCached(f.file, ra.sizes[k]); f.hit != nil {
+				close(f.done)
 				continue
 			}
 		}
 		ra.wg.Add(1)
-		go ra.download(ra.locs[k], f)
+		go ra.download(k, f)
 	}
 	f := ra.jobs[i]
 	ra.mu.Unlock()
 	select {
 	case <-f.done:
-		return f.file, f.err
 	case <-cancel:
-		return "", errReadAheadStopped
+		return nil, 0, nil, errReadAheadStopped
 	}
+	if f.err != nil {
+		return nil, 0, nil, f.err
+	}
+	ra.mu.Lock()
+	hit := f.hit
+	f.hit = nil
+	ra.mu.Unlock()
+	if hit != nil {
+		return fileLocation(hit)
+	}
+	if f.file == "" {
+		return openLocation(context.Background(), f.loc)
+	}
+	file, err := os.Open(f.file)
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	return fileLocation(file)
 }
 
-func (ra *readAhead) makeDir() error {
-	if ra.cache {
-		if err := os.MkdirAll(ra.dir, 0o755); err != nil {
-			return fmt.Errorf("the shard cache: %w (give -shard-cache a folder that can be created)", err)
-		}
+// openCached opens the cached copy file of a shard, unless it is missing or its size differs
+// from the index's (size > 0), and marks it as read now (its modification time: the cache's
+// order of eviction).
+func openCached(file string, size int64) *os.File {
+	f, err := os.Open(file)
+	if err != nil {
 		return nil
 	}
-	dir, err := os.MkdirTemp("", "vicreg-shards-")
-	if err != nil {
-		return fmt.Errorf("a temporary folder for the shards read ahead: %w (set TMPDIR to a folder with room for %d shards)", err, ra.ahead)
+	if st, err := f.Stat(); err != nil || size > 0 && st.Size() != size {
+		f.Close()
+		return nil
 	}
-	ra.dir = dir
-	return nil
+	now := time.Now()
+	_ = os.Chtimes(file, now, now) // a read-only cache is still read
+	return f
+}
+
+// tempDir is the temporary folder of the shards not kept, made on first use.
+func (ra *readAhead) tempDir() (string, error) {
+	ra.mu.Lock()
+	defer ra.mu.Unlock()
+	if ra.tmp == "" {
+		dir, err := os.MkdirTemp("", "vicreg-shards-")
+		if err != nil {
+			return "", fmt.Errorf("a temporary folder for the shards read ahead: %w (set TMPDIR to a folder with room for %d shards)", err, ra.ahead)
+		}
+		ra.tmp = dir
+	}
+	return ra.tmp, nil
 }
 
 // done removes the file of shard i, read, unless it is cached.
 func (ra *readAhead) done(i int) {
 	ra.mu.Lock()
 	defer ra.mu.Unlock()
-	if i < len(ra.jobs) && !ra.cache {
+	if i < len(ra.jobs) && !ra.jobs[i].keep && ra.jobs[i].file != "" {
 		os.Remove(ra.jobs[i].file)
 	}
 }
 
-func (ra *readAhead) download(loc string, f *fetch) {
+// download downloads shard k into the cache when it has room for it, else into the temporary
+// folder; when the disk is full, the shard is left to be read from its location as a stream.
+func (ra *readAhead) download(k int, f *fetch) {
 	defer ra.wg.Done()
 	defer close(f.done)
+	if ra.cache != "" {
+		st := cacheStateOf(ra.cache)
+		ok, err := st.admit(ra.cache, ra.limit, ra.sizes[k])
+		if err != nil {
+			f.err = err
+			return
+		}
+		if ok {
+			// Atomically: a crash or a cancel never leaves part of a shard in the cache.
+			err = ra.fetchInto(f.file, f.loc, true)
+			st.reserve(-ra.sizes[k])
+			if err == nil && ra.sizes[k] <= 0 && ra.limit > 0 {
+				// Its size was not known before: it stays if there is room for it now.
+				f.keep, err = makeRoom(ra.cache, ra.limit, 0, f.file)
+			}
+			if diskFull(err) {
+				st.warnOnce("the shard cache's disk is full: shards that do not fit are read without being kept (set -shard-cache-size below the disk's free space)", "cache", ra.cache, "err", err)
+				f.file, f.keep = "", false
+				return
+			}
+			f.err = err
+			return
+		}
+		st.warnOnce("the shard cache is full: the shards that do not fit are downloaded each time they are read (raise its -shard-cache-size)",
+			"cache", ra.cache, "limit", humanize.Bytes(uint64(ra.limit)))
+	}
+	f.keep = false
+	dir, err := ra.tempDir()
+	if err == nil {
+		f.file = filepath.Join(dir, fmt.Sprintf("%06d.tar", k))
+		err = ra.fetchInto(f.file, f.loc, false)
+	}
+	if diskFull(err) {
+		log.Warn("the temporary folder's disk is full: a shard is read as a stream instead (set TMPDIR to a folder with room for the shards read ahead)", "shard", f.loc, "err", err)
+		f.file = ""
+		return
+	}
+	f.err = err
+}
+
+// fetchInto downloads the shard at loc into file: atomically into the cache, or as a temporary
+// copy, removed once read (and on failure) and so not written atomically.
+func (ra *readAhead) fetchInto(file, loc string, cached bool) error {
 	rc, _, _, err := openLocation(ra.ctx, loc)
 	if err != nil {
-		f.err = err
-		return
+		return err
 	}
 	defer rc.Close()
-	if ra.cache {
-		// Atomically: a crash or a cancel never leaves part of a shard in the cache.
-		f.err = atomicfile.Write(f.file, 0o644, func(w io.Writer) error { return ra.copy(w, rc, f.file) })
-		return
+	if cached {
+		return atomicfile.Write(file, 0o644, func(w io.Writer) error { return ra.copy(w, rc, file) })
 	}
-	out, err := os.Create(f.file) // a temporary copy, removed once read: not written atomically
+	out, err := createReadAheadFile(file)
 	if err != nil {
-		f.err = fmt.Errorf("reading ahead into %s: %w", f.file, err)
-		return
+		return fmt.Errorf("reading ahead into %s: %w", file, err)
 	}
-	f.err = ra.copy(out, rc, f.file)
-	if cerr := out.Close(); f.err == nil && cerr != nil {
-		f.err = fmt.Errorf("reading ahead into %s: %w", f.file, cerr)
+	err = ra.copy(out, rc, file)
+	if cerr := out.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("reading ahead into %s: %w", file, cerr)
 	}
-	if f.err != nil {
-		os.Remove(f.file)
+	if err != nil {
+		os.Remove(file)
 	}
+	return err
 }
 
 // copy copies the shard from rc to w (the file named file) until the end or a cancel.
@@ -178,7 +270,7 @@ func (ra *readAhead) copy(w io.Writer, rc io.Reader, file string) error {
 		n, err := rc.Read(buf)
 		if _, werr := w.Write(buf[:n]); werr != nil {
 			room := fmt.Sprintf("set TMPDIR to a folder with room for %d shards", ra.ahead)
-			if ra.cache {
+			if ra.cache != "" {
 				room = "give -shard-cache a folder with room for the shards"
 			}
 			return fmt.Errorf("writing %s: %w (%s)", file, werr, room)
@@ -194,7 +286,11 @@ func (ra *readAhead) copy(w io.Writer, rc io.Reader, file string) error {
 
 var errReadAheadStopped = errors.New("reading ahead stopped")
 
-// close stops the downloads under way, waits for them to end, and removes the temporary folder.
+// createReadAheadFile creates a temporary copy of a shard; tests replace it to fill the disk.
+var createReadAheadFile = func(name string) (io.WriteCloser, error) { return os.Create(name) }
+
+// close stops the downloads under way, waits for them to end, closes the cached copies opened
+// and not read, and removes the temporary folder.
 func (ra *readAhead) close() {
 	ra.mu.Lock()
 	started := !ra.closed && ra.ctx != nil
@@ -203,8 +299,16 @@ func (ra *readAhead) close() {
 	if started {
 		ra.cancel()
 		ra.wg.Wait()
-		if !ra.cache {
-			os.RemoveAll(ra.dir)
+		ra.mu.Lock()
+		for _, f := range ra.jobs {
+			if f.hit != nil {
+				f.hit.Close()
+				f.hit = nil
+			}
+		}
+		ra.mu.Unlock()
+		if ra.tmp != "" {
+			os.RemoveAll(ra.tmp)
 		}
 	}
 }

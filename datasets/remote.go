@@ -319,6 +319,11 @@ func openLocation(ctx context.Context, loc string) (rc io.ReadCloser, size int64
 	if err != nil {
 		return nil, 0, nil, err
 	}
+	return fileLocation(f)
+}
+
+// fileLocation is openLocation's result for the open file f.
+func fileLocation(f *os.File) (rc io.ReadCloser, size int64, seeker io.Seeker, err error) {
 	st, err := f.Stat()
 	if err != nil {
 		f.Close()

@@ -430,13 +430,16 @@ func isShardName(name string) bool {
 	return strings.HasSuffix(n, ".tar") || strings.HasSuffix(n, ".tar.gz") || strings.HasSuffix(n, ".tgz")
 }
 
-func openShard(p string) (*shardReader, error) { return openShardFrom(p, p) }
+// openShard opens the shard at p (a file, a URL, a pipe: command).
+func openShard(p string) (*shardReader, error) {
+	rc, size, seeker, err := openLocation(context.Background(), p)
+	return newShardReader(p, rc, size, seeker, err)
+}
 
-// openShardFrom opens the shard p read from loc (a copy of it read ahead, or p itself). A shard
-// compressed with gzip (.tar.gz, .tgz: recognised from its first bytes, as Python's tarfile
-// does for WebDataset) is decompressed as it is read.
-func openShardFrom(p, loc string) (*shardReader, error) {
-	rc, size, seeker, err := openLocation(context.Background(), loc)
+// newShardReader reads the shard p from rc, as openLocation opened it (p itself, or a copy of it
+// read ahead), or fails with err. A shard compressed with gzip (.tar.gz, .tgz: recognised from
+// its first bytes, as Python's tarfile does for WebDataset) is decompressed as it is read.
+func newShardReader(p string, rc io.ReadCloser, size int64, seeker io.Seeker, err error) (*shardReader, error) {
 	if err != nil {
 		return nil, damagedErr(p, "", -1, err)
 	}
@@ -668,7 +671,7 @@ func newShardStream(s *Shards, shardOrder []int, order []int32, skip, limit int)
 	}
 	if (s.readAhead > 0 || s.cache != "") && len(locs) > 0 && isRemote(locs[0]) {
 		// Its folder is made on first use; a cache reads at least one shard ahead.
-		st.ahead = &readAhead{locs: locs, sizes: sizes, ahead: max(s.readAhead, 1), dir: s.cache, cache: s.cache != ""}
+		st.ahead = &readAhead{locs: locs, sizes: sizes, ahead: max(s.readAhead, 1), cache: s.cache}
 	}
 	return st
 }
@@ -698,11 +701,8 @@ func (st *shardStream) open(k int) (*shardReader, error) {
 	if st.ahead == nil {
 		return openShard(p)
 	}
-	file, err := st.ahead.get(st.aheadIndex[k], st.cancel)
-	if err != nil {
-		return nil, damagedErr(p, "", -1, err)
-	}
-	return openShardFrom(p, file)
+	rc, size, seeker, err := st.ahead.get(st.aheadIndex[k], st.cancel)
+	return newShardReader(p, rc, size, seeker, err)
 }
 
 // read returns the next sample in emission order (its global index in index); io.EOF at limit.

@@ -76,7 +76,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // flags are the command's settings.
 type flags struct {
 	ckpt, dataset, dataDir, embeddings, split, result string
-	shardCache                                        string
+	shardCache, shardCacheSize                        string
 	subset, probeEpochs, knnK, batch                  int
 	knnT, percent                                     float64
 	seed                                              uint64
@@ -99,6 +99,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.dataset, "dataset", "", "labelled data set to evaluate on (default: the one the encoder was trained on)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "folder of the data sets; for -dataset folder or shards, the images (default: the folder the encoder was trained on)")
 	fs.StringVar(&f.shardCache, "shard-cache", "", "-dataset shards over HTTP or pipe:: a folder that keeps the shards once downloaded (default: the training run's, when it exists here)")
+	fs.StringVar(&f.shardCacheSize, "shard-cache-size", "", "size limit of the shard cache folder, kept in it for every later use (e.g. 200GB; 0: none; empty: the folder's own, as train -shard-cache-size set it)")
 	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split, at most as many as the smaller split holds (0: all; in-memory data sets: mnist, cifar10, ...)")
 	fs.IntVar(&f.probeEpochs, "probe-epochs", 30, "frozen features: epochs of the linear probe (0: skip the probe)")
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
@@ -195,6 +196,9 @@ func stopOnSignal(stderr io.Writer) func() {
 
 // check returns what is wrong with the flags, or "".
 func (f *flags) check() string {
+	if _, err := datasets.ParseSize(f.shardCacheSize); err != nil {
+		return "-shard-cache-size: " + err.Error()
+	}
 	switch {
 	case f.ckpt == "":
 		return "-checkpoint is required"
@@ -326,6 +330,13 @@ func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err e
 		}
 		if cache == "" {
 			cache = datasets.RecordedShardCache(enc.ShardCache)
+		}
+	}
+	if err == nil {
+		if lerr := datasets.LimitShardCache(cache, f.shardCacheSize); errors.Is(lerr, datasets.ErrUsage) {
+			err = config.Errorf("shard-cache-size", "%v", lerr)
+		} else {
+			err = lerr
 		}
 	}
 	return dataset, dataDir, cache, err

@@ -539,6 +539,24 @@ func TestRunsShardCache(t *testing.T) {
 	if _, err := os.Stat(missing); !os.IsNotExist(err) {
 		t.Errorf("the recorded cache %s that did not exist was made (%v)", missing, err)
 	}
+	// -shard-cache-size sets the limit of the cache used, the run's here, which keeps it; without
+	// a cache, or with a size that is none, it is a usage error.
+	withCache := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize, c.ShardCache = "shards", index, 16, cache }, 3)
+	if o := evaluate(t, "-checkpoint", withCache, "-probe-epochs", "1", "-knn-k", "2", "-batch-size", "4", "-shard-cache-size", "1MB"); o.code != 0 {
+		t.Fatalf("-shard-cache-size 1MB: exit status %d:\n%s", o.code, o.stderr)
+	}
+	if n, err := datasets.ShardCacheLimit(cache); n != 1e6 || err != nil {
+		t.Errorf("-shard-cache-size 1MB: the folder's limit is %d (%v), want 1000000", n, err)
+	}
+	withoutCache := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "shards", index, 16 }, 3)
+	for _, tc := range []struct{ run, size, want string }{
+		{withoutCache, "1MB", "-shard-cache-size: a size limit for a shard cache, but no shard cache (give its folder with -shard-cache)"},
+		{withCache, "12X", `-shard-cache-size: size "12X": not a size`},
+	} {
+		if o := evaluate(t, "-checkpoint", tc.run, "-shard-cache-size", tc.size); o.code != 2 || !strings.Contains(o.stderr, tc.want) {
+			t.Errorf("-shard-cache-size %s: exit %d, want 2 with %q:\n%s", tc.size, o.code, tc.want, o.stderr)
+		}
+	}
 }
 
 // TestLogEveryReachesFineTuning: -log-every is the fine-tuning run's: checked as its own (a bad

@@ -57,7 +57,10 @@ type Config struct {
 	ShardReadAhead int `json:"shard_read_ahead" config:"local"`
 	// ShardCache is a folder that keeps remote shards once downloaded ("": none).
 	ShardCache string `json:"shard_cache" config:"local"`
-	Seed       uint64 `json:"seed"`
+	// ShardCacheSize sets the size limit of the ShardCache folder ("200GB"; "0": none), kept in
+	// the folder for every later use; "" leaves the folder's limit as it is.
+	ShardCacheSize string `json:"shard_cache_size" config:"local"`
+	Seed           uint64 `json:"seed"`
 
 	Model    models.Config `json:"model"`
 	Expander string        `json:"expander"`

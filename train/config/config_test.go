@@ -89,6 +89,9 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 		{[]string{"-epochs", "0"}, "epochs", "> 0"},
 		{[]string{"-on-nonfinite", "retry"}, "on-nonfinite", "retry"},
 		{[]string{"-validation", "-3"}, "validation", ">= 0"},
+		{[]string{"-shard-read-ahead", "-2"}, "shard-read-ahead", "got -2"},
+		{[]string{"-shard-cache", "/c", "-shard-cache-size", "12X"}, "shard-cache-size", `size "12X": not a size (write one such as 200GB`},
+		{[]string{"-shard-cache-size", "1GB"}, "shard-cache-size", "give its folder with -shard-cache"},
 		{[]string{"-devices", "0"}, "devices", "must be >= 1"},
 		{[]string{"-devices", "3"}, "devices", "3 devices do not divide the batch of 256"},
 		{[]string{"-devices", "4", "-batch-size", "6"}, "devices", "4 devices do not divide the batch of 6"},
@@ -140,7 +143,7 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 	if _, err := parse("-temperature", "0", "-resume"); err != nil {
 		t.Errorf("-resume of a vicreg run with -temperature 0: %v", err)
 	}
-	for _, ok := range [][]string{{"-devices", "2"}, {"-precision", "bf16"}, {"-validation", "10000"}} {
+	for _, ok := range [][]string{{"-devices", "2"}, {"-precision", "bf16"}, {"-validation", "10000"}, {"-shard-cache", "/c", "-shard-cache-size", "1.5TiB"}} {
 		if _, err := parse(ok...); err != nil {
 			t.Errorf("%v: %v", ok, err)
 		}

@@ -66,6 +66,9 @@ func (c Config) Plan() (*Plan, error) {
 	if !slices.Contains(datasets.PresetNames(), c.Augment) {
 		return nil, Errorf("augment", "unknown augmentation preset %q: use one of %s", c.Augment, strings.Join(datasets.PresetNames(), ", "))
 	}
+	if _, err := datasets.ParseSize(c.ShardCacheSize); err != nil {
+		return nil, Errorf("shard-cache-size", "%v", err)
+	}
 	switch m := c.Model; {
 	case !slices.Contains(models.Archs, m.Arch):
 		return nil, Errorf("model", "unknown encoder %q: use one of %s", m.Arch, strings.Join(models.Archs, ", "))
@@ -113,6 +116,8 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("shuffle-buffer", "must be >= 0, got %d", c.ShuffleBuffer)
 	case c.ShardReadAhead < -1:
 		return nil, Errorf("shard-read-ahead", "must be -1 (none), 0 (the default, %d) or more, got %d", datasets.DefaultReadAhead, c.ShardReadAhead)
+	case c.ShardCacheSize != "" && c.ShardCache == "":
+		return nil, Errorf("shard-cache-size", "limits the size of a shard cache: give its folder with -shard-cache")
 	case c.Validation < 0:
 		return nil, Errorf("validation", "must be >= 0")
 	case !(c.WarmupEpochs >= 0) || math.IsInf(c.WarmupEpochs, 0):

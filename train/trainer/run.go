@@ -66,6 +66,9 @@ func DataError(err error) error {
 // with -validation) and checks them against the configuration. Image folders and shards are
 // opened, not read: their images are decoded batch by batch.
 func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
+	if err := datasets.LimitShardCache(cfg.ShardCache, cfg.ShardCacheSize); err != nil {
+		return nil, err
+	}
 	opt := datasets.Options{DataDir: cfg.DataDir, ShardReadAhead: cfg.ShardReadAhead, ShardCache: cfg.ShardCache}
 	train, err := datasets.Open(cfg.Dataset, datasets.SplitTrain, opt)
 	if err != nil {

@@ -1,0 +1,245 @@
+package datasets
+
+import (
+	"bytes"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/log"
+
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+)
+
+// cacheFiles lists the files of a shard cache folder, without its tag and settings.
+func cacheFiles(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if n := e.Name(); n != cacheDirTag && n != ShardCacheSettings {
+			names = append(names, n)
+		}
+	}
+	slices.Sort(names)
+	return names
+}
+
+// readRange reads the samples [from, to) of s in file order.
+func readRange(t *testing.T, s *Shards, from, to int) {
+	t.Helper()
+	st := newShardStream(s, nil, nil, from, to)
+	defer st.close()
+	for {
+		if _, _, err := st.read(); err == io.EOF {
+			return
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// setMtime sets a file's modification time to now+d.
+func setMtime(t *testing.T, path string, d time.Duration) {
+	t.Helper()
+	when := time.Now().Add(d)
+	if err := os.Chtimes(path, when, when); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A shard cache under a size limit removes the shards that this process has not read, least
+// recently read first, to make room; it never removes what this process read, so that when an
+// epoch exceeds the limit the shards that fit stay and the others are downloaded each time; only
+// files named as cached shards (and temporary files left by a crash) are ever removed. The same
+// holds when the shards' sizes are unknown (no index).
+func TestShardCacheLimit(t *testing.T) {
+	_, local, want, srv := remoteFixture(t)
+	t.Setenv("TMPDIR", t.TempDir())
+	start := processStart
+	t.Cleanup(func() { processStart = start })
+	processStart = time.Now()
+
+	var sizes []int64
+	for _, p := range local.paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, st.Size())
+	}
+	limit := sizes[0] + sizes[1] + min(sizes[2], sizes[3])/2 // room for two shards, not three
+	name := func(k int) string { return CacheName(srv.URL + "/" + filepath.Base(local.paths[k])) }
+
+	cache := filepath.Join(t.TempDir(), "cache")
+	if err := SetShardCacheLimit(cache, limit); err != nil {
+		t.Fatal(err)
+	}
+	old1, old2 := CacheName("https://elsewhere/old-1.tar"), CacheName("https://elsewhere/old-2.tar")
+	staleTmp, freshTmp := "."+old1+atomicfile.TempInfix+"1", "."+old2+atomicfile.TempInfix+"2"
+	for _, f := range []struct {
+		name string
+		age  time.Duration
+	}{{old1, 48 * time.Hour}, {old2, 47 * time.Hour}, {"notes.txt", 100 * time.Hour}, {staleTmp, 48 * time.Hour}, {freshTmp, time.Hour}} {
+		writeFile(t, filepath.Join(cache, f.name), make([]byte, sizes[0]))
+		setMtime(t, filepath.Join(cache, f.name), -f.age)
+	}
+	open := func(loc, cache string) *Shards {
+		d, err := Open("shards", "", Options{DataDir: loc, ShardCache: cache, ShardReadAhead: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.(*Shards)
+	}
+	s := open(srv.URL+"/index.json", cache)
+
+	// The first shard makes room by removing the oldest shard of another data set, and the
+	// temporary file of a crash; the user's file is left alone.
+	readRange(t, s, 0, 4)
+	if got, want := cacheFiles(t, cache), sorted(freshTmp, name(0), old2, "notes.txt"); !slices.Equal(got, want) {
+		t.Fatalf("after the first shard the cache holds %q, want %q", got, want)
+	}
+	// An epoch: the second shard removes the other old one; the last two do not fit, and are
+	// read from temporary copies; a second epoch downloads those two again, and only those.
+	for epoch, wantRequests := range []int{4, 6} {
+		if got := samplesOf(t, s); !slices.Equal(got, want) {
+			t.Fatalf("epoch %d: samples differ from those of the files", epoch)
+		}
+		if got, want := cacheFiles(t, cache), sorted(freshTmp, name(0), name(1), "notes.txt"); !slices.Equal(got, want) {
+			t.Fatalf("epoch %d: the cache holds %q, want %q", epoch, got, want)
+		}
+		if n := srv.count(".tar"); n != wantRequests {
+			t.Fatalf("epoch %d: %d shard requests in all, want %d", epoch, n, wantRequests)
+		}
+	}
+	// Another process (one that started later), reading the third shard only: the least recently
+	// read shard makes room for it.
+	setMtime(t, filepath.Join(cache, name(0)), -2*time.Hour)
+	setMtime(t, filepath.Join(cache, name(1)), -time.Hour)
+	processStart = time.Now()
+	readRange(t, open(srv.URL+"/index.json", cache), 8, 12)
+	if got, want := cacheFiles(t, cache), sorted(freshTmp, name(1), name(2), "notes.txt"); !slices.Equal(got, want) {
+		t.Fatalf("another process: the cache holds %q, want %q", got, want)
+	}
+
+	// Without an index the sizes are known once downloaded: a shard that does not fit is
+	// removed once read.
+	unsized := filepath.Join(t.TempDir(), "cache")
+	if err := SetShardCacheLimit(unsized, limit); err != nil {
+		t.Fatal(err)
+	}
+	if got := samplesOf(t, open(srv.URL+"/shard-{000000..000003}.tar", unsized)); !slices.Equal(got, want) {
+		t.Fatal("without an index: samples differ from those of the files")
+	}
+	if got, want := cacheFiles(t, unsized), sorted(name(0), name(1)); !slices.Equal(got, want) {
+		t.Fatalf("without an index: the cache holds %q, want %q", got, want)
+	}
+}
+
+func sorted(names ...string) []string {
+	slices.Sort(names)
+	return names
+}
+
+// fullDisk is a temporary file on a disk that is full.
+type fullDisk struct{ *os.File }
+
+func (f fullDisk) Write([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "write", Path: f.Name(), Err: syscall.ENOSPC}
+}
+
+// A disk that is full stops no run: a shard that cannot be written into the cache, or into the
+// temporary folder, is read from its location as a stream, with one warning.
+func TestShardCacheDiskFull(t *testing.T) {
+	_, _, want, srv := remoteFixture(t)
+	tmp := t.TempDir()
+	t.Setenv("TMPDIR", tmp)
+	var logged bytes.Buffer
+	log.SetOutput(&logged)
+	t.Cleanup(func() { log.SetOutput(os.Stderr) })
+
+	create := atomicfile.Create
+	t.Cleanup(func() { atomicfile.Create = create })
+	atomicfile.Create = func(dir, pattern string) (atomicfile.File, error) {
+		f, err := os.CreateTemp(dir, pattern)
+		if err != nil {
+			return nil, err
+		}
+		return fullDisk{f}, nil
+	}
+	cache := filepath.Join(t.TempDir(), "cache")
+	d, err := Open("shards", "", Options{DataDir: srv.URL + "/index.json", ShardCache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := samplesOf(t, d.(*Shards)); !slices.Equal(got, want) {
+		t.Fatal("cache on a full disk: samples differ from those of the files")
+	}
+	if got := cacheFiles(t, cache); len(got) != 0 {
+		t.Fatalf("cache on a full disk: it holds %q", got)
+	}
+	if n := strings.Count(logged.String(), "the shard cache's disk is full"); n != 1 {
+		t.Fatalf("cache on a full disk: warned %d times, want once:\n%s", n, logged.String())
+	}
+
+	ra := createReadAheadFile
+	t.Cleanup(func() { createReadAheadFile = ra })
+	createReadAheadFile = func(name string) (io.WriteCloser, error) {
+		f, err := os.Create(name)
+		return fullDisk{f}, err
+	}
+	d, err = Open("shards", "", Options{DataDir: srv.URL + "/index.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := samplesOf(t, d.(*Shards)); !slices.Equal(got, want) {
+		t.Fatal("read-ahead on a full disk: samples differ from those of the files")
+	}
+	if left, _ := os.ReadDir(tmp); len(left) != 0 || !strings.Contains(logged.String(), "the temporary folder's disk is full") {
+		t.Fatalf("read-ahead on a full disk: %d files left in TMPDIR, or no warning:\n%s", len(left), logged.String())
+	}
+}
+
+// Sizes are read as users write them; a cache's limit is kept in the folder, and a damaged
+// settings file says how to mend it.
+func TestShardCacheSettings(t *testing.T) {
+	for in, want := range map[string]int64{"": 0, "0": 0, "123": 123, "200GB": 200e9, "1.5 TiB": 3 << 39, "500MiB": 500 << 20, "2k": 2000} {
+		if got, err := ParseSize(in); err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"12X", "-5GB", "lots"} {
+		if _, err := ParseSize(in); err == nil || !strings.Contains(err.Error(), "200GB") {
+			t.Errorf("ParseSize(%q): %v, want an error with an example", in, err)
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "a", "cache")
+	if n, err := ShardCacheLimit(dir); n != 0 || err != nil {
+		t.Fatalf("a missing cache: limit %d, %v", n, err)
+	}
+	if err := SetShardCacheLimit(dir, 5<<30); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := ShardCacheLimit(dir); n != 5<<30 || err != nil {
+		t.Fatalf("limit %d, %v; want %d", n, err, 5<<30)
+	}
+	if tag, _ := os.ReadFile(filepath.Join(dir, cacheDirTag)); !strings.HasPrefix(string(tag), "Signature: 8a477f597d28d172789f06886806bc55") {
+		t.Fatalf("the cache directory tag: %q", tag)
+	}
+	writeFile(t, filepath.Join(dir, ShardCacheSettings), []byte("{max_bytes: 5}"))
+	if _, err := ShardCacheLimit(dir); err == nil || !strings.Contains(err.Error(), "-shard-cache-size") {
+		t.Fatalf("damaged settings: %v", err)
+	}
+	if err := SetShardCacheLimit(dir, -1); err == nil {
+		t.Fatal("a negative limit was taken")
+	}
+}
