@@ -217,6 +217,14 @@ func BenchmarkShardStream(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	// Their index, with each shard's size and MD5 digest, which a download is checked against.
+	indexed, err := ScanShards(filepath.Join(dir, fmt.Sprintf("b-{000000..%06d}.tar", shards-1)), nil)
+	if err == nil {
+		err = indexed.WriteIndex(filepath.Join(dir, "index.json"))
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
 	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
 	defer srv.Close()
 	// An object store's connections each carry some 100 MB/s at most: simulated at 25 MB/s.
@@ -234,6 +242,7 @@ func BenchmarkShardStream(b *testing.B) {
 		{"file-gzip", filepath.Join(dir, pattern+".gz"), DefaultReadAhead},
 		{"http", srv.URL + "/" + pattern, DefaultReadAhead},
 		{"pipe", "pipe:cat " + filepath.Join(dir, pattern), DefaultReadAhead},
+		{"http-index-md5-checked", srv.URL + "/index.json", DefaultReadAhead},
 		{"http-streamed", srv.URL + "/" + pattern, 0},
 		{"pipe-streamed", "pipe:cat " + filepath.Join(dir, pattern), 0},
 		{"http-25MBps-per-connection", limited.URL + "/" + pattern, DefaultReadAhead},

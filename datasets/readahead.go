@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"context"
+	"crypto/md5"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -35,6 +36,7 @@ type readAhead struct {
 	tmp    string   // the temporary folder of the shards not kept, made on first use
 	locs   []string // the shards to read, in order
 	sizes  []int64  // their sizes from an index (0: unknown), to tell a stale cached copy
+	md5s   []string // their MD5 digests from an index ("": unknown), checked as downloaded
 	ahead  int
 	mu     sync.Mutex
 	jobs   []*fetch // started, by index in locs
@@ -204,7 +206,7 @@ func (ra *readAhead) download(k int, f *fetch) {
 		}
 		if ok {
 			// Atomically: a crash or a cancel never leaves part of a shard in the cache.
-			err = ra.fetchInto(f.file, f.loc, true)
+			err = ra.fetchInto(k, f.file, true)
 			st.reserve(-ra.sizes[k])
 			if err == nil && ra.sizes[k] <= 0 && ra.limit > 0 {
 				// Its size was not known before: it stays if there is room for it now.
@@ -225,7 +227,7 @@ func (ra *readAhead) download(k int, f *fetch) {
 	dir, err := ra.tempDir()
 	if err == nil {
 		f.file = filepath.Join(dir, fmt.Sprintf("%06d.tar", k))
-		err = ra.fetchInto(f.file, f.loc, false)
+		err = ra.fetchInto(k, f.file, false)
 	}
 	if diskFull(err) {
 		log.Warn("the temporary folder's disk is full: a shard is read as a stream instead (set TMPDIR to a folder with room for the shards read ahead)", "shard", f.loc, "err", err)
@@ -235,22 +237,33 @@ func (ra *readAhead) download(k int, f *fetch) {
 	f.err = err
 }
 
-// fetchInto downloads the shard at loc into file: atomically into the cache, or as a temporary
-// copy, removed once read (and on failure) and so not written atomically.
-func (ra *readAhead) fetchInto(file, loc string, cached bool) error {
-	rc, _, _, err := openLocation(ra.ctx, loc)
+// fetchInto downloads shard k into file: atomically into the cache, or as a temporary copy,
+// removed once read (and on failure) and so not written atomically. A shard whose size or MD5
+// digest differs from its index's is refused, and not kept.
+func (ra *readAhead) fetchInto(k int, file string, cached bool) error {
+	rc, _, _, err := openLocation(ra.ctx, ra.locs[k])
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
+	fetch := func(w io.Writer) error {
+		sum := &shardSum{}
+		if ra.md5s[k] != "" {
+			sum.h = md5.New()
+		}
+		if err := ra.copy(io.MultiWriter(w, sum), rc, file); err != nil {
+			return err
+		}
+		return ra.check(k, sum)
+	}
 	if cached {
-		return atomicfile.Write(file, 0o644, func(w io.Writer) error { return ra.copy(w, rc, file) })
+		return atomicfile.Write(file, 0o644, fetch)
 	}
 	out, err := createReadAheadFile(file)
 	if err != nil {
 		return fmt.Errorf("reading ahead into %s: %w", file, err)
 	}
-	err = ra.copy(out, rc, file)
+	err = fetch(out)
 	if cerr := out.Close(); err == nil && cerr != nil {
 		err = fmt.Errorf("reading ahead into %s: %w", file, cerr)
 	}
@@ -258,6 +271,21 @@ func (ra *readAhead) fetchInto(file, loc string, cached bool) error {
 		os.Remove(file)
 	}
 	return err
+}
+
+// check compares the size and digest of shard k, downloaded, with its index's.
+func (ra *readAhead) check(k int, sum *shardSum) error {
+	var err error
+	if want := ra.sizes[k]; want > 0 && sum.n != want {
+		err = fmt.Errorf("downloaded %d bytes, the index says %d", sum.n, want)
+	} else if want := ra.md5s[k]; want != "" && sum.hex() != want {
+		err = fmt.Errorf("its MD5 digest is %s, the index says %s", sum.hex(), want)
+	}
+	if err != nil {
+		return &DataError{Kind: ErrDamaged, Path: ra.locs[k], Index: -1, Err: err,
+			Hint: "the shard changed since its index was written, or was damaged on the way; write the index again: go run ./datasets/mkshards -index LOCATION_OF_THE_SHARDS"}
+	}
+	return nil
 }
 
 // copy copies the shard from rc to w (the file named file) until the end or a cancel.

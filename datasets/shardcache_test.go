@@ -2,6 +2,11 @@ package datasets
 
 import (
 	"bytes"
+	"crypto/md5"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
@@ -241,5 +246,91 @@ func TestShardCacheSettings(t *testing.T) {
 	}
 	if err := SetShardCacheLimit(dir, -1); err == nil {
 		t.Fatal("a negative limit was taken")
+	}
+}
+
+// The index records each shard's size and MD5 digest (mkshards, and mkshards -index over HTTP:
+// those of the bytes, as md5sum gives them), and a shard downloaded whose size or digest differs
+// from its index's is damaged, named, and not kept in the cache; a digest that is not one is
+// refused with the index.
+func TestShardDigests(t *testing.T) {
+	dir, local, want, srv := remoteFixture(t)
+	t.Setenv("TMPDIR", t.TempDir())
+	var idx ShardIndex
+	data, _ := os.ReadFile(filepath.Join(dir, "index.json"))
+	if err := json.Unmarshal(data, &idx); err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range local.paths {
+		whole, _ := os.ReadFile(p)
+		sum := md5.Sum(whole)
+		if sh := idx.Shards[i]; sh.MD5 != hex.EncodeToString(sum[:]) || sh.Size != int64(len(whole)) {
+			t.Fatalf("shard %d: the index says md5 %s, %d bytes; the file's are %x, %d", i, sh.MD5, sh.Size, sum, len(whole))
+		}
+	}
+	scanned, err := ScanShards(srv.URL+"/shard-{000000..000003}.tar", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, sh := range scanned.Index("").Shards {
+		if sh.MD5 != idx.Shards[i].MD5 || sh.Size != idx.Shards[i].Size {
+			t.Fatalf("shard %d scanned over HTTP: md5 %s, %d bytes; want %s, %d", i, sh.MD5, sh.Size, idx.Shards[i].MD5, idx.Shards[i].Size)
+		}
+	}
+
+	read := func(index string, cache string) error {
+		d, err := Open("shards", "", Options{DataDir: srv.URL + "/" + index, ShardCache: cache})
+		if err != nil {
+			return err
+		}
+		st := newShardStream(d.(*Shards), nil, nil, 0, d.Info().Len)
+		defer st.close()
+		var got []string
+		for {
+			smp, _, err := st.read()
+			if err == io.EOF {
+				if !slices.Equal(got, want) {
+					t.Fatalf("%s: samples differ from those of the files", index)
+				}
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			got = append(got, fmt.Sprintf("%s %d %x", smp.key, smp.label, smp.data))
+		}
+	}
+	if err := read("index.json", ""); err != nil {
+		t.Fatalf("the index as written: %v", err)
+	}
+	for _, tc := range []struct {
+		name   string
+		change func(*IndexedShard)
+		want   string
+	}{
+		{"digest", func(sh *IndexedShard) { sh.MD5 = strings.Repeat("0", 32) }, "its MD5 digest is " + idx.Shards[1].MD5 + ", the index says 00000000000000000000000000000000"},
+		{"size", func(sh *IndexedShard) { sh.Size += 512 }, fmt.Sprintf("downloaded %d bytes, the index says %d", idx.Shards[1].Size, idx.Shards[1].Size+512)},
+	} {
+		changed := idx
+		changed.Shards = slices.Clone(idx.Shards)
+		tc.change(&changed.Shards[1])
+		data, _ := json.Marshal(changed)
+		writeFile(t, filepath.Join(dir, tc.name+".json"), data)
+		cache := filepath.Join(t.TempDir(), "cache")
+		err := read(tc.name+".json", cache)
+		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), srv.URL+"/shard-000001.tar: "+tc.want) || !strings.Contains(err.Error(), "mkshards -index") {
+			t.Errorf("a shard whose %s differs from the index's: %v", tc.name, err)
+		}
+		if _, err := os.Stat(filepath.Join(cache, CacheName(srv.URL+"/shard-000001.tar"))); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("a shard whose %s differs from the index's was cached (%v)", tc.name, err)
+		}
+	}
+	bad := idx
+	bad.Shards = slices.Clone(idx.Shards)
+	bad.Shards[2].MD5 = "xyz"
+	data, _ = json.Marshal(bad)
+	writeFile(t, filepath.Join(dir, "bad.json"), data)
+	if _, err := OpenShards(filepath.Join(dir, "bad.json"), ""); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), `shard 2 of the index: md5sum "xyz", want 32 hexadecimal digits`) {
+		t.Errorf("an md5sum that is not one: %v", err)
 	}
 }

@@ -2,6 +2,8 @@ package datasets
 
 import (
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -36,6 +38,9 @@ type IndexedShard struct {
 	URL     string `json:"url"`
 	Samples int    `json:"nsamples"`
 	Size    int64  `json:"filesize,omitempty"` // bytes; 0 when unknown
+	// MD5 is the MD5 digest of the shard's bytes in hexadecimal, as widsindex writes it ("":
+	// unknown). A shard downloaded (read ahead, or into a shard cache) is checked against it.
+	MD5 string `json:"md5sum,omitempty"`
 }
 
 const indexKind = "wids-shard-index-v1"
@@ -145,6 +150,9 @@ func ReadShardIndex(loc string) (*ShardIndex, error) {
 		if sh.URL == "" || sh.Samples <= 0 {
 			return nil, damagedErr(loc, "", -1, fmt.Errorf("shard %d of the index: url %q with %d samples, want a location and nsamples > 0", i, sh.URL, sh.Samples))
 		}
+		if d, err := hex.DecodeString(sh.MD5); err != nil || len(d) != 0 && len(d) != md5.Size {
+			return nil, damagedErr(loc, "", -1, fmt.Errorf("shard %d of the index: md5sum %q, want 32 hexadecimal digits", i, sh.MD5))
+		}
 	}
 	return &idx, nil
 }
@@ -181,6 +189,7 @@ func openIndex(loc, split string) (*Shards, error) {
 		}
 		s.paths = append(s.paths, p)
 		s.sizes = append(s.sizes, sh.Size)
+		s.md5s = append(s.md5s, strings.ToLower(sh.MD5))
 		s.counts = append(s.counts, sh.Samples)
 		s.starts = append(s.starts, total)
 		total += sh.Samples
@@ -213,13 +222,20 @@ func openIndex(loc, split string) (*Shards, error) {
 }
 
 // Index is the index of s: each shard's location (relative to dir when it lies in it: dir is
-// where the index will be written), sample count, and file size when s's shards are files.
+// where the index will be written), sample count, and the file size and MD5 digest when known
+// (when s's shards were written or scanned by ScanShards, or opened by an index that has them).
 func (s *Shards) Index(dir string) ShardIndex {
 	idx := ShardIndex{Kind: indexKind, Version: 1, Classes: s.classes}
 	for i, p := range s.paths {
 		sh := IndexedShard{URL: p, Samples: s.counts[i]}
+		if s.sizes != nil {
+			sh.Size = s.sizes[i]
+		}
+		if s.md5s != nil {
+			sh.MD5 = s.md5s[i]
+		}
 		if !isRemote(p) {
-			if st, err := os.Stat(p); err == nil {
+			if st, err := os.Stat(p); err == nil && sh.Size == 0 {
 				sh.Size = st.Size()
 			}
 			if rel, err := filepath.Rel(dir, p); err == nil && !strings.HasPrefix(rel, "..") {

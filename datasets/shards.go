@@ -5,8 +5,11 @@ import (
 	"bufio"
 	"compress/gzip"
 	"context"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"math/rand/v2"
 	"os"
@@ -46,6 +49,9 @@ type Shards struct {
 	cache string
 	// sizes are the shards' sizes that an index gives (0: unknown); nil without an index.
 	sizes []int64
+	// md5s are the shards' MD5 digests in hexadecimal ("": unknown), from an index or a scan
+	// with digests (ScanShards); nil without either.
+	md5s []string
 }
 
 // ExpandPattern expands a WebDataset shard pattern: numeric ranges {000000..000146} (zero-padded to
@@ -210,7 +216,7 @@ func OpenShards(pattern, split string) (*Shards, error) {
 		defer bar.Finish()
 		report = func(done int) { bar.Set(int64(done), "") }
 	}
-	s, err := scanShards(paths, split, report)
+	s, err := scanShards(paths, split, report, false)
 	if err != nil {
 		return nil, err
 	}
@@ -222,7 +228,8 @@ func OpenShards(pattern, split string) (*Shards, error) {
 	return s, nil
 }
 
-// ScanShards is OpenShards(pattern, "") for shards named by pattern (not an index), calling
+// ScanShards is OpenShards(pattern, "") for shards named by pattern (not an index), reading every
+// byte of each for its size and MD5 digest (Shards.Index has them), calling
 // progress, when set, after each shard scanned (one call at a time): mkshards -index writes their
 // index from it.
 func ScanShards(pattern string, progress func(done, total int)) (*Shards, error) {
@@ -234,17 +241,20 @@ func ScanShards(pattern string, progress func(done, total int)) (*Shards, error)
 	if progress != nil {
 		report = func(done int) { progress(done, len(paths)) }
 	}
-	return scanShards(paths, "", report)
+	return scanShards(paths, "", report, true)
 }
 
 // scanShards reads the tar headers and labels of the shards at paths (in parallel), calling
-// progress, when set, with the number of shards scanned so far (one call at a time).
-func scanShards(paths []string, split string, progress func(done int)) (*Shards, error) {
+// progress, when set, with the number of shards scanned so far (one call at a time). With digests,
+// it reads every byte of each shard, for its size and MD5 digest (the index's filesize and
+// md5sum); without, a file's members are skipped by seeking.
+func scanShards(paths []string, split string, progress func(done int), digests bool) (*Shards, error) {
 	s := &Shards{paths: paths, counts: make([]int, len(paths)), starts: make([]int, len(paths)), split: split, readAhead: DefaultReadAhead}
 	type scan struct {
 		count    int
 		maxLabel int32
 		noLabel  string // first sample without .cls
+		sum      *shardSum
 		err      error
 	}
 	scans := make([]scan, len(paths))
@@ -268,7 +278,13 @@ func scanShards(paths []string, split string, progress func(done int)) (*Shards,
 			}
 			sc := &scans[i]
 			sc.maxLabel = -1
-			r, err := openShard(p)
+			var r *shardReader
+			var err error
+			if digests {
+				r, sc.sum, err = openShardSummed(p)
+			} else {
+				r, err = openShard(p)
+			}
 			if err != nil {
 				sc.err = err
 				return
@@ -277,6 +293,9 @@ func scanShards(paths []string, split string, progress func(done int)) (*Shards,
 			for {
 				smp, err := r.next(false)
 				if err == io.EOF {
+					if sc.sum != nil {
+						sc.err = sc.sum.finish(p)
+					}
 					return
 				}
 				if err != nil {
@@ -303,6 +322,10 @@ func scanShards(paths []string, split string, progress func(done int)) (*Shards,
 		}
 		s.counts[i], s.starts[i] = sc.count, total
 		total += sc.count
+		if sc.sum != nil {
+			s.sizes = append(s.sizes, sc.sum.n)
+			s.md5s = append(s.md5s, sc.sum.hex())
+		}
 		if sc.maxLabel >= 0 && labeled < 0 {
 			labeled = i
 		}
@@ -430,6 +453,53 @@ func isShardName(name string) bool {
 	return strings.HasSuffix(n, ".tar") || strings.HasSuffix(n, ".tar.gz") || strings.HasSuffix(n, ".tgz")
 }
 
+// shardSum is the size and MD5 digest of the bytes written through it (a shard's); with h nil,
+// the size only.
+type shardSum struct {
+	h   hash.Hash
+	n   int64
+	src io.Reader // what the shard is read from (openShardSummed), to read to its end
+}
+
+func newShardSum() *shardSum { return &shardSum{h: md5.New()} }
+
+func (s *shardSum) Write(p []byte) (int, error) {
+	s.n += int64(len(p))
+	if s.h == nil {
+		return len(p), nil // counting only
+	}
+	return s.h.Write(p)
+}
+
+func (s *shardSum) hex() string { return hex.EncodeToString(s.h.Sum(nil)) }
+
+// finish reads the rest of the shard p (what follows the end of its tar archive) into the sum.
+func (s *shardSum) finish(p string) error {
+	if _, err := io.Copy(io.Discard, s.src); err != nil {
+		return damagedErr(p, "", -1, err)
+	}
+	return nil
+}
+
+// openShardSummed opens the shard at p as a stream whose bytes are all summed: its digest is
+// complete once its samples are read and the sum finished.
+func openShardSummed(p string) (*shardReader, *shardSum, error) {
+	rc, size, _, err := openLocation(context.Background(), p)
+	if err != nil {
+		return nil, nil, damagedErr(p, "", -1, err)
+	}
+	sum := newShardSum()
+	sum.src = io.TeeReader(rc, sum)
+	r, err := newShardReader(p, readCloser{sum.src, rc}, size, nil, nil)
+	return r, sum, err
+}
+
+// readCloser reads from Reader and closes Closer.
+type readCloser struct {
+	io.Reader
+	io.Closer
+}
+
 // openShard opens the shard at p (a file, a URL, a pipe: command).
 func openShard(p string) (*shardReader, error) {
 	rc, size, seeker, err := openLocation(context.Background(), p)
@@ -440,6 +510,10 @@ func openShard(p string) (*shardReader, error) {
 // read ahead), or fails with err. A shard compressed with gzip (.tar.gz, .tgz: recognised from
 // its first bytes, as Python's tarfile does for WebDataset) is decompressed as it is read.
 func newShardReader(p string, rc io.ReadCloser, size int64, seeker io.Seeker, err error) (*shardReader, error) {
+	var de *DataError
+	if errors.As(err, &de) {
+		return nil, err // it names the shard
+	}
 	if err != nil {
 		return nil, damagedErr(p, "", -1, err)
 	}
@@ -650,7 +724,7 @@ func newShardStream(s *Shards, shardOrder []int, order []int32, skip, limit int)
 	}
 	st.need = make([]bool, len(st.shardOrder))
 	st.aheadIndex = make([]int, len(st.shardOrder))
-	var locs []string
+	var locs, md5s []string
 	var sizes []int64
 	for k, sh := range st.shardOrder {
 		for g := s.starts[sh]; g < s.starts[sh]+s.counts[sh] && !st.need[k]; g++ {
@@ -663,15 +737,18 @@ func newShardStream(s *Shards, shardOrder []int, order []int32, skip, limit int)
 		st.aheadIndex[k] = len(locs)
 		if st.need[k] {
 			locs = append(locs, s.paths[sh])
-			sizes = append(sizes, 0)
+			sizes, md5s = append(sizes, 0), append(md5s, "")
 			if s.sizes != nil {
 				sizes[len(sizes)-1] = s.sizes[sh]
+			}
+			if s.md5s != nil {
+				md5s[len(md5s)-1] = s.md5s[sh]
 			}
 		}
 	}
 	if (s.readAhead > 0 || s.cache != "") && len(locs) > 0 && isRemote(locs[0]) {
 		// Its folder is made on first use; a cache reads at least one shard ahead.
-		st.ahead = &readAhead{locs: locs, sizes: sizes, ahead: max(s.readAhead, 1), cache: s.cache}
+		st.ahead = &readAhead{locs: locs, sizes: sizes, md5s: md5s, ahead: max(s.readAhead, 1), cache: s.cache}
 	}
 	return st
 }

@@ -60,7 +60,8 @@ func ShardKey(root, file string) string {
 // WriteShards writes the images of f into tar shards in outDir, in the WebDataset layout: for
 // each image KEY.ext (the file's bytes, unchanged) and, for a labeled folder, KEY.cls (its class
 // index as text); plus classes.txt (the class names, one per line) for a labeled folder, and
-// index.json (ShardIndex: the shards' sample counts, which opening it need not scan). Every
+// index.json (ShardIndex: the shards' sample counts, which opening it need not scan, sizes and
+// MD5 digests). Every
 // file is written atomically (internal/atomicfile), with fixed times and owners, so the same
 // folder and options give the same bytes. It returns the shard paths. Each image's header is
 // checked; the pixels are not decoded (Folder.Verify decodes them, for opt.Bad). A class name
@@ -93,12 +94,15 @@ func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 	keys := map[string]bool{}
 	var paths []string
 	var counts []int // samples written in each shard
+	var sizes []int64
+	var md5s []string
 	done := 0
 	for first := 0; first < n; first += opt.PerShard {
 		path := filepath.Join(outDir, fmt.Sprintf("%s-%06d.tar", opt.Prefix, len(paths)))
 		count := 0
+		sum := newShardSum()
 		err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
-			tw := tar.NewWriter(w)
+			tw := tar.NewWriter(io.MultiWriter(w, sum))
 			for _, i := range order[first:min(first+opt.PerShard, n)] {
 				if opt.Stop != nil && opt.Stop.Load() {
 					return ErrShardsStopped
@@ -155,13 +159,15 @@ func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 		}
 		paths = append(paths, path)
 		counts = append(counts, count)
+		sizes = append(sizes, sum.n)
+		md5s = append(md5s, sum.hex())
 	}
 	if classes := f.Info().ClassNames; classes != nil {
 		if err := atomicfile.WriteFile(filepath.Join(outDir, "classes.txt"), []byte(strings.Join(classes, "\n")+"\n"), 0o644); err != nil {
 			return paths, err
 		}
 	}
-	s := &Shards{paths: paths, counts: counts, classes: f.Info().ClassNames}
+	s := &Shards{paths: paths, counts: counts, classes: f.Info().ClassNames, sizes: sizes, md5s: md5s}
 	return paths, s.WriteIndex(filepath.Join(outDir, "index.json"))
 }
 

@@ -10,8 +10,9 @@
 // and -out/val/val-NNNNNN.tar, a folder without them as -out/shard-NNNNNN.tar. Image bytes are
 // copied unchanged (no re-encoding); samples are shuffled across shards (-seed; -no-shuffle keeps
 // the folder's order); classes.txt lists the class names, and index.json (in the format of
-// WebDataset's wids) each shard's sample count, so that the shards open without a scan, which over
-// HTTP would download them (train -data-dir https://host/shards/train/index.json). Every file is
+// WebDataset's wids) each shard's sample count, size and MD5 digest, so that the shards open
+// without a scan, which over HTTP would download them (train -data-dir
+// https://host/shards/train/index.json), and a download is checked. Every file is
 // written atomically. Each image's header is checked; -verify also
 // decodes every image first, in parallel, so that a file damaged past its header is found here
 // (-skip-bad-images leaves such files out) rather than in training. The class folders of val/ and
@@ -19,8 +20,8 @@
 // leaves -out as it was: the shards, the classes.txt and index.json files and the folders this run made are removed.
 //
 // -index writes only the index.json of shards that exist (made by another tool, or by mkshards
-// before it wrote indexes), scanning them once; it takes a folder, a pattern, or a pattern of
-// URLs or pipe: commands, whose index -out names:
+// before it wrote indexes), reading each of them once, whole, for its size and digest; it takes a
+// folder, a pattern, or a pattern of URLs or pipe: commands, whose index -out names:
 //
 //	go run ./datasets/mkshards -index ~/data/imagenet-shards/train
 //	go run ./datasets/mkshards -index 'https://host/train-{000000..000146}.tar' -out train-index.json
