@@ -24,12 +24,12 @@ import (
 
 // imageExtensions are the file name extensions that image folders and shards read (lower case):
 // torchvision's ImageFolder's.
-var imageExtensions = []string{".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp"}
+var imageExtensions = []string{".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp", ".heic", ".heif", ".avif"}
 
 // readFormats names the formats read, for messages.
-const readFormats = "JPEG, PNG, WebP, TIFF, BMP, PPM or PGM"
+const readFormats = "JPEG, PNG, WebP, TIFF, BMP, PPM, PGM, HEIC or AVIF"
 
-// imageExtList lists imageExtensions for messages: ".jpg, .jpeg, ..., .tiff or .webp".
+// imageExtList lists imageExtensions for messages: ".jpg, .jpeg, ..., .heif or .avif".
 var imageExtList = strings.Join(imageExtensions[:len(imageExtensions)-1], ", ") + " or " + imageExtensions[len(imageExtensions)-1]
 
 // isImageFile reports whether name has one of imageExtensions (any case).
@@ -45,7 +45,7 @@ func isImageFile(name string) bool {
 
 // imageFormat names the format of data from its first bytes, as PIL recognises it (whatever the
 // file's name says: data sets scraped from the web hold WebP images named .jpg): "jpeg", "png",
-// "webp", "tiff", "bmp", "pnm" or "".
+// "webp", "tiff", "bmp", "pnm", "heif" (HEIC and AVIF: heifKind tells them apart) or "".
 func imageFormat(data []byte) string {
 	head := func(n int) string { return string(data[:min(n, len(data))]) }
 	switch {
@@ -61,24 +61,34 @@ func imageFormat(data []byte) string {
 		return "bmp"
 	case isPNM(data):
 		return "pnm"
+	case heifKind(data) != "":
+		return "heif"
+	}
+	return ""
+}
+
+// heifKind names a HEIF file from the brand of its ftyp box, as pillow-heif recognises it: "HEIC"
+// (HEVC images: an iPhone's photos), "AVIF" (AV1 images), "HEIF" (mif1, msf1: either), or "".
+func heifKind(data []byte) string {
+	if len(data) < 12 || string(data[4:8]) != "ftyp" {
+		return ""
+	}
+	switch string(data[8:12]) {
+	case "heic", "heix", "heim", "heis", "hevc", "hevx", "hevm", "hevs":
+		return "HEIC"
+	case "avif", "avis":
+		return "AVIF"
+	case "mif1", "msf1":
+		return "HEIF"
 	}
 	return ""
 }
 
 // otherFormat names the format of data when it is an image format that is not decoded, from its
-// first bytes as PIL recognises it (a GIF or HEIC saved as .jpg), or "".
+// first bytes as PIL recognises it (a GIF saved as .jpg), or "".
 func otherFormat(data []byte) string {
-	head := func(n int) string { return string(data[:min(n, len(data))]) }
-	switch {
-	case head(6) == "GIF87a" || head(6) == "GIF89a":
+	if head := string(data[:min(6, len(data))]); head == "GIF87a" || head == "GIF89a" {
 		return "GIF"
-	case len(data) >= 12 && string(data[4:8]) == "ftyp":
-		switch string(data[8:12]) {
-		case "heic", "heix", "hevc", "hevx", "mif1", "msf1":
-			return "HEIC"
-		case "avif", "avis":
-			return "AVIF"
-		}
 	}
 	return ""
 }
@@ -150,6 +160,10 @@ func ImageSize(data []byte) (h, w int, err error) {
 		var p pnmHeader
 		p, err = parsePNMHeader(data)
 		cfg.Width, cfg.Height = p.w, p.h
+	case "heif":
+		if cfg.Height, cfg.Width, err = heifSizeLib(data); err != nil {
+			return 0, 0, heifErr(data, err)
+		}
 	default:
 		if len(data) == 0 {
 			return 0, 0, errEmpty
@@ -404,11 +418,12 @@ func checkPixels(width, height int) error {
 }
 
 // DecodeImage decodes an image (JPEG, PNG, WebP, TIFF, BMP, PPM or PGM: the formats of torchvision's
-// ImageFolder) to 8-bit RGB at its full size, as PIL's
+// ImageFolder; and HEIC or AVIF with libheif) to 8-bit RGB at its full size, as PIL's
 // Image.open(f).convert("RGB") does: grayscale is replicated into the three channels, palettes are
 // looked up, alpha is dropped (not composited), 16-bit samples keep their high byte, CMYK is
 // converted with PIL's formula. EXIF orientation is not applied (neither PIL nor torchvision apply
-// it by default). An image of more than MaxImagePixels pixels is refused from its header.
+// it by default); a HEIC or AVIF file's rotation and mirroring boxes are, as pillow-heif applies
+// them. An image of more than MaxImagePixels pixels is refused from its header.
 func DecodeImage(data []byte) (Image, error) { return decodeImage(data, 1) }
 
 // decodeImage is DecodeImage, allowing a JPEG to be decoded at 1/reduce of its size (reduce 1, 2,
@@ -475,6 +490,12 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 		m, err = bmp.Decode(r)
 	case "pnm":
 		return decodePNM(data)
+	case "heif":
+		img, err := decodeHEIFLib(data, h, w)
+		if err != nil {
+			return Image{}, heifErr(data, err)
+		}
+		return img, nil
 	default:
 		return Image{}, errNotImage
 	}
@@ -737,7 +758,54 @@ var (
 		goDecoder: "Go image/png (pure Go, about 1.5 times slower"}
 	libtiff = &nativeDecoder{env: "VICREG_TIFF", load: loadLibtiff, name: libtiffName, lib: "libtiff",
 		goDecoder: "Go x/image/tiff (pure Go, 3 to 5 times slower"}
+	libheif = &nativeDecoder{env: "VICREG_HEIF", load: loadLibheif, name: libheifName, lib: "libheif",
+		goDecoder: "none (HEIC and AVIF images are refused"}
 )
+
+// heifLib returns nil when libheif is loaded and to be used, or why not.
+func heifLib() error { return libheif.unavailable() }
+
+// HEIFDecoder says which HEIC and AVIF decoder is in use, or why there is none.
+func HEIFDecoder() string { return libheif.describe() }
+
+// heifErr says what went wrong with a HEIC or AVIF file: libheif's message (a file cut short said
+// so), or why there is no decoder, and what to do.
+func heifErr(data []byte, err error) error {
+	kind := heifKind(data)
+	if lerr := heifLib(); lerr != nil {
+		return fmt.Errorf("a %s image, which is decoded with libheif only, and libheif is not used (%v): install it (Debian and Ubuntu: apt install libheif1), or convert the image to JPEG or PNG", kind, lerr)
+	}
+	if heifCutShort(data) || strings.Contains(err.Error(), "libheif error 2/100)") { // heif_error_Invalid_input, heif_suberror_End_of_data
+		return fmt.Errorf("%s file cut short (%w): a copy or download that did not finish?", kind, err)
+	}
+	return fmt.Errorf("%s image: %w", kind, err)
+}
+
+// heifCutShort reports whether a HEIF file ends inside one of its top-level boxes (ISO BMFF: each
+// a 32-bit size, or 1 and a 64-bit size after the type, or 0 for "to the end").
+func heifCutShort(data []byte) bool {
+	for pos := uint64(0); pos < uint64(len(data)); {
+		rest := uint64(len(data)) - pos
+		if rest < 8 {
+			return true
+		}
+		size := uint64(binary.BigEndian.Uint32(data[pos:]))
+		switch size {
+		case 0:
+			return false
+		case 1:
+			if rest < 16 {
+				return true
+			}
+			size = binary.BigEndian.Uint64(data[pos+8:])
+		}
+		if size < 8 || size > rest {
+			return size > rest
+		}
+		pos += size
+	}
+	return false
+}
 
 // jpegLib returns nil when libjpeg-turbo is loaded and to be used, or why not.
 func jpegLib() error { return libjpeg.unavailable() }

@@ -409,7 +409,7 @@ func countExt(m *map[string]int, name string) {
 
 // otherImageExtensions are image formats that are not read (nor by torchvision's ImageFolder): a
 // folder of them is told to convert them.
-var otherImageExtensions = []string{".avif", ".dng", ".gif", ".heic", ".heif", ".jp2", ".jxl", ".pbm", ".pnm"}
+var otherImageExtensions = []string{".dng", ".gif", ".jp2", ".jxl", ".pbm", ".pnm"}
 
 // otherFormats reports whether the counts of files by extension include images of formats that
 // are not read.

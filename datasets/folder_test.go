@@ -131,7 +131,7 @@ func TestWarnLeftOut(t *testing.T) {
 	f.WarnLeftOut(log.New(&logged))
 	out := logged.String()
 	if f.Info().Len != 1 || !strings.Contains(out, "images beside the class folders left out") || !strings.Contains(out, "images=3") ||
-		!strings.Contains(out, "files left out: not .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff or .webp") || !strings.Contains(out, "count=2") {
+		!strings.Contains(out, "files left out: not .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff, .webp, .heic, .heif or .avif") || !strings.Contains(out, "count=2") {
 		t.Errorf("%d images listed; logged:\n%s\nwant 1 image, a warning for 3 images beside the class folder and one for 2 other files", f.Info().Len, out)
 	}
 	var none bytes.Buffer

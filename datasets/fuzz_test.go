@@ -84,6 +84,16 @@ func FuzzDecodeImage(f *testing.F) {
 	}
 	f.Add([]byte("P1 3 2 0 1 0 1 0 1"))
 	f.Add([]byte("P4 9 2\n\xff\x80\x00\x00"))
+	for _, avif := range []bool{false, true} { // HEIC and AVIF, written by libheif when it is there
+		if data, err := encodeHEIF(heifSource(16, 12), avif, 50); err == nil {
+			f.Add(data)
+		}
+	}
+	for _, name := range []string{"rotated-6.heic", "rotated-6.avif"} {
+		if data, err := os.ReadFile(filepath.Join("testdata", "heif", name)); err == nil {
+			f.Add(data)
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		img, err := DecodeImage(data)
 		if err != nil {

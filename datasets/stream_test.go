@@ -197,12 +197,12 @@ func TestFolderSplitsAndErrors(t *testing.T) {
 	}{
 		{"missing", filepath.Join(empty, "nope"), "", filepath.Join(empty, "nope"), ErrUsage},
 		{"a file", file, "", file + ": not a folder", ErrUsage},
-		{"empty", empty, "", empty + ": no .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff or .webp images", ErrUsage},
+		{"empty", empty, "", empty + ": no .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff, .webp, .heic, .heif or .avif images", ErrUsage},
 		{"empty class", emptyClass, "", filepath.Join(emptyClass, "b") + ": class folder without", ErrUsage},
 		{"other classes", other, SplitTest, "classes [b] differ from those of " + filepath.Join(other, "train"), ErrUsage},
 		{"no test split", onlyTrain, SplitTest, "holds a train/ folder but no folder for the test split", ErrNoSplit},
 		{"nothing given", "", "", "no image folder given", ErrUsage},
-		{"shards", shardDir, "", shardDir + ": no .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff or .webp images (it holds .tar files: read WebDataset shards as shards (-dataset shards))", ErrUsage},
+		{"shards", shardDir, "", shardDir + ": no .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff, .webp, .heic, .heif or .avif images (it holds .tar files: read WebDataset shards as shards (-dataset shards))", ErrUsage},
 	} {
 		_, err := OpenFolder(tc.root, tc.split)
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, tc.kind) {

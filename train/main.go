@@ -80,6 +80,7 @@ func run(args []string) int {
 		fmt.Printf("webp:        %s\n", datasets.WebPDecoder())
 		fmt.Printf("png:         %s\n", datasets.PNGDecoder())
 		fmt.Printf("tiff:        %s\n", datasets.TIFFDecoder())
+		fmt.Printf("heic, avif:  %s\n", datasets.HEIFDecoder())
 		return 0
 	}
 
