@@ -85,10 +85,12 @@ func BenchmarkImageSizeJPEG(b *testing.B) {
 // BenchmarkDecode decodes a 500x375 photo-like image (testdata/pil/bench/photo.webp, written by
 // gen.py: lossy WebP; and the same pixels as a PNG and as an RGBA TIFF, uncompressed and Deflate
 // with the horizontal predictor, written by Go's encoders into a temporary folder, and as an RGB
-// LZW TIFF and a JPEG one, quality 90, written by PIL) to RGB, with the C library (libwebp, libpng, libtiff) and with Go's
+// LZW TIFF and a JPEG one, quality 90, written by PIL; and as HEIC and AVIF, written by libheif) to
+// RGB, with the C library (libwebp, libpng, libtiff, libheif) and with Go's
 // decoder, each reporting beside its own time PIL's on the same file (pil-ms, measured by testdata/pil/decode_time.py with Debian's
 // /usr/bin/python3 when it runs; PIL decodes WebP with libwebp, PNG with zlib and its own code,
-// compressed TIFF with libtiff).
+// compressed TIFF with libtiff; HEIC and AVIF need pillow-heif and Pillow 11.2 or later, which
+// Debian's PIL is not: see VICREG_HEIF_PYTHON below).
 //
 //	go test ./datasets -run XXX -bench Decode -cpu 1
 func BenchmarkDecode(b *testing.B) {
@@ -141,13 +143,30 @@ func BenchmarkDecode(b *testing.B) {
 			files = append(files, file{c.name, data, libtiff, c.name == "tiff-jpeg"})
 		}
 	}
+	// HEIC and AVIF, quality 90, written by libheif's encoders; their reference is pillow-heif
+	// (HEIC) and Pillow's AVIF plugin, timed in the Python that VICREG_HEIF_PYTHON names (else
+	// python3) when it imports pillow_heif.
+	heifPython := os.Getenv("VICREG_HEIF_PYTHON")
+	if heifPython == "" {
+		heifPython = "python3"
+	}
+	for _, format := range []string{"heic", "avif"} {
+		if data, err := encodeHEIF(photo, format == "avif", 90); err != nil {
+			b.Logf("no %s (libheif writes it): %v", format, err)
+		} else {
+			files = append(files, file{format, data, libheif, true})
+		}
+	}
 	for _, f := range files {
 		path := filepath.Join(b.TempDir(), "photo."+f.format)
 		if err := os.WriteFile(path, f.data, 0o644); err != nil {
 			b.Fatal(err)
 		}
-		pil := -1.0
-		if out, err := exec.Command("/usr/bin/python3", filepath.Join("testdata", "pil", "decode_time.py"), path).Output(); err != nil {
+		pil, python := -1.0, "/usr/bin/python3"
+		if f.lib == libheif {
+			python = heifPython
+		}
+		if out, err := exec.Command(python, filepath.Join("testdata", "pil", "decode_time.py"), path).Output(); err != nil {
 			b.Logf("PIL's time not measured: %v", err)
 		} else if pil, err = strconv.ParseFloat(strings.TrimSpace(string(out)), 64); err != nil {
 			b.Fatalf("decode_time.py printed %q", out)

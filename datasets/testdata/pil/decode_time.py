@@ -9,6 +9,14 @@ import time
 
 from PIL import Image
 
+try:  # HEIC through pillow-heif (not Debian's: BenchmarkDecode's VICREG_HEIF_PYTHON), on one thread
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    pillow_heif.options.DECODE_THREADS = 1
+except ImportError:
+    pass
+
 for path in sys.argv[1:]:
     with open(path, "rb") as f:
         data = f.read()
