@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -230,7 +231,9 @@ func (ra *readAhead) download(k int, f *fetch) {
 		err = ra.fetchInto(k, f.file, false)
 	}
 	if diskFull(err) {
-		log.Warn("the temporary folder's disk is full: a shard is read as a stream instead (set TMPDIR to a folder with room for the shards read ahead)", "shard", f.loc, "err", err)
+		if !tempFullWarned.Swap(true) {
+			log.Warn("the temporary folder's disk is full: shards that cannot be read ahead are read as streams instead (set TMPDIR to a folder with room for the shards read ahead)", "shard", f.loc, "err", err)
+		}
 		f.file = ""
 		return
 	}
@@ -313,6 +316,9 @@ func (ra *readAhead) copy(w io.Writer, rc io.Reader, file string) error {
 }
 
 var errReadAheadStopped = errors.New("reading ahead stopped")
+
+// tempFullWarned is whether the warning that TMPDIR's disk is full was given (once a process).
+var tempFullWarned atomic.Bool
 
 // createReadAheadFile creates a temporary copy of a shard; tests replace it to fill the disk.
 var createReadAheadFile = func(name string) (io.WriteCloser, error) { return os.Create(name) }
