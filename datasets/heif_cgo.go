@@ -144,7 +144,7 @@ static int vh_decode(const uint8_t *data, size_t n, uint8_t *out, int w, int h, 
 	}
 	vh_decoding_options *o = vh_decoding_options_alloc();
 	if (o != NULL && o->version >= 2) {
-		o->convert_hdr_to_8bit = 1;
+		o->convert_hdr_to_8bit = 1; // as pillow-heif asks (libheif 1.15 converts for 8-bit RGB anyway)
 	}
 	vh_error e = vh_decode_image(handle, &img, 1, 10, o); // heif_colorspace_RGB, heif_chroma_interleaved_RGB
 	if (o != NULL) {
@@ -182,9 +182,10 @@ static uint8_t *(*vh_plane)(void *, int, int *);
 static vh_error (*vh_encode_image)(void *, const void *, void *, const void *, void **);
 static vh_error (*vh_write_to_file)(void *, const char *);
 
-// vh_encode encodes channels (1: gray, 3: RGB) 8-bit samples of w x h pixels to path in format
-// (1: HEVC, 4: AV1) at quality.
-static int vh_encode(const uint8_t *pix, int w, int h, int channels, int format, int quality, const char *path, char *msg) {
+// vh_encode encodes w x h pixels of channels (1: gray, 3: RGB, 4: RGBA) samples of depth bits (8;
+// or, for RGB, 10: two bytes each, big-endian) to path in format (1: HEVC, 4: AV1) at quality.
+static int vh_encode(const uint8_t *pix, int w, int h, int channels, int depth, int format, int quality, const char *path,
+	char *msg) {
 #define VH_SYM(var, name) \
 	*(void **)(&var) = dlsym(vh_lib, name); \
 	if (!var) { snprintf(msg, VH_MSG, "libheif.so.1 has no %s", name); return -1; }
@@ -202,18 +203,21 @@ static int vh_encode(const uint8_t *pix, int w, int h, int channels, int format,
 	if (e.code == 0) {
 		e = vh_set_quality(enc, quality);
 	}
-	int gray = channels == 1;
+	int gray = channels == 1, channel = gray ? 0 : 10; // heif_channel_Y, heif_channel_interleaved
+	// heif_chroma_monochrome, interleaved_RGB, interleaved_RGBA, interleaved_RRGGBB_BE
+	int chroma = gray ? 0 : channels == 4 ? 11 : depth > 8 ? 12 : 10;
+	size_t row = (size_t)channels * w * (depth > 8 ? 2 : 1);
 	if (e.code == 0) {
-		e = vh_image_create(w, h, gray ? 2 : 1, gray ? 0 : 10, &img); // monochrome or interleaved RGB
+		e = vh_image_create(w, h, gray ? 2 : 1, chroma, &img);
 	}
 	if (e.code == 0) {
-		e = vh_add_plane(img, gray ? 0 : 10, w, h, 8);
+		e = vh_add_plane(img, channel, w, h, depth);
 	}
 	if (e.code == 0) {
 		int stride = 0;
-		uint8_t *p = vh_plane(img, gray ? 0 : 10, &stride);
+		uint8_t *p = vh_plane(img, channel, &stride);
 		for (int y = 0; y < h; y++) {
-			memcpy(p + (size_t)y * stride, pix + (size_t)y * channels * w, (size_t)channels * w);
+			memcpy(p + (size_t)y * stride, pix + (size_t)y * row, row);
 		}
 		e = vh_encode_image(ctx, img, enc, NULL, NULL);
 	}
@@ -293,9 +297,23 @@ func decodeHEIFLib(data []byte, h, w int) (Image, error) {
 	return img, nil
 }
 
-// encodeHEIF encodes img (gray or RGB) as HEIC (avif false) or AVIF with libheif at quality
+// encodeHEIF encodes img (gray, RGB or RGBA) as HEIC (avif false) or AVIF with libheif at quality
 // (0 to 100): the tests' images. It returns the file's bytes.
 func encodeHEIF(img Image, avif bool, quality int) ([]byte, error) {
+	return encodeHEIFSamples(img.Pix, img.W, img.H, img.C, 8, avif, quality)
+}
+
+// encodeHEIF10 encodes RGB samples of 10 bits (0 to 1023, three a pixel) as encodeHEIF does.
+func encodeHEIF10(rgb []uint16, w, h int, avif bool, quality int) ([]byte, error) {
+	be := make([]byte, 2*len(rgb))
+	for i, v := range rgb {
+		be[2*i], be[2*i+1] = byte(v>>8), byte(v)
+	}
+	return encodeHEIFSamples(be, w, h, 3, 10, avif, quality)
+}
+
+// encodeHEIFSamples encodes pix, w x h pixels of channels samples of depth bits, as vh_encode.
+func encodeHEIFSamples(pix []byte, w, h, channels, depth int, avif bool, quality int) ([]byte, error) {
 	if err := heifLib(); err != nil {
 		return nil, err
 	}
@@ -311,7 +329,7 @@ func encodeHEIF(img Image, avif bool, quality int) ([]byte, error) {
 		format = 4
 	}
 	var msg [C.VH_MSG]C.char
-	if C.vh_encode((*C.uint8_t)(unsafe.Pointer(&img.Pix[0])), C.int(img.W), C.int(img.H), C.int(img.C), format, C.int(quality),
+	if C.vh_encode((*C.uint8_t)(unsafe.Pointer(&pix[0])), C.int(w), C.int(h), C.int(channels), C.int(depth), format, C.int(quality),
 		path, &msg[0]) != 0 {
 		return nil, heifMsg(msg[:])
 	}

@@ -17,3 +17,7 @@ func decodeHEIFLib(data []byte, h, w int) (Image, error) { return Image{}, heifL
 func encodeHEIF(img Image, avif bool, quality int) ([]byte, error) {
 	return nil, heifLib()
 }
+
+func encodeHEIF10(rgb []uint16, w, h int, avif bool, quality int) ([]byte, error) {
+	return nil, heifLib()
+}
