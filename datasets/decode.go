@@ -55,7 +55,7 @@ func imageFormat(data []byte) string {
 		return "png"
 	case head(4) == "RIFF" && len(data) >= 12 && string(data[8:12]) == "WEBP":
 		return "webp"
-	case head(4) == "II*\x00" || head(4) == "MM\x00*":
+	case head(4) == "II*\x00" || head(4) == "MM\x00*" || isBigTIFF(data):
 		return "tiff"
 	case head(2) == "BM" && len(data) >= 18 && slices.Contains([]byte{12, 40, 52, 56, 64, 108, 124}, data[14]) && data[15] == 0:
 		return "bmp"
@@ -141,6 +141,10 @@ func ImageSize(data []byte) (h, w int, err error) {
 			err = checkWebPFrame(data, cfg.Width, cfg.Height)
 		}
 	case "tiff":
+		if isBigTIFF(data) {
+			cfg.Height, cfg.Width, err = bigTIFFSize(data)
+			break
+		}
 		ifd = readTIFFIFD(data)
 		if rgbx := tiffRGBX(data, ifd); rgbx != nil {
 			r = bytes.NewReader(rgbx)
@@ -168,9 +172,6 @@ func ImageSize(data []byte) (h, w int, err error) {
 		if len(data) == 0 {
 			return 0, 0, errEmpty
 		}
-		if h := string(data[:min(4, len(data))]); h == "II+\x00" || h == "MM\x00+" {
-			return 0, 0, errors.New("a BigTIFF image (64-bit offsets), which PIL reads: a TIFF variant that is not decoded here; convert the file to PNG")
-		}
 		if kind := otherFormat(data); kind != "" {
 			return 0, 0, fmt.Errorf("a %s image, whatever its name says: it is not decoded (%s are); convert it to PNG or JPEG", kind, readFormats)
 		}
@@ -193,7 +194,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 	case "png":
 		err = pngCutShort(data, cfg.Width, cfg.Height)
 	case "tiff":
-		err = tiffCutShort(data, ifd, cfg.Width, cfg.Height)
+		if !isBigTIFF(data) { // (libtiff reads a BigTIFF's offsets, and says when they point past its end)
+			err = tiffCutShort(data, ifd, cfg.Width, cfg.Height)
+		}
 	case "bmp":
 		err = bmpCutShort(data)
 	}
@@ -201,6 +204,38 @@ func ImageSize(data []byte) (h, w int, err error) {
 		return 0, 0, err
 	}
 	return cfg.Height, cfg.Width, nil
+}
+
+// isBigTIFF reports whether data is a BigTIFF file (64-bit offsets: "II+\x00" or "MM\x00+"), which
+// PIL and libtiff read and Go's decoder does not.
+func isBigTIFF(data []byte) bool {
+	h := string(data[:min(4, len(data))])
+	return h == "II+\x00" || h == "MM\x00+"
+}
+
+// bigTIFFSize reads the size of a BigTIFF's first image with libtiff.
+func bigTIFFSize(data []byte) (h, w int, err error) {
+	if lerr := tiffLib(); lerr != nil {
+		return 0, 0, fmt.Errorf("a BigTIFF image (64-bit offsets), which is read with libtiff only, and libtiff is not used (%v): install it (Debian's libtiff6), or convert the file to PNG", lerr)
+	}
+	h, w, ok := tiffSizeLib(data)
+	if !ok {
+		return 0, 0, errors.New("a BigTIFF image (64-bit offsets) that libtiff does not read: damaged, or cut short?")
+	}
+	return h, w, nil
+}
+
+// decodeBigTIFF decodes a BigTIFF of h x w pixels (bigTIFFSize) with libtiff, for the layouts
+// that libtiff is used for here.
+func decodeBigTIFF(data []byte, h, w int) (Image, error) {
+	img, ok, err := decodeTIFFLib(data, tiffIFD{predictor: 1}, h, w)
+	switch {
+	case ok:
+		return img, nil
+	case err != nil:
+		return Image{}, fmt.Errorf("a BigTIFF image (64-bit offsets): %w", err)
+	}
+	return Image{}, errors.New("a BigTIFF image (64-bit offsets) of a layout that only Go's TIFF decoder reads here, and it does not read BigTIFF: convert the file to classic TIFF (tiffcp -4) or to PNG")
 }
 
 // tiffIFD is what the first image directory of a TIFF file says that Go's decoder misreads.
@@ -472,6 +507,9 @@ func decodeImage(data []byte, reduce int) (Image, error) {
 			return webpToRGB(&lossy.YCbCr), nil
 		}
 	case "tiff":
+		if isBigTIFF(data) {
+			return decodeBigTIFF(data, h, w)
+		}
 		d := readTIFFIFD(data)
 		img, ok, libErr := decodeTIFFLib(data, d, h, w)
 		if ok {

@@ -69,13 +69,13 @@ func FuzzParseSTL10(f *testing.F) {
 // some that are refused): a decoded image has the size its header gives, and three bytes a pixel;
 // a PNG or TIFF that libpng or libtiff and Go's decoder both read has the same pixels from each.
 func FuzzDecodeImage(f *testing.F) {
-	for _, dir := range []string{"kinds", "formats"} {
-		files, err := os.ReadDir(filepath.Join("testdata", "pil", dir))
+	for _, dir := range []string{"pil/kinds", "pil/formats", "bigtiff"} {
+		files, err := os.ReadDir(filepath.Join("testdata", dir))
 		if err != nil {
 			f.Fatal(err)
 		}
 		for _, e := range files {
-			data, err := os.ReadFile(filepath.Join("testdata", "pil", dir, e.Name()))
+			data, err := os.ReadFile(filepath.Join("testdata", dir, e.Name()))
 			if err != nil {
 				f.Fatal(err)
 			}
