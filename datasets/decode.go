@@ -194,7 +194,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 	case "png":
 		err = pngCutShort(data, cfg.Width, cfg.Height)
 	case "tiff":
-		if !isBigTIFF(data) { // (libtiff reads a BigTIFF's offsets, and says when they point past its end)
+		if isBigTIFF(data) {
+			err = bigTIFFCutShort(data, cfg.Width, cfg.Height)
+		} else {
 			err = tiffCutShort(data, ifd, cfg.Width, cfg.Height)
 		}
 	case "bmp":
@@ -378,11 +380,22 @@ func tiffCutShort(data []byte, d tiffIFD, width, height int) error {
 	if d.bits.n == 0 {
 		bits = 1 // the default
 	}
-	// (Without StripByteCounts, which libtiff estimates, or in subsampled YCbCr: not bounded.)
-	if ratio := tiffRatio[d.compression]; ratio > 0 && d.counts.n > 0 && d.offsets.n <= 1<<20 && bits > 0 && d.photometric != 6 {
-		if need := int64(width) * int64(height) * int64(d.samples) * bits / 8 / ratio; have < need {
+	// (Without StripByteCounts, which libtiff estimates: not bounded.)
+	if d.counts.n == 0 || d.offsets.n > 1<<20 {
+		return nil
+	}
+	return tiffTooSmall(block, have, d.compression, d.photometric, int64(d.samples), bits, width, height)
+}
+
+// tiffTooSmall returns an error when a TIFF's blocks (strips or tiles), holding have bytes (the
+// file's length when uncompressed), are too few for width x height pixels of samples of bits
+// under compression at its largest expansion (tiffRatio), or nil. Subsampled YCbCr (photometric
+// 6) is not bounded.
+func tiffTooSmall(block string, have int64, compression, photometric int, samples, bits int64, width, height int) error {
+	if ratio := tiffRatio[compression]; ratio > 0 && bits > 0 && photometric != 6 {
+		if need := int64(width) * int64(height) * samples * bits / 8 / ratio; have < need {
 			what := fmt.Sprintf("its %ss hold", block)
-			if d.compression == 1 {
+			if compression == 1 {
 				what = "it holds"
 			}
 			return fmt.Errorf("TIFF file cut short or damaged: %s %d bytes, fewer than the %d that %dx%d pixels take at the least", what, have, need, width, height)

@@ -424,6 +424,60 @@ func TestBigTIFF(t *testing.T) {
 	}
 }
 
+// craftBigTIFF writes a little-endian BigTIFF of one gray strip of width x height pixels, of
+// compression (1: none, 5: LZW), which its directory says takes count bytes after it; have bytes
+// (zeros) follow the directory.
+func craftBigTIFF(width, height, compression, count, have uint64) []byte {
+	const offset = 16 + 8 + 9*20 + 8 // the header, the entry count, 9 entries, the next offset
+	le := binary.LittleEndian
+	out := le.AppendUint64([]byte("II+\x00\x08\x00\x00\x00"), 16) // the directory at byte 16
+	entries := []struct {
+		tag, typ uint16
+		value    uint64
+	}{{256, 16, width}, {257, 16, height}, {258, 3, 8}, {259, 3, compression}, {262, 3, 1}, {273, 16, offset}, {277, 3, 1},
+		{278, 16, height}, {279, 16, count}}
+	out = le.AppendUint64(out, uint64(len(entries)))
+	for _, e := range entries {
+		out = le.AppendUint16(out, e.tag)
+		out = le.AppendUint16(out, e.typ)
+		out = le.AppendUint64(out, 1)
+		out = le.AppendUint64(out, e.value)
+	}
+	out = le.AppendUint64(out, 0) // no next directory
+	return append(out, make([]byte, have)...)
+}
+
+// TestBigTIFFCutShortRefusedBeforeAllocating: a BigTIFF of a few hundred bytes whose directory
+// declares 13000x13000 pixels, in a strip that ends past the file (libtiff splits an uncompressed
+// one into strips of a row, the first of which ends past it) or in an LZW strip too small for them
+// (LZW expands at most 4096 times), is refused before its pixels (507 MB in RGB) are allocated; a
+// 12x10 one is read.
+func TestBigTIFFCutShortRefusedBeforeAllocating(t *testing.T) {
+	if err := tiffLib(); err != nil {
+		t.Skipf("libtiff is not loaded (%v): BigTIFF is refused whole", err)
+	}
+	small := craftBigTIFF(12, 10, 1, 120, 120)
+	if img, err := DecodeImage(small); err != nil || img.W != 12 || img.H != 10 {
+		t.Fatalf("a 12x10 BigTIFF: %dx%d, %v", img.W, img.H, err)
+	}
+	for _, c := range []struct {
+		compression, count uint64
+		want               string
+	}{
+		{1, 13000 * 13000, "BigTIFF file cut short: its strip 0 ends at byte 13212, past the file's 276"},
+		{5, 64, "its strips hold 64 bytes, fewer than the 41259 that 13000x13000 pixels take at the least"},
+	} {
+		data := craftBigTIFF(13000, 13000, c.compression, c.count, 64)
+		n, err := decodeAllocating(data)
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("compression %d, strip of %d bytes: %v; want an error saying %q", c.compression, c.count, err, c.want)
+		}
+		if n > 1<<20 {
+			t.Errorf("compression %d, strip of %d bytes: %d bytes allocated; want the file refused first", c.compression, c.count, n)
+		}
+	}
+}
+
 // TestWebPCutShortRefusedBeforeAllocating: a WebP file without the whole of its image chunk (a
 // 30-byte VP8X header of a 13000x13000 canvas and nothing after it; a lossy file of that size cut
 // after its frame header; the header with the animation flag and no frame) is refused, with each

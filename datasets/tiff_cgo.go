@@ -416,6 +416,40 @@ static int vt_probe(const uint8_t *data, size_t n, uint32_t *w, uint32_t *h) {
 	return ret;
 }
 
+// vt_extent reads where the blocks (strips or tiles) of the first image of a TIFF file lie: in
+// info, their count, whether tiled, the first that ends past the file (-1: none) and its end, the
+// sum of their sizes, Compression, SamplesPerPixel, BitsPerSample and Photometric. It returns 0,
+// or 1 when libtiff does not open the file or the image has no block offsets and sizes.
+static int vt_extent(const uint8_t *data, size_t n, int64_t *info) {
+	vt_src src = {data, n, 0};
+	void *tif = vt_open(&src);
+	if (tif == NULL) {
+		return 1;
+	}
+	int tiled = vt_is_tiled(tif);
+	uint32_t count = tiled ? vt_number_of_tiles(tif) : vt_number_of_strips(tif);
+	uint64_t *offsets = NULL, *sizes = NULL;
+	uint16_t compression = 1, samples = 1, bits = 1, photometric = 0;
+	int ret = 1;
+	if (vt_get_field(tif, tiled ? 324 : 273, &offsets) && vt_get_field(tif, tiled ? 325 : 279, &sizes) && offsets && sizes) {
+		info[0] = count, info[1] = tiled, info[2] = -1, info[3] = 0, info[4] = 0;
+		for (uint32_t i = 0; i < count; i++) {
+			if (offsets[i] + sizes[i] > n && info[2] < 0) {
+				info[2] = i, info[3] = (int64_t)(offsets[i] + sizes[i]);
+			}
+			info[4] += (int64_t)sizes[i];
+		}
+		vt_get_field_defaulted(tif, 259, &compression);
+		vt_get_field_defaulted(tif, 277, &samples);
+		vt_get_field_defaulted(tif, 258, &bits);
+		vt_get_field(tif, 262, &photometric);
+		info[5] = compression, info[6] = samples, info[7] = bits, info[8] = photometric;
+		ret = 0;
+	}
+	vt_close(tif);
+	return ret;
+}
+
 // vt_decode decodes the first image of a TIFF file of w x h pixels (the caller read the size from
 // its header) to RGB in out. It returns 0; 1 when the image is of a layout left to Go's decoder;
 // -1 with a message in msg when libtiff fails on it. The image is read a block (a strip or a
@@ -553,6 +587,24 @@ func tiffSizeLib(data []byte) (h, w int, ok bool) {
 		return 0, 0, false
 	}
 	return int(ch), int(cw), true
+}
+
+// bigTIFFCutShort is tiffCutShort for a BigTIFF, whose directory libtiff reads: an error when
+// its blocks end past the file or hold fewer bytes than its pixels take at the least, so that the
+// pixels are not allocated for a file that cannot hold them.
+func bigTIFFCutShort(data []byte, width, height int) error {
+	var info [9]C.int64_t
+	if tiffLib() != nil || len(data) == 0 || C.vt_extent((*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data)), &info[0]) != 0 {
+		return nil // libtiff says what is wrong when it decodes
+	}
+	block := "strip"
+	if info[1] != 0 {
+		block = "tile"
+	}
+	if info[2] >= 0 {
+		return fmt.Errorf("BigTIFF file cut short: its %s %d ends at byte %d, past the file's %d", block, info[2], info[3], len(data))
+	}
+	return tiffTooSmall(block, int64(info[4]), int(info[5]), int(info[8]), int64(info[6]), int64(info[7]), width, height)
 }
 
 // decodeTIFFLib decodes a TIFF of directory d (readTIFFIFD) and h x w pixels (its header's size,
