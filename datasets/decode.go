@@ -168,6 +168,9 @@ func ImageSize(data []byte) (h, w int, err error) {
 		if cfg.Height, cfg.Width, err = heifSizeLib(data); err != nil {
 			return 0, 0, heifErr(data, err)
 		}
+		if heifCutShort(data) { // refused before its pixels are allocated
+			return 0, 0, heifErr(data, errors.New("a box ends past the end of the file"))
+		}
 	default:
 		if len(data) == 0 {
 			return 0, 0, errEmpty

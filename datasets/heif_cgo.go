@@ -136,9 +136,11 @@ static int vh_size(const uint8_t *data, size_t n, int *w, int *h, char *msg) {
 	return 0;
 }
 
-// vh_decode decodes the primary image, of w x h pixels (vh_size), into out as 8-bit RGB.
-static int vh_decode(const uint8_t *data, size_t n, uint8_t *out, int w, int h, char *msg) {
+// vh_decode decodes the primary image, of w x h pixels (vh_size), as 8-bit RGB into *out, which
+// vh_copy copies and releases: the caller allocates its pixels once they are decoded.
+static int vh_decode(const uint8_t *data, size_t n, int w, int h, void **out, char *msg) {
 	void *ctx, *handle, *img = NULL;
+	*out = NULL;
 	if (vh_open(data, n, &ctx, &handle, msg) != 0) {
 		return -1;
 	}
@@ -160,16 +162,24 @@ static int vh_decode(const uint8_t *data, size_t n, uint8_t *out, int w, int h, 
 		if (p == NULL || iw != w || ih != h || stride < 3 * w) {
 			snprintf(msg, VH_MSG, "libheif decoded %dx%d pixels (row of %d bytes), the file says %dx%d", iw, ih, stride, w, h);
 			ret = -1;
+			vh_image_release(img);
 		} else {
-			for (int y = 0; y < h; y++) {
-				memcpy(out + (size_t)y * 3 * w, p + (size_t)y * stride, (size_t)3 * w);
-			}
+			*out = img; // the image holds its pixels: the context and handle can go
 		}
-		vh_image_release(img);
 	}
 	vh_handle_release(handle);
 	vh_context_free(ctx);
 	return ret;
+}
+
+// vh_copy copies the w x h RGB pixels of img (vh_decode) into out and releases img.
+static void vh_copy(void *img, uint8_t *out, int w, int h) {
+	int stride = 0;
+	const uint8_t *p = vh_plane_readonly(img, 10, &stride);
+	for (int y = 0; y < h; y++) {
+		memcpy(out + (size_t)y * 3 * w, p + (size_t)y * stride, (size_t)3 * w);
+	}
+	vh_image_release(img);
 }
 
 // The encoder, for the tests' images.
@@ -283,17 +293,19 @@ func heifSizeLib(data []byte) (h, w int, err error) {
 }
 
 // decodeHEIFLib decodes a HEIC or AVIF image of h x w pixels (heifSizeLib, checked against
-// MaxImagePixels by the caller) to RGB.
+// MaxImagePixels by the caller) to RGB. Its pixels are allocated once libheif has decoded them:
+// a damaged file that declares many allocates nothing here.
 func decodeHEIFLib(data []byte, h, w int) (Image, error) {
 	if err := heifLib(); err != nil {
 		return Image{}, err
 	}
-	img := Image{Pix: make([]uint8, w*h*3), H: h, W: w, C: 3}
 	var msg [C.VH_MSG]C.char
-	if C.vh_decode((*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data)), (*C.uint8_t)(unsafe.Pointer(&img.Pix[0])),
-		C.int(w), C.int(h), &msg[0]) != 0 {
+	var decoded unsafe.Pointer
+	if C.vh_decode((*C.uint8_t)(unsafe.Pointer(&data[0])), C.size_t(len(data)), C.int(w), C.int(h), &decoded, &msg[0]) != 0 {
 		return Image{}, heifMsg(msg[:])
 	}
+	img := Image{Pix: make([]uint8, w*h*3), H: h, W: w, C: 3}
+	C.vh_copy(decoded, (*C.uint8_t)(unsafe.Pointer(&img.Pix[0])), C.int(w), C.int(h))
 	return img, nil
 }
 

@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -339,5 +340,35 @@ func TestHEIFAlphaAndTenBits(t *testing.T) {
 				t.Errorf("10 bits: as close to the low bytes (%.2f)", mean)
 			}
 		})
+	}
+}
+
+// A HEIC or AVIF whose header declares many pixels (13000x13000 under MaxImagePixels) that its
+// data does not hold allocates nothing for them: ImageSize refuses a file cut short, and the
+// decoder allocates the pixels once libheif has decoded them.
+func TestHEIFRefusedBeforeAllocating(t *testing.T) {
+	needLibheif(t)
+	data, err := encodeHEIF(heifSource(64, 48), true, 80)
+	if err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(data), "ispe")
+	if i < 0 {
+		t.Fatal("no ispe box")
+	}
+	big := append([]byte(nil), data...)
+	binary.BigEndian.PutUint32(big[i+8:], 13000) // after the type, version and flags: width, height
+	binary.BigEndian.PutUint32(big[i+12:], 13000)
+	if h, w, err := ImageSize(big); err != nil || h != 13000 || w != 13000 {
+		t.Fatalf("the patched file: ImageSize %dx%d, %v; want 13000x13000", w, h, err)
+	}
+	for name, d := range map[string][]byte{"declaring 13000x13000": big, "cut short": data[:len(data)-50]} {
+		n, err := decodeAllocating(d)
+		if err == nil {
+			t.Errorf("%s: decoded", name)
+		}
+		if n > 1<<20 {
+			t.Errorf("%s: %d bytes allocated; want none for its pixels", name, n)
+		}
 	}
 }
