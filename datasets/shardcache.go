@@ -135,7 +135,7 @@ func makeCacheDir(dir string) error {
 	return nil
 }
 
-// cacheState is what the processes's readers of one cache folder share.
+// cacheState is what this process's readers of one cache folder share.
 type cacheState struct {
 	mu       sync.Mutex
 	reserved int64 // bytes of the downloads into the folder under way in this process
