@@ -421,15 +421,7 @@ func TestReadAhead(t *testing.T) {
 	mu.Lock()
 	tars = 0
 	mu.Unlock()
-	st := newShardStream(s, nil, nil, 12, s.Len())
-	defer st.close()
-	for {
-		if _, _, err := st.read(); err == io.EOF {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-	}
+	readRange(t, s, 12, s.Len())
 	if tars != 1 {
 		t.Errorf("from sample 12: %d shards requested, want 1", tars)
 	}
