@@ -3,9 +3,12 @@ package datasets
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,15 +17,16 @@ import (
 	"time"
 )
 
-// A shard's location is a file path, an http:// or https:// URL, or "pipe:COMMAND": a shell
-// command that writes the shard to its standard output, as WebDataset reads
-// ("pipe:aws s3 cp s3://bucket/train-000000.tar -", "pipe:gsutil cat gs://..."). Brace patterns
-// expand over the whole location, the command included.
+// A shard's location is a file path, an http:// or https:// URL, an object of a cloud store
+// (s3://BUCKET/KEY, gs://BUCKET/OBJECT: objectstore.go), or "pipe:COMMAND": a shell command that
+// writes the shard to its standard output, as WebDataset reads ("pipe:aws s3 cp
+// s3://bucket/train-000000.tar -"). Brace patterns expand over the whole location, the command
+// included.
 
-// isURL reports whether loc is an http:// or https:// URL.
+// isURL reports whether loc is read over HTTP: an http:// or https:// URL, or an object location.
 func isURL(loc string) bool {
 	l := strings.ToLower(loc)
-	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://")
+	return strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") || isObject(loc)
 }
 
 // isPipe reports whether loc is a "pipe:" command.
@@ -51,7 +55,8 @@ func httpTransport() http.RoundTripper {
 // httpReader reads a URL from start to end, resuming with Range requests after a failure.
 type httpReader struct {
 	ctx    context.Context // ends the requests and the waits between them
-	url    string
+	url    string          // the location, as messages name it
+	build  requestBuilder
 	off    int64 // bytes delivered so far
 	size   int64 // from the first response; -1 when the server does not say
 	body   io.ReadCloser
@@ -66,6 +71,7 @@ type errHTTPStatus struct {
 	url    string
 	status string
 	code   int
+	detail string // the server's own words, when it gave some (S3's and GCS's error bodies)
 }
 
 func (e *errHTTPStatus) Error() string {
@@ -74,15 +80,65 @@ func (e *errHTTPStatus) Error() string {
 	case http.StatusNotFound:
 		hint = ": check the URL (and the pattern's range)"
 	case http.StatusUnauthorized, http.StatusForbidden:
-		hint = ": the server refuses it; for a private bucket give a signed URL, or a pipe: command such as pipe:aws s3 cp s3://BUCKET/KEY -"
+		if isObject(e.url) {
+			hint = ": " + objectAuthHint(e.url)
+		} else {
+			hint = ": the server refuses it; for a private bucket give an s3:// or gs:// location, a signed URL, or a pipe: command"
+		}
 	}
-	return fmt.Sprintf("GET %s: HTTP status %s%s", e.url, e.status, hint)
+	detail := ""
+	if e.detail != "" {
+		detail = " (" + e.detail + ")"
+	}
+	return fmt.Sprintf("GET %s: HTTP status %s%s%s", e.url, e.status, detail, hint)
 }
 
-// openURL starts reading url, until ctx ends. The first request's failure is returned as it is
-// (after the retries, for failures that may pass); later ones surface from Read.
-func openURL(ctx context.Context, url string) (*httpReader, error) {
-	r := &httpReader{ctx: ctx, url: url, size: -1}
+// errorDetail is the message of an S3 (XML) or GCS (JSON) error body, or "".
+func errorDetail(body io.Reader) string {
+	data, _ := io.ReadAll(io.LimitReader(body, 8<<10))
+	var x struct{ Code, Message string }
+	if xml.Unmarshal(data, &x) == nil && x.Code != "" {
+		return strings.TrimSpace(x.Code + ": " + x.Message)
+	}
+	var j struct {
+		Error struct{ Message string } `json:"error"`
+	}
+	if json.Unmarshal(data, &j) == nil && j.Error.Message != "" {
+		return j.Error.Message
+	}
+	return ""
+}
+
+// errRequest is a request that could not be made (credentials, configuration): not tried again.
+type errRequest struct {
+	url string
+	err error
+}
+
+func (e *errRequest) Error() string { return fmt.Sprintf("GET %s: %v", e.url, e.err) }
+func (e *errRequest) Unwrap() error { return e.err }
+
+// requestBuilder makes the GET request of a resource, with header (a Range when resuming).
+type requestBuilder func(ctx context.Context, header http.Header) (*http.Request, error)
+
+// openURL starts reading the URL or object loc, until ctx ends. The first request's failure is
+// returned as it is (after the retries, for failures that may pass); later ones surface from Read.
+func openURL(ctx context.Context, loc string) (*httpReader, error) {
+	return openRequest(ctx, loc, func(ctx context.Context, header http.Header) (*http.Request, error) {
+		if isObject(loc) {
+			return objectRequest(ctx, loc, header)
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
+		if err == nil {
+			maps.Copy(req.Header, header)
+		}
+		return req, err
+	})
+}
+
+// openRequest starts reading the resource that build requests, named name in messages.
+func openRequest(ctx context.Context, name string, build requestBuilder) (*httpReader, error) {
+	r := &httpReader{ctx: ctx, url: name, build: build, size: -1}
 	if err := r.connect(); err != nil {
 		return nil, err
 	}
@@ -97,7 +153,8 @@ func (r *httpReader) connect() error {
 			return nil
 		}
 		var st *errHTTPStatus
-		if errors.As(err, &st) && st.code < 500 && st.code != http.StatusTooManyRequests && st.code != http.StatusRequestTimeout {
+		var rq *errRequest
+		if errors.As(err, &rq) || errors.As(err, &st) && st.code < 500 && st.code != http.StatusTooManyRequests && st.code != http.StatusRequestTimeout {
 			return err
 		}
 		r.fails++
@@ -124,13 +181,14 @@ func (r *httpReader) wait() error {
 
 func (r *httpReader) request() error {
 	ctx, cancel := context.WithCancel(r.ctx)
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url, nil)
+	header := http.Header{}
+	if r.off > 0 {
+		header.Set("Range", fmt.Sprintf("bytes=%d-", r.off))
+	}
+	req, err := r.build(ctx, header)
 	if err != nil {
 		cancel()
-		return err
-	}
-	if r.off > 0 {
-		req.Header.Set("Range", fmt.Sprintf("bytes=%d-", r.off))
+		return &errRequest{url: r.url, err: err}
 	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
@@ -155,7 +213,7 @@ func (r *httpReader) request() error {
 			return fail(fmt.Errorf("GET %s: skipping the %d bytes read before: %w", r.url, r.off, err))
 		}
 	default:
-		return fail(&errHTTPStatus{url: r.url, status: resp.Status, code: resp.StatusCode})
+		return fail(&errHTTPStatus{url: r.url, status: resp.Status, code: resp.StatusCode, detail: errorDetail(resp.Body)})
 	}
 	r.body, r.cancel = resp.Body, cancel
 	r.idle = time.AfterFunc(httpIdle, cancel)

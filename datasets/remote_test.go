@@ -244,7 +244,7 @@ func TestRemoteErrors(t *testing.T) {
 	}))
 	defer forbidden.Close()
 	_, err := OpenShards(forbidden.URL+"/a.tar", "")
-	if err == nil || !strings.Contains(err.Error(), "403 Forbidden: the server refuses it; for a private bucket give a signed URL, or a pipe: command") {
+	if err == nil || !strings.Contains(err.Error(), "403 Forbidden: the server refuses it; for a private bucket give an s3:// or gs:// location, a signed URL, or a pipe: command") {
 		t.Errorf("403: %v", err)
 	}
 	// Two 503s, then the shards: retried, read.

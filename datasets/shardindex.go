@@ -47,7 +47,7 @@ const indexKind = "wids-shard-index-v1"
 
 // isIndex reports whether loc names an index: a .json file or URL.
 func isIndex(loc string) bool {
-	if isURL(loc) {
+	if isURL(loc) && !isObject(loc) { // an object's key is not escaped: "?" is part of it
 		if u, err := url.Parse(loc); err == nil {
 			loc = u.Path
 		}
@@ -60,6 +60,8 @@ func beside(loc, name string) string {
 	switch {
 	case isPipe(loc):
 		return ""
+	case isObject(loc):
+		return objectBeside(loc, name)
 	case isURL(loc):
 		u, err := url.Parse(loc)
 		if err != nil {
@@ -97,7 +99,11 @@ func indexCandidates(loc, split string) []string {
 	}
 	folder, name := filepath.Base(filepath.Dir(loc)), filepath.Base(loc)
 	sibling := func(d string) string { return filepath.Join(filepath.Dir(filepath.Dir(loc)), d, name) }
-	if isURL(loc) {
+	if isObject(loc) {
+		_, _, key, _ := splitObject(loc)
+		folder, name = path.Base(path.Dir(key)), path.Base(key)
+		sibling = func(d string) string { return objectBeside(loc, "../"+d+"/"+name) }
+	} else if isURL(loc) {
 		u, err := url.Parse(loc)
 		if err != nil {
 			return []string{loc}

@@ -115,6 +115,8 @@ func shardPaths(pattern, split string) ([]string, error) {
 	}
 	var paths []string
 	switch {
+	case isObject(pattern) && strings.HasSuffix(pattern, "/"):
+		return objectShards(pattern, split)
 	case isRemote(pattern):
 		var err error
 		if paths, err = ExpandPattern(pattern); err != nil {
@@ -122,7 +124,7 @@ func shardPaths(pattern, split string) ([]string, error) {
 		}
 		if isURL(pattern) && strings.HasSuffix(pattern, "/") {
 			return nil, usageErr(pattern, errors.New("a URL of a folder, whose files HTTP cannot list"),
-				"give the index.json that mkshards writes beside the shards, or a pattern of the shards' URLs such as https://host/train-{000000..000146}.tar")
+				"give the index.json that mkshards writes beside the shards, or a pattern of the shards' URLs such as https://host/train-{000000..000146}.tar (an s3:// or gs:// folder is listed)")
 		}
 		return paths, nil // not looked for here: a missing one fails its scan
 	case strings.ContainsAny(pattern, "{}"):
@@ -189,9 +191,10 @@ func shardPaths(pattern, split string) ([]string, error) {
 // OpenShards opens the shards that pattern names for split, and scans them once. pattern is a
 // brace pattern ("shards/train-{000000..000146}.tar"), a glob (whose "*" skips hidden names, as the
 // shell's), one .tar file, or a folder of .tar files, whose train/, val/ or test/ subfolders are its
-// splits (as an image folder's). A pattern may name URLs (https://host/train-{000000..000146}.tar)
-// or commands that write each shard ("pipe:aws s3 cp s3://bucket/train-{000000..000146}.tar -"),
-// which the scan downloads once.
+// splits (as an image folder's). A pattern may name URLs (https://host/train-{000000..000146}.tar),
+// objects in buckets (s3://bucket/train-{000000..000146}.tar, gs://...; a bucket's folder,
+// s3://bucket/shards/, is listed) or commands that write each shard ("pipe:curl -s
+// https://host/train-{000000..000146}.tar"), which the scan downloads once.
 //
 // pattern may also be an index, a .json file or URL (ShardIndex, as mkshards writes), which gives
 // the shards' locations and sample counts: nothing is scanned. An index in a folder train/ has
