@@ -29,7 +29,8 @@ cuda:
 
 ## gpu-build: build, strip and xz-compress into bin/gpu what scripts/gpu-check.sh runs on a GPU
 ## machine without Go (train, bench, the test binaries of backend, models, losses, train/trainer,
-## eval, checkpoints) with MNIST; with the working tree at most 63 MiB, what one device call carries.
+## eval, checkpoints) with MNIST; with the working tree at most 63 MiB, what one device call carries
+## (so without the S3 and GCS clients: -tags nocloud).
 gpu-build:
 	@scripts/gpu-build.sh
 
@@ -90,6 +91,7 @@ fuzz:
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags nocloud ./datasets
 
 ## clean: remove build output and run artefacts (not the installed plugin).
 clean:
