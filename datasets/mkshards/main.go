@@ -21,10 +21,12 @@
 //
 // -index writes only the index.json of shards that exist (made by another tool, or by mkshards
 // before it wrote indexes), reading each of them once, whole, for its size and digest; it takes a
-// folder, a pattern, or a pattern of URLs or pipe: commands, whose index -out names:
+// folder, a pattern, or a pattern of URLs or pipe: commands, or a bucket's folder, whose index -out
+// names:
 //
 //	go run ./datasets/mkshards -index ~/data/imagenet-shards/train
 //	go run ./datasets/mkshards -index 'https://host/train-{000000..000146}.tar' -out train-index.json
+//	go run ./datasets/mkshards -index s3://bucket/imagenet-shards/train/ -out train-index.json
 //
 // SIGINT or SIGTERM is a failure too: the command stops before the next image (after the
 // verification under way, with -verify), removes what it wrote and exits with status 130; a

@@ -23,7 +23,7 @@ const FileName = "config.json"
 // -preset and -config are handled by ParseFlags.
 func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Dataset, "dataset", c.Dataset, "data set: "+strings.Join(datasets.Names(), ", "))
-	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder of the data sets (downloaded there when missing and online); for -dataset folder, the image folder (one subfolder per class, or flat; train/ and val/ as splits); for -dataset shards, a folder of .tar shards, a pattern such as dir/train-{000000..000146}.tar (or https://host/train-{000000..000146}.tar, or pipe:COMMAND that writes each shard), or the index.json that mkshards writes")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "folder of the data sets (downloaded there when missing and online); for -dataset folder, the image folder (one subfolder per class, or flat; train/ and val/ as splits); for -dataset shards, a folder of .tar shards, a pattern such as dir/train-{000000..000146}.tar (or https://host/train-{000000..000146}.tar, s3://bucket/shards/ or gs://..., or pipe:COMMAND that writes each shard), or the index.json that mkshards writes")
 	fs.StringVar(&c.Augment, "augment", c.Augment, "two-view augmentation preset: "+strings.Join(datasets.PresetNames(), ", "))
 	fs.IntVar(&c.ImageSize, "image-size", c.ImageSize, "side of the views in pixels (presets: 224 imagenet, 32 cifar10/cifar100; 0: the data set's own size, e.g. 28 MNIST, 96 STL-10, and 224 for folders and shards, whose images differ in size)")
 	fs.StringVar(&c.CropScale, "crop-scale", c.CropScale, "MIN,MAX area range of the random resized crop, as fractions of the image (e.g. 0.08,1; empty: the -augment preset's)")
