@@ -201,7 +201,71 @@ func BenchmarkDecode(b *testing.B) {
 // webdataset imports in a python3 (not Debian's: pip install webdataset; VICREG_WDS_PYTHON names
 // the interpreter), webdataset's time for the same files, URLs and pipe: commands: wds-MB/s.
 func BenchmarkShardStream(b *testing.B) {
-	dir := b.TempDir()
+	dir, pattern := benchShards(b)
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	defer srv.Close()
+	// An object store's connections each carry some 100 MB/s at most: simulated at 25 MB/s.
+	files := http.FileServer(http.Dir(dir))
+	limited := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		files.ServeHTTP(&paced{ResponseWriter: w, start: time.Now(), rate: 25e6}, r)
+	}))
+	defer limited.Close()
+	locs := []struct {
+		name, loc string
+		ahead     int
+	}{
+		{"file", filepath.Join(dir, pattern), DefaultReadAhead},
+		{"file-gzip", filepath.Join(dir, pattern+".gz"), DefaultReadAhead},
+		{"http", srv.URL + "/" + pattern, DefaultReadAhead},
+		{"pipe", "pipe:cat " + filepath.Join(dir, pattern), DefaultReadAhead},
+		{"http-index-md5-checked", srv.URL + "/index.json", DefaultReadAhead},
+		{"http-streamed", srv.URL + "/" + pattern, 0},
+		{"pipe-streamed", "pipe:cat " + filepath.Join(dir, pattern), 0},
+		{"http-25MBps-per-connection", limited.URL + "/" + pattern, DefaultReadAhead},
+		{"http-25MBps-per-connection-streamed", limited.URL + "/" + pattern, 0},
+	}
+	python := os.Getenv("VICREG_WDS_PYTHON")
+	if python == "" {
+		python = "python3"
+	}
+	wdsMBs := map[string]float64{} // of the first four sources
+	args := []string{filepath.Join("testdata", "wds", "read_time.py")}
+	for _, l := range locs[:4] {
+		args = append(args, l.loc)
+	}
+	if err := exec.Command(python, "-c", "import webdataset").Run(); err != nil {
+		b.Logf("webdataset's time not measured (%s does not import it: pip install webdataset): %v", python, err)
+	} else if out, err := exec.Command(python, args...).Output(); err != nil {
+		b.Logf("webdataset's time not measured: %v", err)
+	} else {
+		for i, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			var seconds float64
+			var n int64
+			if _, err := fmt.Sscan(line, &seconds, &n); err != nil || n < benchShardBytes {
+				b.Fatalf("read_time.py printed %q", out)
+			}
+			wdsMBs[locs[i].name] = float64(n) / seconds / 1e6
+		}
+	}
+	b.Logf("%s", cpuinfo.Describe())
+	for _, l := range locs {
+		b.Run(l.name, func(b *testing.B) {
+			benchStream(b, l.loc, l.ahead)
+			if v, ok := wdsMBs[strings.TrimSuffix(l.name, "-streamed")]; ok { // not for the paced server
+				b.ReportMetric(v, "wds-MB/s")
+			}
+		})
+	}
+}
+
+// benchShardBytes is what the shards of benchShards hold in images: 4 shards of 256 images of
+// 64 KiB.
+const benchShardBytes = 4 * 256 * 64 << 10
+
+// benchShards writes 4 shards of 256 random "images" of 64 KiB (incompressible), plain and gzipped,
+// and their index.json, into a temporary folder; pattern names the plain ones.
+func benchShards(b *testing.B) (dir, pattern string) {
+	dir = b.TempDir()
 	const shards, perShard, size = 4, 256, 64 << 10
 	rng := rand.New(rand.NewPCG(1, 2))
 	var paths []string
@@ -244,81 +308,33 @@ func BenchmarkShardStream(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
-	defer srv.Close()
-	// An object store's connections each carry some 100 MB/s at most: simulated at 25 MB/s.
-	files := http.FileServer(http.Dir(dir))
-	limited := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		files.ServeHTTP(&paced{ResponseWriter: w, start: time.Now(), rate: 25e6}, r)
-	}))
-	defer limited.Close()
-	pattern := fmt.Sprintf("b-{000000..%06d}.tar", shards-1)
-	locs := []struct {
-		name, loc string
-		ahead     int
-	}{
-		{"file", filepath.Join(dir, pattern), DefaultReadAhead},
-		{"file-gzip", filepath.Join(dir, pattern+".gz"), DefaultReadAhead},
-		{"http", srv.URL + "/" + pattern, DefaultReadAhead},
-		{"pipe", "pipe:cat " + filepath.Join(dir, pattern), DefaultReadAhead},
-		{"http-index-md5-checked", srv.URL + "/index.json", DefaultReadAhead},
-		{"http-streamed", srv.URL + "/" + pattern, 0},
-		{"pipe-streamed", "pipe:cat " + filepath.Join(dir, pattern), 0},
-		{"http-25MBps-per-connection", limited.URL + "/" + pattern, DefaultReadAhead},
-		{"http-25MBps-per-connection-streamed", limited.URL + "/" + pattern, 0},
+	return dir, fmt.Sprintf("b-{000000..%06d}.tar", shards-1)
+}
+
+// benchStream reads every sample of the shards at loc, with ahead shards read ahead, in each
+// iteration, and reports MB/s of image bytes; the scan that opens them is not timed.
+func benchStream(b *testing.B, loc string, ahead int) {
+	s, err := OpenShards(loc, "")
+	if err != nil {
+		b.Fatal(err)
 	}
-	python := os.Getenv("VICREG_WDS_PYTHON")
-	if python == "" {
-		python = "python3"
-	}
-	wdsMBs := map[string]float64{} // of the first four sources
-	args := []string{filepath.Join("testdata", "wds", "read_time.py")}
-	for _, l := range locs[:4] {
-		args = append(args, l.loc)
-	}
-	if err := exec.Command(python, "-c", "import webdataset").Run(); err != nil {
-		b.Logf("webdataset's time not measured (%s does not import it: pip install webdataset): %v", python, err)
-	} else if out, err := exec.Command(python, args...).Output(); err != nil {
-		b.Logf("webdataset's time not measured: %v", err)
-	} else {
-		for i, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			var seconds float64
-			var n int64
-			if _, err := fmt.Sscan(line, &seconds, &n); err != nil || n < shards*perShard*size {
-				b.Fatalf("read_time.py printed %q", out)
+	s.readAhead = ahead
+	var n int64
+	for b.Loop() {
+		st := newShardStream(s, nil, nil, 0, s.Len())
+		for {
+			smp, _, err := st.read()
+			if err == io.EOF {
+				break
 			}
-			wdsMBs[locs[i].name] = float64(n) / seconds / 1e6
-		}
-	}
-	b.Logf("%s", cpuinfo.Describe())
-	for _, l := range locs {
-		b.Run(l.name, func(b *testing.B) {
-			s, err := OpenShards(l.loc, "") // the scan (over HTTP, a first download) is not timed
 			if err != nil {
 				b.Fatal(err)
 			}
-			s.readAhead = l.ahead
-			var n int64
-			for b.Loop() {
-				st := newShardStream(s, nil, nil, 0, s.Len())
-				for {
-					smp, _, err := st.read()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
-					n += int64(len(smp.data))
-				}
-				st.close()
-			}
-			b.ReportMetric(float64(n)/b.Elapsed().Seconds()/1e6, "MB/s")
-			if v, ok := wdsMBs[strings.TrimSuffix(l.name, "-streamed")]; ok { // not for the paced server
-				b.ReportMetric(v, "wds-MB/s")
-			}
-		})
+			n += int64(len(smp.data))
+		}
+		st.close()
 	}
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds()/1e6, "MB/s")
 }
 
 // paced is a ResponseWriter that writes at most rate bytes a second.

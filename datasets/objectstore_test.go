@@ -164,7 +164,7 @@ type fakeS3 struct {
 	breakKey string   // the first GET of this key breaks off halfway
 }
 
-func newFakeS3(t *testing.T, secret string) *fakeS3 {
+func newFakeS3(t testing.TB, secret string) *fakeS3 {
 	f := &fakeS3{secret: secret, objects: map[string][]byte{}, regions: map[string]string{}, public: map[string]bool{}, pageSize: 2}
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
@@ -319,7 +319,7 @@ func objectStoreFixture(t *testing.T) (files map[string][]byte, want []string) {
 
 // freshObjectStores makes the test's s3:// and gs:// reading find its configuration again, from
 // the environment the test sets, and forget it afterwards.
-func freshObjectStores(t *testing.T) {
+func freshObjectStores(t testing.TB) {
 	reset := func() { s3Objects, gcsObjects = s3Store{}, gcsStore{} }
 	reset()
 	t.Cleanup(reset)
@@ -327,7 +327,7 @@ func freshObjectStores(t *testing.T) {
 
 // awsEnv sets an AWS environment with no configuration but the endpoint and the keys given (none:
 // anonymous).
-func awsEnv(t *testing.T, endpoint, keyID, secret string) {
+func awsEnv(t testing.TB, endpoint, keyID, secret string) {
 	dir := t.TempDir()
 	for k, v := range map[string]string{
 		"AWS_ENDPOINT_URL_S3": endpoint, "AWS_ACCESS_KEY_ID": keyID, "AWS_SECRET_ACCESS_KEY": secret, "AWS_REGION": "us-east-1",
