@@ -82,7 +82,7 @@ func (s *s3Store) init() error {
 			s.creds = cfg.Credentials
 		}
 		if s.creds == nil {
-			log.Info("no AWS credentials found: reading s3:// anonymously, as public buckets allow", "reason", s.credErr)
+			log.Info("no usable AWS credentials: reading s3:// anonymously, as public buckets allow", "reason", s.credErr)
 		}
 	})
 	return s.err
@@ -263,7 +263,7 @@ func (g *gcsStore) request(ctx context.Context, bucket, object string, query url
 func objectAuthHint(loc string) string {
 	if strings.HasPrefix(loc, "s3://") {
 		if s3Objects.creds == nil {
-			return fmt.Sprintf("it was read anonymously, as no AWS credentials were found (%v): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where a role gives them", s3Objects.credErr)
+			return fmt.Sprintf("it was read anonymously, as no usable AWS credentials were found (%v): set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or run where a role gives them", s3Objects.credErr)
 		}
 		return "your AWS credentials may not read it: check the bucket's policy and AWS_PROFILE (aws s3 ls " + loc + " uses the same credentials)"
 	}

@@ -449,7 +449,7 @@ func TestS3Credentials(t *testing.T) {
 
 	awsEnv(t, f.URL, "", "")
 	_, err = OpenShards("s3://private/index.json", "")
-	if err == nil || !strings.Contains(err.Error(), "403 Forbidden (AccessDenied: fake S3 says AccessDenied): it was read anonymously, as no AWS credentials were found") ||
+	if err == nil || !strings.Contains(err.Error(), "403 Forbidden (AccessDenied: fake S3 says AccessDenied): it was read anonymously, as no usable AWS credentials were found") ||
 		!strings.Contains(err.Error(), "set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") {
 		t.Fatalf("anonymous, private bucket: %v", err)
 	}
