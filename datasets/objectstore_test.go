@@ -417,6 +417,7 @@ func TestS3Shards(t *testing.T) {
 		"s3://far/my data/train/shard-{7..8}.tar":   `GET s3://far/my data/train/shard-7.tar: HTTP status 404 Not Found (NoSuchKey: fake S3 says NoSuchKey): check the URL`,
 		"s3://far/my data/train/missing/index.json": `GET s3://far/my data/train/missing/index.json: HTTP status 404 Not Found`,
 		"s3:///k.tar":                               `s3:///k.tar names no bucket: write s3://BUCKET/KEY`,
+		"s3://far/my data/train":                    `GET s3://far/my data/train: HTTP status 404 Not Found (NoSuchKey: fake S3 says NoSuchKey): no such object; to list a folder of shards, end it with /`,
 	} {
 		_, err := OpenShards(loc, SplitTrain)
 		if err == nil || !strings.Contains(err.Error(), msg) {
@@ -424,6 +425,9 @@ func TestS3Shards(t *testing.T) {
 		}
 	}
 	f.objects["split/train/shard-000000.tar"] = files["shard-000000.tar"]
+	if s, err := OpenShards("s3://split", SplitTrain); err != nil || !slices.Equal(s.Paths(), []string{"s3://split/train/shard-000000.tar"}) {
+		t.Errorf("a bucket's root, without its /: %v", err)
+	}
 	if _, err := OpenShards("s3://split/", SplitTest); !errors.Is(err, ErrNoSplit) || !strings.Contains(err.Error(), "holds a train/ folder but no folder for the test split (want val/ or test/)") {
 		t.Errorf("a bucket with train/ only, for the held-out split: %v", err)
 	}

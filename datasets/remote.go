@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path"
 	"strings"
 	"sync"
 	"time"
@@ -79,6 +80,9 @@ func (e *errHTTPStatus) Error() string {
 	switch e.code {
 	case http.StatusNotFound:
 		hint = ": check the URL (and the pattern's range)"
+		if isObject(e.url) && !strings.Contains(path.Base(e.url), ".") {
+			hint = ": no such object; to list a folder of shards, end it with /"
+		}
 	case http.StatusUnauthorized, http.StatusForbidden:
 		if isObject(e.url) {
 			hint = ": " + objectAuthHint(e.url)

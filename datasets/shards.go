@@ -115,8 +115,8 @@ func shardPaths(pattern, split string) ([]string, error) {
 	}
 	var paths []string
 	switch {
-	case isObject(pattern) && strings.HasSuffix(pattern, "/"):
-		return objectShards(pattern, split)
+	case isObject(pattern) && (strings.HasSuffix(pattern, "/") || strings.Count(pattern, "/") == 2): // a folder, or a bucket
+		return objectShards(strings.TrimSuffix(pattern, "/")+"/", split)
 	case isRemote(pattern):
 		var err error
 		if paths, err = ExpandPattern(pattern); err != nil {
