@@ -76,15 +76,9 @@ func objectRequest(ctx context.Context, loc string, header http.Header) (*http.R
 // for the tests).
 var listPageSize = 1000
 
-// objectEntry is an object found by listing a folder.
-type objectEntry struct {
-	loc  string
-	size int64
-}
-
-// listObjects lists the folder loc (s3://BUCKET/PREFIX/ or gs://BUCKET/PREFIX/): the objects
-// directly in it, and the names of its subfolders.
-func listObjects(ctx context.Context, loc string) (objects []objectEntry, folders []string, err error) {
+// listObjects lists the folder loc (s3://BUCKET/PREFIX/ or gs://BUCKET/PREFIX/): the locations
+// of the objects directly in it, and the names of its subfolders.
+func listObjects(ctx context.Context, loc string) (objects, folders []string, err error) {
 	scheme, bucket, prefix, err := splitObject(loc)
 	if err != nil {
 		return nil, nil, err
@@ -121,13 +115,9 @@ func listObjects(ctx context.Context, loc string) (objects []objectEntry, folder
 			return nil, nil, err
 		}
 		var names, dirs []string
-		var sizes []int64
 		if scheme == "s3" {
 			var l struct {
-				Contents []struct {
-					Key  string
-					Size int64
-				}
+				Contents       []struct{ Key string }
 				CommonPrefixes []struct{ Prefix string }
 				IsTruncated    bool
 				NextToken      string `xml:"NextContinuationToken"`
@@ -136,7 +126,7 @@ func listObjects(ctx context.Context, loc string) (objects []objectEntry, folder
 				return nil, nil, fmt.Errorf("listing %s: the answer is not S3's: %w", loc, err)
 			}
 			for _, c := range l.Contents {
-				names, sizes = append(names, c.Key), append(sizes, c.Size)
+				names = append(names, c.Key)
 			}
 			for _, p := range l.CommonPrefixes {
 				dirs = append(dirs, p.Prefix)
@@ -147,10 +137,7 @@ func listObjects(ctx context.Context, loc string) (objects []objectEntry, folder
 			}
 		} else {
 			var l struct {
-				Items []struct {
-					Name string
-					Size string
-				}
+				Items         []struct{ Name string }
 				Prefixes      []string
 				NextPageToken string
 			}
@@ -158,14 +145,13 @@ func listObjects(ctx context.Context, loc string) (objects []objectEntry, folder
 				return nil, nil, fmt.Errorf("listing %s: the answer is not GCS's: %w", loc, err)
 			}
 			for _, it := range l.Items {
-				n, _ := strconv.ParseInt(it.Size, 10, 64)
-				names, sizes = append(names, it.Name), append(sizes, n)
+				names = append(names, it.Name)
 			}
 			dirs, token = l.Prefixes, l.NextPageToken
 		}
-		for i, n := range names {
+		for _, n := range names {
 			if strings.HasPrefix(n, prefix) && n != prefix {
-				objects = append(objects, objectEntry{loc: root + n, size: sizes[i]})
+				objects = append(objects, root+n)
 			}
 		}
 		for _, d := range dirs {
@@ -205,8 +191,8 @@ func objectShards(loc, split string) ([]string, error) {
 	}
 	var paths []string
 	for _, o := range objects {
-		if name := path.Base(o.loc); !hidden(name) && isShardName(name) {
-			paths = append(paths, o.loc)
+		if name := path.Base(o); !hidden(name) && isShardName(name) {
+			paths = append(paths, o)
 		}
 	}
 	sort.Strings(paths)
