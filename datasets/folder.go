@@ -66,13 +66,23 @@ func resolveSplit(root, split string) (string, error) {
 	if err := CheckSplitNames(root); err != nil {
 		return "", err
 	}
+	if err := missingSplit(root, split, func(name string) bool { return isDir(filepath.Join(root, name)) }); err != nil {
+		return "", err
+	}
+	return root, nil
+}
+
+// missingSplit is the ErrNoSplit usage error of a root (a folder, or a bucket's) that holds split
+// folders (has says which names it holds) but none for split; nil when it holds none, or when
+// split is "".
+func missingSplit(root, split string, has func(name string) bool) error {
 	for _, name := range []string{"train", "val", "test"} {
-		if isDir(filepath.Join(root, name)) && split != "" {
-			return "", usageErr(root, fmt.Errorf("holds a %s/ folder but no folder for the %s split (want %s/): %w", name, split,
+		if has(name) && split != "" {
+			return usageErr(root, fmt.Errorf("holds a %s/ folder but no folder for the %s split (want %s/): %w", name, split,
 				strings.Join(splitDirs(split), "/ or "), ErrNoSplit), "")
 		}
 	}
-	return root, nil
+	return nil
 }
 
 // CheckSplitNames returns a usage error when root holds split folders named in another case

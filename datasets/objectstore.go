@@ -177,17 +177,14 @@ func objectShards(loc, split string) ([]string, error) {
 		return nil, usageErr(loc, err, "")
 	}
 	folder := loc
-	if dirs := splitDirs(split); len(dirs) > 0 && slices.ContainsFunc(folders, isSplitDir) {
-		i := slices.IndexFunc(dirs, func(d string) bool { return slices.Contains(folders, d) })
-		if i < 0 {
-			other := folders[slices.IndexFunc(folders, isSplitDir)]
-			return nil, usageErr(loc, fmt.Errorf("holds a %s/ folder but no folder for the %s split (want %s/): %w", other, split,
-				strings.Join(dirs, "/ or "), ErrNoSplit), "")
-		}
-		folder = strings.TrimSuffix(loc, "/") + "/" + dirs[i] + "/"
+	has := func(name string) bool { return slices.Contains(folders, name) }
+	if dirs := splitDirs(split); slices.ContainsFunc(dirs, has) {
+		folder = strings.TrimSuffix(loc, "/") + "/" + dirs[slices.IndexFunc(dirs, has)] + "/"
 		if objects, _, err = listObjects(ctx, folder); err != nil {
 			return nil, usageErr(folder, err, "")
 		}
+	} else if err := missingSplit(loc, split, has); err != nil {
+		return nil, err
 	}
 	var paths []string
 	for _, o := range objects {
@@ -201,6 +198,3 @@ func objectShards(loc, split string) ([]string, error) {
 	}
 	return paths, nil
 }
-
-// isSplitDir reports whether name is a split's folder.
-func isSplitDir(name string) bool { return name == "train" || name == "val" || name == "test" }

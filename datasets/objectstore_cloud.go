@@ -186,7 +186,7 @@ func (s *s3Store) sign(ctx context.Context, req *http.Request, creds aws.Credent
 type gcsStore struct {
 	once     sync.Once
 	tokens   oauth2.TokenSource // nil: anonymous
-	credErr  error              // why there are no credentials
+	credWhy  string             // why there are no credentials (the first line of the error)
 	endpoint string
 }
 
@@ -205,25 +205,19 @@ func (g *gcsStore) init() {
 			if !strings.Contains(host, "://") {
 				host = "http://" + host
 			}
-			g.endpoint, g.credErr = strings.TrimSuffix(host, "/"), errors.New("STORAGE_EMULATOR_HOST is set")
+			g.endpoint, g.credWhy = strings.TrimSuffix(host, "/"), "STORAGE_EMULATOR_HOST is set"
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		creds, err := google.FindDefaultCredentials(ctx, gcsScope)
 		if err != nil {
-			g.credErr = err
-			log.Info("no Google credentials found: reading gs:// anonymously, as public buckets allow", "reason", firstLine(err.Error()))
+			g.credWhy, _, _ = strings.Cut(err.Error(), "\n")
+			log.Info("no Google credentials found: reading gs:// anonymously, as public buckets allow", "reason", g.credWhy)
 			return
 		}
 		g.tokens = creds.TokenSource
 	})
-}
-
-// firstLine is s up to its first line break.
-func firstLine(s string) string {
-	l, _, _ := strings.Cut(s, "\n")
-	return l
 }
 
 // request is the GET request, with an access token, of bucket's object (with header), or of the
@@ -268,7 +262,7 @@ func objectAuthHint(loc string) string {
 		return "your AWS credentials may not read it: check the bucket's policy and AWS_PROFILE (aws s3 ls " + loc + " uses the same credentials)"
 	}
 	if gcsObjects.tokens == nil {
-		return fmt.Sprintf("it was read anonymously, as no Google credentials were found (%s): run gcloud auth application-default login, or set GOOGLE_APPLICATION_CREDENTIALS to a service account's key", firstLine(fmt.Sprint(gcsObjects.credErr)))
+		return fmt.Sprintf("it was read anonymously, as no Google credentials were found (%s): run gcloud auth application-default login, or set GOOGLE_APPLICATION_CREDENTIALS to a service account's key", gcsObjects.credWhy)
 	}
 	return "your Google credentials may not read it: check the bucket's permissions (gcloud storage ls " + loc + " uses the same credentials)"
 }
