@@ -91,7 +91,7 @@ fuzz:
 lint:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
-	$(GO) vet -tags nocloud ./datasets
+	$(GO) vet -tags nocloud ./datasets ./internal/remote/...
 
 ## clean: remove build output and run artefacts (not the installed plugin).
 clean:

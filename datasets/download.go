@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+	"github.com/gomlx-ssl/vicreg/internal/remote"
 )
 
 // Resource is one downloadable file and its published checksum (MD5 or SHA-256, hex).
@@ -109,9 +110,9 @@ func Fetch(r Resource, dir, baseURL string, noDownload bool, progress io.Writer)
 
 // download writes url to path atomically (internal/atomicfile), checking the size and the
 // checksum before the file takes its name. A connection that breaks off is resumed where it
-// stopped (openURL).
+// stopped (remote.Open).
 func download(url, path string, r Resource, progress io.Writer) error {
-	body, err := openURL(context.Background(), url)
+	body, err := remote.Open(context.Background(), url)
 	if err != nil {
 		return err
 	}
@@ -121,14 +122,14 @@ func download(url, path string, r Resource, progress io.Writer) error {
 		if h != nil {
 			w = io.MultiWriter(w, h)
 		}
-		pw := &progressWriter{out: progress, name: filepath.Base(path), total: body.size, start: time.Now()}
+		pw := &progressWriter{out: progress, name: filepath.Base(path), total: body.Size(), start: time.Now()}
 		n, err := io.Copy(w, io.TeeReader(body, pw))
 		pw.finish()
 		if err != nil {
 			return err
 		}
-		if body.size > 0 && n != body.size {
-			return fmt.Errorf("truncated download: %d of %d bytes", n, body.size)
+		if body.Size() > 0 && n != body.Size() {
+			return fmt.Errorf("truncated download: %d of %d bytes", n, body.Size())
 		}
 		if h != nil {
 			if got := hex.EncodeToString(h.Sum(nil)); got != want {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
+	"github.com/gomlx-ssl/vicreg/internal/remote/remotetest"
 )
 
 // BenchmarkShardStreamS3 reads BenchmarkShardStream's shards from the fake S3 of the tests (on the
@@ -17,8 +18,8 @@ import (
 func BenchmarkShardStreamS3(b *testing.B) {
 	dir, pattern := benchShards(b)
 	const secret = "bench-secret"
-	f := newFakeS3(b, secret)
-	f.public["open"] = true
+	f := remotetest.NewS3(b, secret)
+	f.Public["open"] = true
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		b.Fatal(err)
@@ -28,8 +29,8 @@ func BenchmarkShardStreamS3(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		f.objects["open/"+e.Name()] = data
-		f.objects["private/"+e.Name()] = data
+		f.Objects["open/"+e.Name()] = data
+		f.Objects["private/"+e.Name()] = data
 	}
 	b.Logf("%s", cpuinfo.Describe())
 	b.Run("http", func(b *testing.B) { // the same server, as a plain URL

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gomlx-ssl/vicreg/internal/remote"
 )
 
 // fileServer serves dir over HTTP, counting the requests by path; a .tar request's Range header
@@ -89,9 +91,9 @@ func (fs *fileServer) count(suffix string) int {
 
 // fastRetries makes HTTP retries immediate for the test.
 func fastRetries(t *testing.T, attempts int) {
-	wait, n := httpRetryWait, httpAttempts
-	httpRetryWait, httpAttempts = time.Microsecond, attempts
-	t.Cleanup(func() { httpRetryWait, httpAttempts = wait, n })
+	wait, n := remote.RetryWait, remote.RetryAttempts
+	remote.RetryWait, remote.RetryAttempts = time.Microsecond, attempts
+	t.Cleanup(func() { remote.RetryWait, remote.RetryAttempts = wait, n })
 }
 
 // samplesOf reads every sample of s in file order: key, label and bytes.

@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+	"github.com/gomlx-ssl/vicreg/internal/remote"
 )
 
 // ShardIndex is the JSON index of a set of shards, in the format of WebDataset's wids
@@ -61,7 +62,7 @@ func beside(loc, name string) string {
 	case isPipe(loc):
 		return ""
 	case isObject(loc):
-		return objectBeside(loc, name)
+		return remote.Beside(loc, name)
 	case isURL(loc):
 		u, err := url.Parse(loc)
 		if err != nil {
@@ -100,9 +101,9 @@ func indexCandidates(loc, split string) []string {
 	folder, name := filepath.Base(filepath.Dir(loc)), filepath.Base(loc)
 	sibling := func(d string) string { return filepath.Join(filepath.Dir(filepath.Dir(loc)), d, name) }
 	if isObject(loc) {
-		_, _, key, _ := splitObject(loc)
+		_, _, key, _ := remote.Split(loc)
 		folder, name = path.Base(path.Dir(key)), path.Base(key)
-		sibling = func(d string) string { return objectBeside(loc, "../"+d+"/"+name) }
+		sibling = func(d string) string { return remote.Beside(loc, "../"+d+"/"+name) }
 	} else if isURL(loc) {
 		u, err := url.Parse(loc)
 		if err != nil {

@@ -21,7 +21,7 @@ say() { echo "gpu-build: $*"; }
 
 rm -rf "$OUT"
 mkdir -p "$OUT"
-# Without the S3 and GCS clients (datasets/objectstore_nocloud.go): about 2 MiB less per binary
+# Without the S3 and GCS clients (internal/remote/objectstore_nocloud.go): about 2 MiB less per binary
 # once compressed, which the 64 MiB that one device call carries needs.
 flags=(-trimpath -tags nocloud -ldflags "-s -w")
 say "building train and bench"

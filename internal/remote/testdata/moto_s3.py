@@ -1,12 +1,15 @@
-"""References for the optional S3 tests (datasets/objectstore_moto_test.go), from PyPI:
+"""References for the optional S3 tests (internal/remote/objectstore_test.go and
+datasets/objectstore_moto_test.go), from PyPI:
 moto (an implementation of S3's API, used by boto's own tests) and botocore (the AWS SDK for
 Python). Run with a python3 that has them: pip install 'moto[server]' boto3.
 
   moto_s3.py serve DIR   serves S3 on a free local port: each folder DIR/BUCKET@REGION becomes a
-                         bucket in that region, holding its files under their relative paths;
+                         bucket in that region, holding its files under their relative paths (an
+                         empty folder, an empty bucket);
                          prints the endpoint URL, then serves until standard input closes.
-  moto_s3.py sign        reads one JSON request a line ({"url", "headers", "time" (Unix seconds),
-                         "key", "secret", "region"}) and writes the Authorization header that
+  moto_s3.py sign        reads one JSON request a line ({"method" (GET when absent), "url",
+                         "headers", "body" (text; empty when absent), "time" (Unix seconds), "key",
+                         "secret", "region"}) and writes the Authorization header that
                          botocore's S3 signer gives it at that time, a line each.
 """
 import datetime
@@ -50,7 +53,7 @@ def sign():
         r = json.loads(line)
         at = datetime.datetime.fromtimestamp(r["time"], datetime.timezone.utc).replace(tzinfo=None)
         botocore.auth.get_current_datetime = lambda: at
-        req = AWSRequest(method="GET", url=r["url"], headers=r["headers"])
+        req = AWSRequest(method=r.get("method", "GET"), url=r["url"], headers=r["headers"], data=r.get("body", "").encode())
         creds = Credentials(r["key"], r["secret"], r.get("token") or None)
         botocore.auth.S3SigV4Auth(creds, "s3", r["region"]).add_auth(req)
         print(req.headers["Authorization"], flush=True)

@@ -1,6 +1,6 @@
 //go:build nocloud
 
-package datasets
+package remote
 
 import (
 	"context"
@@ -13,9 +13,12 @@ import (
 // their size), there are no S3 or GCS clients: s3:// and gs:// locations are refused.
 
 // bucketRequest refuses every object location.
-func bucketRequest(_ context.Context, scheme, bucket, key string, _ url.Values, _ http.Header) (*http.Request, error) {
+func bucketRequest(_ context.Context, _, scheme, bucket, key string, _ url.Values, _ http.Header, _ *upload) (*http.Request, error) {
 	return nil, fmt.Errorf("%s://%s/%s: this binary was built without s3:// and gs:// support (-tags nocloud): build it without the tag, or give a pipe: command such as pipe:aws s3 cp s3://BUCKET/KEY -", scheme, bucket, key)
 }
 
-// objectAuthHint has nothing to say: no request is made.
-func objectAuthHint(string) string { return "" }
+// Forget has nothing to forget.
+func Forget() {}
+
+// authHint has nothing to say: no request is made.
+func authHint(string, bool) string { return "" }
