@@ -56,6 +56,7 @@ test: xla
 RACEPKGS ?= ./datasets/... ./internal/... ./results/... ./plot/... ./checkpoints/safetensors ./losses/entropy
 race:
 	$(GO) test -race $(TESTFLAGS) $(RACEPKGS)
+	$(GO) test -race $(TESTFLAGS) -run Mirror ./checkpoints
 
 ## analyze: the paper's assumption checks on a run's checkpoints, e.g.
 ## make analyze ARGS="-checkpoints runs/vicreg -out runs/vicreg/analysis"

@@ -45,6 +45,9 @@ type Manager struct {
 	BestMetric string
 	// Logger receives warnings about damaged checkpoints and failed clean-ups.
 	Logger *log.Logger
+	// Mirror, when set, is synced (in the background) after each Save: the folder's copy in a
+	// bucket follows it.
+	Mirror *Mirror
 }
 
 // NewManager returns a Manager for dir, creating the folder if needed, and removes temporary
@@ -181,6 +184,9 @@ func (m *Manager) Save(s *State) (string, error) {
 		return "", err
 	}
 	m.retain(path)
+	if m.Mirror != nil {
+		m.Mirror.Sync()
+	}
 	return path, nil
 }
 

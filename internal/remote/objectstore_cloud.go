@@ -40,6 +40,10 @@ func bucketRequest(ctx context.Context, method, scheme, bucket, key string, quer
 	return gcsObjects.request(ctx, method, bucket, key, query, header, up)
 }
 
+// BucketsSupported says whether this binary has the S3 and GCS clients (not built with -tags
+// nocloud).
+const BucketsSupported = true
+
 // Forget drops the S3 and GCS configurations and credentials found so far: the next request
 // finds them again, from the environment as it is then (for tests that change it).
 func Forget() {

@@ -17,6 +17,9 @@ func bucketRequest(_ context.Context, _, scheme, bucket, key string, _ url.Value
 	return nil, fmt.Errorf("%s://%s/%s: this binary was built without s3:// and gs:// support (-tags nocloud): build it without the tag, or give a pipe: command such as pipe:aws s3 cp s3://BUCKET/KEY -", scheme, bucket, key)
 }
 
+// BucketsSupported says whether this binary has the S3 and GCS clients: not with -tags nocloud.
+const BucketsSupported = false
+
 // Forget has nothing to forget.
 func Forget() {}
 

@@ -86,17 +86,20 @@ type Config struct {
 	// Precision is the compute precision, one of Precisions.
 	Precision string `json:"precision"`
 
-	CheckpointDir   string  `json:"checkpoint_dir" config:"local"`
-	KeepLast        int     `json:"keep" config:"local"`
-	CheckpointEvery int     `json:"checkpoint_every" config:"local"` // steps between checkpoints (0: every epoch end)
-	Resume          bool    `json:"resume" config:"local"`
-	MetricsFile     string  `json:"metrics" config:"local"`
-	LogEvery        int     `json:"log_every" config:"local"`  // steps between metric lines
-	EvalEvery       int     `json:"eval_every" config:"local"` // epochs between kNN evaluations (0: only at the end)
-	KNNK            int     `json:"knn_k" config:"local"`
-	KNNTemperature  float64 `json:"knn_t" config:"local"`
-	ProbeEpochs     int     `json:"probe_epochs" config:"local"`
-	Baselines       bool    `json:"baselines" config:"local"` // also probe raw pixels and a random encoder
+	CheckpointDir string `json:"checkpoint_dir" config:"local"`
+	// CheckpointMirror is a bucket folder (s3://BUCKET/PREFIX/, gs://...) that keeps a copy of
+	// CheckpointDir, restored from with -resume ("": none).
+	CheckpointMirror string  `json:"checkpoint_mirror" config:"local"`
+	KeepLast         int     `json:"keep" config:"local"`
+	CheckpointEvery  int     `json:"checkpoint_every" config:"local"` // steps between checkpoints (0: every epoch end)
+	Resume           bool    `json:"resume" config:"local"`
+	MetricsFile      string  `json:"metrics" config:"local"`
+	LogEvery         int     `json:"log_every" config:"local"`  // steps between metric lines
+	EvalEvery        int     `json:"eval_every" config:"local"` // epochs between kNN evaluations (0: only at the end)
+	KNNK             int     `json:"knn_k" config:"local"`
+	KNNTemperature   float64 `json:"knn_t" config:"local"`
+	ProbeEpochs      int     `json:"probe_epochs" config:"local"`
+	Baselines        bool    `json:"baselines" config:"local"` // also probe raw pixels and a random encoder
 	// LowLabel lists label percentages (in (0, 100)) at which the final evaluation also trains
 	// the linear probe and kNN on a class-balanced subset of the training labels (1 and 10 are
 	// the VICReg paper's semi-supervised budgets); the subsets are nested and fixed by Seed.

@@ -69,6 +69,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Devices, "devices", c.Devices, "devices to split each batch over (data parallel; XLA CPU exposes several, xla:cuda one per GPU); must divide -batch-size")
 	fs.StringVar(&c.Precision, "precision", c.Precision, "compute precision: "+strings.Join(Precisions, ", ")+" (bf16: bfloat16 convolutions and matrix products, float32 weights, batch-norm statistics and losses)")
 	fs.StringVar(&c.CheckpointDir, "checkpoint-dir", c.CheckpointDir, "folder of checkpoints, metrics, plots and the run's "+FileName)
+	fs.StringVar(&c.CheckpointMirror, "checkpoint-mirror", c.CheckpointMirror, "a bucket folder (s3://BUCKET/PREFIX/ or gs://BUCKET/PREFIX/) that keeps a copy of -checkpoint-dir, updated after each checkpoint; -resume on another machine restores from it")
 	fs.IntVar(&c.KeepLast, "keep", c.KeepLast, "checkpoints to keep (plus the best by probe accuracy)")
 	fs.IntVar(&c.CheckpointEvery, "checkpoint-every", c.CheckpointEvery, "steps between checkpoints (0: at the end of every epoch)")
 	fs.BoolVar(&c.Resume, "resume", c.Resume, "continue from the newest valid checkpoint in -checkpoint-dir (a folder without checkpoints starts a new run, with a warning)")

@@ -155,7 +155,7 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 }
 
 // Run pretrains according to cfg, then evaluates the encoder.
-func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain, error) {
+func Run(b backends.Backend, cfg config.Config, opts Options) (res *results.Pretrain, rerr error) {
 	start := time.Now()
 	logger := opts.Logger
 	if logger == nil {
@@ -211,17 +211,34 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 		return nil, err
 	}
 	var from Resumed
+	if !cfg.Resume {
+		if err := RefuseOverwrite(mgr); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.CheckpointMirror != "" { // before Resume: it restores the bucket's newer checkpoints
+		if mgr.Mirror, err = OpenMirror(mgr, cfg.CheckpointMirror, cfg.Resume, logger); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Resume {
 		if from, err = Resume(mgr, ctx, logger, func(saved json.RawMessage) []string { return diffConfig(saved, cfg) }); err != nil {
 			return nil, err
 		}
-	} else if err := RefuseOverwrite(mgr); err != nil {
-		return nil, err
 	}
 	if from.Step == 0 {
 		if err := RefuseOverResult(cfg.CheckpointDir); err != nil {
 			return nil, err
 		}
+	}
+	if mgr.Mirror != nil {
+		// Whatever ends the run from here (its end, a signal, a failure), what it saved reaches
+		// the bucket.
+		defer func() {
+			if merr := FinishMirror(mgr.Mirror, logger); merr != nil && rerr == nil {
+				res, rerr = nil, merr
+			}
+		}()
 	}
 	// The loader checks the position resumed from against the data set before config.json is
 	// written: a -resume refused for other data leaves the run's record of its data as it was.
@@ -292,7 +309,7 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (*results.Pretrain
 	if err != nil {
 		return nil, err
 	}
-	res := &results.Pretrain{Kind: results.KindPretrain, Steps: lr.Steps, Trained: lr.Trained, Interrupted: lr.Interrupted, Checkpoint: lr.Checkpoint, TrainTime: lr.TrainTime,
+	res = &results.Pretrain{Kind: results.KindPretrain, Steps: lr.Steps, Trained: lr.Trained, Interrupted: lr.Interrupted, Checkpoint: lr.Checkpoint, TrainTime: lr.TrainTime,
 		StepCompilations: trainStep.Compilations(),
 		Provenance:       backend.Provenance(b, cfg.Dataset, datasets.DataDirOf(cfg.Dataset, cfg.DataDir), cfg.Seed, start)}
 	if v, ok := lr.Last[results.KeyProbeAcc]; ok {

@@ -24,6 +24,8 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
+	"github.com/gomlx-ssl/vicreg/internal/remote"
+	"github.com/gomlx-ssl/vicreg/internal/remote/remotetest"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
@@ -333,8 +335,16 @@ func TestResumeIsExact(t *testing.T) {
 		}
 	}
 
+	// The interrupted run is mirrored to a bucket (the tests' fake S3), and resumed on "another
+	// machine": a new, empty -checkpoint-dir, the first one deleted. (Not in a binary built
+	// without the S3 client, as the GPU check's are: there it resumes in its own folder.)
+	var bucket *remotetest.S3
 	split := tinyConfig(t)
 	split.LogEvery = logEvery
+	if remote.BucketsSupported {
+		bucket = fakeBucket(t)
+		split.CheckpointMirror = "s3://runs/split"
+	}
 	res, err := Run(b, split, stopAfter(2))
 	if err != nil {
 		t.Fatal(err)
@@ -346,6 +356,13 @@ func TestResumeIsExact(t *testing.T) {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("the interrupted run drew no %s (the curves so far): %v", filepath.Base(f), err)
 		}
+	}
+	if bucket != nil {
+		sameFolderInBucket(t, split.CheckpointDir, bucket, "runs/split/")
+		if err := os.RemoveAll(split.CheckpointDir); err != nil {
+			t.Fatal(err)
+		}
+		split.CheckpointDir = filepath.Join(t.TempDir(), "elsewhere")
 	}
 	split.Resume = true
 	if res, err = Run(b, split, quiet()); err != nil {
@@ -371,6 +388,9 @@ func TestResumeIsExact(t *testing.T) {
 	}
 	sameResult("the resumed run's result", res, 2, split.CheckpointDir)
 	sameMetrics("the interrupted and resumed run", split.CheckpointDir)
+	if bucket != nil {
+		sameFolderInBucket(t, split.CheckpointDir, bucket, "runs/split/")
+	}
 	// config.json records the run, not the -resume of the command that continued it: -config
 	// config.json repeats the run rather than resuming one.
 	if stored, err := config.Load(filepath.Join(split.CheckpointDir, config.FileName)); err != nil || stored.Resume || stored.Seed != split.Seed {
@@ -547,6 +567,49 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 }
 
 // stopAfter is quiet() with a stop request (a signal's) raised at the end of the given step.
+// fakeBucket serves the tests' fake S3, with credentials for it, for -checkpoint-mirror s3://runs/...
+func fakeBucket(t *testing.T) *remotetest.S3 {
+	const secret = "trainer-secret"
+	f := remotetest.NewS3(t, secret)
+	remotetest.AWSEnv(t, f.URL, "AKIDTEST", secret)
+	remote.Forget()
+	t.Cleanup(remote.Forget)
+	return f
+}
+
+// sameFolderInBucket checks that the bucket folder prefix ("bucket/prefix/") holds the mirrored
+// files of dir, byte for byte: its checkpoints, config.json, metrics.jsonl, figures, result.json.
+func sameFolderInBucket(t *testing.T, dir string, f *remotetest.S3, prefix string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, e := range entries {
+		if e.Name() == checkpoints.LockFile || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		want = append(want, e.Name())
+		local, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		if data, ok := f.Object(prefix + e.Name()); !ok || string(data) != string(local) {
+			t.Errorf("the bucket's %s%s (there: %v) differs from the folder's", prefix, e.Name(), ok)
+		}
+	}
+	var got []string
+	f.Mu.Lock()
+	for k := range f.Objects {
+		if name, ok := strings.CutPrefix(k, prefix); ok {
+			got = append(got, name)
+		}
+	}
+	f.Mu.Unlock()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("the bucket holds %q, the folder %q", got, want)
+	}
+}
+
 func stopAfter(step int64) Options {
 	var stop atomic.Bool
 	opts := quiet()
