@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,10 +21,7 @@ import (
 
 // bucketFiles are the names and contents of the objects under prefix ("bucket/prefix/") of a fake
 // store's objects.
-func bucketFiles(mu interface {
-	Lock()
-	Unlock()
-}, objects map[string][]byte, prefix string) map[string]string {
+func bucketFiles(mu sync.Locker, objects map[string][]byte, prefix string) map[string]string {
 	mu.Lock()
 	defer mu.Unlock()
 	out := map[string]string{}
