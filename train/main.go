@@ -99,6 +99,9 @@ func run(args []string) int {
 		printAccuracy(res, cfg) // the phases of the final evaluation that finished before the signal
 		logger.Info("interrupted; checkpoint written", "step", res.Steps, "checkpoint", res.Checkpoint)
 		fmt.Fprintf(os.Stderr, "To resume: go run ./train -config %s -resume\n", flagargs.ShellQuote(filepath.Join(cfg.CheckpointDir, config.FileName)))
+		if cfg.CheckpointMirror != "" {
+			fmt.Fprintf(os.Stderr, "On another machine: this command with -resume added (its checkpoints are restored from %s)\n", cfg.CheckpointMirror)
+		}
 		return 0
 	}
 	switch {
