@@ -24,6 +24,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -202,10 +203,26 @@ func runLogged(args []string, logw io.Writer) int {
 	if *calibrate {
 		return runCalibration(*out, o, *calReps, *calDim, *seed, logger)
 	}
+	// Runs in a bucket are read from their copies in the cache folder, made or updated first.
+	localCopy := func(loc string) (string, bool) {
+		local, err := checkpoints.LocalCopy(context.Background(), loc, logger)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "analyze: %v\n", err)
+			return "", false
+		}
+		return local, true
+	}
+	var ok bool
+	if o.Checkpoints, ok = localCopy(o.Checkpoints); !ok {
+		return 2
+	}
 	var runs []string
 	if *compare != "" {
 		for _, p := range strings.Split(*compare, ",") {
 			if p = datasets.ExpandHome(strings.TrimSpace(p)); p != "" {
+				if p, ok = localCopy(p); !ok {
+					return 2
+				}
 				runs = append(runs, p)
 			}
 		}

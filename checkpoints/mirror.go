@@ -221,7 +221,7 @@ func (m *Mirror) download(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("restoring %s from %s: %w", name, m.Remote, err)
 	}
-	m.logger().Info("restored from the bucket", "file", name, "MB", fmt.Sprintf("%.1f", float64(n)/1e6), "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
+	m.logger().Info("copied from the bucket", "file", name, "MB", fmt.Sprintf("%.1f", float64(n)/1e6), "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
 	if isCheckpoint(name) {
 		m.mu.Lock()
 		m.seen[name] = true
@@ -436,4 +436,57 @@ func snapshotFile(p string) (string, error) {
 		return "", err
 	}
 	return f.Name(), f.Close()
+}
+
+// LocalCopy is where the checkpoint, exported encoder or run folder at loc can be read on this
+// machine: loc itself when it is not in a bucket; otherwise its copy in the user's cache folder
+// (~/.cache/vicreg-runs/s3/BUCKET/KEY), made or brought up to date first. A bucket folder (a run
+// that -checkpoint-mirror copied) is restored as Restore does: its checkpoints newer than the
+// copy's, with the run's other files. A file is downloaded unless the copy has its MD5.
+func LocalCopy(ctx context.Context, loc string, logger *log.Logger) (string, error) {
+	if !remote.IsObject(loc) {
+		return loc, nil
+	}
+	scheme, bucket, key, err := remote.Split(loc)
+	if err != nil {
+		return "", err
+	}
+	cache, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("copying %s: no cache folder to copy it into: %w", loc, err)
+	}
+	local := filepath.Join(cache, "vicreg-runs", scheme, bucket, filepath.FromSlash(strings.TrimSuffix(key, "/")))
+	folder, name := strings.HasSuffix(key, "/") || key == "" || path.Ext(key) == "", ""
+	dir := local
+	if !folder {
+		dir, name = filepath.Dir(local), path.Base(key)
+		loc = strings.TrimSuffix(loc, name)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return "", fmt.Errorf("copying %s: %w", loc, err)
+	}
+	m, err := NewMirror(ctx, dir, loc, logger)
+	if err != nil {
+		return "", err
+	}
+	if folder {
+		if _, err := m.Restore(ctx); err != nil {
+			return "", err
+		}
+		if len(m.localCheckpoints()) == 0 {
+			return "", fmt.Errorf("%w in %s", ErrNoCheckpoint, m.Remote)
+		}
+		m.logger().Info("reading the run from its copy", "bucket", m.Remote, "copy", dir)
+		return dir, nil
+	}
+	m.mu.Lock()
+	_, ok := m.objects[name]
+	m.mu.Unlock()
+	if !ok {
+		return "", fmt.Errorf("%s%s: no such object (listing %s)", m.Remote, name, m.Remote)
+	}
+	if err := m.download(ctx, name); err != nil {
+		return "", err
+	}
+	return local, nil
 }

@@ -4,6 +4,7 @@ package checkpoints
 
 import (
 	"bytes"
+	"errors"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -162,7 +163,7 @@ func TestMirrorFollowsTheFolderAndRestores(t *testing.T) {
 	if filepath.Base(path) != "ckpt-000000004.safetensors" || s.Step != 4 || flatValue(t, s.Variables[0].Value).([]float32)[0] != 4 {
 		t.Fatalf("loaded %s at step %d", path, s.Step)
 	}
-	if !strings.Contains(buf.String(), "restored from the bucket") {
+	if !strings.Contains(buf.String(), "copied from the bucket") {
 		t.Fatalf("log:\n%s", buf.String())
 	}
 	// Nothing newer in the bucket: a second Restore copies nothing.
@@ -324,5 +325,59 @@ func TestMirrorGCS(t *testing.T) {
 		if _, err := NewMirror(t.Context(), dir, loc, nil); err == nil || !strings.Contains(err.Error(), msg) {
 			t.Errorf("%s: %v, want %q", loc, err, msg)
 		}
+	}
+}
+
+// A run in a bucket, or one of its checkpoints, is read from a copy in the user's cache folder,
+// downloaded once: asking again downloads nothing more. A local path is returned as it is.
+func TestLocalCopy(t *testing.T) {
+	f := fakeS3Bucket(t)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	m, _ := mirroredManager(t, "s3://runs/r/")
+	for step := int64(1); step <= 3; step++ {
+		if _, err := m.Save(stepState(step, nil)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.WriteFile(filepath.Join(m.Dir, "config.json"), []byte(`{"seed":1}`), 0o644)
+	m.Mirror.Sync()
+	if err := m.Mirror.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	logger := log.New(&bytes.Buffer{})
+	dir, err := LocalCopy(t.Context(), "s3://runs/r", logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(os.Getenv("XDG_CACHE_HOME"), "vicreg-runs", "s3", "runs", "r"); dir != want {
+		t.Fatalf("copy in %s, want %s", dir, want)
+	}
+	if got := folderFiles(t, dir); !slices.Equal(sortedKeys(got), sortedKeys(folderFiles(t, m.Dir))) {
+		t.Fatalf("the copy holds %q, the run %q", sortedKeys(got), sortedKeys(folderFiles(t, m.Dir)))
+	}
+	s, _, err := (&Manager{Dir: dir, Logger: logger}).LoadLatest()
+	if err != nil || s.Step != 3 {
+		t.Fatalf("the copy's newest checkpoint: %v", err)
+	}
+	s.Free()
+	gets := len(f.Entries("GET "))
+	if _, err := LocalCopy(t.Context(), "s3://runs/r/", logger); err != nil || len(f.Entries("GET ")) != gets {
+		t.Fatalf("asked again: %v, %d downloads more", err, len(f.Entries("GET "))-gets)
+	}
+	file, err := LocalCopy(t.Context(), "s3://runs/r/ckpt-000000002.safetensors", logger)
+	if err != nil || file != filepath.Join(dir, "ckpt-000000002.safetensors") {
+		t.Fatalf("a checkpoint file: %s, %v", file, err)
+	}
+	if len(f.Entries("GET ")) != gets {
+		t.Fatal("a checkpoint the copy holds was downloaded again")
+	}
+	if p, err := LocalCopy(t.Context(), "/runs/r", logger); p != "/runs/r" || err != nil {
+		t.Fatalf("a local path: %s, %v", p, err)
+	}
+	if _, err := LocalCopy(t.Context(), "s3://runs/r/ckpt-000000009.safetensors", logger); err == nil || !strings.Contains(err.Error(), "s3://runs/r/ckpt-000000009.safetensors: no such object") {
+		t.Fatalf("a missing checkpoint: %v", err)
+	}
+	if _, err := LocalCopy(t.Context(), "s3://runs/empty/", logger); !errors.Is(err, ErrNoCheckpoint) {
+		t.Fatalf("an empty folder: %v", err)
 	}
 }

@@ -40,6 +40,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -158,6 +159,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if msg := f.check(); msg != "" {
 		return usage(stderr, "%s", msg)
 	}
+	if inBucket(f.ckpt) {
+		if f.weights != "" && f.ft.CheckpointDir == "" {
+			return usage(stderr, "-checkpoint-dir: with an encoder in a bucket (%s), name the folder of the fine-tuning runs", f.ckpt)
+		}
+		local, err := checkpoints.LocalCopy(context.Background(), f.ckpt, logger)
+		if err != nil {
+			return usage(stderr, "-checkpoint: %v", err)
+		}
+		if msg := checkCheckpointPath(local); msg != "" {
+			return usage(stderr, "%s", msg)
+		}
+		f.ckpt = local
+	}
 	b, err := backend.New()
 	if err != nil {
 		logger.Error(err)
@@ -246,7 +260,15 @@ func (f *flags) check() string {
 			return out.flag + ": " + err.Error()
 		}
 	}
+	if inBucket(f.ckpt) {
+		return "" // checked once copied
+	}
 	return checkCheckpointPath(f.ckpt)
+}
+
+// inBucket reports whether loc is an s3:// or gs:// location.
+func inBucket(loc string) bool {
+	return strings.HasPrefix(loc, "s3://") || strings.HasPrefix(loc, "gs://")
 }
 
 // The flags that only one mode reads: the runs -weights starts (fine-tuning, evaluate.py's linear
