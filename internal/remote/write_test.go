@@ -131,6 +131,22 @@ func TestPutS3(t *testing.T) {
 	if data, _ := f.Object("far/x/ckpt"); string(data) != "checkpoint" {
 		t.Fatalf("stored %q", data)
 	}
+	// A connection broken off halfway through the body: the whole file is sent again.
+	broken := false
+	f.Fail = func(method, key string) int {
+		if method == http.MethodPut && !broken {
+			broken = true
+			return -1
+		}
+		return 0
+	}
+	os.WriteFile(file, []byte(strings.Repeat("checkpoint", 100000)), 0o644)
+	if _, err := Put(t.Context(), "s3://far/x/ckpt", file); err != nil || len(f.Entries("BREAK PUT")) != 1 {
+		t.Fatalf("after a broken connection: %v (%q)", err, f.Entries("BREAK"))
+	}
+	if data, _ := f.Object("far/x/ckpt"); string(data) != strings.Repeat("checkpoint", 100000) {
+		t.Fatalf("stored %d bytes after a broken connection", len(data))
+	}
 	f.Fail = func(method, key string) int { return http.StatusServiceUnavailable }
 	if _, err := Put(t.Context(), "s3://far/x/ckpt", file); err == nil || !strings.Contains(err.Error(), "PUT s3://far/x/ckpt: HTTP status 503 Service Unavailable") || !strings.Contains(err.Error(), "(tried 3 times)") {
 		t.Fatalf("503 every time: %v", err)

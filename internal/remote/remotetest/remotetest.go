@@ -150,7 +150,8 @@ type S3 struct {
 	PageSize int
 	BreakKey string // the first GET of this key breaks off halfway
 	// Fail, when set, is asked for each request whether to answer it with this status (0: no)
-	// instead, before looking at it further.
+	// instead, before looking at it further; -1 reads half the body, then breaks the connection
+	// off.
 	Fail func(method, key string) int
 }
 
@@ -193,6 +194,11 @@ func (f *S3) serve(w http.ResponseWriter, r *http.Request) {
 			w.WriteHeader(http.StatusForbidden)
 		}
 		return
+	}
+	if fail < 0 {
+		f.record(fmt.Sprintf("BREAK %s %s", r.Method, key))
+		io.CopyN(io.Discard, r.Body, r.ContentLength/2)
+		panic(http.ErrAbortHandler)
 	}
 	if fail != 0 {
 		f.record(fmt.Sprintf("FAIL %s %s %d", r.Method, key, fail))
