@@ -381,3 +381,49 @@ func TestLocalCopy(t *testing.T) {
 		t.Fatalf("an empty folder: %v", err)
 	}
 }
+
+// Against moto's S3 (optional: VICREG_S3_PYTHON), a bucket in another region than the configured
+// one: the mirror follows the folder through retention, and a restore into an empty folder loads
+// the newest checkpoint.
+func TestMirrorAgainstMoto(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "far@eu-west-1"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	remotetest.AWSEnv(t, remotetest.Moto(t, root), "AKIDMOTO", "moto")
+	remote.Forget()
+	t.Cleanup(remote.Forget)
+	m, _ := mirroredManager(t, "s3://far/runs/r 1/")
+	for step := int64(1); step <= 4; step++ {
+		if _, err := m.Save(stepState(step, map[string]float64{"probe_acc": float64(step % 3)})); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Mirror.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	objects, _, err := remote.List(t.Context(), "s3://far/runs/r 1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var listed []string
+	for _, o := range objects {
+		listed = append(listed, filepath.Base(o.Loc))
+	}
+	if want := sortedKeys(folderFiles(t, m.Dir)); !slices.Equal(listed, want) {
+		t.Fatalf("moto holds %q, the folder %q", listed, want)
+	}
+	dir := t.TempDir()
+	mirror, err := NewMirror(t.Context(), dir, "s3://far/runs/r 1/", m.Logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := mirror.Restore(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	s, path, err := (&Manager{Dir: dir, Logger: m.Logger}).LoadLatest()
+	if err != nil || s.Step != 4 {
+		t.Fatalf("restored from moto: %s, %v", path, err)
+	}
+	s.Free()
+}

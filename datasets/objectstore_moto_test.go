@@ -3,35 +3,19 @@
 package datasets
 
 import (
-	"bufio"
-	"io"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/gomlx-ssl/vicreg/internal/remote"
+	"github.com/gomlx-ssl/vicreg/internal/remote/remotetest"
 )
-
-// motoScript is the optional S3 tests' reference, shared with internal/remote's.
-const motoScript = "../internal/remote/testdata/moto_s3.py"
-
-// s3Python is the python3 that VICREG_S3_PYTHON names, with moto and boto3 from PyPI (pip install
-// 'moto[server]' boto3), for the S3 tests against references; the test is skipped without it.
-func s3Python(t *testing.T) string {
-	py := os.Getenv("VICREG_S3_PYTHON")
-	if py == "" {
-		t.Skip("VICREG_S3_PYTHON is not set: name a python3 with moto and boto3 (pip install 'moto[server]' boto3)")
-	}
-	return py
-}
 
 // Shards in moto's S3 (buckets in two regions, keys with a space, a folder listed in pages of 2),
 // named by their folder, index or pattern, give the samples of the files on disk.
 func TestS3AgainstMoto(t *testing.T) {
-	py := s3Python(t)
+	remotetest.MotoPython(t)
 	files, want := objectStoreFixture(t)
 	root := t.TempDir()
 	for name, data := range files {
@@ -39,27 +23,8 @@ func TestS3AgainstMoto(t *testing.T) {
 		writeFile(t, filepath.Join(root, "near@us-east-1", name), data)
 	}
 	writeFile(t, filepath.Join(root, "far@eu-west-1", "my data", "val", "shard-000000.tar"), files["shard-000000.tar"])
-	cmd := exec.Command(py, motoScript, "serve", root)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder // moto's request log, shown when the test fails
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("moto:\n%s", stderr.String())
-		}
-	})
-	endpoint, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("moto did not start: %v", err)
-	}
-	go io.Copy(io.Discard, stdout)
-	awsEnv(t, strings.TrimSpace(endpoint), "AKIDMOTO", "moto")
+	endpoint := remotetest.Moto(t, root)
+	awsEnv(t, endpoint, "AKIDMOTO", "moto")
 	page := remote.ListPageSize
 	remote.ListPageSize = 2
 	t.Cleanup(func() { remote.ListPageSize = page })

@@ -53,7 +53,18 @@ func Forget() {
 // emptySHA256 is the SHA-256 of an empty body: the payload hash of the requests without one.
 const emptySHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
-// newBody is a request's body: the file of up, opened anew for each try; http.NoBody without up.
+// newRequest is the request (method) of u, with header, and up's file as its body when up is not
+// nil.
+func newRequest(ctx context.Context, method string, u *url.URL, header http.Header, up *upload) (*http.Request, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(req.Header, header)
+	return req, newBody(req, up)
+}
+
+// newBody sets a request's body: the file of up, opened anew for each try; none without up.
 func newBody(req *http.Request, up *upload) error {
 	if up == nil {
 		return nil
@@ -192,16 +203,12 @@ func (s *s3Store) request(ctx context.Context, method, bucket, key string, query
 	if query != nil {
 		u.RawQuery = query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	req, err := newRequest(ctx, method, u, header, up)
 	if err != nil {
 		return nil, err
 	}
-	maps.Copy(req.Header, header)
 	payload := emptySHA256
 	if up != nil {
-		if err := newBody(req, up); err != nil {
-			return nil, err
-		}
 		req.Header.Set("Content-MD5", base64.StdEncoding.EncodeToString(up.md5)) // S3 refuses a body that does not match
 		payload = up.sha256
 	}
@@ -319,16 +326,12 @@ func (g *gcsStore) request(ctx context.Context, method, bucket, object string, q
 	if query != nil {
 		u.RawQuery = query.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	req, err := newRequest(ctx, method, u, header, up)
 	if err != nil {
 		return nil, err
 	}
-	maps.Copy(req.Header, header)
 	scope := gcsScope
 	if up != nil {
-		if err := newBody(req, up); err != nil {
-			return nil, err
-		}
 		req.Header.Set("X-Goog-Hash", "md5="+base64.StdEncoding.EncodeToString(up.md5)) // GCS refuses a body that does not match
 	}
 	if method != http.MethodGet {

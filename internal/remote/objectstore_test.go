@@ -3,10 +3,8 @@
 package remote
 
 import (
-	"bufio"
 	"cmp"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -68,22 +66,12 @@ func TestSigV4MatchesAWSExample(t *testing.T) {
 	}
 }
 
-// s3Python is the python3 that VICREG_S3_PYTHON names, with moto and boto3 from PyPI (pip install
-// 'moto[server]' boto3), for the S3 tests against references; the test is skipped without it.
-func s3Python(t *testing.T) string {
-	py := os.Getenv("VICREG_S3_PYTHON")
-	if py == "" {
-		t.Skip("VICREG_S3_PYTHON is not set: name a python3 with moto and boto3 (pip install 'moto[server]' boto3)")
-	}
-	return py
-}
-
 // Our S3 signatures are botocore's, to the character, for keys with spaces, non-ASCII letters and
 // the characters S3 escapes, a bucket with dots, a listing's query (with a continuation token that
 // holds "+", "/" and "="), a Range header, a session token, an upload (its payload hash,
 // Content-MD5 and length) and a deletion.
 func TestS3SignaturesMatchBotocore(t *testing.T) {
-	py := s3Python(t)
+	py := remotetest.MotoPython(t)
 	var s s3Store
 	s.once.Do(func() {})
 	s.signer = newS3Signer()
@@ -155,7 +143,7 @@ func TestS3SignaturesMatchBotocore(t *testing.T) {
 			"key": creds.AccessKeyID, "secret": creds.SecretAccessKey, "token": c.token, "region": c.region})
 		in.Write(append(line, '\n'))
 	}
-	cmd := exec.Command(py, "testdata/moto_s3.py", "sign")
+	cmd := exec.Command(py, remotetest.MotoScript(), "sign")
 	cmd.Stdin = strings.NewReader(in.String())
 	out, err := cmd.Output()
 	if err != nil {
@@ -176,32 +164,12 @@ func TestS3SignaturesMatchBotocore(t *testing.T) {
 // a key with a space is listed with its size and MD5, read back whole, replaced, and deleted; a
 // missing key's deletion is no error; the bucket's region is moto's answer to its HEAD request.
 func TestS3AgainstMoto(t *testing.T) {
-	py := s3Python(t)
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "far@eu-west-1"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(py, "testdata/moto_s3.py", "serve", root)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	var stderr strings.Builder // moto's request log, shown when the test fails
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		stdin.Close()
-		cmd.Wait()
-		if t.Failed() {
-			t.Logf("moto:\n%s", stderr.String())
-		}
-	})
-	endpoint, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("moto did not start: %v", err)
-	}
-	go io.Copy(io.Discard, stdout)
-	remotetest.AWSEnv(t, strings.TrimSpace(endpoint), "AKIDMOTO", "moto")
+	endpoint := remotetest.Moto(t, root)
+	remotetest.AWSEnv(t, endpoint, "AKIDMOTO", "moto")
 	Forget()
 	t.Cleanup(Forget)
 	checkRoundTrip(t, "s3://far/runs/r 1/")
