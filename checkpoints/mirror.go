@@ -176,7 +176,13 @@ func (m *Mirror) Restore(ctx context.Context) ([]string, error) {
 	}
 	m.mu.Unlock()
 	slices.Sort(others)
-	for _, name := range append(slices.Clone(restored), others...) {
+	// The other files first, then the checkpoints oldest first: a restore that fails part way
+	// leaves the folder's newest checkpoint older than the bucket's, so that the next one
+	// copies the rest.
+	for i := len(restored) - 1; i >= 0; i-- {
+		others = append(others, restored[i])
+	}
+	for _, name := range others {
 		if err := m.download(ctx, name); err != nil {
 			return nil, err
 		}
@@ -191,19 +197,53 @@ func (m *Mirror) download(ctx context.Context, name string) error {
 	want := m.objects[name]
 	m.mu.Unlock()
 	dst := filepath.Join(m.Dir, name)
+	aside := "" // the local file's second name, while the download replaces it
 	if _, err := os.Stat(dst); err == nil {
 		if sum, err := m.localMD5(name); err == nil && sum == want {
 			return nil
 		}
-		aside := dst + beforeRestore
+		aside = dst + beforeRestore
 		for i := 1; fileExists(aside); i++ {
 			aside = fmt.Sprintf("%s%s.%d", dst, beforeRestore, i)
 		}
-		if err := os.Rename(dst, aside); err != nil {
-			return fmt.Errorf("restoring %s: keeping the local copy aside: %w", dst, err)
+		if err := keepAs(dst, aside); err != nil {
+			return fmt.Errorf("restoring %s: keeping the local copy as %s: %w", dst, aside, err)
 		}
-		m.logger().Warn("restoring from the bucket: the local file differs, kept beside", "path", aside)
 	}
+	if err := m.fetch(ctx, name, want, dst); err != nil {
+		if aside != "" {
+			os.Remove(aside) // the local file is still in place
+		}
+		return err
+	}
+	if aside != "" {
+		m.logger().Warn("restored from the bucket a file that differed here: the local one is kept beside", "path", aside)
+	}
+	if isCheckpoint(name) {
+		m.mu.Lock()
+		m.seen[name] = true
+		m.mu.Unlock()
+	}
+	return nil
+}
+
+// keepAs gives the file at p the second name aside: a hard link, or a copy where links are not
+// allowed.
+func keepAs(p, aside string) error {
+	if os.Link(p, aside) == nil {
+		return nil
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return atomicfile.Copy(aside, 0, f)
+}
+
+// fetch downloads the bucket's object name to dst (atomically), checking it against the MD5 want
+// (hex; "" checks nothing).
+func (m *Mirror) fetch(ctx context.Context, name, want, dst string) error {
 	start := time.Now()
 	r, err := remote.Open(ctx, m.Remote+name)
 	if err != nil {
@@ -222,11 +262,6 @@ func (m *Mirror) download(ctx context.Context, name string) error {
 		return fmt.Errorf("restoring %s from %s: %w", name, m.Remote, err)
 	}
 	m.logger().Info("copied from the bucket", "file", name, "MB", fmt.Sprintf("%.1f", float64(n)/1e6), "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
-	if isCheckpoint(name) {
-		m.mu.Lock()
-		m.seen[name] = true
-		m.mu.Unlock()
-	}
 	return nil
 }
 

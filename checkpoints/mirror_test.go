@@ -196,8 +196,42 @@ func TestMirrorRestoresOverAnOlderFolder(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A restore whose download of a file the folder has too fails leaves the folder's file in
+	// place, and nothing beside it.
+	failGet := func(name string) {
+		f.Mu.Lock()
+		defer f.Mu.Unlock()
+		f.Fail = func(method, key string) int {
+			if method == http.MethodGet && key == "r/"+name {
+				return http.StatusInternalServerError
+			}
+			return 0
+		}
+	}
+	failGet("metrics.jsonl")
+	if _, err := mirror.Restore(t.Context()); err == nil || !strings.Contains(err.Error(), "restoring metrics.jsonl from the bucket") {
+		t.Fatalf("a restore whose download of metrics.jsonl fails: %v", err)
+	}
+	if got := folderFiles(t, behind.Dir); got["metrics.jsonl"] != "line\n" || len(got) != 2 {
+		t.Fatalf("after a failed restore the folder holds %q", sortedKeys(got))
+	}
+	if _, err := os.Stat(filepath.Join(behind.Dir, "metrics.jsonl.before-restore")); err == nil {
+		t.Fatal("a failed restore left a copy kept aside")
+	}
+	// A restore whose last download (the newest checkpoint) fails leaves it out, so the folder's
+	// newest checkpoint stays older than the bucket's: the next restore copies it.
+	failGet("ckpt-000000003.safetensors")
+	if _, err := mirror.Restore(t.Context()); err == nil || !strings.Contains(err.Error(), "restoring ckpt-000000003.safetensors from the bucket") {
+		t.Fatalf("a restore whose download fails: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(behind.Dir, "ckpt-000000003.safetensors")); err == nil {
+		t.Fatal("a checkpoint whose download failed is in the folder")
+	}
+	f.Mu.Lock()
+	f.Fail = nil
+	f.Mu.Unlock()
 	restored, err := mirror.Restore(t.Context())
-	if err != nil || !slices.Equal(restored, []string{"ckpt-000000003.safetensors", "ckpt-000000002.safetensors"}) {
+	if err != nil || !slices.Equal(restored, []string{"ckpt-000000003.safetensors"}) {
 		t.Fatalf("restored %q, %v", restored, err)
 	}
 	got := folderFiles(t, behind.Dir)
@@ -210,7 +244,6 @@ func TestMirrorRestoresOverAnOlderFolder(t *testing.T) {
 	if _, ok := got["metrics.jsonl.before-restore"]; ok {
 		t.Fatal("a file kept aside would be mirrored")
 	}
-	_ = f
 }
 
 // A bucket that refuses uploads (HTTP 503, after the retries) leaves the folder as it is and

@@ -35,7 +35,6 @@ func OpenMirror(mgr *checkpoints.Manager, loc string, resume bool, logger *log.L
 	if len(restored) > 0 {
 		logger.Info("restored the run's newer checkpoints from the bucket", "from", m.Remote, "checkpoints", len(restored), "newest", restored[0])
 	}
-	m.Sync() // what the folder holds and the bucket lacks (an interrupted copy) goes up at once
 	return m, nil
 }
 

@@ -232,8 +232,10 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (res *results.Pret
 		}
 	}
 	if mgr.Mirror != nil {
-		// Whatever ends the run from here (its end, a signal, a failure), what it saved reaches
-		// the bucket.
+		// What the folder holds and the bucket lacks (a copy interrupted) goes up at once; and
+		// whatever ends the run from here (its end, a signal, a failure), what it saved reaches
+		// the bucket before it returns.
+		mgr.Mirror.Sync()
 		defer func() {
 			if merr := FinishMirror(mgr.Mirror, logger); merr != nil && rerr == nil {
 				res, rerr = nil, merr
