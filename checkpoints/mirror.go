@@ -518,7 +518,7 @@ func LocalCopy(ctx context.Context, loc string, logger *log.Logger) (string, err
 	_, ok := m.objects[name]
 	m.mu.Unlock()
 	if !ok {
-		return "", fmt.Errorf("%s%s: no such object (listing %s)", m.Remote, name, m.Remote)
+		return "", fmt.Errorf("%s%s: no such object in the listing of %s (a folder's name ends in /)", m.Remote, name, m.Remote)
 	}
 	if err := m.download(ctx, name); err != nil {
 		return "", err
