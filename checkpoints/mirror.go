@@ -19,6 +19,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+	"github.com/gomlx-ssl/vicreg/internal/progress"
 	"github.com/gomlx-ssl/vicreg/internal/remote"
 )
 
@@ -44,6 +45,7 @@ type Mirror struct {
 
 	mu      sync.Mutex
 	objects map[string]string   // name → MD5 (hex) of the bucket's object, as listed or uploaded
+	sizes   map[string]int64    // name → size of the bucket's object, as listed
 	hashes  map[string]fileHash // name → MD5 of the local file, while its size and time stay
 	seen    map[string]bool     // checkpoints seen in the folder
 	wanted  bool                // a sync was asked for since the last one started
@@ -71,7 +73,8 @@ func NewMirror(ctx context.Context, dir, loc string, logger *log.Logger) (*Mirro
 	if !strings.HasSuffix(loc, "/") {
 		loc += "/"
 	}
-	m := &Mirror{Dir: dir, Remote: loc, Logger: logger, objects: map[string]string{}, hashes: map[string]fileHash{}, seen: map[string]bool{}}
+	m := &Mirror{Dir: dir, Remote: loc, Logger: logger, objects: map[string]string{}, sizes: map[string]int64{},
+		hashes: map[string]fileHash{}, seen: map[string]bool{}}
 	m.idle = sync.NewCond(&m.mu)
 	objects, _, err := remote.List(ctx, loc)
 	if err != nil {
@@ -79,7 +82,7 @@ func NewMirror(ctx context.Context, dir, loc string, logger *log.Logger) (*Mirro
 	}
 	for _, o := range objects {
 		if name := path.Base(o.Loc); mirrored(name) {
-			m.objects[name] = o.MD5
+			m.objects[name], m.sizes[name] = o.MD5, o.Size
 		}
 	}
 	for _, name := range m.localCheckpoints() {
@@ -182,17 +185,39 @@ func (m *Mirror) Restore(ctx context.Context) ([]string, error) {
 	for i := len(restored) - 1; i >= 0; i-- {
 		others = append(others, restored[i])
 	}
-	for _, name := range others {
-		if err := m.download(ctx, name); err != nil {
-			return nil, err
-		}
+	if err := m.downloadAll(ctx, others); err != nil {
+		return nil, err
 	}
 	return restored, nil
 }
 
+// downloadAll downloads the bucket's objects names into the folder, in that order, with a
+// progress bar (in MB) over all of them.
+func (m *Mirror) downloadAll(ctx context.Context, names []string) error {
+	var total int64
+	m.mu.Lock()
+	for _, name := range names {
+		total += m.sizes[name]
+	}
+	m.mu.Unlock()
+	bar := progress.New("copying from the bucket", max(1, (total+999_999)/1_000_000), 0, progress.Options{Logger: m.logger(), Unit: "MB"})
+	defer bar.Finish()
+	var done int64
+	for _, name := range names {
+		if err := m.download(ctx, name, func(n int) {
+			done += int64(n)
+			bar.Set(min(done/1_000_000, (total+999_999)/1_000_000), "")
+		}); err != nil {
+			return err
+		}
+	}
+	bar.Set(max(1, (total+999_999)/1_000_000), "")
+	return nil
+}
+
 // download copies the bucket's object name into the folder, keeping a local file that differs
-// as NAME.before-restore.
-func (m *Mirror) download(ctx context.Context, name string) error {
+// as NAME.before-restore; read is told of each chunk read.
+func (m *Mirror) download(ctx context.Context, name string, read func(n int)) error {
 	m.mu.Lock()
 	want := m.objects[name]
 	m.mu.Unlock()
@@ -210,7 +235,7 @@ func (m *Mirror) download(ctx context.Context, name string) error {
 			return fmt.Errorf("restoring %s: keeping the local copy as %s: %w", dst, aside, err)
 		}
 	}
-	if err := m.fetch(ctx, name, want, dst); err != nil {
+	if err := m.fetch(ctx, name, want, dst, read); err != nil {
 		if aside != "" {
 			os.Remove(aside) // the local file is still in place
 		}
@@ -242,8 +267,8 @@ func keepAs(p, aside string) error {
 }
 
 // fetch downloads the bucket's object name to dst (atomically), checking it against the MD5 want
-// (hex; "" checks nothing).
-func (m *Mirror) fetch(ctx context.Context, name, want, dst string) error {
+// (hex; "" checks nothing); read is told of each chunk read.
+func (m *Mirror) fetch(ctx context.Context, name, want, dst string, read func(n int)) error {
 	start := time.Now()
 	r, err := remote.Open(ctx, m.Remote+name)
 	if err != nil {
@@ -252,7 +277,7 @@ func (m *Mirror) fetch(ctx context.Context, name, want, dst string) error {
 	defer r.Close()
 	h := md5.New()
 	n := int64(0)
-	err = atomicfile.Copy(dst, 0, &checkedReader{r: io.TeeReader(r, h), n: &n, done: func() error {
+	err = atomicfile.Copy(dst, 0, &checkedReader{r: io.TeeReader(r, h), read: func(k int) { n += int64(k); read(k) }, done: func() error {
 		if got := hex.EncodeToString(h.Sum(nil)); want != "" && got != want {
 			return fmt.Errorf("the download has MD5 %s, the bucket lists %s", got, want)
 		}
@@ -261,21 +286,21 @@ func (m *Mirror) fetch(ctx context.Context, name, want, dst string) error {
 	if err != nil {
 		return fmt.Errorf("restoring %s from %s: %w", name, m.Remote, err)
 	}
-	m.logger().Info("copied from the bucket", "file", name, "MB", fmt.Sprintf("%.1f", float64(n)/1e6), "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
+	m.logger().Debug("copied from the bucket", "file", name, "MB", fmt.Sprintf("%.1f", float64(n)/1e6), "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
 	return nil
 }
 
-// checkedReader reads r, counting the bytes into n, and calls done at its end: an error from done
-// is the reader's error instead of io.EOF.
+// checkedReader reads r, telling read of each chunk, and calls done at its end: an error from
+// done is the reader's error instead of io.EOF.
 type checkedReader struct {
 	r    io.Reader
-	n    *int64
+	read func(n int)
 	done func() error
 }
 
 func (c *checkedReader) Read(p []byte) (int, error) {
 	k, err := c.r.Read(p)
-	*c.n += int64(k)
+	c.read(k)
 	if err == io.EOF {
 		if derr := c.done(); derr != nil {
 			return k, derr
@@ -520,7 +545,7 @@ func LocalCopy(ctx context.Context, loc string, logger *log.Logger) (string, err
 	if !ok {
 		return "", fmt.Errorf("%s%s: no such object in the listing of %s (a folder's name ends in /)", m.Remote, name, m.Remote)
 	}
-	if err := m.download(ctx, name); err != nil {
+	if err := m.downloadAll(ctx, []string{name}); err != nil {
 		return "", err
 	}
 	return local, nil

@@ -163,7 +163,7 @@ func TestMirrorFollowsTheFolderAndRestores(t *testing.T) {
 	if filepath.Base(path) != "ckpt-000000004.safetensors" || s.Step != 4 || flatValue(t, s.Variables[0].Value).([]float32)[0] != 4 {
 		t.Fatalf("loaded %s at step %d", path, s.Step)
 	}
-	if !strings.Contains(buf.String(), "copied from the bucket") {
+	if !strings.Contains(buf.String(), "copying from the bucket") {
 		t.Fatalf("log:\n%s", buf.String())
 	}
 	// Nothing newer in the bucket: a second Restore copies nothing.
