@@ -122,16 +122,14 @@ func byStep(names []string) {
 	})
 }
 
-// localCheckpoints are the names of the folder's checkpoints, newest first.
+// localCheckpoints are the names of the folder's checkpoints, newest first (as Manager.List
+// finds them; none when it cannot).
 func (m *Mirror) localCheckpoints() []string {
-	entries, _ := os.ReadDir(m.Dir)
-	var names []string
-	for _, e := range entries {
-		if e.Type().IsRegular() && isCheckpoint(e.Name()) {
-			names = append(names, e.Name())
-		}
+	paths, _ := (&Manager{Dir: m.Dir}).List()
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[len(paths)-1-i] = filepath.Base(p)
 	}
-	byStep(names)
 	return names
 }
 
@@ -235,11 +233,15 @@ func (m *Mirror) download(ctx context.Context, name string, read func(n int)) er
 			return fmt.Errorf("restoring %s: keeping the local copy as %s: %w", dst, aside, err)
 		}
 	}
-	if err := m.fetch(ctx, name, want, dst, read); err != nil {
+	sum, err := m.fetch(ctx, name, want, dst, read)
+	if err != nil {
 		if aside != "" {
 			os.Remove(aside) // the local file is still in place
 		}
 		return err
+	}
+	if st, err := os.Stat(dst); err == nil {
+		m.remember(name, st, sum)
 	}
 	if aside != "" {
 		m.logger().Warn("restored from the bucket a file that differed here: the local one is kept beside", "path", aside)
@@ -267,12 +269,12 @@ func keepAs(p, aside string) error {
 }
 
 // fetch downloads the bucket's object name to dst (atomically), checking it against the MD5 want
-// (hex; "" checks nothing); read is told of each chunk read.
-func (m *Mirror) fetch(ctx context.Context, name, want, dst string, read func(n int)) error {
+// (hex; "" checks nothing), and returns the download's MD5; read is told of each chunk read.
+func (m *Mirror) fetch(ctx context.Context, name, want, dst string, read func(n int)) (string, error) {
 	start := time.Now()
 	r, err := remote.Open(ctx, m.Remote+name)
 	if err != nil {
-		return fmt.Errorf("restoring %s from the bucket: %w", name, err)
+		return "", fmt.Errorf("restoring %s from the bucket: %w", name, err)
 	}
 	defer r.Close()
 	h := md5.New()
@@ -284,10 +286,10 @@ func (m *Mirror) fetch(ctx context.Context, name, want, dst string, read func(n 
 		return nil
 	}})
 	if err != nil {
-		return fmt.Errorf("restoring %s from %s: %w", name, m.Remote, err)
+		return "", fmt.Errorf("restoring %s from %s: %w", name, m.Remote, err)
 	}
 	m.logger().Debug("copied from the bucket", "file", name, "MB", fmt.Sprintf("%.1f", float64(n)/1e6), "seconds", fmt.Sprintf("%.1f", time.Since(start).Seconds()))
-	return nil
+	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
 // checkedReader reads r, telling read of each chunk, and calls done at its end: an error from
@@ -331,11 +333,16 @@ func (m *Mirror) localMD5(name string) (string, error) {
 	if _, err := io.Copy(sum, f); err != nil {
 		return "", err
 	}
-	h = fileHash{size: st.Size(), mod: st.ModTime(), md5: hex.EncodeToString(sum.Sum(nil))}
+	return m.remember(name, st, hex.EncodeToString(sum.Sum(nil))), nil
+}
+
+// remember records that the folder's file name, as st describes it, has the MD5 sum (hex), and
+// returns sum.
+func (m *Mirror) remember(name string, st os.FileInfo, sum string) string {
 	m.mu.Lock()
-	m.hashes[name] = h
-	m.mu.Unlock()
-	return h.md5, nil
+	defer m.mu.Unlock()
+	m.hashes[name] = fileHash{size: st.Size(), mod: st.ModTime(), md5: sum}
+	return sum
 }
 
 // Sync starts copying the folder's new and changed files to the bucket, in the background, and
@@ -468,6 +475,9 @@ func (m *Mirror) push(ctx context.Context, name string) error {
 	sum, err := remote.Put(ctx, m.Remote+name, src)
 	if err != nil {
 		return err
+	}
+	if isCheckpoint(name) { // a checkpoint is not rewritten in place: the next sync need not read it again
+		m.remember(name, st, sum)
 	}
 	m.mu.Lock()
 	m.objects[name] = sum

@@ -4,6 +4,8 @@ package checkpoints
 
 import (
 	"bytes"
+	"crypto/md5"
+	"encoding/hex"
 	"errors"
 	"net/http"
 	"os"
@@ -120,6 +122,15 @@ func TestMirrorFollowsTheFolderAndRestores(t *testing.T) {
 			t.Fatal(err)
 		}
 		want := folderFiles(t, m.Dir)
+		// Each checkpoint's MD5 is known from its upload: the next sync does not read it again.
+		for name, data := range want {
+			m.Mirror.mu.Lock()
+			h, ok := m.Mirror.hashes[name]
+			m.Mirror.mu.Unlock()
+			if sum := md5.Sum([]byte(data)); isCheckpoint(name) && (!ok || h.md5 != hex.EncodeToString(sum[:]) || h.size != int64(len(data))) {
+				t.Fatalf("after step %d the MD5 remembered for %s is %+v (known %v)", i+1, name, h, ok)
+			}
+		}
 		want["ckpt-000000000.safetensors"] = "from before the run"
 		got := bucketFiles(&f.Mu, f.Objects, "runs/r 1/")
 		if !slices.Equal(sortedKeys(got), sortedKeys(want)) {
