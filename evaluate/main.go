@@ -66,6 +66,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
+	"github.com/gomlx-ssl/vicreg/internal/remote"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/finetune"
@@ -159,7 +160,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if msg := f.check(); msg != "" {
 		return usage(stderr, "%s", msg)
 	}
-	if inBucket(f.ckpt) {
+	if remote.IsObject(f.ckpt) {
 		if f.weights != "" && f.ft.CheckpointDir == "" {
 			return usage(stderr, "-checkpoint-dir: with an encoder in a bucket (%s), name the folder of the fine-tuning runs", f.ckpt)
 		}
@@ -260,15 +261,10 @@ func (f *flags) check() string {
 			return out.flag + ": " + err.Error()
 		}
 	}
-	if inBucket(f.ckpt) {
+	if remote.IsObject(f.ckpt) {
 		return "" // checked once copied
 	}
 	return checkCheckpointPath(f.ckpt)
-}
-
-// inBucket reports whether loc is an s3:// or gs:// location.
-func inBucket(loc string) bool {
-	return strings.HasPrefix(loc, "s3://") || strings.HasPrefix(loc, "gs://")
 }
 
 // The flags that only one mode reads: the runs -weights starts (fine-tuning, evaluate.py's linear

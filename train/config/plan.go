@@ -10,6 +10,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/dtypes"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/internal/remote"
 	"github.com/gomlx-ssl/vicreg/losses"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/train/optim"
@@ -150,7 +151,7 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("data-dir", "%s", NotUTF8(c.DataDir))
 	case !utf8.ValidString(c.CheckpointDir):
 		return nil, Errorf("checkpoint-dir", "%s", NotUTF8(c.CheckpointDir))
-	case c.CheckpointMirror != "" && !strings.HasPrefix(c.CheckpointMirror, "s3://") && !strings.HasPrefix(c.CheckpointMirror, "gs://"):
+	case c.CheckpointMirror != "" && !remote.IsObject(c.CheckpointMirror):
 		return nil, Errorf("checkpoint-mirror", "%q is not a bucket folder: give s3://BUCKET/PREFIX/ or gs://BUCKET/PREFIX/ (for a local copy, use -checkpoint-dir on that disk)", c.CheckpointMirror)
 	case strings.EqualFold(c.Dataset, "folder") && c.DataDir != "" && datasets.Within(c.CheckpointDir, c.DataDir):
 		return nil, Errorf("checkpoint-dir", "%s is inside the image folder -data-dir %s, where its checkpoints and figures would be read as images (or as a class): choose a folder outside it", c.CheckpointDir, c.DataDir)
