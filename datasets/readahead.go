@@ -19,6 +19,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+	"github.com/gomlx-ssl/vicreg/internal/remote"
 )
 
 // DefaultReadAhead is the number of remote shards downloaded at once by default, ahead of and
@@ -63,7 +64,7 @@ type fetch struct {
 // naming a .tar file).
 func CacheName(loc string) string {
 	key := loc
-	if isURL(loc) {
+	if remote.IsURL(loc) {
 		key, _, _ = strings.Cut(loc, "?")
 	}
 	sum := sha256.Sum256([]byte(key))

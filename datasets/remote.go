@@ -21,17 +21,11 @@ import (
 // s3://bucket/train-000000.tar -"). Brace patterns expand over the whole location, the command
 // included.
 
-// isURL reports whether loc is read over HTTP: an http:// or https:// URL, or an object location.
-func isURL(loc string) bool { return remote.IsURL(loc) }
-
-// isObject reports whether loc is an s3:// or gs:// location.
-func isObject(loc string) bool { return remote.IsObject(loc) }
-
 // isPipe reports whether loc is a "pipe:" command.
 func isPipe(loc string) bool { return strings.HasPrefix(loc, "pipe:") }
 
 // isRemote reports whether loc is read as a stream (a URL or a pipe), not as a local file.
-func isRemote(loc string) bool { return isURL(loc) || isPipe(loc) }
+func isRemote(loc string) bool { return remote.IsURL(loc) || isPipe(loc) }
 
 // pipeReader reads the standard output of a "pipe:" command.
 type pipeReader struct {
@@ -120,7 +114,7 @@ func (t *tailBuffer) String() string {
 // A download or command stops when ctx ends.
 func openLocation(ctx context.Context, loc string) (rc io.ReadCloser, size int64, seeker io.Seeker, err error) {
 	switch {
-	case isURL(loc):
+	case remote.IsURL(loc):
 		r, err := remote.Open(ctx, loc)
 		if err != nil {
 			return nil, 0, nil, err

@@ -48,7 +48,7 @@ const indexKind = "wids-shard-index-v1"
 
 // isIndex reports whether loc names an index: a .json file or URL.
 func isIndex(loc string) bool {
-	if isURL(loc) && !isObject(loc) { // an object's key is not escaped: "?" is part of it
+	if remote.IsURL(loc) && !remote.IsObject(loc) { // an object's key is not escaped: "?" is part of it
 		if u, err := url.Parse(loc); err == nil {
 			loc = u.Path
 		}
@@ -61,9 +61,9 @@ func beside(loc, name string) string {
 	switch {
 	case isPipe(loc):
 		return ""
-	case isObject(loc):
+	case remote.IsObject(loc):
 		return remote.Beside(loc, name)
-	case isURL(loc):
+	case remote.IsURL(loc):
 		u, err := url.Parse(loc)
 		if err != nil {
 			return ""
@@ -79,7 +79,7 @@ func resolve(loc, base, ref string) (string, error) {
 		return ref, nil
 	}
 	if base != "" {
-		if isURL(base) {
+		if remote.IsURL(base) {
 			return strings.TrimSuffix(base, "/") + "/" + ref, nil
 		}
 		return filepath.Join(base, ref), nil
@@ -100,11 +100,11 @@ func indexCandidates(loc, split string) []string {
 	}
 	folder, name := filepath.Base(filepath.Dir(loc)), filepath.Base(loc)
 	sibling := func(d string) string { return filepath.Join(filepath.Dir(filepath.Dir(loc)), d, name) }
-	if isObject(loc) {
+	if remote.IsObject(loc) {
 		_, _, key, _ := remote.Split(loc)
 		folder, name = path.Base(path.Dir(key)), path.Base(key)
 		sibling = func(d string) string { return remote.Beside(loc, "../"+d+"/"+name) }
-	} else if isURL(loc) {
+	} else if remote.IsURL(loc) {
 		u, err := url.Parse(loc)
 		if err != nil {
 			return []string{loc}

@@ -25,6 +25,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/gomlx-ssl/vicreg/internal/progress"
+	"github.com/gomlx-ssl/vicreg/internal/remote"
 )
 
 // Shards is a data set stored as tar files in the WebDataset layout: each sample is a run of
@@ -115,14 +116,14 @@ func shardPaths(pattern, split string) ([]string, error) {
 	}
 	var paths []string
 	switch {
-	case isObject(pattern) && (strings.HasSuffix(pattern, "/") || strings.Count(pattern, "/") == 2): // a folder, or a bucket
+	case remote.IsObject(pattern) && (strings.HasSuffix(pattern, "/") || strings.Count(pattern, "/") == 2): // a folder, or a bucket
 		return objectShards(strings.TrimSuffix(pattern, "/")+"/", split)
 	case isRemote(pattern):
 		var err error
 		if paths, err = ExpandPattern(pattern); err != nil {
 			return nil, usageErr(pattern, err, "")
 		}
-		if isURL(pattern) && strings.HasSuffix(pattern, "/") {
+		if remote.IsURL(pattern) && strings.HasSuffix(pattern, "/") {
 			return nil, usageErr(pattern, errors.New("a URL of a folder, whose files HTTP cannot list"),
 				"give the index.json that mkshards writes beside the shards, or a pattern of the shards' URLs such as https://host/train-{000000..000146}.tar (an s3:// or gs:// folder is listed)")
 		}
