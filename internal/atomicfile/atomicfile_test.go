@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -106,6 +107,18 @@ func TestIsTemp(t *testing.T) {
 	}
 }
 
+// waitingForLock reports whether a goroutine in the function fn (as stack traces name it) waits
+// for a sync.Mutex.
+func waitingForLock(fn string) bool {
+	buf := make([]byte, 1<<20)
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if header, _, _ := strings.Cut(g, "\n"); strings.Contains(header, "[sync.Mutex.Lock") && strings.Contains(g, fn) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestRemovePendingDuringCreate: a signal handler's RemovePending that comes while a write's
 // temporary file has just been created still finds and removes it (the file is recorded in the
 // same step as it is made), and the write then fails instead of renaming it into place. Recorded
@@ -126,7 +139,14 @@ func TestRemovePendingDuringCreate(t *testing.T) {
 	<-created
 	removed := make(chan []string, 1)
 	go func() { removed <- RemovePending() }()
-	time.Sleep(50 * time.Millisecond) // RemovePending, unless it waits for the file's record
+	// Release the creation only once RemovePending has begun: a fixed sleep was too short for a
+	// loaded machine (the fresh-clone make test), where the goroutine had not started, then found
+	// nothing pending after the write, and the test failed with the code right.
+	for deadline := time.Now().Add(10 * time.Second); !waitingForLock("atomicfile.RemovePending("); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("RemovePending was not waiting for the lock within 10 s")
+		}
+	}
 	close(release)
 	if got := <-removed; len(got) != 1 || !IsTemp(filepath.Base(got[0]), "") {
 		t.Errorf("RemovePending during the creation removed %q, want the write's temporary file", got)
