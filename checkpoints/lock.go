@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/charmbracelet/log"
+
+	"github.com/gomlx-ssl/vicreg/internal/filelock"
 )
 
 // LockFile is the name of the lock file in a locked checkpoint folder.
@@ -53,13 +55,12 @@ type lockInfo struct {
 
 // FolderLock is a held lock on a checkpoint folder; Unlock releases it.
 type FolderLock struct {
-	path string
-	f    *os.File
+	lock *filelock.Lock
 }
 
 // Lock takes the exclusive lock of the checkpoint folder dir (creating the folder if needed) for
 // the life of the process: the file dir/LOCK holds the PID, host, program and start time, with
-// flock(2) on it, so the kernel releases the lock when the process ends, however it ends. A lock
+// flock(2) on it (internal/filelock), so the kernel releases the lock when the process ends, however it ends. A lock
 // file left by a process that died (kill -9, a crash, a power cut) is not locked: it is taken
 // over, with a warning naming the dead process on logger (log.Default() when nil).
 //
@@ -79,83 +80,43 @@ func Lock(dir string, logger *log.Logger) (*FolderLock, error) {
 		return nil, fmt.Errorf("locking checkpoint folder: creating %s: %w", dir, err)
 	}
 	path := filepath.Join(dir, LockFile)
-	for range 100 {
-		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
-		if err != nil {
-			return nil, fmt.Errorf("locking checkpoint folder %s: %w", dir, err)
-		}
-		held, err := tryLock(f)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("locking checkpoint folder %s: %s: %w", dir, path, err)
-		}
-		if !held {
-			info, _ := readLockInfo(f)
-			f.Close()
-			return nil, &LockedError{Dir: dir, PID: info.PID, Host: info.Host, Program: info.Program, Start: info.Start}
-		}
-		// The holder that just released the lock may have removed the file (Unlock does): then
-		// this lock is on a deleted file, and another process may lock a new one. Start again.
-		if same, err := sameFile(f, path); err != nil || !same {
-			f.Close()
-			continue
-		}
-		if old, err := readLockInfo(f); err == nil && old.PID != 0 {
-			logger.Warn("took over the checkpoint folder's lock from a process that ended without releasing it (killed or crashed?)",
-				"dir", dir, "pid", old.PID, "host", old.Host, "program", old.Program, "started", old.Start.Format(time.RFC3339))
-		}
-		if err := writeLockInfo(f); err != nil {
-			_ = os.Remove(path)
-			f.Close()
-			return nil, fmt.Errorf("locking checkpoint folder %s: writing %s: %w", dir, path, err)
-		}
-		return &FolderLock{path: path, f: f}, nil
+	l, held, err := filelock.TryAcquire(path)
+	if err != nil {
+		return nil, fmt.Errorf("locking checkpoint folder %s: %w", dir, err)
 	}
-	return nil, fmt.Errorf("locking checkpoint folder %s: %s keeps being replaced by other processes", dir, path)
+	if !held {
+		info, _ := readLockInfo(path)
+		return nil, &LockedError{Dir: dir, PID: info.PID, Host: info.Host, Program: info.Program, Start: info.Start}
+	}
+	if old, err := readLockInfo(path); err == nil && old.PID != 0 {
+		logger.Warn("took over the checkpoint folder's lock from a process that ended without releasing it (killed or crashed?)",
+			"dir", dir, "pid", old.PID, "host", old.Host, "program", old.Program, "started", old.Start.Format(time.RFC3339))
+	}
+	if err := writeLockInfo(l.File()); err != nil {
+		_ = l.Unlock()
+		return nil, fmt.Errorf("locking checkpoint folder %s: writing %s: %w", dir, path, err)
+	}
+	return &FolderLock{l}, nil
 }
 
 // Unlock removes the lock file and releases the lock. It is safe to call more than once.
 func (l *FolderLock) Unlock() error {
-	if l == nil || l.f == nil {
+	if l == nil {
 		return nil
 	}
-	// Remove while still holding the lock, so that whoever locks the old file next sees it is
-	// gone (sameFile) and starts again.
-	err := os.Remove(l.path)
-	if cerr := l.f.Close(); err == nil {
-		err = cerr
-	}
-	l.f = nil
-	if err != nil {
+	if err := l.lock.Unlock(); err != nil {
 		return fmt.Errorf("unlocking checkpoint folder: %w", err)
 	}
 	return nil
 }
 
-// sameFile reports whether the open file f is still the file at path.
-func sameFile(f *os.File, path string) (bool, error) {
-	a, err := f.Stat()
-	if err != nil {
-		return false, err
-	}
-	b, err := os.Stat(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	return os.SameFile(a, b), nil
-}
-
-func readLockInfo(f *os.File) (lockInfo, error) {
+func readLockInfo(path string) (lockInfo, error) {
 	var info lockInfo
-	buf := make([]byte, 4096)
-	n, err := f.ReadAt(buf, 0)
-	if n == 0 {
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) == 0 {
 		return info, err
 	}
-	if err := json.Unmarshal(buf[:n], &info); err != nil {
+	if err := json.Unmarshal(data, &info); err != nil {
 		return lockInfo{}, err
 	}
 	return info, nil
