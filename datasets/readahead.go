@@ -196,11 +196,24 @@ func (ra *readAhead) done(i int) {
 
 // download downloads shard k into the cache when it has room for it, else into the temporary
 // folder; when the disk is full, the shard is left to be read from its location as a stream.
+// Into the cache, it first takes the shard's download lock, so that processes sharing the cache
+// download each shard once: when another process held it, the shard may be there now.
 func (ra *readAhead) download(k int, f *fetch) {
 	defer ra.wg.Done()
 	defer close(f.done)
 	if ra.cache != "" {
 		st := cacheStateOf(ra.cache)
+		name := filepath.Base(f.file)
+		lock, err := st.lockShard(ra.ctx, ra.cache, name, ra.sizes[k])
+		if err != nil {
+			f.err = errReadAheadStopped
+			return
+		}
+		defer st.unlockShard(lock, name)
+		// Another process may have put it there while this one waited for its lock.
+		if f.hit = openCached(f.file, ra.sizes[k]); f.hit != nil {
+			return
+		}
 		ok, err := st.admit(ra.cache, ra.limit, ra.sizes[k])
 		if err != nil {
 			f.err = err

@@ -34,6 +34,8 @@ type fileServer struct {
 	// cleanly after 1000 bytes (without a Content-Length, so that only the first answer's
 	// length says it is short).
 	short func(path string) bool
+	// delay, when set, holds each answer for a .tar that long before it starts.
+	delay time.Duration
 }
 
 func serveDir(t *testing.T, dir string) *fileServer {
@@ -48,7 +50,11 @@ func serveDir(t *testing.T, dir string) *fileServer {
 		}
 		broken := fs.broken != nil && strings.HasSuffix(r.URL.Path, ".tar") && fs.broken(r.URL.Path, rng)
 		short := fs.short != nil && rng != "" && strings.HasSuffix(r.URL.Path, ".tar") && fs.short(r.URL.Path)
+		delay := fs.delay
 		fs.mu.Unlock()
+		if strings.HasSuffix(r.URL.Path, ".tar") {
+			time.Sleep(delay)
+		}
 		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(r.URL.Path)))
 		if err != nil {
 			http.NotFound(w, r)
@@ -515,8 +521,8 @@ func TestShardCache(t *testing.T) {
 		_, _, err = st.read()
 	}
 	st.close()
-	if left, _ := os.ReadDir(empty); !errors.Is(err, ErrDamaged) || len(left) != 1 || left[0].Name() != "CACHEDIR.TAG" {
-		t.Fatalf("a failed download: %v, %d files left in the cache", err, len(left))
+	if left := cacheFiles(t, empty); !errors.Is(err, ErrDamaged) || len(left) != 0 {
+		t.Fatalf("a failed download: %v, %q left in the cache", err, left)
 	}
 }
 

@@ -1,6 +1,7 @@
 package datasets
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -17,6 +19,7 @@ import (
 	"github.com/dustin/go-humanize"
 
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+	"github.com/gomlx-ssl/vicreg/internal/filelock"
 )
 
 // A shard cache (Options.ShardCache) keeps remote shards once downloaded, each in a file named by
@@ -29,9 +32,13 @@ import (
 // time is its last read: a hit sets it). Shards read since this process started are never
 // removed by it, so when one epoch's shards exceed the limit the cache keeps those that fit and
 // the others are downloaded each time they are read, rather than each evicting another (which,
-// with the order shuffled each epoch, would keep few hits). Processes sharing a folder do not
-// coordinate beyond that: each counts what the folder holds when it decides, so the limit may be
-// exceeded by the downloads under way elsewhere.
+// with the order shuffled each epoch, would keep few hits).
+//
+// Processes sharing a folder (runs of a sweep on one machine, an evaluation beside its training)
+// download each shard once: a download holds the lock of the shard's file in the folder's
+// ShardCacheLocks folder (internal/filelock), which holds the shard's size, while it lasts. A
+// process that needs the shard meanwhile waits for that download and reads its copy; one that
+// makes room counts the sizes of the others' downloads under way against the limit.
 //
 // A disk that is full never stops a run: a shard that cannot be written (to the cache or to the
 // temporary folder of the read-ahead) is read from its location as a stream instead, with one
@@ -53,9 +60,15 @@ type cacheSettings struct {
 	MaxBytes int64 `json:"max_bytes"`
 }
 
-// staleTemp is the age past which a temporary file in the cache (atomicfile's, whose writer
-// stopped in a crash) is removed when the cache makes room.
-const staleTemp = 24 * time.Hour
+// ShardCacheLocks is the folder, in a shard cache folder, of the lock files of the downloads
+// under way into it, one per shard, named as its cached file; each holds the shard's size in
+// bytes (0: unknown), in decimal.
+const ShardCacheLocks = ".locks"
+
+// staleTemp is the age past which a temporary file in the cache (atomicfile's) whose download no
+// process holds the lock of is removed when the cache makes room: its writer stopped in a crash
+// (a download writes to it as it goes, and one silent for minutes is broken off).
+const staleTemp = time.Hour
 
 // processStart is when this process started using shard caches: a cached shard read (or
 // written) since then is this process's and is not evicted by it.
@@ -138,8 +151,10 @@ func makeCacheDir(dir string) error {
 // cacheState is what this process's readers of one cache folder share.
 type cacheState struct {
 	mu       sync.Mutex
-	reserved int64 // bytes of the downloads into the folder under way in this process
-	warned   bool  // the "cache full" warning was given
+	reserved int64           // bytes of the downloads into the folder under way in this process
+	locked   map[string]bool // the cached shards whose download lock this process holds
+	warned   bool            // the "cache full" warning was given
+	waited   bool            // the "waiting for another process" message was given
 }
 
 var (
@@ -154,7 +169,7 @@ func cacheStateOf(dir string) *cacheState {
 		dir = abs
 	}
 	if cacheStates[dir] == nil {
-		cacheStates[dir] = &cacheState{}
+		cacheStates[dir] = &cacheState{locked: map[string]bool{}}
 	}
 	return cacheStates[dir]
 }
@@ -180,9 +195,10 @@ type cachedFile struct {
 
 // makeRoom makes room for size more bytes in the cache folder dir under its limit (0: none):
 // it removes the cached shards not read since this process started, least recently read first,
-// until the shards (those being downloaded by this process included) fit. It reports whether
-// they do; keep, when set, is a cached file never removed (the one just written). Only files
-// named as cached shards, and temporary files older than staleTemp, are ever removed.
+// until the shards (those being downloaded, by this process and others, included) fit. It
+// reports whether they do; keep, when set, is a cached file never removed (the one just
+// written). Only files named as cached shards, and the temporary files of downloads that ended
+// in a crash, are ever removed.
 func makeRoom(dir string, limit, size int64, keep string) (bool, error) {
 	st := cacheStateOf(dir)
 	st.mu.Lock()
@@ -198,7 +214,13 @@ func (st *cacheState) makeRoomLocked(dir string, limit, size int64, keep string)
 	if err != nil {
 		return false, fmt.Errorf("the shard cache: %w", err)
 	}
+	others := st.othersDownloads(dir)
 	used := st.reserved + size
+	for name, n := range others {
+		if info, err := os.Stat(filepath.Join(dir, name)); err != nil || info.Size() != n {
+			used += n // not yet in place (when it is, it is counted below)
+		}
+	}
 	var old []cachedFile
 	for _, e := range entries {
 		name := e.Name()
@@ -211,10 +233,13 @@ func (st *cacheState) makeRoomLocked(dir string, limit, size int64, keep string)
 		}
 		p := filepath.Join(dir, name)
 		if atomicfile.IsTemp(name, "") {
-			if time.Since(info.ModTime()) > staleTemp {
-				os.Remove(p) // left by a crash
+			// A download under way: counted by its writer's reservation (in this process) or
+			// lock (others). Whose lock no process holds, it is a crash's once it is old.
+			base := strings.TrimPrefix(name[:strings.LastIndex(name, atomicfile.TempInfix)], ".")
+			if _, busy := others[base]; !busy && !st.locked[base] && time.Since(info.ModTime()) > staleTemp {
+				os.Remove(p)
 			}
-			continue // being written: counted by its writer (st.reserved) in this process
+			continue
 		}
 		used += info.Size()
 		if p != keep && info.ModTime().Before(processStart) {
@@ -251,6 +276,83 @@ func (st *cacheState) reserve(size int64) {
 	st.mu.Lock()
 	st.reserved += size
 	st.mu.Unlock()
+}
+
+// lockShard waits until this process holds the download lock of the cached shard name (a base
+// name) in the cache folder dir, and writes size (0: unknown) in it; waiting, it logs once that
+// it waits for another process. It returns nil, with no error, where the lock cannot be taken (a
+// folder this process cannot write to): the download goes on unlocked. ctx ending stops the wait
+// with ctx's error.
+func (st *cacheState) lockShard(ctx context.Context, dir, name string, size int64) (*filelock.Lock, error) {
+	locks := filepath.Join(dir, ShardCacheLocks)
+	if err := os.MkdirAll(locks, 0o755); err != nil {
+		log.Debug("the shard cache: no download lock", "err", err)
+		return nil, nil
+	}
+	l, err := filelock.Acquire(ctx, filepath.Join(locks, name), func() {
+		st.mu.Lock()
+		first := !st.waited
+		st.waited = true
+		st.mu.Unlock()
+		if first {
+			log.Info("another process is downloading a shard into the shard cache: waiting for its copy rather than downloading it twice", "cache", dir, "shard", name)
+		}
+	})
+	if ctx.Err() != nil {
+		return nil, ctx.Err()
+	}
+	if err != nil {
+		log.Debug("the shard cache: no download lock", "err", err)
+		return nil, nil
+	}
+	_, _ = fmt.Fprintf(l.File(), "%d\n", max(size, 0)) // what others count against the limit
+	st.mu.Lock()
+	st.locked[name] = true
+	st.mu.Unlock()
+	return l, nil
+}
+
+// unlockShard releases the download lock l (nil: none) of the cached shard name.
+func (st *cacheState) unlockShard(l *filelock.Lock, name string) {
+	if l == nil {
+		return
+	}
+	st.mu.Lock()
+	delete(st.locked, name)
+	st.mu.Unlock()
+	if err := l.Unlock(); err != nil {
+		log.Debug("the shard cache", "err", err)
+	}
+}
+
+// othersDownloads returns the downloads under way into the cache folder dir by other processes:
+// the shards whose lock another process holds, with the sizes they wrote in them. A lock file
+// that no process holds (its holder was killed) is removed.
+func (st *cacheState) othersDownloads(dir string) map[string]int64 {
+	entries, err := os.ReadDir(filepath.Join(dir, ShardCacheLocks))
+	if err != nil {
+		return nil
+	}
+	others := map[string]int64{}
+	for _, e := range entries {
+		name := e.Name()
+		if st.locked[name] || !isCacheName(name) {
+			continue
+		}
+		path := filepath.Join(dir, ShardCacheLocks, name)
+		l, held, err := filelock.TryAcquire(path)
+		if err != nil {
+			continue
+		}
+		if held {
+			_ = l.Unlock() // no process downloads it
+			continue
+		}
+		data, _ := os.ReadFile(path)
+		n, _ := strconv.ParseInt(strings.TrimSpace(string(data)), 10, 64)
+		others[name] = max(n, 0)
+	}
+	return others
 }
 
 // warnOnce logs msg once per process and cache folder.

@@ -22,16 +22,20 @@ import (
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 )
 
-// cacheFiles lists the files of a shard cache folder, without its tag and settings.
+// cacheFiles lists the files of a shard cache folder, without its tag and settings; its folder of
+// download locks must be empty (missing where the cache is read only), as no download is under way.
 func cacheFiles(t *testing.T, dir string) []string {
 	t.Helper()
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if locks, err := os.ReadDir(filepath.Join(dir, ShardCacheLocks)); len(locks) > 0 || err != nil && !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("the shard cache's download locks: %v, %v; want none left", locks, err)
+	}
 	var names []string
 	for _, e := range entries {
-		if n := e.Name(); n != cacheDirTag && n != ShardCacheSettings {
+		if n := e.Name(); n != cacheDirTag && n != ShardCacheSettings && n != ShardCacheLocks {
 			names = append(names, n)
 		}
 	}
@@ -94,7 +98,7 @@ func TestShardCacheLimit(t *testing.T) {
 	for _, f := range []struct {
 		name string
 		age  time.Duration
-	}{{old1, 48 * time.Hour}, {old2, 47 * time.Hour}, {"notes.txt", 100 * time.Hour}, {staleTmp, 48 * time.Hour}, {freshTmp, time.Hour}} {
+	}{{old1, 48 * time.Hour}, {old2, 47 * time.Hour}, {"notes.txt", 100 * time.Hour}, {staleTmp, 2 * time.Hour}, {freshTmp, 10 * time.Minute}} {
 		writeFile(t, filepath.Join(cache, f.name), make([]byte, sizes[0]))
 		setMtime(t, filepath.Join(cache, f.name), -f.age)
 	}
