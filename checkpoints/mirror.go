@@ -19,6 +19,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+	"github.com/gomlx-ssl/vicreg/internal/filelock"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
 	"github.com/gomlx-ssl/vicreg/internal/remote"
 )
@@ -512,7 +513,8 @@ func snapshotFile(p string) (string, error) {
 // machine: loc itself when it is not in a bucket; otherwise its copy in the user's cache folder
 // (~/.cache/vicreg-runs/s3/BUCKET/KEY), made or brought up to date first. A bucket folder (a run
 // that -checkpoint-mirror copied) is restored as Restore does: its checkpoints newer than the
-// copy's, with the run's other files. A file is downloaded unless the copy has its MD5.
+// copy's, with the run's other files. A file is downloaded unless the copy has its MD5. Processes
+// copying one run at once take turns (the copy's lock file), so that each file is downloaded once.
 func LocalCopy(ctx context.Context, loc string, logger *log.Logger) (string, error) {
 	if !remote.IsObject(loc) {
 		return loc, nil
@@ -535,6 +537,18 @@ func LocalCopy(ctx context.Context, loc string, logger *log.Logger) (string, err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("copying %s: %w", loc, err)
 	}
+	// Commands that read one run at once (evaluations side by side) copy it once: each holds the
+	// copy's lock while it brings the copy up to date, and the others wait, then find it there.
+	lock, err := filelock.Acquire(ctx, filepath.Join(dir, LockFile), func() {
+		if logger == nil {
+			logger = log.Default()
+		}
+		logger.Info("another process is copying this run from the bucket: waiting for it", "copy", dir)
+	})
+	if err != nil {
+		return "", fmt.Errorf("copying %s: %w", loc, err)
+	}
+	defer lock.Unlock()
 	m, err := NewMirror(ctx, dir, loc, logger)
 	if err != nil {
 		return "", err
