@@ -82,7 +82,7 @@ func NewMirror(ctx context.Context, dir, loc string, logger *log.Logger) (*Mirro
 		return nil, fmt.Errorf("listing the bucket folder %s: %w", loc, err)
 	}
 	for _, o := range objects {
-		if name := path.Base(o.Loc); mirrored(name) {
+		if name := path.Base(o.Loc); Mirrored(name) {
 			m.objects[name], m.sizes[name] = o.MD5, o.Size
 		}
 	}
@@ -99,8 +99,10 @@ func (m *Mirror) logger() *log.Logger {
 	return m.Logger
 }
 
-// mirrored reports whether the file name of a checkpoint folder is copied to the bucket.
-func mirrored(name string) bool {
+// Mirrored reports whether the file name of a checkpoint folder is one that a Mirror copies to
+// the bucket: not the lock, hidden or temporary files, or files kept aside (a corrupt checkpoint,
+// a file a restore replaced, one of the old format).
+func Mirrored(name string) bool {
 	return name != "" && name != LockFile && !strings.HasPrefix(name, ".") &&
 		!strings.Contains(name, ".corrupt") && !strings.HasSuffix(name, beforeRestore) && !strings.HasSuffix(name, OldExt)
 }
@@ -395,7 +397,7 @@ func (m *Mirror) SyncNow(ctx context.Context) error {
 	var ckpts, others []string
 	for _, e := range entries {
 		switch name := e.Name(); {
-		case !e.Type().IsRegular() || !mirrored(name):
+		case !e.Type().IsRegular() || !Mirrored(name):
 		case isCheckpoint(name):
 			ckpts = append(ckpts, name)
 		default:

@@ -45,7 +45,7 @@ func folderFiles(t *testing.T, dir string) map[string]string {
 	}
 	out := map[string]string{}
 	for _, e := range entries {
-		if mirrored(e.Name()) && e.Type().IsRegular() {
+		if Mirrored(e.Name()) && e.Type().IsRegular() {
 			data, err := os.ReadFile(filepath.Join(dir, e.Name()))
 			if err != nil {
 				t.Fatal(err)

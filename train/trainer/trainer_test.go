@@ -358,7 +358,7 @@ func TestResumeIsExact(t *testing.T) {
 		}
 	}
 	if bucket != nil {
-		sameFolderInBucket(t, split.CheckpointDir, bucket, "runs/split/")
+		bucket.HoldsFolder(t, split.CheckpointDir, "runs/split/", checkpoints.Mirrored)
 		if err := os.RemoveAll(split.CheckpointDir); err != nil {
 			t.Fatal(err)
 		}
@@ -389,7 +389,7 @@ func TestResumeIsExact(t *testing.T) {
 	sameResult("the resumed run's result", res, 2, split.CheckpointDir)
 	sameMetrics("the interrupted and resumed run", split.CheckpointDir)
 	if bucket != nil {
-		sameFolderInBucket(t, split.CheckpointDir, bucket, "runs/split/")
+		bucket.HoldsFolder(t, split.CheckpointDir, "runs/split/", checkpoints.Mirrored)
 	}
 	// config.json records the run, not the -resume of the command that continued it: -config
 	// config.json repeats the run rather than resuming one.
@@ -566,7 +566,6 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 	}
 }
 
-// stopAfter is quiet() with a stop request (a signal's) raised at the end of the given step.
 // fakeBucket serves the tests' fake S3, with credentials for it, for -checkpoint-mirror s3://runs/...
 func fakeBucket(t *testing.T) *remotetest.S3 {
 	const secret = "trainer-secret"
@@ -577,39 +576,7 @@ func fakeBucket(t *testing.T) *remotetest.S3 {
 	return f
 }
 
-// sameFolderInBucket checks that the bucket folder prefix ("bucket/prefix/") holds the mirrored
-// files of dir, byte for byte: its checkpoints, config.json, metrics.jsonl, figures, result.json.
-func sameFolderInBucket(t *testing.T, dir string, f *remotetest.S3, prefix string) {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for _, e := range entries {
-		if e.Name() == checkpoints.LockFile || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		want = append(want, e.Name())
-		local, _ := os.ReadFile(filepath.Join(dir, e.Name()))
-		if data, ok := f.Object(prefix + e.Name()); !ok || string(data) != string(local) {
-			t.Errorf("the bucket's %s%s (there: %v) differs from the folder's", prefix, e.Name(), ok)
-		}
-	}
-	var got []string
-	f.Mu.Lock()
-	for k := range f.Objects {
-		if name, ok := strings.CutPrefix(k, prefix); ok {
-			got = append(got, name)
-		}
-	}
-	f.Mu.Unlock()
-	slices.Sort(got)
-	if !slices.Equal(got, want) {
-		t.Errorf("the bucket holds %q, the folder %q", got, want)
-	}
-}
-
+// stopAfter is quiet() with a stop request (a signal's) raised at the end of the given step.
 func stopAfter(step int64) Options {
 	var stop atomic.Bool
 	opts := quiet()

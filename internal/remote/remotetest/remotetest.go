@@ -5,6 +5,7 @@
 package remotetest
 
 import (
+	"bytes"
 	"cmp"
 	"crypto/hmac"
 	"crypto/md5"
@@ -161,6 +162,39 @@ func NewS3(t testing.TB, secret string) *S3 {
 	f.Server = httptest.NewServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.Close)
 	return f
+}
+
+// HoldsFolder checks that the bucket folder prefix ("bucket/prefix/") holds the regular files of
+// dir for which keep is true, byte for byte, and nothing else.
+func (f *S3) HoldsFolder(t testing.TB, dir, prefix string, keep func(name string) bool) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !keep(e.Name()) {
+			continue
+		}
+		want = append(want, e.Name())
+		local, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if data, ok := f.Object(prefix + e.Name()); err != nil || !ok || !bytes.Equal(data, local) {
+			t.Errorf("the bucket's %s%s (there: %v) differs from the folder's (%v)", prefix, e.Name(), ok, err)
+		}
+	}
+	var got []string
+	f.Mu.Lock()
+	for k := range f.Objects {
+		if name, ok := strings.CutPrefix(k, prefix); ok {
+			got = append(got, name)
+		}
+	}
+	f.Mu.Unlock()
+	slices.Sort(got)
+	if !slices.Equal(got, want) {
+		t.Errorf("the bucket's %s holds %q, the folder %s %q", prefix, got, dir, want)
+	}
 }
 
 // Object returns the object bucket/key and whether it exists.
