@@ -121,6 +121,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&f.ft.WeightDecay, "wd", 0, "with -weights: weight decay (default by -weights)")
 	fs.StringVar(&f.ft.Augment, "augment", "", "with -weights: training augmentation, "+strings.Join(finetune.Augmentations, " or ")+" (default: mnist for MNIST, crop-flip otherwise)")
 	fs.StringVar(&f.ft.CheckpointDir, "checkpoint-dir", "", "with -weights: the run's folder (default: beside the encoder, finetune-<weights>-<percent>pct; the baseline in scratch-...)")
+	fs.StringVar(&f.ft.CheckpointMirror, "checkpoint-mirror", "", "with -weights: a bucket folder (s3://BUCKET/PREFIX/, gs://...) that keeps a copy of -checkpoint-dir, updated after each checkpoint (the baseline's in PREFIX-scratch/); -resume on another machine restores from it")
 	fs.BoolVar(&f.ft.Resume, "resume", false, "with -weights: continue the runs in their folders")
 	fs.IntVar(&f.ft.Workers, "workers", 0, "with -weights: data goroutines (0: one per CPU)")
 	fs.IntVar(&f.ft.LogEvery, "log-every", 10, "with -weights: training steps between lines of metrics.jsonl (means over the window) and points of its figure")
@@ -214,6 +215,9 @@ func (f *flags) check() string {
 	if _, err := datasets.ParseSize(f.shardCacheSize); err != nil {
 		return "-shard-cache-size: " + err.Error()
 	}
+	if err := config.CheckMirror(f.ft.CheckpointMirror); err != nil {
+		return err.Error()
+	}
 	switch {
 	case f.ckpt == "":
 		return "-checkpoint is required"
@@ -271,7 +275,7 @@ func (f *flags) check() string {
 // evaluation), and the probe and kNN on frozen features (without -weights). The flag package
 // accepts either in both modes; given in the other, it would be ignored without a word.
 var (
-	weightsOnly = []string{"epochs", "lr-backbone", "lr-head", "wd", "augment", "checkpoint-dir", "resume", "workers", "log-every", "eval-subset", "baseline"}
+	weightsOnly = []string{"epochs", "lr-backbone", "lr-head", "wd", "augment", "checkpoint-dir", "checkpoint-mirror", "resume", "workers", "log-every", "eval-subset", "baseline"}
 	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t"}
 )
 
@@ -582,7 +586,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	}
 	cfg.Resume, cfg.Workers, cfg.EvalSubset, cfg.ExportEncoder = f.ft.Resume, f.ft.Workers, f.ft.EvalSubset, f.ft.ExportEncoder
 	cfg.SkipBadImages = f.skipBad(encCfg)
-	cfg.CheckpointDir = f.ft.CheckpointDir
+	cfg.CheckpointDir, cfg.CheckpointMirror = f.ft.CheckpointDir, f.ft.CheckpointMirror
 	if cfg.CheckpointDir == "" {
 		cfg.CheckpointDir = filepath.Join(runDir(f.ckpt), fmt.Sprintf("finetune-%s-%gpct", cfg.Weights, cfg.TrainPercent))
 	}
@@ -595,13 +599,19 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	fmt.Fprintf(stdout, "fine-tuning configuration: %s\n", cfg.JSON())
 	stop := trainer.StopOnSignal(logger)
 	opts := trainer.Options{Logger: logger, Stop: stop}
+	interrupted := func() error {
+		fmt.Fprintf(stderr, "interrupted; to resume: the same command with -resume\n")
+		if cfg.CheckpointMirror != "" {
+			fmt.Fprintf(stderr, "On another machine: the same command with -resume (the runs' checkpoints are restored from %s)\n", cfg.CheckpointMirror)
+		}
+		return nil
+	}
 	res, err := finetune.Run(b, cfg, vars, opts)
 	if err != nil {
 		return err
 	}
 	if res.Interrupted {
-		fmt.Fprintf(stderr, "interrupted; to resume: the same command with -resume\n")
-		return nil
+		return interrupted()
 	}
 	var scratch *results.Finetune
 	dirs := []string{cfg.CheckpointDir}
@@ -612,13 +622,15 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 		if f.ft.CheckpointDir != "" {
 			base.CheckpointDir = cfg.CheckpointDir + "-scratch"
 		}
+		if cfg.CheckpointMirror != "" {
+			base.CheckpointMirror = strings.TrimSuffix(cfg.CheckpointMirror, "/") + "-scratch/"
+		}
 		dirs = append(dirs, base.CheckpointDir)
 		if scratch, err = finetune.Run(b, base, nil, opts); err != nil {
 			return err
 		}
 		if scratch.Interrupted {
-			fmt.Fprintf(stderr, "interrupted; to resume: the same command with -resume\n")
-			return nil
+			return interrupted()
 		}
 	}
 	fmt.Fprintf(stdout, "\n%s, %s, %g%% of the labels (%d images), %d epochs; test accuracy (%d images):\n",

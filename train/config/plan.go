@@ -151,8 +151,8 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("data-dir", "%s", NotUTF8(c.DataDir))
 	case !utf8.ValidString(c.CheckpointDir):
 		return nil, Errorf("checkpoint-dir", "%s", NotUTF8(c.CheckpointDir))
-	case c.CheckpointMirror != "" && !remote.IsObject(c.CheckpointMirror):
-		return nil, Errorf("checkpoint-mirror", "%q is not a bucket folder: give s3://BUCKET/PREFIX/ or gs://BUCKET/PREFIX/ (for a local copy, use -checkpoint-dir on that disk)", c.CheckpointMirror)
+	case CheckMirror(c.CheckpointMirror) != nil:
+		return nil, CheckMirror(c.CheckpointMirror)
 	case strings.EqualFold(c.Dataset, "folder") && c.DataDir != "" && datasets.Within(c.CheckpointDir, c.DataDir):
 		return nil, Errorf("checkpoint-dir", "%s is inside the image folder -data-dir %s, where its checkpoints and figures would be read as images (or as a class): choose a folder outside it", c.CheckpointDir, c.DataDir)
 	case c.OnNonFinite != OnNonFiniteStop && c.OnNonFinite != OnNonFiniteRollback:
@@ -256,4 +256,13 @@ func (c Config) Augmentation(d datasets.Data) (datasets.Augmentation, error) {
 		}
 	}
 	return aug, nil
+}
+
+// CheckMirror checks a -checkpoint-mirror location: "" (none) or a bucket folder. A local path is
+// a *FieldError for it.
+func CheckMirror(loc string) error {
+	if loc != "" && !remote.IsObject(loc) {
+		return Errorf("checkpoint-mirror", "%q is not a bucket folder: give s3://BUCKET/PREFIX/ or gs://BUCKET/PREFIX/ (for a local copy, use -checkpoint-dir on that disk)", loc)
+	}
+	return nil
 }

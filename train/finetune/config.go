@@ -72,10 +72,14 @@ type Config struct {
 	Seed    uint64 `json:"seed"`
 
 	CheckpointDir string `json:"checkpoint_dir" config:"local"`
-	KeepLast      int    `json:"keep" config:"local"`
-	Resume        bool   `json:"resume" config:"local"`
-	LogEvery      int    `json:"log_every" config:"local"`
-	Workers       int    `json:"workers" config:"local"`
+	// CheckpointMirror is a bucket folder (s3://BUCKET/PREFIX/, gs://...) that keeps a copy of
+	// CheckpointDir, as pretraining's -checkpoint-mirror: resuming, its newer checkpoints are
+	// restored first (the run moved to another machine).
+	CheckpointMirror string `json:"checkpoint_mirror" config:"local"`
+	KeepLast         int    `json:"keep" config:"local"`
+	Resume           bool   `json:"resume" config:"local"`
+	LogEvery         int    `json:"log_every" config:"local"`
+	Workers          int    `json:"workers" config:"local"`
 	// SkipBadImages replaces training images that do not decode and leaves them out of the
 	// evaluation (logged by name) instead of stopping.
 	SkipBadImages bool   `json:"skip_bad_images" config:"local"`
@@ -146,6 +150,8 @@ func (c Config) Validate() error {
 		return config.Errorf("data-dir", "%s", config.NotUTF8(c.DataDir))
 	case !utf8.ValidString(c.CheckpointDir):
 		return config.Errorf("checkpoint-dir", "%s", config.NotUTF8(c.CheckpointDir))
+	case config.CheckMirror(c.CheckpointMirror) != nil:
+		return config.CheckMirror(c.CheckpointMirror)
 	case strings.EqualFold(c.Dataset, "folder") && c.DataDir != "" && datasets.Within(c.CheckpointDir, c.DataDir):
 		return config.Errorf("checkpoint-dir", "%s is inside the image folder -data-dir %s, where its checkpoints and figures would be read as images (or as a class): choose a folder outside it", c.CheckpointDir, c.DataDir)
 	case c.KeepLast < 1:

@@ -65,7 +65,7 @@ func fingerprint(vars []checkpoints.Variable) string {
 
 // Run fine-tunes according to cfg, starting from the encoder variables init (those of
 // Pretrained; nil with cfg.Scratch).
-func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts trainer.Options) (*results.Finetune, error) {
+func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts trainer.Options) (res *results.Finetune, rerr error) {
 	start := time.Now()
 	logger := opts.Logger
 	if logger == nil {
@@ -131,6 +131,24 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		}
 	}
 	var from trainer.Resumed
+	if !cfg.Resume {
+		if err := trainer.RefuseOverwrite(mgr); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.CheckpointMirror != "" { // before Resume: it restores the bucket's newer checkpoints
+		if mgr.Mirror, err = trainer.OpenMirror(mgr, cfg.CheckpointMirror, cfg.Resume, logger); err != nil {
+			return nil, err
+		}
+		// What the folder holds and the bucket lacks goes up at once; whatever ends the run from
+		// here, what it saved reaches the bucket before it returns.
+		mgr.Mirror.Sync()
+		defer func() {
+			if merr := trainer.FinishMirror(mgr.Mirror, logger); merr != nil && rerr == nil {
+				res, rerr = nil, merr
+			}
+		}()
+	}
 	if cfg.Resume {
 		earlier := false
 		diff := func(saved json.RawMessage) []string {
@@ -144,8 +162,6 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 			}
 			return nil, err
 		}
-	} else if err := trainer.RefuseOverwrite(mgr); err != nil {
-		return nil, err
 	}
 	if from.Step == 0 {
 		if err := trainer.RefuseOverResult(cfg.CheckpointDir); err != nil {
@@ -210,7 +226,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	logger.Info("fine-tuning", "weights", cfg.Weights, "scratch", cfg.Scratch, "dataset", cfg.Dataset,
 		"train_images", train.Info().Len, "view", size, "percent", cfg.TrainPercent, "epochs", cfg.Epochs, "steps", total,
 		"lr_backbone", cfg.LRBackbone, "lr_head", cfg.LRHead, "wd", cfg.WeightDecay, "batch", cfg.BatchSize)
-	res := &results.Finetune{Kind: results.KindFinetune, TrainImages: train.Info().Len, TestImages: test.Info().Len,
+	res = &results.Finetune{Kind: results.KindFinetune, TrainImages: train.Info().Len, TestImages: test.Info().Len,
 		Provenance: backend.Provenance(b, cfg.Dataset, datasets.DataDirOf(cfg.Dataset, cfg.DataDir), cfg.Seed, start)}
 	// evaluate measures the test accuracies of the classifier as it is at epoch; it returns
 	// errStopped once stop (if not nil) is set.
