@@ -18,11 +18,14 @@ import (
 const MetricsFileName = "metrics.jsonl"
 
 // MetricsFile is a metrics file: it appends one JSON object per line; a resumed run appends to the same file.
+// Each process also writes the lines to a TensorBoard event file of its own beside it (see
+// EventsPrefix).
 type MetricsFile struct {
-	path string
-	f    *os.File
-	w    *bufio.Writer
-	had  bool // the file held lines when it was opened
+	path   string
+	f      *os.File
+	w      *bufio.Writer
+	had    bool // the file held lines when it was opened
+	events *eventsFile
 }
 
 // OpenMetrics opens (creating it if needed) the JSON-lines metrics file at path for appending.
@@ -45,7 +48,12 @@ func OpenMetrics(path string) (*MetricsFile, error) {
 		f.Close()
 		return nil, fmt.Errorf("metrics file %s: %w", path, err)
 	}
-	return &MetricsFile{path: path, f: f, w: bufio.NewWriter(f), had: info.Size() > 0}, nil
+	events, err := createEvents(filepath.Dir(path))
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &MetricsFile{path: path, f: f, w: bufio.NewWriter(f), had: info.Size() > 0, events: events}, nil
 }
 
 // dropCutLine truncates the file at path after its last newline, when it does not end with one
@@ -105,7 +113,7 @@ func (m *MetricsFile) Write(values map[string]float64) error {
 	if err := m.w.Flush(); err != nil {
 		return fmt.Errorf("metrics file %s: %w", m.path, err)
 	}
-	return nil
+	return m.events.line(values)
 }
 
 // Close flushes and closes the file; closing twice is harmless.
@@ -115,6 +123,9 @@ func (m *MetricsFile) Close() error {
 	}
 	err := m.w.Flush()
 	if cerr := m.f.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := m.events.close(); err == nil {
 		err = cerr
 	}
 	m.f = nil

@@ -401,7 +401,20 @@ func TestResumeIsExact(t *testing.T) {
 	// checkpoint again: result.json is the same, byte for byte (not an empty one, and how it was
 	// trained is kept). Where and when it was trained are kept too: planted here as another
 	// machine's, then as absent (a result written before they were recorded).
-	before, _ := os.ReadDir(split.CheckpointDir)
+	// The folder's files but the TensorBoard event files, and how many of those there are: each
+	// process writes its own.
+	folder := func() (files []string, events int) {
+		entries, _ := os.ReadDir(split.CheckpointDir)
+		for _, e := range entries {
+			if strings.HasPrefix(e.Name(), results.EventsPrefix) {
+				events++
+			} else {
+				files = append(files, e.Name())
+			}
+		}
+		return files, events
+	}
+	before, eventsBefore := folder()
 	resultPath := filepath.Join(split.CheckpointDir, results.File)
 	for _, trainedOn := range []results.Provenance{
 		{Backend: "xla:cuda", Machine: &results.Machine{CPU: "elsewhere", Devices: []string{"0, NVIDIA H100 80GB HBM3, 81559 MiB, 580.65"}}, Date: "2000-01-01T00:00:00Z"},
@@ -425,8 +438,9 @@ func TestResumeIsExact(t *testing.T) {
 		}
 		sameResult("resuming the finished run", again, 0, split.CheckpointDir)
 		sameMetrics("the finished run evaluated again", split.CheckpointDir)
-		if after, _ := os.ReadDir(split.CheckpointDir); len(after) != len(before) {
-			t.Errorf("resuming the finished run: %d files in its folder, were %d", len(after), len(before))
+		eventsBefore++
+		if after, events := folder(); !slices.Equal(after, before) || events != eventsBefore {
+			t.Errorf("resuming the finished run: its folder holds %q and %d event files, held %q and %d before this process's", after, events, before, eventsBefore-1)
 		}
 		if resultAfter, err := os.ReadFile(resultPath); err != nil || string(resultAfter) != string(resultBefore) {
 			t.Errorf("result.json after resuming the finished run trained on %+v (%v):\n%s\nwant it unchanged:\n%s", trainedOn, err, resultAfter, resultBefore)
