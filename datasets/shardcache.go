@@ -279,8 +279,8 @@ func (st *cacheState) reserve(size int64) {
 }
 
 // lockShard waits until this process holds the download lock of the cached shard name (a base
-// name) in the cache folder dir, and writes size (0: unknown) in it; waiting, it logs once that
-// it waits for another process. It returns nil, with no error, where the lock cannot be taken (a
+// name) in the cache folder dir, writes size (0: unknown) in it, and removes what a download of
+// the shard that did not end left; waiting, it logs once that it waits for another process. It returns nil, with no error, where the lock cannot be taken (a
 // folder this process cannot write to): the download goes on unlocked. ctx ending stops the wait
 // with ctx's error.
 func (st *cacheState) lockShard(ctx context.Context, dir, name string, size int64) (*filelock.Lock, error) {
@@ -309,6 +309,14 @@ func (st *cacheState) lockShard(ctx context.Context, dir, name string, size int6
 	st.mu.Lock()
 	st.locked[name] = true
 	st.mu.Unlock()
+	// A temporary file of this shard now is that of a download whose process ended without
+	// finishing it (killed): no other can be writing it while this lock is held.
+	if dead, _ := filepath.Glob(filepath.Join(dir, "."+name+atomicfile.TempInfix+"*")); len(dead) > 0 {
+		for _, p := range dead {
+			os.Remove(p)
+		}
+		log.Debug("the shard cache: removed the download of a process that ended", "shard", name, "files", len(dead))
+	}
 	return l, nil
 }
 

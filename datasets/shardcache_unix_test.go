@@ -5,6 +5,8 @@ package datasets
 import (
 	"crypto/sha256"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -195,5 +197,90 @@ func TestShardCacheSharedByProcesses(t *testing.T) {
 	}
 	if got := cacheFiles(t, cache); len(got) != len(local.paths) {
 		t.Fatalf("the cache holds %q; want the %d shards", got, len(local.paths))
+	}
+}
+
+// A process killed while it downloads a shard into the cache leaves its temporary file and its
+// lock file; the kernel releases the lock. The next process to need the shard takes the lock
+// over, removes that temporary file and downloads the shard itself; the others are read from the
+// cache.
+func TestShardCacheAfterADownloaderIsKilled(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a process")
+	}
+	dir, local, want, _ := remoteFixture(t)
+	stalled := filepath.Base(local.paths[0])
+	var mu sync.Mutex
+	requests := map[string]int{}
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests[r.URL.Path]++
+		first := requests[r.URL.Path] == 1
+		mu.Unlock()
+		data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(r.URL.Path)))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		if first && r.URL.Path == "/"+stalled { // half of it, then nothing until the test ends
+			w.Header().Set("Content-Length", fmt.Sprint(len(data)))
+			w.Write(data[:len(data)/2])
+			w.(http.Flusher).Flush()
+			<-release
+			return
+		}
+		w.Write(data)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // before the server closes: it waits for its handlers
+	cache := filepath.Join(t.TempDir(), "cache")
+	name := CacheName(srv.URL + "/" + stalled)
+
+	cmd := exec.Command(os.Args[0], "-test.run=^TestShardCacheHelper$")
+	cmd.Env = append(os.Environ(), shardCacheHelperEnv+"="+srv.URL+"/index.json "+cache)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	temps := func() []string {
+		m, _ := filepath.Glob(filepath.Join(cache, "."+name+atomicfile.TempInfix+"*"))
+		return m
+	}
+	othersCached := func() bool { // the child reads ahead: the other shards are downloaded meanwhile
+		for _, p := range local.paths[1:] {
+			if _, err := os.Stat(filepath.Join(cache, CacheName(srv.URL+"/"+filepath.Base(p)))); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(temps()) == 0 || !othersCached(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("the child never started writing the stalled shard into the cache, or never cached the others")
+		}
+	}
+	cmd.Process.Kill() // kill -9
+	cmd.Wait()
+	if _, err := os.Stat(filepath.Join(cache, ShardCacheLocks, name)); err != nil || len(temps()) != 1 {
+		t.Fatalf("the killed process left its lock file (%v) and %d temporary files; want both", err, len(temps()))
+	}
+
+	d, err := Open("shards", "", Options{DataDir: srv.URL + "/index.json", ShardCache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := samplesOf(t, d.(*Shards)); !slices.Equal(got, want) {
+		t.Fatal("the samples differ from those of the files")
+	}
+	if got := cacheFiles(t, cache); len(got) != len(local.paths) || slices.ContainsFunc(got, func(n string) bool { return strings.HasPrefix(n, ".") }) {
+		t.Fatalf("the cache holds %q; want the %d shards and nothing else", got, len(local.paths))
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for _, p := range local.paths {
+		if n, want := requests["/"+filepath.Base(p)], map[bool]int{true: 2, false: 1}[filepath.Base(p) == stalled]; n != want {
+			t.Errorf("%s requested %d times, want %d (the killed process's, then this one's, for the stalled shard)", filepath.Base(p), n, want)
+		}
 	}
 }
