@@ -278,4 +278,9 @@ func TestSameEncoder(t *testing.T) {
 	if err := sameEncoder(cats, same, false); err != nil {
 		t.Errorf("runs on one folder: %v", err)
 	}
+	upright := same
+	upright.cfg.ExifOrientation = true
+	if err := sameEncoder(cats, upright, false); !errors.Is(err, ErrNotComparable) || !strings.Contains(err.Error(), "exif_orientation") {
+		t.Errorf("runs on one folder, one of them with its JPEGs turned upright: %v", err)
+	}
 }

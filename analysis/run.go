@@ -630,7 +630,7 @@ type evalSet struct {
 // size its preset chose; the evaluation transform, normalised as training normalised them). The
 // views are drawn later from the images as decoded (viewInputs), as training drew them.
 func testImages(run config.Config, opts Options, logger *log.Logger) (*evalSet, error) {
-	opt := datasets.Options{DataDir: opts.DataDir, ShardCache: opts.ShardCache}
+	opt := run.DataOptions(opts.DataDir, opts.ShardCache)
 	if opt.DataDir == "" {
 		opt.DataDir = run.DataDir
 		if err := datasets.CheckRecordedDataDir(opt.DataDir); err != nil {

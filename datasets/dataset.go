@@ -248,6 +248,7 @@ func Open(name, split string, opt Options) (Data, error) {
 		if err != nil {
 			return nil, err
 		}
+		f.orient = opt.ExifOrientation
 		return f, nil
 	case "shards":
 		s, err := OpenShards(opt.DataDir, split)
@@ -258,6 +259,7 @@ func Open(name, split string, opt Options) (Data, error) {
 			s.readAhead = max(opt.ShardReadAhead, 0)
 		}
 		s.cache = ExpandHome(opt.ShardCache)
+		s.orient = opt.ExifOrientation
 		return s, nil
 	}
 	ds, err := LoadWith(name, split, opt)
@@ -337,6 +339,10 @@ type Options struct {
 	ShardCache string
 	// Synthetic configures the "synthetic" data set; the zero value means DefaultSynthetic().
 	Synthetic SyntheticConfig
+	// ExifOrientation turns the JPEGs of an image folder or shards upright as their EXIF data
+	// says, as PIL's ImageOps.exif_transpose does (orient.go); without it they are read as
+	// stored, as by PIL and torchvision.
+	ExifOrientation bool
 }
 
 // DefaultDataDir is $VICREG_DATA if set, otherwise the "vicreg-datasets" folder in the user's cache

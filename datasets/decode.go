@@ -999,8 +999,9 @@ func cmykToRGB(c, m, y, k uint8) (uint8, uint8, uint8) {
 	return conv(c), conv(m), conv(y)
 }
 
-// decodeFile reads and decodes one image file.
-func decodeFile(path string, index int) (Image, error) {
+// decodeFile reads and decodes one image file, a JPEG turned by its EXIF orientation when orient
+// is set.
+func decodeFile(path string, index int, orient bool) (Image, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Image{}, damagedErr(path, "", index, err)
@@ -1008,6 +1009,9 @@ func decodeFile(path string, index int) (Image, error) {
 	img, err := DecodeImage(data)
 	if err != nil {
 		return Image{}, badImageErr(path, "", index, err)
+	}
+	if orient {
+		img = orientImage(img, jpegOrientation(data))
 	}
 	return img, nil
 }

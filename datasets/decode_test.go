@@ -301,7 +301,7 @@ func TestDecodeErrorsNameTheFile(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "bad.jpg")
 	writeFile(t, bad, []byte("\xff\xd8\xff garbage"))
-	_, err := decodeFile(bad, 3)
+	_, err := decodeFile(bad, 3, false)
 	var de *DataError
 	if !errors.As(err, &de) || de.Path != bad || de.Index != 3 || !errors.Is(err, ErrBadImage) || !errors.Is(err, ErrDamaged) || errors.Is(err, ErrUsage) {
 		t.Fatalf("corrupt file: %v (%#v)", err, de)
@@ -320,7 +320,7 @@ func TestDecodeErrorsNameTheFile(t *testing.T) {
 	if msg := de.Error(); !strings.HasSuffix(msg, " (rerun with -skip-bad-images to leave it out)") || strings.Contains(msg, "SkipBadImages") {
 		t.Fatalf("with a Hint of its own: %q, want that hint instead of the default", msg)
 	}
-	_, err = decodeFile(filepath.Join(dir, "gone.jpg"), 0)
+	_, err = decodeFile(filepath.Join(dir, "gone.jpg"), 0, false)
 	if !errors.Is(err, ErrDamaged) || errors.Is(err, ErrBadImage) || !errors.Is(err, os.ErrNotExist) || !strings.Contains(err.Error(), "gone.jpg") {
 		t.Fatalf("missing file: %v", err)
 	}

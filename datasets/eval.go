@@ -44,6 +44,7 @@ type EvalIterator struct {
 	info   Info
 	src    Source
 	enc    encodedSource
+	orient bool // encoded JPEGs are turned by their EXIF orientation (Options.ExifOrientation)
 	mem    bool // an in-memory *Dataset: its images of the view size are kept as they are
 	shards *Shards
 	cfg    EvalConfig
@@ -67,7 +68,7 @@ func NewEvalIterator(d Data, cfg EvalConfig) (*EvalIterator, error) {
 	if cfg.Mean, cfg.Std, err = checkNorm(info, cfg.Mean, cfg.Std, "evaluation of"); err != nil {
 		return nil, err
 	}
-	e := &EvalIterator{info: info, src: src, shards: shards, cfg: cfg, h: info.Height, w: info.Width}
+	e := &EvalIterator{info: info, src: src, shards: shards, cfg: cfg, h: info.Height, w: info.Width, orient: orientOf(d)}
 	if enc, ok := src.(encodedSource); ok {
 		e.enc = enc
 	}
@@ -191,7 +192,7 @@ func (e *EvalIterator) fill(au *augmenter, dst []float32, ref sampleRef) error {
 	}
 	var win window
 	if data != nil {
-		h, w, err := ImageSize(data)
+		h, w, o, err := headerSize(data, e.orient)
 		if err != nil {
 			return badImageErr(ref.path, ref.member, ref.index, err)
 		}
@@ -205,7 +206,7 @@ func (e *EvalIterator) fill(au *augmenter, dst []float32, ref sampleRef) error {
 				}
 			}
 		}
-		if img, err = decodeEncoded(data, ref, h, w, r); err != nil {
+		if img, err = decodeEncoded(data, ref, h, w, r, o); err != nil {
 			return err
 		}
 	} else {

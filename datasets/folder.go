@@ -32,6 +32,7 @@ type Folder struct {
 	beside  int            // images among the ignored files: beside the class folders, so of no class
 	other   map[string]int // the other ignored files (not of an image extension read), by extension
 	split   string
+	orient  bool // JPEGs are turned by their EXIF orientation (Options.ExifOrientation)
 }
 
 // splitDirs are the folder names that hold a split under one root: train/, and val/ or test/ for
@@ -495,7 +496,9 @@ func (f *Folder) Label(i int) int32 {
 }
 
 // Decode reads and decodes sample i to RGB.
-func (f *Folder) Decode(i int) (Image, error) { return decodeFile(f.files[i], i) }
+func (f *Folder) Decode(i int) (Image, error) { return decodeFile(f.files[i], i, f.orient) }
+
+func (f *Folder) exifOriented() bool { return f.orient }
 
 // encoded reads the bytes of sample i, for the loader to decode at a reduced scale.
 func (f *Folder) encoded(i int) ([]byte, string, error) {

@@ -163,7 +163,7 @@ func visit(d Data, indices []int, cfg GatherConfig, put func(rs *resampler, img 
 		return gatherRef(nil, &smp, index), err
 	}
 	readPut := func(rs *resampler, ref sampleRef) error {
-		img, err := readSample(src, ref)
+		img, err := readSample(src, ref, orientOf(d))
 		if err != nil {
 			return err
 		}
@@ -303,16 +303,17 @@ func gatherRef(src Source, smp *shardSample, i int) sampleRef {
 	return ref
 }
 
-// readSample decodes the sample ref: its bytes when it has them (shards), else through src.
-func readSample(src Source, ref sampleRef) (Image, error) {
+// readSample decodes the sample ref: its bytes when it has them (shards; JPEGs turned by their
+// EXIF orientation when orient is set), else through src.
+func readSample(src Source, ref sampleRef, orient bool) (Image, error) {
 	if ref.data == nil {
 		return src.Decode(ref.index)
 	}
-	h, w, err := ImageSize(ref.data)
+	h, w, o, err := headerSize(ref.data, orient)
 	if err != nil {
 		return Image{}, badImageErr(ref.path, ref.member, ref.index, err)
 	}
-	return decodeEncoded(ref.data, ref, h, w, 1)
+	return decodeEncoded(ref.data, ref, h, w, 1, o)
 }
 
 // put copies img into every position of out that wants sample ref.

@@ -108,6 +108,7 @@ type Loader struct {
 	data     Data
 	src      Source
 	enc      encodedSource
+	orient   bool // encoded JPEGs are turned by their EXIF orientation (Options.ExifOrientation)
 	shards   *Shards
 	info     Info
 	cfg      LoaderConfig
@@ -247,7 +248,7 @@ func NewLoader(d Data, cfg LoaderConfig, start Position) (*Loader, error) {
 	if cfg.KeepLastBatch {
 		perEpoch = (info.Len + cfg.BatchSize - 1) / cfg.BatchSize
 	}
-	l := &Loader{data: d, src: src, shards: shards, info: info, cfg: cfg, size: v1, perEpoch: perEpoch, next: start}
+	l := &Loader{data: d, src: src, shards: shards, info: info, cfg: cfg, size: v1, perEpoch: perEpoch, next: start, orient: orientOf(d)}
 	if e, ok := src.(encodedSource); ok {
 		l.enc = e
 	}
@@ -476,7 +477,7 @@ func (l *Loader) decodeTrain(ref sampleRef, rng *rand.Rand) (Image, int, int, [2
 		l.countLive()
 		return img, img.H, img.W, aug.drawCrops(rng, img.H, img.W), nil
 	}
-	h, w, err := ImageSize(data)
+	h, w, o, err := headerSize(data, l.orient)
 	if err != nil {
 		return Image{}, 0, 0, [2]crop{}, badImageErr(ref.path, ref.member, ref.index, err)
 	}
@@ -485,7 +486,7 @@ func (l *Loader) decodeTrain(ref sampleRef, rng *rand.Rand) (Image, int, int, [2
 	if l.cfg.ReducedDecode {
 		r = reduction(boxes, l.size)
 	}
-	img, err := decodeEncoded(data, ref, h, w, r)
+	img, err := decodeEncoded(data, ref, h, w, r, o)
 	if err != nil {
 		return Image{}, 0, 0, [2]crop{}, err
 	}
@@ -503,16 +504,20 @@ func (l *Loader) checkImage(img Image, ref sampleRef) error {
 	return nil
 }
 
-// decodeEncoded decodes the bytes of sample ref (of the header size h x w) at 1/reduce scale.
-func decodeEncoded(data []byte, ref sampleRef, h, w, reduce int) (Image, error) {
+// decodeEncoded decodes the bytes of sample ref (of the size h x w that headerSize gives, with
+// EXIF orientation o) at 1/reduce scale, then turns it as o asks.
+func decodeEncoded(data []byte, ref sampleRef, h, w, reduce, o int) (Image, error) {
 	img, err := decodeImage(data, reduce)
 	if err != nil {
 		return Image{}, badImageErr(ref.path, ref.member, ref.index, err)
 	}
+	if o >= 5 {
+		h, w = w, h // the header's size, as stored
+	}
 	if (reduce == 1 || img.H > h || img.W > w) && (img.H != h || img.W != w) {
 		return Image{}, badImageErr(ref.path, ref.member, ref.index, fmt.Errorf("decoded to %dx%d, its header says %dx%d", img.W, img.H, w, h))
 	}
-	return img, nil
+	return orientImage(img, o), nil
 }
 
 // finish completes a batch once all its samples are done: the first error that cannot be

@@ -53,7 +53,11 @@ type Shards struct {
 	// md5s are the shards' MD5 digests in hexadecimal ("": unknown), from an index or a scan
 	// with digests (ScanShards); nil without either.
 	md5s []string
+	// orient turns JPEGs by their EXIF orientation (Options.ExifOrientation).
+	orient bool
 }
+
+func (s *Shards) exifOriented() bool { return s.orient }
 
 // ExpandPattern expands a WebDataset shard pattern: numeric ranges {000000..000146} (zero-padded to
 // the width of the bounds when they have equal widths or the first has a leading zero) and lists

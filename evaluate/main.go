@@ -405,7 +405,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		if d, ok := opened[split]; ok {
 			return d, nil
 		}
-		opt := datasets.Options{DataDir: dataDir, ShardCache: cache}
+		opt := enc.Config.DataOptions(dataDir, cache)
 		var d datasets.Data
 		var err error
 		if split == datasets.SplitTest && probe {

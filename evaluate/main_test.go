@@ -820,3 +820,58 @@ func TestKNNKLargerThanTheTrainingImages(t *testing.T) {
 		t.Errorf("result.json records knn_k %d, want the 10 used", r.KNNK)
 	}
 }
+
+// setExifOrientation rewrites the JPEG at path with an EXIF segment (APP1, little-endian TIFF)
+// that records orientation o, after its start-of-image marker.
+func setExifOrientation(t *testing.T, path string, o uint16) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil || len(data) < 2 || data[0] != 0xFF || data[1] != 0xD8 {
+		t.Fatalf("%s: not a JPEG (%v)", path, err)
+	}
+	tiff := []byte{'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, byte(o), byte(o >> 8), 0, 0, 0, 0, 0, 0}
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	app1 := append([]byte{0xFF, 0xE1, byte((len(seg) + 2) >> 8), byte(len(seg) + 2)}, seg...)
+	out := append(append(append([]byte{}, data[:2]...), app1...), data[2:]...)
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A run trained with -exif-orientation is evaluated with its JPEGs turned as in training: the
+// embeddings of a folder of JPEGs recorded as turned a quarter differ from those of the same run
+// read as stored.
+func TestEvaluateReadsTheRunsExifOrientation(t *testing.T) {
+	root := t.TempDir()
+	for _, split := range []string{"train", "val"} {
+		for _, p := range datasetstest.WriteImageFolder(t, filepath.Join(root, split), []string{"a", "b"}, 4) {
+			if strings.HasSuffix(p, ".jpg") {
+				setExifOrientation(t, p, 6)
+			}
+		}
+	}
+	embeddings := func(orient bool) string {
+		dir := writeTinyRun(t, func(c *config.Config) {
+			c.Dataset, c.DataDir, c.ImageSize, c.ExifOrientation = "folder", root, 16, orient
+		}, 3)
+		emb := filepath.Join(t.TempDir(), "val.csv")
+		if o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "0", "-knn-k", "0", "-embeddings", emb); o.code != 0 {
+			t.Fatalf("exit status %d:\n%s", o.code, o.stderr)
+		}
+		data, err := os.ReadFile(emb)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return string(data)
+	}
+	stored, turned := embeddings(false), embeddings(true)
+	if stored == "" || turned == stored {
+		t.Fatal("the run's exif_orientation does not change how evaluate reads its JPEGs")
+	}
+	// The PNGs, which have no EXIF data, are read alike: the rows of the even-numbered images.
+	rows := func(s string) []string { return strings.Split(strings.TrimSpace(s), "\n") }
+	a, b := rows(stored), rows(turned)
+	if len(a) != len(b) || len(a) != 9 || a[1] != b[1] || a[2] == b[2] {
+		t.Errorf("rows:\n%s\nand\n%s\nwant the PNG's (row 1) equal and the JPEG's (row 2) different", stored, turned)
+	}
+}

@@ -47,6 +47,10 @@ type Config struct {
 	// ReducedDecode decodes JPEGs at 1/2, 1/4 or 1/8 of their size when the crops allow it
 	// (libjpeg's DCT scaling, PIL's draft mode): faster for small views, slightly other pixels.
 	ReducedDecode bool `json:"reduced_decode"`
+	// ExifOrientation turns the JPEGs of image folders and shards upright as their EXIF data says
+	// (PIL's ImageOps.exif_transpose), in training and in every evaluation and analysis of the
+	// run; false reads them as stored, as torchvision's ImageFolder does.
+	ExifOrientation bool `json:"exif_orientation"`
 	// SkipBadImages replaces images that do not decode (logged by name; "bad_images" in the
 	// metrics, images replaced per step) instead of stopping; the replacement is the same on resume.
 	SkipBadImages bool `json:"skip_bad_images" config:"local"`

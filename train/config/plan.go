@@ -113,6 +113,8 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("subset", "must be >= 0")
 	case c.ImageSize < 0:
 		return nil, Errorf("image-size", "must be >= 0, got %d", c.ImageSize)
+	case c.ExifOrientation && !strings.EqualFold(c.Dataset, "folder") && !strings.EqualFold(c.Dataset, "shards"):
+		return nil, Errorf("exif-orientation", "turns the JPEGs of image folders and shards (-dataset folder or shards); %s has no EXIF data", c.Dataset)
 	case c.ShuffleBuffer < 0:
 		return nil, Errorf("shuffle-buffer", "must be >= 0, got %d", c.ShuffleBuffer)
 	case c.ShardReadAhead < -1:
@@ -256,6 +258,13 @@ func (c Config) Augmentation(d datasets.Data) (datasets.Augmentation, error) {
 		}
 	}
 	return aug, nil
+}
+
+// DataOptions are the options with which the run's images are read, from the folder or location
+// dataDir through the shard cache shardCache (the run's own, or those an evaluation gives): every
+// command that reads a run's data (training, fine-tuning, evaluation, analysis) reads it so.
+func (c Config) DataOptions(dataDir, shardCache string) datasets.Options {
+	return datasets.Options{DataDir: dataDir, ShardCache: shardCache, ExifOrientation: c.ExifOrientation}
 }
 
 // CheckMirror checks a -checkpoint-mirror location: "" (none) or a bucket folder. A local path is

@@ -422,7 +422,7 @@ func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, clas
 
 // loadData opens the labelled training split (its TrainPercent fraction) and the test split.
 func loadData(cfg Config) (train, test datasets.Data, err error) {
-	opt := datasets.Options{DataDir: cfg.DataDir, ShardCache: cfg.ShardCache}
+	opt := cfg.Encoder.DataOptions(cfg.DataDir, cfg.ShardCache) // the images as the encoder saw them
 	full, err := datasets.Open(cfg.Dataset, datasets.SplitTrain, opt)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) {
 		return nil, nil, config.Errorf("data-dir", "%v", err)

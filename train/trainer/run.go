@@ -69,7 +69,8 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 	if err := datasets.LimitShardCache(cfg.ShardCache, cfg.ShardCacheSize); err != nil {
 		return nil, err
 	}
-	opt := datasets.Options{DataDir: cfg.DataDir, ShardReadAhead: cfg.ShardReadAhead, ShardCache: cfg.ShardCache}
+	opt := cfg.DataOptions(cfg.DataDir, cfg.ShardCache)
+	opt.ShardReadAhead = cfg.ShardReadAhead
 	train, err := datasets.Open(cfg.Dataset, datasets.SplitTrain, opt)
 	if err != nil {
 		return nil, DataError(err)
