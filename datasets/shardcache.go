@@ -280,9 +280,9 @@ func (st *cacheState) reserve(size int64) {
 
 // lockShard waits until this process holds the download lock of the cached shard name (a base
 // name) in the cache folder dir, writes size (0: unknown) in it, and removes what a download of
-// the shard that did not end left; waiting, it logs once that it waits for another process. It returns nil, with no error, where the lock cannot be taken (a
-// folder this process cannot write to): the download goes on unlocked. ctx ending stops the wait
-// with ctx's error.
+// the shard that did not end left; waiting, it logs once that it waits for another process. It
+// returns nil, with no error, where the lock cannot be taken (a folder this process cannot write
+// to): the download goes on unlocked. ctx ending stops the wait with ctx's error.
 func (st *cacheState) lockShard(ctx context.Context, dir, name string, size int64) (*filelock.Lock, error) {
 	locks := filepath.Join(dir, ShardCacheLocks)
 	if err := os.MkdirAll(locks, 0o755); err != nil {
