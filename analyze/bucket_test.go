@@ -15,10 +15,7 @@ import (
 // each run of -compare.
 func TestRunsInABucketRefused(t *testing.T) {
 	const secret = "analyze-secret"
-	f := remotetest.NewS3(t, secret)
-	remotetest.AWSEnv(t, f.URL, "AKIDTEST", secret)
-	remote.Forget()
-	t.Cleanup(remote.Forget)
+	remotetest.ServeS3(t, secret, remote.Forget)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 	for _, args := range [][]string{
 		{"-checkpoints", "s3://runs/none/"},

@@ -69,11 +69,8 @@ func sortedKeys(m map[string]string) []string {
 // and quick retries.
 func fakeS3Bucket(t *testing.T) *remotetest.S3 {
 	const secret = "mirror-secret"
-	f := remotetest.NewS3(t, secret)
+	f := remotetest.ServeS3(t, secret, remote.Forget)
 	f.Regions["runs"] = "eu-west-1"
-	remotetest.AWSEnv(t, f.URL, "AKIDTEST", secret)
-	remote.Forget()
-	t.Cleanup(remote.Forget)
 	wait, n := remote.RetryWait, remote.RetryAttempts
 	remote.RetryWait, remote.RetryAttempts = time.Microsecond, 2
 	t.Cleanup(func() { remote.RetryWait, remote.RetryAttempts = wait, n })

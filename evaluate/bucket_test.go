@@ -19,8 +19,7 @@ import (
 // needs -checkpoint-dir, and a bucket folder without checkpoints is refused, before any work.
 func TestRunInABucket(t *testing.T) {
 	dir := writeTinyRun(t, func(*config.Config) {}, 5)
-	const secret = "evaluate-secret"
-	f := remotetest.NewS3(t, secret)
+	f := remotetest.ServeS3(t, "evaluate-secret", remote.Forget)
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -30,9 +29,6 @@ func TestRunInABucket(t *testing.T) {
 			f.Objects["runs/tiny/"+e.Name()] = data
 		}
 	}
-	remotetest.AWSEnv(t, f.URL, "AKIDTEST", secret)
-	remote.Forget()
-	t.Cleanup(remote.Forget)
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
 
 	args := []string{"-subset", "40", "-probe-epochs", "0", "-knn-k", "3"}
@@ -62,11 +58,7 @@ func TestRunInABucket(t *testing.T) {
 // flag without -weights, is refused.
 func TestFineTuningMirrored(t *testing.T) {
 	dir := writeTinyRun(t, func(*config.Config) {}, 5)
-	const secret = "evaluate-secret"
-	f := remotetest.NewS3(t, secret)
-	remotetest.AWSEnv(t, f.URL, "AKIDTEST", secret)
-	remote.Forget()
-	t.Cleanup(remote.Forget)
+	f := remotetest.ServeS3(t, "evaluate-secret", remote.Forget)
 
 	args := []string{"-checkpoint", dir, "-weights", "freeze", "-train-percent", "1", "-epochs", "1", "-eval-subset", "64", "-checkpoint-mirror", "s3://runs/ft/"}
 	ft := filepath.Join(t.TempDir(), "ft")

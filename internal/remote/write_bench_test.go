@@ -17,10 +17,7 @@ import (
 // fake: the cost of a mirrored checkpoint on this machine, network aside.
 func BenchmarkPutS3(b *testing.B) {
 	const secret = "bench-secret"
-	f := remotetest.NewS3(b, secret)
-	remotetest.AWSEnv(b, f.URL, "AKIDBENCH", secret)
-	Forget()
-	b.Cleanup(Forget)
+	remotetest.ServeS3(b, secret, Forget)
 	data := make([]byte, 64<<20)
 	rand.Read(data)
 	file := filepath.Join(b.TempDir(), "ckpt")

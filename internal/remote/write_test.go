@@ -104,11 +104,8 @@ func checkRoundTrip(t *testing.T, folder string) {
 // body (the negative control of what Put relies on).
 func TestPutS3(t *testing.T) {
 	const secret = "write/secret"
-	f := remotetest.NewS3(t, secret)
+	f := remotetest.ServeS3(t, secret, Forget)
 	f.Regions["far"] = "eu-west-1"
-	remotetest.AWSEnv(t, f.URL, "AKIDTEST", secret)
-	Forget()
-	t.Cleanup(Forget)
 	fastRetries(t, 3)
 	checkRoundTrip(t, "s3://far/runs/r ä 1/")
 	if puts := f.Entries("PUT "); len(puts) != 4 || puts[0] != "PUT runs/r ä 1/ckpt-000000100.safetensors" && puts[0] != "PUT runs/r ä 1/metrics.jsonl" && puts[0] != "PUT runs/r ä 1/empty" {

@@ -583,11 +583,7 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 // fakeBucket serves the tests' fake S3, with credentials for it, for -checkpoint-mirror s3://runs/...
 func fakeBucket(t *testing.T) *remotetest.S3 {
 	const secret = "trainer-secret"
-	f := remotetest.NewS3(t, secret)
-	remotetest.AWSEnv(t, f.URL, "AKIDTEST", secret)
-	remote.Forget()
-	t.Cleanup(remote.Forget)
-	return f
+	return remotetest.ServeS3(t, secret, remote.Forget)
 }
 
 // stopAfter is quiet() with a stop request (a signal's) raised at the end of the given step.

@@ -376,6 +376,17 @@ func (f *S3) list(w http.ResponseWriter, bucket, prefix, token string) {
 	xml.NewEncoder(w).Encode(out)
 }
 
+// ServeS3 starts a fake S3 whose only credentials have secret, and sets the AWS environment to
+// them (AWSEnv); forget is remote.Forget, called now and at the end of the test, so that the code
+// under test reads that environment (passed in: remote's own tests use this package).
+func ServeS3(t testing.TB, secret string, forget func()) *S3 {
+	f := NewS3(t, secret)
+	AWSEnv(t, f.URL, "AKIDTEST", secret)
+	forget()
+	t.Cleanup(forget)
+	return f
+}
+
 // AWSEnv sets an AWS environment with no configuration but the endpoint and the keys given (none:
 // anonymous). Call remote.Forget after it, so that the code under test reads it.
 func AWSEnv(t testing.TB, endpoint, keyID, secret string) {
