@@ -305,17 +305,27 @@ func (st *cacheState) lockShard(ctx context.Context, dir, name string, size int6
 		log.Debug("the shard cache: no download lock", "err", err)
 		return nil, nil
 	}
-	_, _ = fmt.Fprintf(l.File(), "%d\n", max(size, 0)) // what others count against the limit
+	// A lock file that holds a size already is that of a download whose process ended without
+	// finishing it (killed): its temporary file, if any, is removed (no other process can be
+	// writing it while this lock is held), and the size replaced.
+	f := l.File()
+	info, err := f.Stat()
+	killed := err == nil && info.Size() > 0
+	if err = f.Truncate(0); err == nil {
+		_, err = f.WriteAt(fmt.Appendf(nil, "%d\n", max(size, 0)), 0) // what others count against the limit
+	}
+	if err != nil {
+		log.Debug("the shard cache: the download lock's size", "err", err)
+	}
 	st.mu.Lock()
 	st.locked[name] = true
 	st.mu.Unlock()
-	// A temporary file of this shard now is that of a download whose process ended without
-	// finishing it (killed): no other can be writing it while this lock is held.
-	if dead, _ := filepath.Glob(filepath.Join(dir, "."+name+atomicfile.TempInfix+"*")); len(dead) > 0 {
+	if killed {
+		dead, _ := filepath.Glob(filepath.Join(dir, "."+name+atomicfile.TempInfix+"*"))
 		for _, p := range dead {
 			os.Remove(p)
 		}
-		log.Debug("the shard cache: removed the download of a process that ended", "shard", name, "files", len(dead))
+		log.Debug("the shard cache: took over the download of a process that ended", "shard", name, "files", len(dead))
 	}
 	return l, nil
 }

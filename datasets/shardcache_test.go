@@ -57,6 +57,14 @@ func readRange(t *testing.T, s *Shards, from, to int) {
 	}
 }
 
+// asNewProcess makes this process's start, for the shard cache, now (as it was after the test):
+// the cached shards written before it are another process's.
+func asNewProcess(t *testing.T) {
+	start := processStart
+	t.Cleanup(func() { processStart = start })
+	processStart = time.Now()
+}
+
 // setMtime sets a file's modification time to now+d.
 func setMtime(t *testing.T, path string, d time.Duration) {
 	t.Helper()
@@ -74,9 +82,7 @@ func setMtime(t *testing.T, path string, d time.Duration) {
 func TestShardCacheLimit(t *testing.T) {
 	_, local, want, srv := remoteFixture(t)
 	t.Setenv("TMPDIR", t.TempDir())
-	start := processStart
-	t.Cleanup(func() { processStart = start })
-	processStart = time.Now()
+	asNewProcess(t)
 
 	var sizes []int64
 	for _, p := range local.paths {

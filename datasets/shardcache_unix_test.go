@@ -93,9 +93,7 @@ func TestShardCacheWaitsForAnotherProcessesDownload(t *testing.T) {
 func TestShardCacheCountsOtherProcessesDownloads(t *testing.T) {
 	_, local, _, srv := remoteFixture(t)
 	t.Setenv("TMPDIR", t.TempDir())
-	start := processStart
-	t.Cleanup(func() { processStart = start })
-	processStart = time.Now()
+	asNewProcess(t)
 	size := func(k int) int64 {
 		st, err := os.Stat(local.paths[k])
 		if err != nil {
@@ -282,5 +280,22 @@ func TestShardCacheAfterADownloaderIsKilled(t *testing.T) {
 		if n, want := requests["/"+filepath.Base(p)], map[bool]int{true: 2, false: 1}[filepath.Base(p) == stalled]; n != want {
 			t.Errorf("%s requested %d times, want %d (the killed process's, then this one's, for the stalled shard)", filepath.Base(p), n, want)
 		}
+	}
+}
+
+// Taking over the lock file of a killed download (it holds that download's size), a process
+// writes its own size in place of it, whole: what others count against the limit.
+func TestShardLockTakeoverRewritesTheSize(t *testing.T) {
+	cache := t.TempDir()
+	name := CacheName("https://elsewhere/s.tar")
+	writeFile(t, filepath.Join(cache, ShardCacheLocks, name), []byte("123456789\n"))
+	st := &cacheState{locked: map[string]bool{}}
+	l, err := st.lockShard(t.Context(), cache, name, 42)
+	if err != nil || l == nil {
+		t.Fatalf("lockShard: %v, %v", l, err)
+	}
+	defer st.unlockShard(l, name)
+	if data, _ := os.ReadFile(filepath.Join(cache, ShardCacheLocks, name)); string(data) != "42\n" {
+		t.Errorf("the lock file holds %q, want %q", data, "42\n")
 	}
 }
