@@ -140,14 +140,6 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		if mgr.Mirror, err = trainer.OpenMirror(mgr, cfg.CheckpointMirror, cfg.Resume, logger); err != nil {
 			return nil, err
 		}
-		// What the folder holds and the bucket lacks goes up at once; whatever ends the run from
-		// here, what it saved reaches the bucket before it returns.
-		mgr.Mirror.Sync()
-		defer func() {
-			if merr := trainer.FinishMirror(mgr.Mirror, logger); merr != nil && rerr == nil {
-				res, rerr = nil, merr
-			}
-		}()
 	}
 	if cfg.Resume {
 		earlier := false
@@ -167,6 +159,16 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		if err := trainer.RefuseOverResult(cfg.CheckpointDir); err != nil {
 			return nil, err
 		}
+	}
+	if mgr.Mirror != nil {
+		// As in pretraining: what the folder holds and the bucket lacks goes up at once, and
+		// whatever ends the run from here, what it saved reaches the bucket before it returns.
+		mgr.Mirror.Sync()
+		defer func() {
+			if merr := trainer.FinishMirror(mgr.Mirror, logger); merr != nil && rerr == nil {
+				res, rerr = nil, merr
+			}
+		}()
 	}
 	if cfg.Weights == Freeze {
 		freeze(ctx)
