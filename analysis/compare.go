@@ -230,6 +230,7 @@ func sameEncoder(a, b compared, dataDirGiven bool) error {
 		{"image channels (model.in_channels)", a.cfg.Model.InChannels, b.cfg.Model.InChannels},
 		{"compute precision (precision)", a.cfg.Precision, b.cfg.Precision},
 		{"reading of JPEGs' EXIF orientation (exif_orientation)", a.cfg.ExifOrientation, b.cfg.ExifOrientation},
+		{"labels' column in the folder's metadata table (label_column)", a.cfg.LabelColumn, b.cfg.LabelColumn},
 		{"image size (the input size of augmentation " + a.cfg.Augment + " and " + b.cfg.Augment + ")", a.size, b.size},
 	} {
 		if f.va != f.vb {

@@ -244,7 +244,7 @@ func Open(name, split string, opt Options) (Data, error) {
 	opt.DataDir = ExpandHome(opt.DataDir)
 	switch strings.ToLower(name) {
 	case "folder":
-		f, err := OpenFolder(opt.DataDir, split)
+		f, err := OpenFolderLabels(opt.DataDir, split, opt.LabelColumn)
 		if err != nil {
 			return nil, err
 		}
@@ -343,6 +343,10 @@ type Options struct {
 	// says, as PIL's ImageOps.exif_transpose does (orient.go); without it they are read as
 	// stored, as by PIL and torchvision.
 	ExifOrientation bool
+	// LabelColumn is the column of an image folder's metadata table (metadata.csv or
+	// metadata.jsonl, see Folder) that holds the labels; "" means DefaultLabelColumn, read when the
+	// table has it. A column named must be in the table.
+	LabelColumn string
 }
 
 // DefaultDataDir is $VICREG_DATA if set, otherwise the "vicreg-datasets" folder in the user's cache

@@ -23,6 +23,15 @@ import (
 // start with ".", and __MACOSX and @eaDir folders, are skipped; only the files of ImageFolder's
 // extensions are read (.jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff, .webp, any case); other
 // files are counted in Ignored.
+//
+// Labels from a table: a folder that holds a metadata.csv (a header row, then a row per image) or a
+// metadata.jsonl file (a JSON object per image) at its top, as Hugging Face's imagefolder reads
+// one, takes its labels from the table's label column (DefaultLabelColumn, or the one
+// OpenFolderLabels names): its images are those found recursively under it (subfolders are not
+// classes), each named by a row's file_name, its path relative to the folder with "/". Every image
+// must have a row with a label; the classes are the table's distinct labels, in numerical order
+// when all are integers, otherwise sorted. A table without that column (captions only, say) is left
+// aside, and the folder read as above.
 type Folder struct {
 	dir     string
 	files   []string
@@ -33,7 +42,16 @@ type Folder struct {
 	other   map[string]int // the other ignored files (not of an image extension read), by extension
 	split   string
 	orient  bool // JPEGs are turned by their EXIF orientation (Options.ExifOrientation)
+
+	labelColumn string         // the metadata table's label column ("": DefaultLabelColumn, if there)
+	table       string         // the metadata file the labels come from, "" for none
+	unlisted    []string       // rows of the table that name no image listed (the first few), for WarnLeftOut
+	nUnlisted   int            // how many rows name no image
+	noLabels    *metadataTable // a metadata file without a label column, left aside, for WarnLeftOut
 }
+
+// maxNamed is how many of the files that a warning is about it names.
+const maxNamed = 3
 
 // splitDirs are the folder names that hold a split under one root: train/, and val/ or test/ for
 // the test split (ImageNet's names).
@@ -125,9 +143,15 @@ func isDir(path string) bool {
 
 // OpenFolder lists the image folder root for split: root/train for "train", root/val (or
 // root/test) for "test" when root holds such folders, otherwise root itself for any split. It
-// decodes nothing. The labels of a test split follow the classes of root/train: when both
-// folders exist their class names must agree.
+// decodes nothing. The labels of a test split are numbered by the classes of root/train
+// (UseClassesOf). A metadata table gives labels from its DefaultLabelColumn.
 func OpenFolder(root, split string) (*Folder, error) {
+	return OpenFolderLabels(root, split, "")
+}
+
+// OpenFolderLabels is OpenFolder with the label column of a metadata table named (see Folder):
+// a table that lacks it is then a usage error. "" means DefaultLabelColumn, if the table has one.
+func OpenFolderLabels(root, split, labelColumn string) (*Folder, error) {
 	if root == "" {
 		return nil, usageErr("", errors.New("no image folder given"), "set the data directory to the image folder")
 	}
@@ -135,32 +159,77 @@ func OpenFolder(root, split string) (*Folder, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Folder{dir: dir, split: split}
+	f := &Folder{dir: dir, split: split, labelColumn: labelColumn}
 	if err := f.list(); err != nil {
 		return nil, err
 	}
 	if dir != root && split != SplitTrain {
-		if err := f.CheckClassesOf(filepath.Join(root, "train")); err != nil {
+		if err := f.UseClassesOf(filepath.Join(root, "train")); err != nil {
 			return nil, err
 		}
 	}
 	return f, nil
 }
 
-// CheckClassesOf returns a usage error when f, a held-out split, has other class folders than the
-// training folder trainDir: its labels (positions in its own sorted class list) would then name
-// other classes than the training labels. It returns nil when they agree, or when either folder is
-// flat or trainDir does not exist.
-func (f *Folder) CheckClassesOf(trainDir string) error {
+// UseClassesOf numbers the labels of f, a held-out split, by the classes of the training split in
+// trainDir (its class folders, or the labels of its metadata table), so that a label means the same
+// class in both: a split without some of the classes (a small validation set) keeps the training
+// numbers. A class of f that the training split lacks is a usage error, since no classifier trained
+// there could name it. It does nothing when either split is unlabelled, or trainDir does not exist.
+func (f *Folder) UseClassesOf(trainDir string) error {
 	if f.classes == nil {
 		return nil
 	}
-	train, err := classFolders(trainDir)
-	if err == nil && train != nil && !slices.Equal(train, f.classes) {
-		return usageErr(f.dir, fmt.Errorf("classes %s differ from those of %s (%s): the labels would not match",
-			summarize(f.classes), trainDir, summarize(train)), "give both splits the same class folders")
+	train, err := splitClasses(trainDir, f.labelColumn)
+	if err != nil || train == nil || slices.Equal(train, f.classes) {
+		return err
 	}
+	at := make(map[string]int32, len(train))
+	for k, c := range train {
+		at[c] = int32(k)
+	}
+	number := make([]int32, len(f.classes))
+	var unknown []string
+	for k, c := range f.classes {
+		n, ok := at[c]
+		if !ok {
+			unknown = append(unknown, c)
+		}
+		number[k] = n
+	}
+	if len(unknown) > 0 {
+		return usageErr(f.dir, fmt.Errorf("classes %s are not among those of %s (%s): no classifier trained there could name them",
+			summarize(unknown), trainDir, summarize(train)), "give both splits the same classes, or leave these out of the held-out split")
+	}
+	for i, l := range f.labels {
+		f.labels[i] = number[l]
+	}
+	f.classes = train
 	return nil
+}
+
+// splitClasses lists the classes of the split folder dir as a Folder numbers them: the labels of its
+// metadata table (an error when that table cannot be read), or its class folders; nil when it is
+// unlabelled or cannot be listed (opening it says why).
+func splitClasses(dir, labelColumn string) ([]string, error) {
+	file, err := findMetadata(dir)
+	if err != nil {
+		return nil, err
+	}
+	if file != "" {
+		t, err := readMetadata(file, labelColumn)
+		if err != nil {
+			return nil, err
+		}
+		if t.column != "" {
+			return t.classes()
+		}
+	}
+	classes, err := classFolders(dir)
+	if err != nil {
+		return nil, nil
+	}
+	return classes, nil
 }
 
 // summarize lists up to 5 names.
@@ -251,6 +320,21 @@ func classFolders(dir string) ([]string, error) {
 }
 
 func (f *Folder) list() error {
+	file, err := findMetadata(f.dir)
+	if err != nil {
+		return err
+	}
+	if file != "" {
+		t, err := readMetadata(file, f.labelColumn)
+		if err != nil {
+			return err
+		}
+		if t.column != "" {
+			return f.listTable(t)
+		}
+		f.noLabels = t
+	}
+	isTable := func(name string) bool { return file != "" && name == filepath.Base(file) }
 	classes, err := classFolders(f.dir)
 	if de := (*DataError)(nil); errors.As(err, &de) {
 		return err // a dangling link, named
@@ -265,7 +349,7 @@ func (f *Folder) list() error {
 		}
 		for _, e := range entries {
 			switch {
-			case hidden(e.Name()) || e.IsDir():
+			case hidden(e.Name()) || e.IsDir() || isTable(e.Name()):
 			case isImageFile(e.Name()):
 				typ, _ := linkedType(f.dir, e) // classFolders refused dangling links
 				if err := checkRegular(filepath.Join(f.dir, e.Name()), typ); err != nil {
@@ -295,7 +379,7 @@ func (f *Folder) list() error {
 		return usageErr(f.dir, err, "give a readable folder")
 	}
 	for _, e := range entries {
-		if !hidden(e.Name()) && !entryIsDir(f.dir, e) { // classFolders refused dangling links
+		if !hidden(e.Name()) && !isTable(e.Name()) && !entryIsDir(f.dir, e) { // classFolders refused dangling links
 			f.ignored++ // a file beside the class folders has no class (ImageFolder skips it too)
 			if isImageFile(e.Name()) {
 				f.beside++
@@ -333,6 +417,67 @@ func (f *Folder) list() error {
 	return nil
 }
 
+// listTable lists the images under the folder, recursively, with the labels of the metadata table t.
+func (f *Folder) listTable(t *metadataTable) error {
+	classes, err := t.classes()
+	if err != nil {
+		return err
+	}
+	files, other, err := walkImages(f.dir, f.dir)
+	if err != nil {
+		return err
+	}
+	if ext := filepath.Ext(t.path); other[ext] > 1 { // the table itself is not a file left out
+		other[ext]--
+	} else {
+		delete(other, ext)
+	}
+	for ext, n := range other {
+		if f.other == nil {
+			f.other = map[string]int{}
+		}
+		f.ignored += n
+		f.other[ext] += n
+	}
+	if len(files) == 0 {
+		return usageErr(f.dir, errors.New("no "+imageExtList+" images"), "put the images that "+filepath.Base(t.path)+" names in this folder")
+	}
+	at := make(map[string]int32, len(classes))
+	for k, c := range classes {
+		at[c] = int32(k)
+	}
+	listed := make(map[string]bool, len(files))
+	var missing []string
+	for _, file := range files {
+		rel, err := filepath.Rel(f.dir, file)
+		if err != nil {
+			panic(err) // walkImages returns paths under f.dir
+		}
+		rel = filepath.ToSlash(rel)
+		row, ok := t.rows[rel]
+		if !ok {
+			missing = append(missing, rel)
+			continue
+		}
+		listed[rel] = true
+		f.files = append(f.files, file)
+		f.labels = append(f.labels, at[row.label])
+	}
+	if len(missing) > 0 {
+		return usageErr(f.dir, fmt.Errorf("%d of the %d images have no row in %s: %s", len(missing), len(files), filepath.Base(t.path), summarize(missing)),
+			"add a row ("+fileNameColumn+", "+t.column+") for each, or move the images without a label out of the folder")
+	}
+	for _, name := range t.names {
+		if !listed[name] {
+			if f.nUnlisted++; len(f.unlisted) < maxNamed {
+				f.unlisted = append(f.unlisted, name)
+			}
+		}
+	}
+	f.classes, f.table = classes, t.path
+	return nil
+}
+
 // walkImages finds the images under dir, a class folder of root, recursively, following links to
 // folders (at most 32 levels deep), in torchvision's order: sorted by folder path, then by file
 // name, and counts the other files by extension. A link back to root or to a folder above it is a
@@ -348,7 +493,7 @@ func walkImages(root, dir string) (files []string, other map[string]int, err err
 	}
 	var folders []folder
 	var above []visited // root and the folders that hold the one walked
-	if st, err := os.Stat(root); err == nil {
+	if st, err := os.Stat(root); err == nil && root != dir {
 		above = append(above, visited{root, st})
 	}
 	var walk func(path string, depth int) error
@@ -476,14 +621,36 @@ func (f *Folder) Ignored() int { return f.ignored }
 
 // WarnLeftOut logs what the listing left out, if anything: images beside the class folders (with
 // a subfolder, a folder is read as class folders, as torchvision's ImageFolder reads it: a photo
-// folder with one subfolder loses its own photos), and other files.
+// folder with one subfolder loses its own photos), other files, the rows of a metadata table that
+// name no image in the folder (images deleted since, or misnamed), and a metadata table left aside
+// for want of a label column.
 func (f *Folder) WarnLeftOut(logger *log.Logger) {
+	if f.nUnlisted > 0 {
+		logger.Warn("rows of the metadata table name no image in the folder: left out (images removed since, or misnamed?)",
+			"rows", f.nUnlisted, "first", strings.Join(f.unlisted, " "), "table", f.table)
+	}
+	if t := f.noLabels; t != nil {
+		col := f.labelColumn
+		if col == "" {
+			col = DefaultLabelColumn
+		}
+		logger.Warn(fmt.Sprintf("the metadata table has no %q column: its rows give no labels, and the folder is read as class folders or a flat folder; name the column of labels with -label-column", col),
+			"columns", strings.Join(t.columns, ","), "table", t.path)
+	}
 	if f.beside > 0 {
 		logger.Warn("images beside the class folders left out: a folder with subfolders is read as one subfolder per class (ImageFolder's rule); move them into a class folder, or the subfolders out, to use them",
 			"images", f.beside, "folder", f.dir)
 	}
 	if other := f.ignored - f.beside; other > 0 {
 		logger.Warn("files left out: not "+imageExtList, "count", other, "kinds", leftOut(f.other), "folder", f.dir)
+	}
+}
+
+// WarnLeftOut logs what the listing of d left out when d is an image folder (Folder.WarnLeftOut);
+// the other data sets leave nothing out.
+func WarnLeftOut(d Data, logger *log.Logger) {
+	if f, ok := d.(*Folder); ok {
+		f.WarnLeftOut(logger)
 	}
 }
 

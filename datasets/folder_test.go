@@ -113,6 +113,24 @@ func TestFolderErrors(t *testing.T) {
 	}
 }
 
+// TestFolderHeldOutClassesNumberedAsTrain: a val/ without one of train/'s class folders numbers
+// its classes as train/ does (dog is 2 in both), where torchvision's ImageFolder would number them
+// by val/'s own list (dog 1).
+func TestFolderHeldOutClassesNumberedAsTrain(t *testing.T) {
+	root := t.TempDir()
+	for _, p := range []string{"train/bird/a.png", "train/cat/b.png", "train/dog/c.png", "val/bird/d.png", "val/dog/e.png"} {
+		writePNG(t, filepath.Join(root, p), 4, 4, func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} })
+	}
+	d, err := Open("folder", SplitTest, Options{DataDir: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := d.(*Folder)
+	if names := f.Info().ClassNames; len(names) != 3 || names[2] != "dog" || f.Label(0) != 0 || f.Label(1) != 2 {
+		t.Errorf("classes %v, labels %d %d; want train/'s 3 classes, bird 0 and dog 2", names, f.Label(0), f.Label(1))
+	}
+}
+
 // TestWarnLeftOut: a photo folder with one subfolder is read as class folders (ImageFolder's
 // rule): the photos beside it are left out, and the warning says how many images that is, apart
 // from the other files left out.

@@ -199,7 +199,7 @@ func TestFolderSplitsAndErrors(t *testing.T) {
 		{"a file", file, "", file + ": not a folder", ErrUsage},
 		{"empty", empty, "", empty + ": no .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff, .webp, .heic, .heif or .avif images", ErrUsage},
 		{"empty class", emptyClass, "", filepath.Join(emptyClass, "b") + ": class folder without", ErrUsage},
-		{"other classes", other, SplitTest, "classes [b] differ from those of " + filepath.Join(other, "train"), ErrUsage},
+		{"other classes", other, SplitTest, "classes [b] are not among those of " + filepath.Join(other, "train"), ErrUsage},
 		{"no test split", onlyTrain, SplitTest, "holds a train/ folder but no folder for the test split", ErrNoSplit},
 		{"nothing given", "", "", "no image folder given", ErrUsage},
 		{"shards", shardDir, "", shardDir + ": no .jpg, .jpeg, .png, .ppm, .bmp, .pgm, .tif, .tiff, .webp, .heic, .heif or .avif images (it holds .tar files: read WebDataset shards as shards (-dataset shards))", ErrUsage},

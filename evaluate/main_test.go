@@ -875,3 +875,76 @@ func TestEvaluateReadsTheRunsExifOrientation(t *testing.T) {
 		t.Errorf("rows:\n%s\nand\n%s\nwant the PNG's (row 1) equal and the JPEG's (row 2) different", stored, turned)
 	}
 }
+
+// TestLabelsFromMetadataTable: a folder whose labels come from a metadata.csv (the images flat in
+// one subfolder, Hugging Face's imagefolder layout) evaluates as the same images in class folders
+// do, with -label-column naming the column; without it the table is left aside, with a warning
+// naming its columns (the images' folder is then one class, refused), and a table whose val/ labels are swapped scores otherwise (the negative control).
+// Fine-tuning reads the labels from the same column.
+func TestLabelsFromMetadataTable(t *testing.T) {
+	classes, table := t.TempDir(), t.TempDir()
+	swapped := t.TempDir()
+	for _, split := range []string{"train", "val"} {
+		var rows, swappedRows strings.Builder
+		rows.WriteString("file_name,kind\n")
+		swappedRows.WriteString("file_name,kind\n")
+		for _, p := range datasetstest.WriteImageFolder(t, filepath.Join(classes, split), []string{"a", "b"}, 6) {
+			class := filepath.Base(filepath.Dir(p))
+			name := "pics/" + class + "_" + filepath.Base(p)
+			data, err := os.ReadFile(p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, root := range []string{table, swapped} {
+				if err := os.MkdirAll(filepath.Join(root, split, "pics"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join(root, split, filepath.FromSlash(name)), data, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fmt.Fprintf(&rows, "%s,%s\n", name, class)
+			other := map[string]string{"a": "b", "b": "a"}[class]
+			if split == "train" {
+				other = class
+			}
+			fmt.Fprintf(&swappedRows, "%s,%s\n", name, other)
+		}
+		for root, content := range map[string]string{table: rows.String(), swapped: swappedRows.String()} {
+			if err := os.WriteFile(filepath.Join(root, split, "metadata.csv"), []byte(content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	dir := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", classes, 16 }, 3)
+	accuracies := func(extra ...string) (float64, float64) {
+		t.Helper()
+		out := filepath.Join(t.TempDir(), "result.json")
+		o := evaluate(t, append([]string{"-checkpoint", dir, "-probe-epochs", "3", "-knn-k", "3", "-result", out}, extra...)...)
+		if o.code != 0 {
+			t.Fatalf("%q: exit status %d:\n%s", extra, o.code, o.stderr)
+		}
+		r, _ := readResult(t, out)
+		if r.LinearProbe == nil || r.KNN == nil {
+			t.Fatalf("%q: no probe or kNN accuracy in the result", extra)
+		}
+		return *r.LinearProbe, *r.KNN
+	}
+	probe, knn := accuracies()
+	probeTable, knnTable := accuracies("-data-dir", table, "-label-column", "kind")
+	if probeTable != probe || knnTable != knn {
+		t.Errorf("labels from the table: probe %g, kNN %g; want those of the class folders, %g and %g", probeTable, knnTable, probe, knn)
+	}
+	if _, knnSwapped := accuracies("-data-dir", swapped, "-label-column", "kind"); knnSwapped == knn {
+		t.Errorf("val/ labels swapped: kNN %g, the same as with the right labels: the comparison above cannot fail", knnSwapped)
+	}
+	o := evaluate(t, "-checkpoint", dir, "-data-dir", table, "-probe-epochs", "1")
+	if o.code != 2 || !strings.Contains(o.stderr, `the metadata table has no "label" column`) || !strings.Contains(o.stderr, "columns=file_name,kind") {
+		t.Errorf("without -label-column: exit %d, want 2 and a warning that the table has no label column, naming its columns:\n%s", o.code, o.stderr)
+	}
+	o = evaluate(t, "-checkpoint", dir, "-data-dir", table, "-label-column", "kind", "-weights", "freeze", "-epochs", "1",
+		"-baseline=false", "-checkpoint-dir", t.TempDir())
+	if o.code != 0 || !strings.Contains(o.stdout, "top-1") {
+		t.Errorf("-weights freeze -label-column kind: exit %d:\n%s%s", o.code, o.stdout, o.stderr)
+	}
+}

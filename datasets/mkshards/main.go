@@ -6,18 +6,20 @@
 //	go run ./datasets/mkshards -in ~/data/imagenet -out ~/data/imagenet-shards -per-shard 1000
 //
 // The input folder follows torchvision's ImageFolder rules (one subfolder per class, or a flat
-// unlabeled folder); train/ and val/ (or test/) under -in are written as -out/train/train-NNNNNN.tar
-// and -out/val/val-NNNNNN.tar, a folder without them as -out/shard-NNNNNN.tar. Image bytes are
-// copied unchanged (no re-encoding); samples are shuffled across shards (-seed; -no-shuffle keeps
-// the folder's order); classes.txt lists the class names, and index.json (in the format of
-// WebDataset's wids) each shard's sample count, size and MD5 digest, so that the shards open
-// without a scan, which over HTTP would download them (train -data-dir
-// https://host/shards/train/index.json), and a download is checked. Every file is
-// written atomically. Each image's header is checked; -verify also
+// unlabeled folder), or takes its labels from a metadata.csv or metadata.jsonl table at its top, as
+// Hugging Face's imagefolder does (-label-column names the column, "label" by default). train/ and
+// val/ (or test/) under -in are written as -out/train/train-NNNNNN.tar and -out/val/val-NNNNNN.tar,
+// a folder without them as -out/shard-NNNNNN.tar. Image bytes are copied unchanged (no
+// re-encoding); samples are shuffled across shards (-seed; -no-shuffle keeps the folder's order);
+// classes.txt lists the class names, and index.json (in the format of WebDataset's wids) each
+// shard's sample count, size and MD5 digest, so that the shards open without a scan, which over
+// HTTP would download them (train -data-dir https://host/shards/train/index.json), and a download
+// is checked. Every file is written atomically. Each image's header is checked; -verify also
 // decodes every image first, in parallel, so that a file damaged past its header is found here
-// (-skip-bad-images leaves such files out) rather than in training. The class folders of val/ and
-// test/ must be those of train/, so that a label means the same class in every split. A failure
-// leaves -out as it was: the shards, the classes.txt and index.json files and the folders this run made are removed.
+// (-skip-bad-images leaves such files out) rather than in training. The labels of val/ and test/
+// are numbered by the classes of train/, so that a label means the same class in every split (a
+// class that train/ lacks is refused). A failure leaves -out as it was: the shards, the
+// classes.txt and index.json files and the folders this run made are removed.
 //
 // -index writes only the index.json of shards that exist (made by another tool, or by mkshards
 // before it wrote indexes), reading each of them once, whole, for its size and digest; it takes a
@@ -70,6 +72,7 @@ func run(args []string) int {
 	noShuffle := fs.Bool("no-shuffle", false, "keep the folder's order (classes then stay together in the shards)")
 	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not an image header (with -verify: that do not decode), with a warning each, instead of stopping")
 	index := fs.String("index", "", "instead of writing shards, write the index.json of existing ones (made elsewhere, or before this option): a folder, a pattern or a pattern of URLs of .tar shards; -out is then the index file (default: index.json beside the shards)")
+	labelColumn := fs.String("label-column", "", "the column of labels in a folder's metadata.csv or metadata.jsonl (default \""+datasets.DefaultLabelColumn+"\", when the table has it)")
 	verify := fs.Bool("verify", false, "decode every image first, in parallel (slower), to find files damaged past their header here rather than in training (without it, only headers are checked and train -skip-bad-images replaces such a file)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./datasets/mkshards -in DIR -out DIR [-per-shard 1000]\n\nWrites an image folder as WebDataset tar shards.\n\nFlags:\n")
@@ -120,13 +123,13 @@ func run(args []string) int {
 			return usage("-out: %s already holds %d .tar files (first %s): remove them or choose another folder (nothing was written)", dir, len(old), old[0])
 		}
 	}
-	// Every split is listed, and the held-out splits' classes checked against train/'s, before
-	// anything is written: a val/ with other class folders would get other label numbers.
+	// Every split is listed, and the held-out splits' labels numbered by train/'s classes, before
+	// anything is written: a val/ without some class would otherwise number the others differently.
 	folders := make([]*datasets.Folder, len(splits))
 	for i, split := range splits {
-		f, err := datasets.OpenFolder(filepath.Join(*in, split), "")
+		f, err := datasets.OpenFolderLabels(filepath.Join(*in, split), "", *labelColumn)
 		if err == nil && split != "" && split != "train" {
-			err = f.CheckClassesOf(filepath.Join(*in, "train"))
+			err = f.UseClassesOf(filepath.Join(*in, "train"))
 		}
 		if err != nil {
 			return report(err)

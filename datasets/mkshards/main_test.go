@@ -1,13 +1,16 @@
 package main
 
 import (
+	"archive/tar"
 	"bytes"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
+	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -143,10 +146,11 @@ func TestVerify(t *testing.T) {
 	}
 }
 
-// TestSplitClassesMustMatch: a val/ with other class folders than train/ (bird and dog against
-// bird, cat and dog) would number dog 1 in val and 2 in train; mkshards refuses it before writing
-// anything (exit 2, naming both class lists), as the image-folder reader refuses that layout.
-func TestSplitClassesMustMatch(t *testing.T) {
+// TestSplitClassesNumberedAsTrain: a val/ without one of train/'s class folders (bird and dog
+// against bird, cat and dog) is written with train/'s numbers (dog 2, not 1) and classes.txt; a
+// val/ with a class that train/ lacks is refused before anything is written (exit 2, naming both
+// class lists).
+func TestSplitClassesNumberedAsTrain(t *testing.T) {
 	in := t.TempDir()
 	for _, c := range []string{"bird", "cat", "dog"} {
 		writeImages(t, filepath.Join(in, "train", c), 2)
@@ -154,19 +158,82 @@ func TestSplitClassesMustMatch(t *testing.T) {
 	writeImages(t, filepath.Join(in, "val", "bird"), 1)
 	writeImages(t, filepath.Join(in, "val", "dog"), 1)
 	out := filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", in, "-out", out, "-no-shuffle"); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	if got := shardLabels(t, filepath.Join(out, "val")); got != "0 2" {
+		t.Errorf("val labels %q, want \"0 2\" (bird and dog numbered as in train/)", got)
+	}
+	if data, err := os.ReadFile(filepath.Join(out, "val", "classes.txt")); err != nil || string(data) != "bird\ncat\ndog\n" {
+		t.Errorf("val/classes.txt %q (%v), want train/'s three classes", data, err)
+	}
+
+	writeImages(t, filepath.Join(in, "val", "fox"), 1)
+	out = filepath.Join(t.TempDir(), "shards")
 	code, stderr := runStderr(t, "-in", in, "-out", out)
-	want := "classes [bird dog] differ from those of " + filepath.Join(in, "train") + " ([bird cat dog]): the labels would not match"
+	want := "classes [fox] are not among those of " + filepath.Join(in, "train") + " ([bird cat dog])"
 	if code != 2 || !strings.Contains(stderr, want) || !strings.Contains(stderr, filepath.Join(in, "val")) {
 		t.Fatalf("exit %d, stderr %q; want exit 2 and %q", code, stderr, want)
 	}
 	if _, err := os.Stat(out); !os.IsNotExist(err) {
 		t.Fatalf("-out %s exists after the refusal (%v): nothing should be written", out, err)
 	}
-	// The same classes in both splits are written (the control).
-	writeImages(t, filepath.Join(in, "val", "cat"), 1)
-	if code, stderr := runStderr(t, "-in", in, "-out", out); code != 0 {
-		t.Fatalf("same classes: exit %d, %s", code, stderr)
+}
+
+// TestMetadataLabels: a folder labelled by a metadata.csv (images in a subfolder, Hugging Face's
+// imagefolder layout) is written with each image's label from its row, in the -label-column
+// named; without that column it is refused.
+func TestMetadataLabels(t *testing.T) {
+	in := t.TempDir()
+	writeImages(t, filepath.Join(in, "data"), 4) // a.png .. d.png
+	table := "file_name,breed\ndata/a.png,pug\ndata/b.png,corgi\ndata/c.png,pug\ndata/d.png,akita\n"
+	if err := os.WriteFile(filepath.Join(in, "metadata.csv"), []byte(table), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	out := filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", in, "-out", out, "-no-shuffle", "-label-column", "breed"); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	if got := shardLabels(t, out); got != "2 1 2 0" { // akita 0, corgi 1, pug 2
+		t.Errorf("labels %q, want \"2 1 2 0\"", got)
+	}
+	code, stderr := runStderr(t, "-in", in, "-out", filepath.Join(t.TempDir(), "shards"), "-label-column", "label")
+	if code != 2 || !strings.Contains(stderr, `no "label" column (the columns: file_name, breed)`) {
+		t.Errorf("-label-column label: exit %d, %s; want 2 and the columns named", code, stderr)
+	}
+}
+
+// shardLabels reads the .cls members of the shards in dir, in order.
+func shardLabels(t *testing.T, dir string) string {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(dir, "*.tar"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no shards in %s (%v)", dir, err)
+	}
+	sort.Strings(paths)
+	var labels []string
+	for _, p := range paths {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(f)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(h.Name, ".cls") {
+				data, _ := io.ReadAll(tr)
+				labels = append(labels, strings.TrimSpace(string(data)))
+			}
+		}
+		f.Close()
+	}
+	return strings.Join(labels, " ")
 }
 
 // runStderr runs the command with args and returns its exit status and what it wrote to the

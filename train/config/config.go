@@ -51,6 +51,9 @@ type Config struct {
 	// (PIL's ImageOps.exif_transpose), in training and in every evaluation and analysis of the
 	// run; false reads them as stored, as torchvision's ImageFolder does.
 	ExifOrientation bool `json:"exif_orientation"`
+	// LabelColumn is the column of an image folder's metadata.csv or metadata.jsonl that holds
+	// the labels ("": "label", when the table has it); see datasets.Folder.
+	LabelColumn string `json:"label_column"`
 	// SkipBadImages replaces images that do not decode (logged by name; "bad_images" in the
 	// metrics, images replaced per step) instead of stopping; the replacement is the same on resume.
 	SkipBadImages bool `json:"skip_bad_images" config:"local"`

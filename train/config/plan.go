@@ -115,6 +115,8 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("image-size", "must be >= 0, got %d", c.ImageSize)
 	case c.ExifOrientation && !strings.EqualFold(c.Dataset, "folder") && !strings.EqualFold(c.Dataset, "shards"):
 		return nil, Errorf("exif-orientation", "turns the JPEGs of image folders and shards (-dataset folder or shards); %s has no EXIF data", c.Dataset)
+	case c.LabelColumn != "" && !strings.EqualFold(c.Dataset, "folder"):
+		return nil, Errorf("label-column", "names the column of labels in an image folder's metadata table (-dataset folder); %s has its own labels", c.Dataset)
 	case c.ShuffleBuffer < 0:
 		return nil, Errorf("shuffle-buffer", "must be >= 0, got %d", c.ShuffleBuffer)
 	case c.ShardReadAhead < -1:
@@ -264,7 +266,7 @@ func (c Config) Augmentation(d datasets.Data) (datasets.Augmentation, error) {
 // dataDir through the shard cache shardCache (the run's own, or those an evaluation gives): every
 // command that reads a run's data (training, fine-tuning, evaluation, analysis) reads it so.
 func (c Config) DataOptions(dataDir, shardCache string) datasets.Options {
-	return datasets.Options{DataDir: dataDir, ShardCache: shardCache, ExifOrientation: c.ExifOrientation}
+	return datasets.Options{DataDir: dataDir, ShardCache: shardCache, ExifOrientation: c.ExifOrientation, LabelColumn: c.LabelColumn}
 }
 
 // CheckMirror checks a -checkpoint-mirror location: "" (none) or a bucket folder. A local path is

@@ -50,6 +50,9 @@ type Config struct {
 	// Dataset is the labelled data set (default: the encoder's), DataDir where it lives.
 	Dataset string `json:"dataset"`
 	DataDir string `json:"data_dir" config:"local"`
+	// LabelColumn is the column of labels in an image folder's metadata table ("": "label", when
+	// the table has it; see datasets.Folder).
+	LabelColumn string `json:"label_column"`
 	// ShardCache is a folder that keeps remote shards once downloaded ("": none).
 	ShardCache string `json:"shard_cache" config:"local"`
 	// Weights is Freeze or Finetune.

@@ -85,7 +85,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if err != nil {
 		return nil, err
 	}
-	train, test, err := loadData(cfg)
+	train, test, err := loadData(cfg, logger)
 	if err != nil {
 		return nil, err
 	}
@@ -423,8 +423,9 @@ func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, clas
 }
 
 // loadData opens the labelled training split (its TrainPercent fraction) and the test split.
-func loadData(cfg Config) (train, test datasets.Data, err error) {
+func loadData(cfg Config, logger *log.Logger) (train, test datasets.Data, err error) {
 	opt := cfg.Encoder.DataOptions(cfg.DataDir, cfg.ShardCache) // the images as the encoder saw them
+	opt.LabelColumn = cfg.LabelColumn
 	full, err := datasets.Open(cfg.Dataset, datasets.SplitTrain, opt)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) {
 		return nil, nil, config.Errorf("data-dir", "%v", err)
@@ -432,6 +433,7 @@ func loadData(cfg Config) (train, test datasets.Data, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	datasets.WarnLeftOut(full, logger)
 	info := full.Info()
 	if info.NumClasses == 0 {
 		return nil, nil, config.Errorf("dataset", "%s has no labels to fine-tune on: use a labelled data set", cfg.Dataset)
@@ -463,6 +465,7 @@ func loadData(cfg Config) (train, test datasets.Data, err error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	datasets.WarnLeftOut(test, logger)
 	if ds, ok := test.(*datasets.Dataset); ok {
 		if cfg.EvalSubset > ds.N {
 			return nil, nil, config.Errorf("eval-subset", "%d is more than the %d images of the test split: use -eval-subset %d or less, or -eval-subset 0 for all of them", cfg.EvalSubset, ds.N, ds.N)

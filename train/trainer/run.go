@@ -75,6 +75,7 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 	if err != nil {
 		return nil, DataError(err)
 	}
+	datasets.WarnLeftOut(train, logger) // before any refusal that what was left out may explain
 	d := &data{}
 	mem, inMemory := train.(*datasets.Dataset)
 	switch {
@@ -123,6 +124,7 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 			return nil, DataError(err)
 		default:
 			d.eval = test
+			datasets.WarnLeftOut(test, logger)
 		}
 	}
 	if info.NumClasses == 1 && d.eval != nil {
@@ -147,11 +149,6 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 		d.eval = ds.Head(cfg.EvalSubset)
 	}
 	d.train = train
-	for _, data := range []datasets.Data{d.train, d.eval} {
-		if f, ok := data.(*datasets.Folder); ok {
-			f.WarnLeftOut(logger)
-		}
-	}
 	return d, nil
 }
 

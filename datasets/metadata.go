@@ -1,0 +1,257 @@
+package datasets
+
+import (
+	"bufio"
+	"cmp"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// DefaultLabelColumn is the column of an image folder's metadata table that holds the labels when
+// no other is named (Options.LabelColumn).
+const DefaultLabelColumn = "label"
+
+// metadataNames are the label tables that an image folder may hold at its top, as Hugging Face's
+// imagefolder reads them: a CSV file with a header row, or JSON Lines (one object per line), each
+// row naming an image by its path relative to the folder in a file_name column.
+var metadataNames = []string{"metadata.csv", "metadata.jsonl"}
+
+// fileNameColumn is the column of a metadata table that names the images.
+const fileNameColumn = "file_name"
+
+// maxMetadataLine bounds one line of a metadata.jsonl file (captions and other columns beside the
+// label make lines long, but not this long).
+const maxMetadataLine = 16 << 20
+
+// metadataTable is what a folder's metadata file says of its images.
+type metadataTable struct {
+	path    string
+	columns []string // the header (CSV), or the keys of the first row (JSON Lines)
+	// column is the label column, "" when the table has none (only possible when none was named:
+	// a table of captions, say).
+	column string
+	rows   map[string]metadataRow // by file name, cleaned (path.Clean)
+	names  []string               // the file names in the table's order
+}
+
+type metadataRow struct {
+	label string
+	line  int
+}
+
+// findMetadata returns the metadata file at the top of dir, "" when it holds none, or a usage
+// error when it holds both kinds.
+func findMetadata(dir string) (string, error) {
+	var found []string
+	for _, name := range metadataNames {
+		if st, err := os.Stat(filepath.Join(dir, name)); err == nil && st.Mode().IsRegular() {
+			found = append(found, filepath.Join(dir, name))
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", nil
+	case 1:
+		return found[0], nil
+	}
+	return "", usageErr(dir, fmt.Errorf("holds both %s and %s: the labels must come from one table", metadataNames[0], metadataNames[1]),
+		"remove one of them")
+}
+
+// readMetadata reads the metadata file at path. column is the label column; "" means
+// DefaultLabelColumn, which the table may lack (then it gives no labels), while a column named
+// must be there.
+func readMetadata(file, column string) (*metadataTable, error) {
+	fh, err := os.Open(file)
+	if err != nil {
+		return nil, usageErr(file, err, "give a readable metadata file")
+	}
+	defer fh.Close()
+	named := column != ""
+	if !named {
+		column = DefaultLabelColumn
+	}
+	t := &metadataTable{path: file, rows: map[string]metadataRow{}}
+	if strings.HasSuffix(file, ".jsonl") {
+		err = t.readJSONL(fh, column)
+	} else {
+		err = t.readCSV(fh, column)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if t.column == "" && named {
+		return nil, usageErr(file, fmt.Errorf("no %q column (the columns: %s)", column, strings.Join(t.columns, ", ")),
+			"name the column of labels with -label-column, or leave -label-column out to read the folder without labels")
+	}
+	return t, nil
+}
+
+func (t *metadataTable) readCSV(r io.Reader, column string) error {
+	cr := csv.NewReader(bufio.NewReader(r))
+	header, err := cr.Read()
+	if errors.Is(err, io.EOF) {
+		return usageErr(t.path, errors.New("empty"), "write a header row with the file_name and label columns, then a row per image")
+	}
+	if err != nil {
+		return usageErr(t.path, err, "")
+	}
+	header[0] = strings.TrimPrefix(header[0], "\ufeff") // the byte order mark that Excel writes
+	for i := range header {
+		header[i] = strings.TrimSpace(header[i])
+	}
+	t.columns = header
+	nameAt, labelAt := slices.Index(header, fileNameColumn), slices.Index(header, column)
+	if nameAt < 0 {
+		return t.noFileNames()
+	}
+	if labelAt >= 0 {
+		t.column = column
+	}
+	for {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return usageErr(t.path, err, "") // a *csv.ParseError names the line
+		}
+		line, _ := cr.FieldPos(0)
+		label := ""
+		if labelAt >= 0 {
+			label = rec[labelAt]
+		}
+		if err := t.add(rec[nameAt], label, line); err != nil {
+			return err
+		}
+	}
+}
+
+func (t *metadataTable) readJSONL(r io.Reader, column string) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, maxMetadataLine)
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if line == 1 {
+			text = strings.TrimPrefix(text, "\ufeff")
+		}
+		if text == "" {
+			continue
+		}
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.UseNumber()
+		var row map[string]any
+		if err := dec.Decode(&row); err != nil {
+			return usageErr(t.path, fmt.Errorf("line %d: not a JSON object: %w", line, err), "write one JSON object per line")
+		}
+		if t.columns == nil {
+			for k := range row {
+				t.columns = append(t.columns, k)
+			}
+			slices.Sort(t.columns)
+		}
+		name, ok := row[fileNameColumn].(string)
+		if !ok {
+			if _, has := row[fileNameColumn]; has {
+				return usageErr(t.path, fmt.Errorf("line %d: file_name is %v, not a string", line, row[fileNameColumn]), "give each image's path as a string")
+			}
+			return t.noFileNames()
+		}
+		label := ""
+		switch v := row[column].(type) {
+		case nil: // missing or null: an empty label
+		case string:
+			label = v
+		case json.Number:
+			label = v.String()
+		default:
+			return usageErr(t.path, fmt.Errorf("line %d: label %v is neither a string nor a number", line, v), "give each image one label, a class name or number")
+		}
+		if _, has := row[column]; has {
+			t.column = column
+		}
+		if err := t.add(name, label, line); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return usageErr(t.path, err, "")
+	}
+	if len(t.names) == 0 {
+		return usageErr(t.path, errors.New("empty"), "write one JSON object per image, with its file_name and label")
+	}
+	return nil
+}
+
+func (t *metadataTable) noFileNames() error {
+	return usageErr(t.path, fmt.Errorf("no %s column (the columns: %s)", fileNameColumn, strings.Join(t.columns, ", ")),
+		"name the column of image paths (relative to the folder) file_name, as Hugging Face's imagefolder reads it")
+}
+
+// add records the row of line: the image name (a path relative to the folder, with "/") and its
+// label, trimmed of spaces. The same image listed twice must have the same label.
+func (t *metadataTable) add(name, label string, line int) error {
+	clean := path.Clean(strings.TrimSpace(name))
+	switch {
+	case strings.TrimSpace(name) == "":
+		return usageErr(t.path, fmt.Errorf("line %d: empty file_name", line), "name an image on each row")
+	case path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../"):
+		return usageErr(t.path, fmt.Errorf("line %d: file_name %q is not inside the folder", line, name),
+			"give each image's path relative to the folder that holds the metadata file")
+	}
+	label = strings.TrimSpace(label)
+	if old, ok := t.rows[clean]; ok {
+		if old.label != label {
+			return usageErr(t.path, fmt.Errorf("%s is listed twice with different labels: %q on line %d, %q on line %d", clean, old.label, old.line, label, line),
+				"keep one row per image")
+		}
+		return nil
+	}
+	t.rows[clean] = metadataRow{label: label, line: line}
+	t.names = append(t.names, clean)
+	return nil
+}
+
+// classes lists the distinct labels of the table: in numerical order when all are integers (so
+// that labels 0..K-1 keep their numbers), otherwise sorted as strings (as class folders are). It
+// is a usage error for a row of an image to have an empty label.
+func (t *metadataTable) classes() ([]string, error) {
+	seen := map[string]bool{}
+	var classes []string
+	for _, name := range t.names {
+		row := t.rows[name]
+		if row.label == "" {
+			return nil, usageErr(t.path, fmt.Errorf("line %d: %s has no %s", row.line, name, t.column),
+				"give every image a label (the probe and kNN need one per image), or remove its row and the image")
+		}
+		if !seen[row.label] {
+			seen[row.label] = true
+			classes = append(classes, row.label)
+		}
+	}
+	numbers := make(map[string]int64, len(classes))
+	for _, c := range classes {
+		n, err := strconv.ParseInt(c, 10, 64)
+		if err != nil {
+			slices.Sort(classes)
+			return classes, nil
+		}
+		numbers[c] = n
+	}
+	slices.SortFunc(classes, func(a, b string) int {
+		if numbers[a] != numbers[b] {
+			return cmp.Compare(numbers[a], numbers[b])
+		}
+		return strings.Compare(a, b) // "01" and "1"
+	})
+	return classes, nil
+}
