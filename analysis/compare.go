@@ -83,7 +83,7 @@ type compared struct {
 // Compare measures the noise sweep of several runs side by side. Each path is a run's checkpoint
 // folder (its newest valid checkpoint is used) or a checkpoint file. The runs must share the data
 // set, the input size, the encoder's architecture, stem, width, channels and compute precision,
-// and whether JPEGs were turned by their EXIF orientation;
+// whether images were turned by their EXIF orientation, and the labels' column of a folder's table;
 // the objective and the seed (and the rest of the recipe) may differ. A mismatch is an error
 // wrapping ErrNotComparable that names the field. Every run is measured on the same anchors and
 // noise draws, through one compiled program.
@@ -229,7 +229,7 @@ func sameEncoder(a, b compared, dataDirGiven bool) error {
 		{"width (model.width)", a.cfg.Model.Width, b.cfg.Model.Width},
 		{"image channels (model.in_channels)", a.cfg.Model.InChannels, b.cfg.Model.InChannels},
 		{"compute precision (precision)", a.cfg.Precision, b.cfg.Precision},
-		{"reading of JPEGs' EXIF orientation (exif_orientation)", a.cfg.ExifOrientation, b.cfg.ExifOrientation},
+		{"reading of images' EXIF orientation (exif_orientation)", a.cfg.ExifOrientation, b.cfg.ExifOrientation},
 		{"labels' column in the folder's metadata table (label_column)", a.cfg.LabelColumn, b.cfg.LabelColumn},
 		{"image size (the input size of augmentation " + a.cfg.Augment + " and " + b.cfg.Augment + ")", a.size, b.size},
 	} {

@@ -339,9 +339,9 @@ type Options struct {
 	ShardCache string
 	// Synthetic configures the "synthetic" data set; the zero value means DefaultSynthetic().
 	Synthetic SyntheticConfig
-	// ExifOrientation turns the JPEGs of an image folder or shards upright as their EXIF data
-	// says, as PIL's ImageOps.exif_transpose does (orient.go); without it they are read as
-	// stored, as by PIL and torchvision.
+	// ExifOrientation turns the images of an image folder or shards upright as their EXIF data
+	// says, as PIL's ImageOps.exif_transpose does (orient.go); without it they are read as PIL
+	// and torchvision read them: as stored, but for a TIFF's Orientation tag.
 	ExifOrientation bool
 	// LabelColumn is the column of an image folder's metadata table (metadata.csv or
 	// metadata.jsonl, see Folder) that holds the labels; "" means DefaultLabelColumn, read when the

@@ -473,11 +473,18 @@ func checkPixels(width, height int) error {
 // Image.open(f).convert("RGB") does: grayscale is replicated into the three channels, palettes are
 // looked up, alpha is dropped (not composited), 16-bit samples keep their high byte, CMYK is
 // converted with PIL's formula. EXIF orientation is not applied (neither PIL nor torchvision apply
-// it by default); a HEIC or AVIF file's rotation and mirroring boxes are, as pillow-heif applies
-// them. An image of more than MaxImagePixels pixels is refused from its header.
-func DecodeImage(data []byte) (Image, error) { return decodeImage(data, 1) }
+// it by default), except a TIFF's Orientation tag, which PIL applies when it loads the image; a
+// HEIC or AVIF file's rotation and mirroring boxes are applied, as pillow-heif applies them. An
+// image of more than MaxImagePixels pixels is refused from its header.
+func DecodeImage(data []byte) (Image, error) {
+	img, err := decodeImage(data, 1)
+	if err != nil {
+		return Image{}, err
+	}
+	return orientImage(img, orientation(data, false)), nil
+}
 
-// decodeImage is DecodeImage, allowing a JPEG to be decoded at 1/reduce of its size (reduce 1, 2,
+// decodeImage is DecodeImage as stored (no orientation applied), allowing a JPEG to be decoded at 1/reduce of its size (reduce 1, 2,
 // 4 or 8) through libjpeg's DCT scaling, as PIL's draft mode does. Decoders that cannot scale
 // return the full image: callers read the size of the result.
 func decodeImage(data []byte, reduce int) (Image, error) {
@@ -999,19 +1006,15 @@ func cmykToRGB(c, m, y, k uint8) (uint8, uint8, uint8) {
 	return conv(c), conv(m), conv(y)
 }
 
-// decodeFile reads and decodes one image file, a JPEG turned by its EXIF orientation when orient
-// is set.
+// decodeFile reads and decodes one image file, turned by its EXIF orientation when orient is set.
 func decodeFile(path string, index int, orient bool) (Image, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return Image{}, damagedErr(path, "", index, err)
 	}
-	img, err := DecodeImage(data)
+	img, err := decodeImage(data, 1)
 	if err != nil {
 		return Image{}, badImageErr(path, "", index, err)
 	}
-	if orient {
-		img = orientImage(img, jpegOrientation(data))
-	}
-	return img, nil
+	return orientImage(img, orientation(data, orient)), nil
 }

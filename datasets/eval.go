@@ -44,7 +44,7 @@ type EvalIterator struct {
 	info   Info
 	src    Source
 	enc    encodedSource
-	orient bool // encoded JPEGs are turned by their EXIF orientation (Options.ExifOrientation)
+	orient bool // encoded images are turned by their EXIF orientation (Options.ExifOrientation)
 	mem    bool // an in-memory *Dataset: its images of the view size are kept as they are
 	shards *Shards
 	cfg    EvalConfig

@@ -41,7 +41,7 @@ type Folder struct {
 	beside  int            // images among the ignored files: beside the class folders, so of no class
 	other   map[string]int // the other ignored files (not of an image extension read), by extension
 	split   string
-	orient  bool // JPEGs are turned by their EXIF orientation (Options.ExifOrientation)
+	orient  bool // images are turned by their EXIF orientation (Options.ExifOrientation)
 
 	labelColumn string         // the metadata table's label column ("": DefaultLabelColumn, if there)
 	table       string         // the metadata file the labels come from, "" for none

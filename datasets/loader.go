@@ -108,7 +108,7 @@ type Loader struct {
 	data     Data
 	src      Source
 	enc      encodedSource
-	orient   bool // encoded JPEGs are turned by their EXIF orientation (Options.ExifOrientation)
+	orient   bool // encoded images are turned by their EXIF orientation (Options.ExifOrientation)
 	shards   *Shards
 	info     Info
 	cfg      LoaderConfig

@@ -2,40 +2,178 @@ package datasets
 
 import (
 	"bytes"
+	"compress/zlib"
 	"encoding/binary"
+	"encoding/hex"
+	"io"
+	"strings"
 )
 
 // EXIF orientation (Options.ExifOrientation): a camera stores a photo as its sensor read it and
-// records in the JPEG's EXIF data how to turn it upright (tag 0x0112, values 1 to 8). PIL, and so
+// records in its EXIF data how to turn it upright (tag 0x0112, values 1 to 8). PIL, and so
 // torchvision's ImageFolder, ignore it unless the user calls ImageOps.exif_transpose; with the
-// option, a JPEG is turned as exif_transpose turns it, after decoding, and its size for the crops
-// is the turned size. Other formats are read as stored (a HEIC's rotation is applied by libheif
-// in any case).
+// option, an image is turned as exif_transpose turns it, after decoding, and its size for the
+// crops is the turned size. The orientation is read where PIL's getexif finds it: in a JPEG's
+// APP1 segment, a PNG's eXIf chunk (or the "Raw profile type exif" text that ImageMagick writes),
+// a WebP's EXIF chunk, and a TIFF's first directory. A HEIC's or AVIF's rotation is applied by
+// libheif in any case; BMP, PPM and PGM have no EXIF data.
 
-// orientable is a data set that may turn its JPEGs by their EXIF orientation.
+// orientable is a data set that may turn its images by their EXIF orientation.
 type orientable interface{ exifOriented() bool }
 
-// orientOf reports whether d turns its JPEGs by their EXIF orientation.
+// orientOf reports whether d turns its images by their EXIF orientation.
 func orientOf(d Data) bool {
 	o, ok := d.(orientable)
 	return ok && o.exifOriented()
 }
 
-// headerSize returns the size of an encoded image from its header (ImageSize) and, when orient is
-// set, the EXIF orientation o of a JPEG (1 for other formats, or none): with o from 5 to 8, h and
-// w are those of the turned image.
+// headerSize returns the size of an encoded image from its header (ImageSize) and the orientation
+// o that it is turned by once decoded (orientation): with o from 5 to 8, h and w are those of the
+// turned image.
 func headerSize(data []byte, orient bool) (h, w, o int, err error) {
 	if h, w, err = ImageSize(data); err != nil {
 		return 0, 0, 1, err
 	}
-	o = 1
-	if orient {
-		o = jpegOrientation(data)
-	}
+	o = orientation(data, orient)
 	if o >= 5 {
 		h, w = w, h
 	}
 	return h, w, o, nil
+}
+
+// orientation returns how an image decoded as stored is to be turned (an EXIF orientation, 1 to
+// 8): a TIFF by its Orientation tag in any case, as PIL turns it when it loads it (and so
+// torchvision's ImageFolder); another image by its EXIF orientation when orient is set, and not
+// otherwise. With orient, a TIFF is turned once, as by Pillow 10.1 and later (Pillow 9.4's
+// exif_transpose turns it a second time: python-pillow/Pillow#7381).
+func orientation(data []byte, orient bool) int {
+	if orient || imageFormat(data) == "tiff" {
+		return exifOrientation(data)
+	}
+	return 1
+}
+
+// exifOrientation returns the EXIF orientation (1 to 8) that an encoded image records where PIL's
+// getexif reads it, by its format (jpegOrientation, pngOrientation, webpOrientation, or a TIFF's
+// first directory); 1 when it records none or one outside 1 to 8 (what PIL's exif_transpose leaves
+// as it is), and for the other formats.
+func exifOrientation(data []byte) int {
+	switch {
+	case len(data) >= 2 && data[0] == 0xFF && data[1] == 0xD8:
+		return jpegOrientation(data)
+	case bytes.HasPrefix(data, pngSignature):
+		return pngOrientation(data)
+	case len(data) >= 12 && string(data[:4]) == "RIFF" && string(data[8:12]) == "WEBP":
+		return webpOrientation(data)
+	case bytes.HasPrefix(data, []byte("II")) || bytes.HasPrefix(data, []byte("MM")):
+		return tiffOrientation(data)
+	}
+	return 1
+}
+
+var pngSignature = []byte("\x89PNG\r\n\x1a\n")
+
+// pngOrientation reads the orientation of a PNG's EXIF data as PIL 9.4 finds it: the eXIf chunk
+// (a TIFF structure), or failing that a "Raw profile type exif" text chunk (tEXt, zTXt or iTXt:
+// ImageMagick's hex dump of an APP1 segment, "Exif\0\0" first); of several, the last, before the
+// image data or after it.
+func pngOrientation(data []byte) int {
+	var exif, raw []byte // the last eXIf chunk, the text of the last "Raw profile type exif" chunk
+	for i := len(pngSignature); i+12 <= len(data); {
+		n := int64(binary.BigEndian.Uint32(data[i:]))
+		end := int64(i) + 12 + n
+		if n > 1<<31 || end > int64(len(data)) {
+			break
+		}
+		kind, body := string(data[i+4:i+8]), data[i+8:int64(i)+8+n]
+		switch kind {
+		case "eXIf":
+			exif = body
+		case "tEXt", "zTXt", "iTXt":
+			if text := pngText(kind, body, "Raw profile type exif"); text != nil {
+				raw = text
+			}
+		case "IEND":
+			i = len(data)
+			continue
+		}
+		i = int(end)
+	}
+	if exif != nil {
+		return tiffOrientation(exif)
+	}
+	if raw == nil {
+		return 1
+	}
+	// "\nexif\n    NNN\n" then the hex digits, 72 to a line.
+	lines := strings.Split(string(raw), "\n")
+	if len(lines) < 4 {
+		return 1
+	}
+	exif, err := hex.DecodeString(strings.Join(lines[3:], ""))
+	if err != nil {
+		return 1
+	}
+	return tiffOrientation(bytes.TrimPrefix(exif, []byte("Exif\x00\x00")))
+}
+
+// pngText returns the text of a PNG text chunk of the given kind and body when its keyword is
+// keyword (inflated for zTXt and a compressed iTXt), or nil.
+func pngText(kind string, body []byte, keyword string) []byte {
+	k := bytes.IndexByte(body, 0)
+	if k < 0 || string(body[:k]) != keyword {
+		return nil
+	}
+	rest := body[k+1:]
+	compressed := kind == "zTXt"
+	if kind == "iTXt" { // compression flag, method, language tag\0, translated keyword\0, text
+		if len(rest) < 2 {
+			return nil
+		}
+		compressed = rest[0] == 1
+		rest = rest[2:]
+		for range 2 {
+			z := bytes.IndexByte(rest, 0)
+			if z < 0 {
+				return nil
+			}
+			rest = rest[z+1:]
+		}
+	} else if compressed { // compression method
+		if len(rest) < 1 {
+			return nil
+		}
+		rest = rest[1:]
+	}
+	if !compressed {
+		return rest
+	}
+	r, err := zlib.NewReader(bytes.NewReader(rest))
+	if err != nil {
+		return nil
+	}
+	text, err := io.ReadAll(io.LimitReader(r, 64<<20))
+	if err != nil {
+		return nil
+	}
+	return text
+}
+
+// webpOrientation reads the orientation in a WebP's EXIF chunk (a TIFF structure, "Exif\0\0"
+// first or not: PIL takes both).
+func webpOrientation(data []byte) int {
+	for i := 12; i+8 <= len(data); {
+		n := int64(binary.LittleEndian.Uint32(data[i+4:]))
+		end := int64(i) + 8 + n
+		if end > int64(len(data)) {
+			break
+		}
+		if string(data[i:i+4]) == "EXIF" {
+			return tiffOrientation(bytes.TrimPrefix(data[i+8:end], []byte("Exif\x00\x00")))
+		}
+		i = int(end + n%2) // chunks are padded to an even size
+	}
+	return 1
 }
 
 // jpegOrientation returns the orientation (1 to 8) that a JPEG's first EXIF segment (APP1,
@@ -72,7 +210,8 @@ func jpegOrientation(data []byte) int {
 	return 1
 }
 
-// tiffOrientation reads the Orientation tag of the first IFD of the TIFF structure t (EXIF's).
+// tiffOrientation reads the Orientation tag of the first IFD of the TIFF structure t: EXIF's, or
+// a TIFF file, classic or BigTIFF (64-bit offsets).
 func tiffOrientation(t []byte) int {
 	if len(t) < 8 {
 		return 1
@@ -86,28 +225,46 @@ func tiffOrientation(t []byte) int {
 	default:
 		return 1
 	}
-	if order.Uint16(t[2:]) != 42 {
+	// The layout of a directory: where it starts, the size of its entry count, of an entry, and
+	// of the count field within an entry.
+	var ifd, countSize, entrySize int64
+	switch order.Uint16(t[2:]) {
+	case 42:
+		ifd, countSize, entrySize = int64(order.Uint32(t[4:])), 2, 12
+	case 43:
+		if len(t) < 16 || order.Uint16(t[4:]) != 8 {
+			return 1
+		}
+		ifd, countSize, entrySize = int64(order.Uint64(t[8:])), 8, 20
+	default:
 		return 1
 	}
-	ifd := int64(order.Uint32(t[4:]))
-	if ifd < 8 || ifd+2 > int64(len(t)) {
+	if ifd < 8 || ifd > int64(len(t))-countSize {
 		return 1
 	}
 	n := int64(order.Uint16(t[ifd:]))
+	if countSize == 8 {
+		n = int64(min(order.Uint64(t[ifd:]), 1<<16))
+	}
 	for k := range n {
-		e := ifd + 2 + 12*k
-		if e+12 > int64(len(t)) {
+		e := ifd + countSize + entrySize*k
+		if e+entrySize > int64(len(t)) {
 			return 1
 		}
-		if order.Uint16(t[e:]) != 0x0112 || order.Uint32(t[e+4:]) != 1 {
+		count := int64(order.Uint32(t[e+4:]))
+		value := e + 8
+		if entrySize == 20 {
+			count, value = int64(min(order.Uint64(t[e+4:]), 2)), e+12
+		}
+		if order.Uint16(t[e:]) != 0x0112 || count != 1 {
 			continue
 		}
 		var v int
 		switch order.Uint16(t[e+2:]) {
 		case 3: // SHORT
-			v = int(order.Uint16(t[e+8:]))
+			v = int(order.Uint16(t[value:]))
 		case 4: // LONG
-			v = int(order.Uint32(t[e+8:]))
+			v = int(order.Uint32(t[value:]))
 		default:
 			return 1
 		}

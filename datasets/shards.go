@@ -53,7 +53,7 @@ type Shards struct {
 	// md5s are the shards' MD5 digests in hexadecimal ("": unknown), from an index or a scan
 	// with digests (ScanShards); nil without either.
 	md5s []string
-	// orient turns JPEGs by their EXIF orientation (Options.ExifOrientation).
+	// orient turns images by their EXIF orientation (Options.ExifOrientation).
 	orient bool
 }
 

@@ -47,9 +47,10 @@ type Config struct {
 	// ReducedDecode decodes JPEGs at 1/2, 1/4 or 1/8 of their size when the crops allow it
 	// (libjpeg's DCT scaling, PIL's draft mode): faster for small views, slightly other pixels.
 	ReducedDecode bool `json:"reduced_decode"`
-	// ExifOrientation turns the JPEGs of image folders and shards upright as their EXIF data says
+	// ExifOrientation turns the images of image folders and shards upright as their EXIF data says
 	// (PIL's ImageOps.exif_transpose), in training and in every evaluation and analysis of the
-	// run; false reads them as stored, as torchvision's ImageFolder does.
+	// run; false reads them as torchvision's ImageFolder does (as stored, but for a TIFF's
+	// Orientation tag).
 	ExifOrientation bool `json:"exif_orientation"`
 	// LabelColumn is the column of an image folder's metadata.csv or metadata.jsonl that holds
 	// the labels ("": "label", when the table has it); see datasets.Folder.

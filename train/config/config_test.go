@@ -97,7 +97,7 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 		{[]string{"-devices", "4", "-batch-size", "6"}, "devices", "4 devices do not divide the batch of 6"},
 		{[]string{"-precision", "fp8"}, "precision", `unknown precision "fp8": use one of f32, bf16`},
 		{[]string{"-preset", "mnist", "-config", "x.json"}, "config", "not both"},
-		{[]string{"-exif-orientation"}, "exif-orientation", "turns the JPEGs of image folders and shards (-dataset folder or shards); mnist has no EXIF data"},
+		{[]string{"-exif-orientation"}, "exif-orientation", "turns the images of image folders and shards (-dataset folder or shards); mnist has no EXIF data"},
 		{[]string{"-label-column", "breed"}, "label-column", "names the column of labels in an image folder's metadata table (-dataset folder); mnist has its own labels"},
 		{[]string{"-checkpoint-mirror", "/backups/run"}, "checkpoint-mirror", `"/backups/run" is not a bucket folder: give s3://BUCKET/PREFIX/ or gs://BUCKET/PREFIX/`},
 		// Loss parameters name their flag, also those the chosen objective (vicreg) ignores.

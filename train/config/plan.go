@@ -114,7 +114,7 @@ func (c Config) Plan() (*Plan, error) {
 	case c.ImageSize < 0:
 		return nil, Errorf("image-size", "must be >= 0, got %d", c.ImageSize)
 	case c.ExifOrientation && !strings.EqualFold(c.Dataset, "folder") && !strings.EqualFold(c.Dataset, "shards"):
-		return nil, Errorf("exif-orientation", "turns the JPEGs of image folders and shards (-dataset folder or shards); %s has no EXIF data", c.Dataset)
+		return nil, Errorf("exif-orientation", "turns the images of image folders and shards (-dataset folder or shards); %s has no EXIF data", c.Dataset)
 	case c.LabelColumn != "" && !strings.EqualFold(c.Dataset, "folder"):
 		return nil, Errorf("label-column", "names the column of labels in an image folder's metadata table (-dataset folder); %s has its own labels", c.Dataset)
 	case c.ShuffleBuffer < 0:
