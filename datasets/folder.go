@@ -448,10 +448,11 @@ func (f *Folder) listTable(t *metadataTable) error {
 	}
 	listed := make(map[string]bool, len(files))
 	var missing []string
+	under := filepath.Clean(f.dir) + string(filepath.Separator) // walkImages joins names to it
 	for _, file := range files {
-		rel, err := filepath.Rel(f.dir, file)
-		if err != nil {
-			panic(err) // walkImages returns paths under f.dir
+		rel, ok := strings.CutPrefix(file, under)
+		if !ok { // f.dir is "."
+			rel, _ = filepath.Rel(f.dir, file)
 		}
 		rel = filepath.ToSlash(rel)
 		row, ok := t.rows[rel]

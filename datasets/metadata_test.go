@@ -123,6 +123,10 @@ func TestFolderMetadataNumericLabels(t *testing.T) {
 	if names := f.Info().ClassNames; names[2] != "2" || names[10] != "10" {
 		t.Errorf("classes %v, want 0 1 2 ... 11 in numerical order", names)
 	}
+	t.Chdir(dir) // the folder given as "."
+	if here, err := OpenFolder(".", ""); err != nil || here.Label(0) != 11 || here.Info().Len != 12 {
+		t.Errorf("the folder as \".\": %v", err)
+	}
 	g, err := OpenFolderLabels(dir, "", "grade")
 	if err != nil {
 		t.Fatal(err)
