@@ -67,8 +67,29 @@ func splitDirs(split string) []string {
 	return []string{split}
 }
 
-// resolveSplit returns the folder of split under root: root/train, root/val or root/test when
-// root holds split folders, root itself when it holds none (then every split is the same images).
+// heldOutAliases are other names of an image folder's held-out split beside train/: Hugging
+// Face's validation/ and Kaggle's valid/, read for the test split when root holds no val/ (before
+// test/, as val/ is). Without a train/ folder beside it, such a folder is a class ("valid" beside
+// "invalid"), not a split.
+var heldOutAliases = []string{"validation", "valid"}
+
+// HeldOutAlias returns the folder of heldOutAliases that holds the held-out split under root: the
+// first that exists beside a train/ folder, or "" when root holds train/ and val/, or neither.
+func HeldOutAlias(root string) string {
+	if !isDir(filepath.Join(root, "train")) || isDir(filepath.Join(root, "val")) {
+		return ""
+	}
+	for _, name := range heldOutAliases {
+		if isDir(filepath.Join(root, name)) {
+			return name
+		}
+	}
+	return ""
+}
+
+// resolveSplit returns the folder of split under root: root/train, root/val (or one of
+// heldOutAliases) or root/test when root holds split folders, root itself when it holds none
+// (then every split is the same images).
 func resolveSplit(root, split string) (string, error) {
 	st, err := os.Stat(root)
 	if err != nil {
@@ -80,6 +101,9 @@ func resolveSplit(root, split string) (string, error) {
 	for _, name := range splitDirs(split) {
 		if isDir(filepath.Join(root, name)) {
 			return filepath.Join(root, name), nil
+		}
+		if alias := HeldOutAlias(root); name == "val" && alias != "" {
+			return filepath.Join(root, alias), nil
 		}
 	}
 	if err := CheckSplitNames(root); err != nil {
@@ -119,7 +143,7 @@ func CheckSplitNames(root string) error {
 	for _, e := range entries {
 		name := e.Name()
 		lower := strings.ToLower(name)
-		if (lower != "train" && lower != "val" && lower != "test") || !entryIsDir(root, e) {
+		if (lower != "train" && lower != "val" && lower != "test" && !slices.Contains(heldOutAliases, lower)) || !entryIsDir(root, e) {
 			continue
 		}
 		train = train || lower == "train"
@@ -142,7 +166,8 @@ func isDir(path string) bool {
 }
 
 // OpenFolder lists the image folder root for split: root/train for "train", root/val (or
-// root/test) for "test" when root holds such folders, otherwise root itself for any split. It
+// root/validation or root/valid beside root/train, or root/test) for "test" when root holds such
+// folders, otherwise root itself for any split. It
 // decodes nothing. The labels of a test split are numbered by the classes of root/train
 // (UseClassesOf). A metadata table gives labels from its DefaultLabelColumn.
 func OpenFolder(root, split string) (*Folder, error) {

@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"bytes"
+	"errors"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -128,6 +129,43 @@ func TestFolderHeldOutClassesNumberedAsTrain(t *testing.T) {
 	f := d.(*Folder)
 	if names := f.Info().ClassNames; len(names) != 3 || names[2] != "dog" || f.Label(0) != 0 || f.Label(1) != 2 {
 		t.Errorf("classes %v, labels %d %d; want train/'s 3 classes, bird 0 and dog 2", names, f.Label(0), f.Label(1))
+	}
+}
+
+// TestFolderHeldOutAliases: Hugging Face's validation/ and Kaggle's valid/ beside train/ are the
+// held-out split (before test/, as val/ is); without train/ beside it, a folder named valid is a
+// class; in another case it is refused, as Val/ is.
+func TestFolderHeldOutAliases(t *testing.T) {
+	pixel := func(x, y int) color.RGBA { return color.RGBA{1, 2, 3, 255} }
+	for _, alias := range []string{"validation", "valid"} {
+		root := t.TempDir()
+		for _, p := range []string{"train/a/1.png", "train/b/2.png", alias + "/a/3.png", alias + "/b/4.png", "test/a/5.png", "test/b/6.png"} {
+			writePNG(t, filepath.Join(root, p), 4, 4, pixel)
+		}
+		d, err := OpenTest("folder", Options{DataDir: root})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := d.(*Folder).Dir(); got != filepath.Join(root, alias) {
+			t.Errorf("%s: the test split is %s, want %s", alias, got, filepath.Join(root, alias))
+		}
+	}
+	classes := t.TempDir()
+	for _, p := range []string{"valid/1.png", "invalid/2.png"} {
+		writePNG(t, filepath.Join(classes, p), 4, 4, pixel)
+	}
+	if d, err := Open("folder", SplitTrain, Options{DataDir: classes}); err != nil || d.Info().NumClasses != 2 {
+		t.Errorf("class folders valid/ and invalid/: %v, want 2 classes", err)
+	}
+	if _, err := OpenTest("folder", Options{DataDir: classes}); !errors.Is(err, ErrNoSplit) {
+		t.Errorf("class folders valid/ and invalid/: OpenTest gives %v, want no held-out split", err)
+	}
+	other := t.TempDir()
+	for _, p := range []string{"train/a/1.png", "Validation/a/2.png"} {
+		writePNG(t, filepath.Join(other, p), 4, 4, pixel)
+	}
+	if _, err := OpenTest("folder", Options{DataDir: other}); err == nil || !strings.Contains(err.Error(), "holds Validation/: split folders are read in lower case only") {
+		t.Errorf("Validation/ beside train/: %v, want it refused", err)
 	}
 }
 

@@ -8,8 +8,9 @@
 // The input folder follows torchvision's ImageFolder rules (one subfolder per class, or a flat
 // unlabeled folder), or takes its labels from a metadata.csv or metadata.jsonl table at its top, as
 // Hugging Face's imagefolder does (-label-column names the column, "label" by default). train/ and
-// val/ (or test/) under -in are written as -out/train/train-NNNNNN.tar and -out/val/val-NNNNNN.tar,
-// a folder without them as -out/shard-NNNNNN.tar. Image bytes are copied unchanged (no
+// val/ (or test/) under -in are written as -out/train/train-NNNNNN.tar and -out/val/val-NNNNNN.tar
+// (a validation/ or valid/ folder beside train/, as Hugging Face and Kaggle name it, as val/), a
+// folder without them as -out/shard-NNNNNN.tar. Image bytes are copied unchanged (no
 // re-encoding); samples are shuffled across shards (-seed; -no-shuffle keeps the folder's order);
 // classes.txt lists the class names, and index.json (in the format of WebDataset's wids) each
 // shard's sample count, size and MD5 digest, so that the shards open without a scan, which over
@@ -109,9 +110,15 @@ func run(args []string) int {
 		return report(err) // Val/ beside train/ would be left out
 	}
 	var splits []string
+	from := map[string]string{} // the folder under -in of each split: validation/ or valid/ is written as val/
 	for _, s := range []string{"train", "val", "test"} {
-		if st, err := os.Stat(filepath.Join(*in, s)); err == nil && st.IsDir() {
+		name := s
+		if alias := datasets.HeldOutAlias(*in); s == "val" && alias != "" {
+			name = alias
+		}
+		if st, err := os.Stat(filepath.Join(*in, name)); err == nil && st.IsDir() {
 			splits = append(splits, s)
+			from[s] = name
 		}
 	}
 	if len(splits) == 0 {
@@ -127,7 +134,7 @@ func run(args []string) int {
 	// anything is written: a val/ without some class would otherwise number the others differently.
 	folders := make([]*datasets.Folder, len(splits))
 	for i, split := range splits {
-		f, err := datasets.OpenFolderLabels(filepath.Join(*in, split), "", *labelColumn)
+		f, err := datasets.OpenFolderLabels(filepath.Join(*in, from[split]), "", *labelColumn)
 		if err == nil && split != "" && split != "train" {
 			err = f.UseClassesOf(filepath.Join(*in, "train"))
 		}

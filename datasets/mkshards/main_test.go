@@ -180,6 +180,22 @@ func TestSplitClassesNumberedAsTrain(t *testing.T) {
 	}
 }
 
+// TestValidationFolder: a validation/ folder beside train/ (Hugging Face's name) is written as
+// val/, which the shards reader takes for the held-out split.
+func TestValidationFolder(t *testing.T) {
+	in := t.TempDir()
+	writeImages(t, filepath.Join(in, "train", "cat"), 2)
+	writeImages(t, filepath.Join(in, "validation", "cat"), 3)
+	out := filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", in, "-out", out); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	s, err := datasets.OpenShards(out, datasets.SplitTest)
+	if err != nil || s.Len() != 3 || filepath.Base(filepath.Dir(s.Paths()[0])) != "val" {
+		t.Fatalf("held-out shards: %v; want validation/'s 3 images in val/", err)
+	}
+}
+
 // TestMetadataLabels: a folder labelled by a metadata.csv (images in a subfolder, Hugging Face's
 // imagefolder layout) is written with each image's label from its row, in the -label-column
 // named; without that column it is refused.
