@@ -67,6 +67,35 @@ func imageFormat(data []byte) string {
 	return ""
 }
 
+// FormatExt is the file extension of an encoded image's format, recognised from its bytes (".jpg",
+// ".png", ".webp", ".tif", ".bmp", ".pgm" or ".ppm", ".heic" or ".avif"), or "" when no format read
+// here recognises them: the extension under which a shard holds the image.
+func FormatExt(data []byte) string {
+	switch imageFormat(data) {
+	case "jpeg":
+		return ".jpg"
+	case "png":
+		return ".png"
+	case "webp":
+		return ".webp"
+	case "tiff":
+		return ".tif"
+	case "bmp":
+		return ".bmp"
+	case "pnm":
+		if data[1] == '2' || data[1] == '5' {
+			return ".pgm"
+		}
+		return ".ppm"
+	case "heif":
+		if heifKind(data) == "AVIF" {
+			return ".avif"
+		}
+		return ".heic"
+	}
+	return ""
+}
+
 // heifKind names a HEIF file from the brand of its ftyp box, as pillow-heif recognises it: "HEIC"
 // (HEVC images: an iPhone's photos), "AVIF" (AV1 images), "HEIF" (mif1, msf1: either), or "".
 func heifKind(data []byte) string {

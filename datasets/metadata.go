@@ -221,9 +221,8 @@ func (t *metadataTable) add(name, label string, line int) error {
 	return nil
 }
 
-// classes lists the distinct labels of the table: in numerical order when all are integers (so
-// that labels 0..K-1 keep their numbers), otherwise sorted as strings (as class folders are). It
-// is a usage error for a row of an image to have an empty label.
+// classes lists the distinct labels of the table, sorted by SortClasses. It is a usage error for a
+// row of an image to have an empty label.
 func (t *metadataTable) classes() ([]string, error) {
 	seen := map[string]bool{}
 	var classes []string
@@ -238,12 +237,19 @@ func (t *metadataTable) classes() ([]string, error) {
 			classes = append(classes, row.label)
 		}
 	}
+	return SortClasses(classes), nil
+}
+
+// SortClasses sorts class names given as labels (in place, and returns them): in numerical order
+// when all are integers (so that labels 0..K-1 keep their numbers), otherwise as strings, as class
+// folders are sorted.
+func SortClasses(classes []string) []string {
 	numbers := make(map[string]int64, len(classes))
 	for _, c := range classes {
 		n, err := strconv.ParseInt(c, 10, 64)
 		if err != nil {
 			slices.Sort(classes)
-			return classes, nil
+			return classes
 		}
 		numbers[c] = n
 	}
@@ -253,5 +259,5 @@ func (t *metadataTable) classes() ([]string, error) {
 		}
 		return strings.Compare(a, b) // "01" and "1"
 	})
-	return classes, nil
+	return classes
 }

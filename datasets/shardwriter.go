@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -61,26 +62,16 @@ func ShardKey(root, file string) string {
 // each image KEY.ext (the file's bytes, unchanged) and, for a labeled folder, KEY.cls (its class
 // index as text); plus classes.txt (the class names, one per line) for a labeled folder, and
 // index.json (ShardIndex: the shards' sample counts, which opening it need not scan, sizes and
-// MD5 digests). Every
-// file is written atomically (internal/atomicfile), with fixed times and owners, so the same
-// folder and options give the same bytes. It returns the shard paths. Each image's header is
-// checked; the pixels are not decoded (Folder.Verify decodes them, for opt.Bad). A class name
-// with a line break is a usage error, before anything is written.
+// MD5 digests). Every file is written atomically (internal/atomicfile), with fixed times and
+// owners, so the same folder and options give the same bytes. It returns the shard paths. Each
+// image's header is checked; the pixels are not decoded (Folder.Verify decodes them, for
+// opt.Bad). A class name with a line break is a usage error, before anything is written.
 func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
-	if opt.PerShard <= 0 {
-		opt.PerShard = 1000
-	}
-	if opt.Prefix == "" {
-		opt.Prefix = "shard"
-	}
 	for _, class := range f.Info().ClassNames {
 		if strings.ContainsAny(class, "\r\n") {
 			return nil, usageErr(filepath.Join(f.Dir(), class), errors.New("class folder whose name holds a line break, which classes.txt (one class name per line) cannot hold"),
 				"rename the folder")
 		}
-	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return nil, usageErr(outDir, err, "give a folder that can be created")
 	}
 	n := f.Info().Len
 	order := make([]int, n)
@@ -91,51 +82,122 @@ func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 		rng := rand.New(rand.NewPCG(SplitMix64(opt.Seed^0x5a4d), 0x5a4d))
 		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 	}
+	samples := func(yield func(ShardSample) bool) {
+		for _, i := range order {
+			file := f.Path(i)
+			s := ShardSample{Path: file, Index: i, Key: ShardKey(f.Dir(), file), Ext: strings.ToLower(filepath.Ext(file)),
+				Label: f.Label(i), Bad: opt.Bad[i]}
+			var err error
+			if s.Data, err = os.ReadFile(file); err != nil {
+				s.Err = damagedErr(file, "", i, err)
+			}
+			if !yield(s) {
+				return
+			}
+		}
+	}
+	return WriteSampleShards(samples, f.Info().ClassNames, outDir, opt)
+}
+
+// ShardSample is one sample for WriteSampleShards: an encoded image and its label.
+type ShardSample struct {
+	// Path and Member name it in messages: a file, or a file and the place in it ("row 12").
+	Path, Member string
+	// Index is its index in its data set (for messages).
+	Index int
+	// Key is its WebDataset key: unique among the samples, without a dot.
+	Key string
+	// Ext is the extension of its image member, lower case with the dot (".jpg").
+	Ext string
+	// Data are the image's bytes, written unchanged.
+	Data []byte
+	// Label is its class index, or -1 for none (no .cls member).
+	Label int32
+	// Bad is an error found beforehand that makes it a bad image (skipped with SkipBadImages).
+	Bad error
+	// Err is an error reading it, which stops the writing.
+	Err error
+}
+
+// WriteSampleShards writes samples, in their order, into tar shards in outDir as WriteShards does
+// (opt.PerShard to a shard, the last one fewer; opt.Seed and opt.NoShuffle are the caller's to
+// apply), with classes.txt listing classes (nil for unlabeled samples) and index.json. A sample
+// whose header does not parse as an image, or with Bad set, is a bad image: skipped with
+// opt.SkipBadImages (reported through opt.Skipped), otherwise the error. It returns the paths of
+// the shards written, those finished before an error or a stop included.
+func WriteSampleShards(samples iter.Seq[ShardSample], classes []string, outDir string, opt ShardOptions) ([]string, error) {
+	if opt.PerShard <= 0 {
+		opt.PerShard = 1000
+	}
+	if opt.Prefix == "" {
+		opt.Prefix = "shard"
+	}
+	for _, class := range classes {
+		if strings.ContainsAny(class, "\r\n") {
+			return nil, usageErr(outDir, fmt.Errorf("class name %q holds a line break, which classes.txt (one class name per line) cannot hold", class), "rename the class")
+		}
+	}
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return nil, usageErr(outDir, err, "give a folder that can be created")
+	}
+	next, stop := iter.Pull(samples)
+	defer stop()
+	// pull returns the next sample to write (ok false after the last), skipping bad images when
+	// opt.SkipBadImages is set.
+	pull := func() (s ShardSample, ok bool, err error) {
+		for {
+			if opt.Stop != nil && opt.Stop.Load() {
+				return s, false, ErrShardsStopped
+			}
+			if s, ok = next(); !ok {
+				return s, false, nil
+			}
+			if s.Err != nil {
+				return s, false, s.Err
+			}
+			err := s.Bad
+			if _, _, herr := ImageSize(s.Data); herr != nil && err == nil {
+				err = badImageErr(s.Path, s.Member, s.Index, herr)
+			}
+			if err == nil {
+				return s, true, nil
+			}
+			if !opt.SkipBadImages {
+				return s, false, err
+			}
+			if opt.Skipped != nil {
+				name := s.Path
+				if s.Member != "" {
+					name += ":" + s.Member
+				}
+				opt.Skipped(name, err)
+			}
+		}
+	}
 	keys := map[string]bool{}
 	var paths []string
 	var counts []int // samples written in each shard
 	var sizes []int64
 	var md5s []string
 	done := 0
-	for first := 0; first < n; first += opt.PerShard {
+	s, ok, err := pull()
+	for ok && err == nil {
 		path := filepath.Join(outDir, fmt.Sprintf("%s-%06d.tar", opt.Prefix, len(paths)))
 		count := 0
 		sum := newShardSum()
-		err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
+		err = atomicfile.Write(path, 0o644, func(w io.Writer) error {
 			tw := tar.NewWriter(io.MultiWriter(w, sum))
-			for _, i := range order[first:min(first+opt.PerShard, n)] {
-				if opt.Stop != nil && opt.Stop.Load() {
-					return ErrShardsStopped
-				}
-				file := f.Path(i)
-				data, err := os.ReadFile(file)
-				if err != nil {
-					return damagedErr(file, "", i, err)
-				}
-				err = opt.Bad[i]
-				if _, _, herr := ImageSize(data); herr != nil {
-					err = badImageErr(file, "", i, herr)
-				}
-				if err != nil {
-					if !opt.SkipBadImages {
-						return err
-					}
-					if opt.Skipped != nil {
-						opt.Skipped(file, err)
-					}
-					continue
-				}
-				key := ShardKey(f.Dir(), file)
+			for {
+				key := s.Key
 				for k := 1; keys[key]; k++ {
-					key = fmt.Sprintf("%s_%d", ShardKey(f.Dir(), file), k)
+					key = fmt.Sprintf("%s_%d", s.Key, k)
 				}
 				keys[key] = true
-				ext := strings.ToLower(filepath.Ext(file))
-				if err := writeMember(tw, key+ext, data); err != nil {
+				if err := writeMember(tw, key+s.Ext, s.Data); err != nil {
 					return err
 				}
-				if l := f.Label(i); l >= 0 {
-					if err := writeMember(tw, key+".cls", []byte(strconv.Itoa(int(l)))); err != nil {
+				if s.Label >= 0 {
+					if err := writeMember(tw, key+".cls", []byte(strconv.Itoa(int(s.Label)))); err != nil {
 						return err
 					}
 				}
@@ -144,31 +206,46 @@ func WriteShards(f *Folder, outDir string, opt ShardOptions) ([]string, error) {
 				if opt.Progress != nil {
 					opt.Progress(done)
 				}
+				if count == opt.PerShard {
+					break
+				}
+				var err error
+				if s, ok, err = pull(); err != nil {
+					return err
+				} else if !ok {
+					break
+				}
 			}
 			return tw.Close()
 		})
 		if err != nil {
-			var de *DataError
-			if errors.As(err, &de) {
-				return paths, de
-			}
-			if errors.Is(err, ErrShardsStopped) {
-				return paths, ErrShardsStopped
-			}
-			return paths, err
+			break
 		}
 		paths = append(paths, path)
 		counts = append(counts, count)
 		sizes = append(sizes, sum.n)
 		md5s = append(md5s, sum.hex())
+		if ok { // the shard is full: the next one starts with the next sample, if any
+			s, ok, err = pull()
+		}
 	}
-	if classes := f.Info().ClassNames; classes != nil {
+	if err != nil {
+		var de *DataError
+		if errors.As(err, &de) {
+			return paths, de
+		}
+		if errors.Is(err, ErrShardsStopped) {
+			return paths, ErrShardsStopped
+		}
+		return paths, err
+	}
+	if classes != nil {
 		if err := atomicfile.WriteFile(filepath.Join(outDir, "classes.txt"), []byte(strings.Join(classes, "\n")+"\n"), 0o644); err != nil {
 			return paths, err
 		}
 	}
-	s := &Shards{paths: paths, counts: counts, classes: f.Info().ClassNames, sizes: sizes, md5s: md5s}
-	return paths, s.WriteIndex(filepath.Join(outDir, "index.json"))
+	sh := &Shards{paths: paths, counts: counts, classes: classes, sizes: sizes, md5s: md5s}
+	return paths, sh.WriteIndex(filepath.Join(outDir, "index.json"))
 }
 
 func writeMember(tw *tar.Writer, name string, data []byte) error {

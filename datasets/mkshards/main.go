@@ -22,6 +22,16 @@
 // class that train/ lacks is refused). A failure leaves -out as it was: the shards, the
 // classes.txt and index.json files and the folders this run made are removed.
 //
+// A Hugging Face data set downloaded as Parquet files (huggingface-cli download --repo-type dataset
+// NAME: data/train-00000-of-00003.parquet, data/validation-..., or the Hub's default/train/0000.parquet)
+// is written alike: -in is its folder, each split is written from its files (validation as val/),
+// the images from the Image feature's bytes, the labels from its ClassLabel feature (classes.txt
+// lists the names) or from -label-column. Row groups are read in a random order (-seed) through a
+// shuffle buffer of -shuffle-buffer images, so that memory holds that many images, not the set;
+// -verify decodes each image as it is written.
+//
+//	go run ./datasets/mkshards -in ~/hf/beans -out ~/data/beans-shards
+//
 // -index writes only the index.json of shards that exist (made by another tool, or by mkshards
 // before it wrote indexes), reading each of them once, whole, for its size and digest; it takes a
 // folder, a pattern, or a pattern of URLs or pipe: commands, or a bucket's folder, whose index -out
@@ -57,6 +67,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/datasets/hfparquet"
 	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
 )
@@ -66,7 +77,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	logger := log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true})
 	fs := flag.NewFlagSet("mkshards", flag.ContinueOnError)
-	in := fs.String("in", "", "image folder to read (one subfolder per class, or flat; train/ and val/ as splits)")
+	in := fs.String("in", "", "image folder to read (one subfolder per class, or flat; train/ and val/ as splits), or the folder of a Hugging Face data set's Parquet files")
 	out := fs.String("out", "", "folder to write the shards into (must not hold .tar files yet, nor lie inside -in)")
 	perShard := fs.Int("per-shard", 1000, "samples per shard")
 	seed := fs.Uint64("seed", 0, "seed of the shuffle across shards")
@@ -74,6 +85,7 @@ func run(args []string) int {
 	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not an image header (with -verify: that do not decode), with a warning each, instead of stopping")
 	index := fs.String("index", "", "instead of writing shards, write the index.json of existing ones (made elsewhere, or before this option): a folder, a pattern or a pattern of URLs of .tar shards; -out is then the index file (default: index.json beside the shards)")
 	labelColumn := fs.String("label-column", "", "the column of labels in a folder's metadata.csv or metadata.jsonl (default \""+datasets.DefaultLabelColumn+"\", when the table has it)")
+	shuffleBuffer := fs.Int("shuffle-buffer", 10000, "Parquet input: images held in memory to shuffle them across the shards, beside reading the row groups in a random order (0: none)")
 	verify := fs.Bool("verify", false, "decode every image first, in parallel (slower), to find files damaged past their header here rather than in training (without it, only headers are checked and train -skip-bad-images replaces such a file)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./datasets/mkshards -in DIR -out DIR [-per-shard 1000]\n\nWrites an image folder as WebDataset tar shards.\n\nFlags:\n")
@@ -106,23 +118,32 @@ func run(args []string) int {
 	case datasets.Within(*out, *in):
 		return usage("-out: %s is inside the image folder -in %s, where the shards would be read as images (or as a class): choose a folder outside it", *out, *in)
 	}
-	if err := datasets.CheckSplitNames(*in); err != nil {
-		return report(err) // Val/ beside train/ would be left out
+	parquetSplits, err := hfparquet.FindSplits(*in)
+	if err != nil {
+		return report(err)
 	}
 	var splits []string
 	from := map[string]string{} // the folder under -in of each split: validation/ or valid/ is written as val/
-	for _, s := range []string{"train", "val", "test"} {
-		name := s
-		if alias := datasets.HeldOutAlias(*in); s == "val" && alias != "" {
-			name = alias
-		}
-		if st, err := os.Stat(filepath.Join(*in, name)); err == nil && st.IsDir() {
-			splits = append(splits, s)
-			from[s] = name
-		}
+	for _, sp := range parquetSplits {
+		splits = append(splits, sp.Name)
 	}
-	if len(splits) == 0 {
-		splits = []string{""} // no split folders: -in itself
+	if len(parquetSplits) == 0 {
+		if err := datasets.CheckSplitNames(*in); err != nil {
+			return report(err) // Val/ beside train/ would be left out
+		}
+		for _, s := range []string{"train", "val", "test"} {
+			name := s
+			if alias := datasets.HeldOutAlias(*in); s == "val" && alias != "" {
+				name = alias
+			}
+			if st, err := os.Stat(filepath.Join(*in, name)); err == nil && st.IsDir() {
+				splits = append(splits, s)
+				from[s] = name
+			}
+		}
+		if len(splits) == 0 {
+			splits = []string{""} // no split folders: -in itself
+		}
 	}
 	for _, split := range splits {
 		dir := filepath.Join(*out, split)
@@ -132,8 +153,23 @@ func run(args []string) int {
 	}
 	// Every split is listed, and the held-out splits' labels numbered by train/'s classes, before
 	// anything is written: a val/ without some class would otherwise number the others differently.
-	folders := make([]*datasets.Folder, len(splits))
+	sources := make([]source, len(splits))
+	var train *hfparquet.Set
 	for i, split := range splits {
+		if len(parquetSplits) > 0 {
+			set, err := hfparquet.Open(parquetSplits[i], *labelColumn)
+			if err == nil && train != nil {
+				err = set.UseClassesOf(train) // FindSplits puts train first
+			}
+			if err != nil {
+				return report(err)
+			}
+			if split == "train" {
+				train = set
+			}
+			sources[i] = source{set: set}
+			continue
+		}
 		f, err := datasets.OpenFolderLabels(filepath.Join(*in, from[split]), "", *labelColumn)
 		if err == nil && split != "" && split != "train" {
 			err = f.UseClassesOf(filepath.Join(*in, "train"))
@@ -141,7 +177,7 @@ func run(args []string) int {
 		if err != nil {
 			return report(err)
 		}
-		folders[i] = f
+		sources[i] = source{folder: f}
 	}
 	// A failure leaves -out as it was: the shards this run wrote (of earlier splits too), the
 	// classes.txt files and the folders it created are removed, so that the command can simply
@@ -201,17 +237,17 @@ func run(args []string) int {
 		if stop.Load() {
 			return interrupted()
 		}
-		f := folders[i]
-		info := f.Info()
+		src := sources[i]
+		n, classes := src.len(), src.classes()
 		prefix := split
 		if prefix == "" {
 			prefix = "shard"
 		}
 		var bad map[int]error
 		var err error
-		if *verify {
+		if f := src.folder; *verify && f != nil { // a Parquet data set's images are decoded as they are written
 			start := time.Now()
-			bar := progress.New("verifying "+prefix, int64(info.Len), 0, progress.Options{Logger: logger, Unit: "images"})
+			bar := progress.New("verifying "+prefix, int64(n), 0, progress.Options{Logger: logger, Unit: "images"})
 			bad, err = f.Verify(0, func(done int) { bar.Set(int64(done), "") })
 			bar.Finish()
 			if err == nil && len(bad) > 0 && !*skipBad {
@@ -221,7 +257,7 @@ func run(args []string) int {
 						f.Path(first), datasets.Cause(bad[first]))
 				} else {
 					err = fmt.Errorf("%d of %d images did not decode, the first %s (%s): replace or delete them, or rerun with -skip-bad-images to leave them out",
-						len(bad), info.Len, f.Path(first), datasets.Cause(bad[first]))
+						len(bad), n, f.Path(first), datasets.Cause(bad[first]))
 				}
 			}
 			if stop.Load() {
@@ -231,12 +267,12 @@ func run(args []string) int {
 				undo()
 				return report(err)
 			}
-			logger.Info("verified", "split", split, "images", info.Len, "bad", len(bad), "took", time.Since(start).Round(time.Millisecond))
+			logger.Info("verified", "split", split, "images", n, "bad", len(bad), "took", time.Since(start).Round(time.Millisecond))
 		}
 		skipped := 0
 		start := time.Now()
-		bar := progress.New(prefix, int64(info.Len-len(bad)), 0, progress.Options{Logger: logger, Unit: "images"})
-		paths, err := datasets.WriteShards(f, filepath.Join(*out, split), datasets.ShardOptions{
+		bar := progress.New(prefix, int64(n-len(bad)), 0, progress.Options{Logger: logger, Unit: "images"})
+		opt := datasets.ShardOptions{
 			PerShard: *perShard, Prefix: prefix, Seed: *seed, NoShuffle: *noShuffle, SkipBadImages: *skipBad, Bad: bad,
 			Skipped: func(path string, err error) {
 				skipped++
@@ -244,7 +280,17 @@ func run(args []string) int {
 			},
 			Progress: func(done int) { bar.Set(int64(done), "") },
 			Stop:     &stop,
-		})
+		}
+		var paths []string
+		if src.folder != nil {
+			paths, err = datasets.WriteShards(src.folder, filepath.Join(*out, split), opt)
+		} else {
+			samples := src.set.Samples(*seed, *noShuffle, *shuffleBuffer)
+			if *verify {
+				samples = hfparquet.Decoded(samples)
+			}
+			paths, err = datasets.WriteSampleShards(samples, classes, filepath.Join(*out, split), opt)
+		}
 		bar.Finish()
 		written = append(written, paths...)
 		if errors.Is(err, datasets.ErrShardsStopped) {
@@ -255,14 +301,38 @@ func run(args []string) int {
 			return report(err)
 		}
 		if split == "" || split == "train" {
-			trainImages = info.Len - skipped
+			trainImages = n - skipped
 		}
-		logger.Info("wrote shards", "split", split, "images", info.Len-skipped, "skipped", skipped, "classes", info.NumClasses,
+		logger.Info("wrote shards", "split", split, "images", n-skipped, "skipped", skipped, "classes", len(classes),
 			"shards", len(paths), "pattern", datasets.ShardPattern(paths), "took", time.Since(start).Round(time.Millisecond))
-		f.WarnLeftOut(logger)
+		if src.folder != nil {
+			src.folder.WarnLeftOut(logger)
+		}
 	}
 	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s%s\n", flagargs.ShellQuote(*out), smallSet(trainImages))
 	return 0
+}
+
+// source is one split to write: an image folder's, or a Parquet data set's.
+type source struct {
+	folder *datasets.Folder
+	set    *hfparquet.Set
+}
+
+// len is the number of images.
+func (s source) len() int {
+	if s.folder != nil {
+		return s.folder.Info().Len
+	}
+	return s.set.Len()
+}
+
+// classes are the class names (nil: unlabeled).
+func (s source) classes() []string {
+	if s.folder != nil {
+		return s.folder.Info().ClassNames
+	}
+	return s.set.Classes()
 }
 
 // report prints err and returns the exit status for it: 2 for a bad argument, 1 otherwise.

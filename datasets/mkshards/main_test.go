@@ -415,3 +415,43 @@ func TestIndex(t *testing.T) {
 		}
 	}
 }
+
+// TestParquet: a Hugging Face data set in Parquet files (push_to_hub's layout) is written as shards
+// of each split, validation as val/, with the ClassLabel names as classes.txt and each row's label
+// (gen.py's); a test split without labels is written without .cls members. A row without image
+// bytes stops the writing (exit 1, naming the file and row), or is left out with -skip-bad-images.
+func TestParquet(t *testing.T) {
+	hub := filepath.Join("..", "hfparquet", "testdata", "hub")
+	out := filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", hub, "-out", out, "-no-shuffle", "-per-shard", "5", "-verify"); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	// gen.py's labels: cat dog fox dog, repeated, over the 13 train rows; cat and dog in turn in val.
+	if got, want := shardLabels(t, filepath.Join(out, "train")), "0 1 2 1 0 1 2 1 0 1 2 1 0"; got != want {
+		t.Errorf("train labels %q, want %q", got, want)
+	}
+	if got, want := shardLabels(t, filepath.Join(out, "val")), "1 0 1 0"; got != want {
+		t.Errorf("val labels %q, want %q", got, want)
+	}
+	for split, want := range map[string]int{"train": 13, "val": 4, "test": 3} {
+		s, err := datasets.OpenShards(filepath.Join(out, split), "")
+		if err != nil || s.Len() != want {
+			t.Fatalf("%s: %v, want %d samples", split, err, want)
+		}
+		if classes := s.Info().ClassNames; split != "test" && strings.Join(classes, " ") != "cat dog fox" || split == "test" && classes != nil {
+			t.Errorf("%s: classes %v", split, classes)
+		}
+	}
+	conv := filepath.Join("..", "hfparquet", "testdata", "convert")
+	code, stderr := runStderr(t, "-in", conv, "-out", filepath.Join(t.TempDir(), "shards"), "-label-column", "breed")
+	if bad := filepath.Join(conv, "default", "train", "0000.parquet") + ":row 3"; code != 1 || !strings.Contains(stderr, bad) || !strings.Contains(stderr, "no image bytes") {
+		t.Errorf("a row without image bytes: exit %d, want 1 naming %s:\n%s", code, bad, stderr)
+	}
+	out = filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", conv, "-out", out, "-label-column", "breed", "-skip-bad-images"); code != 0 {
+		t.Fatalf("-skip-bad-images: exit %d, %s", code, stderr)
+	}
+	if s, err := datasets.OpenShards(out, datasets.SplitTrain); err != nil || s.Len() != 4 || strings.Join(s.Info().ClassNames, " ") != "akita corgi pug" {
+		t.Errorf("-skip-bad-images: %v; want 4 train samples of classes akita corgi pug", err)
+	}
+}

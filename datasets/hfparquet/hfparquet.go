@@ -1,0 +1,578 @@
+// Package hfparquet reads image data sets stored as Parquet files in the layout of the Hugging Face
+// Hub, for mkshards to write them as WebDataset shards: each split in files named
+// SPLIT-00000-of-00003.parquet (what push_to_hub writes, under data/), or in a folder named after
+// the split (default/train/0000.parquet, the Hub's Parquet conversion); each image a {bytes, path}
+// struct (the datasets library's Image feature), each label an integer whose class names the
+// files' "huggingface" metadata lists (a ClassLabel feature), or a string or integer of another
+// column. Files are read a row group at a time, so that a set larger than memory can be written.
+package hfparquet
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"iter"
+	"maps"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
+)
+
+// Split is one split of a data set: its Parquet files, in order.
+type Split struct {
+	// Name is "train", "val" (for Hugging Face's validation, valid and val), "test", another
+	// split's name, or "" for files of no split.
+	Name  string
+	Files []string
+}
+
+// shardName is push_to_hub's file name: SPLIT-00000-of-00003.parquet.
+var shardName = regexp.MustCompile(`^(.+)-[0-9]{5}-of-[0-9]{5}\.parquet$`)
+
+// splitNames are the split names read, and the name each is written as.
+var splitNames = map[string]string{"train": "train", "validation": "val", "valid": "val", "val": "val", "test": "test"}
+
+// FindSplits lists the Parquet files under dir (in it, in its subfolders, and in their subfolders
+// named as splits; hidden ones left out) by split, train first, then val and test, then others by
+// name; it can be given one Parquet file too. A file's split is the name before
+// -00000-of-00003.parquet, or else the folder that holds it when that is a split's name, or else
+// "" (no split). Files of one split in two folders (two configurations of a data set) are a usage
+// error: give the folder of one.
+func FindSplits(dir string) ([]Split, error) {
+	files := map[string][]string{}
+	folder := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			rel, _ := filepath.Rel(dir, path)
+			depth := strings.Count(rel, string(filepath.Separator)) + 1
+			switch {
+			case path == dir:
+			case strings.HasPrefix(d.Name(), ".") || depth > 2 || depth == 2 && splitNames[d.Name()] == "":
+				return filepath.SkipDir // not the folders of an image folder's classes
+			}
+			return nil
+		}
+		if strings.HasPrefix(d.Name(), ".") || !strings.EqualFold(filepath.Ext(d.Name()), ".parquet") {
+			return nil
+		}
+		split := ""
+		if m := shardName.FindStringSubmatch(d.Name()); m != nil {
+			split = m[1]
+		} else if parent := filepath.Base(filepath.Dir(path)); splitNames[parent] != "" {
+			split = parent
+		}
+		if name, ok := splitNames[split]; ok {
+			split = name
+		}
+		if prev, ok := folder[split]; ok && prev != filepath.Dir(path) {
+			return usageErr(dir, fmt.Errorf("holds the Parquet files of split %q in two folders, %s and %s (two configurations?)", split, prev, filepath.Dir(path)),
+				"give the folder of one of them")
+		}
+		folder[split] = filepath.Dir(path)
+		files[split] = append(files[split], path)
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, datasets.ErrUsage) {
+			return nil, err
+		}
+		return nil, usageErr(dir, err, "give a readable folder")
+	}
+	var splits []Split
+	for name, paths := range files {
+		slices.Sort(paths)
+		splits = append(splits, Split{Name: name, Files: paths})
+	}
+	rank := func(name string) int {
+		if i := slices.Index([]string{"train", "val", "test"}, name); i >= 0 {
+			return i
+		}
+		return 3
+	}
+	slices.SortFunc(splits, func(a, b Split) int {
+		if ra, rb := rank(a.Name), rank(b.Name); ra != rb {
+			return ra - rb
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return splits, nil
+}
+
+// Set is a split opened: its columns found, its labels read.
+type Set struct {
+	Split
+	rows     int64
+	image    []string // the path of the leaf column of the image bytes
+	label    string   // the label column, "" for none
+	names    bool     // the labels are ClassLabel indexes into classes (else values named by classes)
+	integers bool     // the label column holds integers
+	classes  []string // nil: unlabeled
+	number   map[string]int32
+	renumber []int32 // ClassLabel index → the class number written (UseClassesOf), or nil
+}
+
+// features is the part of the "huggingface" metadata of a file read here.
+type features struct {
+	Info struct {
+		Features map[string]struct {
+			Type  string   `json:"_type"`
+			Names []string `json:"names"`
+		} `json:"features"`
+	} `json:"info"`
+}
+
+// Open opens the files of split: it finds the image column (the Image feature of the files'
+// metadata, or else the first column that is a struct with a bytes field) and the label column
+// (labelColumn; by default the first ClassLabel feature, or else a column named "label"), and
+// reads the labels that are not ClassLabel indexes to list their classes (sorted; numerically when
+// all are integers). Every file must have the columns of the first. A split whose rows are
+// labeled in part (-1, null or "" in the others) is a usage error.
+func Open(split Split, labelColumn string) (*Set, error) {
+	s := &Set{Split: split}
+	if len(split.Files) == 0 {
+		return nil, errors.New("hfparquet.Open: a split without files") // programming error
+	}
+	for i, path := range split.Files {
+		err := withFile(path, func(f *parquet.File) error {
+			s.rows += f.NumRows()
+			if i == 0 {
+				return s.columns(f, path, labelColumn)
+			}
+			for _, col := range [][]string{s.image, {s.label}} {
+				if _, ok := f.Schema().Lookup(col...); col[0] != "" && !ok {
+					return usageErr(path, fmt.Errorf("no column %s, which %s has", strings.Join(col, "."), split.Files[0]),
+						"give the files of one data set")
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	if s.label != "" {
+		if err := s.scanLabels(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// columns finds the image and label columns of the first file, f at path.
+func (s *Set) columns(f *parquet.File, path, labelColumn string) error {
+	var meta features
+	if text, ok := f.Lookup("huggingface"); ok {
+		if err := json.Unmarshal([]byte(text), &meta); err != nil {
+			return usageErr(path, fmt.Errorf("its huggingface metadata does not parse: %w", err), "")
+		}
+	}
+	var fields []string
+	for _, field := range f.Schema().Fields() {
+		fields = append(fields, field.Name())
+	}
+	for _, name := range fields {
+		feature, ok := meta.Info.Features[name]
+		if ok && feature.Type == "Image" {
+			s.image = []string{name, "bytes"}
+			break
+		}
+	}
+	if s.image == nil {
+		for _, name := range fields {
+			if _, ok := f.Schema().Lookup(name, "bytes"); ok {
+				s.image = []string{name, "bytes"}
+				break
+			}
+		}
+	}
+	if s.image == nil {
+		return usageErr(path, fmt.Errorf("no image column (the columns: %s): want an Image feature, or a struct with a bytes field", strings.Join(fields, ", ")),
+			"give the Parquet files of an image data set")
+	}
+	switch {
+	case labelColumn != "":
+		if !slices.Contains(fields, labelColumn) {
+			return usageErr(path, fmt.Errorf("no %q column (the columns: %s)", labelColumn, strings.Join(fields, ", ")), "name the column of labels with -label-column")
+		}
+		s.label = labelColumn
+	default:
+		for _, name := range fields {
+			if meta.Info.Features[name].Type == "ClassLabel" {
+				s.label = name
+				break
+			}
+		}
+		if s.label == "" && slices.Contains(fields, datasets.DefaultLabelColumn) {
+			s.label = datasets.DefaultLabelColumn
+		}
+	}
+	if s.label == "" {
+		return nil
+	}
+	leaf, ok := f.Schema().Lookup(s.label)
+	if !ok {
+		return usageErr(path, fmt.Errorf("the label column %s is not a plain column", s.label), "name another with -label-column")
+	}
+	switch leaf.Node.Type().Kind() {
+	case parquet.Int32, parquet.Int64:
+		s.integers = true
+	case parquet.ByteArray:
+	default:
+		return usageErr(path, fmt.Errorf("the label column %s holds %s values, not integers or strings", s.label, leaf.Node.Type()), "name another with -label-column")
+	}
+	if feature := meta.Info.Features[s.label]; feature.Type == "ClassLabel" && len(feature.Names) > 0 {
+		s.names, s.classes = true, feature.Names
+	}
+	return nil
+}
+
+// scanLabels reads the label column of every file: the labels that are not ClassLabel indexes
+// are listed as the classes (sorted; numerically when all are integers). A row without a label
+// (null, "", or -1 in an integer column, Hugging Face's mark of a missing label) is unlabeled; a
+// split labeled in part is a usage error, as the shards reader takes a shard's samples to be all
+// labeled or none, and a split without any label (a test split without its labels) is unlabeled.
+func (s *Set) scanLabels() error {
+	seen := map[string]bool{}
+	var labeled, unlabeled int64
+	var first string
+	for _, path := range s.Files {
+		err := withFile(path, func(f *parquet.File) error {
+			return s.readRowGroups(f, nil, false, func(rows []row) error {
+				for _, r := range rows {
+					switch {
+					case r.label == "" || r.label == "-1" && s.integers:
+						if unlabeled++; first == "" {
+							first = fmt.Sprintf("%s row %d", path, r.index)
+						}
+						continue
+					case s.names:
+						if k, err := strconv.Atoi(r.label); err != nil || k < 0 || k >= len(s.classes) {
+							return usageErr(path, fmt.Errorf("row %d: label %s outside the %d classes of its ClassLabel feature", r.index, r.label, len(s.classes)), "")
+						}
+					default:
+						seen[r.label] = true
+					}
+					labeled++
+				}
+				return nil
+			})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	switch {
+	case labeled == 0:
+		s.classes, s.label = nil, "" // written unlabeled
+		return nil
+	case unlabeled > 0:
+		return usageErr(s.Files[0], fmt.Errorf("%d of the %d rows of split %q have no %s (the first: %s)", unlabeled, s.rows, s.Name, s.label, first),
+			"label every row, or write the labeled rows and the others as two data sets")
+	case s.names:
+		return nil
+	}
+	s.classes = datasets.SortClasses(slices.Collect(maps.Keys(seen)))
+	s.number = make(map[string]int32, len(s.classes))
+	for k, c := range s.classes {
+		s.number[c] = int32(k)
+	}
+	return nil
+}
+
+// Len is the number of rows.
+func (s *Set) Len() int { return int(s.rows) }
+
+// Classes are the class names (nil for an unlabeled split).
+func (s *Set) Classes() []string { return s.classes }
+
+// LabelColumn is the column the labels are read from ("" for none).
+func (s *Set) LabelColumn() string { return s.label }
+
+// UseClassesOf numbers the labels of s, a held-out split, by the classes of the training split
+// train, so that a label means the same class in both; a class of s that train lacks is a usage
+// error. It does nothing when either is unlabeled.
+func (s *Set) UseClassesOf(train *Set) error {
+	if s.classes == nil || train.classes == nil || slices.Equal(s.classes, train.classes) {
+		return nil
+	}
+	at := make(map[string]int32, len(train.classes))
+	for k, c := range train.classes {
+		at[c] = int32(k)
+	}
+	number := make([]int32, len(s.classes))
+	var unknown []string
+	for k, c := range s.classes {
+		n, ok := at[c]
+		if !ok {
+			unknown = append(unknown, c)
+		}
+		number[k] = n
+	}
+	if len(unknown) > 0 {
+		return usageErr(s.Files[0], fmt.Errorf("classes %v of split %q are not among the %d of split %q", unknown, s.Name, len(train.classes), train.Name),
+			"give both splits the same classes")
+	}
+	if s.names {
+		s.renumber = number
+	} else {
+		for c, k := range s.number {
+			s.number[c] = number[k]
+		}
+	}
+	s.classes = train.classes
+	return nil
+}
+
+// row is one row read: its index in its file, image bytes and label (as text; "" for none).
+type row struct {
+	index int64
+	image []byte
+	label string
+}
+
+// readRowGroups calls fn with the rows of each row group of f in turn, in the order of groups
+// (all when nil): their labels, and their images when withImages is set.
+func (s *Set) readRowGroups(f *parquet.File, groups []int, withImages bool, fn func([]row) error) error {
+	var starts []int64
+	var start int64
+	for _, rg := range f.RowGroups() {
+		starts = append(starts, start)
+		start += rg.NumRows()
+	}
+	if groups == nil {
+		for g := range f.RowGroups() {
+			groups = append(groups, g)
+		}
+	}
+	for _, g := range groups {
+		rg := f.RowGroups()[g]
+		rows := make([]row, rg.NumRows())
+		for i := range rows {
+			rows[i].index = starts[g] + int64(i)
+		}
+		if s.label != "" {
+			leaf, _ := f.Schema().Lookup(s.label)
+			err := readColumn(rg.ColumnChunks()[leaf.ColumnIndex], len(rows), func(i int, v parquet.Value) {
+				switch {
+				case v.IsNull():
+				case v.Kind() == parquet.ByteArray:
+					rows[i].label = strings.TrimSpace(string(v.ByteArray()))
+				default:
+					rows[i].label = strconv.FormatInt(v.Int64(), 10)
+				}
+			})
+			if err != nil {
+				return fmt.Errorf("column %s: %w", s.label, err)
+			}
+		}
+		if withImages {
+			leaf, _ := f.Schema().Lookup(s.image...)
+			err := readColumn(rg.ColumnChunks()[leaf.ColumnIndex], len(rows), func(i int, v parquet.Value) {
+				if !v.IsNull() {
+					rows[i].image = bytes.Clone(v.ByteArray()) // v points into a page, which the reader releases
+				}
+			})
+			if err != nil {
+				return fmt.Errorf("column %s: %w", strings.Join(s.image, "."), err)
+			}
+		}
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readColumn calls fn with each of the n values of a column chunk (one a row: no repeated fields).
+func readColumn(chunk parquet.ColumnChunk, n int, fn func(i int, v parquet.Value)) error {
+	r := parquet.NewColumnChunkValueReader(chunk)
+	defer r.Close()
+	buf := make([]parquet.Value, 256)
+	i := 0
+	for {
+		k, err := r.ReadValues(buf)
+		for _, v := range buf[:k] {
+			if i >= n || v.RepetitionLevel() != 0 {
+				return errors.New("a repeated field, or more values than rows")
+			}
+			fn(i, v)
+			i++
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if i != n {
+		return fmt.Errorf("%d values for %d rows", i, n)
+	}
+	return nil
+}
+
+// Samples yields the rows of the split as shard samples: the image bytes (a row without them is
+// a bad image), an extension from their format, and the class number. Unless noShuffle, the row
+// groups of all files are read in an order drawn from seed and the rows pass through a shuffle
+// buffer of buffer rows (WebDataset's shuffle: memory for buffer images, not the set). A file that
+// cannot be read yields a sample whose Err says so, and nothing after it.
+func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets.ShardSample] {
+	return func(yield func(datasets.ShardSample) bool) {
+		type group struct{ file, group int }
+		var groups []group
+		for i, path := range s.Files {
+			err := withFile(path, func(f *parquet.File) error {
+				for g := range f.RowGroups() {
+					groups = append(groups, group{i, g})
+				}
+				return nil
+			})
+			if err != nil {
+				yield(datasets.ShardSample{Path: path, Index: -1, Err: err})
+				return
+			}
+		}
+		rng := rand.New(rand.NewPCG(datasets.SplitMix64(seed^0x9e37), 0x9e37))
+		if !noShuffle {
+			rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
+		} else {
+			buffer = 0
+		}
+		var held []datasets.ShardSample
+		stopped := false
+		emit := func(sample datasets.ShardSample) bool {
+			if buffer <= 1 {
+				return yield(sample)
+			}
+			if len(held) < buffer {
+				held = append(held, sample)
+				return true
+			}
+			j := rng.IntN(len(held))
+			out := held[j]
+			held[j] = sample
+			return yield(out)
+		}
+		for _, g := range groups {
+			path := s.Files[g.file]
+			stem := strings.ReplaceAll(strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), ".", "_")
+			err := withFile(path, func(f *parquet.File) error {
+				return s.readRowGroups(f, []int{g.group}, true, func(rows []row) error {
+					for _, r := range rows {
+						sample := datasets.ShardSample{Path: path, Member: fmt.Sprintf("row %d", r.index), Index: int(r.index),
+							Key: fmt.Sprintf("%s_%09d", stem, r.index), Ext: datasets.FormatExt(r.image), Data: r.image, Label: s.number1(r.label)}
+						if r.image == nil {
+							sample.Bad = badImage(sample, errors.New("no image bytes (null)"))
+						} else if _, _, err := datasets.ImageSize(r.image); err != nil {
+							sample.Bad = badImage(sample, err)
+						}
+						if !emit(sample) {
+							stopped = true
+							return errStop
+						}
+					}
+					return nil
+				})
+			})
+			if stopped {
+				return
+			}
+			if err != nil {
+				yield(datasets.ShardSample{Path: path, Index: -1, Err: err})
+				return
+			}
+		}
+		rng.Shuffle(len(held), func(i, j int) { held[i], held[j] = held[j], held[i] })
+		for _, sample := range held {
+			if !yield(sample) {
+				return
+			}
+		}
+	}
+}
+
+var errStop = errors.New("stopped")
+
+// badImage is the error of a sample whose image cannot be read.
+func badImage(x datasets.ShardSample, err error) error {
+	return &datasets.DataError{Kind: datasets.ErrBadImage, Path: x.Path, Member: x.Member, Index: x.Index, Err: err,
+		Hint: "rerun with -skip-bad-images to leave it out"}
+}
+
+// Decoded decodes the image of each sample of samples, marking as Bad those that do not decode
+// (mkshards -verify).
+func Decoded(samples iter.Seq[datasets.ShardSample]) iter.Seq[datasets.ShardSample] {
+	return func(yield func(datasets.ShardSample) bool) {
+		for x := range samples {
+			if x.Err == nil && x.Bad == nil {
+				if _, err := datasets.DecodeImage(x.Data); err != nil {
+					x.Bad = badImage(x, err)
+				}
+			}
+			if !yield(x) {
+				return
+			}
+		}
+	}
+}
+
+// number1 is the class number written for the label text l, or -1 for none.
+func (s *Set) number1(l string) int32 {
+	switch {
+	case s.classes == nil || l == "":
+		return -1
+	case s.names:
+		k, err := strconv.Atoi(l)
+		if err != nil || k < 0 || k >= len(s.classes) {
+			return -1 // checked in Open
+		}
+		if s.renumber != nil {
+			return s.renumber[k]
+		}
+		return int32(k)
+	}
+	return s.number[l]
+}
+
+// withFile opens the Parquet file at path and calls fn with it; its errors name the file.
+func withFile(path string, fn func(*parquet.File) error) error {
+	fh, err := os.Open(path)
+	if err != nil {
+		return &datasets.DataError{Kind: datasets.ErrDamaged, Path: path, Index: -1, Err: err}
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return &datasets.DataError{Kind: datasets.ErrDamaged, Path: path, Index: -1, Err: err}
+	}
+	f, err := parquet.OpenFile(fh, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return &datasets.DataError{Kind: datasets.ErrDamaged, Path: path, Index: -1, Err: fmt.Errorf("not a readable Parquet file: %w", err),
+			Hint: "download it again"}
+	}
+	err = fn(f)
+	var de *datasets.DataError
+	if err == nil || errors.Is(err, errStop) || errors.As(err, &de) {
+		return err
+	}
+	return &datasets.DataError{Kind: datasets.ErrDamaged, Path: path, Index: -1, Err: err, Hint: "download it again"}
+}
+
+// usageErr is a usage error about the file or folder at path.
+func usageErr(path string, err error, hint string) error {
+	return &datasets.DataError{Kind: datasets.ErrUsage, Path: path, Index: -1, Err: err, Hint: hint}
+}

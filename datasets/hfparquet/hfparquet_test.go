@@ -1,0 +1,252 @@
+package hfparquet
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
+)
+
+// want is testdata/expected.json (gen.py): for each Parquet file, each row's image SHA-256 and
+// label name, as the datasets library wrote them.
+type want map[string][]struct {
+	SHA256 *string `json:"sha256"`
+	Label  *string `json:"label"`
+}
+
+func readWant(t *testing.T) want {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var w want
+	if err := json.Unmarshal(data, &w); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+// sample is what a reader found of one row: file, row, image SHA-256, label name.
+type sample struct {
+	file  string
+	row   int
+	sha   string
+	label string
+}
+
+// read returns the samples of s in the order Samples yields them.
+func read(t *testing.T, s *Set, seed uint64, noShuffle bool, buffer int) []sample {
+	t.Helper()
+	var out []sample
+	for x := range s.Samples(seed, noShuffle, buffer) {
+		if x.Err != nil {
+			t.Fatal(x.Err)
+		}
+		got := sample{file: x.Path, row: x.Index}
+		if x.Data != nil {
+			sum := sha256.Sum256(x.Data)
+			got.sha = hex.EncodeToString(sum[:])
+		}
+		if x.Label >= 0 {
+			got.label = s.Classes()[x.Label]
+		}
+		out = append(out, got)
+	}
+	return out
+}
+
+func splits(t *testing.T, dir string) map[string]Split {
+	t.Helper()
+	found, err := FindSplits(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]Split{}
+	var names []string
+	for _, s := range found {
+		m[s.Name] = s
+		names = append(names, s.Name)
+	}
+	if !slices.Equal(names, []string{"train", "val", "test"}[:len(names)]) {
+		t.Fatalf("splits %v, want train, val and test in that order", names)
+	}
+	return m
+}
+
+// TestHubLayout: push_to_hub's layout (data/SPLIT-0000N-of-0000M.parquet) is found by split
+// (validation as val); every row is read in order, its image bytes and ClassLabel label those the
+// datasets library wrote, across files and row groups; a validation split without one of the
+// classes keeps the ClassLabel numbers; a test split whose labels are all -1 is unlabeled.
+func TestHubLayout(t *testing.T) {
+	w := readWant(t)
+	found := splits(t, filepath.Join("testdata", "hub"))
+	if len(found) != 3 || len(found["train"].Files) != 2 {
+		t.Fatalf("splits %v, want train (2 files), val and test", found)
+	}
+	train, err := Open(found["train"], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if train.Len() != 13 || !slices.Equal(train.Classes(), []string{"cat", "dog", "fox"}) || train.LabelColumn() != "label" {
+		t.Fatalf("train: %d rows, classes %v, label column %q; want 13, cat dog fox, label", train.Len(), train.Classes(), train.LabelColumn())
+	}
+	for _, name := range []string{"train", "val", "test"} {
+		s := train
+		if name != "train" {
+			if s, err = Open(found[name], ""); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.UseClassesOf(train); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got := read(t, s, 0, true, 0)
+		var rows []sample
+		for _, file := range s.Files {
+			rel, _ := filepath.Rel("testdata", file)
+			for i, r := range w[filepath.ToSlash(rel)] {
+				x := sample{file: file, row: i, sha: *r.SHA256}
+				if r.Label != nil {
+					x.label = *r.Label
+				}
+				rows = append(rows, x)
+			}
+		}
+		if !slices.Equal(got, rows) {
+			t.Errorf("%s: read\n%v\nwant\n%v", name, got, rows)
+		}
+		if name == "test" && s.Classes() != nil {
+			t.Errorf("test: classes %v, want none (every label -1)", s.Classes())
+		}
+	}
+}
+
+// TestShuffle: the shuffled order holds every row once, differs from the files' order, is the same
+// for one seed and another for another seed; without a buffer only the row groups move.
+func TestShuffle(t *testing.T) {
+	train, err := Open(splits(t, filepath.Join("testdata", "hub"))["train"], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inOrder := read(t, train, 0, true, 0)
+	key := func(s sample) string { return s.file + s.sha }
+	sorted := func(xs []sample) []string {
+		var keys []string
+		for _, x := range xs {
+			keys = append(keys, key(x))
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	a, b, c := read(t, train, 1, false, 8), read(t, train, 1, false, 8), read(t, train, 2, false, 8)
+	if !slices.Equal(sorted(a), sorted(inOrder)) || !slices.Equal(sorted(c), sorted(inOrder)) {
+		t.Fatalf("shuffled rows are not the rows:\n%v\n%v", a, inOrder)
+	}
+	if slices.Equal(a, inOrder) || !slices.Equal(a, b) || slices.Equal(a, c) {
+		t.Errorf("seed 1 twice and seed 2: %v, %v, %v; want one order for a seed, another for another, neither the files'", a, b, c)
+	}
+}
+
+// TestConvertLayout: the Hub's Parquet conversion (default/SPLIT/0000.parquet) is found by
+// folder; string labels in a named column become sorted classes; a row without image bytes is a
+// bad image; the validation split is numbered by the training split's classes.
+func TestConvertLayout(t *testing.T) {
+	w := readWant(t)
+	found := splits(t, filepath.Join("testdata", "convert"))
+	if _, err := Open(found["train"], ""); err != nil {
+		t.Fatal(err) // no label column: unlabeled
+	}
+	train, err := Open(found["train"], "breed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(train.Classes(), []string{"akita", "corgi", "pug"}) {
+		t.Fatalf("classes %v, want akita corgi pug", train.Classes())
+	}
+	var bad []int
+	i := 0
+	for x := range train.Samples(0, true, 0) {
+		r := w["convert/default/train/0000.parquet"][i]
+		if x.Bad != nil {
+			bad = append(bad, i)
+		} else if sum := sha256.Sum256(x.Data); hex.EncodeToString(sum[:]) != *r.SHA256 || train.Classes()[x.Label] != *r.Label || x.Ext != ".jpg" {
+			t.Errorf("row %d: label %d, %s; want %s, the JPEG's bytes", i, x.Label, x.Ext, *r.Label)
+		}
+		i++
+	}
+	if !slices.Equal(bad, []int{3}) {
+		t.Errorf("bad rows %v, want [3] (no image bytes)", bad)
+	}
+	val, err := Open(found["val"], "breed")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := val.UseClassesOf(train); err != nil {
+		t.Fatal(err)
+	}
+	for x := range val.Samples(0, true, 0) {
+		if r := w["convert/default/validation/0000.parquet"][x.Index]; val.Classes()[x.Label] != *r.Label {
+			t.Errorf("val row %d: %s, want %s", x.Index, val.Classes()[x.Label], *r.Label)
+		}
+	}
+}
+
+// TestErrors: usage errors name the file and what to do.
+func TestErrors(t *testing.T) {
+	found := splits(t, filepath.Join("testdata", "convert"))
+	if _, err := Open(found["train"], "kind"); !errors.Is(err, datasets.ErrUsage) || !strings.Contains(err.Error(), `no "kind" column (the columns: image, breed)`) {
+		t.Errorf("-label-column kind: %v", err)
+	}
+	two := t.TempDir()
+	for _, p := range []string{"a/train/0000.parquet", "b/train/0000.parquet"} {
+		if err := os.MkdirAll(filepath.Join(two, filepath.Dir(p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(two, p), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := FindSplits(two); !errors.Is(err, datasets.ErrUsage) || !strings.Contains(err.Error(), "two folders") {
+		t.Errorf("two configurations: %v", err)
+	}
+	broken := filepath.Join(two, "a", "train", "0000.parquet")
+	if _, err := Open(Split{Name: "train", Files: []string{broken}}, ""); !errors.Is(err, datasets.ErrDamaged) || !strings.Contains(err.Error(), broken+": not a readable Parquet file") {
+		t.Errorf("an empty file: %v", err)
+	}
+}
+
+// TestFewerClassLabelNames: a validation split whose ClassLabel names fewer classes than train's
+// (dog 0 and fox 1 there, 1 and 2 in train) is numbered by train's names.
+func TestFewerClassLabelNames(t *testing.T) {
+	w := readWant(t)
+	found := splits(t, filepath.Join("testdata", "fewer"))
+	train, err := Open(found["train"], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	val, err := Open(found["val"], "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := val.UseClassesOf(train); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for x := range val.Samples(0, true, 0) {
+		if got, want := val.Classes()[x.Label], *w["fewer/data/validation-00000-of-00001.parquet"][x.Index].Label; got != want {
+			t.Errorf("row %d: %s (label %d), want %s", x.Index, got, x.Label, want)
+		}
+		n++
+	}
+	if n != 2 {
+		t.Errorf("%d rows, want 2", n)
+	}
+}
