@@ -250,3 +250,33 @@ func TestFewerClassLabelNames(t *testing.T) {
 		t.Errorf("%d rows, want 2", n)
 	}
 }
+
+// FuzzOpen: any bytes as a Parquet file give an error or samples, never a panic or a hang.
+func FuzzOpen(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*", "*", "*.parquet"))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no fixtures (%v)", err)
+	}
+	for _, p := range files {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		path := filepath.Join(t.TempDir(), "train-00000-of-00001.parquet")
+		if err := os.WriteFile(path, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(Split{Name: "train", Files: []string{path}}, "")
+		if err != nil {
+			return
+		}
+		for x := range s.Samples(1, false, 4) {
+			if x.Err != nil {
+				return
+			}
+		}
+	})
+}
