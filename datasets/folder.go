@@ -167,9 +167,9 @@ func isDir(path string) bool {
 
 // OpenFolder lists the image folder root for split: root/train for "train", root/val (or
 // root/validation or root/valid beside root/train, or root/test) for "test" when root holds such
-// folders, otherwise root itself for any split. It
-// decodes nothing. The labels of a test split are numbered by the classes of root/train
-// (UseClassesOf). A metadata table gives labels from its DefaultLabelColumn.
+// folders, otherwise root itself for any split. It decodes nothing. The labels of a test split are
+// numbered by the classes of root/train (UseClassesOf). A metadata table gives labels from its
+// DefaultLabelColumn.
 func OpenFolder(root, split string) (*Folder, error) {
 	return OpenFolderLabels(root, split, "")
 }
