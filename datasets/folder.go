@@ -209,19 +209,7 @@ func (f *Folder) UseClassesOf(trainDir string) error {
 	if err != nil || train == nil || slices.Equal(train, f.classes) {
 		return err
 	}
-	at := make(map[string]int32, len(train))
-	for k, c := range train {
-		at[c] = int32(k)
-	}
-	number := make([]int32, len(f.classes))
-	var unknown []string
-	for k, c := range f.classes {
-		n, ok := at[c]
-		if !ok {
-			unknown = append(unknown, c)
-		}
-		number[k] = n
-	}
+	number, unknown := Renumber(f.classes, train)
 	if len(unknown) > 0 {
 		return usageErr(f.dir, fmt.Errorf("classes %s are not among those of %s (%s): no classifier trained there could name them",
 			summarize(unknown), trainDir, summarize(train)), "give both splits the same classes, or leave these out of the held-out split")
@@ -231,6 +219,24 @@ func (f *Folder) UseClassesOf(trainDir string) error {
 	}
 	f.classes = train
 	return nil
+}
+
+// Renumber maps the classes of a held-out split to those of the training split, train, by name:
+// number[k] is the training number of classes[k]; unknown lists the classes that train lacks.
+func Renumber(classes, train []string) (number []int32, unknown []string) {
+	at := make(map[string]int32, len(train))
+	for k, c := range train {
+		at[c] = int32(k)
+	}
+	number = make([]int32, len(classes))
+	for k, c := range classes {
+		n, ok := at[c]
+		if !ok {
+			unknown = append(unknown, c)
+		}
+		number[k] = n
+	}
+	return number, unknown
 }
 
 // splitClasses lists the classes of the split folder dir as a Folder numbers them: the labels of its
@@ -418,13 +424,7 @@ func (f *Folder) list() error {
 		if err != nil {
 			return err
 		}
-		for ext, n := range other {
-			if f.other == nil {
-				f.other = map[string]int{}
-			}
-			f.ignored += n
-			f.other[ext] += n
-		}
+		f.leaveOut(other)
 		if len(files) == 0 {
 			msg, hint := "class folder without "+imageExtList+" images", "remove it or add images (torchvision's ImageFolder refuses it too)"
 			if otherFormats(other) {
@@ -457,13 +457,7 @@ func (f *Folder) listTable(t *metadataTable) error {
 	} else {
 		delete(other, ext)
 	}
-	for ext, n := range other {
-		if f.other == nil {
-			f.other = map[string]int{}
-		}
-		f.ignored += n
-		f.other[ext] += n
-	}
+	f.leaveOut(other)
 	if len(files) == 0 {
 		return usageErr(f.dir, errors.New("no "+imageExtList+" images"), "put the images that "+filepath.Base(t.path)+" names in this folder")
 	}
@@ -502,6 +496,17 @@ func (f *Folder) listTable(t *metadataTable) error {
 	}
 	f.classes, f.table = classes, t.path
 	return nil
+}
+
+// leaveOut counts the files of other (counts by extension, of a walkImages) among those ignored.
+func (f *Folder) leaveOut(other map[string]int) {
+	for ext, n := range other {
+		if f.other == nil {
+			f.other = map[string]int{}
+		}
+		f.ignored += n
+		f.other[ext] += n
+	}
 }
 
 // walkImages finds the images under dir, a class folder of root, recursively, following links to

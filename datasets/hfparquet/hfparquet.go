@@ -313,19 +313,7 @@ func (s *Set) UseClassesOf(train *Set) error {
 	if s.classes == nil || train.classes == nil || slices.Equal(s.classes, train.classes) {
 		return nil
 	}
-	at := make(map[string]int32, len(train.classes))
-	for k, c := range train.classes {
-		at[c] = int32(k)
-	}
-	number := make([]int32, len(s.classes))
-	var unknown []string
-	for k, c := range s.classes {
-		n, ok := at[c]
-		if !ok {
-			unknown = append(unknown, c)
-		}
-		number[k] = n
-	}
+	number, unknown := datasets.Renumber(s.classes, train.classes)
 	if len(unknown) > 0 {
 		return usageErr(s.Files[0], fmt.Errorf("classes %v of split %q are not among the %d of split %q", unknown, s.Name, len(train.classes), train.Name),
 			"give both splits the same classes")
