@@ -725,7 +725,18 @@ func TestInterruptedWriteLeavesNoTemporaryFile(t *testing.T) {
 		}
 		return names
 	}
-	for deadline := time.Now().Add(3 * time.Minute); len(temps()) == 0; time.Sleep(10 * time.Millisecond) {
+	// The write under way is a temporary file with bytes in it: the empty one that
+	// atomicfile.CheckWritable makes and removes at the start, before the command handles signals,
+	// is not it (a SIGINT then kills the command: this test failed so, now and then).
+	writing := func() bool {
+		for _, name := range temps() {
+			if st, err := os.Stat(filepath.Join(out, name)); err == nil && st.Size() > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(3 * time.Minute); !writing(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) || cmd.ProcessState != nil {
 			cmd.Process.Kill()
 			cmd.Wait()
