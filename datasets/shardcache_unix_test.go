@@ -244,9 +244,16 @@ func TestShardCacheAfterADownloaderIsKilled(t *testing.T) {
 		m, _ := filepath.Glob(filepath.Join(cache, "."+name+atomicfile.TempInfix+"*"))
 		return m
 	}
-	othersCached := func() bool { // the child reads ahead: the other shards are downloaded meanwhile
+	// The child reads ahead: the other shards are downloaded meanwhile. Each download ends when
+	// its lock file is removed, after its shard is in place: killed between the two, the child
+	// would leave a lock file that this process, whose reads of that shard are hits, never sees.
+	othersCached := func() bool {
 		for _, p := range local.paths[1:] {
-			if _, err := os.Stat(filepath.Join(cache, CacheName(srv.URL+"/"+filepath.Base(p)))); err != nil {
+			n := CacheName(srv.URL + "/" + filepath.Base(p))
+			if _, err := os.Stat(filepath.Join(cache, n)); err != nil {
+				return false
+			}
+			if _, err := os.Stat(filepath.Join(cache, ShardCacheLocks, n)); err == nil {
 				return false
 			}
 		}
