@@ -244,7 +244,7 @@ func Open(name, split string, opt Options) (Data, error) {
 	opt.DataDir = ExpandHome(opt.DataDir)
 	switch strings.ToLower(name) {
 	case "folder":
-		f, err := OpenFolderLabels(opt.DataDir, split, opt.LabelColumn)
+		f, err := OpenFolderLabels(opt.DataDir, split, FolderLabels{Table: opt.LabelTable, Column: opt.LabelColumn})
 		if err != nil {
 			return nil, err
 		}
@@ -347,6 +347,10 @@ type Options struct {
 	// metadata.jsonl, see Folder) that holds the labels; "" means DefaultLabelColumn, read when the
 	// table has it. A column named must be in the table.
 	LabelColumn string
+	// LabelTable is a label table outside the image folder (a CSV file, or JSON Lines, see
+	// FolderLabels.Table) that labels its images in place of the folder's class folders or metadata
+	// table; "" for none.
+	LabelTable string
 }
 
 // DefaultDataDir is $VICREG_DATA if set, otherwise the "vicreg-datasets" folder in the user's cache

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -31,7 +32,9 @@ import (
 // classes), each named by a row's file_name, its path relative to the folder with "/". Every image
 // must have a row with a label; the classes are the table's distinct labels, in numerical order
 // when all are integers, otherwise sorted. A table without that column (captions only, say) is left
-// aside, and the folder read as above.
+// aside, and the folder read as above. A label table given outside the folder
+// (FolderLabels.Table, as Kaggle ships one) takes the place of the folder's own, and may name the
+// images without their extensions.
 type Folder struct {
 	dir     string
 	files   []string
@@ -43,11 +46,13 @@ type Folder struct {
 	split   string
 	orient  bool // images are turned by their EXIF orientation (Options.ExifOrientation)
 
-	labelColumn string         // the metadata table's label column ("": DefaultLabelColumn, if there)
-	table       string         // the metadata file the labels come from, "" for none
-	unlisted    []string       // rows of the table that name no image listed (the first few), for WarnLeftOut
-	nUnlisted   int            // how many rows name no image
-	noLabels    *metadataTable // a metadata file without a label column, left aside, for WarnLeftOut
+	labelsFrom FolderLabels   // an outside label table, and the label column ("": DefaultLabelColumn, if there)
+	table      string         // the metadata file the labels come from, "" for none
+	outside    bool           // table is an outside label table (FolderLabels.Table)
+	splitDir   bool           // dir is a split folder (train/, val/) under the folder given
+	unlisted   []string       // rows of the table that name no image listed (the first few), for WarnLeftOut
+	nUnlisted  int            // how many rows name no image
+	noLabels   *metadataTable // a metadata file without a label column, left aside, for WarnLeftOut
 }
 
 // maxNamed is how many of the files that a warning is about it names.
@@ -171,12 +176,13 @@ func isDir(path string) bool {
 // numbered by the classes of root/train (UseClassesOf). A metadata table gives labels from its
 // DefaultLabelColumn.
 func OpenFolder(root, split string) (*Folder, error) {
-	return OpenFolderLabels(root, split, "")
+	return OpenFolderLabels(root, split, FolderLabels{})
 }
 
-// OpenFolderLabels is OpenFolder with the label column of a metadata table named (see Folder):
-// a table that lacks it is then a usage error. "" means DefaultLabelColumn, if the table has one.
-func OpenFolderLabels(root, split, labelColumn string) (*Folder, error) {
+// OpenFolderLabels is OpenFolder with the labels taken from an outside label table, or from the
+// column of a metadata table that labels names (see Folder and FolderLabels): a table that lacks that
+// column is then a usage error.
+func OpenFolderLabels(root, split string, labels FolderLabels) (*Folder, error) {
 	if root == "" {
 		return nil, usageErr("", errors.New("no image folder given"), "set the data directory to the image folder")
 	}
@@ -184,7 +190,7 @@ func OpenFolderLabels(root, split, labelColumn string) (*Folder, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &Folder{dir: dir, split: split, labelColumn: labelColumn}
+	f := &Folder{dir: dir, split: split, labelsFrom: labels, splitDir: dir != root}
 	if err := f.list(); err != nil {
 		return nil, err
 	}
@@ -205,7 +211,7 @@ func (f *Folder) UseClassesOf(trainDir string) error {
 	if f.classes == nil {
 		return nil
 	}
-	train, err := splitClasses(trainDir, f.labelColumn)
+	train, err := splitClasses(trainDir, f.labelsFrom)
 	if err != nil || train == nil || slices.Equal(train, f.classes) {
 		return err
 	}
@@ -240,21 +246,15 @@ func Renumber(classes, train []string) (number []int32, unknown []string) {
 }
 
 // splitClasses lists the classes of the split folder dir as a Folder numbers them: the labels of its
-// metadata table (an error when that table cannot be read), or its class folders; nil when it is
-// unlabelled or cannot be listed (opening it says why).
-func splitClasses(dir, labelColumn string) ([]string, error) {
-	file, err := findMetadata(dir)
+// label or metadata table (an error when that table cannot be read), or its class folders; nil when
+// it is unlabelled or cannot be listed (opening it says why).
+func splitClasses(dir string, labels FolderLabels) ([]string, error) {
+	t, err := labelTable(dir, labels)
 	if err != nil {
 		return nil, err
 	}
-	if file != "" {
-		t, err := readMetadata(file, labelColumn)
-		if err != nil {
-			return nil, err
-		}
-		if t.column != "" {
-			return t.classes()
-		}
+	if t != nil && t.column != "" {
+		return t.classes()
 	}
 	classes, err := classFolders(dir)
 	if err != nil {
@@ -350,22 +350,29 @@ func classFolders(dir string) ([]string, error) {
 	return classes, nil
 }
 
+// labelTable reads the table that labels the split folder dir: the outside label table of labels,
+// or else dir's metadata table; nil when there is neither.
+func labelTable(dir string, labels FolderLabels) (*metadataTable, error) {
+	if labels.Table != "" {
+		return readLabelTable(labels)
+	}
+	file, err := findMetadata(dir)
+	if file == "" || err != nil {
+		return nil, err
+	}
+	return readMetadata(file, labels.Column)
+}
+
 func (f *Folder) list() error {
-	file, err := findMetadata(f.dir)
+	t, err := labelTable(f.dir, f.labelsFrom)
 	if err != nil {
 		return err
 	}
-	if file != "" {
-		t, err := readMetadata(file, f.labelColumn)
-		if err != nil {
-			return err
-		}
-		if t.column != "" {
-			return f.listTable(t)
-		}
-		f.noLabels = t
+	if t != nil && t.column != "" {
+		return f.listTable(t)
 	}
-	isTable := func(name string) bool { return file != "" && name == filepath.Base(file) }
+	f.noLabels = t
+	isTable := func(name string) bool { return t != nil && name == filepath.Base(t.path) }
 	classes, err := classFolders(f.dir)
 	if de := (*DataError)(nil); errors.As(err, &de) {
 		return err // a dangling link, named
@@ -452,7 +459,9 @@ func (f *Folder) listTable(t *metadataTable) error {
 	if err != nil {
 		return err
 	}
-	if ext := filepath.Ext(t.path); other[ext] > 1 { // the table itself is not a file left out
+	if ext := filepath.Ext(t.path); t.outside && !Within(t.path, f.dir) {
+		// An outside table elsewhere is not among the folder's files.
+	} else if other[ext] > 1 { // the table itself is not a file left out
 		other[ext]--
 	} else {
 		delete(other, ext)
@@ -474,18 +483,30 @@ func (f *Folder) listTable(t *metadataTable) error {
 			rel, _ = filepath.Rel(f.dir, file)
 		}
 		rel = filepath.ToSlash(rel)
-		row, ok := t.rows[rel]
+		name := rel
+		row, ok := t.rows[name]
+		if !ok && t.outside { // an id: the name without its extension
+			name = strings.TrimSuffix(rel, path.Ext(rel))
+			row, ok = t.rows[name]
+		}
 		if !ok {
 			missing = append(missing, rel)
 			continue
 		}
-		listed[rel] = true
+		listed[name] = true
 		f.files = append(f.files, file)
 		f.labels = append(f.labels, at[row.label])
 	}
 	if len(missing) > 0 {
-		return usageErr(f.dir, fmt.Errorf("%d of the %d images have no row in %s: %s", len(missing), len(files), filepath.Base(t.path), summarize(missing)),
-			"add a row ("+fileNameColumn+", "+t.column+") for each, or move the images without a label out of the folder")
+		hint := "add a row (" + t.fileColumn + ", " + t.column + ") for each, or move the images without a label out of the folder"
+		if len(listed) == 0 && len(t.names) > 0 {
+			hint = fmt.Sprintf("no row names an image here: the table names them as %q, so give each image's path relative to %s (or without its extension), or %s", t.names[0], f.dir, hint)
+		}
+		table := filepath.Base(t.path) // in the folder the error names
+		if t.outside {
+			table = t.path
+		}
+		return usageErr(f.dir, fmt.Errorf("%d of the %d images have no row in %s: %s", len(missing), len(files), table, summarize(missing)), hint)
 	}
 	for _, name := range t.names {
 		if !listed[name] {
@@ -494,7 +515,7 @@ func (f *Folder) listTable(t *metadataTable) error {
 			}
 		}
 	}
-	f.classes, f.table = classes, t.path
+	f.classes, f.table, f.outside = classes, t.path, t.outside
 	return nil
 }
 
@@ -656,12 +677,20 @@ func (f *Folder) Ignored() int { return f.ignored }
 // name no image in the folder (images deleted since, or misnamed), and a metadata table left aside
 // for want of a label column.
 func (f *Folder) WarnLeftOut(logger *log.Logger) {
-	if f.nUnlisted > 0 {
+	switch {
+	case f.nUnlisted > 0 && f.outside && f.splitDir:
+		// One label table lists the images of every split, as expected.
+		logger.Info("rows of the label table that name no image of this split left out (those of the other splits, or images removed since)",
+			"rows", f.nUnlisted, "first", strings.Join(f.unlisted, " "), "table", f.table, "folder", f.dir)
+	case f.nUnlisted > 0 && f.outside:
+		logger.Warn("rows of the label table name no image in the folder: left out (images of another split, removed since, or misnamed?)",
+			"rows", f.nUnlisted, "first", strings.Join(f.unlisted, " "), "table", f.table, "folder", f.dir)
+	case f.nUnlisted > 0:
 		logger.Warn("rows of the metadata table name no image in the folder: left out (images removed since, or misnamed?)",
 			"rows", f.nUnlisted, "first", strings.Join(f.unlisted, " "), "table", f.table)
 	}
 	if t := f.noLabels; t != nil {
-		col := f.labelColumn
+		col := f.labelsFrom.Column
 		if col == "" {
 			col = DefaultLabelColumn
 		}

@@ -28,6 +28,21 @@ var metadataNames = []string{"metadata.csv", "metadata.jsonl"}
 // fileNameColumn is the column of a metadata table that names the images.
 const fileNameColumn = "file_name"
 
+// FolderLabels says where the labels of an image folder come from when they are not its class
+// folders.
+type FolderLabels struct {
+	// Table is a label table anywhere (a CSV file with a header row, or JSON Lines), as Kaggle's
+	// competitions ship one beside a folder of images and fastai's ImageDataLoaders.from_csv reads
+	// it: its file_name column, or else its first, names each image by its path relative to the
+	// split folder read (the data folder, or its train/ or val/), or by that path without its
+	// extension (an id); the labels are in Column, or else DefaultLabelColumn, or else the second
+	// column. One table may list the images of every split. "" means the folder's own
+	// metadata.csv or metadata.jsonl, if it holds one (Hugging Face's imagefolder layout).
+	Table string
+	// Column is the column of labels; "" means DefaultLabelColumn (read when the table has it).
+	Column string
+}
+
 // maxMetadataLine bounds one line of a metadata.jsonl file (captions and other columns beside the
 // label make lines long, but not this long).
 const maxMetadataLine = 16 << 20
@@ -36,6 +51,12 @@ const maxMetadataLine = 16 << 20
 type metadataTable struct {
 	path    string
 	columns []string // the header (CSV), or the keys of the first row (JSON Lines)
+	// outside is set for a table given with FolderLabels.Table, whose names may lack their extension
+	// and whose rows may be those of several splits.
+	outside bool
+	// fileColumn is the column that names the images: fileNameColumn, or an outside CSV table's
+	// first column.
+	fileColumn string
 	// column is the label column, "" when the table has none (only possible when none was named:
 	// a table of captions, say).
 	column string
@@ -71,32 +92,59 @@ func findMetadata(dir string) (string, error) {
 // DefaultLabelColumn, which the table may lack (then it gives no labels), while a column named
 // must be there.
 func readMetadata(file, column string) (*metadataTable, error) {
+	return readTable(file, column, false)
+}
+
+// readLabelTable reads the label table l.Table (see FolderLabels), which must give labels.
+func readLabelTable(l FolderLabels) (*metadataTable, error) {
+	t, err := readTable(ExpandHome(l.Table), l.Column, true)
+	if err == nil && t.column == "" {
+		why := fmt.Sprintf("no %q column, and no second column", DefaultLabelColumn)
+		if strings.HasSuffix(strings.ToLower(t.path), ".jsonl") {
+			why = fmt.Sprintf("no %q column", DefaultLabelColumn) // a JSON object's keys have no order
+		}
+		err = usageErr(t.path, fmt.Errorf("no column of labels: %s (the columns: %s)", why, strings.Join(t.columns, ", ")),
+			"name the column of labels with -label-column")
+	}
+	return t, err
+}
+
+func readTable(file, column string, outside bool) (*metadataTable, error) {
 	fh, err := os.Open(file)
 	if err != nil {
-		return nil, usageErr(file, err, "give a readable metadata file")
+		what := "metadata file"
+		if outside {
+			what = "label table (-label-table)"
+		}
+		return nil, usageErr(file, err, "give a readable "+what)
 	}
 	defer fh.Close()
 	named := column != ""
 	if !named {
 		column = DefaultLabelColumn
 	}
-	t := &metadataTable{path: file, rows: map[string]metadataRow{}}
-	if strings.HasSuffix(file, ".jsonl") {
+	t := &metadataTable{path: file, rows: map[string]metadataRow{}, outside: outside, fileColumn: fileNameColumn}
+	if strings.HasSuffix(strings.ToLower(file), ".jsonl") {
 		err = t.readJSONL(fh, column)
 	} else {
-		err = t.readCSV(fh, column)
+		err = t.readCSV(fh, column, named)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if t.column == "" && named {
-		return nil, usageErr(file, fmt.Errorf("no %q column (the columns: %s)", column, strings.Join(t.columns, ", ")),
-			"name the column of labels with -label-column, or leave -label-column out to read the folder without labels")
+		hint := "name the column of labels with -label-column, or leave -label-column out to read the folder without labels"
+		if outside {
+			hint = "name the column of labels with -label-column"
+		}
+		return nil, usageErr(file, fmt.Errorf("no %q column (the columns: %s)", column, strings.Join(t.columns, ", ")), hint)
 	}
 	return t, nil
 }
 
-func (t *metadataTable) readCSV(r io.Reader, column string) error {
+// readCSV reads a CSV table; named says whether column was named (else an outside table without
+// it takes its labels from its second column).
+func (t *metadataTable) readCSV(r io.Reader, column string, named bool) error {
 	cr := csv.NewReader(bufio.NewReader(r))
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
@@ -111,11 +159,20 @@ func (t *metadataTable) readCSV(r io.Reader, column string) error {
 	}
 	t.columns = header
 	nameAt, labelAt := slices.Index(header, fileNameColumn), slices.Index(header, column)
+	if nameAt < 0 && t.outside {
+		nameAt, t.fileColumn = 0, header[0]
+	}
 	if nameAt < 0 {
 		return t.noFileNames()
 	}
+	if labelAt < 0 && t.outside && !named && len(header) > 1 {
+		labelAt = slices.IndexFunc(header, func(c string) bool { return c != t.fileColumn }) // the second column, or the first beside file_name
+	}
+	if labelAt == nameAt {
+		return usageErr(t.path, fmt.Errorf("the column %s names the images: it cannot also hold their labels", header[nameAt]), "name the column of labels with -label-column")
+	}
 	if labelAt >= 0 {
-		t.column = column
+		t.column = header[labelAt]
 	}
 	for {
 		rec, err := cr.Read()
@@ -193,8 +250,11 @@ func (t *metadataTable) readJSONL(r io.Reader, column string) error {
 }
 
 func (t *metadataTable) noFileNames() error {
-	return usageErr(t.path, fmt.Errorf("no %s column (the columns: %s)", fileNameColumn, strings.Join(t.columns, ", ")),
-		"name the column of image paths (relative to the folder) file_name, as Hugging Face's imagefolder reads it")
+	hint := "name the column of image paths (relative to the folder) file_name, as Hugging Face's imagefolder reads it"
+	if t.outside {
+		hint = "name the column of image paths (relative to the folder read) file_name, or give the table as CSV with that column first"
+	}
+	return usageErr(t.path, fmt.Errorf("no %s column (the columns: %s)", fileNameColumn, strings.Join(t.columns, ", ")), hint)
 }
 
 // add records the row of line: the image name (a path relative to the folder, with "/") and its
@@ -203,10 +263,13 @@ func (t *metadataTable) add(name, label string, line int) error {
 	clean := path.Clean(strings.TrimSpace(name))
 	switch {
 	case strings.TrimSpace(name) == "":
-		return usageErr(t.path, fmt.Errorf("line %d: empty file_name", line), "name an image on each row")
+		return usageErr(t.path, fmt.Errorf("line %d: empty %s", line, t.fileColumn), "name an image on each row")
 	case path.IsAbs(clean) || clean == ".." || strings.HasPrefix(clean, "../"):
-		return usageErr(t.path, fmt.Errorf("line %d: file_name %q is not inside the folder", line, name),
-			"give each image's path relative to the folder that holds the metadata file")
+		hint := "give each image's path relative to the folder that holds the metadata file"
+		if t.outside {
+			hint = "give each image's path relative to the image folder read (-data-dir, or its train/ or val/)"
+		}
+		return usageErr(t.path, fmt.Errorf("line %d: %s %q is not inside the folder", line, t.fileColumn, name), hint)
 	}
 	label = strings.TrimSpace(label)
 	if old, ok := t.rows[clean]; ok {

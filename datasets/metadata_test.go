@@ -127,7 +127,7 @@ func TestFolderMetadataNumericLabels(t *testing.T) {
 	if here, err := OpenFolder(".", ""); err != nil || here.Label(0) != 11 || here.Info().Len != 12 {
 		t.Errorf("the folder as \".\": %v", err)
 	}
-	g, err := OpenFolderLabels(dir, "", "grade")
+	g, err := OpenFolderLabels(dir, "", FolderLabels{Column: "grade"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +202,7 @@ func TestFolderMetadataErrors(t *testing.T) {
 			writeTiny(t, dir, "a.png", 0)
 			writeTiny(t, dir, "b.png", 1)
 			writeFile(t, filepath.Join(dir, tc.table), []byte(tc.content))
-			_, err := OpenFolderLabels(dir, "", tc.column)
+			_, err := OpenFolderLabels(dir, "", FolderLabels{Column: tc.column})
 			if !errors.Is(err, ErrUsage) {
 				t.Fatalf("got %v, want a usage error", err)
 			}
@@ -234,4 +234,126 @@ func TestFolderMetadataErrors(t *testing.T) {
 			t.Fatalf("got %v, want the class fox refused", err)
 		}
 	})
+}
+
+// TestFolderLabelTable: a label table outside the folder, as Kaggle ships one (an id column first,
+// without the extension, the labels in the second column, named neither file_name nor label),
+// labels the images of both splits from one table: held-out images are numbered as the training
+// split's, rows of the other split are left out with a warning that says so. It takes the place of
+// a metadata table in the folder; a path with its extension reads too; -label-column picks
+// another column; JSON Lines read as CSV does; a table kept inside the folder is not a file left
+// out.
+func TestFolderLabelTable(t *testing.T) {
+	root := t.TempDir()
+	train := map[string]string{"a.png": "mild", "b.png": "none", "sub/c.png": "severe", "d.png": "none"}
+	val := map[string]string{"x.png": "severe", "y.png": "mild"}
+	k := 0
+	for split, labels := range map[string]map[string]string{"train": train, "val": val} {
+		for name := range labels {
+			writeTiny(t, filepath.Join(root, split), name, k)
+			k++
+		}
+	}
+	// The folder's own table, with other labels: the outside table takes its place.
+	writeFile(t, filepath.Join(root, "train", "metadata.csv"), []byte("file_name,label\na.png,x\nb.png,x\nsub/c.png,x\nd.png,x\n"))
+	table := filepath.Join(t.TempDir(), "train.csv")
+	writeFile(t, table, []byte("image_id,diagnosis,site\na,mild,1\nb,none,2\nsub/c.png,severe,1\nd,none,2\nx,severe,1\ny,mild,2\n"))
+	labels := FolderLabels{Table: table}
+
+	f, err := OpenFolderLabels(root, SplitTrain, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := labelsByFile(t, f); !maps.Equal(got, train) {
+		t.Errorf("train labels %v, want %v", got, train)
+	}
+	if want := []string{"mild", "none", "severe"}; !slices.Equal(f.Info().ClassNames, want) {
+		t.Errorf("classes %v, want %v", f.Info().ClassNames, want)
+	}
+	var logged bytes.Buffer
+	f.WarnLeftOut(log.New(&logged))
+	if !strings.Contains(logged.String(), "INFO rows of the label table that name no image of this split left out") ||
+		!strings.Contains(logged.String(), "rows=2") || !strings.Contains(logged.String(), `"x y"`) {
+		t.Errorf("logged:\n%s\nwant a note (not a warning: one table lists every split) that the 2 rows of val/ (x y) name no image of train/", logged.String())
+	}
+	v, err := OpenFolderLabels(root, SplitTest, labels)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := labelsByFile(t, v); !maps.Equal(got, val) {
+		t.Errorf("val labels %v, want %v", got, val)
+	}
+
+	site, err := OpenFolderLabels(root, SplitTrain, FolderLabels{Table: table, Column: "site"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := map[string]string{"a.png": "1", "b.png": "2", "sub/c.png": "1", "d.png": "2"}; !maps.Equal(labelsByFile(t, site), want) {
+		t.Errorf("-label-column site: %v, want %v", labelsByFile(t, site), want)
+	}
+
+	jsonl := filepath.Join(t.TempDir(), "labels.jsonl")
+	writeFile(t, jsonl, []byte(`{"file_name": "a", "label": "mild"}
+{"file_name": "b.png", "label": "none"}
+{"file_name": "sub/c", "label": "severe"}
+{"file_name": "d", "label": "none"}
+`))
+	if j, err := OpenFolderLabels(root, SplitTrain, FolderLabels{Table: jsonl}); err != nil || !maps.Equal(labelsByFile(t, j), train) {
+		t.Errorf("JSON Lines: %v, want %v (%v)", labelsByFile(t, j), train, err)
+	}
+
+	// A table kept in a flat folder beside its images is not counted among the files left out;
+	// there, rows without an image are a warning.
+	flat := t.TempDir()
+	writeTiny(t, flat, "p.png", 0)
+	writeTiny(t, flat, "q.png", 1)
+	writeFile(t, filepath.Join(flat, "labels.csv"), []byte("id,label\np,cat\nq,dog\ngone,cat\n"))
+	g, err := OpenFolderLabels(flat, "", FolderLabels{Table: filepath.Join(flat, "labels.csv")})
+	if err != nil || g.Ignored() != 0 || g.Info().NumClasses != 2 {
+		t.Fatalf("a table inside the folder: %v; want 2 classes and no file left out", err)
+	}
+	logged.Reset()
+	g.WarnLeftOut(log.New(&logged))
+	if !strings.Contains(logged.String(), "WARN rows of the label table name no image in the folder") || !strings.Contains(logged.String(), "first=gone") {
+		t.Errorf("logged:\n%s\nwant a warning that the row gone names no image", logged.String())
+	}
+}
+
+// TestFolderLabelTableErrors: an outside table that cannot label the folder is a usage error that
+// says why and what to do.
+func TestFolderLabelTableErrors(t *testing.T) {
+	tests := []struct {
+		name, file, content, column string
+		want                        []string
+	}{
+		{"one column", "t.csv", "id\na\nb\n", "", []string{`no column of labels: no "label" column, and no second column (the columns: id)`, "-label-column"}},
+		{"the label column names the images", "t.csv", "id,label\na,cat\nb,dog\n", "id", []string{"the column id names the images: it cannot also hold their labels"}},
+		{"column named is missing", "t.csv", "id,label\na,cat\nb,dog\n", "breed", []string{`no "breed" column (the columns: id, label)`}},
+		{"names from another folder", "t.csv", "image,label\ntrain_images/a.jpg,cat\ntrain_images/b.jpg,dog\n", "",
+			[]string{"2 of the 2 images have no row in", `the table names them as "train_images/a.jpg"`, "relative to"}},
+		{"JSON Lines without file_name", "t.jsonl", `{"id": "a", "label": "cat"}`, "", []string{"no file_name column (the columns: id, label)"}},
+		{"JSON Lines without labels", "t.jsonl", `{"file_name": "a", "kind": "cat"}`, "", []string{`no column of labels: no "label" column (the columns: file_name, kind)`}},
+		{"missing", "", "", "", []string{"give a readable label table (-label-table)"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeTiny(t, dir, "a.png", 0)
+			writeTiny(t, dir, "b.png", 1)
+			table := filepath.Join(t.TempDir(), "absent.csv")
+			if tc.file != "" {
+				table = filepath.Join(t.TempDir(), tc.file)
+				writeFile(t, table, []byte(tc.content))
+			}
+			_, err := OpenFolderLabels(dir, "", FolderLabels{Table: table, Column: tc.column})
+			if !errors.Is(err, ErrUsage) {
+				t.Fatalf("got %v, want a usage error", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
 }

@@ -79,6 +79,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 type flags struct {
 	ckpt, dataset, dataDir, embeddings, split, result string
 	shardCache, shardCacheSize, labelColumn           string
+	labelTable                                        string
 	subset, probeEpochs, knnK, batch                  int
 	knnT, percent                                     float64
 	seed                                              uint64
@@ -100,7 +101,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.ckpt, "checkpoint", "", "a checkpoint file, an exported encoder, or a run's checkpoint folder (its newest valid checkpoint)")
 	fs.StringVar(&f.dataset, "dataset", "", "labelled data set to evaluate on (default: the one the encoder was trained on)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "folder of the data sets; for -dataset folder or shards, the images (default: the folder the encoder was trained on)")
-	fs.StringVar(&f.labelColumn, "label-column", "", "-dataset folder: the column of labels in the folder's metadata.csv or metadata.jsonl (default: the encoder run's, when evaluating on its data set; otherwise \"label\", when the table has it)")
+	fs.StringVar(&f.labelColumn, "label-column", "", "-dataset folder: the column of labels in the folder's metadata.csv or metadata.jsonl, or in -label-table (default: the encoder run's, when evaluating on its data set; otherwise \"label\", when the table has it)")
+	fs.StringVar(&f.labelTable, "label-table", "", "-dataset folder: a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (default: the encoder run's, when evaluating on its data set); see train -h")
 	fs.StringVar(&f.shardCache, "shard-cache", "", "-dataset shards over HTTP or pipe:: a folder that keeps the shards once downloaded (default: the training run's, when it exists here)")
 	fs.StringVar(&f.shardCacheSize, "shard-cache-size", "", "size limit of the shard cache folder, kept in it for every later use (e.g. 200GB; 0: none; empty: the folder's own, as train -shard-cache-size set it)")
 	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split, at most as many as the smaller split holds (0: all; in-memory data sets: mnist, cifar10, ...)")
@@ -147,7 +149,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.
 	// Absolute, as the run's own config.json: the fine-tuning run and -result store them.
-	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder, &f.shardCache)
+	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder, &f.shardCache, &f.labelTable)
 	f.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if f.split == "val" {
@@ -340,8 +342,8 @@ func fail(stderr io.Writer, logger *log.Logger, err error) int {
 // dataOf returns the data set to evaluate on, its folder and the shard cache: -dataset,
 // -data-dir and -shard-cache when given, otherwise the encoder's own (for an image folder or
 // shards, the folder it was trained on, but not a pipe: command, datasets.CheckRecordedDataDir;
-// its shard cache if that folder exists here). It also sets f.labelColumn to the encoder run's
-// when not given and the data set is the run's.
+// its shard cache if that folder exists here). It also sets f.labelColumn and f.labelTable to the
+// encoder run's when not given and the data set is the run's.
 func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err error) {
 	dataset, dataDir, cache = f.dataset, f.dataDir, f.shardCache
 	if dataset == "" {
@@ -350,8 +352,14 @@ func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err e
 	if !f.set["label-column"] && strings.EqualFold(dataset, enc.Dataset) {
 		f.labelColumn = enc.LabelColumn
 	}
+	if !f.set["label-table"] && strings.EqualFold(dataset, enc.Dataset) {
+		f.labelTable = enc.LabelTable
+	}
 	if f.labelColumn != "" && !strings.EqualFold(dataset, "folder") {
 		return "", "", "", config.Errorf("label-column", "names the column of labels in an image folder's metadata table (-dataset folder); %s has its own labels", dataset)
+	}
+	if f.labelTable != "" && !strings.EqualFold(dataset, "folder") {
+		return "", "", "", config.Errorf("label-table", "labels an image folder (-dataset folder); %s has its own labels", dataset)
 	}
 	if !f.set["data-dir"] && dataset == enc.Dataset {
 		dataDir = enc.DataDir
@@ -414,7 +422,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			return d, nil
 		}
 		opt := enc.Config.DataOptions(dataDir, cache)
-		opt.LabelColumn = f.labelColumn
+		opt.LabelColumn, opt.LabelTable = f.labelColumn, f.labelTable
 		var d datasets.Data
 		var err error
 		if split == datasets.SplitTest && probe {
@@ -580,7 +588,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	if cfg.Dataset, cfg.DataDir, cfg.ShardCache, err = f.dataOf(encCfg); err != nil {
 		return err
 	}
-	cfg.LabelColumn = f.labelColumn
+	cfg.LabelColumn, cfg.LabelTable = f.labelColumn, f.labelTable
 	cfg.Seed, cfg.BatchSize, cfg.FitBatch = f.seed, f.batch, !f.set["batch-size"]
 	cfg.Augment = "crop-flip"
 	if cfg.Dataset == "mnist" {

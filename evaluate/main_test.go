@@ -892,10 +892,14 @@ func TestEvaluateReadsTheRunsExifOrientation(t *testing.T) {
 // one subfolder, Hugging Face's imagefolder layout) evaluates as the same images in class folders
 // do, with -label-column naming the column; without it the table is left aside, with a warning
 // naming its columns (the images' folder is then one class, refused), and a table whose val/ labels are swapped scores otherwise (the negative control).
-// Fine-tuning reads the labels from the same column.
+// A Kaggle-style table outside the folder (-label-table: ids without extensions, both splits in
+// one table) scores as the class folders do. Fine-tuning reads the labels from the same column.
 func TestLabelsFromMetadataTable(t *testing.T) {
 	classes, table := t.TempDir(), t.TempDir()
 	swapped := t.TempDir()
+	// A Kaggle-style table outside the folder, for both splits: ids (no extension), then labels.
+	var kaggle strings.Builder
+	kaggle.WriteString("id,kind\n")
 	for _, split := range []string{"train", "val"} {
 		var rows, swappedRows strings.Builder
 		rows.WriteString("file_name,kind\n")
@@ -916,6 +920,7 @@ func TestLabelsFromMetadataTable(t *testing.T) {
 				}
 			}
 			fmt.Fprintf(&rows, "%s,%s\n", name, class)
+			fmt.Fprintf(&kaggle, "%s,%s\n", strings.TrimSuffix(name, filepath.Ext(name)), class)
 			other := map[string]string{"a": "b", "b": "a"}[class]
 			if split == "train" {
 				other = class
@@ -947,6 +952,14 @@ func TestLabelsFromMetadataTable(t *testing.T) {
 	if probeTable != probe || knnTable != knn {
 		t.Errorf("labels from the table: probe %g, kNN %g; want those of the class folders, %g and %g", probeTable, knnTable, probe, knn)
 	}
+	labelTable := filepath.Join(t.TempDir(), "train.csv")
+	if err := os.WriteFile(labelTable, []byte(kaggle.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The outside table takes the place of the folders' metadata.csv (column "kind" there too).
+	if probeKaggle, knnKaggle := accuracies("-data-dir", table, "-label-table", labelTable); probeKaggle != probe || knnKaggle != knn {
+		t.Errorf("labels from -label-table: probe %g, kNN %g; want those of the class folders, %g and %g", probeKaggle, knnKaggle, probe, knn)
+	}
 	if _, knnSwapped := accuracies("-data-dir", swapped, "-label-column", "kind"); knnSwapped == knn {
 		t.Errorf("val/ labels swapped: kNN %g, the same as with the right labels: the comparison above cannot fail", knnSwapped)
 	}
@@ -958,5 +971,29 @@ func TestLabelsFromMetadataTable(t *testing.T) {
 		"-baseline=false", "-checkpoint-dir", t.TempDir())
 	if o.code != 0 || !strings.Contains(o.stdout, "top-1") {
 		t.Errorf("-weights freeze -label-column kind: exit %d:\n%s%s", o.code, o.stdout, o.stderr)
+	}
+}
+
+// TestLabelsOfTheRun: evaluating on the encoder's own data set reads its labels as the run did
+// (its -label-column and -label-table); on another data set, neither; given for a data set with
+// its own labels, each is refused, naming the flag.
+func TestLabelsOfTheRun(t *testing.T) {
+	run := config.Config{Dataset: "folder", DataDir: "/photos", LabelColumn: "kind", LabelTable: "/photos.csv"}
+	f := &flags{set: map[string]bool{}}
+	if _, _, _, err := f.dataOf(run); err != nil || f.labelColumn != "kind" || f.labelTable != "/photos.csv" {
+		t.Errorf("the run's data set: label column %q, table %q (%v); want the run's, kind and /photos.csv", f.labelColumn, f.labelTable, err)
+	}
+	f = &flags{dataset: "mnist", set: map[string]bool{"dataset": true}}
+	if _, _, _, err := f.dataOf(run); err != nil || f.labelColumn != "" || f.labelTable != "" {
+		t.Errorf("another data set: label column %q, table %q (%v); want neither", f.labelColumn, f.labelTable, err)
+	}
+	for _, flag := range []string{"label-column", "label-table"} {
+		f = &flags{dataset: "mnist", labelColumn: "x", labelTable: "x", set: map[string]bool{"dataset": true, flag: true}}
+		if flag == "label-table" {
+			f.labelColumn, f.set["label-column"] = "", false
+		}
+		if _, _, _, err := f.dataOf(run); err == nil || !strings.Contains(err.Error(), "-"+flag) || !strings.Contains(err.Error(), "mnist has its own labels") {
+			t.Errorf("-%s with -dataset mnist: %v; want it refused, naming the flag", flag, err)
+		}
 	}
 }

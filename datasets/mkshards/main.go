@@ -7,7 +7,10 @@
 //
 // The input folder follows torchvision's ImageFolder rules (one subfolder per class, or a flat
 // unlabeled folder), or takes its labels from a metadata.csv or metadata.jsonl table at its top, as
-// Hugging Face's imagefolder does (-label-column names the column, "label" by default). train/ and
+// Hugging Face's imagefolder does (-label-column names the column, "label" by default), or from a
+// label table outside it (-label-table train.csv, as Kaggle ships one: its file_name column, or
+// else its first, names each image by its path under the split folder, with or without its
+// extension; its labels are in -label-column, or "label", or else its second column). train/ and
 // val/ (or test/) under -in are written as -out/train/train-NNNNNN.tar and -out/val/val-NNNNNN.tar
 // (a validation/ or valid/ folder beside train/, as Hugging Face and Kaggle name it, as val/), a
 // folder without them as -out/shard-NNNNNN.tar. Image bytes are copied unchanged (no
@@ -84,7 +87,8 @@ func run(args []string) int {
 	noShuffle := fs.Bool("no-shuffle", false, "keep the folder's order (classes then stay together in the shards)")
 	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not an image header (with -verify: that do not decode), with a warning each, instead of stopping")
 	index := fs.String("index", "", "instead of writing shards, write the index.json of existing ones (made elsewhere, or before this option): a folder, a pattern or a pattern of URLs of .tar shards; -out is then the index file (default: index.json beside the shards)")
-	labelColumn := fs.String("label-column", "", "the column of labels in a folder's metadata.csv or metadata.jsonl (default \""+datasets.DefaultLabelColumn+"\", when the table has it)")
+	labelColumn := fs.String("label-column", "", "the column of labels in a folder's metadata.csv or metadata.jsonl, or in -label-table (default \""+datasets.DefaultLabelColumn+"\", when the table has it; for -label-table, else its second column)")
+	labelTable := fs.String("label-table", "", "a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (train.csv): its file_name column, or else its first, names each image by its path under the split folder, with or without its extension")
 	shuffleBuffer := fs.Int("shuffle-buffer", 10000, "Parquet input: images held in memory to shuffle them across the shards, beside reading the row groups in a random order (0: none)")
 	verify := fs.Bool("verify", false, "decode every image first, in parallel (slower), to find files damaged past their header here rather than in training (without it, only headers are checked and train -skip-bad-images replaces such a file)")
 	fs.Usage = func() {
@@ -97,7 +101,7 @@ func run(args []string) int {
 		}
 		return 2
 	}
-	datasets.ExpandHomes(in, out, index) // a quoted "~/photos" is the home folder
+	datasets.ExpandHomes(in, out, index, labelTable) // a quoted "~/photos" is the home folder
 	usage := func(format string, a ...any) int {
 		fmt.Fprintf(os.Stderr, "mkshards: "+format+"\nRun 'go run ./datasets/mkshards -h' for the flags.\n", a...)
 		return 2
@@ -126,6 +130,9 @@ func run(args []string) int {
 	from := map[string]string{} // the folder under -in of each split: validation/ or valid/ is written as val/
 	for _, sp := range parquetSplits {
 		splits = append(splits, sp.Name)
+	}
+	if len(parquetSplits) > 0 && *labelTable != "" {
+		return usage("-label-table labels an image folder; %s holds Parquet files, whose labels are a column of theirs (-label-column)", *in)
 	}
 	if len(parquetSplits) == 0 {
 		if err := datasets.CheckSplitNames(*in); err != nil {
@@ -170,7 +177,7 @@ func run(args []string) int {
 			sources[i] = source{set: set}
 			continue
 		}
-		f, err := datasets.OpenFolderLabels(filepath.Join(*in, from[split]), "", *labelColumn)
+		f, err := datasets.OpenFolderLabels(filepath.Join(*in, from[split]), "", datasets.FolderLabels{Table: *labelTable, Column: *labelColumn})
 		if err == nil && split != "" && split != "train" {
 			err = f.UseClassesOf(filepath.Join(*in, "train"))
 		}

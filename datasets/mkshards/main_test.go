@@ -217,6 +217,23 @@ func TestMetadataLabels(t *testing.T) {
 	if code != 2 || !strings.Contains(stderr, `no "label" column (the columns: file_name, breed)`) {
 		t.Errorf("-label-column label: exit %d, %s; want 2 and the columns named", code, stderr)
 	}
+
+	// A Kaggle-style table outside the folder: ids without extensions, labels in the second
+	// column; it takes the place of metadata.csv.
+	kaggle := filepath.Join(t.TempDir(), "train.csv")
+	if err := os.WriteFile(kaggle, []byte("id,grade\ndata/a,3\ndata/b,10\ndata/c,3\ndata/d,2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out = filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", in, "-out", out, "-no-shuffle", "-label-table", kaggle); code != 0 {
+		t.Fatalf("-label-table: exit %d, %s", code, stderr)
+	}
+	if got := shardLabels(t, out); got != "1 2 1 0" { // 2, 3, 10 in numerical order
+		t.Errorf("-label-table: labels %q, want \"1 2 1 0\"", got)
+	}
+	if classes, err := os.ReadFile(filepath.Join(out, "classes.txt")); err != nil || string(classes) != "2\n3\n10\n" {
+		t.Errorf("-label-table: classes.txt %q (%v), want 2 3 10", classes, err)
+	}
 }
 
 // shardLabels reads the .cls members of the shards in dir, in order.
@@ -443,7 +460,11 @@ func TestParquet(t *testing.T) {
 		}
 	}
 	conv := filepath.Join("..", "hfparquet", "testdata", "convert")
-	code, stderr := runStderr(t, "-in", conv, "-out", filepath.Join(t.TempDir(), "shards"), "-label-column", "breed")
+	code, stderr := runStderr(t, "-in", conv, "-out", filepath.Join(t.TempDir(), "shards"), "-label-table", "train.csv")
+	if code != 2 || !strings.Contains(stderr, "-label-table labels an image folder; "+conv+" holds Parquet files") {
+		t.Errorf("-label-table with Parquet files: exit %d, want 2 and a usage error:\n%s", code, stderr)
+	}
+	code, stderr = runStderr(t, "-in", conv, "-out", filepath.Join(t.TempDir(), "shards"), "-label-column", "breed")
 	if bad := filepath.Join(conv, "default", "train", "0000.parquet") + ":row 3"; code != 1 || !strings.Contains(stderr, bad) || !strings.Contains(stderr, "no image bytes") {
 		t.Errorf("a row without image bytes: exit %d, want 1 naming %s:\n%s", code, bad, stderr)
 	}

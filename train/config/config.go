@@ -55,6 +55,10 @@ type Config struct {
 	// LabelColumn is the column of an image folder's metadata.csv or metadata.jsonl that holds
 	// the labels ("": "label", when the table has it); see datasets.Folder.
 	LabelColumn string `json:"label_column"`
+	// LabelTable is a CSV (or JSON Lines) table of labels outside the image folder, as Kaggle
+	// ships one ("": none); see datasets.FolderLabels. Like DataDir, it says where the run's files
+	// are.
+	LabelTable string `json:"label_table" config:"local"`
 	// SkipBadImages replaces images that do not decode (logged by name; "bad_images" in the
 	// metrics, images replaced per step) instead of stopping; the replacement is the same on resume.
 	SkipBadImages bool `json:"skip_bad_images" config:"local"`

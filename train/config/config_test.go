@@ -99,6 +99,7 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 		{[]string{"-preset", "mnist", "-config", "x.json"}, "config", "not both"},
 		{[]string{"-exif-orientation"}, "exif-orientation", "turns the images of image folders and shards (-dataset folder or shards); mnist has no EXIF data"},
 		{[]string{"-label-column", "breed"}, "label-column", "names the column of labels in an image folder's metadata table (-dataset folder); mnist has its own labels"},
+		{[]string{"-label-table", "train.csv"}, "label-table", "labels an image folder (-dataset folder); mnist has its own labels"},
 		{[]string{"-checkpoint-mirror", "/backups/run"}, "checkpoint-mirror", `"/backups/run" is not a bucket folder: give s3://BUCKET/PREFIX/ or gs://BUCKET/PREFIX/`},
 		// Loss parameters name their flag, also those the chosen objective (vicreg) ignores.
 		{[]string{"-lambda", "-1"}, "lambda", "must be a finite number >= 0, got -1"},
@@ -339,12 +340,12 @@ func TestPathsExpandHome(t *testing.T) {
 	if err := os.WriteFile(file, []byte(`{"checkpoint_dir": "~/runs/a", "data_dir": "~/photos"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	c, err := parse("-config", "~/run.json", "-metrics", "~/m.jsonl", "-export-encoder", "~/enc.safetensors")
+	c, err := parse("-config", "~/run.json", "-metrics", "~/m.jsonl", "-export-encoder", "~/enc.safetensors", "-dataset", "folder", "-label-table", "~/train.csv")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for got, want := range map[string]string{c.CheckpointDir: filepath.Join(home, "runs", "a"), c.DataDir: filepath.Join(home, "photos"),
-		c.MetricsFile: filepath.Join(home, "m.jsonl"), c.ExportEncoder: filepath.Join(home, "enc.safetensors")} {
+		c.MetricsFile: filepath.Join(home, "m.jsonl"), c.ExportEncoder: filepath.Join(home, "enc.safetensors"), c.LabelTable: filepath.Join(home, "train.csv")} {
 		if got != want {
 			t.Errorf("got %q, want %q", got, want)
 		}

@@ -33,7 +33,8 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ShardReadAhead, "shard-read-ahead", c.ShardReadAhead, "-dataset shards over HTTP or pipe:: shards downloaded at once into TMPDIR, the one read included (0: 4; -1: none, each streamed as it is read)")
 	fs.BoolVar(&c.ReducedDecode, "reduced-decode", c.ReducedDecode, "decode JPEGs at 1/2, 1/4 or 1/8 of their size when the crops allow it (libjpeg-turbo; faster for small views, slightly other pixels)")
 	fs.BoolVar(&c.ExifOrientation, "exif-orientation", c.ExifOrientation, "-dataset folder or shards: turn images (JPEG, PNG, WebP, TIFF) upright as their EXIF orientation says (a phone's portrait photos), as PIL's ImageOps.exif_transpose; default: as torchvision's ImageFolder reads them (as stored, but a TIFF by its Orientation tag)")
-	fs.StringVar(&c.LabelColumn, "label-column", c.LabelColumn, "-dataset folder: the column of labels in a metadata.csv or metadata.jsonl beside the images (Hugging Face's imagefolder layout: a file_name column names each image; default \"label\", when the table has it)")
+	fs.StringVar(&c.LabelColumn, "label-column", c.LabelColumn, "-dataset folder: the column of labels in a metadata.csv or metadata.jsonl beside the images (Hugging Face's imagefolder layout: a file_name column names each image; default \"label\", when the table has it), or in -label-table")
+	fs.StringVar(&c.LabelTable, "label-table", c.LabelTable, "-dataset folder: a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (train.csv): its file_name column, or else its first, names each image by its path under the split folder, with or without its extension; its labels are in -label-column, or \"label\", or else its second column")
 	fs.BoolVar(&c.SkipBadImages, "skip-bad-images", c.SkipBadImages, "replace images that do not decode by another of the batch (logged by name; bad_images in the metrics: images replaced per step, a mean over each line) instead of stopping")
 	fs.IntVar(&c.Subset, "subset", c.Subset, "train on the first N training images only (0: all; in-memory data sets: mnist, cifar10, ...)")
 	fs.IntVar(&c.Validation, "validation", c.Validation, "hold out the last N training images and evaluate on them instead of the test split (for choosing a recipe; 0: none; in-memory data sets: a folder or shards hold theirs in val/)")
@@ -137,7 +138,7 @@ func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 	// A quoted "~/runs" (or one in a configuration file) is the home folder, not a folder named ~;
 	// a relative path is made absolute, so that the configuration the run stores still names the
 	// same folders when evaluate, analyze or -resume run from another working directory.
-	datasets.AbsPaths(&c.DataDir, &c.CheckpointDir, &c.MetricsFile, &c.ExportEncoder, &c.ShardCache)
+	datasets.AbsPaths(&c.DataDir, &c.CheckpointDir, &c.MetricsFile, &c.ExportEncoder, &c.ShardCache, &c.LabelTable)
 	if err := c.Validate(); err != nil {
 		return c, err
 	}

@@ -117,6 +117,8 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("exif-orientation", "turns the images of image folders and shards (-dataset folder or shards); %s has no EXIF data", c.Dataset)
 	case c.LabelColumn != "" && !strings.EqualFold(c.Dataset, "folder"):
 		return nil, Errorf("label-column", "names the column of labels in an image folder's metadata table (-dataset folder); %s has its own labels", c.Dataset)
+	case c.LabelTable != "" && !strings.EqualFold(c.Dataset, "folder"):
+		return nil, Errorf("label-table", "labels an image folder (-dataset folder); %s has its own labels", c.Dataset)
 	case c.ShuffleBuffer < 0:
 		return nil, Errorf("shuffle-buffer", "must be >= 0, got %d", c.ShuffleBuffer)
 	case c.ShardReadAhead < -1:
@@ -266,7 +268,7 @@ func (c Config) Augmentation(d datasets.Data) (datasets.Augmentation, error) {
 // dataDir through the shard cache shardCache (the run's own, or those an evaluation gives): every
 // command that reads a run's data (training, fine-tuning, evaluation, analysis) reads it so.
 func (c Config) DataOptions(dataDir, shardCache string) datasets.Options {
-	return datasets.Options{DataDir: dataDir, ShardCache: shardCache, ExifOrientation: c.ExifOrientation, LabelColumn: c.LabelColumn}
+	return datasets.Options{DataDir: dataDir, ShardCache: shardCache, ExifOrientation: c.ExifOrientation, LabelColumn: c.LabelColumn, LabelTable: c.LabelTable}
 }
 
 // CheckMirror checks a -checkpoint-mirror location: "" (none) or a bucket folder. A local path is

@@ -53,6 +53,8 @@ type Config struct {
 	// LabelColumn is the column of labels in an image folder's metadata table ("": "label", when
 	// the table has it; see datasets.Folder).
 	LabelColumn string `json:"label_column"`
+	// LabelTable is a table of labels outside the image folder ("": none; see datasets.FolderLabels).
+	LabelTable string `json:"label_table" config:"local"`
 	// ShardCache is a folder that keeps remote shards once downloaded ("": none).
 	ShardCache string `json:"shard_cache" config:"local"`
 	// Weights is Freeze or Finetune.
