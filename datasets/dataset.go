@@ -244,7 +244,15 @@ func Open(name, split string, opt Options) (Data, error) {
 	opt.DataDir = ExpandHome(opt.DataDir)
 	switch strings.ToLower(name) {
 	case "folder":
-		f, err := OpenFolderLabels(opt.DataDir, split, FolderLabels{Table: opt.LabelTable, Column: opt.LabelColumn})
+		read := split
+		if opt.ValPercent > 0 {
+			read = SplitTrain // both splits are drawn from the training images
+		}
+		f, err := OpenFolderLabels(opt.DataDir, read, FolderLabels{Table: opt.LabelTable, Column: opt.LabelColumn})
+		if err == nil && opt.ValPercent > 0 {
+			err = f.holdOut(opt.ValPercent, split != SplitTrain && split != "")
+			f.split = split
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -275,10 +283,10 @@ func Open(name, split string, opt Options) (Data, error) {
 // images, not an evaluation of the training images. It decides from the layout alone: nothing of
 // the training split is listed or scanned.
 func OpenTest(name string, opt Options) (Data, error) {
-	if !sameSplits(name, opt.DataDir) {
+	if !sameSplits(name, opt.DataDir) || strings.EqualFold(name, "folder") && opt.ValPercent > 0 {
 		return Open(name, SplitTest, opt)
 	}
-	hint := "give the data directory a train/ and a val/ (or test/) folder of class folders"
+	hint := "give the data directory a train/ and a val/ (or test/) folder of class folders, or hold out a percentage of the images (-val-percent 10)"
 	if strings.EqualFold(name, "shards") {
 		hint = "give the data directory a train/ and a val/ (or test/) folder of shards"
 		if isIndex(opt.DataDir) {
@@ -351,6 +359,10 @@ type Options struct {
 	// FolderLabels.Table) that labels its images in place of the folder's class folders or metadata
 	// table; "" for none.
 	LabelTable string
+	// ValPercent holds out this percentage of an image folder's training images (those of its
+	// train/ folder, or of the folder itself) as its test split, in place of a val/ or test/
+	// folder (see Folder.holdOut); 0 means none.
+	ValPercent float64
 }
 
 // DefaultDataDir is $VICREG_DATA if set, otherwise the "vicreg-datasets" folder in the user's cache

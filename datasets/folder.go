@@ -1,10 +1,13 @@
 package datasets
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"maps"
+	"math"
 	"os"
 	"path"
 	"path/filepath"
@@ -50,6 +53,7 @@ type Folder struct {
 	table      string         // the metadata file the labels come from, "" for none
 	outside    bool           // table is an outside label table (FolderLabels.Table)
 	splitDir   bool           // dir is a split folder (train/, val/) under the folder given
+	heldOut    bool           // the images held out of the training split's listing (holdOut)
 	unlisted   []string       // rows of the table that name no image listed (the first few), for WarnLeftOut
 	nUnlisted  int            // how many rows name no image
 	noLabels   *metadataTable // a metadata file without a label column, left aside, for WarnLeftOut
@@ -476,13 +480,8 @@ func (f *Folder) listTable(t *metadataTable) error {
 	}
 	listed := make(map[string]bool, len(files))
 	var missing []string
-	under := filepath.Clean(f.dir) + string(filepath.Separator) // walkImages joins names to it
 	for _, file := range files {
-		rel, ok := strings.CutPrefix(file, under)
-		if !ok { // f.dir is "."
-			rel, _ = filepath.Rel(f.dir, file)
-		}
-		rel = filepath.ToSlash(rel)
+		rel := relSlash(f.dir, file)
 		name := rel
 		row, ok := t.rows[name]
 		if !ok && t.outside { // an id: the name without its extension
@@ -677,6 +676,9 @@ func (f *Folder) Ignored() int { return f.ignored }
 // name no image in the folder (images deleted since, or misnamed), and a metadata table left aside
 // for want of a label column.
 func (f *Folder) WarnLeftOut(logger *log.Logger) {
+	if f.heldOut {
+		return // the training split, listed from the same folder, says it
+	}
 	switch {
 	case f.nUnlisted > 0 && f.outside && f.splitDir:
 		// One label table lists the images of every split, as expected.
@@ -755,4 +757,67 @@ func LoadFolder(root, split string, size int) (*Dataset, error) {
 	}
 	ds.Mean, ds.Std = ds.ComputeMeanStd()
 	return ds, nil
+}
+
+// holdOut splits the images listed into training and held-out images, keeping the held-out ones
+// when held is set and the others when not: from each class (an unlabelled folder is one class),
+// round(percent% of its images), at most all but one, those whose paths relative to the folder
+// hash lowest (FNV-1a, then SplitMix64). The choice depends on the paths alone, not on a seed or
+// the order of listing: every run and command holds out the same images, a larger percentage
+// holds out a superset, and images added to a class move the others between the splits only as
+// much as the class's count changes. The order of the images kept is unchanged.
+func (f *Folder) holdOut(percent float64, held bool) error {
+	if !(percent > 0 && percent < 100) {
+		return usageErr(f.dir, fmt.Errorf("hold out %g%% of the images: want a percentage in (0, 100)", percent), "")
+	}
+	byClass := make([][]int, max(1, len(f.classes)))
+	for i := range f.files {
+		c := 0
+		if f.labels != nil {
+			c = int(f.labels[i])
+		}
+		byClass[c] = append(byClass[c], i)
+	}
+	keys := make([]uint64, len(f.files))
+	rels := make([]string, len(f.files))
+	for i, file := range f.files {
+		rels[i] = relSlash(f.dir, file)
+		h := fnv.New64a()
+		h.Write([]byte(rels[i]))
+		keys[i] = SplitMix64(h.Sum64())
+	}
+	out := make([]bool, len(f.files))
+	n := 0
+	for _, idx := range byClass {
+		k := min(int(math.Round(percent/100*float64(len(idx)))), len(idx)-1)
+		slices.SortFunc(idx, func(a, b int) int { return cmp.Or(cmp.Compare(keys[a], keys[b]), strings.Compare(rels[a], rels[b])) })
+		for _, i := range idx[:max(k, 0)] {
+			out[i] = true
+			n++
+		}
+	}
+	if n == 0 {
+		return usageErr(f.dir, fmt.Errorf("holding out %g%% of each class's images holds out none of the %d images", percent, len(f.files)),
+			"raise the percentage (-val-percent), or give the folder a train/ and a val/ folder")
+	}
+	files, labels := f.files[:0:0], []int32(nil)
+	for i, file := range f.files {
+		if out[i] == held {
+			files = append(files, file)
+			if f.labels != nil {
+				labels = append(labels, f.labels[i])
+			}
+		}
+	}
+	f.files, f.labels, f.heldOut = files, labels, held
+	return nil
+}
+
+// relSlash is file's path relative to dir (a folder that walkImages joined to it), with "/".
+func relSlash(dir, file string) string {
+	rel, ok := strings.CutPrefix(file, filepath.Clean(dir)+string(filepath.Separator))
+	if !ok { // dir is "."
+		rel, _ = filepath.Rel(dir, file)
+	}
+	return filepath.ToSlash(rel)
 }

@@ -81,7 +81,7 @@ type flags struct {
 	shardCache, shardCacheSize, labelColumn           string
 	labelTable                                        string
 	subset, probeEpochs, knnK, batch                  int
-	knnT, percent                                     float64
+	knnT, percent, valPercent                         float64
 	seed                                              uint64
 
 	weights            string
@@ -103,6 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.dataDir, "data-dir", "", "folder of the data sets; for -dataset folder or shards, the images (default: the folder the encoder was trained on)")
 	fs.StringVar(&f.labelColumn, "label-column", "", "-dataset folder: the column of labels in the folder's metadata.csv or metadata.jsonl, or in -label-table (default: the encoder run's, when evaluating on its data set; otherwise \"label\", when the table has it)")
 	fs.StringVar(&f.labelTable, "label-table", "", "-dataset folder: a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (default: the encoder run's, when evaluating on its data set); see train -h")
+	fs.Float64Var(&f.valPercent, "val-percent", 0, "-dataset folder without a val/ folder: hold out this percentage of each class's images as the test split, chosen by their paths as train -val-percent chooses them (default: the encoder run's, when evaluating on its data set)")
 	fs.StringVar(&f.shardCache, "shard-cache", "", "-dataset shards over HTTP or pipe:: a folder that keeps the shards once downloaded (default: the training run's, when it exists here)")
 	fs.StringVar(&f.shardCacheSize, "shard-cache-size", "", "size limit of the shard cache folder, kept in it for every later use (e.g. 200GB; 0: none; empty: the folder's own, as train -shard-cache-size set it)")
 	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split, at most as many as the smaller split holds (0: all; in-memory data sets: mnist, cifar10, ...)")
@@ -238,6 +239,8 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-subset: must be >= 0, got %d", f.subset)
 	case !(f.percent > 0 && f.percent <= 100):
 		return fmt.Sprintf("-train-percent: want a percentage in (0, 100], got %g", f.percent)
+	case !(f.valPercent >= 0 && f.valPercent < 100):
+		return fmt.Sprintf("-val-percent: want a percentage in [0, 100) (0: none), got %g", f.valPercent)
 	case f.dataset != "" && !slices.Contains(datasets.Names(), f.dataset):
 		return fmt.Sprintf("-dataset: unknown data set %q: use one of %s", f.dataset, strings.Join(datasets.Names(), ", "))
 	case !slices.Contains(splits, f.split):
@@ -342,8 +345,8 @@ func fail(stderr io.Writer, logger *log.Logger, err error) int {
 // dataOf returns the data set to evaluate on, its folder and the shard cache: -dataset,
 // -data-dir and -shard-cache when given, otherwise the encoder's own (for an image folder or
 // shards, the folder it was trained on, but not a pipe: command, datasets.CheckRecordedDataDir;
-// its shard cache if that folder exists here). It also sets f.labelColumn and f.labelTable to the
-// encoder run's when not given and the data set is the run's.
+// its shard cache if that folder exists here). It also sets f.labelColumn, f.labelTable and
+// f.valPercent to the encoder run's when not given and the data set is the run's.
 func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err error) {
 	dataset, dataDir, cache = f.dataset, f.dataDir, f.shardCache
 	if dataset == "" {
@@ -355,11 +358,17 @@ func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err e
 	if !f.set["label-table"] && strings.EqualFold(dataset, enc.Dataset) {
 		f.labelTable = enc.LabelTable
 	}
+	if !f.set["val-percent"] && strings.EqualFold(dataset, enc.Dataset) {
+		f.valPercent = enc.ValPercent
+	}
 	if f.labelColumn != "" && !strings.EqualFold(dataset, "folder") {
 		return "", "", "", config.Errorf("label-column", "names the column of labels in an image folder's metadata table (-dataset folder); %s has its own labels", dataset)
 	}
 	if f.labelTable != "" && !strings.EqualFold(dataset, "folder") {
 		return "", "", "", config.Errorf("label-table", "labels an image folder (-dataset folder); %s has its own labels", dataset)
+	}
+	if f.valPercent > 0 && !strings.EqualFold(dataset, "folder") {
+		return "", "", "", config.Errorf("val-percent", "holds out images of an image folder (-dataset folder); %s has its own test split", dataset)
 	}
 	if !f.set["data-dir"] && dataset == enc.Dataset {
 		dataDir = enc.DataDir
@@ -422,7 +431,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			return d, nil
 		}
 		opt := enc.Config.DataOptions(dataDir, cache)
-		opt.LabelColumn, opt.LabelTable = f.labelColumn, f.labelTable
+		opt.LabelColumn, opt.LabelTable, opt.ValPercent = f.labelColumn, f.labelTable, f.valPercent
 		var d datasets.Data
 		var err error
 		if split == datasets.SplitTest && probe {
@@ -588,7 +597,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	if cfg.Dataset, cfg.DataDir, cfg.ShardCache, err = f.dataOf(encCfg); err != nil {
 		return err
 	}
-	cfg.LabelColumn, cfg.LabelTable = f.labelColumn, f.labelTable
+	cfg.LabelColumn, cfg.LabelTable, cfg.ValPercent = f.labelColumn, f.labelTable, f.valPercent
 	cfg.Seed, cfg.BatchSize, cfg.FitBatch = f.seed, f.batch, !f.set["batch-size"]
 	cfg.Augment = "crop-flip"
 	if cfg.Dataset == "mnist" {

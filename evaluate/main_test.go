@@ -963,6 +963,16 @@ func TestLabelsFromMetadataTable(t *testing.T) {
 	if _, knnSwapped := accuracies("-data-dir", swapped, "-label-column", "kind"); knnSwapped == knn {
 		t.Errorf("val/ labels swapped: kNN %g, the same as with the right labels: the comparison above cannot fail", knnSwapped)
 	}
+	// One folder without val/ (the class folders of train/ alone): -val-percent holds out 25% of
+	// each class (2 of 6) for the probe; without it, the probe is refused, suggesting it.
+	flat := filepath.Join(classes, "train")
+	if o := evaluate(t, "-checkpoint", dir, "-data-dir", flat, "-val-percent", "25", "-probe-epochs", "1", "-knn-k", "3"); o.code != 0 ||
+		!strings.Contains(o.stdout, "folder: 8 train (100% of the labels) / 4 test images") {
+		t.Errorf("-val-percent 25: exit %d; want 8 training and 4 test images:\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	if o := evaluate(t, "-checkpoint", dir, "-data-dir", flat, "-probe-epochs", "1"); o.code != 2 || !strings.Contains(o.stderr, "no held-out images") || !strings.Contains(o.stderr, "-val-percent 10") {
+		t.Errorf("no val/, no -val-percent: exit %d; want 2, suggesting -val-percent:\n%s", o.code, o.stderr)
+	}
 	o := evaluate(t, "-checkpoint", dir, "-data-dir", table, "-probe-epochs", "1")
 	if o.code != 2 || !strings.Contains(o.stderr, `the metadata table has no "label" column`) || !strings.Contains(o.stderr, "columns=file_name,kind") {
 		t.Errorf("without -label-column: exit %d, want 2 and a warning that the table has no label column, naming its columns:\n%s", o.code, o.stderr)
@@ -974,25 +984,30 @@ func TestLabelsFromMetadataTable(t *testing.T) {
 	}
 }
 
-// TestLabelsOfTheRun: evaluating on the encoder's own data set reads its labels as the run did
-// (its -label-column and -label-table); on another data set, neither; given for a data set with
-// its own labels, each is refused, naming the flag.
+// TestLabelsOfTheRun: evaluating on the encoder's own data set reads its labels and splits as the
+// run did (its -label-column, -label-table and -val-percent); on another data set, none; given for
+// a data set with its own labels and splits, each is refused, naming the flag.
 func TestLabelsOfTheRun(t *testing.T) {
-	run := config.Config{Dataset: "folder", DataDir: "/photos", LabelColumn: "kind", LabelTable: "/photos.csv"}
+	run := config.Config{Dataset: "folder", DataDir: "/photos", LabelColumn: "kind", LabelTable: "/photos.csv", ValPercent: 10}
 	f := &flags{set: map[string]bool{}}
-	if _, _, _, err := f.dataOf(run); err != nil || f.labelColumn != "kind" || f.labelTable != "/photos.csv" {
-		t.Errorf("the run's data set: label column %q, table %q (%v); want the run's, kind and /photos.csv", f.labelColumn, f.labelTable, err)
+	if _, _, _, err := f.dataOf(run); err != nil || f.labelColumn != "kind" || f.labelTable != "/photos.csv" || f.valPercent != 10 {
+		t.Errorf("the run's data set: label column %q, table %q, held out %g%% (%v); want the run's, kind, /photos.csv and 10%%", f.labelColumn, f.labelTable, f.valPercent, err)
 	}
 	f = &flags{dataset: "mnist", set: map[string]bool{"dataset": true}}
-	if _, _, _, err := f.dataOf(run); err != nil || f.labelColumn != "" || f.labelTable != "" {
-		t.Errorf("another data set: label column %q, table %q (%v); want neither", f.labelColumn, f.labelTable, err)
+	if _, _, _, err := f.dataOf(run); err != nil || f.labelColumn != "" || f.labelTable != "" || f.valPercent != 0 {
+		t.Errorf("another data set: label column %q, table %q, held out %g%% (%v); want none", f.labelColumn, f.labelTable, f.valPercent, err)
 	}
-	for _, flag := range []string{"label-column", "label-table"} {
-		f = &flags{dataset: "mnist", labelColumn: "x", labelTable: "x", set: map[string]bool{"dataset": true, flag: true}}
-		if flag == "label-table" {
-			f.labelColumn, f.set["label-column"] = "", false
+	for _, flag := range []string{"label-column", "label-table", "val-percent"} {
+		f = &flags{dataset: "mnist", set: map[string]bool{"dataset": true, flag: true}}
+		switch flag {
+		case "label-column":
+			f.labelColumn = "x"
+		case "label-table":
+			f.labelTable = "x"
+		default:
+			f.valPercent = 10
 		}
-		if _, _, _, err := f.dataOf(run); err == nil || !strings.Contains(err.Error(), "-"+flag) || !strings.Contains(err.Error(), "mnist has its own labels") {
+		if _, _, _, err := f.dataOf(run); err == nil || !strings.Contains(err.Error(), "-"+flag) || !strings.Contains(err.Error(), "mnist has its own") {
 			t.Errorf("-%s with -dataset mnist: %v; want it refused, naming the flag", flag, err)
 		}
 	}

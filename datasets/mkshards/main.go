@@ -13,7 +13,9 @@
 // extension; its labels are in -label-column, or "label", or else its second column). train/ and
 // val/ (or test/) under -in are written as -out/train/train-NNNNNN.tar and -out/val/val-NNNNNN.tar
 // (a validation/ or valid/ folder beside train/, as Hugging Face and Kaggle name it, as val/), a
-// folder without them as -out/shard-NNNNNN.tar. Image bytes are copied unchanged (no
+// folder without them as -out/shard-NNNNNN.tar, or with -val-percent P as train/ and val/ shards,
+// val/ holding the P% of each class that train -val-percent holds out (the same images). Image
+// bytes are copied unchanged (no
 // re-encoding); samples are shuffled across shards (-seed; -no-shuffle keeps the folder's order);
 // classes.txt lists the class names, and index.json (in the format of WebDataset's wids) each
 // shard's sample count, size and MD5 digest, so that the shards open without a scan, which over
@@ -88,6 +90,7 @@ func run(args []string) int {
 	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not an image header (with -verify: that do not decode), with a warning each, instead of stopping")
 	index := fs.String("index", "", "instead of writing shards, write the index.json of existing ones (made elsewhere, or before this option): a folder, a pattern or a pattern of URLs of .tar shards; -out is then the index file (default: index.json beside the shards)")
 	labelColumn := fs.String("label-column", "", "the column of labels in a folder's metadata.csv or metadata.jsonl, or in -label-table (default \""+datasets.DefaultLabelColumn+"\", when the table has it; for -label-table, else its second column)")
+	valPercent := fs.Float64("val-percent", 0, "for a folder without a val/ folder: write this percentage of each class's images as the val/ split, and the others as train/, chosen by their paths as train -val-percent chooses them (the same images)")
 	labelTable := fs.String("label-table", "", "a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (train.csv): its file_name column, or else its first, names each image by its path under the split folder, with or without its extension")
 	shuffleBuffer := fs.Int("shuffle-buffer", 10000, "Parquet input: images held in memory to shuffle them across the shards, beside reading the row groups in a random order (0: none)")
 	verify := fs.Bool("verify", false, "decode every image first, in parallel (slower), to find files damaged past their header here rather than in training (without it, only headers are checked and train -skip-bad-images replaces such a file)")
@@ -119,6 +122,8 @@ func run(args []string) int {
 		return usage("-out: give the folder to write the shards into")
 	case *perShard <= 0:
 		return usage("-per-shard %d: want at least 1", *perShard)
+	case !(*valPercent >= 0 && *valPercent < 100):
+		return usage("-val-percent %g: want a percentage in [0, 100) (0: none)", *valPercent)
 	case datasets.Within(*out, *in):
 		return usage("-out: %s is inside the image folder -in %s, where the shards would be read as images (or as a class): choose a folder outside it", *out, *in)
 	}
@@ -133,6 +138,9 @@ func run(args []string) int {
 	}
 	if len(parquetSplits) > 0 && *labelTable != "" {
 		return usage("-label-table labels an image folder; %s holds Parquet files, whose labels are a column of theirs (-label-column)", *in)
+	}
+	if len(parquetSplits) > 0 && *valPercent > 0 {
+		return usage("-val-percent holds out images of an image folder; %s holds Parquet files, whose splits are their own", *in)
 	}
 	if len(parquetSplits) == 0 {
 		if err := datasets.CheckSplitNames(*in); err != nil {
@@ -150,6 +158,12 @@ func run(args []string) int {
 		}
 		if len(splits) == 0 {
 			splits = []string{""} // no split folders: -in itself
+		}
+		if *valPercent > 0 {
+			if slices.Contains(splits, "val") {
+				return usage("-val-percent: %s holds a %s/ folder of held-out images already: leave -val-percent out", *in, from["val"])
+			}
+			splits = []string{"train", "val"} // both from train/, or from -in itself
 		}
 	}
 	for _, split := range splits {
@@ -177,9 +191,20 @@ func run(args []string) int {
 			sources[i] = source{set: set}
 			continue
 		}
-		f, err := datasets.OpenFolderLabels(filepath.Join(*in, from[split]), "", datasets.FolderLabels{Table: *labelTable, Column: *labelColumn})
-		if err == nil && split != "" && split != "train" {
-			err = f.UseClassesOf(filepath.Join(*in, "train"))
+		labels := datasets.FolderLabels{Table: *labelTable, Column: *labelColumn}
+		var f *datasets.Folder
+		if *valPercent > 0 {
+			var d datasets.Data
+			d, err = datasets.Open("folder", map[string]string{"train": datasets.SplitTrain, "val": datasets.SplitTest}[split],
+				datasets.Options{DataDir: *in, LabelTable: *labelTable, LabelColumn: *labelColumn, ValPercent: *valPercent})
+			if err == nil {
+				f = d.(*datasets.Folder)
+			}
+		} else {
+			f, err = datasets.OpenFolderLabels(filepath.Join(*in, from[split]), "", labels)
+			if err == nil && split != "" && split != "train" {
+				err = f.UseClassesOf(filepath.Join(*in, "train"))
+			}
 		}
 		if err != nil {
 			return report(err)

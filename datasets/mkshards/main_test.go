@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -236,15 +237,69 @@ func TestMetadataLabels(t *testing.T) {
 	}
 }
 
+// TestValPercent: -val-percent writes a folder without val/ as train/ and val/ shards: the images
+// that train -val-percent holds out (the same, listed by the datasets package here) in val/, the
+// others in train/, with one classes.txt; a folder with a val/ already is refused.
+func TestValPercent(t *testing.T) {
+	in := t.TempDir()
+	writeImages(t, filepath.Join(in, "cat"), 10)
+	writeImages(t, filepath.Join(in, "dog"), 10)
+	out := filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", in, "-out", out, "-val-percent", "20"); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	held, err := datasets.OpenTest("folder", datasets.Options{DataDir: in, ValPercent: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []string // the held-out images' keys (their paths without the extension)
+	for i := range held.Info().Len {
+		want = append(want, datasets.ShardKey(in, held.(*datasets.Folder).Path(i)))
+	}
+	for split, n := range map[string]int{"train": 16, "val": 4} {
+		s, err := datasets.OpenShards(filepath.Join(out, split), "")
+		if err != nil || s.Len() != n || strings.Join(s.Info().ClassNames, " ") != "cat dog" {
+			t.Fatalf("%s: %v; want %d samples of cat and dog", split, err, n)
+		}
+		for _, m := range shardMembers(t, filepath.Join(out, split)) {
+			if key, ok := strings.CutSuffix(m.name, ".png"); ok && slices.Contains(want, key) != (split == "val") {
+				t.Errorf("%s: %s is in the wrong split", split, m.name)
+			}
+		}
+	}
+	if got := shardLabels(t, filepath.Join(out, "val")); strings.Count(got, "0") != 2 || strings.Count(got, "1") != 2 {
+		t.Errorf("val labels %q, want 2 of each class", got)
+	}
+	writeImages(t, filepath.Join(in, "val", "cat"), 2)
+	code, stderr := runStderr(t, "-in", in, "-out", filepath.Join(t.TempDir(), "shards"), "-val-percent", "20")
+	if code != 2 || !strings.Contains(stderr, "holds a val/ folder of held-out images already") {
+		t.Errorf("-val-percent beside val/: exit %d, %s; want 2 and a usage error", code, stderr)
+	}
+}
+
 // shardLabels reads the .cls members of the shards in dir, in order.
 func shardLabels(t *testing.T, dir string) string {
+	t.Helper()
+	var labels []string
+	for _, m := range shardMembers(t, dir) {
+		if strings.HasSuffix(m.name, ".cls") {
+			labels = append(labels, strings.TrimSpace(m.data))
+		}
+	}
+	return strings.Join(labels, " ")
+}
+
+type member struct{ name, data string }
+
+// shardMembers reads the members of the shards in dir, in order.
+func shardMembers(t *testing.T, dir string) []member {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(dir, "*.tar"))
 	if err != nil || len(paths) == 0 {
 		t.Fatalf("no shards in %s (%v)", dir, err)
 	}
 	sort.Strings(paths)
-	var labels []string
+	var members []member
 	for _, p := range paths {
 		f, err := os.Open(p)
 		if err != nil {
@@ -259,14 +314,15 @@ func shardLabels(t *testing.T, dir string) string {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.HasSuffix(h.Name, ".cls") {
-				data, _ := io.ReadAll(tr)
-				labels = append(labels, strings.TrimSpace(string(data)))
+			data, err := io.ReadAll(tr)
+			if err != nil {
+				t.Fatal(err)
 			}
+			members = append(members, member{h.Name, string(data)})
 		}
 		f.Close()
 	}
-	return strings.Join(labels, " ")
+	return members
 }
 
 // runStderr runs the command with args and returns its exit status and what it wrote to the

@@ -36,6 +36,11 @@ type Config struct {
 	// every evaluation (online probe, kNN, final probe) uses the held-out ones instead of the test
 	// split, so that a recipe can be chosen without looking at the test set. 0: no hold-out.
 	Validation int `json:"validation"`
+	// ValPercent holds out this percentage of an image folder's training images (each class's,
+	// chosen by their paths: the same images in every run) as its test split, for a folder
+	// without a val/ folder: training, the evaluations and every later command read the split so.
+	// 0: none. See datasets.Options.ValPercent.
+	ValPercent float64 `json:"val_percent"`
 	// ImageSize is the side of the training and evaluation views in pixels (0: the preset's, or
 	// the data set's own for sets of one size). Folders and shards need one.
 	ImageSize int `json:"image_size"`

@@ -100,6 +100,9 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 		{[]string{"-exif-orientation"}, "exif-orientation", "turns the images of image folders and shards (-dataset folder or shards); mnist has no EXIF data"},
 		{[]string{"-label-column", "breed"}, "label-column", "names the column of labels in an image folder's metadata table (-dataset folder); mnist has its own labels"},
 		{[]string{"-label-table", "train.csv"}, "label-table", "labels an image folder (-dataset folder); mnist has its own labels"},
+		{[]string{"-val-percent", "10"}, "val-percent", "holds out images of an image folder (-dataset folder); for mnist, use -validation N"},
+		{[]string{"-dataset", "folder", "-val-percent", "100"}, "val-percent", "want a percentage in [0, 100) (0: none), got 100"},
+		{[]string{"-dataset", "folder", "-val-percent", "NaN"}, "val-percent", "got NaN"},
 		{[]string{"-checkpoint-mirror", "/backups/run"}, "checkpoint-mirror", `"/backups/run" is not a bucket folder: give s3://BUCKET/PREFIX/ or gs://BUCKET/PREFIX/`},
 		// Loss parameters name their flag, also those the chosen objective (vicreg) ignores.
 		{[]string{"-lambda", "-1"}, "lambda", "must be a finite number >= 0, got -1"},

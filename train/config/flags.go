@@ -38,6 +38,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.SkipBadImages, "skip-bad-images", c.SkipBadImages, "replace images that do not decode by another of the batch (logged by name; bad_images in the metrics: images replaced per step, a mean over each line) instead of stopping")
 	fs.IntVar(&c.Subset, "subset", c.Subset, "train on the first N training images only (0: all; in-memory data sets: mnist, cifar10, ...)")
 	fs.IntVar(&c.Validation, "validation", c.Validation, "hold out the last N training images and evaluate on them instead of the test split (for choosing a recipe; 0: none; in-memory data sets: a folder or shards hold theirs in val/)")
+	fs.Float64Var(&c.ValPercent, "val-percent", c.ValPercent, "-dataset folder without a val/ folder (Kaggle's train_images/, say): hold out this percentage of each class's images as the test split, chosen by their paths (the same images in every run, evaluate and analyze included; a val/ or test/ folder is then not read); 0: none")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "data goroutines (0: one per CPU); results do not depend on it")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of initialisation, data order and augmentations")
 	fs.StringVar(&c.Model.Arch, "model", c.Model.Arch, "encoder: "+strings.Join(models.Archs, ", "))

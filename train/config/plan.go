@@ -127,6 +127,10 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("shard-cache-size", "limits the size of a shard cache: give its folder with -shard-cache")
 	case c.Validation < 0:
 		return nil, Errorf("validation", "must be >= 0")
+	case !(c.ValPercent >= 0 && c.ValPercent < 100):
+		return nil, Errorf("val-percent", "want a percentage in [0, 100) (0: none), got %g", c.ValPercent)
+	case c.ValPercent > 0 && !strings.EqualFold(c.Dataset, "folder"):
+		return nil, Errorf("val-percent", "holds out images of an image folder (-dataset folder); for %s, use -validation N (in-memory data sets) or a val/ folder of shards", c.Dataset)
 	case !(c.WarmupEpochs >= 0) || math.IsInf(c.WarmupEpochs, 0):
 		return nil, Errorf("warmup-epochs", "must be a number >= 0, got %g", c.WarmupEpochs)
 	case c.KeepLast < 1:
@@ -268,7 +272,7 @@ func (c Config) Augmentation(d datasets.Data) (datasets.Augmentation, error) {
 // dataDir through the shard cache shardCache (the run's own, or those an evaluation gives): every
 // command that reads a run's data (training, fine-tuning, evaluation, analysis) reads it so.
 func (c Config) DataOptions(dataDir, shardCache string) datasets.Options {
-	return datasets.Options{DataDir: dataDir, ShardCache: shardCache, ExifOrientation: c.ExifOrientation, LabelColumn: c.LabelColumn, LabelTable: c.LabelTable}
+	return datasets.Options{DataDir: dataDir, ShardCache: shardCache, ExifOrientation: c.ExifOrientation, LabelColumn: c.LabelColumn, LabelTable: c.LabelTable, ValPercent: c.ValPercent}
 }
 
 // CheckMirror checks a -checkpoint-mirror location: "" (none) or a bucket folder. A local path is

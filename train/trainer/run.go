@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -80,7 +81,11 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 	mem, inMemory := train.(*datasets.Dataset)
 	switch {
 	case !inMemory && cfg.Validation > 0:
-		return nil, config.Errorf("validation", "holds out images of in-memory data sets (mnist, cifar10, ...); for -dataset %s, put the held-out images in a val/ folder", cfg.Dataset)
+		hint := "put the held-out images in a val/ folder"
+		if strings.EqualFold(cfg.Dataset, "folder") {
+			hint += ", or hold out a percentage of them with -val-percent"
+		}
+		return nil, config.Errorf("validation", "holds out images of in-memory data sets (mnist, cifar10, ...); for -dataset %s, %s", cfg.Dataset, hint)
 	case !inMemory && cfg.Subset > 0:
 		return nil, config.Errorf("subset", "applies to in-memory data sets (mnist, cifar10, ...), not to -dataset %s", cfg.Dataset)
 	case !inMemory && cfg.EvalSubset > 0:

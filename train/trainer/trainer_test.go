@@ -139,6 +139,31 @@ func TestOneClassIsNotEvaluated(t *testing.T) {
 	}
 }
 
+// TestValPercentEvaluatesHeldOutImages: a labelled folder without split folders is not evaluated
+// (its test split would be the training images) unless -val-percent holds out some of its images:
+// then training reads the others, and the evaluation those held out (20% of each class of 10: 2).
+func TestValPercentEvaluatesHeldOutImages(t *testing.T) {
+	b := backendtest.XLA(t)
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, root, []string{"a", "b"}, 10)
+	c := tinyConfig(t)
+	c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16
+	c.Subset, c.EvalSubset, c.Steps, c.ProbeEpochs, c.BatchSize = 0, 0, 1, 1, 8
+	var logged strings.Builder
+	res, err := Run(b, c, Options{Logger: log.New(&logged), NoProgressBar: true})
+	if err != nil || res.Linear != nil || !strings.Contains(logged.String(), "no held-out images") {
+		t.Fatalf("without -val-percent: %v, linear probe %s; want no evaluation, saying why:\n%s", err, acc(res.Linear), logged.String())
+	}
+	c.ValPercent, c.CheckpointDir = 20, t.TempDir()
+	logged.Reset()
+	if res, err = Run(b, c, Options{Logger: log.New(&logged), NoProgressBar: true}); err != nil {
+		t.Fatal(err)
+	}
+	if res.Linear == nil || res.KNN == nil || !strings.Contains(logged.String(), "images=16 ") || !strings.Contains(logged.String(), "eval_images=4 ") {
+		t.Errorf("-val-percent 20: linear probe %s, kNN %s; want both measured, training on 16 images and evaluating on 4:\n%s", acc(res.Linear), acc(res.KNN), logged.String())
+	}
+}
+
 // TestResumeOnOtherDataLeavesTheRunAsItWas: -resume with a -data-dir of another size is refused
 // (a usage error naming the data the run was trained on), and config.json, which records that
 // data, is left as it was: -config config.json -resume must still work afterwards.
