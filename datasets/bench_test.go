@@ -366,8 +366,9 @@ func BenchmarkOpenFolder(b *testing.B) {
 	b.Logf("%s", cpuinfo.Describe())
 	const n, classes = 20000, 100
 	byClass, byTable := b.TempDir(), b.TempDir()
-	var table strings.Builder
+	var table, kaggle strings.Builder
 	table.WriteString("file_name,label\n")
+	kaggle.WriteString("id,label\n") // an outside table, Kaggle's: ids without the extension
 	for i := range n {
 		name := fmt.Sprintf("%06d.jpg", i)
 		class := fmt.Sprintf("c%03d", i%classes)
@@ -380,15 +381,30 @@ func BenchmarkOpenFolder(b *testing.B) {
 			}
 		}
 		fmt.Fprintf(&table, "images/%s,%s\n", name, class)
+		fmt.Fprintf(&kaggle, "images/%06d,%s\n", i, class)
 	}
 	if err := os.WriteFile(filepath.Join(byTable, "metadata.csv"), []byte(table.String()), 0o644); err != nil {
 		b.Fatal(err)
 	}
-	for _, bc := range []struct{ name, dir string }{{"class-folders", byClass}, {"metadata-table", byTable}} {
+	outside := filepath.Join(b.TempDir(), "train.csv")
+	if err := os.WriteFile(outside, []byte(kaggle.String()), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	for _, bc := range []struct {
+		name, dir string
+		opt       Options
+		want      int
+	}{
+		{"class-folders", byClass, Options{}, n},
+		{"metadata-table", byTable, Options{}, n},
+		{"label-table", byTable, Options{LabelTable: outside}, n},
+		{"val-percent-10", byClass, Options{ValPercent: 10}, n * 9 / 10}, // the training split
+	} {
 		b.Run(bc.name, func(b *testing.B) {
+			bc.opt.DataDir = bc.dir
 			for b.Loop() {
-				f, err := OpenFolder(bc.dir, "")
-				if err != nil || f.Info().Len != n || f.Info().NumClasses != classes {
+				f, err := Open("folder", SplitTrain, bc.opt)
+				if err != nil || f.Info().Len != bc.want || f.Info().NumClasses != classes {
 					b.Fatalf("%v, %d images", err, f.Info().Len)
 				}
 			}
