@@ -1,5 +1,7 @@
 package datasets
 
+import "strconv"
+
 // Image is one decoded image: H rows of W pixels of C interleaved uint8 channels (HWC order).
 // Messages give the size of an image as width x height (W x H, as image viewers and tools such as
 // ImageMagick do), not in the order of the fields.
@@ -24,6 +26,14 @@ type Info struct {
 	ClassNames []string
 	// Mean and Std are the per-channel normalisation on the [0, 1] scale.
 	Mean, Std []float32
+}
+
+// ClassName is the name of class k: its ClassNames entry, or else its number.
+func (i Info) ClassName(k int) string {
+	if k >= 0 && k < len(i.ClassNames) {
+		return i.ClassNames[k]
+	}
+	return strconv.Itoa(k)
 }
 
 // Data is a data set that a Loader and an EvalIterator read: a random-access Source (the

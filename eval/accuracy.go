@@ -61,3 +61,36 @@ func Accuracy(f Features, score func(x []float32, logits []float64), classes int
 	}
 	return TopK(scores, f.Labels, classes, 1)
 }
+
+// Majority is the baseline that every classifier should beat: always predicting the class most
+// frequent among the labelled rows of train (the lowest-numbered among ties). It returns that
+// class and its accuracy on the labelled rows of test, which is the class's share of them: high
+// where the classes are imbalanced, 1/classes where they are balanced. It returns -1, -1 when
+// either has no labelled row.
+func Majority(train, test Features) (class int, acc float64) {
+	counts := map[int32]int{}
+	for _, l := range train.Labels {
+		if l >= 0 {
+			counts[l]++
+		}
+	}
+	class = -1
+	for l, n := range counts {
+		if class < 0 || n > counts[int32(class)] || n == counts[int32(class)] && int(l) < class {
+			class = int(l)
+		}
+	}
+	hits, labelled := 0, 0
+	for _, l := range test.Labels {
+		if l >= 0 {
+			labelled++
+			if int(l) == class {
+				hits++
+			}
+		}
+	}
+	if class < 0 || labelled == 0 {
+		return -1, -1
+	}
+	return class, float64(hits) / float64(labelled)
+}

@@ -402,3 +402,26 @@ func TestWriteEmbeddingsFiles(t *testing.T) {
 		t.Errorf("too few file names: %v", err)
 	}
 }
+
+// TestMajority: the majority baseline predicts the training split's most frequent class (ties:
+// the lowest number; unknown labels, -1, not counted) and scores its share of the labelled test
+// rows, counted here by hand.
+func TestMajority(t *testing.T) {
+	labels := func(l ...int32) Features { return Features{Labels: l} }
+	for _, tc := range []struct {
+		name        string
+		train, test Features
+		class       int
+		acc         float64
+	}{
+		{"imbalanced", labels(2, 2, 2, 0, 1, -1, -1, -1, -1), labels(2, 0, 2, 1, 2, -1), 2, 3.0 / 5},
+		{"tie: the lower class", labels(1, 0, 1, 0), labels(0, 1, 1, 1), 0, 1.0 / 4},
+		{"absent from the test split", labels(3, 3, 1), labels(1, 1), 3, 0},
+		{"no training labels", labels(-1), labels(0), -1, -1},
+		{"unlabelled test split", labels(0), Features{}, -1, -1},
+	} {
+		if class, acc := Majority(tc.train, tc.test); class != tc.class || acc != tc.acc {
+			t.Errorf("%s: class %d, accuracy %g; want %d and %g", tc.name, class, acc, tc.class, tc.acc)
+		}
+	}
+}

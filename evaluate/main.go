@@ -537,6 +537,11 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		m := enc.Config.Model
 		fmt.Fprintf(stdout, "encoder %s (%s, width %d, %d-dim), %s: %d train (%g%% of the labels) / %d test images\n",
 			m.Arch, m.Stem, m.Width, enc.Dim(), dataset, train.N, f.percent, test.N)
+		if class, acc := eval.Majority(train, test); class >= 0 {
+			name := opened[datasets.SplitTrain].Info().ClassName(class)
+			fmt.Fprintf(stdout, "always the majority class (%s, the most frequent in training): test %.2f%%\n", name, 100*acc)
+			res.Majority, res.MajorityClass = &acc, name
+		}
 		if f.probeEpochs > 0 {
 			pr, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed})
 			if err != nil {

@@ -967,8 +967,9 @@ func TestLabelsFromMetadataTable(t *testing.T) {
 	// each class (2 of 6) for the probe; without it, the probe is refused, suggesting it.
 	flat := filepath.Join(classes, "train")
 	if o := evaluate(t, "-checkpoint", dir, "-data-dir", flat, "-val-percent", "25", "-probe-epochs", "1", "-knn-k", "3"); o.code != 0 ||
-		!strings.Contains(o.stdout, "folder: 8 train (100% of the labels) / 4 test images") {
-		t.Errorf("-val-percent 25: exit %d; want 8 training and 4 test images:\n%s%s", o.code, o.stdout, o.stderr)
+		!strings.Contains(o.stdout, "folder: 8 train (100% of the labels) / 4 test images") ||
+		!strings.Contains(o.stdout, "always the majority class (a, the most frequent in training): test 50.00%") {
+		t.Errorf("-val-percent 25: exit %d; want 8 training and 4 test images, and the majority baseline (a tie: a, 50%%):\n%s%s", o.code, o.stdout, o.stderr)
 	}
 	if o := evaluate(t, "-checkpoint", dir, "-data-dir", flat, "-probe-epochs", "1"); o.code != 2 || !strings.Contains(o.stderr, "no held-out images") || !strings.Contains(o.stderr, "-val-percent 10") {
 		t.Errorf("no val/, no -val-percent: exit %d; want 2, suggesting -val-percent:\n%s", o.code, o.stderr)

@@ -93,12 +93,17 @@ type Pretrain struct {
 	// on the evaluation split at the end, the offline linear probe's and kNN's, and the baselines'
 	// (a linear probe on raw pixels and on a randomly initialised encoder). Files written before
 	// this release record -1 for them; Read makes those nil.
-	ProbeAcc     *float64      `json:"online_probe,omitempty"`
-	Linear       *float64      `json:"linear_probe,omitempty"`
-	KNN          *float64      `json:"knn,omitempty"`
-	PixelLinear  *float64      `json:"linear_pixels,omitempty"`
-	RandomLinear *float64      `json:"linear_random,omitempty"`
-	TrainTime    time.Duration `json:"train_ns"` // this process's training time (Trained steps)
+	ProbeAcc     *float64 `json:"online_probe,omitempty"`
+	Linear       *float64 `json:"linear_probe,omitempty"`
+	KNN          *float64 `json:"knn,omitempty"`
+	PixelLinear  *float64 `json:"linear_pixels,omitempty"`
+	RandomLinear *float64 `json:"linear_random,omitempty"`
+	// Majority is the accuracy of always predicting MajorityClass, the training split's most
+	// frequent class (eval.Majority): the floor the accuracies above should clear, high where the
+	// classes are imbalanced. Absent where the linear probe was not measured.
+	Majority      *float64      `json:"majority,omitempty"`
+	MajorityClass string        `json:"majority_class,omitempty"`
+	TrainTime     time.Duration `json:"train_ns"` // this process's training time (Trained steps)
 	// EvalSplit names the images the accuracies are measured on ("test", or "validation": the
 	// held-out training images), EvalImages their number.
 	EvalSplit  string `json:"eval_split"`
@@ -178,6 +183,11 @@ type Evaluate struct {
 	KNN  *float64 `json:"knn,omitempty"`
 	KNNK int      `json:"knn_k,omitempty"`
 	KNNT float64  `json:"knn_t,omitempty"`
+	// Majority is the test accuracy of always predicting MajorityClass, the training images' most
+	// frequent class (eval.Majority): the floor the probe and kNN should clear (absent when
+	// neither ran).
+	Majority      *float64 `json:"majority,omitempty"`
+	MajorityClass string   `json:"majority_class,omitempty"`
 	// Embeddings is the file -embeddings wrote, with the EmbeddingsImages images of the split
 	// EmbeddingsSplit (absent without -embeddings).
 	Embeddings       string `json:"embeddings,omitempty"`

@@ -140,4 +140,7 @@ func printAccuracy(res *results.Pretrain, cfg config.Config) {
 	if res.RandomLinear != nil {
 		fmt.Printf("  linear probe, random encoder      %6.2f%%\n", 100**res.RandomLinear)
 	}
+	if res.Majority != nil {
+		fmt.Printf("  always the majority class         %6.2f%%   (%s, the most frequent in training)\n", 100**res.Majority, res.MajorityClass)
+	}
 }

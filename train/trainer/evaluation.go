@@ -167,6 +167,9 @@ func (e *evaluator) final(res *results.Pretrain) error {
 		return err
 	}
 	res.Linear, res.KNN = results.Acc(lin), results.Acc(knn)
+	if class, acc := eval.Majority(trainF, evalF); class >= 0 {
+		res.Majority, res.MajorityClass = results.Acc(acc), e.data.train.Info().ClassName(class)
+	}
 	res.EvalImages = evalF.N // the images scored: without those left out as bad (-skip-bad-images)
 	for _, p := range e.cfg.LowLabel {
 		if err := e.stopped(fmt.Sprintf("%g%% of the labels", p)); err != nil {

@@ -162,6 +162,10 @@ func TestValPercentEvaluatesHeldOutImages(t *testing.T) {
 	if res.Linear == nil || res.KNN == nil || !strings.Contains(logged.String(), "images=16 ") || !strings.Contains(logged.String(), "eval_images=4 ") {
 		t.Errorf("-val-percent 20: linear probe %s, kNN %s; want both measured, training on 16 images and evaluating on 4:\n%s", acc(res.Linear), acc(res.KNN), logged.String())
 	}
+	// 8 training images of each class: the tie goes to the first class, a, 2 of the 4 held out.
+	if res.Majority == nil || *res.Majority != 0.5 || res.MajorityClass != "a" {
+		t.Errorf("majority baseline %s of class %q; want 50%% (always a)", acc(res.Majority), res.MajorityClass)
+	}
 }
 
 // TestResumeOnOtherDataLeavesTheRunAsItWas: -resume with a -data-dir of another size is refused
