@@ -252,6 +252,9 @@ func Open(name, split string, opt Options) (Data, error) {
 		if err == nil && opt.ValPercent > 0 {
 			err = f.holdOut(opt.ValPercent, split != SplitTrain && split != "")
 			f.split = split
+			if test, terr := resolveSplit(opt.DataDir, SplitTest); terr == nil && test != f.dir {
+				f.notRead = test // a val/ or test/ folder, left for the final word
+			}
 		}
 		if err != nil {
 			return nil, err

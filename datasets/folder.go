@@ -54,6 +54,7 @@ type Folder struct {
 	outside    bool           // table is an outside label table (FolderLabels.Table)
 	splitDir   bool           // dir is a split folder (train/, val/) under the folder given
 	heldOut    bool           // the images held out of the training split's listing (holdOut)
+	notRead    string         // the held-out folder (val/, test/) not read for a hold-out, for WarnLeftOut
 	unlisted   []string       // rows of the table that name no image listed (the first few), for WarnLeftOut
 	nUnlisted  int            // how many rows name no image
 	noLabels   *metadataTable // a metadata file without a label column, left aside, for WarnLeftOut
@@ -678,6 +679,9 @@ func (f *Folder) Ignored() int { return f.ignored }
 func (f *Folder) WarnLeftOut(logger *log.Logger) {
 	if f.heldOut {
 		return // the training split, listed from the same folder, says it
+	}
+	if f.notRead != "" {
+		logger.Info("the test split is the images held out of the training images (-val-percent): the folder of held-out images beside them is not read", "folder", f.notRead)
 	}
 	switch {
 	case f.nUnlisted > 0 && f.outside && f.splitDir:

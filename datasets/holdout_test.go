@@ -142,6 +142,11 @@ func TestFolderValPercentLayouts(t *testing.T) {
 			t.Errorf("held out %s: not an image of train/", name)
 		}
 	}
+	var said bytes.Buffer
+	train.WarnLeftOut(log.New(&said))
+	if !strings.Contains(said.String(), "the folder of held-out images beside them is not read") || !strings.Contains(said.String(), filepath.Join(root, "test")) {
+		t.Errorf("logged:\n%s\nwant a note that test/ is not read", said.String())
+	}
 
 	flat := t.TempDir()
 	for i := range 4 {
