@@ -94,3 +94,45 @@ func Majority(train, test Features) (class int, acc float64) {
 	}
 	return class, float64(hits) / float64(labelled)
 }
+
+// hitRate is the fraction of the rows whose prediction is their label (every row labelled).
+func hitRate(pred, labels []int32) float64 {
+	hits := 0
+	for i, p := range pred {
+		if p == labels[i] {
+			hits++
+		}
+	}
+	return float64(hits) / float64(len(pred))
+}
+
+// Balanced is the balanced accuracy of the predictions pred of rows labelled labels (-1: unknown,
+// not counted): the mean over the classes present in labels of the fraction of their rows
+// predicted as themselves (their recall), as scikit-learn's balanced_accuracy_score defines it. It
+// weighs each class alike, so that on imbalanced classes a classifier that favours the frequent
+// ones scores lower than its accuracy says; with balanced classes it equals the accuracy. It is
+// -1 when no row is labelled.
+func Balanced(pred, labels []int32, classes int) float64 {
+	rows := make([]int, classes)
+	hits := make([]int, classes)
+	for i, l := range labels {
+		if l < 0 || int(l) >= classes {
+			continue
+		}
+		rows[l]++
+		if pred[i] == l {
+			hits[l]++
+		}
+	}
+	sum, present := 0.0, 0
+	for c, n := range rows {
+		if n > 0 {
+			sum += float64(hits[c]) / float64(n)
+			present++
+		}
+	}
+	if present == 0 {
+		return -1
+	}
+	return sum / float64(present)
+}

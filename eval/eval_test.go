@@ -68,8 +68,10 @@ func TestLinearProbeOnRandomLabelsIsAtChance(t *testing.T) {
 	}
 }
 
-// referenceKNN is a direct float64 implementation of the weighted vote, written apart from KNN.
-func referenceKNN(train, test Features, k int, temp float64) float64 {
+// referenceKNN is a direct float64 implementation of the weighted vote, written apart from KNN: its
+// accuracy, and the class it predicts for each test row.
+func referenceKNN(train, test Features, k int, temp float64) (float64, []int32) {
+	var predicted []int32
 	norm := func(x []float32) []float64 {
 		var s float64
 		for _, v := range x {
@@ -119,8 +121,9 @@ func referenceKNN(train, test Features, k int, temp float64) float64 {
 		if pred == int(test.Labels[i]) {
 			correct++
 		}
+		predicted = append(predicted, int32(pred))
 	}
-	return float64(correct) / float64(test.N)
+	return float64(correct) / float64(test.N), predicted
 }
 
 func TestKNNMatchesReference(t *testing.T) {
@@ -133,10 +136,75 @@ func TestKNNMatchesReference(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := referenceKNN(train, test, cfg.K, cfg.Temperature)
+		want, _ := referenceKNN(train, test, cfg.K, cfg.Temperature)
 		if got != want {
 			t.Errorf("%+v: accuracy %v, reference %v", cfg, got, want)
 		}
+	}
+}
+
+// TestBalanced: the mean of the per-class recalls over the classes present, computed by hand; a
+// class only predicted does not count, nor does an unknown label.
+func TestBalanced(t *testing.T) {
+	labels := []int32{0, 0, 0, 0, 1, 1, 2, -1}
+	pred := []int32{0, 0, 0, 1, 0, 1, 2, 2}
+	if got, want := Balanced(pred, labels, 4), (3.0/4+1.0/2+1.0)/3; math.Abs(got-want) > 1e-15 {
+		t.Errorf("balanced accuracy %v, want %v", got, want)
+	}
+	if got := Balanced([]int32{3, 3}, []int32{0, 0}, 4); got != 0 {
+		t.Errorf("every row wrong: %v, want 0", got)
+	}
+	if got := Balanced([]int32{0}, []int32{-1}, 2); got != -1 {
+		t.Errorf("no labelled row: %v, want -1", got)
+	}
+}
+
+// TestBalancedProbeAndKNN: on test classes of equal size the balanced accuracy of the probe and of
+// kNN is their accuracy; on imbalanced ones (9 rows of class 0 to 1 of class 1, overlapping), kNN's
+// is the reference vote's per-class recalls averaged, which differs from its accuracy (the control
+// that the two are not the same number).
+func TestBalancedProbeAndKNN(t *testing.T) {
+	b := backendtest.Backend(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	train := twoGaussians(rng, 150, 5, 1)
+	test := twoGaussians(rng, 100, 5, 1)
+	pr, err := LinearProbe(b, train, test, ProbeConfig{Epochs: 5, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err := KNNScores(b, train, test, KNNConfig{K: 7, Temperature: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if math.Abs(pr.TestBalanced-pr.TestAccuracy) > 1e-12 || math.Abs(kr.Balanced-kr.Accuracy) > 1e-12 {
+		t.Errorf("balanced classes: probe %v against %v, kNN %v against %v; want them equal", pr.TestBalanced, pr.TestAccuracy, kr.Balanced, kr.Accuracy)
+	}
+	var rows []int
+	for i, l := range test.Labels {
+		if l == 0 || i%9 == 1 { // every class-0 row, a ninth of the class-1 rows
+			rows = append(rows, i)
+		}
+	}
+	skewed := test.Rows(rows)
+	kr, err = KNNScores(b, train, skewed, KNNConfig{K: 7, Temperature: 0.1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	acc, pred := referenceKNN(train, skewed, 7, 0.1)
+	recall := [2]float64{}
+	count := [2]float64{}
+	for i, l := range skewed.Labels {
+		count[l]++
+		if pred[i] == l {
+			recall[l]++
+		}
+	}
+	want := (recall[0]/count[0] + recall[1]/count[1]) / 2
+	if kr.Accuracy != acc || math.Abs(kr.Balanced-want) > 1e-12 || kr.Balanced == kr.Accuracy {
+		t.Errorf("imbalanced: kNN accuracy %v (reference %v), balanced %v (reference %v); want both equal to the reference's and different from each other", kr.Accuracy, acc, kr.Balanced, want)
+	}
+	if ps, err := LinearProbe(b, train, skewed, ProbeConfig{Epochs: 5, Seed: 1}); err != nil || ps.TestBalanced == ps.TestAccuracy || ps.TestBalanced <= 0 {
+		t.Errorf("imbalanced: probe accuracy %v, balanced %v (%v); want them to differ", ps.TestAccuracy, ps.TestBalanced, err)
 	}
 }
 

@@ -36,35 +36,45 @@ func (c KNNConfig) withDefaults() KNNConfig {
 }
 
 // KNN classifies every test embedding by a weighted vote of its K nearest training embeddings
-// (cosine similarity) and returns the accuracy. The similarity products run on the backend; the
-// top-K selection runs on the host.
+// (cosine similarity) and returns the accuracy (KNNScores has the balanced accuracy too). The
+// similarity products run on the backend; the top-K selection runs on the host.
 func KNN(b backends.Backend, train, test Features, cfg KNNConfig) (float64, error) {
+	r, err := KNNScores(b, train, test, cfg)
+	return r.Accuracy, err
+}
+
+// KNNResult is the kNN classifier's accuracy on the test features, and its balanced accuracy
+// (Balanced).
+type KNNResult struct {
+	Accuracy, Balanced float64
+}
+
+// KNNScores is KNN, with the balanced accuracy beside the accuracy.
+func KNNScores(b backends.Backend, train, test Features, cfg KNNConfig) (KNNResult, error) {
 	cfg = cfg.withDefaults()
 	if err := train.labeled("kNN", "training"); err != nil {
-		return 0, err
+		return KNNResult{}, err
 	}
 	if err := test.labeled("kNN", "test"); err != nil {
-		return 0, err
+		return KNNResult{}, err
 	}
 	if cfg.Temperature <= 0 {
-		return 0, fmt.Errorf("kNN: the temperature must be positive, got %+v", cfg)
+		return KNNResult{}, fmt.Errorf("kNN: the temperature must be positive, got %+v", cfg)
 	}
 	classes := max(train.NumClasses, test.NumClasses)
 	votes := make([]float64, classes)
-	correct := 0
+	pred := make([]int32, test.N)
 	err := eachNeighbours(b, train, test, [2]string{"training", "test"}, cfg.K, cfg.BatchSize, cfg.Progress, func(i int, nbs []Neighbour) {
 		clear(votes)
 		for _, nb := range nbs {
 			votes[train.Labels[nb.Index]] += math.Exp(float64(nb.Similarity) / cfg.Temperature)
 		}
-		if argmax(votes) == int(test.Labels[i]) {
-			correct++
-		}
+		pred[i] = int32(argmax(votes))
 	})
 	if err != nil {
-		return 0, fmt.Errorf("kNN: %w", err)
+		return KNNResult{}, fmt.Errorf("kNN: %w", err)
 	}
-	return float64(correct) / float64(test.N), nil
+	return KNNResult{Accuracy: hitRate(pred, test.Labels), Balanced: Balanced(pred, test.Labels, classes)}, nil
 }
 
 // Neighbour is one of a query's nearest keys: its row in the keys and its cosine similarity.

@@ -43,9 +43,11 @@ func (c ProbeConfig) withDefaults() ProbeConfig {
 	return c
 }
 
-// ProbeResult is the accuracy of the linear probe on its training and test features.
+// ProbeResult is the accuracy of the linear probe on its training and test features, and its
+// balanced accuracy on the test features (Balanced).
 type ProbeResult struct {
 	TrainAccuracy, TestAccuracy float64
+	TestBalanced                float64
 }
 
 // LinearProbe trains a linear classifier on train and reports its accuracy on train and test.
@@ -127,36 +129,32 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 		return ProbeResult{}, fmt.Errorf("linear probe: building the prediction: %w", err)
 	}
 	defer predict.Finalize()
-	trainAcc, err := accuracy(predict, train, batch)
+	trainPred, err := predictions(predict, train, batch)
 	if err != nil {
 		return ProbeResult{}, err
 	}
-	testAcc, err := accuracy(predict, test, batch)
+	testPred, err := predictions(predict, test, batch)
 	if err != nil {
 		return ProbeResult{}, err
 	}
-	return ProbeResult{TrainAccuracy: trainAcc, TestAccuracy: testAcc}, nil
+	return ProbeResult{TrainAccuracy: hitRate(trainPred, train.Labels), TestAccuracy: hitRate(testPred, test.Labels),
+		TestBalanced: Balanced(testPred, test.Labels, classes)}, nil
 }
 
-// accuracy runs predict over f in chunks of size batch (the last chunk padded, so that only two
-// shapes are ever compiled) and returns the fraction of correct labels.
-func accuracy(predict *context.Exec, f Features, batch int) (float64, error) {
-	correct := 0
+// predictions runs predict over f in chunks of size batch (the last chunk padded, so that only two
+// shapes are ever compiled) and returns the class predicted for each row.
+func predictions(predict *context.Exec, f Features, batch int) ([]int32, error) {
+	out := make([]int32, 0, f.N)
 	buf := make([]float32, batch*f.D)
 	for start := 0; start < f.N; start += batch {
 		n := min(batch, f.N-start)
 		clear(buf)
 		copy(buf, f.X[start*f.D:(start+n)*f.D])
-		out, err := predict.Exec(tensors.FromFlatDataAndDimensions(buf, batch, f.D))
+		res, err := predict.Exec(tensors.FromFlatDataAndDimensions(buf, batch, f.D))
 		if err != nil {
-			return 0, fmt.Errorf("linear probe: prediction: %w", err)
+			return nil, fmt.Errorf("linear probe: prediction: %w", err)
 		}
-		pred := tensors.MustCopyFlatData[int32](out[0])
-		for i := 0; i < n; i++ {
-			if pred[i] == f.Labels[start+i] {
-				correct++
-			}
-		}
+		out = append(out, tensors.MustCopyFlatData[int32](res[0])[:n]...)
 	}
-	return float64(correct) / float64(f.N), nil
+	return out, nil
 }

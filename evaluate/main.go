@@ -547,16 +547,17 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "linear probe: train %.2f%%, test %.2f%%\n", 100*pr.TrainAccuracy, 100*pr.TestAccuracy)
+			fmt.Fprintf(stdout, "linear probe: train %.2f%%, test %.2f%% (balanced: %.2f%%)\n", 100*pr.TrainAccuracy, 100*pr.TestAccuracy, 100*pr.TestBalanced)
 			res.LinearProbe, res.LinearProbeTrain, res.ProbeEpochs = &pr.TestAccuracy, &pr.TrainAccuracy, f.probeEpochs
+			res.LinearProbeBalanced = &pr.TestBalanced
 		}
 		if knnK > 0 {
-			acc, err := eval.KNN(b, train, test, eval.KNNConfig{K: knnK, Temperature: f.knnT})
+			kr, err := eval.KNNScores(b, train, test, eval.KNNConfig{K: knnK, Temperature: f.knnT})
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "kNN (k=%d, T=%g): test %.2f%%\n", knnK, f.knnT, 100*acc)
-			res.KNN, res.KNNK, res.KNNT = &acc, knnK, f.knnT
+			fmt.Fprintf(stdout, "kNN (k=%d, T=%g): test %.2f%% (balanced: %.2f%%)\n", knnK, f.knnT, 100*kr.Accuracy, 100*kr.Balanced)
+			res.KNN, res.KNNBalanced, res.KNNK, res.KNNT = &kr.Accuracy, &kr.Balanced, knnK, f.knnT
 		}
 	}
 	if f.embeddings != "" {

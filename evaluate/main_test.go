@@ -78,8 +78,10 @@ func readResult(t *testing.T, path string) (results.Evaluate, map[string]any) {
 
 var (
 	countsLine = regexp.MustCompile(`: (\d+) train \(([0-9.]+)% of the labels\) / (\d+) test images`)
-	probeLine  = regexp.MustCompile(`linear probe: train ([0-9.]+)%, test ([0-9.]+)%`)
-	knnLine    = regexp.MustCompile(`kNN \(k=(\d+), T=([0-9.e-]+)\): test ([0-9.]+)%`)
+	probeLine  = regexp.MustCompile(`linear probe: train ([0-9.]+)%, test ([0-9.]+)% \(balanced: ([0-9.]+)%\)`)
+	knnLine    = regexp.MustCompile(`kNN \(k=(\d+), T=([0-9.e-]+)\): test ([0-9.]+)% \(balanced: ([0-9.]+)%\)`)
+	// majorityLine is the majority-class baseline: the class and its test accuracy.
+	majorityLine = regexp.MustCompile(`always the majority class \((.+), the most frequent in training\): test ([0-9.]+)%`)
 	// embeddingsLine is -embeddings' line: the count and the file.
 	embeddingsLine = regexp.MustCompile(`wrote (\d+) embeddings of dimension \d+ to (\S+)`)
 )
@@ -117,16 +119,26 @@ func mismatches(stdout string, r results.Evaluate) []string {
 	if m := probeLine.FindStringSubmatch(stdout); m != nil {
 		cmp("linear_probe_train", pct(r.LinearProbeTrain), m[1])
 		cmp("linear_probe", pct(r.LinearProbe), m[2])
+		cmp("linear_probe_balanced", pct(r.LinearProbeBalanced), m[3])
 	} else {
 		cmp("linear_probe", pct(r.LinearProbe), "absent")
 		cmp("linear_probe_train", pct(r.LinearProbeTrain), "absent")
+		cmp("linear_probe_balanced", pct(r.LinearProbeBalanced), "absent")
 	}
 	if m := knnLine.FindStringSubmatch(stdout); m != nil {
 		cmp("knn_k", strconv.Itoa(r.KNNK), m[1])
 		cmp("knn_t", strconv.FormatFloat(r.KNNT, 'g', -1, 64), m[2])
 		cmp("knn", pct(r.KNN), m[3])
+		cmp("knn_balanced", pct(r.KNNBalanced), m[4])
 	} else {
 		cmp("knn", pct(r.KNN), "absent")
+		cmp("knn_balanced", pct(r.KNNBalanced), "absent")
+	}
+	if m := majorityLine.FindStringSubmatch(stdout); m != nil {
+		cmp("majority_class", r.MajorityClass, m[1])
+		cmp("majority", pct(r.Majority), m[2])
+	} else {
+		cmp("majority", pct(r.Majority), "absent")
 	}
 	if m := embeddingsLine.FindStringSubmatch(stdout); m != nil {
 		cmp("embeddings_images", count(r.EmbeddingsImages), m[1])
@@ -159,7 +171,7 @@ func TestResultFile(t *testing.T) {
 		t.Error(msg)
 	}
 	// Every figure printed is in the file (mismatches compares only the lines it finds).
-	for _, line := range []*regexp.Regexp{countsLine, probeLine, knnLine} {
+	for _, line := range []*regexp.Regexp{countsLine, probeLine, knnLine, majorityLine} {
 		if !line.MatchString(o.stdout) {
 			t.Errorf("the output has no line matching %s:\n%s", line, o.stdout)
 		}
@@ -212,6 +224,8 @@ func TestResultFile(t *testing.T) {
 		"knn from the linear probe":                       func(r *results.Evaluate) { r.KNN = r.LinearProbe },
 		"train_images from the test images":               func(r *results.Evaluate) { r.TrainImages = r.TestImages },
 		"no linear probe":                                 func(r *results.Evaluate) { r.LinearProbe = nil },
+		"knn_balanced from the probe's":                   func(r *results.Evaluate) { r.KNNBalanced = r.LinearProbeBalanced },
+		"no majority baseline":                            func(r *results.Evaluate) { r.Majority = nil },
 	}
 	for name, edit := range wrong {
 		w := r
@@ -232,11 +246,11 @@ func TestResultOmitsWhatWasNotMeasured(t *testing.T) {
 		absent, always []string
 	}{
 		{"no probe", []string{"-probe-epochs", "0", "-knn-k", "3"},
-			[]string{"linear_probe", "linear_probe_train", "probe_epochs"}, []string{"knn", "knn_k", "knn_t", "train_images", "test_images", "view_size"}},
+			[]string{"linear_probe", "linear_probe_train", "linear_probe_balanced", "probe_epochs"}, []string{"knn", "knn_balanced", "knn_k", "knn_t", "train_images", "test_images", "view_size", "majority"}},
 		{"no kNN", []string{"-probe-epochs", "1", "-knn-k", "0"},
-			[]string{"knn", "knn_k", "knn_t"}, []string{"linear_probe", "linear_probe_train", "probe_epochs", "train_images", "test_images", "view_size"}},
+			[]string{"knn", "knn_balanced", "knn_k", "knn_t"}, []string{"linear_probe", "linear_probe_train", "linear_probe_balanced", "probe_epochs", "train_images", "test_images", "view_size", "majority"}},
 		{"neither", []string{"-probe-epochs", "0", "-knn-k", "0"},
-			[]string{"linear_probe", "linear_probe_train", "probe_epochs", "knn", "knn_k", "knn_t", "train_images", "test_images", "train_percent", "view_size", "embeddings"}, nil},
+			[]string{"linear_probe", "linear_probe_train", "linear_probe_balanced", "probe_epochs", "knn", "knn_balanced", "knn_k", "knn_t", "train_images", "test_images", "train_percent", "view_size", "embeddings", "majority", "majority_class"}, nil},
 		{"embeddings only", []string{"-probe-epochs", "0", "-knn-k", "0", "-embeddings", filepath.Join(t.TempDir(), "e.csv")},
 			[]string{"linear_probe", "knn", "train_images", "test_images"}, []string{"embeddings", "embeddings_split", "embeddings_images", "view_size"}},
 	} {

@@ -98,6 +98,10 @@ type Pretrain struct {
 	KNN          *float64 `json:"knn,omitempty"`
 	PixelLinear  *float64 `json:"linear_pixels,omitempty"`
 	RandomLinear *float64 `json:"linear_random,omitempty"`
+	// LinearBalanced and KNNBalanced are the balanced accuracies (eval.Balanced: the mean of the
+	// per-class recalls) of the offline linear probe and kNN, where measured.
+	LinearBalanced *float64 `json:"linear_probe_balanced,omitempty"`
+	KNNBalanced    *float64 `json:"knn_balanced,omitempty"`
 	// Majority is the accuracy of always predicting MajorityClass, the training split's most
 	// frequent class (eval.Majority): the floor the accuracies above should clear, high where the
 	// classes are imbalanced. Absent where the linear probe was not measured.
@@ -183,6 +187,10 @@ type Evaluate struct {
 	KNN  *float64 `json:"knn,omitempty"`
 	KNNK int      `json:"knn_k,omitempty"`
 	KNNT float64  `json:"knn_t,omitempty"`
+	// LinearProbeBalanced and KNNBalanced are the balanced test accuracies (eval.Balanced: the
+	// mean of the per-class recalls) of the probe and kNN, where measured.
+	LinearProbeBalanced *float64 `json:"linear_probe_balanced,omitempty"`
+	KNNBalanced         *float64 `json:"knn_balanced,omitempty"`
 	// Majority is the test accuracy of always predicting MajorityClass, the training images' most
 	// frequent class (eval.Majority): the floor the probe and kNN should clear (absent when
 	// neither ran).

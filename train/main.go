@@ -128,6 +128,9 @@ func printAccuracy(res *results.Pretrain, cfg config.Config) {
 	fmt.Printf("\nAccuracy on %s/%s, %d images (%s):\n", cfg.Dataset, res.EvalSplit, res.EvalImages, cfg.Loss)
 	fmt.Printf("  linear probe, pretrained encoder  %6.2f%%\n", 100**res.Linear)
 	fmt.Printf("  kNN (k=%d), pretrained encoder    %6.2f%%\n", cfg.KNNK, 100**res.KNN)
+	if res.LinearBalanced != nil && res.KNNBalanced != nil {
+		fmt.Printf("  balanced accuracy (mean per-class recall): linear probe %.2f%%, kNN %.2f%%\n", 100**res.LinearBalanced, 100**res.KNNBalanced)
+	}
 	if res.ProbeAcc != nil {
 		fmt.Printf("  online linear probe               %6.2f%%\n", 100**res.ProbeAcc)
 	}

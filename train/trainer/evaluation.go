@@ -166,7 +166,8 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	if err != nil {
 		return err
 	}
-	res.Linear, res.KNN = results.Acc(lin), results.Acc(knn)
+	res.Linear, res.KNN = results.Acc(lin.TestAccuracy), results.Acc(knn.Accuracy)
+	res.LinearBalanced, res.KNNBalanced = results.Acc(lin.TestBalanced), results.Acc(knn.Balanced)
 	if class, acc := eval.Majority(trainF, evalF); class >= 0 {
 		res.Majority, res.MajorityClass = results.Acc(acc), e.data.train.Info().ClassName(class)
 	}
@@ -183,7 +184,7 @@ func (e *evaluator) final(res *results.Pretrain) error {
 		if err != nil {
 			return err
 		}
-		res.LowLabel = append(res.LowLabel, results.LowLabel{Percent: p, Images: len(idx), Linear: lin, KNN: knn})
+		res.LowLabel = append(res.LowLabel, results.LowLabel{Percent: p, Images: len(idx), Linear: lin.TestAccuracy, KNN: knn.Accuracy})
 	}
 	if !e.cfg.Baselines {
 		return nil
@@ -223,7 +224,7 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	if err != nil {
 		return err
 	}
-	res.RandomLinear = results.Acc(randomLin)
+	res.RandomLinear = results.Acc(randomLin.TestAccuracy)
 	return nil
 }
 
@@ -253,17 +254,17 @@ func (e *evaluator) features(enc *encoder.Encoder, what string) (train, evalF ev
 	return
 }
 
-func (e *evaluator) probeAndKNN(trainF, evalF eval.Features, probeCfg eval.ProbeConfig, what string) (float64, float64, error) {
+func (e *evaluator) probeAndKNN(trainF, evalF eval.Features, probeCfg eval.ProbeConfig, what string) (eval.ProbeResult, eval.KNNResult, error) {
 	pbar := e.bar("linear probe ("+what+")", int64(probeCfg.Epochs), "epochs")
 	probeCfg.Progress = func(done, _ int) { pbar.Set(int64(done), "") }
 	lin, err := eval.LinearProbe(e.b, trainF, evalF, probeCfg)
 	pbar.Finish()
 	if err != nil {
-		return 0, 0, err
+		return lin, eval.KNNResult{}, err
 	}
 	bar := e.bar("kNN ("+what+")", int64(evalF.N), "images")
 	defer bar.Finish()
-	knn, err := eval.KNN(e.b, trainF, evalF, eval.KNNConfig{K: e.cfg.KNNK, Temperature: e.cfg.KNNTemperature,
+	knn, err := eval.KNNScores(e.b, trainF, evalF, eval.KNNConfig{K: e.cfg.KNNK, Temperature: e.cfg.KNNTemperature,
 		Progress: func(done, _ int) { bar.Set(int64(done), "") }})
-	return lin.TestAccuracy, knn, err
+	return lin, knn, err
 }

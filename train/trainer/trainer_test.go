@@ -166,6 +166,11 @@ func TestValPercentEvaluatesHeldOutImages(t *testing.T) {
 	if res.Majority == nil || *res.Majority != 0.5 || res.MajorityClass != "a" {
 		t.Errorf("majority baseline %s of class %q; want 50%% (always a)", acc(res.Majority), res.MajorityClass)
 	}
+	// 2 held-out images of each class: the balanced accuracy is the accuracy.
+	if res.LinearBalanced == nil || res.KNNBalanced == nil || *res.LinearBalanced != *res.Linear || *res.KNNBalanced != *res.KNN {
+		t.Errorf("balanced accuracies: linear probe %s, kNN %s; want them measured, equal to the accuracies %s and %s (the classes are balanced)",
+			acc(res.LinearBalanced), acc(res.KNNBalanced), acc(res.Linear), acc(res.KNN))
+	}
 }
 
 // TestResumeOnOtherDataLeavesTheRunAsItWas: -resume with a -data-dir of another size is refused
