@@ -185,8 +185,8 @@ func OpenFolder(root, split string) (*Folder, error) {
 }
 
 // OpenFolderLabels is OpenFolder with the labels taken from an outside label table, or from the
-// column of a metadata table that labels names (see Folder and FolderLabels): a table that lacks that
-// column is then a usage error.
+// column of a metadata table that labels names (see Folder and FolderLabels): a table that lacks
+// that column is then a usage error.
 func OpenFolderLabels(root, split string, labels FolderLabels) (*Folder, error) {
 	if root == "" {
 		return nil, usageErr("", errors.New("no image folder given"), "set the data directory to the image folder")
@@ -500,7 +500,11 @@ func (f *Folder) listTable(t *metadataTable) error {
 	if len(missing) > 0 {
 		hint := "add a row (" + t.fileColumn + ", " + t.column + ") for each, or move the images without a label out of the folder"
 		if len(listed) == 0 && len(t.names) > 0 {
-			hint = fmt.Sprintf("no row names an image here: the table names them as %q, so give each image's path relative to %s (or without its extension), or %s", t.names[0], f.dir, hint)
+			or := ""
+			if t.outside {
+				or = " (or without its extension)"
+			}
+			hint = fmt.Sprintf("no row names an image here: the table names them as %q, so give each image's path relative to %s%s, or %s", t.names[0], f.dir, or, hint)
 		}
 		table := filepath.Base(t.path) // in the folder the error names
 		if t.outside {
