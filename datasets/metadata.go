@@ -35,8 +35,8 @@ type FolderLabels struct {
 	// competitions ship one beside a folder of images and fastai's ImageDataLoaders.from_csv reads
 	// it: its file_name column, or else its first, names each image by its path relative to the
 	// split folder read (the data folder, or its train/ or val/), or by that path without its
-	// extension (an id); the labels are in Column, or else DefaultLabelColumn, or else the second
-	// column. One table may list the images of every split. "" means the folder's own
+	// extension (an id), with "/" or "\\" between folders; the labels are in Column, or else
+	// DefaultLabelColumn, or else the second column. One table may list the images of every split. "" means the folder's own
 	// metadata.csv or metadata.jsonl, if it holds one (Hugging Face's imagefolder layout).
 	Table string
 	// Column is the column of labels; "" means DefaultLabelColumn (read when the table has it).
@@ -260,6 +260,9 @@ func (t *metadataTable) noFileNames() error {
 // add records the row of line: the image name (a path relative to the folder, with "/") and its
 // label, trimmed of spaces. The same image listed twice must have the same label.
 func (t *metadataTable) add(name, label string, line int) error {
+	if t.outside {
+		name = strings.ReplaceAll(name, `\`, "/") // a table written on Windows (train\0001.jpg)
+	}
 	clean := path.Clean(strings.TrimSpace(name))
 	switch {
 	case strings.TrimSpace(name) == "":

@@ -292,6 +292,13 @@ func TestFolderLabelTable(t *testing.T) {
 		t.Errorf("-label-column site: %v, want %v", labelsByFile(t, site), want)
 	}
 
+	// A table written on Windows separates folders with backslashes.
+	windows := filepath.Join(t.TempDir(), "train.csv")
+	writeFile(t, windows, []byte("image_id,diagnosis\r\na,mild\r\nb.png,none\r\nsub\\c,severe\r\nd,none\r\n"))
+	if w, err := OpenFolderLabels(root, SplitTrain, FolderLabels{Table: windows}); err != nil || !maps.Equal(labelsByFile(t, w), train) {
+		t.Errorf("a table with backslashes and CRLF line ends: %v (%v), want %v", labelsByFile(t, w), err, train)
+	}
+
 	jsonl := filepath.Join(t.TempDir(), "labels.jsonl")
 	writeFile(t, jsonl, []byte(`{"file_name": "a", "label": "mild"}
 {"file_name": "b.png", "label": "none"}
