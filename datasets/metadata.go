@@ -35,7 +35,7 @@ type FolderLabels struct {
 	// competitions ship one beside a folder of images and fastai's ImageDataLoaders.from_csv reads
 	// it: its file_name column, or else its first, names each image by its path relative to the
 	// split folder read (the data folder, or its train/ or val/), or by that path without its
-	// extension (an id), with "/" or "\\" between folders; the labels are in Column, or else
+	// extension (an id), with "/" or "\" between folders; the labels are in Column, or else
 	// DefaultLabelColumn, or else the second column. One table may list the images of every split. "" means the folder's own
 	// metadata.csv or metadata.jsonl, if it holds one (Hugging Face's imagefolder layout).
 	Table string
