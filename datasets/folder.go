@@ -51,7 +51,6 @@ type Folder struct {
 
 	labelsFrom FolderLabels   // an outside label table, and the label column ("": DefaultLabelColumn, if there)
 	table      string         // the metadata file the labels come from, "" for none
-	outside    bool           // table is an outside label table (FolderLabels.Table)
 	splitDir   bool           // dir is a split folder (train/, val/) under the folder given
 	heldOut    bool           // the images held out of the training split's listing (holdOut)
 	notRead    string         // the held-out folder (val/, test/) not read for a hold-out, for WarnLeftOut
@@ -211,10 +210,12 @@ func OpenFolderLabels(root, split string, labels FolderLabels) (*Folder, error) 
 // trainDir (its class folders, or the labels of its metadata table), so that a label means the same
 // class in both: a split without some of the classes (a small validation set) keeps the training
 // numbers. A class of f that the training split lacks is a usage error, since no classifier trained
-// there could name it. It does nothing when either split is unlabelled, or trainDir does not exist.
+// there could name it. It does nothing when either split is unlabelled, when trainDir does not
+// exist, and when the labels come from an outside label table (whose classes, all its labels, are
+// every split's already).
 func (f *Folder) UseClassesOf(trainDir string) error {
-	if f.classes == nil {
-		return nil
+	if f.classes == nil || f.labelsFrom.Table != "" {
+		return nil // an outside label table gives every split its classes: already the training split's
 	}
 	train, err := splitClasses(trainDir, f.labelsFrom)
 	if err != nil || train == nil || slices.Equal(train, f.classes) {
@@ -519,7 +520,7 @@ func (f *Folder) listTable(t *metadataTable) error {
 			}
 		}
 	}
-	f.classes, f.table, f.outside = classes, t.path, t.outside
+	f.classes, f.table = classes, t.path
 	return nil
 }
 
@@ -688,11 +689,11 @@ func (f *Folder) WarnLeftOut(logger *log.Logger) {
 		logger.Info("the test split is the images held out of the training images (-val-percent): the folder of held-out images beside them is not read", "folder", f.notRead)
 	}
 	switch {
-	case f.nUnlisted > 0 && f.outside && f.splitDir:
+	case f.nUnlisted > 0 && f.labelsFrom.Table != "" && f.splitDir:
 		// One label table lists the images of every split, as expected.
 		logger.Info("rows of the label table that name no image of this split left out (those of the other splits, or images removed since)",
 			"rows", f.nUnlisted, "first", strings.Join(f.unlisted, " "), "table", f.table, "folder", f.dir)
-	case f.nUnlisted > 0 && f.outside:
+	case f.nUnlisted > 0 && f.labelsFrom.Table != "":
 		logger.Warn("rows of the label table name no image in the folder: left out (images of another split, removed since, or misnamed?)",
 			"rows", f.nUnlisted, "first", strings.Join(f.unlisted, " "), "table", f.table, "folder", f.dir)
 	case f.nUnlisted > 0:

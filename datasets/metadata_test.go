@@ -283,6 +283,9 @@ func TestFolderLabelTable(t *testing.T) {
 	if got := labelsByFile(t, v); !maps.Equal(got, val) {
 		t.Errorf("val labels %v, want %v", got, val)
 	}
+	if !slices.Equal(v.Info().ClassNames, f.Info().ClassNames) {
+		t.Errorf("val classes %v, want train's %v", v.Info().ClassNames, f.Info().ClassNames)
+	}
 
 	site, err := OpenFolderLabels(root, SplitTrain, FolderLabels{Table: table, Column: "site"})
 	if err != nil {
