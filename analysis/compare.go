@@ -232,6 +232,7 @@ func sameEncoder(a, b compared, dataDirGiven bool) error {
 		{"reading of images' EXIF orientation (exif_orientation)", a.cfg.ExifOrientation, b.cfg.ExifOrientation},
 		{"labels' column in the folder's metadata table (label_column)", a.cfg.LabelColumn, b.cfg.LabelColumn},
 		{"percentage of the folder's images held out as the test split (val_percent)", a.cfg.ValPercent, b.cfg.ValPercent},
+		{"label table's column of splits (split_column)", a.cfg.SplitColumn, b.cfg.SplitColumn},
 		{"image size (the input size of augmentation " + a.cfg.Augment + " and " + b.cfg.Augment + ")", a.size, b.size},
 	} {
 		if f.va != f.vb {

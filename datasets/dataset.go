@@ -247,8 +247,12 @@ func Open(name, split string, opt Options) (Data, error) {
 		read := split
 		if opt.ValPercent > 0 {
 			read = SplitTrain // both splits are drawn from the training images
+			if opt.SplitColumn != "" {
+				return nil, usageErr(opt.DataDir, fmt.Errorf("-val-percent %g and -split-column %s both choose the held-out images", opt.ValPercent, opt.SplitColumn),
+					"give one of them")
+			}
 		}
-		f, err := OpenFolderLabels(opt.DataDir, read, FolderLabels{Table: opt.LabelTable, Column: opt.LabelColumn})
+		f, err := OpenFolderLabels(opt.DataDir, read, FolderLabels{Table: opt.LabelTable, Column: opt.LabelColumn, SplitColumn: opt.SplitColumn})
 		if err == nil && opt.ValPercent > 0 {
 			err = f.holdOut(opt.ValPercent, split != SplitTrain && split != "")
 			f.split = split
@@ -286,10 +290,10 @@ func Open(name, split string, opt Options) (Data, error) {
 // images, not an evaluation of the training images. It decides from the layout alone: nothing of
 // the training split is listed or scanned.
 func OpenTest(name string, opt Options) (Data, error) {
-	if !sameSplits(name, opt.DataDir) || strings.EqualFold(name, "folder") && opt.ValPercent > 0 {
+	if !sameSplits(name, opt.DataDir) || strings.EqualFold(name, "folder") && (opt.ValPercent > 0 || opt.SplitColumn != "") {
 		return Open(name, SplitTest, opt)
 	}
-	hint := "give the data directory a train/ and a val/ (or test/) folder of class folders, or hold out a percentage of the images (-val-percent 10)"
+	hint := "give the data directory a train/ and a val/ (or test/) folder of class folders, or hold out a percentage of the images (-val-percent 10), or name the label table's column of splits (-split-column)"
 	if strings.EqualFold(name, "shards") {
 		hint = "give the data directory a train/ and a val/ (or test/) folder of shards"
 		if isIndex(opt.DataDir) {
@@ -366,6 +370,10 @@ type Options struct {
 	// train/ folder, or of the folder itself) as its test split, in place of a val/ or test/
 	// folder (see Folder.holdOut); 0 means none.
 	ValPercent float64
+	// SplitColumn is a column of an image folder's label table that assigns each image to a split
+	// (FolderLabels.SplitColumn: COLUMN or COLUMN=VALUE), in place of a val/ or test/ folder; ""
+	// for none. It and ValPercent exclude each other.
+	SplitColumn string
 }
 
 // DefaultDataDir is $VICREG_DATA if set, otherwise the "vicreg-datasets" folder in the user's cache

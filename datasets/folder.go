@@ -52,7 +52,10 @@ type Folder struct {
 	labelsFrom FolderLabels   // an outside label table, and the label column ("": DefaultLabelColumn, if there)
 	table      string         // the metadata file the labels come from, "" for none
 	splitDir   bool           // dir is a split folder (train/, val/) under the folder given
-	heldOut    bool           // the images held out of the training split's listing (holdOut)
+	heldOut    bool           // the images held out of the training split's listing (holdOut, splitByColumn)
+	parts      []splitPart    // the split that the split column assigns each image listed to (listTable)
+	splitSeen  []string       // the split column's distinct values (the first few), for errors
+	testLeft   int            // images of the split column's test split, in neither split beside val images
 	notRead    string         // the held-out folder (val/, test/) not read for a hold-out, for WarnLeftOut
 	unlisted   []string       // rows of the table that name no image listed (the first few), for WarnLeftOut
 	nUnlisted  int            // how many rows name no image
@@ -185,18 +188,34 @@ func OpenFolder(root, split string) (*Folder, error) {
 
 // OpenFolderLabels is OpenFolder with the labels taken from an outside label table, or from the
 // column of a metadata table that labels names (see Folder and FolderLabels): a table that lacks
-// that column is then a usage error.
+// that column is then a usage error. With labels.SplitColumn, every split is drawn from the
+// training images (root/train, or root itself) by that column of the table (see
+// FolderLabels.SplitColumn): split "train" (or "") is the images it assigns to training, any other
+// split the held-out images; a val/ or test/ folder beside them is not read.
 func OpenFolderLabels(root, split string, labels FolderLabels) (*Folder, error) {
 	if root == "" {
 		return nil, usageErr("", errors.New("no image folder given"), "set the data directory to the image folder")
 	}
-	dir, err := resolveSplit(root, split)
+	read := split
+	if labels.SplitColumn != "" {
+		read = SplitTrain // both splits are drawn from the training images
+	}
+	dir, err := resolveSplit(root, read)
 	if err != nil {
 		return nil, err
 	}
 	f := &Folder{dir: dir, split: split, labelsFrom: labels, splitDir: dir != root}
 	if err := f.list(); err != nil {
 		return nil, err
+	}
+	if labels.SplitColumn != "" {
+		if err := f.splitByColumn(split != SplitTrain && split != ""); err != nil {
+			return nil, err
+		}
+		if test, terr := resolveSplit(root, SplitTest); terr == nil && test != f.dir {
+			f.notRead = test // a val/ or test/ folder, left for the final word
+		}
+		return f, nil
 	}
 	if dir != root && split != SplitTrain {
 		if err := f.UseClassesOf(filepath.Join(root, "train")); err != nil {
@@ -214,7 +233,7 @@ func OpenFolderLabels(root, split string, labels FolderLabels) (*Folder, error) 
 // exist, and when the labels come from an outside label table (whose classes, all its labels, are
 // every split's already).
 func (f *Folder) UseClassesOf(trainDir string) error {
-	if f.classes == nil || f.labelsFrom.Table != "" {
+	if f.classes == nil || f.labelsFrom.Table != "" || f.labelsFrom.SplitColumn != "" {
 		return nil // an outside label table gives every split its classes: already the training split's
 	}
 	train, err := splitClasses(trainDir, f.labelsFrom)
@@ -366,7 +385,7 @@ func labelTable(dir string, labels FolderLabels) (*metadataTable, error) {
 	if file == "" || err != nil {
 		return nil, err
 	}
-	return readMetadata(file, labels.Column)
+	return readMetadata(file, labels)
 }
 
 func (f *Folder) list() error {
@@ -376,6 +395,14 @@ func (f *Folder) list() error {
 	}
 	if t != nil && t.column != "" {
 		return f.listTable(t)
+	}
+	if f.labelsFrom.SplitColumn != "" {
+		what := "the folder holds no metadata.csv or metadata.jsonl"
+		if t != nil {
+			what = t.path + " gives no labels"
+		}
+		return usageErr(f.dir, fmt.Errorf("-split-column %s names a column of the label table, and %s", f.labelsFrom.SplitColumn, what),
+			"give the table of labels and splits with -label-table (and its column of labels with -label-column), or leave -split-column out")
 	}
 	f.noLabels = t
 	isTable := func(name string) bool { return t != nil && name == filepath.Base(t.path) }
@@ -497,6 +524,13 @@ func (f *Folder) listTable(t *metadataTable) error {
 		listed[name] = true
 		f.files = append(f.files, file)
 		f.labels = append(f.labels, at[row.label])
+		if t.splitColumn != "" {
+			part, err := f.splitPartOf(t, name, row)
+			if err != nil {
+				return err
+			}
+			f.parts = append(f.parts, part)
+		}
 	}
 	if len(missing) > 0 {
 		hint := "add a row (" + t.fileColumn + ", " + t.column + ") for each, or move the images without a label out of the folder"
@@ -686,7 +720,16 @@ func (f *Folder) WarnLeftOut(logger *log.Logger) {
 		return // the training split, listed from the same folder, says it
 	}
 	if f.notRead != "" {
-		logger.Info("the test split is the images held out of the training images (-val-percent): the folder of held-out images beside them is not read", "folder", f.notRead)
+		by := "-val-percent"
+		if f.labelsFrom.SplitColumn != "" {
+			by = "-split-column"
+		}
+		logger.Info("the test split is the images held out of the training images ("+by+"): the folder of held-out images beside them is not read", "folder", f.notRead)
+	}
+	if f.testLeft > 0 {
+		column, _, _ := ParseSplitColumn(f.labelsFrom.SplitColumn)
+		logger.Info(fmt.Sprintf("images of the split column's test split left out: the held-out split is its val images (for a final test, -split-column %s=test holds out the test images and trains on the others)", column),
+			"images", f.testLeft, "table", f.table)
 	}
 	switch {
 	case f.nUnlisted > 0 && f.labelsFrom.Table != "" && f.splitDir:
@@ -809,16 +852,104 @@ func (f *Folder) holdOut(percent float64, held bool) error {
 		return usageErr(f.dir, fmt.Errorf("holding out %g%% of each class's images holds out none of the %d images", percent, len(f.files)),
 			"raise the percentage (-val-percent), or give the folder a train/ and a val/ folder")
 	}
+	f.keep(func(i int) bool { return out[i] == held })
+	f.heldOut = held
+	return nil
+}
+
+// keep keeps the images i listed for which keep(i) holds, in their order.
+func (f *Folder) keep(keep func(i int) bool) {
 	files, labels := f.files[:0:0], []int32(nil)
 	for i, file := range f.files {
-		if out[i] == held {
+		if keep(i) {
 			files = append(files, file)
 			if f.labels != nil {
 				labels = append(labels, f.labels[i])
 			}
 		}
 	}
-	f.files, f.labels, f.heldOut = files, labels, held
+	f.files, f.labels, f.parts = files, labels, nil
+}
+
+// splitPart is a split that a split column (FolderLabels.SplitColumn) assigns an image to.
+type splitPart int8
+
+const (
+	partTrain splitPart = iota
+	partVal
+	partTest
+)
+
+// maxSplitValues is how many distinct values of a split column an error lists.
+const maxSplitValues = 8
+
+// splitPartOf reads the split column's value of the image name (its row of t): a split name or a
+// boolean, or with COLUMN=VALUE whether it is VALUE (FolderLabels.SplitColumn).
+func (f *Folder) splitPartOf(t *metadataTable, name string, row metadataRow) (splitPart, error) {
+	if !slices.Contains(f.splitSeen, row.split) && len(f.splitSeen) < maxSplitValues {
+		f.splitSeen = append(f.splitSeen, row.split)
+	}
+	_, value, _ := ParseSplitColumn(f.labelsFrom.SplitColumn) // readTable checked it
+	if value != "" {
+		if strings.EqualFold(row.split, value) {
+			return partVal, nil
+		}
+		return partTrain, nil
+	}
+	switch strings.ToLower(row.split) {
+	case "train", "training", "false", "0", "no":
+		return partTrain, nil
+	case "val", "valid", "validation", "dev", "true", "1", "yes":
+		return partVal, nil
+	case "test", "testing":
+		return partTest, nil
+	}
+	what := fmt.Sprintf("its %s is %q", t.splitColumn, row.split)
+	if row.split == "" {
+		what = "it has no " + t.splitColumn
+	}
+	return 0, usageErr(t.path, fmt.Errorf("line %d: %s: %s, not a split (train, val or test) nor a boolean (true: held out)", row.line, name, what),
+		fmt.Sprintf("give every image its split, or name the value of the held-out images (a fold): -split-column %s=VALUE", t.splitColumn))
+}
+
+// splitByColumn keeps the images that the split column assigns to the held-out split when held is
+// set (its val images, or its test images when it has no val images), and those it assigns to
+// training when not.
+func (f *Folder) splitByColumn(held bool) error {
+	column, value, _ := ParseSplitColumn(f.labelsFrom.SplitColumn)
+	var count [3]int
+	for _, p := range f.parts {
+		count[p]++
+	}
+	out := partVal
+	if count[partVal] == 0 {
+		out = partTest
+	}
+	values := strings.Join(f.splitSeen, ", ")
+	if len(f.splitSeen) == maxSplitValues {
+		values += ", ..."
+	}
+	switch {
+	case count[out] == 0 && value != "":
+		return usageErr(f.table, fmt.Errorf("-split-column %s: no image's %s is %q (its values: %s)", f.labelsFrom.SplitColumn, column, value, values),
+			"name a value of the column: the held-out images' (a fold number)")
+	case count[out] == 0:
+		return usageErr(f.table, fmt.Errorf("-split-column %s: none of the %d images is held out: their %s values are %s", column, len(f.files), column, values),
+			fmt.Sprintf("mark the held-out images val, test or true, or name their value: -split-column %s=VALUE", column))
+	case count[partTrain] == 0:
+		return usageErr(f.table, fmt.Errorf("-split-column %s: every one of the %d images is held out: none is left to train on", f.labelsFrom.SplitColumn, len(f.files)),
+			"mark the training images train (or false), or name the held-out images' value: -split-column COLUMN=VALUE")
+	}
+	if out == partVal {
+		f.testLeft = count[partTest]
+	}
+	want := partTrain
+	if held {
+		want = out
+	}
+	parts := f.parts
+	f.keep(func(i int) bool { return parts[i] == want })
+	f.heldOut = held
 	return nil
 }
 

@@ -41,6 +41,31 @@ type FolderLabels struct {
 	Table string
 	// Column is the column of labels; "" means DefaultLabelColumn (read when the table has it).
 	Column string
+	// SplitColumn, when set, is a column of the table (Table, or the folder's metadata table) that
+	// assigns each image to a split, as fastai's valid_col, a Kaggle fold column or a data set's
+	// own split column do: "COLUMN" reads its values as split names (train or training; val,
+	// valid, validation or dev; test) or as booleans saying whether the image is held out (true,
+	// 1, yes; false, 0, no: fastai's is_valid), and "COLUMN=VALUE" holds out the images whose value
+	// is VALUE and trains on the others (a fold: fold=3). The held-out split is then the val
+	// images, or the test images when there are none; test images beside val images are in
+	// neither split. Every split is drawn from the images of one folder (the data folder, or its
+	// train/): see OpenFolderLabels.
+	SplitColumn string
+}
+
+// ParseSplitColumn splits a FolderLabels.SplitColumn into its column and the value that marks the
+// held-out images ("" when the column's values are split names or booleans), or returns an error
+// saying what is wrong with it.
+func ParseSplitColumn(spec string) (column, value string, err error) {
+	column, value, eq := strings.Cut(spec, "=")
+	column, value = strings.TrimSpace(column), strings.TrimSpace(value)
+	switch {
+	case column == "":
+		return "", "", fmt.Errorf("%q names no column: want COLUMN (its values train, val or test, or true/false) or COLUMN=VALUE (VALUE marks the held-out images)", spec)
+	case eq && value == "":
+		return "", "", fmt.Errorf("%q gives no value after =: want COLUMN=VALUE, VALUE the value of the held-out images (fold=3), or COLUMN alone", spec)
+	}
+	return column, value, nil
 }
 
 // maxMetadataLine bounds one line of a metadata.jsonl file (captions and other columns beside the
@@ -60,12 +85,16 @@ type metadataTable struct {
 	// column is the label column, "" when the table has none (only possible when none was named:
 	// a table of captions, say).
 	column string
-	rows   map[string]metadataRow // by file name, cleaned (path.Clean)
-	names  []string               // the file names in the table's order
+	// splitColumn is the column that assigns each image to a split (FolderLabels.SplitColumn's
+	// column), "" for none.
+	splitColumn string
+	rows        map[string]metadataRow // by file name, cleaned (path.Clean)
+	names       []string               // the file names in the table's order
 }
 
 type metadataRow struct {
 	label string
+	split string // the value of the split column, trimmed
 	line  int
 }
 
@@ -88,16 +117,16 @@ func findMetadata(dir string) (string, error) {
 		"remove one of them")
 }
 
-// readMetadata reads the metadata file at path. column is the label column; "" means
+// readMetadata reads the metadata file at path. l.Column is the label column; "" means
 // DefaultLabelColumn, which the table may lack (then it gives no labels), while a column named
-// must be there.
-func readMetadata(file, column string) (*metadataTable, error) {
-	return readTable(file, column, false)
+// must be there, as must l.SplitColumn's.
+func readMetadata(file string, l FolderLabels) (*metadataTable, error) {
+	return readTable(file, l, false)
 }
 
 // readLabelTable reads the label table l.Table (see FolderLabels), which must give labels.
 func readLabelTable(l FolderLabels) (*metadataTable, error) {
-	t, err := readTable(ExpandHome(l.Table), l.Column, true)
+	t, err := readTable(ExpandHome(l.Table), l, true)
 	if err == nil && t.column == "" {
 		why := fmt.Sprintf("no %q column, and no second column", DefaultLabelColumn)
 		if strings.HasSuffix(strings.ToLower(t.path), ".jsonl") {
@@ -109,7 +138,15 @@ func readLabelTable(l FolderLabels) (*metadataTable, error) {
 	return t, err
 }
 
-func readTable(file, column string, outside bool) (*metadataTable, error) {
+func readTable(file string, l FolderLabels, outside bool) (*metadataTable, error) {
+	column := l.Column
+	splitColumn, _, err := ParseSplitColumn(l.SplitColumn)
+	if l.SplitColumn == "" {
+		splitColumn, err = "", nil
+	}
+	if err != nil {
+		return nil, usageErr(file, fmt.Errorf("-split-column %w", err), "")
+	}
 	fh, err := os.Open(file)
 	if err != nil {
 		what := "metadata file"
@@ -123,7 +160,7 @@ func readTable(file, column string, outside bool) (*metadataTable, error) {
 	if !named {
 		column = DefaultLabelColumn
 	}
-	t := &metadataTable{path: file, rows: map[string]metadataRow{}, outside: outside, fileColumn: fileNameColumn}
+	t := &metadataTable{path: file, rows: map[string]metadataRow{}, outside: outside, fileColumn: fileNameColumn, splitColumn: splitColumn}
 	if strings.HasSuffix(strings.ToLower(file), ".jsonl") {
 		err = t.readJSONL(fh, column)
 	} else {
@@ -131,6 +168,10 @@ func readTable(file, column string, outside bool) (*metadataTable, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if splitColumn != "" && !slices.Contains(t.columns, splitColumn) {
+		return nil, usageErr(file, fmt.Errorf("no %q column (the columns: %s)", splitColumn, strings.Join(t.columns, ", ")),
+			"name the column that assigns each image to a split with -split-column")
 	}
 	if t.column == "" && named {
 		hint := "name the column of labels with -label-column, or leave -label-column out to read the folder without labels"
@@ -166,13 +207,20 @@ func (t *metadataTable) readCSV(r io.Reader, column string, named bool) error {
 		return t.noFileNames()
 	}
 	if labelAt < 0 && t.outside && !named && len(header) > 1 {
-		labelAt = slices.IndexFunc(header, func(c string) bool { return c != t.fileColumn }) // the second column, or the first beside file_name
+		labelAt = slices.IndexFunc(header, func(c string) bool { return c != t.fileColumn && c != t.splitColumn }) // the second column, or the first beside file_name
 	}
 	if labelAt == nameAt {
 		return usageErr(t.path, fmt.Errorf("the column %s names the images: it cannot also hold their labels", header[nameAt]), "name the column of labels with -label-column")
 	}
 	if labelAt >= 0 {
 		t.column = header[labelAt]
+	}
+	splitAt := -1
+	if t.splitColumn != "" {
+		splitAt = slices.Index(header, t.splitColumn)
+		if splitAt >= 0 && (splitAt == nameAt || splitAt == labelAt) {
+			return usageErr(t.path, fmt.Errorf("the column %s holds the images' names or labels: it cannot also assign them to splits", t.splitColumn), "name the split column with -split-column")
+		}
 	}
 	for {
 		rec, err := cr.Read()
@@ -183,11 +231,14 @@ func (t *metadataTable) readCSV(r io.Reader, column string, named bool) error {
 			return usageErr(t.path, err, "") // a *csv.ParseError names the line
 		}
 		line, _ := cr.FieldPos(0)
-		label := ""
+		label, split := "", ""
 		if labelAt >= 0 {
 			label = rec[labelAt]
 		}
-		if err := t.add(rec[nameAt], label, line); err != nil {
+		if splitAt >= 0 {
+			split = rec[splitAt]
+		}
+		if err := t.add(rec[nameAt], label, split, line); err != nil {
 			return err
 		}
 	}
@@ -236,7 +287,21 @@ func (t *metadataTable) readJSONL(r io.Reader, column string) error {
 		if _, has := row[column]; has {
 			t.column = column
 		}
-		if err := t.add(name, label, line); err != nil {
+		split := ""
+		if t.splitColumn != "" {
+			switch v := row[t.splitColumn].(type) {
+			case nil:
+			case string:
+				split = v
+			case json.Number:
+				split = v.String()
+			case bool:
+				split = strconv.FormatBool(v) // fastai's is_valid
+			default:
+				return usageErr(t.path, fmt.Errorf("line %d: %s %v is neither a string, a number nor a boolean", line, t.splitColumn, v), "give each image its split: train, val or test, true or false, or a fold number")
+			}
+		}
+		if err := t.add(name, label, split, line); err != nil {
 			return err
 		}
 	}
@@ -257,9 +322,10 @@ func (t *metadataTable) noFileNames() error {
 	return usageErr(t.path, fmt.Errorf("no %s column (the columns: %s)", fileNameColumn, strings.Join(t.columns, ", ")), hint)
 }
 
-// add records the row of line: the image name (a path relative to the folder, with "/") and its
-// label, trimmed of spaces. The same image listed twice must have the same label.
-func (t *metadataTable) add(name, label string, line int) error {
+// add records the row of line: the image name (a path relative to the folder, with "/"), its
+// label and its split, trimmed of spaces. The same image listed twice must have the same label and
+// split.
+func (t *metadataTable) add(name, label, split string, line int) error {
 	if t.outside {
 		name = strings.ReplaceAll(name, `\`, "/") // a table written on Windows (train\0001.jpg)
 	}
@@ -274,15 +340,19 @@ func (t *metadataTable) add(name, label string, line int) error {
 		}
 		return usageErr(t.path, fmt.Errorf("line %d: %s %q is not inside the folder", line, t.fileColumn, name), hint)
 	}
-	label = strings.TrimSpace(label)
+	label, split = strings.TrimSpace(label), strings.TrimSpace(split)
 	if old, ok := t.rows[clean]; ok {
 		if old.label != label {
 			return usageErr(t.path, fmt.Errorf("%s is listed twice with different labels: %q on line %d, %q on line %d", clean, old.label, old.line, label, line),
 				"keep one row per image")
 		}
+		if old.split != split {
+			return usageErr(t.path, fmt.Errorf("%s is listed twice in different splits: %s %q on line %d, %q on line %d", clean, t.splitColumn, old.split, old.line, split, line),
+				"keep one row per image")
+		}
 		return nil
 	}
-	t.rows[clean] = metadataRow{label: label, line: line}
+	t.rows[clean] = metadataRow{label: label, split: split, line: line}
 	t.names = append(t.names, clean)
 	return nil
 }

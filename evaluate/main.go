@@ -79,7 +79,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 type flags struct {
 	ckpt, dataset, dataDir, embeddings, split, result string
 	shardCache, shardCacheSize, labelColumn           string
-	labelTable                                        string
+	labelTable, splitColumn                           string
 	subset, probeEpochs, knnK, batch                  int
 	knnT, percent, valPercent                         float64
 	seed                                              uint64
@@ -104,6 +104,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.labelColumn, "label-column", "", "-dataset folder: the column of labels in the folder's metadata.csv or metadata.jsonl, or in -label-table (default: the encoder run's, when evaluating on its data set; otherwise \"label\", when the table has it)")
 	fs.StringVar(&f.labelTable, "label-table", "", "-dataset folder: a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (default: the encoder run's, when evaluating on its data set); see train -h")
 	fs.Float64Var(&f.valPercent, "val-percent", 0, "-dataset folder without a val/ folder: hold out this percentage of each class's images as the test split, chosen by their paths as train -val-percent chooses them (default: the encoder run's, when evaluating on its data set)")
+	fs.StringVar(&f.splitColumn, "split-column", "", "-dataset folder: the column of the label table that assigns each image to a split, as train -split-column reads it (COLUMN or COLUMN=VALUE: a fold; default: the encoder run's, when evaluating on its data set); see train -h")
 	fs.StringVar(&f.shardCache, "shard-cache", "", "-dataset shards over HTTP or pipe:: a folder that keeps the shards once downloaded (default: the training run's, when it exists here)")
 	fs.StringVar(&f.shardCacheSize, "shard-cache-size", "", "size limit of the shard cache folder, kept in it for every later use (e.g. 200GB; 0: none; empty: the folder's own, as train -shard-cache-size set it)")
 	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split, at most as many as the smaller split holds (0: all; in-memory data sets: mnist, cifar10, ...)")
@@ -241,6 +242,10 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-train-percent: want a percentage in (0, 100], got %g", f.percent)
 	case !(f.valPercent >= 0 && f.valPercent < 100):
 		return fmt.Sprintf("-val-percent: want a percentage in [0, 100) (0: none), got %g", f.valPercent)
+	case f.splitColumn != "" && f.valPercent > 0:
+		return "-split-column and -val-percent both choose the held-out images: give one of them"
+	case f.splitColumn != "" && splitColumnErr(f.splitColumn) != nil:
+		return "-split-column " + splitColumnErr(f.splitColumn).Error()
 	case f.dataset != "" && !slices.Contains(datasets.Names(), f.dataset):
 		return fmt.Sprintf("-dataset: unknown data set %q: use one of %s", f.dataset, strings.Join(datasets.Names(), ", "))
 	case !slices.Contains(splits, f.split):
@@ -346,7 +351,8 @@ func fail(stderr io.Writer, logger *log.Logger, err error) int {
 // -data-dir and -shard-cache when given, otherwise the encoder's own (for an image folder or
 // shards, the folder it was trained on, but not a pipe: command, datasets.CheckRecordedDataDir;
 // its shard cache if that folder exists here). It also sets f.labelColumn, f.labelTable and
-// f.valPercent to the encoder run's when not given and the data set is the run's.
+// f.valPercent or f.splitColumn to the encoder run's when not given and the data set is the run's
+// (either given leaves the run's other out: they exclude each other).
 func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err error) {
 	dataset, dataDir, cache = f.dataset, f.dataDir, f.shardCache
 	if dataset == "" {
@@ -358,8 +364,8 @@ func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err e
 	if !f.set["label-table"] && strings.EqualFold(dataset, enc.Dataset) {
 		f.labelTable = enc.LabelTable
 	}
-	if !f.set["val-percent"] && strings.EqualFold(dataset, enc.Dataset) {
-		f.valPercent = enc.ValPercent
+	if !f.set["val-percent"] && !f.set["split-column"] && strings.EqualFold(dataset, enc.Dataset) {
+		f.valPercent, f.splitColumn = enc.ValPercent, enc.SplitColumn
 	}
 	if f.labelColumn != "" && !strings.EqualFold(dataset, "folder") {
 		return "", "", "", config.Errorf("label-column", "names the column of labels in an image folder's metadata table (-dataset folder); %s has its own labels", dataset)
@@ -369,6 +375,9 @@ func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err e
 	}
 	if f.valPercent > 0 && !strings.EqualFold(dataset, "folder") {
 		return "", "", "", config.Errorf("val-percent", "holds out images of an image folder (-dataset folder); %s has its own test split", dataset)
+	}
+	if f.splitColumn != "" && !strings.EqualFold(dataset, "folder") {
+		return "", "", "", config.Errorf("split-column", "names a column of an image folder's label table (-dataset folder); %s has its own test split", dataset)
 	}
 	if !f.set["data-dir"] && dataset == enc.Dataset {
 		dataDir = enc.DataDir
@@ -431,7 +440,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			return d, nil
 		}
 		opt := enc.Config.DataOptions(dataDir, cache)
-		opt.LabelColumn, opt.LabelTable, opt.ValPercent = f.labelColumn, f.labelTable, f.valPercent
+		opt.LabelColumn, opt.LabelTable, opt.ValPercent, opt.SplitColumn = f.labelColumn, f.labelTable, f.valPercent, f.splitColumn
 		var d datasets.Data
 		var err error
 		if split == datasets.SplitTest && probe {
@@ -603,7 +612,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	if cfg.Dataset, cfg.DataDir, cfg.ShardCache, err = f.dataOf(encCfg); err != nil {
 		return err
 	}
-	cfg.LabelColumn, cfg.LabelTable, cfg.ValPercent = f.labelColumn, f.labelTable, f.valPercent
+	cfg.LabelColumn, cfg.LabelTable, cfg.ValPercent, cfg.SplitColumn = f.labelColumn, f.labelTable, f.valPercent, f.splitColumn
 	cfg.Seed, cfg.BatchSize, cfg.FitBatch = f.seed, f.batch, !f.set["batch-size"]
 	cfg.Augment = "crop-flip"
 	if cfg.Dataset == "mnist" {
@@ -729,4 +738,10 @@ func checkCheckpointPath(path string) string {
 		return fmt.Sprintf("-checkpoint: the folder %s holds no checkpoint (ckpt-*%s)", path, checkpoints.Ext)
 	}
 	return ""
+}
+
+// splitColumnErr says what is wrong with a -split-column value, nil when nothing is.
+func splitColumnErr(spec string) error {
+	_, _, err := datasets.ParseSplitColumn(spec)
+	return err
 }

@@ -910,10 +910,12 @@ func TestEvaluateReadsTheRunsExifOrientation(t *testing.T) {
 // one table) scores as the class folders do. Fine-tuning reads the labels from the same column.
 func TestLabelsFromMetadataTable(t *testing.T) {
 	classes, table := t.TempDir(), t.TempDir()
-	swapped := t.TempDir()
-	// A Kaggle-style table outside the folder, for both splits: ids (no extension), then labels.
-	var kaggle strings.Builder
+	swapped, pooled := t.TempDir(), t.TempDir()
+	// A Kaggle-style table outside the folder, for both splits: ids (no extension), then labels;
+	// and one for both splits' images pooled in one folder, with fastai's is_valid column.
+	var kaggle, pooledRows strings.Builder
 	kaggle.WriteString("id,kind\n")
+	pooledRows.WriteString("image,kind,is_valid\n")
 	for _, split := range []string{"train", "val"} {
 		var rows, swappedRows strings.Builder
 		rows.WriteString("file_name,kind\n")
@@ -933,6 +935,14 @@ func TestLabelsFromMetadataTable(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+			pooledName := split + "_" + name
+			if err := os.MkdirAll(filepath.Join(pooled, split+"_pics"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(pooled, filepath.FromSlash(pooledName)), data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Fprintf(&pooledRows, "%s,%s,%v\n", pooledName, class, split == "val")
 			fmt.Fprintf(&rows, "%s,%s\n", name, class)
 			fmt.Fprintf(&kaggle, "%s,%s\n", strings.TrimSuffix(name, filepath.Ext(name)), class)
 			other := map[string]string{"a": "b", "b": "a"}[class]
@@ -974,6 +984,14 @@ func TestLabelsFromMetadataTable(t *testing.T) {
 	if probeKaggle, knnKaggle := accuracies("-data-dir", table, "-label-table", labelTable); probeKaggle != probe || knnKaggle != knn {
 		t.Errorf("labels from -label-table: probe %g, kNN %g; want those of the class folders, %g and %g", probeKaggle, knnKaggle, probe, knn)
 	}
+	// The images of both splits in one folder, split by the table's is_valid column.
+	pooledTable := filepath.Join(t.TempDir(), "pooled.csv")
+	if err := os.WriteFile(pooledTable, []byte(pooledRows.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if probePooled, knnPooled := accuracies("-data-dir", pooled, "-label-table", pooledTable, "-split-column", "is_valid"); probePooled != probe || knnPooled != knn {
+		t.Errorf("one folder split by -split-column is_valid: probe %g, kNN %g; want those of train/ and val/, %g and %g", probePooled, knnPooled, probe, knn)
+	}
 	if _, knnSwapped := accuracies("-data-dir", swapped, "-label-column", "kind"); knnSwapped == knn {
 		t.Errorf("val/ labels swapped: kNN %g, the same as with the right labels: the comparison above cannot fail", knnSwapped)
 	}
@@ -1012,13 +1030,30 @@ func TestLabelsOfTheRun(t *testing.T) {
 	if _, _, _, err := f.dataOf(run); err != nil || f.labelColumn != "" || f.labelTable != "" || f.valPercent != 0 {
 		t.Errorf("another data set: label column %q, table %q, held out %g%% (%v); want none", f.labelColumn, f.labelTable, f.valPercent, err)
 	}
-	for _, flag := range []string{"label-column", "label-table", "val-percent"} {
+	// A run whose split column chose the held-out images passes it on; -val-percent given in its
+	// place leaves it out (they exclude each other), as -split-column does a run's -val-percent.
+	byColumn := config.Config{Dataset: "folder", DataDir: "/photos", LabelTable: "/photos.csv", SplitColumn: "fold=2"}
+	f = &flags{set: map[string]bool{}}
+	if _, _, _, err := f.dataOf(byColumn); err != nil || f.splitColumn != "fold=2" || f.valPercent != 0 {
+		t.Errorf("a run split by a column: split column %q, held out %g%% (%v); want the run's fold=2", f.splitColumn, f.valPercent, err)
+	}
+	f = &flags{valPercent: 20, set: map[string]bool{"val-percent": true}}
+	if _, _, _, err := f.dataOf(byColumn); err != nil || f.splitColumn != "" || f.valPercent != 20 {
+		t.Errorf("-val-percent 20 for a run split by a column: split column %q, held out %g%% (%v); want no column, 20%%", f.splitColumn, f.valPercent, err)
+	}
+	f = &flags{splitColumn: "is_valid", set: map[string]bool{"split-column": true}}
+	if _, _, _, err := f.dataOf(run); err != nil || f.splitColumn != "is_valid" || f.valPercent != 0 {
+		t.Errorf("-split-column is_valid for a run with -val-percent 10: split column %q, held out %g%% (%v); want is_valid, none", f.splitColumn, f.valPercent, err)
+	}
+	for _, flag := range []string{"label-column", "label-table", "val-percent", "split-column"} {
 		f = &flags{dataset: "mnist", set: map[string]bool{"dataset": true, flag: true}}
 		switch flag {
 		case "label-column":
 			f.labelColumn = "x"
 		case "label-table":
 			f.labelTable = "x"
+		case "split-column":
+			f.splitColumn = "fold=1"
 		default:
 			f.valPercent = 10
 		}

@@ -14,7 +14,9 @@
 // val/ (or test/) under -in are written as -out/train/train-NNNNNN.tar and -out/val/val-NNNNNN.tar
 // (a validation/ or valid/ folder beside train/, as Hugging Face and Kaggle name it, as val/), a
 // folder without them as -out/shard-NNNNNN.tar, or with -val-percent P as train/ and val/ shards,
-// val/ holding the P% of each class that train -val-percent holds out (the same images). Image
+// val/ holding the P% of each class that train -val-percent holds out (the same images), or with
+// -split-column COLUMN (or COLUMN=VALUE) as train/ and val/ shards, val/ holding the images that
+// train -split-column holds out by that column of the label table. Image
 // bytes are copied unchanged (no
 // re-encoding); samples are shuffled across shards (-seed; -no-shuffle keeps the folder's order);
 // classes.txt lists the class names, and index.json (in the format of WebDataset's wids) each
@@ -91,6 +93,7 @@ func run(args []string) int {
 	index := fs.String("index", "", "instead of writing shards, write the index.json of existing ones (made elsewhere, or before this option): a folder, a pattern or a pattern of URLs of .tar shards; -out is then the index file (default: index.json beside the shards)")
 	labelColumn := fs.String("label-column", "", "the column of labels in a folder's metadata.csv or metadata.jsonl, or in -label-table (default \""+datasets.DefaultLabelColumn+"\", when the table has it; for -label-table, else its second column)")
 	valPercent := fs.Float64("val-percent", 0, "for a folder without a val/ folder: write this percentage of each class's images as the val/ split, and the others as train/, chosen by their paths as train -val-percent chooses them (the same images)")
+	splitColumn := fs.String("split-column", "", "for a folder without a val/ folder: write the images that this column of the label table holds out as the val/ split, and the others as train/, as train -split-column reads it (COLUMN: values train, val or test, or true/false; COLUMN=VALUE: VALUE marks the held-out images, a fold)")
 	labelTable := fs.String("label-table", "", "a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (train.csv): its file_name column, or else its first, names each image by its path under the split folder, with or without its extension")
 	shuffleBuffer := fs.Int("shuffle-buffer", 10000, "Parquet input: images held in memory to shuffle them across the shards, beside reading the row groups in a random order (0: none)")
 	verify := fs.Bool("verify", false, "decode every image first, in parallel (slower), to find files damaged past their header here rather than in training (without it, only headers are checked and train -skip-bad-images replaces such a file)")
@@ -124,6 +127,10 @@ func run(args []string) int {
 		return usage("-per-shard %d: want at least 1", *perShard)
 	case !(*valPercent >= 0 && *valPercent < 100):
 		return usage("-val-percent %g: want a percentage in [0, 100) (0: none)", *valPercent)
+	case *valPercent > 0 && *splitColumn != "":
+		return usage("-val-percent and -split-column both choose the held-out images: give one of them")
+	case *splitColumn != "" && splitColumnErr(*splitColumn) != nil:
+		return usage("-split-column %v", splitColumnErr(*splitColumn))
 	case datasets.Within(*out, *in):
 		return usage("-out: %s is inside the image folder -in %s, where the shards would be read as images (or as a class): choose a folder outside it", *out, *in)
 	}
@@ -139,8 +146,8 @@ func run(args []string) int {
 	if len(parquetSplits) > 0 && *labelTable != "" {
 		return usage("-label-table labels an image folder; %s holds Parquet files, whose labels are a column of theirs (-label-column)", *in)
 	}
-	if len(parquetSplits) > 0 && *valPercent > 0 {
-		return usage("-val-percent holds out images of an image folder; %s holds Parquet files, whose splits are their own", *in)
+	if len(parquetSplits) > 0 && (*valPercent > 0 || *splitColumn != "") {
+		return usage("-val-percent and -split-column hold out images of an image folder; %s holds Parquet files, whose splits are their own", *in)
 	}
 	if len(parquetSplits) == 0 {
 		if err := datasets.CheckSplitNames(*in); err != nil {
@@ -159,9 +166,13 @@ func run(args []string) int {
 		if len(splits) == 0 {
 			splits = []string{""} // no split folders: -in itself
 		}
-		if *valPercent > 0 {
+		if *valPercent > 0 || *splitColumn != "" {
+			flag := "-val-percent"
+			if *splitColumn != "" {
+				flag = "-split-column"
+			}
 			if slices.Contains(splits, "val") {
-				return usage("-val-percent: %s holds a %s/ folder of held-out images already: leave -val-percent out", *in, from["val"])
+				return usage("%s: %s holds a %s/ folder of held-out images already: leave %s out", flag, *in, from["val"], flag)
 			}
 			splits = []string{"train", "val"} // both from train/, or from -in itself
 		}
@@ -193,10 +204,10 @@ func run(args []string) int {
 		}
 		labels := datasets.FolderLabels{Table: *labelTable, Column: *labelColumn}
 		var f *datasets.Folder
-		if *valPercent > 0 {
+		if *valPercent > 0 || *splitColumn != "" {
 			var d datasets.Data
 			d, err = datasets.Open("folder", map[string]string{"train": datasets.SplitTrain, "val": datasets.SplitTest}[split],
-				datasets.Options{DataDir: *in, LabelTable: *labelTable, LabelColumn: *labelColumn, ValPercent: *valPercent})
+				datasets.Options{DataDir: *in, LabelTable: *labelTable, LabelColumn: *labelColumn, ValPercent: *valPercent, SplitColumn: *splitColumn})
 			if err == nil {
 				f = d.(*datasets.Folder)
 			}
@@ -422,4 +433,10 @@ func writeIndex(logger *log.Logger, pattern, out string, usage func(string, ...a
 	logger.Info("wrote the index", "file", out, "shards", len(s.Paths()), "samples", info.Len, "classes", info.NumClasses, "took", time.Since(start).Round(time.Millisecond))
 	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s%s\n", flagargs.ShellQuote(out), smallSet(info.Len))
 	return 0
+}
+
+// splitColumnErr says what is wrong with a -split-column value, nil when nothing is.
+func splitColumnErr(spec string) error {
+	_, _, err := datasets.ParseSplitColumn(spec)
+	return err
 }

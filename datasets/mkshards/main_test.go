@@ -277,6 +277,63 @@ func TestValPercent(t *testing.T) {
 	}
 }
 
+// TestSplitColumn: -split-column writes a folder without val/ as train/ and val/ shards by a
+// column of the label table: the images whose fold is 1 in val/, the others in train/, labelled
+// by the table; given with -val-percent, or beside a val/ folder, it is refused.
+func TestSplitColumn(t *testing.T) {
+	in := t.TempDir()
+	writeImages(t, in, 9) // a.png ... i.png
+	table := filepath.Join(t.TempDir(), "train.csv")
+	var csv strings.Builder
+	csv.WriteString("id,label,fold\n")
+	wantVal := map[string]bool{}
+	for i := range 9 {
+		name := string(rune('a' + i))
+		fmt.Fprintf(&csv, "%s,%s,%d\n", name, []string{"cat", "dog"}[i%2], i%3)
+		wantVal[name] = i%3 == 1
+	}
+	if err := os.WriteFile(table, []byte(csv.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", in, "-out", out, "-label-table", table, "-split-column", "fold=1", "-no-shuffle"); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	for split, n := range map[string]int{"train": 6, "val": 3} {
+		s, err := datasets.OpenShards(filepath.Join(out, split), "")
+		if err != nil || s.Len() != n || strings.Join(s.Info().ClassNames, " ") != "cat dog" {
+			t.Fatalf("%s: %v; want %d samples of cat and dog", split, err, n)
+		}
+		for _, m := range shardMembers(t, filepath.Join(out, split)) {
+			if key, ok := strings.CutSuffix(m.name, ".png"); ok && wantVal[key] != (split == "val") {
+				t.Errorf("%s: %s is in the wrong split", split, m.name)
+			}
+		}
+	}
+	// b, e and h (i = 1, 4, 7): dog, cat, dog.
+	if got := shardLabels(t, filepath.Join(out, "val")); got != "1 0 1" {
+		t.Errorf("val labels %q, want 1 0 1 (dog cat dog)", got)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-split-column", "fold=1", "-val-percent", "10"}, "-val-percent and -split-column both choose the held-out images"},
+		{[]string{"-split-column", "=1"}, `-split-column "=1" names no column`},
+	} {
+		args := append([]string{"-in", in, "-out", filepath.Join(t.TempDir(), "shards"), "-label-table", table}, tc.args...)
+		if code, stderr := runStderr(t, args...); code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%v: exit %d, %s; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+	writeImages(t, filepath.Join(in, "train"), 2)
+	writeImages(t, filepath.Join(in, "val"), 2)
+	code, stderr := runStderr(t, "-in", in, "-out", filepath.Join(t.TempDir(), "shards"), "-label-table", table, "-split-column", "fold=1")
+	if code != 2 || !strings.Contains(stderr, "-split-column: "+in+" holds a val/ folder of held-out images already: leave -split-column out") {
+		t.Errorf("-split-column beside val/: exit %d, %s; want 2 and a usage error", code, stderr)
+	}
+}
+
 // shardLabels reads the .cls members of the shards in dir, in order.
 func shardLabels(t *testing.T, dir string) string {
 	t.Helper()

@@ -41,6 +41,11 @@ type Config struct {
 	// without a val/ folder: training, the evaluations and every later command read the split so.
 	// 0: none. See datasets.Options.ValPercent.
 	ValPercent float64 `json:"val_percent"`
+	// SplitColumn is a column of an image folder's label table that assigns each image to a
+	// split, in place of a val/ folder: "COLUMN" (values train, val or test, or true/false:
+	// fastai's is_valid) or "COLUMN=VALUE" (VALUE marks the held-out images: a fold). "": none.
+	// See datasets.FolderLabels.SplitColumn.
+	SplitColumn string `json:"split_column"`
 	// ImageSize is the side of the training and evaluation views in pixels (0: the preset's, or
 	// the data set's own for sets of one size). Folders and shards need one.
 	ImageSize int `json:"image_size"`

@@ -103,6 +103,9 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 		{[]string{"-val-percent", "10"}, "val-percent", "holds out images of an image folder (-dataset folder); for mnist, use -validation N"},
 		{[]string{"-dataset", "folder", "-val-percent", "100"}, "val-percent", "want a percentage in [0, 100) (0: none), got 100"},
 		{[]string{"-dataset", "folder", "-val-percent", "NaN"}, "val-percent", "got NaN"},
+		{[]string{"-split-column", "fold=1"}, "split-column", "names a column of an image folder's label table (-dataset folder); for mnist, use -validation N"},
+		{[]string{"-dataset", "folder", "-split-column", "fold", "-val-percent", "10"}, "split-column", "and -val-percent both choose the held-out images"},
+		{[]string{"-dataset", "folder", "-split-column", "fold="}, "split-column", `"fold=" gives no value after =`},
 		{[]string{"-checkpoint-mirror", "/backups/run"}, "checkpoint-mirror", `"/backups/run" is not a bucket folder: give s3://BUCKET/PREFIX/ or gs://BUCKET/PREFIX/`},
 		// Loss parameters name their flag, also those the chosen objective (vicreg) ignores.
 		{[]string{"-lambda", "-1"}, "lambda", "must be a finite number >= 0, got -1"},

@@ -39,6 +39,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Subset, "subset", c.Subset, "train on the first N training images only (0: all; in-memory data sets: mnist, cifar10, ...)")
 	fs.IntVar(&c.Validation, "validation", c.Validation, "hold out the last N training images and evaluate on them instead of the test split (for choosing a recipe; 0: none; in-memory data sets: for a folder, -val-percent; shards hold theirs in val/)")
 	fs.Float64Var(&c.ValPercent, "val-percent", c.ValPercent, "-dataset folder: hold out this percentage of each class's training images as the test split, chosen by their paths (the same images in every run, evaluate and analyze included): for a folder without val/ (Kaggle's train_images/, say), or to choose a recipe without looking at val/, which is then not read; 0: none")
+	fs.StringVar(&c.SplitColumn, "split-column", c.SplitColumn, "-dataset folder: the column of the label table (-label-table, or metadata.csv) that assigns each image to a split, in place of a val/ folder: COLUMN, its values train, val or test (test is left out when there are val images) or true/false (fastai's is_valid: true is held out), or COLUMN=VALUE, VALUE marking the held-out images and the others trained on (a Kaggle fold: fold=0)")
 	fs.IntVar(&c.Workers, "workers", c.Workers, "data goroutines (0: one per CPU); results do not depend on it")
 	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of initialisation, data order and augmentations")
 	fs.StringVar(&c.Model.Arch, "model", c.Model.Arch, "encoder: "+strings.Join(models.Archs, ", "))

@@ -94,6 +94,11 @@ func (c Config) Plan() (*Plan, error) {
 	if p.Precision, err = PrecisionDType(c.Precision); err != nil {
 		return nil, Errorf("precision", "%v", err)
 	}
+	if c.SplitColumn != "" {
+		if _, _, err := datasets.ParseSplitColumn(c.SplitColumn); err != nil {
+			return nil, Errorf("split-column", "%v", err)
+		}
+	}
 	switch {
 	case c.Epochs <= 0 && c.Steps <= 0:
 		return nil, Errorf("epochs", "must be > 0 (or give -steps)")
@@ -131,6 +136,10 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("val-percent", "want a percentage in [0, 100) (0: none), got %g", c.ValPercent)
 	case c.ValPercent > 0 && !strings.EqualFold(c.Dataset, "folder"):
 		return nil, Errorf("val-percent", "holds out images of an image folder (-dataset folder); for %s, use -validation N (in-memory data sets) or a val/ folder of shards", c.Dataset)
+	case c.SplitColumn != "" && !strings.EqualFold(c.Dataset, "folder"):
+		return nil, Errorf("split-column", "names a column of an image folder's label table (-dataset folder); for %s, use -validation N (in-memory data sets) or a val/ folder of shards", c.Dataset)
+	case c.SplitColumn != "" && c.ValPercent > 0:
+		return nil, Errorf("split-column", "and -val-percent both choose the held-out images: give one of them")
 	case !(c.WarmupEpochs >= 0) || math.IsInf(c.WarmupEpochs, 0):
 		return nil, Errorf("warmup-epochs", "must be a number >= 0, got %g", c.WarmupEpochs)
 	case c.KeepLast < 1:
@@ -272,7 +281,7 @@ func (c Config) Augmentation(d datasets.Data) (datasets.Augmentation, error) {
 // dataDir through the shard cache shardCache (the run's own, or those an evaluation gives): every
 // command that reads a run's data (training, fine-tuning, evaluation, analysis) reads it so.
 func (c Config) DataOptions(dataDir, shardCache string) datasets.Options {
-	return datasets.Options{DataDir: dataDir, ShardCache: shardCache, ExifOrientation: c.ExifOrientation, LabelColumn: c.LabelColumn, LabelTable: c.LabelTable, ValPercent: c.ValPercent}
+	return datasets.Options{DataDir: dataDir, ShardCache: shardCache, ExifOrientation: c.ExifOrientation, LabelColumn: c.LabelColumn, LabelTable: c.LabelTable, ValPercent: c.ValPercent, SplitColumn: c.SplitColumn}
 }
 
 // CheckMirror checks a -checkpoint-mirror location: "" (none) or a bucket folder. A local path is

@@ -58,6 +58,9 @@ type Config struct {
 	// ValPercent is the percentage of an image folder's training images held out as its test
 	// split (0: none; see datasets.Options.ValPercent).
 	ValPercent float64 `json:"val_percent"`
+	// SplitColumn is the column of an image folder's label table that assigns each image to a
+	// split ("": none; see datasets.FolderLabels.SplitColumn).
+	SplitColumn string `json:"split_column"`
 	// ShardCache is a folder that keeps remote shards once downloaded ("": none).
 	ShardCache string `json:"shard_cache" config:"local"`
 	// Weights is Freeze or Finetune.
