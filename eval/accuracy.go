@@ -44,6 +44,26 @@ func TopK(scores []float32, labels []int32, classes, k int) (float64, error) {
 	return float64(hits) / float64(labelled), nil
 }
 
+// BalancedScores is the balanced accuracy (Balanced) of the top-1 predictions of scores (row-major
+// [len(labels), classes]): each row's class of highest score, the lowest index among ties, as TopK
+// ranks them. It returns -1 when no row is labelled, and TopK's errors for a NaN score of a
+// labelled row, a label out of range, or scores of the wrong length.
+func BalancedScores(scores []float32, labels []int32, classes int) (float64, error) {
+	if _, err := TopK(scores, labels, classes, 1); err != nil {
+		return 0, err
+	}
+	pred := make([]int32, len(labels))
+	for i := range labels {
+		row := scores[i*classes : (i+1)*classes]
+		for c, v := range row {
+			if v > row[pred[i]] {
+				pred[i] = int32(c)
+			}
+		}
+	}
+	return Balanced(pred, labels, classes), nil
+}
+
 // Accuracy is the top-1 accuracy on the labelled rows of f of a classifier whose score function
 // fills logits (length classes) for one row x; -1 when f has no labels. A NaN score is an error
 // (TopK).

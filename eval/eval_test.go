@@ -430,6 +430,24 @@ func TestTopK(t *testing.T) {
 	if _, err := TopK(scores[:3], []int32{3}, 3, 1); err == nil || !strings.Contains(err.Error(), "label 3 of row 0 out of range [0, 3)") {
 		t.Errorf("label out of range: %v", err)
 	}
+	// Top-1 predictions 2, 0 (the tie of classes 0 and 1 goes to 0), 0, and 0 (unlabelled): class
+	// 2's one row right, class 0's right, class 1's wrong.
+	if got, err := BalancedScores(scores, labels, 3); err != nil || got != (1.0+1+0)/3 {
+		t.Errorf("balanced accuracy of the scores: %v, %v; want 2/3", got, err)
+	}
+	imbalanced := []float32{0.9, 0.1, 0.8, 0.2, 0.7, 0.3, 0.4, 0.6}
+	if got, err := BalancedScores(imbalanced, []int32{0, 0, 0, 1}, 2); err != nil || got != 1 {
+		t.Errorf("balanced accuracy, every row right: %v, %v; want 1", got, err)
+	}
+	if got, err := BalancedScores(imbalanced, []int32{0, 0, 1, 1}, 2); err != nil || got != (1.0+0.5)/2 {
+		t.Errorf("balanced accuracy, class 1 half right: %v, %v; want 0.75 (the accuracy too is 0.75; per class, 1 and 0.5)", got, err)
+	}
+	if got, err := BalancedScores(imbalanced, []int32{1, 0, 0, 0}, 2); err != nil || got != (2.0/3+0)/2 {
+		t.Errorf("balanced accuracy, class 1's one row wrong: %v, %v; want 1/3 (the accuracy is 1/2)", got, err)
+	}
+	if _, err := BalancedScores(nan, []int32{0}, 3); err == nil || !strings.Contains(err.Error(), "NaN score") {
+		t.Errorf("balanced accuracy of a NaN score: %v, want TopK's error", err)
+	}
 	if acc, err := Accuracy(Features{N: 1, D: 1, X: []float32{1}, Labels: []int32{0}, NumClasses: 2},
 		func(_ []float32, logits []float64) { logits[0], logits[1] = math.NaN(), 0 }, 2); err == nil {
 		t.Errorf("Accuracy with a NaN score: %v, nil; want an error", acc)

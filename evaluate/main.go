@@ -688,6 +688,9 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 		if r.Top5 != nil {
 			fmt.Fprintf(stdout, "   top-5 %6.2f%%", 100**r.Top5)
 		}
+		if r.Balanced != nil {
+			fmt.Fprintf(stdout, "   balanced %6.2f%%", 100**r.Balanced)
+		}
 		fmt.Fprintln(stdout)
 	}
 	line("pretrained encoder", res)

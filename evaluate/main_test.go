@@ -608,6 +608,11 @@ func TestDefaultFineTuningBatchFitsFewImages(t *testing.T) {
 	if err := json.Unmarshal(data, &saved); err != nil || saved.BatchSize < 2 || saved.BatchSize >= 256 {
 		t.Errorf("config.json records batch %d (%v), want the training images, fewer than 256", saved.BatchSize, err)
 	}
+	// The balanced accuracy is printed beside top-1, as result.json records it.
+	res, err := results.ReadAs[results.Finetune](filepath.Join(ft, "result.json"))
+	if err != nil || res.Balanced == nil || !strings.Contains(o.stdout, fmt.Sprintf("balanced %6.2f%%", 100**res.Balanced)) {
+		t.Errorf("result.json %+v (%v); want its balanced accuracy printed:\n%s", res, err, o.stdout)
+	}
 	o = evaluate(t, "-checkpoint", dir, "-weights", "freeze", "-train-percent", "1", "-epochs", "1", "-baseline=false",
 		"-batch-size", "256", "-checkpoint-dir", filepath.Join(t.TempDir(), "ft"))
 	if o.code != 2 || !strings.Contains(o.stderr, "-batch-size: 256 is larger than the") {

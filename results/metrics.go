@@ -158,6 +158,7 @@ const (
 	KeyLinearAcc        = "linear_acc"
 	KeyTop1             = "top1"
 	KeyTop5             = "top5"
+	KeyBalanced         = "balanced"
 	KeyRollbackFromStep = "rollback_from_step"
 )
 
@@ -165,7 +166,7 @@ const (
 // line rather than a metric): a key of a file that is not among them is a term of the objective.
 var Keys = []string{KeyStep, KeyEpoch, KeyLoss, KeyLR, KeyZStd, KeyProbeLoss, KeyProbeBatchAcc, KeyBatchAcc, KeyLRHead,
 	KeyImagesPerSec, KeyStepImagesPerSec, KeyBadImages, KeyProbeAcc, KeyKNNAcc, KeyLinearAcc, KeyTop1, KeyTop5,
-	KeyRollbackFromStep}
+	KeyBalanced, KeyRollbackFromStep}
 
 // Metrics are the values of a metrics file by key, each in the order of the file's lines;
 // non-finite values (written as null) are left out. Every line has "step", and "epoch" but for a
@@ -179,7 +180,8 @@ var Keys = []string{KeyStep, KeyEpoch, KeyLoss, KeyLR, KeyZStd, KeyProbeLoss, Ke
 //     step, its mean);
 //   - evaluation lines: "probe_acc" (online probe, each epoch) and "knn_acc" (-eval-every) in
 //     pretraining, and the final evaluation's "linear_acc" and "knn_acc" at the last step;
-//     "top1" and "top5" (more than 5 classes) after each fine-tuning epoch;
+//     "top1", "top5" (more than 5 classes) and "balanced" (top-1's balanced accuracy) after each
+//     fine-tuning epoch;
 //   - "rollback_from_step" (a rollback to the line's step) and ResumedKey (not a metric).
 type Metrics map[string][]MetricPoint
 

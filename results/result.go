@@ -144,8 +144,11 @@ type Finetune struct {
 	// Top1 and Top5 are the test accuracies at the end, absent (nil) where not measured (a run
 	// stopped before its first evaluation; top-5 with 5 classes or fewer). Files written before
 	// this release record -1; Read makes it nil.
-	Top1      *float64      `json:"top1,omitempty"`
-	Top5      *float64      `json:"top5,omitempty"`
+	Top1 *float64 `json:"top1,omitempty"`
+	Top5 *float64 `json:"top5,omitempty"`
+	// Balanced is the balanced accuracy of the top-1 predictions at the end (eval.Balanced: the
+	// mean of the per-class recalls), absent where not measured.
+	Balanced  *float64      `json:"balanced,omitempty"`
 	TrainTime time.Duration `json:"train_ns"` // this process's training time (Trained steps)
 	// Provenance: a run resumed after its last step trains nothing and carries the training
 	// figures of the result it replaces; Backend, Machine and Date go with them (they are those

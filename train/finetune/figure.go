@@ -13,14 +13,15 @@ const (
 	legendLoss     = "training loss (window mean)"
 	legendTop1     = "test top-1 (each epoch)"
 	legendTop5     = "test top-5 (each epoch)"
+	legendBalanced = "test balanced top-1 (each epoch)"
 	legendBatchAcc = "training batches, top-1 (window mean)"
 )
 
 // plotMetrics draws a fine-tuning run's metrics file as a figure at
 // trainer.MetricsFigures(metricsPath) (an SVG and a PNG beside it): the training loss against the
 // step (the mean of each log window, with any rollback after a non-finite step as a dashed line),
-// and, against the epoch, the test top-1 and top-5 accuracy after each epoch with the training
-// batches' top-1 accuracy.
+// and, against the epoch, the test top-1 and top-5 accuracy and the balanced accuracy (top-1's)
+// after each epoch with the training batches' top-1 accuracy.
 func plotMetrics(metricsPath string, cfg Config) error {
 	m, err := results.ReadMetrics(metricsPath)
 	if err != nil {
@@ -32,7 +33,8 @@ func plotMetrics(metricsPath string, cfg Config) error {
 	batch := trainer.EpochSeries(m, results.KeyBatchAcc, legendBatchAcc)
 	batch.Marker = plot.NoMarker
 	acc := plot.Panel{Title: "classification accuracy", XLabel: "epoch", YLabel: "accuracy", XInclude: fromZero,
-		Series: []plot.Series{trainer.EpochSeries(m, results.KeyTop1, legendTop1), trainer.EpochSeries(m, results.KeyTop5, legendTop5), batch}}
+		Series: []plot.Series{trainer.EpochSeries(m, results.KeyTop1, legendTop1), trainer.EpochSeries(m, results.KeyTop5, legendTop5), batch,
+			trainer.EpochSeries(m, results.KeyBalanced, legendBalanced)}}
 	start := "from the pretrained encoder"
 	if cfg.Scratch {
 		start = "from scratch"

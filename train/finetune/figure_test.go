@@ -42,7 +42,7 @@ func writeMetrics(t *testing.T, path string, epochs, stepsPerEpoch int, withTop5
 		}
 		if step%stepsPerEpoch == 0 {
 			e := float64(step / stepsPerEpoch)
-			eval := map[string]float64{"step": s, "epoch": e, "top1": 0.5 + 0.1*e}
+			eval := map[string]float64{"step": s, "epoch": e, "top1": 0.5 + 0.1*e, "balanced": 0.4 + 0.1*e}
 			if withTop5 {
 				eval["top5"] = 0.8 + 0.05*e
 			}
@@ -53,8 +53,8 @@ func writeMetrics(t *testing.T, path string, epochs, stepsPerEpoch int, withTop5
 	}
 }
 
-// The fine-tuning figure shows the training loss against the step and the test top-1 and top-5
-// accuracy against the epoch (with the training batches' accuracy), each a line of its own with
+// The fine-tuning figure shows the training loss against the step and the test top-1, top-5 and
+// balanced accuracy against the epoch (with the training batches' accuracy), each a line of its own with
 // a legend entry, as an SVG and a PNG beside the metrics file.
 func TestPlotMetrics(t *testing.T) {
 	const epochs, perEpoch = 3, 12
@@ -78,19 +78,20 @@ func TestPlotMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{legendLoss, legendTop1, legendTop5, legendBatchAcc, "training loss (cross-entropy)", "classification accuracy", "accuracy", "step", "epoch", "loss"} {
+	for _, s := range []string{legendLoss, legendTop1, legendTop5, legendBatchAcc, legendBalanced, "training loss (cross-entropy)", "classification accuracy", "accuracy", "step", "epoch", "loss"} {
 		if doc.Count(s) != 1 {
 			t.Errorf("text %q appears %d times, want once", s, doc.Count(s))
 		}
 	}
 	// Series take the palette in order on each panel: the loss the first colour on its own; top-1,
-	// top-5 and the training batches the first three on the accuracy panel. A line has a vertex
-	// per point: one per step for the loss and the batches, one per epoch for the test accuracy.
+	// top-5, the training batches and the balanced accuracy the first four on the accuracy panel.
+	// A line has a vertex per point: one per step for the loss and the batches, one per epoch for
+	// the test accuracies.
 	for _, c := range []struct {
 		name  string
 		color int
 		n     int
-	}{{legendLoss, 0, epochs * perEpoch}, {legendTop1, 0, epochs}, {legendTop5, 1, epochs}, {legendBatchAcc, 2, epochs * perEpoch}} {
+	}{{legendLoss, 0, epochs * perEpoch}, {legendTop1, 0, epochs}, {legendTop5, 1, epochs}, {legendBatchAcc, 2, epochs * perEpoch}, {legendBalanced, 3, epochs}} {
 		if got := len(plottest.WithVertices(doc.Lines(plot.Colors[c.color]), c.n)); got != 1 {
 			t.Errorf("%q: %d lines of %d vertices in colour %d, want one", c.name, got, c.n, c.color)
 		}

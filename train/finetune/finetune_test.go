@@ -22,6 +22,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder"
+	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 	"github.com/gomlx-ssl/vicreg/models"
 	"github.com/gomlx-ssl/vicreg/plot/plottest"
@@ -120,14 +121,17 @@ func TestFinetuneMovesTheEncoderFreezeDoesNot(t *testing.T) {
 			if changed < len(vars)/2 {
 				t.Errorf("finetune: only %d of %d encoder variables changed", changed, len(vars))
 			}
-			bayes := bayesAccuracy(t, c.EvalSubset)
-			if res.Top1 == nil || res.Top5 == nil {
-				t.Fatalf("top-1 %v, top-5 %v: want both measured", res.Top1, res.Top5)
+			bayes, bayesBalanced := bayesAccuracy(t, c.EvalSubset)
+			if res.Top1 == nil || res.Top5 == nil || res.Balanced == nil {
+				t.Fatalf("top-1 %v, top-5 %v, balanced %v: want all measured", res.Top1, res.Top5, res.Balanced)
 			}
-			top1, top5 := *res.Top1, *res.Top5
-			t.Logf("top-1 %.4f, top-5 %.4f; Bayes accuracy %.4f", top1, top5, bayes)
+			top1, top5, balanced := *res.Top1, *res.Top5, *res.Balanced
+			t.Logf("top-1 %.4f, top-5 %.4f, balanced %.4f; Bayes accuracy %.4f, balanced %.4f", top1, top5, balanced, bayes, bayesBalanced)
 			if top1 < bayes-0.03 {
 				t.Errorf("fine-tuned top-1 %.4f, want within 3 points of the Bayes accuracy %.4f", top1, bayes)
+			}
+			if balanced < bayesBalanced-0.03 || balanced > 1 {
+				t.Errorf("fine-tuned balanced accuracy %.4f, want within 3 points of the Bayes classifier's %.4f", balanced, bayesBalanced)
 			}
 			if top5 < top1 || top5 > 1 {
 				t.Errorf("top-5 %.4f should lie between top-1 %.4f and 1", top5, top1)
@@ -154,21 +158,23 @@ func checkFigure(t *testing.T, dir, name string) {
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	for _, s := range []string{legendLoss, legendTop1, legendTop5} {
+	for _, s := range []string{legendLoss, legendTop1, legendTop5, legendBalanced} {
 		if doc.Count(s) != 1 {
 			t.Errorf("%s: legend entry %q appears %d times in the metrics figure, want once", name, s, doc.Count(s))
 		}
 	}
 }
 
-// bayesAccuracy is the accuracy of the nearest-mean classifier on the first n synthetic test images.
-func bayesAccuracy(t *testing.T, n int) float64 {
+// bayesAccuracy is the accuracy and the balanced accuracy of the nearest-mean classifier on the
+// first n synthetic test images.
+func bayesAccuracy(t *testing.T, n int) (acc, balanced float64) {
 	test, err := datasets.LoadWith("synthetic", datasets.SplitTest, datasets.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	test = test.Head(n)
 	hits := 0
+	pred := make([]int32, test.N)
 	for i := range test.N {
 		best, bestD := 0, math.Inf(1)
 		for k, m := range test.Mixture.Means {
@@ -180,11 +186,11 @@ func bayesAccuracy(t *testing.T, n int) float64 {
 				best, bestD = k, d
 			}
 		}
-		if int32(best) == test.Label(i) {
+		if pred[i] = int32(best); pred[i] == test.Label(i) {
 			hits++
 		}
 	}
-	return float64(hits) / float64(test.N)
+	return float64(hits) / float64(test.N), eval.Balanced(pred, test.Labels, test.NumClasses)
 }
 
 // An interrupted fine-tuning run, resumed, ends bit-identical to an uninterrupted one; a resume

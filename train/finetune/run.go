@@ -233,15 +233,16 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	// evaluate measures the test accuracies of the classifier as it is at epoch; it returns
 	// errStopped once stop (if not nil) is set.
 	evaluate := func(epoch float64, stop *atomic.Bool) (map[string]float64, error) {
-		top1, top5, err := accuracy(evalExec, test, datasets.EvalConfig{BatchSize: max(cfg.BatchSize, 256), Size: size,
+		acc, err := accuracy(evalExec, test, datasets.EvalConfig{BatchSize: max(cfg.BatchSize, 256), Size: size,
 			Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages}, classes, stop)
 		if err != nil {
 			return nil, err
 		}
-		logger.Info("evaluated", "epoch", fmt.Sprintf("%.2f", epoch), "top1", fmt.Sprintf("%.4f", top1), "top5", fmt.Sprintf("%.4f", top5))
-		out := map[string]float64{results.KeyTop1: top1}
-		if top5 >= 0 {
-			out[results.KeyTop5] = top5
+		logger.Info("evaluated", "epoch", fmt.Sprintf("%.2f", epoch), "top1", fmt.Sprintf("%.4f", acc.top1), "top5", fmt.Sprintf("%.4f", acc.top5),
+			"balanced", fmt.Sprintf("%.4f", acc.balanced))
+		out := map[string]float64{results.KeyTop1: acc.top1, results.KeyBalanced: acc.balanced}
+		if acc.top5 >= 0 {
+			out[results.KeyTop5] = acc.top5
 		}
 		return out, nil
 	}
@@ -292,6 +293,9 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	}
 	if v, ok := lr.Last[results.KeyTop5]; ok {
 		res.Top5 = results.Acc(v)
+	}
+	if v, ok := lr.Last[results.KeyBalanced]; ok {
+		res.Balanced = results.Acc(v)
 	}
 	if err := metrics.Close(); err != nil {
 		return nil, err
@@ -378,13 +382,17 @@ func (n *network) logits(ctx *context.Context, images *Node, training bool) *Nod
 	return Add(linalg.MatMul(f, w), InsertAxes(bias, 0))
 }
 
-// accuracy is the top-1 and top-5 accuracy (top-5 only with more than 5 classes, else -1) of
-// the network on ds, in evaluation mode, its images prepared as ec says (with SkipBadImages,
-// those that do not decode are left out). It returns errStopped once stop (if not nil) is set.
-func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, classes int, stop *atomic.Bool) (top1, top5 float64, err error) {
+// accuracies are a classifier's test accuracies: top-1, top-5 (only with more than 5 classes,
+// else -1) and the balanced accuracy of its top-1 predictions.
+type accuracies struct{ top1, top5, balanced float64 }
+
+// accuracy is the accuracies of the network on ds, in evaluation mode, its images prepared as ec
+// says (with SkipBadImages, those that do not decode are left out). It returns errStopped once
+// stop (if not nil) is set.
+func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, classes int, stop *atomic.Bool) (acc accuracies, err error) {
 	it, err := datasets.NewEvalIterator(ds, ec)
 	if err != nil {
-		return 0, 0, err
+		return acc, err
 	}
 	defer it.Close()
 	n := ds.Info().Len
@@ -392,7 +400,7 @@ func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, clas
 	labels := make([]int32, 0, n)
 	for {
 		if stop != nil && stop.Load() {
-			return 0, 0, errStopped
+			return acc, errStopped
 		}
 		bt, ok := it.Next()
 		if !ok {
@@ -400,7 +408,7 @@ func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, clas
 		}
 		out, err := exec.Exec(tensors.FromFlatDataAndDimensions(bt.View1, bt.Dims()...))
 		if err != nil {
-			return 0, 0, fmt.Errorf("evaluating: %w", err)
+			return acc, fmt.Errorf("evaluating: %w", err)
 		}
 		s := tensors.MustCopyFlatData[float32](out[0])
 		out[0].FinalizeAll()
@@ -408,18 +416,21 @@ func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, clas
 		labels = append(labels, bt.Labels[:bt.Valid]...)
 	}
 	if err := it.Err(); err != nil {
-		return 0, 0, err
+		return acc, err
 	}
-	if top1, err = eval.TopK(scores, labels, classes, 1); err != nil {
-		return 0, 0, err
+	if acc.top1, err = eval.TopK(scores, labels, classes, 1); err != nil {
+		return acc, err
 	}
-	top5 = -1
+	if acc.balanced, err = eval.BalancedScores(scores, labels, classes); err != nil {
+		return acc, err
+	}
+	acc.top5 = -1
 	if classes > 5 {
-		if top5, err = eval.TopK(scores, labels, classes, 5); err != nil {
-			return 0, 0, err
+		if acc.top5, err = eval.TopK(scores, labels, classes, 5); err != nil {
+			return acc, err
 		}
 	}
-	return top1, top5, nil
+	return acc, nil
 }
 
 // loadData opens the labelled training split (its TrainPercent fraction) and the test split.
