@@ -242,6 +242,32 @@ func Names() []string {
 // are *DataError values: errors.Is(err, ErrUsage) for a bad argument, ErrDamaged for damaged data.
 func Open(name, split string, opt Options) (Data, error) {
 	opt.DataDir = ExpandHome(opt.DataDir)
+	switch opt.TestSplit {
+	case "", "val":
+	case "test":
+		if opt.ValPercent > 0 {
+			return nil, usageErr(opt.DataDir, fmt.Errorf("-test-split test reads the test/ folder, and -val-percent %g holds out its own test split in place of it", opt.ValPercent),
+				"give one of them")
+		}
+		if split == SplitTest {
+			split = splitTestOnly
+		}
+	default:
+		return nil, usageErr(opt.DataDir, fmt.Errorf("-test-split %q: want val (val/, or else test/) or test (test/ alone)", opt.TestSplit), "")
+	}
+	d, err := open(name, split, opt)
+	if err == nil && split == splitTestOnly {
+		switch d := d.(type) {
+		case *Folder:
+			d.split = SplitTest
+		case *Shards:
+			d.split = SplitTest
+		}
+	}
+	return d, err
+}
+
+func open(name, split string, opt Options) (Data, error) {
 	switch strings.ToLower(name) {
 	case "folder":
 		read := split
@@ -374,6 +400,11 @@ type Options struct {
 	// (FolderLabels.SplitColumn: COLUMN or COLUMN=VALUE), in place of a val/ or test/ folder; ""
 	// for none. It and ValPercent exclude each other.
 	SplitColumn string
+	// TestSplit says which held-out split an image folder's or shards' test split is: "" or "val"
+	// for val/ (or its aliases), else test/ (a split column's val images, else its test images);
+	// "test" for test/ alone (the split column's test images): the final figure, once a recipe
+	// was chosen on val/. In-memory data sets have one test split, whatever it says.
+	TestSplit string
 }
 
 // DefaultDataDir is $VICREG_DATA if set, otherwise the "vicreg-datasets" folder in the user's cache

@@ -73,11 +73,17 @@ func splitDirs(split string) []string {
 		return []string{"train"}
 	case SplitTest:
 		return []string{"val", "test"}
+	case splitTestOnly:
+		return []string{"test"}
 	case "":
 		return nil
 	}
 	return []string{split}
 }
+
+// splitTestOnly is the test split read from test/ alone, not val/ (Options.TestSplit "test"):
+// Open opens it for SplitTest, and the data it returns says SplitTest.
+const splitTestOnly = "test (-test-split test)"
 
 // heldOutAliases are other names of an image folder's held-out split beside train/: Hugging
 // Face's validation/ and Kaggle's valid/, read for the test split when root holds no val/ (before
@@ -131,6 +137,10 @@ func resolveSplit(root, split string) (string, error) {
 // folders (has says which names it holds) but none for split; nil when it holds none, or when
 // split is "".
 func missingSplit(root, split string, has func(name string) bool) error {
+	if split == splitTestOnly && !has("test") {
+		return usageErr(root, fmt.Errorf("-test-split test reads a test/ folder beside train/, and it holds none: %w", ErrNoSplit),
+			"leave -test-split out to evaluate on val/, or give the folder a test/ of labelled images")
+	}
 	for _, name := range []string{"train", "val", "test"} {
 		if has(name) && split != "" {
 			return usageErr(root, fmt.Errorf("holds a %s/ folder but no folder for the %s split (want %s/): %w", name, split,
@@ -209,7 +219,7 @@ func OpenFolderLabels(root, split string, labels FolderLabels) (*Folder, error) 
 		return nil, err
 	}
 	if labels.SplitColumn != "" {
-		if err := f.splitByColumn(split != SplitTrain && split != ""); err != nil {
+		if err := f.splitByColumn(split); err != nil {
 			return nil, err
 		}
 		if test, terr := resolveSplit(root, SplitTest); terr == nil && test != f.dir {
@@ -728,7 +738,7 @@ func (f *Folder) WarnLeftOut(logger *log.Logger) {
 	}
 	if f.testLeft > 0 {
 		column, _, _ := ParseSplitColumn(f.labelsFrom.SplitColumn)
-		logger.Info(fmt.Sprintf("images of the split column's test split left out: the held-out split is its val images (for a final test, -split-column %s=test holds out the test images and trains on the others)", column),
+		logger.Info(fmt.Sprintf("images of the split column's test split left out: the held-out split is its val images (for a final figure, evaluate -test-split test scores the test images; -split-column %s=test holds them out and trains on the others)", column),
 			"images", f.testLeft, "table", f.table)
 	}
 	switch {
@@ -912,17 +922,18 @@ func (f *Folder) splitPartOf(t *metadataTable, name string, row metadataRow) (sp
 		fmt.Sprintf("give every image its split, or name the value of the held-out images (a fold): -split-column %s=VALUE", t.splitColumn))
 }
 
-// splitByColumn keeps the images that the split column assigns to the held-out split when held is
-// set (its val images, or its test images when it has no val images), and those it assigns to
-// training when not.
-func (f *Folder) splitByColumn(held bool) error {
+// splitByColumn keeps the images that the split column assigns to split: for "train" (or "") the
+// training images, for splitTestOnly the test images, for any other split the held-out images
+// (the val images, or the test images when there are no val images).
+func (f *Folder) splitByColumn(split string) error {
 	column, value, _ := ParseSplitColumn(f.labelsFrom.SplitColumn)
+	held := split != SplitTrain && split != ""
 	var count [3]int
 	for _, p := range f.parts {
 		count[p]++
 	}
 	out := partVal
-	if count[partVal] == 0 {
+	if count[partVal] == 0 || split == splitTestOnly {
 		out = partTest
 	}
 	values := strings.Join(f.splitSeen, ", ")
@@ -930,6 +941,12 @@ func (f *Folder) splitByColumn(held bool) error {
 		values += ", ..."
 	}
 	switch {
+	case split == splitTestOnly && value != "":
+		return usageErr(f.table, fmt.Errorf("-test-split test reads the images that the split column assigns to test, and -split-column %s assigns none: its held-out images are those whose %s is %q", f.labelsFrom.SplitColumn, column, value),
+			"leave -test-split out, or name the column alone (its values train, val and test)")
+	case count[out] == 0 && split == splitTestOnly:
+		return usageErr(f.table, fmt.Errorf("-test-split test: none of the %d images is in the split column's test split: their %s values are %s", len(f.files), column, values),
+			"leave -test-split out to evaluate on the held-out images, or mark the test images test")
 	case count[out] == 0 && value != "":
 		return usageErr(f.table, fmt.Errorf("-split-column %s: no image's %s is %q (its values: %s)", f.labelsFrom.SplitColumn, column, value, values),
 			"name a value of the column: the held-out images' (a fold number)")

@@ -79,7 +79,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 type flags struct {
 	ckpt, dataset, dataDir, embeddings, split, result string
 	shardCache, shardCacheSize, labelColumn           string
-	labelTable, splitColumn                           string
+	labelTable, splitColumn, testSplit                string
 	subset, probeEpochs, knnK, batch                  int
 	knnT, percent, valPercent                         float64
 	seed                                              uint64
@@ -105,6 +105,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.labelTable, "label-table", "", "-dataset folder: a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (default: the encoder run's, when evaluating on its data set); see train -h")
 	fs.Float64Var(&f.valPercent, "val-percent", 0, "-dataset folder without a val/ folder: hold out this percentage of each class's images as the test split, chosen by their paths as train -val-percent chooses them (default: the encoder run's, when evaluating on its data set)")
 	fs.StringVar(&f.splitColumn, "split-column", "", "-dataset folder: the column of the label table that assigns each image to a split, as train -split-column reads it (COLUMN or COLUMN=VALUE: a fold; default: the encoder run's, when evaluating on its data set); see train -h")
+	fs.StringVar(&f.testSplit, "test-split", "val", "-dataset folder or shards: the held-out split scored: val (val/, or else test/; a split column's val images, or else its test images) or test (test/ alone, or the split column's test images: the final figure, once the recipe was chosen on val)")
 	fs.StringVar(&f.shardCache, "shard-cache", "", "-dataset shards over HTTP or pipe:: a folder that keeps the shards once downloaded (default: the training run's, when it exists here)")
 	fs.StringVar(&f.shardCacheSize, "shard-cache-size", "", "size limit of the shard cache folder, kept in it for every later use (e.g. 200GB; 0: none; empty: the folder's own, as train -shard-cache-size set it)")
 	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split, at most as many as the smaller split holds (0: all; in-memory data sets: mnist, cifar10, ...)")
@@ -242,6 +243,8 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-train-percent: want a percentage in (0, 100], got %g", f.percent)
 	case !(f.valPercent >= 0 && f.valPercent < 100):
 		return fmt.Sprintf("-val-percent: want a percentage in [0, 100) (0: none), got %g", f.valPercent)
+	case f.testSplit != "val" && f.testSplit != "test":
+		return fmt.Sprintf("-test-split: want val or test, got %q", f.testSplit)
 	case f.splitColumn != "" && f.valPercent > 0:
 		return "-split-column and -val-percent both choose the held-out images: give one of them"
 	case f.splitColumn != "" && splitColumnErr(f.splitColumn) != nil:
@@ -441,6 +444,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		}
 		opt := enc.Config.DataOptions(dataDir, cache)
 		opt.LabelColumn, opt.LabelTable, opt.ValPercent, opt.SplitColumn = f.labelColumn, f.labelTable, f.valPercent, f.splitColumn
+		opt.TestSplit = f.testSplit
 		var d datasets.Data
 		var err error
 		if split == datasets.SplitTest && probe {
@@ -539,13 +543,20 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			knnK = train.N
 		}
 		res.TrainImages, res.TestImages, res.TrainPercent = &train.N, &test.N, f.percent
+		if f.testSplit == "test" {
+			res.TestSplit = f.testSplit
+		}
 		if skipBad {
 			trainBad, testBad := bad[datasets.SplitTrain], bad[datasets.SplitTest]
 			res.TrainBadImages, res.TestBadImages = &trainBad, &testBad
 		}
 		m := enc.Config.Model
-		fmt.Fprintf(stdout, "encoder %s (%s, width %d, %d-dim), %s: %d train (%g%% of the labels) / %d test images\n",
-			m.Arch, m.Stem, m.Width, enc.Dim(), dataset, train.N, f.percent, test.N)
+		which := ""
+		if f.testSplit == "test" {
+			which = " (-test-split test)"
+		}
+		fmt.Fprintf(stdout, "encoder %s (%s, width %d, %d-dim), %s: %d train (%g%% of the labels) / %d test images%s\n",
+			m.Arch, m.Stem, m.Width, enc.Dim(), dataset, train.N, f.percent, test.N, which)
 		if class, acc := eval.Majority(train, test); class >= 0 {
 			name := opened[datasets.SplitTrain].Info().ClassName(class)
 			fmt.Fprintf(stdout, "always the majority class (%s, the most frequent in training): test %.2f%%\n", name, 100*acc)
@@ -613,6 +624,9 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 		return err
 	}
 	cfg.LabelColumn, cfg.LabelTable, cfg.ValPercent, cfg.SplitColumn = f.labelColumn, f.labelTable, f.valPercent, f.splitColumn
+	if f.testSplit == "test" {
+		cfg.TestSplit = f.testSplit
+	}
 	cfg.Seed, cfg.BatchSize, cfg.FitBatch = f.seed, f.batch, !f.set["batch-size"]
 	cfg.Augment = "crop-flip"
 	if cfg.Dataset == "mnist" {

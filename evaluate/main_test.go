@@ -1067,3 +1067,42 @@ func TestLabelsOfTheRun(t *testing.T) {
 		}
 	}
 }
+
+// TestTestSplit: -test-split test scores the images of test/ where val/ is scored by default,
+// recording it in -result; an unknown value is a usage error.
+func TestTestSplit(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 6)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 2)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "test"), []string{"a", "b"}, 3)
+	dir := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 }, 3)
+	for _, tc := range []struct {
+		args      []string
+		images    int
+		testSplit string
+	}{{nil, 4, ""}, {[]string{"-test-split", "test"}, 6, "test"}} {
+		out := filepath.Join(t.TempDir(), "result.json")
+		o := evaluate(t, append([]string{"-checkpoint", dir, "-probe-epochs", "1", "-knn-k", "3", "-result", out}, tc.args...)...)
+		if o.code != 0 {
+			t.Fatalf("%v: exit %d:\n%s", tc.args, o.code, o.stderr)
+		}
+		r, _ := readResult(t, out)
+		if r.TestImages == nil || *r.TestImages != tc.images || r.TestSplit != tc.testSplit ||
+			!strings.Contains(o.stdout, fmt.Sprintf("12 train (100%% of the labels) / %d test images", tc.images)) {
+			t.Errorf("%v: %v test images, test_split %q; want %d, %q:\n%s", tc.args, r.TestImages, r.TestSplit, tc.images, tc.testSplit, o.stdout)
+		}
+	}
+	// Fine-tuning scores test/ too, and records it in its configuration.
+	ft := filepath.Join(t.TempDir(), "ft")
+	if o := evaluate(t, "-checkpoint", dir, "-weights", "freeze", "-epochs", "1", "-baseline=false", "-test-split", "test", "-checkpoint-dir", ft); o.code != 0 {
+		t.Fatalf("-weights freeze -test-split test: exit %d:\n%s", o.code, o.stderr)
+	}
+	res, err := results.ReadAs[results.Finetune](filepath.Join(ft, "result.json"))
+	cfg, cerr := os.ReadFile(filepath.Join(ft, "config.json"))
+	if err != nil || cerr != nil || res.TestImages != 6 || !strings.Contains(string(cfg), `"test_split":"test"`) {
+		t.Errorf("fine-tuning with -test-split test: %v test images (%v, %v), config.json:\n%s\nwant test/'s 6, and test_split recorded", res, err, cerr, cfg)
+	}
+	if o := evaluate(t, "-checkpoint", dir, "-test-split", "holdout"); o.code != 2 || !strings.Contains(o.stderr, `-test-split: want val or test, got "holdout"`) {
+		t.Errorf("-test-split holdout: exit %d, want 2 and a usage error:\n%s", o.code, o.stderr)
+	}
+}

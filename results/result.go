@@ -174,6 +174,9 @@ type Evaluate struct {
 	TrainImages  *int    `json:"train_images,omitempty"`
 	TrainPercent float64 `json:"train_percent,omitempty"`
 	TestImages   *int    `json:"test_images,omitempty"`
+	// TestSplit is "test" when the test images are those of the test/ folder alone (evaluate
+	// -test-split test), absent when they are val/'s (or else test/'s).
+	TestSplit string `json:"test_split,omitempty"`
 	// TrainBadImages and TestBadImages count the images left out because they did not decode:
 	// present (0 or more) when bad images were skipped (-skip-bad-images, or the encoder's run
 	// skipped them), absent otherwise (a bad image then stops the command).

@@ -61,6 +61,9 @@ type Config struct {
 	// SplitColumn is the column of an image folder's label table that assigns each image to a
 	// split ("": none; see datasets.FolderLabels.SplitColumn).
 	SplitColumn string `json:"split_column"`
+	// TestSplit is the held-out split scored: "" for val/ (or else test/), "test" for test/ alone
+	// (see datasets.Options.TestSplit).
+	TestSplit string `json:"test_split,omitempty"`
 	// ShardCache is a folder that keeps remote shards once downloaded ("": none).
 	ShardCache string `json:"shard_cache" config:"local"`
 	// Weights is Freeze or Finetune.

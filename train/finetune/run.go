@@ -437,6 +437,7 @@ func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, clas
 func loadData(cfg Config, logger *log.Logger) (train, test datasets.Data, err error) {
 	opt := cfg.Encoder.DataOptions(cfg.DataDir, cfg.ShardCache) // the images as the encoder saw them
 	opt.LabelColumn, opt.LabelTable, opt.ValPercent, opt.SplitColumn = cfg.LabelColumn, cfg.LabelTable, cfg.ValPercent, cfg.SplitColumn
+	opt.TestSplit = cfg.TestSplit
 	full, err := datasets.Open(cfg.Dataset, datasets.SplitTrain, opt)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) {
 		return nil, nil, config.Errorf("data-dir", "%v", err)
