@@ -738,7 +738,7 @@ func (f *Folder) WarnLeftOut(logger *log.Logger) {
 	}
 	if f.testLeft > 0 {
 		column, _, _ := ParseSplitColumn(f.labelsFrom.SplitColumn)
-		logger.Info(fmt.Sprintf("images of the split column's test split left out: the held-out split is its val images (for a final figure, evaluate -test-split test scores the test images; -split-column %s=test holds them out and trains on the others)", column),
+		logger.Info(fmt.Sprintf("images of the split column's test split: in neither the training split nor the held-out split (its val images); evaluate -test-split test scores them (mkshards writes them as test/ shards), and -split-column %s=test holds them out and trains on the others", column),
 			"images", f.testLeft, "table", f.table)
 	}
 	switch {

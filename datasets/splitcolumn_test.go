@@ -97,7 +97,7 @@ func TestFolderSplitColumn(t *testing.T) {
 			var said, heldSaid bytes.Buffer
 			tr.WarnLeftOut(log.New(&said))
 			te.WarnLeftOut(log.New(&heldSaid))
-			note := "images of the split column's test split left out"
+			note := "images of the split column's test split: in neither the training split nor the held-out split"
 			if wantNote := tc.column == "split"; strings.Contains(said.String(), note) != wantNote || heldSaid.Len() != 0 {
 				t.Errorf("the training split logged:\n%s\nthe held-out split:\n%s\nwant a note on the test images left out only for split names with val and test, by the training split", said.String(), heldSaid.String())
 			}

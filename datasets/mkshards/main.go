@@ -16,7 +16,8 @@
 // folder without them as -out/shard-NNNNNN.tar, or with -val-percent P as train/ and val/ shards,
 // val/ holding the P% of each class that train -val-percent holds out (the same images), or with
 // -split-column COLUMN (or COLUMN=VALUE) as train/ and val/ shards, val/ holding the images that
-// train -split-column holds out by that column of the label table. Image
+// train -split-column holds out by that column of the label table (and test/ the images it
+// assigns to test, when it assigns others to val: what evaluate -test-split test scores). Image
 // bytes are copied unchanged (no
 // re-encoding); samples are shuffled across shards (-seed; -no-shuffle keeps the folder's order);
 // classes.txt lists the class names, and index.json (in the format of WebDataset's wids) each
@@ -93,7 +94,7 @@ func run(args []string) int {
 	index := fs.String("index", "", "instead of writing shards, write the index.json of existing ones (made elsewhere, or before this option): a folder, a pattern or a pattern of URLs of .tar shards; -out is then the index file (default: index.json beside the shards)")
 	labelColumn := fs.String("label-column", "", "the column of labels in a folder's metadata.csv or metadata.jsonl, or in -label-table (default \""+datasets.DefaultLabelColumn+"\", when the table has it; for -label-table, else its second column)")
 	valPercent := fs.Float64("val-percent", 0, "for a folder without a val/ folder: write this percentage of each class's images as the val/ split, and the others as train/, chosen by their paths as train -val-percent chooses them (the same images)")
-	splitColumn := fs.String("split-column", "", "for a folder without a val/ folder: write the images that this column of the label table holds out as the val/ split, and the others as train/, as train -split-column reads it (COLUMN: values train, val or test, or true/false; COLUMN=VALUE: VALUE marks the held-out images, a fold)")
+	splitColumn := fs.String("split-column", "", "for a folder without a val/ folder: write the images that this column of the label table holds out as the val/ split, and the others as train/, as train -split-column reads it (COLUMN: values train, val or test, or true/false; COLUMN=VALUE: VALUE marks the held-out images, a fold); test images beside val images are written as test/")
 	labelTable := fs.String("label-table", "", "a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (train.csv): its file_name column, or else its first, names each image by its path under the split folder, with or without its extension")
 	shuffleBuffer := fs.Int("shuffle-buffer", 10000, "Parquet input: images held in memory to shuffle them across the shards, beside reading the row groups in a random order (0: none)")
 	verify := fs.Bool("verify", false, "decode every image first, in parallel (slower), to find files damaged past their header here rather than in training (without it, only headers are checked and train -skip-bad-images replaces such a file)")
@@ -175,6 +176,12 @@ func run(args []string) int {
 				return usage("%s: %s holds a %s/ folder of held-out images already: leave %s out", flag, *in, from["val"], flag)
 			}
 			splits = []string{"train", "val"} // both from train/, or from -in itself
+			if *splitColumn != "" {
+				opt := datasets.Options{DataDir: *in, LabelTable: *labelTable, LabelColumn: *labelColumn, SplitColumn: *splitColumn}
+				if testBesideVal(opt) {
+					splits = append(splits, "test")
+				}
+			}
 		}
 	}
 	for _, split := range splits {
@@ -206,8 +213,15 @@ func run(args []string) int {
 		var f *datasets.Folder
 		if *valPercent > 0 || *splitColumn != "" {
 			var d datasets.Data
-			d, err = datasets.Open("folder", map[string]string{"train": datasets.SplitTrain, "val": datasets.SplitTest}[split],
-				datasets.Options{DataDir: *in, LabelTable: *labelTable, LabelColumn: *labelColumn, ValPercent: *valPercent, SplitColumn: *splitColumn})
+			opt := datasets.Options{DataDir: *in, LabelTable: *labelTable, LabelColumn: *labelColumn, ValPercent: *valPercent, SplitColumn: *splitColumn}
+			read := datasets.SplitTest
+			switch split {
+			case "train":
+				read = datasets.SplitTrain
+			case "test":
+				opt.TestSplit = "test" // a split column's test images, beside its val images
+			}
+			d, err = datasets.Open("folder", read, opt)
 			if err == nil {
 				f = d.(*datasets.Folder)
 			}
@@ -439,4 +453,17 @@ func writeIndex(logger *log.Logger, pattern, out string, usage func(string, ...a
 func splitColumnErr(spec string) error {
 	_, _, err := datasets.ParseSplitColumn(spec)
 	return err
+}
+
+// testBesideVal reports whether the split column of opt assigns images to test beside those it
+// assigns to val (then the held-out split is the val images, and the test images are a third
+// split): the two held-out splits then open, and differ.
+func testBesideVal(opt datasets.Options) bool {
+	val, err := datasets.Open("folder", datasets.SplitTest, opt)
+	if err != nil {
+		return false // listing the splits says why
+	}
+	opt.TestSplit = "test"
+	test, err := datasets.Open("folder", datasets.SplitTest, opt)
+	return err == nil && val.(*datasets.Folder).Path(0) != test.(*datasets.Folder).Path(0)
 }

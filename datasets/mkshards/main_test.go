@@ -279,7 +279,8 @@ func TestValPercent(t *testing.T) {
 
 // TestSplitColumn: -split-column writes a folder without val/ as train/ and val/ shards by a
 // column of the label table: the images whose fold is 1 in val/, the others in train/, labelled
-// by the table; given with -val-percent, or beside a val/ folder, it is refused.
+// by the table; a column of split names with val and test images writes test/ too; given with
+// -val-percent, or beside a val/ folder, it is refused.
 func TestSplitColumn(t *testing.T) {
 	in := t.TempDir()
 	writeImages(t, in, 9) // a.png ... i.png
@@ -325,6 +326,29 @@ func TestSplitColumn(t *testing.T) {
 		if code, stderr := runStderr(t, args...); code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%v: exit %d, %s; want 2 and %q", tc.args, code, stderr, tc.want)
 		}
+	}
+	// A column of split names with val and test images: a third split, test/.
+	names := filepath.Join(t.TempDir(), "splits.csv")
+	if err := os.WriteFile(names, []byte("id,label,split\na,cat,train\nb,dog,val\nc,cat,test\nd,dog,train\ne,cat,train\nf,dog,test\ng,cat,val\nh,dog,train\ni,cat,train\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	three := filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", in, "-out", three, "-label-table", names, "-split-column", "split", "-no-shuffle"); code != 0 {
+		t.Fatalf("three splits: exit %d, %s", code, stderr)
+	}
+	for split, want := range map[string]string{"train": "a d e h i", "val": "b g", "test": "c f"} {
+		var keys []string
+		for _, m := range shardMembers(t, filepath.Join(three, split)) {
+			if key, ok := strings.CutSuffix(m.name, ".png"); ok {
+				keys = append(keys, key)
+			}
+		}
+		if got := strings.Join(keys, " "); got != want {
+			t.Errorf("three splits: %s/ holds %s, want %s", split, got, want)
+		}
+	}
+	if got := shardLabels(t, filepath.Join(three, "test")); got != "0 1" {
+		t.Errorf("test/ labels %q, want 0 1 (cat dog)", got)
 	}
 	writeImages(t, filepath.Join(in, "train"), 2)
 	writeImages(t, filepath.Join(in, "val"), 2)
