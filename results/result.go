@@ -98,10 +98,13 @@ type Pretrain struct {
 	KNN          *float64 `json:"knn,omitempty"`
 	PixelLinear  *float64 `json:"linear_pixels,omitempty"`
 	RandomLinear *float64 `json:"linear_random,omitempty"`
-	// LinearBalanced and KNNBalanced are the balanced accuracies (eval.Balanced: the mean of the
-	// per-class recalls) of the offline linear probe and kNN, where measured.
-	LinearBalanced *float64 `json:"linear_probe_balanced,omitempty"`
-	KNNBalanced    *float64 `json:"knn_balanced,omitempty"`
+	// LinearBalanced, KNNBalanced, PixelLinearBalanced and RandomLinearBalanced are the balanced
+	// accuracies (eval.Balanced: the mean of the per-class recalls) of the offline linear probe,
+	// kNN and the baselines, where measured.
+	LinearBalanced       *float64 `json:"linear_probe_balanced,omitempty"`
+	KNNBalanced          *float64 `json:"knn_balanced,omitempty"`
+	PixelLinearBalanced  *float64 `json:"linear_pixels_balanced,omitempty"`
+	RandomLinearBalanced *float64 `json:"linear_random_balanced,omitempty"`
 	// Majority is the accuracy of always predicting MajorityClass, the training split's most
 	// frequent class (eval.Majority): the floor the accuracies above should clear, high where the
 	// classes are imbalanced. Absent where the linear probe was not measured.
@@ -123,12 +126,15 @@ type Pretrain struct {
 }
 
 // LowLabel is the linear probe and kNN trained on Percent% of the training labels (Images
-// images, class-balanced).
+// images, class-balanced), with their balanced accuracies (absent in files written before they
+// were recorded).
 type LowLabel struct {
-	Percent float64 `json:"percent"`
-	Images  int     `json:"images"`
-	Linear  float64 `json:"linear_probe"`
-	KNN     float64 `json:"knn"`
+	Percent        float64  `json:"percent"`
+	Images         int      `json:"images"`
+	Linear         float64  `json:"linear_probe"`
+	KNN            float64  `json:"knn"`
+	LinearBalanced *float64 `json:"linear_probe_balanced,omitempty"`
+	KNNBalanced    *float64 `json:"knn_balanced,omitempty"`
 }
 
 // Finetune is the result.json of a fine-tuning run (go run ./evaluate -weights): a finished run,

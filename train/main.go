@@ -18,6 +18,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -96,7 +97,7 @@ func run(args []string) int {
 		return 1
 	}
 	if res.Interrupted {
-		printAccuracy(res, cfg) // the phases of the final evaluation that finished before the signal
+		printAccuracy(os.Stdout, res, cfg) // the phases of the final evaluation that finished before the signal
 		logger.Info("interrupted; checkpoint written", "step", res.Steps, "checkpoint", res.Checkpoint)
 		fmt.Fprintf(os.Stderr, "To resume: go run ./train -config %s -resume\n", flagargs.ShellQuote(filepath.Join(cfg.CheckpointDir, config.FileName)))
 		if cfg.CheckpointMirror != "" {
@@ -115,35 +116,48 @@ func run(args []string) int {
 	if line := results.MeasuredOn(res.Backend, res.Machine); res.Trained > 0 && line != "" {
 		fmt.Println(line)
 	}
-	printAccuracy(res, cfg)
+	printAccuracy(os.Stdout, res, cfg)
 	return 0
 }
 
 // printAccuracy prints the final evaluation's accuracies that were measured (all of them, or
 // those of the phases that finished before a signal).
-func printAccuracy(res *results.Pretrain, cfg config.Config) {
+func printAccuracy(w io.Writer, res *results.Pretrain, cfg config.Config) {
 	if res.Linear == nil || res.KNN == nil {
 		return
 	}
-	fmt.Printf("\nAccuracy on %s/%s, %d images (%s):\n", cfg.Dataset, res.EvalSplit, res.EvalImages, cfg.Loss)
-	fmt.Printf("  linear probe, pretrained encoder  %6.2f%%\n", 100**res.Linear)
-	fmt.Printf("  kNN (k=%d), pretrained encoder    %6.2f%%\n", cfg.KNNK, 100**res.KNN)
+	fmt.Fprintf(w, "\nAccuracy on %s/%s, %d images (%s):\n", cfg.Dataset, res.EvalSplit, res.EvalImages, cfg.Loss)
+	fmt.Fprintf(w, "  linear probe, pretrained encoder  %6.2f%%\n", 100**res.Linear)
+	fmt.Fprintf(w, "  kNN (k=%d), pretrained encoder    %6.2f%%\n", cfg.KNNK, 100**res.KNN)
 	if res.LinearBalanced != nil && res.KNNBalanced != nil {
-		fmt.Printf("  balanced accuracy (mean per-class recall): linear probe %.2f%%, kNN %.2f%%\n", 100**res.LinearBalanced, 100**res.KNNBalanced)
+		// One line, ending in a figure as the lines above do (docs/experiments/summarize reads them).
+		line := fmt.Sprintf("  balanced accuracy (mean per-class recall): linear probe %.2f%%, kNN %.2f%%", 100**res.LinearBalanced, 100**res.KNNBalanced)
+		for _, ll := range res.LowLabel {
+			if ll.LinearBalanced != nil && ll.KNNBalanced != nil {
+				line += fmt.Sprintf("; %g%% of the labels: linear probe %.2f%%, kNN %.2f%%", ll.Percent, 100**ll.LinearBalanced, 100**ll.KNNBalanced)
+			}
+		}
+		if res.PixelLinearBalanced != nil {
+			line += fmt.Sprintf("; raw pixels %.2f%%", 100**res.PixelLinearBalanced)
+		}
+		if res.RandomLinearBalanced != nil {
+			line += fmt.Sprintf("; random encoder %.2f%%", 100**res.RandomLinearBalanced)
+		}
+		fmt.Fprintln(w, line)
 	}
 	if res.ProbeAcc != nil {
-		fmt.Printf("  online linear probe               %6.2f%%\n", 100**res.ProbeAcc)
+		fmt.Fprintf(w, "  online linear probe               %6.2f%%\n", 100**res.ProbeAcc)
 	}
 	for _, ll := range res.LowLabel {
-		fmt.Printf("  linear probe, %4g%% of the labels %6.2f%%   (kNN %6.2f%%, %d images)\n", ll.Percent, 100*ll.Linear, 100*ll.KNN, ll.Images)
+		fmt.Fprintf(w, "  linear probe, %4g%% of the labels %6.2f%%   (kNN %6.2f%%, %d images)\n", ll.Percent, 100*ll.Linear, 100*ll.KNN, ll.Images)
 	}
 	if res.PixelLinear != nil {
-		fmt.Printf("  linear probe, raw pixels          %6.2f%%\n", 100**res.PixelLinear)
+		fmt.Fprintf(w, "  linear probe, raw pixels          %6.2f%%\n", 100**res.PixelLinear)
 	}
 	if res.RandomLinear != nil {
-		fmt.Printf("  linear probe, random encoder      %6.2f%%\n", 100**res.RandomLinear)
+		fmt.Fprintf(w, "  linear probe, random encoder      %6.2f%%\n", 100**res.RandomLinear)
 	}
 	if res.Majority != nil {
-		fmt.Printf("  always the majority class         %6.2f%%   (%s, the most frequent in training)\n", 100**res.Majority, res.MajorityClass)
+		fmt.Fprintf(w, "  always the majority class         %6.2f%%   (%s, the most frequent in training)\n", 100**res.Majority, res.MajorityClass)
 	}
 }

@@ -184,7 +184,8 @@ func (e *evaluator) final(res *results.Pretrain) error {
 		if err != nil {
 			return err
 		}
-		res.LowLabel = append(res.LowLabel, results.LowLabel{Percent: p, Images: len(idx), Linear: lin.TestAccuracy, KNN: knn.Accuracy})
+		res.LowLabel = append(res.LowLabel, results.LowLabel{Percent: p, Images: len(idx), Linear: lin.TestAccuracy, KNN: knn.Accuracy,
+			LinearBalanced: results.Acc(lin.TestBalanced), KNNBalanced: results.Acc(knn.Balanced)})
 	}
 	if !e.cfg.Baselines {
 		return nil
@@ -208,7 +209,7 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	if err != nil {
 		return err
 	}
-	res.PixelLinear = results.Acc(pix.TestAccuracy)
+	res.PixelLinear, res.PixelLinearBalanced = results.Acc(pix.TestAccuracy), results.Acc(pix.TestBalanced)
 	if err := e.stopped("random encoder"); err != nil {
 		return err
 	}
@@ -224,7 +225,7 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	if err != nil {
 		return err
 	}
-	res.RandomLinear = results.Acc(randomLin.TestAccuracy)
+	res.RandomLinear, res.RandomLinearBalanced = results.Acc(randomLin.TestAccuracy), results.Acc(randomLin.TestBalanced)
 	return nil
 }
 

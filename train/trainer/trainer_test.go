@@ -238,7 +238,7 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	}
 	// 10% of the labels of 512 training images: a class-balanced subset of about 51.
 	if len(res.LowLabel) != 1 || res.LowLabel[0].Percent != 10 || res.LowLabel[0].Images < 45 || res.LowLabel[0].Images > 57 ||
-		res.LowLabel[0].Linear < 0 || res.LowLabel[0].KNN < 0 {
+		res.LowLabel[0].Linear < 0 || res.LowLabel[0].KNN < 0 || !fraction(res.LowLabel[0].LinearBalanced) || !fraction(res.LowLabel[0].KNNBalanced) {
 		t.Errorf("low-label results %+v, want one at 10%% of the 512 training labels", res.LowLabel)
 	}
 	for _, f := range []string{"metrics.jsonl", "metrics.svg", "metrics.png", results.File, "ckpt-000000002" + checkpoints.Ext, "ckpt-000000004" + checkpoints.Ext, config.FileName} {
@@ -593,7 +593,8 @@ func TestEvalEveryMeasuresKNNDuringTraining(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, a := range map[string]*float64{"pixels": res.PixelLinear, "random encoder": res.RandomLinear} {
+	for name, a := range map[string]*float64{"pixels": res.PixelLinear, "random encoder": res.RandomLinear,
+		"pixels, balanced": res.PixelLinearBalanced, "random encoder, balanced": res.RandomLinearBalanced} {
 		if !fraction(a) {
 			t.Errorf("baseline %s: accuracy %s, want it measured", name, acc(a))
 		}

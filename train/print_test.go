@@ -1,0 +1,44 @@
+package main
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/gomlx-ssl/vicreg/results"
+	"github.com/gomlx-ssl/vicreg/train/config"
+)
+
+// TestPrintAccuracy: the final report prints each accuracy measured on a line ending in it (what
+// docs/experiments/summarize reads), the balanced accuracies of the probe, kNN, each label
+// fraction and the baselines on one line, and nothing of what was not measured.
+func TestPrintAccuracy(t *testing.T) {
+	f := results.Acc
+	res := &results.Pretrain{Linear: f(0.9), KNN: f(0.8), ProbeAcc: f(0.85), LinearBalanced: f(0.7), KNNBalanced: f(0.6),
+		LowLabel:    []results.LowLabel{{Percent: 10, Images: 51, Linear: 0.5, KNN: 0.4, LinearBalanced: f(0.45), KNNBalanced: f(0.35)}},
+		PixelLinear: f(0.3), PixelLinearBalanced: f(0.25), RandomLinear: f(0.2), RandomLinearBalanced: f(0.15),
+		Majority: f(0.6), MajorityClass: "cat", EvalSplit: "test", EvalImages: 100}
+	cfg := config.Config{Dataset: "folder", Loss: "vicreg", KNNK: 20}
+	var out strings.Builder
+	printAccuracy(&out, res, cfg)
+	want := `
+Accuracy on folder/test, 100 images (vicreg):
+  linear probe, pretrained encoder   90.00%
+  kNN (k=20), pretrained encoder     80.00%
+  balanced accuracy (mean per-class recall): linear probe 70.00%, kNN 60.00%; 10% of the labels: linear probe 45.00%, kNN 35.00%; raw pixels 25.00%; random encoder 15.00%
+  online linear probe                85.00%
+  linear probe,   10% of the labels  50.00%   (kNN  40.00%, 51 images)
+  linear probe, raw pixels           30.00%
+  linear probe, random encoder       20.00%
+  always the majority class          60.00%   (cat, the most frequent in training)
+`
+	if out.String() != want {
+		t.Errorf("printed:\n%s\nwant:\n%s", out.String(), want)
+	}
+	// Without baselines, label fractions or balanced accuracies (a result of an earlier release).
+	res = &results.Pretrain{Linear: f(0.9), KNN: f(0.8), EvalSplit: "test", EvalImages: 100}
+	out.Reset()
+	printAccuracy(&out, res, cfg)
+	if want := "\nAccuracy on folder/test, 100 images (vicreg):\n  linear probe, pretrained encoder   90.00%\n  kNN (k=20), pretrained encoder     80.00%\n"; out.String() != want {
+		t.Errorf("printed:\n%s\nwant:\n%s", out.String(), want)
+	}
+}
