@@ -256,12 +256,17 @@ func Open(name, split string, opt Options) (Data, error) {
 		return nil, usageErr(opt.DataDir, fmt.Errorf("-test-split %q: want val (val/, or else test/) or test (test/ alone)", opt.TestSplit), "")
 	}
 	d, err := open(name, split, opt)
-	if err == nil && split == splitTestOnly {
+	if err == nil && opt.TestSplit == "test" {
 		switch d := d.(type) {
 		case *Folder:
-			d.split = SplitTest
+			d.testLeft = 0 // the split column's test images are the test split: not left out
+			if split == splitTestOnly {
+				d.split = SplitTest
+			}
 		case *Shards:
-			d.split = SplitTest
+			if split == splitTestOnly {
+				d.split = SplitTest
+			}
 		}
 	}
 	return d, err

@@ -943,7 +943,7 @@ func (f *Folder) splitByColumn(split string) error {
 	switch {
 	case split == splitTestOnly && value != "":
 		return usageErr(f.table, fmt.Errorf("-test-split test reads the images that the split column assigns to test, and -split-column %s assigns none: its held-out images are those whose %s is %q", f.labelsFrom.SplitColumn, column, value),
-			"leave -test-split out, or name the column alone (its values train, val and test)")
+			"leave -test-split out, or name the column alone, its values train, val and test")
 	case count[out] == 0 && split == splitTestOnly:
 		return usageErr(f.table, fmt.Errorf("-test-split test: none of the %d images is in the split column's test split: their %s values are %s", len(f.files), column, values),
 			"leave -test-split out to evaluate on the held-out images, or mark the test images test")

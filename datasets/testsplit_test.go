@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/charmbracelet/log"
 )
 
 // TestTestSplit: Options.TestSplit "test" reads the test split from test/ alone where val/ is read
@@ -87,6 +89,16 @@ func TestTestSplit(t *testing.T) {
 	}
 	if got := labelsByFile(t, d.(*Folder)); !maps.Equal(got, want) || d.Info().Split != SplitTest {
 		t.Errorf("the split column's test images: %v (split %q), want %v", got, d.Info().Split, want)
+	}
+	// The training split does not note the test images as left out: they are the test split.
+	tr, err := Open("folder", SplitTrain, Options{DataDir: flat, LabelTable: table, SplitColumn: "split", TestSplit: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var said bytes.Buffer
+	tr.(*Folder).WarnLeftOut(log.New(&said))
+	if strings.Contains(said.String(), "test split") {
+		t.Errorf("the training split logged:\n%s\nwant no note on the test images, scored as the test split", said.String())
 	}
 
 	noTest := t.TempDir()
