@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/datasets"
@@ -96,7 +97,13 @@ func run(path, dataset, dataDir string, n, queries, k int, given map[string]bool
 			return err
 		}
 	}
-	ds, err := datasets.Open(dataset, datasets.SplitTest, datasets.Options{DataDir: dataDir})
+	// The encoder's own data set is read as its run read it (its labels and split: a label table,
+	// a held-out percentage or a split column; EXIF orientation), another with its defaults.
+	opt := datasets.Options{DataDir: dataDir}
+	if strings.EqualFold(dataset, enc.Config.Dataset) {
+		opt = enc.Config.DataOptions(dataDir, datasets.RecordedShardCache(enc.Config.ShardCache))
+	}
+	ds, err := datasets.Open(dataset, datasets.SplitTest, opt)
 	if err != nil {
 		return err
 	}

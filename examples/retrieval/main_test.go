@@ -190,3 +190,37 @@ func TestNeighboursOfASingleImageNamed(t *testing.T) {
 		t.Errorf("-n 1 -k 1: exit %d, want 2 saying there is no other image and to give -n 2 or more:\n%s", code, out)
 	}
 }
+
+// TestReadsTheRunsLabelsAndSplit: the encoder of a run on a flat folder labelled by a label table,
+// with 50% of each class held out, searches the held-out images with the table's labels, as
+// evaluate reads them; the example read the folder with its defaults: every image, unlabelled.
+func TestReadsTheRunsLabelsAndSplit(t *testing.T) {
+	classes := t.TempDir()
+	flat := t.TempDir()
+	var table strings.Builder
+	table.WriteString("id,kind\n")
+	for _, p := range datasetstest.WriteImageFolder(t, classes, []string{"a", "b"}, 4) {
+		class := filepath.Base(filepath.Dir(p))
+		name := class + "_" + filepath.Base(p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(flat, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		table.WriteString(strings.TrimSuffix(name, filepath.Ext(name)) + "," + class + "\n")
+	}
+	labels := filepath.Join(t.TempDir(), "labels.csv")
+	if err := os.WriteFile(labels, []byte(table.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := encodertest.WriteTinyRuns(t, []int64{5}, func(c *config.Config) {
+		c.Dataset, c.DataDir, c.ImageSize, c.LabelTable, c.ValPercent = "folder", flat, 16, labels, 50
+	})[0]
+	code, out := retrieval(t, t.TempDir(), "-encoder", run, "-queries", "4", "-k", "1")
+	// 2 of each class's 4 images held out: 4 images searched, each with one neighbour.
+	if code != 0 || !strings.Contains(out, "neighbours with the query's label: ") || !strings.Contains(out, " of 4\n") || strings.Contains(out, "label -1") {
+		t.Errorf("exit %d, want 0 with the 4 held-out images' neighbours, labelled by the table:\n%s", code, out)
+	}
+}
