@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"maps"
 	"math"
@@ -844,9 +843,7 @@ func (f *Folder) holdOut(percent float64, held bool) error {
 	rels := make([]string, len(f.files))
 	for i, file := range f.files {
 		rels[i] = relSlash(f.dir, file)
-		h := fnv.New64a()
-		h.Write([]byte(rels[i]))
-		keys[i] = SplitMix64(h.Sum64())
+		keys[i] = nameKey(rels[i])
 	}
 	out := make([]bool, len(f.files))
 	n := 0

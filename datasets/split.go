@@ -1,10 +1,14 @@
 package datasets
 
 import (
+	"cmp"
 	"fmt"
+	"hash/fnv"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
+	"strings"
 )
 
 // Tail returns the last n images of d (a copy), or d itself when n <= 0 or n >= d.N.
@@ -55,6 +59,58 @@ func LabelFraction(labels []int32, numClasses int, percent float64, seed uint64)
 	}
 	sort.Ints(out)
 	return out, nil
+}
+
+// nameKey is the hash that orders images by name where a choice must not depend on a seed or on
+// the order of listing (Folder.holdOut, Folds): FNV-1a of the name, then SplitMix64.
+func nameKey(name string) uint64 {
+	h := fnv.New64a()
+	h.Write([]byte(name))
+	return SplitMix64(h.Sum64())
+}
+
+// Folds assigns the labelled rows (label >= 0) to k folds for k-fold cross-validation, stratified
+// by class: each class's rows, ordered by the hash of their names (nameKey, then the names), are
+// dealt to the folds in turn, one count carried on from class to class, so that every fold holds
+// each class's share to within one row and the folds' sizes differ by at most one. It returns
+// each row's fold, -1 for an unlabelled row. The folds depend on the names alone (for an image
+// folder, the paths relative to it), not on a seed or on the order of the rows. It is an error
+// for k to be below 2 or above the number of labelled rows, or for names not to match labels.
+func Folds(labels []int32, numClasses int, names []string, k int) ([]int, error) {
+	if len(names) != len(labels) {
+		return nil, fmt.Errorf("folds: %d names for %d rows", len(names), len(labels))
+	}
+	byClass := make([][]int, numClasses)
+	labelled := 0
+	for i, l := range labels {
+		if l >= 0 && int(l) < numClasses {
+			byClass[l] = append(byClass[l], i)
+			labelled++
+		}
+	}
+	switch {
+	case k < 2:
+		return nil, fmt.Errorf("%d folds: want 2 or more", k)
+	case k > labelled:
+		return nil, fmt.Errorf("%d folds of %d labelled images: want at most one fold per image", k, labelled)
+	}
+	fold := make([]int, len(labels))
+	for i := range fold {
+		fold[i] = -1
+	}
+	keys := make([]uint64, len(names))
+	for i, n := range names {
+		keys[i] = nameKey(n)
+	}
+	next := 0
+	for _, idx := range byClass {
+		slices.SortFunc(idx, func(a, b int) int { return cmp.Or(cmp.Compare(keys[a], keys[b]), strings.Compare(names[a], names[b])) })
+		for _, i := range idx {
+			fold[i] = next % k
+			next++
+		}
+	}
+	return fold, nil
 }
 
 // Select returns the samples of src at the given indices as a Source of their own (sample i is

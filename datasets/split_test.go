@@ -1,8 +1,12 @@
 package datasets
 
 import (
+	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
+	"sort"
+	"strings"
 	"testing"
 )
 
@@ -106,5 +110,97 @@ func TestSelect(t *testing.T) {
 	}
 	if got := Labels(through); !slices.Equal(got, []int32{ds.Label(9), ds.Label(4)}) {
 		t.Errorf("Labels: %v", got)
+	}
+}
+
+// TestFolds: k-fold assignment is stratified (each class's rows spread over the folds to within
+// one), balanced (fold sizes within one), leaves unlabelled rows out, follows its definition
+// (each class's rows ordered by FNV-1a then SplitMix64 of their names, dealt in turn with the
+// count carried across classes, computed here), and depends on the names alone, not the rows'
+// order. Bad counts are errors.
+func TestFolds(t *testing.T) {
+	var labels []int32
+	var names []string
+	for c, n := range []int{7, 3, 1} {
+		for i := range n {
+			labels = append(labels, int32(c))
+			names = append(names, fmt.Sprintf("class%d/img%02d.png", c, i))
+		}
+	}
+	labels, names = append(labels, -1), append(names, "unlabelled.png")
+	const k = 3
+	fold, err := Folds(labels, 3, names, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The definition.
+	want := make([]int, len(labels))
+	want[len(want)-1] = -1
+	next := 0
+	for c := range 3 {
+		var idx []int
+		for i, l := range labels {
+			if l == int32(c) {
+				idx = append(idx, i)
+			}
+		}
+		key := func(i int) uint64 {
+			h := fnv.New64a()
+			h.Write([]byte(names[i]))
+			return SplitMix64(h.Sum64())
+		}
+		sort.Slice(idx, func(a, b int) bool { return key(idx[a]) < key(idx[b]) })
+		for _, i := range idx {
+			want[i] = next % k
+			next++
+		}
+	}
+	if !slices.Equal(fold, want) {
+		t.Errorf("folds %v, want %v", fold, want)
+	}
+	sizes := make([]int, k)
+	perClass := make([][]int, 3)
+	for c := range perClass {
+		perClass[c] = make([]int, k)
+	}
+	for i, f := range fold {
+		if labels[i] >= 0 {
+			sizes[f]++
+			perClass[labels[i]][f]++
+		}
+	}
+	if slices.Max(sizes)-slices.Min(sizes) > 1 {
+		t.Errorf("fold sizes %v differ by more than one", sizes)
+	}
+	for c, counts := range perClass {
+		if slices.Max(counts)-slices.Min(counts) > 1 {
+			t.Errorf("class %d's rows per fold %v differ by more than one", c, counts)
+		}
+	}
+	// The rows in reverse order: each name keeps its fold.
+	rl, rn := slices.Clone(labels), slices.Clone(names)
+	slices.Reverse(rl)
+	slices.Reverse(rn)
+	rev, err := Folds(rl, 3, rn, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rev {
+		if rev[i] != fold[len(fold)-1-i] {
+			t.Errorf("%s: fold %d in reverse order, %d in order", rn[i], rev[i], fold[len(fold)-1-i])
+		}
+	}
+	for _, tc := range []struct {
+		k     int
+		names []string
+		want  string
+	}{
+		{1, names, "1 folds: want 2 or more"},
+		{12, names, "12 folds of 11 labelled images"},
+		{3, names[:3], "3 names for 12 rows"},
+	} {
+		if _, err := Folds(labels, 3, tc.names, tc.k); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("k %d, %d names: %v, want an error containing %q", tc.k, len(tc.names), err, tc.want)
+		}
 	}
 }
