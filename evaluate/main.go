@@ -80,7 +80,7 @@ type flags struct {
 	ckpt, dataset, dataDir, embeddings, split, result string
 	shardCache, shardCacheSize, labelColumn           string
 	labelTable, splitColumn, testSplit                string
-	subset, probeEpochs, knnK, batch                  int
+	subset, probeEpochs, knnK, batch, folds           int
 	knnT, percent, valPercent                         float64
 	seed                                              uint64
 
@@ -111,6 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split, at most as many as the smaller split holds (0: all; in-memory data sets: mnist, cifar10, ...)")
 	fs.IntVar(&f.probeEpochs, "probe-epochs", 30, "frozen features: epochs of the linear probe (0: skip the probe)")
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
+	fs.IntVar(&f.folds, "folds", 0, "frozen features: K-fold cross-validation of the probe and kNN on the training split's labelled images, in place of the test split: K folds stratified by class, chosen by path (the same folds in every run), each held out in turn; prints each fold and the mean ± sd (0: none; for a small labelled set)")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file; its folder must exist")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
@@ -259,6 +260,14 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-weights: unknown mode %q: use %s or %s", f.weights, finetune.Freeze, finetune.Finetune)
 	case f.weights != "" && f.embeddings != "":
 		return "-embeddings writes frozen features: give it without -weights"
+	case f.folds < 0 || f.folds == 1:
+		return fmt.Sprintf("-folds: want 2 or more (0: no cross-validation), got %d", f.folds)
+	case f.folds > 0 && f.testSplit == "test":
+		return "-folds cross-validates on the training split, in place of the test split: give it without -test-split test"
+	case f.folds > 0 && f.percent < 100:
+		return "-folds cross-validates with every label of the training split: give it without -train-percent"
+	case f.folds > 0 && f.probeEpochs == 0 && f.knnK == 0:
+		return "-folds cross-validates the probe and kNN: give -probe-epochs or -knn-k above 0"
 	case f.weights != "" && f.result != "":
 		return "-result records an evaluation on frozen features (without -weights); with -weights each run writes its own result.json " +
 			"in its folder (-checkpoint-dir; by default finetune-<weights>-<percent>pct beside the encoder, and scratch-<weights>-<percent>pct for the baseline)"
@@ -290,7 +299,7 @@ func (f *flags) check() string {
 // accepts either in both modes; given in the other, it would be ignored without a word.
 var (
 	weightsOnly = []string{"epochs", "lr-backbone", "lr-head", "wd", "augment", "checkpoint-dir", "checkpoint-mirror", "resume", "workers", "log-every", "eval-subset", "baseline"}
-	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t"}
+	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds"}
 )
 
 // otherMode returns the usage error for a flag given that the mode chosen does not read (see
@@ -499,7 +508,25 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		bad[split] = d.Info().Len - x.N
 		return x, nil
 	}
-	if probe {
+	if probe && f.folds > 0 {
+		d, err := open(datasets.SplitTrain)
+		if err != nil {
+			return err
+		}
+		if d.Info().NumClasses == 1 {
+			return config.Errorf("data-dir", "%s: the images are in one class folder: every accuracy would be 100%% by construction; evaluate on a data set of two or more classes", datasets.DataDirOf(dataset, dataDir))
+		}
+		train, err := get(datasets.SplitTrain)
+		if err != nil {
+			return err
+		}
+		if train.Labels == nil {
+			return config.Errorf("dataset", "%s has no labels: cross-validation needs a labelled data set", dataset)
+		}
+		if err := crossValidate(b, train, dataDir, f, stdout, logger, &res); err != nil {
+			return err
+		}
+	} else if probe {
 		// Both splits are opened (listed, checked) before either is embedded: a missing or
 		// mismatched test split must not cost the training split's embedding first.
 		for _, split := range []string{datasets.SplitTrain, datasets.SplitTest} {
@@ -529,18 +556,13 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			}
 			train = train.Rows(idx)
 		}
-		// kNN votes with at most every training image: a k given beyond them is refused, the
-		// default one is cut to them, and the k used is what is printed and recorded.
-		knnK := f.knnK
-		if knnK > train.N {
-			if f.set["knn-k"] {
-				of := ""
-				if f.percent < 100 {
-					of = fmt.Sprintf(" (%g%% of the labels)", f.percent)
-				}
-				return config.Errorf("knn-k", "%d is more than the %d training images%s: give -knn-k %d or fewer", knnK, train.N, of, train.N)
-			}
-			knnK = train.N
+		of := ""
+		if f.percent < 100 {
+			of = fmt.Sprintf(" (%g%% of the labels)", f.percent)
+		}
+		knnK, err := f.knnNeighbours(train.N, of)
+		if err != nil {
+			return err
 		}
 		res.TrainImages, res.TestImages, res.TrainPercent = &train.N, &test.N, f.percent
 		if f.testSplit == "test" {
@@ -755,6 +777,20 @@ func checkCheckpointPath(path string) string {
 		return fmt.Sprintf("-checkpoint: the folder %s holds no checkpoint (ckpt-*%s)", path, checkpoints.Ext)
 	}
 	return ""
+}
+
+// knnNeighbours is the k that kNN votes with among n training images: at most all of them, so
+// that a -knn-k given beyond them is refused (naming the flag; of says what the n images are),
+// the default one cut to them. The k used is what is printed and recorded.
+func (f *flags) knnNeighbours(n int, of string) (int, error) {
+	k := f.knnK
+	if k > n {
+		if f.set["knn-k"] {
+			return 0, config.Errorf("knn-k", "%d is more than the %d training images%s: give -knn-k %d or fewer", k, n, of, n)
+		}
+		k = n
+	}
+	return k, nil
 }
 
 // splitColumnErr says what is wrong with a -split-column value, nil when nothing is.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -1106,3 +1107,97 @@ func TestTestSplit(t *testing.T) {
 		t.Errorf("-test-split holdout: exit %d, want 2 and a usage error:\n%s", o.code, o.stderr)
 	}
 }
+
+// TestFolds: -folds 3 cross-validates the probe and kNN on the training split: three stratified
+// folds (datasets.Folds) of the labelled images, each scored exactly as evaluating with the
+// folds as a split column (-split-column fold=i) scores it, with the mean and sample standard
+// deviation over the folds printed and in -result. Contradicting flags are refused.
+func TestFolds(t *testing.T) {
+	classes, flat := t.TempDir(), t.TempDir()
+	var names []string
+	var labels []int32
+	for _, p := range datasetstest.WriteImageFolder(t, classes, []string{"a", "b"}, 7) {
+		class := filepath.Base(filepath.Dir(p))
+		name := class + "_" + filepath.Base(p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(flat, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names, labels = append(names, name), append(labels, int32(strings.Index("ab", class)))
+	}
+	fold, err := datasets.Folds(labels, 2, names, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := filepath.Join(t.TempDir(), "labels.csv")
+	var rows strings.Builder
+	rows.WriteString("file_name,label,fold\n")
+	for i, name := range names {
+		fmt.Fprintf(&rows, "%s,%s,%d\n", name, "ab"[labels[i]:labels[i]+1], fold[i])
+	}
+	if err := os.WriteFile(table, []byte(rows.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize, c.LabelTable = "folder", flat, 16, table }, 3)
+	common := []string{"-checkpoint", run, "-probe-epochs", "2", "-knn-k", "3"}
+	out := filepath.Join(t.TempDir(), "cv.json")
+	o := evaluate(t, append(common, "-folds", "3", "-result", out)...)
+	if o.code != 0 {
+		t.Fatalf("-folds 3: exit %d:\n%s", o.code, o.stderr)
+	}
+	r, _ := readResult(t, out)
+	cv := r.CrossValidation
+	if cv == nil || len(cv.Folds) != 3 || r.TrainImages == nil || *r.TrainImages != 14 || r.TestImages != nil || r.LinearProbe != nil {
+		t.Fatalf("result %+v: want 3 folds of the 14 images, and no test split's figures", r)
+	}
+	var probe, knn []float64
+	for i, f := range cv.Folds {
+		ri := filepath.Join(t.TempDir(), "fold.json")
+		if o := evaluate(t, append(common, "-split-column", fmt.Sprintf("fold=%d", i), "-result", ri)...); o.code != 0 {
+			t.Fatalf("-split-column fold=%d: exit %d:\n%s", i, o.code, o.stderr)
+		}
+		want, _ := readResult(t, ri)
+		if f.TestImages != *want.TestImages || !sameAcc(f.LinearProbe, want.LinearProbe) || !sameAcc(f.KNN, want.KNN) ||
+			!sameAcc(f.LinearProbeBalanced, want.LinearProbeBalanced) || !sameAcc(f.KNNBalanced, want.KNNBalanced) {
+			t.Errorf("fold %d: %d images, probe %v, kNN %v; want those of -split-column fold=%d: %d images, probe %v, kNN %v",
+				i, f.TestImages, *f.LinearProbe, *f.KNN, i, *want.TestImages, *want.LinearProbe, *want.KNN)
+		}
+		probe, knn = append(probe, *f.LinearProbe), append(knn, *f.KNN)
+		if !strings.Contains(o.stdout, fmt.Sprintf("  fold %d (%d test images): linear probe %.2f%%", i+1, f.TestImages, 100**f.LinearProbe)) {
+			t.Errorf("fold %d is not printed:\n%s", i+1, o.stdout)
+		}
+	}
+	mean := func(v []float64) float64 { return (v[0] + v[1] + v[2]) / 3 }
+	sd := func(v []float64) float64 {
+		m := mean(v)
+		return math.Sqrt(((v[0]-m)*(v[0]-m) + (v[1]-m)*(v[1]-m) + (v[2]-m)*(v[2]-m)) / 2)
+	}
+	if math.Abs(cv.LinearProbe.Mean-mean(probe)) > 1e-12 || math.Abs(cv.LinearProbe.SD-sd(probe)) > 1e-12 ||
+		math.Abs(cv.KNN.Mean-mean(knn)) > 1e-12 || math.Abs(cv.KNN.SD-sd(knn)) > 1e-12 {
+		t.Errorf("mean ± sd: probe %+v, kNN %+v; want %g ± %g and %g ± %g", *cv.LinearProbe, *cv.KNN, mean(probe), sd(probe), mean(knn), sd(knn))
+	}
+	if want := fmt.Sprintf("mean ± sd over 3 folds: linear probe %.2f ± %.2f%%", 100*mean(probe), 100*sd(probe)); !strings.Contains(o.stdout, want) {
+		t.Errorf("printed:\n%s\nwant %q", o.stdout, want)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-folds", "1"}, "-folds: want 2 or more"},
+		{[]string{"-folds", "3", "-weights", "freeze"}, "-folds applies to the probe and kNN on frozen features (without -weights)"},
+		{[]string{"-folds", "3", "-test-split", "test"}, "give it without -test-split test"},
+		{[]string{"-folds", "3", "-train-percent", "10"}, "give it without -train-percent"},
+		{[]string{"-folds", "15", "-probe-epochs", "1"}, "-folds: 15 folds of 14 labelled images"},
+		{[]string{"-folds", "3", "-probe-epochs", "1", "-knn-k", "10"}, "-knn-k: 10 is more than the 9 training images of the smallest training fold (3 folds)"},
+	} {
+		if o := evaluate(t, append([]string{"-checkpoint", run}, tc.args...)...); o.code != 2 || !strings.Contains(o.stderr, tc.want) {
+			t.Errorf("%v: exit %d, want 2 and %q:\n%s", tc.args, o.code, tc.want, o.stderr)
+		}
+	}
+}
+
+// sameAcc reports whether two accuracies are both absent, or both present and equal.
+func sameAcc(a, b *float64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }

@@ -208,6 +208,9 @@ type Evaluate struct {
 	// neither ran).
 	Majority      *float64 `json:"majority,omitempty"`
 	MajorityClass string   `json:"majority_class,omitempty"`
+	// CrossValidation is the k-fold cross-validation of the probe and kNN on the training split
+	// (evaluate -folds), in place of the test split's figures (absent without -folds).
+	CrossValidation *CrossValidation `json:"cross_validation,omitempty"`
 	// Embeddings is the file -embeddings wrote, with the EmbeddingsImages images of the split
 	// EmbeddingsSplit (absent without -embeddings).
 	Embeddings       string `json:"embeddings,omitempty"`
@@ -216,6 +219,33 @@ type Evaluate struct {
 	// Wall is the command's wall time up to the result, from the start of the backend on.
 	Wall time.Duration `json:"wall_ns"`
 	Provenance
+}
+
+// CrossValidation is a k-fold cross-validation: each fold's figures, and their mean and sample
+// standard deviation over the folds (those of the probe without a probe, and kNN's without kNN,
+// absent).
+type CrossValidation struct {
+	Folds               []Fold  `json:"folds"`
+	LinearProbe         *MeanSD `json:"linear_probe,omitempty"`
+	LinearProbeBalanced *MeanSD `json:"linear_probe_balanced,omitempty"`
+	KNN                 *MeanSD `json:"knn,omitempty"`
+	KNNBalanced         *MeanSD `json:"knn_balanced,omitempty"`
+}
+
+// Fold is one fold of a cross-validation: its test images and their accuracies, of the probe and
+// kNN trained on the other folds' images.
+type Fold struct {
+	TestImages          int      `json:"test_images"`
+	LinearProbe         *float64 `json:"linear_probe,omitempty"`
+	LinearProbeBalanced *float64 `json:"linear_probe_balanced,omitempty"`
+	KNN                 *float64 `json:"knn,omitempty"`
+	KNNBalanced         *float64 `json:"knn_balanced,omitempty"`
+}
+
+// MeanSD is a mean over folds and its sample standard deviation (n-1 in the denominator).
+type MeanSD struct {
+	Mean float64 `json:"mean"`
+	SD   float64 `json:"sd"`
 }
 
 // Write writes r (a Pretrain, Finetune or Evaluate, or a pointer to one) to path as indented

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
+
+	"github.com/charmbracelet/log"
+	"github.com/gomlx/gomlx/backends"
+	"gonum.org/v1/gonum/stat"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/internal/progress"
+	"github.com/gomlx-ssl/vicreg/results"
+	"github.com/gomlx-ssl/vicreg/train/config"
+)
+
+// foldNames are the names that choose the folds of x's rows (datasets.Folds): each image's path
+// relative to root (its data folder) where the rows are files, so that another copy of the folder
+// gets the same folds; otherwise its index in the split.
+func foldNames(x eval.Features, root string) []string {
+	names := make([]string, x.N)
+	for i := range names {
+		switch {
+		case x.Files != nil:
+			names[i] = x.Files[i]
+			if rel, err := filepath.Rel(root, x.Files[i]); err == nil && root != "" {
+				names[i] = filepath.ToSlash(rel)
+			}
+		case x.Index != nil:
+			names[i] = strconv.Itoa(int(x.Index[i]))
+		default:
+			names[i] = strconv.Itoa(i)
+		}
+	}
+	return names
+}
+
+// crossValidate runs k-fold cross-validation (-folds k) of the linear probe and kNN on x, the
+// training split's features: the labelled images are dealt to k stratified folds
+// (datasets.Folds), and each fold in turn is scored by the probe and kNN trained on the others.
+// It prints each fold's accuracies and their mean and standard deviation, and records them in res.
+func crossValidate(b backends.Backend, x eval.Features, root string, f *flags, stdout io.Writer, logger *log.Logger, res *results.Evaluate) error {
+	fold, err := datasets.Folds(x.Labels, x.NumClasses, foldNames(x, root), f.folds)
+	if err != nil {
+		return config.Errorf("folds", "%v", err)
+	}
+	smallest := x.N
+	for i := range f.folds {
+		n := 0
+		for _, fo := range fold {
+			if fo >= 0 && fo != i {
+				n++
+			}
+		}
+		smallest = min(smallest, n)
+	}
+	knnK, err := f.knnNeighbours(smallest, fmt.Sprintf(" of the smallest training fold (%d folds)", f.folds))
+	if err != nil {
+		return err
+	}
+	n := x.N - countUnlabelled(fold)
+	fmt.Fprintf(stdout, "%d-fold cross-validation on the %d labelled training images (folds stratified by class, chosen by path):\n", f.folds, n)
+	cv := &results.CrossValidation{}
+	var probe, probeBal, knn, knnBal []float64
+	bar := progress.New("cross-validation", int64(f.folds), 0, progress.Options{Logger: logger, Unit: "folds"})
+	for i := range f.folds {
+		var trainIdx, testIdx []int
+		for r, fo := range fold {
+			switch {
+			case fo == i:
+				testIdx = append(testIdx, r)
+			case fo >= 0:
+				trainIdx = append(trainIdx, r)
+			}
+		}
+		train, test := x.Rows(trainIdx), x.Rows(testIdx)
+		rf := results.Fold{TestImages: len(testIdx)}
+		line := fmt.Sprintf("  fold %d (%d test images):", i+1, len(testIdx))
+		if f.probeEpochs > 0 {
+			pr, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed})
+			if err != nil {
+				bar.Finish()
+				return err
+			}
+			rf.LinearProbe, rf.LinearProbeBalanced = results.Acc(pr.TestAccuracy), results.Acc(pr.TestBalanced)
+			probe, probeBal = append(probe, pr.TestAccuracy), append(probeBal, pr.TestBalanced)
+			line += fmt.Sprintf(" linear probe %.2f%% (balanced %.2f%%)", 100*pr.TestAccuracy, 100*pr.TestBalanced)
+		}
+		if knnK > 0 {
+			kr, err := eval.KNNScores(b, train, test, eval.KNNConfig{K: knnK, Temperature: f.knnT})
+			if err != nil {
+				bar.Finish()
+				return err
+			}
+			rf.KNN, rf.KNNBalanced = results.Acc(kr.Accuracy), results.Acc(kr.Balanced)
+			knn, knnBal = append(knn, kr.Accuracy), append(knnBal, kr.Balanced)
+			line += fmt.Sprintf(" kNN (k=%d) %.2f%% (balanced %.2f%%)", knnK, 100*kr.Accuracy, 100*kr.Balanced)
+		}
+		cv.Folds = append(cv.Folds, rf)
+		bar.Set(int64(i+1), "")
+		fmt.Fprintln(stdout, line)
+	}
+	bar.Finish()
+	summary := fmt.Sprintf("  mean ± sd over %d folds:", f.folds)
+	if len(probe) > 0 {
+		cv.LinearProbe, cv.LinearProbeBalanced = meanSD(probe), meanSD(probeBal)
+		summary += fmt.Sprintf(" linear probe %s (balanced %s)", percent(cv.LinearProbe), percent(cv.LinearProbeBalanced))
+		res.ProbeEpochs = f.probeEpochs
+	}
+	if len(knn) > 0 {
+		cv.KNN, cv.KNNBalanced = meanSD(knn), meanSD(knnBal)
+		summary += fmt.Sprintf(" kNN %s (balanced %s)", percent(cv.KNN), percent(cv.KNNBalanced))
+		res.KNNK, res.KNNT = knnK, f.knnT
+	}
+	fmt.Fprintln(stdout, summary)
+	res.CrossValidation = cv
+	res.TrainImages = &n
+	return nil
+}
+
+// countUnlabelled is the number of rows in no fold.
+func countUnlabelled(fold []int) int {
+	n := 0
+	for _, f := range fold {
+		if f < 0 {
+			n++
+		}
+	}
+	return n
+}
+
+// meanSD is the mean of v and its sample standard deviation (0 for one value).
+func meanSD(v []float64) *results.MeanSD {
+	m, sd := stat.MeanStdDev(v, nil)
+	if len(v) < 2 {
+		sd = 0
+	}
+	return &results.MeanSD{Mean: m, SD: sd}
+}
+
+// percent writes a mean and standard deviation of fractions as percentages.
+func percent(m *results.MeanSD) string {
+	return fmt.Sprintf("%.2f ± %.2f%%", 100*m.Mean, 100*m.SD)
+}
