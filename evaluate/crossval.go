@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/charmbracelet/log"
 	"github.com/gomlx/gomlx/backends"
@@ -78,7 +79,7 @@ func crossValidate(b backends.Backend, x eval.Features, root string, f *flags, s
 		}
 		train, test := x.Rows(trainIdx), x.Rows(testIdx)
 		rf := results.Fold{TestImages: len(testIdx)}
-		line := fmt.Sprintf("  fold %d (%d test images):", i+1, len(testIdx))
+		var parts []string
 		if f.probeEpochs > 0 {
 			pr, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed})
 			if err != nil {
@@ -87,7 +88,7 @@ func crossValidate(b backends.Backend, x eval.Features, root string, f *flags, s
 			}
 			rf.LinearProbe, rf.LinearProbeBalanced = results.Acc(pr.TestAccuracy), results.Acc(pr.TestBalanced)
 			probe, probeBal = append(probe, pr.TestAccuracy), append(probeBal, pr.TestBalanced)
-			line += fmt.Sprintf(" linear probe %.2f%% (balanced %.2f%%)", 100*pr.TestAccuracy, 100*pr.TestBalanced)
+			parts = append(parts, fmt.Sprintf("linear probe %.2f%% (balanced %.2f%%)", 100*pr.TestAccuracy, 100*pr.TestBalanced))
 		}
 		if knnK > 0 {
 			kr, err := eval.KNNScores(b, train, test, eval.KNNConfig{K: knnK, Temperature: f.knnT})
@@ -97,25 +98,25 @@ func crossValidate(b backends.Backend, x eval.Features, root string, f *flags, s
 			}
 			rf.KNN, rf.KNNBalanced = results.Acc(kr.Accuracy), results.Acc(kr.Balanced)
 			knn, knnBal = append(knn, kr.Accuracy), append(knnBal, kr.Balanced)
-			line += fmt.Sprintf(" kNN (k=%d) %.2f%% (balanced %.2f%%)", knnK, 100*kr.Accuracy, 100*kr.Balanced)
+			parts = append(parts, fmt.Sprintf("kNN (k=%d) %.2f%% (balanced %.2f%%)", knnK, 100*kr.Accuracy, 100*kr.Balanced))
 		}
 		cv.Folds = append(cv.Folds, rf)
 		bar.Set(int64(i+1), "")
-		fmt.Fprintln(stdout, line)
+		fmt.Fprintf(stdout, "  fold %d (%d test images): %s\n", i+1, len(testIdx), strings.Join(parts, ", "))
 	}
 	bar.Finish()
-	summary := fmt.Sprintf("  mean ± sd over %d folds:", f.folds)
+	var summary []string
 	if len(probe) > 0 {
 		cv.LinearProbe, cv.LinearProbeBalanced = meanSD(probe), meanSD(probeBal)
-		summary += fmt.Sprintf(" linear probe %s (balanced %s)", percent(cv.LinearProbe), percent(cv.LinearProbeBalanced))
+		summary = append(summary, fmt.Sprintf("linear probe %s (balanced %s)", percent(cv.LinearProbe), percent(cv.LinearProbeBalanced)))
 		res.ProbeEpochs = f.probeEpochs
 	}
 	if len(knn) > 0 {
 		cv.KNN, cv.KNNBalanced = meanSD(knn), meanSD(knnBal)
-		summary += fmt.Sprintf(" kNN %s (balanced %s)", percent(cv.KNN), percent(cv.KNNBalanced))
+		summary = append(summary, fmt.Sprintf("kNN %s (balanced %s)", percent(cv.KNN), percent(cv.KNNBalanced)))
 		res.KNNK, res.KNNT = knnK, f.knnT
 	}
-	fmt.Fprintln(stdout, summary)
+	fmt.Fprintf(stdout, "  mean ± sd over %d folds: %s\n", f.folds, strings.Join(summary, ", "))
 	res.CrossValidation = cv
 	res.TrainImages = &n
 	return nil
