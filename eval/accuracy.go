@@ -126,15 +126,10 @@ func hitRate(pred, labels []int32) float64 {
 	return float64(hits) / float64(len(pred))
 }
 
-// Balanced is the balanced accuracy of the predictions pred of rows labelled labels (-1: unknown,
-// not counted): the mean over the classes present in labels of the fraction of their rows
-// predicted as themselves (their recall), as scikit-learn's balanced_accuracy_score defines it. It
-// weighs each class alike, so that on imbalanced classes a classifier that favours the frequent
-// ones scores lower than its accuracy says; with balanced classes it equals the accuracy. It is
-// -1 when no row is labelled.
-func Balanced(pred, labels []int32, classes int) float64 {
-	rows := make([]int, classes)
-	hits := make([]int, classes)
+// PerClass counts, for each class, the rows labelled with it (labels -1 or out of range are not
+// counted) and those of them that pred predicts right: hits[c]/rows[c] is the class's recall.
+func PerClass(pred, labels []int32, classes int) (rows, hits []int) {
+	rows, hits = make([]int, classes), make([]int, classes)
 	for i, l := range labels {
 		if l < 0 || int(l) >= classes {
 			continue
@@ -144,6 +139,17 @@ func Balanced(pred, labels []int32, classes int) float64 {
 			hits[l]++
 		}
 	}
+	return rows, hits
+}
+
+// Balanced is the balanced accuracy of the predictions pred of rows labelled labels (-1: unknown,
+// not counted): the mean over the classes present in labels of the fraction of their rows
+// predicted as themselves (their recall), as scikit-learn's balanced_accuracy_score defines it. It
+// weighs each class alike, so that on imbalanced classes a classifier that favours the frequent
+// ones scores lower than its accuracy says; with balanced classes it equals the accuracy. It is
+// -1 when no row is labelled.
+func Balanced(pred, labels []int32, classes int) float64 {
+	rows, hits := PerClass(pred, labels, classes)
 	sum, present := 0.0, 0
 	for c, n := range rows {
 		if n > 0 {

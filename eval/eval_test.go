@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -203,8 +204,20 @@ func TestBalancedProbeAndKNN(t *testing.T) {
 	if kr.Accuracy != acc || math.Abs(kr.Balanced-want) > 1e-12 || kr.Balanced == kr.Accuracy {
 		t.Errorf("imbalanced: kNN accuracy %v (reference %v), balanced %v (reference %v); want both equal to the reference's and different from each other", kr.Accuracy, acc, kr.Balanced, want)
 	}
-	if ps, err := LinearProbe(b, train, skewed, ProbeConfig{Epochs: 5, Seed: 1}); err != nil || ps.TestBalanced == ps.TestAccuracy || ps.TestBalanced <= 0 {
+	// The predictions are the reference's, and PerClass counts each class's rows and hits as above.
+	if !slices.Equal(kr.Pred, pred) {
+		t.Errorf("kNN predictions %v, want the reference's %v", kr.Pred, pred)
+	}
+	if rows, hits := PerClass(kr.Pred, skewed.Labels, 2); rows[0] != int(count[0]) || rows[1] != int(count[1]) || hits[0] != int(recall[0]) || hits[1] != int(recall[1]) {
+		t.Errorf("per class: rows %v, hits %v; want %v and %v", rows, hits, count, recall)
+	}
+	ps, err := LinearProbe(b, train, skewed, ProbeConfig{Epochs: 5, Seed: 1})
+	if err != nil || ps.TestBalanced == ps.TestAccuracy || ps.TestBalanced <= 0 {
 		t.Errorf("imbalanced: probe accuracy %v, balanced %v (%v); want them to differ", ps.TestAccuracy, ps.TestBalanced, err)
+	}
+	if len(ps.TestPred) != skewed.N || hitRate(ps.TestPred, skewed.Labels) != ps.TestAccuracy || Balanced(ps.TestPred, skewed.Labels, 2) != ps.TestBalanced {
+		t.Errorf("the probe's %d test predictions give accuracy %v and balanced %v; want %d rows giving %v and %v",
+			len(ps.TestPred), hitRate(ps.TestPred, skewed.Labels), Balanced(ps.TestPred, skewed.Labels, 2), skewed.N, ps.TestAccuracy, ps.TestBalanced)
 	}
 }
 

@@ -43,10 +43,11 @@ func KNN(b backends.Backend, train, test Features, cfg KNNConfig) (float64, erro
 	return r.Accuracy, err
 }
 
-// KNNResult is the kNN classifier's accuracy on the test features, and its balanced accuracy
-// (Balanced).
+// KNNResult is the kNN classifier's accuracy on the test features, its balanced accuracy
+// (Balanced), and the class it predicts for each test row.
 type KNNResult struct {
 	Accuracy, Balanced float64
+	Pred               []int32
 }
 
 // KNNScores is KNN, with the balanced accuracy beside the accuracy.
@@ -74,7 +75,7 @@ func KNNScores(b backends.Backend, train, test Features, cfg KNNConfig) (KNNResu
 	if err != nil {
 		return KNNResult{}, fmt.Errorf("kNN: %w", err)
 	}
-	return KNNResult{Accuracy: hitRate(pred, test.Labels), Balanced: Balanced(pred, test.Labels, classes)}, nil
+	return KNNResult{Accuracy: hitRate(pred, test.Labels), Balanced: Balanced(pred, test.Labels, classes), Pred: pred}, nil
 }
 
 // Neighbour is one of a query's nearest keys: its row in the keys and its cosine similarity.

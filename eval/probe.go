@@ -43,11 +43,12 @@ func (c ProbeConfig) withDefaults() ProbeConfig {
 	return c
 }
 
-// ProbeResult is the accuracy of the linear probe on its training and test features, and its
-// balanced accuracy on the test features (Balanced).
+// ProbeResult is the accuracy of the linear probe on its training and test features, its
+// balanced accuracy on the test features (Balanced), and the class it predicts for each test row.
 type ProbeResult struct {
 	TrainAccuracy, TestAccuracy float64
 	TestBalanced                float64
+	TestPred                    []int32
 }
 
 // LinearProbe trains a linear classifier on train and reports its accuracy on train and test.
@@ -138,7 +139,7 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 		return ProbeResult{}, err
 	}
 	return ProbeResult{TrainAccuracy: hitRate(trainPred, train.Labels), TestAccuracy: hitRate(testPred, test.Labels),
-		TestBalanced: Balanced(testPred, test.Labels, classes)}, nil
+		TestBalanced: Balanced(testPred, test.Labels, classes), TestPred: testPred}, nil
 }
 
 // predictions runs predict over f in chunks of size batch (the last chunk padded, so that only two

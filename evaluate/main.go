@@ -84,10 +84,10 @@ type flags struct {
 	knnT, percent, valPercent                         float64
 	seed                                              uint64
 
-	weights            string
-	finetune, baseline bool
-	ft                 finetune.Config // the fine-tuning settings given on the command line
-	set                map[string]bool // flags given explicitly
+	weights                      string
+	finetune, baseline, perClass bool
+	ft                           finetune.Config // the fine-tuning settings given on the command line
+	set                          map[string]bool // flags given explicitly
 }
 
 // run runs the command with args, printing the results to stdout and the log, usage errors and
@@ -111,6 +111,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split, at most as many as the smaller split holds (0: all; in-memory data sets: mnist, cifar10, ...)")
 	fs.IntVar(&f.probeEpochs, "probe-epochs", 30, "frozen features: epochs of the linear probe (0: skip the probe)")
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
+	fs.BoolVar(&f.perClass, "per-class", false, "frozen features: print (and record in -result) each class's test images and the recall of the probe and kNN on them")
 	fs.IntVar(&f.folds, "folds", 0, "frozen features: K-fold cross-validation of the probe and kNN on the training split's labelled images, in place of the test split: K folds stratified by class, chosen by path (the same folds in every run), each held out in turn; prints each fold and the mean ± sd (0: none; for a small labelled set)")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file; its folder must exist")
@@ -266,6 +267,10 @@ func (f *flags) check() string {
 		return "-folds cross-validates on the training split, in place of the test split: give it without -test-split test"
 	case f.folds > 0 && f.percent < 100:
 		return "-folds cross-validates with every label of the training split: give it without -train-percent"
+	case f.folds > 0 && f.perClass:
+		return "-per-class reports the test split's classes; -folds has no test split: give one of them"
+	case f.perClass && f.probeEpochs == 0 && f.knnK == 0:
+		return "-per-class reports the recall of the probe and kNN: give -probe-epochs or -knn-k above 0"
 	case f.folds > 0 && f.probeEpochs == 0 && f.knnK == 0:
 		return "-folds cross-validates the probe and kNN: give -probe-epochs or -knn-k above 0"
 	case f.weights != "" && f.result != "":
@@ -299,7 +304,7 @@ func (f *flags) check() string {
 // accepts either in both modes; given in the other, it would be ignored without a word.
 var (
 	weightsOnly = []string{"epochs", "lr-backbone", "lr-head", "wd", "augment", "checkpoint-dir", "checkpoint-mirror", "resume", "workers", "log-every", "eval-subset", "baseline"}
-	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds"}
+	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds", "per-class"}
 )
 
 // otherMode returns the usage error for a flag given that the mode chosen does not read (see
@@ -584,6 +589,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			fmt.Fprintf(stdout, "always the majority class (%s, the most frequent in training): test %.2f%%\n", name, 100*acc)
 			res.Majority, res.MajorityClass = &acc, name
 		}
+		var probePred, knnPred []int32
 		if f.probeEpochs > 0 {
 			pr, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed})
 			if err != nil {
@@ -592,6 +598,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			fmt.Fprintf(stdout, "linear probe: train %.2f%%, test %.2f%% (balanced: %.2f%%)\n", 100*pr.TrainAccuracy, 100*pr.TestAccuracy, 100*pr.TestBalanced)
 			res.LinearProbe, res.LinearProbeTrain, res.ProbeEpochs = &pr.TestAccuracy, &pr.TrainAccuracy, f.probeEpochs
 			res.LinearProbeBalanced = &pr.TestBalanced
+			probePred = pr.TestPred
 		}
 		if knnK > 0 {
 			kr, err := eval.KNNScores(b, train, test, eval.KNNConfig{K: knnK, Temperature: f.knnT})
@@ -600,6 +607,10 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			}
 			fmt.Fprintf(stdout, "kNN (k=%d, T=%g): test %.2f%% (balanced: %.2f%%)\n", knnK, f.knnT, 100*kr.Accuracy, 100*kr.Balanced)
 			res.KNN, res.KNNBalanced, res.KNNK, res.KNNT = &kr.Accuracy, &kr.Balanced, knnK, f.knnT
+			knnPred = kr.Pred
+		}
+		if f.perClass {
+			res.PerClass = perClass(stdout, opened[datasets.SplitTrain].Info(), test, probePred, knnPred)
 		}
 	}
 	if f.embeddings != "" {
@@ -797,4 +808,40 @@ func (f *flags) knnNeighbours(n int, of string) (int, error) {
 func splitColumnErr(spec string) error {
 	_, _, err := datasets.ParseSplitColumn(spec)
 	return err
+}
+
+// perClass prints each class's test images and the recall of the probe and kNN on them (from
+// their predictions of test's rows; nil where not run), and returns them for -result.
+func perClass(w io.Writer, info datasets.Info, test eval.Features, probePred, knnPred []int32) []results.ClassRecall {
+	classes := max(info.NumClasses, test.NumClasses)
+	var rows, probeHits, knnHits []int
+	if probePred != nil {
+		rows, probeHits = eval.PerClass(probePred, test.Labels, classes)
+	}
+	if knnPred != nil {
+		rows, knnHits = eval.PerClass(knnPred, test.Labels, classes)
+	}
+	recall := func(hits []int, c int) *float64 {
+		if hits == nil || rows[c] == 0 {
+			return nil
+		}
+		return results.Acc(float64(hits[c]) / float64(rows[c]))
+	}
+	cell := func(r *float64) string {
+		if r == nil {
+			return "      -"
+		}
+		return fmt.Sprintf("%6.2f%%", 100**r)
+	}
+	width := len("class")
+	for c := range classes {
+		width = max(width, len(info.ClassName(c)))
+	}
+	fmt.Fprintf(w, "per class, on the test images (recall: the share of a class's images predicted as it):\n  %-*s  images  linear probe      kNN\n", width, "class")
+	out := make([]results.ClassRecall, classes)
+	for c := range classes {
+		out[c] = results.ClassRecall{Class: info.ClassName(c), TestImages: rows[c], LinearProbe: recall(probeHits, c), KNN: recall(knnHits, c)}
+		fmt.Fprintf(w, "  %-*s  %6d       %s  %s\n", width, out[c].Class, rows[c], cell(out[c].LinearProbe), cell(out[c].KNN))
+	}
+	return out
 }

@@ -1201,3 +1201,50 @@ func TestFolds(t *testing.T) {
 
 // sameAcc reports whether two accuracies are both absent, or both present and equal.
 func sameAcc(a, b *float64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
+
+// TestPerClass: -per-class prints and records each class's test images (counted here from the
+// layout: 3 of a, 1 of b) and the recall of the probe and kNN, whose mean over the classes is the
+// balanced accuracy; with -folds, which has no test split, it is refused.
+func TestPerClass(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 6)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val", "tmp"), []string{"a", "b"}, 3)
+	// val/: a's 3 images, and 1 of b's.
+	for _, class := range []string{"a", "b"} {
+		if err := os.Rename(filepath.Join(root, "val", "tmp", class), filepath.Join(root, "val", class)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Remove(filepath.Join(root, "val", "tmp")); err != nil {
+		t.Fatal(err)
+	}
+	bs, _ := filepath.Glob(filepath.Join(root, "val", "b", "*"))
+	for _, p := range bs[1:] {
+		if err := os.Remove(p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dir := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 }, 3)
+	out := filepath.Join(t.TempDir(), "result.json")
+	o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "2", "-knn-k", "3", "-per-class", "-result", out)
+	if o.code != 0 {
+		t.Fatalf("exit %d:\n%s", o.code, o.stderr)
+	}
+	r, _ := readResult(t, out)
+	if len(r.PerClass) != 2 || r.PerClass[0].Class != "a" || r.PerClass[0].TestImages != 3 || r.PerClass[1].Class != "b" || r.PerClass[1].TestImages != 1 {
+		t.Fatalf("per class %+v, want a with 3 test images and b with 1", r.PerClass)
+	}
+	a, b := r.PerClass[0], r.PerClass[1]
+	if a.LinearProbe == nil || b.LinearProbe == nil || a.KNN == nil || b.KNN == nil ||
+		(*a.LinearProbe+*b.LinearProbe)/2 != *r.LinearProbeBalanced || (*a.KNN+*b.KNN)/2 != *r.KNNBalanced {
+		t.Errorf("recalls %+v and %+v; want their means to be the balanced accuracies %v and %v", a, b, *r.LinearProbeBalanced, *r.KNNBalanced)
+	}
+	for _, c := range r.PerClass {
+		if line := fmt.Sprintf("  %-5s  %6d       %6.2f%%  %6.2f%%", c.Class, c.TestImages, 100**c.LinearProbe, 100**c.KNN); !strings.Contains(o.stdout, line) {
+			t.Errorf("printed:\n%s\nwant the line %q", o.stdout, line)
+		}
+	}
+	if o := evaluate(t, "-checkpoint", dir, "-per-class", "-folds", "3"); o.code != 2 || !strings.Contains(o.stderr, "-folds has no test split") {
+		t.Errorf("-per-class -folds 3: exit %d, want 2:\n%s", o.code, o.stderr)
+	}
+}

@@ -208,6 +208,9 @@ type Evaluate struct {
 	// neither ran).
 	Majority      *float64 `json:"majority,omitempty"`
 	MajorityClass string   `json:"majority_class,omitempty"`
+	// PerClass is each class's test images and the recall of the probe and kNN on them (evaluate
+	// -per-class; absent without it).
+	PerClass []ClassRecall `json:"per_class,omitempty"`
 	// CrossValidation is the k-fold cross-validation of the probe and kNN on the training split
 	// (evaluate -folds), in place of the test split's figures (absent without -folds).
 	CrossValidation *CrossValidation `json:"cross_validation,omitempty"`
@@ -219,6 +222,16 @@ type Evaluate struct {
 	// Wall is the command's wall time up to the result, from the start of the backend on.
 	Wall time.Duration `json:"wall_ns"`
 	Provenance
+}
+
+// ClassRecall is one class's test images and the recall of the probe and kNN on them: the share
+// of its images that each predicts as it (absent where not run, or where the class has no test
+// image).
+type ClassRecall struct {
+	Class       string   `json:"class"`
+	TestImages  int      `json:"test_images"`
+	LinearProbe *float64 `json:"linear_probe_recall,omitempty"`
+	KNN         *float64 `json:"knn_recall,omitempty"`
 }
 
 // CrossValidation is a k-fold cross-validation: each fold's figures, and their mean and sample
