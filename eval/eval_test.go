@@ -221,6 +221,35 @@ func TestBalancedProbeAndKNN(t *testing.T) {
 	}
 }
 
+// TestProbePredicts: the trained probe classifies the feature sets of ProbeConfig.Predict, labels
+// or not: on a copy of the test features without labels it predicts the classes it predicted for
+// them, each with a probability of at least 1/classes (the highest of a softmax); features of
+// another dimension are refused.
+func TestProbePredicts(t *testing.T) {
+	b := backendtest.Backend(t)
+	rng := rand.New(rand.NewPCG(3, 4))
+	train := twoGaussians(rng, 100, 5, 1)
+	test := twoGaussians(rng, 60, 5, 1)
+	unlabelled := test
+	unlabelled.Labels, unlabelled.NumClasses = nil, 0
+	pr, err := LinearProbe(b, train, test, ProbeConfig{Epochs: 3, Seed: 1, BatchSize: 16, Predict: []Features{unlabelled}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pr.Predictions) != 1 || !slices.Equal(pr.Predictions[0].Class, pr.TestPred) || len(pr.Predictions[0].Prob) != test.N {
+		t.Fatalf("predictions %+v; want the test predictions %v, with a probability each", pr.Predictions, pr.TestPred)
+	}
+	for i, p := range pr.Predictions[0].Prob {
+		if !(p >= 0.5 && p <= 1) {
+			t.Errorf("row %d: probability %v of the predicted class, want it in [0.5, 1] (2 classes)", i, p)
+		}
+	}
+	other := Features{N: 1, D: 3, X: []float32{1, 2, 3}}
+	if _, err := LinearProbe(b, train, test, ProbeConfig{Epochs: 1, Predict: []Features{other}}); err == nil || !strings.Contains(err.Error(), "the features to predict (set 0) 3") {
+		t.Errorf("features of dimension 3 to predict: %v, want an error", err)
+	}
+}
+
 func TestBadFeaturesAreRejected(t *testing.T) {
 	b := backendtest.Backend(t)
 	good := Features{N: 2, D: 2, X: []float32{1, 2, 3, 4}, Labels: []int32{0, 1}, NumClasses: 2}

@@ -28,6 +28,9 @@ type ProbeConfig struct {
 	Seed        uint64  // shuffling seed
 	// Progress, when set, is called after each epoch with the epochs done and the total.
 	Progress func(done, total int)
+	// Predict are feature sets (of the training features' dimension; their labels, if any, are
+	// not used) that the trained probe classifies: ProbeResult.Predictions.
+	Predict []Features
 }
 
 func (c ProbeConfig) withDefaults() ProbeConfig {
@@ -44,11 +47,21 @@ func (c ProbeConfig) withDefaults() ProbeConfig {
 }
 
 // ProbeResult is the accuracy of the linear probe on its training and test features, its
-// balanced accuracy on the test features (Balanced), and the class it predicts for each test row.
+// balanced accuracy on the test features (Balanced), the class it predicts for each test row, and
+// its predictions of each of ProbeConfig.Predict's feature sets.
 type ProbeResult struct {
 	TrainAccuracy, TestAccuracy float64
 	TestBalanced                float64
 	TestPred                    []int32
+	Predictions                 []Prediction
+}
+
+// Prediction is a classifier's prediction for each row of a feature set: the class of highest
+// score (the lowest among ties), and the probability the classifier gives it (the softmax of its
+// scores).
+type Prediction struct {
+	Class []int32
+	Prob  []float32
 }
 
 // LinearProbe trains a linear classifier on train and reports its accuracy on train and test.
@@ -70,6 +83,14 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 	}
 	if train.D != test.D {
 		return ProbeResult{}, fmt.Errorf("linear probe: training features have dimension %d, test features %d", train.D, test.D)
+	}
+	for i, p := range cfg.Predict {
+		if err := p.Validate("probe prediction"); err != nil {
+			return ProbeResult{}, err
+		}
+		if p.D != train.D {
+			return ProbeResult{}, fmt.Errorf("linear probe: training features have dimension %d, the features to predict (set %d) %d", train.D, i, p.D)
+		}
 	}
 	if cfg.Epochs < 0 || cfg.BatchSize < 0 || cfg.LR < 0 {
 		return ProbeResult{}, fmt.Errorf("linear probe: epochs, batch size and learning rate must be positive, got %+v", cfg)
@@ -138,24 +159,62 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 	if err != nil {
 		return ProbeResult{}, err
 	}
-	return ProbeResult{TrainAccuracy: hitRate(trainPred, train.Labels), TestAccuracy: hitRate(testPred, test.Labels),
-		TestBalanced: Balanced(testPred, test.Labels, classes), TestPred: testPred}, nil
+	res := ProbeResult{TrainAccuracy: hitRate(trainPred, train.Labels), TestAccuracy: hitRate(testPred, test.Labels),
+		TestBalanced: Balanced(testPred, test.Labels, classes), TestPred: testPred}
+	if len(cfg.Predict) == 0 {
+		return res, nil
+	}
+	// The class as predict chooses it (ArgMax of the same logits), and its softmax probability: the
+	// highest, softmax being monotonic.
+	classify, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, x *Node) (*Node, *Node) {
+		l := logits(ctx, x)
+		return ArgMax(l, -1, dtypes.Int32), ReduceMax(Softmax(l, -1), -1)
+	})
+	if err != nil {
+		return ProbeResult{}, fmt.Errorf("linear probe: building the classification: %w", err)
+	}
+	defer classify.Finalize()
+	for _, p := range cfg.Predict {
+		var out Prediction
+		err := inBatches(classify, std.apply(p), batch, func(r []*tensors.Tensor, n int) {
+			out.Class = append(out.Class, tensors.MustCopyFlatData[int32](r[0])[:n]...)
+			out.Prob = append(out.Prob, tensors.MustCopyFlatData[float32](r[1])[:n]...)
+		})
+		if err != nil {
+			return ProbeResult{}, fmt.Errorf("linear probe: classification: %w", err)
+		}
+		res.Predictions = append(res.Predictions, out)
+	}
+	return res, nil
 }
 
-// predictions runs predict over f in chunks of size batch (the last chunk padded, so that only two
-// shapes are ever compiled) and returns the class predicted for each row.
+// predictions runs predict over f in chunks of size batch and returns the class predicted for
+// each row.
 func predictions(predict *context.Exec, f Features, batch int) ([]int32, error) {
 	out := make([]int32, 0, f.N)
+	err := inBatches(predict, f, batch, func(r []*tensors.Tensor, n int) {
+		out = append(out, tensors.MustCopyFlatData[int32](r[0])[:n]...)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("linear probe: prediction: %w", err)
+	}
+	return out, nil
+}
+
+// inBatches runs exec over the rows of f in chunks of size batch (the last chunk padded with
+// zeros, so that one shape is ever compiled) and hands each chunk's outputs to fn with the
+// number of its rows that are f's.
+func inBatches(exec *context.Exec, f Features, batch int, fn func(outputs []*tensors.Tensor, n int)) error {
 	buf := make([]float32, batch*f.D)
 	for start := 0; start < f.N; start += batch {
 		n := min(batch, f.N-start)
 		clear(buf)
 		copy(buf, f.X[start*f.D:(start+n)*f.D])
-		res, err := predict.Exec(tensors.FromFlatDataAndDimensions(buf, batch, f.D))
+		out, err := exec.Exec(tensors.FromFlatDataAndDimensions(buf, batch, f.D))
 		if err != nil {
-			return nil, fmt.Errorf("linear probe: prediction: %w", err)
+			return err
 		}
-		out = append(out, tensors.MustCopyFlatData[int32](res[0])[:n]...)
+		fn(out, n)
 	}
-	return out, nil
+	return nil
 }

@@ -18,10 +18,10 @@ import (
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
-// foldNames are the names that choose the folds of x's rows (datasets.Folds): each image's path
-// relative to root (its data folder) where the rows are files, so that another copy of the folder
-// gets the same folds; otherwise its index in the split.
-func foldNames(x eval.Features, root string) []string {
+// rowNames names x's rows: each image's path relative to root (its data folder) where the rows are
+// files, so that another copy of the folder gets the same names (and folds, datasets.Folds);
+// otherwise its index in the split.
+func rowNames(x eval.Features, root string) []string {
 	names := make([]string, x.N)
 	for i := range names {
 		switch {
@@ -44,7 +44,7 @@ func foldNames(x eval.Features, root string) []string {
 // (datasets.Folds), and each fold in turn is scored by the probe and kNN trained on the others.
 // It prints each fold's accuracies and their mean and standard deviation, and records them in res.
 func crossValidate(b backends.Backend, x eval.Features, root string, f *flags, stdout io.Writer, logger *log.Logger, res *results.Evaluate) error {
-	fold, err := datasets.Folds(x.Labels, x.NumClasses, foldNames(x, root), f.folds)
+	fold, err := datasets.Folds(x.Labels, x.NumClasses, rowNames(x, root), f.folds)
 	if err != nil {
 		return config.Errorf("folds", "%v", err)
 	}

@@ -41,6 +41,7 @@ package main
 
 import (
 	"context"
+	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -51,6 +52,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -80,6 +82,7 @@ type flags struct {
 	ckpt, dataset, dataDir, embeddings, split, result string
 	shardCache, shardCacheSize, labelColumn           string
 	labelTable, splitColumn, testSplit                string
+	predictions, predict                              string
 	subset, probeEpochs, knnK, batch, folds           int
 	knnT, percent, valPercent                         float64
 	seed                                              uint64
@@ -114,6 +117,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.perClass, "per-class", false, "frozen features: print (and record in -result) each class's test images and the recall of the probe and kNN on them")
 	fs.IntVar(&f.folds, "folds", 0, "frozen features: K-fold cross-validation of the probe and kNN on the training split's labelled images, in place of the test split: K folds stratified by class, chosen by path (the same folds in every run), each held out in turn; prints each fold and the mean ± sd (0: none; for a small labelled set)")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
+	fs.StringVar(&f.predictions, "predictions", "", "frozen features: write the linear probe's prediction for each test image (or -predict's) to this .csv file: file (or index), label, predicted class and its probability")
+	fs.StringVar(&f.predict, "predict", "", "with -predictions: the folder of images to classify in place of the test split (unlabelled photos, a Kaggle test_images/; its class folders, if any, give the label column)")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file; its folder must exist")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
 	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes (for an image folder, test is its val/ or test/ folder; val is accepted for it)")
@@ -154,7 +159,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.
 	// Absolute, as the run's own config.json: the fine-tuning run and -result store them.
-	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder, &f.shardCache, &f.labelTable)
+	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder, &f.shardCache, &f.labelTable, &f.predictions, &f.predict)
 	f.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if f.split == "val" {
@@ -267,6 +272,14 @@ func (f *flags) check() string {
 		return "-folds cross-validates on the training split, in place of the test split: give it without -test-split test"
 	case f.folds > 0 && f.percent < 100:
 		return "-folds cross-validates with every label of the training split: give it without -train-percent"
+	case f.predict != "" && f.predictions == "":
+		return "-predict names the images to classify: give -predictions FILE.csv too, where the predictions go"
+	case f.predictions != "" && !strings.EqualFold(filepath.Ext(f.predictions), ".csv"):
+		return fmt.Sprintf("-predictions: %s: the file name must end in .csv", f.predictions)
+	case f.predictions != "" && f.probeEpochs == 0:
+		return "-predictions writes the linear probe's predictions: give -probe-epochs above 0"
+	case f.predictions != "" && f.folds > 0:
+		return "-predictions writes the predictions of the probe trained on the training split; -folds trains one per fold: give one of them"
 	case f.folds > 0 && f.perClass:
 		return "-per-class reports the test split's classes; -folds has no test split: give one of them"
 	case f.perClass && f.probeEpochs == 0 && f.knnK == 0:
@@ -283,6 +296,7 @@ func (f *flags) check() string {
 	for _, out := range []struct{ flag, path, example string }{
 		{"-result", f.result, "result.json"},
 		{"-embeddings", f.embeddings, "embeddings.npy"},
+		{"-predictions", f.predictions, "predictions.csv"},
 		{"-export-encoder", f.ft.ExportEncoder, "encoder.safetensors"},
 	} {
 		if out.path == "" {
@@ -304,7 +318,7 @@ func (f *flags) check() string {
 // accepts either in both modes; given in the other, it would be ignored without a word.
 var (
 	weightsOnly = []string{"epochs", "lr-backbone", "lr-head", "wd", "augment", "checkpoint-dir", "checkpoint-mirror", "resume", "workers", "log-every", "eval-subset", "baseline"}
-	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds", "per-class"}
+	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds", "per-class", "predictions", "predict"}
 )
 
 // otherMode returns the usage error for a flag given that the mode chosen does not read (see
@@ -491,6 +505,16 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 	}
 	features := map[string]eval.Features{}
 	bad := map[string]int{} // images of each split left out because they did not decode
+	embed := func(d datasets.Data, what string) (x eval.Features, err error) {
+		if res.ViewSize, err = enc.ViewSize(); err != nil {
+			return eval.Features{}, err
+		}
+		bar := progress.New("embedding "+what, int64(d.Info().Len), 0, progress.Options{Logger: logger, Unit: "images"})
+		x, err = enc.EmbedDataset(d, encoder.EmbedOptions{BatchSize: f.batch, Size: res.ViewSize, SkipBadImages: skipBad,
+			Progress: func(done, _ int) { bar.Set(int64(done), "") }})
+		bar.Finish()
+		return x, err
+	}
 	get := func(split string) (eval.Features, error) {
 		if x, ok := features[split]; ok {
 			return x, nil
@@ -499,13 +523,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		if err != nil {
 			return eval.Features{}, err
 		}
-		if res.ViewSize, err = enc.ViewSize(); err != nil {
-			return eval.Features{}, err
-		}
-		bar := progress.New("embedding "+split, int64(d.Info().Len), 0, progress.Options{Logger: logger, Unit: "images"})
-		x, err := enc.EmbedDataset(d, encoder.EmbedOptions{BatchSize: f.batch, Size: res.ViewSize, SkipBadImages: skipBad,
-			Progress: func(done, _ int) { bar.Set(int64(done), "") }})
-		bar.Finish()
+		x, err := embed(d, split)
 		if err != nil {
 			return eval.Features{}, err
 		}
@@ -591,7 +609,23 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		}
 		var probePred, knnPred []int32
 		if f.probeEpochs > 0 {
-			pr, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed})
+			probeCfg := eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed}
+			target, targetInfo, targetRoot := test, opened[datasets.SplitTest].Info(), datasets.DataDirOf(dataset, dataDir)
+			if f.predict != "" {
+				d, err := datasets.Open("folder", "", datasets.Options{DataDir: f.predict, ExifOrientation: enc.Config.ExifOrientation})
+				if err != nil {
+					return config.Errorf("predict", "%v", err)
+				}
+				datasets.WarnLeftOut(d, logger)
+				if target, err = embed(d, f.predict); err != nil {
+					return err
+				}
+				targetInfo, targetRoot = d.Info(), f.predict
+			}
+			if f.predictions != "" {
+				probeCfg.Predict = []eval.Features{target}
+			}
+			pr, err := eval.LinearProbe(b, train, test, probeCfg)
 			if err != nil {
 				return err
 			}
@@ -599,6 +633,13 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			res.LinearProbe, res.LinearProbeTrain, res.ProbeEpochs = &pr.TestAccuracy, &pr.TrainAccuracy, f.probeEpochs
 			res.LinearProbeBalanced = &pr.TestBalanced
 			probePred = pr.TestPred
+			if f.predictions != "" {
+				if err := writePredictions(f.predictions, target, targetRoot, targetInfo, opened[datasets.SplitTrain].Info(), pr.Predictions[0]); err != nil {
+					return err
+				}
+				fmt.Fprintf(stdout, "wrote the linear probe's predictions of %d images to %s\n", target.N, f.predictions)
+				res.Predictions, res.PredictionsImages = f.predictions, &target.N
+			}
 		}
 		if knnK > 0 {
 			kr, err := eval.KNNScores(b, train, test, eval.KNNConfig{K: knnK, Temperature: f.knnT})
@@ -844,4 +885,33 @@ func perClass(w io.Writer, info datasets.Info, test eval.Features, probePred, kn
 		fmt.Fprintf(w, "  %-*s  %6d       %s  %s\n", width, out[c].Class, rows[c], cell(out[c].LinearProbe), cell(out[c].KNN))
 	}
 	return out
+}
+
+// writePredictions writes the probe's prediction p of each row of x (images of a folder under
+// root, or of an in-memory set) to path as CSV: the image's file relative to root (or its index),
+// its label (a class name of labels; empty where unlabelled), the class predicted (a name of
+// classes, the training split's) and the probability the probe gives it.
+func writePredictions(path string, x eval.Features, root string, labels, classes datasets.Info, p eval.Prediction) error {
+	names := rowNames(x, root)
+	return atomicfile.Write(path, 0, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		header := "file"
+		if x.Files == nil {
+			header = "index"
+		}
+		if err := cw.Write([]string{header, "label", "predicted", "probability"}); err != nil {
+			return err
+		}
+		for i := range x.N {
+			label := ""
+			if x.Labels != nil && x.Labels[i] >= 0 {
+				label = labels.ClassName(int(x.Labels[i]))
+			}
+			if err := cw.Write([]string{names[i], label, classes.ClassName(int(p.Class[i])), strconv.FormatFloat(float64(p.Prob[i]), 'f', 6, 32)}); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	})
 }

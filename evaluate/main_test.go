@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -1246,5 +1247,94 @@ func TestPerClass(t *testing.T) {
 	}
 	if o := evaluate(t, "-checkpoint", dir, "-per-class", "-folds", "3"); o.code != 2 || !strings.Contains(o.stderr, "-folds has no test split") {
 		t.Errorf("-per-class -folds 3: exit %d, want 2:\n%s", o.code, o.stderr)
+	}
+}
+
+// TestPredictions: -predictions writes the probe's prediction of each test image (its file under
+// the data folder, its label, the class predicted and its probability), right exactly as often as
+// the probe's test accuracy says; with -predict DIR, of DIR's images instead, unlabelled: copies
+// of the test images get the predictions the test images got. Bad combinations are refused.
+func TestPredictions(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 6)
+	val := datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 3)
+	dir := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 }, 3)
+	readCSV := func(path string) [][]string {
+		t.Helper()
+		fh, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		rows, err := csv.NewReader(fh).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows
+	}
+	out, result := filepath.Join(t.TempDir(), "pred.csv"), filepath.Join(t.TempDir(), "r.json")
+	o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "3", "-knn-k", "0", "-predictions", out, "-result", result)
+	if o.code != 0 {
+		t.Fatalf("exit %d:\n%s", o.code, o.stderr)
+	}
+	r, _ := readResult(t, result)
+	rows := readCSV(out)
+	if len(rows) != 7 || strings.Join(rows[0], ",") != "file,label,predicted,probability" || r.PredictionsImages == nil || *r.PredictionsImages != 6 {
+		t.Fatalf("%s: %v (result %+v); want a header and the 6 test images", out, rows, r)
+	}
+	right := 0
+	byFile := map[string][]string{}
+	for _, row := range rows[1:] {
+		p, err := strconv.ParseFloat(row[3], 64)
+		if _, serr := os.Stat(filepath.Join(root, row[0])); serr != nil || err != nil || p < 0.5 || p > 1 || !strings.HasPrefix(row[0], "val/"+row[1]+"/") {
+			t.Errorf("row %v: want a file of val/ in its label's folder and a probability in [0.5, 1] (%v, %v)", row, serr, err)
+		}
+		if row[1] == row[2] {
+			right++
+		}
+		byFile[filepath.Base(row[0])+row[1]] = row
+	}
+	if float64(right)/6 != *r.LinearProbe {
+		t.Errorf("%d of 6 predictions right; want the probe's test accuracy %v", right, *r.LinearProbe)
+	}
+	// The test images again, in one unlabelled folder.
+	flat := t.TempDir()
+	for _, p := range val {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		class := filepath.Base(filepath.Dir(p))
+		if err := os.WriteFile(filepath.Join(flat, class+"_"+filepath.Base(p)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out2 := filepath.Join(t.TempDir(), "pred.csv")
+	if o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "3", "-knn-k", "0", "-predictions", out2, "-predict", flat); o.code != 0 {
+		t.Fatalf("-predict: exit %d:\n%s", o.code, o.stderr)
+	}
+	rows2 := readCSV(out2)
+	if len(rows2) != 7 {
+		t.Fatalf("-predict: %v, want the 6 images of the folder", rows2)
+	}
+	for _, row := range rows2[1:] {
+		class, base, _ := strings.Cut(row[0], "_")
+		want := byFile[base+class]
+		if row[1] != "" || want == nil || row[2] != want[2] || row[3] != want[3] {
+			t.Errorf("-predict: %v; want no label, and the prediction of %v", row, want)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-predict", flat}, "-predict names the images to classify: give -predictions FILE.csv too"},
+		{[]string{"-predictions", filepath.Join(t.TempDir(), "p.txt")}, "the file name must end in .csv"},
+		{[]string{"-predictions", filepath.Join(t.TempDir(), "p.csv"), "-probe-epochs", "0"}, "give -probe-epochs above 0"},
+		{[]string{"-predictions", filepath.Join(t.TempDir(), "p.csv"), "-weights", "freeze"}, "-predictions applies to the probe and kNN on frozen features"},
+	} {
+		if o := evaluate(t, append([]string{"-checkpoint", dir}, tc.args...)...); o.code != 2 || !strings.Contains(o.stderr, tc.want) {
+			t.Errorf("%v: exit %d, want 2 and %q:\n%s", tc.args, o.code, tc.want, o.stderr)
+		}
 	}
 }

@@ -214,6 +214,10 @@ type Evaluate struct {
 	// CrossValidation is the k-fold cross-validation of the probe and kNN on the training split
 	// (evaluate -folds), in place of the test split's figures (absent without -folds).
 	CrossValidation *CrossValidation `json:"cross_validation,omitempty"`
+	// Predictions is the file -predictions wrote, with the linear probe's predictions of
+	// PredictionsImages images (absent without -predictions).
+	Predictions       string `json:"predictions,omitempty"`
+	PredictionsImages *int   `json:"predictions_images,omitempty"`
 	// Embeddings is the file -embeddings wrote, with the EmbeddingsImages images of the split
 	// EmbeddingsSplit (absent without -embeddings).
 	Embeddings       string `json:"embeddings,omitempty"`
