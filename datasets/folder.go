@@ -134,7 +134,7 @@ func resolveSplit(root, split string) (string, error) {
 
 // missingSplit is the ErrNoSplit usage error of a root (a folder, or a bucket's) that holds split
 // folders (has says which names it holds) but none for split; nil when it holds none, or when
-// split is "".
+// split is "". splitTestOnly needs a test/ folder: a root without one is an error.
 func missingSplit(root, split string, has func(name string) bool) error {
 	if split == splitTestOnly && !has("test") {
 		return usageErr(root, fmt.Errorf("-test-split test reads a test/ folder beside train/, and it holds none: %w", ErrNoSplit),

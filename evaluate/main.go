@@ -546,7 +546,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		if train.Labels == nil {
 			return config.Errorf("dataset", "%s has no labels: cross-validation needs a labelled data set", dataset)
 		}
-		if err := crossValidate(b, train, dataDir, f, stdout, logger, &res); err != nil {
+		if err := crossValidate(b, train, datasets.DataDirOf(dataset, dataDir), f, stdout, logger, &res); err != nil {
 			return err
 		}
 	} else if probe {
