@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
@@ -145,4 +146,29 @@ func writeCSV(w io.Writer, f Features) error {
 		}
 	}
 	return nil
+}
+
+// PredictionRow is a classifier's prediction for one image: the image (its file, or its index),
+// its label ("" where unknown), the class predicted and the probability the classifier gives it.
+type PredictionRow struct {
+	Image, Label, Predicted string
+	Prob                    float32
+}
+
+// WritePredictions writes rows to path as CSV, atomically, under the header imageColumn ("file"
+// or "index"), label, predicted, probability.
+func WritePredictions(path, imageColumn string, rows []PredictionRow) error {
+	return atomicfile.Write(path, 0, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		if err := cw.Write([]string{imageColumn, "label", "predicted", "probability"}); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if err := cw.Write([]string{r.Image, r.Label, r.Predicted, strconv.FormatFloat(float64(r.Prob), 'f', 6, 32)}); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	})
 }

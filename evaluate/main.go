@@ -41,7 +41,6 @@ package main
 
 import (
 	"context"
-	"encoding/csv"
 	"errors"
 	"flag"
 	"fmt"
@@ -52,7 +51,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -888,30 +886,21 @@ func perClass(w io.Writer, info datasets.Info, test eval.Features, probePred, kn
 }
 
 // writePredictions writes the probe's prediction p of each row of x (images of a folder under
-// root, or of an in-memory set) to path as CSV: the image's file relative to root (or its index),
-// its label (a class name of labels; empty where unlabelled), the class predicted (a name of
-// classes, the training split's) and the probability the probe gives it.
+// root, or of an in-memory set) to path (eval.WritePredictions): the image's file relative to root
+// (or its index), its label (a class name of labels; empty where unlabelled), the class predicted
+// (a name of classes, the training split's) and the probability the probe gives it.
 func writePredictions(path string, x eval.Features, root string, labels, classes datasets.Info, p eval.Prediction) error {
 	names := rowNames(x, root)
-	return atomicfile.Write(path, 0, func(w io.Writer) error {
-		cw := csv.NewWriter(w)
-		header := "file"
-		if x.Files == nil {
-			header = "index"
+	rows := make([]eval.PredictionRow, x.N)
+	for i := range rows {
+		rows[i] = eval.PredictionRow{Image: names[i], Predicted: classes.ClassName(int(p.Class[i])), Prob: p.Prob[i]}
+		if x.Labels != nil && x.Labels[i] >= 0 {
+			rows[i].Label = labels.ClassName(int(x.Labels[i]))
 		}
-		if err := cw.Write([]string{header, "label", "predicted", "probability"}); err != nil {
-			return err
-		}
-		for i := range x.N {
-			label := ""
-			if x.Labels != nil && x.Labels[i] >= 0 {
-				label = labels.ClassName(int(x.Labels[i]))
-			}
-			if err := cw.Write([]string{names[i], label, classes.ClassName(int(p.Class[i])), strconv.FormatFloat(float64(p.Prob[i]), 'f', 6, 32)}); err != nil {
-				return err
-			}
-		}
-		cw.Flush()
-		return cw.Error()
-	})
+	}
+	column := "file"
+	if x.Files == nil {
+		column = "index"
+	}
+	return eval.WritePredictions(path, column, rows)
 }
