@@ -115,7 +115,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.perClass, "per-class", false, "frozen features: print (and record in -result) each class's test images and the recall of the probe and kNN on them")
 	fs.IntVar(&f.folds, "folds", 0, "frozen features: K-fold cross-validation of the probe and kNN on the training split's labelled images, in place of the test split: K folds stratified by class, chosen by path (the same folds in every run), each held out in turn; prints each fold and the mean ± sd (0: none; for a small labelled set)")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
-	fs.StringVar(&f.predictions, "predictions", "", "frozen features: write the linear probe's prediction for each test image (or -predict's) to this .csv file: file (or index), label, predicted class and its probability")
+	fs.StringVar(&f.predictions, "predictions", "", "write the linear probe's prediction (with -weights, the trained classifier's) for each test image (or -predict's) to this .csv file: file (or index), label, predicted class and its probability")
 	fs.StringVar(&f.predict, "predict", "", "with -predictions: the folder of images to classify in place of the test split (unlabelled photos, a Kaggle test_images/; its class folders, if any, give the label column)")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file; its folder must exist")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
@@ -274,7 +274,7 @@ func (f *flags) check() string {
 		return "-predict names the images to classify: give -predictions FILE.csv too, where the predictions go"
 	case f.predictions != "" && !strings.EqualFold(filepath.Ext(f.predictions), ".csv"):
 		return fmt.Sprintf("-predictions: %s: the file name must end in .csv", f.predictions)
-	case f.predictions != "" && f.probeEpochs == 0:
+	case f.predictions != "" && f.weights == "" && f.probeEpochs == 0:
 		return "-predictions writes the linear probe's predictions: give -probe-epochs above 0"
 	case f.predictions != "" && f.folds > 0:
 		return "-predictions writes the predictions of the probe trained on the training split; -folds trains one per fold: give one of them"
@@ -316,7 +316,7 @@ func (f *flags) check() string {
 // accepts either in both modes; given in the other, it would be ignored without a word.
 var (
 	weightsOnly = []string{"epochs", "lr-backbone", "lr-head", "wd", "augment", "checkpoint-dir", "checkpoint-mirror", "resume", "workers", "log-every", "eval-subset", "baseline"}
-	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds", "per-class", "predictions", "predict"}
+	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds", "per-class"}
 )
 
 // otherMode returns the usage error for a flag given that the mode chosen does not read (see
@@ -699,6 +699,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	if f.testSplit == "test" {
 		cfg.TestSplit = f.testSplit
 	}
+	cfg.Predictions, cfg.Predict = f.predictions, f.predict
 	cfg.Seed, cfg.BatchSize, cfg.FitBatch = f.seed, f.batch, !f.set["batch-size"]
 	cfg.Augment = "crop-flip"
 	if cfg.Dataset == "mnist" {
@@ -747,6 +748,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	if f.baseline {
 		base := cfg
 		base.Scratch, base.EncoderSHA256, base.ExportEncoder = true, "", ""
+		base.Predictions, base.Predict = "", "" // the pretrained encoder's classifier's alone
 		base.CheckpointDir = filepath.Join(filepath.Dir(cfg.CheckpointDir), "scratch-"+strings.TrimPrefix(filepath.Base(cfg.CheckpointDir), "finetune-"))
 		if f.ft.CheckpointDir != "" {
 			base.CheckpointDir = cfg.CheckpointDir + "-scratch"
@@ -787,6 +789,9 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 		}
 	}
 	fmt.Fprintf(stdout, "runs (checkpoints, metrics.jsonl, metrics.svg and .png, result.json): %s\n", strings.Join(dirs, ", "))
+	if f.predictions != "" {
+		fmt.Fprintf(stdout, "wrote the fine-tuned classifier's predictions to %s\n", f.predictions)
+	}
 	return nil
 }
 

@@ -1253,7 +1253,8 @@ func TestPerClass(t *testing.T) {
 // TestPredictions: -predictions writes the probe's prediction of each test image (its file under
 // the data folder, its label, the class predicted and its probability), right exactly as often as
 // the probe's test accuracy says; with -predict DIR, of DIR's images instead, unlabelled: copies
-// of the test images get the predictions the test images got. Bad combinations are refused.
+// of the test images get the predictions the test images got. With -weights, the fine-tuned
+// classifier's, also from a finished run resumed. Bad combinations are refused.
 func TestPredictions(t *testing.T) {
 	root := t.TempDir()
 	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 6)
@@ -1324,6 +1325,39 @@ func TestPredictions(t *testing.T) {
 			t.Errorf("-predict: %v; want no label, and the prediction of %v", row, want)
 		}
 	}
+	// A fine-tuned classifier's predictions: right as often as its top-1 says; resumed after its
+	// last step (training nothing), the run classifies the folder, copies as their originals.
+	ft, ftOut := filepath.Join(t.TempDir(), "ft"), filepath.Join(t.TempDir(), "ft.csv")
+	tune := []string{"-checkpoint", dir, "-weights", "freeze", "-epochs", "1", "-baseline=false", "-checkpoint-dir", ft}
+	if o := evaluate(t, append(tune, "-predictions", ftOut)...); o.code != 0 || !strings.Contains(o.stdout, "wrote the fine-tuned classifier's predictions to "+ftOut) {
+		t.Fatalf("-weights freeze -predictions: exit %d:\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	res, err := results.ReadAs[results.Finetune](filepath.Join(ft, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ftRows := readCSV(ftOut)
+	right, ftByFile := 0, map[string][]string{}
+	for _, row := range ftRows[1:] {
+		if row[1] == row[2] {
+			right++
+		}
+		ftByFile[filepath.Base(row[0])+row[1]] = row
+	}
+	if len(ftRows) != 7 || float64(right)/6 != *res.Top1 {
+		t.Errorf("fine-tuned predictions %v: %d of 6 right; want the 6 test images, right as often as top-1 %v", ftRows, right, *res.Top1)
+	}
+	ftOut2 := filepath.Join(t.TempDir(), "ft2.csv")
+	if o := evaluate(t, append(tune, "-resume", "-predictions", ftOut2, "-predict", flat)...); o.code != 0 {
+		t.Fatalf("-resume -predictions -predict: exit %d:\n%s", o.code, o.stderr)
+	}
+	for _, row := range readCSV(ftOut2)[1:] {
+		class, base, _ := strings.Cut(row[0], "_")
+		want := ftByFile[base+class]
+		if row[1] != "" || want == nil || row[2] != want[2] || row[3] != want[3] {
+			t.Errorf("the fine-tuned run resumed, -predict: %v; want no label, and the prediction of %v", row, want)
+		}
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -1331,7 +1365,6 @@ func TestPredictions(t *testing.T) {
 		{[]string{"-predict", flat}, "-predict names the images to classify: give -predictions FILE.csv too"},
 		{[]string{"-predictions", filepath.Join(t.TempDir(), "p.txt")}, "the file name must end in .csv"},
 		{[]string{"-predictions", filepath.Join(t.TempDir(), "p.csv"), "-probe-epochs", "0"}, "give -probe-epochs above 0"},
-		{[]string{"-predictions", filepath.Join(t.TempDir(), "p.csv"), "-weights", "freeze"}, "-predictions applies to the probe and kNN on frozen features"},
 	} {
 		if o := evaluate(t, append([]string{"-checkpoint", dir}, tc.args...)...); o.code != 2 || !strings.Contains(o.stderr, tc.want) {
 			t.Errorf("%v: exit %d, want 2 and %q:\n%s", tc.args, o.code, tc.want, o.stderr)

@@ -92,8 +92,13 @@ type Config struct {
 	CheckpointMirror string `json:"checkpoint_mirror" config:"local"`
 	KeepLast         int    `json:"keep" config:"local"`
 	Resume           bool   `json:"resume" config:"local"`
-	LogEvery         int    `json:"log_every" config:"local"`
-	Workers          int    `json:"workers" config:"local"`
+	// Predictions, when set, is a CSV file where the run, once trained (or resumed after its last
+	// step), writes the classifier's prediction of each test image, or of each image of the
+	// folder Predict (eval.WritePredictions). Neither is recorded: they do not change the run.
+	Predictions string `json:"-"`
+	Predict     string `json:"-"`
+	LogEvery    int    `json:"log_every" config:"local"`
+	Workers     int    `json:"workers" config:"local"`
 	// SkipBadImages replaces training images that do not decode and leaves them out of the
 	// evaluation (logged by name) instead of stopping.
 	SkipBadImages bool   `json:"skip_bad_images" config:"local"`

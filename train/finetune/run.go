@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -323,6 +325,22 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if err := results.Write(resultPath, written); err != nil {
 		return nil, err
 	}
+	if cfg.Predictions != "" {
+		target, root := test, datasets.DataDirOf(cfg.Dataset, cfg.DataDir)
+		if cfg.Predict != "" {
+			if target, err = datasets.Open("folder", "", datasets.Options{DataDir: cfg.Predict, ExifOrientation: cfg.Encoder.ExifOrientation}); err != nil {
+				return nil, config.Errorf("predict", "%v", err)
+			}
+			datasets.WarnLeftOut(target, logger)
+			root = cfg.Predict
+		}
+		n, err := writePredictions(evalExec, target, root, datasets.EvalConfig{BatchSize: max(cfg.BatchSize, 256), Size: size,
+			Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages}, train.Info(), cfg.Predictions, opts.Stop)
+		if err != nil {
+			return nil, err
+		}
+		logger.Info("wrote the classifier's predictions", "images", n, "file", cfg.Predictions)
+	}
 	return res, nil
 }
 
@@ -390,32 +408,8 @@ type accuracies struct{ top1, top5, balanced float64 }
 // says (with SkipBadImages, those that do not decode are left out). It returns errStopped once
 // stop (if not nil) is set.
 func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, classes int, stop *atomic.Bool) (acc accuracies, err error) {
-	it, err := datasets.NewEvalIterator(ds, ec)
+	scores, labels, _, err := classScores(exec, ds, ec, classes, stop)
 	if err != nil {
-		return acc, err
-	}
-	defer it.Close()
-	n := ds.Info().Len
-	scores := make([]float32, 0, n*classes)
-	labels := make([]int32, 0, n)
-	for {
-		if stop != nil && stop.Load() {
-			return acc, errStopped
-		}
-		bt, ok := it.Next()
-		if !ok {
-			break
-		}
-		out, err := exec.Exec(tensors.FromFlatDataAndDimensions(bt.View1, bt.Dims()...))
-		if err != nil {
-			return acc, fmt.Errorf("evaluating: %w", err)
-		}
-		s := tensors.MustCopyFlatData[float32](out[0])
-		out[0].FinalizeAll()
-		scores = append(scores, s[:bt.Valid*classes]...)
-		labels = append(labels, bt.Labels[:bt.Valid]...)
-	}
-	if err := it.Err(); err != nil {
 		return acc, err
 	}
 	if acc.top1, err = eval.TopK(scores, labels, classes, 1); err != nil {
@@ -431,6 +425,85 @@ func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, clas
 		}
 	}
 	return acc, nil
+}
+
+// classScores runs the network on ds, in evaluation mode, its images prepared as ec says (with
+// SkipBadImages, those that do not decode are left out), and returns each image's scores (logits,
+// row-major [images, classes]), its label and its index in ds. It returns errStopped once stop
+// (if not nil) is set.
+func classScores(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, classes int, stop *atomic.Bool) (scores []float32, labels, indices []int32, err error) {
+	it, err := datasets.NewEvalIterator(ds, ec)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer it.Close()
+	n := ds.Info().Len
+	scores = make([]float32, 0, n*classes)
+	labels, indices = make([]int32, 0, n), make([]int32, 0, n)
+	for {
+		if stop != nil && stop.Load() {
+			return nil, nil, nil, errStopped
+		}
+		bt, ok := it.Next()
+		if !ok {
+			break
+		}
+		out, err := exec.Exec(tensors.FromFlatDataAndDimensions(bt.View1, bt.Dims()...))
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("evaluating: %w", err)
+		}
+		s := tensors.MustCopyFlatData[float32](out[0])
+		out[0].FinalizeAll()
+		scores = append(scores, s[:bt.Valid*classes]...)
+		labels = append(labels, bt.Labels[:bt.Valid]...)
+		indices = append(indices, bt.Indices[:bt.Valid]...)
+	}
+	if err := it.Err(); err != nil {
+		return nil, nil, nil, err
+	}
+	return scores, labels, indices, nil
+}
+
+// writePredictions writes the classifier's prediction of each image of ds (the test split, or
+// the folder cfg.Predict) to cfg.Predictions: the image's file relative to root (or its index),
+// its label, the class of highest score (the lowest among ties, as top-1 counts) and its softmax
+// probability. classNames are the training split's classes.
+func writePredictions(exec *context.Exec, ds datasets.Data, root string, ec datasets.EvalConfig, classNames datasets.Info, path string, stop *atomic.Bool) (int, error) {
+	classes := classNames.NumClasses
+	scores, labels, indices, err := classScores(exec, ds, ec, classes, stop)
+	if err != nil {
+		return 0, err
+	}
+	folder, _ := ds.(*datasets.Folder)
+	column := "index"
+	if folder != nil {
+		column = "file"
+	}
+	rows := make([]eval.PredictionRow, len(labels))
+	for i := range rows {
+		row := scores[i*classes : (i+1)*classes]
+		best := 0
+		for c, v := range row {
+			if v > row[best] {
+				best = c
+			}
+		}
+		sum := 0.0
+		for _, v := range row {
+			sum += math.Exp(float64(v - row[best]))
+		}
+		rows[i] = eval.PredictionRow{Image: strconv.Itoa(int(indices[i])), Predicted: classNames.ClassName(best), Prob: float32(1 / sum)}
+		if folder != nil {
+			rows[i].Image = folder.Path(int(indices[i]))
+			if rel, err := filepath.Rel(root, rows[i].Image); err == nil {
+				rows[i].Image = filepath.ToSlash(rel)
+			}
+		}
+		if labels[i] >= 0 {
+			rows[i].Label = ds.Info().ClassName(int(labels[i]))
+		}
+	}
+	return len(rows), eval.WritePredictions(path, column, rows)
 }
 
 // loadData opens the labelled training split (its TrainPercent fraction) and the test split.
