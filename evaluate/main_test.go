@@ -1114,20 +1114,11 @@ func TestTestSplit(t *testing.T) {
 // folds as a split column (-split-column fold=i) scores it, with the mean and sample standard
 // deviation over the folds printed and in -result. Contradicting flags are refused.
 func TestFolds(t *testing.T) {
-	classes, flat := t.TempDir(), t.TempDir()
-	var names []string
-	var labels []int32
-	for _, p := range datasetstest.WriteImageFolder(t, classes, []string{"a", "b"}, 7) {
-		class := filepath.Base(filepath.Dir(p))
-		name := class + "_" + filepath.Base(p)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(flat, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		names, labels = append(names, name), append(labels, int32(strings.Index("ab", class)))
+	flat := t.TempDir()
+	names, classNames := datasetstest.Flatten(t, flat, datasetstest.WriteImageFolder(t, t.TempDir(), []string{"a", "b"}, 7))
+	labels := make([]int32, len(names))
+	for i, c := range classNames {
+		labels[i] = int32(strings.Index("ab", c))
 	}
 	fold, err := datasets.Folds(labels, 2, names, 3)
 	if err != nil {
@@ -1300,16 +1291,7 @@ func TestPredictions(t *testing.T) {
 	}
 	// The test images again, in one unlabelled folder.
 	flat := t.TempDir()
-	for _, p := range val {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		class := filepath.Base(filepath.Dir(p))
-		if err := os.WriteFile(filepath.Join(flat, class+"_"+filepath.Base(p)), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	datasetstest.Flatten(t, flat, val)
 	out2 := filepath.Join(t.TempDir(), "pred.csv")
 	if o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "3", "-knn-k", "0", "-predictions", out2, "-predict", flat); o.code != 0 {
 		t.Fatalf("-predict: exit %d:\n%s", o.code, o.stderr)

@@ -61,6 +61,26 @@ func WriteImageFolder(t testing.TB, root string, classes []string, n int) []stri
 	return paths
 }
 
+// Flatten copies the images at paths, each in its class folder (as WriteImageFolder lays them
+// out), into the flat folder dir as CLASS_FILE (a/003.jpg as a_003.jpg), the layout of a Kaggle
+// download whose labels are in a table; it returns each copy's name and its class, in order.
+func Flatten(t testing.TB, dir string, paths []string) (names, classes []string) {
+	t.Helper()
+	for _, p := range paths {
+		class := filepath.Base(filepath.Dir(p))
+		name := class + "_" + filepath.Base(p)
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		names, classes = append(names, name), append(classes, class)
+	}
+	return names, classes
+}
+
 // ServeShards writes a train/ and a val/ image folder of n images per class as shards (two
 // images each, with mkshards' index.json) and serves them over HTTP until the test ends. It
 // returns the URL of the train/ index, and a function that counts the shard requests so far.

@@ -195,21 +195,12 @@ func TestNeighboursOfASingleImageNamed(t *testing.T) {
 // with 50% of each class held out, searches the held-out images with the table's labels, as
 // evaluate reads them; the example read the folder with its defaults: every image, unlabelled.
 func TestReadsTheRunsLabelsAndSplit(t *testing.T) {
-	classes := t.TempDir()
 	flat := t.TempDir()
 	var table strings.Builder
 	table.WriteString("id,kind\n")
-	for _, p := range datasetstest.WriteImageFolder(t, classes, []string{"a", "b"}, 4) {
-		class := filepath.Base(filepath.Dir(p))
-		name := class + "_" + filepath.Base(p)
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(flat, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		table.WriteString(strings.TrimSuffix(name, filepath.Ext(name)) + "," + class + "\n")
+	names, classes := datasetstest.Flatten(t, flat, datasetstest.WriteImageFolder(t, t.TempDir(), []string{"a", "b"}, 4))
+	for i, name := range names {
+		table.WriteString(strings.TrimSuffix(name, filepath.Ext(name)) + "," + classes[i] + "\n")
 	}
 	labels := filepath.Join(t.TempDir(), "labels.csv")
 	if err := os.WriteFile(labels, []byte(table.String()), 0o644); err != nil {
