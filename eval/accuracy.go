@@ -52,8 +52,14 @@ func BalancedScores(scores []float32, labels []int32, classes int) (float64, err
 	if _, err := TopK(scores, labels, classes, 1); err != nil {
 		return 0, err
 	}
-	pred := make([]int32, len(labels))
-	for i := range labels {
+	return Balanced(Top1(scores, classes), labels, classes), nil
+}
+
+// Top1 is each row's class of highest score (scores row-major [rows, classes]), the lowest index
+// among ties, as TopK ranks them.
+func Top1(scores []float32, classes int) []int32 {
+	pred := make([]int32, len(scores)/classes)
+	for i := range pred {
 		row := scores[i*classes : (i+1)*classes]
 		for c, v := range row {
 			if v > row[pred[i]] {
@@ -61,7 +67,7 @@ func BalancedScores(scores []float32, labels []int32, classes int) (float64, err
 			}
 		}
 	}
-	return Balanced(pred, labels, classes), nil
+	return pred
 }
 
 // Accuracy is the top-1 accuracy on the labelled rows of f of a classifier whose score function

@@ -112,7 +112,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split, at most as many as the smaller split holds (0: all; in-memory data sets: mnist, cifar10, ...)")
 	fs.IntVar(&f.probeEpochs, "probe-epochs", 30, "frozen features: epochs of the linear probe (0: skip the probe)")
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
-	fs.BoolVar(&f.perClass, "per-class", false, "frozen features: print (and record in -result) each class's test images and the recall of the probe and kNN on them")
+	fs.BoolVar(&f.perClass, "per-class", false, "print each class's test images and the recall of the probe and kNN on them (recorded in -result), or with -weights of the fine-tuned classifiers (always in their result.json)")
 	fs.IntVar(&f.folds, "folds", 0, "frozen features: K-fold cross-validation of the probe and kNN on the training split's labelled images, in place of the test split: K folds stratified by class, chosen by path (the same folds in every run), each held out in turn; prints each fold and the mean ± sd (0: none; for a small labelled set)")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
 	fs.StringVar(&f.predictions, "predictions", "", "write the linear probe's prediction (with -weights, the trained classifier's) for each test image (or -predict's) to this .csv file: file (or index), label, predicted class and its probability")
@@ -280,7 +280,7 @@ func (f *flags) check() string {
 		return "-predictions writes the predictions of the probe trained on the training split; -folds trains one per fold: give one of them"
 	case f.folds > 0 && f.perClass:
 		return "-per-class reports the test split's classes; -folds has no test split: give one of them"
-	case f.perClass && f.probeEpochs == 0 && f.knnK == 0:
+	case f.perClass && f.weights == "" && f.probeEpochs == 0 && f.knnK == 0:
 		return "-per-class reports the recall of the probe and kNN: give -probe-epochs or -knn-k above 0"
 	case f.folds > 0 && f.probeEpochs == 0 && f.knnK == 0:
 		return "-folds cross-validates the probe and kNN: give -probe-epochs or -knn-k above 0"
@@ -316,7 +316,7 @@ func (f *flags) check() string {
 // accepts either in both modes; given in the other, it would be ignored without a word.
 var (
 	weightsOnly = []string{"epochs", "lr-backbone", "lr-head", "wd", "augment", "checkpoint-dir", "checkpoint-mirror", "resume", "workers", "log-every", "eval-subset", "baseline"}
-	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds", "per-class"}
+	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds"}
 )
 
 // otherMode returns the usage error for a flag given that the mode chosen does not read (see
@@ -788,6 +788,14 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 			fmt.Fprintf(stdout, "  gain from pretraining        %+6.2f points (top-1)\n", 100*(*res.Top1-*scratch.Top1))
 		}
 	}
+	if f.perClass && len(res.PerClass) > 0 {
+		columns := []string{"pretrained"}
+		recalls := [][]results.ClassRecall{res.PerClass}
+		if scratch != nil && len(scratch.PerClass) == len(res.PerClass) {
+			columns, recalls = append(columns, "from scratch"), append(recalls, scratch.PerClass)
+		}
+		printPerClass(stdout, res.PerClass, columns, func(c, j int) *float64 { return recalls[j][c].Recall })
+	}
 	fmt.Fprintf(stdout, "runs (checkpoints, metrics.jsonl, metrics.svg and .png, result.json): %s\n", strings.Join(dirs, ", "))
 	if f.predictions != "" {
 		fmt.Fprintf(stdout, "wrote the fine-tuned classifier's predictions to %s\n", f.predictions)
@@ -854,6 +862,31 @@ func splitColumnErr(spec string) error {
 	return err
 }
 
+// printPerClass prints the table of per-class recalls: a row per class of pc (its name and test
+// images), a column per name of columns, whose cells recall(class, column) gives (nil: "-").
+func printPerClass(w io.Writer, pc []results.ClassRecall, columns []string, recall func(c, j int) *float64) {
+	width := len("class")
+	for _, c := range pc {
+		width = max(width, len(c.Class))
+	}
+	fmt.Fprintf(w, "per class, on the test images (recall: the share of a class's images predicted as it):\n  %-*s  images", width, "class")
+	for _, name := range columns {
+		fmt.Fprintf(w, "  %*s", max(len(name), 7), name)
+	}
+	fmt.Fprintln(w)
+	for c, row := range pc {
+		fmt.Fprintf(w, "  %-*s  %6d", width, row.Class, row.TestImages)
+		for j, name := range columns {
+			cell := "-"
+			if r := recall(c, j); r != nil {
+				cell = fmt.Sprintf("%.2f%%", 100**r)
+			}
+			fmt.Fprintf(w, "  %*s", max(len(name), 7), cell)
+		}
+		fmt.Fprintln(w)
+	}
+}
+
 // perClass prints each class's test images and the recall of the probe and kNN on them (from
 // their predictions of test's rows; nil where not run), and returns them for -result.
 func perClass(w io.Writer, info datasets.Info, test eval.Features, probePred, knnPred []int32) []results.ClassRecall {
@@ -871,22 +904,16 @@ func perClass(w io.Writer, info datasets.Info, test eval.Features, probePred, kn
 		}
 		return results.Acc(float64(hits[c]) / float64(rows[c]))
 	}
-	cell := func(r *float64) string {
-		if r == nil {
-			return "      -"
-		}
-		return fmt.Sprintf("%6.2f%%", 100**r)
-	}
-	width := len("class")
-	for c := range classes {
-		width = max(width, len(info.ClassName(c)))
-	}
-	fmt.Fprintf(w, "per class, on the test images (recall: the share of a class's images predicted as it):\n  %-*s  images  linear probe      kNN\n", width, "class")
 	out := make([]results.ClassRecall, classes)
 	for c := range classes {
 		out[c] = results.ClassRecall{Class: info.ClassName(c), TestImages: rows[c], LinearProbe: recall(probeHits, c), KNN: recall(knnHits, c)}
-		fmt.Fprintf(w, "  %-*s  %6d       %s  %s\n", width, out[c].Class, rows[c], cell(out[c].LinearProbe), cell(out[c].KNN))
 	}
+	printPerClass(w, out, []string{"linear probe", "kNN"}, func(c, j int) *float64 {
+		if j == 0 {
+			return out[c].LinearProbe
+		}
+		return out[c].KNN
+	})
 	return out
 }
 

@@ -1236,6 +1236,23 @@ func TestPerClass(t *testing.T) {
 			t.Errorf("printed:\n%s\nwant the line %q", o.stdout, line)
 		}
 	}
+	// Fine-tuning records the same per class in its result.json, and prints it with -per-class:
+	// the mean of its recalls is its balanced accuracy.
+	ft := filepath.Join(t.TempDir(), "ft")
+	o = evaluate(t, "-checkpoint", dir, "-weights", "freeze", "-epochs", "1", "-checkpoint-dir", ft, "-per-class")
+	if o.code != 0 {
+		t.Fatalf("-weights freeze -per-class: exit %d:\n%s", o.code, o.stderr)
+	}
+	fr, err := results.ReadAs[results.Finetune](filepath.Join(ft, "result.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pc := fr.PerClass; len(pc) != 2 || pc[0].TestImages != 3 || pc[1].TestImages != 1 || pc[0].Recall == nil || pc[1].Recall == nil ||
+		(*pc[0].Recall+*pc[1].Recall)/2 != *fr.Balanced {
+		t.Errorf("fine-tuning per class %+v; want a's 3 and b's 1 test images, recalls whose mean is the balanced accuracy %v", pc, *fr.Balanced)
+	} else if line := fmt.Sprintf("  a           3  %10s", fmt.Sprintf("%.2f%%", 100**pc[0].Recall)); !strings.Contains(o.stdout, "images  pretrained  from scratch") || !strings.Contains(o.stdout, line) {
+		t.Errorf("printed:\n%s\nwant the per-class table of both runs, with the line %q", o.stdout, line)
+	}
 	if o := evaluate(t, "-checkpoint", dir, "-per-class", "-folds", "3"); o.code != 2 || !strings.Contains(o.stderr, "-folds has no test split") {
 		t.Errorf("-per-class -folds 3: exit %d, want 2:\n%s", o.code, o.stderr)
 	}

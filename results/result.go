@@ -154,7 +154,10 @@ type Finetune struct {
 	Top5 *float64 `json:"top5,omitempty"`
 	// Balanced is the balanced accuracy of the top-1 predictions at the end (eval.Balanced: the
 	// mean of the per-class recalls), absent where not measured.
-	Balanced  *float64      `json:"balanced,omitempty"`
+	Balanced *float64 `json:"balanced,omitempty"`
+	// PerClass is each class's test images and the recall of the top-1 predictions on them, at
+	// the end (absent where not measured).
+	PerClass  []ClassRecall `json:"per_class,omitempty"`
 	TrainTime time.Duration `json:"train_ns"` // this process's training time (Trained steps)
 	// Provenance: a run resumed after its last step trains nothing and carries the training
 	// figures of the result it replaces; Backend, Machine and Date go with them (they are those
@@ -228,14 +231,15 @@ type Evaluate struct {
 	Provenance
 }
 
-// ClassRecall is one class's test images and the recall of the probe and kNN on them: the share
-// of its images that each predicts as it (absent where not run, or where the class has no test
-// image).
+// ClassRecall is one class's test images and the recall on them (the share of its images
+// predicted as it) of the probe and kNN (Evaluate), or of the fine-tuned classifier (Finetune);
+// absent where not run, or where the class has no test image.
 type ClassRecall struct {
 	Class       string   `json:"class"`
 	TestImages  int      `json:"test_images"`
 	LinearProbe *float64 `json:"linear_probe_recall,omitempty"`
 	KNN         *float64 `json:"knn_recall,omitempty"`
+	Recall      *float64 `json:"recall,omitempty"`
 }
 
 // CrossValidation is a k-fold cross-validation: each fold's figures, and their mean and sample

@@ -234,12 +234,14 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		Provenance: backend.Provenance(b, cfg.Dataset, datasets.DataDirOf(cfg.Dataset, cfg.DataDir), cfg.Seed, start)}
 	// evaluate measures the test accuracies of the classifier as it is at epoch; it returns
 	// errStopped once stop (if not nil) is set.
+	var last accuracies // the latest evaluation's, for its per-class figures
 	evaluate := func(epoch float64, stop *atomic.Bool) (map[string]float64, error) {
 		acc, err := accuracy(evalExec, test, datasets.EvalConfig{BatchSize: max(cfg.BatchSize, 256), Size: size,
 			Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages}, classes, stop)
 		if err != nil {
 			return nil, err
 		}
+		last = acc
 		logger.Info("evaluated", "epoch", fmt.Sprintf("%.2f", epoch), "top1", fmt.Sprintf("%.4f", acc.top1), "top5", fmt.Sprintf("%.4f", acc.top5),
 			"balanced", fmt.Sprintf("%.4f", acc.balanced))
 		out := map[string]float64{results.KeyTop1: acc.top1, results.KeyBalanced: acc.balanced}
@@ -298,6 +300,13 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	}
 	if v, ok := lr.Last[results.KeyBalanced]; ok {
 		res.Balanced = results.Acc(v)
+	}
+	for c, n := range last.rows {
+		pc := results.ClassRecall{Class: train.Info().ClassName(c), TestImages: n}
+		if n > 0 {
+			pc.Recall = results.Acc(float64(last.hits[c]) / float64(n))
+		}
+		res.PerClass = append(res.PerClass, pc)
 	}
 	if err := metrics.Close(); err != nil {
 		return nil, err
@@ -401,8 +410,12 @@ func (n *network) logits(ctx *context.Context, images *Node, training bool) *Nod
 }
 
 // accuracies are a classifier's test accuracies: top-1, top-5 (only with more than 5 classes,
-// else -1) and the balanced accuracy of its top-1 predictions.
-type accuracies struct{ top1, top5, balanced float64 }
+// else -1) and the balanced accuracy of its top-1 predictions; and each class's test images and
+// those of them predicted right (eval.PerClass).
+type accuracies struct {
+	top1, top5, balanced float64
+	rows, hits           []int
+}
 
 // accuracy is the accuracies of the network on ds, in evaluation mode, its images prepared as ec
 // says (with SkipBadImages, those that do not decode are left out). It returns errStopped once
@@ -418,6 +431,7 @@ func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, clas
 	if acc.balanced, err = eval.BalancedScores(scores, labels, classes); err != nil {
 		return acc, err
 	}
+	acc.rows, acc.hits = eval.PerClass(eval.Top1(scores, classes), labels, classes)
 	acc.top5 = -1
 	if classes > 5 {
 		if acc.top5, err = eval.TopK(scores, labels, classes, 5); err != nil {
@@ -480,19 +494,13 @@ func writePredictions(exec *context.Exec, ds datasets.Data, root string, ec data
 		column = "file"
 	}
 	rows := make([]eval.PredictionRow, len(labels))
-	for i := range rows {
+	for i, best := range eval.Top1(scores, classes) {
 		row := scores[i*classes : (i+1)*classes]
-		best := 0
-		for c, v := range row {
-			if v > row[best] {
-				best = c
-			}
-		}
 		sum := 0.0
 		for _, v := range row {
 			sum += math.Exp(float64(v - row[best]))
 		}
-		rows[i] = eval.PredictionRow{Image: strconv.Itoa(int(indices[i])), Predicted: classNames.ClassName(best), Prob: float32(1 / sum)}
+		rows[i] = eval.PredictionRow{Image: strconv.Itoa(int(indices[i])), Predicted: classNames.ClassName(int(best)), Prob: float32(1 / sum)}
 		if folder != nil {
 			rows[i].Image = folder.Path(int(indices[i]))
 			if rel, err := filepath.Rel(root, rows[i].Image); err == nil {
