@@ -133,6 +133,17 @@ func TestFinetuneMovesTheEncoderFreezeDoesNot(t *testing.T) {
 			if balanced < bayesBalanced-0.03 || balanced > 1 {
 				t.Errorf("fine-tuned balanced accuracy %.4f, want within 3 points of the Bayes classifier's %.4f", balanced, bayesBalanced)
 			}
+			// Per class: the test images add up, and the mean recall is the balanced accuracy.
+			images, sum, present := 0, 0.0, 0
+			for _, pc := range res.PerClass {
+				images += pc.TestImages
+				if pc.Recall != nil {
+					sum, present = sum+*pc.Recall, present+1
+				}
+			}
+			if images != res.TestImages || present == 0 || math.Abs(sum/float64(present)-balanced) > 1e-12 {
+				t.Errorf("per class %+v: %d test images, mean recall %v; want %d images and the balanced accuracy %v", res.PerClass, images, sum/float64(present), res.TestImages, balanced)
+			}
 			if top5 < top1 || top5 > 1 {
 				t.Errorf("top-5 %.4f should lie between top-1 %.4f and 1", top5, top1)
 			}
