@@ -247,7 +247,7 @@ func Open(name, split string, opt Options) (Data, error) {
 	case "test":
 		if opt.ValPercent > 0 {
 			return nil, usageErr(opt.DataDir, fmt.Errorf("-test-split test reads the test/ folder, and -val-percent %g holds out its own test split in place of it", opt.ValPercent),
-				"give one of them")
+				"give one of them (evaluate reads the run's -val-percent unless given: -val-percent 0 scores test/)")
 		}
 		if split == SplitTest {
 			split = splitTestOnly
