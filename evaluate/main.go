@@ -8,6 +8,10 @@
 //	go run ./evaluate -checkpoint encoder.safetensors -embeddings test.npy
 //	go run ./evaluate -checkpoint runs/vicreg -export-encoder encoder.safetensors -probe-epochs 0 -knn-k 0
 //	go run ./evaluate -checkpoint runs/vicreg/ckpt-000001170.safetensors -result eval-1170.json
+//	go run ./evaluate -checkpoint runs/photos -per-class                # each class's recall
+//	go run ./evaluate -checkpoint runs/photos -folds 5                  # 5-fold cross-validation
+//	go run ./evaluate -checkpoint runs/photos -test-split test          # test/ in place of val/
+//	go run ./evaluate -checkpoint runs/photos -predictions p.csv -predict ~/new-photos
 //
 // The data set is the encoder's own unless -dataset or -data-dir say otherwise (for an image folder
 // or shards, the folder it was trained on), read as its training run read it for evaluation.
@@ -26,6 +30,14 @@
 // and the same procedure from a randomly initialised encoder (supervised training from scratch)
 // unless -baseline=false, so that the gain from pretraining is one line of the output.
 //
+// An image folder's held-out split is its val/ (or else test/), or the images that -val-percent
+// or a column of its label table (-split-column) hold out; -test-split test scores test/ instead
+// (or the split column's test images), for the final figure. -folds K cross-validates the probe
+// and kNN on the training split in place of the test split. -per-class prints each class's
+// recall; -predictions FILE.csv writes each test image's predicted class and its probability (of
+// the probe, or with -weights of the fine-tuned classifier), or with -predict DIR each image's of
+// DIR.
+//
 // SIGINT or SIGTERM stops an evaluation on frozen features at once (exit status 130): the files
 // written before it are complete, and the one being written is not kept (no temporary file is
 // left behind).
@@ -33,7 +45,7 @@
 // Exit status: 0 on success (also after SIGINT with -weights, once a checkpoint is written), 1 on failure
 // (including a damaged checkpoint or data file), 2 on a usage error (a bad flag value, an
 // argument that is not a flag, a -checkpoint path that does not exist, holds no checkpoint or is
-// one of a run's other files, a -result, -embeddings or -export-encoder file whose folder does
+// one of a run's other files, a -result, -embeddings, -predictions or -export-encoder file whose folder does
 // not exist or cannot be written, -result with -weights, a flag of the other mode (-eval-subset
 // without -weights, -probe-epochs with it), a data set without labels, of one class or whose
 // images do not fit the encoder, a resume with another configuration).
