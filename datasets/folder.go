@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/charmbracelet/log"
@@ -898,7 +899,7 @@ func (f *Folder) splitPartOf(t *metadataTable, name string, row metadataRow) (sp
 	}
 	_, value, _ := ParseSplitColumn(f.labelsFrom.SplitColumn) // readTable checked it
 	if value != "" {
-		if strings.EqualFold(row.split, value) {
+		if strings.EqualFold(row.split, value) || sameNumber(row.split, value) {
 			return partVal, nil
 		}
 		return partTrain, nil
@@ -917,6 +918,14 @@ func (f *Folder) splitPartOf(t *metadataTable, name string, row metadataRow) (sp
 	}
 	return 0, usageErr(t.path, fmt.Errorf("line %d: %s: %s, not a split (train, val or test) nor a boolean (true: held out)", row.line, name, what),
 		fmt.Sprintf("give every image its split, or name the value of the held-out images (a fold): -split-column %s=VALUE", t.splitColumn))
+}
+
+// sameNumber reports whether a and b are the same number written two ways: a fold column that
+// pandas wrote as floats (3.0) names fold 3.
+func sameNumber(a, b string) bool {
+	x, errA := strconv.ParseFloat(a, 64)
+	y, errB := strconv.ParseFloat(b, 64)
+	return errA == nil && errB == nil && x == y
 }
 
 // splitByColumn keeps the images that the split column assigns to split: for "train" (or "") the

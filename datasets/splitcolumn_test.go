@@ -78,6 +78,7 @@ func TestFolderSplitColumn(t *testing.T) {
 		{"split names", table, "split", "breed", splitWant(split, is("train")), splitWant(split, is("val"))},
 		{"the test split held out", table, "split=test", "breed", splitWant(split, not("test")), splitWant(split, is("test"))},
 		{"a fold", table, "fold=2", "breed", splitWant(fold, not("2")), splitWant(fold, is("2"))},
+		{"a fold written as a float", table, "fold=2.0", "breed", splitWant(fold, not("2")), splitWant(fold, is("2"))},
 		{"JSON Lines booleans", jsonTable, "is_valid", "", splitWant(isValid, is("False")), splitWant(isValid, is("True"))},
 	}
 	for _, tc := range tests {
