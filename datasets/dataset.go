@@ -321,7 +321,7 @@ func open(name, split string, opt Options) (Data, error) {
 // images, not an evaluation of the training images. It decides from the layout alone: nothing of
 // the training split is listed or scanned.
 func OpenTest(name string, opt Options) (Data, error) {
-	if !sameSplits(name, opt.DataDir) || strings.EqualFold(name, "folder") && (opt.ValPercent > 0 || opt.SplitColumn != "") {
+	if HasHeldOut(name, opt) {
 		return Open(name, SplitTest, opt)
 	}
 	hint := "give the data directory a train/ and a val/ (or test/) folder of class folders, or hold out a percentage of the images (-val-percent 10), or name the label table's column of splits (-split-column)"
@@ -332,6 +332,13 @@ func OpenTest(name string, opt Options) (Data, error) {
 		}
 	}
 	return nil, usageErr(ExpandHome(opt.DataDir), fmt.Errorf("no held-out images: the test split would be the training images: %w", ErrNoSplit), hint)
+}
+
+// HasHeldOut reports whether the data set name, as opt reads it, has held-out images for its
+// test split (OpenTest opens them; without them, it is an ErrNoSplit error). It decides from the
+// layout alone, as OpenTest does.
+func HasHeldOut(name string, opt Options) bool {
+	return !sameSplits(name, ExpandHome(opt.DataDir)) || strings.EqualFold(name, "folder") && (opt.ValPercent > 0 || opt.SplitColumn != "")
 }
 
 // sameSplits reports whether the training and test splits of the data set name in dir are the

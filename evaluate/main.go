@@ -475,14 +475,18 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 	}
 	res.Provenance = backend.Provenance(b, dataset, datasets.DataDirOf(dataset, dataDir), f.seed, start)
 	probe := f.probeEpochs > 0 || f.knnK > 0
+	dataOptions := func() datasets.Options {
+		opt := enc.Config.DataOptions(dataDir, cache)
+		opt.LabelColumn, opt.LabelTable, opt.ValPercent, opt.SplitColumn = f.labelColumn, f.labelTable, f.valPercent, f.splitColumn
+		opt.TestSplit = f.testSplit
+		return opt
+	}
 	opened := map[string]datasets.Data{}
 	open := func(split string) (datasets.Data, error) {
 		if d, ok := opened[split]; ok {
 			return d, nil
 		}
-		opt := enc.Config.DataOptions(dataDir, cache)
-		opt.LabelColumn, opt.LabelTable, opt.ValPercent, opt.SplitColumn = f.labelColumn, f.labelTable, f.valPercent, f.splitColumn
-		opt.TestSplit = f.testSplit
+		opt := dataOptions()
 		var d datasets.Data
 		var err error
 		if split == datasets.SplitTest && probe {
@@ -541,7 +545,79 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		bad[split] = d.Info().Len - x.N
 		return x, nil
 	}
-	if probe && f.folds > 0 {
+	// probeAndPredict trains the linear probe on train and scores it on test; with -predictions it
+	// also classifies test's images (testInfo names their classes), or -predict's.
+	var predicted eval.Features
+	var predictedInfo datasets.Info
+	var predictedRoot string
+	probeAndPredict := func(train, test eval.Features, testInfo datasets.Info) (eval.ProbeResult, error) {
+		probeCfg := eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed}
+		predicted, predictedInfo, predictedRoot = test, testInfo, datasets.DataDirOf(dataset, dataDir)
+		if f.predict != "" {
+			d, err := datasets.Open("folder", "", datasets.Options{DataDir: f.predict, ExifOrientation: enc.Config.ExifOrientation})
+			if err != nil {
+				return eval.ProbeResult{}, config.Errorf("predict", "%v", err)
+			}
+			datasets.WarnLeftOut(d, logger)
+			if predicted, err = embed(d, f.predict); err != nil {
+				return eval.ProbeResult{}, err
+			}
+			predictedInfo, predictedRoot = d.Info(), f.predict
+		}
+		if f.predictions != "" {
+			probeCfg.Predict = []eval.Features{predicted}
+		}
+		pr, err := eval.LinearProbe(b, train, test, probeCfg)
+		if err == nil {
+			res.LinearProbeTrain, res.ProbeEpochs = &pr.TrainAccuracy, f.probeEpochs
+		}
+		return pr, err
+	}
+	// wrotePredictions writes probeAndPredict's predictions to -predictions, if given.
+	wrotePredictions := func(pr eval.ProbeResult) error {
+		if f.predictions == "" {
+			return nil
+		}
+		if err := writePredictions(f.predictions, predicted, predictedRoot, predictedInfo, opened[datasets.SplitTrain].Info(), pr.Predictions[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote the linear probe's predictions of %d images to %s\n", predicted.N, f.predictions)
+		res.Predictions, res.PredictionsImages = f.predictions, &predicted.N
+		return nil
+	}
+	if probe && f.predict != "" && f.folds == 0 && !datasets.HasHeldOut(dataset, dataOptions()) {
+		// No held-out images: the probe trains on every labelled image to classify -predict's,
+		// and is scored on none.
+		d, err := open(datasets.SplitTrain)
+		if err != nil {
+			return err
+		}
+		train, err := get(datasets.SplitTrain)
+		if err != nil {
+			return err
+		}
+		if train.Labels == nil || d.Info().NumClasses < 2 {
+			return config.Errorf("dataset", "%s has %d classes: a probe needs a labelled data set of two or more classes", dataset, d.Info().NumClasses)
+		}
+		if f.percent < 100 {
+			idx, err := datasets.LabelFraction(train.Labels, train.NumClasses, f.percent, f.seed)
+			if err != nil {
+				return config.Errorf("train-percent", "%v", err)
+			}
+			train = train.Rows(idx)
+		}
+		logger.Warn("no held-out images: the linear probe trains on every labelled image to classify -predict's, and is scored on none (kNN and -per-class are left out); hold some out (-val-percent 10, -split-column, a val/ folder) to score it",
+			"train_images", train.N)
+		pr, err := probeAndPredict(train, train, d.Info())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "linear probe: train %.2f%% (%d images; no held-out images to score it on)\n", 100*pr.TrainAccuracy, train.N)
+		res.TrainImages = &train.N
+		if err := wrotePredictions(pr); err != nil {
+			return err
+		}
+	} else if probe && f.folds > 0 {
 		d, err := open(datasets.SplitTrain)
 		if err != nil {
 			return err
@@ -619,36 +695,15 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		}
 		var probePred, knnPred []int32
 		if f.probeEpochs > 0 {
-			probeCfg := eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed}
-			target, targetInfo, targetRoot := test, opened[datasets.SplitTest].Info(), datasets.DataDirOf(dataset, dataDir)
-			if f.predict != "" {
-				d, err := datasets.Open("folder", "", datasets.Options{DataDir: f.predict, ExifOrientation: enc.Config.ExifOrientation})
-				if err != nil {
-					return config.Errorf("predict", "%v", err)
-				}
-				datasets.WarnLeftOut(d, logger)
-				if target, err = embed(d, f.predict); err != nil {
-					return err
-				}
-				targetInfo, targetRoot = d.Info(), f.predict
-			}
-			if f.predictions != "" {
-				probeCfg.Predict = []eval.Features{target}
-			}
-			pr, err := eval.LinearProbe(b, train, test, probeCfg)
+			pr, err := probeAndPredict(train, test, opened[datasets.SplitTest].Info())
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(stdout, "linear probe: train %.2f%%, test %.2f%% (balanced: %.2f%%)\n", 100*pr.TrainAccuracy, 100*pr.TestAccuracy, 100*pr.TestBalanced)
-			res.LinearProbe, res.LinearProbeTrain, res.ProbeEpochs = &pr.TestAccuracy, &pr.TrainAccuracy, f.probeEpochs
-			res.LinearProbeBalanced = &pr.TestBalanced
+			res.LinearProbe, res.LinearProbeBalanced = &pr.TestAccuracy, &pr.TestBalanced
 			probePred = pr.TestPred
-			if f.predictions != "" {
-				if err := writePredictions(f.predictions, target, targetRoot, targetInfo, opened[datasets.SplitTrain].Info(), pr.Predictions[0]); err != nil {
-					return err
-				}
-				fmt.Fprintf(stdout, "wrote the linear probe's predictions of %d images to %s\n", target.N, f.predictions)
-				res.Predictions, res.PredictionsImages = f.predictions, &target.N
+			if err := wrotePredictions(pr); err != nil {
+				return err
 			}
 		}
 		if knnK > 0 {

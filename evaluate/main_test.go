@@ -1357,6 +1357,21 @@ func TestPredictions(t *testing.T) {
 			t.Errorf("the fine-tuned run resumed, -predict: %v; want no label, and the prediction of %v", row, want)
 		}
 	}
+	// A labelled folder without held-out images: the probe trains on all of it to classify
+	// -predict's images, unscored, saying so; the copies of its images get their own labels.
+	labelled := filepath.Join(root, "train")
+	out3 := filepath.Join(t.TempDir(), "pred.csv")
+	o = evaluate(t, "-checkpoint", dir, "-data-dir", labelled, "-probe-epochs", "3", "-predictions", out3, "-predict", flat)
+	if o.code != 0 || !strings.Contains(o.stderr, "no held-out images: the linear probe trains on every labelled image") ||
+		!strings.Contains(o.stdout, "linear probe: train ") || !strings.Contains(o.stdout, "(12 images; no held-out images to score it on)") {
+		t.Fatalf("-predict on a folder without held-out images: exit %d:\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	if rows := readCSV(out3); len(rows) != 7 {
+		t.Errorf("-predict without held-out images: %v, want the folder's 6 images", rows)
+	}
+	if o := evaluate(t, "-checkpoint", dir, "-data-dir", labelled, "-probe-epochs", "3"); o.code != 2 || !strings.Contains(o.stderr, "no held-out images") {
+		t.Errorf("the same folder without -predict: exit %d, want 2 (no held-out images):\n%s", o.code, o.stderr)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
