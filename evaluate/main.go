@@ -585,26 +585,42 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		res.Predictions, res.PredictionsImages = f.predictions, &predicted.N
 		return nil
 	}
-	if probe && f.predict != "" && f.folds == 0 && !datasets.HasHeldOut(dataset, dataOptions()) {
-		// No held-out images: the probe trains on every labelled image to classify -predict's,
-		// and is scored on none.
+	// openTrain opens the training split, refusing the images of one class folder.
+	openTrain := func() (datasets.Data, error) {
 		d, err := open(datasets.SplitTrain)
-		if err != nil {
-			return err
+		if err == nil && d.Info().NumClasses == 1 {
+			return nil, config.Errorf("data-dir", "%s: the images are in one class folder: every accuracy would be 100%% by construction; evaluate on a data set of two or more classes", datasets.DataDirOf(dataset, dataDir))
 		}
-		train, err := get(datasets.SplitTrain)
-		if err != nil {
-			return err
-		}
-		if train.Labels == nil || d.Info().NumClasses < 2 {
-			return config.Errorf("dataset", "%s has %d classes: a probe needs a labelled data set of two or more classes", dataset, d.Info().NumClasses)
+		return d, err
+	}
+	// labelled returns the training features with -train-percent of their labels, refusing
+	// features without labels, which what needs.
+	labelled := func(train eval.Features, what string) (eval.Features, error) {
+		if train.Labels == nil {
+			return eval.Features{}, config.Errorf("dataset", "%s has no labels: %s needs a labelled data set", dataset, what)
 		}
 		if f.percent < 100 {
 			idx, err := datasets.LabelFraction(train.Labels, train.NumClasses, f.percent, f.seed)
 			if err != nil {
-				return config.Errorf("train-percent", "%v", err)
+				return eval.Features{}, config.Errorf("train-percent", "%v", err)
 			}
 			train = train.Rows(idx)
+		}
+		return train, nil
+	}
+	if probe && f.predict != "" && f.folds == 0 && !datasets.HasHeldOut(dataset, dataOptions()) {
+		// No held-out images: the probe trains on every labelled image to classify -predict's,
+		// and is scored on none.
+		d, err := openTrain()
+		if err != nil {
+			return err
+		}
+		train, err := get(datasets.SplitTrain)
+		if err == nil {
+			train, err = labelled(train, "a probe")
+		}
+		if err != nil {
+			return err
 		}
 		logger.Warn("no held-out images: the linear probe trains on every labelled image to classify -predict's, and is scored on none (kNN and -per-class are left out); hold some out (-val-percent 10, -split-column, a val/ folder) to score it",
 			"train_images", train.N)
@@ -618,19 +634,15 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			return err
 		}
 	} else if probe && f.folds > 0 {
-		d, err := open(datasets.SplitTrain)
-		if err != nil {
+		if _, err := openTrain(); err != nil {
 			return err
-		}
-		if d.Info().NumClasses == 1 {
-			return config.Errorf("data-dir", "%s: the images are in one class folder: every accuracy would be 100%% by construction; evaluate on a data set of two or more classes", datasets.DataDirOf(dataset, dataDir))
 		}
 		train, err := get(datasets.SplitTrain)
+		if err == nil {
+			train, err = labelled(train, "cross-validation") // -folds refuses -train-percent
+		}
 		if err != nil {
 			return err
-		}
-		if train.Labels == nil {
-			return config.Errorf("dataset", "%s has no labels: cross-validation needs a labelled data set", dataset)
 		}
 		if err := crossValidate(b, train, datasets.DataDirOf(dataset, dataDir), f, stdout, logger, &res); err != nil {
 			return err
@@ -638,14 +650,11 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 	} else if probe {
 		// Both splits are opened (listed, checked) before either is embedded: a missing or
 		// mismatched test split must not cost the training split's embedding first.
-		for _, split := range []string{datasets.SplitTrain, datasets.SplitTest} {
-			d, err := open(split)
-			if err != nil {
-				return err
-			}
-			if split == datasets.SplitTrain && d.Info().NumClasses == 1 {
-				return config.Errorf("data-dir", "%s: the images are in one class folder: every accuracy would be 100%% by construction; evaluate on a data set of two or more classes", datasets.DataDirOf(dataset, dataDir))
-			}
+		if _, err := openTrain(); err != nil {
+			return err
+		}
+		if _, err := open(datasets.SplitTest); err != nil {
+			return err
 		}
 		train, err := get(datasets.SplitTrain)
 		if err != nil {
@@ -655,15 +664,8 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		if err != nil {
 			return err
 		}
-		if train.Labels == nil {
-			return config.Errorf("dataset", "%s has no labels: a probe needs a labelled data set", dataset)
-		}
-		if f.percent < 100 {
-			idx, err := datasets.LabelFraction(train.Labels, train.NumClasses, f.percent, f.seed)
-			if err != nil {
-				return config.Errorf("train-percent", "%v", err)
-			}
-			train = train.Rows(idx)
+		if train, err = labelled(train, "a probe"); err != nil {
+			return err
 		}
 		of := ""
 		if f.percent < 100 {
