@@ -140,6 +140,10 @@ func run(args []string) int {
 		return report(err)
 	}
 	var splits []string
+	// The options of a folder whose held-out images -val-percent or -split-column choose, and the
+	// splits already listed to find which there are.
+	heldOutOpt := datasets.Options{DataDir: *in, LabelTable: *labelTable, LabelColumn: *labelColumn, ValPercent: *valPercent, SplitColumn: *splitColumn}
+	listed := map[string]*datasets.Folder{}
 	from := map[string]string{} // the folder under -in of each split: validation/ or valid/ is written as val/
 	for _, sp := range parquetSplits {
 		splits = append(splits, sp.Name)
@@ -177,8 +181,9 @@ func run(args []string) int {
 			}
 			splits = []string{"train", "val"} // both from train/, or from -in itself
 			if *splitColumn != "" {
-				opt := datasets.Options{DataDir: *in, LabelTable: *labelTable, LabelColumn: *labelColumn, SplitColumn: *splitColumn}
-				if testBesideVal(opt) {
+				val, test := heldOutSplits(heldOutOpt)
+				listed["val"], listed["test"] = val, test
+				if test != nil {
 					splits = append(splits, "test")
 				}
 			}
@@ -210,22 +215,20 @@ func run(args []string) int {
 			continue
 		}
 		labels := datasets.FolderLabels{Table: *labelTable, Column: *labelColumn}
-		var f *datasets.Folder
-		if *valPercent > 0 || *splitColumn != "" {
+		f := listed[split] // nil unless heldOutSplits listed it
+		switch {
+		case f != nil:
+		case *valPercent > 0 || *splitColumn != "":
 			var d datasets.Data
-			opt := datasets.Options{DataDir: *in, LabelTable: *labelTable, LabelColumn: *labelColumn, ValPercent: *valPercent, SplitColumn: *splitColumn}
-			read := datasets.SplitTest
-			switch split {
-			case "train":
+			read := datasets.SplitTest // val/ (test/ is listed by heldOutSplits)
+			if split == "train" {
 				read = datasets.SplitTrain
-			case "test":
-				opt.TestSplit = "test" // a split column's test images, beside its val images
 			}
-			d, err = datasets.Open("folder", read, opt)
+			d, err = datasets.Open("folder", read, heldOutOpt)
 			if err == nil {
 				f = d.(*datasets.Folder)
 			}
-		} else {
+		default:
 			f, err = datasets.OpenFolderLabels(filepath.Join(*in, from[split]), "", labels)
 			if err == nil && split != "" && split != "train" {
 				err = f.UseClassesOf(filepath.Join(*in, "train"))
@@ -455,15 +458,20 @@ func splitColumnErr(spec string) error {
 	return err
 }
 
-// testBesideVal reports whether the split column of opt assigns images to test beside those it
-// assigns to val (then the held-out split is the val images, and the test images are a third
-// split): the two held-out splits then open, and differ.
-func testBesideVal(opt datasets.Options) bool {
-	val, err := datasets.Open("folder", datasets.SplitTest, opt)
+// heldOutSplits lists the held-out split of the folder that opt reads by its split column, and
+// its test images when the column assigns images to test beside those it assigns to val (then
+// the held-out split is the val images, and the test images are a third split); nil for each
+// that does not open (listing the splits again says why) or is not a split of its own.
+func heldOutSplits(opt datasets.Options) (val, test *datasets.Folder) {
+	v, err := datasets.Open("folder", datasets.SplitTest, opt)
 	if err != nil {
-		return false // listing the splits says why
+		return nil, nil
 	}
 	opt.TestSplit = "test"
-	test, err := datasets.Open("folder", datasets.SplitTest, opt)
-	return err == nil && val.(*datasets.Folder).Path(0) != test.(*datasets.Folder).Path(0)
+	t, err := datasets.Open("folder", datasets.SplitTest, opt)
+	val = v.(*datasets.Folder)
+	if err != nil || t.(*datasets.Folder).Path(0) == val.Path(0) { // no val images: the held-out ones are the test images
+		return val, nil
+	}
+	return val, t.(*datasets.Folder)
 }
