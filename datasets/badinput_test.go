@@ -1,8 +1,11 @@
 package datasets
 
 import (
+	"archive/tar"
 	"errors"
+	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -396,4 +399,65 @@ func TestSkipBadImagesInAPartialBatchOfBadImages(t *testing.T) {
 		t.Fatalf("shards, the partial batch of one bad image: size %d, images %v, bad %v; want the first image of the batch before, %d", b.BatchSize, b.Indices, b.BadImages, sgot[0].Indices[0])
 	}
 	sameBatches(t, "shards resumed at the partial batch of a bad image", sgot[1:], collectN(t, s, scfg, Position{Epoch: epoch, Batch: 1}, 1))
+}
+
+// TestEvalKeysOfShards: an evaluation batch of shards names each valid image by its WebDataset
+// key, the member's name less its extension as the tar holds it (read here with archive/tar), in
+// the order of the rows and of their Indices; a bad image left out (SkipBadImages) takes its key
+// with it. A folder's batches have no keys.
+func TestEvalKeysOfShards(t *testing.T) {
+	f, _ := corruptFolder(t)
+	paths, err := WriteShards(f, t.TempDir(), ShardOptions{PerShard: 4, NoShuffle: true, SkipBadImages: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var members []string // each sample's key, in the shards' order
+	for _, p := range paths {
+		fh, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(fh)
+		for {
+			hdr, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ext := path.Ext(hdr.Name); ext == ".jpg" || ext == ".png" {
+				members = append(members, strings.TrimSuffix(hdr.Name, ext))
+			}
+		}
+		fh.Close()
+	}
+	s, err := OpenShards(filepath.Dir(paths[0]), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	it, err := NewEvalIterator(s, EvalConfig{BatchSize: 3, Size: 16, Workers: 2, SkipBadImages: true, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var keys []string
+	for b, ok := it.Next(); ok; b, ok = it.Next() {
+		if len(b.Keys) != b.Valid {
+			t.Fatalf("batch %d: %d keys for %d valid images", b.Position.Batch, len(b.Keys), b.Valid)
+		}
+		for i, k := range b.Keys {
+			if want := members[b.Indices[i]]; k != want {
+				t.Errorf("batch %d row %d (sample %d): key %q, want %q", b.Position.Batch, i, b.Indices[i], k, want)
+			}
+		}
+		keys = append(keys, b.Keys...)
+	}
+	if it.Err() != nil || len(members) != 11 || len(keys) != 10 || slices.Contains(keys, "a/img001") || !slices.Contains(keys, "b/img005") {
+		t.Fatalf("keys %v of the samples %v (%v); want the 10 images that decode, a/img001 (truncated) left out", keys, members, it.Err())
+	}
+	fit, _ := NewEvalIterator(f, EvalConfig{BatchSize: 4, Size: 16, SkipBadImages: true, Logger: quietLogger()})
+	if b, ok := fit.Next(); !ok || b.Keys != nil {
+		t.Errorf("a folder's evaluation batch: keys %v, want none", b.Keys)
+	}
+	fit.Close()
 }

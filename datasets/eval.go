@@ -122,8 +122,9 @@ func (e *EvalIterator) Next() (*Batch, bool) {
 				e.fail(err)
 				return nil, false
 			}
-			refs[i] = sampleRef{index: g, label: smp.label, path: smp.shard, member: smp.member, data: smp.data}
+			refs[i] = sampleRef{index: g, label: smp.label, path: smp.shard, member: smp.member, key: smp.key, data: smp.data}
 		}
+		bt.Keys = make([]string, 0, n)
 	}
 	if e.src != nil {
 		for i := range refs {
@@ -163,6 +164,9 @@ func (e *EvalIterator) Next() (*Batch, bool) {
 			copy(bt.View1[k*per:(k+1)*per], bt.View1[i*per:(i+1)*per])
 		}
 		bt.Labels[k], bt.Indices[k], bt.Mask[k] = ref.label, int32(ref.index), 1
+		if bt.Keys != nil {
+			bt.Keys = append(bt.Keys, ref.key)
+		}
 		k++
 	}
 	for i := k; i < b; i++ {

@@ -33,6 +33,10 @@ type Batch struct {
 	// Indices of the images in the data set (-1 for padding). Where a bad image was replaced
 	// (SkipBadImages), the index of the image used in its place.
 	Indices []int32
+	// Keys are the WebDataset keys of the valid images of an evaluation batch of shards (the
+	// first Valid entries' keys: KEY of KEY.jpg, the image's path without its extension in shards
+	// that mkshards wrote); nil for other data and in training.
+	Keys []string
 	// Mask is 1 for a real image and 0 for padding (evaluation only; nil in training batches).
 	Mask []float32
 	// Valid is the number of real images (the first Valid entries).
@@ -147,6 +151,7 @@ type sampleRef struct {
 	label  int32
 	path   string // shard samples: the shard (folders: found when read)
 	member string // shard samples: the image member
+	key    string // shard samples: the WebDataset key
 	data   []byte // shard samples: the encoded image
 }
 

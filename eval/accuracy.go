@@ -1,6 +1,9 @@
 package eval
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // TopK returns the fraction of the labelled rows (label >= 0) whose label is among the k highest
 // of their scores: scores is row-major [len(labels), classes]. A tie at the k-th place counts the
@@ -53,6 +56,22 @@ func BalancedScores(scores []float32, labels []int32, classes int) (float64, err
 		return 0, err
 	}
 	return Balanced(Top1(scores, classes), labels, classes), nil
+}
+
+// Predict is the prediction of each row of scores (logits, row-major [rows, classes]): its class
+// of highest score (Top1) and that class's softmax probability, computed stably (the row's
+// maximum subtracted first) in float64.
+func Predict(scores []float32, classes int) Prediction {
+	p := Prediction{Class: Top1(scores, classes), Prob: make([]float32, len(scores)/classes)}
+	for i, best := range p.Class {
+		row := scores[i*classes : (i+1)*classes]
+		sum := 0.0
+		for _, v := range row {
+			sum += math.Exp(float64(v - row[best]))
+		}
+		p.Prob[i] = float32(1 / sum)
+	}
+	return p
 }
 
 // Top1 is each row's class of highest score (scores row-major [rows, classes]), the lowest index

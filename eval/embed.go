@@ -7,7 +7,7 @@ import (
 // Collect runs the evaluation iterator over d (cfg) and gathers the rows that embed makes of each
 // batch (dim values per image, the batch's valid images first), with their labels, the data-set
 // index of each row where images were left out (cfg.SkipBadImages), and the file of each row for
-// an image folder. progress, when set, is called after each batch with the images done and the
+// an image folder or its key for shards. progress, when set, is called after each batch with the images done and the
 // total. Pixels and encoder.Encoder.EmbedDataset are this with their own embed.
 func Collect(d datasets.Data, cfg datasets.EvalConfig, embed func(b *datasets.Batch) (rows []float32, dim int, err error),
 	progress func(done, total int)) (Features, error) {
@@ -22,6 +22,7 @@ func Collect(d datasets.Data, cfg datasets.EvalConfig, embed func(b *datasets.Ba
 		f.Labels = make([]int32, 0, info.Len)
 	}
 	index := make([]int32, 0, info.Len)
+	var keys []string
 	done := 0
 	for {
 		b, ok := it.Next()
@@ -38,6 +39,7 @@ func Collect(d datasets.Data, cfg datasets.EvalConfig, embed func(b *datasets.Ba
 			f.Labels = append(f.Labels, b.Labels[:b.Valid]...)
 		}
 		index = append(index, b.Indices[:b.Valid]...)
+		keys = append(keys, b.Keys...)
 		done += b.Valid + len(b.BadImages)
 		if progress != nil {
 			progress(done, info.Len)
@@ -55,6 +57,9 @@ func Collect(d datasets.Data, cfg datasets.EvalConfig, embed func(b *datasets.Ba
 		for i, image := range index {
 			f.Files[i] = folder.Path(int(image))
 		}
+	}
+	if _, ok := d.(*datasets.Shards); ok {
+		f.Keys = append(make([]string, 0, len(keys)), keys...)
 	}
 	return f, nil
 }

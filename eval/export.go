@@ -14,6 +14,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/core/tensors"
 	"github.com/gomlx/gomlx/pkg/core/tensors/numpy"
 
+	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 )
 
@@ -22,15 +23,19 @@ import (
 // "<name>.labels.npy" beside it); ".csv" writes one row per embedding, the label first when present.
 // Where rows were left out (f.Index set), each row's image index goes to "<name>.index.npy", or
 // to an "index" column first. With f.Files, each row's image file goes to "<name>.files.txt"
-// (FilesFile), one per line, for either format. An export removes the side files of an earlier
-// one to path that it does not write again.
+// (FilesFile), one per line, for either format; with f.Keys, each row's WebDataset key goes to
+// "<name>.keys.txt" (KeysFile). An export removes the side files of an earlier one to path that it
+// does not write again.
 func WriteEmbeddings(path string, f Features) error {
 	if err := f.Validate("exported"); err != nil {
 		return err
 	}
 	ext := strings.ToLower(filepath.Ext(path))
 	if ext == ".npy" || ext == ".csv" {
-		if err := writeFiles(FilesFile(path), f.Files); err != nil {
+		if err := writeNames(FilesFile(path), "file", f.Files); err != nil {
+			return err
+		}
+		if err := writeNames(KeysFile(path), "key", f.Keys); err != nil {
 			return err
 		}
 	}
@@ -67,10 +72,14 @@ func WriteEmbeddings(path string, f Features) error {
 // features that have them (Features.Files): NAME.files.txt beside it.
 func FilesFile(path string) string { return sidePath(path, ".files.txt") }
 
-// writeFiles writes names to path, one per line, or removes an earlier file there when names is
-// nil (it would describe other rows). A name holding a line break is refused: it would read back
-// as two rows.
-func writeFiles(path string, names []string) error {
+// KeysFile is where WriteEmbeddings puts the WebDataset key of each row, for an export to path of
+// features that have them (Features.Keys): NAME.keys.txt beside it.
+func KeysFile(path string) string { return sidePath(path, ".keys.txt") }
+
+// writeNames writes names (each row's file, or key: what) to path, one per line, or removes an
+// earlier file there when names is nil (it would describe other rows). A name holding a line
+// break is refused: it would read back as two rows.
+func writeNames(path, what string, names []string) error {
 	if names == nil {
 		if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("embeddings: removing the earlier %s: %w", path, err)
@@ -79,7 +88,7 @@ func writeFiles(path string, names []string) error {
 	}
 	for i, n := range names {
 		if strings.ContainsAny(n, "\n\r") {
-			return fmt.Errorf("embeddings: the file of row %d, %q, has a line break: it cannot be listed one per line in %s; rename it", i, n, path)
+			return fmt.Errorf("embeddings: the %s of row %d, %q, has a line break: it cannot be listed one per line in %s; rename it", what, i, n, path)
 		}
 	}
 	return atomicfile.Write(path, 0, func(w io.Writer) error {
@@ -148,23 +157,49 @@ func writeCSV(w io.Writer, f Features) error {
 	return nil
 }
 
-// PredictionRow is a classifier's prediction for one image: the image (its file, or its index),
-// its label ("" where unknown), the class predicted and the probability the classifier gives it.
-type PredictionRow struct {
-	Image, Label, Predicted string
-	Prob                    float32
+// Predictions are a classifier's predictions of the rows of X, as WritePredictions writes them.
+type Predictions struct {
+	// X are the rows predicted: their names (Features.Names) and labels, if any.
+	X Features
+	// Root is the folder that X's files are named relative to (Features.Names).
+	Root string
+	// Labels names X's labels; Classes names the classes predicted (the training split's).
+	Labels, Classes datasets.Info
+	// P is the prediction of each row of X.
+	P Prediction
+	// Fold is the cross-validation fold of each row, that of the classifier that predicted it (an
+	// out-of-fold prediction, numbered from 1), written as a "fold" column; nil for none.
+	Fold []int
 }
 
-// WritePredictions writes rows to path as CSV, atomically, under the header imageColumn ("file"
-// or "index"), label, predicted, probability.
-func WritePredictions(path, imageColumn string, rows []PredictionRow) error {
+// WritePredictions writes p to path as CSV, atomically: a row per image, under the header file
+// (or key, or index: Features.Names), label (empty where unknown), predicted, probability, and
+// fold when p.Fold is set.
+func WritePredictions(path string, p Predictions) error {
+	if len(p.P.Class) != p.X.N || len(p.P.Prob) != p.X.N || (p.Fold != nil && len(p.Fold) != p.X.N) {
+		panic(fmt.Sprintf("eval.WritePredictions: %d classes, %d probabilities and %d folds for %d rows", len(p.P.Class), len(p.P.Prob), len(p.Fold), p.X.N))
+	}
+	column, names := p.X.Names(p.Root)
+	header := []string{column, "label", "predicted", "probability"}
+	if p.Fold != nil {
+		header = append(header, "fold")
+	}
 	return atomicfile.Write(path, 0, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
-		if err := cw.Write([]string{imageColumn, "label", "predicted", "probability"}); err != nil {
+		if err := cw.Write(header); err != nil {
 			return err
 		}
-		for _, r := range rows {
-			if err := cw.Write([]string{r.Image, r.Label, r.Predicted, strconv.FormatFloat(float64(r.Prob), 'f', 6, 32)}); err != nil {
+		row := make([]string, len(header))
+		for i, name := range names {
+			row[0], row[1] = name, ""
+			if p.X.Labels != nil && p.X.Labels[i] >= 0 {
+				row[1] = p.Labels.ClassName(int(p.X.Labels[i]))
+			}
+			row[2], row[3] = p.Classes.ClassName(int(p.P.Class[i])), strconv.FormatFloat(float64(p.P.Prob[i]), 'f', 6, 32)
+			if p.Fold != nil {
+				row[4] = strconv.Itoa(p.Fold[i])
+			}
+			if err := cw.Write(row); err != nil {
 				return err
 			}
 		}

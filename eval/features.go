@@ -9,7 +9,10 @@ package eval
 import (
 	"fmt"
 	"math"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 )
 
 // Features is a row-major matrix of N embeddings of dimension D, with optional labels.
@@ -24,6 +27,10 @@ type Features struct {
 	// Files is the image file of each row where the images are files (an image folder); nil
 	// otherwise. WriteEmbeddings writes it beside the export (FilesFile).
 	Files []string
+	// Keys is the WebDataset key of each row where the images are samples of tar shards (KEY of
+	// KEY.jpg; mkshards makes it the image's path in its folder, less the extension); nil
+	// otherwise. WriteEmbeddings writes it beside the export (KeysFile).
+	Keys []string
 }
 
 // Validate reports inconsistent sizes, NaN or Inf values and labels out of range (-1, unknown,
@@ -45,6 +52,9 @@ func (f Features) Validate(name string) error {
 	}
 	if f.Files != nil && len(f.Files) != f.N {
 		return fmt.Errorf("%s features: %d file names for %d rows", name, len(f.Files), f.N)
+	}
+	if f.Keys != nil && len(f.Keys) != f.N {
+		return fmt.Errorf("%s features: %d keys for %d rows", name, len(f.Keys), f.N)
 	}
 	if f.Labels != nil {
 		if len(f.Labels) != f.N {
@@ -122,8 +132,8 @@ func (s standardizer) apply(f Features) Features {
 	return out
 }
 
-// Rows returns the rows of f at the given indices (a copy), with their labels, data-set indices
-// and files.
+// Rows returns the rows of f at the given indices (a copy), with their labels, data-set indices,
+// files and keys.
 func (f Features) Rows(indices []int) Features {
 	out := Features{N: len(indices), D: f.D, NumClasses: f.NumClasses, X: make([]float32, 0, len(indices)*f.D)}
 	if f.Labels != nil {
@@ -134,6 +144,9 @@ func (f Features) Rows(indices []int) Features {
 	}
 	if f.Files != nil {
 		out.Files = make([]string, 0, len(indices))
+	}
+	if f.Keys != nil {
+		out.Keys = make([]string, 0, len(indices))
 	}
 	for _, i := range indices {
 		out.X = append(out.X, f.Row(i)...)
@@ -146,6 +159,40 @@ func (f Features) Rows(indices []int) Features {
 		if f.Files != nil {
 			out.Files = append(out.Files, f.Files[i])
 		}
+		if f.Keys != nil {
+			out.Keys = append(out.Keys, f.Keys[i])
+		}
 	}
 	return out
+}
+
+// Names names each row's image for a person, and says what the names are (column): "file", the
+// image's file relative to root (an image folder; its full path where root is "" or not above
+// it), with "/" between folders; "key", its WebDataset key (shards); or "index", its index in
+// the data set (in-memory data: MNIST's test image 0 is "0").
+func (f Features) Names(root string) (column string, names []string) {
+	names = make([]string, f.N)
+	column = "index"
+	switch {
+	case f.Files != nil:
+		column = "file"
+	case f.Keys != nil:
+		column = "key"
+	}
+	for i := range names {
+		switch {
+		case f.Files != nil:
+			names[i] = f.Files[i]
+			if rel, err := filepath.Rel(root, f.Files[i]); err == nil && root != "" && rel != ".." && !strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+				names[i] = filepath.ToSlash(rel)
+			}
+		case f.Keys != nil:
+			names[i] = f.Keys[i]
+		case f.Index != nil:
+			names[i] = strconv.Itoa(int(f.Index[i]))
+		default:
+			names[i] = strconv.Itoa(i)
+		}
+	}
+	return column, names
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"io"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/charmbracelet/log"
@@ -18,33 +16,17 @@ import (
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
-// rowNames names x's rows: each image's path relative to root (its data folder) where the rows are
-// files, so that another copy of the folder gets the same names (and folds, datasets.Folds);
-// otherwise its index in the split.
-func rowNames(x eval.Features, root string) []string {
-	names := make([]string, x.N)
-	for i := range names {
-		switch {
-		case x.Files != nil:
-			names[i] = x.Files[i]
-			if rel, err := filepath.Rel(root, x.Files[i]); err == nil && root != "" {
-				names[i] = filepath.ToSlash(rel)
-			}
-		case x.Index != nil:
-			names[i] = strconv.Itoa(int(x.Index[i]))
-		default:
-			names[i] = strconv.Itoa(i)
-		}
-	}
-	return names
-}
-
 // crossValidate runs k-fold cross-validation (-folds k) of the linear probe and kNN on x, the
 // training split's features: the labelled images are dealt to k stratified folds
 // (datasets.Folds), and each fold in turn is scored by the probe and kNN trained on the others.
 // It prints each fold's accuracies and their mean and standard deviation, and records them in res.
-func crossValidate(b backends.Backend, x eval.Features, root string, f *flags, stdout io.Writer, logger *log.Logger, res *results.Evaluate) error {
-	fold, err := datasets.Folds(x.Labels, x.NumClasses, rowNames(x, root), f.folds)
+// Every labelled image is predicted once, by the probe and kNN of the fold that holds it out:
+// -per-class reports these out-of-fold predictions' recall of each class (classes names them),
+// and -predictions writes the probe's, with each image's fold (scikit-learn's cross_val_predict,
+// a Kaggle OOF file).
+func crossValidate(b backends.Backend, x eval.Features, root string, classes datasets.Info, f *flags, stdout io.Writer, logger *log.Logger, res *results.Evaluate) error {
+	_, names := x.Names(root) // relative to the data folder: a copy of it gets the same folds
+	fold, err := datasets.Folds(x.Labels, x.NumClasses, names, f.folds)
 	if err != nil {
 		return config.Errorf("folds", "%v", err)
 	}
@@ -66,6 +48,9 @@ func crossValidate(b backends.Backend, x eval.Features, root string, f *flags, s
 	fmt.Fprintf(stdout, "%d-fold cross-validation on the %d labelled training images (folds stratified by class, chosen by path):\n", f.folds, n)
 	cv := &results.CrossValidation{}
 	var probe, probeBal, knn, knnBal []float64
+	// The out-of-fold predictions of each row (of the rows in a fold).
+	oof := eval.Prediction{Class: make([]int32, x.N), Prob: make([]float32, x.N)}
+	knnOOF := make([]int32, x.N)
 	bar := progress.New("cross-validation", int64(f.folds), 0, progress.Options{Logger: logger, Unit: "folds"})
 	for i := range f.folds {
 		var trainIdx, testIdx []int
@@ -81,10 +66,13 @@ func crossValidate(b backends.Backend, x eval.Features, root string, f *flags, s
 		rf := results.Fold{TestImages: len(testIdx)}
 		var parts []string
 		if f.probeEpochs > 0 {
-			pr, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed})
+			pr, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed, Predict: []eval.Features{test}})
 			if err != nil {
 				bar.Finish()
 				return err
+			}
+			for j, r := range testIdx {
+				oof.Class[r], oof.Prob[r] = pr.Predictions[0].Class[j], pr.Predictions[0].Prob[j]
 			}
 			rf.LinearProbe, rf.LinearProbeBalanced = results.Acc(pr.TestAccuracy), results.Acc(pr.TestBalanced)
 			probe, probeBal = append(probe, pr.TestAccuracy), append(probeBal, pr.TestBalanced)
@@ -95,6 +83,9 @@ func crossValidate(b backends.Backend, x eval.Features, root string, f *flags, s
 			if err != nil {
 				bar.Finish()
 				return err
+			}
+			for j, r := range testIdx {
+				knnOOF[r] = kr.Pred[j]
 			}
 			rf.KNN, rf.KNNBalanced = results.Acc(kr.Accuracy), results.Acc(kr.Balanced)
 			knn, knnBal = append(knn, kr.Accuracy), append(knnBal, kr.Balanced)
@@ -119,6 +110,42 @@ func crossValidate(b backends.Backend, x eval.Features, root string, f *flags, s
 	fmt.Fprintf(stdout, "  mean ± sd over %d folds: %s\n", f.folds, strings.Join(summary, ", "))
 	res.CrossValidation = cv
 	res.TrainImages = &n
+	if !f.perClass && f.predictions == "" {
+		return nil
+	}
+	// The out-of-fold predictions, in the rows' order.
+	var rows, folds []int
+	for r, fo := range fold {
+		if fo >= 0 {
+			rows, folds = append(rows, r), append(folds, fo+1)
+		}
+	}
+	labelled := x.Rows(rows)
+	p := eval.Prediction{Class: make([]int32, len(rows)), Prob: make([]float32, len(rows))}
+	var probePred, knnPred []int32
+	if len(probe) > 0 {
+		probePred = p.Class
+	}
+	if len(knn) > 0 {
+		knnPred = make([]int32, len(rows))
+	}
+	for j, r := range rows {
+		p.Class[j], p.Prob[j] = oof.Class[r], oof.Prob[r]
+		if knnPred != nil {
+			knnPred[j] = knnOOF[r]
+		}
+	}
+	if f.perClass {
+		res.PerClass = perClass(stdout, "the labelled images, each predicted by the fold that held it out", classes, labelled, probePred, knnPred)
+	}
+	if f.predictions != "" {
+		err := eval.WritePredictions(f.predictions, eval.Predictions{X: labelled, Root: root, Labels: classes, Classes: classes, P: p, Fold: folds})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "wrote the linear probe's out-of-fold predictions of %d images to %s\n", labelled.N, f.predictions)
+		res.Predictions, res.PredictionsImages = f.predictions, &labelled.N
+	}
 	return nil
 }
 

@@ -36,7 +36,9 @@
 // and kNN on the training split in place of the test split. -per-class prints each class's
 // recall; -predictions FILE.csv writes each test image's predicted class and its probability (of
 // the probe, or with -weights of the fine-tuned classifier), or with -predict DIR each image's of
-// DIR.
+// DIR; with -folds, both are of the out-of-fold predictions (each labelled image's by the fold
+// that holds it out). Images are named by their file, the WebDataset key of shards, or their
+// index.
 //
 // SIGINT or SIGTERM stops an evaluation on frozen features at once (exit status 130): the files
 // written before it are complete, and the one being written is not kept (no temporary file is
@@ -124,12 +126,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.subset, "subset", 0, "frozen features: use the first N images of each split, at most as many as the smaller split holds (0: all; in-memory data sets: mnist, cifar10, ...)")
 	fs.IntVar(&f.probeEpochs, "probe-epochs", 30, "frozen features: epochs of the linear probe (0: skip the probe)")
 	fs.IntVar(&f.knnK, "knn-k", 20, "frozen features: neighbours of the kNN classifier (0: skip kNN)")
-	fs.BoolVar(&f.perClass, "per-class", false, "print each class's test images and the recall of the probe and kNN on them (recorded in -result), or with -weights of the fine-tuned classifiers (always in their result.json)")
-	fs.IntVar(&f.folds, "folds", 0, "frozen features: K-fold cross-validation of the probe and kNN on the training split's labelled images, in place of the test split: K folds stratified by class, chosen by path (the same folds in every run), each held out in turn; prints each fold and the mean ± sd (0: none; for a small labelled set)")
+	fs.BoolVar(&f.perClass, "per-class", false, "print each class's test images and the recall of the probe and kNN on them (recorded in -result), or with -weights of the fine-tuned classifiers (always in their result.json); with -folds, of the out-of-fold predictions")
+	fs.IntVar(&f.folds, "folds", 0, "frozen features: K-fold cross-validation of the probe and kNN on the training split's labelled images, in place of the test split: K folds stratified by class, chosen by path (the same folds in every run), each held out in turn; prints each fold and the mean ± sd (0: none; for a small labelled set); with -predictions and -per-class, each image's out-of-fold prediction")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
-	fs.StringVar(&f.predictions, "predictions", "", "write the linear probe's prediction (with -weights, the trained classifier's) for each test image (or -predict's) to this .csv file: file (or index), label, predicted class and its probability")
+	fs.StringVar(&f.predictions, "predictions", "", "write the linear probe's prediction (with -weights, the trained classifier's) for each test image (or -predict's; with -folds, each labelled image's out-of-fold prediction, and its fold) to this .csv file: file (or WebDataset key, or index), label, predicted class and its probability")
 	fs.StringVar(&f.predict, "predict", "", "with -predictions: the folder of images to classify in place of the test split (unlabelled photos, a Kaggle test_images/; its class folders, if any, give the label column)")
-	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file; its folder must exist")
+	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file (each row's file, or WebDataset key, to NAME.files.txt or NAME.keys.txt beside it); its folder must exist")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
 	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes (for an image folder, test is its val/ or test/ folder; val is accepted for it)")
 	fs.IntVar(&f.batch, "batch-size", 256, "images per batch (forward passes; fine-tuning steps: by default at most the training images)")
@@ -288,10 +290,8 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-predictions: %s: the file name must end in .csv", f.predictions)
 	case f.predictions != "" && f.weights == "" && f.probeEpochs == 0:
 		return "-predictions writes the linear probe's predictions: give -probe-epochs above 0"
-	case f.predictions != "" && f.folds > 0:
-		return "-predictions writes the predictions of the probe trained on the training split; -folds trains one per fold: give one of them"
-	case f.folds > 0 && f.perClass:
-		return "-per-class reports the test split's classes; -folds has no test split: give one of them"
+	case f.predict != "" && f.folds > 0:
+		return "-predict classifies new images with the probe trained on the training split; -folds trains one per fold: give one of them (-folds with -predictions writes each labelled image's out-of-fold prediction)"
 	case f.perClass && f.weights == "" && f.probeEpochs == 0 && f.knnK == 0:
 		return "-per-class reports the recall of the probe and kNN: give -probe-epochs or -knn-k above 0"
 	case f.folds > 0 && f.probeEpochs == 0 && f.knnK == 0:
@@ -578,7 +578,8 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		if f.predictions == "" {
 			return nil
 		}
-		if err := writePredictions(f.predictions, predicted, predictedRoot, predictedInfo, opened[datasets.SplitTrain].Info(), pr.Predictions[0]); err != nil {
+		err := eval.WritePredictions(f.predictions, eval.Predictions{X: predicted, Root: predictedRoot, Labels: predictedInfo, Classes: opened[datasets.SplitTrain].Info(), P: pr.Predictions[0]})
+		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "wrote the linear probe's predictions of %d images to %s\n", predicted.N, f.predictions)
@@ -644,7 +645,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		if err != nil {
 			return err
 		}
-		if err := crossValidate(b, train, datasets.DataDirOf(dataset, dataDir), f, stdout, logger, &res); err != nil {
+		if err := crossValidate(b, train, datasets.DataDirOf(dataset, dataDir), opened[datasets.SplitTrain].Info(), f, stdout, logger, &res); err != nil {
 			return err
 		}
 	} else if probe {
@@ -718,7 +719,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			knnPred = kr.Pred
 		}
 		if f.perClass {
-			res.PerClass = perClass(stdout, opened[datasets.SplitTrain].Info(), test, probePred, knnPred)
+			res.PerClass = perClass(stdout, "the test images", opened[datasets.SplitTrain].Info(), test, probePred, knnPred)
 		}
 	}
 	if f.embeddings != "" {
@@ -732,6 +733,9 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		fmt.Fprintf(stdout, "wrote %d embeddings of dimension %d to %s\n", x.N, x.D, f.embeddings)
 		if x.Files != nil {
 			fmt.Fprintf(stdout, "each row's image file is in %s\n", eval.FilesFile(f.embeddings))
+		}
+		if x.Keys != nil {
+			fmt.Fprintf(stdout, "each row's WebDataset key is in %s\n", eval.KeysFile(f.embeddings))
 		}
 		if x.Index != nil {
 			where := eval.IndexFile(f.embeddings)
@@ -863,7 +867,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 		if scratch != nil && len(scratch.PerClass) == len(res.PerClass) {
 			columns, recalls = append(columns, "from scratch"), append(recalls, scratch.PerClass)
 		}
-		printPerClass(stdout, res.PerClass, columns, func(c, j int) *float64 { return recalls[j][c].Recall })
+		printPerClass(stdout, "the test images", res.PerClass, columns, func(c, j int) *float64 { return recalls[j][c].Recall })
 	}
 	fmt.Fprintf(stdout, "runs (checkpoints, metrics.jsonl, metrics.svg and .png, result.json): %s\n", strings.Join(dirs, ", "))
 	if f.predictions != "" {
@@ -933,12 +937,12 @@ func splitColumnErr(spec string) error {
 
 // printPerClass prints the table of per-class recalls: a row per class of pc (its name and test
 // images), a column per name of columns, whose cells recall(class, column) gives (nil: "-").
-func printPerClass(w io.Writer, pc []results.ClassRecall, columns []string, recall func(c, j int) *float64) {
+func printPerClass(w io.Writer, on string, pc []results.ClassRecall, columns []string, recall func(c, j int) *float64) {
 	width := len("class")
 	for _, c := range pc {
 		width = max(width, len(c.Class))
 	}
-	fmt.Fprintf(w, "per class, on the test images (recall: the share of a class's images predicted as it):\n  %-*s  images", width, "class")
+	fmt.Fprintf(w, "per class, on %s (recall: the share of a class's images predicted as it):\n  %-*s  images", on, width, "class")
 	for _, name := range columns {
 		fmt.Fprintf(w, "  %*s", max(len(name), 7), name)
 	}
@@ -958,7 +962,7 @@ func printPerClass(w io.Writer, pc []results.ClassRecall, columns []string, reca
 
 // perClass prints each class's test images and the recall of the probe and kNN on them (from
 // their predictions of test's rows; nil where not run), and returns them for -result.
-func perClass(w io.Writer, info datasets.Info, test eval.Features, probePred, knnPred []int32) []results.ClassRecall {
+func perClass(w io.Writer, on string, info datasets.Info, test eval.Features, probePred, knnPred []int32) []results.ClassRecall {
 	classes := max(info.NumClasses, test.NumClasses)
 	var rows, probeHits, knnHits []int
 	if probePred != nil {
@@ -977,31 +981,11 @@ func perClass(w io.Writer, info datasets.Info, test eval.Features, probePred, kn
 	for c := range classes {
 		out[c] = results.ClassRecall{Class: info.ClassName(c), TestImages: rows[c], LinearProbe: recall(probeHits, c), KNN: recall(knnHits, c)}
 	}
-	printPerClass(w, out, []string{"linear probe", "kNN"}, func(c, j int) *float64 {
+	printPerClass(w, on, out, []string{"linear probe", "kNN"}, func(c, j int) *float64 {
 		if j == 0 {
 			return out[c].LinearProbe
 		}
 		return out[c].KNN
 	})
 	return out
-}
-
-// writePredictions writes the probe's prediction p of each row of x (images of a folder under
-// root, or of an in-memory set) to path (eval.WritePredictions): the image's file relative to root
-// (or its index), its label (a class name of labels; empty where unlabelled), the class predicted
-// (a name of classes, the training split's) and the probability the probe gives it.
-func writePredictions(path string, x eval.Features, root string, labels, classes datasets.Info, p eval.Prediction) error {
-	names := rowNames(x, root)
-	rows := make([]eval.PredictionRow, x.N)
-	for i := range rows {
-		rows[i] = eval.PredictionRow{Image: names[i], Predicted: classes.ClassName(int(p.Class[i])), Prob: p.Prob[i]}
-		if x.Labels != nil && x.Labels[i] >= 0 {
-			rows[i].Label = labels.ClassName(int(x.Labels[i]))
-		}
-	}
-	column := "file"
-	if x.Files == nil {
-		column = "index"
-	}
-	return eval.WritePredictions(path, column, rows)
 }

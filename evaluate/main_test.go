@@ -21,6 +21,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
+	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 	"github.com/gomlx-ssl/vicreg/internal/cmdtest"
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
@@ -1146,12 +1147,20 @@ func TestFolds(t *testing.T) {
 		t.Fatalf("result %+v: want 3 folds of the 14 images, and no test split's figures", r)
 	}
 	var probe, knn []float64
+	foldPredictions := map[string][]string{} // each image's prediction by the run of -split-column fold=i that holds it out
+	knnHits := map[string]float64{}          // each class's kNN hits over those runs
 	for i, f := range cv.Folds {
-		ri := filepath.Join(t.TempDir(), "fold.json")
-		if o := evaluate(t, append(common, "-split-column", fmt.Sprintf("fold=%d", i), "-result", ri)...); o.code != 0 {
+		ri, pi := filepath.Join(t.TempDir(), "fold.json"), filepath.Join(t.TempDir(), "fold.csv")
+		if o := evaluate(t, append(common, "-split-column", fmt.Sprintf("fold=%d", i), "-result", ri, "-predictions", pi, "-per-class")...); o.code != 0 {
 			t.Fatalf("-split-column fold=%d: exit %d:\n%s", i, o.code, o.stderr)
 		}
 		want, _ := readResult(t, ri)
+		for _, row := range readCSV(t, pi)[1:] {
+			foldPredictions[row[0]] = append(row, strconv.Itoa(i+1))
+		}
+		for _, c := range want.PerClass {
+			knnHits[c.Class] += *c.KNN * float64(c.TestImages)
+		}
 		if f.TestImages != *want.TestImages || !sameAcc(f.LinearProbe, want.LinearProbe) || !sameAcc(f.KNN, want.KNN) ||
 			!sameAcc(f.LinearProbeBalanced, want.LinearProbeBalanced) || !sameAcc(f.KNNBalanced, want.KNNBalanced) {
 			t.Errorf("fold %d: %d images, probe %v, kNN %v; want those of -split-column fold=%d: %d images, probe %v, kNN %v",
@@ -1174,11 +1183,48 @@ func TestFolds(t *testing.T) {
 	if want := fmt.Sprintf("mean ± sd over 3 folds: linear probe %.2f ± %.2f%%", 100*mean(probe), 100*sd(probe)); !strings.Contains(o.stdout, want) {
 		t.Errorf("printed:\n%s\nwant %q", o.stdout, want)
 	}
+	// Out of fold: every labelled image predicted by the probe of the fold that holds it out, as
+	// the run that holds out that fold predicts it; each class's recall, that of these predictions
+	// (the probe's, counted here from the file; kNN's, from the runs' own per-class hits).
+	oof, oofResult := filepath.Join(t.TempDir(), "oof.csv"), filepath.Join(t.TempDir(), "oof.json")
+	o = evaluate(t, append(common, "-folds", "3", "-per-class", "-predictions", oof, "-result", oofResult)...)
+	if o.code != 0 {
+		t.Fatalf("-folds 3 -per-class -predictions: exit %d:\n%s", o.code, o.stderr)
+	}
+	oofRows := readCSV(t, oof)
+	if len(oofRows) != 15 || strings.Join(oofRows[0], ",") != "file,label,predicted,probability,fold" {
+		t.Fatalf("%s: %v; want a header with a fold column and the 14 labelled images", oof, oofRows)
+	}
+	images, hits := map[string]int{}, map[string]int{}
+	for _, row := range oofRows[1:] {
+		if want := foldPredictions[row[0]]; !slices.Equal(row, want) {
+			t.Errorf("out-of-fold prediction %v; want %v, that of the run holding out its fold", row, want)
+		}
+		images[row[1]]++
+		if row[1] == row[2] {
+			hits[row[1]]++
+		}
+	}
+	r, _ = readResult(t, oofResult)
+	if r.Predictions != oof || r.PredictionsImages == nil || *r.PredictionsImages != 14 || len(r.PerClass) != 2 {
+		t.Fatalf("result %+v: want the predictions of 14 images and 2 classes' recalls", r)
+	}
+	for _, c := range r.PerClass {
+		n := float64(images[c.Class])
+		if c.TestImages != 7 || images[c.Class] != 7 || *c.LinearProbe != float64(hits[c.Class])/n || math.Abs(*c.KNN-knnHits[c.Class]/n) > 1e-12 {
+			t.Errorf("class %s: %d images, probe %v, kNN %v; want 7, %d/7 and %v", c.Class, c.TestImages, *c.LinearProbe, *c.KNN, hits[c.Class], knnHits[c.Class]/n)
+		}
+	}
+	if !strings.Contains(o.stdout, "per class, on the labelled images, each predicted by the fold that held it out") ||
+		!strings.Contains(o.stdout, "wrote the linear probe's out-of-fold predictions of 14 images to "+oof) {
+		t.Errorf("printed:\n%s\nwant the out-of-fold table and where the predictions went", o.stdout)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"-folds", "1"}, "-folds: want 2 or more"},
+		{[]string{"-folds", "3", "-predictions", oof, "-predict", flat}, "-predict classifies new images with the probe trained on the training split; -folds trains one per fold"},
 		{[]string{"-folds", "3", "-weights", "freeze"}, "-folds applies to the probe and kNN on frozen features (without -weights)"},
 		{[]string{"-folds", "3", "-test-split", "test"}, "give it without -test-split test"},
 		{[]string{"-folds", "3", "-train-percent", "10"}, "give it without -train-percent"},
@@ -1191,12 +1237,80 @@ func TestFolds(t *testing.T) {
 	}
 }
 
+// TestPredictionsOfShards: over tar shards, the probe's and a fine-tuned classifier's predictions
+// and the embeddings' rows are named by each image's WebDataset key, which mkshards makes the
+// image's path in its folder less its extension (datasets.ShardKey, here of val/'s files): a
+// header "key", every held-out image once, each under its label's folder.
+func TestPredictionsOfShards(t *testing.T) {
+	folders, shards := t.TempDir(), t.TempDir()
+	var want []string // the keys of val/'s images
+	for _, split := range []string{"train", "val"} {
+		paths := datasetstest.WriteImageFolder(t, filepath.Join(folders, split), []string{"a", "b"}, map[string]int{"train": 6, "val": 3}[split])
+		f, err := datasets.OpenFolder(filepath.Join(folders, split), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := datasets.WriteShards(f, filepath.Join(shards, split), datasets.ShardOptions{PerShard: 4}); err != nil {
+			t.Fatal(err)
+		}
+		if split == "val" {
+			for _, p := range paths {
+				want = append(want, datasets.ShardKey(filepath.Join(folders, split), p))
+			}
+		}
+	}
+	slices.Sort(want)
+	run := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "shards", shards, 16 }, 3)
+	out, emb := filepath.Join(t.TempDir(), "p.csv"), filepath.Join(t.TempDir(), "e.npy")
+	o := evaluate(t, "-checkpoint", run, "-probe-epochs", "2", "-knn-k", "0", "-predictions", out, "-embeddings", emb, "-split", "test")
+	if o.code != 0 || !strings.Contains(o.stdout, "each row's WebDataset key is in "+eval.KeysFile(emb)) {
+		t.Fatalf("exit %d:\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	ft := filepath.Join(t.TempDir(), "ft.csv")
+	if o := evaluate(t, "-checkpoint", run, "-weights", "freeze", "-epochs", "1", "-baseline=false", "-checkpoint-dir", filepath.Join(t.TempDir(), "ft"), "-predictions", ft); o.code != 0 {
+		t.Fatalf("-weights freeze: exit %d:\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	for _, path := range []string{out, ft} {
+		rows := readCSV(t, path)
+		var got []string
+		for _, row := range rows[1:] {
+			got = append(got, row[0])
+			if !strings.HasPrefix(row[0], row[1]+"/") {
+				t.Errorf("%s: row %v, want its key in its label's folder", path, row)
+			}
+		}
+		slices.Sort(got)
+		if strings.Join(rows[0], ",") != "key,label,predicted,probability" || !slices.Equal(got, want) {
+			t.Errorf("%s: header %v, keys %v; want key first, and the keys %v", path, rows[0], got, want)
+		}
+	}
+	keys, err := os.ReadFile(eval.KeysFile(emb))
+	if got := strings.Fields(string(keys)); err != nil || !slices.Equal(slices.Sorted(slices.Values(got)), want) {
+		t.Errorf("%s: %q, %v; want the keys %v", eval.KeysFile(emb), keys, err, want)
+	}
+}
+
+// readCSV reads the CSV file at path.
+func readCSV(t *testing.T, path string) [][]string {
+	t.Helper()
+	fh, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fh.Close()
+	rows, err := csv.NewReader(fh).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rows
+}
+
 // sameAcc reports whether two accuracies are both absent, or both present and equal.
 func sameAcc(a, b *float64) bool { return a == nil && b == nil || a != nil && b != nil && *a == *b }
 
 // TestPerClass: -per-class prints and records each class's test images (counted here from the
 // layout: 3 of a, 1 of b) and the recall of the probe and kNN, whose mean over the classes is the
-// balanced accuracy; with -folds, which has no test split, it is refused.
+// balanced accuracy (with -folds, see TestFolds).
 func TestPerClass(t *testing.T) {
 	root := t.TempDir()
 	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 6)
@@ -1253,9 +1367,6 @@ func TestPerClass(t *testing.T) {
 	} else if line := fmt.Sprintf("  a           3  %10s", fmt.Sprintf("%.2f%%", 100**pc[0].Recall)); !strings.Contains(o.stdout, "images  pretrained  from scratch") || !strings.Contains(o.stdout, line) {
 		t.Errorf("printed:\n%s\nwant the per-class table of both runs, with the line %q", o.stdout, line)
 	}
-	if o := evaluate(t, "-checkpoint", dir, "-per-class", "-folds", "3"); o.code != 2 || !strings.Contains(o.stderr, "-folds has no test split") {
-		t.Errorf("-per-class -folds 3: exit %d, want 2:\n%s", o.code, o.stderr)
-	}
 }
 
 // TestPredictions: -predictions writes the probe's prediction of each test image (its file under
@@ -1268,26 +1379,13 @@ func TestPredictions(t *testing.T) {
 	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 6)
 	val := datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 3)
 	dir := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 }, 3)
-	readCSV := func(path string) [][]string {
-		t.Helper()
-		fh, err := os.Open(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer fh.Close()
-		rows, err := csv.NewReader(fh).ReadAll()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return rows
-	}
 	out, result := filepath.Join(t.TempDir(), "pred.csv"), filepath.Join(t.TempDir(), "r.json")
 	o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "3", "-knn-k", "0", "-predictions", out, "-result", result)
 	if o.code != 0 {
 		t.Fatalf("exit %d:\n%s", o.code, o.stderr)
 	}
 	r, _ := readResult(t, result)
-	rows := readCSV(out)
+	rows := readCSV(t, out)
 	if len(rows) != 7 || strings.Join(rows[0], ",") != "file,label,predicted,probability" || r.PredictionsImages == nil || *r.PredictionsImages != 6 {
 		t.Fatalf("%s: %v (result %+v); want a header and the 6 test images", out, rows, r)
 	}
@@ -1313,7 +1411,7 @@ func TestPredictions(t *testing.T) {
 	if o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "3", "-knn-k", "0", "-predictions", out2, "-predict", flat); o.code != 0 {
 		t.Fatalf("-predict: exit %d:\n%s", o.code, o.stderr)
 	}
-	rows2 := readCSV(out2)
+	rows2 := readCSV(t, out2)
 	if len(rows2) != 7 {
 		t.Fatalf("-predict: %v, want the 6 images of the folder", rows2)
 	}
@@ -1335,7 +1433,7 @@ func TestPredictions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ftRows := readCSV(ftOut)
+	ftRows := readCSV(t, ftOut)
 	right, ftByFile := 0, map[string][]string{}
 	for _, row := range ftRows[1:] {
 		if row[1] == row[2] {
@@ -1350,7 +1448,7 @@ func TestPredictions(t *testing.T) {
 	if o := evaluate(t, append(tune, "-resume", "-predictions", ftOut2, "-predict", flat)...); o.code != 0 {
 		t.Fatalf("-resume -predictions -predict: exit %d:\n%s", o.code, o.stderr)
 	}
-	for _, row := range readCSV(ftOut2)[1:] {
+	for _, row := range readCSV(t, ftOut2)[1:] {
 		class, base, _ := strings.Cut(row[0], "_")
 		want := ftByFile[base+class]
 		if row[1] != "" || want == nil || row[2] != want[2] || row[3] != want[3] {
@@ -1366,7 +1464,7 @@ func TestPredictions(t *testing.T) {
 		!strings.Contains(o.stdout, "linear probe: train ") || !strings.Contains(o.stdout, "(12 images; no held-out images to score it on)") {
 		t.Fatalf("-predict on a folder without held-out images: exit %d:\n%s%s", o.code, o.stdout, o.stderr)
 	}
-	if rows := readCSV(out3); len(rows) != 7 {
+	if rows := readCSV(t, out3); len(rows) != 7 {
 		t.Errorf("-predict without held-out images: %v, want the folder's 6 images", rows)
 	}
 	if o := evaluate(t, "-checkpoint", dir, "-data-dir", labelled, "-probe-epochs", "3"); o.code != 2 || !strings.Contains(o.stderr, "no held-out images") {

@@ -212,13 +212,15 @@ type Evaluate struct {
 	Majority      *float64 `json:"majority,omitempty"`
 	MajorityClass string   `json:"majority_class,omitempty"`
 	// PerClass is each class's test images and the recall of the probe and kNN on them (evaluate
-	// -per-class; absent without it).
+	// -per-class; absent without it); with CrossValidation, each class's labelled images and the
+	// recall of their out-of-fold predictions (each image's by the fold that held it out).
 	PerClass []ClassRecall `json:"per_class,omitempty"`
 	// CrossValidation is the k-fold cross-validation of the probe and kNN on the training split
 	// (evaluate -folds), in place of the test split's figures (absent without -folds).
 	CrossValidation *CrossValidation `json:"cross_validation,omitempty"`
 	// Predictions is the file -predictions wrote, with the linear probe's predictions of
-	// PredictionsImages images (absent without -predictions).
+	// PredictionsImages images (absent without -predictions); with CrossValidation, the
+	// out-of-fold predictions of the labelled images.
 	Predictions       string `json:"predictions,omitempty"`
 	PredictionsImages *int   `json:"predictions_images,omitempty"`
 	// Embeddings is the file -embeddings wrote, with the EmbeddingsImages images of the split

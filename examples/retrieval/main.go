@@ -15,7 +15,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/gomlx-ssl/vicreg/backend"
@@ -157,15 +156,7 @@ func run(path, dataset, dataDir string, n, queries, k int, given map[string]bool
 		}
 		return f.Labels[i]
 	}
-	name := func(i int) string { // the image's file (image folders) or its index
-		if f.Files != nil {
-			if rel, err := filepath.Rel(dataDir, f.Files[i]); err == nil && dataDir != "" {
-				return rel
-			}
-			return f.Files[i]
-		}
-		return fmt.Sprint(i)
-	}
+	_, names := f.Names(dataDir) // the image's file (image folders), key (shards) or index
 	// k+1 neighbours: each query finds itself first.
 	found, err := eval.NearestNeighbours(b, f, q, k+1, 0)
 	if err != nil {
@@ -174,14 +165,14 @@ func run(path, dataset, dataDir string, n, queries, k int, given map[string]bool
 	hits, total := 0, 0
 	for j, nbs := range found {
 		i := picked[j]
-		fmt.Printf("query %s (label %d): neighbours", name(i), label(i))
+		fmt.Printf("query %s (label %d): neighbours", names[i], label(i))
 		shown := 0
 		for _, nb := range nbs {
 			if nb.Index == i || shown == k {
 				continue
 			}
 			shown++
-			fmt.Printf(" %s(label %d, cos %.3f)", name(nb.Index), label(nb.Index), nb.Similarity)
+			fmt.Printf(" %s(label %d, cos %.3f)", names[nb.Index], label(nb.Index), nb.Similarity)
 			total++
 			if label(nb.Index) == label(i) {
 				hits++

@@ -7,10 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -421,10 +419,11 @@ type accuracies struct {
 // says (with SkipBadImages, those that do not decode are left out). It returns errStopped once
 // stop (if not nil) is set.
 func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, classes int, stop *atomic.Bool) (acc accuracies, err error) {
-	scores, labels, _, err := classScores(exec, ds, ec, classes, stop)
+	x, err := classScores(exec, ds, ec, classes, stop)
 	if err != nil {
 		return acc, err
 	}
+	scores, labels := x.X, x.Labels
 	if acc.top1, err = eval.TopK(scores, labels, classes, 1); err != nil {
 		return acc, err
 	}
@@ -442,76 +441,33 @@ func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, clas
 }
 
 // classScores runs the network on ds, in evaluation mode, its images prepared as ec says (with
-// SkipBadImages, those that do not decode are left out), and returns each image's scores (logits,
-// row-major [images, classes]), its label and its index in ds. It returns errStopped once stop
-// (if not nil) is set.
-func classScores(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, classes int, stop *atomic.Bool) (scores []float32, labels, indices []int32, err error) {
-	it, err := datasets.NewEvalIterator(ds, ec)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	defer it.Close()
-	n := ds.Info().Len
-	scores = make([]float32, 0, n*classes)
-	labels, indices = make([]int32, 0, n), make([]int32, 0, n)
-	for {
+// SkipBadImages, those that do not decode are left out), and returns each image's scores as
+// features (eval.Collect: the logits, row-major [images, classes], with each row's label and
+// name). It returns errStopped once stop (if not nil) is set.
+func classScores(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, classes int, stop *atomic.Bool) (eval.Features, error) {
+	return eval.Collect(ds, ec, func(bt *datasets.Batch) ([]float32, int, error) {
 		if stop != nil && stop.Load() {
-			return nil, nil, nil, errStopped
-		}
-		bt, ok := it.Next()
-		if !ok {
-			break
+			return nil, 0, errStopped
 		}
 		out, err := exec.Exec(tensors.FromFlatDataAndDimensions(bt.View1, bt.Dims()...))
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("evaluating: %w", err)
+			return nil, 0, fmt.Errorf("evaluating: %w", err)
 		}
-		s := tensors.MustCopyFlatData[float32](out[0])
-		out[0].FinalizeAll()
-		scores = append(scores, s[:bt.Valid*classes]...)
-		labels = append(labels, bt.Labels[:bt.Valid]...)
-		indices = append(indices, bt.Indices[:bt.Valid]...)
-	}
-	if err := it.Err(); err != nil {
-		return nil, nil, nil, err
-	}
-	return scores, labels, indices, nil
+		defer out[0].FinalizeAll()
+		return tensors.MustCopyFlatData[float32](out[0]), classes, nil
+	}, nil)
 }
 
 // writePredictions writes the classifier's prediction of each image of ds (the test split, or
-// the folder cfg.Predict) to cfg.Predictions: the image's file relative to root (or its index),
-// its label, the class of highest score (the lowest among ties, as top-1 counts) and its softmax
-// probability. classNames are the training split's classes.
+// the folder cfg.Predict) to cfg.Predictions (eval.WritePredictions: each image's file relative
+// to root, or its key or index). classNames are the training split's classes.
 func writePredictions(exec *context.Exec, ds datasets.Data, root string, ec datasets.EvalConfig, classNames datasets.Info, path string, stop *atomic.Bool) (int, error) {
-	classes := classNames.NumClasses
-	scores, labels, indices, err := classScores(exec, ds, ec, classes, stop)
+	x, err := classScores(exec, ds, ec, classNames.NumClasses, stop)
 	if err != nil {
 		return 0, err
 	}
-	folder, _ := ds.(*datasets.Folder)
-	column := "index"
-	if folder != nil {
-		column = "file"
-	}
-	rows := make([]eval.PredictionRow, len(labels))
-	for i, best := range eval.Top1(scores, classes) {
-		row := scores[i*classes : (i+1)*classes]
-		sum := 0.0
-		for _, v := range row {
-			sum += math.Exp(float64(v - row[best]))
-		}
-		rows[i] = eval.PredictionRow{Image: strconv.Itoa(int(indices[i])), Predicted: classNames.ClassName(int(best)), Prob: float32(1 / sum)}
-		if folder != nil {
-			rows[i].Image = folder.Path(int(indices[i]))
-			if rel, err := filepath.Rel(root, rows[i].Image); err == nil {
-				rows[i].Image = filepath.ToSlash(rel)
-			}
-		}
-		if labels[i] >= 0 {
-			rows[i].Label = ds.Info().ClassName(int(labels[i]))
-		}
-	}
-	return len(rows), eval.WritePredictions(path, column, rows)
+	p := eval.Predict(x.X, classNames.NumClasses)
+	return x.N, eval.WritePredictions(path, eval.Predictions{X: x, Root: root, Labels: ds.Info(), Classes: classNames, P: p})
 }
 
 // loadData opens the labelled training split (its TrainPercent fraction) and the test split.

@@ -1,0 +1,143 @@
+package eval
+
+import (
+	"encoding/csv"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
+)
+
+// TestPredict: each row's class is its highest score (the lowest among ties), its probability the
+// softmax of that score, checked against exp(s)/Σexp(s) written out; a row of logits too large
+// for that formula in float64 still gets probability 1, not NaN (exp(1000) overflows: the
+// negative control shows the naive formula fails on it).
+func TestPredict(t *testing.T) {
+	scores := []float32{
+		1, 2, 0, // class 1
+		3, 3, 1, // a tie: class 0
+		-2, -1, -4, // class 1
+		1000, 0, 0, // class 0, certain
+	}
+	p := Predict(scores, 3)
+	softmax := func(row []float32, c int) float64 {
+		sum := 0.0
+		for _, v := range row {
+			sum += math.Exp(float64(v))
+		}
+		return math.Exp(float64(row[c])) / sum
+	}
+	if want := []int32{1, 0, 1, 0}; !slices.Equal(p.Class, want) {
+		t.Fatalf("classes %v, want %v", p.Class, want)
+	}
+	for i := range 3 {
+		if want := softmax(scores[3*i:3*i+3], int(p.Class[i])); math.Abs(float64(p.Prob[i])-want) > 1e-6 {
+			t.Errorf("row %d: probability %v, want %v", i, p.Prob[i], want)
+		}
+	}
+	if !math.IsNaN(softmax(scores[9:], 0)) {
+		t.Fatal("the negative control: the naive softmax of logits of 1000 was expected to be NaN")
+	}
+	if p.Prob[3] != 1 {
+		t.Errorf("logits 1000, 0, 0: probability %v, want 1", p.Prob[3])
+	}
+}
+
+// TestNames: rows are named by their file relative to the root, with "/" (a file outside it, or
+// no root, by its full path), else by their key, else by their data-set index, else by row.
+func TestNames(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "photos")
+	files := []string{filepath.Join(root, "train", "cat", "1.jpg"), filepath.Join(filepath.Dir(root), "elsewhere.jpg")}
+	for _, tc := range []struct {
+		f      Features
+		root   string
+		column string
+		want   []string
+	}{
+		{Features{N: 2, Files: files}, root, "file", []string{"train/cat/1.jpg", files[1]}},
+		{Features{N: 2, Files: files}, "", "file", files},
+		{Features{N: 2, Keys: []string{"cat/1", "dog/2"}, Index: []int32{0, 2}}, root, "key", []string{"cat/1", "dog/2"}},
+		{Features{N: 2, Index: []int32{0, 2}}, root, "index", []string{"0", "2"}},
+		{Features{N: 2}, root, "index", []string{"0", "1"}},
+	} {
+		column, names := tc.f.Names(tc.root)
+		if column != tc.column || !slices.Equal(names, tc.want) {
+			t.Errorf("%+v under %q: %s %v, want %s %v", tc.f, tc.root, column, names, tc.column, tc.want)
+		}
+	}
+}
+
+// TestWritePredictions: a row per image, under the header of its names, with its label (empty
+// where unknown), the class predicted, its probability to 6 places and, when given, its fold.
+func TestWritePredictions(t *testing.T) {
+	info := datasets.Info{NumClasses: 2, ClassNames: []string{"cat", "dog"}}
+	x := Features{N: 3, D: 1, X: []float32{0, 0, 0}, NumClasses: 2, Labels: []int32{1, -1, 0}, Keys: []string{"a/1", "a/2", "b/3"}}
+	p := Prediction{Class: []int32{1, 0, 1}, Prob: []float32{0.75, 0.5, 0.999999}}
+	path := filepath.Join(t.TempDir(), "p.csv")
+	read := func() string {
+		fh, err := os.Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer fh.Close()
+		rows, err := csv.NewReader(fh).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var lines []string
+		for _, r := range rows {
+			lines = append(lines, strings.Join(r, ","))
+		}
+		return strings.Join(lines, "\n")
+	}
+	if err := WritePredictions(path, Predictions{X: x, Labels: info, Classes: info, P: p}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := read(), "key,label,predicted,probability\na/1,dog,dog,0.750000\na/2,,cat,0.500000\nb/3,cat,dog,0.999999"; got != want {
+		t.Errorf("wrote\n%s\nwant\n%s", got, want)
+	}
+	if err := WritePredictions(path, Predictions{X: x, Labels: info, Classes: info, P: p, Fold: []int{2, 1, 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := read(), "key,label,predicted,probability,fold\na/1,dog,dog,0.750000,2\na/2,,cat,0.500000,1\nb/3,cat,dog,0.999999,3"; got != want {
+		t.Errorf("with folds, wrote\n%s\nwant\n%s", got, want)
+	}
+}
+
+// TestWriteEmbeddingsKeys: each row's WebDataset key goes to NAME.keys.txt, as files go to
+// NAME.files.txt (TestWriteEmbeddingsFiles); Rows keeps each row's key; an export without keys
+// removes an earlier list; a key with a line break is refused, and so is a list of the wrong
+// length.
+func TestWriteEmbeddingsKeys(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "emb.npy")
+	f := Features{N: 3, D: 1, X: []float32{1, 2, 3}, Keys: []string{"cat/1", "cat/2", "dog/3"}}
+	if err := WriteEmbeddings(path, f.Rows([]int{2, 0})); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(KeysFile(path)); err != nil || string(got) != "dog/3\ncat/1\n" || KeysFile(path) != filepath.Join(dir, "emb.keys.txt") {
+		t.Errorf("keys in %s: %q, %v; want the rows' keys, one per line", KeysFile(path), got, err)
+	}
+	if _, err := os.Stat(FilesFile(path)); !os.IsNotExist(err) {
+		t.Errorf("keys also wrote %s: %v", FilesFile(path), err)
+	}
+	f.Keys = nil
+	if err := WriteEmbeddings(path, f); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(KeysFile(path)); !os.IsNotExist(err) {
+		t.Errorf("an export without keys left the earlier %s: %v", KeysFile(path), err)
+	}
+	f.Keys = []string{"a", "b\nc", "d"}
+	if err := WriteEmbeddings(path, f); err == nil || !strings.Contains(err.Error(), `the key of row 1, "b\nc", has a line break`) {
+		t.Errorf("a key with a line break: %v", err)
+	}
+	f.Keys = []string{"a"}
+	if err := WriteEmbeddings(path, f); err == nil || !strings.Contains(err.Error(), "1 keys for 3 rows") {
+		t.Errorf("too few keys: %v", err)
+	}
+}
