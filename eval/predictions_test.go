@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -139,5 +140,61 @@ func TestWriteEmbeddingsKeys(t *testing.T) {
 	f.Keys = []string{"a"}
 	if err := WriteEmbeddings(path, f); err == nil || !strings.Contains(err.Error(), "1 keys for 3 rows") {
 		t.Errorf("too few keys: %v", err)
+	}
+}
+
+// TestConfusionMatrix: the counts of each (label, prediction) pair, written out by hand; rows of
+// unknown label (-1) are not counted; the most frequent confusions are the largest off-diagonal
+// counts, ties in row then column order, each with its row's images.
+func TestConfusionMatrix(t *testing.T) {
+	labels := []int32{0, 0, 0, 0, 1, 1, 1, 2, 2, -1, 2}
+	pred := []int32{0, 1, 1, 2, 1, 0, 1, 2, 0, 1, 1}
+	want := [][]int{{1, 2, 1}, {1, 2, 0}, {1, 1, 1}}
+	m := ConfusionMatrix(pred, labels, 3)
+	for i := range want {
+		if !slices.Equal(m[i], want[i]) {
+			t.Fatalf("confusion matrix %v, want %v", m, want)
+		}
+	}
+	got := MostConfused(m, 4)
+	wantTop := []Confused{{0, 1, 2, 4}, {0, 2, 1, 4}, {1, 0, 1, 3}, {2, 0, 1, 3}}
+	if !slices.Equal(got, wantTop) {
+		t.Errorf("most confused %v, want %v", got, wantTop)
+	}
+	if all := MostConfused(m, 100); len(all) != 5 {
+		t.Errorf("all confusions: %v, want the 5 non-empty off-diagonal cells", all)
+	}
+	if none := MostConfused([][]int{{3, 0}, {0, 2}}, 5); len(none) != 0 {
+		t.Errorf("a diagonal matrix: confusions %v, want none", none)
+	}
+}
+
+// TestConfusionFigure: each row's cells hold the shares of its images (67% for 2 of 3; nothing for
+// none, <1% for 1 of 301), its name tells its images, a class without images has a grey row and
+// no text, and beyond
+// MaxConfusionText classes the cells hold no text.
+func TestConfusionFigure(t *testing.T) {
+	fig := ConfusionFigure([][]int{{1, 2, 0, 0}, {0, 4, 0, 0}, {0, 0, 0, 0}, {1, 0, 300, 0}}, []string{"cat", "dog", "emu", "gnu"}, "t")
+	mx := fig.Panels[0].Matrix
+	if !slices.Equal(mx.Rows, []string{"cat (3)", "dog (4)", "emu (0)", "gnu (301)"}) || !slices.Equal(mx.Text[0], []string{"33%", "67%", "", ""}) ||
+		!slices.Equal(mx.Text[1], []string{"", "100%", "", ""}) || !slices.Equal(mx.Text[2], []string{"", "", "", ""}) ||
+		!slices.Equal(mx.Text[3], []string{"<1%", "", "100%", ""}) ||
+		mx.Values[0][1] != 2.0/3 || !math.IsNaN(mx.Values[2][0]) || mx.Max != 1 {
+		t.Errorf("matrix %+v: want the rows' shares, and an empty row of NaN", mx)
+	}
+	n := MaxConfusionText + 1
+	big := make([][]int, n)
+	names := make([]string, n)
+	for i := range big {
+		big[i] = make([]int, n)
+		big[i][i] = 1
+		names[i] = strconv.Itoa(i)
+	}
+	if mx := ConfusionFigure(big, names, "t").Panels[0].Matrix; mx.Text != nil {
+		t.Errorf("%d classes: cell texts %v, want none", n, mx.Text)
+	}
+	var buf strings.Builder
+	if err := fig.Encode(&buf, "svg"); err != nil {
+		t.Fatal(err)
 	}
 }

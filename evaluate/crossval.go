@@ -110,7 +110,7 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 	fmt.Fprintf(stdout, "  mean ± sd over %d folds: %s\n", f.folds, strings.Join(summary, ", "))
 	res.CrossValidation = cv
 	res.TrainImages = &n
-	if !f.perClass && f.predictions == "" {
+	if !f.perClass && f.predictions == "" && f.confusion == "" {
 		return nil
 	}
 	// The out-of-fold predictions, in the rows' order.
@@ -137,6 +137,11 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 	}
 	if f.perClass {
 		res.PerClass = perClass(stdout, "the labelled images, each predicted by the fold that held it out", classes, labelled, probePred, knnPred)
+	}
+	if f.confusion != "" {
+		if res.Confusion, err = drawConfusion(stdout, f.confusion, "the labelled images, each predicted by the fold that held it out", classes, p.Class, labelled.Labels, max(classes.NumClasses, x.NumClasses)); err != nil {
+			return err
+		}
 	}
 	if f.predictions != "" {
 		err := eval.WritePredictions(f.predictions, eval.Predictions{X: labelled, Root: root, Labels: classes, Classes: classes, P: p, Fold: folds})

@@ -36,9 +36,9 @@
 // and kNN on the training split in place of the test split. -per-class prints each class's
 // recall; -predictions FILE.csv writes each test image's predicted class and its probability (of
 // the probe, or with -weights of the fine-tuned classifier), or with -predict DIR each image's of
-// DIR; with -folds, both are of the out-of-fold predictions (each labelled image's by the fold
-// that holds it out). Images are named by their file, the WebDataset key of shards, or their
-// index.
+// DIR; -confusion FILE.svg draws the probe's confusion matrix; with -folds, these are of the
+// out-of-fold predictions (each labelled image's by the fold that holds it out). Images are named
+// by their file, the WebDataset key of shards, or their index.
 //
 // SIGINT or SIGTERM stops an evaluation on frozen features at once (exit status 130): the files
 // written before it are complete, and the one being written is not kept (no temporary file is
@@ -94,7 +94,7 @@ type flags struct {
 	ckpt, dataset, dataDir, embeddings, split, result string
 	shardCache, shardCacheSize, labelColumn           string
 	labelTable, splitColumn, testSplit                string
-	predictions, predict                              string
+	predictions, predict, confusion                   string
 	subset, probeEpochs, knnK, batch, folds           int
 	knnT, percent, valPercent                         float64
 	seed                                              uint64
@@ -130,6 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.folds, "folds", 0, "frozen features: K-fold cross-validation of the probe and kNN on the training split's labelled images, in place of the test split: K folds stratified by class, chosen by path (the same folds in every run), each held out in turn; prints each fold and the mean ± sd (0: none; for a small labelled set); with -predictions and -per-class, each image's out-of-fold prediction")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
 	fs.StringVar(&f.predictions, "predictions", "", "write the linear probe's prediction (with -weights, the trained classifier's) for each test image (or -predict's; with -folds, each labelled image's out-of-fold prediction, and its fold) to this .csv file: file (or WebDataset key, or index), label, predicted class and its probability")
+	fs.StringVar(&f.confusion, "confusion", "", "draw the linear probe's confusion matrix on the test images (with -folds, of its out-of-fold predictions) to this .svg or .png file, print the most frequent confusions, and record the counts in -result")
 	fs.StringVar(&f.predict, "predict", "", "with -predictions: the folder of images to classify in place of the test split (unlabelled photos, a Kaggle test_images/; its class folders, if any, give the label column)")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file (each row's file, or WebDataset key, to NAME.files.txt or NAME.keys.txt beside it); its folder must exist")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
@@ -171,7 +172,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.
 	// Absolute, as the run's own config.json: the fine-tuning run and -result store them.
-	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder, &f.shardCache, &f.labelTable, &f.predictions, &f.predict)
+	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder, &f.shardCache, &f.labelTable, &f.predictions, &f.predict, &f.confusion)
 	f.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if f.split == "val" {
@@ -290,6 +291,10 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-predictions: %s: the file name must end in .csv", f.predictions)
 	case f.predictions != "" && f.weights == "" && f.probeEpochs == 0:
 		return "-predictions writes the linear probe's predictions: give -probe-epochs above 0"
+	case f.confusion != "" && !slices.Contains([]string{".svg", ".png"}, strings.ToLower(filepath.Ext(f.confusion))):
+		return fmt.Sprintf("-confusion: %s: the file name must end in .svg or .png", f.confusion)
+	case f.confusion != "" && f.probeEpochs == 0:
+		return "-confusion draws the linear probe's confusion matrix: give -probe-epochs above 0"
 	case f.predict != "" && f.folds > 0:
 		return "-predict classifies new images with the probe trained on the training split; -folds trains one per fold: give one of them (-folds with -predictions writes each labelled image's out-of-fold prediction)"
 	case f.perClass && f.weights == "" && f.probeEpochs == 0 && f.knnK == 0:
@@ -307,6 +312,7 @@ func (f *flags) check() string {
 		{"-result", f.result, "result.json"},
 		{"-embeddings", f.embeddings, "embeddings.npy"},
 		{"-predictions", f.predictions, "predictions.csv"},
+		{"-confusion", f.confusion, "confusion.svg"},
 		{"-export-encoder", f.ft.ExportEncoder, "encoder.safetensors"},
 	} {
 		if out.path == "" {
@@ -328,7 +334,7 @@ func (f *flags) check() string {
 // accepts either in both modes; given in the other, it would be ignored without a word.
 var (
 	weightsOnly = []string{"epochs", "lr-backbone", "lr-head", "wd", "augment", "checkpoint-dir", "checkpoint-mirror", "resume", "workers", "log-every", "eval-subset", "baseline"}
-	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds"}
+	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds", "confusion"}
 )
 
 // otherMode returns the usage error for a flag given that the mode chosen does not read (see
@@ -623,6 +629,9 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		if err != nil {
 			return err
 		}
+		if f.confusion != "" {
+			return config.Errorf("confusion", "%s has no held-out images to draw the linear probe's confusion matrix on: hold some out (-val-percent 10, -split-column, a val/ folder), or cross-validate (-folds 5 -predictions FILE.csv)", datasets.DataDirOf(dataset, dataDir))
+		}
 		logger.Warn("no held-out images: the linear probe trains on every labelled image to classify -predict's, and is scored on none (kNN and -per-class are left out); hold some out (-val-percent 10, -split-column, a val/ folder) to score it",
 			"train_images", train.N)
 		pr, err := probeAndPredict(train, train, d.Info())
@@ -707,6 +716,12 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			probePred = pr.TestPred
 			if err := wrotePredictions(pr); err != nil {
 				return err
+			}
+			if f.confusion != "" {
+				info := opened[datasets.SplitTrain].Info()
+				if res.Confusion, err = drawConfusion(stdout, f.confusion, "the test images", info, pr.TestPred, test.Labels, max(info.NumClasses, test.NumClasses)); err != nil {
+					return err
+				}
 			}
 		}
 		if knnK > 0 {
@@ -869,7 +884,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 		}
 		printPerClass(stdout, "the test images", res.PerClass, columns, func(c, j int) *float64 { return recalls[j][c].Recall })
 	}
-	fmt.Fprintf(stdout, "runs (checkpoints, metrics.jsonl, metrics.svg and .png, result.json): %s\n", strings.Join(dirs, ", "))
+	fmt.Fprintf(stdout, "runs (checkpoints, metrics.jsonl, metrics.svg and .png, confusion.svg and .png, result.json): %s\n", strings.Join(dirs, ", "))
 	if f.predictions != "" {
 		fmt.Fprintf(stdout, "wrote the fine-tuned classifier's predictions to %s\n", f.predictions)
 	}

@@ -1186,8 +1186,8 @@ func TestFolds(t *testing.T) {
 	// Out of fold: every labelled image predicted by the probe of the fold that holds it out, as
 	// the run that holds out that fold predicts it; each class's recall, that of these predictions
 	// (the probe's, counted here from the file; kNN's, from the runs' own per-class hits).
-	oof, oofResult := filepath.Join(t.TempDir(), "oof.csv"), filepath.Join(t.TempDir(), "oof.json")
-	o = evaluate(t, append(common, "-folds", "3", "-per-class", "-predictions", oof, "-result", oofResult)...)
+	oof, oofResult, oofFig := filepath.Join(t.TempDir(), "oof.csv"), filepath.Join(t.TempDir(), "oof.json"), filepath.Join(t.TempDir(), "oof.png")
+	o = evaluate(t, append(common, "-folds", "3", "-per-class", "-predictions", oof, "-result", oofResult, "-confusion", oofFig)...)
 	if o.code != 0 {
 		t.Fatalf("-folds 3 -per-class -predictions: exit %d:\n%s", o.code, o.stderr)
 	}
@@ -1206,6 +1206,7 @@ func TestFolds(t *testing.T) {
 		}
 	}
 	r, _ = readResult(t, oofResult)
+	checkConfusion(t, r.Confusion, oofFig, oofRows, o.stdout)
 	if r.Predictions != oof || r.PredictionsImages == nil || *r.PredictionsImages != 14 || len(r.PerClass) != 2 {
 		t.Fatalf("result %+v: want the predictions of 14 images and 2 classes' recalls", r)
 	}
@@ -1287,6 +1288,45 @@ func TestPredictionsOfShards(t *testing.T) {
 	keys, err := os.ReadFile(eval.KeysFile(emb))
 	if got := strings.Fields(string(keys)); err != nil || !slices.Equal(slices.Sorted(slices.Values(got)), want) {
 		t.Errorf("%s: %q, %v; want the keys %v", eval.KeysFile(emb), keys, err, want)
+	}
+}
+
+// checkConfusion checks a confusion matrix's record against the predictions of the same
+// classifier (rows of a -predictions file, its header first: label in column 1, predicted class in
+// column 2): each count is the number of rows of that label and prediction; the figure exists,
+// and, where stdout is given (-confusion), its name and the most frequent confusion are printed.
+func checkConfusion(t *testing.T, c *results.Confusion, fig string, rows [][]string, stdout string) {
+	t.Helper()
+	if c == nil || c.Figure != fig || len(c.Counts) != len(c.Classes) {
+		t.Fatalf("confusion %+v: want the counts and the figure %s", c, fig)
+	}
+	want := make([][]int, len(c.Classes))
+	for i := range want {
+		want[i] = make([]int, len(c.Classes))
+	}
+	worst := [3]int{-1, -1, 0} // the first of the largest off-diagonal counts
+	for _, row := range rows[1:] {
+		want[slices.Index(c.Classes, row[1])][slices.Index(c.Classes, row[2])]++
+	}
+	for i := range want {
+		if !slices.Equal(c.Counts[i], want[i]) {
+			t.Fatalf("confusion counts %v, want %v (counted from the predictions)", c.Counts, want)
+		}
+		for j, n := range want[i] {
+			if i != j && n > worst[2] {
+				worst = [3]int{i, j, n}
+			}
+		}
+	}
+	if st, err := os.Stat(fig); err != nil || st.Size() == 0 {
+		t.Errorf("the confusion figure: %v", err)
+	}
+	line := "no confusions: every image's class predicted"
+	if worst[2] > 0 {
+		line = fmt.Sprintf("  %s -> %s: %d of ", c.Classes[worst[0]], c.Classes[worst[1]], worst[2])
+	}
+	if stdout != "" && (!strings.Contains(stdout, "confusion matrix on") || !strings.Contains(stdout, fig) || !strings.Contains(stdout, line)) {
+		t.Errorf("printed:\n%s\nwant the figure's name and %q", stdout, line)
 	}
 }
 
@@ -1379,13 +1419,14 @@ func TestPredictions(t *testing.T) {
 	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 6)
 	val := datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 3)
 	dir := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 }, 3)
-	out, result := filepath.Join(t.TempDir(), "pred.csv"), filepath.Join(t.TempDir(), "r.json")
-	o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "3", "-knn-k", "0", "-predictions", out, "-result", result)
+	out, result, fig := filepath.Join(t.TempDir(), "pred.csv"), filepath.Join(t.TempDir(), "r.json"), filepath.Join(t.TempDir(), "c.svg")
+	o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "3", "-knn-k", "0", "-predictions", out, "-result", result, "-confusion", fig)
 	if o.code != 0 {
 		t.Fatalf("exit %d:\n%s", o.code, o.stderr)
 	}
 	r, _ := readResult(t, result)
 	rows := readCSV(t, out)
+	checkConfusion(t, r.Confusion, fig, rows, o.stdout)
 	if len(rows) != 7 || strings.Join(rows[0], ",") != "file,label,predicted,probability" || r.PredictionsImages == nil || *r.PredictionsImages != 6 {
 		t.Fatalf("%s: %v (result %+v); want a header and the 6 test images", out, rows, r)
 	}
@@ -1444,6 +1485,11 @@ func TestPredictions(t *testing.T) {
 	if len(ftRows) != 7 || float64(right)/6 != *res.Top1 {
 		t.Errorf("fine-tuned predictions %v: %d of 6 right; want the 6 test images, right as often as top-1 %v", ftRows, right, *res.Top1)
 	}
+	// Its confusion matrix, in result.json and drawn in the run's folder, is that of these predictions.
+	checkConfusion(t, res.Confusion, filepath.Join(ft, "confusion.svg"), ftRows, "")
+	if _, err := os.Stat(filepath.Join(ft, "confusion.png")); err != nil {
+		t.Error(err)
+	}
 	ftOut2 := filepath.Join(t.TempDir(), "ft2.csv")
 	if o := evaluate(t, append(tune, "-resume", "-predictions", ftOut2, "-predict", flat)...); o.code != 0 {
 		t.Fatalf("-resume -predictions -predict: exit %d:\n%s", o.code, o.stderr)
@@ -1477,6 +1523,11 @@ func TestPredictions(t *testing.T) {
 		{[]string{"-predict", flat}, "-predict names the images to classify: give -predictions FILE.csv too"},
 		{[]string{"-predictions", filepath.Join(t.TempDir(), "p.txt")}, "the file name must end in .csv"},
 		{[]string{"-predictions", filepath.Join(t.TempDir(), "p.csv"), "-probe-epochs", "0"}, "give -probe-epochs above 0"},
+		{[]string{"-confusion", filepath.Join(t.TempDir(), "c.pdf")}, "the file name must end in .svg or .png"},
+		{[]string{"-confusion", filepath.Join(t.TempDir(), "c.svg"), "-probe-epochs", "0"}, "-confusion draws the linear probe's confusion matrix: give -probe-epochs above 0"},
+		{[]string{"-confusion", filepath.Join(t.TempDir(), "c.svg"), "-weights", "freeze"}, "-confusion applies to the probe and kNN on frozen features (without -weights)"},
+		{[]string{"-confusion", filepath.Join(t.TempDir(), "missing", "c.svg")}, "does not exist: create it first"},
+		{[]string{"-data-dir", labelled, "-confusion", filepath.Join(t.TempDir(), "c.svg"), "-predictions", filepath.Join(t.TempDir(), "p.csv"), "-predict", flat}, "no held-out images to draw the linear probe's confusion matrix on"},
 	} {
 		if o := evaluate(t, append([]string{"-checkpoint", dir}, tc.args...)...); o.code != 2 || !strings.Contains(o.stderr, tc.want) {
 			t.Errorf("%v: exit %d, want 2 and %q:\n%s", tc.args, o.code, tc.want, o.stderr)

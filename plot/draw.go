@@ -203,6 +203,9 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // newPanelPlot checks a panel's data and builds its gonum plot for a tile of about w × h.
 func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
+	if pn.Matrix != nil {
+		return newMatrixPlot(pn, w, h)
+	}
 	for _, s := range pn.Series {
 		if s.Y != nil && len(s.Y) != len(s.X) {
 			return nil, fmt.Errorf("plot: panel %q, series %q: %d x values but %d y values", pn.Title, s.Name, len(s.X), len(s.Y))

@@ -2,7 +2,7 @@
 // an upper curve, such as a 95% interval) and markers, on one or more panels laid out on a grid,
 // with ticks and a light grid on both axes, linear or log scales, dashed reference lines, titles,
 // axis labels, and legends placed where they hide no data (in a free corner of the panel, else
-// outside it, to the right).
+// outside it, to the right); and heat maps (a Panel's Matrix: a confusion matrix, say).
 //
 // A Figure is written as SVG or PNG, chosen by each path's extension, through internal/atomicfile:
 //
@@ -143,6 +143,10 @@ type Panel struct {
 	HLines, VLines []RefLine
 	// Legend says where the legend goes (LegendAuto by default).
 	Legend LegendPlace
+	// Matrix, when set, is drawn in place of series and reference lines (a heat map: see
+	// Matrix); the scales and included values do not apply, and the legend, unless hidden, is
+	// the key of its shades, outside the panel.
+	Matrix *Matrix
 }
 
 // Figure is one image: its panels laid out row by row on a grid of Columns columns.

@@ -157,7 +157,10 @@ type Finetune struct {
 	Balanced *float64 `json:"balanced,omitempty"`
 	// PerClass is each class's test images and the recall of the top-1 predictions on them, at
 	// the end (absent where not measured).
-	PerClass  []ClassRecall `json:"per_class,omitempty"`
+	PerClass []ClassRecall `json:"per_class,omitempty"`
+	// Confusion is the confusion matrix of the top-1 predictions at the end, drawn to the run's
+	// confusion.svg and confusion.png (absent where not measured).
+	Confusion *Confusion    `json:"confusion,omitempty"`
 	TrainTime time.Duration `json:"train_ns"` // this process's training time (Trained steps)
 	// Provenance: a run resumed after its last step trains nothing and carries the training
 	// figures of the result it replaces; Backend, Machine and Date go with them (they are those
@@ -215,6 +218,9 @@ type Evaluate struct {
 	// -per-class; absent without it); with CrossValidation, each class's labelled images and the
 	// recall of their out-of-fold predictions (each image's by the fold that held it out).
 	PerClass []ClassRecall `json:"per_class,omitempty"`
+	// Confusion is the linear probe's confusion matrix on the test split, or with CrossValidation
+	// of its out-of-fold predictions (evaluate -confusion; absent without it).
+	Confusion *Confusion `json:"confusion,omitempty"`
 	// CrossValidation is the k-fold cross-validation of the probe and kNN on the training split
 	// (evaluate -folds), in place of the test split's figures (absent without -folds).
 	CrossValidation *CrossValidation `json:"cross_validation,omitempty"`
@@ -242,6 +248,14 @@ type ClassRecall struct {
 	LinearProbe *float64 `json:"linear_probe_recall,omitempty"`
 	KNN         *float64 `json:"knn_recall,omitempty"`
 	Recall      *float64 `json:"recall,omitempty"`
+}
+
+// Confusion is a classifier's confusion matrix: Counts[t][p] is the number of images of class
+// Classes[t] that it predicted as Classes[p]; Figure is the file it was drawn to.
+type Confusion struct {
+	Classes []string `json:"classes"`
+	Counts  [][]int  `json:"counts"`
+	Figure  string   `json:"figure,omitempty"`
 }
 
 // CrossValidation is a k-fold cross-validation: each fold's figures, and their mean and sample

@@ -26,10 +26,12 @@ type Path struct {
 	Style  map[string]string
 }
 
-// Text is a <text>: the left end of its baseline, its font size (points) and its content.
+// Text is a <text>: the left end of its baseline, its font size (points), its content, and its
+// colour ("#RRGGBB"; "" for the default, black).
 type Text struct {
 	X, Y, Size float64
 	S          string
+	Fill       string
 }
 
 // Doc is a parsed figure.
@@ -42,6 +44,7 @@ type Doc struct {
 var (
 	pathCmd  = regexp.MustCompile(`[ML](-?[0-9.e+-]+),(-?[0-9.e+-]+)`)
 	fontSize = regexp.MustCompile(`font-size:([0-9.]+)px`)
+	textFill = regexp.MustCompile(`fill:(#[0-9A-Fa-f]{6})`)
 )
 
 // Parse reads an SVG document written by plot.Figure with encoding/xml.
@@ -100,7 +103,11 @@ func Parse(data []byte) (*Doc, error) {
 				size = num(m[1])
 			}
 			// Texts are drawn under scale(1, -1): y up is minus the attribute.
-			doc.Texts = append(doc.Texts, Text{X: num(attr(el, "x")), Y: -num(attr(el, "y")), Size: size, S: s})
+			fill := ""
+			if m := textFill.FindStringSubmatch(attr(el, "style")); m != nil {
+				fill = m[1]
+			}
+			doc.Texts = append(doc.Texts, Text{X: num(attr(el, "x")), Y: -num(attr(el, "y")), Size: size, S: s, Fill: fill})
 		}
 	}
 	return doc, numErr

@@ -2,7 +2,10 @@ package finetune
 
 import (
 	"fmt"
+	"path/filepath"
+	"strings"
 
+	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/plot"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
@@ -43,6 +46,39 @@ func plotMetrics(metricsPath string, cfg Config) error {
 	fig := plot.Figure{Title: title, Panels: []plot.Panel{loss, acc}}
 	if err := fig.Save(trainer.MetricsFigures(metricsPath)...); err != nil {
 		return fmt.Errorf("the fine-tuning metrics figure: %w", err)
+	}
+	return nil
+}
+
+// ConfusionFigure is the file, in a run's folder, of the confusion matrix of its classifier's
+// top-1 predictions on the test images at the end (results.Finetune.Confusion); a PNG of the same
+// name (confusion.png) is beside it.
+const ConfusionFigure = "confusion.svg"
+
+// plotConfusion draws res.Confusion (nothing when the run measured none) to ConfusionFigure and
+// its PNG in the run's folder.
+func plotConfusion(res *results.Finetune, cfg Config) error {
+	c := res.Confusion
+	if c == nil {
+		return nil
+	}
+	right, total := 0, 0
+	for t, row := range c.Counts {
+		right += row[t]
+		for _, n := range row {
+			total += n
+		}
+	}
+	start := "from the pretrained encoder"
+	if cfg.Scratch {
+		start = "from scratch"
+	}
+	title := fmt.Sprintf("Fine-tuned classifier (-weights %s %s, %g%% of the labels), the test images at step %d: %d of %d right (%.2f%%)",
+		cfg.Weights, start, cfg.TrainPercent, res.Steps, right, total, 100*float64(right)/float64(max(total, 1)))
+	svg := filepath.Join(cfg.CheckpointDir, ConfusionFigure)
+	fig := eval.ConfusionFigure(c.Counts, c.Classes, title)
+	if err := fig.Save(svg, strings.TrimSuffix(svg, ".svg")+".png"); err != nil {
+		return fmt.Errorf("the confusion matrix: %w", err)
 	}
 	return nil
 }

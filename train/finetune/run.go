@@ -299,12 +299,19 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	if v, ok := lr.Last[results.KeyBalanced]; ok {
 		res.Balanced = results.Acc(v)
 	}
-	for c, n := range last.rows {
-		pc := results.ClassRecall{Class: train.Info().ClassName(c), TestImages: n}
-		if n > 0 {
-			pc.Recall = results.Acc(float64(last.hits[c]) / float64(n))
+	if last.confusion != nil {
+		res.Confusion = &results.Confusion{Counts: last.confusion, Figure: filepath.Join(cfg.CheckpointDir, ConfusionFigure)}
+	}
+	for c, row := range last.confusion {
+		pc := results.ClassRecall{Class: train.Info().ClassName(c)}
+		for _, n := range row {
+			pc.TestImages += n
+		}
+		if pc.TestImages > 0 {
+			pc.Recall = results.Acc(float64(row[c]) / float64(pc.TestImages))
 		}
 		res.PerClass = append(res.PerClass, pc)
+		res.Confusion.Classes = append(res.Confusion.Classes, pc.Class)
 	}
 	if err := metrics.Close(); err != nil {
 		return nil, err
@@ -314,6 +321,9 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	defer func() {
 		if err := plotMetrics(metricsPath, cfg); err != nil {
 			logger.Warn("could not plot the fine-tuning metrics", "err", err)
+		}
+		if err := plotConfusion(res, cfg); err != nil {
+			logger.Warn("could not draw the confusion matrix", "err", err)
 		}
 	}()
 	if res.Interrupted {
@@ -408,11 +418,12 @@ func (n *network) logits(ctx *context.Context, images *Node, training bool) *Nod
 }
 
 // accuracies are a classifier's test accuracies: top-1, top-5 (only with more than 5 classes,
-// else -1) and the balanced accuracy of its top-1 predictions; and each class's test images and
-// those of them predicted right (eval.PerClass).
+// else -1) and the balanced accuracy of its top-1 predictions; and their confusion matrix
+// (eval.ConfusionMatrix), whose rows count each class's test images and whose diagonal those of
+// them predicted right.
 type accuracies struct {
 	top1, top5, balanced float64
-	rows, hits           []int
+	confusion            [][]int
 }
 
 // accuracy is the accuracies of the network on ds, in evaluation mode, its images prepared as ec
@@ -430,7 +441,7 @@ func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, clas
 	if acc.balanced, err = eval.BalancedScores(scores, labels, classes); err != nil {
 		return acc, err
 	}
-	acc.rows, acc.hits = eval.PerClass(eval.Top1(scores, classes), labels, classes)
+	acc.confusion = eval.ConfusionMatrix(eval.Top1(scores, classes), labels, classes)
 	acc.top5 = -1
 	if classes > 5 {
 		if acc.top5, err = eval.TopK(scores, labels, classes, 5); err != nil {

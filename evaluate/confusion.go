@@ -1,0 +1,46 @@
+package main
+
+import (
+	"fmt"
+	"io"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/results"
+)
+
+// mostConfused is how many of the most frequent confusions -confusion prints.
+const mostConfused = 5
+
+// drawConfusion draws the confusion matrix of the probe's predictions pred of rows labelled
+// labels (on: which rows, for the title) to path (-confusion), prints its most frequent
+// confusions, and returns it for -result. info names the classes (the training split's).
+func drawConfusion(w io.Writer, path, on string, info datasets.Info, pred, labels []int32, classes int) (*results.Confusion, error) {
+	m := eval.ConfusionMatrix(pred, labels, classes)
+	names := make([]string, classes)
+	for c := range names {
+		names[c] = info.ClassName(c)
+	}
+	right, total := 0, 0
+	for t, row := range m {
+		right += row[t]
+		for _, c := range row {
+			total += c
+		}
+	}
+	title := fmt.Sprintf("Linear probe, %s: %d of %d right (%.2f%%)", on, right, total, 100*float64(right)/float64(max(total, 1)))
+	fig := eval.ConfusionFigure(m, names, title)
+	if err := fig.Save(path); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(w, "the linear probe's confusion matrix on %s: %s\n", on, path)
+	if worst := eval.MostConfused(m, mostConfused); len(worst) > 0 {
+		fmt.Fprintf(w, "most frequent confusions (true class -> predicted):\n")
+		for _, c := range worst {
+			fmt.Fprintf(w, "  %s -> %s: %d of %d images (%.1f%%)\n", names[c.True], names[c.Predicted], c.Count, c.Of, 100*float64(c.Count)/float64(c.Of))
+		}
+	} else {
+		fmt.Fprintf(w, "no confusions: every image's class predicted\n")
+	}
+	return &results.Confusion{Classes: names, Counts: m, Figure: path}, nil
+}
