@@ -167,8 +167,8 @@ func Copy(path string, perm os.FileMode, r io.Reader) error {
 
 // CheckWritable says, before any work, why Write could not create path: its folder does not
 // exist, is not a folder or cannot be written, or path is a folder (the error then suggests the
-// file example in it). It creates and removes a temporary file beside path, named as Write names
-// its own. The error says what to do; a caller puts the flag's name before it.
+// file example in it). It creates and removes a temporary file beside path, named and tracked
+// as Write's own (RemovePending removes it). The error says what to do; a caller puts the flag's name before it.
 func CheckWritable(path, example string) error {
 	if info, err := os.Stat(path); strings.HasSuffix(path, string(filepath.Separator)) || err == nil && info.IsDir() {
 		return fmt.Errorf("%s is a folder: give a file name, such as %s", path, filepath.Join(path, example))
@@ -183,13 +183,15 @@ func CheckWritable(path, example string) error {
 	case !info.IsDir():
 		return fmt.Errorf("%s is not a folder: give a file in an existing folder", dir)
 	}
-	f, err := os.CreateTemp(dir, "."+base+TempInfix+"*")
+	// Tracked as Write's own (RemovePending): a signal in between leaves nothing behind.
+	f, err := createTracked(dir, "."+base+TempInfix+"*")
 	if err != nil {
 		return fmt.Errorf("cannot write in the folder %s (%v): give a file in a folder you can write to", dir, err)
 	}
 	name := f.Name()
 	f.Close()
-	if err := os.Remove(name); err != nil {
+	defer untrack(name)
+	if err := os.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) { // gone: RemovePending's
 		return fmt.Errorf("cannot remove the test file %s: %v", name, err)
 	}
 	return nil

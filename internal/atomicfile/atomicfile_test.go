@@ -158,3 +158,41 @@ func TestRemovePendingDuringCreate(t *testing.T) {
 		t.Errorf("left in the folder: %v", entries)
 	}
 }
+
+// closingFile calls onClose when closed.
+type closingFile struct {
+	File
+	onClose func()
+}
+
+func (f *closingFile) Close() error {
+	err := f.File.Close()
+	f.onClose()
+	return err
+}
+
+// TestCheckWritableFileIsTracked: the test file CheckWritable makes is tracked as a write's own,
+// so that a signal handler's RemovePending, coming while it exists, removes it; CheckWritable then
+// still succeeds, and nothing is left in the folder or pending.
+func TestCheckWritableFileIsTracked(t *testing.T) {
+	dir := t.TempDir()
+	var removed []string
+	create := Create
+	Create = func(dir, pattern string) (File, error) {
+		f, err := create(dir, pattern)
+		if err != nil {
+			return nil, err
+		}
+		return &closingFile{File: f, onClose: func() { removed = RemovePending() }}, nil
+	}
+	defer func() { Create = create }()
+	if err := CheckWritable(filepath.Join(dir, "out.csv"), "out.csv"); err != nil {
+		t.Fatal(err)
+	}
+	if len(removed) != 1 || !IsTemp(filepath.Base(removed[0]), "out.csv") {
+		t.Errorf("RemovePending while the test file existed removed %q, want it", removed)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 || len(pending) != 0 {
+		t.Errorf("left in the folder: %v; pending: %v", entries, pending)
+	}
+}
