@@ -31,6 +31,46 @@ type ProbeConfig struct {
 	// Predict are feature sets (of the training features' dimension; their labels, if any, are
 	// not used) that the trained probe classifies: ProbeResult.Predictions.
 	Predict []Features
+	// Balanced weights each training row's loss by its class's inverse frequency, N/(C·n_c) for
+	// n_c of the N rows in class c and C classes present (scikit-learn's
+	// class_weight="balanced"), the weighted losses of a batch divided by the sum of their
+	// weights (PyTorch's CrossEntropyLoss(weight=...)): every class counts as much, whatever its
+	// number of images, for the balanced accuracy on imbalanced classes.
+	Balanced bool
+}
+
+// ClassWeights are the weights ProbeConfig.Balanced gives each class of labels (with classes
+// classes): N/(C·n_c), n_c the rows of class c, N all rows, C the classes with rows; 0 for a class
+// without rows.
+func ClassWeights(labels []int32, classes int) []float32 {
+	count := make([]int, classes)
+	for _, l := range labels {
+		count[l]++
+	}
+	present := 0
+	for _, n := range count {
+		if n > 0 {
+			present++
+		}
+	}
+	w := make([]float32, classes)
+	for c, n := range count {
+		if n > 0 {
+			w[c] = float32(float64(len(labels)) / float64(present*n))
+		}
+	}
+	return w
+}
+
+// probeLoss is the probe's loss on a batch: the mean cross-entropy of logits [batch, classes]
+// against labels [batch], or with weights [batch] (nil: none) the weighted mean, the weights
+// normalised to sum to the batch size.
+func probeLoss(logits, labels, weights *Node) *Node {
+	extra := []*Node{InsertAxes(labels, -1)}
+	if weights != nil {
+		extra = append(extra, MulScalar(Div(weights, ReduceAllSum(weights)), float64(weights.Shape().Dimensions[0])))
+	}
+	return losses.SparseCategoricalCrossEntropyLogits(extra, []*Node{logits})
 }
 
 func (c ProbeConfig) withDefaults() ProbeConfig {
@@ -112,9 +152,13 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 	if err != nil {
 		return ProbeResult{}, fmt.Errorf("linear probe: %w", err)
 	}
-	step, err := context.NewExec(b, ctx, func(ctx *context.Context, x, labels *Node) *Node {
-		loss := losses.SparseCategoricalCrossEntropyLogits([]*Node{InsertAxes(labels, -1)}, []*Node{logits(ctx, x)})
-		opt.UpdateGraph(ctx, x.Graph(), loss)
+	step, err := context.NewExec(b, ctx, func(ctx *context.Context, inputs []*Node) *Node {
+		var weights *Node
+		if cfg.Balanced {
+			weights = inputs[2]
+		}
+		loss := probeLoss(logits(ctx, inputs[0]), inputs[1], weights)
+		opt.UpdateGraph(ctx, inputs[0].Graph(), loss)
 		return loss
 	})
 	if err != nil {
@@ -125,6 +169,10 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x9e3779b97f4a7c15))
 	xb := make([]float32, batch*d)
 	yb := make([]int32, batch)
+	var classWeight, wb []float32
+	if cfg.Balanced {
+		classWeight, wb = ClassWeights(train.Labels, classes), make([]float32, batch)
+	}
 	for epoch := range cfg.Epochs {
 		if cfg.Progress != nil && epoch > 0 {
 			cfg.Progress(epoch, cfg.Epochs)
@@ -134,8 +182,15 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 			for i, r := range perm[start : start+batch] {
 				copy(xb[i*d:(i+1)*d], train.Row(r))
 				yb[i] = train.Labels[r]
+				if wb != nil {
+					wb[i] = classWeight[yb[i]]
+				}
 			}
-			if _, err := step.Exec(tensors.FromFlatDataAndDimensions(xb, batch, d), yb); err != nil {
+			inputs := []any{tensors.FromFlatDataAndDimensions(xb, batch, d), yb}
+			if wb != nil {
+				inputs = append(inputs, wb)
+			}
+			if _, err := step.Exec(inputs...); err != nil {
 				return ProbeResult{}, fmt.Errorf("linear probe: training step: %w", err)
 			}
 		}

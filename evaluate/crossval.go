@@ -66,7 +66,9 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 		rf := results.Fold{TestImages: len(testIdx)}
 		var parts []string
 		if f.probeEpochs > 0 {
-			pr, err := eval.LinearProbe(b, train, test, eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed, Predict: []eval.Features{test}})
+			cfg := f.probeConfig()
+			cfg.Predict = []eval.Features{test}
+			pr, err := eval.LinearProbe(b, train, test, cfg)
 			if err != nil {
 				bar.Finish()
 				return err
@@ -76,7 +78,7 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 			}
 			rf.LinearProbe, rf.LinearProbeBalanced = results.Acc(pr.TestAccuracy), results.Acc(pr.TestBalanced)
 			probe, probeBal = append(probe, pr.TestAccuracy), append(probeBal, pr.TestBalanced)
-			parts = append(parts, fmt.Sprintf("linear probe %.2f%% (balanced %.2f%%)", 100*pr.TestAccuracy, 100*pr.TestBalanced))
+			parts = append(parts, fmt.Sprintf("%s %.2f%% (balanced %.2f%%)", f.probeName(), 100*pr.TestAccuracy, 100*pr.TestBalanced))
 		}
 		if knnK > 0 {
 			kr, err := eval.KNNScores(b, train, test, eval.KNNConfig{K: knnK, Temperature: f.knnT})
@@ -99,8 +101,8 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 	var summary []string
 	if len(probe) > 0 {
 		cv.LinearProbe, cv.LinearProbeBalanced = meanSD(probe), meanSD(probeBal)
-		summary = append(summary, fmt.Sprintf("linear probe %s (balanced %s)", percent(cv.LinearProbe), percent(cv.LinearProbeBalanced)))
-		res.ProbeEpochs = f.probeEpochs
+		summary = append(summary, fmt.Sprintf("%s %s (balanced %s)", f.probeName(), percent(cv.LinearProbe), percent(cv.LinearProbeBalanced)))
+		res.ProbeEpochs, res.ClassWeight = f.probeEpochs, f.classWeight
 	}
 	if len(knn) > 0 {
 		cv.KNN, cv.KNNBalanced = meanSD(knn), meanSD(knnBal)

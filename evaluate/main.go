@@ -36,9 +36,10 @@
 // and kNN on the training split in place of the test split. -per-class prints each class's
 // recall; -predictions FILE.csv writes each test image's predicted class and its probability (of
 // the probe, or with -weights of the fine-tuned classifier), or with -predict DIR each image's of
-// DIR; -confusion FILE.svg draws the probe's confusion matrix; with -folds, these are of the
-// out-of-fold predictions (each labelled image's by the fold that holds it out). Images are named
-// by their file, the WebDataset key of shards, or their index.
+// DIR; -confusion FILE.svg draws the probe's confusion matrix. With -folds, these three report
+// the out-of-fold predictions (each labelled image's by the fold that holds it out). Images are
+// named by their file, the WebDataset key of shards, or their index. -class-weight balanced
+// weights the probe's training images by their class's inverse frequency.
 //
 // SIGINT or SIGTERM stops an evaluation on frozen features at once (exit status 130): the files
 // written before it are complete, and the one being written is not kept (no temporary file is
@@ -94,7 +95,7 @@ type flags struct {
 	ckpt, dataset, dataDir, embeddings, split, result string
 	shardCache, shardCacheSize, labelColumn           string
 	labelTable, splitColumn, testSplit                string
-	predictions, predict, confusion                   string
+	predictions, predict, confusion, classWeight      string
 	subset, probeEpochs, knnK, batch, folds           int
 	knnT, percent, valPercent                         float64
 	seed                                              uint64
@@ -130,6 +131,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.folds, "folds", 0, "frozen features: K-fold cross-validation of the probe and kNN on the training split's labelled images, in place of the test split: K folds stratified by class, chosen by path (the same folds in every run), each held out in turn; prints each fold and the mean ± sd (0: none; for a small labelled set); with -predictions and -per-class, each image's out-of-fold prediction")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
 	fs.StringVar(&f.predictions, "predictions", "", "write the linear probe's prediction (with -weights, the trained classifier's) for each test image (or -predict's; with -folds, each labelled image's out-of-fold prediction, and its fold) to this .csv file: file (or WebDataset key, or index), label, predicted class and its probability")
+	fs.StringVar(&f.classWeight, "class-weight", "", "frozen features: the linear probe's weighting of its training images by class: \"\" (none) or balanced (each image's loss weighted by its class's inverse frequency, scikit-learn's class_weight=\"balanced\": on imbalanced classes, every class counts alike, for the balanced accuracy)")
 	fs.StringVar(&f.confusion, "confusion", "", "draw the linear probe's confusion matrix on the test images (with -folds, of its out-of-fold predictions) to this .svg or .png file, print the most frequent confusions, and record the counts in -result")
 	fs.StringVar(&f.predict, "predict", "", "with -predictions: the folder of images to classify in place of the test split (unlabelled photos, a Kaggle test_images/; its class folders, if any, give the label column)")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file (each row's file, or WebDataset key, to NAME.files.txt or NAME.keys.txt beside it); its folder must exist")
@@ -293,6 +295,10 @@ func (f *flags) check() string {
 		return "-predictions writes the linear probe's predictions: give -probe-epochs above 0"
 	case f.confusion != "" && !slices.Contains([]string{".svg", ".png"}, strings.ToLower(filepath.Ext(f.confusion))):
 		return fmt.Sprintf("-confusion: %s: the file name must end in .svg or .png", f.confusion)
+	case f.classWeight != "" && f.classWeight != "balanced":
+		return fmt.Sprintf("-class-weight: unknown weighting %q: use balanced, or give none", f.classWeight)
+	case f.classWeight != "" && f.probeEpochs == 0:
+		return "-class-weight weights the linear probe's training: give -probe-epochs above 0"
 	case f.confusion != "" && f.probeEpochs == 0:
 		return "-confusion draws the linear probe's confusion matrix: give -probe-epochs above 0"
 	case f.predict != "" && f.folds > 0:
@@ -329,12 +335,26 @@ func (f *flags) check() string {
 	return checkCheckpointPath(f.ckpt)
 }
 
+// probeConfig is the linear probe's configuration that the flags give (-probe-epochs, -seed,
+// -class-weight).
+func (f *flags) probeConfig() eval.ProbeConfig {
+	return eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed, Balanced: f.classWeight == "balanced"}
+}
+
+// probeName names the linear probe in what is printed: with its class weights, if any.
+func (f *flags) probeName() string {
+	if f.classWeight != "" {
+		return "linear probe (" + f.classWeight + " class weights)"
+	}
+	return "linear probe"
+}
+
 // The flags that only one mode reads: the runs -weights starts (fine-tuning, evaluate.py's linear
 // evaluation), and the probe and kNN on frozen features (without -weights). The flag package
 // accepts either in both modes; given in the other, it would be ignored without a word.
 var (
 	weightsOnly = []string{"epochs", "lr-backbone", "lr-head", "wd", "augment", "checkpoint-dir", "checkpoint-mirror", "resume", "workers", "log-every", "eval-subset", "baseline"}
-	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds", "confusion"}
+	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds", "confusion", "class-weight"}
 )
 
 // otherMode returns the usage error for a flag given that the mode chosen does not read (see
@@ -557,7 +577,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 	var predictedInfo datasets.Info
 	var predictedRoot string
 	probeAndPredict := func(train, test eval.Features, testInfo datasets.Info) (eval.ProbeResult, error) {
-		probeCfg := eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed}
+		probeCfg := f.probeConfig()
 		predicted, predictedInfo, predictedRoot = test, testInfo, datasets.DataDirOf(dataset, dataDir)
 		if f.predict != "" {
 			d, err := datasets.Open("folder", "", datasets.Options{DataDir: f.predict, ExifOrientation: enc.Config.ExifOrientation})
@@ -575,7 +595,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		}
 		pr, err := eval.LinearProbe(b, train, test, probeCfg)
 		if err == nil {
-			res.LinearProbeTrain, res.ProbeEpochs = &pr.TrainAccuracy, f.probeEpochs
+			res.LinearProbeTrain, res.ProbeEpochs, res.ClassWeight = &pr.TrainAccuracy, f.probeEpochs, f.classWeight
 		}
 		return pr, err
 	}
@@ -638,7 +658,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "linear probe: train %.2f%% (%d images; no held-out images to score it on)\n", 100*pr.TrainAccuracy, train.N)
+		fmt.Fprintf(stdout, "%s: train %.2f%% (%d images; no held-out images to score it on)\n", f.probeName(), 100*pr.TrainAccuracy, train.N)
 		res.TrainImages = &train.N
 		if err := wrotePredictions(pr); err != nil {
 			return err
@@ -711,7 +731,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "linear probe: train %.2f%%, test %.2f%% (balanced: %.2f%%)\n", 100*pr.TrainAccuracy, 100*pr.TestAccuracy, 100*pr.TestBalanced)
+			fmt.Fprintf(stdout, "%s: train %.2f%%, test %.2f%% (balanced: %.2f%%)\n", f.probeName(), 100*pr.TrainAccuracy, 100*pr.TestAccuracy, 100*pr.TestBalanced)
 			res.LinearProbe, res.LinearProbeBalanced = &pr.TestAccuracy, &pr.TestBalanced
 			probePred = pr.TestPred
 			if err := wrotePredictions(pr); err != nil {

@@ -1291,6 +1291,55 @@ func TestPredictionsOfShards(t *testing.T) {
 	}
 }
 
+// TestClassWeight: -class-weight balanced trains the probe with class weights (eval's
+// TestClassBalancedProbe checks what they do): on imbalanced training images its predictions
+// differ from the plain probe's, it is named where its accuracy is printed, and the result records
+// it; a weighting it does not know, or no probe to weight, is refused.
+func TestClassWeight(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a"}, 9)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"x", "b"}, 2) // b: 2 images (x's go)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 2)
+	if err := os.RemoveAll(filepath.Join(root, "train", "x")); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 }, 3)
+	var probs [2][]string
+	for k, weight := range []string{"", "balanced"} {
+		out, result := filepath.Join(t.TempDir(), "p.csv"), filepath.Join(t.TempDir(), "r.json")
+		o := evaluate(t, "-checkpoint", dir, "-probe-epochs", "5", "-knn-k", "0", "-class-weight", weight, "-predictions", out, "-result", result)
+		if o.code != 0 {
+			t.Fatalf("-class-weight %q: exit %d:\n%s", weight, o.code, o.stderr)
+		}
+		r, _ := readResult(t, result)
+		name := "linear probe: train "
+		if weight != "" {
+			name = "linear probe (balanced class weights): train "
+		}
+		if r.ClassWeight != weight || !strings.Contains(o.stdout, name) {
+			t.Errorf("-class-weight %q: recorded %q, printed:\n%s\nwant %q", weight, r.ClassWeight, o.stdout, name)
+		}
+		for _, row := range readCSV(t, out)[1:] {
+			probs[k] = append(probs[k], row[3])
+		}
+	}
+	if len(probs[0]) != 4 || slices.Equal(probs[0], probs[1]) {
+		t.Errorf("probabilities %v plain, %v balanced: want 4 each, not all equal", probs[0], probs[1])
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-class-weight", "inverse"}, `-class-weight: unknown weighting "inverse": use balanced`},
+		{[]string{"-class-weight", "balanced", "-probe-epochs", "0"}, "-class-weight weights the linear probe's training: give -probe-epochs above 0"},
+		{[]string{"-class-weight", "balanced", "-weights", "freeze"}, "-class-weight applies to the probe and kNN on frozen features"},
+	} {
+		if o := evaluate(t, append([]string{"-checkpoint", dir}, tc.args...)...); o.code != 2 || !strings.Contains(o.stderr, tc.want) {
+			t.Errorf("%v: exit %d, want 2 and %q:\n%s", tc.args, o.code, tc.want, o.stderr)
+		}
+	}
+}
+
 // checkConfusion checks a confusion matrix's record against the predictions of the same
 // classifier (rows of a -predictions file, its header first: label in column 1, predicted class in
 // column 2): each count is the number of rows of that label and prediction; the figure exists,

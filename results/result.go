@@ -197,10 +197,12 @@ type Evaluate struct {
 	// ViewSize is the side of the images the encoder saw (absent when nothing was embedded).
 	ViewSize int `json:"view_size,omitempty"`
 	// LinearProbe is the linear probe's test top-1 accuracy after ProbeEpochs epochs,
-	// LinearProbeTrain its accuracy on its training images.
+	// LinearProbeTrain its accuracy on its training images; ClassWeight is its weighting of the
+	// classes ("balanced": by inverse frequency, evaluate -class-weight; absent: none).
 	LinearProbe      *float64 `json:"linear_probe,omitempty"`
 	LinearProbeTrain *float64 `json:"linear_probe_train,omitempty"`
 	ProbeEpochs      int      `json:"probe_epochs,omitempty"`
+	ClassWeight      string   `json:"class_weight,omitempty"`
 	// KNN is the kNN classifier's test top-1 accuracy with KNNK neighbours at temperature KNNT.
 	KNN  *float64 `json:"knn,omitempty"`
 	KNNK int      `json:"knn_k,omitempty"`
