@@ -292,21 +292,7 @@ func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 		}
 	}
 
-	p := gplot.New()
-	p.Title.Text = wrap(pn.Title, textStyle(sans, 11), w-vg.Points(30))
-	p.Title.TextStyle = textStyle(sans, 11)
-	p.Title.TextStyle.XAlign, p.Title.TextStyle.YAlign = draw.XCenter, draw.YTop
-	p.Title.Padding = vg.Points(4)
-	for _, ax := range []*gplot.Axis{&p.X, &p.Y} {
-		ax.Label.TextStyle = textStyle(sans, 10)
-		ax.Label.TextStyle.XAlign, ax.Label.TextStyle.YAlign = draw.XCenter, draw.YBottom
-		xa, ya := ax.Tick.Label.XAlign, ax.Tick.Label.YAlign
-		ax.Tick.Label = textStyle(sans, 9)
-		ax.Tick.Label.XAlign, ax.Tick.Label.YAlign = xa, ya
-		ax.Tick.Length = vg.Points(4)
-		ax.Label.Padding = vg.Points(2)
-	}
-	p.X.Label.Text, p.Y.Label.Text = pn.XLabel, pn.YLabel
+	p := styledPlot(pn, w, vg.Points(4))
 	inches := func(l vg.Length) float64 { return float64(l / vg.Inch) }
 	p.X.Tick.Marker = ticker{log: logX, target: min(10, max(3, int(math.Round(inches(w)*1.1))))}
 	p.Y.Tick.Marker = ticker{log: logY, target: min(8, max(3, int(math.Round(inches(h)*1.6))))}
@@ -392,6 +378,27 @@ func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 	}
 	pp.occupied = newOccupancy(p, curves, hlines, vlines)
 	return pp, nil
+}
+
+// styledPlot is a gonum plot in the figures' look, with pn's title (wrapped to about w) and axis
+// labels, and ticks of the given length.
+func styledPlot(pn *Panel, w, tick vg.Length) *gplot.Plot {
+	p := gplot.New()
+	p.Title.Text = wrap(pn.Title, textStyle(sans, 11), w-vg.Points(30))
+	p.Title.TextStyle = textStyle(sans, 11)
+	p.Title.TextStyle.XAlign, p.Title.TextStyle.YAlign = draw.XCenter, draw.YTop
+	p.Title.Padding = vg.Points(4)
+	for _, ax := range []*gplot.Axis{&p.X, &p.Y} {
+		ax.Label.TextStyle = textStyle(sans, 10)
+		ax.Label.TextStyle.XAlign, ax.Label.TextStyle.YAlign = draw.XCenter, draw.YBottom
+		xa, ya := ax.Tick.Label.XAlign, ax.Tick.Label.YAlign
+		ax.Tick.Label = textStyle(sans, 9)
+		ax.Tick.Label.XAlign, ax.Tick.Label.YAlign = xa, ya
+		ax.Tick.Length = tick
+		ax.Label.Padding = vg.Points(2)
+	}
+	p.X.Label.Text, p.Y.Label.Text = pn.XLabel, pn.YLabel
+	return p
 }
 
 // resolve decides whether an axis is logarithmic.

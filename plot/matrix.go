@@ -87,19 +87,7 @@ func newMatrixPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 		}
 	}
 
-	p := gplot.New()
-	p.Title.Text = wrap(pn.Title, textStyle(sans, 11), w-vg.Points(30))
-	p.Title.TextStyle = textStyle(sans, 11)
-	p.Title.TextStyle.XAlign, p.Title.TextStyle.YAlign = draw.XCenter, draw.YTop
-	p.Title.Padding = vg.Points(4)
-	for _, ax := range []*gplot.Axis{&p.X, &p.Y} {
-		ax.Label.TextStyle = textStyle(sans, 10)
-		ax.Label.TextStyle.XAlign, ax.Label.TextStyle.YAlign = draw.XCenter, draw.YBottom
-		ax.Tick.Label = textStyle(sans, 9)
-		ax.Tick.Length = vg.Points(3)
-		ax.Label.Padding = vg.Points(2)
-	}
-	p.X.Label.Text, p.Y.Label.Text = pn.XLabel, pn.YLabel
+	p := styledPlot(pn, w, vg.Points(3))
 	p.X.Min, p.X.Max, p.Y.Min, p.Y.Max = 0, float64(cols), 0, float64(rows)
 	p.X.Tick.Marker = categoryTicks(m.Columns, false)
 	p.Y.Tick.Marker = categoryTicks(m.Rows, true)
