@@ -12,9 +12,10 @@ import (
 	"github.com/gomlx-ssl/vicreg/backend/backendtest"
 )
 
-// TestClassWeights: N/(C·n_c) over the classes present, 0 for a class without rows.
+// TestClassWeights: N/(C·n_c) over the classes present, 0 for a class without rows; a row of
+// unknown label (-1) is not counted.
 func TestClassWeights(t *testing.T) {
-	got := ClassWeights([]int32{0, 0, 0, 1, 0, 0}, 3)
+	got := ClassWeights([]int32{0, 0, -1, 0, 1, 0, 0}, 3)
 	want := []float32{6.0 / (2 * 5), 6.0 / (2 * 1), 0}
 	if !slices.Equal(got, want) {
 		t.Errorf("class weights %v, want %v", got, want)

@@ -40,23 +40,27 @@ type ProbeConfig struct {
 }
 
 // ClassWeights are the weights ProbeConfig.Balanced gives each class of labels (with classes
-// classes): N/(C·n_c), n_c the rows of class c, N all rows, C the classes with rows; 0 for a class
-// without rows.
+// classes): N/(C·n_c), n_c the rows of class c, N the labelled rows, C the classes with rows; 0
+// for a class without rows. Rows of unknown label (-1) are not counted.
 func ClassWeights(labels []int32, classes int) []float32 {
 	count := make([]int, classes)
+	n := 0
 	for _, l := range labels {
-		count[l]++
+		if l >= 0 {
+			count[l]++
+			n++
+		}
 	}
 	present := 0
-	for _, n := range count {
-		if n > 0 {
+	for _, k := range count {
+		if k > 0 {
 			present++
 		}
 	}
 	w := make([]float32, classes)
-	for c, n := range count {
-		if n > 0 {
-			w[c] = float32(float64(len(labels)) / float64(present*n))
+	for c, k := range count {
+		if k > 0 {
+			w[c] = float32(float64(n) / float64(present*k))
 		}
 	}
 	return w

@@ -39,7 +39,8 @@
 // DIR; -confusion FILE.svg draws the probe's confusion matrix. With -folds, these three report
 // the out-of-fold predictions (each labelled image's by the fold that holds it out). Images are
 // named by their file, the WebDataset key of shards, or their index. -class-weight balanced
-// weights the probe's training images by their class's inverse frequency.
+// weights the probe's (or the fine-tuned classifier's) training images by their class's inverse
+// frequency.
 //
 // SIGINT or SIGTERM stops an evaluation on frozen features at once (exit status 130): the files
 // written before it are complete, and the one being written is not kept (no temporary file is
@@ -131,7 +132,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&f.folds, "folds", 0, "frozen features: K-fold cross-validation of the probe and kNN on the training split's labelled images, in place of the test split: K folds stratified by class, chosen by path (the same folds in every run), each held out in turn; prints each fold and the mean ± sd (0: none; for a small labelled set); with -predictions and -per-class, each image's out-of-fold prediction")
 	fs.Float64Var(&f.knnT, "knn-t", 0.07, "frozen features: temperature of the kNN classifier")
 	fs.StringVar(&f.predictions, "predictions", "", "write the linear probe's prediction (with -weights, the trained classifier's) for each test image (or -predict's; with -folds, each labelled image's out-of-fold prediction, and its fold) to this .csv file: file (or WebDataset key, or index), label, predicted class and its probability")
-	fs.StringVar(&f.classWeight, "class-weight", "", "frozen features: the linear probe's weighting of its training images by class: \"\" (none) or balanced (each image's loss weighted by its class's inverse frequency, scikit-learn's class_weight=\"balanced\": on imbalanced classes, every class counts alike, for the balanced accuracy)")
+	fs.StringVar(&f.classWeight, "class-weight", "", "the weighting by class of the linear probe's training images (with -weights, of the fine-tuned classifier's, and the baseline's): \"\" (none) or balanced (each image's loss weighted by its class's inverse frequency, scikit-learn's class_weight=\"balanced\": on imbalanced classes, every class counts alike, for the balanced accuracy)")
 	fs.StringVar(&f.confusion, "confusion", "", "draw the linear probe's confusion matrix on the test images (with -folds, of its out-of-fold predictions) to this .svg or .png file, print the most frequent confusions, and record the counts in -result")
 	fs.StringVar(&f.predict, "predict", "", "with -predictions: the folder of images to classify in place of the test split (unlabelled photos, a Kaggle test_images/; its class folders, if any, give the label column)")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file (each row's file, or WebDataset key, to NAME.files.txt or NAME.keys.txt beside it); its folder must exist")
@@ -297,7 +298,7 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-confusion: %s: the file name must end in .svg or .png", f.confusion)
 	case f.classWeight != "" && f.classWeight != "balanced":
 		return fmt.Sprintf("-class-weight: unknown weighting %q: use balanced, or give none", f.classWeight)
-	case f.classWeight != "" && f.probeEpochs == 0:
+	case f.classWeight != "" && f.weights == "" && f.probeEpochs == 0:
 		return "-class-weight weights the linear probe's training: give -probe-epochs above 0"
 	case f.confusion != "" && f.probeEpochs == 0:
 		return "-confusion draws the linear probe's confusion matrix: give -probe-epochs above 0"
@@ -354,7 +355,7 @@ func (f *flags) probeName() string {
 // accepts either in both modes; given in the other, it would be ignored without a word.
 var (
 	weightsOnly = []string{"epochs", "lr-backbone", "lr-head", "wd", "augment", "checkpoint-dir", "checkpoint-mirror", "resume", "workers", "log-every", "eval-subset", "baseline"}
-	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds", "confusion", "class-weight"}
+	frozenOnly  = []string{"subset", "probe-epochs", "knn-k", "knn-t", "folds", "confusion"}
 )
 
 // otherMode returns the usage error for a flag given that the mode chosen does not read (see
@@ -807,7 +808,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	if f.testSplit == "test" {
 		cfg.TestSplit = f.testSplit
 	}
-	cfg.Predictions, cfg.Predict = f.predictions, f.predict
+	cfg.Predictions, cfg.Predict, cfg.ClassWeight = f.predictions, f.predict, f.classWeight
 	cfg.Seed, cfg.BatchSize, cfg.FitBatch = f.seed, f.batch, !f.set["batch-size"]
 	cfg.Augment = "crop-flip"
 	if cfg.Dataset == "mnist" {

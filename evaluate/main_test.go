@@ -27,6 +27,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
+	"github.com/gomlx-ssl/vicreg/train/finetune"
 )
 
 // writeTinyRun writes a tiny run (encodertest.WriteTinyRuns) with checkpoints at the given steps
@@ -1285,6 +1286,11 @@ func TestPredictionsOfShards(t *testing.T) {
 			t.Errorf("%s: header %v, keys %v; want key first, and the keys %v", path, rows[0], got, want)
 		}
 	}
+	// Class weights need every training label beforehand, which shards, read in order, do not give.
+	if o := evaluate(t, "-checkpoint", run, "-weights", "freeze", "-epochs", "1", "-baseline=false", "-checkpoint-dir", filepath.Join(t.TempDir(), "cw"), "-class-weight", "balanced"); o.code != 2 ||
+		!strings.Contains(o.stderr, "class weights need the training labels beforehand: an in-memory data set or an image folder, not -dataset shards") {
+		t.Errorf("-class-weight balanced on shards: exit %d, want 2:\n%s", o.code, o.stderr)
+	}
 	keys, err := os.ReadFile(eval.KeysFile(emb))
 	if got := strings.Fields(string(keys)); err != nil || !slices.Equal(slices.Sorted(slices.Values(got)), want) {
 		t.Errorf("%s: %q, %v; want the keys %v", eval.KeysFile(emb), keys, err, want)
@@ -1294,7 +1300,8 @@ func TestPredictionsOfShards(t *testing.T) {
 // TestClassWeight: -class-weight balanced trains the probe with class weights (eval's
 // TestClassBalancedProbe checks what they do): on imbalanced training images its predictions
 // differ from the plain probe's, it is named where its accuracy is printed, and the result records
-// it; a weighting it does not know, or no probe to weight, is refused.
+// it; with -weights, the fine-tuned classifier's loss is weighted; a weighting it does not know,
+// or no probe to weight, is refused.
 func TestClassWeight(t *testing.T) {
 	root := t.TempDir()
 	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a"}, 9)
@@ -1326,13 +1333,38 @@ func TestClassWeight(t *testing.T) {
 	if len(probs[0]) != 4 || slices.Equal(probs[0], probs[1]) {
 		t.Errorf("probabilities %v plain, %v balanced: want 4 each, not all equal", probs[0], probs[1])
 	}
+	// Fine-tuning: the run records the weighting in its config.json, and its first steps' loss,
+	// the same images and initial weights, differs from the plain run's (trainer's
+	// TestMaskedCrossEntropy checks the weighted loss itself).
+	var losses [2]float64
+	for k, weight := range []string{"", "balanced"} {
+		ft := filepath.Join(t.TempDir(), "ft")
+		if o := evaluate(t, "-checkpoint", dir, "-weights", "freeze", "-epochs", "1", "-baseline=false", "-checkpoint-dir", ft, "-class-weight", weight); o.code != 0 {
+			t.Fatalf("-weights freeze -class-weight %q: exit %d:\n%s", weight, o.code, o.stderr)
+		}
+		data, err := os.ReadFile(filepath.Join(ft, config.FileName))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c finetune.Config
+		if err := json.Unmarshal(data, &c); err != nil || c.ClassWeight != weight {
+			t.Errorf("-class-weight %q: config.json records %q (%v)", weight, c.ClassWeight, err)
+		}
+		m, err := results.ReadMetrics(filepath.Join(ft, results.MetricsFileName))
+		if err != nil || len(m[results.KeyLoss]) == 0 {
+			t.Fatalf("-class-weight %q: metrics %v, %v", weight, m, err)
+		}
+		losses[k] = m[results.KeyLoss][0].Value
+	}
+	if losses[0] == losses[1] {
+		t.Errorf("the first loss of the plain and the balanced fine-tuning: both %v, want them to differ", losses[0])
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
 	}{
 		{[]string{"-class-weight", "inverse"}, `-class-weight: unknown weighting "inverse": use balanced`},
 		{[]string{"-class-weight", "balanced", "-probe-epochs", "0"}, "-class-weight weights the linear probe's training: give -probe-epochs above 0"},
-		{[]string{"-class-weight", "balanced", "-weights", "freeze"}, "-class-weight applies to the probe and kNN on frozen features"},
 	} {
 		if o := evaluate(t, append([]string{"-checkpoint", dir}, tc.args...)...); o.code != 2 || !strings.Contains(o.stderr, tc.want) {
 			t.Errorf("%v: exit %d, want 2 and %q:\n%s", tc.args, o.code, tc.want, o.stderr)

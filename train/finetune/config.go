@@ -84,6 +84,12 @@ type Config struct {
 	// scale 0.6-1, aspect 0.8-1.25, no flip, no colour) or "none".
 	Augment string `json:"augment"`
 	Seed    uint64 `json:"seed"`
+	// ClassWeight weights the classifier's loss by class: "" none, or "balanced", each image's
+	// loss by its class's inverse frequency among the training images, N/(C·n_c)
+	// (eval.ClassWeights), the weighted mean over a batch divided by its sum of weights, as
+	// PyTorch's CrossEntropyLoss(weight=...): for imbalanced classes. It needs the training labels
+	// beforehand: an in-memory data set or an image folder.
+	ClassWeight string `json:"class_weight,omitempty"`
 
 	CheckpointDir string `json:"checkpoint_dir" config:"local"`
 	// CheckpointMirror is a bucket folder (s3://BUCKET/PREFIX/, gs://...) that keeps a copy of
@@ -161,6 +167,8 @@ func (c Config) Validate() error {
 		return config.Errorf("wd", "must be a number >= 0, got %g", c.WeightDecay)
 	case !(c.Momentum >= 0 && c.Momentum < 1):
 		return config.Errorf("momentum", "must be in [0, 1), got %g", c.Momentum)
+	case c.ClassWeight != "" && c.ClassWeight != "balanced":
+		return config.Errorf("class-weight", "unknown weighting %q: use balanced, or give none", c.ClassWeight)
 	case !contains(Augmentations, c.Augment):
 		return config.Errorf("augment", "unknown augmentation %q: use one of %s", c.Augment, strings.Join(Augmentations, ", "))
 	case c.CheckpointDir == "":

@@ -205,9 +205,14 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		return nil, fmt.Errorf("the optimiser: %w", err)
 	}
 	net := &network{model: cfg.Encoder.Model, dtype: dtype, classes: classes, frozen: cfg.Weights == Freeze}
+	var classWeights []float32
+	if cfg.ClassWeight == "balanced" {
+		classWeights = eval.ClassWeights(datasets.Labels(train.(datasets.Source)), classes) // loadData checked
+		logger.Info("class weights (balanced)", "weights", classWeights)
+	}
 	stepExec, err := context.NewExec(b, ctx.Checked(false), func(ctx *context.Context, images, labels *Node) []*Node {
 		g := images.Graph()
-		loss, acc := trainer.MaskedCrossEntropy(net.logits(ctx, images, !net.frozen), labels)
+		loss, acc := trainer.MaskedCrossEntropy(net.logits(ctx, images, !net.frozen), labels, classWeights)
 		lr := schedule.WithBase(cfg.LRHead).Graph(optim.StepVar(ctx).ValueGraph(g))
 		opt.UpdateGraph(ctx, g, loss)
 		return []*Node{loss, acc, lr}
@@ -513,6 +518,9 @@ func loadData(cfg Config, logger *log.Logger) (train, test datasets.Data, err er
 			return nil, nil, config.Errorf("train-percent", "%v", err)
 		}
 		train = datasets.Select(src, idx)
+	}
+	if _, ok := train.(datasets.Source); cfg.ClassWeight != "" && !ok {
+		return nil, nil, config.Errorf("class-weight", "class weights need the training labels beforehand: an in-memory data set or an image folder, not -dataset %s", cfg.Dataset)
 	}
 	if n := train.Info().Len; n < cfg.BatchSize && !cfg.FitBatch {
 		return nil, nil, config.Errorf("batch-size", "%d is larger than the %d training images (%g%% of %d): use a smaller -batch-size",

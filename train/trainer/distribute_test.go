@@ -385,7 +385,7 @@ func perShard(t *testing.T, b backends.Backend, ctx *context.Context, net *Netwo
 		} else {
 			total, _ = net.Objective.Loss(z1, z2)
 		}
-		probeLoss, _ := MaskedCrossEntropy(net.ProbeLogits(ctx, f1), labels)
+		probeLoss, _ := MaskedCrossEntropy(net.ProbeLogits(ctx, f1), labels, nil)
 		opt.UpdateGraph(ctx, g, Add(total, probeLoss))
 		return []*Node{total}
 	})

@@ -50,7 +50,7 @@ func NewStepOn(b backends.Backend, ctx *context.Context, net *Network, opt *opti
 		lr := opt.LearningRate(ctx, g)
 		loss := total
 		if net.NumClasses > 0 { // an unlabelled set has no probe: no probe outputs either
-			probeLoss, probeAcc := MaskedCrossEntropy(net.ProbeLogits(ctx, f1), labels)
+			probeLoss, probeAcc := MaskedCrossEntropy(net.ProbeLogits(ctx, f1), labels, nil)
 			loss = Add(loss, probeLoss)
 			names = append(names, results.KeyProbeLoss, results.KeyProbeBatchAcc)
 			outs = append(outs, probeLoss, probeAcc)
@@ -118,8 +118,10 @@ func (s *Step) Finalize() { s.exec.Finalize() }
 
 // MaskedCrossEntropy is the mean softmax cross-entropy and accuracy over the rows with a label
 // >= 0 (unlabeled rows carry -1). Unlike GoMLX's masked cross-entropy it stays finite (0) for a
-// batch without any labeled row, which STL-10's train+unlabeled split produces.
-func MaskedCrossEntropy(logits, labels *Node) (loss, acc *Node) {
+// batch without any labeled row, which STL-10's train+unlabeled split produces. With
+// classWeights (nil: none; one per class), the loss is the mean weighted by each row's class
+// weight, Σ w·CE / Σ w, as PyTorch's CrossEntropyLoss(weight=...); the accuracy stays unweighted.
+func MaskedCrossEntropy(logits, labels *Node, classWeights []float32) (loss, acc *Node) {
 	g := logits.Graph()
 	classes := logits.Shape().Dimensions[1]
 	valid := ConvertDType(GreaterOrEqual(labels, ScalarZero(g, labels.DType())), logits.DType())
@@ -127,9 +129,19 @@ func MaskedCrossEntropy(logits, labels *Node) (loss, acc *Node) {
 	oneHot := OneHot(safe, classes, logits.DType())
 	perRow := Neg(ReduceSum(Mul(oneHot, LogSoftmax(logits, -1)), -1))
 	count := Max(ReduceAllSum(valid), OnesLike(ReduceAllSum(valid)))
-	loss = Div(ReduceAllSum(Mul(perRow, valid)), count)
 	hit := ConvertDType(Equal(ArgMax(logits, -1, labels.DType()), safe), logits.DType())
 	acc = Div(ReduceAllSum(Mul(hit, valid)), count)
+	weight := valid
+	if classWeights != nil {
+		if len(classWeights) != classes {
+			panic(fmt.Sprintf("trainer.MaskedCrossEntropy: %d class weights for %d classes", len(classWeights), classes))
+		}
+		perClass := ConvertDType(Const(g, classWeights), logits.DType())
+		weight = Mul(valid, Gather(perClass, InsertAxes(safe, -1)))
+		total := ReduceAllSum(weight)
+		count = Where(GreaterThan(total, ZerosLike(total)), total, OnesLike(total))
+	}
+	loss = Div(ReduceAllSum(Mul(perRow, weight)), count)
 	return ConvertDType(loss, dtypes.Float32), ConvertDType(acc, dtypes.Float32)
 }
 
