@@ -59,10 +59,10 @@ func BalancedScores(scores []float32, labels []int32, classes int) (float64, err
 }
 
 // Predict is the prediction of each row of scores (logits, row-major [rows, classes]): its class
-// of highest score (Top1) and that class's softmax probability, computed stably (the row's
-// maximum subtracted first) in float64.
+// of highest score (Top1), and that class's and every class's softmax probability (Prob, Probs),
+// computed stably (the row's maximum subtracted first) in float64.
 func Predict(scores []float32, classes int) Prediction {
-	p := Prediction{Class: Top1(scores, classes), Prob: make([]float32, len(scores)/classes)}
+	p := Prediction{Class: Top1(scores, classes), Prob: make([]float32, len(scores)/classes), Probs: make([]float32, len(scores))}
 	for i, best := range p.Class {
 		row := scores[i*classes : (i+1)*classes]
 		sum := 0.0
@@ -70,6 +70,9 @@ func Predict(scores []float32, classes int) Prediction {
 			sum += math.Exp(float64(v - row[best]))
 		}
 		p.Prob[i] = float32(1 / sum)
+		for c, v := range row {
+			p.Probs[i*classes+c] = float32(math.Exp(float64(v-row[best])) / sum)
+		}
 	}
 	return p
 }

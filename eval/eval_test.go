@@ -232,9 +232,20 @@ func TestProbePredicts(t *testing.T) {
 	test := twoGaussians(rng, 60, 5, 1)
 	unlabelled := test
 	unlabelled.Labels, unlabelled.NumClasses = nil, 0
-	pr, err := LinearProbe(b, train, test, ProbeConfig{Epochs: 3, Seed: 1, BatchSize: 16, Predict: []Features{unlabelled}})
+	pr, err := LinearProbe(b, train, test, ProbeConfig{Epochs: 3, Seed: 1, BatchSize: 16, Predict: []Features{unlabelled}, Probabilities: true})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Every class's probability: rows summing to 1, their largest the class predicted's.
+	if probs := pr.Predictions[0].Probs; len(probs) != 2*test.N {
+		t.Fatalf("%d class probabilities for %d rows of 2 classes", len(probs), test.N)
+	} else {
+		for i := range test.N {
+			row, c := probs[2*i:2*i+2], pr.Predictions[0].Class[i]
+			if math.Abs(float64(row[0]+row[1])-1) > 1e-6 || row[c] != pr.Predictions[0].Prob[i] || row[c] < row[1-c] {
+				t.Errorf("row %d: probabilities %v, class %d of probability %v", i, row, c, pr.Predictions[0].Prob[i])
+			}
+		}
 	}
 	if len(pr.Predictions) != 1 || !slices.Equal(pr.Predictions[0].Class, pr.TestPred) || len(pr.Predictions[0].Prob) != test.N {
 		t.Fatalf("predictions %+v; want the test predictions %v, with a probability each", pr.Predictions, pr.TestPred)

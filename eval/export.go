@@ -170,19 +170,35 @@ type Predictions struct {
 	// Fold is the cross-validation fold of each row, that of the classifier that predicted it (an
 	// out-of-fold prediction, numbered from 1), written as a "fold" column; nil for none.
 	Fold []int
+	// Probabilities adds a column per class of Classes, "p_" and its name, with each row's
+	// probability of it (P.Probs, which it needs): for a submission that wants them, or for
+	// stacking out-of-fold predictions.
+	Probabilities bool
 }
 
 // WritePredictions writes p to path as CSV, atomically: a row per image, under the header file
-// (or key, or index: Features.Names), label (empty where unknown), predicted, probability, and
-// fold when p.Fold is set.
+// (or key, or index: Features.Names), label (empty where unknown), predicted, probability, fold
+// when p.Fold is set, and p_CLASS for each class with p.Probabilities.
 func WritePredictions(path string, p Predictions) error {
-	if len(p.P.Class) != p.X.N || len(p.P.Prob) != p.X.N || (p.Fold != nil && len(p.Fold) != p.X.N) {
-		panic(fmt.Sprintf("eval.WritePredictions: %d classes, %d probabilities and %d folds for %d rows", len(p.P.Class), len(p.P.Prob), len(p.Fold), p.X.N))
+	classes := p.Classes.NumClasses // of p.P.Probs' rows
+	if p.Probabilities && p.X.N > 0 {
+		classes = len(p.P.Probs) / p.X.N
+	}
+	if len(p.P.Class) != p.X.N || len(p.P.Prob) != p.X.N || (p.Fold != nil && len(p.Fold) != p.X.N) ||
+		(p.Probabilities && len(p.P.Probs) != p.X.N*classes) {
+		panic(fmt.Sprintf("eval.WritePredictions: %d classes, %d probabilities, %d class probabilities (of %d classes) and %d folds for %d rows",
+			len(p.P.Class), len(p.P.Prob), len(p.P.Probs), classes, len(p.Fold), p.X.N))
 	}
 	column, names := p.X.Names(p.Root)
 	header := []string{column, "label", "predicted", "probability"}
 	if p.Fold != nil {
 		header = append(header, "fold")
+	}
+	first := len(header) // of the class probabilities
+	if p.Probabilities {
+		for c := range classes {
+			header = append(header, "p_"+p.Classes.ClassName(c))
+		}
 	}
 	return atomicfile.Write(path, 0, func(w io.Writer) error {
 		cw := csv.NewWriter(w)
@@ -198,6 +214,11 @@ func WritePredictions(path string, p Predictions) error {
 			row[2], row[3] = p.Classes.ClassName(int(p.P.Class[i])), strconv.FormatFloat(float64(p.P.Prob[i]), 'f', 6, 32)
 			if p.Fold != nil {
 				row[4] = strconv.Itoa(p.Fold[i])
+			}
+			if p.Probabilities {
+				for c, v := range p.P.Probs[i*classes : (i+1)*classes] {
+					row[first+c] = strconv.FormatFloat(float64(v), 'f', 6, 32)
+				}
 			}
 			if err := cw.Write(row); err != nil {
 				return err

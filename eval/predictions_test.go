@@ -45,6 +45,25 @@ func TestPredict(t *testing.T) {
 	if p.Prob[3] != 1 {
 		t.Errorf("logits 1000, 0, 0: probability %v, want 1", p.Prob[3])
 	}
+	// Every class's probability: the same formula, the predicted class's is Prob.
+	for i := range 3 {
+		for c := range 3 {
+			if want := softmax(scores[3*i:3*i+3], c); math.Abs(float64(p.Probs[3*i+c])-want) > 1e-6 {
+				t.Errorf("row %d, class %d: probability %v, want %v", i, c, p.Probs[3*i+c], want)
+			}
+		}
+		if p.Probs[3*i+int(p.Class[i])] != p.Prob[i] {
+			t.Errorf("row %d: the predicted class's probability %v in Probs, %v in Prob", i, p.Probs[3*i+int(p.Class[i])], p.Prob[i])
+		}
+	}
+	if got := p.Probs[9:]; got[0] != 1 || got[1] != 0 || got[2] != 0 {
+		t.Errorf("logits 1000, 0, 0: probabilities %v, want 1, 0, 0", got)
+	}
+	// Rows picks rows, each with its classes' probabilities.
+	if r := p.Rows([]int{2, 0}, 3); !slices.Equal(r.Class, []int32{1, 1}) || !slices.Equal(r.Prob, []float32{p.Prob[2], p.Prob[0]}) ||
+		!slices.Equal(r.Probs, append(slices.Clone(p.Probs[6:9]), p.Probs[0:3]...)) {
+		t.Errorf("rows 2 and 0: %+v", r)
+	}
 }
 
 // TestNames: rows are named by their file relative to the root, with "/" (a file outside it, or
@@ -72,7 +91,8 @@ func TestNames(t *testing.T) {
 }
 
 // TestWritePredictions: a row per image, under the header of its names, with its label (empty
-// where unknown), the class predicted, its probability to 6 places and, when given, its fold.
+// where unknown), the class predicted, its probability to 6 places and, when given, its fold and
+// every class's probability.
 func TestWritePredictions(t *testing.T) {
 	info := datasets.Info{NumClasses: 2, ClassNames: []string{"cat", "dog"}}
 	x := Features{N: 3, D: 1, X: []float32{0, 0, 0}, NumClasses: 2, Labels: []int32{1, -1, 0}, Keys: []string{"a/1", "a/2", "b/3"}}
@@ -96,6 +116,13 @@ func TestWritePredictions(t *testing.T) {
 	}
 	if got, want := read(), "key,label,predicted,probability,fold\na/1,dog,dog,0.750000,2\na/2,,cat,0.500000,1\nb/3,cat,dog,0.999999,3\n"; got != want {
 		t.Errorf("with folds, wrote\n%s\nwant\n%s", got, want)
+	}
+	p.Probs = []float32{0.25, 0.75, 0.5, 0.5, 0.000001, 0.999999}
+	if err := WritePredictions(path, Predictions{X: x, Labels: info, Classes: info, P: p, Probabilities: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := read(), "key,label,predicted,probability,p_cat,p_dog\na/1,dog,dog,0.750000,0.250000,0.750000\na/2,,cat,0.500000,0.500000,0.500000\nb/3,cat,dog,0.999999,0.000001,0.999999\n"; got != want {
+		t.Errorf("with the classes' probabilities, wrote\n%s\nwant\n%s", got, want)
 	}
 }
 

@@ -31,6 +31,8 @@ type ProbeConfig struct {
 	// Predict are feature sets (of the training features' dimension; their labels, if any, are
 	// not used) that the trained probe classifies: ProbeResult.Predictions.
 	Predict []Features
+	// Probabilities asks for every class's probability in those predictions (Prediction.Probs).
+	Probabilities bool
 	// Balanced weights each training row's loss by its class's inverse frequency, N/(C·n_c) for
 	// n_c of the N rows in class c and C classes present (scikit-learn's
 	// class_weight="balanced"), the weighted losses of a batch divided by the sum of their
@@ -106,6 +108,25 @@ type ProbeResult struct {
 type Prediction struct {
 	Class []int32
 	Prob  []float32
+	// Probs is every class's probability for each row (the softmax of its scores), row-major
+	// [rows, classes], where asked for (ProbeConfig.Probabilities; Predict); nil otherwise.
+	Probs []float32
+}
+
+// Rows returns the predictions of the given rows (a copy), with their classes' probabilities
+// when p has them, whose rows hold classes values each.
+func (p Prediction) Rows(rows []int, classes int) Prediction {
+	out := Prediction{Class: make([]int32, len(rows)), Prob: make([]float32, len(rows))}
+	if p.Probs != nil {
+		out.Probs = make([]float32, 0, len(rows)*classes)
+	}
+	for j, r := range rows {
+		out.Class[j], out.Prob[j] = p.Class[r], p.Prob[r]
+		if p.Probs != nil {
+			out.Probs = append(out.Probs, p.Probs[r*classes:(r+1)*classes]...)
+		}
+	}
+	return out
 }
 
 // LinearProbe trains a linear classifier on train and reports its accuracy on train and test.
@@ -225,9 +246,14 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 	}
 	// The class as predict chooses it (ArgMax of the same logits), and its softmax probability: the
 	// highest, softmax being monotonic.
-	classify, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, x *Node) (*Node, *Node) {
+	classify, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, x *Node) []*Node {
 		l := logits(ctx, x)
-		return ArgMax(l, -1, dtypes.Int32), ReduceMax(Softmax(l, -1), -1)
+		p := Softmax(l, -1)
+		out := []*Node{ArgMax(l, -1, dtypes.Int32), ReduceMax(p, -1)}
+		if cfg.Probabilities {
+			out = append(out, p)
+		}
+		return out
 	})
 	if err != nil {
 		return ProbeResult{}, fmt.Errorf("linear probe: building the classification: %w", err)
@@ -238,6 +264,9 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 		err := inBatches(classify, std.apply(p), batch, func(r []*tensors.Tensor, n int) {
 			out.Class = append(out.Class, tensors.MustCopyFlatData[int32](r[0])[:n]...)
 			out.Prob = append(out.Prob, tensors.MustCopyFlatData[float32](r[1])[:n]...)
+			if cfg.Probabilities {
+				out.Probs = append(out.Probs, tensors.MustCopyFlatData[float32](r[2])[:n*classes]...)
+			}
 		})
 		if err != nil {
 			return ProbeResult{}, fmt.Errorf("linear probe: classification: %w", err)

@@ -50,6 +50,9 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 	var probe, probeBal, knn, knnBal []float64
 	// The out-of-fold predictions of each row (of the rows in a fold).
 	oof := eval.Prediction{Class: make([]int32, x.N), Prob: make([]float32, x.N)}
+	if f.classProbabilities {
+		oof.Probs = make([]float32, x.N*x.NumClasses)
+	}
 	knnOOF := make([]int32, x.N)
 	bar := progress.New("cross-validation", int64(f.folds), 0, progress.Options{Logger: logger, Unit: "folds"})
 	for i := range f.folds {
@@ -67,7 +70,7 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 		var parts []string
 		if f.probeEpochs > 0 {
 			cfg := f.probeConfig()
-			cfg.Predict = []eval.Features{test}
+			cfg.Predict, cfg.Probabilities = []eval.Features{test}, f.classProbabilities
 			pr, err := eval.LinearProbe(b, train, test, cfg)
 			if err != nil {
 				bar.Finish()
@@ -75,6 +78,9 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 			}
 			for j, r := range testIdx {
 				oof.Class[r], oof.Prob[r] = pr.Predictions[0].Class[j], pr.Predictions[0].Prob[j]
+				if oof.Probs != nil {
+					copy(oof.Probs[r*x.NumClasses:(r+1)*x.NumClasses], pr.Predictions[0].Probs[j*x.NumClasses:(j+1)*x.NumClasses])
+				}
 			}
 			rf.LinearProbe, rf.LinearProbeBalanced = results.Acc(pr.TestAccuracy), results.Acc(pr.TestBalanced)
 			probe, probeBal = append(probe, pr.TestAccuracy), append(probeBal, pr.TestBalanced)
@@ -123,17 +129,14 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 		}
 	}
 	labelled := x.Rows(rows)
-	p := eval.Prediction{Class: make([]int32, len(rows)), Prob: make([]float32, len(rows))}
+	p := oof.Rows(rows, x.NumClasses)
 	var probePred, knnPred []int32
 	if len(probe) > 0 {
 		probePred = p.Class
 	}
 	if len(knn) > 0 {
 		knnPred = make([]int32, len(rows))
-	}
-	for j, r := range rows {
-		p.Class[j], p.Prob[j] = oof.Class[r], oof.Prob[r]
-		if knnPred != nil {
+		for j, r := range rows {
 			knnPred[j] = knnOOF[r]
 		}
 	}
@@ -146,7 +149,8 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 		}
 	}
 	if f.predictions != "" {
-		err := eval.WritePredictions(f.predictions, eval.Predictions{X: labelled, Root: root, Labels: classes, Classes: classes, P: p, Fold: folds})
+		err := eval.WritePredictions(f.predictions, eval.Predictions{X: labelled, Root: root, Labels: classes, Classes: classes, P: p, Fold: folds,
+			Probabilities: f.classProbabilities})
 		if err != nil {
 			return err
 		}

@@ -101,10 +101,10 @@ type flags struct {
 	knnT, percent, valPercent                         float64
 	seed                                              uint64
 
-	weights                      string
-	finetune, baseline, perClass bool
-	ft                           finetune.Config // the fine-tuning settings given on the command line
-	set                          map[string]bool // flags given explicitly
+	weights                                          string
+	finetune, baseline, perClass, classProbabilities bool
+	ft                                               finetune.Config // the fine-tuning settings given on the command line
+	set                                              map[string]bool // flags given explicitly
 }
 
 // run runs the command with args, printing the results to stdout and the log, usage errors and
@@ -134,6 +134,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.predictions, "predictions", "", "write the linear probe's prediction (with -weights, the trained classifier's) for each test image (or -predict's; with -folds, each labelled image's out-of-fold prediction, and its fold) to this .csv file: file (or WebDataset key, or index), label, predicted class and its probability")
 	fs.StringVar(&f.classWeight, "class-weight", "", "the weighting by class of the linear probe's training images (with -weights, of the fine-tuned classifier's, and the baseline's): \"\" (none) or balanced (each image's loss weighted by its class's inverse frequency, scikit-learn's class_weight=\"balanced\": on imbalanced classes, every class counts alike, for the balanced accuracy)")
 	fs.StringVar(&f.confusion, "confusion", "", "draw the linear probe's confusion matrix on the test images (with -folds, of its out-of-fold predictions) to this .svg or .png file, print the most frequent confusions, and record the counts in -result")
+	fs.BoolVar(&f.classProbabilities, "class-probabilities", false, "with -predictions: a column per class, p_CLASS, with each image's probability of it (for a submission that wants them, or for stacking -folds' out-of-fold predictions)")
 	fs.StringVar(&f.predict, "predict", "", "with -predictions: the folder of images to classify in place of the test split (unlabelled photos, a Kaggle test_images/; its class folders, if any, give the label column)")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file (each row's file, or WebDataset key, to NAME.files.txt or NAME.keys.txt beside it); its folder must exist")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
@@ -288,6 +289,8 @@ func (f *flags) check() string {
 		return "-folds cross-validates on the training split, in place of the test split: give it without -test-split test"
 	case f.folds > 0 && f.percent < 100:
 		return "-folds cross-validates with every label of the training split: give it without -train-percent"
+	case f.classProbabilities && f.predictions == "":
+		return "-class-probabilities adds columns to -predictions' file: give -predictions FILE.csv too"
 	case f.predict != "" && f.predictions == "":
 		return "-predict names the images to classify: give -predictions FILE.csv too, where the predictions go"
 	case f.predictions != "" && !strings.EqualFold(filepath.Ext(f.predictions), ".csv"):
@@ -592,7 +595,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			predictedInfo, predictedRoot = d.Info(), f.predict
 		}
 		if f.predictions != "" {
-			probeCfg.Predict = []eval.Features{predicted}
+			probeCfg.Predict, probeCfg.Probabilities = []eval.Features{predicted}, f.classProbabilities
 		}
 		pr, err := eval.LinearProbe(b, train, test, probeCfg)
 		if err == nil {
@@ -605,7 +608,8 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		if f.predictions == "" {
 			return nil
 		}
-		err := eval.WritePredictions(f.predictions, eval.Predictions{X: predicted, Root: predictedRoot, Labels: predictedInfo, Classes: opened[datasets.SplitTrain].Info(), P: pr.Predictions[0]})
+		err := eval.WritePredictions(f.predictions, eval.Predictions{X: predicted, Root: predictedRoot, Labels: predictedInfo, Classes: opened[datasets.SplitTrain].Info(),
+			P: pr.Predictions[0], Probabilities: f.classProbabilities})
 		if err != nil {
 			return err
 		}
@@ -808,7 +812,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	if f.testSplit == "test" {
 		cfg.TestSplit = f.testSplit
 	}
-	cfg.Predictions, cfg.Predict, cfg.ClassWeight = f.predictions, f.predict, f.classWeight
+	cfg.Predictions, cfg.Predict, cfg.Probabilities, cfg.ClassWeight = f.predictions, f.predict, f.classProbabilities, f.classWeight
 	cfg.Seed, cfg.BatchSize, cfg.FitBatch = f.seed, f.batch, !f.set["batch-size"]
 	cfg.Augment = "crop-flip"
 	if cfg.Dataset == "mnist" {

@@ -1152,12 +1152,12 @@ func TestFolds(t *testing.T) {
 	knnHits := map[string]float64{}          // each class's kNN hits over those runs
 	for i, f := range cv.Folds {
 		ri, pi := filepath.Join(t.TempDir(), "fold.json"), filepath.Join(t.TempDir(), "fold.csv")
-		if o := evaluate(t, append(common, "-split-column", fmt.Sprintf("fold=%d", i), "-result", ri, "-predictions", pi, "-per-class")...); o.code != 0 {
+		if o := evaluate(t, append(common, "-split-column", fmt.Sprintf("fold=%d", i), "-result", ri, "-predictions", pi, "-class-probabilities", "-per-class")...); o.code != 0 {
 			t.Fatalf("-split-column fold=%d: exit %d:\n%s", i, o.code, o.stderr)
 		}
 		want, _ := readResult(t, ri)
-		for _, row := range readCSV(t, pi)[1:] {
-			foldPredictions[row[0]] = append(row, strconv.Itoa(i+1))
+		for _, row := range readCSV(t, pi)[1:] { // file, label, predicted, probability, p_a, p_b
+			foldPredictions[row[0]] = append(append(slices.Clone(row[:4]), strconv.Itoa(i+1)), row[4:]...)
 		}
 		for _, c := range want.PerClass {
 			knnHits[c.Class] += *c.KNN * float64(c.TestImages)
@@ -1188,12 +1188,12 @@ func TestFolds(t *testing.T) {
 	// the run that holds out that fold predicts it; each class's recall, that of these predictions
 	// (the probe's, counted here from the file; kNN's, from the runs' own per-class hits).
 	oof, oofResult, oofFig := filepath.Join(t.TempDir(), "oof.csv"), filepath.Join(t.TempDir(), "oof.json"), filepath.Join(t.TempDir(), "oof.png")
-	o = evaluate(t, append(common, "-folds", "3", "-per-class", "-predictions", oof, "-result", oofResult, "-confusion", oofFig)...)
+	o = evaluate(t, append(common, "-folds", "3", "-per-class", "-predictions", oof, "-class-probabilities", "-result", oofResult, "-confusion", oofFig)...)
 	if o.code != 0 {
 		t.Fatalf("-folds 3 -per-class -predictions: exit %d:\n%s", o.code, o.stderr)
 	}
 	oofRows := readCSV(t, oof)
-	if len(oofRows) != 15 || strings.Join(oofRows[0], ",") != "file,label,predicted,probability,fold" {
+	if len(oofRows) != 15 || strings.Join(oofRows[0], ",") != "file,label,predicted,probability,fold,p_a,p_b" {
 		t.Fatalf("%s: %v; want a header with a fold column and the 14 labelled images", oof, oofRows)
 	}
 	images, hits := map[string]int{}, map[string]int{}
@@ -1548,7 +1548,7 @@ func TestPredictions(t *testing.T) {
 	// last step (training nothing), the run classifies the folder, copies as their originals.
 	ft, ftOut := filepath.Join(t.TempDir(), "ft"), filepath.Join(t.TempDir(), "ft.csv")
 	tune := []string{"-checkpoint", dir, "-weights", "freeze", "-epochs", "1", "-baseline=false", "-checkpoint-dir", ft}
-	if o := evaluate(t, append(tune, "-predictions", ftOut)...); o.code != 0 || !strings.Contains(o.stdout, "wrote the fine-tuned classifier's predictions to "+ftOut) {
+	if o := evaluate(t, append(tune, "-predictions", ftOut, "-class-probabilities")...); o.code != 0 || !strings.Contains(o.stdout, "wrote the fine-tuned classifier's predictions to "+ftOut) {
 		t.Fatalf("-weights freeze -predictions: exit %d:\n%s%s", o.code, o.stdout, o.stderr)
 	}
 	res, err := results.ReadAs[results.Finetune](filepath.Join(ft, "result.json"))
@@ -1557,7 +1557,15 @@ func TestPredictions(t *testing.T) {
 	}
 	ftRows := readCSV(t, ftOut)
 	right, ftByFile := 0, map[string][]string{}
+	if strings.Join(ftRows[0], ",") != "file,label,predicted,probability,p_a,p_b" {
+		t.Errorf("fine-tuned predictions with -class-probabilities: header %v", ftRows[0])
+	}
 	for _, row := range ftRows[1:] {
+		pa, _ := strconv.ParseFloat(row[4], 64)
+		pb, _ := strconv.ParseFloat(row[5], 64)
+		if p := map[string]float64{"a": pa, "b": pb}[row[2]]; math.Abs(pa+pb-1) > 2e-6 || strconv.FormatFloat(p, 'f', 6, 64) != row[3] || p < math.Max(pa, pb) {
+			t.Errorf("fine-tuned prediction %v: want class probabilities summing to 1, the predicted class's the largest and its probability", row)
+		}
 		if row[1] == row[2] {
 			right++
 		}
@@ -1602,6 +1610,7 @@ func TestPredictions(t *testing.T) {
 		want string
 	}{
 		{[]string{"-predict", flat}, "-predict names the images to classify: give -predictions FILE.csv too"},
+		{[]string{"-class-probabilities"}, "-class-probabilities adds columns to -predictions' file: give -predictions FILE.csv too"},
 		{[]string{"-predictions", filepath.Join(t.TempDir(), "p.txt")}, "the file name must end in .csv"},
 		{[]string{"-predictions", filepath.Join(t.TempDir(), "p.csv"), "-probe-epochs", "0"}, "give -probe-epochs above 0"},
 		{[]string{"-confusion", filepath.Join(t.TempDir(), "c.pdf")}, "the file name must end in .svg or .png"},

@@ -103,8 +103,10 @@ type Config struct {
 	// folder Predict (eval.WritePredictions). Neither is recorded: they do not change the run.
 	Predictions string `json:"-"`
 	Predict     string `json:"-"`
-	LogEvery    int    `json:"log_every" config:"local"`
-	Workers     int    `json:"workers" config:"local"`
+	// Probabilities adds each class's probability to the predictions (eval.Predictions).
+	Probabilities bool `json:"-"`
+	LogEvery      int  `json:"log_every" config:"local"`
+	Workers       int  `json:"workers" config:"local"`
 	// SkipBadImages replaces training images that do not decode and leaves them out of the
 	// evaluation (logged by name) instead of stopping.
 	SkipBadImages bool   `json:"skip_bad_images" config:"local"`

@@ -357,7 +357,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 			root = cfg.Predict
 		}
 		n, err := writePredictions(evalExec, target, root, datasets.EvalConfig{BatchSize: max(cfg.BatchSize, 256), Size: size,
-			Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages}, train.Info(), cfg.Predictions, opts.Stop)
+			Mean: mean, Std: std, SkipBadImages: cfg.SkipBadImages}, train.Info(), cfg.Predictions, cfg.Probabilities, opts.Stop)
 		if err != nil {
 			return nil, err
 		}
@@ -476,14 +476,15 @@ func classScores(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, c
 
 // writePredictions writes the classifier's prediction of each image of ds (the test split, or
 // the folder cfg.Predict) to cfg.Predictions (eval.WritePredictions: each image's file relative
-// to root, or its key or index). classNames are the training split's classes.
-func writePredictions(exec *context.Exec, ds datasets.Data, root string, ec datasets.EvalConfig, classNames datasets.Info, path string, stop *atomic.Bool) (int, error) {
+// to root, or its key or index; with probabilities, every class's). classNames are the training
+// split's classes.
+func writePredictions(exec *context.Exec, ds datasets.Data, root string, ec datasets.EvalConfig, classNames datasets.Info, path string, probabilities bool, stop *atomic.Bool) (int, error) {
 	x, err := classScores(exec, ds, ec, classNames.NumClasses, stop)
 	if err != nil {
 		return 0, err
 	}
 	p := eval.Predict(x.X, classNames.NumClasses)
-	return x.N, eval.WritePredictions(path, eval.Predictions{X: x, Root: root, Labels: ds.Info(), Classes: classNames, P: p})
+	return x.N, eval.WritePredictions(path, eval.Predictions{X: x, Root: root, Labels: ds.Info(), Classes: classNames, P: p, Probabilities: probabilities})
 }
 
 // loadData opens the labelled training split (its TrainPercent fraction) and the test split.
