@@ -7,8 +7,9 @@ import (
 // Collect runs the evaluation iterator over d (cfg) and gathers the rows that embed makes of each
 // batch (dim values per image, the batch's valid images first), with their labels, the data-set
 // index of each row where images were left out (cfg.SkipBadImages), and the file of each row for
-// an image folder or its key for shards. progress, when set, is called after each batch with the images done and the
-// total. Pixels and encoder.Encoder.EmbedDataset are this with their own embed.
+// an image folder or its key for shards. progress, when set, is called after each batch with the
+// images done and the total. Pixels and encoder.Encoder.EmbedDataset are this with their own
+// embed.
 func Collect(d datasets.Data, cfg datasets.EvalConfig, embed func(b *datasets.Batch) (rows []float32, dim int, err error),
 	progress func(done, total int)) (Features, error) {
 	it, err := datasets.NewEvalIterator(d, cfg)

@@ -382,8 +382,11 @@ func (f *flags) otherMode() string {
 		for _, name := range frozenOnly {
 			if f.set[name] {
 				hint := ""
-				if name == "subset" {
+				switch name {
+				case "subset":
 					hint = "; with -weights, -train-percent chooses the training images and -eval-subset N the first N test images"
+				case "confusion":
+					hint = "; with -weights, each run draws its classifier's in its folder (confusion.svg and .png)"
 				}
 				return fmt.Sprintf("-%s applies to the probe and kNN on frozen features (without -weights): with -weights %s it would be ignored%s", name, f.weights, hint)
 			}

@@ -1615,7 +1615,7 @@ func TestPredictions(t *testing.T) {
 		{[]string{"-predictions", filepath.Join(t.TempDir(), "p.csv"), "-probe-epochs", "0"}, "give -probe-epochs above 0"},
 		{[]string{"-confusion", filepath.Join(t.TempDir(), "c.pdf")}, "the file name must end in .svg or .png"},
 		{[]string{"-confusion", filepath.Join(t.TempDir(), "c.svg"), "-probe-epochs", "0"}, "-confusion draws the linear probe's confusion matrix: give -probe-epochs above 0"},
-		{[]string{"-confusion", filepath.Join(t.TempDir(), "c.svg"), "-weights", "freeze"}, "-confusion applies to the probe and kNN on frozen features (without -weights)"},
+		{[]string{"-confusion", filepath.Join(t.TempDir(), "c.svg"), "-weights", "freeze"}, "-confusion applies to the probe and kNN on frozen features (without -weights): with -weights freeze it would be ignored; with -weights, each run draws its classifier's in its folder"},
 		{[]string{"-confusion", filepath.Join(t.TempDir(), "missing", "c.svg")}, "does not exist: create it first"},
 		{[]string{"-data-dir", labelled, "-confusion", filepath.Join(t.TempDir(), "c.svg"), "-predictions", filepath.Join(t.TempDir(), "p.csv"), "-predict", flat}, "no held-out images to draw the linear probe's confusion matrix on"},
 	} {

@@ -13,8 +13,9 @@ import (
 // Matrix is a table of values drawn as a grid of shaded cells (a heat map, such as a confusion
 // matrix): row i of Values is the i-th row from the top, named Rows[i] on the y axis, and column j
 // the j-th from the left, named Columns[j] on the x axis. A cell's shade runs from nearly white
-// (0) to dark blue (Max and above; see Shade); a non-finite value is drawn grey. Text, when given, is written in
-// the cells (dark on light cells, white on dark ones), and the legend keys the shades (Key).
+// (0) to dark blue (Max and above; see Shade); a non-finite value is drawn grey. Text, when given,
+// is written in the cells (dark on light cells, white on dark ones), and the legend keys the
+// shades (Key).
 type Matrix struct {
 	Values        [][]float64
 	Rows, Columns []string

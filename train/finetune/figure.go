@@ -50,12 +50,12 @@ func plotMetrics(metricsPath string, cfg Config) error {
 	return nil
 }
 
-// ConfusionFigure is the file, in a run's folder, of the confusion matrix of its classifier's
+// ConfusionFile is the file, in a run's folder, of the confusion matrix of its classifier's
 // top-1 predictions on the test images at the end (results.Finetune.Confusion); a PNG of the same
 // name (confusion.png) is beside it.
-const ConfusionFigure = "confusion.svg"
+const ConfusionFile = "confusion.svg"
 
-// plotConfusion draws res.Confusion (nothing when the run measured none) to ConfusionFigure and
+// plotConfusion draws res.Confusion (nothing when the run measured none) to ConfusionFile and
 // its PNG in the run's folder.
 func plotConfusion(res *results.Finetune, cfg Config) error {
 	c := res.Confusion
@@ -75,7 +75,7 @@ func plotConfusion(res *results.Finetune, cfg Config) error {
 	}
 	title := fmt.Sprintf("Fine-tuned classifier (-weights %s %s, %g%% of the labels), the test images at step %d: %d of %d right (%.2f%%)",
 		cfg.Weights, start, cfg.TrainPercent, res.Steps, right, total, 100*float64(right)/float64(max(total, 1)))
-	svg := filepath.Join(cfg.CheckpointDir, ConfusionFigure)
+	svg := filepath.Join(cfg.CheckpointDir, ConfusionFile)
 	fig := eval.ConfusionFigure(c.Counts, c.Classes, title)
 	if err := fig.Save(svg, strings.TrimSuffix(svg, ".svg")+".png"); err != nil {
 		return fmt.Errorf("the confusion matrix: %w", err)

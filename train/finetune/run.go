@@ -305,7 +305,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		res.Balanced = results.Acc(v)
 	}
 	if last.confusion != nil {
-		res.Confusion = &results.Confusion{Counts: last.confusion, Figure: filepath.Join(cfg.CheckpointDir, ConfusionFigure)}
+		res.Confusion = &results.Confusion{Counts: last.confusion, Figure: filepath.Join(cfg.CheckpointDir, ConfusionFile)}
 	}
 	for c, row := range last.confusion {
 		pc := results.ClassRecall{Class: train.Info().ClassName(c)}
