@@ -56,36 +56,58 @@ func MostConfused(m [][]int, n int) []Confused {
 // share in it; beyond, the shades alone tell (their key beside the matrix).
 const MaxConfusionText = 20
 
+// MaxConfusionClasses is the largest number of classes a confusion figure draws (a cell is a
+// path in the SVG: 1000 classes would make a million); of more classes, it draws those whose
+// images are most often mistaken.
+const MaxConfusionClasses = 100
+
 // ConfusionFigure draws the confusion matrix m of the classes named names as a heat map titled
 // title: a row per true class (named with its number of images), a column per predicted class,
 // each cell shaded by the share of its row's images (so that rare classes read as clearly as
 // common ones) and, for up to MaxConfusionText classes, holding that share in percent (none for
-// no image, "<1%" for a share that rounds to 0). A class without images has a grey row.
+// no image, "<1%" for a share that rounds to 0). A class without images has a grey row. Of more
+// than MaxConfusionClasses classes, it draws the MaxConfusionClasses whose images are most often
+// predicted wrong (ties: the lower class), in their order, shares still of their whole rows.
 func ConfusionFigure(m [][]int, names []string, title string) plot.Figure {
-	n := len(m)
-	mx := &plot.Matrix{Values: make([][]float64, n), Rows: make([]string, n), Columns: names, Max: 1,
+	of := make([]int, len(m)) // each row's images
+	for t, row := range m {
+		for _, c := range row {
+			of[t] += c
+		}
+	}
+	shown := make([]int, len(m))
+	for t := range shown {
+		shown[t] = t
+	}
+	panel := "each row: a true class's images (their number), by the class predicted; share of the row"
+	if len(m) > MaxConfusionClasses {
+		slices.SortStableFunc(shown, func(a, b int) int { return (of[b] - m[b][b]) - (of[a] - m[a][a]) })
+		shown = shown[:MaxConfusionClasses]
+		slices.Sort(shown)
+		panel = fmt.Sprintf("the %d of %d classes most often mistaken; ", MaxConfusionClasses, len(m)) + panel
+	}
+	n := len(shown)
+	mx := &plot.Matrix{Values: make([][]float64, n), Rows: make([]string, n), Columns: make([]string, n), Max: 1,
 		Key: func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) }}
 	if n <= MaxConfusionText {
 		mx.Text = make([][]string, n)
 	}
-	for t, row := range m {
-		of := 0
-		for _, c := range row {
-			of += c
-		}
-		mx.Rows[t] = fmt.Sprintf("%s (%d)", names[t], of)
-		mx.Values[t] = make([]float64, n)
+	for i, t := range shown {
+		mx.Columns[i] = names[t]
+		mx.Rows[i] = fmt.Sprintf("%s (%d)", names[t], of[t])
+		mx.Values[i] = make([]float64, n)
 		if mx.Text != nil {
-			mx.Text[t] = make([]string, n)
+			mx.Text[i] = make([]string, n)
 		}
-		for p, c := range row {
-			mx.Values[t][p] = math.NaN()
-			if of > 0 {
-				mx.Values[t][p] = float64(c) / float64(of)
+		for j, p := range shown {
+			c := m[t][p]
+			mx.Values[i][j] = math.NaN()
+			if of[t] > 0 {
+				mx.Values[i][j] = float64(c) / float64(of[t])
 				if mx.Text != nil && c > 0 {
-					mx.Text[t][p] = fmt.Sprintf("%.0f%%", 100*mx.Values[t][p])
-					if mx.Text[t][p] == "0%" {
-						mx.Text[t][p] = "<1%"
+					mx.Text[i][j] = fmt.Sprintf("%.0f%%", 100*mx.Values[i][j])
+					if mx.Text[i][j] == "0%" {
+						mx.Text[i][j] = "<1%"
 					}
 				}
 			}
@@ -93,6 +115,5 @@ func ConfusionFigure(m [][]int, names []string, title string) plot.Figure {
 	}
 	side := min(12, max(5, 2.5+0.42*float64(n)))
 	return plot.Figure{Title: title, Width: side + 0.8, Height: side,
-		Panels: []plot.Panel{{Title: "each row: a true class's images (their number), by the class predicted; share of the row",
-			XLabel: "predicted class", YLabel: "true class (images)", Matrix: mx}}}
+		Panels: []plot.Panel{{Title: panel, XLabel: "predicted class", YLabel: "true class (images)", Matrix: mx}}}
 }

@@ -215,3 +215,29 @@ func TestConfusionFigure(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestConfusionFigureOfManyClasses: of more than MaxConfusionClasses classes, the figure shows
+// those whose images are most often mistaken (here class t has t mistaken images, so classes 30
+// to 129 of 130), in their order, each row's shares still of all its images (class 129's
+// mistakes go to class 0, not shown: its diagonal is 10 of 139).
+func TestConfusionFigureOfManyClasses(t *testing.T) {
+	const n = 130
+	m := make([][]int, n)
+	names := make([]string, n)
+	for c := range m {
+		m[c] = make([]int, n)
+		m[c][c], m[c][(c+1)%n] = 10, c
+		names[c] = "c" + strconv.Itoa(c)
+	}
+	mx := ConfusionFigure(m, names, "t").Panels[0].Matrix
+	if len(mx.Rows) != MaxConfusionClasses || !slices.Equal(mx.Columns, names[n-MaxConfusionClasses:]) || mx.Rows[0] != "c30 (40)" {
+		t.Fatalf("%d rows from %q, columns %v; want the classes 30 to 129", len(mx.Rows), mx.Rows[0], mx.Columns)
+	}
+	last := MaxConfusionClasses - 1
+	if mx.Values[last][last] != 10.0/139 || mx.Values[0][1] != 30.0/40 || mx.Text != nil {
+		t.Errorf("class 129's share %v, want 10/139; class 30's mistakes %v, want 30/40", mx.Values[last][last], mx.Values[0][1])
+	}
+	if !strings.Contains(ConfusionFigure(m, names, "t").Panels[0].Title, "the 100 of 130 classes most often mistaken") {
+		t.Error("the panel's title does not say which classes it shows")
+	}
+}
