@@ -10,41 +10,56 @@ import (
 // lower class indices first (as a stable sort by decreasing score). It returns -1 when no row is
 // labelled, and an error for a NaN score of a labelled row.
 func TopK(scores []float32, labels []int32, classes, k int) (float64, error) {
-	if classes <= 0 || len(scores) != len(labels)*classes {
-		return 0, fmt.Errorf("top-%d accuracy: %d scores for %d rows of %d classes", k, len(scores), len(labels), classes)
-	}
-	if k < 1 {
-		return 0, fmt.Errorf("top-%d accuracy: k must be >= 1", k)
-	}
-	hits, labelled := 0, 0
-	for i, l := range labels {
-		if l < 0 {
-			continue
-		}
-		if int(l) >= classes {
-			return 0, fmt.Errorf("top-%d accuracy: label %d of row %d out of range [0, %d)", k, l, i, classes)
-		}
-		labelled++
-		row := scores[i*classes : (i+1)*classes]
-		s := row[l]
-		// The label's rank: classes scoring higher, plus equal-scoring classes of lower index.
-		rank := 0
-		for c, v := range row {
-			if v != v { // NaN compares false with everything: the label would rank first
-				return 0, fmt.Errorf("top-%d accuracy: row %d has a NaN score (class %d): the model's outputs are not finite", k, i, c)
-			}
-			if v > s || (v == s && c < int(l)) {
-				rank++
-			}
-		}
-		if rank < k {
-			hits++
-		}
+	hits, labelled, err := topKHits(scores, labels, classes, k)
+	if err != nil {
+		return 0, err
 	}
 	if labelled == 0 {
 		return -1, nil
 	}
 	return float64(hits) / float64(labelled), nil
+}
+
+// topKHits counts the labelled rows (label >= 0) of scores whose label is among their k highest
+// scores, as TopK ranks them, and the labelled rows.
+func topKHits(scores []float32, labels []int32, classes, k int) (hits, labelled int, err error) {
+	if classes <= 0 || len(scores) != len(labels)*classes {
+		return 0, 0, fmt.Errorf("top-%d accuracy: %d scores for %d rows of %d classes", k, len(scores), len(labels), classes)
+	}
+	if k < 1 {
+		return 0, 0, fmt.Errorf("top-%d accuracy: k must be >= 1", k)
+	}
+	for i, l := range labels {
+		if l < 0 {
+			continue
+		}
+		if int(l) >= classes {
+			return 0, 0, fmt.Errorf("top-%d accuracy: label %d of row %d out of range [0, %d)", k, l, i, classes)
+		}
+		labelled++
+		row := scores[i*classes : (i+1)*classes]
+		for c, v := range row {
+			if v != v { // NaN compares false with everything: the label would rank first
+				return 0, 0, fmt.Errorf("top-%d accuracy: row %d has a NaN score (class %d): the model's outputs are not finite", k, i, c)
+			}
+		}
+		if rank(row, int(l)) < k {
+			hits++
+		}
+	}
+	return hits, labelled, nil
+}
+
+// rank is the rank of class l among the scores of row, from 0: the classes scoring higher, plus
+// the equal-scoring classes of lower index (a stable sort by decreasing score).
+func rank[T float32 | float64](row []T, l int) int {
+	s, r := row[l], 0
+	for c, v := range row {
+		if v > s || (v == s && c < l) {
+			r++
+		}
+	}
+	return r
 }
 
 // BalancedScores is the balanced accuracy (Balanced) of the top-1 predictions of scores (row-major

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"cmp"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -123,5 +124,93 @@ func TestClassBalancedProbe(t *testing.T) {
 			}
 		}
 		t.Logf("%s probe: class 1's recall %.4f, balanced accuracy %.4f (theory %.4f, %.4f)", tc.wantWeight, got[0], got[1], tc.want[0], tc.want[1])
+	}
+}
+
+// blobs draws n rows of each of classes unit Gaussians in d dimensions whose means lie spread
+// along the first two axes, close enough to overlap (top-1 well below top-5).
+func blobs(rng *rand.Rand, n, classes, d int) Features {
+	f := Features{N: n * classes, D: d, X: make([]float32, n*classes*d), Labels: make([]int32, n*classes), NumClasses: classes}
+	for i := range f.N {
+		c := i % classes
+		f.Labels[i] = int32(c)
+		for j := range d {
+			v := rng.NormFloat64()
+			switch j {
+			case 0:
+				v += 1.2 * math.Cos(2*math.Pi*float64(c)/float64(classes)) * 2
+			case 1:
+				v += 1.2 * math.Sin(2*math.Pi*float64(c)/float64(classes)) * 2
+			}
+			f.X[i*d+j] = float32(v)
+		}
+	}
+	return f
+}
+
+// TestTop5: the probe's and kNN's top-5 accuracies count the test rows whose label is among the 5
+// classes they score highest, counted here independently: for the probe from its class
+// probabilities (a stable sort), for kNN from the neighbours' votes exp(sim/T) (NearestNeighbours);
+// each is at least the top-1; with 5 classes or fewer, none (-1).
+func TestTop5(t *testing.T) {
+	b := backendtest.Backend(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	train, test := blobs(rng, 60, 10, 4), blobs(rng, 30, 10, 4)
+	in5 := func(scores []float64, l int32) bool {
+		order := make([]int, len(scores))
+		for c := range order {
+			order[c] = c
+		}
+		slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(scores[b], scores[a]) })
+		return slices.Index(order, int(l)) < 5
+	}
+	pr, err := LinearProbe(b, train, test, ProbeConfig{Epochs: 10, Seed: 1, Predict: []Features{test}, Probabilities: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits := 0
+	for i := range test.N {
+		row := make([]float64, 10)
+		for c := range row {
+			row[c] = float64(pr.Predictions[0].Probs[10*i+c])
+		}
+		if in5(row, test.Labels[i]) {
+			hits++
+		}
+	}
+	if want := float64(hits) / float64(test.N); pr.TestTop5 != want || pr.TestTop5 < pr.TestAccuracy || pr.TestTop5 == 1 {
+		t.Errorf("probe top-5 %v, want %v (and above top-1 %v, below 1)", pr.TestTop5, want, pr.TestAccuracy)
+	}
+	const k, temp = 20, 0.07
+	kr, err := KNNScores(b, train, test, KNNConfig{K: k, Temperature: temp})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nbs, err := NearestNeighbours(b, train, test, k, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits = 0
+	for i, row := range nbs {
+		votes := make([]float64, 10)
+		for _, nb := range row {
+			votes[train.Labels[nb.Index]] += math.Exp(float64(nb.Similarity) / temp)
+		}
+		if in5(votes, test.Labels[i]) {
+			hits++
+		}
+	}
+	if want := float64(hits) / float64(test.N); kr.Top5 != want || kr.Top5 < kr.Accuracy || kr.Top5 == 1 {
+		t.Errorf("kNN top-5 %v, want %v (and above top-1 %v, below 1)", kr.Top5, want, kr.Accuracy)
+	}
+	t.Logf("probe top-1 %.3f top-5 %.3f; kNN top-1 %.3f top-5 %.3f", pr.TestAccuracy, pr.TestTop5, kr.Accuracy, kr.Top5)
+	few, fewTest := blobs(rng, 20, 5, 4), blobs(rng, 10, 5, 4)
+	pr, err = LinearProbe(b, few, fewTest, ProbeConfig{Epochs: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kr, err = KNNScores(b, few, fewTest, KNNConfig{})
+	if err != nil || pr.TestTop5 != -1 || kr.Top5 != -1 {
+		t.Errorf("5 classes: probe top-5 %v, kNN top-5 %v (%v); want -1, -1", pr.TestTop5, kr.Top5, err)
 	}
 }

@@ -44,10 +44,11 @@ func KNN(b backends.Backend, train, test Features, cfg KNNConfig) (float64, erro
 }
 
 // KNNResult is the kNN classifier's accuracy on the test features, its balanced accuracy
-// (Balanced), and the class it predicts for each test row.
+// (Balanced), its top-5 accuracy (the label among the 5 classes of most votes, ties to the lower
+// class; -1 with 5 classes or fewer), and the class it predicts for each test row.
 type KNNResult struct {
-	Accuracy, Balanced float64
-	Pred               []int32
+	Accuracy, Balanced, Top5 float64
+	Pred                     []int32
 }
 
 // KNNScores is KNN, with the balanced accuracy beside the accuracy.
@@ -65,17 +66,25 @@ func KNNScores(b backends.Backend, train, test Features, cfg KNNConfig) (KNNResu
 	classes := max(train.NumClasses, test.NumClasses)
 	votes := make([]float64, classes)
 	pred := make([]int32, test.N)
+	top5 := 0
 	err := eachNeighbours(b, train, test, [2]string{"training", "test"}, cfg.K, cfg.BatchSize, cfg.Progress, func(i int, nbs []Neighbour) {
 		clear(votes)
 		for _, nb := range nbs {
 			votes[train.Labels[nb.Index]] += math.Exp(float64(nb.Similarity) / cfg.Temperature)
 		}
 		pred[i] = int32(argmax(votes))
+		if rank(votes, int(test.Labels[i])) < 5 {
+			top5++
+		}
 	})
 	if err != nil {
 		return KNNResult{}, fmt.Errorf("kNN: %w", err)
 	}
-	return KNNResult{Accuracy: hitRate(pred, test.Labels), Balanced: Balanced(pred, test.Labels, classes), Pred: pred}, nil
+	res := KNNResult{Accuracy: hitRate(pred, test.Labels), Balanced: Balanced(pred, test.Labels, classes), Top5: -1, Pred: pred}
+	if classes > 5 {
+		res.Top5 = float64(top5) / float64(test.N)
+	}
+	return res, nil
 }
 
 // Neighbour is one of a query's nearest keys: its row in the keys and its cosine similarity.

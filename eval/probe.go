@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"cmp"
 	"fmt"
 	"math/rand/v2"
 
@@ -93,11 +94,12 @@ func (c ProbeConfig) withDefaults() ProbeConfig {
 }
 
 // ProbeResult is the accuracy of the linear probe on its training and test features, its
-// balanced accuracy on the test features (Balanced), the class it predicts for each test row, and
-// its predictions of each of ProbeConfig.Predict's feature sets.
+// balanced accuracy on the test features (Balanced) and its top-5 accuracy there (TestTop5: -1 with
+// 5 classes or fewer), the class it predicts for each test row, and its predictions of each of
+// ProbeConfig.Predict's feature sets.
 type ProbeResult struct {
 	TrainAccuracy, TestAccuracy float64
-	TestBalanced                float64
+	TestBalanced, TestTop5      float64
 	TestPred                    []int32
 	Predictions                 []Prediction
 }
@@ -240,7 +242,25 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 		return ProbeResult{}, err
 	}
 	res := ProbeResult{TrainAccuracy: hitRate(trainPred, train.Labels), TestAccuracy: hitRate(testPred, test.Labels),
-		TestBalanced: Balanced(testPred, test.Labels, classes), TestPred: testPred}
+		TestBalanced: Balanced(testPred, test.Labels, classes), TestTop5: -1, TestPred: testPred}
+	if classes > 5 {
+		// Top-5 from each batch's logits, as TopK ranks them (ties: the lower class first).
+		scores, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, x *Node) *Node { return logits(ctx, x) })
+		if err != nil {
+			return ProbeResult{}, fmt.Errorf("linear probe: building the scores: %w", err)
+		}
+		defer scores.Finalize()
+		hits, done := 0, 0
+		var rankErr error // a NaN score
+		err = inBatches(scores, test, batch, func(r []*tensors.Tensor, n int) {
+			h, _, herr := topKHits(tensors.MustCopyFlatData[float32](r[0])[:n*classes], test.Labels[done:done+n], classes, 5)
+			hits, done, rankErr = hits+h, done+n, cmp.Or(rankErr, herr)
+		})
+		if err = cmp.Or(err, rankErr); err != nil {
+			return ProbeResult{}, fmt.Errorf("linear probe: top-5: %w", err)
+		}
+		res.TestTop5 = float64(hits) / float64(test.N)
+	}
 	if len(cfg.Predict) == 0 {
 		return res, nil
 	}

@@ -345,6 +345,14 @@ func (f *flags) probeConfig() eval.ProbeConfig {
 	return eval.ProbeConfig{Epochs: f.probeEpochs, Seed: f.seed, Balanced: f.classWeight == "balanced"}
 }
 
+// top5 is what follows a printed accuracy for its top-5 accuracy acc (-1: not measured).
+func top5(acc float64) string {
+	if acc < 0 {
+		return ""
+	}
+	return fmt.Sprintf(", top-5 %.2f%%", 100*acc)
+}
+
 // probeName names the linear probe in what is printed: with its class weights, if any.
 func (f *flags) probeName() string {
 	if f.classWeight != "" {
@@ -739,8 +747,11 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "%s: train %.2f%%, test %.2f%% (balanced: %.2f%%)\n", f.probeName(), 100*pr.TrainAccuracy, 100*pr.TestAccuracy, 100*pr.TestBalanced)
+			fmt.Fprintf(stdout, "%s: train %.2f%%, test %.2f%% (balanced: %.2f%%)%s\n", f.probeName(), 100*pr.TrainAccuracy, 100*pr.TestAccuracy, 100*pr.TestBalanced, top5(pr.TestTop5))
 			res.LinearProbe, res.LinearProbeBalanced = &pr.TestAccuracy, &pr.TestBalanced
+			if pr.TestTop5 >= 0 {
+				res.LinearProbeTop5 = &pr.TestTop5
+			}
 			probePred = pr.TestPred
 			if err := wrotePredictions(pr); err != nil {
 				return err
@@ -757,7 +768,10 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(stdout, "kNN (k=%d, T=%g): test %.2f%% (balanced: %.2f%%)\n", knnK, f.knnT, 100*kr.Accuracy, 100*kr.Balanced)
+			fmt.Fprintf(stdout, "kNN (k=%d, T=%g): test %.2f%% (balanced: %.2f%%)%s\n", knnK, f.knnT, 100*kr.Accuracy, 100*kr.Balanced, top5(kr.Top5))
+			if kr.Top5 >= 0 {
+				res.KNNTop5 = &kr.Top5
+			}
 			res.KNN, res.KNNBalanced, res.KNNK, res.KNNT = &kr.Accuracy, &kr.Balanced, knnK, f.knnT
 			knnPred = kr.Pred
 		}

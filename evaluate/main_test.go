@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -82,8 +83,8 @@ func readResult(t *testing.T, path string) (results.Evaluate, map[string]any) {
 
 var (
 	countsLine = regexp.MustCompile(`: (\d+) train \(([0-9.]+)% of the labels\) / (\d+) test images`)
-	probeLine  = regexp.MustCompile(`linear probe: train ([0-9.]+)%, test ([0-9.]+)% \(balanced: ([0-9.]+)%\)`)
-	knnLine    = regexp.MustCompile(`kNN \(k=(\d+), T=([0-9.e-]+)\): test ([0-9.]+)% \(balanced: ([0-9.]+)%\)`)
+	probeLine  = regexp.MustCompile(`linear probe: train ([0-9.]+)%, test ([0-9.]+)% \(balanced: ([0-9.]+)%\)(?:, top-5 ([0-9.]+)%)?`)
+	knnLine    = regexp.MustCompile(`kNN \(k=(\d+), T=([0-9.e-]+)\): test ([0-9.]+)% \(balanced: ([0-9.]+)%\)(?:, top-5 ([0-9.]+)%)?`)
 	// majorityLine is the majority-class baseline: the class and its test accuracy.
 	majorityLine = regexp.MustCompile(`always the majority class \((.+), the most frequent in training\): test ([0-9.]+)%`)
 	// embeddingsLine is -embeddings' line: the count and the file.
@@ -107,48 +108,50 @@ func mismatches(stdout string, r results.Evaluate) []string {
 		}
 		return strconv.Itoa(*p)
 	}
-	cmp := func(what, got, printed string) {
+	same := func(what, got, printed string) {
 		if got != printed {
 			bad = append(bad, fmt.Sprintf("%s: the result has %s, the output printed %s", what, got, printed))
 		}
 	}
 	if m := countsLine.FindStringSubmatch(stdout); m != nil {
-		cmp("train_images", count(r.TrainImages), m[1])
-		cmp("train_percent", strconv.FormatFloat(r.TrainPercent, 'g', -1, 64), m[2])
-		cmp("test_images", count(r.TestImages), m[3])
+		same("train_images", count(r.TrainImages), m[1])
+		same("train_percent", strconv.FormatFloat(r.TrainPercent, 'g', -1, 64), m[2])
+		same("test_images", count(r.TestImages), m[3])
 	} else {
-		cmp("train_images", count(r.TrainImages), "absent")
-		cmp("test_images", count(r.TestImages), "absent")
+		same("train_images", count(r.TrainImages), "absent")
+		same("test_images", count(r.TestImages), "absent")
 	}
 	if m := probeLine.FindStringSubmatch(stdout); m != nil {
-		cmp("linear_probe_train", pct(r.LinearProbeTrain), m[1])
-		cmp("linear_probe", pct(r.LinearProbe), m[2])
-		cmp("linear_probe_balanced", pct(r.LinearProbeBalanced), m[3])
+		same("linear_probe_train", pct(r.LinearProbeTrain), m[1])
+		same("linear_probe", pct(r.LinearProbe), m[2])
+		same("linear_probe_balanced", pct(r.LinearProbeBalanced), m[3])
+		same("linear_probe_top5", pct(r.LinearProbeTop5), cmp.Or(m[4], "absent"))
 	} else {
-		cmp("linear_probe", pct(r.LinearProbe), "absent")
-		cmp("linear_probe_train", pct(r.LinearProbeTrain), "absent")
-		cmp("linear_probe_balanced", pct(r.LinearProbeBalanced), "absent")
+		same("linear_probe", pct(r.LinearProbe), "absent")
+		same("linear_probe_train", pct(r.LinearProbeTrain), "absent")
+		same("linear_probe_balanced", pct(r.LinearProbeBalanced), "absent")
 	}
 	if m := knnLine.FindStringSubmatch(stdout); m != nil {
-		cmp("knn_k", strconv.Itoa(r.KNNK), m[1])
-		cmp("knn_t", strconv.FormatFloat(r.KNNT, 'g', -1, 64), m[2])
-		cmp("knn", pct(r.KNN), m[3])
-		cmp("knn_balanced", pct(r.KNNBalanced), m[4])
+		same("knn_k", strconv.Itoa(r.KNNK), m[1])
+		same("knn_t", strconv.FormatFloat(r.KNNT, 'g', -1, 64), m[2])
+		same("knn", pct(r.KNN), m[3])
+		same("knn_balanced", pct(r.KNNBalanced), m[4])
+		same("knn_top5", pct(r.KNNTop5), cmp.Or(m[5], "absent"))
 	} else {
-		cmp("knn", pct(r.KNN), "absent")
-		cmp("knn_balanced", pct(r.KNNBalanced), "absent")
+		same("knn", pct(r.KNN), "absent")
+		same("knn_balanced", pct(r.KNNBalanced), "absent")
 	}
 	if m := majorityLine.FindStringSubmatch(stdout); m != nil {
-		cmp("majority_class", r.MajorityClass, m[1])
-		cmp("majority", pct(r.Majority), m[2])
+		same("majority_class", r.MajorityClass, m[1])
+		same("majority", pct(r.Majority), m[2])
 	} else {
-		cmp("majority", pct(r.Majority), "absent")
+		same("majority", pct(r.Majority), "absent")
 	}
 	if m := embeddingsLine.FindStringSubmatch(stdout); m != nil {
-		cmp("embeddings_images", count(r.EmbeddingsImages), m[1])
-		cmp("embeddings", r.Embeddings, m[2])
+		same("embeddings_images", count(r.EmbeddingsImages), m[1])
+		same("embeddings", r.Embeddings, m[2])
 	} else {
-		cmp("embeddings", r.Embeddings, "")
+		same("embeddings", r.Embeddings, "")
 	}
 	return bad
 }

@@ -203,6 +203,10 @@ type Evaluate struct {
 	LinearProbeTrain *float64 `json:"linear_probe_train,omitempty"`
 	ProbeEpochs      int      `json:"probe_epochs,omitempty"`
 	ClassWeight      string   `json:"class_weight,omitempty"`
+	// LinearProbeTop5 and KNNTop5 are their test top-5 accuracies (absent with 5 classes or
+	// fewer).
+	LinearProbeTop5 *float64 `json:"linear_probe_top5,omitempty"`
+	KNNTop5         *float64 `json:"knn_top5,omitempty"`
 	// KNN is the kNN classifier's test top-1 accuracy with KNNK neighbours at temperature KNNT.
 	KNN  *float64 `json:"knn,omitempty"`
 	KNNK int      `json:"knn_k,omitempty"`
