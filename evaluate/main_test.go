@@ -1210,7 +1210,7 @@ func TestFolds(t *testing.T) {
 		}
 	}
 	r, _ = readResult(t, oofResult)
-	checkConfusion(t, r.Confusion, oofFig, oofRows, o.stdout)
+	checkConfusion(t, r.Confusion, oofFig, "", oofRows, o.stdout)
 	if r.Predictions != oof || r.PredictionsImages == nil || *r.PredictionsImages != 14 || len(r.PerClass) != 2 {
 		t.Fatalf("result %+v: want the predictions of 14 images and 2 classes' recalls", r)
 	}
@@ -1377,9 +1377,10 @@ func TestClassWeight(t *testing.T) {
 
 // checkConfusion checks a confusion matrix's record against the predictions of the same
 // classifier (rows of a -predictions file, its header first: label in column 1, predicted class in
-// column 2): each count is the number of rows of that label and prediction; the figure exists,
-// and, where stdout is given (-confusion), its name and the most frequent confusion are printed.
-func checkConfusion(t *testing.T, c *results.Confusion, fig string, rows [][]string, stdout string) {
+// column 2): each count is the number of rows of that label and prediction; the figure fig exists
+// (in dir, for a run's, relative to its folder), and, where stdout is given (-confusion), its
+// name and the most frequent confusion are printed.
+func checkConfusion(t *testing.T, c *results.Confusion, fig, dir string, rows [][]string, stdout string) {
 	t.Helper()
 	if c == nil || c.Figure != fig || len(c.Counts) != len(c.Classes) {
 		t.Fatalf("confusion %+v: want the counts and the figure %s", c, fig)
@@ -1402,7 +1403,7 @@ func checkConfusion(t *testing.T, c *results.Confusion, fig string, rows [][]str
 			}
 		}
 	}
-	if st, err := os.Stat(fig); err != nil || st.Size() == 0 {
+	if st, err := os.Stat(filepath.Join(dir, fig)); err != nil || st.Size() == 0 {
 		t.Errorf("the confusion figure: %v", err)
 	}
 	line := "no confusions: every image's class predicted"
@@ -1510,7 +1511,7 @@ func TestPredictions(t *testing.T) {
 	}
 	r, _ := readResult(t, result)
 	rows := readCSV(t, out)
-	checkConfusion(t, r.Confusion, fig, rows, o.stdout)
+	checkConfusion(t, r.Confusion, fig, "", rows, o.stdout)
 	if len(rows) != 7 || strings.Join(rows[0], ",") != "file,label,predicted,probability" || r.PredictionsImages == nil || *r.PredictionsImages != 6 {
 		t.Fatalf("%s: %v (result %+v); want a header and the 6 test images", out, rows, r)
 	}
@@ -1578,7 +1579,7 @@ func TestPredictions(t *testing.T) {
 		t.Errorf("fine-tuned predictions %v: %d of 6 right; want the 6 test images, right as often as top-1 %v", ftRows, right, *res.Top1)
 	}
 	// Its confusion matrix, in result.json and drawn in the run's folder, is that of these predictions.
-	checkConfusion(t, res.Confusion, filepath.Join(ft, "confusion.svg"), ftRows, "")
+	checkConfusion(t, res.Confusion, "confusion.svg", ft, ftRows, "")
 	if _, err := os.Stat(filepath.Join(ft, "confusion.png")); err != nil {
 		t.Error(err)
 	}

@@ -108,9 +108,12 @@ type Pretrain struct {
 	// Majority is the accuracy of always predicting MajorityClass, the training split's most
 	// frequent class (eval.Majority): the floor the accuracies above should clear, high where the
 	// classes are imbalanced. Absent where the linear probe was not measured.
-	Majority      *float64      `json:"majority,omitempty"`
-	MajorityClass string        `json:"majority_class,omitempty"`
-	TrainTime     time.Duration `json:"train_ns"` // this process's training time (Trained steps)
+	Majority      *float64 `json:"majority,omitempty"`
+	MajorityClass string   `json:"majority_class,omitempty"`
+	// Confusion is the offline linear probe's confusion matrix on the EvalSplit images, drawn to
+	// the run's confusion.svg and confusion.png (absent where the probe was not measured).
+	Confusion *Confusion    `json:"confusion,omitempty"`
+	TrainTime time.Duration `json:"train_ns"` // this process's training time (Trained steps)
 	// EvalSplit names the images the accuracies are measured on ("test", or "validation": the
 	// held-out training images), EvalImages their number.
 	EvalSplit  string `json:"eval_split"`
@@ -257,7 +260,8 @@ type ClassRecall struct {
 }
 
 // Confusion is a classifier's confusion matrix: Counts[t][p] is the number of images of class
-// Classes[t] that it predicted as Classes[p]; Figure is the file it was drawn to.
+// Classes[t] that it predicted as Classes[p]; Figure is the file it was drawn to (in a run's
+// result.json, relative to the run's folder: confusion.svg).
 type Confusion struct {
 	Classes []string `json:"classes"`
 	Counts  [][]int  `json:"counts"`

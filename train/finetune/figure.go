@@ -2,10 +2,7 @@ package finetune
 
 import (
 	"fmt"
-	"path/filepath"
-	"strings"
 
-	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/plot"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/trainer"
@@ -50,35 +47,11 @@ func plotMetrics(metricsPath string, cfg Config) error {
 	return nil
 }
 
-// ConfusionFile is the file, in a run's folder, of the confusion matrix of its classifier's
-// top-1 predictions on the test images at the end (results.Finetune.Confusion); a PNG of the same
-// name (confusion.png) is beside it.
-const ConfusionFile = "confusion.svg"
-
-// plotConfusion draws res.Confusion (nothing when the run measured none) to ConfusionFile and
-// its PNG in the run's folder.
-func plotConfusion(res *results.Finetune, cfg Config) error {
-	c := res.Confusion
-	if c == nil {
-		return nil
-	}
-	right, total := 0, 0
-	for t, row := range c.Counts {
-		right += row[t]
-		for _, n := range row {
-			total += n
-		}
-	}
+// confusionTitle says what a run's confusion figure shows (trainer.PlotConfusion).
+func confusionTitle(res *results.Finetune, cfg Config) string {
 	start := "from the pretrained encoder"
 	if cfg.Scratch {
 		start = "from scratch"
 	}
-	title := fmt.Sprintf("Fine-tuned classifier (-weights %s %s, %g%% of the labels), the test images at step %d: %d of %d right (%.2f%%)",
-		cfg.Weights, start, cfg.TrainPercent, res.Steps, right, total, 100*float64(right)/float64(max(total, 1)))
-	svg := filepath.Join(cfg.CheckpointDir, ConfusionFile)
-	fig := eval.ConfusionFigure(c.Counts, c.Classes, title)
-	if err := fig.Save(svg, strings.TrimSuffix(svg, ".svg")+".png"); err != nil {
-		return fmt.Errorf("the confusion matrix: %w", err)
-	}
-	return nil
+	return fmt.Sprintf("Fine-tuned classifier (-weights %s %s, %g%% of the labels), the test images at step %d", cfg.Weights, start, cfg.TrainPercent, res.Steps)
 }

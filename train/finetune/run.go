@@ -305,7 +305,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		res.Balanced = results.Acc(v)
 	}
 	if last.confusion != nil {
-		res.Confusion = &results.Confusion{Counts: last.confusion, Figure: filepath.Join(cfg.CheckpointDir, ConfusionFile)}
+		res.Confusion = trainer.NewConfusion(train.Info(), last.confusion)
 	}
 	for c, row := range last.confusion {
 		pc := results.ClassRecall{Class: train.Info().ClassName(c)}
@@ -316,7 +316,6 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 			pc.Recall = results.Acc(float64(row[c]) / float64(pc.TestImages))
 		}
 		res.PerClass = append(res.PerClass, pc)
-		res.Confusion.Classes = append(res.Confusion.Classes, pc.Class)
 	}
 	if err := metrics.Close(); err != nil {
 		return nil, err
@@ -327,7 +326,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 		if err := plotMetrics(metricsPath, cfg); err != nil {
 			logger.Warn("could not plot the fine-tuning metrics", "err", err)
 		}
-		if err := plotConfusion(res, cfg); err != nil {
+		if err := trainer.PlotConfusion(cfg.CheckpointDir, res.Confusion, confusionTitle(res, cfg)); err != nil {
 			logger.Warn("could not draw the confusion matrix", "err", err)
 		}
 	}()

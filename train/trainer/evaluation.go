@@ -171,6 +171,7 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	if class, acc := eval.Majority(trainF, evalF); class >= 0 {
 		res.Majority, res.MajorityClass = results.Acc(acc), e.data.train.Info().ClassName(class)
 	}
+	res.Confusion = NewConfusion(e.data.train.Info(), eval.ConfusionMatrix(lin.TestPred, evalF.Labels, max(trainF.NumClasses, evalF.NumClasses)))
 	res.EvalImages = evalF.N // the images scored: without those left out as bad (-skip-bad-images)
 	for _, p := range e.cfg.LowLabel {
 		if err := e.stopped(fmt.Sprintf("%g%% of the labels", p)); err != nil {

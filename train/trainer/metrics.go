@@ -1,11 +1,14 @@
 package trainer
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 
+	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/plot"
 	"github.com/gomlx-ssl/vicreg/results"
 )
@@ -106,4 +109,43 @@ func plotMetrics(metricsPath string) error {
 	}
 	fig := plot.Figure{Title: "Training metrics: " + metricsPath, Columns: 2, Panels: panels}
 	return fig.Save(MetricsFigures(metricsPath)...)
+}
+
+// ConfusionFile is the figure, in a run's folder, of the confusion matrix of its classifier's
+// predictions of the held-out images at the end (the offline linear probe's in pretraining, the
+// fine-tuned classifier's): results' Confusion; a PNG of the same name (confusion.png) is beside
+// it.
+const ConfusionFile = "confusion.svg"
+
+// NewConfusion is a run's record of the confusion matrix m (eval.ConfusionMatrix) of the classes
+// that info names, to be drawn to ConfusionFile in the run's folder (PlotConfusion): its Figure is
+// that name, relative to the folder, so that a copy of the run elsewhere says the same.
+func NewConfusion(info datasets.Info, m [][]int) *results.Confusion {
+	c := &results.Confusion{Counts: m, Figure: ConfusionFile}
+	for t := range m {
+		c.Classes = append(c.Classes, info.ClassName(t))
+	}
+	return c
+}
+
+// PlotConfusion draws c (nothing when nil) to its Figure in the run folder dir and the PNG beside
+// it, titled with what predicted and what: "<what>: R of N right (P%)".
+func PlotConfusion(dir string, c *results.Confusion, what string) error {
+	if c == nil {
+		return nil
+	}
+	svg := filepath.Join(dir, c.Figure)
+	right, total := 0, 0
+	for t, row := range c.Counts {
+		right += row[t]
+		for _, n := range row {
+			total += n
+		}
+	}
+	title := fmt.Sprintf("%s: %d of %d right (%.2f%%)", what, right, total, 100*float64(right)/float64(max(total, 1)))
+	fig := eval.ConfusionFigure(c.Counts, c.Classes, title)
+	if err := fig.Save(svg, strings.TrimSuffix(svg, filepath.Ext(svg))+".png"); err != nil {
+		return fmt.Errorf("the confusion matrix: %w", err)
+	}
+	return nil
 }

@@ -329,6 +329,9 @@ func Run(b backends.Backend, cfg config.Config, opts Options) (res *results.Pret
 		if err := plotMetrics(metricsPath); err != nil {
 			logger.Warn("could not plot the metrics", "err", err)
 		}
+		if err := PlotConfusion(cfg.CheckpointDir, res.Confusion, fmt.Sprintf("Offline linear probe of the encoder at step %d, the %s images", res.Steps, res.EvalSplit)); err != nil {
+			logger.Warn("could not draw the confusion matrix", "err", err)
+		}
 		return nil
 	}
 	if lr.Interrupted {

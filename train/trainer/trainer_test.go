@@ -241,9 +241,25 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 		res.LowLabel[0].Linear < 0 || res.LowLabel[0].KNN < 0 || !fraction(res.LowLabel[0].LinearBalanced) || !fraction(res.LowLabel[0].KNNBalanced) {
 		t.Errorf("low-label results %+v, want one at 10%% of the 512 training labels", res.LowLabel)
 	}
-	for _, f := range []string{"metrics.jsonl", "metrics.svg", "metrics.png", results.File, "ckpt-000000002" + checkpoints.Ext, "ckpt-000000004" + checkpoints.Ext, config.FileName} {
+	for _, f := range []string{"metrics.jsonl", "metrics.svg", "metrics.png", "confusion.svg", "confusion.png", results.File, "ckpt-000000002" + checkpoints.Ext, "ckpt-000000004" + checkpoints.Ext, config.FileName} {
 		if _, err := os.Stat(filepath.Join(c.CheckpointDir, f)); err != nil {
 			t.Errorf("missing output: %v", err)
+		}
+	}
+	// The probe's confusion matrix: of every evaluation image once, its diagonal the images the
+	// probe's accuracy counts right.
+	if cm := stored.Confusion; cm == nil || cm.Figure != "confusion.svg" || len(cm.Classes) != len(cm.Counts) {
+		t.Errorf("result.json's confusion %+v, want the probe's, drawn in confusion.svg", cm)
+	} else {
+		right, total := 0, 0
+		for i, row := range cm.Counts {
+			right += row[i]
+			for _, n := range row {
+				total += n
+			}
+		}
+		if total != stored.EvalImages || float64(right)/float64(total) != *stored.Linear {
+			t.Errorf("confusion matrix of %d images, %d right; want the %d evaluation images, right as often as the probe's %v", total, right, stored.EvalImages, *stored.Linear)
 		}
 	}
 	series, err := results.ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
