@@ -71,24 +71,33 @@ func TestProbeLoss(t *testing.T) {
 	}
 }
 
-// imbalanced draws n0 rows of class 0 and n1 of class 1 from N(∓e1, I) in d dimensions.
-func imbalanced(rng *rand.Rand, n0, n1, d int) Features {
-	f := Features{N: n0 + n1, D: d, X: make([]float32, (n0+n1)*d), Labels: make([]int32, n0+n1), NumClasses: 2}
-	for i := range f.N {
-		c := 0
-		if i >= n0 {
-			c = 1
-		}
-		f.Labels[i] = int32(c)
-		for j := range d {
-			v := rng.NormFloat64()
-			if j == 0 {
-				v += 2*float64(c) - 1
+// gaussianClasses draws counts[c] rows of each class c from a unit Gaussian in d dimensions (d >= 2)
+// whose mean is mean(c) on the first two axes (0 on the others), the classes' rows in turn.
+func gaussianClasses(rng *rand.Rand, counts []int, d int, mean func(c int) (x, y float64)) Features {
+	f := Features{D: d, NumClasses: len(counts)}
+	for c, n := range counts {
+		mx, my := mean(c)
+		for range n {
+			f.Labels = append(f.Labels, int32(c))
+			for j := range d {
+				v := rng.NormFloat64()
+				switch j {
+				case 0:
+					v += mx
+				case 1:
+					v += my
+				}
+				f.X = append(f.X, float32(v))
 			}
-			f.X[i*d+j] = float32(v)
+			f.N++
 		}
 	}
 	return f
+}
+
+// imbalanced draws n0 rows of class 0 and n1 of class 1 from N(∓e1, I) in d dimensions.
+func imbalanced(rng *rand.Rand, n0, n1, d int) Features {
+	return gaussianClasses(rng, []int{n0, n1}, d, func(c int) (float64, float64) { return 2*float64(c) - 1, 0 })
 }
 
 // TestClassBalancedProbe: trained on 9 images of class 0 for each of class 1 (unit Gaussians whose
@@ -127,25 +136,17 @@ func TestClassBalancedProbe(t *testing.T) {
 	}
 }
 
-// blobs draws n rows of each of classes unit Gaussians in d dimensions whose means lie spread
-// along the first two axes, close enough to overlap (top-1 well below top-5).
+// blobs draws n rows of each of classes unit Gaussians in d dimensions whose means lie on a circle
+// of radius 2.4 in the first two axes, close enough to overlap (top-1 well below top-5).
 func blobs(rng *rand.Rand, n, classes, d int) Features {
-	f := Features{N: n * classes, D: d, X: make([]float32, n*classes*d), Labels: make([]int32, n*classes), NumClasses: classes}
-	for i := range f.N {
-		c := i % classes
-		f.Labels[i] = int32(c)
-		for j := range d {
-			v := rng.NormFloat64()
-			switch j {
-			case 0:
-				v += 1.2 * math.Cos(2*math.Pi*float64(c)/float64(classes)) * 2
-			case 1:
-				v += 1.2 * math.Sin(2*math.Pi*float64(c)/float64(classes)) * 2
-			}
-			f.X[i*d+j] = float32(v)
-		}
+	counts := make([]int, classes)
+	for c := range counts {
+		counts[c] = n
 	}
-	return f
+	return gaussianClasses(rng, counts, d, func(c int) (float64, float64) {
+		a := 2 * math.Pi * float64(c) / float64(classes)
+		return 2.4 * math.Cos(a), 2.4 * math.Sin(a)
+	})
 }
 
 // TestTop5: the probe's and kNN's top-5 accuracies count the test rows whose label is among the 5
