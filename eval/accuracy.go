@@ -78,15 +78,17 @@ func BalancedScores(scores []float32, labels []int32, classes int) (float64, err
 // computed stably (the row's maximum subtracted first) in float64.
 func Predict(scores []float32, classes int) Prediction {
 	p := Prediction{Class: Top1(scores, classes), Prob: make([]float32, len(scores)/classes), Probs: make([]float32, len(scores))}
+	e := make([]float64, classes)
 	for i, best := range p.Class {
 		row := scores[i*classes : (i+1)*classes]
 		sum := 0.0
-		for _, v := range row {
-			sum += math.Exp(float64(v - row[best]))
+		for c, v := range row {
+			e[c] = math.Exp(float64(v - row[best]))
+			sum += e[c]
 		}
 		p.Prob[i] = float32(1 / sum)
-		for c, v := range row {
-			p.Probs[i*classes+c] = float32(math.Exp(float64(v-row[best])) / sum)
+		for c := range row {
+			p.Probs[i*classes+c] = float32(e[c] / sum)
 		}
 	}
 	return p

@@ -62,19 +62,23 @@ const MaxConfusionText = 20
 const MaxConfusionClasses = 100
 
 // ConfusionFigure draws the confusion matrix m of the classes named names as a heat map titled
-// title: a row per true class (named with its number of images), a column per predicted class,
+// "<what>: R of N right (P%)", what saying which classifier predicted which images: a row per
+// true class (named with its number of images), a column per predicted class,
 // each cell shaded by the share of its row's images (so that rare classes read as clearly as
 // common ones) and, for up to MaxConfusionText classes, holding that share in percent (none for
 // no image, "<1%" for a share that rounds to 0). A class without images has a grey row. Of more
 // than MaxConfusionClasses classes, it draws the MaxConfusionClasses whose images are most often
 // predicted wrong (ties: the lower class), in their order, shares still of their whole rows.
-func ConfusionFigure(m [][]int, names []string, title string) plot.Figure {
+func ConfusionFigure(m [][]int, names []string, what string) plot.Figure {
 	of := make([]int, len(m)) // each row's images
+	right, total := 0, 0
 	for t, row := range m {
 		for _, c := range row {
 			of[t] += c
 		}
+		right, total = right+row[t], total+of[t]
 	}
+	title := fmt.Sprintf("%s: %d of %d right (%.2f%%)", what, right, total, 100*float64(right)/float64(max(total, 1)))
 	shown := make([]int, len(m))
 	for t := range shown {
 		shown[t] = t

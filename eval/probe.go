@@ -226,46 +226,48 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 	if cfg.Progress != nil {
 		cfg.Progress(cfg.Epochs, cfg.Epochs)
 	}
-	predict, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, x *Node) *Node {
-		return ArgMax(logits(ctx, x), -1, dtypes.Int32)
-	})
+	// Each row's class (Top1 ranks ties as ArgMax would: the lower class first) and, for the test
+	// rows with more than 5 classes, the top-5 hits, from one pass of each batch's logits.
+	scores, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, x *Node) *Node { return logits(ctx, x) })
 	if err != nil {
-		return ProbeResult{}, fmt.Errorf("linear probe: building the prediction: %w", err)
+		return ProbeResult{}, fmt.Errorf("linear probe: building the scores: %w", err)
 	}
-	defer predict.Finalize()
-	trainPred, err := predictions(predict, train, batch)
-	if err != nil {
-		return ProbeResult{}, err
+	defer scores.Finalize()
+	predictRows := func(f Features, topK int) (pred []int32, hits int, err error) {
+		pred = make([]int32, 0, f.N)
+		var rankErr error // a NaN score
+		err = inBatches(scores, f, batch, func(r []*tensors.Tensor, n int) {
+			l, done := tensors.MustCopyFlatData[float32](r[0])[:n*classes], len(pred)
+			pred = append(pred, Top1(l, classes)...)
+			if topK > 0 {
+				h, _, herr := topKHits(l, f.Labels[done:done+n], classes, topK)
+				hits, rankErr = hits+h, cmp.Or(rankErr, herr)
+			}
+		})
+		return pred, hits, cmp.Or(err, rankErr)
 	}
-	testPred, err := predictions(predict, test, batch)
+	trainPred, _, err := predictRows(train, 0)
 	if err != nil {
-		return ProbeResult{}, err
+		return ProbeResult{}, fmt.Errorf("linear probe: prediction: %w", err)
+	}
+	topK := 0
+	if classes > 5 {
+		topK = 5
+	}
+	testPred, top5, err := predictRows(test, topK)
+	if err != nil {
+		return ProbeResult{}, fmt.Errorf("linear probe: prediction: %w", err)
 	}
 	res := ProbeResult{TrainAccuracy: hitRate(trainPred, train.Labels), TestAccuracy: hitRate(testPred, test.Labels),
 		TestBalanced: Balanced(testPred, test.Labels, classes), TestTop5: -1, TestPred: testPred}
-	if classes > 5 {
-		// Top-5 from each batch's logits, as TopK ranks them (ties: the lower class first).
-		scores, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, x *Node) *Node { return logits(ctx, x) })
-		if err != nil {
-			return ProbeResult{}, fmt.Errorf("linear probe: building the scores: %w", err)
-		}
-		defer scores.Finalize()
-		hits, done := 0, 0
-		var rankErr error // a NaN score
-		err = inBatches(scores, test, batch, func(r []*tensors.Tensor, n int) {
-			h, _, herr := topKHits(tensors.MustCopyFlatData[float32](r[0])[:n*classes], test.Labels[done:done+n], classes, 5)
-			hits, done, rankErr = hits+h, done+n, cmp.Or(rankErr, herr)
-		})
-		if err = cmp.Or(err, rankErr); err != nil {
-			return ProbeResult{}, fmt.Errorf("linear probe: top-5: %w", err)
-		}
-		res.TestTop5 = float64(hits) / float64(test.N)
+	if topK > 0 {
+		res.TestTop5 = float64(top5) / float64(test.N)
 	}
 	if len(cfg.Predict) == 0 {
 		return res, nil
 	}
-	// The class as predict chooses it (ArgMax of the same logits), and its softmax probability: the
-	// highest, softmax being monotonic.
+	// The class as ArgMax chooses it (as Top1 above: the lower class among ties), and its softmax
+	// probability: the highest, softmax being monotonic.
 	classify, err := context.NewExec(b, ctx.Reuse(), func(ctx *context.Context, x *Node) []*Node {
 		l := logits(ctx, x)
 		p := Softmax(l, -1)
@@ -294,19 +296,6 @@ func LinearProbe(b backends.Backend, train, test Features, cfg ProbeConfig) (Pro
 		res.Predictions = append(res.Predictions, out)
 	}
 	return res, nil
-}
-
-// predictions runs predict over f in chunks of size batch and returns the class predicted for
-// each row.
-func predictions(predict *context.Exec, f Features, batch int) ([]int32, error) {
-	out := make([]int32, 0, f.N)
-	err := inBatches(predict, f, batch, func(r []*tensors.Tensor, n int) {
-		out = append(out, tensors.MustCopyFlatData[int32](r[0])[:n]...)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("linear probe: prediction: %w", err)
-	}
-	return out, nil
 }
 
 // inBatches runs exec over the rows of f in chunks of size batch (the last chunk padded with

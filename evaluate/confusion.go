@@ -21,15 +21,7 @@ func drawConfusion(w io.Writer, path, on string, info datasets.Info, pred, label
 	for c := range names {
 		names[c] = info.ClassName(c)
 	}
-	right, total := 0, 0
-	for t, row := range m {
-		right += row[t]
-		for _, c := range row {
-			total += c
-		}
-	}
-	title := fmt.Sprintf("Linear probe, %s: %d of %d right (%.2f%%)", on, right, total, 100*float64(right)/float64(max(total, 1)))
-	fig := eval.ConfusionFigure(m, names, title)
+	fig := eval.ConfusionFigure(m, names, "Linear probe, "+on)
 	if err := fig.Save(path); err != nil {
 		return nil, err
 	}

@@ -442,10 +442,8 @@ func accuracy(exec *context.Exec, ds datasets.Data, ec datasets.EvalConfig, clas
 	if acc.top1, err = eval.TopK(scores, labels, classes, 1); err != nil {
 		return acc, err
 	}
-	if acc.balanced, err = eval.BalancedScores(scores, labels, classes); err != nil {
-		return acc, err
-	}
-	acc.confusion = eval.ConfusionMatrix(eval.Top1(scores, classes), labels, classes)
+	pred := eval.Top1(scores, classes) // TopK has checked the scores
+	acc.balanced, acc.confusion = eval.Balanced(pred, labels, classes), eval.ConfusionMatrix(pred, labels, classes)
 	acc.top5 = -1
 	if classes > 5 {
 		if acc.top5, err = eval.TopK(scores, labels, classes, 5); err != nil {

@@ -129,21 +129,13 @@ func NewConfusion(info datasets.Info, m [][]int) *results.Confusion {
 }
 
 // PlotConfusion draws c (nothing when nil) to its Figure in the run folder dir and the PNG beside
-// it, titled with what predicted and what: "<what>: R of N right (P%)".
+// it, what saying which classifier predicted which images (eval.ConfusionFigure).
 func PlotConfusion(dir string, c *results.Confusion, what string) error {
 	if c == nil {
 		return nil
 	}
 	svg := filepath.Join(dir, c.Figure)
-	right, total := 0, 0
-	for t, row := range c.Counts {
-		right += row[t]
-		for _, n := range row {
-			total += n
-		}
-	}
-	title := fmt.Sprintf("%s: %d of %d right (%.2f%%)", what, right, total, 100*float64(right)/float64(max(total, 1)))
-	fig := eval.ConfusionFigure(c.Counts, c.Classes, title)
+	fig := eval.ConfusionFigure(c.Counts, c.Classes, what)
 	if err := fig.Save(svg, strings.TrimSuffix(svg, filepath.Ext(svg))+".png"); err != nil {
 		return fmt.Errorf("the confusion matrix: %w", err)
 	}
