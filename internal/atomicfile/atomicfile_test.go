@@ -125,13 +125,19 @@ func waitingForLock(fn string) bool {
 // after its creation, the file was missed: left behind by a command that exits at once.
 func TestRemovePendingDuringCreate(t *testing.T) {
 	dir := t.TempDir()
-	created, release := make(chan struct{}), make(chan struct{})
+	created, release, proceed := make(chan struct{}), make(chan struct{}), make(chan struct{})
 	create := Create
 	Create = func(dir, pattern string) (File, error) {
 		f, err := create(dir, pattern)
 		close(created) // on disk, where a signal may find it
 		<-release
-		return f, err
+		if err != nil {
+			return nil, err
+		}
+		// The write goes on only once RemovePending is done: the lock is not fair, so the write,
+		// released, could otherwise finish and untrack its file before RemovePending took the
+		// lock, and find it gone (a loaded fresh-clone make test did).
+		return &gatedFile{File: f, gate: proceed}, nil
 	}
 	defer func() { Create = create }()
 	written := make(chan error, 1)
@@ -148,7 +154,9 @@ func TestRemovePendingDuringCreate(t *testing.T) {
 		}
 	}
 	close(release)
-	if got := <-removed; len(got) != 1 || !IsTemp(filepath.Base(got[0]), "") {
+	got := <-removed
+	close(proceed)
+	if len(got) != 1 || !IsTemp(filepath.Base(got[0]), "") {
 		t.Errorf("RemovePending during the creation removed %q, want the write's temporary file", got)
 	}
 	if err := <-written; err == nil {
@@ -157,6 +165,17 @@ func TestRemovePendingDuringCreate(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 		t.Errorf("left in the folder: %v", entries)
 	}
+}
+
+// gatedFile's writes wait until gate is closed.
+type gatedFile struct {
+	File
+	gate chan struct{}
+}
+
+func (f *gatedFile) Write(p []byte) (int, error) {
+	<-f.gate
+	return f.File.Write(p)
 }
 
 // closingFile calls onClose when closed.
