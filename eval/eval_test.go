@@ -401,6 +401,12 @@ func TestWriteEmbeddingsWithRowsLeftOut(t *testing.T) {
 	if r := f.Rows([]int{1}); fmt.Sprint(r.Index, r.Labels, r.X) != "[2] [0] [-1]" {
 		t.Errorf("Rows([1]): index %v, labels %v, values %v", r.Index, r.Labels, r.X)
 	}
+	// Rows of features without an index (row i is image i) keep their images' indices, and so
+	// their names.
+	whole := Features{N: 3, D: 1, X: []float32{1, 2, 3}}
+	if col, names := whole.Rows([]int{2, 0}).Names(""); col != "index" || fmt.Sprint(names) != "[2 0]" {
+		t.Errorf("Rows([2 0]) of features without an index are named %s %v, want index [2 0]", col, names)
+	}
 	if err := (Features{N: 2, D: 1, X: []float32{1, 2}, Index: []int32{0}}).Validate("x"); err == nil || !strings.Contains(err.Error(), "1 indices for 2 rows") {
 		t.Errorf("Validate with an index per row missing: %v", err)
 	}

@@ -133,15 +133,14 @@ func (s standardizer) apply(f Features) Features {
 }
 
 // Rows returns the rows of f at the given indices (a copy), with their labels, data-set indices,
-// files and keys.
+// files and keys. Where f has no Index (row i is image i), the copy's Index is the indices, so
+// that its rows keep their names (Names).
 func (f Features) Rows(indices []int) Features {
 	out := Features{N: len(indices), D: f.D, NumClasses: f.NumClasses, X: make([]float32, 0, len(indices)*f.D)}
 	if f.Labels != nil {
 		out.Labels = make([]int32, 0, len(indices))
 	}
-	if f.Index != nil {
-		out.Index = make([]int32, 0, len(indices))
-	}
+	out.Index = make([]int32, 0, len(indices))
 	if f.Files != nil {
 		out.Files = make([]string, 0, len(indices))
 	}
@@ -155,6 +154,8 @@ func (f Features) Rows(indices []int) Features {
 		}
 		if f.Index != nil {
 			out.Index = append(out.Index, f.Index[i])
+		} else {
+			out.Index = append(out.Index, int32(i))
 		}
 		if f.Files != nil {
 			out.Files = append(out.Files, f.Files[i])
