@@ -29,6 +29,7 @@ var (
 const (
 	lineWidth    = 1.5  // points
 	markerRadius = 2.6  // points
+	pointRadius  = 1.7  // points, of a Series with Points
 	bandAlpha    = 0x40 // opacity of a band, out of 0xff
 	legendInset  = 5    // points between a corner legend and the panel's edges
 	legendGap    = 10   // points between the panel and an outside legend
@@ -193,6 +194,7 @@ type curve struct {
 	color  color.Color
 	marker Marker
 	dashed bool
+	points bool // markers alone, no line (Series.Points)
 	pts    plotter.XYs
 	band   []bandPoint
 }
@@ -236,7 +238,7 @@ func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 	var curves []curve
 	var spanX, spanY []float64
 	for i, s := range pn.Series {
-		cv := curve{name: s.Name, color: s.Color, marker: s.Marker, dashed: s.Dashed}
+		cv := curve{name: s.Name, color: s.Color, marker: s.Marker, dashed: s.Dashed, points: s.Points}
 		if cv.color == nil {
 			cv.color = Colors[i%len(Colors)]
 		}
@@ -263,7 +265,7 @@ func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 			// A line through one point draws nothing: a single point gets its marker whatever
 			// the series asked.
 			cv.marker = NoMarker
-			if len(cv.pts) <= MaxAutoMarkers {
+			if len(cv.pts) <= MaxAutoMarkers || cv.points {
 				cv.marker = AutoMarkers[i%len(AutoMarkers)]
 			}
 		}
@@ -337,14 +339,19 @@ func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 	}
 	for i, cv := range curves {
 		if len(cv.pts) > 0 {
-			ln := &plotter.Line{XYs: cv.pts, LineStyle: draw.LineStyle{Color: cv.color, Width: vg.Points(lineWidth)}}
-			if cv.dashed {
-				ln.LineStyle.Dashes = []vg.Length{vg.Points(5), vg.Points(2.5)}
+			radius := markerRadius
+			if cv.points {
+				radius = pointRadius
+			} else {
+				ln := &plotter.Line{XYs: cv.pts, LineStyle: draw.LineStyle{Color: cv.color, Width: vg.Points(lineWidth)}}
+				if cv.dashed {
+					ln.LineStyle.Dashes = []vg.Length{vg.Points(5), vg.Points(2.5)}
+				}
+				p.Add(ln)
+				thumbs[i] = append(thumbs[i], ln)
 			}
-			p.Add(ln)
-			thumbs[i] = append(thumbs[i], ln)
 			if cv.marker != NoMarker {
-				sc := &plotter.Scatter{XYs: cv.pts, GlyphStyle: draw.GlyphStyle{Color: cv.color, Radius: vg.Points(markerRadius), Shape: glyph(cv.marker)}}
+				sc := &plotter.Scatter{XYs: cv.pts, GlyphStyle: draw.GlyphStyle{Color: cv.color, Radius: vg.Points(radius), Shape: glyph(cv.marker)}}
 				p.Add(sc)
 				thumbs[i] = append(thumbs[i], sc)
 				pp.markers = true

@@ -23,7 +23,7 @@ func newOccupancy(p *gplot.Plot, curves []curve, hlines, vlines []RefLine) *occu
 		for i, q := range cv.pts {
 			x, y := p.X.Norm(q.X), p.Y.Norm(q.Y)
 			o.mark(x, y)
-			if i > 0 {
+			if i > 0 && !cv.points {
 				o.segment(p.X.Norm(cv.pts[i-1].X), p.Y.Norm(cv.pts[i-1].Y), x, y)
 			}
 		}

@@ -113,6 +113,10 @@ type Series struct {
 	Marker Marker
 	// Dashed draws the line dashed.
 	Dashed bool
+	// Points draws the points alone, without a line (a scatter plot): a smaller marker at
+	// every point, whatever their number (MarkerAuto: the series' own shape). A band is
+	// drawn as for any series.
+	Points bool
 	// Color is the colour of the line, the markers and (lighter) the band; nil takes
 	// Colors[i % len(Colors)] for the i-th series of the panel.
 	Color color.Color

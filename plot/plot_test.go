@@ -614,3 +614,29 @@ func TestLogTicksLabelDataEnds(t *testing.T) {
 		t.Errorf("x tick labels %v, want the last to be 0.25, the largest scale", xs)
 	}
 }
+
+// TestPointsSeries: a series with Points draws a marker at each of its points, more than
+// MaxAutoMarkers of them too, and no line; a series without draws its line.
+func TestPointsSeries(t *testing.T) {
+	n := 3 * MaxAutoMarkers
+	x, y := make([]float64, n), make([]float64, n)
+	for i := range x {
+		x[i], y[i] = float64(i), math.Sin(float64(i))
+	}
+	for _, points := range []bool{true, false} {
+		doc := parseSVG(t, encode(t, &Figure{Panels: []Panel{{Series: []Series{{Name: "scatter", X: x, Y: y, Points: points}}}}}, "svg"))
+		markers := 0
+		for _, p := range doc.Paths {
+			if plottest.Near(p.Style["fill"], Colors[0]) {
+				markers++
+			}
+		}
+		lines := len(plottest.WithVertices(doc.Lines(Colors[0]), n))
+		if points && (markers != n+1 || lines != 0) { // one more marker: the legend's
+			t.Errorf("Points: %d filled markers and %d lines through the %d points, want %d and none", markers, lines, n, n+1)
+		}
+		if !points && (markers != 0 || lines != 1) {
+			t.Errorf("a line series of %d points: %d filled markers and %d lines, want none and one", n, markers, lines)
+		}
+	}
+}
