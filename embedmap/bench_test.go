@@ -1,0 +1,79 @@
+package embedmap
+
+import (
+	"fmt"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gomlx-ssl/vicreg/backend/backendtest"
+	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
+)
+
+// BenchmarkTSNE times a whole t-SNE map (1000 iterations, perplexity 30) of N points of 512
+// dimensions (ten clusters), and beside it, once, scikit-learn's exact and Barnes-Hut t-SNE on
+// the same points where /usr/bin/python3 has scikit-learn. Run:
+// go test -run '^$' -bench TSNE -benchtime 1x ./embedmap/
+func BenchmarkTSNE(b *testing.B) {
+	backend := backendtest.Backend(b)
+	for _, n := range []int{1000, 2000} {
+		x := clusters(10, n/10, 512, 6, 7)
+		compared := false // scikit-learn runs once, not again for each b.N
+		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
+			var kl float64
+			for range b.N {
+				m, err := TSNE(backend, x, TSNEConfig{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				kl = m.KL
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/map")
+			b.Logf("%s, %s: %d points, KL %.4f, %.2f s a map", cpuinfo.Describe(), backend.Name(), n, kl, b.Elapsed().Seconds()/float64(b.N))
+			b.StopTimer()
+			if !compared {
+				scikitLearn(b, x)
+				compared = true
+			}
+		})
+	}
+}
+
+// scikitLearn logs the time and divergence of scikit-learn's t-SNE of x, exact and Barnes-Hut,
+// when /usr/bin/python3 has it.
+func scikitLearn(b *testing.B, x eval.Features) {
+	py := "/usr/bin/python3"
+	if err := exec.Command(py, "-c", "import sklearn").Run(); err != nil {
+		b.Logf("no scikit-learn for %s to compare with", py)
+		return
+	}
+	path := filepath.Join(b.TempDir(), "x.npy")
+	if err := eval.WriteEmbeddings(path, x); err != nil {
+		b.Fatal(err)
+	}
+	script := `
+import sys, time, numpy as np, sklearn
+from sklearn.manifold import TSNE
+x = np.load(sys.argv[1])
+for method in ("exact", "barnes_hut"):
+    t = time.perf_counter()
+    m = TSNE(2, perplexity=30, init="pca", method=method, learning_rate="auto", random_state=0).fit(x)
+    print(method, time.perf_counter() - t, m.kl_divergence_, sklearn.__version__)
+`
+	start := time.Now()
+	out, err := exec.Command(py, "-c", script, path).Output()
+	if err != nil {
+		b.Fatalf("scikit-learn: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		secs, _ := strconv.ParseFloat(f[1], 64)
+		kl, _ := strconv.ParseFloat(f[2], 64)
+		b.Logf("scikit-learn %s, method=%s: %.2f s a map, KL %.4f", f[3], f[0], secs, kl)
+	}
+	b.Logf("(scikit-learn's run took %s in all)", time.Since(start).Round(time.Second))
+}

@@ -1,0 +1,160 @@
+// Package embedmap lays embeddings out on a plane for a person to look at, and draws them, each
+// class in its colour: whether the classes fall apart, which ones mingle, which images sit among
+// another class's. Two layouts: t-SNE (TSNE: exact, its N × N matrices on the backend), which
+// keeps each point's neighbours near, and PCA (PCA: the first two principal axes), which keeps
+// the largest variances, linear and fast.
+//
+//	rows := embedmap.Sample(x.N, 2000, seed)
+//	m, err := embedmap.TSNE(backend, x.Rows(rows), embedmap.TSNEConfig{})
+//	fig := embedmap.Figure(m, x.Rows(rows).Labels, classNames, "t-SNE of the test images")
+//	err = fig.Save("map.svg")
+package embedmap
+
+import (
+	"cmp"
+	"encoding/csv"
+	"fmt"
+	"image/color"
+	"io"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+
+	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
+	"github.com/gomlx-ssl/vicreg/plot"
+)
+
+// Map is a layout of N points on the plane.
+type Map struct {
+	// Method is "t-SNE" or "PCA".
+	Method string
+	// X and Y are the coordinates of each point, in the order of the rows mapped.
+	X, Y []float64
+	// KL is t-SNE's Kullback-Leibler divergence of the map's affinities from the rows' (0 for
+	// PCA), and Perplexity its perplexity.
+	KL, Perplexity float64
+	// Variance is PCA's share of the rows' variance along each axis (zero for t-SNE).
+	Variance [2]float64
+}
+
+// Axes names the map's axes.
+func (m Map) Axes() (x, y string) {
+	if m.Method == "PCA" {
+		return fmt.Sprintf("PC 1 (%.1f%% of the variance)", 100*m.Variance[0]), fmt.Sprintf("PC 2 (%.1f%%)", 100*m.Variance[1])
+	}
+	return m.Method + " 1", m.Method + " 2"
+}
+
+// Sample returns at most k of the n rows 0 … n−1, chosen at random by seed, in increasing order
+// (all of them when n ≤ k): the same rows for the same n, k and seed.
+func Sample(n, k int, seed uint64) []int {
+	rows := make([]int, n)
+	for i := range rows {
+		rows[i] = i
+	}
+	if n <= k {
+		return rows
+	}
+	r := rand.New(rand.NewPCG(seed, 0x6d6170)) // "map"
+	r.Shuffle(n, func(i, j int) { rows[i], rows[j] = rows[j], rows[i] })
+	rows = rows[:k]
+	slices.Sort(rows)
+	return rows
+}
+
+// MaxColoured is the largest number of classes a map's figure gives colours of their own; of
+// more, it colours the MaxColoured−1 most frequent and draws the others in light grey.
+const MaxColoured = 10
+
+// Figure draws m, each point of class labels[i] (named names[labels[i]]; −1: unlabelled) in its
+// class's colour and shape, the legend naming each class with its number of points; labels nil
+// draws every point alike. Up to MaxColoured classes each have a colour (plot.Colors); of more,
+// the most frequent MaxColoured−1 do, and the rest are "other classes" in light grey, drawn
+// first (below). Unlabelled points are grey. The title is title.
+func Figure(m Map, labels []int32, names []string, title string) plot.Figure {
+	xl, yl := m.Axes()
+	panel := plot.Panel{Title: title, XLabel: xl, YLabel: yl}
+	fig := plot.Figure{Width: 8, Height: 6.5, Panels: []plot.Panel{panel}}
+	if labels == nil {
+		fig.Panels[0].Series = []plot.Series{{X: m.X, Y: m.Y, Points: true, Marker: plot.Circle, Color: plot.Colors[0]}}
+		fig.Panels[0].Legend = plot.LegendHidden
+		return fig
+	}
+	count := map[int32]int{}
+	for _, l := range labels {
+		count[l]++
+	}
+	var classes []int32 // labelled classes present, most frequent first (ties: the lower class)
+	for c := range count {
+		if c >= 0 {
+			classes = append(classes, c)
+		}
+	}
+	slices.SortFunc(classes, func(a, b int32) int {
+		return cmp.Or(count[b]-count[a], cmp.Compare(a, b))
+	})
+	coloured := classes
+	if len(classes) > MaxColoured {
+		coloured = classes[:MaxColoured-1]
+	}
+	slices.Sort(coloured)
+	series := func(name string, keep func(l int32) bool, c color.Color, mk plot.Marker) plot.Series {
+		s := plot.Series{Points: true, Color: c, Marker: mk}
+		for i, l := range labels {
+			if keep(l) {
+				s.X, s.Y = append(s.X, m.X[i]), append(s.Y, m.Y[i])
+			}
+		}
+		s.Name = fmt.Sprintf("%s (%d)", name, len(s.X))
+		return s
+	}
+	var all []plot.Series
+	if n := len(classes) - len(coloured); n > 0 {
+		all = append(all, series(fmt.Sprintf("%d other classes", n), func(l int32) bool { return l >= 0 && !slices.Contains(coloured, l) },
+			color.RGBA{0xc7, 0xc7, 0xc7, 0xff}, plot.Circle))
+	}
+	if count[-1] > 0 {
+		all = append(all, series("unlabelled", func(l int32) bool { return l < 0 }, color.RGBA{0x7f, 0x7f, 0x7f, 0xff}, plot.Circle))
+	}
+	for k, c := range coloured {
+		name := strconv.Itoa(int(c))
+		if int(c) < len(names) {
+			name = names[c]
+		}
+		all = append(all, series(name, func(l int32) bool { return l == c }, plot.Colors[k%len(plot.Colors)], plot.AutoMarkers[k%len(plot.AutoMarkers)]))
+	}
+	fig.Panels[0].Series = all
+	fig.Panels[0].Legend = plot.LegendOutside
+	return fig
+}
+
+// WriteCSV writes m to path as CSV, atomically: a row per point, under the header file (or key,
+// or index: eval.Features.Names of x, the rows mapped, relative to root), label (the class's
+// name in names, empty where unknown), x, y.
+func WriteCSV(path string, m Map, x eval.Features, root string, names []string) error {
+	if len(m.X) != x.N {
+		panic(fmt.Sprintf("embedmap.WriteCSV: a map of %d points for %d rows", len(m.X), x.N))
+	}
+	column, rows := x.Names(root)
+	return atomicfile.Write(path, 0, func(w io.Writer) error {
+		cw := csv.NewWriter(w)
+		if err := cw.Write([]string{column, "label", "x", "y"}); err != nil {
+			return err
+		}
+		for i, name := range rows {
+			label := ""
+			if x.Labels != nil && x.Labels[i] >= 0 {
+				label = strconv.Itoa(int(x.Labels[i]))
+				if int(x.Labels[i]) < len(names) {
+					label = names[x.Labels[i]]
+				}
+			}
+			if err := cw.Write([]string{name, label, strconv.FormatFloat(m.X[i], 'g', 7, 64), strconv.FormatFloat(m.Y[i], 'g', 7, 64)}); err != nil {
+				return err
+			}
+		}
+		cw.Flush()
+		return cw.Error()
+	})
+}
