@@ -17,8 +17,10 @@ import (
 	"image/color"
 	"io"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
@@ -127,6 +129,15 @@ func Figure(m Map, labels []int32, names []string, title string) plot.Figure {
 	fig.Panels[0].Series = all
 	fig.Panels[0].Legend = plot.LegendOutside
 	return fig
+}
+
+// CoordinatesFile is where the coordinates of the map drawn to figure go: beside it, its
+// extension replaced by .csv (map.svg: map.csv); "" for "".
+func CoordinatesFile(figure string) string {
+	if figure == "" {
+		return ""
+	}
+	return strings.TrimSuffix(figure, filepath.Ext(figure)) + ".csv"
 }
 
 // WriteCSV writes m to path as CSV, atomically: a row per point, under the header file (or key,

@@ -40,7 +40,8 @@
 // the out-of-fold predictions (each labelled image's by the fold that holds it out). Images are
 // named by their file, the WebDataset key of shards, or their index. -class-weight balanced
 // weights the probe's (or the fine-tuned classifier's) training images by their class's inverse
-// frequency.
+// frequency. -map FILE.svg draws the embeddings of -split on a plane (t-SNE, or -map-method pca),
+// each class in its colour, and writes each image's coordinates beside it (FILE.csv).
 //
 // SIGINT or SIGTERM stops an evaluation on frozen features at once (exit status 130): the files
 // written before it are complete, and the one being written is not kept (no temporary file is
@@ -77,6 +78,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/backend"
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/embedmap"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
@@ -93,13 +95,14 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
 // flags are the command's settings.
 type flags struct {
-	ckpt, dataset, dataDir, embeddings, split, result string
-	shardCache, shardCacheSize, labelColumn           string
-	labelTable, splitColumn, testSplit                string
-	predictions, predict, confusion, classWeight      string
-	subset, probeEpochs, knnK, batch, folds           int
-	knnT, percent, valPercent                         float64
-	seed                                              uint64
+	ckpt, dataset, dataDir, embeddings, split, result  string
+	shardCache, shardCacheSize, labelColumn            string
+	labelTable, splitColumn, testSplit                 string
+	predictions, predict, confusion, classWeight       string
+	mapFile, mapMethod                                 string
+	subset, probeEpochs, knnK, batch, folds, mapPoints int
+	knnT, percent, valPercent, perplexity              float64
+	seed                                               uint64
 
 	weights                                          string
 	finetune, baseline, perClass, classProbabilities bool
@@ -137,6 +140,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&f.classProbabilities, "class-probabilities", false, "with -predictions: a column per class, p_CLASS, with each image's probability of it (for a submission that wants them, or for stacking -folds' out-of-fold predictions)")
 	fs.StringVar(&f.predict, "predict", "", "with -predictions: the folder of images to classify in place of the test split (unlabelled photos, a Kaggle test_images/; its class folders, if any, give the label column)")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file (each row's file, or WebDataset key, to NAME.files.txt or NAME.keys.txt beside it); its folder must exist")
+	fs.StringVar(&f.mapFile, "map", "", "draw a 2-D map of the embeddings of -split to this .svg or .png file, each class in its colour (whether the classes fall apart, which mingle), and write each image's coordinates beside it (NAME.csv)")
+	fs.StringVar(&f.mapMethod, "map-method", "tsne", "-map's layout: tsne (exact t-SNE on the backend, scikit-learn's defaults: neighbours stay near) or pca (the first two principal axes: linear, fast)")
+	fs.IntVar(&f.mapPoints, "map-points", 2000, "-map: the most images mapped, chosen at random by -seed (t-SNE's time and memory grow as their square: 2,000 take about half a minute on two CPU cores)")
+	fs.Float64Var(&f.perplexity, "perplexity", 30, "-map-method tsne: the number of neighbours, in effect, each image's affinities spread over (below the images mapped)")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
 	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes (for an image folder, test is its val/ or test/ folder; val is accepted for it)")
 	fs.IntVar(&f.batch, "batch-size", 256, "images per batch (forward passes; fine-tuning steps: by default at most the training images)")
@@ -176,7 +183,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.
 	// Absolute, as the run's own config.json: the fine-tuning run and -result store them.
-	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder, &f.shardCache, &f.labelTable, &f.predictions, &f.predict, &f.confusion)
+	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder, &f.shardCache, &f.labelTable, &f.predictions, &f.predict, &f.confusion, &f.mapFile)
 	f.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if f.split == "val" {
@@ -283,6 +290,20 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-weights: unknown mode %q: use %s or %s", f.weights, finetune.Freeze, finetune.Finetune)
 	case f.weights != "" && f.embeddings != "":
 		return "-embeddings writes frozen features: give it without -weights"
+	case f.weights != "" && f.mapFile != "":
+		return "-map draws the encoder's frozen features: give it without -weights"
+	case f.mapFile != "" && !slices.Contains([]string{".svg", ".png"}, strings.ToLower(filepath.Ext(f.mapFile))):
+		return fmt.Sprintf("-map: %s: the file name must end in .svg or .png (the coordinates go beside it, as .csv)", f.mapFile)
+	case f.mapMethod != "tsne" && f.mapMethod != "pca":
+		return fmt.Sprintf("-map-method: unknown layout %q: use tsne or pca", f.mapMethod)
+	case f.mapPoints < 3:
+		return fmt.Sprintf("-map-points: want 3 or more, got %d", f.mapPoints)
+	case f.perplexity < 1:
+		return fmt.Sprintf("-perplexity: want 1 or more, got %g", f.perplexity)
+	case f.mapFile == "" && (f.set["map-method"] || f.set["map-points"] || f.set["perplexity"]):
+		return "-map-method, -map-points and -perplexity shape the map that -map draws: give -map FILE.svg too"
+	case f.mapMethod == "pca" && f.set["perplexity"]:
+		return "-perplexity is t-SNE's: -map-method pca has none"
 	case f.folds < 0 || f.folds == 1:
 		return fmt.Sprintf("-folds: want 2 or more (0: no cross-validation), got %d", f.folds)
 	case f.folds > 0 && f.testSplit == "test":
@@ -323,6 +344,8 @@ func (f *flags) check() string {
 		{"-embeddings", f.embeddings, "embeddings.npy"},
 		{"-predictions", f.predictions, "predictions.csv"},
 		{"-confusion", f.confusion, "confusion.svg"},
+		{"-map", f.mapFile, "map.svg"},
+		{"-map", embedmap.CoordinatesFile(f.mapFile), "map.csv"},
 		{"-export-encoder", f.ft.ExportEncoder, "encoder.safetensors"},
 	} {
 		if out.path == "" {
@@ -403,8 +426,8 @@ func (f *flags) otherMode() string {
 			return "-lr-backbone: the encoder is not trained with -weights freeze: give -lr-head alone, or use -weights finetune"
 		}
 	}
-	if f.set["split"] && f.embeddings == "" {
-		return "-split chooses the split whose embeddings -embeddings writes: give -embeddings too"
+	if f.set["split"] && f.embeddings == "" && f.mapFile == "" {
+		return "-split chooses the split whose embeddings -embeddings writes (or -map draws): give -embeddings or -map too"
 	}
 	return ""
 }
@@ -802,6 +825,15 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 			fmt.Fprintf(stdout, "images left out because they did not decode: %d; each row's image index is in %s\n", bad[f.split], where)
 		}
 		res.Embeddings, res.EmbeddingsSplit, res.EmbeddingsImages = f.embeddings, f.split, &x.N
+	}
+	if f.mapFile != "" {
+		x, err := get(f.split)
+		if err != nil {
+			return err
+		}
+		if res.Map, err = drawMap(b, stdout, logger, f, x, datasets.DataDirOf(dataset, dataDir), opened[f.split].Info()); err != nil {
+			return err
+		}
 	}
 	if f.result != "" {
 		res.Wall = time.Since(start)

@@ -26,6 +26,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 	"github.com/gomlx-ssl/vicreg/internal/cmdtest"
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
+	"github.com/gomlx-ssl/vicreg/plot/plottest"
 	"github.com/gomlx-ssl/vicreg/results"
 	"github.com/gomlx-ssl/vicreg/train/config"
 	"github.com/gomlx-ssl/vicreg/train/finetune"
@@ -1624,6 +1625,89 @@ func TestPredictions(t *testing.T) {
 		{[]string{"-data-dir", labelled, "-confusion", filepath.Join(t.TempDir(), "c.svg"), "-predictions", filepath.Join(t.TempDir(), "p.csv"), "-predict", flat}, "no held-out images to draw the linear probe's confusion matrix on"},
 	} {
 		if o := evaluate(t, append([]string{"-checkpoint", dir}, tc.args...)...); o.code != 2 || !strings.Contains(o.stderr, tc.want) {
+			t.Errorf("%v: exit %d, want 2 and %q:\n%s", tc.args, o.code, tc.want, o.stderr)
+		}
+	}
+}
+
+// TestMap: -map draws a t-SNE (or PCA) map of -split's embeddings, at most -map-points of them
+// chosen by -seed, writes each image's coordinates beside it under its name and label (the class
+// folder it is in), and -result records it; bad settings are refused before any work.
+func TestMap(t *testing.T) {
+	root := t.TempDir()
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 4)
+	datasetstest.WriteImageFolder(t, filepath.Join(root, "val"), []string{"a", "b"}, 15)
+	dir := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize = "folder", root, 16 }, 3)
+	out := t.TempDir()
+	fig, result := filepath.Join(out, "map.svg"), filepath.Join(out, "r.json")
+	common := []string{"-checkpoint", dir, "-probe-epochs", "0", "-knn-k", "0", "-map", fig, "-result", result}
+	o := evaluate(t, append(common, "-map-points", "24", "-perplexity", "5", "-seed", "3")...)
+	if o.code != 0 || !strings.Contains(o.stdout, "the t-SNE map of 24 test images of the 30 (") ||
+		!strings.Contains(o.stdout, "; each image's coordinates: "+filepath.Join(out, "map.csv")) {
+		t.Fatalf("exit %d:\n%s%s", o.code, o.stdout, o.stderr)
+	}
+	rows := readCSV(t, filepath.Join(out, "map.csv"))
+	if len(rows) != 25 || strings.Join(rows[0], ",") != "file,label,x,y" {
+		t.Fatalf("map.csv: %v; want a header and 24 images", rows)
+	}
+	seen := map[string]bool{}
+	for _, row := range rows[1:] {
+		if class, _, ok := strings.Cut(strings.TrimPrefix(row[0], "val/"), "/"); !ok || !strings.HasPrefix(row[0], "val/") || class != row[1] || seen[row[0]] {
+			t.Errorf("map.csv row %v: want a file of the val folder, once, labelled by its class folder", row)
+		}
+		seen[row[0]] = true
+		for _, v := range row[2:] {
+			if x, err := strconv.ParseFloat(v, 64); err != nil || math.IsNaN(x) {
+				t.Errorf("map.csv row %v: coordinate %q", row, v)
+			}
+		}
+	}
+	r, _ := readResult(t, result)
+	if m := r.Map; m == nil || m.Figure != fig || m.Coordinates != filepath.Join(out, "map.csv") || m.Method != "t-SNE" || m.Split != "test" ||
+		m.Images != 24 || m.Of != 30 || m.Perplexity != 5 || m.KL == nil || !(*m.KL > 0) || m.Variance != nil {
+		t.Errorf("result's map %+v", r.Map)
+	}
+	svg, err := os.ReadFile(fig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc, err := plottest.Parse(svg); err != nil {
+		t.Errorf("%s: %v", fig, err)
+	} else if _, ok := doc.Find("t-SNE of 24 of the 30 test images' embeddings"); !ok && !strings.Contains(string(svg), "t-SNE of 24 of the 30 test") {
+		t.Errorf("%s has no title naming the images mapped", fig)
+	}
+
+	// The same seed maps the same images to the same places; PCA maps all of them, with the
+	// shares of the variance.
+	o = evaluate(t, append(common, "-map-points", "24", "-perplexity", "5", "-seed", "3")...)
+	if again := readCSV(t, filepath.Join(out, "map.csv")); o.code != 0 || fmt.Sprint(again) != fmt.Sprint(rows) {
+		t.Errorf("the same seed drew another map (exit %d)", o.code)
+	}
+	o = evaluate(t, append(common, "-map-method", "pca")...)
+	r, _ = readResult(t, result)
+	if m := r.Map; o.code != 0 || m == nil || m.Method != "PCA" || m.Images != 30 || m.Of != 30 || m.KL != nil || len(m.Variance) != 2 ||
+		!(m.Variance[0] >= m.Variance[1] && m.Variance[1] > 0 && m.Variance[0]+m.Variance[1] <= 1+1e-9) {
+		t.Errorf("-map-method pca: exit %d, map %+v", o.code, r.Map)
+	}
+	if rows := readCSV(t, filepath.Join(out, "map.csv")); len(rows) != 31 {
+		t.Errorf("-map-method pca wrote %d rows, want the 30 images and a header", len(rows))
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-map", filepath.Join(out, "m.pdf")}, "-map: " + filepath.Join(out, "m.pdf") + ": the file name must end in .svg or .png"},
+		{[]string{"-map", fig, "-map-method", "umap"}, `-map-method: unknown layout "umap": use tsne or pca`},
+		{[]string{"-map", fig, "-map-points", "2"}, "-map-points: want 3 or more, got 2"},
+		{[]string{"-map", fig, "-perplexity", "0.5"}, "-perplexity: want 1 or more, got 0.5"},
+		{[]string{"-perplexity", "10"}, "-map-method, -map-points and -perplexity shape the map that -map draws: give -map FILE.svg too"},
+		{[]string{"-map", fig, "-map-method", "pca", "-perplexity", "10"}, "-perplexity is t-SNE's: -map-method pca has none"},
+		{[]string{"-map", fig, "-weights", "freeze"}, "-map draws the encoder's frozen features: give it without -weights"},
+		{[]string{"-map", filepath.Join(out, "missing", "m.svg")}, "does not exist: create it first"},
+		{[]string{"-map", fig, "-perplexity", "30"}, "-perplexity: 30 is not below the 30 images mapped: give -perplexity 10 or less"},
+	} {
+		if o := evaluate(t, append([]string{"-checkpoint", dir, "-probe-epochs", "0", "-knn-k", "0"}, tc.args...)...); o.code != 2 || !strings.Contains(o.stderr, tc.want) {
 			t.Errorf("%v: exit %d, want 2 and %q:\n%s", tc.args, o.code, tc.want, o.stderr)
 		}
 	}

@@ -238,6 +238,8 @@ type Evaluate struct {
 	// out-of-fold predictions of the labelled images.
 	Predictions       string `json:"predictions,omitempty"`
 	PredictionsImages *int   `json:"predictions_images,omitempty"`
+	// Map is the 2-D map of a split's embeddings that -map drew (absent without -map).
+	Map *EmbeddingMap `json:"map,omitempty"`
 	// Embeddings is the file -embeddings wrote, with the EmbeddingsImages images of the split
 	// EmbeddingsSplit (absent without -embeddings).
 	Embeddings       string `json:"embeddings,omitempty"`
@@ -266,6 +268,22 @@ type Confusion struct {
 	Classes []string `json:"classes"`
 	Counts  [][]int  `json:"counts"`
 	Figure  string   `json:"figure,omitempty"`
+}
+
+// EmbeddingMap is a 2-D map of the embeddings of a split's images (evaluate -map): the figure
+// and the CSV file of each image's coordinates, the method ("t-SNE" or "PCA"), the split and the
+// images mapped (of how many), with t-SNE's perplexity and Kullback-Leibler divergence, or PCA's
+// shares of the variance along its two axes.
+type EmbeddingMap struct {
+	Figure      string    `json:"figure"`
+	Coordinates string    `json:"coordinates"`
+	Method      string    `json:"method"`
+	Split       string    `json:"split"`
+	Images      int       `json:"images"`
+	Of          int       `json:"of"`
+	Perplexity  float64   `json:"perplexity,omitempty"`
+	KL          *float64  `json:"kl_divergence,omitempty"`
+	Variance    []float64 `json:"variance_share,omitempty"`
 }
 
 // CrossValidation is a k-fold cross-validation: each fold's figures, and their mean and sample
