@@ -33,7 +33,7 @@ func (c TSNEConfig) withDefaults(n int) TSNEConfig {
 		c.Perplexity = 30
 	}
 	if c.Iterations == 0 {
-		c.Iterations = 1000
+		c.Iterations = DefaultIterations
 	}
 	if c.ExaggerationIterations == 0 {
 		c.ExaggerationIterations = 250
@@ -46,6 +46,9 @@ func (c TSNEConfig) withDefaults(n int) TSNEConfig {
 	}
 	return c
 }
+
+// DefaultIterations is the number of t-SNE's iterations, unless TSNEConfig says otherwise.
+const DefaultIterations = 1000
 
 // Perplexity search, as scikit-learn's: each point's precision β is bisected until the entropy
 // of its conditional distribution is within perplexityTolerance of log(perplexity), in at most

@@ -141,7 +141,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.predict, "predict", "", "with -predictions: the folder of images to classify in place of the test split (unlabelled photos, a Kaggle test_images/; its class folders, if any, give the label column)")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file (each row's file, or WebDataset key, to NAME.files.txt or NAME.keys.txt beside it); its folder must exist")
 	fs.StringVar(&f.mapFile, "map", "", "draw a 2-D map of the embeddings of -split to this .svg or .png file, each class in its colour (whether the classes fall apart, which mingle), and write each image's coordinates beside it (NAME.csv)")
-	fs.StringVar(&f.mapMethod, "map-method", "tsne", "-map's layout: tsne (exact t-SNE on the backend, scikit-learn's defaults: neighbours stay near) or pca (the first two principal axes: linear, fast)")
+	fs.StringVar(&f.mapMethod, "map-method", embedmap.MethodTSNE, "-map's layout: tsne (exact t-SNE on the backend, scikit-learn's defaults: neighbours stay near) or pca (the first two principal axes: linear, fast)")
 	fs.IntVar(&f.mapPoints, "map-points", 2000, "-map: the most images mapped, chosen at random by -seed (t-SNE's time and memory grow as their square: 2,000 take about half a minute on two CPU cores)")
 	fs.Float64Var(&f.perplexity, "perplexity", 30, "-map-method tsne: the number of neighbours, in effect, each image's affinities spread over (below the images mapped)")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
@@ -294,7 +294,7 @@ func (f *flags) check() string {
 		return "-map draws the encoder's frozen features: give it without -weights"
 	case f.mapFile != "" && !slices.Contains([]string{".svg", ".png"}, strings.ToLower(filepath.Ext(f.mapFile))):
 		return fmt.Sprintf("-map: %s: the file name must end in .svg or .png (the coordinates go beside it, as .csv)", f.mapFile)
-	case f.mapMethod != "tsne" && f.mapMethod != "pca":
+	case f.mapMethod != embedmap.MethodTSNE && f.mapMethod != embedmap.MethodPCA:
 		return fmt.Sprintf("-map-method: unknown layout %q: use tsne or pca", f.mapMethod)
 	case f.mapPoints < 3:
 		return fmt.Sprintf("-map-points: want 3 or more, got %d", f.mapPoints)
@@ -302,7 +302,7 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-perplexity: want 1 or more, got %g", f.perplexity)
 	case f.mapFile == "" && (f.set["map-method"] || f.set["map-points"] || f.set["perplexity"]):
 		return "-map-method, -map-points and -perplexity shape the map that -map draws: give -map FILE.svg too"
-	case f.mapMethod == "pca" && f.set["perplexity"]:
+	case f.mapMethod == embedmap.MethodPCA && f.set["perplexity"]:
 		return "-perplexity is t-SNE's: -map-method pca has none"
 	case f.folds < 0 || f.folds == 1:
 		return fmt.Sprintf("-folds: want 2 or more (0: no cross-validation), got %d", f.folds)

@@ -1,0 +1,85 @@
+package embedmap
+
+import (
+	"fmt"
+
+	"github.com/dustin/go-humanize"
+	"github.com/gomlx/gomlx/backends"
+
+	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/results"
+)
+
+// The layouts Draw knows, by the names the commands take (-map-method).
+const (
+	MethodTSNE = "tsne"
+	MethodPCA  = "pca"
+)
+
+// DrawOptions says what Draw maps and where it draws it.
+type DrawOptions struct {
+	// Figures are the files the figure goes to (.svg, .png: plot.Figure.Save); the coordinates
+	// go beside the first (CoordinatesFile).
+	Figures []string
+	// Method is MethodTSNE or MethodPCA.
+	Method string
+	// Points is the most rows mapped, chosen by Seed (Sample).
+	Points int
+	Seed   uint64
+	// Perplexity is t-SNE's (below the rows mapped).
+	Perplexity float64
+	// Root is the folder the rows' files are named relative to (eval.Features.Names), Classes
+	// the names of the classes, Split what the rows are ("test"), for the title.
+	Root    string
+	Classes []string
+	Split   string
+	// Progress, when set, follows t-SNE's iterations (TSNEConfig.Progress).
+	Progress func(done, total int)
+}
+
+// Draw maps at most o.Points of the rows of x (Sample) by o.Method, draws the map (Figure; its
+// title says what was mapped, of how many, and t-SNE's perplexity and divergence) to o.Figures,
+// writes the coordinates beside the first (WriteCSV), and returns the record of it (its
+// files as given).
+func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.EmbeddingMap, error) {
+	if len(o.Figures) == 0 {
+		panic("embedmap.Draw: no figure to draw to")
+	}
+	sub := x.Rows(Sample(x.N, o.Points, o.Seed))
+	var m Map
+	var err error
+	switch o.Method {
+	case MethodPCA:
+		m, err = PCA(sub)
+	case MethodTSNE:
+		m, err = TSNE(b, sub, TSNEConfig{Perplexity: o.Perplexity, Progress: o.Progress})
+	default:
+		return nil, fmt.Errorf("embedmap: unknown layout %q: use %s or %s", o.Method, MethodTSNE, MethodPCA)
+	}
+	if err != nil {
+		return nil, err
+	}
+	of := ""
+	if sub.N < x.N {
+		of = " of the " + humanize.Comma(int64(x.N))
+	}
+	title := fmt.Sprintf("%s of %s%s %s images' embeddings", m.Method, humanize.Comma(int64(sub.N)), of, o.Split)
+	if m.Method == "t-SNE" {
+		title += fmt.Sprintf(" (perplexity %g; KL divergence %.3f)", m.Perplexity, m.KL)
+	}
+	fig := Figure(m, sub.Labels, o.Classes, title)
+	if err := fig.Save(o.Figures...); err != nil {
+		return nil, err
+	}
+	coords := CoordinatesFile(o.Figures[0])
+	if err := WriteCSV(coords, m, sub, o.Root, o.Classes); err != nil {
+		return nil, err
+	}
+	r := &results.EmbeddingMap{Figure: o.Figures[0], Coordinates: coords, Method: m.Method, Split: o.Split, Images: sub.N, Of: x.N}
+	if m.Method == "t-SNE" {
+		r.Perplexity, r.KL = m.Perplexity, &m.KL
+	} else {
+		r.Variance = m.Variance[:]
+	}
+	return r, nil
+}
