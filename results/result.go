@@ -112,7 +112,11 @@ type Pretrain struct {
 	MajorityClass string   `json:"majority_class,omitempty"`
 	// Confusion is the offline linear probe's confusion matrix on the EvalSplit images, drawn to
 	// the run's confusion.svg and confusion.png (absent where the probe was not measured).
-	Confusion *Confusion    `json:"confusion,omitempty"`
+	Confusion *Confusion `json:"confusion,omitempty"`
+	// Map is the t-SNE map of the encoder's embeddings of EvalSplit images, drawn to the run's
+	// map.svg and map.png, with the coordinates in map.csv (files relative to the run's folder;
+	// absent without one: -map-points 0, too few images).
+	Map       *EmbeddingMap `json:"map,omitempty"`
 	TrainTime time.Duration `json:"train_ns"` // this process's training time (Trained steps)
 	// EvalSplit names the images the accuracies are measured on ("test", or "validation": the
 	// held-out training images), EvalImages their number.

@@ -125,10 +125,14 @@ type Config struct {
 	// LowLabel lists label percentages (in (0, 100)) at which the final evaluation also trains
 	// the linear probe and kNN on a class-balanced subset of the training labels (1 and 10 are
 	// the VICReg paper's semi-supervised budgets); the subsets are nested and fixed by Seed.
-	LowLabel      []float64 `json:"low_label" config:"local"`
-	EvalSubset    int       `json:"eval_subset" config:"local"` // evaluate on the first EvalSubset images (0: all)
-	ExportEncoder string    `json:"export_encoder" config:"local"`
-	OnNonFinite   string    `json:"on_nonfinite" config:"local"` // OnNonFiniteStop or OnNonFiniteRollback
+	LowLabel []float64 `json:"low_label" config:"local"`
+	// MapPoints is the most held-out images that the final evaluation lays out on a t-SNE map of
+	// the encoder's embeddings, drawn to the run's map.svg and map.png, the coordinates in
+	// map.csv (0: no map).
+	MapPoints     int    `json:"map_points" config:"local"`
+	EvalSubset    int    `json:"eval_subset" config:"local"` // evaluate on the first EvalSubset images (0: all)
+	ExportEncoder string `json:"export_encoder" config:"local"`
+	OnNonFinite   string `json:"on_nonfinite" config:"local"` // OnNonFiniteStop or OnNonFiniteRollback
 }
 
 // What a run does when a loss term or a variable becomes NaN or infinite (Config.OnNonFinite).

@@ -86,6 +86,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.ProbeEpochs, "probe-epochs", c.ProbeEpochs, "epochs of the final offline linear probe (at least 1)")
 	fs.BoolVar(&c.Baselines, "baselines", c.Baselines, "also probe raw pixels and a randomly initialised encoder")
 	fs.Var((*percentList)(&c.LowLabel), "low-label", "also probe with these percentages of the training labels, comma-separated (e.g. 1,10: a class-balanced subset fixed by -seed)")
+	fs.IntVar(&c.MapPoints, "map-points", c.MapPoints, "the most held-out images on the final t-SNE map of the embeddings, drawn to map.svg and map.png in -checkpoint-dir, each class in its colour (0: no map; its time grows as their square)")
 	fs.IntVar(&c.EvalSubset, "eval-subset", c.EvalSubset, "evaluate on the first N evaluation images (0: all; in-memory data sets)")
 	fs.StringVar(&c.ExportEncoder, "export-encoder", c.ExportEncoder, "also write the trained encoder alone to this .safetensors file (torchvision's names); its folder must exist")
 	fs.StringVar(&c.OnNonFinite, "on-nonfinite", c.OnNonFinite, "when the loss or a weight becomes NaN/Inf: stop (nothing is saved), or rollback to the newest checkpoint, skipping the batches since (at most 3 times)")

@@ -162,6 +162,8 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("probe-epochs", "must be >= 1 (the final linear probe always runs: evaluate -probe-epochs 0 is the command that skips it), got %d", c.ProbeEpochs)
 	case c.EvalSubset < 0:
 		return nil, Errorf("eval-subset", "must be >= 0")
+	case c.MapPoints < 0:
+		return nil, Errorf("map-points", "must be >= 0 (0: no map)")
 	case !validPercents(c.LowLabel):
 		return nil, Errorf("low-label", "want percentages in (0, 100), got %v", c.LowLabel)
 	case c.CheckpointDir == "":

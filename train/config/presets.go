@@ -50,7 +50,7 @@ func base() Config {
 	return Config{
 		Seed: 0, Loss: "vicreg", LossParams: losses.Defaults(), Optimizer: "lars", Momentum: 0.9,
 		ProbeLR: 0.1, CheckpointDir: "runs/vicreg", KeepLast: 3, LogEvery: 10, KNNK: 20,
-		KNNTemperature: 0.07, ProbeEpochs: 30, Baselines: true, OnNonFinite: OnNonFiniteStop, Devices: 1,
+		KNNTemperature: 0.07, ProbeEpochs: 30, MapPoints: 2000, Baselines: true, OnNonFinite: OnNonFiniteStop, Devices: 1,
 		Precision: "f32",
 	}
 }

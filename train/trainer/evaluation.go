@@ -3,6 +3,8 @@ package trainer
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -11,6 +13,7 @@ import (
 	"github.com/gomlx/gomlx/pkg/ml/context"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/embedmap"
 	"github.com/gomlx-ssl/vicreg/encoder"
 	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
@@ -173,6 +176,15 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	}
 	res.Confusion = NewConfusion(e.data.train.Info(), eval.ConfusionMatrix(lin.TestPred, evalF.Labels, max(trainF.NumClasses, evalF.NumClasses)))
 	res.EvalImages = evalF.N // the images scored: without those left out as bad (-skip-bad-images)
+	if e.cfg.MapPoints > 0 {
+		if err := e.stopped("map"); err != nil {
+			return err
+		}
+		// A map that cannot be drawn costs the run nothing else.
+		if res.Map, err = e.drawMap(evalF); err != nil {
+			e.logger.Warn("could not draw the map of the embeddings", "err", err)
+		}
+	}
 	for _, p := range e.cfg.LowLabel {
 		if err := e.stopped(fmt.Sprintf("%g%% of the labels", p)); err != nil {
 			return err
@@ -228,6 +240,38 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	}
 	res.RandomLinear, res.RandomLinearBalanced = results.Acc(randomLin.TestAccuracy), results.Acc(randomLin.TestBalanced)
 	return nil
+}
+
+// minMapImages is the fewest held-out images the final evaluation draws a map of.
+const minMapImages = 10
+
+// drawMap draws the t-SNE map of at most MapPoints of the embeddings evalF (chosen by Seed) to
+// the run's MapFile and its PNG, their coordinates beside them, and returns its record, the files
+// relative to the run's folder; nil, with a log line, for fewer than minMapImages images. The
+// perplexity is scikit-learn's 30, or a third of the images less one where they are fewer than 91.
+func (e *evaluator) drawMap(evalF eval.Features) (*results.EmbeddingMap, error) {
+	n := min(evalF.N, e.cfg.MapPoints)
+	if n < minMapImages {
+		e.logger.Info("no map of the embeddings: too few held-out images", "images", n, "least", minMapImages)
+		return nil, nil
+	}
+	info := e.data.train.Info()
+	dir := e.cfg.CheckpointDir
+	o := embedmap.DrawOptions{Figures: []string{filepath.Join(dir, MapFile), filepath.Join(dir, strings.TrimSuffix(MapFile, ".svg")+".png")},
+		Method: embedmap.MethodTSNE, Points: e.cfg.MapPoints, Seed: e.cfg.Seed, Perplexity: min(30, float64(n-1)/3),
+		Root: datasets.DataDirOf(e.cfg.Dataset, e.cfg.DataDir), Classes: make([]string, max(info.NumClasses, evalF.NumClasses)), Split: e.data.eval.Info().Split}
+	for c := range o.Classes {
+		o.Classes[c] = info.ClassName(c)
+	}
+	bar := e.bar(fmt.Sprintf("t-SNE of %d %s images", n, o.Split), embedmap.DefaultIterations, "iterations")
+	o.Progress = func(done, _ int) { bar.Set(int64(done), "") }
+	r, err := embedmap.Draw(e.b, evalF, o)
+	bar.Finish()
+	if err != nil {
+		return nil, err
+	}
+	r.Figure, r.Coordinates = MapFile, filepath.Base(r.Coordinates)
+	return r, nil
 }
 
 // errEvaluationStopped is final's error when a signal (Options.Stop) arrives during it: the

@@ -117,6 +117,11 @@ func plotMetrics(metricsPath string) error {
 // it.
 const ConfusionFile = "confusion.svg"
 
+// MapFile is the figure, in a run's folder, of the final t-SNE map of the encoder's embeddings of
+// the held-out images (results' EmbeddingMap); map.png is beside it, and the coordinates in
+// map.csv (embedmap.CoordinatesFile).
+const MapFile = "map.svg"
+
 // NewConfusion is a run's record of the confusion matrix m (eval.ConfusionMatrix) of the classes
 // that info names, to be drawn to ConfusionFile in the run's folder (PlotConfusion): its Figure is
 // that name, relative to the folder, so that a copy of the run elsewhere says the same.

@@ -43,6 +43,7 @@ func tinyConfig(t *testing.T) config.Config {
 	c.Workers = 2
 	c.Subset, c.EvalSubset = 512, 256
 	c.ProbeEpochs, c.Baselines = 2, false
+	c.MapPoints = 0 // a t-SNE map costs a second; TestRunWritesEverythingAndNeverRecompiles draws one
 	return c
 }
 
@@ -210,6 +211,7 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	c := tinyConfig(t)
 	c.ExportEncoder = filepath.Join(t.TempDir(), "encoder.safetensors")
 	c.LowLabel = []float64{10}
+	c.MapPoints = 100
 	opts := quiet()
 	calls := 0
 	opts.AfterStep = func(int64) { calls++ }
@@ -241,7 +243,7 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 		res.LowLabel[0].Linear < 0 || res.LowLabel[0].KNN < 0 || !fraction(res.LowLabel[0].LinearBalanced) || !fraction(res.LowLabel[0].KNNBalanced) {
 		t.Errorf("low-label results %+v, want one at 10%% of the 512 training labels", res.LowLabel)
 	}
-	for _, f := range []string{"metrics.jsonl", "metrics.svg", "metrics.png", "confusion.svg", "confusion.png", results.File, "ckpt-000000002" + checkpoints.Ext, "ckpt-000000004" + checkpoints.Ext, config.FileName} {
+	for _, f := range []string{"metrics.jsonl", "metrics.svg", "metrics.png", "confusion.svg", "confusion.png", "map.svg", "map.png", "map.csv", results.File, "ckpt-000000002" + checkpoints.Ext, "ckpt-000000004" + checkpoints.Ext, config.FileName} {
 		if _, err := os.Stat(filepath.Join(c.CheckpointDir, f)); err != nil {
 			t.Errorf("missing output: %v", err)
 		}
@@ -260,6 +262,25 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 		}
 		if total != stored.EvalImages || float64(right)/float64(total) != *stored.Linear {
 			t.Errorf("confusion matrix of %d images, %d right; want the %d evaluation images, right as often as the probe's %v", total, right, stored.EvalImages, *stored.Linear)
+		}
+	}
+	// The t-SNE map of 100 of the 256 evaluation images, each once, by its index and label.
+	if m := stored.Map; m == nil || m.Figure != "map.svg" || m.Coordinates != "map.csv" || m.Method != "t-SNE" || m.Split != "test" ||
+		m.Images != 100 || m.Of != stored.EvalImages || m.Perplexity != 30 || m.KL == nil || !(*m.KL > 0) {
+		t.Errorf("result.json's map %+v, want a t-SNE map of 100 of the %d test images in map.svg", m, stored.EvalImages)
+	}
+	if raw, err := os.ReadFile(filepath.Join(c.CheckpointDir, "map.csv")); err != nil {
+		t.Error(err)
+	} else if lines := strings.Split(strings.TrimSpace(string(raw)), "\n"); len(lines) != 101 || lines[0] != "index,label,x,y" {
+		t.Errorf("map.csv: %d lines, the first %q; want index,label,x,y and 100 images", len(lines), lines[0])
+	} else {
+		seen := map[string]bool{}
+		for _, l := range lines[1:] {
+			f := strings.Split(l, ",")
+			if i, err := strconv.Atoi(f[0]); err != nil || i < 0 || i >= stored.EvalImages || seen[f[0]] || f[1] == "" {
+				t.Errorf("map.csv line %q: want an evaluation image's index, once, and its label", l)
+			}
+			seen[f[0]] = true
 		}
 	}
 	series, err := results.ReadMetrics(filepath.Join(c.CheckpointDir, "metrics.jsonl"))
