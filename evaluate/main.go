@@ -142,7 +142,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file (each row's file, or WebDataset key, to NAME.files.txt or NAME.keys.txt beside it); its folder must exist")
 	fs.StringVar(&f.mapFile, "map", "", "draw a 2-D map of the embeddings of -split to this .svg or .png file, each class in its colour (whether the classes fall apart, which mingle), and write each image's coordinates beside it (NAME.csv)")
 	fs.StringVar(&f.mapMethod, "map-method", embedmap.MethodTSNE, "-map's layout: tsne (exact t-SNE on the backend, scikit-learn's defaults: neighbours stay near) or pca (the first two principal axes: linear, fast)")
-	fs.IntVar(&f.mapPoints, "map-points", 2000, "-map: the most images mapped, chosen at random by -seed (t-SNE's time and memory grow as their square: 2,000 take about half a minute on two CPU cores)")
+	fs.IntVar(&f.mapPoints, "map-points", 2000, "-map: the most images mapped, chosen at random by -seed (t-SNE's time and memory grow as their square: 2,000 take about 9 s on two CPU cores)")
 	fs.Float64Var(&f.perplexity, "perplexity", 30, "-map-method tsne: the number of neighbours, in effect, each image's affinities spread over (below the images mapped)")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
 	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes (for an image folder, test is its val/ or test/ folder; val is accepted for it)")
