@@ -17,8 +17,8 @@ type TSNEConfig struct {
 	// over (default 30): below the number of points.
 	Perplexity float64
 	// Iterations of gradient descent in all (default 1000); the first ExaggerationIterations
-	// (default 250) multiply the affinities by Exaggeration (default 12) and have momentum 0.5,
-	// the rest momentum 0.8.
+	// (default 250, or all of them where fewer) multiply the affinities by Exaggeration (default
+	// 12) and have momentum 0.5, the rest momentum 0.8.
 	Iterations, ExaggerationIterations int
 	Exaggeration                       float64
 	// LearningRate is the step size (0: scikit-learn's "auto", max(N / Exaggeration / 4, 50)).
@@ -36,7 +36,7 @@ func (c TSNEConfig) withDefaults(n int) TSNEConfig {
 		c.Iterations = DefaultIterations
 	}
 	if c.ExaggerationIterations == 0 {
-		c.ExaggerationIterations = 250
+		c.ExaggerationIterations = min(250, c.Iterations)
 	}
 	if c.Exaggeration == 0 {
 		c.Exaggeration = 12
