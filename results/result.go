@@ -105,6 +105,10 @@ type Pretrain struct {
 	KNNBalanced          *float64 `json:"knn_balanced,omitempty"`
 	PixelLinearBalanced  *float64 `json:"linear_pixels_balanced,omitempty"`
 	RandomLinearBalanced *float64 `json:"linear_random_balanced,omitempty"`
+	// LinearTop5 and KNNTop5 are the offline linear probe's and kNN's top-5 accuracies (the
+	// label among the 5 classes scored highest), measured with more than 5 classes.
+	LinearTop5 *float64 `json:"linear_probe_top5,omitempty"`
+	KNNTop5    *float64 `json:"knn_top5,omitempty"`
 	// Majority is the accuracy of always predicting MajorityClass, the training split's most
 	// frequent class (eval.Majority): the floor the accuracies above should clear, high where the
 	// classes are imbalanced. Absent where the linear probe was not measured.

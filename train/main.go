@@ -145,6 +145,9 @@ func printAccuracy(w io.Writer, res *results.Pretrain, cfg config.Config) {
 		}
 		fmt.Fprintln(w, line)
 	}
+	if res.LinearTop5 != nil && res.KNNTop5 != nil {
+		fmt.Fprintf(w, "  top-5 accuracy: linear probe %.2f%%, kNN %.2f%%\n", 100**res.LinearTop5, 100**res.KNNTop5)
+	}
 	if res.ProbeAcc != nil {
 		fmt.Fprintf(w, "  online linear probe               %6.2f%%\n", 100**res.ProbeAcc)
 	}

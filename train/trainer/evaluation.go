@@ -171,6 +171,9 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	}
 	res.Linear, res.KNN = results.Acc(lin.TestAccuracy), results.Acc(knn.Accuracy)
 	res.LinearBalanced, res.KNNBalanced = results.Acc(lin.TestBalanced), results.Acc(knn.Balanced)
+	if lin.TestTop5 >= 0 && knn.Top5 >= 0 { // more than 5 classes
+		res.LinearTop5, res.KNNTop5 = results.Acc(lin.TestTop5), results.Acc(knn.Top5)
+	}
 	if class, acc := eval.Majority(trainF, evalF); class >= 0 {
 		res.Majority, res.MajorityClass = results.Acc(acc), e.data.train.Info().ClassName(class)
 	}

@@ -264,6 +264,14 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 			t.Errorf("confusion matrix of %d images, %d right; want the %d evaluation images, right as often as the probe's %v", total, right, stored.EvalImages, *stored.Linear)
 		}
 	}
+	// Top-5 accuracies with more than 5 classes, at least the top-1 accuracies; none with fewer.
+	if classes := len(stored.Confusion.Classes); classes > 5 {
+		if !fraction(stored.LinearTop5) || !fraction(stored.KNNTop5) || *stored.LinearTop5 < *stored.Linear || *stored.KNNTop5 < *stored.KNN {
+			t.Errorf("%d classes: top-5 %s (probe) and %s (kNN), want at least the top-1 %s and %s", classes, acc(stored.LinearTop5), acc(stored.KNNTop5), acc(stored.Linear), acc(stored.KNN))
+		}
+	} else if stored.LinearTop5 != nil || stored.KNNTop5 != nil {
+		t.Errorf("%d classes: top-5 accuracies recorded", classes)
+	}
 	// The t-SNE map of 100 of the 256 evaluation images, each once, by its index and label.
 	if m := stored.Map; m == nil || m.Figure != "map.svg" || m.Coordinates != "map.csv" || m.Method != "t-SNE" || m.Split != "test" ||
 		m.Images != 100 || m.Of != stored.EvalImages || m.Perplexity != 30 || m.KL == nil || !(*m.KL > 0) {
