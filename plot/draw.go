@@ -222,6 +222,9 @@ func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 		xs = append(xs, s.X...)
 		ys = append(append(append(ys, s.Y...), s.Lo...), s.Hi...)
 	}
+	for _, pic := range pn.Pictures {
+		xs, ys = append(xs, pic.X), append(ys, pic.Y)
+	}
 	xs = append(xs, pn.XInclude...)
 	ys = append(ys, pn.YInclude...)
 	for _, l := range pn.VLines {
@@ -270,6 +273,13 @@ func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 			}
 		}
 		curves = append(curves, cv)
+	}
+	var pics []Picture // those at finite places on the axes
+	for _, pic := range pn.Pictures {
+		if okX(pic.X) && okY(pic.Y) && pic.Image != nil {
+			pics = append(pics, pic)
+			spanX, spanY = append(spanX, pic.X), append(spanY, pic.Y)
+		}
 	}
 	empty := len(spanX) == 0
 	for _, v := range pn.XInclude {
@@ -368,6 +378,13 @@ func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 			pp.entries++
 		}
 	}
+	side := vg.Points(pn.PictureSide)
+	if side <= 0 {
+		side = vg.Points(DefaultPictureSide)
+	}
+	if len(pics) > 0 {
+		p.Add(&pictures{pics: pics, side: side})
+	}
 
 	// The axes' ranges: the data's, the y range padded, both widened when empty.
 	p.X.Min, p.X.Max = axisRange(spanX, logX, 0)
@@ -384,6 +401,13 @@ func newPanelPlot(pn *Panel, w, h vg.Length) (*panelPlot, error) {
 		}
 	}
 	pp.occupied = newOccupancy(p, curves, hlines, vlines)
+	// A picture covers about its side around its centre (the data area is somewhat smaller than
+	// the tile: a fifth more).
+	dx, dy := 1.2*float64(side/w)/2, 1.2*float64(side/h)/2
+	for _, pic := range pics {
+		x, y := p.X.Norm(pic.X), p.Y.Norm(pic.Y)
+		pp.occupied.box(x-dx, x+dx, y-dy, y+dy)
+	}
 	return pp, nil
 }
 

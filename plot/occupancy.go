@@ -89,6 +89,13 @@ func (o *occupancy) column(x, lo, hi float64) {
 	}
 }
 
+// box marks the cells of the rectangle [x0, x1] × [y0, y1] that lie in the area.
+func (o *occupancy) box(x0, x1, y0, y1 float64) {
+	for i := clampCell(x0); i <= clampCell(x1); i++ {
+		o.column((float64(i)+0.5)/occupancyCells, y0, y1)
+	}
+}
+
 // any reports whether a cell in the rectangle [x0, x1] × [y0, y1] is marked.
 func (o *occupancy) any(x0, x1, y0, y1 float64) bool {
 	i0, i1 := clampCell(x0), clampCell(x1)

@@ -2,7 +2,8 @@
 // an upper curve, such as a 95% interval) and markers, on one or more panels laid out on a grid,
 // with ticks and a light grid on both axes, linear or log scales, dashed reference lines, titles,
 // axis labels, and legends placed where they hide no data (in a free corner of the panel, else
-// outside it, to the right); and heat maps (a Panel's Matrix: a confusion matrix, say).
+// outside it, to the right); scatter plots (Series.Points) with pictures at points (a map's
+// thumbnails); and heat maps (a Panel's Matrix: a confusion matrix, say).
 //
 // A Figure is written as SVG or PNG, chosen by each path's extension, through internal/atomicfile:
 //
@@ -147,6 +148,10 @@ type Panel struct {
 	HLines, VLines []RefLine
 	// Legend says where the legend goes (LegendAuto by default).
 	Legend LegendPlace
+	// Pictures are images drawn over the series (see Picture), PictureSide points on their
+	// longer side (0: DefaultPictureSide).
+	Pictures    []Picture
+	PictureSide float64
 	// Matrix, when set, is drawn in place of series and reference lines (a heat map: see
 	// Matrix); the scales and included values do not apply, and the legend, unless hidden, is
 	// the key of its shades, outside the panel.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"image"
 	"image/color"
 	"image/png"
 	"math"
@@ -638,5 +639,49 @@ func TestPointsSeries(t *testing.T) {
 		if !points && (markers != 0 || lines != 1) {
 			t.Errorf("a line series of %d points: %d filled markers and %d lines, want none and one", n, markers, lines)
 		}
+	}
+}
+
+// TestPictures: a picture is drawn at its place, PictureSide points on its longer side (its
+// aspect kept), framed in its Border's colour; the legend avoids it.
+func TestPictures(t *testing.T) {
+	red := image.NewRGBA(image.Rect(0, 0, 20, 10)) // twice as wide as high
+	for i := 0; i < len(red.Pix); i += 4 {
+		red.Pix[i], red.Pix[i+3] = 0xff, 0xff
+	}
+	blue := color.RGBA{0, 0, 0xff, 0xff}
+	fig := &Figure{Width: 4, Height: 4, DPI: 100, Panels: []Panel{{XInclude: []float64{0, 1}, YInclude: []float64{0, 1}, PictureSide: 36,
+		Series:   []Series{{Name: "points", X: []float64{0.1}, Y: []float64{0.1}, Points: true}},
+		Pictures: []Picture{{X: 1, Y: 1, Image: red, Border: blue}}}}}
+	img, err := png.Decode(bytes.NewReader(encode(t, fig, "png")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reds, blues int
+	minX, maxX, minY, maxY := math.MaxInt, -1, math.MaxInt, -1
+	for y := img.Bounds().Min.Y; y < img.Bounds().Max.Y; y++ {
+		for x := img.Bounds().Min.X; x < img.Bounds().Max.X; x++ {
+			r, g, b, _ := img.At(x, y).RGBA()
+			switch {
+			case r > 0xf000 && g < 0x1000 && b < 0x1000:
+				reds++
+				minX, maxX, minY, maxY = min(minX, x), max(maxX, x), min(minY, y), max(maxY, y)
+			case b > 0xf000 && r < 0x1000 && g < 0x1000:
+				blues++
+			}
+		}
+	}
+	// 36 points at 100 DPI: 50 pixels wide, 25 high, at the top right of the panel.
+	w, h := maxX-minX+1, maxY-minY+1
+	if math.Abs(float64(w)-50) > 3 || math.Abs(float64(h)-25) > 3 || minX < img.Bounds().Dx()/2 || maxY > img.Bounds().Dy()/2 {
+		t.Errorf("the picture covers %d x %d pixels at x %d–%d, y %d–%d of %v: want about 50 x 25, top right", w, h, minX, maxX, minY, maxY, img.Bounds())
+	}
+	if reds < 40*20 || blues < 2*(w+h) {
+		t.Errorf("%d red pixels (the picture) and %d blue (its frame): want a filled picture and its frame", reds, blues)
+	}
+	// The picture fills the top right corner, where the legend would go: it goes top left.
+	doc := parseSVG(t, encode(t, fig, "svg"))
+	if l, ok := doc.Find("points"); !ok || l.X > doc.Width/2 || l.Y < doc.Height/2 { // y upwards
+		t.Errorf("the legend (%v) is at (%.0f, %.0f) of %.0f x %.0f: want the top left, away from the picture", ok, l.X, l.Y, doc.Width, doc.Height)
 	}
 }
