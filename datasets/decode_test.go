@@ -356,3 +356,32 @@ func TestYCbCrToRGBRowByRow(t *testing.T) {
 		}
 	}
 }
+
+// TestAsImage: an image as a standard library image, written as PNG and decoded again
+// (DecodeImage: grey to RGB), gives back its pixels, grey and RGB alike.
+func TestAsImage(t *testing.T) {
+	for _, c := range []int{1, 3} {
+		m := Image{H: 3, W: 5, C: c, Pix: make([]uint8, 3*5*c)}
+		for i := range m.Pix {
+			m.Pix[i] = uint8(i * 17)
+		}
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, m.AsImage()); err != nil {
+			t.Fatal(err)
+		}
+		got, err := DecodeImage(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.H != 3 || got.W != 5 || got.C != 3 {
+			t.Fatalf("%d channels: decoded %d x %d x %d", c, got.W, got.H, got.C)
+		}
+		for i := range 3 * 5 {
+			for k := range 3 {
+				if want := m.Pix[i*c+min(k, c-1)]; got.Pix[3*i+k] != want {
+					t.Fatalf("%d channels: pixel %d, channel %d is %d, want %d", c, i, k, got.Pix[3*i+k], want)
+				}
+			}
+		}
+	}
+}

@@ -1,6 +1,10 @@
 package datasets
 
-import "strconv"
+import (
+	"fmt"
+	"image"
+	"strconv"
+)
 
 // Image is one decoded image: H rows of W pixels of C interleaved uint8 channels (HWC order).
 // Messages give the size of an image as width x height (W x H, as image viewers and tools such as
@@ -8,6 +12,25 @@ import "strconv"
 type Image struct {
 	Pix     []uint8
 	H, W, C int
+}
+
+// AsImage is m as a standard library image, sharing its pixels where it can: *image.Gray for
+// one channel, *image.RGBA (opaque) for three. Other channel counts panic (every data set has 1
+// or 3).
+func (m Image) AsImage() image.Image {
+	r := image.Rect(0, 0, m.W, m.H)
+	switch m.C {
+	case 1:
+		return &image.Gray{Pix: m.Pix, Stride: m.W, Rect: r}
+	case 3:
+		out := image.NewRGBA(r)
+		for i := range m.H * m.W {
+			copy(out.Pix[4*i:4*i+3], m.Pix[3*i:3*i+3])
+			out.Pix[4*i+3] = 0xff
+		}
+		return out
+	}
+	panic(fmt.Sprintf("datasets.Image.AsImage: %d channels", m.C))
 }
 
 // Info describes a data set without reading its images.
