@@ -2,6 +2,7 @@ package embedmap
 
 import (
 	"fmt"
+	"image"
 
 	"github.com/dustin/go-humanize"
 	"github.com/gomlx/gomlx/backends"
@@ -35,6 +36,11 @@ type DrawOptions struct {
 	Split   string
 	// Progress, when set, follows t-SNE's iterations (TSNEConfig.Progress).
 	Progress func(done, total int)
+	// Thumbnails is how many of the mapped rows are drawn as thumbnails of their images at their
+	// places (AddThumbnails; chosen by Seed among those mapped; 0: none), each read by Image,
+	// given the row of x.
+	Thumbnails int
+	Image      func(row int) (image.Image, error)
 }
 
 // Draw maps at most o.Points of the rows of x (Sample) by o.Method, draws the map (Figure; its
@@ -45,7 +51,8 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	if len(o.Figures) == 0 {
 		panic("embedmap.Draw: no figure to draw to")
 	}
-	sub := x.Rows(Sample(x.N, o.Points, o.Seed))
+	rows := Sample(x.N, o.Points, o.Seed)
+	sub := x.Rows(rows)
 	var m Map
 	var err error
 	switch o.Method {
@@ -68,6 +75,19 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 		title += fmt.Sprintf(" (perplexity %g; KL divergence %.3f)", m.Perplexity, m.KL)
 	}
 	fig := Figure(m, sub.Labels, o.Classes, title)
+	var thumbs map[int]image.Image
+	if o.Thumbnails > 0 {
+		_, names := sub.Names(o.Root)
+		thumbs = map[int]image.Image{}
+		for _, j := range Sample(sub.N, o.Thumbnails, o.Seed+1) {
+			img, err := o.Image(rows[j])
+			if err != nil {
+				return nil, fmt.Errorf("the thumbnail of %s: %w", names[j], err)
+			}
+			thumbs[j] = Thumbnail(img)
+		}
+		AddThumbnails(&fig, m, sub.Labels, thumbs)
+	}
 	if err := fig.Save(o.Figures...); err != nil {
 		return nil, err
 	}
@@ -75,7 +95,7 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	if err := WriteCSV(coords, m, sub, o.Root, o.Classes); err != nil {
 		return nil, err
 	}
-	r := &results.EmbeddingMap{Figure: o.Figures[0], Coordinates: coords, Method: m.Method, Split: o.Split, Images: sub.N, Of: x.N}
+	r := &results.EmbeddingMap{Figure: o.Figures[0], Coordinates: coords, Method: m.Method, Split: o.Split, Images: sub.N, Of: x.N, Thumbnails: len(thumbs)}
 	if m.Method == "t-SNE" {
 		r.Perplexity, r.KL = m.Perplexity, &m.KL
 	} else {

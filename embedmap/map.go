@@ -14,8 +14,10 @@ import (
 	"cmp"
 	"encoding/csv"
 	"fmt"
+	"image"
 	"image/color"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -25,6 +27,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
 	"github.com/gomlx-ssl/vicreg/plot"
+	xdraw "golang.org/x/image/draw"
 )
 
 // Map is a layout of N points on the plane.
@@ -69,6 +72,55 @@ func Sample(n, k int, seed uint64) []int {
 // more, it colours the MaxColoured−1 most frequent and draws the others in light grey.
 const MaxColoured = 10
 
+// The greys of the points that have no colour of their own.
+var (
+	otherGrey      = color.RGBA{0xc7, 0xc7, 0xc7, 0xff}
+	unlabelledGrey = color.RGBA{0x7f, 0x7f, 0x7f, 0xff}
+)
+
+// palette is how a figure colours the labels it is given.
+type palette struct {
+	coloured []int32 // the classes with colours of their own, in increasing order
+	others   int     // the classes without (drawn in otherGrey)
+	count    map[int32]int
+}
+
+// newPalette colours the MaxColoured most frequent classes of labels, or the MaxColoured−1 most
+// frequent where there are more (ties: the lower class).
+func newPalette(labels []int32) palette {
+	p := palette{count: map[int32]int{}}
+	for _, l := range labels {
+		p.count[l]++
+	}
+	var classes []int32 // labelled classes present, most frequent first
+	for c := range p.count {
+		if c >= 0 {
+			classes = append(classes, c)
+		}
+	}
+	slices.SortFunc(classes, func(a, b int32) int {
+		return cmp.Or(p.count[b]-p.count[a], cmp.Compare(a, b))
+	})
+	p.coloured = classes
+	if len(classes) > MaxColoured {
+		p.coloured = classes[:MaxColoured-1]
+	}
+	p.others = len(classes) - len(p.coloured)
+	slices.Sort(p.coloured)
+	return p
+}
+
+// colour is the colour of label l's points, and their marker.
+func (p palette) colour(l int32) (color.Color, plot.Marker) {
+	if l < 0 {
+		return unlabelledGrey, plot.Circle
+	}
+	if k := slices.Index(p.coloured, l); k >= 0 {
+		return plot.Colors[k%len(plot.Colors)], plot.AutoMarkers[k%len(plot.AutoMarkers)]
+	}
+	return otherGrey, plot.Circle
+}
+
 // Figure draws m, each point of class labels[i] (named names[labels[i]]; −1: unlabelled) in its
 // class's colour and shape, the legend naming each class with its number of points; labels nil
 // draws every point alike. Up to MaxColoured classes each have a colour (plot.Colors); of more,
@@ -83,26 +135,11 @@ func Figure(m Map, labels []int32, names []string, title string) plot.Figure {
 		fig.Panels[0].Legend = plot.LegendHidden
 		return fig
 	}
-	count := map[int32]int{}
-	for _, l := range labels {
-		count[l]++
-	}
-	var classes []int32 // labelled classes present, most frequent first (ties: the lower class)
-	for c := range count {
-		if c >= 0 {
-			classes = append(classes, c)
-		}
-	}
-	slices.SortFunc(classes, func(a, b int32) int {
-		return cmp.Or(count[b]-count[a], cmp.Compare(a, b))
-	})
-	coloured := classes
-	if len(classes) > MaxColoured {
-		coloured = classes[:MaxColoured-1]
-	}
-	slices.Sort(coloured)
-	series := func(name string, keep func(l int32) bool, c color.Color, mk plot.Marker) plot.Series {
-		s := plot.Series{Points: true, Color: c, Marker: mk}
+	p := newPalette(labels)
+	// series draws the points whose label keep keeps, in the colour of label like.
+	series := func(name string, keep func(l int32) bool, like int32) plot.Series {
+		s := plot.Series{Points: true}
+		s.Color, s.Marker = p.colour(like)
 		for i, l := range labels {
 			if keep(l) {
 				s.X, s.Y = append(s.X, m.X[i]), append(s.Y, m.Y[i])
@@ -112,23 +149,75 @@ func Figure(m Map, labels []int32, names []string, title string) plot.Figure {
 		return s
 	}
 	var all []plot.Series
-	if n := len(classes) - len(coloured); n > 0 {
-		all = append(all, series(fmt.Sprintf("%d other classes", n), func(l int32) bool { return l >= 0 && !slices.Contains(coloured, l) },
-			color.RGBA{0xc7, 0xc7, 0xc7, 0xff}, plot.Circle))
+	if p.others > 0 {
+		other := func(l int32) bool { return l >= 0 && !slices.Contains(p.coloured, l) }
+		var like int32 // an uncoloured class
+		for !other(like) {
+			like++
+		}
+		all = append(all, series(fmt.Sprintf("%d other classes", p.others), other, like))
 	}
-	if count[-1] > 0 {
-		all = append(all, series("unlabelled", func(l int32) bool { return l < 0 }, color.RGBA{0x7f, 0x7f, 0x7f, 0xff}, plot.Circle))
+	if p.count[-1] > 0 {
+		all = append(all, series("unlabelled", func(l int32) bool { return l < 0 }, -1))
 	}
-	for k, c := range coloured {
+	for _, c := range p.coloured {
 		name := strconv.Itoa(int(c))
 		if int(c) < len(names) {
 			name = names[c]
 		}
-		all = append(all, series(name, func(l int32) bool { return l == c }, plot.Colors[k%len(plot.Colors)], plot.AutoMarkers[k%len(plot.AutoMarkers)]))
+		all = append(all, series(name, func(l int32) bool { return l == c }, c))
 	}
 	fig.Panels[0].Series = all
 	fig.Panels[0].Legend = plot.LegendOutside
 	return fig
+}
+
+// ThumbnailPixels is the longer side, in pixels, of a thumbnail on a map (Thumbnail).
+const ThumbnailPixels = 48
+
+// Thumbnail shrinks img to at most ThumbnailPixels on its longer side (Catmull-Rom; a smaller
+// image is enlarged to it), keeping its aspect.
+func Thumbnail(img image.Image) image.Image {
+	b := img.Bounds()
+	if b.Dx() <= 0 || b.Dy() <= 0 {
+		return img
+	}
+	w, h := ThumbnailPixels, ThumbnailPixels
+	if b.Dx() > b.Dy() {
+		h = max(1, ThumbnailPixels*b.Dy()/b.Dx())
+	} else {
+		w = max(1, ThumbnailPixels*b.Dx()/b.Dy())
+	}
+	out := image.NewRGBA(image.Rect(0, 0, w, h))
+	xdraw.CatmullRom.Scale(out, out.Bounds(), img, b, xdraw.Src, nil)
+	return out
+}
+
+// AddThumbnails draws images over fig (Figure's drawing of m and labels): images[i], point i's
+// image (Thumbnail's), centred at the point and framed in its class's colour. The figure grows
+// for them, and its axes reach a little beyond the points so that the images at the edges stay
+// inside.
+func AddThumbnails(fig *plot.Figure, m Map, labels []int32, images map[int]image.Image) {
+	if len(images) == 0 {
+		return
+	}
+	p := newPalette(labels)
+	pn := &fig.Panels[0]
+	points := slices.Sorted(maps.Keys(images)) // the same figure for the same images
+	for _, i := range points {
+		pic := plot.Picture{X: m.X[i], Y: m.Y[i], Image: images[i]}
+		if labels != nil {
+			pic.Border, _ = p.colour(labels[i])
+		}
+		pn.Pictures = append(pn.Pictures, pic)
+	}
+	pn.PictureSide = 20
+	pad := func(v []float64) []float64 {
+		lo, hi := slices.Min(v), slices.Max(v)
+		return []float64{lo - 0.03*(hi-lo), hi + 0.03*(hi-lo)}
+	}
+	pn.XInclude, pn.YInclude = pad(m.X), pad(m.Y)
+	fig.Width, fig.Height = 11, 9
 }
 
 // CoordinatesFile is where the coordinates of the map drawn to figure go: beside it, its

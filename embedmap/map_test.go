@@ -3,6 +3,8 @@ package embedmap
 import (
 	"bytes"
 	"fmt"
+	"image"
+	"image/color"
 	"math"
 	"os"
 	"path/filepath"
@@ -153,5 +155,41 @@ func TestWriteCSV(t *testing.T) {
 	want := "file,label,x,y\n\"b/x,1.jpg\",dog,0.5,2\nunknown.jpg,,-1.25,3.5\na/y.png,cat,1e-07,-4\n"
 	if err != nil || string(got) != want {
 		t.Errorf("wrote\n%s(%v)\nwant\n%s", got, err, want)
+	}
+}
+
+// TestThumbnails: Thumbnail keeps the aspect within ThumbnailPixels (a small image enlarged);
+// AddThumbnails puts each image at its point, framed in the colour of its point's series.
+func TestThumbnails(t *testing.T) {
+	for _, c := range []struct{ w, h, wantW, wantH int }{{100, 50, 48, 24}, {10, 20, 24, 48}, {30, 30, 48, 48}} {
+		if b := Thumbnail(image.NewRGBA(image.Rect(0, 0, c.w, c.h))).Bounds(); b.Dx() != c.wantW || b.Dy() != c.wantH {
+			t.Errorf("Thumbnail of %d x %d: %d x %d, want %d x %d", c.w, c.h, b.Dx(), b.Dy(), c.wantW, c.wantH)
+		}
+	}
+	m := Map{Method: "t-SNE", X: []float64{0, 1, 2, 3}, Y: []float64{0, 1, 4, 9}}
+	labels := []int32{1, 0, 1, -1}
+	fig := Figure(m, labels, []string{"cat", "dog"}, "map")
+	img := image.NewRGBA(image.Rect(0, 0, 4, 4))
+	AddThumbnails(&fig, m, labels, map[int]image.Image{2: img, 3: img, 0: img})
+	pn := fig.Panels[0]
+	colour := map[string]color.Color{}
+	for _, s := range pn.Series {
+		colour[s.Name] = s.Color
+	}
+	want := []struct {
+		x, y   float64
+		series string
+	}{{0, 0, "dog (2)"}, {2, 4, "dog (2)"}, {3, 9, "unlabelled (1)"}}
+	if len(pn.Pictures) != len(want) {
+		t.Fatalf("%d pictures, want %d", len(pn.Pictures), len(want))
+	}
+	for k, w := range want {
+		p := pn.Pictures[k]
+		if p.X != w.x || p.Y != w.y || p.Border != colour[w.series] || p.Image != img {
+			t.Errorf("picture %d at (%g, %g), border %v; want (%g, %g) framed as %q (%v)", k, p.X, p.Y, p.Border, w.x, w.y, w.series, colour[w.series])
+		}
+	}
+	if pn.XInclude[0] >= 0 || pn.XInclude[1] <= 3 || pn.YInclude[0] >= 0 || pn.YInclude[1] <= 9 {
+		t.Errorf("axes include %v and %v: want a margin beyond the points", pn.XInclude, pn.YInclude)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"image"
 	"io"
 	"time"
 
@@ -17,10 +18,12 @@ import (
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
-// drawMap maps at most -map-points of the rows of x (the embeddings of -split; chosen by -seed)
-// by -map-method and draws them to -map (embedmap.Draw), each class named by info and the
-// images' files relative to root, prints where, and returns what -result records.
-func drawMap(b backends.Backend, w io.Writer, logger *log.Logger, f *flags, x eval.Features, root string, info datasets.Info) (*results.EmbeddingMap, error) {
+// drawMap maps at most -map-points of the rows of x (the embeddings of -split's images d; chosen
+// by -seed) by -map-method and draws them to -map (embedmap.Draw), each class named by d's info,
+// the images' files relative to root, and -map-images of them as thumbnails (d must then be a
+// datasets.Source); prints where, and returns what -result records.
+func drawMap(b backends.Backend, w io.Writer, logger *log.Logger, f *flags, x eval.Features, root string, d datasets.Data) (*results.EmbeddingMap, error) {
+	info := d.Info()
 	n := min(x.N, f.mapPoints)
 	if f.mapMethod == embedmap.MethodTSNE && f.perplexity >= float64(n) {
 		return nil, config.Errorf("perplexity", "%g is not below the %d images mapped: give -perplexity %d or less", f.perplexity, n, max(1, n/3))
@@ -29,6 +32,20 @@ func drawMap(b backends.Backend, w io.Writer, logger *log.Logger, f *flags, x ev
 		Root: root, Classes: make([]string, max(info.NumClasses, x.NumClasses)), Split: f.split}
 	for c := range o.Classes {
 		o.Classes[c] = info.ClassName(c)
+	}
+	if src, ok := d.(datasets.Source); ok && f.mapImages > 0 {
+		o.Thumbnails = f.mapImages
+		o.Image = func(row int) (image.Image, error) {
+			i := row
+			if x.Index != nil {
+				i = int(x.Index[row])
+			}
+			img, err := src.Decode(i)
+			if err != nil {
+				return nil, err
+			}
+			return img.AsImage(), nil
+		}
 	}
 	start := time.Now()
 	if f.mapMethod == embedmap.MethodTSNE {

@@ -101,6 +101,7 @@ type flags struct {
 	predictions, predict, confusion, classWeight       string
 	mapFile, mapMethod                                 string
 	subset, probeEpochs, knnK, batch, folds, mapPoints int
+	mapImages                                          int
 	knnT, percent, valPercent, perplexity              float64
 	seed                                               uint64
 
@@ -143,6 +144,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.mapFile, "map", "", "draw a 2-D map of the embeddings of -split to this .svg or .png file, each class in its colour (whether the classes fall apart, which mingle), and write each image's coordinates beside it (NAME.csv)")
 	fs.StringVar(&f.mapMethod, "map-method", embedmap.MethodTSNE, "-map's layout: tsne (exact t-SNE on the backend, scikit-learn's defaults: neighbours stay near) or pca (the first two principal axes: linear, fast)")
 	fs.IntVar(&f.mapPoints, "map-points", 2000, "-map: the most images mapped, chosen at random by -seed (t-SNE's time and memory grow as their square: 2,000 take about 9 s on two CPU cores)")
+	fs.IntVar(&f.mapImages, "map-images", 0, "-map: draw this many of the mapped images (chosen by -seed) as thumbnails at their places, framed in their class's colour, to see what lies where (image folders and in-memory data sets; 0: none)")
 	fs.Float64Var(&f.perplexity, "perplexity", 30, "-map-method tsne: the number of neighbours, in effect, each image's affinities spread over (below the images mapped)")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
 	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes (for an image folder, test is its val/ or test/ folder; val is accepted for it)")
@@ -300,8 +302,10 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-map-points: want 3 or more, got %d", f.mapPoints)
 	case f.perplexity < 1:
 		return fmt.Sprintf("-perplexity: want 1 or more, got %g", f.perplexity)
-	case f.mapFile == "" && (f.set["map-method"] || f.set["map-points"] || f.set["perplexity"]):
-		return "-map-method, -map-points and -perplexity shape the map that -map draws: give -map FILE.svg too"
+	case f.mapImages < 0:
+		return fmt.Sprintf("-map-images: want 0 or more, got %d", f.mapImages)
+	case f.mapFile == "" && (f.set["map-method"] || f.set["map-points"] || f.set["perplexity"] || f.set["map-images"]):
+		return "-map-method, -map-points, -map-images and -perplexity shape the map that -map draws: give -map FILE.svg too"
 	case f.mapMethod == embedmap.MethodPCA && f.set["perplexity"]:
 		return "-perplexity is t-SNE's: -map-method pca has none"
 	case f.folds < 0 || f.folds == 1:
@@ -827,11 +831,19 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		res.Embeddings, res.EmbeddingsSplit, res.EmbeddingsImages = f.embeddings, f.split, &x.N
 	}
 	if f.mapFile != "" {
+		// Thumbnails read images by index: refused, before the embedding, for shards.
+		d, err := open(f.split)
+		if err != nil {
+			return err
+		}
+		if _, ok := d.(datasets.Source); f.mapImages > 0 && !ok {
+			return config.Errorf("map-images", "the images of %s are read in their order only (%s): a map can show no thumbnails of them; draw it without -map-images", dataset, datasets.DataDirOf(dataset, dataDir))
+		}
 		x, err := get(f.split)
 		if err != nil {
 			return err
 		}
-		if res.Map, err = drawMap(b, stdout, logger, f, x, datasets.DataDirOf(dataset, dataDir), opened[f.split].Info()); err != nil {
+		if res.Map, err = drawMap(b, stdout, logger, f, x, datasets.DataDirOf(dataset, dataDir), d); err != nil {
 			return err
 		}
 	}

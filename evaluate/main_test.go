@@ -21,6 +21,7 @@ import (
 	"github.com/gomlx-ssl/vicreg/checkpoints"
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/datasetstest"
+	"github.com/gomlx-ssl/vicreg/embedmap"
 	"github.com/gomlx-ssl/vicreg/encoder/encodertest"
 	"github.com/gomlx-ssl/vicreg/eval"
 	"github.com/gomlx-ssl/vicreg/internal/atomicfile"
@@ -1295,6 +1296,17 @@ func TestPredictionsOfShards(t *testing.T) {
 		!strings.Contains(o.stderr, "class weights need the training labels beforehand: an in-memory data set or an image folder, not -dataset shards") {
 		t.Errorf("-class-weight balanced on shards: exit %d, want 2:\n%s", o.code, o.stderr)
 	}
+	// A map of shards names its points by key; thumbnails, which read images by index, are refused
+	// before the images are embedded.
+	fig := filepath.Join(t.TempDir(), "map.svg")
+	o = evaluate(t, "-checkpoint", run, "-probe-epochs", "0", "-knn-k", "0", "-map", fig, "-perplexity", "2")
+	if rows := readCSV(t, embedmap.CoordinatesFile(fig)); o.code != 0 || len(rows) != 7 || rows[0][0] != "key" {
+		t.Errorf("a map of shards: exit %d, coordinates %v; want the 6 images by key", o.code, rows)
+	}
+	if o := evaluate(t, "-checkpoint", run, "-probe-epochs", "0", "-knn-k", "0", "-map", fig, "-perplexity", "2", "-map-images", "3"); o.code != 2 ||
+		!strings.Contains(o.stderr, "-map-images: the images of shards are read in their order only") || strings.Contains(o.stderr, "embedding") {
+		t.Errorf("-map-images on shards: exit %d, want 2, refused before embedding:\n%s", o.code, o.stderr)
+	}
 	keys, err := os.ReadFile(eval.KeysFile(emb))
 	if got := strings.Fields(string(keys)); err != nil || !slices.Equal(slices.Sorted(slices.Values(got)), want) {
 		t.Errorf("%s: %q, %v; want the keys %v", eval.KeysFile(emb), keys, err, want)
@@ -1677,6 +1689,17 @@ func TestMap(t *testing.T) {
 		t.Errorf("%s has no title naming the images mapped", fig)
 	}
 
+	// -map-images draws thumbnails of that many of the images mapped.
+	o = evaluate(t, append(common, "-map-points", "24", "-perplexity", "5", "-seed", "3", "-map-images", "5")...)
+	r, _ = readResult(t, result)
+	svg, _ = os.ReadFile(fig)
+	if n := strings.Count(string(svg), "<image"); o.code != 0 || r.Map == nil || r.Map.Thumbnails != 5 || n != 5 {
+		t.Errorf("-map-images 5: exit %d, map %+v, %d images in the SVG; want 5", o.code, r.Map, n)
+	}
+	if again := readCSV(t, filepath.Join(out, "map.csv")); fmt.Sprint(again) != fmt.Sprint(rows) {
+		t.Error("thumbnails moved the map's points")
+	}
+
 	// The same seed maps the same images to the same places; PCA maps all of them, with the
 	// shares of the variance.
 	o = evaluate(t, append(common, "-map-points", "24", "-perplexity", "5", "-seed", "3")...)
@@ -1701,7 +1724,9 @@ func TestMap(t *testing.T) {
 		{[]string{"-map", fig, "-map-method", "umap"}, `-map-method: unknown layout "umap": use tsne or pca`},
 		{[]string{"-map", fig, "-map-points", "2"}, "-map-points: want 3 or more, got 2"},
 		{[]string{"-map", fig, "-perplexity", "0.5"}, "-perplexity: want 1 or more, got 0.5"},
-		{[]string{"-perplexity", "10"}, "-map-method, -map-points and -perplexity shape the map that -map draws: give -map FILE.svg too"},
+		{[]string{"-perplexity", "10"}, "-map-method, -map-points, -map-images and -perplexity shape the map that -map draws: give -map FILE.svg too"},
+		{[]string{"-map-images", "10"}, "give -map FILE.svg too"},
+		{[]string{"-map", fig, "-map-images", "-1"}, "-map-images: want 0 or more, got -1"},
 		{[]string{"-map", fig, "-map-method", "pca", "-perplexity", "10"}, "-perplexity is t-SNE's: -map-method pca has none"},
 		{[]string{"-map", fig, "-weights", "freeze"}, "-map draws the encoder's frozen features: give it without -weights"},
 		{[]string{"-map", filepath.Join(out, "missing", "m.svg")}, "does not exist: create it first"},

@@ -280,8 +280,8 @@ type Confusion struct {
 
 // EmbeddingMap is a 2-D map of the embeddings of a split's images (evaluate -map): the figure
 // and the CSV file of each image's coordinates, the method ("t-SNE" or "PCA"), the split and the
-// images mapped (of how many), with t-SNE's perplexity and Kullback-Leibler divergence, or PCA's
-// shares of the variance along its two axes.
+// images mapped (of how many) and drawn as thumbnails, with t-SNE's perplexity and
+// Kullback-Leibler divergence, or PCA's shares of the variance along its two axes.
 type EmbeddingMap struct {
 	Figure      string    `json:"figure"`
 	Coordinates string    `json:"coordinates"`
@@ -289,6 +289,7 @@ type EmbeddingMap struct {
 	Split       string    `json:"split"`
 	Images      int       `json:"images"`
 	Of          int       `json:"of"`
+	Thumbnails  int       `json:"thumbnails,omitempty"` // images drawn at their places on the map
 	Perplexity  float64   `json:"perplexity,omitempty"`
 	KL          *float64  `json:"kl_divergence,omitempty"`
 	Variance    []float64 `json:"variance_share,omitempty"`

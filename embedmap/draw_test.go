@@ -1,0 +1,65 @@
+package embedmap
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/gomlx-ssl/vicreg/backend/backendtest"
+)
+
+// TestDraw: Draw maps o.Points of the rows, writes the figure and the coordinates beside it,
+// reads the images of o.Thumbnails of the mapped rows (each once), and records what it drew; a
+// thumbnail that cannot be read names its image.
+func TestDraw(t *testing.T) {
+	b := backendtest.Backend(t)
+	x := clusters(3, 20, 5, 4, 8)
+	x.Files = make([]string, x.N)
+	for i := range x.Files {
+		x.Files[i] = fmt.Sprintf("/data/img%02d.png", i)
+	}
+	dir := t.TempDir()
+	var read []int
+	o := DrawOptions{Figures: []string{filepath.Join(dir, "m.svg"), filepath.Join(dir, "m.png")}, Method: MethodPCA, Points: 30, Seed: 2,
+		Root: "/data", Classes: []string{"a", "b", "c"}, Split: "test", Thumbnails: 4,
+		Image: func(row int) (image.Image, error) { read = append(read, row); return image.NewRGBA(image.Rect(0, 0, 8, 8)), nil }}
+	r, err := Draw(b, x, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Figure != o.Figures[0] || r.Coordinates != filepath.Join(dir, "m.csv") || r.Method != "PCA" || r.Images != 30 || r.Of != 60 || r.Thumbnails != 4 || len(r.Variance) != 2 {
+		t.Errorf("record %+v", r)
+	}
+	mapped := Sample(60, 30, 2)
+	slices.Sort(read)
+	if len(read) != 4 || len(slices.Compact(slices.Clone(read))) != 4 {
+		t.Errorf("images read of rows %v, want 4 distinct rows", read)
+	}
+	csv, err := os.ReadFile(r.Coordinates)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range read {
+		if !slices.Contains(mapped, row) || !strings.Contains(string(csv), fmt.Sprintf("img%02d.png,", row)) {
+			t.Errorf("row %d's image was read, but the row is not mapped", row)
+		}
+	}
+	for _, f := range o.Figures {
+		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	o.Image = func(int) (image.Image, error) { return nil, errors.New("no such file") }
+	if _, err := Draw(b, x, o); err == nil || !strings.Contains(err.Error(), "the thumbnail of img") || !strings.Contains(err.Error(), ".png: no such file") {
+		t.Errorf("an image that cannot be read: %v", err)
+	}
+	o.Method = "umap"
+	if _, err := Draw(b, x, o); err == nil || !strings.Contains(err.Error(), `unknown layout "umap"`) {
+		t.Errorf("an unknown layout: %v", err)
+	}
+}
