@@ -27,7 +27,10 @@ func TestDraw(t *testing.T) {
 	var read []int
 	o := DrawOptions{Figures: []string{filepath.Join(dir, "m.svg"), filepath.Join(dir, "m.png")}, Method: MethodPCA, Points: 30, Seed: 2,
 		Root: "/data", Classes: []string{"a", "b", "c"}, Split: "test", Thumbnails: 4,
-		Image: func(row int) (image.Image, error) { read = append(read, row); return image.NewRGBA(image.Rect(0, 0, 8, 8)), nil }}
+		Image: func(row int) (image.Image, error) {
+			read = append(read, row)
+			return image.NewRGBA(image.Rect(0, 0, 8, 8)), nil
+		}}
 	r, err := Draw(b, x, o)
 	if err != nil {
 		t.Fatal(err)
