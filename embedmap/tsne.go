@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/gomlx-ssl/vicreg/eval"
+	"github.com/gomlx-ssl/vicreg/linalg"
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
@@ -210,9 +211,7 @@ func affinities(b backends.Backend, x eval.Features, perplexity float64) (*tenso
 	// exp(−β d) from underflowing where distances are large).
 	distances, err := NewExec(b, func(x *Node) *Node {
 		g, dt := x.Graph(), x.DType()
-		x = Sub(x, ReduceAndKeep(x, ReduceMean, 0)) // centred: less cancellation in the Gram form
-		sq := ReduceAndKeep(Square(x), ReduceSum, -1)
-		d := MaxScalar(Sub(Add(sq, Transpose(sq, 0, 1)), MulScalar(MatMul(x, Transpose(x, 0, 1)), 2)), 0)
+		d := linalg.SquaredDistances(x)
 		diag := Diagonal(g, x.Shape().Dimensions[0])
 		nearest := ReduceAndKeep(Where(diag, Infinity(g, dt, 1), d), ReduceMin, -1)
 		return Where(diag, ScalarZero(g, dt), Sub(d, nearest))

@@ -1,4 +1,5 @@
-// Package linalg holds matrix operations whose gradients are fast on XLA.
+// Package linalg holds matrix operations whose gradients are fast on XLA, and pairwise squared
+// distances that keep their digits in float32 (SquaredDistances).
 //
 // GoMLX v0.26.0 differentiates DotGeneral by broadcasting both operands to the full
 // [rows, inner, cols] product and reducing it: the gradient of a [256, 2048] x [2048, 2048]
@@ -38,3 +39,16 @@ func Gram(x *graph.Node) *graph.Node { return MatMul(x, graph.Transpose(x, 0, 1)
 
 // InnerGram returns xᵀ·x for x of shape [n, k] (a [k, k] matrix), with an efficient gradient.
 func InnerGram(x *graph.Node) *graph.Node { return MatMul(graph.Transpose(x, 0, 1), x) }
+
+// SquaredDistances returns the [n, n] matrix of ||z_i - z_j||², with an exact zero diagonal and no
+// negative entries from rounding. z is centred first (distances do not change under a shift), so
+// that |z_i|² + |z_j|² - 2·z_i·z_j does not cancel in float32 when the points share an offset large
+// against their spread.
+func SquaredDistances(z *graph.Node) *graph.Node {
+	n := z.Shape().Dimensions[0]
+	z = graph.Sub(z, graph.ReduceAndKeep(z, graph.ReduceMean, 0))
+	sq := graph.ReduceSum(graph.Square(z), 1) // [n]
+	gram := Gram(z)
+	d2 := graph.Sub(graph.Add(graph.Reshape(sq, n, 1), graph.Reshape(sq, 1, n)), graph.MulScalar(gram, 2))
+	return graph.Where(graph.Diagonal(z.Graph(), n), graph.ZerosLike(d2), graph.MaxScalar(d2, 0))
+}

@@ -105,3 +105,38 @@ func BenchmarkCovarianceGradient(b *testing.B) {
 		})
 	}
 }
+
+// TestSquaredDistances compares ‖z_i − z_j‖² in float32 with the direct differences in float64,
+// for points of spread 0.1 around an offset of 1000, where the uncentred Gram form
+// |z_i|² + |z_j|² − 2 z_i·z_j would lose every digit (|z|² ≈ 10⁷, float32 keeps 7 digits); the
+// diagonal is exactly zero.
+func TestSquaredDistances(t *testing.T) {
+	b := backendtest.Backend(t)
+	const n, d = 6, 4
+	z := make([]float32, n*d)
+	for i := range z {
+		z[i] = float32(1000 + 0.1*math.Sin(float64(7*i+1)))
+	}
+	exec, err := graph.NewExec(b, SquaredDistances)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer exec.Finalize()
+	out, err := exec.Exec1(tensors.FromFlatDataAndDimensions(z, n, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tensors.MustCopyFlatData[float32](out)
+	for i := range n {
+		for j := range n {
+			want := 0.0
+			for k := range d {
+				v := float64(z[i*d+k]) - float64(z[j*d+k])
+				want += v * v
+			}
+			if g := float64(got[i*n+j]); (i == j && g != 0) || math.Abs(g-want) > 1e-3*want {
+				t.Errorf("‖z_%d − z_%d‖² = %g, want %g", i, j, g, want)
+			}
+		}
+	}
+}

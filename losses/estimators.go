@@ -91,7 +91,7 @@ func PairwiseEntropy(z *graph.Node, sigma float64, kind string) *graph.Node {
 		panic(fmt.Sprintf("losses.PairwiseEntropy: kind must be %q or %q, got %q", Bhattacharyya, KL, kind))
 	}
 	n, d := z.Shape().Dimensions[0], z.Shape().Dimensions[1]
-	d2 := squaredDistances(z)
+	d2 := linalg.SquaredDistances(z)
 	var sigma2 *graph.Node // σ², a scalar without gradient
 	if sigma == Auto {
 		sigma2 = autoSigma2(d2, n)
@@ -131,7 +131,7 @@ func PairwiseEntropy(z *graph.Node, sigma float64, kind string) *graph.Node {
 // (relative precision 2^-32 of the largest squared distance).
 func AutoSigma(z *graph.Node) *graph.Node {
 	checkEmbeddings("AutoSigma", z)
-	return graph.Sqrt(autoSigma2(squaredDistances(z), z.Shape().Dimensions[0]))
+	return graph.Sqrt(autoSigma2(linalg.SquaredDistances(z), z.Shape().Dimensions[0]))
 }
 
 // medianSteps is the number of bisection steps of medianPairDistance2.
@@ -176,19 +176,6 @@ func medianPairDistance2(d2 *graph.Node, n int) *graph.Node {
 // nats against at most 0.70).
 func GaussianMutualInfo(z1, z2 *graph.Node, eps float64) *graph.Node {
 	return graph.Sub(GaussianEntropy(z1, eps), GaussianEntropy(graph.Sub(z1, z2), eps))
-}
-
-// squaredDistances returns the [n, n] matrix of ||z_i - z_j||², with an exact zero diagonal and no
-// negative entries from rounding. z is centred first (distances do not change under a shift), so
-// that |z_i|² + |z_j|² - 2·z_i·z_j does not cancel in float32 when the points share an offset large
-// against their spread.
-func squaredDistances(z *graph.Node) *graph.Node {
-	n := z.Shape().Dimensions[0]
-	z = graph.Sub(z, graph.ReduceAndKeep(z, graph.ReduceMean, 0))
-	sq := graph.ReduceSum(graph.Square(z), 1) // [n]
-	gram := linalg.Gram(z)
-	d2 := graph.Sub(graph.Add(graph.Reshape(sq, n, 1), graph.Reshape(sq, 1, n)), graph.MulScalar(gram, 2))
-	return graph.Where(graph.Diagonal(z.Graph(), n), graph.ZerosLike(d2), graph.MaxScalar(d2, 0))
 }
 
 // logSumExp reduces log Σ exp(x) over axis, shifted by the (constant) maximum for stability.
