@@ -18,6 +18,14 @@ import (
 	"github.com/gomlx-ssl/vicreg/train/config"
 )
 
+// checkPerplexity refuses a t-SNE perplexity that is not below the images mapped, of images.
+func checkPerplexity(f *flags, images int) error {
+	if n := min(images, f.mapPoints); f.mapMethod == embedmap.MethodTSNE && f.perplexity >= float64(n) {
+		return config.Errorf("perplexity", "%g is not below the %d images mapped: give -perplexity %d or less", f.perplexity, n, max(1, n/3))
+	}
+	return nil
+}
+
 // drawMap maps at most -map-points of the rows of x (the embeddings of -split's images d; chosen
 // by -seed) by -map-method and draws them to -map (embedmap.Draw), each class named by d's info,
 // the images' files relative to root, and -map-images of them as thumbnails (d must then be a
@@ -25,8 +33,8 @@ import (
 func drawMap(b backends.Backend, w io.Writer, logger *log.Logger, f *flags, x eval.Features, root string, d datasets.Data) (*results.EmbeddingMap, error) {
 	info := d.Info()
 	n := min(x.N, f.mapPoints)
-	if f.mapMethod == embedmap.MethodTSNE && f.perplexity >= float64(n) {
-		return nil, config.Errorf("perplexity", "%g is not below the %d images mapped: give -perplexity %d or less", f.perplexity, n, max(1, n/3))
+	if err := checkPerplexity(f, x.N); err != nil { // images may have been left out since
+		return nil, err
 	}
 	o := embedmap.DrawOptions{Figures: []string{f.mapFile}, Method: f.mapMethod, Points: f.mapPoints, Seed: f.seed, Perplexity: f.perplexity,
 		Root: root, Classes: make([]string, max(info.NumClasses, x.NumClasses)), Split: f.split}

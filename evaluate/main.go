@@ -678,6 +678,20 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		}
 		return train, nil
 	}
+	if f.mapFile != "" {
+		// Before any embedding: thumbnails read images by index, which shards do not allow, and
+		// t-SNE's perplexity must be below the number of images mapped.
+		d, err := open(f.split)
+		if err != nil {
+			return err
+		}
+		if _, ok := d.(datasets.Source); f.mapImages > 0 && !ok {
+			return config.Errorf("map-images", "the images of %s are read in their order only (%s): a map can show no thumbnails of them; draw it without -map-images", dataset, datasets.DataDirOf(dataset, dataDir))
+		}
+		if err := checkPerplexity(f, d.Info().Len); err != nil {
+			return err
+		}
+	}
 	if probe && f.predict != "" && f.folds == 0 && !datasets.HasHeldOut(dataset, dataOptions()) {
 		// No held-out images: the probe trains on every labelled image to classify -predict's,
 		// and is scored on none.
@@ -831,19 +845,11 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		res.Embeddings, res.EmbeddingsSplit, res.EmbeddingsImages = f.embeddings, f.split, &x.N
 	}
 	if f.mapFile != "" {
-		// Thumbnails read images by index: refused, before the embedding, for shards.
-		d, err := open(f.split)
-		if err != nil {
-			return err
-		}
-		if _, ok := d.(datasets.Source); f.mapImages > 0 && !ok {
-			return config.Errorf("map-images", "the images of %s are read in their order only (%s): a map can show no thumbnails of them; draw it without -map-images", dataset, datasets.DataDirOf(dataset, dataDir))
-		}
 		x, err := get(f.split)
 		if err != nil {
 			return err
 		}
-		if res.Map, err = drawMap(b, stdout, logger, f, x, datasets.DataDirOf(dataset, dataDir), d); err != nil {
+		if res.Map, err = drawMap(b, stdout, logger, f, x, datasets.DataDirOf(dataset, dataDir), opened[f.split]); err != nil {
 			return err
 		}
 	}

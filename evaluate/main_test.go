@@ -1303,7 +1303,7 @@ func TestPredictionsOfShards(t *testing.T) {
 	if rows := readCSV(t, embedmap.CoordinatesFile(fig)); o.code != 0 || len(rows) != 7 || rows[0][0] != "key" {
 		t.Errorf("a map of shards: exit %d, coordinates %v; want the 6 images by key", o.code, rows)
 	}
-	if o := evaluate(t, "-checkpoint", run, "-probe-epochs", "0", "-knn-k", "0", "-map", fig, "-perplexity", "2", "-map-images", "3"); o.code != 2 ||
+	if o := evaluate(t, "-checkpoint", run, "-probe-epochs", "2", "-map", fig, "-perplexity", "2", "-map-images", "3"); o.code != 2 ||
 		!strings.Contains(o.stderr, "-map-images: the images of shards are read in their order only") || strings.Contains(o.stderr, "embedding") {
 		t.Errorf("-map-images on shards: exit %d, want 2, refused before embedding:\n%s", o.code, o.stderr)
 	}
@@ -1731,9 +1731,11 @@ func TestMap(t *testing.T) {
 		{[]string{"-map", fig, "-weights", "freeze"}, "-map draws the encoder's frozen features: give it without -weights"},
 		{[]string{"-map", filepath.Join(out, "missing", "m.svg")}, "does not exist: create it first"},
 		{[]string{"-map", fig, "-perplexity", "30"}, "-perplexity: 30 is not below the 30 images mapped: give -perplexity 10 or less"},
+		{[]string{"-map", fig, "-map-points", "20", "-probe-epochs", "30"}, "-perplexity: 30 is not below the 20 images mapped: give -perplexity 6 or less"},
 	} {
-		if o := evaluate(t, append([]string{"-checkpoint", dir, "-probe-epochs", "0", "-knn-k", "0"}, tc.args...)...); o.code != 2 || !strings.Contains(o.stderr, tc.want) {
-			t.Errorf("%v: exit %d, want 2 and %q:\n%s", tc.args, o.code, tc.want, o.stderr)
+		if o := evaluate(t, append([]string{"-checkpoint", dir, "-probe-epochs", "0", "-knn-k", "0"}, tc.args...)...); o.code != 2 || !strings.Contains(o.stderr, tc.want) ||
+			strings.Contains(o.stderr, "embedding") {
+			t.Errorf("%v: exit %d, want 2 and %q, before any embedding:\n%s", tc.args, o.code, tc.want, o.stderr)
 		}
 	}
 }
