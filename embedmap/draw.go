@@ -37,8 +37,8 @@ type DrawOptions struct {
 	// Progress, when set, follows t-SNE's iterations (TSNEConfig.Progress).
 	Progress func(done, total int)
 	// Thumbnails is how many of the mapped rows are drawn as thumbnails of their images at their
-	// places (AddThumbnails; chosen by Seed among those mapped; 0: none), each read by Image,
-	// given the row of x.
+	// places (AddThumbnails; chosen by Seed among those mapped; 0: none), each read by Image
+	// (which must then be set), given the row of x.
 	Thumbnails int
 	Image      func(row int) (image.Image, error)
 }
@@ -48,8 +48,8 @@ type DrawOptions struct {
 // writes the coordinates beside the first (WriteCSV), and returns the record of it (its
 // files as given).
 func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.EmbeddingMap, error) {
-	if len(o.Figures) == 0 {
-		panic("embedmap.Draw: no figure to draw to")
+	if len(o.Figures) == 0 || (o.Thumbnails > 0 && o.Image == nil) {
+		panic("embedmap.Draw: no figure to draw to, or thumbnails without Image to read them")
 	}
 	rows := Sample(x.N, o.Points, o.Seed)
 	sub := x.Rows(rows)
