@@ -117,6 +117,9 @@ type Pretrain struct {
 	// Confusion is the offline linear probe's confusion matrix on the EvalSplit images, drawn to
 	// the run's confusion.svg and confusion.png (absent where the probe was not measured).
 	Confusion *Confusion `json:"confusion,omitempty"`
+	// ClassWeight is the final linear probes' weighting of their training images by class
+	// ("balanced", or absent for none: train -class-weight).
+	ClassWeight string `json:"class_weight,omitempty"`
 	// Map is the t-SNE map of the encoder's embeddings of EvalSplit images, drawn to the run's
 	// map.svg and map.png, with the coordinates in map.csv (files relative to the run's folder;
 	// absent without one: -map-points 0, too few images).

@@ -126,7 +126,11 @@ func printAccuracy(w io.Writer, res *results.Pretrain, cfg config.Config) {
 	if res.Linear == nil || res.KNN == nil {
 		return
 	}
-	fmt.Fprintf(w, "\nAccuracy on %s/%s, %d images (%s):\n", cfg.Dataset, res.EvalSplit, res.EvalImages, cfg.Loss)
+	weights := ""
+	if res.ClassWeight != "" {
+		weights = "; the linear probes with " + res.ClassWeight + " class weights"
+	}
+	fmt.Fprintf(w, "\nAccuracy on %s/%s, %d images (%s%s):\n", cfg.Dataset, res.EvalSplit, res.EvalImages, cfg.Loss, weights)
 	fmt.Fprintf(w, "  linear probe, pretrained encoder  %6.2f%%\n", 100**res.Linear)
 	fmt.Fprintf(w, "  kNN (k=%d), pretrained encoder    %6.2f%%\n", cfg.KNNK, 100**res.KNN)
 	if res.LinearBalanced != nil && res.KNNBalanced != nil {

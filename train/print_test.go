@@ -43,4 +43,11 @@ Accuracy on folder/test, 100 images (vicreg):
 	if want := "\nAccuracy on folder/test, 100 images (vicreg):\n  linear probe, pretrained encoder   90.00%\n  kNN (k=20), pretrained encoder     80.00%\n"; out.String() != want {
 		t.Errorf("printed:\n%s\nwant:\n%s", out.String(), want)
 	}
+	// Class-weighted probes say so in the heading.
+	res.ClassWeight = "balanced"
+	out.Reset()
+	printAccuracy(&out, res, cfg)
+	if want := "\nAccuracy on folder/test, 100 images (vicreg; the linear probes with balanced class weights):\n"; !strings.HasPrefix(out.String(), want) {
+		t.Errorf("printed:\n%s\nwant it to start with:\n%s", out.String(), want)
+	}
 }

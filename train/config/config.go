@@ -121,7 +121,11 @@ type Config struct {
 	KNNK             int     `json:"knn_k" config:"local"`
 	KNNTemperature   float64 `json:"knn_t" config:"local"`
 	ProbeEpochs      int     `json:"probe_epochs" config:"local"`
-	Baselines        bool    `json:"baselines" config:"local"` // also probe raw pixels and a random encoder
+	// ProbeClassWeight weights the training images of the final evaluation's linear probes by
+	// class: "" none, or "balanced" (eval.ProbeConfig.Balanced: each class's images by its inverse
+	// frequency, so that every class counts alike).
+	ProbeClassWeight string `json:"probe_class_weight" config:"local"`
+	Baselines        bool   `json:"baselines" config:"local"` // also probe raw pixels and a random encoder
 	// LowLabel lists label percentages (in (0, 100)) at which the final evaluation also trains
 	// the linear probe and kNN on a class-balanced subset of the training labels (1 and 10 are
 	// the VICReg paper's semi-supervised budgets); the subsets are nested and fixed by Seed.

@@ -124,6 +124,7 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 		// while config.json recorded 0 (evaluate's -probe-epochs 0 skips the probe).
 		{[]string{"-probe-epochs", "0"}, "probe-epochs", "must be >= 1"},
 		{[]string{"-probe-lr", "NaN"}, "probe-lr", "must be a number > 0, got NaN"},
+		{[]string{"-class-weight", "inverse"}, "class-weight", `unknown weighting "inverse": use balanced, or give none`},
 		{[]string{"-wd", "NaN"}, "wd", "weight decay"},
 		// A run folder inside the image folder would be read as images, or as a class.
 		{[]string{"-dataset", "folder", "-data-dir", "/data/photos", "-checkpoint-dir", "/data/photos/run"}, "checkpoint-dir",

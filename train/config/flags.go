@@ -84,6 +84,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.KNNK, "knn-k", c.KNNK, "neighbours of the kNN classifier")
 	fs.Float64Var(&c.KNNTemperature, "knn-t", c.KNNTemperature, "temperature of the kNN classifier")
 	fs.IntVar(&c.ProbeEpochs, "probe-epochs", c.ProbeEpochs, "epochs of the final offline linear probe (at least 1)")
+	fs.StringVar(&c.ProbeClassWeight, "class-weight", c.ProbeClassWeight, "the final linear probes' weighting of their training images by class: \"\" (none) or balanced (each by its class's inverse frequency, scikit-learn's class_weight=\"balanced\": on imbalanced classes, every class counts alike)")
 	fs.BoolVar(&c.Baselines, "baselines", c.Baselines, "also probe raw pixels and a randomly initialised encoder")
 	fs.Var((*percentList)(&c.LowLabel), "low-label", "also probe with these percentages of the training labels, comma-separated (e.g. 1,10: a class-balanced subset fixed by -seed)")
 	fs.IntVar(&c.MapPoints, "map-points", c.MapPoints, "the most held-out images on the final t-SNE map of the embeddings, drawn to map.svg and map.png in -checkpoint-dir, each class in its colour (0: no map; its time grows as their square)")

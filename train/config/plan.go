@@ -160,6 +160,8 @@ func (c Config) Plan() (*Plan, error) {
 		// eval.LinearProbe reads 0 as its default, 30 epochs: 0 would run 30 while config.json
 		// records 0 (and evaluate's -probe-epochs 0 skips the probe).
 		return nil, Errorf("probe-epochs", "must be >= 1 (the final linear probe always runs: evaluate -probe-epochs 0 is the command that skips it), got %d", c.ProbeEpochs)
+	case c.ProbeClassWeight != "" && c.ProbeClassWeight != "balanced":
+		return nil, Errorf("class-weight", "unknown weighting %q: use balanced, or give none", c.ProbeClassWeight)
 	case c.EvalSubset < 0:
 		return nil, Errorf("eval-subset", "must be >= 0")
 	case c.MapPoints < 0:

@@ -153,7 +153,7 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	if err != nil {
 		return err
 	}
-	probeCfg := eval.ProbeConfig{Epochs: e.cfg.ProbeEpochs, Seed: e.cfg.Seed}
+	probeCfg := finalProbe(e.cfg)
 	e.logger.Info("evaluating the frozen encoder", "train_images", e.data.train.Info().Len, "eval_images", e.data.eval.Info().Len, "split", e.data.eval.Info().Split)
 	if err := e.stopped("embedding"); err != nil {
 		return err
@@ -170,6 +170,7 @@ func (e *evaluator) final(res *results.Pretrain) error {
 		return err
 	}
 	res.Linear, res.KNN = results.Acc(lin.TestAccuracy), results.Acc(knn.Accuracy)
+	res.ClassWeight = e.cfg.ProbeClassWeight
 	res.LinearBalanced, res.KNNBalanced = results.Acc(lin.TestBalanced), results.Acc(knn.Balanced)
 	if lin.TestTop5 >= 0 && knn.Top5 >= 0 { // more than 5 classes
 		res.LinearTop5, res.KNNTop5 = results.Acc(lin.TestTop5), results.Acc(knn.Top5)
@@ -243,6 +244,12 @@ func (e *evaluator) final(res *results.Pretrain) error {
 	}
 	res.RandomLinear, res.RandomLinearBalanced = results.Acc(randomLin.TestAccuracy), results.Acc(randomLin.TestBalanced)
 	return nil
+}
+
+// finalProbe is the configuration of the final evaluation's linear probes (the pretrained
+// encoder's, with each label fraction, and the baselines').
+func finalProbe(cfg config.Config) eval.ProbeConfig {
+	return eval.ProbeConfig{Epochs: cfg.ProbeEpochs, Seed: cfg.Seed, Balanced: cfg.ProbeClassWeight == "balanced"}
 }
 
 // minMapImages is the fewest held-out images the final evaluation draws a map of.

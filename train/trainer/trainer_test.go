@@ -155,13 +155,17 @@ func TestValPercentEvaluatesHeldOutImages(t *testing.T) {
 	if err != nil || res.Linear != nil || !strings.Contains(logged.String(), "no held-out images") {
 		t.Fatalf("without -val-percent: %v, linear probe %s; want no evaluation, saying why:\n%s", err, acc(res.Linear), logged.String())
 	}
-	c.ValPercent, c.CheckpointDir = 20, t.TempDir()
+	// Balanced class weights, of balanced classes: every weight is 1, the figures below hold.
+	c.ValPercent, c.CheckpointDir, c.ProbeClassWeight = 20, t.TempDir(), "balanced"
 	logged.Reset()
 	if res, err = Run(b, c, Options{Logger: log.New(&logged), NoProgressBar: true}); err != nil {
 		t.Fatal(err)
 	}
 	if res.Linear == nil || res.KNN == nil || !strings.Contains(logged.String(), "images=16 ") || !strings.Contains(logged.String(), "eval_images=4 ") {
 		t.Errorf("-val-percent 20: linear probe %s, kNN %s; want both measured, training on 16 images and evaluating on 4:\n%s", acc(res.Linear), acc(res.KNN), logged.String())
+	}
+	if res.ClassWeight != "balanced" || !finalProbe(c).Balanced || finalProbe(tinyConfig(t)).Balanced {
+		t.Errorf("class weights %q recorded, probe balanced: %v (without: %v); want balanced, true (false)", res.ClassWeight, finalProbe(c).Balanced, finalProbe(tinyConfig(t)).Balanced)
 	}
 	// 8 training images of each class: the tie goes to the first class, a, 2 of the 4 held out.
 	if res.Majority == nil || *res.Majority != 0.5 || res.MajorityClass != "a" {
