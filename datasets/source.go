@@ -59,6 +59,16 @@ func (i Info) ClassName(k int) string {
 	return strconv.Itoa(k)
 }
 
+// Names names the classes 0 … n−1 (ClassName): a figure's or a record's class names, n the
+// classes of the labels at hand (which may outnumber ClassNames).
+func (i Info) Names(n int) []string {
+	names := make([]string, n)
+	for k := range names {
+		names[k] = i.ClassName(k)
+	}
+	return names
+}
+
 // Data is a data set that a Loader and an EvalIterator read: a random-access Source (the
 // in-memory *Dataset, an image *Folder) or sequential tar *Shards.
 type Data interface {

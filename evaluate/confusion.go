@@ -17,10 +17,7 @@ const mostConfused = 5
 // confusions, and returns it for -result. info names the classes (the training split's).
 func drawConfusion(w io.Writer, path, on string, info datasets.Info, pred, labels []int32, classes int) (*results.Confusion, error) {
 	m := eval.ConfusionMatrix(pred, labels, classes)
-	names := make([]string, classes)
-	for c := range names {
-		names[c] = info.ClassName(c)
-	}
+	names := info.Names(classes)
 	fig := eval.ConfusionFigure(m, names, "Linear probe, "+on)
 	if err := fig.Save(path); err != nil {
 		return nil, err

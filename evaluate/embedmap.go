@@ -37,10 +37,7 @@ func drawMap(b backends.Backend, w io.Writer, logger *log.Logger, f *flags, x ev
 		return nil, err
 	}
 	o := embedmap.DrawOptions{Figures: []string{f.mapFile}, Method: f.mapMethod, Points: f.mapPoints, Seed: f.seed, Perplexity: f.perplexity,
-		Root: root, Classes: make([]string, max(info.NumClasses, x.NumClasses)), Split: f.split}
-	for c := range o.Classes {
-		o.Classes[c] = info.ClassName(c)
-	}
+		Root: root, Classes: info.Names(max(info.NumClasses, x.NumClasses)), Split: f.split}
 	if src, ok := d.(datasets.Source); ok && f.mapImages > 0 {
 		o.Thumbnails = f.mapImages
 		o.Image = func(row int) (image.Image, error) {

@@ -269,10 +269,7 @@ func (e *evaluator) drawMap(evalF eval.Features) (*results.EmbeddingMap, error) 
 	dir := e.cfg.CheckpointDir
 	o := embedmap.DrawOptions{Figures: []string{filepath.Join(dir, MapFile), filepath.Join(dir, strings.TrimSuffix(MapFile, ".svg")+".png")},
 		Method: embedmap.MethodTSNE, Points: e.cfg.MapPoints, Seed: e.cfg.Seed, Perplexity: min(30, float64(n-1)/3),
-		Root: datasets.DataDirOf(e.cfg.Dataset, e.cfg.DataDir), Classes: make([]string, max(info.NumClasses, evalF.NumClasses)), Split: e.data.eval.Info().Split}
-	for c := range o.Classes {
-		o.Classes[c] = info.ClassName(c)
-	}
+		Root: datasets.DataDirOf(e.cfg.Dataset, e.cfg.DataDir), Classes: info.Names(max(info.NumClasses, evalF.NumClasses)), Split: e.data.eval.Info().Split}
 	bar := e.bar(fmt.Sprintf("t-SNE of %d %s images", n, o.Split), embedmap.DefaultIterations, "iterations")
 	o.Progress = func(done, _ int) { bar.Set(int64(done), "") }
 	r, err := embedmap.Draw(e.b, evalF, o)

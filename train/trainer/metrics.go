@@ -126,11 +126,7 @@ const MapFile = "map.svg"
 // that info names, to be drawn to ConfusionFile in the run's folder (PlotConfusion): its Figure is
 // that name, relative to the folder, so that a copy of the run elsewhere says the same.
 func NewConfusion(info datasets.Info, m [][]int) *results.Confusion {
-	c := &results.Confusion{Counts: m, Figure: ConfusionFile}
-	for t := range m {
-		c.Classes = append(c.Classes, info.ClassName(t))
-	}
-	return c
+	return &results.Confusion{Counts: m, Figure: ConfusionFile, Classes: info.Names(len(m))}
 }
 
 // PlotConfusion draws c (nothing when nil) to its Figure in the run folder dir and the PNG beside
