@@ -77,11 +77,11 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	fig := Figure(m, sub.Labels, o.Classes, title)
 	var thumbs map[int]image.Image
 	if o.Thumbnails > 0 {
-		_, names := sub.Names(o.Root)
 		thumbs = map[int]image.Image{}
 		for _, j := range Sample(sub.N, o.Thumbnails, o.Seed+1) {
 			img, err := o.Image(rows[j])
 			if err != nil {
+				_, names := sub.Names(o.Root)
 				return nil, fmt.Errorf("the thumbnail of %s: %w", names[j], err)
 			}
 			thumbs[j] = Thumbnail(img)

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 
+	"gonum.org/v1/gonum/stat"
+
 	"github.com/gomlx-ssl/vicreg/analysis"
 	"github.com/gomlx-ssl/vicreg/eval"
 )
@@ -18,19 +20,19 @@ func PCA(x eval.Features) (Map, error) {
 		return Map{}, fmt.Errorf("PCA: the embeddings have %d dimension; a map needs 2 or more", x.D)
 	}
 	rows := make([][]float64, x.N)
-	total := 0.0 // the variance in all dimensions
-	mean := make([]float64, x.D)
+	cols := make([][]float64, x.D)
+	for j := range cols {
+		cols[j] = make([]float64, x.N)
+	}
 	for i := range rows {
 		rows[i] = make([]float64, x.D)
 		for j, v := range x.Row(i) {
-			rows[i][j] = float64(v)
-			mean[j] += float64(v) / float64(x.N)
+			rows[i][j], cols[j][i] = float64(v), float64(v)
 		}
 	}
-	for _, r := range rows {
-		for j, v := range r {
-			total += (v - mean[j]) * (v - mean[j]) / float64(x.N-1)
-		}
+	total := 0.0 // the variance in all dimensions (sample variances, as analysis.PCA's)
+	for _, c := range cols {
+		total += stat.Variance(c, nil)
 	}
 	proj, vars, err := analysis.PCA(rows, 2)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+	"gonum.org/v1/gonum/stat"
 )
 
 // TSNEConfig configures t-SNE. Its defaults are scikit-learn's (sklearn.manifold.TSNE, 1.2 and
@@ -85,7 +86,7 @@ func TSNE(b backends.Backend, x eval.Features, cfg TSNEConfig) (Map, error) {
 	case cfg.Iterations < 1 || cfg.ExaggerationIterations < 0 || cfg.ExaggerationIterations > cfg.Iterations || cfg.Exaggeration < 1 || cfg.LearningRate <= 0:
 		return Map{}, fmt.Errorf("t-SNE: bad settings %+v: iterations at least 1, exaggerated iterations in [0, iterations], exaggeration at least 1, learning rate positive", cfg)
 	}
-	start, err := PCA(x)
+	y, err := startOf(x)
 	if err != nil {
 		return Map{}, fmt.Errorf("t-SNE: the start: %w", err)
 	}
@@ -94,11 +95,6 @@ func TSNE(b backends.Backend, x eval.Features, cfg TSNEConfig) (Map, error) {
 		return Map{}, err
 	}
 	defer p.FinalizeAll()
-	sd := stddev(start.X)
-	y := make([]float32, 2*x.N)
-	for i := range x.N {
-		y[2*i], y[2*i+1] = float32(start.X[i]/sd*1e-4), float32(start.Y[i]/sd*1e-4)
-	}
 
 	step, err := NewExec(b, func(in []*Node) []*Node { return tsneStep(in[0], in[1], in[2], in[3], in[4], in[5], in[6]) })
 	if err != nil {
@@ -322,16 +318,17 @@ func filled[T any](n int, v T) []T {
 	return out
 }
 
-// stddev is the population standard deviation of v (NumPy's np.std).
-func stddev(v []float64) float64 {
-	mean := 0.0
-	for _, x := range v {
-		mean += x
+// startOf is t-SNE's start: the rows of x on their first two principal axes (PCA), scaled to a
+// standard deviation of 1e-4 along the first (scikit-learn's init="pca"), as N × 2 row-major.
+func startOf(x eval.Features) ([]float32, error) {
+	m, err := PCA(x)
+	if err != nil {
+		return nil, err
 	}
-	mean /= float64(len(v))
-	ss := 0.0
-	for _, x := range v {
-		ss += (x - mean) * (x - mean)
+	scale := 1e-4 / stat.PopStdDev(m.X, nil) // NumPy's np.std
+	y := make([]float32, 2*x.N)
+	for i := range x.N {
+		y[2*i], y[2*i+1] = float32(m.X[i]*scale), float32(m.Y[i]*scale)
 	}
-	return math.Sqrt(ss / float64(len(v)))
+	return y, nil
 }

@@ -350,15 +350,11 @@ func TestTSNEMatchesScikitLearn(t *testing.T) {
 	if err := eval.WriteEmbeddings(filepath.Join(dir, "x.npy"), eval.Features{N: x.N, D: x.D, X: x.X}); err != nil {
 		t.Fatal(err)
 	}
-	start, err := PCA(x)
+	start, err := startOf(x)
 	if err != nil {
 		t.Fatal(err)
 	}
-	sd := stddev(start.X)
-	y0 := eval.Features{N: x.N, D: 2, X: make([]float32, 2*x.N)}
-	for i := range x.N {
-		y0.X[2*i], y0.X[2*i+1] = float32(start.X[i]/sd*1e-4), float32(start.Y[i]/sd*1e-4)
-	}
+	y0 := eval.Features{N: x.N, D: 2, X: start}
 	if err := eval.WriteEmbeddings(filepath.Join(dir, "y0.npy"), y0); err != nil {
 		t.Fatal(err)
 	}
