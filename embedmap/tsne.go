@@ -120,7 +120,7 @@ func TSNE(b backends.Backend, x eval.Features, cfg TSNEConfig) (Map, error) {
 				if state[k+1] != nil {
 					state[k+1].FinalizeAll()
 				}
-				state[k+1] = tensors.FromFlatDataAndDimensions(filled(2*x.N, v), x.N, 2)
+				state[k+1] = tensors.FromScalarAndDimensions(v, x.N, 2)
 			}
 		}
 		out, err := step.Exec(p, state[0], state[1], state[2], float32(exaggeration), float32(mom), float32(cfg.LearningRate))
@@ -246,12 +246,11 @@ func affinities(b backends.Backend, x eval.Features, perplexity float64) (*tenso
 	}
 	defer search.Finalize()
 	n := x.N
-	inf := float32(math.Inf(1))
 	state := []*tensors.Tensor{
-		tensors.FromFlatDataAndDimensions(filled(n, float32(1)), n, 1),
-		tensors.FromFlatDataAndDimensions(filled(n, float32(0)), n, 1),
-		tensors.FromFlatDataAndDimensions(filled(n, inf), n, 1),
-		tensors.FromFlatDataAndDimensions(make([]bool, n), n, 1),
+		tensors.FromScalarAndDimensions(float32(1), n, 1),
+		tensors.FromScalarAndDimensions(float32(0), n, 1),
+		tensors.FromScalarAndDimensions(float32(math.Inf(1)), n, 1),
+		tensors.FromScalarAndDimensions(false, n, 1),
 	}
 	defer func() {
 		for _, t := range state {
@@ -308,14 +307,6 @@ func conditional(d, beta *Node) *Node {
 func entropy(d, beta *Node) *Node {
 	e, sum := unnormalised(d, beta)
 	return Add(Log(sum), Div(Mul(beta, ReduceAndKeep(Mul(d, e), ReduceSum, -1)), sum))
-}
-
-func filled[T any](n int, v T) []T {
-	out := make([]T, n)
-	for i := range out {
-		out[i] = v
-	}
-	return out
 }
 
 // startOf is t-SNE's start: the rows of x on their first two principal axes (PCA), scaled to a

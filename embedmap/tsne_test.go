@@ -189,7 +189,11 @@ func TestTSNEStep(t *testing.T) {
 	}
 
 	// Still, unit gains, momentum 0, rate 1: the gains fall to 0.8 and y moves by −0.8 ∇KL.
-	yNew, _, _ := run(make([]float32, 2*n), filled(2*n, float32(1)), 1, 0, 1)
+	ones := make([]float32, 2*n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	yNew, _, _ := run(make([]float32, 2*n), ones, 1, 0, 1)
 	worst, scale := 0.0, 0.0
 	for k := range y64 {
 		const h = 1e-5
@@ -407,7 +411,7 @@ json.dump({"p": squareform(p).ravel().tolist(), "kl0": kl, "grad0": grad.tolist(
 	}
 	defer step.Finalize()
 	res, err := step.Exec(pt, tensors.FromFlatDataAndDimensions(y0.X, x.N, 2), tensors.FromFlatDataAndDimensions(make([]float32, 2*x.N), x.N, 2),
-		tensors.FromFlatDataAndDimensions(filled(2*x.N, float32(1)), x.N, 2), float32(1), float32(0), float32(1))
+		tensors.FromScalarAndDimensions(float32(1), x.N, 2), float32(1), float32(0), float32(1))
 	if err != nil {
 		t.Fatal(err)
 	}
