@@ -41,14 +41,21 @@ func Gram(x *graph.Node) *graph.Node { return MatMul(x, graph.Transpose(x, 0, 1)
 func InnerGram(x *graph.Node) *graph.Node { return MatMul(graph.Transpose(x, 0, 1), x) }
 
 // SquaredDistances returns the [n, n] matrix of ||z_i - z_j||², with an exact zero diagonal and no
-// negative entries from rounding. z is centred first (distances do not change under a shift), so
-// that |z_i|² + |z_j|² - 2·z_i·z_j does not cancel in float32 when the points share an offset large
-// against their spread.
+// negative entries from rounding (CrossSquaredDistances of z and z).
 func SquaredDistances(z *graph.Node) *graph.Node {
-	n := z.Shape().Dimensions[0]
-	z = graph.Sub(z, graph.ReduceAndKeep(z, graph.ReduceMean, 0))
-	sq := graph.ReduceSum(graph.Square(z), 1) // [n]
-	gram := Gram(z)
-	d2 := graph.Sub(graph.Add(graph.Reshape(sq, n, 1), graph.Reshape(sq, 1, n)), graph.MulScalar(gram, 2))
-	return graph.Where(graph.Diagonal(z.Graph(), n), graph.ZerosLike(d2), graph.MaxScalar(d2, 0))
+	d2 := CrossSquaredDistances(z, z)
+	return graph.Where(graph.Diagonal(z.Graph(), z.Shape().Dimensions[0]), graph.ZerosLike(d2), d2)
+}
+
+// CrossSquaredDistances returns the [n, m] matrix of ||a_i - b_j||² of the n rows of a and the m
+// rows of b, with no negative entries from rounding. Both are shifted by b's mean first
+// (distances do not change under a shift), so that |a_i|² + |b_j|² - 2·a_i·b_j does not cancel in
+// float32 when the points share an offset large against their spread.
+func CrossSquaredDistances(a, b *graph.Node) *graph.Node {
+	n, m := a.Shape().Dimensions[0], b.Shape().Dimensions[0]
+	mean := graph.ReduceAndKeep(b, graph.ReduceMean, 0)
+	a, b = graph.Sub(a, mean), graph.Sub(b, mean)
+	sqA, sqB := graph.ReduceSum(graph.Square(a), 1), graph.ReduceSum(graph.Square(b), 1)
+	d2 := graph.Sub(graph.Add(graph.Reshape(sqA, n, 1), graph.Reshape(sqB, 1, m)), graph.MulScalar(MatMul(a, graph.Transpose(b, 0, 1)), 2))
+	return graph.MaxScalar(d2, 0)
 }

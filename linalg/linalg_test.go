@@ -109,7 +109,7 @@ func BenchmarkCovarianceGradient(b *testing.B) {
 // TestSquaredDistances compares ‖z_i − z_j‖² in float32 with the direct differences in float64,
 // for points of spread 0.1 around an offset of 1000, where the uncentred Gram form
 // |z_i|² + |z_j|² − 2 z_i·z_j would lose every digit (|z|² ≈ 10⁷, float32 keeps 7 digits); the
-// diagonal is exactly zero.
+// diagonal is exactly zero; CrossSquaredDistances of two of the points and all of them agrees.
 func TestSquaredDistances(t *testing.T) {
 	b := backendtest.Backend(t)
 	const n, d = 6, 4
@@ -136,6 +136,31 @@ func TestSquaredDistances(t *testing.T) {
 			}
 			if g := float64(got[i*n+j]); (i == j && g != 0) || math.Abs(g-want) > 1e-3*want {
 				t.Errorf("‖z_%d − z_%d‖² = %g, want %g", i, j, g, want)
+			}
+		}
+	}
+
+	// Between the first two points and all six (the first two among them: their distances to
+	// themselves within rounding of zero).
+	cross, err := graph.NewExec(b, func(z *graph.Node) *graph.Node {
+		return CrossSquaredDistances(graph.Slice(z, graph.AxisRange(0, 2)), z)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cross.Finalize()
+	out, err = cross.Exec1(tensors.FromFlatDataAndDimensions(z, n, d))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dims := out.Shape().Dimensions; len(dims) != 2 || dims[0] != 2 || dims[1] != n {
+		t.Fatalf("shape %v, want [2 %d]", dims, n)
+	}
+	cr := tensors.MustCopyFlatData[float32](out)
+	for i := range 2 {
+		for j := range n {
+			if g, want := float64(cr[i*n+j]), float64(got[i*n+j]); g < 0 || math.Abs(g-want) > 1e-3*max(want, 1e-3) {
+				t.Errorf("cross ‖z_%d − z_%d‖² = %g, want %g", i, j, g, want)
 			}
 		}
 	}
