@@ -12,7 +12,7 @@ import (
 )
 
 // BenchmarkTSNEMemory reports the process's peak resident memory after t-SNE maps (20 iterations)
-// of 2,000, 4,000 and 8,000 points of 64 dimensions, in that order: the peak only grows, so each
+// of 2,000, 4,000 and 8,000 points of 64 dimensions and their trustworthiness, in that order: the peak only grows, so each
 // reading is that size's (or an earlier benchmark's, if larger: run it alone). Run:
 // go test -run '^$' -bench TSNEMemory -benchtime 1x ./embedmap/
 func BenchmarkTSNEMemory(b *testing.B) {
@@ -21,7 +21,11 @@ func BenchmarkTSNEMemory(b *testing.B) {
 		x := clusters(10, n/10, 64, 6, 7)
 		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
 			for range b.N {
-				if _, err := TSNE(backend, x, TSNEConfig{Iterations: 20}); err != nil {
+				m, err := TSNE(backend, x, TSNEConfig{Iterations: 20})
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := Trustworthiness(backend, x, m, TrustNeighbours); err != nil {
 					b.Fatal(err)
 				}
 			}

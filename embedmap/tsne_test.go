@@ -293,6 +293,17 @@ func TestTSNESeparatesClusters(t *testing.T) {
 	if acc := oneNN(m, x.Labels); acc < 0.98 {
 		t.Errorf("the t-SNE map's 1-NN accuracy is %.3f, want at least 0.98", acc)
 	}
+	// The t-SNE map keeps neighbours; the PCA map shows as neighbours points of clusters apart.
+	var trust [2]float64
+	for i, mm := range []Map{m, pca} {
+		if trust[i], err = Trustworthiness(b, x, mm, TrustNeighbours); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("trustworthiness: t-SNE %.3f, PCA %.3f", trust[0], trust[1])
+	if trust[0] < 0.9 || trust[0]-trust[1] < 0.1 {
+		t.Errorf("trustworthiness: t-SNE %.3f, PCA %.3f; want t-SNE's at least 0.9, and 0.1 above PCA's", trust[0], trust[1])
+	}
 	if m.Method != "t-SNE" || m.Perplexity != 30 || !(m.KL > 0 && m.KL < 2) {
 		t.Errorf("map %q, perplexity %g, KL %g: want t-SNE, 30, a KL in (0, 2)", m.Method, m.Perplexity, m.KL)
 	}
