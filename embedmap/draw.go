@@ -3,6 +3,7 @@ package embedmap
 import (
 	"fmt"
 	"image"
+	"strings"
 
 	"github.com/dustin/go-humanize"
 	"github.com/gomlx/gomlx/backends"
@@ -44,7 +45,8 @@ type DrawOptions struct {
 }
 
 // Draw maps at most o.Points of the rows of x (Sample) by o.Method, draws the map (Figure; its
-// title says what was mapped, of how many, and t-SNE's perplexity and divergence) to o.Figures,
+// title says what was mapped, of how many, t-SNE's perplexity and divergence, and the map's
+// trustworthiness at TrustNeighbours neighbours, for more than twice as many rows) to o.Figures,
 // writes the coordinates beside the first (WriteCSV), and returns the record of it (its
 // files as given).
 func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.EmbeddingMap, error) {
@@ -70,9 +72,24 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	if sub.N < x.N {
 		of = " of the " + humanize.Comma(int64(x.N))
 	}
+	var trust *float64
+	if sub.N > 2*TrustNeighbours {
+		t, err := Trustworthiness(b, sub, m, TrustNeighbours)
+		if err != nil {
+			return nil, err
+		}
+		trust = &t
+	}
 	title := fmt.Sprintf("%s of %s%s %s images' embeddings", m.Method, humanize.Comma(int64(sub.N)), of, o.Split)
+	var about []string
 	if m.Method == "t-SNE" {
-		title += fmt.Sprintf(" (perplexity %g; KL divergence %.3f)", m.Perplexity, m.KL)
+		about = append(about, fmt.Sprintf("perplexity %g", m.Perplexity), fmt.Sprintf("KL divergence %.3f", m.KL))
+	}
+	if trust != nil {
+		about = append(about, fmt.Sprintf("trustworthiness %.3f", *trust))
+	}
+	if len(about) > 0 {
+		title += " (" + strings.Join(about, "; ") + ")"
 	}
 	fig := Figure(m, sub.Labels, o.Classes, title)
 	var thumbs map[int]image.Image
@@ -95,7 +112,11 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	if err := WriteCSV(coords, m, sub, o.Root, o.Classes); err != nil {
 		return nil, err
 	}
-	r := &results.EmbeddingMap{Figure: o.Figures[0], Coordinates: coords, Method: m.Method, Split: o.Split, Images: sub.N, Of: x.N, Thumbnails: len(thumbs)}
+	r := &results.EmbeddingMap{Figure: o.Figures[0], Coordinates: coords, Method: m.Method, Split: o.Split, Images: sub.N, Of: x.N, Thumbnails: len(thumbs),
+		Trustworthiness: trust}
+	if trust != nil {
+		r.TrustNeighbours = TrustNeighbours
+	}
 	if m.Method == "t-SNE" {
 		r.Perplexity, r.KL = m.Perplexity, &m.KL
 	} else {

@@ -14,8 +14,9 @@ import (
 )
 
 // TestDraw: Draw maps o.Points of the rows, writes the figure and the coordinates beside it,
-// reads the images of o.Thumbnails of the mapped rows (each once), and records what it drew; a
-// thumbnail that cannot be read names its image.
+// reads the images of o.Thumbnails of the mapped rows (each once), and records what it drew, with
+// the map's trustworthiness where more than twice TrustNeighbours rows are mapped; a thumbnail
+// that cannot be read names its image.
 func TestDraw(t *testing.T) {
 	b := backendtest.Backend(t)
 	x := clusters(3, 20, 5, 4, 8)
@@ -39,6 +40,13 @@ func TestDraw(t *testing.T) {
 		t.Errorf("record %+v", r)
 	}
 	mapped := Sample(60, 30, 2)
+	pca, err := PCA(x.Rows(mapped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, err := Trustworthiness(b, x.Rows(mapped), pca, TrustNeighbours); err != nil || r.Trustworthiness == nil || *r.Trustworthiness != want || r.TrustNeighbours != TrustNeighbours {
+		t.Errorf("trustworthiness %v at %d neighbours; want that of the rows mapped, %v at %d (%v)", r.Trustworthiness, r.TrustNeighbours, want, TrustNeighbours, err)
+	}
 	slices.Sort(read)
 	if len(read) != 4 || len(slices.Compact(slices.Clone(read))) != 4 {
 		t.Errorf("images read of rows %v, want 4 distinct rows", read)
@@ -56,6 +64,13 @@ func TestDraw(t *testing.T) {
 		if st, err := os.Stat(f); err != nil || st.Size() == 0 {
 			t.Errorf("%s: %v", f, err)
 		}
+	}
+	few := o
+	few.Points, few.Thumbnails, few.Figures = 2*TrustNeighbours, 0, []string{filepath.Join(dir, "few.svg")}
+	if r, err := Draw(b, x, few); err != nil {
+		t.Fatal(err)
+	} else if r.Trustworthiness != nil || r.TrustNeighbours != 0 {
+		t.Errorf("a map of %d rows: trustworthiness %v at %d neighbours; want none", few.Points, r.Trustworthiness, r.TrustNeighbours)
 	}
 	o.Image = func(int) (image.Image, error) { return nil, errors.New("no such file") }
 	if _, err := Draw(b, x, o); err == nil || !strings.Contains(err.Error(), "the thumbnail of img") || !strings.Contains(err.Error(), ".png: no such file") {

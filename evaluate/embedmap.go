@@ -66,7 +66,11 @@ func drawMap(b backends.Backend, w io.Writer, logger *log.Logger, f *flags, x ev
 	if r.Images < r.Of {
 		of = " of the " + humanize.Comma(int64(r.Of))
 	}
+	about := time.Since(start).Round(100 * time.Millisecond).String()
+	if t := r.Trust(); t != "" {
+		about += "; " + t
+	}
 	fmt.Fprintf(w, "the %s map of %s %s images%s (%s): %s; each image's coordinates: %s\n", r.Method, humanize.Comma(int64(r.Images)), f.split, of,
-		time.Since(start).Round(100*time.Millisecond), r.Figure, r.Coordinates)
+		about, r.Figure, r.Coordinates)
 	return r, nil
 }

@@ -1644,7 +1644,8 @@ func TestPredictions(t *testing.T) {
 
 // TestMap: -map draws a t-SNE (or PCA) map of -split's embeddings, at most -map-points of them
 // chosen by -seed, writes each image's coordinates beside it under its name and label (the class
-// folder it is in), and -result records it; bad settings are refused before any work.
+// folder it is in), prints and records (-result) it with its trustworthiness; bad settings are
+// refused before any work.
 func TestMap(t *testing.T) {
 	root := t.TempDir()
 	datasetstest.WriteImageFolder(t, filepath.Join(root, "train"), []string{"a", "b"}, 4)
@@ -1654,8 +1655,8 @@ func TestMap(t *testing.T) {
 	fig, result := filepath.Join(out, "map.svg"), filepath.Join(out, "r.json")
 	common := []string{"-checkpoint", dir, "-probe-epochs", "0", "-knn-k", "0", "-map", fig, "-result", result}
 	o := evaluate(t, append(common, "-map-points", "24", "-perplexity", "5", "-seed", "3")...)
-	if o.code != 0 || !strings.Contains(o.stdout, "the t-SNE map of 24 test images of the 30 (") ||
-		!strings.Contains(o.stdout, "; each image's coordinates: "+filepath.Join(out, "map.csv")) {
+	if o.code != 0 || !strings.Contains(o.stdout, "the t-SNE map of 24 test images of the 30 (") || !strings.Contains(o.stdout, "; trustworthiness 0.") ||
+		!strings.Contains(o.stdout, " at 5 neighbours): ") || !strings.Contains(o.stdout, "; each image's coordinates: "+filepath.Join(out, "map.csv")) {
 		t.Fatalf("exit %d:\n%s%s", o.code, o.stdout, o.stderr)
 	}
 	rows := readCSV(t, filepath.Join(out, "map.csv"))
@@ -1676,7 +1677,8 @@ func TestMap(t *testing.T) {
 	}
 	r, _ := readResult(t, result)
 	if m := r.Map; m == nil || m.Figure != fig || m.Coordinates != filepath.Join(out, "map.csv") || m.Method != "t-SNE" || m.Split != "test" ||
-		m.Images != 24 || m.Of != 30 || m.Perplexity != 5 || m.KL == nil || !(*m.KL > 0) || m.Variance != nil {
+		m.Images != 24 || m.Of != 30 || m.Perplexity != 5 || m.KL == nil || !(*m.KL > 0) || m.Variance != nil ||
+		m.Trustworthiness == nil || !(*m.Trustworthiness > 0 && *m.Trustworthiness <= 1) || m.TrustNeighbours != 5 {
 		t.Errorf("result's map %+v", r.Map)
 	}
 	svg, err := os.ReadFile(fig)

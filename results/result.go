@@ -296,6 +296,20 @@ type EmbeddingMap struct {
 	Perplexity  float64   `json:"perplexity,omitempty"`
 	KL          *float64  `json:"kl_divergence,omitempty"`
 	Variance    []float64 `json:"variance_share,omitempty"`
+	// Trustworthiness is the map's at TrustNeighbours neighbours (embedmap.Trustworthiness: 1
+	// when every neighbour on the map is one of the embeddings; about 0.5 at random); absent for
+	// a map of too few images, and in files written before it was measured.
+	Trustworthiness *float64 `json:"trustworthiness,omitempty"`
+	TrustNeighbours int      `json:"trustworthiness_neighbours,omitempty"`
+}
+
+// Trust says the map's trustworthiness, as "trustworthiness 0.931 at 5 neighbours", or "" where
+// it was not measured.
+func (m *EmbeddingMap) Trust() string {
+	if m.Trustworthiness == nil {
+		return ""
+	}
+	return fmt.Sprintf("trustworthiness %.3f at %d neighbours", *m.Trustworthiness, m.TrustNeighbours)
 }
 
 // CrossValidation is a k-fold cross-validation: each fold's figures, and their mean and sample

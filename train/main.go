@@ -167,4 +167,11 @@ func printAccuracy(w io.Writer, res *results.Pretrain, cfg config.Config) {
 	if res.Majority != nil {
 		fmt.Fprintf(w, "  always the majority class         %6.2f%%   (%s, the most frequent in training)\n", 100**res.Majority, res.MajorityClass)
 	}
+	if m := res.Map; m != nil {
+		about := ""
+		if t := m.Trust(); t != "" {
+			about = "; " + t
+		}
+		fmt.Fprintf(w, "\nThe %s map of %d %s images' embeddings%s: %s\n", m.Method, m.Images, m.Split, about, filepath.Join(cfg.CheckpointDir, m.Figure))
+	}
 }

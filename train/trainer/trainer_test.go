@@ -278,7 +278,7 @@ func TestRunWritesEverythingAndNeverRecompiles(t *testing.T) {
 	}
 	// The t-SNE map of 100 of the 256 evaluation images, each once, by its index and label.
 	if m := stored.Map; m == nil || m.Figure != "map.svg" || m.Coordinates != "map.csv" || m.Method != "t-SNE" || m.Split != "test" ||
-		m.Images != 100 || m.Of != stored.EvalImages || m.Perplexity != 30 || m.KL == nil || !(*m.KL > 0) {
+		m.Images != 100 || m.Of != stored.EvalImages || m.Perplexity != 30 || m.KL == nil || !(*m.KL > 0) || m.Trustworthiness == nil || m.TrustNeighbours != 5 {
 		t.Errorf("result.json's map %+v, want a t-SNE map of 100 of the %d test images in map.svg", m, stored.EvalImages)
 	}
 	if raw, err := os.ReadFile(filepath.Join(c.CheckpointDir, "map.csv")); err != nil {
