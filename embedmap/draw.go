@@ -3,6 +3,8 @@ package embedmap
 import (
 	"fmt"
 	"image"
+	"math"
+	"strconv"
 	"strings"
 
 	"github.com/dustin/go-humanize"
@@ -83,7 +85,7 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	title := fmt.Sprintf("%s of %s%s %s images' embeddings", m.Method, humanize.Comma(int64(sub.N)), of, o.Split)
 	var about []string
 	if m.Method == "t-SNE" {
-		about = append(about, fmt.Sprintf("perplexity %g", m.Perplexity), fmt.Sprintf("KL divergence %.3f", m.KL))
+		about = append(about, "perplexity "+strconv.FormatFloat(math.Round(m.Perplexity*100)/100, 'f', -1, 64), fmt.Sprintf("KL divergence %.3f", m.KL))
 	}
 	if trust != nil {
 		about = append(about, fmt.Sprintf("trustworthiness %.3f", *trust))

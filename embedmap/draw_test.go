@@ -72,6 +72,14 @@ func TestDraw(t *testing.T) {
 	} else if r.Trustworthiness != nil || r.TrustNeighbours != 0 {
 		t.Errorf("a map of %d rows: trustworthiness %v at %d neighbours; want none", few.Points, r.Trustworthiness, r.TrustNeighbours)
 	}
+	// A t-SNE map's title rounds the perplexity (a third of the points less one, as train's).
+	tsne := DrawOptions{Figures: []string{filepath.Join(dir, "t.svg")}, Method: MethodTSNE, Points: 20, Perplexity: 19.0 / 3, Seed: 1, Split: "test"}
+	if _, err := Draw(b, x, tsne); err != nil {
+		t.Fatal(err)
+	}
+	if svg, err := os.ReadFile(tsne.Figures[0]); err != nil || !strings.Contains(string(svg), "(perplexity 6.33; KL divergence ") {
+		t.Errorf("the t-SNE map's title does not say (perplexity 6.33; KL divergence ...): %v", err)
+	}
 	o.Image = func(int) (image.Image, error) { return nil, errors.New("no such file") }
 	if _, err := Draw(b, x, o); err == nil || !strings.Contains(err.Error(), "the thumbnail of img") || !strings.Contains(err.Error(), ".png: no such file") {
 		t.Errorf("an image that cannot be read: %v", err)
