@@ -12,7 +12,8 @@ import (
 )
 
 // objectShards lists the shards of the folder loc (s3://BUCKET/PREFIX/ or gs://...) for split: those
-// of its subfolder train/, val/ or test/ when it has split folders, as a local folder of shards.
+// of its subfolder train/, val/ or test/ when it has split folders, else those named for split
+// (shardsOfSplit), as of a local folder of shards.
 func objectShards(loc, split string) ([]string, error) {
 	ctx := context.Background()
 	objects, folders, err := remote.List(ctx, loc)
@@ -20,6 +21,7 @@ func objectShards(loc, split string) ([]string, error) {
 		return nil, usageErr(loc, err, "")
 	}
 	folder := loc
+	var testOnly error
 	has := func(name string) bool { return slices.Contains(folders, name) }
 	if dirs := splitDirs(split); slices.ContainsFunc(dirs, has) {
 		folder = strings.TrimSuffix(loc, "/") + "/" + dirs[slices.IndexFunc(dirs, has)] + "/"
@@ -27,7 +29,10 @@ func objectShards(loc, split string) ([]string, error) {
 			return nil, usageErr(folder, err, "")
 		}
 	} else if err := missingSplit(loc, split, has); err != nil {
-		return nil, err
+		if split != splitTestOnly || slices.ContainsFunc([]string{"train", "val", "test"}, has) {
+			return nil, err
+		}
+		testOnly = err // a folder without split folders: its test-named shards, if it has them
 	}
 	var paths []string
 	for _, o := range objects {
@@ -36,6 +41,11 @@ func objectShards(loc, split string) ([]string, error) {
 		}
 	}
 	sort.Strings(paths)
+	if folder == loc {
+		if paths, err = shardsOfSplit(loc, paths, split, testOnly); err != nil {
+			return nil, err
+		}
+	}
 	if len(paths) == 0 {
 		return nil, usageErr(folder, errors.New("no .tar shards"), "give the folder of the shards (ending in /), or a pattern such as "+strings.TrimSuffix(folder, "/")+"/train-{000000..000146}.tar")
 	}

@@ -137,6 +137,18 @@ func TestS3Shards(t *testing.T) {
 	if _, err := OpenShards("s3://split/", SplitTest); !errors.Is(err, ErrNoSplit) || !strings.Contains(err.Error(), "holds a train/ folder but no folder for the test split (want val/ or test/)") {
 		t.Errorf("a bucket with train/ only, for the held-out split: %v", err)
 	}
+	// Shards named for their splits, in a folder without split folders.
+	f.Objects["named/in1k-train-000000.tar"] = files["shard-000000.tar"]
+	f.Objects["named/in1k-train-000001.tar"] = files["shard-000001.tar"]
+	f.Objects["named/in1k-validation-000000.tar"] = files["shard-000002.tar"]
+	for split, want := range map[string][]string{SplitTrain: {"s3://named/in1k-train-000000.tar", "s3://named/in1k-train-000001.tar"}, SplitTest: {"s3://named/in1k-validation-000000.tar"}} {
+		if s, err := OpenShards("s3://named/", split); err != nil || !slices.Equal(s.Paths(), want) {
+			t.Errorf("shards named for their splits, the %s split: %v, %v; want %v", split, err, s, want)
+		}
+	}
+	if _, err := Open("shards", SplitTest, Options{DataDir: "s3://named/", TestSplit: "test"}); !errors.Is(err, ErrNoSplit) || !strings.Contains(err.Error(), "want test in a name") {
+		t.Errorf("shards named for train and val, -test-split test: %v", err)
+	}
 }
 
 // S3's refusals say why: a signature that does not match (another secret), a private bucket read

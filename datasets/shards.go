@@ -15,6 +15,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"slices"
 	"sort"
@@ -113,7 +114,8 @@ func ExpandPattern(p string) ([]string, error) {
 }
 
 // shardPaths resolves what the user gave: a brace pattern, a glob, one .tar file, or a folder of
-// .tar files (with train/, val/ or test/ subfolders as splits, like image folders).
+// .tar files (with train/, val/ or test/ subfolders as splits, like image folders, or else shards
+// named for their splits: shardsOfSplit).
 func shardPaths(pattern, split string) ([]string, error) {
 	if pattern == "" {
 		return nil, usageErr("", errors.New("no shards given"), "set the data directory to a folder of .tar shards or a pattern such as train-{000000..000146}.tar")
@@ -156,8 +158,13 @@ func shardPaths(pattern, split string) ([]string, error) {
 			return []string{pattern}, nil
 		}
 		dir, err := resolveSplit(pattern, split)
+		var testOnly error // -test-split test of a folder without split folders: its test-named shards
 		if err != nil {
-			return nil, err
+			if split != splitTestOnly || !errors.Is(err, ErrNoSplit) || slices.ContainsFunc(append([]string{"train", "val", "test"}, heldOutAliases...),
+				func(name string) bool { return isDir(filepath.Join(pattern, name)) }) {
+				return nil, err
+			}
+			dir, testOnly = pattern, err
 		}
 		entries, err := os.ReadDir(dir)
 		if err != nil {
@@ -169,6 +176,11 @@ func shardPaths(pattern, split string) ([]string, error) {
 			}
 		}
 		sort.Strings(paths)
+		if dir == pattern {
+			if paths, err = shardsOfSplit(dir, paths, split, testOnly); err != nil {
+				return nil, err
+			}
+		}
 		if len(paths) == 0 {
 			hint := "give a folder of .tar shards or a pattern such as train-{000000..000146}.tar (go run ./datasets/mkshards writes them)"
 			if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return !hidden(e.Name()) && (isImageFile(e.Name()) || entryIsDir(dir, e)) }) {
@@ -456,6 +468,91 @@ type shardReader struct {
 }
 
 // isShardName reports whether a file name is a shard's: .tar, or gzip-compressed .tar.gz or .tgz.
+// shardsOfSplit returns, of the shards paths listed in a folder without split folders, those of
+// split when the shards are named for two or more splits, as timm's WebDataset copies of ImageNet
+// on the Hugging Face Hub are (imagenet1k-train-0000.tar beside imagenet1k-validation-00.tar;
+// shardSplit): the training split's, and the held-out split's as for split folders (val, else
+// test). Otherwise (shards named for no split, or all for the same one, as in the train/ folder
+// mkshards writes) every split is all of them, unless noTest is set (the error of -test-split
+// test, which needs test shards), which is then returned. A folder that mixes shards named for
+// splits with shards named for none, or lacks the split asked for, or named shards for no split in
+// particular (split "": mkshards -index), is a usage error (ErrNoSplit for a missing split), not a
+// split silently read as another.
+func shardsOfSplit(folder string, paths []string, split string, noTest error) ([]string, error) {
+	bySplit := map[string][]string{}
+	var none []string
+	for _, p := range paths {
+		if s := shardSplit(path.Base(filepath.ToSlash(p))); s != "" {
+			bySplit[s] = append(bySplit[s], p)
+		} else {
+			none = append(none, p)
+		}
+	}
+	if len(bySplit) < 2 { // mkshards' train/ folder (train-000000.tar, ...) is one split's shards, all of them
+		if noTest != nil {
+			return nil, noTest
+		}
+		return paths, nil
+	}
+	named := func(s string) string { return path.Base(filepath.ToSlash(bySplit[s][0])) }
+	var have []string
+	for _, s := range []string{"train", "val", "test"} {
+		if len(bySplit[s]) > 0 {
+			have = append(have, fmt.Sprintf("%d %s (%s)", len(bySplit[s]), s, named(s)))
+		}
+	}
+	if len(none) > 0 {
+		return nil, usageErr(folder, fmt.Errorf("holds shards named for their splits (%s) and %d named for none (%s): which split would they be?",
+			strings.Join(have, ", "), len(none), path.Base(filepath.ToSlash(none[0]))),
+			"move each split's shards into a train/ and a val/ folder, or rename the others")
+	}
+	if split == "" {
+		first := bySplit[shardSplit(path.Base(filepath.ToSlash(paths[0])))][0]
+		glob := strings.TrimSuffix(first, path.Base(filepath.ToSlash(first))) + shardNumber.ReplaceAllString(path.Base(filepath.ToSlash(first)), "*$1")
+		return nil, usageErr(folder, fmt.Errorf("names its shards for their splits (%s): all of them would mix the splits", strings.Join(have, ", ")),
+			"give one split's shards by a pattern, such as "+glob)
+	}
+	for _, s := range splitDirs(split) {
+		if len(bySplit[s]) > 0 {
+			return bySplit[s], nil
+		}
+	}
+	want := strings.Join(splitDirs(split), " or ")
+	if split == SplitTest {
+		want = "val, validation or test"
+	}
+	return nil, usageErr(folder, fmt.Errorf("names its shards for their splits (%s), and none for the %s split (want %s in a name, as in NAME-%s-0000.tar): %w",
+		strings.Join(have, ", "), split, want, splitDirs(split)[0], ErrNoSplit), "")
+}
+
+// shardNumber is the number at the end of a shard's name, before its extension.
+var shardNumber = regexp.MustCompile(`[0-9]+(\.tar|\.tar\.gz|\.tgz)$`)
+
+// shardSplit is the split a shard's file name names, "train", "val" or "test", or "" for none: a
+// part of the name between dashes, underscores or dots that is train or training; val, valid or
+// validation; test or testing (in any case). A name with parts for two splits names none.
+func shardSplit(name string) string {
+	split := ""
+	for _, part := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+		s := ""
+		switch part {
+		case "train", "training":
+			s = "train"
+		case "val", "valid", "validation":
+			s = "val"
+		case "test", "testing":
+			s = "test"
+		default:
+			continue
+		}
+		if split != "" && split != s {
+			return ""
+		}
+		split = s
+	}
+	return split
+}
+
 func isShardName(name string) bool {
 	n := strings.ToLower(name)
 	return strings.HasSuffix(n, ".tar") || strings.HasSuffix(n, ".tar.gz") || strings.HasSuffix(n, ".tgz")

@@ -707,6 +707,106 @@ func TestShardsSplitClasses(t *testing.T) {
 	}
 }
 
+// TestShardsNamedForSplits: a folder of shards without split folders, named for their splits as
+// timm's ImageNet shards are (NAME-train-0000.tar beside NAME-validation-0000.tar), reads the
+// train-named ones for training and the validation-named ones for the held-out split; shards
+// named for no split beside them, or a split that none is named for, are refused, naming them.
+// Shards named for none, or all for one split, are every split, as before.
+func TestShardsNamedForSplits(t *testing.T) {
+	for name, want := range map[string]string{
+		"imagenet1k-train-0000.tar": "train", "imagenet1k-validation-00.tar": "val", "x_VAL_1.tar": "val", "cats.test.tar": "test",
+		"valid-3.tar.gz": "val", "testing-0.tgz": "test", "training.tar": "train",
+		"shard-000000.tar": "", "mytest-000.tar": "", "trainset-0.tar": "", "train-val-000.tar": "",
+	} {
+		if got := shardSplit(name); got != want {
+			t.Errorf("shardSplit(%q) = %q, want %q", name, got, want)
+		}
+	}
+
+	images, flat := t.TempDir(), t.TempDir()
+	makeFolder(t, filepath.Join(images, "train"), []string{"cat", "dog"}, 2)
+	makeFolder(t, filepath.Join(images, "val"), []string{"cat", "dog"}, 1)
+	for split, prefix := range map[string]string{"train": "imagenet1k-train", "val": "imagenet1k-validation"} {
+		f, err := OpenFolder(filepath.Join(images, split), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(t.TempDir(), split)
+		paths, err := WriteShards(f, out, ShardOptions{PerShard: 2, Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range append(paths, filepath.Join(out, "classes.txt")) {
+			if err := os.Rename(p, filepath.Join(flat, filepath.Base(p))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	train, err := OpenShards(flat, SplitTrain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held, err := OpenShards(flat, SplitTest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := func(paths []string) (names []string) {
+		for _, p := range paths {
+			names = append(names, filepath.Base(p))
+		}
+		return names
+	}
+	if got := base(train.Paths()); !slices.Equal(got, []string{"imagenet1k-train-000000.tar", "imagenet1k-train-000001.tar"}) || train.Info().Len != 4 {
+		t.Errorf("train split: %d images in %v; want 4 in the two train shards", train.Info().Len, got)
+	}
+	if got := base(held.Paths()); !slices.Equal(got, []string{"imagenet1k-validation-000000.tar"}) || held.Info().Len != 2 {
+		t.Errorf("held-out split: %d images in %v; want 2 in the validation shard", held.Info().Len, got)
+	}
+	if !HasHeldOut("shards", Options{DataDir: flat}) {
+		t.Error("HasHeldOut: false, want true")
+	}
+	if _, err := Open("shards", SplitTest, Options{DataDir: flat, TestSplit: "test"}); !errors.Is(err, ErrNoSplit) ||
+		!strings.Contains(err.Error(), "names its shards for their splits (2 train (imagenet1k-train-000000.tar), 1 val (imagenet1k-validation-000000.tar)), and none for the "+splitTestOnly+" split (want test in a name, as in NAME-test-0000.tar)") {
+		t.Errorf("-test-split test, without test shards: %v", err)
+	}
+
+	// No split in particular (mkshards -index): one index would mix them.
+	if _, err := ScanShards(flat, nil); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "all of them would mix the splits") ||
+		!strings.Contains(err.Error(), "give one split's shards by a pattern, such as "+filepath.Join(flat, "imagenet1k-train-*.tar")) {
+		t.Errorf("the shards of no split in particular: %v", err)
+	}
+
+	// Only validation shards (a folder of mkshards' val/, say): they are every split, as shards
+	// named for no split are; there are no held-out images.
+	valOnly := t.TempDir()
+	for _, p := range held.Paths() {
+		if err := os.Link(p, filepath.Join(valOnly, filepath.Base(p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s, err := OpenShards(valOnly, SplitTrain); err != nil || s.Info().Len != 2 {
+		t.Errorf("validation shards alone, the train split: %v; want their 2 images", err)
+	}
+	if _, err := OpenTest("shards", Options{DataDir: valOnly}); !errors.Is(err, ErrNoSplit) || !strings.Contains(err.Error(), "no held-out images") {
+		t.Errorf("validation shards alone, OpenTest: %v; want no held-out images", err)
+	}
+	// A train shard beside them: two splits again.
+	if err := os.Link(train.Paths()[0], filepath.Join(valOnly, "imagenet1k-train-000000.tar")); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := OpenShards(valOnly, SplitTrain); err != nil || len(s.Paths()) != 1 || s.Info().Len != 2 {
+		t.Errorf("a train shard beside the validation shards, the train split: %v; want its 2 images", err)
+	}
+
+	// A shard named for no split beside them.
+	writeFile(t, filepath.Join(flat, "extra-000000.tar"), nil)
+	for _, split := range []string{SplitTrain, SplitTest} {
+		if _, err := OpenShards(flat, split); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "and 1 named for none (extra-000000.tar)") {
+			t.Errorf("%s split, with a shard named for no split: %v", split, err)
+		}
+	}
+}
+
 // A quoted "~/" in a data path is the home folder, as the shell would have made it.
 func TestExpandHome(t *testing.T) {
 	home := t.TempDir()
