@@ -93,16 +93,45 @@ var heldOutAliases = []string{"validation", "valid"}
 
 // HeldOutAlias returns the folder of heldOutAliases that holds the held-out split under root: the
 // first that exists beside a train/ folder, or "" when root holds train/ and val/, or neither.
-func HeldOutAlias(root string) string {
-	if !isDir(filepath.Join(root, "train")) || isDir(filepath.Join(root, "val")) {
+func HeldOutAlias(root string) string { return heldOutAlias(folderIn(root)) }
+
+// heldOutAlias is HeldOutAlias of a root that holds the folders has says it holds (locally, or in
+// a bucket).
+func heldOutAlias(has func(name string) bool) string {
+	if !has("train") || has("val") {
 		return ""
 	}
 	for _, name := range heldOutAliases {
-		if isDir(filepath.Join(root, name)) {
+		if has(name) {
 			return name
 		}
 	}
 	return ""
+}
+
+// splitFolder returns the folder of split (splitDirs, with heldOutAliases for val) among those has
+// says a root holds, or "" for none.
+func splitFolder(split string, has func(name string) bool) string {
+	for _, name := range splitDirs(split) {
+		if has(name) {
+			return name
+		}
+		if alias := heldOutAlias(has); name == "val" && alias != "" {
+			return alias
+		}
+	}
+	return ""
+}
+
+// hasSplitFolders reports whether a root that holds the folders has says it holds has split
+// folders: train/, val/, test/ or one of heldOutAliases.
+func hasSplitFolders(has func(name string) bool) bool {
+	return slices.ContainsFunc(append([]string{"train", "val", "test"}, heldOutAliases...), has)
+}
+
+// folderIn says whether root holds a folder of a name.
+func folderIn(root string) func(name string) bool {
+	return func(name string) bool { return isDir(filepath.Join(root, name)) }
 }
 
 // resolveSplit returns the folder of split under root: root/train, root/val (or one of
@@ -116,18 +145,13 @@ func resolveSplit(root, split string) (string, error) {
 	if !st.IsDir() {
 		return "", usageErr(root, errors.New("not a folder"), "give the folder that holds the images")
 	}
-	for _, name := range splitDirs(split) {
-		if isDir(filepath.Join(root, name)) {
-			return filepath.Join(root, name), nil
-		}
-		if alias := HeldOutAlias(root); name == "val" && alias != "" {
-			return filepath.Join(root, alias), nil
-		}
+	if name := splitFolder(split, folderIn(root)); name != "" {
+		return filepath.Join(root, name), nil
 	}
 	if err := CheckSplitNames(root); err != nil {
 		return "", err
 	}
-	if err := missingSplit(root, split, func(name string) bool { return isDir(filepath.Join(root, name)) }); err != nil {
+	if err := missingSplit(root, split, folderIn(root)); err != nil {
 		return "", err
 	}
 	return root, nil

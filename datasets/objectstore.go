@@ -12,8 +12,9 @@ import (
 )
 
 // objectShards lists the shards of the folder loc (s3://BUCKET/PREFIX/ or gs://...) for split: those
-// of its subfolder train/, val/ or test/ when it has split folders, else those named for split
-// (shardsOfSplit), as of a local folder of shards.
+// of its subfolder train/, val/ (or validation/ or valid/ beside train/: heldOutAliases) or test/
+// when it has split folders, else those named for split (shardsOfSplit), as of a local folder of
+// shards.
 func objectShards(loc, split string) ([]string, error) {
 	ctx := context.Background()
 	objects, folders, err := remote.List(ctx, loc)
@@ -23,13 +24,13 @@ func objectShards(loc, split string) ([]string, error) {
 	folder := loc
 	var testOnly error
 	has := func(name string) bool { return slices.Contains(folders, name) }
-	if dirs := splitDirs(split); slices.ContainsFunc(dirs, has) {
-		folder = strings.TrimSuffix(loc, "/") + "/" + dirs[slices.IndexFunc(dirs, has)] + "/"
+	if name := splitFolder(split, has); name != "" {
+		folder = strings.TrimSuffix(loc, "/") + "/" + name + "/"
 		if objects, _, err = remote.List(ctx, folder); err != nil {
 			return nil, usageErr(folder, err, "")
 		}
 	} else if err := missingSplit(loc, split, has); err != nil {
-		if split != splitTestOnly || slices.ContainsFunc([]string{"train", "val", "test"}, has) {
+		if split != splitTestOnly || hasSplitFolders(has) {
 			return nil, err
 		}
 		testOnly = err // a folder without split folders: its test-named shards, if it has them

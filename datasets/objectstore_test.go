@@ -137,6 +137,12 @@ func TestS3Shards(t *testing.T) {
 	if _, err := OpenShards("s3://split/", SplitTest); !errors.Is(err, ErrNoSplit) || !strings.Contains(err.Error(), "holds a train/ folder but no folder for the test split (want val/ or test/)") {
 		t.Errorf("a bucket with train/ only, for the held-out split: %v", err)
 	}
+	// validation/ beside train/ is the held-out split, as in a local folder.
+	f.Objects["alias/train/shard-000000.tar"] = files["shard-000000.tar"]
+	f.Objects["alias/validation/shard-000000.tar"] = files["shard-000001.tar"]
+	if s, err := OpenShards("s3://alias/", SplitTest); err != nil || !slices.Equal(s.Paths(), []string{"s3://alias/validation/shard-000000.tar"}) {
+		t.Errorf("validation/ beside train/, the held-out split: %v", err)
+	}
 	// Shards named for their splits, in a folder without split folders.
 	f.Objects["named/in1k-train-000000.tar"] = files["shard-000000.tar"]
 	f.Objects["named/in1k-train-000001.tar"] = files["shard-000001.tar"]

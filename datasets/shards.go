@@ -160,8 +160,7 @@ func shardPaths(pattern, split string) ([]string, error) {
 		dir, err := resolveSplit(pattern, split)
 		var testOnly error // -test-split test of a folder without split folders: its test-named shards
 		if err != nil {
-			if split != splitTestOnly || !errors.Is(err, ErrNoSplit) || slices.ContainsFunc(append([]string{"train", "val", "test"}, heldOutAliases...),
-				func(name string) bool { return isDir(filepath.Join(pattern, name)) }) {
+			if split != splitTestOnly || !errors.Is(err, ErrNoSplit) || hasSplitFolders(folderIn(pattern)) {
 				return nil, err
 			}
 			dir, testOnly = pattern, err
