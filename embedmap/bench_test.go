@@ -46,8 +46,8 @@ func BenchmarkTSNE(b *testing.B) {
 // scikitLearn logs the time and divergence of scikit-learn's t-SNE of x, exact and Barnes-Hut,
 // when /usr/bin/python3 has it.
 func scikitLearn(b *testing.B, x eval.Features) {
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import sklearn").Run(); err != nil {
+	py := sklearnPython
+	if !hasScikitLearn() {
 		b.Logf("no scikit-learn for %s to compare with", py)
 		return
 	}
@@ -113,8 +113,8 @@ func BenchmarkTrustworthiness(b *testing.B) {
 // scikitLearnTrust logs the time and value of scikit-learn's trustworthiness of the map m of x,
 // when /usr/bin/python3 has it.
 func scikitLearnTrust(b *testing.B, x eval.Features, m Map) {
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import sklearn").Run(); err != nil {
+	py := sklearnPython
+	if !hasScikitLearn() {
 		b.Logf("no scikit-learn for %s to compare with", py)
 		return
 	}

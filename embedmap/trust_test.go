@@ -146,13 +146,7 @@ func TestTrustworthiness(t *testing.T) {
 // python3-sklearn) on the PCA and t-SNE maps of clusters in 20 dimensions. Skipped without
 // /usr/bin/python3 and scikit-learn.
 func TestTrustworthinessMatchesScikitLearn(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs scikit-learn (-short)")
-	}
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import sklearn").Run(); err != nil {
-		t.Skip("no scikit-learn for /usr/bin/python3 (Debian: apt-get install python3-sklearn)")
-	}
+	py := scikitLearnPython(t)
 	b := backendtest.Backend(t)
 	x := clusters(5, 40, 20, 3, 9)
 	pca, err := PCA(x)

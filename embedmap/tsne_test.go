@@ -346,18 +346,31 @@ func TestTSNERefusesBadInput(t *testing.T) {
 	}
 }
 
+// sklearnPython is Debian's python3, which has scikit-learn (python3-sklearn) where installed.
+const sklearnPython = "/usr/bin/python3"
+
+// hasScikitLearn reports whether sklearnPython has scikit-learn.
+func hasScikitLearn() bool { return exec.Command(sklearnPython, "-c", "import sklearn").Run() == nil }
+
+// scikitLearnPython returns sklearnPython for a test that compares with scikit-learn, or skips the
+// test without scikit-learn, or with -short.
+func scikitLearnPython(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs scikit-learn (-short)")
+	}
+	if !hasScikitLearn() {
+		t.Skip("no scikit-learn for " + sklearnPython + " (Debian: apt-get install python3-sklearn)")
+	}
+	return sklearnPython
+}
+
 // TestTSNEMatchesScikitLearn compares with scikit-learn's exact t-SNE (Debian's python3-sklearn)
 // on the same rows and the same start: the affinities, the divergence and gradient at the start,
 // and the divergence after the whole descent (float32 here, float64 there: the paths part, the
 // divergences reached stay close). Skipped without /usr/bin/python3 and scikit-learn.
 func TestTSNEMatchesScikitLearn(t *testing.T) {
-	if testing.Short() {
-		t.Skip("runs scikit-learn (-short)")
-	}
-	py := "/usr/bin/python3"
-	if err := exec.Command(py, "-c", "import sklearn").Run(); err != nil {
-		t.Skip("no scikit-learn for /usr/bin/python3 (Debian: apt-get install python3-sklearn)")
-	}
+	py := scikitLearnPython(t)
 	b := backendtest.Backend(t)
 	x := clusters(5, 40, 20, 4, 6)
 	const perplexity = 20.0
