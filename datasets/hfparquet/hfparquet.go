@@ -476,11 +476,14 @@ func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets
 			held[j] = sample
 			return yield(out)
 		}
+		files := &openFiles{capacity: keptOpen}
+		defer files.close()
 		for _, g := range groups {
 			path := s.Files[g.file]
 			stem := strings.ReplaceAll(strings.TrimSuffix(filepath.Base(path), filepath.Ext(path)), ".", "_")
-			err := withFile(path, func(f *parquet.File) error {
-				return s.readRowGroups(f, []int{g.group}, true, func(rows []row) error {
+			f, err := files.get(path)
+			if err == nil {
+				err = fileErr(path, s.readRowGroups(f, []int{g.group}, true, func(rows []row) error {
 					for _, r := range rows {
 						sample := datasets.ShardSample{Path: path, Member: fmt.Sprintf("row %d", r.index), Index: int(r.index),
 							Key: fmt.Sprintf("%s_%09d", stem, r.index), Ext: datasets.FormatExt(r.image), Data: r.image, Label: s.number1(r.label)}
@@ -495,8 +498,8 @@ func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets
 						}
 					}
 					return nil
-				})
-			})
+				}))
+			}
 			if stopped {
 				return
 			}
@@ -559,32 +562,94 @@ func (s *Set) number1(l string) int32 {
 
 // withFile opens the Parquet file at path and calls fn with it; its errors name the file.
 func withFile(path string, fn func(*parquet.File) error) error {
-	fh, err := os.Open(path)
+	fh, f, err := openFile(path)
 	if err != nil {
-		return &datasets.DataError{Kind: datasets.ErrDamaged, Path: path, Index: -1, Err: err}
+		return err
 	}
 	defer fh.Close()
+	return fileErr(path, fn(f))
+}
+
+// openFile opens the Parquet file at path, its footer read; its errors name the file. The caller
+// closes fh.
+func openFile(path string) (fh *os.File, f *parquet.File, err error) {
+	fh, err = os.Open(path)
+	if err != nil {
+		return nil, nil, &datasets.DataError{Kind: datasets.ErrDamaged, Path: path, Index: -1, Err: err}
+	}
 	st, err := fh.Stat()
 	if err != nil {
-		return &datasets.DataError{Kind: datasets.ErrDamaged, Path: path, Index: -1, Err: err}
+		fh.Close()
+		return nil, nil, &datasets.DataError{Kind: datasets.ErrDamaged, Path: path, Index: -1, Err: err}
 	}
-	var f *parquet.File
 	err = func() (err error) {
 		defer recoverParquet(&err)
 		f, err = parquet.OpenFile(fh, st.Size(), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
 		return err
 	}()
 	if err != nil {
-		return &datasets.DataError{Kind: datasets.ErrDamaged, Path: path, Index: -1, Err: fmt.Errorf("not a readable Parquet file: %w", err),
+		fh.Close()
+		return nil, nil, &datasets.DataError{Kind: datasets.ErrDamaged, Path: path, Index: -1, Err: fmt.Errorf("not a readable Parquet file: %w", err),
 			Hint: "download it again"}
 	}
-	err = fn(f)
+	return fh, f, nil
+}
+
+// fileErr is err, of reading the Parquet file at path, as a DataError that names the file
+// (errStop and DataErrors as they are).
+func fileErr(path string, err error) error {
 	var de *datasets.DataError
 	if err == nil || errors.Is(err, errStop) || errors.As(err, &de) {
 		return err
 	}
 	return &datasets.DataError{Kind: datasets.ErrDamaged, Path: path, Index: -1, Err: err, Hint: "download it again"}
 }
+
+// openFiles keeps at most its capacity of Parquet files open, the most recently read, so that a
+// pass over row groups in shuffled order does not read a file's footer again for each group (its
+// parsing grows with the row groups: a file of 300 groups took 1.2 ms an open).
+type openFiles struct {
+	capacity int
+	open     []openedFile // least recently read first
+}
+
+type openedFile struct {
+	path string
+	fh   *os.File
+	f    *parquet.File
+}
+
+// get returns the open file at path, opening it (and closing the least recently read one beyond
+// the capacity) if it is not.
+func (o *openFiles) get(path string) (*parquet.File, error) {
+	for i, e := range o.open {
+		if e.path == path {
+			o.open = append(append(o.open[:i:i], o.open[i+1:]...), e)
+			return e.f, nil
+		}
+	}
+	fh, f, err := openFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if len(o.open) >= o.capacity {
+		o.open[0].fh.Close()
+		o.open = o.open[1:]
+	}
+	o.open = append(o.open, openedFile{path, fh, f})
+	return f, nil
+}
+
+// close closes the files left open.
+func (o *openFiles) close() {
+	for _, e := range o.open {
+		e.fh.Close()
+	}
+	o.open = nil
+}
+
+// keptOpen is the number of Parquet files a pass keeps open (openFiles).
+const keptOpen = 8
 
 // maxPage bounds the uncompressed size of one page, and maxPageRatio its ratio to the compressed
 // size (beyond 1 MiB): a JPEG does not compress, a page of labels holds at most a group's rows.

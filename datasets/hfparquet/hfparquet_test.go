@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/parquet-go/parquet-go"
+
 	"github.com/gomlx-ssl/vicreg/datasets"
 )
 
@@ -279,4 +281,52 @@ func FuzzOpen(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestOpenFiles: a pass keeps the files it reads open up to its capacity, reads a file's footer
+// once while it stays open, closes the least recently read one beyond the capacity, and closes
+// the rest at its end.
+func TestOpenFiles(t *testing.T) {
+	dir := filepath.Join("testdata", "hub", "data")
+	a, b, c := filepath.Join(dir, "train-00000-of-00002.parquet"), filepath.Join(dir, "train-00001-of-00002.parquet"), filepath.Join(dir, "test-00000-of-00001.parquet")
+	o := &openFiles{capacity: 2}
+	get := func(path string) *parquet.File {
+		t.Helper()
+		f, err := o.get(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f
+	}
+	paths := func() (open []string) {
+		for _, e := range o.open {
+			open = append(open, filepath.Base(e.path))
+		}
+		return open
+	}
+	fa, fb := get(a), get(b)
+	if get(a) != fa || get(b) != fb {
+		t.Error("an open file was opened again")
+	}
+	first := o.open[0].fh // a's, the least recently read
+	get(c)
+	if got := paths(); !slices.Equal(got, []string{filepath.Base(b), filepath.Base(c)}) {
+		t.Errorf("open %v after reading a, b, a, b, c with room for 2; want b and c", got)
+	}
+	if _, err := first.Stat(); err == nil {
+		t.Error("the least recently read file is still open")
+	}
+	if get(a) == fa {
+		t.Error("a file closed and read again was not opened again")
+	}
+	handles := []*os.File{o.open[0].fh, o.open[1].fh}
+	o.close()
+	for _, fh := range handles {
+		if _, err := fh.Stat(); err == nil {
+			t.Errorf("%s is still open after close", fh.Name())
+		}
+	}
+	if _, err := o.get(filepath.Join(dir, "missing.parquet")); err == nil || !strings.Contains(err.Error(), "missing.parquet") {
+		t.Errorf("a missing file: %v, want an error naming it", err)
+	}
 }

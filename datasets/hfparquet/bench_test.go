@@ -1,0 +1,82 @@
+package hfparquet
+
+import (
+	"bytes"
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
+)
+
+// benchRow is a row of a Hugging Face image data set: the Image feature's struct and a label.
+type benchRow struct {
+	Image struct {
+		Bytes []byte `parquet:"bytes"`
+		Path  string `parquet:"path,optional"`
+	} `parquet:"image"`
+	Label int64 `parquet:"label"`
+}
+
+// writeManyGroups writes a Parquet file of rows rows of small images (an 8 x 8 PNG and 2 KB after
+// it), in row groups of 100 rows as the datasets library writes image data sets.
+func writeManyGroups(b *testing.B, path string, rows int) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+		b.Fatal(err)
+	}
+	fh, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[benchRow](fh, parquet.MaxRowsPerRowGroup(100))
+	for i := range rows {
+		var r benchRow
+		r.Image.Bytes = append(append([]byte(nil), buf.Bytes()...), bytes.Repeat([]byte{byte(i)}, 2048)...)
+		r.Label = int64(i % 10)
+		if _, err := w.Write([]benchRow{r}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := w.Close(); err != nil {
+		b.Fatal(err)
+	}
+	if err := fh.Close(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkSamples times a shuffled pass (Samples, row groups in random order, no shuffle buffer)
+// over one file of 30,000 small images in 300 row groups: the reading, not the decoding, of a
+// CIFAR-sized Hugging Face data set. Run: go test -run '^$' -bench Samples -benchtime 5x
+// ./datasets/hfparquet/
+func BenchmarkSamples(b *testing.B) {
+	const rows = 30000
+	path := filepath.Join(b.TempDir(), "train-00000-of-00001.parquet")
+	writeManyGroups(b, path, rows)
+	s, err := Open(Split{Name: "train", Files: []string{path}}, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		n := 0
+		for x := range s.Samples(uint64(i), false, 0) {
+			if x.Err != nil {
+				b.Fatal(x.Err)
+			}
+			n++
+		}
+		if n != rows {
+			b.Fatalf("%d rows read, want %d", n, rows)
+		}
+	}
+	perPass := b.Elapsed().Seconds() / float64(b.N)
+	b.ReportMetric(perPass*1e3, "ms/pass")
+	b.ReportMetric(rows/perPass, "rows/s")
+	b.Logf("%s: %d rows in 300 row groups, %.0f ms a pass, %.0f rows/s", cpuinfo.Describe(), rows, perPass*1e3, rows/perPass)
+}
