@@ -297,7 +297,7 @@ func open(name, split string, opt Options) (Data, error) {
 		f.orient = opt.ExifOrientation
 		return f, nil
 	case "shards":
-		s, err := OpenShards(opt.DataDir, split)
+		s, err := openShards(opt.DataDir, split, opt.ValPercent)
 		if err != nil {
 			return nil, err
 		}
@@ -338,7 +338,8 @@ func OpenTest(name string, opt Options) (Data, error) {
 // test split (OpenTest opens them; without them, it is an ErrNoSplit error). It decides from the
 // layout alone, as OpenTest does.
 func HasHeldOut(name string, opt Options) bool {
-	return !sameSplits(name, ExpandHome(opt.DataDir)) || strings.EqualFold(name, "folder") && (opt.ValPercent > 0 || opt.SplitColumn != "")
+	return !sameSplits(name, ExpandHome(opt.DataDir)) || strings.EqualFold(name, "folder") && (opt.ValPercent > 0 || opt.SplitColumn != "") ||
+		strings.EqualFold(name, "shards") && opt.ValPercent > 0
 }
 
 // sameSplits reports whether the training and test splits of the data set name in dir are the
@@ -406,7 +407,8 @@ type Options struct {
 	LabelTable string
 	// ValPercent holds out this percentage of an image folder's training images (those of its
 	// train/ folder, or of the folder itself) as its test split, in place of a val/ or test/
-	// folder (see Folder.holdOut); 0 means none.
+	// folder (see Folder.holdOut), or of the training split's shards, whole (see holdOutShards);
+	// 0 means none.
 	ValPercent float64
 	// SplitColumn is a column of an image folder's label table that assigns each image to a split
 	// (FolderLabels.SplitColumn: COLUMN or COLUMN=VALUE), in place of a val/ or test/ folder; ""

@@ -3,6 +3,7 @@ package datasets
 import (
 	"archive/tar"
 	"bufio"
+	"cmp"
 	"compress/gzip"
 	"context"
 	"crypto/md5"
@@ -11,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"math"
 	"math/rand/v2"
 	"os"
 	"path"
@@ -219,13 +221,40 @@ func shardPaths(pattern, split string) ([]string, error) {
 // A missing shard is an ErrUsage error; a truncated or malformed one, or a sample without its
 // image, an ErrDamaged error naming the shard and member. If the shards' folder holds a file
 // classes.txt (one class name per line, as mkshards writes) it names the classes.
-func OpenShards(pattern, split string) (*Shards, error) {
-	if isIndex(pattern) {
-		return openIndex(pattern, split)
+func OpenShards(pattern, split string) (*Shards, error) { return openShards(pattern, split, 0) }
+
+// openShards is OpenShards, but with percent > 0 it divides the training split's shards
+// (holdOutShards): the train split (and "") is the shards not held out, any other split the
+// held-out ones; a val/ or test/ folder, or index, is not read.
+func openShards(pattern, split string, percent float64) (*Shards, error) {
+	read := split
+	if percent > 0 {
+		read = SplitTrain
 	}
-	paths, err := shardPaths(pattern, split)
+	held := split != SplitTrain && split != ""
+	if isIndex(pattern) {
+		return openIndex(pattern, split, read, percent, held)
+	}
+	paths, err := shardPaths(pattern, read)
 	if err != nil {
 		return nil, err
+	}
+	if percent > 0 {
+		names := make([]string, len(paths))
+		for i, p := range paths {
+			names[i] = path.Base(filepath.ToSlash(p))
+		}
+		out, err := holdOutShards(pattern, names, percent)
+		if err != nil {
+			return nil, err
+		}
+		kept := paths[:0:0]
+		for i, p := range paths {
+			if out[i] == held {
+				kept = append(kept, p)
+			}
+		}
+		paths = kept
 	}
 	var report func(int)
 	if isRemote(paths[0]) {
@@ -522,6 +551,35 @@ func shardsOfSplit(folder string, paths []string, split string, noTest error) ([
 	}
 	return nil, usageErr(folder, fmt.Errorf("names its shards for their splits (%s), and none for the %s split (want %s in a name, as in NAME-%s-0000.tar): %w",
 		strings.Join(have, ", "), split, want, splitDirs(split)[0], ErrNoSplit), "")
+}
+
+// holdOutShards chooses which of the shards named names (their file names) are held out as the
+// test split (-val-percent for shards): round(percent% of them), at most all but one, those whose
+// names hash lowest (nameKey, then the names). Shards are held out whole, not images: a shard's
+// samples are read in a stream, and a held-out split that took some of each shard's would read
+// every shard to evaluate. The choice depends on the names alone, as Folder.holdOut's on the
+// paths: every run and command holds out the same shards, and a larger percentage a superset.
+func holdOutShards(where string, names []string, percent float64) ([]bool, error) {
+	n := len(names)
+	if !(percent > 0 && percent < 100) {
+		return nil, usageErr(where, fmt.Errorf("hold out %g%% of the shards: want a percentage in (0, 100)", percent), "")
+	}
+	k := min(int(math.Round(percent/100*float64(n))), n-1)
+	if k <= 0 {
+		return nil, usageErr(where, fmt.Errorf("-val-percent %g holds out whole shards, and %g%% of the %d shards is none of them", percent, percent, n),
+			"raise the percentage, write more and smaller shards (mkshards -per-shard), or give the shards a val/ folder")
+	}
+	order := make([]int, n)
+	keys := make([]uint64, n)
+	for i := range order {
+		order[i], keys[i] = i, nameKey(names[i])
+	}
+	slices.SortFunc(order, func(a, b int) int { return cmp.Or(cmp.Compare(keys[a], keys[b]), strings.Compare(names[a], names[b])) })
+	out := make([]bool, n)
+	for _, i := range order[:k] {
+		out[i] = true
+	}
+	return out, nil
 }
 
 // shardNumber is the number at the end of a shard's name, before its extension.

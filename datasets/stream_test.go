@@ -3,6 +3,7 @@ package datasets
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"image/color"
@@ -804,6 +805,84 @@ func TestShardsNamedForSplits(t *testing.T) {
 		if _, err := OpenShards(flat, split); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "and 1 named for none (extra-000000.tar)") {
 			t.Errorf("%s split, with a shard named for no split: %v", split, err)
 		}
+	}
+}
+
+// TestShardsValPercent: -val-percent on shards holds out whole shards, round(P% of them), those
+// whose names hash lowest: the train split is the others; the same by an index; a larger
+// percentage holds out a superset; a val/ folder is then not read; a percentage that holds out
+// none, or all, is refused.
+func TestShardsValPercent(t *testing.T) {
+	images, flat := t.TempDir(), t.TempDir()
+	makeFolder(t, images, []string{"a", "b"}, 10)
+	f, err := OpenFolder(images, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := WriteShards(f, flat, ShardOptions{PerShard: 2})
+	if err != nil || len(paths) != 10 {
+		t.Fatalf("%d shards written: %v", len(paths), err)
+	}
+	names := make([]string, len(paths))
+	for i, p := range paths {
+		names[i] = filepath.Base(p)
+	}
+	lowest := func(k int) []string { // the k names that hash lowest
+		sorted := slices.Clone(names)
+		slices.SortFunc(sorted, func(a, b string) int { return cmp.Compare(nameKey(a), nameKey(b)) })
+		out := sorted[:k]
+		slices.Sort(out)
+		return out
+	}
+	open := func(dir, split string, percent float64) []string {
+		t.Helper()
+		d, err := Open("shards", split, Options{DataDir: dir, ValPercent: percent})
+		if err != nil {
+			t.Fatalf("%s, %s split, -val-percent %g: %v", dir, split, percent, err)
+		}
+		s := d.(*Shards)
+		var got []string
+		n := 0
+		for i, p := range s.Paths() {
+			got = append(got, filepath.Base(p))
+			n += s.counts[i]
+		}
+		if n != s.Info().Len || n != 2*len(got) {
+			t.Errorf("%s split: %d images in %d shards, Info says %d", split, n, len(got), s.Info().Len)
+		}
+		return got
+	}
+	test, train := open(flat, SplitTest, 20), open(flat, SplitTrain, 20)
+	if !slices.Equal(test, lowest(2)) || len(train) != 8 || slices.ContainsFunc(train, func(n string) bool { return slices.Contains(test, n) }) {
+		t.Errorf("-val-percent 20 of 10 shards: test %v, train %v; want test %v, train the other 8", test, train, lowest(2))
+	}
+	if got := open(flat, SplitTest, 30); !slices.Equal(got, lowest(3)) {
+		t.Errorf("-val-percent 30: test %v, want %v (a superset of 20's)", got, lowest(3))
+	}
+	if got := open(filepath.Join(flat, "index.json"), SplitTest, 20); !slices.Equal(got, test) {
+		t.Errorf("by the index: test %v, want %v", got, test)
+	}
+	if !HasHeldOut("shards", Options{DataDir: flat, ValPercent: 20}) || HasHeldOut("shards", Options{DataDir: flat}) {
+		t.Error("HasHeldOut: want true with -val-percent, false without")
+	}
+
+	// Beside a val/ folder, the train/ folder's shards are divided and val/ is not read.
+	split := t.TempDir()
+	if err := os.Rename(flat, filepath.Join(split, "train")); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(split, "val", "shard-000000.tar"), nil) // not a shard: read, it would fail
+	if got := open(split, SplitTest, 20); !slices.Equal(got, test) {
+		t.Errorf("with train/ and val/: test %v, want train/'s %v", got, test)
+	}
+
+	for percent, want := range map[float64]string{4: "-val-percent 4 holds out whole shards, and 4% of the 10 shards is none of them", 100: "want a percentage in (0, 100)"} {
+		if _, err := Open("shards", SplitTest, Options{DataDir: split, ValPercent: percent}); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), want) {
+			t.Errorf("-val-percent %g: %v, want %q", percent, err, want)
+		}
+	}
+	if got := open(split, SplitTrain, 99); len(got) != 1 {
+		t.Errorf("-val-percent 99 of 10 shards: %d train shards, want 1 (all but one held out)", len(got))
 	}
 }
 

@@ -124,7 +124,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.dataDir, "data-dir", "", "folder of the data sets; for -dataset folder or shards, the images (default: the folder the encoder was trained on)")
 	fs.StringVar(&f.labelColumn, "label-column", "", "-dataset folder: the column of labels in the folder's metadata.csv or metadata.jsonl, or in -label-table (default: the encoder run's, when evaluating on its data set; otherwise \"label\", when the table has it)")
 	fs.StringVar(&f.labelTable, "label-table", "", "-dataset folder: a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (default: the encoder run's, when evaluating on its data set); see train -h")
-	fs.Float64Var(&f.valPercent, "val-percent", 0, "-dataset folder without a val/ folder: hold out this percentage of each class's images as the test split, chosen by their paths as train -val-percent chooses them (default: the encoder run's, when evaluating on its data set)")
+	fs.Float64Var(&f.valPercent, "val-percent", 0, "-dataset folder without a val/ folder: hold out this percentage of each class's images as the test split, chosen by their paths as train -val-percent chooses them; -dataset shards: this percentage of the training shards, whole, chosen by their names (default: the encoder run's, when evaluating on its data set)")
 	fs.StringVar(&f.splitColumn, "split-column", "", "-dataset folder: the column of the label table that assigns each image to a split, as train -split-column reads it (COLUMN or COLUMN=VALUE: a fold; default: the encoder run's, when evaluating on its data set); see train -h")
 	fs.StringVar(&f.testSplit, "test-split", "val", "-dataset folder or shards: the held-out split scored: val (val/, or else test/; a split column's val images, or else its test images) or test (test/ alone, or the split column's test images: the final figure, once the recipe was chosen on val)")
 	fs.StringVar(&f.shardCache, "shard-cache", "", "-dataset shards over HTTP or pipe:: a folder that keeps the shards once downloaded (default: the training run's, when it exists here)")
@@ -482,8 +482,8 @@ func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err e
 	if f.labelTable != "" && !strings.EqualFold(dataset, "folder") {
 		return "", "", "", config.Errorf("label-table", "labels an image folder (-dataset folder); %s has its own labels", dataset)
 	}
-	if f.valPercent > 0 && !strings.EqualFold(dataset, "folder") {
-		return "", "", "", config.Errorf("val-percent", "holds out images of an image folder (-dataset folder); %s has its own test split", dataset)
+	if f.valPercent > 0 && !strings.EqualFold(dataset, "folder") && !strings.EqualFold(dataset, "shards") {
+		return "", "", "", config.Errorf("val-percent", "holds out images of an image folder or shards (-dataset folder or shards); %s has its own test split", dataset)
 	}
 	if f.splitColumn != "" && !strings.EqualFold(dataset, "folder") {
 		return "", "", "", config.Errorf("split-column", "names a column of an image folder's label table (-dataset folder); %s has its own test split", dataset)

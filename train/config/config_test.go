@@ -100,7 +100,7 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 		{[]string{"-exif-orientation"}, "exif-orientation", "turns the images of image folders and shards (-dataset folder or shards); mnist has no EXIF data"},
 		{[]string{"-label-column", "breed"}, "label-column", "names the column of labels in an image folder's metadata table (-dataset folder); mnist has its own labels"},
 		{[]string{"-label-table", "train.csv"}, "label-table", "labels an image folder (-dataset folder); mnist has its own labels"},
-		{[]string{"-val-percent", "10"}, "val-percent", "holds out images of an image folder (-dataset folder); for mnist, use -validation N"},
+		{[]string{"-val-percent", "10"}, "val-percent", "holds out images of an image folder or shards (-dataset folder or shards); for mnist, use -validation N"},
 		{[]string{"-dataset", "folder", "-val-percent", "100"}, "val-percent", "want a percentage in [0, 100) (0: none), got 100"},
 		{[]string{"-dataset", "folder", "-val-percent", "NaN"}, "val-percent", "got NaN"},
 		{[]string{"-split-column", "fold=1"}, "split-column", "names a column of an image folder's label table (-dataset folder); for mnist, use -validation N"},

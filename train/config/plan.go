@@ -134,8 +134,8 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("validation", "must be >= 0")
 	case !(c.ValPercent >= 0 && c.ValPercent < 100):
 		return nil, Errorf("val-percent", "want a percentage in [0, 100) (0: none), got %g", c.ValPercent)
-	case c.ValPercent > 0 && !strings.EqualFold(c.Dataset, "folder"):
-		return nil, Errorf("val-percent", "holds out images of an image folder (-dataset folder); for %s, use -validation N (in-memory data sets) or a val/ folder of shards", c.Dataset)
+	case c.ValPercent > 0 && !strings.EqualFold(c.Dataset, "folder") && !strings.EqualFold(c.Dataset, "shards"):
+		return nil, Errorf("val-percent", "holds out images of an image folder or shards (-dataset folder or shards); for %s, use -validation N", c.Dataset)
 	case c.SplitColumn != "" && !strings.EqualFold(c.Dataset, "folder"):
 		return nil, Errorf("split-column", "names a column of an image folder's label table (-dataset folder); for %s, use -validation N (in-memory data sets) or a val/ folder of shards", c.Dataset)
 	case c.SplitColumn != "" && c.ValPercent > 0:
