@@ -84,6 +84,8 @@ func loadData(cfg config.Config, logger *log.Logger) (*data, error) {
 		hint := "put the held-out images in a val/ folder"
 		if strings.EqualFold(cfg.Dataset, "folder") {
 			hint += ", or hold out a percentage of them with -val-percent"
+		} else if strings.EqualFold(cfg.Dataset, "shards") {
+			hint += ", or hold out a percentage of the shards with -val-percent"
 		}
 		return nil, config.Errorf("validation", "holds out images of in-memory data sets (mnist, cifar10, ...); for -dataset %s, %s", cfg.Dataset, hint)
 	case !inMemory && cfg.Subset > 0:
