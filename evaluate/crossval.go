@@ -47,7 +47,7 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 	n := x.N - countUnlabelled(fold)
 	fmt.Fprintf(stdout, "%d-fold cross-validation on the %d labelled training images (folds stratified by class, chosen by path):\n", f.folds, n)
 	cv := &results.CrossValidation{}
-	var probe, probeBal, knn, knnBal []float64
+	var probe, probeBal, knn, knnBal, probeTop5, knnTop5 []float64
 	// The out-of-fold predictions of each row (of the rows in a fold).
 	oof := eval.Prediction{Class: make([]int32, x.N), Prob: make([]float32, x.N)}
 	if f.classProbabilities {
@@ -84,7 +84,10 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 			}
 			rf.LinearProbe, rf.LinearProbeBalanced = results.Acc(pr.TestAccuracy), results.Acc(pr.TestBalanced)
 			probe, probeBal = append(probe, pr.TestAccuracy), append(probeBal, pr.TestBalanced)
-			parts = append(parts, fmt.Sprintf("%s %.2f%% (balanced %.2f%%)", f.probeName(), 100*pr.TestAccuracy, 100*pr.TestBalanced))
+			if pr.TestTop5 >= 0 {
+				rf.LinearProbeTop5, probeTop5 = results.Acc(pr.TestTop5), append(probeTop5, pr.TestTop5)
+			}
+			parts = append(parts, fmt.Sprintf("%s %.2f%% (balanced %.2f%%%s)", f.probeName(), 100*pr.TestAccuracy, 100*pr.TestBalanced, top5(pr.TestTop5)))
 		}
 		if knnK > 0 {
 			kr, err := eval.KNNScores(b, train, test, eval.KNNConfig{K: knnK, Temperature: f.knnT})
@@ -97,7 +100,10 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 			}
 			rf.KNN, rf.KNNBalanced = results.Acc(kr.Accuracy), results.Acc(kr.Balanced)
 			knn, knnBal = append(knn, kr.Accuracy), append(knnBal, kr.Balanced)
-			parts = append(parts, fmt.Sprintf("kNN (k=%d) %.2f%% (balanced %.2f%%)", knnK, 100*kr.Accuracy, 100*kr.Balanced))
+			if kr.Top5 >= 0 {
+				rf.KNNTop5, knnTop5 = results.Acc(kr.Top5), append(knnTop5, kr.Top5)
+			}
+			parts = append(parts, fmt.Sprintf("kNN (k=%d) %.2f%% (balanced %.2f%%%s)", knnK, 100*kr.Accuracy, 100*kr.Balanced, top5(kr.Top5)))
 		}
 		cv.Folds = append(cv.Folds, rf)
 		bar.Set(int64(i+1), "")
@@ -107,12 +113,22 @@ func crossValidate(b backends.Backend, x eval.Features, root string, classes dat
 	var summary []string
 	if len(probe) > 0 {
 		cv.LinearProbe, cv.LinearProbeBalanced = meanSD(probe), meanSD(probeBal)
-		summary = append(summary, fmt.Sprintf("%s %s (balanced %s)", f.probeName(), percent(cv.LinearProbe), percent(cv.LinearProbeBalanced)))
+		top := ""
+		if len(probeTop5) == len(probe) {
+			cv.LinearProbeTop5 = meanSD(probeTop5)
+			top = ", top-5 " + percent(cv.LinearProbeTop5)
+		}
+		summary = append(summary, fmt.Sprintf("%s %s (balanced %s%s)", f.probeName(), percent(cv.LinearProbe), percent(cv.LinearProbeBalanced), top))
 		res.ProbeEpochs, res.ClassWeight = f.probeEpochs, f.classWeight
 	}
 	if len(knn) > 0 {
 		cv.KNN, cv.KNNBalanced = meanSD(knn), meanSD(knnBal)
-		summary = append(summary, fmt.Sprintf("kNN %s (balanced %s)", percent(cv.KNN), percent(cv.KNNBalanced)))
+		top := ""
+		if len(knnTop5) == len(knn) {
+			cv.KNNTop5 = meanSD(knnTop5)
+			top = ", top-5 " + percent(cv.KNNTop5)
+		}
+		summary = append(summary, fmt.Sprintf("kNN %s (balanced %s%s)", percent(cv.KNN), percent(cv.KNNBalanced), top))
 		res.KNNK, res.KNNT = knnK, f.knnT
 	}
 	fmt.Fprintf(stdout, "  mean ± sd over %d folds: %s\n", f.folds, strings.Join(summary, ", "))

@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"gonum.org/v1/gonum/stat"
 	"math"
 	"os"
 	"path/filepath"
@@ -1116,18 +1117,18 @@ func TestTestSplit(t *testing.T) {
 	}
 }
 
-// TestFolds: -folds 3 cross-validates the probe and kNN on the training split: three stratified
-// folds (datasets.Folds) of the labelled images, each scored exactly as evaluating with the
-// folds as a split column (-split-column fold=i) scores it, with the mean and sample standard
-// deviation over the folds printed and in -result. Contradicting flags are refused.
-func TestFolds(t *testing.T) {
+// foldsRun writes a flat image folder of n images of each class (a letter of classes each), a
+// label table beside it with their labels and their folds of 3 (datasets.Folds), and a tiny run
+// trained on the folder, whose folder it returns.
+func foldsRun(t *testing.T, classes string, n int) string {
+	t.Helper()
 	flat := t.TempDir()
-	names, classNames := datasetstest.Flatten(t, flat, datasetstest.WriteImageFolder(t, t.TempDir(), []string{"a", "b"}, 7))
+	names, classNames := datasetstest.Flatten(t, flat, datasetstest.WriteImageFolder(t, t.TempDir(), strings.Split(classes, ""), n))
 	labels := make([]int32, len(names))
 	for i, c := range classNames {
-		labels[i] = int32(strings.Index("ab", c))
+		labels[i] = int32(strings.Index(classes, c))
 	}
-	fold, err := datasets.Folds(labels, 2, names, 3)
+	fold, err := datasets.Folds(labels, len(classes), names, 3)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1135,12 +1136,64 @@ func TestFolds(t *testing.T) {
 	var rows strings.Builder
 	rows.WriteString("file_name,label,fold\n")
 	for i, name := range names {
-		fmt.Fprintf(&rows, "%s,%s,%d\n", name, "ab"[labels[i]:labels[i]+1], fold[i])
+		fmt.Fprintf(&rows, "%s,%s,%d\n", name, classes[labels[i]:labels[i]+1], fold[i])
 	}
 	if err := os.WriteFile(table, []byte(rows.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	run := writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize, c.LabelTable = "folder", flat, 16, table }, 3)
+	return writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize, c.LabelTable = "folder", flat, 16, table }, 3)
+}
+
+// TestFoldsTop5: of more than 5 classes, each fold's top-5 accuracies are those of evaluating with
+// the folds as a split column (-split-column fold=i), printed, and their mean and sample standard
+// deviation recorded; of 5 or fewer (TestFolds), none.
+func TestFoldsTop5(t *testing.T) {
+	run := foldsRun(t, "abcdef", 3)
+	common := []string{"-checkpoint", run, "-probe-epochs", "2", "-knn-k", "3"}
+	out := filepath.Join(t.TempDir(), "cv.json")
+	o := evaluate(t, append(common, "-folds", "3", "-result", out)...)
+	if o.code != 0 {
+		t.Fatalf("-folds 3: exit %d:\n%s", o.code, o.stderr)
+	}
+	r, _ := readResult(t, out)
+	cv := r.CrossValidation
+	if cv == nil || len(cv.Folds) != 3 || cv.LinearProbeTop5 == nil || cv.KNNTop5 == nil {
+		t.Fatalf("cross-validation %+v: want 3 folds and the top-5 accuracies' mean and sd", cv)
+	}
+	var probe, knn []float64
+	for i, f := range cv.Folds {
+		ri := filepath.Join(t.TempDir(), "fold.json")
+		if o := evaluate(t, append(common, "-split-column", fmt.Sprintf("fold=%d", i), "-result", ri)...); o.code != 0 {
+			t.Fatalf("-split-column fold=%d: exit %d:\n%s", i, o.code, o.stderr)
+		}
+		want, _ := readResult(t, ri)
+		if want.LinearProbeTop5 == nil || !sameAcc(f.LinearProbeTop5, want.LinearProbeTop5) || !sameAcc(f.KNNTop5, want.KNNTop5) {
+			t.Errorf("fold %d: top-5 probe %v, kNN %v; want those of -split-column fold=%d: %v, %v", i, f.LinearProbeTop5, f.KNNTop5, i, want.LinearProbeTop5, want.KNNTop5)
+			continue
+		}
+		probe, knn = append(probe, *f.LinearProbeTop5), append(knn, *f.KNNTop5)
+		if !strings.Contains(o.stdout, fmt.Sprintf("  fold %d (%d test images): linear probe %.2f%% (balanced %.2f%%, top-5 %.2f%%)", i+1, f.TestImages, 100**f.LinearProbe, 100**f.LinearProbeBalanced, 100**f.LinearProbeTop5)) {
+			t.Errorf("fold %d's top-5 is not printed:\n%s", i+1, o.stdout)
+		}
+	}
+	if len(probe) == 3 {
+		m, sd := stat.MeanStdDev(probe, nil)
+		km, ksd := stat.MeanStdDev(knn, nil)
+		if math.Abs(cv.LinearProbeTop5.Mean-m) > 1e-12 || math.Abs(cv.LinearProbeTop5.SD-sd) > 1e-12 || math.Abs(cv.KNNTop5.Mean-km) > 1e-12 || math.Abs(cv.KNNTop5.SD-ksd) > 1e-12 {
+			t.Errorf("top-5 mean ± sd: probe %+v, kNN %+v; want %g ± %g and %g ± %g", *cv.LinearProbeTop5, *cv.KNNTop5, m, sd, km, ksd)
+		}
+		if want := fmt.Sprintf("top-5 %.2f ± %.2f%%)", 100*m, 100*sd); !strings.Contains(o.stdout, want) {
+			t.Errorf("printed:\n%s\nwant %q", o.stdout, want)
+		}
+	}
+}
+
+// TestFolds: -folds 3 cross-validates the probe and kNN on the training split: three stratified
+// folds (datasets.Folds) of the labelled images, each scored exactly as evaluating with the
+// folds as a split column (-split-column fold=i) scores it, with the mean and sample standard
+// deviation over the folds printed and in -result. Contradicting flags are refused.
+func TestFolds(t *testing.T) {
+	run := foldsRun(t, "ab", 7)
 	common := []string{"-checkpoint", run, "-probe-epochs", "2", "-knn-k", "3"}
 	out := filepath.Join(t.TempDir(), "cv.json")
 	o := evaluate(t, append(common, "-folds", "3", "-result", out)...)
@@ -1151,6 +1204,9 @@ func TestFolds(t *testing.T) {
 	cv := r.CrossValidation
 	if cv == nil || len(cv.Folds) != 3 || r.TrainImages == nil || *r.TrainImages != 14 || r.TestImages != nil || r.LinearProbe != nil {
 		t.Fatalf("result %+v: want 3 folds of the 14 images, and no test split's figures", r)
+	}
+	if cv.LinearProbeTop5 != nil || cv.KNNTop5 != nil || cv.Folds[0].LinearProbeTop5 != nil || cv.Folds[0].KNNTop5 != nil {
+		t.Errorf("2 classes: top-5 accuracies recorded: %+v", cv)
 	}
 	var probe, knn []float64
 	foldPredictions := map[string][]string{} // each image's prediction by the run of -split-column fold=i that holds it out
@@ -1231,7 +1287,7 @@ func TestFolds(t *testing.T) {
 		want string
 	}{
 		{[]string{"-folds", "1"}, "-folds: want 2 or more"},
-		{[]string{"-folds", "3", "-predictions", oof, "-predict", flat}, "-predict classifies new images with the probe trained on the training split; -folds trains one per fold"},
+		{[]string{"-folds", "3", "-predictions", oof, "-predict", t.TempDir()}, "-predict classifies new images with the probe trained on the training split; -folds trains one per fold"},
 		{[]string{"-folds", "3", "-weights", "freeze"}, "-folds applies to the probe and kNN on frozen features (without -weights)"},
 		{[]string{"-folds", "3", "-test-split", "test"}, "give it without -test-split test"},
 		{[]string{"-folds", "3", "-train-percent", "10"}, "give it without -train-percent"},

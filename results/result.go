@@ -321,6 +321,9 @@ type CrossValidation struct {
 	LinearProbeBalanced *MeanSD `json:"linear_probe_balanced,omitempty"`
 	KNN                 *MeanSD `json:"knn,omitempty"`
 	KNNBalanced         *MeanSD `json:"knn_balanced,omitempty"`
+	// LinearProbeTop5 and KNNTop5 are their top-5 accuracies' (of more than 5 classes).
+	LinearProbeTop5 *MeanSD `json:"linear_probe_top5,omitempty"`
+	KNNTop5         *MeanSD `json:"knn_top5,omitempty"`
 }
 
 // Fold is one fold of a cross-validation: its test images and their accuracies, of the probe and
@@ -331,6 +334,9 @@ type Fold struct {
 	LinearProbeBalanced *float64 `json:"linear_probe_balanced,omitempty"`
 	KNN                 *float64 `json:"knn,omitempty"`
 	KNNBalanced         *float64 `json:"knn_balanced,omitempty"`
+	// LinearProbeTop5 and KNNTop5 are their top-5 accuracies (absent with 5 classes or fewer).
+	LinearProbeTop5 *float64 `json:"linear_probe_top5,omitempty"`
+	KNNTop5         *float64 `json:"knn_top5,omitempty"`
 }
 
 // MeanSD is a mean over folds and its sample standard deviation (n-1 in the denominator).
