@@ -135,6 +135,9 @@ func shardPaths(pattern, split string) ([]string, error) {
 			return nil, usageErr(pattern, errors.New("a URL of a folder, whose files HTTP cannot list"),
 				"give the index.json that mkshards writes beside the shards, or a pattern of the shards' URLs such as https://host/train-{000000..000146}.tar (an s3:// or gs:// folder is listed)")
 		}
+		if err := mixedPattern(pattern, paths); err != nil {
+			return nil, err
+		}
 		return paths, nil // not looked for here: a missing one fails its scan
 	case strings.ContainsAny(pattern, "{}"):
 		var err error
@@ -193,6 +196,9 @@ func shardPaths(pattern, split string) ([]string, error) {
 	}
 	if len(paths) == 0 {
 		return nil, usageErr(pattern, errors.New("matches no file"), "")
+	}
+	if err := mixedPattern(pattern, paths); err != nil {
+		return nil, err
 	}
 	var missing []string
 	for _, p := range paths {
@@ -507,37 +513,22 @@ type shardReader struct {
 // particular (split "": mkshards -index), is a usage error (ErrNoSplit for a missing split), not a
 // split silently read as another.
 func shardsOfSplit(folder string, paths []string, split string, noTest error) ([]string, error) {
-	bySplit := map[string][]string{}
-	var none []string
-	for _, p := range paths {
-		if s := shardSplit(path.Base(filepath.ToSlash(p))); s != "" {
-			bySplit[s] = append(bySplit[s], p)
-		} else {
-			none = append(none, p)
-		}
-	}
+	bySplit, none, have := namedSplits(paths)
 	if len(bySplit) < 2 { // mkshards' train/ folder (train-000000.tar, ...) is one split's shards, all of them
 		if noTest != nil {
 			return nil, noTest
 		}
 		return paths, nil
 	}
-	named := func(s string) string { return path.Base(filepath.ToSlash(bySplit[s][0])) }
-	var have []string
-	for _, s := range []string{"train", "val", "test"} {
-		if len(bySplit[s]) > 0 {
-			have = append(have, fmt.Sprintf("%d %s (%s)", len(bySplit[s]), s, named(s)))
-		}
-	}
 	if len(none) > 0 {
 		return nil, usageErr(folder, fmt.Errorf("holds shards named for their splits (%s) and %d named for none (%s): which split would they be?",
-			strings.Join(have, ", "), len(none), path.Base(filepath.ToSlash(none[0]))),
+			have, len(none), path.Base(filepath.ToSlash(none[0]))),
 			"move each split's shards into a train/ and a val/ folder, or rename the others")
 	}
 	if split == "" {
 		first := bySplit[shardSplit(path.Base(filepath.ToSlash(paths[0])))][0]
 		glob := strings.TrimSuffix(first, path.Base(filepath.ToSlash(first))) + shardNumber.ReplaceAllString(path.Base(filepath.ToSlash(first)), "*$1")
-		return nil, usageErr(folder, fmt.Errorf("names its shards for their splits (%s): all of them would mix the splits", strings.Join(have, ", ")),
+		return nil, usageErr(folder, fmt.Errorf("names its shards for their splits (%s): all of them would mix the splits", have),
 			"give one split's shards by a pattern, such as "+glob)
 	}
 	for _, s := range splitDirs(split) {
@@ -550,7 +541,38 @@ func shardsOfSplit(folder string, paths []string, split string, noTest error) ([
 		want = "val, validation or test"
 	}
 	return nil, usageErr(folder, fmt.Errorf("names its shards for their splits (%s), and none for the %s split (want %s in a name, as in NAME-%s-0000.tar): %w",
-		strings.Join(have, ", "), split, want, splitDirs(split)[0], ErrNoSplit), "")
+		have, split, want, splitDirs(split)[0], ErrNoSplit), "")
+}
+
+// namedSplits sorts the shards paths by the split their names name (shardSplit; none for those
+// that name none), and says which splits they name, how many shards each and the first's name,
+// as "2 train (in1k-train-0000.tar), 1 val (in1k-validation-00.tar)".
+func namedSplits(paths []string) (bySplit map[string][]string, none []string, have string) {
+	bySplit = map[string][]string{}
+	for _, p := range paths {
+		if s := shardSplit(path.Base(filepath.ToSlash(p))); s != "" {
+			bySplit[s] = append(bySplit[s], p)
+		} else {
+			none = append(none, p)
+		}
+	}
+	var parts []string
+	for _, s := range []string{"train", "val", "test"} {
+		if len(bySplit[s]) > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s (%s)", len(bySplit[s]), s, path.Base(filepath.ToSlash(bySplit[s][0]))))
+		}
+	}
+	return bySplit, none, strings.Join(parts, ", ")
+}
+
+// mixedPattern is the usage error of a pattern that names shards named for two or more splits
+// (namedSplits), which a run would train on together, held-out shards included; nil otherwise.
+func mixedPattern(pattern string, paths []string) error {
+	if bySplit, _, have := namedSplits(paths); len(bySplit) >= 2 {
+		return usageErr(pattern, fmt.Errorf("names shards named for different splits (%s): training on them would train on the held-out ones", have),
+			"give one split's shards by their pattern, or the folder that holds them (shards named for their splits are each read for theirs)")
+	}
+	return nil
 }
 
 // holdOutShards chooses which of the shards named names (their file names) are held out as the

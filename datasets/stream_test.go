@@ -771,6 +771,17 @@ func TestShardsNamedForSplits(t *testing.T) {
 		t.Errorf("-test-split test, without test shards: %v", err)
 	}
 
+	// A pattern of both splits' shards is refused; of one split's, read.
+	for _, pattern := range []string{filepath.Join(flat, "imagenet1k-*.tar"), filepath.Join(flat, "imagenet1k-{train-000000,validation-000000}.tar")} {
+		if _, err := OpenShards(pattern, SplitTrain); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "names shards named for different splits (1 train (imagenet1k-train-000000.tar), 1 val") &&
+			!strings.Contains(err.Error(), "names shards named for different splits (2 train (imagenet1k-train-000000.tar), 1 val (imagenet1k-validation-000000.tar)): training on them would train on the held-out ones") {
+			t.Errorf("%s: %v, want it refused as mixing the splits", pattern, err)
+		}
+	}
+	if s, err := OpenShards(filepath.Join(flat, "imagenet1k-train-*.tar"), SplitTrain); err != nil || s.Info().Len != 4 {
+		t.Errorf("the train shards' pattern: %v", err)
+	}
+
 	// No split in particular (mkshards -index): one index would mix them.
 	if _, err := ScanShards(flat, nil); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "all of them would mix the splits") ||
 		!strings.Contains(err.Error(), "give one split's shards by a pattern, such as "+filepath.Join(flat, "imagenet1k-train-*.tar")) {
