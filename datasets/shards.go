@@ -62,6 +62,57 @@ type Shards struct {
 
 func (s *Shards) exifOriented() bool { return s.orient }
 
+// Images decodes the samples at indices (positions in the split's order, the order evaluation
+// reads it in: the shards in turn, each in its members' order), at their original size and turned
+// by their EXIF orientation as the set turns its images, and returns them by index. It reads only
+// the shards that hold them, each from its start to the last of them: a shard is a stream. An
+// index outside the split is an error, as is a shard with fewer samples than counted.
+func (s *Shards) Images(indices []int) (map[int]Image, error) {
+	want := map[int]bool{}
+	for _, i := range indices {
+		if i < 0 || i >= s.Len() {
+			return nil, fmt.Errorf("shards: sample %d of %d", i, s.Len())
+		}
+		want[i] = true
+	}
+	out := make(map[int]Image, len(want))
+	for sh, p := range s.paths {
+		first, last := s.starts[sh], -1
+		for i := range want {
+			if i >= first && i < first+s.counts[sh] {
+				last = max(last, i)
+			}
+		}
+		if last < 0 {
+			continue
+		}
+		r, err := openShard(p)
+		if err != nil {
+			return nil, err
+		}
+		for g := first; g <= last; g++ {
+			smp, err := r.next(want[g])
+			if err == io.EOF {
+				err = damagedErr(p, "", -1, fmt.Errorf("%d samples, fewer than the %d counted", g-first, s.counts[sh]))
+			}
+			if err != nil {
+				r.close()
+				return nil, err
+			}
+			if want[g] {
+				img, err := decodeImage(smp.data, 1)
+				if err != nil {
+					r.close()
+					return nil, badImageErr(p, smp.member, g, err)
+				}
+				out[g] = orientImage(img, orientation(smp.data, s.orient))
+			}
+		}
+		r.close()
+	}
+	return out, nil
+}
+
 // ExpandPattern expands a WebDataset shard pattern: numeric ranges {000000..000146} (zero-padded to
 // the width of the bounds when they have equal widths or the first has a leading zero) and lists
 // {a,b,c}, any number of them. A name without braces is returned as it is.

@@ -897,6 +897,55 @@ func TestShardsValPercent(t *testing.T) {
 	}
 }
 
+// TestShardsImages: Shards.Images decodes the samples at positions of the split's order, each as
+// the folder the shards were written from (in its order) decodes it, reading only the shards that
+// hold them; a position outside the split, and a shard with fewer samples than counted, are errors.
+func TestShardsImages(t *testing.T) {
+	images, dir := t.TempDir(), t.TempDir()
+	makeFolder(t, images, []string{"a", "b"}, 5)
+	f, err := OpenFolder(images, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := WriteShards(f, dir, ShardOptions{PerShard: 3, NoShuffle: true})
+	if err != nil || len(paths) != 4 {
+		t.Fatalf("%d shards: %v", len(paths), err)
+	}
+	s, err := OpenShards(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []int{7, 1, 2}
+	// The third and fourth shards hold no wanted sample after the third one's 7th: the fourth is
+	// not read (a file that is no tar would fail).
+	if err := os.WriteFile(paths[3], []byte("not a tar file"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Images(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 3 {
+		t.Fatalf("%d images, want 3", len(got))
+	}
+	for _, i := range want {
+		ref, err := f.Decode(i)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if img := got[i]; img.H != ref.H || img.W != ref.W || !bytes.Equal(img.Pix, ref.Pix) {
+			t.Errorf("sample %d: %dx%d, differs from the folder's image %d (%dx%d)", i, img.H, img.W, i, ref.H, ref.W)
+		}
+	}
+	if _, err := s.Images([]int{10}); err == nil || !strings.Contains(err.Error(), "sample 10 of 10") {
+		t.Errorf("a position outside the split: %v", err)
+	}
+	s.counts[0]++ // the first shard counted with a sample more than it holds
+	if _, err := s.Images([]int{3}); err == nil || !strings.Contains(err.Error(), "3 samples, fewer than the 4 counted") {
+		t.Errorf("a shard with fewer samples than counted: %v", err)
+	}
+}
+
 // A quoted "~/" in a data path is the home folder, as the shell would have made it.
 func TestExpandHome(t *testing.T) {
 	home := t.TempDir()

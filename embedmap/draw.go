@@ -40,10 +40,11 @@ type DrawOptions struct {
 	// Progress, when set, follows t-SNE's iterations (TSNEConfig.Progress).
 	Progress func(done, total int)
 	// Thumbnails is how many of the mapped rows are drawn as thumbnails of their images at their
-	// places (AddThumbnails; chosen by Seed among those mapped; 0: none), each read by Image
-	// (which must then be set), given the row of x.
+	// places (AddThumbnails; chosen by Seed among those mapped; 0: none), read by Images (which
+	// must then be set), given their rows of x (in increasing order), all at once: shards read
+	// each of their files once for them.
 	Thumbnails int
-	Image      func(row int) (image.Image, error)
+	Images     func(rows []int) (map[int]image.Image, error)
 }
 
 // Draw maps at most o.Points of the rows of x (Sample) by o.Method, draws the map (Figure; its
@@ -52,8 +53,8 @@ type DrawOptions struct {
 // writes the coordinates beside the first (WriteCSV), and returns the record of it (its
 // files as given).
 func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.EmbeddingMap, error) {
-	if len(o.Figures) == 0 || (o.Thumbnails > 0 && o.Image == nil) {
-		panic("embedmap.Draw: no figure to draw to, or thumbnails without Image to read them")
+	if len(o.Figures) == 0 || (o.Thumbnails > 0 && o.Images == nil) {
+		panic("embedmap.Draw: no figure to draw to, or thumbnails without Images to read them")
 	}
 	rows := Sample(x.N, o.Points, o.Seed)
 	sub := x.Rows(rows)
@@ -96,12 +97,21 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	fig := Figure(m, sub.Labels, o.Classes, title)
 	var thumbs map[int]image.Image
 	if o.Thumbnails > 0 {
+		chosen := Sample(sub.N, o.Thumbnails, o.Seed+1)
+		of := make([]int, len(chosen)) // their rows of x
+		for k, j := range chosen {
+			of[k] = rows[j]
+		}
+		images, err := o.Images(of)
+		if err != nil {
+			return nil, fmt.Errorf("the thumbnails: %w", err)
+		}
 		thumbs = map[int]image.Image{}
-		for _, j := range Sample(sub.N, o.Thumbnails, o.Seed+1) {
-			img, err := o.Image(rows[j])
-			if err != nil {
+		for k, j := range chosen {
+			img, ok := images[of[k]]
+			if !ok {
 				_, names := sub.Names(o.Root)
-				return nil, fmt.Errorf("the thumbnail of %s: %w", names[j], err)
+				return nil, fmt.Errorf("the thumbnails: no image of %s", names[j])
 			}
 			thumbs[j] = Thumbnail(img)
 		}

@@ -14,9 +14,9 @@ import (
 )
 
 // TestDraw: Draw maps o.Points of the rows, writes the figure and the coordinates beside it,
-// reads the images of o.Thumbnails of the mapped rows (each once), and records what it drew, with
-// the map's trustworthiness where more than twice TrustNeighbours rows are mapped; a thumbnail
-// that cannot be read names its image.
+// reads the images of o.Thumbnails of the mapped rows (each once, all in one call, in order), and
+// records what it drew, with the map's trustworthiness where more than twice TrustNeighbours rows
+// are mapped; thumbnails that cannot be read, or are not returned, are errors that say so.
 func TestDraw(t *testing.T) {
 	b := backendtest.Backend(t)
 	x := clusters(3, 20, 5, 4, 8)
@@ -26,11 +26,17 @@ func TestDraw(t *testing.T) {
 	}
 	dir := t.TempDir()
 	var read []int
+	calls := 0
 	o := DrawOptions{Figures: []string{filepath.Join(dir, "m.svg"), filepath.Join(dir, "m.png")}, Method: MethodPCA, Points: 30, Seed: 2,
 		Root: "/data", Classes: []string{"a", "b", "c"}, Split: "test", Thumbnails: 4,
-		Image: func(row int) (image.Image, error) {
-			read = append(read, row)
-			return image.NewRGBA(image.Rect(0, 0, 8, 8)), nil
+		Images: func(rows []int) (map[int]image.Image, error) {
+			calls++
+			read = append(read, rows...)
+			images := map[int]image.Image{}
+			for _, r := range rows {
+				images[r] = image.NewRGBA(image.Rect(0, 0, 8, 8))
+			}
+			return images, nil
 		}}
 	r, err := Draw(b, x, o)
 	if err != nil {
@@ -80,9 +86,16 @@ func TestDraw(t *testing.T) {
 	if svg, err := os.ReadFile(tsne.Figures[0]); err != nil || !strings.Contains(string(svg), "(perplexity 6.33; KL divergence ") {
 		t.Errorf("the t-SNE map's title does not say (perplexity 6.33; KL divergence ...): %v", err)
 	}
-	o.Image = func(int) (image.Image, error) { return nil, errors.New("no such file") }
-	if _, err := Draw(b, x, o); err == nil || !strings.Contains(err.Error(), "the thumbnail of img") || !strings.Contains(err.Error(), ".png: no such file") {
+	if calls != 1 || !slices.IsSorted(read) {
+		t.Errorf("Images called %d times, with rows %v; want once, with the rows in order", calls, read)
+	}
+	o.Images = func([]int) (map[int]image.Image, error) { return nil, errors.New("/data/img03.png: no such file") }
+	if _, err := Draw(b, x, o); err == nil || err.Error() != "the thumbnails: /data/img03.png: no such file" {
 		t.Errorf("an image that cannot be read: %v", err)
+	}
+	o.Images = func([]int) (map[int]image.Image, error) { return map[int]image.Image{}, nil }
+	if _, err := Draw(b, x, o); err == nil || !strings.Contains(err.Error(), "the thumbnails: no image of img") {
+		t.Errorf("an image missing from what Images returned: %v", err)
 	}
 	o.Method = "umap"
 	if _, err := Draw(b, x, o); err == nil || !strings.Contains(err.Error(), `unknown layout "umap"`) {

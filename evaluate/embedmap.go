@@ -28,8 +28,8 @@ func checkPerplexity(f *flags, images int) error {
 
 // drawMap maps at most -map-points of the rows of x (the embeddings of -split's images d; chosen
 // by -seed) by -map-method and draws them to -map (embedmap.Draw), each class named by d's info,
-// the images' files relative to root, and -map-images of them as thumbnails (d must then be a
-// datasets.Source); prints where, and returns what -result records.
+// the images' files relative to root, and -map-images of them as thumbnails (imagesOf); prints
+// where, and returns what -result records.
 func drawMap(b backends.Backend, w io.Writer, logger *log.Logger, f *flags, x eval.Features, root string, d datasets.Data) (*results.EmbeddingMap, error) {
 	info := d.Info()
 	n := min(x.N, f.mapPoints)
@@ -38,19 +38,8 @@ func drawMap(b backends.Backend, w io.Writer, logger *log.Logger, f *flags, x ev
 	}
 	o := embedmap.DrawOptions{Figures: []string{f.mapFile}, Method: f.mapMethod, Points: f.mapPoints, Seed: f.seed, Perplexity: f.perplexity,
 		Root: root, Classes: info.Names(max(info.NumClasses, x.NumClasses)), Split: f.split}
-	if src, ok := d.(datasets.Source); ok && f.mapImages > 0 {
-		o.Thumbnails = f.mapImages
-		o.Image = func(row int) (image.Image, error) {
-			i := row
-			if x.Index != nil {
-				i = int(x.Index[row])
-			}
-			img, err := src.Decode(i)
-			if err != nil {
-				return nil, err
-			}
-			return img.AsImage(), nil
-		}
+	if f.mapImages > 0 {
+		o.Thumbnails, o.Images = f.mapImages, func(rows []int) (map[int]image.Image, error) { return imagesOf(d, x, rows) }
 	}
 	start := time.Now()
 	if f.mapMethod == embedmap.MethodTSNE {
@@ -73,4 +62,41 @@ func drawMap(b backends.Backend, w io.Writer, logger *log.Logger, f *flags, x ev
 	fmt.Fprintf(w, "the %s map of %s %s images%s (%s): %s; each image's coordinates: %s\n", r.Method, humanize.Comma(int64(r.Images)), f.split, of,
 		about, r.Figure, r.Coordinates)
 	return r, nil
+}
+
+// imagesOf reads the images of the rows of x (features of d's images) by their indices in d: one
+// by one from a datasets.Source, in one pass over the shards that hold them from shards.
+func imagesOf(d datasets.Data, x eval.Features, rows []int) (map[int]image.Image, error) {
+	index := func(row int) int {
+		if x.Index != nil {
+			return int(x.Index[row])
+		}
+		return row
+	}
+	out := make(map[int]image.Image, len(rows))
+	switch d := d.(type) {
+	case datasets.Source:
+		for _, row := range rows {
+			img, err := d.Decode(index(row))
+			if err != nil {
+				return nil, err
+			}
+			out[row] = img.AsImage()
+		}
+	case *datasets.Shards:
+		indices := make([]int, len(rows))
+		for k, row := range rows {
+			indices[k] = index(row)
+		}
+		images, err := d.Images(indices)
+		if err != nil {
+			return nil, err
+		}
+		for k, row := range rows {
+			out[row] = images[indices[k]].AsImage()
+		}
+	default:
+		return nil, fmt.Errorf("%T: no images to draw", d) // every data set is one of the two
+	}
+	return out, nil
 }

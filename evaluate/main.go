@@ -144,7 +144,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.mapFile, "map", "", "draw a 2-D map of the embeddings of -split to this .svg or .png file, each class in its colour (whether the classes fall apart, which mingle), and write each image's coordinates beside it (NAME.csv)")
 	fs.StringVar(&f.mapMethod, "map-method", embedmap.MethodTSNE, "-map's layout: tsne (exact t-SNE on the backend, scikit-learn's defaults: neighbours stay near) or pca (the first two principal axes: linear, fast)")
 	fs.IntVar(&f.mapPoints, "map-points", 2000, "-map: the most images mapped, chosen at random by -seed (t-SNE's time and memory grow as their square: 2,000 take about 9 s on two CPU cores)")
-	fs.IntVar(&f.mapImages, "map-images", 0, "-map: draw this many of the mapped images (chosen by -seed) as thumbnails at their places, framed in their class's colour, to see what lies where (image folders and in-memory data sets; 0: none)")
+	fs.IntVar(&f.mapImages, "map-images", 0, "-map: draw this many of the mapped images (chosen by -seed) as thumbnails at their places, framed in their class's colour, to see what lies where (of shards, read in one pass over those that hold them; 0: none)")
 	fs.Float64Var(&f.perplexity, "perplexity", 30, "-map-method tsne: the number of neighbours, in effect, each image's affinities spread over (below the images mapped)")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
 	fs.StringVar(&f.split, "split", datasets.SplitTest, "split whose embeddings -embeddings writes (for an image folder, test is its val/ or test/ folder; val is accepted for it)")
@@ -679,14 +679,10 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 		return train, nil
 	}
 	if f.mapFile != "" {
-		// Before any embedding: thumbnails read images by index, which shards do not allow, and
-		// t-SNE's perplexity must be below the number of images mapped.
+		// Before any embedding: t-SNE's perplexity must be below the number of images mapped.
 		d, err := open(f.split)
 		if err != nil {
 			return err
-		}
-		if _, ok := d.(datasets.Source); f.mapImages > 0 && !ok {
-			return config.Errorf("map-images", "the images of %s are read in their order only (%s): a map can show no thumbnails of them; draw it without -map-images", dataset, datasets.DataDirOf(dataset, dataDir))
 		}
 		if err := checkPerplexity(f, d.Info().Len); err != nil {
 			return err

@@ -1303,7 +1303,8 @@ func TestFolds(t *testing.T) {
 // TestPredictionsOfShards: over tar shards, the probe's and a fine-tuned classifier's predictions
 // and the embeddings' rows are named by each image's WebDataset key, which mkshards makes the
 // image's path in its folder less its extension (datasets.ShardKey, here of val/'s files): a
-// header "key", every held-out image once, each under its label's folder.
+// header "key", every held-out image once, each under its label's folder; a map of them names its
+// points by key, and draws thumbnails of them.
 func TestPredictionsOfShards(t *testing.T) {
 	folders, shards := t.TempDir(), t.TempDir()
 	var want []string // the keys of val/'s images
@@ -1352,16 +1353,17 @@ func TestPredictionsOfShards(t *testing.T) {
 		!strings.Contains(o.stderr, "class weights need the training labels beforehand: an in-memory data set or an image folder, not -dataset shards") {
 		t.Errorf("-class-weight balanced on shards: exit %d, want 2:\n%s", o.code, o.stderr)
 	}
-	// A map of shards names its points by key; thumbnails, which read images by index, are refused
-	// before the images are embedded.
+	// A map of shards names its points by key, and draws thumbnails of them (read in one pass).
 	fig := filepath.Join(t.TempDir(), "map.svg")
 	o = evaluate(t, "-checkpoint", run, "-probe-epochs", "0", "-knn-k", "0", "-map", fig, "-perplexity", "2")
 	if rows := readCSV(t, embedmap.CoordinatesFile(fig)); o.code != 0 || len(rows) != 7 || rows[0][0] != "key" {
 		t.Errorf("a map of shards: exit %d, coordinates %v; want the 6 images by key", o.code, rows)
 	}
-	if o := evaluate(t, "-checkpoint", run, "-probe-epochs", "2", "-map", fig, "-perplexity", "2", "-map-images", "3"); o.code != 2 ||
-		!strings.Contains(o.stderr, "-map-images: the images of shards are read in their order only") || strings.Contains(o.stderr, "embedding") {
-		t.Errorf("-map-images on shards: exit %d, want 2, refused before embedding:\n%s", o.code, o.stderr)
+	mapResult := filepath.Join(t.TempDir(), "map.json")
+	o = evaluate(t, "-checkpoint", run, "-probe-epochs", "0", "-knn-k", "0", "-map", fig, "-perplexity", "2", "-map-images", "3", "-result", mapResult)
+	svg, _ := os.ReadFile(fig)
+	if r, _ := readResult(t, mapResult); o.code != 0 || r.Map == nil || r.Map.Thumbnails != 3 || strings.Count(string(svg), "<image") != 3 {
+		t.Errorf("-map-images 3 on shards: exit %d, %d images in the SVG; want 3:\n%s", o.code, strings.Count(string(svg), "<image"), o.stderr)
 	}
 	keys, err := os.ReadFile(eval.KeysFile(emb))
 	if got := strings.Fields(string(keys)); err != nil || !slices.Equal(slices.Sorted(slices.Values(got)), want) {
