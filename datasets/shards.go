@@ -552,7 +552,6 @@ type shardReader struct {
 	n      int         // samples returned so far
 }
 
-// isShardName reports whether a file name is a shard's: .tar, or gzip-compressed .tar.gz or .tgz.
 // shardsOfSplit returns, of the shards paths listed in a folder without split folders, those of
 // split when the shards are named for two or more splits, as timm's WebDataset copies of ImageNet
 // on the Hugging Face Hub are (imagenet1k-train-0000.tar beside imagenet1k-validation-00.tar;
@@ -577,8 +576,8 @@ func shardsOfSplit(folder string, paths []string, split string, noTest error) ([
 			"move each split's shards into a train/ and a val/ folder, or rename the others")
 	}
 	if split == "" {
-		first := bySplit[shardSplit(path.Base(filepath.ToSlash(paths[0])))][0]
-		glob := strings.TrimSuffix(first, path.Base(filepath.ToSlash(first))) + shardNumber.ReplaceAllString(path.Base(filepath.ToSlash(first)), "*$1")
+		base := path.Base(filepath.ToSlash(paths[0])) // named for a split, as every one here
+		glob := strings.TrimSuffix(paths[0], base) + shardNumber.ReplaceAllString(base, "*$1")
 		return nil, usageErr(folder, fmt.Errorf("names its shards for their splits (%s): all of them would mix the splits", have),
 			"give one split's shards by a pattern, such as "+glob)
 	}
@@ -620,7 +619,7 @@ func namedSplits(paths []string) (bySplit map[string][]string, none []string, ha
 // (namedSplits), which a run would train on together, held-out shards included; nil otherwise.
 func mixedPattern(pattern string, paths []string) error {
 	if bySplit, _, have := namedSplits(paths); len(bySplit) >= 2 {
-		return usageErr(pattern, fmt.Errorf("names shards named for different splits (%s): training on them would train on the held-out ones", have),
+		return usageErr(pattern, fmt.Errorf("names the shards of different splits (%s): training on them would train on the held-out ones", have),
 			"give one split's shards by their pattern, or the folder that holds them (shards named for their splits are each read for theirs)")
 	}
 	return nil
@@ -683,6 +682,7 @@ func shardSplit(name string) string {
 	return split
 }
 
+// isShardName reports whether a file name is a shard's: .tar, or gzip-compressed .tar.gz or .tgz.
 func isShardName(name string) bool {
 	n := strings.ToLower(name)
 	return strings.HasSuffix(n, ".tar") || strings.HasSuffix(n, ".tar.gz") || strings.HasSuffix(n, ".tgz")

@@ -773,8 +773,8 @@ func TestShardsNamedForSplits(t *testing.T) {
 
 	// A pattern of both splits' shards is refused; of one split's, read.
 	for _, pattern := range []string{filepath.Join(flat, "imagenet1k-*.tar"), filepath.Join(flat, "imagenet1k-{train-000000,validation-000000}.tar")} {
-		if _, err := OpenShards(pattern, SplitTrain); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "names shards named for different splits (1 train (imagenet1k-train-000000.tar), 1 val") &&
-			!strings.Contains(err.Error(), "names shards named for different splits (2 train (imagenet1k-train-000000.tar), 1 val (imagenet1k-validation-000000.tar)): training on them would train on the held-out ones") {
+		if _, err := OpenShards(pattern, SplitTrain); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "names the shards of different splits (1 train (imagenet1k-train-000000.tar), 1 val") &&
+			!strings.Contains(err.Error(), "names the shards of different splits (2 train (imagenet1k-train-000000.tar), 1 val (imagenet1k-validation-000000.tar)): training on them would train on the held-out ones") {
 			t.Errorf("%s: %v, want it refused as mixing the splits", pattern, err)
 		}
 	}
