@@ -98,17 +98,17 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	var thumbs map[int]image.Image
 	if o.Thumbnails > 0 {
 		chosen := Sample(sub.N, o.Thumbnails, o.Seed+1)
-		of := make([]int, len(chosen)) // their rows of x
+		at := make([]int, len(chosen)) // their rows of x, in increasing order as chosen and rows are
 		for k, j := range chosen {
-			of[k] = rows[j]
+			at[k] = rows[j]
 		}
-		images, err := o.Images(of)
+		images, err := o.Images(at)
 		if err != nil {
 			return nil, fmt.Errorf("the thumbnails: %w", err)
 		}
 		thumbs = map[int]image.Image{}
 		for k, j := range chosen {
-			img, ok := images[of[k]]
+			img, ok := images[at[k]]
 			if !ok {
 				_, names := sub.Names(o.Root)
 				return nil, fmt.Errorf("the thumbnails: no image of %s", names[j])
