@@ -345,3 +345,52 @@ func TestShardDigests(t *testing.T) {
 		t.Errorf("an md5sum that is not one: %v", err)
 	}
 }
+
+// TestShardImagesFromCache: Shards.Images reads remote shards from the shard cache where it holds
+// them (no request), and downloads them where it does not; the images are those of the shards on
+// disk.
+func TestShardImagesFromCache(t *testing.T) {
+	_, local, _, srv := remoteFixture(t)
+	t.Setenv("TMPDIR", t.TempDir())
+	asNewProcess(t)
+	cache := filepath.Join(t.TempDir(), "cache")
+	d, err := Open("shards", "", Options{DataDir: srv.URL + "/index.json", ShardCache: cache})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := d.(*Shards)
+	indices := []int{0, s.Len() - 1}
+	want, err := local.Images(indices)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(what string, got map[int]Image) {
+		t.Helper()
+		for _, i := range indices {
+			if !bytes.Equal(got[i].Pix, want[i].Pix) || got[i].H != want[i].H || got[i].W != want[i].W {
+				t.Errorf("%s: sample %d differs from the shard's on disk", what, i)
+			}
+		}
+	}
+	before := srv.count(".tar")
+	got, err := s.Images(indices) // nothing cached yet: the first and last shards downloaded
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("downloaded", got)
+	if n := srv.count(".tar") - before; n != 2 {
+		t.Errorf("%d shard requests without the cache, want 2 (the first and the last shard)", n)
+	}
+	readRange(t, s, 0, s.Len()) // fills the cache
+	if files := cacheFiles(t, cache); len(files) != len(s.Paths()) {
+		t.Fatalf("cached %v, want the %d shards", files, len(s.Paths()))
+	}
+	before = srv.count(".tar")
+	if got, err = s.Images(indices); err != nil {
+		t.Fatal(err)
+	}
+	check("cached", got)
+	if n := srv.count(".tar") - before; n != 0 {
+		t.Errorf("%d shard requests with the shards cached, want none", n)
+	}
+}

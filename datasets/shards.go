@@ -65,8 +65,9 @@ func (s *Shards) exifOriented() bool { return s.orient }
 // Images decodes the samples at indices (positions in the split's order, the order evaluation
 // reads it in: the shards in turn, each in its members' order), at their original size and turned
 // by their EXIF orientation as the set turns its images, and returns them by index. It reads only
-// the shards that hold them, each from its start to the last of them: a shard is a stream. An
-// index outside the split is an error, as is a shard with fewer samples than counted.
+// the shards that hold them, each from its start to the last of them (a shard is a stream), from
+// the shard cache where it holds them. An index outside the split is an error, as is a shard with
+// fewer samples than counted.
 func (s *Shards) Images(indices []int) (map[int]Image, error) {
 	want := map[int]bool{}
 	for _, i := range indices {
@@ -86,7 +87,7 @@ func (s *Shards) Images(indices []int) (map[int]Image, error) {
 		if last < 0 {
 			continue
 		}
-		r, err := openShard(p)
+		r, err := s.openForImages(sh)
 		if err != nil {
 			return nil, err
 		}
@@ -111,6 +112,27 @@ func (s *Shards) Images(indices []int) (map[int]Image, error) {
 		r.close()
 	}
 	return out, nil
+}
+
+// openForImages opens shard sh for Images: its copy in the shard cache when it has one (of the
+// index's size, where the index gives it), else the shard itself.
+func (s *Shards) openForImages(sh int) (*shardReader, error) {
+	p := s.paths[sh]
+	if s.cache != "" && isRemote(p) {
+		var size int64
+		if sh < len(s.sizes) {
+			size = s.sizes[sh]
+		}
+		if f := openCached(filepath.Join(s.cache, CacheName(p)), size); f != nil {
+			st, err := f.Stat()
+			if err != nil {
+				f.Close()
+				return nil, damagedErr(p, "", -1, err)
+			}
+			return newShardReader(p, f, st.Size(), f, nil)
+		}
+	}
+	return openShard(p)
 }
 
 // ExpandPattern expands a WebDataset shard pattern: numeric ranges {000000..000146} (zero-padded to
