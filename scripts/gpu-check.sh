@@ -16,7 +16,7 @@
 #                      batch 256 and 1024, inference, ResNet-50 224 px step at batch 128; peak GPU
 #                      memory and utilisation from nvidia-smi; bench.log has each row as it finishes
 #   job.txt            the default job (train with no flags, on MNIST) with its time and accuracy,
-#                      and the time of its t-SNE map of 2,000 test images; job-map.png is that map
+#                      and the time and trustworthiness of its t-SNE map of 2,000 test images; job-map.png is that map
 #   nvidia-smi.csv     utilisation, memory and power of every GPU, every 0.5 s, for the whole run
 #   phases.txt         when each phase started and ended
 #
@@ -202,7 +202,7 @@ if has job; then
   # run shrinks it (these flags may change with the train command; only the dry run needs them).
   (( DRY )) && jobargs+=(-steps 2 -batch-size 32 -width 4 -dataset synthetic -channels 3 -subset 512 -eval-subset 128 -baselines=false -probe-epochs 1)
   run job "$(cap job)" "$OUT/job.txt" "$WORK/train" "${jobargs[@]}"
-  grep -E 'Trained|Measured on|linear probe|kNN|online|top-5|t-SNE of .*done="([0-9]+)/\1 ' "$OUT/job.txt" | sed 's/^/  /' >> "$OUT/summary.md"
+  grep -E 'Trained|Measured on|linear probe|kNN|online|top-5|trustworthiness|t-SNE of .*done="([0-9]+)/\1 ' "$OUT/job.txt" | sed 's/^/  /' >> "$OUT/summary.md"
   cp "$WORK/job/map.png" "$OUT/job-map.png" 2>/dev/null || note "  (no map.png: the job drew no t-SNE map)"
 fi
 
