@@ -223,7 +223,7 @@ func openIndex(loc, split, read string, percent float64, held bool) (*Shards, er
 	s.classes = idx.Classes
 	for _, near := range []string{loc, s.paths[0]} {
 		if s.classes == nil {
-			if names, err := readClassNames(beside(near, "classes.txt")); err == nil {
+			if names, err := shardClassNames(near); err == nil {
 				s.classes = names
 			}
 		}

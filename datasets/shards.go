@@ -299,7 +299,8 @@ func shardPaths(pattern, split string) ([]string, error) {
 //
 // A missing shard is an ErrUsage error; a truncated or malformed one, or a sample without its
 // image, an ErrDamaged error naming the shard and member. If the shards' folder holds a file
-// classes.txt (one class name per line, as mkshards writes) it names the classes.
+// classes.txt (one class name per line, as mkshards writes) it names the classes; else a
+// classnames.txt beside the shards or above their split folder (classNameFiles).
 func OpenShards(pattern, split string) (*Shards, error) { return openShards(pattern, split, 0) }
 
 // openShards is OpenShards, but with percent > 0 it divides the training split's shards
@@ -470,7 +471,7 @@ func scanShards(paths []string, split string, progress func(done int), digests b
 		for i := range s.classes {
 			s.classes[i] = strconv.Itoa(i)
 		}
-		if names, err := readClassNames(beside(paths[0], "classes.txt")); err == nil && len(names) >= len(s.classes) {
+		if names, err := shardClassNames(paths[0]); err == nil && len(names) >= len(s.classes) {
 			s.classes = names
 		}
 	}
@@ -494,6 +495,25 @@ func checkShardClasses(dir, split string) error {
 	}
 	return usageErr(dir, fmt.Errorf("classes %s (classes.txt) differ from those of %s (%s): the labels would not match",
 		summarize(held), trainFile, summarize(train)), "write the shards again with mkshards from a folder whose splits have the same class folders")
+}
+
+// classNameFiles are the files, relative to a shard, that name the classes of its labels, one a
+// line, looked for in this order: mkshards' classes.txt beside the shards, and CLIP_benchmark's
+// classnames.txt (its WebDataset copies of torchvision's data sets on the Hugging Face Hub)
+// beside them or above their split folder.
+var classNameFiles = []string{"classes.txt", "classnames.txt", "../classnames.txt"}
+
+// shardClassNames reads the class names of the shards beside loc (a shard, or their index): the
+// first of classNameFiles that exists.
+func shardClassNames(loc string) ([]string, error) {
+	err := error(os.ErrNotExist)
+	for _, name := range classNameFiles {
+		var names []string
+		if names, err = readClassNames(beside(loc, name)); err == nil {
+			return names, nil
+		}
+	}
+	return nil, err
 }
 
 func readClassNames(loc string) ([]string, error) {

@@ -946,6 +946,48 @@ func TestShardsImages(t *testing.T) {
 	}
 }
 
+// TestCLIPBenchmarkShards: CLIP_benchmark's WebDataset layout (train/0.tar, test/0.tar, and
+// classnames.txt above them, no classes.txt) opens by its folder, each split named by
+// classnames.txt; classes.txt beside the shards comes first.
+func TestCLIPBenchmarkShards(t *testing.T) {
+	images, root := t.TempDir(), t.TempDir()
+	makeFolder(t, filepath.Join(images, "train"), []string{"a", "b"}, 3)
+	makeFolder(t, filepath.Join(images, "test"), []string{"a", "b"}, 2)
+	for _, split := range []string{"train", "test"} {
+		f, err := OpenFolder(filepath.Join(images, split), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := t.TempDir()
+		paths, err := WriteShards(f, out, ShardOptions{PerShard: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range paths {
+			if err := os.MkdirAll(filepath.Join(root, split), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Rename(p, filepath.Join(root, split, fmt.Sprintf("%d.tar", i))); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	writeFile(t, filepath.Join(root, "classnames.txt"), []byte("apple tree\nbanana\n"))
+	for split, n := range map[string]int{SplitTrain: 6, SplitTest: 4} {
+		s, err := OpenShards(root, split)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if info := s.Info(); info.Len != n || !slices.Equal(info.ClassNames, []string{"apple tree", "banana"}) {
+			t.Errorf("%s split: %d images, classes %q; want %d, named by classnames.txt", split, info.Len, info.ClassNames, n)
+		}
+	}
+	writeFile(t, filepath.Join(root, "train", "classes.txt"), []byte("a\nb\n"))
+	if s, err := OpenShards(root, SplitTrain); err != nil || !slices.Equal(s.Info().ClassNames, []string{"a", "b"}) {
+		t.Errorf("with classes.txt beside the shards: %v; want its names", err)
+	}
+}
+
 // A quoted "~/" in a data path is the home folder, as the shell would have made it.
 func TestExpandHome(t *testing.T) {
 	home := t.TempDir()
