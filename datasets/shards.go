@@ -58,7 +58,15 @@ type Shards struct {
 	md5s []string
 	// orient turns images by their EXIF orientation (Options.ExifOrientation).
 	orient bool
+	// labelCounts are the samples of each class, counted by a scan; nil when opened by an index
+	// (which does not count them) or unlabelled.
+	labelCounts []int
 }
+
+// LabelCounts returns the number of samples of each class (of Info().NumClasses), counted when
+// the shards were scanned; nil for shards opened by their index, which does not count them, and
+// for unlabelled shards.
+func (s *Shards) LabelCounts() []int { return s.labelCounts }
 
 func (s *Shards) exifOriented() bool { return s.orient }
 
@@ -381,7 +389,8 @@ func scanShards(paths []string, split string, progress func(done int), digests b
 	type scan struct {
 		count    int
 		maxLabel int32
-		noLabel  string // first sample without .cls
+		noLabel  string        // first sample without .cls
+		labels   map[int32]int // samples of each label
 		sum      *shardSum
 		err      error
 	}
@@ -405,7 +414,7 @@ func scanShards(paths []string, split string, progress func(done int), digests b
 				}()
 			}
 			sc := &scans[i]
-			sc.maxLabel = -1
+			sc.maxLabel, sc.labels = -1, map[int32]int{}
 			var r *shardReader
 			var err error
 			if digests {
@@ -432,6 +441,9 @@ func scanShards(paths []string, split string, progress func(done int), digests b
 				}
 				if smp.label < 0 && sc.noLabel == "" {
 					sc.noLabel = smp.key
+				}
+				if smp.label >= 0 {
+					sc.labels[smp.label]++
 				}
 				sc.maxLabel = max(sc.maxLabel, smp.label)
 				sc.count++
@@ -471,8 +483,15 @@ func scanShards(paths []string, split string, progress func(done int), digests b
 		for i := range s.classes {
 			s.classes[i] = strconv.Itoa(i)
 		}
+		s.labelCounts = make([]int, maxLabel+1)
+		for _, sc := range scans {
+			for l, n := range sc.labels {
+				s.labelCounts[l] += n
+			}
+		}
 		if names, err := shardClassNames(paths[0]); err == nil && len(names) >= len(s.classes) {
 			s.classes = names
+			s.labelCounts = append(s.labelCounts, make([]int, len(names)-len(s.labelCounts))...)
 		}
 	}
 	return s, nil

@@ -988,6 +988,44 @@ func TestCLIPBenchmarkShards(t *testing.T) {
 	}
 }
 
+// TestShardsLabelCounts: a scan counts each class's samples (a class without any counted as 0,
+// by classes.txt); shards opened by their index, which does not count them, give none, and so do
+// unlabelled shards.
+func TestShardsLabelCounts(t *testing.T) {
+	images, dir, flat := t.TempDir(), t.TempDir(), t.TempDir()
+	makeFolder(t, filepath.Join(images, "a"), nil, 5)
+	makeFolder(t, filepath.Join(images, "b"), nil, 2)
+	f, err := OpenFolder(images, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteShards(f, dir, ShardOptions{PerShard: 3}); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(dir, "classes.txt"), []byte("a\nb\nc\n")) // a class without images
+	s, err := OpenShards(dir, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.LabelCounts(); !slices.Equal(got, []int{5, 2, 0}) || s.Info().NumClasses != 3 {
+		t.Errorf("label counts %v of %d classes, want [5 2 0] of 3", got, s.Info().NumClasses)
+	}
+	if idx, err := OpenShards(filepath.Join(dir, "index.json"), ""); err != nil || idx.LabelCounts() != nil {
+		t.Errorf("by the index: %v, counts %v; want none", err, idx.LabelCounts())
+	}
+	makeFolder(t, filepath.Join(flat, "in"), nil, 3)
+	u, err := OpenFolder(filepath.Join(flat, "in"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := WriteShards(u, filepath.Join(flat, "out"), ShardOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if us, err := OpenShards(filepath.Join(flat, "out"), ""); err != nil || us.LabelCounts() != nil {
+		t.Errorf("unlabelled shards: %v, counts %v; want none", err, us.LabelCounts())
+	}
+}
+
 // A quoted "~/" in a data path is the home folder, as the shell would have made it.
 func TestExpandHome(t *testing.T) {
 	home := t.TempDir()

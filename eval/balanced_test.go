@@ -14,12 +14,15 @@ import (
 )
 
 // TestClassWeights: N/(C·n_c) over the classes present, 0 for a class without rows; a row of
-// unknown label (-1) is not counted.
+// unknown label (-1) is not counted; the same from the counts (ClassWeightsOf).
 func TestClassWeights(t *testing.T) {
 	got := ClassWeights([]int32{0, 0, -1, 0, 1, 0, 0}, 3)
 	want := []float32{6.0 / (2 * 5), 6.0 / (2 * 1), 0}
 	if !slices.Equal(got, want) {
 		t.Errorf("class weights %v, want %v", got, want)
+	}
+	if of := ClassWeightsOf([]int{5, 1, 0}); !slices.Equal(of, want) {
+		t.Errorf("class weights of the counts 5, 1, 0: %v, want %v", of, want)
 	}
 }
 

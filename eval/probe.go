@@ -47,20 +47,24 @@ type ProbeConfig struct {
 // for a class without rows. Rows of unknown label (-1) are not counted.
 func ClassWeights(labels []int32, classes int) []float32 {
 	count := make([]int, classes)
-	n := 0
 	for _, l := range labels {
 		if l >= 0 {
 			count[l]++
-			n++
 		}
 	}
-	present := 0
+	return ClassWeightsOf(count)
+}
+
+// ClassWeightsOf are ClassWeights of labels that count[c] rows have for each class c.
+func ClassWeightsOf(count []int) []float32 {
+	n, present := 0, 0
 	for _, k := range count {
 		if k > 0 {
+			n += k
 			present++
 		}
 	}
-	w := make([]float32, classes)
+	w := make([]float32, len(count))
 	for c, k := range count {
 		if k > 0 {
 			w[c] = float32(float64(n) / float64(present*k))

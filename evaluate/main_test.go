@@ -1348,10 +1348,16 @@ func TestPredictionsOfShards(t *testing.T) {
 			t.Errorf("%s: header %v, keys %v; want key first, and the keys %v", path, rows[0], got, want)
 		}
 	}
-	// Class weights need every training label beforehand, which shards, read in order, do not give.
-	if o := evaluate(t, "-checkpoint", run, "-weights", "freeze", "-epochs", "1", "-baseline=false", "-checkpoint-dir", filepath.Join(t.TempDir(), "cw"), "-class-weight", "balanced"); o.code != 2 ||
-		!strings.Contains(o.stderr, "class weights need the training labels beforehand: an in-memory data set or an image folder, not -dataset shards") {
-		t.Errorf("-class-weight balanced on shards: exit %d, want 2:\n%s", o.code, o.stderr)
+	// Class weights need each class's number of training images beforehand: a scan of the shards
+	// counts them, an index does not.
+	if o := evaluate(t, "-checkpoint", run, "-weights", "freeze", "-epochs", "1", "-baseline=false", "-checkpoint-dir", filepath.Join(t.TempDir(), "cw"), "-class-weight", "balanced"); o.code != 0 ||
+		!strings.Contains(o.stderr, "class weights (balanced)") || !strings.Contains(o.stderr, "[1 1]") {
+		t.Errorf("-class-weight balanced on shards by their folder: exit %d, want 0 and the weights 1 and 1 logged:\n%s", o.code, o.stderr)
+	}
+	index := filepath.Join(shards, "train", "index.json")
+	if o := evaluate(t, "-checkpoint", run, "-data-dir", index, "-weights", "freeze", "-epochs", "1", "-baseline=false", "-checkpoint-dir", filepath.Join(t.TempDir(), "cw2"), "-class-weight", "balanced"); o.code != 2 ||
+		!strings.Contains(o.stderr, "class weights need each class's number of training images beforehand, which the index "+index+" does not give") {
+		t.Errorf("-class-weight balanced on shards by their index: exit %d, want 2:\n%s", o.code, o.stderr)
 	}
 	// A map of shards names its points by key, and draws thumbnails of them (read in one pass).
 	fig := filepath.Join(t.TempDir(), "map.svg")

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -207,7 +208,7 @@ func Run(b backends.Backend, cfg Config, init []checkpoints.Variable, opts train
 	net := &network{model: cfg.Encoder.Model, dtype: dtype, classes: classes, frozen: cfg.Weights == Freeze}
 	var classWeights []float32
 	if cfg.ClassWeight == "balanced" {
-		classWeights = eval.ClassWeights(datasets.Labels(train.(datasets.Source)), classes) // loadData checked
+		classWeights = eval.ClassWeightsOf(labelCounts(train, classes)) // loadData checked that there are counts
 		logger.Info("class weights (balanced)", "weights", classWeights)
 	}
 	stepExec, err := context.NewExec(b, ctx.Checked(false), func(ctx *context.Context, images, labels *Node) []*Node {
@@ -517,8 +518,8 @@ func loadData(cfg Config, logger *log.Logger) (train, test datasets.Data, err er
 		}
 		train = datasets.Select(src, idx)
 	}
-	if _, ok := train.(datasets.Source); cfg.ClassWeight != "" && !ok {
-		return nil, nil, config.Errorf("class-weight", "class weights need the training labels beforehand: an in-memory data set or an image folder, not -dataset %s", cfg.Dataset)
+	if cfg.ClassWeight != "" && labelCounts(train, info.NumClasses) == nil {
+		return nil, nil, config.Errorf("class-weight", "class weights need each class's number of training images beforehand, which the index %s does not give: name the shards by their folder or a pattern (they are then scanned once, and their labels counted)", datasets.DataDirOf(cfg.Dataset, cfg.DataDir))
 	}
 	if n := train.Info().Len; n < cfg.BatchSize && !cfg.FitBatch {
 		return nil, nil, config.Errorf("batch-size", "%d is larger than the %d training images (%g%% of %d): use a smaller -batch-size",
@@ -553,4 +554,25 @@ func augmentation(name string, size int) datasets.Augmentation {
 		v = datasets.ViewConfig{Size: size}
 	}
 	return datasets.Augmentation{Name: "supervised-" + name, View1: v, View2: datasets.ViewConfig{Size: size}}
+}
+
+// labelCounts returns the number of training images of each of classes classes: counted from the
+// labels of a data set read in any order, or as shards' scan counted them; nil where they are not
+// known beforehand (shards opened by their index).
+func labelCounts(train datasets.Data, classes int) []int {
+	switch d := train.(type) {
+	case datasets.Source:
+		count := make([]int, classes)
+		for _, l := range datasets.Labels(d) {
+			if l >= 0 && int(l) < classes {
+				count[l]++
+			}
+		}
+		return count
+	case *datasets.Shards:
+		if c := d.LabelCounts(); c != nil {
+			return append(slices.Clone(c), make([]int, max(0, classes-len(c)))...)[:classes]
+		}
+	}
+	return nil
 }
