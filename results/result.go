@@ -321,7 +321,8 @@ type CrossValidation struct {
 	LinearProbeBalanced *MeanSD `json:"linear_probe_balanced,omitempty"`
 	KNN                 *MeanSD `json:"knn,omitempty"`
 	KNNBalanced         *MeanSD `json:"knn_balanced,omitempty"`
-	// LinearProbeTop5 and KNNTop5 are their top-5 accuracies' (of more than 5 classes).
+	// LinearProbeTop5 and KNNTop5 are the mean and sd of their top-5 accuracies (of more than 5
+	// classes).
 	LinearProbeTop5 *MeanSD `json:"linear_probe_top5,omitempty"`
 	KNNTop5         *MeanSD `json:"knn_top5,omitempty"`
 }

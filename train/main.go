@@ -121,7 +121,8 @@ func run(args []string) int {
 }
 
 // printAccuracy prints the final evaluation's accuracies that were measured (all of them, or
-// those of the phases that finished before a signal).
+// those of the phases that finished before a signal), and where the map of the embeddings is, with
+// its trustworthiness.
 func printAccuracy(w io.Writer, res *results.Pretrain, cfg config.Config) {
 	if res.Linear == nil || res.KNN == nil {
 		return
