@@ -1144,18 +1144,26 @@ func foldsRun(t *testing.T, classes string, n int) string {
 	return writeTinyRun(t, func(c *config.Config) { c.Dataset, c.DataDir, c.ImageSize, c.LabelTable = "folder", flat, 16, table }, 3)
 }
 
-// TestFoldsTop5: of more than 5 classes, each fold's top-5 accuracies are those of evaluating with
-// the folds as a split column (-split-column fold=i), printed, and their mean and sample standard
-// deviation recorded; of 5 or fewer (TestFolds), none.
-func TestFoldsTop5(t *testing.T) {
-	run := foldsRun(t, "abcdef", 3)
-	common := []string{"-checkpoint", run, "-probe-epochs", "2", "-knn-k", "3"}
+// crossValidated evaluates a tiny run on n images of each class of classes (foldsRun) with
+// -folds 3, and returns the flags common to its evaluations (the run, the probe's epochs and
+// kNN's k), what it printed and its result.
+func crossValidated(t *testing.T, classes string, n int) ([]string, output, results.Evaluate) {
+	t.Helper()
+	common := []string{"-checkpoint", foldsRun(t, classes, n), "-probe-epochs", "2", "-knn-k", "3"}
 	out := filepath.Join(t.TempDir(), "cv.json")
 	o := evaluate(t, append(common, "-folds", "3", "-result", out)...)
 	if o.code != 0 {
 		t.Fatalf("-folds 3: exit %d:\n%s", o.code, o.stderr)
 	}
 	r, _ := readResult(t, out)
+	return common, o, r
+}
+
+// TestFoldsTop5: of more than 5 classes, each fold's top-5 accuracies are those of evaluating with
+// the folds as a split column (-split-column fold=i), printed, and their mean and sample standard
+// deviation recorded; of 5 or fewer (TestFolds), none.
+func TestFoldsTop5(t *testing.T) {
+	common, o, r := crossValidated(t, "abcdef", 3)
 	cv := r.CrossValidation
 	if cv == nil || len(cv.Folds) != 3 || cv.LinearProbeTop5 == nil || cv.KNNTop5 == nil {
 		t.Fatalf("cross-validation %+v: want 3 folds and the top-5 accuracies' mean and sd", cv)
@@ -1193,14 +1201,7 @@ func TestFoldsTop5(t *testing.T) {
 // folds as a split column (-split-column fold=i) scores it, with the mean and sample standard
 // deviation over the folds printed and in -result. Contradicting flags are refused.
 func TestFolds(t *testing.T) {
-	run := foldsRun(t, "ab", 7)
-	common := []string{"-checkpoint", run, "-probe-epochs", "2", "-knn-k", "3"}
-	out := filepath.Join(t.TempDir(), "cv.json")
-	o := evaluate(t, append(common, "-folds", "3", "-result", out)...)
-	if o.code != 0 {
-		t.Fatalf("-folds 3: exit %d:\n%s", o.code, o.stderr)
-	}
-	r, _ := readResult(t, out)
+	common, o, r := crossValidated(t, "ab", 7)
 	cv := r.CrossValidation
 	if cv == nil || len(cv.Folds) != 3 || r.TrainImages == nil || *r.TrainImages != 14 || r.TestImages != nil || r.LinearProbe != nil {
 		t.Fatalf("result %+v: want 3 folds of the 14 images, and no test split's figures", r)
@@ -1294,7 +1295,7 @@ func TestFolds(t *testing.T) {
 		{[]string{"-folds", "15", "-probe-epochs", "1"}, "-folds: 15 folds of 14 labelled images"},
 		{[]string{"-folds", "3", "-probe-epochs", "1", "-knn-k", "10"}, "-knn-k: 10 is more than the 9 training images of the smallest training fold (3 folds)"},
 	} {
-		if o := evaluate(t, append([]string{"-checkpoint", run}, tc.args...)...); o.code != 2 || !strings.Contains(o.stderr, tc.want) {
+		if o := evaluate(t, append(slices.Clone(common[:2]), tc.args...)...); o.code != 2 || !strings.Contains(o.stderr, tc.want) {
 			t.Errorf("%v: exit %d, want 2 and %q:\n%s", tc.args, o.code, tc.want, o.stderr)
 		}
 	}
