@@ -25,13 +25,16 @@ import (
 // them. Locations are relative to the index's folder (or to BasePath when set) unless absolute.
 // Classes, an addition of this toolkit that wids ignores, names the classes of labeled shards;
 // without it, the classes.txt beside the index, or else beside the first shard, names them.
+// ClassCounts, another, counts the samples of each class (what class weights need beforehand);
+// absent in indexes written before it, and by widsindex.
 type ShardIndex struct {
-	Kind     string         `json:"__kind__"`
-	Version  int            `json:"wids_version"`
-	Name     string         `json:"name,omitempty"`
-	BasePath string         `json:"base_path,omitempty"`
-	Classes  []string       `json:"classes,omitempty"`
-	Shards   []IndexedShard `json:"shardlist"`
+	Kind        string         `json:"__kind__"`
+	Version     int            `json:"wids_version"`
+	Name        string         `json:"name,omitempty"`
+	BasePath    string         `json:"base_path,omitempty"`
+	Classes     []string       `json:"classes,omitempty"`
+	ClassCounts []int          `json:"class_counts,omitempty"`
+	Shards      []IndexedShard `json:"shardlist"`
 }
 
 // IndexedShard is one shard of a ShardIndex.
@@ -221,6 +224,9 @@ func openIndex(loc, split, read string, percent float64, held bool) (*Shards, er
 		total += sh.Samples
 	}
 	s.classes = idx.Classes
+	if c := idx.ClassCounts; percent == 0 && len(c) == len(idx.Classes) && sum(c) == total {
+		s.labelCounts = c // of every shard listed: not of a part of them (-val-percent)
+	}
 	for _, near := range []string{loc, s.paths[0]} {
 		if s.classes == nil {
 			if names, err := shardClassNames(near); err == nil {
@@ -251,7 +257,7 @@ func openIndex(loc, split, read string, percent float64, held bool) (*Shards, er
 // where the index will be written), sample count, and the file size and MD5 digest when known
 // (when s's shards were written or scanned by ScanShards, or opened by an index that has them).
 func (s *Shards) Index(dir string) ShardIndex {
-	idx := ShardIndex{Kind: indexKind, Version: 1, Classes: s.classes}
+	idx := ShardIndex{Kind: indexKind, Version: 1, Classes: s.classes, ClassCounts: s.labelCounts}
 	for i, p := range s.paths {
 		sh := IndexedShard{URL: p, Samples: s.counts[i]}
 		if s.sizes != nil {
@@ -283,4 +289,13 @@ func (s *Shards) WriteIndex(path string) error {
 		return err
 	}
 	return atomicfile.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// sum is the sum of counts.
+func sum(counts []int) int {
+	n := 0
+	for _, c := range counts {
+		n += c
+	}
+	return n
 }

@@ -58,14 +58,15 @@ type Shards struct {
 	md5s []string
 	// orient turns images by their EXIF orientation (Options.ExifOrientation).
 	orient bool
-	// labelCounts are the samples of each class, counted by a scan; nil when opened by an index
-	// (which does not count them) or unlabelled.
+	// labelCounts are the samples of each class, counted by a scan or written in the index; nil
+	// where neither counted them, and for unlabelled shards.
 	labelCounts []int
 }
 
 // LabelCounts returns the number of samples of each class (of Info().NumClasses), counted when
-// the shards were scanned; nil for shards opened by their index, which does not count them, and
-// for unlabelled shards.
+// the shards were scanned, or by their index (ShardIndex.ClassCounts); nil for shards opened by
+// an index that does not count them (or by a part of one: -val-percent), and for unlabelled
+// shards.
 func (s *Shards) LabelCounts() []int { return s.labelCounts }
 
 func (s *Shards) exifOriented() bool { return s.orient }

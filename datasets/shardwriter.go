@@ -175,6 +175,10 @@ func WriteSampleShards(samples iter.Seq[ShardSample], classes []string, outDir s
 		}
 	}
 	keys := map[string]bool{}
+	var labelCounts []int // the samples written of each class
+	if classes != nil {
+		labelCounts = make([]int, len(classes))
+	}
 	var paths []string
 	var counts []int // samples written in each shard
 	var sizes []int64
@@ -199,6 +203,9 @@ func WriteSampleShards(samples iter.Seq[ShardSample], classes []string, outDir s
 				if s.Label >= 0 {
 					if err := writeMember(tw, key+".cls", []byte(strconv.Itoa(int(s.Label)))); err != nil {
 						return err
+					}
+					if int(s.Label) < len(labelCounts) {
+						labelCounts[s.Label]++
 					}
 				}
 				done++
@@ -244,7 +251,7 @@ func WriteSampleShards(samples iter.Seq[ShardSample], classes []string, outDir s
 			return paths, err
 		}
 	}
-	sh := &Shards{paths: paths, counts: counts, classes: classes, sizes: sizes, md5s: md5s}
+	sh := &Shards{paths: paths, counts: counts, classes: classes, sizes: sizes, md5s: md5s, labelCounts: labelCounts}
 	return paths, sh.WriteIndex(filepath.Join(outDir, "index.json"))
 }
 

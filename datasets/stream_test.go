@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"cmp"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"image/color"
@@ -989,8 +990,9 @@ func TestCLIPBenchmarkShards(t *testing.T) {
 }
 
 // TestShardsLabelCounts: a scan counts each class's samples (a class without any counted as 0,
-// by classes.txt); shards opened by their index, which does not count them, give none, and so do
-// unlabelled shards.
+// by classes.txt), and so does the index that WriteShards or a scan writes; an index without
+// counts, or whose counts do not add up, gives none, as do a part of its shards (-val-percent)
+// and unlabelled shards.
 func TestShardsLabelCounts(t *testing.T) {
 	images, dir, flat := t.TempDir(), t.TempDir(), t.TempDir()
 	makeFolder(t, filepath.Join(images, "a"), nil, 5)
@@ -1010,8 +1012,44 @@ func TestShardsLabelCounts(t *testing.T) {
 	if got := s.LabelCounts(); !slices.Equal(got, []int{5, 2, 0}) || s.Info().NumClasses != 3 {
 		t.Errorf("label counts %v of %d classes, want [5 2 0] of 3", got, s.Info().NumClasses)
 	}
-	if idx, err := OpenShards(filepath.Join(dir, "index.json"), ""); err != nil || idx.LabelCounts() != nil {
-		t.Errorf("by the index: %v, counts %v; want none", err, idx.LabelCounts())
+	// The index that WriteShards wrote counts them too (as classes.txt then named two classes).
+	index := filepath.Join(dir, "index.json")
+	if idx, err := OpenShards(index, ""); err != nil || !slices.Equal(idx.LabelCounts(), []int{5, 2}) {
+		t.Errorf("by the index: %v, counts %v; want [5 2]", err, idx.LabelCounts())
+	}
+	// An index written again from a scan (mkshards -index) counts them as the scan does.
+	if err := s.WriteIndex(index); err != nil {
+		t.Fatal(err)
+	}
+	if idx, err := OpenShards(index, ""); err != nil || !slices.Equal(idx.LabelCounts(), []int{5, 2, 0}) {
+		t.Errorf("by the index of the scan: %v, counts %v; want [5 2 0]", err, idx.LabelCounts())
+	}
+	// Counts that do not add up to the samples listed (a stale index), and an index without
+	// counts (widsindex's, or an older one's), give none; so does a part of the shards.
+	raw, err := os.ReadFile(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, counts := range map[string][]int{"stale": {6, 2, 0}, "of other classes": {5, 2}, "without counts": nil} {
+		var m map[string]any
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m["class_counts"] = counts; counts == nil {
+			delete(m, "class_counts")
+		}
+		edited, err := json.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, index, edited)
+		if idx, err := OpenShards(index, ""); err != nil || idx.LabelCounts() != nil {
+			t.Errorf("an index %s: %v, counts %v; want none", name, err, idx.LabelCounts())
+		}
+	}
+	writeFile(t, index, raw)
+	if d, err := Open("shards", SplitTrain, Options{DataDir: index, ValPercent: 34}); err != nil || d.(*Shards).LabelCounts() != nil {
+		t.Errorf("the training shards of -val-percent 34 by the index: %v; want no counts", err)
 	}
 	makeFolder(t, filepath.Join(flat, "in"), nil, 3)
 	u, err := OpenFolder(filepath.Join(flat, "in"), "")

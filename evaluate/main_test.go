@@ -1350,15 +1350,34 @@ func TestPredictionsOfShards(t *testing.T) {
 		}
 	}
 	// Class weights need each class's number of training images beforehand: a scan of the shards
-	// counts them, an index does not.
-	if o := evaluate(t, "-checkpoint", run, "-weights", "freeze", "-epochs", "1", "-baseline=false", "-checkpoint-dir", filepath.Join(t.TempDir(), "cw"), "-class-weight", "balanced"); o.code != 0 ||
-		!strings.Contains(o.stderr, "class weights (balanced)") || !strings.Contains(o.stderr, "[1 1]") {
-		t.Errorf("-class-weight balanced on shards by their folder: exit %d, want 0 and the weights 1 and 1 logged:\n%s", o.code, o.stderr)
-	}
+	// counts them, and so does the index mkshards writes; an index without the counts does not.
 	index := filepath.Join(shards, "train", "index.json")
+	for _, dataDir := range []string{shards, index} {
+		if o := evaluate(t, "-checkpoint", run, "-data-dir", dataDir, "-weights", "freeze", "-epochs", "1", "-baseline=false", "-checkpoint-dir", filepath.Join(t.TempDir(), "cw"), "-class-weight", "balanced"); o.code != 0 ||
+			!strings.Contains(o.stderr, "class weights (balanced)") || !strings.Contains(o.stderr, "[1 1]") {
+			t.Errorf("-class-weight balanced on shards by %s: exit %d, want 0 and the weights 1 and 1 logged:\n%s", dataDir, o.code, o.stderr)
+		}
+	}
+	raw, err := os.ReadFile(index)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "class_counts") // as widsindex writes it, or this toolkit before it counted classes
+	uncounted, _ := json.Marshal(m)
+	if err := os.WriteFile(index, uncounted, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if o := evaluate(t, "-checkpoint", run, "-data-dir", index, "-weights", "freeze", "-epochs", "1", "-baseline=false", "-checkpoint-dir", filepath.Join(t.TempDir(), "cw2"), "-class-weight", "balanced"); o.code != 2 ||
-		!strings.Contains(o.stderr, "class weights need each class's number of training images beforehand, which the index "+index+" does not give") {
-		t.Errorf("-class-weight balanced on shards by their index: exit %d, want 2:\n%s", o.code, o.stderr)
+		!strings.Contains(o.stderr, "class weights need each class's number of training images beforehand, which the index "+index+" does not record") ||
+		!strings.Contains(o.stderr, "mkshards -index") {
+		t.Errorf("-class-weight balanced on shards by an index without class counts: exit %d, want 2:\n%s", o.code, o.stderr)
+	}
+	if err := os.WriteFile(index, raw, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	// A map of shards names its points by key, and draws thumbnails of them (read in one pass).
 	fig := filepath.Join(t.TempDir(), "map.svg")

@@ -519,7 +519,7 @@ func loadData(cfg Config, logger *log.Logger) (train, test datasets.Data, err er
 		train = datasets.Select(src, idx)
 	}
 	if cfg.ClassWeight != "" && labelCounts(train, info.NumClasses) == nil {
-		return nil, nil, config.Errorf("class-weight", "class weights need each class's number of training images beforehand, which the index %s does not give: name the shards by their folder or a pattern (they are then scanned once, and their labels counted)", datasets.DataDirOf(cfg.Dataset, cfg.DataDir))
+		return nil, nil, config.Errorf("class-weight", "class weights need each class's number of training images beforehand, which the index %s does not record (written before indexes counted them, or by widsindex; or a part of its shards, held out by -val-percent): write it again with go run ./datasets/mkshards -index, or name the shards by their folder or a pattern (they are then scanned once, and their labels counted)", datasets.DataDirOf(cfg.Dataset, cfg.DataDir))
 	}
 	if n := train.Info().Len; n < cfg.BatchSize && !cfg.FitBatch {
 		return nil, nil, config.Errorf("batch-size", "%d is larger than the %d training images (%g%% of %d): use a smaller -batch-size",
@@ -557,8 +557,8 @@ func augmentation(name string, size int) datasets.Augmentation {
 }
 
 // labelCounts returns the number of training images of each of classes classes: counted from the
-// labels of a data set read in any order, or as shards' scan counted them; nil where they are not
-// known beforehand (shards opened by their index).
+// labels of a data set read in any order, or as shards' scan or index counted them; nil where
+// they are not known beforehand (shards opened by an index that does not count them).
 func labelCounts(train datasets.Data, classes int) []int {
 	switch d := train.(type) {
 	case datasets.Source:
