@@ -299,6 +299,9 @@ func (st *cacheState) lockShard(ctx context.Context, dir, name string, size int6
 		}
 	})
 	if ctx.Err() != nil {
+		// Acquire may have taken the lock as the context ended: released, or its file would stay
+		// behind as a download under way that none is.
+		_ = l.Unlock()
 		return nil, ctx.Err()
 	}
 	if err != nil {
