@@ -169,8 +169,8 @@ func ReadShardIndex(loc string) (*ShardIndex, error) {
 
 // openIndex opens the shards that the index of split lists: the first of indexCandidates that
 // exists (each read once: no look before). With percent > 0 (openShards), it reads the index of
-// the read split (train) and keeps its held-out shards (holdOutShards) when held is set, the
-// others when not.
+// the read split (train) and keeps its held-out shards when held is set, the others when not
+// (keepHeldOut).
 func openIndex(loc, split, read string, percent float64, held bool) (*Shards, error) {
 	var idx *ShardIndex
 	var err error
@@ -183,21 +183,9 @@ func openIndex(loc, split, read string, percent float64, held bool) (*Shards, er
 		return nil, err
 	}
 	if percent > 0 {
-		names := make([]string, len(idx.Shards))
-		for i, sh := range idx.Shards {
-			names[i] = path.Base(filepath.ToSlash(sh.URL))
-		}
-		out, err := holdOutShards(loc, names, percent)
-		if err != nil {
+		if idx.Shards, err = keepHeldOut(loc, idx.Shards, func(sh IndexedShard) string { return sh.URL }, percent, held); err != nil {
 			return nil, err
 		}
-		kept := idx.Shards[:0:0]
-		for i, sh := range idx.Shards {
-			if out[i] == held {
-				kept = append(kept, sh)
-			}
-		}
-		idx.Shards = kept
 	}
 	s := &Shards{split: split, index: loc, readAhead: DefaultReadAhead}
 	total := 0

@@ -329,21 +329,9 @@ func openShards(pattern, split string, percent float64) (*Shards, error) {
 		return nil, err
 	}
 	if percent > 0 {
-		names := make([]string, len(paths))
-		for i, p := range paths {
-			names[i] = path.Base(filepath.ToSlash(p))
-		}
-		out, err := holdOutShards(pattern, names, percent)
-		if err != nil {
+		if paths, err = keepHeldOut(pattern, paths, func(p string) string { return p }, percent, held); err != nil {
 			return nil, err
 		}
-		kept := paths[:0:0]
-		for i, p := range paths {
-			if out[i] == held {
-				kept = append(kept, p)
-			}
-		}
-		paths = kept
 	}
 	var report func(int)
 	if isRemote(paths[0]) {
@@ -714,6 +702,26 @@ func holdOutShards(where string, names []string, percent float64) ([]bool, error
 		out[i] = true
 	}
 	return out, nil
+}
+
+// keepHeldOut keeps, of the shards items (each located by loc), the held-out ones
+// (holdOutShards, by their file names) when held is set, the others when not, in their order.
+func keepHeldOut[T any](where string, items []T, loc func(T) string, percent float64, held bool) ([]T, error) {
+	names := make([]string, len(items))
+	for i, it := range items {
+		names[i] = path.Base(filepath.ToSlash(loc(it)))
+	}
+	out, err := holdOutShards(where, names, percent)
+	if err != nil {
+		return nil, err
+	}
+	kept := items[:0:0]
+	for i, it := range items {
+		if out[i] == held {
+			kept = append(kept, it)
+		}
+	}
+	return kept, nil
 }
 
 // shardNumber is the number at the end of a shard's name, before its extension.
