@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"path/filepath"
-	"slices"
 	"sort"
 	"sync/atomic"
 	"time"
@@ -571,7 +570,9 @@ func labelCounts(train datasets.Data, classes int) []int {
 		return count
 	case *datasets.Shards:
 		if c := d.LabelCounts(); c != nil {
-			return append(slices.Clone(c), make([]int, max(0, classes-len(c)))...)[:classes]
+			count := make([]int, classes)
+			copy(count, c)
+			return count
 		}
 	}
 	return nil
