@@ -458,6 +458,24 @@ func TestNearestNeighbours(t *testing.T) {
 	}
 }
 
+// TestNearestByDistance: the nearest keys by Euclidean distance first (ties by row), each with
+// its squared distance negated; key 3 lies along query 0's direction (cosine similarity 1) and
+// far.
+func TestNearestByDistance(t *testing.T) {
+	b := backendtest.Backend(t)
+	keys := Features{N: 4, D: 2, X: []float32{2, 0, 0, 1, 3, 3, 10, 0}}
+	queries := Features{N: 2, D: 2, X: []float32{1, 0, 0, 0}}
+	got, err := NearestByDistance(b, keys, queries, 3, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Query (1, 0): key 0 at d² 1, key 1 at 2, key 2 at 13 (key 3, along the same direction as key
+	// 0, at 81). Query (0, 0): key 1 at 1, key 0 at 4, key 2 at 18.
+	if s := fmt.Sprint(got); s != "[[{0 -1} {1 -2} {2 -13}] [{1 -1} {0 -4} {2 -18}]]" {
+		t.Errorf("neighbours %s, want [[{0 -1} {1 -2} {2 -13}] [{1 -1} {0 -4} {2 -18}]]", s)
+	}
+}
+
 // TestTopK: hand-ranked rows of 3 classes. Row 0: label 2 scores highest (top-1 hit). Row 1: label
 // 0 ties class 1 for first and counts first (the lower index). Row 2: label 1 ties class 0 for
 // first and counts second: a top-1 miss, a top-2 hit. Row 3 is unlabelled (-1) and not counted.

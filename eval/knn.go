@@ -10,6 +10,8 @@ import (
 	"github.com/gomlx/gomlx/backends"
 	. "github.com/gomlx/gomlx/pkg/core/graph"
 	"github.com/gomlx/gomlx/pkg/core/tensors"
+
+	"github.com/gomlx-ssl/vicreg/linalg"
 )
 
 // KNNConfig configures the weighted kNN classifier of Wu et al. (2018), as solo-learn uses it:
@@ -67,7 +69,7 @@ func KNNScores(b backends.Backend, train, test Features, cfg KNNConfig) (KNNResu
 	votes := make([]float64, classes)
 	pred := make([]int32, test.N)
 	top5 := 0
-	err := eachNeighbours(b, train, test, [2]string{"training", "test"}, cfg.K, cfg.BatchSize, cfg.Progress, func(i int, nbs []Neighbour) {
+	err := eachNeighbours(b, train, test, [2]string{"training", "test"}, cfg.K, cfg.BatchSize, cosine, cfg.Progress, func(i int, nbs []Neighbour) {
 		clear(votes)
 		for _, nb := range nbs {
 			votes[train.Labels[nb.Index]] += math.Exp(float64(nb.Similarity) / cfg.Temperature)
@@ -87,7 +89,8 @@ func KNNScores(b backends.Backend, train, test Features, cfg KNNConfig) (KNNResu
 	return res, nil
 }
 
-// Neighbour is one of a query's nearest keys: its row in the keys and its cosine similarity.
+// Neighbour is one of a query's nearest keys: its row in the keys and its cosine similarity (of
+// NearestByDistance: its squared Euclidean distance, negated).
 type Neighbour struct {
 	Index      int
 	Similarity float32
@@ -98,8 +101,19 @@ type Neighbour struct {
 // the keys when there are fewer than k. The similarity products run on the backend, batch query
 // rows at a time (0: 256).
 func NearestNeighbours(b backends.Backend, keys, queries Features, k, batch int) ([][]Neighbour, error) {
+	return nearest(b, keys, queries, k, batch, cosine)
+}
+
+// NearestByDistance is NearestNeighbours by Euclidean distance: each query row's k nearest rows
+// of keys, the nearest first (ties by row), each Neighbour's Similarity the negated squared
+// distance (float32, linalg.CrossSquaredDistances).
+func NearestByDistance(b backends.Backend, keys, queries Features, k, batch int) ([][]Neighbour, error) {
+	return nearest(b, keys, queries, k, batch, negSquaredDistance)
+}
+
+func nearest(b backends.Backend, keys, queries Features, k, batch int, score func(queries, keys *Node) *Node) ([][]Neighbour, error) {
 	out := make([][]Neighbour, queries.N)
-	err := eachNeighbours(b, keys, queries, [2]string{"key", "query"}, k, batch, nil, func(i int, nbs []Neighbour) {
+	err := eachNeighbours(b, keys, queries, [2]string{"key", "query"}, k, batch, score, nil, func(i int, nbs []Neighbour) {
 		sorted := slices.Clone(nbs)
 		slices.SortFunc(sorted, func(a, b Neighbour) int {
 			if a.Similarity != b.Similarity {
@@ -115,9 +129,18 @@ func NearestNeighbours(b backends.Backend, keys, queries Features, k, batch int)
 	return out, nil
 }
 
-// eachNeighbours calls fn with each query row's k nearest keys (in no particular order). names
-// are what the keys and the queries are called in errors.
-func eachNeighbours(b backends.Backend, keys, queries Features, names [2]string, k, batch int, progress func(done, total int), fn func(query int, nbs []Neighbour)) error {
+// The similarities eachNeighbours ranks keys by, of a batch of query rows and all the keys.
+var (
+	cosine = func(queries, keys *Node) *Node {
+		return MatMul(l2Normalize(queries), Transpose(l2Normalize(keys), 0, 1))
+	}
+	negSquaredDistance = func(queries, keys *Node) *Node { return Neg(linalg.CrossSquaredDistances(queries, keys)) }
+)
+
+// eachNeighbours calls fn with each query row's k keys of the highest score (cosine or
+// negSquaredDistance; in no particular order). names are what the keys and the queries are
+// called in errors.
+func eachNeighbours(b backends.Backend, keys, queries Features, names [2]string, k, batch int, score func(queries, keys *Node) *Node, progress func(done, total int), fn func(query int, nbs []Neighbour)) error {
 	if err := keys.Validate(names[0]); err != nil {
 		return err
 	}
@@ -134,9 +157,7 @@ func eachNeighbours(b backends.Backend, keys, queries Features, names [2]string,
 		return fmt.Errorf("k and the batch size must be positive, got %d and %d", k, batch)
 	}
 	k = min(k, keys.N)
-	similarity, err := NewExec(b, func(queries, keys *Node) *Node {
-		return MatMul(l2Normalize(queries), Transpose(l2Normalize(keys), 0, 1))
-	})
+	similarity, err := NewExec(b, score)
 	if err != nil {
 		return fmt.Errorf("building the similarity product: %w", err)
 	}
