@@ -15,37 +15,47 @@ import (
 )
 
 // BenchmarkTSNE times a whole t-SNE map (1000 iterations, perplexity 30) of N points of 512
-// dimensions (ten clusters), and beside it, once, scikit-learn's exact and Barnes-Hut t-SNE on
-// the same points where /usr/bin/python3 has scikit-learn. Run:
+// dimensions (ten clusters), by each solver, and beside it, once for each N, scikit-learn's
+// t-SNE by the same solvers on the same points where /usr/bin/python3 has scikit-learn. Run:
 // go test -run '^$' -bench TSNE -benchtime 1x ./embedmap/
 func BenchmarkTSNE(b *testing.B) {
 	backend := backendtest.Backend(b)
-	for _, n := range []int{1000, 2000} {
-		x := clusters(10, n/10, 512, 6, 7)
-		compared := false // scikit-learn runs once, not again for each b.N
-		b.Run(fmt.Sprintf("N=%d", n), func(b *testing.B) {
-			var kl float64
+	compared := map[int]bool{} // scikit-learn runs once for each N, not again for each b.N
+	for _, c := range []struct {
+		solver string
+		n      int
+	}{{SolverExact, 1000}, {SolverBarnesHut, 1000}, {SolverExact, 2000}, {SolverBarnesHut, 2000}, {SolverExact, 5000}, {SolverBarnesHut, 5000}, {SolverBarnesHut, 20000}} {
+		x := clusters(10, c.n/10, 512, 6, 7)
+		b.Run(fmt.Sprintf("%s/N=%d", c.solver, c.n), func(b *testing.B) {
+			var m Map
 			for range b.N {
-				m, err := TSNE(backend, x, TSNEConfig{})
-				if err != nil {
+				var err error
+				if m, err = TSNE(backend, x, TSNEConfig{Solver: c.solver}); err != nil {
 					b.Fatal(err)
 				}
-				kl = m.KL
 			}
 			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/map")
-			b.Logf("%s, %s: %d points, KL %.4f, %.2f s a map", cpuinfo.Describe(), backend.Name(), n, kl, b.Elapsed().Seconds()/float64(b.N))
 			b.StopTimer()
-			if !compared {
-				scikitLearn(b, x)
-				compared = true
+			trust, err := Trustworthiness(backend, x, m, TrustNeighbours)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Logf("%s, %s: %s, %d points, KL %.4f, trustworthiness %.4f, %.2f s a map", cpuinfo.Describe(), backend.Name(), c.solver, c.n, m.KL, trust, b.Elapsed().Seconds()/float64(b.N))
+			if !compared[c.n] {
+				methods := []string{"exact", "barnes_hut"}
+				if c.n > 2000 {
+					methods = methods[1:] // its exact map of 5,000 takes about 8 minutes
+				}
+				scikitLearn(b, x, methods)
+				compared[c.n] = true
 			}
 		})
 	}
 }
 
-// scikitLearn logs the time and divergence of scikit-learn's t-SNE of x, exact and Barnes-Hut,
-// when /usr/bin/python3 has it.
-func scikitLearn(b *testing.B, x eval.Features) {
+// scikitLearn logs the time, divergence and trustworthiness of scikit-learn's t-SNE of x by each
+// of methods ("exact", "barnes_hut"), when /usr/bin/python3 has it.
+func scikitLearn(b *testing.B, x eval.Features, methods []string) {
 	py := sklearnPython
 	if !hasScikitLearn() {
 		b.Logf("no scikit-learn for %s to compare with", py)
@@ -57,15 +67,17 @@ func scikitLearn(b *testing.B, x eval.Features) {
 	}
 	script := `
 import sys, time, numpy as np, sklearn
-from sklearn.manifold import TSNE
+from sklearn.manifold import TSNE, trustworthiness
 x = np.load(sys.argv[1])
-for method in ("exact", "barnes_hut"):
+for method in sys.argv[2:]:
     t = time.perf_counter()
-    m = TSNE(2, perplexity=30, init="pca", method=method, learning_rate="auto", random_state=0).fit(x)
-    print(method, time.perf_counter() - t, m.kl_divergence_, sklearn.__version__)
+    m = TSNE(2, perplexity=30, init="pca", method=method, learning_rate="auto", random_state=0)
+    y = m.fit_transform(x)
+    secs = time.perf_counter() - t
+    print(method, secs, m.kl_divergence_, trustworthiness(x, y, n_neighbors=5), sklearn.__version__)
 `
 	start := time.Now()
-	out, err := exec.Command(py, "-c", script, path).Output()
+	out, err := exec.Command(py, append([]string{"-c", script, path}, methods...)...).Output()
 	if err != nil {
 		b.Fatalf("scikit-learn: %v", err)
 	}
@@ -73,7 +85,8 @@ for method in ("exact", "barnes_hut"):
 		f := strings.Fields(line)
 		secs, _ := strconv.ParseFloat(f[1], 64)
 		kl, _ := strconv.ParseFloat(f[2], 64)
-		b.Logf("scikit-learn %s, method=%s: %.2f s a map, KL %.4f", f[3], f[0], secs, kl)
+		trust, _ := strconv.ParseFloat(f[3], 64)
+		b.Logf("scikit-learn %s, method=%s: %.2f s a map, KL %.4f, trustworthiness %.4f", f[4], f[0], secs, kl, trust)
 	}
 	b.Logf("(scikit-learn's run took %s in all)", time.Since(start).Round(time.Second))
 }

@@ -1,8 +1,9 @@
 // Package embedmap lays embeddings out on a plane for a person to look at, and draws them, each
 // class in its colour: whether the classes fall apart, which ones mingle, which images sit among
-// another class's. Two layouts: t-SNE (TSNE: exact, its N × N matrices on the backend), which
-// keeps each point's neighbours near, and PCA (PCA: the first two principal axes), which keeps
-// the largest variances, linear and fast.
+// another class's. Two layouts: t-SNE (TSNE: exact, its N × N matrices on the backend, or
+// Barnes-Hut's approximation for more points, its quadtree in Go), which keeps each point's
+// neighbours near, and PCA (PCA: the first two principal axes), which keeps the largest
+// variances, linear and fast.
 //
 //	rows := embedmap.Sample(x.N, 2000, seed)
 //	m, err := embedmap.TSNE(backend, x.Rows(rows), embedmap.TSNEConfig{})
@@ -41,6 +42,10 @@ type Map struct {
 	KL, Perplexity float64
 	// Variance is PCA's share of the rows' variance along each axis (zero for t-SNE).
 	Variance [2]float64
+	// Solver is t-SNE's gradient (TSNEConfig.Solver: SolverExact or SolverBarnesHut; "" for
+	// PCA), and Angle Barnes-Hut's θ (0 for the exact gradient).
+	Solver string
+	Angle  float64
 }
 
 // Axes names the map's axes.
