@@ -30,8 +30,10 @@ type DrawOptions struct {
 	// Points is the most rows mapped, chosen by Seed (Sample).
 	Points int
 	Seed   uint64
-	// Perplexity is t-SNE's (below the rows mapped).
+	// Perplexity is t-SNE's (below the rows mapped), Solver its gradient (TSNEConfig.Solver:
+	// SolverAuto picks).
 	Perplexity float64
+	Solver     string
 	// Root is the folder the rows' files are named relative to (eval.Features.Names), Classes
 	// the names of the classes, Split what the rows are ("test"), for the title.
 	Root    string
@@ -48,10 +50,10 @@ type DrawOptions struct {
 }
 
 // Draw maps at most o.Points of the rows of x (Sample) by o.Method, draws the map (Figure; its
-// title says what was mapped, of how many, t-SNE's perplexity and divergence, and the map's
-// trustworthiness at TrustNeighbours neighbours, for more than twice as many rows) to o.Figures,
-// writes the coordinates beside the first (WriteCSV), and returns the record of it (its
-// files as given).
+// title says what was mapped, of how many, t-SNE's solver where Barnes-Hut, its perplexity and
+// divergence, and the map's trustworthiness at TrustNeighbours neighbours, for more than twice
+// as many rows) to o.Figures, writes the coordinates beside the first (WriteCSV), and returns
+// the record of it (its files as given).
 func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.EmbeddingMap, error) {
 	if len(o.Figures) == 0 || (o.Thumbnails > 0 && o.Images == nil) {
 		panic("embedmap.Draw: no figure to draw to, or thumbnails without Images to read them")
@@ -64,7 +66,7 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	case MethodPCA:
 		m, err = PCA(sub)
 	case MethodTSNE:
-		m, err = TSNE(b, sub, TSNEConfig{Perplexity: o.Perplexity, Progress: o.Progress})
+		m, err = TSNE(b, sub, TSNEConfig{Perplexity: o.Perplexity, Solver: o.Solver, Progress: o.Progress})
 	default:
 		return nil, fmt.Errorf("embedmap: unknown layout %q: use %s or %s", o.Method, MethodTSNE, MethodPCA)
 	}
@@ -85,6 +87,9 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	}
 	title := fmt.Sprintf("%s of %s%s %s images' embeddings", m.Method, humanize.Comma(int64(sub.N)), of, o.Split)
 	var about []string
+	if m.Solver == SolverBarnesHut {
+		about = append(about, "Barnes-Hut, θ "+strconv.FormatFloat(m.Angle, 'f', -1, 64))
+	}
 	if m.Method == "t-SNE" {
 		about = append(about, "perplexity "+strconv.FormatFloat(math.Round(m.Perplexity*100)/100, 'f', -1, 64), fmt.Sprintf("KL divergence %.3f", m.KL))
 	}
@@ -130,7 +135,7 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 		r.TrustNeighbours = TrustNeighbours
 	}
 	if m.Method == "t-SNE" {
-		r.Perplexity, r.KL = m.Perplexity, &m.KL
+		r.Perplexity, r.KL, r.Solver, r.Angle = m.Perplexity, &m.KL, m.Solver, m.Angle
 	} else {
 		r.Variance = m.Variance[:]
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/charmbracelet/log"
@@ -37,7 +38,7 @@ func drawMap(b backends.Backend, w io.Writer, logger *log.Logger, f *flags, x ev
 		return nil, err
 	}
 	o := embedmap.DrawOptions{Figures: []string{f.mapFile}, Method: f.mapMethod, Points: f.mapPoints, Seed: f.seed, Perplexity: f.perplexity,
-		Root: root, Classes: info.Names(max(info.NumClasses, x.NumClasses)), Split: f.split}
+		Solver: strings.TrimPrefix(f.tsneSolver, "auto"), Root: root, Classes: info.Names(max(info.NumClasses, x.NumClasses)), Split: f.split}
 	if f.mapImages > 0 {
 		o.Thumbnails, o.Images = f.mapImages, func(rows []int) (map[int]image.Image, error) { return imagesOf(d, x, rows) }
 	}

@@ -99,7 +99,7 @@ type flags struct {
 	shardCache, shardCacheSize, labelColumn            string
 	labelTable, splitColumn, testSplit                 string
 	predictions, predict, confusion, classWeight       string
-	mapFile, mapMethod                                 string
+	mapFile, mapMethod, tsneSolver                     string
 	subset, probeEpochs, knnK, batch, folds, mapPoints int
 	mapImages                                          int
 	knnT, percent, valPercent, perplexity              float64
@@ -142,8 +142,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.predict, "predict", "", "with -predictions: the folder of images to classify in place of the test split (unlabelled photos, a Kaggle test_images/; its class folders, if any, give the label column)")
 	fs.StringVar(&f.embeddings, "embeddings", "", "write the embeddings of -split to this .npy or .csv file (each row's file, or WebDataset key, to NAME.files.txt or NAME.keys.txt beside it); its folder must exist")
 	fs.StringVar(&f.mapFile, "map", "", "draw a 2-D map of the embeddings of -split to this .svg or .png file, each class in its colour (whether the classes fall apart, which mingle), and write each image's coordinates beside it (NAME.csv)")
-	fs.StringVar(&f.mapMethod, "map-method", embedmap.MethodTSNE, "-map's layout: tsne (exact t-SNE on the backend, scikit-learn's defaults: neighbours stay near) or pca (the first two principal axes: linear, fast)")
-	fs.IntVar(&f.mapPoints, "map-points", 2000, "-map: the most images mapped, chosen at random by -seed (t-SNE's time and memory grow as their square: 2,000 take about 9 s on two CPU cores)")
+	fs.StringVar(&f.mapMethod, "map-method", embedmap.MethodTSNE, "-map's layout: tsne (t-SNE, scikit-learn's defaults: neighbours stay near) or pca (the first two principal axes: linear, fast)")
+	fs.StringVar(&f.tsneSolver, "tsne-solver", "auto", "-map-method tsne: how its gradient is computed: exact (every pair, on the backend: time and memory grow as the images' square; 2,000 take about 9 s on two CPU cores), barnes-hut (each image's nearest neighbours and a quadtree, on the CPU's cores: time grows as N log N; 20,000 take about 50 s on two cores) or auto (exact up to 2,000 images; Barnes-Hut maps 5,000 in 10 s where the exact gradient takes 70 s, as trustworthy)")
+	fs.IntVar(&f.mapPoints, "map-points", 2000, "-map: the most images mapped, chosen at random by -seed (t-SNE of more than 2,000 uses Barnes-Hut: see -tsne-solver)")
 	fs.IntVar(&f.mapImages, "map-images", 0, "-map: draw this many of the mapped images (chosen by -seed) as thumbnails at their places, framed in their class's colour, to see what lies where (of shards, read in one pass over those that hold them; 0: none)")
 	fs.Float64Var(&f.perplexity, "perplexity", 30, "-map-method tsne: the number of neighbours, in effect, each image's affinities spread over (below the images mapped)")
 	fs.StringVar(&f.result, "result", "", "frozen features: write the result (checkpoint and step, data, images used, accuracies, settings, backend, wall time, date) to this JSON file, replaced atomically; its folder must exist (with -weights each run writes its own result.json)")
@@ -298,16 +299,18 @@ func (f *flags) check() string {
 		return fmt.Sprintf("-map: %s: the file name must end in .svg or .png (the coordinates go beside it, as .csv)", f.mapFile)
 	case f.mapMethod != embedmap.MethodTSNE && f.mapMethod != embedmap.MethodPCA:
 		return fmt.Sprintf("-map-method: unknown layout %q: use tsne or pca", f.mapMethod)
+	case !slices.Contains([]string{"auto", embedmap.SolverExact, embedmap.SolverBarnesHut}, f.tsneSolver):
+		return fmt.Sprintf("-tsne-solver: unknown solver %q: use auto, exact or barnes-hut", f.tsneSolver)
 	case f.mapPoints < 3:
 		return fmt.Sprintf("-map-points: want 3 or more, got %d", f.mapPoints)
 	case f.perplexity < 1:
 		return fmt.Sprintf("-perplexity: want 1 or more, got %g", f.perplexity)
 	case f.mapImages < 0:
 		return fmt.Sprintf("-map-images: want 0 or more, got %d", f.mapImages)
-	case f.mapFile == "" && (f.set["map-method"] || f.set["map-points"] || f.set["perplexity"] || f.set["map-images"]):
-		return "-map-method, -map-points, -map-images and -perplexity shape the map that -map draws: give -map FILE.svg too"
-	case f.mapMethod == embedmap.MethodPCA && f.set["perplexity"]:
-		return "-perplexity is t-SNE's: -map-method pca has none"
+	case f.mapFile == "" && (f.set["map-method"] || f.set["map-points"] || f.set["perplexity"] || f.set["map-images"] || f.set["tsne-solver"]):
+		return "-map-method, -map-points, -map-images, -perplexity and -tsne-solver shape the map that -map draws: give -map FILE.svg too"
+	case f.mapMethod == embedmap.MethodPCA && (f.set["perplexity"] || f.set["tsne-solver"]):
+		return "-perplexity and -tsne-solver are t-SNE's: -map-method pca has neither"
 	case f.folds < 0 || f.folds == 1:
 		return fmt.Sprintf("-folds: want 2 or more (0: no cross-validation), got %d", f.folds)
 	case f.folds > 0 && f.testSplit == "test":

@@ -1762,7 +1762,7 @@ func TestMap(t *testing.T) {
 	r, _ := readResult(t, result)
 	if m := r.Map; m == nil || m.Figure != fig || m.Coordinates != filepath.Join(out, "map.csv") || m.Method != "t-SNE" || m.Split != "test" ||
 		m.Images != 24 || m.Of != 30 || m.Perplexity != 5 || m.KL == nil || !(*m.KL > 0) || m.Variance != nil ||
-		m.Trustworthiness == nil || !(*m.Trustworthiness > 0 && *m.Trustworthiness <= 1) || m.TrustNeighbours != 5 {
+		m.Trustworthiness == nil || !(*m.Trustworthiness > 0 && *m.Trustworthiness <= 1) || m.TrustNeighbours != 5 || m.Solver != "exact" || m.Angle != 0 {
 		t.Errorf("result's map %+v", r.Map)
 	}
 	svg, err := os.ReadFile(fig)
@@ -1784,6 +1784,17 @@ func TestMap(t *testing.T) {
 	}
 	if again := readCSV(t, filepath.Join(out, "map.csv")); fmt.Sprint(again) != fmt.Sprint(rows) {
 		t.Error("thumbnails moved the map's points")
+	}
+
+	// -tsne-solver barnes-hut maps them by Barnes-Hut's gradient, and says so in the title.
+	o = evaluate(t, append(common, "-map-points", "24", "-perplexity", "5", "-seed", "3", "-tsne-solver", "barnes-hut")...)
+	r, _ = readResult(t, result)
+	svg, _ = os.ReadFile(fig)
+	if o.code != 0 || r.Map == nil || r.Map.Solver != "barnes-hut" || r.Map.Angle != 0.5 || r.Map.Images != 24 || !strings.Contains(string(svg), "Barnes-Hut, θ 0.5") {
+		t.Errorf("-tsne-solver barnes-hut: exit %d, map %+v", o.code, r.Map)
+	}
+	if bh := readCSV(t, filepath.Join(out, "map.csv")); fmt.Sprint(bh[1][0]) != fmt.Sprint(rows[1][0]) || fmt.Sprint(bh) == fmt.Sprint(rows) {
+		t.Error("-tsne-solver barnes-hut: want the same images at other places")
 	}
 
 	// The same seed maps the same images to the same places; PCA maps all of them, with the
@@ -1810,10 +1821,13 @@ func TestMap(t *testing.T) {
 		{[]string{"-map", fig, "-map-method", "umap"}, `-map-method: unknown layout "umap": use tsne or pca`},
 		{[]string{"-map", fig, "-map-points", "2"}, "-map-points: want 3 or more, got 2"},
 		{[]string{"-map", fig, "-perplexity", "0.5"}, "-perplexity: want 1 or more, got 0.5"},
-		{[]string{"-perplexity", "10"}, "-map-method, -map-points, -map-images and -perplexity shape the map that -map draws: give -map FILE.svg too"},
+		{[]string{"-perplexity", "10"}, "-map-method, -map-points, -map-images, -perplexity and -tsne-solver shape the map that -map draws: give -map FILE.svg too"},
+		{[]string{"-tsne-solver", "exact"}, "give -map FILE.svg too"},
+		{[]string{"-map", fig, "-tsne-solver", "fft"}, `-tsne-solver: unknown solver "fft": use auto, exact or barnes-hut`},
+		{[]string{"-map", fig, "-map-method", "pca", "-tsne-solver", "exact"}, "-perplexity and -tsne-solver are t-SNE's: -map-method pca has neither"},
 		{[]string{"-map-images", "10"}, "give -map FILE.svg too"},
 		{[]string{"-map", fig, "-map-images", "-1"}, "-map-images: want 0 or more, got -1"},
-		{[]string{"-map", fig, "-map-method", "pca", "-perplexity", "10"}, "-perplexity is t-SNE's: -map-method pca has none"},
+		{[]string{"-map", fig, "-map-method", "pca", "-perplexity", "10"}, "-perplexity and -tsne-solver are t-SNE's: -map-method pca has neither"},
 		{[]string{"-map", fig, "-weights", "freeze"}, "-map draws the encoder's frozen features: give it without -weights"},
 		{[]string{"-map", filepath.Join(out, "missing", "m.svg")}, "does not exist: create it first"},
 		{[]string{"-map", fig, "-perplexity", "30"}, "-perplexity: 30 is not below the 30 images mapped: give -perplexity 10 or less"},

@@ -286,16 +286,20 @@ type Confusion struct {
 // images mapped (of how many) and drawn as thumbnails, with t-SNE's perplexity and
 // Kullback-Leibler divergence, or PCA's shares of the variance along its two axes.
 type EmbeddingMap struct {
-	Figure      string    `json:"figure"`
-	Coordinates string    `json:"coordinates"`
-	Method      string    `json:"method"`
-	Split       string    `json:"split"`
-	Images      int       `json:"images"`
-	Of          int       `json:"of"`
-	Thumbnails  int       `json:"thumbnails,omitempty"` // images drawn at their places on the map
-	Perplexity  float64   `json:"perplexity,omitempty"`
-	KL          *float64  `json:"kl_divergence,omitempty"`
-	Variance    []float64 `json:"variance_share,omitempty"`
+	Figure      string   `json:"figure"`
+	Coordinates string   `json:"coordinates"`
+	Method      string   `json:"method"`
+	Split       string   `json:"split"`
+	Images      int      `json:"images"`
+	Of          int      `json:"of"`
+	Thumbnails  int      `json:"thumbnails,omitempty"` // images drawn at their places on the map
+	Perplexity  float64  `json:"perplexity,omitempty"`
+	KL          *float64 `json:"kl_divergence,omitempty"`
+	// Solver is t-SNE's gradient, "exact" or "barnes-hut" (embedmap.TSNEConfig.Solver), and
+	// Angle Barnes-Hut's θ; absent for PCA, and in files written before Barnes-Hut.
+	Solver   string    `json:"solver,omitempty"`
+	Angle    float64   `json:"angle,omitempty"`
+	Variance []float64 `json:"variance_share,omitempty"`
 	// Trustworthiness is the map's at TrustNeighbours neighbours (embedmap.Trustworthiness: 1
 	// when every neighbour on the map is one of the embeddings; about 0.5 at random); absent for
 	// a map of too few images, and in files written before it was measured.

@@ -87,7 +87,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.ProbeClassWeight, "class-weight", c.ProbeClassWeight, "the final linear probes' weighting of their training images by class: \"\" (none) or balanced (each by its class's inverse frequency, scikit-learn's class_weight=\"balanced\": on imbalanced classes, every class counts alike)")
 	fs.BoolVar(&c.Baselines, "baselines", c.Baselines, "also probe raw pixels and a randomly initialised encoder")
 	fs.Var((*percentList)(&c.LowLabel), "low-label", "also probe with these percentages of the training labels, comma-separated (e.g. 1,10: a class-balanced subset fixed by -seed)")
-	fs.IntVar(&c.MapPoints, "map-points", c.MapPoints, "the most held-out images on the final t-SNE map of the embeddings, drawn to map.svg and map.png in -checkpoint-dir, each class in its colour (0: no map; its time grows as their square)")
+	fs.IntVar(&c.MapPoints, "map-points", c.MapPoints, "the most held-out images on the final t-SNE map of the embeddings, drawn to map.svg and map.png in -checkpoint-dir, each class in its colour (0: no map; exact t-SNE up to 2,000, its time growing as their square, Barnes-Hut's above: 20,000 take about a minute on two CPU cores)")
 	fs.IntVar(&c.EvalSubset, "eval-subset", c.EvalSubset, "evaluate on the first N evaluation images (0: all; in-memory data sets)")
 	fs.StringVar(&c.ExportEncoder, "export-encoder", c.ExportEncoder, "also write the trained encoder alone to this .safetensors file (torchvision's names); its folder must exist")
 	fs.StringVar(&c.OnNonFinite, "on-nonfinite", c.OnNonFinite, "when the loss or a weight becomes NaN/Inf: stop (nothing is saved), or rollback to the newest checkpoint, skipping the batches since (at most 3 times)")
