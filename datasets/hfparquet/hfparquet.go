@@ -2,9 +2,10 @@
 // Hub, for mkshards to write them as WebDataset shards: each split in files named
 // SPLIT-00000-of-00003.parquet (what push_to_hub writes, under data/), or in a folder named after
 // the split (default/train/0000.parquet, the Hub's Parquet conversion); each image a {bytes, path}
-// struct (the datasets library's Image feature), each label an integer whose class names the
-// files' "huggingface" metadata lists (a ClassLabel feature), or a string or integer of another
-// column. Files are read a row group at a time, so that a set larger than memory can be written.
+// struct (the datasets library's Image feature; where the bytes are null, as Dataset.to_parquet
+// leaves the images of a data set loaded from local files, the image is the file at path), each
+// label an integer whose class names the files' "huggingface" metadata lists (a ClassLabel
+// feature), or a string or integer of another column. Files are read a row group at a time, so that a set larger than memory can be written.
 package hfparquet
 
 import (
@@ -121,6 +122,7 @@ type Set struct {
 	Split
 	rows     int64
 	image    []string // the path of the leaf column of the image bytes
+	file     []string // and of the image's file ({bytes, path}'s path), nil without one
 	label    string   // the label column, "" for none
 	names    bool     // the labels are ClassLabel indexes into classes (else values named by classes)
 	integers bool     // the label column holds integers
@@ -206,6 +208,9 @@ func (s *Set) columns(f *parquet.File, path, labelColumn string) error {
 	if s.image == nil {
 		return usageErr(path, fmt.Errorf("no image column (the columns: %s): want an Image feature, or a struct with a bytes field", strings.Join(fields, ", ")),
 			"give the Parquet files of an image data set")
+	}
+	if leaf, ok := f.Schema().Lookup(s.image[0], "path"); ok && leaf.Node.Type().Kind() == parquet.ByteArray {
+		s.file = []string{s.image[0], "path"}
 	}
 	switch {
 	case labelColumn != "":
@@ -333,6 +338,7 @@ func (s *Set) UseClassesOf(train *Set) error {
 type row struct {
 	index int64
 	image []byte
+	file  string // the image's path, read where its bytes are null
 	label string
 }
 
@@ -383,6 +389,17 @@ func (s *Set) readRowGroups(f *parquet.File, groups []int, withImages bool, fn f
 			})
 			if err != nil {
 				return fmt.Errorf("column %s: %w", strings.Join(s.image, "."), err)
+			}
+			if s.file != nil && slices.ContainsFunc(rows, func(r row) bool { return r.image == nil }) {
+				leaf, _ := f.Schema().Lookup(s.file...)
+				err := readColumn(f, g, leaf, len(rows), func(i int, v parquet.Value) {
+					if !v.IsNull() && rows[i].image == nil {
+						rows[i].file = string(v.ByteArray())
+					}
+				})
+				if err != nil {
+					return fmt.Errorf("column %s: %w", strings.Join(s.file, "."), err)
+				}
 			}
 		}
 		if err := fn(rows); err != nil {
@@ -485,12 +502,21 @@ func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets
 			if err == nil {
 				err = fileErr(path, s.readRowGroups(f, []int{g.group}, true, func(rows []row) error {
 					for _, r := range rows {
+						var readErr error
+						if r.image == nil && r.file != "" {
+							r.image, readErr = imageFile(path, r.file)
+						}
 						sample := datasets.ShardSample{Path: path, Member: fmt.Sprintf("row %d", r.index), Index: int(r.index),
 							Key: fmt.Sprintf("%s_%09d", stem, r.index), Ext: datasets.FormatExt(r.image), Data: r.image, Label: s.number1(r.label)}
-						if r.image == nil {
-							sample.Bad = badImage(sample, errors.New("no image bytes (null)"))
-						} else if _, _, err := datasets.ImageSize(r.image); err != nil {
-							sample.Bad = badImage(sample, err)
+						switch {
+						case readErr != nil:
+							sample.Bad = badImage(sample, readErr)
+						case r.image == nil:
+							sample.Bad = badImage(sample, errors.New("no image bytes (null), and no path"))
+						default:
+							if _, _, err := datasets.ImageSize(r.image); err != nil {
+								sample.Bad = badImage(sample, err)
+							}
 						}
 						if !emit(sample) {
 							stopped = true
@@ -518,6 +544,41 @@ func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets
 }
 
 var errStop = errors.New("stopped")
+
+// maxImageFile bounds the size of an image file a row names (a shard's member has the same bound).
+const maxImageFile = 1 << 30
+
+// imageFile reads the image of a row without bytes from its path, name: as it is if absolute,
+// else relative to the folder of the Parquet file at parquetPath, or else to the working folder.
+// It must be a regular file (not a device or a pipe, which could be endless) of at most
+// maxImageFile bytes.
+func imageFile(parquetPath, name string) ([]byte, error) {
+	tried := []string{name}
+	if !filepath.IsAbs(name) {
+		tried = []string{filepath.Join(filepath.Dir(parquetPath), name), name}
+	}
+	for _, p := range tried {
+		info, err := os.Stat(p)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			continue
+		case err != nil:
+			return nil, fmt.Errorf("no image bytes (null); its file: %w", err)
+		case !info.Mode().IsRegular() || info.Size() > maxImageFile:
+			return nil, fmt.Errorf("no image bytes (null), and its file %s is not an image file (%s, %d bytes)", p, info.Mode().Type(), info.Size())
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return nil, fmt.Errorf("no image bytes (null); its file: %w", err)
+		}
+		return data, nil
+	}
+	where := "here"
+	if len(tried) > 1 {
+		where = "beside the Parquet file or in the working folder"
+	}
+	return nil, fmt.Errorf("no image bytes (null), and its file %s is not %s: put the files there, or write the images into the Parquet files (push_to_hub does)", name, where)
+}
 
 // badImage is the error of a sample whose image cannot be read.
 func badImage(x datasets.ShardSample, err error) error {

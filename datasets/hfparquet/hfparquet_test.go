@@ -1,10 +1,14 @@
 package hfparquet
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"image"
+	"image/jpeg"
+	"image/png"
 	"os"
 	"path/filepath"
 	"slices"
@@ -329,4 +333,116 @@ func TestOpenFiles(t *testing.T) {
 	if _, err := o.get(filepath.Join(dir, "missing.parquet")); err == nil || !strings.Contains(err.Error(), "missing.parquet") {
 		t.Errorf("a missing file: %v, want an error naming it", err)
 	}
+}
+
+// pathRow is a row whose image may be a file named by its path, its bytes null (what
+// Dataset.to_parquet writes of a data set loaded from local files).
+type pathRow struct {
+	Image struct {
+		Bytes []byte `parquet:"bytes,optional"`
+		Path  string `parquet:"path,optional"`
+	} `parquet:"image"`
+	Label int64 `parquet:"label"`
+}
+
+// TestImagePaths: a row without image bytes reads the file its path names, relative to the
+// Parquet file's folder (the conversion's fixture, row 3: x23.jpg) or absolute; a file that is
+// not there is a bad image that names it and says what to do; a row with bytes ignores its path.
+func TestImagePaths(t *testing.T) {
+	dir := t.TempDir()
+	fixture, err := os.ReadFile(filepath.Join("testdata", "convert", "default", "train", "0000.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parquetPath := filepath.Join(dir, "default", "train", "0000.parquet")
+	if err := os.MkdirAll(filepath.Dir(parquetPath), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(parquetPath, fixture, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var jpg bytes.Buffer
+	if err := jpeg.Encode(&jpg, image.NewGray(image.Rect(0, 0, 5, 3)), nil); err != nil {
+		t.Fatal(err)
+	}
+	row3 := func() datasets.ShardSample {
+		s, err := Open(Split{Name: "train", Files: []string{parquetPath}}, "breed")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []datasets.ShardSample
+		for x := range s.Samples(0, true, 0) {
+			got = append(got, x)
+		}
+		if len(got) != 5 {
+			t.Fatalf("%d rows, want 5", len(got))
+		}
+		for i, x := range got {
+			if i != 3 && x.Bad != nil {
+				t.Errorf("row %d: %v", i, x.Bad)
+			}
+		}
+		return got[3]
+	}
+	if x := row3(); x.Bad == nil || !strings.Contains(x.Bad.Error(), "no image bytes (null), and its file x23.jpg is not beside the Parquet file or in the working folder: put the files there") {
+		t.Errorf("row 3 without its file: %v", x.Bad)
+	}
+	if err := os.WriteFile(filepath.Join(filepath.Dir(parquetPath), "x23.jpg"), jpg.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if x := row3(); x.Bad != nil || !bytes.Equal(x.Data, jpg.Bytes()) || x.Ext != ".jpg" {
+		t.Errorf("row 3 beside its file: %v, %d bytes, %q; want the file's %d bytes, .jpg", x.Bad, len(x.Data), x.Ext, jpg.Len())
+	}
+
+	// Absolute paths, written here: the file, a missing file, bytes with a path beside them, and a
+	// folder.
+	abs := filepath.Join(dir, "elsewhere", "a.jpg")
+	if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(abs, jpg.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]pathRow, 4)
+	rows[0].Image.Path = abs
+	rows[1].Image.Path = filepath.Join(dir, "elsewhere", "gone.jpg")
+	rows[2].Image.Bytes, rows[2].Image.Path = fixturePNG(t), abs
+	rows[3].Image.Path = filepath.Dir(abs) // a folder
+	file := filepath.Join(dir, "train-00000-of-00001.parquet")
+	fh, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[pathRow](fh)
+	if _, err := w.Write(rows); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := fh.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(Split{Name: "train", Files: []string{file}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []datasets.ShardSample
+	for x := range s.Samples(0, true, 0) {
+		got = append(got, x)
+	}
+	if len(got) != 4 || got[3].Bad == nil || !strings.Contains(got[3].Bad.Error(), "its file "+rows[3].Image.Path+" is not an image file (d") || got[0].Bad != nil || !bytes.Equal(got[0].Data, jpg.Bytes()) ||
+		got[1].Bad == nil || !strings.Contains(got[1].Bad.Error(), "its file "+rows[1].Image.Path+" is not here: put the files there") ||
+		got[2].Bad != nil || !bytes.Equal(got[2].Data, rows[2].Image.Bytes) || got[2].Ext != ".png" {
+		t.Errorf("absolute paths: %+v", got)
+	}
+}
+
+// fixturePNG is a small PNG image's bytes.
+func fixturePNG(t *testing.T) []byte {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 4, 4))); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
 }
