@@ -42,7 +42,7 @@ type DrawOptions struct {
 	// Progress, when set, follows t-SNE's iterations (TSNEConfig.Progress).
 	Progress func(done, total int)
 	// Thumbnails is how many of the mapped rows are drawn as thumbnails of their images at their
-	// places (AddThumbnails; chosen by Seed among those mapped; 0: none), read by Images (which
+	// places (AddThumbnails; chosen by Seed among those mapped, spread out: SpreadOut; 0: none), read by Images (which
 	// must then be set), given their rows of x (in increasing order), all at once: shards read
 	// each of their files once for them.
 	Thumbnails int
@@ -102,7 +102,7 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	fig := Figure(m, sub.Labels, o.Classes, title)
 	var thumbs map[int]image.Image
 	if o.Thumbnails > 0 {
-		chosen := Sample(sub.N, o.Thumbnails, o.Seed+1)
+		chosen := SpreadOut(m, o.Thumbnails, o.Seed+1)
 		at := make([]int, len(chosen)) // their rows of x, in increasing order as chosen and rows are
 		for k, j := range chosen {
 			at[k] = rows[j]

@@ -19,6 +19,7 @@ import (
 	"image/color"
 	"io"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
@@ -198,6 +199,83 @@ func Thumbnail(img image.Image) image.Image {
 	return out
 }
 
+// The thumbnails' figure (AddThumbnails): its size in inches, the pictures' side in points, and
+// the plotting area it leaves the points, about (inches; the legend and the axes take the rest).
+const (
+	thumbFigureWidth, thumbFigureHeight = 11, 9
+	thumbSide                           = 20
+	thumbPlotWidth, thumbPlotHeight     = 8.4, 7.8
+)
+
+// SpreadOut returns k of m's points (all of them where it has at most k), in increasing order,
+// chosen at random by seed but spread out for their thumbnails (AddThumbnails): in a random
+// order, a point is taken where its thumbnail would overlap none of those taken, so that the
+// images cover the map rather than pile up where it is dense; where fewer than k points are
+// taken so, the rest are chosen at random among those left. The same points for the same map,
+// k and seed.
+func SpreadOut(m Map, k int, seed uint64) []int {
+	n := len(m.X)
+	if n <= k {
+		return Sample(n, k, seed)
+	}
+	order := make([]int, n)
+	for i := range order {
+		order[i] = i
+	}
+	r := rand.New(rand.NewPCG(seed, 0x7468756d)) // "thum"
+	r.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+	// The points' places in points (1/72 inch) on the plotting area, and a grid of cells of the
+	// thumbnails' side: a thumbnail overlaps only those of its cell and the eight around it.
+	lox, hix := slices.Min(m.X), slices.Max(m.X)
+	loy, hiy := slices.Min(m.Y), slices.Max(m.Y)
+	scale := func(v, lo, hi, inches float64) float64 {
+		if hi == lo {
+			return 0
+		}
+		return (v - lo) / (hi - lo) * inches * 72 / 1.06 // the axes reach 3% beyond the points each way
+	}
+	type cell struct{ x, y int }
+	grid := map[cell][]int{}
+	at := func(i int) (float64, float64) {
+		return scale(m.X[i], lox, hix, thumbPlotWidth), scale(m.Y[i], loy, hiy, thumbPlotHeight)
+	}
+	taken := make([]bool, n)
+	var chosen []int
+	for _, i := range order {
+		if len(chosen) == k {
+			break
+		}
+		x, y := at(i)
+		c := cell{int(x / thumbSide), int(y / thumbSide)}
+		free := true
+		for dx := -1; dx <= 1 && free; dx++ {
+			for dy := -1; dy <= 1 && free; dy++ {
+				for _, j := range grid[cell{c.x + dx, c.y + dy}] {
+					if xj, yj := at(j); math.Abs(x-xj) < thumbSide && math.Abs(y-yj) < thumbSide {
+						free = false
+						break
+					}
+				}
+			}
+		}
+		if free {
+			grid[c] = append(grid[c], i)
+			taken[i] = true
+			chosen = append(chosen, i)
+		}
+	}
+	for _, i := range order {
+		if len(chosen) == k {
+			break
+		}
+		if !taken[i] {
+			chosen = append(chosen, i)
+		}
+	}
+	slices.Sort(chosen)
+	return chosen
+}
+
 // AddThumbnails draws images over fig (Figure's drawing of m and labels): images[i], point i's
 // image (Thumbnail's), centred at the point and framed in its class's colour. The figure grows
 // for them, and its axes reach a little beyond the points so that the images at the edges stay
@@ -216,13 +294,13 @@ func AddThumbnails(fig *plot.Figure, m Map, labels []int32, images map[int]image
 		}
 		pn.Pictures = append(pn.Pictures, pic)
 	}
-	pn.PictureSide = 20
+	pn.PictureSide = thumbSide
 	pad := func(v []float64) []float64 {
 		lo, hi := slices.Min(v), slices.Max(v)
 		return []float64{lo - 0.03*(hi-lo), hi + 0.03*(hi-lo)}
 	}
 	pn.XInclude, pn.YInclude = pad(m.X), pad(m.Y)
-	fig.Width, fig.Height = 11, 9
+	fig.Width, fig.Height = thumbFigureWidth, thumbFigureHeight
 }
 
 // CoordinatesFile is where the coordinates of the map drawn to figure go: beside it, its

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/color"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -191,5 +192,71 @@ func TestThumbnails(t *testing.T) {
 	}
 	if pn.XInclude[0] >= 0 || pn.XInclude[1] <= 3 || pn.YInclude[0] >= 0 || pn.YInclude[1] <= 9 {
 		t.Errorf("axes include %v and %v: want a margin beyond the points", pn.XInclude, pn.YInclude)
+	}
+}
+
+// overlaps counts the pairs of the points chosen of m whose thumbnails would overlap, on
+// SpreadOut's plotting area.
+func overlaps(m Map, chosen []int) int {
+	place := func(v, lo, hi, inches float64) float64 { return (v - lo) / (hi - lo) * inches * 72 / 1.06 }
+	lox, hix, loy, hiy := slices.Min(m.X), slices.Max(m.X), slices.Min(m.Y), slices.Max(m.Y)
+	n := 0
+	for a, i := range chosen {
+		for _, j := range chosen[a+1:] {
+			dx := place(m.X[i], lox, hix, thumbPlotWidth) - place(m.X[j], lox, hix, thumbPlotWidth)
+			dy := place(m.Y[i], loy, hiy, thumbPlotHeight) - place(m.Y[j], loy, hiy, thumbPlotHeight)
+			if math.Abs(dx) < thumbSide && math.Abs(dy) < thumbSide {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// TestSpreadOut: of a map whose points crowd in a small blob (1,900 of 2,000) with the rest
+// scattered, the thumbnails chosen overlap none of each other and cover the scattered points
+// (a random sample, the negative control, overlaps and keeps to the blob); the same seed chooses
+// the same points; where the points cannot be spread (all in one place), the rest are chosen at
+// random, k in all.
+func TestSpreadOut(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	m := Map{X: make([]float64, 2000), Y: make([]float64, 2000)}
+	for i := range m.X {
+		if i < 1900 {
+			m.X[i], m.Y[i] = 0.02*r.NormFloat64(), 0.02*r.NormFloat64()
+		} else {
+			m.X[i], m.Y[i] = 2*r.Float64()-1, 2*r.Float64()-1
+		}
+	}
+	blob := func(chosen []int) int {
+		n := 0
+		for _, i := range chosen {
+			if i < 1900 {
+				n++
+			}
+		}
+		return n
+	}
+	got := SpreadOut(m, 60, 3)
+	random := Sample(2000, 60, 3)
+	t.Logf("spread out: %d overlapping pairs, %d of 60 in the blob; at random: %d pairs, %d in the blob", overlaps(m, got), blob(got), overlaps(m, random), blob(random))
+	if len(got) != 60 || !slices.IsSorted(got) || len(slices.Compact(slices.Clone(got))) != 60 {
+		t.Fatalf("SpreadOut chose %v: want 60 distinct points, in order", got)
+	}
+	if overlaps(m, got) != 0 || blob(got) > 10 {
+		t.Errorf("%d overlapping pairs, %d points of the blob: want none, and at most 10", overlaps(m, got), blob(got))
+	}
+	if overlaps(m, random) == 0 || blob(random) <= 10 {
+		t.Errorf("the negative control: a random sample has %d overlapping pairs and %d points of the blob", overlaps(m, random), blob(random))
+	}
+	if again := SpreadOut(m, 60, 3); !slices.Equal(again, got) {
+		t.Error("the same seed chose other points")
+	}
+	same := Map{X: make([]float64, 50), Y: make([]float64, 50)}
+	if got := SpreadOut(same, 10, 1); len(got) != 10 || len(slices.Compact(slices.Clone(got))) != 10 {
+		t.Errorf("points all in one place: %v, want 10 distinct", got)
+	}
+	if got := SpreadOut(same, 80, 1); len(got) != 50 {
+		t.Errorf("80 of 50 points: %d, want all", len(got))
 	}
 }
