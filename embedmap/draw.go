@@ -42,9 +42,9 @@ type DrawOptions struct {
 	// Progress, when set, follows t-SNE's iterations (TSNEConfig.Progress).
 	Progress func(done, total int)
 	// Thumbnails is how many of the mapped rows are drawn as thumbnails of their images at their
-	// places (AddThumbnails; chosen by Seed among those mapped, spread out: SpreadOut; 0: none), read by Images (which
-	// must then be set), given their rows of x (in increasing order), all at once: shards read
-	// each of their files once for them.
+	// places (AddThumbnails; chosen by Seed among those mapped, spread out: SpreadOut; 0: none),
+	// read by Images (which must then be set), given their rows of x (in increasing order), all
+	// at once: shards read each of their files once for them.
 	Thumbnails int
 	Images     func(rows []int) (map[int]image.Image, error)
 }

@@ -31,7 +31,7 @@ type TSNEConfig struct {
 	// on all cores (time grows as N log N, memory as N). "" (SolverAuto) takes the exact one for
 	// at most ExactMaxPoints points.
 	Solver string
-	// Angle is Barnes-Hut's θ (default DefaultAngle): larger is faster and coarser.
+	// Angle is Barnes-Hut's θ (0: DefaultAngle): larger is faster and coarser.
 	Angle float64
 	// Progress, when set, is called after each iteration with the iterations done and their
 	// number.
