@@ -32,10 +32,10 @@ func neighbourCount(n int, perplexity float64) int { return min(n-1, int(3*perpl
 // neighbourCount nearest rows (van der Maaten, 2014; scikit-learn's method="barnes_hut"): p_j|i
 // over those neighbours, each row's β_i bisected as for the exact map (conditionalRow), then
 // p_j|i + p_i|j normalised to sum to 1. The neighbours are found on the backend
-// (eval.NearestByDistance), the rest in Go in float64.
-func sparseAffinities(b backends.Backend, x eval.Features, perplexity float64) (sparseP, error) {
+// (eval.NearestByDistance, which calls progress), the rest in Go in float64.
+func sparseAffinities(b backends.Backend, x eval.Features, perplexity float64, progress func(done, total int)) (sparseP, error) {
 	k := neighbourCount(x.N, perplexity)
-	nbs, err := eval.NearestByDistance(b, x, x, k+1, 0)
+	nbs, err := eval.NearestByDistance(b, x, x, k+1, 0, progress)
 	if err != nil {
 		return sparseP{}, fmt.Errorf("t-SNE: the nearest neighbours: %w", err)
 	}

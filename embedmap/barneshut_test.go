@@ -79,7 +79,7 @@ func TestConditionalRow(t *testing.T) {
 func TestSparseAffinities(t *testing.T) {
 	b := backendtest.Backend(t)
 	x := clusters(3, 20, 5, 4, 1)
-	sp, err := sparseAffinities(b, x, 20)
+	sp, err := sparseAffinities(b, x, 20, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +104,7 @@ func TestSparseAffinities(t *testing.T) {
 	x = clusters(4, 50, 8, 3, 2)
 	const perplexity = 5.0
 	k := neighbourCount(x.N, perplexity)
-	sp, err = sparseAffinities(b, x, perplexity)
+	sp, err = sparseAffinities(b, x, perplexity, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,7 +187,7 @@ func relativeError(a, b []float64) float64 {
 func TestBarnesHutGradient(t *testing.T) {
 	b := backendtest.Backend(t)
 	x := clusters(4, 150, 10, 3, 5)
-	p, err := sparseAffinities(b, x, 10)
+	p, err := sparseAffinities(b, x, 10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestBarnesHutMatchesScikitLearn(t *testing.T) {
 	x := clusters(5, 100, 20, 4, 6)
 	const perplexity = 15.0
 	k := neighbourCount(x.N, perplexity)
-	nbs, err := eval.NearestByDistance(b, x, x, k+1, 0)
+	nbs, err := eval.NearestByDistance(b, x, x, k+1, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -286,7 +286,7 @@ func TestBarnesHutMatchesScikitLearn(t *testing.T) {
 			}
 		}
 	}
-	p, err := sparseAffinities(b, x, perplexity)
+	p, err := sparseAffinities(b, x, perplexity, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

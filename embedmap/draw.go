@@ -39,14 +39,35 @@ type DrawOptions struct {
 	Root    string
 	Classes []string
 	Split   string
-	// Progress, when set, follows t-SNE's iterations (TSNEConfig.Progress).
-	Progress func(done, total int)
+	// Progress, when set, follows the long phases of the drawing: it is called with the phase
+	// (PhaseNeighbours, PhaseIterations, PhaseTrust, in that order, those that run), what of it
+	// is done and its size.
+	Progress func(phase string, done, total int)
 	// Thumbnails is how many of the mapped rows are drawn as thumbnails of their images at their
 	// places (AddThumbnails; chosen by Seed among those mapped, spread out: SpreadOut; 0: none),
 	// read by Images (which must then be set), given their rows of x (in increasing order), all
 	// at once: shards read each of their files once for them.
 	Thumbnails int
 	Images     func(rows []int) (map[int]image.Image, error)
+}
+
+// The phases of Draw that DrawOptions.Progress follows, and what they count.
+const (
+	PhaseNeighbours = "neighbours"      // Barnes-Hut t-SNE's search for each row's nearest: rows
+	PhaseIterations = "iterations"      // t-SNE's descent: iterations
+	PhaseTrust      = "trustworthiness" // the map's trustworthiness: rows
+)
+
+// Phase names a phase of Draw (DrawOptions.Progress) for a progress bar of the drawing of what
+// ("t-SNE of 2,000 test images"), and the unit it counts.
+func Phase(phase, what string) (name, unit string) {
+	switch phase {
+	case PhaseNeighbours:
+		return what + ": the nearest neighbours", "images"
+	case PhaseTrust:
+		return what + ": the map's trustworthiness", "images"
+	}
+	return what, "iterations"
 }
 
 // Draw maps at most o.Points of the rows of x (Sample) by o.Method, draws the map (Figure; its
@@ -66,7 +87,12 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	case MethodPCA:
 		m, err = PCA(sub)
 	case MethodTSNE:
-		m, err = TSNE(b, sub, TSNEConfig{Perplexity: o.Perplexity, Solver: o.Solver, Progress: o.Progress})
+		cfg := TSNEConfig{Perplexity: o.Perplexity, Solver: o.Solver}
+		if o.Progress != nil {
+			cfg.Progress = func(done, total int) { o.Progress(PhaseIterations, done, total) }
+			cfg.NeighbourProgress = func(done, total int) { o.Progress(PhaseNeighbours, done, total) }
+		}
+		m, err = TSNE(b, sub, cfg)
 	default:
 		return nil, fmt.Errorf("embedmap: unknown layout %q: use %s or %s", o.Method, MethodTSNE, MethodPCA)
 	}
@@ -79,7 +105,11 @@ func Draw(b backends.Backend, x eval.Features, o DrawOptions) (*results.Embeddin
 	}
 	var trust *float64
 	if sub.N > 2*TrustNeighbours {
-		t, err := Trustworthiness(b, sub, m, TrustNeighbours)
+		var progress func(done, total int)
+		if o.Progress != nil {
+			progress = func(done, total int) { o.Progress(PhaseTrust, done, total) }
+		}
+		t, err := trustworthiness(b, sub, m, TrustNeighbours, progress)
 		if err != nil {
 			return nil, err
 		}

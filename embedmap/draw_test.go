@@ -102,3 +102,35 @@ func TestDraw(t *testing.T) {
 		t.Errorf("an unknown layout: %v", err)
 	}
 }
+
+// TestDrawProgress: Progress follows Barnes-Hut's search for the nearest neighbours (rows), the
+// descent (iterations) and the trustworthiness (rows), in that order, each to its end; the
+// exact map has no search; PCA, only the trustworthiness.
+func TestDrawProgress(t *testing.T) {
+	b := backendtest.Backend(t)
+	x := clusters(3, 20, 5, 4, 8)
+	for _, c := range []struct {
+		method, solver, want string
+	}{
+		{MethodTSNE, SolverBarnesHut, "[neighbours 60/60 iterations 1000/1000 trustworthiness 60/60]"},
+		{MethodTSNE, SolverExact, "[iterations 1000/1000 trustworthiness 60/60]"},
+		{MethodPCA, "", "[trustworthiness 60/60]"},
+	} {
+		var seen []string
+		last := ""
+		o := DrawOptions{Figures: []string{filepath.Join(t.TempDir(), "m.svg")}, Method: c.method, Solver: c.solver, Points: 60, Perplexity: 5,
+			Progress: func(phase string, done, total int) {
+				if phase != last {
+					seen = append(seen, phase, "")
+					last = phase
+				}
+				seen[len(seen)-1] = fmt.Sprintf("%d/%d", done, total)
+			}}
+		if _, err := Draw(b, x, o); err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(seen) != c.want {
+			t.Errorf("%s %s: phases %v, want %s", c.method, c.solver, seen, c.want)
+		}
+	}
+}

@@ -33,6 +33,12 @@ const trustBlock = 256
 // backend, trustBlock rows at a time (memory grows as N, time as N²), with ties counted in the
 // row's favour; the map's, in Go.
 func Trustworthiness(b backends.Backend, x eval.Features, m Map, k int) (float64, error) {
+	return trustworthiness(b, x, m, k, nil)
+}
+
+// trustworthiness is Trustworthiness, calling progress, when set, after each block of rows with
+// the rows done and their number.
+func trustworthiness(b backends.Backend, x eval.Features, m Map, k int, progress func(done, total int)) (float64, error) {
 	if err := x.Validate("trustworthiness"); err != nil {
 		return 0, err
 	}
@@ -85,6 +91,9 @@ func Trustworthiness(b backends.Backend, x eval.Features, m Map, k int) (float64
 			if int(r) > k {
 				sum += float64(int(r) - k)
 			}
+		}
+		if progress != nil {
+			progress(min(n, at+blk), n)
 		}
 	}
 	nf, kf := float64(n), float64(k)

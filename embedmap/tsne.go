@@ -34,8 +34,9 @@ type TSNEConfig struct {
 	// Angle is Barnes-Hut's θ (0: DefaultAngle): larger is faster and coarser.
 	Angle float64
 	// Progress, when set, is called after each iteration with the iterations done and their
-	// number.
-	Progress func(done, total int)
+	// number; NeighbourProgress, after each batch of Barnes-Hut's search for the nearest
+	// neighbours, with the rows done and their number.
+	Progress, NeighbourProgress func(done, total int)
 }
 
 // The gradients TSNE computes (TSNEConfig.Solver).
@@ -126,7 +127,7 @@ func TSNE(b backends.Backend, x eval.Features, cfg TSNEConfig) (Map, error) {
 		return Map{}, fmt.Errorf("t-SNE: the start: %w", err)
 	}
 	if cfg.Solver == SolverBarnesHut {
-		p, err := sparseAffinities(b, x, cfg.Perplexity)
+		p, err := sparseAffinities(b, x, cfg.Perplexity, cfg.NeighbourProgress)
 		if err != nil {
 			return Map{}, err
 		}

@@ -465,7 +465,7 @@ func TestNearestByDistance(t *testing.T) {
 	b := backendtest.Backend(t)
 	keys := Features{N: 4, D: 2, X: []float32{2, 0, 0, 1, 3, 3, 10, 0}}
 	queries := Features{N: 2, D: 2, X: []float32{1, 0, 0, 0}}
-	got, err := NearestByDistance(b, keys, queries, 3, 0)
+	got, err := NearestByDistance(b, keys, queries, 3, 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

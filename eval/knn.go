@@ -101,19 +101,20 @@ type Neighbour struct {
 // the keys when there are fewer than k. The similarity products run on the backend, batch query
 // rows at a time (0: 256).
 func NearestNeighbours(b backends.Backend, keys, queries Features, k, batch int) ([][]Neighbour, error) {
-	return nearest(b, keys, queries, k, batch, cosine)
+	return nearest(b, keys, queries, k, batch, cosine, nil)
 }
 
 // NearestByDistance is NearestNeighbours by Euclidean distance: each query row's k nearest rows
 // of keys, the nearest first (ties by row), each Neighbour's Similarity the negated squared
-// distance (float32, linalg.CrossSquaredDistances).
-func NearestByDistance(b backends.Backend, keys, queries Features, k, batch int) ([][]Neighbour, error) {
-	return nearest(b, keys, queries, k, batch, negSquaredDistance)
+// distance (float32, linalg.CrossSquaredDistances). progress, when set, is called after each
+// batch with the query rows done and their number.
+func NearestByDistance(b backends.Backend, keys, queries Features, k, batch int, progress func(done, total int)) ([][]Neighbour, error) {
+	return nearest(b, keys, queries, k, batch, negSquaredDistance, progress)
 }
 
-func nearest(b backends.Backend, keys, queries Features, k, batch int, score func(queries, keys *Node) *Node) ([][]Neighbour, error) {
+func nearest(b backends.Backend, keys, queries Features, k, batch int, score func(queries, keys *Node) *Node, progress func(done, total int)) ([][]Neighbour, error) {
 	out := make([][]Neighbour, queries.N)
-	err := eachNeighbours(b, keys, queries, [2]string{"key", "query"}, k, batch, score, nil, func(i int, nbs []Neighbour) {
+	err := eachNeighbours(b, keys, queries, [2]string{"key", "query"}, k, batch, score, progress, func(i int, nbs []Neighbour) {
 		sorted := slices.Clone(nbs)
 		slices.SortFunc(sorted, func(a, b Neighbour) int {
 			if a.Similarity != b.Similarity {

@@ -43,12 +43,14 @@ func drawMap(b backends.Backend, w io.Writer, logger *log.Logger, f *flags, x ev
 		o.Thumbnails, o.Images = f.mapImages, func(rows []int) (map[int]image.Image, error) { return imagesOf(d, x, rows) }
 	}
 	start := time.Now()
-	if f.mapMethod == embedmap.MethodTSNE {
-		bar := progress.New(fmt.Sprintf("t-SNE of %s images", humanize.Comma(int64(n))), embedmap.DefaultIterations, 0, progress.Options{Logger: logger, Unit: "iterations"})
-		defer bar.Finish()
-		o.Progress = func(done, _ int) { bar.Set(int64(done), "") }
-	}
+	what := fmt.Sprintf("%s of %s images", map[string]string{embedmap.MethodTSNE: "t-SNE", embedmap.MethodPCA: "PCA"}[f.mapMethod], humanize.Comma(int64(n)))
+	bars := progress.NewPhases(func(phase string, total int64) *progress.Bar {
+		name, unit := embedmap.Phase(phase, what)
+		return progress.New(name, total, 0, progress.Options{Logger: logger, Unit: unit})
+	})
+	o.Progress = bars.Set
 	r, err := embedmap.Draw(b, x, o)
+	bars.Finish()
 	if err != nil {
 		return nil, err
 	}

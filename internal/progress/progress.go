@@ -162,3 +162,31 @@ func (b *Bar) Finish() {
 		_ = b.bar.Finish()
 	}
 }
+
+// Phases follows a task of several phases, a bar for each: Set starts one (by newBar, with the
+// phase's name and size) when its phase comes, finishing the one before; Finish finishes the last.
+type Phases struct {
+	newBar func(phase string, total int64) *Bar
+	phase  string
+	bar    *Bar
+}
+
+// NewPhases returns a Phases whose bars newBar starts.
+func NewPhases(newBar func(phase string, total int64) *Bar) *Phases { return &Phases{newBar: newBar} }
+
+// Set records that done of the total units of phase are finished.
+func (p *Phases) Set(phase string, done, total int) {
+	if p.bar == nil || phase != p.phase {
+		p.Finish()
+		p.phase, p.bar = phase, p.newBar(phase, int64(total))
+	}
+	p.bar.Set(int64(done), "")
+}
+
+// Finish finishes the bar of the phase under way, if any.
+func (p *Phases) Finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		p.bar = nil
+	}
+}

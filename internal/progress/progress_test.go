@@ -2,6 +2,7 @@ package progress
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -113,5 +114,38 @@ func TestTerminalBarRateAfterResume(t *testing.T) {
 	}
 	if got := New("x", 10, 0, Options{Writer: f, Logger: log.New(io.Discard), Unit: "steps"}).describe(clock, 0); got != "x (? left)" {
 		t.Errorf("before any rate: %q", got)
+	}
+}
+
+// TestPhases: a bar for each phase, started as the phase first comes (with its name and size),
+// fed its own counts; a phase that comes back after another starts a bar again; Finish with no
+// bar is harmless.
+func TestPhases(t *testing.T) {
+	var buf bytes.Buffer
+	logger := log.New(&buf)
+	f, err := openNotATerminal(t)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var started []string
+	p := NewPhases(func(phase string, total int64) *Bar {
+		started = append(started, fmt.Sprintf("%s/%d", phase, total))
+		return New(phase, total, 0, Options{Writer: f, Logger: logger, Unit: "units", Every: time.Nanosecond})
+	})
+	p.Finish()
+	for _, s := range []struct {
+		phase       string
+		done, total int
+	}{{"search", 1, 2}, {"search", 2, 2}, {"descent", 5, 10}, {"descent", 10, 10}, {"search", 2, 2}} {
+		p.Set(s.phase, s.done, s.total)
+	}
+	p.Finish()
+	if fmt.Sprint(started) != "[search/2 descent/10 search/2]" {
+		t.Errorf("bars started: %v, want [search/2 descent/10 search/2]", started)
+	}
+	for _, want := range []string{`search done="2/2 units"`, `descent done="5/10 units"`, `descent done="10/10 units"`} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("no line with %q in:\n%s", want, buf.String())
+		}
 	}
 }

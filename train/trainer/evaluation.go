@@ -270,10 +270,13 @@ func (e *evaluator) drawMap(evalF eval.Features) (*results.EmbeddingMap, error) 
 	o := embedmap.DrawOptions{Figures: []string{filepath.Join(dir, MapFile), filepath.Join(dir, strings.TrimSuffix(MapFile, ".svg")+".png")},
 		Method: embedmap.MethodTSNE, Points: e.cfg.MapPoints, Seed: e.cfg.Seed, Perplexity: min(30, float64(n-1)/3),
 		Root: datasets.DataDirOf(e.cfg.Dataset, e.cfg.DataDir), Classes: info.Names(max(info.NumClasses, evalF.NumClasses)), Split: e.data.eval.Info().Split}
-	bar := e.bar(fmt.Sprintf("t-SNE of %d %s images", n, o.Split), embedmap.DefaultIterations, "iterations")
-	o.Progress = func(done, _ int) { bar.Set(int64(done), "") }
+	bars := progress.NewPhases(func(phase string, total int64) *progress.Bar {
+		name, unit := embedmap.Phase(phase, fmt.Sprintf("t-SNE of %d %s images", n, o.Split))
+		return e.bar(name, total, unit)
+	})
+	o.Progress = bars.Set
 	r, err := embedmap.Draw(e.b, evalF, o)
-	bar.Finish()
+	bars.Finish()
 	if err != nil {
 		return nil, err
 	}
