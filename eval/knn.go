@@ -130,13 +130,17 @@ func nearest(b backends.Backend, keys, queries Features, k, batch int, score fun
 	return out, nil
 }
 
-// The similarities eachNeighbours ranks keys by, of a batch of query rows and all the keys.
-var (
-	cosine = func(queries, keys *Node) *Node {
-		return MatMul(l2Normalize(queries), Transpose(l2Normalize(keys), 0, 1))
-	}
-	negSquaredDistance = func(queries, keys *Node) *Node { return Neg(linalg.CrossSquaredDistances(queries, keys)) }
-)
+// cosine is the cosine similarity of each of a batch of query rows with each key: a score that
+// eachNeighbours ranks keys by.
+func cosine(queries, keys *Node) *Node {
+	return MatMul(l2Normalize(queries), Transpose(l2Normalize(keys), 0, 1))
+}
+
+// negSquaredDistance is the negated squared Euclidean distance of each of a batch of query rows
+// from each key: a score that eachNeighbours ranks keys by.
+func negSquaredDistance(queries, keys *Node) *Node {
+	return Neg(linalg.CrossSquaredDistances(queries, keys))
+}
 
 // eachNeighbours calls fn with each query row's k keys of the highest score (cosine or
 // negSquaredDistance; in no particular order). names are what the keys and the queries are

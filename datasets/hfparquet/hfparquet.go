@@ -5,7 +5,8 @@
 // struct (the datasets library's Image feature; where the bytes are null, as Dataset.to_parquet
 // leaves the images of a data set loaded from local files, the image is the file at path), each
 // label an integer whose class names the files' "huggingface" metadata lists (a ClassLabel
-// feature), or a string or integer of another column. Files are read a row group at a time, so that a set larger than memory can be written.
+// feature), or a string or integer of another column. Files are read a row group at a time, so
+// that a set larger than memory can be written.
 package hfparquet
 
 import (
