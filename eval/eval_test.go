@@ -588,3 +588,15 @@ func TestMajority(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchRows: the batch of query rows shrinks where its scores against all the keys would pass
+// maxScores (ImageNet's training set), and never below one row.
+func TestBatchRows(t *testing.T) {
+	for _, c := range []struct{ batch, keys, want int }{
+		{256, 50000, 256}, {256, 1281167, 26}, {256, 1 << 25, 1}, {256, 1 << 30, 1}, {4, 0, 4},
+	} {
+		if got := batchRows(c.batch, c.keys); got != c.want {
+			t.Errorf("batchRows(%d, %d) = %d, want %d", c.batch, c.keys, got, c.want)
+		}
+	}
+}
