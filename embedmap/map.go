@@ -218,26 +218,35 @@ func SpreadOut(m Map, k int, seed uint64) []int {
 	if n <= k {
 		return Sample(n, k, seed)
 	}
-	order := make([]int, n)
-	for i := range order {
-		order[i] = i
-	}
-	r := rand.New(rand.NewPCG(seed, 0x7468756d)) // "thum"
-	r.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
+	order := rand.New(rand.NewPCG(seed, 0x7468756d)).Perm(n) // "thum"
 	// The points' places in points (1/72 inch) on the plotting area, and a grid of cells of the
 	// thumbnails' side: a thumbnail overlaps only those of its cell and the eight around it.
-	lox, hix := slices.Min(m.X), slices.Max(m.X)
-	loy, hiy := slices.Min(m.Y), slices.Max(m.Y)
-	scale := func(v, lo, hi, inches float64) float64 {
-		if hi == lo {
-			return 0
+	place := func(v []float64, inches float64) []float64 {
+		lo, hi := slices.Min(v), slices.Max(v)
+		out := make([]float64, len(v))
+		for i, vi := range v {
+			if hi > lo {
+				out[i] = (vi - lo) / (hi - lo) * inches * 72 / 1.06 // the axes reach 3% beyond the points each way
+			}
 		}
-		return (v - lo) / (hi - lo) * inches * 72 / 1.06 // the axes reach 3% beyond the points each way
+		return out
 	}
+	px, py := place(m.X, thumbPlotWidth), place(m.Y, thumbPlotHeight)
 	type cell struct{ x, y int }
+	cellOf := func(i int) cell { return cell{int(px[i] / thumbSide), int(py[i] / thumbSide)} }
 	grid := map[cell][]int{}
-	at := func(i int) (float64, float64) {
-		return scale(m.X[i], lox, hix, thumbPlotWidth), scale(m.Y[i], loy, hiy, thumbPlotHeight)
+	overlapsTaken := func(i int) bool {
+		c := cellOf(i)
+		for dx := -1; dx <= 1; dx++ {
+			for dy := -1; dy <= 1; dy++ {
+				for _, j := range grid[cell{c.x + dx, c.y + dy}] {
+					if math.Abs(px[i]-px[j]) < thumbSide && math.Abs(py[i]-py[j]) < thumbSide {
+						return true
+					}
+				}
+			}
+		}
+		return false
 	}
 	taken := make([]bool, n)
 	var chosen []int
@@ -245,21 +254,8 @@ func SpreadOut(m Map, k int, seed uint64) []int {
 		if len(chosen) == k {
 			break
 		}
-		x, y := at(i)
-		c := cell{int(x / thumbSide), int(y / thumbSide)}
-		free := true
-		for dx := -1; dx <= 1 && free; dx++ {
-			for dy := -1; dy <= 1 && free; dy++ {
-				for _, j := range grid[cell{c.x + dx, c.y + dy}] {
-					if xj, yj := at(j); math.Abs(x-xj) < thumbSide && math.Abs(y-yj) < thumbSide {
-						free = false
-						break
-					}
-				}
-			}
-		}
-		if free {
-			grid[c] = append(grid[c], i)
+		if !overlapsTaken(i) {
+			grid[cellOf(i)] = append(grid[cellOf(i)], i)
 			taken[i] = true
 			chosen = append(chosen, i)
 		}
