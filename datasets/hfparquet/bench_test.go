@@ -2,10 +2,8 @@ package hfparquet
 
 import (
 	"bytes"
-	"image"
-	"image/png"
-	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
@@ -24,30 +22,14 @@ type benchRow struct {
 
 // writeManyGroups writes a Parquet file of rows rows of small images (an 8 x 8 PNG and 2 KB after
 // it), in row groups of 100 rows as the datasets library writes image data sets.
-func writeManyGroups(b *testing.B, path string, rows int) {
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
-		b.Fatal(err)
-	}
-	fh, err := os.Create(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	w := parquet.NewGenericWriter[benchRow](fh, parquet.MaxRowsPerRowGroup(100))
+func writeManyGroups(b *testing.B, path string, n int) {
+	img := fixturePNG(b)
+	rows := make([]benchRow, n)
 	for i := range rows {
-		var r benchRow
-		r.Image.Bytes = append(append([]byte(nil), buf.Bytes()...), bytes.Repeat([]byte{byte(i)}, 2048)...)
-		r.Label = int64(i % 10)
-		if _, err := w.Write([]benchRow{r}); err != nil {
-			b.Fatal(err)
-		}
+		rows[i].Image.Bytes = append(slices.Clip(img), bytes.Repeat([]byte{byte(i)}, 2048)...)
+		rows[i].Label = int64(i % 10)
 	}
-	if err := w.Close(); err != nil {
-		b.Fatal(err)
-	}
-	if err := fh.Close(); err != nil {
-		b.Fatal(err)
-	}
+	writeParquet(b, path, rows, parquet.MaxRowsPerRowGroup(100))
 }
 
 // BenchmarkSamples times a shuffled pass (Samples, row groups in random order, no shuffle buffer)

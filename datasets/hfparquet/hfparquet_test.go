@@ -366,14 +366,7 @@ func TestImagePaths(t *testing.T) {
 		t.Fatal(err)
 	}
 	row3 := func() datasets.ShardSample {
-		s, err := Open(Split{Name: "train", Files: []string{parquetPath}}, "breed")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []datasets.ShardSample
-		for x := range s.Samples(0, true, 0) {
-			got = append(got, x)
-		}
+		got := samplesOf(t, parquetPath, "breed")
 		if len(got) != 5 {
 			t.Fatalf("%d rows, want 5", len(got))
 		}
@@ -409,28 +402,8 @@ func TestImagePaths(t *testing.T) {
 	rows[2].Image.Bytes, rows[2].Image.Path = fixturePNG(t), abs
 	rows[3].Image.Path = filepath.Dir(abs) // a folder
 	file := filepath.Join(dir, "train-00000-of-00001.parquet")
-	fh, err := os.Create(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := parquet.NewGenericWriter[pathRow](fh)
-	if _, err := w.Write(rows); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if err := fh.Close(); err != nil {
-		t.Fatal(err)
-	}
-	s, err := Open(Split{Name: "train", Files: []string{file}}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var got []datasets.ShardSample
-	for x := range s.Samples(0, true, 0) {
-		got = append(got, x)
-	}
+	writeParquet(t, file, rows)
+	got := samplesOf(t, file, "")
 	if len(got) != 4 || got[3].Bad == nil || !strings.Contains(got[3].Bad.Error(), "its file "+rows[3].Image.Path+" is not an image file (d") || got[0].Bad != nil || !bytes.Equal(got[0].Data, jpg.Bytes()) ||
 		got[1].Bad == nil || !strings.Contains(got[1].Bad.Error(), "its file "+rows[1].Image.Path+" is not here: put the files there") ||
 		got[2].Bad != nil || !bytes.Equal(got[2].Data, rows[2].Image.Bytes) || got[2].Ext != ".png" {
@@ -438,11 +411,45 @@ func TestImagePaths(t *testing.T) {
 	}
 }
 
-// fixturePNG is a small PNG image's bytes.
-func fixturePNG(t *testing.T) []byte {
-	var buf bytes.Buffer
-	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 4, 4))); err != nil {
+// samplesOf returns every sample of the split of the one Parquet file at path, in order, with
+// the labels of labelColumn.
+func samplesOf(t *testing.T, path, labelColumn string) []datasets.ShardSample {
+	t.Helper()
+	s, err := Open(Split{Name: "train", Files: []string{path}}, labelColumn)
+	if err != nil {
 		t.Fatal(err)
+	}
+	var got []datasets.ShardSample
+	for x := range s.Samples(0, true, 0) {
+		got = append(got, x)
+	}
+	return got
+}
+
+// writeParquet writes rows to a Parquet file at path, with opts.
+func writeParquet[T any](tb testing.TB, path string, rows []T, opts ...parquet.WriterOption) {
+	tb.Helper()
+	fh, err := os.Create(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	w := parquet.NewGenericWriter[T](fh, opts...)
+	if _, err := w.Write(rows); err != nil {
+		tb.Fatal(err)
+	}
+	if err := w.Close(); err != nil {
+		tb.Fatal(err)
+	}
+	if err := fh.Close(); err != nil {
+		tb.Fatal(err)
+	}
+}
+
+// fixturePNG is a small PNG image's bytes.
+func fixturePNG(tb testing.TB) []byte {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8))); err != nil {
+		tb.Fatal(err)
 	}
 	return buf.Bytes()
 }
