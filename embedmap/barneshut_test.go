@@ -254,10 +254,8 @@ func TestBarnesHutTSNE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range bh.X {
-		if one.X[i] != bh.X[i] || one.Y[i] != bh.Y[i] {
-			t.Fatalf("point %d: (%g, %g) on all cores, (%g, %g) on one", i, bh.X[i], bh.Y[i], one.X[i], one.Y[i])
-		}
+	if i := firstDifference(bh, one); i >= 0 {
+		t.Fatalf("point %d: (%g, %g) on all cores, (%g, %g) on one", i, bh.X[i], bh.Y[i], one.X[i], one.Y[i])
 	}
 }
 

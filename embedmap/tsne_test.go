@@ -311,11 +311,20 @@ func TestTSNESeparatesClusters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := range m.X {
-		if again.X[i] != m.X[i] || again.Y[i] != m.Y[i] {
-			t.Fatalf("point %d: (%g, %g), then (%g, %g): the same rows gave another map", i, m.X[i], m.Y[i], again.X[i], again.Y[i])
+	if i := firstDifference(m, again); i >= 0 {
+		t.Fatalf("point %d: (%g, %g), then (%g, %g): the same rows gave another map", i, m.X[i], m.Y[i], again.X[i], again.Y[i])
+	}
+}
+
+// firstDifference is the first point placed otherwise on maps a and b (of the same points), or
+// −1 where they are the same.
+func firstDifference(a, b Map) int {
+	for i := range a.X {
+		if a.X[i] != b.X[i] || a.Y[i] != b.Y[i] {
+			return i
 		}
 	}
+	return -1
 }
 
 // TestTSNERefusesBadInput: too few points, a perplexity at or above their number, bad settings
