@@ -301,7 +301,7 @@ func benchShards(b *testing.B) (dir, pattern string) {
 		}
 	}
 	// Their index, with each shard's size and MD5 digest, which a download is checked against.
-	indexed, err := ScanShards(filepath.Join(dir, fmt.Sprintf("b-{000000..%06d}.tar", shards-1)), nil)
+	indexed, err := ScanShards(filepath.Join(dir, fmt.Sprintf("b-{000000..%06d}.tar", shards-1)), ShardLabel{}, nil)
 	if err == nil {
 		err = indexed.WriteIndex(filepath.Join(dir, "index.json"))
 	}

@@ -297,7 +297,11 @@ func open(name, split string, opt Options) (Data, error) {
 		f.orient = opt.ExifOrientation
 		return f, nil
 	case "shards":
-		s, err := openShards(opt.DataDir, split, opt.ValPercent)
+		label, err := ParseShardLabel(opt.LabelColumn)
+		if err != nil {
+			return nil, usageErr(opt.DataDir, fmt.Errorf("-label-column %w", err), "")
+		}
+		s, err := openShards(opt.DataDir, split, opt.ValPercent, label)
 		if err != nil {
 			return nil, err
 		}
@@ -399,7 +403,9 @@ type Options struct {
 	ExifOrientation bool
 	// LabelColumn is the column of an image folder's metadata table (metadata.csv or
 	// metadata.jsonl, see Folder) that holds the labels; "" means DefaultLabelColumn, read when the
-	// table has it. A column named must be in the table.
+	// table has it. A column named must be in the table. Of shards, it names the member that holds
+	// each sample's class, as ParseShardLabel reads it: "" for .cls, an extension, or EXT:FIELD
+	// (json:label) for a field of a JSON member.
 	LabelColumn string
 	// LabelTable is a label table outside the image folder (a CSV file, or JSON Lines, see
 	// FolderLabels.Table) that labels its images in place of the folder's class folders or metadata

@@ -342,7 +342,7 @@ func TestShardIndex(t *testing.T) {
 	// Labeled shards under an index without classes, and no classes.txt.
 	os.Remove(filepath.Join(dir, "classes.txt"))
 	_, err = OpenShards(filepath.Join(dir, "wids.json"), "")
-	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "the index names no classes, but the shards have .cls labels") {
+	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "the index names no classes, but the shards have labels (a .cls member)") {
 		t.Fatalf("labels without classes: %v", err)
 	}
 }

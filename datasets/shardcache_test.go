@@ -280,7 +280,7 @@ func TestShardDigests(t *testing.T) {
 			t.Fatalf("shard %d: the index says md5 %s, %d bytes; the file's are %x, %d", i, sh.MD5, sh.Size, sum, len(whole))
 		}
 	}
-	scanned, err := ScanShards(srv.URL+"/shard-{000000..000003}.tar", nil)
+	scanned, err := ScanShards(srv.URL+"/shard-{000000..000003}.tar", ShardLabel{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -171,7 +171,7 @@ func ReadShardIndex(loc string) (*ShardIndex, error) {
 // exists (each read once: no look before). With percent > 0 (openShards), it reads the index of
 // the read split (train) and keeps its held-out shards when held is set, the others when not
 // (keepHeldOut).
-func openIndex(loc, split, read string, percent float64, held bool) (*Shards, error) {
+func openIndex(loc, split, read string, percent float64, held bool, label ShardLabel) (*Shards, error) {
 	var idx *ShardIndex
 	var err error
 	for _, loc = range indexCandidates(loc, read) {
@@ -187,7 +187,7 @@ func openIndex(loc, split, read string, percent float64, held bool) (*Shards, er
 			return nil, err
 		}
 	}
-	s := &Shards{split: split, index: loc, readAhead: DefaultReadAhead}
+	s := &Shards{split: split, index: loc, readAhead: DefaultReadAhead, label: label}
 	total := 0
 	for _, sh := range idx.Shards {
 		p, err := resolve(loc, idx.BasePath, sh.URL)
@@ -228,15 +228,27 @@ func openIndex(loc, split, read string, percent float64, held bool) (*Shards, er
 		if err != nil {
 			return nil, err
 		}
+		r.label = label
 		smp, err := r.next(false)
 		r.close()
 		if err != nil && err != io.EOF {
 			return nil, err
 		}
-		if smp.label >= 0 {
-			return nil, usageErr(loc, errors.New("the index names no classes, but the shards have .cls labels"),
-				"write the index with its classes: go run ./datasets/mkshards -index PATTERN_OF_THE_SHARDS")
+		column := ""
+		if label != (ShardLabel{}) {
+			column = " -label-column " + label.Spec()
 		}
+		switch {
+		case smp.label >= 0 || smp.name != "":
+			return nil, usageErr(loc, fmt.Errorf("the index names no classes, but the shards have labels (%s)", label),
+				"write the index with its classes: go run ./datasets/mkshards -index PATTERN_OF_THE_SHARDS"+column)
+		case label != (ShardLabel{}):
+			return nil, usageErr(loc, fmt.Errorf("the first sample of %s lacks %s: its members are %s", s.paths[0], label, strings.Join(smp.exts, ", ")),
+				"give the member that holds the classes to -label-column: an extension (cls, label) or EXT:FIELD for a field of a JSON member (json:label); or leave it out for unlabelled shards")
+		}
+	}
+	if label != (ShardLabel{}) {
+		s.classIndex = positions(s.classes)
 	}
 	return s, nil
 }

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -61,6 +62,14 @@ type Shards struct {
 	// labelCounts are the samples of each class, counted by a scan or written in the index; nil
 	// where neither counted them, and for unlabelled shards.
 	labelCounts []int
+	// label is the member that holds each sample's class (Options.LabelColumn).
+	label ShardLabel
+	// names are the samples of each class name, counted by a scan, where the label member names
+	// the classes; classIndex numbers the names (their positions in classes).
+	names      map[string]int
+	classIndex map[string]int32
+	// namedBy says which list numbers the names ("": their own sorted list).
+	namedBy string
 }
 
 // LabelCounts returns the number of samples of each class (of Info().NumClasses), counted when
@@ -100,6 +109,7 @@ func (s *Shards) Images(indices []int) (map[int]Image, error) {
 		if err != nil {
 			return nil, err
 		}
+		r.label = s.label
 		for g := first; g <= last; g++ {
 			smp, err := r.next(want[g])
 			if err == io.EOF {
@@ -310,19 +320,24 @@ func shardPaths(pattern, split string) ([]string, error) {
 // image, an ErrDamaged error naming the shard and member. If the shards' folder holds a file
 // classes.txt (one class name per line, as mkshards writes) it names the classes; else a
 // classnames.txt beside the shards or above their split folder (classNameFiles).
-func OpenShards(pattern, split string) (*Shards, error) { return openShards(pattern, split, 0) }
+func OpenShards(pattern, split string) (*Shards, error) {
+	return openShards(pattern, split, 0, ShardLabel{})
+}
 
 // openShards is OpenShards, but with percent > 0 it divides the training split's shards
 // (holdOutShards): the train split (and "") is the shards not held out, any other split the
-// held-out ones; a val/ or test/ folder, or index, is not read.
-func openShards(pattern, split string, percent float64) (*Shards, error) {
+// held-out ones; a val/ or test/ folder, or index, is not read. label names the member that
+// holds each sample's class. Where it names the classes and no class list lies beside the
+// shards, a held-out split's names (or a part of the training split's) are numbered by the
+// sorted names of the whole training split, which is scanned for them.
+func openShards(pattern, split string, percent float64, label ShardLabel) (*Shards, error) {
 	read := split
 	if percent > 0 {
 		read = SplitTrain
 	}
 	held := split != SplitTrain && split != ""
 	if isIndex(pattern) {
-		return openIndex(pattern, split, read, percent, held)
+		return openIndex(pattern, split, read, percent, held, label)
 	}
 	paths, err := shardPaths(pattern, read)
 	if err != nil {
@@ -341,9 +356,29 @@ func openShards(pattern, split string, percent float64) (*Shards, error) {
 		defer bar.Finish()
 		report = func(done int) { bar.Set(int64(done), "") }
 	}
-	s, err := scanShards(paths, split, report, false)
+	s, err := scanShards(paths, split, label, report, false)
 	if err != nil {
 		return nil, err
+	}
+	if s.names != nil && s.namedBy == "" && (held || percent > 0) {
+		train, err := shardPaths(pattern, SplitTrain)
+		if err != nil {
+			return nil, err
+		}
+		if isRemote(train[0]) {
+			log.Info("scanning the training shards for their class names, which number the held-out ones (a classes.txt beside the shards, or an index, spares this)", "shards", len(train))
+		}
+		t, err := scanShards(train, SplitTrain, label, nil, false)
+		if err != nil {
+			return nil, err
+		}
+		if t.names == nil {
+			return nil, usageErr(train[0], fmt.Errorf("the training shards' labels (%s) are not class names, while %s's are (%q)", label, paths[0], firstName(s.names)),
+				"give every split its classes the same way")
+		}
+		if err := s.numberNames(t.classes, "the training shards"); err != nil {
+			return nil, err
+		}
 	}
 	if s.classes != nil && !isRemote(paths[0]) {
 		if err := checkShardClasses(filepath.Dir(paths[0]), split); err != nil {
@@ -353,11 +388,12 @@ func openShards(pattern, split string, percent float64) (*Shards, error) {
 	return s, nil
 }
 
-// ScanShards is OpenShards(pattern, "") for shards named by pattern (not an index), reading every
-// byte of each for its size and MD5 digest (Shards.Index has them), calling
+// ScanShards is OpenShards(pattern, "") for shards named by pattern (not an index), their labels
+// read from the member label names, reading every byte of each for its size and MD5 digest
+// (Shards.Index has them), calling
 // progress, when set, after each shard scanned (one call at a time): mkshards -index writes their
 // index from it.
-func ScanShards(pattern string, progress func(done, total int)) (*Shards, error) {
+func ScanShards(pattern string, label ShardLabel, progress func(done, total int)) (*Shards, error) {
 	paths, err := shardPaths(pattern, "")
 	if err != nil {
 		return nil, err
@@ -366,20 +402,22 @@ func ScanShards(pattern string, progress func(done, total int)) (*Shards, error)
 	if progress != nil {
 		report = func(done int) { progress(done, len(paths)) }
 	}
-	return scanShards(paths, "", report, true)
+	return scanShards(paths, "", label, report, true)
 }
 
 // scanShards reads the tar headers and labels of the shards at paths (in parallel), calling
 // progress, when set, with the number of shards scanned so far (one call at a time). With digests,
 // it reads every byte of each shard, for its size and MD5 digest (the index's filesize and
 // md5sum); without, a file's members are skipped by seeking.
-func scanShards(paths []string, split string, progress func(done int), digests bool) (*Shards, error) {
-	s := &Shards{paths: paths, counts: make([]int, len(paths)), starts: make([]int, len(paths)), split: split, readAhead: DefaultReadAhead}
+func scanShards(paths []string, split string, label ShardLabel, progress func(done int), digests bool) (*Shards, error) {
+	s := &Shards{paths: paths, counts: make([]int, len(paths)), starts: make([]int, len(paths)), split: split, readAhead: DefaultReadAhead, label: label}
 	type scan struct {
 		count    int
 		maxLabel int32
-		noLabel  string        // first sample without .cls
-		labels   map[int32]int // samples of each label
+		noLabel  string         // first sample without a label
+		labels   map[int32]int  // samples of each class index
+		names    map[string]int // samples of each class name
+		exts     []string       // the members of the first sample
 		sum      *shardSum
 		err      error
 	}
@@ -403,7 +441,7 @@ func scanShards(paths []string, split string, progress func(done int), digests b
 				}()
 			}
 			sc := &scans[i]
-			sc.maxLabel, sc.labels = -1, map[int32]int{}
+			sc.maxLabel, sc.labels, sc.names = -1, map[int32]int{}, map[string]int{}
 			var r *shardReader
 			var err error
 			if digests {
@@ -416,6 +454,7 @@ func scanShards(paths []string, split string, progress func(done int), digests b
 				return
 			}
 			defer r.close()
+			r.label = label
 			for {
 				smp, err := r.next(false)
 				if err == io.EOF {
@@ -428,11 +467,16 @@ func scanShards(paths []string, split string, progress func(done int), digests b
 					sc.err = err
 					return
 				}
-				if smp.label < 0 && sc.noLabel == "" {
-					sc.noLabel = smp.key
+				if sc.count == 0 {
+					sc.exts = smp.exts
 				}
-				if smp.label >= 0 {
+				switch {
+				case smp.name != "":
+					sc.names[smp.name]++
+				case smp.label >= 0:
 					sc.labels[smp.label]++
+				case sc.noLabel == "":
+					sc.noLabel = smp.key
 				}
 				sc.maxLabel = max(sc.maxLabel, smp.label)
 				sc.count++
@@ -440,8 +484,9 @@ func scanShards(paths []string, split string, progress func(done int), digests b
 		}()
 	}
 	wg.Wait()
-	labeled, unlabeled := -1, -1
+	labeled, unlabeled, indexed, named := -1, -1, -1, -1
 	total, maxLabel := 0, int32(-1)
+	names := map[string]int{}
 	for i, sc := range scans {
 		if sc.err != nil {
 			return nil, sc.err
@@ -455,35 +500,94 @@ func scanShards(paths []string, split string, progress func(done int), digests b
 			s.sizes = append(s.sizes, sc.sum.n)
 			s.md5s = append(s.md5s, sc.sum.hex())
 		}
-		if sc.maxLabel >= 0 && labeled < 0 {
-			labeled = i
+		if len(sc.labels) > 0 && indexed < 0 {
+			indexed = i
+		}
+		if len(sc.names) > 0 && named < 0 {
+			named = i
 		}
 		if sc.noLabel != "" && unlabeled < 0 {
 			unlabeled = i
 		}
 		maxLabel = max(maxLabel, sc.maxLabel)
+		for n, c := range sc.names {
+			names[n] += c
+		}
 	}
-	if labeled >= 0 {
-		if unlabeled >= 0 {
-			return nil, damagedErr(paths[unlabeled], scans[unlabeled].noLabel, -1,
-				fmt.Errorf("sample without a .cls label, while %s has labels", paths[labeled]))
+	if indexed >= 0 && named >= 0 {
+		return nil, usageErr(paths[named], fmt.Errorf("the labels (%s) mix class indices (%s) and class names (%s has %q)",
+			label, paths[indexed], paths[named], firstName(scans[named].names)), "give every sample its class the same way, as an index or as a name")
+	}
+	if labeled = max(indexed, named); labeled < 0 {
+		if label != (ShardLabel{}) {
+			return nil, usageErr(paths[0], fmt.Errorf("no sample has %s: the first sample's members are %s", label, strings.Join(scans[0].exts, ", ")),
+				"give the member that holds the classes to -label-column: an extension (cls, label) or EXT:FIELD for a field of a JSON member (json:label); or leave it out for unlabelled shards")
 		}
-		s.classes = make([]string, maxLabel+1)
-		for i := range s.classes {
-			s.classes[i] = strconv.Itoa(i)
+		if slices.Contains(scans[0].exts, ".json") {
+			log.Info("the shards have no .cls labels; if their .json members hold the classes, give the field: -label-column json:FIELD", "first", paths[0])
 		}
-		s.labelCounts = make([]int, maxLabel+1)
-		for _, sc := range scans {
-			for l, n := range sc.labels {
-				s.labelCounts[l] += n
-			}
+		return s, nil
+	}
+	if unlabeled >= 0 {
+		return nil, damagedErr(paths[unlabeled], scans[unlabeled].noLabel, -1,
+			fmt.Errorf("sample without %s, while %s has labels", label, paths[labeled]))
+	}
+	if named >= 0 {
+		s.names = names
+		list, err := shardClassNames(paths[0])
+		if err != nil {
+			return s, s.numberNames(slices.Sorted(maps.Keys(names)), "")
 		}
-		if names, err := shardClassNames(paths[0]); err == nil && len(names) >= len(s.classes) {
-			s.classes = names
-			s.labelCounts = append(s.labelCounts, make([]int, len(names)-len(s.labelCounts))...)
+		return s, s.numberNames(list, "the class list beside the shards")
+	}
+	s.classes = make([]string, maxLabel+1)
+	for i := range s.classes {
+		s.classes[i] = strconv.Itoa(i)
+	}
+	s.labelCounts = make([]int, maxLabel+1)
+	for _, sc := range scans {
+		for l, n := range sc.labels {
+			s.labelCounts[l] += n
 		}
+	}
+	if names, err := shardClassNames(paths[0]); err == nil && len(names) >= len(s.classes) {
+		s.classes = names
+		s.labelCounts = append(s.labelCounts, make([]int, len(names)-len(s.labelCounts))...)
 	}
 	return s, nil
+}
+
+// firstName is the first of the names in sorted order, for messages.
+func firstName(names map[string]int) string { return slices.Min(slices.Collect(maps.Keys(names))) }
+
+// positions maps each class name to its first position in classes.
+func positions(classes []string) map[string]int32 {
+	pos := make(map[string]int32, len(classes))
+	for i, c := range classes {
+		if _, dup := pos[c]; !dup {
+			pos[c] = int32(i)
+		}
+	}
+	return pos
+}
+
+// numberNames numbers the class names that s's samples give (s.names, as counted by a scan) by
+// their positions in classes, the list that from names ("": classes is their own sorted list;
+// s.namedBy records it), and counts each class's samples. A name that the list lacks is an
+// error that names it.
+func (s *Shards) numberNames(classes []string, from string) error {
+	pos := positions(classes)
+	counts := make([]int, len(classes))
+	for _, n := range slices.Sorted(maps.Keys(s.names)) {
+		i, ok := pos[n]
+		if !ok {
+			return usageErr(s.paths[0], fmt.Errorf("class %q (%s) is not among the %d classes of %s (%s)", n, s.label, len(classes), from, summarize(classes)),
+				"give every class a place in that list, or label the samples with the classes it names")
+		}
+		counts[i] += s.names[n]
+	}
+	s.classes, s.classIndex, s.labelCounts, s.namedBy = classes, pos, counts, from
+	return nil
 }
 
 // checkShardClasses returns a usage error when dir, the folder of a held-out split's shards
@@ -583,10 +687,12 @@ func (s *Shards) epochOrder(seed uint64, epoch, buffer int) (shardOrder []int, o
 
 // shardSample is one sample read from a shard.
 type shardSample struct {
-	shard       string // the shard's path
-	key, member string // the sample's key and its image member
-	data        []byte // the image's bytes (nil when not asked for)
-	label       int32
+	shard       string   // the shard's path
+	key, member string   // the sample's key and its image member
+	data        []byte   // the image's bytes (nil when not asked for)
+	label       int32    // the class index; -1 for none, or where name gives the class
+	name        string   // the class name, where the label member names it (ShardLabel)
+	exts        []string // the extensions of the members of the shard's first sample (for messages)
 }
 
 // shardReader walks the samples of one shard in order.
@@ -600,6 +706,7 @@ type shardReader struct {
 	tr     *tar.Reader
 	peek   *tar.Header // first member of the next sample, already read
 	n      int         // samples returned so far
+	label  ShardLabel  // the member that holds each sample's class
 }
 
 // shardsOfSplit returns, of the shards paths listed in a folder without split folders, those of
@@ -964,19 +1071,24 @@ func (r *shardReader) next(withData bool) (shardSample, error) {
 				}
 				s.data = data
 			}
-		case ext == "cls":
-			if hdr.Size > 64 {
-				return s, damagedErr(r.path, hdr.Name, -1, fmt.Errorf("a .cls member of %d bytes, want a class index as text", hdr.Size))
+		case ext == r.label.ext():
+			if hdr.Size > r.label.maxMember() {
+				want := "a class index or name"
+				if r.label == (ShardLabel{}) {
+					want = "a class index as text"
+				}
+				return s, damagedErr(r.path, hdr.Name, -1, fmt.Errorf("a .%s member of %d bytes, want %s", ext, hdr.Size, want))
 			}
 			b, err := io.ReadAll(bufio.NewReader(r.tr))
 			if err != nil {
 				return s, damagedErr(r.path, hdr.Name, -1, fmt.Errorf("reading the member: %w (truncated shard?)", err))
 			}
-			v, err := strconv.Atoi(strings.TrimSpace(string(b)))
-			if err != nil || v < 0 || v > 1<<30 {
-				return s, damagedErr(r.path, hdr.Name, -1, fmt.Errorf("class %q: want a class index >= 0", b))
+			if s.label, s.name, _, err = r.label.value(b); err != nil {
+				return s, damagedErr(r.path, hdr.Name, -1, err)
 			}
-			s.label = int32(v)
+		}
+		if r.n == 0 {
+			s.exts = append(s.exts, "."+ext)
 		}
 	}
 	if s.member == "" {
@@ -1078,13 +1190,18 @@ func (st *shardStream) close() {
 }
 
 // open opens shard k of shardOrder: its copy read ahead, or the shard itself.
-func (st *shardStream) open(k int) (*shardReader, error) {
+func (st *shardStream) open(k int) (r *shardReader, err error) {
 	p := st.s.paths[st.shardOrder[k]]
 	if st.ahead == nil {
-		return openShard(p)
+		r, err = openShard(p)
+	} else {
+		rc, size, seeker, gerr := st.ahead.get(st.aheadIndex[k], st.cancel)
+		r, err = newShardReader(p, rc, size, seeker, gerr)
 	}
-	rc, size, seeker, err := st.ahead.get(st.aheadIndex[k], st.cancel)
-	return newShardReader(p, rc, size, seeker, err)
+	if r != nil {
+		r.label = st.s.label
+	}
+	return r, err
 }
 
 // read returns the next sample in emission order (its global index in index); io.EOF at limit.
@@ -1155,11 +1272,18 @@ func (st *shardStream) globalOf(p int) int {
 // checkLabel checks the label read with smp against the classes s was opened with (from a scan, or
 // from an index, which nothing checked against the shards); unlabeled shards' labels are -1.
 func (s *Shards) checkLabel(smp *shardSample) error {
+	if smp.name != "" && s.classes != nil {
+		i, ok := s.classIndex[smp.name]
+		if !ok {
+			return damagedErr(smp.shard, smp.key, -1, fmt.Errorf("class %q, which is not among the %d classes (%s)", smp.name, len(s.classes), s.classesFrom()))
+		}
+		smp.label = i
+	}
 	switch {
 	case s.classes == nil:
 		smp.label = -1
 	case smp.label < 0:
-		return damagedErr(smp.shard, smp.key, -1, errors.New("sample without a .cls label, in labeled shards"))
+		return damagedErr(smp.shard, smp.key, -1, fmt.Errorf("sample without %s, in labeled shards (if another member holds the classes, give it with -label-column)", s.label))
 	case int(smp.label) >= len(s.classes):
 		return damagedErr(smp.shard, smp.key, -1, fmt.Errorf("class %d, but there are %d classes (%s)", smp.label, len(s.classes), s.classesFrom()))
 	}
@@ -1168,6 +1292,9 @@ func (s *Shards) checkLabel(smp *shardSample) error {
 
 // classesFrom says where s's classes come from, for messages.
 func (s *Shards) classesFrom() string {
+	if s.namedBy != "" {
+		return "from " + s.namedBy
+	}
 	if s.index != "" {
 		return "from the index " + s.index
 	}

@@ -576,7 +576,7 @@ func TestShardsErrors(t *testing.T) {
 		{"bad pattern", filepath.Join(dir, "shard-{3..1}.tar"), "must be {FIRST..LAST}", ErrUsage},
 		{"truncated", truncated, truncated, ErrDamaged},
 		{"sample without image", noImage, noImage + ":k2: sample without an image member (.jpg, .jpeg, .png", ErrDamaged},
-		{"labels on some shards only", mixed, filepath.Join(mixed, "b.tar") + ":k2: sample without a .cls label", ErrDamaged},
+		{"labels on some shards only", mixed, filepath.Join(mixed, "b.tar") + ":k2: sample without a .cls member, while", ErrDamaged},
 	} {
 		_, err := OpenShards(tc.pattern, "")
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !errors.Is(err, tc.kind) {
@@ -784,7 +784,7 @@ func TestShardsNamedForSplits(t *testing.T) {
 	}
 
 	// No split in particular (mkshards -index): one index would mix them.
-	if _, err := ScanShards(flat, nil); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "all of them would mix the splits") ||
+	if _, err := ScanShards(flat, ShardLabel{}, nil); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "all of them would mix the splits") ||
 		!strings.Contains(err.Error(), "give one split's shards by a pattern, such as "+filepath.Join(flat, "imagenet1k-train-*.tar")) {
 		t.Errorf("the shards of no split in particular: %v", err)
 	}

@@ -122,7 +122,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.ckpt, "checkpoint", "", "a checkpoint file, an exported encoder, or a run's checkpoint folder (its newest valid checkpoint)")
 	fs.StringVar(&f.dataset, "dataset", "", "labelled data set to evaluate on (default: the one the encoder was trained on)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "folder of the data sets; for -dataset folder or shards, the images (default: the folder the encoder was trained on)")
-	fs.StringVar(&f.labelColumn, "label-column", "", "-dataset folder: the column of labels in the folder's metadata.csv or metadata.jsonl, or in -label-table (default: the encoder run's, when evaluating on its data set; otherwise \"label\", when the table has it)")
+	fs.StringVar(&f.labelColumn, "label-column", "", "-dataset folder: the column of labels in the folder's metadata.csv or metadata.jsonl, or in -label-table (default: the encoder run's, when evaluating on its data set; otherwise \"label\", when the table has it); -dataset shards: the member of each sample that holds its class (cls, label, json:FIELD; default: the encoder run's, when evaluating on its data set; otherwise cls)")
 	fs.StringVar(&f.labelTable, "label-table", "", "-dataset folder: a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (default: the encoder run's, when evaluating on its data set); see train -h")
 	fs.Float64Var(&f.valPercent, "val-percent", 0, "-dataset folder without a val/ folder: hold out this percentage of each class's images as the test split, chosen by their paths as train -val-percent chooses them; -dataset shards: this percentage of the training shards, whole, chosen by their names (default: the encoder run's, when evaluating on its data set)")
 	fs.StringVar(&f.splitColumn, "split-column", "", "-dataset folder: the column of the label table that assigns each image to a split, as train -split-column reads it (COLUMN or COLUMN=VALUE: a fold; default: the encoder run's, when evaluating on its data set); see train -h")
@@ -479,8 +479,11 @@ func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err e
 	if !f.set["val-percent"] && !f.set["split-column"] && strings.EqualFold(dataset, enc.Dataset) {
 		f.valPercent, f.splitColumn = enc.ValPercent, enc.SplitColumn
 	}
-	if f.labelColumn != "" && !strings.EqualFold(dataset, "folder") {
-		return "", "", "", config.Errorf("label-column", "names the column of labels in an image folder's metadata table (-dataset folder); %s has its own labels", dataset)
+	if f.labelColumn != "" && !strings.EqualFold(dataset, "folder") && !strings.EqualFold(dataset, "shards") {
+		return "", "", "", config.Errorf("label-column", "names the column of labels in an image folder's metadata table (-dataset folder), or the member of shards that holds the classes (-dataset shards); %s has its own labels", dataset)
+	}
+	if _, err := datasets.ParseShardLabel(f.labelColumn); err != nil && strings.EqualFold(dataset, "shards") {
+		return "", "", "", config.Errorf("label-column", "%v", err)
 	}
 	if f.labelTable != "" && !strings.EqualFold(dataset, "folder") {
 		return "", "", "", config.Errorf("label-table", "labels an image folder (-dataset folder); %s has its own labels", dataset)

@@ -92,7 +92,7 @@ func run(args []string) int {
 	noShuffle := fs.Bool("no-shuffle", false, "keep the folder's order (classes then stay together in the shards)")
 	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not an image header (with -verify: that do not decode), with a warning each, instead of stopping")
 	index := fs.String("index", "", "instead of writing shards, write the index.json of existing ones (made elsewhere, or before this option): a folder, a pattern or a pattern of URLs of .tar shards; -out is then the index file (default: index.json beside the shards)")
-	labelColumn := fs.String("label-column", "", "the column of labels in a folder's metadata.csv or metadata.jsonl, or in -label-table (default \""+datasets.DefaultLabelColumn+"\", when the table has it; for -label-table, else its second column)")
+	labelColumn := fs.String("label-column", "", "the column of labels in a folder's metadata.csv or metadata.jsonl, or in -label-table (default \""+datasets.DefaultLabelColumn+"\", when the table has it; for -label-table, else its second column); with -index, the member of each sample that holds its class: cls (the default), another extension (label), or EXT:FIELD for a field of a JSON member (json:label)")
 	valPercent := fs.Float64("val-percent", 0, "for a folder without a val/ folder: write this percentage of each class's images as the val/ split, and the others as train/, chosen by their paths as train -val-percent chooses them (the same images)")
 	splitColumn := fs.String("split-column", "", "for a folder without a val/ folder: write the images that this column of the label table holds out as the val/ split, and the others as train/, as train -split-column reads it (COLUMN: values train, val or test, or true/false; COLUMN=VALUE: VALUE marks the held-out images, a fold); test images beside val images are written as test/")
 	labelTable := fs.String("label-table", "", "a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (train.csv): its file_name column, or else its first, names each image by its path under the split folder, with or without its extension")
@@ -118,8 +118,14 @@ func run(args []string) int {
 		return usage("%s", flagargs.Stray(fs, args))
 	case *index != "" && *in != "":
 		return usage("-index writes the index of existing shards, -in shards from images: give one of them")
+	case *index != "" && (*labelTable != "" || *valPercent > 0 || *splitColumn != ""):
+		return usage("-index writes the index of shards as they are: -label-table, -val-percent and -split-column read image folders")
 	case *index != "":
-		return writeIndex(logger, *index, *out, usage)
+		label, err := datasets.ParseShardLabel(*labelColumn)
+		if err != nil {
+			return usage("-label-column %v", err)
+		}
+		return writeIndex(logger, *index, *out, label, usage)
 	case *in == "":
 		return usage("-in: give the image folder to read")
 	case *out == "":
@@ -418,15 +424,16 @@ func smallSet(n int) string {
 	return fmt.Sprintf(" -model resnet18 -batch-size %d -epochs 100 -image-size 96", b)
 }
 
-// writeIndex writes the index.json of the shards that pattern names to out (default: beside them).
-func writeIndex(logger *log.Logger, pattern, out string, usage func(string, ...any) int) int {
+// writeIndex writes the index.json of the shards that pattern names to out (default: beside them),
+// their classes read from the member label names.
+func writeIndex(logger *log.Logger, pattern, out string, label datasets.ShardLabel, usage func(string, ...any) int) int {
 	remote := strings.Contains(pattern, "://") || strings.HasPrefix(pattern, "pipe:")
 	if out == "" && remote {
 		return usage("-out: give the file to write the index of remote shards to (then put it beside them, or anywhere: it holds their full URLs)")
 	}
 	start := time.Now()
 	var bar *progress.Bar
-	s, err := datasets.ScanShards(pattern, func(done, total int) {
+	s, err := datasets.ScanShards(pattern, label, func(done, total int) {
 		if bar == nil {
 			bar = progress.New("scanning", int64(total), 0, progress.Options{Logger: logger, Unit: "shards"})
 		}
@@ -448,7 +455,11 @@ func writeIndex(logger *log.Logger, pattern, out string, usage func(string, ...a
 	}
 	info := s.Info()
 	logger.Info("wrote the index", "file", out, "shards", len(s.Paths()), "samples", info.Len, "classes", info.NumClasses, "took", time.Since(start).Round(time.Millisecond))
-	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s%s\n", flagargs.ShellQuote(out), smallSet(info.Len))
+	column := ""
+	if label != (datasets.ShardLabel{}) {
+		column = " -label-column " + flagargs.ShellQuote(label.Spec())
+	}
+	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s%s%s\n", flagargs.ShellQuote(out), column, smallSet(info.Len))
 	return 0
 }
 

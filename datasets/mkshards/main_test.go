@@ -613,3 +613,49 @@ func TestParquet(t *testing.T) {
 		t.Errorf("-skip-bad-images: %v; want 4 train samples of classes akita corgi pug", err)
 	}
 }
+
+// TestIndexLabelColumn: -index -label-column json:label writes the index of shards whose classes
+// are names in their .json members, the names as its classes; a member that is an image's, and
+// -index with the options that read image folders, are refused.
+func TestIndexLabelColumn(t *testing.T) {
+	images, dir := t.TempDir(), t.TempDir()
+	writeImages(t, images, 3)
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	for i, class := range []string{"dog", "cat", "dog"} {
+		img, err := os.ReadFile(filepath.Join(images, string(rune('a'+i))+".png"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		label := []byte(fmt.Sprintf(`{"label": %q}`, class))
+		for name, data := range map[string][]byte{fmt.Sprintf("k%d.png", i): img, fmt.Sprintf("k%d.json", i): label} {
+			tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data)), Typeflag: tar.TypeReg})
+			tw.Write(data)
+		}
+	}
+	tw.Close()
+	if err := os.WriteFile(filepath.Join(dir, "shard-000000.tar"), buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var code int
+	stdout := cmdtest.Capture(t, &os.Stdout, func() { code = run([]string{"-index", dir, "-label-column", "json:label"}) })
+	if code != 0 || !strings.Contains(stdout, "-dataset shards -data-dir "+filepath.Join(dir, "index.json")+" -label-column json:label") {
+		t.Fatalf("-index -label-column json:label: exit %d, %s; want the train command with its -label-column", code, stdout)
+	}
+	idx, err := datasets.ReadShardIndex(filepath.Join(dir, "index.json"))
+	if err != nil || !slices.Equal(idx.Classes, []string{"cat", "dog"}) || !slices.Equal(idx.ClassCounts, []int{1, 2}) {
+		t.Fatalf("index: %v, classes %q, counts %v; want [cat dog], [1 2]", err, idx.Classes, idx.ClassCounts)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-index", dir, "-label-column", "png"}, `-label-column "png" is an image member's extension`},
+		{[]string{"-index", dir, "-label-table", "labels.csv"}, "-index writes the index of shards as they are"},
+		{[]string{"-index", dir, "-label-column", "label"}, "no sample has a .label member"},
+	} {
+		if code, stderr := runStderr(t, tc.args...); code != 2 || !strings.Contains(stderr, tc.want) {
+			t.Errorf("%q: exit %d, %s; want 2 and %q", tc.args, code, stderr, tc.want)
+		}
+	}
+}

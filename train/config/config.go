@@ -63,7 +63,8 @@ type Config struct {
 	// Orientation tag).
 	ExifOrientation bool `json:"exif_orientation"`
 	// LabelColumn is the column of an image folder's metadata.csv or metadata.jsonl that holds
-	// the labels ("": "label", when the table has it); see datasets.Folder.
+	// the labels ("": "label", when the table has it); see datasets.Folder. Of shards, the member
+	// of each sample that holds its class ("": .cls; datasets.ParseShardLabel).
 	LabelColumn string `json:"label_column"`
 	// LabelTable is a CSV (or JSON Lines) table of labels outside the image folder, as Kaggle
 	// ships one ("": none); see datasets.FolderLabels. Like DataDir, it says where the run's files

@@ -120,8 +120,10 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("image-size", "must be >= 0, got %d", c.ImageSize)
 	case c.ExifOrientation && !strings.EqualFold(c.Dataset, "folder") && !strings.EqualFold(c.Dataset, "shards"):
 		return nil, Errorf("exif-orientation", "turns the images of image folders and shards (-dataset folder or shards); %s has no EXIF data", c.Dataset)
-	case c.LabelColumn != "" && !strings.EqualFold(c.Dataset, "folder"):
-		return nil, Errorf("label-column", "names the column of labels in an image folder's metadata table (-dataset folder); %s has its own labels", c.Dataset)
+	case c.LabelColumn != "" && !strings.EqualFold(c.Dataset, "folder") && !strings.EqualFold(c.Dataset, "shards"):
+		return nil, Errorf("label-column", "names the column of labels in an image folder's metadata table (-dataset folder), or the member of shards that holds the classes (-dataset shards); %s has its own labels", c.Dataset)
+	case strings.EqualFold(c.Dataset, "shards") && shardLabelErr(c.LabelColumn) != nil:
+		return nil, Errorf("label-column", "%v", shardLabelErr(c.LabelColumn))
 	case c.LabelTable != "" && !strings.EqualFold(c.Dataset, "folder"):
 		return nil, Errorf("label-table", "labels an image folder (-dataset folder); %s has its own labels", c.Dataset)
 	case c.ShuffleBuffer < 0:
@@ -295,4 +297,10 @@ func CheckMirror(loc string) error {
 		return Errorf("checkpoint-mirror", "%q is not a bucket folder: give s3://BUCKET/PREFIX/ or gs://BUCKET/PREFIX/ (for a local copy, use -checkpoint-dir on that disk)", loc)
 	}
 	return nil
+}
+
+// shardLabelErr says what is wrong with the -label-column of shards, nil when nothing is.
+func shardLabelErr(spec string) error {
+	_, err := datasets.ParseShardLabel(spec)
+	return err
 }
