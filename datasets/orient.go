@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"io"
+	"regexp"
 	"strings"
 )
 
@@ -14,8 +15,9 @@ import (
 // torchvision's ImageFolder, ignore it unless the user calls ImageOps.exif_transpose; with the
 // option, an image is turned as exif_transpose turns it, after decoding, and its size for the
 // crops is the turned size. The orientation is read where PIL's getexif finds it: in a JPEG's
-// APP1 segment, a PNG's eXIf chunk (or the "Raw profile type exif" text that ImageMagick writes),
-// a WebP's EXIF chunk, and a TIFF's first directory. A HEIC's or AVIF's rotation is applied by
+// APP1 segment, a PNG's eXIf chunk (or the "Raw profile type exif" text that ImageMagick writes,
+// or failing an Orientation tag in either, its XMP text), a WebP's EXIF chunk, and a TIFF's first
+// directory. A HEIC's or AVIF's rotation is applied by
 // libheif in any case; BMP, PPM and PGM have no EXIF data.
 
 // orientable is a data set that may turn its images by their EXIF orientation.
@@ -76,9 +78,12 @@ var pngSignature = []byte("\x89PNG\r\n\x1a\n")
 // pngOrientation reads the orientation of a PNG's EXIF data as PIL 9.4 finds it: the eXIf chunk
 // (a TIFF structure), or failing that a "Raw profile type exif" text chunk (tEXt, zTXt or iTXt:
 // ImageMagick's hex dump of an APP1 segment, "Exif\0\0" first); of several, the last, before the
-// image data or after it.
+// image data or after it. Where that EXIF data has no Orientation tag, or there is none, the
+// orientation is the XMP text's ("XML:com.adobe.xmp", the first tiff:Orientation in it), as PIL
+// 9.4's getexif takes it.
 func pngOrientation(data []byte) int {
-	var exif, raw []byte // the last eXIf chunk, the text of the last "Raw profile type exif" chunk
+	// The last eXIf chunk, and the texts of the last "Raw profile type exif" and XMP chunks.
+	var exif, raw, xmp []byte
 	for i := len(pngSignature); i+12 <= len(data); {
 		n := int64(binary.BigEndian.Uint32(data[i:]))
 		end := int64(i) + 12 + n
@@ -93,29 +98,35 @@ func pngOrientation(data []byte) int {
 			if text := pngText(kind, body, "Raw profile type exif"); text != nil {
 				raw = text
 			}
+			if text := pngText(kind, body, "XML:com.adobe.xmp"); text != nil {
+				xmp = text
+			}
 		case "IEND":
 			i = len(data)
 			continue
 		}
 		i = int(end)
 	}
-	if exif != nil {
-		return tiffOrientation(exif)
+	if exif == nil && raw != nil {
+		// "\nexif\n    NNN\n" then the hex digits, 72 to a line.
+		if lines := strings.Split(string(raw), "\n"); len(lines) >= 4 {
+			if dump, err := hex.DecodeString(strings.Join(lines[3:], "")); err == nil {
+				exif = bytes.TrimPrefix(dump, []byte("Exif\x00\x00"))
+			}
+		}
 	}
-	if raw == nil {
-		return 1
+	if o, tagged := tiffOrientationTag(exif); tagged {
+		return o
 	}
-	// "\nexif\n    NNN\n" then the hex digits, 72 to a line.
-	lines := strings.Split(string(raw), "\n")
-	if len(lines) < 4 {
-		return 1
+	if m := xmpOrientation.FindSubmatch(xmp); m != nil && m[1][0] != '0' && m[1][0] != '9' {
+		return int(m[1][0] - '0')
 	}
-	exif, err := hex.DecodeString(strings.Join(lines[3:], ""))
-	if err != nil {
-		return 1
-	}
-	return tiffOrientation(bytes.TrimPrefix(exif, []byte("Exif\x00\x00")))
+	return 1
 }
+
+// xmpOrientation finds the orientation in XMP text as PIL 9.4's getexif does: an attribute
+// (tiff:Orientation="6") or an element (<tiff:Orientation>6</tiff:Orientation>), the first one.
+var xmpOrientation = regexp.MustCompile(`tiff:Orientation(?:="|>)([0-9])`)
 
 // pngText returns the text of a PNG text chunk of the given kind and body when its keyword is
 // keyword (inflated for zTXt and a compressed iTXt), or nil.
@@ -213,8 +224,15 @@ func jpegOrientation(data []byte) int {
 // tiffOrientation reads the Orientation tag of the first IFD of the TIFF structure t: EXIF's, or
 // a TIFF file, classic or BigTIFF (64-bit offsets).
 func tiffOrientation(t []byte) int {
+	o, _ := tiffOrientationTag(t)
+	return o
+}
+
+// tiffOrientationTag is tiffOrientation, and whether the directory has an Orientation entry at
+// all, whatever its value (PIL's "0x0112 in exif").
+func tiffOrientationTag(t []byte) (o int, tagged bool) {
 	if len(t) < 8 {
-		return 1
+		return 1, false
 	}
 	var order binary.ByteOrder
 	switch string(t[:2]) {
@@ -223,7 +241,7 @@ func tiffOrientation(t []byte) int {
 	case "MM":
 		order = binary.BigEndian
 	default:
-		return 1
+		return 1, tagged
 	}
 	// The layout of a directory: where it starts, the size of its entry count, of an entry, and
 	// of the count field within an entry.
@@ -233,14 +251,14 @@ func tiffOrientation(t []byte) int {
 		ifd, countSize, entrySize = int64(order.Uint32(t[4:])), 2, 12
 	case 43:
 		if len(t) < 16 || order.Uint16(t[4:]) != 8 {
-			return 1
+			return 1, tagged
 		}
 		ifd, countSize, entrySize = int64(order.Uint64(t[8:])), 8, 20
 	default:
-		return 1
+		return 1, tagged
 	}
 	if ifd < 8 || ifd > int64(len(t))-countSize {
-		return 1
+		return 1, tagged
 	}
 	n := int64(order.Uint16(t[ifd:]))
 	if countSize == 8 {
@@ -249,14 +267,18 @@ func tiffOrientation(t []byte) int {
 	for k := range n {
 		e := ifd + countSize + entrySize*k
 		if e+entrySize > int64(len(t)) {
-			return 1
+			return 1, tagged
 		}
 		count := int64(order.Uint32(t[e+4:]))
 		value := e + 8
 		if entrySize == 20 {
 			count, value = int64(min(order.Uint64(t[e+4:]), 2)), e+12
 		}
-		if order.Uint16(t[e:]) != 0x0112 || count != 1 {
+		if order.Uint16(t[e:]) != 0x0112 {
+			continue
+		}
+		tagged = true
+		if count != 1 {
 			continue
 		}
 		var v int
@@ -266,14 +288,14 @@ func tiffOrientation(t []byte) int {
 		case 4: // LONG
 			v = int(order.Uint32(t[value:]))
 		default:
-			return 1
+			return 1, tagged
 		}
 		if v < 1 || v > 8 {
-			return 1
+			return 1, tagged
 		}
-		return v
+		return v, true
 	}
-	return 1
+	return 1, tagged
 }
 
 // orientImage returns img turned as EXIF orientation o asks (PIL's ImageOps.exif_transpose: 2

@@ -11,7 +11,11 @@ quality 95, whose EXIF data (little-endian, as PIL writes it) records orientatio
 (invalid: left as it is). The same image in the other formats that carry EXIF data, where PIL's
 getexif reads it: exif/orient-K.png (an eXIf chunk, K in 0 to 8), orient-6-after-idat.png (the
 eXIf chunk after the image data), orient-6-raw-ztxt.png and orient-3-raw-text.png (no eXIf chunk,
-but ImageMagick's "Raw profile type exif" text, compressed or not), orient-K.webp (lossless, an
+but ImageMagick's "Raw profile type exif" text, compressed or not), orient-6-xmp.png,
+orient-8-xmp-ztxt.png and orient-5-xmp-exif-make.png (the orientation in the XMP text,
+"XML:com.adobe.xmp", as an attribute or an element, compressed or not, with no EXIF data or EXIF
+data without the tag: PIL 9.4's getexif takes it from there) and orient-1-xmp-6.png (EXIF
+orientation 1, XMP 6: the tag wins), orient-K.webp (lossless, an
 EXIF chunk, K in 1 to 8; orient-5-prefixed.webp with the "Exif\0\0" prefix that PIL leaves
 out), orient-K.tif (the Orientation tag of the first directory, K in 1 to 8), orient-6-be.tif
 (big-endian) and orient-6-big.tif (BigTIFF), the last two by libtiff's tiffcp.
@@ -110,6 +114,21 @@ def main():
         info = PngImagePlugin.PngInfo()
         info.add_text("Raw profile type exif", raw_profile(exif_bytes(k, ">")), zip=zip_)
         base.save(os.path.join("exif", name), "PNG", pnginfo=info)
+    # XMP: PIL 9.4's getexif takes the orientation from a PNG's "XML:com.adobe.xmp" text where its
+    # EXIF data has no Orientation tag (none at all, or other tags only), never over the tag.
+    make = Image.Exif()
+    make[0x010F] = "camera"
+    for name, k, form, zip_, exif in [("orient-6-xmp.png", 6, 'tiff:Orientation="%d"', False, None),
+                                      ("orient-8-xmp-ztxt.png", 8, "<tiff:Orientation>%d</tiff:Orientation>", True, None),
+                                      ("orient-5-xmp-exif-make.png", 5, 'tiff:Orientation="%d"', False, make.tobytes()),
+                                      ("orient-1-xmp-6.png", 6, 'tiff:Orientation="%d"', False, exif_bytes(1, "<"))]:
+        xmp = ('<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+               '<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" ' + (form % k if form.startswith("tiff") else "")
+               + ">" + ("" if form.startswith("tiff") else form % k) + "</rdf:Description></rdf:RDF></x:xmpmeta>")
+        info = PngImagePlugin.PngInfo()
+        info.add_itxt("XML:com.adobe.xmp", xmp, zip=zip_)
+        extra = {"exif": exif} if exif else {}
+        base.save(os.path.join("exif", name), "PNG", pnginfo=info, **extra)
     for k in range(1, 9):
         base.save(os.path.join("exif", f"orient-{k}.webp"), "WEBP", lossless=True, exif=exif_bytes(k, "<"))
     # PIL writes the EXIF chunk without the APP1 segment's "Exif\\0\\0" prefix; other tools write it.
