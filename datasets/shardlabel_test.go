@@ -225,6 +225,19 @@ func TestShardsLabelledByJSON(t *testing.T) {
 			t.Errorf("-label-column %s: %v; want an error containing %q", spec, err, msg)
 		}
 	}
+	// A field of captions: most samples a class of their own (over maxLoneClasses of them).
+	captions := t.TempDir()
+	var texts []string
+	for i := range 2 * maxLoneClasses {
+		texts = append(texts, fmt.Sprintf(`{"caption": "photo number %d", "label": %q}`, i, []string{"a", "b"}[i%2]))
+	}
+	writeLabelledShard(t, filepath.Join(captions, "c.tar"), "c", "json", texts)
+	if _, err := Open("shards", "", Options{DataDir: captions, LabelColumn: "json:caption"}); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "200 distinct class names among 200 samples") {
+		t.Errorf("-label-column json:caption: %v; want it refused", err)
+	}
+	if d, err := Open("shards", "", Options{DataDir: captions, LabelColumn: "json:label"}); err != nil || d.Info().NumClasses != 2 {
+		t.Errorf("-label-column json:label beside captions: %v; want 2 classes", err)
+	}
 	// Indices and names mixed.
 	mixed := t.TempDir()
 	writeLabelledShard(t, filepath.Join(mixed, "a.tar"), "a", "json", []string{`{"label": 1}`})

@@ -533,6 +533,10 @@ func scanShards(paths []string, split string, label ShardLabel, progress func(do
 			fmt.Errorf("sample without %s, while %s has labels", label, paths[labeled]))
 	}
 	if named >= 0 {
+		if len(names) > maxLoneClasses && 2*len(names) > total {
+			return nil, usageErr(paths[named], fmt.Errorf("%d distinct class names among %d samples (%s, such as %q): most samples would be a class of their own, as with captions or ids", len(names), total, label, firstName(names)),
+				"give -label-column the member or field that holds the classes")
+		}
 		s.names = names
 		list, err := shardClassNames(paths[0])
 		if err != nil {
@@ -556,6 +560,11 @@ func scanShards(paths []string, split string, label ShardLabel, progress func(do
 	}
 	return s, nil
 }
+
+// maxLoneClasses is the most class names that shards may give where most of their samples would
+// be a class of their own (as a caption or an id would make them): above it, such labels are
+// refused.
+const maxLoneClasses = 100
 
 // firstName is the first of the names in sorted order, for messages.
 func firstName(names map[string]int) string { return slices.Min(slices.Collect(maps.Keys(names))) }
