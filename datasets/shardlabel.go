@@ -80,7 +80,7 @@ func (l ShardLabel) Spec() string {
 	return l.Ext
 }
 
-// maxLabelMember bounds a member that holds a label: a class index or name as text, or a JSON
+// maxMember bounds a member that holds a label: a class index or name as text, or a JSON
 // object of metadata.
 func (l ShardLabel) maxMember() int64 {
 	switch {
