@@ -348,15 +348,13 @@ func openShards(pattern, split string, percent float64, label ShardLabel) (*Shar
 			return nil, err
 		}
 	}
-	var report func(int)
 	if isRemote(paths[0]) {
-		// Counting streamed shards downloads them: said, with the way around it, and shown.
+		// Counting streamed shards downloads them: said, with the way around it.
 		log.Warn("scanning remote shards to count their samples downloads each of them once; an index does not (go run ./datasets/mkshards -index PATTERN -out index.json)", "shards", len(paths))
-		bar := progress.New("scanning shards", int64(len(paths)), 0, progress.Options{Unit: "shards"})
-		defer bar.Finish()
-		report = func(done int) { bar.Set(int64(done), "") }
 	}
+	report, finish := remoteScanBar("scanning shards", paths)
 	s, err := scanShards(paths, split, label, report, false)
+	finish()
 	if err != nil {
 		return nil, err
 	}
@@ -368,7 +366,9 @@ func openShards(pattern, split string, percent float64, label ShardLabel) (*Shar
 		if isRemote(train[0]) {
 			log.Info("scanning the training shards for their class names, which number the held-out ones (a classes.txt beside the shards, or an index, spares this)", "shards", len(train))
 		}
-		t, err := scanShards(train, SplitTrain, label, nil, false)
+		report, finish := remoteScanBar("scanning the training shards", train)
+		t, err := scanShards(train, SplitTrain, label, report, false)
+		finish()
 		if err != nil {
 			return nil, err
 		}
@@ -386,6 +386,17 @@ func openShards(pattern, split string, percent float64, label ShardLabel) (*Shar
 		}
 	}
 	return s, nil
+}
+
+// remoteScanBar shows the progress of a scan of the remote shards at paths (which downloads
+// them) on a bar named what: report is scanShards' progress, finish ends the bar. For local
+// shards, whose scan seeks past the images, there is no bar: report is nil.
+func remoteScanBar(what string, paths []string) (report func(done int), finish func()) {
+	if !isRemote(paths[0]) {
+		return nil, func() {}
+	}
+	bar := progress.New(what, int64(len(paths)), 0, progress.Options{Unit: "shards"})
+	return func(done int) { bar.Set(int64(done), "") }, bar.Finish
 }
 
 // ScanShards is OpenShards(pattern, "") for shards named by pattern (not an index), their labels
