@@ -26,7 +26,9 @@ import (
 // Classes, an addition of this toolkit that wids ignores, names the classes of labeled shards;
 // without it, the classes.txt beside the index, or else beside the first shard, names them.
 // ClassCounts, another, counts the samples of each class (what class weights need beforehand);
-// absent in indexes written before it, and by widsindex.
+// absent in indexes written before it, and by widsindex. LabelMember, a third, names the member
+// that holds each sample's class where it is not .cls (ParseShardLabel: "json:label"), so that
+// the shards opened by the index read it without being told.
 type ShardIndex struct {
 	Kind        string         `json:"__kind__"`
 	Version     int            `json:"wids_version"`
@@ -34,6 +36,7 @@ type ShardIndex struct {
 	BasePath    string         `json:"base_path,omitempty"`
 	Classes     []string       `json:"classes,omitempty"`
 	ClassCounts []int          `json:"class_counts,omitempty"`
+	LabelMember string         `json:"label_member,omitempty"`
 	Shards      []IndexedShard `json:"shardlist"`
 }
 
@@ -187,6 +190,11 @@ func openIndex(loc, split, read string, percent float64, held bool, label ShardL
 			return nil, err
 		}
 	}
+	if label == (ShardLabel{}) && idx.LabelMember != "" {
+		if label, err = ParseShardLabel(idx.LabelMember); err != nil {
+			return nil, damagedErr(loc, "", -1, fmt.Errorf("label_member: %w", err))
+		}
+	}
 	s := &Shards{split: split, index: loc, readAhead: DefaultReadAhead, label: label}
 	total := 0
 	for _, sh := range idx.Shards {
@@ -255,9 +263,13 @@ func openIndex(loc, split, read string, percent float64, held bool, label ShardL
 
 // Index is the index of s: each shard's location (relative to dir when it lies in it: dir is
 // where the index will be written), sample count, and the file size and MD5 digest when known
-// (when s's shards were written or scanned by ScanShards, or opened by an index that has them).
+// (when s's shards were written or scanned by ScanShards, or opened by an index that has them),
+// and for labelled shards, the member that holds their labels where it is not .cls.
 func (s *Shards) Index(dir string) ShardIndex {
 	idx := ShardIndex{Kind: indexKind, Version: 1, Classes: s.classes, ClassCounts: s.labelCounts}
+	if s.classes != nil {
+		idx.LabelMember = s.label.Spec()
+	}
 	for i, p := range s.paths {
 		sh := IndexedShard{URL: p, Samples: s.counts[i]}
 		if s.sizes != nil {

@@ -248,9 +248,10 @@ func TestShardsLabelledByJSON(t *testing.T) {
 }
 
 // TestShardsLabelledByIndex: an index written from a scan with the label member (mkshards -index
-// -label-column) records the names as its classes; the shards opened by it with the same member
-// read each sample's name as its position there, and without it stop at the first sample, saying
-// to give it. Text members of names read as JSON fields do.
+// -label-column) records the names as its classes, and the member; the shards opened by it read
+// each sample's name as its position there, with -label-column or without it; by an index that
+// does not record the member, without it they stop at the first sample, saying to give it. Text
+// members of names read as JSON fields do.
 func TestShardsLabelledByIndex(t *testing.T) {
 	dir := t.TempDir()
 	names := []string{"oak", "elm", "oak", "ash"}
@@ -280,18 +281,37 @@ func TestShardsLabelledByIndex(t *testing.T) {
 	if got, err := labelsByKey(t, d); err != nil || !maps.Equal(got, wantLabels) {
 		t.Errorf("by the index: %v (%v), want %v", got, err, wantLabels)
 	}
+	// The index records the member (label_member): without -label-column, it is read.
+	if idx.LabelMember != "label" {
+		t.Errorf("the index's label member %q, want label", idx.LabelMember)
+	}
 	d, err = Open("shards", "", Options{DataDir: index})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if got, err := labelsByKey(t, d); err != nil || !maps.Equal(got, wantLabels) {
+		t.Errorf("by the index, without -label-column: %v (%v), want %v", got, err, wantLabels)
+	}
+	// An index without it (written by widsindex, or before it) reads .cls unless told: the first
+	// sample is refused, naming -label-column.
+	idx.LabelMember = ""
+	unnamed := filepath.Join(dir, "unnamed.json")
+	data, err := json.Marshal(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, unnamed, data)
+	d, err = Open("shards", "", Options{DataDir: unnamed})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := labelsByKey(t, d); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "sample without a .cls member") || !strings.Contains(err.Error(), "-label-column") {
-		t.Errorf("by the index without -label-column: %v; want the first sample refused, naming -label-column", err)
+		t.Errorf("by an index without label_member, without -label-column: %v; want the first sample refused, naming -label-column", err)
 	}
 	// An index without classes, over shards labelled by names: refused, saying how to write it.
 	idx.Classes, idx.ClassCounts = nil, nil
 	bare := filepath.Join(dir, "bare.json")
-	data, err := json.Marshal(idx)
-	if err != nil {
+	if data, err = json.Marshal(idx); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, bare, data)

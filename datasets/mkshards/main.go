@@ -425,7 +425,7 @@ func smallSet(n int) string {
 }
 
 // writeIndex writes the index.json of the shards that pattern names to out (default: beside them),
-// their classes read from the member label names.
+// their classes read from the member label names (which the index records).
 func writeIndex(logger *log.Logger, pattern, out string, label datasets.ShardLabel, usage func(string, ...any) int) int {
 	remote := strings.Contains(pattern, "://") || strings.HasPrefix(pattern, "pipe:")
 	if out == "" && remote {
@@ -455,11 +455,7 @@ func writeIndex(logger *log.Logger, pattern, out string, label datasets.ShardLab
 	}
 	info := s.Info()
 	logger.Info("wrote the index", "file", out, "shards", len(s.Paths()), "samples", info.Len, "classes", info.NumClasses, "took", time.Since(start).Round(time.Millisecond))
-	column := ""
-	if label != (datasets.ShardLabel{}) {
-		column = " -label-column " + flagargs.ShellQuote(label.Spec())
-	}
-	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s%s%s\n", flagargs.ShellQuote(out), column, smallSet(info.Len))
+	fmt.Printf("train with: go run ./train -preset imagenet -dataset shards -data-dir %s%s\n", flagargs.ShellQuote(out), smallSet(info.Len))
 	return 0
 }
 

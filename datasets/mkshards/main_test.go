@@ -615,7 +615,8 @@ func TestParquet(t *testing.T) {
 }
 
 // TestIndexLabelColumn: -index -label-column json:label writes the index of shards whose classes
-// are names in their .json members, the names as its classes; a member that is an image's, and
+// are names in their .json members, the names as its classes and the member as its label_member;
+// a member that is an image's, and
 // -index with the options that read image folders, are refused.
 func TestIndexLabelColumn(t *testing.T) {
 	images, dir := t.TempDir(), t.TempDir()
@@ -639,12 +640,12 @@ func TestIndexLabelColumn(t *testing.T) {
 	}
 	var code int
 	stdout := cmdtest.Capture(t, &os.Stdout, func() { code = run([]string{"-index", dir, "-label-column", "json:label"}) })
-	if code != 0 || !strings.Contains(stdout, "-dataset shards -data-dir "+filepath.Join(dir, "index.json")+" -label-column json:label") {
-		t.Fatalf("-index -label-column json:label: exit %d, %s; want the train command with its -label-column", code, stdout)
+	if code != 0 || !strings.Contains(stdout, "-dataset shards -data-dir "+filepath.Join(dir, "index.json")) {
+		t.Fatalf("-index -label-column json:label: exit %d, %s; want the train command", code, stdout)
 	}
 	idx, err := datasets.ReadShardIndex(filepath.Join(dir, "index.json"))
-	if err != nil || !slices.Equal(idx.Classes, []string{"cat", "dog"}) || !slices.Equal(idx.ClassCounts, []int{1, 2}) {
-		t.Fatalf("index: %v, classes %q, counts %v; want [cat dog], [1 2]", err, idx.Classes, idx.ClassCounts)
+	if err != nil || !slices.Equal(idx.Classes, []string{"cat", "dog"}) || !slices.Equal(idx.ClassCounts, []int{1, 2}) || idx.LabelMember != "json:label" {
+		t.Fatalf("index: %v, classes %q, counts %v, label member %q; want [cat dog], [1 2], json:label", err, idx.Classes, idx.ClassCounts, idx.LabelMember)
 	}
 	for _, tc := range []struct {
 		args []string
