@@ -29,8 +29,8 @@ type ShardLabel struct {
 
 // ParseShardLabel reads the -label-column of shards: "" or "cls" (the default), an extension
 // ("label", "txt"), or EXT:FIELD for a field of a JSON member ("json:label", "json:meta.class").
-// An extension of an image member, or one with a path separator, is an error saying what to
-// give.
+// An extension of an image member, one with a path separator, and json without a field are
+// errors saying what to give.
 func ParseShardLabel(spec string) (ShardLabel, error) {
 	ext, field, hasField := strings.Cut(strings.TrimSpace(spec), ":")
 	ext = strings.ToLower(strings.TrimPrefix(ext, "."))
@@ -48,6 +48,8 @@ func ParseShardLabel(spec string) (ShardLabel, error) {
 		return l, fmt.Errorf("%q: give the field of the JSON member after the colon, its parts separated by dots (json:label, json:meta.class)", spec)
 	case ext == "cls" && hasField:
 		return l, fmt.Errorf("%q: a .cls member holds a class index as text, not JSON: give cls alone", spec)
+	case ext == "json" && !hasField:
+		return l, fmt.Errorf("%q: a .json member holds an object: give the field that holds the class (json:label)", spec)
 	}
 	if ext == "cls" {
 		return ShardLabel{}, nil

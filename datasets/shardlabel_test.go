@@ -32,6 +32,7 @@ func TestParseShardLabel(t *testing.T) {
 		{"json:meta..class", ShardLabel{}, "its parts separated by dots"},
 		{"cls:label", ShardLabel{}, "a .cls member holds a class index as text, not JSON"},
 		{"a/b", ShardLabel{}, "not a path"},
+		{"json", ShardLabel{}, "a .json member holds an object: give the field that holds the class (json:label)"},
 	} {
 		got, err := ParseShardLabel(tc.spec)
 		switch {
