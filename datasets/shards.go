@@ -534,8 +534,9 @@ func scanShards(paths []string, split string, label ShardLabel, progress func(do
 			return nil, usageErr(paths[0], fmt.Errorf("no sample has %s: the first sample's members are %s", label, strings.Join(scans[0].exts, ", ")),
 				"give the member that holds the classes to -label-column: an extension (cls, label) or EXT:FIELD for a field of a JSON member (json:label); or leave it out for unlabelled shards")
 		}
-		if slices.Contains(scans[0].exts, ".json") {
-			log.Info("the shards have no .cls labels; if their .json members hold the classes, give the field: -label-column json:FIELD", "first", paths[0])
+		if others := slices.DeleteFunc(slices.Clone(scans[0].exts), func(e string) bool { return slices.Contains(imageExtensions, e) }); len(others) > 0 {
+			log.Info("the shards have no .cls labels; if another member holds the classes, give it with -label-column (json:FIELD for a field of a JSON member)",
+				"members", strings.Join(others, ", "), "first", paths[0])
 		}
 		return s, nil
 	}
