@@ -352,3 +352,44 @@ func FuzzShardLabelValue(f *testing.F) {
 		}
 	})
 }
+
+// TestShardsWrittenByWebDataset: a shard that webdataset's TarWriter wrote from Python values
+// (testdata/wds/gen_labels.py) reads, by each -label-column, the labels that webdataset decodes
+// from it (labels.json): the class names of the .json member's "label" field and of the .txt
+// member, numbered in sorted order, and the class indices of the nested "meta.class" field and of
+// the .cls member as they are.
+func TestShardsWrittenByWebDataset(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "wds", "labels.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var decoded map[string]struct {
+		JSONLabel     string `json:"json_label"`
+		JSONMetaClass int32  `json:"json_meta_class"`
+		Txt           string
+		Cls           int32
+	}
+	if err := json.Unmarshal(raw, &decoded); err != nil {
+		t.Fatal(err)
+	}
+	sorted := []string{"goldfish", "great white shark", "tench"} // by hand
+	for _, column := range []string{"json:label", "txt", "json:meta.class", ""} {
+		d, err := Open("shards", "", Options{DataDir: filepath.Join("testdata", "wds", "labels.tar"), LabelColumn: column})
+		if err != nil {
+			t.Errorf("-label-column %q: %v", column, err)
+			continue
+		}
+		got, err := labelsByKey(t, d)
+		if err != nil || len(got) != len(decoded) {
+			t.Errorf("-label-column %q: %d samples (%v), want %d", column, len(got), err, len(decoded))
+			continue
+		}
+		for key, w := range decoded {
+			want := map[string]int32{"json:label": int32(slices.Index(sorted, w.JSONLabel)), "txt": int32(slices.Index(sorted, w.Txt)),
+				"json:meta.class": w.JSONMetaClass, "": w.Cls}[column]
+			if got[key] != want {
+				t.Errorf("-label-column %q: %s labelled %d, webdataset reads %+v (want %d)", column, key, got[key], w, want)
+			}
+		}
+	}
+}
