@@ -16,6 +16,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"time"
@@ -51,30 +52,38 @@ type StatusError struct {
 	Status string
 	Code   int
 	Detail string // the server's own words, when it gave some (S3's and GCS's error bodies)
+	// HubToken says where the Hugging Face token sent with a request to the Hub came from ("":
+	// none was sent, or the request was not to the Hub).
+	HubToken string
 }
 
 func (e *StatusError) Error() string {
 	hint := ""
-	switch e.Code {
-	case http.StatusNotFound:
-		if e.Method == http.MethodGet {
-			hint = ": check the URL (and the pattern's range)"
-			if IsObject(e.URL) && !strings.Contains(path.Base(e.URL), ".") {
-				hint = ": no such object; to list a folder of shards, end it with /"
-			}
-		}
-	case http.StatusUnauthorized, http.StatusForbidden:
-		if IsObject(e.URL) {
-			hint = ": " + authHint(e.URL, e.Method != http.MethodGet)
-		} else {
-			hint = ": the server refuses it; for a private bucket give an s3:// or gs:// location, a signed URL, or a pipe: command"
-		}
+	refused := e.Code == http.StatusUnauthorized || e.Code == http.StatusForbidden
+	missing := e.Code == http.StatusNotFound && e.Method == http.MethodGet
+	switch {
+	case (refused || missing) && e.hub():
+		hint = ": " + hubHint(e.Code, e.HubToken)
+	case missing && IsObject(e.URL) && !strings.Contains(path.Base(e.URL), "."):
+		hint = ": no such object; to list a folder of shards, end it with /"
+	case missing:
+		hint = ": check the URL (and the pattern's range)"
+	case refused && IsObject(e.URL):
+		hint = ": " + authHint(e.URL, e.Method != http.MethodGet)
+	case refused:
+		hint = ": the server refuses it; for a private bucket give an s3:// or gs:// location, a signed URL, or a pipe: command"
 	}
 	detail := ""
 	if e.Detail != "" {
 		detail = " (" + e.Detail + ")"
 	}
 	return fmt.Sprintf("%s %s: HTTP status %s%s%s", e.Method, e.URL, e.Status, detail, hint)
+}
+
+// hub reports whether e is an answer of the Hugging Face Hub (isHub).
+func (e *StatusError) hub() bool {
+	u, err := url.Parse(e.URL)
+	return err == nil && !IsObject(e.URL) && isHub(u.Host)
 }
 
 // NotFound reports whether err is a refusal that says the resource is not there to be read: HTTP
@@ -166,6 +175,11 @@ func Open(ctx context.Context, loc string) (*Reader, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, loc, nil)
 		if err == nil {
 			maps.Copy(req.Header, header)
+			if isHub(req.URL.Host) {
+				if token, _ := hubToken(); token != "" {
+					req.Header.Set("Authorization", "Bearer "+token)
+				}
+			}
 		}
 		return req, err
 	})
@@ -237,7 +251,11 @@ func (r *Reader) request() error {
 			return fail(fmt.Errorf("GET %s: skipping the %d bytes read before: %w", r.url, r.off, err))
 		}
 	default:
-		return fail(statusError(http.MethodGet, r.url, resp))
+		st := statusError(http.MethodGet, r.url, resp)
+		if req.Header.Get("Authorization") != "" && isHub(req.URL.Host) {
+			_, st.HubToken = hubToken()
+		}
+		return fail(st)
 	}
 	r.body, r.cancel = resp.Body, cancel
 	r.idle = time.AfterFunc(IdleTimeout, cancel)

@@ -1,0 +1,123 @@
+package remote
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+func TestIsHub(t *testing.T) {
+	t.Setenv("HF_ENDPOINT", "https://hf-mirror.example:8443")
+	for host, want := range map[string]bool{
+		"huggingface.co": true, "HuggingFace.co:443": true, "cdn-lfs.huggingface.co": true, "hf.co": true, "cas-bridge.xethub.hf.co": true,
+		"hf-mirror.example:8443": true, "hf-mirror.example": false,
+		"evilhuggingface.co": false, "huggingface.co.example.com": false, "example.com": false, "[::1]:80": false,
+	} {
+		if got := isHub(host); got != want {
+			t.Errorf("isHub(%q) = %v, want %v", host, got, want)
+		}
+	}
+}
+
+// TestHubToken: a request to the Hub (here a server that HF_ENDPOINT names) carries the token of
+// HF_TOKEN, else of the file huggingface-cli login writes ($HF_TOKEN_PATH, else $HF_HOME/token),
+// as "Authorization: Bearer TOKEN"; a request to another host carries none, nor does a redirect
+// from the Hub to another host (the Hub's signed storage URLs). A refusal says what to do, and
+// where the token sent came from.
+func TestHubToken(t *testing.T) {
+	var mu sync.Mutex // guards seen, which the servers' goroutines append to
+	var seen []string
+	saw := func(who string, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, who+":"+r.Header.Get("Authorization"))
+	}
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		saw("other", r)
+		io.WriteString(w, "shard")
+	}))
+	defer other.Close()
+	hub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		saw("hub", r)
+		switch r.URL.Path {
+		case "/redirect":
+			http.Redirect(w, r, other.URL+"/signed", http.StatusFound)
+		case "/gated":
+			http.Error(w, "Access to dataset is restricted", http.StatusUnauthorized)
+		default:
+			io.WriteString(w, "shard")
+		}
+	}))
+	defer hub.Close()
+	// The Hub by another host name than the other server's (127.0.0.1): Go's client keeps the
+	// header across a redirect to the same host name only.
+	hubURL := strings.Replace(hub.URL, "127.0.0.1", "localhost", 1)
+	t.Setenv("HF_ENDPOINT", hubURL)
+	home := t.TempDir()
+	t.Setenv("HF_HOME", home)
+	t.Setenv("HF_TOKEN_PATH", "")
+	t.Setenv("HUGGING_FACE_HUB_TOKEN", "")
+	get := func(loc string) error {
+		t.Helper()
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		r, err := Open(context.Background(), loc)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		_, err = io.ReadAll(r)
+		mu.Lock() // the requests are answered: what the servers saw is read after this
+		defer mu.Unlock()
+		return err
+	}
+	for _, tc := range []struct {
+		name, env, file, path, want string
+	}{
+		{"HF_TOKEN", "hf_env", "", "", "hub:Bearer hf_env"},
+		{"HF_HOME/token", "", "hf_file\n", "", "hub:Bearer hf_file"},
+		{"HF_TOKEN_PATH", "", "", "hf_path\n", "hub:Bearer hf_path"},
+		{"none", "", "", "", "hub:"},
+	} {
+		t.Setenv("HF_TOKEN", tc.env)
+		os.Remove(filepath.Join(home, "token"))
+		if tc.file != "" {
+			os.WriteFile(filepath.Join(home, "token"), []byte(tc.file), 0o600)
+		}
+		t.Setenv("HF_TOKEN_PATH", "")
+		if tc.path != "" {
+			p := filepath.Join(t.TempDir(), "elsewhere")
+			os.WriteFile(p, []byte(tc.path), 0o600)
+			os.WriteFile(filepath.Join(home, "token"), []byte("hf_not_this_one"), 0o600)
+			t.Setenv("HF_TOKEN_PATH", p)
+		}
+		if err := get(hubURL + "/shard.tar"); err != nil || len(seen) != 1 || seen[0] != tc.want {
+			t.Errorf("%s: %v, the Hub saw %q; want %q", tc.name, err, seen, tc.want)
+		}
+	}
+	t.Setenv("HF_TOKEN", "hf_env")
+	if err := get(other.URL + "/shard.tar"); err != nil || len(seen) != 1 || seen[0] != "other:" {
+		t.Errorf("another host: %v, it saw %q; want no token", err, seen)
+	}
+	if err := get(hubURL + "/redirect"); err != nil || len(seen) != 2 || seen[0] != "hub:Bearer hf_env" || seen[1] != "other:" {
+		t.Errorf("a redirect from the Hub to another host: %v, seen %q; want the token sent to the Hub only", err, seen)
+	}
+	// Refusals say what to do, and which token was refused.
+	err := get(hubURL + "/gated")
+	if err == nil || !strings.Contains(err.Error(), "401") || !strings.Contains(err.Error(), "the Hub refused the token from HF_TOKEN") {
+		t.Errorf("a refused token: %v", err)
+	}
+	t.Setenv("HF_TOKEN", "")
+	os.Remove(filepath.Join(home, "token"))
+	err = get(hubURL + "/gated")
+	if err == nil || !strings.Contains(err.Error(), "needs your access token") || !strings.Contains(err.Error(), "HF_TOKEN=hf_") {
+		t.Errorf("a gated data set without a token: %v", err)
+	}
+}
