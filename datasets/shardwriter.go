@@ -119,6 +119,43 @@ type ShardSample struct {
 	Err error
 }
 
+// Shuffled passes samples through a shuffle buffer of buffer samples, drawing from rng, as
+// WebDataset's shuffle does (memory for buffer samples, not the set): once the buffer is full,
+// each sample takes the place of one drawn at random, which is yielded; at the end, those left, in
+// a random order. A sample with Err is yielded at once and ends the sequence. With buffer <= 1 the
+// samples pass in their order.
+func Shuffled(samples iter.Seq[ShardSample], rng *rand.Rand, buffer int) iter.Seq[ShardSample] {
+	return func(yield func(ShardSample) bool) {
+		var held []ShardSample
+		for x := range samples {
+			switch {
+			case x.Err != nil:
+				yield(x)
+				return
+			case buffer <= 1:
+				if !yield(x) {
+					return
+				}
+			case len(held) < buffer:
+				held = append(held, x)
+			default:
+				j := rng.IntN(len(held))
+				out := held[j]
+				held[j] = x
+				if !yield(out) {
+					return
+				}
+			}
+		}
+		rng.Shuffle(len(held), func(i, j int) { held[i], held[j] = held[j], held[i] })
+		for _, x := range held {
+			if !yield(x) {
+				return
+			}
+		}
+	}
+}
+
 // WriteSampleShards writes samples, in their order, into tar shards in outDir as WriteShards does
 // (opt.PerShard to a shard, the last one fewer; opt.Seed and opt.NoShuffle are the caller's to
 // apply), with classes.txt listing classes (nil for unlabeled samples) and index.json. A sample

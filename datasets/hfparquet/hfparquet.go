@@ -458,7 +458,11 @@ func readColumn(f *parquet.File, g int, leaf parquet.LeafColumn, n int, fn func(
 // buffer of buffer rows (WebDataset's shuffle: memory for buffer images, not the set). A file that
 // cannot be read yields a sample whose Err says so, and nothing after it.
 func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets.ShardSample] {
-	return func(yield func(datasets.ShardSample) bool) {
+	rng := rand.New(rand.NewPCG(datasets.SplitMix64(seed^0x9e37), 0x9e37))
+	if noShuffle {
+		buffer = 0
+	}
+	rows := func(yield func(datasets.ShardSample) bool) {
 		type group struct{ file, group int }
 		var groups []group
 		for i, path := range s.Files {
@@ -473,27 +477,10 @@ func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets
 				return
 			}
 		}
-		rng := rand.New(rand.NewPCG(datasets.SplitMix64(seed^0x9e37), 0x9e37))
 		if !noShuffle {
 			rng.Shuffle(len(groups), func(i, j int) { groups[i], groups[j] = groups[j], groups[i] })
-		} else {
-			buffer = 0
 		}
-		var held []datasets.ShardSample
 		stopped := false
-		emit := func(sample datasets.ShardSample) bool {
-			if buffer <= 1 {
-				return yield(sample)
-			}
-			if len(held) < buffer {
-				held = append(held, sample)
-				return true
-			}
-			j := rng.IntN(len(held))
-			out := held[j]
-			held[j] = sample
-			return yield(out)
-		}
 		files := &openFiles{capacity: keptOpen}
 		defer files.close()
 		for _, g := range groups {
@@ -519,7 +506,7 @@ func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets
 								sample.Bad = badImage(sample, err)
 							}
 						}
-						if !emit(sample) {
+						if !yield(sample) {
 							stopped = true
 							return errStop
 						}
@@ -535,13 +522,8 @@ func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets
 				return
 			}
 		}
-		rng.Shuffle(len(held), func(i, j int) { held[i], held[j] = held[j], held[i] })
-		for _, sample := range held {
-			if !yield(sample) {
-				return
-			}
-		}
 	}
+	return datasets.Shuffled(rows, rng, buffer)
 }
 
 var errStop = errors.New("stopped")
