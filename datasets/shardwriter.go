@@ -119,6 +119,29 @@ type ShardSample struct {
 	Err error
 }
 
+// BadImage is the error of x, whose image cannot be read or decoded for the reason err (its Bad).
+func (x ShardSample) BadImage(err error) error {
+	return &DataError{Kind: ErrBadImage, Path: x.Path, Member: x.Member, Index: x.Index, Err: err,
+		Hint: "rerun with -skip-bad-images to leave it out"}
+}
+
+// Decoded decodes the image of each sample of samples, marking as Bad those that do not decode
+// (mkshards -verify).
+func Decoded(samples iter.Seq[ShardSample]) iter.Seq[ShardSample] {
+	return func(yield func(ShardSample) bool) {
+		for x := range samples {
+			if x.Err == nil && x.Bad == nil {
+				if _, err := DecodeImage(x.Data); err != nil {
+					x.Bad = x.BadImage(err)
+				}
+			}
+			if !yield(x) {
+				return
+			}
+		}
+	}
+}
+
 // Shuffled passes samples through a shuffle buffer of buffer samples, drawing from rng, as
 // WebDataset's shuffle does (memory for buffer samples, not the set): once the buffer is full,
 // each sample takes the place of one drawn at random, which is yielded; at the end, those left, in

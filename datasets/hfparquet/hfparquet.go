@@ -498,12 +498,12 @@ func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets
 							Key: fmt.Sprintf("%s_%09d", stem, r.index), Ext: datasets.FormatExt(r.image), Data: r.image, Label: s.number1(r.label)}
 						switch {
 						case readErr != nil:
-							sample.Bad = badImage(sample, readErr)
+							sample.Bad = sample.BadImage(readErr)
 						case r.image == nil:
-							sample.Bad = badImage(sample, errors.New("no image bytes (null), and no path"))
+							sample.Bad = sample.BadImage(errors.New("no image bytes (null), and no path"))
 						default:
 							if _, _, err := datasets.ImageSize(r.image); err != nil {
-								sample.Bad = badImage(sample, err)
+								sample.Bad = sample.BadImage(err)
 							}
 						}
 						if !yield(sample) {
@@ -561,29 +561,6 @@ func imageFile(parquetPath, name string) ([]byte, error) {
 		where = "beside the Parquet file or in the working folder"
 	}
 	return nil, fmt.Errorf("no image bytes (null), and its file %s is not %s: put the files there, or write the images into the Parquet files (push_to_hub does)", name, where)
-}
-
-// badImage is the error of a sample whose image cannot be read.
-func badImage(x datasets.ShardSample, err error) error {
-	return &datasets.DataError{Kind: datasets.ErrBadImage, Path: x.Path, Member: x.Member, Index: x.Index, Err: err,
-		Hint: "rerun with -skip-bad-images to leave it out"}
-}
-
-// Decoded decodes the image of each sample of samples, marking as Bad those that do not decode
-// (mkshards -verify).
-func Decoded(samples iter.Seq[datasets.ShardSample]) iter.Seq[datasets.ShardSample] {
-	return func(yield func(datasets.ShardSample) bool) {
-		for x := range samples {
-			if x.Err == nil && x.Bad == nil {
-				if _, err := datasets.DecodeImage(x.Data); err != nil {
-					x.Bad = badImage(x, err)
-				}
-			}
-			if !yield(x) {
-				return
-			}
-		}
-	}
 }
 
 // number1 is the class number written for the label text l, or -1 for none.

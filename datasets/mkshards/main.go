@@ -353,7 +353,7 @@ func run(args []string) int {
 		} else {
 			samples := src.set.Samples(*seed, *noShuffle, *shuffleBuffer)
 			if *verify {
-				samples = hfparquet.Decoded(samples)
+				samples = datasets.Decoded(samples)
 			}
 			paths, err = datasets.WriteSampleShards(samples, classes, filepath.Join(*out, split), opt)
 		}
