@@ -40,6 +40,15 @@
 //
 //	go run ./datasets/mkshards -in ~/hf/beans -out ~/data/beans-shards
 //
+// TFRecord files of tf.train.Example records are written alike: the folder TensorFlow Datasets
+// prepares (~/tensorflow_datasets/NAME/VERSION, its ClassLabel names in label.labels.txt), or
+// TensorFlow's ImageNet files (train-00000-of-01024, validation-00000-of-00128: image/encoded and
+// image/class/label, whose 1-based labels leave class 0 without images). The files are read once
+// first, to count the records, check their checksums and read the labels, then in a random order
+// (-seed) through the shuffle buffer.
+//
+//	go run ./datasets/mkshards -in ~/tensorflow_datasets/food101/2.0.0 -out ~/data/food101-shards
+//
 // -index writes only the index.json of shards that exist (made by another tool, or by mkshards
 // before it wrote indexes), reading each of them once, whole, for its size and digest; it takes a
 // folder, a pattern, or a pattern of URLs or pipe: commands, or a bucket's folder, whose index -out
@@ -62,6 +71,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"iter"
 	"maps"
 	"os"
 	"os/signal"
@@ -76,6 +86,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/hfparquet"
+	"github.com/gomlx-ssl/vicreg/datasets/tfrecord"
 	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
 )
@@ -85,18 +96,18 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	logger := log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true})
 	fs := flag.NewFlagSet("mkshards", flag.ContinueOnError)
-	in := fs.String("in", "", "image folder to read (one subfolder per class, or flat; train/ and val/ as splits), or the folder of a Hugging Face data set's Parquet files")
+	in := fs.String("in", "", "image folder to read (one subfolder per class, or flat; train/ and val/ as splits), or the folder of a Hugging Face data set's Parquet files, or of TFRecord files (TensorFlow Datasets' prepared folder NAME/VERSION, or TensorFlow's ImageNet train-00000-of-01024 files)")
 	out := fs.String("out", "", "folder to write the shards into (must not hold .tar files yet, nor lie inside -in)")
 	perShard := fs.Int("per-shard", 1000, "samples per shard")
 	seed := fs.Uint64("seed", 0, "seed of the shuffle across shards")
 	noShuffle := fs.Bool("no-shuffle", false, "keep the folder's order (classes then stay together in the shards)")
 	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not an image header (with -verify: that do not decode), with a warning each, instead of stopping")
 	index := fs.String("index", "", "instead of writing shards, write the index.json of existing ones (made elsewhere, or before this option): a folder, a pattern or a pattern of URLs of .tar shards; -out is then the index file (default: index.json beside the shards)")
-	labelColumn := fs.String("label-column", "", "the column of labels in a folder's metadata.csv or metadata.jsonl, or in -label-table (default \""+datasets.DefaultLabelColumn+"\", when the table has it; for -label-table, else its second column); with -index, the member of each sample that holds its class: cls (the default), another extension (label), or EXT:FIELD for a field of a JSON member (json:label)")
+	labelColumn := fs.String("label-column", "", "the column of labels in a folder's metadata.csv or metadata.jsonl, or in -label-table (default \""+datasets.DefaultLabelColumn+"\", when the table has it; for -label-table, else its second column); of TFRecord files, the feature of the labels (default label, or image/class/label): int64 class indices or bytes class names; with -index, the member of each sample that holds its class: cls (the default), another extension (label), or EXT:FIELD for a field of a JSON member (json:label)")
 	valPercent := fs.Float64("val-percent", 0, "for a folder without a val/ folder: write this percentage of each class's images as the val/ split, and the others as train/, chosen by their paths as train -val-percent chooses them (the same images)")
 	splitColumn := fs.String("split-column", "", "for a folder without a val/ folder: write the images that this column of the label table holds out as the val/ split, and the others as train/, as train -split-column reads it (COLUMN: values train, val or test, or true/false; COLUMN=VALUE: VALUE marks the held-out images, a fold); test images beside val images are written as test/")
 	labelTable := fs.String("label-table", "", "a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (train.csv): its file_name column, or else its first, names each image by its path under the split folder, with or without its extension")
-	shuffleBuffer := fs.Int("shuffle-buffer", 10000, "Parquet input: images held in memory to shuffle them across the shards, beside reading the row groups in a random order (0: none)")
+	shuffleBuffer := fs.Int("shuffle-buffer", 10000, "Parquet or TFRecord input: images held in memory to shuffle them across the shards, beside reading the row groups (or files) in a random order (0: none)")
 	verify := fs.Bool("verify", false, "decode every image first, in parallel (slower), to find files damaged past their header here rather than in training (without it, only headers are checked and train -skip-bad-images replaces such a file)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./datasets/mkshards -in DIR -out DIR [-per-shard 1000]\n\nWrites an image folder as WebDataset tar shards.\n\nFlags:\n")
@@ -145,6 +156,12 @@ func run(args []string) int {
 	if err != nil {
 		return report(err)
 	}
+	var tfSplits []tfrecord.Split
+	if len(parquetSplits) == 0 {
+		if tfSplits, err = tfrecord.FindSplits(*in); err != nil {
+			return report(err)
+		}
+	}
 	var splits []string
 	// The options of a folder whose held-out images -val-percent or -split-column choose, and the
 	// splits already listed to find which there are.
@@ -154,13 +171,20 @@ func run(args []string) int {
 	for _, sp := range parquetSplits {
 		splits = append(splits, sp.Name)
 	}
-	if len(parquetSplits) > 0 && *labelTable != "" {
-		return usage("-label-table labels an image folder; %s holds Parquet files, whose labels are a column of theirs (-label-column)", *in)
+	for _, sp := range tfSplits {
+		splits = append(splits, sp.Name)
 	}
-	if len(parquetSplits) > 0 && (*valPercent > 0 || *splitColumn != "") {
-		return usage("-val-percent and -split-column hold out images of an image folder; %s holds Parquet files, whose splits are their own", *in)
+	files, labels := "Parquet files", "a column"
+	if len(tfSplits) > 0 {
+		files, labels = "TFRecord files", "a feature"
 	}
-	if len(parquetSplits) == 0 {
+	if len(splits) > 0 && *labelTable != "" {
+		return usage("-label-table labels an image folder; %s holds %s, whose labels are %s of theirs (-label-column)", *in, files, labels)
+	}
+	if len(splits) > 0 && (*valPercent > 0 || *splitColumn != "") {
+		return usage("-val-percent and -split-column hold out images of an image folder; %s holds %s, whose splits are their own", *in, files)
+	}
+	if len(splits) == 0 {
 		if err := datasets.CheckSplitNames(*in); err != nil {
 			return report(err) // Val/ beside train/ would be left out
 		}
@@ -205,6 +229,7 @@ func run(args []string) int {
 	// anything is written: a val/ without some class would otherwise number the others differently.
 	sources := make([]source, len(splits))
 	var train *hfparquet.Set
+	var trainRecords *tfrecord.Set
 	for i, split := range splits {
 		if len(parquetSplits) > 0 {
 			set, err := hfparquet.Open(parquetSplits[i], *labelColumn)
@@ -217,6 +242,23 @@ func run(args []string) int {
 			if split == "train" {
 				train = set
 			}
+			sources[i] = source{set: set}
+			continue
+		}
+		if len(tfSplits) > 0 {
+			start := time.Now()
+			set, err := tfrecord.Open(tfSplits[i], *labelColumn)
+			if err == nil && trainRecords != nil {
+				err = set.UseClassesOf(trainRecords) // FindSplits puts train first
+			}
+			if err != nil {
+				return report(err)
+			}
+			if split == "train" {
+				trainRecords = set
+			}
+			logger.Info("read the TFRecord files", "split", split, "files", len(tfSplits[i].Files), "records", set.Len(),
+				"label", set.LabelFeature(), "classes", len(set.Classes()), "took", time.Since(start).Round(time.Millisecond))
 			sources[i] = source{set: set}
 			continue
 		}
@@ -311,7 +353,7 @@ func run(args []string) int {
 		}
 		var bad map[int]error
 		var err error
-		if f := src.folder; *verify && f != nil { // a Parquet data set's images are decoded as they are written
+		if f := src.folder; *verify && f != nil { // a Parquet or TFRecord data set's images are decoded as they are written
 			start := time.Now()
 			bar := progress.New("verifying "+prefix, int64(n), 0, progress.Options{Logger: logger, Unit: "images"})
 			bad, err = f.Verify(0, func(done int) { bar.Set(int64(done), "") })
@@ -379,10 +421,18 @@ func run(args []string) int {
 	return 0
 }
 
-// source is one split to write: an image folder's, or a Parquet data set's.
+// source is one split to write: an image folder's, or a Parquet or TFRecord data set's.
 type source struct {
 	folder *datasets.Folder
-	set    *hfparquet.Set
+	set    table
+}
+
+// table is a split of a data set read record by record (Parquet files, TFRecord files), written
+// from its Samples.
+type table interface {
+	Len() int
+	Classes() []string
+	Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets.ShardSample]
 }
 
 // len is the number of images.

@@ -3,6 +3,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/color"
@@ -658,5 +659,65 @@ func TestIndexLabelColumn(t *testing.T) {
 		if code, stderr := runStderr(t, tc.args...); code != 2 || !strings.Contains(stderr, tc.want) {
 			t.Errorf("%q: exit %d, %s; want 2 and %q", tc.args, code, stderr, tc.want)
 		}
+	}
+}
+
+// TestTFRecord: a folder that TensorFlow Datasets prepared, and TensorFlow's ImageNet files, are
+// written as shards of each split (validation as val/), each record's label as TensorFlow reads
+// it (../tfrecord/testdata/expected.json), in the files' order with -no-shuffle; the classes are
+// TensorFlow Datasets' label.labels.txt, or the labels' numbers, or with -label-column a bytes
+// feature's names, sorted.
+func TestTFRecord(t *testing.T) {
+	testdata := filepath.Join("..", "tfrecord", "testdata")
+	raw, err := os.ReadFile(filepath.Join(testdata, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var expected map[string][]struct{ Label int }
+	if err := json.Unmarshal(raw, &expected); err != nil {
+		t.Fatal(err)
+	}
+	labels := func(files ...string) string {
+		var out []string
+		for _, f := range files {
+			for _, r := range expected[f] {
+				out = append(out, fmt.Sprint(r.Label))
+			}
+		}
+		return strings.Join(out, " ")
+	}
+	for _, tc := range []struct {
+		in, column string
+		splits     map[string]string // split → labels
+		classes    string
+	}{
+		{"tfds/tinyshapes/1.0.0", "", map[string]string{
+			"train": labels("tfds/tinyshapes/1.0.0/tinyshapes-train.tfrecord-00000-of-00001"),
+			"test":  labels("tfds/tinyshapes/1.0.0/tinyshapes-test.tfrecord-00000-of-00001")}, "circle\nsquare\ntriangle\n"},
+		{"imagenet", "", map[string]string{
+			"train": labels("imagenet/train-00000-of-00002", "imagenet/train-00001-of-00002"),
+			"val":   labels("imagenet/validation-00000-of-00001")}, "0\n1\n2\n3\n"},
+		// gen.py's names: 1 tench, 2 goldfish, 3 great white shark; sorted: goldfish 0, shark 1, tench 2.
+		{"imagenet", "image/class/text", map[string]string{"train": "2 1 0 2 0", "val": "1 2"}, "goldfish\ngreat white shark\ntench\n"},
+	} {
+		out := filepath.Join(t.TempDir(), "shards")
+		args := []string{"-in", filepath.Join(testdata, tc.in), "-out", out, "-no-shuffle", "-verify"}
+		if tc.column != "" {
+			args = append(args, "-label-column", tc.column)
+		}
+		if code, stderr := runStderr(t, args...); code != 0 {
+			t.Fatalf("%s: exit %d, %s", tc.in, code, stderr)
+		}
+		for split, want := range tc.splits {
+			if got := shardLabels(t, filepath.Join(out, split)); got != want {
+				t.Errorf("%s %s %s: labels %q, want %q", tc.in, tc.column, split, got, want)
+			}
+			if got, _ := os.ReadFile(filepath.Join(out, split, "classes.txt")); string(got) != tc.classes {
+				t.Errorf("%s %s %s: classes.txt %q, want %q", tc.in, tc.column, split, got, tc.classes)
+			}
+		}
+	}
+	if code, stderr := runStderr(t, "-in", filepath.Join(testdata, "imagenet"), "-out", t.TempDir(), "-val-percent", "10"); code != 2 || !strings.Contains(stderr, "holds TFRecord files, whose splits are their own") {
+		t.Errorf("-val-percent of TFRecord files: exit %d, %s", code, stderr)
 	}
 }
