@@ -173,7 +173,7 @@ func TestShuffled(t *testing.T) {
 
 // writeRecords writes records as a TFRecord file (the framing of record.go, checked against
 // TensorFlow's files in TestMatchesTensorFlow).
-func writeRecords(t *testing.T, path string, records ...[]byte) {
+func writeRecords(t testing.TB, path string, records ...[]byte) {
 	t.Helper()
 	var buf bytes.Buffer
 	for _, r := range records {
