@@ -172,7 +172,7 @@ func Open(split Split, labelColumn string) (*Set, error) {
 			value = string(f.bytes[0])
 			seen[value] = true
 		default:
-			return recordErr(datasets.ErrDamaged, path, index, fmt.Errorf("label feature %q holds %d %s values, want one class index >= 0 (int64) or class name (bytes)", s.label, max(len(f.ints), len(f.bytes)), kindName(f.kind)), "")
+			return recordErr(datasets.ErrDamaged, path, index, fmt.Errorf("label feature %q holds %d %s values, want one class index >= 0 (int64) or class name (bytes)", s.label, max(len(f.ints), len(f.bytes)), kindName(f.kind)), "name the feature of the classes with -label-column")
 		}
 		if value == "" {
 			if unlabeled++; first == "" {
