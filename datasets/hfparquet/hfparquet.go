@@ -36,18 +36,10 @@ import (
 )
 
 // Split is one split of a data set: its Parquet files, in order.
-type Split struct {
-	// Name is "train", "val" (for Hugging Face's validation, valid and val), "test", another
-	// split's name, or "" for files of no split.
-	Name  string
-	Files []string
-}
+type Split = datasets.FileSplit
 
 // shardName is push_to_hub's file name: SPLIT-00000-of-00003.parquet.
 var shardName = regexp.MustCompile(`^(.+)-[0-9]{5}-of-[0-9]{5}\.parquet$`)
-
-// splitNames are the split names read, and the name each is written as.
-var splitNames = map[string]string{"train": "train", "validation": "val", "valid": "val", "val": "val", "test": "test"}
 
 // FindSplits lists the Parquet files under dir (in it, in its subfolders, and in their subfolders
 // named as splits; hidden ones left out) by split, train first, then val and test, then others by
@@ -67,7 +59,7 @@ func FindSplits(dir string) ([]Split, error) {
 			depth := strings.Count(rel, string(filepath.Separator)) + 1
 			switch {
 			case path == dir:
-			case strings.HasPrefix(d.Name(), ".") || depth > 2 || depth == 2 && splitNames[d.Name()] == "":
+			case strings.HasPrefix(d.Name(), ".") || depth > 2 || depth == 2 && !datasets.KnownSplit(d.Name()):
 				return filepath.SkipDir // not the folders of an image folder's classes
 			}
 			return nil
@@ -78,12 +70,10 @@ func FindSplits(dir string) ([]Split, error) {
 		split := ""
 		if m := shardName.FindStringSubmatch(d.Name()); m != nil {
 			split = m[1]
-		} else if parent := filepath.Base(filepath.Dir(path)); splitNames[parent] != "" {
+		} else if parent := filepath.Base(filepath.Dir(path)); datasets.KnownSplit(parent) {
 			split = parent
 		}
-		if name, ok := splitNames[split]; ok {
-			split = name
-		}
+		split, _ = datasets.FileSplitName(split)
 		if prev, ok := folder[split]; ok && prev != filepath.Dir(path) {
 			return usageErr(dir, fmt.Errorf("holds the Parquet files of split %q in two folders, %s and %s (two configurations?)", split, prev, filepath.Dir(path)),
 				"give the folder of one of them")
@@ -98,24 +88,7 @@ func FindSplits(dir string) ([]Split, error) {
 		}
 		return nil, usageErr(dir, err, "give a readable folder")
 	}
-	var splits []Split
-	for name, paths := range files {
-		slices.Sort(paths)
-		splits = append(splits, Split{Name: name, Files: paths})
-	}
-	rank := func(name string) int {
-		if i := slices.Index([]string{"train", "val", "test"}, name); i >= 0 {
-			return i
-		}
-		return 3
-	}
-	slices.SortFunc(splits, func(a, b Split) int {
-		if ra, rb := rank(a.Name), rank(b.Name); ra != rb {
-			return ra - rb
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	return splits, nil
+	return datasets.SortFileSplits(files), nil
 }
 
 // Set is a split opened: its columns found, its labels read.
@@ -319,10 +292,9 @@ func (s *Set) UseClassesOf(train *Set) error {
 	if s.classes == nil || train.classes == nil || slices.Equal(s.classes, train.classes) {
 		return nil
 	}
-	number, unknown := datasets.Renumber(s.classes, train.classes)
-	if len(unknown) > 0 {
-		return usageErr(s.Files[0], fmt.Errorf("classes %v of split %q are not among the %d of split %q", unknown, s.Name, len(train.classes), train.Name),
-			"give both splits the same classes")
+	number, err := datasets.NumberByTrain(s.Split, s.classes, train.Split, train.classes)
+	if err != nil {
+		return err
 	}
 	if s.names {
 		s.renumber = number

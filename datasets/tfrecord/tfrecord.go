@@ -29,12 +29,7 @@ import (
 )
 
 // Split is one split of a data set: its TFRecord files, in order.
-type Split struct {
-	// Name is "train", "val" (for validation, valid and val), "test", another split's name, or ""
-	// for files of no split.
-	Name  string
-	Files []string
-}
+type Split = datasets.FileSplit
 
 var (
 	// tfdsName is TensorFlow Datasets' file name: NAME-SPLIT.tfrecord-00000-of-00016.
@@ -42,9 +37,6 @@ var (
 	// shardedName is the name that TensorFlow's ImageNet scripts give: SPLIT-00000-of-01024.
 	shardedName = regexp.MustCompile(`^([A-Za-z0-9_]+)-[0-9]{5}-of-[0-9]{5}$`)
 )
-
-// splitNames are the split names read as the toolkit's, and the name each is written as.
-var splitNames = map[string]string{"train": "train", "validation": "val", "valid": "val", "val": "val", "test": "test"}
 
 // FindSplits lists the TFRecord files in dir and in its subfolders named as splits (hidden ones
 // left out) by split, train first, then val and test, then others by name; it can be given one
@@ -61,7 +53,7 @@ func FindSplits(dir string) ([]Split, error) {
 			rel, _ := filepath.Rel(dir, path)
 			switch {
 			case path == dir:
-			case strings.HasPrefix(d.Name(), ".") || strings.Contains(rel, string(filepath.Separator)) || splitNames[d.Name()] == "":
+			case strings.HasPrefix(d.Name(), ".") || strings.Contains(rel, string(filepath.Separator)) || !datasets.KnownSplit(d.Name()):
 				return filepath.SkipDir // not the folders of an image folder's classes
 			}
 			return nil
@@ -74,40 +66,21 @@ func FindSplits(dir string) ([]Split, error) {
 			split, ok = m[1], true
 		} else if ext := strings.ToLower(filepath.Ext(name)); ext == ".tfrecord" || ext == ".tfrecords" {
 			ok = true
-			if parent := filepath.Base(filepath.Dir(path)); splitNames[parent] != "" {
+			if parent := filepath.Base(filepath.Dir(path)); datasets.KnownSplit(parent) {
 				split = parent
 			}
 		}
 		if !ok || strings.HasPrefix(name, ".") {
 			return nil
 		}
-		if n, known := splitNames[split]; known {
-			split = n
-		}
+		split, _ = datasets.FileSplitName(split)
 		files[split] = append(files[split], path)
 		return nil
 	})
 	if err != nil {
 		return nil, usageErr(dir, err, "give a readable folder")
 	}
-	var splits []Split
-	for name, paths := range files {
-		slices.Sort(paths)
-		splits = append(splits, Split{Name: name, Files: paths})
-	}
-	rank := func(name string) int {
-		if i := slices.Index([]string{"train", "val", "test"}, name); i >= 0 {
-			return i
-		}
-		return 3
-	}
-	slices.SortFunc(splits, func(a, b Split) int {
-		if ra, rb := rank(a.Name), rank(b.Name); ra != rb {
-			return ra - rb
-		}
-		return strings.Compare(a.Name, b.Name)
-	})
-	return splits, nil
+	return datasets.SortFileSplits(files), nil
 }
 
 // Set is a split opened: its features found, its records counted and its labels read.
@@ -313,10 +286,9 @@ func (s *Set) UseClassesOf(train *Set) error {
 	if s.classes == nil || train.classes == nil || slices.Equal(s.classes, train.classes) {
 		return nil
 	}
-	number, unknown := datasets.Renumber(s.classes, train.classes)
-	if len(unknown) > 0 {
-		return usageErr(s.Files[0], fmt.Errorf("classes %v of split %q are not among the %d of split %q", unknown, s.Name, len(train.classes), train.Name),
-			"give both splits the same classes")
+	number, err := datasets.NumberByTrain(s.Split, s.classes, train.Split, train.classes)
+	if err != nil {
+		return err
 	}
 	if s.names {
 		for c, k := range s.number {
