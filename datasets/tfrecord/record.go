@@ -54,7 +54,7 @@ func (rr *recordReader) next() ([]byte, error) {
 	}
 	length := binary.LittleEndian.Uint64(head[:8])
 	if binary.LittleEndian.Uint32(head[8:]) != maskedCRC(head[:8]) {
-		return nil, rr.damaged("its length's checksum does not match (not a TFRecord file, or a compressed one: decompress it)")
+		return nil, rr.damaged("its length's checksum does not match (not a TFRecord file, uncompressed or compressed with GZIP or ZLIB)")
 	}
 	if length > maxRecord {
 		return nil, rr.damaged(fmt.Sprintf("a length of %d bytes, more than %d", length, maxRecord))

@@ -6,11 +6,15 @@
 // examples hold image/encoded and image/class/label). Each example's image is the encoded bytes of
 // its image feature ("image", or "image/encoded"), its label the int64 (a class index) or bytes
 // (a class name) of its label feature. Files are read a record at a time, so that a set larger
-// than memory can be written.
+// than memory can be written, and decompressed as they are read where TFRecordOptions compressed
+// them (GZIP, ZLIB).
 package tfrecord
 
 import (
 	"bufio"
+	"compress/gzip"
+	"compress/zlib"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -255,7 +259,11 @@ func eachRecord(path string, fn func(index int, data []byte) error) error {
 		return usageErr(path, err, "")
 	}
 	defer f.Close()
-	rr := newRecordReader(f)
+	r, err := decompressed(f)
+	if err != nil {
+		return &datasets.DataError{Kind: datasets.ErrDamaged, Path: path, Index: -1, Err: err, Hint: "download or prepare the file again"}
+	}
+	rr := newRecordReader(r)
 	for {
 		data, err := rr.next()
 		if err == io.EOF {
@@ -268,6 +276,24 @@ func eachRecord(path string, fn func(index int, data []byte) error) error {
 			return err
 		}
 	}
+}
+
+// decompressed reads a TFRecord file from f, decompressing it where TFRecordOptions compressed it
+// (GZIP, ZLIB): a file whose first record header checks is read as it is, else one that starts
+// as a gzip or zlib stream is decompressed. (A zlib stream has no magic number of its own, and an
+// uncompressed file may start with the bytes of one: the header's checksum decides.)
+func decompressed(f io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(f, 1<<16)
+	head, _ := br.Peek(12)
+	switch {
+	case len(head) == 12 && binary.LittleEndian.Uint32(head[8:]) == maskedCRC(head[:8]):
+		return br, nil
+	case len(head) >= 2 && head[0] == 0x1f && head[1] == 0x8b:
+		return gzip.NewReader(br)
+	case len(head) >= 2 && head[0]&0x0f == 8 && (uint16(head[0])<<8|uint16(head[1]))%31 == 0:
+		return zlib.NewReader(br)
+	}
+	return br, nil // read as it is: the first record's error says what is wrong
 }
 
 // Len is the number of records.

@@ -91,12 +91,15 @@ func openAll(t *testing.T, dir, labelColumn string) []*Set {
 }
 
 // TestMatchesTensorFlow: every record of the files that TensorFlow Datasets and TensorFlow's
-// TFRecordWriter wrote (gen.py) gives the image bytes and the label that TensorFlow reads back,
-// in file order; TensorFlow Datasets' classes are its label.labels.txt, the ImageNet scripts'
-// 1-based labels are numbered 0 to the largest (class 0 without images), in every split.
+// TFRecordWriter wrote (gen.py), plain or compressed with GZIP or ZLIB, gives the image bytes and
+// the label that TensorFlow reads back, in file order; TensorFlow Datasets' classes are its
+// label.labels.txt, the ImageNet scripts' 1-based labels are numbered 0 to the largest (class 0
+// without images), in every split; the compressed files, without label.labels.txt beside them,
+// are numbered 0 to 2.
 func TestMatchesTensorFlow(t *testing.T) {
 	want := expected(t)
-	for dir, classes := range map[string]string{tfdsDir: "[circle square triangle]", imagenetDir: "[0 1 2 3]"} {
+	compressed := filepath.Join("testdata", "compressed")
+	for dir, classes := range map[string]string{tfdsDir: "[circle square triangle]", imagenetDir: "[0 1 2 3]", compressed: "[0 1 2]"} {
 		for _, s := range openAll(t, dir, "") {
 			if fmt.Sprint(s.Classes()) != classes {
 				t.Errorf("%s %s: classes %v, want %s", dir, s.Name, s.Classes(), classes)
@@ -216,7 +219,7 @@ func TestDamagedAndUnlabelled(t *testing.T) {
 	}{
 		"flipped":   {flipped, "record 5 (at byte "},
 		"truncated": {src[:len(src)-3], "cut short in its"},
-		"not":       {[]byte("this is not a TFRecord file at all"), "record 0 (at byte 0): its length's checksum does not match (not a TFRecord file"},
+		"not":       {[]byte("this is not a TFRecord file at all"), "record 0 (at byte 0): its length's checksum does not match (not a TFRecord file, uncompressed or compressed with GZIP or ZLIB)"},
 	} {
 		path := filepath.Join(dir, name+"-train.tfrecord")
 		if err := os.WriteFile(path, tc.data, 0o644); err != nil {

@@ -16,6 +16,9 @@ train-00000-of-00002 and train-00001-of-00002 (3 and 2 examples), validation-000
 (2), each example an image/encoded JPEG, image/class/label (1-based, as those scripts number the
 1000 classes), image/class/text, image/height and image/width.
 
+compressed/: the TFDS training file written again with TFRecordOptions(compression_type=...):
+gzip-train.tfrecord (GZIP) and zlib-train.tfrecord (ZLIB).
+
 expected.json: for each file, each record's label as TensorFlow reads it back
 (tf.data.TFRecordDataset, tf.io.parse_single_example) and the MD5 of its image bytes.
 """
@@ -79,11 +82,24 @@ def imagenet_set():
                 i += 1
 
 
+def compressed_set():
+    """The TFDS training file again, compressed as TFRecordOptions' GZIP and ZLIB write it."""
+    shutil.rmtree("compressed", ignore_errors=True)
+    os.makedirs("compressed")
+    src = "tfds/tinyshapes/1.0.0/tinyshapes-train.tfrecord-00000-of-00001"
+    for kind in ("GZIP", "ZLIB"):
+        path = os.path.join("compressed", f"{kind.lower()}-train.tfrecord")
+        with tf.io.TFRecordWriter(path, options=tf.io.TFRecordOptions(compression_type=kind)) as w:
+            for raw in tf.data.TFRecordDataset(src):
+                w.write(raw.numpy())
+
+
 def expected():
     out = {}
     specs = {
         "tfds": ("image", "label"),
         "imagenet": ("image/encoded", "image/class/label"),
+        "compressed": ("image", "label"),
     }
     for root, (img_key, label_key) in specs.items():
         for dirpath, _, names in os.walk(root):
@@ -91,8 +107,9 @@ def expected():
                 if "tfrecord" not in name and not name.startswith(("train-", "validation-")):
                     continue
                 path = os.path.join(dirpath, name)
+                compression = {"gzip-": "GZIP", "zlib-": "ZLIB"}.get(name[:5], "")
                 rows = []
-                for raw in tf.data.TFRecordDataset(path):
+                for raw in tf.data.TFRecordDataset(path, compression_type=compression):
                     ex = tf.io.parse_single_example(raw, {img_key: tf.io.FixedLenFeature([], tf.string),
                                                           label_key: tf.io.FixedLenFeature([], tf.int64)})
                     rows.append({"label": int(ex[label_key].numpy()),
@@ -106,4 +123,5 @@ def expected():
 if __name__ == "__main__":
     tfds_set()
     imagenet_set()
+    compressed_set()
     expected()
