@@ -37,6 +37,9 @@ type recordReader struct {
 }
 
 func newRecordReader(r io.Reader) *recordReader {
+	if b, ok := r.(*bufio.Reader); ok {
+		return &recordReader{r: b} // buffered already
+	}
 	return &recordReader{r: bufio.NewReaderSize(r, 1<<16)}
 }
 
