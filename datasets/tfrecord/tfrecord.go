@@ -121,7 +121,7 @@ func Open(split Split, labelColumn string) (*Set, error) {
 	s := &Set{Split: split, label: labelColumn}
 	seen := map[string]bool{}
 	maxLabel, labeled, unlabeled := int64(-1), 0, 0
-	first := ""
+	first, firstIndex := "", "" // the first example without a label, and the first with an int64 one
 	err := s.records(func(path string, index int, ex map[string]feature) error {
 		if s.image == "" {
 			if err := s.findFeatures(path, index, ex); err != nil {
@@ -144,6 +144,9 @@ func Open(split Split, labelColumn string) (*Set, error) {
 		case f.kind == kindInt64 && len(f.ints) == 1 && f.ints[0] >= 0:
 			maxLabel = max(maxLabel, f.ints[0])
 			value = strconv.FormatInt(f.ints[0], 10)
+			if firstIndex == "" {
+				firstIndex = fmt.Sprintf("%s record %d", path, index)
+			}
 		case f.kind == kindBytes && len(f.bytes) == 1 && len(f.bytes[0]) > 0:
 			s.names = true
 			value = string(f.bytes[0])
@@ -171,6 +174,9 @@ func Open(split Split, labelColumn string) (*Set, error) {
 	case unlabeled > 0:
 		return nil, usageErr(s.Files[0], fmt.Errorf("%d of the %d examples of split %q have no %s (the first: %s)", unlabeled, s.count, s.Name, s.label, first),
 			"label every example, or write the labeled ones and the others as two data sets")
+	case s.names && firstIndex != "":
+		return nil, usageErr(s.Files[0], fmt.Errorf("label feature %q of split %q holds class names (bytes) and class indices (int64, the first: %s)", s.label, s.Name, firstIndex),
+			"give every example its class the same way")
 	case s.names:
 		s.classes = datasets.SortClasses(slices.Collect(maps.Keys(seen)))
 		s.number = make(map[string]int32, len(s.classes))

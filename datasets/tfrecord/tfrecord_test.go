@@ -189,22 +189,26 @@ func writeRecords(t testing.TB, path string, records ...[]byte) {
 	}
 }
 
-// exampleBytes is a tf.train.Example of an image (bytes) and, unless label is nil, an int64 label.
-func exampleBytes(image []byte, label *int64) []byte {
+// exampleBytes is a tf.train.Example of an image (bytes) and, unless label is nil, a label: an
+// int64 (an *int64) or bytes (a string).
+func exampleBytes(image []byte, label any) []byte {
 	field := func(num int, v []byte) []byte {
 		return append(binary.AppendUvarint(binary.AppendUvarint(nil, uint64(num<<3|wireBytes)), uint64(len(v))), v...)
 	}
 	entry := func(key string, f []byte) []byte { return field(1, append(field(1, []byte(key)), field(2, f)...)) }
 	features := entry("image", field(kindBytes, field(1, image)))
-	if label != nil {
-		features = append(features, entry("label", field(kindInt64, field(1, binary.AppendUvarint(nil, uint64(*label)))))...)
+	switch l := label.(type) {
+	case *int64:
+		features = append(features, entry("label", field(kindInt64, field(1, binary.AppendUvarint(nil, uint64(*l)))))...)
+	case string:
+		features = append(features, entry("label", field(kindBytes, field(1, []byte(l))))...)
 	}
 	return field(1, features)
 }
 
 // TestDamagedAndUnlabelled: a record whose checksum does not match, a file cut short, and a file
 // that is no TFRecord file are errors that name the file and the record; labels of -1 are none:
-// all of them an unlabeled split, some of them a usage error.
+// all of them an unlabeled split, some of them a usage error, as are names mixed with indices.
 func TestDamagedAndUnlabelled(t *testing.T) {
 	dir := t.TempDir()
 	src, err := os.ReadFile(filepath.Join(tfdsDir, "tinyshapes-train.tfrecord-00000-of-00001"))
@@ -244,6 +248,11 @@ func TestDamagedAndUnlabelled(t *testing.T) {
 	writeRecords(t, part, exampleBytes(img, &two), exampleBytes(img, &none))
 	if _, err := Open(Split{Name: "test", Files: []string{part}}, ""); !errors.Is(err, datasets.ErrUsage) || !strings.Contains(err.Error(), "1 of the 2 examples") {
 		t.Errorf("labels in part: %v", err)
+	}
+	mixed := filepath.Join(dir, "m-test.tfrecord")
+	writeRecords(t, mixed, exampleBytes(img, "circle"), exampleBytes(img, &two))
+	if _, err := Open(Split{Name: "test", Files: []string{mixed}}, ""); !errors.Is(err, datasets.ErrUsage) || !strings.Contains(err.Error(), "holds class names (bytes) and class indices (int64, the first: "+mixed+" record 1)") {
+		t.Errorf("names and indices mixed: %v", err)
 	}
 }
 
