@@ -55,6 +55,79 @@ func SortFileSplits(files map[string][]string) []FileSplit {
 	return splits
 }
 
+// ClassNumbers numbers the labels of a split read from files (Parquet, TFRecord) as the classes
+// written: either class indices into a list of class names (IndexedClasses: a ClassLabel feature,
+// int64 labels), or values whose sorted list is the classes (ValueClasses: strings, bytes). The
+// zero value is an unlabeled split's.
+type ClassNumbers struct {
+	classes  []string
+	number   map[string]int32 // each value's class number; nil for class indices
+	renumber []int32          // each class index's number (UseClassesOf); nil: the index itself
+}
+
+// IndexedClasses numbers class indices into classes.
+func IndexedClasses(classes []string) ClassNumbers { return ClassNumbers{classes: classes} }
+
+// ValueClasses numbers the distinct values, sorted as SortClasses sorts them.
+func ValueClasses(values []string) ClassNumbers {
+	c := ClassNumbers{classes: SortClasses(values), number: make(map[string]int32, len(values))}
+	for k, v := range c.classes {
+		c.number[v] = int32(k)
+	}
+	return c
+}
+
+// Classes are the class names written (nil: unlabeled).
+func (c ClassNumbers) Classes() []string { return c.classes }
+
+// OfIndex is the class number of class index k; false when k is not one.
+func (c ClassNumbers) OfIndex(k int64) (int32, bool) {
+	switch {
+	case c.number != nil || k < 0:
+		return -1, false
+	case c.renumber != nil:
+		if k >= int64(len(c.renumber)) {
+			return -1, false
+		}
+		return c.renumber[k], true
+	case k >= int64(len(c.classes)):
+		return -1, false
+	}
+	return int32(k), true
+}
+
+// OfValue is the class number of the value v; false when v is not one.
+func (c ClassNumbers) OfValue(v string) (int32, bool) {
+	k, ok := c.number[v]
+	if !ok {
+		return -1, false
+	}
+	return k, true
+}
+
+// UseClassesOf numbers the labels of held, a held-out split whose labels c numbers, by the
+// classes of the training split train (its labels numbered by trained), so that a label means
+// the same class in both (NumberByTrain: a class that the training split lacks is a usage
+// error). It does nothing when either is unlabeled.
+func (c *ClassNumbers) UseClassesOf(held FileSplit, train FileSplit, trained ClassNumbers) error {
+	if c.classes == nil || trained.classes == nil || slices.Equal(c.classes, trained.classes) {
+		return nil
+	}
+	number, err := NumberByTrain(held, c.classes, train, trained.classes)
+	if err != nil {
+		return err
+	}
+	if c.number != nil {
+		for v, k := range c.number {
+			c.number[v] = number[k]
+		}
+	} else {
+		c.renumber = number
+	}
+	c.classes = trained.classes
+	return nil
+}
+
 // NumberByTrain numbers the classes of a held-out split (held, its classes) by those of the
 // training split train, so that a label means the same class in both: number[k] is the position
 // of classes[k] in trainClasses. A class that the training split lacks is a usage error naming

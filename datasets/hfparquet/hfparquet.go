@@ -98,11 +98,9 @@ type Set struct {
 	image    []string // the path of the leaf column of the image bytes
 	file     []string // and of the image's file ({bytes, path}'s path), nil without one
 	label    string   // the label column, "" for none
-	names    bool     // the labels are ClassLabel indexes into classes (else values named by classes)
+	names    bool     // the labels are ClassLabel indexes (else values, numbered in their sorted order)
 	integers bool     // the label column holds integers
-	classes  []string // nil: unlabeled
-	number   map[string]int32
-	renumber []int32 // ClassLabel index → the class number written (UseClassesOf), or nil
+	labels   datasets.ClassNumbers
 }
 
 // features is the part of the "huggingface" metadata of a file read here.
@@ -218,7 +216,7 @@ func (s *Set) columns(f *parquet.File, path, labelColumn string) error {
 		return usageErr(path, fmt.Errorf("the label column %s holds %s values, not integers or strings", s.label, leaf.Node.Type()), "name another with -label-column")
 	}
 	if feature := meta.Info.Features[s.label]; feature.Type == "ClassLabel" && len(feature.Names) > 0 {
-		s.names, s.classes = true, feature.Names
+		s.names, s.labels = true, datasets.IndexedClasses(feature.Names)
 	}
 	return nil
 }
@@ -243,8 +241,8 @@ func (s *Set) scanLabels() error {
 						}
 						continue
 					case s.names:
-						if k, err := strconv.Atoi(r.label); err != nil || k < 0 || k >= len(s.classes) {
-							return usageErr(path, fmt.Errorf("row %d: label %s outside the %d classes of its ClassLabel feature", r.index, r.label, len(s.classes)), "")
+						if _, ok := s.labels.OfIndex(parseIndex(r.label)); !ok {
+							return usageErr(path, fmt.Errorf("row %d: label %s outside the %d classes of its ClassLabel feature", r.index, r.label, len(s.labels.Classes())), "")
 						}
 					default:
 						seen[r.label] = true
@@ -260,7 +258,7 @@ func (s *Set) scanLabels() error {
 	}
 	switch {
 	case labeled == 0:
-		s.classes, s.label = nil, "" // written unlabeled
+		s.labels, s.label = datasets.ClassNumbers{}, "" // written unlabeled
 		return nil
 	case unlabeled > 0:
 		return usageErr(s.Files[0], fmt.Errorf("%d of the %d rows of split %q have no %s (the first: %s)", unlabeled, s.rows, s.Name, s.label, first),
@@ -268,11 +266,7 @@ func (s *Set) scanLabels() error {
 	case s.names:
 		return nil
 	}
-	s.classes = datasets.SortClasses(slices.Collect(maps.Keys(seen)))
-	s.number = make(map[string]int32, len(s.classes))
-	for k, c := range s.classes {
-		s.number[c] = int32(k)
-	}
+	s.labels = datasets.ValueClasses(slices.Collect(maps.Keys(seen)))
 	return nil
 }
 
@@ -280,7 +274,7 @@ func (s *Set) scanLabels() error {
 func (s *Set) Len() int { return int(s.rows) }
 
 // Classes are the class names (nil for an unlabeled split).
-func (s *Set) Classes() []string { return s.classes }
+func (s *Set) Classes() []string { return s.labels.Classes() }
 
 // LabelColumn is the column the labels are read from ("" for none).
 func (s *Set) LabelColumn() string { return s.label }
@@ -289,22 +283,7 @@ func (s *Set) LabelColumn() string { return s.label }
 // train, so that a label means the same class in both; a class of s that train lacks is a usage
 // error. It does nothing when either is unlabeled.
 func (s *Set) UseClassesOf(train *Set) error {
-	if s.classes == nil || train.classes == nil || slices.Equal(s.classes, train.classes) {
-		return nil
-	}
-	number, err := datasets.NumberByTrain(s.Split, s.classes, train.Split, train.classes)
-	if err != nil {
-		return err
-	}
-	if s.names {
-		s.renumber = number
-	} else {
-		for c, k := range s.number {
-			s.number[c] = number[k]
-		}
-	}
-	s.classes = train.classes
-	return nil
+	return s.labels.UseClassesOf(s.Split, train.Split, train.labels)
 }
 
 // row is one row read: its index in its file, image bytes and label (as text; "" for none).
@@ -537,20 +516,24 @@ func imageFile(parquetPath, name string) ([]byte, error) {
 
 // number1 is the class number written for the label text l, or -1 for none.
 func (s *Set) number1(l string) int32 {
+	k := int32(-1)
 	switch {
-	case s.classes == nil || l == "":
-		return -1
+	case l == "":
 	case s.names:
-		k, err := strconv.Atoi(l)
-		if err != nil || k < 0 || k >= len(s.classes) {
-			return -1 // checked in Open
-		}
-		if s.renumber != nil {
-			return s.renumber[k]
-		}
-		return int32(k)
+		k, _ = s.labels.OfIndex(parseIndex(l))
+	default:
+		k, _ = s.labels.OfValue(l)
 	}
-	return s.number[l]
+	return k
+}
+
+// parseIndex is the class index that l, a ClassLabel column's value, holds; -1 for none.
+func parseIndex(l string) int64 {
+	k, err := strconv.ParseInt(l, 10, 64)
+	if err != nil {
+		return -1
+	}
+	return k
 }
 
 // withFile opens the Parquet file at path and calls fn with it; its errors name the file.

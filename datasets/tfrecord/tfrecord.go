@@ -90,13 +90,11 @@ func FindSplits(dir string) ([]Split, error) {
 // Set is a split opened: its features found, its records counted and its labels read.
 type Set struct {
 	Split
-	count    int      // records
-	image    string   // the image feature
-	label    string   // the label feature, "" for none
-	names    bool     // the labels are bytes (class names), not int64 class indices
-	classes  []string // nil: unlabeled
-	number   map[string]int32
-	renumber []int32 // class index → the class number written (UseClassesOf), or nil
+	count  int    // records
+	image  string // the image feature
+	label  string // the label feature, "" for none
+	names  bool   // the labels are bytes (class names), not int64 class indices
+	labels datasets.ClassNumbers
 }
 
 // imageFeatures and labelFeatures are the features an image and its label are looked for in, in
@@ -178,11 +176,7 @@ func Open(split Split, labelColumn string) (*Set, error) {
 		return nil, usageErr(s.Files[0], fmt.Errorf("label feature %q of split %q holds class names (bytes) and class indices (int64, the first: %s)", s.label, s.Name, firstIndex),
 			"give every example its class the same way")
 	case s.names:
-		s.classes = datasets.SortClasses(slices.Collect(maps.Keys(seen)))
-		s.number = make(map[string]int32, len(s.classes))
-		for k, c := range s.classes {
-			s.number[c] = int32(k)
-		}
+		s.labels = datasets.ValueClasses(slices.Collect(maps.Keys(seen)))
 		return s, nil
 	}
 	labels := filepath.Join(filepath.Dir(s.Files[0]), strings.ReplaceAll(s.label, "/", "_")+".labels.txt")
@@ -190,12 +184,14 @@ func Open(split Split, labelColumn string) (*Set, error) {
 		if maxLabel >= int64(len(names)) {
 			return nil, usageErr(labels, fmt.Errorf("%d class names, but split %q has label %d", len(names), s.Name, maxLabel), "")
 		}
-		s.classes = names
+		s.labels = datasets.IndexedClasses(names)
 		return s, nil
 	}
+	var numbered []string
 	for k := range maxLabel + 1 {
-		s.classes = append(s.classes, strconv.FormatInt(k, 10))
+		numbered = append(numbered, strconv.FormatInt(k, 10))
 	}
+	s.labels = datasets.IndexedClasses(numbered)
 	return s, nil
 }
 
@@ -306,7 +302,7 @@ func decompressed(f io.Reader) (io.Reader, error) {
 func (s *Set) Len() int { return s.count }
 
 // Classes are the class names (nil for an unlabeled split).
-func (s *Set) Classes() []string { return s.classes }
+func (s *Set) Classes() []string { return s.labels.Classes() }
 
 // LabelFeature is the feature the labels are read from ("" for none).
 func (s *Set) LabelFeature() string { return s.label }
@@ -315,22 +311,7 @@ func (s *Set) LabelFeature() string { return s.label }
 // train, so that a label means the same class in both; a class of s that train lacks is a usage
 // error. It does nothing when either is unlabeled.
 func (s *Set) UseClassesOf(train *Set) error {
-	if s.classes == nil || train.classes == nil || slices.Equal(s.classes, train.classes) {
-		return nil
-	}
-	number, err := datasets.NumberByTrain(s.Split, s.classes, train.Split, train.classes)
-	if err != nil {
-		return err
-	}
-	if s.names {
-		for c, k := range s.number {
-			s.number[c] = number[k]
-		}
-	} else {
-		s.renumber = number
-	}
-	s.classes = train.classes
-	return nil
+	return s.labels.UseClassesOf(s.Split, train.Split, train.labels)
 }
 
 // Samples yields the records of the split as shard samples: the image bytes (a record whose
@@ -364,7 +345,7 @@ func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets
 				if _, _, err := datasets.ImageSize(x.Data); err != nil {
 					x.Bad = x.BadImage(err)
 				}
-				if s.classes != nil {
+				if s.labels.Classes() != nil {
 					var ok bool
 					if x.Label, ok = s.number1(ex[s.label]); !ok {
 						return recordErr(datasets.ErrDamaged, path, index, fmt.Errorf("label feature %q is not as it was when the split was opened (the file changed?)", s.label), "")
@@ -392,27 +373,13 @@ var errStop = errors.New("stopped")
 // number1 is the class number written for the label feature f, false where f is not a label
 // that Open read (the file changed since).
 func (s *Set) number1(f feature) (int32, bool) {
-	if s.names {
-		if len(f.bytes) != 1 {
-			return -1, false
-		}
-		k, ok := s.number[string(f.bytes[0])]
-		return k, ok
+	switch {
+	case s.names && len(f.bytes) == 1:
+		return s.labels.OfValue(string(f.bytes[0]))
+	case !s.names && len(f.ints) == 1:
+		return s.labels.OfIndex(f.ints[0])
 	}
-	if len(f.ints) != 1 {
-		return -1, false
-	}
-	k := f.ints[0]
-	if s.renumber != nil {
-		if k < 0 || k >= int64(len(s.renumber)) {
-			return -1, false
-		}
-		return s.renumber[k], true
-	}
-	if k < 0 || k >= int64(len(s.classes)) {
-		return -1, false
-	}
-	return int32(k), true
+	return -1, false
 }
 
 // readLines reads a file of one name a line (FEATURE.labels.txt).
