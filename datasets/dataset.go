@@ -332,7 +332,7 @@ func OpenTest(name string, opt Options) (Data, error) {
 	if strings.EqualFold(name, "shards") {
 		hint = "give the data directory a train/ and a val/ (or test/) folder of shards"
 		if isIndex(opt.DataDir) {
-			hint = "give the index of train/ shards with the index of the same name in a val/ (or test/) folder beside train/, as mkshards writes them"
+			hint = "give the index of train/ shards with the index of the same name in a val/ (or test/) folder beside train/, as mkshards writes them, or hold out a percentage of the training shards (-val-percent 5)"
 		}
 	}
 	return nil, usageErr(ExpandHome(opt.DataDir), fmt.Errorf("no held-out images: the test split would be the training images: %w", ErrNoSplit), hint)
@@ -358,6 +358,9 @@ func sameSplits(name, dir string) bool {
 		return err1 == nil && err2 == nil && train == test
 	case "shards":
 		if isIndex(dir) {
+			if info, err := readInfo(dir); err == nil && info != nil {
+				return info.infoSplit(SplitTest) == ""
+			}
 			return indexForSplit(dir, SplitTrain) == indexForSplit(dir, SplitTest)
 		}
 		train, err1 := shardPaths(dir, SplitTrain)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"os"
 	"path"
@@ -140,34 +141,153 @@ func indexForSplit(loc, split string) string {
 	return loc
 }
 
-// ReadShardIndex reads the index at loc (a file, or an http(s) URL).
+// ReadShardIndex reads the index at loc (a file, or an http(s) URL): a wids index, or timm's
+// information file (_info.json), whose training split it returns (readIndex).
 func ReadShardIndex(loc string) (*ShardIndex, error) {
+	idx, _, err := readIndex(loc, SplitTrain)
+	return idx, err
+}
+
+// readIndex reads the index at loc for split: a wids index (ShardIndex) as it is, or timm's
+// information file (timmInfo), whose split the shards of split are (infoSplit, which it
+// returns: "" for a wids index).
+func readIndex(loc, split string) (*ShardIndex, string, error) {
 	data, err := readLocation(loc, 1<<30)
 	if err != nil {
 		if notFound(err) {
-			return nil, usageErr(loc, err, "give the index.json that mkshards writes beside the shards (go run ./datasets/mkshards -index PATTERN writes one for shards made elsewhere)")
+			return nil, "", usageErr(loc, err, "give the index.json that mkshards writes beside the shards (go run ./datasets/mkshards -index PATTERN writes one for shards made elsewhere), or timm's _info.json")
 		}
-		return nil, damagedErr(loc, "", -1, err)
+		return nil, "", damagedErr(loc, "", -1, err)
 	}
 	var idx ShardIndex
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, damagedErr(loc, "", -1, fmt.Errorf("not a shard index: %w", err))
+		return nil, "", damagedErr(loc, "", -1, fmt.Errorf("not a shard index: %w", err))
+	}
+	if info := parseInfo(data); info != nil {
+		name, err := info.index(loc, split, &idx)
+		return &idx, name, err
 	}
 	if idx.Kind != "" && idx.Kind != indexKind {
-		return nil, damagedErr(loc, "", -1, fmt.Errorf("__kind__ %q, want %q", idx.Kind, indexKind))
+		return nil, "", damagedErr(loc, "", -1, fmt.Errorf("__kind__ %q, want %q", idx.Kind, indexKind))
 	}
 	if len(idx.Shards) == 0 {
-		return nil, damagedErr(loc, "", -1, errors.New("the index lists no shards (shardlist)"))
+		return nil, "", damagedErr(loc, "", -1, errors.New("the index lists no shards (shardlist)"))
 	}
 	for i, sh := range idx.Shards {
 		if sh.URL == "" || sh.Samples <= 0 {
-			return nil, damagedErr(loc, "", -1, fmt.Errorf("shard %d of the index: url %q with %d samples, want a location and nsamples > 0", i, sh.URL, sh.Samples))
+			return nil, "", damagedErr(loc, "", -1, fmt.Errorf("shard %d of the index: url %q with %d samples, want a location and nsamples > 0", i, sh.URL, sh.Samples))
 		}
 		if d, err := hex.DecodeString(sh.MD5); err != nil || len(d) != 0 && len(d) != md5.Size {
-			return nil, damagedErr(loc, "", -1, fmt.Errorf("shard %d of the index: md5sum %q, want 32 hexadecimal digits", i, sh.MD5))
+			return nil, "", damagedErr(loc, "", -1, fmt.Errorf("shard %d of the index: md5sum %q, want 32 hexadecimal digits", i, sh.MD5))
 		}
 	}
-	return &idx, nil
+	return &idx, "", nil
+}
+
+// readInfo reads timm's information file at loc; nil (and no error) when loc holds a wids index
+// or anything else but an information file, which readIndex tells apart.
+func readInfo(loc string) (*timmInfo, error) {
+	data, err := readLocation(loc, 1<<30)
+	if err != nil {
+		return nil, err
+	}
+	return parseInfo(data), nil
+}
+
+// parseInfo parses data as timm's information file: nil for a wids index (which has __kind__ or
+// shardlist) or anything else without splits.
+func parseInfo(data []byte) *timmInfo {
+	var probe struct {
+		Kind   string          `json:"__kind__"`
+		Shards json.RawMessage `json:"shardlist"`
+	}
+	var info timmInfo
+	if json.Unmarshal(data, &probe) != nil || probe.Kind != "" || probe.Shards != nil || json.Unmarshal(data, &info) != nil || info.Splits == nil {
+		return nil
+	}
+	return &info
+}
+
+// timmInfo is the information file of timm's WebDataset reader (timm.data.readers.reader_wds),
+// _info.json beside the shards, as the Hugging Face Hub's timm/imagenet-1k-wds and its kin hold
+// it: each split's shards (relative to the file's folder, as timm joins them), their sample
+// counts and their total. It names no classes, and gives no sizes or digests.
+type timmInfo struct {
+	Name   string                   `json:"name"`
+	Splits map[string]timmInfoSplit `json:"splits"`
+}
+
+// timmInfoSplit is one split of a timmInfo.
+type timmInfoSplit struct {
+	NumSamples   int      `json:"num_samples"`
+	Filenames    []string `json:"filenames"`
+	ShardLengths []int    `json:"shard_lengths"`
+}
+
+// infoSplits are the names that timm's information files may give each split, in the order they
+// are looked for: the held-out split is val (or validation, valid) before test, as a folder's
+// (and as shardSplit reads shards' names).
+func infoSplits(split string) []string {
+	switch split {
+	case SplitTrain, "":
+		return []string{"train", "training"}
+	case SplitTest:
+		return slices.Concat([]string{"val"}, heldOutAliases, []string{"test", "testing"})
+	case splitTestOnly:
+		return []string{"test", "testing"}
+	}
+	return []string{split}
+}
+
+// infoSplit is the split of info that holds the shards of split (infoSplits), or "" if none.
+func (info *timmInfo) infoSplit(split string) string {
+	for _, name := range infoSplits(split) {
+		if _, ok := info.Splits[name]; ok {
+			return name
+		}
+	}
+	return ""
+}
+
+// index sets idx to the shards of split that info, read from loc, lists, and returns the name
+// of that split in info. Shards that it counts 0 samples are left out; lists of unequal lengths,
+// counts below 0 and a total other than num_samples are errors.
+func (info *timmInfo) index(loc, split string, idx *ShardIndex) (string, error) {
+	name := info.infoSplit(split)
+	if name == "" {
+		hint := ""
+		if split == SplitTest {
+			hint = "hold out a percentage of the training shards instead (-val-percent 5)"
+		}
+		return "", usageErr(loc, fmt.Errorf("timm's information file has no %s split: its splits are %s", strings.Join(infoSplits(split), " or "),
+			strings.Join(slices.Sorted(maps.Keys(info.Splits)), ", ")), hint)
+	}
+	sp := info.Splits[name]
+	bad := func(err error) error {
+		return damagedErr(loc, "", -1, fmt.Errorf("split %s of timm's information file: %w", name, err))
+	}
+	if len(sp.Filenames) != len(sp.ShardLengths) {
+		return name, bad(fmt.Errorf("%d filenames and %d shard_lengths, want one length for each shard", len(sp.Filenames), len(sp.ShardLengths)))
+	}
+	*idx = ShardIndex{Name: info.Name}
+	total := 0
+	for i, f := range sp.Filenames {
+		n := sp.ShardLengths[i]
+		switch {
+		case f == "" || n < 0:
+			return name, bad(fmt.Errorf("shard %d: %q with %d samples, want a file name and a length >= 0", i, f, n))
+		case n > 0:
+			idx.Shards = append(idx.Shards, IndexedShard{URL: f, Samples: n})
+			total += n
+		}
+	}
+	switch {
+	case sp.NumSamples > 0 && total != sp.NumSamples:
+		return name, bad(fmt.Errorf("num_samples is %d, but its shard_lengths add up to %d", sp.NumSamples, total))
+	case len(idx.Shards) == 0:
+		return name, bad(errors.New("no shard holds samples"))
+	}
+	return name, nil
 }
 
 // openIndex opens the shards that the index of split lists: the first of indexCandidates that
@@ -176,9 +296,10 @@ func ReadShardIndex(loc string) (*ShardIndex, error) {
 // (keepHeldOut).
 func openIndex(loc, split, read string, percent float64, held bool, label ShardLabel) (*Shards, error) {
 	var idx *ShardIndex
+	var infoSplit string
 	var err error
 	for _, loc = range indexCandidates(loc, read) {
-		if idx, err = ReadShardIndex(loc); !notFound(err) {
+		if idx, infoSplit, err = readIndex(loc, read); !notFound(err) {
 			break
 		}
 	}
@@ -219,6 +340,9 @@ func openIndex(loc, split, read string, percent float64, held bool, label ShardL
 		s.starts = append(s.starts, total)
 		total += sh.Samples
 	}
+	if label.None {
+		return s, nil
+	}
 	s.classes = idx.Classes
 	if c := idx.ClassCounts; percent == 0 && len(c) == len(idx.Classes) && sum(c) == total {
 		s.labelCounts = c // of every shard listed: not of a part of them (-val-percent)
@@ -248,8 +372,12 @@ func openIndex(loc, split, read string, percent float64, held bool, label ShardL
 		}
 		switch {
 		case smp.label >= 0 || smp.name != "":
-			return nil, usageErr(loc, fmt.Errorf("the index names no classes, but the shards have labels (%s)", label),
-				"write the index with its classes: go run ./datasets/mkshards -index PATTERN_OF_THE_SHARDS"+column)
+			what, hint := "the index names", "write the index with its classes: go run ./datasets/mkshards -index PATTERN_OF_THE_SHARDS"+column
+			if infoSplit != "" {
+				what = "timm's information file names"
+				hint = "put their names, one per line in the order of the class indices, in a classes.txt beside it or beside the shards; or write an index with the classes (go run ./datasets/mkshards -index 'PATTERN_OF_THE_SHARDS'" + column + " -out index.json, which reads each shard once)"
+			}
+			return nil, usageErr(loc, fmt.Errorf("%s no classes, but the shards have labels (%s)", what, label), hint+"; or read the shards without their labels: -label-column none")
 		case label != (ShardLabel{}):
 			return nil, usageErr(loc, fmt.Errorf("the first sample of %s lacks %s: its members are %s", s.paths[0], label, strings.Join(smp.exts, ", ")),
 				"give the member that holds the classes to -label-column: an extension (cls, label) or EXT:FIELD for a field of a JSON member (json:label); or leave it out for unlabelled shards")

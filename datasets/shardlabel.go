@@ -25,12 +25,15 @@ type ShardLabel struct {
 	Ext string
 	// Field is the dotted path of the label in a JSON member; "" for a member of text.
 	Field string
+	// None reads the shards without labels, whatever members they have ("none").
+	None bool
 }
 
 // ParseShardLabel reads the -label-column of shards: "" or "cls" (the default), an extension
-// ("label", "txt"), or EXT:FIELD for a field of a JSON member ("json:label", "json:meta.class").
-// An extension of an image member, one with a path separator, and json without a field are
-// errors saying what to give.
+// ("label", "txt"), EXT:FIELD for a field of a JSON member ("json:label", "json:meta.class"), or
+// "none" for no labels (unlabelled pretraining of labelled shards, or of shards whose classes
+// nothing names). An extension of an image member, one with a path separator, and json without
+// a field are errors saying what to give.
 func ParseShardLabel(spec string) (ShardLabel, error) {
 	ext, field, hasField := strings.Cut(strings.TrimSpace(spec), ":")
 	ext = strings.ToLower(strings.TrimPrefix(ext, "."))
@@ -38,6 +41,8 @@ func ParseShardLabel(spec string) (ShardLabel, error) {
 	switch {
 	case spec == "":
 		return ShardLabel{}, nil
+	case ext == noLabel && !hasField:
+		return ShardLabel{None: true}, nil
 	case ext == "":
 		return l, fmt.Errorf("%q names no member: give the extension of the member that holds each sample's class (cls, label, json:FIELD)", spec)
 	case strings.ContainsAny(ext, `/\ `):
@@ -57,8 +62,15 @@ func ParseShardLabel(spec string) (ShardLabel, error) {
 	return l, nil
 }
 
-// ext is the member's extension ("cls" for the zero ShardLabel).
+// noLabel is the -label-column of shards read without labels.
+const noLabel = "none"
+
+// ext is the member's extension ("cls" for the zero ShardLabel; "" for None, which no member's
+// is).
 func (l ShardLabel) ext() string {
+	if l.None {
+		return ""
+	}
 	if l.Ext == "" {
 		return "cls"
 	}
@@ -68,14 +80,20 @@ func (l ShardLabel) ext() string {
 // String says what holds the label, for messages: "a .cls member", "the field label of a .json
 // member".
 func (l ShardLabel) String() string {
+	if l.None {
+		return "no member (-label-column none)"
+	}
 	if l.Field != "" {
 		return fmt.Sprintf("the field %q of a .%s member", l.Field, l.ext())
 	}
 	return "a ." + l.ext() + " member"
 }
 
-// Spec is l as ParseShardLabel reads it: "" for the default, EXT or EXT:FIELD.
+// Spec is l as ParseShardLabel reads it: "" for the default, EXT, EXT:FIELD or "none".
 func (l ShardLabel) Spec() string {
+	if l.None {
+		return noLabel
+	}
 	if l.Field != "" {
 		return l.Ext + ":" + l.Field
 	}

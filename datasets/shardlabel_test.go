@@ -33,6 +33,9 @@ func TestParseShardLabel(t *testing.T) {
 		{"cls:label", ShardLabel{}, "a .cls member holds a class index as text, not JSON"},
 		{"a/b", ShardLabel{}, "not a path"},
 		{"json", ShardLabel{}, "a .json member holds an object: give the field that holds the class (json:label)"},
+		{"none", ShardLabel{None: true}, ""},
+		{" None ", ShardLabel{None: true}, ""},
+		{"none:label", ShardLabel{Ext: "none", Field: "label"}, ""}, // a field of a .none member
 	} {
 		got, err := ParseShardLabel(tc.spec)
 		switch {

@@ -225,7 +225,7 @@ func shardPaths(pattern, split string) ([]string, error) {
 		}
 		if remote.IsURL(pattern) && strings.HasSuffix(pattern, "/") {
 			return nil, usageErr(pattern, errors.New("a URL of a folder, whose files HTTP cannot list"),
-				"give the index.json that mkshards writes beside the shards, or a pattern of the shards' URLs such as https://host/train-{000000..000146}.tar (an s3:// or gs:// folder is listed)")
+				"give the index.json that mkshards writes beside the shards, timm's _info.json where the shards have one (as the Hugging Face Hub's timm/*-wds data sets do: "+strings.TrimSuffix(pattern, "/")+"/_info.json), or a pattern of the shards' URLs such as https://host/train-{000000..000146}.tar (an s3:// or gs:// folder is listed)")
 		}
 		if err := mixedPattern(pattern, paths); err != nil {
 			return nil, err
@@ -530,6 +530,9 @@ func scanShards(paths []string, split string, label ShardLabel, progress func(do
 			label, paths[indexed], paths[named], firstName(scans[named].names)), "give every sample its class the same way, as an index or as a name")
 	}
 	if labeled = max(indexed, named); labeled < 0 {
+		if label.None {
+			return s, nil
+		}
 		if label != (ShardLabel{}) {
 			return nil, usageErr(paths[0], fmt.Errorf("no sample has %s: the first sample's members are %s", label, strings.Join(scans[0].exts, ", ")),
 				"give the member that holds the classes to -label-column: an extension (cls, label) or EXT:FIELD for a field of a JSON member (json:label); or leave it out for unlabelled shards")
@@ -1092,7 +1095,7 @@ func (r *shardReader) next(withData bool) (shardSample, error) {
 				}
 				s.data = data
 			}
-		case ext == r.label.ext():
+		case ext == r.label.ext() && !r.label.None:
 			if hdr.Size > r.label.maxMember() {
 				want := "a class index or name"
 				if r.label == (ShardLabel{}) {
