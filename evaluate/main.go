@@ -673,6 +673,9 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 	// features without labels, which what needs.
 	labelled := func(train eval.Features, what string) (eval.Features, error) {
 		if train.Labels == nil {
+			if l, err := datasets.ParseShardLabel(f.labelColumn); err == nil && l.None && strings.EqualFold(dataset, "shards") {
+				return eval.Features{}, config.Errorf("label-column", "none reads the shards without their labels (the run's, when not given): %s needs them; give the member that holds the classes (-label-column cls), with a classes.txt beside the shards or their index where nothing else names the classes", what)
+			}
 			return eval.Features{}, config.Errorf("dataset", "%s has no labels: %s needs a labelled data set", dataset, what)
 		}
 		if f.percent < 100 {

@@ -1368,6 +1368,12 @@ func TestPredictionsOfShards(t *testing.T) {
 			t.Errorf("-class-weight balanced on shards by %s: exit %d, want 0 and the weights 1 and 1 logged:\n%s", dataDir, o.code, o.stderr)
 		}
 	}
+	// Shards read without their labels (-label-column none, given or the run's) have no probe:
+	// the refusal names the option.
+	if o := evaluate(t, "-checkpoint", run, "-label-column", "none", "-probe-epochs", "1", "-knn-k", "0"); o.code != 2 ||
+		!strings.Contains(o.stderr, "-label-column: none reads the shards without their labels") {
+		t.Errorf("-label-column none: exit %d, want 2 and a refusal naming the option:\n%s", o.code, o.stderr)
+	}
 	raw, err := os.ReadFile(index)
 	if err != nil {
 		t.Fatal(err)
