@@ -87,9 +87,11 @@ func TestS3Shards(t *testing.T) {
 	if len(resumed) != 1 {
 		t.Fatalf("the broken shard's requests: %q, want one signed Range request", f.Entries("GET my data/train/shard-000001.tar"))
 	}
-	// The scan downloads the 4 shards (one resumed), and classes.txt; samplesOf reads the shards.
-	if gets := f.Entries("GET "); len(gets) != 4+1+1+4 || len(f.Entries("GET my data/train/shard-")) != 9 {
-		t.Fatalf("GET requests %q, want 4 shards, one resumption, classes.txt, 4 shards", gets)
+	// Counts beside the shards are looked for (open_clip's sizes.json, img2dataset's first
+	// _stats.json: none), the scan downloads the 4 shards (one resumed), and classes.txt;
+	// samplesOf reads the shards.
+	if gets := f.Entries("GET "); len(gets) != 2+4+1+1+4 || len(f.Entries("GET my data/train/shard-")) != 1+9 {
+		t.Fatalf("GET requests %q, want sizes.json, a _stats.json, 4 shards, one resumption, classes.txt, 4 shards", gets)
 	}
 
 	held, err := OpenShards("s3://far/my data/", SplitTest)

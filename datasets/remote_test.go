@@ -312,7 +312,7 @@ func TestShardIndex(t *testing.T) {
 		_, _, err = st.read()
 	}
 	st.close()
-	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "holds 4 samples, 5 when it was opened") {
+	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "holds 4 samples, but "+filepath.Join(dir, "more.json")+" counts 5") {
 		t.Fatalf("wrong counts: %v", err)
 	}
 	// Fewer classes than the labels: found when the sample is read.

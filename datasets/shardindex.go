@@ -311,6 +311,24 @@ func openIndex(loc, split, read string, percent float64, held bool, label ShardL
 			return nil, err
 		}
 	}
+	what := "the index"
+	if infoSplit != "" {
+		what = "timm's information file"
+	}
+	return indexedShards(loc, what, idx, split, percent, label)
+}
+
+// errUnnamedClasses says that shards opened by their counts alone (an index, timm's information
+// file, sidecar counts) have labels that nothing there names the classes of.
+var errUnnamedClasses = errors.New("no classes, but the shards have labels")
+
+// indexedShards opens the shards that idx, read from loc (what names it in messages: "the
+// index"), lists, with the sample counts it gives: nothing is scanned. Their classes are the
+// index's, or those of a class list beside loc or the first shard; labelled shards without
+// either are an errUnnamedClasses error saying what to do, which the first sample tells.
+// percent > 0 says that idx lists a part of the shards it was written for (-val-percent).
+func indexedShards(loc, what string, idx *ShardIndex, split string, percent float64, label ShardLabel) (*Shards, error) {
+	var err error
 	if label == (ShardLabel{}) && idx.LabelMember != "" {
 		if label, err = ParseShardLabel(idx.LabelMember); err != nil {
 			return nil, damagedErr(loc, "", -1, fmt.Errorf("label_member: %w", err))
@@ -372,12 +390,11 @@ func openIndex(loc, split, read string, percent float64, held bool, label ShardL
 		}
 		switch {
 		case smp.label >= 0 || smp.name != "":
-			what, hint := "the index names", "write the index with its classes: go run ./datasets/mkshards -index PATTERN_OF_THE_SHARDS"+column
-			if infoSplit != "" {
-				what = "timm's information file names"
+			hint := "write the index with its classes: go run ./datasets/mkshards -index PATTERN_OF_THE_SHARDS" + column
+			if what != "the index" {
 				hint = "put their names, one per line in the order of the class indices, in a classes.txt beside it or beside the shards; or write an index with the classes (go run ./datasets/mkshards -index 'PATTERN_OF_THE_SHARDS'" + column + " -out index.json, which reads each shard once)"
 			}
-			return nil, usageErr(loc, fmt.Errorf("%s no classes, but the shards have labels (%s)", what, label), hint+"; or read the shards without their labels: -label-column none")
+			return nil, usageErr(loc, fmt.Errorf("%s names %w (%s)", what, errUnnamedClasses, label), hint+"; or read the shards without their labels: -label-column none")
 		case label != (ShardLabel{}):
 			return nil, usageErr(loc, fmt.Errorf("the first sample of %s lacks %s: its members are %s", s.paths[0], label, strings.Join(smp.exts, ", ")),
 				"give the member that holds the classes to -label-column: an extension (cls, label) or EXT:FIELD for a field of a JSON member (json:label); or leave it out for unlabelled shards")

@@ -349,6 +349,16 @@ func openShards(pattern, split string, percent float64, label ShardLabel) (*Shar
 		}
 	}
 	if isRemote(paths[0]) {
+		if idx, loc, what := sidecarCounts(paths); idx != nil {
+			s, err := indexedShards(loc, what, idx, split, percent, label)
+			if !errors.Is(err, errUnnamedClasses) {
+				if err == nil {
+					log.Info("the shards' samples are counted by the files beside them: nothing is scanned", "counts", what, "shards", len(idx.Shards), "samples", s.Len())
+				}
+				return s, err
+			}
+			log.Info("the shards are scanned for their classes: "+what+" counts their samples, but nothing beside them names their classes", "first", paths[0])
+		}
 		// Counting streamed shards downloads them: said, with the way around it.
 		log.Warn("scanning remote shards to count their samples downloads each of them once; an index does not (go run ./datasets/mkshards -index PATTERN -out index.json)", "shards", len(paths))
 	}
@@ -1262,7 +1272,7 @@ func (st *shardStream) read() (smp shardSample, index int, err error) {
 		s, err := st.cur.next(want)
 		if err == io.EOF {
 			if st.curSample != st.s.counts[sh] {
-				return smp, 0, damagedErr(st.cur.path, "", -1, fmt.Errorf("holds %d samples, %d when it was opened (changed on disk?)", st.curSample, st.s.counts[sh]))
+				return smp, 0, damagedErr(st.cur.path, "", -1, fmt.Errorf("holds %d samples, %s", st.curSample, st.s.counted(sh)))
 			}
 			st.closeShard()
 			st.curShard++
@@ -1272,7 +1282,7 @@ func (st *shardStream) read() (smp shardSample, index int, err error) {
 			return smp, 0, err
 		}
 		if st.curSample >= st.s.counts[sh] {
-			return smp, 0, damagedErr(st.cur.path, s.key, -1, fmt.Errorf("holds more than the %d samples it had when it was opened (changed on disk?)", st.s.counts[sh]))
+			return smp, 0, damagedErr(st.cur.path, s.key, -1, fmt.Errorf("holds more samples: %s", st.s.counted(sh)))
 		}
 		st.curSample++
 		if want {
@@ -1312,6 +1322,20 @@ func (s *Shards) checkLabel(smp *shardSample) error {
 		return damagedErr(smp.shard, smp.key, -1, fmt.Errorf("class %d, but there are %d classes (%s)", smp.label, len(s.classes), s.classesFrom()))
 	}
 	return nil
+}
+
+// counted says how many samples shard sh held when s was opened, and what counted them, for the
+// message of a shard that holds another number: "5 when it was opened (changed on disk?)", or
+// "but the index at LOC counts 5 (written before the shard changed?)".
+func (s *Shards) counted(sh int) string {
+	if s.index != "" {
+		by := s.index
+		if strings.HasSuffix(by, statsSuffix) {
+			by = statsOf(s.paths[sh]) // img2dataset's: one for each shard
+		}
+		return fmt.Sprintf("but %s counts %d (written before the shard changed?)", by, s.counts[sh])
+	}
+	return fmt.Sprintf("%d when it was opened (changed on disk?)", s.counts[sh])
 }
 
 // classesFrom says where s's classes come from, for messages.
