@@ -85,7 +85,7 @@ import (
 	"github.com/charmbracelet/log"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
-	"github.com/gomlx-ssl/vicreg/datasets/hfparquet"
+	"github.com/gomlx-ssl/vicreg/datasets/hfdata"
 	"github.com/gomlx-ssl/vicreg/datasets/tfrecord"
 	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
@@ -152,7 +152,7 @@ func run(args []string) int {
 	case datasets.Within(*out, *in):
 		return usage("-out: %s is inside the image folder -in %s, where the shards would be read as images (or as a class): choose a folder outside it", *out, *in)
 	}
-	parquetSplits, err := hfparquet.FindSplits(*in)
+	parquetSplits, err := hfdata.FindSplits(*in)
 	if err != nil {
 		return report(err)
 	}
@@ -228,11 +228,11 @@ func run(args []string) int {
 	// Every split is listed, and the held-out splits' labels numbered by train/'s classes, before
 	// anything is written: a val/ without some class would otherwise number the others differently.
 	sources := make([]source, len(splits))
-	var train *hfparquet.Set
+	var train *hfdata.Set
 	var trainRecords *tfrecord.Set
 	for i, split := range splits {
 		if len(parquetSplits) > 0 {
-			set, err := hfparquet.Open(parquetSplits[i], *labelColumn)
+			set, err := hfdata.Open(parquetSplits[i], *labelColumn)
 			if err == nil && train != nil {
 				err = set.UseClassesOf(train) // FindSplits puts train first
 			}

@@ -576,7 +576,7 @@ func TestIndex(t *testing.T) {
 // (gen.py's); a test split without labels is written without .cls members. A row without image
 // bytes stops the writing (exit 1, naming the file and row), or is left out with -skip-bad-images.
 func TestParquet(t *testing.T) {
-	hub := filepath.Join("..", "hfparquet", "testdata", "hub")
+	hub := filepath.Join("..", "hfdata", "testdata", "hub")
 	out := filepath.Join(t.TempDir(), "shards")
 	if code, stderr := runStderr(t, "-in", hub, "-out", out, "-no-shuffle", "-per-shard", "5", "-verify"); code != 0 {
 		t.Fatalf("exit %d, %s", code, stderr)
@@ -597,7 +597,7 @@ func TestParquet(t *testing.T) {
 			t.Errorf("%s: classes %v", split, classes)
 		}
 	}
-	conv := filepath.Join("..", "hfparquet", "testdata", "convert")
+	conv := filepath.Join("..", "hfdata", "testdata", "convert")
 	code, stderr := runStderr(t, "-in", conv, "-out", filepath.Join(t.TempDir(), "shards"), "-label-table", "train.csv")
 	if code != 2 || !strings.Contains(stderr, "-label-table labels an image folder; "+conv+" holds Parquet files") {
 		t.Errorf("-label-table with Parquet files: exit %d, want 2 and a usage error:\n%s", code, stderr)

@@ -1,4 +1,4 @@
-package hfparquet
+package hfdata
 
 import (
 	"bytes"
@@ -35,7 +35,7 @@ func writeManyGroups(b *testing.B, path string, n int) {
 // BenchmarkSamples times a shuffled pass (Samples, row groups in random order, no shuffle buffer)
 // over one file of 30,000 small images in 300 row groups: the reading, not the decoding, of a
 // CIFAR-sized Hugging Face data set. Run: go test -run '^$' -bench Samples -benchtime 5x
-// ./datasets/hfparquet/
+// ./datasets/hfdata/
 func BenchmarkSamples(b *testing.B) {
 	const rows = 30000
 	path := filepath.Join(b.TempDir(), "train-00000-of-00001.parquet")

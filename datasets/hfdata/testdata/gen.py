@@ -1,4 +1,4 @@
-"""Writes the Parquet fixtures of the hfparquet tests with Hugging Face's datasets library.
+"""Writes the Parquet fixtures of the hfdata tests with Hugging Face's datasets library.
 
 Run from this folder with a Python that has datasets (pip install datasets pillow):
 

@@ -1,4 +1,4 @@
-package hfparquet
+package hfdata
 
 import (
 	"bytes"
@@ -294,7 +294,7 @@ func TestOpenFiles(t *testing.T) {
 	dir := filepath.Join("testdata", "hub", "data")
 	a, b, c := filepath.Join(dir, "train-00000-of-00002.parquet"), filepath.Join(dir, "train-00001-of-00002.parquet"), filepath.Join(dir, "test-00000-of-00001.parquet")
 	o := &openFiles{capacity: 2}
-	get := func(path string) *parquet.File {
+	get := func(path string) dataFile {
 		t.Helper()
 		f, err := o.get(path)
 		if err != nil {
@@ -312,7 +312,7 @@ func TestOpenFiles(t *testing.T) {
 	if get(a) != fa || get(b) != fb {
 		t.Error("an open file was opened again")
 	}
-	first := o.open[0].fh // a's, the least recently read
+	first := o.open[0].f.(*parquetFile).fh // a's, the least recently read
 	get(c)
 	if got := paths(); !slices.Equal(got, []string{filepath.Base(b), filepath.Base(c)}) {
 		t.Errorf("open %v after reading a, b, a, b, c with room for 2; want b and c", got)
@@ -323,7 +323,7 @@ func TestOpenFiles(t *testing.T) {
 	if get(a) == fa {
 		t.Error("a file closed and read again was not opened again")
 	}
-	handles := []*os.File{o.open[0].fh, o.open[1].fh}
+	handles := []*os.File{o.open[0].f.(*parquetFile).fh, o.open[1].f.(*parquetFile).fh}
 	o.close()
 	for _, fh := range handles {
 		if _, err := fh.Stat(); err == nil {
