@@ -30,21 +30,28 @@ import (
 	"github.com/gomlx-ssl/vicreg/datasets"
 )
 
-// Split is one split of a data set: its Parquet files, in order.
+// Split is one split of a data set: its data files, in order.
 type Split = datasets.FileSplit
 
-// shardName is push_to_hub's file name: SPLIT-00000-of-00003.parquet.
-var shardName = regexp.MustCompile(`^(.+)-[0-9]{5}-of-[0-9]{5}\.parquet$`)
+// shardName is push_to_hub's file name, SPLIT-00000-of-00003.parquet, and the datasets library's
+// name of a part of a split that it keeps: data-00000-of-00003.arrow (save_to_disk),
+// NAME-SPLIT-00000-of-00003.arrow (its cache).
+var shardName = regexp.MustCompile(`^(.+)-[0-9]{5}-of-[0-9]{5}\.(parquet|arrow)$`)
 
-// FindSplits lists the Parquet files under dir (in it, in its subfolders, and in their subfolders
-// named as splits; hidden ones left out) by split, train first, then val and test, then others by
-// name; it can be given one Parquet file too. A file's split is the name before
-// -00000-of-00003.parquet, or else the folder that holds it when that is a split's name, or else
-// "" (no split). Files of one split in two folders (two configurations of a data set) are a usage
-// error: give the folder of one.
+// FindSplits lists the Parquet and Arrow files under dir (in it, in its subfolders, and in their
+// subfolders named as splits; hidden ones left out, and the library's caches of a data set's
+// transformations, cache-*.arrow) by split, train first, then val and test, then others by name;
+// it can be given one file too. A Parquet file's split is the name before -00000-of-00003.parquet,
+// or else the folder that holds it when that is a split's name; an Arrow file's, the folder that
+// holds it when that is a split's name (save_to_disk's), or else the split that ends its name
+// (the cache's NAME-SPLIT.arrow, NAME-SPLIT-00000-of-00003.arrow: a split that the
+// dataset_info.json beside it lists, or a split's name); else "" (no split). Files of one split in
+// two folders (two configurations of a data set), or in both formats, are a usage error: give the
+// folder of one.
 func FindSplits(dir string) ([]Split, error) {
 	files := map[string][]string{}
 	folder := map[string]string{}
+	listed := map[string][]string{} // the splits that a folder's dataset_info.json lists
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -59,18 +66,36 @@ func FindSplits(dir string) ([]Split, error) {
 			}
 			return nil
 		}
-		if strings.HasPrefix(d.Name(), ".") || !strings.EqualFold(filepath.Ext(d.Name()), ".parquet") {
+		ext := strings.ToLower(filepath.Ext(d.Name()))
+		if strings.HasPrefix(d.Name(), ".") || ext != ".parquet" && ext != ".arrow" || ext == ".arrow" && strings.HasPrefix(d.Name(), "cache-") {
 			return nil
 		}
 		split := ""
-		if m := shardName.FindStringSubmatch(d.Name()); m != nil {
+		parent := filepath.Base(filepath.Dir(path))
+		m := shardName.FindStringSubmatch(d.Name())
+		switch {
+		case ext == ".parquet" && m != nil:
 			split = m[1]
-		} else if parent := filepath.Base(filepath.Dir(path)); datasets.KnownSplit(parent) {
+		case datasets.KnownSplit(parent):
 			split = parent
+		case ext == ".arrow":
+			stem := strings.TrimSuffix(d.Name(), filepath.Ext(d.Name()))
+			if m != nil {
+				stem = m[1]
+			}
+			here := filepath.Dir(path)
+			if _, ok := listed[here]; !ok {
+				listed[here] = infoSplits(here)
+			}
+			split = arrowSplit(stem, listed[here])
 		}
 		split, _ = datasets.FileSplitName(split)
 		if prev, ok := folder[split]; ok && prev != filepath.Dir(path) {
-			return usageErr(dir, fmt.Errorf("holds the Parquet files of split %q in two folders, %s and %s (two configurations?)", split, prev, filepath.Dir(path)),
+			return usageErr(dir, fmt.Errorf("holds the data files of split %q in two folders, %s and %s (two configurations?)", split, prev, filepath.Dir(path)),
+				"give the folder of one of them")
+		}
+		if k := slices.IndexFunc(files[split], func(p string) bool { return isArrow(p) != isArrow(path) }); k >= 0 {
+			return usageErr(dir, fmt.Errorf("holds split %q in Parquet and in Arrow files (%s and %s)", split, filepath.Base(files[split][k]), d.Name()),
 				"give the folder of one of them")
 		}
 		folder[split] = filepath.Dir(path)
@@ -83,7 +108,83 @@ func FindSplits(dir string) ([]Split, error) {
 		}
 		return nil, usageErr(dir, err, "give a readable folder")
 	}
+	if len(files) == 0 {
+		if deeper := cacheBelow(dir); deeper != "" {
+			return nil, usageErr(dir, fmt.Errorf("holds the datasets library's Arrow files only deeper, in %s", deeper),
+				"give that folder (the datasets library's cache keeps a data set in NAME/CONFIG/VERSION/HASH/)")
+		}
+	}
 	return datasets.SortFileSplits(files), nil
+}
+
+// cacheBelow is the first folder under dir (in sorted order, at most maxCacheDepth below it, among
+// its first maxCacheEntries entries: an image folder is not walked through) that holds Arrow files
+// beside a dataset_info.json, as the datasets library's cache keeps a data set, or "" when none
+// does.
+func cacheBelow(dir string) string {
+	found, seen := "", 0
+	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		switch seen++; {
+		case err != nil || found != "" || seen > maxCacheEntries:
+			return filepath.SkipAll
+		case d.IsDir():
+			rel, _ := filepath.Rel(dir, path)
+			if path != dir && (strings.HasPrefix(d.Name(), ".") || strings.Count(rel, string(filepath.Separator))+1 > maxCacheDepth) {
+				return filepath.SkipDir
+			}
+		case isArrow(path) && !strings.HasPrefix(d.Name(), "cache-"):
+			if _, err := os.Stat(filepath.Join(filepath.Dir(path), "dataset_info.json")); err == nil {
+				found = filepath.Dir(path)
+			}
+		}
+		return nil
+	})
+	return found
+}
+
+// maxCacheDepth is how deep under a folder cacheBelow looks (the cache's NAME/CONFIG/VERSION/HASH
+// and a little more), and maxCacheEntries at how many entries at most.
+const (
+	maxCacheDepth   = 6
+	maxCacheEntries = 10000
+)
+
+// infoSplits are the splits that the datasets library's dataset_info.json in folder lists (nil
+// without one).
+func infoSplits(folder string) []string {
+	data, err := os.ReadFile(filepath.Join(folder, "dataset_info.json"))
+	if err != nil {
+		return nil
+	}
+	var info struct {
+		Splits map[string]json.RawMessage `json:"splits"`
+	}
+	if json.Unmarshal(data, &info) != nil {
+		return nil
+	}
+	return slices.Sorted(maps.Keys(info.Splits))
+}
+
+// arrowSplit is the split that stem, the name of an Arrow file, names: the split that ends it (the
+// datasets library's cache: NAME-SPLIT) among the splits listed (the longest that does), or else
+// a split's name that is stem or follows its last "-"; "" for none.
+func arrowSplit(stem string, listed []string) string {
+	if datasets.KnownSplit(stem) {
+		return stem
+	}
+	best := ""
+	for _, s := range listed {
+		if strings.HasSuffix(stem, "-"+s) && len(s) > len(best) {
+			best = s
+		}
+	}
+	if best != "" {
+		return best
+	}
+	if i := strings.LastIndex(stem, "-"); i >= 0 && datasets.KnownSplit(stem[i+1:]) {
+		return stem[i+1:]
+	}
+	return ""
 }
 
 // Set is a split opened: its columns found, its labels read.
@@ -452,9 +553,9 @@ func imageFile(dataPath, name string) ([]byte, error) {
 	}
 	where := "here"
 	if len(tried) > 1 {
-		where = "beside the " + formatOf(dataPath) + " file or in the working folder"
+		where = "beside the " + Format(dataPath) + " file or in the working folder"
 	}
-	return nil, fmt.Errorf("no image bytes (null), and its file %s is not %s: put the files there, or write the images into the %s files (push_to_hub does)", name, where, formatOf(dataPath))
+	return nil, fmt.Errorf("no image bytes (null), and its file %s is not %s: put the files there, or write the images into the %s files (push_to_hub does)", name, where, Format(dataPath))
 }
 
 // number1 is the class number written for the label text l, or -1 for none.
@@ -479,8 +580,13 @@ func parseIndex(l string) int64 {
 	return k
 }
 
-// formatOf names the format of the data file at path.
-func formatOf(path string) string { return "Parquet" }
+// Format names the format of the data file at path: "Parquet" or "Arrow".
+func Format(path string) string {
+	if isArrow(path) {
+		return "Arrow"
+	}
+	return "Parquet"
+}
 
 // withFile opens the data file at path and calls fn with it; its errors name the file.
 func withFile(path string, fn func(dataFile) error) error {
@@ -492,8 +598,22 @@ func withFile(path string, fn func(dataFile) error) error {
 	return fileErr(path, fn(f))
 }
 
-// openFile opens the data file at path; its errors name the file. The caller closes it.
-func openFile(path string) (dataFile, error) { return openParquet(path) }
+// openFile opens the data file at path (Arrow for .arrow, else Parquet); its errors name the
+// file. The caller closes it.
+func openFile(path string) (dataFile, error) {
+	if isArrow(path) {
+		a, err := openArrow(path)
+		if err != nil {
+			return nil, err // not a nil *arrowFile in an interface
+		}
+		return a, nil
+	}
+	p, err := openParquet(path)
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
 
 // fileErr is err, of reading the data file at path, as a DataError that names the file
 // (DataErrors as they are).

@@ -36,9 +36,13 @@
 // the images from the Image feature's bytes, the labels from its ClassLabel feature (classes.txt
 // lists the names) or from -label-column. Row groups are read in a random order (-seed) through a
 // shuffle buffer of -shuffle-buffer images, so that memory holds that many images, not the set;
-// -verify decodes each image as it is written.
+// -verify decodes each image as it is written. The datasets library's Arrow files are written the
+// same way: a data set that save_to_disk wrote (train/data-00000-of-00001.arrow, ...), or the
+// library's cache of one that load_dataset loaded (the folder that holds NAME-train.arrow,
+// ~/.cache/huggingface/datasets/NAME/CONFIG/VERSION/HASH), record batches in a random order.
 //
 //	go run ./datasets/mkshards -in ~/hf/beans -out ~/data/beans-shards
+//	go run ./datasets/mkshards -in ~/beans-saved -out ~/data/beans-shards   # save_to_disk's folder
 //
 // TFRecord files of tf.train.Example records are written alike: the folder TensorFlow Datasets
 // prepares (~/tensorflow_datasets/NAME/VERSION, its ClassLabel names in label.labels.txt), or
@@ -96,7 +100,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	logger := log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true})
 	fs := flag.NewFlagSet("mkshards", flag.ContinueOnError)
-	in := fs.String("in", "", "image folder to read (one subfolder per class, or flat; train/ and val/ as splits), or the folder of a Hugging Face data set's Parquet files, or of TFRecord files (TensorFlow Datasets' prepared folder NAME/VERSION, or TensorFlow's ImageNet train-00000-of-01024 files)")
+	in := fs.String("in", "", "image folder to read (one subfolder per class, or flat; train/ and val/ as splits), or the folder of a Hugging Face data set's Parquet files (as the Hub keeps them) or Arrow files (as the datasets library's save_to_disk writes them, or its cache keeps them: the folder of NAME-train.arrow), or of TFRecord files (TensorFlow Datasets' prepared folder NAME/VERSION, or TensorFlow's ImageNet train-00000-of-01024 files)")
 	out := fs.String("out", "", "folder to write the shards into (must not hold .tar files yet, nor lie inside -in)")
 	perShard := fs.Int("per-shard", 1000, "samples per shard")
 	seed := fs.Uint64("seed", 0, "seed of the shuffle across shards")
@@ -107,7 +111,7 @@ func run(args []string) int {
 	valPercent := fs.Float64("val-percent", 0, "for a folder without a val/ folder: write this percentage of each class's images as the val/ split, and the others as train/, chosen by their paths as train -val-percent chooses them (the same images)")
 	splitColumn := fs.String("split-column", "", "for a folder without a val/ folder: write the images that this column of the label table holds out as the val/ split, and the others as train/, as train -split-column reads it (COLUMN: values train, val or test, or true/false; COLUMN=VALUE: VALUE marks the held-out images, a fold); test images beside val images are written as test/")
 	labelTable := fs.String("label-table", "", "a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (train.csv): its file_name column, or else its first, names each image by its path under the split folder, with or without its extension")
-	shuffleBuffer := fs.Int("shuffle-buffer", 10000, "Parquet or TFRecord input: images held in memory to shuffle them across the shards, beside reading the row groups (or files) in a random order (0: none)")
+	shuffleBuffer := fs.Int("shuffle-buffer", 10000, "Parquet, Arrow or TFRecord input: images held in memory to shuffle them across the shards, beside reading the row groups (or files) in a random order (0: none)")
 	verify := fs.Bool("verify", false, "decode every image first, in parallel (slower), to find files damaged past their header here rather than in training (without it, only headers are checked and train -skip-bad-images replaces such a file)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./datasets/mkshards -in DIR -out DIR [-per-shard 1000]\n\nWrites an image folder as WebDataset tar shards.\n\nFlags:\n")
@@ -152,12 +156,12 @@ func run(args []string) int {
 	case datasets.Within(*out, *in):
 		return usage("-out: %s is inside the image folder -in %s, where the shards would be read as images (or as a class): choose a folder outside it", *out, *in)
 	}
-	parquetSplits, err := hfdata.FindSplits(*in)
+	hfSplits, err := hfdata.FindSplits(*in)
 	if err != nil {
 		return report(err)
 	}
 	var tfSplits []tfrecord.Split
-	if len(parquetSplits) == 0 {
+	if len(hfSplits) == 0 {
 		if tfSplits, err = tfrecord.FindSplits(*in); err != nil {
 			return report(err)
 		}
@@ -168,13 +172,16 @@ func run(args []string) int {
 	heldOutOpt := datasets.Options{DataDir: *in, LabelTable: *labelTable, LabelColumn: *labelColumn, ValPercent: *valPercent, SplitColumn: *splitColumn}
 	listed := map[string]*datasets.Folder{}
 	from := map[string]string{} // the folder under -in of each split: validation/ or valid/ is written as val/
-	for _, sp := range parquetSplits {
+	for _, sp := range hfSplits {
 		splits = append(splits, sp.Name)
 	}
 	for _, sp := range tfSplits {
 		splits = append(splits, sp.Name)
 	}
-	files, labels := "Parquet files", "a column"
+	files, labels := "", "a column"
+	if len(hfSplits) > 0 {
+		files = hfdata.Format(hfSplits[0].Files[0]) + " files"
+	}
 	if len(tfSplits) > 0 {
 		files, labels = "TFRecord files", "a feature"
 	}
@@ -231,8 +238,8 @@ func run(args []string) int {
 	var train *hfdata.Set
 	var trainRecords *tfrecord.Set
 	for i, split := range splits {
-		if len(parquetSplits) > 0 {
-			set, err := hfdata.Open(parquetSplits[i], *labelColumn)
+		if len(hfSplits) > 0 {
+			set, err := hfdata.Open(hfSplits[i], *labelColumn)
 			if err == nil && train != nil {
 				err = set.UseClassesOf(train) // FindSplits puts train first
 			}
@@ -353,7 +360,7 @@ func run(args []string) int {
 		}
 		var bad map[int]error
 		var err error
-		if f := src.folder; *verify && f != nil { // a Parquet or TFRecord data set's images are decoded as they are written
+		if f := src.folder; *verify && f != nil { // a Parquet, Arrow or TFRecord data set's images are decoded as they are written
 			start := time.Now()
 			bar := progress.New("verifying "+prefix, int64(n), 0, progress.Options{Logger: logger, Unit: "images"})
 			bad, err = f.Verify(0, func(done int) { bar.Set(int64(done), "") })
@@ -421,13 +428,13 @@ func run(args []string) int {
 	return 0
 }
 
-// source is one split to write: an image folder's, or a Parquet or TFRecord data set's.
+// source is one split to write: an image folder's, or a Parquet, Arrow or TFRecord data set's.
 type source struct {
 	folder *datasets.Folder
 	set    table
 }
 
-// table is a split of a data set read record by record (Parquet files, TFRecord files), written
+// table is a split of a data set read record by record (Parquet, Arrow or TFRecord files), written
 // from its Samples.
 type table interface {
 	Len() int

@@ -615,6 +615,37 @@ func TestParquet(t *testing.T) {
 	}
 }
 
+// TestArrow: a Hugging Face data set that the datasets library saved (save_to_disk: Arrow files in
+// a folder for each split) is written as shards of each split, validation as val/, with the
+// ClassLabel names as classes.txt and each row's label (gen_arrow.py's); a test split without
+// labels is written without .cls members.
+func TestArrow(t *testing.T) {
+	saved := filepath.Join("..", "hfdata", "testdata", "saved")
+	out := filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", saved, "-out", out, "-no-shuffle", "-per-shard", "4", "-verify"); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	if got, want := shardLabels(t, filepath.Join(out, "train")), "0 1 2 1 0 2 2 1 0"; got != want {
+		t.Errorf("train labels %q, want %q", got, want)
+	}
+	if got, want := shardLabels(t, filepath.Join(out, "val")), "1 0 1"; got != want {
+		t.Errorf("val labels %q, want %q", got, want)
+	}
+	for split, want := range map[string]int{"train": 9, "val": 3, "test": 2} {
+		s, err := datasets.OpenShards(filepath.Join(out, split), "")
+		if err != nil || s.Len() != want {
+			t.Fatalf("%s: %v, want %d samples", split, err, want)
+		}
+		if classes := s.Info().ClassNames; split != "test" && strings.Join(classes, " ") != "cat dog fox" || split == "test" && classes != nil {
+			t.Errorf("%s: classes %v", split, classes)
+		}
+	}
+	code, stderr := runStderr(t, "-in", saved, "-out", filepath.Join(t.TempDir(), "shards"), "-val-percent", "10")
+	if code != 2 || !strings.Contains(stderr, saved+" holds Arrow files, whose splits are their own") {
+		t.Errorf("-val-percent with Arrow files: exit %d, want 2 and a usage error:\n%s", code, stderr)
+	}
+}
+
 // TestIndexLabelColumn: -index -label-column json:label writes the index of shards whose classes
 // are names in their .json members, the names as its classes and the member as its label_member;
 // a member that is an image's, and
