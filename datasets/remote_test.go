@@ -120,6 +120,18 @@ func samplesOf(t *testing.T, s *Shards) []string {
 	}
 }
 
+// readToError reads the samples of s in file order up to the first error, and returns it
+// (io.EOF when every sample was read).
+func readToError(s *Shards) error {
+	st := newShardStream(s, nil, nil, 0, s.Len())
+	defer st.close()
+	for {
+		if _, _, err := st.read(); err != nil {
+			return err
+		}
+	}
+}
+
 // remoteFixture writes 3 classes of 5 images into 4 shards (4, 4, 4, 3 samples) with their
 // index.json, and serves them.
 func remoteFixture(t *testing.T) (dir string, local *Shards, want []string, srv *fileServer) {
@@ -307,11 +319,7 @@ func TestShardIndex(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := newShardStream(s, nil, nil, 0, s.Len())
-	for err == nil {
-		_, _, err = st.read()
-	}
-	st.close()
+	err = readToError(s)
 	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "holds 4 samples, but "+filepath.Join(dir, "more.json")+" counts 5") {
 		t.Fatalf("wrong counts: %v", err)
 	}
@@ -323,11 +331,7 @@ func TestShardIndex(t *testing.T) {
 	data, _ = json.Marshal(few)
 	writeFile(t, filepath.Join(dir, "few.json"), data)
 	s, _ = OpenShards(filepath.Join(dir, "few.json"), "")
-	st = newShardStream(s, nil, nil, 0, s.Len())
-	for err = nil; err == nil; {
-		_, _, err = st.read()
-	}
-	st.close()
+	err = readToError(s)
 	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "class 2, but there are 2 classes (from the index "+filepath.Join(dir, "few.json")) {
 		t.Fatalf("too few classes: %v", err)
 	}
@@ -515,12 +519,7 @@ func TestShardCache(t *testing.T) {
 	srv.broken = func(_, _ string) bool { return true }
 	empty := filepath.Join(t.TempDir(), "cache")
 	d, _ := Open("shards", "", Options{DataDir: srv.URL + "/index.json", ShardCache: empty})
-	st := newShardStream(d.(*Shards), nil, nil, 0, d.Info().Len)
-	var err error
-	for err == nil {
-		_, _, err = st.read()
-	}
-	st.close()
+	err := readToError(d.(*Shards))
 	if left := cacheFiles(t, empty); !errors.Is(err, ErrDamaged) || len(left) != 0 {
 		t.Fatalf("a failed download: %v, %q left in the cache", err, left)
 	}

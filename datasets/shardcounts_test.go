@@ -3,7 +3,6 @@ package datasets
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -102,12 +101,7 @@ func TestSidecarCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := newShardStream(s, nil, nil, 0, s.Len())
-	for err == nil {
-		_, _, err = st.read()
-	}
-	st.close()
-	if !errors.Is(err, ErrDamaged) || err == io.EOF || !strings.Contains(err.Error(), "holds 3 samples, but "+srv.URL+"/shard-000003_stats.json counts 4") {
+	if err := readToError(s); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "holds 3 samples, but "+srv.URL+"/shard-000003_stats.json counts 4") {
 		t.Fatalf("a count that is not the shard's: %v", err)
 	}
 }

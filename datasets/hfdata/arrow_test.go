@@ -1,7 +1,6 @@
 package hfdata
 
 import (
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -11,21 +10,6 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/datasets"
 )
-
-// readWantArrow is testdata/expected_arrow.json (gen_arrow.py): for each Arrow file, each row's
-// image SHA-256 and label name, as pyarrow reads them back.
-func readWantArrow(t testing.TB) want {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "expected_arrow.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w want
-	if err := json.Unmarshal(data, &w); err != nil {
-		t.Fatal(err)
-	}
-	return w
-}
 
 // cacheFolder is the fixture's folder of the datasets library's cache (its name holds hashes).
 func cacheFolder(t testing.TB) string {
@@ -37,25 +21,6 @@ func cacheFolder(t testing.TB) string {
 	return filepath.Dir(found[0])
 }
 
-// wantRows are the rows that w holds for the files of s, in file order.
-func wantRows(w want, s *Set) []sample {
-	var rows []sample
-	for _, file := range s.Files {
-		rel, _ := filepath.Rel("testdata", file)
-		for i, r := range w[filepath.ToSlash(rel)] {
-			x := sample{file: file, row: i}
-			if r.SHA256 != nil {
-				x.sha = *r.SHA256
-			}
-			if r.Label != nil {
-				x.label = *r.Label
-			}
-			rows = append(rows, x)
-		}
-	}
-	return rows
-}
-
 // TestArrowLayouts: the datasets library's Arrow files, in save_to_disk's layout (a folder for
 // each split, validation as val) and in its cache's (NAME-SPLIT.arrow beside dataset_info.json),
 // and in Arrow's file format, give every row in order with the image bytes and labels that
@@ -63,35 +28,8 @@ func wantRows(w want, s *Set) []sample {
 // held-out split numbered by train's; a test split whose labels are all -1 is unlabeled; a row
 // without image bytes reads the file its path names, beside the Arrow file.
 func TestArrowLayouts(t *testing.T) {
-	w := readWantArrow(t)
-	found := splits(t, filepath.Join("testdata", "saved"))
-	if len(found) != 3 || len(found["train"].Files) != 2 {
-		t.Fatalf("save_to_disk's splits %v, want train (2 files), val and test", found)
-	}
-	train, err := Open(found["train"], "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if train.Len() != 9 || !slices.Equal(train.Classes(), []string{"cat", "dog", "fox"}) || train.LabelColumn() != "label" {
-		t.Fatalf("train: %d rows, classes %v, label column %q; want 9, cat dog fox, label", train.Len(), train.Classes(), train.LabelColumn())
-	}
-	for _, name := range []string{"train", "val", "test"} {
-		s := train
-		if name != "train" {
-			if s, err = Open(found[name], ""); err != nil {
-				t.Fatal(err)
-			}
-			if err := s.UseClassesOf(train); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if got, want := read(t, s, 0, true, 0), wantRows(w, s); !slices.Equal(got, want) {
-			t.Errorf("save_to_disk's %s: read\n%v\nwant\n%v", name, got, want)
-		}
-		if name == "test" && s.Classes() != nil {
-			t.Errorf("test: classes %v, want none (every label -1)", s.Classes())
-		}
-	}
+	w := readWantFile(t, "expected_arrow.json")
+	checkLayout(t, w, splits(t, filepath.Join("testdata", "saved")), 9)
 
 	cache := splits(t, cacheFolder(t))
 	if len(cache) != 2 || len(cache["train"].Files) != 1 || filepath.Base(cache["val"].Files[0]) != "parquet-validation.arrow" {
@@ -199,26 +137,5 @@ func FuzzOpenArrow(f *testing.F) {
 		f.Fatalf("no fixtures (%v)", err)
 	}
 	files = append(files, filepath.Join("testdata", "file", "data.arrow"))
-	for _, p := range files {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
-		f.Add(data)
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		path := filepath.Join(t.TempDir(), "data-00000-of-00001.arrow")
-		if err := os.WriteFile(path, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s, err := Open(Split{Name: "train", Files: []string{path}}, "")
-		if err != nil {
-			return
-		}
-		for x := range s.Samples(1, false, 4) {
-			if x.Err != nil {
-				return
-			}
-		}
-	})
+	fuzzFiles(f, files, "data-00000-of-00001.arrow")
 }

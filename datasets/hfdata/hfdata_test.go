@@ -27,9 +27,12 @@ type want map[string][]struct {
 	Label  *string `json:"label"`
 }
 
-func readWant(t *testing.T) want {
+func readWant(t testing.TB) want { return readWantFile(t, "expected.json") }
+
+// readWantFile reads the expected rows of testdata/name (expected.json, expected_arrow.json).
+func readWantFile(t testing.TB, name string) want {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join("testdata", "expected.json"))
+	data, err := os.ReadFile(filepath.Join("testdata", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +95,15 @@ func splits(t *testing.T, dir string) map[string]Split {
 // datasets library wrote, across files and row groups; a validation split without one of the
 // classes keeps the ClassLabel numbers; a test split whose labels are all -1 is unlabeled.
 func TestHubLayout(t *testing.T) {
-	w := readWant(t)
-	found := splits(t, filepath.Join("testdata", "hub"))
+	checkLayout(t, readWant(t), splits(t, filepath.Join("testdata", "hub")), 13)
+}
+
+// checkLayout checks the splits found (train of 2 files, val and test) against w: train of
+// trainRows rows labelled by its ClassLabel (cat, dog, fox), each row read in order with the
+// image bytes and label that w holds, val and test numbered by train's classes, test unlabeled
+// (every label -1).
+func checkLayout(t *testing.T, w want, found map[string]Split, trainRows int) {
+	t.Helper()
 	if len(found) != 3 || len(found["train"].Files) != 2 {
 		t.Fatalf("splits %v, want train (2 files), val and test", found)
 	}
@@ -101,8 +111,8 @@ func TestHubLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if train.Len() != 13 || !slices.Equal(train.Classes(), []string{"cat", "dog", "fox"}) || train.LabelColumn() != "label" {
-		t.Fatalf("train: %d rows, classes %v, label column %q; want 13, cat dog fox, label", train.Len(), train.Classes(), train.LabelColumn())
+	if train.Len() != trainRows || !slices.Equal(train.Classes(), []string{"cat", "dog", "fox"}) || train.LabelColumn() != "label" {
+		t.Fatalf("train: %d rows, classes %v, label column %q; want %d, cat dog fox, label", train.Len(), train.Classes(), train.LabelColumn(), trainRows)
 	}
 	for _, name := range []string{"train", "val", "test"} {
 		s := train
@@ -114,25 +124,32 @@ func TestHubLayout(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		got := read(t, s, 0, true, 0)
-		var rows []sample
-		for _, file := range s.Files {
-			rel, _ := filepath.Rel("testdata", file)
-			for i, r := range w[filepath.ToSlash(rel)] {
-				x := sample{file: file, row: i, sha: *r.SHA256}
-				if r.Label != nil {
-					x.label = *r.Label
-				}
-				rows = append(rows, x)
-			}
-		}
-		if !slices.Equal(got, rows) {
-			t.Errorf("%s: read\n%v\nwant\n%v", name, got, rows)
+		if got, want := read(t, s, 0, true, 0), wantRows(w, s); !slices.Equal(got, want) {
+			t.Errorf("%s: read\n%v\nwant\n%v", name, got, want)
 		}
 		if name == "test" && s.Classes() != nil {
 			t.Errorf("test: classes %v, want none (every label -1)", s.Classes())
 		}
 	}
+}
+
+// wantRows are the rows that w holds for the files of s, in file order.
+func wantRows(w want, s *Set) []sample {
+	var rows []sample
+	for _, file := range s.Files {
+		rel, _ := filepath.Rel("testdata", file)
+		for i, r := range w[filepath.ToSlash(rel)] {
+			x := sample{file: file, row: i}
+			if r.SHA256 != nil {
+				x.sha = *r.SHA256
+			}
+			if r.Label != nil {
+				x.label = *r.Label
+			}
+			rows = append(rows, x)
+		}
+	}
+	return rows
 }
 
 // TestShuffle: the shuffled order holds every row once, differs from the files' order, is the same
@@ -263,6 +280,12 @@ func FuzzOpen(f *testing.F) {
 	if err != nil || len(files) == 0 {
 		f.Fatalf("no fixtures (%v)", err)
 	}
+	fuzzFiles(f, files, "train-00000-of-00001.parquet")
+}
+
+// fuzzFiles fuzzes Open and a shuffled pass of Samples over one data file named name, seeded by
+// the files: an error or samples, never a panic or a hang.
+func fuzzFiles(f *testing.F, files []string, name string) {
 	for _, p := range files {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -271,7 +294,7 @@ func FuzzOpen(f *testing.F) {
 		f.Add(data)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		path := filepath.Join(t.TempDir(), "train-00000-of-00001.parquet")
+		path := filepath.Join(t.TempDir(), name)
 		if err := os.WriteFile(path, data, 0o644); err != nil {
 			t.Fatal(err)
 		}
