@@ -301,7 +301,7 @@ func open(name, split string, opt Options) (Data, error) {
 		if err != nil {
 			return nil, usageErr(opt.DataDir, fmt.Errorf("-label-column %w", err), "")
 		}
-		s, err := openShards(opt.DataDir, split, opt.ValPercent, label)
+		s, err := openShards(opt.DataDir, split, shardOptions{percent: opt.ValPercent, label: label, classes: ExpandHome(opt.ClassNames)})
 		if err != nil {
 			return nil, err
 		}
@@ -414,6 +414,11 @@ type Options struct {
 	// FolderLabels.Table) that labels its images in place of the folder's class folders or metadata
 	// table; "" for none.
 	LabelTable string
+	// ClassNames is, for "shards", the location (a file or URL) of a class list, one name a line
+	// in the order of the class indices as classes.txt, which numbers the shards' classes in place
+	// of the list beside them or in their index: for shards whose class indices nothing beside
+	// them names (timm's _info.json on the Hugging Face Hub, pipe: commands); "" for none.
+	ClassNames string
 	// ValPercent holds out this percentage of an image folder's training images (those of its
 	// train/ folder, or of the folder itself) as its test split, in place of a val/ or test/
 	// folder (see Folder.holdOut), or of the training split's shards, whole (see holdOutShards);

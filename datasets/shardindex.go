@@ -294,7 +294,7 @@ func (info *timmInfo) index(loc, split string, idx *ShardIndex) (string, error) 
 // exists (each read once: no look before). With percent > 0 (openShards), it reads the index of
 // the read split (train) and keeps its held-out shards when held is set, the others when not
 // (keepHeldOut).
-func openIndex(loc, split, read string, percent float64, held bool, label ShardLabel) (*Shards, error) {
+func openIndex(loc, split, read string, held bool, o shardOptions) (*Shards, error) {
 	var idx *ShardIndex
 	var infoSplit string
 	var err error
@@ -306,8 +306,8 @@ func openIndex(loc, split, read string, percent float64, held bool, label ShardL
 	if err != nil {
 		return nil, err
 	}
-	if percent > 0 {
-		if idx.Shards, err = keepHeldOut(loc, idx.Shards, func(sh IndexedShard) string { return sh.URL }, percent, held); err != nil {
+	if o.percent > 0 {
+		if idx.Shards, err = keepHeldOut(loc, idx.Shards, func(sh IndexedShard) string { return sh.URL }, o.percent, held); err != nil {
 			return nil, err
 		}
 	}
@@ -315,7 +315,33 @@ func openIndex(loc, split, read string, percent float64, held bool, label ShardL
 	if infoSplit != "" {
 		what = "timm's information file"
 	}
-	return indexedShards(loc, what, idx, split, percent, label)
+	return indexedShards(loc, what, idx, split, o)
+}
+
+// shardOptions are how openShards reads shards, beyond where they lie.
+type shardOptions struct {
+	percent float64    // the percentage of the training shards held out (-val-percent; 0: none)
+	label   ShardLabel // the member that holds the classes (-label-column)
+	classes string     // the location of a class list (-class-names; "": none)
+}
+
+// classList reads the class list that o names: nil without one. A missing or empty list, or one
+// given with -label-column none, is a usage error.
+func (o shardOptions) classList() ([]string, error) {
+	if o.classes == "" {
+		return nil, nil
+	}
+	if o.label.None {
+		return nil, usageErr(o.classes, errors.New("-class-names names the classes of labels that -label-column none leaves unread"), "leave one of them out")
+	}
+	names, err := readClassNames(o.classes)
+	if err == nil && len(names) == 1 && names[0] == "" {
+		err = errors.New("it holds no class names")
+	}
+	if err != nil {
+		return nil, usageErr(o.classes, fmt.Errorf("-class-names: %w", err), "give a file (or URL) of class names, one per line in the order of the class indices, as classes.txt")
+	}
+	return names, nil
 }
 
 // errUnnamedClasses says that shards opened by their counts alone (an index, timm's information
@@ -323,12 +349,14 @@ func openIndex(loc, split, read string, percent float64, held bool, label ShardL
 var errUnnamedClasses = errors.New("no classes, but the shards have labels")
 
 // indexedShards opens the shards that idx, read from loc (what names it in messages: "the
-// index"), lists, with the sample counts it gives: nothing is scanned. Their classes are the
-// index's, or those of a class list beside loc or the first shard; labelled shards without
-// either are an errUnnamedClasses error saying what to do, which the first sample tells.
-// percent > 0 says that idx lists a part of the shards it was written for (-val-percent).
-func indexedShards(loc, what string, idx *ShardIndex, split string, percent float64, label ShardLabel) (*Shards, error) {
+// index"), lists, with the sample counts it gives: nothing is scanned. Their classes are those of
+// the class list o names, or the index's, or those of a class list beside loc or the first
+// shard; labelled shards without any are an errUnnamedClasses error saying what to do, which the
+// first sample tells. o.percent > 0 says that idx lists a part of the shards it was written for
+// (-val-percent).
+func indexedShards(loc, what string, idx *ShardIndex, split string, o shardOptions) (*Shards, error) {
 	var err error
+	label := o.label
 	if label == (ShardLabel{}) && idx.LabelMember != "" {
 		if label, err = ParseShardLabel(idx.LabelMember); err != nil {
 			return nil, damagedErr(loc, "", -1, fmt.Errorf("label_member: %w", err))
@@ -358,17 +386,24 @@ func indexedShards(loc, what string, idx *ShardIndex, split string, percent floa
 		s.starts = append(s.starts, total)
 		total += sh.Samples
 	}
+	list, err := o.classList()
+	if err != nil {
+		return nil, err
+	}
 	if label.None {
 		return s, nil
 	}
 	s.classes = idx.Classes
-	if c := idx.ClassCounts; percent == 0 && len(c) == len(idx.Classes) && sum(c) == total {
+	if c := idx.ClassCounts; o.percent == 0 && len(c) == len(idx.Classes) && sum(c) == total && (list == nil || slices.Equal(list, idx.Classes)) {
 		s.labelCounts = c // of every shard listed: not of a part of them (-val-percent)
+	}
+	if list != nil {
+		s.classes, s.namedBy = list, "the class list "+o.classes
 	}
 	for _, near := range []string{loc, s.paths[0]} {
 		if s.classes == nil {
 			if names, err := shardClassNames(near); err == nil {
-				s.classes = names
+				s.classes, s.namedBy = names, "the class list beside "+near
 			}
 		}
 	}
@@ -390,9 +425,9 @@ func indexedShards(loc, what string, idx *ShardIndex, split string, percent floa
 		}
 		switch {
 		case smp.label >= 0 || smp.name != "":
-			hint := "write the index with its classes: go run ./datasets/mkshards -index PATTERN_OF_THE_SHARDS" + column
+			hint := "give their names, one per line in the order of the class indices, with -class-names FILE; or write the index with its classes: go run ./datasets/mkshards -index PATTERN_OF_THE_SHARDS" + column
 			if what != "the index" {
-				hint = "put their names, one per line in the order of the class indices, in a classes.txt beside it or beside the shards; or write an index with the classes (go run ./datasets/mkshards -index 'PATTERN_OF_THE_SHARDS'" + column + " -out index.json, which reads each shard once)"
+				hint = "give their names, one per line in the order of the class indices, with -class-names FILE (or put them in a classes.txt beside it or beside the shards); or write an index with the classes (go run ./datasets/mkshards -index 'PATTERN_OF_THE_SHARDS'" + column + " -out index.json, which reads each shard once)"
 			}
 			return nil, usageErr(loc, fmt.Errorf("%s names %w (%s)", what, errUnnamedClasses, label), hint+"; or read the shards without their labels: -label-column none")
 		case label != (ShardLabel{}):

@@ -321,7 +321,7 @@ func shardPaths(pattern, split string) ([]string, error) {
 // classes.txt (one class name per line, as mkshards writes) it names the classes; else a
 // classnames.txt beside the shards or above their split folder (classNameFiles).
 func OpenShards(pattern, split string) (*Shards, error) {
-	return openShards(pattern, split, 0, ShardLabel{})
+	return openShards(pattern, split, shardOptions{})
 }
 
 // openShards is OpenShards, but with percent > 0 it divides the training split's shards
@@ -330,14 +330,15 @@ func OpenShards(pattern, split string) (*Shards, error) {
 // holds each sample's class. Where it names the classes and no class list lies beside the
 // shards, a held-out split's names (or a part of the training split's) are numbered by the
 // sorted names of the whole training split, which is scanned for them.
-func openShards(pattern, split string, percent float64, label ShardLabel) (*Shards, error) {
+func openShards(pattern, split string, o shardOptions) (*Shards, error) {
+	percent, label := o.percent, o.label
 	read := split
 	if percent > 0 {
 		read = SplitTrain
 	}
 	held := split != SplitTrain && split != ""
 	if isIndex(pattern) {
-		return openIndex(pattern, split, read, percent, held, label)
+		return openIndex(pattern, split, read, held, o)
 	}
 	paths, err := shardPaths(pattern, read)
 	if err != nil {
@@ -350,7 +351,7 @@ func openShards(pattern, split string, percent float64, label ShardLabel) (*Shar
 	}
 	if isRemote(paths[0]) {
 		if idx, loc, what := sidecarCounts(paths); idx != nil {
-			s, err := indexedShards(loc, what, idx, split, percent, label)
+			s, err := indexedShards(loc, what, idx, split, o)
 			if !errors.Is(err, errUnnamedClasses) {
 				if err == nil {
 					log.Info("the shards' samples are counted by the files beside them: nothing is scanned", "counts", what, "shards", len(idx.Shards), "samples", s.Len())
@@ -367,6 +368,13 @@ func openShards(pattern, split string, percent float64, label ShardLabel) (*Shar
 	finish()
 	if err != nil {
 		return nil, err
+	}
+	if list, err := o.classList(); err != nil {
+		return nil, err
+	} else if list != nil {
+		if err := s.useClassList(list, "the class list "+o.classes); err != nil {
+			return nil, err
+		}
 	}
 	if s.names != nil && s.namedBy == "" && (held || percent > 0) {
 		train, err := shardPaths(pattern, SplitTrain)
@@ -1321,6 +1329,25 @@ func (s *Shards) checkLabel(smp *shardSample) error {
 	case int(smp.label) >= len(s.classes):
 		return damagedErr(smp.shard, smp.key, -1, fmt.Errorf("class %d, but there are %d classes (%s)", smp.label, len(s.classes), s.classesFrom()))
 	}
+	return nil
+}
+
+// useClassList numbers the classes of s, as scanned, by names, the class list that from names
+// (-class-names): class names by their places in it, class indices as its names, which must name
+// every index the labels hold. Unlabelled shards are a usage error.
+func (s *Shards) useClassList(names []string, from string) error {
+	switch {
+	case s.names != nil:
+		return s.numberNames(names, from)
+	case s.classes == nil:
+		return usageErr(s.paths[0], fmt.Errorf("the shards have no labels (%s), which %s would name", s.label, from),
+			"leave -class-names out, or give the member that holds the classes to -label-column")
+	case len(names) < len(s.classes):
+		return usageErr(s.paths[0], fmt.Errorf("class index %d among the labels, and %s names %d classes", len(s.classes)-1, from, len(names)),
+			"give a name for every class index")
+	}
+	s.classes, s.namedBy = names, from
+	s.labelCounts = append(s.labelCounts, make([]int, len(names)-len(s.labelCounts))...)
 	return nil
 }
 

@@ -78,13 +78,13 @@ func keysAndLabels(t *testing.T, s *Shards) ([]string, []int32) {
 func TestTimmInfo(t *testing.T) {
 	dir, want := timmFixture(t)
 	info := filepath.Join(dir, "_info.json")
-	_, err := openShards(info, SplitTrain, 0, ShardLabel{})
+	_, err := openShards(info, SplitTrain, shardOptions{})
 	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "timm's information file names no classes, but the shards have labels (a .cls member)") ||
 		!strings.Contains(err.Error(), "classes.txt") || !strings.Contains(err.Error(), "-label-column none") {
 		t.Fatalf("labelled shards whose classes nothing names: %v, want a usage error naming classes.txt and -label-column none", err)
 	}
 	none, _ := ParseShardLabel("none")
-	s, err := openShards(info, SplitTrain, 0, none)
+	s, err := openShards(info, SplitTrain, shardOptions{label: none})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +107,7 @@ func TestTimmInfo(t *testing.T) {
 			l    ShardLabel
 			want []int32
 		}{{ShardLabel{}, w.Cls}, {jsonLabel, w.JSONLabel}} {
-			s, err := openShards(info, split.ours, 0, label.l)
+			s, err := openShards(info, split.ours, shardOptions{label: label.l})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -126,7 +126,7 @@ func TestTimmInfo(t *testing.T) {
 
 	// Over HTTP, opening reads the information file (and looks for classes.txt), no shard.
 	srv := serveDir(t, dir)
-	s, err = openShards(srv.URL+"/_info.json", SplitTest, 0, ShardLabel{})
+	s, err = openShards(srv.URL+"/_info.json", SplitTest, shardOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,11 +139,11 @@ func TestTimmInfo(t *testing.T) {
 
 	// -val-percent divides the training split's shards, whole: the held-out ones and the others
 	// are the training split's.
-	held, err := openShards(info, SplitTest, 40, ShardLabel{})
+	held, err := openShards(info, SplitTest, shardOptions{percent: 40})
 	if err != nil {
 		t.Fatal(err)
 	}
-	kept, err := openShards(info, SplitTrain, 40, ShardLabel{})
+	kept, err := openShards(info, SplitTrain, shardOptions{percent: 40})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -179,14 +179,14 @@ func TestTimmInfoRefusals(t *testing.T) {
 	if !errors.Is(err, ErrNoSplit) || !strings.Contains(err.Error(), "-val-percent") {
 		t.Errorf("OpenTest of a training split alone: %v, want ErrNoSplit suggesting -val-percent", err)
 	}
-	_, err = openShards(onlyTrain, SplitTest, 0, ShardLabel{})
+	_, err = openShards(onlyTrain, SplitTest, shardOptions{})
 	if !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "has no val or validation or valid or test or testing split: its splits are train") {
 		t.Errorf("the test split of a training split alone: %v", err)
 	}
 
 	empty := train
 	empty.Filenames, empty.ShardLengths = append(slices.Clone(train.Filenames), "tiny-train-9999.tar"), []int{4, 3, 2, 0}
-	s, err := openShards(write("empty.json", map[string]timmInfoSplit{"train": empty}), SplitTrain, 0, ShardLabel{})
+	s, err := openShards(write("empty.json", map[string]timmInfoSplit{"train": empty}), SplitTrain, shardOptions{})
 	if err != nil || len(s.Paths()) != 3 || s.Len() != 9 {
 		t.Errorf("a shard of no samples (which does not exist): %v; want it left out", err)
 	}
@@ -201,9 +201,78 @@ func TestTimmInfoRefusals(t *testing.T) {
 		{"negative.json", timmInfoSplit{Filenames: train.Filenames, ShardLengths: []int{4, -3, 2}}, `shard 1: "tiny-train-0001.tar" with -3 samples`},
 		{"nothing.json", timmInfoSplit{Filenames: train.Filenames, ShardLengths: []int{0, 0, 0}}, "no shard holds samples"},
 	} {
-		_, err := openShards(write(c.name, map[string]timmInfoSplit{"train": c.split}), SplitTrain, 0, ShardLabel{})
+		_, err := openShards(write(c.name, map[string]timmInfoSplit{"train": c.split}), SplitTrain, shardOptions{})
 		if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v, want a damaged-data error saying %q", c.name, err, c.want)
+		}
+	}
+}
+
+// TestClassNames: a class list given (-class-names, a file or a URL) names the classes of shards
+// that nothing beside them names: those of timm's information file, where it spares the refusal,
+// and those of a scan, whose class indices it names and whose class names it numbers (the
+// held-out split's too, without a scan of the training shards). A list shorter than the indices,
+// one for unlabelled shards or with -label-column none, a missing or empty one, are refused.
+func TestClassNames(t *testing.T) {
+	dir, want := timmFixture(t)
+	info := filepath.Join(dir, "_info.json")
+	list := filepath.Join(t.TempDir(), "synsets.txt")
+	writeFile(t, list, []byte("n01440764\nn01443537\nn01484850\n"))
+	srv := serveDir(t, filepath.Dir(list))
+	for _, loc := range []string{list, srv.URL + "/synsets.txt"} {
+		s, err := Open("shards", SplitTest, Options{DataDir: info, ClassNames: loc})
+		if err != nil {
+			t.Fatalf("%s: %v", loc, err)
+		}
+		keys, labels := keysAndLabels(t, s.(*Shards))
+		if !slices.Equal(s.Info().ClassNames, []string{"n01440764", "n01443537", "n01484850"}) || !slices.Equal(keys, want["validation"].Names) || !slices.Equal(labels, want["validation"].Cls) {
+			t.Errorf("timm's information file, classes from %s: %q, samples %q, labels %v", loc, s.Info().ClassNames, keys, labels)
+		}
+	}
+	// A scan: class indices named by the list; too short a list is refused.
+	s, err := openShards(filepath.Join(dir, "tiny-train-{0000..0002}.tar"), SplitTrain, shardOptions{classes: list})
+	if err != nil || !slices.Equal(s.Info().ClassNames, []string{"n01440764", "n01443537", "n01484850"}) || !slices.Equal(s.LabelCounts(), []int{3, 3, 3}) {
+		t.Fatalf("a scan named by the list: %v, classes %q, counts %v", err, s.Info().ClassNames, s.LabelCounts())
+	}
+	short := filepath.Join(t.TempDir(), "short.txt")
+	writeFile(t, short, []byte("n01440764\nn01443537\n"))
+	if _, err := openShards(filepath.Join(dir, "tiny-train-{0000..0002}.tar"), SplitTrain, shardOptions{classes: short}); !errors.Is(err, ErrUsage) ||
+		!strings.Contains(err.Error(), "class index 2 among the labels, and the class list "+short+" names 2 classes") {
+		t.Errorf("a list of 2 names for 3 classes: %v", err)
+	}
+	// Class names in .json members, numbered by the list in its order, the held-out split's too.
+	names := t.TempDir()
+	writeLabelledShard(t, filepath.Join(names, "train", "s-000000.tar"), "k", "json", jsonLabels("oak", "elm", "ash"))
+	writeLabelledShard(t, filepath.Join(names, "val", "s-000000.tar"), "v", "json", jsonLabels("elm"))
+	order := filepath.Join(t.TempDir(), "trees.txt")
+	writeFile(t, order, []byte("oak\nelm\nash\n"))
+	jsonLabel, _ := ParseShardLabel("json:label")
+	for split, want := range map[string][]int32{SplitTrain: {0, 1, 2}, SplitTest: {1}} {
+		s, err := openShards(names, split, shardOptions{label: jsonLabel, classes: order})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, labels := keysAndLabels(t, s); !slices.Equal(labels, want) || !slices.Equal(s.Info().ClassNames, []string{"oak", "elm", "ash"}) {
+			t.Errorf("%s: labels %v, classes %q; want %v by the list's order", split, labels, s.Info().ClassNames, want)
+		}
+	}
+	none, _ := ParseShardLabel("none")
+	empty := filepath.Join(t.TempDir(), "empty.txt")
+	writeFile(t, empty, nil)
+	unlabelled := t.TempDir()
+	writeLabelledShard(t, filepath.Join(unlabelled, "s-000000.tar"), "u", "txt", []string{"a photo"})
+	for _, c := range []struct {
+		name, pattern string
+		o             shardOptions
+		want          string
+	}{
+		{"with -label-column none", info, shardOptions{label: none, classes: list}, "-class-names names the classes of labels that -label-column none leaves unread"},
+		{"a missing list", info, shardOptions{classes: filepath.Join(dir, "missing.txt")}, "-class-names: open " + filepath.Join(dir, "missing.txt")},
+		{"an empty list", info, shardOptions{classes: empty}, "-class-names: it holds no class names"},
+		{"unlabelled shards", unlabelled, shardOptions{classes: list}, "the shards have no labels (a .cls member), which the class list " + list + " would name"},
+	} {
+		if _, err := openShards(c.pattern, SplitTrain, c.o); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want a usage error saying %q", c.name, err, c.want)
 		}
 	}
 }

@@ -97,7 +97,7 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 type flags struct {
 	ckpt, dataset, dataDir, embeddings, split, result  string
 	shardCache, shardCacheSize, labelColumn            string
-	labelTable, splitColumn, testSplit                 string
+	labelTable, classNames, splitColumn, testSplit     string
 	predictions, predict, confusion, classWeight       string
 	mapFile, mapMethod, tsneSolver                     string
 	subset, probeEpochs, knnK, batch, folds, mapPoints int
@@ -123,6 +123,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&f.dataset, "dataset", "", "labelled data set to evaluate on (default: the one the encoder was trained on)")
 	fs.StringVar(&f.dataDir, "data-dir", "", "folder of the data sets; for -dataset folder or shards, the images (default: the folder the encoder was trained on)")
 	fs.StringVar(&f.labelColumn, "label-column", "", "-dataset folder: the column of labels in the folder's metadata.csv or metadata.jsonl, or in -label-table (default: the encoder run's, when evaluating on its data set; otherwise \"label\", when the table has it); -dataset shards: the member of each sample that holds its class (cls, label, json:FIELD; default: the encoder run's, when evaluating on its data set; otherwise cls)")
+	fs.StringVar(&f.classNames, "class-names", "", "-dataset shards: a file (or URL) of class names, one per line in the order of the class indices, for shards whose classes nothing beside them names (default: the encoder run's, when evaluating on its data set); see train -h")
 	fs.StringVar(&f.labelTable, "label-table", "", "-dataset folder: a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (default: the encoder run's, when evaluating on its data set); see train -h")
 	fs.Float64Var(&f.valPercent, "val-percent", 0, "-dataset folder without a val/ folder: hold out this percentage of each class's images as the test split, chosen by their paths as train -val-percent chooses them; -dataset shards: this percentage of the training shards, whole, chosen by their names (default: the encoder run's, when evaluating on its data set)")
 	fs.StringVar(&f.splitColumn, "split-column", "", "-dataset folder: the column of the label table that assigns each image to a split, as train -split-column reads it (COLUMN or COLUMN=VALUE: a fold; default: the encoder run's, when evaluating on its data set); see train -h")
@@ -186,7 +187,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	// A quoted "~/runs" is the home folder, as the shell would have made it.
 	// Absolute, as the run's own config.json: the fine-tuning run and -result store them.
-	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder, &f.shardCache, &f.labelTable, &f.predictions, &f.predict, &f.confusion, &f.mapFile)
+	datasets.AbsPaths(&f.ckpt, &f.dataDir, &f.embeddings, &f.result, &f.ft.CheckpointDir, &f.ft.ExportEncoder, &f.shardCache, &f.labelTable, &f.classNames, &f.predictions, &f.predict, &f.confusion, &f.mapFile)
 	f.set = map[string]bool{}
 	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
 	if f.split == "val" {
@@ -462,8 +463,8 @@ func fail(stderr io.Writer, logger *log.Logger, err error) int {
 // dataOf returns the data set to evaluate on, its folder and the shard cache: -dataset,
 // -data-dir and -shard-cache when given, otherwise the encoder's own (for an image folder or
 // shards, the folder it was trained on, but not a pipe: command, datasets.CheckRecordedDataDir;
-// its shard cache if that folder exists here). It also sets f.labelColumn, f.labelTable and
-// f.valPercent or f.splitColumn to the encoder run's when not given and the data set is the run's
+// its shard cache if that folder exists here). It also sets f.labelColumn, f.labelTable,
+// f.classNames and f.valPercent or f.splitColumn to the encoder run's when not given and the data set is the run's
 // (either given leaves the run's other out: they exclude each other).
 func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err error) {
 	dataset, dataDir, cache = f.dataset, f.dataDir, f.shardCache
@@ -476,6 +477,9 @@ func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err e
 	if !f.set["label-table"] && strings.EqualFold(dataset, enc.Dataset) {
 		f.labelTable = enc.LabelTable
 	}
+	if !f.set["class-names"] && strings.EqualFold(dataset, enc.Dataset) {
+		f.classNames = enc.ClassNames
+	}
 	if !f.set["val-percent"] && !f.set["split-column"] && strings.EqualFold(dataset, enc.Dataset) {
 		f.valPercent, f.splitColumn = enc.ValPercent, enc.SplitColumn
 	}
@@ -487,6 +491,9 @@ func (f *flags) dataOf(enc config.Config) (dataset, dataDir, cache string, err e
 	}
 	if f.labelTable != "" && !strings.EqualFold(dataset, "folder") {
 		return "", "", "", config.Errorf("label-table", "labels an image folder (-dataset folder); %s has its own labels", dataset)
+	}
+	if f.classNames != "" && !strings.EqualFold(dataset, "shards") {
+		return "", "", "", config.Errorf("class-names", "names the classes of shards (-dataset shards); %s has its own classes", dataset)
 	}
 	if f.valPercent > 0 && !strings.EqualFold(dataset, "folder") && !strings.EqualFold(dataset, "shards") {
 		return "", "", "", config.Errorf("val-percent", "holds out images of an image folder or shards (-dataset folder or shards); %s has its own test split", dataset)
@@ -551,7 +558,7 @@ func frozenFeatures(b backends.Backend, f *flags, start time.Time, stdout io.Wri
 	probe := f.probeEpochs > 0 || f.knnK > 0
 	dataOptions := func() datasets.Options {
 		opt := enc.Config.DataOptions(dataDir, cache)
-		opt.LabelColumn, opt.LabelTable, opt.ValPercent, opt.SplitColumn = f.labelColumn, f.labelTable, f.valPercent, f.splitColumn
+		opt.LabelColumn, opt.LabelTable, opt.ClassNames, opt.ValPercent, opt.SplitColumn = f.labelColumn, f.labelTable, f.classNames, f.valPercent, f.splitColumn
 		opt.TestSplit = f.testSplit
 		return opt
 	}
@@ -880,7 +887,7 @@ func runFinetune(b backends.Backend, f *flags, stdout, stderr io.Writer, logger 
 	if cfg.Dataset, cfg.DataDir, cfg.ShardCache, err = f.dataOf(encCfg); err != nil {
 		return err
 	}
-	cfg.LabelColumn, cfg.LabelTable, cfg.ValPercent, cfg.SplitColumn = f.labelColumn, f.labelTable, f.valPercent, f.splitColumn
+	cfg.LabelColumn, cfg.LabelTable, cfg.ClassNames, cfg.ValPercent, cfg.SplitColumn = f.labelColumn, f.labelTable, f.classNames, f.valPercent, f.splitColumn
 	if f.testSplit == "test" {
 		cfg.TestSplit = f.testSplit
 	}

@@ -1060,23 +1060,26 @@ func TestLabelsOfTheRun(t *testing.T) {
 	if _, _, _, err := f.dataOf(run); err != nil || f.splitColumn != "is_valid" || f.valPercent != 0 {
 		t.Errorf("-split-column is_valid for a run with -val-percent 10: split column %q, held out %g%% (%v); want is_valid, none", f.splitColumn, f.valPercent, err)
 	}
-	// Of shards, the run's label member is passed on; a member that cannot hold labels is refused.
-	shards := config.Config{Dataset: "shards", DataDir: "/shards", LabelColumn: "json:label"}
+	// Of shards, the run's label member and class list are passed on; a member that cannot hold
+	// labels is refused.
+	shards := config.Config{Dataset: "shards", DataDir: "/shards", LabelColumn: "json:label", ClassNames: "/synsets.txt"}
 	f = &flags{set: map[string]bool{}}
-	if _, _, _, err := f.dataOf(shards); err != nil || f.labelColumn != "json:label" {
-		t.Errorf("a run on shards labelled by json:label: label column %q (%v); want the run's", f.labelColumn, err)
+	if _, _, _, err := f.dataOf(shards); err != nil || f.labelColumn != "json:label" || f.classNames != "/synsets.txt" {
+		t.Errorf("a run on shards labelled by json:label: label column %q, class list %q (%v); want the run's", f.labelColumn, f.classNames, err)
 	}
 	f = &flags{labelColumn: "webp", set: map[string]bool{"label-column": true}}
 	if _, _, _, err := f.dataOf(shards); err == nil || !strings.Contains(err.Error(), `-label-column: "webp" is an image member's extension`) {
 		t.Errorf("-label-column webp for shards: %v; want it refused", err)
 	}
-	for _, flag := range []string{"label-column", "label-table", "val-percent", "split-column"} {
+	for _, flag := range []string{"label-column", "label-table", "class-names", "val-percent", "split-column"} {
 		f = &flags{dataset: "mnist", set: map[string]bool{"dataset": true, flag: true}}
 		switch flag {
 		case "label-column":
 			f.labelColumn = "x"
 		case "label-table":
 			f.labelTable = "x"
+		case "class-names":
+			f.classNames = "x"
 		case "split-column":
 			f.splitColumn = "fold=1"
 		default:

@@ -70,6 +70,10 @@ type Config struct {
 	// ships one ("": none); see datasets.FolderLabels. Like DataDir, it says where the run's files
 	// are.
 	LabelTable string `json:"label_table" config:"local"`
+	// ClassNames is a class list for shards (a file or URL: one name a line, in the order of the
+	// class indices), in place of the list beside the shards or in their index ("": none); see
+	// datasets.Options.ClassNames. Like DataDir, it says where the run's files are.
+	ClassNames string `json:"class_names" config:"local"`
 	// SkipBadImages replaces images that do not decode (logged by name; "bad_images" in the
 	// metrics, images replaced per step) instead of stopping; the replacement is the same on resume.
 	SkipBadImages bool `json:"skip_bad_images" config:"local"`

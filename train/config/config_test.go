@@ -101,6 +101,8 @@ func TestBadFlagsAreFieldErrorsNamingTheFlag(t *testing.T) {
 		{[]string{"-label-column", "breed"}, "label-column", "names the column of labels in an image folder's metadata table (-dataset folder), or the member of shards that holds the classes (-dataset shards); mnist has its own labels"},
 		{[]string{"-dataset", "shards", "-label-column", "jpg"}, "label-column", `"jpg" is an image member's extension`},
 		{[]string{"-label-table", "train.csv"}, "label-table", "labels an image folder (-dataset folder); mnist has its own labels"},
+		{[]string{"-class-names", "synsets.txt"}, "class-names", "names the classes of shards (-dataset shards); mnist has its own classes"},
+		{[]string{"-dataset", "shards", "-class-names", "synsets.txt", "-label-column", "None"}, "class-names", "names the classes of labels that -label-column none leaves unread"},
 		{[]string{"-val-percent", "10"}, "val-percent", "holds out images of an image folder or shards (-dataset folder or shards); for mnist, use -validation N"},
 		{[]string{"-dataset", "folder", "-val-percent", "100"}, "val-percent", "want a percentage in [0, 100) (0: none), got 100"},
 		{[]string{"-dataset", "folder", "-val-percent", "NaN"}, "val-percent", "got NaN"},

@@ -34,6 +34,7 @@ func (c *Config) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.ReducedDecode, "reduced-decode", c.ReducedDecode, "decode JPEGs at 1/2, 1/4 or 1/8 of their size when the crops allow it (libjpeg-turbo; faster for small views, slightly other pixels)")
 	fs.BoolVar(&c.ExifOrientation, "exif-orientation", c.ExifOrientation, "-dataset folder or shards: turn images (JPEG, PNG, WebP, TIFF) upright as their EXIF orientation says (a phone's portrait photos), as PIL's ImageOps.exif_transpose; default: as torchvision's ImageFolder reads them (as stored, but a TIFF by its Orientation tag)")
 	fs.StringVar(&c.LabelColumn, "label-column", c.LabelColumn, "-dataset folder: the column of labels in a metadata.csv or metadata.jsonl beside the images (Hugging Face's imagefolder layout: a file_name column names each image; default \"label\", when the table has it), or in -label-table; -dataset shards: the member of each sample that holds its class: cls (the default), another extension (label), or EXT:FIELD for a field of a JSON member (json:label), a class index or name, or none to read them without labels")
+	fs.StringVar(&c.ClassNames, "class-names", c.ClassNames, "-dataset shards: a file (or URL) of class names, one per line in the order of the class indices (classes.txt's format), for shards whose classes nothing beside them names (timm's _info.json on the Hugging Face Hub, pipe:): it numbers the classes in place of the list beside the shards or in their index")
 	fs.StringVar(&c.LabelTable, "label-table", c.LabelTable, "-dataset folder: a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (train.csv): its file_name column, or else its first, names each image by its path under the split folder, with or without its extension; its labels are in -label-column, or \"label\", or else its second column")
 	fs.BoolVar(&c.SkipBadImages, "skip-bad-images", c.SkipBadImages, "replace images that do not decode by another of the batch (logged by name; bad_images in the metrics: images replaced per step, a mean over each line) instead of stopping")
 	fs.IntVar(&c.Subset, "subset", c.Subset, "train on the first N training images only (0: all; in-memory data sets: mnist, cifar10, ...)")
@@ -142,7 +143,7 @@ func ParseFlags(fs *flag.FlagSet, args []string) (Config, error) {
 	// A quoted "~/runs" (or one in a configuration file) is the home folder, not a folder named ~;
 	// a relative path is made absolute, so that the configuration the run stores still names the
 	// same folders when evaluate, analyze or -resume run from another working directory.
-	datasets.AbsPaths(&c.DataDir, &c.CheckpointDir, &c.MetricsFile, &c.ExportEncoder, &c.ShardCache, &c.LabelTable)
+	datasets.AbsPaths(&c.DataDir, &c.CheckpointDir, &c.MetricsFile, &c.ExportEncoder, &c.ShardCache, &c.LabelTable, &c.ClassNames)
 	if err := c.Validate(); err != nil {
 		return c, err
 	}

@@ -124,6 +124,10 @@ func (c Config) Plan() (*Plan, error) {
 		return nil, Errorf("label-column", "names the column of labels in an image folder's metadata table (-dataset folder), or the member of shards that holds the classes (-dataset shards); %s has its own labels", c.Dataset)
 	case strings.EqualFold(c.Dataset, "shards") && shardLabelErr(c.LabelColumn) != nil:
 		return nil, Errorf("label-column", "%v", shardLabelErr(c.LabelColumn))
+	case c.ClassNames != "" && !strings.EqualFold(c.Dataset, "shards"):
+		return nil, Errorf("class-names", "names the classes of shards (-dataset shards); %s has its own classes", c.Dataset)
+	case c.ClassNames != "" && shardLabelNone(c.LabelColumn):
+		return nil, Errorf("class-names", "names the classes of labels that -label-column none leaves unread: leave one of them out")
 	case c.LabelTable != "" && !strings.EqualFold(c.Dataset, "folder"):
 		return nil, Errorf("label-table", "labels an image folder (-dataset folder); %s has its own labels", c.Dataset)
 	case c.ShuffleBuffer < 0:
@@ -287,7 +291,7 @@ func (c Config) Augmentation(d datasets.Data) (datasets.Augmentation, error) {
 // dataDir through the shard cache shardCache (the run's own, or those an evaluation gives): every
 // command that reads a run's data (training, fine-tuning, evaluation, analysis) reads it so.
 func (c Config) DataOptions(dataDir, shardCache string) datasets.Options {
-	return datasets.Options{DataDir: dataDir, ShardCache: shardCache, ExifOrientation: c.ExifOrientation, LabelColumn: c.LabelColumn, LabelTable: c.LabelTable, ValPercent: c.ValPercent, SplitColumn: c.SplitColumn}
+	return datasets.Options{DataDir: dataDir, ShardCache: shardCache, ExifOrientation: c.ExifOrientation, LabelColumn: c.LabelColumn, LabelTable: c.LabelTable, ClassNames: c.ClassNames, ValPercent: c.ValPercent, SplitColumn: c.SplitColumn}
 }
 
 // CheckMirror checks a -checkpoint-mirror location: "" (none) or a bucket folder. A local path is
@@ -303,4 +307,10 @@ func CheckMirror(loc string) error {
 func shardLabelErr(spec string) error {
 	_, err := datasets.ParseShardLabel(spec)
 	return err
+}
+
+// shardLabelNone reports whether spec reads shards without their labels (-label-column none).
+func shardLabelNone(spec string) bool {
+	l, err := datasets.ParseShardLabel(spec)
+	return err == nil && l.None
 }

@@ -55,6 +55,8 @@ type Config struct {
 	LabelColumn string `json:"label_column"`
 	// LabelTable is a table of labels outside the image folder ("": none; see datasets.FolderLabels).
 	LabelTable string `json:"label_table" config:"local"`
+	// ClassNames is a class list for shards ("": none; see datasets.Options.ClassNames).
+	ClassNames string `json:"class_names" config:"local"`
 	// ValPercent is the percentage of an image folder's training images held out as its test
 	// split (0: none; see datasets.Options.ValPercent).
 	ValPercent float64 `json:"val_percent"`

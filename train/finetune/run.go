@@ -487,7 +487,7 @@ func writePredictions(exec *context.Exec, ds datasets.Data, root string, ec data
 // loadData opens the labelled training split (its TrainPercent fraction) and the test split.
 func loadData(cfg Config, logger *log.Logger) (train, test datasets.Data, err error) {
 	opt := cfg.Encoder.DataOptions(cfg.DataDir, cfg.ShardCache) // the images as the encoder saw them
-	opt.LabelColumn, opt.LabelTable, opt.ValPercent, opt.SplitColumn = cfg.LabelColumn, cfg.LabelTable, cfg.ValPercent, cfg.SplitColumn
+	opt.LabelColumn, opt.LabelTable, opt.ClassNames, opt.ValPercent, opt.SplitColumn = cfg.LabelColumn, cfg.LabelTable, cfg.ClassNames, cfg.ValPercent, cfg.SplitColumn
 	opt.TestSplit = cfg.TestSplit
 	full, err := datasets.Open(cfg.Dataset, datasets.SplitTrain, opt)
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, datasets.ErrUsage) {
