@@ -19,6 +19,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/gomlx-ssl/vicreg/internal/remote"
 )
 
 // Split names understood by Load. Not every data set has every split: STL-10 has "unlabeled" and
@@ -597,9 +599,14 @@ func ExpandHomes(paths ...*string) {
 }
 
 // ExpandHome replaces a leading "~/" (or a lone "~") of path by the user's home folder, as a
-// shell would, for paths that reach us quoted (-data-dir '~/shards/train-{000000..000009}.tar');
-// other paths are returned as they are.
+// shell would, for paths that reach us quoted (-data-dir '~/shards/train-{000000..000009}.tar'),
+// and a location of the Hugging Face Hub written as huggingface_hub's file system writes it
+// (hf://datasets/OWNER/NAME/train-{0000..0009}.tar) by its URL (remote.HubURL); other paths
+// are returned as they are.
 func ExpandHome(path string) string {
+	if strings.HasPrefix(path, "hf://") {
+		return remote.HubURL(path)
+	}
 	if path != "~" && !strings.HasPrefix(path, "~/") {
 		return path
 	}

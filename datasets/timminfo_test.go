@@ -276,3 +276,28 @@ func TestClassNames(t *testing.T) {
 		}
 	}
 }
+
+// TestHubURI: an hf:// URI (-data-dir hf://datasets/OWNER/NAME/_info.json) reads the data set's
+// files from the Hub (here a server that HF_ENDPOINT names), as its URL would.
+func TestHubURI(t *testing.T) {
+	fixture, want := timmFixture(t)
+	root := t.TempDir()
+	repo := filepath.Join(root, "datasets", "fish", "tiny-wds", "resolve", "main")
+	if err := os.MkdirAll(filepath.Dir(repo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(fixture, repo); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(repo, "classes.txt"), []byte("tench\ngoldfish\nshark\n"))
+	srv := serveDir(t, root)
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	d, err := Open("shards", SplitTest, Options{DataDir: "hf://datasets/fish/tiny-wds/_info.json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, labels := keysAndLabels(t, d.(*Shards))
+	if !slices.Equal(keys, want["validation"].Names) || !slices.Equal(labels, want["validation"].Cls) || srv.count("/datasets/fish/tiny-wds/resolve/main/_info.json") != 1 {
+		t.Errorf("hf://: samples %q, labels %v, requests %v; want %q, %v from the Hub's URLs", keys, labels, srv.requests, want["validation"].Names, want["validation"].Cls)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 )
 
@@ -80,3 +81,58 @@ func hubHint(code int, tokenFrom string) string {
 	}
 	return "the Hub refused the token from " + tokenFrom + ": accept the data set's terms on its page with that account, or " + give
 }
+
+// HubURL returns the URL of a location of the Hugging Face Hub written as an hf:// URI (as
+// huggingface_hub's parse_hf_uri reads it: hf://[datasets/|spaces/]OWNER/NAME[@REVISION][/PATH],
+// no prefix for a model): ENDPOINT/[datasets/|spaces/]OWNER/NAME/resolve/REVISION/PATH, as its
+// hf_hub_url builds it, but for PATH, left as it is (a brace pattern stays one). The endpoint is
+// HF_ENDPOINT's or https://huggingface.co; the revision "main" unless given, escaped
+// (refs/convert/parquet becomes refs%2Fconvert%2Fparquet). An "@" names the revision only right
+// after OWNER/NAME; refs/convert/WORD and refs/pr/N are revisions whole. A trailing "/" (a
+// folder) is kept. Any other location, and an hf:// URI without OWNER/NAME or with an empty
+// revision, is returned as it is.
+func HubURL(loc string) string {
+	rest, ok := strings.CutPrefix(loc, "hf://")
+	if !ok {
+		return loc
+	}
+	kind := ""
+	for _, k := range []string{"datasets/", "spaces/"} {
+		if r, ok := strings.CutPrefix(rest, k); ok {
+			kind, rest = k, r
+		}
+	}
+	folder := strings.HasSuffix(rest, "/")
+	rest = strings.Trim(rest, "/")
+	var repo, rev, path string
+	if at := strings.IndexByte(rest, '@'); at >= 0 && strings.Count(rest[:at], "/") <= 1 {
+		repo, rev = rest[:at], rest[at+1:]
+		if m := specialRef.FindString(rev); m != "" {
+			rev, path = m, strings.TrimPrefix(rev[len(m):], "/")
+		} else {
+			rev, path, _ = strings.Cut(rev, "/")
+		}
+		if r, err := url.PathUnescape(rev); err == nil {
+			rev = r
+		}
+	} else {
+		owner, r, _ := strings.Cut(rest, "/")
+		name, p, _ := strings.Cut(r, "/")
+		repo, rev, path = owner+"/"+name, "main", p
+	}
+	if owner, name, _ := strings.Cut(repo, "/"); owner == "" || name == "" || strings.Contains(name, "/") || rev == "" {
+		return loc
+	}
+	if folder && path != "" {
+		path += "/"
+	}
+	endpoint := strings.TrimSuffix(os.Getenv("HF_ENDPOINT"), "/")
+	if endpoint == "" {
+		endpoint = "https://huggingface.co"
+	}
+	return endpoint + "/" + kind + repo + "/resolve/" + url.PathEscape(rev) + "/" + path
+}
+
+// specialRef matches the revisions whose name holds "/" (huggingface_hub's
+// SPECIAL_REFS_REVISION_REGEX): refs/convert/WORD, refs/pr/N.
+var specialRef = regexp.MustCompile(`^(refs/convert/\w+|refs/pr/\d+)`)

@@ -121,3 +121,36 @@ func TestHubToken(t *testing.T) {
 		t.Errorf("a gated data set without a token: %v", err)
 	}
 }
+
+// TestHubURL: hf:// URIs give the URLs that huggingface_hub 2.5.0 gives for them
+// (hf_hub_url of what parse_hf_uri reads), but for the path, which it percent-encodes and
+// HubURL leaves as it is, so that a brace pattern stays one; HF_ENDPOINT replaces the host;
+// other locations and malformed URIs are left as they are.
+func TestHubURL(t *testing.T) {
+	t.Setenv("HF_ENDPOINT", "")
+	for _, c := range []struct{ uri, want string }{
+		{"hf://datasets/timm/imagenet-1k-wds/_info.json", "https://huggingface.co/datasets/timm/imagenet-1k-wds/resolve/main/_info.json"},
+		{"hf://datasets/timm/imagenet-1k-wds/imagenet1k-train-{0000..1023}.tar", "https://huggingface.co/datasets/timm/imagenet-1k-wds/resolve/main/imagenet1k-train-{0000..1023}.tar"},
+		{"hf://datasets/my-org/my-ds@v1.0/data/train.tar", "https://huggingface.co/datasets/my-org/my-ds/resolve/v1.0/data/train.tar"},
+		{"hf://datasets/my-org/my-ds@refs/convert/parquet/default/train/0000.parquet", "https://huggingface.co/datasets/my-org/my-ds/resolve/refs%2Fconvert%2Fparquet/default/train/0000.parquet"},
+		{"hf://datasets/my-org/my-ds@refs%2Fpr%2F3/x.tar", "https://huggingface.co/datasets/my-org/my-ds/resolve/refs%2Fpr%2F3/x.tar"},
+		{"hf://datasets/my-org/my-ds@refs/pr/3/x.tar", "https://huggingface.co/datasets/my-org/my-ds/resolve/refs%2Fpr%2F3/x.tar"},
+		{"hf://my-org/my-model/config.json", "https://huggingface.co/my-org/my-model/resolve/main/config.json"},
+		{"hf://spaces/my-org/app/file.txt", "https://huggingface.co/spaces/my-org/app/resolve/main/file.txt"},
+		{"hf://datasets/my-org/my-ds/dir/file@1.tar", "https://huggingface.co/datasets/my-org/my-ds/resolve/main/dir/file@1.tar"},
+		{"hf://datasets/my-org/my-ds/", "https://huggingface.co/datasets/my-org/my-ds/resolve/main/"},
+		{"hf://datasets/my-org/my-ds/shards/", "https://huggingface.co/datasets/my-org/my-ds/resolve/main/shards/"},
+		{"hf://datasets/o/n@/x", "hf://datasets/o/n@/x"}, // an empty revision: refused by parse_hf_uri
+		{"hf://datasets", "hf://datasets"},
+		{"/data/shards", "/data/shards"},
+		{"https://host/x.tar", "https://host/x.tar"},
+	} {
+		if got := HubURL(c.uri); got != c.want {
+			t.Errorf("HubURL(%q) = %q, want %q", c.uri, got, c.want)
+		}
+	}
+	t.Setenv("HF_ENDPOINT", "https://hf-mirror.example/")
+	if got, want := HubURL("hf://datasets/timm/x/_info.json"), "https://hf-mirror.example/datasets/timm/x/resolve/main/_info.json"; got != want {
+		t.Errorf("with HF_ENDPOINT: %q, want %q", got, want)
+	}
+}
