@@ -337,6 +337,9 @@ func openShards(pattern, split string, o shardOptions) (*Shards, error) {
 		read = SplitTrain
 	}
 	held := split != SplitTrain && split != ""
+	if info := folderInfo(pattern); info != "" {
+		pattern = info
+	}
 	if isIndex(pattern) {
 		return openIndex(pattern, split, read, held, o)
 	}
@@ -404,6 +407,22 @@ func openShards(pattern, split string, o shardOptions) (*Shards, error) {
 		}
 	}
 	return s, nil
+}
+
+// folderInfo is, for loc the URL of a folder (ending in "/"; not a bucket's, which is listed),
+// the URL of timm's information file in it, the first of _info.json and info.json (the names
+// timm looks for) that the server has; "" for any other loc, or where it has neither.
+func folderInfo(loc string) string {
+	if !remote.IsURL(loc) || remote.IsObject(loc) || !strings.HasSuffix(loc, "/") || strings.ContainsAny(loc, "{}") {
+		return ""
+	}
+	for _, name := range []string{"_info.json", "info.json"} {
+		if rc, _, _, err := openLocation(context.Background(), loc+name); err == nil {
+			rc.Close()
+			return loc + name
+		}
+	}
+	return ""
 }
 
 // remoteScanBar shows the progress of a scan of the remote shards at paths (which downloads

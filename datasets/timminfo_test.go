@@ -300,4 +300,20 @@ func TestHubURI(t *testing.T) {
 	if !slices.Equal(keys, want["validation"].Names) || !slices.Equal(labels, want["validation"].Cls) || srv.count("/datasets/fish/tiny-wds/resolve/main/_info.json") != 1 {
 		t.Errorf("hf://: samples %q, labels %v, requests %v; want %q, %v from the Hub's URLs", keys, labels, srv.requests, want["validation"].Names, want["validation"].Cls)
 	}
+	// The data set's folder: its _info.json is found there (HTTP cannot list a folder).
+	d, err = Open("shards", SplitTest, Options{DataDir: "hf://datasets/fish/tiny-wds/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, labels := keysAndLabels(t, d.(*Shards)); !slices.Equal(keys, want["validation"].Names) || !slices.Equal(labels, want["validation"].Cls) {
+		t.Errorf("the data set's folder: samples %q, labels %v; want %q, %v", keys, labels, want["validation"].Names, want["validation"].Cls)
+	}
+	if !HasHeldOut("shards", Options{DataDir: "hf://datasets/fish/tiny-wds/"}) {
+		t.Error("HasHeldOut: false for the folder of an information file with a validation split")
+	}
+	// A folder without one: refused, saying what to give.
+	os.Remove(filepath.Join(repo, "_info.json"))
+	if _, err := Open("shards", SplitTrain, Options{DataDir: "hf://datasets/fish/tiny-wds/"}); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "a URL of a folder, whose files HTTP cannot list") {
+		t.Errorf("a folder without an information file: %v", err)
+	}
 }
