@@ -15,9 +15,13 @@ import (
 // of its subfolder train/, val/ (or validation/ or valid/ beside train/: heldOutAliases) or test/
 // when it has split folders, else those named for split (shardsOfSplit), as of a local folder of
 // shards.
-func objectShards(loc, split string) ([]string, error) {
+func objectShards(loc, split string) ([]string, error) { return listedShards(loc, split, remote.List) }
+
+// listedShards is objectShards for a folder that list lists (a bucket's, or a Hub
+// repository's).
+func listedShards(loc, split string, list func(context.Context, string) ([]remote.Object, []string, error)) ([]string, error) {
 	ctx := context.Background()
-	objects, folders, err := remote.List(ctx, loc)
+	objects, folders, err := list(ctx, loc)
 	if err != nil {
 		return nil, usageErr(loc, err, "")
 	}
@@ -26,7 +30,7 @@ func objectShards(loc, split string) ([]string, error) {
 	has := func(name string) bool { return slices.Contains(folders, name) }
 	if name := splitFolder(split, has); name != "" {
 		folder = strings.TrimSuffix(loc, "/") + "/" + name + "/"
-		if objects, _, err = remote.List(ctx, folder); err != nil {
+		if objects, _, err = list(ctx, folder); err != nil {
 			return nil, usageErr(folder, err, "")
 		}
 	} else if err := missingSplit(loc, split, has); err != nil {

@@ -218,6 +218,8 @@ func shardPaths(pattern, split string) ([]string, error) {
 	switch {
 	case remote.IsObject(pattern) && (strings.HasSuffix(pattern, "/") || strings.Count(pattern, "/") == 2): // a folder, or a bucket
 		return objectShards(strings.TrimSuffix(pattern, "/")+"/", split)
+	case remote.IsHubFolder(pattern): // listed by the Hub's API
+		return listedShards(pattern, split, remote.HubList)
 	case isRemote(pattern):
 		var err error
 		if paths, err = ExpandPattern(pattern); err != nil {

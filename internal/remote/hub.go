@@ -1,8 +1,13 @@
 package remote
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -136,3 +141,105 @@ func HubURL(loc string) string {
 // specialRef matches the revisions whose name holds "/" (huggingface_hub's
 // SPECIAL_REFS_REVISION_REGEX): refs/convert/WORD, refs/pr/N.
 var specialRef = regexp.MustCompile(`^(refs/convert/\w+|refs/pr/\d+)`)
+
+// hubFolder parses the URL of a folder of a Hub repository,
+// SCHEME://HOST/[datasets/|spaces/]OWNER/NAME/resolve/REVISION/[PATH/] (ending in "/", on the
+// Hub's host): the URL of the Hub's API that lists its tree, and the URL its files' paths in the
+// repository are resolved against. ok is false for any other location.
+func hubFolder(loc string) (tree, resolve string, ok bool) {
+	u, err := url.Parse(loc)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || !isHub(u.Host) || !strings.HasSuffix(u.Path, "/") || u.RawQuery != "" {
+		return "", "", false
+	}
+	parts := strings.Split(strings.Trim(u.EscapedPath(), "/"), "/")
+	kind := "models"
+	if len(parts) > 0 && (parts[0] == "datasets" || parts[0] == "spaces") {
+		kind, parts = parts[0], parts[1:]
+	}
+	if len(parts) < 4 || parts[2] != "resolve" || parts[0] == "" || parts[1] == "" || parts[3] == "" {
+		return "", "", false
+	}
+	base := u.Scheme + "://" + u.Host
+	repo := parts[0] + "/" + parts[1]
+	tree = base + "/api/" + kind + "/" + repo + "/tree/" + parts[3]
+	if path := strings.Join(parts[4:], "/"); path != "" {
+		unescaped, err := url.PathUnescape(path)
+		if err != nil {
+			return "", "", false
+		}
+		tree += "/" + url.PathEscape(unescaped) // as huggingface_hub quotes it: "/" too
+	}
+	prefix := "/" + repo + "/resolve/" + parts[3] + "/"
+	if kind != "models" {
+		prefix = "/" + kind + prefix
+	}
+	return tree, base + prefix, true
+}
+
+// IsHubFolder reports whether loc is the URL of a folder of a repository of the Hugging Face Hub
+// (ENDPOINT/datasets/OWNER/NAME/resolve/REVISION/[PATH/], ending in "/"), which HubList lists.
+func IsHubFolder(loc string) bool {
+	_, _, ok := hubFolder(loc)
+	return ok
+}
+
+// HubList lists the folder of a Hub repository at loc (IsHubFolder) through the Hub's API, as
+// huggingface_hub's list_repo_tree does (GET ENDPOINT/api/datasets/OWNER/NAME/tree/REVISION/PATH,
+// its pages followed by their Link header): its files, each by its URL (resolve/REVISION/...)
+// and size, and the names of its folders. The Hub gives no MD5 digests.
+func HubList(ctx context.Context, loc string) (objects []Object, folders []string, err error) {
+	tree, resolve, ok := hubFolder(loc)
+	if !ok {
+		return nil, nil, fmt.Errorf("%s is not the URL of a folder of a Hugging Face Hub repository", loc)
+	}
+	next := tree
+	for page := 1; next != ""; page++ {
+		r, err := Open(ctx, next)
+		if err != nil {
+			return nil, nil, err
+		}
+		data, err := io.ReadAll(io.LimitReader(r, 256<<20))
+		link := ""
+		if r.header != nil {
+			link = r.header.Get("Link")
+		}
+		r.Close()
+		if err != nil {
+			return nil, nil, fmt.Errorf("%s (listing, page %d): %w", loc, page, err)
+		}
+		var entries []struct {
+			Type string `json:"type"`
+			Path string `json:"path"`
+			Size int64  `json:"size"`
+		}
+		if err := json.Unmarshal(data, &entries); err != nil {
+			return nil, nil, fmt.Errorf("%s (listing, page %d): not the Hub's list of files: %w", loc, page, err)
+		}
+		for _, e := range entries {
+			switch e.Type {
+			case "file":
+				objects = append(objects, Object{Loc: resolve + e.Path, Size: e.Size})
+			case "directory":
+				folders = append(folders, path.Base(e.Path))
+			}
+		}
+		next = nextLink(link)
+	}
+	return objects, folders, nil
+}
+
+// nextLink is the URL of the link of relation "next" in a Link header ("" for none).
+func nextLink(header string) string {
+	for _, link := range strings.Split(header, ",") {
+		target, params, ok := strings.Cut(strings.TrimSpace(link), ";")
+		if !ok || !strings.HasPrefix(target, "<") || !strings.HasSuffix(target, ">") {
+			continue
+		}
+		for _, p := range strings.Split(params, ";") {
+			if k, v, _ := strings.Cut(strings.TrimSpace(p), "="); k == "rel" && strings.Trim(v, `"`) == "next" {
+				return target[1 : len(target)-1]
+			}
+		}
+	}
+	return ""
+}

@@ -154,3 +154,35 @@ func TestHubURL(t *testing.T) {
 		t.Errorf("with HF_ENDPOINT: %q, want %q", got, want)
 	}
 }
+
+// TestHubFolder: the URL of a folder of a Hub repository gives the URL of the Hub's API that
+// lists it (its path escaped whole, as huggingface_hub's list_repo_tree quotes it) and the URL
+// its files resolve against; other URLs are not a Hub folder. A Link header's next page is found.
+func TestHubFolder(t *testing.T) {
+	t.Setenv("HF_ENDPOINT", "")
+	for _, c := range []struct{ loc, tree, resolve string }{
+		{"https://huggingface.co/datasets/o/n/resolve/main/", "https://huggingface.co/api/datasets/o/n/tree/main", "https://huggingface.co/datasets/o/n/resolve/main/"},
+		{"https://huggingface.co/datasets/o/n/resolve/main/data/train/", "https://huggingface.co/api/datasets/o/n/tree/main/data%2Ftrain", "https://huggingface.co/datasets/o/n/resolve/main/"},
+		{"https://huggingface.co/datasets/o/n/resolve/refs%2Fconvert%2Fparquet/default/", "https://huggingface.co/api/datasets/o/n/tree/refs%2Fconvert%2Fparquet/default", "https://huggingface.co/datasets/o/n/resolve/refs%2Fconvert%2Fparquet/"},
+		{"https://hf.co/o/model/resolve/v1/", "https://hf.co/api/models/o/model/tree/v1", "https://hf.co/o/model/resolve/v1/"},
+		{"https://huggingface.co/datasets/o/n/resolve/main/train-0000.tar", "", ""}, // a file
+		{"https://example.com/datasets/o/n/resolve/main/", "", ""},                  // not the Hub
+		{"https://huggingface.co/datasets/o/n/blob/main/", "", ""},                  // not resolve
+		{"s3://bucket/datasets/o/n/resolve/main/", "", ""},
+	} {
+		tree, resolve, ok := hubFolder(c.loc)
+		if tree != c.tree || resolve != c.resolve || ok != (c.tree != "") {
+			t.Errorf("hubFolder(%q) = %q, %q, %v; want %q, %q", c.loc, tree, resolve, ok, c.tree, c.resolve)
+		}
+	}
+	for header, want := range map[string]string{
+		`<https://huggingface.co/api/datasets/o/n/tree/main?cursor=abc>; rel="next"`: "https://huggingface.co/api/datasets/o/n/tree/main?cursor=abc",
+		`<https://h/a?p=1>; rel="prev", <https://h/a?p=3>; rel="next"`:               "https://h/a?p=3",
+		`<https://h/a?p=1>; rel="prev"`:                                              "",
+		``:                                                                           "",
+	} {
+		if got := nextLink(header); got != want {
+			t.Errorf("nextLink(%q) = %q, want %q", header, got, want)
+		}
+	}
+}

@@ -156,8 +156,9 @@ type Reader struct {
 	ctx    context.Context // ends the requests and the waits between them
 	url    string          // the location, as messages name it
 	build  requestBuilder
-	off    int64 // bytes delivered so far
-	size   int64 // from the first response; -1 when the server does not say
+	off    int64       // bytes delivered so far
+	size   int64       // from the first response; -1 when the server does not say
+	header http.Header // the first response's headers
 	body   io.ReadCloser
 	cancel context.CancelFunc
 	idle   *time.Timer
@@ -246,7 +247,7 @@ func (r *Reader) request() error {
 		}
 	case resp.StatusCode == http.StatusOK:
 		if r.off == 0 {
-			r.size = resp.ContentLength
+			r.size, r.header = resp.ContentLength, resp.Header
 		} else if _, err := io.CopyN(io.Discard, resp.Body, r.off); err != nil { // no Range support: skip what was read
 			return fail(fmt.Errorf("GET %s: skipping the %d bytes read before: %w", r.url, r.off, err))
 		}
