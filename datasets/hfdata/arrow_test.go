@@ -127,6 +127,29 @@ func TestArrowRefusals(t *testing.T) {
 	if _, err := FindSplits(root); !errors.Is(err, datasets.ErrUsage) || !strings.Contains(err.Error(), "holds the datasets library's Arrow files only deeper, in "+cacheFolder(t)) {
 		t.Errorf("the cache's folder: %v, want a usage error naming the data set's", err)
 	}
+	// A cache of two data sets: both named.
+	two := t.TempDir()
+	var want []string
+	for _, name := range []string{"beans", "food101"} {
+		folder := filepath.Join(two, name, "default", "0.0.0", "abc")
+		want = append(want, folder)
+		for _, f := range []string{"dataset_info.json", "parquet-train.arrow"} {
+			b, err := os.ReadFile(filepath.Join(cacheFolder(t), f))
+			if err != nil {
+				t.Fatal(err)
+			}
+			os.MkdirAll(folder, 0o755)
+			if f != "dataset_info.json" {
+				f = name + "-train.arrow"
+			}
+			if err := os.WriteFile(filepath.Join(folder, f), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if _, err := FindSplits(two); !errors.Is(err, datasets.ErrUsage) || !strings.Contains(err.Error(), "only deeper, in "+strings.Join(want, ", ")+" (give the folder of one data set") {
+		t.Errorf("a cache of two data sets: %v, want both named", err)
+	}
 }
 
 // FuzzOpenArrow: any bytes as an Arrow file give an error or samples, never a panic, a hang or an

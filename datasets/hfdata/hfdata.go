@@ -109,23 +109,28 @@ func FindSplits(dir string) ([]Split, error) {
 		return nil, usageErr(dir, err, "give a readable folder")
 	}
 	if len(files) == 0 {
-		if deeper := cacheBelow(dir); deeper != "" {
-			return nil, usageErr(dir, fmt.Errorf("holds the datasets library's Arrow files only deeper, in %s", deeper),
-				"give that folder (the datasets library's cache keeps a data set in NAME/CONFIG/VERSION/HASH/)")
+		if deeper := cacheBelow(dir); len(deeper) > 0 {
+			where := strings.Join(deeper, ", ")
+			if len(deeper) == maxCacheFolders {
+				where += " and more"
+			}
+			return nil, usageErr(dir, fmt.Errorf("holds the datasets library's Arrow files only deeper, in %s", where),
+				"give the folder of one data set (the datasets library's cache keeps each in NAME/CONFIG/VERSION/HASH/)")
 		}
 	}
 	return datasets.SortFileSplits(files), nil
 }
 
-// cacheBelow is the first folder under dir (in sorted order, at most maxCacheDepth below it, among
-// its first maxCacheEntries entries: an image folder is not walked through) that holds Arrow files
-// beside a dataset_info.json, as the datasets library's cache keeps a data set, or "" when none
-// does.
-func cacheBelow(dir string) string {
-	found, seen := "", 0
+// cacheBelow lists the folders under dir (in sorted order, at most maxCacheFolders of them, at
+// most maxCacheDepth below it, among its first maxCacheEntries entries: an image folder is not
+// walked through) that hold Arrow files beside a dataset_info.json, as the datasets library's
+// cache keeps a data set.
+func cacheBelow(dir string) []string {
+	var found []string
+	seen := 0
 	filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		switch seen++; {
-		case err != nil || found != "" || seen > maxCacheEntries:
+		case err != nil || len(found) == maxCacheFolders || seen > maxCacheEntries:
 			return filepath.SkipAll
 		case d.IsDir():
 			rel, _ := filepath.Rel(dir, path)
@@ -134,7 +139,8 @@ func cacheBelow(dir string) string {
 			}
 		case isArrow(path) && !strings.HasPrefix(d.Name(), "cache-"):
 			if _, err := os.Stat(filepath.Join(filepath.Dir(path), "dataset_info.json")); err == nil {
-				found = filepath.Dir(path)
+				found = append(found, filepath.Dir(path))
+				return filepath.SkipDir // the folder's other files
 			}
 		}
 		return nil
@@ -143,10 +149,12 @@ func cacheBelow(dir string) string {
 }
 
 // maxCacheDepth is how deep under a folder cacheBelow looks (the cache's NAME/CONFIG/VERSION/HASH
-// and a little more), and maxCacheEntries at how many entries at most.
+// and a little more), maxCacheEntries at how many entries at most, and maxCacheFolders how many
+// folders it lists.
 const (
 	maxCacheDepth   = 6
 	maxCacheEntries = 10000
+	maxCacheFolders = 3
 )
 
 // infoSplits are the splits that the datasets library's dataset_info.json in folder lists (nil
