@@ -143,6 +143,8 @@ func run(args []string) int {
 		return writeIndex(logger, *index, *out, label, usage)
 	case *in == "":
 		return usage("-in: give the image folder to read")
+	case strings.Contains(*in, "://"):
+		return usage("-in %s: a location, not a folder: mkshards reads a folder on this machine; download it first (a Hugging Face data set: huggingface-cli download --repo-type dataset OWNER/NAME --local-dir DIR, then -in DIR), or train on remote shards as they are (train -dataset shards -data-dir URL)", *in)
 	case *out == "":
 		return usage("-out: give the folder to write the shards into")
 	case *perShard <= 0:

@@ -640,7 +640,13 @@ func TestArrow(t *testing.T) {
 			t.Errorf("%s: classes %v", split, classes)
 		}
 	}
-	code, stderr := runStderr(t, "-in", saved, "-out", filepath.Join(t.TempDir(), "shards"), "-val-percent", "10")
+	// A data set on the Hub is downloaded first: -in is a folder.
+	t.Setenv("HF_ENDPOINT", "")
+	code, stderr := runStderr(t, "-in", "hf://datasets/o/beans/", "-out", filepath.Join(t.TempDir(), "shards"))
+	if code != 2 || !strings.Contains(stderr, "-in https://huggingface.co/datasets/o/beans/resolve/main/: a location, not a folder") || !strings.Contains(stderr, "huggingface-cli download --repo-type dataset") {
+		t.Errorf("-in hf://...: exit %d, want 2 and a usage error saying to download it:\n%s", code, stderr)
+	}
+	code, stderr = runStderr(t, "-in", saved, "-out", filepath.Join(t.TempDir(), "shards"), "-val-percent", "10")
 	if code != 2 || !strings.Contains(stderr, saved+" holds Arrow files, whose splits are their own") {
 		t.Errorf("-val-percent with Arrow files: exit %d, want 2 and a usage error:\n%s", code, stderr)
 	}
