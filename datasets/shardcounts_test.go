@@ -104,4 +104,12 @@ func TestSidecarCounts(t *testing.T) {
 	if err := readToError(s); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "holds 3 samples, but "+srv.URL+"/shard-000003_stats.json counts 4") {
 		t.Fatalf("a count that is not the shard's: %v", err)
 	}
+	writeFile(t, filepath.Join(dir, "shard-000003_stats.json"), img2datasetStats(3, 0))
+	writeFile(t, filepath.Join(dir, "shard-000000_stats.json"), img2datasetStats(3, 0))
+	if s, err = OpenShards(pattern, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := readToError(s); !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "holds more than the 3 samples that "+srv.URL+"/shard-000000_stats.json counts") {
+		t.Fatalf("a count below the shard's: %v", err)
+	}
 }

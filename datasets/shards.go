@@ -1301,7 +1301,7 @@ func (st *shardStream) read() (smp shardSample, index int, err error) {
 		s, err := st.cur.next(want)
 		if err == io.EOF {
 			if st.curSample != st.s.counts[sh] {
-				return smp, 0, damagedErr(st.cur.path, "", -1, fmt.Errorf("holds %d samples, %s", st.curSample, st.s.counted(sh)))
+				return smp, 0, damagedErr(st.cur.path, "", -1, fmt.Errorf("holds %d samples, %s", st.curSample, st.s.counted(sh, false)))
 			}
 			st.closeShard()
 			st.curShard++
@@ -1311,7 +1311,7 @@ func (st *shardStream) read() (smp shardSample, index int, err error) {
 			return smp, 0, err
 		}
 		if st.curSample >= st.s.counts[sh] {
-			return smp, 0, damagedErr(st.cur.path, s.key, -1, fmt.Errorf("holds more samples: %s", st.s.counted(sh)))
+			return smp, 0, damagedErr(st.cur.path, s.key, -1, fmt.Errorf("holds more than %s", st.s.counted(sh, true)))
 		}
 		st.curSample++
 		if want {
@@ -1373,17 +1373,25 @@ func (s *Shards) useClassList(names []string, from string) error {
 }
 
 // counted says how many samples shard sh held when s was opened, and what counted them, for the
-// message of a shard that holds another number: "5 when it was opened (changed on disk?)", or
-// "but the index at LOC counts 5 (written before the shard changed?)".
-func (s *Shards) counted(sh int) string {
-	if s.index != "" {
-		by := s.index
-		if strings.HasSuffix(by, statsSuffix) {
-			by = statsOf(s.paths[sh]) // img2dataset's: one for each shard
+// message of a shard that holds fewer ("5 when it was opened (changed on disk?)", "but LOC counts
+// 5 (written before the shard changed?)") or, with more, more ("the 5 samples it had when it
+// was opened (changed on disk?)", "the 5 samples that LOC counts (written before ...)").
+func (s *Shards) counted(sh int, more bool) string {
+	n := s.counts[sh]
+	if s.index == "" {
+		if more {
+			return fmt.Sprintf("the %d samples it had when it was opened (changed on disk?)", n)
 		}
-		return fmt.Sprintf("but %s counts %d (written before the shard changed?)", by, s.counts[sh])
+		return fmt.Sprintf("%d when it was opened (changed on disk?)", n)
 	}
-	return fmt.Sprintf("%d when it was opened (changed on disk?)", s.counts[sh])
+	by := s.index
+	if strings.HasSuffix(by, statsSuffix) {
+		by = statsOf(s.paths[sh]) // img2dataset's: one for each shard
+	}
+	if more {
+		return fmt.Sprintf("the %d samples that %s counts (written before the shard changed?)", n, by)
+	}
+	return fmt.Sprintf("but %s counts %d (written before the shard changed?)", by, n)
 }
 
 // classesFrom says where s's classes come from, for messages.
