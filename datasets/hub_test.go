@@ -110,6 +110,7 @@ func TestHubFolder(t *testing.T) {
 		writeFile(t, filepath.Join(split, sub, e.Name()), data)
 	}
 	for _, dir := range []string{named, split} {
+		writeFile(t, filepath.Join(dir, "notes #1.txt"), []byte("not a shard\n"))
 		writeFile(t, filepath.Join(dir, "README.md"), []byte("# a data set\n"))
 		writeFile(t, filepath.Join(dir, "classes.txt"), []byte("tench\ngoldfish\nshark\n"))
 	}
@@ -126,9 +127,9 @@ func TestHubFolder(t *testing.T) {
 			}
 		}
 	}
-	// The named repository's root was listed in three pages each time (6 entries, 2 a page).
-	if n := hub.requests["/api/datasets/fish/named/tree/main"]; n < 2 || n%3 != 0 {
-		t.Errorf("%d requests of the named repository's listing, want 3 pages a listing", n)
+	// The named repository's root was listed in four pages each time (7 entries, 2 a page).
+	if n := hub.requests["/api/datasets/fish/named/tree/main"]; n < 4 || n%4 != 0 {
+		t.Errorf("%d requests of the named repository's listing, want 4 pages a listing", n)
 	}
 	if n := hub.requests["/api/datasets/fish/split/tree/main/train"]; n == 0 {
 		t.Errorf("the split folder train/ was not listed: %v", hub.requests)

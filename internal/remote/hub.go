@@ -192,8 +192,12 @@ func HubList(ctx context.Context, loc string) (objects []Object, folders []strin
 	if !ok {
 		return nil, nil, fmt.Errorf("%s is not the URL of a folder of a Hugging Face Hub repository", loc)
 	}
-	next := tree
+	next, seen := tree, map[string]bool{}
 	for page := 1; next != ""; page++ {
+		if seen[next] {
+			return nil, nil, fmt.Errorf("%s (listing, page %d): the Hub links back to page %s", loc, page, next)
+		}
+		seen[next] = true
 		r, err := Open(ctx, next)
 		if err != nil {
 			return nil, nil, err
@@ -218,7 +222,11 @@ func HubList(ctx context.Context, loc string) (objects []Object, folders []strin
 		for _, e := range entries {
 			switch e.Type {
 			case "file":
-				objects = append(objects, Object{Loc: resolve + e.Path, Size: e.Size})
+				segments := strings.Split(e.Path, "/")
+				for i, seg := range segments {
+					segments[i] = url.PathEscape(seg) // a name with "?", "#" or " " stays a name
+				}
+				objects = append(objects, Object{Loc: resolve + strings.Join(segments, "/"), Size: e.Size})
 			case "directory":
 				folders = append(folders, path.Base(e.Path))
 			}

@@ -186,3 +186,17 @@ func TestHubFolder(t *testing.T) {
 		}
 	}
 }
+
+// TestHubListLoop: a listing whose next page is one already read is an error, not a loop.
+func TestHubListLoop(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Link", "<http://"+r.Host+r.URL.Path+">; rel=\"next\"")
+		w.Write([]byte(`[{"type": "file", "path": "a b#1.tar", "size": 3}]`))
+	}))
+	defer srv.Close()
+	t.Setenv("HF_ENDPOINT", srv.URL)
+	_, _, err := HubList(context.Background(), srv.URL+"/datasets/o/n/resolve/main/")
+	if err == nil || !strings.Contains(err.Error(), "(listing, page 2): the Hub links back to page "+srv.URL+"/api/datasets/o/n/tree/main") {
+		t.Errorf("a listing that links to itself: %v", err)
+	}
+}
