@@ -122,6 +122,29 @@ func TestArrowRefusals(t *testing.T) {
 	if _, err := FindSplits(mixed); !errors.Is(err, datasets.ErrUsage) || !strings.Contains(err.Error(), `holds split "train" in Parquet and in Arrow files`) {
 		t.Errorf("a split in both formats: %v", err)
 	}
+	// A cache whose train file holds fewer rows than its dataset_info.json counts (as a file cut
+	// at a record batch would): refused, naming the count.
+	short := filepath.Join(dir, "short")
+	os.MkdirAll(short, 0o755)
+	for _, f := range []string{"parquet-train.arrow", "dataset_info.json"} {
+		b, err := os.ReadFile(filepath.Join(cacheFolder(t), f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f == "dataset_info.json" {
+			b = []byte(strings.Replace(string(b), `"num_examples": 6`, `"num_examples": 7`, 1))
+		}
+		if err := os.WriteFile(filepath.Join(short, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	found, err := FindSplits(short)
+	if err != nil || len(found) != 1 {
+		t.Fatalf("the short cache: %v, %v", found, err)
+	}
+	if _, err := Open(found[0], ""); !errors.Is(err, datasets.ErrDamaged) || !strings.Contains(err.Error(), `the Arrow files of split "train" hold 6 rows, but dataset_info.json beside them counts 7 (num_examples)`) {
+		t.Errorf("a cache of fewer rows than it counts: %v", err)
+	}
 	// The cache's own folder, given for the data set's (its Arrow files four folders down).
 	root := filepath.Join("testdata", "cache")
 	if _, err := FindSplits(root); !errors.Is(err, datasets.ErrUsage) || !strings.Contains(err.Error(), "holds the datasets library's Arrow files only deeper, in "+cacheFolder(t)) {

@@ -160,17 +160,62 @@ const (
 // infoSplits are the splits that the datasets library's dataset_info.json in folder lists (nil
 // without one).
 func infoSplits(folder string) []string {
+	return slices.Sorted(maps.Keys(infoCounts(folder)))
+}
+
+// infoCounts are the rows of each split that the datasets library's dataset_info.json in folder
+// counts (num_examples; -1 where it does not), by the split's name; nil without one, or where
+// it lists no splits (save_to_disk's).
+func infoCounts(folder string) map[string]int64 {
 	data, err := os.ReadFile(filepath.Join(folder, "dataset_info.json"))
 	if err != nil {
 		return nil
 	}
 	var info struct {
-		Splits map[string]json.RawMessage `json:"splits"`
+		Splits map[string]struct {
+			NumExamples *int64 `json:"num_examples"`
+		} `json:"splits"`
 	}
-	if json.Unmarshal(data, &info) != nil {
+	if json.Unmarshal(data, &info) != nil || len(info.Splits) == 0 {
 		return nil
 	}
-	return slices.Sorted(maps.Keys(info.Splits))
+	counts := map[string]int64{}
+	for name, sp := range info.Splits {
+		counts[name] = -1
+		if sp.NumExamples != nil {
+			counts[name] = *sp.NumExamples
+		}
+	}
+	return counts
+}
+
+// checkCounted checks the rows of s, a split of Arrow files of the datasets library's cache,
+// against the count of the dataset_info.json beside them: a file cut short at a record batch
+// would otherwise read as a smaller one (an Arrow stream may end without its end marker).
+func (s *Set) checkCounted() error {
+	folder := filepath.Dir(s.Files[0])
+	counts := infoCounts(folder)
+	if counts == nil || !isArrow(s.Files[0]) {
+		return nil
+	}
+	name := ""
+	for _, f := range s.Files {
+		stem := strings.TrimSuffix(filepath.Base(f), filepath.Ext(f))
+		if m := shardName.FindStringSubmatch(filepath.Base(f)); m != nil {
+			stem = m[1]
+		}
+		n := arrowSplit(stem, slices.Sorted(maps.Keys(counts)))
+		if filepath.Dir(f) != folder || n == "" || name != "" && n != name {
+			return nil // not one split of the cache's
+		}
+		name = n
+	}
+	if want := counts[name]; want >= 0 && want != s.rows {
+		return &datasets.DataError{Kind: datasets.ErrDamaged, Path: folder, Index: -1,
+			Err:  fmt.Errorf("the Arrow files of split %q hold %d rows, but dataset_info.json beside them counts %d (num_examples): a file cut short?", name, s.rows, want),
+			Hint: "load the data set again with the datasets library (download_mode=\"force_redownload\"), which writes its cache again"}
+	}
+	return nil
 }
 
 // arrowSplit is the split that stem, the name of an Arrow file, names: the split that ends it (the
@@ -291,6 +336,9 @@ func Open(split Split, labelColumn string) (*Set, error) {
 		if err != nil {
 			return nil, err
 		}
+	}
+	if err := s.checkCounted(); err != nil {
+		return nil, err
 	}
 	if s.label != "" {
 		if err := s.scanLabels(); err != nil {
