@@ -53,6 +53,16 @@
 //
 //	go run ./datasets/mkshards -in ~/tensorflow_datasets/food101/2.0.0 -out ~/data/food101-shards
 //
+// ImageNet's archives as image-net.org distributes them are written without extracting them: the
+// folder that holds ILSVRC2012_img_train.tar (one tar per class), ILSVRC2012_img_val.tar and the
+// development kit ILSVRC2012_devkit_t12.tar.gz (the root that torchvision's ImageNet takes). The
+// images and labels are torchvision's: the classes are the WNIDs, sorted (classes.txt), and the
+// validation images are labelled by the devkit's ground truth. The tar headers are read first, to
+// list the images; the images are then read where they lie in the archives, in a random order
+// over the whole split (-seed).
+//
+//	go run ./datasets/mkshards -in ~/imagenet -out ~/data/imagenet-shards
+//
 // -index writes only the index.json of shards that exist (made by another tool, or by mkshards
 // before it wrote indexes), reading each of them once, whole, for its size and digest; it takes a
 // folder, a pattern, or a pattern of URLs or pipe: commands, or a bucket's folder, whose index -out
@@ -90,6 +100,7 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/hfdata"
+	"github.com/gomlx-ssl/vicreg/datasets/ilsvrc"
 	"github.com/gomlx-ssl/vicreg/datasets/tfrecord"
 	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
@@ -100,7 +111,7 @@ func main() { os.Exit(run(os.Args[1:])) }
 func run(args []string) int {
 	logger := log.NewWithOptions(os.Stderr, log.Options{ReportTimestamp: true})
 	fs := flag.NewFlagSet("mkshards", flag.ContinueOnError)
-	in := fs.String("in", "", "image folder to read (one subfolder per class, or flat; train/ and val/ as splits), or the folder of a Hugging Face data set's Parquet files (as the Hub keeps them) or Arrow files (as the datasets library's save_to_disk writes them, or its cache keeps them: the folder of NAME-train.arrow), or of TFRecord files (TensorFlow Datasets' prepared folder NAME/VERSION, or TensorFlow's ImageNet train-00000-of-01024 files)")
+	in := fs.String("in", "", "image folder to read (one subfolder per class, or flat; train/ and val/ as splits), or the folder of a Hugging Face data set's Parquet files (as the Hub keeps them) or Arrow files (as the datasets library's save_to_disk writes them, or its cache keeps them: the folder of NAME-train.arrow), or of TFRecord files (TensorFlow Datasets' prepared folder NAME/VERSION, or TensorFlow's ImageNet train-00000-of-01024 files), or of ImageNet's archives (ILSVRC2012_img_train.tar, ILSVRC2012_img_val.tar and ILSVRC2012_devkit_t12.tar.gz, read without extracting them)")
 	out := fs.String("out", "", "folder to write the shards into (must not hold .tar files yet, nor lie inside -in)")
 	perShard := fs.Int("per-shard", 1000, "samples per shard")
 	seed := fs.Uint64("seed", 0, "seed of the shuffle across shards")
@@ -168,6 +179,11 @@ func run(args []string) int {
 			return report(err)
 		}
 	}
+	var archives ilsvrc.Archives // ImageNet's ILSVRC2012 archives
+	var imagenet bool
+	if len(hfSplits) == 0 && len(tfSplits) == 0 {
+		archives, imagenet = ilsvrc.Find(*in)
+	}
 	var splits []string
 	// The options of a folder whose held-out images -val-percent or -split-column choose, and the
 	// splits already listed to find which there are.
@@ -180,7 +196,23 @@ func run(args []string) int {
 	for _, sp := range tfSplits {
 		splits = append(splits, sp.Name)
 	}
+	if archives.Train != "" {
+		splits = append(splits, "train")
+	}
+	if archives.Val != "" {
+		splits = append(splits, "val")
+	}
 	files, labels := "", "a column"
+	if imagenet {
+		if *labelTable != "" || *labelColumn != "" {
+			return usage("-label-table and -label-column label an image folder or a data set's files; %s holds ImageNet's ILSVRC2012 archives, labelled by their class tars and the development kit: leave them out", *in)
+		}
+		if archives.Val != "" && archives.Devkit == "" {
+			return usage("%s holds %s but not the development kit that labels its images (%s, from image-net.org, or the folder it extracts to): put it beside the archives, or move %s away to write the training images alone",
+				*in, ilsvrc.ValArchive, ilsvrc.DevkitArchive, ilsvrc.ValArchive)
+		}
+		files = "ImageNet's ILSVRC2012 archives"
+	}
 	if len(hfSplits) > 0 {
 		files = hfdata.Format(hfSplits[0].Files[0]) + " files"
 	}
@@ -239,7 +271,45 @@ func run(args []string) int {
 	sources := make([]source, len(splits))
 	var train *hfdata.Set
 	var trainRecords *tfrecord.Set
+	var devkit *ilsvrc.Devkit
+	var trainClasses []string // the ILSVRC2012 training archive's
+	if archives.Devkit != "" {
+		if devkit, err = ilsvrc.ReadDevkit(archives.Devkit); err != nil {
+			return report(err)
+		}
+	}
 	for i, split := range splits {
+		if imagenet {
+			start := time.Now()
+			var set *ilsvrc.Set
+			var err error
+			archive := archives.Train
+			if split == "train" {
+				var bar *progress.Bar // made once the class tars are counted
+				set, err = ilsvrc.OpenTrain(archive, devkit, func(done, total int) {
+					if bar == nil {
+						bar = progress.New("listing "+filepath.Base(archive), int64(total), 0, progress.Options{Logger: logger, Unit: "classes"})
+					}
+					bar.Set(int64(done), "")
+				})
+				if bar != nil {
+					bar.Finish()
+				}
+				if err == nil {
+					trainClasses = set.Classes()
+				}
+			} else {
+				archive = archives.Val
+				set, err = ilsvrc.OpenVal(archive, devkit, trainClasses)
+			}
+			if err != nil {
+				return report(err)
+			}
+			logger.Info("listed the archive", "split", split, "archive", archive, "images", set.Len(), "classes", len(set.Classes()),
+				"took", time.Since(start).Round(time.Millisecond))
+			sources[i] = source{set: set}
+			continue
+		}
 		if len(hfSplits) > 0 {
 			set, err := hfdata.Open(hfSplits[i], *labelColumn)
 			if err == nil && train != nil {
@@ -430,14 +500,15 @@ func run(args []string) int {
 	return 0
 }
 
-// source is one split to write: an image folder's, or a Parquet, Arrow or TFRecord data set's.
+// source is one split to write: an image folder's, or a Parquet, Arrow or TFRecord data set's, or
+// an ILSVRC2012 archive's.
 type source struct {
 	folder *datasets.Folder
 	set    table
 }
 
-// table is a split of a data set read record by record (Parquet, Arrow or TFRecord files), written
-// from its Samples.
+// table is a split of a data set read record by record (Parquet, Arrow or TFRecord files, ILSVRC2012
+// archives), written from its Samples.
 type table interface {
 	Len() int
 	Classes() []string

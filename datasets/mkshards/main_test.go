@@ -3,6 +3,8 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"image"
@@ -756,5 +758,68 @@ func TestTFRecord(t *testing.T) {
 	}
 	if code, stderr := runStderr(t, "-in", filepath.Join(testdata, "imagenet"), "-out", t.TempDir(), "-val-percent", "10"); code != 2 || !strings.Contains(stderr, "holds TFRecord files, whose splits are their own") {
 		t.Errorf("-val-percent of TFRecord files: exit %d, %s", code, stderr)
+	}
+}
+
+// TestILSVRC: a folder of ImageNet's ILSVRC2012 archives is written as train/ and val/ shards
+// whose images and labels are those torchvision's ImageNet reads from the archives
+// (../ilsvrc/testdata/expected.json), the classes (WNIDs) in classes.txt; the validation archive
+// without the development kit, and a label table or column, are refused.
+func TestILSVRC(t *testing.T) {
+	testdata := filepath.Join("..", "ilsvrc", "testdata")
+	raw, err := os.ReadFile(filepath.Join(testdata, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ref struct {
+		Classes    []string
+		Train, Val [][2]any // [SHA-256, target]
+	}
+	if err := json.Unmarshal(raw, &ref); err != nil {
+		t.Fatal(err)
+	}
+	in := filepath.Join(testdata, "archives")
+	out := filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", in, "-out", out, "-per-shard", "4", "-verify"); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	for split, pairs := range map[string][][2]any{"train": ref.Train, "val": ref.Val} {
+		var want, got []string
+		for _, p := range pairs {
+			want = append(want, fmt.Sprintf("%s %v", p[0], p[1]))
+		}
+		members := shardMembers(t, filepath.Join(out, split))
+		for i := 0; i+1 < len(members); i += 2 { // KEY.jpg (or .png) then KEY.cls
+			sum := sha256.Sum256([]byte(members[i].data))
+			got = append(got, hex.EncodeToString(sum[:])+" "+members[i+1].data)
+		}
+		slices.Sort(want)
+		slices.Sort(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: images and labels\n%q\ntorchvision's\n%q", split, got, want)
+		}
+		if got, _ := os.ReadFile(filepath.Join(out, split, "classes.txt")); string(got) != strings.Join(ref.Classes, "\n")+"\n" {
+			t.Errorf("%s: classes.txt %q, want %q", split, got, ref.Classes)
+		}
+	}
+	noDevkit := t.TempDir()
+	for _, name := range []string{"ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar"} {
+		data, err := os.ReadFile(filepath.Join(in, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(noDevkit, name), data, 0o644)
+	}
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-in", noDevkit}, "not the development kit that labels its images (ILSVRC2012_devkit_t12.tar.gz"},
+		{[]string{"-in", in, "-label-column", "label"}, "holds ImageNet's ILSVRC2012 archives, labelled by their class tars"},
+		{[]string{"-in", in, "-val-percent", "10"}, "holds ImageNet's ILSVRC2012 archives, whose splits are their own"},
+	} {
+		if code, stderr := runStderr(t, append(c.args, "-out", t.TempDir())...); code != 2 || !strings.Contains(stderr, c.want) {
+			t.Errorf("%q: exit %d, %s; want 2 and %q", c.args, code, stderr, c.want)
+		}
 	}
 }

@@ -1,0 +1,515 @@
+// Package ilsvrc reads ImageNet's ILSVRC2012 archives as image-net.org distributes them, for
+// mkshards to write them as WebDataset shards without extracting them first: the training
+// images (ILSVRC2012_img_train.tar, a tar of one tar per class, WNID.tar), the validation images
+// (ILSVRC2012_img_val.tar, one flat tar) and the development kit (ILSVRC2012_devkit_t12.tar.gz,
+// whose data/meta.mat names the classes and whose data/ILSVRC2012_validation_ground_truth.txt
+// labels the validation images). The folder that holds them is the root that torchvision's
+// datasets.ImageNet takes, and the splits read here are its splits: the same images, numbered as
+// it numbers them (the classes are the WNIDs of the training archive's tars, sorted), the
+// validation images labelled as its parse_val_archive labels them.
+//
+// The archives are read in place: their tar headers once, to list the images (a 138 GB training
+// archive is not read whole for that), then each image where it lies, in any order. So the
+// images are shuffled across the whole split, not through a buffer.
+package ilsvrc
+
+import (
+	"archive/tar"
+	"bufio"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"math/rand/v2"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/gomlx-ssl/vicreg/datasets"
+	"github.com/gomlx-ssl/vicreg/internal/matfile"
+)
+
+// The archives' names, as image-net.org gives them (and torchvision looks for them).
+const (
+	TrainArchive  = "ILSVRC2012_img_train.tar"
+	ValArchive    = "ILSVRC2012_img_val.tar"
+	DevkitArchive = "ILSVRC2012_devkit_t12.tar.gz"
+	// DevkitFolder is the development kit extracted: a folder that holds data/meta.mat.
+	DevkitFolder = "ILSVRC2012_devkit_t12"
+)
+
+// Archives are the archives found in a folder; "" for each that is not there.
+type Archives struct {
+	Train, Val string
+	// Devkit is the development kit's archive, or the folder it was extracted to.
+	Devkit string
+}
+
+// Find looks for the archives in dir. ok is false when dir holds neither image archive: it is
+// then not an ILSVRC2012 folder.
+func Find(dir string) (a Archives, ok bool) {
+	at := func(name string, folder bool) string {
+		p := filepath.Join(dir, name)
+		if st, err := os.Stat(p); err == nil && st.IsDir() == folder {
+			return p
+		}
+		return ""
+	}
+	a = Archives{Train: at(TrainArchive, false), Val: at(ValArchive, false), Devkit: at(DevkitArchive, false)}
+	if a.Devkit == "" {
+		a.Devkit = at(DevkitFolder, true)
+	}
+	return a, a.Train != "" || a.Val != ""
+}
+
+// Devkit is what the development kit says of the classes and of the validation images.
+type Devkit struct {
+	// Path is the archive or folder it was read from.
+	Path string
+	// WNIDs are the classes' WordNet IDs by their ILSVRC2012_ID (the leaf synsets of meta.mat).
+	WNIDs map[int]string
+	// Words are each class's words (meta.mat's words: "tench, Tinca tinca"), by WNID.
+	Words map[string]string
+	// ValIDs are the ILSVRC2012_IDs of the validation images, in the order of their file names.
+	ValIDs []int
+}
+
+// The devkit's files, under its top folder.
+const (
+	metaFile        = "data/meta.mat"
+	groundTruthFile = "data/ILSVRC2012_validation_ground_truth.txt"
+)
+
+// ReadDevkit reads the development kit at p: its archive (.tar.gz) or the folder it was extracted
+// to. The classes are meta.mat's synsets without children (num_children 0), as torchvision
+// reads them.
+func ReadDevkit(p string) (*Devkit, error) {
+	files := map[string][]byte{}
+	want := func(name string) string { // the devkit file that name is, or ""
+		for _, f := range []string{metaFile, groundTruthFile} {
+			if name == f || strings.HasSuffix(name, "/"+f) {
+				return f
+			}
+		}
+		return ""
+	}
+	if st, err := os.Stat(p); err == nil && st.IsDir() {
+		for _, f := range []string{metaFile, groundTruthFile} {
+			data, err := os.ReadFile(filepath.Join(p, filepath.FromSlash(f)))
+			if err != nil {
+				return nil, usageErr(p, err, "give the development kit ILSVRC2012_devkit_t12.tar.gz as image-net.org has it, or the folder it extracts to")
+			}
+			files[f] = data
+		}
+	} else {
+		file, err := os.Open(p)
+		if err != nil {
+			return nil, usageErr(p, err, "give a readable ILSVRC2012_devkit_t12.tar.gz")
+		}
+		defer file.Close()
+		z, err := gzip.NewReader(bufio.NewReader(file))
+		if err != nil {
+			return nil, damagedErr(p, "", fmt.Errorf("not a gzip file: %w", err), "download the development kit again")
+		}
+		tr := tar.NewReader(z)
+		for {
+			h, err := tr.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return nil, damagedErr(p, "", err, "download the development kit again")
+			}
+			if f := want(path.Clean(h.Name)); f != "" && h.Typeflag == tar.TypeReg {
+				if files[f], err = io.ReadAll(tr); err != nil {
+					return nil, damagedErr(p, h.Name, err, "download the development kit again")
+				}
+			}
+		}
+		for _, f := range []string{metaFile, groundTruthFile} {
+			if files[f] == nil {
+				return nil, usageErr(p, fmt.Errorf("holds no %s/%s", DevkitFolder, f), "give the development kit of ILSVRC2012 (ILSVRC2012_devkit_t12.tar.gz), which has it")
+			}
+		}
+	}
+	d := &Devkit{Path: p, WNIDs: map[int]string{}, Words: map[string]string{}}
+	if err := d.readMeta(files[metaFile]); err != nil {
+		return nil, damagedErr(p, metaFile, err, "download the development kit again")
+	}
+	for i, line := range strings.Split(strings.TrimRight(string(files[groundTruthFile]), "\r\n"), "\n") {
+		id, err := strconv.Atoi(strings.TrimSpace(line))
+		if err == nil && d.WNIDs[id] == "" {
+			err = fmt.Errorf("%d is not the ILSVRC2012_ID of a class of %s", id, metaFile)
+		}
+		if err != nil {
+			return nil, damagedErr(p, groundTruthFile, fmt.Errorf("line %d: %w", i+1, err), "download the development kit again")
+		}
+		d.ValIDs = append(d.ValIDs, id)
+	}
+	return d, nil
+}
+
+// readMeta reads the classes from meta.mat's synsets.
+func (d *Devkit) readMeta(data []byte) error {
+	vars, err := matfile.Decode(data)
+	if err != nil {
+		return err
+	}
+	s := matfile.Variable(vars, "synsets")
+	if s == nil || s.Class != matfile.Struct {
+		return errors.New("no structure array synsets")
+	}
+	number := func(i int, field string) (int, error) {
+		v := s.Field(i, field)
+		if v == nil || len(v.Numbers) != 1 {
+			return 0, fmt.Errorf("synset %d: %s is not a number", i+1, field)
+		}
+		return int(v.Numbers[0]), nil
+	}
+	for i := range s.Elems {
+		children, err := number(i, "num_children")
+		if err != nil {
+			return err
+		}
+		if children != 0 {
+			continue
+		}
+		id, err := number(i, "ILSVRC2012_ID")
+		if err != nil {
+			return err
+		}
+		wnid, words := s.Field(i, "WNID"), s.Field(i, "words")
+		if wnid == nil || wnid.Class != matfile.Char || words == nil || words.Class != matfile.Char {
+			return fmt.Errorf("synset %d: no WNID or words", i+1)
+		}
+		if d.WNIDs[id] != "" {
+			return fmt.Errorf("synset %d: ILSVRC2012_ID %d is another's too", i+1, id)
+		}
+		d.WNIDs[id] = wnid.String()
+		d.Words[wnid.String()] = words.String()
+	}
+	if len(d.WNIDs) == 0 {
+		return errors.New("synsets holds no class (no synset of num_children 0)")
+	}
+	return nil
+}
+
+// Classes are the devkit's classes' WNIDs, sorted.
+func (d *Devkit) Classes() []string {
+	var c []string
+	for _, w := range d.WNIDs {
+		c = append(c, w)
+	}
+	slices.Sort(c)
+	return c
+}
+
+// Set is a split: the images of one archive, listed.
+type Set struct {
+	path    string
+	classes []string
+	images  []image // in the archive's order (the validation archive's: by name)
+}
+
+// image is one image of an archive: where its bytes lie.
+type image struct {
+	member string // its name in messages: "n01440764.tar:n01440764_10026.JPEG", or the file name
+	key    string
+	label  int32
+	offset int64
+	size   int64
+}
+
+// Len is the number of images.
+func (s *Set) Len() int { return len(s.images) }
+
+// Classes are the class names (WNIDs), in the order of the labels.
+func (s *Set) Classes() []string { return s.classes }
+
+// OpenTrain lists the training archive at p: each class's tar (WNID.tar) and the images in it.
+// The classes are the WNIDs, sorted; with a devkit (nil: none), each must be one of its classes.
+// The class tars are listed in parallel; progress (nil: none) is told how many are done.
+func OpenTrain(p string, devkit *Devkit, progress func(done, total int)) (*Set, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, usageErr(p, err, "give a readable "+TrainArchive)
+	}
+	defer f.Close()
+	type class struct {
+		wnid         string
+		offset, size int64
+	}
+	var classes []class
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, damagedErr(p, "", fmt.Errorf("reading its tar headers: %w", err), "download it again")
+		}
+		if h.Typeflag == tar.TypeDir {
+			continue
+		}
+		name := path.Base(h.Name)
+		wnid, ok := strings.CutSuffix(name, ".tar")
+		if h.Typeflag != tar.TypeReg || !ok || wnid == "" {
+			return nil, usageErr(p, fmt.Errorf("member %s is not a class's tar (WNID.tar)", h.Name), "give ImageNet's "+TrainArchive+", whose members are one tar per class")
+		}
+		if devkit != nil && devkit.Words[wnid] == "" {
+			return nil, usageErr(p, fmt.Errorf("class %s is not a class of the development kit %s", wnid, devkit.Path), "give the archives of one release (ILSVRC2012)")
+		}
+		offset, err := f.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, damagedErr(p, h.Name, err, "")
+		}
+		classes = append(classes, class{wnid, offset, h.Size})
+	}
+	if len(classes) == 0 {
+		return nil, usageErr(p, errors.New("holds no class tar"), "give ImageNet's "+TrainArchive)
+	}
+	slices.SortFunc(classes, func(a, b class) int { return strings.Compare(a.wnid, b.wnid) })
+	s := &Set{path: p}
+	for i, c := range classes {
+		if i > 0 && c.wnid == classes[i-1].wnid {
+			return nil, usageErr(p, fmt.Errorf("holds %s.tar twice", c.wnid), "download it again")
+		}
+		s.classes = append(s.classes, c.wnid)
+	}
+	// Each class's tar is listed by its headers alone, in parallel: their contents are skipped.
+	lists := make([][]image, len(classes))
+	errs := make([]error, len(classes))
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	done, next := 0, 0
+	for range min(runtime.GOMAXPROCS(0)*2, 16) {
+		wg.Go(func() {
+			for {
+				mu.Lock()
+				k := next
+				next++
+				mu.Unlock()
+				if k >= len(classes) {
+					return
+				}
+				c := classes[k]
+				lists[k], errs[k] = listTar(f, c.offset, c.size, c.wnid+".tar", c.wnid, int32(k))
+				mu.Lock()
+				done++
+				if progress != nil {
+					progress(done, len(classes))
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	for k, err := range errs {
+		if err != nil {
+			return nil, damagedErr(p, classes[k].wnid+".tar", err, "download it again")
+		}
+		s.images = append(s.images, lists[k]...)
+	}
+	// Keys name samples in the shards: one key twice would merge two images into one sample.
+	keys := make([]string, len(s.images))
+	for i, im := range s.images {
+		keys[i] = im.key
+	}
+	slices.Sort(keys)
+	for i := 1; i < len(keys); i++ {
+		if keys[i] == keys[i-1] {
+			return nil, usageErr(p, fmt.Errorf("holds two images of key %s (one file name twice in a class tar?)", keys[i]), "download it again")
+		}
+	}
+	return s, nil
+}
+
+// listTar lists the images of the tar that lies in f at offset (size bytes), labelled label, their
+// keys prefixed with wnid where their names are not. member names the tar in messages ("" for the
+// archive itself).
+func listTar(f *os.File, offset, size int64, member, wnid string, label int32) ([]image, error) {
+	r := io.NewSectionReader(f, offset, size)
+	tr := tar.NewReader(r)
+	var images []image
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return images, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading its tar headers: %w", err)
+		}
+		switch h.Typeflag {
+		case tar.TypeDir:
+			continue
+		case tar.TypeReg:
+		default:
+			return nil, fmt.Errorf("member %s is not a regular file (tar type %q)", h.Name, h.Typeflag)
+		}
+		at, err := r.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return nil, err
+		}
+		name := path.Base(h.Name)
+		stem := strings.ReplaceAll(strings.TrimSuffix(name, path.Ext(name)), ".", "_")
+		if wnid != "" && !strings.HasPrefix(stem, wnid+"_") {
+			stem = wnid + "_" + stem
+		}
+		if member != "" {
+			name = member + ":" + name
+		}
+		images = append(images, image{member: name, key: stem, label: label, offset: offset + at, size: h.Size})
+	}
+}
+
+// OpenVal lists the validation archive at p and labels its images by devkit's ground truth: the
+// images sorted by name, the first labelled by the ground truth's first line, and so on
+// (torchvision's parse_val_archive). The labels number classes (the training split's, so that a
+// label means one class in both; nil: the devkit's classes); a validation image of a class
+// that classes lacks is refused, as are a count of images other than the ground truth's and a
+// file name twice.
+func OpenVal(p string, devkit *Devkit, classes []string) (*Set, error) {
+	if classes == nil {
+		classes = devkit.Classes()
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, usageErr(p, err, "give a readable "+ValArchive)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, usageErr(p, err, "")
+	}
+	images, err := listTar(f, 0, st.Size(), "", "", -1)
+	if err != nil {
+		return nil, damagedErr(p, "", err, "download it again")
+	}
+	slices.SortFunc(images, func(a, b image) int { return strings.Compare(a.member, b.member) })
+	for i := 1; i < len(images); i++ {
+		if images[i].member == images[i-1].member {
+			return nil, usageErr(p, fmt.Errorf("holds %s twice", images[i].member), "download it again")
+		}
+	}
+	if len(images) != len(devkit.ValIDs) {
+		return nil, usageErr(p, fmt.Errorf("holds %d images, but the development kit's ground truth labels %d", len(images), len(devkit.ValIDs)),
+			"give the validation archive and the development kit of one release (ILSVRC2012)")
+	}
+	number := map[string]int32{}
+	for k, c := range classes {
+		number[c] = int32(k)
+	}
+	for i := range images {
+		wnid := devkit.WNIDs[devkit.ValIDs[i]]
+		k, ok := number[wnid]
+		if !ok {
+			return nil, usageErr(p, fmt.Errorf("%s is of class %s, which the training archive lacks", images[i].member, wnid),
+				"give the training archive of the same classes")
+		}
+		images[i].label = k
+	}
+	return &Set{path: p, classes: classes, images: images}, nil
+}
+
+// readers and window are the images read at once and those read ahead of the one written.
+const (
+	readers = 8
+	window  = 64
+)
+
+// Samples yields the images as shard samples: their bytes (those whose header is not an image's
+// are bad images), an extension from their format, and their class numbers. Unless noShuffle, in
+// an order drawn from seed over the whole split (buffer, the shuffle buffer of data sets read
+// only in order, is not needed). A read that fails yields a sample whose Err says so, and nothing
+// after it.
+func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets.ShardSample] {
+	return func(yield func(datasets.ShardSample) bool) {
+		order := make([]int, len(s.images))
+		for i := range order {
+			order[i] = i
+		}
+		if !noShuffle {
+			rng := rand.New(rand.NewPCG(datasets.SplitMix64(seed^0x11f5), 0x11f5))
+			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		}
+		f, err := os.Open(s.path)
+		if err != nil {
+			yield(datasets.ShardSample{Path: s.path, Index: -1, Err: damagedErr(s.path, "", err, "")})
+			return
+		}
+		type result struct {
+			data []byte
+			err  error
+		}
+		// Images are read by several readers at once (an archive on a network file system or a
+		// disk array serves several reads better than one), window of them ahead, and yielded in
+		// order.
+		pending := make(chan chan result, window)
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			defer close(pending)
+			sem := make(chan struct{}, readers)
+			for _, i := range order {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				c := make(chan result, 1)
+				select {
+				case pending <- c:
+				case <-stop:
+					return
+				}
+				sem <- struct{}{}
+				wg.Go(func() {
+					defer func() { <-sem }()
+					im := s.images[i]
+					data := make([]byte, im.size)
+					_, err := f.ReadAt(data, im.offset)
+					c <- result{data, err}
+				})
+			}
+		})
+		defer func() {
+			close(stop)
+			for range pending { // lets the producer see stop
+			}
+			wg.Wait()
+			f.Close()
+		}()
+		for _, i := range order {
+			r := <-<-pending
+			im := s.images[i]
+			x := datasets.ShardSample{Path: s.path, Member: im.member, Index: i, Key: im.key, Data: r.data, Label: im.label}
+			if r.err != nil {
+				x.Err = damagedErr(s.path, im.member, fmt.Errorf("reading the image: %w", r.err), "")
+				yield(x)
+				return
+			}
+			x.Ext = datasets.FormatExt(x.Data)
+			if _, _, err := datasets.ImageSize(x.Data); err != nil {
+				x.Bad = x.BadImage(err)
+			}
+			if !yield(x) {
+				return
+			}
+		}
+	}
+}
+
+func usageErr(p string, err error, hint string) error {
+	return &datasets.DataError{Kind: datasets.ErrUsage, Path: p, Index: -1, Err: err, Hint: hint}
+}
+
+func damagedErr(p, member string, err error, hint string) error {
+	return &datasets.DataError{Kind: datasets.ErrDamaged, Path: p, Member: member, Index: -1, Err: err, Hint: hint}
+}
