@@ -469,7 +469,9 @@ func (f *Folder) list() error {
 		sort.Strings(f.files)
 		if len(f.files) == 0 {
 			msg, hint := "no "+imageExtList+" images", "put the images in this folder, or in one subfolder per class"
-			if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return isShardName(e.Name()) }) {
+			if what, do := convertible(f.dir, entries); what != "" {
+				msg, hint = msg+": it holds "+what, do
+			} else if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return isShardName(e.Name()) }) {
 				hint = "it holds .tar files: read WebDataset shards as shards (-dataset shards)"
 			} else if otherFormats(f.other) {
 				msg += ": it holds " + leftOut(f.other)

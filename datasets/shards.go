@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"io/fs"
 	"maps"
 	"math"
 	"math/rand/v2"
@@ -254,6 +255,10 @@ func shardPaths(pattern, split string) ([]string, error) {
 			return nil, usageErr(pattern, err, "give a folder of .tar shards or a pattern such as train-{000000..000146}.tar")
 		}
 		if !st.IsDir() {
+			if isILSVRCArchive(pattern) {
+				what, do := convertible(filepath.Dir(pattern), []os.DirEntry{fs.FileInfoToDirEntry(st)})
+				return nil, usageErr(pattern, errors.New("one of "+what), do)
+			}
 			return []string{pattern}, nil
 		}
 		dir, err := resolveSplit(pattern, split)
@@ -268,6 +273,10 @@ func shardPaths(pattern, split string) ([]string, error) {
 		if err != nil {
 			return nil, usageErr(dir, err, "")
 		}
+		if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return isILSVRCArchive(e.Name()) }) {
+			what, do := convertible(dir, entries)
+			return nil, usageErr(dir, errors.New("holds "+what), do)
+		}
 		for _, e := range entries {
 			if !hidden(e.Name()) && isShardName(e.Name()) && !entryIsDir(dir, e) {
 				paths = append(paths, filepath.Join(dir, e.Name()))
@@ -281,10 +290,13 @@ func shardPaths(pattern, split string) ([]string, error) {
 		}
 		if len(paths) == 0 {
 			hint := "give a folder of .tar shards or a pattern such as train-{000000..000146}.tar (go run ./datasets/mkshards writes them)"
-			if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return !hidden(e.Name()) && (isImageFile(e.Name()) || entryIsDir(dir, e)) }) {
+			msg := "no .tar shards"
+			if what, do := convertible(dir, entries); what != "" {
+				msg, hint = msg+": it holds "+what, do
+			} else if slices.ContainsFunc(entries, func(e os.DirEntry) bool { return !hidden(e.Name()) && (isImageFile(e.Name()) || entryIsDir(dir, e)) }) {
 				hint = "it holds images or folders, not shards: read it as an image folder (-dataset folder), or write shards from it with go run ./datasets/mkshards"
 			}
-			return nil, usageErr(dir, errors.New("no .tar shards"), hint)
+			return nil, usageErr(dir, errors.New(msg), hint)
 		}
 		return paths, nil
 	}

@@ -37,8 +37,8 @@ import (
 
 // The archives' names, as image-net.org gives them (and torchvision looks for them).
 const (
-	TrainArchive  = "ILSVRC2012_img_train.tar"
-	ValArchive    = "ILSVRC2012_img_val.tar"
+	TrainArchive  = datasets.ILSVRCTrainArchive
+	ValArchive    = datasets.ILSVRCValArchive
 	DevkitArchive = "ILSVRC2012_devkit_t12.tar.gz"
 	// DevkitFolder is the development kit extracted: a folder that holds data/meta.mat.
 	DevkitFolder = "ILSVRC2012_devkit_t12"
@@ -214,11 +214,11 @@ func (d *Devkit) Classes() []string {
 type Set struct {
 	path    string
 	classes []string
-	images  []image // in the archive's order (the validation archive's: by name)
+	images  []entry // in the archive's order (the validation archive's: by name)
 }
 
-// image is one image of an archive: where its bytes lie.
-type image struct {
+// entry is one image of an archive: where its bytes lie.
+type entry struct {
 	member string // its name in messages: "n01440764.tar:n01440764_10026.JPEG", or the file name
 	key    string
 	label  int32
@@ -284,7 +284,7 @@ func OpenTrain(p string, devkit *Devkit, progress func(done, total int)) (*Set, 
 		s.classes = append(s.classes, c.wnid)
 	}
 	// Each class's tar is listed by its headers alone, in parallel: their contents are skipped.
-	lists := make([][]image, len(classes))
+	lists := make([][]entry, len(classes))
 	errs := make([]error, len(classes))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -334,10 +334,10 @@ func OpenTrain(p string, devkit *Devkit, progress func(done, total int)) (*Set, 
 // listTar lists the images of the tar that lies in f at offset (size bytes), labelled label, their
 // keys prefixed with wnid where their names are not. member names the tar in messages ("" for the
 // archive itself).
-func listTar(f *os.File, offset, size int64, member, wnid string, label int32) ([]image, error) {
+func listTar(f *os.File, offset, size int64, member, wnid string, label int32) ([]entry, error) {
 	r := io.NewSectionReader(f, offset, size)
 	tr := tar.NewReader(r)
-	var images []image
+	var images []entry
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -365,7 +365,7 @@ func listTar(f *os.File, offset, size int64, member, wnid string, label int32) (
 		if member != "" {
 			name = member + ":" + name
 		}
-		images = append(images, image{member: name, key: stem, label: label, offset: offset + at, size: h.Size})
+		images = append(images, entry{member: name, key: stem, label: label, offset: offset + at, size: h.Size})
 	}
 }
 
@@ -392,7 +392,7 @@ func OpenVal(p string, devkit *Devkit, classes []string) (*Set, error) {
 	if err != nil {
 		return nil, damagedErr(p, "", err, "download it again")
 	}
-	slices.SortFunc(images, func(a, b image) int { return strings.Compare(a.member, b.member) })
+	slices.SortFunc(images, func(a, b entry) int { return strings.Compare(a.member, b.member) })
 	for i := 1; i < len(images); i++ {
 		if images[i].member == images[i-1].member {
 			return nil, usageErr(p, fmt.Errorf("holds %s twice", images[i].member), "download it again")
@@ -418,11 +418,11 @@ func OpenVal(p string, devkit *Devkit, classes []string) (*Set, error) {
 	return &Set{path: p, classes: classes, images: images}, nil
 }
 
-// readers and window are the images read at once and those read ahead of the one written.
-const (
-	readers = 8
-	window  = 64
-)
+// readers are the images read at once, window those read ahead of the one written (a variable
+// for the benchmark).
+var readers = 8
+
+const window = 64
 
 // Samples yields the images as shard samples: their bytes (those whose header is not an image's
 // are bad images), an extension from their format, and their class numbers. Unless noShuffle, in
