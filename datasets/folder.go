@@ -178,8 +178,12 @@ func missingSplit(root, split string, has func(name string) bool) error {
 // (Train/, VAL/: from archives made on Windows, or for Kaggle), which a case-sensitive file system
 // does not find as train/, val/ and test/: read as class folders, the splits would be the classes.
 // It takes a folder for training's and one for the held-out split (either in another case) to be
-// splits: one class folder named "Train" (of trains) is not.
+// splits: one class folder named "Train" (of trains) is not. It refuses the top folder of Kaggle's
+// copy of ImageNet too, naming the folder of its images (ILSVRC/Data/CLS-LOC).
 func CheckSplitNames(root string) error {
+	if err := kaggleRootErr(root); err != nil {
+		return err
+	}
 	entries, err := os.ReadDir(root)
 	if err != nil {
 		return nil // listing root reports it
@@ -416,6 +420,11 @@ func labelTable(dir string, labels FolderLabels) (*metadataTable, error) {
 		return readLabelTable(labels)
 	}
 	file, err := findMetadata(dir)
+	if file == "" && err == nil && labels.SplitColumn == "" {
+		if solution := kaggleSolution(dir); solution != "" {
+			return readKaggleSolution(solution)
+		}
+	}
 	if file == "" || err != nil {
 		return nil, err
 	}
