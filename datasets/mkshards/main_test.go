@@ -823,3 +823,29 @@ func TestILSVRC(t *testing.T) {
 		}
 	}
 }
+
+// TestKaggleImageNet: Kaggle's copy of ImageNet is written from its CLS-LOC folder, val/ labelled
+// by LOC_val_solution.csv three folders up (numbered by train/'s classes) and test/ unlabelled;
+// the download's top folder is refused, naming the folder to give.
+func TestKaggleImageNet(t *testing.T) {
+	root := t.TempDir()
+	images := filepath.Join(root, "ILSVRC", "Data", "CLS-LOC")
+	writeImages(t, filepath.Join(images, "train", "n01440764"), 2)
+	writeImages(t, filepath.Join(images, "train", "n02119789"), 2)
+	writeImages(t, filepath.Join(images, "test"), 2)
+	writeImages(t, filepath.Join(images, "val"), 3) // a.png, b.png, c.png
+	os.WriteFile(filepath.Join(root, "LOC_val_solution.csv"), []byte("ImageId,PredictionString\nb,n01440764 0 0 1 1\nc,n02119789 0 0 2 2 n02119789 1 1 2 2\na,n02119789 1 1 3 3\n"), 0o644)
+	out := filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", images, "-out", out, "-no-shuffle"); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	if got := shardLabels(t, filepath.Join(out, "val")); got != "1 0 1" {
+		t.Errorf("val labels %q, want 1 0 1 (a, b, c: n02119789, n01440764, n02119789)", got)
+	}
+	if got := shardLabels(t, filepath.Join(out, "test")); got != "" {
+		t.Errorf("test labels %q, want none", got)
+	}
+	if code, stderr := runStderr(t, "-in", root, "-out", t.TempDir()); code != 2 || !strings.Contains(stderr, "give "+images+" instead") {
+		t.Errorf("the top folder: exit %d, %s", code, stderr)
+	}
+}
