@@ -10,14 +10,6 @@ import (
 	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 )
 
-// ImageNet's image archives as image-net.org distributes them (ILSVRC2012): a tar of one tar per
-// class, and a tar of the validation images. They are not WebDataset shards; mkshards writes
-// them as shards (datasets/ilsvrc).
-const (
-	ILSVRCTrainArchive = "ILSVRC2012_img_train.tar"
-	ILSVRCValArchive   = "ILSVRC2012_img_val.tar"
-)
-
 // convertibleExts are the extensions of the data set files that mkshards writes as shards, and
 // what they are.
 var convertibleExts = map[string]string{".parquet": "Parquet", ".arrow": "Arrow", ".tfrecord": "TFRecord", ".tfrecords": "TFRecord"}

@@ -100,7 +100,6 @@ import (
 
 	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/datasets/hfdata"
-	"github.com/gomlx-ssl/vicreg/datasets/ilsvrc"
 	"github.com/gomlx-ssl/vicreg/datasets/tfrecord"
 	"github.com/gomlx-ssl/vicreg/internal/flagargs"
 	"github.com/gomlx-ssl/vicreg/internal/progress"
@@ -179,10 +178,10 @@ func run(args []string) int {
 			return report(err)
 		}
 	}
-	var archives ilsvrc.Archives // ImageNet's ILSVRC2012 archives
+	var archives datasets.ILSVRCArchives // ImageNet's ILSVRC2012 archives
 	var imagenet bool
 	if len(hfSplits) == 0 && len(tfSplits) == 0 {
-		archives, imagenet = ilsvrc.Find(*in)
+		archives, imagenet = datasets.FindILSVRC(*in)
 	}
 	var splits []string
 	// The options of a folder whose held-out images -val-percent or -split-column choose, and the
@@ -209,7 +208,7 @@ func run(args []string) int {
 		}
 		if archives.Val != "" && archives.Devkit == "" {
 			return usage("%s holds %s but not the development kit that labels its images (%s, from image-net.org, or the folder it extracts to): put it beside the archives, or move %s away to write the training images alone",
-				*in, ilsvrc.ValArchive, ilsvrc.DevkitArchive, ilsvrc.ValArchive)
+				*in, datasets.ILSVRCValArchive, datasets.ILSVRCDevkitArchive, datasets.ILSVRCValArchive)
 		}
 		files = "ImageNet's ILSVRC2012 archives"
 	}
@@ -271,22 +270,22 @@ func run(args []string) int {
 	sources := make([]source, len(splits))
 	var train *hfdata.Set
 	var trainRecords *tfrecord.Set
-	var devkit *ilsvrc.Devkit
+	var devkit *datasets.ILSVRCDevkit
 	var trainClasses []string // the ILSVRC2012 training archive's
 	if archives.Devkit != "" {
-		if devkit, err = ilsvrc.ReadDevkit(archives.Devkit); err != nil {
+		if devkit, err = datasets.ReadILSVRCDevkit(archives.Devkit); err != nil {
 			return report(err)
 		}
 	}
 	for i, split := range splits {
 		if imagenet {
 			start := time.Now()
-			var set *ilsvrc.Set
+			var set *datasets.ILSVRC
 			var err error
 			archive := archives.Train
 			if split == "train" {
 				var bar *progress.Bar // made once the class tars are counted
-				set, err = ilsvrc.OpenTrain(archive, devkit, func(done, total int) {
+				set, err = datasets.OpenILSVRCTrain(archive, devkit, func(done, total int) {
 					if bar == nil {
 						bar = progress.New("listing "+filepath.Base(archive), int64(total), 0, progress.Options{Logger: logger, Unit: "classes"})
 					}
@@ -300,7 +299,7 @@ func run(args []string) int {
 				}
 			} else {
 				archive = archives.Val
-				set, err = ilsvrc.OpenVal(archive, devkit, trainClasses)
+				set, err = datasets.OpenILSVRCVal(archive, devkit, trainClasses)
 			}
 			if err != nil {
 				return report(err)

@@ -763,10 +763,10 @@ func TestTFRecord(t *testing.T) {
 
 // TestILSVRC: a folder of ImageNet's ILSVRC2012 archives is written as train/ and val/ shards
 // whose images and labels are those torchvision's ImageNet reads from the archives
-// (../ilsvrc/testdata/expected.json), the classes (WNIDs) in classes.txt; the validation archive
+// (../testdata/ilsvrc/expected.json), the classes (WNIDs) in classes.txt; the validation archive
 // without the development kit, and a label table or column, are refused.
 func TestILSVRC(t *testing.T) {
-	testdata := filepath.Join("..", "ilsvrc", "testdata")
+	testdata := filepath.Join("..", "testdata", "ilsvrc")
 	raw, err := os.ReadFile(filepath.Join(testdata, "expected.json"))
 	if err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
-package ilsvrc
+package datasets
 
 import (
 	"archive/tar"
@@ -15,15 +15,15 @@ import (
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
 )
 
-// writeTrainArchive writes an ILSVRC2012_img_train.tar of classes class tars of perClass images
+// writeILSVRCTrainArchive writes an ILSVRC2012_img_train.tar of classes class tars of perClass images
 // of size bytes each (a small JPEG, then padding: the header is what is checked) into dir.
-func writeTrainArchive(b *testing.B, dir string, classes, perClass, size int) string {
+func writeILSVRCTrainArchive(b *testing.B, dir string, classes, perClass, size int) string {
 	var jpg bytes.Buffer
 	if err := jpeg.Encode(&jpg, image.NewGray(image.Rect(0, 0, 16, 16)), nil); err != nil {
 		b.Fatal(err)
 	}
 	img := append(jpg.Bytes(), make([]byte, size-jpg.Len())...)
-	p := filepath.Join(dir, TrainArchive)
+	p := filepath.Join(dir, ILSVRCTrainArchive)
 	f, err := os.Create(p)
 	if err != nil {
 		b.Fatal(err)
@@ -50,38 +50,38 @@ func writeTrainArchive(b *testing.B, dir string, classes, perClass, size int) st
 	return p
 }
 
-// torchvisionTimed says that BenchmarkTrainArchive has timed torchvision once.
-var torchvisionTimed bool
+// ilsvrcTorchvisionTimed says that BenchmarkILSVRCTrainArchive has timed torchvision once.
+var ilsvrcTorchvisionTimed bool
 
-// BenchmarkTrainArchive times what mkshards reads of a training archive of 50 class tars of 40
-// images of 100 KB (200 MB, in the page cache): the listing of its tar headers (OpenTrain), then
+// BenchmarkILSVRCTrainArchive times what mkshards reads of a training archive of 50 class tars of 40
+// images of 100 KB (200 MB, in the page cache): the listing of its tar headers (OpenILSVRCTrain), then
 // every image, shuffled over the split (Samples), with 1 and with 8 reads at once. Beside it,
 // once, where VICREG_ILSVRC_PYTHON names a python3 with torchvision, what torchvision does before
-// it can read the same archive: parse_train_archive, which extracts it (testdata/extract_time.py).
+// it can read the same archive: parse_train_archive, which extracts it (testdata/ilsvrc/extract_time.py).
 // With VICREG_ILSVRC_COLD=1 (as root) the archive is 100 class tars of 100 images, and the page
 // cache is dropped before each pass: the reads are the disk's. Run:
-// VICREG_ILSVRC_PYTHON=/usr/bin/python3 go test -run '^$' -bench TrainArchive -benchtime 5x ./datasets/ilsvrc/
-func BenchmarkTrainArchive(b *testing.B) {
+// VICREG_ILSVRC_PYTHON=/usr/bin/python3 go test -run '^$' -bench ILSVRCTrainArchive -benchtime 5x ./datasets/
+func BenchmarkILSVRCTrainArchive(b *testing.B) {
 	classes, perClass, size := 50, 40, 100<<10
 	cold := os.Getenv("VICREG_ILSVRC_COLD") == "1"
 	if cold {
 		classes, perClass = 100, 100
 	}
-	p := writeTrainArchive(b, b.TempDir(), classes, perClass, size)
+	p := writeILSVRCTrainArchive(b, b.TempDir(), classes, perClass, size)
 	for _, r := range []int{1, 8} {
 		b.Run(fmt.Sprintf("readers=%d", r), func(b *testing.B) {
-			defer func(old int) { readers = old }(readers)
-			readers = r
+			defer func(old int) { archiveReaders = old }(archiveReaders)
+			archiveReaders = r
 			var listing float64
 			b.ResetTimer()
 			for i := range b.N {
 				if cold {
 					b.StopTimer()
-					dropCaches(b)
+					dropPageCache(b)
 					b.StartTimer()
 				}
 				start := b.Elapsed()
-				s, err := OpenTrain(p, nil, nil)
+				s, err := OpenILSVRCTrain(p, nil, nil)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -111,14 +111,14 @@ func BenchmarkTrainArchive(b *testing.B) {
 	}
 	if py := os.Getenv("VICREG_ILSVRC_PYTHON"); py != "" {
 		b.Run("torchvision", func(b *testing.B) { // its own timing, once: ns/op counts Python's start too
-			if torchvisionTimed {
+			if ilsvrcTorchvisionTimed {
 				return
 			}
-			torchvisionTimed = true
+			ilsvrcTorchvisionTimed = true
 			if cold {
-				dropCaches(b)
+				dropPageCache(b)
 			}
-			out, err := exec.Command(py, filepath.Join("testdata", "extract_time.py"), p).CombinedOutput()
+			out, err := exec.Command(py, filepath.Join("testdata", "ilsvrc", "extract_time.py"), p).CombinedOutput()
 			if err != nil {
 				b.Fatalf("%s extract_time.py: %v\n%s", py, err, out)
 			}
@@ -127,8 +127,8 @@ func BenchmarkTrainArchive(b *testing.B) {
 	}
 }
 
-// dropCaches writes back and drops the page cache (root only).
-func dropCaches(b *testing.B) {
+// dropPageCache writes back and drops the page cache (root only).
+func dropPageCache(b *testing.B) {
 	if err := exec.Command("sync").Run(); err != nil {
 		b.Fatal(err)
 	}

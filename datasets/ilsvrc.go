@@ -1,17 +1,18 @@
-// Package ilsvrc reads ImageNet's ILSVRC2012 archives as image-net.org distributes them, for
-// mkshards to write them as WebDataset shards without extracting them first: the training
-// images (ILSVRC2012_img_train.tar, a tar of one tar per class, WNID.tar), the validation images
-// (ILSVRC2012_img_val.tar, one flat tar) and the development kit (ILSVRC2012_devkit_t12.tar.gz,
-// whose data/meta.mat names the classes and whose data/ILSVRC2012_validation_ground_truth.txt
-// labels the validation images). The folder that holds them is the root that torchvision's
-// datasets.ImageNet takes, and the splits read here are its splits: the same images, numbered as
-// it numbers them (the classes are the WNIDs of the training archive's tars, sorted), the
-// validation images labelled as its parse_val_archive labels them.
+package datasets
+
+// ImageNet's ILSVRC2012 archives as image-net.org distributes them, read without extracting them:
+// the training images (ILSVRC2012_img_train.tar, a tar of one tar per class, WNID.tar), the
+// validation images (ILSVRC2012_img_val.tar, one flat tar) and the development kit
+// (ILSVRC2012_devkit_t12.tar.gz, whose data/meta.mat names the classes and whose
+// data/ILSVRC2012_validation_ground_truth.txt labels the validation images). The folder that holds
+// them is the root that torchvision's datasets.ImageNet takes, and the splits read here are its
+// splits: the same images, numbered as it numbers them (the classes are the WNIDs of the training
+// archive's tars, sorted), the validation images labelled as its parse_val_archive labels them.
 //
-// The archives are read in place: their tar headers once, to list the images (a 138 GB training
-// archive is not read whole for that), then each image where it lies, in any order. So the
-// images are shuffled across the whole split, not through a buffer.
-package ilsvrc
+// An archive is read in place: its tar headers once, to list the images (a 138 GB training archive
+// is not read whole for that), then each image where it lies, in any order. Open("folder") trains
+// on a folder of them directly (a random-access Source), and mkshards writes them as shards
+// (Samples), shuffled across the whole split rather than through a buffer.
 
 import (
 	"archive/tar"
@@ -31,29 +32,28 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/internal/matfile"
 )
 
 // The archives' names, as image-net.org gives them (and torchvision looks for them).
 const (
-	TrainArchive  = datasets.ILSVRCTrainArchive
-	ValArchive    = datasets.ILSVRCValArchive
-	DevkitArchive = "ILSVRC2012_devkit_t12.tar.gz"
-	// DevkitFolder is the development kit extracted: a folder that holds data/meta.mat.
-	DevkitFolder = "ILSVRC2012_devkit_t12"
+	ILSVRCTrainArchive  = "ILSVRC2012_img_train.tar"
+	ILSVRCValArchive    = "ILSVRC2012_img_val.tar"
+	ILSVRCDevkitArchive = "ILSVRC2012_devkit_t12.tar.gz"
+	// ILSVRCDevkitFolder is the development kit extracted: a folder that holds data/meta.mat.
+	ILSVRCDevkitFolder = "ILSVRC2012_devkit_t12"
 )
 
-// Archives are the archives found in a folder; "" for each that is not there.
-type Archives struct {
+// ILSVRCArchives are the archives found in a folder; "" for each that is not there.
+type ILSVRCArchives struct {
 	Train, Val string
 	// Devkit is the development kit's archive, or the folder it was extracted to.
 	Devkit string
 }
 
-// Find looks for the archives in dir. ok is false when dir holds neither image archive: it is
+// FindILSVRC looks for the archives in dir. ok is false when dir holds neither image archive: it is
 // then not an ILSVRC2012 folder.
-func Find(dir string) (a Archives, ok bool) {
+func FindILSVRC(dir string) (a ILSVRCArchives, ok bool) {
 	at := func(name string, folder bool) string {
 		p := filepath.Join(dir, name)
 		if st, err := os.Stat(p); err == nil && st.IsDir() == folder {
@@ -61,15 +61,15 @@ func Find(dir string) (a Archives, ok bool) {
 		}
 		return ""
 	}
-	a = Archives{Train: at(TrainArchive, false), Val: at(ValArchive, false), Devkit: at(DevkitArchive, false)}
+	a = ILSVRCArchives{Train: at(ILSVRCTrainArchive, false), Val: at(ILSVRCValArchive, false), Devkit: at(ILSVRCDevkitArchive, false)}
 	if a.Devkit == "" {
-		a.Devkit = at(DevkitFolder, true)
+		a.Devkit = at(ILSVRCDevkitFolder, true)
 	}
 	return a, a.Train != "" || a.Val != ""
 }
 
-// Devkit is what the development kit says of the classes and of the validation images.
-type Devkit struct {
+// ILSVRCDevkit is what the development kit says of the classes and of the validation images.
+type ILSVRCDevkit struct {
 	// Path is the archive or folder it was read from.
 	Path string
 	// WNIDs are the classes' WordNet IDs by their ILSVRC2012_ID (the leaf synsets of meta.mat).
@@ -82,17 +82,17 @@ type Devkit struct {
 
 // The devkit's files, under its top folder.
 const (
-	metaFile        = "data/meta.mat"
-	groundTruthFile = "data/ILSVRC2012_validation_ground_truth.txt"
+	ilsvrcMetaFile        = "data/meta.mat"
+	ilsvrcGroundTruthFile = "data/ILSVRC2012_validation_ground_truth.txt"
 )
 
-// ReadDevkit reads the development kit at p: its archive (.tar.gz) or the folder it was extracted
+// ReadILSVRCDevkit reads the development kit at p: its archive (.tar.gz) or the folder it was extracted
 // to. The classes are meta.mat's synsets without children (num_children 0), as torchvision
 // reads them.
-func ReadDevkit(p string) (*Devkit, error) {
+func ReadILSVRCDevkit(p string) (*ILSVRCDevkit, error) {
 	files := map[string][]byte{}
 	want := func(name string) string { // the devkit file that name is, or ""
-		for _, f := range []string{metaFile, groundTruthFile} {
+		for _, f := range []string{ilsvrcMetaFile, ilsvrcGroundTruthFile} {
 			if name == f || strings.HasSuffix(name, "/"+f) {
 				return f
 			}
@@ -100,22 +100,22 @@ func ReadDevkit(p string) (*Devkit, error) {
 		return ""
 	}
 	if st, err := os.Stat(p); err == nil && st.IsDir() {
-		for _, f := range []string{metaFile, groundTruthFile} {
+		for _, f := range []string{ilsvrcMetaFile, ilsvrcGroundTruthFile} {
 			data, err := os.ReadFile(filepath.Join(p, filepath.FromSlash(f)))
 			if err != nil {
-				return nil, usageErr(p, err, "give the development kit ILSVRC2012_devkit_t12.tar.gz as image-net.org has it, or the folder it extracts to")
+				return nil, archiveUsageErr(p, err, "give the development kit ILSVRC2012_devkit_t12.tar.gz as image-net.org has it, or the folder it extracts to")
 			}
 			files[f] = data
 		}
 	} else {
 		file, err := os.Open(p)
 		if err != nil {
-			return nil, usageErr(p, err, "give a readable ILSVRC2012_devkit_t12.tar.gz")
+			return nil, archiveUsageErr(p, err, "give a readable ILSVRC2012_devkit_t12.tar.gz")
 		}
 		defer file.Close()
 		z, err := gzip.NewReader(bufio.NewReader(file))
 		if err != nil {
-			return nil, damagedErr(p, "", fmt.Errorf("not a gzip file: %w", err), "download the development kit again")
+			return nil, archiveDamagedErr(p, "", fmt.Errorf("not a gzip file: %w", err), "download the development kit again")
 		}
 		tr := tar.NewReader(z)
 		for {
@@ -124,31 +124,31 @@ func ReadDevkit(p string) (*Devkit, error) {
 				break
 			}
 			if err != nil {
-				return nil, damagedErr(p, "", err, "download the development kit again")
+				return nil, archiveDamagedErr(p, "", err, "download the development kit again")
 			}
 			if f := want(path.Clean(h.Name)); f != "" && h.Typeflag == tar.TypeReg {
 				if files[f], err = io.ReadAll(tr); err != nil {
-					return nil, damagedErr(p, h.Name, err, "download the development kit again")
+					return nil, archiveDamagedErr(p, h.Name, err, "download the development kit again")
 				}
 			}
 		}
-		for _, f := range []string{metaFile, groundTruthFile} {
+		for _, f := range []string{ilsvrcMetaFile, ilsvrcGroundTruthFile} {
 			if files[f] == nil {
-				return nil, usageErr(p, fmt.Errorf("holds no %s/%s", DevkitFolder, f), "give the development kit of ILSVRC2012 (ILSVRC2012_devkit_t12.tar.gz), which has it")
+				return nil, archiveUsageErr(p, fmt.Errorf("holds no %s/%s", ILSVRCDevkitFolder, f), "give the development kit of ILSVRC2012 (ILSVRC2012_devkit_t12.tar.gz), which has it")
 			}
 		}
 	}
-	d := &Devkit{Path: p, WNIDs: map[int]string{}, Words: map[string]string{}}
-	if err := d.readMeta(files[metaFile]); err != nil {
-		return nil, damagedErr(p, metaFile, err, "download the development kit again")
+	d := &ILSVRCDevkit{Path: p, WNIDs: map[int]string{}, Words: map[string]string{}}
+	if err := d.readMeta(files[ilsvrcMetaFile]); err != nil {
+		return nil, archiveDamagedErr(p, ilsvrcMetaFile, err, "download the development kit again")
 	}
-	for i, line := range strings.Split(strings.TrimRight(string(files[groundTruthFile]), "\r\n"), "\n") {
+	for i, line := range strings.Split(strings.TrimRight(string(files[ilsvrcGroundTruthFile]), "\r\n"), "\n") {
 		id, err := strconv.Atoi(strings.TrimSpace(line))
 		if err == nil && d.WNIDs[id] == "" {
-			err = fmt.Errorf("%d is not the ILSVRC2012_ID of a class of %s", id, metaFile)
+			err = fmt.Errorf("%d is not the ILSVRC2012_ID of a class of %s", id, ilsvrcMetaFile)
 		}
 		if err != nil {
-			return nil, damagedErr(p, groundTruthFile, fmt.Errorf("line %d: %w", i+1, err), "download the development kit again")
+			return nil, archiveDamagedErr(p, ilsvrcGroundTruthFile, fmt.Errorf("line %d: %w", i+1, err), "download the development kit again")
 		}
 		d.ValIDs = append(d.ValIDs, id)
 	}
@@ -156,7 +156,7 @@ func ReadDevkit(p string) (*Devkit, error) {
 }
 
 // readMeta reads the classes from meta.mat's synsets.
-func (d *Devkit) readMeta(data []byte) error {
+func (d *ILSVRCDevkit) readMeta(data []byte) error {
 	vars, err := matfile.Decode(data)
 	if err != nil {
 		return err
@@ -201,7 +201,7 @@ func (d *Devkit) readMeta(data []byte) error {
 }
 
 // Classes are the devkit's classes' WNIDs, sorted.
-func (d *Devkit) Classes() []string {
+func (d *ILSVRCDevkit) Classes() []string {
 	var c []string
 	for _, w := range d.WNIDs {
 		c = append(c, w)
@@ -210,15 +210,15 @@ func (d *Devkit) Classes() []string {
 	return c
 }
 
-// Set is a split: the images of one archive, listed.
-type Set struct {
+// ILSVRC is a split: the images of one archive, listed.
+type ILSVRC struct {
 	path    string
 	classes []string
-	images  []entry // in the archive's order (the validation archive's: by name)
+	images  []archiveImage // in the archive's order (the validation archive's: by name)
 }
 
-// entry is one image of an archive: where its bytes lie.
-type entry struct {
+// archiveImage is one image of an archive: where its bytes lie.
+type archiveImage struct {
 	member string // its name in messages: "n01440764.tar:n01440764_10026.JPEG", or the file name
 	key    string
 	label  int32
@@ -227,18 +227,18 @@ type entry struct {
 }
 
 // Len is the number of images.
-func (s *Set) Len() int { return len(s.images) }
+func (s *ILSVRC) Len() int { return len(s.images) }
 
 // Classes are the class names (WNIDs), in the order of the labels.
-func (s *Set) Classes() []string { return s.classes }
+func (s *ILSVRC) Classes() []string { return s.classes }
 
-// OpenTrain lists the training archive at p: each class's tar (WNID.tar) and the images in it.
+// OpenILSVRCTrain lists the training archive at p: each class's tar (WNID.tar) and the images in it.
 // The classes are the WNIDs, sorted; with a devkit (nil: none), each must be one of its classes.
 // The class tars are listed in parallel; progress (nil: none) is told how many are done.
-func OpenTrain(p string, devkit *Devkit, progress func(done, total int)) (*Set, error) {
+func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, progress func(done, total int)) (*ILSVRC, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, usageErr(p, err, "give a readable "+TrainArchive)
+		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCTrainArchive)
 	}
 	defer f.Close()
 	type class struct {
@@ -253,7 +253,7 @@ func OpenTrain(p string, devkit *Devkit, progress func(done, total int)) (*Set, 
 			break
 		}
 		if err != nil {
-			return nil, damagedErr(p, "", fmt.Errorf("reading its tar headers: %w", err), "download it again")
+			return nil, archiveDamagedErr(p, "", fmt.Errorf("reading its tar headers: %w", err), "download it again")
 		}
 		if h.Typeflag == tar.TypeDir {
 			continue
@@ -261,30 +261,30 @@ func OpenTrain(p string, devkit *Devkit, progress func(done, total int)) (*Set, 
 		name := path.Base(h.Name)
 		wnid, ok := strings.CutSuffix(name, ".tar")
 		if h.Typeflag != tar.TypeReg || !ok || wnid == "" {
-			return nil, usageErr(p, fmt.Errorf("member %s is not a class's tar (WNID.tar)", h.Name), "give ImageNet's "+TrainArchive+", whose members are one tar per class")
+			return nil, archiveUsageErr(p, fmt.Errorf("member %s is not a class's tar (WNID.tar)", h.Name), "give ImageNet's "+ILSVRCTrainArchive+", whose members are one tar per class")
 		}
 		if devkit != nil && devkit.Words[wnid] == "" {
-			return nil, usageErr(p, fmt.Errorf("class %s is not a class of the development kit %s", wnid, devkit.Path), "give the archives of one release (ILSVRC2012)")
+			return nil, archiveUsageErr(p, fmt.Errorf("class %s is not a class of the development kit %s", wnid, devkit.Path), "give the archives of one release (ILSVRC2012)")
 		}
 		offset, err := f.Seek(0, io.SeekCurrent)
 		if err != nil {
-			return nil, damagedErr(p, h.Name, err, "")
+			return nil, archiveDamagedErr(p, h.Name, err, "")
 		}
 		classes = append(classes, class{wnid, offset, h.Size})
 	}
 	if len(classes) == 0 {
-		return nil, usageErr(p, errors.New("holds no class tar"), "give ImageNet's "+TrainArchive)
+		return nil, archiveUsageErr(p, errors.New("holds no class tar"), "give ImageNet's "+ILSVRCTrainArchive)
 	}
 	slices.SortFunc(classes, func(a, b class) int { return strings.Compare(a.wnid, b.wnid) })
-	s := &Set{path: p}
+	s := &ILSVRC{path: p}
 	for i, c := range classes {
 		if i > 0 && c.wnid == classes[i-1].wnid {
-			return nil, usageErr(p, fmt.Errorf("holds %s.tar twice", c.wnid), "download it again")
+			return nil, archiveUsageErr(p, fmt.Errorf("holds %s.tar twice", c.wnid), "download it again")
 		}
 		s.classes = append(s.classes, c.wnid)
 	}
 	// Each class's tar is listed by its headers alone, in parallel: their contents are skipped.
-	lists := make([][]entry, len(classes))
+	lists := make([][]archiveImage, len(classes))
 	errs := make([]error, len(classes))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -300,7 +300,7 @@ func OpenTrain(p string, devkit *Devkit, progress func(done, total int)) (*Set, 
 					return
 				}
 				c := classes[k]
-				lists[k], errs[k] = listTar(f, c.offset, c.size, c.wnid+".tar", c.wnid, int32(k))
+				lists[k], errs[k] = listArchiveTar(f, c.offset, c.size, c.wnid+".tar", c.wnid, int32(k))
 				mu.Lock()
 				done++
 				if progress != nil {
@@ -313,7 +313,7 @@ func OpenTrain(p string, devkit *Devkit, progress func(done, total int)) (*Set, 
 	wg.Wait()
 	for k, err := range errs {
 		if err != nil {
-			return nil, damagedErr(p, classes[k].wnid+".tar", err, "download it again")
+			return nil, archiveDamagedErr(p, classes[k].wnid+".tar", err, "download it again")
 		}
 		s.images = append(s.images, lists[k]...)
 	}
@@ -325,19 +325,19 @@ func OpenTrain(p string, devkit *Devkit, progress func(done, total int)) (*Set, 
 	slices.Sort(keys)
 	for i := 1; i < len(keys); i++ {
 		if keys[i] == keys[i-1] {
-			return nil, usageErr(p, fmt.Errorf("holds two images of key %s (one file name twice in a class tar?)", keys[i]), "download it again")
+			return nil, archiveUsageErr(p, fmt.Errorf("holds two images of key %s (one file name twice in a class tar?)", keys[i]), "download it again")
 		}
 	}
 	return s, nil
 }
 
-// listTar lists the images of the tar that lies in f at offset (size bytes), labelled label, their
+// listArchiveTar lists the images of the tar that lies in f at offset (size bytes), labelled label, their
 // keys prefixed with wnid where their names are not. member names the tar in messages ("" for the
 // archive itself).
-func listTar(f *os.File, offset, size int64, member, wnid string, label int32) ([]entry, error) {
+func listArchiveTar(f *os.File, offset, size int64, member, wnid string, label int32) ([]archiveImage, error) {
 	r := io.NewSectionReader(f, offset, size)
 	tr := tar.NewReader(r)
-	var images []entry
+	var images []archiveImage
 	for {
 		h, err := tr.Next()
 		if err == io.EOF {
@@ -365,41 +365,41 @@ func listTar(f *os.File, offset, size int64, member, wnid string, label int32) (
 		if member != "" {
 			name = member + ":" + name
 		}
-		images = append(images, entry{member: name, key: stem, label: label, offset: offset + at, size: h.Size})
+		images = append(images, archiveImage{member: name, key: stem, label: label, offset: offset + at, size: h.Size})
 	}
 }
 
-// OpenVal lists the validation archive at p and labels its images by devkit's ground truth: the
+// OpenILSVRCVal lists the validation archive at p and labels its images by devkit's ground truth: the
 // images sorted by name, the first labelled by the ground truth's first line, and so on
 // (torchvision's parse_val_archive). The labels number classes (the training split's, so that a
 // label means one class in both; nil: the devkit's classes); a validation image of a class
 // that classes lacks is refused, as are a count of images other than the ground truth's and a
 // file name twice.
-func OpenVal(p string, devkit *Devkit, classes []string) (*Set, error) {
+func OpenILSVRCVal(p string, devkit *ILSVRCDevkit, classes []string) (*ILSVRC, error) {
 	if classes == nil {
 		classes = devkit.Classes()
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, usageErr(p, err, "give a readable "+ValArchive)
+		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCValArchive)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, usageErr(p, err, "")
+		return nil, archiveUsageErr(p, err, "")
 	}
-	images, err := listTar(f, 0, st.Size(), "", "", -1)
+	images, err := listArchiveTar(f, 0, st.Size(), "", "", -1)
 	if err != nil {
-		return nil, damagedErr(p, "", err, "download it again")
+		return nil, archiveDamagedErr(p, "", err, "download it again")
 	}
-	slices.SortFunc(images, func(a, b entry) int { return strings.Compare(a.member, b.member) })
+	slices.SortFunc(images, func(a, b archiveImage) int { return strings.Compare(a.member, b.member) })
 	for i := 1; i < len(images); i++ {
 		if images[i].member == images[i-1].member {
-			return nil, usageErr(p, fmt.Errorf("holds %s twice", images[i].member), "download it again")
+			return nil, archiveUsageErr(p, fmt.Errorf("holds %s twice", images[i].member), "download it again")
 		}
 	}
 	if len(images) != len(devkit.ValIDs) {
-		return nil, usageErr(p, fmt.Errorf("holds %d images, but the development kit's ground truth labels %d", len(images), len(devkit.ValIDs)),
+		return nil, archiveUsageErr(p, fmt.Errorf("holds %d images, but the development kit's ground truth labels %d", len(images), len(devkit.ValIDs)),
 			"give the validation archive and the development kit of one release (ILSVRC2012)")
 	}
 	number := map[string]int32{}
@@ -410,38 +410,38 @@ func OpenVal(p string, devkit *Devkit, classes []string) (*Set, error) {
 		wnid := devkit.WNIDs[devkit.ValIDs[i]]
 		k, ok := number[wnid]
 		if !ok {
-			return nil, usageErr(p, fmt.Errorf("%s is of class %s, which the training archive lacks", images[i].member, wnid),
+			return nil, archiveUsageErr(p, fmt.Errorf("%s is of class %s, which the training archive lacks", images[i].member, wnid),
 				"give the training archive of the same classes")
 		}
 		images[i].label = k
 	}
-	return &Set{path: p, classes: classes, images: images}, nil
+	return &ILSVRC{path: p, classes: classes, images: images}, nil
 }
 
-// readers are the images read at once, window those read ahead of the one written (a variable
-// for the benchmark).
-var readers = 8
+// archiveReaders are the images read at once, archiveWindow those read ahead of the one written
+// (a variable for the benchmark).
+var archiveReaders = 8
 
-const window = 64
+const archiveWindow = 64
 
 // Samples yields the images as shard samples: their bytes (those whose header is not an image's
 // are bad images), an extension from their format, and their class numbers. Unless noShuffle, in
 // an order drawn from seed over the whole split (buffer, the shuffle buffer of data sets read
 // only in order, is not needed). A read that fails yields a sample whose Err says so, and nothing
 // after it.
-func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets.ShardSample] {
-	return func(yield func(datasets.ShardSample) bool) {
+func (s *ILSVRC) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[ShardSample] {
+	return func(yield func(ShardSample) bool) {
 		order := make([]int, len(s.images))
 		for i := range order {
 			order[i] = i
 		}
 		if !noShuffle {
-			rng := rand.New(rand.NewPCG(datasets.SplitMix64(seed^0x11f5), 0x11f5))
+			rng := rand.New(rand.NewPCG(SplitMix64(seed^0x11f5), 0x11f5))
 			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
 		}
 		f, err := os.Open(s.path)
 		if err != nil {
-			yield(datasets.ShardSample{Path: s.path, Index: -1, Err: damagedErr(s.path, "", err, "")})
+			yield(ShardSample{Path: s.path, Index: -1, Err: archiveDamagedErr(s.path, "", err, "")})
 			return
 		}
 		type result struct {
@@ -449,14 +449,14 @@ func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets
 			err  error
 		}
 		// Images are read by several readers at once (an archive on a network file system or a
-		// disk array serves several reads better than one), window of them ahead, and yielded in
+		// disk array serves several reads better than one), archiveWindow of them ahead, and yielded in
 		// order.
-		pending := make(chan chan result, window)
+		pending := make(chan chan result, archiveWindow)
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			defer close(pending)
-			sem := make(chan struct{}, readers)
+			sem := make(chan struct{}, archiveReaders)
 			for _, i := range order {
 				select {
 				case <-stop:
@@ -489,14 +489,14 @@ func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets
 		for _, i := range order {
 			r := <-<-pending
 			im := s.images[i]
-			x := datasets.ShardSample{Path: s.path, Member: im.member, Index: i, Key: im.key, Data: r.data, Label: im.label}
+			x := ShardSample{Path: s.path, Member: im.member, Index: i, Key: im.key, Data: r.data, Label: im.label}
 			if r.err != nil {
-				x.Err = damagedErr(s.path, im.member, fmt.Errorf("reading the image: %w", r.err), "")
+				x.Err = archiveDamagedErr(s.path, im.member, fmt.Errorf("reading the image: %w", r.err), "")
 				yield(x)
 				return
 			}
-			x.Ext = datasets.FormatExt(x.Data)
-			if _, _, err := datasets.ImageSize(x.Data); err != nil {
+			x.Ext = FormatExt(x.Data)
+			if _, _, err := ImageSize(x.Data); err != nil {
 				x.Bad = x.BadImage(err)
 			}
 			if !yield(x) {
@@ -506,10 +506,10 @@ func (s *Set) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets
 	}
 }
 
-func usageErr(p string, err error, hint string) error {
-	return &datasets.DataError{Kind: datasets.ErrUsage, Path: p, Index: -1, Err: err, Hint: hint}
+func archiveUsageErr(p string, err error, hint string) error {
+	return &DataError{Kind: ErrUsage, Path: p, Index: -1, Err: err, Hint: hint}
 }
 
-func damagedErr(p, member string, err error, hint string) error {
-	return &datasets.DataError{Kind: datasets.ErrDamaged, Path: p, Member: member, Index: -1, Err: err, Hint: hint}
+func archiveDamagedErr(p, member string, err error, hint string) error {
+	return &DataError{Kind: ErrDamaged, Path: p, Member: member, Index: -1, Err: err, Hint: hint}
 }

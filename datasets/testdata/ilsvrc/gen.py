@@ -1,8 +1,8 @@
 """Writes a miniature of ImageNet's ILSVRC2012 archives, and what torchvision's datasets.ImageNet
-reads from them, for the ilsvrc package's tests. Run with Debian's python3-torchvision,
+reads from them, for the tests of datasets/ilsvrc.go. Run with Debian's python3-torchvision,
 python3-scipy and python3-pil:
 
-    /usr/bin/python3 datasets/ilsvrc/testdata/gen.py
+    /usr/bin/python3 datasets/testdata/ilsvrc/gen.py
 
 The archives are laid out as image-net.org's: ILSVRC2012_img_train.tar holds one tar per class
 (not in WNID order), ILSVRC2012_img_val.tar the validation images (not in name order), and

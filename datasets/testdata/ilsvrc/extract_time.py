@@ -1,8 +1,8 @@
 """Times torchvision's parse_train_archive on the training archive given: the extraction that
 torchvision's ImageNet needs before it reads an image (its MD5 check left out, as the archive is
-not ImageNet's). BenchmarkTrainArchive runs it where VICREG_ILSVRC_PYTHON names this python3.
+not ImageNet's). BenchmarkILSVRCTrainArchive runs it where VICREG_ILSVRC_PYTHON names this python3.
 
-    /usr/bin/python3 datasets/ilsvrc/testdata/extract_time.py /path/to/ILSVRC2012_img_train.tar
+    /usr/bin/python3 datasets/testdata/ilsvrc/extract_time.py /path/to/ILSVRC2012_img_train.tar
 """
 import os
 import sys

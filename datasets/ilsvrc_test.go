@@ -1,0 +1,331 @@
+package datasets
+
+import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+var ilsvrcFixture = filepath.Join("testdata", "ilsvrc", "archives")
+
+// ilsvrcReference is testdata/ilsvrc/expected.json (gen.py): what torchvision's datasets.ImageNet reads from
+// the miniature archives.
+type ilsvrcReference struct {
+	Classes, Words []string
+	Train, Val     [][2]any // [SHA-256 of the image file, target]
+}
+
+func readILSVRCReference(t *testing.T) ilsvrcReference {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "ilsvrc", "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r ilsvrcReference
+	if err := json.Unmarshal(data, &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// archiveSamples reads every sample of s, as "SHA-256 label" sorted, with the samples in their order.
+func archiveSamples(t *testing.T, s *ILSVRC, seed uint64, noShuffle bool) (sorted []string, order []ShardSample) {
+	t.Helper()
+	for x := range s.Samples(seed, noShuffle, 0) {
+		if x.Err != nil || x.Bad != nil {
+			t.Fatalf("%s: %v %v", x.Member, x.Err, x.Bad)
+		}
+		sum := sha256.Sum256(x.Data)
+		sorted = append(sorted, hex.EncodeToString(sum[:])+" "+string(rune('0'+x.Label)))
+		order = append(order, x)
+	}
+	slices.Sort(sorted)
+	return sorted, order
+}
+
+func wantPairs(pairs [][2]any) []string {
+	var out []string
+	for _, p := range pairs {
+		out = append(out, p[0].(string)+" "+string(rune('0'+int(p[1].(float64)))))
+	}
+	slices.Sort(out)
+	return out
+}
+
+// openILSVRC opens both splits of the archives in dir, with their devkit.
+func openILSVRC(t *testing.T, dir string) (train, val *ILSVRC, dk *ILSVRCDevkit) {
+	t.Helper()
+	a, ok := FindILSVRC(dir)
+	if !ok {
+		t.Fatalf("FindILSVRC(%s) found no archives", dir)
+	}
+	dk, err := ReadILSVRCDevkit(a.Devkit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if train, err = OpenILSVRCTrain(a.Train, dk, nil); err != nil {
+		t.Fatal(err)
+	}
+	if val, err = OpenILSVRCVal(a.Val, dk, train.Classes()); err != nil {
+		t.Fatal(err)
+	}
+	return train, val, dk
+}
+
+// TestILSVRCMatchesTorchvision reads the miniature archives and compares each split's images and labels,
+// and the classes, with what torchvision's ImageNet reads from them (it extracts them first).
+func TestILSVRCMatchesTorchvision(t *testing.T) {
+	ref := readILSVRCReference(t)
+	train, val, dk := openILSVRC(t, ilsvrcFixture)
+	if !slices.Equal(train.Classes(), ref.Classes) || !slices.Equal(val.Classes(), ref.Classes) {
+		t.Errorf("classes %q and %q, torchvision's %q", train.Classes(), val.Classes(), ref.Classes)
+	}
+	for k, c := range ref.Classes {
+		if dk.Words[c] != ref.Words[k] {
+			t.Errorf("words of %s: %q, torchvision's %q", c, dk.Words[c], ref.Words[k])
+		}
+	}
+	for _, c := range []struct {
+		name string
+		set  *ILSVRC
+		want [][2]any
+	}{{"train", train, ref.Train}, {"val", val, ref.Val}} {
+		got, shuffled := archiveSamples(t, c.set, 1, false)
+		if !slices.Equal(got, wantPairs(c.want)) {
+			t.Errorf("%s: images and labels\n%q\ntorchvision's\n%q", c.name, got, wantPairs(c.want))
+		}
+		// Shuffling changes the order, not the samples; -no-shuffle keeps the archive's.
+		_, kept := archiveSamples(t, c.set, 1, true)
+		keys := func(xs []ShardSample) (k []string) {
+			for _, x := range xs {
+				k = append(k, x.Key)
+			}
+			return k
+		}
+		if slices.Equal(keys(shuffled), keys(kept)) {
+			t.Errorf("%s: the shuffled order is the archive's: %q", c.name, keys(kept))
+		}
+		if _, again := archiveSamples(t, c.set, 1, false); !slices.Equal(keys(again), keys(shuffled)) {
+			t.Errorf("%s: one seed gave two orders", c.name)
+		}
+		seen := map[string]bool{}
+		for _, x := range kept {
+			if seen[x.Key] || strings.Contains(x.Key, ".") {
+				t.Errorf("%s: key %q twice, or with a dot", c.name, x.Key)
+			}
+			seen[x.Key] = true
+		}
+	}
+	// The PNG named .JPEG (as one is in ImageNet's training set) is written as what it is.
+	_, order := archiveSamples(t, train, 0, true)
+	for _, x := range order {
+		wantExt := ".jpg"
+		if x.Key == "n01440764_1001" {
+			wantExt = ".png"
+		}
+		if x.Ext != wantExt {
+			t.Errorf("%s: extension %q, want %q", x.Member, x.Ext, wantExt)
+		}
+	}
+	// Validation images are labelled in the order of their file names, which the archive's is not
+	// (else the fixture would not test the sort).
+	f, err := os.Open(filepath.Join(ilsvrcFixture, ILSVRCValArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var names []string
+	for tr := tar.NewReader(f); ; {
+		h, err := tr.Next()
+		if err != nil {
+			break
+		}
+		names = append(names, h.Name)
+	}
+	if len(names) != len(ref.Val) || slices.IsSorted(names) {
+		t.Errorf("the validation archive holds %q: want %d images out of name order", names, len(ref.Val))
+	}
+}
+
+// TestILSVRCDevkitFolder reads the development kit extracted, as the archive.
+func TestILSVRCDevkitFolder(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{ILSVRCTrainArchive, ILSVRCValArchive} {
+		data, err := os.ReadFile(filepath.Join(ilsvrcFixture, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, name), data, 0o644)
+	}
+	for name, data := range ilsvrcDevkitFiles(t) {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, data, 0o644)
+	}
+	ref := readILSVRCReference(t)
+	train, val, _ := openILSVRC(t, dir)
+	if got, _ := archiveSamples(t, train, 0, false); !slices.Equal(got, wantPairs(ref.Train)) {
+		t.Errorf("train: %q, torchvision's %q", got, wantPairs(ref.Train))
+	}
+	if got, _ := archiveSamples(t, val, 0, false); !slices.Equal(got, wantPairs(ref.Val)) {
+		t.Errorf("val: %q, torchvision's %q", got, wantPairs(ref.Val))
+	}
+}
+
+// ilsvrcDevkitFiles are the files of the fixture's development kit, by their names in it.
+func ilsvrcDevkitFiles(t *testing.T) map[string][]byte {
+	t.Helper()
+	f, err := os.Open(filepath.Join(ilsvrcFixture, ILSVRCDevkitArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	z, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{}
+	tr := tar.NewReader(z)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return files
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.Typeflag == tar.TypeReg {
+			files[h.Name], _ = io.ReadAll(tr)
+		}
+	}
+}
+
+// writeTestTar writes a tar (gzipped when the name ends in .gz) of files, in the order of names.
+func writeTestTar(t *testing.T, path string, names []string, files map[string][]byte) {
+	t.Helper()
+	var b bytes.Buffer
+	var w io.Writer = &b
+	var z *gzip.Writer
+	if strings.HasSuffix(path, ".gz") {
+		z = gzip.NewWriter(&b)
+		w = z
+	}
+	tw := tar.NewWriter(w)
+	for _, n := range names {
+		tw.WriteHeader(&tar.Header{Name: n, Mode: 0o644, Size: int64(len(files[n])), Typeflag: tar.TypeReg})
+		tw.Write(files[n])
+	}
+	tw.Close()
+	if z != nil {
+		z.Close()
+	}
+	if err := os.WriteFile(path, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestILSVRCRefusals gives archives that do not fit each other, or are not ImageNet's, and checks each
+// error says what is wrong.
+func TestILSVRCRefusals(t *testing.T) {
+	ref := readILSVRCReference(t)
+	truthName := ILSVRCDevkitFolder + "/" + ilsvrcGroundTruthFile
+	devkitWith := func(t *testing.T, truth string) string {
+		files := ilsvrcDevkitFiles(t)
+		files[truthName] = []byte(truth)
+		p := filepath.Join(t.TempDir(), ILSVRCDevkitArchive)
+		writeTestTar(t, p, slices.Sorted(func(yield func(string) bool) {
+			for n := range files {
+				if !yield(n) {
+					return
+				}
+			}
+		}), files)
+		return p
+	}
+	val := filepath.Join(ilsvrcFixture, ILSVRCValArchive)
+	t.Run("ground truth of another count", func(t *testing.T) {
+		dk, err := ReadILSVRCDevkit(devkitWith(t, "1\n2\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = OpenILSVRCVal(val, dk, nil)
+		checkArchiveErr(t, err, ErrUsage, "holds 7 images, but the development kit's ground truth labels 2")
+	})
+	t.Run("ground truth of no class", func(t *testing.T) {
+		_, err := ReadILSVRCDevkit(devkitWith(t, "1\n4\n"))
+		checkArchiveErr(t, err, ErrDamaged, "line 2: 4 is not the ILSVRC2012_ID of a class")
+	})
+	t.Run("val class that train lacks", func(t *testing.T) {
+		dk, err := ReadILSVRCDevkit(filepath.Join(ilsvrcFixture, ILSVRCDevkitArchive))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = OpenILSVRCVal(val, dk, ref.Classes[:2])
+		checkArchiveErr(t, err, ErrUsage, "of class n02119789, which the training archive lacks")
+	})
+	t.Run("devkit without meta.mat", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), ILSVRCDevkitArchive)
+		writeTestTar(t, p, []string{"x/data/other.txt"}, map[string][]byte{"x/data/other.txt": []byte("1")})
+		_, err := ReadILSVRCDevkit(p)
+		checkArchiveErr(t, err, ErrUsage, "holds no ILSVRC2012_devkit_t12/data/meta.mat")
+	})
+	trainData, err := os.ReadFile(filepath.Join(ilsvrcFixture, ILSVRCTrainArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("train archive of images", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), ILSVRCTrainArchive)
+		writeTestTar(t, p, []string{"a.JPEG"}, map[string][]byte{"a.JPEG": []byte("x")})
+		_, err := OpenILSVRCTrain(p, nil, nil)
+		checkArchiveErr(t, err, ErrUsage, "member a.JPEG is not a class's tar (WNID.tar)")
+	})
+	t.Run("train class not the devkit's", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), ILSVRCTrainArchive)
+		writeTestTar(t, p, []string{"n09999999.tar"}, map[string][]byte{"n09999999.tar": make([]byte, 1024)})
+		dk, _ := ReadILSVRCDevkit(filepath.Join(ilsvrcFixture, ILSVRCDevkitArchive))
+		_, err := OpenILSVRCTrain(p, dk, nil)
+		checkArchiveErr(t, err, ErrUsage, "class n09999999 is not a class of the development kit")
+	})
+	t.Run("truncated train archive", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), ILSVRCTrainArchive)
+		os.WriteFile(p, trainData[:len(trainData)/2+100], 0o644)
+		_, err := OpenILSVRCTrain(p, nil, nil)
+		checkArchiveErr(t, err, ErrDamaged, "reading its tar headers")
+	})
+	t.Run("no archives", func(t *testing.T) {
+		if _, ok := FindILSVRC(t.TempDir()); ok {
+			t.Error("an empty folder is an ILSVRC2012 folder")
+		}
+	})
+}
+
+func checkArchiveErr(t *testing.T, err, kind error, msg string) {
+	t.Helper()
+	if err == nil || !errors.Is(err, kind) || !strings.Contains(err.Error(), msg) {
+		t.Errorf("error %v, want a %v saying %q", err, kind, msg)
+	}
+}
+
+// TestILSVRCSamplesStop stops reading after two images: the readers under way end, the file closes.
+func TestILSVRCSamplesStop(t *testing.T) {
+	train, _, _ := openILSVRC(t, ilsvrcFixture)
+	n := 0
+	for range train.Samples(0, false, 0) {
+		if n++; n == 2 {
+			break
+		}
+	}
+	if n != 2 {
+		t.Errorf("read %d samples, want 2", n)
+	}
+}
