@@ -285,6 +285,9 @@ func open(name, split string, opt Options) (Data, error) {
 					"give one of them")
 			}
 		}
+		if a, ok := ilsvrcFolder(opt.DataDir); ok {
+			return openILSVRC(a, opt.DataDir, split, opt)
+		}
 		f, err := OpenFolderLabels(opt.DataDir, read, FolderLabels{Table: opt.LabelTable, Column: opt.LabelColumn, SplitColumn: opt.SplitColumn})
 		if err == nil && opt.ValPercent > 0 {
 			err = f.holdOut(opt.ValPercent, split != SplitTrain && split != "")
@@ -355,6 +358,9 @@ func sameSplits(name, dir string) bool {
 	dir = ExpandHome(dir)
 	switch strings.ToLower(name) {
 	case "folder":
+		if a, ok := ilsvrcFolder(dir); ok {
+			return a.Val == "" || a.Devkit == ""
+		}
 		train, err1 := resolveSplit(dir, SplitTrain)
 		test, err2 := resolveSplit(dir, SplitTest)
 		return err1 == nil && err2 == nil && train == test

@@ -210,9 +210,12 @@ func (d *ILSVRCDevkit) Classes() []string {
 	return c
 }
 
-// ILSVRC is a split: the images of one archive, listed.
+// ILSVRC is a split: the images of one archive, listed. It is a Source: the loader reads each
+// image where it lies in the archive.
 type ILSVRC struct {
 	path    string
+	split   string
+	orient  bool // images are turned by their EXIF orientation (Options.ExifOrientation)
 	classes []string
 	images  []archiveImage // in the archive's order (the validation archive's: by name)
 }
@@ -231,6 +234,130 @@ func (s *ILSVRC) Len() int { return len(s.images) }
 
 // Classes are the class names (WNIDs), in the order of the labels.
 func (s *ILSVRC) Classes() []string { return s.classes }
+
+// Info describes the split as a Folder's Info does: 3 channels, sizes 0, ImageNet's normalisation.
+func (s *ILSVRC) Info() Info {
+	return Info{Name: "folder", Split: s.split, Len: len(s.images), Channels: 3, NumClasses: len(s.classes),
+		ClassNames: s.classes, Mean: ImageNetMean, Std: ImageNetStd}
+}
+
+// Label is the class of image i.
+func (s *ILSVRC) Label(i int) int32 { return s.images[i].label }
+
+// Path names image i: the archive and its member ("…/ILSVRC2012_img_train.tar:n01440764.tar:
+// n01440764_10026.JPEG").
+func (s *ILSVRC) Path(i int) string { return s.path + ":" + s.images[i].member }
+
+// Decode reads and decodes image i to RGB.
+func (s *ILSVRC) Decode(i int) (Image, error) {
+	data, _, err := s.encoded(i)
+	if err != nil {
+		return Image{}, err
+	}
+	img, err := decodeImage(data, 1)
+	if err != nil {
+		return Image{}, badImageErr(s.path, s.images[i].member, i, err)
+	}
+	return orientImage(img, orientation(data, s.orient)), nil
+}
+
+func (s *ILSVRC) exifOriented() bool { return s.orient }
+
+// encoded reads the bytes of image i from the archive, for the loader to decode.
+func (s *ILSVRC) encoded(i int) ([]byte, string, error) {
+	im := s.images[i]
+	name := s.Path(i)
+	f, err := os.Open(s.path)
+	if err != nil {
+		return nil, name, damagedErr(s.path, im.member, i, err)
+	}
+	defer f.Close()
+	data := make([]byte, im.size)
+	if _, err := f.ReadAt(data, im.offset); err != nil {
+		return nil, name, damagedErr(s.path, im.member, i, fmt.Errorf("reading the image: %w (the archive changed since it was listed?)", err))
+	}
+	return data, name, nil
+}
+
+// openILSVRC opens split of the archives a for training or evaluation (Open's "folder" of
+// ImageNet's archives): the training archive for SplitTrain, the validation archive (labelled by
+// the devkit, numbered by the training archive's classes) for SplitTest. A split whose archive is
+// not there is ErrNoSplit; the options that choose or label images of an image folder are refused.
+func openILSVRC(a ILSVRCArchives, dir, split string, opt Options) (*ILSVRC, error) {
+	switch {
+	case opt.LabelTable != "" || opt.LabelColumn != "" || opt.SplitColumn != "":
+		return nil, usageErr(dir, errors.New("holds ImageNet's ILSVRC2012 archives, labelled by their class tars and the development kit"),
+			"leave -label-table, -label-column and -split-column out")
+	case opt.ValPercent > 0:
+		return nil, usageErr(dir, fmt.Errorf("-val-percent %g: holds ImageNet's ILSVRC2012 archives, whose validation archive is the held-out split", opt.ValPercent),
+			"leave -val-percent out (or write shards with mkshards and hold out a percentage of those)")
+	case opt.TestSplit == "test":
+		return nil, usageErr(dir, fmt.Errorf("-test-split test: ImageNet's archives hold no test split with labels (%s is the held-out split)", ILSVRCValArchive),
+			"leave -test-split out")
+	}
+	var devkit *ILSVRCDevkit
+	if a.Devkit != "" {
+		var err error
+		if devkit, err = ReadILSVRCDevkit(a.Devkit); err != nil {
+			return nil, err
+		}
+	}
+	if split != SplitTest {
+		if a.Train == "" {
+			return nil, usageErr(dir, fmt.Errorf("holds no %s to train on: %w", ILSVRCTrainArchive, ErrNoSplit), "put the training archive beside the others")
+		}
+		s, err := OpenILSVRCTrain(a.Train, devkit, nil)
+		if err == nil {
+			s.split, s.orient = split, opt.ExifOrientation
+		}
+		return s, err
+	}
+	if a.Val == "" || devkit == nil {
+		missing := ILSVRCValArchive
+		if a.Val != "" {
+			missing = "development kit (" + ILSVRCDevkitArchive + ") that labels " + ILSVRCValArchive
+		}
+		return nil, usageErr(dir, fmt.Errorf("holds no %s: %w", missing, ErrNoSplit), "put it beside the training archive (from image-net.org), or go without the held-out split")
+	}
+	var classes []string
+	if a.Train != "" {
+		var err error
+		if classes, err = ilsvrcClasses(a.Train); err != nil {
+			return nil, err
+		}
+	}
+	s, err := OpenILSVRCVal(a.Val, devkit, classes)
+	if err == nil {
+		s.split, s.orient = split, opt.ExifOrientation
+	}
+	return s, err
+}
+
+// ilsvrcClasses are the classes of the training archive at p (its class tars' WNIDs, sorted),
+// from its headers alone.
+func ilsvrcClasses(p string) ([]string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCTrainArchive)
+	}
+	defer f.Close()
+	var classes []string
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, archiveDamagedErr(p, "", fmt.Errorf("reading its tar headers: %w", err), "download it again")
+		}
+		if wnid, ok := strings.CutSuffix(path.Base(h.Name), ".tar"); ok && h.Typeflag == tar.TypeReg {
+			classes = append(classes, wnid)
+		}
+	}
+	slices.Sort(classes)
+	return classes, nil
+}
 
 // OpenILSVRCTrain lists the training archive at p: each class's tar (WNID.tar) and the images in it.
 // The classes are the WNIDs, sorted; with a devkit (nil: none), each must be one of its classes.
@@ -512,4 +639,12 @@ func archiveUsageErr(p string, err error, hint string) error {
 
 func archiveDamagedErr(p, member string, err error, hint string) error {
 	return &DataError{Kind: ErrDamaged, Path: p, Member: member, Index: -1, Err: err, Hint: hint}
+}
+
+// ilsvrcFolder finds ImageNet's archives in dir when dir is read as an image folder of them: it
+// holds an archive and no train/ folder (torchvision's root after extraction holds both: its
+// folders are read).
+func ilsvrcFolder(dir string) (ILSVRCArchives, bool) {
+	a, ok := FindILSVRC(dir)
+	return a, ok && !isDir(filepath.Join(dir, "train"))
 }

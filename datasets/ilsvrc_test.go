@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -62,8 +63,8 @@ func wantPairs(pairs [][2]any) []string {
 	return out
 }
 
-// openILSVRC opens both splits of the archives in dir, with their devkit.
-func openILSVRC(t *testing.T, dir string) (train, val *ILSVRC, dk *ILSVRCDevkit) {
+// openBothILSVRC opens both splits of the archives in dir, with their devkit.
+func openBothILSVRC(t *testing.T, dir string) (train, val *ILSVRC, dk *ILSVRCDevkit) {
 	t.Helper()
 	a, ok := FindILSVRC(dir)
 	if !ok {
@@ -86,7 +87,7 @@ func openILSVRC(t *testing.T, dir string) (train, val *ILSVRC, dk *ILSVRCDevkit)
 // and the classes, with what torchvision's ImageNet reads from them (it extracts them first).
 func TestILSVRCMatchesTorchvision(t *testing.T) {
 	ref := readILSVRCReference(t)
-	train, val, dk := openILSVRC(t, ilsvrcFixture)
+	train, val, dk := openBothILSVRC(t, ilsvrcFixture)
 	if !slices.Equal(train.Classes(), ref.Classes) || !slices.Equal(val.Classes(), ref.Classes) {
 		t.Errorf("classes %q and %q, torchvision's %q", train.Classes(), val.Classes(), ref.Classes)
 	}
@@ -173,7 +174,7 @@ func TestILSVRCDevkitFolder(t *testing.T) {
 		os.WriteFile(p, data, 0o644)
 	}
 	ref := readILSVRCReference(t)
-	train, val, _ := openILSVRC(t, dir)
+	train, val, _ := openBothILSVRC(t, dir)
 	if got, _ := archiveSamples(t, train, 0, false); !slices.Equal(got, wantPairs(ref.Train)) {
 		t.Errorf("train: %q, torchvision's %q", got, wantPairs(ref.Train))
 	}
@@ -318,7 +319,7 @@ func checkArchiveErr(t *testing.T, err, kind error, msg string) {
 
 // TestILSVRCSamplesStop stops reading after two images: the readers under way end, the file closes.
 func TestILSVRCSamplesStop(t *testing.T) {
-	train, _, _ := openILSVRC(t, ilsvrcFixture)
+	train, _, _ := openBothILSVRC(t, ilsvrcFixture)
 	n := 0
 	for range train.Samples(0, false, 0) {
 		if n++; n == 2 {
@@ -327,5 +328,114 @@ func TestILSVRCSamplesStop(t *testing.T) {
 	}
 	if n != 2 {
 		t.Errorf("read %d samples, want 2", n)
+	}
+}
+
+// TestILSVRCFolderSource opens the archives as an image folder (Open "folder"), as training and
+// evaluation read them: each image of both splits decodes to the pixels of the same file
+// extracted into an image folder, with its label; the loader reads them (EvalIterator); the
+// held-out split is there only with the validation archive and its devkit; the options of image
+// folders that do not apply are refused.
+func TestILSVRCFolderSource(t *testing.T) {
+	extracted := t.TempDir() // the archives extracted as torchvision's ImageNet lays them out
+	train, val, _ := openBothILSVRC(t, ilsvrcFixture)
+	for _, s := range []*ILSVRC{train, val} {
+		for x := range s.Samples(0, true, 0) {
+			wnid := s.Classes()[x.Label]
+			split := "train"
+			if s == val {
+				split = "val"
+			}
+			writeFile(t, filepath.Join(extracted, split, wnid, path.Base(strings.ReplaceAll(x.Member, ":", "/"))), x.Data)
+		}
+	}
+	if !HasHeldOut("folder", Options{DataDir: ilsvrcFixture}) {
+		t.Error("HasHeldOut: the archives' validation split is not seen")
+	}
+	for _, split := range []string{SplitTrain, SplitTest} {
+		d, err := Open("folder", split, Options{DataDir: ilsvrcFixture})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, ok := d.(*ILSVRC)
+		if !ok {
+			t.Fatalf("%s: Open gave a %T", split, d)
+		}
+		folder, err := Open("folder", split, Options{DataDir: extracted})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := folder.(*Folder)
+		if a.Info().Len != f.Info().Len || !slices.Equal(a.Info().ClassNames, f.Info().ClassNames) {
+			t.Fatalf("%s: %d images of %q; extracted, %d of %q", split, a.Info().Len, a.Info().ClassNames, f.Info().Len, f.Info().ClassNames)
+		}
+		byName := map[string]int{}
+		for j := range f.Info().Len {
+			byName[filepath.Base(f.Path(j))] = j
+		}
+		for i := range a.Info().Len {
+			j, ok := byName[path.Base(strings.ReplaceAll(a.Path(i), ":", "/"))]
+			if !ok {
+				t.Fatalf("%s: %s not extracted", split, a.Path(i))
+			}
+			got, err := a.Decode(i)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := f.Decode(j)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Label(i) != f.Label(j) || got.H != want.H || got.W != want.W || !slices.Equal(got.Pix, want.Pix) {
+				t.Errorf("%s: %s: label %d, %dx%d; extracted, label %d, %dx%d (pixels equal: %v)", split, a.Path(i), a.Label(i), got.H, got.W,
+					f.Label(j), want.H, want.W, slices.Equal(got.Pix, want.Pix))
+			}
+		}
+		it, err := NewEvalIterator(a, EvalConfig{BatchSize: 4, Size: 8, Workers: 2})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var labels []int32
+		for b, ok := it.Next(); ok; b, ok = it.Next() {
+			labels = append(labels, b.Labels...)
+		}
+		it.Close()
+		if it.Err() != nil {
+			t.Fatal(it.Err())
+		}
+		for i := range a.Info().Len {
+			if labels[i] != a.Label(i) {
+				t.Errorf("%s: the loader's label of image %d is %d, want %d", split, i, labels[i], a.Label(i))
+			}
+		}
+	}
+	// Without the validation archive (or its devkit) there is no held-out split.
+	trainOnly := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(ilsvrcFixture, ILSVRCTrainArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(trainOnly, ILSVRCTrainArchive), data)
+	if HasHeldOut("folder", Options{DataDir: trainOnly}) {
+		t.Error("HasHeldOut: a folder of the training archive alone has a held-out split")
+	}
+	if _, err := Open("folder", SplitTest, Options{DataDir: trainOnly}); !errors.Is(err, ErrNoSplit) {
+		t.Errorf("the held-out split of the training archive alone: %v, want ErrNoSplit", err)
+	}
+	// Beside the extracted train/ folder (torchvision's root, once prepared), the folders are read.
+	writeFile(t, filepath.Join(extracted, ILSVRCTrainArchive), data)
+	if d, err := Open("folder", SplitTrain, Options{DataDir: extracted}); err != nil {
+		t.Error(err)
+	} else if _, ok := d.(*Folder); !ok {
+		t.Errorf("the extracted folders beside the archive: Open gave a %T", d)
+	}
+	for _, opt := range []Options{
+		{DataDir: ilsvrcFixture, ValPercent: 10},
+		{DataDir: ilsvrcFixture, LabelColumn: "label"},
+		{DataDir: ilsvrcFixture, TestSplit: "test"},
+	} {
+		if _, err := Open("folder", SplitTrain, opt); !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "ImageNet") {
+			t.Errorf("%+v: %v, want a usage error about ImageNet's archives", opt, err)
+		}
 	}
 }

@@ -598,6 +598,8 @@ func sampleName(name string, src Source, ref sampleRef) string {
 	switch s := src.(type) {
 	case *Folder:
 		return s.Path(ref.index)
+	case *ILSVRC:
+		return s.Path(ref.index)
 	case *selection:
 		return sampleName(name, s.src, sampleRef{index: s.idx[ref.index]})
 	}

@@ -53,10 +53,10 @@ func Collect(d datasets.Data, cfg datasets.EvalConfig, embed func(b *datasets.Ba
 	if f.N < info.Len {
 		f.Index = index // images were left out: which row is which image
 	}
-	if folder, ok := d.(*datasets.Folder); ok {
+	if files, ok := d.(interface{ Path(i int) string }); ok { // an image folder's files, or ImageNet's archives' members
 		f.Files = make([]string, f.N)
 		for i, image := range index {
-			f.Files[i] = folder.Path(int(image))
+			f.Files[i] = files.Path(int(image))
 		}
 	}
 	if _, ok := d.(*datasets.Shards); ok {
