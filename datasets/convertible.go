@@ -15,8 +15,8 @@ import (
 var convertibleExts = map[string]string{".parquet": "Parquet", ".arrow": "Arrow", ".tfrecord": "TFRecord", ".tfrecords": "TFRecord"}
 
 // convertible says what the entries of folder dir are when they are files that cannot be read as
-// images or shards but that mkshards writes as shards (ImageNet's archives, Parquet, Arrow or
-// TFRecord files), and the commands to run; "" otherwise.
+// images or shards but that mkshards writes as shards (ImageNet's archives, which an image folder
+// reads too, Parquet, Arrow or TFRecord files), and the commands to run; "" otherwise.
 func convertible(dir string, entries []os.DirEntry) (what, hint string) {
 	for _, e := range entries {
 		name := e.Name()
@@ -36,8 +36,12 @@ func convertible(dir string, entries []os.DirEntry) (what, hint string) {
 		return "", ""
 	}
 	out := strings.TrimSuffix(filepath.Clean(dir), string(filepath.Separator)) + "-shards"
-	return what, fmt.Sprintf("write them as shards first, go run ./datasets/mkshards -in %s -out %s, then train with -dataset shards -data-dir %s",
+	hint = fmt.Sprintf("write them as shards first, go run ./datasets/mkshards -in %s -out %s, then train with -dataset shards -data-dir %s",
 		flagargs.ShellQuote(dir), flagargs.ShellQuote(out), flagargs.ShellQuote(out))
+	if strings.HasPrefix(what, "ImageNet's") {
+		hint = "train on them as they are with -dataset folder -data-dir " + flagargs.ShellQuote(dir) + ", or " + hint
+	}
+	return what, hint
 }
 
 // isILSVRCArchive reports whether path names one of ImageNet's image archives.
