@@ -439,3 +439,40 @@ func TestILSVRCFolderSource(t *testing.T) {
 		}
 	}
 }
+
+// TestILSVRCArchiveCut: an archive cut short after it was listed (a copy in progress, a disk
+// error) fails the read of an image past the cut with an ErrDamaged naming the archive and member.
+func TestILSVRCArchiveCut(t *testing.T) {
+	dir := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(ilsvrcFixture, ILSVRCTrainArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, ILSVRCTrainArchive)
+	writeFile(t, p, data)
+	d, err := Open("folder", SplitTrain, Options{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := d.(*ILSVRC)
+	first, last := 0, 0
+	for i := range s.images {
+		if s.images[i].offset > s.images[last].offset {
+			last = i
+		}
+		if s.images[i].offset < s.images[first].offset {
+			first = i
+		}
+	}
+	if err := os.Truncate(p, s.images[last].offset+1); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.Decode(last)
+	var de *DataError
+	if !errors.As(err, &de) || !errors.Is(err, ErrDamaged) || de.Path != p || de.Member != s.images[last].member || !strings.Contains(err.Error(), "the archive changed since it was listed") {
+		t.Errorf("reading past the cut: %v", err)
+	}
+	if _, err := s.Decode(first); err != nil {
+		t.Errorf("the first image, before the cut: %v", err)
+	}
+}
