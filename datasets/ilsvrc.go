@@ -336,43 +336,33 @@ func openILSVRC(a ILSVRCArchives, dir, split string, opt Options) (*ILSVRC, erro
 // ilsvrcClasses are the classes of the training archive at p (its class tars' WNIDs, sorted),
 // from its headers alone.
 func ilsvrcClasses(p string) ([]string, error) {
-	f, err := os.Open(p)
+	tars, err := ilsvrcClassTars(p, nil)
 	if err != nil {
-		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCTrainArchive)
+		return nil, err
 	}
-	defer f.Close()
-	var classes []string
-	tr := tar.NewReader(f)
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, archiveDamagedErr(p, "", fmt.Errorf("reading its tar headers: %w", err), "download it again")
-		}
-		if wnid, ok := strings.CutSuffix(path.Base(h.Name), ".tar"); ok && h.Typeflag == tar.TypeReg {
-			classes = append(classes, wnid)
-		}
+	classes := make([]string, len(tars))
+	for k, c := range tars {
+		classes[k] = c.wnid
 	}
-	slices.Sort(classes)
 	return classes, nil
 }
 
-// OpenILSVRCTrain lists the training archive at p: each class's tar (WNID.tar) and the images in it.
-// The classes are the WNIDs, sorted; with a devkit (nil: none), each must be one of its classes.
-// The class tars are listed in parallel; progress (nil: none) is told how many are done.
-func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, progress func(done, total int)) (*ILSVRC, error) {
+// classTar is a class's tar in the training archive: its WNID and where its bytes lie.
+type classTar struct {
+	wnid         string
+	offset, size int64
+}
+
+// ilsvrcClassTars lists the class tars of the training archive at p by its headers (their contents
+// skipped), sorted by WNID: each member must be one (WNID.tar), once, and with a devkit (nil:
+// none) one of its classes.
+func ilsvrcClassTars(p string, devkit *ILSVRCDevkit) ([]classTar, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCTrainArchive)
 	}
 	defer f.Close()
-	type class struct {
-		wnid         string
-		offset, size int64
-	}
-	var classes []class
+	var classes []classTar
 	tr := tar.NewReader(f)
 	for {
 		h, err := tr.Next()
@@ -397,17 +387,35 @@ func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, progress func(done, total i
 		if err != nil {
 			return nil, archiveDamagedErr(p, h.Name, err, "")
 		}
-		classes = append(classes, class{wnid, offset, h.Size})
+		classes = append(classes, classTar{wnid, offset, h.Size})
 	}
 	if len(classes) == 0 {
 		return nil, archiveUsageErr(p, errors.New("holds no class tar"), "give ImageNet's "+ILSVRCTrainArchive)
 	}
-	slices.SortFunc(classes, func(a, b class) int { return strings.Compare(a.wnid, b.wnid) })
-	s := &ILSVRC{path: p}
-	for i, c := range classes {
-		if i > 0 && c.wnid == classes[i-1].wnid {
-			return nil, archiveUsageErr(p, fmt.Errorf("holds %s.tar twice", c.wnid), "download it again")
+	slices.SortFunc(classes, func(a, b classTar) int { return strings.Compare(a.wnid, b.wnid) })
+	for i := 1; i < len(classes); i++ {
+		if classes[i].wnid == classes[i-1].wnid {
+			return nil, archiveUsageErr(p, fmt.Errorf("holds %s.tar twice", classes[i].wnid), "download it again")
 		}
+	}
+	return classes, nil
+}
+
+// OpenILSVRCTrain lists the training archive at p: each class's tar (WNID.tar) and the images in it.
+// The classes are the WNIDs, sorted; with a devkit (nil: none), each must be one of its classes.
+// The class tars are listed in parallel; progress (nil: none) is told how many are done.
+func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, progress func(done, total int)) (*ILSVRC, error) {
+	classes, err := ilsvrcClassTars(p, devkit)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCTrainArchive)
+	}
+	defer f.Close()
+	s := &ILSVRC{path: p}
+	for _, c := range classes {
 		s.classes = append(s.classes, c.wnid)
 	}
 	// Each class's tar is listed by its headers alone, in parallel: their contents are skipped.
