@@ -32,7 +32,10 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/charmbracelet/log"
+
 	"github.com/gomlx-ssl/vicreg/internal/matfile"
+	"github.com/gomlx-ssl/vicreg/internal/progress"
 )
 
 // The archives' names, as image-net.org gives them (and torchvision looks for them).
@@ -306,7 +309,7 @@ func openILSVRC(a ILSVRCArchives, dir, split string, opt Options) (*ILSVRC, erro
 		if a.Train == "" {
 			return nil, usageErr(dir, fmt.Errorf("holds no %s to train on: %w", ILSVRCTrainArchive, ErrNoSplit), "put the training archive beside the others")
 		}
-		s, err := OpenILSVRCTrain(a.Train, devkit, nil)
+		s, err := OpenILSVRCTrain(a.Train, devkit, log.Default())
 		if err == nil {
 			s.split, s.orient = split, opt.ExifOrientation
 		}
@@ -403,8 +406,8 @@ func ilsvrcClassTars(p string, devkit *ILSVRCDevkit) ([]classTar, error) {
 
 // OpenILSVRCTrain lists the training archive at p: each class's tar (WNID.tar) and the images in it.
 // The classes are the WNIDs, sorted; with a devkit (nil: none), each must be one of its classes.
-// The class tars are listed in parallel; progress (nil: none) is told how many are done.
-func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, progress func(done, total int)) (*ILSVRC, error) {
+// The class tars are listed in parallel, under a progress bar logged to logger (nil: none).
+func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, logger *log.Logger) (*ILSVRC, error) {
 	classes, err := ilsvrcClassTars(p, devkit)
 	if err != nil {
 		return nil, err
@@ -417,6 +420,11 @@ func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, progress func(done, total i
 	s := &ILSVRC{path: p}
 	for _, c := range classes {
 		s.classes = append(s.classes, c.wnid)
+	}
+	var bar *progress.Bar
+	if logger != nil {
+		bar = progress.New("listing "+filepath.Base(p), int64(len(classes)), 0, progress.Options{Logger: logger, Unit: "class tars"})
+		defer bar.Finish()
 	}
 	// Each class's tar is listed by its headers alone, in parallel: their contents are skipped.
 	lists := make([][]archiveImage, len(classes))
@@ -438,8 +446,8 @@ func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, progress func(done, total i
 				lists[k], errs[k] = listArchiveTar(f, c.offset, c.size, c.wnid+".tar", c.wnid, int32(k))
 				mu.Lock()
 				done++
-				if progress != nil {
-					progress(done, len(classes))
+				if bar != nil {
+					bar.Set(int64(done), "")
 				}
 				mu.Unlock()
 			}

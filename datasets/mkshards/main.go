@@ -284,16 +284,7 @@ func run(args []string) int {
 			var err error
 			archive := archives.Train
 			if split == "train" {
-				var bar *progress.Bar // made once the class tars are counted
-				set, err = datasets.OpenILSVRCTrain(archive, devkit, func(done, total int) {
-					if bar == nil {
-						bar = progress.New("listing "+filepath.Base(archive), int64(total), 0, progress.Options{Logger: logger, Unit: "classes"})
-					}
-					bar.Set(int64(done), "")
-				})
-				if bar != nil {
-					bar.Finish()
-				}
+				set, err = datasets.OpenILSVRCTrain(archive, devkit, logger)
 				if err == nil {
 					trainClasses = set.Classes()
 				}
