@@ -286,7 +286,11 @@ func open(name, split string, opt Options) (Data, error) {
 			}
 		}
 		if a, ok := ilsvrcFolder(opt.DataDir); ok {
-			return openILSVRC(a, opt.DataDir, split, opt)
+			s, err := openILSVRC(a, opt.DataDir, split, opt)
+			if err != nil {
+				return nil, err // not a nil *ILSVRC in a non-nil Data
+			}
+			return s, nil
 		}
 		f, err := OpenFolderLabels(opt.DataDir, read, FolderLabels{Table: opt.LabelTable, Column: opt.LabelColumn, SplitColumn: opt.SplitColumn})
 		if err == nil && opt.ValPercent > 0 {

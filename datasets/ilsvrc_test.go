@@ -419,8 +419,8 @@ func TestILSVRCFolderSource(t *testing.T) {
 	if HasHeldOut("folder", Options{DataDir: trainOnly}) {
 		t.Error("HasHeldOut: a folder of the training archive alone has a held-out split")
 	}
-	if _, err := Open("folder", SplitTest, Options{DataDir: trainOnly}); !errors.Is(err, ErrNoSplit) {
-		t.Errorf("the held-out split of the training archive alone: %v, want ErrNoSplit", err)
+	if d, err := Open("folder", SplitTest, Options{DataDir: trainOnly}); !errors.Is(err, ErrNoSplit) || d != nil {
+		t.Errorf("the held-out split of the training archive alone: %v (data %v), want ErrNoSplit and no data", err, d)
 	}
 	// Beside the extracted train/ folder (torchvision's root, once prepared), the folders are read.
 	writeFile(t, filepath.Join(extracted, ILSVRCTrainArchive), data)
