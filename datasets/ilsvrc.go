@@ -10,7 +10,8 @@ package datasets
 // archive's tars, sorted), the validation images labelled as its parse_val_archive labels them.
 //
 // An archive is read in place: its tar headers once, to list the images (a 138 GB training archive
-// is not read whole for that), then each image where it lies, in any order. Open("folder") trains
+// is not read whole for that; the listing is kept for the next run, ilsvrclisting.go), then each
+// image where it lies, in any order. Open("folder") trains
 // on a folder of them directly (a random-access Source), and mkshards writes them as shards
 // (Samples), shuffled across the whole split rather than through a buffer.
 
@@ -337,8 +338,17 @@ func openILSVRC(a ILSVRCArchives, dir, split string, opt Options) (*ILSVRC, erro
 }
 
 // ilsvrcClasses are the classes of the training archive at p (its class tars' WNIDs, sorted),
-// from its headers alone.
+// from its cached listing, or else from its headers alone.
 func ilsvrcClasses(p string) ([]string, error) {
+	if st, err := os.Stat(p); err == nil {
+		if sections := loadListing(p, st); sections != nil {
+			classes := make([]string, len(sections))
+			for k, t := range sections {
+				classes[k] = t.WNID
+			}
+			return classes, nil
+		}
+	}
 	tars, err := ilsvrcClassTars(p, nil)
 	if err != nil {
 		return nil, err
@@ -404,10 +414,9 @@ func ilsvrcClassTars(p string, devkit *ILSVRCDevkit) ([]classTar, error) {
 	return classes, nil
 }
 
-// OpenILSVRCTrain lists the training archive at p: each class's tar (WNID.tar) and the images in it.
-// The classes are the WNIDs, sorted; with a devkit (nil: none), each must be one of its classes.
-// The class tars are listed in parallel, under a progress bar logged to logger (nil: none).
-func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, logger *log.Logger) (*ILSVRC, error) {
+// listClassTars lists the training archive at p (ilsvrcClassTars), then each class's tar by its
+// headers alone, in parallel, under a progress bar logged to logger (nil: none).
+func listClassTars(p string, devkit *ILSVRCDevkit, logger *log.Logger) ([]tarSection, error) {
 	classes, err := ilsvrcClassTars(p, devkit)
 	if err != nil {
 		return nil, err
@@ -417,17 +426,12 @@ func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, logger *log.Logger) (*ILSVR
 		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCTrainArchive)
 	}
 	defer f.Close()
-	s := &ILSVRC{path: p}
-	for _, c := range classes {
-		s.classes = append(s.classes, c.wnid)
-	}
 	var bar *progress.Bar
 	if logger != nil {
 		bar = progress.New("listing "+filepath.Base(p), int64(len(classes)), 0, progress.Options{Logger: logger, Unit: "class tars"})
 		defer bar.Finish()
 	}
-	// Each class's tar is listed by its headers alone, in parallel: their contents are skipped.
-	lists := make([][]archiveImage, len(classes))
+	sections := make([]tarSection, len(classes))
 	errs := make([]error, len(classes))
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -443,7 +447,7 @@ func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, logger *log.Logger) (*ILSVR
 					return
 				}
 				c := classes[k]
-				lists[k], errs[k] = listArchiveTar(f, c.offset, c.size, c.wnid+".tar", c.wnid, int32(k))
+				sections[k], errs[k] = listTarSection(f, c.offset, c.size, c.wnid)
 				mu.Lock()
 				done++
 				if bar != nil {
@@ -458,7 +462,38 @@ func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, logger *log.Logger) (*ILSVR
 		if err != nil {
 			return nil, archiveDamagedErr(p, classes[k].wnid+".tar", err, "download it again")
 		}
-		s.images = append(s.images, lists[k]...)
+	}
+	return sections, nil
+}
+
+// OpenILSVRCTrain lists the training archive at p: each class's tar (WNID.tar) and the images in it.
+// The classes are the WNIDs, sorted; with a devkit (nil: none), each must be one of its classes.
+// The class tars are listed in parallel, under a progress bar logged to logger (nil: none), and
+// the listing kept in the cache for the next run (loadListing).
+func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, logger *log.Logger) (*ILSVRC, error) {
+	st, err := os.Stat(p)
+	if err != nil {
+		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCTrainArchive)
+	}
+	sections := loadListing(p, st)
+	if sections != nil && logger != nil {
+		logger.Info("listed from the cache", "archive", p, "cache", listingFile(p))
+	}
+	if sections == nil {
+		if sections, err = listClassTars(p, devkit, logger); err != nil {
+			return nil, err
+		}
+		if err := saveListing(p, st, sections); err != nil && logger != nil {
+			logger.Warn("could not keep the archive's listing for the next run: it will be listed again", "err", err)
+		}
+	}
+	s := &ILSVRC{path: p}
+	for k, t := range sections {
+		if devkit != nil && devkit.Words[t.WNID] == "" {
+			return nil, archiveUsageErr(p, fmt.Errorf("class %s is not a class of the development kit %s", t.WNID, devkit.Path), "give the archives of one release (ILSVRC2012)")
+		}
+		s.classes = append(s.classes, t.WNID)
+		s.images = append(s.images, t.images(t.WNID+".tar", int32(k))...)
 	}
 	// Keys name samples in the shards: one key twice would merge two images into one sample.
 	keys := make([]string, len(s.images))
@@ -472,44 +507,6 @@ func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, logger *log.Logger) (*ILSVR
 		}
 	}
 	return s, nil
-}
-
-// listArchiveTar lists the images of the tar that lies in f at offset (size bytes), labelled label, their
-// keys prefixed with wnid where their names are not. member names the tar in messages ("" for the
-// archive itself).
-func listArchiveTar(f *os.File, offset, size int64, member, wnid string, label int32) ([]archiveImage, error) {
-	r := io.NewSectionReader(f, offset, size)
-	tr := tar.NewReader(r)
-	var images []archiveImage
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return images, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reading its tar headers: %w", err)
-		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			continue
-		case tar.TypeReg:
-		default:
-			return nil, fmt.Errorf("member %s is not a regular file (tar type %q)", h.Name, h.Typeflag)
-		}
-		at, err := r.Seek(0, io.SeekCurrent)
-		if err != nil {
-			return nil, err
-		}
-		name := path.Base(h.Name)
-		stem := strings.ReplaceAll(strings.TrimSuffix(name, path.Ext(name)), ".", "_")
-		if wnid != "" && !strings.HasPrefix(stem, wnid+"_") {
-			stem = wnid + "_" + stem
-		}
-		if member != "" {
-			name = member + ":" + name
-		}
-		images = append(images, archiveImage{member: name, key: stem, label: label, offset: offset + at, size: h.Size})
-	}
 }
 
 // OpenILSVRCVal lists the validation archive at p and labels its images by devkit's ground truth: the
@@ -531,9 +528,18 @@ func OpenILSVRCVal(p string, devkit *ILSVRCDevkit, classes []string) (*ILSVRC, e
 	if err != nil {
 		return nil, archiveUsageErr(p, err, "")
 	}
-	images, err := listArchiveTar(f, 0, st.Size(), "", "", -1)
-	if err != nil {
-		return nil, archiveDamagedErr(p, "", err, "download it again")
+	var images []archiveImage
+	if sections := loadListing(p, st); len(sections) == 1 {
+		images = sections[0].images("", -1)
+	} else {
+		t, err := listTarSection(f, 0, st.Size(), "")
+		if err != nil {
+			return nil, archiveDamagedErr(p, "", err, "download it again")
+		}
+		if err := saveListing(p, st, []tarSection{t}); err != nil {
+			log.Warn("could not keep the archive's listing for the next run: it will be listed again", "archive", p, "err", err)
+		}
+		images = t.images("", -1)
 	}
 	slices.SortFunc(images, func(a, b archiveImage) int { return strings.Compare(a.member, b.member) })
 	for i := 1; i < len(images); i++ {

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path"
@@ -15,6 +16,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 var ilsvrcFixture = filepath.Join("testdata", "ilsvrc", "archives")
@@ -86,6 +88,7 @@ func openBothILSVRC(t *testing.T, dir string) (train, val *ILSVRC, dk *ILSVRCDev
 // TestILSVRCMatchesTorchvision reads the miniature archives and compares each split's images and labels,
 // and the classes, with what torchvision's ImageNet reads from them (it extracts them first).
 func TestILSVRCMatchesTorchvision(t *testing.T) {
+	isolateListings(t)
 	ref := readILSVRCReference(t)
 	train, val, dk := openBothILSVRC(t, ilsvrcFixture)
 	if !slices.Equal(train.Classes(), ref.Classes) || !slices.Equal(val.Classes(), ref.Classes) {
@@ -160,6 +163,7 @@ func TestILSVRCMatchesTorchvision(t *testing.T) {
 
 // TestILSVRCDevkitFolder reads the development kit extracted, as the archive.
 func TestILSVRCDevkitFolder(t *testing.T) {
+	isolateListings(t)
 	dir := t.TempDir()
 	for _, name := range []string{ILSVRCTrainArchive, ILSVRCValArchive} {
 		data, err := os.ReadFile(filepath.Join(ilsvrcFixture, name))
@@ -238,6 +242,7 @@ func writeTestTar(t *testing.T, path string, names []string, files map[string][]
 // TestILSVRCRefusals gives archives that do not fit each other, or are not ImageNet's, and checks each
 // error says what is wrong.
 func TestILSVRCRefusals(t *testing.T) {
+	isolateListings(t)
 	ref := readILSVRCReference(t)
 	truthName := ILSVRCDevkitFolder + "/" + ilsvrcGroundTruthFile
 	devkitWith := func(t *testing.T, truth string) string {
@@ -319,6 +324,7 @@ func checkArchiveErr(t *testing.T, err, kind error, msg string) {
 
 // TestILSVRCSamplesStop stops reading after two images: the readers under way end, the file closes.
 func TestILSVRCSamplesStop(t *testing.T) {
+	isolateListings(t)
 	train, _, _ := openBothILSVRC(t, ilsvrcFixture)
 	n := 0
 	for range train.Samples(0, false, 0) {
@@ -337,6 +343,7 @@ func TestILSVRCSamplesStop(t *testing.T) {
 // held-out split is there only with the validation archive and its devkit; the options of image
 // folders that do not apply are refused.
 func TestILSVRCFolderSource(t *testing.T) {
+	isolateListings(t)
 	extracted := t.TempDir() // the archives extracted as torchvision's ImageNet lays them out
 	train, val, _ := openBothILSVRC(t, ilsvrcFixture)
 	for _, s := range []*ILSVRC{train, val} {
@@ -443,6 +450,7 @@ func TestILSVRCFolderSource(t *testing.T) {
 // TestILSVRCArchiveCut: an archive cut short after it was listed (a copy in progress, a disk
 // error) fails the read of an image past the cut with an ErrDamaged naming the archive and member.
 func TestILSVRCArchiveCut(t *testing.T) {
+	isolateListings(t)
 	dir := t.TempDir()
 	data, err := os.ReadFile(filepath.Join(ilsvrcFixture, ILSVRCTrainArchive))
 	if err != nil {
@@ -475,4 +483,106 @@ func TestILSVRCArchiveCut(t *testing.T) {
 	if _, err := s.Decode(first); err != nil {
 		t.Errorf("the first image, before the cut: %v", err)
 	}
+}
+
+// isolateListings keeps the listings of the archives that the test opens in a cache folder of its
+// own, not the user's.
+func isolateListings(t *testing.T) { t.Setenv("XDG_CACHE_HOME", t.TempDir()) }
+
+// TestILSVRCListingCache: an archive's listing is kept, and the next opening reads it instead of
+// the headers while the archive keeps its size and modification time; a changed time, or a
+// damaged cache file, lists the archive again; a cache folder that cannot be written is no error.
+func TestILSVRCListingCache(t *testing.T) {
+	isolateListings(t)
+	dir := t.TempDir()
+	for _, name := range []string{ILSVRCTrainArchive, ILSVRCValArchive, ILSVRCDevkitArchive} {
+		data, err := os.ReadFile(filepath.Join(ilsvrcFixture, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, filepath.Join(dir, name), data)
+	}
+	train, val := filepath.Join(dir, ILSVRCTrainArchive), filepath.Join(dir, ILSVRCValArchive)
+	dk, err := ReadILSVRCDevkit(filepath.Join(dir, ILSVRCDevkitArchive))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := func() (*ILSVRC, *ILSVRC, error) {
+		tr, err := OpenILSVRCTrain(train, dk, nil)
+		if err != nil {
+			return nil, nil, err
+		}
+		v, err := OpenILSVRCVal(val, dk, tr.Classes())
+		return tr, v, err
+	}
+	tr0, v0, err := open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{train, val} {
+		if _, err := os.Stat(listingFile(p)); err != nil {
+			t.Fatalf("no listing kept for %s: %v", p, err)
+		}
+	}
+	// A member renamed in each archive's bytes, its header's checksum left wrong: a tar reader
+	// refuses it, so an opening that succeeds read the cache.
+	damage := func(p, from, to string) (restore func()) {
+		st, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil || !bytes.Contains(data, []byte(from)) {
+			t.Fatalf("%s holds no %s (%v)", p, from, err)
+		}
+		writeFile(t, p, bytes.Replace(data, []byte(from), []byte(to), 1))
+		if err := os.Chtimes(p, st.ModTime(), st.ModTime()); err != nil {
+			t.Fatal(err)
+		}
+		return func() {
+			writeFile(t, p, data)
+			os.Chtimes(p, st.ModTime(), st.ModTime())
+		}
+	}
+	restoreTrain := damage(train, "n01440764_1000.JPEG", "n01440764_9000.JPEG")
+	restoreVal := damage(val, "ILSVRC2012_val_00000004.JPEG", "ILSVRC2012_val_00000009.JPEG")
+	tr1, v1, err := open()
+	if err != nil {
+		t.Fatalf("opening with the listings kept: %v", err)
+	}
+	if !slices.Equal(keysOf(tr1), keysOf(tr0)) || !slices.Equal(keysOf(v1), keysOf(v0)) || !slices.Equal(tr1.Classes(), tr0.Classes()) {
+		t.Errorf("the kept listings differ from the archives' own")
+	}
+	// A newer modification time: the archive is listed again (and its damage found).
+	later := time.Now().Add(time.Hour)
+	os.Chtimes(train, later, later)
+	if _, _, err := open(); err == nil || !errors.Is(err, ErrDamaged) {
+		t.Errorf("a changed archive read from its old listing: %v", err)
+	}
+	restoreTrain()
+	restoreVal()
+	// A damaged cache file: listed again, and the file replaced.
+	writeFile(t, listingFile(train), []byte("not a listing"))
+	if tr2, _, err := open(); err != nil || !slices.Equal(keysOf(tr2), keysOf(tr0)) {
+		t.Errorf("a damaged listing: %v", err)
+	}
+	st, _ := os.Stat(train)
+	if loadListing(train, st) == nil {
+		t.Error("the damaged listing was not replaced")
+	}
+	// A cache folder that cannot be made: no listing kept, no error.
+	blocked := filepath.Join(t.TempDir(), "file")
+	writeFile(t, blocked, []byte("x"))
+	t.Setenv("XDG_CACHE_HOME", blocked)
+	if _, _, err := open(); err != nil {
+		t.Errorf("an unwritable cache folder: %v", err)
+	}
+}
+
+func keysOf(s *ILSVRC) []string {
+	var keys []string
+	for _, im := range s.images {
+		keys = append(keys, im.key+fmt.Sprint(im.offset, im.size, im.label))
+	}
+	return keys
 }

@@ -766,6 +766,7 @@ func TestTFRecord(t *testing.T) {
 // (../testdata/ilsvrc/expected.json), the classes (WNIDs) in classes.txt; the validation archive
 // without the development kit, and a label table or column, are refused.
 func TestILSVRC(t *testing.T) {
+	t.Setenv("XDG_CACHE_HOME", t.TempDir()) // the archives' listings kept here, not in the user's cache
 	testdata := filepath.Join("..", "testdata", "ilsvrc")
 	raw, err := os.ReadFile(filepath.Join(testdata, "expected.json"))
 	if err != nil {
