@@ -864,40 +864,53 @@ func LoadFolder(root, split string, size int) (*Dataset, error) {
 // holds out a superset, and images added to a class move the others between the splits only as
 // much as the class's count changes. The order of the images kept is unchanged.
 func (f *Folder) holdOut(percent float64, held bool) error {
-	if !(percent > 0 && percent < 100) {
-		return usageErr(f.dir, fmt.Errorf("hold out %g%% of the images: want a percentage in (0, 100)", percent), "")
-	}
-	byClass := make([][]int, max(1, len(f.classes)))
-	for i := range f.files {
-		c := 0
-		if f.labels != nil {
-			c = int(f.labels[i])
-		}
-		byClass[c] = append(byClass[c], i)
-	}
-	keys := make([]uint64, len(f.files))
 	rels := make([]string, len(f.files))
 	for i, file := range f.files {
 		rels[i] = relSlash(f.dir, file)
-		keys[i] = nameKey(rels[i])
 	}
-	out := make([]bool, len(f.files))
+	out, err := heldOutMask(f.dir, rels, f.labels, len(f.classes), percent)
+	if err != nil {
+		return err
+	}
+	f.keep(func(i int) bool { return out[i] == held })
+	f.heldOut = held
+	return nil
+}
+
+// heldOutMask marks the images to hold out, named by names (their paths relative to the folder
+// dir, with "/") and labelled by labels (nil: one class): from each class, round(percent% of its
+// images), at most all but one, those whose names hash lowest (Folder.holdOut).
+func heldOutMask(dir string, names []string, labels []int32, classes int, percent float64) ([]bool, error) {
+	if !(percent > 0 && percent < 100) {
+		return nil, usageErr(dir, fmt.Errorf("hold out %g%% of the images: want a percentage in (0, 100)", percent), "")
+	}
+	byClass := make([][]int, max(1, classes))
+	for i := range names {
+		c := 0
+		if labels != nil {
+			c = int(labels[i])
+		}
+		byClass[c] = append(byClass[c], i)
+	}
+	keys := make([]uint64, len(names))
+	for i, name := range names {
+		keys[i] = nameKey(name)
+	}
+	out := make([]bool, len(names))
 	n := 0
 	for _, idx := range byClass {
 		k := min(int(math.Round(percent/100*float64(len(idx)))), len(idx)-1)
-		slices.SortFunc(idx, func(a, b int) int { return cmp.Or(cmp.Compare(keys[a], keys[b]), strings.Compare(rels[a], rels[b])) })
+		slices.SortFunc(idx, func(a, b int) int { return cmp.Or(cmp.Compare(keys[a], keys[b]), strings.Compare(names[a], names[b])) })
 		for _, i := range idx[:max(k, 0)] {
 			out[i] = true
 			n++
 		}
 	}
 	if n == 0 {
-		return usageErr(f.dir, fmt.Errorf("holding out %g%% of each class's images holds out none of the %d images", percent, len(f.files)),
+		return nil, usageErr(dir, fmt.Errorf("holding out %g%% of each class's images holds out none of the %d images", percent, len(names)),
 			"raise the percentage (-val-percent), or give the folder a train/ and a val/ folder")
 	}
-	f.keep(func(i int) bool { return out[i] == held })
-	f.heldOut = held
-	return nil
+	return out, nil
 }
 
 // keep keeps the images i listed for which keep(i) holds, in their order.

@@ -285,16 +285,14 @@ func (s *ILSVRC) encoded(i int) ([]byte, string, error) {
 
 // openILSVRC opens split of the archives a for training or evaluation (Open's "folder" of
 // ImageNet's archives): the training archive for SplitTrain, the validation archive (labelled by
-// the devkit, numbered by the training archive's classes) for SplitTest. A split whose archive is
-// not there is ErrNoSplit; the options that choose or label images of an image folder are refused.
+// the devkit, numbered by the training archive's classes) for SplitTest, or with opt.ValPercent
+// both from the training archive (holdOut). A split whose archive is not there is ErrNoSplit; the
+// options that label images of an image folder are refused.
 func openILSVRC(a ILSVRCArchives, dir, split string, opt Options) (*ILSVRC, error) {
 	switch {
 	case opt.LabelTable != "" || opt.LabelColumn != "" || opt.SplitColumn != "":
 		return nil, usageErr(dir, errors.New("holds ImageNet's ILSVRC2012 archives, labelled by their class tars and the development kit"),
 			"leave -label-table, -label-column and -split-column out")
-	case opt.ValPercent > 0:
-		return nil, usageErr(dir, fmt.Errorf("-val-percent %g: holds ImageNet's ILSVRC2012 archives, whose validation archive is the held-out split", opt.ValPercent),
-			"leave -val-percent out (or write shards with mkshards and hold out a percentage of those)")
 	case opt.TestSplit == "test":
 		return nil, usageErr(dir, fmt.Errorf("-test-split test: ImageNet's archives hold no test split with labels (%s is the held-out split)", ILSVRCValArchive),
 			"leave -test-split out")
@@ -306,11 +304,14 @@ func openILSVRC(a ILSVRCArchives, dir, split string, opt Options) (*ILSVRC, erro
 			return nil, err
 		}
 	}
-	if split != SplitTest {
+	if split != SplitTest || opt.ValPercent > 0 {
 		if a.Train == "" {
 			return nil, usageErr(dir, fmt.Errorf("holds no %s to train on: %w", ILSVRCTrainArchive, ErrNoSplit), "put the training archive beside the others")
 		}
 		s, err := OpenILSVRCTrain(a.Train, devkit, log.Default())
+		if err == nil && opt.ValPercent > 0 {
+			err = s.HoldOut(opt.ValPercent, split != SplitTrain && split != "")
+		}
 		if err == nil {
 			s.split, s.orient = split, opt.ExifOrientation
 		}
@@ -335,6 +336,30 @@ func openILSVRC(a ILSVRCArchives, dir, split string, opt Options) (*ILSVRC, erro
 		s.split, s.orient = split, opt.ExifOrientation
 	}
 	return s, err
+}
+
+// HoldOut keeps the training images that -val-percent holds out (held) or those it does not: the
+// images that it holds out of the archive extracted as torchvision extracts it (train/WNID/NAME;
+// Folder.holdOut), chosen by those paths.
+func (s *ILSVRC) HoldOut(percent float64, held bool) error {
+	names := make([]string, len(s.images))
+	labels := make([]int32, len(s.images))
+	for i, im := range s.images {
+		names[i] = strings.Replace(im.member, ".tar:", "/", 1) // WNID.tar:NAME → WNID/NAME
+		labels[i] = im.label
+	}
+	out, err := heldOutMask(s.path, names, labels, len(s.classes), percent)
+	if err != nil {
+		return err
+	}
+	kept := s.images[:0:0]
+	for i, im := range s.images {
+		if out[i] == held {
+			kept = append(kept, im)
+		}
+	}
+	s.images = kept
+	return nil
 }
 
 // ilsvrcClasses are the classes of the training archive at p (its class tars' WNIDs, sorted),

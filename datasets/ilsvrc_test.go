@@ -340,8 +340,9 @@ func TestILSVRCSamplesStop(t *testing.T) {
 // TestILSVRCFolderSource opens the archives as an image folder (Open "folder"), as training and
 // evaluation read them: each image of both splits decodes to the pixels of the same file
 // extracted into an image folder, with its label; the loader reads them (EvalIterator); the
-// held-out split is there only with the validation archive and its devkit; the options of image
-// folders that do not apply are refused.
+// held-out split is there only with the validation archive and its devkit, or with -val-percent,
+// which holds out the images it holds out of the extracted folder; the options of image folders
+// that do not apply are refused.
 func TestILSVRCFolderSource(t *testing.T) {
 	isolateListings(t)
 	extracted := t.TempDir() // the archives extracted as torchvision's ImageNet lays them out
@@ -416,6 +417,27 @@ func TestILSVRCFolderSource(t *testing.T) {
 			}
 		}
 	}
+	// -val-percent holds out of the training archive the images it holds out of the training
+	// folder extracted.
+	for _, split := range []string{SplitTrain, SplitTest} {
+		names := func(d Data, err error) []string {
+			if err != nil {
+				t.Fatal(err)
+			}
+			var out []string
+			for i := range d.Info().Len {
+				p := d.(interface{ Path(int) string }).Path(i)
+				out = append(out, path.Base(strings.ReplaceAll(p, ":", "/"))+fmt.Sprint(d.(Source).Label(i)))
+			}
+			slices.Sort(out)
+			return out
+		}
+		got := names(Open("folder", split, Options{DataDir: ilsvrcFixture, ValPercent: 34}))
+		want := names(Open("folder", split, Options{DataDir: extracted, ValPercent: 34}))
+		if !slices.Equal(got, want) || len(got) == 0 || (split == SplitTest) != (len(got) == 3) {
+			t.Errorf("-val-percent 34, %s: %q; of the extracted folder, %q", split, got, want)
+		}
+	}
 	// Without the validation archive (or its devkit) there is no held-out split.
 	trainOnly := t.TempDir()
 	data, err := os.ReadFile(filepath.Join(ilsvrcFixture, ILSVRCTrainArchive))
@@ -437,7 +459,6 @@ func TestILSVRCFolderSource(t *testing.T) {
 		t.Errorf("the extracted folders beside the archive: Open gave a %T", d)
 	}
 	for _, opt := range []Options{
-		{DataDir: ilsvrcFixture, ValPercent: 10},
 		{DataDir: ilsvrcFixture, LabelColumn: "label"},
 		{DataDir: ilsvrcFixture, TestSplit: "test"},
 	} {

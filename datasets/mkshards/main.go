@@ -58,8 +58,10 @@
 // development kit ILSVRC2012_devkit_t12.tar.gz (the root that torchvision's ImageNet takes). The
 // images and labels are torchvision's: the classes are the WNIDs, sorted (classes.txt), and the
 // validation images are labelled by the devkit's ground truth. The tar headers are read first, to
-// list the images; the images are then read where they lie in the archives, in a random order
-// over the whole split (-seed).
+// list the images (the listing kept for the next run); the images are then read where they lie in
+// the archives, in a random order over the whole split (-seed). With -val-percent, the training
+// archive alone is written as train/ and val/, val/ holding the images that -val-percent holds out
+// of it extracted.
 //
 //	go run ./datasets/mkshards -in ~/imagenet -out ~/data/imagenet-shards
 //
@@ -198,13 +200,21 @@ func run(args []string) int {
 	if archives.Train != "" {
 		splits = append(splits, "train")
 	}
-	if archives.Val != "" {
-		splits = append(splits, "val")
+	if archives.Val != "" || (imagenet && *valPercent > 0) {
+		splits = append(splits, "val") // with -val-percent, from the training archive
 	}
 	files, labels := "", "a column"
 	if imagenet {
 		if *labelTable != "" || *labelColumn != "" {
 			return usage("-label-table and -label-column label an image folder or a data set's files; %s holds ImageNet's ILSVRC2012 archives, labelled by their class tars and the development kit: leave them out", *in)
+		}
+		switch {
+		case *valPercent > 0 && archives.Val != "":
+			return usage("-val-percent: %s holds %s, the held-out images already: leave -val-percent out, or move %s away to hold out %g%% of the training archive", *in, datasets.ILSVRCValArchive, datasets.ILSVRCValArchive, *valPercent)
+		case *valPercent > 0 && archives.Train == "":
+			return usage("-val-percent holds out images of %s, which %s lacks", datasets.ILSVRCTrainArchive, *in)
+		case *splitColumn != "":
+			return usage("-split-column holds out images of an image folder by its label table; %s holds ImageNet's ILSVRC2012 archives: give -val-percent instead", *in)
 		}
 		if archives.Val != "" && archives.Devkit == "" {
 			return usage("%s holds %s but not the development kit that labels its images (%s, from image-net.org, or the folder it extracts to): put it beside the archives, or move %s away to write the training images alone",
@@ -221,7 +231,7 @@ func run(args []string) int {
 	if len(splits) > 0 && *labelTable != "" {
 		return usage("-label-table labels an image folder; %s holds %s, whose labels are %s of theirs (-label-column)", *in, files, labels)
 	}
-	if len(splits) > 0 && (*valPercent > 0 || *splitColumn != "") {
+	if len(splits) > 0 && !imagenet && (*valPercent > 0 || *splitColumn != "") {
 		return usage("-val-percent and -split-column hold out images of an image folder; %s holds %s, whose splits are their own", *in, files)
 	}
 	if len(splits) == 0 {
@@ -283,8 +293,11 @@ func run(args []string) int {
 			var set *datasets.ILSVRC
 			var err error
 			archive := archives.Train
-			if split == "train" {
-				set, err = datasets.OpenILSVRCTrain(archive, devkit, logger)
+			if split == "train" || *valPercent > 0 {
+				set, err = datasets.OpenILSVRCTrain(archive, devkit, logger) // the second time, from the listing kept
+				if err == nil && *valPercent > 0 {
+					err = set.HoldOut(*valPercent, split == "val")
+				}
 				if err == nil {
 					trainClasses = set.Classes()
 				}

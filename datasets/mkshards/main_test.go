@@ -12,6 +12,7 @@ import (
 	"image/png"
 	"io"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -803,6 +804,53 @@ func TestILSVRC(t *testing.T) {
 			t.Errorf("%s: classes.txt %q, want %q", split, got, ref.Classes)
 		}
 	}
+	// The training archive alone, with -val-percent: train/ and val/ hold the images that
+	// -val-percent keeps and holds out of the archive extracted (train/WNID/NAME).
+	trainOnly := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(in, "ILSVRC2012_img_train.tar"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(trainOnly, "ILSVRC2012_img_train.tar"), data, 0o644)
+	extracted := t.TempDir()
+	tr := tar.NewReader(bytes.NewReader(data))
+	for h, err := tr.Next(); err == nil; h, err = tr.Next() {
+		inner, _ := io.ReadAll(tr)
+		itr := tar.NewReader(bytes.NewReader(inner))
+		for ih, err := itr.Next(); err == nil; ih, err = itr.Next() {
+			img, _ := io.ReadAll(itr)
+			p := filepath.Join(extracted, "train", strings.TrimSuffix(h.Name, ".tar"), ih.Name)
+			os.MkdirAll(filepath.Dir(p), 0o755)
+			os.WriteFile(p, img, 0o644)
+		}
+	}
+	keys := func(dir string) []string {
+		var k []string
+		for _, m := range shardMembers(t, dir) {
+			if !strings.HasSuffix(m.name, ".cls") {
+				k = append(k, path.Base(strings.TrimSuffix(m.name, filepath.Ext(m.name)))) // an image folder's keys hold its class folder
+			}
+		}
+		slices.Sort(k)
+		return k
+	}
+	var fromArchive string
+	for _, from := range []string{trainOnly, extracted} {
+		out := filepath.Join(t.TempDir(), "shards")
+		if code, stderr := runStderr(t, "-in", from, "-out", out, "-val-percent", "34"); code != 0 {
+			t.Fatalf("-val-percent 34 of %s: exit %d, %s", from, code, stderr)
+		}
+		if from == trainOnly {
+			fromArchive = out // compared with the extracted folder's below
+			continue
+		}
+		for _, split := range []string{"train", "val"} {
+			got, want := keys(filepath.Join(fromArchive, split)), keys(filepath.Join(out, split))
+			if !slices.Equal(got, want) || len(got) == 0 {
+				t.Errorf("-val-percent 34, %s: %q; from the extracted folder, %q", split, got, want)
+			}
+		}
+	}
 	noDevkit := t.TempDir()
 	for _, name := range []string{"ILSVRC2012_img_train.tar", "ILSVRC2012_img_val.tar"} {
 		data, err := os.ReadFile(filepath.Join(in, name))
@@ -817,7 +865,8 @@ func TestILSVRC(t *testing.T) {
 	}{
 		{[]string{"-in", noDevkit}, "not the development kit that labels its images (ILSVRC2012_devkit_t12.tar.gz"},
 		{[]string{"-in", in, "-label-column", "label"}, "holds ImageNet's ILSVRC2012 archives, labelled by their class tars"},
-		{[]string{"-in", in, "-val-percent", "10"}, "holds ImageNet's ILSVRC2012 archives, whose splits are their own"},
+		{[]string{"-in", in, "-val-percent", "10"}, "holds ILSVRC2012_img_val.tar, the held-out images already: leave -val-percent out"},
+		{[]string{"-in", in, "-split-column", "fold"}, "holds ImageNet's ILSVRC2012 archives: give -val-percent instead"},
 	} {
 		if code, stderr := runStderr(t, append(c.args, "-out", t.TempDir())...); code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%q: exit %d, %s; want 2 and %q", c.args, code, stderr, c.want)
