@@ -211,8 +211,6 @@ func run(args []string) int {
 		switch {
 		case *valPercent > 0 && archives.Val != "":
 			return usage("-val-percent: %s holds %s, the held-out images already: leave -val-percent out, or move %s away to hold out %g%% of the training archive", *in, datasets.ILSVRCValArchive, datasets.ILSVRCValArchive, *valPercent)
-		case *valPercent > 0 && archives.Train == "":
-			return usage("-val-percent holds out images of %s, which %s lacks", datasets.ILSVRCTrainArchive, *in)
 		case *splitColumn != "":
 			return usage("-split-column holds out images of an image folder by its label table; %s holds ImageNet's ILSVRC2012 archives: give -val-percent instead", *in)
 		}
