@@ -1,12 +1,12 @@
 // Package datasets reads image data sets (MNIST, CIFAR-10/100, STL-10 and a synthetic Gaussian
-// mixture into memory, downloaded and verified when they are missing; image folders and WebDataset
-// tar shards streamed, decoded per batch) and feeds them to training as fixed-shape batches of two
+// mixture into memory, downloaded and verified when they are missing; image folders, ImageNet's
+// ILSVRC2012 archives and WebDataset tar shards streamed, decoded per batch) and feeds them to training as fixed-shape batches of two
 // augmented views, built by a worker pool with torchvision's transforms (RandomResizedCrop on the
 // original image, PIL's antialiased bicubic resampling, colour jitter, ...), and to evaluation
 // with torchvision's resize and centre crop.
 //
-// Open returns a Data: a random-access Source (the in-memory *Dataset, an image *Folder) or
-// sequential *Shards; NewLoader and NewEvalIterator read either, and Gather and Visit decode
+// Open returns a Data: a random-access Source (the in-memory *Dataset, an image *Folder, the
+// *ILSVRC archives of a folder read as an image folder) or sequential *Shards; NewLoader and NewEvalIterator read either, and Gather and Visit decode
 // chosen samples of either (as decoded, or as the evaluation transform prepares them). Images are
 // uint8 in HWC order; batches are float32 NHWC slices ready for tensors.FromFlatDataAndDimensions.
 package datasets
