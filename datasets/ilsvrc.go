@@ -374,7 +374,7 @@ func ilsvrcClasses(p string) ([]string, error) {
 			return classes, nil
 		}
 	}
-	tars, err := ilsvrcClassTars(p, nil)
+	tars, err := ilsvrcClassTars(p)
 	if err != nil {
 		return nil, err
 	}
@@ -392,9 +392,8 @@ type classTar struct {
 }
 
 // ilsvrcClassTars lists the class tars of the training archive at p by its headers (their contents
-// skipped), sorted by WNID: each member must be one (WNID.tar), once, and with a devkit (nil:
-// none) one of its classes.
-func ilsvrcClassTars(p string, devkit *ILSVRCDevkit) ([]classTar, error) {
+// skipped), sorted by WNID: each member must be one (WNID.tar), once.
+func ilsvrcClassTars(p string) ([]classTar, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCTrainArchive)
@@ -418,9 +417,6 @@ func ilsvrcClassTars(p string, devkit *ILSVRCDevkit) ([]classTar, error) {
 		if h.Typeflag != tar.TypeReg || !ok || wnid == "" {
 			return nil, archiveUsageErr(p, fmt.Errorf("member %s is not a class's tar (WNID.tar)", h.Name), "give ImageNet's "+ILSVRCTrainArchive+", whose members are one tar per class")
 		}
-		if devkit != nil && devkit.Words[wnid] == "" {
-			return nil, archiveUsageErr(p, fmt.Errorf("class %s is not a class of the development kit %s", wnid, devkit.Path), "give the archives of one release (ILSVRC2012)")
-		}
 		offset, err := f.Seek(0, io.SeekCurrent)
 		if err != nil {
 			return nil, archiveDamagedErr(p, h.Name, err, "")
@@ -441,8 +437,8 @@ func ilsvrcClassTars(p string, devkit *ILSVRCDevkit) ([]classTar, error) {
 
 // listClassTars lists the training archive at p (ilsvrcClassTars), then each class's tar by its
 // headers alone, in parallel, under a progress bar logged to logger (nil: none).
-func listClassTars(p string, devkit *ILSVRCDevkit, logger *log.Logger) ([]tarSection, error) {
-	classes, err := ilsvrcClassTars(p, devkit)
+func listClassTars(p string, logger *log.Logger) ([]tarSection, error) {
+	classes, err := ilsvrcClassTars(p)
 	if err != nil {
 		return nil, err
 	}
@@ -505,7 +501,7 @@ func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, logger *log.Logger) (*ILSVR
 		logger.Info("listed from the cache", "archive", p, "cache", listingFile(p))
 	}
 	if sections == nil {
-		if sections, err = listClassTars(p, devkit, logger); err != nil {
+		if sections, err = listClassTars(p, logger); err != nil {
 			return nil, err
 		}
 		if err := saveListing(p, st, sections); err != nil && logger != nil {
