@@ -107,14 +107,14 @@ func ReadILSVRCDevkit(p string) (*ILSVRCDevkit, error) {
 		for _, f := range []string{ilsvrcMetaFile, ilsvrcGroundTruthFile} {
 			data, err := os.ReadFile(filepath.Join(p, filepath.FromSlash(f)))
 			if err != nil {
-				return nil, archiveUsageErr(p, err, "give the development kit ILSVRC2012_devkit_t12.tar.gz as image-net.org has it, or the folder it extracts to")
+				return nil, usageErr(p, err, "give the development kit ILSVRC2012_devkit_t12.tar.gz as image-net.org has it, or the folder it extracts to")
 			}
 			files[f] = data
 		}
 	} else {
 		file, err := os.Open(p)
 		if err != nil {
-			return nil, archiveUsageErr(p, err, "give a readable ILSVRC2012_devkit_t12.tar.gz")
+			return nil, usageErr(p, err, "give a readable ILSVRC2012_devkit_t12.tar.gz")
 		}
 		defer file.Close()
 		z, err := gzip.NewReader(bufio.NewReader(file))
@@ -138,7 +138,7 @@ func ReadILSVRCDevkit(p string) (*ILSVRCDevkit, error) {
 		}
 		for _, f := range []string{ilsvrcMetaFile, ilsvrcGroundTruthFile} {
 			if files[f] == nil {
-				return nil, archiveUsageErr(p, fmt.Errorf("holds no %s/%s", ILSVRCDevkitFolder, f), "give the development kit of ILSVRC2012 (ILSVRC2012_devkit_t12.tar.gz), which has it")
+				return nil, usageErr(p, fmt.Errorf("holds no %s/%s", ILSVRCDevkitFolder, f), "give the development kit of ILSVRC2012 (ILSVRC2012_devkit_t12.tar.gz), which has it")
 			}
 		}
 	}
@@ -396,7 +396,7 @@ type classTar struct {
 func ilsvrcClassTars(p string) ([]classTar, error) {
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCTrainArchive)
+		return nil, usageErr(p, err, "give a readable "+ILSVRCTrainArchive)
 	}
 	defer f.Close()
 	var classes []classTar
@@ -415,7 +415,7 @@ func ilsvrcClassTars(p string) ([]classTar, error) {
 		name := path.Base(h.Name)
 		wnid, ok := strings.CutSuffix(name, ".tar")
 		if h.Typeflag != tar.TypeReg || !ok || wnid == "" {
-			return nil, archiveUsageErr(p, fmt.Errorf("member %s is not a class's tar (WNID.tar)", h.Name), "give ImageNet's "+ILSVRCTrainArchive+", whose members are one tar per class")
+			return nil, usageErr(p, fmt.Errorf("member %s is not a class's tar (WNID.tar)", h.Name), "give ImageNet's "+ILSVRCTrainArchive+", whose members are one tar per class")
 		}
 		offset, err := f.Seek(0, io.SeekCurrent)
 		if err != nil {
@@ -424,12 +424,12 @@ func ilsvrcClassTars(p string) ([]classTar, error) {
 		classes = append(classes, classTar{wnid, offset, h.Size})
 	}
 	if len(classes) == 0 {
-		return nil, archiveUsageErr(p, errors.New("holds no class tar"), "give ImageNet's "+ILSVRCTrainArchive)
+		return nil, usageErr(p, errors.New("holds no class tar"), "give ImageNet's "+ILSVRCTrainArchive)
 	}
 	slices.SortFunc(classes, func(a, b classTar) int { return strings.Compare(a.wnid, b.wnid) })
 	for i := 1; i < len(classes); i++ {
 		if classes[i].wnid == classes[i-1].wnid {
-			return nil, archiveUsageErr(p, fmt.Errorf("holds %s.tar twice", classes[i].wnid), "download it again")
+			return nil, usageErr(p, fmt.Errorf("holds %s.tar twice", classes[i].wnid), "download it again")
 		}
 	}
 	return classes, nil
@@ -444,7 +444,7 @@ func listClassTars(p string, logger *log.Logger) ([]tarSection, error) {
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCTrainArchive)
+		return nil, usageErr(p, err, "give a readable "+ILSVRCTrainArchive)
 	}
 	defer f.Close()
 	var bar *progress.Bar
@@ -494,7 +494,7 @@ func listClassTars(p string, logger *log.Logger) ([]tarSection, error) {
 func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, logger *log.Logger) (*ILSVRC, error) {
 	st, err := os.Stat(p)
 	if err != nil {
-		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCTrainArchive)
+		return nil, usageErr(p, err, "give a readable "+ILSVRCTrainArchive)
 	}
 	sections := loadListing(p, st)
 	if sections != nil && logger != nil {
@@ -511,7 +511,7 @@ func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, logger *log.Logger) (*ILSVR
 	s := &ILSVRC{path: p}
 	for k, t := range sections {
 		if devkit != nil && devkit.Words[t.WNID] == "" {
-			return nil, archiveUsageErr(p, fmt.Errorf("class %s is not a class of the development kit %s", t.WNID, devkit.Path), "give the archives of one release (ILSVRC2012)")
+			return nil, usageErr(p, fmt.Errorf("class %s is not a class of the development kit %s", t.WNID, devkit.Path), "give the archives of one release (ILSVRC2012)")
 		}
 		s.classes = append(s.classes, t.WNID)
 		s.images = append(s.images, t.images(t.WNID+".tar", int32(k))...)
@@ -524,7 +524,7 @@ func OpenILSVRCTrain(p string, devkit *ILSVRCDevkit, logger *log.Logger) (*ILSVR
 	slices.Sort(keys)
 	for i := 1; i < len(keys); i++ {
 		if keys[i] == keys[i-1] {
-			return nil, archiveUsageErr(p, fmt.Errorf("holds two images of key %s (one file name twice in a class tar?)", keys[i]), "download it again")
+			return nil, usageErr(p, fmt.Errorf("holds two images of key %s (one file name twice in a class tar?)", keys[i]), "download it again")
 		}
 	}
 	return s, nil
@@ -542,12 +542,12 @@ func OpenILSVRCVal(p string, devkit *ILSVRCDevkit, classes []string) (*ILSVRC, e
 	}
 	f, err := os.Open(p)
 	if err != nil {
-		return nil, archiveUsageErr(p, err, "give a readable "+ILSVRCValArchive)
+		return nil, usageErr(p, err, "give a readable "+ILSVRCValArchive)
 	}
 	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		return nil, archiveUsageErr(p, err, "")
+		return nil, usageErr(p, err, "")
 	}
 	var images []archiveImage
 	if sections := loadListing(p, st); len(sections) == 1 {
@@ -565,11 +565,11 @@ func OpenILSVRCVal(p string, devkit *ILSVRCDevkit, classes []string) (*ILSVRC, e
 	slices.SortFunc(images, func(a, b archiveImage) int { return strings.Compare(a.member, b.member) })
 	for i := 1; i < len(images); i++ {
 		if images[i].member == images[i-1].member {
-			return nil, archiveUsageErr(p, fmt.Errorf("holds %s twice", images[i].member), "download it again")
+			return nil, usageErr(p, fmt.Errorf("holds %s twice", images[i].member), "download it again")
 		}
 	}
 	if len(images) != len(devkit.ValIDs) {
-		return nil, archiveUsageErr(p, fmt.Errorf("holds %d images, but the development kit's ground truth labels %d", len(images), len(devkit.ValIDs)),
+		return nil, usageErr(p, fmt.Errorf("holds %d images, but the development kit's ground truth labels %d", len(images), len(devkit.ValIDs)),
 			"give the validation archive and the development kit of one release (ILSVRC2012)")
 	}
 	number := map[string]int32{}
@@ -580,7 +580,7 @@ func OpenILSVRCVal(p string, devkit *ILSVRCDevkit, classes []string) (*ILSVRC, e
 		wnid := devkit.WNIDs[devkit.ValIDs[i]]
 		k, ok := number[wnid]
 		if !ok {
-			return nil, archiveUsageErr(p, fmt.Errorf("%s is of class %s, which the training archive lacks", images[i].member, wnid),
+			return nil, usageErr(p, fmt.Errorf("%s is of class %s, which the training archive lacks", images[i].member, wnid),
 				"give the training archive of the same classes")
 		}
 		images[i].label = k
@@ -674,10 +674,6 @@ func (s *ILSVRC) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[Shard
 			}
 		}
 	}
-}
-
-func archiveUsageErr(p string, err error, hint string) error {
-	return &DataError{Kind: ErrUsage, Path: p, Index: -1, Err: err, Hint: hint}
 }
 
 func archiveDamagedErr(p, member string, err error, hint string) error {
