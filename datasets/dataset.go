@@ -1,12 +1,15 @@
 // Package datasets reads image data sets (MNIST, CIFAR-10/100, STL-10 and a synthetic Gaussian
 // mixture into memory, downloaded and verified when they are missing; image folders, ImageNet's
-// ILSVRC2012 archives and WebDataset tar shards streamed, decoded per batch) and feeds them to training as fixed-shape batches of two
+// ILSVRC2012 archives, the data set files of a registered FileFormat (Hugging Face's Arrow files,
+// once datasets/hfdata is imported) and WebDataset tar shards streamed, decoded per batch) and
+// feeds them to training as fixed-shape batches of two
 // augmented views, built by a worker pool with torchvision's transforms (RandomResizedCrop on the
 // original image, PIL's antialiased bicubic resampling, colour jitter, ...), and to evaluation
 // with torchvision's resize and centre crop.
 //
 // Open returns a Data: a random-access Source (the in-memory *Dataset, an image *Folder, the
-// *ILSVRC archives of a folder read as an image folder) or sequential *Shards; NewLoader and NewEvalIterator read either, and Gather and Visit decode
+// *ILSVRC archives or the *RecordSet of data set files of a folder read as an image folder) or
+// sequential *Shards; NewLoader and NewEvalIterator read either, and Gather and Visit decode
 // chosen samples of either (as decoded, or as the evaluation transform prepares them). Images are
 // uint8 in HWC order; batches are float32 NHWC slices ready for tensors.FromFlatDataAndDimensions.
 package datasets
@@ -285,6 +288,13 @@ func open(name, split string, opt Options) (Data, error) {
 					"give one of them")
 			}
 		}
+		if ff, ok := fileFormatOf(opt.DataDir); ok {
+			s, err := openRecords(ff, opt.DataDir, split, opt)
+			if err != nil {
+				return nil, err // not a nil *RecordSet in a non-nil Data
+			}
+			return s, nil
+		}
 		if a, ok := ilsvrcFolder(opt.DataDir); ok {
 			s, err := openILSVRC(a, opt.DataDir, split, opt)
 			if err != nil {
@@ -362,6 +372,9 @@ func sameSplits(name, dir string) bool {
 	dir = ExpandHome(dir)
 	switch strings.ToLower(name) {
 	case "folder":
+		if f, ok := fileFormatOf(dir); ok {
+			return !recordSplitsDiffer(f, dir)
+		}
 		if a, ok := ilsvrcFolder(dir); ok {
 			return a.Val == "" || a.Devkit == ""
 		}

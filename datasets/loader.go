@@ -596,9 +596,7 @@ func sampleName(name string, src Source, ref sampleRef) string {
 		return ref.path + ":" + ref.member
 	}
 	switch s := src.(type) {
-	case *Folder:
-		return s.Path(ref.index)
-	case *ILSVRC:
+	case interface{ Path(i int) string }: // *Folder, *ILSVRC, *RecordSet
 		return s.Path(ref.index)
 	case *selection:
 		return sampleName(name, s.src, sampleRef{index: s.idx[ref.index]})

@@ -370,13 +370,37 @@ func (a *arrowFile) groups() []int64 {
 // read reads record batch g: its metadata, then the columns asked for; the whole body with the
 // images, else only the buffers of the labels (a batch of images is mostly their bytes).
 func (a *arrowFile) read(g int, start int64, label, image string, withImages bool) ([]row, error) {
+	mode := labelsOnly
+	if withImages {
+		mode = imageBytes
+	}
+	return a.readBatch(g, start, label, image, mode)
+}
+
+// locate reads the labels of record batch g and where each row's image bytes lie in the file
+// (row.at, row.size; or the image's path where they are null), reading its metadata and the
+// buffers of the labels and of the image bytes' offsets, not the bytes.
+func (a *arrowFile) locate(g int, start int64, label, image string) ([]row, error) {
+	return a.readBatch(g, start, label, image, imagePlaces)
+}
+
+// batchMode is what readBatch reads of the image column: nothing, the bytes, or where they lie.
+type batchMode int
+
+const (
+	labelsOnly batchMode = iota
+	imageBytes
+	imagePlaces
+)
+
+func (a *arrowFile) readBatch(g int, start int64, label, image string, mode batchMode) ([]row, error) {
 	b := a.batches[g]
 	meta := make([]byte, b.metaLen)
 	if _, err := a.fh.ReadAt(meta, b.meta); err != nil {
 		return nil, err
 	}
 	batch := arrowBatchData{fh: a.fh, at: b.body}
-	if withImages {
+	if mode == imageBytes {
 		batch.body = make([]byte, b.bodyLen)
 		if _, err := a.fh.ReadAt(batch.body, b.body); err != nil {
 			return nil, err
@@ -406,20 +430,33 @@ func (a *arrowFile) read(g int, start int64, label, image string, withImages boo
 						rows[i].label = strconv.FormatUint(uint64(n), 10)
 					}
 				})
-			case f.name == image && withImages:
+			case f.name == image && mode != labelsOnly:
 				bytes := f.child("bytes")
 				if f.typ != arrowStruct || f.dict || bytes == nil {
 					panic(fbErr(fmt.Sprintf("the image column %q is %s, not a struct with a bytes field", f.name, f.typeName())))
 				}
 				valid := batch.validity(f, int(b.rows))
-				batch.values(bytes, int(b.rows), func(i int, v []byte, _ int64, ok bool) {
-					if ok && valid(i) {
-						rows[i].image = v
+				if mode == imagePlaces {
+					data := batch.ranges(bytes, int(b.rows), func(i int, lo, hi int64, ok bool) {
+						if ok && valid(i) {
+							rows[i].at, rows[i].size, rows[i].placed = lo, hi-lo, true
+						}
+					})
+					for i := range rows {
+						if rows[i].placed {
+							rows[i].at += b.body + batch.spans[data][0]
+						}
 					}
-				})
+				} else {
+					batch.values(bytes, int(b.rows), func(i int, v []byte, _ int64, ok bool) {
+						if ok && valid(i) {
+							rows[i].image = v
+						}
+					})
+				}
 				if p := f.child("path"); p != nil && (p.typ == arrowUtf8 || p.typ == arrowLargeUtf8) && missingImage(rows) {
 					batch.values(p, int(b.rows), func(i int, v []byte, _ int64, ok bool) {
-						if ok && valid(i) && rows[i].image == nil {
+						if ok && valid(i) && rows[i].image == nil && !rows[i].placed {
 							rows[i].file = string(v)
 						}
 					})
@@ -613,34 +650,50 @@ func (d *arrowBatchData) values(f *arrowField, rows int, fn func(i int, v []byte
 			fn(i, nil, n, true)
 		}
 	case arrowBinary, arrowUtf8, arrowLargeBinary, arrowLargeUtf8:
-		w := 4
-		if f.typ == arrowLargeBinary || f.typ == arrowLargeUtf8 {
-			w = 8
-		}
-		offsets, data := d.buffer(k), d.buffer(k+1)
-		if len(offsets) < w*(rows+1) {
-			panic(fbErr(fmt.Sprintf("field %q: %d bytes of offsets for %d rows", f.name, len(offsets), rows)))
-		}
-		at := func(i int) int64 {
-			if w == 4 {
-				return int64(int32(binary.LittleEndian.Uint32(offsets[4*i:])))
-			}
-			return int64(binary.LittleEndian.Uint64(offsets[8*i:]))
-		}
-		for i := range rows {
-			lo, hi := at(i), at(i+1)
-			if lo < 0 || hi < lo || hi > int64(len(data)) {
-				panic(fbErr(fmt.Sprintf("field %q, row %d: bytes %d to %d of %d", f.name, i, lo, hi, len(data))))
-			}
-			if !valid(i) {
+		data := d.buffer(k + 1)
+		d.ranges(f, rows, func(i int, lo, hi int64, ok bool) {
+			if !ok {
 				fn(i, nil, 0, false)
-				continue
+				return
 			}
 			fn(i, data[lo:hi:hi], 0, true)
-		}
+		})
 	default:
 		panic(fbErr(fmt.Sprintf("field %q holds %s values", f.name, f.typeName())))
 	}
+}
+
+// ranges calls fn with where each of the rows values of f, a binary or string field, lies in
+// its data buffer (bytes lo to hi, checked to lie in it), and whether it is valid (not null),
+// reading the offsets, not the data; it returns the data buffer's number.
+func (d *arrowBatchData) ranges(f *arrowField, rows int, fn func(i int, lo, hi int64, ok bool)) (data int) {
+	if f.dict || f.typ != arrowBinary && f.typ != arrowUtf8 && f.typ != arrowLargeBinary && f.typ != arrowLargeUtf8 {
+		panic(fbErr(fmt.Sprintf("field %q holds %s values, not binary", f.name, f.typeName())))
+	}
+	valid := d.validity(f, rows)
+	k := d.first[f.node] + 1
+	w := 4
+	if f.typ == arrowLargeBinary || f.typ == arrowLargeUtf8 {
+		w = 8
+	}
+	offsets, size := d.buffer(k), d.spans[k+1][1]
+	if len(offsets) < w*(rows+1) {
+		panic(fbErr(fmt.Sprintf("field %q: %d bytes of offsets for %d rows", f.name, len(offsets), rows)))
+	}
+	at := func(i int) int64 {
+		if w == 4 {
+			return int64(int32(binary.LittleEndian.Uint32(offsets[4*i:])))
+		}
+		return int64(binary.LittleEndian.Uint64(offsets[8*i:]))
+	}
+	for i := range rows {
+		lo, hi := at(i), at(i+1)
+		if lo < 0 || hi < lo || hi > size {
+			panic(fbErr(fmt.Sprintf("field %q, row %d: bytes %d to %d of %d", f.name, i, lo, hi, size)))
+		}
+		fn(i, lo, hi, valid(i))
+	}
+	return k + 1
 }
 
 // fbuf is a flatbuffer's bytes. Every read is checked against them: one beyond them panics with

@@ -488,10 +488,12 @@ func (s *Set) UseClassesOf(train *Set) error {
 
 // row is one row read: its index in its file, image bytes and label (as text; "" for none).
 type row struct {
-	index int64
-	image []byte
-	file  string // the image's path, read where its bytes are null
-	label string
+	index    int64
+	image    []byte
+	file     string // the image's path, read where its bytes are null
+	label    string
+	at, size int64 // where the image bytes lie in the file, when placed (Arrow's locate)
+	placed   bool
 }
 
 // readGroup reads group g of f (whose first row is row start of the file): its labels, and its
@@ -735,7 +737,7 @@ func usageErr(path string, err error, hint string) error {
 // missingImage reports whether a row of rows has no image bytes.
 func missingImage(rows []row) bool {
 	for _, r := range rows {
-		if r.image == nil {
+		if r.image == nil && !r.placed {
 			return true
 		}
 	}
