@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
+	"github.com/gomlx-ssl/vicreg/internal/pagecache"
 )
 
 // writeILSVRCTrainArchive writes an ILSVRC2012_img_train.tar of classes class tars of perClass images
@@ -148,10 +149,7 @@ func BenchmarkILSVRCTrainArchive(b *testing.B) {
 
 // dropPageCache writes back and drops the page cache (root only).
 func dropPageCache(b *testing.B) {
-	if err := exec.Command("sync").Run(); err != nil {
-		b.Fatal(err)
-	}
-	if err := os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0); err != nil {
-		b.Fatalf("VICREG_ILSVRC_COLD=1 drops the page cache, which needs root: %v", err)
+	if err := pagecache.Drop(); err != nil {
+		b.Fatalf("VICREG_ILSVRC_COLD=1: %v", err)
 	}
 }

@@ -2,16 +2,20 @@ package hfdata
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/gomlx-ssl/vicreg/datasets"
 	"github.com/gomlx-ssl/vicreg/internal/cpuinfo"
+	"github.com/gomlx-ssl/vicreg/internal/pagecache"
 )
 
 // benchRow is a row of a Hugging Face image data set: the Image feature's struct and a label.
@@ -114,4 +118,106 @@ func pass(b *testing.B, s *Set, seed uint64) (bytes int64) {
 		b.Fatalf("%d rows read, want %d", n, s.Len())
 	}
 	return bytes
+}
+
+// recordsTimed says that BenchmarkArrowRecords has run the datasets library's reading once.
+var recordsTimed bool
+
+// BenchmarkArrowRecords times what training on Arrow files as they are does: opening the data set
+// that VICREG_ARROW_RECORDS names (made by testdata/records_time.py make: save_to_disk's folder)
+// for reading one row at a time (OpenRecords: its record batches listed, its labels read), then a
+// pass over every row's image bytes in a shuffled order (EpochOrder), with 1 and 8 reads at once;
+// and beside it, once, the datasets library's reading of the same rows one at a time in a shuffled
+// order (records_time.py time) where VICREG_ARROW_PYTHON names a Python with it. With
+// VICREG_ARROW_COLD=1 (as root) the page cache is dropped before each pass. Run:
+// VICREG_ARROW_RECORDS=/tmp/hfrec VICREG_ARROW_PYTHON=/tmp/hfv/bin/python go test -run '^$' -bench
+// ArrowRecords -benchtime 5x ./datasets/hfdata/
+func BenchmarkArrowRecords(b *testing.B) {
+	dir := os.Getenv("VICREG_ARROW_RECORDS")
+	if dir == "" {
+		b.Skip("VICREG_ARROW_RECORDS names no folder: make one with python datasets/hfdata/testdata/records_time.py make /tmp/hfrec")
+	}
+	cold := os.Getenv("VICREG_ARROW_COLD") == "1"
+	splits, err := FindSplits(dir)
+	if err != nil || len(splits) == 0 {
+		b.Fatalf("%s: %v, %d splits", dir, err, len(splits))
+	}
+	for _, readers := range []int{1, 8} {
+		b.Run(fmt.Sprintf("readers=%d", readers), func(b *testing.B) {
+			var opening float64
+			var rows int
+			var bytes int64
+			b.ResetTimer()
+			for i := range b.N {
+				if cold {
+					b.StopTimer()
+					if err := pagecache.Drop(); err != nil {
+						b.Fatalf("VICREG_ARROW_COLD=1: %v", err)
+					}
+					b.StartTimer()
+				}
+				start := b.Elapsed()
+				r, err := OpenRecords(splits[0], nil, "")
+				if err != nil {
+					b.Fatal(err)
+				}
+				opening += (b.Elapsed() - start).Seconds()
+				rows, bytes = r.Len(), readShuffled(b, r, uint64(i), readers)
+			}
+			perPass := b.Elapsed().Seconds() / float64(b.N)
+			cache := "in the page cache"
+			if cold {
+				cache = "the page cache dropped"
+			}
+			b.ReportMetric(perPass*1e3, "ms/pass")
+			b.ReportMetric(float64(rows)/perPass, "rows/s")
+			b.Logf("%s: %d rows (%d MB of images) in %d Arrow files, %s, %d reads at once: %.1f ms a pass (opening %.1f ms), %.0f rows/s",
+				cpuinfo.Describe(), rows, bytes>>20, len(splits[0].Files), cache, readers, perPass*1e3, opening/float64(b.N)*1e3, float64(rows)/perPass)
+		})
+	}
+	if py := os.Getenv("VICREG_ARROW_PYTHON"); py != "" {
+		b.Run("datasets-library", func(b *testing.B) { // its own timing, once: ns/op counts Python's start too
+			if recordsTimed {
+				return
+			}
+			recordsTimed = true
+			if cold {
+				if err := pagecache.Drop(); err != nil {
+					b.Fatalf("VICREG_ARROW_COLD=1: %v", err)
+				}
+			}
+			out, err := exec.Command(py, filepath.Join("testdata", "records_time.py"), "time", dir).CombinedOutput()
+			if err != nil {
+				b.Fatalf("%s records_time.py: %v\n%s", py, err, out)
+			}
+			b.Logf("%s", strings.TrimSpace(string(out)))
+		})
+	}
+}
+
+// readShuffled reads the image bytes of every row of r in the order of seed's first epoch, with
+// readers reads at once, and returns their bytes.
+func readShuffled(b *testing.B, r *Records, seed uint64, readers int) int64 {
+	order := datasets.EpochOrder(r.Len(), seed, 0)
+	var total int64
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for w := range readers {
+		wg.Go(func() {
+			var n int64
+			for k := w; k < len(order); k += readers {
+				data, err := r.Encoded(order[k])
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				n += int64(len(data))
+			}
+			mu.Lock()
+			total += n
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	return total
 }
