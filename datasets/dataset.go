@@ -310,7 +310,11 @@ func open(name, split string, opt Options) (Data, error) {
 				f.notRead = test // a val/ or test/ folder, left for the final word
 			}
 		}
-		if err != nil {
+		var leftOut map[string]int
+		if f != nil {
+			leftOut = f.other
+		}
+		if err := formatBelow(opt.DataDir, err, leftOut); err != nil {
 			return nil, err
 		}
 		f.orient = opt.ExifOrientation

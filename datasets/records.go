@@ -13,8 +13,9 @@ import (
 // (datasets/hfdata) registers it with RegisterFileFormat, and Open then reads a folder of such
 // files as it reads an image folder ("folder"), each split a *RecordSet.
 type FileFormat struct {
-	// Name names the files in messages ("Hugging Face Arrow files").
-	Name string
+	// Name names the files in messages ("Hugging Face Arrow files"); Ext is their extension
+	// (".arrow").
+	Name, Ext string
 	// Detect reports whether dir holds a data set of such files. It must be cheap (a few Stat
 	// calls): Open asks it of every image folder.
 	Detect func(dir string) bool
@@ -25,6 +26,10 @@ type FileFormat struct {
 	// classes numbered by those of the training split train (nil when split is the training
 	// split).
 	Open func(split FileSplit, train *FileSplit, labelColumn string) (Records, error)
+	// Below lists a few folders under dir that Detect would detect (a bounded walk): asked when
+	// dir fails to open as an image folder, so that the message names the folder to give (a data
+	// set in the datasets library's cache lies four folders down). Nil: none.
+	Below func(dir string) []string
 }
 
 // Records are the images of a split of data set files, in a fixed order.
@@ -67,6 +72,26 @@ func fileFormatOf(dir string) (FileFormat, bool) {
 		}
 	}
 	return FileFormat{}, false
+}
+
+// formatBelow is err, of opening dir as an image folder (whose listing left out files of the
+// extensions leftOut), or, where that failed as a usage error or left out files of a registered
+// format's extension, and the format finds its data sets under dir, a usage error that names
+// them.
+func formatBelow(dir string, err error, leftOut map[string]int) error {
+	fileFormatsMu.Lock()
+	formats := fileFormats
+	fileFormatsMu.Unlock()
+	for _, f := range formats {
+		if f.Below == nil || !errors.Is(err, ErrUsage) && leftOut[f.Ext] == 0 {
+			continue
+		}
+		if found := f.Below(dir); len(found) > 0 {
+			return usageErr(dir, fmt.Errorf("holds no images but %s deeper, in %s", f.Name, strings.Join(found, ", ")),
+				"give the folder of one data set as -data-dir")
+		}
+	}
+	return err
 }
 
 // RecordSet is a split of a data set of files that a registered FileFormat reads (Open's

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
@@ -15,7 +16,7 @@ import (
 // save_to_disk wrote (dataset_dict.json, or a split's state.json) or the library's cache of a
 // loaded data set (dataset_info.json beside NAME-SPLIT.arrow), trained on as an image folder is,
 // each image read where it lies in its file. Importing this package registers it.
-var ArrowFormat = datasets.FileFormat{Name: "the datasets library's Arrow files", Detect: detectArrow, Splits: FindSplits, Open: openRecords}
+var ArrowFormat = datasets.FileFormat{Name: "the datasets library's Arrow files", Ext: ".arrow", Detect: detectArrow, Splits: FindSplits, Open: openRecords, Below: arrowBelow}
 
 func init() { datasets.RegisterFileFormat(ArrowFormat) }
 
@@ -33,6 +34,21 @@ func detectArrow(dir string) bool {
 		}
 	}
 	return false
+}
+
+// arrowBelow lists the folders under dir that hold a data set of the datasets library (cacheBelow:
+// its cache's, or a split that save_to_disk wrote, named by the folder of its dataset_dict.json).
+func arrowBelow(dir string) []string {
+	var found []string
+	for _, f := range cacheBelow(dir) {
+		if detectArrow(filepath.Dir(f)) && filepath.Dir(f) != dir {
+			f = filepath.Dir(f) // save_to_disk's DatasetDict: the folder above its splits
+		}
+		if !slices.Contains(found, f) {
+			found = append(found, f)
+		}
+	}
+	return found
 }
 
 // Records is a split of Arrow files read in any order (datasets.Records): where each row's image

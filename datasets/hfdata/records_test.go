@@ -229,6 +229,20 @@ func TestArrowFolder(t *testing.T) {
 		!strings.Contains(err.Error(), `of the splits "train", and no val (validation) or test split`) {
 		t.Errorf("the test split of a training split alone: %v", err)
 	}
+	// A folder above the data set (the cache's, or one that holds the folder save_to_disk
+	// wrote) names it, not its nested folders as classes without images.
+	above := t.TempDir()
+	copyFiles(t, filepath.Join(dir, "train"), filepath.Join(above, "beans", "train"))
+	copyFiles(t, dir, filepath.Join(above, "beans"), "dataset_dict.json")
+	for _, c := range []struct{ dir, want string }{
+		{filepath.Join("testdata", "cache", "parquet"), cacheFolder(t)},
+		{above, filepath.Join(above, "beans")},
+	} {
+		if _, err := datasets.Open("folder", datasets.SplitTrain, datasets.Options{DataDir: c.dir}); !errors.Is(err, datasets.ErrUsage) ||
+			!strings.Contains(err.Error(), "holds no images but the datasets library's Arrow files deeper, in "+c.want+" (give the folder of one data set") {
+			t.Errorf("%s: %v, want a usage error naming %s", c.dir, err, c.want)
+		}
+	}
 	parquet := filepath.Join(t.TempDir(), "parquet")
 	copyFiles(t, filepath.Join("testdata", "hub", "data"), filepath.Join(parquet, "data"))
 	if err := os.WriteFile(filepath.Join(parquet, "dataset_info.json"), []byte("{}"), 0o644); err != nil {
