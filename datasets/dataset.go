@@ -8,8 +8,9 @@
 // with torchvision's resize and centre crop.
 //
 // Open returns a Data: a random-access Source (the in-memory *Dataset, an image *Folder, the
-// *ILSVRC archives or the *RecordSet of data set files of a folder read as an image folder) or
-// sequential *Shards; NewLoader and NewEvalIterator read either, and Gather and Visit decode
+// *RecordSet of ImageNet's archives or of a registered format's data set files, a folder of either
+// read as an image folder) or sequential *Shards; NewLoader and NewEvalIterator read either, and
+// Gather and Visit decode
 // chosen samples of either (as decoded, or as the evaluation transform prepares them). Images are
 // uint8 in HWC order; batches are float32 NHWC slices ready for tensors.FromFlatDataAndDimensions.
 package datasets
@@ -298,7 +299,7 @@ func open(name, split string, opt Options) (Data, error) {
 		if a, ok := ilsvrcFolder(opt.DataDir); ok {
 			s, err := openILSVRC(a, opt.DataDir, split, opt)
 			if err != nil {
-				return nil, err // not a nil *ILSVRC in a non-nil Data
+				return nil, err // not a nil *RecordSet in a non-nil Data
 			}
 			return s, nil
 		}

@@ -214,12 +214,11 @@ func (d *ILSVRCDevkit) Classes() []string {
 	return c
 }
 
-// ILSVRC is a split: the images of one archive, listed. It is a Source: the loader reads each
-// image where it lies in the archive.
+// ILSVRC is a split: the images of one archive, listed. It is the Records of a RecordSet, which
+// Open returns for a folder of the archives: the loader reads each image where it lies in the
+// archive.
 type ILSVRC struct {
 	path    string
-	split   string
-	orient  bool // images are turned by their EXIF orientation (Options.ExifOrientation)
 	classes []string
 	images  []archiveImage // in the archive's order (the validation archive's: by name)
 }
@@ -239,48 +238,26 @@ func (s *ILSVRC) Len() int { return len(s.images) }
 // Classes are the class names (WNIDs), in the order of the labels.
 func (s *ILSVRC) Classes() []string { return s.classes }
 
-// Info describes the split as a Folder's Info does: 3 channels, sizes 0, ImageNet's normalisation.
-func (s *ILSVRC) Info() Info {
-	return Info{Name: "folder", Split: s.split, Len: len(s.images), Channels: 3, NumClasses: len(s.classes),
-		ClassNames: s.classes, Mean: ImageNetMean, Std: ImageNetStd}
-}
-
 // Label is the class of image i.
 func (s *ILSVRC) Label(i int) int32 { return s.images[i].label }
 
-// Path names image i: the archive and its member ("…/ILSVRC2012_img_train.tar:n01440764.tar:
+// Name names image i: the archive and its member ("…/ILSVRC2012_img_train.tar:n01440764.tar:
 // n01440764_10026.JPEG").
-func (s *ILSVRC) Path(i int) string { return s.path + ":" + s.images[i].member }
+func (s *ILSVRC) Name(i int) string { return s.path + ":" + s.images[i].member }
 
-// Decode reads and decodes image i to RGB.
-func (s *ILSVRC) Decode(i int) (Image, error) {
-	data, _, err := s.encoded(i)
-	if err != nil {
-		return Image{}, err
-	}
-	img, err := decodeImage(data, 1)
-	if err != nil {
-		return Image{}, badImageErr(s.path, s.images[i].member, i, err)
-	}
-	return orientImage(img, orientation(data, s.orient)), nil
-}
-
-func (s *ILSVRC) exifOriented() bool { return s.orient }
-
-// encoded reads the bytes of image i from the archive, for the loader to decode.
-func (s *ILSVRC) encoded(i int) ([]byte, string, error) {
+// Encoded reads the bytes of image i from the archive.
+func (s *ILSVRC) Encoded(i int) ([]byte, error) {
 	im := s.images[i]
-	name := s.Path(i)
 	f, err := os.Open(s.path)
 	if err != nil {
-		return nil, name, damagedErr(s.path, im.member, i, err)
+		return nil, damagedErr(s.path, im.member, i, err)
 	}
 	defer f.Close()
 	data := make([]byte, im.size)
 	if _, err := f.ReadAt(data, im.offset); err != nil {
-		return nil, name, damagedErr(s.path, im.member, i, fmt.Errorf("reading the image: %w (the archive changed since it was listed?)", err))
+		return nil, damagedErr(s.path, im.member, i, fmt.Errorf("reading the image: %w (the archive changed since it was listed?)", err))
 	}
-	return data, name, nil
+	return data, nil
 }
 
 // openILSVRC opens split of the archives a for training or evaluation (Open's "folder" of
@@ -288,7 +265,7 @@ func (s *ILSVRC) encoded(i int) ([]byte, string, error) {
 // the devkit, numbered by the training archive's classes) for SplitTest, or with opt.ValPercent
 // both from the training archive (holdOut). A split whose archive is not there is ErrNoSplit; the
 // options that label images of an image folder are refused.
-func openILSVRC(a ILSVRCArchives, dir, split string, opt Options) (*ILSVRC, error) {
+func openILSVRC(a ILSVRCArchives, dir, split string, opt Options) (*RecordSet, error) {
 	switch {
 	case opt.LabelTable != "" || opt.LabelColumn != "" || opt.SplitColumn != "":
 		return nil, usageErr(dir, errors.New("holds ImageNet's ILSVRC2012 archives, labelled by their class tars and the development kit"),
@@ -312,10 +289,10 @@ func openILSVRC(a ILSVRCArchives, dir, split string, opt Options) (*ILSVRC, erro
 		if err == nil && opt.ValPercent > 0 {
 			err = s.HoldOut(opt.ValPercent, split != SplitTrain && split != "")
 		}
-		if err == nil {
-			s.split, s.orient = split, opt.ExifOrientation
+		if err != nil {
+			return nil, err
 		}
-		return s, err
+		return &RecordSet{recs: s, dir: dir, split: split, orient: opt.ExifOrientation}, nil
 	}
 	if a.Val == "" || devkit == nil {
 		missing := ILSVRCValArchive
@@ -332,10 +309,10 @@ func openILSVRC(a ILSVRCArchives, dir, split string, opt Options) (*ILSVRC, erro
 		}
 	}
 	s, err := OpenILSVRCVal(a.Val, devkit, classes)
-	if err == nil {
-		s.split, s.orient = split, opt.ExifOrientation
+	if err != nil {
+		return nil, err
 	}
-	return s, err
+	return &RecordSet{recs: s, dir: dir, split: split, orient: opt.ExifOrientation}, nil
 }
 
 // HoldOut keeps the training images that -val-percent holds out (held) or those it does not: the

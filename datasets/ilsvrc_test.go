@@ -365,8 +365,8 @@ func TestILSVRCFolderSource(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		a, ok := d.(*ILSVRC)
-		if !ok {
+		a, ok := d.(*RecordSet)
+		if _, archive := a.recs.(*ILSVRC); !ok || !archive {
 			t.Fatalf("%s: Open gave a %T", split, d)
 		}
 		folder, err := Open("folder", split, Options{DataDir: extracted})
@@ -483,7 +483,8 @@ func TestILSVRCArchiveCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := d.(*ILSVRC)
+	rs := d.(*RecordSet)
+	s := rs.recs.(*ILSVRC)
 	first, last := 0, 0
 	for i := range s.images {
 		if s.images[i].offset > s.images[last].offset {
@@ -496,12 +497,12 @@ func TestILSVRCArchiveCut(t *testing.T) {
 	if err := os.Truncate(p, s.images[last].offset+1); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Decode(last)
+	_, err = rs.Decode(last)
 	var de *DataError
 	if !errors.As(err, &de) || !errors.Is(err, ErrDamaged) || de.Path != p || de.Member != s.images[last].member || !strings.Contains(err.Error(), "the archive changed since it was listed") {
 		t.Errorf("reading past the cut: %v", err)
 	}
-	if _, err := s.Decode(first); err != nil {
+	if _, err := rs.Decode(first); err != nil {
 		t.Errorf("the first image, before the cut: %v", err)
 	}
 }

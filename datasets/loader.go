@@ -596,7 +596,7 @@ func sampleName(name string, src Source, ref sampleRef) string {
 		return ref.path + ":" + ref.member
 	}
 	switch s := src.(type) {
-	case interface{ Path(i int) string }: // *Folder, *ILSVRC, *RecordSet
+	case interface{ Path(i int) string }: // *Folder, *RecordSet
 		return s.Path(ref.index)
 	case *selection:
 		return sampleName(name, s.src, sampleRef{index: s.idx[ref.index]})

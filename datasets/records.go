@@ -32,7 +32,8 @@ type FileFormat struct {
 	Below func(dir string) []string
 }
 
-// Records are the images of a split of data set files, in a fixed order.
+// Records are the images of a split of data set files, in a fixed order (an *ILSVRC archive, or
+// what a registered FileFormat opens).
 type Records interface {
 	// Len is the number of images.
 	Len() int
@@ -94,9 +95,9 @@ func formatBelow(dir string, err error, leftOut map[string]int) error {
 	return err
 }
 
-// RecordSet is a split of a data set of files that a registered FileFormat reads (Open's
-// "folder" of Hugging Face's Arrow files), read in any order as an image folder is: a Source
-// whose images the loader decodes from their bytes.
+// RecordSet is a split of a data set of files read in any order as an image folder is (Open's
+// "folder" of ImageNet's archives, its Records an *ILSVRC, or of a registered FileFormat's files,
+// such as Hugging Face's Arrow files): a Source whose images the loader decodes from their bytes.
 type RecordSet struct {
 	recs   Records
 	dir    string // the data set's folder

@@ -70,7 +70,8 @@ func (i Info) Names(n int) []string {
 }
 
 // Data is a data set that a Loader and an EvalIterator read: a random-access Source (the
-// in-memory *Dataset, an image *Folder, ImageNet's *ILSVRC archives) or sequential tar *Shards.
+// in-memory *Dataset, an image *Folder, the *RecordSet of ImageNet's archives or of Hugging Face's
+// Arrow files) or sequential tar *Shards.
 type Data interface {
 	Info() Info
 }
