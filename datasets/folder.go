@@ -805,11 +805,11 @@ func (f *Folder) WarnLeftOut(logger *log.Logger) {
 	}
 }
 
-// WarnLeftOut logs what the listing of d left out when d is an image folder (Folder.WarnLeftOut);
-// the other data sets leave nothing out.
+// WarnLeftOut logs what d left out when d is an image folder (Folder.WarnLeftOut) or a RecordSet
+// (RecordSet.WarnLeftOut); the other data sets leave nothing out.
 func WarnLeftOut(d Data, logger *log.Logger) {
-	if f, ok := d.(*Folder); ok {
-		f.WarnLeftOut(logger)
+	if w, ok := d.(interface{ WarnLeftOut(*log.Logger) }); ok {
+		w.WarnLeftOut(logger)
 	}
 }
 

@@ -3,6 +3,7 @@ package datasets
 import (
 	"errors"
 	"fmt"
+	"github.com/charmbracelet/log"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -102,8 +103,9 @@ type RecordSet struct {
 	recs   Records
 	dir    string // the data set's folder
 	split  string
-	orient bool  // images are turned by their EXIF orientation (Options.ExifOrientation)
-	kept   []int // the records of the split (-val-percent keeps some), nil for all
+	orient bool   // images are turned by their EXIF orientation (Options.ExifOrientation)
+	kept   []int  // the records of the split (-val-percent keeps some), nil for all
+	unread string // the held-out split's name where -val-percent holds out rows in its place
 }
 
 // Len is the number of images.
@@ -255,11 +257,23 @@ func openRecords(f FileFormat, dir, split string, opt Options) (*RecordSet, erro
 		if err := s.holdOut(opt.ValPercent, wantHeld); err != nil {
 			return nil, err
 		}
+		if held != nil && wantHeld {
+			s.unread = held.Name
+		}
 	}
 	if s.Len() == 0 {
 		return nil, usageErr(read.Files[0], errors.New("its split holds no images"), "give the folder of a data set with images")
 	}
 	return s, nil
+}
+
+// WarnLeftOut logs what the split leaves out: with -val-percent, the data set's own held-out
+// split, not read (as an image folder's val/ folder is not).
+func (s *RecordSet) WarnLeftOut(logger *log.Logger) {
+	if s.unread != "" {
+		logger.Info("the test split is the rows held out of the training split (-val-percent): the data set's own held-out split is not read",
+			"split", s.unread, "folder", s.dir)
+	}
 }
 
 // recordSplitsDiffer reports whether the data set in dir, which f reads, has a held-out split

@@ -1,6 +1,7 @@
 package hfdata
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/charmbracelet/log"
 
 	"github.com/gomlx-ssl/vicreg/datasets"
 )
@@ -184,6 +187,11 @@ func TestArrowFolder(t *testing.T) {
 			t.Fatal(err)
 		}
 		s := d.(*datasets.RecordSet)
+		var logged bytes.Buffer
+		datasets.WarnLeftOut(d, log.New(&logged))
+		if said := strings.Contains(logged.String(), "the data set's own held-out split is not read split=val"); said != (split == datasets.SplitTest) {
+			t.Errorf("%s split with -val-percent: logged %q", split, logged.String())
+		}
 		for i := range s.Len() {
 			name := s.Path(i)
 			if split == datasets.SplitTest {
