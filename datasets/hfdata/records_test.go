@@ -212,7 +212,7 @@ func TestArrowFolder(t *testing.T) {
 		perClass[all.Label(i)]++
 	}
 	wantHeld := 0
-	for _, n := range perClass { // cat 1, dog 3, fox 5: round(34%) of each, at most all but one
+	for _, n := range perClass { // round(34%) of each class, at most all but one
 		wantHeld += min(int(float64(n)*0.34+0.5), n-1)
 	}
 	if len(held) != wantHeld || !slices.Equal(slices.Sorted(slices.Values(append(held, kept...))), slices.Sorted(slices.Values(names))) {

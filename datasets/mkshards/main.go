@@ -44,6 +44,9 @@
 //	go run ./datasets/mkshards -in ~/hf/beans -out ~/data/beans-shards
 //	go run ./datasets/mkshards -in ~/beans-saved -out ~/data/beans-shards   # save_to_disk's folder
 //
+// With -val-percent, the training split of Arrow files without a validation split is written as
+// train/ and val/, val/ holding the rows that train -val-percent holds out of the same folder.
+//
 // TFRecord files of tf.train.Example records are written alike: the folder TensorFlow Datasets
 // prepares (~/tensorflow_datasets/NAME/VERSION, its ClassLabel names in label.labels.txt), or
 // TensorFlow's ImageNet files (train-00000-of-01024, validation-00000-of-00128: image/encoded and
@@ -120,7 +123,7 @@ func run(args []string) int {
 	skipBad := fs.Bool("skip-bad-images", false, "leave out files whose header is not an image header (with -verify: that do not decode), with a warning each, instead of stopping")
 	index := fs.String("index", "", "instead of writing shards, write the index.json of existing ones (made elsewhere, or before this option): a folder, a pattern or a pattern of URLs of .tar shards; -out is then the index file (default: index.json beside the shards)")
 	labelColumn := fs.String("label-column", "", "the column of labels in a folder's metadata.csv or metadata.jsonl, or in -label-table (default \""+datasets.DefaultLabelColumn+"\", when the table has it; for -label-table, else its second column); of TFRecord files, the feature of the labels (default label, or image/class/label): int64 class indices or bytes class names; with -index, the member of each sample that holds its class: cls (the default), another extension (label), or EXT:FIELD for a field of a JSON member (json:label)")
-	valPercent := fs.Float64("val-percent", 0, "for a folder without a val/ folder: write this percentage of each class's images as the val/ split, and the others as train/, chosen by their paths as train -val-percent chooses them (the same images)")
+	valPercent := fs.Float64("val-percent", 0, "for a folder without a val/ folder (or a data set of Arrow files without a validation split, or ImageNet's training archive alone): write this percentage of each class's images as the val/ split, and the others as train/, chosen by their paths as train -val-percent chooses them (the same images)")
 	splitColumn := fs.String("split-column", "", "for a folder without a val/ folder: write the images that this column of the label table holds out as the val/ split, and the others as train/, as train -split-column reads it (COLUMN: values train, val or test, or true/false; COLUMN=VALUE: VALUE marks the held-out images, a fold); test images beside val images are written as test/")
 	labelTable := fs.String("label-table", "", "a CSV (or JSON Lines) table of labels outside the folder, as Kaggle ships one (train.csv): its file_name column, or else its first, names each image by its path under the split folder, with or without its extension")
 	shuffleBuffer := fs.Int("shuffle-buffer", 10000, "Parquet, Arrow or TFRecord input: images held in memory to shuffle them across the shards, beside reading the row groups (or files) in a random order (0: none)")
@@ -229,8 +232,24 @@ func run(args []string) int {
 	if len(splits) > 0 && *labelTable != "" {
 		return usage("-label-table labels an image folder; %s holds %s, whose labels are %s of theirs (-label-column)", *in, files, labels)
 	}
-	if len(splits) > 0 && !imagenet && (*valPercent > 0 || *splitColumn != "") {
+	arrowHeld := len(hfSplits) > 0 && *valPercent > 0 // rows of the Arrow files' training split held out
+	if len(splits) > 0 && !imagenet && !arrowHeld && (*valPercent > 0 || *splitColumn != "") {
 		return usage("-val-percent and -split-column hold out images of an image folder; %s holds %s, whose splits are their own", *in, files)
+	}
+	var heldRows map[string]bool // with arrowHeld, the rows held out (FILE:row N)
+	if arrowHeld {
+		switch {
+		case hfdata.Format(hfSplits[0].Files[0]) != "Arrow":
+			return usage("-val-percent holds out rows of a data set that the datasets library saved as Arrow files (or keeps in its cache); %s holds %s: leave -val-percent out", *in, files)
+		case slices.Contains(splits, "val"):
+			return usage("-val-percent: %s holds a val (validation) split of held-out rows already: leave -val-percent out", *in)
+		case !slices.Contains(splits, "train"):
+			return usage("-val-percent holds out rows of the training split, and %s holds none (its splits: %s)", *in, strings.Join(splits, ", "))
+		}
+		if heldRows, err = arrowHeldOut(*in, *valPercent, *labelColumn); err != nil {
+			return report(err)
+		}
+		splits = slices.Insert(splits, slices.Index(splits, "train")+1, "val") // train, val, then the others
 	}
 	if len(splits) == 0 {
 		if err := datasets.CheckSplitNames(*in); err != nil {
@@ -312,7 +331,12 @@ func run(args []string) int {
 			continue
 		}
 		if len(hfSplits) > 0 {
-			set, err := hfdata.Open(hfSplits[i], *labelColumn)
+			read := split
+			if arrowHeld && split == "val" {
+				read = "train" // the rows held out of it
+			}
+			k := slices.IndexFunc(hfSplits, func(sp hfdata.Split) bool { return sp.Name == read })
+			set, err := hfdata.Open(hfSplits[k], *labelColumn)
 			if err == nil && train != nil {
 				err = set.UseClassesOf(train) // FindSplits puts train first
 			}
@@ -323,6 +347,9 @@ func run(args []string) int {
 				train = set
 			}
 			sources[i] = source{set: set}
+			if arrowHeld && read == "train" {
+				sources[i] = source{set: newHeldOutRows(set, heldRows, split == "val")}
+			}
 			continue
 		}
 		if len(tfSplits) > 0 {
@@ -530,6 +557,61 @@ func (s source) classes() []string {
 		return s.folder.Info().ClassNames
 	}
 	return s.set.Classes()
+}
+
+// arrowHeldOut names the rows of the training split of the Arrow files in dir that train
+// -val-percent percent holds out of them (the rows of its test split, as datasets.Open lists them:
+// FILE:row N).
+func arrowHeldOut(dir string, percent float64, labelColumn string) (map[string]bool, error) {
+	d, err := datasets.Open("folder", datasets.SplitTest, datasets.Options{DataDir: dir, ValPercent: percent, LabelColumn: labelColumn})
+	if err != nil {
+		return nil, err
+	}
+	held, ok := d.(*datasets.RecordSet)
+	if !ok {
+		return nil, &datasets.DataError{Kind: datasets.ErrUsage, Path: dir, Index: -1,
+			Err:  errors.New("-val-percent reads a data set that the datasets library saved (save_to_disk: dataset_dict.json or state.json beside its Arrow files) or keeps in its cache (dataset_info.json), and this folder holds neither file"),
+			Hint: "give the folder that the library wrote, or leave -val-percent out"}
+	}
+	names := make(map[string]bool, held.Len())
+	for i := range held.Len() {
+		names[held.Path(i)] = true
+	}
+	return names, nil
+}
+
+// heldOutRows are the rows of an Arrow split that -val-percent holds out (held) or keeps, named
+// as datasets.Open names them (FILE:row N).
+type heldOutRows struct {
+	*hfdata.Set
+	names map[string]bool
+	held  bool
+	n     int
+}
+
+func newHeldOutRows(s *hfdata.Set, names map[string]bool, held bool) heldOutRows {
+	n := len(names)
+	if !held {
+		n = s.Len() - n
+	}
+	return heldOutRows{Set: s, names: names, held: held, n: n}
+}
+
+// Len is the number of rows held out, or kept.
+func (h heldOutRows) Len() int { return h.n }
+
+// Samples yields the set's samples held out, or kept (and any error).
+func (h heldOutRows) Samples(seed uint64, noShuffle bool, buffer int) iter.Seq[datasets.ShardSample] {
+	return func(yield func(datasets.ShardSample) bool) {
+		for x := range h.Set.Samples(seed, noShuffle, buffer) {
+			if x.Err == nil && h.names[x.Path+":"+x.Member] != h.held {
+				continue
+			}
+			if !yield(x) {
+				return
+			}
+		}
+	}
 }
 
 // report prints err and returns the exit status for it: 2 for a bad argument, 1 otherwise.

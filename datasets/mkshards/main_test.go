@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -650,8 +651,73 @@ func TestArrow(t *testing.T) {
 		t.Errorf("-in hf://...: exit %d, want 2 and a usage error saying to download it:\n%s", code, stderr)
 	}
 	code, stderr = runStderr(t, "-in", saved, "-out", filepath.Join(t.TempDir(), "shards"), "-val-percent", "10")
-	if code != 2 || !strings.Contains(stderr, saved+" holds Arrow files, whose splits are their own") {
-		t.Errorf("-val-percent with Arrow files: exit %d, want 2 and a usage error:\n%s", code, stderr)
+	if code != 2 || !strings.Contains(stderr, saved+" holds a val (validation) split of held-out rows already: leave -val-percent out") {
+		t.Errorf("-val-percent with a validation split: exit %d, want 2 and a usage error:\n%s", code, stderr)
+	}
+}
+
+// TestArrowValPercent: -val-percent writes the training split of Arrow files without a validation
+// split as train/ and val/ shards, val/ holding the rows that train -val-percent holds out (as
+// datasets.Open lists them: round(34%) of each class), train/ the others, and
+// the test split as test/; Parquet files are refused.
+func TestArrowValPercent(t *testing.T) {
+	saved := filepath.Join("..", "hfdata", "testdata", "saved")
+	in := t.TempDir()
+	for _, f := range []string{"dataset_dict.json", "train/data-00000-of-00002.arrow", "train/data-00001-of-00002.arrow", "train/state.json",
+		"train/dataset_info.json", "test/data-00000-of-00001.arrow", "test/state.json", "test/dataset_info.json"} {
+		data, err := os.ReadFile(filepath.Join(saved, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.MkdirAll(filepath.Dir(filepath.Join(in, f)), 0o755)
+		if err := os.WriteFile(filepath.Join(in, f), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "shards")
+	if code, stderr := runStderr(t, "-in", in, "-out", out, "-val-percent", "34"); code != 0 {
+		t.Fatalf("exit %d, %s", code, stderr)
+	}
+	held, err := datasets.OpenTest("folder", datasets.Options{DataDir: in, ValPercent: 34})
+	if err != nil {
+		t.Fatal(err)
+	}
+	heldKeys := map[string]bool{} // the held-out rows' shard keys: the file's stem and the row, as hfdata writes them
+	for i := range held.Info().Len {
+		file, row, _ := strings.Cut(held.(*datasets.RecordSet).Path(i), ":row ")
+		n, _ := strconv.Atoi(row)
+		heldKeys[fmt.Sprintf("%s_%09d", strings.TrimSuffix(filepath.Base(file), ".arrow"), n)] = true
+	}
+	// 3 rows of each of cat, dog and fox: round(34%) of each is 1.
+	if len(heldKeys) != 3 {
+		t.Fatalf("%d rows held out by datasets.Open, want 3", len(heldKeys))
+	}
+	seen := map[string]bool{}
+	for split, n := range map[string]int{"train": 6, "val": 3, "test": 2} {
+		s, err := datasets.OpenShards(filepath.Join(out, split), "")
+		if err != nil || s.Len() != n {
+			t.Fatalf("%s: %v; want %d samples", split, err, n)
+		}
+		for _, m := range shardMembers(t, filepath.Join(out, split)) {
+			key, _, _ := strings.Cut(m.name, ".")
+			if split != "test" && heldKeys[key] != (split == "val") {
+				t.Errorf("%s: %s is in the wrong split", split, m.name)
+			}
+			if split != "test" {
+				seen[key] = true
+			}
+		}
+	}
+	if len(seen) != 9 {
+		t.Errorf("train/ and val/ hold %d distinct rows, want the 9 of the training split", len(seen))
+	}
+	if got := strings.Fields(shardLabels(t, filepath.Join(out, "val"))); !slices.Equal(slices.Sorted(slices.Values(got)), []string{"0", "1", "2"}) {
+		t.Errorf("val labels %q, want one of each class", got)
+	}
+	conv := filepath.Join("..", "hfdata", "testdata", "convert")
+	if code, stderr := runStderr(t, "-in", conv, "-out", filepath.Join(t.TempDir(), "shards"), "-val-percent", "10"); code != 2 ||
+		!strings.Contains(stderr, "-val-percent holds out rows of a data set that the datasets library saved as Arrow files") {
+		t.Errorf("-val-percent with Parquet files: exit %d, want 2 and a usage error:\n%s", code, stderr)
 	}
 }
 
