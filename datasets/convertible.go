@@ -38,8 +38,13 @@ func convertible(dir string, entries []os.DirEntry) (what, hint string) {
 	out := strings.TrimSuffix(filepath.Clean(dir), string(filepath.Separator)) + "-shards"
 	hint = fmt.Sprintf("write them as shards first, go run ./datasets/mkshards -in %s -out %s, then train with -dataset shards -data-dir %s",
 		flagargs.ShellQuote(dir), flagargs.ShellQuote(out), flagargs.ShellQuote(out))
-	if strings.HasPrefix(what, "ImageNet's") {
+	switch {
+	case strings.HasPrefix(what, "ImageNet's"):
 		hint = "train on them as they are with -dataset folder -data-dir " + flagargs.ShellQuote(dir) + ", or " + hint
+	case strings.HasPrefix(what, "Arrow"):
+		hint += "; Arrow files that Hugging Face's datasets library wrote train as they are from the folder it wrote them in (beside dataset_dict.json, state.json or dataset_info.json), with -dataset folder"
+	case strings.HasPrefix(what, "Parquet"):
+		hint += "; or load them once with Hugging Face's datasets library (load_dataset), and train on its cache of Arrow files as it is"
 	}
 	return what, hint
 }

@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -32,6 +33,9 @@ func TestConvertibleHint(t *testing.T) {
 			_, err := Open(kind, SplitTrain, Options{DataDir: dir})
 			if err == nil || !errors.Is(err, ErrUsage) || !strings.Contains(err.Error(), "holds "+c.what) || !strings.Contains(err.Error(), command) {
 				t.Errorf("%s of %s: %v; want a usage error naming %s and %q", kind, c.file, err, c.what, command)
+			}
+			if also := map[string]string{"Arrow files": "train as they are from the folder it wrote them in", "Parquet files": "train on its cache of Arrow files as it is"}[c.what]; !strings.Contains(fmt.Sprint(err), also) {
+				t.Errorf("%s of %s: %v; want it to say %q", kind, c.file, err, also)
 			}
 		}
 	}

@@ -81,7 +81,8 @@ func OpenRecords(split Split, train *Split, labelColumn string) (*Records, error
 				dir = filepath.Dir(dir)
 			}
 			return nil, usageErr(f, errors.New("a Parquet file, whose images are read a row group at a time, not one by one"),
-				fmt.Sprintf("write the data set as shards, go run ./datasets/mkshards -in %s -out DIR, and train with -dataset shards -data-dir DIR",
+				fmt.Sprintf("write the data set as shards, go run ./datasets/mkshards -in %s -out DIR, and train with -dataset shards -data-dir DIR; "+
+					"or load it once with the datasets library (load_dataset), and train on its cache of Arrow files as it is (~/.cache/huggingface/datasets/NAME/CONFIG/VERSION/HASH)",
 					flagargs.ShellQuote(dir)))
 		}
 	}
