@@ -3,10 +3,11 @@ package datasets
 import (
 	"errors"
 	"fmt"
-	"github.com/charmbracelet/log"
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/charmbracelet/log"
 )
 
 // FileFormat is a kind of data set file that a folder may hold in place of images, whose

@@ -162,6 +162,11 @@ func (a *arrowFile) scan() error {
 		case m.kind == arrowDictionaryMessage:
 		case m.kind == arrowBatchMessage:
 			rows, err := batchRows(m.header)
+			if err == nil && rows > m.bodyLen {
+				// An image column's offsets alone take 4 bytes a row: a damaged count, which would
+				// otherwise size what is allocated for the batch's rows.
+				err = fmt.Errorf("%d rows in a body of %d bytes", rows, m.bodyLen)
+			}
 			if err != nil {
 				return fmt.Errorf("the record batch at byte %d: %w", at, err)
 			}

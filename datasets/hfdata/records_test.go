@@ -3,8 +3,10 @@ package hfdata
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -355,5 +357,40 @@ func TestArrowLoader(t *testing.T) {
 	}
 	if slices.Equal(epochs[0], epochs[1]) {
 		t.Errorf("two epochs in the same order %v", epochs[0])
+	}
+}
+
+// TestArrowRowCountBeyondBody: a record batch that declares more rows than its body has bytes (a
+// damaged count, which would size what is allocated for its rows) is a damaged-data error naming
+// the file, when it is opened.
+func TestArrowRowCountBeyondBody(t *testing.T) {
+	src := filepath.Join("testdata", "saved", "train", "data-00000-of-00002.arrow")
+	a, err := openArrow(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := a.batches[0]
+	meta := make([]byte, b.metaLen)
+	if _, err := a.fh.ReadAt(meta, b.meta); err != nil {
+		t.Fatal(err)
+	}
+	a.close()
+	rb, ok := fbuf(meta).root().sub(2) // the Message's header: the RecordBatch
+	if !ok || rb.i64(0, 0) != b.rows {
+		t.Fatalf("the first batch's length field: %v, %d rows", ok, rb.i64(0, 0))
+	}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := b.meta + int64(rb.pos+rb.field(0))
+	binary.LittleEndian.PutUint64(data[at:], uint64(b.bodyLen+1))
+	p := filepath.Join(t.TempDir(), "data-00000-of-00001.arrow")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = OpenRecords(Split{Name: "train", Files: []string{p}}, nil, "")
+	if want := fmt.Sprintf("%d rows in a body of %d bytes", b.bodyLen+1, b.bodyLen); !errors.Is(err, datasets.ErrDamaged) || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), want) {
+		t.Errorf("a batch of more rows than body bytes: %v, want a damaged-data error saying %q", err, want)
 	}
 }
