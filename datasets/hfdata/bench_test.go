@@ -221,3 +221,46 @@ func readShuffled(b *testing.B, r *Records, seed uint64, readers int) int64 {
 	wg.Wait()
 	return total
 }
+
+// BenchmarkArrowLoader times the loader (two 224 px vicreg views a sample, 2 workers, batches of
+// 64) over an epoch of the Arrow files that VICREG_ARROW_RECORDS names, read as they are, and over
+// the same JPEGs as an image folder (VICREG_ARROW_FOLDER, made by testdata/records_time.py
+// folder): what training on the files as they are costs beside the folder. Run:
+// VICREG_ARROW_RECORDS=/tmp/hfrec VICREG_ARROW_FOLDER=/tmp/hfrec-folder go test -run '^$' -bench
+// ArrowLoader -benchtime 2x -count 3 ./datasets/hfdata/
+func BenchmarkArrowLoader(b *testing.B) {
+	arrow, folder := os.Getenv("VICREG_ARROW_RECORDS"), os.Getenv("VICREG_ARROW_FOLDER")
+	if arrow == "" || folder == "" {
+		b.Skip("VICREG_ARROW_RECORDS and VICREG_ARROW_FOLDER name no folders: make them with datasets/hfdata/testdata/records_time.py make and folder")
+	}
+	for _, c := range []struct{ name, dir string }{{"arrow", arrow}, {"folder", folder}} {
+		b.Run(c.name, func(b *testing.B) {
+			d, err := datasets.Open("folder", datasets.SplitTrain, datasets.Options{DataDir: c.dir})
+			if err != nil {
+				b.Fatal(err)
+			}
+			aug, err := datasets.Preset("vicreg", d)
+			if err != nil {
+				b.Fatal(err)
+			}
+			const batch = 64
+			l, err := datasets.NewLoader(d, datasets.LoaderConfig{BatchSize: batch, Seed: 1, Workers: 2, Augmentation: aug.WithSize(224)}, datasets.Position{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer l.Close()
+			perEpoch := d.Info().Len / batch
+			b.ResetTimer()
+			for range b.N {
+				for range perEpoch {
+					if _, err := l.Next(); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			perPass := b.Elapsed().Seconds() / float64(b.N)
+			b.ReportMetric(float64(perEpoch*batch)/perPass, "images/s")
+			b.Logf("%s: %s (%T), %d images an epoch: %.2f s, %.0f images/s", cpuinfo.Describe(), c.dir, d, perEpoch*batch, perPass, float64(perEpoch*batch)/perPass)
+		})
+	}
+}

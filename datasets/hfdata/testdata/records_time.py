@@ -6,13 +6,16 @@ Run with a Python that has datasets and pillow (python3 -m venv V; V/bin/pip ins
     V/bin/python records_time.py make /tmp/hfrec            # 3,000 JPEGs of 320x240, 10 classes
     V/bin/python records_time.py make /tmp/hfmany 1281167   # ImageNet's row count, one tiny PNG each
     V/bin/python records_time.py time /tmp/hfrec SEED
+    V/bin/python records_time.py folder /tmp/hfrec /tmp/hfrec-folder   # the same JPEGs, as an image folder
 
 "make" writes a Dataset (an Image feature and a ClassLabel) with save_to_disk in 3 files.
+"folder" writes the rows' image bytes as an image folder (CLASS/ROW.jpg), for BenchmarkArrowLoader.
 "time" opens it (load_from_disk), reads each row's image bytes in a random order (the Image feature
 cast to decode=False: the bytes, as our loader reads them before decoding), as a PyTorch
 DataLoader over the data set does, and prints the seconds each step took.
 """
 import io
+import os
 import sys
 import time
 
@@ -54,8 +57,20 @@ def timed(root, seed):
           % (datasets.__version__, opened * 1e3, len(ds), total >> 20, took, len(ds) / took))
 
 
+def folder(root, out):
+    ds = datasets.load_from_disk(root).cast_column("image", datasets.Image(decode=False))
+    names = ds.features["label"].names
+    for i, row in enumerate(ds):
+        d = os.path.join(out, names[row["label"]])
+        os.makedirs(d, exist_ok=True)
+        with open(os.path.join(d, "%06d.jpg" % i), "wb") as f:
+            f.write(row["image"]["bytes"])
+
+
 if __name__ == "__main__":
     if sys.argv[1] == "make":
         make(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 3000)
+    elif sys.argv[1] == "folder":
+        folder(sys.argv[2], sys.argv[3])
     else:
         timed(sys.argv[2], int(sys.argv[3]) if len(sys.argv) > 3 else 0)
