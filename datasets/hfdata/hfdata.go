@@ -10,6 +10,10 @@
 // path), each label an integer whose class names the files' "huggingface" metadata lists (a
 // ClassLabel feature), or a string or integer of another column. Files are read a row group (a
 // record batch) at a time, so that a set larger than memory can be written.
+//
+// Importing the package also registers the Arrow files with package datasets (ArrowFormat), so
+// that datasets.Open reads a folder that the library wrote as it reads an image folder: each
+// split's rows listed when it opens (OpenRecords), each image then read where it lies.
 package hfdata
 
 import (
