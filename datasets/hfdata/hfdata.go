@@ -316,6 +316,21 @@ func find(cols []column, name string) (column, bool) {
 // all are integers). Every file must have the columns of the first. A split whose rows are
 // labeled in part (-1, null or "" in the others) is a usage error.
 func Open(split Split, labelColumn string) (*Set, error) {
+	s, err := openColumns(split, labelColumn)
+	if err != nil {
+		return nil, err
+	}
+	if s.label != "" {
+		if err := s.scanLabels(); err != nil {
+			return nil, err
+		}
+	}
+	return s, nil
+}
+
+// openColumns is Open without reading the labels: the files' columns found and their rows
+// counted.
+func openColumns(split Split, labelColumn string) (*Set, error) {
 	s := &Set{Split: split}
 	if len(split.Files) == 0 {
 		return nil, errors.New("hfdata.Open: a split without files") // programming error
@@ -343,11 +358,6 @@ func Open(split Split, labelColumn string) (*Set, error) {
 	}
 	if err := s.checkCounted(); err != nil {
 		return nil, err
-	}
-	if s.label != "" {
-		if err := s.scanLabels(); err != nil {
-			return nil, err
-		}
 	}
 	return s, nil
 }
@@ -425,9 +435,7 @@ func (s *Set) columns(cols []column, meta, path, labelColumn string) error {
 // split labeled in part is a usage error, as the shards reader takes a shard's samples to be all
 // labeled or none, and a split without any label (a test split without its labels) is unlabeled.
 func (s *Set) scanLabels() error {
-	seen := map[string]bool{}
-	var labeled, unlabeled int64
-	var first string
+	t := s.newTally()
 	for _, path := range s.Files {
 		err := withFile(path, func(f dataFile) error {
 			var start int64
@@ -437,21 +445,8 @@ func (s *Set) scanLabels() error {
 					return err
 				}
 				start += n
-				for _, r := range rows {
-					switch {
-					case r.label == "" || r.label == "-1" && s.integers:
-						if unlabeled++; first == "" {
-							first = fmt.Sprintf("%s row %d", path, r.index)
-						}
-						continue
-					case s.names:
-						if _, ok := s.labels.OfIndex(parseIndex(r.label)); !ok {
-							return usageErr(path, fmt.Errorf("row %d: label %s outside the %d classes of its ClassLabel feature", r.index, r.label, len(s.labels.Classes())), "")
-						}
-					default:
-						seen[r.label] = true
-					}
-					labeled++
+				if err := t.add(path, rows); err != nil {
+					return err
 				}
 			}
 			return nil
@@ -460,17 +455,57 @@ func (s *Set) scanLabels() error {
 			return err
 		}
 	}
+	return t.settle()
+}
+
+// labelTally gathers the labels of a split's rows as they are read (scanLabels, OpenRecords),
+// then settles its classes.
+type labelTally struct {
+	s                  *Set
+	seen               map[string]bool
+	labeled, unlabeled int64
+	first              string
+}
+
+func (s *Set) newTally() *labelTally { return &labelTally{s: s, seen: map[string]bool{}} }
+
+// add counts the labels of rows, read from the file at path.
+func (t *labelTally) add(path string, rows []row) error {
+	s := t.s
+	for _, r := range rows {
+		switch {
+		case r.label == "" || r.label == "-1" && s.integers:
+			if t.unlabeled++; t.first == "" {
+				t.first = fmt.Sprintf("%s row %d", path, r.index)
+			}
+			continue
+		case s.names:
+			if _, ok := s.labels.OfIndex(parseIndex(r.label)); !ok {
+				return usageErr(path, fmt.Errorf("row %d: label %s outside the %d classes of its ClassLabel feature", r.index, r.label, len(s.labels.Classes())), "")
+			}
+		default:
+			t.seen[r.label] = true
+		}
+		t.labeled++
+	}
+	return nil
+}
+
+// settle sets the split's classes from the labels counted: none read, it is unlabeled; labeled
+// in part, a usage error; values other than ClassLabel indexes, their sorted list.
+func (t *labelTally) settle() error {
+	s := t.s
 	switch {
-	case labeled == 0:
+	case t.labeled == 0:
 		s.labels, s.label = datasets.ClassNumbers{}, "" // written unlabeled
 		return nil
-	case unlabeled > 0:
-		return usageErr(s.Files[0], fmt.Errorf("%d of the %d rows of split %q have no %s (the first: %s)", unlabeled, s.rows, s.Name, s.label, first),
+	case t.unlabeled > 0:
+		return usageErr(s.Files[0], fmt.Errorf("%d of the %d rows of split %q have no %s (the first: %s)", t.unlabeled, s.rows, s.Name, s.label, t.first),
 			"label every row, or write the labeled rows and the others as two data sets")
 	case s.names:
 		return nil
 	}
-	s.labels = datasets.ValueClasses(slices.Collect(maps.Keys(seen)))
+	s.labels = datasets.ValueClasses(slices.Collect(maps.Keys(t.seen)))
 	return nil
 }
 

@@ -86,20 +86,13 @@ func OpenRecords(split Split, train *Split, labelColumn string) (*Records, error
 					flagargs.ShellQuote(dir)))
 		}
 	}
-	s, err := Open(split, labelColumn)
+	s, err := openColumns(split, labelColumn) // its labels read once, below, with the listing
 	if err != nil {
 		return nil, err
 	}
-	if train != nil {
-		t, err := Open(*train, labelColumn)
-		if err != nil {
-			return nil, err
-		}
-		if err := s.UseClassesOf(t); err != nil {
-			return nil, err
-		}
-	}
 	r := &Records{set: s, rows: make([]place, 0, s.rows), paths: map[int]string{}}
+	tally := s.newTally()
+	var labels []string // each row's label as text, numbered once the classes are settled
 	for k, path := range s.Files {
 		r.start = append(r.start, len(r.rows))
 		a, err := openArrow(path)
@@ -114,8 +107,15 @@ func OpenRecords(split Split, train *Split, labelColumn string) (*Records, error
 				return nil, fileErr(path, err)
 			}
 			start += n
+			if s.label != "" {
+				if err := tally.add(path, rows); err != nil {
+					a.close()
+					return nil, err
+				}
+			}
 			for _, row := range rows {
-				p := place{at: row.at, size: -1, file: int32(k), label: s.number1(row.label)}
+				labels = append(labels, row.label)
+				p := place{at: row.at, size: -1, file: int32(k)}
 				switch {
 				case row.placed && row.size > maxImageFile:
 					a.close()
@@ -130,6 +130,23 @@ func OpenRecords(split Split, train *Split, labelColumn string) (*Records, error
 			}
 		}
 		a.close()
+	}
+	if s.label != "" {
+		if err := tally.settle(); err != nil {
+			return nil, err
+		}
+	}
+	if train != nil {
+		t, err := Open(*train, labelColumn)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.UseClassesOf(t); err != nil {
+			return nil, err
+		}
+	}
+	for i, l := range labels {
+		r.rows[i].label = s.number1(l)
 	}
 	return r, nil
 }
