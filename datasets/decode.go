@@ -490,9 +490,10 @@ func jpegCutShort(n, width, height int, arith bool) error {
 
 // checkPixels refuses an image of width x height pixels that is larger than MaxImagePixels.
 func checkPixels(width, height int) error {
-	if n := int64(width) * int64(height); n > MaxImagePixels {
-		return fmt.Errorf("image of %dx%d pixels (%d), more than the %d decoded (PIL's limit against decompression bombs): resize it to fewer pixels",
-			width, height, n, MaxImagePixels)
+	// Each side first: two sides of up to 2³² (a TIFF's) overflow their product in int64.
+	if n := int64(width) * int64(height); width > MaxImagePixels || height > MaxImagePixels || n > MaxImagePixels {
+		return fmt.Errorf("image of %dx%d pixels (%.0f), more than the %d decoded (PIL's limit against decompression bombs): resize it to fewer pixels",
+			width, height, float64(width)*float64(height), MaxImagePixels)
 	}
 	return nil
 }

@@ -385,3 +385,21 @@ func TestAsImage(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckPixelsSidesOverflow: a header of two sides near 2³² (a TIFF's LONG width and length,
+// as the fuzzer found) is refused, not passed by a product that overflows int64 to a negative
+// count (which then sized an allocation: makeslice panicked); sides within the limit still pass.
+func TestCheckPixelsSidesOverflow(t *testing.T) {
+	if err := checkPixels(1<<32-1, 1<<32-1); err == nil || !strings.Contains(err.Error(), "image of 4294967295x4294967295 pixels (18446744065119617024), more than the") {
+		t.Errorf("sides of 2³²-1: %v, want a refusal", err)
+	}
+	if err := checkPixels(13000, 13000); err != nil {
+		t.Errorf("13000x13000: %v, want it within the limit", err)
+	}
+	// The fuzzer's input itself (testdata/fuzz/FuzzDecodeImage/628ae9858128b159): a refusal from
+	// its header.
+	data := []byte("II*\x00\b\x00\x00\x00\b\x00\x00\x01\x04\x00\x01\x00\x00\x00\x0f@\x00\xfa\x01\x01\x04\x00\x01\x00\x00\x00\xc4\xc4\xc4\xc4\xc4\xc4\xc4\x00\x01\x00\x00\x00\x01\x00\x00\x0f\x06\x01\x04\x00\x01\x00\x00\x00\x01\x00\x00\x00\x11\x01\x04\x00\x01\x00\x00\x00KKKKKKKK\x01\x00\x00\x00\v\x00\x00\x00\x17\x01\x03\x00\x01\x00\x00\x00\x16\x00\x00\x00\x1c\x00\x80\x00\x00\xff\xe6\x00\x01\x00\x00\x00")
+	if _, err := DecodeImage(data); err == nil || !strings.Contains(err.Error(), "more than the") {
+		t.Errorf("the fuzzer's TIFF: %v, want a refusal of its size", err)
+	}
+}
